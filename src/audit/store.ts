@@ -1,0 +1,36 @@
+/** What the audit trail needs from durable storage: an append-only, hash-chained table. */
+
+export interface AuditEventInput {
+  /** Epoch ms. */
+  time: number;
+  /** e.g. `token.issued`, `token.revoked`, `app.created`, `gateway.denied`, `gateway.allowed`. */
+  type: string;
+  /** Who acted: `admin`, `client:<id>`, `anonymous`, `system`. */
+  actor: string;
+  clientId?: string | null;
+  route?: string | null;
+  /** Stable reason code (an ErrorCode for denials). */
+  reason?: string | null;
+  /** Extra non-secret facts. */
+  data?: Record<string, unknown> | null;
+}
+
+export interface AuditRow extends AuditEventInput {
+  seq: number;
+  /** hex SHA-256 of the previous row's hash and this row's canonical content. */
+  hash: string;
+  prevHash: string;
+}
+
+export interface AuditStore {
+  /**
+   * Appends events in order, computing each row's `prevHash`/`hash` from the current
+   * chain head inside one transaction (serialised across nodes). `chainHash(prevHash, row)`
+   * is supplied by the audit module so every adapter hashes the same way.
+   */
+  appendAudit(events: AuditEventInput[], chainHash: (prevHash: string, seq: number, e: AuditEventInput) => string): Promise<void>;
+  /** Rows with seq > afterSeq in seq order, at most `limit`. */
+  listAudit(afterSeq: number, limit: number): Promise<AuditRow[]>;
+  /** The newest `limit` rows, oldest first. */
+  tailAudit(limit: number): Promise<AuditRow[]>;
+}

@@ -1,0 +1,135 @@
+/**
+ * Loads `portcullis.yaml`: YAML → `${env:NAME}` / `${file:PATH}` interpolation →
+ * `PORTCULLIS_…` environment overrides → schema validation → frozen Config.
+ *
+ * Environment overrides name a path with `__` between segments and UPPER_SNAKE for
+ * camelCase keys: `PORTCULLIS_TOKENS__ACCESS_TOKEN_TTL=5m` sets `tokens.accessTokenTtl`.
+ * Values are parsed as YAML scalars/flow collections, so `PORTCULLIS_PLANES=[gateway]` works.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument, parse as parseYamlValue } from 'yaml';
+import type { z } from 'zod';
+import { PortcullisError } from '../errors.js';
+import { configSchema, type Config } from './schema.js';
+
+export interface LoadedConfig {
+  config: Config;
+  /** Directory of the config file; relative paths in the config resolve against it. */
+  dir: string;
+  file: string;
+}
+
+const INTERPOLATION = /\$\{(env|file):([^}]+)\}/g;
+
+function interpolate(value: unknown, path: string, baseDir: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(INTERPOLATION, (_m, kind: string, ref: string) => {
+      if (kind === 'env') {
+        const v = process.env[ref];
+        if (v === undefined) throw new PortcullisError('config.invalid', `${path}: environment variable ${ref} is not set`);
+        return v;
+      }
+      const p = isAbsolute(ref) ? ref : resolve(baseDir, ref);
+      if (!existsSync(p)) throw new PortcullisError('config.not-found', `${path}: secret file ${ref} does not exist`);
+      return readFileSync(p, 'utf8').trim();
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, `${path}[${i}]`, baseDir));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, path ? `${path}.${k}` : k, baseDir);
+    return out;
+  }
+  return value;
+}
+
+const snakeToCamel = (s: string) => s.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+
+export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const out = structuredClone(raw);
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('PORTCULLIS_') || value === undefined) continue;
+    if (name === 'PORTCULLIS_TEST' || name === 'PORTCULLIS_CONFIG' || name === 'PORTCULLIS_DIR') continue;
+    const segments = name.slice('PORTCULLIS_'.length).split('__').map(snakeToCamel);
+    let node: Record<string, unknown> = out;
+    for (const seg of segments.slice(0, -1)) {
+      if (!node[seg] || typeof node[seg] !== 'object') node[seg] = {};
+      node = node[seg] as Record<string, unknown>;
+    }
+    let parsed: unknown = value;
+    try {
+      parsed = parseYamlValue(value);
+    } catch {
+      parsed = value;
+    }
+    node[segments[segments.length - 1]!] = parsed ?? value;
+  }
+  return out;
+}
+
+/** `routes[2].require.token.audience` style path of a zod issue. */
+export function issuePath(path: ReadonlyArray<PropertyKey>): string {
+  let s = '';
+  for (const seg of path) s += typeof seg === 'number' ? `[${seg}]` : s ? `.${String(seg)}` : String(seg);
+  return s || '(root)';
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const path = issuePath(issue.path);
+  if (issue.code === 'unrecognized_keys') return `${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  if (issue.code === 'invalid_union') return `${path}: ${issue.message}`;
+  return `${path}: ${issue.message}`;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+/** Validates a raw object (already parsed from YAML) into a frozen Config. */
+export function validateConfig(raw: unknown): Config {
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map(formatIssue);
+    throw new PortcullisError('config.invalid', `invalid configuration:\n  ${lines.join('\n  ')}`, { details: { issues: lines } });
+  }
+  const cfg = result.data;
+  const names = new Set<string>();
+  for (const [i, r] of cfg.routes.entries()) {
+    if (names.has(r.name)) throw new PortcullisError('config.invalid', `invalid configuration:\n  routes[${i}].name: duplicate route name "${r.name}"`);
+    names.add(r.name);
+  }
+  return deepFreeze(cfg);
+}
+
+export function parseConfigText(text: string, file = 'portcullis.yaml'): Record<string, unknown> {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const where = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+    throw new PortcullisError('config.parse', `${file}: YAML error${where}: ${e.message.split('\n')[0]}`);
+  }
+  const value = doc.toJS() as unknown;
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new PortcullisError('config.invalid', `invalid configuration:\n  (root): expected a mapping of keys`);
+  return value as Record<string, unknown>;
+}
+
+/** Reads, interpolates, overrides and validates the config file. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const abs = resolve(file);
+  if (!existsSync(abs)) throw new PortcullisError('config.not-found', `configuration file ${file} does not exist (run \`portcullis init --dir DIR\`)`);
+  const dir = dirname(abs);
+  const raw = parseConfigText(readFileSync(abs, 'utf8'), file);
+  const withEnv = applyEnvOverrides(interpolate(raw, '', dir) as Record<string, unknown>, env);
+  return { config: validateConfig(withEnv), dir, file: abs };
+}
+
+/** Resolves a config-relative path (`./portcullis.db`) against the config directory. */
+export function resolveIn(dir: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(dir, p);
+}

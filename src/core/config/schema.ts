@@ -1,0 +1,156 @@
+/**
+ * The configuration schema: one source of truth for validation, defaults and the
+ * generated reference (`docs/configuration.md`, `npm run docs`). Unknown keys are
+ * rejected everywhere (strict objects); durations and sizes are parsed into numbers.
+ */
+import { z } from 'zod';
+import { parseDuration, parseSize } from '../duration.js';
+
+/** A duration such as `30s`, `10m`, `24h`, or a number of seconds; parsed to milliseconds. */
+export const duration = (def: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(def)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as "30s", "10m" or "24h", got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .meta({ description: 'duration (e.g. 30s, 10m, 24h)', format: 'duration', default: def });
+
+/** A size such as `1mb` or `16kb`, or a number of bytes. */
+export const size = (def: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(def)
+    .transform((v, ctx) => {
+      const n = parseSize(v);
+      if (n === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a size such as "1mb" or "16kb", got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .meta({ description: 'size (e.g. 16kb, 1mb)', format: 'size', default: def });
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
+
+const method = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected a scope token (RFC 6749 §3.3)');
+
+export const externalIssuerSchema = z.strictObject({
+  issuer: z.string().min(1).describe('The `iss` value tokens of this issuer carry.'),
+  jwksUri: httpUrl.describe('Where the issuer publishes its JWKS; fetched in the background, refreshed on unknown `kid`.'),
+  algorithms: z.array(z.enum(['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'])).default(['ES256', 'EdDSA', 'RS256', 'PS256']).describe('Accepted signing algorithms.'),
+});
+
+export const tokenRequirementSchema = z.strictObject({
+  audience: z.string().min(1).describe('The `aud` the token must carry.'),
+  scopes: z.array(scopeToken).default([]).describe('Scopes the token must carry (all of them).'),
+  issuers: z
+    .array(z.union([z.literal('self'), externalIssuerSchema]))
+    .min(1)
+    .default(['self'])
+    .describe('Trusted issuers: `self` (this Portcullis) and/or external issuers with their JWKS URL.'),
+});
+
+export const routeSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a route name of lowercase letters, digits, - and _'),
+  match: z.strictObject({
+    host: z.string().min(1).optional().describe('Host header to match (exact, case-insensitive, port ignored).'),
+    pathPrefix: z.string().startsWith('/', 'expected a path starting with /').default('/').describe('Path prefix, matched on segment boundaries.'),
+    methods: z.array(method).optional().describe('Methods to match; all when omitted.'),
+  }),
+  upstream: httpUrl.describe('Base URL requests are proxied to.'),
+  stripPrefix: z.boolean().default(false).describe('Remove the matched path prefix before proxying.'),
+  timeout: duration('30s').describe('Upstream response timeout (504 after it).'),
+  maxBodySize: size('1mb').describe('Largest request body accepted (413 beyond).'),
+  require: z
+    .strictObject({
+      token: tokenRequirementSchema.optional().describe('Require a valid access token.'),
+    })
+    .prefault({})
+    .describe('Policies a request must pass.'),
+});
+
+export const configSchema = z.strictObject({
+  issuer: httpUrl.default('http://127.0.0.1:8080').describe('The issuer URL of the identity plane (`iss` of every token).'),
+  listen: z
+    .strictObject({
+      identity: hostPort.default('127.0.0.1:8080'),
+      gateway: hostPort.default('127.0.0.1:8443'),
+      admin: hostPort.default('127.0.0.1:8081'),
+    })
+    .prefault({})
+    .describe('Where each plane listens.'),
+  planes: z
+    .array(z.enum(['identity', 'gateway', 'admin']))
+    .min(1)
+    .default(['identity', 'gateway', 'admin'])
+    .describe('Which planes this node serves.'),
+  store: z
+    .string()
+    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'expected sqlite:<path> or postgres://user@host:port/db')
+    .default('sqlite:./portcullis.db')
+    .describe('Durable store: `sqlite:<path>` (relative to the config directory) or a PostgreSQL URL.'),
+  ephemeral: z
+    .string()
+    .regex(/^(memory|rediss?:\/\/.+)$/, 'expected memory or redis://host:port')
+    .default('memory')
+    .describe('Ephemeral store (nonces, counters, revocation fan-out): `memory` or a Redis URL.'),
+  masterKeyFile: z.string().default('./master.key').describe('File holding the 32-byte master key (mode 0600), relative to the config directory.'),
+  adminTokenFile: z.string().default('./admin.token').describe('File holding the admin API bearer token (mode 0600).'),
+  tokens: z
+    .strictObject({
+      accessTokenTtl: duration('10m').describe('Lifetime of access tokens.'),
+      signingAlg: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256').describe('Algorithm of new signing keys.'),
+      leeway: duration('30s').describe('Clock-skew leeway when checking exp/nbf/iat.'),
+    })
+    .prefault({})
+    .describe('Access tokens.'),
+  keys: z
+    .strictObject({
+      rotationInterval: duration('30d').describe('How long a signing key signs before the next one takes over.'),
+      prepublish: duration('1h').describe('How long the next key is published in the JWKS before it signs.'),
+      checkInterval: duration('1m').describe('How often the key ring checks its schedule.'),
+    })
+    .prefault({})
+    .describe('Signing key rotation.'),
+  gateway: z
+    .strictObject({
+      maxHeaderSize: size('16kb').describe('Largest request header block accepted (431 beyond).'),
+      requestTimeout: duration('60s').describe('Time a client has to send a whole request.'),
+      tokenCacheSize: z.number().int().min(0).default(10_000).describe('Verified tokens kept in memory (0 disables the cache).'),
+      auditSampleRate: z.number().min(0).max(1).default(0.01).describe('Fraction of allowed requests recorded in the audit trail.'),
+      connectionsPerUpstream: z.number().int().min(1).default(64).describe('Keep-alive connection pool size per upstream.'),
+    })
+    .prefault({})
+    .describe('Gateway plane.'),
+  revocation: z
+    .strictObject({
+      reconcileInterval: duration('5s').describe('How often each node re-reads revocations from the store (covers lost pub/sub messages).'),
+    })
+    .prefault({})
+    .describe('Revocation fan-out.'),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({})
+    .describe('Structured JSON logs (pino).'),
+  routes: z.array(routeSchema).default([]).describe('Gateway routes, matched most specific first.'),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type RouteConfig = z.output<typeof routeSchema>;
+export type TokenRequirement = z.output<typeof tokenRequirementSchema>;
+export type ExternalIssuer = z.output<typeof externalIssuerSchema>;

@@ -1,0 +1,110 @@
+/**
+ * PortcullisError: one error class with a stable, typed code.
+ *
+ * Code switches on `code`, never on message text. `http/` maps codes to wire
+ * formats (OAuth `error`, `WWW-Authenticate`, RFC 9457 problem+json). Every code
+ * is listed in `docs/errors.md` (a test pins that).
+ */
+
+export interface ErrorSpec {
+  /** HTTP status the edge answers with. */
+  status: number;
+  /** What it means, for docs/errors.md. */
+  meaning: string;
+  /** What the caller or operator does about it, for docs/errors.md. */
+  fix: string;
+}
+
+export const ERRORS = {
+  // configuration
+  'config.invalid': { status: 500, meaning: 'The configuration file does not match the schema.', fix: 'Read the path and expectation in the message; `portcullis config check` validates without starting.' },
+  'config.not-found': { status: 500, meaning: 'The configuration file or a file it references does not exist.', fix: 'Run `portcullis init --dir DIR` or correct the path.' },
+  'config.parse': { status: 500, meaning: 'The configuration file is not valid YAML.', fix: 'Fix the YAML syntax at the line given.' },
+  // requests (generic)
+  'request.malformed': { status: 400, meaning: 'The request could not be parsed.', fix: 'Send a well-formed HTTP request.' },
+  'request.body-too-large': { status: 413, meaning: 'The request body is larger than the configured limit.', fix: 'Send a smaller body or raise the route/gateway body limit.' },
+  'request.headers-too-large': { status: 431, meaning: 'The request headers are larger than the configured limit.', fix: 'Send fewer or smaller headers.' },
+  'request.timeout': { status: 408, meaning: 'The client did not send the request in time.', fix: 'Send the request body faster.' },
+  'request.unsupported-media-type': { status: 415, meaning: 'The request body has a content type this endpoint does not accept.', fix: 'Use the content type the endpoint documents.' },
+  'request.invalid': { status: 400, meaning: 'A parameter of the request is missing or invalid.', fix: 'Correct the parameter named in the message.' },
+  'not-found': { status: 404, meaning: 'No such resource.', fix: 'Check the identifier.' },
+  'method.not-allowed': { status: 405, meaning: 'The method is not allowed on this resource.', fix: 'Use a method the resource allows.' },
+  'conflict': { status: 409, meaning: 'The resource already exists or is in a conflicting state.', fix: 'Use another name or fetch the current state first.' },
+  'internal': { status: 500, meaning: 'An unexpected server-side failure; details are in the server log, never in the response.', fix: 'Report it with the request id.' },
+  'unavailable': { status: 503, meaning: 'A dependency (store, ephemeral store) is unavailable, so the check could not be made; the request was denied (fail closed).', fix: 'Retry later; operators check the store and Redis.' },
+  // admin plane
+  'admin.unauthorized': { status: 401, meaning: 'The admin API needs the admin credential created at init.', fix: 'Send `Authorization: Bearer <admin token>` (file DIR/admin.token).' },
+  // gateway
+  'route.not-found': { status: 404, meaning: 'No gateway route matches the host, path and method.', fix: 'Check the route table in portcullis.yaml.' },
+  'upstream.unavailable': { status: 502, meaning: 'The upstream could not be reached or broke the connection.', fix: 'Check that the upstream is running.' },
+  'upstream.timeout': { status: 504, meaning: 'The upstream did not answer within the route timeout.', fix: 'Speed up the upstream or raise `timeout` on the route.' },
+  // tokens at the gateway and the identity plane
+  'token.missing': { status: 401, meaning: 'The route requires a bearer token and none was sent.', fix: 'Send `Authorization: Bearer <access token>`.' },
+  'token.malformed': { status: 401, meaning: 'The Authorization header or the token is not well formed.', fix: 'Send exactly one `Authorization: Bearer <JWT>` header.' },
+  'token.invalid-signature': { status: 401, meaning: 'The token signature does not verify.', fix: 'Get a new token from the issuer; do not modify tokens.' },
+  'token.alg-not-allowed': { status: 401, meaning: 'The token header names an algorithm that is not accepted (e.g. `none`, or HS256 against an asymmetric key).', fix: 'Use a token issued by a trusted issuer.' },
+  'token.unknown-key': { status: 401, meaning: 'The token `kid` names no key of a trusted issuer.', fix: 'Get a new token; the signing key may have been retired.' },
+  'token.wrong-type': { status: 401, meaning: 'The JWT is not an access token (`typ` must be `at+jwt`, RFC 9068).', fix: 'Send an access token, not an ID token or another JWT.' },
+  'token.expired': { status: 401, meaning: 'The token has expired.', fix: 'Get a new token.' },
+  'token.not-yet-valid': { status: 401, meaning: 'The token is not valid yet (`nbf`/`iat` in the future).', fix: 'Check clocks; get a new token.' },
+  'token.claim-missing': { status: 401, meaning: 'A required claim (exp, iat, jti, aud, iss, client_id, sub) is missing.', fix: 'Use a token from a conforming issuer.' },
+  'token.wrong-audience': { status: 401, meaning: 'The token audience does not include the route audience.', fix: 'Request a token for this API audience.' },
+  'token.wrong-issuer': { status: 401, meaning: 'The token issuer is not trusted by this route.', fix: 'Use a token from an issuer the route trusts.' },
+  'token.revoked': { status: 401, meaning: 'The token, or every token of its app, has been revoked.', fix: 'Get a new token (if the app is still enabled).' },
+  'token.app-disabled': { status: 401, meaning: 'The app that the token was issued to is disabled.', fix: 'An administrator must enable the app.' },
+  'token.insufficient-scope': { status: 403, meaning: 'The token lacks a scope the route requires.', fix: 'Request a token with the scopes named in WWW-Authenticate.' },
+  // OAuth endpoints
+  'oauth.invalid-request': { status: 400, meaning: 'The OAuth request is missing a parameter or has a malformed one.', fix: 'See error_description.' },
+  'oauth.invalid-client': { status: 401, meaning: 'Client authentication failed (unknown client, wrong secret, bad assertion, disabled app).', fix: 'Check client_id and credentials.' },
+  'oauth.unauthorized-client': { status: 400, meaning: 'The client may not use this grant type or authentication method.', fix: 'Use a grant the app is registered for.' },
+  'oauth.unsupported-grant-type': { status: 400, meaning: 'The grant type is not supported.', fix: 'Use client_credentials.' },
+  'oauth.invalid-scope': { status: 400, meaning: 'A requested scope or audience is not allowed for this app.', fix: 'Request only scopes and audiences the app was registered with.' },
+  'oauth.unsupported-token-type': { status: 400, meaning: 'The token type hint names a token type that cannot be revoked.', fix: 'Use token_type_hint=access_token.' },
+  // keys and crypto
+  'key.not-found': { status: 404, meaning: 'No key with that id.', fix: 'List keys with `portcullis keys list`.' },
+  'crypto.decrypt-failed': { status: 500, meaning: 'A secret at rest failed to decrypt (wrong master key or tampered data).', fix: 'Check that the master key file belongs to this database.' },
+  'crypto.master-key': { status: 500, meaning: 'The master key file is missing, unreadable or not 32 bytes, or its permissions are too open.', fix: 'Restore DIR/master.key (mode 0600).' },
+  // audit
+  'audit.chain-broken': { status: 500, meaning: 'The audit hash chain does not verify: a row was changed, removed or inserted.', fix: 'Investigate tampering; restore from backup.' },
+  // store
+  'store.unavailable': { status: 503, meaning: 'The durable store cannot be reached.', fix: 'Check the database.' },
+  'store.migration': { status: 500, meaning: 'A schema migration failed.', fix: 'Read the cause in the log.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface PortcullisErrorOptions {
+  /** Overrides the catalogue status. */
+  status?: number;
+  /** Whether the message may be shown to the client (default: status < 500). */
+  expose?: boolean;
+  cause?: unknown;
+  /** Extra, non-secret facts for the wire (e.g. required scopes). */
+  details?: Record<string, unknown>;
+}
+
+export class PortcullisError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly expose: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: PortcullisErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PortcullisError';
+    this.code = code;
+    this.status = options.status ?? ERRORS[code].status;
+    this.expose = options.expose ?? this.status < 500;
+    this.details = options.details;
+  }
+}
+
+export function isPortcullisError(e: unknown): e is PortcullisError {
+  return e instanceof PortcullisError;
+}
+
+/** Wraps anything thrown into a PortcullisError without leaking its text to clients. */
+export function toPortcullisError(e: unknown): PortcullisError {
+  if (e instanceof PortcullisError) return e;
+  return new PortcullisError('internal', 'internal error', { cause: e, expose: false });
+}

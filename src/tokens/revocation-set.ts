@@ -1,0 +1,75 @@
+/**
+ * The in-memory revocation facts every gateway checks in O(1) per request:
+ * revoked token ids (kept until their exp), per-app "revoked before" watermarks and
+ * disabled apps. Filled from the store at start, updated by revocation events
+ * (pub/sub) and re-filled by a periodic reconcile, so a lost event only delays.
+ */
+import type { ErrorCode } from '../core/errors.js';
+
+export interface RevocationSnapshot {
+  tokens: Array<{ jti: string; expiresAt: number }>;
+  apps: Array<{ clientId: string; tokensRevokedBefore: number; disabled: boolean }>;
+}
+
+export type RevocationEvent =
+  | { type: 'token.revoked'; jti: string; expiresAt: number }
+  | { type: 'app.tokens-revoked'; clientId: string; before: number }
+  | { type: 'app.status'; clientId: string; disabled: boolean };
+
+export class RevocationSet {
+  private readonly tokens = new Map<string, number>();
+  private readonly watermarks = new Map<string, number>();
+  private readonly disabled = new Set<string>();
+  private readonly listeners: Array<(e: RevocationEvent) => void> = [];
+
+  /** Called on every change that can revoke something, so caches can purge. */
+  onRevoke(listener: (e: RevocationEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  apply(e: RevocationEvent): void {
+    switch (e.type) {
+      case 'token.revoked':
+        this.tokens.set(e.jti, e.expiresAt);
+        break;
+      case 'app.tokens-revoked':
+        if ((this.watermarks.get(e.clientId) ?? 0) < e.before) this.watermarks.set(e.clientId, e.before);
+        break;
+      case 'app.status':
+        if (e.disabled) this.disabled.add(e.clientId);
+        else this.disabled.delete(e.clientId);
+        break;
+    }
+    for (const l of this.listeners) l(e);
+  }
+
+  /** Replaces everything with a snapshot from the store (reconcile); emits events for what is new. */
+  reconcile(s: RevocationSnapshot): void {
+    for (const t of s.tokens) if (!this.tokens.has(t.jti)) this.apply({ type: 'token.revoked', jti: t.jti, expiresAt: t.expiresAt });
+    for (const a of s.apps) {
+      if (a.tokensRevokedBefore > (this.watermarks.get(a.clientId) ?? 0)) this.apply({ type: 'app.tokens-revoked', clientId: a.clientId, before: a.tokensRevokedBefore });
+      if (a.disabled !== this.disabled.has(a.clientId)) this.apply({ type: 'app.status', clientId: a.clientId, disabled: a.disabled });
+    }
+  }
+
+  /**
+   * Why a token of this issuer's own is revoked, or undefined when it is not.
+   * `iatMs` is the token's issued-at in epoch ms.
+   */
+  check(jti: string, clientId: string, iatMs: number): ErrorCode | undefined {
+    if (this.disabled.has(clientId)) return 'token.app-disabled';
+    if (this.tokens.has(jti)) return 'token.revoked';
+    const before = this.watermarks.get(clientId);
+    if (before !== undefined && iatMs < before) return 'token.revoked';
+    return undefined;
+  }
+
+  /** Drops token ids whose tokens have expired anyway. */
+  purge(now: number): void {
+    for (const [jti, exp] of this.tokens) if (exp < now) this.tokens.delete(jti);
+  }
+
+  get size(): { tokens: number; apps: number } {
+    return { tokens: this.tokens.size, apps: this.watermarks.size + this.disabled.size };
+  }
+}

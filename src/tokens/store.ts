@@ -1,0 +1,55 @@
+/** What the token service needs from durable storage. */
+import type { JWK } from 'jose';
+
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+
+export interface AppRecord {
+  /** Public identifier (OAuth client_id). */
+  clientId: string;
+  name: string;
+  /** Audiences (resource servers) tokens may be issued for. */
+  audiences: string[];
+  /** Scopes the app may be granted. */
+  scopes: string[];
+  tokenEndpointAuthMethod: ClientAuthMethod;
+  /**
+   * Verifier of the client secret (never the secret): `hmac-sha256$<kid>$<b64url>`,
+   * an HMAC under a key derived from the master key. Null for private_key_jwt apps.
+   */
+  secretVerifier: string | null;
+  /** Public keys for private_key_jwt (RFC 7523), or null. */
+  jwks: JWK[] | null;
+  status: 'active' | 'disabled';
+  /** Tokens of this app issued before this instant (epoch ms) are revoked; 0 when never. */
+  tokensRevokedBefore: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type AppPatch = Partial<Pick<AppRecord, 'name' | 'audiences' | 'scopes' | 'tokenEndpointAuthMethod' | 'secretVerifier' | 'jwks' | 'status' | 'tokensRevokedBefore'>>;
+
+export interface RevokedToken {
+  jti: string;
+  clientId: string;
+  /** Token expiry (epoch ms); the record can be purged after it. */
+  expiresAt: number;
+  revokedAt: number;
+}
+
+export interface AppStore {
+  /** Throws PortcullisError('conflict') when the client id exists. */
+  createApp(app: AppRecord): Promise<void>;
+  getApp(clientId: string): Promise<AppRecord | undefined>;
+  listApps(): Promise<AppRecord[]>;
+  /** Returns the updated record, or undefined when there is no such app. */
+  updateApp(clientId: string, patch: AppPatch, now: number): Promise<AppRecord | undefined>;
+}
+
+export interface TokenRevocationStore {
+  /** Idempotent. */
+  revokeToken(token: RevokedToken): Promise<void>;
+  /** Every revoked token whose expiry is after `now`. */
+  listRevokedTokens(now: number): Promise<RevokedToken[]>;
+  /** Deletes records that expired before `now`; returns how many. */
+  purgeRevokedTokens(now: number): Promise<number>;
+}
