@@ -66,6 +66,25 @@ export const ERRORS = {
   'crypto.master-key': { status: 500, meaning: 'The master key file is missing, unreadable or not 32 bytes, or its permissions are too open.', fix: 'Restore DIR/master.key (mode 0600).' },
   // audit
   'audit.chain-broken': { status: 500, meaning: 'The audit hash chain does not verify: a row was changed, removed or inserted.', fix: 'Investigate tampering; restore from backup.' },
+  // certificate authority (pki/)
+  'pki.ca-not-found': { status: 500, meaning: 'The certificate authority (root or issuing intermediate) is not initialised or its key is not available online.', fix: 'Run `portcullis init`, or import the CA; an offline root key must be brought online to sign an intermediate.' },
+  'pki.ca-invalid': { status: 400, meaning: 'An imported CA certificate or key is unusable (not a CA, key does not match, unsupported algorithm, expired).', fix: 'Import an EC P-256/P-384 CA certificate with basicConstraints cA=TRUE and keyCertSign, and its matching private key.' },
+  'pki.csr-invalid': { status: 400, meaning: 'The certificate signing request is malformed, its signature does not verify, or its key type is not accepted.', fix: 'Send a PKCS#10 CSR (PEM) signed by an EC P-256/P-384 or RSA (>= 2048 bit) key.' },
+  'pki.name-not-permitted': { status: 400, meaning: 'A requested certificate name is malformed or outside what the profile or the CA name constraints permit.', fix: 'Request names inside the trust domain; client certificates are bound to an existing app id.' },
+  'pki.renewal-denied': { status: 401, meaning: 'Renewal must be authenticated by a current, unexpired, unrevoked certificate of this CA for the same subject.', fix: 'Renew before the certificate expires, presenting it (and its key); otherwise request a new certificate.' },
+  // certificate verification (client certificates, chains)
+  'cert.malformed': { status: 401, meaning: 'The certificate (or one in its chain) cannot be parsed or violates DER/X.509 encoding rules.', fix: 'Use a certificate issued by a conforming CA.' },
+  'cert.untrusted': { status: 401, meaning: 'No path leads from the certificate to a trusted anchor (another CA, self-signed, or a missing intermediate).', fix: 'Use a certificate issued by the Portcullis CA and send the intermediate with it.' },
+  'cert.invalid-signature': { status: 401, meaning: 'A signature in the certificate chain does not verify.', fix: 'Use an unmodified certificate.' },
+  'cert.expired': { status: 401, meaning: 'A certificate in the chain has expired.', fix: 'Renew the certificate.' },
+  'cert.not-yet-valid': { status: 401, meaning: 'A certificate in the chain is not valid yet.', fix: 'Check clocks, or wait until notBefore.' },
+  'cert.revoked': { status: 401, meaning: 'A certificate in the chain has been revoked (CRL or OCSP).', fix: 'Request a new certificate.' },
+  'cert.revocation-unknown': { status: 401, meaning: 'The revocation status of a certificate could not be determined, so it was refused (fail closed).', fix: 'Retry later; operators check the CRL/OCSP source.' },
+  'cert.wrong-usage': { status: 401, meaning: 'The certificate is not for this use (e.g. a server certificate presented as a client certificate: EKU or key usage).', fix: 'Present a client certificate (EKU clientAuth).' },
+  'cert.not-a-ca': { status: 401, meaning: 'A certificate used as an issuer is not a CA (basicConstraints, keyCertSign) or its path length is exceeded.', fix: 'Build the chain from CA certificates only.' },
+  'cert.name-constraint': { status: 401, meaning: 'A name in the certificate violates the name constraints of an issuing CA.', fix: 'Use a certificate whose names lie inside the CA name constraints.' },
+  'cert.unsupported': { status: 401, meaning: 'The chain uses an unsupported critical extension, algorithm or policy constraint.', fix: 'Use a certificate issued by the Portcullis CA.' },
+  'cert.name-mismatch': { status: 401, meaning: 'The certificate does not carry the expected name (DNS, IP or URI SAN).', fix: 'Use a certificate issued for this name.' },
   // store
   'store.unavailable': { status: 503, meaning: 'The durable store cannot be reached.', fix: 'Check the database.' },
   'store.migration': { status: 500, meaning: 'A schema migration failed.', fix: 'Read the cause in the log.' },
