@@ -34,6 +34,22 @@ export const ERRORS = {
   'unavailable': { status: 503, meaning: 'A dependency (store, ephemeral store) is unavailable, so the check could not be made; the request was denied (fail closed).', fix: 'Retry later; operators check the store and Redis.' },
   // admin plane
   'admin.unauthorized': { status: 401, meaning: 'The admin API needs the admin credential created at init.', fix: 'Send `Authorization: Bearer <admin token>` (file DIR/admin.token).' },
+  // sign-in: passwords and brute-force limits (identity/)
+  'auth.invalid-credentials': { status: 401, meaning: 'The user name or password is wrong (which one is not said).', fix: 'Check the credentials; repeated failures slow down and then lock the account.' },
+  'auth.throttled': { status: 429, meaning: 'Too many failed sign-in attempts for this account or client address: the next attempt must wait (`retryAfterMs` in details).', fix: 'Wait the time given, then try again.' },
+  'auth.locked': { status: 429, meaning: 'The account or client address is temporarily locked after repeated failed attempts.', fix: 'Wait until the lock expires (`retryAfterMs`), or ask an administrator to unlock it.' },
+  'password.too-short': { status: 400, meaning: 'The new password is shorter than the minimum (8 characters by default, counted in Unicode code points, NIST SP 800-63B).', fix: 'Choose a longer password or passphrase.' },
+  'password.too-long': { status: 400, meaning: 'The new password is longer than the configured maximum (at least 64 characters are always allowed).', fix: 'Choose a shorter passphrase.' },
+  'password.common': { status: 400, meaning: 'The new password is on the list of common or breached passwords, is repetitive or sequential, or contains a context word (user name, service name).', fix: 'Choose a password that is not commonly used; a passphrase of several unrelated words works well.' },
+  'password.hash-unknown': { status: 500, meaning: 'A stored password hash is in a format no configured hasher understands.', fix: 'Configure the legacy hasher the hash came from, or reset the password.' },
+  // second factors (mfa/)
+  'mfa.unknown-factor': { status: 400, meaning: 'No second factor with this id is configured.', fix: 'Use one of the configured factors (totp, email, sms, recovery-code).' },
+  'mfa.not-enrolled': { status: 400, meaning: 'The user has no confirmed enrolment for this factor.', fix: 'Enrol the factor first.' },
+  'mfa.already-enrolled': { status: 409, meaning: 'The user already has a confirmed enrolment for this factor.', fix: 'Remove the existing enrolment before enrolling again.' },
+  'mfa.invalid-code': { status: 401, meaning: 'The one-time code, TOTP code or recovery code is wrong.', fix: 'Enter the current code; repeated failures slow down and then lock the account.' },
+  'mfa.code-expired': { status: 401, meaning: 'The one-time code has expired (5 minutes by default) or was never issued.', fix: 'Request a new code.' },
+  'mfa.code-replayed': { status: 401, meaning: 'The code was already used: TOTP codes, one-time codes and recovery codes are each accepted once.', fix: 'Wait for the next TOTP code or request a new one-time code.' },
+  'mfa.delivery-failed': { status: 502, meaning: 'The one-time code could not be handed to the e-mail or SMS provider.', fix: 'Check the sender configuration (SMTP host, webhook URL) and the provider; then request a new code.' },
   // gateway
   'route.not-found': { status: 404, meaning: 'No gateway route matches the host, path and method.', fix: 'Check the route table in portcullis.yaml.' },
   'upstream.unavailable': { status: 502, meaning: 'The upstream could not be reached or broke the connection.', fix: 'Check that the upstream is running.' },
