@@ -1,0 +1,28 @@
+/**
+ * The master key: 32 random bytes in a file of its own (mode 0600), never in the
+ * database. It only wraps data keys (see envelope.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { PortcullisError } from '../core/errors.js';
+
+export const MASTER_KEY_BYTES = 32;
+
+/** Creates the master key file when it does not exist; never overwrites. Returns true when created. */
+export function createMasterKeyFile(path: string): boolean {
+  if (existsSync(path)) return false;
+  writeFileSync(path, randomBytes(MASTER_KEY_BYTES).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  return true;
+}
+
+/** Reads and checks the master key file (32 bytes base64, not readable by group or others). */
+export function readMasterKeyFile(path: string): Buffer {
+  if (!existsSync(path)) throw new PortcullisError('crypto.master-key', `master key file ${path} does not exist`);
+  const st = statSync(path);
+  if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+    throw new PortcullisError('crypto.master-key', `master key file ${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+  }
+  const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
+  if (key.length !== MASTER_KEY_BYTES) throw new PortcullisError('crypto.master-key', `master key file ${path} does not hold ${MASTER_KEY_BYTES} base64-encoded bytes`);
+  return key;
+}

@@ -1,0 +1,120 @@
+/**
+ * Client authentication at the token, revocation and introspection endpoints:
+ * `client_secret_basic` and `client_secret_post` (RFC 6749 §2.3.1) and
+ * `private_key_jwt` (RFC 7523 §2.2, OIDC Core §9).
+ */
+import { createLocalJWKSet, jwtVerify, errors as joseErrors } from 'jose';
+import { PortcullisError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
+import type { EphemeralStore } from '../core/ephemeral.js';
+import type { AppRecord } from './store.js';
+import { verifySecret } from './secrets.js';
+
+export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+export interface ClientAuthRequest {
+  authorization: string | undefined;
+  params: Record<string, string>;
+}
+
+export interface ClientAuthContext {
+  findApp(clientId: string): AppRecord | undefined;
+  ephemeral: EphemeralStore;
+  clock: Clock;
+  /** Accepted `aud` values of a client assertion: the issuer and the endpoint URL. */
+  assertionAudiences: string[];
+}
+
+const invalidClient = (why: string, basic = false) =>
+  new PortcullisError('oauth.invalid-client', why, { details: basic ? { wwwAuthenticate: 'Basic realm="portcullis"' } : undefined });
+
+function decodeBasic(header: string): { clientId: string; secret: string } {
+  const m = /^Basic +([A-Za-z0-9+/=._~-]+) *$/i.exec(header);
+  if (!m) throw invalidClient('malformed Basic authorization header', true);
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  if (i < 0) throw invalidClient('malformed Basic credentials', true);
+  try {
+    // RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding.
+    return {
+      clientId: decodeURIComponent(decoded.slice(0, i).replace(/\+/g, ' ')),
+      secret: decodeURIComponent(decoded.slice(i + 1).replace(/\+/g, ' ')),
+    };
+  } catch {
+    throw invalidClient('malformed Basic credentials', true);
+  }
+}
+
+function requireActive(app: AppRecord | undefined, basic: boolean): AppRecord {
+  if (!app) throw invalidClient('client authentication failed', basic);
+  if (app.status !== 'active') throw invalidClient('client authentication failed: the app is disabled', basic);
+  return app;
+}
+
+/** Authenticates the calling client or throws `oauth.invalid-client` / `oauth.invalid-request`. */
+export async function authenticateClient(req: ClientAuthRequest, ctx: ClientAuthContext): Promise<AppRecord> {
+  const { params } = req;
+  const hasBasic = req.authorization !== undefined && /^basic /i.test(req.authorization);
+  const hasPost = params.client_secret !== undefined;
+  const hasAssertion = params.client_assertion !== undefined || params.client_assertion_type !== undefined;
+  if (Number(hasBasic) + Number(hasPost) + Number(hasAssertion) > 1) {
+    throw new PortcullisError('oauth.invalid-request', 'more than one client authentication method was used');
+  }
+  if (hasBasic) {
+    const { clientId, secret } = decodeBasic(req.authorization!);
+    if (params.client_id !== undefined && params.client_id !== clientId) throw new PortcullisError('oauth.invalid-request', 'client_id does not match the Basic credentials');
+    const app = ctx.findApp(clientId);
+    // Always run the comparison, so an unknown client takes as long as a wrong secret.
+    const ok = verifySecret(secret, app?.secretVerifier ?? 'sha256$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+    if (!app || !ok) throw invalidClient('client authentication failed', true);
+    return requireActive(app, true);
+  }
+  if (hasPost) {
+    const clientId = params.client_id;
+    if (!clientId) throw new PortcullisError('oauth.invalid-request', 'client_id is required with client_secret');
+    const app = ctx.findApp(clientId);
+    const ok = verifySecret(params.client_secret!, app?.secretVerifier ?? 'sha256$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+    if (!app || !ok) throw invalidClient('client authentication failed');
+    return requireActive(app, false);
+  }
+  if (hasAssertion) return authenticateAssertion(params, ctx);
+  throw invalidClient('client authentication is required', true);
+}
+
+async function authenticateAssertion(params: Record<string, string>, ctx: ClientAuthContext): Promise<AppRecord> {
+  if (params.client_assertion_type !== JWT_BEARER_ASSERTION) throw new PortcullisError('oauth.invalid-request', `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);
+  const assertion = params.client_assertion;
+  if (!assertion) throw new PortcullisError('oauth.invalid-request', 'client_assertion is required');
+  // The unverified `sub` only picks the app whose keys then must verify the assertion.
+  let claimed: string | undefined;
+  try {
+    const payload = JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown };
+    claimed = typeof payload.sub === 'string' ? payload.sub : undefined;
+  } catch {
+    throw invalidClient('client_assertion is not a JWT');
+  }
+  const clientId = params.client_id ?? claimed;
+  if (!clientId) throw invalidClient('client_assertion has no sub');
+  const app = ctx.findApp(clientId);
+  if (!app || app.tokenEndpointAuthMethod !== 'private_key_jwt' || !app.jwks) throw invalidClient('client authentication failed');
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(assertion, createLocalJWKSet({ keys: app.jwks }), {
+      algorithms: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
+      issuer: clientId,
+      subject: clientId,
+      audience: ctx.assertionAudiences,
+      requiredClaims: ['exp', 'jti'],
+      currentDate: new Date(ctx.clock.now()),
+      maxTokenAge: '10m',
+      clockTolerance: 30,
+    }));
+  } catch (e) {
+    const why = e instanceof joseErrors.JOSEError ? e.code : 'invalid';
+    throw invalidClient(`client_assertion rejected (${why})`);
+  }
+  // RFC 7523 §3 item 7: the assertion's jti may be used only once.
+  const ttl = Math.max(1000, (payload.exp! + 30) * 1000 - ctx.clock.now());
+  if (!(await ctx.ephemeral.consumeOnce(`assertion:${clientId}:${payload.jti}`, ttl))) throw invalidClient('client_assertion was already used (replay)');
+  return requireActive(app, false);
+}

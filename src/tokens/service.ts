@@ -1,0 +1,153 @@
+/**
+ * The token endpoints' logic, independent of HTTP: the client-credentials grant,
+ * revocation (RFC 7009) and introspection (RFC 7662).
+ */
+import { createHash } from 'node:crypto';
+import { PortcullisError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
+import type { EphemeralStore } from '../core/ephemeral.js';
+import type { EventBus } from '../core/events.js';
+import type { AuditSink } from '../audit/sink.js';
+import type { KeyRing } from '../crypto/keyring.js';
+import type { AppService } from './apps.js';
+import { authenticateClient, type ClientAuthRequest } from './client-auth.js';
+import { grantAudience, grantScopes, issueAccessToken, type TokenResponse } from './issue.js';
+import type { RevocationSet } from './revocation-set.js';
+import type { TokenRevocationStore } from './store.js';
+import { verifyOwnToken, type AccessTokenClaims } from './verify-own-token.js';
+
+export interface TokenServiceDeps {
+  issuer: string;
+  apps: AppService;
+  keys: KeyRing;
+  revokedTokens: TokenRevocationStore;
+  revocations: RevocationSet;
+  events: EventBus;
+  ephemeral: EphemeralStore;
+  audit: AuditSink;
+  clock: Clock;
+  accessTokenTtlMs: number;
+  /** Verified tokens kept for introspection (0 disables). */
+  cacheSize?: number;
+}
+
+export interface EndpointRequest extends ClientAuthRequest {
+  /** The endpoint's own URL, accepted as a client assertion audience. */
+  endpoint: string;
+}
+
+export type IntrospectionResponse =
+  | { active: false }
+  | ({ active: true; token_type: 'Bearer' } & Pick<AccessTokenClaims, 'iss' | 'sub' | 'aud' | 'client_id' | 'jti' | 'iat' | 'exp'> & { scope: string });
+
+export class TokenService {
+  private readonly cache = new Map<string, AccessTokenClaims>();
+
+  constructor(private readonly d: TokenServiceDeps) {
+    d.revocations.onRevoke(() => this.cache.clear());
+  }
+
+  private auth(req: EndpointRequest) {
+    return authenticateClient(req, {
+      findApp: (id) => this.d.apps.find(id),
+      ephemeral: this.d.ephemeral,
+      clock: this.d.clock,
+      assertionAudiences: [this.d.issuer, req.endpoint],
+    });
+  }
+
+  /** POST /oauth2/token */
+  async token(req: EndpointRequest): Promise<TokenResponse> {
+    const grantType = req.params.grant_type;
+    if (!grantType) throw new PortcullisError('oauth.invalid-request', 'grant_type is required');
+    let app;
+    try {
+      app = await this.auth(req);
+    } catch (e) {
+      if (e instanceof PortcullisError && e.code === 'oauth.invalid-client') {
+        this.d.audit.record({ time: this.d.clock.now(), type: 'token.denied', actor: 'anonymous', clientId: req.params.client_id ?? null, reason: e.code });
+      }
+      throw e;
+    }
+    if (grantType !== 'client_credentials') throw new PortcullisError('oauth.unsupported-grant-type', `grant_type ${grantType} is not supported`);
+    const scopes = grantScopes(app, req.params.scope);
+    const resources = [req.params.resource, req.params.audience].filter((v): v is string => typeof v === 'string' && v !== '');
+    const audience = grantAudience(app, resources);
+    const { response, jti } = await issueAccessToken(app, scopes, audience, {
+      issuer: this.d.issuer,
+      keys: this.d.keys,
+      clock: this.d.clock,
+      accessTokenTtlMs: this.d.accessTokenTtlMs,
+    });
+    this.d.audit.record({ time: this.d.clock.now(), type: 'token.issued', actor: `client:${app.clientId}`, clientId: app.clientId, data: { jti, scope: response.scope, aud: audience } });
+    return response;
+  }
+
+  /** POST /oauth2/revoke (RFC 7009). Unknown, foreign and expired tokens are a successful no-op (§2.2). */
+  async revoke(req: EndpointRequest): Promise<void> {
+    const app = await this.auth(req);
+    const token = req.params.token;
+    if (!token) throw new PortcullisError('oauth.invalid-request', 'token is required');
+    const hint = req.params.token_type_hint;
+    if (hint !== undefined && hint !== 'access_token' && hint !== 'refresh_token') {
+      throw new PortcullisError('oauth.unsupported-token-type', `token_type_hint ${hint} is not supported`);
+    }
+    const claims = await verifyOwnToken(token, this.d.keys, this.d.issuer);
+    if (!claims) return;
+    // RFC 7009 §2.1: the server verifies that the token was issued to the client making the request.
+    if (claims.client_id !== app.clientId) {
+      this.d.audit.record({ time: this.d.clock.now(), type: 'token.revoke-refused', actor: `client:${app.clientId}`, clientId: app.clientId, reason: 'oauth.unauthorized-client' });
+      throw new PortcullisError('oauth.unauthorized-client', 'the token was not issued to this client');
+    }
+    await this.revokeClaims(claims, `client:${app.clientId}`);
+  }
+
+  /** Revokes a token of ours by its claims (admin API and RFC 7009 share this). */
+  async revokeClaims(claims: AccessTokenClaims, actor: string): Promise<void> {
+    const expiresAt = claims.exp * 1000;
+    if (expiresAt <= this.d.clock.now()) return;
+    await this.d.revokedTokens.revokeToken({ jti: claims.jti, clientId: claims.client_id, expiresAt, revokedAt: this.d.clock.now() });
+    this.d.audit.record({ time: this.d.clock.now(), type: 'token.revoked', actor, clientId: claims.client_id, data: { jti: claims.jti } });
+    await this.d.events.emit({ type: 'token.revoked', jti: claims.jti, clientId: claims.client_id, expiresAt });
+  }
+
+  /** Verified claims of an active token of ours, or undefined (expired, revoked, disabled app, foreign, malformed). */
+  async activeClaims(token: string): Promise<AccessTokenClaims | undefined> {
+    const cacheKey = this.d.cacheSize === 0 ? undefined : createHash('sha256').update(token).digest('base64url');
+    let claims = cacheKey ? this.cache.get(cacheKey) : undefined;
+    if (!claims) {
+      claims = await verifyOwnToken(token, this.d.keys, this.d.issuer);
+      if (!claims) return undefined;
+      if (cacheKey) {
+        if (this.cache.size >= (this.d.cacheSize ?? 10_000)) this.cache.delete(this.cache.keys().next().value!);
+        this.cache.set(cacheKey, claims);
+      }
+    }
+    const now = this.d.clock.now();
+    if (claims.exp * 1000 <= now) {
+      if (cacheKey) this.cache.delete(cacheKey);
+      return undefined;
+    }
+    if (this.d.revocations.check(claims.jti, claims.client_id, claims.iat * 1000)) return undefined;
+    return claims;
+  }
+
+  /**
+   * POST /oauth2/introspect (RFC 7662). The caller sees a token as active only when it
+   * was issued to the caller or names one of the caller's audiences (a resource server).
+   */
+  async introspect(req: EndpointRequest): Promise<IntrospectionResponse> {
+    const app = await this.auth(req);
+    const token = req.params.token;
+    if (!token) throw new PortcullisError('oauth.invalid-request', 'token is required');
+    const claims = await this.activeClaims(token);
+    if (!claims) return { active: false };
+    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (claims.client_id !== app.clientId && !aud.some((a) => app.audiences.includes(a))) return { active: false };
+    return describe(claims);
+  }
+}
+
+export function describe(c: AccessTokenClaims): IntrospectionResponse {
+  return { active: true, token_type: 'Bearer', iss: c.iss, sub: c.sub, aud: c.aud, client_id: c.client_id, scope: c.scope ?? '', jti: c.jti, iat: c.iat, exp: c.exp };
+}
