@@ -1,0 +1,261 @@
+/**
+ * The composition root: config → stores → services → listeners. The only place that
+ * chooses adapters. `startPortcullis` serves the planes the config names; `close`
+ * stops accepting, lets in-flight requests finish, flushes the audit trail and
+ * closes the stores.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import { systemClock, type Clock } from './core/clock.js';
+import { loadConfig, resolveIn, type LoadedConfig } from './core/config/load.js';
+import type { Config } from './core/config/schema.js';
+import { EventBus, type ClusterEvent } from './core/events.js';
+import type { EphemeralStore } from './core/ephemeral.js';
+import { createLogger, type Logger } from './core/logger.js';
+import { AuditTrail } from './audit/trail.js';
+import { Envelope } from './crypto/envelope.js';
+import { KeyRing } from './crypto/keyring.js';
+import { readMasterKeyFile } from './crypto/master-key.js';
+import { AppService } from './tokens/apps.js';
+import { RevocationSet } from './tokens/revocation-set.js';
+import { TokenService } from './tokens/service.js';
+import { createGateway, gatewayServerOptions } from './gateway/gateway.js';
+import { buildIdentityPlane } from './http/identity-plane.js';
+import { buildAdminPlane } from './http/admin-plane.js';
+import { readAdminToken } from './http/admin-auth.js';
+import { openDurableStore, openEphemeralStore, type DurableStore } from './store/index.js';
+
+export interface StartOptions {
+  /** Path of portcullis.yaml. */
+  configFile: string;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  clock?: Clock;
+  /** Listen on port 0 for every plane (tests). */
+  ephemeralPorts?: boolean;
+}
+
+export interface Services {
+  config: Config;
+  dir: string;
+  store: DurableStore;
+  ephemeral: EphemeralStore;
+  envelope: Envelope;
+  keys: KeyRing;
+  apps: AppService;
+  tokens: TokenService;
+  revocations: RevocationSet;
+  events: EventBus;
+  audit: AuditTrail;
+  metrics: Registry;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface Portcullis {
+  services: Services;
+  /** Base URLs of the planes served, e.g. { identity: 'http://127.0.0.1:8080' }. */
+  urls: Partial<Record<'identity' | 'gateway' | 'admin', string>>;
+  /** Re-reads apps, revocations and keys from the store (also runs on a timer). */
+  reconcile(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function splitHostPort(hp: string): { host: string; port: number } {
+  const i = hp.lastIndexOf(':');
+  return { host: hp.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hp.slice(i + 1)) };
+}
+
+function listen(server: Server, hp: string, ephemeral: boolean): Promise<string> {
+  const { host, port } = splitHostPort(hp);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(ephemeral ? 0 : port, host, () => {
+      server.off('error', reject);
+      const a = server.address() as AddressInfo;
+      resolve(`http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
+    });
+  });
+}
+
+/** Opens stores and builds every service without listening (CLI tools and tests use this too). */
+export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger; clock?: Clock } = {}): Promise<Services> {
+  const { config, dir } = loaded;
+  const logger = opts.logger ?? createLogger(config.log.level);
+  const clock = opts.clock ?? systemClock;
+  const masterKey = readMasterKeyFile(resolveIn(dir, config.masterKeyFile));
+  const store = await openDurableStore(config.store, { baseDir: dir, logger });
+  let ephemeral: EphemeralStore | undefined;
+  try {
+    ephemeral = await openEphemeralStore(config.ephemeral);
+    const envelope = await Envelope.open(store, masterKey);
+    masterKey.fill(0);
+    const keys = new KeyRing(store, envelope, clock, {
+      alg: config.tokens.signingAlg,
+      rotationIntervalMs: config.keys.rotationInterval,
+      prepublishMs: config.keys.prepublish,
+      maxTokenLifetimeMs: config.tokens.accessTokenTtl + config.tokens.leeway,
+    });
+    const audit = new AuditTrail(store, logger);
+    const events = new EventBus(ephemeral, logger);
+    const revocations = new RevocationSet();
+    const apps = new AppService(store, events, audit, clock);
+    const tokens = new TokenService({
+      issuer: config.issuer,
+      apps,
+      keys,
+      revokedTokens: store,
+      revocations,
+      events,
+      ephemeral,
+      audit,
+      clock,
+      accessTokenTtlMs: config.tokens.accessTokenTtl,
+      cacheSize: config.gateway.tokenCacheSize,
+    });
+    const metrics = new Registry();
+    return { config, dir, store, ephemeral, envelope, keys, apps, tokens, revocations, events, audit, metrics, clock, logger };
+  } catch (e) {
+    await ephemeral?.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function reconcileFrom(s: Services): Promise<void> {
+  const now = s.clock.now();
+  const [apps, revoked] = await Promise.all([s.apps.load(), s.store.listRevokedTokens(now)]);
+  s.revocations.reconcile({
+    tokens: revoked.map((t) => ({ jti: t.jti, expiresAt: t.expiresAt })),
+    apps: apps.map((a) => ({ clientId: a.clientId, tokensRevokedBefore: a.tokensRevokedBefore, disabled: a.status === 'disabled' })),
+  });
+  s.revocations.purge(now);
+  await s.keys.load();
+}
+
+function applyEvent(s: Services) {
+  return async (e: ClusterEvent): Promise<void> => {
+    switch (e.type) {
+      case 'token.revoked':
+        s.revocations.apply({ type: 'token.revoked', jti: e.jti, expiresAt: e.expiresAt });
+        break;
+      case 'app.tokens-revoked':
+        s.revocations.apply(e);
+        break;
+      case 'app.status':
+        s.revocations.apply(e);
+        break;
+      case 'app.changed':
+        await s.apps.refresh(e.clientId);
+        break;
+      case 'keys.changed':
+        await s.keys.load();
+        break;
+    }
+  };
+}
+
+export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
+  const loaded = loadConfig(opts.configFile, opts.env);
+  const s = await openServices(loaded, opts);
+  const { config, logger } = s;
+  const timers: NodeJS.Timeout[] = [];
+  const servers: Array<{ name: string; server: Server; fastify?: FastifyInstance; closeExtra?: () => Promise<void> }> = [];
+  const urls: Portcullis['urls'] = {};
+  try {
+    s.events.on(applyEvent(s));
+    await s.events.start();
+    if (await s.keys.maintain()) await s.events.emit({ type: 'keys.changed' });
+    await reconcileFrom(s);
+    collectDefaultMetrics({ register: s.metrics });
+
+    const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
+      const t = setInterval(() => {
+        fn().catch((err) => logger.warn({ err }, `${what} failed; will retry`));
+      }, ms);
+      t.unref();
+      timers.push(t);
+    };
+    every(config.revocation.reconcileInterval, 'reconcile', () => reconcileFrom(s));
+    every(config.keys.checkInterval, 'key rotation check', async () => {
+      if (await s.keys.maintain()) await s.events.emit({ type: 'keys.changed' });
+    });
+    every(3_600_000, 'revocation purge', () => s.store.purgeRevokedTokens(s.clock.now()));
+
+    const health = {
+      ready: async () => {
+        await s.store.ping();
+        await s.ephemeral.ping();
+        s.keys.signingKey();
+      },
+    };
+
+    if (config.planes.includes('identity')) {
+      const fastify = buildIdentityPlane({ issuer: config.issuer, keys: s.keys, tokens: s.tokens, logger, health });
+      await fastify.ready();
+      servers.push({ name: 'identity', server: fastify.server, fastify });
+      urls.identity = await listen(fastify.server, config.listen.identity, opts.ephemeralPorts ?? false);
+    }
+    if (config.planes.includes('gateway')) {
+      const gw = createGateway({
+        routes: config.routes,
+        gateway: config.gateway,
+        issuer: config.issuer,
+        keys: s.keys,
+        revocations: s.revocations,
+        audit: s.audit,
+        clock: s.clock,
+        leewayMs: config.tokens.leeway,
+        logger,
+        metrics: s.metrics,
+      });
+      const server = createServer(gatewayServerOptions(config.gateway), gw.handle);
+      servers.push({ name: 'gateway', server, closeExtra: () => gw.close() });
+      urls.gateway = await listen(server, config.listen.gateway, opts.ephemeralPorts ?? false);
+    }
+    if (config.planes.includes('admin')) {
+      const adminToken = readAdminToken(resolveIn(s.dir, config.adminTokenFile));
+      const fastify = buildAdminPlane({ services: s, adminToken, health });
+      await fastify.ready();
+      servers.push({ name: 'admin', server: fastify.server, fastify });
+      urls.admin = await listen(fastify.server, config.listen.admin, opts.ephemeralPorts ?? false);
+    }
+    for (const [name, url] of Object.entries(urls)) logger.info({ plane: name, url }, `${name} plane listening on ${url}`);
+  } catch (e) {
+    for (const t of timers) clearInterval(t);
+    for (const { server } of servers) server.close();
+    await s.events.stop().catch(() => undefined);
+    await s.ephemeral.close().catch(() => undefined);
+    await s.store.close().catch(() => undefined);
+    throw e;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    services: s,
+    urls,
+    reconcile: () => reconcileFrom(s),
+    close: () =>
+      (closing ??= (async () => {
+        for (const t of timers) clearInterval(t);
+        await Promise.all(
+          servers.map(async ({ server, fastify, closeExtra }) => {
+            if (fastify) await fastify.close();
+            else
+              await new Promise<void>((resolve) => {
+                server.close(() => resolve());
+                server.closeIdleConnections();
+              });
+            await closeExtra?.();
+          }),
+        );
+        await s.audit.flush();
+        await s.events.stop().catch(() => undefined);
+        await s.ephemeral.close();
+        await s.store.close();
+        logger.info('stopped');
+      })()),
+  };
+}

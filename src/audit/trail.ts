@@ -1,0 +1,105 @@
+/**
+ * The audit trail: an append-only table whose rows are hash-chained
+ * (hash = SHA-256(prevHash ‖ canonical row)), so a changed, removed or inserted row
+ * breaks the chain (`portcullis audit verify`). Events are queued and written in
+ * batches in the background: no request waits on a database write. `flush()` waits
+ * for everything queued so far (admin changes flush before they answer).
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from '../core/logger.js';
+import type { AuditSink } from './sink.js';
+import type { AuditEventInput, AuditRow, AuditStore } from './store.js';
+
+export const GENESIS = '0'.repeat(64);
+
+/** Canonical JSON: keys sorted, so every adapter and verifier hashes the same bytes. */
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+}
+
+export function chainHash(prevHash: string, seq: number, e: AuditEventInput): string {
+  const body = canonical({ seq, time: e.time, type: e.type, actor: e.actor, clientId: e.clientId ?? null, route: e.route ?? null, reason: e.reason ?? null, data: e.data ?? null });
+  return createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  rows: number;
+  /** The first row whose link or hash does not verify. */
+  brokenAt?: number;
+  reason?: string;
+}
+
+/** Walks the whole chain from the first row. */
+export async function verifyAuditChain(store: AuditStore, pageSize = 1000): Promise<VerifyResult> {
+  let prev = GENESIS;
+  let expectSeq = 1;
+  let rows = 0;
+  for (;;) {
+    const page: AuditRow[] = await store.listAudit(expectSeq - 1, pageSize);
+    if (page.length === 0) return { ok: true, rows };
+    for (const r of page) {
+      if (r.seq !== expectSeq) return { ok: false, rows, brokenAt: expectSeq, reason: `row ${expectSeq} is missing` };
+      if (r.prevHash !== prev) return { ok: false, rows, brokenAt: r.seq, reason: `row ${r.seq} does not link to row ${r.seq - 1}` };
+      if (chainHash(prev, r.seq, r) !== r.hash) return { ok: false, rows, brokenAt: r.seq, reason: `row ${r.seq} was altered` };
+      prev = r.hash;
+      expectSeq++;
+      rows++;
+    }
+  }
+}
+
+export class AuditTrail implements AuditSink {
+  private queue: AuditEventInput[] = [];
+  private writing: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private dropped = 0;
+
+  constructor(
+    private readonly store: AuditStore,
+    private readonly logger: Logger,
+    private readonly opts: { flushIntervalMs?: number; maxBatch?: number; maxQueue?: number } = {},
+  ) {}
+
+  record(event: AuditEventInput): void {
+    if (this.queue.length >= (this.opts.maxQueue ?? 100_000)) {
+      this.dropped++;
+      return;
+    }
+    this.queue.push(event);
+    if (this.queue.length >= (this.opts.maxBatch ?? 500)) void this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), this.opts.flushIntervalMs ?? 100);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes everything queued so far; resolves when it is stored. */
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const batch = this.queue;
+    this.queue = [];
+    this.writing = this.writing.then(async () => {
+      if (this.dropped) {
+        batch.unshift({ time: Date.now(), type: 'audit.dropped', actor: 'system', data: { count: this.dropped } });
+        this.dropped = 0;
+      }
+      if (batch.length === 0) return;
+      try {
+        await this.store.appendAudit(batch, chainHash);
+      } catch (err) {
+        this.logger.error({ err, events: batch.length }, 'could not write audit events; retrying with the next flush');
+        this.queue.unshift(...batch);
+      }
+    });
+    return this.writing;
+  }
+}

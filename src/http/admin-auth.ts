@@ -1,0 +1,32 @@
+/**
+ * The admin credential: a random bearer token created at `init` in its own file
+ * (mode 0600). Requests to the admin plane present it as `Authorization: Bearer …`;
+ * it is compared in constant time against its SHA-256, never logged.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { PortcullisError } from '../core/errors.js';
+
+export function createAdminTokenFile(path: string): boolean {
+  if (existsSync(path)) return false;
+  writeFileSync(path, `pca_${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  return true;
+}
+
+export function readAdminToken(path: string): string {
+  if (!existsSync(path)) throw new PortcullisError('config.not-found', `admin token file ${path} does not exist (run \`portcullis init\`)`);
+  const t = readFileSync(path, 'utf8').trim();
+  if (t.length < 32) throw new PortcullisError('config.invalid', `admin token file ${path} does not hold a token`);
+  return t;
+}
+
+/** Returns a checker that accepts exactly the admin token, in constant time. */
+export function adminTokenChecker(token: string): (authorization: string | undefined) => boolean {
+  const expected = createHash('sha256').update(token).digest();
+  return (authorization) => {
+    if (!authorization) return false;
+    const m = /^Bearer +(\S+) *$/i.exec(authorization);
+    if (!m) return false;
+    return timingSafeEqual(createHash('sha256').update(m[1]!).digest(), expected);
+  };
+}

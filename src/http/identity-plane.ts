@@ -1,0 +1,81 @@
+/**
+ * The identity plane: OAuth 2.0 authorization server metadata (RFC 8414) and OIDC
+ * discovery, the JWKS, the token endpoint (client credentials), revocation (RFC 7009)
+ * and introspection (RFC 7662).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from '../core/logger.js';
+import type { KeyRing } from '../crypto/keyring.js';
+import type { TokenService, EndpointRequest } from '../tokens/service.js';
+import { parseForm } from './form.js';
+import { createHttpServer } from './server.js';
+
+export interface IdentityPlaneDeps {
+  issuer: string;
+  keys: KeyRing;
+  tokens: TokenService;
+  logger: Logger;
+  health: { ready(): Promise<void> };
+}
+
+export function discoveryDocument(issuer: string): Record<string, unknown> {
+  const base = issuer.replace(/\/$/, '');
+  return {
+    issuer,
+    token_endpoint: `${base}/oauth2/token`,
+    jwks_uri: `${base}/jwks`,
+    revocation_endpoint: `${base}/oauth2/revoke`,
+    introspection_endpoint: `${base}/oauth2/introspect`,
+    grant_types_supported: ['client_credentials'],
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256'],
+    authorization_response_iss_parameter_supported: true,
+  };
+}
+
+export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
+  const app = createHttpServer(d.logger, { bodyLimit: 64 * 1024 });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  const base = d.issuer.replace(/\/$/, '');
+  const endpointRequest = (req: FastifyRequest, path: string): EndpointRequest => {
+    const params = typeof req.body === 'string' ? parseForm(req.body) : parseForm('');
+    return { authorization: req.headers.authorization, params, endpoint: `${base}${path}` };
+  };
+
+  const metadata = discoveryDocument(d.issuer);
+  app.get('/.well-known/openid-configuration', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(metadata));
+  app.get('/.well-known/oauth-authorization-server', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(metadata));
+  app.get('/jwks', async (_req, reply) => reply.header('cache-control', 'public, max-age=60').type('application/jwk-set+json').send(d.keys.jwks()));
+
+  const formOnly = { schema: undefined, config: {} };
+  app.post('/oauth2/token', formOnly, async (req, reply) => {
+    const res = await d.tokens.token(endpointRequest(req, '/oauth2/token'));
+    return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(res);
+  });
+  app.post('/oauth2/revoke', formOnly, async (req, reply) => {
+    await d.tokens.revoke(endpointRequest(req, '/oauth2/revoke'));
+    return reply.header('cache-control', 'no-store').code(200).send();
+  });
+  app.post('/oauth2/introspect', formOnly, async (req, reply) => {
+    const res = await d.tokens.introspect(endpointRequest(req, '/oauth2/introspect'));
+    return reply.header('cache-control', 'no-store').send(res);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await d.health.ready();
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable' });
+    }
+  });
+  return app;
+}

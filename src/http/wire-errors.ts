@@ -1,0 +1,54 @@
+/**
+ * Wire formats for errors, at the edge only: OAuth error responses (RFC 6749 §5.2)
+ * for the token endpoints, RFC 9457 problem+json for everything else. A 5xx never
+ * carries the internal message.
+ */
+import { ERRORS, PortcullisError, toPortcullisError, type ErrorCode } from '../core/errors.js';
+
+const OAUTH_ERROR: Partial<Record<ErrorCode, string>> = {
+  'oauth.invalid-request': 'invalid_request',
+  'oauth.invalid-client': 'invalid_client',
+  'oauth.unauthorized-client': 'unauthorized_client',
+  'oauth.unsupported-grant-type': 'unsupported_grant_type',
+  'oauth.invalid-scope': 'invalid_scope',
+  'oauth.unsupported-token-type': 'unsupported_token_type',
+  'request.invalid': 'invalid_request',
+  'request.malformed': 'invalid_request',
+  'request.unsupported-media-type': 'invalid_request',
+  'request.body-too-large': 'invalid_request',
+};
+
+export interface WireError {
+  status: number;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+export function oauthError(e: unknown): WireError {
+  const err = toPortcullisError(e);
+  const error = OAUTH_ERROR[err.code];
+  if (!error) return problem(err);
+  const headers: Record<string, string> = { 'cache-control': 'no-store', 'content-type': 'application/json' };
+  const www = err.details?.wwwAuthenticate;
+  if (typeof www === 'string') headers['www-authenticate'] = www;
+  return { status: err.status, headers, body: { error, error_description: err.message } };
+}
+
+export function problem(e: unknown, instance?: string): WireError {
+  const err = toPortcullisError(e);
+  const spec = ERRORS[err.code];
+  const body: Record<string, unknown> = {
+    type: `urn:portcullis:error:${err.code}`,
+    title: spec.meaning,
+    status: err.status,
+    code: err.code,
+    detail: err.expose ? err.message : 'internal error',
+  };
+  if (instance) body.instance = instance;
+  if (err.expose && err.details) {
+    for (const [k, v] of Object.entries(err.details)) if (k !== 'wwwAuthenticate') body[k] = v;
+  }
+  return { status: err.status, headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' }, body };
+}
+
+export { PortcullisError };
