@@ -1,0 +1,79 @@
+/** Queries on the `apps` table (AppStore). */
+import type { Kysely, Selectable, Updateable } from 'kysely';
+import { PortcullisError } from '../../core/errors.js';
+import type { AppPatch, AppRecord, ClientAuthMethod } from '../../tokens/store.js';
+import type { AppsTable, Database } from './schema.js';
+
+function toRow(a: AppRecord): AppsTable {
+  return {
+    client_id: a.clientId,
+    name: a.name,
+    audiences: JSON.stringify(a.audiences),
+    scopes: JSON.stringify(a.scopes),
+    token_endpoint_auth_method: a.tokenEndpointAuthMethod,
+    secret_verifier: a.secretVerifier,
+    jwks: a.jwks === null ? null : JSON.stringify(a.jwks),
+    status: a.status,
+    tokens_revoked_before: a.tokensRevokedBefore,
+    created_at: a.createdAt,
+    updated_at: a.updatedAt,
+  };
+}
+
+function fromRow(r: Selectable<AppsTable>): AppRecord {
+  return {
+    clientId: r.client_id,
+    name: r.name,
+    audiences: JSON.parse(r.audiences) as string[],
+    scopes: JSON.parse(r.scopes) as string[],
+    tokenEndpointAuthMethod: r.token_endpoint_auth_method as ClientAuthMethod,
+    secretVerifier: r.secret_verifier,
+    jwks: r.jwks === null ? null : (JSON.parse(r.jwks) as AppRecord['jwks']),
+    status: r.status as AppRecord['status'],
+    tokensRevokedBefore: r.tokens_revoked_before,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function patchToRow(p: AppPatch): Updateable<AppsTable> {
+  const u: Updateable<AppsTable> = {};
+  if (p.name !== undefined) u.name = p.name;
+  if (p.audiences !== undefined) u.audiences = JSON.stringify(p.audiences);
+  if (p.scopes !== undefined) u.scopes = JSON.stringify(p.scopes);
+  if (p.tokenEndpointAuthMethod !== undefined) u.token_endpoint_auth_method = p.tokenEndpointAuthMethod;
+  if (p.secretVerifier !== undefined) u.secret_verifier = p.secretVerifier;
+  if (p.jwks !== undefined) u.jwks = p.jwks === null ? null : JSON.stringify(p.jwks);
+  if (p.status !== undefined) u.status = p.status;
+  if (p.tokensRevokedBefore !== undefined) u.tokens_revoked_before = p.tokensRevokedBefore;
+  return u;
+}
+
+export async function createApp(db: Kysely<Database>, app: AppRecord): Promise<void> {
+  const r = await db
+    .insertInto('apps')
+    .values(toRow(app))
+    .onConflict((oc) => oc.column('client_id').doNothing())
+    .executeTakeFirst();
+  if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new PortcullisError('conflict', `an app with client id ${app.clientId} exists`);
+}
+
+export async function getApp(db: Kysely<Database>, clientId: string): Promise<AppRecord | undefined> {
+  const r = await db.selectFrom('apps').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+  return r && fromRow(r);
+}
+
+export async function listApps(db: Kysely<Database>): Promise<AppRecord[]> {
+  const rows = await db.selectFrom('apps').selectAll().orderBy('created_at').orderBy('client_id').execute();
+  return rows.map(fromRow);
+}
+
+export async function updateApp(db: Kysely<Database>, clientId: string, patch: AppPatch, now: number): Promise<AppRecord | undefined> {
+  const r = await db
+    .updateTable('apps')
+    .set({ ...patchToRow(patch), updated_at: now })
+    .where('client_id', '=', clientId)
+    .returningAll()
+    .executeTakeFirst();
+  return r && fromRow(r);
+}

@@ -1,0 +1,46 @@
+/**
+ * PostgreSQL connection for the durable store (node-postgres pool). `bigint`
+ * columns hold epoch ms and sequence numbers; they are parsed to JS numbers here
+ * (and refused when beyond 2^53, which no timestamp reaches).
+ */
+import pg from 'pg';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import type { Logger } from '../../core/logger.js';
+import type { Database } from './schema.js';
+import type { Dialect } from './store.js';
+
+/** pg_advisory_xact_lock(classid, objid): 'port' as int32, then the resource. */
+const LOCK_CLASS = 0x706f7274;
+export const AUDIT_LOCK = 1;
+
+function parseInt8(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new RangeError('bigint column value is beyond Number.MAX_SAFE_INTEGER');
+  return n;
+}
+
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === pg.types.builtins.INT8 && format !== 'binary') return parseInt8;
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+} as pg.CustomTypesConfig;
+
+export function openPostgres(connectionString: string, logger?: Logger): Dialect {
+  const pool = new pg.Pool({ connectionString, types, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+  // An idle client losing its connection emits here; without a listener it would crash the process.
+  pool.on('error', (e: Error & { code?: string }) => logger?.warn({ code: e.code }, 'postgres idle connection error'));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    kind: 'postgres',
+    db,
+    // A transaction-scoped advisory lock serialises appenders on every node; in
+    // READ COMMITTED each later statement sees what the previous holder committed.
+    async serialized(fn) {
+      return db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(${sql.lit(LOCK_CLASS)}, ${sql.lit(AUDIT_LOCK)})`.execute(trx);
+        return fn(trx);
+      });
+    },
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Row shapes of the durable tables, as Kysely sees them. Timestamps are epoch ms
+ * (`bigint` in PostgreSQL, parsed to number by the pool); JSON columns are text.
+ */
+export interface AppsTable {
+  client_id: string;
+  name: string;
+  /** JSON array of strings. */
+  audiences: string;
+  /** JSON array of strings. */
+  scopes: string;
+  token_endpoint_auth_method: string;
+  secret_verifier: string | null;
+  /** JSON array of JWKs, or null. */
+  jwks: string | null;
+  status: string;
+  tokens_revoked_before: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RevokedTokensTable {
+  jti: string;
+  client_id: string;
+  expires_at: number;
+  revoked_at: number;
+}
+
+export interface KeysTable {
+  kid: string;
+  use: string;
+  alg: string;
+  public_jwk: string;
+  private_jwk: string;
+  status: string;
+  created_at: number;
+  activates_at: number;
+  retires_at: number | null;
+  expires_at: number | null;
+}
+
+export interface SettingsTable {
+  name: string;
+  value: string;
+}
+
+export interface AuditTable {
+  seq: number;
+  time: number;
+  type: string;
+  actor: string;
+  client_id: string | null;
+  route: string | null;
+  reason: string | null;
+  /** JSON object, or null. */
+  data: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface Database {
+  apps: AppsTable;
+  revoked_tokens: RevokedTokensTable;
+  key_ring: KeysTable;
+  settings: SettingsTable;
+  audit_log: AuditTable;
+}

@@ -1,0 +1,66 @@
+/**
+ * Opens the stores named in the configuration. `app.ts` is the only caller; domains
+ * see the interfaces (DurableStore, EphemeralStore), never these adapters.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { PortcullisError } from '../core/errors.js';
+import type { EphemeralStore } from '../core/ephemeral.js';
+import type { Logger } from '../core/logger.js';
+import { openPostgres } from './durable/postgres.js';
+import { openSqlite } from './durable/sqlite.js';
+import { KyselyDurableStore } from './durable/store.js';
+import { MemoryEphemeralStore } from './memory/ephemeral.js';
+import { openRedisEphemeralStore } from './redis/ephemeral.js';
+import type { DurableStore } from './types.js';
+
+export type { DurableStore } from './types.js';
+
+export const DEFAULT_EPHEMERAL_PREFIX = 'portcullis:';
+
+/**
+ * Opens the durable store and brings its schema up to date.
+ *
+ * @example
+ * const store = await openDurableStore('sqlite:./portcullis.db', { baseDir: configDir, logger });
+ * const store = await openDurableStore('postgres://portcullis@db:5432/portcullis', { logger });
+ */
+export async function openDurableStore(url: string, opts: { baseDir?: string; logger?: Logger } = {}): Promise<DurableStore> {
+  let store: KyselyDurableStore;
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path === '') throw new PortcullisError('config.invalid', 'store: sqlite: needs a file path');
+    const file = path === ':memory:' || isAbsolute(path) ? path : resolve(opts.baseDir ?? process.cwd(), path);
+    try {
+      store = new KyselyDurableStore(openSqlite(file));
+    } catch (e) {
+      throw new PortcullisError('store.unavailable', 'cannot open the SQLite database file', { cause: e });
+    }
+  } else if (/^postgres(ql)?:\/\//.test(url)) {
+    store = new KyselyDurableStore(openPostgres(url, opts.logger));
+  } else {
+    throw new PortcullisError('config.invalid', 'store: expected sqlite:<path> or postgres://…');
+  }
+  try {
+    await store.ping();
+    const applied = await store.migrate();
+    if (applied.length > 0) opts.logger?.info({ migrations: applied, kind: store.kind }, 'store schema migrated');
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+  return store;
+}
+
+/**
+ * Opens the ephemeral store: `memory` (this process only) or `redis://…` (shared by
+ * every node). Every Redis key and channel is under `prefix` (default `portcullis:`).
+ *
+ * @example
+ * const eph = await openEphemeralStore('redis://127.0.0.1:6379', { prefix: 'portcullis:' });
+ * if (!(await eph.consumeOnce(`nonce:${nonce}`, 300_000))) deny('signature.replayed');
+ */
+export async function openEphemeralStore(url: string, opts: { prefix?: string } = {}): Promise<EphemeralStore> {
+  if (url === 'memory') return new MemoryEphemeralStore();
+  if (/^rediss?:\/\//.test(url)) return openRedisEphemeralStore(url, { prefix: opts.prefix ?? DEFAULT_EPHEMERAL_PREFIX });
+  throw new PortcullisError('config.invalid', 'ephemeral: expected memory or redis://host:port');
+}

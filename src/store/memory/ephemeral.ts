@@ -1,0 +1,136 @@
+/**
+ * In-process ephemeral store: one JavaScript thread makes every operation atomic.
+ * Entries expire by timestamp (read against the clock on every access) and a slow,
+ * unref'd sweep drops the dead ones. Pub/sub delivers through an EventEmitter on a
+ * later tick, as a network would.
+ *
+ * Several instances may share one `MemoryEphemeralHub` (tests of multi-node logic in
+ * one process); `openEphemeralStore('memory')` gives each store its own hub.
+ */
+import { EventEmitter } from 'node:events';
+import { PortcullisError } from '../../core/errors.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import type { EphemeralStore } from '../../core/ephemeral.js';
+import { step, ttlMillis } from '../ephemeral-args.js';
+
+interface Entry {
+  value: string;
+  /** Epoch ms; the entry is gone at and after this instant. */
+  expiresAt: number;
+}
+
+export class MemoryEphemeralHub {
+  readonly entries = new Map<string, Entry>();
+  readonly bus = new EventEmitter().setMaxListeners(0);
+}
+
+const SWEEP_INTERVAL_MS = 30_000;
+
+export class MemoryEphemeralStore implements EphemeralStore {
+  private readonly hub: MemoryEphemeralHub;
+  private readonly clock: Clock;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly listeners = new Set<{ channel: string; fn: (m: string) => void }>();
+  private closed = false;
+
+  constructor(opts: { hub?: MemoryEphemeralHub; clock?: Clock } = {}) {
+    this.hub = opts.hub ?? new MemoryEphemeralHub();
+    this.clock = opts.clock ?? systemClock;
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+  }
+
+  private live(key: string): Entry | undefined {
+    const e = this.hub.entries.get(key);
+    if (e === undefined) return undefined;
+    if (this.clock.now() >= e.expiresAt) {
+      this.hub.entries.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  private open(): void {
+    if (this.closed) throw new PortcullisError('unavailable', 'ephemeral store is closed');
+  }
+
+  /** Drops expired entries; returns how many. */
+  sweep(): number {
+    const now = this.clock.now();
+    let n = 0;
+    for (const [k, e] of this.hub.entries) if (now >= e.expiresAt) (this.hub.entries.delete(k), n++);
+    return n;
+  }
+
+  async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
+    this.open();
+    const ttl = ttlMillis(ttlMs);
+    if (this.live(key) !== undefined) return false;
+    this.hub.entries.set(key, { value: '1', expiresAt: this.clock.now() + ttl });
+    return true;
+  }
+
+  async increment(key: string, ttlMs: number, by = 1): Promise<number> {
+    this.open();
+    const ttl = ttlMillis(ttlMs);
+    const inc = step(by);
+    const e = this.live(key);
+    if (e === undefined) {
+      this.hub.entries.set(key, { value: String(inc), expiresAt: this.clock.now() + ttl });
+      return inc;
+    }
+    const current = Number(e.value);
+    if (!Number.isSafeInteger(current)) throw new PortcullisError('internal', 'ephemeral store: value is not an integer counter');
+    e.value = String(current + inc);
+    return current + inc;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    this.open();
+    return this.live(key)?.value;
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    this.open();
+    this.hub.entries.set(key, { value, expiresAt: this.clock.now() + ttlMillis(ttlMs) });
+  }
+
+  async delete(key: string): Promise<void> {
+    this.open();
+    this.hub.entries.delete(key);
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    this.open();
+    setImmediate(() => this.hub.bus.emit(channel, message));
+  }
+
+  async subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+    this.open();
+    const fn = (m: string): void => {
+      try {
+        onMessage(m);
+      } catch {
+        // A subscriber's failure is its own; it must not break delivery to the others.
+      }
+    };
+    const sub = { channel, fn };
+    this.listeners.add(sub);
+    this.hub.bus.on(channel, fn);
+    return async () => {
+      this.hub.bus.off(channel, fn);
+      this.listeners.delete(sub);
+    };
+  }
+
+  async ping(): Promise<void> {
+    this.open();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const { channel, fn } of this.listeners) this.hub.bus.off(channel, fn);
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * Versioned schema migrations, kept in code (no files to ship) and run on open.
+ * Kysely's migrator serialises concurrent runs (PostgreSQL: an advisory lock), so
+ * two nodes opening the same fresh database at once apply each migration once.
+ */
+import { Migrator, type Kysely, type Migration } from 'kysely';
+import { PortcullisError } from '../../core/errors.js';
+import { initial } from './0001-initial.js';
+
+/** Names sort in the order they apply; never rename or edit one that shipped. */
+export const MIGRATIONS: Record<string, Migration> = {
+  '0001-initial': initial,
+};
+
+/** Brings the schema to the newest version; returns the names applied now. */
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => MIGRATIONS },
+    migrationTableName: 'portcullis_migration',
+    migrationLockTableName: 'portcullis_migration_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new PortcullisError('store.migration', failed ? `schema migration ${failed} failed` : 'schema migration failed', { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

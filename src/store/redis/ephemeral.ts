@@ -1,0 +1,145 @@
+/**
+ * Redis ephemeral store (ioredis), shared by every node. Each key and channel is
+ * under the prefix. Fail closed: no offline queue and a command timeout, so when
+ * Redis cannot answer, every call rejects with `unavailable` (never a default).
+ *
+ * - consumeOnce: `SET key 1 PX ttl NX` — Redis runs it atomically; one caller gets OK.
+ * - increment: INCRBY and, only when the key has no expiry yet (just created), PEXPIRE,
+ *   in one Lua script so no other command runs in between.
+ * - pub/sub on a second connection (a subscribed connection takes no other commands).
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { PortcullisError } from '../../core/errors.js';
+import type { EphemeralStore } from '../../core/ephemeral.js';
+import { step, ttlMillis } from '../ephemeral-args.js';
+
+const INCREMENT_LUA = `
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return v`;
+
+type WithIncrement = Redis & { portcullisIncrement(key: string, by: number, ttlMs: number): Promise<number> };
+
+const OPTIONS: RedisOptions = {
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  connectTimeout: 3000,
+  commandTimeout: 3000,
+  retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+};
+
+interface Channel {
+  handlers: Set<(m: string) => void>;
+  ready: Promise<unknown>;
+}
+
+export class RedisEphemeralStore implements EphemeralStore {
+  private readonly channels = new Map<string, Channel>();
+  private closed = false;
+
+  constructor(
+    private readonly cmd: WithIncrement,
+    private readonly sub: Redis,
+    private readonly prefix: string,
+  ) {
+    sub.on('message', (channel: string, message: string) => {
+      if (!channel.startsWith(prefix)) return;
+      for (const fn of this.channels.get(channel.slice(prefix.length))?.handlers ?? []) {
+        try {
+          fn(message);
+        } catch {
+          // A subscriber's failure is its own; it must not break delivery to the others.
+        }
+      }
+    });
+  }
+
+  private async call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new PortcullisError('unavailable', 'ephemeral store is closed');
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof PortcullisError) throw e;
+      throw new PortcullisError('unavailable', `ephemeral store (Redis) ${op} failed`, { cause: e });
+    }
+  }
+
+  consumeOnce(key: string, ttlMs: number): Promise<boolean> {
+    const ttl = ttlMillis(ttlMs);
+    return this.call('consumeOnce', async () => (await this.cmd.set(this.prefix + key, '1', 'PX', ttl, 'NX')) === 'OK');
+  }
+
+  increment(key: string, ttlMs: number, by = 1): Promise<number> {
+    const ttl = ttlMillis(ttlMs);
+    const inc = step(by);
+    return this.call('increment', async () => Number(await this.cmd.portcullisIncrement(this.prefix + key, inc, ttl)));
+  }
+
+  get(key: string): Promise<string | undefined> {
+    return this.call('get', async () => (await this.cmd.get(this.prefix + key)) ?? undefined);
+  }
+
+  set(key: string, value: string, ttlMs: number): Promise<void> {
+    const ttl = ttlMillis(ttlMs);
+    return this.call('set', async () => void (await this.cmd.set(this.prefix + key, value, 'PX', ttl)));
+  }
+
+  delete(key: string): Promise<void> {
+    return this.call('delete', async () => void (await this.cmd.del(this.prefix + key)));
+  }
+
+  publish(channel: string, message: string): Promise<void> {
+    return this.call('publish', async () => void (await this.cmd.publish(this.prefix + channel, message)));
+  }
+
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+    return this.call('subscribe', async () => {
+      let ch = this.channels.get(channel);
+      if (ch === undefined) {
+        ch = { handlers: new Set(), ready: this.sub.subscribe(this.prefix + channel) };
+        this.channels.set(channel, ch);
+        ch.ready.catch(() => this.channels.get(channel) === ch && this.channels.delete(channel));
+      }
+      await ch.ready;
+      const entry = ch;
+      const fn = (m: string): void => onMessage(m);
+      entry.handlers.add(fn);
+      return async () => {
+        entry.handlers.delete(fn);
+        if (entry.handlers.size > 0 || this.channels.get(channel) !== entry) return;
+        this.channels.delete(channel);
+        if (!this.closed) await this.call('unsubscribe', () => this.sub.unsubscribe(this.prefix + channel));
+      };
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.call('ping', async () => void (await this.cmd.ping()));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.channels.clear();
+    await Promise.all([this.cmd.quit().catch(() => this.cmd.disconnect()), this.sub.quit().catch(() => this.sub.disconnect())]);
+  }
+}
+
+/** Connects both connections; rejects with `unavailable` when Redis cannot be reached. */
+export async function openRedisEphemeralStore(url: string, opts: { prefix: string }): Promise<RedisEphemeralStore> {
+  const cmd = new Redis(url, OPTIONS) as WithIncrement;
+  const sub = new Redis(url, OPTIONS);
+  // Connection errors reach callers as rejected commands; without listeners ioredis prints them.
+  cmd.on('error', () => undefined);
+  sub.on('error', () => undefined);
+  cmd.defineCommand('portcullisIncrement', { numberOfKeys: 1, lua: INCREMENT_LUA });
+  try {
+    await Promise.all([cmd.connect(), sub.connect()]);
+  } catch (e) {
+    cmd.disconnect();
+    sub.disconnect();
+    throw new PortcullisError('unavailable', 'ephemeral store: Redis is not reachable', { cause: e });
+  }
+  return new RedisEphemeralStore(cmd, sub, opts.prefix);
+}

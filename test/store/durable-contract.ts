@@ -1,0 +1,283 @@
+/**
+ * The contract every durable store adapter passes (SQLite, PostgreSQL): the
+ * semantics written in the domain store interfaces, plus race safety across nodes.
+ */
+import { createHash } from 'node:crypto';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { PortcullisError, type ErrorCode } from '../../src/core/errors.js';
+import type { AuditEventInput, AuditRow } from '../../src/audit/store.js';
+import type { StoredKey } from '../../src/crypto/store.js';
+import type { AppRecord } from '../../src/tokens/store.js';
+import type { DurableStore } from '../../src/store/types.js';
+
+export interface DurableHarness {
+  /** Opens another store instance on the same database (another node). */
+  open(): Promise<DurableStore>;
+  /** Whether two instances may write at the same time (PostgreSQL nodes); SQLite is one writer process. */
+  multiNode: boolean;
+  /** Drops the database; the suite closes the stores it opened first. */
+  dispose(): Promise<void>;
+}
+
+const T0 = 1_700_000_000_123;
+const GENESIS = '0'.repeat(64);
+
+/** Field order fixed and `undefined` dropped by JSON: a row only verifies if the store hashed what it stored. */
+export function testChainHash(prevHash: string, seq: number, e: AuditEventInput): string {
+  const body = JSON.stringify({ seq, time: e.time, type: e.type, actor: e.actor, clientId: e.clientId, route: e.route, reason: e.reason, data: e.data });
+  return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
+}
+
+export async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof PortcullisError, `expected PortcullisError, got ${String(e)}`);
+    assert.equal(e.code, code);
+    return true;
+  });
+}
+
+/** seq is 1..n without gaps, row 1 links to 64 zeros, every row links to the one before and its hash recomputes. */
+export function assertChain(rows: AuditRow[]): void {
+  let prev = GENESIS;
+  rows.forEach((r, i) => {
+    assert.equal(r.seq, i + 1, `seq ${r.seq} at position ${i}`);
+    assert.equal(r.prevHash, prev, `row ${r.seq} links to the previous row`);
+    assert.equal(r.hash, testChainHash(prev, r.seq, r), `row ${r.seq} hash recomputes from what was stored`);
+    prev = r.hash;
+  });
+}
+
+function app(clientId: string, over: Partial<AppRecord> = {}): AppRecord {
+  return {
+    clientId,
+    name: `App ${clientId}`,
+    audiences: ['https://api.example'],
+    scopes: ['read', 'write'],
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    secretVerifier: 'hmac-sha256$k1$c2VjcmV0LXZlcmlmaWVy',
+    jwks: null,
+    status: 'active',
+    tokensRevokedBefore: 0,
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+  };
+}
+
+function key(kid: string, over: Partial<StoredKey> = {}): StoredKey {
+  return {
+    kid,
+    use: 'sig',
+    alg: 'ES256',
+    publicJwk: JSON.stringify({ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid }),
+    privateJwk: 'v1.ciphertext-not-a-key',
+    status: 'next',
+    createdAt: T0,
+    activatesAt: T0 + 1000,
+    retiresAt: null,
+    expiresAt: null,
+    ...over,
+  };
+}
+
+function event(i: number, over: Partial<AuditEventInput> = {}): AuditEventInput {
+  return { time: T0 + i, type: 'gateway.allowed', actor: `client:c${i}`, ...over };
+}
+
+/**
+ * Registers the suite. `makeStore` gives a fresh, empty database per test.
+ *
+ * @example
+ * runDurableStoreSuite('sqlite', async () => ({ open: () => openDurableStore(`sqlite:${file}`), multiNode: false, dispose }));
+ */
+export function runDurableStoreSuite(name: string, makeStore: () => Promise<DurableHarness>): void {
+  const t = (title: string, fn: (open: () => Promise<DurableStore>, h: DurableHarness) => Promise<void>): void => {
+    test(`${name}: ${title}`, async () => {
+      const h = await makeStore();
+      const opened: DurableStore[] = [];
+      const open = async (): Promise<DurableStore> => {
+        const s = await h.open();
+        opened.push(s);
+        return s;
+      };
+      try {
+        await fn(open, h);
+      } finally {
+        await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
+        await h.dispose();
+      }
+    });
+  };
+
+  t('apps: create, get, list and update round-trip every field', async (open) => {
+    const s = await open();
+    const jwks = [{ kty: 'EC', crv: 'P-256', x: 'abc', y: 'def', kid: 'k1', use: 'sig' }];
+    const a = app('app-a', { tokenEndpointAuthMethod: 'private_key_jwt', secretVerifier: null, jwks, tokensRevokedBefore: T0 - 5 });
+    const b = app('app-b', { createdAt: T0 + 1, updatedAt: T0 + 1, status: 'disabled', scopes: [] });
+    await s.createApp(b);
+    await s.createApp(a);
+    assert.deepEqual(await s.getApp('app-a'), a);
+    assert.deepEqual(await s.listApps(), [a, b]);
+    assert.equal(typeof (await s.getApp('app-a'))!.createdAt, 'number');
+    assert.equal(await s.getApp('nope'), undefined);
+
+    const updated = await s.updateApp('app-b', { name: 'Renamed', audiences: ['https://other'], status: 'active', tokensRevokedBefore: T0 + 50, jwks }, T0 + 99);
+    const expected = { ...b, name: 'Renamed', audiences: ['https://other'], status: 'active' as const, tokensRevokedBefore: T0 + 50, jwks, updatedAt: T0 + 99 };
+    assert.deepEqual(updated, expected);
+    assert.deepEqual(await s.getApp('app-b'), expected);
+    assert.deepEqual(await s.updateApp('app-b', { secretVerifier: null, jwks: null }, T0 + 100), { ...expected, secretVerifier: null, jwks: null, updatedAt: T0 + 100 });
+  });
+
+  t('apps: creating an existing client id is a conflict and keeps the first record', async (open) => {
+    const s = await open();
+    await s.createApp(app('dup'));
+    await rejectsWith(s.createApp(app('dup', { name: 'Impostor' })), 'conflict');
+    assert.equal((await s.getApp('dup'))!.name, 'App dup');
+  });
+
+  t('apps: updating an unknown app returns undefined and creates nothing', async (open) => {
+    const s = await open();
+    assert.equal(await s.updateApp('ghost', { name: 'x' }, T0), undefined);
+    assert.deepEqual(await s.listApps(), []);
+  });
+
+  t('revocations: revoke is idempotent, list returns only unexpired, purge deletes expired and counts', async (open) => {
+    const s = await open();
+    const live = { jti: 'j-live', clientId: 'c1', expiresAt: T0 + 10_000, revokedAt: T0 };
+    const dead = { jti: 'j-dead', clientId: 'c1', expiresAt: T0 - 1, revokedAt: T0 - 100 };
+    await s.revokeToken(live);
+    await s.revokeToken(dead);
+    await s.revokeToken({ ...live, revokedAt: T0 + 5 });
+    assert.deepEqual(await s.listRevokedTokens(T0), [live]);
+    assert.deepEqual(await s.listRevokedTokens(T0 - 2), [dead, live]);
+    assert.equal(await s.purgeRevokedTokens(T0), 1);
+    assert.equal(await s.purgeRevokedTokens(T0), 0);
+    assert.deepEqual(await s.listRevokedTokens(0), [live]);
+    assert.equal(await s.purgeRevokedTokens(T0 + 10_001), 1);
+    assert.deepEqual(await s.listRevokedTokens(0), []);
+  });
+
+  t('keys: insert, list, update and delete; duplicate kid is a conflict; unknown kid is key.not-found', async (open) => {
+    const s = await open();
+    const k1 = key('k1', { status: 'active', retiresAt: T0 + 9, expiresAt: T0 + 10 });
+    const k2 = key('k2', { use: 'enc', alg: 'ECDH-ES+A256KW', createdAt: T0 + 1 });
+    await s.insertKey(k2);
+    await s.insertKey(k1);
+    assert.deepEqual(await s.listKeys(), [k1, k2]);
+    await rejectsWith(s.insertKey(key('k1', { alg: 'none' })), 'conflict');
+
+    await s.updateKey('k2', { status: 'active', retiresAt: T0 + 500, privateJwk: 'v1.rewrapped' });
+    await s.updateKey('k1', { status: 'retired', expiresAt: null });
+    await s.updateKey('k1', {});
+    assert.deepEqual(await s.listKeys(), [
+      { ...k1, status: 'retired', expiresAt: null },
+      { ...k2, status: 'active', retiresAt: T0 + 500, privateJwk: 'v1.rewrapped' },
+    ]);
+    await rejectsWith(s.updateKey('ghost', { status: 'retired' }), 'key.not-found');
+    await rejectsWith(s.updateKey('ghost', {}), 'key.not-found');
+
+    await s.deleteKey('k1');
+    await s.deleteKey('k1');
+    assert.deepEqual((await s.listKeys()).map((k) => k.kid), ['k2']);
+  });
+
+  t('settings: get, put overwrites, setIfAbsent keeps the first value', async (open) => {
+    const s = await open();
+    assert.equal(await s.getSetting('dek'), undefined);
+    assert.equal(await s.setSettingIfAbsent('dek', 'first'), 'first');
+    assert.equal(await s.setSettingIfAbsent('dek', 'second'), 'first');
+    assert.equal(await s.getSetting('dek'), 'first');
+    await s.putSetting('dek', 'rotated');
+    await s.putSetting('other', 'x');
+    assert.equal(await s.getSetting('dek'), 'rotated');
+    assert.equal(await s.getSetting('other'), 'x');
+  });
+
+  t('settings: setSettingIfAbsent race — 40 concurrent callers (two nodes when supported) all get the one stored value', async (open, h) => {
+    const a = await open();
+    const b = h.multiNode ? await open() : a;
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).setSettingIfAbsent('wrapped-dek', `candidate-${i}`)));
+    const stored = await a.getSetting('wrapped-dek');
+    assert.ok(stored?.startsWith('candidate-'));
+    assert.deepEqual(new Set(results), new Set([stored]));
+  });
+
+  t('audit: appends chain from 64 zeros with seq 1..n; list pages and tail reads the newest', async (open) => {
+    const s = await open();
+    await s.appendAudit([], testChainHash);
+    assert.deepEqual(await s.tailAudit(10), []);
+    await s.appendAudit([event(1, { clientId: 'c1', route: 'r1', reason: 'token.expired', data: { n: 1, nested: { ok: true } } }), event(2)], testChainHash);
+    await s.appendAudit([event(3, { data: { dropped: undefined, kept: 'x' } })], testChainHash);
+    const all = await s.listAudit(0, 100);
+    assertChain(all);
+    assert.equal(all.length, 3);
+    assert.deepEqual(
+      { ...all[0] },
+      { seq: 1, time: T0 + 1, type: 'gateway.allowed', actor: 'client:c1', clientId: 'c1', route: 'r1', reason: 'token.expired', data: { n: 1, nested: { ok: true } }, prevHash: GENESIS, hash: all[0]!.hash },
+    );
+    assert.equal(all[1]!.clientId, null);
+    assert.equal(all[1]!.data, null);
+    assert.deepEqual(all[2]!.data, { kept: 'x' });
+    assert.deepEqual((await s.listAudit(1, 1)).map((r) => r.seq), [2]);
+    assert.deepEqual((await s.listAudit(3, 10)).map((r) => r.seq), []);
+    assert.deepEqual((await s.tailAudit(2)).map((r) => r.seq), [2, 3]);
+    assert.equal(typeof all[0]!.seq, 'number');
+    assert.equal(typeof all[0]!.time, 'number');
+  });
+
+  t('audit: a large batch (1200 events) is one contiguous run', async (open) => {
+    const s = await open();
+    await s.appendAudit(Array.from({ length: 1200 }, (_, i) => event(i)), testChainHash);
+    const rows = [...(await s.listAudit(0, 1000)), ...(await s.listAudit(1000, 1000))];
+    assert.equal(rows.length, 1200);
+    assertChain(rows);
+  });
+
+  t('audit: a failing append (chainHash throws mid-batch) writes none of the batch and leaves the chain intact', async (open) => {
+    const s = await open();
+    await s.appendAudit([event(1)], testChainHash);
+    const failing = (p: string, seq: number, e: AuditEventInput): string => {
+      if (seq === 3) throw new Error('boom');
+      return testChainHash(p, seq, e);
+    };
+    await assert.rejects(s.appendAudit([event(2), event(3)], failing));
+    await s.appendAudit([event(4)], testChainHash);
+    const rows = await s.listAudit(0, 10);
+    assert.deepEqual(rows.map((r) => r.time), [T0 + 1, T0 + 4]);
+    assertChain(rows);
+  });
+
+  t('audit: concurrent appends (two nodes when supported) keep one linear chain without gaps', async (open, h) => {
+    const a = await open();
+    const b = h.multiNode ? await open() : a;
+    await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).appendAudit([event(i * 10), event(i * 10 + 1), event(i * 10 + 2)], testChainHash)));
+    const rows = await b.listAudit(0, 1000);
+    assert.equal(rows.length, 90);
+    assertChain(rows);
+    // Each batch stays together and in order.
+    for (let i = 0; i < rows.length; i += 3) assert.deepEqual(rows.slice(i, i + 3).map((r) => r.time - rows[i]!.time), [0, 1, 2]);
+  });
+
+  t('migrations: reopening the same database is idempotent and keeps the data', async (open) => {
+    const s = await open();
+    await s.createApp(app('persisted'));
+    await s.appendAudit([event(1)], testChainHash);
+    await s.close();
+    const again = await open();
+    assert.equal((await again.getApp('persisted'))!.clientId, 'persisted');
+    await again.appendAudit([event(2)], testChainHash);
+    assertChain(await again.listAudit(0, 10));
+    await again.close();
+    const third = await open();
+    assert.equal((await third.listAudit(0, 10)).length, 2);
+  });
+
+  t('ping answers while open; a closed store rejects with store.unavailable', async (open) => {
+    const s = await open();
+    await s.ping();
+    await s.close();
+    await rejectsWith(s.ping(), 'store.unavailable');
+    await rejectsWith(s.getApp('x'), 'store.unavailable');
+  });
+}

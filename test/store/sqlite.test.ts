@@ -1,0 +1,98 @@
+/** The durable store contract on SQLite files, plus what only SQLite has (file, WAL, one writer per process). */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { openDurableStore } from '../../src/store/index.js';
+import { assertChain, rejectsWith, runDurableStoreSuite } from './durable-contract.js';
+
+function tempDir(): { dir: string; rm: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-sqlite-'));
+  return { dir, rm: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+runDurableStoreSuite('sqlite', async () => {
+  const { dir, rm } = tempDir();
+  return { open: () => openDurableStore('sqlite:data/store.db', { baseDir: dir }), multiNode: false, dispose: async () => rm() };
+});
+
+test('sqlite: the path is resolved against baseDir and the file is in WAL mode', async () => {
+  const { dir, rm } = tempDir();
+  try {
+    const s = await openDurableStore('sqlite:nested/dir/p.db', { baseDir: dir });
+    await s.putSetting('a', 'b');
+    await s.close();
+    const file = join(dir, 'nested/dir/p.db');
+    assert.ok(existsSync(file));
+    const raw = new BetterSqlite3(file, { readonly: true });
+    try {
+      assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+      const tables = raw.prepare("select name from sqlite_master where type = 'table' order by name").pluck().all();
+      assert.deepEqual(tables, ['apps', 'audit_log', 'key_ring', 'portcullis_migration', 'portcullis_migration_lock', 'revoked_tokens', 'settings']);
+    } finally {
+      raw.close();
+    }
+  } finally {
+    rm();
+  }
+});
+
+test('sqlite::memory: opens a private, migrated database', async () => {
+  const s = await openDurableStore('sqlite::memory:');
+  try {
+    assert.equal(s.kind, 'sqlite');
+    assert.equal(await s.setSettingIfAbsent('x', '1'), '1');
+  } finally {
+    await s.close();
+  }
+});
+
+test('sqlite: an unopenable path rejects with store.unavailable', async () => {
+  const { dir, rm } = tempDir();
+  try {
+    // A directory where the database file should be.
+    await rejectsWith(openDurableStore(`sqlite:${dir}`), 'store.unavailable');
+  } finally {
+    rm();
+  }
+});
+
+test('sqlite: a malformed store URL is config.invalid', async () => {
+  await rejectsWith(openDurableStore('mysql://x'), 'config.invalid');
+  await rejectsWith(openDurableStore('sqlite:'), 'config.invalid');
+});
+
+test('sqlite: two processes appending audit events to one file keep one linear chain (BEGIN IMMEDIATE)', async () => {
+  const { dir, rm } = tempDir();
+  try {
+    const file = join(dir, 'shared.db');
+    // Create the schema first so the two writers race on appends, not on migration.
+    await (await openDurableStore(`sqlite:${file}`)).close();
+    const writers = ['p1', 'p2'].map((tag) => {
+      const c = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/sqlite-writer.ts'), 'audit', file, '150', tag]);
+      let out = '';
+      const ready = new Promise<void>((resolve) => c.stdout.on('data', (d: Buffer) => ((out += d), out.includes('ready') && resolve())));
+      const exited = new Promise<number | null>((resolve) => c.on('exit', resolve));
+      return { ready, exited, out: () => out };
+    });
+    await Promise.all(writers.map((w) => w.ready));
+    // Both processes are open and polling: release them together so their appends overlap.
+    writeFileSync(`${file}.go`, '');
+    assert.deepEqual(await Promise.all(writers.map((w) => w.exited)), [0, 0]);
+    assert.deepEqual(writers.map((w) => w.out().trim()), ['ready\ndone', 'ready\ndone']);
+    const s = await openDurableStore(`sqlite:${file}`);
+    try {
+      const rows = await s.listAudit(0, 1000);
+      assert.equal(rows.length, 900);
+      assertChain(rows);
+      assert.equal(rows.filter((r) => r.actor === 'p1').length, 450);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    rm();
+  }
+});
