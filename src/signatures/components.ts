@@ -1,0 +1,241 @@
+/**
+ * Component values (RFC 9421 §2): HTTP fields (§2.1) with the `sf`, `key`, `bs`,
+ * `req` and `tr` parameters, and the derived components of §2.2 (`@method`,
+ * `@target-uri`, `@authority`, `@scheme`, `@request-target`, `@path`, `@query`,
+ * `@query-param`, `@status`). A component that cannot be produced is an error,
+ * never an empty value (§2.5: "the signer or verifier MUST fail").
+ */
+import { parseDictionary, parseItem, parseList, serializeDictionary, serializeInnerList, serializeItem, serializeList, type InnerList, type Item } from 'structured-headers';
+import { PortcullisError } from '../core/errors.js';
+import type { ComponentId } from './signature-input.js';
+import { isRequestLike, type HttpMessageLike, type HttpRequestLike, type MessageHeaders } from './types.js';
+
+const malformed = (m: string, cause?: unknown): PortcullisError => new PortcullisError('signature.malformed', m, cause === undefined ? {} : { cause });
+const missing = (m: string): PortcullisError => new PortcullisError('signature.component-missing', m);
+
+const FIELD_PARAMS = new Set(['sf', 'key', 'bs', 'req', 'tr']);
+const FLAG_PARAMS = new Set(['sf', 'bs', 'req', 'tr']);
+
+/** The field lines of `name` (lowercase), or undefined when the field is absent. */
+export function fieldLines(headers: MessageHeaders | undefined, name: string): string[] | undefined {
+  if (!headers) return undefined;
+  if (typeof (headers as { get?: unknown }).get === 'function') {
+    const v = (headers as { get(n: string): string | null }).get(name);
+    return v === null ? undefined : [v];
+  }
+  const rec = headers as Record<string, string | readonly string[] | number | undefined>;
+  let v = Object.prototype.hasOwnProperty.call(rec, name) ? rec[name] : undefined;
+  if (v === undefined) {
+    for (const k of Object.keys(rec)) {
+      if (k.length === name.length && k.toLowerCase() === name) {
+        v = rec[k];
+        break;
+      }
+    }
+  }
+  if (v === undefined) return undefined;
+  if (typeof v === 'number') return [String(v)];
+  return typeof v === 'string' ? [v] : [...v];
+}
+
+/** §2.1: strip leading and trailing whitespace; replace obsolete line folding with a single space. */
+function cleanLine(line: string): string {
+  return line.replace(/\r?\n[ \t]+/g, ' ').replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
+function toBase64(s: string): string {
+  let bin = s;
+  // header strings carry bytes as code units 0-255; anything above came from a UTF-8 decode
+  if (/[^\x00-\xff]/.test(s)) bin = String.fromCharCode(...new TextEncoder().encode(s));
+  return btoa(bin);
+}
+
+function canonicalStructured(value: string, field: string): string {
+  try {
+    return serializeDictionary(parseDictionary(value));
+  } catch {
+    /* not a dictionary */
+  }
+  try {
+    return serializeList(parseList(value));
+  } catch {
+    /* not a list */
+  }
+  try {
+    return serializeItem(parseItem(value));
+  } catch (e) {
+    throw malformed(`field "${field}" is covered with sf but is not a structured field`, e);
+  }
+}
+
+function fieldValue(c: ComponentId, headers: MessageHeaders | undefined): string {
+  const lines = fieldLines(headers, c.name);
+  if (lines === undefined) throw missing(`covered field "${c.name}" is absent from the message`);
+  const p = c.params;
+  if (p.has('bs')) {
+    // §2.1.3: each field line wrapped as a byte sequence, then joined
+    return lines.map((l) => `:${toBase64(cleanLine(l))}:`).join(', ');
+  }
+  const value = lines.map(cleanLine).join(', ');
+  if (p.has('key')) {
+    const key = p.get('key') as string;
+    let dict;
+    try {
+      dict = parseDictionary(value);
+    } catch (e) {
+      throw malformed(`field "${c.name}" is covered with key but is not a structured dictionary`, e);
+    }
+    const member = dict.get(key);
+    if (member === undefined) throw missing(`field "${c.name}" has no dictionary member "${key}"`);
+    return Array.isArray(member[0]) ? serializeInnerList(member as InnerList) : serializeItem(member as Item);
+  }
+  if (p.has('sf')) return canonicalStructured(value, c.name);
+  return value;
+}
+
+/** Checks a component identifier's parameters (§2.1, §2.2, §6.5 registry). */
+export function checkComponentId(c: ComponentId): void {
+  if (c.name === '' || c.name !== c.name.toLowerCase()) throw malformed(`component name ${JSON.stringify(c.name)} must be lowercase and non-empty`);
+  if (/[\x00-\x20\x7f-\uffff"]/.test(c.name)) throw malformed(`component name ${JSON.stringify(c.name)} has characters a field name cannot`);
+  const derived = c.name.startsWith('@');
+  for (const [k, v] of c.params) {
+    if (k === 'name') {
+      if (c.name !== '@query-param') throw malformed(`parameter name is only defined for @query-param`);
+      if (typeof v !== 'string') throw malformed(`@query-param name must be a string`);
+      continue;
+    }
+    if (!FIELD_PARAMS.has(k)) throw malformed(`component parameter "${k}" is not understood`);
+    if (derived && k !== 'req') throw malformed(`parameter ${k} is only defined for fields, not ${c.name}`);
+    if (FLAG_PARAMS.has(k) && v !== true) throw malformed(`component parameter ${k} must be a bare flag`);
+    if (k === 'key' && typeof v !== 'string') throw malformed('component parameter key must be a string');
+  }
+  if (c.params.has('bs') && (c.params.has('sf') || c.params.has('key'))) throw malformed('bs cannot be combined with sf or key (RFC 9421 §2.1.3)');
+  if (c.name === '@query-param' && !c.params.has('name')) throw malformed('@query-param needs a name parameter');
+  if (c.name === '@signature-params') throw malformed('@signature-params cannot be a covered component');
+}
+
+interface Target {
+  scheme: string;
+  authority: string;
+  path: string;
+  query: string | undefined;
+  targetUri: string;
+}
+
+const targets = new WeakMap<HttpRequestLike, Target>();
+
+const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443' };
+
+function target(req: HttpRequestLike): Target {
+  let t = targets.get(req);
+  if (t) return t;
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?/.exec(req.url);
+  if (!m) throw malformed('the request URL must be the absolute target URI');
+  const scheme = m[1]!.toLowerCase();
+  let authority = m[2]!.slice(m[2]!.lastIndexOf('@') + 1).toLowerCase();
+  const port = /:(\d*)$/.exec(authority);
+  if (port && (port[1] === '' || port[1] === DEFAULT_PORTS[scheme])) authority = authority.slice(0, port.index);
+  const hashAt = req.url.indexOf('#');
+  t = { scheme, authority, path: m[3] || '/', query: m[4], targetUri: hashAt < 0 ? req.url : req.url.slice(0, hashAt) };
+  targets.set(req, t);
+  return t;
+}
+
+const HEX = '0123456789ABCDEF';
+
+/** URL Standard application/x-www-form-urlencoded parsing of one name or value (`+` is a space, `%XX` a byte, UTF-8 decoded). */
+function formDecode(raw: string): string {
+  const bytes: number[] = [];
+  const enc = new TextEncoder();
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i]!;
+    if (ch === '+') bytes.push(0x20);
+    else if (ch === '%' && /^[0-9a-fA-F]{2}$/.test(raw.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(...enc.encode(ch));
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}
+
+/** "Percent-encode after encoding" with the application/x-www-form-urlencoded set; a space is %20 (RFC 9421 §2.2.8 example). */
+export function formEncode(s: string): string {
+  let out = '';
+  for (const b of new TextEncoder().encode(s)) {
+    if ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2a || b === 0x2d || b === 0x2e || b === 0x5f) out += String.fromCharCode(b);
+    else out += '%' + HEX[b >> 4] + HEX[b & 15];
+  }
+  return out;
+}
+
+function queryParam(query: string | undefined, name: string): string {
+  let found: string | undefined;
+  for (const pair of (query ?? '').split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const n = formEncode(formDecode(eq < 0 ? pair : pair.slice(0, eq)));
+    if (n !== name) continue;
+    // §2.2.8: "If a parameter name occurs multiple times in a request, the named query parameter MUST NOT be included."
+    if (found !== undefined) throw missing(`query parameter "${name}" occurs more than once and cannot be covered`);
+    found = formEncode(formDecode(eq < 0 ? '' : pair.slice(eq + 1)));
+  }
+  // §2.2.8: a named parameter that does not occur "MUST cause an error in the signature base generation"
+  if (found === undefined) throw missing(`query parameter "${name}" is absent`);
+  return found;
+}
+
+function derivedValue(c: ComponentId, context: HttpMessageLike): string {
+  if (c.name === '@status') {
+    if (isRequestLike(context)) throw malformed('@status is only defined for responses');
+    const s = context.status;
+    if (!Number.isInteger(s) || s < 100 || s > 999) throw malformed('@status is not a three-digit status code');
+    return String(s);
+  }
+  if (!isRequestLike(context)) throw malformed(`${c.name} is only defined for requests (use ;req on a response)`);
+  switch (c.name) {
+    case '@method':
+      return context.method;
+    case '@target-uri':
+      return target(context).targetUri;
+    case '@authority':
+      return target(context).authority;
+    case '@scheme':
+      return target(context).scheme;
+    case '@request-target': {
+      if (context.requestTarget !== undefined) return context.requestTarget;
+      const t = target(context);
+      return t.query === undefined ? t.path : `${t.path}?${t.query}`;
+    }
+    case '@path':
+      return target(context).path;
+    case '@query': {
+      // §2.2.7: an absent query is the leading "?" alone
+      return `?${target(context).query ?? ''}`;
+    }
+    case '@query-param':
+      return queryParam(target(context).query, c.params.get('name') as string);
+    default:
+      throw malformed(`derived component ${c.name} is not understood`);
+  }
+}
+
+/**
+ * The value of one component in `message` (or, with `;req`, in `request`).
+ *
+ * @example
+ * componentValue(parseComponentId('@authority'), { method: 'GET', url: 'https://Example.com:443/x', headers: new Headers() });
+ * // 'example.com'
+ */
+export function componentValue(c: ComponentId, message: HttpMessageLike, request?: HttpRequestLike): string {
+  checkComponentId(c);
+  let context: HttpMessageLike = message;
+  if (c.params.has('req')) {
+    // §2.4: req binds a response signature to a component of the request
+    if (isRequestLike(message)) throw malformed('the req parameter is only defined in a response signature');
+    if (!request) throw missing(`${c.name};req needs the related request`);
+    context = request;
+  }
+  const value = c.name.startsWith('@') ? derivedValue(c, context) : fieldValue(c, c.params.has('tr') ? context.trailers : context.headers);
+  if (/[\r\n]/.test(value)) throw malformed(`component ${c.name} has a line break in its value`);
+  return value;
+}

@@ -1,0 +1,243 @@
+/**
+ * Signature-Input, Signature and Accept-Signature (RFC 9421 §4.1, §4.2, §5.1):
+ * dictionaries parsed and serialized with `structured-headers` (RFC 8941), checked
+ * for the shape RFC 9421 gives them. Every failure is `signature.malformed`.
+ */
+import { parseDictionary, parseItem, serializeInnerList, serializeItem, type BareItem, type InnerList, type Item, type Parameters } from 'structured-headers';
+import { PortcullisError } from '../core/errors.js';
+import type { SignatureParams } from './types.js';
+
+/** A component identifier (§2): a name (field name or `@derived`) and its parameters (`sf`, `key`, `bs`, `req`, `tr`, `name`). */
+export interface ComponentId {
+  name: string;
+  params: Parameters;
+}
+
+/** One member of Signature-Input. */
+export interface SignatureInput {
+  label: string;
+  components: ComponentId[];
+  params: SignatureParams;
+  /** All parameters as parsed, including extensions, in order. */
+  rawParams: Parameters;
+  /** The `@signature-params` value: the serialization of this member's inner list (§2.3). */
+  serialized: string;
+}
+
+/** One member of Accept-Signature (§5.1): what a signer is asked to produce. */
+export interface SignatureRequest {
+  label: string;
+  components: ComponentId[];
+  keyid?: string;
+  alg?: string;
+  tag?: string;
+  nonce?: string;
+  /** `created` / `expires` are flags in Accept-Signature: include them. */
+  created: boolean;
+  expires: boolean;
+}
+
+const malformed = (message: string, cause?: unknown): PortcullisError =>
+  new PortcullisError('signature.malformed', message, cause === undefined ? {} : { cause });
+
+/**
+ * The member keys of a serialized dictionary in order, duplicates included.
+ * RFC 8941 lets a later member silently replace an earlier one of the same key;
+ * for signatures that ambiguity is an attack surface, so callers reject it.
+ * Assumes `value` already parsed as a dictionary.
+ */
+export function dictionaryKeys(value: string): string[] {
+  const keys: string[] = [];
+  let i = 0;
+  const n = value.length;
+  let expectKey = true;
+  let depth = 0;
+  while (i < n) {
+    const c = value.charCodeAt(i);
+    if (expectKey) {
+      if (c === 0x20 || c === 0x09 || c === 0x2c) { i++; continue; }
+      let j = i;
+      while (j < n && /[a-z0-9_\-.*]/.test(value[j]!)) j++;
+      keys.push(value.slice(i, j));
+      expectKey = false;
+      i = j;
+      continue;
+    }
+    if (c === 0x22) {
+      // string: skip to the closing quote, honouring backslash escapes
+      i++;
+      while (i < n && value.charCodeAt(i) !== 0x22) i += value.charCodeAt(i) === 0x5c ? 2 : 1;
+      i++;
+      continue;
+    }
+    if (c === 0x28) depth++;
+    else if (c === 0x29) depth--;
+    else if (c === 0x2c && depth === 0) expectKey = true;
+    i++;
+  }
+  return keys;
+}
+
+function parseDict(value: string, what: string): Map<string, Item | InnerList> {
+  let dict: Map<string, Item | InnerList>;
+  try {
+    dict = parseDictionary(value);
+  } catch (e) {
+    throw malformed(`${what} is not a structured dictionary`, e);
+  }
+  const keys = dictionaryKeys(value);
+  if (keys.length !== dict.size) throw malformed(`${what} repeats a label`);
+  return dict;
+}
+
+function isInnerList(m: Item | InnerList): m is InnerList {
+  return Array.isArray(m[0]);
+}
+
+function components(list: Item[], label: string): ComponentId[] {
+  return list.map(([name, params]) => {
+    if (typeof name !== 'string') throw malformed(`signature "${label}": a component identifier is not a string`);
+    return { name, params };
+  });
+}
+
+/** Parses a component identifier as written in code: `@method`, `content-digest`, `"example-dict";key="a"`, `@query-param;name="Pet"`. */
+export function parseComponentId(s: string): ComponentId {
+  const src = s.startsWith('"') ? s : `"${s.replace(/;.*/s, '')}"${s.includes(';') ? s.slice(s.indexOf(';')) : ''}`;
+  let item: Item;
+  try {
+    item = parseItem(src);
+  } catch (e) {
+    throw malformed(`component identifier ${JSON.stringify(s)} does not parse`, e);
+  }
+  if (typeof item[0] !== 'string') throw malformed(`component identifier ${JSON.stringify(s)} is not a string`);
+  return { name: item[0], params: item[1] };
+}
+
+/** The canonical serialization of a component identifier (`"@query-param";name="Pet"`). */
+export function serializeComponentId(c: ComponentId): string {
+  return serializeItem(c.name, c.params);
+}
+
+function paramString(params: Parameters, key: string, label: string): string | undefined {
+  const v = params.get(key);
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw malformed(`signature "${label}": parameter ${key} must be a string`);
+  return v;
+}
+
+function paramInteger(params: Parameters, key: string, label: string): number | undefined {
+  const v = params.get(key);
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw malformed(`signature "${label}": parameter ${key} must be an integer`);
+  return v;
+}
+
+function signatureParams(params: Parameters, label: string): SignatureParams {
+  const out: SignatureParams = {};
+  const created = paramInteger(params, 'created', label);
+  const expires = paramInteger(params, 'expires', label);
+  const nonce = paramString(params, 'nonce', label);
+  const alg = paramString(params, 'alg', label);
+  const keyid = paramString(params, 'keyid', label);
+  const tag = paramString(params, 'tag', label);
+  if (created !== undefined) out.created = created;
+  if (expires !== undefined) out.expires = expires;
+  if (nonce !== undefined) out.nonce = nonce;
+  if (alg !== undefined) out.alg = alg;
+  if (keyid !== undefined) out.keyid = keyid;
+  if (tag !== undefined) out.tag = tag;
+  return out;
+}
+
+/**
+ * Parses a Signature-Input field value (all field lines joined with ", ").
+ *
+ * @example
+ * const inputs = parseSignatureInput('sig1=("@method" "@authority");created=1618884473;keyid="k"');
+ * inputs.get('sig1')?.components[0]?.name; // '@method'
+ */
+export function parseSignatureInput(value: string): Map<string, SignatureInput> {
+  const out = new Map<string, SignatureInput>();
+  for (const [label, member] of parseDict(value, 'Signature-Input')) {
+    if (!isInnerList(member)) throw malformed(`Signature-Input "${label}" is not an inner list`);
+    out.set(label, {
+      label,
+      components: components(member[0], label),
+      params: signatureParams(member[1], label),
+      rawParams: member[1],
+      serialized: serializeInnerList(member),
+    });
+  }
+  return out;
+}
+
+/** Parses a Signature field value: label → signature bytes. */
+export function parseSignature(value: string): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const [label, member] of parseDict(value, 'Signature')) {
+    if (isInnerList(member) || !(member[0] instanceof ArrayBuffer)) throw malformed(`Signature "${label}" is not a byte sequence`);
+    out.set(label, new Uint8Array(member[0]));
+  }
+  return out;
+}
+
+/** The `@signature-params` value for covered components and parameters, in the order given. */
+export function serializeSignatureParams(covered: readonly ComponentId[], params: SignatureParams, extensions?: Readonly<Record<string, BareItem>>): string {
+  const p: Parameters = new Map();
+  for (const k of ['created', 'expires', 'keyid', 'alg', 'nonce', 'tag'] as const) {
+    const v = params[k];
+    if (v !== undefined) p.set(k, v);
+  }
+  if (extensions) for (const [k, v] of Object.entries(extensions)) if (!p.has(k)) p.set(k, v);
+  return serializeInnerList([covered.map((c) => [c.name, c.params] as Item), p]);
+}
+
+/** Parses Accept-Signature (§5.1). */
+export function parseAcceptSignature(value: string): Map<string, SignatureRequest> {
+  const out = new Map<string, SignatureRequest>();
+  for (const [label, member] of parseDict(value, 'Accept-Signature')) {
+    if (!isInnerList(member)) throw malformed(`Accept-Signature "${label}" is not an inner list`);
+    const p = member[1];
+    const flag = (k: string): boolean => {
+      const v = p.get(k);
+      if (v === undefined) return false;
+      if (v !== true) throw malformed(`Accept-Signature "${label}": ${k} must be a bare flag`);
+      return true;
+    };
+    const req: SignatureRequest = { label, components: components(member[0], label), created: flag('created'), expires: flag('expires') };
+    const keyid = paramString(p, 'keyid', label);
+    const alg = paramString(p, 'alg', label);
+    const tag = paramString(p, 'tag', label);
+    const nonce = paramString(p, 'nonce', label);
+    if (keyid !== undefined) req.keyid = keyid;
+    if (alg !== undefined) req.alg = alg;
+    if (tag !== undefined) req.tag = tag;
+    if (nonce !== undefined) req.nonce = nonce;
+    out.set(label, req);
+  }
+  return out;
+}
+
+/**
+ * Serializes Accept-Signature members.
+ *
+ * @example
+ * serializeAcceptSignature([{ label: 'sig1', components: ['@method', '@authority'].map(parseComponentId), created: true, expires: false, keyid: 'k' }]);
+ * // 'sig1=("@method" "@authority");created;keyid="k"'
+ */
+export function serializeAcceptSignature(requests: readonly SignatureRequest[]): string {
+  return requests
+    .map((r) => {
+      const p: Parameters = new Map();
+      if (r.created) p.set('created', true);
+      if (r.expires) p.set('expires', true);
+      if (r.nonce !== undefined) p.set('nonce', r.nonce);
+      if (r.alg !== undefined) p.set('alg', r.alg);
+      if (r.keyid !== undefined) p.set('keyid', r.keyid);
+      if (r.tag !== undefined) p.set('tag', r.tag);
+      if (!/^[a-z*][a-z0-9_\-.*]*$/.test(r.label)) throw malformed(`label ${JSON.stringify(r.label)} is not a structured-field key`);
+      return `${r.label}=${serializeInnerList([r.components.map((c) => [c.name, c.params] as Item), p])}`;
+    })
+    .join(', ');
+}

@@ -1,0 +1,164 @@
+/**
+ * Verifying signatures (RFC 9421 §3.2) against a policy: which labels or tags to
+ * look at, which components must be covered, which algorithms are allowed, the
+ * created/expires window, and the key lookup. The key decides the algorithm (§3.2
+ * step 6); an `alg` parameter that disagrees with it is an error. Cheap checks come
+ * first; the signature base is built once and verification is one WebCrypto call.
+ * Nonce replay is the caller's: the verified `nonce` is returned for `consumeOnce`.
+ */
+import { systemClock, type Clock } from '../core/clock.js';
+import { PortcullisError } from '../core/errors.js';
+import { isSignatureAlgorithm, keyFits, verifyBytes } from './algorithms.js';
+import { fieldLines } from './components.js';
+import { signatureBase } from './signature-base.js';
+import { parseComponentId, parseSignature, parseSignatureInput, serializeComponentId, type ComponentId, type SignatureInput } from './signature-input.js';
+import type { HttpMessageLike, HttpRequestLike, SignatureAlgorithm, SignatureParams } from './types.js';
+
+export interface VerificationKey {
+  /** Public key (or HMAC key) imported once, usage `verify`. */
+  key: CryptoKey;
+  /** The algorithm this key is registered for. */
+  alg: SignatureAlgorithm;
+}
+
+/** Finds the key for a signature; undefined when no such key is known. */
+export type KeyLookup = (keyid: string | undefined, alg: string | undefined, input: SignatureInput) => Promise<VerificationKey | undefined> | VerificationKey | undefined;
+
+export interface VerifyPolicy {
+  keyLookup: KeyLookup;
+  /** Components every accepted signature must cover, e.g. `['@method', '@target-uri', 'content-digest']` (matched with their parameters). */
+  requiredComponents?: readonly (string | ComponentId)[];
+  /** Allowed algorithms; default all registered ones. */
+  algorithms?: readonly SignatureAlgorithm[];
+  /** Maximum age of `created`, in seconds. */
+  maxAge?: number;
+  /** Allowed clock difference in seconds (default 30). */
+  clockSkew?: number;
+  /** Default true. */
+  requireCreated?: boolean;
+  requireExpires?: boolean;
+  requireNonce?: boolean;
+  /** Default true. */
+  requireKeyid?: boolean;
+  /** Only the signature with this label. */
+  label?: string;
+  /** Only signatures with this `tag` parameter. */
+  tag?: string;
+  clock?: Clock;
+}
+
+export interface VerifiedSignature {
+  label: string;
+  alg: SignatureAlgorithm;
+  keyid: string | undefined;
+  params: SignatureParams;
+  /** Serialized identifiers of the covered components, in order. */
+  components: string[];
+}
+
+/** The parsed Signature-Input and Signature of one message. */
+export interface MessageSignatures {
+  inputs: Map<string, SignatureInput>;
+  signatures: Map<string, Uint8Array>;
+}
+
+/** Reads and parses both signature fields; `signature.missing` when neither is present. */
+export function readSignatures(message: HttpMessageLike): MessageSignatures {
+  const input = fieldLines(message.headers, 'signature-input');
+  const sig = fieldLines(message.headers, 'signature');
+  if (input === undefined && sig === undefined) throw new PortcullisError('signature.missing', 'the message is not signed');
+  if (input === undefined || sig === undefined) throw new PortcullisError('signature.malformed', 'Signature and Signature-Input must be sent together');
+  return { inputs: parseSignatureInput(input.join(', ')), signatures: parseSignature(sig.join(', ')) };
+}
+
+/**
+ * A verifier for one policy (one per route or webhook receiver); reuse it for every message.
+ *
+ * @example
+ * const verifier = new SignatureVerifier({ keyLookup: (kid) => keys.get(kid), requiredComponents: ['@method', '@target-uri'], maxAge: 300 });
+ * const { keyid, params } = await verifier.verify({ method: req.method, url, headers: req.headers });
+ */
+export class SignatureVerifier {
+  private readonly required: string[];
+  private readonly algorithms: ReadonlySet<SignatureAlgorithm> | undefined;
+  private readonly clock: Clock;
+  private readonly skew: number;
+
+  constructor(private readonly policy: VerifyPolicy) {
+    this.required = (policy.requiredComponents ?? []).map((c) => serializeComponentId(typeof c === 'string' ? parseComponentId(c) : c));
+    this.algorithms = policy.algorithms ? new Set(policy.algorithms) : undefined;
+    this.clock = policy.clock ?? systemClock;
+    this.skew = policy.clockSkew ?? 30;
+  }
+
+  /**
+   * Verifies the message's signatures that the policy selects and returns the first
+   * one that passes; when none passes, throws the first one's error.
+   */
+  async verify(message: HttpMessageLike, request?: HttpRequestLike, parsed?: MessageSignatures): Promise<VerifiedSignature> {
+    const { inputs, signatures } = parsed ?? readSignatures(message);
+    let candidates: SignatureInput[];
+    if (this.policy.label !== undefined) {
+      const one = inputs.get(this.policy.label);
+      candidates = one ? [one] : [];
+    } else candidates = [...inputs.values()];
+    if (this.policy.tag !== undefined) candidates = candidates.filter((c) => c.params.tag === this.policy.tag);
+    if (candidates.length === 0) throw new PortcullisError('signature.missing', 'no signature with the expected label or tag');
+    let first: unknown;
+    for (const c of candidates) {
+      try {
+        return await this.verifyOne(message, c, signatures.get(c.label), request);
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    throw first;
+  }
+
+  private async verifyOne(message: HttpMessageLike, input: SignatureInput, signature: Uint8Array | undefined, request?: HttpRequestLike): Promise<VerifiedSignature> {
+    const { label, params } = input;
+    const p = this.policy;
+    if (signature === undefined) throw new PortcullisError('signature.malformed', `signature "${label}" is in Signature-Input but not in Signature`);
+    if ((p.requireCreated ?? true) && params.created === undefined) throw new PortcullisError('signature.parameter-missing', `signature "${label}" has no created parameter`);
+    if (p.maxAge !== undefined && params.created === undefined) throw new PortcullisError('signature.parameter-missing', `signature "${label}" has no created parameter, so its age cannot be checked`);
+    if (p.requireExpires && params.expires === undefined) throw new PortcullisError('signature.parameter-missing', `signature "${label}" has no expires parameter`);
+    if (p.requireNonce && params.nonce === undefined) throw new PortcullisError('signature.parameter-missing', `signature "${label}" has no nonce parameter`);
+    if ((p.requireKeyid ?? true) && params.keyid === undefined) throw new PortcullisError('signature.parameter-missing', `signature "${label}" has no keyid parameter`);
+
+    const covered = input.components.map(serializeComponentId);
+    for (const r of this.required) {
+      if (!covered.includes(r)) throw new PortcullisError('signature.component-missing', `signature "${label}" does not cover ${r}`);
+    }
+
+    const now = Math.floor(this.clock.now() / 1000);
+    if (params.created !== undefined) {
+      if (params.created > now + this.skew) throw new PortcullisError('signature.not-yet-valid', `signature "${label}" was created in the future`);
+      if (p.maxAge !== undefined && now - params.created > p.maxAge + this.skew) throw new PortcullisError('signature.expired', `signature "${label}" is older than ${p.maxAge}s`);
+    }
+    if (params.expires !== undefined && now > params.expires + this.skew) throw new PortcullisError('signature.expired', `signature "${label}" has expired`);
+
+    if (params.alg !== undefined && !isSignatureAlgorithm(params.alg)) throw new PortcullisError('signature.alg-mismatch', `signature "${label}" names an unknown algorithm`);
+    const found = await p.keyLookup(params.keyid, params.alg, input);
+    if (!found) throw new PortcullisError('signature.unknown-key', `signature "${label}" names an unknown key`);
+    const alg = found.alg;
+    if (params.alg !== undefined && params.alg !== alg) throw new PortcullisError('signature.alg-mismatch', `signature "${label}" declares ${params.alg} but its key is ${alg}`);
+    if (this.algorithms && !this.algorithms.has(alg)) throw new PortcullisError('signature.alg-mismatch', `algorithm ${alg} is not allowed here`);
+    if (!keyFits(alg, found.key, 'verify')) throw new PortcullisError('signature.alg-mismatch', `the key registered for ${alg} is not a ${alg} verification key`);
+
+    const base = signatureBase(message, input.components, input.serialized, request);
+    if (!(await verifyBytes(alg, found.key, signature, new TextEncoder().encode(base)))) {
+      throw new PortcullisError('signature.invalid', `signature "${label}" does not verify`);
+    }
+    return { label, alg, keyid: params.keyid, params, components: covered };
+  }
+}
+
+/**
+ * One-off verification; build a `SignatureVerifier` once instead on hot paths.
+ *
+ * @example
+ * await verifyMessage(response, { keyLookup, requiredComponents: ['@status', 'content-digest'] }, request);
+ */
+export function verifyMessage(message: HttpMessageLike, policy: VerifyPolicy, request?: HttpRequestLike): Promise<VerifiedSignature> {
+  return new SignatureVerifier(policy).verify(message, request);
+}
