@@ -1,0 +1,167 @@
+/**
+ * Brute-force limits for sign-in steps (password, TOTP, one-time codes): failures are
+ * counted per account and per client IP in the ephemeral store, so the cap holds
+ * across every node. After `freeAttempts` failures each further attempt must wait a
+ * growing delay (doubling up to `maxDelayMs`); at `lockAfter` failures the subject is
+ * locked for `lockMs`. Counters fade `windowMs` after the first failure. A success
+ * clears the account's counters (not the IP's, which a guesser could otherwise reset
+ * with an account of their own). An administrator can unlock either. Fails closed:
+ * when the ephemeral store is down, `check` throws.
+ */
+import type { Clock } from '../core/clock.js';
+import type { EphemeralStore } from '../core/ephemeral.js';
+import { PortcullisError } from '../core/errors.js';
+
+export interface LockoutLimits {
+  /** Failures allowed without delay. */
+  freeAttempts: number;
+  /** Delay after the first failure beyond `freeAttempts`; doubles per failure. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Failures at which the subject is locked. */
+  lockAfter: number;
+  lockMs: number;
+  /** How long a failure is remembered. */
+  windowMs: number;
+}
+
+export interface LockoutPolicy {
+  account: LockoutLimits;
+  /** Looser by default: many users can share one address (NAT, proxies). */
+  ip: LockoutLimits;
+}
+
+export const DEFAULT_LOCKOUT_POLICY: LockoutPolicy = Object.freeze({
+  account: { freeAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 60_000, lockAfter: 10, lockMs: 15 * 60_000, windowMs: 15 * 60_000 },
+  ip: { freeAttempts: 20, baseDelayMs: 1_000, maxDelayMs: 60_000, lockAfter: 100, lockMs: 15 * 60_000, windowMs: 15 * 60_000 },
+});
+
+/** Who is attempting: the account (user id or normalised login name) and the client address. */
+export interface AttemptSubject {
+  account?: string;
+  ip?: string;
+}
+
+export interface LockoutState {
+  failures: number;
+  /** Epoch ms before which no attempt is accepted (delay or lock); 0 when free. */
+  blockedUntil: number;
+  locked: boolean;
+}
+
+type Kind = 'account' | 'ip';
+
+/**
+ * @example
+ * const lockout = new Lockout(ephemeral, clock);
+ * await lockout.guard({ account: userId, ip }, () => checkPassword());
+ */
+export class Lockout {
+  constructor(
+    private readonly ephemeral: EphemeralStore,
+    private readonly clock: Clock,
+    private readonly policy: LockoutPolicy = DEFAULT_LOCKOUT_POLICY,
+    /** Separates counters of different steps if wanted; one shared namespace by default. */
+    private readonly namespace = 'auth',
+  ) {}
+
+  private key(kind: Kind, id: string, part: 'n' | 'until' | 'lock'): string {
+    return `lockout:${this.namespace}:${kind}:${encodeURIComponent(id)}:${part}`;
+  }
+
+  private subjects(s: AttemptSubject): Array<[Kind, string]> {
+    const out: Array<[Kind, string]> = [];
+    if (s.account !== undefined) out.push(['account', s.account]);
+    if (s.ip !== undefined) out.push(['ip', s.ip]);
+    return out;
+  }
+
+  /** Throws `auth.locked` or `auth.throttled` (with `retryAfterMs`) when an attempt may not be made now. */
+  async check(subject: AttemptSubject): Promise<void> {
+    const now = this.clock.now();
+    for (const [kind, id] of this.subjects(subject)) {
+      const [lock, until] = await Promise.all([this.ephemeral.get(this.key(kind, id, 'lock')), this.ephemeral.get(this.key(kind, id, 'until'))]);
+      if (lock !== undefined && Number(lock) > now) {
+        throw new PortcullisError('auth.locked', `too many failed attempts: this ${kind === 'ip' ? 'address' : 'account'} is locked`, {
+          details: { retryAfterMs: Number(lock) - now, subject: kind },
+        });
+      }
+      if (until !== undefined && Number(until) > now) {
+        throw new PortcullisError('auth.throttled', 'too many failed attempts: wait before trying again', {
+          details: { retryAfterMs: Number(until) - now, subject: kind },
+        });
+      }
+    }
+  }
+
+  /** Counts one failure against each subject and sets its delay or lock. */
+  async recordFailure(subject: AttemptSubject): Promise<void> {
+    const now = this.clock.now();
+    await Promise.all(
+      this.subjects(subject).map(async ([kind, id]) => {
+        const limits = this.policy[kind];
+        const n = await this.ephemeral.increment(this.key(kind, id, 'n'), limits.windowMs);
+        if (n >= limits.lockAfter) {
+          await this.ephemeral.set(this.key(kind, id, 'lock'), String(now + limits.lockMs), limits.lockMs);
+        } else if (n > limits.freeAttempts) {
+          const delay = Math.min(limits.maxDelayMs, limits.baseDelayMs * 2 ** (n - limits.freeAttempts - 1));
+          await this.ephemeral.set(this.key(kind, id, 'until'), String(now + delay), delay);
+        }
+      }),
+    );
+  }
+
+  /** Clears the account's counters after a successful attempt. */
+  async recordSuccess(subject: AttemptSubject): Promise<void> {
+    if (subject.account !== undefined) await this.clear('account', subject.account, false);
+  }
+
+  /**
+   * Runs `attempt` if allowed; counts a failure when it throws one of `failureCodes`
+   * (other errors, such as a store outage, are not the user's failure and pass through).
+   */
+  async guard<T>(
+    subject: AttemptSubject,
+    attempt: () => Promise<T>,
+    failureCodes: readonly string[] = ['auth.invalid-credentials', 'mfa.invalid-code', 'mfa.code-expired', 'mfa.code-replayed'],
+  ): Promise<T> {
+    await this.check(subject);
+    let result: T;
+    try {
+      result = await attempt();
+    } catch (e) {
+      if (e instanceof PortcullisError && failureCodes.includes(e.code)) await this.recordFailure(subject);
+      throw e;
+    }
+    await this.recordSuccess(subject);
+    return result;
+  }
+
+  async state(kind: Kind, id: string): Promise<LockoutState> {
+    const now = this.clock.now();
+    const [n, lock, until] = await Promise.all([
+      // A counter is read by adding 0 (`get` reads only values written with `set`).
+      this.ephemeral.increment(this.key(kind, id, 'n'), this.policy[kind].windowMs, 0),
+      this.ephemeral.get(this.key(kind, id, 'lock')),
+      this.ephemeral.get(this.key(kind, id, 'until')),
+    ]);
+    const lockedUntil = lock !== undefined && Number(lock) > now ? Number(lock) : 0;
+    const delayedUntil = until !== undefined && Number(until) > now ? Number(until) : 0;
+    return { failures: n, blockedUntil: Math.max(lockedUntil, delayedUntil), locked: lockedUntil > 0 };
+  }
+
+  /** Admin unlock: clears the lock, the delay and the failure count of an account. */
+  unlockAccount(account: string): Promise<void> {
+    return this.clear('account', account, true);
+  }
+
+  /** Admin unlock of a client address. */
+  unlockIp(ip: string): Promise<void> {
+    return this.clear('ip', ip, true);
+  }
+
+  private async clear(kind: Kind, id: string, includingLock: boolean): Promise<void> {
+    const parts = includingLock ? (['n', 'until', 'lock'] as const) : (['n', 'until'] as const);
+    await Promise.all(parts.map((p) => this.ephemeral.delete(this.key(kind, id, p))));
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Argon2id (RFC 9106) through `@node-rs/argon2`, whose async API runs on the libuv
+ * thread pool. Defaults are OWASP's minimum: m=19 MiB, t=2, p=1. Hashes are PHC
+ * strings: `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.
+ */
+import { Algorithm, hash, verify } from '@node-rs/argon2';
+import type { PasswordHasher } from './hasher.js';
+
+export interface Argon2idParams {
+  /** KiB of memory (default 19456 = 19 MiB). */
+  memoryCost: number;
+  /** Passes (default 2). */
+  timeCost: number;
+  /** Lanes (default 1). */
+  parallelism: number;
+}
+
+export const OWASP_ARGON2ID: Argon2idParams = Object.freeze({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+
+const PHC = /^\$argon2(id|i|d)\$v=(\d+)\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+
+export class Argon2idHasher implements PasswordHasher {
+  readonly id = 'argon2id';
+  private readonly params: Argon2idParams;
+
+  constructor(params: Partial<Argon2idParams> = {}) {
+    this.params = { ...OWASP_ARGON2ID, ...params };
+  }
+
+  understands(stored: string): boolean {
+    return PHC.test(stored);
+  }
+
+  hash(password: string): Promise<string> {
+    return hash(password, { algorithm: Algorithm.Argon2id, ...this.params });
+  }
+
+  async verify(stored: string, password: string): Promise<boolean> {
+    if (!this.understands(stored)) return false;
+    try {
+      return await verify(stored, password);
+    } catch {
+      return false;
+    }
+  }
+
+  /** True for argon2i/argon2d hashes, older versions, or any parameter below today's. */
+  needsRehash(stored: string): boolean {
+    const m = PHC.exec(stored);
+    if (!m) return true;
+    const [, variant, version, mem, time, par] = m;
+    return (
+      variant !== 'id' ||
+      Number(version) !== 19 ||
+      Number(mem) < this.params.memoryCost ||
+      Number(time) < this.params.timeCost ||
+      Number(par) !== this.params.parallelism
+    );
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Puts a factor behind the brute-force limits: `verify` and `confirm` are refused while
+ * the account or the client address is delayed or locked, and each wrong, expired or
+ * replayed code counts as a failure (identity/lockout.ts).
+ */
+import { PortcullisError } from '../core/errors.js';
+import type { AttemptSubject, Lockout } from '../identity/lockout.js';
+import type { ChallengeOutput, EnrollInput, EnrollOutput, Factor, FactorSubject } from './factor.js';
+
+export interface GuardedSubject extends FactorSubject {
+  /** The client address, counted alongside the account. */
+  ip?: string;
+}
+
+/**
+ * @example
+ * const totp = guardFactor(new TotpFactor(deps, { issuer: 'Example' }), lockout);
+ * await totp.verify({ userId, ip }, code);
+ */
+export function guardFactor(factor: Factor, lockout: Lockout): Factor {
+  const who = (s: GuardedSubject): AttemptSubject => ({ account: s.userId, ip: s.ip });
+  return {
+    id: factor.id,
+    amr: factor.amr,
+    enroll: (input: EnrollInput): Promise<EnrollOutput> => factor.enroll(input),
+    confirm: (s: GuardedSubject, code: string) => lockout.guard(who(s), () => factor.confirm(s, code)),
+    challenge: async (s: GuardedSubject): Promise<ChallengeOutput> => {
+      await lockout.check(who(s));
+      return factor.challenge(s);
+    },
+    verify: (s: GuardedSubject, code: string) => lockout.guard(who(s), () => factor.verify(s, code)),
+    isEnrolled: (userId: string) => factor.isEnrolled(userId),
+    remove: (userId: string) => factor.remove(userId),
+  };
+}
+
+/** Looks a factor up by id; throws `mfa.unknown-factor`. */
+export function factorById(factors: readonly Factor[], id: string): Factor {
+  const f = factors.find((x) => x.id === id);
+  if (!f) throw new PortcullisError('mfa.unknown-factor', `no second factor named ${JSON.stringify(id.slice(0, 40))}`);
+  return f;
+}

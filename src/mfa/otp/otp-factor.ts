@@ -1,0 +1,123 @@
+/**
+ * One-time codes by e-mail or SMS as a second factor. Enrolment sends a code to the
+ * new address, which the user confirms; sign-in sends a code to the confirmed
+ * address. Enrolment and sign-in codes are kept apart, sends are throttled per user
+ * (`resendIntervalMs`) so the factor cannot be used to flood a phone or pump SMS.
+ */
+import type { Clock } from '../../core/clock.js';
+import type { EphemeralStore } from '../../core/ephemeral.js';
+import { PortcullisError } from '../../core/errors.js';
+import { maskAddress, type ChallengeOutput, type EnrollInput, type EnrollOutput, type Factor, type FactorSubject } from '../factor.js';
+import type { EnrollmentStore, FactorEnrollment } from '../store.js';
+import type { OneTimeCodes } from './codes.js';
+import type { OtpChannel, OtpSender } from './senders/sender.js';
+
+export interface OtpFactorDeps {
+  store: EnrollmentStore;
+  ephemeral: EphemeralStore;
+  codes: OneTimeCodes;
+  sender: OtpSender;
+  clock: Clock;
+}
+
+export interface OtpFactorOptions {
+  /** `email` or `sms`; also the factor id. */
+  channel: OtpChannel;
+  /** Names the service in the message. */
+  issuer: string;
+  /** Minimum time between two sends to one user (default 30 s). */
+  resendIntervalMs?: number;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+export class OtpFactor implements Factor {
+  readonly id: OtpChannel;
+  readonly amr: readonly string[];
+
+  constructor(
+    private readonly deps: OtpFactorDeps,
+    private readonly options: OtpFactorOptions,
+  ) {
+    this.id = options.channel;
+    // RFC 8176: `sms` for a code by text message; `otp` for a one-time code in general.
+    this.amr = options.channel === 'sms' ? ['sms', 'otp'] : ['otp'];
+  }
+
+  async enroll(input: EnrollInput): Promise<EnrollOutput> {
+    const address = input.address?.trim() ?? '';
+    if (!(this.id === 'email' ? EMAIL : E164).test(address)) {
+      throw new PortcullisError('request.invalid', this.id === 'email' ? 'expected an e-mail address' : 'expected a phone number in E.164 form (+15551234567)');
+    }
+    const existing = await this.deps.store.getEnrollment(input.userId, this.id);
+    if (existing?.status === 'confirmed') throw new PortcullisError('mfa.already-enrolled', `${this.id} codes are already set up for this user`);
+    await this.deps.store.putEnrollment({
+      userId: input.userId,
+      factorId: this.id,
+      status: 'pending',
+      data: { address },
+      createdAt: this.deps.clock.now(),
+      confirmedAt: null,
+    });
+    const sent = await this.send(input.userId, address, 'enroll');
+    return { factorId: this.id, pendingConfirmation: true, sentTo: sent.sentTo, expiresAt: sent.expiresAt };
+  }
+
+  async confirm(subject: FactorSubject, code: string): Promise<void> {
+    const e = await this.deps.store.getEnrollment(subject.userId, this.id);
+    if (!e) throw new PortcullisError('mfa.not-enrolled', `start a ${this.id} enrolment first`);
+    if (e.status === 'confirmed') throw new PortcullisError('mfa.already-enrolled', `${this.id} codes are already set up for this user`);
+    await this.deps.codes.verify(this.slot(subject.userId, 'enroll'), code);
+    await this.deps.store.putEnrollment({ ...e, status: 'confirmed', confirmedAt: this.deps.clock.now() });
+  }
+
+  async challenge(subject: FactorSubject): Promise<ChallengeOutput> {
+    const e = await this.confirmed(subject.userId);
+    const sent = await this.send(subject.userId, String(e.data.address), 'sign-in');
+    return { sent: true, sentTo: sent.sentTo, expiresAt: sent.expiresAt };
+  }
+
+  async verify(subject: FactorSubject, code: string): Promise<void> {
+    await this.confirmed(subject.userId);
+    await this.deps.codes.verify(this.slot(subject.userId, 'sign-in'), code);
+  }
+
+  async isEnrolled(userId: string): Promise<boolean> {
+    return (await this.deps.store.getEnrollment(userId, this.id))?.status === 'confirmed';
+  }
+
+  async remove(userId: string): Promise<void> {
+    await this.deps.store.deleteEnrollment(userId, this.id);
+    await Promise.all([this.deps.codes.revoke(this.slot(userId, 'enroll')), this.deps.codes.revoke(this.slot(userId, 'sign-in'))]);
+  }
+
+  private slot(userId: string, purpose: 'enroll' | 'sign-in'): string {
+    return `${this.id}:${purpose}:${userId}`;
+  }
+
+  private async confirmed(userId: string): Promise<FactorEnrollment> {
+    const e = await this.deps.store.getEnrollment(userId, this.id);
+    if (e?.status !== 'confirmed') throw new PortcullisError('mfa.not-enrolled', `${this.id} codes are not set up for this user`);
+    return e;
+  }
+
+  private async send(userId: string, address: string, purpose: 'enroll' | 'sign-in'): Promise<{ sentTo: string; expiresAt: number }> {
+    const interval = this.options.resendIntervalMs ?? 30_000;
+    if (!(await this.deps.ephemeral.consumeOnce(`mfa:otp-send:${this.id}:${userId}`, interval))) {
+      throw new PortcullisError('auth.throttled', 'a code was sent a moment ago; wait before asking for another', { details: { retryAfterMs: interval } });
+    }
+    const slot = this.slot(userId, purpose);
+    const { code, expiresAt } = await this.deps.codes.issue(slot);
+    const minutes = Math.round(this.deps.codes.ttlMs / 60_000);
+    const text = `${code} is your ${this.options.issuer} verification code. It expires in ${minutes} minutes. Do not share it.`;
+    try {
+      await this.deps.sender.send({ channel: this.id, to: address, code, purpose, expiresAt, subject: `Your ${this.options.issuer} verification code`, text });
+    } catch (e) {
+      await this.deps.codes.revoke(slot);
+      if (e instanceof PortcullisError) throw e;
+      throw new PortcullisError('mfa.delivery-failed', `the ${this.id} code could not be sent`, { cause: e });
+    }
+    return { sentTo: maskAddress(address), expiresAt };
+  }
+}

@@ -1,0 +1,47 @@
+/** What second factors need from durable storage. */
+
+export type EnrollmentStatus = 'pending' | 'confirmed';
+
+export interface FactorEnrollment {
+  userId: string;
+  /** The factor strategy id (`totp`, `email`, `sms`). */
+  factorId: string;
+  status: EnrollmentStatus;
+  /**
+   * Factor data, never a plaintext secret: TOTP keeps its seed sealed by the SecretBox
+   * (`sealedSecret`) with `algorithm`, `digits`, `period`; e-mail and SMS keep `address`.
+   */
+  data: Record<string, string | number>;
+  createdAt: number;
+  confirmedAt: number | null;
+}
+
+export interface RecoveryCodeRecord {
+  /** Position in the set (0–9). */
+  index: number;
+  /** Hex SHA-256 of the normalised code bound to the user (never the code). */
+  hash: string;
+  usedAt: number | null;
+}
+
+export interface EnrollmentStore {
+  getEnrollment(userId: string, factorId: string): Promise<FactorEnrollment | undefined>;
+  /** Inserts or replaces the user's enrolment for that factor. */
+  putEnrollment(enrollment: FactorEnrollment): Promise<void>;
+  deleteEnrollment(userId: string, factorId: string): Promise<void>;
+  listEnrollments(userId: string): Promise<FactorEnrollment[]>;
+}
+
+export interface RecoveryCodeStore {
+  /** Replaces the user's whole set atomically: the old codes stop working. */
+  replaceRecoveryCodes(userId: string, hashes: string[], now: number): Promise<void>;
+  listRecoveryCodes(userId: string): Promise<RecoveryCodeRecord[]>;
+  /**
+   * Marks one code used if it is still unused and still has `hash` (compare-and-set):
+   * under concurrent calls exactly one returns true.
+   */
+  markRecoveryCodeUsed(userId: string, index: number, hash: string, now: number): Promise<boolean>;
+  deleteRecoveryCodes(userId: string): Promise<void>;
+}
+
+export interface MfaStore extends EnrollmentStore, RecoveryCodeStore {}

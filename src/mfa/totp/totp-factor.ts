@@ -1,0 +1,137 @@
+/**
+ * TOTP as a second factor (RFC 6238). Enrolment makes a random seed, seals it with the
+ * SecretBox and shows the `otpauth://` URI and its QR code (SVG); the first valid code
+ * confirms it. Verification accepts the current time step ±`window` (default 1, RFC
+ * 6238 §5.2's "at most one time step" of network delay), compares in constant time, and
+ * accepts each code once: a (user, step) pair is consumed in the ephemeral store, so
+ * the replay guard holds across nodes.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import QRCode from 'qrcode';
+import type { Clock } from '../../core/clock.js';
+import type { EphemeralStore } from '../../core/ephemeral.js';
+import { PortcullisError } from '../../core/errors.js';
+import type { EnrollInput, EnrollOutput, ChallengeOutput, Factor, FactorSubject } from '../factor.js';
+import type { SecretBox } from '../secret-box.js';
+import type { EnrollmentStore, FactorEnrollment } from '../store.js';
+import { base32, hotp, otpauthUri, SEED_BYTES, timeStep, type OtpAlgorithm } from './hotp.js';
+
+export interface TotpOptions {
+  /** Shown in the authenticator app (the `issuer` of the key URI). */
+  issuer: string;
+  /** SHA1 by default: the only one every authenticator app supports. */
+  algorithm?: OtpAlgorithm;
+  digits?: 6 | 7 | 8;
+  period?: number;
+  /** Steps accepted either side of the current one (default 1). */
+  window?: number;
+}
+
+export interface TotpDeps {
+  store: EnrollmentStore;
+  ephemeral: EphemeralStore;
+  box: SecretBox;
+  clock: Clock;
+}
+
+const aad = (userId: string): string => `totp:${userId}`;
+
+export class TotpFactor implements Factor {
+  readonly id = 'totp';
+  readonly amr = ['otp'] as const;
+  private readonly algorithm: OtpAlgorithm;
+  private readonly digits: number;
+  private readonly period: number;
+  private readonly window: number;
+
+  constructor(
+    private readonly deps: TotpDeps,
+    private readonly options: TotpOptions,
+  ) {
+    this.algorithm = options.algorithm ?? 'SHA1';
+    this.digits = options.digits ?? 6;
+    this.period = options.period ?? 30;
+    this.window = options.window ?? 1;
+  }
+
+  async enroll(input: EnrollInput): Promise<EnrollOutput> {
+    const existing = await this.deps.store.getEnrollment(input.userId, this.id);
+    if (existing?.status === 'confirmed') throw new PortcullisError('mfa.already-enrolled', 'TOTP is already set up for this user');
+    const seed = randomBytes(SEED_BYTES[this.algorithm]);
+    const now = this.deps.clock.now();
+    await this.deps.store.putEnrollment({
+      userId: input.userId,
+      factorId: this.id,
+      status: 'pending',
+      data: { sealedSecret: await this.deps.box.seal(seed, aad(input.userId)), algorithm: this.algorithm, digits: this.digits, period: this.period },
+      createdAt: now,
+      confirmedAt: null,
+    });
+    const params = { algorithm: this.algorithm, digits: this.digits, period: this.period };
+    const uri = otpauthUri(seed, this.options.issuer, input.address ?? input.userId, params);
+    const qrSvg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    return { factorId: this.id, pendingConfirmation: true, otpauthUri: uri, qrSvg, secretBase32: base32(seed) };
+  }
+
+  async confirm(subject: FactorSubject, code: string): Promise<void> {
+    const e = await this.deps.store.getEnrollment(subject.userId, this.id);
+    if (!e) throw new PortcullisError('mfa.not-enrolled', 'start a TOTP enrolment first');
+    if (e.status === 'confirmed') throw new PortcullisError('mfa.already-enrolled', 'TOTP is already set up for this user');
+    await this.check(e, code);
+    await this.deps.store.putEnrollment({ ...e, status: 'confirmed', confirmedAt: this.deps.clock.now() });
+  }
+
+  async challenge(subject: FactorSubject): Promise<ChallengeOutput> {
+    await this.confirmed(subject.userId);
+    return { sent: false };
+  }
+
+  async verify(subject: FactorSubject, code: string): Promise<void> {
+    await this.check(await this.confirmed(subject.userId), code);
+  }
+
+  async isEnrolled(userId: string): Promise<boolean> {
+    return (await this.deps.store.getEnrollment(userId, this.id))?.status === 'confirmed';
+  }
+
+  remove(userId: string): Promise<void> {
+    return this.deps.store.deleteEnrollment(userId, this.id);
+  }
+
+  private async confirmed(userId: string): Promise<FactorEnrollment> {
+    const e = await this.deps.store.getEnrollment(userId, this.id);
+    if (e?.status !== 'confirmed') throw new PortcullisError('mfa.not-enrolled', 'TOTP is not set up for this user');
+    return e;
+  }
+
+  private async check(e: FactorEnrollment, input: string): Promise<void> {
+    const algorithm = e.data.algorithm as OtpAlgorithm;
+    const digits = Number(e.data.digits);
+    const period = Number(e.data.period);
+    const code = input.replace(/\s+/g, '');
+    if (code.length !== digits || !/^\d+$/.test(code)) throw new PortcullisError('mfa.invalid-code', 'invalid code');
+    const seed = await this.deps.box.open(String(e.data.sealedSecret), aad(e.userId));
+    const current = timeStep(this.deps.clock.now(), period);
+    const given = Buffer.from(code);
+    let matched: number | undefined;
+    // Every candidate is computed and compared, so timing does not tell which step matched.
+    for (let d = -this.window; d <= this.window; d++) {
+      const ok = timingSafeEqual(Buffer.from(hotp(seed, current + d, algorithm, digits)), given);
+      if (ok && matched === undefined) matched = current + d;
+    }
+    seed.fill(0);
+    if (matched === undefined) throw new PortcullisError('mfa.invalid-code', 'invalid code');
+    // RFC 6238 §5.2: "the verifier MUST NOT accept the second attempt of the OTP after
+    // the successful validation has been issued for the first OTP".
+    const ttl = (2 * this.window + 2) * period * 1000;
+    const lastKey = `mfa:totp:last:${e.userId}`;
+    const last = await this.deps.ephemeral.get(lastKey);
+    if (last !== undefined && Number(last) >= matched) {
+      throw new PortcullisError('mfa.code-replayed', 'this code was already used; wait for the next one');
+    }
+    if (!(await this.deps.ephemeral.consumeOnce(`mfa:totp:used:${e.userId}:${matched}`, ttl))) {
+      throw new PortcullisError('mfa.code-replayed', 'this code was already used; wait for the next one');
+    }
+    await this.deps.ephemeral.set(lastKey, String(matched), ttl);
+  }
+}

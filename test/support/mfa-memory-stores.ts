@@ -1,0 +1,78 @@
+/**
+ * In-memory MfaStore and PasswordStore for the identity and MFA tests, and a real
+ * AES-256-GCM SecretBox with a random key (so tampering and aad binding are tested for
+ * real). Durable adapters come later in src/store/.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { PortcullisError } from '../../src/core/errors.js';
+import type { PasswordStore } from '../../src/identity/passwords/store.js';
+import type { SecretBox } from '../../src/mfa/secret-box.js';
+import type { FactorEnrollment, MfaStore, RecoveryCodeRecord } from '../../src/mfa/store.js';
+
+export class MemoryMfaStore implements MfaStore {
+  readonly enrollments = new Map<string, FactorEnrollment>();
+  readonly recovery = new Map<string, RecoveryCodeRecord[]>();
+
+  async getEnrollment(userId: string, factorId: string) {
+    const e = this.enrollments.get(`${userId}\0${factorId}`);
+    return e && structuredClone(e);
+  }
+  async putEnrollment(e: FactorEnrollment) {
+    this.enrollments.set(`${e.userId}\0${e.factorId}`, structuredClone(e));
+  }
+  async deleteEnrollment(userId: string, factorId: string) {
+    this.enrollments.delete(`${userId}\0${factorId}`);
+  }
+  async listEnrollments(userId: string) {
+    return [...this.enrollments.values()].filter((e) => e.userId === userId).map((e) => structuredClone(e));
+  }
+  async replaceRecoveryCodes(userId: string, hashes: string[]) {
+    this.recovery.set(userId, hashes.map((hash, index) => ({ index, hash, usedAt: null })));
+  }
+  async listRecoveryCodes(userId: string) {
+    return (this.recovery.get(userId) ?? []).map((r) => ({ ...r }));
+  }
+  async markRecoveryCodeUsed(userId: string, index: number, hash: string, now: number) {
+    const r = this.recovery.get(userId)?.find((x) => x.index === index);
+    if (!r || r.hash !== hash || r.usedAt !== null) return false;
+    r.usedAt = now;
+    return true;
+  }
+  async deleteRecoveryCodes(userId: string) {
+    this.recovery.delete(userId);
+  }
+}
+
+export class MemoryPasswordStore implements PasswordStore {
+  readonly hashes = new Map<string, string>();
+  async getPasswordHash(userId: string) {
+    return this.hashes.get(userId);
+  }
+  async replacePasswordHash(userId: string, expected: string | null, next: string) {
+    if ((this.hashes.get(userId) ?? null) !== expected) return false;
+    this.hashes.set(userId, next);
+    return true;
+  }
+}
+
+/** `v1.<iv>.<ciphertext+tag>` under a random AES-256-GCM key. */
+export class TestSecretBox implements SecretBox {
+  private readonly key = randomBytes(32);
+  async seal(plain: Uint8Array, aad: string): Promise<string> {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.key, iv).setAAD(Buffer.from(aad));
+    const ct = Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]);
+    return `v1.${iv.toString('base64url')}.${ct.toString('base64url')}`;
+  }
+  async open(sealed: string, aad: string): Promise<Uint8Array> {
+    try {
+      const [, iv, body] = sealed.split('.');
+      const buf = Buffer.from(body!, 'base64url');
+      const d = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv!, 'base64url')).setAAD(Buffer.from(aad));
+      d.setAuthTag(buf.subarray(buf.length - 16));
+      return new Uint8Array(Buffer.concat([d.update(buf.subarray(0, buf.length - 16)), d.final()]));
+    } catch (e) {
+      throw new PortcullisError('crypto.decrypt-failed', 'sealed secret does not open', { cause: e });
+    }
+  }
+}
