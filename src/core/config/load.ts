@@ -22,11 +22,11 @@ export interface LoadedConfig {
 
 const INTERPOLATION = /\$\{(env|file):([^}]+)\}/g;
 
-function interpolate(value: unknown, path: string, baseDir: string): unknown {
+function interpolate(value: unknown, path: string, baseDir: string, env: NodeJS.ProcessEnv): unknown {
   if (typeof value === 'string') {
     return value.replace(INTERPOLATION, (_m, kind: string, ref: string) => {
       if (kind === 'env') {
-        const v = process.env[ref];
+        const v = env[ref];
         if (v === undefined) throw new PortcullisError('config.invalid', `${path}: environment variable ${ref} is not set`);
         return v;
       }
@@ -35,10 +35,10 @@ function interpolate(value: unknown, path: string, baseDir: string): unknown {
       return readFileSync(p, 'utf8').trim();
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, `${path}[${i}]`, baseDir));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, `${path}[${i}]`, baseDir, env));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, path ? `${path}.${k}` : k, baseDir);
+    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, path ? `${path}.${k}` : k, baseDir, env);
     return out;
   }
   return value;
@@ -125,7 +125,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   if (!existsSync(abs)) throw new PortcullisError('config.not-found', `configuration file ${file} does not exist (run \`portcullis init --dir DIR\`)`);
   const dir = dirname(abs);
   const raw = parseConfigText(readFileSync(abs, 'utf8'), file);
-  const withEnv = applyEnvOverrides(interpolate(raw, '', dir) as Record<string, unknown>, env);
+  const withEnv = applyEnvOverrides(interpolate(raw, '', dir, env) as Record<string, unknown>, env);
   return { config: validateConfig(withEnv), dir, file: abs };
 }
 

@@ -85,9 +85,9 @@ export const configSchema = z.strictObject({
   issuer: httpUrl.default('http://127.0.0.1:8080').describe('The issuer URL of the identity plane (`iss` of every token).'),
   listen: z
     .strictObject({
-      identity: hostPort.default('127.0.0.1:8080'),
-      gateway: hostPort.default('127.0.0.1:8443'),
-      admin: hostPort.default('127.0.0.1:8081'),
+      identity: hostPort.default('127.0.0.1:8080').describe('Identity plane: discovery, JWKS, token, revocation, introspection.'),
+      gateway: hostPort.default('127.0.0.1:8443').describe('Gateway plane: the routes.'),
+      admin: hostPort.default('127.0.0.1:8081').describe('Admin plane: admin API, OpenAPI, metrics, health. Keep it on loopback.'),
     })
     .prefault({})
     .describe('Where each plane listens.'),

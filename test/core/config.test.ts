@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { applyEnvOverrides, loadConfig, parseConfigText, validateConfig } from '../../src/core/config/load.js';
+import { PortcullisError } from '../../src/core/errors.js';
+import { renderConfigReference, renderErrorCatalogue } from '../../src/core/docs.js';
+import { DEFAULT_CONFIG } from '../../src/core/config/default-config.js';
+
+function configError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof PortcullisError);
+    return `${e.code}: ${e.message}`;
+  }
+  assert.fail('expected a config error');
+}
+
+test('config: the commented default config validates to the documented defaults', () => {
+  const c = validateConfig(parseConfigText(DEFAULT_CONFIG));
+  assert.equal(c.issuer, 'http://127.0.0.1:8080');
+  assert.equal(c.store, 'sqlite:./portcullis.db');
+  assert.equal(c.ephemeral, 'memory');
+  assert.equal(c.tokens.accessTokenTtl, 600_000);
+  assert.equal(c.tokens.signingAlg, 'ES256');
+  assert.deepEqual(c.routes, []);
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.tokens), 'the result is frozen');
+});
+
+test('config: the issue example (orders route) validates', () => {
+  const c = validateConfig(
+    parseConfigText(`
+issuer: http://127.0.0.1:8080
+listen: { identity: 127.0.0.1:8080, gateway: 127.0.0.1:8443, admin: 127.0.0.1:8081 }
+store: sqlite:./portcullis.db
+ephemeral: memory
+tokens: { accessTokenTtl: 10m, signingAlg: ES256 }
+routes:
+  - name: orders
+    match: { pathPrefix: /orders, methods: [GET, POST] }
+    upstream: http://127.0.0.1:9000
+    require:
+      token: { audience: orders-api, scopes: [orders:read] }
+`),
+  );
+  assert.equal(c.routes[0]!.require.token!.audience, 'orders-api');
+  assert.deepEqual(c.routes[0]!.require.token!.issuers, ['self']);
+});
+
+test('bad config: every error names its path and what was expected', () => {
+  const msg = configError(() =>
+    validateConfig({
+      bogus: 1,
+      tokens: { accessTokenTtl: 'soon', signingAlg: 'HS256' },
+      listen: { gateway: 'localhost' },
+      routes: [{ name: 'Bad Name', match: { pathPrefix: 'orders' }, upstream: 'ftp://x', require: { token: { scopes: ['a b'] } } }],
+    }),
+  );
+  assert.match(msg, /^config\.invalid/);
+  assert.match(msg, /\(root\): unknown key "bogus"/);
+  assert.match(msg, /tokens\.accessTokenTtl: expected a duration/);
+  assert.match(msg, /tokens\.signingAlg: /);
+  assert.match(msg, /listen\.gateway: expected host:port/);
+  assert.match(msg, /routes\[0\]\.name: expected a route name/);
+  assert.match(msg, /routes\[0\]\.match\.pathPrefix: expected a path starting with \//);
+  assert.match(msg, /routes\[0\]\.upstream: expected an http\(s\) URL/);
+  assert.match(msg, /routes\[0\]\.require\.token\.audience: /);
+  assert.match(msg, /routes\[0\]\.require\.token\.scopes\[0\]: expected a scope token/);
+});
+
+test('bad config: unknown nested keys, duplicate route names and YAML syntax errors are named', () => {
+  assert.match(configError(() => validateConfig({ routes: [{ name: 'a', match: {}, upstream: 'http://x', require: { tokn: {} } }] })), /routes\[0\]\.require: unknown key "tokn"/);
+  const dup = { name: 'a', match: {}, upstream: 'http://x' };
+  assert.match(configError(() => validateConfig({ routes: [dup, dup] })), /routes\[1\]\.name: duplicate route name "a"/);
+  assert.match(configError(() => parseConfigText('issuer: [unclosed\n')), /^config\.parse: .*line \d+/);
+  assert.match(configError(() => parseConfigText('- a\n- b\n')), /expected a mapping/);
+  assert.match(configError(() => parseConfigText('a: 1\na: 2\n')), /^config\.parse/);
+});
+
+test('config: PORTCULLIS_ environment variables override by path', () => {
+  const raw = applyEnvOverrides({ tokens: { accessTokenTtl: '10m' } }, { PORTCULLIS_TOKENS__ACCESS_TOKEN_TTL: '5m', PORTCULLIS_STORE: 'postgres://u@127.0.0.1:5432/db', PORTCULLIS_PLANES: '[gateway]' });
+  const c = validateConfig(raw);
+  assert.equal(c.tokens.accessTokenTtl, 300_000);
+  assert.equal(c.store, 'postgres://u@127.0.0.1:5432/db');
+  assert.deepEqual(c.planes, ['gateway']);
+});
+
+test('config: ${env:…} and ${file:…} interpolation; a missing variable or file is a named error', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pc-cfg-'));
+  writeFileSync(join(dir, 'db-url'), 'postgres://svc@127.0.0.1:5432/p\n');
+  writeFileSync(join(dir, 'portcullis.yaml'), 'store: ${file:./db-url}\nissuer: ${env:ISSUER_URL}\n');
+  const { config } = loadConfig(join(dir, 'portcullis.yaml'), { ISSUER_URL: 'https://id.example.com' });
+  assert.equal(config.store, 'postgres://svc@127.0.0.1:5432/p');
+  assert.equal(config.issuer, 'https://id.example.com');
+  assert.match(configError(() => loadConfig(join(dir, 'portcullis.yaml'), {})), /issuer: environment variable ISSUER_URL is not set/);
+  writeFileSync(join(dir, 'portcullis.yaml'), 'store: ${file:./nope}\n');
+  assert.match(configError(() => loadConfig(join(dir, 'portcullis.yaml'), {})), /^config\.not-found: store: secret file/);
+  assert.match(configError(() => loadConfig(join(dir, 'missing.yaml'), {})), /^config\.not-found/);
+});
+
+test('docs: docs/configuration.md is generated from the schema and up to date (npm run docs)', () => {
+  assert.equal(readFileSync('docs/configuration.md', 'utf8'), renderConfigReference());
+});
+
+test('docs: every error code is listed in docs/errors.md with meaning and fix (npm run docs)', () => {
+  assert.equal(readFileSync('docs/errors.md', 'utf8'), renderErrorCatalogue());
+});
