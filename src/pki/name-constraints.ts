@@ -1,0 +1,89 @@
+/**
+ * Name constraints (RFC 5280 §4.2.1.10, §6.1.3 (b)-(c)): whether the names of a
+ * certificate lie inside a CA's permitted subtrees and outside its excluded ones.
+ * A name form that the constraints do not mention is unconstrained.
+ */
+import { equalBytes, children, readOne, whole } from './der.js';
+import type { NameConstraints, ParsedGeneralName } from './extensions.js';
+
+function dnsMatches(name: string, base: string): boolean {
+  const n = name.toLowerCase().replace(/\.$/, '');
+  const b = base.toLowerCase();
+  if (b === '') return true;
+  if (b.startsWith('.')) return n.endsWith(b);
+  // "Any DNS name that can be constructed by simply adding zero or more labels to
+  // the left-hand side of the name satisfies the name constraint."
+  return n === b || n.endsWith(`.${b}`);
+}
+
+function uriHost(uri: string): string | null {
+  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)/.exec(uri);
+  return m && m[1] ? m[1].toLowerCase() : null;
+}
+
+function uriMatches(uri: string, base: string): boolean {
+  const host = uriHost(uri);
+  if (host === null) return false;
+  const b = base.toLowerCase();
+  // "When the constraint begins with a period, it MAY be expanded with one or more
+  // subdomains"; otherwise it specifies a host.
+  return b.startsWith('.') ? host.endsWith(b) : host === b;
+}
+
+function emailMatches(email: string, base: string): boolean {
+  const at = email.lastIndexOf('@');
+  if (at < 0) return false;
+  const host = email.slice(at + 1).toLowerCase();
+  const b = base.toLowerCase();
+  if (b.includes('@')) return email.slice(0, at) === b.slice(0, b.lastIndexOf('@')) && host === b.slice(b.lastIndexOf('@') + 1);
+  if (b.startsWith('.')) return host.endsWith(b);
+  return host === b;
+}
+
+function ipMatches(ip: Uint8Array, base: Uint8Array): boolean {
+  if (base.length !== ip.length * 2) return false;
+  for (let i = 0; i < ip.length; i++) if ((ip[i]! & base[ip.length + i]!) !== (base[i]! & base[ip.length + i]!)) return false;
+  return true;
+}
+
+/** DN subtree: the base's RDNs are a prefix of the name's RDNs (byte comparison of each RDN). */
+function dnMatches(name: Uint8Array, base: Uint8Array): boolean {
+  const n = children(readOne(name)).map(whole);
+  const b = children(readOne(base)).map(whole);
+  if (b.length > n.length) return false;
+  return b.every((r, i) => equalBytes(r, n[i]!));
+}
+
+function matches(name: ParsedGeneralName, base: ParsedGeneralName): boolean | null {
+  if (name.type !== base.type) return null;
+  switch (name.type) {
+    case 'dns':
+      return dnsMatches(name.value, (base as { value: string }).value);
+    case 'uri':
+      return uriMatches(name.value, (base as { value: string }).value);
+    case 'email':
+      return emailMatches(name.value, (base as { value: string }).value);
+    case 'ip':
+      return ipMatches(name.value, (base as { value: Uint8Array }).value);
+    case 'dn':
+      return dnMatches(name.value, (base as { value: Uint8Array }).value);
+    default:
+      return false;
+  }
+}
+
+/**
+ * True when every name satisfies the constraints.
+ * @example satisfiesNameConstraints([{ type: 'dns', value: 'a.example.org' }], nc)
+ */
+export function satisfiesNameConstraints(names: ParsedGeneralName[], nc: NameConstraints): boolean {
+  for (const name of names) {
+    for (const ex of nc.excluded) if (matches(name, ex.name) === true) return false;
+    if (nc.permitted) {
+      const sameType = nc.permitted.filter((p) => p.name.type === name.type);
+      if (sameType.length > 0 && !sameType.some((p) => matches(name, p.name) === true)) return false;
+      if (name.type === 'other' && nc.permitted.some((p) => p.name.type === 'other')) return false;
+    }
+  }
+  return true;
+}

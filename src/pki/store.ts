@@ -1,0 +1,95 @@
+/**
+ * What the certificate authority needs from durable storage: the inventory of
+ * issued certificates, the CA records (certificates with their keys encrypted at
+ * rest) and one CRL number counter per CA. Adapters (memory, SQLite, PostgreSQL)
+ * implement it; the domain never imports an adapter.
+ */
+
+/** RFC 5280 §5.3.1 CRLReason names (value 7 is unused). */
+export const REVOCATION_REASONS = {
+  unspecified: 0,
+  keyCompromise: 1,
+  cACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  certificateHold: 6,
+  removeFromCRL: 8,
+  privilegeWithdrawn: 9,
+  aACompromise: 10,
+} as const;
+export type RevocationReason = keyof typeof REVOCATION_REASONS;
+
+export type CertificateStatus = 'active' | 'revoked';
+
+export interface CertificateRecord {
+  /** Lower-case hex of the serial number's content octets. */
+  serial: string;
+  /** The CA record that issued it. */
+  issuerId: string;
+  /** Subject, as a one-line text for humans (e.g. `CN=api.example.org`). */
+  subject: string;
+  /** The app (client_id) a client certificate is bound to; null for server certificates. */
+  owner: string | null;
+  /** Issuance profile name (`server`, `client`). */
+  profile: string;
+  notBefore: number;
+  notAfter: number;
+  status: CertificateStatus;
+  revokedAt: number | null;
+  reason: RevocationReason | null;
+  /** The certificate, DER. */
+  der: Uint8Array;
+}
+
+export interface CertificateFilter {
+  owner?: string;
+  status?: CertificateStatus;
+  issuerId?: string;
+  /** Only certificates whose notAfter is before this time. */
+  expiringBefore?: number;
+  limit?: number;
+}
+
+export type CaRole = 'root' | 'intermediate';
+
+export interface CaRecord {
+  id: string;
+  role: CaRole;
+  /** The CA certificate, DER. */
+  certDer: Uint8Array;
+  /** The id of the signer kind that holds the key (`file`, later `pkcs11`, `kms`…). */
+  signerKind: string;
+  /**
+   * What that signer needs to find the key: for `file`, the sealed PKCS#8 (SecretBox
+   * output); for an HSM, a key label. Null when the key is kept offline (an offline root).
+   */
+  keyRef: string | null;
+  /** The issuing CA the service signs with (exactly one intermediate is active). */
+  active: boolean;
+  createdAt: number;
+}
+
+export interface CertificateStore {
+  insertCertificate(rec: CertificateRecord): Promise<void>;
+  getCertificate(serial: string): Promise<CertificateRecord | undefined>;
+  listCertificates(filter?: CertificateFilter): Promise<CertificateRecord[]>;
+  /**
+   * Marks an active certificate revoked. Race-safe: under concurrent calls exactly one
+   * caller gets the updated record; the others (and calls on an already revoked or
+   * unknown serial) get undefined.
+   */
+  revokeCertificate(serial: string, at: number, reason: RevocationReason): Promise<CertificateRecord | undefined>;
+  /** Revoked certificates of one issuer (for its CRL), including expired ones. */
+  listRevoked(issuerId: string): Promise<CertificateRecord[]>;
+  /** Atomically increments and returns the CRL number of a CA (first call returns 1). */
+  nextCrlNumber(issuerId: string): Promise<bigint>;
+
+  insertCa(rec: CaRecord): Promise<void>;
+  getCa(id: string): Promise<CaRecord | undefined>;
+  listCas(): Promise<CaRecord[]>;
+  /** Makes `id` the only active issuing CA of its role. */
+  activateCa(id: string): Promise<void>;
+  /** Replaces the key reference (bring an offline root online, or take it offline with null). */
+  setCaKeyRef(id: string, keyRef: string | null): Promise<void>;
+}

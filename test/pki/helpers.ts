@@ -1,0 +1,105 @@
+/** Shared fixtures for the CA tests: a SecretBox, a CA on a frozen clock, openssl runners. */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FrozenClock } from '../../src/core/clock.js';
+import { createHierarchy } from '../../src/pki/hierarchy.js';
+import { openIssuingCa, type IssuingCa } from '../../src/pki/issuing-ca.js';
+import { MemoryCertificateStore } from '../../src/pki/memory-store.js';
+import { SignerRegistry, fileSignerKind, type SecretBox } from '../../src/pki/signer.js';
+import type { IssueContext } from '../../src/pki/issue.js';
+
+/** AES-256-GCM SecretBox with a random key (what the lead's master-key envelope provides in production). */
+export function testSecretBox(): SecretBox & { opened: number } {
+  const key = randomBytes(32);
+  const box = {
+    opened: 0,
+    async seal(plain: Uint8Array, aad: string): Promise<string> {
+      const iv = randomBytes(12);
+      const c = createCipheriv('aes-256-gcm', key, iv).setAAD(Buffer.from(aad));
+      const ct = Buffer.concat([c.update(plain), c.final()]);
+      return Buffer.concat([iv, c.getAuthTag(), ct]).toString('base64url');
+    },
+    async open(sealed: string, aad: string): Promise<Uint8Array> {
+      box.opened++;
+      const b = Buffer.from(sealed, 'base64url');
+      const d = createDecipheriv('aes-256-gcm', key, b.subarray(0, 12)).setAAD(Buffer.from(aad));
+      d.setAuthTag(b.subarray(12, 28));
+      return new Uint8Array(Buffer.concat([d.update(b.subarray(28)), d.final()]));
+    },
+  };
+  return box;
+}
+
+export const T0 = Date.UTC(2030, 0, 15, 12, 0, 0);
+export const URL_BASE = 'http://127.0.0.1:8080';
+
+export interface TestCa {
+  clock: FrozenClock;
+  store: MemoryCertificateStore;
+  signers: SignerRegistry;
+  box: SecretBox;
+  ca: IssuingCa;
+  ctx: IssueContext;
+  rootPem: string;
+  intPem: string;
+}
+
+export async function makeCa(opts: { trustDomain?: string; permittedDns?: string[]; permittedIps?: string[]; t0?: number } = {}): Promise<TestCa> {
+  const clock = new FrozenClock(opts.t0 ?? T0);
+  const store = new MemoryCertificateStore();
+  const box = testSecretBox();
+  const kind = fileSignerKind(box);
+  const signers = new SignerRegistry([kind]);
+  const h = await createHierarchy({
+    store,
+    signerKind: kind,
+    clock,
+    urlBase: URL_BASE,
+    ...(opts.trustDomain ? { trustDomain: opts.trustDomain } : {}),
+    ...(opts.permittedDns ? { permittedDns: opts.permittedDns } : {}),
+    ...(opts.permittedIps ? { permittedIps: opts.permittedIps } : {}),
+  });
+  const ca = await openIssuingCa(store, signers, URL_BASE);
+  const pem = (der: Uint8Array): string => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+  return {
+    clock,
+    store,
+    signers,
+    box,
+    ca,
+    ctx: { store, clock, ca, ...(opts.trustDomain ? { trustDomain: opts.trustDomain } : {}) },
+    rootPem: pem(h.root.certDer),
+    intPem: pem(h.intermediate.certDer),
+  };
+}
+
+export function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'pki-test-'));
+}
+
+export function writeFiles(dir: string, files: Record<string, string | Uint8Array>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, body] of Object.entries(files)) {
+    out[name] = join(dir, name);
+    writeFileSync(out[name]!, body);
+  }
+  return out;
+}
+
+export function hasOpenssl(): boolean {
+  return spawnSync('openssl', ['version']).status === 0;
+}
+
+/** Runs openssl; returns status and combined output. */
+export function openssl(args: string[], input?: Uint8Array): { status: number; out: string } {
+  const r = spawnSync('openssl', args, { input, encoding: 'buffer' });
+  return { status: r.status ?? -1, out: `${r.stdout.toString()}${r.stderr.toString()}` };
+}
+
+/** The `-attime` value for openssl verify at the frozen clock's time. */
+export const attime = (ms: number): string => String(Math.floor(ms / 1000));
+
+export { execFileSync };
