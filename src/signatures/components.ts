@@ -115,6 +115,8 @@ export function checkComponentId(c: ComponentId): void {
 }
 
 interface Target {
+  /** The URL this was parsed from; a message object whose url changed is parsed again. */
+  url: string;
   scheme: string;
   authority: string;
   path: string;
@@ -128,7 +130,7 @@ const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443' };
 
 function target(req: HttpRequestLike): Target {
   let t = targets.get(req);
-  if (t) return t;
+  if (t && t.url === req.url) return t;
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?/.exec(req.url);
   if (!m) throw malformed('the request URL must be the absolute target URI');
   const scheme = m[1]!.toLowerCase();
@@ -136,7 +138,7 @@ function target(req: HttpRequestLike): Target {
   const port = /:(\d*)$/.exec(authority);
   if (port && (port[1] === '' || port[1] === DEFAULT_PORTS[scheme])) authority = authority.slice(0, port.index);
   const hashAt = req.url.indexOf('#');
-  t = { scheme, authority, path: m[3] || '/', query: m[4], targetUri: hashAt < 0 ? req.url : req.url.slice(0, hashAt) };
+  t = { url: req.url, scheme, authority, path: m[3] || '/', query: m[4], targetUri: hashAt < 0 ? req.url : req.url.slice(0, hashAt) };
   targets.set(req, t);
   return t;
 }
