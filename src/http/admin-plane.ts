@@ -1,0 +1,165 @@
+/**
+ * The admin plane: health, readiness, Prometheus metrics and the OpenAPI document in
+ * the open; the admin REST API under /v1/ behind the admin bearer token (RFC 6750,
+ * compared in constant time). Every change is audited with actor `admin` and the
+ * audit trail is flushed before the answer, so an acknowledged change is durable.
+ * Request bodies are never logged; no response carries a secret except the one-time
+ * client secret of `POST /v1/apps` and `rotate-secret`.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../app.js';
+import { PortcullisError } from '../core/errors.js';
+import { adminTokenChecker } from './admin-auth.js';
+import { appRoutes } from './admin/apps.js';
+import { auditRoutes } from './admin/audit.js';
+import { keyRoutes } from './admin/keys.js';
+import { defineRoute, validate, type AdminRoute } from './admin/route.js';
+import { Health, OpenApiDocument } from './admin/schemas.js';
+import { tokenRoutes } from './admin/tokens.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { createHttpServer, sendWire } from './server.js';
+import { problem } from './wire-errors.js';
+
+export interface AdminPlaneDeps {
+  services: Services;
+  adminToken: string;
+  health: { ready(): Promise<void> };
+}
+
+export const ADMIN_REALM = 'portcullis-admin';
+const V1 = '/v1';
+
+function openRoutes(s: Services, health: AdminPlaneDeps['health'], document: () => Record<string, unknown>): AdminRoute[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/healthz',
+      operationId: 'health',
+      summary: 'Liveness: the process answers.',
+      tag: 'operations',
+      auth: false,
+      responses: { 200: { description: 'Alive.', schema: Health } },
+      errors: [],
+      async handler() {
+        return { body: { status: 'ok' } };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/readyz',
+      operationId: 'ready',
+      summary: 'Readiness: the stores answer and a signing key is active.',
+      tag: 'operations',
+      auth: false,
+      responses: { 200: { description: 'Ready.', schema: Health }, 503: { description: 'Not ready.', schema: Health } },
+      errors: [],
+      async handler() {
+        try {
+          await health.ready();
+          return { body: { status: 'ready' } };
+        } catch (err) {
+          s.logger.warn({ err }, 'readiness check failed');
+          return { status: 503, body: { status: 'unavailable' } };
+        }
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/metrics',
+      operationId: 'metrics',
+      summary: 'Prometheus metrics (text exposition format).',
+      tag: 'operations',
+      auth: false,
+      responses: { 200: { description: 'Metrics.', contentType: 'text/plain' } },
+      errors: [],
+      async handler() {
+        return { body: await s.metrics.metrics(), contentType: s.metrics.contentType };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/openapi.json',
+      operationId: 'openapi',
+      summary: 'This OpenAPI 3.1 document.',
+      tag: 'operations',
+      auth: false,
+      responses: { 200: { description: 'The document.', schema: OpenApiDocument } },
+      errors: [],
+      async handler() {
+        return { body: document() };
+      },
+    }),
+  ];
+}
+
+function register(f: FastifyInstance, r: AdminRoute, prefix: string): void {
+  f.route({
+    method: r.method,
+    url: r.path.slice(prefix.length),
+    handler: async (request, reply) => {
+      const body = r.body ? validate(r.body, request.body ?? undefined, 'body') : undefined;
+      const query = r.query ? validate(r.query, withoutEmpty(request.query), 'query') : undefined;
+      const result = await r.handler({ body, query, params: request.params as Record<string, string>, request, reply });
+      reply.code(result.status ?? 200);
+      if (result.contentType) reply.type(result.contentType);
+      return reply.send(result.body);
+    },
+  });
+}
+
+/** `?after=` means "not given", so the default applies. */
+function withoutEmpty(q: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries((q ?? {}) as Record<string, unknown>)) if (v !== '') out[k] = v;
+  return out;
+}
+
+/**
+ * Builds the admin plane (not yet listening).
+ *
+ * @example
+ * const admin = buildAdminPlane({ services, adminToken: readAdminToken(file), health });
+ * await admin.listen({ host: '127.0.0.1', port: 8081 });
+ */
+export function buildAdminPlane({ services, adminToken, health }: AdminPlaneDeps): FastifyInstance {
+  const app = createHttpServer(services.logger, { bodyLimit: 256 * 1024 });
+  let doc: Record<string, unknown> | undefined;
+  const routes: AdminRoute[] = [];
+  routes.push(...openRoutes(services, health, () => (doc ??= buildOpenApiDocument(routes))));
+  routes.push(...appRoutes(services), ...tokenRoutes(services), ...keyRoutes(services), ...auditRoutes(services));
+  doc = buildOpenApiDocument(routes);
+
+  const isAdmin = adminTokenChecker(adminToken);
+  const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (isAdmin(request.headers.authorization)) return;
+    const presented = request.headers.authorization !== undefined;
+    services.audit.record({
+      time: services.clock.now(),
+      type: 'admin.denied',
+      actor: 'anonymous',
+      reason: 'admin.unauthorized',
+      data: { method: request.method, route: request.routeOptions.url ?? null, credential: presented ? 'invalid' : 'missing' },
+    });
+    const wire = problem(new PortcullisError('admin.unauthorized', presented ? 'the admin token is not valid' : 'this endpoint needs Authorization: Bearer <admin token>'));
+    // RFC 6750 §3: a request without credentials gets no error code; a wrong one gets invalid_token.
+    wire.headers['www-authenticate'] = presented ? `Bearer realm="${ADMIN_REALM}", error="invalid_token"` : `Bearer realm="${ADMIN_REALM}"`;
+    return sendWire(reply, wire);
+  };
+
+  for (const r of routes.filter((x) => !x.auth)) register(app, r, '');
+  void app.register(
+    async (v1) => {
+      v1.addHook('onRequest', authenticate);
+      v1.addHook('onSend', async (_req, reply) => {
+        reply.header('cache-control', 'no-store');
+      });
+      for (const r of routes.filter((x) => x.auth)) {
+        if (!r.path.startsWith(`${V1}/`)) throw new Error(`admin route ${r.path} needs auth but is outside ${V1}/`);
+        register(v1, r, V1);
+      }
+      v1.setNotFoundHandler((req, reply) => sendWire(reply, problem(new PortcullisError('not-found', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`))));
+    },
+    { prefix: V1 },
+  );
+  return app;
+}

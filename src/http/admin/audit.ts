@@ -1,0 +1,55 @@
+/** Admin routes for the audit trail: page through rows, tail, verify the hash chain. */
+import type { Services } from '../../app.js';
+import { verifyAuditChain } from '../../audit/trail.js';
+import { defineRoute, type AdminRoute } from './route.js';
+import { AuditListQuery, AuditPage, AuditTail, AuditTailQuery, AuditVerify } from './schemas.js';
+
+export function auditRoutes(s: Services): AdminRoute[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/v1/audit',
+      operationId: 'listAudit',
+      summary: 'Audit rows after a sequence number, oldest first.',
+      tag: 'audit',
+      auth: true,
+      query: AuditListQuery,
+      responses: { 200: { description: 'A page of rows.', schema: AuditPage } },
+      errors: [400],
+      async handler({ query }) {
+        await s.audit.flush();
+        const rows = await s.store.listAudit(query.after, query.limit);
+        return { body: { rows, next_after: rows.at(-1)?.seq ?? query.after } };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/v1/audit/tail',
+      operationId: 'tailAudit',
+      summary: 'The newest audit rows, oldest first.',
+      tag: 'audit',
+      auth: true,
+      query: AuditTailQuery,
+      responses: { 200: { description: 'The newest rows.', schema: AuditTail } },
+      errors: [400],
+      async handler({ query }) {
+        await s.audit.flush();
+        return { body: { rows: await s.store.tailAudit(query.limit) } };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/v1/audit/verify',
+      operationId: 'verifyAudit',
+      summary: 'Verify the whole hash chain; names the first changed, removed or inserted row.',
+      tag: 'audit',
+      auth: true,
+      responses: { 200: { description: 'ok:true, or ok:false with the first broken row.', schema: AuditVerify } },
+      errors: [],
+      async handler() {
+        await s.audit.flush();
+        return { body: await verifyAuditChain(s.store) };
+      },
+    }),
+  ];
+}

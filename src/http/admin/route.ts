@@ -1,0 +1,70 @@
+/**
+ * One admin route = one table entry: method, path, auth, zod schemas for the body,
+ * query and responses, and the handler. The admin plane registers the table with
+ * fastify and `openapi.ts` describes the same table, so the document cannot drift
+ * from what the server serves.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { PortcullisError } from '../../core/errors.js';
+import { issuePath } from '../../core/config/load.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT';
+
+export interface RouteResponse {
+  description: string;
+  /** JSON body schema (a registered response schema); absent for non-JSON bodies. */
+  schema?: z.ZodType;
+  /** Media type when the body is not JSON (e.g. the Prometheus text format). */
+  contentType?: string;
+}
+
+export interface HandlerInput<B, Q> {
+  body: B;
+  query: Q;
+  params: Record<string, string>;
+  request: FastifyRequest;
+  reply: FastifyReply;
+}
+
+/** What a handler answers: a status and a JSON body (or a raw string with `contentType`). */
+export interface HandlerResult {
+  status?: number;
+  body: unknown;
+  contentType?: string;
+}
+
+export interface AdminRoute<B = unknown, Q = unknown> {
+  method: HttpMethod;
+  /** fastify path syntax: `/v1/apps/:clientId`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  tag: string;
+  /** Requires the admin bearer token (every route under /v1/). */
+  auth: boolean;
+  body?: z.ZodType<B>;
+  query?: z.ZodType<Q>;
+  /** Success responses by status. */
+  responses: Record<number, RouteResponse>;
+  /** Error statuses this route may answer (problem+json), besides 401 for auth routes. */
+  errors: number[];
+  handler(input: HandlerInput<B, Q>): Promise<HandlerResult>;
+}
+
+/** Keeps the handler's body/query types tied to the schemas. */
+export function defineRoute<B = undefined, Q = undefined>(route: AdminRoute<B, Q>): AdminRoute {
+  return route as unknown as AdminRoute;
+}
+
+/** Parses with zod; a failure is `request.invalid` naming every field path. */
+export function validate<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query'): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const errors = r.error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ path: issuePath([...i.path, k]), message: 'unknown key' }))
+      : [{ path: i.path.length ? issuePath(i.path) : where, message: i.message }],
+  );
+  throw new PortcullisError('request.invalid', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { details: { errors } });
+}

@@ -1,0 +1,164 @@
+/**
+ * Request and response schemas of the admin API (zod). Requests are validated with
+ * them; `openapi.ts` turns the named ones into `components.schemas`; the tests parse
+ * responses with them, so a field that is not documented (a secret, a verifier)
+ * fails a test instead of reaching a client. Response objects are strict for that reason.
+ */
+import { z } from 'zod';
+
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected a scope token (RFC 6749 §3.3)');
+
+export const Jwk = z
+  .looseObject({
+    kty: z.enum(['EC', 'OKP', 'RSA']).describe('Key type; only public keys are accepted.'),
+    kid: z.string().max(200).optional(),
+    alg: z.string().max(20).optional(),
+  })
+  .describe('A public JSON Web Key (RFC 7517).');
+
+export const JwkSet = z
+  .strictObject({ keys: z.array(Jwk).min(1).max(20) })
+  .describe('A JWK Set (RFC 7517 §5) of public keys, for apps that authenticate with private_key_jwt.');
+
+export const CreateAppRequest = z
+  .strictObject({
+    name: z.string().min(1).max(100).describe('Display name: letters, digits, spaces and . @ : - _'),
+    audiences: z.array(z.string().min(1).max(200)).min(1).max(50).describe('APIs (token `aud` values) the app may request tokens for.'),
+    scopes: z.array(scopeToken).max(100).default([]).describe('Scopes the app may request.'),
+    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional().describe('Defaults to private_key_jwt when jwks is given, client_secret_basic otherwise.'),
+    jwks: JwkSet.optional(),
+  })
+  .describe('Registers an app (OAuth client).');
+
+export const TokenRequest = z.strictObject({ token: z.string().min(1).max(16_384).describe('An access token (JWT).') });
+
+export const AuditListQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).default(0).describe('Rows with a sequence number greater than this.'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100).describe('At most this many rows.'),
+});
+
+export const AuditTailQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(20).describe('The newest this many rows.'),
+});
+
+const isoTime = z.string().describe('RFC 3339 time');
+
+export const App = z.strictObject({
+  client_id: z.string(),
+  name: z.string(),
+  audiences: z.array(z.string()),
+  scopes: z.array(z.string()),
+  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']),
+  status: z.enum(['active', 'disabled']),
+  tokens_revoked_before: isoTime.nullable().describe('Tokens issued before this time are revoked.'),
+  jwks_keys: z.number().int().describe('Number of registered public keys.'),
+  created_at: isoTime,
+  updated_at: isoTime,
+});
+
+export const AppResponse = z.strictObject({ app: App });
+export const AppList = z.strictObject({ apps: z.array(App) });
+export const AppCredentials = z.strictObject({
+  app: App,
+  client_id: z.string(),
+  client_secret: z.string().nullable().describe('Shown once, never again; null for private_key_jwt apps.'),
+});
+
+export const Key = z.strictObject({
+  kid: z.string(),
+  use: z.enum(['sig', 'enc']),
+  alg: z.string(),
+  state: z.enum(['next', 'active', 'retired', 'expired']),
+  created_at: isoTime,
+  activates_at: isoTime,
+  retires_at: isoTime.nullable(),
+  expires_at: isoTime.nullable().describe('When the key leaves the JWKS.'),
+});
+export const KeyList = z.strictObject({ signing_kid: z.string().nullable(), keys: z.array(Key) });
+export const KeyRotation = z.strictObject({
+  activated: z.string().describe('The kid that signs from now on.'),
+  next: z.string().describe('The kid published for the following rotation.'),
+  keys: z.array(Key),
+});
+
+export const TokenRevocation = z.strictObject({
+  revoked: z.boolean().describe('False when the token had already expired (nothing to revoke).'),
+  jti: z.string(),
+  client_id: z.string(),
+});
+
+export const Introspection = z
+  .union([
+    z.strictObject({ active: z.literal(false) }),
+    z.strictObject({
+      active: z.literal(true),
+      token_type: z.literal('Bearer'),
+      iss: z.string(),
+      sub: z.string(),
+      aud: z.union([z.string(), z.array(z.string())]),
+      client_id: z.string(),
+      scope: z.string(),
+      jti: z.string(),
+      iat: z.number().int(),
+      exp: z.number().int(),
+    }),
+  ])
+  .describe('RFC 7662 §2.2 introspection response (admin view: any active token of this issuer).');
+
+export const AuditRow = z.strictObject({
+  seq: z.number().int(),
+  time: z.number().int().describe('Epoch milliseconds.'),
+  type: z.string(),
+  actor: z.string(),
+  clientId: z.string().nullable(),
+  route: z.string().nullable(),
+  reason: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()).nullable(),
+  prevHash: z.string(),
+  hash: z.string().describe('hex SHA-256(prevHash ‖ canonical row).'),
+});
+export const AuditPage = z.strictObject({ rows: z.array(AuditRow), next_after: z.number().int().describe('Pass as `after` for the next page.') });
+export const AuditTail = z.strictObject({ rows: z.array(AuditRow) });
+export const AuditVerify = z.strictObject({
+  ok: z.boolean(),
+  rows: z.number().int().describe('Rows verified.'),
+  brokenAt: z.number().int().optional().describe('The first row whose link or hash does not verify.'),
+  reason: z.string().optional(),
+});
+
+export const Health = z.strictObject({ status: z.enum(['ok', 'ready', 'unavailable']) });
+
+export const Problem = z
+  .looseObject({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string().describe('Stable error code (docs/errors.md).'),
+    detail: z.string(),
+    instance: z.string().optional(),
+    errors: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional().describe('For request.invalid: each invalid field.'),
+  })
+  .describe('RFC 9457 problem details.');
+
+export const OpenApiDocument = z.looseObject({ openapi: z.string() });
+
+/** Named schemas, as they appear under components.schemas. */
+export const requestSchemas = { CreateAppRequest, JwkSet, TokenRequest } as const;
+export const responseSchemas = {
+  App,
+  AppResponse,
+  AppList,
+  AppCredentials,
+  Key,
+  KeyList,
+  KeyRotation,
+  TokenRevocation,
+  Introspection,
+  AuditRow,
+  AuditPage,
+  AuditTail,
+  AuditVerify,
+  Health,
+  Problem,
+  OpenApiDocument,
+} as const;
