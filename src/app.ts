@@ -89,7 +89,7 @@ export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger
   const store = await openDurableStore(config.store, { baseDir: dir, logger });
   let ephemeral: EphemeralStore | undefined;
   try {
-    ephemeral = await openEphemeralStore(config.ephemeral);
+    ephemeral = await openEphemeralStore(config.ephemeral, { prefix: config.ephemeralPrefix });
     const envelope = await Envelope.open(store, masterKey);
     masterKey.fill(0);
     const keys = new KeyRing(store, envelope, clock, {

@@ -106,6 +106,11 @@ export const configSchema = z.strictObject({
     .regex(/^(memory|rediss?:\/\/.+)$/, 'expected memory or redis://host:port')
     .default('memory')
     .describe('Ephemeral store (nonces, counters, revocation fan-out): `memory` or a Redis URL.'),
+  ephemeralPrefix: z
+    .string()
+    .regex(/^[\w:.-]{1,64}$/, 'expected a key prefix of letters, digits and : . - _')
+    .default('portcullis:')
+    .describe('Prefix of every Redis key and channel, so several deployments can share one Redis.'),
   masterKeyFile: z.string().default('./master.key').describe('File holding the 32-byte master key (mode 0600), relative to the config directory.'),
   adminTokenFile: z.string().default('./admin.token').describe('File holding the admin API bearer token (mode 0600).'),
   tokens: z
