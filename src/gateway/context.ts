@@ -1,0 +1,39 @@
+/**
+ * The request context every policy step reads and adds facts to. A step has one
+ * signature: it returns (synchronously, or a Promise when it must wait) or throws a
+ * PortcullisError that denies the request.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ScannedRequest } from './headers.js';
+import type { CompiledRoute } from './route-table.js';
+import type { VerifiedToken } from './token-cache.js';
+
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly route: CompiledRoute;
+  readonly method: string;
+  /** Normalised path (request-target.ts), without the query. */
+  readonly path: string;
+  /** Query with its `?`, or ''. */
+  readonly query: string;
+  readonly headers: ScannedRequest;
+  /** `performance.now()` when the request arrived. */
+  readonly start: number;
+  /** Set by the token step. */
+  token: VerifiedToken | undefined;
+}
+
+export type PolicyStep = (ctx: RequestContext) => void | Promise<void>;
+
+/**
+ * Runs steps in order; returns undefined when all finished synchronously, else a
+ * Promise for the rest.
+ */
+export function runSteps(ctx: RequestContext, steps: readonly PolicyStep[], from = 0): void | Promise<void> {
+  for (let i = from; i < steps.length; i++) {
+    const r = steps[i]!(ctx);
+    if (r !== undefined) return r.then(() => runSteps(ctx, steps, i + 1));
+  }
+  return undefined;
+}

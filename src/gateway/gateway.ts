@@ -1,0 +1,280 @@
+/**
+ * The gateway plane's request path, mounted on a plain `node:http`/`node:https` server:
+ *
+ *   request target normalised → route matched → body size → policy steps (token) → proxy
+ *
+ * Every denial is answered on the wire (errors.ts), counted, and audited as
+ * `gateway.denied`; allowed requests are counted, timed and sampled into the audit
+ * trail. Nothing on this path touches a database.
+ */
+import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import type { Registry } from 'prom-client';
+import type { AuditSink } from '../audit/sink.js';
+import type { Clock } from '../core/clock.js';
+import type { Config, RouteConfig } from '../core/config/schema.js';
+import { PortcullisError, toPortcullisError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { VerificationKeys } from '../crypto/verification-keys.js';
+import type { RevocationSet } from '../tokens/revocation-set.js';
+import { runSteps, type PolicyStep, type RequestContext } from './context.js';
+import { rawErrorResponse, writeError } from './errors.js';
+import { scanRequestHeaders } from './headers.js';
+import { createGatewayMetrics, type RouteMetrics } from './metrics.js';
+import { forward, UpstreamPools } from './proxy.js';
+import { parseRequestTarget } from './request-target.js';
+import { compileRoute, RouteTable, type CompiledRoute } from './route-table.js';
+import { TokenVerifier, type TokenPolicy } from './token-policy.js';
+
+export interface GatewayDeps {
+  routes: readonly RouteConfig[];
+  gateway: Config['gateway'];
+  /** This Portcullis's own `iss`. */
+  issuer: string;
+  keys: VerificationKeys;
+  revocations: RevocationSet;
+  audit: AuditSink;
+  clock: Clock;
+  leewayMs: number;
+  logger: Logger;
+  metrics?: Registry;
+  /** Source of randomness for audit sampling (tests pass a fixed one). */
+  random?: () => number;
+}
+
+export interface Gateway {
+  /** The `request` listener. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** The `clientError` listener: 431 for oversized headers, 400/408 otherwise, as problem+json. */
+  clientError(err: Error & { code?: string }, socket: Duplex): void;
+  /** Replaces the route table (config reload); in-flight requests finish on the old one. */
+  setRoutes(routes: readonly RouteConfig[]): void;
+  close(): Promise<void>;
+  /** The verifier (and its cache), for the admin plane and tests. */
+  readonly tokens: TokenVerifier;
+}
+
+interface GatewayRoute extends CompiledRoute {
+  readonly steps: readonly PolicyStep[];
+  readonly metrics: RouteMetrics;
+  readonly maxBodySize: number;
+  readonly timeoutMs: number;
+  readonly stripPrefix: boolean;
+  readonly tokenPolicy: TokenPolicy | undefined;
+}
+
+const NO_ROUTE = '(none)';
+
+/**
+ * `http.createServer` options for the gateway listener.
+ * @example const server = http.createServer(gatewayServerOptions(config.gateway), gw.handle); server.on('clientError', gw.clientError)
+ */
+export function gatewayServerOptions(cfg: Config['gateway']): ServerOptions {
+  return {
+    maxHeaderSize: cfg.maxHeaderSize,
+    requestTimeout: cfg.requestTimeout,
+    // Node requires headersTimeout <= requestTimeout
+    headersTimeout: Math.min(cfg.requestTimeout, 30_000),
+    keepAlive: true,
+    // longer than the 60 s idle timeout of common load balancers, so they close first
+    keepAliveTimeout: 65_000,
+    connectionsCheckingInterval: 5_000,
+    noDelay: true,
+    requireHostHeader: true,
+    joinDuplicateHeaders: false,
+  };
+}
+
+/**
+ * Builds the gateway request path.
+ * @example
+ * const gw = createGateway({ routes: cfg.routes, gateway: cfg.gateway, issuer: cfg.issuer, keys, revocations, audit, clock, leewayMs: cfg.tokens.leeway, logger });
+ * http.createServer(gatewayServerOptions(cfg.gateway), gw.handle).on('clientError', gw.clientError);
+ */
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { audit, clock, logger } = deps;
+  const random = deps.random ?? Math.random;
+  const sampleRate = deps.gateway.auditSampleRate;
+  const metrics = createGatewayMetrics(deps.metrics);
+  const noRouteMetrics = metrics.forRoute(NO_ROUTE);
+  const pools = new UpstreamPools({ connections: deps.gateway.connectionsPerUpstream });
+  const tokens = new TokenVerifier({
+    issuer: deps.issuer,
+    keys: deps.keys,
+    revocations: deps.revocations,
+    clock,
+    leewayMs: deps.leewayMs,
+    cacheSize: deps.gateway.tokenCacheSize,
+    logger,
+  });
+
+  function tokenStep(policy: TokenPolicy): PolicyStep {
+    return (ctx) => {
+      const h = ctx.headers;
+      const r = tokens.resolve(policy, h.authCount, h.authValue);
+      if (r instanceof Promise) {
+        return r.then((v) => {
+          ctx.token = v;
+          tokens.check(policy, v);
+        });
+      }
+      ctx.token = r;
+      tokens.check(policy, r);
+      return undefined;
+    };
+  }
+
+  function compile(config: RouteConfig): GatewayRoute {
+    const base = compileRoute(config);
+    const tokenPolicy = config.require.token === undefined ? undefined : tokens.compile(config.require.token);
+    const steps: PolicyStep[] = [];
+    if (tokenPolicy !== undefined) steps.push(tokenStep(tokenPolicy));
+    return {
+      ...base,
+      steps,
+      metrics: metrics.forRoute(config.name),
+      maxBodySize: config.maxBodySize,
+      timeoutMs: config.timeout,
+      stripPrefix: config.stripPrefix,
+      tokenPolicy,
+    };
+  }
+
+  let table = new RouteTable(deps.routes.map(compile));
+
+  function actorOf(ctx: RequestContext | undefined): { actor: string; clientId: string | null } {
+    const clientId = ctx?.token?.clientId;
+    return clientId === undefined ? { actor: 'anonymous', clientId: null } : { actor: `client:${clientId}`, clientId };
+  }
+
+  function fail(req: IncomingMessage, res: ServerResponse, ctx: RequestContext | undefined, e: unknown): void {
+    const err = toPortcullisError(e);
+    const route = ctx?.route as GatewayRoute | undefined;
+    const upstream = err.code === 'upstream.unavailable' || err.code === 'upstream.timeout';
+    if (err.code === 'internal') logger.error({ err: e, route: route?.name }, 'gateway request failed');
+    else if (upstream) logger.warn({ code: err.code, route: route?.name, cause: String(err.cause) }, 'upstream failed');
+    writeError(res, err, err.code === 'request.body-too-large');
+    (route?.metrics ?? noRouteMetrics).count(upstream ? 'upstream_error' : err.status >= 500 ? 'error' : 'denied');
+    if (upstream) return;
+    const { actor, clientId } = actorOf(ctx);
+    audit.record({
+      time: clock.now(),
+      type: 'gateway.denied',
+      actor,
+      clientId,
+      route: route?.name ?? null,
+      reason: err.code,
+      data: { method: req.method, path: ctx?.path ?? null, status: err.status, ip: req.socket.remoteAddress ?? null },
+    });
+  }
+
+  function proxy(ctx: RequestContext): void {
+    const route = ctx.route as GatewayRoute;
+    const { req, res, headers: h } = ctx;
+    const out = h.forward;
+    const ip = req.socket.remoteAddress ?? '';
+    out.push(
+      'x-forwarded-for',
+      h.xForwardedFor === undefined ? ip : h.xForwardedFor + ', ' + ip,
+      'x-forwarded-proto',
+      (h.xForwardedProto === undefined ? '' : h.xForwardedProto + ', ') + ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'),
+    );
+    if (h.host !== undefined) out.push('x-forwarded-host', h.xForwardedHost === undefined ? h.host : h.xForwardedHost + ', ' + h.host);
+    const identity = ctx.token?.identityHeaders;
+    if (identity !== undefined) for (let i = 0; i < identity.length; i++) out.push(identity[i]!);
+    let path = ctx.path;
+    if (route.stripPrefix) {
+      path = path.slice(route.stripLength);
+      if (path === '') path = '/';
+    }
+    forward(
+      pools,
+      {
+        req,
+        res,
+        origin: route.origin,
+        path: route.basePath + path + ctx.query,
+        method: ctx.method,
+        headers: out,
+        hasBody: h.contentLength !== undefined || h.transferEncoding,
+        maxBodySize: route.maxBodySize,
+        timeoutMs: route.timeoutMs,
+      },
+      (err) => {
+        if (err !== undefined) return fail(req, res, ctx, err);
+        route.metrics.count('allowed');
+        route.metrics.observe((performance.now() - ctx.start) / 1000);
+        if (sampleRate > 0 && random() < sampleRate) {
+          const { actor, clientId } = actorOf(ctx);
+          audit.record({
+            time: clock.now(),
+            type: 'gateway.allowed',
+            actor,
+            clientId,
+            route: route.name,
+            reason: null,
+            data: { method: ctx.method, path: ctx.path, status: res.statusCode },
+          });
+        }
+      },
+    );
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const start = performance.now();
+    let ctx: RequestContext | undefined;
+    try {
+      const target = parseRequestTarget(req.url ?? '');
+      const headers = scanRequestHeaders(req.rawHeaders);
+      const method = req.method ?? 'GET';
+      const route = table.match(headers.host, method, target.path);
+      if (route === undefined) throw new PortcullisError('route.not-found', 'no route matches this request');
+      ctx = { req, res, route, method, path: target.path, query: target.query, headers, start, token: undefined };
+      if (headers.contentLength !== undefined) {
+        const n = Number(headers.contentLength);
+        if (!Number.isSafeInteger(n) || n < 0 || headers.contentLengthCount > 1) throw new PortcullisError('request.malformed', 'invalid Content-Length');
+        if (n > route.maxBodySize) throw new PortcullisError('request.body-too-large', `request body exceeds ${route.maxBodySize} bytes`);
+      }
+      const pending = runSteps(ctx, route.steps);
+      if (pending === undefined) proxy(ctx);
+      else {
+        const c = ctx;
+        pending.then(
+          () => proxy(c),
+          (e: unknown) => fail(req, res, c, e),
+        );
+      }
+    } catch (e) {
+      fail(req, res, ctx, e);
+    }
+  }
+
+  function clientError(err: Error & { code?: string }, socket: Duplex): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const e =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? new PortcullisError('request.headers-too-large', 'request headers exceed the limit')
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? new PortcullisError('request.timeout', 'request not received in time')
+          : new PortcullisError('request.malformed', 'malformed HTTP request');
+    noRouteMetrics.count('denied');
+    audit.record({ time: clock.now(), type: 'gateway.denied', actor: 'anonymous', clientId: null, route: null, reason: e.code, data: { status: e.status } });
+    socket.end(rawErrorResponse(e));
+  }
+
+  return {
+    handle,
+    clientError,
+    tokens,
+    setRoutes(routes: readonly RouteConfig[]): void {
+      const next = new RouteTable(routes.map(compile));
+      table = next;
+      pools.retain(new Set(routes.map((r) => new URL(r.upstream).origin)));
+    },
+    close: () => pools.close(),
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * Header handling between client, gateway and upstream.
+ *
+ * RFC 9110 §7.6.1: "a proxy or gateway MUST parse a received Connection header field
+ * before a message is forwarded and, for each connection-option in this field, remove
+ * any header or trailer field(s) from the message with the same name as the
+ * connection-option, and then remove the Connection header field itself". The other
+ * hop-by-hop fields (Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding,
+ * Upgrade, Proxy-Authorization) are removed both ways too.
+ *
+ * Towards the upstream the gateway also drops the client's Authorization (the upstream
+ * gets the verified identity instead), any `x-portcullis-*` header (only the gateway
+ * speaks that namespace), Host (set from the upstream URL) and Expect, and appends to
+ * X-Forwarded-For/-Proto/-Host.
+ */
+
+const enum Kind {
+  Drop = 1,
+  Connection,
+  Host,
+  Authorization,
+  ContentLength,
+  TransferEncoding,
+  XForwardedFor,
+  XForwardedProto,
+  XForwardedHost,
+}
+
+const REQUEST_KINDS = new Map<string, Kind>([
+  ['connection', Kind.Connection],
+  ['keep-alive', Kind.Drop],
+  ['proxy-connection', Kind.Drop],
+  ['te', Kind.Drop],
+  ['trailer', Kind.Drop],
+  ['transfer-encoding', Kind.TransferEncoding],
+  ['upgrade', Kind.Drop],
+  ['proxy-authorization', Kind.Drop],
+  ['expect', Kind.Drop],
+  ['host', Kind.Host],
+  ['authorization', Kind.Authorization],
+  ['content-length', Kind.ContentLength],
+  ['x-forwarded-for', Kind.XForwardedFor],
+  ['x-forwarded-proto', Kind.XForwardedProto],
+  ['x-forwarded-host', Kind.XForwardedHost],
+]);
+
+/** Hop-by-hop response fields (RFC 9110 §7.6.1), by lower-case name. */
+const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization']);
+
+/** What one pass over a request's raw headers found. */
+export interface ScannedRequest {
+  /** Headers to forward, flat `[name, value, name, value, …]`, without the ones above. */
+  forward: string[];
+  host: string | undefined;
+  authCount: number;
+  authValue: string | undefined;
+  contentLength: string | undefined;
+  contentLengthCount: number;
+  transferEncoding: boolean;
+  xForwardedFor: string | undefined;
+  xForwardedProto: string | undefined;
+  xForwardedHost: string | undefined;
+}
+
+function appendList(prev: string | undefined, v: string): string {
+  return prev === undefined ? v : prev + ', ' + v;
+}
+
+/** Names listed in Connection values, lower-case, other than the usual `close`/`keep-alive`. */
+function connectionOptions(values: string[]): Set<string> | undefined {
+  let out: Set<string> | undefined;
+  for (const v of values) {
+    for (const part of v.split(',')) {
+      const name = part.trim().toLowerCase();
+      if (name === '' || name === 'close' || name === 'keep-alive') continue;
+      (out ??= new Set()).add(name);
+    }
+  }
+  return out;
+}
+
+function removeNamed(flat: string[], names: Set<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) if (!names.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
+  return out;
+}
+
+/**
+ * One pass over `req.rawHeaders`.
+ * @example const s = scanRequestHeaders(req.rawHeaders)
+ */
+export function scanRequestHeaders(raw: string[]): ScannedRequest {
+  const forward: string[] = [];
+  const s: ScannedRequest = {
+    forward,
+    host: undefined,
+    authCount: 0,
+    authValue: undefined,
+    contentLength: undefined,
+    contentLengthCount: 0,
+    transferEncoding: false,
+    xForwardedFor: undefined,
+    xForwardedProto: undefined,
+    xForwardedHost: undefined,
+  };
+  let connection: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    const kind = REQUEST_KINDS.get(lower);
+    if (kind === undefined) {
+      // x-portcullis-*: only the gateway may set these
+      if (lower.length >= 13 && lower.startsWith('x-portcullis-')) continue;
+      forward.push(name, value);
+      continue;
+    }
+    switch (kind) {
+      case Kind.Drop:
+        break;
+      case Kind.Connection:
+        (connection ??= []).push(value);
+        break;
+      case Kind.Host:
+        s.host ??= value;
+        break;
+      case Kind.Authorization:
+        if (s.authCount++ === 0) s.authValue = value;
+        break;
+      case Kind.ContentLength:
+        s.contentLengthCount++;
+        s.contentLength ??= value;
+        forward.push(name, value);
+        break;
+      case Kind.TransferEncoding:
+        s.transferEncoding = true;
+        break;
+      case Kind.XForwardedFor:
+        s.xForwardedFor = appendList(s.xForwardedFor, value);
+        break;
+      case Kind.XForwardedProto:
+        s.xForwardedProto = appendList(s.xForwardedProto, value);
+        break;
+      case Kind.XForwardedHost:
+        s.xForwardedHost = appendList(s.xForwardedHost, value);
+        break;
+    }
+  }
+  if (connection !== undefined) {
+    const named = connectionOptions(connection);
+    if (named !== undefined) {
+      // a client may not use Connection to strip what the gateway relies on
+      named.delete('content-length');
+      s.forward = removeNamed(forward, named);
+    }
+  }
+  return s;
+}
+
+/**
+ * The upstream's response headers as a flat string array for `res.writeHead`, without
+ * hop-by-hop fields nor those its Connection header names.
+ */
+export function filterResponseHeaders(raw: Buffer[] | string[]): string[] {
+  const out: string[] = [];
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const lower = name.toLowerCase();
+    if (RESPONSE_HOP.has(lower)) {
+      if (lower === 'connection') named = connectionOptions([raw[i + 1]!.toString('latin1')]);
+      continue;
+    }
+    out.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  return named === undefined ? out : removeNamed(out, named);
+}

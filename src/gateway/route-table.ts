@@ -1,0 +1,90 @@
+/**
+ * The gateway route table: host (exact, case-insensitive, port ignored), path prefix
+ * on segment boundaries, methods. The longest matching prefix wins; at equal length a
+ * route that names a host beats one that matches any host.
+ */
+import type { RouteConfig } from '../core/config/schema.js';
+
+export interface CompiledRoute {
+  readonly config: RouteConfig;
+  readonly name: string;
+  /** Lower-case host without port, or undefined for any host. */
+  readonly host: string | undefined;
+  /** The prefix as configured. */
+  readonly prefix: string;
+  /** The prefix without a trailing slash ('' for '/'), what stripPrefix removes. */
+  readonly stripLength: number;
+  readonly methods: ReadonlySet<string> | undefined;
+  /** Upstream origin (`http://host:port`). */
+  readonly origin: string;
+  /** Upstream base path without a trailing slash ('' for none). */
+  readonly basePath: string;
+  /** Upstream host header value (host[:port]). */
+  readonly upstreamHost: string;
+}
+
+/** Compiles one route's match and upstream once, so matching allocates nothing. */
+export function compileRoute(config: RouteConfig): CompiledRoute {
+  const url = new URL(config.upstream);
+  const prefix = config.match.pathPrefix;
+  const trimmed = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  return {
+    config,
+    name: config.name,
+    host: config.match.host === undefined ? undefined : stripPort(config.match.host.toLowerCase()),
+    prefix,
+    stripLength: trimmed.length,
+    methods: config.match.methods === undefined ? undefined : new Set(config.match.methods),
+    origin: url.origin,
+    basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, ''),
+    upstreamHost: url.host,
+  };
+}
+
+/** `example.com:8443` → `example.com`, `[::1]:80` → `[::1]`. */
+export function stripPort(host: string): string {
+  if (host.charCodeAt(0) === 91 /* [ */) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/** Whether `path` (no query) starts with `prefix` on a segment boundary. */
+export function prefixMatches(prefix: string, path: string): boolean {
+  if (!path.startsWith(prefix)) return false;
+  if (path.length === prefix.length) return true;
+  return prefix.charCodeAt(prefix.length - 1) === 47 /* / */ || path.charCodeAt(prefix.length) === 47;
+}
+
+export class RouteTable<R extends CompiledRoute = CompiledRoute> {
+  private readonly routes: readonly R[];
+
+  constructor(routes: readonly R[]) {
+    this.routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length || (a.host === undefined ? 1 : 0) - (b.host === undefined ? 1 : 0));
+  }
+
+  /**
+   * The route for a request, or undefined (the caller answers 404 `route.not-found`).
+   * `host` is the Host header as received (any case, maybe with a port).
+   * @example table.match('API.example.com:8443', 'GET', '/orders/1')
+   */
+  match(host: string | undefined, method: string, path: string): R | undefined {
+    let h: string | undefined;
+    for (const r of this.routes) {
+      if (r.host !== undefined) {
+        if (host === undefined) continue;
+        h ??= stripPort(host.toLowerCase());
+        if (h !== r.host) continue;
+      }
+      if (r.methods !== undefined && !r.methods.has(method)) continue;
+      if (prefixMatches(r.prefix, path)) return r;
+    }
+    return undefined;
+  }
+
+  get size(): number {
+    return this.routes.length;
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * Real listeners for the gateway tests: an upstream that records what reaches it, a
+ * gateway server built with createGateway, a key pair behind VerificationKeys and a
+ * token minter (jose).
+ */
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { SignJWT, type JWTPayload } from 'jose';
+import { Registry } from 'prom-client';
+import { MemoryAuditSink } from '../../src/audit/sink.js';
+import { FrozenClock } from '../../src/core/clock.js';
+import { configSchema, routeSchema, type RouteConfig } from '../../src/core/config/schema.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { VerificationKey, VerificationKeys } from '../../src/crypto/verification-keys.js';
+import { createGateway, gatewayServerOptions, type Gateway } from '../../src/gateway/gateway.js';
+import { RevocationSet } from '../../src/tokens/revocation-set.js';
+
+export const ISSUER = 'https://id.portcullis.test';
+/** The frozen "now" of every test: 2027-01-15T08:00:00Z. */
+export const NOW = 1_800_000_000_000;
+export const NOW_S = NOW / 1000;
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: string;
+  complete: boolean;
+}
+
+export interface Upstream {
+  url: string;
+  port: number;
+  seen: SeenRequest[];
+  close(): Promise<void>;
+}
+
+export type UpstreamHandler = (req: http.IncomingMessage, res: http.ServerResponse, seen: SeenRequest) => void;
+
+/** Echoes method, url, headers and body as JSON, unless a handler is given. */
+export async function startUpstream(handler?: UpstreamHandler): Promise<Upstream> {
+  const seen: SeenRequest[] = [];
+  const server = http.createServer((req, res) => {
+    const s: SeenRequest = { method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body: '', complete: false };
+    seen.push(s);
+    if (handler !== undefined) {
+      req.on('data', (c: Buffer) => (s.body += c.toString()));
+      req.on('end', () => (s.complete = true));
+      handler(req, res, s);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('error', () => {});
+    req.on('end', () => {
+      s.body = Buffer.concat(chunks).toString();
+      s.complete = true;
+      const out = JSON.stringify({ method: s.method, url: s.url, headers: s.headers, body: s.body });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes', 'content-length': Buffer.byteLength(out) });
+      res.end(out);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** A VerificationKeys over keys the test generates. */
+export class TestKeys implements VerificationKeys {
+  readonly byKid = new Map<string, VerificationKey & { privateKey: KeyObject }>();
+
+  add(kid: string, alg: 'ES256' | 'EdDSA' | 'RS256' = 'ES256'): VerificationKey & { privateKey: KeyObject } {
+    const pair =
+      alg === 'ES256'
+        ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        : alg === 'EdDSA'
+          ? generateKeyPairSync('ed25519')
+          : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const k = { kid, alg, key: pair.publicKey, privateKey: pair.privateKey };
+    this.byKid.set(kid, k);
+    return k;
+  }
+
+  getVerificationKey(kid: string): VerificationKey | undefined {
+    return this.byKid.get(kid);
+  }
+}
+
+export interface MintOptions {
+  kid?: string;
+  alg?: string;
+  typ?: string | undefined;
+  header?: Record<string, unknown>;
+  key?: KeyObject | Uint8Array;
+}
+
+/** A self access token for `aud: 'orders-api'`, valid at NOW, unless claims say otherwise. */
+export function baseClaims(over: JWTPayload = {}): JWTPayload {
+  return {
+    iss: ISSUER,
+    sub: 'user-1',
+    client_id: 'app-1',
+    aud: 'orders-api',
+    scope: 'orders:read orders:write',
+    jti: `jti-${Math.random().toString(36).slice(2)}`,
+    iat: NOW_S - 10,
+    exp: NOW_S + 600,
+    ...over,
+  };
+}
+
+export async function mint(keys: TestKeys, claims: JWTPayload, o: MintOptions = {}): Promise<string> {
+  const kid = o.kid ?? 'k1';
+  const k = keys.byKid.get(kid);
+  const alg = o.alg ?? k?.alg ?? 'ES256';
+  const header: Record<string, unknown> = { alg, kid, ...o.header };
+  if (!('typ' in o)) header['typ'] = 'at+jwt';
+  else if (o.typ !== undefined) header['typ'] = o.typ;
+  return new SignJWT(claims).setProtectedHeader(header as { alg: string }).sign(o.key ?? k!.privateKey);
+}
+
+/** Route config through the schema, so defaults are the real ones. */
+export function route(input: Record<string, unknown>): RouteConfig {
+  return routeSchema.parse(input);
+}
+
+export interface TestGateway {
+  url: string;
+  port: number;
+  gw: Gateway;
+  server: http.Server;
+  audit: MemoryAuditSink;
+  clock: FrozenClock;
+  revocations: RevocationSet;
+  metrics: Registry;
+  close(): Promise<void>;
+}
+
+export async function startGateway(
+  routes: RouteConfig[],
+  o: { keys?: TestKeys; gateway?: Record<string, unknown>; auditSampleRate?: number; leewayMs?: number } = {},
+): Promise<TestGateway> {
+  const cfg = configSchema.parse({ gateway: o.gateway ?? {} });
+  const audit = new MemoryAuditSink();
+  const clock = new FrozenClock(NOW);
+  const revocations = new RevocationSet();
+  const metrics = new Registry();
+  const gw = createGateway({
+    routes,
+    gateway: cfg.gateway,
+    issuer: ISSUER,
+    keys: o.keys ?? new TestKeys(),
+    revocations,
+    audit,
+    clock,
+    leewayMs: o.leewayMs ?? 30_000,
+    logger: silentLogger,
+    metrics,
+    random: () => 0,
+  });
+  const server = http.createServer(gatewayServerOptions(cfg.gateway), gw.handle);
+  server.on('clientError', gw.clientError);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    gw,
+    server,
+    audit,
+    clock,
+    revocations,
+    metrics,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await gw.close();
+    },
+  };
+}
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: string;
+}
+
+/** One request with node:http (no connection reuse), headers as given (array form keeps duplicates). */
+export function send(
+  url: string,
+  o: { method?: string; path?: string; headers?: Record<string, string> | [string, string][]; body?: string | Buffer } = {},
+): Promise<Reply> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const headers = Array.isArray(o.headers) ? o.headers.flat() : o.headers;
+    const req = http.request(
+      { host: u.hostname, port: u.port, method: o.method ?? 'GET', path: o.path ?? '/', headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+/** Writes raw bytes on a TCP socket and returns everything read until the server closes or `waitMs` passes. */
+export function rawRequest(port: number, text: string | Buffer, waitMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let out = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve(out);
+    }, waitMs);
+    sock.on('data', (c) => (out += c.toString('latin1')));
+    sock.on('end', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      if (out) resolve(out);
+      else reject(e);
+    });
+    sock.write(text);
+  });
+}
+
+export function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+export function problem(r: Reply): { code: string; status: number; type: string; title: string; detail?: string } {
+  assertProblemType(r);
+  return JSON.parse(r.body) as { code: string; status: number; type: string; title: string; detail?: string };
+}
+
+function assertProblemType(r: Reply): void {
+  if (r.headers['content-type'] !== 'application/problem+json') throw new Error(`expected problem+json, got ${r.headers['content-type']} (${r.status}: ${r.body})`);
+}

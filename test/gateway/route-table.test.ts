@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PortcullisError } from '../../src/core/errors.js';
+import { parseRequestTarget } from '../../src/gateway/request-target.js';
+import { compileRoute, RouteTable } from '../../src/gateway/route-table.js';
+import { route } from './helpers.js';
+
+const up = 'http://127.0.0.1:9';
+const table = new RouteTable(
+  [
+    route({ name: 'root', match: { pathPrefix: '/' }, upstream: up }),
+    route({ name: 'orders', match: { pathPrefix: '/orders' }, upstream: up }),
+    route({ name: 'orders-admin', match: { pathPrefix: '/orders/admin' }, upstream: up }),
+    route({ name: 'orders-api-host', match: { host: 'API.example.com', pathPrefix: '/orders' }, upstream: up }),
+    route({ name: 'write', match: { pathPrefix: '/write', methods: ['POST', 'PUT'] }, upstream: up }),
+    route({ name: 'slash', match: { pathPrefix: '/docs/' }, upstream: up }),
+  ].map(compileRoute),
+);
+const only = new RouteTable([route({ name: 'only', match: { pathPrefix: '/only' }, upstream: up })].map(compileRoute));
+
+const name = (host: string | undefined, method: string, path: string) => table.match(host, method, path)?.name;
+
+describe('route table', () => {
+  it('matches a path prefix on segment boundaries only', () => {
+    assert.equal(name('a', 'GET', '/orders'), 'orders');
+    assert.equal(name('a', 'GET', '/orders/1'), 'orders');
+    assert.equal(name('a', 'GET', '/ordersx'), 'root');
+    assert.equal(only.match('a', 'GET', '/onlyx'), undefined);
+    assert.equal(only.match('a', 'GET', '/only/x')?.name, 'only');
+  });
+
+  it('picks the longest matching prefix', () => {
+    assert.equal(name('a', 'GET', '/orders/admin/users'), 'orders-admin');
+    assert.equal(name('a', 'GET', '/orders/adminx'), 'orders');
+  });
+
+  it('matches host case-insensitively, ignoring the port, and prefers the host route at equal length', () => {
+    assert.equal(name('api.EXAMPLE.com:8443', 'GET', '/orders/1'), 'orders-api-host');
+    assert.equal(name('api.example.com', 'GET', '/orders'), 'orders-api-host');
+    assert.equal(name('other.example.com', 'GET', '/orders'), 'orders');
+    assert.equal(name(undefined, 'GET', '/orders'), 'orders');
+  });
+
+  it('matches only the listed methods', () => {
+    assert.equal(name('a', 'POST', '/write'), 'write');
+    assert.equal(name('a', 'GET', '/write'), 'root');
+    const t = new RouteTable([route({ name: 'get-only', match: { pathPrefix: '/only', methods: ['GET'] }, upstream: up })].map(compileRoute));
+    assert.equal(t.match('a', 'GET', '/only')?.name, 'get-only');
+    assert.equal(t.match('a', 'DELETE', '/only'), undefined);
+  });
+
+  it('a prefix with a trailing slash matches below it, not the bare name', () => {
+    assert.equal(name('a', 'GET', '/docs/x'), 'slash');
+    assert.equal(name('a', 'GET', '/docs'), 'root');
+  });
+
+  it('parses IPv6 hosts with ports', () => {
+    const t = new RouteTable([route({ name: 'v6', match: { host: '[::1]', pathPrefix: '/' }, upstream: up })].map(compileRoute));
+    assert.equal(t.match('[::1]:8443', 'GET', '/')?.name, 'v6');
+    assert.equal(t.match('[::2]:8443', 'GET', '/'), undefined);
+  });
+
+  it('compiles the upstream base path and the strip length', () => {
+    const r = compileRoute(route({ name: 'x', match: { pathPrefix: '/orders/' }, upstream: 'http://127.0.0.1:9/api/v1/', stripPrefix: true }));
+    assert.equal(r.origin, 'http://127.0.0.1:9');
+    assert.equal(r.basePath, '/api/v1');
+    assert.equal(r.stripLength, '/orders'.length);
+  });
+});
+
+function malformed(url: string): void {
+  assert.throws(
+    () => parseRequestTarget(url),
+    (e: unknown) => e instanceof PortcullisError && e.code === 'request.malformed',
+    url,
+  );
+}
+
+describe('request target (path confusion bypasses)', () => {
+  it('keeps ordinary paths and splits the query', () => {
+    assert.deepEqual(parseRequestTarget('/orders/1?x=/../y'), { path: '/orders/1', query: '?x=/../y' });
+    assert.deepEqual(parseRequestTarget('/'), { path: '/', query: '' });
+    assert.deepEqual(parseRequestTarget('/.well-known/x/'), { path: '/.well-known/x/', query: '' });
+  });
+
+  it('decodes percent-encoded unreserved characters so /%61dmin matches /admin', () => {
+    assert.equal(parseRequestTarget('/%61dmin/%7Ebob').path, '/admin/~bob');
+    assert.equal(parseRequestTarget('/a%20b%c3%a9').path, '/a%20b%C3%A9');
+  });
+
+  it('refuses dot segments, raw or encoded (traversal past a public route)', () => {
+    for (const u of ['/public/../admin', '/public/./x', '/public/%2e%2e/admin', '/public/.%2E/admin', '/..', '/public/%2E']) malformed(u);
+  });
+
+  it('refuses empty segments, backslashes and encoded slash/backslash/NUL', () => {
+    for (const u of ['//admin', '/public//admin', '/public\\..\\admin', '/public%2fadmin', '/public%5Cadmin', '/a%00b']) malformed(u);
+  });
+
+  it('refuses broken percent-encoding and targets that are not origin-form', () => {
+    for (const u of ['/a%zz', '/a%4', 'http://evil.example/admin', '*', '']) malformed(u);
+  });
+});
