@@ -66,14 +66,11 @@ export class RedisEphemeralStore implements EphemeralStore {
   }
 
   consumeOnce(key: string, ttlMs: number): Promise<boolean> {
-    const ttl = ttlMillis(ttlMs);
-    return this.call('consumeOnce', async () => (await this.cmd.set(this.prefix + key, '1', 'PX', ttl, 'NX')) === 'OK');
+    return this.call('consumeOnce', async () => (await this.cmd.set(this.prefix + key, '1', 'PX', ttlMillis(ttlMs), 'NX')) === 'OK');
   }
 
   increment(key: string, ttlMs: number, by = 1): Promise<number> {
-    const ttl = ttlMillis(ttlMs);
-    const inc = step(by);
-    return this.call('increment', async () => Number(await this.cmd.portcullisIncrement(this.prefix + key, inc, ttl)));
+    return this.call('increment', async () => Number(await this.cmd.portcullisIncrement(this.prefix + key, step(by), ttlMillis(ttlMs))));
   }
 
   get(key: string): Promise<string | undefined> {
@@ -81,8 +78,7 @@ export class RedisEphemeralStore implements EphemeralStore {
   }
 
   set(key: string, value: string, ttlMs: number): Promise<void> {
-    const ttl = ttlMillis(ttlMs);
-    return this.call('set', async () => void (await this.cmd.set(this.prefix + key, value, 'PX', ttl)));
+    return this.call('set', async () => void (await this.cmd.set(this.prefix + key, value, 'PX', ttlMillis(ttlMs))));
   }
 
   delete(key: string): Promise<void> {

@@ -1,0 +1,168 @@
+/**
+ * The contract every ephemeral store adapter passes (memory, Redis). Two nodes share
+ * state in each test: the race-safety promises hold across nodes, not just inside one.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { EphemeralStore } from '../../src/core/ephemeral.js';
+import { rejectsWith } from './durable-contract.js';
+
+export interface EphemeralHarness {
+  /** Two store instances ("nodes") over the same shared state. */
+  a: EphemeralStore;
+  b: EphemeralStore;
+  /** Removes what the test left behind; the suite closes a and b first. */
+  dispose?(): Promise<void>;
+}
+
+/** Resolves with the messages `store` delivers on `channel`; `next()` waits for the next one. */
+async function collect(store: EphemeralStore, channel: string): Promise<{ got: string[]; next: () => Promise<string>; off: () => Promise<void> }> {
+  const got: string[] = [];
+  let waiters: ((m: string) => void)[] = [];
+  const off = await store.subscribe(channel, (m) => {
+    got.push(m);
+    const w = waiters;
+    waiters = [];
+    w.forEach((f) => f(m));
+  });
+  const next = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no message on ${channel} within 5s`)), 5000);
+      waiters.push((m) => (clearTimeout(timer), resolve(m)));
+    });
+  return { got, next, off };
+}
+
+/**
+ * Registers the suite. `makeStore` gives two fresh nodes over an empty keyspace per test.
+ *
+ * @example
+ * runEphemeralStoreSuite('memory', async () => { const hub = new MemoryEphemeralHub(); return { a: new MemoryEphemeralStore({ hub }), b: new MemoryEphemeralStore({ hub }) }; });
+ */
+export function runEphemeralStoreSuite(name: string, makeStore: () => Promise<EphemeralHarness>): void {
+  const t = (title: string, fn: (a: EphemeralStore, b: EphemeralStore) => Promise<void>): void => {
+    test(`${name}: ${title}`, async () => {
+      const h = await makeStore();
+      try {
+        await fn(h.a, h.b);
+      } finally {
+        await Promise.all([h.a.close(), h.b.close()]);
+        await h.dispose?.();
+      }
+    });
+  };
+
+  t('consumeOnce: replay of a consumed key loses on the same node and on another node', async (a, b) => {
+    assert.equal(await a.consumeOnce('nonce:1', 60_000), true);
+    assert.equal(await a.consumeOnce('nonce:1', 60_000), false);
+    assert.equal(await b.consumeOnce('nonce:1', 60_000), false);
+    assert.equal(await b.consumeOnce('nonce:2', 60_000), true);
+  });
+
+  t('consumeOnce race: 50 concurrent callers across two nodes, exactly one wins', async (a, b) => {
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).consumeOnce('code:race', 60_000)));
+    assert.equal(results.filter(Boolean).length, 1);
+  });
+
+  t('consumeOnce: the key can be consumed again once its TTL has passed', async (a, b) => {
+    assert.equal(await a.consumeOnce('nonce:ttl', 50), true);
+    assert.equal(await b.consumeOnce('nonce:ttl', 50), false);
+    await sleep(150);
+    assert.equal(await b.consumeOnce('nonce:ttl', 50), true);
+  });
+
+  t('increment: counts from `by`, adds `by`, and reads back with get', async (a, b) => {
+    assert.equal(await a.increment('rl:1', 60_000), 1);
+    assert.equal(await b.increment('rl:1', 60_000), 2);
+    assert.equal(await a.increment('rl:1', 60_000, 5), 7);
+    assert.equal(await a.increment('rl:1', 60_000, -2), 5);
+    assert.equal(await b.get('rl:1'), '5');
+    assert.equal(await b.increment('rl:other', 60_000, 3), 3);
+  });
+
+  t('increment race: 50 concurrent increments across two nodes return 1..50 exactly once each', async (a, b) => {
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).increment('rl:race', 60_000)));
+    assert.deepEqual([...results].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.equal(await a.get('rl:race'), '50');
+  });
+
+  t('increment window bypass: later increments do not extend the expiry set at creation', async (a, b) => {
+    // A fixed window: steady traffic every ~40ms must not keep a 250ms window open forever.
+    const seen: number[] = [];
+    const end = Date.now() + 900;
+    while (Date.now() < end) {
+      seen.push(await (seen.length % 2 ? a : b).increment('rl:window', 250));
+      await sleep(40);
+    }
+    assert.equal(seen[0], 1);
+    assert.ok(seen.slice(1).includes(1), `the counter restarted at 1 after its window: ${seen.join(',')}`);
+  });
+
+  t('set/get/delete: values are shared, overwritten, deleted and expire', async (a, b) => {
+    assert.equal(await a.get('v:1'), undefined);
+    await a.set('v:1', 'one', 60_000);
+    assert.equal(await b.get('v:1'), 'one');
+    await b.set('v:1', 'uno', 60_000);
+    assert.equal(await a.get('v:1'), 'uno');
+    await a.delete('v:1');
+    assert.equal(await b.get('v:1'), undefined);
+    await b.delete('v:never-set');
+    await a.set('v:short', 'x', 50);
+    await sleep(150);
+    assert.equal(await a.get('v:short'), undefined);
+  });
+
+  t('pub/sub: a message reaches every subscriber on every node, and stops after unsubscribe', async (a, b) => {
+    const onB = await collect(b, 'revocations');
+    const onA = await collect(a, 'revocations');
+    const [gotB, gotA] = [onB.next(), onA.next()];
+    await a.publish('revocations', 'jti:1');
+    assert.deepEqual(await Promise.all([gotB, gotA]), ['jti:1', 'jti:1']);
+
+    await onB.off();
+    const barrier = await collect(b, 'barrier');
+    const [nextA, nextBarrier] = [onA.next(), barrier.next()];
+    await a.publish('revocations', 'jti:2');
+    await a.publish('barrier', 'x');
+    assert.equal(await nextA, 'jti:2');
+    await nextBarrier;
+    assert.deepEqual(onB.got, ['jti:1']);
+    await onA.off();
+    await barrier.off();
+  });
+
+  t('pub/sub: channels are isolated and a throwing subscriber does not stop the others', async (a, b) => {
+    await b.subscribe('keys', () => {
+      throw new Error('subscriber bug');
+    });
+    const keys = await collect(b, 'keys');
+    const routes = await collect(b, 'routes');
+    const nextRoutes = routes.next();
+    await a.publish('keys', 'k1');
+    await a.publish('routes', 'r1');
+    assert.equal(await nextRoutes, 'r1');
+    assert.deepEqual(keys.got, ['k1']);
+    assert.deepEqual(routes.got, ['r1']);
+  });
+
+  t('invalid TTL or step is refused with internal, never stored', async (a) => {
+    for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await rejectsWith(a.consumeOnce('bad-ttl', ttl), 'internal');
+      await rejectsWith(a.increment('bad-ttl', ttl), 'internal');
+      await rejectsWith(a.set('bad-ttl', 'x', ttl), 'internal');
+    }
+    await rejectsWith(a.increment('bad-step', 1000, 1.5), 'internal');
+    assert.equal(await a.get('bad-ttl'), undefined);
+    assert.equal(await a.get('bad-step'), undefined);
+  });
+
+  t('ping answers; a closed node rejects with unavailable (fail closed, never true)', async (a, b) => {
+    await a.ping();
+    await a.close();
+    await rejectsWith(a.consumeOnce('after-close', 1000), 'unavailable');
+    await rejectsWith(a.increment('after-close', 1000), 'unavailable');
+    await rejectsWith(a.ping(), 'unavailable');
+    assert.equal(await b.consumeOnce('after-close', 1000), true);
+  });
+}

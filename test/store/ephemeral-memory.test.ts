@@ -1,0 +1,71 @@
+/** The ephemeral store contract on the in-process adapter, plus exact expiry on a frozen clock. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FrozenClock } from '../../src/core/clock.js';
+import { openEphemeralStore } from '../../src/store/index.js';
+import { MemoryEphemeralHub, MemoryEphemeralStore } from '../../src/store/memory/ephemeral.js';
+import { runEphemeralStoreSuite } from './ephemeral-contract.js';
+import { rejectsWith } from './durable-contract.js';
+
+runEphemeralStoreSuite('memory', async () => {
+  const hub = new MemoryEphemeralHub();
+  return { a: new MemoryEphemeralStore({ hub }), b: new MemoryEphemeralStore({ hub }) };
+});
+
+test('memory: consumeOnce replay is refused until exactly ttl has passed (frozen clock)', async () => {
+  const clock = new FrozenClock(1_000_000);
+  const s = new MemoryEphemeralStore({ clock });
+  try {
+    assert.equal(await s.consumeOnce('n', 300), true);
+    clock.advance(299);
+    assert.equal(await s.consumeOnce('n', 300), false);
+    clock.advance(1);
+    assert.equal(await s.consumeOnce('n', 300), true);
+  } finally {
+    await s.close();
+  }
+});
+
+test('memory: increment window expires ttl after creation, not after the last increment (frozen clock)', async () => {
+  const clock = new FrozenClock(0);
+  const s = new MemoryEphemeralStore({ clock });
+  try {
+    assert.equal(await s.increment('w', 1000), 1);
+    clock.set(999);
+    assert.equal(await s.increment('w', 1000), 2);
+    clock.set(1000);
+    assert.equal(await s.get('w'), undefined);
+    assert.equal(await s.increment('w', 1000), 1);
+  } finally {
+    await s.close();
+  }
+});
+
+test('memory: sweep drops expired entries so nonces do not accumulate', async () => {
+  const clock = new FrozenClock(0);
+  const hub = new MemoryEphemeralHub();
+  const s = new MemoryEphemeralStore({ clock, hub });
+  try {
+    for (let i = 0; i < 100; i++) await s.consumeOnce(`n${i}`, 10 + i);
+    // Entry i expires at 10 + i: at t=60, entries 0..50 are gone.
+    clock.set(60);
+    assert.equal(s.sweep(), 51);
+    assert.equal(hub.entries.size, 49);
+  } finally {
+    await s.close();
+  }
+});
+
+test('memory: openEphemeralStore("memory") gives each call its own state', async () => {
+  const [a, b] = await Promise.all([openEphemeralStore('memory'), openEphemeralStore('memory')]);
+  try {
+    assert.equal(await a.consumeOnce('k', 1000), true);
+    assert.equal(await b.consumeOnce('k', 1000), true);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
+test('memory: a malformed ephemeral URL is config.invalid', async () => {
+  await rejectsWith(openEphemeralStore('memcached://x'), 'config.invalid');
+});
