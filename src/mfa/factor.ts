@@ -9,6 +9,8 @@
 /** Who the call is for. */
 export interface FactorSubject {
   userId: string;
+  /** The client address, for the brute-force limits (guardFactor). */
+  ip?: string;
 }
 
 export interface EnrollInput extends FactorSubject {

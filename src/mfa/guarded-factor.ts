@@ -7,28 +7,23 @@ import { PortcullisError } from '../core/errors.js';
 import type { AttemptSubject, Lockout } from '../identity/lockout.js';
 import type { ChallengeOutput, EnrollInput, EnrollOutput, Factor, FactorSubject } from './factor.js';
 
-export interface GuardedSubject extends FactorSubject {
-  /** The client address, counted alongside the account. */
-  ip?: string;
-}
-
 /**
  * @example
  * const totp = guardFactor(new TotpFactor(deps, { issuer: 'Example' }), lockout);
  * await totp.verify({ userId, ip }, code);
  */
 export function guardFactor(factor: Factor, lockout: Lockout): Factor {
-  const who = (s: GuardedSubject): AttemptSubject => ({ account: s.userId, ip: s.ip });
+  const who = (s: FactorSubject): AttemptSubject => ({ account: s.userId, ip: s.ip });
   return {
     id: factor.id,
     amr: factor.amr,
     enroll: (input: EnrollInput): Promise<EnrollOutput> => factor.enroll(input),
-    confirm: (s: GuardedSubject, code: string) => lockout.guard(who(s), () => factor.confirm(s, code)),
-    challenge: async (s: GuardedSubject): Promise<ChallengeOutput> => {
+    confirm: (s: FactorSubject, code: string) => lockout.guard(who(s), () => factor.confirm(s, code)),
+    challenge: async (s: FactorSubject): Promise<ChallengeOutput> => {
       await lockout.check(who(s));
       return factor.challenge(s);
     },
-    verify: (s: GuardedSubject, code: string) => lockout.guard(who(s), () => factor.verify(s, code)),
+    verify: (s: FactorSubject, code: string) => lockout.guard(who(s), () => factor.verify(s, code)),
     isEnrolled: (userId: string) => factor.isEnrolled(userId),
     remove: (userId: string) => factor.remove(userId),
   };

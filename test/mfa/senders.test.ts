@@ -1,0 +1,158 @@
+/** OTP senders: console, file outbox, webhook (against a local HTTP server), SMTP (against a local SMTP server). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FrozenClock } from '../../src/core/clock.js';
+import { ConsoleSender } from '../../src/mfa/otp/senders/console.js';
+import { FileOutboxSender, readOutbox } from '../../src/mfa/otp/senders/file-outbox.js';
+import type { OtpMessage } from '../../src/mfa/otp/senders/sender.js';
+import { SmtpSender } from '../../src/mfa/otp/senders/smtp.js';
+import { WebhookSender } from '../../src/mfa/otp/senders/webhook.js';
+import { startMiniSmtpServer } from '../support/mini-smtp-server.js';
+
+const rejectsWith = (p: Promise<unknown>, code: string) => assert.rejects(p, (e: { code?: string }) => e.code === code);
+
+const message = (over: Partial<OtpMessage> = {}): OtpMessage => ({
+  channel: 'sms',
+  to: '+15551234567',
+  code: '493817',
+  purpose: 'sign-in',
+  expiresAt: 1_900_000_300_000,
+  subject: 'Your Portcullis verification code',
+  text: '493817 is your Portcullis verification code. It expires in 5 minutes. Do not share it.',
+  ...over,
+});
+
+async function httpServer(handler: (req: IncomingMessage, body: string, res: ServerResponse) => void) {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => handler(req, body, res));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/sms`;
+  return { url, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+test('console sender writes the message for a developer', async () => {
+  const lines: string[] = [];
+  await new ConsoleSender((l) => lines.push(l)).send(message());
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /sms to \+15551234567 \(sign-in\): 493817 is your Portcullis/);
+});
+
+test('file outbox sender appends one JSON line per message, file mode 0600', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-outbox-'));
+  try {
+    const path = join(dir, 'outbox.jsonl');
+    assert.deepEqual(await readOutbox(path), []);
+    const s = new FileOutboxSender(path, new FrozenClock(1_900_000_000_000));
+    await s.send(message());
+    await s.send(message({ channel: 'email', to: 'bob@example.com', code: '111222' }));
+    const entries = await readOutbox(path);
+    assert.equal(entries.length, 2);
+    assert.deepEqual(entries[0], { ...message(), sentAt: 1_900_000_000_000 });
+    assert.equal(entries[1]!.to, 'bob@example.com');
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('webhook sender POSTs the message as JSON with the configured headers', async () => {
+  const seen: { method?: string; type?: string; auth?: string; body?: unknown }[] = [];
+  const srv = await httpServer((req, body, res) => {
+    seen.push({ method: req.method, type: req.headers['content-type'], auth: req.headers.authorization, body: JSON.parse(body) });
+    res.writeHead(202).end();
+  });
+  try {
+    await new WebhookSender({ url: srv.url, headers: { authorization: 'Bearer provider-token' } }).send(message());
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.method, 'POST');
+    assert.equal(seen[0]!.type, 'application/json');
+    assert.equal(seen[0]!.auth, 'Bearer provider-token');
+    assert.deepEqual(seen[0]!.body, {
+      channel: 'sms',
+      to: '+15551234567',
+      text: message().text,
+      code: '493817',
+      purpose: 'sign-in',
+      expiresAt: 1_900_000_300_000,
+    });
+  } finally {
+    await srv.close();
+  }
+});
+
+test('webhook sender: a non-2xx answer is mfa.delivery-failed naming the status, never the code', async () => {
+  const srv = await httpServer((_req, _body, res) => res.writeHead(500).end('boom'));
+  try {
+    await assert.rejects(new WebhookSender({ url: srv.url }).send(message()), (e: { code?: string; message: string; details?: { status?: number } }) => {
+      assert.equal(e.code, 'mfa.delivery-failed');
+      assert.equal(e.details?.status, 500);
+      assert.ok(!e.message.includes('493817'));
+      return true;
+    });
+  } finally {
+    await srv.close();
+  }
+});
+
+test('webhook sender: a provider that does not answer in time is mfa.delivery-failed (timeout)', async () => {
+  const srv = await httpServer((_req, _body, res) => setTimeout(() => res.writeHead(200).end(), 1_000));
+  try {
+    await assert.rejects(new WebhookSender({ url: srv.url, timeoutMs: 100 }).send(message()), (e: { code?: string; details?: { timedOut?: boolean } }) => {
+      assert.equal(e.code, 'mfa.delivery-failed');
+      assert.equal(e.details?.timedOut, true);
+      return true;
+    });
+  } finally {
+    await srv.close();
+  }
+});
+
+test('webhook sender: a closed port is mfa.delivery-failed', async () => {
+  const srv = await httpServer((_q, _b, res) => res.end());
+  const url = srv.url;
+  await srv.close();
+  await rejectsWith(new WebhookSender({ url }).send(message()), 'mfa.delivery-failed');
+});
+
+test('SMTP sender delivers the code by e-mail to a local SMTP server', async () => {
+  const smtp = await startMiniSmtpServer();
+  const sender = new SmtpSender({ host: '127.0.0.1', port: smtp.port, from: 'Portcullis <no-reply@portcullis.test>', timeoutMs: 5_000 });
+  try {
+    await sender.send(message({ channel: 'email', to: 'alice@example.com' }));
+    assert.equal(smtp.received.length, 1);
+    const mail = smtp.received[0]!;
+    assert.equal(mail.from, 'no-reply@portcullis.test');
+    assert.deepEqual(mail.to, ['alice@example.com']);
+    assert.match(mail.data, /^Subject: Your Portcullis verification code\r?$/m);
+    assert.match(mail.data, /^To: alice@example\.com\r?$/m);
+    assert.match(mail.data, /493817 is your Portcullis verification code/);
+  } finally {
+    await sender.close();
+    await smtp.close();
+  }
+});
+
+test('SMTP sender: a server that rejects the message is mfa.delivery-failed', async () => {
+  const smtp = await startMiniSmtpServer();
+  smtp.rejectData = true;
+  const sender = new SmtpSender({ host: '127.0.0.1', port: smtp.port, from: 'no-reply@portcullis.test', timeoutMs: 5_000 });
+  try {
+    await assert.rejects(sender.send(message({ channel: 'email', to: 'alice@example.com' })), (e: { code?: string; message: string }) => {
+      assert.equal(e.code, 'mfa.delivery-failed');
+      assert.ok(!e.message.includes('493817'));
+      return true;
+    });
+    assert.equal(smtp.received.length, 0);
+  } finally {
+    await sender.close();
+    await smtp.close();
+  }
+});

@@ -1,0 +1,85 @@
+/**
+ * A minimal SMTP server (RFC 5321 subset: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP,
+ * QUIT) on 127.0.0.1 port 0 that records each received message, for testing the SMTP
+ * sender without a mail server. `rejectData` makes it refuse messages with 554.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+
+export interface ReceivedMail {
+  from: string;
+  to: string[];
+  data: string;
+}
+
+export interface MiniSmtpServer {
+  port: number;
+  received: ReceivedMail[];
+  rejectData: boolean;
+  close(): Promise<void>;
+}
+
+export async function startMiniSmtpServer(): Promise<MiniSmtpServer> {
+  const sockets = new Set<Socket>();
+  const state: MiniSmtpServer = { port: 0, received: [], rejectData: false, close: async () => undefined };
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.setEncoding('utf8');
+    let buffer = '';
+    let inData = false;
+    let mail: ReceivedMail = { from: '', to: [], data: '' };
+    const reply = (line: string) => socket.write(`${line}\r\n`);
+    reply('220 mini-smtp ready');
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      for (;;) {
+        if (inData) {
+          const end = buffer.indexOf('\r\n.\r\n');
+          if (end < 0) return;
+          mail.data = buffer.slice(0, end).replace(/^\.\./gm, '.');
+          buffer = buffer.slice(end + 5);
+          inData = false;
+          if (state.rejectData) reply('554 5.7.1 rejected');
+          else {
+            state.received.push(mail);
+            reply('250 2.0.0 queued');
+          }
+          mail = { from: '', to: [], data: '' };
+          continue;
+        }
+        const nl = buffer.indexOf('\r\n');
+        if (nl < 0) return;
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 2);
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'EHLO' || verb === 'HELO') reply('250 mini-smtp');
+        else if (verb === 'MAIL') {
+          mail.from = /<([^>]*)>/.exec(line)?.[1] ?? '';
+          reply('250 2.1.0 ok');
+        } else if (verb === 'RCPT') {
+          mail.to.push(/<([^>]*)>/.exec(line)?.[1] ?? '');
+          reply('250 2.1.5 ok');
+        } else if (verb === 'DATA') {
+          inData = true;
+          reply('354 end with <CRLF>.<CRLF>');
+        } else if (verb === 'RSET') {
+          mail = { from: '', to: [], data: '' };
+          reply('250 ok');
+        } else if (verb === 'NOOP') reply('250 ok');
+        else if (verb === 'QUIT') {
+          reply('221 bye');
+          socket.end();
+        } else reply('502 5.5.1 not implemented');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.port = (server.address() as { port: number }).port;
+  state.close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  return state;
+}
