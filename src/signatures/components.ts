@@ -96,8 +96,9 @@ function fieldValue(c: ComponentId, headers: MessageHeaders | undefined): string
 /** Checks a component identifier's parameters (§2.1, §2.2, §6.5 registry). */
 export function checkComponentId(c: ComponentId): void {
   if (c.name === '' || c.name !== c.name.toLowerCase()) throw malformed(`component name ${JSON.stringify(c.name)} must be lowercase and non-empty`);
-  if (/[\x00-\x20\x7f-\uffff"]/.test(c.name)) throw malformed(`component name ${JSON.stringify(c.name)} has characters a field name cannot`);
   const derived = c.name.startsWith('@');
+  // RFC 9110 §5.1: a field name is a token
+  if (!(derived ? /^@[a-z0-9-]+$/ : /^[!#$%&'*+\-.^_`|~0-9a-z]+$/).test(c.name)) throw malformed(`component name ${JSON.stringify(c.name)} is not a field name or derived component`);
   for (const [k, v] of c.params) {
     if (k === 'name') {
       if (c.name !== '@query-param') throw malformed(`parameter name is only defined for @query-param`);

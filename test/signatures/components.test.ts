@@ -1,0 +1,128 @@
+/** RFC 9421 §2 component values (the section's own examples), request–response binding, trailers and Accept-Signature. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FrozenClock } from '../../src/core/clock.js';
+import { PortcullisError } from '../../src/core/errors.js';
+import { importParams } from '../../src/signatures/algorithms.js';
+import { componentValue } from '../../src/signatures/components.js';
+import { signMessage } from '../../src/signatures/sign.js';
+import { parseAcceptSignature, parseComponentId, serializeAcceptSignature } from '../../src/signatures/signature-input.js';
+import type { HttpMessageLike, HttpRequestLike } from '../../src/signatures/types.js';
+import { SignatureVerifier } from '../../src/signatures/verify.js';
+
+const value = (id: string, m: HttpMessageLike, req?: HttpRequestLike): string => componentValue(parseComponentId(id), m, req);
+const code = (c: string) => (e: unknown) => e instanceof PortcullisError && e.code === c;
+
+describe('derived components (RFC 9421 §2.2)', () => {
+  const req: HttpRequestLike = { method: 'POST', url: 'https://www.example.com/path?param=value', headers: new Headers() };
+  it('@method, @target-uri, @authority, @scheme, @request-target, @path, @query', () => {
+    assert.equal(value('@method', req), 'POST');
+    assert.equal(value('@target-uri', req), 'https://www.example.com/path?param=value');
+    assert.equal(value('@authority', req), 'www.example.com');
+    assert.equal(value('@scheme', req), 'https');
+    assert.equal(value('@request-target', req), '/path?param=value');
+    assert.equal(value('@path', req), '/path');
+    assert.equal(value('@query', req), '?param=value');
+  });
+  it('@authority is lowercased and drops the default port, keeps others', () => {
+    assert.equal(value('@authority', { ...req, url: 'HTTPS://WWW.Example.COM:443/x' }), 'www.example.com');
+    assert.equal(value('@authority', { ...req, url: 'http://example.com:8080/x' }), 'example.com:8080');
+  });
+  it('absent query is "?", empty path is "/", OPTIONS * request-target', () => {
+    assert.equal(value('@query', { ...req, url: 'https://example.com/p' }), '?');
+    assert.equal(value('@path', { ...req, url: 'https://example.com' }), '/');
+    assert.equal(value('@request-target', { ...req, method: 'OPTIONS', requestTarget: '*' }), '*');
+  });
+  it('@query-param: §2.2.8 examples (decoded, then re-encoded with %20 for spaces)', () => {
+    const q: HttpRequestLike = { ...req, url: 'https://example.com/parameters?var=this%20is%20a%20big%0Avalue&bar=with+plus+whitespace&fa%C3%A7ade%22%3A%20=something' };
+    assert.equal(value('@query-param;name="var"', q), 'this%20is%20a%20big%0Avalue');
+    assert.equal(value('@query-param;name="bar"', q), 'with%20plus%20whitespace');
+    assert.equal(value('@query-param;name="fa%C3%A7ade%22%3A%20"', q), 'something');
+    const q2: HttpRequestLike = { ...req, url: 'https://example.com/path?param=value&foo=bar&baz=batman&qux=' };
+    assert.equal(value('@query-param;name="baz"', q2), 'batman');
+    assert.equal(value('@query-param;name="qux"', q2), '');
+    assert.throws(() => value('@query-param;name="nope"', q2), code('signature.component-missing'));
+  });
+  it('@status only on responses; request components not on responses', () => {
+    assert.equal(value('@status', { status: 200, headers: new Headers() }), '200');
+    assert.throws(() => value('@status', req), code('signature.malformed'));
+    assert.throws(() => value('@method', { status: 200, headers: new Headers() }), code('signature.malformed'));
+    assert.throws(() => value('@signature-params', req), code('signature.malformed'));
+    assert.throws(() => value('@unknown', req), code('signature.malformed'));
+  });
+});
+
+describe('HTTP fields (RFC 9421 §2.1)', () => {
+  const m: HttpRequestLike = {
+    method: 'GET',
+    url: 'https://example.com/',
+    headers: {
+      'x-ows-header': '   Leading and trailing whitespace.   ',
+      'x-obs-fold-header': 'Obsolete\r\n    line folding.',
+      'cache-control': ['max-age=60', '   must-revalidate'],
+      'x-empty-header': '',
+      'example-dict': ' a=1,    b=2;x=1;y=2,   c=(a   b   c)',
+      'example-header': ['value, with, lots', 'of, commas'],
+    },
+  };
+  it('whitespace trimmed, obs-fold replaced, lines joined with ", ", empty value kept', () => {
+    assert.equal(value('x-ows-header', m), 'Leading and trailing whitespace.');
+    assert.equal(value('x-obs-fold-header', m), 'Obsolete line folding.');
+    assert.equal(value('cache-control', m), 'max-age=60, must-revalidate');
+    assert.equal(value('x-empty-header', m), '');
+  });
+  it('sf re-serializes strictly; key picks a dictionary member (§2.1.1, §2.1.2)', () => {
+    assert.equal(value('example-dict', m), 'a=1,    b=2;x=1;y=2,   c=(a   b   c)');
+    assert.equal(value('"example-dict";sf', m), 'a=1, b=2;x=1;y=2, c=(a b c)');
+    assert.equal(value('"example-dict";key="a"', m), '1');
+    assert.equal(value('"example-dict";key="b"', m), '2;x=1;y=2');
+    assert.equal(value('"example-dict";key="c"', m), '(a b c)');
+    assert.throws(() => value('"example-dict";key="zz"', m), code('signature.component-missing'));
+  });
+  it('bs wraps each field line as a byte sequence (§2.1.3)', () => {
+    assert.equal(value('"example-header";bs', m), ':dmFsdWUsIHdpdGgsIGxvdHM=:, :b2YsIGNvbW1hcw==:');
+    assert.throws(() => value('"example-header";bs;sf', m), code('signature.malformed'));
+  });
+  it('an absent field is an error, not an empty value', () => {
+    assert.throws(() => value('x-absent', m), code('signature.component-missing'));
+  });
+});
+
+describe('request-response binding (req) and trailers (tr)', () => {
+  const clock = new FrozenClock(1_700_000_000_000);
+  it('a response signature covering request components verifies only against that request', async () => {
+    const key = await crypto.subtle.importKey('raw', new Uint8Array(32).fill(1), importParams('hmac-sha256'), false, ['sign', 'verify']);
+    const request: HttpRequestLike = { method: 'POST', url: 'https://example.com/foo', headers: new Headers({ 'content-digest': 'sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:' }) };
+    const headers = new Headers({ 'content-type': 'application/json' });
+    const response = { status: 503, headers, trailers: new Headers({ 'server-timing': 'db;dur=53' }) };
+    const s = await signMessage(response, { key, alg: 'hmac-sha256', keyid: 'k', clock, request, components: ['@status', 'content-type', '"@authority";req', '"@method";req', '"content-digest";req', '"server-timing";tr'] });
+    assert.match(s.base, /^"@status": 503\n"content-type": application\/json\n"@authority";req: example.com\n"@method";req: POST\n"content-digest";req: sha-256=:X48E9q.*\n"server-timing";tr: db;dur=53\n"@signature-params": /);
+    headers.append('signature-input', s.signatureInput);
+    headers.append('signature', s.signature);
+    const verifier = new SignatureVerifier({ clock, keyLookup: () => ({ key, alg: 'hmac-sha256' }), requiredComponents: ['"@method";req'] });
+    assert.equal((await verifier.verify(response, request)).label, 'sig1');
+    await assert.rejects(verifier.verify(response, { ...request, url: 'https://other.example/foo' }), code('signature.invalid'));
+    await assert.rejects(verifier.verify(response), code('signature.component-missing'));
+    await assert.rejects(verifier.verify({ ...response, trailers: new Headers() }, request), code('signature.component-missing'));
+  });
+  it('req on a request signature is malformed', () => {
+    assert.throws(() => value('"@method";req', { method: 'GET', url: 'https://e/', headers: new Headers() }), code('signature.malformed'));
+  });
+});
+
+describe('Accept-Signature (RFC 9421 §5.1)', () => {
+  it('parses the RFC example and serializes it back', () => {
+    const v = 'sig1=("@method" "@target-uri" "@authority" "content-digest" "cache-control");created;keyid="test-key-rsa-pss";tag="app-123"';
+    const r = parseAcceptSignature(v).get('sig1')!;
+    assert.deepEqual(r.components.map((c) => c.name), ['@method', '@target-uri', '@authority', 'content-digest', 'cache-control']);
+    assert.equal(r.keyid, 'test-key-rsa-pss');
+    assert.equal(r.tag, 'app-123');
+    assert.equal(r.created, true);
+    assert.equal(r.expires, false);
+    assert.equal(serializeAcceptSignature([r]), v);
+  });
+  it('created with a value and duplicate labels are malformed', () => {
+    assert.throws(() => parseAcceptSignature('sig1=("@method");created=5'), code('signature.malformed'));
+    assert.throws(() => parseAcceptSignature('sig1=("@method"), sig1=("@path")'), code('signature.malformed'));
+  });
+});
