@@ -13,7 +13,7 @@ import { VECTORS_DIR } from './helpers.js';
 interface Case { tcId: number; comment: string; msg: string; sig?: string; tag?: string; key?: string; result: 'valid' | 'invalid' | 'acceptable' }
 interface Group { tests: Case[]; publicKeyDer?: string; publicKey?: { pk?: string }; tagSize?: number }
 
-const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+const hex = (s: string): Uint8Array<ArrayBuffer> => new Uint8Array(Buffer.from(s, 'hex'));
 
 async function importGroupKey(alg: SignatureAlgorithm, g: Group, c: Case): Promise<CryptoKey> {
   if (alg === 'hmac-sha256') return crypto.subtle.importKey('raw', hex(c.key!), importParams(alg), false, ['verify']);
