@@ -2,6 +2,8 @@
  * The issuing CA loaded for signing: its certificate, signer and the pre-encoded
  * constant parts of every leaf it issues (issuer name, AKI, CRL DP, AIA).
  */
+import type { CrlSigningCa } from './crl.js';
+import type { OcspCa } from './ocsp.js';
 import { EXT, aiaValue, akiValue, crlDistributionPointsValue, extension, keyIdentifier } from './certificate.js';
 import { nameConstraintsOf, type NameConstraints } from './extensions.js';
 import { activeCa, loadSigner } from './hierarchy.js';
@@ -55,4 +57,9 @@ export function issuingCaFrom(rec: CaRecord, signer: CaSigner, rootRec: CaRecord
       aia: extension(EXT.authorityInfoAccess, false, aiaValue(urls.ocsp, urls.caIssuers)),
     },
   };
+}
+
+/** The view of an issuing CA that CRL building and the OCSP responder need. */
+export function signingView(ca: IssuingCa): CrlSigningCa & OcspCa {
+  return { id: ca.record.id, subject: ca.cert.subject, spki: ca.cert.spki, publicKeyBits: ca.cert.publicKeyBits, certDer: ca.cert.der, signer: ca.signer };
 }

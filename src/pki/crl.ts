@@ -1,0 +1,91 @@
+/**
+ * Certificate revocation lists (RFC 5280 §5): v2 CRLs with CRL number and AKI,
+ * one per issuing CA, regenerated on revoke and before they go stale. Served as
+ * DER and PEM (label `X509 CRL`, which OpenSSL expects).
+ */
+import type { Clock } from '../core/clock.js';
+import { EXT, akiValue, extension, keyIdentifier, signStructure } from './certificate.js';
+import { enumerated, explicit, hexBytes, int, seq, time, uint } from './der.js';
+import { toPem } from './pem.js';
+import type { CaSigner } from './signer.js';
+import { REVOCATION_REASONS, type CertificateStore } from './store.js';
+
+export interface CrlSigningCa {
+  id: string;
+  /** Subject of the CA certificate (DER), the CRL issuer. */
+  subject: Uint8Array;
+  spki: Uint8Array;
+  signer: CaSigner;
+}
+
+export interface Crl {
+  der: Uint8Array;
+  pem: string;
+  number: bigint;
+  thisUpdate: number;
+  nextUpdate: number;
+}
+
+/**
+ * Builds and signs a fresh CRL for `ca` with the next CRL number.
+ * @example const crl = await buildCrl(store, clock, ca, 86_400_000);
+ */
+export async function buildCrl(store: CertificateStore, clock: Clock, ca: CrlSigningCa, validityMs: number): Promise<Crl> {
+  const now = Math.floor(clock.now() / 1000) * 1000;
+  const nextUpdate = now + validityMs;
+  const number = await store.nextCrlNumber(ca.id);
+  // Entries stay until the certificate expires (RFC 5280 §3.3: may be removed after).
+  const revoked = (await store.listRevoked(ca.id)).filter((r) => r.notAfter >= now).sort((a, b) => a.serial.localeCompare(b.serial));
+  const entries = revoked.map((r) => {
+    const parts = [uint(hexBytes(r.serial)), time(r.revokedAt ?? now)];
+    // RFC 5280 §5.3.1: the reason code unspecified SHOULD be absent.
+    if (r.reason && r.reason !== 'unspecified') parts.push(seq(extension(EXT.reasonCode, false, enumerated(REVOCATION_REASONS[r.reason]))));
+    return seq(...parts);
+  });
+  const tbs = seq(
+    int(1),
+    ca.signer.signatureAlgorithm,
+    ca.subject,
+    time(now),
+    time(nextUpdate),
+    ...(entries.length ? [seq(...entries)] : []),
+    explicit(0, seq(extension(EXT.authorityKeyIdentifier, false, akiValue(keyIdentifier(ca.spki))), extension(EXT.crlNumber, false, int(number)))),
+  );
+  const der = await signStructure(tbs, ca.signer);
+  return { der, pem: toPem(der, 'X509 CRL'), number, thisUpdate: now, nextUpdate };
+}
+
+/**
+ * Keeps the current CRL of one CA: regenerates it after a revocation and once half
+ * of its validity has passed, so a client never holds one past nextUpdate.
+ */
+export class CrlPublisher {
+  private current: Crl | null = null;
+  private pending: Promise<Crl> | null = null;
+  constructor(
+    private readonly store: CertificateStore,
+    private readonly clock: Clock,
+    private readonly ca: CrlSigningCa,
+    readonly validityMs = 24 * 3_600_000,
+  ) {}
+
+  /** The CRL to serve; fresh when the previous one is past half of its validity. */
+  async get(): Promise<Crl> {
+    const c = this.current;
+    if (c && this.clock.now() < c.thisUpdate + this.validityMs / 2) return c;
+    return this.regenerate();
+  }
+
+  /** Builds a new CRL now (after a revocation); builds are serialised so the newest one sees every stored revocation. */
+  async regenerate(): Promise<Crl> {
+    const build = (this.pending ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => buildCrl(this.store, this.clock, this.ca, this.validityMs))
+      .then((crl) => (this.current = crl));
+    this.pending = build;
+    void build.finally(() => {
+      if (this.pending === build) this.pending = null;
+    }).catch(() => undefined);
+    return build;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Revocation: marks a certificate revoked in the inventory, then regenerates the
+ * CRL and drops cached OCSP answers so both report it at once. `onRevoked` is
+ * where the lead publishes the fan-out event to other nodes.
+ */
+import type { Clock } from '../core/clock.js';
+import { PortcullisError } from '../core/errors.js';
+import type { CrlPublisher } from './crl.js';
+import type { OcspResponder } from './ocsp.js';
+import { REVOCATION_REASONS, type CertificateRecord, type CertificateStore, type RevocationReason } from './store.js';
+
+export interface RevokeContext {
+  store: CertificateStore;
+  clock: Clock;
+  /** CRL publishers by issuing CA id. */
+  crls?: Map<string, CrlPublisher>;
+  ocsp?: OcspResponder[];
+  onRevoked?: (rec: CertificateRecord) => void | Promise<void>;
+}
+
+/**
+ * @example await revokeCertificate(ctx, serial, 'keyCompromise');
+ */
+export async function revokeCertificate(ctx: RevokeContext, serial: string, reason: RevocationReason = 'unspecified'): Promise<CertificateRecord> {
+  if (!(reason in REVOCATION_REASONS) || reason === 'removeFromCRL') throw new PortcullisError('request.invalid', `unknown revocation reason ${JSON.stringify(reason)}`);
+  const s = serial.toLowerCase();
+  if (!/^[0-9a-f]{2,40}$/.test(s)) throw new PortcullisError('request.invalid', 'serial must be hex');
+  const rec = await ctx.store.revokeCertificate(s, Math.floor(ctx.clock.now() / 1000) * 1000, reason);
+  if (!rec) {
+    const existing = await ctx.store.getCertificate(s);
+    if (!existing) throw new PortcullisError('not-found', 'no certificate with that serial');
+    throw new PortcullisError('conflict', 'the certificate is already revoked');
+  }
+  for (const r of ctx.ocsp ?? []) r.invalidate(s);
+  await ctx.crls?.get(rec.issuerId)?.regenerate();
+  await ctx.onRevoked?.(rec);
+  return rec;
+}
