@@ -33,7 +33,8 @@ export interface LockoutPolicy {
 
 export const DEFAULT_LOCKOUT_POLICY: LockoutPolicy = Object.freeze({
   account: { freeAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 60_000, lockAfter: 10, lockMs: 15 * 60_000, windowMs: 15 * 60_000 },
-  ip: { freeAttempts: 20, baseDelayMs: 1_000, maxDelayMs: 60_000, lockAfter: 100, lockMs: 15 * 60_000, windowMs: 15 * 60_000 },
+  // 20 free, then delays up to 30 s: the 50th failure comes ~13 minutes in, inside the hour.
+  ip: { freeAttempts: 20, baseDelayMs: 1_000, maxDelayMs: 30_000, lockAfter: 50, lockMs: 15 * 60_000, windowMs: 60 * 60_000 },
 });
 
 /** Who is attempting: the account (user id or normalised login name) and the client address. */

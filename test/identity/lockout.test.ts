@@ -1,0 +1,115 @@
+/** Brute-force limits: growing delays, temporary lock, per-IP counting, shared across nodes, admin unlock, fail closed. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FrozenClock } from '../../src/core/clock.js';
+import { PortcullisError } from '../../src/core/errors.js';
+import { DEFAULT_LOCKOUT_POLICY, Lockout } from '../../src/identity/lockout.js';
+import { TestEphemeralStore } from '../support/mfa-memory-ephemeral.js';
+
+const rejectsWith = (p: Promise<unknown>, code: string) => assert.rejects(p, (e: { code?: string }) => e.code === code);
+const T0 = Date.UTC(2030, 0, 1);
+
+function setup() {
+  const clock = new FrozenClock(T0);
+  const ephemeral = new TestEphemeralStore(clock);
+  return { clock, ephemeral, lockout: new Lockout(ephemeral, clock) };
+}
+
+const wrong = () => Promise.reject(new PortcullisError('auth.invalid-credentials', 'invalid user name or password'));
+
+test('5 failures are free; then delays grow 1 s, 2 s, 4 s…', async () => {
+  const { clock, lockout } = setup();
+  const who = { account: 'u1' };
+  for (let i = 0; i < 5; i++) await rejectsWith(lockout.guard(who, wrong), 'auth.invalid-credentials');
+  await lockout.check(who);
+  await rejectsWith(lockout.guard(who, wrong), 'auth.invalid-credentials'); // 6th
+  await assert.rejects(lockout.check(who), (e: PortcullisError) => e.code === 'auth.throttled' && e.details?.retryAfterMs === 1_000);
+  clock.advance(1_000);
+  await rejectsWith(lockout.guard(who, wrong), 'auth.invalid-credentials'); // 7th
+  await assert.rejects(lockout.check(who), (e: PortcullisError) => e.code === 'auth.throttled' && e.details?.retryAfterMs === 2_000);
+  clock.advance(2_000);
+  await rejectsWith(lockout.guard(who, wrong), 'auth.invalid-credentials'); // 8th
+  await assert.rejects(lockout.check(who), (e: PortcullisError) => e.details?.retryAfterMs === 4_000);
+});
+
+test('the 10th failure locks the account for 15 minutes; then it opens again', async () => {
+  const { clock, lockout } = setup();
+  for (let i = 0; i < 10; i++) {
+    await rejectsWith(lockout.guard({ account: 'u1' }, wrong), 'auth.invalid-credentials');
+    clock.advance(60_000);
+  }
+  await assert.rejects(lockout.check({ account: 'u1' }), (e: PortcullisError) => e.code === 'auth.locked' && e.status === 429);
+  assert.equal((await lockout.state('account', 'u1')).locked, true);
+  clock.advance(DEFAULT_LOCKOUT_POLICY.account.lockMs - 60_000);
+  await lockout.check({ account: 'u1' });
+  await lockout.guard({ account: 'u1' }, async () => 'ok');
+});
+
+test('admin unlock clears the lock and the count', async () => {
+  const { clock, lockout } = setup();
+  for (let i = 0; i < 10; i++) {
+    await rejectsWith(lockout.guard({ account: 'u1' }, wrong), 'auth.invalid-credentials');
+    clock.advance(60_000);
+  }
+  await rejectsWith(lockout.check({ account: 'u1' }), 'auth.locked');
+  await lockout.unlockAccount('u1');
+  assert.deepEqual(await lockout.state('account', 'u1'), { failures: 0, blockedUntil: 0, locked: false });
+  assert.equal(await lockout.guard({ account: 'u1' }, async () => 'ok'), 'ok');
+});
+
+test('attack: credential stuffing — one address trying many accounts is locked by the per-IP counter', async () => {
+  const { clock, lockout } = setup();
+  const ip = '198.51.100.23';
+  // The attacker waits out every delay, as fast as the limits allow.
+  for (let i = 0; i < DEFAULT_LOCKOUT_POLICY.ip.lockAfter; i++) {
+    await rejectsWith(lockout.guard({ account: `user${i}`, ip }, wrong), 'auth.invalid-credentials');
+    const { blockedUntil, locked } = await lockout.state('ip', ip);
+    if (i < DEFAULT_LOCKOUT_POLICY.ip.lockAfter - 1) {
+      assert.equal(locked, false);
+      clock.set(Math.max(clock.now(), blockedUntil));
+    }
+  }
+  assert.ok(clock.now() - T0 < DEFAULT_LOCKOUT_POLICY.ip.windowMs, 'the lock is reachable inside the counting window');
+  await rejectsWith(lockout.check({ account: 'fresh-user', ip }), 'auth.locked');
+  await lockout.check({ account: 'fresh-user', ip: '198.51.100.24' });
+  await lockout.unlockIp(ip);
+  await lockout.check({ account: 'fresh-user', ip });
+});
+
+test('attack: resetting the IP counter by signing in to an own account does not work', async () => {
+  const { lockout } = setup();
+  const ip = '198.51.100.23';
+  for (let i = 0; i < 3; i++) await rejectsWith(lockout.guard({ account: `victim${i}`, ip }, wrong), 'auth.invalid-credentials');
+  await lockout.guard({ account: 'attacker', ip }, async () => 'ok');
+  assert.equal((await lockout.state('ip', ip)).failures, 3);
+});
+
+test('a success clears the account’s failures', async () => {
+  const { lockout } = setup();
+  for (let i = 0; i < 4; i++) await rejectsWith(lockout.guard({ account: 'u1' }, wrong), 'auth.invalid-credentials');
+  await lockout.guard({ account: 'u1' }, async () => 'ok');
+  assert.equal((await lockout.state('account', 'u1')).failures, 0);
+});
+
+test('the cap holds across nodes: two Lockout instances sharing one ephemeral store count together', async () => {
+  const { clock, ephemeral } = setup();
+  const nodeA = new Lockout(ephemeral, clock);
+  const nodeB = new Lockout(ephemeral, clock);
+  for (let i = 0; i < 6; i++) await rejectsWith((i % 2 ? nodeA : nodeB).guard({ account: 'u1' }, wrong), 'auth.invalid-credentials');
+  await rejectsWith(nodeA.check({ account: 'u1' }), 'auth.throttled');
+  await rejectsWith(nodeB.check({ account: 'u1' }), 'auth.throttled');
+});
+
+test('errors that are not the user’s failure (a store outage) are not counted', async () => {
+  const { lockout } = setup();
+  await assert.rejects(lockout.guard({ account: 'u1' }, () => Promise.reject(new PortcullisError('store.unavailable', 'down'))));
+  assert.equal((await lockout.state('account', 'u1')).failures, 0);
+});
+
+test('fail closed: when the ephemeral store is down no attempt is let through', async () => {
+  const { ephemeral, lockout } = setup();
+  ephemeral.down = true;
+  let ran = false;
+  await assert.rejects(lockout.guard({ account: 'u1' }, async () => void (ran = true)));
+  assert.equal(ran, false);
+});
