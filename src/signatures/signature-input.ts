@@ -46,6 +46,9 @@ const malformed = (message: string, cause?: unknown): PortcullisError =>
  * for signatures that ambiguity is an attack surface, so callers reject it.
  * Assumes `value` already parsed as a dictionary.
  */
+/** RFC 8941 key characters: lcalpha, DIGIT, "_", "-", ".", "*". */
+const isKeyChar = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d || c === 0x2e || c === 0x2a;
+
 export function dictionaryKeys(value: string): string[] {
   const keys: string[] = [];
   let i = 0;
@@ -57,7 +60,7 @@ export function dictionaryKeys(value: string): string[] {
     if (expectKey) {
       if (c === 0x20 || c === 0x09 || c === 0x2c) { i++; continue; }
       let j = i;
-      while (j < n && /[a-z0-9_\-.*]/.test(value[j]!)) j++;
+      while (j < n && isKeyChar(value.charCodeAt(j))) j++;
       keys.push(value.slice(i, j));
       expectKey = false;
       i = j;
