@@ -1,0 +1,276 @@
+/**
+ * The client-certificate verifier: RFC 5280 §6 path validation from a presented
+ * certificate to configured trust anchors. Checks signatures, validity at a given
+ * time, basic constraints and path length, key usage, extended key usage (leaf and
+ * any EKU-bearing CA), name constraints, unknown critical extensions, and
+ * revocation through an injected status lookup (fail closed on `unknown`).
+ */
+import { PortcullisError, type ErrorCode } from '../core/errors.js';
+import { EKU, EXT, KU, ipBytes } from './certificate.js';
+import { DerError, equalBytes } from './der.js';
+import {
+  authorityKeyIdOf,
+  basicConstraintsOf,
+  extKeyUsageOf,
+  keyUsageOf,
+  nameConstraintsOf,
+  subjectAltNamesOf,
+  subjectKeyIdOf,
+  type ParsedGeneralName,
+} from './extensions.js';
+import { satisfiesNameConstraints } from './name-constraints.js';
+import { parseCertificate, type ParsedCertificate } from './parse.js';
+import { isSupportedSignatureAlgorithm, verifySignature } from './verify-signature.js';
+
+export type RevocationStatus = 'good' | 'revoked' | 'unknown';
+export type RevocationLookup = (cert: ParsedCertificate, issuer: ParsedCertificate) => Promise<RevocationStatus> | RevocationStatus;
+
+export interface VerifyChainOptions {
+  /** Trust anchors (DER). */
+  anchors: ReadonlyArray<Uint8Array>;
+  /** Untrusted intermediates the peer sent (DER). */
+  intermediates?: ReadonlyArray<Uint8Array>;
+  /** Validation time, ms since the epoch. */
+  at: number;
+  /** Required extended key usage of the leaf (default clientAuth); null for none. */
+  eku?: string | null;
+  /** Revocation lookup for every certificate below the anchor; absent means no revocation check. */
+  revocation?: RevocationLookup;
+  /** Most intermediates in a path (default 8). */
+  maxIntermediates?: number;
+  /** A name the leaf must carry in its SAN. */
+  expectedName?: { dns: string } | { ip: string } | { uri: string };
+}
+
+export interface VerifiedChain {
+  leaf: ParsedCertificate;
+  /** Leaf first, anchor last. */
+  path: ParsedCertificate[];
+  sans: ParsedGeneralName[];
+}
+
+const KNOWN_EXTENSIONS = new Set<string>([
+  EXT.subjectKeyIdentifier,
+  EXT.keyUsage,
+  EXT.subjectAltName,
+  EXT.issuerAltName,
+  EXT.basicConstraints,
+  EXT.nameConstraints,
+  EXT.crlDistributionPoints,
+  EXT.certificatePolicies,
+  EXT.authorityKeyIdentifier,
+  EXT.extKeyUsage,
+  EXT.authorityInfoAccess,
+]);
+
+/** Most signature verifications one validation may spend (path-building denial of service). */
+const SIGNATURE_BUDGET = 64;
+
+const fail = (code: ErrorCode, msg: string): PortcullisError => new PortcullisError(code, msg);
+
+function parse(der: Uint8Array, what: string): ParsedCertificate {
+  try {
+    return parseCertificate(der);
+  } catch (e) {
+    if (e instanceof DerError) throw fail('cert.malformed', `${what} is not a well-formed certificate`);
+    throw e;
+  }
+}
+
+function decode<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof DerError) throw fail('cert.malformed', `malformed extension: ${e.message}`);
+    throw e;
+  }
+}
+
+const isSelfIssued = (c: ParsedCertificate): boolean => equalBytes(c.issuer, c.subject);
+
+/** Checks one certificate on its own: encoding rules, time, critical extensions. */
+function checkCertificate(c: ParsedCertificate, at: number, isAnchor: boolean): void {
+  if (!isAnchor) {
+    if (!equalBytes(c.tbsSignatureAlgorithm, c.signatureAlgorithm)) throw fail('cert.malformed', 'signature algorithm fields differ');
+    if (c.duplicateExtension) throw fail('cert.malformed', 'duplicate extension');
+    if (c.serialBytes[0]! & 0x80) throw fail('cert.malformed', 'negative serial number');
+    if (c.serialBytes.length > 20) throw fail('cert.malformed', 'serial number longer than 20 octets');
+    for (const e of c.extensions.values()) {
+      if (e.critical && !KNOWN_EXTENSIONS.has(e.oid)) throw fail('cert.unsupported', `unsupported critical extension ${e.oid}`);
+    }
+  }
+  if (at < c.notBefore) throw fail('cert.not-yet-valid', 'a certificate in the chain is not valid yet');
+  if (at > c.notAfter) throw fail('cert.expired', 'a certificate in the chain has expired');
+}
+
+function checkIssuerRole(ca: ParsedCertificate, belowNonSelfIssued: number, isAnchor: boolean): void {
+  const bc = decode(() => basicConstraintsOf(ca));
+  if (!bc || !bc.ca) throw fail('cert.not-a-ca', 'an issuer in the chain is not a CA');
+  if (!isAnchor && ca.version !== 3) throw fail('cert.not-a-ca', 'an intermediate is not a v3 certificate');
+  const ku = decode(() => keyUsageOf(ca));
+  if (ku && !ku.has(KU.keyCertSign)) throw fail('cert.not-a-ca', 'an issuer lacks keyUsage keyCertSign');
+  if (bc.pathLen !== undefined && belowNonSelfIssued > bc.pathLen) throw fail('cert.not-a-ca', 'path length constraint exceeded');
+}
+
+function namesOf(c: ParsedCertificate): ParsedGeneralName[] {
+  const sans = decode(() => subjectAltNamesOf(c)) ?? [];
+  return [...sans, { type: 'dn', value: c.subject }];
+}
+
+/** Validates a candidate path (leaf first, anchor last). */
+function validatePath(path: ParsedCertificate[], o: VerifyChainOptions): void {
+  const anchorIdx = path.length - 1;
+  path.forEach((c, i) => checkCertificate(c, o.at, i === anchorIdx));
+  // Issuers: basic constraints, key usage, path length, name constraints over everything below.
+  let nonSelfIssuedBelow = 0;
+  for (let i = 1; i < path.length; i++) {
+    const below = path[i - 1]!;
+    if (i > 1 && !isSelfIssued(below)) nonSelfIssuedBelow++;
+    const ca = path[i]!;
+    checkIssuerRole(ca, nonSelfIssuedBelow, i === anchorIdx);
+    const nc = decode(() => nameConstraintsOf(ca));
+    if (nc) {
+      for (let j = i - 1; j >= 0; j--) {
+        const sub = path[j]!;
+        // RFC 5280 §6.1.3 (b): self-issued intermediates are exempt.
+        if (j > 0 && isSelfIssued(sub)) continue;
+        if (!satisfiesNameConstraints(namesOf(sub), nc)) throw fail('cert.name-constraint', 'a name in the chain violates a CA name constraint');
+      }
+    }
+  }
+  const leaf = path[0]!;
+  const leafBc = decode(() => basicConstraintsOf(leaf));
+  if (leafBc?.ca && o.eku) throw fail('cert.wrong-usage', 'a CA certificate cannot be used as an end-entity certificate');
+  const ku = decode(() => keyUsageOf(leaf));
+  if (ku && o.eku && !ku.has(KU.digitalSignature)) throw fail('cert.wrong-usage', 'the certificate key usage does not allow digital signatures');
+  if (o.eku) {
+    const leafEku = decode(() => extKeyUsageOf(leaf));
+    if (!leafEku || !leafEku.includes(o.eku)) throw fail('cert.wrong-usage', `the certificate is not valid for ${o.eku === EKU.clientAuth ? 'client' : 'this'} authentication`);
+    for (const ca of path.slice(1, anchorIdx)) {
+      const e = decode(() => extKeyUsageOf(ca));
+      if (e && !e.includes(o.eku) && !e.includes(EKU.any)) throw fail('cert.wrong-usage', 'an intermediate does not allow this usage');
+    }
+  }
+  if (o.expectedName) {
+    const sans = decode(() => subjectAltNamesOf(leaf)) ?? [];
+    if (!sans.some((n) => nameMatches(n, o.expectedName!))) throw fail('cert.name-mismatch', 'the certificate does not carry the expected name');
+  }
+}
+
+/** RFC 6125 §6.4: exact DNS match, or a whole-label `*` wildcard in the leftmost label only. */
+function dnsMatch(pattern: string, name: string): boolean {
+  const p = pattern.toLowerCase();
+  const n = name.toLowerCase().replace(/\.$/, '');
+  if (p === n) return true;
+  if (!p.startsWith('*.')) return false;
+  const rest = p.slice(2);
+  if (rest.includes('*') || rest.split('.').length < 2) return false;
+  const dot = n.indexOf('.');
+  return dot > 0 && n.slice(dot + 1) === rest;
+}
+
+function nameMatches(n: ParsedGeneralName, want: NonNullable<VerifyChainOptions['expectedName']>): boolean {
+  if ('dns' in want) return n.type === 'dns' && dnsMatch(n.value, want.dns);
+  if ('ip' in want) return n.type === 'ip' && equalBytes(n.value, ipBytes(want.ip));
+  return n.type === 'uri' && n.value === want.uri;
+}
+
+/**
+ * Builds and validates a path from `leafDer` to one of `o.anchors`; throws a
+ * PortcullisError with a `cert.*` code when none is valid.
+ * @example const { leaf } = await verifyCertificateChain(peerDer, { anchors: [rootDer], intermediates: [intDer], at: clock.now() });
+ */
+export async function verifyCertificateChain(leafDer: Uint8Array, o: VerifyChainOptions): Promise<VerifiedChain> {
+  const opts = { ...o, eku: o.eku === undefined ? EKU.clientAuth : o.eku };
+  const leaf = parse(leafDer, 'the certificate');
+  const anchors = o.anchors.map((d) => parse(d, 'a trust anchor'));
+  const pool: ParsedCertificate[] = [];
+  for (const d of o.intermediates ?? []) {
+    try {
+      pool.push(parseCertificate(d));
+    } catch {
+      // An unparsable extra certificate cannot be part of a valid path.
+    }
+  }
+  const maxIntermediates = o.maxIntermediates ?? 8;
+  let budget = SIGNATURE_BUDGET;
+  let firstError: PortcullisError | null = null;
+  const signedBy = (c: ParsedCertificate, issuer: ParsedCertificate): boolean => {
+    if (!equalBytes(c.issuer, issuer.subject)) return false;
+    const aki = decodeOrNull(() => authorityKeyIdOf(c));
+    const ski = decodeOrNull(() => subjectKeyIdOf(issuer));
+    if (aki && ski && !equalBytes(aki, ski)) return false;
+    if (budget-- <= 0) throw fail('cert.untrusted', 'path building gave up (too many candidate issuers)');
+    if (!isSupportedSignatureAlgorithm(c.signatureOid)) return false;
+    return verifySignature(issuer.spki, c.signatureOid, c.tbs, c.signature);
+  };
+
+  const search = (path: ParsedCertificate[]): ParsedCertificate[] | null => {
+    const cur = path[path.length - 1]!;
+    for (const a of anchors) {
+      if (path.some((p) => equalBytes(p.der, a.der)) && path.length > 1) continue;
+      if (equalBytes(cur.der, a.der) && path.length === 1) continue;
+      if (!signedBy(cur, a)) continue;
+      const full = [...path, a];
+      try {
+        validatePath(full, opts);
+        return full;
+      } catch (e) {
+        if (!(e instanceof PortcullisError)) throw e;
+        firstError ??= e;
+      }
+    }
+    if (path.length - 1 >= maxIntermediates) return null;
+    for (const c of pool) {
+      if (path.some((p) => equalBytes(p.der, c.der) || (equalBytes(p.subject, c.subject) && equalBytes(p.spki, c.spki)))) continue;
+      if (!signedBy(cur, c)) continue;
+      const found = search([...path, c]);
+      if (found) return found;
+    }
+    return null;
+  };
+
+  const path = search([leaf]);
+  if (!path) {
+    if (firstError) throw firstError;
+    throw fail('cert.untrusted', 'the certificate does not chain to a trusted CA');
+  }
+  if (o.revocation) {
+    for (let i = 0; i < path.length - 1; i++) {
+      const status = await o.revocation(path[i]!, path[i + 1]!);
+      if (status === 'revoked') throw fail('cert.revoked', 'a certificate in the chain has been revoked');
+      if (status !== 'good') throw fail('cert.revocation-unknown', 'the revocation status of a certificate in the chain is unknown');
+    }
+  }
+  return { leaf, path, sans: decode(() => subjectAltNamesOf(leaf)) ?? [] };
+}
+
+function decodeOrNull<T>(f: () => T): T | null {
+  try {
+    return f();
+  } catch {
+    return null;
+  }
+}
+
+export interface VerifiedClient extends VerifiedChain {
+  /** The app the certificate is bound to (from `spiffe://<trustDomain>/app/<client_id>`). */
+  clientId: string;
+  serial: string;
+}
+
+/**
+ * Verifies a client certificate chain (peer certificate first) and returns the app it is bound to.
+ * @example const { clientId } = await verifyClientCertificate(peerChainDer, { anchors: [rootDer], at: clock.now(), trustDomain: 'example.org', revocation: storeRevocationLookup(store) });
+ */
+export async function verifyClientCertificate(
+  chain: ReadonlyArray<Uint8Array>,
+  o: Omit<VerifyChainOptions, 'eku' | 'intermediates' | 'expectedName'> & { trustDomain: string },
+): Promise<VerifiedClient> {
+  if (chain.length === 0) throw fail('cert.untrusted', 'no client certificate was presented');
+  const v = await verifyCertificateChain(chain[0]!, { ...o, intermediates: chain.slice(1), eku: EKU.clientAuth });
+  const prefix = `spiffe://${o.trustDomain}/app/`;
+  const ids = v.sans.filter((n): n is { type: 'uri'; value: string } => n.type === 'uri' && n.value.startsWith(prefix)).map((n) => n.value.slice(prefix.length));
+  if (ids.length !== 1 || !/^[A-Za-z0-9._~-]{1,128}$/.test(ids[0]!)) throw fail('cert.name-mismatch', 'the client certificate is not bound to exactly one app of this trust domain');
+  return { ...v, clientId: ids[0]!, serial: v.leaf.serial };
+}
