@@ -14,7 +14,7 @@ import type { DurableStore } from '../../src/store/types.js';
 export interface DurableHarness {
   /** Opens another store instance on the same database (another node). */
   open(): Promise<DurableStore>;
-  /** Whether two instances may write at the same time (PostgreSQL nodes); SQLite is one writer process. */
+  /** Whether two open instances may write at the same time (true for every adapter today). */
   multiNode: boolean;
   /** Drops the database; the suite closes the stores it opened first. */
   dispose(): Promise<void>;

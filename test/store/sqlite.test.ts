@@ -16,7 +16,9 @@ function tempDir(): { dir: string; rm: () => void } {
 
 runDurableStoreSuite('sqlite', async () => {
   const { dir, rm } = tempDir();
-  return { open: () => openDurableStore('sqlite:data/store.db', { baseDir: dir }), multiNode: false, dispose: async () => rm() };
+  // multiNode: instances in one process share the file's connection (see durable/sqlite.ts);
+  // separate processes are covered by the BEGIN IMMEDIATE test below.
+  return { open: () => openDurableStore('sqlite:data/store.db', { baseDir: dir }), multiNode: true, dispose: async () => rm() };
 });
 
 test('sqlite: the path is resolved against baseDir and the file is in WAL mode', async () => {

@@ -42,5 +42,6 @@ export function openPostgres(connectionString: string, logger?: Logger): Dialect
         return fn(trx);
       });
     },
+    close: () => db.destroy(),
   };
 }

@@ -5,7 +5,7 @@
  * instead of failing at once.
  */
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { Database } from './schema.js';
@@ -13,15 +13,45 @@ import type { Dialect } from './store.js';
 
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
-/** Opens (creating if needed) the file at `path`, or an in-memory database for `:memory:`. */
-export function openSqlite(path: string): Dialect {
+interface Shared {
+  db: Kysely<Database>;
+  refs: number;
+}
+
+/**
+ * One connection per file per process. better-sqlite3 is synchronous: a second
+ * connection in the same process waiting on the first one's write lock would block
+ * the very thread that has to release it. Instances on one file share a connection,
+ * whose Kysely mutex serialises them instead.
+ */
+const open = new Map<string, Shared>();
+
+function connect(path: string): Kysely<Database> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const conn = new BetterSqlite3(path);
-  conn.pragma('journal_mode = WAL');
-  conn.pragma('synchronous = FULL');
-  conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-  conn.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: conn }) });
+  try {
+    conn.pragma('journal_mode = WAL');
+    conn.pragma('synchronous = FULL');
+    conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    conn.pragma('foreign_keys = ON');
+  } catch (e) {
+    conn.close();
+    throw e;
+  }
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: conn }) });
+}
+
+/** Opens (creating if needed) the file at `path`, or a private in-memory database for `:memory:`. */
+export function openSqlite(path: string): Dialect {
+  const key = path === ':memory:' ? undefined : resolve(path);
+  let shared = key === undefined ? undefined : open.get(key);
+  if (shared === undefined) {
+    shared = { db: connect(key ?? path), refs: 0 };
+    if (key !== undefined) open.set(key, shared);
+  }
+  shared.refs++;
+  const { db } = shared;
+  let closed = false;
   return {
     kind: 'sqlite',
     db,
@@ -39,6 +69,13 @@ export function openSqlite(path: string): Dialect {
           throw e;
         }
       });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (--shared.refs > 0) return;
+      if (key !== undefined && open.get(key) === shared) open.delete(key);
+      await db.destroy();
     },
   };
 }

@@ -23,6 +23,8 @@ export interface Dialect {
   db: Kysely<Database>;
   /** Runs `fn` in a transaction that excludes every other `serialized` caller, on any node. */
   serialized<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** Releases this instance's hold on the connection(s). */
+  close(): Promise<void>;
 }
 
 export class KyselyDurableStore implements DurableStore {
@@ -114,6 +116,6 @@ export class KyselyDurableStore implements DurableStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.db.destroy();
+    await this.dialect.close();
   }
 }
