@@ -1,0 +1,119 @@
+/** `portcullis app …`: register and manage apps through the admin API of the running node. */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { AppView } from '../tokens/apps.js';
+import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
+import { CliError, action, printJson, printTable } from './output.js';
+
+type JsonOpt = NodeOptions & { json?: boolean };
+
+/** A JWKS file: `{keys:[…]}`, an array of JWKs, or one JWK. */
+export function readJwksFile(file: string): { keys: unknown[] } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CliError('request.invalid', `--jwks ${file}: ${(e as NodeJS.ErrnoException).code ?? 'not JSON'}`);
+  }
+  if (Array.isArray(parsed)) return { keys: parsed };
+  if (parsed && typeof parsed === 'object' && Array.isArray((parsed as { keys?: unknown }).keys)) return { keys: (parsed as { keys: unknown[] }).keys };
+  if (parsed && typeof parsed === 'object' && 'kty' in parsed) return { keys: [parsed] };
+  throw new CliError('request.invalid', `--jwks ${file}: expected a JWK Set ({"keys":[…]}), an array of JWKs or one JWK`);
+}
+
+function printApp(a: AppView): void {
+  printTable([
+    ['client_id:', a.client_id],
+    ['name:', a.name],
+    ['status:', a.status],
+    ['audiences:', a.audiences.join(' ')],
+    ['scopes:', a.scopes.join(' ')],
+    ['auth method:', a.token_endpoint_auth_method],
+    ['public keys:', String(a.jwks_keys)],
+    ['tokens revoked before:', a.tokens_revoked_before ?? '-'],
+    ['created:', a.created_at],
+    ['updated:', a.updated_at],
+  ]);
+}
+
+function printCredentials(r: { app: AppView; client_id: string; client_secret: string | null }, json: boolean | undefined): void {
+  if (json) return printJson({ client_id: r.client_id, client_secret: r.client_secret, app: r.app });
+  process.stdout.write(`client_id:     ${r.client_id}\n`);
+  if (r.client_secret) {
+    process.stdout.write(`client_secret: ${r.client_secret}\n`);
+    process.stderr.write('Store the client secret now: it is not shown again.\n');
+  } else process.stdout.write('client_secret: (none: the app authenticates with private_key_jwt)\n');
+}
+
+export function registerApp(program: Command): void {
+  const app = program.command('app').description('manage apps (OAuth clients) on the running node');
+  const cmd = (name: string) => withNodeOptions(app.command(name)).option('--json', 'print JSON');
+
+  cmd('create <name>')
+    .description('register an app; prints client_id and client_secret (shown once)')
+    .requiredOption('--audience <audience...>', 'API audience the app may request tokens for (repeatable)')
+    .option('--scope <scope...>', 'scope the app may request (repeatable)')
+    .option('--jwks <file>', 'public keys (JWK Set file): the app authenticates with private_key_jwt')
+    .option('--auth-method <method>', 'client_secret_basic, client_secret_post or private_key_jwt')
+    .action(
+      action(async (name: string, o: JsonOpt & { audience: string[]; scope?: string[]; jwks?: string; authMethod?: string }) => {
+        const body: Record<string, unknown> = { name, audiences: o.audience, scopes: o.scope ?? [] };
+        if (o.jwks) body.jwks = readJwksFile(o.jwks);
+        if (o.authMethod) body.token_endpoint_auth_method = o.authMethod;
+        printCredentials(await adminClient(o).call('POST', '/v1/apps', body), o.json);
+      }),
+    );
+
+  cmd('list')
+    .description('list apps')
+    .action(
+      action(async (o: JsonOpt) => {
+        const { apps } = await adminClient(o).call<{ apps: AppView[] }>('GET', '/v1/apps');
+        if (o.json) return printJson(apps);
+        if (apps.length === 0) return void process.stdout.write('no apps\n');
+        printTable([['CLIENT_ID', 'STATUS', 'NAME', 'AUDIENCES', 'SCOPES'], ...apps.map((a) => [a.client_id, a.status, a.name, a.audiences.join(' '), a.scopes.join(' ')])]);
+      }),
+    );
+
+  cmd('show <clientId>')
+    .description('show one app')
+    .action(
+      action(async (id: string, o: JsonOpt) => {
+        const { app: a } = await adminClient(o).call<{ app: AppView }>('GET', `/v1/apps/${encodeURIComponent(id)}`);
+        if (o.json) printJson(a);
+        else printApp(a);
+      }),
+    );
+
+  const change = (name: 'disable' | 'enable' | 'revoke-tokens', description: string, done: (a: AppView) => string) =>
+    cmd(`${name} <clientId>`)
+      .description(description)
+      .action(
+        action(async (id: string, o: JsonOpt) => {
+          const { app: a } = await adminClient(o).call<{ app: AppView }>('POST', `/v1/apps/${encodeURIComponent(id)}/${name}`);
+          if (o.json) printJson(a);
+          else process.stdout.write(`${done(a)}\n`);
+        }),
+      );
+  change('disable', 'disable an app: its tokens stop working at once', (a) => `${a.client_id} disabled; its tokens no longer work`);
+  change('enable', 'enable a disabled app', (a) => `${a.client_id} enabled`);
+  change('revoke-tokens', 'revoke every token the app holds now', (a) => `${a.client_id}: every token issued before ${a.tokens_revoked_before} is revoked`);
+
+  cmd('rotate-secret <clientId>')
+    .description('issue a new client secret (shown once); the old one stops working at once')
+    .action(
+      action(async (id: string, o: JsonOpt) => {
+        printCredentials(await adminClient(o).call('POST', `/v1/apps/${encodeURIComponent(id)}/rotate-secret`), o.json);
+      }),
+    );
+
+  cmd('set-jwks <clientId> <file>')
+    .description('replace the public keys of an app (it then authenticates with private_key_jwt)')
+    .action(
+      action(async (id: string, file: string, o: JsonOpt) => {
+        const { app: a } = await adminClient(o).call<{ app: AppView }>('PUT', `/v1/apps/${encodeURIComponent(id)}/jwks`, readJwksFile(file));
+        if (o.json) printJson(a);
+        else process.stdout.write(`${a.client_id}: ${a.jwks_keys} public key(s); authenticates with private_key_jwt\n`);
+      }),
+    );
+}

@@ -1,0 +1,42 @@
+/**
+ * A small client for the admin REST API (the same API the console uses): JSON over
+ * `fetch` with the admin bearer token. Problem+json answers become CliErrors with the
+ * server's code; an unreachable node gets a message that says what to do.
+ */
+import { CliError } from './output.js';
+
+export class AdminClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly token: string,
+  ) {}
+
+  async call<T = any>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
+    const url = this.baseUrl.replace(/\/$/, '') + path;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    } catch (e) {
+      const why = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
+      throw new CliError('unavailable', `cannot reach the admin API at ${this.baseUrl} (${why}): is \`portcullis start\` running?`);
+    }
+    const text = await res.text();
+    let json: any;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      if (json && typeof json.code === 'string') {
+        const fields = Array.isArray(json.errors) ? `\n${json.errors.map((e: { path: string; message: string }) => `  ${e.path}: ${e.message}`).join('\n')}` : '';
+        throw new CliError(json.code, `${fields ? json.title : json.detail}${fields}`);
+      }
+      throw new CliError('internal', `the admin API answered ${res.status} for ${method} ${path}`);
+    }
+    if (json === undefined) throw new CliError('internal', `the admin API answered ${method} ${path} without a JSON body`);
+    return json as T;
+  }
+}

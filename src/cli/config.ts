@@ -1,0 +1,22 @@
+/** `portcullis config check`: validates the configuration without starting; prints `ok` or every error with its path. */
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { resolveIn } from '../core/config/load.js';
+import { CliError, action } from './output.js';
+import { loadFor, withDirOptions } from './context.js';
+
+export function registerConfig(program: Command): void {
+  const config = program.command('config').description('configuration tools');
+  withDirOptions(config.command('check'))
+    .description('validate the configuration (schema, environment overrides, referenced files)')
+    .action(
+      action(async (o: { dir?: string; config?: string }) => {
+        const { config: cfg, dir } = loadFor(o);
+        const missing = (['masterKeyFile', 'adminTokenFile'] as const)
+          .filter((k) => !existsSync(resolveIn(dir, cfg[k])))
+          .map((k) => `  ${k}: file ${cfg[k]} does not exist (run \`portcullis init\`)`);
+        if (missing.length) throw new CliError('config.not-found', `configuration refers to missing files:\n${missing.join('\n')}`);
+        process.stdout.write('ok\n');
+      }),
+    );
+}

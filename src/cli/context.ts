@@ -1,0 +1,60 @@
+/**
+ * Where a CLI command finds its node: the directory (`--dir`, else `$PORTCULLIS_DIR`,
+ * else `./.portcullis`), the config file in it (or `--config`), the admin URL (the
+ * config's `listen.admin`, or `--admin-url`) and the admin token (`adminTokenFile`).
+ */
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig, resolveIn, type LoadedConfig } from '../core/config/load.js';
+import { readAdminToken } from '../http/admin-auth.js';
+import { AdminClient } from './client.js';
+import { CliError } from './output.js';
+
+export const CONFIG_FILE_NAME = 'portcullis.yaml';
+
+export interface NodeOptions {
+  dir?: string;
+  config?: string;
+  adminUrl?: string;
+}
+
+export function defaultDir(): string {
+  return process.env.PORTCULLIS_DIR || './.portcullis';
+}
+
+export function configFileOf(o: NodeOptions): string {
+  return o.config ?? join(o.dir ?? defaultDir(), CONFIG_FILE_NAME);
+}
+
+export function withDirOptions(cmd: Command): Command {
+  return cmd
+    .option('--dir <dir>', 'Portcullis directory (default: $PORTCULLIS_DIR or ./.portcullis)')
+    .option('--config <file>', 'configuration file (default: DIR/portcullis.yaml)');
+}
+
+/** Adds --dir/--config/--admin-url to a management command. */
+export function withNodeOptions(cmd: Command): Command {
+  return withDirOptions(cmd).option('--admin-url <url>', 'admin API base URL (default: http://<listen.admin>)');
+}
+
+/** The admin URL a CLI reaches for a `listen.admin` value: wildcard addresses mean this host. */
+export function adminUrlFromListen(hostPort: string): string {
+  const i = hostPort.lastIndexOf(':');
+  let host = hostPort.slice(0, i);
+  const port = hostPort.slice(i + 1);
+  if (host === '0.0.0.0') host = '127.0.0.1';
+  if (host === '[::]') host = '[::1]';
+  if (port === '0') throw new CliError('config.invalid', 'listen.admin uses port 0 (chosen at start); pass --admin-url');
+  return `http://${host}:${port}`;
+}
+
+export function loadFor(o: NodeOptions): LoadedConfig {
+  return loadConfig(configFileOf(o));
+}
+
+export function adminClient(o: NodeOptions): AdminClient {
+  const loaded = loadFor(o);
+  const token = readAdminToken(resolveIn(loaded.dir, loaded.config.adminTokenFile));
+  const base = o.adminUrl ?? adminUrlFromListen(loaded.config.listen.admin);
+  return new AdminClient(base, token);
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/**
+ * The `portcullis` command: init, start, config check, and management commands that
+ * call the admin API of the running node (app, keys, audit). Heavy modules load only
+ * in the commands that need them, so management commands start fast.
+ */
+import { Command } from 'commander';
+import { registerApp } from './app.js';
+import { registerAudit } from './audit.js';
+import { registerConfig } from './config.js';
+import { registerInit } from './init.js';
+import { registerKeys } from './keys.js';
+import { registerStart } from './start.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('portcullis')
+    .description('API security platform: tokens, MFA, HTTP message signatures, encryption and a built-in CA')
+    .version('0.1.0')
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'error: usage: ')) });
+  registerInit(program);
+  registerStart(program);
+  registerConfig(program);
+  registerApp(program);
+  registerKeys(program);
+  registerAudit(program);
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);
