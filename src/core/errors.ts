@@ -94,6 +94,25 @@ export const ERRORS = {
   'key.not-found': { status: 404, meaning: 'No key with that id.', fix: 'List keys with `portcullis keys list`.' },
   'crypto.decrypt-failed': { status: 500, meaning: 'A secret at rest failed to decrypt (wrong master key or tampered data).', fix: 'Check that the master key file belongs to this database.' },
   'crypto.master-key': { status: 500, meaning: 'The master key file is missing, unreadable or not 32 bytes, or its permissions are too open.', fix: 'Restore DIR/master.key (mode 0600).' },
+  // encrypted message bodies (JWE, RFC 7516/7518)
+  'jwe.required': { status: 415, meaning: 'The route requires an encrypted body (JWE) and the body is not one.', fix: 'Encrypt the body to the published `use: enc` key or the app key and send it as `application/jose` (compact) or `application/jose+json`.' },
+  'jwe.malformed': { status: 400, meaning: 'The body is not a well-formed JWE (compact or JSON serialization): wrong number of parts, bad base64url, unparsable or missing protected header, duplicate header parameters.', fix: 'Send the JWE exactly as the JOSE library produced it.' },
+  'jwe.too-large': { status: 413, meaning: 'The JWE is larger than the configured limit.', fix: 'Send a smaller body or raise the limit on the route.' },
+  'jwe.alg-not-allowed': { status: 400, meaning: 'The JWE `alg` or `enc` is not accepted (accepted: ECDH-ES+A256KW, ECDH-ES, RSA-OAEP-256, dir and A256KW with A256GCM; never RSA1_5 or PBES2), or it does not fit the type or size of the key.', fix: 'Encrypt with an accepted algorithm pair for the key you encrypt to.' },
+  'jwe.zip-not-allowed': { status: 400, meaning: 'The JWE header asks for compression (`zip`), which is refused (compression before encryption leaks plaintext and invites decompression bombs).', fix: 'Encrypt without `zip`.' },
+  'jwe.crit-unsupported': { status: 400, meaning: 'The JWE header lists a critical extension (`crit`) that is not understood.', fix: 'Remove the `crit` parameter and the extension.' },
+  'jwe.unknown-key': { status: 400, meaning: 'The JWE `kid` names no encryption key that may decrypt here (unknown, expired, or past its decryption overlap).', fix: 'Fetch the current JWKS (`use: enc`) and encrypt to its key.' },
+  'jwe.wrong-key-use': { status: 400, meaning: 'The key named by the JWE is not an encryption key (JWK `use` is not `enc`, or `key_ops` does not allow decryption).', fix: 'Encrypt to a key published with `use: enc`.' },
+  'jwe.invalid-point': { status: 400, meaning: 'The ephemeral public key (`epk`) is not a valid point of the key curve (invalid-curve or small-subgroup attack).', fix: 'Generate the ephemeral key on the curve of the recipient key.' },
+  'jwe.decrypt-failed': { status: 400, meaning: 'The JWE did not decrypt: wrong key, or the ciphertext, tag, encrypted key, IV or protected header was changed.', fix: 'Encrypt again to the current key; do not modify the JWE in transit.' },
+  'jwe.context-mismatch': { status: 400, meaning: 'The protected header does not bind the JWE to this route/app (`aud`, `pc_app`, `pc_rid`): it was made for another recipient or replayed.', fix: 'Put the route audience (and app id, request id where required) in the protected header.' },
+  // encryption as a service (transit)
+  'transit.key-not-found': { status: 404, meaning: 'No transit key with that name.', fix: 'Create the key first, or check its name.' },
+  'transit.invalid-input': { status: 400, meaning: 'A transit request parameter is missing or invalid (key name, base64 input, version, bit length, configuration).', fix: 'Correct the parameter named in the message.' },
+  'transit.wrong-key-type': { status: 400, meaning: 'The operation does not fit the key type (encrypt with a signing key, sign with an AES key).', fix: 'Use an aes256-gcm key for encryption and an ed25519/ecdsa-p256 key for signatures.' },
+  'transit.malformed-ciphertext': { status: 400, meaning: 'The ciphertext, signature or HMAC is not of the form `pc:v<version>:<base64>`, or names a key version that does not exist.', fix: 'Pass the value exactly as the transit operation returned it.' },
+  'transit.version-retired': { status: 400, meaning: 'The value was made with a key version below the key `minDecryptionVersion` (or the requested version is below `minEncryptionVersion`).', fix: 'Rewrap data before raising minDecryptionVersion; encrypt with the latest version.' },
+  'transit.decrypt-failed': { status: 400, meaning: 'The ciphertext did not decrypt: it was changed, or the associated data (context) differs from the one used to encrypt.', fix: 'Pass the same context as when encrypting; do not modify ciphertexts.' },
   // audit
   'audit.chain-broken': { status: 500, meaning: 'The audit hash chain does not verify: a row was changed, removed or inserted.', fix: 'Investigate tampering; restore from backup.' },
   // certificate authority (pki/)
