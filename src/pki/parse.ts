@@ -51,7 +51,7 @@ export function parseTime(t: Tlv): number {
     y = Number(m[1]);
     y += y < 50 ? 2000 : 1900;
   } else if (t.tag === TAG.GENERALIZED_TIME) {
-    m = /^(\d\d\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s);
+    m = /^(\d\d\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(?:\.\d*[1-9])?Z$/.exec(s);
     if (!m) throw new DerError('bad GeneralizedTime');
     y = Number(m[1]);
   } else throw new DerError('expected a time');

@@ -5,6 +5,7 @@
  * any EKU-bearing CA), name constraints, unknown critical extensions, and
  * revocation through an injected status lookup (fail closed on `unknown`).
  */
+import { createPublicKey } from 'node:crypto';
 import { PortcullisError, type ErrorCode } from '../core/errors.js';
 import { EKU, EXT, KU, ipBytes } from './certificate.js';
 import { DerError, equalBytes } from './der.js';
@@ -88,16 +89,42 @@ function decode<T>(f: () => T): T {
 
 const isSelfIssued = (c: ParsedCertificate): boolean => equalBytes(c.issuer, c.subject);
 
-/** Checks one certificate on its own: encoding rules, time, critical extensions. */
-function checkCertificate(c: ParsedCertificate, at: number, isAnchor: boolean): void {
+/** Keys accepted anywhere in a path: EC P-256/P-384/P-521 (named curves), RSA >= 2048 bits in whole bytes, Ed25519. */
+function keyAcceptable(c: ParsedCertificate): boolean {
+  try {
+    const k = createPublicKey({ key: Buffer.from(c.spki), format: 'der', type: 'spki' });
+    const d = k.asymmetricKeyDetails;
+    if (k.asymmetricKeyType === 'ec') return c.keyParameters?.[0] === 0x06 && ['prime256v1', 'secp384r1', 'secp521r1'].includes(d?.namedCurve ?? '');
+    if (k.asymmetricKeyType === 'rsa') return (d?.modulusLength ?? 0) >= 2048 && (d?.modulusLength ?? 0) % 8 === 0;
+    return k.asymmetricKeyType === 'ed25519';
+  } catch {
+    return false;
+  }
+}
+
+/** Checks one certificate on its own: encoding rules, keys, time, critical extensions. */
+function checkCertificate(c: ParsedCertificate, at: number, isAnchor: boolean, isLeaf: boolean): void {
   if (!isAnchor) {
     if (!equalBytes(c.tbsSignatureAlgorithm, c.signatureAlgorithm)) throw fail('cert.malformed', 'signature algorithm fields differ');
-    if (c.duplicateExtension) throw fail('cert.malformed', 'duplicate extension');
-    if (c.serialBytes[0]! & 0x80) throw fail('cert.malformed', 'negative serial number');
     if (c.serialBytes.length > 20) throw fail('cert.malformed', 'serial number longer than 20 octets');
-    for (const e of c.extensions.values()) {
-      if (e.critical && !KNOWN_EXTENSIONS.has(e.oid)) throw fail('cert.unsupported', `unsupported critical extension ${e.oid}`);
-    }
+    // RFC 5280 §4.2.1.1: AKI MUST be present (except in self-signed roots) and MUST NOT be critical.
+    if (!c.extensions.has(EXT.authorityKeyIdentifier)) throw fail('cert.malformed', 'authority key identifier missing');
+  }
+  if (c.duplicateExtension) throw fail('cert.malformed', 'duplicate extension');
+  if (c.serialBytes[0]! & 0x80 || (c.serialBytes.length === 1 && c.serialBytes[0] === 0)) throw fail('cert.malformed', 'serial number is not positive');
+  if (!keyAcceptable(c)) throw fail('cert.unsupported', 'a certificate in the chain has a weak or unsupported key');
+  const aki = c.extensions.get(EXT.authorityKeyIdentifier);
+  if (aki?.critical) throw fail('cert.malformed', 'authority key identifier is critical');
+  const aia = c.extensions.get(EXT.authorityInfoAccess);
+  // RFC 5280 §4.2.2.1: AIA MUST be marked non-critical.
+  if (aia?.critical) throw fail('cert.malformed', 'authority information access is critical');
+  const san = c.extensions.get(EXT.subjectAltName);
+  const emptySubject = c.subject.length === 2;
+  // RFC 5280 §4.2.1.6: with an empty subject the SAN MUST be critical; CA/B: otherwise it SHOULD NOT be.
+  if (san && emptySubject && !san.critical) throw fail('cert.malformed', 'SAN with an empty subject is not critical');
+  if (san && !emptySubject && san.critical && isLeaf) throw fail('cert.malformed', 'critical SAN with a non-empty subject');
+  for (const e of c.extensions.values()) {
+    if (e.critical && !KNOWN_EXTENSIONS.has(e.oid)) throw fail('cert.unsupported', `unsupported critical extension ${e.oid}`);
   }
   if (at < c.notBefore) throw fail('cert.not-yet-valid', 'a certificate in the chain is not valid yet');
   if (at > c.notAfter) throw fail('cert.expired', 'a certificate in the chain has expired');
@@ -106,6 +133,12 @@ function checkCertificate(c: ParsedCertificate, at: number, isAnchor: boolean): 
 function checkIssuerRole(ca: ParsedCertificate, belowNonSelfIssued: number, isAnchor: boolean): void {
   const bc = decode(() => basicConstraintsOf(ca));
   if (!bc || !bc.ca) throw fail('cert.not-a-ca', 'an issuer in the chain is not a CA');
+  // RFC 5280 §4.2.1.9: CAs MUST mark basicConstraints critical; §4.1.2.6: a CA subject MUST be non-empty; §4.2.1.2: CAs MUST carry an SKI.
+  if (!ca.extensions.get(EXT.basicConstraints)!.critical) throw fail('cert.not-a-ca', 'basicConstraints of a CA is not critical');
+  if (ca.subject.length === 2) throw fail('cert.not-a-ca', 'a CA has an empty subject');
+  if (!ca.extensions.has(EXT.subjectKeyIdentifier)) throw fail('cert.not-a-ca', 'a CA lacks a subject key identifier');
+  const nce = ca.extensions.get(EXT.nameConstraints);
+  if (nce && !nce.critical) throw fail('cert.not-a-ca', 'name constraints are not critical');
   if (!isAnchor && ca.version !== 3) throw fail('cert.not-a-ca', 'an intermediate is not a v3 certificate');
   const ku = decode(() => keyUsageOf(ca));
   if (ku && !ku.has(KU.keyCertSign)) throw fail('cert.not-a-ca', 'an issuer lacks keyUsage keyCertSign');
@@ -120,7 +153,7 @@ function namesOf(c: ParsedCertificate): ParsedGeneralName[] {
 /** Validates a candidate path (leaf first, anchor last). */
 function validatePath(path: ParsedCertificate[], o: VerifyChainOptions): void {
   const anchorIdx = path.length - 1;
-  path.forEach((c, i) => checkCertificate(c, o.at, i === anchorIdx));
+  path.forEach((c, i) => checkCertificate(c, o.at, i === anchorIdx, i === 0));
   // Issuers: basic constraints, key usage, path length, name constraints over everything below.
   let nonSelfIssuedBelow = 0;
   for (let i = 1; i < path.length; i++) {
@@ -139,12 +172,15 @@ function validatePath(path: ParsedCertificate[], o: VerifyChainOptions): void {
     }
   }
   const leaf = path[0]!;
-  const leafBc = decode(() => basicConstraintsOf(leaf));
-  if (leafBc?.ca && o.eku) throw fail('cert.wrong-usage', 'a CA certificate cannot be used as an end-entity certificate');
+  if (o.eku && decode(() => basicConstraintsOf(leaf))?.ca) throw fail('cert.wrong-usage', 'a CA certificate cannot be used as an end-entity certificate');
+  if (leaf.extensions.has(EXT.nameConstraints)) throw fail('cert.malformed', 'an end-entity certificate carries name constraints');
   const ku = decode(() => keyUsageOf(leaf));
   if (ku && o.eku && !ku.has(KU.digitalSignature)) throw fail('cert.wrong-usage', 'the certificate key usage does not allow digital signatures');
+  if (ku?.has(KU.keyCertSign) && !decode(() => basicConstraintsOf(leaf))?.ca) throw fail('cert.wrong-usage', 'keyCertSign in a non-CA certificate');
   if (o.eku) {
     const leafEku = decode(() => extKeyUsageOf(leaf));
+    if (leaf.extensions.get(EXT.extKeyUsage)?.critical) throw fail('cert.wrong-usage', 'critical extended key usage');
+    // Web PKI rule (stricter than RFC 5280 §4.2.1.12): the leaf must name the purpose in an EKU.
     if (!leafEku || !leafEku.includes(o.eku)) throw fail('cert.wrong-usage', `the certificate is not valid for ${o.eku === EKU.clientAuth ? 'client' : 'this'} authentication`);
     for (const ca of path.slice(1, anchorIdx)) {
       const e = decode(() => extKeyUsageOf(ca));
