@@ -1,0 +1,193 @@
+/**
+ * Gateway benchmark (`npm run bench`). Every server runs in its own process and the load
+ * comes from another (autocannon, keep-alive). Scenarios (bench/scenarios/*.ts) are
+ * interleaved round by round, so drift on this shared machine hits all of them alike,
+ * and each is reported as a ratio to the bare-proxy baseline of the same round.
+ *
+ * Environment: BENCH_DURATION (s per run, default 3), BENCH_ROUNDS (default 3),
+ * BENCH_CONNECTIONS (default 50), BENCH_ONLY (substring of scenario names).
+ * Writes bench/results/latest.md and latest.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { SignJWT } from 'jose';
+import type { BenchContext, Load, Scenario, Started } from './types.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const root = join(here, '..');
+const DURATION = Number(process.env['BENCH_DURATION'] ?? 3);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
+const ONLY = process.env['BENCH_ONLY'];
+const ISSUER = 'https://bench.portcullis.test';
+const KID = 'bench-1';
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+  mean: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  ok: number;
+}
+
+const children: ChildProcess[] = [];
+
+function spawnTs(file: string, args: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return child;
+}
+
+function firstLine(child: ChildProcess, prefix: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (c: Buffer) => {
+      buf += c.toString();
+      const line = buf.split('\n').find((l) => l.startsWith(prefix));
+      if (line !== undefined) {
+        child.stdout!.off('data', onData);
+        resolve(line.slice(prefix.length).trim());
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before "${prefix}"`)));
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+async function spawnServer(name: string, env: Record<string, string>) {
+  const child = spawnTs(join(here, 'servers', `${name}.ts`), [], env);
+  const port = await firstLine(child, 'LISTENING ');
+  return { url: `http://127.0.0.1:${port}`, child, stop: () => stopChild(child) };
+}
+
+async function runLoad(load: Load, duration: number, tmp: string): Promise<Sample> {
+  let tokensFile: string | undefined;
+  if (load.tokens !== undefined) {
+    tokensFile = join(tmp, `tokens-${load.tokens.length}-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(tokensFile, JSON.stringify(load.tokens));
+  }
+  const job = { url: load.url, path: load.path, method: load.method, headers: load.headers, body: load.body, tokensFile, connections: CONNECTIONS, duration };
+  const child = spawnTs(join(here, 'load.ts'), [JSON.stringify(job)], {});
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0) throw new Error(`load generator failed (${code})`);
+  return JSON.parse(out.trim().split('\n').pop()!) as Sample;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const publicKeyPemFile = join(tmp, 'public.pem');
+  writeFileSync(publicKeyPemFile, publicKey.export({ type: 'spki', format: 'pem' }) as string);
+  const now = Math.floor(Date.now() / 1000);
+
+  const upstream = await spawnServer('upstream', {});
+  const ctx: BenchContext = {
+    upstreamUrl: upstream.url,
+    issuer: ISSUER,
+    publicKeyPemFile,
+    kid: KID,
+    spawnServer,
+    mint: async (n, aud, scope) => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) {
+        out.push(
+          await new SignJWT({ iss: ISSUER, sub: `user-${i}`, client_id: `app-${i % 10}`, aud, scope, jti: `bench-${i}-${Math.random().toString(36).slice(2)}`, iat: now - 5, exp: now + 3600 })
+            .setProtectedHeader({ alg: 'ES256', kid: KID, typ: 'at+jwt' })
+            .sign(privateKey),
+        );
+      }
+      return out;
+    },
+  };
+
+  const files = readdirSync(join(here, 'scenarios')).filter((f) => f.endsWith('.ts')).sort();
+  let scenarios: Scenario[] = [];
+  for (const f of files) scenarios.push(((await import(pathToFileURL(join(here, 'scenarios', f)).href)) as { default: Scenario }).default);
+  if (ONLY !== undefined) scenarios = scenarios.filter((s) => s.baseline === true || s.name.includes(ONLY));
+  const baseline = scenarios.find((s) => s.baseline === true);
+  if (baseline === undefined) throw new Error('no baseline scenario');
+
+  const started = new Map<Scenario, Started>();
+  for (const s of scenarios) started.set(s, await s.start(ctx));
+
+  console.error(`warming up ${scenarios.length} scenarios…`);
+  for (const s of scenarios) await runLoad(started.get(s)!.load, 2, tmp);
+
+  const samples = new Map<Scenario, Sample[]>(scenarios.map((s) => [s, []]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const s of scenarios) {
+      const r = await runLoad(started.get(s)!.load, DURATION, tmp);
+      samples.get(s)!.push(r);
+      console.error(`round ${round}/${ROUNDS} ${s.name}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
+    }
+  }
+
+  for (const st of started.values()) await st.stop();
+  await upstream.stop();
+
+  const base = samples.get(baseline)!;
+  const rows = scenarios.map((s) => {
+    const xs = samples.get(s)!;
+    const ratios = xs.map((x, i) => x.rps / base[i]!.rps);
+    const p99Delta = xs.map((x, i) => x.p99 - base[i]!.p99);
+    return {
+      name: s.name,
+      description: s.description,
+      baseline: s.baseline === true,
+      rps: Math.round(median(xs.map((x) => x.rps))),
+      p50: median(xs.map((x) => x.p50)),
+      p99: median(xs.map((x) => x.p99)),
+      ratio: Number(median(ratios).toFixed(3)),
+      p99DeltaMs: Number(median(p99Delta).toFixed(2)),
+      non2xx: xs.reduce((a, x) => a + x.non2xx, 0),
+      errors: xs.reduce((a, x) => a + x.errors + x.timeouts, 0),
+      rounds: xs,
+    };
+  });
+
+  const when = new Date().toISOString();
+  const header = `# Gateway benchmark\n\n${when} · Node ${process.version} · ${cpus().length} cores (${cpus()[0]?.model ?? '?'}) · ${CONNECTIONS} keep-alive connections · ${ROUNDS} interleaved rounds × ${DURATION} s · medians; ratio and Δp99 against the bare proxy of the same round.\nShared machine: absolute numbers drift, read the ratios.\n\n`;
+  const table = [
+    '| scenario | req/s | p50 ms | p99 ms | × bare proxy | Δp99 ms | non-2xx | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.name}${r.baseline ? ' (baseline)' : ''} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.ratio.toFixed(2)} | ${r.p99DeltaMs} | ${r.non2xx} | ${r.errors} |`),
+  ].join('\n');
+  const md = `${header}${table}\n`;
+  console.log(md);
+  mkdirSync(join(here, 'results'), { recursive: true });
+  writeFileSync(join(here, 'results', 'latest.md'), md);
+  writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ when, node: process.version, connections: CONNECTIONS, rounds: ROUNDS, durationSeconds: DURATION, rows }, null, 2) + '\n');
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+main().then(
+  () => process.exit(0),
+  async (e: unknown) => {
+    console.error(e);
+    await Promise.all(children.map(stopChild));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,61 @@
+/**
+ * The baseline: the fastest plain reverse proxy we can write in Node, with nothing but
+ * proxying: node:http in, undici Pool `dispatch()` out, raw headers relayed, body
+ * chunks written straight through with backpressure. No routing, no policy.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Pool, type Dispatcher } from 'undici';
+
+const upstream = process.env['UPSTREAM_URL']!;
+const pool = new Pool(upstream, { connections: Number(process.env['CONNECTIONS'] ?? 64), pipelining: 1, keepAliveTimeout: 30_000 });
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
+
+class Relay implements Dispatcher.DispatchHandler {
+  private resume: (() => void) | undefined;
+  constructor(private readonly res: http.ServerResponse) {}
+  private readonly onDrain = () => this.resume?.();
+  onConnect(): void {}
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    if (status < 200) return true;
+    this.resume = resume;
+    const out: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1');
+      if (!HOP.has(name.toLowerCase())) out.push(name, raw[i + 1]!.toString('latin1'));
+    }
+    this.res.writeHead(status, out);
+    return true;
+  }
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.onDrain);
+    return false;
+  }
+  onComplete(): void {
+    this.res.end();
+  }
+  onError(): void {
+    if (this.res.headersSent) this.res.destroy();
+    else {
+      this.res.statusCode = 502;
+      this.res.end();
+    }
+  }
+}
+
+const server = http.createServer({ keepAlive: true, noDelay: true }, (req, res) => {
+  const raw = req.rawHeaders;
+  const headers: string[] = [];
+  let hasBody = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (lower === 'content-length' || lower === 'transfer-encoding') hasBody = true;
+    if (!HOP.has(lower)) headers.push(raw[i]!, raw[i + 1]!);
+  }
+  pool.dispatch({ path: req.url!, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null }, new Relay(res));
+});
+server.keepAliveTimeout = 65_000;
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`LISTENING ${(server.address() as AddressInfo).port}\n`);
+});
