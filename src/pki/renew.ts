@@ -1,0 +1,57 @@
+/**
+ * Renewal authenticated by the current certificate: the caller presents the
+ * certificate (verified to the CA's root, unexpired, unrevoked — e.g. the mTLS peer
+ * certificate whose key the TLS handshake proved) and gets a new certificate for
+ * the same profile and names, with a new key (CSR or generated).
+ */
+import { PortcullisError } from '../core/errors.js';
+import { EKU } from './certificate.js';
+import { issueCertificate, type IssueContext, type IssuedCertificate } from './issue.js';
+import { storeRevocationLookup } from './revocation-lookup.js';
+import { verifyCertificateChain } from './verify-chain.js';
+import { ipToText } from './renew-names.js';
+import { subjectAltNamesOf } from './extensions.js';
+import { parseCertificate } from './parse.js';
+
+export interface RenewRequest {
+  /** The current certificate, DER (as proven by the TLS handshake). */
+  current: Uint8Array;
+  csrPem?: string;
+  pkcs12Password?: string;
+}
+
+/**
+ * @example const next = await renewCertificate(ctx, { current: peerCertDer, csrPem });
+ */
+export async function renewCertificate(ctx: IssueContext, req: RenewRequest): Promise<IssuedCertificate> {
+  const rec = await ctx.store.getCertificate(parseSerial(req.current));
+  if (!rec || rec.issuerId !== ctx.ca.record.id) throw new PortcullisError('pki.renewal-denied', 'the presented certificate was not issued by this CA');
+  try {
+    await verifyCertificateChain(req.current, {
+      anchors: [ctx.ca.root.der],
+      intermediates: [ctx.ca.cert.der],
+      at: ctx.clock.now(),
+      eku: rec.profile === 'client' ? EKU.clientAuth : EKU.serverAuth,
+      revocation: storeRevocationLookup(ctx.store),
+    });
+  } catch (e) {
+    throw new PortcullisError('pki.renewal-denied', 'the presented certificate is not current (expired, revoked or not from this CA)', { cause: e });
+  }
+  const sans = subjectAltNamesOf(parseCertificate(req.current)) ?? [];
+  const base = { ...(req.csrPem ? { csrPem: req.csrPem } : {}), ...(req.pkcs12Password !== undefined ? { pkcs12Password: req.pkcs12Password } : {}) };
+  if (rec.profile === 'client') {
+    if (!rec.owner) throw new PortcullisError('pki.renewal-denied', 'the client certificate has no owner');
+    return issueCertificate(ctx, { profile: 'client', clientId: rec.owner, ...base });
+  }
+  const dnsNames = sans.flatMap((n) => (n.type === 'dns' ? [n.value] : []));
+  const ipAddresses = sans.flatMap((n) => (n.type === 'ip' ? [ipToText(n.value)] : []));
+  return issueCertificate(ctx, { profile: 'server', dnsNames, ipAddresses, ...base });
+}
+
+function parseSerial(der: Uint8Array): string {
+  try {
+    return parseCertificate(der).serial;
+  } catch {
+    throw new PortcullisError('pki.renewal-denied', 'the presented certificate cannot be parsed');
+  }
+}
