@@ -212,6 +212,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         metrics: s.metrics,
       });
       const server = createServer(gatewayServerOptions(config.gateway), gw.handle);
+      server.on('clientError', gw.clientError);
       servers.push({ name: 'gateway', server, closeExtra: () => gw.close() });
       urls.gateway = await listen(server, config.listen.gateway, opts.ephemeralPorts ?? false);
     }

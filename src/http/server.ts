@@ -34,7 +34,7 @@ export function createHttpServer(logger: Logger, options: FastifyServerOptions =
   const app = Fastify({
     logger: false,
     bodyLimit: 1 << 20,
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
     ...options,
   });
