@@ -50,6 +50,13 @@ export const ERRORS = {
   'mfa.code-expired': { status: 401, meaning: 'The one-time code has expired (5 minutes by default) or was never issued.', fix: 'Request a new code.' },
   'mfa.code-replayed': { status: 401, meaning: 'The code was already used: TOTP codes, one-time codes and recovery codes are each accepted once.', fix: 'Wait for the next TOTP code or request a new one-time code.' },
   'mfa.delivery-failed': { status: 502, meaning: 'The one-time code could not be handed to the e-mail or SMS provider.', fix: 'Check the sender configuration (SMTP host, webhook URL) and the provider; then request a new code.' },
+  'mfa.required': { status: 401, meaning: 'This sign-in needs a second factor (required for everyone, for this app or for this user) and none was completed.', fix: 'Complete the second-factor step, or enrol a factor first.' },
+  'webauthn.invalid-response': { status: 401, meaning: 'The WebAuthn registration or assertion did not verify (wrong challenge, origin, RP id, signature, or an unknown credential).', fix: 'Retry with a credential registered for this account on this site.' },
+  'webauthn.user-verification-required': { status: 401, meaning: 'The authenticator did not verify the user (PIN or biometric), which a passwordless passkey sign-in requires.', fix: 'Use an authenticator that verifies the user, or sign in with a password first.' },
+  'webauthn.counter-regressed': { status: 401, meaning: 'The authenticator signature counter did not increase: the credential may have been cloned, so it was refused.', fix: 'Remove the credential and register a new one; investigate a possible cloned key.' },
+  // users and sign-in pages (identity/)
+  'user.disabled': { status: 403, meaning: 'The user account is disabled.', fix: 'An administrator must enable the account.' },
+  'csrf.invalid': { status: 403, meaning: 'A form was posted without the anti-CSRF token of the current sign-in session, or with a wrong one.', fix: 'Reload the page and submit the form again.' },
   // gateway
   'route.not-found': { status: 404, meaning: 'No gateway route matches the host, path and method.', fix: 'Check the route table in portcullis.yaml.' },
   'upstream.unavailable': { status: 502, meaning: 'The upstream could not be reached or broke the connection.', fix: 'Check that the upstream is running.' },
@@ -69,6 +76,7 @@ export const ERRORS = {
   'token.revoked': { status: 401, meaning: 'The token, or every token of its app, has been revoked.', fix: 'Get a new token (if the app is still enabled).' },
   'token.app-disabled': { status: 401, meaning: 'The app that the token was issued to is disabled.', fix: 'An administrator must enable the app.' },
   'token.insufficient-scope': { status: 403, meaning: 'The token lacks a scope the route requires.', fix: 'Request a token with the scopes named in WWW-Authenticate.' },
+  'token.insufficient-user-authentication': { status: 401, meaning: 'The token does not prove the user authentication the route requires (a second factor, an `acr` level, or a sign-in recent enough: RFC 9470).', fix: 'Send the user through sign-in again with the `acr_values` and `max_age` named in WWW-Authenticate, then retry with the new token.' },
   // OAuth endpoints
   'oauth.invalid-request': { status: 400, meaning: 'The OAuth request is missing a parameter or has a malformed one.', fix: 'See error_description.' },
   'oauth.invalid-client': { status: 401, meaning: 'Client authentication failed (unknown client, wrong secret, bad assertion, disabled app).', fix: 'Check client_id and credentials.' },
