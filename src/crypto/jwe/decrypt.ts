@@ -1,0 +1,280 @@
+/**
+ * Decrypts a JWE request body (RFC 7516) under Portcullis's policy, on `jose`.
+ *
+ * Accepts the compact serialization (`application/jose`) and the JSON serializations
+ * (`application/jose+json`, flattened or general). Before any key is used it refuses
+ * what the policy forbids, each with its own code: oversize input, malformed structure,
+ * an `alg`/`enc` outside the allow-list, `zip`, `crit`, a protected header that does not
+ * bind the expected context, an unknown `kid`, a key of the wrong use, an ephemeral key
+ * that is not a valid point of the recipient's curve. jose then decrypts; every failure
+ * there (wrong key, changed tag, ciphertext, IV, encrypted key or header) is one code,
+ * `jwe.decrypt-failed`, so the answer is no oracle.
+ */
+import { createPublicKey, diffieHellman, KeyObject, type webcrypto } from 'node:crypto';
+import { flattenedDecrypt, errors as joseErrors, type FlattenedJWE, type GeneralJWE, type JWEHeaderParameters } from 'jose';
+import { PortcullisError } from '../../core/errors.js';
+import { assertDecryptionUse, assertKeyFitsAlg, joseKey, keyFacts, type JweKeyMaterial, type KeyFacts } from './key-check.js';
+import { CONTEXT_HEADERS, DEFAULT_MAX_JWE_BYTES, JWE_ALGS, MAX_RECIPIENTS, type JweAlg, type JweContext } from './policy.js';
+
+/** A key that may decrypt, as the lookup returns it. */
+export interface JweDecryptionKey {
+  /** Private key (ECDH, RSA) or 256-bit secret (dir, A256KW). */
+  key: JweKeyMaterial;
+  /** The key's JWK `use`; anything but `enc` is refused. */
+  use?: string;
+  /** The key's JWK `key_ops`; must allow decryption when present. */
+  keyOps?: readonly string[];
+}
+
+/**
+ * Finds the key a JWE names. Return undefined when `kid` names no key that may decrypt
+ * here (unknown, expired); the JWE is then refused with `jwe.unknown-key`.
+ */
+export type JweKeyLookup = (
+  kid: string | undefined,
+  header: Readonly<JWEHeaderParameters>,
+) => JweDecryptionKey | undefined | Promise<JweDecryptionKey | undefined>;
+
+export interface DecryptBodyOptions {
+  getKey: JweKeyLookup;
+  /** What the protected header must bind (route audience, optionally app and request id). */
+  context: JweContext;
+  /** Narrows the accepted key-management algorithms (default: all of JWE_ALGS). */
+  algorithms?: readonly JweAlg[];
+  /** Largest accepted JWE in bytes (default 1 MiB). */
+  maxBytes?: number;
+}
+
+export interface DecryptedBody {
+  plaintext: Uint8Array;
+  /** The protected `cty` header: the media type of the plaintext, to forward upstream. */
+  contentType: string | undefined;
+  protectedHeader: JWEHeaderParameters;
+  kid: string | undefined;
+  alg: JweAlg;
+}
+
+type Flat = FlattenedJWE;
+type Header = Record<string, unknown>;
+
+const B64URL = /^[A-Za-z0-9_-]*$/;
+const malformed = (msg: string) => new PortcullisError('jwe.malformed', msg);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function sizeOf(input: string | Uint8Array | Flat | GeneralJWE): number {
+  if (typeof input === 'string') return Buffer.byteLength(input, 'utf8');
+  if (input instanceof Uint8Array) return input.byteLength;
+  try {
+    return Buffer.byteLength(JSON.stringify(input), 'utf8');
+  } catch {
+    throw malformed('the JWE is not serializable JSON');
+  }
+}
+
+/** Splits any accepted serialization into one flattened JWE per recipient. */
+function recipientsOf(input: string | Uint8Array | Flat | GeneralJWE): Flat[] {
+  let value: unknown = input;
+  if (input instanceof Uint8Array) {
+    try {
+      value = new TextDecoder('utf-8', { fatal: true }).decode(input);
+    } catch {
+      throw malformed('the JWE is not UTF-8 text');
+    }
+  }
+  if (typeof value === 'string') {
+    const text = value.trim();
+    if (text.startsWith('{')) {
+      try {
+        value = JSON.parse(text);
+      } catch {
+        throw malformed('the JWE JSON serialization is not valid JSON');
+      }
+    } else {
+      const parts = text.split('.');
+      if (parts.length !== 5) throw malformed('a compact JWE has five base64url parts');
+      const [p, k, iv, ct, tag] = parts as [string, string, string, string, string];
+      return [{ protected: p, encrypted_key: k || undefined, iv: iv || undefined, ciphertext: ct, tag: tag || undefined } as Flat];
+    }
+  }
+  if (!isObject(value)) throw malformed('the JWE JSON serialization must be an object');
+  const v = value;
+  if (!('recipients' in v)) return [v as unknown as Flat];
+  const recipients = v.recipients;
+  if ('header' in v || 'encrypted_key' in v) throw malformed('a general JWE carries header and encrypted_key per recipient only');
+  if (!Array.isArray(recipients) || recipients.length === 0) throw malformed('recipients must be a non-empty array');
+  if (recipients.length > MAX_RECIPIENTS) throw malformed(`at most ${MAX_RECIPIENTS} recipients are accepted`);
+  return recipients.map((r: unknown) => {
+    if (!isObject(r)) throw malformed('each recipient must be an object');
+    const { recipients: _r, ...shared } = v;
+    return { ...shared, header: r.header, encrypted_key: r.encrypted_key } as unknown as Flat;
+  });
+}
+
+function decodeHeader(b64: unknown): Header {
+  if (typeof b64 !== 'string' || b64 === '' || !B64URL.test(b64)) throw malformed('the protected header is not base64url');
+  let h: unknown;
+  try {
+    h = JSON.parse(Buffer.from(b64, 'base64url').toString('utf8'));
+  } catch {
+    throw malformed('the protected header is not JSON');
+  }
+  if (!isObject(h)) throw malformed('the protected header must be a JSON object');
+  return h;
+}
+
+interface Checked {
+  jwe: Flat;
+  protectedHeader: Header;
+  joint: Header;
+  alg: JweAlg;
+}
+
+/** Structure and policy checks that need no key (RFC 7516 §5.2 steps 1–6, plus Portcullis's policy). */
+function checkRecipient(jwe: Flat, allowed: readonly JweAlg[], ctx: JweContext): Checked {
+  for (const m of ['ciphertext', 'iv', 'tag', 'encrypted_key', 'aad'] as const) {
+    const val = jwe[m];
+    if (val === undefined && m !== 'ciphertext') continue;
+    if (typeof val !== 'string' || !B64URL.test(val)) throw malformed(`the JWE member ${m} is not base64url`);
+  }
+  if (jwe.protected === undefined) throw new PortcullisError('jwe.context-mismatch', 'the JWE has no protected header, so it binds no context');
+  const protectedHeader = decodeHeader(jwe.protected);
+  for (const h of [jwe.unprotected, jwe.header]) if (h !== undefined && !isObject(h)) throw malformed('unprotected headers must be JSON objects');
+  const parts = [protectedHeader, jwe.unprotected ?? {}, jwe.header ?? {}] as Header[];
+  const joint: Header = {};
+  for (const part of parts) {
+    for (const [name, value] of Object.entries(part)) {
+      // RFC 7516 §7.2.1: the header parameter names in the three locations MUST be disjoint.
+      if (name in joint) throw malformed(`header parameter ${name} appears more than once`);
+      joint[name] = value;
+    }
+  }
+  const alg = joint.alg;
+  if (typeof alg !== 'string') throw malformed('the JWE header has no alg');
+  if (!(JWE_ALGS as readonly string[]).includes(alg) || !allowed.includes(alg as JweAlg)) {
+    throw new PortcullisError('jwe.alg-not-allowed', `alg ${alg.slice(0, 40)} is not accepted`);
+  }
+  if (joint.enc !== 'A256GCM') throw new PortcullisError('jwe.alg-not-allowed', `enc ${String(joint.enc).slice(0, 40)} is not accepted (A256GCM only)`);
+  if ('zip' in joint) throw new PortcullisError('jwe.zip-not-allowed', 'compressed JWE (zip) is refused');
+  // RFC 7516 §4.1.13 (RFC 7515 §4.1.11): a recipient that does not understand a crit extension MUST reject the JWE.
+  if ('crit' in joint) throw new PortcullisError('jwe.crit-unsupported', 'the JWE lists critical extensions (crit), none is understood');
+  checkContext(protectedHeader, ctx);
+  return { jwe, protectedHeader, joint, alg: alg as JweAlg };
+}
+
+function checkContext(h: Header, ctx: JweContext): void {
+  const expected: Array<[string, string | undefined]> = [
+    [CONTEXT_HEADERS.aud, ctx.aud],
+    [CONTEXT_HEADERS.app, ctx.app],
+    [CONTEXT_HEADERS.requestId, ctx.requestId],
+  ];
+  for (const [name, want] of expected) {
+    if (want === undefined) continue;
+    if (h[name] !== want) {
+      throw new PortcullisError('jwe.context-mismatch', `the protected header ${name} does not name this ${name === 'aud' ? 'route' : name === 'pc_app' ? 'app' : 'request'}`);
+    }
+  }
+}
+
+const invalidPoint = (msg: string) => new PortcullisError('jwe.invalid-point', msg);
+
+function b64Len(v: unknown, n: number): boolean {
+  return typeof v === 'string' && B64URL.test(v) && Buffer.from(v, 'base64url').length === n;
+}
+
+/**
+ * The ephemeral public key must lie on the recipient's curve (invalid-curve attack,
+ * RFC 7518 §4.6 / NIST SP 800-56A §5.6.2.3), and an X25519 agreement must not yield the
+ * all-zero secret of a small-order point (RFC 7748 §6.1).
+ */
+function checkEphemeralKey(epk: unknown, facts: KeyFacts, privateKey: JweKeyMaterial): void {
+  if (!isObject(epk)) throw malformed('ECDH-ES needs an epk header');
+  if (facts.kind === 'P-256') {
+    if (epk.kty !== 'EC' || epk.crv !== 'P-256') throw invalidPoint('epk is not a P-256 key');
+    if (!b64Len(epk.x, 32) || !b64Len(epk.y, 32)) throw invalidPoint('epk coordinates are not 32 bytes');
+    try {
+      createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: epk.x as string, y: epk.y as string }, format: 'jwk' });
+    } catch {
+      throw invalidPoint('epk is not a point on P-256');
+    }
+    return;
+  }
+  if (epk.kty !== 'OKP' || epk.crv !== 'X25519') throw invalidPoint('epk is not an X25519 key');
+  if (!b64Len(epk.x, 32)) throw invalidPoint('epk is not 32 bytes');
+  let shared: Buffer;
+  try {
+    const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: epk.x as string }, format: 'jwk' });
+    const priv = privateKey instanceof KeyObject ? privateKey : KeyObject.from(privateKey as webcrypto.CryptoKey);
+    shared = diffieHellman({ privateKey: priv, publicKey });
+  } catch {
+    throw invalidPoint('epk is not a usable X25519 public key');
+  }
+  if (shared.every((b) => b === 0)) throw invalidPoint('epk is a small-order X25519 point');
+}
+
+function mapJoseError(e: unknown): PortcullisError {
+  if (e instanceof PortcullisError) return e;
+  if (e instanceof joseErrors.JWEDecryptionFailed) return new PortcullisError('jwe.decrypt-failed', 'the JWE did not decrypt', { cause: e });
+  if (e instanceof joseErrors.JWEInvalid) return new PortcullisError('jwe.malformed', 'the JWE is malformed', { cause: e });
+  if (e instanceof joseErrors.JOSEAlgNotAllowed || e instanceof joseErrors.JOSENotSupported) {
+    return new PortcullisError('jwe.alg-not-allowed', 'the JWE algorithm is not accepted', { cause: e });
+  }
+  if (e instanceof TypeError) return new PortcullisError('jwe.alg-not-allowed', 'the key does not fit the JWE algorithm', { cause: e });
+  return new PortcullisError('jwe.decrypt-failed', 'the JWE did not decrypt', { cause: e });
+}
+
+/**
+ * Decrypts a JWE body bound to `opts.context`, with the key its `kid` names.
+ *
+ * @example
+ * const { plaintext, contentType } = await decryptBody(body, {
+ *   getKey: (kid) => encryptionKeys.decryptionKey(kid),
+ *   context: { aud: route.audience, app: token.client_id },
+ * });
+ */
+export async function decryptBody(input: string | Uint8Array | Flat | GeneralJWE, opts: DecryptBodyOptions): Promise<DecryptedBody> {
+  const max = opts.maxBytes ?? DEFAULT_MAX_JWE_BYTES;
+  if (sizeOf(input) > max) throw new PortcullisError('jwe.too-large', `the JWE is larger than ${max} bytes`);
+  const allowed = opts.algorithms ?? JWE_ALGS;
+  const candidates = recipientsOf(input);
+  let firstError: PortcullisError | undefined;
+  for (const candidate of candidates) {
+    let checked: Checked;
+    let found: JweDecryptionKey | undefined;
+    const kid = () => (typeof checked.joint.kid === 'string' ? checked.joint.kid : undefined);
+    try {
+      checked = checkRecipient(candidate, allowed, opts.context);
+      found = await opts.getKey(kid(), checked.joint as JWEHeaderParameters);
+      if (!found) throw new PortcullisError('jwe.unknown-key', 'the JWE kid names no decryption key');
+    } catch (e) {
+      if (!(e instanceof PortcullisError)) throw e;
+      firstError ??= e;
+      continue;
+    }
+    // From here on the recipient is ours: no fallback to another recipient.
+    const { alg } = checked;
+    assertDecryptionUse(alg, found.use, found.keyOps);
+    const facts = keyFacts(found.key);
+    assertKeyFitsAlg(facts, alg);
+    if (facts.type === 'public') throw new PortcullisError('jwe.wrong-key-use', 'decryption needs the private key');
+    if (alg === 'ECDH-ES' || alg === 'ECDH-ES+A256KW') checkEphemeralKey(checked.joint.epk, facts, found.key);
+    try {
+      const key = await joseKey(found.key, facts, alg, 'decrypt');
+      const r = await flattenedDecrypt(candidate, key, { keyManagementAlgorithms: [alg], contentEncryptionAlgorithms: ['A256GCM'] });
+      // Only a protected `cty` is authenticated; an unprotected one could be changed in transit.
+      const cty = checked.protectedHeader.cty;
+      return {
+        plaintext: r.plaintext,
+        contentType: typeof cty === 'string' ? cty : undefined,
+        protectedHeader: checked.protectedHeader as JWEHeaderParameters,
+        kid: kid(),
+        alg,
+      };
+    } catch (e) {
+      throw mapJoseError(e);
+    }
+  }
+  throw firstError ?? malformed('the JWE has no recipient');
+}
