@@ -14,6 +14,8 @@ interface Job {
   tokensFile?: string;
   connections: number;
   duration: number;
+  /** When set, send this many requests instead of running for `duration`. */
+  amount?: number;
 }
 
 const job = JSON.parse(process.argv[2]!) as Job;
@@ -27,7 +29,7 @@ if (tokens !== undefined) {
     return { ...req, headers: { ...req.headers, authorization: `Bearer ${t}` } };
   };
 }
-autocannon({ url: job.url, connections: job.connections, duration: job.duration, requests: [request] }, (err, r) => {
+autocannon({ url: job.url, connections: job.connections, duration: job.duration, ...(job.amount !== undefined ? { amount: job.amount } : {}), requests: [request] }, (err, r) => {
   if (err) {
     process.stderr.write(String(err) + '\n');
     process.exit(1);

@@ -50,3 +50,4 @@ server.on('clientError', gw.clientError);
 server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`LISTENING ${(server.address() as AddressInfo).port}\n`);
 });
+process.on('SIGTERM', () => process.exit(0));

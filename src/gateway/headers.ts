@@ -70,6 +70,7 @@ function appendList(prev: string | undefined, v: string): string {
 function connectionOptions(values: string[]): Set<string> | undefined {
   let out: Set<string> | undefined;
   for (const v of values) {
+    if (v.length <= 10 && /^(keep-alive|close)$/i.test(v)) continue;
     for (const part of v.split(',')) {
       const name = part.trim().toLowerCase();
       if (name === '' || name === 'close' || name === 'keep-alive') continue;
@@ -168,7 +169,10 @@ export function filterResponseHeaders(raw: Buffer[] | string[]): string[] {
     const name = raw[i]!.toString('latin1');
     const lower = name.toLowerCase();
     if (RESPONSE_HOP.has(lower)) {
-      if (lower === 'connection') named = connectionOptions([raw[i + 1]!.toString('latin1')]);
+      if (lower === 'connection') {
+        const v = raw[i + 1]!.toString('latin1');
+        if (v.length > 10 || !/^(keep-alive|close)$/i.test(v)) named = connectionOptions([v]);
+      }
       continue;
     }
     out.push(name, raw[i + 1]!.toString('latin1'));

@@ -45,18 +45,14 @@ class Forward implements Dispatcher.DispatchHandler {
   constructor(
     private readonly p: ProxyRequest,
     private readonly done: ProxyDone,
-  ) {
-    p.res.once('close', this.onClientClose);
+  ) {}
+
+  /** Stops the upstream request when the client has gone away. */
+  private clientGone(): boolean {
+    if (!this.p.res.destroyed) return false;
+    this.abortFn?.(new Error('client closed the connection'));
+    return true;
   }
-
-  private readonly onClientClose = (): void => {
-    // the client went away before the upstream response was relayed: stop the upstream request
-    if (!this.finished) this.abortFn?.(new Error('client closed the connection'));
-  };
-
-  private readonly onDrain = (): void => {
-    this.resumeFn?.();
-  };
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortFn = abort;
@@ -76,8 +72,8 @@ class Forward implements Dispatcher.DispatchHandler {
     // 1xx informational responses are not relayed (the client's Expect was answered by this server)
     if (statusCode < 200) return true;
     this.resumeFn = resume;
+    if (this.clientGone()) return false;
     const res = this.p.res;
-    if (res.destroyed) return false;
     res.writeHead(statusCode, statusText || undefined, filterResponseHeaders(rawHeaders));
     return true;
   }
@@ -85,7 +81,18 @@ class Forward implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     const res = this.p.res;
     if (res.write(chunk)) return true;
-    res.once('drain', this.onDrain);
+    if (this.clientGone()) return false;
+    // backpressure: resume on drain, or stop the upstream if the client leaves meanwhile
+    const onDrain = (): void => {
+      res.off('close', onClose);
+      this.resumeFn?.();
+    };
+    const onClose = (): void => {
+      res.off('drain', onDrain);
+      if (!this.finished) this.clientGone();
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
     return false;
   }
 

@@ -164,6 +164,7 @@ describe('proxy: responses', () => {
   let upstream: Upstream;
   let gw: TestGateway;
   let release: (() => void) | undefined;
+  let endlessClosed = false;
 
   before(async () => {
     upstream = await startUpstream((req, res) => {
@@ -174,6 +175,13 @@ describe('proxy: responses', () => {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.write('first;');
         release = () => res.end('second');
+      } else if (req.url === '/endless') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        const timer = setInterval(() => res.write('tick;'), 10);
+        res.on('close', () => {
+          clearInterval(timer);
+          endlessClosed = true;
+        });
       } else if (req.url === '/hang') {
         // never answers
       } else {
@@ -212,6 +220,21 @@ describe('proxy: responses', () => {
       req.on('error', reject);
     });
     assert.equal(first, 'first;');
+  });
+
+  it('a client that disconnects mid-stream stops the upstream request', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: gw.port, path: '/endless', agent: false }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => {});
+      setTimeout(() => reject(new Error('no data')), 2000);
+    });
+    for (let i = 0; i < 100 && !endlessClosed; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(endlessClosed, true);
   });
 
   it('answers 504 upstream.timeout when the upstream does not answer in time', async () => {
