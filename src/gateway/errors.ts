@@ -9,6 +9,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { ERRORS, type ErrorCode, type PortcullisError } from '../core/errors.js';
+import { stepUpChallenge } from './assurance-policy.js';
 
 export const REALM = 'portcullis';
 export const PROBLEM_TYPE_BASE = 'urn:portcullis:error:';
@@ -26,6 +27,8 @@ export function wwwAuthenticate(err: PortcullisError): string | undefined {
     const scope = typeof err.details?.['scope'] === 'string' ? (err.details['scope'] as string) : '';
     return `Bearer realm="${REALM}", error="insufficient_scope", error_description="${quotedSafe(err.message)}", scope="${quotedSafe(scope)}"`;
   }
+  // RFC 9470 §3: step-up carries acr_values / max_age
+  if (code === 'token.insufficient-user-authentication') return stepUpChallenge(err, REALM);
   if (code.startsWith('token.')) return `Bearer realm="${REALM}", error="invalid_token", error_description="${quotedSafe(err.message)}"`;
   return undefined;
 }

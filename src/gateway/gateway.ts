@@ -27,6 +27,8 @@ import { parseRequestTarget } from './request-target.js';
 import { compileRoute, RouteTable, type CompiledRoute } from './route-table.js';
 import { TokenVerifier, type TokenPolicy } from './token-policy.js';
 
+export type { PolicyStep, RequestContext } from './context.js';
+
 export interface GatewayDeps {
   routes: readonly RouteConfig[];
   gateway: Config['gateway'];
@@ -41,6 +43,11 @@ export interface GatewayDeps {
   metrics?: Registry;
   /** Source of randomness for audit sampling (tests pass a fixed one). */
   random?: () => number;
+  /**
+   * Further policy steps of a route, run after the token step (which sets `ctx.token`),
+   * e.g. step-up assurance or RFC 9421 signatures. Called once per route at compile time.
+   */
+  steps?: (route: RouteConfig) => PolicyStep[];
 }
 
 export interface Gateway {
@@ -130,6 +137,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const tokenPolicy = config.require.token === undefined ? undefined : tokens.compile(config.require.token);
     const steps: PolicyStep[] = [];
     if (tokenPolicy !== undefined) steps.push(tokenStep(tokenPolicy));
+    if (deps.steps !== undefined) steps.push(...deps.steps(config));
     return {
       ...base,
       steps,

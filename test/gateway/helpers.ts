@@ -14,7 +14,7 @@ import { FrozenClock } from '../../src/core/clock.js';
 import { configSchema, routeSchema, type RouteConfig } from '../../src/core/config/schema.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { VerificationKey, VerificationKeys } from '../../src/crypto/verification-keys.js';
-import { createGateway, gatewayServerOptions, type Gateway } from '../../src/gateway/gateway.js';
+import { createGateway, gatewayServerOptions, type Gateway, type PolicyStep } from '../../src/gateway/gateway.js';
 import { RevocationSet } from '../../src/tokens/revocation-set.js';
 
 export const ISSUER = 'https://id.portcullis.test';
@@ -150,7 +150,7 @@ export interface TestGateway {
 
 export async function startGateway(
   routes: RouteConfig[],
-  o: { keys?: TestKeys; gateway?: Record<string, unknown>; auditSampleRate?: number; leewayMs?: number } = {},
+  o: { keys?: TestKeys; gateway?: Record<string, unknown>; leewayMs?: number; steps?: (r: RouteConfig) => PolicyStep[] } = {},
 ): Promise<TestGateway> {
   const cfg = configSchema.parse({ gateway: o.gateway ?? {} });
   const audit = new MemoryAuditSink();
@@ -169,6 +169,7 @@ export async function startGateway(
     logger: silentLogger,
     metrics,
     random: () => 0,
+    ...(o.steps !== undefined ? { steps: o.steps } : {}),
   });
   const server = http.createServer(gatewayServerOptions(cfg.gateway), gw.handle);
   server.on('clientError', gw.clientError);
