@@ -1,4 +1,5 @@
 /** In-memory CertificateStore, for tests and single-process trials. */
+import { PortcullisError } from '../core/errors.js';
 import type { CaRecord, CertificateFilter, CertificateRecord, CertificateStore, RevocationReason } from './store.js';
 
 export class MemoryCertificateStore implements CertificateStore {
@@ -7,7 +8,7 @@ export class MemoryCertificateStore implements CertificateStore {
   private readonly crlNumbers = new Map<string, bigint>();
 
   async insertCertificate(rec: CertificateRecord): Promise<void> {
-    if (this.certs.has(rec.serial)) throw new Error(`duplicate serial ${rec.serial}`);
+    if (this.certs.has(rec.serial)) throw new PortcullisError('conflict', `a certificate with serial ${rec.serial} exists`);
     this.certs.set(rec.serial, { ...rec });
   }
 
@@ -16,17 +17,17 @@ export class MemoryCertificateStore implements CertificateStore {
     return r && { ...r };
   }
 
+  /** Ordered by notBefore, then serial (as the durable adapters), so `limit` keeps the oldest. */
   async listCertificates(f: CertificateFilter = {}): Promise<CertificateRecord[]> {
-    const out: CertificateRecord[] = [];
-    for (const r of this.certs.values()) {
-      if (f.owner !== undefined && r.owner !== f.owner) continue;
-      if (f.status !== undefined && r.status !== f.status) continue;
-      if (f.issuerId !== undefined && r.issuerId !== f.issuerId) continue;
-      if (f.expiringBefore !== undefined && r.notAfter >= f.expiringBefore) continue;
-      out.push({ ...r });
-      if (f.limit !== undefined && out.length >= f.limit) break;
-    }
-    return out;
+    const out = [...this.certs.values()].filter(
+      (r) =>
+        (f.owner === undefined || r.owner === f.owner) &&
+        (f.status === undefined || r.status === f.status) &&
+        (f.issuerId === undefined || r.issuerId === f.issuerId) &&
+        (f.expiringBefore === undefined || r.notAfter < f.expiringBefore),
+    );
+    out.sort((a, b) => a.notBefore - b.notBefore || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
+    return out.slice(0, f.limit).map((r) => ({ ...r }));
   }
 
   async revokeCertificate(serial: string, at: number, reason: RevocationReason): Promise<CertificateRecord | undefined> {
@@ -49,7 +50,7 @@ export class MemoryCertificateStore implements CertificateStore {
   }
 
   async insertCa(rec: CaRecord): Promise<void> {
-    if (this.cas.has(rec.id)) throw new Error(`duplicate CA ${rec.id}`);
+    if (this.cas.has(rec.id)) throw new PortcullisError('conflict', `a CA with id ${rec.id} exists`);
     this.cas.set(rec.id, { ...rec });
   }
 
@@ -58,19 +59,20 @@ export class MemoryCertificateStore implements CertificateStore {
     return r && { ...r };
   }
 
+  /** Ordered by createdAt, then id. */
   async listCas(): Promise<CaRecord[]> {
-    return [...this.cas.values()].map((r) => ({ ...r }));
+    return [...this.cas.values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((r) => ({ ...r }));
   }
 
   async activateCa(id: string): Promise<void> {
     const target = this.cas.get(id);
-    if (!target) throw new Error(`unknown CA ${id}`);
+    if (!target) throw new PortcullisError('pki.ca-not-found', `no CA with id ${id}`);
     for (const r of this.cas.values()) if (r.role === target.role) r.active = r.id === id;
   }
 
   async setCaKeyRef(id: string, keyRef: string | null): Promise<void> {
     const r = this.cas.get(id);
-    if (!r) throw new Error(`unknown CA ${id}`);
+    if (!r) throw new PortcullisError('pki.ca-not-found', `no CA with id ${id}`);
     r.keyRef = keyRef;
   }
 }

@@ -2,8 +2,19 @@
 import type { AppStore, TokenRevocationStore } from '../tokens/store.js';
 import type { KeyStore, SettingsStore } from '../crypto/store.js';
 import type { AuditStore } from '../audit/store.js';
+import type { CertificateStore } from '../pki/store.js';
+import type { MfaStore } from '../mfa/store.js';
+import type { PasswordStore } from '../identity/passwords/store.js';
 
-export interface DurableStore extends AppStore, TokenRevocationStore, KeyStore, SettingsStore, AuditStore {
+export interface DurableStore
+  extends AppStore,
+    TokenRevocationStore,
+    KeyStore,
+    SettingsStore,
+    AuditStore,
+    CertificateStore,
+    MfaStore,
+    PasswordStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Round-trip check for /readyz. */
   ping(): Promise<void>;

@@ -5,11 +5,15 @@
 import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PortcullisError, type ErrorCode } from '../../src/core/errors.js';
 import type { AuditEventInput, AuditRow } from '../../src/audit/store.js';
 import type { StoredKey } from '../../src/crypto/store.js';
 import type { AppRecord } from '../../src/tokens/store.js';
 import type { DurableStore } from '../../src/store/types.js';
+import { runMfaStoreSuite, runPasswordStoreSuite } from './mfa-contract.js';
+import { runCertificateStoreSuite } from './pki-contract.js';
+import { rejectsWith, type StoreHarness } from './store-harness.js';
+
+export { rejectsWith } from './store-harness.js';
 
 export interface DurableHarness {
   /** Opens another store instance on the same database (another node). */
@@ -29,13 +33,6 @@ export function testChainHash(prevHash: string, seq: number, e: AuditEventInput)
   return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
 }
 
-export async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof PortcullisError, `expected PortcullisError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    return true;
-  });
-}
 
 /** seq is 1..n without gaps, row 1 links to 64 zeros, every row links to the one before and its hash recomputes. */
 export function assertChain(rows: AuditRow[]): void {
@@ -85,8 +82,29 @@ function event(i: number, over: Partial<AuditEventInput> = {}): AuditEventInput 
   return { time: T0 + i, type: 'gateway.allowed', actor: `client:c${i}`, ...over };
 }
 
+/** A durable adapter seen as a domain store: `dispose` closes every instance it opened, then drops the database. */
+function asStoreHarness(makeStore: () => Promise<DurableHarness>): () => Promise<StoreHarness<DurableStore>> {
+  return async () => {
+    const h = await makeStore();
+    const opened: DurableStore[] = [];
+    return {
+      multiNode: h.multiNode,
+      async open() {
+        const s = await h.open();
+        opened.push(s);
+        return s;
+      },
+      async dispose() {
+        await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
+        await h.dispose();
+      },
+    };
+  };
+}
+
 /**
- * Registers the suite. `makeStore` gives a fresh, empty database per test.
+ * Registers the suite, with the domain store sections (certificates, MFA, passwords)
+ * that the memory adapters run too. `makeStore` gives a fresh, empty database per test.
  *
  * @example
  * runDurableStoreSuite('sqlite', async () => ({ open: () => openDurableStore(`sqlite:${file}`), multiNode: false, dispose }));
@@ -279,5 +297,12 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     await s.close();
     await rejectsWith(s.ping(), 'store.unavailable');
     await rejectsWith(s.getApp('x'), 'store.unavailable');
+    await rejectsWith(s.getCertificate('01'), 'store.unavailable');
+    await rejectsWith(s.markRecoveryCodeUsed('u1', 0, 'h', T0), 'store.unavailable');
   });
+
+  const domain = asStoreHarness(makeStore);
+  runCertificateStoreSuite(name, domain);
+  runMfaStoreSuite(name, domain);
+  runPasswordStoreSuite(name, domain);
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
 import { openDurableStore } from '../../src/store/index.js';
+import { MIGRATIONS } from '../../src/store/migrations/index.js';
 import { createTempPostgresDatabase, serviceDescribe } from '../support/services.js';
 import { rejectsWith, runDurableStoreSuite } from './durable-contract.js';
 
@@ -26,7 +27,9 @@ await serviceDescribe('postgres', 'durable store on PostgreSQL', () => {
       await c.connect();
       try {
         const r = await c.query('select name from portcullis_migration order by name');
-        assert.deepEqual(r.rows.map((x: { name: string }) => x.name), ['0001-initial']);
+        assert.deepEqual(r.rows.map((x: { name: string }) => x.name), Object.keys(MIGRATIONS));
+        const der = await c.query("select data_type from information_schema.columns where table_name = 'certificates' and column_name = 'der'");
+        assert.deepEqual(der.rows, [{ data_type: 'bytea' }]);
         const types = await c.query("select column_name, data_type from information_schema.columns where table_name = 'audit_log' and column_name in ('seq', 'time') order by column_name");
         assert.deepEqual(types.rows, [{ column_name: 'seq', data_type: 'bigint' }, { column_name: 'time', data_type: 'bigint' }]);
       } finally {

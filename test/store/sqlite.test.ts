@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { openDurableStore } from '../../src/store/index.js';
+import { MIGRATIONS } from '../../src/store/migrations/index.js';
 import { assertChain, rejectsWith, runDurableStoreSuite } from './durable-contract.js';
 
 function tempDir(): { dir: string; rm: () => void } {
@@ -33,7 +34,14 @@ test('sqlite: the path is resolved against baseDir and the file is in WAL mode',
     try {
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
       const tables = raw.prepare("select name from sqlite_master where type = 'table' order by name").pluck().all();
-      assert.deepEqual(tables, ['apps', 'audit_log', 'key_ring', 'portcullis_migration', 'portcullis_migration_lock', 'revoked_tokens', 'settings']);
+      for (const t of ['apps', 'audit_log', 'certificate_authorities', 'certificates', 'crl_numbers', 'key_ring', 'mfa_enrollments', 'mfa_recovery_codes', 'password_hashes', 'revoked_tokens', 'settings']) {
+        assert.ok(tables.includes(t), `table ${t} exists`);
+      }
+      const applied = raw.prepare('select name from portcullis_migration order by name').pluck().all();
+      assert.deepEqual(applied, Object.keys(MIGRATIONS));
+      // DER is stored as bytes, not text.
+      const der = raw.prepare("select type from pragma_table_info('certificates') where name = 'der'").pluck().get();
+      assert.equal(der, 'BLOB');
     } finally {
       raw.close();
     }

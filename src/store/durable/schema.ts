@@ -58,10 +58,71 @@ export interface AuditTable {
   hash: string;
 }
 
+export interface CertificatesTable {
+  serial: string;
+  issuer_id: string;
+  subject: string;
+  owner: string | null;
+  profile: string;
+  not_before: number;
+  not_after: number;
+  status: string;
+  revoked_at: number | null;
+  /** RevocationReason name, or null. */
+  reason: string | null;
+  /** DER; reads back as a Buffer. */
+  der: Uint8Array;
+}
+
+export interface CertificateAuthoritiesTable {
+  id: string;
+  role: string;
+  cert_der: Uint8Array;
+  signer_kind: string;
+  key_ref: string | null;
+  /** 0 or 1. */
+  active: number;
+  created_at: number;
+}
+
+export interface CrlNumbersTable {
+  issuer_id: string;
+  last_number: number;
+}
+
+export interface PasswordHashesTable {
+  user_id: string;
+  hash: string;
+}
+
+export interface MfaEnrollmentsTable {
+  user_id: string;
+  factor_id: string;
+  status: string;
+  /** JSON object of strings and numbers. */
+  data: string;
+  created_at: number;
+  confirmed_at: number | null;
+}
+
+export interface MfaRecoveryCodesTable {
+  user_id: string;
+  idx: number;
+  hash: string;
+  used_at: number | null;
+  created_at: number;
+}
+
 export interface Database {
   apps: AppsTable;
   revoked_tokens: RevokedTokensTable;
   key_ring: KeysTable;
   settings: SettingsTable;
   audit_log: AuditTable;
+  certificates: CertificatesTable;
+  certificate_authorities: CertificateAuthoritiesTable;
+  crl_numbers: CrlNumbersTable;
+  password_hashes: PasswordHashesTable;
+  mfa_enrollments: MfaEnrollmentsTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
 }

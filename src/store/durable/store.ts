@@ -9,11 +9,17 @@ import { PortcullisError } from '../../core/errors.js';
 import type { AuditEventInput, AuditRow } from '../../audit/store.js';
 import type { KeyPatch, StoredKey } from '../../crypto/store.js';
 import type { AppPatch, AppRecord, RevokedToken } from '../../tokens/store.js';
+import type { CaRecord, CertificateFilter, CertificateRecord, RevocationReason } from '../../pki/store.js';
+import type { FactorEnrollment, RecoveryCodeRecord } from '../../mfa/store.js';
 import type { DurableStore } from '../types.js';
 import type { Database } from './schema.js';
 import * as apps from './apps.js';
 import * as audit from './audit-log.js';
+import * as cas from './certificate-authorities.js';
+import * as certs from './certificates.js';
 import * as keys from './key-ring.js';
+import * as mfa from './mfa.js';
+import * as passwords from './passwords.js';
 import * as revoked from './revoked-tokens.js';
 import * as settings from './settings.js';
 import { migrateToLatest } from '../migrations/index.js';
@@ -102,6 +108,72 @@ export class KyselyDurableStore implements DurableStore {
   }
   tailAudit(limit: number): Promise<AuditRow[]> {
     return this.run('tailAudit', (db) => audit.tailAudit(db, limit));
+  }
+
+  insertCertificate(rec: CertificateRecord): Promise<void> {
+    return this.run('insertCertificate', (db) => certs.insertCertificate(db, rec));
+  }
+  getCertificate(serial: string): Promise<CertificateRecord | undefined> {
+    return this.run('getCertificate', (db) => certs.getCertificate(db, serial));
+  }
+  listCertificates(filter?: CertificateFilter): Promise<CertificateRecord[]> {
+    return this.run('listCertificates', (db) => certs.listCertificates(db, filter));
+  }
+  revokeCertificate(serial: string, at: number, reason: RevocationReason): Promise<CertificateRecord | undefined> {
+    return this.run('revokeCertificate', (db) => certs.revokeCertificate(db, serial, at, reason));
+  }
+  listRevoked(issuerId: string): Promise<CertificateRecord[]> {
+    return this.run('listRevoked', (db) => certs.listRevoked(db, issuerId));
+  }
+  nextCrlNumber(issuerId: string): Promise<bigint> {
+    return this.run('nextCrlNumber', (db) => cas.nextCrlNumber(db, issuerId));
+  }
+  insertCa(rec: CaRecord): Promise<void> {
+    return this.run('insertCa', (db) => cas.insertCa(db, rec));
+  }
+  getCa(id: string): Promise<CaRecord | undefined> {
+    return this.run('getCa', (db) => cas.getCa(db, id));
+  }
+  listCas(): Promise<CaRecord[]> {
+    return this.run('listCas', (db) => cas.listCas(db));
+  }
+  activateCa(id: string): Promise<void> {
+    return this.run('activateCa', (db) => cas.activateCa(db, id));
+  }
+  setCaKeyRef(id: string, keyRef: string | null): Promise<void> {
+    return this.run('setCaKeyRef', (db) => cas.setCaKeyRef(db, id, keyRef));
+  }
+
+  getEnrollment(userId: string, factorId: string): Promise<FactorEnrollment | undefined> {
+    return this.run('getEnrollment', (db) => mfa.getEnrollment(db, userId, factorId));
+  }
+  putEnrollment(enrollment: FactorEnrollment): Promise<void> {
+    return this.run('putEnrollment', (db) => mfa.putEnrollment(db, enrollment));
+  }
+  deleteEnrollment(userId: string, factorId: string): Promise<void> {
+    return this.run('deleteEnrollment', (db) => mfa.deleteEnrollment(db, userId, factorId));
+  }
+  listEnrollments(userId: string): Promise<FactorEnrollment[]> {
+    return this.run('listEnrollments', (db) => mfa.listEnrollments(db, userId));
+  }
+  replaceRecoveryCodes(userId: string, hashes: string[], now: number): Promise<void> {
+    return this.run('replaceRecoveryCodes', (db) => mfa.replaceRecoveryCodes(db, userId, hashes, now));
+  }
+  listRecoveryCodes(userId: string): Promise<RecoveryCodeRecord[]> {
+    return this.run('listRecoveryCodes', (db) => mfa.listRecoveryCodes(db, userId));
+  }
+  markRecoveryCodeUsed(userId: string, index: number, hash: string, now: number): Promise<boolean> {
+    return this.run('markRecoveryCodeUsed', (db) => mfa.markRecoveryCodeUsed(db, userId, index, hash, now));
+  }
+  deleteRecoveryCodes(userId: string): Promise<void> {
+    return this.run('deleteRecoveryCodes', (db) => mfa.deleteRecoveryCodes(db, userId));
+  }
+
+  getPasswordHash(userId: string): Promise<string | undefined> {
+    return this.run('getPasswordHash', (db) => passwords.getPasswordHash(db, userId));
+  }
+  replacePasswordHash(userId: string, expected: string | null, next: string): Promise<boolean> {
+    return this.run('replacePasswordHash', (db) => passwords.replacePasswordHash(db, userId, expected, next));
   }
 
   /** Applies pending schema migrations; returns their names. Called by openDurableStore. */

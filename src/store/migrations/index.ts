@@ -6,10 +6,14 @@
 import { Migrator, type Kysely, type Migration } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
 import { initial } from './0001-initial.js';
+import { pki } from './0002-pki.js';
+import { identityMfa } from './0003-identity-mfa.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-pki': pki,
+  '0003-identity-mfa': identityMfa,
 };
 
 /** Brings the schema to the newest version; returns the names applied now. */

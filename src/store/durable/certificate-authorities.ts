@@ -1,0 +1,77 @@
+/** Queries on the `certificate_authorities` and `crl_numbers` tables (CertificateStore CA records). */
+import { sql, type Kysely, type Selectable } from 'kysely';
+import { PortcullisError } from '../../core/errors.js';
+import type { CaRecord, CaRole } from '../../pki/store.js';
+import { fromDbBytes, toDbBytes } from './certificates.js';
+import type { CertificateAuthoritiesTable, Database } from './schema.js';
+
+function fromRow(r: Selectable<CertificateAuthoritiesTable>): CaRecord {
+  return {
+    id: r.id,
+    role: r.role as CaRole,
+    certDer: fromDbBytes(r.cert_der),
+    signerKind: r.signer_kind,
+    keyRef: r.key_ref,
+    active: Number(r.active) === 1,
+    createdAt: r.created_at,
+  };
+}
+
+/** Throws PortcullisError('conflict') when the id exists. */
+export async function insertCa(db: Kysely<Database>, ca: CaRecord): Promise<void> {
+  const r = await db
+    .insertInto('certificate_authorities')
+    .values({
+      id: ca.id,
+      role: ca.role,
+      cert_der: toDbBytes(ca.certDer),
+      signer_kind: ca.signerKind,
+      key_ref: ca.keyRef,
+      active: ca.active ? 1 : 0,
+      created_at: ca.createdAt,
+    })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .executeTakeFirst();
+  if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new PortcullisError('conflict', `a CA with id ${ca.id} exists`);
+}
+
+export async function getCa(db: Kysely<Database>, id: string): Promise<CaRecord | undefined> {
+  const r = await db.selectFrom('certificate_authorities').selectAll().where('id', '=', id).executeTakeFirst();
+  return r && fromRow(r);
+}
+
+/** Ordered by createdAt, then id. */
+export async function listCas(db: Kysely<Database>): Promise<CaRecord[]> {
+  const rows = await db.selectFrom('certificate_authorities').selectAll().orderBy('created_at').orderBy('id').execute();
+  return rows.map(fromRow);
+}
+
+/**
+ * One UPDATE over every CA of the target's role, so no reader ever sees two active
+ * (or, once one was active, none). Throws PortcullisError('pki.ca-not-found') for an unknown id.
+ */
+export async function activateCa(db: Kysely<Database>, id: string): Promise<void> {
+  const r = await db
+    .updateTable('certificate_authorities')
+    .set({ active: sql<number>`case when id = ${id} then 1 else 0 end` })
+    .where('role', '=', (eb) => eb.selectFrom('certificate_authorities as target').select('target.role').where('target.id', '=', id))
+    .executeTakeFirst();
+  if (Number(r.numUpdatedRows) === 0) throw new PortcullisError('pki.ca-not-found', `no CA with id ${id}`);
+}
+
+/** Throws PortcullisError('pki.ca-not-found') for an unknown id. */
+export async function setCaKeyRef(db: Kysely<Database>, id: string, keyRef: string | null): Promise<void> {
+  const r = await db.updateTable('certificate_authorities').set({ key_ref: keyRef }).where('id', '=', id).executeTakeFirst();
+  if (Number(r.numUpdatedRows) === 0) throw new PortcullisError('pki.ca-not-found', `no CA with id ${id}`);
+}
+
+/** One atomic upsert: concurrent callers on any node each get a distinct, increasing number. */
+export async function nextCrlNumber(db: Kysely<Database>, issuerId: string): Promise<bigint> {
+  const r = await db
+    .insertInto('crl_numbers')
+    .values({ issuer_id: issuerId, last_number: 1 })
+    .onConflict((oc) => oc.column('issuer_id').doUpdateSet({ last_number: sql<number>`crl_numbers.last_number + 1` }))
+    .returning('last_number')
+    .executeTakeFirstOrThrow();
+  return BigInt(r.last_number);
+}

@@ -1,0 +1,78 @@
+/**
+ * Queries on the `mfa_enrollments` and `mfa_recovery_codes` tables (MfaStore).
+ * Using a recovery code is one conditional UPDATE (compare-and-set on hash and
+ * used_at), so under concurrent calls on any node exactly one succeeds.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import type { EnrollmentStatus, FactorEnrollment, RecoveryCodeRecord } from '../../mfa/store.js';
+import type { Database, MfaEnrollmentsTable } from './schema.js';
+
+function fromRow(r: Selectable<MfaEnrollmentsTable>): FactorEnrollment {
+  return {
+    userId: r.user_id,
+    factorId: r.factor_id,
+    status: r.status as EnrollmentStatus,
+    data: JSON.parse(r.data) as FactorEnrollment['data'],
+    createdAt: r.created_at,
+    confirmedAt: r.confirmed_at,
+  };
+}
+
+export async function getEnrollment(db: Kysely<Database>, userId: string, factorId: string): Promise<FactorEnrollment | undefined> {
+  const r = await db.selectFrom('mfa_enrollments').selectAll().where('user_id', '=', userId).where('factor_id', '=', factorId).executeTakeFirst();
+  return r && fromRow(r);
+}
+
+/** Inserts or replaces the (user, factor) row. */
+export async function putEnrollment(db: Kysely<Database>, e: FactorEnrollment): Promise<void> {
+  const row = { status: e.status, data: JSON.stringify(e.data), created_at: e.createdAt, confirmed_at: e.confirmedAt };
+  await db
+    .insertInto('mfa_enrollments')
+    .values({ user_id: e.userId, factor_id: e.factorId, ...row })
+    .onConflict((oc) => oc.columns(['user_id', 'factor_id']).doUpdateSet(row))
+    .execute();
+}
+
+export async function deleteEnrollment(db: Kysely<Database>, userId: string, factorId: string): Promise<void> {
+  await db.deleteFrom('mfa_enrollments').where('user_id', '=', userId).where('factor_id', '=', factorId).execute();
+}
+
+/** Ordered by factor id. */
+export async function listEnrollments(db: Kysely<Database>, userId: string): Promise<FactorEnrollment[]> {
+  const rows = await db.selectFrom('mfa_enrollments').selectAll().where('user_id', '=', userId).orderBy('factor_id').execute();
+  return rows.map(fromRow);
+}
+
+/** Delete and insert in one transaction: no reader sees a mix of the old and new sets. */
+export async function replaceRecoveryCodes(db: Kysely<Database>, userId: string, hashes: string[], now: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
+    if (hashes.length === 0) return;
+    await trx
+      .insertInto('mfa_recovery_codes')
+      .values(hashes.map((hash, idx) => ({ user_id: userId, idx, hash, used_at: null, created_at: now })))
+      .execute();
+  });
+}
+
+/** Ordered by index. */
+export async function listRecoveryCodes(db: Kysely<Database>, userId: string): Promise<RecoveryCodeRecord[]> {
+  const rows = await db.selectFrom('mfa_recovery_codes').select(['idx', 'hash', 'used_at']).where('user_id', '=', userId).orderBy('idx').execute();
+  return rows.map((r) => ({ index: r.idx, hash: r.hash, usedAt: r.used_at }));
+}
+
+export async function markRecoveryCodeUsed(db: Kysely<Database>, userId: string, index: number, hash: string, now: number): Promise<boolean> {
+  const r = await db
+    .updateTable('mfa_recovery_codes')
+    .set({ used_at: now })
+    .where('user_id', '=', userId)
+    .where('idx', '=', index)
+    .where('hash', '=', hash)
+    .where('used_at', 'is', null)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+export async function deleteRecoveryCodes(db: Kysely<Database>, userId: string): Promise<void> {
+  await db.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
+}

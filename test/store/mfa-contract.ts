@@ -1,0 +1,156 @@
+/**
+ * The MfaStore (src/mfa/store.ts) and PasswordStore (src/identity/passwords/store.ts)
+ * contracts for every adapter: memory, SQLite, PostgreSQL. Both stores' writes that
+ * guard sign-in are compare-and-set; the race tests run on two instances where the
+ * adapter has nodes.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import type { PasswordStore } from '../../src/identity/passwords/store.js';
+import type { FactorEnrollment, MfaStore } from '../../src/mfa/store.js';
+import { storeTests, twoNodes, type StoreHarness } from './store-harness.js';
+
+const T0 = 1_700_000_000_000;
+
+const h = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+function enrollment(userId: string, factorId: string, over: Partial<FactorEnrollment> = {}): FactorEnrollment {
+  return {
+    userId,
+    factorId,
+    status: 'pending',
+    data: factorId === 'totp' ? { sealedSecret: 'v1.iv.ct', algorithm: 'SHA1', digits: 6, period: 30 } : { address: `${userId}@example.org` },
+    createdAt: T0,
+    confirmedAt: null,
+    ...over,
+  };
+}
+
+const byFactor = (a: FactorEnrollment, b: FactorEnrollment): number => (a.factorId < b.factorId ? -1 : a.factorId > b.factorId ? 1 : 0);
+
+export function runMfaStoreSuite(name: string, make: () => Promise<StoreHarness<MfaStore>>): void {
+  const t = storeTests(`${name} mfa`, make);
+
+  t('enrolments: put and get round-trip every field (numbers stay numbers); put replaces; unknown is undefined', async (open) => {
+    const s = await open();
+    const pending = enrollment('u1', 'totp');
+    await s.putEnrollment(pending);
+    assert.deepEqual(await s.getEnrollment('u1', 'totp'), pending);
+    assert.equal(typeof (await s.getEnrollment('u1', 'totp'))!.data.digits, 'number');
+    const confirmed = { ...pending, status: 'confirmed' as const, confirmedAt: T0 + 30_000, data: { ...pending.data, digits: 8 } };
+    await s.putEnrollment(confirmed);
+    assert.deepEqual(await s.getEnrollment('u1', 'totp'), confirmed);
+    assert.equal(await s.getEnrollment('u1', 'email'), undefined);
+    assert.equal(await s.getEnrollment('u2', 'totp'), undefined);
+  });
+
+  t('enrolments: list is per user; delete removes one factor and is idempotent', async (open) => {
+    const s = await open();
+    const totp = enrollment('u1', 'totp', { status: 'confirmed', confirmedAt: T0 + 1 });
+    const email = enrollment('u1', 'email', { createdAt: T0 + 2 });
+    const other = enrollment('u2', 'sms', { data: { address: '+15550100' } });
+    for (const e of [totp, other, email]) await s.putEnrollment(e);
+    assert.deepEqual((await s.listEnrollments('u1')).sort(byFactor), [email, totp]);
+    assert.deepEqual(await s.listEnrollments('u2'), [other]);
+    assert.deepEqual(await s.listEnrollments('u3'), []);
+    await s.deleteEnrollment('u1', 'totp');
+    await s.deleteEnrollment('u1', 'totp');
+    await s.deleteEnrollment('u9', 'totp');
+    assert.deepEqual(await s.listEnrollments('u1'), [email]);
+    assert.deepEqual(await s.getEnrollment('u2', 'sms'), other);
+  });
+
+  t('recovery codes: replace stores the set by index, unused; a code is used once and only with its hash', async (open) => {
+    const s = await open();
+    const hashes = Array.from({ length: 10 }, (_, i) => h(`u1:code-${i}`));
+    await s.replaceRecoveryCodes('u1', hashes, T0);
+    assert.deepEqual(await s.listRecoveryCodes('u1'), hashes.map((hash, index) => ({ index, hash, usedAt: null })));
+    assert.equal(await s.markRecoveryCodeUsed('u1', 3, hashes[3]!, T0 + 10), true);
+    // Replay of the same code.
+    assert.equal(await s.markRecoveryCodeUsed('u1', 3, hashes[3]!, T0 + 20), false);
+    // A guess: right index, wrong hash; another user's code; an index outside the set.
+    assert.equal(await s.markRecoveryCodeUsed('u1', 4, h('u1:guess'), T0 + 30), false);
+    assert.equal(await s.markRecoveryCodeUsed('u2', 4, hashes[4]!, T0 + 30), false);
+    assert.equal(await s.markRecoveryCodeUsed('u1', 10, hashes[4]!, T0 + 30), false);
+    const list = await s.listRecoveryCodes('u1');
+    assert.deepEqual(list[3], { index: 3, hash: hashes[3], usedAt: T0 + 10 });
+    assert.deepEqual(list.filter((r) => r.usedAt !== null).map((r) => r.index), [3]);
+  });
+
+  t('recovery codes: replacing the set makes every old code stop working; delete empties it; users are separate', async (open) => {
+    const s = await open();
+    const old = [h('u1:old-0'), h('u1:old-1'), h('u1:old-2')];
+    const fresh = [h('u1:new-0'), h('u1:new-1')];
+    const theirs = [h('u2:0')];
+    await s.replaceRecoveryCodes('u1', old, T0);
+    await s.replaceRecoveryCodes('u2', theirs, T0);
+    assert.equal(await s.markRecoveryCodeUsed('u1', 0, old[0]!, T0 + 1), true);
+    await s.replaceRecoveryCodes('u1', fresh, T0 + 2);
+    assert.deepEqual(await s.listRecoveryCodes('u1'), fresh.map((hash, index) => ({ index, hash, usedAt: null })));
+    assert.equal(await s.markRecoveryCodeUsed('u1', 1, old[1]!, T0 + 3), false);
+    assert.equal(await s.markRecoveryCodeUsed('u1', 2, old[2]!, T0 + 3), false);
+    assert.equal(await s.markRecoveryCodeUsed('u1', 1, fresh[1]!, T0 + 3), true);
+    await s.deleteRecoveryCodes('u1');
+    await s.deleteRecoveryCodes('u1');
+    assert.deepEqual(await s.listRecoveryCodes('u1'), []);
+    assert.equal(await s.markRecoveryCodeUsed('u1', 0, fresh[0]!, T0 + 4), false);
+    assert.deepEqual(await s.listRecoveryCodes('u2'), [{ index: 0, hash: theirs[0], usedAt: null }]);
+    await s.replaceRecoveryCodes('u2', [], T0 + 5);
+    assert.deepEqual(await s.listRecoveryCodes('u2'), []);
+  });
+
+  t('recovery-code replay race — 24 concurrent uses (two nodes when supported) of one code: exactly one succeeds', async (open, hn) => {
+    const [a, b] = await twoNodes(open, hn);
+    const hashes = Array.from({ length: 10 }, (_, i) => h(`u1:code-${i}`));
+    await a.replaceRecoveryCodes('u1', hashes, T0);
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? a : b).markRecoveryCodeUsed('u1', 7, hashes[7]!, T0 + 100 + i)));
+    assert.equal(results.filter(Boolean).length, 1);
+    const winner = results.indexOf(true);
+    const list = await b.listRecoveryCodes('u1');
+    assert.deepEqual(list[7], { index: 7, hash: hashes[7], usedAt: T0 + 100 + winner });
+    assert.equal(list.filter((r) => r.usedAt !== null).length, 1);
+  });
+}
+
+export function runPasswordStoreSuite(name: string, make: () => Promise<StoreHarness<PasswordStore>>): void {
+  const t = storeTests(`${name} passwords`, make);
+
+  t('a user without a password has undefined; the first set is compare-and-set against null', async (open) => {
+    const s = await open();
+    assert.equal(await s.getPasswordHash('u1'), undefined);
+    assert.equal(await s.replacePasswordHash('u1', null, '$argon2id$v=19$m=19456,t=2,p=1$first'), true);
+    assert.equal(await s.getPasswordHash('u1'), '$argon2id$v=19$m=19456,t=2,p=1$first');
+    // "Only if the user has no password yet": a second initial set must not overwrite.
+    assert.equal(await s.replacePasswordHash('u1', null, '$argon2id$attacker'), false);
+    assert.equal(await s.getPasswordHash('u1'), '$argon2id$v=19$m=19456,t=2,p=1$first');
+    assert.equal(await s.getPasswordHash('u2'), undefined);
+  });
+
+  t('stale rehash — replacing with an outdated expected hash fails and keeps the newer password', async (open) => {
+    const s = await open();
+    const legacy = 'pbkdf2-sha256$600000$salt$legacy';
+    await s.replacePasswordHash('u1', null, legacy);
+    // The user changes the password while a sign-in still holds the legacy hash.
+    assert.equal(await s.replacePasswordHash('u1', legacy, '$argon2id$changed'), true);
+    assert.equal(await s.replacePasswordHash('u1', legacy, '$argon2id$rehash-of-legacy'), false);
+    assert.equal(await s.getPasswordHash('u1'), '$argon2id$changed');
+    // Expecting a hash for a user who has none fails too, and creates nothing.
+    assert.equal(await s.replacePasswordHash('u2', legacy, '$argon2id$x'), false);
+    assert.equal(await s.getPasswordHash('u2'), undefined);
+  });
+
+  t('rehash race — 24 concurrent compare-and-sets from one expected hash (two nodes when supported): exactly one replaces', async (open, hn) => {
+    const [a, b] = await twoNodes(open, hn);
+    await a.replacePasswordHash('u1', null, 'pbkdf2$old');
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? a : b).replacePasswordHash('u1', 'pbkdf2$old', `$argon2id$n${i}`)));
+    assert.equal(results.filter(Boolean).length, 1);
+    assert.equal(await b.getPasswordHash('u1'), `$argon2id$n${results.indexOf(true)}`);
+  });
+
+  t('first-password race — 24 concurrent initial sets (two nodes when supported): exactly one wins', async (open, hn) => {
+    const [a, b] = await twoNodes(open, hn);
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? a : b).replacePasswordHash('u1', null, `$argon2id$n${i}`)));
+    assert.equal(results.filter(Boolean).length, 1);
+    assert.equal(await a.getPasswordHash('u1'), `$argon2id$n${results.indexOf(true)}`);
+  });
+}
