@@ -12,7 +12,9 @@ export type ClusterEvent =
   | { type: 'app.tokens-revoked'; clientId: string; before: number }
   | { type: 'app.status'; clientId: string; disabled: boolean }
   | { type: 'app.changed'; clientId: string }
-  | { type: 'keys.changed' };
+  | { type: 'user.tokens-revoked'; userId: string; before: number }
+  | { type: 'keys.changed' }
+  | { type: 'app-keys.changed'; clientId: string; keyid: string };
 
 const CHANNEL = 'events';
 

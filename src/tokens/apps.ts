@@ -10,7 +10,7 @@ import { randomId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import type { EventBus } from '../core/events.js';
 import type { AuditSink } from '../audit/sink.js';
-import type { AppRecord, AppStore, ClientAuthMethod } from './store.js';
+import type { AppGrantType, AppRecord, AppStore, AppType, ClientAuthMethod } from './store.js';
 import { generateClientSecret, secretVerifier } from './secrets.js';
 
 export interface CreateAppInput {
@@ -20,6 +20,31 @@ export interface CreateAppInput {
   tokenEndpointAuthMethod?: ClientAuthMethod;
   /** Public keys for private_key_jwt. */
   jwks?: JWK[];
+  /** Exact redirect URIs; giving any enables the authorization code flow (and refresh tokens). */
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  /** `public`: no secret, PKCE only (default `confidential`). */
+  type?: AppType;
+  /** Default: client_credentials, plus authorization_code and refresh_token when redirect URIs are given (public apps: no client_credentials). */
+  grantTypes?: AppGrantType[];
+  mfaRequired?: boolean;
+}
+
+/**
+ * A redirect URI must be absolute, without a fragment; http only for loopback hosts
+ * (RFC 8252 §7.3) — OAuth 2.1 §2.3.1 and RFC 9700 §4.1.
+ */
+function checkRedirectUri(uri: string, field: string): void {
+  let u: URL;
+  try {
+    u = new URL(uri);
+  } catch {
+    throw new PortcullisError('request.invalid', `${field}: not an absolute URI`);
+  }
+  if (u.hash || uri.includes('#')) throw new PortcullisError('request.invalid', `${field}: must not contain a fragment`);
+  const loopback = u.hostname === '127.0.0.1' || u.hostname === '[::1]' || u.hostname === 'localhost';
+  if (u.protocol === 'http:' && !loopback) throw new PortcullisError('request.invalid', `${field}: http is allowed only for loopback redirect URIs`);
+  if (u.protocol === 'javascript:' || u.protocol === 'data:') throw new PortcullisError('request.invalid', `${field}: scheme not allowed`);
 }
 
 /** What the API shows of an app: never the verifier. */
@@ -32,6 +57,9 @@ export interface AppView {
   status: 'active' | 'disabled';
   tokens_revoked_before: string | null;
   jwks_keys: number;
+  type?: AppType;
+  redirect_uris?: string[];
+  grant_types?: AppGrantType[];
   created_at: string;
   updated_at: string;
 }
@@ -46,6 +74,9 @@ export function viewApp(a: AppRecord): AppView {
     status: a.status,
     tokens_revoked_before: a.tokensRevokedBefore ? new Date(a.tokensRevokedBefore).toISOString() : null,
     jwks_keys: a.jwks?.length ?? 0,
+    ...(a.appType ? { type: a.appType } : {}),
+    ...(a.redirectUris?.length ? { redirect_uris: a.redirectUris } : {}),
+    ...(a.grantTypes ? { grant_types: a.grantTypes } : {}),
     created_at: new Date(a.createdAt).toISOString(),
     updated_at: new Date(a.updatedAt).toISOString(),
   };
@@ -113,8 +144,20 @@ export class AppService {
     for (const s of input.scopes) if (!SCOPE.test(s)) throw new PortcullisError('request.invalid', `scopes: "${s}" is not a valid scope token`);
     const method = input.tokenEndpointAuthMethod ?? (input.jwks ? 'private_key_jwt' : 'client_secret_basic');
     if (method === 'private_key_jwt') await checkJwks(input.jwks ?? []);
+    const appType: AppType = input.type ?? 'confidential';
+    const redirectUris = [...new Set(input.redirectUris ?? [])];
+    redirectUris.forEach((u, i) => checkRedirectUri(u, `redirect_uris[${i}]`));
+    const postLogoutRedirectUris = [...new Set(input.postLogoutRedirectUris ?? [])];
+    postLogoutRedirectUris.forEach((u, i) => checkRedirectUri(u, `post_logout_redirect_uris[${i}]`));
+    const grantTypes: AppGrantType[] =
+      input.grantTypes ??
+      (redirectUris.length
+        ? [...(appType === 'public' ? [] : (['client_credentials'] as const)), 'authorization_code', 'refresh_token']
+        : ['client_credentials']);
+    if (grantTypes.includes('authorization_code') && redirectUris.length === 0) throw new PortcullisError('request.invalid', 'redirect_uris: the authorization code flow needs at least one redirect URI');
+    if (appType === 'public' && grantTypes.includes('client_credentials')) throw new PortcullisError('request.invalid', 'grant_types: a public app cannot use client_credentials');
     const now = this.clock.now();
-    const clientSecret = method === 'private_key_jwt' ? null : generateClientSecret();
+    const clientSecret = method === 'private_key_jwt' || appType === 'public' ? null : generateClientSecret();
     const app: AppRecord = {
       clientId: randomId(12),
       name: input.name,
@@ -127,6 +170,11 @@ export class AppService {
       tokensRevokedBefore: 0,
       createdAt: now,
       updatedAt: now,
+      redirectUris,
+      postLogoutRedirectUris,
+      appType,
+      grantTypes,
+      mfaRequired: input.mfaRequired ?? false,
     };
     await this.store.createApp(app);
     this.apps.set(app.clientId, app);

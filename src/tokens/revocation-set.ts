@@ -9,17 +9,21 @@ import type { ErrorCode } from '../core/errors.js';
 export interface RevocationSnapshot {
   tokens: Array<{ jti: string; expiresAt: number }>;
   apps: Array<{ clientId: string; tokensRevokedBefore: number; disabled: boolean }>;
+  /** Per-user watermarks (users whose sessions were all ended, or who were disabled). */
+  users?: Array<{ userId: string; tokensRevokedBefore: number }>;
 }
 
 export type RevocationEvent =
   | { type: 'token.revoked'; jti: string; expiresAt: number }
   | { type: 'app.tokens-revoked'; clientId: string; before: number }
-  | { type: 'app.status'; clientId: string; disabled: boolean };
+  | { type: 'app.status'; clientId: string; disabled: boolean }
+  | { type: 'user.tokens-revoked'; userId: string; before: number };
 
 export class RevocationSet {
   private readonly tokens = new Map<string, number>();
   private readonly watermarks = new Map<string, number>();
   private readonly disabled = new Set<string>();
+  private readonly userWatermarks = new Map<string, number>();
   private readonly listeners: Array<(e: RevocationEvent) => void> = [];
 
   /** Called on every change that can revoke something, so caches can purge. */
@@ -39,6 +43,9 @@ export class RevocationSet {
         if (e.disabled) this.disabled.add(e.clientId);
         else this.disabled.delete(e.clientId);
         break;
+      case 'user.tokens-revoked':
+        if ((this.userWatermarks.get(e.userId) ?? 0) < e.before) this.userWatermarks.set(e.userId, e.before);
+        break;
     }
     for (const l of this.listeners) l(e);
   }
@@ -50,17 +57,25 @@ export class RevocationSet {
       if (a.tokensRevokedBefore > (this.watermarks.get(a.clientId) ?? 0)) this.apply({ type: 'app.tokens-revoked', clientId: a.clientId, before: a.tokensRevokedBefore });
       if (a.disabled !== this.disabled.has(a.clientId)) this.apply({ type: 'app.status', clientId: a.clientId, disabled: a.disabled });
     }
+    for (const u of s.users ?? []) {
+      if (u.tokensRevokedBefore > (this.userWatermarks.get(u.userId) ?? 0)) this.apply({ type: 'user.tokens-revoked', userId: u.userId, before: u.tokensRevokedBefore });
+    }
   }
 
   /**
    * Why a token of this issuer's own is revoked, or undefined when it is not.
-   * `iatMs` is the token's issued-at in epoch ms.
+   * `iatMs` is the token's issued-at in epoch ms. `sub`, when given and not the client
+   * id itself (a user's token), is checked against the user's watermark too.
    */
-  check(jti: string, clientId: string, iatMs: number): ErrorCode | undefined {
+  check(jti: string, clientId: string, iatMs: number, sub?: string): ErrorCode | undefined {
     if (this.disabled.has(clientId)) return 'token.app-disabled';
     if (this.tokens.has(jti)) return 'token.revoked';
     const before = this.watermarks.get(clientId);
     if (before !== undefined && iatMs < before) return 'token.revoked';
+    if (sub !== undefined && sub !== clientId) {
+      const userBefore = this.userWatermarks.get(sub);
+      if (userBefore !== undefined && iatMs < userBefore) return 'token.revoked';
+    }
     return undefined;
   }
 

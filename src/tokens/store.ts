@@ -24,9 +24,22 @@ export interface AppRecord {
   tokensRevokedBefore: number;
   createdAt: number;
   updatedAt: number;
+  /** OIDC sign-in (issue 3): exact redirect URIs for the authorization code flow. */
+  redirectUris?: string[];
+  /** Where RP-initiated logout may return to. */
+  postLogoutRedirectUris?: string[];
+  /** `public` apps (SPAs, native) have no secret and must use PKCE; default `confidential`. */
+  appType?: AppType;
+  /** Grants the app may use; default `['client_credentials']`. */
+  grantTypes?: AppGrantType[];
+  /** A second factor is required when users sign in to this app. */
+  mfaRequired?: boolean;
 }
 
-export type AppPatch = Partial<Pick<AppRecord, 'name' | 'audiences' | 'scopes' | 'tokenEndpointAuthMethod' | 'secretVerifier' | 'jwks' | 'status' | 'tokensRevokedBefore'>>;
+export type AppType = 'confidential' | 'public';
+export type AppGrantType = 'client_credentials' | 'authorization_code' | 'refresh_token';
+
+export type AppPatch = Partial<Pick<AppRecord, 'name' | 'audiences' | 'scopes' | 'tokenEndpointAuthMethod' | 'secretVerifier' | 'jwks' | 'status' | 'tokensRevokedBefore' | 'redirectUris' | 'postLogoutRedirectUris' | 'appType' | 'grantTypes' | 'mfaRequired'>>;
 
 export interface RevokedToken {
   jti: string;

@@ -1,0 +1,374 @@
+/**
+ * OpenID Connect sign-in for apps on oidc-provider@9 (OIDC Core 1.0, OAuth 2.1 code
+ * flow). Portcullis supplies what the library does not own: clients from the app
+ * registry (secrets checked against the stored verifier), signing keys from the key
+ * ring, storage (adapter.ts), accounts (users), and the amr/acr/auth_time claims.
+ *
+ * Policy enforced here:
+ * - authorization code + PKCE S256 only (`plain` refused; a `code_verifier` without a
+ *   challenge refused), exact redirect_uri matching (oidc-provider compares strings);
+ * - RFC 9207 `iss` in every authorization response;
+ * - refresh tokens rotate on every use; a reused one revokes the whole grant (RFC 9700 §4.14.2);
+ * - access tokens for a resource (RFC 8707 `resource` = an app audience) are RFC 9068
+ *   JWTs the gateway verifies (`typ: at+jwt`, iss, sub = user id, aud, client_id,
+ *   scope, jti, iat, exp, amr, acr, auth_time); their ids are kept per grant so that
+ *   revoking the grant (code replay, refresh reuse, session end) revokes them at every
+ *   gateway through the revocation set.
+ *
+ * The provider is rebuilt when the key ring's signing key changes (a new key, or the
+ * prepublished one taking over), since oidc-provider reads its keystore once.
+ */
+import Provider, { errors, interactionPolicy, type InteractionDetails } from 'oidc-provider';
+import type { JWK } from 'jose';
+import type { Clock } from '../../core/clock.js';
+import type { EventBus } from '../../core/events.js';
+import { randomId } from '../../core/ids.js';
+import type { Logger } from '../../core/logger.js';
+import type { Envelope } from '../../crypto/envelope.js';
+import type { KeyRing } from '../../crypto/keyring.js';
+import type { SettingsStore } from '../../crypto/store.js';
+import type { AppService } from '../../tokens/apps.js';
+import { verifySecret } from '../../tokens/secrets.js';
+import type { AppRecord, TokenRevocationStore } from '../../tokens/store.js';
+import { ACR_MFA, ACR_SINGLE_FACTOR } from '../../gateway/assurance-policy.js';
+import type { IdentityStore, OidcModelRecord, UserRecord } from '../store.js';
+import { oidcAdapter } from './adapter.js';
+
+export { ACR_MFA, ACR_SINGLE_FACTOR };
+
+export interface OidcDeps {
+  issuer: string;
+  apps: AppService;
+  keys: KeyRing;
+  identity: IdentityStore;
+  settings: SettingsStore;
+  envelope: Envelope;
+  revokedTokens: TokenRevocationStore;
+  events: EventBus;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface OidcOptions {
+  /** Seconds (default 600). */
+  accessTokenTtl?: number;
+  /** Seconds (default 3600). */
+  idTokenTtl?: number;
+  /** Seconds (default 14 days). */
+  refreshTokenTtl?: number;
+  /** Seconds (default 14 days). */
+  sessionTtl?: number;
+  /** Cookie signing keys, newest first (see loadCookieKeys). */
+  cookieKeys: string[];
+  /** Path of the interaction pages (default `/interaction`). */
+  interactionPath?: string;
+  /** Ask for a second factor at every sign-in, for every user of every app. */
+  mfaForEveryone?: boolean;
+}
+
+/** Endpoint paths; the token endpoint is the same `/oauth2/token` the client-credentials grant uses. */
+export const OIDC_ROUTES = {
+  authorization: '/oauth2/authorize',
+  token: '/oauth2/token',
+  userinfo: '/oauth2/userinfo',
+  end_session: '/oauth2/logout',
+  revocation: '/oauth2/revoke',
+  introspection: '/oauth2/introspect',
+  jwks: '/jwks',
+} as const;
+
+const MODEL_ISSUED_JWT = 'IssuedJwt';
+
+/**
+ * Cookie signing keys, created once per deployment and kept encrypted in the settings.
+ *
+ * @example
+ * const cookieKeys = await loadCookieKeys(store, envelope);
+ */
+export async function loadCookieKeys(settings: SettingsStore, envelope: Envelope): Promise<string[]> {
+  const sealed = await settings.setSettingIfAbsent('oidc.cookie-keys', envelope.encrypt(JSON.stringify([randomId(32)]), 'oidc-cookie-keys'));
+  return JSON.parse(envelope.decryptString(sealed, 'oidc-cookie-keys')) as string[];
+}
+
+function clientMetadata(app: AppRecord): Record<string, unknown> | undefined {
+  const grants = (app.grantTypes ?? []).filter((g) => g === 'authorization_code' || g === 'refresh_token');
+  if (!grants.includes('authorization_code') || !(app.redirectUris?.length)) return undefined;
+  const isPublic = app.appType === 'public';
+  const m: Record<string, unknown> = {
+    client_id: app.clientId,
+    client_name: app.name,
+    redirect_uris: app.redirectUris,
+    post_logout_redirect_uris: app.postLogoutRedirectUris ?? [],
+    grant_types: grants,
+    response_types: ['code'],
+    token_endpoint_auth_method: isPublic ? 'none' : app.tokenEndpointAuthMethod,
+  };
+  // Not the secret: its verifier, compared by compareClientSecret below. Symmetric
+  // (HS*, client_secret_jwt) uses of it are disabled in the configuration.
+  if (!isPublic && app.tokenEndpointAuthMethod !== 'private_key_jwt') m['client_secret'] = app.secretVerifier ?? `none:${randomId(16)}`;
+  if (!isPublic && app.tokenEndpointAuthMethod === 'private_key_jwt') m['jwks'] = { keys: app.jwks ?? [] };
+  return m;
+}
+
+/** What a finished sign-in proved, kept in the session and copied into tokens. */
+export interface LoginResult {
+  accountId: string;
+  amr: string[];
+  acr: string;
+}
+
+export class OidcService {
+  private current: Provider | undefined;
+  private currentKid: string | undefined;
+  private readonly interactionPath: string;
+
+  constructor(
+    private readonly d: OidcDeps,
+    private readonly opts: OidcOptions,
+  ) {
+    this.interactionPath = opts.interactionPath ?? '/interaction';
+  }
+
+  /** The provider for the current signing key (rebuilt when the key ring's signing key changed). */
+  get provider(): Provider {
+    const kid = this.d.keys.signingKey().kid;
+    if (!this.current || kid !== this.currentKid) {
+      this.current = this.build();
+      this.currentKid = kid;
+    }
+    return this.current;
+  }
+
+  /** Whether MFA is required for everyone (configuration). */
+  get mfaForEveryone(): boolean {
+    return this.opts.mfaForEveryone ?? false;
+  }
+
+  private signingJwks(): { keys: JWK[]; alg: string; kid: string } {
+    const k = this.d.keys.signingKey();
+    const jwk = k.privateKey.export({ format: 'jwk' }) as JWK;
+    return { keys: [{ ...jwk, kid: k.kid, alg: k.alg, use: 'sig' }], alg: k.alg, kid: k.kid };
+  }
+
+  /** Revokes the JWT access tokens issued under a grant (their ids were kept as IssuedJwt rows). */
+  private async revokeIssuedJwts(removed: OidcModelRecord[]): Promise<void> {
+    const now = this.d.clock.now();
+    for (const r of removed) {
+      if (r.model !== MODEL_ISSUED_JWT) continue;
+      const jti = r.id;
+      const clientId = String(r.payload['clientId'] ?? '');
+      const expiresAt = Number(r.payload['exp'] ?? 0) * 1000;
+      if (expiresAt <= now) continue;
+      await this.d.revokedTokens.revokeToken({ jti, clientId, expiresAt, revokedAt: now });
+      await this.d.events.emit({ type: 'token.revoked', jti, clientId, expiresAt });
+    }
+  }
+
+  /** Revokes one grant: its codes, refresh tokens and JWT access tokens. */
+  async revokeGrant(grantId: string): Promise<void> {
+    await this.revokeIssuedJwts(await this.d.identity.revokeOidcGrant(grantId));
+  }
+
+  /** The user's sign-in sessions (one per browser), newest first. */
+  async listSessions(userId: string): Promise<Array<{ id: string; createdAt: number; expiresAt: number | null; clients: string[]; amr: string[] }>> {
+    const rows = await this.d.identity.listOidcModelsByAccount('Session', userId);
+    const now = this.d.clock.now();
+    return rows
+      .filter((r) => r.expiresAt === null || r.expiresAt > now)
+      .map((r) => ({
+        id: r.id,
+        createdAt: Number(r.payload['iat'] ?? 0) * 1000,
+        expiresAt: r.expiresAt,
+        clients: Object.keys((r.payload['authorizations'] as Record<string, unknown> | undefined) ?? {}),
+        amr: (r.payload['amr'] as string[] | undefined) ?? [],
+      }))
+      .sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  /** Ends one session of the user: the session and every grant made in it. */
+  async endSession(userId: string, sessionId: string): Promise<boolean> {
+    const r = await this.d.identity.findOidcModel('Session', sessionId);
+    if (!r || r.accountId !== userId) return false;
+    const auths = (r.payload['authorizations'] as Record<string, { grantId?: string }> | undefined) ?? {};
+    for (const a of Object.values(auths)) if (a.grantId) await this.revokeGrant(a.grantId);
+    await this.d.identity.destroyOidcModel('Session', sessionId);
+    return true;
+  }
+
+  /** Ends every session and grant of the user (the caller moves the user's token watermark). */
+  async endAllSessions(userId: string): Promise<void> {
+    for (const s of await this.d.identity.listOidcModelsByAccount('Session', userId)) await this.endSession(userId, s.id);
+    for (const g of await this.d.identity.listOidcModelsByAccount('Grant', userId)) await this.revokeGrant(g.id);
+  }
+
+  private build(): Provider {
+    const d = this.d;
+    const { keys, alg, kid } = this.signingJwks();
+    const self = this;
+    const appFor = (clientId: string | undefined): AppRecord | undefined => (clientId ? d.apps.find(clientId) : undefined);
+
+    const Adapter = oidcAdapter(d.identity, d.clock, { onGrantRevoked: (_g, removed) => self.revokeIssuedJwts(removed) });
+    class ClientAwareAdapter extends Adapter {
+      override async find(id: string) {
+        if (this.model !== 'Client') return super.find(id);
+        const app = d.apps.find(id);
+        if (!app || app.status !== 'active') return undefined;
+        return clientMetadata(app);
+      }
+    }
+
+    const policy = interactionPolicy.base() as unknown as { get(n: string): { checks: { add(c: unknown): void } } };
+    // Step-up (RFC 9470): a request that asks for the MFA acr gets a new sign-in when the session lacks it.
+    policy.get('login').checks.add(
+      new interactionPolicy.Check('acr_mfa_required', 'a second factor is required', (ctx: any) => {
+        const asked = String(ctx.oidc.params.acr_values ?? '').split(' ');
+        return asked.includes(ACR_MFA) && ctx.oidc.session?.acr !== ACR_MFA;
+      }),
+    );
+
+    const provider = new Provider(d.issuer, {
+      adapter: ClientAwareAdapter,
+      jwks: { keys },
+      cookies: { keys: this.opts.cookieKeys, long: { signed: true, httpOnly: true, sameSite: 'lax' }, short: { signed: true, httpOnly: true, sameSite: 'lax' } },
+      routes: OIDC_ROUTES,
+      scopes: ['openid', 'offline_access', 'email'],
+      claims: { openid: ['sub'], email: ['email', 'email_verified'], acr: null, amr: null, auth_time: null },
+      acrValues: [ACR_SINGLE_FACTOR, ACR_MFA],
+      responseTypes: ['code'],
+      clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+      enabledJWA: {
+        idTokenSigningAlgValues: ['ES256', 'EdDSA', 'RS256'],
+        clientAuthSigningAlgValues: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
+      },
+      clientDefaults: { id_token_signed_response_alg: alg, grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic' },
+      // PKCE for every client; oidc-provider 9 knows only S256, so `plain` is refused.
+      pkce: { required: () => true },
+      features: {
+        devInteractions: { enabled: false },
+        rpInitiatedLogout: { enabled: true },
+        userinfo: { enabled: true },
+        revocation: { enabled: true },
+        introspection: { enabled: true },
+        claimsParameter: { enabled: false },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => undefined,
+          useGrantedResource: () => true,
+          getResourceServerInfo: (_ctx: unknown, resource: string, client: { clientId: string }) => {
+            const app = appFor(client.clientId);
+            if (!app || !app.audiences.includes(resource)) throw new errors.InvalidTarget!('resource is not an audience of this app');
+            return {
+              audience: resource,
+              scope: app.scopes.join(' '),
+              accessTokenTTL: this.opts.accessTokenTtl ?? 600,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg, kid } },
+            };
+          },
+        },
+      },
+      ttl: {
+        AccessToken: this.opts.accessTokenTtl ?? 600,
+        AuthorizationCode: 60,
+        IdToken: this.opts.idTokenTtl ?? 3600,
+        RefreshToken: this.opts.refreshTokenTtl ?? 14 * 86400,
+        Interaction: 3600,
+        Session: this.opts.sessionTtl ?? 14 * 86400,
+        Grant: this.opts.refreshTokenTtl ?? 14 * 86400,
+      },
+      rotateRefreshToken: true,
+      issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(g: string): boolean }) => client.grantTypeAllowed('refresh_token'),
+      conformIdTokenClaims: true,
+      interactions: { policy, url: (_ctx: unknown, interaction: { uid: string }) => `${this.interactionPath}/${interaction.uid}` },
+      findAccount: async (_ctx: unknown, sub: string) => {
+        const user = await d.identity.getUser(sub);
+        if (!user || user.status !== 'active') return undefined;
+        return { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email, email_verified: false }) };
+      },
+      extraTokenClaims: async (ctx: any, token: any) => {
+        if (token.kind !== 'AccessToken' || token.format !== 'jwt') return undefined;
+        const src = ctx.oidc.entities.RotatedRefreshToken ?? ctx.oidc.entities.RefreshToken ?? ctx.oidc.entities.AuthorizationCode;
+        return { amr: src?.amr ?? [], acr: src?.acr ?? ACR_SINGLE_FACTOR, auth_time: src?.authTime };
+      },
+      formats: {
+        customizers: {
+          jwt: async (_ctx: unknown, token: any, jwt: { header?: Record<string, unknown>; payload: Record<string, unknown> }) => {
+            jwt.header = { ...(jwt.header ?? {}), typ: 'at+jwt' };
+            const exp = Number(jwt.payload['exp']);
+            await d.identity.upsertOidcModel({
+              model: MODEL_ISSUED_JWT,
+              id: String(jwt.payload['jti']),
+              payload: { clientId: token.clientId, exp },
+              expiresAt: exp * 1000,
+              grantId: token.grantId ?? null,
+              userCode: null,
+              uid: null,
+              accountId: token.accountId ?? null,
+              consumedAt: null,
+            });
+          },
+        },
+      },
+      loadExistingGrant: async (ctx: any) => {
+        const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+        return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+      },
+      renderError: async (ctx: any, out: Record<string, string>) => {
+        ctx.type = 'html';
+        ctx.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+        ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title></head><body><main><h1>Something went wrong</h1><p>${escapeHtml(out['error'] ?? 'error')}: ${escapeHtml(out['error_description'] ?? '')}</p></main></body></html>`;
+      },
+      logoutSource: async (ctx: any, form: string) => {
+        ctx.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'; form-action 'self'");
+        ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign out</title></head><body><main><h1>Sign out?</h1>${form}<button form="op.logoutForm" type="submit" name="logout" value="yes">Sign out</button> <button form="op.logoutForm" type="submit">Stay signed in</button></main></body></html>`;
+      },
+      postLogoutSuccessSource: async (ctx: any) => {
+        ctx.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+        ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body><main><h1>You are signed out</h1></main></body></html>`;
+      },
+    });
+    provider.proxy = true;
+    // Secrets are stored only as verifiers (tokens/secrets.ts): compare against it.
+    provider.Client.prototype.compareClientSecret = function (this: { clientSecret?: string }, actual: string) {
+      return verifySecret(actual, this.clientSecret ?? null);
+    };
+    provider.on('server_error', (_ctx: unknown, err: Error) => d.logger.error({ err }, 'oidc-provider server error'));
+    provider.on('grant.revoked', (_ctx: unknown, grantId: string) => d.logger.info({ grantId }, 'grant revoked'));
+    return provider;
+  }
+
+  /** Finishes the login prompt of an interaction. */
+  loginResult(user: UserRecord, amr: string[]): { login: { accountId: string; amr: string[]; acr: string; remember: boolean; ts: number } } {
+    const mfa = amr.length > 1 || amr.includes('hwk') && amr.includes('user');
+    return { login: { accountId: user.id, amr, acr: mfa ? ACR_MFA : ACR_SINGLE_FACTOR, remember: true, ts: Math.floor(this.d.clock.now() / 1000) } };
+  }
+
+  /** Grants what the consent prompt asks for and returns the grant id. */
+  async grantConsent(details: InteractionDetails): Promise<string> {
+    const provider = this.provider;
+    const accountId = details.session?.accountId;
+    const clientId = String(details.params['client_id']);
+    if (!accountId) throw new errors.AccessDenied!('no signed-in user');
+    const grant = details.grantId ? await (provider as any).Grant.find(details.grantId) : new provider.Grant({ accountId, clientId });
+    const missing = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]>; missingOIDCClaims?: string[] };
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
+    return grant.save();
+  }
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/**
+ * Builds the OIDC service (the provider is created on first use and rebuilt when the signing key changes).
+ *
+ * @example
+ * const oidc = createOidcProvider(deps, { cookieKeys: await loadCookieKeys(store, envelope) });
+ * mountOidc(fastify, oidc, pages);
+ */
+export function createOidcProvider(deps: OidcDeps, opts: OidcOptions): OidcService {
+  return new OidcService(deps, opts);
+}

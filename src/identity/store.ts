@@ -1,0 +1,98 @@
+/**
+ * What users, OpenID Connect and passkeys need from durable storage. The password
+ * hash lives in PasswordStore (passwords/store.ts) and factor enrolments in MfaStore
+ * (mfa/store.ts), both keyed by the user id declared here.
+ */
+
+export interface UserRecord {
+  /** Stable, opaque id (`sub` of every token for this user). */
+  id: string;
+  /** As entered, for display and delivery. */
+  email: string;
+  /** Lower-cased, NFKC-normalised, trimmed: unique. */
+  emailNormalized: string;
+  status: 'active' | 'disabled';
+  /** A second factor is required at every sign-in of this user. */
+  mfaRequired: boolean;
+  /** Tokens of this user issued before this instant (epoch ms) are revoked; 0 when never. */
+  tokensRevokedBefore: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type UserPatch = Partial<Pick<UserRecord, 'email' | 'emailNormalized' | 'status' | 'mfaRequired' | 'tokensRevokedBefore'>>;
+
+export interface UserStore {
+  /** Throws PortcullisError('conflict') when the id or the normalised e-mail exists. */
+  createUser(user: UserRecord): Promise<void>;
+  getUser(id: string): Promise<UserRecord | undefined>;
+  getUserByEmail(emailNormalized: string): Promise<UserRecord | undefined>;
+  listUsers(): Promise<UserRecord[]>;
+  updateUser(id: string, patch: UserPatch, now: number): Promise<UserRecord | undefined>;
+  /** Deletes the user and their password hash, enrolments, recovery codes and passkeys. */
+  deleteUser(id: string): Promise<boolean>;
+}
+
+/** One stored oidc-provider model instance (session, grant, code, refresh token, interaction…). */
+export interface OidcModelRecord {
+  model: string;
+  id: string;
+  payload: Record<string, unknown>;
+  /** Epoch ms after which the record is dead; null when it never expires. */
+  expiresAt: number | null;
+  grantId: string | null;
+  userCode: string | null;
+  uid: string | null;
+  /** Account (user) id, for listing a user's sessions. */
+  accountId: string | null;
+  consumedAt: number | null;
+}
+
+export interface OidcModelStore {
+  upsertOidcModel(r: OidcModelRecord): Promise<void>;
+  findOidcModel(model: string, id: string): Promise<OidcModelRecord | undefined>;
+  findOidcModelBy(model: string, column: 'uid' | 'userCode', value: string): Promise<OidcModelRecord | undefined>;
+  destroyOidcModel(model: string, id: string): Promise<void>;
+  /** Deletes every record of the grant (all models); returns the deleted records. */
+  revokeOidcGrant(grantId: string): Promise<OidcModelRecord[]>;
+  /**
+   * Marks the record consumed if it is not yet (compare-and-set): under concurrent calls
+   * exactly one returns true.
+   */
+  consumeOidcModel(model: string, id: string, now: number): Promise<boolean>;
+  listOidcModelsByAccount(model: string, accountId: string): Promise<OidcModelRecord[]>;
+  purgeOidcModels(now: number): Promise<number>;
+}
+
+/** A WebAuthn credential (security key or passkey). */
+export interface WebAuthnCredentialRecord {
+  /** base64url credential id. */
+  id: string;
+  userId: string;
+  name: string;
+  /** base64url COSE public key. */
+  publicKey: string;
+  counter: number;
+  transports: string[];
+  /** Whether the credential is discoverable and user-verifying (a passkey usable without a password). */
+  backedUp: boolean;
+  deviceType: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+export interface WebAuthnStore {
+  /** Throws PortcullisError('conflict') when the credential id exists. */
+  addWebAuthnCredential(c: WebAuthnCredentialRecord): Promise<void>;
+  getWebAuthnCredential(id: string): Promise<WebAuthnCredentialRecord | undefined>;
+  listWebAuthnCredentials(userId: string): Promise<WebAuthnCredentialRecord[]>;
+  renameWebAuthnCredential(userId: string, id: string, name: string): Promise<boolean>;
+  deleteWebAuthnCredential(userId: string, id: string): Promise<boolean>;
+  /**
+   * Sets the counter only if the stored one is still `expected` (compare-and-set), so two
+   * concurrent assertions with one counter value cannot both pass.
+   */
+  updateWebAuthnCounter(id: string, expected: number, next: number, now: number): Promise<boolean>;
+}
+
+export interface IdentityStore extends UserStore, OidcModelStore, WebAuthnStore {}

@@ -1,0 +1,201 @@
+/**
+ * Users: add, list, show, disable/enable, delete, reset their second factors, set a
+ * password, end every session. E-mail addresses are unique after normalisation
+ * (trimmed, NFKC, lower-cased). Passwords pass the NIST SP 800-63B checks
+ * (`checkNewPassword`) and are hashed by the preferred hasher (Argon2id).
+ * Ending every session moves the user's "revoked before" watermark, published as a
+ * `user.tokens-revoked` event, so every token of the user fails at every gateway.
+ */
+import type { Clock } from '../core/clock.js';
+import { PortcullisError } from '../core/errors.js';
+import type { EventBus } from '../core/events.js';
+import { randomId } from '../core/ids.js';
+import type { AuditSink } from '../audit/sink.js';
+import type { Factor } from '../mfa/factor.js';
+import type { PasswordBlocklist } from './passwords/common-passwords.js';
+import type { PasswordHashers } from './passwords/hasher.js';
+import { checkNewPassword } from './passwords/password-policy.js';
+import type { PasswordStore } from './passwords/store.js';
+import type { UserRecord, UserStore, WebAuthnStore } from './store.js';
+
+export interface UserServiceDeps {
+  store: UserStore & WebAuthnStore;
+  passwords: PasswordStore;
+  hashers: PasswordHashers;
+  blocklist: PasswordBlocklist;
+  /** Every configured second factor (for reset-mfa and the factor list). */
+  factors: readonly Factor[];
+  events: EventBus;
+  audit: AuditSink;
+  clock: Clock;
+  /** Named in the context-word check of new passwords. */
+  serviceName?: string;
+  /** Called when every session of a user ends (oidc-provider sessions and grants). */
+  endSessions?: (userId: string) => Promise<void>;
+}
+
+/** What the API shows of a user: never a hash or a secret. */
+export interface UserView {
+  id: string;
+  email: string;
+  status: 'active' | 'disabled';
+  mfa_required: boolean;
+  factors: string[];
+  passkeys: number;
+  tokens_revoked_before: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
+
+/** Trimmed, NFKC, lower-cased: the form that must be unique. */
+export function normalizeEmail(email: string): string {
+  return email.trim().normalize('NFKC').toLowerCase();
+}
+
+export class UserService {
+  constructor(private readonly d: UserServiceDeps) {}
+
+  async view(u: UserRecord): Promise<UserView> {
+    const factors: string[] = [];
+    for (const f of this.d.factors) if (await f.isEnrolled(u.id)) factors.push(f.id);
+    const passkeys = (await this.d.store.listWebAuthnCredentials(u.id)).length;
+    if (passkeys > 0) factors.push('webauthn');
+    return {
+      id: u.id,
+      email: u.email,
+      status: u.status,
+      mfa_required: u.mfaRequired,
+      factors,
+      passkeys,
+      tokens_revoked_before: u.tokensRevokedBefore ? new Date(u.tokensRevokedBefore).toISOString() : null,
+      created_at: new Date(u.createdAt).toISOString(),
+      updated_at: new Date(u.updatedAt).toISOString(),
+    };
+  }
+
+  /**
+   * Adds a user; with a password it is checked and hashed now, without one the user
+   * cannot sign in until one is set.
+   *
+   * @example
+   * const user = await users.add({ email: 'alice@example.com', password: 'correct horse battery staple' }, 'admin');
+   */
+  async add(input: { email: string; password?: string; mfaRequired?: boolean }, actor: string): Promise<UserRecord> {
+    const email = input.email.trim();
+    if (!EMAIL.test(email)) throw new PortcullisError('request.invalid', 'email: expected an e-mail address');
+    const emailNormalized = normalizeEmail(email);
+    if (await this.d.store.getUserByEmail(emailNormalized)) throw new PortcullisError('conflict', 'a user with this e-mail address exists');
+    const hash = input.password === undefined ? undefined : await this.hashNew(input.password, email);
+    const now = this.d.clock.now();
+    const user: UserRecord = {
+      id: `usr_${randomId(12)}`,
+      email,
+      emailNormalized,
+      status: 'active',
+      mfaRequired: input.mfaRequired ?? false,
+      tokensRevokedBefore: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.d.store.createUser(user);
+    if (hash !== undefined) await this.d.passwords.replacePasswordHash(user.id, null, hash);
+    this.d.audit.record({ time: now, type: 'user.created', actor, data: { userId: user.id } });
+    return user;
+  }
+
+  private async hashNew(password: string, email: string): Promise<string> {
+    const normalized = checkNewPassword(password, this.d.blocklist, { contextWords: [email, ...(this.d.serviceName ? [this.d.serviceName] : [])] });
+    return this.d.hashers.hash(normalized);
+  }
+
+  /** Replaces the password (admin reset or the user's own change). */
+  async setPassword(id: string, password: string, actor: string): Promise<void> {
+    const user = await this.get(id);
+    const hash = await this.hashNew(password, user.email);
+    for (let i = 0; i < 3; i++) {
+      const current = (await this.d.passwords.getPasswordHash(id)) ?? null;
+      if (await this.d.passwords.replacePasswordHash(id, current, hash)) {
+        this.d.audit.record({ time: this.d.clock.now(), type: 'user.password-set', actor, data: { userId: id } });
+        return;
+      }
+    }
+    throw new PortcullisError('conflict', 'the password changed meanwhile; try again');
+  }
+
+  list(): Promise<UserRecord[]> {
+    return this.d.store.listUsers();
+  }
+
+  async get(id: string): Promise<UserRecord> {
+    const u = await this.d.store.getUser(id);
+    if (!u) throw new PortcullisError('not-found', 'no such user');
+    return u;
+  }
+
+  /** By id, or by e-mail address when `idOrEmail` contains `@`. */
+  async find(idOrEmail: string): Promise<UserRecord> {
+    const u = idOrEmail.includes('@') ? await this.d.store.getUserByEmail(normalizeEmail(idOrEmail)) : await this.d.store.getUser(idOrEmail);
+    if (!u) throw new PortcullisError('not-found', 'no such user');
+    return u;
+  }
+
+  findByEmail(email: string): Promise<UserRecord | undefined> {
+    return this.d.store.getUserByEmail(normalizeEmail(email));
+  }
+
+  /** Disables the user: sign-in is refused and every token and session ends. */
+  async disable(id: string, actor: string): Promise<UserRecord> {
+    const now = this.d.clock.now();
+    const u = await this.d.store.updateUser(id, { status: 'disabled', tokensRevokedBefore: now }, now);
+    if (!u) throw new PortcullisError('not-found', 'no such user');
+    await this.d.endSessions?.(id);
+    this.d.audit.record({ time: now, type: 'user.disabled', actor, data: { userId: id } });
+    await this.d.events.emit({ type: 'user.tokens-revoked', userId: id, before: now });
+    return u;
+  }
+
+  async enable(id: string, actor: string): Promise<UserRecord> {
+    const now = this.d.clock.now();
+    const u = await this.d.store.updateUser(id, { status: 'active' }, now);
+    if (!u) throw new PortcullisError('not-found', 'no such user');
+    this.d.audit.record({ time: now, type: 'user.enabled', actor, data: { userId: id } });
+    return u;
+  }
+
+  async setMfaRequired(id: string, required: boolean, actor: string): Promise<UserRecord> {
+    const now = this.d.clock.now();
+    const u = await this.d.store.updateUser(id, { mfaRequired: required }, now);
+    if (!u) throw new PortcullisError('not-found', 'no such user');
+    this.d.audit.record({ time: now, type: 'user.mfa-required', actor, data: { userId: id, required } });
+    return u;
+  }
+
+  /** Ends every session of the user; every token issued to the user so far stops working. */
+  async endAllSessions(id: string, actor: string): Promise<UserRecord> {
+    const now = this.d.clock.now();
+    const u = await this.d.store.updateUser(id, { tokensRevokedBefore: now }, now);
+    if (!u) throw new PortcullisError('not-found', 'no such user');
+    await this.d.endSessions?.(id);
+    this.d.audit.record({ time: now, type: 'user.sessions-ended', actor, data: { userId: id } });
+    await this.d.events.emit({ type: 'user.tokens-revoked', userId: id, before: now });
+    return u;
+  }
+
+  /** Removes every second factor (TOTP, codes, recovery codes, passkeys): the user enrols again at next sign-in. */
+  async resetMfa(id: string, actor: string): Promise<void> {
+    await this.get(id);
+    for (const f of this.d.factors) await f.remove(id);
+    for (const c of await this.d.store.listWebAuthnCredentials(id)) await this.d.store.deleteWebAuthnCredential(id, c.id);
+    this.d.audit.record({ time: this.d.clock.now(), type: 'user.mfa-reset', actor, data: { userId: id } });
+  }
+
+  async delete(id: string, actor: string): Promise<void> {
+    const now = this.d.clock.now();
+    await this.d.endSessions?.(id);
+    if (!(await this.d.store.deleteUser(id))) throw new PortcullisError('not-found', 'no such user');
+    this.d.audit.record({ time: now, type: 'user.deleted', actor, data: { userId: id } });
+    await this.d.events.emit({ type: 'user.tokens-revoked', userId: id, before: now });
+  }
+}
