@@ -1,0 +1,58 @@
+/**
+ * Key material of one transit key version: created, sealed with the envelope for the
+ * store, and unsealed once into KeyObjects that every operation reuses.
+ */
+import { createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import type { Envelope } from '../envelope.js';
+import type { TransitKeyType, TransitKeyVersion } from './store.js';
+
+export interface LoadedVersion {
+  version: number;
+  createdAt: number;
+  /** AES-256-GCM key (aes256-gcm keys). */
+  aes?: KeyObject;
+  /** Signing key pair (ed25519, ecdsa-p256 keys). */
+  privateKey?: KeyObject;
+  publicKey?: KeyObject;
+  /** Per-version HMAC subkey, independent of the encryption or signing key. */
+  hmac: KeyObject;
+}
+
+interface Material {
+  /** AES key, base64. */
+  k?: string;
+  /** PKCS#8 DER private key, base64. */
+  p?: string;
+  /** HMAC subkey, base64. */
+  h: string;
+}
+
+export const sealContext = (name: string, version: number) => `transit:${name}:v${version}`;
+
+/** Creates version `version` of a key of `type`, sealed for the store. */
+export function newVersion(envelope: Envelope, name: string, type: TransitKeyType, version: number, now: number): TransitKeyVersion {
+  const m: Material = { h: randomBytes(32).toString('base64') };
+  let publicKey: string | undefined;
+  if (type === 'aes256-gcm') {
+    m.k = randomBytes(32).toString('base64');
+  } else {
+    const pair = type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    m.p = pair.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+    publicKey = pair.publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+  }
+  const v: TransitKeyVersion = { version, createdAt: now, sealed: envelope.encrypt(JSON.stringify(m), sealContext(name, version)) };
+  if (publicKey !== undefined) v.publicKey = publicKey;
+  return v;
+}
+
+/** Unseals a stored version into KeyObjects. */
+export function loadVersion(envelope: Envelope, name: string, v: TransitKeyVersion): LoadedVersion {
+  const m = JSON.parse(envelope.decryptString(v.sealed, sealContext(name, v.version))) as Material;
+  const loaded: LoadedVersion = { version: v.version, createdAt: v.createdAt, hmac: createSecretKey(Buffer.from(m.h, 'base64')) };
+  if (m.k !== undefined) loaded.aes = createSecretKey(Buffer.from(m.k, 'base64'));
+  if (m.p !== undefined) {
+    loaded.privateKey = createPrivateKey({ key: Buffer.from(m.p, 'base64'), format: 'der', type: 'pkcs8' });
+    loaded.publicKey = createPublicKey(loaded.privateKey);
+  }
+  return loaded;
+}

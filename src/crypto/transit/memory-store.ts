@@ -1,0 +1,36 @@
+/** An in-memory TransitStore for tests and single-process use (records are copied in and out). */
+import { PortcullisError } from '../../core/errors.js';
+import type { TransitKeyConfigPatch, TransitKeyRecord, TransitKeyVersion, TransitStore } from './store.js';
+
+export class MemoryTransitStore implements TransitStore {
+  private readonly keys = new Map<string, TransitKeyRecord>();
+
+  async createTransitKey(key: TransitKeyRecord): Promise<void> {
+    if (this.keys.has(key.name)) throw new PortcullisError('conflict', `a transit key named ${key.name} exists`);
+    this.keys.set(key.name, structuredClone(key));
+  }
+
+  async getTransitKey(name: string): Promise<TransitKeyRecord | undefined> {
+    const k = this.keys.get(name);
+    return k && structuredClone(k);
+  }
+
+  async listTransitKeys(): Promise<string[]> {
+    return [...this.keys.keys()].sort();
+  }
+
+  async addTransitKeyVersion(name: string, v: TransitKeyVersion): Promise<boolean> {
+    const k = this.keys.get(name);
+    if (!k) throw new PortcullisError('transit.key-not-found', `no transit key named ${name}`);
+    if (k.versions.length !== v.version - 1) return false;
+    k.versions.push(structuredClone(v));
+    return true;
+  }
+
+  async updateTransitKeyConfig(name: string, patch: TransitKeyConfigPatch): Promise<void> {
+    const k = this.keys.get(name);
+    if (!k) throw new PortcullisError('transit.key-not-found', `no transit key named ${name}`);
+    if (patch.minDecryptionVersion !== undefined) k.minDecryptionVersion = patch.minDecryptionVersion;
+    if (patch.minEncryptionVersion !== undefined) k.minEncryptionVersion = patch.minEncryptionVersion;
+  }
+}

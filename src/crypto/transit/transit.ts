@@ -1,0 +1,363 @@
+/**
+ * Encryption as a service for data at rest, after Vault's transit engine: named keys with
+ * versions; encrypt, decrypt, rewrap, rotate, data keys, sign/verify and HMAC. Values carry
+ * the key version (`pc:v3:…`), so rotation never breaks old data, and `minDecryptionVersion`
+ * retires old versions. Apps never hold a long-lived key.
+ *
+ * Keys are unsealed once per version into KeyObjects and cached; an operation on a cached
+ * key does no store access, no key import and no JSON. Other nodes' rotations and
+ * configuration changes arrive through `invalidate(name)` (wired to events) and, as a
+ * backstop, after `cacheTtlMs`.
+ */
+import { createHmac, randomBytes, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import type { Clock } from '../../core/clock.js';
+import { PortcullisError, type ErrorCode } from '../../core/errors.js';
+import type { Envelope } from '../envelope.js';
+import { GCM_IV_BYTES, gcmOpen, gcmSeal } from './aes-gcm.js';
+import { formatValue, parseValue, prefix } from './format.js';
+import { loadVersion, newVersion, type LoadedVersion } from './key-material.js';
+import type { TransitKeyRecord, TransitKeyType, TransitStore } from './store.js';
+
+export type Bytes = Uint8Array | string;
+export type HmacAlgorithm = 'sha2-256' | 'sha2-512';
+
+export interface TransitOptions {
+  /** A cached key is re-read from the store after this long (default 30 s), in case an invalidation event was lost. */
+  cacheTtlMs?: number;
+}
+
+/** One result of a batch operation: the value, or the error of that item alone. */
+export type BatchResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
+
+export interface TransitKeyInfo {
+  name: string;
+  type: TransitKeyType;
+  latestVersion: number;
+  minDecryptionVersion: number;
+  minEncryptionVersion: number;
+  versions: Array<{ version: number; createdAt: number; publicKey?: string }>;
+}
+
+interface LoadedKey {
+  record: TransitKeyRecord;
+  type: TransitKeyType;
+  /** versions[v] is version v (index 0 unused). */
+  versions: LoadedVersion[];
+  latest: number;
+  loadedAt: number;
+}
+
+const RELOAD_INTERVAL_MS = 1000;
+export const MAX_BATCH = 1000;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const TYPES: readonly TransitKeyType[] = ['aes256-gcm', 'ed25519', 'ecdsa-p256'];
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+function bytes(v: Bytes | undefined, what: string): Uint8Array {
+  if (v === undefined) return EMPTY;
+  if (typeof v === 'string') return encoder.encode(v);
+  if (v instanceof Uint8Array) return v;
+  throw new PortcullisError('transit.invalid-input', `${what} must be bytes or a string`);
+}
+
+const invalid = (msg: string) => new PortcullisError('transit.invalid-input', msg);
+
+export class Transit {
+  private readonly cache = new Map<string, LoadedKey>();
+  private readonly ttl: number;
+
+  constructor(
+    private readonly store: TransitStore,
+    private readonly envelope: Envelope,
+    private readonly clock: Clock,
+    opts: TransitOptions = {},
+  ) {
+    this.ttl = opts.cacheTtlMs ?? 30_000;
+  }
+
+  // ---- key management ------------------------------------------------------------------
+
+  /** Creates a named key with version 1. */
+  async createKey(name: string, type: TransitKeyType): Promise<TransitKeyInfo> {
+    if (typeof name !== 'string' || !NAME.test(name)) throw invalid('key names are 1-128 characters of A-Z a-z 0-9 _ . -');
+    if (!TYPES.includes(type)) throw invalid(`key type must be one of ${TYPES.join(', ')}`);
+    const now = this.clock.now();
+    const record: TransitKeyRecord = {
+      name,
+      type,
+      createdAt: now,
+      minDecryptionVersion: 1,
+      minEncryptionVersion: 0,
+      versions: [newVersion(this.envelope, name, type, 1, now)],
+    };
+    await this.store.createTransitKey(record);
+    return info(this.remember(record));
+  }
+
+  async readKey(name: string): Promise<TransitKeyInfo> {
+    return info(await this.fresh(name));
+  }
+
+  listKeys(): Promise<string[]> {
+    return this.store.listTransitKeys();
+  }
+
+  /** Adds a version; new encryptions and signatures use it, older versions keep decrypting. */
+  async rotate(name: string): Promise<TransitKeyInfo> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const k = await this.fresh(name);
+      const v = newVersion(this.envelope, name, k.type, k.latest + 1, this.clock.now());
+      if (await this.store.addTransitKeyVersion(name, v)) return info(await this.fresh(name));
+    }
+    throw new PortcullisError('conflict', `transit key ${name} is being rotated concurrently; retry`);
+  }
+
+  /** Sets minDecryptionVersion (1..latest) and minEncryptionVersion (0 = no floor, else minDecryptionVersion..latest). */
+  async configure(name: string, patch: { minDecryptionVersion?: number; minEncryptionVersion?: number }): Promise<TransitKeyInfo> {
+    const k = await this.fresh(name);
+    const minDec = patch.minDecryptionVersion ?? k.record.minDecryptionVersion;
+    const minEnc = patch.minEncryptionVersion ?? k.record.minEncryptionVersion;
+    if (!Number.isSafeInteger(minDec) || minDec < 1 || minDec > k.latest) throw invalid(`minDecryptionVersion must be between 1 and ${k.latest}`);
+    if (!Number.isSafeInteger(minEnc) || minEnc < 0 || minEnc > k.latest) throw invalid(`minEncryptionVersion must be between 0 and ${k.latest}`);
+    if (minEnc !== 0 && minEnc < minDec) throw invalid('minEncryptionVersion may not be below minDecryptionVersion');
+    await this.store.updateTransitKeyConfig(name, { minDecryptionVersion: minDec, minEncryptionVersion: minEnc });
+    return info(await this.fresh(name));
+  }
+
+  /** Drops cached keys (one, or all) so the next operation re-reads the store: wire to change events. */
+  invalidate(name?: string): void {
+    if (name === undefined) this.cache.clear();
+    else this.cache.delete(name);
+  }
+
+  private remember(record: TransitKeyRecord): LoadedKey {
+    const prior = this.cache.get(record.name);
+    const versions: LoadedVersion[] = [];
+    for (const v of record.versions) {
+      const cached = prior?.versions[v.version];
+      versions[v.version] = cached && cached.createdAt === v.createdAt ? cached : loadVersion(this.envelope, record.name, v);
+    }
+    const k: LoadedKey = { record, type: record.type, versions, latest: record.versions.length, loadedAt: this.clock.now() };
+    this.cache.set(record.name, k);
+    return k;
+  }
+
+  private async fresh(name: string): Promise<LoadedKey> {
+    if (typeof name !== 'string' || !NAME.test(name)) throw invalid('invalid key name');
+    const record = await this.store.getTransitKey(name);
+    if (!record) {
+      this.cache.delete(name);
+      throw new PortcullisError('transit.key-not-found', `no transit key named ${name}`);
+    }
+    return this.remember(record);
+  }
+
+  private async key(name: string): Promise<LoadedKey> {
+    const k = this.cache.get(name);
+    if (k !== undefined && this.clock.now() - k.loadedAt < this.ttl) return k;
+    return this.fresh(name);
+  }
+
+  /** The version a value names, re-reading the store once if it is newer than the cache (rotation on another node). */
+  private async versionFor(k: LoadedKey, version: number, what: string): Promise<LoadedVersion> {
+    // At most one store read per second per key, so forged high versions cannot flood the store.
+    if (version > k.latest && this.clock.now() - k.loadedAt >= RELOAD_INTERVAL_MS) k = await this.fresh(k.record.name);
+    const v = k.versions[version];
+    if (!v) throw new PortcullisError('transit.malformed-ciphertext', `the ${what} names key version ${version}, which does not exist`);
+    if (version < k.record.minDecryptionVersion) {
+      throw new PortcullisError('transit.version-retired', `key version ${version} is below minDecryptionVersion ${k.record.minDecryptionVersion}`);
+    }
+    return v;
+  }
+
+  private encryptionVersion(k: LoadedKey, requested: number | undefined): LoadedVersion {
+    if (requested === undefined) return k.versions[k.latest]!;
+    if (!Number.isSafeInteger(requested) || requested < 1 || requested > k.latest) throw invalid(`version must be between 1 and ${k.latest}`);
+    const floor = Math.max(k.record.minEncryptionVersion, k.record.minDecryptionVersion);
+    if (requested < floor) throw new PortcullisError('transit.version-retired', `version ${requested} is below the minimum version ${floor} for new values`);
+    return k.versions[requested]!;
+  }
+
+  private static expect(k: LoadedKey, aes: boolean, op: string): void {
+    if ((k.type === 'aes256-gcm') !== aes) throw new PortcullisError('transit.wrong-key-type', `${op} needs ${aes ? 'an aes256-gcm' : 'an ed25519 or ecdsa-p256'} key; ${k.record.name} is ${k.type}`);
+  }
+
+  // ---- encryption ----------------------------------------------------------------------
+
+  private seal(v: LoadedVersion, plaintext: Uint8Array, aad: Uint8Array): string {
+    const iv = randomBytes(GCM_IV_BYTES);
+    const sealed = gcmSeal(v.aes!, iv, plaintext, aad);
+    return prefix(v.version) + Buffer.concat([iv, sealed]).toString('base64');
+  }
+
+  private async open(k: LoadedKey, ciphertext: string, aad: Uint8Array): Promise<Buffer> {
+    const { version, bytes: raw } = parseValue(ciphertext);
+    const v = await this.versionFor(k, version, 'ciphertext');
+    if (raw.length < GCM_IV_BYTES + 16) throw new PortcullisError('transit.malformed-ciphertext', 'the ciphertext is too short');
+    return gcmOpen(v.aes!, raw.subarray(0, GCM_IV_BYTES), raw.subarray(GCM_IV_BYTES), aad);
+  }
+
+  /**
+   * Encrypts with the latest version (or `version`); `context` is authenticated associated data.
+   *
+   * @example
+   * const ct = await transit.encrypt('customer-pii', ssn, { context: `customer:${id}` }); // 'pc:v1:…'
+   */
+  async encrypt(name: string, plaintext: Bytes, opts: { context?: Bytes; version?: number } = {}): Promise<string> {
+    const k = await this.key(name);
+    Transit.expect(k, true, 'encrypt');
+    return this.seal(this.encryptionVersion(k, opts.version), bytes(plaintext, 'plaintext'), bytes(opts.context, 'context'));
+  }
+
+  /** Decrypts a `pc:v<n>:` ciphertext made with the same context. */
+  async decrypt(name: string, ciphertext: string, opts: { context?: Bytes } = {}): Promise<Uint8Array> {
+    const k = await this.key(name);
+    Transit.expect(k, true, 'decrypt');
+    return this.open(k, ciphertext, bytes(opts.context, 'context'));
+  }
+
+  /** Re-encrypts a ciphertext with the latest version without returning the plaintext. */
+  async rewrap(name: string, ciphertext: string, opts: { context?: Bytes; version?: number } = {}): Promise<string> {
+    const k = await this.key(name);
+    Transit.expect(k, true, 'rewrap');
+    const aad = bytes(opts.context, 'context');
+    const plain = await this.open(k, ciphertext, aad);
+    try {
+      return this.seal(this.encryptionVersion(await this.key(name), opts.version), plain, aad);
+    } finally {
+      plain.fill(0);
+    }
+  }
+
+  /**
+   * A fresh data key for envelope encryption of large data: its plaintext (to use now and
+   * forget) and the same key encrypted under the named key (to store beside the data).
+   * `plaintext: false` returns the wrapped key only.
+   */
+  async generateDataKey(
+    name: string,
+    opts: { bits?: 128 | 256 | 512; context?: Bytes; plaintext?: boolean } = {},
+  ): Promise<{ ciphertext: string; keyVersion: number; plaintext?: Uint8Array }> {
+    const bits = opts.bits ?? 256;
+    if (bits !== 128 && bits !== 256 && bits !== 512) throw invalid('bits must be 128, 256 or 512');
+    const k = await this.key(name);
+    Transit.expect(k, true, 'generateDataKey');
+    const v = this.encryptionVersion(k, undefined);
+    const dataKey = randomBytes(bits / 8);
+    const ciphertext = this.seal(v, dataKey, bytes(opts.context, 'context'));
+    if (opts.plaintext === false) {
+      dataKey.fill(0);
+      return { ciphertext, keyVersion: v.version };
+    }
+    return { ciphertext, keyVersion: v.version, plaintext: dataKey };
+  }
+
+  // ---- signatures and HMAC ---------------------------------------------------------------
+
+  /** Signs with the latest version (Ed25519, or ECDSA P-256 SHA-256 in IEEE P1363 form as JWS uses): `pc:v<n>:<base64>`. */
+  async sign(name: string, input: Bytes, opts: { version?: number } = {}): Promise<string> {
+    const k = await this.key(name);
+    Transit.expect(k, false, 'sign');
+    const v = this.encryptionVersion(k, opts.version);
+    const data = bytes(input, 'input');
+    const sig = k.type === 'ed25519' ? cryptoSign(null, data, v.privateKey!) : cryptoSign('sha256', data, { key: v.privateKey!, dsaEncoding: 'ieee-p1363' });
+    return formatValue(v.version, sig);
+  }
+
+  /** True when `signature` is valid over `input`; false when it does not verify. Malformed or retired values throw. */
+  async verify(name: string, input: Bytes, signature: string): Promise<boolean> {
+    const k = await this.key(name);
+    Transit.expect(k, false, 'verify');
+    const { version, bytes: sig } = parseValue(signature, 'signature');
+    const v = await this.versionFor(k, version, 'signature');
+    const data = bytes(input, 'input');
+    return k.type === 'ed25519' ? cryptoVerify(null, data, v.publicKey!, sig) : cryptoVerify('sha256', data, { key: v.publicKey!, dsaEncoding: 'ieee-p1363' }, sig);
+  }
+
+  /** HMAC with the version's HMAC subkey (any key type): `pc:v<n>:<base64>`. */
+  async hmac(name: string, input: Bytes, opts: { version?: number; algorithm?: HmacAlgorithm } = {}): Promise<string> {
+    const k = await this.key(name);
+    const v = this.encryptionVersion(k, opts.version);
+    return formatValue(v.version, mac(v, opts.algorithm, bytes(input, 'input')));
+  }
+
+  /** Constant-time check of an HMAC made by `hmac`. */
+  async verifyHmac(name: string, input: Bytes, value: string, opts: { algorithm?: HmacAlgorithm } = {}): Promise<boolean> {
+    const k = await this.key(name);
+    const { version, bytes: given } = parseValue(value, 'hmac');
+    const v = await this.versionFor(k, version, 'hmac');
+    const expected = mac(v, opts.algorithm, bytes(input, 'input'));
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  // ---- batch input -----------------------------------------------------------------------
+  //
+  // Each item succeeds or fails on its own (Vault's batch_input/batch_results); an unknown
+  // key, a key of the wrong type or an oversize batch fails the whole call.
+
+  private async batch<I, T>(name: string, aes: boolean | undefined, op: string, items: readonly I[], fn: (item: I) => Promise<T>): Promise<BatchResult<T>[]> {
+    if (!Array.isArray(items) || items.length === 0 || items.length > MAX_BATCH) throw invalid(`a batch has 1 to ${MAX_BATCH} items`);
+    const k = await this.key(name);
+    if (aes !== undefined) Transit.expect(k, aes, op);
+    const out: BatchResult<T>[] = [];
+    for (const item of items) {
+      try {
+        out.push({ ok: true, value: await fn(item) });
+      } catch (e) {
+        if (!(e instanceof PortcullisError) || e.status >= 500) throw e;
+        out.push({ ok: false, code: e.code, message: e.message });
+      }
+    }
+    return out;
+  }
+
+  encryptBatch(name: string, items: ReadonlyArray<{ plaintext: Bytes; context?: Bytes; version?: number }>): Promise<BatchResult<string>[]> {
+    return this.batch(name, true, 'encrypt', items, (i) => this.encrypt(name, i.plaintext, i));
+  }
+
+  decryptBatch(name: string, items: ReadonlyArray<{ ciphertext: string; context?: Bytes }>): Promise<BatchResult<Uint8Array>[]> {
+    return this.batch(name, true, 'decrypt', items, (i) => this.decrypt(name, i.ciphertext, i));
+  }
+
+  rewrapBatch(name: string, items: ReadonlyArray<{ ciphertext: string; context?: Bytes; version?: number }>): Promise<BatchResult<string>[]> {
+    return this.batch(name, true, 'rewrap', items, (i) => this.rewrap(name, i.ciphertext, i));
+  }
+
+  generateDataKeyBatch(name: string, items: ReadonlyArray<{ bits?: 128 | 256 | 512; context?: Bytes; plaintext?: boolean }>) {
+    return this.batch(name, true, 'generateDataKey', items, (i) => this.generateDataKey(name, i));
+  }
+
+  signBatch(name: string, items: ReadonlyArray<{ input: Bytes; version?: number }>): Promise<BatchResult<string>[]> {
+    return this.batch(name, false, 'sign', items, (i) => this.sign(name, i.input, i));
+  }
+
+  verifyBatch(name: string, items: ReadonlyArray<{ input: Bytes; signature: string }>): Promise<BatchResult<boolean>[]> {
+    return this.batch(name, false, 'verify', items, (i) => this.verify(name, i.input, i.signature));
+  }
+
+  hmacBatch(name: string, items: ReadonlyArray<{ input: Bytes; version?: number; algorithm?: HmacAlgorithm }>): Promise<BatchResult<string>[]> {
+    return this.batch(name, undefined, 'hmac', items, (i) => this.hmac(name, i.input, i));
+  }
+
+  verifyHmacBatch(name: string, items: ReadonlyArray<{ input: Bytes; hmac: string; algorithm?: HmacAlgorithm }>): Promise<BatchResult<boolean>[]> {
+    return this.batch(name, undefined, 'verifyHmac', items, (i) => this.verifyHmac(name, i.input, i.hmac, i));
+  }
+}
+
+function mac(v: LoadedVersion, algorithm: HmacAlgorithm | undefined, data: Uint8Array): Buffer {
+  const alg = algorithm ?? 'sha2-256';
+  if (alg !== 'sha2-256' && alg !== 'sha2-512') throw invalid('algorithm must be sha2-256 or sha2-512');
+  return createHmac(alg === 'sha2-256' ? 'sha256' : 'sha512', v.hmac).update(data).digest();
+}
+
+function info(k: LoadedKey): TransitKeyInfo {
+  return {
+    name: k.record.name,
+    type: k.type,
+    latestVersion: k.latest,
+    minDecryptionVersion: k.record.minDecryptionVersion,
+    minEncryptionVersion: k.record.minEncryptionVersion,
+    versions: k.record.versions.map((v) => (v.publicKey === undefined ? { version: v.version, createdAt: v.createdAt } : { version: v.version, createdAt: v.createdAt, publicKey: v.publicKey })),
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Named attacks on encryption as a service: each must be refused with its exact code.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { transitFixture } from './transit-support.js';
+
+function tamper(ct: string, at: 'iv' | 'ciphertext' | 'tag'): string {
+  const head = ct.slice(0, ct.lastIndexOf(':') + 1);
+  const raw = Buffer.from(ct.slice(head.length), 'base64');
+  const i = at === 'iv' ? 3 : at === 'tag' ? raw.length - 2 : 12 + 1;
+  raw[i]! ^= 0x80;
+  return head + raw.toString('base64');
+}
+
+for (const part of ['ciphertext', 'tag', 'iv'] as const) {
+  test(`transit attack: a tampered ${part} fails as transit.decrypt-failed (and rewrap refuses it too)`, async () => {
+    const { transit } = await transitFixture();
+    await transit.createKey('pii', 'aes256-gcm');
+    const ct = await transit.encrypt('pii', 'account 1234', { context: 'row:7' });
+    await assert.rejects(transit.decrypt('pii', tamper(ct, part), { context: 'row:7' }), { code: 'transit.decrypt-failed' });
+    await assert.rejects(transit.rewrap('pii', tamper(ct, part), { context: 'row:7' }), { code: 'transit.decrypt-failed' });
+  });
+}
+
+test('transit attack: a ciphertext moved to another row (wrong or missing context) fails as transit.decrypt-failed', async () => {
+  const { transit } = await transitFixture();
+  await transit.createKey('pii', 'aes256-gcm');
+  const ct = await transit.encrypt('pii', 'account 1234', { context: 'row:7' });
+  await assert.rejects(transit.decrypt('pii', ct, { context: 'row:8' }), { code: 'transit.decrypt-failed' });
+  await assert.rejects(transit.decrypt('pii', ct), { code: 'transit.decrypt-failed' });
+  const noCtx = await transit.encrypt('pii', 'x');
+  await assert.rejects(transit.decrypt('pii', noCtx, { context: 'row:7' }), { code: 'transit.decrypt-failed' });
+});
+
+test('transit attack: a ciphertext of another key (same version number) fails as transit.decrypt-failed', async () => {
+  const { transit } = await transitFixture();
+  await transit.createKey('a', 'aes256-gcm');
+  await transit.createKey('b', 'aes256-gcm');
+  await assert.rejects(transit.decrypt('b', await transit.encrypt('a', 'x')), { code: 'transit.decrypt-failed' });
+});
+
+test('transit attack: relabelling a ciphertext with another version does not decrypt it', async () => {
+  const { transit } = await transitFixture();
+  await transit.createKey('k', 'aes256-gcm');
+  const v1 = await transit.encrypt('k', 'x');
+  await transit.rotate('k');
+  await assert.rejects(transit.decrypt('k', v1.replace('pc:v1:', 'pc:v2:')), { code: 'transit.decrypt-failed' });
+});
+
+test('transit attack: decryption after minDecryptionVersion passed the version is refused as transit.version-retired (decrypt, rewrap, verify, verifyHmac)', async () => {
+  const { transit } = await transitFixture();
+  await transit.createKey('k', 'aes256-gcm');
+  await transit.createKey('s', 'ed25519');
+  const ct = await transit.encrypt('k', 'x');
+  const mac = await transit.hmac('k', 'x');
+  const sig = await transit.sign('s', 'x');
+  await transit.rotate('k');
+  await transit.rotate('s');
+  await transit.configure('k', { minDecryptionVersion: 2 });
+  await transit.configure('s', { minDecryptionVersion: 2 });
+  await assert.rejects(transit.decrypt('k', ct), { code: 'transit.version-retired' });
+  await assert.rejects(transit.rewrap('k', ct), { code: 'transit.version-retired' });
+  await assert.rejects(transit.verifyHmac('k', 'x', mac), { code: 'transit.version-retired' });
+  await assert.rejects(transit.verify('s', 'x', sig), { code: 'transit.version-retired' });
+  await assert.rejects(transit.encrypt('k', 'x', { version: 1 }), { code: 'transit.version-retired' });
+  // Lowering it again restores access (as Vault does): the old version was retired, not destroyed.
+  await transit.configure('k', { minDecryptionVersion: 1 });
+  assert.equal(new TextDecoder().decode(await transit.decrypt('k', ct)), 'x');
+});
+
+test('transit attack: wrong key type (decrypt with a signing key, sign with an AES key) is refused as transit.wrong-key-type', async () => {
+  const { transit } = await transitFixture();
+  await transit.createKey('aes', 'aes256-gcm');
+  await transit.createKey('ed', 'ed25519');
+  await transit.createKey('ec', 'ecdsa-p256');
+  const ct = await transit.encrypt('aes', 'x');
+  for (const op of [
+    () => transit.encrypt('ed', 'x'),
+    () => transit.decrypt('ec', ct),
+    () => transit.rewrap('ed', ct),
+    () => transit.generateDataKey('ec'),
+    () => transit.sign('aes', 'x'),
+    () => transit.verify('aes', 'x', ct),
+  ]) {
+    await assert.rejects(op(), { code: 'transit.wrong-key-type' });
+  }
+});
+
+test('transit attack: malformed values (no prefix, leading-zero or huge version, bad base64, truncated) are transit.malformed-ciphertext', async () => {
+  const { transit } = await transitFixture();
+  await transit.createKey('k', 'aes256-gcm');
+  const ct = await transit.encrypt('k', 'x');
+  const body = ct.slice('pc:v1:'.length);
+  for (const bad of [
+    body,
+    `vault:v1:${body}`,
+    `pc:v01:${body}`,
+    `pc:v0:${body}`,
+    `pc:v99999999999:${body}`,
+    `pc:v1:${body.slice(0, -1)}`,
+    `pc:v1:${body}!`,
+    `pc:v1:${body.replace(/[+/]/g, '-')}${/[+/]/.test(body) ? '' : '-'}`,
+    'pc:v1:',
+    'pc:v1:AAAA',
+    `pc:v7:${body}`,
+  ]) {
+    await assert.rejects(transit.decrypt('k', bad), { code: 'transit.malformed-ciphertext' }, bad);
+  }
+  await assert.rejects(transit.decrypt('k', 42 as unknown as string), { code: 'transit.malformed-ciphertext' });
+});
+
+test('transit attack: a tampered signature or HMAC does not verify', async () => {
+  const { transit } = await transitFixture();
+  await transit.createKey('ec', 'ecdsa-p256');
+  const sig = await transit.sign('ec', 'pay 10');
+  assert.equal(await transit.verify('ec', 'pay 10', tamper(sig, 'ciphertext')), false);
+  assert.equal(await transit.verify('ec', 'pay 1000', sig), false);
+  const mac = await transit.hmac('ec', 'pay 10');
+  assert.equal(await transit.verifyHmac('ec', 'pay 10', tamper(mac, 'iv')), false);
+  assert.equal(await transit.verifyHmac('ec', 'pay 10', 'pc:v1:AAAA'), false, 'a short HMAC is false, not an exception');
+});
+
+test('transit attack: forged high versions cannot flood the store with reloads (at most one read per key per second)', async () => {
+  const { transit, store, clock } = await transitFixture();
+  await transit.createKey('k', 'aes256-gcm');
+  const body = (await transit.encrypt('k', 'x')).slice('pc:v1:'.length);
+  let reads = 0;
+  const get = store.getTransitKey.bind(store);
+  store.getTransitKey = async (n) => {
+    reads++;
+    return get(n);
+  };
+  clock.advance(1000);
+  for (let i = 0; i < 50; i++) await assert.rejects(transit.decrypt('k', `pc:v${2 + i}:${body}`), { code: 'transit.malformed-ciphertext' });
+  assert.equal(reads, 1);
+});
