@@ -110,6 +110,18 @@ export function runMfaStoreSuite(name: string, make: () => Promise<StoreHarness<
     assert.deepEqual(list[7], { index: 7, hash: hashes[7], usedAt: T0 + 100 + winner });
     assert.equal(list.filter((r) => r.usedAt !== null).length, 1);
   });
+  t('recovery-code regeneration race — concurrent replacements (two nodes when supported) leave exactly one whole set', async (open, hn) => {
+    const [a, b] = await twoNodes(open, hn);
+    await a.replaceRecoveryCodes('u1', [h('u1:seed-0'), h('u1:seed-1')], T0);
+    await a.markRecoveryCodeUsed('u1', 0, h('u1:seed-0'), T0 + 1);
+    // Sets of different sizes, so a mix of two would show as a wrong length or foreign hash.
+    const sets = Array.from({ length: 8 }, (_, i) => Array.from({ length: 4 + (i % 3) * 3 }, (_, j) => h(`u1:set-${i}-${j}`)));
+    await Promise.all(sets.map((set, i) => (i % 2 ? a : b).replaceRecoveryCodes('u1', set, T0 + 10 + i)));
+    const list = await b.listRecoveryCodes('u1');
+    const winner = sets.find((set) => set[0] === list[0]?.hash);
+    assert.ok(winner, 'the stored set is one of the candidates');
+    assert.deepEqual(list, winner.map((hash, index) => ({ index, hash, usedAt: null })));
+  });
 }
 
 export function runPasswordStoreSuite(name: string, make: () => Promise<StoreHarness<PasswordStore>>): void {

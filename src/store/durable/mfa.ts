@@ -43,15 +43,24 @@ export async function listEnrollments(db: Kysely<Database>, userId: string): Pro
   return rows.map(fromRow);
 }
 
-/** Delete and insert in one transaction: no reader sees a mix of the old and new sets. */
+/**
+ * Overwrites the set in one transaction: upsert every index (unused again), then drop
+ * the indexes beyond the new set. Concurrent replacements for one user lock the same
+ * rows in the same order, so the last to commit leaves its whole set, never a mix and
+ * never a duplicate-key failure (a delete-then-insert would collide on PostgreSQL).
+ */
 export async function replaceRecoveryCodes(db: Kysely<Database>, userId: string, hashes: string[], now: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
-    if (hashes.length === 0) return;
-    await trx
-      .insertInto('mfa_recovery_codes')
-      .values(hashes.map((hash, idx) => ({ user_id: userId, idx, hash, used_at: null, created_at: now })))
-      .execute();
+    if (hashes.length > 0) {
+      await trx
+        .insertInto('mfa_recovery_codes')
+        .values(hashes.map((hash, idx) => ({ user_id: userId, idx, hash, used_at: null, created_at: now })))
+        .onConflict((oc) =>
+          oc.columns(['user_id', 'idx']).doUpdateSet((eb) => ({ hash: eb.ref('excluded.hash'), used_at: null, created_at: eb.ref('excluded.created_at') })),
+        )
+        .execute();
+    }
+    await trx.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).where('idx', '>=', hashes.length).execute();
   });
 }
 
