@@ -106,3 +106,37 @@ test('sqlite: two processes appending audit events to one file keep one linear c
     rm();
   }
 });
+
+test('sqlite: two processes on one file — CRL numbers never repeat, each recovery code and each revocation is won once', async () => {
+  const { dir, rm } = tempDir();
+  try {
+    const file = join(dir, 'race.db');
+    const setup = await openDurableStore(`sqlite:${file}`);
+    await setup.replaceRecoveryCodes('u1', Array.from({ length: 10 }, (_, i) => `h${i}`), 0);
+    for (let i = 0; i < 10; i++) {
+      await setup.insertCertificate({
+        serial: `s${i}`, issuerId: 'int-1', subject: `CN=s${i}`, owner: null, profile: 'server',
+        notBefore: 0, notAfter: 1, status: 'active', revokedAt: null, reason: null, der: new Uint8Array([i]),
+      });
+    }
+    await setup.close();
+    const racers = ['p1', 'p2'].map((tag) => {
+      const c = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/sqlite-writer.ts'), 'race', file, '100', tag]);
+      let out = '';
+      const ready = new Promise<void>((resolve) => c.stdout.on('data', (d: Buffer) => ((out += d), out.includes('ready') && resolve())));
+      const exited = new Promise<number | null>((resolve) => c.on('exit', resolve));
+      return { ready, exited, out: () => out };
+    });
+    await Promise.all(racers.map((r) => r.ready));
+    writeFileSync(`${file}.go`, '');
+    assert.deepEqual(await Promise.all(racers.map((r) => r.exited)), [0, 0]);
+    const results = racers.map((r) => JSON.parse(r.out().split('done ')[1]!) as { crl: string[]; codes: number[]; revoked: string[] });
+    const crl = results.flatMap((r) => r.crl.map(Number)).sort((a, b) => a - b);
+    assert.deepEqual(crl, Array.from({ length: 200 }, (_, i) => i + 1));
+    for (const r of results) assert.deepEqual(r.crl.map(Number), [...r.crl.map(Number)].sort((a, b) => a - b), 'each process sees its numbers increase');
+    assert.deepEqual(results.flatMap((r) => r.codes).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(results.flatMap((r) => r.revoked).sort(), ['s0', 's1', 's2', 's3', 's4', 's5', 's6', 's7', 's8', 's9']);
+  } finally {
+    rm();
+  }
+});
