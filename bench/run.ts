@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -27,6 +27,9 @@ const ISSUER = 'https://bench.portcullis.test';
 const KID = 'bench-1';
 
 interface Sample {
+  /** CPU time (user+system) the scenario's own server processes spent per request, in µs. */
+  cpuUsPerReq?: number;
+  total: number;
   rps: number;
   p50: number;
   p99: number;
@@ -90,6 +93,28 @@ async function runLoad(load: Load, duration: number, tmp: string, amount?: numbe
   return JSON.parse(out.trim().split('\n').pop()!) as Sample;
 }
 
+/** utime+stime of a process in ms, from /proc (Linux); undefined elsewhere. */
+function cpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields 14 and 15 of stat(5), counted from after the command name (field 3 is index 0)
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuOf(pids: number[]): number | undefined {
+  let sum = 0;
+  for (const p of pids) {
+    const v = cpuMs(p);
+    if (v === undefined) return undefined;
+    sum += v;
+  }
+  return pids.length === 0 ? undefined : sum;
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -131,7 +156,18 @@ async function main(): Promise<void> {
   if (baseline === undefined) throw new Error('no baseline scenario');
 
   const started = new Map<Scenario, Started>();
-  for (const s of scenarios) started.set(s, await s.start(ctx));
+  const pids = new Map<Scenario, number[]>();
+  for (const s of scenarios) {
+    const own: number[] = [];
+    const spawnOwn: BenchContext['spawnServer'] = async (name, env) => {
+      const r = await spawnServer(name, env);
+      if (r.child.pid !== undefined) own.push(r.child.pid);
+      return r;
+    };
+    started.set(s, await s.start({ ...ctx, spawnServer: spawnOwn }));
+    // the upstream-alone scenario measures the upstream itself
+    pids.set(s, own.length > 0 ? own : new URL(started.get(s)!.load.url).port === new URL(upstream.url).port && upstream.child.pid !== undefined ? [upstream.child.pid] : []);
+  }
 
   console.error(`warming up ${scenarios.length} scenarios…`);
   for (const s of scenarios) {
@@ -144,9 +180,12 @@ async function main(): Promise<void> {
   const samples = new Map<Scenario, Sample[]>(scenarios.map((s) => [s, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     for (const s of scenarios) {
+      const before = cpuOf(pids.get(s)!);
       const r = await runLoad(started.get(s)!.load, DURATION, tmp);
+      const after = cpuOf(pids.get(s)!);
+      if (before !== undefined && after !== undefined && r.total > 0) r.cpuUsPerReq = ((after - before) * 1000) / r.total;
       samples.get(s)!.push(r);
-      console.error(`round ${round}/${ROUNDS} ${s.name}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
+      console.error(`round ${round}/${ROUNDS} ${s.name}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.cpuUsPerReq?.toFixed(0) ?? '–'} µs CPU/req, non-2xx ${r.non2xx}, errors ${r.errors}`);
     }
   }
 
@@ -167,6 +206,7 @@ async function main(): Promise<void> {
       p99: median(xs.map((x) => x.p99)),
       ratio: Number(median(ratios).toFixed(3)),
       p99DeltaMs: Number(median(p99Delta).toFixed(2)),
+      cpuUsPerReq: xs.every((x) => x.cpuUsPerReq !== undefined) ? Math.round(median(xs.map((x) => x.cpuUsPerReq!))) : undefined,
       non2xx: xs.reduce((a, x) => a + x.non2xx, 0),
       errors: xs.reduce((a, x) => a + x.errors + x.timeouts, 0),
       rounds: xs,
@@ -174,11 +214,14 @@ async function main(): Promise<void> {
   });
 
   const when = new Date().toISOString();
-  const header = `# Gateway benchmark\n\n${when} · Node ${process.version} · ${cpus().length} cores (${cpus()[0]?.model ?? '?'}) · ${CONNECTIONS} keep-alive connections · ${ROUNDS} interleaved rounds × ${DURATION} s · medians; ratio and Δp99 against the bare proxy of the same round.\nShared machine: absolute numbers drift, read the ratios.\n\n`;
+  const header = `# Gateway benchmark\n\n${when} · Node ${process.version} · ${cpus().length} cores (${cpus()[0]?.model ?? '?'}) · ${CONNECTIONS} keep-alive connections · ${ROUNDS} interleaved rounds × ${DURATION} s · medians; ratio and Δp99 against the bare proxy of the same round.\nShared machine: absolute numbers drift, read the ratios. "server CPU µs/req" is the user+system time of the scenario's own server process(es) per request (from /proc), the least noisy figure here; it excludes the shared upstream.\n\n`;
   const table = [
-    '| scenario | req/s | p50 ms | p99 ms | × bare proxy | Δp99 ms | non-2xx | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.name}${r.baseline ? ' (baseline)' : ''} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.ratio.toFixed(2)} | ${r.p99DeltaMs} | ${r.non2xx} | ${r.errors} |`),
+    '| scenario | req/s | p50 ms | p99 ms | × bare proxy | Δp99 ms | server CPU µs/req | non-2xx | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.name}${r.baseline ? ' (baseline)' : ''} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.ratio.toFixed(2)} | ${r.p99DeltaMs} | ${r.cpuUsPerReq ?? '–'} | ${r.non2xx} | ${r.errors} |`,
+    ),
   ].join('\n');
   const md = `${header}${table}\n`;
   console.log(md);

@@ -20,7 +20,7 @@ import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { VerificationKeys } from '../crypto/verification-keys.js';
 import type { RevocationSet } from '../tokens/revocation-set.js';
-import { parseBearer } from './bearer.js';
+import { bearerCandidate, checkB64token } from './bearer.js';
 import { TokenCache, tokenKey, type VerifiedToken } from './token-cache.js';
 
 /** Asymmetric JWS algorithms; anything else (`none`, HS*) is refused before any key is looked up. */
@@ -150,10 +150,11 @@ export class TokenVerifier {
    * @example const v = verifier.resolve(policy, 1, 'Bearer eyJ...')
    */
   resolve(policy: TokenPolicy, authCount: number, authValue: string | undefined): VerifiedToken | Promise<VerifiedToken> {
-    const token = parseBearer(authCount, authValue);
+    const token = bearerCandidate(authCount, authValue);
     const key = tokenKey(token);
     const hit = this.cache.get(key, this.deps.clock.now());
     if (hit !== undefined) return hit;
+    checkB64token(token);
     const joined = this.inflight.get(key);
     // a verification's failure may depend on the route's issuers, so only the same policy joins it
     if (joined !== undefined && joined.policy === policy) return joined.pending;
