@@ -19,6 +19,10 @@ import { Envelope } from './crypto/envelope.js';
 import { KeyRing } from './crypto/keyring.js';
 import { readMasterKeyFile } from './crypto/master-key.js';
 import { AppService } from './tokens/apps.js';
+import { AppSigningKeys } from './tokens/app-keys.js';
+import { WebhookService } from './webhooks/service.js';
+import { KeyRingWebhookSigner } from './webhooks/sign.js';
+import { DeliveryWorker } from './webhooks/worker.js';
 import { RevocationSet } from './tokens/revocation-set.js';
 import { TokenService } from './tokens/service.js';
 import { createGateway, gatewayServerOptions } from './gateway/gateway.js';
@@ -45,6 +49,9 @@ export interface Services {
   envelope: Envelope;
   keys: KeyRing;
   apps: AppService;
+  /** Per-app RFC 9421 signing keys; `lookup(keyid)` is in memory. */
+  appSigningKeys: AppSigningKeys;
+  webhooks: WebhookService;
   tokens: TokenService;
   revocations: RevocationSet;
   events: EventBus;
@@ -102,6 +109,9 @@ export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger
     const events = new EventBus(ephemeral, logger);
     const revocations = new RevocationSet();
     const apps = new AppService(store, events, audit, clock);
+    const appSigningKeys = new AppSigningKeys(store, envelope, events, audit, clock, apps);
+    const webhooks = new WebhookService(store, audit, clock, logger);
+    webhooks.attach(audit);
     const tokens = new TokenService({
       issuer: config.issuer,
       apps,
@@ -116,7 +126,7 @@ export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger
       cacheSize: config.gateway.tokenCacheSize,
     });
     const metrics = new Registry();
-    return { config, dir, store, ephemeral, envelope, keys, apps, tokens, revocations, events, audit, metrics, clock, logger };
+    return { config, dir, store, ephemeral, envelope, keys, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, metrics, clock, logger };
   } catch (e) {
     await ephemeral?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
@@ -133,6 +143,7 @@ async function reconcileFrom(s: Services): Promise<void> {
   });
   s.revocations.purge(now);
   await s.keys.load();
+  await s.appSigningKeys.load();
 }
 
 function applyEvent(s: Services) {
@@ -153,6 +164,9 @@ function applyEvent(s: Services) {
       case 'keys.changed':
         await s.keys.load();
         break;
+      case 'app-keys.changed':
+        await s.appSigningKeys.refresh(e.keyid);
+        break;
     }
   };
 }
@@ -164,6 +178,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   const timers: NodeJS.Timeout[] = [];
   const servers: Array<{ name: string; server: Server; fastify?: FastifyInstance; closeExtra?: () => Promise<void> }> = [];
   const urls: Portcullis['urls'] = {};
+  const webhookWorker = new DeliveryWorker(s.store, new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger);
   try {
     s.events.on(applyEvent(s));
     await s.events.start();
@@ -182,6 +197,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     every(config.keys.checkInterval, 'key rotation check', async () => {
       if (await s.keys.maintain()) await s.events.emit({ type: 'keys.changed' });
     });
+    webhookWorker.start();
     every(3_600_000, 'revocation purge', () => s.store.purgeRevokedTokens(s.clock.now()));
 
     const health = {
@@ -227,6 +243,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   } catch (e) {
     for (const t of timers) clearInterval(t);
     for (const { server } of servers) server.close();
+    await webhookWorker.stop();
     await s.events.stop().catch(() => undefined);
     await s.ephemeral.close().catch(() => undefined);
     await s.store.close().catch(() => undefined);
@@ -252,7 +269,9 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
             await closeExtra?.();
           }),
         );
+        await webhookWorker.stop();
         await s.audit.flush();
+        await s.webhooks.flush();
         await s.events.stop().catch(() => undefined);
         await s.ephemeral.close();
         await s.store.close();

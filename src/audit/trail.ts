@@ -66,7 +66,21 @@ export class AuditTrail implements AuditSink {
     private readonly opts: { flushIntervalMs?: number; maxBatch?: number; maxQueue?: number } = {},
   ) {}
 
+  private readonly listeners: Array<(event: AuditEventInput) => void> = [];
+
+  /** Calls `listener` synchronously with every recorded event (webhooks); it must not block or throw. */
+  onRecord(listener: (event: AuditEventInput) => void): void {
+    this.listeners.push(listener);
+  }
+
   record(event: AuditEventInput): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.logger.error({ err, event: event.type }, 'audit listener failed');
+      }
+    }
     if (this.queue.length >= (this.opts.maxQueue ?? 100_000)) {
       this.dropped++;
       return;

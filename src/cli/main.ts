@@ -11,6 +11,7 @@ import { registerConfig } from './config.js';
 import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
 import { registerStart } from './start.js';
+import { registerWebhooks } from './webhooks.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerApp(program);
   registerKeys(program);
   registerAudit(program);
+  registerWebhooks(program);
   return program;
 }
 

@@ -11,6 +11,8 @@ import type { Services } from '../app.js';
 import { PortcullisError } from '../core/errors.js';
 import { adminTokenChecker } from './admin-auth.js';
 import { appRoutes } from './admin/apps.js';
+import { appKeyRoutes } from './admin/app-keys.js';
+import { webhookRoutes } from './admin/webhooks.js';
 import { auditRoutes } from './admin/audit.js';
 import { keyRoutes } from './admin/keys.js';
 import { defineRoute, validate, type AdminRoute } from './admin/route.js';
@@ -126,7 +128,7 @@ export function buildAdminPlane({ services, adminToken, health }: AdminPlaneDeps
   let doc: Record<string, unknown> | undefined;
   const routes: AdminRoute[] = [];
   routes.push(...openRoutes(services, health, () => (doc ??= buildOpenApiDocument(routes))));
-  routes.push(...appRoutes(services), ...tokenRoutes(services), ...keyRoutes(services), ...auditRoutes(services));
+  routes.push(...appRoutes(services), ...tokenRoutes(services), ...keyRoutes(services), ...auditRoutes(services), ...appKeyRoutes(services), ...webhookRoutes(services));
   doc = buildOpenApiDocument(routes);
 
   const isAdmin = adminTokenChecker(adminToken);

@@ -5,6 +5,8 @@ import type { AuditStore } from '../audit/store.js';
 import type { CertificateStore } from '../pki/store.js';
 import type { MfaStore } from '../mfa/store.js';
 import type { PasswordStore } from '../identity/passwords/store.js';
+import type { AppSigningKeyStore } from '../tokens/app-keys-store.js';
+import type { WebhookStore } from '../webhooks/store.js';
 
 export interface DurableStore
   extends AppStore,
@@ -14,7 +16,9 @@ export interface DurableStore
     AuditStore,
     CertificateStore,
     MfaStore,
-    PasswordStore {
+    PasswordStore,
+    AppSigningKeyStore,
+    WebhookStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Round-trip check for /readyz. */
   ping(): Promise<void>;

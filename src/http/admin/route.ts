@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { PortcullisError } from '../../core/errors.js';
 import { issuePath } from '../../core/config/load.js';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export interface RouteResponse {
   description: string;

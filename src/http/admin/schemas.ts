@@ -5,6 +5,7 @@
  * fails a test instead of reaching a client. Response objects are strict for that reason.
  */
 import { z } from 'zod';
+import { signingRequestSchemas, signingResponseSchemas } from './signing-schemas.js';
 
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected a scope token (RFC 6749 §3.3)');
 
@@ -143,7 +144,7 @@ export const Problem = z
 export const OpenApiDocument = z.looseObject({ openapi: z.string() });
 
 /** Named schemas, as they appear under components.schemas. */
-export const requestSchemas = { CreateAppRequest, JwkSet, TokenRequest } as const;
+export const requestSchemas = { CreateAppRequest, JwkSet, TokenRequest, ...signingRequestSchemas } as const;
 export const responseSchemas = {
   App,
   AppResponse,
@@ -161,4 +162,5 @@ export const responseSchemas = {
   Health,
   Problem,
   OpenApiDocument,
+  ...signingResponseSchemas,
 } as const;

@@ -113,6 +113,47 @@ export interface MfaRecoveryCodesTable {
   created_at: number;
 }
 
+export interface AppSigningKeysTable {
+  keyid: string;
+  client_id: string;
+  type: string;
+  alg: string;
+  /** Envelope ciphertext of an HMAC secret, or null. */
+  sealed_secret: string | null;
+  /** JSON public JWK, or null. */
+  public_jwk: string | null;
+  status: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface WebhooksTable {
+  id: string;
+  url: string;
+  /** JSON array of event types. */
+  events: string;
+  description: string | null;
+  created_at: number;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  event_id: string;
+  event_type: string;
+  payload: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  lease_until: number;
+  lease_owner: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  delivered_at: number | null;
+}
+
 export interface Database {
   apps: AppsTable;
   revoked_tokens: RevokedTokensTable;
@@ -125,4 +166,7 @@ export interface Database {
   password_hashes: PasswordHashesTable;
   mfa_enrollments: MfaEnrollmentsTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
+  app_signing_keys: AppSigningKeysTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }

@@ -11,6 +11,8 @@ import type { KeyPatch, StoredKey } from '../../crypto/store.js';
 import type { AppPatch, AppRecord, RevokedToken } from '../../tokens/store.js';
 import type { CaRecord, CertificateFilter, CertificateRecord, RevocationReason } from '../../pki/store.js';
 import type { FactorEnrollment, RecoveryCodeRecord } from '../../mfa/store.js';
+import type { AppSigningKeyRecord } from '../../tokens/app-keys-store.js';
+import type { AttemptResult, DeliveryRecord, WebhookRecord } from '../../webhooks/store.js';
 import type { DurableStore } from '../types.js';
 import type { Database } from './schema.js';
 import * as apps from './apps.js';
@@ -22,6 +24,8 @@ import * as mfa from './mfa.js';
 import * as passwords from './passwords.js';
 import * as revoked from './revoked-tokens.js';
 import * as settings from './settings.js';
+import * as appKeys from './app-signing-keys.js';
+import * as webhooks from './webhooks.js';
 import { migrateToLatest } from '../migrations/index.js';
 
 export interface Dialect {
@@ -174,6 +178,47 @@ export class KyselyDurableStore implements DurableStore {
   }
   replacePasswordHash(userId: string, expected: string | null, next: string): Promise<boolean> {
     return this.run('replacePasswordHash', (db) => passwords.replacePasswordHash(db, userId, expected, next));
+  }
+
+  insertAppSigningKey(key: AppSigningKeyRecord): Promise<void> {
+    return this.run('insertAppSigningKey', (db) => appKeys.insertAppSigningKey(db, key));
+  }
+  getAppSigningKey(keyid: string): Promise<AppSigningKeyRecord | undefined> {
+    return this.run('getAppSigningKey', (db) => appKeys.getAppSigningKey(db, keyid));
+  }
+  listAppSigningKeys(clientId?: string): Promise<AppSigningKeyRecord[]> {
+    return this.run('listAppSigningKeys', (db) => appKeys.listAppSigningKeys(db, clientId));
+  }
+  revokeAppSigningKey(keyid: string, at: number): Promise<AppSigningKeyRecord | undefined> {
+    return this.run('revokeAppSigningKey', (db) => appKeys.revokeAppSigningKey(db, keyid, at));
+  }
+
+  insertWebhook(w: WebhookRecord): Promise<void> {
+    return this.run('insertWebhook', (db) => webhooks.insertWebhook(db, w));
+  }
+  getWebhook(id: string): Promise<WebhookRecord | undefined> {
+    return this.run('getWebhook', (db) => webhooks.getWebhook(db, id));
+  }
+  listWebhooks(): Promise<WebhookRecord[]> {
+    return this.run('listWebhooks', (db) => webhooks.listWebhooks(db));
+  }
+  deleteWebhook(id: string): Promise<boolean> {
+    return this.run('deleteWebhook', (db) => webhooks.deleteWebhook(db, id));
+  }
+  insertDeliveries(deliveries: DeliveryRecord[]): Promise<void> {
+    return this.run('insertDeliveries', (db) => webhooks.insertDeliveries(db, deliveries));
+  }
+  claimDueDeliveries(now: number, limit: number, owner: string, leaseMs: number): Promise<DeliveryRecord[]> {
+    return this.run('claimDueDeliveries', (db) => webhooks.claimDueDeliveries(db, now, limit, owner, leaseMs));
+  }
+  recordAttempt(id: string, owner: string, leaseUntil: number, result: AttemptResult): Promise<boolean> {
+    return this.run('recordAttempt', (db) => webhooks.recordAttempt(db, id, owner, leaseUntil, result));
+  }
+  getDelivery(id: string): Promise<DeliveryRecord | undefined> {
+    return this.run('getDelivery', (db) => webhooks.getDelivery(db, id));
+  }
+  listDeliveries(webhookId: string, limit: number): Promise<DeliveryRecord[]> {
+    return this.run('listDeliveries', (db) => webhooks.listDeliveries(db, webhookId, limit));
   }
 
   /** Applies pending schema migrations; returns their names. Called by openDurableStore. */

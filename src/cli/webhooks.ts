@@ -1,0 +1,74 @@
+/** `portcullis webhooks …`: subscriptions to Portcullis events and their delivery log, through the admin API. */
+import type { Command } from 'commander';
+import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
+import { action, printJson, printTable } from './output.js';
+
+type JsonOpt = NodeOptions & { json?: boolean };
+
+interface WebhookView {
+  id: string;
+  url: string;
+  events: string[];
+  description: string | null;
+  created_at: string;
+}
+
+interface DeliveryView {
+  id: string;
+  event_type: string;
+  status: string;
+  attempts: number;
+  last_status: number | null;
+  last_error: string | null;
+  next_attempt_at: string | null;
+}
+
+export function registerWebhooks(program: Command): void {
+  const hooks = program.command('webhooks').description('webhook subscriptions (signed with RFC 9421) and their delivery log');
+  const cmd = (name: string) => withNodeOptions(hooks.command(name)).option('--json', 'print JSON');
+
+  cmd('add <url>')
+    .description('subscribe a URL to events')
+    .requiredOption('--event <type...>', 'event type to receive (repeatable), or "*" for all')
+    .option('--description <text>', 'a note for operators')
+    .action(
+      action(async (url: string, o: JsonOpt & { event: string[]; description?: string }) => {
+        const { webhook } = await adminClient(o).call<{ webhook: WebhookView }>('POST', '/v1/webhooks', { url, events: o.event, ...(o.description ? { description: o.description } : {}) });
+        if (o.json) return printJson(webhook);
+        process.stdout.write(`${webhook.id}  ${webhook.url}  ${webhook.events.join(' ')}\n`);
+      }),
+    );
+
+  cmd('list')
+    .description('list subscriptions')
+    .action(
+      action(async (o: JsonOpt) => {
+        const { webhooks } = await adminClient(o).call<{ webhooks: WebhookView[] }>('GET', '/v1/webhooks');
+        if (o.json) return printJson(webhooks);
+        if (webhooks.length === 0) return void process.stdout.write('no webhooks\n');
+        printTable([['ID', 'URL', 'EVENTS'], ...webhooks.map((w) => [w.id, w.url, w.events.join(' ')])]);
+      }),
+    );
+
+  cmd('remove <id>')
+    .description('remove a subscription (its pending deliveries are dropped)')
+    .action(
+      action(async (id: string, o: JsonOpt) => {
+        const r = await adminClient(o).call('DELETE', `/v1/webhooks/${encodeURIComponent(id)}`);
+        if (o.json) return printJson(r);
+        process.stdout.write(`${id} removed\n`);
+      }),
+    );
+
+  cmd('deliveries <id>')
+    .description('the delivery log of a subscription, newest first')
+    .option('--limit <n>', 'at most this many', '20')
+    .action(
+      action(async (id: string, o: JsonOpt & { limit: string }) => {
+        const { deliveries } = await adminClient(o).call<{ deliveries: DeliveryView[] }>('GET', `/v1/webhooks/${encodeURIComponent(id)}/deliveries?limit=${encodeURIComponent(o.limit)}`);
+        if (o.json) return printJson(deliveries);
+        if (deliveries.length === 0) return void process.stdout.write('no deliveries\n');
+        printTable([['ID', 'EVENT', 'STATUS', 'ATTEMPTS', 'LAST', 'NEXT'], ...deliveries.map((d) => [d.id, d.event_type, d.status, String(d.attempts), d.last_error ?? String(d.last_status ?? '-'), d.next_attempt_at ?? '-'])]);
+      }),
+    );
+}

@@ -1,0 +1,90 @@
+/** Admin routes for webhooks: subscribe, list, remove, and the delivery log of one subscription. */
+import type { Services } from '../../app.js';
+import type { DeliveryRecord, WebhookRecord } from '../../webhooks/store.js';
+import { defineRoute, type AdminRoute } from './route.js';
+import { CreateWebhookRequest, DeliveryListQuery, WebhookDeliveryList, WebhookList, WebhookRemoved, WebhookResponse } from './signing-schemas.js';
+
+const ACTOR = 'admin';
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+export function viewWebhook(w: WebhookRecord) {
+  return { id: w.id, url: w.url, events: w.events, description: w.description, created_at: iso(w.createdAt)! };
+}
+
+export function viewDelivery(d: DeliveryRecord) {
+  return {
+    id: d.id,
+    event_id: d.eventId,
+    event_type: d.eventType,
+    status: d.status,
+    attempts: d.attempts,
+    next_attempt_at: d.status === 'pending' ? iso(d.nextAttemptAt) : null,
+    last_status: d.lastStatus,
+    last_error: d.lastError,
+    created_at: iso(d.createdAt)!,
+    delivered_at: iso(d.deliveredAt),
+  };
+}
+
+export function webhookRoutes(s: Services): AdminRoute[] {
+  return [
+    defineRoute({
+      method: 'POST',
+      path: '/v1/webhooks',
+      operationId: 'createWebhook',
+      summary: 'Subscribe a URL to Portcullis events (signed with RFC 9421 by a key in the JWKS).',
+      tag: 'webhooks',
+      auth: true,
+      body: CreateWebhookRequest,
+      responses: { 201: { description: 'Subscribed.', schema: WebhookResponse } },
+      errors: [400],
+      async handler({ body }) {
+        const w = await s.webhooks.subscribe({ url: body.url, events: body.events, ...(body.description ? { description: body.description } : {}) }, ACTOR);
+        await s.audit.flush();
+        return { status: 201, body: { webhook: viewWebhook(w) } };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/v1/webhooks',
+      operationId: 'listWebhooks',
+      summary: 'List webhook subscriptions.',
+      tag: 'webhooks',
+      auth: true,
+      responses: { 200: { description: 'Subscriptions, oldest first.', schema: WebhookList } },
+      errors: [],
+      async handler() {
+        return { body: { webhooks: (await s.webhooks.list()).map(viewWebhook) } };
+      },
+    }),
+    defineRoute({
+      method: 'DELETE',
+      path: '/v1/webhooks/:id',
+      operationId: 'removeWebhook',
+      summary: 'Remove a subscription; its pending deliveries are dropped.',
+      tag: 'webhooks',
+      auth: true,
+      responses: { 200: { description: 'Removed.', schema: WebhookRemoved } },
+      errors: [404],
+      async handler({ params }) {
+        await s.webhooks.remove(params.id!, ACTOR);
+        await s.audit.flush();
+        return { body: { removed: true, id: params.id! } };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/v1/webhooks/:id/deliveries',
+      operationId: 'listWebhookDeliveries',
+      summary: 'The delivery log of a subscription: status, attempts, last HTTP status and error, next attempt.',
+      tag: 'webhooks',
+      auth: true,
+      query: DeliveryListQuery,
+      responses: { 200: { description: 'Deliveries, newest first.', schema: WebhookDeliveryList } },
+      errors: [400, 404],
+      async handler({ params, query }) {
+        return { body: { deliveries: (await s.webhooks.deliveries(params.id!, query.limit)).map(viewDelivery) } };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,145 @@
+/** Queries on the `webhooks` and `webhook_deliveries` tables (WebhookStore). */
+import type { Kysely, Selectable } from 'kysely';
+import { PortcullisError } from '../../core/errors.js';
+import type { AttemptResult, DeliveryRecord, WebhookRecord } from '../../webhooks/store.js';
+import type { Database, WebhookDeliveriesTable, WebhooksTable } from './schema.js';
+
+function webhookFromRow(r: Selectable<WebhooksTable>): WebhookRecord {
+  return { id: r.id, url: r.url, events: JSON.parse(r.events) as string[], description: r.description, createdAt: r.created_at };
+}
+
+function deliveryFromRow(r: Selectable<WebhookDeliveriesTable>): DeliveryRecord {
+  return {
+    id: r.id,
+    webhookId: r.webhook_id,
+    eventId: r.event_id,
+    eventType: r.event_type,
+    payload: r.payload,
+    status: r.status as DeliveryRecord['status'],
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    leaseUntil: r.lease_until,
+    leaseOwner: r.lease_owner,
+    lastStatus: r.last_status,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    deliveredAt: r.delivered_at,
+  };
+}
+
+function deliveryToRow(d: DeliveryRecord): WebhookDeliveriesTable {
+  return {
+    id: d.id,
+    webhook_id: d.webhookId,
+    event_id: d.eventId,
+    event_type: d.eventType,
+    payload: d.payload,
+    status: d.status,
+    attempts: d.attempts,
+    next_attempt_at: d.nextAttemptAt,
+    lease_until: d.leaseUntil,
+    lease_owner: d.leaseOwner,
+    last_status: d.lastStatus,
+    last_error: d.lastError,
+    created_at: d.createdAt,
+    updated_at: d.updatedAt,
+    delivered_at: d.deliveredAt,
+  };
+}
+
+export async function insertWebhook(db: Kysely<Database>, w: WebhookRecord): Promise<void> {
+  const r = await db
+    .insertInto('webhooks')
+    .values({ id: w.id, url: w.url, events: JSON.stringify(w.events), description: w.description, created_at: w.createdAt })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .executeTakeFirst();
+  if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new PortcullisError('conflict', `a webhook with id ${w.id} exists`);
+}
+
+export async function getWebhook(db: Kysely<Database>, id: string): Promise<WebhookRecord | undefined> {
+  const r = await db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
+  return r && webhookFromRow(r);
+}
+
+export async function listWebhooks(db: Kysely<Database>): Promise<WebhookRecord[]> {
+  const rows = await db.selectFrom('webhooks').selectAll().orderBy('created_at').orderBy('id').execute();
+  return rows.map(webhookFromRow);
+}
+
+export async function deleteWebhook(db: Kysely<Database>, id: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const r = await trx.deleteFrom('webhooks').where('id', '=', id).executeTakeFirst();
+    await trx.deleteFrom('webhook_deliveries').where('webhook_id', '=', id).execute();
+    return Number(r.numDeletedRows) > 0;
+  });
+}
+
+export async function insertDeliveries(db: Kysely<Database>, deliveries: DeliveryRecord[]): Promise<void> {
+  if (deliveries.length === 0) return;
+  await db.insertInto('webhook_deliveries').values(deliveries.map(deliveryToRow)).execute();
+}
+
+/**
+ * Reads candidates, then claims each with a conditional update whose WHERE repeats
+ * the "due and free" test: of two concurrent claimers exactly one updates the row
+ * (SQLite serialises writers; PostgreSQL re-checks the WHERE after the other commits).
+ */
+export async function claimDueDeliveries(db: Kysely<Database>, now: number, limit: number, owner: string, leaseMs: number): Promise<DeliveryRecord[]> {
+  const candidates = await db
+    .selectFrom('webhook_deliveries')
+    .select('id')
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '<=', now)
+    .where('lease_until', '<=', now)
+    .orderBy('next_attempt_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  const leaseUntil = now + leaseMs;
+  const claimed: DeliveryRecord[] = [];
+  for (const { id } of candidates) {
+    const r = await db
+      .updateTable('webhook_deliveries')
+      .set({ lease_until: leaseUntil, lease_owner: owner })
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .where('lease_until', '<=', now)
+      .returningAll()
+      .executeTakeFirst();
+    if (r) claimed.push(deliveryFromRow(r));
+  }
+  return claimed;
+}
+
+export async function recordAttempt(db: Kysely<Database>, id: string, owner: string, leaseUntil: number, result: AttemptResult): Promise<boolean> {
+  const r = await db
+    .updateTable('webhook_deliveries')
+    .set((eb) => ({
+      attempts: eb('attempts', '+', 1),
+      status: result.status,
+      next_attempt_at: result.nextAttemptAt,
+      last_status: result.lastStatus,
+      last_error: result.lastError,
+      updated_at: result.at,
+      delivered_at: result.status === 'delivered' ? result.at : null,
+      lease_until: 0,
+      lease_owner: null,
+    }))
+    .where('id', '=', id)
+    .where('lease_owner', '=', owner)
+    .where('lease_until', '=', leaseUntil)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+export async function getDelivery(db: Kysely<Database>, id: string): Promise<DeliveryRecord | undefined> {
+  const r = await db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+  return r && deliveryFromRow(r);
+}
+
+export async function listDeliveries(db: Kysely<Database>, webhookId: string, limit: number): Promise<DeliveryRecord[]> {
+  const rows = await db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+  return rows.map(deliveryFromRow);
+}

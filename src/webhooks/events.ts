@@ -1,0 +1,40 @@
+/**
+ * The Portcullis events a webhook can subscribe to, and which audit records raise
+ * them. The audit trail is the one place every security-relevant change is
+ * recorded, so webhooks follow it rather than each service calling them.
+ */
+import type { AuditEventInput } from '../audit/store.js';
+
+/** Audit record type → webhook event type. */
+const FROM_AUDIT: Readonly<Record<string, string>> = {
+  'token.revoked': 'token.revoked',
+  'app.tokens-revoked': 'app.tokens-revoked',
+  'app.disabled': 'app.disabled',
+  'app.signing-key-revoked': 'app.signing-key-revoked',
+  'keys.rotated': 'key.rotated',
+  'user.disabled': 'user.disabled',
+  'user.tokens-revoked': 'user.tokens-revoked',
+};
+
+export const WEBHOOK_EVENT_TYPES: readonly string[] = Object.freeze([...new Set(Object.values(FROM_AUDIT))].sort());
+
+/** The body of a webhook request (JSON). */
+export interface WebhookEvent {
+  /** Unique per event; the same on every attempt and every subscription (receivers deduplicate on it). */
+  id: string;
+  type: string;
+  /** RFC 3339. */
+  time: string;
+  client_id: string | null;
+  actor: string;
+  data: Record<string, unknown>;
+}
+
+/** The webhook event type an audit record raises, or undefined (most records raise none). */
+export function webhookTypeOf(e: AuditEventInput): string | undefined {
+  return Object.prototype.hasOwnProperty.call(FROM_AUDIT, e.type) ? FROM_AUDIT[e.type] : undefined;
+}
+
+export function toWebhookEvent(id: string, type: string, e: AuditEventInput): WebhookEvent {
+  return { id, type, time: new Date(e.time).toISOString(), client_id: e.clientId ?? null, actor: e.actor, data: e.data ?? {} };
+}

@@ -1,0 +1,128 @@
+/**
+ * Webhook subscriptions and the enqueueing of events. Each audit record that raises
+ * a webhook event (see events.ts) becomes one pending delivery per matching
+ * subscription, written to the durable queue; the delivery worker sends them.
+ */
+import { PortcullisError } from '../core/errors.js';
+import { randomId } from '../core/ids.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { AuditSink } from '../audit/sink.js';
+import type { AuditEventInput } from '../audit/store.js';
+import { WEBHOOK_EVENT_TYPES, toWebhookEvent, webhookTypeOf } from './events.js';
+import type { DeliveryRecord, WebhookRecord, WebhookStore } from './store.js';
+
+export interface SubscribeInput {
+  url: string;
+  /** Event types, or `['*']` for every type. */
+  events: string[];
+  description?: string;
+}
+
+function checkUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new PortcullisError('request.invalid', 'url: not an absolute URL');
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new PortcullisError('request.invalid', 'url: must be http or https');
+  if (u.username || u.password) throw new PortcullisError('request.invalid', 'url: must not carry credentials');
+  if (u.hash) throw new PortcullisError('request.invalid', 'url: must not have a fragment');
+  return u.href;
+}
+
+function checkEvents(events: string[]): string[] {
+  if (events.length === 0) throw new PortcullisError('request.invalid', 'events: at least one event type (or "*")');
+  if (events.includes('*')) return ['*'];
+  for (const e of events) {
+    if (!WEBHOOK_EVENT_TYPES.includes(e)) throw new PortcullisError('request.invalid', `events: unknown event type "${e}" (known: ${WEBHOOK_EVENT_TYPES.join(', ')})`);
+  }
+  return [...new Set(events)].sort();
+}
+
+export class WebhookService {
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly store: WebhookStore,
+    private readonly audit: AuditSink,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Follows an audit trail: every record that raises a webhook event is queued. */
+  attach(trail: { onRecord(listener: (e: AuditEventInput) => void): void }): void {
+    trail.onRecord((e) => {
+      const type = webhookTypeOf(e);
+      if (type === undefined) return;
+      const p = this.enqueue(type, e).catch((err) => this.logger.error({ err, event: type }, 'could not queue webhook deliveries'));
+      this.pending.add(p);
+      void p.finally(() => this.pending.delete(p));
+    });
+  }
+
+  /** Waits until every event seen so far is in the durable queue. */
+  async flush(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  /** Queues one event for every subscription that wants it; returns the number of deliveries. */
+  async enqueue(type: string, e: AuditEventInput): Promise<number> {
+    const subs = (await this.store.listWebhooks()).filter((w) => w.events.includes('*') || w.events.includes(type));
+    if (subs.length === 0) return 0;
+    const event = toWebhookEvent(`evt_${randomId(12)}`, type, e);
+    const payload = JSON.stringify(event);
+    const now = this.clock.now();
+    const deliveries: DeliveryRecord[] = subs.map((w) => ({
+      id: `dlv_${randomId(12)}`,
+      webhookId: w.id,
+      eventId: event.id,
+      eventType: type,
+      payload,
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: now,
+      leaseUntil: 0,
+      leaseOwner: null,
+      lastStatus: null,
+      lastError: null,
+      createdAt: now,
+      updatedAt: now,
+      deliveredAt: null,
+    }));
+    await this.store.insertDeliveries(deliveries);
+    return deliveries.length;
+  }
+
+  async subscribe(input: SubscribeInput, actor: string): Promise<WebhookRecord> {
+    const description = input.description ?? null;
+    if (description !== null && description.length > 200) throw new PortcullisError('request.invalid', 'description: at most 200 characters');
+    const w: WebhookRecord = { id: `wh_${randomId(12)}`, url: checkUrl(input.url), events: checkEvents(input.events), description, createdAt: this.clock.now() };
+    await this.store.insertWebhook(w);
+    this.audit.record({ time: w.createdAt, type: 'webhook.created', actor, data: { id: w.id, url: w.url, events: w.events } });
+    return w;
+  }
+
+  list(): Promise<WebhookRecord[]> {
+    return this.store.listWebhooks();
+  }
+
+  async get(id: string): Promise<WebhookRecord> {
+    const w = await this.store.getWebhook(id);
+    if (!w) throw new PortcullisError('not-found', `no webhook ${id}`);
+    return w;
+  }
+
+  /** Removes the subscription; its pending deliveries are dropped. */
+  async remove(id: string, actor: string): Promise<void> {
+    if (!(await this.store.deleteWebhook(id))) throw new PortcullisError('not-found', `no webhook ${id}`);
+    this.audit.record({ time: this.clock.now(), type: 'webhook.removed', actor, data: { id } });
+  }
+
+  /** The delivery log of one subscription, newest first. */
+  async deliveries(id: string, limit = 100): Promise<DeliveryRecord[]> {
+    await this.get(id);
+    return this.store.listDeliveries(id, limit);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Signs outgoing webhook requests (RFC 9421) with the identity plane's current
+ * signing key, whose public half is in the JWKS at `/jwks`, so a receiver verifies
+ * with the same key set it uses for tokens. The JOSE algorithm of the key ring maps
+ * onto an RFC 9421 algorithm (ES256 → ecdsa-p256-sha256, EdDSA → ed25519, RS256 →
+ * rsa-v1_5-sha256); each key is imported once as a WebCrypto key.
+ *
+ * Covered: `@method`, `@target-uri`, `content-digest`, `content-type`, with
+ * `created`, `keyid` and `tag="portcullis-webhook"`.
+ */
+import type { KeyObject } from 'node:crypto';
+import { contentDigest } from '../signatures/content-digest.js';
+import { importParams } from '../signatures/algorithms.js';
+import { signMessage } from '../signatures/sign.js';
+import type { SignatureAlgorithm } from '../signatures/types.js';
+import type { Clock } from '../core/clock.js';
+
+export const WEBHOOK_TAG = 'portcullis-webhook';
+export const WEBHOOK_COMPONENTS = ['@method', '@target-uri', 'content-digest', 'content-type'] as const;
+
+const JOSE_TO_RFC9421: Readonly<Record<string, SignatureAlgorithm>> = { ES256: 'ecdsa-p256-sha256', EdDSA: 'ed25519', RS256: 'rsa-v1_5-sha256', ES384: 'ecdsa-p384-sha384', PS512: 'rsa-pss-sha512' };
+
+/** The key ring's current signing key (KeyRing.signingKey()). */
+export interface SigningKeySource {
+  signingKey(): { kid: string; alg: string; privateKey: KeyObject };
+}
+
+export interface WebhookSigner {
+  /** Returns the headers of a signed POST of `body` to `url`. */
+  signedHeaders(url: string, body: Uint8Array): Promise<Headers>;
+}
+
+/**
+ * @example
+ * const signer = new KeyRingWebhookSigner(services.keys, services.clock);
+ * const headers = await signer.signedHeaders('https://hooks.example/in', bytes);
+ */
+export class KeyRingWebhookSigner implements WebhookSigner {
+  private cache: { kid: string; key: CryptoKey; alg: SignatureAlgorithm } | undefined;
+
+  constructor(
+    private readonly keys: SigningKeySource,
+    private readonly clock: Clock,
+  ) {}
+
+  private async current(): Promise<{ kid: string; key: CryptoKey; alg: SignatureAlgorithm }> {
+    const k = this.keys.signingKey();
+    if (this.cache?.kid === k.kid) return this.cache;
+    const alg = JOSE_TO_RFC9421[k.alg];
+    if (!alg) throw new Error(`signing key ${k.kid} (${k.alg}) has no RFC 9421 algorithm`);
+    const jwk = k.privateKey.export({ format: 'jwk' });
+    const key = await crypto.subtle.importKey('jwk', jwk as JsonWebKey, importParams(alg), false, ['sign']);
+    this.cache = { kid: k.kid, key, alg };
+    return this.cache;
+  }
+
+  async signedHeaders(url: string, body: Uint8Array): Promise<Headers> {
+    const { kid, key, alg } = await this.current();
+    const headers = new Headers({ 'content-type': 'application/json', 'content-digest': await contentDigest(body, ['sha-256']), 'user-agent': 'Portcullis-Webhooks/1' });
+    const s = await signMessage({ method: 'POST', url, headers }, { key, alg, keyid: kid, components: WEBHOOK_COMPONENTS, tag: WEBHOOK_TAG, clock: this.clock });
+    headers.set('signature-input', s.signatureInput);
+    headers.set('signature', s.signature);
+    return headers;
+  }
+}

@@ -1,0 +1,72 @@
+/** What webhooks need from durable storage: subscriptions and a delivery queue that is also the delivery log. */
+
+export interface WebhookRecord {
+  id: string;
+  /** http(s) URL the events are POSTed to. */
+  url: string;
+  /** Event types the subscription receives (see `WEBHOOK_EVENT_TYPES`). */
+  events: string[];
+  description: string | null;
+  createdAt: number;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface DeliveryRecord {
+  id: string;
+  webhookId: string;
+  eventId: string;
+  eventType: string;
+  /** The JSON body sent (the same bytes on every attempt). */
+  payload: string;
+  status: DeliveryStatus;
+  /** Attempts made so far. */
+  attempts: number;
+  /** When the next attempt is due (epoch ms); meaningful while pending. */
+  nextAttemptAt: number;
+  /** A claimed row is not claimed again before this instant (epoch ms); 0 when free. */
+  leaseUntil: number;
+  leaseOwner: string | null;
+  /** HTTP status of the last attempt, or null when it got no answer. */
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+  deliveredAt: number | null;
+}
+
+/** The outcome of one attempt, written only by the worker that holds the claim. */
+export interface AttemptResult {
+  status: DeliveryStatus;
+  nextAttemptAt: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  at: number;
+}
+
+export interface WebhookStore {
+  insertWebhook(w: WebhookRecord): Promise<void>;
+  getWebhook(id: string): Promise<WebhookRecord | undefined>;
+  /** Oldest first. */
+  listWebhooks(): Promise<WebhookRecord[]>;
+  /** Deletes the subscription and its deliveries (pending ones are never sent); false when there was none. */
+  deleteWebhook(id: string): Promise<boolean>;
+
+  /** Queues deliveries (status pending, attempts 0). */
+  insertDeliveries(deliveries: DeliveryRecord[]): Promise<void>;
+  /**
+   * Claims up to `limit` pending deliveries due at `now` whose lease has lapsed, for
+   * `owner` until `now + leaseMs`. Race-safe: under concurrent callers on any node, a
+   * row is claimed by exactly one of them (compare-and-set on the lease). The
+   * returned records carry the new lease.
+   */
+  claimDueDeliveries(now: number, limit: number, owner: string, leaseMs: number): Promise<DeliveryRecord[]>;
+  /**
+   * Records an attempt (attempts + 1) and releases the lease; applies only while
+   * `owner` still holds the claim it got (`leaseUntil`). Returns false otherwise.
+   */
+  recordAttempt(id: string, owner: string, leaseUntil: number, result: AttemptResult): Promise<boolean>;
+  getDelivery(id: string): Promise<DeliveryRecord | undefined>;
+  /** Newest first. */
+  listDeliveries(webhookId: string, limit: number): Promise<DeliveryRecord[]>;
+}

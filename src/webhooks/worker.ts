@@ -1,0 +1,132 @@
+/**
+ * The webhook delivery worker: on an interval, claims due deliveries (a lease in the
+ * store, so two nodes never send the same attempt), POSTs each signed with RFC 9421,
+ * and records the outcome. A 2xx answer delivers; anything else is retried with
+ * exponential backoff (base · 2^(attempt−1), capped) until `maxAttempts`, then the
+ * delivery is `failed`. Redirects are not followed (the signature covers the URL).
+ */
+import { randomId } from '../core/ids.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { WebhookSigner } from './sign.js';
+import type { DeliveryRecord, WebhookStore } from './store.js';
+
+export interface DeliveryWorkerOptions {
+  /** How often to look for due deliveries (default 1 s). */
+  intervalMs?: number;
+  /** Deliveries claimed per tick (default 20). */
+  batch?: number;
+  /** How long a claim holds before another node may retry the delivery (default 60 s; must exceed `timeoutMs`). */
+  leaseMs?: number;
+  /** Per-attempt request timeout (default 10 s). */
+  timeoutMs?: number;
+  /** Delay after the first failed attempt (default 10 s); doubles each attempt. */
+  baseDelayMs?: number;
+  /** Longest delay between attempts (default 1 h). */
+  maxDelayMs?: number;
+  /** Attempts before a delivery is marked failed (default 12). */
+  maxAttempts?: number;
+  /** Random spread added to each delay, as a fraction of it (default 0.1; 0 in tests). */
+  jitter?: number;
+  /** Identifies this worker's claims (default random). */
+  owner?: string;
+  fetch?: typeof fetch;
+}
+
+const MAX_ERROR = 200;
+
+export class DeliveryWorker {
+  private readonly o: Required<Omit<DeliveryWorkerOptions, 'fetch'>>;
+  private readonly fetch: typeof fetch;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(
+    private readonly store: WebhookStore,
+    private readonly signer: WebhookSigner,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    opts: DeliveryWorkerOptions = {},
+  ) {
+    this.o = {
+      intervalMs: opts.intervalMs ?? 1000,
+      batch: opts.batch ?? 20,
+      leaseMs: opts.leaseMs ?? 60_000,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      baseDelayMs: opts.baseDelayMs ?? 10_000,
+      maxDelayMs: opts.maxDelayMs ?? 3_600_000,
+      maxAttempts: opts.maxAttempts ?? 12,
+      jitter: opts.jitter ?? 0.1,
+      owner: opts.owner ?? randomId(8),
+    };
+    this.fetch = opts.fetch ?? fetch;
+  }
+
+  /** The delay after attempt number `attempt` (1-based) failed. */
+  delayAfter(attempt: number): number {
+    const d = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+    return Math.round(d * (1 + this.o.jitter * Math.random()));
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      void this.runOnce().catch((err) => this.logger.warn({ err }, 'webhook delivery tick failed; will retry'));
+    }, this.o.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the interval and waits for the tick in progress. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One tick: claims due deliveries and attempts each once; returns how many were attempted. */
+  runOnce(): Promise<number> {
+    const run = (this.running ??= (async () => {
+      try {
+        const claimed = await this.store.claimDueDeliveries(this.clock.now(), this.o.batch, this.o.owner, this.o.leaseMs);
+        await Promise.all(claimed.map((d) => this.attempt(d)));
+        return claimed.length;
+      } finally {
+        this.running = undefined;
+      }
+    })());
+    return run;
+  }
+
+  private async attempt(d: DeliveryRecord): Promise<void> {
+    const attempt = d.attempts + 1;
+    let status: number | null = null;
+    let error: string | null = null;
+    const hook = await this.store.getWebhook(d.webhookId);
+    if (!hook) return;
+    try {
+      const body = new TextEncoder().encode(d.payload);
+      const headers = await this.signer.signedHeaders(hook.url, body);
+      headers.set('portcullis-delivery', d.id);
+      const res = await this.fetch(hook.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.o.timeoutMs) });
+      status = res.status;
+      await res.body?.cancel().catch(() => undefined);
+      if (status < 200 || status > 299) error = `HTTP ${status}`;
+    } catch (e) {
+      const err = e as { name?: string; cause?: { code?: string } };
+      error = (err.cause?.code ?? err.name ?? 'Error').slice(0, MAX_ERROR);
+    }
+    const at = this.clock.now();
+    const ok = error === null;
+    const final = !ok && attempt >= this.o.maxAttempts;
+    const recorded = await this.store.recordAttempt(d.id, this.o.owner, d.leaseUntil, {
+      status: ok ? 'delivered' : final ? 'failed' : 'pending',
+      nextAttemptAt: ok || final ? at : at + this.delayAfter(attempt),
+      lastStatus: status,
+      lastError: error,
+      at,
+    });
+    if (!recorded) this.logger.warn({ delivery: d.id }, 'webhook delivery lease lapsed before the attempt was recorded');
+    else if (!ok) this.logger.info({ delivery: d.id, attempt, error }, final ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
+  }
+}
