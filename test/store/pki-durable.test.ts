@@ -1,0 +1,92 @@
+/**
+ * The CA on the durable store, as two nodes see it: one node creates the hierarchy,
+ * the other loads the CA from the database and issues; a revocation on one node is in
+ * the CRL the other builds, and CRL numbers from both nodes never repeat (RFC 5280
+ * §5.2.3). Runs on a SQLite file and, when reachable, on PostgreSQL.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { FrozenClock } from '../../src/core/clock.js';
+import { CrlPublisher } from '../../src/pki/crl.js';
+import { createHierarchy } from '../../src/pki/hierarchy.js';
+import { issueCertificate } from '../../src/pki/issue.js';
+import { openIssuingCa, signingView } from '../../src/pki/issuing-ca.js';
+import { revokeCertificate } from '../../src/pki/revoke.js';
+import { SignerRegistry, fileSignerKind } from '../../src/pki/signer.js';
+import { openDurableStore, type DurableStore } from '../../src/store/index.js';
+import { openssl, testSecretBox } from '../pki/helpers.js';
+import { createTempPostgresDatabase, serviceDescribe } from '../support/services.js';
+import { rejectsWith } from './store-harness.js';
+
+const URL_BASE = 'http://127.0.0.1:8080';
+
+async function twoNodesShareOneCa(a: DurableStore, b: DurableStore): Promise<void> {
+  const clock = new FrozenClock(Date.now());
+  const box = testSecretBox();
+  const kind = fileSignerKind(box);
+  const signers = new SignerRegistry([kind]);
+  const h = await createHierarchy({ store: a, signerKind: kind, clock, urlBase: URL_BASE, trustDomain: 'example.org' });
+
+  // Node B knows nothing but the database and the master key (the SecretBox).
+  const caB = await openIssuingCa(b, signers, URL_BASE);
+  assert.equal(caB.record.id, h.intermediate.id);
+  const caA = await openIssuingCa(a, signers, URL_BASE);
+  const issued = await issueCertificate({ store: b, clock, ca: caB, trustDomain: 'example.org' }, { profile: 'client', clientId: 'app-1' });
+  const seenByA = await a.getCertificate(issued.serial);
+  assert.deepEqual(seenByA?.der, issued.der);
+  assert.equal(seenByA?.owner, 'app-1');
+
+  const crlA = new CrlPublisher(a, clock, signingView(caA));
+  const crlB = new CrlPublisher(b, clock, signingView(caB));
+  const first = await crlB.get();
+  clock.advance(1000);
+  await revokeCertificate({ store: a, clock, crls: new Map([[caA.record.id, crlA]]) }, issued.serial, 'keyCompromise');
+  // The other node learns of it through the database, not through node A's memory.
+  await rejectsWith(revokeCertificate({ store: b, clock }, issued.serial, 'superseded'), 'conflict');
+  const fromB = await crlB.regenerate();
+  const numbers = [first.number, (await crlA.get()).number, fromB.number];
+  for (let i = 0; i < 6; i++) numbers.push((await (i % 2 ? crlA : crlB).regenerate()).number);
+  assert.equal(new Set(numbers.map(String)).size, numbers.length, `CRL numbers repeat: ${numbers.join(',')}`);
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-crl-'));
+  try {
+    writeFileSync(join(dir, 'b.crl'), fromB.der);
+    const text = openssl(['crl', '-inform', 'DER', '-in', join(dir, 'b.crl'), '-noout', '-text']);
+    assert.equal(text.status, 0, text.out);
+    assert.match(text.out, new RegExp(`X509v3 CRL Number: \\n\\s+${fromB.number}`));
+    assert.match(text.out, new RegExp(issued.serial.toUpperCase()));
+    assert.match(text.out, /Key Compromise/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('sqlite: two store instances share one CA — issue on one, revoke on the other, the CRL of either lists it with unique numbers', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-pki-'));
+  const a = await openDurableStore(`sqlite:${join(dir, 'ca.db')}`);
+  const b = await openDurableStore(`sqlite:${join(dir, 'ca.db')}`);
+  try {
+    await twoNodesShareOneCa(a, b);
+  } finally {
+    await a.close();
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+await serviceDescribe('postgres', 'CA on PostgreSQL', () => {
+  test('postgres: two nodes share one CA — issue on one, revoke on the other, the CRL of either lists it with unique numbers', async () => {
+    const db = await createTempPostgresDatabase();
+    const a = await openDurableStore(db.url);
+    const b = await openDurableStore(db.url);
+    try {
+      await twoNodesShareOneCa(a, b);
+    } finally {
+      await a.close();
+      await b.close();
+      await db.drop();
+    }
+  });
+});
