@@ -139,6 +139,14 @@ export class OidcService {
     return this.current;
   }
 
+  appName(clientId: string): string {
+    return this.d.apps.find(clientId)?.name ?? clientId;
+  }
+
+  appRequiresMfa(clientId: string): boolean {
+    return this.d.apps.find(clientId)?.mfaRequired ?? false;
+  }
+
   /** Whether MFA is required for everyone (configuration). */
   get mfaForEveryone(): boolean {
     return this.opts.mfaForEveryone ?? false;

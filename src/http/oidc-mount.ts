@@ -1,0 +1,140 @@
+/**
+ * Mounts OpenID Connect (oidc-provider) and the sign-in pages on the identity plane's
+ * fastify instance, under the same issuer. The token, revocation and introspection
+ * endpoints are shared with Portcullis's own client-credentials code
+ * (docs/decisions/0004-oidc-provider.md): `grant_type=client_credentials` and JWT
+ * access tokens stay with TokenService; authorization_code, refresh_token and opaque
+ * or refresh tokens go to oidc-provider. Discovery is one document for both.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PortcullisError } from '../core/errors.js';
+import type { OidcService } from '../identity/oidc/provider.js';
+import { OIDC_ROUTES, ACR_MFA, ACR_SINGLE_FACTOR } from '../identity/oidc/provider.js';
+import { ASSET_PATH, PAGE_HEADERS, WEBAUTHN_SCRIPT, page } from '../identity/pages/html.js';
+import type { Outcome, SignInPages } from '../identity/pages/sign-in.js';
+
+export interface MountOidcOptions {
+  /** Portcullis's own metadata (discoveryDocument(issuer)); OIDC entries are added to it. */
+  baseMetadata: Record<string, unknown>;
+}
+
+/** The OIDC entries of the discovery document. */
+export function oidcMetadata(issuer: string): Record<string, unknown> {
+  const base = issuer.replace(/\/$/, '');
+  return {
+    authorization_endpoint: `${base}${OIDC_ROUTES.authorization}`,
+    userinfo_endpoint: `${base}${OIDC_ROUTES.userinfo}`,
+    end_session_endpoint: `${base}${OIDC_ROUTES.end_session}`,
+    response_types_supported: ['code'],
+    response_modes_supported: ['query', 'form_post'],
+    grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token'],
+    code_challenge_methods_supported: ['S256'],
+    scopes_supported: ['openid', 'offline_access', 'email'],
+    claims_supported: ['sub', 'email', 'email_verified', 'acr', 'amr', 'auth_time', 'iss', 'aud', 'exp', 'iat', 'nonce', 'sid'],
+    acr_values_supported: [ACR_SINGLE_FACTOR, ACR_MFA],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    authorization_response_iss_parameter_supported: true,
+    request_parameter_supported: false,
+    claims_parameter_supported: false,
+  };
+}
+
+function formOf(req: FastifyRequest): Record<string, string> {
+  const body = typeof req.body === 'string' ? req.body : '';
+  return Object.fromEntries(new URLSearchParams(body));
+}
+
+/**
+ * @example
+ * const app = buildIdentityPlane(deps);
+ * mountOidc(app, oidc, pages, { baseMetadata: discoveryDocument(config.issuer) });
+ */
+export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignInPages, opts: MountOidcOptions): void {
+  const handOver = (req: FastifyRequest, reply: FastifyReply): void => {
+    reply.hijack();
+    (req.raw as unknown as { body?: unknown }).body = typeof req.body === 'string' ? req.body : undefined;
+    oidc.provider.callback()(req.raw, reply.raw);
+  };
+
+  const metadata = { ...opts.baseMetadata, ...oidcMetadata(String(opts.baseMetadata['issuer'])) };
+  const tokenPaths = new Set<string>([OIDC_ROUTES.token, OIDC_ROUTES.revocation, OIDC_ROUTES.introspection]);
+  app.addHook('preHandler', async (req, reply) => {
+    const path = req.routeOptions.url;
+    if (path === '/.well-known/openid-configuration' || path === '/.well-known/oauth-authorization-server') {
+      return reply.header('cache-control', 'public, max-age=300').send(metadata);
+    }
+    if (req.method !== 'POST' || path === undefined || !tokenPaths.has(path)) return;
+    const form = formOf(req);
+    if (path === OIDC_ROUTES.token) {
+      if (form['grant_type'] !== 'client_credentials') {
+        handOver(req, reply);
+        return reply;
+      }
+      return;
+    }
+    // Revocation and introspection: JWT access tokens are Portcullis's; refresh and opaque tokens are oidc-provider's.
+    const token = form['token'] ?? '';
+    if (form['token_type_hint'] === 'refresh_token' || token.split('.').length !== 3) {
+      handOver(req, reply);
+      return reply;
+    }
+    return;
+  });
+
+  const providerPaths = [OIDC_ROUTES.authorization, OIDC_ROUTES.userinfo, OIDC_ROUTES.end_session];
+  for (const p of providerPaths) {
+    app.route({ method: ['GET', 'POST'], url: p, handler: async (req, reply) => handOver(req, reply) });
+    app.route({ method: ['GET', 'POST'], url: `${p}/*`, handler: async (req, reply) => handOver(req, reply) });
+  }
+
+  const send = async (reply: FastifyReply, out: Outcome): Promise<void> => {
+    if ('done' in out) return;
+    if ('json' in out) {
+      await reply.code(out.status ?? 200).headers({ 'cache-control': 'no-store' }).send(out.json);
+      return;
+    }
+    await reply.code(out.page.status).headers(PAGE_HEADERS).send(out.page.html);
+  };
+  const fail = async (reply: FastifyReply, e: unknown): Promise<void> => {
+    if (reply.sent || reply.raw.headersSent) return;
+    const known = e instanceof PortcullisError;
+    const name = (e as { name?: string } | undefined)?.name;
+    // oidc-provider: the interaction cookie is missing or expired.
+    const status = known ? e.status : name === 'SessionNotFound' ? 400 : 500;
+    const message = known && e.expose ? e.message : name === 'SessionNotFound' ? 'This sign-in has expired or was started in another browser; go back to the app and start again.' : 'Something went wrong.';
+    if (!known && name !== 'SessionNotFound') app.log.error({ err: e }, 'sign-in page failed');
+    const accept = String(reply.request.headers['accept'] ?? '');
+    if (accept.includes('application/json') || reply.request.url.includes('/webauthn/') || reply.request.url.includes('/passkey/')) {
+      await reply.code(status).headers({ 'cache-control': 'no-store' }).send({ error: message, code: known ? e.code : 'internal' });
+      return;
+    }
+    const p = page('Sign-in problem', '', { status, error: message });
+    await reply.code(status).headers(PAGE_HEADERS).send(p.html);
+  };
+
+  app.get(ASSET_PATH, async (_req, reply) =>
+    reply.headers({ 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300', 'x-content-type-options': 'nosniff' }).send(WEBAUTHN_SCRIPT),
+  );
+  app.get('/interaction/:uid', async (req, reply) => {
+    try {
+      await send(reply, await pages.show(req.raw, reply.raw));
+    } catch (e) {
+      await fail(reply, e);
+    }
+  });
+  app.get('/interaction/:uid/recovery', async (req, reply) => {
+    try {
+      await send(reply, await pages.recovery(req.raw, reply.raw));
+    } catch (e) {
+      await fail(reply, e);
+    }
+  });
+  app.post('/interaction/:uid/*', async (req, reply) => {
+    try {
+      const action = (req.params as Record<string, string>)['*'] ?? '';
+      await send(reply, await pages.post(req.raw, reply.raw, action, formOf(req), req.ip));
+    } catch (e) {
+      await fail(reply, e);
+    }
+  });
+}

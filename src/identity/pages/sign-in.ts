@@ -1,0 +1,349 @@
+/**
+ * The sign-in interaction pages behind oidc-provider's `login` and `consent` prompts:
+ * password, second factor (TOTP, e-mail/SMS code, recovery code, security key), MFA
+ * enrolment for a user who must have a factor and has none, passwordless passkeys,
+ * and consent. Every POST checks the interaction's anti-CSRF token. A wrong password
+ * and an unknown user get the same answer after the same work (one password hash),
+ * and every attempt goes through the brute-force limits (identity/lockout.ts).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { InteractionDetails } from 'oidc-provider';
+import type { AuditSink } from '../../audit/sink.js';
+import type { Clock } from '../../core/clock.js';
+import type { EphemeralStore } from '../../core/ephemeral.js';
+import { PortcullisError } from '../../core/errors.js';
+import type { Factor } from '../../mfa/factor.js';
+import type { Lockout } from '../lockout.js';
+import type { PasswordHashers } from '../passwords/hasher.js';
+import type { PasswordStore } from '../passwords/store.js';
+import { verifyPassword } from '../passwords/verify-password.js';
+import { ACR_MFA, escapeHtml, type OidcService } from '../oidc/provider.js';
+import type { IdentityStore, UserRecord } from '../store.js';
+import { normalizeEmail } from '../users.js';
+import type { CsrfTokens } from './csrf.js';
+import { field, form, page, type Page } from './html.js';
+import type { WebAuthnCeremonies } from './webauthn.js';
+
+export interface SignInDeps {
+  oidc: OidcService;
+  identity: IdentityStore;
+  passwords: PasswordStore;
+  hashers: PasswordHashers;
+  lockout: Lockout;
+  /** Guarded factors (guardFactor), by id: `totp`, `email`, `sms`, `recovery-code`. */
+  factors: readonly Factor[];
+  webauthn: WebAuthnCeremonies;
+  ephemeral: EphemeralStore;
+  csrf: CsrfTokens;
+  audit: AuditSink;
+  clock: Clock;
+}
+
+interface SignInState {
+  userId: string;
+  amr: string[];
+  stage: 'mfa' | 'enroll' | 'recovery';
+}
+
+/** What a handler answers: a page, JSON (WebAuthn), or nothing (oidc-provider already redirected). */
+export type Outcome = { page: Page } | { json: unknown; status?: number } | { done: true };
+
+const STATE_TTL_MS = 10 * 60_000;
+const FACTOR_LABEL: Record<string, string> = { totp: 'Authenticator app (TOTP)', email: 'Code by e-mail', sms: 'Code by text message', 'recovery-code': 'Recovery code' };
+
+function messageOf(e: unknown): string {
+  if (!(e instanceof PortcullisError)) throw e;
+  switch (e.code) {
+    case 'auth.invalid-credentials':
+      return 'The e-mail address or password is wrong.';
+    case 'auth.throttled':
+    case 'auth.locked': {
+      const s = Math.ceil(Number(e.details?.['retryAfterMs'] ?? 0) / 1000);
+      return e.code === 'auth.locked' ? `Too many failed attempts: locked, try again in ${s} s or ask an administrator.` : `Too many failed attempts: wait ${s} s before trying again.`;
+    }
+    default:
+      if (e.expose) return e.message;
+      throw e;
+  }
+}
+
+export class SignInPages {
+  constructor(private readonly d: SignInDeps) {}
+
+  private stateKey(uid: string): string {
+    return `signin:${uid}`;
+  }
+  private async state(uid: string): Promise<SignInState | undefined> {
+    const s = await this.d.ephemeral.get(this.stateKey(uid));
+    return s ? (JSON.parse(s) as SignInState) : undefined;
+  }
+  private async setState(uid: string, s: SignInState): Promise<void> {
+    await this.d.ephemeral.set(this.stateKey(uid), JSON.stringify(s), STATE_TTL_MS);
+  }
+
+  private base(uid: string): string {
+    return `/interaction/${encodeURIComponent(uid)}`;
+  }
+
+  /** GET /interaction/:uid */
+  async show(req: IncomingMessage, res: ServerResponse): Promise<Outcome> {
+    const details = await this.d.oidc.provider.interactionDetails(req, res);
+    const csrf = await this.d.csrf.tokenFor(details.uid);
+    if (details.prompt.name === 'consent') return { page: this.consentPage(details, csrf) };
+    const st = await this.state(details.uid);
+    if (st?.stage === 'mfa') return { page: await this.mfaPage(details.uid, st, csrf) };
+    if (st?.stage === 'enroll') return { page: this.enrollPage(details.uid, csrf) };
+    return { page: this.loginPage(details.uid, csrf) };
+  }
+
+  loginPage(uid: string, csrf: string, error?: string, status?: number): Page {
+    const b = this.base(uid);
+    return page(
+      'Sign in',
+      form(`${b}/login`, csrf, `${field('email', 'E-mail address', 'email', 'autocomplete="username webauthn" required')}${field('password', 'Password', 'password', 'autocomplete="current-password" required')}<p><button type="submit">Sign in</button></p>`) +
+        `<p><button type="button" hidden data-mode="authenticate" data-csrf="${escapeHtml(csrf)}" data-options="${b}/passkey/options" data-verify="${b}/passkey/verify">Sign in with a passkey</button></p><p id="webauthn-status" role="status"></p>`,
+      { script: true, ...(error ? { error } : {}), ...(status ? { status } : {}) },
+    );
+  }
+
+  private async enrolled(userId: string): Promise<Factor[]> {
+    const out: Factor[] = [];
+    for (const f of this.d.factors) if (await f.isEnrolled(userId)) out.push(f);
+    return out;
+  }
+
+  private async mfaPage(uid: string, st: SignInState, csrf: string, error?: string, status?: number): Promise<Page> {
+    const b = this.base(uid);
+    const factors = await this.enrolled(st.userId);
+    const keys = await this.d.identity.listWebAuthnCredentials(st.userId);
+    let body = '';
+    for (const f of factors) {
+      const send = f.id === 'email' || f.id === 'sms' ? form(`${b}/send-code`, csrf, `<input type="hidden" name="factor" value="${f.id}"><button type="submit">Send a code</button>`) : '';
+      body += `<section><h2>${escapeHtml(FACTOR_LABEL[f.id] ?? f.id)}</h2>${send}${form(`${b}/mfa`, csrf, `<input type="hidden" name="factor" value="${f.id}">${field(`code-${f.id}`, 'Code', 'text', `name="code" inputmode="${f.id === 'recovery-code' ? 'text' : 'numeric'}" autocomplete="one-time-code" required`).replace(`name="code-${f.id}" `, '')}<p><button type="submit">Verify</button></p>`)}</section>`;
+    }
+    if (keys.length) body += `<section><h2>Security key or passkey</h2><p><button type="button" hidden data-mode="authenticate" data-csrf="${escapeHtml(csrf)}" data-options="${b}/webauthn/options" data-verify="${b}/webauthn/verify">Use a security key</button></p><p id="webauthn-status" role="status"></p></section>`;
+    return page('Second step', body, { script: keys.length > 0, ...(error ? { error } : {}), ...(status ? { status } : {}) });
+  }
+
+  private enrollPage(uid: string, csrf: string, error?: string, extra = ''): Page {
+    const b = this.base(uid);
+    return page(
+      'Set up a second factor',
+      `<p>Your account needs a second factor before you can continue.</p>${extra}` +
+        `<section><h2>Authenticator app</h2>${form(`${b}/enroll`, csrf, '<input type="hidden" name="factor" value="totp"><button type="submit">Set up an authenticator app</button>')}</section>` +
+        `<section><h2>Code by e-mail</h2>${form(`${b}/enroll`, csrf, `<input type="hidden" name="factor" value="email">${field('address', 'E-mail address', 'email', 'required')}<button type="submit">Send a code</button>`)}</section>` +
+        `<section><h2>Passkey or security key</h2>${field('passkey-name', 'Name for this key', 'text', 'value="My passkey"')}<p><button type="button" hidden data-mode="register" data-csrf="${escapeHtml(csrf)}" data-options="${b}/webauthn/register-options" data-verify="${b}/webauthn/register">Register a passkey</button></p><p id="webauthn-status" role="status"></p></section>`,
+      { script: true, ...(error ? { error } : {}) },
+    );
+  }
+
+  private consentPage(details: InteractionDetails, csrf: string): Page {
+    const b = this.base(details.uid);
+    const scopes = String(details.params['scope'] ?? '').split(' ').filter(Boolean);
+    const app = this.d.oidc.appName(String(details.params['client_id']));
+    return page(
+      'Allow access?',
+      `<p>${escapeHtml(app)} asks for: ${scopes.map((s) => `<code>${escapeHtml(s)}</code>`).join(', ') || 'your identity'}.</p>` +
+        form(`${b}/consent`, csrf, '<button type="submit">Allow</button>') +
+        form(`${b}/abort`, csrf, '<button type="submit">Deny</button>'),
+    );
+  }
+
+  /** POST /interaction/:uid/:action with a parsed form body. */
+  async post(req: IncomingMessage, res: ServerResponse, action: string, body: Record<string, string>, ip: string | undefined): Promise<Outcome> {
+    const provider = this.d.oidc.provider;
+    const details = await provider.interactionDetails(req, res);
+    const uid = details.uid;
+    // Every form and every WebAuthn call carries the interaction's CSRF token.
+    await this.d.csrf.check(uid, body['csrf']);
+    const csrf = await this.d.csrf.tokenFor(uid);
+    const st = await this.state(uid);
+
+    switch (action) {
+      case 'login':
+        return this.login(req, res, details, body, ip, csrf);
+      case 'consent': {
+        if (details.prompt.name !== 'consent') throw new PortcullisError('request.invalid', 'nothing to consent to');
+        const grantId = await this.d.oidc.grantConsent(details);
+        await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+        return { done: true };
+      }
+      case 'abort':
+        await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the user denied the request' }, { mergeWithLastSubmission: false });
+        return { done: true };
+      case 'send-code': {
+        if (st?.stage !== 'mfa') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
+        const f = this.factor(body['factor']);
+        try {
+          const out = await f.challenge({ userId: st.userId, ...(ip ? { ip } : {}) });
+          return { page: await this.mfaPage(uid, st, csrf, out.sentTo ? `A code was sent to ${out.sentTo}.` : undefined) };
+        } catch (e) {
+          return { page: await this.mfaPage(uid, st, csrf, messageOf(e), 400) };
+        }
+      }
+      case 'mfa': {
+        if (st?.stage !== 'mfa') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
+        const f = this.factor(body['factor']);
+        try {
+          await f.verify({ userId: st.userId, ...(ip ? { ip } : {}) }, String(body['code'] ?? '').trim());
+        } catch (e) {
+          this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-failed', actor: `user:${st.userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { factor: f.id } });
+          return { page: await this.mfaPage(uid, st, csrf, messageOf(e), 401) };
+        }
+        return this.finish(req, res, st.userId, [...st.amr, ...f.amr]);
+      }
+      case 'enroll':
+        return this.enroll(uid, st, body, ip, csrf);
+      case 'enroll-confirm': {
+        if (st?.stage !== 'enroll') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
+        const f = this.factor(body['factor']);
+        try {
+          await f.confirm({ userId: st.userId, ...(ip ? { ip } : {}) }, String(body['code'] ?? '').trim());
+        } catch (e) {
+          return { page: this.enrollPage(uid, csrf, messageOf(e)) };
+        }
+        return this.showRecoveryCodes(uid, st, csrf, [...st.amr, ...f.amr]);
+      }
+      case 'continue':
+        if (st?.stage !== 'recovery') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
+        return this.finish(req, res, st.userId, st.amr);
+      case 'passkey/options':
+        return { json: await this.d.webauthn.authenticationOptions(uid, undefined) };
+      case 'passkey/verify': {
+        const r = await this.d.webauthn.verifyAuthentication(uid, undefined, body['response'] ?? '');
+        if (!r.userVerified) return { json: { error: 'this passkey did not verify you (PIN or biometric)' }, status: 401 };
+        return this.finishJson(req, res, r.userId, ['hwk', 'user']);
+      }
+      case 'webauthn/options':
+        if (st?.stage !== 'mfa') return { json: { error: 'sign in first' }, status: 400 };
+        return { json: await this.d.webauthn.authenticationOptions(uid, st.userId) };
+      case 'webauthn/verify': {
+        if (st?.stage !== 'mfa') return { json: { error: 'sign in first' }, status: 400 };
+        const r = await this.d.webauthn.verifyAuthentication(uid, st.userId, body['response'] ?? '');
+        return this.finishJson(req, res, st.userId, [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])]);
+      }
+      case 'webauthn/register-options': {
+        if (st?.stage !== 'enroll') return { json: { error: 'sign in first' }, status: 400 };
+        const user = await this.d.identity.getUser(st.userId);
+        return { json: await this.d.webauthn.registrationOptions(uid, user!) };
+      }
+      case 'webauthn/register': {
+        if (st?.stage !== 'enroll') return { json: { error: 'sign in first' }, status: 400 };
+        const r = await this.d.webauthn.verifyRegistration(uid, st.userId, body['response'] ?? '', body['name'] ?? '');
+        await this.setState(uid, { ...st, stage: 'recovery', amr: [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])] });
+        return { json: { redirect: this.base(uid) + '/recovery' } };
+      }
+      default:
+        throw new PortcullisError('not-found', 'no such sign-in step');
+    }
+  }
+
+  /** GET /interaction/:uid/recovery (after a passkey enrolment, where JS navigates). */
+  async recovery(req: IncomingMessage, res: ServerResponse): Promise<Outcome> {
+    const details = await this.d.oidc.provider.interactionDetails(req, res);
+    const st = await this.state(details.uid);
+    const csrf = await this.d.csrf.tokenFor(details.uid);
+    if (st?.stage !== 'recovery') return { page: this.loginPage(details.uid, csrf, 'Sign in first.', 400) };
+    return this.showRecoveryCodes(details.uid, st, csrf, st.amr);
+  }
+
+  private factor(id: string | undefined): Factor {
+    const f = this.d.factors.find((x) => x.id === id);
+    if (!f) throw new PortcullisError('mfa.unknown-factor', 'no such second factor');
+    return f;
+  }
+
+  private async login(req: IncomingMessage, res: ServerResponse, details: InteractionDetails, body: Record<string, string>, ip: string | undefined, csrf: string): Promise<Outcome> {
+    const uid = details.uid;
+    const email = normalizeEmail(String(body['email'] ?? ''));
+    const user = email ? await this.d.identity.getUserByEmail(email) : undefined;
+    try {
+      // Unknown users cost one hash too and count against the typed name (no enumeration).
+      await verifyPassword(
+        { hashers: this.d.hashers, store: this.d.passwords, lockout: this.d.lockout },
+        { userId: user?.id, account: user?.id ?? `email:${email}`, ...(ip ? { ip } : {}), password: String(body['password'] ?? '') },
+      );
+      if (!user || user.status !== 'active') throw new PortcullisError('auth.invalid-credentials', 'invalid user name or password');
+    } catch (e) {
+      this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: 'anonymous', reason: e instanceof PortcullisError ? e.code : 'internal', data: { ip: ip ?? null } });
+      const status = e instanceof PortcullisError ? e.status : 500;
+      return { page: this.loginPage(uid, csrf, messageOf(e), status) };
+    }
+    const amr = ['pwd'];
+    const enrolled = await this.enrolled(user.id);
+    const keys = await this.d.identity.listWebAuthnCredentials(user.id);
+    const hasFactor = enrolled.some((f) => f.id !== 'recovery-code') || keys.length > 0;
+    if (hasFactor) {
+      const st: SignInState = { userId: user.id, amr, stage: 'mfa' };
+      await this.setState(uid, st);
+      return { page: await this.mfaPage(uid, st, csrf) };
+    }
+    if (this.mfaRequired(details, user)) {
+      await this.setState(uid, { userId: user.id, amr, stage: 'enroll' });
+      return { page: this.enrollPage(uid, csrf) };
+    }
+    return this.finish(req, res, user.id, amr);
+  }
+
+  /** MFA for everyone, for this app, for this user, or asked for by the app (acr_values). */
+  private mfaRequired(details: InteractionDetails, user: UserRecord): boolean {
+    const asked = String(details.params['acr_values'] ?? '').split(' ').includes(ACR_MFA);
+    return this.d.oidc.mfaForEveryone || user.mfaRequired || this.d.oidc.appRequiresMfa(String(details.params['client_id'])) || asked;
+  }
+
+  private async enroll(uid: string, st: SignInState | undefined, body: Record<string, string>, ip: string | undefined, csrf: string): Promise<Outcome> {
+    if (st?.stage !== 'enroll') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
+    const f = this.factor(body['factor']);
+    const user = await this.d.identity.getUser(st.userId);
+    let out;
+    try {
+      out = await f.enroll({ userId: st.userId, ...(ip ? { ip } : {}), address: f.id === 'totp' ? user!.email : String(body['address'] ?? '') });
+    } catch (e) {
+      return { page: this.enrollPage(uid, csrf, messageOf(e)) };
+    }
+    const b = this.base(uid);
+    const confirm = form(`${b}/enroll-confirm`, csrf, `<input type="hidden" name="factor" value="${f.id}">${field('code', 'Code', 'text', 'inputmode="numeric" autocomplete="one-time-code" required')}<p><button type="submit">Confirm</button></p>`);
+    if (f.id === 'totp') {
+      return {
+        page: page(
+          'Set up an authenticator app',
+          `<p>Scan this code with your authenticator app, or enter the key by hand, then type the code it shows.</p><figure role="img" aria-label="QR code of the key">${out.qrSvg ?? ''}</figure>` +
+            `<p>Key: <code id="totp-secret">${escapeHtml(out.secretBase32 ?? '')}</code></p><p><a id="otpauth-uri" href="${escapeHtml(out.otpauthUri ?? '')}">Open in an authenticator app</a></p>${confirm}`,
+        ),
+      };
+    }
+    return { page: page('Confirm your address', `<p>A code was sent to ${escapeHtml(out.sentTo ?? '')}.</p>${confirm}`) };
+  }
+
+  private async showRecoveryCodes(uid: string, st: SignInState, csrf: string, amr: string[]): Promise<Outcome> {
+    const rc = this.d.factors.find((f) => f.id === 'recovery-code');
+    await this.setState(uid, { ...st, stage: 'recovery', amr });
+    const codes = rc ? ((await rc.enroll({ userId: st.userId })).codes ?? []) : [];
+    return {
+      page: page(
+        'Save your recovery codes',
+        `<p>Each code signs you in once if you lose your second factor. They are shown only now.</p><ul id="recovery-codes">${codes.map((c) => `<li><code>${escapeHtml(c)}</code></li>`).join('')}</ul>` +
+          form(`${this.base(uid)}/continue`, csrf, '<button type="submit">I saved them, continue</button>'),
+      ),
+    };
+  }
+
+  private async finish(req: IncomingMessage, res: ServerResponse, userId: string, amr: string[]): Promise<Outcome> {
+    const user = await this.d.identity.getUser(userId);
+    if (!user) throw new PortcullisError('auth.invalid-credentials', 'invalid user');
+    await this.d.ephemeral.delete(this.stateKey((await this.d.oidc.provider.interactionDetails(req, res)).uid));
+    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${userId}`, data: { amr } });
+    await this.d.oidc.provider.interactionFinished(req, res, this.d.oidc.loginResult(user, [...new Set(amr)]), { mergeWithLastSubmission: false });
+    return { done: true };
+  }
+
+  private async finishJson(req: IncomingMessage, res: ServerResponse, userId: string, amr: string[]): Promise<Outcome> {
+    const user = await this.d.identity.getUser(userId);
+    if (!user || user.status !== 'active') return { json: { error: 'this account cannot sign in' }, status: 401 };
+    const details = await this.d.oidc.provider.interactionDetails(req, res);
+    await this.d.ephemeral.delete(this.stateKey(details.uid));
+    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${userId}`, data: { amr } });
+    const redirect = await this.d.oidc.provider.interactionResult(req, res, this.d.oidc.loginResult(user, [...new Set(amr)]), { mergeWithLastSubmission: false });
+    return { json: { redirect } };
+  }
+}

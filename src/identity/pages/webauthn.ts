@@ -1,0 +1,138 @@
+/**
+ * WebAuthn ceremonies (W3C WebAuthn L3) with @simplewebauthn/server: registration of
+ * several credentials per user, authentication as a second factor (the user's
+ * credentials) or as a passwordless passkey (discoverable credential, user
+ * verification required). Challenges are single-use (consumed from the ephemeral
+ * store); the signature counter is updated by compare-and-set and a counter that does
+ * not grow is refused (a cloned authenticator).
+ */
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type AuthenticatorTransportFuture,
+} from '@simplewebauthn/server';
+import type { Clock } from '../../core/clock.js';
+import type { EphemeralStore } from '../../core/ephemeral.js';
+import { PortcullisError } from '../../core/errors.js';
+import type { UserRecord, WebAuthnStore } from '../store.js';
+
+export interface WebAuthnConfig {
+  rpId: string;
+  rpName: string;
+  /** Expected origin(s) of the pages (the issuer origin). */
+  origin: string | string[];
+}
+
+const CHALLENGE_TTL_MS = 5 * 60_000;
+
+function invalid(message: string, cause?: unknown): PortcullisError {
+  return new PortcullisError('webauthn.invalid-response', message, cause === undefined ? {} : { cause });
+}
+
+export class WebAuthnCeremonies {
+  constructor(
+    private readonly store: WebAuthnStore,
+    private readonly ephemeral: EphemeralStore,
+    private readonly clock: Clock,
+    private readonly cfg: WebAuthnConfig,
+  ) {}
+
+  private async saveChallenge(slot: string, challenge: string): Promise<void> {
+    await this.ephemeral.set(`webauthn:${slot}`, challenge, CHALLENGE_TTL_MS);
+  }
+
+  /** Reads and deletes the challenge: each is answered at most once. */
+  private async takeChallenge(slot: string): Promise<string> {
+    const c = await this.ephemeral.get(`webauthn:${slot}`);
+    if (!c || !(await this.ephemeral.consumeOnce(`webauthn-used:${slot}:${c}`, CHALLENGE_TTL_MS))) throw invalid('no pending WebAuthn challenge');
+    await this.ephemeral.delete(`webauthn:${slot}`);
+    return c;
+  }
+
+  async registrationOptions(slot: string, user: UserRecord): Promise<unknown> {
+    const existing = await this.store.listWebAuthnCredentials(user.id);
+    const options = await generateRegistrationOptions({
+      rpName: this.cfg.rpName,
+      rpID: this.cfg.rpId,
+      userName: user.email,
+      userID: new TextEncoder().encode(user.id),
+      attestationType: 'none',
+      excludeCredentials: existing.map((c) => ({ id: c.id, transports: c.transports as AuthenticatorTransportFuture[] })),
+      authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
+    });
+    await this.saveChallenge(`reg:${slot}`, options.challenge);
+    return options;
+  }
+
+  async verifyRegistration(slot: string, userId: string, responseJson: string, name: string): Promise<{ id: string; userVerified: boolean }> {
+    const expectedChallenge = await this.takeChallenge(`reg:${slot}`);
+    let v;
+    try {
+      v = await verifyRegistrationResponse({ response: JSON.parse(responseJson), expectedChallenge, expectedOrigin: this.cfg.origin, expectedRPID: this.cfg.rpId, requireUserVerification: false });
+    } catch (e) {
+      throw invalid('the registration did not verify', e);
+    }
+    if (!v.verified || !v.registrationInfo) throw invalid('the registration did not verify');
+    const { credential, credentialBackedUp, credentialDeviceType, userVerified } = v.registrationInfo;
+    await this.store.addWebAuthnCredential({
+      id: credential.id,
+      userId,
+      name: (name.trim() || 'Security key').slice(0, 64),
+      publicKey: Buffer.from(credential.publicKey).toString('base64url'),
+      counter: credential.counter,
+      transports: credential.transports ?? [],
+      backedUp: credentialBackedUp,
+      deviceType: credentialDeviceType,
+      createdAt: this.clock.now(),
+      lastUsedAt: null,
+    });
+    return { id: credential.id, userVerified };
+  }
+
+  /** With `userId`: a second factor among the user's credentials; without: a passwordless passkey (UV required). */
+  async authenticationOptions(slot: string, userId: string | undefined): Promise<unknown> {
+    const creds = userId ? await this.store.listWebAuthnCredentials(userId) : [];
+    const options = await generateAuthenticationOptions({
+      rpID: this.cfg.rpId,
+      allowCredentials: creds.map((c) => ({ id: c.id, transports: c.transports as AuthenticatorTransportFuture[] })),
+      userVerification: userId ? 'preferred' : 'required',
+    });
+    await this.saveChallenge(`auth:${slot}`, options.challenge);
+    return options;
+  }
+
+  async verifyAuthentication(slot: string, userId: string | undefined, responseJson: string): Promise<{ userId: string; userVerified: boolean }> {
+    const expectedChallenge = await this.takeChallenge(`auth:${slot}`);
+    let response;
+    try {
+      response = JSON.parse(responseJson) as { id: string };
+    } catch (e) {
+      throw invalid('malformed WebAuthn response', e);
+    }
+    const cred = typeof response.id === 'string' ? await this.store.getWebAuthnCredential(response.id) : undefined;
+    if (!cred || (userId !== undefined && cred.userId !== userId)) throw invalid('unknown credential');
+    let v;
+    try {
+      v = await verifyAuthenticationResponse({
+        response: response as never,
+        expectedChallenge,
+        expectedOrigin: this.cfg.origin,
+        expectedRPID: this.cfg.rpId,
+        credential: { id: cred.id, publicKey: new Uint8Array(Buffer.from(cred.publicKey, 'base64url')), counter: cred.counter, transports: cred.transports as AuthenticatorTransportFuture[] },
+        requireUserVerification: userId === undefined,
+      });
+    } catch (e) {
+      if (/counter/i.test(String((e as Error).message))) throw new PortcullisError('webauthn.counter-regressed', 'the authenticator counter did not increase', { cause: e });
+      if (/user verification/i.test(String((e as Error).message))) throw new PortcullisError('webauthn.user-verification-required', 'the authenticator did not verify the user', { cause: e });
+      throw invalid('the assertion did not verify', e);
+    }
+    if (!v.verified) throw invalid('the assertion did not verify');
+    const next = v.authenticationInfo.newCounter;
+    // Counters of 0 mean the authenticator keeps none (passkeys synced across devices).
+    if ((next !== 0 || cred.counter !== 0) && next <= cred.counter) throw new PortcullisError('webauthn.counter-regressed', 'the authenticator counter did not increase');
+    if (!(await this.store.updateWebAuthnCounter(cred.id, cred.counter, next, this.clock.now()))) throw new PortcullisError('webauthn.counter-regressed', 'the credential was used concurrently');
+    return { userId: cred.userId, userVerified: v.authenticationInfo.userVerified };
+  }
+}
