@@ -19,6 +19,7 @@ export class MemoryCertificateStore implements CertificateStore {
 
   /** Ordered by notBefore, then serial (as the durable adapters), so `limit` keeps the oldest. */
   async listCertificates(f: CertificateFilter = {}): Promise<CertificateRecord[]> {
+    if (f.limit !== undefined && !(Number.isSafeInteger(f.limit) && f.limit >= 0)) throw new PortcullisError('request.invalid', 'limit must be a non-negative integer');
     const out = [...this.certs.values()].filter(
       (r) =>
         (f.owner === undefined || r.owner === f.owner) &&

@@ -81,6 +81,10 @@ export function runCertificateStoreSuite(name: string, make: () => Promise<Store
     assert.deepEqual(await s.listCertificates({ limit: 2 }), [c2, c0]);
     assert.deepEqual(await s.listCertificates({ issuerId: 'int-1', status: 'active', limit: 1 }), [c2]);
     assert.deepEqual(await s.listCertificates({ owner: 'nobody' }), []);
+    assert.deepEqual(await s.listCertificates({ limit: 0 }), []);
+    // A negative limit means "no limit" to SQLite and an error to PostgreSQL: refused on every adapter.
+    await rejectsWith(s.listCertificates({ limit: -1 }), 'request.invalid');
+    await rejectsWith(s.listCertificates({ limit: 1.5 }), 'request.invalid');
   });
 
   t('revoke sets status, time and reason once; a second revoke, or an unknown serial, gets undefined', async (open) => {

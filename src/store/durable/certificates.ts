@@ -61,8 +61,9 @@ export async function getCertificate(db: Kysely<Database>, serial: string): Prom
   return r && fromRow(r);
 }
 
-/** Ordered by notBefore, then serial, so `limit` keeps the oldest. */
+/** Ordered by notBefore, then serial, so `limit` keeps the oldest. A limit that is not a non-negative integer is request.invalid. */
 export async function listCertificates(db: Kysely<Database>, f: CertificateFilter = {}): Promise<CertificateRecord[]> {
+  if (f.limit !== undefined && !(Number.isSafeInteger(f.limit) && f.limit >= 0)) throw new PortcullisError('request.invalid', 'limit must be a non-negative integer');
   let q = db.selectFrom('certificates').selectAll();
   if (f.owner !== undefined) q = q.where('owner', '=', f.owner);
   if (f.status !== undefined) q = q.where('status', '=', f.status);
