@@ -8,6 +8,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PortcullisError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import type { OidcService } from '../identity/oidc/provider.js';
 import { OIDC_ROUTES, ACR_MFA, ACR_SINGLE_FACTOR } from '../identity/oidc/provider.js';
 import { ASSET_PATH, PAGE_HEADERS, WEBAUTHN_SCRIPT, page } from '../identity/pages/html.js';
@@ -16,6 +17,8 @@ import type { Outcome, SignInPages } from '../identity/pages/sign-in.js';
 export interface MountOidcOptions {
   /** Portcullis's own metadata (discoveryDocument(issuer)); OIDC entries are added to it. */
   baseMetadata: Record<string, unknown>;
+  /** Where unexpected page failures are logged (never with secrets). */
+  logger?: Logger;
 }
 
 /** The OIDC entries of the discovery document. */
@@ -102,7 +105,7 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     // oidc-provider: the interaction cookie is missing or expired.
     const status = known ? e.status : name === 'SessionNotFound' ? 400 : 500;
     const message = known && e.expose ? e.message : name === 'SessionNotFound' ? 'This sign-in has expired or was started in another browser; go back to the app and start again.' : 'Something went wrong.';
-    if (!known && name !== 'SessionNotFound') app.log.error({ err: e }, 'sign-in page failed');
+    if (status >= 500) opts.logger?.error({ err: e }, 'sign-in page failed');
     const accept = String(reply.request.headers['accept'] ?? '');
     if (accept.includes('application/json') || reply.request.url.includes('/webauthn/') || reply.request.url.includes('/passkey/')) {
       await reply.code(status).headers({ 'cache-control': 'no-store' }).send({ error: message, code: known ? e.code : 'internal' });

@@ -192,6 +192,7 @@ test('e-mail code via the file outbox as second factor; attack: recovery code re
   const first = await signInWithPassword('mail@example.test');
   assert.match(first.r.body, /Set up a second factor/);
   const sent = await postForm(first.browser, first.r.body, 'enroll', { factor: 'email', address: 'mail@example.test' });
+  assert.match(sent.body, /Confirm your address/, sent.body);
   const code1 = (await idp.readOutbox()).findLast((m) => m.to === 'mail@example.test')!.code;
   const confirmed = await postForm(first.browser, sent.body, 'enroll-confirm', { factor: 'email', code: code1 });
   assert.match(confirmed.body, /Save your recovery codes/);
@@ -239,7 +240,8 @@ test('attack: password guessing hits the attempt cap with a clear message', asyn
   await newUser('guess@example.test');
   const a = await authorize();
   let last;
-  for (let i = 0; i < 6; i++) last = await postForm(a.browser, a.page.body, 'login', { email: 'guess@example.test', password: `wrong guess number ${i}` });
+  // Five free failures, the sixth sets a delay: the seventh attempt must wait.
+  for (let i = 0; i < 7; i++) last = await postForm(a.browser, a.page.body, 'login', { email: 'guess@example.test', password: `wrong guess number ${i}` });
   assert.equal(last!.status, 429);
   assert.match(last!.body, /Too many failed attempts/);
   // Even the right password is refused while throttled.
@@ -253,7 +255,7 @@ test('attack: TOTP guessing hits the attempt cap', async () => {
   await idp.totpFactor.confirm({ userId: user.id }, idp.totpNow(enrol.secretBase32!));
   const { browser, r } = await signInWithPassword('totpguess@example.test');
   let last;
-  for (let i = 0; i < 6; i++) last = await postForm(browser, r.body, 'mfa', { factor: 'totp', code: String(100000 + i) });
+  for (let i = 0; i < 7; i++) last = await postForm(browser, r.body, 'mfa', { factor: 'totp', code: String(100000 + i) });
   assert.equal(last!.status, 429);
   assert.match(last!.body, /Too many failed attempts/);
 });
@@ -303,7 +305,7 @@ test('RP-initiated logout ends the session at the provider', async () => {
   const tokens = await client.authorizationCodeGrant(config, cb, { pkceCodeVerifier: verifier, expectedState: state }, { resource: AUD });
   const url = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token! });
   const confirm = await browser.follow(url.toString(), idp.issuer);
-  assert.match(confirm.body, /Sign out\?/);
+  assert.match(confirm.body, /Sign out\?/, `${confirm.status} ${confirm.location} ${confirm.body.slice(0, 500)}`);
   const xsrf = /name="xsrf" value="([^"]+)"/.exec(confirm.body)![1]!;
   const action = /action="([^"]+)"/.exec(confirm.body)![1]!;
   const out = await browser.request(new URL(action, idp.issuer).toString(), { form: { xsrf, logout: 'yes' } });

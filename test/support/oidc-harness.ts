@@ -56,7 +56,7 @@ export async function startIdentity(opts: { mfaForEveryone?: boolean } = {}) {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const clock = systemClock;
-  const logger = createLogger('silent');
+  const logger = createLogger(process.env['PC_TEST_LOG'] ?? 'silent');
   const store = await openDurableStore(`sqlite:${join(dir, 'p.db')}`);
   const ephemeral = new MemoryEphemeralStore();
   const envelope = await Envelope.open(store, randomBytes(32));
@@ -80,7 +80,7 @@ export async function startIdentity(opts: { mfaForEveryone?: boolean } = {}) {
   const totpFactor = new TotpFactor({ store: mfaStore, ephemeral, box, clock }, { issuer: 'Portcullis' });
   const emailFactor = new OtpFactor(
     { store: mfaStore, ephemeral, codes: new OneTimeCodes(ephemeral, clock, randomBytes(32)), sender: new FileOutboxSender(outbox, clock), clock },
-    { channel: 'email', issuer: 'Portcullis', resendIntervalMs: 0 },
+    { channel: 'email', issuer: 'Portcullis', resendIntervalMs: 1 },
   );
   const recovery = new RecoveryCodesFactor({ store: mfaStore, clock });
   const factors = [totpFactor, emailFactor, recovery].map((f) => guardFactor(f, lockout));
@@ -102,7 +102,7 @@ export async function startIdentity(opts: { mfaForEveryone?: boolean } = {}) {
   const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: '127.0.0.1', rpName: 'Portcullis', origin: issuer });
   const pages = new SignInPages({ oidc, identity: store, passwords, hashers, lockout, factors, webauthn, ephemeral, csrf: new CsrfTokens(ephemeral), audit, clock });
   const app = buildIdentityPlane({ issuer, keys, tokens, logger, health: { ready: async () => undefined } });
-  mountOidc(app, oidc, pages, { baseMetadata: discoveryDocument(issuer) });
+  mountOidc(app, oidc, pages, { baseMetadata: discoveryDocument(issuer), logger });
   await app.listen({ port, host: '127.0.0.1' });
   return {
     issuer,

@@ -253,7 +253,17 @@ export class OidcService {
       pkce: { required: () => true },
       features: {
         devInteractions: { enabled: false },
-        rpInitiatedLogout: { enabled: true },
+        rpInitiatedLogout: {
+          enabled: true,
+          logoutSource: async (ctx: any, form: string) => {
+            ctx.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'; form-action 'self'");
+            ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign out</title></head><body><main><h1>Sign out?</h1>${form}<button form="op.logoutForm" type="submit" name="logout" value="yes">Sign out</button> <button form="op.logoutForm" type="submit">Stay signed in</button></main></body></html>`;
+          },
+          postLogoutSuccessSource: async (ctx: any) => {
+            ctx.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+            ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body><main><h1>You are signed out</h1></main></body></html>`;
+          },
+        },
         userinfo: { enabled: true },
         revocation: { enabled: true },
         introspection: { enabled: true },
@@ -325,14 +335,6 @@ export class OidcService {
         ctx.type = 'html';
         ctx.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
         ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title></head><body><main><h1>Something went wrong</h1><p>${escapeHtml(out['error'] ?? 'error')}: ${escapeHtml(out['error_description'] ?? '')}</p></main></body></html>`;
-      },
-      logoutSource: async (ctx: any, form: string) => {
-        ctx.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'; form-action 'self'");
-        ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign out</title></head><body><main><h1>Sign out?</h1>${form}<button form="op.logoutForm" type="submit" name="logout" value="yes">Sign out</button> <button form="op.logoutForm" type="submit">Stay signed in</button></main></body></html>`;
-      },
-      postLogoutSuccessSource: async (ctx: any) => {
-        ctx.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
-        ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body><main><h1>You are signed out</h1></main></body></html>`;
       },
     });
     provider.proxy = true;

@@ -188,7 +188,7 @@ export class SignInPages {
           await f.verify({ userId: st.userId, ...(ip ? { ip } : {}) }, String(body['code'] ?? '').trim());
         } catch (e) {
           this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-failed', actor: `user:${st.userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { factor: f.id } });
-          return { page: await this.mfaPage(uid, st, csrf, messageOf(e), 401) };
+          return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
         }
         return this.finish(req, res, st.userId, [...st.amr, ...f.amr]);
       }
