@@ -8,13 +8,16 @@ import { PortcullisError } from '../../core/errors.js';
 export const GCM_IV_BYTES = 12;
 export const GCM_TAG_BYTES = 16;
 
-/** Encrypts `plaintext` under `key` with `iv`; returns ciphertext followed by the 16-byte tag. */
-export function gcmSeal(key: KeyObject, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
+/**
+ * Encrypts `plaintext` under `key` with `iv`; returns ciphertext followed by the 16-byte tag
+ * (with `ivPrefix`, `iv || ciphertext || tag` in one buffer, the transit wire layout).
+ */
+export function gcmSeal(key: KeyObject, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array, ivPrefix = false): Buffer {
   const c = createCipheriv('aes-256-gcm', key, iv);
   if (aad !== undefined && aad.byteLength > 0) c.setAAD(aad);
   const head = c.update(plaintext);
   c.final();
-  return Buffer.concat([head, c.getAuthTag()]);
+  return ivPrefix ? Buffer.concat([iv, head, c.getAuthTag()]) : Buffer.concat([head, c.getAuthTag()]);
 }
 
 /** Decrypts `ct || tag`; throws `transit.decrypt-failed` when the tag does not verify. */
