@@ -23,6 +23,6 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files];
+const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files];
 const r = spawnSync(process.execPath, args, { stdio: 'inherit', env: { ...process.env, PORTCULLIS_TEST: '1' } });
 process.exit(r.status ?? 1);
