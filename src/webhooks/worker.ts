@@ -113,8 +113,8 @@ export class DeliveryWorker {
       await res.body?.cancel().catch(() => undefined);
       if (status < 200 || status > 299) error = `HTTP ${status}`;
     } catch (e) {
-      const err = e as { name?: string; cause?: { code?: string } };
-      error = (err.cause?.code ?? err.name ?? 'Error').slice(0, MAX_ERROR);
+      const err = e as { name?: string; cause?: { code?: string; message?: string } };
+      error = (err.name === 'TimeoutError' ? 'timeout' : (err.cause?.code ?? err.cause?.message ?? err.name ?? 'Error')).slice(0, MAX_ERROR);
     }
     const at = this.clock.now();
     const ok = error === null;

@@ -1,0 +1,13 @@
+/**
+ * The Portcullis SDK for apps (`portcullis/sdk`), on web standards only (fetch,
+ * WebCrypto), so it runs in Node and in browsers: sign requests (RFC 9421, with
+ * RFC 9530 Content-Digest), verify signed responses and webhooks, and get access
+ * tokens with the client-credentials grant.
+ */
+export { createSignedFetch, requestOf, type SignedFetchOptions } from './signed-fetch.js';
+export { verifyResponse, verifyWebhook, WEBHOOK_TAG, type VerifyOptions, type VerifiedBody } from './verify-response.js';
+export { getToken, clearTokenCache, TokenError, type GetTokenOptions } from './token.js';
+export { importJwks, algorithmOfJwk, KeyResolver, type KeySource, type PublicJwk } from './keys.js';
+export { base64urlDecode, base64urlEncode } from './base64url.js';
+export { PortcullisError, isPortcullisError, type ErrorCode } from '../core/errors.js';
+export type { SignatureAlgorithm } from '../signatures/types.js';

@@ -1,0 +1,98 @@
+/**
+ * OAuth 2.0 client credentials (RFC 6749 §4.4) against the Portcullis token endpoint,
+ * with `client_secret_basic` and the token cached until shortly before it expires.
+ * Concurrent callers share one request.
+ */
+
+export interface GetTokenOptions {
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** Space-separated scopes. */
+  scope?: string;
+  /** RFC 8707 resource indicator (the API audience). */
+  resource?: string;
+  /** Renew this many seconds before expiry (default 30, at most half the lifetime). */
+  refreshBeforeSeconds?: number;
+  fetch?: typeof fetch;
+  /** Milliseconds since the epoch (tests). */
+  now?: () => number;
+}
+
+export class TokenError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TokenError';
+  }
+}
+
+interface Cached {
+  token: string;
+  /** When to fetch a new one (epoch ms). */
+  renewAt: number;
+}
+
+const cache = new Map<string, Cached>();
+const inflight = new Map<string, Promise<Cached>>();
+
+function cacheKey(o: GetTokenOptions): string {
+  return JSON.stringify([o.tokenUrl, o.clientId, o.clientSecret, o.scope ?? '', o.resource ?? '']);
+}
+
+/** RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding. */
+function basic(id: string, secret: string): string {
+  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+  const bytes = new TextEncoder().encode(`${enc(id)}:${enc(secret)}`);
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return `Basic ${btoa(bin)}`;
+}
+
+async function request(o: GetTokenOptions, now: () => number): Promise<Cached> {
+  const form = new URLSearchParams({ grant_type: 'client_credentials' });
+  if (o.scope) form.set('scope', o.scope);
+  if (o.resource) form.set('resource', o.resource);
+  const started = now();
+  const res = await (o.fetch ?? fetch)(o.tokenUrl, {
+    method: 'POST',
+    headers: { authorization: basic(o.clientId, o.clientSecret), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: form.toString(),
+  });
+  const json = (await res.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
+  if (!res.ok || typeof json.access_token !== 'string') {
+    throw new TokenError(res.status, json.error ?? 'invalid_response', json.error_description ?? `the token endpoint answered ${res.status}`);
+  }
+  const lifetime = typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : 60;
+  const margin = Math.min(o.refreshBeforeSeconds ?? 30, lifetime / 2);
+  return { token: json.access_token, renewAt: started + (lifetime - margin) * 1000 };
+}
+
+/**
+ * An access token for the app, from the cache while it has more than the margin left.
+ *
+ * @example
+ * const token = await getToken({ tokenUrl: 'https://id.example/token', clientId, clientSecret, resource: 'https://api.example' });
+ */
+export async function getToken(o: GetTokenOptions): Promise<string> {
+  const now = o.now ?? Date.now;
+  const key = cacheKey(o);
+  const hit = cache.get(key);
+  if (hit && now() < hit.renewAt) return hit.token;
+  let p = inflight.get(key);
+  if (!p) {
+    p = request(o, now).finally(() => inflight.delete(key));
+    inflight.set(key, p);
+  }
+  const fresh = await p;
+  cache.set(key, fresh);
+  return fresh.token;
+}
+
+/** Forgets cached tokens (after a 401, or on sign-out). */
+export function clearTokenCache(): void {
+  cache.clear();
+}
