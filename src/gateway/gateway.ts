@@ -209,7 +209,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
         maxBodySize: route.maxBodySize,
         timeoutMs: route.timeoutMs,
       },
-      (err) => {
+      (err, clientClosed) => {
+        if (clientClosed === true) return route.metrics.count('client_closed');
         if (err !== undefined) return fail(req, res, ctx, err);
         route.metrics.count('allowed');
         route.metrics.observe((performance.now() - ctx.start) / 1000);

@@ -4,7 +4,7 @@
  */
 import { Counter, Histogram, Registry } from 'prom-client';
 
-export type Outcome = 'allowed' | 'denied' | 'upstream_error' | 'error';
+export type Outcome = 'allowed' | 'denied' | 'upstream_error' | 'client_closed' | 'error';
 
 export interface RouteMetrics {
   count(outcome: Outcome): void;
@@ -45,6 +45,7 @@ export function createGatewayMetrics(registry: Registry = new Registry()): Gatew
         allowed: requests.labels({ route, outcome: 'allowed' }),
         denied: requests.labels({ route, outcome: 'denied' }),
         upstream_error: requests.labels({ route, outcome: 'upstream_error' }),
+        client_closed: requests.labels({ route, outcome: 'client_closed' }),
         error: requests.labels({ route, outcome: 'error' }),
       };
       const hist = duration.labels({ route });

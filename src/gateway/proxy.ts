@@ -27,12 +27,18 @@ export interface ProxyRequest {
   timeoutMs: number;
 }
 
-/** How a forwarded request ended: undefined when the upstream response was relayed. */
-export type ProxyDone = (err: PortcullisError | undefined) => void;
+/**
+ * How a forwarded request ended: `err` undefined when the upstream response was relayed;
+ * `clientClosed` when the client left first (nothing to answer, nobody to blame upstream).
+ */
+export type ProxyDone = (err: PortcullisError | undefined, clientClosed?: boolean) => void;
 
 const UPSTREAM_TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 function ignore(): void {}
+
+/** The abort reason when the client left; one instance, compared by identity. */
+const CLIENT_CLOSED = new Error('client closed the connection');
 
 /** undici's dispatch handler for one request (its raw-header callbacks, the fast path). */
 class Forward implements Dispatcher.DispatchHandler {
@@ -50,13 +56,13 @@ class Forward implements Dispatcher.DispatchHandler {
   /** Stops the upstream request when the client has gone away. */
   private clientGone(): boolean {
     if (!this.p.res.destroyed) return false;
-    this.abortFn?.(new Error('client closed the connection'));
+    this.abortFn?.(CLIENT_CLOSED);
     return true;
   }
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortFn = abort;
-    if (this.p.res.destroyed) abort(new Error('client closed the connection'));
+    if (this.p.res.destroyed) abort(CLIENT_CLOSED);
   }
 
   // undici's types say (chunkSize, totalBytesSent); its h1 client passes the chunk itself
@@ -105,6 +111,10 @@ class Forward implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     this.finished = true;
     const res = this.p.res;
+    if (err === CLIENT_CLOSED) {
+      this.done(undefined, true);
+      return;
+    }
     if (res.headersSent || res.destroyed) {
       // a response already under way cannot become an error response
       res.destroy();
