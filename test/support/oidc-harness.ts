@@ -51,10 +51,12 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startIdentity(opts: { mfaForEveryone?: boolean } = {}) {
+export async function startIdentity(opts: { mfaForEveryone?: boolean; hostname?: string } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'pc-oidc-'));
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  // WebAuthn needs a domain as RP id (not an IP address): the browser tests use localhost.
+  const host = opts.hostname ?? '127.0.0.1';
+  const issuer = `http://${host}:${port}`;
   const clock = systemClock;
   const logger = createLogger(process.env['PC_TEST_LOG'] ?? 'silent');
   const store = await openDurableStore(`sqlite:${join(dir, 'p.db')}`);
@@ -99,7 +101,7 @@ export async function startIdentity(opts: { mfaForEveryone?: boolean } = {}) {
     clock,
     endSessions: (id) => oidc.endAllSessions(id),
   });
-  const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: '127.0.0.1', rpName: 'Portcullis', origin: issuer });
+  const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: host, rpName: 'Portcullis', origin: issuer });
   const pages = new SignInPages({ oidc, identity: store, passwords, hashers, lockout, factors, webauthn, ephemeral, csrf: new CsrfTokens(ephemeral), audit, clock });
   const app = buildIdentityPlane({ issuer, keys, tokens, logger, health: { ready: async () => undefined } });
   mountOidc(app, oidc, pages, { baseMetadata: discoveryDocument(issuer), logger });
