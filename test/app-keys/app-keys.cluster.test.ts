@@ -1,5 +1,5 @@
 /** A signing key revoked on one node disappears from `lookup` on another node (Redis pub/sub `app-keys.changed`). */
-import { after, test } from 'node:test';
+import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,5 +1,4 @@
 /** Two delivery workers (two store instances, as two nodes) on one PostgreSQL never send the same delivery twice. */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrozenClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
