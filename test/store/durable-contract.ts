@@ -9,6 +9,8 @@ import type { AuditEventInput, AuditRow } from '../../src/audit/store.js';
 import type { StoredKey } from '../../src/crypto/store.js';
 import type { AppRecord } from '../../src/tokens/store.js';
 import type { DurableStore } from '../../src/store/types.js';
+import type { AppSigningKeyRecord } from '../../src/tokens/app-keys-store.js';
+import type { DeliveryRecord } from '../../src/webhooks/store.js';
 import { runMfaStoreSuite, runPasswordStoreSuite } from './mfa-contract.js';
 import { runCertificateStoreSuite } from './pki-contract.js';
 import { rejectsWith, type StoreHarness } from './store-harness.js';
@@ -289,6 +291,60 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     await again.close();
     const third = await open();
     assert.equal((await third.listAudit(0, 10)).length, 2);
+  });
+
+  // app signing keys (tokens/app-keys-store.ts) and webhooks (webhooks/store.ts)
+  t('app signing keys: insert, get, list per app; a keyid of any app is a conflict; revoke is idempotent and keeps the first time', async (open) => {
+    const s = await open();
+    const k = (keyid: string, clientId: string, createdAt: number): AppSigningKeyRecord => ({
+      keyid, clientId, type: 'public', alg: 'ed25519', sealedSecret: null, publicJwk: { kty: 'OKP', crv: 'Ed25519', x: 'abc' }, status: 'active', createdAt, revokedAt: null,
+    });
+    const a1 = k('a1', 'app-a', T0 + 2);
+    const a2 = { ...k('a2', 'app-a', T0 + 1), type: 'hmac' as const, alg: 'hmac-sha256' as const, sealedSecret: 'pc1.x.y.z', publicJwk: null };
+    const b1 = k('b1', 'app-b', T0);
+    for (const x of [a1, a2, b1]) await s.insertAppSigningKey(x);
+    assert.deepEqual(await s.getAppSigningKey('a2'), a2);
+    assert.deepEqual(await s.listAppSigningKeys('app-a'), [a2, a1]);
+    assert.deepEqual((await s.listAppSigningKeys()).map((x) => x.keyid), ['b1', 'a2', 'a1']);
+    await rejectsWith(s.insertAppSigningKey(k('a1', 'app-b', T0 + 9)), 'conflict');
+    assert.equal((await s.getAppSigningKey('a1'))!.clientId, 'app-a');
+    assert.deepEqual(await s.revokeAppSigningKey('a1', T0 + 50), { ...a1, status: 'revoked', revokedAt: T0 + 50 });
+    assert.deepEqual(await s.revokeAppSigningKey('a1', T0 + 99), { ...a1, status: 'revoked', revokedAt: T0 + 50 });
+    assert.equal(await s.revokeAppSigningKey('ghost', T0), undefined);
+  });
+
+  t('webhooks: two nodes claiming the same due deliveries at once each get disjoint sets, and every due delivery is claimed once', async (open, h) => {
+    const a = await open();
+    const b = h.multiNode ? await open() : a;
+    await a.insertWebhook({ id: 'wh1', url: 'https://hooks.example/in', events: ['*'], description: null, createdAt: T0 });
+    const d = (i: number): DeliveryRecord => ({
+      id: `d${String(i).padStart(2, '0')}`, webhookId: 'wh1', eventId: `e${i}`, eventType: 'token.revoked', payload: '{}', status: 'pending', attempts: 0,
+      nextAttemptAt: i < 30 ? T0 : T0 + 60_000, leaseUntil: 0, leaseOwner: null, lastStatus: null, lastError: null, createdAt: T0 + i, updatedAt: T0 + i, deliveredAt: null,
+    });
+    await a.insertDeliveries(Array.from({ length: 32 }, (_, i) => d(i)));
+    // Rounds of 8 concurrent claimers (4 per node) until nothing is left: they race for the same candidates.
+    const claims: DeliveryRecord[][] = [];
+    for (let round = 0; round < 10; round++) {
+      const got = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).claimDueDeliveries(T0 + 1, 10, `owner-${round}-${i}`, 30_000)));
+      claims.push(...got);
+      if (got.every((g) => g.length === 0)) break;
+    }
+    const ids = claims.flat().map((x) => x.id);
+    assert.equal(new Set(ids).size, ids.length, 'no delivery claimed twice');
+    assert.equal(ids.length, 30, 'every due delivery claimed, the two not yet due left alone');
+    assert.deepEqual(await a.claimDueDeliveries(T0 + 2, 50, 'late', 30_000), []);
+    const one = claims.flat()[0]!;
+    assert.equal(await a.recordAttempt(one.id, 'someone-else', one.leaseUntil, { status: 'delivered', nextAttemptAt: T0, lastStatus: 200, lastError: null, at: T0 + 3 }), false);
+    assert.equal(await a.recordAttempt(one.id, one.leaseOwner!, one.leaseUntil, { status: 'pending', nextAttemptAt: T0 + 1000, lastStatus: 500, lastError: 'HTTP 500', at: T0 + 3 }), true);
+    assert.deepEqual(
+      { ...(await b.getDelivery(one.id))!, payload: undefined },
+      { ...d(Number(one.id.slice(1))), payload: undefined, attempts: 1, nextAttemptAt: T0 + 1000, lastStatus: 500, lastError: 'HTTP 500', updatedAt: T0 + 3 },
+    );
+    assert.deepEqual((await a.listDeliveries('wh1', 3)).map((x) => x.id), ['d31', 'd30', 'd29']);
+    assert.equal(await a.deleteWebhook('wh1'), true);
+    assert.equal(await a.deleteWebhook('wh1'), false);
+    assert.deepEqual(await a.listDeliveries('wh1', 100), []);
+    assert.deepEqual(await a.listWebhooks(), []);
   });
 
   t('ping answers while open; a closed store rejects with store.unavailable', async (open) => {
