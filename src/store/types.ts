@@ -2,11 +2,15 @@
 import type { AppStore, TokenRevocationStore } from '../tokens/store.js';
 import type { KeyStore, SettingsStore } from '../crypto/store.js';
 import type { AuditStore } from '../audit/store.js';
+import type { IdentityStore } from '../identity/store.js';
 import type { CertificateStore } from '../pki/store.js';
 import type { MfaStore } from '../mfa/store.js';
 import type { PasswordStore } from '../identity/passwords/store.js';
 import type { AppSigningKeyStore } from '../tokens/app-keys-store.js';
 import type { WebhookStore } from '../webhooks/store.js';
+import type { SealedValueStore } from '../crypto/store.js';
+import type { TransitStore } from '../crypto/transit/store.js';
+import type { AppEncryptionKeyStore } from '../tokens/app-encryption-keys-store.js';
 
 export interface DurableStore
   extends AppStore,
@@ -18,7 +22,11 @@ export interface DurableStore
     MfaStore,
     PasswordStore,
     AppSigningKeyStore,
-    WebhookStore {
+    WebhookStore,
+    AppEncryptionKeyStore,
+    TransitStore,
+    SealedValueStore,
+    IdentityStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Round-trip check for /readyz. */
   ping(): Promise<void>;

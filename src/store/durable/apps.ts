@@ -17,7 +17,26 @@ function toRow(a: AppRecord): AppsTable {
     tokens_revoked_before: a.tokensRevokedBefore,
     created_at: a.createdAt,
     updated_at: a.updatedAt,
+    redirect_uris: JSON.stringify(a.redirectUris ?? []),
+    post_logout_redirect_uris: JSON.stringify(a.postLogoutRedirectUris ?? []),
+    app_type: a.appType ?? 'confidential',
+    grant_types: JSON.stringify(a.grantTypes ?? ['client_credentials']),
+    mfa_required: a.mfaRequired ? 1 : 0,
   };
+}
+
+/** Migration 0004 columns; absent means the default (a client-credentials-only confidential app), so older records round-trip unchanged. */
+function oidcFields(r: Selectable<AppsTable>): Partial<AppRecord> {
+  const out: Partial<AppRecord> = {};
+  const redirectUris = JSON.parse(r.redirect_uris ?? '[]') as string[];
+  const postLogout = JSON.parse(r.post_logout_redirect_uris ?? '[]') as string[];
+  const grantTypes = JSON.parse(r.grant_types ?? '["client_credentials"]') as NonNullable<AppRecord['grantTypes']>;
+  if (redirectUris.length) out.redirectUris = redirectUris;
+  if (postLogout.length) out.postLogoutRedirectUris = postLogout;
+  if ((r.app_type ?? 'confidential') !== 'confidential') out.appType = r.app_type as NonNullable<AppRecord['appType']>;
+  if (!(grantTypes.length === 1 && grantTypes[0] === 'client_credentials')) out.grantTypes = grantTypes;
+  if (Number(r.mfa_required ?? 0) === 1) out.mfaRequired = true;
+  return out;
 }
 
 function fromRow(r: Selectable<AppsTable>): AppRecord {
@@ -33,6 +52,7 @@ function fromRow(r: Selectable<AppsTable>): AppRecord {
     tokensRevokedBefore: r.tokens_revoked_before,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    ...oidcFields(r),
   };
 }
 
@@ -46,6 +66,11 @@ function patchToRow(p: AppPatch): Updateable<AppsTable> {
   if (p.jwks !== undefined) u.jwks = p.jwks === null ? null : JSON.stringify(p.jwks);
   if (p.status !== undefined) u.status = p.status;
   if (p.tokensRevokedBefore !== undefined) u.tokens_revoked_before = p.tokensRevokedBefore;
+  if (p.redirectUris !== undefined) u.redirect_uris = JSON.stringify(p.redirectUris);
+  if (p.postLogoutRedirectUris !== undefined) u.post_logout_redirect_uris = JSON.stringify(p.postLogoutRedirectUris);
+  if (p.appType !== undefined) u.app_type = p.appType;
+  if (p.grantTypes !== undefined) u.grant_types = JSON.stringify(p.grantTypes);
+  if (p.mfaRequired !== undefined) u.mfa_required = p.mfaRequired ? 1 : 0;
   return u;
 }
 

@@ -17,6 +17,12 @@ export interface AppsTable {
   tokens_revoked_before: number;
   created_at: number;
   updated_at: number;
+  /** Migration 0004 (OIDC sign-in): JSON arrays, the app type and whether MFA is required. */
+  redirect_uris?: string;
+  post_logout_redirect_uris?: string;
+  app_type?: string;
+  grant_types?: string;
+  mfa_required?: number;
 }
 
 export interface RevokedTokensTable {

@@ -24,8 +24,16 @@ import * as mfa from './mfa.js';
 import * as passwords from './passwords.js';
 import * as revoked from './revoked-tokens.js';
 import * as settings from './settings.js';
+import { KyselyIdentityStore } from './identity-store.js';
+import type { OidcModelRecord, UserPatch, UserRecord, WebAuthnCredentialRecord } from '../../identity/store.js';
 import * as appKeys from './app-signing-keys.js';
 import * as webhooks from './webhooks.js';
+import * as appEncKeys from './app-encryption-keys.js';
+import * as transit from './transit.js';
+import * as sealed from './sealed-values.js';
+import type { AppEncryptionKeyRecord } from '../../tokens/app-encryption-keys-store.js';
+import type { TransitKeyConfigPatch, TransitKeyRecord, TransitKeyVersion } from '../../crypto/transit/store.js';
+import type { SealedValueRef } from '../../crypto/store.js';
 import { migrateToLatest } from '../migrations/index.js';
 
 export interface Dialect {
@@ -45,6 +53,7 @@ export class KyselyDurableStore implements DurableStore {
   constructor(private readonly dialect: Dialect) {
     this.kind = dialect.kind;
     this.db = dialect.db;
+    this.identity = new KyselyIdentityStore(dialect.db);
   }
 
   private async run<T>(op: string, fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
@@ -56,6 +65,33 @@ export class KyselyDurableStore implements DurableStore {
       throw new PortcullisError('store.unavailable', `durable store ${op} failed`, { cause: e });
     }
   }
+
+  // users, oidc-provider models, WebAuthn credentials (identity/store.ts): identity-store.ts
+  private readonly identity: KyselyIdentityStore;
+  private ident<T>(op: string, fn: (i: KyselyIdentityStore) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new PortcullisError('store.unavailable', `durable store is closed (${op})`));
+    return fn(this.identity);
+  }
+  createUser(u: UserRecord) { return this.ident('createUser', (i) => i.createUser(u)); }
+  getUser(id: string) { return this.ident('getUser', (i) => i.getUser(id)); }
+  getUserByEmail(e: string) { return this.ident('getUserByEmail', (i) => i.getUserByEmail(e)); }
+  listUsers() { return this.ident('listUsers', (i) => i.listUsers()); }
+  updateUser(id: string, p: UserPatch, now: number) { return this.ident('updateUser', (i) => i.updateUser(id, p, now)); }
+  deleteUser(id: string) { return this.ident('deleteUser', (i) => i.deleteUser(id)); }
+  upsertOidcModel(r: OidcModelRecord) { return this.ident('upsertOidcModel', (i) => i.upsertOidcModel(r)); }
+  findOidcModel(m: string, id: string) { return this.ident('findOidcModel', (i) => i.findOidcModel(m, id)); }
+  findOidcModelBy(m: string, c: 'uid' | 'userCode', v: string) { return this.ident('findOidcModelBy', (i) => i.findOidcModelBy(m, c, v)); }
+  destroyOidcModel(m: string, id: string) { return this.ident('destroyOidcModel', (i) => i.destroyOidcModel(m, id)); }
+  revokeOidcGrant(g: string) { return this.ident('revokeOidcGrant', (i) => i.revokeOidcGrant(g)); }
+  consumeOidcModel(m: string, id: string, now: number) { return this.ident('consumeOidcModel', (i) => i.consumeOidcModel(m, id, now)); }
+  listOidcModelsByAccount(m: string, a: string) { return this.ident('listOidcModelsByAccount', (i) => i.listOidcModelsByAccount(m, a)); }
+  purgeOidcModels(now: number) { return this.ident('purgeOidcModels', (i) => i.purgeOidcModels(now)); }
+  addWebAuthnCredential(c: WebAuthnCredentialRecord) { return this.ident('addWebAuthnCredential', (i) => i.addWebAuthnCredential(c)); }
+  getWebAuthnCredential(id: string) { return this.ident('getWebAuthnCredential', (i) => i.getWebAuthnCredential(id)); }
+  listWebAuthnCredentials(u: string) { return this.ident('listWebAuthnCredentials', (i) => i.listWebAuthnCredentials(u)); }
+  renameWebAuthnCredential(u: string, id: string, n: string) { return this.ident('renameWebAuthnCredential', (i) => i.renameWebAuthnCredential(u, id, n)); }
+  deleteWebAuthnCredential(u: string, id: string) { return this.ident('deleteWebAuthnCredential', (i) => i.deleteWebAuthnCredential(u, id)); }
+  updateWebAuthnCounter(id: string, e: number, n: number, now: number) { return this.ident('updateWebAuthnCounter', (i) => i.updateWebAuthnCounter(id, e, n, now)); }
 
   createApp(app: AppRecord): Promise<void> {
     return this.run('createApp', (db) => apps.createApp(db, app));
@@ -219,6 +255,41 @@ export class KyselyDurableStore implements DurableStore {
   }
   listDeliveries(webhookId: string, limit: number): Promise<DeliveryRecord[]> {
     return this.run('listDeliveries', (db) => webhooks.listDeliveries(db, webhookId, limit));
+  }
+
+  // per-app encryption keys, transit keys, sealed-value scan (issue 5): app-encryption-keys.ts, transit.ts, sealed-values.ts
+  insertAppEncryptionKey(key: AppEncryptionKeyRecord): Promise<void> {
+    return this.run('insertAppEncryptionKey', (db) => appEncKeys.insertAppEncryptionKey(db, key));
+  }
+  getAppEncryptionKey(kid: string): Promise<AppEncryptionKeyRecord | undefined> {
+    return this.run('getAppEncryptionKey', (db) => appEncKeys.getAppEncryptionKey(db, kid));
+  }
+  listAppEncryptionKeys(clientId?: string): Promise<AppEncryptionKeyRecord[]> {
+    return this.run('listAppEncryptionKeys', (db) => appEncKeys.listAppEncryptionKeys(db, clientId));
+  }
+  revokeAppEncryptionKey(kid: string, at: number): Promise<AppEncryptionKeyRecord | undefined> {
+    return this.run('revokeAppEncryptionKey', (db) => appEncKeys.revokeAppEncryptionKey(db, kid, at));
+  }
+  createTransitKey(key: TransitKeyRecord): Promise<void> {
+    return this.run('createTransitKey', (db) => transit.createTransitKey(db, key));
+  }
+  getTransitKey(name: string): Promise<TransitKeyRecord | undefined> {
+    return this.run('getTransitKey', (db) => transit.getTransitKey(db, name));
+  }
+  listTransitKeys(): Promise<string[]> {
+    return this.run('listTransitKeys', (db) => transit.listTransitKeys(db));
+  }
+  addTransitKeyVersion(name: string, v: TransitKeyVersion): Promise<boolean> {
+    return this.run('addTransitKeyVersion', (db) => transit.addTransitKeyVersion(db, name, v));
+  }
+  updateTransitKeyConfig(name: string, patch: TransitKeyConfigPatch): Promise<void> {
+    return this.run('updateTransitKeyConfig', (db) => transit.updateTransitKeyConfig(db, name, patch));
+  }
+  listSettings(prefix: string): Promise<Array<{ name: string; value: string }>> {
+    return this.run('listSettings', (db) => sealed.listSettings(db, prefix));
+  }
+  scanSealedValues(): Promise<SealedValueRef[]> {
+    return this.run('scanSealedValues', (db) => sealed.scanSealedValues(db));
   }
 
   /** Applies pending schema migrations; returns their names. Called by openDurableStore. */

@@ -8,16 +8,20 @@ import { PortcullisError } from '../../core/errors.js';
 import { initial } from './0001-initial.js';
 import { pki } from './0002-pki.js';
 import { identityMfa } from './0003-identity-mfa.js';
+import { usersOidc } from './0004-users-oidc.js';
 import { appSigningKeys } from './0005-app-signing-keys.js';
 import { webhooks } from './0006-webhooks.js';
+import { encryption } from './0007-encryption.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-pki': pki,
   '0003-identity-mfa': identityMfa,
+  '0004-users-oidc': usersOidc,
   '0005-app-signing-keys': appSigningKeys,
   '0006-webhooks': webhooks,
+  '0007-encryption': encryption,
 };
 
 /** Brings the schema to the newest version; returns the names applied now. */
