@@ -34,7 +34,7 @@ export function oidcAdapter(store: OidcModelStore, clock: Clock, hooks: AdapterH
       });
     }
 
-    private live(r: OidcModelRecord | undefined): Payload | undefined {
+    live(r: OidcModelRecord | undefined): Payload | undefined {
       if (!r || (r.expiresAt !== null && r.expiresAt <= clock.now())) return undefined;
       const p = r.payload as Payload;
       return r.consumedAt === null ? p : { ...p, consumed: Math.floor(r.consumedAt / 1000) };
