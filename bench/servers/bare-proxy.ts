@@ -13,12 +13,19 @@ const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trai
 
 class Relay implements Dispatcher.DispatchHandler {
   private resume: (() => void) | undefined;
+  private abort: ((err?: Error) => void) | undefined;
   constructor(private readonly res: http.ServerResponse) {}
-  private readonly onDrain = () => this.resume?.();
-  onConnect(): void {}
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+  }
   onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
     if (status < 200) return true;
     this.resume = resume;
+    // a client that left must not hold an upstream connection
+    if (this.res.destroyed) {
+      this.abort?.();
+      return false;
+    }
     const out: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toString('latin1');
@@ -28,8 +35,22 @@ class Relay implements Dispatcher.DispatchHandler {
     return true;
   }
   onData(chunk: Buffer): boolean {
-    if (this.res.write(chunk)) return true;
-    this.res.once('drain', this.onDrain);
+    const res = this.res;
+    if (res.write(chunk)) return true;
+    if (res.destroyed) {
+      this.abort?.();
+      return false;
+    }
+    const onDrain = () => {
+      res.off('close', onClose);
+      this.resume?.();
+    };
+    const onClose = () => {
+      res.off('drain', onDrain);
+      this.abort?.();
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
     return false;
   }
   onComplete(): void {
