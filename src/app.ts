@@ -17,6 +17,11 @@ import { createLogger, type Logger } from './core/logger.js';
 import { AuditTrail } from './audit/trail.js';
 import { Envelope } from './crypto/envelope.js';
 import { KeyRing } from './crypto/keyring.js';
+import { EncryptionKeys } from './crypto/jwe/encryption-keys.js';
+import type { EncryptionKeyType } from './crypto/jwe/generate.js';
+import { Transit } from './crypto/transit/transit.js';
+import { AppEncryptionKeys } from './tokens/app-encryption-keys.js';
+import { registerTransitPlane } from './http/transit-plane.js';
 import { readMasterKeyFile } from './crypto/master-key.js';
 import { AppService } from './tokens/apps.js';
 import { AppSigningKeys } from './tokens/app-keys.js';
@@ -48,6 +53,12 @@ export interface Services {
   ephemeral: EphemeralStore;
   envelope: Envelope;
   keys: KeyRing;
+  /** Encryption key pairs (JWE recipients, `use: enc` in the JWKS), rotated with the signing keys. */
+  encryptionKeys: EncryptionKeys;
+  /** Per-app encryption keys; `symmetric(clientId, kid?)` / `public(clientId)` are in memory. */
+  appEncryptionKeys: AppEncryptionKeys;
+  /** Encryption as a service over the durable store. */
+  transit: Transit;
   apps: AppService;
   /** Per-app RFC 9421 signing keys; `lookup(keyid)` is in memory. */
   appSigningKeys: AppSigningKeys;
@@ -105,11 +116,18 @@ export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger
       prepublishMs: config.keys.prepublish,
       maxTokenLifetimeMs: config.tokens.accessTokenTtl + config.tokens.leeway,
     });
+    const encryptionKeys = new EncryptionKeys(store, envelope, clock, {
+      types: config.encryption.keyTypes.map((t): EncryptionKeyType => (t === 'RSA' ? 'RSA-3072' : t)),
+      rotationIntervalMs: config.encryption.rotationInterval,
+      decryptOverlapMs: config.encryption.decryptOverlap,
+    });
+    const transit = new Transit(store, envelope, clock);
     const audit = new AuditTrail(store, logger);
     const events = new EventBus(ephemeral, logger);
     const revocations = new RevocationSet();
     const apps = new AppService(store, events, audit, clock);
     const appSigningKeys = new AppSigningKeys(store, envelope, events, audit, clock, apps);
+    const appEncryptionKeys = new AppEncryptionKeys(store, envelope, events, audit, clock, apps);
     const webhooks = new WebhookService(store, audit, clock, logger);
     webhooks.attach(audit);
     const tokens = new TokenService({
@@ -126,7 +144,7 @@ export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger
       cacheSize: config.gateway.tokenCacheSize,
     });
     const metrics = new Registry();
-    return { config, dir, store, ephemeral, envelope, keys, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, metrics, clock, logger };
+    return { config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, metrics, clock, logger };
   } catch (e) {
     await ephemeral?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
@@ -143,7 +161,9 @@ async function reconcileFrom(s: Services): Promise<void> {
   });
   s.revocations.purge(now);
   await s.keys.load();
+  await s.encryptionKeys.load();
   await s.appSigningKeys.load();
+  await s.appEncryptionKeys.load();
 }
 
 function applyEvent(s: Services) {
@@ -163,6 +183,13 @@ function applyEvent(s: Services) {
         break;
       case 'keys.changed':
         await s.keys.load();
+        await s.encryptionKeys.load();
+        break;
+      case 'app-enc-keys.changed':
+        await s.appEncryptionKeys.refresh(e.kid);
+        break;
+      case 'transit.changed':
+        s.transit.invalidate(e.name);
         break;
       case 'app-keys.changed':
         await s.appSigningKeys.refresh(e.keyid);
@@ -182,7 +209,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   try {
     s.events.on(applyEvent(s));
     await s.events.start();
-    if (await s.keys.maintain()) await s.events.emit({ type: 'keys.changed' });
+    const signingChanged = await s.keys.maintain();
+    if ((await s.encryptionKeys.maintain()) || signingChanged) await s.events.emit({ type: 'keys.changed' });
     await reconcileFrom(s);
     collectDefaultMetrics({ register: s.metrics });
 
@@ -195,7 +223,9 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     };
     every(config.revocation.reconcileInterval, 'reconcile', () => reconcileFrom(s));
     every(config.keys.checkInterval, 'key rotation check', async () => {
-      if (await s.keys.maintain()) await s.events.emit({ type: 'keys.changed' });
+      const signing = await s.keys.maintain();
+      const encryption = await s.encryptionKeys.maintain();
+      if (signing || encryption) await s.events.emit({ type: 'keys.changed' });
     });
     webhookWorker.start();
     every(3_600_000, 'revocation purge', () => s.store.purgeRevokedTokens(s.clock.now()));
@@ -209,7 +239,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     };
 
     if (config.planes.includes('identity')) {
-      const fastify = buildIdentityPlane({ issuer: config.issuer, keys: s.keys, tokens: s.tokens, logger, health });
+      const fastify = buildIdentityPlane({ issuer: config.issuer, keys: s.keys, encryptionKeys: s.encryptionKeys, tokens: s.tokens, logger, health });
+      registerTransitPlane(fastify, s);
       await fastify.ready();
       servers.push({ name: 'identity', server: fastify.server, fastify });
       urls.identity = await listen(fastify.server, config.listen.identity, opts.ephemeralPorts ?? false);

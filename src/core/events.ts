@@ -14,7 +14,9 @@ export type ClusterEvent =
   | { type: 'app.changed'; clientId: string }
   | { type: 'user.tokens-revoked'; userId: string; before: number }
   | { type: 'keys.changed' }
-  | { type: 'app-keys.changed'; clientId: string; keyid: string };
+  | { type: 'app-keys.changed'; clientId: string; keyid: string }
+  | { type: 'app-enc-keys.changed'; clientId: string; kid: string }
+  | { type: 'transit.changed'; name: string };
 
 const CHANNEL = 'events';
 

@@ -41,3 +41,19 @@ export interface SettingsStore {
   setSettingIfAbsent(name: string, value: string): Promise<string>;
   putSetting(name: string, value: string): Promise<void>;
 }
+
+/** A sealed (envelope) value found in the store, for master-key rotation and its checks. */
+export interface SealedValueRef {
+  table: string;
+  column: string;
+  /** The data key id the value names (`pc1.<dekId>.…`). */
+  dekId: string;
+}
+
+/** What `keys rotate-master` needs beyond SettingsStore: the settings under a prefix, and where sealed values sit. */
+export interface SealedValueStore {
+  /** Every setting whose name starts with `prefix`, by name. */
+  listSettings(prefix: string): Promise<Array<{ name: string; value: string }>>;
+  /** Every envelope ciphertext (`pc1.<dekId>.…`) in any text column of any table, by the data key it names. */
+  scanSealedValues(): Promise<SealedValueRef[]>;
+}

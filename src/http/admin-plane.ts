@@ -12,6 +12,8 @@ import { PortcullisError } from '../core/errors.js';
 import { adminTokenChecker } from './admin-auth.js';
 import { appRoutes } from './admin/apps.js';
 import { appKeyRoutes } from './admin/app-keys.js';
+import { appEncryptionKeyRoutes } from './admin/app-encryption-keys.js';
+import { transitRoutes } from './admin/transit.js';
 import { webhookRoutes } from './admin/webhooks.js';
 import { auditRoutes } from './admin/audit.js';
 import { keyRoutes } from './admin/keys.js';
@@ -129,6 +131,7 @@ export function buildAdminPlane({ services, adminToken, health }: AdminPlaneDeps
   const routes: AdminRoute[] = [];
   routes.push(...openRoutes(services, health, () => (doc ??= buildOpenApiDocument(routes))));
   routes.push(...appRoutes(services), ...tokenRoutes(services), ...keyRoutes(services), ...auditRoutes(services), ...appKeyRoutes(services), ...webhookRoutes(services));
+  routes.push(...appEncryptionKeyRoutes(services), ...transitRoutes(services));
   doc = buildOpenApiDocument(routes);
 
   const isAdmin = adminTokenChecker(adminToken);

@@ -4,6 +4,7 @@
  * and introspection (RFC 7662).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { JWK } from 'jose';
 import type { Logger } from '../core/logger.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import type { TokenService, EndpointRequest } from '../tokens/service.js';
@@ -16,6 +17,8 @@ export interface IdentityPlaneDeps {
   tokens: TokenService;
   logger: Logger;
   health: { ready(): Promise<void> };
+  /** Encryption keys (`use: enc`), published in the JWKS beside the signing keys. */
+  encryptionKeys?: { jwks(): { keys: JWK[] } };
 }
 
 export function discoveryDocument(issuer: string): Record<string, unknown> {
@@ -52,7 +55,7 @@ export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
   const metadata = discoveryDocument(d.issuer);
   app.get('/.well-known/openid-configuration', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(metadata));
   app.get('/.well-known/oauth-authorization-server', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(metadata));
-  app.get('/jwks', async (_req, reply) => reply.header('cache-control', 'public, max-age=60').type('application/jwk-set+json').send(d.keys.jwks()));
+  app.get('/jwks', async (_req, reply) => reply.header('cache-control', 'public, max-age=60').type('application/jwk-set+json').send(d.encryptionKeys ? { keys: [...d.keys.jwks().keys, ...d.encryptionKeys.jwks().keys] } : d.keys.jwks()));
 
   const formOnly = { schema: undefined, config: {} };
   app.post('/oauth2/token', formOnly, async (req, reply) => {

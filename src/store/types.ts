@@ -8,6 +8,9 @@ import type { MfaStore } from '../mfa/store.js';
 import type { PasswordStore } from '../identity/passwords/store.js';
 import type { AppSigningKeyStore } from '../tokens/app-keys-store.js';
 import type { WebhookStore } from '../webhooks/store.js';
+import type { SealedValueStore } from '../crypto/store.js';
+import type { TransitStore } from '../crypto/transit/store.js';
+import type { AppEncryptionKeyStore } from '../tokens/app-encryption-keys-store.js';
 
 export interface DurableStore
   extends AppStore,
@@ -20,6 +23,9 @@ export interface DurableStore
     PasswordStore,
     AppSigningKeyStore,
     WebhookStore,
+    AppEncryptionKeyStore,
+    TransitStore,
+    SealedValueStore,
     IdentityStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Round-trip check for /readyz. */

@@ -129,6 +129,18 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Signing key rotation.'),
+  encryption: z
+    .strictObject({
+      keyTypes: z
+        .array(z.enum(['P-256', 'X25519', 'RSA']))
+        .min(1)
+        .default(['P-256', 'X25519', 'RSA'])
+        .describe('Encryption key pairs kept current and published in the JWKS with `use: enc`: ECDH-ES on P-256 and X25519, RSA-OAEP-256 (RSA-3072). The first is the default for responses.'),
+      rotationInterval: duration('90d').describe('How long an encryption key stays current before a new one replaces it in the JWKS.'),
+      decryptOverlap: duration('7d').describe('How long a replaced encryption key keeps decrypting (clients cache the JWKS); it is deleted after.'),
+    })
+    .prefault({})
+    .describe('Encryption keys (JWE recipients) of this deployment; rotated on the signing key check timer.'),
   gateway: z
     .strictObject({
       maxHeaderSize: size('16kb').describe('Largest request header block accepted (431 beyond).'),

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { signingRequestSchemas, signingResponseSchemas } from './signing-schemas.js';
+import { encryptionRequestSchemas, encryptionResponseSchemas } from './encryption-schemas.js';
 
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected a scope token (RFC 6749 §3.3)');
 
@@ -144,7 +145,7 @@ export const Problem = z
 export const OpenApiDocument = z.looseObject({ openapi: z.string() });
 
 /** Named schemas, as they appear under components.schemas. */
-export const requestSchemas = { CreateAppRequest, JwkSet, TokenRequest, ...signingRequestSchemas } as const;
+export const requestSchemas = { CreateAppRequest, JwkSet, TokenRequest, ...signingRequestSchemas, ...encryptionRequestSchemas } as const;
 export const responseSchemas = {
   App,
   AppResponse,
@@ -163,4 +164,5 @@ export const responseSchemas = {
   Problem,
   OpenApiDocument,
   ...signingResponseSchemas,
+  ...encryptionResponseSchemas,
 } as const;

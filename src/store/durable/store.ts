@@ -28,6 +28,12 @@ import { KyselyIdentityStore } from './identity-store.js';
 import type { OidcModelRecord, UserPatch, UserRecord, WebAuthnCredentialRecord } from '../../identity/store.js';
 import * as appKeys from './app-signing-keys.js';
 import * as webhooks from './webhooks.js';
+import * as appEncKeys from './app-encryption-keys.js';
+import * as transit from './transit.js';
+import * as sealed from './sealed-values.js';
+import type { AppEncryptionKeyRecord } from '../../tokens/app-encryption-keys-store.js';
+import type { TransitKeyConfigPatch, TransitKeyRecord, TransitKeyVersion } from '../../crypto/transit/store.js';
+import type { SealedValueRef } from '../../crypto/store.js';
 import { migrateToLatest } from '../migrations/index.js';
 
 export interface Dialect {
@@ -249,6 +255,41 @@ export class KyselyDurableStore implements DurableStore {
   }
   listDeliveries(webhookId: string, limit: number): Promise<DeliveryRecord[]> {
     return this.run('listDeliveries', (db) => webhooks.listDeliveries(db, webhookId, limit));
+  }
+
+  // per-app encryption keys, transit keys, sealed-value scan (issue 5): app-encryption-keys.ts, transit.ts, sealed-values.ts
+  insertAppEncryptionKey(key: AppEncryptionKeyRecord): Promise<void> {
+    return this.run('insertAppEncryptionKey', (db) => appEncKeys.insertAppEncryptionKey(db, key));
+  }
+  getAppEncryptionKey(kid: string): Promise<AppEncryptionKeyRecord | undefined> {
+    return this.run('getAppEncryptionKey', (db) => appEncKeys.getAppEncryptionKey(db, kid));
+  }
+  listAppEncryptionKeys(clientId?: string): Promise<AppEncryptionKeyRecord[]> {
+    return this.run('listAppEncryptionKeys', (db) => appEncKeys.listAppEncryptionKeys(db, clientId));
+  }
+  revokeAppEncryptionKey(kid: string, at: number): Promise<AppEncryptionKeyRecord | undefined> {
+    return this.run('revokeAppEncryptionKey', (db) => appEncKeys.revokeAppEncryptionKey(db, kid, at));
+  }
+  createTransitKey(key: TransitKeyRecord): Promise<void> {
+    return this.run('createTransitKey', (db) => transit.createTransitKey(db, key));
+  }
+  getTransitKey(name: string): Promise<TransitKeyRecord | undefined> {
+    return this.run('getTransitKey', (db) => transit.getTransitKey(db, name));
+  }
+  listTransitKeys(): Promise<string[]> {
+    return this.run('listTransitKeys', (db) => transit.listTransitKeys(db));
+  }
+  addTransitKeyVersion(name: string, v: TransitKeyVersion): Promise<boolean> {
+    return this.run('addTransitKeyVersion', (db) => transit.addTransitKeyVersion(db, name, v));
+  }
+  updateTransitKeyConfig(name: string, patch: TransitKeyConfigPatch): Promise<void> {
+    return this.run('updateTransitKeyConfig', (db) => transit.updateTransitKeyConfig(db, name, patch));
+  }
+  listSettings(prefix: string): Promise<Array<{ name: string; value: string }>> {
+    return this.run('listSettings', (db) => sealed.listSettings(db, prefix));
+  }
+  scanSealedValues(): Promise<SealedValueRef[]> {
+    return this.run('scanSealedValues', (db) => sealed.scanSealedValues(db));
   }
 
   /** Applies pending schema migrations; returns their names. Called by openDurableStore. */

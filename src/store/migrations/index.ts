@@ -11,6 +11,7 @@ import { identityMfa } from './0003-identity-mfa.js';
 import { usersOidc } from './0004-users-oidc.js';
 import { appSigningKeys } from './0005-app-signing-keys.js';
 import { webhooks } from './0006-webhooks.js';
+import { encryption } from './0007-encryption.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -20,6 +21,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0004-users-oidc': usersOidc,
   '0005-app-signing-keys': appSigningKeys,
   '0006-webhooks': webhooks,
+  '0007-encryption': encryption,
 };
 
 /** Brings the schema to the newest version; returns the names applied now. */

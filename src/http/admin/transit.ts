@@ -1,0 +1,118 @@
+/**
+ * Admin routes for transit (encryption as a service): key management (create, list,
+ * read, rotate, config) and the seven operations under `/v1/transit/<op>/<name>`, all
+ * with the admin token. Apps call the same operations on the identity plane with a
+ * scoped access token (`http/transit-plane.ts`).
+ */
+import type { Services } from '../../app.js';
+import type { TransitKeyType } from '../../crypto/transit/index.js';
+import { auditedTransitOp, TRANSIT_OPS, TRANSIT_REQUEST, TRANSIT_RESULT, TRANSIT_SUMMARY, viewTransitKey } from '../transit-ops.js';
+import { defineRoute, type AdminRoute } from './route.js';
+import { CreateTransitKeyRequest, TransitKeyConfigRequest, TransitKeyList, TransitKeyResponse } from './encryption-schemas.js';
+
+const ACTOR = 'admin';
+
+export function transitRoutes(s: Services): AdminRoute[] {
+  const changed = async (name: string) => {
+    await s.events.emit({ type: 'transit.changed', name });
+    await s.audit.flush();
+  };
+  const manage: AdminRoute[] = [
+    defineRoute({
+      method: 'POST',
+      path: '/v1/transit/keys',
+      operationId: 'createTransitKey',
+      summary: 'Create a named transit key (aes256-gcm, ed25519 or ecdsa-p256) with version 1.',
+      tag: 'transit',
+      auth: true,
+      body: CreateTransitKeyRequest,
+      responses: { 201: { description: 'Created.', schema: TransitKeyResponse } },
+      errors: [400, 409],
+      async handler({ body }) {
+        const key = await s.transit.createKey(body.name, body.type as TransitKeyType);
+        s.audit.record({ time: s.clock.now(), type: 'transit.key-created', actor: ACTOR, data: { key: key.name, type: key.type } });
+        await changed(key.name);
+        return { status: 201, body: { key: viewTransitKey(key) } };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/v1/transit/keys',
+      operationId: 'listTransitKeys',
+      summary: 'List transit key names.',
+      tag: 'transit',
+      auth: true,
+      responses: { 200: { description: 'Names, sorted.', schema: TransitKeyList } },
+      errors: [],
+      async handler() {
+        return { body: { keys: await s.transit.listKeys() } };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/v1/transit/keys/:name',
+      operationId: 'getTransitKey',
+      summary: 'Read a transit key: type, versions and their public keys, version floors (never key material).',
+      tag: 'transit',
+      auth: true,
+      responses: { 200: { description: 'The key.', schema: TransitKeyResponse } },
+      errors: [400, 404],
+      async handler({ params }) {
+        return { body: { key: viewTransitKey(await s.transit.readKey(params.name!)) } };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/v1/transit/keys/:name/rotate',
+      operationId: 'rotateTransitKey',
+      summary: 'Add a key version: new values use it, older versions keep decrypting until minDecryptionVersion passes them.',
+      tag: 'transit',
+      auth: true,
+      responses: { 200: { description: 'The key after the rotation.', schema: TransitKeyResponse } },
+      errors: [400, 404, 409],
+      async handler({ params }) {
+        const key = await s.transit.rotate(params.name!);
+        s.audit.record({ time: s.clock.now(), type: 'transit.key-rotated', actor: ACTOR, data: { key: key.name, version: key.latestVersion } });
+        await changed(key.name);
+        return { body: { key: viewTransitKey(key) } };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/v1/transit/keys/:name/config',
+      operationId: 'configureTransitKey',
+      summary: 'Set min_decryption_version / min_encryption_version (retire old versions after rewrapping).',
+      tag: 'transit',
+      auth: true,
+      body: TransitKeyConfigRequest,
+      responses: { 200: { description: 'The key after the change.', schema: TransitKeyResponse } },
+      errors: [400, 404],
+      async handler({ params, body }) {
+        const patch: { minDecryptionVersion?: number; minEncryptionVersion?: number } = {};
+        if (body.min_decryption_version !== undefined) patch.minDecryptionVersion = body.min_decryption_version;
+        if (body.min_encryption_version !== undefined) patch.minEncryptionVersion = body.min_encryption_version;
+        const key = await s.transit.configure(params.name!, patch);
+        s.audit.record({ time: s.clock.now(), type: 'transit.key-configured', actor: ACTOR, data: { key: key.name, minDecryptionVersion: key.minDecryptionVersion, minEncryptionVersion: key.minEncryptionVersion } });
+        await changed(key.name);
+        return { body: { key: viewTransitKey(key) } };
+      },
+    }),
+  ];
+  const ops = TRANSIT_OPS.map((op) =>
+    defineRoute({
+      method: 'POST',
+      path: `/v1/transit/${op}/:name`,
+      operationId: `transit${op[0]!.toUpperCase()}${op.slice(1)}`,
+      summary: TRANSIT_SUMMARY[op],
+      tag: 'transit',
+      auth: true,
+      body: TRANSIT_REQUEST[op],
+      responses: { 200: { description: 'Results (batch_results for batch_input).', schema: TRANSIT_RESULT[op] } },
+      errors: [400, 404],
+      async handler({ params, body }) {
+        return { body: await auditedTransitOp(s.transit, s.audit, () => s.clock.now(), { actor: ACTOR }, op, params.name!, body) };
+      },
+    }),
+  );
+  return [...manage, ...ops];
+}

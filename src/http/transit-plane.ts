@@ -1,0 +1,97 @@
+/**
+ * Transit for apps, on the identity plane: `POST /transit/v1/<op>/<name>` with an
+ * access token of this issuer (RFC 9068 JWT, RFC 6750 bearer) whose `aud` includes
+ * `portcullis-transit` and whose scopes include `transit:<op>:<name>`.
+ *
+ * The token is verified locally by the gateway's TokenVerifier (no introspection, no
+ * database): signature against the key ring, `typ: at+jwt`, exp/nbf/iat with leeway,
+ * audience, and the in-memory revocation set (per token, per app, disabled apps), with
+ * the same verified-token cache and the same precise `token.*` codes and RFC 6750
+ * `WWW-Authenticate` challenges the gateway answers. Every call and every denial is
+ * audited (`transit.<op>`, `transit.denied`), never with data.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../app.js';
+import { PortcullisError, toPortcullisError } from '../core/errors.js';
+import { wwwAuthenticate } from '../gateway/errors.js';
+import { TokenVerifier } from '../gateway/token-policy.js';
+import { validate } from './admin/route.js';
+import { sendWire } from './server.js';
+import { auditedTransitOp, TRANSIT_AUDIENCE, TRANSIT_OPS, TRANSIT_REQUEST, transitScope, type TransitOp } from './transit-ops.js';
+import { problem } from './wire-errors.js';
+
+export const TRANSIT_PLANE_PREFIX = '/transit/v1';
+const BODY_LIMIT = 4 * 1024 * 1024;
+
+function authorizationCount(req: FastifyRequest): number {
+  const raw = req.raw.rawHeaders;
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') n++;
+  return n;
+}
+
+/**
+ * Adds the transit operations to an identity plane (before `ready()`), in a plugin
+ * context of its own that parses JSON bodies (the identity plane itself takes forms only).
+ *
+ * @example
+ * const identity = buildIdentityPlane(deps);
+ * registerTransitPlane(identity, services);
+ * // curl -H "authorization: Bearer $AT" -d '{"plaintext":"aGk="}' $ISSUER/transit/v1/encrypt/orders-db
+ */
+export function registerTransitPlane(app: FastifyInstance, s: Services, verifier?: TokenVerifier): void {
+  const tokens =
+    verifier ??
+    new TokenVerifier({
+      issuer: s.config.issuer,
+      keys: s.keys,
+      revocations: s.revocations,
+      clock: s.clock,
+      leewayMs: s.config.tokens.leeway,
+      cacheSize: s.config.gateway.tokenCacheSize,
+      logger: s.logger,
+    });
+  const policy = tokens.compile({ audience: TRANSIT_AUDIENCE, scopes: [], issuers: ['self'] });
+
+  const deny = (reply: FastifyReply, err: PortcullisError, op: TransitOp, name: string, clientId: string | undefined) => {
+    s.audit.record({ time: s.clock.now(), type: 'transit.denied', actor: clientId ? `client:${clientId}` : 'anonymous', clientId: clientId ?? null, reason: err.code, data: { op, key: name } });
+    const wire = problem(err);
+    const challenge = wwwAuthenticate(err);
+    if (challenge !== undefined) wire.headers['www-authenticate'] = challenge;
+    if (err.code === 'token.insufficient-scope') wire.body.scope = err.details?.['scope'];
+    return sendWire(reply, wire);
+  };
+
+  void app.register(async (sub) => {
+    sub.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+      try {
+        done(null, JSON.parse(body as string));
+      } catch {
+        done(new PortcullisError('request.malformed', 'body is not valid JSON'), undefined);
+      }
+    });
+    sub.addHook('onSend', async (_req, reply) => {
+      reply.header('cache-control', 'no-store');
+    });
+    for (const op of TRANSIT_OPS) {
+      sub.post(`${TRANSIT_PLANE_PREFIX}/${op}/:name`, { bodyLimit: BODY_LIMIT }, async (req, reply) => {
+        const name = (req.params as { name: string }).name;
+        let clientId: string | undefined;
+        try {
+          const v = await tokens.resolve(policy, authorizationCount(req), req.headers.authorization);
+          clientId = v.clientId;
+          tokens.check(policy, v);
+          const scope = transitScope(op, name);
+          if (!v.scopes.has(scope)) throw new PortcullisError('token.insufficient-scope', `the token lacks scope ${scope}`, { details: { scope } });
+        } catch (e) {
+          const err = toPortcullisError(e);
+          if (err.status >= 500) throw err;
+          return deny(reply, err, op, name, clientId);
+        }
+        const body = validate(TRANSIT_REQUEST[op], req.body ?? undefined, 'body');
+        const who = { actor: `client:${clientId}`, ...(clientId ? { clientId } : {}) };
+        return reply.send(await auditedTransitOp(s.transit, s.audit, () => s.clock.now(), who, op, name, body));
+      });
+    }
+  });
+}

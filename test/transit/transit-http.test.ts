@@ -1,0 +1,190 @@
+/**
+ * Transit over HTTP on a real node: the admin plane manages keys and runs operations
+ * with the admin token; apps run operations on the identity plane with an access
+ * token scoped `transit:<op>:<name>` for the `portcullis-transit` audience. Attacks:
+ * no token, a token for another audience, a scope for another key or operation, a
+ * revoked token, a ciphertext below minDecryptionVersion — each with its exact code.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestNode, type TestNode } from '../support/portcullis.js';
+import { TRANSIT_AUDIENCE } from '../../src/http/transit-ops.js';
+import { TransitKey } from '../../src/http/admin/encryption-schemas.js';
+
+let node: TestNode;
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+async function call(base: string, path: string, body: unknown, token: string | null): Promise<{ status: number; headers: Headers; body: any }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(base + path, { method: body === undefined ? 'GET' : 'POST', headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+const admin = (path: string, body?: unknown) => call(node.urls.admin!, path, body, node.adminToken);
+const app = (path: string, body: unknown, token: string | null) => call(node.urls.identity!, `/transit/v1${path}`, body, token);
+
+async function appToken(scopes: string[], audiences = [TRANSIT_AUDIENCE]): Promise<{ token: string; clientId: string }> {
+  const { app: a, clientSecret } = await node.services.apps.create({ name: 'transit-user', audiences, scopes }, 'test');
+  const res = await fetch(`${node.urls.identity}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${a.clientId}:${clientSecret}`).toString('base64')}` },
+    body: 'grant_type=client_credentials',
+  });
+  const json = (await res.json()) as { access_token: string };
+  assert.equal(res.status, 200);
+  return { token: json.access_token, clientId: a.clientId };
+}
+
+before(async () => {
+  node = await startTestNode();
+  for (const [name, type] of [['orders-db', 'aes256-gcm'], ['other-db', 'aes256-gcm'], ['docs-sign', 'ed25519']] as const) {
+    const r = await admin('/v1/transit/keys', { name, type });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    TransitKey.parse(r.body.key);
+  }
+});
+after(() => node.stop());
+
+describe('transit on the admin plane (admin token)', () => {
+  test('create, list and read keys; a taken name is a conflict', async () => {
+    assert.deepEqual((await admin('/v1/transit/keys')).body.keys, ['docs-sign', 'orders-db', 'other-db']);
+    const k = await admin('/v1/transit/keys/docs-sign');
+    assert.equal(k.body.key.type, 'ed25519');
+    assert.equal(typeof k.body.key.versions[0].public_key, 'string');
+    assert.equal((await admin('/v1/transit/keys', { name: 'orders-db' })).body.code, 'conflict');
+    assert.equal((await admin('/v1/transit/keys/nope')).body.code, 'transit.key-not-found');
+  });
+
+  test('encrypt/decrypt round trip with context; another context fails with transit.decrypt-failed', async () => {
+    const enc = await admin('/v1/transit/encrypt/orders-db', { plaintext: b64('4111 1111 1111 1111'), context: b64('customer:7') });
+    assert.equal(enc.status, 200);
+    assert.match(enc.body.ciphertext, /^pc:v1:/);
+    assert.equal(enc.body.key_version, 1);
+    const dec = await admin('/v1/transit/decrypt/orders-db', { ciphertext: enc.body.ciphertext, context: b64('customer:7') });
+    assert.equal(Buffer.from(dec.body.plaintext, 'base64').toString(), '4111 1111 1111 1111');
+    const wrong = await admin('/v1/transit/decrypt/orders-db', { ciphertext: enc.body.ciphertext, context: b64('customer:8') });
+    assert.equal(wrong.status, 400);
+    assert.equal(wrong.body.code, 'transit.decrypt-failed');
+  });
+
+  test('batch input: each item succeeds or fails on its own', async () => {
+    const enc = await admin('/v1/transit/encrypt/orders-db', { batch_input: [{ plaintext: b64('a') }, { plaintext: 'not base64!' }, { plaintext: b64('c') }] });
+    assert.equal(enc.status, 200);
+    const [a, bad, c] = enc.body.batch_results;
+    assert.match(a.ciphertext, /^pc:v1:/);
+    assert.equal(bad.error.code, 'transit.invalid-input');
+    const dec = await admin('/v1/transit/decrypt/orders-db', { batch_input: [{ ciphertext: c.ciphertext }, { ciphertext: 'pc:v1:AAAA' }, { ciphertext: a.ciphertext }] });
+    assert.deepEqual(dec.body.batch_results.map((r: any) => r.plaintext ?? r.error.code), [b64('c'), 'transit.malformed-ciphertext', b64('a')]);
+  });
+
+  test('datakey plaintext and wrapped; the wrapped key decrypts to the plaintext key', async () => {
+    const dk = await admin('/v1/transit/datakey/orders-db', { type: 'plaintext', context: b64('blob-1') });
+    assert.equal(Buffer.from(dk.body.plaintext, 'base64').length, 32);
+    const back = await admin('/v1/transit/decrypt/orders-db', { ciphertext: dk.body.ciphertext, context: b64('blob-1') });
+    assert.equal(back.body.plaintext, dk.body.plaintext);
+    const wrapped = await admin('/v1/transit/datakey/orders-db', { type: 'wrapped', bits: 512 });
+    assert.equal(wrapped.body.plaintext, undefined);
+    assert.match(wrapped.body.ciphertext, /^pc:v1:/);
+  });
+
+  test('sign/verify with ed25519 and hmac/verify; a changed input does not verify; sign with an AES key is transit.wrong-key-type', async () => {
+    const sig = await admin('/v1/transit/sign/docs-sign', { input: b64('contract v1') });
+    assert.equal((await admin('/v1/transit/verify/docs-sign', { input: b64('contract v1'), signature: sig.body.signature })).body.valid, true);
+    assert.equal((await admin('/v1/transit/verify/docs-sign', { input: b64('contract v2'), signature: sig.body.signature })).body.valid, false);
+    const mac = await admin('/v1/transit/hmac/orders-db', { input: b64('row-42'), algorithm: 'sha2-512' });
+    assert.equal((await admin('/v1/transit/verify/orders-db', { input: b64('row-42'), hmac: mac.body.hmac, algorithm: 'sha2-512' })).body.valid, true);
+    assert.equal((await admin('/v1/transit/verify/orders-db', { input: b64('row-43'), hmac: mac.body.hmac, algorithm: 'sha2-512' })).body.valid, false);
+    assert.equal((await admin('/v1/transit/sign/orders-db', { input: b64('x') })).body.code, 'transit.wrong-key-type');
+  });
+
+  test('rotate, rewrap to v2, then min_decryption_version=2 retires v1 ciphertexts (transit.version-retired)', async () => {
+    await admin('/v1/transit/keys', { name: 'rotating' });
+    const v1 = (await admin('/v1/transit/encrypt/rotating', { plaintext: b64('old') })).body.ciphertext;
+    const rotated = await admin('/v1/transit/keys/rotating/rotate', {});
+    assert.equal(rotated.body.key.latest_version, 2);
+    const rewrapped = await admin('/v1/transit/rewrap/rotating', { ciphertext: v1 });
+    assert.match(rewrapped.body.ciphertext, /^pc:v2:/);
+    const cfg = await admin('/v1/transit/keys/rotating/config', { min_decryption_version: 2 });
+    assert.equal(cfg.body.key.min_decryption_version, 2);
+    const old = await admin('/v1/transit/decrypt/rotating', { ciphertext: v1 });
+    assert.equal(old.body.code, 'transit.version-retired');
+    assert.equal(Buffer.from((await admin('/v1/transit/decrypt/rotating', { ciphertext: rewrapped.body.ciphertext })).body.plaintext, 'base64').toString(), 'old');
+  });
+
+  test('transit operations without the admin token are admin.unauthorized', async () => {
+    const r = await call(node.urls.admin!, '/v1/transit/encrypt/orders-db', { plaintext: b64('x') }, null);
+    assert.equal(r.status, 401);
+    assert.equal(r.body.code, 'admin.unauthorized');
+  });
+});
+
+describe('transit on the identity plane (app tokens with transit scopes)', () => {
+  test('an app with transit:encrypt:orders-db encrypts; the admin decrypts its ciphertext; the call is audited without plaintext', async () => {
+    const { token, clientId } = await appToken(['transit:encrypt:orders-db']);
+    const r = await app('/encrypt/orders-db', { plaintext: b64('secret-from-app-5521') }, token);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    const back = await admin('/v1/transit/decrypt/orders-db', { ciphertext: r.body.ciphertext });
+    assert.equal(Buffer.from(back.body.plaintext, 'base64').toString(), 'secret-from-app-5521');
+    await node.services.audit.flush();
+    const rows = await node.services.store.tailAudit(50);
+    const mine = rows.filter((e) => e.type === 'transit.encrypt' && e.clientId === clientId);
+    assert.equal(mine.length, 1);
+    assert.deepEqual(mine[0]!.data, { key: 'orders-db', items: 1, failed: 0 });
+    assert.ok(!JSON.stringify(rows).includes('secret-from-app-5521') && !JSON.stringify(rows).includes(b64('secret-from-app-5521')));
+  });
+
+  test('attack: the same token may not decrypt (scope is per operation): 403 token.insufficient-scope with the scope needed', async () => {
+    const { token } = await appToken(['transit:encrypt:orders-db']);
+    const ct = (await admin('/v1/transit/encrypt/orders-db', { plaintext: b64('x') })).body.ciphertext;
+    const r = await app('/decrypt/orders-db', { ciphertext: ct }, token);
+    assert.equal(r.status, 403);
+    assert.equal(r.body.code, 'token.insufficient-scope');
+    assert.match(r.headers.get('www-authenticate')!, /error="insufficient_scope".*scope="transit:decrypt:orders-db"/);
+  });
+
+  test('attack: a scope for one key does not open another key: token.insufficient-scope', async () => {
+    const { token } = await appToken(['transit:encrypt:orders-db']);
+    const r = await app('/encrypt/other-db', { plaintext: b64('x') }, token);
+    assert.equal(r.status, 403);
+    assert.equal(r.body.code, 'token.insufficient-scope');
+  });
+
+  test('attack: a token for another audience is refused with token.wrong-audience', async () => {
+    const { token } = await appToken(['transit:encrypt:orders-db'], ['orders-api']);
+    const r = await app('/encrypt/orders-db', { plaintext: b64('x') }, token);
+    assert.equal(r.status, 401);
+    assert.equal(r.body.code, 'token.wrong-audience');
+    assert.match(r.headers.get('www-authenticate')!, /error="invalid_token"/);
+  });
+
+  test('attack: no token is token.missing with a bare Bearer challenge; the admin token is not an app token (token.malformed)', async () => {
+    const none = await app('/encrypt/orders-db', { plaintext: b64('x') }, null);
+    assert.equal(none.status, 401);
+    assert.equal(none.body.code, 'token.missing');
+    assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="portcullis"');
+    const adminTok = await app('/encrypt/orders-db', { plaintext: b64('x') }, node.adminToken);
+    assert.equal(adminTok.status, 401);
+    assert.equal(adminTok.body.code, 'token.malformed');
+  });
+
+  test('attack: a revoked app (tokens revoked) can no longer call transit: token.revoked', async () => {
+    const { token, clientId } = await appToken(['transit:encrypt:orders-db']);
+    assert.equal((await app('/encrypt/orders-db', { plaintext: b64('x') }, token)).status, 200);
+    await node.services.apps.revokeTokens(clientId, 'test');
+    const r = await app('/encrypt/orders-db', { plaintext: b64('x') }, token);
+    assert.equal(r.status, 401);
+    assert.equal(r.body.code, 'token.revoked');
+  });
+
+  test('denials are audited as transit.denied with the reason code', async () => {
+    const { token, clientId } = await appToken(['transit:hmac:orders-db']);
+    await app('/sign/orders-db', { input: b64('x') }, token);
+    await node.services.audit.flush();
+    const denied = (await node.services.store.tailAudit(20)).filter((e) => e.type === 'transit.denied' && e.clientId === clientId);
+    assert.equal(denied.length, 1);
+    assert.equal(denied[0]!.reason, 'token.insufficient-scope');
+    assert.deepEqual(denied[0]!.data, { op: 'sign', key: 'orders-db' });
+  });
+});
