@@ -13,6 +13,7 @@ import type { AppSigningKeyRecord } from '../../src/tokens/app-keys-store.js';
 import type { DeliveryRecord } from '../../src/webhooks/store.js';
 import { runMfaStoreSuite, runPasswordStoreSuite } from './mfa-contract.js';
 import { runCertificateStoreSuite } from './pki-contract.js';
+import { runAppEncryptionKeyStoreSuite, runTransitStoreSuite } from './encryption-contract.js';
 import { rejectsWith, type StoreHarness } from './store-harness.js';
 
 export { rejectsWith } from './store-harness.js';
@@ -361,4 +362,6 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
   runCertificateStoreSuite(name, domain);
   runMfaStoreSuite(name, domain);
   runPasswordStoreSuite(name, domain);
+  runAppEncryptionKeyStoreSuite(name, domain);
+  runTransitStoreSuite(name, domain);
 }

@@ -1,0 +1,109 @@
+/**
+ * The AppEncryptionKeyStore (src/tokens/app-encryption-keys-store.ts) and TransitStore
+ * (src/crypto/transit/store.ts) contracts, for every adapter (memory transit store,
+ * SQLite, PostgreSQL). `addTransitKeyVersion` is a compare-and-set: under concurrent
+ * rotation from two nodes exactly one writer of each version wins, and a version that
+ * skips ahead is refused.
+ */
+import assert from 'node:assert/strict';
+import type { TransitKeyRecord, TransitKeyVersion, TransitStore } from '../../src/crypto/transit/store.js';
+import type { AppEncryptionKeyRecord, AppEncryptionKeyStore } from '../../src/tokens/app-encryption-keys-store.js';
+import { rejectsWith, storeTests, twoNodes, type StoreHarness } from './store-harness.js';
+
+const T0 = 1_700_000_000_000;
+
+function encKey(kid: string, clientId: string, over: Partial<AppEncryptionKeyRecord> = {}): AppEncryptionKeyRecord {
+  return { kid, clientId, type: 'symmetric', alg: 'dir', sealedKey: `pc1.dek.${kid}`, publicJwk: null, status: 'active', createdAt: T0, revokedAt: null, ...over };
+}
+
+function version(n: number, over: Partial<TransitKeyVersion> = {}): TransitKeyVersion {
+  return { version: n, createdAt: T0 + n, sealed: `pc1.dek.iv.v${n}`, ...over };
+}
+
+function transitKey(name: string, over: Partial<TransitKeyRecord> = {}): TransitKeyRecord {
+  return { name, type: 'aes256-gcm', createdAt: T0, minDecryptionVersion: 1, minEncryptionVersion: 0, versions: [version(1)], ...over };
+}
+
+export function runAppEncryptionKeyStoreSuite(name: string, make: () => Promise<StoreHarness<AppEncryptionKeyStore>>): void {
+  const t = storeTests(`${name} app encryption keys`, make);
+
+  t('insert, get and list round-trip every field; list filters by app, oldest first', async (open) => {
+    const s = await open();
+    const pub = encKey('k-pub', 'app-a', { type: 'public', alg: 'ECDH-ES+A256KW', sealedKey: null, publicJwk: { kty: 'OKP', crv: 'X25519', x: 'abc' }, createdAt: T0 + 2 });
+    const sym = encKey('k-sym', 'app-a', { alg: 'A256KW', createdAt: T0 + 1 });
+    const other = encKey('k-other', 'app-b');
+    await s.insertAppEncryptionKey(pub);
+    await s.insertAppEncryptionKey(sym);
+    await s.insertAppEncryptionKey(other);
+    assert.deepEqual(await s.getAppEncryptionKey('k-pub'), pub);
+    assert.equal(typeof (await s.getAppEncryptionKey('k-sym'))!.createdAt, 'number');
+    assert.deepEqual(await s.listAppEncryptionKeys('app-a'), [sym, pub]);
+    assert.deepEqual(await s.listAppEncryptionKeys(), [other, sym, pub]);
+    assert.equal(await s.getAppEncryptionKey('nope'), undefined);
+  });
+
+  t('a kid is unique across apps: a second insert is a conflict and keeps the first', async (open) => {
+    const s = await open();
+    await s.insertAppEncryptionKey(encKey('shared', 'app-a'));
+    await rejectsWith(s.insertAppEncryptionKey(encKey('shared', 'app-b')), 'conflict');
+    assert.equal((await s.getAppEncryptionKey('shared'))!.clientId, 'app-a');
+  });
+
+  t('revoke is idempotent and keeps the first revokedAt; unknown kid is undefined', async (open) => {
+    const s = await open();
+    await s.insertAppEncryptionKey(encKey('k1', 'app-a'));
+    const r = await s.revokeAppEncryptionKey('k1', T0 + 10);
+    assert.deepEqual(r, encKey('k1', 'app-a', { status: 'revoked', revokedAt: T0 + 10 }));
+    assert.equal((await s.revokeAppEncryptionKey('k1', T0 + 99))!.revokedAt, T0 + 10);
+    assert.equal(await s.revokeAppEncryptionKey('ghost', T0), undefined);
+  });
+}
+
+export function runTransitStoreSuite(name: string, make: () => Promise<StoreHarness<TransitStore>>): void {
+  const t = storeTests(`${name} transit`, make);
+
+  t('create and get round-trip every field; list is sorted; a taken name is a conflict and keeps the first', async (open) => {
+    const s = await open();
+    const sig = transitKey('sig', { type: 'ed25519', versions: [version(1, { publicKey: 'MCowBQYDK2VwAyEA' })] });
+    await s.createTransitKey(transitKey('zeta'));
+    await s.createTransitKey(sig);
+    assert.deepEqual(await s.getTransitKey('sig'), sig);
+    assert.deepEqual(await s.listTransitKeys(), ['sig', 'zeta']);
+    await rejectsWith(s.createTransitKey(transitKey('sig', { type: 'aes256-gcm' })), 'conflict');
+    assert.deepEqual(await s.getTransitKey('sig'), sig);
+    assert.equal(await s.getTransitKey('nope'), undefined);
+  });
+
+  t('addTransitKeyVersion appends n+1 only: a repeated or skipping version returns false; unknown key is transit.key-not-found', async (open) => {
+    const s = await open();
+    await s.createTransitKey(transitKey('k'));
+    assert.equal(await s.addTransitKeyVersion('k', version(2)), true);
+    assert.equal(await s.addTransitKeyVersion('k', version(2, { sealed: 'pc1.dek.iv.other' })), false);
+    assert.equal(await s.addTransitKeyVersion('k', version(4)), false);
+    assert.equal(await s.addTransitKeyVersion('k', version(1)), false);
+    assert.deepEqual((await s.getTransitKey('k'))!.versions, [version(1), version(2)]);
+    await rejectsWith(s.addTransitKeyVersion('ghost', version(2)), 'transit.key-not-found');
+  });
+
+  t('race: two nodes adding the same version at once, 20 times: exactly one wins each, versions stay 1..n without gaps', async (open, h) => {
+    const [a, b] = await twoNodes(open, h);
+    await a.createTransitKey(transitKey('raced'));
+    for (let n = 2; n <= 21; n++) {
+      const wins = await Promise.all([a.addTransitKeyVersion('raced', version(n, { sealed: `a${n}` })), b.addTransitKeyVersion('raced', version(n, { sealed: `b${n}` }))]);
+      assert.equal(wins.filter(Boolean).length, 1, `version ${n}: ${JSON.stringify(wins)}`);
+    }
+    const k = (await b.getTransitKey('raced'))!;
+    assert.deepEqual(k.versions.map((v) => v.version), Array.from({ length: 21 }, (_, i) => i + 1));
+  });
+
+  t('updateTransitKeyConfig sets the floors; unknown key is transit.key-not-found', async (open) => {
+    const s = await open();
+    await s.createTransitKey(transitKey('k', { versions: [version(1), version(2), version(3)] }));
+    await s.updateTransitKeyConfig('k', { minDecryptionVersion: 2 });
+    await s.updateTransitKeyConfig('k', { minEncryptionVersion: 3 });
+    const k = (await s.getTransitKey('k'))!;
+    assert.equal(k.minDecryptionVersion, 2);
+    assert.equal(k.minEncryptionVersion, 3);
+    await rejectsWith(s.updateTransitKeyConfig('ghost', { minDecryptionVersion: 1 }), 'transit.key-not-found');
+  });
+}
