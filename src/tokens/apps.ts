@@ -159,7 +159,8 @@ export class AppService {
     const now = this.clock.now();
     const clientSecret = method === 'private_key_jwt' || appType === 'public' ? null : generateClientSecret();
     const app: AppRecord = {
-      clientId: randomId(12),
+      // A fixed prefix: ids never start with '-' (a CLI argument would read as an option).
+      clientId: `app_${randomId(12)}`,
       name: input.name,
       audiences: [...new Set(input.audiences)],
       scopes: [...new Set(input.scopes)],
