@@ -18,6 +18,7 @@ import { PortcullisError, toPortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { VerificationKeys } from '../crypto/verification-keys.js';
 import type { RevocationSet } from '../tokens/revocation-set.js';
+import { checkAssurance, type AssuranceRequirement } from './assurance-policy.js';
 import { runSteps, type PolicyStep, type RequestContext } from './context.js';
 import { rawErrorResponse, writeError } from './errors.js';
 import { scanRequestHeaders } from './headers.js';
@@ -134,9 +135,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   function compile(config: RouteConfig): GatewayRoute {
     const base = compileRoute(config);
-    const tokenPolicy = config.require.token === undefined ? undefined : tokens.compile(config.require.token);
+    const { mfa, acr, maxAge } = config.require;
+    const tokenPolicy = config.require.token === undefined ? undefined : tokens.compile(config.require.token, { ...(mfa ? { mfa } : {}), ...(acr ? { acr } : {}), ...(maxAge !== undefined ? { maxAge } : {}) });
     const steps: PolicyStep[] = [];
     if (tokenPolicy !== undefined) steps.push(tokenStep(tokenPolicy));
+    const r = config.require;
+    if (tokenPolicy !== undefined && (r.mfa !== undefined || r.acr !== undefined || r.maxAge !== undefined)) {
+      // RFC 9470 step-up, on the verified claims the token step put in the context
+      const assurance: AssuranceRequirement = {};
+      if (r.mfa !== undefined) assurance.mfa = r.mfa;
+      if (r.acr !== undefined) assurance.acr = r.acr;
+      if (r.maxAge !== undefined) assurance.maxAge = r.maxAge;
+      steps.push((ctx) => checkAssurance(ctx.token!.claims, assurance, clock.now()));
+    }
     if (deps.steps !== undefined) steps.push(...deps.steps(config));
     return {
       ...base,
@@ -208,6 +219,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
         hasBody: h.contentLength !== undefined || h.transferEncoding,
         maxBodySize: route.maxBodySize,
         timeoutMs: route.timeoutMs,
+        body: ctx.body,
+        respond: ctx.respond,
       },
       (err, clientClosed) => {
         if (clientClosed === true) return route.metrics.count('client_closed');
@@ -239,7 +252,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const method = req.method ?? 'GET';
       const route = table.match(headers.host, method, target.path);
       if (route === undefined) throw new PortcullisError('route.not-found', 'no route matches this request');
-      ctx = { req, res, route, method, path: target.path, query: target.query, headers, start, token: undefined };
+      ctx = { req, res, route, method, path: target.path, query: target.query, headers, start, token: undefined, body: undefined, respond: undefined };
       if (headers.contentLength !== undefined) {
         const n = Number(headers.contentLength);
         if (!Number.isSafeInteger(n) || n < 0 || headers.contentLengthCount > 1) throw new PortcullisError('request.malformed', 'invalid Content-Length');

@@ -1,4 +1,4 @@
-/** Extra policy steps after the token step (here: RFC 9470 step-up via assurance-policy.ts). */
+/** Policy steps after the token step: RFC 9470 step-up from the route config, and deps.steps. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { checkAssurance } from '../../src/gateway/assurance-policy.js';
@@ -14,12 +14,13 @@ describe('gateway policy steps', () => {
     upstream = await startUpstream();
     gw = await startGateway(
       [
-        route({ name: 'payments', match: { pathPrefix: '/payments' }, upstream: upstream.url, require: { token: { audience: 'orders-api' } } }),
+        route({ name: 'payments', match: { pathPrefix: '/payments' }, upstream: upstream.url, require: { token: { audience: 'orders-api' }, mfa: true, maxAge: '15m' } }),
         route({ name: 'orders', match: { pathPrefix: '/orders' }, upstream: upstream.url, require: { token: { audience: 'orders-api' } } }),
+        route({ name: 'hooked', match: { pathPrefix: '/hooked' }, upstream: upstream.url, require: { token: { audience: 'orders-api' } } }),
       ],
       {
         keys,
-        steps: (r) => (r.name === 'payments' ? [(ctx) => checkAssurance(ctx.token!.claims, { mfa: true, maxAge: 15 * 60_000 }, NOW)] : []),
+        steps: (r) => (r.name === 'hooked' ? [(ctx) => checkAssurance(ctx.token!.claims, { acr: ['urn:example:gold'] }, NOW)] : []),
       },
     );
   });
@@ -35,6 +36,20 @@ describe('gateway policy steps', () => {
     assert.equal(problem(r).code, 'token.insufficient-user-authentication');
     assert.match(r.headers['www-authenticate']!, /error="insufficient_user_authentication".*acr_values="urn:portcullis:acr:mfa", max_age=900$/);
     assert.equal(upstream.seen.length, seen);
+  });
+
+  it('step-up: a stale sign-in (auth_time older than maxAge) is refused even with a second factor', async () => {
+    const r = await send(gw.url, { path: '/payments', headers: bearer(await mint(keys, baseClaims({ amr: ['pwd', 'otp'], auth_time: NOW_S - 3600 }))) });
+    assert.equal(r.status, 401);
+    assert.equal(problem(r).code, 'token.insufficient-user-authentication');
+  });
+
+  it('deps.steps adds a route step after the token step, with the verified token in the context', async () => {
+    const r = await send(gw.url, { path: '/hooked', headers: bearer(await mint(keys, baseClaims({ acr: 'urn:example:silver' }))) });
+    assert.equal(problem(r).code, 'token.insufficient-user-authentication');
+    assert.match(r.headers['www-authenticate']!, /acr_values="urn:example:gold"/);
+    const ok = await send(gw.url, { path: '/hooked', headers: bearer(await mint(keys, baseClaims({ acr: 'urn:example:gold' }))) });
+    assert.equal(ok.status, 200);
   });
 
   it('a token proving a second factor, recently, passes; routes without the step do not ask', async () => {
