@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './core/clock.js';
+import { PortcullisError } from './core/errors.js';
 import { loadConfig, resolveIn, type LoadedConfig } from './core/config/load.js';
 import type { Config } from './core/config/schema.js';
 import { EventBus, type ClusterEvent } from './core/events.js';
@@ -89,9 +90,13 @@ function splitHostPort(hp: string): { host: string; port: number } {
 function listen(server: Server, hp: string, ephemeral: boolean): Promise<string> {
   const { host, port } = splitHostPort(hp);
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EADDRNOTAVAIL' ? 'the address is not local to this machine' : err.code === 'EACCES' ? 'permission denied' : err.message;
+      reject(new PortcullisError('listen.failed', `cannot listen on ${hp}: ${why}`, { cause: err }));
+    };
+    server.once('error', onError);
     server.listen(ephemeral ? 0 : port, host, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       const a = server.address() as AddressInfo;
       resolve(`http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
     });

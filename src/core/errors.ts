@@ -143,6 +143,7 @@ export const ERRORS = {
   'cert.unsupported': { status: 401, meaning: 'The chain uses an unsupported critical extension, algorithm or policy constraint.', fix: 'Use a certificate issued by the Portcullis CA.' },
   'cert.name-mismatch': { status: 401, meaning: 'The certificate does not carry the expected name (DNS, IP or URI SAN).', fix: 'Use a certificate issued for this name.' },
   // store
+  'listen.failed': { status: 500, meaning: 'A plane could not listen on its address (in use, not local, or not permitted).', fix: 'Free the port or change `listen.*` in portcullis.yaml.' },
   'store.unavailable': { status: 503, meaning: 'The durable store cannot be reached.', fix: 'Check the database.' },
   'store.migration': { status: 500, meaning: 'A schema migration failed.', fix: 'Read the cause in the log.' },
 } as const satisfies Record<string, ErrorSpec>;
