@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
 import { action, printJson, printTable } from './output.js';
+import { registerRotateMaster } from './rotate-master.js';
 
 interface KeyView {
   kid: string;
@@ -17,6 +18,7 @@ function printKeys(keys: KeyView[]): void {
 
 export function registerKeys(program: Command): void {
   const keys = program.command('keys').description('signing keys');
+  registerRotateMaster(keys);
   withNodeOptions(keys.command('list'))
     .description('list signing keys and their state')
     .option('--json', 'print JSON')

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { startTestNode, type TestNode } from '../support/portcullis.js';
 import { TRANSIT_AUDIENCE } from '../../src/http/transit-ops.js';
 import { TransitKey } from '../../src/http/admin/encryption-schemas.js';
+import { localFetch as fetch } from './local-fetch.js';
 
 let node: TestNode;
 const b64 = (s: string) => Buffer.from(s).toString('base64');

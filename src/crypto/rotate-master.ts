@@ -1,0 +1,194 @@
+/**
+ * Online master-key rotation (`portcullis keys rotate-master`).
+ *
+ * Secrets at rest are sealed under data keys (DEKs); the master key only wraps the DEKs
+ * (settings `envelope.dek.<id>`). Rotation therefore rewraps each DEK under a new master
+ * key and changes no sealed secret: running nodes keep their unwrapped DEKs in memory and
+ * go on serving, and new secrets they seal use the same DEKs. No new DEK is created (the
+ * optional re-encryption of every secret under a fresh DEK is not done: the DEK never
+ * left the process unwrapped, so rotating the master key is what limits exposure of a
+ * leaked master key file).
+ *
+ * Steps, each safe to interrupt (a re-run resumes):
+ *  1. the new key is written to `<file>.new` (0600); the old one is copied to `<file>.old`;
+ *  2. before any change: every sealed value in the store names a DEK this rotation knows
+ *     (a scan of every text column), and every DEK unwraps under the old key;
+ *  3. each DEK is rewrapped under the new key and read back (a DEK already under the new
+ *     key — an interrupted run — is left as it is);
+ *  4. an Envelope opened with the new key decrypts every sealed value whose context is
+ *     known (key ring, app signing and encryption keys, transit versions, OIDC cookie
+ *     keys); on any failure the old wrapped DEKs are written back and nothing is swapped;
+ *  5. `<file>.new` is renamed over `<file>` (atomic), and `<file>.old` is removed unless kept.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { PortcullisError } from '../core/errors.js';
+import type { AppSigningKeyStore } from '../tokens/app-keys-store.js';
+import type { AppEncryptionKeyStore } from '../tokens/app-encryption-keys-store.js';
+import { appEncryptionKeyContext } from '../tokens/app-encryption-keys.js';
+import { Envelope } from './envelope.js';
+import { MASTER_KEY_BYTES, readMasterKeyFile } from './master-key.js';
+import type { KeyStore, SealedValueStore, SettingsStore } from './store.js';
+import { sealContext } from './transit/key-material.js';
+import type { TransitStore } from './transit/store.js';
+
+export type RotateMasterStore = SettingsStore & SealedValueStore & KeyStore & AppSigningKeyStore & AppEncryptionKeyStore & TransitStore;
+
+export interface RotateMasterResult {
+  /** Ids of the data keys rewrapped (or found already rewrapped by an interrupted run). */
+  dataKeys: string[];
+  /** Sealed values found in the store, all naming one of `dataKeys`. */
+  sealedValues: number;
+  /** Sealed values decrypted with the new master key (those whose context is known). */
+  verified: number;
+  /** `<file>.old` when kept, else null. */
+  oldKeyFile: string | null;
+  resumed: boolean;
+}
+
+const DEK_PREFIX = 'envelope.dek.';
+
+function wrap(master: Buffer, id: string, dek: Buffer): string {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', master, iv);
+  c.setAAD(Buffer.from(DEK_PREFIX + id, 'utf8'));
+  const ct = Buffer.concat([c.update(dek), c.final(), c.getAuthTag()]);
+  return `${iv.toString('base64url')}.${ct.toString('base64url')}`;
+}
+
+function unwrap(master: Buffer, id: string, wrapped: string): Buffer | undefined {
+  const [ivText, ctText] = wrapped.split('.');
+  if (!ivText || !ctText) return undefined;
+  const iv = Buffer.from(ivText, 'base64url');
+  const ct = Buffer.from(ctText, 'base64url');
+  if (iv.length !== 12 || ct.length < 16) return undefined;
+  try {
+    const d = createDecipheriv('aes-256-gcm', master, iv);
+    d.setAAD(Buffer.from(DEK_PREFIX + id, 'utf8'));
+    d.setAuthTag(ct.subarray(ct.length - 16));
+    return Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]);
+  } catch {
+    return undefined;
+  }
+}
+
+function writeKeyFile(path: string, key: Buffer): void {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeSync(fd, key.toString('base64') + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fsyncDir(path: string): void {
+  try {
+    const fd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* not supported on every platform; the rename itself is atomic */
+  }
+}
+
+/** Decrypts every sealed value whose context is known with `envelope`; returns how many. */
+export async function verifySealedValues(store: RotateMasterStore, envelope: Envelope): Promise<number> {
+  let n = 0;
+  const open = (sealed: string, context: string) => {
+    envelope.decrypt(sealed, context).fill(0);
+    n++;
+  };
+  for (const k of await store.listKeys()) open(k.privateJwk, `${k.use === 'enc' ? 'encryption-key' : 'signing-key'}:${k.kid}`);
+  for (const k of await store.listAppSigningKeys()) if (k.sealedSecret) open(k.sealedSecret, `app-signing-key:${k.keyid}`);
+  for (const k of await store.listAppEncryptionKeys()) if (k.sealedKey) open(k.sealedKey, appEncryptionKeyContext(k.kid));
+  for (const name of await store.listTransitKeys()) {
+    const k = await store.getTransitKey(name);
+    for (const v of k?.versions ?? []) open(v.sealed, sealContext(name, v.version));
+  }
+  const cookieKeys = await store.getSetting('oidc.cookie-keys');
+  if (cookieKeys) open(cookieKeys, 'oidc-cookie-keys');
+  return n;
+}
+
+/**
+ * Rotates the master key in `masterKeyFile` for the data in `store`, online.
+ *
+ * @example
+ * const store = await openDurableStore(config.store, { baseDir: dir });
+ * const r = await rotateMasterKey(store, resolveIn(dir, config.masterKeyFile));
+ * // r.dataKeys: ['Xy12ab'], r.verified: 14 — then copy the new master.key to every node
+ */
+export async function rotateMasterKey(store: RotateMasterStore, masterKeyFile: string, opts: { keepOld?: boolean } = {}): Promise<RotateMasterResult> {
+  const newFile = `${masterKeyFile}.new`;
+  const oldFile = `${masterKeyFile}.old`;
+  const oldKey = readMasterKeyFile(masterKeyFile);
+  const resumed = existsSync(newFile);
+  let newKey: Buffer;
+  if (resumed) {
+    newKey = readMasterKeyFile(newFile);
+  } else {
+    if (existsSync(oldFile)) throw new PortcullisError('crypto.master-key', `${oldFile} exists from an earlier rotation; move it away (it is needed only for backups made before that rotation) and run again`);
+    newKey = randomBytes(MASTER_KEY_BYTES);
+    writeKeyFile(newFile, newKey);
+  }
+  if (newKey.equals(oldKey)) throw new PortcullisError('crypto.master-key', `${newFile} holds the current master key`);
+  if (!existsSync(oldFile)) {
+    copyFileSync(masterKeyFile, oldFile);
+    fsyncDir(oldFile);
+  }
+
+  const deks = new Map<string, { name: string; original: string; bytes: Buffer; underNew: boolean }>();
+  try {
+    // 2. nothing changes unless every DEK opens and every sealed value names one of them
+    for (const { name, value } of await store.listSettings(DEK_PREFIX)) {
+      const id = name.slice(DEK_PREFIX.length);
+      let bytes = unwrap(oldKey, id, value);
+      let underNew = false;
+      if (!bytes) {
+        bytes = unwrap(newKey, id, value);
+        underNew = bytes !== undefined;
+      }
+      if (!bytes) throw new PortcullisError('crypto.decrypt-failed', `data key ${id} opens with neither the current nor the new master key; nothing was changed`);
+      deks.set(id, { name, original: value, bytes, underNew });
+    }
+    if (deks.size === 0) throw new PortcullisError('crypto.decrypt-failed', 'the store holds no data key; run `portcullis start` once before rotating');
+    const sealed = await store.scanSealedValues();
+    const unknown = [...new Set(sealed.map((r) => r.dekId).filter((id) => !deks.has(id)))];
+    if (unknown.length) throw new PortcullisError('crypto.decrypt-failed', `sealed values name data keys that are not in the store (${unknown.join(', ')}); nothing was changed`);
+
+    // 3. rewrap and read back
+    for (const [id, d] of deks) {
+      if (d.underNew) continue;
+      await store.putSetting(d.name, wrap(newKey, id, d.bytes));
+      const back = await store.getSetting(d.name);
+      const check = back === undefined ? undefined : unwrap(newKey, id, back);
+      if (!check || !check.equals(d.bytes)) throw new PortcullisError('crypto.decrypt-failed', `data key ${id} did not read back under the new master key`);
+      check.fill(0);
+    }
+
+    // 4. every sealed value with a known context opens with the new key, through the real Envelope
+    let verified: number;
+    try {
+      verified = await verifySealedValues(store, await Envelope.open(store, newKey));
+    } catch (e) {
+      for (const [, d] of deks) if (!d.underNew) await store.putSetting(d.name, d.original);
+      rmSync(newFile, { force: true });
+      throw new PortcullisError('crypto.decrypt-failed', 'a sealed value did not open under the new master key; the data keys were put back under the current key and nothing was swapped', { cause: e });
+    }
+
+    // 5. swap atomically
+    renameSync(newFile, masterKeyFile);
+    fsyncDir(masterKeyFile);
+    if (!opts.keepOld) rmSync(oldFile, { force: true });
+    return { dataKeys: [...deks.keys()], sealedValues: sealed.length, verified, oldKeyFile: opts.keepOld ? oldFile : null, resumed };
+  } finally {
+    for (const d of deks.values()) d.bytes.fill(0);
+    oldKey.fill(0);
+    newKey.fill(0);
+  }
+}

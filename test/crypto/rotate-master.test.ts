@@ -1,0 +1,122 @@
+/**
+ * Master-key rotation, online: with a node serving, `portcullis keys rotate-master` (a
+ * separate process on the same SQLite file) rewraps every data key, verifies every sealed
+ * value and swaps the key file. The running node keeps working; after a restart with the
+ * new key everything decrypts (signing and encryption keys, app HMAC and AES keys, transit
+ * versions); the old master key opens nothing in the store. Refusals: a wrong master key
+ * changes nothing (crypto.decrypt-failed); a leftover master.key.old stops a second run.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { startTestNode, tempDir, testConfig, type TestNode } from '../support/portcullis.js';
+import { runCli } from '../cli/run.js';
+import { Envelope } from '../../src/crypto/envelope.js';
+import { rotateMasterKey } from '../../src/crypto/rotate-master.js';
+import { openDurableStore } from '../../src/store/index.js';
+import { PortcullisError } from '../../src/core/errors.js';
+import { localFetch as fetch } from '../transit/local-fetch.js';
+
+const config = testConfig('encryption: { keyTypes: [P-256, X25519] }');
+let dir: string;
+let node: TestNode;
+let oldMaster: Buffer;
+const facts: { clientId: string; hmacKeyid: string; hmacSecret: string; encKid: string; encK: string; ct: string; sig: string; jwksKids: string[] } = {} as never;
+
+before(async () => {
+  dir = tempDir('portcullis-rotate-');
+  node = await startTestNode({ dir, config, keepDir: true });
+  const s = node.services;
+  const { app } = await s.apps.create({ name: 'rot', audiences: ['api'], scopes: [] }, 'test');
+  facts.clientId = app.clientId;
+  const hmac = await s.appSigningKeys.add(app.clientId, { type: 'hmac' }, 'test');
+  facts.hmacKeyid = hmac.key.keyid;
+  facts.hmacSecret = hmac.secret!;
+  const enc = await s.appEncryptionKeys.add(app.clientId, { type: 'symmetric' }, 'test');
+  facts.encKid = enc.key.kid;
+  facts.encK = enc.secret!.k as string;
+  await s.transit.createKey('pii', 'aes256-gcm');
+  await s.transit.rotate('pii');
+  facts.ct = await s.transit.encrypt('pii', 'ssn 078-05-1120', { context: 'c1' });
+  await s.transit.createKey('docs', 'ecdsa-p256');
+  facts.sig = await s.transit.sign('docs', 'contract');
+  facts.jwksKids = (await (await fetch(`${node.urls.identity}/jwks`)).json()).keys.map((k: { kid: string }) => k.kid).sort();
+  oldMaster = Buffer.from(readFileSync(join(dir, 'master.key'), 'utf8').trim(), 'base64');
+});
+after(async () => {
+  await node.stop().catch(() => undefined);
+});
+
+test('rotate-master while the node serves: rewraps, verifies, swaps; the node keeps working; a restart with the new key decrypts everything; the old key opens nothing', async () => {
+  const r = await runCli(['keys', 'rotate-master', '--dir', dir, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.data_keys.length, 1);
+  assert.ok(out.verified >= 7, `verified ${out.verified}`); // 2 signing-ring keys at least, 2 enc keys, hmac, aes key, 3 transit versions
+  assert.ok(out.sealed_values >= out.verified);
+  const newMaster = Buffer.from(readFileSync(join(dir, 'master.key'), 'utf8').trim(), 'base64');
+  assert.equal(newMaster.length, 32);
+  assert.ok(!newMaster.equals(oldMaster));
+  assert.equal(statSync(join(dir, 'master.key')).mode & 0o077, 0);
+  assert.equal(existsSync(join(dir, 'master.key.old')), false);
+  assert.equal(existsSync(join(dir, 'master.key.new')), false);
+
+  // the serving node is unaffected and still seals new secrets
+  const s = node.services;
+  assert.equal(new TextDecoder().decode(await s.transit.decrypt('pii', facts.ct, { context: 'c1' })), 'ssn 078-05-1120');
+  const late = await s.appEncryptionKeys.add(facts.clientId, { type: 'symmetric', alg: 'A256KW' }, 'test');
+  const lateCt = await s.transit.encrypt('pii', 'written after rotation');
+
+  await node.stop();
+  node = await startTestNode({ dir, config, keepDir: true });
+  const t = node.services;
+  assert.equal(new TextDecoder().decode(await t.transit.decrypt('pii', facts.ct, { context: 'c1' })), 'ssn 078-05-1120');
+  assert.equal(new TextDecoder().decode(await t.transit.decrypt('pii', lateCt)), 'written after rotation');
+  assert.equal(await t.transit.verify('docs', 'contract', facts.sig), true);
+  assert.equal(t.appEncryptionKeys.symmetric(facts.clientId, facts.encKid)!.key.export().toString('base64url'), facts.encK);
+  assert.equal(t.appEncryptionKeys.symmetric(facts.clientId, late.key.kid)!.key.export().toString('base64url'), late.secret!.k);
+  assert.equal(t.appSigningKeys.lookup(facts.hmacKeyid)!.clientId, facts.clientId);
+  const kids = (await (await fetch(`${node.urls.identity}/jwks`)).json()).keys.map((k: { kid: string }) => k.kid).sort();
+  assert.deepEqual(kids, facts.jwksKids);
+
+  // the old master key unwraps nothing the store holds
+  await assert.rejects(Envelope.open(t.store, oldMaster), (e: unknown) => e instanceof PortcullisError && e.code === 'crypto.decrypt-failed');
+  const deks = await t.store.listSettings('envelope.dek.');
+  assert.equal(deks.length, 1);
+});
+
+test('attack: rotating with a master key file that does not belong to the store is refused (crypto.decrypt-failed) and changes nothing', async () => {
+  const d = tempDir('portcullis-rotate-wrong-');
+  const n = await startTestNode({ dir: d, config, keepDir: false });
+  const store = await openDurableStore(`sqlite:${join(d, 'portcullis.db')}`);
+  try {
+    const before = await store.listSettings('envelope.dek.');
+    writeFileSync(join(d, 'master.key'), randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+    await assert.rejects(rotateMasterKey(store, join(d, 'master.key')), (e: unknown) => e instanceof PortcullisError && e.code === 'crypto.decrypt-failed');
+    assert.deepEqual(await store.listSettings('envelope.dek.'), before);
+  } finally {
+    await store.close();
+    await n.stop();
+  }
+});
+
+test('an interrupted rotation resumes with the key it had written; a leftover master.key.old stops a new rotation (crypto.master-key)', async () => {
+  const d = tempDir('portcullis-rotate-resume-');
+  const n = await startTestNode({ dir: d, config, keepDir: false });
+  const store = await openDurableStore(`sqlite:${join(d, 'portcullis.db')}`);
+  try {
+    const pending = randomBytes(32);
+    writeFileSync(join(d, 'master.key.new'), pending.toString('base64') + '\n', { mode: 0o600 });
+    const r = await rotateMasterKey(store, join(d, 'master.key'), { keepOld: true });
+    assert.equal(r.resumed, true);
+    assert.ok(Buffer.from(readFileSync(join(d, 'master.key'), 'utf8').trim(), 'base64').equals(pending));
+    assert.equal(r.oldKeyFile, join(d, 'master.key.old'));
+    await Envelope.open(store, pending);
+    await assert.rejects(rotateMasterKey(store, join(d, 'master.key')), (e: unknown) => e instanceof PortcullisError && e.code === 'crypto.master-key');
+  } finally {
+    await store.close();
+    await n.stop();
+  }
+});
