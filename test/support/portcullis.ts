@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initPortcullis, CONFIG_FILE } from '../../src/init.js';
 import { startPortcullis, type Portcullis, type StartOptions } from '../../src/app.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../src/core/logger.js';
 import type { Clock } from '../../src/core/clock.js';
 
 export interface TestNode extends Portcullis {
@@ -26,10 +26,10 @@ export function testConfig(extra = '', issuer = 'http://127.0.0.1:8080'): string
   return `issuer: ${issuer}\nlisten: { identity: 127.0.0.1:0, gateway: 127.0.0.1:0, admin: 127.0.0.1:0 }\nlog: { level: silent }\n${extra}\n`;
 }
 
-export async function startTestNode(opts: { config?: string; dir?: string; clock?: Clock; env?: NodeJS.ProcessEnv; keepDir?: boolean } = {}): Promise<TestNode> {
+export async function startTestNode(opts: { config?: string; dir?: string; clock?: Clock; env?: NodeJS.ProcessEnv; keepDir?: boolean; logger?: Logger } = {}): Promise<TestNode> {
   const dir = opts.dir ?? tempDir();
   await initPortcullis(dir, { config: opts.config ?? testConfig() });
-  const start: StartOptions = { configFile: join(dir, CONFIG_FILE), ephemeralPorts: true, logger: silentLogger, env: opts.env ?? {} };
+  const start: StartOptions = { configFile: join(dir, CONFIG_FILE), ephemeralPorts: true, logger: opts.logger ?? silentLogger, env: opts.env ?? {} };
   if (opts.clock) start.clock = opts.clock;
   const node = await startPortcullis(start);
   const { readFileSync } = await import('node:fs');
