@@ -135,8 +135,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   function compile(config: RouteConfig): GatewayRoute {
     const base = compileRoute(config);
-    const { mfa, acr, maxAge } = config.require;
-    const tokenPolicy = config.require.token === undefined ? undefined : tokens.compile(config.require.token, { ...(mfa ? { mfa } : {}), ...(acr ? { acr } : {}), ...(maxAge !== undefined ? { maxAge } : {}) });
+    const tokenPolicy = config.require.token === undefined ? undefined : tokens.compile(config.require.token);
     const steps: PolicyStep[] = [];
     if (tokenPolicy !== undefined) steps.push(tokenStep(tokenPolicy));
     const r = config.require;
