@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { AppView } from '../tokens/apps.js';
 import { registerAppKeys } from './app-keys.js';
+import { registerAppEncKeys } from './app-enc-keys.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
 import { CliError, action, printJson, printTable } from './output.js';
 
@@ -50,6 +51,7 @@ export function registerApp(program: Command): void {
   const app = program.command('app').description('manage apps (OAuth clients) on the running node');
   const cmd = (name: string) => withNodeOptions(app.command(name)).option('--json', 'print JSON');
   registerAppKeys(app);
+  registerAppEncKeys(app);
 
   cmd('create <name>')
     .description('register an app; prints client_id and client_secret (shown once)')

@@ -12,6 +12,7 @@ import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
 import { registerStart } from './start.js';
 import { registerWebhooks } from './webhooks.js';
+import { registerTransit } from './transit.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerAudit(program);
   registerWebhooks(program);
+  registerTransit(program);
   return program;
 }
 

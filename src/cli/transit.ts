@@ -1,0 +1,114 @@
+/**
+ * `portcullis transit …`: encryption as a service through the admin API of the running
+ * node. Inputs and outputs are base64 (`--input`), or text with `--text`; values
+ * (ciphertexts, signatures, HMACs) are `pc:v<n>:<base64>` as the API returns them.
+ */
+import type { Command } from 'commander';
+import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
+import { CliError, action, printJson, printTable } from './output.js';
+
+type Opt = NodeOptions & { json?: boolean; context?: string; text?: boolean; version?: string };
+
+interface KeyView {
+  name: string;
+  type: string;
+  latest_version: number;
+  min_decryption_version: number;
+  min_encryption_version: number;
+}
+
+const path = (op: string, name: string) => `/v1/transit/${op}/${encodeURIComponent(name)}`;
+
+function bytesArg(value: string, o: Opt, what: string): string {
+  if (o.text) return Buffer.from(value, 'utf8').toString('base64');
+  if (value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new CliError('transit.invalid-input', `${what} must be base64 (or pass --text)`);
+  return value;
+}
+
+function common(o: Opt): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (o.context !== undefined) out.context = bytesArg(o.context, o, '--context');
+  if (o.version !== undefined) {
+    const v = Number(o.version);
+    if (!Number.isSafeInteger(v) || v < 1) throw new CliError('transit.invalid-input', '--version must be a positive integer');
+    out.key_version = v;
+  }
+  return out;
+}
+
+function printKey(k: KeyView, o: Opt): void {
+  if (o.json) return printJson(k);
+  process.stdout.write(`${k.name}  ${k.type}  latest v${k.latest_version}  min decryption v${k.min_decryption_version}  min encryption v${k.min_encryption_version}\n`);
+}
+
+export function registerTransit(program: Command): void {
+  const transit = program.command('transit').description('encryption as a service: named, versioned keys and their operations (base64 in and out)');
+  const cmd = (spec: string) =>
+    withNodeOptions(transit.command(spec))
+      .option('--json', 'print JSON')
+      .option('--text', 'inputs are UTF-8 text instead of base64 (decrypt prints text too)');
+
+  cmd('create <name>')
+    .description('create a key')
+    .option('--type <type>', 'aes256-gcm (default), ed25519 or ecdsa-p256')
+    .action(
+      action(async (name: string, o: Opt & { type?: string }) => {
+        const r = await adminClient(o).call<{ key: KeyView }>('POST', '/v1/transit/keys', { name, ...(o.type ? { type: o.type } : {}) });
+        printKey(r.key, o);
+      }),
+    );
+  cmd('list')
+    .description('list key names')
+    .action(
+      action(async (o: Opt) => {
+        const r = await adminClient(o).call<{ keys: string[] }>('GET', '/v1/transit/keys');
+        if (o.json) return printJson(r.keys);
+        printTable([['NAME'], ...r.keys.map((k) => [k])]);
+      }),
+    );
+  cmd('rotate <name>')
+    .description('add a key version; new values use it')
+    .action(
+      action(async (name: string, o: Opt) => {
+        printKey((await adminClient(o).call<{ key: KeyView }>('POST', `/v1/transit/keys/${encodeURIComponent(name)}/rotate`, {})).key, o);
+      }),
+    );
+  cmd('config <name>')
+    .description('retire old versions')
+    .option('--min-decryption-version <n>', 'values made with older versions are refused')
+    .option('--min-encryption-version <n>', '0: no floor')
+    .action(
+      action(async (name: string, o: Opt & { minDecryptionVersion?: string; minEncryptionVersion?: string }) => {
+        const body: Record<string, number> = {};
+        if (o.minDecryptionVersion !== undefined) body.min_decryption_version = Number(o.minDecryptionVersion);
+        if (o.minEncryptionVersion !== undefined) body.min_encryption_version = Number(o.minEncryptionVersion);
+        printKey((await adminClient(o).call<{ key: KeyView }>('POST', `/v1/transit/keys/${encodeURIComponent(name)}/config`, body)).key, o);
+      }),
+    );
+
+  const op = (spec: string, description: string, build: (args: string[], o: Opt) => Record<string, unknown>, field: string) =>
+    cmd(spec)
+      .description(description)
+      .option('--context <bytes>', 'associated data (base64, or text with --text)')
+      .option('--version <n>', 'key version to use (default: latest)')
+      .action(
+        action(async (...args: unknown[]) => {
+          const o = args.find((a) => a !== null && typeof a === 'object' && !Array.isArray(a) && !('parent' in (a as object))) as Opt;
+          const positional = args.filter((a): a is string => typeof a === 'string');
+          const name = positional[0]!;
+          const r = await adminClient(o).call<Record<string, unknown>>('POST', path(spec.split(' ')[0]!, name), build(positional.slice(1), o));
+          if (o.json) return printJson(r);
+          let out = r[field];
+          if (field === 'plaintext' && o.text && typeof out === 'string') out = Buffer.from(out, 'base64').toString('utf8');
+          process.stdout.write(`${String(out)}\n`);
+        }),
+      );
+
+  op('encrypt <name> <plaintext>', 'encrypt (prints pc:v<n>:…)', ([p], o) => ({ plaintext: bytesArg(p!, o, 'plaintext'), ...common(o) }), 'ciphertext');
+  op('decrypt <name> <ciphertext>', 'decrypt (prints base64, or text with --text)', ([c], o) => ({ ciphertext: c, ...(o.context !== undefined ? { context: bytesArg(o.context, o, '--context') } : {}) }), 'plaintext');
+  op('rewrap <name> <ciphertext>', 're-encrypt with the latest version, without the plaintext', ([c], o) => ({ ciphertext: c, ...common(o) }), 'ciphertext');
+  op('datakey <name> [type]', 'a data key: type plaintext (default; prints JSON) or wrapped', ([t], o) => ({ ...(t ? { type: t } : {}), ...(o.context !== undefined ? { context: bytesArg(o.context, o, '--context') } : {}) }), 'ciphertext');
+  op('sign <name> <input>', 'sign (ed25519 / ecdsa-p256 keys)', ([i], o) => ({ input: bytesArg(i!, o, 'input'), ...(o.version ? { key_version: Number(o.version) } : {}) }), 'signature');
+  op('verify <name> <input> <value>', 'verify a signature, or an HMAC with --hmac; prints true or false', ([i, v], o) => ({ input: bytesArg(i!, o, 'input'), [(o as { hmac?: boolean }).hmac ? 'hmac' : 'signature']: v }), 'valid').option('--hmac', 'the value is an HMAC');
+  op('hmac <name> <input>', 'HMAC-SHA-256 with the key version HMAC subkey', ([i], o) => ({ input: bytesArg(i!, o, 'input'), ...(o.version ? { key_version: Number(o.version) } : {}) }), 'hmac');
+}

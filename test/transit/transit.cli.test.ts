@@ -1,0 +1,67 @@
+/**
+ * The CLI against a running node: `portcullis transit create|encrypt|decrypt|rewrap|sign|verify|hmac|rotate|config`
+ * and `portcullis app enc-keys add|list|revoke` (the symmetric key shown once, never listed).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import { runCli } from '../cli/run.js';
+import { startTestNode, type TestNode } from '../admin/node.js';
+
+let t: TestNode;
+const cli = (...args: string[]) => runCli([...args, '--dir', t.dir, '--admin-url', t.admin]);
+
+before(async () => {
+  t = await startTestNode();
+});
+after(() => t.close());
+
+test('transit CLI: create, encrypt/decrypt text with a context, rotate, rewrap, config retires v1, sign/verify and hmac/verify', async () => {
+  assert.equal((await cli('transit', 'create', 'pii')).code, 0);
+  const enc = await cli('transit', 'encrypt', 'pii', 'jane@example.org', '--text', '--context', 'user:9');
+  assert.equal(enc.code, 0, enc.stderr);
+  const ct = enc.stdout.trim();
+  assert.match(ct, /^pc:v1:/);
+  assert.equal((await cli('transit', 'decrypt', 'pii', ct, '--text', '--context', 'user:9')).stdout.trim(), 'jane@example.org');
+  const wrong = await cli('transit', 'decrypt', 'pii', ct, '--text', '--context', 'user:10');
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /^error: transit\.decrypt-failed: /);
+  assert.match((await cli('transit', 'rotate', 'pii')).stdout, /latest v2/);
+  const re = (await cli('transit', 'rewrap', 'pii', ct, '--text', '--context', 'user:9')).stdout.trim();
+  assert.match(re, /^pc:v2:/);
+  assert.equal((await cli('transit', 'config', 'pii', '--min-decryption-version', '2')).code, 0);
+  assert.match((await cli('transit', 'decrypt', 'pii', ct, '--text', '--context', 'user:9')).stderr, /transit\.version-retired/);
+  assert.equal((await cli('transit', 'decrypt', 'pii', re, '--text', '--context', 'user:9')).stdout.trim(), 'jane@example.org');
+
+  assert.equal((await cli('transit', 'create', 'docs', '--type', 'ed25519')).code, 0);
+  const sig = (await cli('transit', 'sign', 'docs', 'aGVsbG8=')).stdout.trim();
+  assert.equal((await cli('transit', 'verify', 'docs', 'aGVsbG8=', sig)).stdout.trim(), 'true');
+  assert.equal((await cli('transit', 'verify', 'docs', 'aGVsbG9v', sig)).stdout.trim(), 'false');
+  const mac = (await cli('transit', 'hmac', 'pii', 'aGVsbG8=')).stdout.trim();
+  assert.equal((await cli('transit', 'verify', 'pii', 'aGVsbG8=', mac, '--hmac')).stdout.trim(), 'true');
+  assert.deepEqual(JSON.parse((await cli('transit', 'list', '--json')).stdout), ['docs', 'pii']);
+  const bad = await cli('transit', 'encrypt', 'pii', 'not base64!');
+  assert.match(bad.stderr, /^error: transit\.invalid-input: /);
+});
+
+test('app enc-keys CLI: --symmetric shows the key once, list never shows it, --jwk registers a public key, revoke', async () => {
+  const { app } = await t.node.services.apps.create({ name: 'enc-cli', audiences: ['api'], scopes: [] }, 'test');
+  const added = await cli('app', 'enc-keys', 'add', app.clientId, '--symmetric', '--json');
+  assert.equal(added.code, 0, added.stderr);
+  const r = JSON.parse(added.stdout);
+  assert.equal(r.secret.kty, 'oct');
+  assert.equal(Buffer.from(r.secret.k, 'base64url').length, 32);
+  const jwkFile = join(t.dir, 'app-enc.jwk');
+  writeFileSync(jwkFile, JSON.stringify(generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' })));
+  assert.equal((await cli('app', 'enc-keys', 'add', app.clientId, '--jwk', jwkFile)).code, 0);
+  const list = await cli('app', 'enc-keys', 'list', app.clientId, '--json');
+  assert.ok(!list.stdout.includes(r.secret.k));
+  assert.deepEqual(JSON.parse(list.stdout).map((k: { type: string; alg: string }) => `${k.type}/${k.alg}`), ['symmetric/dir', 'public/ECDH-ES+A256KW']);
+  const rev = await cli('app', 'enc-keys', 'revoke', app.clientId, r.key.kid);
+  assert.match(rev.stdout, /revoked at/);
+  assert.equal(t.node.services.appEncryptionKeys.symmetric(app.clientId, r.key.kid), undefined);
+  const both = await cli('app', 'enc-keys', 'add', app.clientId, '--symmetric', '--jwk', jwkFile);
+  assert.match(both.stderr, /^error: request\.invalid: give exactly one/);
+});
