@@ -5,6 +5,13 @@
  * closes the stores.
  */
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { Server as TlsServer } from 'node:tls';
+import { envelopeSecretBox } from './crypto/secret-box.js';
+import { CertificateAuthority } from './pki/authority.js';
+import { fileSignerKind, SignerRegistry } from './pki/signer.js';
+import { openServerTls } from './http/tls.js';
+import { certificateSteps } from './gateway/client-certificate-policy.js';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
@@ -60,6 +67,8 @@ export interface Services {
   appEncryptionKeys: AppEncryptionKeys;
   /** Encryption as a service over the durable store. */
   transit: Transit;
+  /** The built-in CA: issuance, revocation (in-memory revoked serials), CRL, OCSP, client-certificate verification. */
+  pki: CertificateAuthority;
   apps: AppService;
   /** Per-app RFC 9421 signing keys; `lookup(keyid)` is in memory. */
   appSigningKeys: AppSigningKeys;
@@ -98,7 +107,7 @@ function listen(server: Server, hp: string, ephemeral: boolean): Promise<string>
     server.listen(ephemeral ? 0 : port, host, () => {
       server.off('error', onError);
       const a = server.address() as AddressInfo;
-      resolve(`http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
+      resolve(`${server instanceof TlsServer ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
     });
   });
 }
@@ -135,6 +144,19 @@ export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger
     const appEncryptionKeys = new AppEncryptionKeys(store, envelope, events, audit, clock, apps);
     const webhooks = new WebhookService(store, audit, clock, logger);
     webhooks.attach(audit);
+    const pki = new CertificateAuthority({
+      store,
+      signers: new SignerRegistry([fileSignerKind(envelopeSecretBox(envelope))]),
+      clock,
+      urlBase: config.issuer,
+      ...(config.pki.trustDomain ? { trustDomain: config.pki.trustDomain } : {}),
+      serverLifetimeMs: config.pki.serverCertLifetime,
+      clientLifetimeMs: config.pki.clientCertLifetime,
+      crlLifetimeMs: config.pki.crlLifetime,
+      ocspLifetimeMs: config.pki.ocspLifetime,
+      onRevoked: (rec) => events.emit({ type: 'cert.revoked', serial: rec.serial, issuerId: rec.issuerId }),
+    });
+    await pki.load();
     const tokens = new TokenService({
       issuer: config.issuer,
       apps,
@@ -147,9 +169,10 @@ export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger
       clock,
       accessTokenTtlMs: config.tokens.accessTokenTtl,
       cacheSize: config.gateway.tokenCacheSize,
+      verifyTlsClient: async (chain) => (await pki.verifyPeer(chain, { mapToApp: true })).clientId,
     });
     const metrics = new Registry();
-    return { config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, metrics, clock, logger };
+    return { pki, config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, metrics, clock, logger };
   } catch (e) {
     await ephemeral?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
@@ -168,6 +191,7 @@ async function reconcileFrom(s: Services): Promise<void> {
   await s.keys.load();
   await s.encryptionKeys.load();
   await s.appSigningKeys.load();
+  if (s.pki.ready) await s.pki.reconcile();
   await s.appEncryptionKeys.load();
 }
 
@@ -196,6 +220,9 @@ function applyEvent(s: Services) {
       case 'transit.changed':
         s.transit.invalidate(e.name);
         break;
+      case 'cert.revoked':
+        await s.pki.applyRevoked(e.serial, e.issuerId);
+        break;
       case 'app-keys.changed':
         await s.appSigningKeys.refresh(e.keyid);
         break;
@@ -214,6 +241,11 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   try {
     s.events.on(applyEvent(s));
     await s.events.start();
+    // The CA exists from init; a store initialised before the CA existed gets one now.
+    if (!s.pki.ready && !(await s.pki.load())) {
+      await s.pki.create(fileSignerKind(envelopeSecretBox(s.envelope)), { organization: config.pki.organization, ...(config.pki.permittedDns ? { permittedDns: config.pki.permittedDns } : {}) });
+    }
+    const serverTls = await openServerTls(config, (f) => resolveIn(s.dir, f), s.pki, s.clock, logger);
     const signingChanged = await s.keys.maintain();
     if ((await s.encryptionKeys.maintain()) || signingChanged) await s.events.emit({ type: 'keys.changed' });
     await reconcileFrom(s);
@@ -233,6 +265,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       if (signing || encryption) await s.events.emit({ type: 'keys.changed' });
     });
     webhookWorker.start();
+    if (serverTls) every(serverTls.checkIntervalMs, 'server certificate renewal', () => serverTls.check());
     every(3_600_000, 'revocation purge', () => s.store.purgeRevokedTokens(s.clock.now()));
 
     const health = {
@@ -244,10 +277,11 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     };
 
     if (config.planes.includes('identity')) {
-      const fastify = buildIdentityPlane({ issuer: config.issuer, keys: s.keys, encryptionKeys: s.encryptionKeys, tokens: s.tokens, logger, health });
+      const fastify = buildIdentityPlane({ issuer: config.issuer, keys: s.keys, encryptionKeys: s.encryptionKeys, tokens: s.tokens, logger, health, pki: s.pki, ...(serverTls ? { https: serverTls.serverOptions() } : {}) });
       registerTransitPlane(fastify, s);
       await fastify.ready();
       servers.push({ name: 'identity', server: fastify.server, fastify });
+      if (serverTls) serverTls.attach(fastify.server as unknown as TlsServer);
       urls.identity = await listen(fastify.server, config.listen.identity, opts.ephemeralPorts ?? false);
     }
     if (config.planes.includes('gateway')) {
@@ -262,8 +296,12 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         leewayMs: config.tokens.leeway,
         logger,
         metrics: s.metrics,
+        steps: (route) => certificateSteps(route, { pki: s.pki, clock: s.clock, findApp: (id) => s.apps.find(id), resolve: (f) => resolveIn(s.dir, f) }),
       });
-      const server = createServer(gatewayServerOptions(config.gateway), gw.handle);
+      const server = serverTls
+        ? createHttpsServer({ ...gatewayServerOptions(config.gateway), ...serverTls.serverOptions() }, gw.handle)
+        : createServer(gatewayServerOptions(config.gateway), gw.handle);
+      if (serverTls) serverTls.attach(server as unknown as TlsServer);
       server.on('clientError', gw.clientError);
       servers.push({ name: 'gateway', server, closeExtra: () => gw.close() });
       urls.gateway = await listen(server, config.listen.gateway, opts.ephemeralPorts ?? false);

@@ -11,6 +11,12 @@ import { createMasterKeyFile } from './crypto/master-key.js';
 import { createAdminTokenFile } from './http/admin-auth.js';
 import { openServices } from './app.js';
 import { DEFAULT_CONFIG } from './core/config/default-config.js';
+import { PortcullisError } from './core/errors.js';
+import { envelopeSecretBox } from './crypto/secret-box.js';
+import { fileSignerKind } from './pki/signer.js';
+
+/** The root CA certificate (public) that clients trust: `curl --cacert DIR/ca.pem`. */
+export const CA_FILE = 'ca.pem';
 
 export { DEFAULT_CONFIG };
 
@@ -23,7 +29,12 @@ export interface InitResult {
   created: string[];
 }
 
-export async function initPortcullis(dir: string, opts: { logger?: Logger; config?: string } = {}): Promise<InitResult> {
+/**
+ * @param opts.rootKeyOfflineFile write the new root CA key (PKCS#8 PEM, mode 0600) to this file once instead of storing it;
+ *   it is needed again only to sign a new intermediate.
+ */
+export async function initPortcullis(dir: string, opts: { logger?: Logger; config?: string; rootKeyOfflineFile?: string } = {}): Promise<InitResult> {
+  if (opts.rootKeyOfflineFile && existsSync(opts.rootKeyOfflineFile)) throw new PortcullisError('conflict', 'the offline root key file already exists; choose a new path');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const created: string[] = [];
   const configFile = join(dir, CONFIG_FILE);
@@ -41,6 +52,22 @@ export async function initPortcullis(dir: string, opts: { logger?: Logger; confi
   try {
     if (!dbExisted && loaded.config.store.startsWith('sqlite:')) created.push(resolveIn(loaded.dir, loaded.config.store.slice(7)));
     await s.keys.maintain();
+    if (!s.pki.ready) {
+      const h = await s.pki.create(fileSignerKind(envelopeSecretBox(s.envelope)), {
+        organization: loaded.config.pki.organization,
+        ...(loaded.config.pki.permittedDns ? { permittedDns: loaded.config.pki.permittedDns } : {}),
+        ...(opts.rootKeyOfflineFile ? { rootKeyOffline: true } : {}),
+      });
+      if (h.rootKeyPem && opts.rootKeyOfflineFile) {
+        writeFileSync(opts.rootKeyOfflineFile, h.rootKeyPem, { flag: 'wx', mode: 0o600 });
+        created.push(opts.rootKeyOfflineFile);
+      }
+    }
+    const caFile = join(loaded.dir, CA_FILE);
+    if (!existsSync(caFile)) {
+      writeFileSync(caFile, s.pki.rootPem(), { flag: 'wx', mode: 0o644 });
+      created.push(caFile);
+    }
     s.audit.record({ time: s.clock.now(), type: 'portcullis.initialised', actor: 'system', data: { created: created.length } });
     await s.audit.flush();
   } finally {

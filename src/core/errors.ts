@@ -75,6 +75,7 @@ export const ERRORS = {
   'token.wrong-issuer': { status: 401, meaning: 'The token issuer is not trusted by this route.', fix: 'Use a token from an issuer the route trusts.' },
   'token.revoked': { status: 401, meaning: 'The token, or every token of its app, has been revoked.', fix: 'Get a new token (if the app is still enabled).' },
   'token.app-disabled': { status: 401, meaning: 'The app that the token was issued to is disabled.', fix: 'An administrator must enable the app.' },
+  'token.binding-mismatch': { status: 401, meaning: 'The access token is bound to a client certificate (RFC 8705 `cnf.x5t#S256`) and the request was not made over mutual TLS with that certificate.', fix: 'Send the request over mutual TLS with the certificate the token was issued to.' },
   'token.insufficient-scope': { status: 403, meaning: 'The token lacks a scope the route requires.', fix: 'Request a token with the scopes named in WWW-Authenticate.' },
   'token.insufficient-user-authentication': { status: 401, meaning: 'The token does not prove the user authentication the route requires (a second factor, an `acr` level, or a sign-in recent enough: RFC 9470).', fix: 'Send the user through sign-in again with the `acr_values` and `max_age` named in WWW-Authenticate, then retry with the new token.' },
   // OAuth endpoints
@@ -130,6 +131,8 @@ export const ERRORS = {
   'pki.name-not-permitted': { status: 400, meaning: 'A requested certificate name is malformed or outside what the profile or the CA name constraints permit.', fix: 'Request names inside the trust domain; client certificates are bound to an existing app id.' },
   'pki.renewal-denied': { status: 401, meaning: 'Renewal must be authenticated by a current, unexpired, unrevoked certificate of this CA for the same subject.', fix: 'Renew before the certificate expires, presenting it (and its key); otherwise request a new certificate.' },
   // certificate verification (client certificates, chains)
+  'cert.missing': { status: 401, meaning: 'The route requires a client certificate (mutual TLS) and the TLS handshake presented none.', fix: 'Connect with the app client certificate and key (e.g. `curl --cert app.pem --key app.key`).' },
+  'cert.app-not-allowed': { status: 403, meaning: 'The client certificate is valid but bound to an app that does not exist (any more) or is disabled.', fix: 'Enable the app, or use a certificate of an active app.' },
   'cert.malformed': { status: 401, meaning: 'The certificate (or one in its chain) cannot be parsed or violates DER/X.509 encoding rules.', fix: 'Use a certificate issued by a conforming CA.' },
   'cert.untrusted': { status: 401, meaning: 'No path leads from the certificate to a trusted anchor (another CA, self-signed, or a missing intermediate).', fix: 'Use a certificate issued by the Portcullis CA and send the intermediate with it.' },
   'cert.invalid-signature': { status: 401, meaning: 'A signature in the certificate chain does not verify.', fix: 'Use an unmodified certificate.' },

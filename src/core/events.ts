@@ -16,7 +16,8 @@ export type ClusterEvent =
   | { type: 'keys.changed' }
   | { type: 'app-keys.changed'; clientId: string; keyid: string }
   | { type: 'app-enc-keys.changed'; clientId: string; kid: string }
-  | { type: 'transit.changed'; name: string };
+  | { type: 'transit.changed'; name: string }
+  | { type: 'cert.revoked'; serial: string; issuerId: string };
 
 const CHANNEL = 'events';
 

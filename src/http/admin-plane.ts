@@ -17,6 +17,7 @@ import { transitRoutes } from './admin/transit.js';
 import { webhookRoutes } from './admin/webhooks.js';
 import { auditRoutes } from './admin/audit.js';
 import { keyRoutes } from './admin/keys.js';
+import { certificateRoutes } from './admin/certificates.js';
 import { defineRoute, validate, type AdminRoute } from './admin/route.js';
 import { Health, OpenApiDocument } from './admin/schemas.js';
 import { tokenRoutes } from './admin/tokens.js';
@@ -132,6 +133,7 @@ export function buildAdminPlane({ services, adminToken, health }: AdminPlaneDeps
   routes.push(...openRoutes(services, health, () => (doc ??= buildOpenApiDocument(routes))));
   routes.push(...appRoutes(services), ...tokenRoutes(services), ...keyRoutes(services), ...auditRoutes(services), ...appKeyRoutes(services), ...webhookRoutes(services));
   routes.push(...appEncryptionKeyRoutes(services), ...transitRoutes(services));
+  routes.push(...certificateRoutes(services));
   doc = buildOpenApiDocument(routes);
 
   const isAdmin = adminTokenChecker(adminToken);

@@ -3,7 +3,11 @@
  * discovery, the JWKS, the token endpoint (client credentials), revocation (RFC 7009)
  * and introspection (RFC 7662).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { TlsOptions } from 'node:tls';
+import type { CertificateAuthority } from '../pki/authority.js';
+import { peerCertificate } from '../gateway/client-certificate-policy.js';
+import { pkiRoutes } from './pki-routes.js';
 import type { JWK } from 'jose';
 import type { Logger } from '../core/logger.js';
 import type { KeyRing } from '../crypto/keyring.js';
@@ -19,6 +23,10 @@ export interface IdentityPlaneDeps {
   health: { ready(): Promise<void> };
   /** Encryption keys (`use: enc`), published in the JWKS beside the signing keys. */
   encryptionKeys?: { jwks(): { keys: JWK[] } };
+  /** The built-in CA: /pki/* endpoints (CA certificates, CRL, OCSP, renewal). */
+  pki?: CertificateAuthority;
+  /** Serve HTTPS with these options (http/tls.ts). */
+  https?: TlsOptions;
 }
 
 export function discoveryDocument(issuer: string): Record<string, unknown> {
@@ -31,7 +39,8 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     introspection_endpoint: `${base}/oauth2/introspect`,
     grant_types_supported: ['client_credentials'],
     response_types_supported: [],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'],
+    tls_client_certificate_bound_access_tokens: true,
     token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
@@ -42,14 +51,14 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
 }
 
 export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
-  const app = createHttpServer(d.logger, { bodyLimit: 64 * 1024 });
+  const app = createHttpServer(d.logger, { bodyLimit: 64 * 1024, ...(d.https ? ({ https: d.https } as FastifyServerOptions) : {}) });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   const base = d.issuer.replace(/\/$/, '');
   const endpointRequest = (req: FastifyRequest, path: string): EndpointRequest => {
     const params = typeof req.body === 'string' ? parseForm(req.body) : parseForm('');
-    return { authorization: req.headers.authorization, params, endpoint: `${base}${path}` };
+    return { authorization: req.headers.authorization, params, endpoint: `${base}${path}`, clientCertificate: peerCertificate(req.raw.socket).chain };
   };
 
   const metadata = discoveryDocument(d.issuer);
@@ -70,6 +79,8 @@ export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
     const res = await d.tokens.introspect(endpointRequest(req, '/oauth2/introspect'));
     return reply.header('cache-control', 'no-store').send(res);
   });
+
+  if (d.pki) void app.register(pkiRoutes, { pki: d.pki });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

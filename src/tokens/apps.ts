@@ -143,7 +143,7 @@ export class AppService {
     if (input.audiences.length === 0) throw new PortcullisError('request.invalid', 'audiences: at least one audience is required');
     for (const s of input.scopes) if (!SCOPE.test(s)) throw new PortcullisError('request.invalid', `scopes: "${s}" is not a valid scope token`);
     const method = input.tokenEndpointAuthMethod ?? (input.jwks ? 'private_key_jwt' : 'client_secret_basic');
-    if (method === 'private_key_jwt') await checkJwks(input.jwks ?? []);
+    if (method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') await checkJwks(input.jwks ?? []);
     const appType: AppType = input.type ?? 'confidential';
     const redirectUris = [...new Set(input.redirectUris ?? [])];
     redirectUris.forEach((u, i) => checkRedirectUri(u, `redirect_uris[${i}]`));
@@ -157,7 +157,8 @@ export class AppService {
     if (grantTypes.includes('authorization_code') && redirectUris.length === 0) throw new PortcullisError('request.invalid', 'redirect_uris: the authorization code flow needs at least one redirect URI');
     if (appType === 'public' && grantTypes.includes('client_credentials')) throw new PortcullisError('request.invalid', 'grant_types: a public app cannot use client_credentials');
     const now = this.clock.now();
-    const clientSecret = method === 'private_key_jwt' || appType === 'public' ? null : generateClientSecret();
+    // RFC 8705 apps authenticate with their certificate: no secret either.
+    const clientSecret = method === 'private_key_jwt' || method === 'tls_client_auth' || method === 'self_signed_tls_client_auth' || appType === 'public' ? null : generateClientSecret();
     const app: AppRecord = {
       // A fixed prefix: ids never start with '-' (a CLI argument would read as an option).
       clientId: `app_${randomId(12)}`,
@@ -166,7 +167,7 @@ export class AppService {
       scopes: [...new Set(input.scopes)],
       tokenEndpointAuthMethod: method,
       secretVerifier: clientSecret ? secretVerifier(clientSecret) : null,
-      jwks: method === 'private_key_jwt' ? (input.jwks ?? null) : null,
+      jwks: method === 'private_key_jwt' || method === 'self_signed_tls_client_auth' ? (input.jwks ?? null) : null,
       status: 'active',
       tokensRevokedBefore: 0,
       createdAt: now,

@@ -1,8 +1,12 @@
 /**
  * Client authentication at the token, revocation and introspection endpoints:
- * `client_secret_basic` and `client_secret_post` (RFC 6749 §2.3.1) and
- * `private_key_jwt` (RFC 7523 §2.2, OIDC Core §9).
+ * `client_secret_basic` and `client_secret_post` (RFC 6749 §2.3.1),
+ * `private_key_jwt` (RFC 7523 §2.2, OIDC Core §9), and mutual TLS (RFC 8705 §2):
+ * `tls_client_auth` (a certificate from the Portcullis CA bound to the app by its
+ * SPIFFE URI SAN, the app's `tls_client_auth_san_uri`) and
+ * `self_signed_tls_client_auth` (a certificate registered in the app's JWKS).
  */
+import { X509Certificate, createPublicKey } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, errors as joseErrors } from 'jose';
 import { PortcullisError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
@@ -15,7 +19,11 @@ export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type
 export interface ClientAuthRequest {
   authorization: string | undefined;
   params: Record<string, string>;
+  /** The TLS client certificate chain (DER, peer first), when one was presented. */
+  clientCertificate?: readonly Uint8Array[];
 }
+
+export const MTLS_METHODS: ReadonlySet<string> = new Set(['tls_client_auth', 'self_signed_tls_client_auth']);
 
 export interface ClientAuthContext {
   findApp(clientId: string): AppRecord | undefined;
@@ -23,6 +31,11 @@ export interface ClientAuthContext {
   clock: Clock;
   /** Accepted `aud` values of a client assertion: the issuer and the endpoint URL. */
   assertionAudiences: string[];
+  /**
+   * `tls_client_auth`: verifies the chain against the Portcullis CA (valid now, clientAuth,
+   * not revoked) and returns the app it is bound to; throws `cert.*` otherwise.
+   */
+  verifyTlsClient?(chain: readonly Uint8Array[]): Promise<string | null>;
 }
 
 const invalidClient = (why: string, basic = false) =>
@@ -78,7 +91,52 @@ export async function authenticateClient(req: ClientAuthRequest, ctx: ClientAuth
     return requireActive(app, false);
   }
   if (hasAssertion) return authenticateAssertion(params, ctx);
+  const mtlsApp = params.client_id !== undefined ? ctx.findApp(params.client_id) : undefined;
+  if (mtlsApp && MTLS_METHODS.has(mtlsApp.tokenEndpointAuthMethod)) return authenticateMtls(mtlsApp, req.clientCertificate ?? [], ctx);
   throw invalidClient('client authentication is required', true);
+}
+
+/** RFC 8705 §2: the TLS handshake proved the key; the certificate must be the app's. */
+async function authenticateMtls(app: AppRecord, chain: readonly Uint8Array[], ctx: ClientAuthContext): Promise<AppRecord> {
+  if (chain.length === 0) throw invalidClient('this app authenticates with a client certificate (mutual TLS) and none was presented');
+  if (app.tokenEndpointAuthMethod === 'tls_client_auth') {
+    if (!ctx.verifyTlsClient) throw invalidClient('tls_client_auth is not available (no CA trust domain configured)');
+    let bound: string | null;
+    try {
+      bound = await ctx.verifyTlsClient(chain);
+    } catch (e) {
+      const why = e instanceof PortcullisError ? e.code : 'invalid';
+      throw invalidClient(`the client certificate was refused (${why})`);
+    }
+    // RFC 8705 §2.1.2: the subject alternative name must equal the registered tls_client_auth_san_uri.
+    if (bound !== app.clientId) throw invalidClient('the client certificate is bound to another app');
+    return requireActive(app, false);
+  }
+  if (!registeredCertificateMatches(app, chain[0]!)) throw invalidClient('the client certificate is not registered for this app');
+  return requireActive(app, false);
+}
+
+/** RFC 8705 §2.2.2: the presented certificate must match one registered in the app's JWKS (x5c, or the public key). */
+function registeredCertificateMatches(app: AppRecord, der: Uint8Array): boolean {
+  let presented: X509Certificate;
+  try {
+    presented = new X509Certificate(der);
+  } catch {
+    return false;
+  }
+  const spki = presented.publicKey.export({ format: 'der', type: 'spki' });
+  for (const k of app.jwks ?? []) {
+    try {
+      if (Array.isArray(k.x5c) && k.x5c.length > 0) {
+        if (Buffer.from(k.x5c[0]!, 'base64').equals(Buffer.from(der))) return true;
+        continue;
+      }
+      if (createPublicKey({ key: k as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ format: 'der', type: 'spki' }).equals(spki)) return true;
+    } catch {
+      // an unusable registered key matches nothing
+    }
+  }
+  return false;
 }
 
 async function authenticateAssertion(params: Record<string, string>, ctx: ClientAuthContext): Promise<AppRecord> {

@@ -44,12 +44,15 @@ export function grantAudience(app: AppRecord, resources: string[]): string[] {
   return [...new Set(resources)];
 }
 
-export async function issueAccessToken(app: AppRecord, scopes: string[], audience: string[], ctx: IssueContext): Promise<{ response: TokenResponse; jti: string; exp: number }> {
+/**
+ * @param cnf RFC 8705 §3.1 confirmation (`{ 'x5t#S256': … }`) when the client authenticated with a certificate.
+ */
+export async function issueAccessToken(app: AppRecord, scopes: string[], audience: string[], ctx: IssueContext, cnf?: Record<string, string>): Promise<{ response: TokenResponse; jti: string; exp: number }> {
   const key = ctx.keys.signingKey();
   const iat = Math.floor(ctx.clock.now() / 1000);
   const ttl = Math.floor(ctx.accessTokenTtlMs / 1000);
   const jti = randomId(16);
-  const token = await new SignJWT({ client_id: app.clientId, scope: scopes.join(' ') })
+  const token = await new SignJWT({ client_id: app.clientId, scope: scopes.join(' '), ...(cnf ? { cnf } : {}) })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
     .setIssuer(ctx.issuer)
     .setSubject(app.clientId)

@@ -10,7 +10,7 @@ import type { EventBus } from '../core/events.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import type { AppService } from './apps.js';
-import { authenticateClient, type ClientAuthRequest } from './client-auth.js';
+import { authenticateClient, MTLS_METHODS, type ClientAuthContext, type ClientAuthRequest } from './client-auth.js';
 import { grantAudience, grantScopes, issueAccessToken, type TokenResponse } from './issue.js';
 import type { RevocationSet } from './revocation-set.js';
 import type { TokenRevocationStore } from './store.js';
@@ -29,6 +29,8 @@ export interface TokenServiceDeps {
   accessTokenTtlMs: number;
   /** Verified tokens kept for introspection (0 disables). */
   cacheSize?: number;
+  /** RFC 8705 tls_client_auth: verifies a client certificate chain and returns its app (pki/authority.ts). */
+  verifyTlsClient?: ClientAuthContext['verifyTlsClient'];
 }
 
 export interface EndpointRequest extends ClientAuthRequest {
@@ -53,6 +55,7 @@ export class TokenService {
       ephemeral: this.d.ephemeral,
       clock: this.d.clock,
       assertionAudiences: [this.d.issuer, req.endpoint],
+      ...(this.d.verifyTlsClient ? { verifyTlsClient: this.d.verifyTlsClient } : {}),
     });
   }
 
@@ -78,7 +81,7 @@ export class TokenService {
       keys: this.d.keys,
       clock: this.d.clock,
       accessTokenTtlMs: this.d.accessTokenTtlMs,
-    });
+    }, certificateConfirmation(app.tokenEndpointAuthMethod, req.clientCertificate));
     this.d.audit.record({ time: this.d.clock.now(), type: 'token.issued', actor: `client:${app.clientId}`, clientId: app.clientId, data: { jti, scope: response.scope, aud: audience } });
     return response;
   }
@@ -146,6 +149,12 @@ export class TokenService {
     if (claims.client_id !== app.clientId && !aud.some((a) => app.audiences.includes(a))) return { active: false };
     return describe(claims);
   }
+}
+
+/** RFC 8705 §3.1: a client that authenticated with its certificate gets tokens bound to it (`cnf.x5t#S256`). */
+function certificateConfirmation(method: string, chain: readonly Uint8Array[] | undefined): Record<string, string> | undefined {
+  if (!MTLS_METHODS.has(method) || !chain?.length) return undefined;
+  return { 'x5t#S256': createHash('sha256').update(chain[0]!).digest('base64url') };
 }
 
 export function describe(c: AccessTokenClaims): IntrospectionResponse {

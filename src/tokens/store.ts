@@ -1,7 +1,7 @@
 /** What the token service needs from durable storage. */
 import type { JWK } from 'jose';
 
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth';
 
 export interface AppRecord {
   /** Public identifier (OAuth client_id). */

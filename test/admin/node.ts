@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { CONFIG_FILE, initPortcullis } from '../../src/init.js';
 
 export const TEST_CONFIG = `issuer: http://127.0.0.1:8080
+tls: { mode: off }
 listen:
   identity: 127.0.0.1:0
   gateway: 127.0.0.1:0

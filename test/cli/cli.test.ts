@@ -187,6 +187,7 @@ describe('portcullis start', () => {
       PORTCULLIS_LISTEN__IDENTITY: '127.0.0.1:0',
       PORTCULLIS_PLANES: '[identity, admin]',
       PORTCULLIS_LOG__LEVEL: 'warn',
+      PORTCULLIS_TLS__MODE: 'off',
     });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));

@@ -20,7 +20,8 @@ function configError(fn: () => unknown): string {
 
 test('config: the commented default config validates to the documented defaults', () => {
   const c = validateConfig(parseConfigText(DEFAULT_CONFIG));
-  assert.equal(c.issuer, 'http://127.0.0.1:8080');
+  assert.equal(c.issuer, 'https://127.0.0.1:8080');
+  assert.equal(c.tls.mode, 'auto');
   assert.equal(c.store, 'sqlite:./portcullis.db');
   assert.equal(c.ephemeral, 'memory');
   assert.equal(c.tokens.accessTokenTtl, 600_000);

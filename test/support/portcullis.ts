@@ -23,7 +23,9 @@ export function tempDir(prefix = 'portcullis-test-'): string {
 
 /** YAML text of a config with every plane on loopback. `extra` is appended verbatim. */
 export function testConfig(extra = '', issuer = 'http://127.0.0.1:8080'): string {
-  return `issuer: ${issuer}\nlisten: { identity: 127.0.0.1:0, gateway: 127.0.0.1:0, admin: 127.0.0.1:0 }\nlog: { level: silent }\n${extra}\n`;
+  // TLS is on by default; these tests speak plain HTTP unless `extra` configures tls.
+  const tls = /^tls:/m.test(extra) ? '' : 'tls: { mode: off }\n';
+  return `issuer: ${issuer}\nlisten: { identity: 127.0.0.1:0, gateway: 127.0.0.1:0, admin: 127.0.0.1:0 }\nlog: { level: silent }\n${tls}${extra}\n`;
 }
 
 export async function startTestNode(opts: { config?: string; dir?: string; clock?: Clock; env?: NodeJS.ProcessEnv; keepDir?: boolean; logger?: Logger } = {}): Promise<TestNode> {

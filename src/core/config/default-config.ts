@@ -5,7 +5,7 @@ export const DEFAULT_CONFIG = `# Portcullis configuration. Reference: docs/confi
 # Strings may use \${env:NAME} and \${file:PATH} (secrets from files).
 
 # The issuer URL: the \`iss\` of every token, and where apps find discovery.
-issuer: http://127.0.0.1:8080
+issuer: https://127.0.0.1:8080
 
 listen:
   identity: 127.0.0.1:8080   # discovery, JWKS, token, revoke, introspect
@@ -29,6 +29,19 @@ keys:
   rotationInterval: 30d       # how long a signing key signs
   prepublish: 1h              # the next key is in the JWKS this long before it signs
 
+# The built-in CA (created by init: ca.pem in this directory is its root; trust it with
+# curl --cacert ca.pem). Client certificates carry spiffe://<trustDomain>/app/<client_id>.
+pki:
+  trustDomain: portcullis.local
+  serverCertLifetime: 24h     # listeners renew their own after two thirds of it
+  clientCertLifetime: 24h
+
+# TLS of the identity plane and the gateway: auto (certificate from the built-in CA),
+# files (certFile/keyFile) or off. The admin plane stays plain HTTP on loopback.
+tls:
+  mode: auto
+  minVersion: TLSv1.2
+
 # Gateway routes: requests matching a route are checked, then proxied upstream.
 routes: []
 #  - name: orders
@@ -36,4 +49,5 @@ routes: []
 #    upstream: http://127.0.0.1:9000
 #    require:
 #      token: { audience: orders-api, scopes: [orders:read] }
+#      clientCertificate: { mapToApp: true }   # mutual TLS with an app certificate
 `;

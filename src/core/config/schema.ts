@@ -62,6 +62,11 @@ export const tokenRequirementSchema = z.strictObject({
     .describe('Trusted issuers: `self` (this Portcullis) and/or external issuers with their JWKS URL.'),
 });
 
+export const clientCertificateRequirementSchema = z.strictObject({
+  caBundle: z.string().min(1).optional().describe('PEM file of CA certificates (relative to the config directory) trusted for this route instead of the Portcullis CA; revocation is then checked only for certificates the Portcullis CA issued.'),
+  mapToApp: z.boolean().default(true).describe('The certificate must be bound to an app by its URI SAN `spiffe://<pki.trustDomain>/app/<client_id>`; the upstream gets `x-portcullis-client-cert-app`.'),
+});
+
 export const routeSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a route name of lowercase letters, digits, - and _'),
   match: z.strictObject({
@@ -76,13 +81,14 @@ export const routeSchema = z.strictObject({
   require: z
     .strictObject({
       token: tokenRequirementSchema.optional().describe('Require a valid access token.'),
+      clientCertificate: clientCertificateRequirementSchema.optional().describe('Require a client certificate (mutual TLS on the gateway): a chain to the Portcullis CA (or `caBundle`), valid now, EKU clientAuth, not revoked.'),
     })
     .prefault({})
     .describe('Policies a request must pass.'),
 });
 
 export const configSchema = z.strictObject({
-  issuer: httpUrl.default('http://127.0.0.1:8080').describe('The issuer URL of the identity plane (`iss` of every token).'),
+  issuer: httpUrl.default('https://127.0.0.1:8080').describe('The issuer URL of the identity plane (`iss` of every token).'),
   listen: z
     .strictObject({
       identity: hostPort.default('127.0.0.1:8080').describe('Identity plane: discovery, JWKS, token, revocation, introspection.'),
@@ -151,6 +157,35 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Gateway plane.'),
+  pki: z
+    .strictObject({
+      trustDomain: z
+        .string()
+        .regex(/^[a-z0-9._-]{1,255}$/, 'expected a SPIFFE trust domain such as example.org')
+        .optional()
+        .describe('SPIFFE trust domain: client certificates carry `spiffe://<trustDomain>/app/<client_id>`; when set at init the issuing CA is name-constrained to it (plus `permittedDns`). Without it no client certificates can be issued.'),
+      permittedDns: z.array(z.string().min(1)).optional().describe('DNS subtrees the name-constrained issuing CA may issue server certificates for (default: the trust domain and localhost). Used at init only.'),
+      organization: z.string().min(1).max(64).default('Portcullis').describe('O= of the CA certificates created at init.'),
+      serverCertLifetime: duration('24h').describe('Lifetime of server certificates (the listeners’ own are renewed after two thirds of it).'),
+      clientCertLifetime: duration('24h').describe('Lifetime of client certificates unless a request asks for less.'),
+      crlLifetime: duration('24h').describe('nextUpdate − thisUpdate of the CRL; it is regenerated after half of it and on every revocation.'),
+      ocspLifetime: duration('1h').describe('Validity of OCSP responses; cached answers are re-signed after half of it.'),
+    })
+    .prefault({})
+    .describe('The built-in certificate authority (root P-384 + issuing P-256 intermediate, created by `portcullis init`).'),
+  tls: z
+    .strictObject({
+      mode: z
+        .enum(['auto', 'files', 'off'])
+        .default('auto')
+        .describe('`auto`: the identity plane and the gateway serve HTTPS with a certificate from the built-in CA for their listen hosts, renewed without a restart; `files`: use certFile/keyFile (re-read when they change); `off`: plain HTTP (behind a TLS-terminating proxy only). The admin plane always stays plain HTTP: keep it on loopback.'),
+      certFile: z.string().optional().describe('mode files: PEM certificate chain (leaf first), relative to the config directory.'),
+      keyFile: z.string().optional().describe('mode files: PEM private key.'),
+      minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version accepted.'),
+      hosts: z.array(z.string().min(1)).default([]).describe('mode auto: extra DNS names or IP addresses for the server certificate (the listen hosts, the issuer host, localhost and 127.0.0.1 are always included).'),
+    })
+    .prefault({})
+    .describe('TLS of the listeners.'),
   revocation: z
     .strictObject({
       reconcileInterval: duration('5s').describe('How often each node re-reads revocations from the store (covers lost pub/sub messages).'),
@@ -171,3 +206,4 @@ export type Config = z.output<typeof configSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type TokenRequirement = z.output<typeof tokenRequirementSchema>;
 export type ExternalIssuer = z.output<typeof externalIssuerSchema>;
+export type ClientCertificateRequirement = z.output<typeof clientCertificateRequirementSchema>;

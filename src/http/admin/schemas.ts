@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { signingRequestSchemas, signingResponseSchemas } from './signing-schemas.js';
 import { encryptionRequestSchemas, encryptionResponseSchemas } from './encryption-schemas.js';
+import { certificateRequestSchemas, certificateResponseSchemas } from './certificate-schemas.js';
 
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected a scope token (RFC 6749 §3.3)');
 
@@ -27,7 +28,7 @@ export const CreateAppRequest = z
     name: z.string().min(1).max(100).describe('Display name: letters, digits, spaces and . @ : - _'),
     audiences: z.array(z.string().min(1).max(200)).min(1).max(50).describe('APIs (token `aud` values) the app may request tokens for.'),
     scopes: z.array(scopeToken).max(100).default([]).describe('Scopes the app may request.'),
-    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional().describe('Defaults to private_key_jwt when jwks is given, client_secret_basic otherwise.'),
+    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth']).optional().describe('Defaults to private_key_jwt when jwks is given, client_secret_basic otherwise. RFC 8705: `tls_client_auth` (a Portcullis client certificate for the app, URI SAN spiffe://<trustDomain>/app/<client_id>) or `self_signed_tls_client_auth` (the certificate registered in jwks as x5c).'),
     jwks: JwkSet.optional(),
   })
   .describe('Registers an app (OAuth client).');
@@ -50,7 +51,7 @@ export const App = z.strictObject({
   name: z.string(),
   audiences: z.array(z.string()),
   scopes: z.array(z.string()),
-  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']),
+  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth']),
   status: z.enum(['active', 'disabled']),
   tokens_revoked_before: isoTime.nullable().describe('Tokens issued before this time are revoked.'),
   jwks_keys: z.number().int().describe('Number of registered public keys.'),
@@ -145,7 +146,7 @@ export const Problem = z
 export const OpenApiDocument = z.looseObject({ openapi: z.string() });
 
 /** Named schemas, as they appear under components.schemas. */
-export const requestSchemas = { CreateAppRequest, JwkSet, TokenRequest, ...signingRequestSchemas, ...encryptionRequestSchemas } as const;
+export const requestSchemas = { CreateAppRequest, JwkSet, TokenRequest, ...signingRequestSchemas, ...encryptionRequestSchemas, ...certificateRequestSchemas } as const;
 export const responseSchemas = {
   App,
   AppResponse,
@@ -165,4 +166,5 @@ export const responseSchemas = {
   OpenApiDocument,
   ...signingResponseSchemas,
   ...encryptionResponseSchemas,
+  ...certificateResponseSchemas,
 } as const;

@@ -1,0 +1,185 @@
+/**
+ * Mutual TLS at the gateway: the `require.clientCertificate` policy step, and the
+ * stripping of inbound client-certificate headers on every route.
+ *
+ * The TLS handshake only asks for a certificate; this step decides. A chain must lead
+ * to the Portcullis CA (or the route's `caBundle`), be valid now, carry EKU
+ * clientAuth, not be revoked (the in-memory set fed by `cert.revoked` events) and,
+ * with `mapToApp`, be bound to one active app by `spiffe://<trustDomain>/app/<id>`.
+ * The chain is verified once per TLS connection; expiry and revocation are checked
+ * on every request. The upstream gets the verified identity in
+ * `x-portcullis-client-cert-{app,serial,subject}`.
+ *
+ * RFC 9700 §4.13 (and RFC 8705 §7.2 for TLS-terminating proxies): client-certificate
+ * headers sent by a client are forgeries; they never reach an upstream.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import type { Clock } from '../core/clock.js';
+import type { ClientCertificateRequirement, RouteConfig } from '../core/config/schema.js';
+import { PortcullisError } from '../core/errors.js';
+import type { CertificateAuthority, VerifiedPeer } from '../pki/authority.js';
+import { fromPemAll } from '../pki/pem.js';
+import { certificateBindingStep } from './certificate-binding.js';
+import type { PolicyStep, RequestContext } from './context.js';
+
+export interface PeerCertificate {
+  /** DER, peer certificate first; empty when none was presented or the socket is not TLS. */
+  readonly chain: readonly Uint8Array[];
+  /** RFC 8705 §3.1 `x5t#S256`: base64url SHA-256 of the DER peer certificate, or null. */
+  readonly thumbprint: string | null;
+  /** Verification results of this connection, by trust-anchor set. */
+  readonly verified: Map<string, VerifiedPeer | PortcullisError>;
+}
+
+const peers = new WeakMap<object, PeerCertificate>();
+const NONE: readonly Uint8Array[] = [];
+
+/**
+ * The client certificate of a connection, read once per socket.
+ * @example const { thumbprint } = peerCertificate(req.socket)
+ */
+export function peerCertificate(socket: Socket): PeerCertificate {
+  let p = peers.get(socket);
+  if (p !== undefined) return p;
+  const chain: Uint8Array[] = [];
+  const tls = socket as Partial<TLSSocket>;
+  if (typeof tls.getPeerCertificate === 'function' && tls.encrypted === true) {
+    let c: DetailedPeerCertificate | undefined = tls.getPeerCertificate(true);
+    const seen = new Set<DetailedPeerCertificate>();
+    while (c !== undefined && c.raw !== undefined && !seen.has(c) && chain.length < 10) {
+      seen.add(c);
+      chain.push(new Uint8Array(c.raw));
+      c = c.issuerCertificate;
+    }
+  }
+  const thumbprint = chain.length ? createHash('sha256').update(chain[0]!).digest('base64url') : null;
+  p = { chain: chain.length ? chain : NONE, thumbprint, verified: new Map() };
+  peers.set(socket, p);
+  return p;
+}
+
+/** Header values may not carry control characters; subjects are free text. */
+function headerSafe(v: string): string {
+  return v.replace(/[^\x20-\x7E]/g, '?');
+}
+
+export interface ClientCertificateDeps {
+  pki: CertificateAuthority;
+  clock: Clock;
+  /** The app a certificate names: undefined when unknown; `active` false when disabled. */
+  findApp(clientId: string): { status: 'active' | 'disabled' } | undefined;
+  /** Trust anchors (DER) of a route's caBundle, loaded once at compile time. */
+  anchors?: ReadonlyArray<Uint8Array>;
+  /** A stable name of the anchor set (the bundle path), for the per-connection cache. */
+  anchorsKey?: string;
+}
+
+/**
+ * The policy step of a route with `require.clientCertificate`.
+ * @example steps.push(clientCertificateStep(route.require.clientCertificate, { pki, clock, findApp: (id) => apps.find(id) }))
+ */
+export function clientCertificateStep(req: ClientCertificateRequirement, d: ClientCertificateDeps): PolicyStep {
+  const key = `${d.anchorsKey ?? 'portcullis'}|${req.mapToApp ? 'app' : 'any'}`;
+  const verifyOptions = { mapToApp: req.mapToApp, ...(d.anchors ? { anchors: d.anchors } : {}) };
+
+  function admit(ctx: RequestContext, v: VerifiedPeer): void {
+    // Checked per request: a connection can outlive its certificate or its revocation.
+    if (d.clock.now() > v.notAfter) throw new PortcullisError('cert.expired', 'the client certificate has expired');
+    if (d.pki.isRevoked(v.serial)) throw new PortcullisError('cert.revoked', 'the client certificate has been revoked');
+    if (v.clientId !== null) {
+      const app = d.findApp(v.clientId);
+      if (app === undefined || app.status !== 'active') throw new PortcullisError('cert.app-not-allowed', 'the client certificate is bound to an unknown or disabled app');
+    }
+    ctx.headers.forward.push('x-portcullis-client-cert-app', v.clientId ?? '', 'x-portcullis-client-cert-serial', v.serial, 'x-portcullis-client-cert-subject', headerSafe(v.subject));
+  }
+
+  return (ctx) => {
+    const peer = peerCertificate(ctx.req.socket);
+    const known = peer.verified.get(key);
+    if (known !== undefined) {
+      if (known instanceof PortcullisError) throw known;
+      admit(ctx, known);
+      return undefined;
+    }
+    if (peer.chain.length === 0) throw new PortcullisError('cert.missing', 'this route requires a client certificate (mutual TLS)');
+    return d.pki.verifyPeer(peer.chain, verifyOptions).then(
+      (v) => {
+        peer.verified.set(key, v);
+        admit(ctx, v);
+      },
+      (e: unknown) => {
+        // Path failures are facts about the certificate: remember them for the connection.
+        if (e instanceof PortcullisError && e.code.startsWith('cert.') && e.code !== 'cert.revocation-unknown') peer.verified.set(key, e);
+        throw e;
+      },
+    );
+  };
+}
+
+/** Lower-case names of client-certificate headers a TLS-terminating proxy might set. */
+const FORGEABLE = new Set(['x-client-cert', 'ssl-client-cert', 'x-forwarded-client-cert', 'client-cert', 'client-cert-chain', 'x-client-verify', 'x-client-dn']);
+
+function forgeable(name: string): boolean {
+  const n = name.toLowerCase();
+  return FORGEABLE.has(n) || n.startsWith('x-ssl-client') || n.startsWith('x-client-cert-');
+}
+
+/**
+ * Drops inbound client-certificate headers (every route): only the gateway states a
+ * certificate identity, in `x-portcullis-client-cert-*` (which the header scan already
+ * drops from clients).
+ * @example steps.push(stripClientCertificateHeaders)
+ */
+export const stripClientCertificateHeaders: PolicyStep = (ctx) => {
+  const f = ctx.headers.forward;
+  let found = false;
+  for (let i = 0; i < f.length; i += 2) {
+    const c = f[i]!.charCodeAt(0) | 0x20;
+    // c, s, x: the first letters of every forgeable name
+    if ((c === 0x63 || c === 0x73 || c === 0x78) && forgeable(f[i]!)) {
+      found = true;
+      break;
+    }
+  }
+  if (!found) return undefined;
+  const out: string[] = [];
+  for (let i = 0; i < f.length; i += 2) if (!forgeable(f[i]!)) out.push(f[i]!, f[i + 1]!);
+  ctx.headers.forward = out;
+  return undefined;
+};
+
+export interface CertificateStepsDeps extends Omit<ClientCertificateDeps, 'anchors' | 'anchorsKey'> {
+  /** Resolves a config-relative file name (a route's caBundle). */
+  resolve(file: string): string;
+}
+
+/**
+ * The certificate-related steps of a route, in order: strip forged client-certificate
+ * headers (every route), mutual TLS (`require.clientCertificate`), and the RFC 8705
+ * binding check (every route with `require.token`).
+ * @example createGateway({ ..., steps: (route) => certificateSteps(route, { pki, clock, findApp, resolve }) })
+ */
+export function certificateSteps(route: RouteConfig, d: CertificateStepsDeps): PolicyStep[] {
+  const steps: PolicyStep[] = [stripClientCertificateHeaders];
+  const cc = route.require.clientCertificate;
+  if (cc !== undefined) {
+    let anchors: Uint8Array[] | undefined;
+    if (cc.caBundle !== undefined) {
+      const file = d.resolve(cc.caBundle);
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (cause) {
+        throw new PortcullisError('config.not-found', `routes ${route.name}: require.clientCertificate.caBundle cannot be read`, { cause });
+      }
+      anchors = fromPemAll(text, 'CERTIFICATE');
+      if (anchors.length === 0) throw new PortcullisError('config.invalid', `routes ${route.name}: require.clientCertificate.caBundle holds no CERTIFICATE`);
+    }
+    steps.push(clientCertificateStep(cc, { ...d, ...(anchors ? { anchors, anchorsKey: `bundle:${cc.caBundle}` } : {}) }));
+  }
+  if (route.require.token !== undefined) steps.push(certificateBindingStep);
+  return steps;
+}

@@ -1,0 +1,123 @@
+/**
+ * The CA's public endpoints on the identity plane, at the URLs every certificate
+ * carries (pki/profiles.ts `pkiUrls`):
+ *
+ *   GET  /pki/ca.pem, /pki/chain.pem       the root; the intermediate and the root (PEM)
+ *   GET  /pki/ca/<id>.crt                  a CA certificate, DER (AIA caIssuers, RFC 5280 §4.2.2.1)
+ *   GET  /pki/crl/<id>.crl | <id>.pem      the CRL of an issuing CA (RFC 5280 §5), DER or PEM
+ *   GET  /pki/ocsp/<base64 request>        OCSP, GET form (RFC 6960 Appendix A.1)
+ *   POST /pki/ocsp                         OCSP, application/ocsp-request
+ *   POST /pki/renew                        renewal authenticated by the current certificate over mTLS
+ *
+ * CRLs and nonce-less OCSP answers are cacheable (RFC 5019 §6.2); renewal answers are not.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PortcullisError } from '../core/errors.js';
+import { peerCertificate } from '../gateway/client-certificate-policy.js';
+import type { CertificateAuthority } from '../pki/authority.js';
+import { decodeOcspGet } from '../pki/ocsp.js';
+import { toPem } from '../pki/pem.js';
+import type { IssuedCertificate } from '../pki/issue.js';
+
+export interface PkiRoutesOptions {
+  pki: CertificateAuthority;
+}
+
+const CA_ID = /^[A-Za-z0-9._-]{1,100}$/;
+/** Shared caches may keep an OCSP answer this long (it is valid for longer; revocation must show soon). */
+const OCSP_MAX_AGE_S = 60;
+
+/** The JSON answer of issuance and renewal (admin API and /pki/renew). Private keys only for generated keys. */
+export function issuedView(c: IssuedCertificate): Record<string, unknown> {
+  return {
+    serial: c.serial,
+    not_before: new Date(c.notBefore).toISOString(),
+    not_after: new Date(c.notAfter).toISOString(),
+    certificate: c.certPem,
+    chain: c.chainPem,
+    ...(c.privateKeyPem ? { private_key: c.privateKeyPem } : {}),
+    ...(c.pkcs12 ? { pkcs12: Buffer.from(c.pkcs12).toString('base64') } : {}),
+  };
+}
+
+function sendOcsp(reply: FastifyReply, der: Uint8Array, cacheable: boolean): FastifyReply {
+  reply.header('content-type', 'application/ocsp-response');
+  reply.header('cache-control', cacheable ? `public, max-age=${OCSP_MAX_AGE_S}, no-transform` : 'no-store');
+  return reply.send(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
+}
+
+/**
+ * A fastify plugin; the identity plane registers it once.
+ * @example void app.register(pkiRoutes, { pki })
+ */
+export async function pkiRoutes(app: FastifyInstance, o: PkiRoutesOptions): Promise<void> {
+  const { pki } = o;
+  app.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer', bodyLimit: 16 * 1024 }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
+    try {
+      done(null, body === '' ? {} : JSON.parse(body as string));
+    } catch {
+      done(new PortcullisError('request.malformed', 'body is not valid JSON'), undefined);
+    }
+  });
+
+  app.get('/pki/ca.pem', async (_req, reply) =>
+    reply.header('cache-control', 'public, max-age=3600').type('application/x-pem-file').send(pki.rootPem()),
+  );
+  app.get('/pki/chain.pem', async (_req, reply) =>
+    reply.header('cache-control', 'public, max-age=3600').type('application/x-pem-file').send(pki.issuing().chainPem),
+  );
+  app.get('/pki/ca/:file', async (req: FastifyRequest<{ Params: { file: string } }>, reply) => {
+    const m = /^(.+)\.(crt|pem)$/.exec(req.params.file);
+    const ca = m && CA_ID.test(m[1]!) ? await pki.caCertificate(m[1]!) : undefined;
+    if (!m || !ca) throw new PortcullisError('not-found', 'no such CA certificate');
+    reply.header('cache-control', 'public, max-age=86400');
+    if (m[2] === 'pem') return reply.type('application/x-pem-file').send(toPem(ca.certDer, 'CERTIFICATE'));
+    return reply.type('application/pkix-cert').send(Buffer.from(ca.certDer));
+  });
+
+  app.get('/pki/crl/:file', async (req: FastifyRequest<{ Params: { file: string } }>, reply) => {
+    const m = /^(.+)\.(crl|pem)$/.exec(req.params.file);
+    const crl = m && CA_ID.test(m[1]!) ? await pki.crl(m[1]!) : undefined;
+    if (!m || !crl) throw new PortcullisError('not-found', 'no CRL for that CA');
+    const now = Date.now();
+    // Cache until the publisher would make a new one (half its validity), never past nextUpdate.
+    const fresh = Math.max(0, Math.floor((Math.min(crl.nextUpdate, crl.thisUpdate + (crl.nextUpdate - crl.thisUpdate) / 2) - now) / 1000));
+    reply
+      .header('cache-control', `public, max-age=${Math.min(fresh, 300)}, no-transform`)
+      .header('last-modified', new Date(crl.thisUpdate).toUTCString())
+      .header('expires', new Date(crl.nextUpdate).toUTCString());
+    if (m[2] === 'pem') return reply.type('application/x-pem-file').send(crl.pem);
+    return reply.type('application/pkix-crl').send(Buffer.from(crl.der.buffer, crl.der.byteOffset, crl.der.byteLength));
+  });
+
+  app.get('/pki/ocsp/*', async (req: FastifyRequest<{ Params: { '*': string } }>, reply) => {
+    let der: Uint8Array;
+    try {
+      der = decodeOcspGet(req.params['*']);
+    } catch {
+      der = new Uint8Array(0);
+    }
+    const res = await pki.ocspRespond(der);
+    return sendOcsp(reply, res, true);
+  });
+  app.post('/pki/ocsp', async (req, reply) => {
+    if (!Buffer.isBuffer(req.body)) throw new PortcullisError('request.unsupported-media-type', 'send the OCSP request as application/ocsp-request');
+    const res = await pki.ocspRespond(new Uint8Array(req.body));
+    return sendOcsp(reply, res, false);
+  });
+
+  app.post('/pki/renew', async (req: FastifyRequest<{ Body: { csr?: unknown; pkcs12_password?: unknown } | undefined }>, reply) => {
+    const peer = peerCertificate(req.raw.socket);
+    if (peer.chain.length === 0) throw new PortcullisError('pki.renewal-denied', 'renewal needs the current certificate presented over mutual TLS');
+    const body = req.body ?? {};
+    if (body.csr !== undefined && typeof body.csr !== 'string') throw new PortcullisError('request.invalid', 'csr: expected a PEM string');
+    if (body.pkcs12_password !== undefined && typeof body.pkcs12_password !== 'string') throw new PortcullisError('request.invalid', 'pkcs12_password: expected a string');
+    const next = await pki.renew({
+      current: peer.chain[0]!,
+      ...(typeof body.csr === 'string' ? { csrPem: body.csr } : {}),
+      ...(typeof body.pkcs12_password === 'string' ? { pkcs12Password: body.pkcs12_password } : {}),
+    });
+    return reply.header('cache-control', 'no-store').code(201).send(issuedView(next));
+  });
+}

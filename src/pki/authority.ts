@@ -1,0 +1,226 @@
+/**
+ * The certificate authority as the running product uses it: the active issuing CA
+ * loaded once, issuance with the configured lifetimes, renewal, revocation with its
+ * fan-out hook, the CRL publisher and OCSP responder of every intermediate, and the
+ * in-memory revoked-serial set the client-certificate verifier checks in O(1)
+ * (filled from the store at reconcile and by `cert.revoked` events).
+ */
+import type { Clock } from '../core/clock.js';
+import { PortcullisError } from '../core/errors.js';
+import { CrlPublisher, type Crl } from './crl.js';
+import { createHierarchy, type Hierarchy } from './hierarchy.js';
+import { issueCertificate, type IssueContext, type IssueRequest, type IssuedCertificate } from './issue.js';
+import { openIssuingCa, signingView, type IssuingCa } from './issuing-ca.js';
+import { OcspResponder, ocspError, OCSP_STATUS } from './ocsp.js';
+import { toPem } from './pem.js';
+import { DEFAULT_PROFILES, type Profile, type ProfileName } from './profiles.js';
+import { renewCertificate, type RenewRequest } from './renew.js';
+import { revokeCertificate } from './revoke.js';
+import type { SignerKind, SignerRegistry } from './signer.js';
+import type { CaRecord, CertificateRecord, CertificateStore, RevocationReason } from './store.js';
+import { verifyCertificateChain, type RevocationLookup } from './verify-chain.js';
+import { EKU } from './certificate.js';
+import { clientIdFromSpiffe } from './profiles.js';
+import { nameToString } from './extensions.js';
+import type { ParsedCertificate } from './parse.js';
+
+export interface AuthorityOptions {
+  store: CertificateStore;
+  signers: SignerRegistry;
+  clock: Clock;
+  /** Base URL of the identity plane (CRL, OCSP and CA-issuer URLs). */
+  urlBase: string;
+  trustDomain?: string;
+  serverLifetimeMs: number;
+  clientLifetimeMs: number;
+  crlLifetimeMs: number;
+  ocspLifetimeMs: number;
+  /** Called after a revocation was stored (publishes the cluster event). */
+  onRevoked?: (rec: CertificateRecord) => void | Promise<void>;
+}
+
+export interface VerifiedPeer {
+  /** The app the certificate is bound to (`mapToApp`), else null. */
+  clientId: string | null;
+  serial: string;
+  /** One-line subject, e.g. `CN=billing`. */
+  subject: string;
+  notAfter: number;
+  leaf: ParsedCertificate;
+}
+
+export interface VerifyPeerOptions {
+  /** Trust anchors (DER) instead of the Portcullis root (a route's caBundle). */
+  anchors?: ReadonlyArray<Uint8Array>;
+  /** Require the `spiffe://<trustDomain>/app/<client_id>` URI SAN. */
+  mapToApp: boolean;
+}
+
+function profilesFor(o: AuthorityOptions): Record<ProfileName, Profile> {
+  const p = (base: Profile, ms: number): Profile => ({ ...base, defaultLifetimeMs: ms, maxLifetimeMs: Math.max(base.maxLifetimeMs, ms) });
+  return { server: p(DEFAULT_PROFILES.server, o.serverLifetimeMs), client: p(DEFAULT_PROFILES.client, o.clientLifetimeMs) };
+}
+
+export class CertificateAuthority {
+  private ca: IssuingCa | undefined;
+  private readonly crls = new Map<string, CrlPublisher>();
+  private ocsp: OcspResponder | undefined;
+  private readonly revoked = new Set<string>();
+  private readonly profiles: Record<ProfileName, Profile>;
+  /** The in-memory status lookup of the verifier: no store access on the request path. */
+  readonly revocationLookup: RevocationLookup = (cert) => (this.revoked.has(cert.serial) ? 'revoked' : 'good');
+  onRevoked: AuthorityOptions['onRevoked'];
+
+  constructor(private readonly o: AuthorityOptions) {
+    this.profiles = profilesFor(o);
+    this.onRevoked = o.onRevoked;
+  }
+
+  get trustDomain(): string | undefined {
+    return this.o.trustDomain;
+  }
+
+  /** Whether an issuing CA is loaded. */
+  get ready(): boolean {
+    return this.ca !== undefined;
+  }
+
+  /**
+   * Loads the active issuing CA; false when none exists yet.
+   * @example if (!(await pki.load())) await pki.create(fileSignerKind(box), { organization: 'Example' });
+   */
+  async load(): Promise<boolean> {
+    const cas = await this.o.store.listCas();
+    if (!cas.some((c) => c.role === 'intermediate' && c.active) || !cas.some((c) => c.role === 'root' && c.active)) return false;
+    const ca = await openIssuingCa(this.o.store, this.o.signers, this.o.urlBase);
+    this.ca = ca;
+    const view = signingView(ca);
+    if (!this.crls.has(ca.record.id)) this.crls.set(ca.record.id, new CrlPublisher(this.o.store, this.o.clock, view, this.o.crlLifetimeMs));
+    this.ocsp = new OcspResponder(this.o.store, this.o.clock, view, { validityMs: this.o.ocspLifetimeMs });
+    await this.reconcile();
+    return true;
+  }
+
+  /** Creates the root and the issuing intermediate (init), then loads them. */
+  async create(kind: SignerKind, o: { organization?: string; permittedDns?: string[]; rootKeyOffline?: boolean } = {}): Promise<Hierarchy> {
+    const h = await createHierarchy({
+      store: this.o.store,
+      signerKind: kind,
+      clock: this.o.clock,
+      urlBase: this.o.urlBase,
+      ...(o.organization ? { organization: o.organization } : {}),
+      ...(this.o.trustDomain ? { trustDomain: this.o.trustDomain, permittedDns: o.permittedDns ?? [this.o.trustDomain, 'localhost'] } : {}),
+      ...(o.rootKeyOffline ? { rootKeyOffline: true } : {}),
+    });
+    await this.load();
+    return h;
+  }
+
+  /** The loaded issuing CA (throws `pki.ca-not-found` before init). */
+  issuing(): IssuingCa {
+    if (!this.ca) throw new PortcullisError('pki.ca-not-found', 'no issuing CA is loaded; run portcullis init or portcullis ca import');
+    return this.ca;
+  }
+
+  issueContext(): IssueContext {
+    return { store: this.o.store, clock: this.o.clock, ca: this.issuing(), profiles: this.profiles, ...(this.o.trustDomain ? { trustDomain: this.o.trustDomain } : {}) };
+  }
+
+  rootPem(): string {
+    return toPem(this.issuing().root.der, 'CERTIFICATE');
+  }
+
+  /** A CA certificate record by id (root or intermediate), for `/pki/ca/<id>.crt`. */
+  async caCertificate(id: string): Promise<CaRecord | undefined> {
+    return this.o.store.getCa(id);
+  }
+
+  /** @example const c = await pki.issue({ profile: 'client', clientId: 'billing' }); */
+  issue(req: IssueRequest): Promise<IssuedCertificate> {
+    return issueCertificate(this.issueContext(), req);
+  }
+
+  /** Renewal authenticated by the current certificate (DER, proven by the TLS handshake or taken from the inventory by an admin). */
+  renew(req: RenewRequest): Promise<IssuedCertificate> {
+    return renewCertificate(this.issueContext(), req);
+  }
+
+  /** Revokes, regenerates the CRL, drops cached OCSP answers, then tells every node. */
+  async revoke(serial: string, reason: RevocationReason = 'unspecified'): Promise<CertificateRecord> {
+    return revokeCertificate(
+      {
+        store: this.o.store,
+        clock: this.o.clock,
+        crls: this.crls,
+        ...(this.ocsp ? { ocsp: [this.ocsp] } : {}),
+        onRevoked: async (rec) => {
+          this.revoked.add(rec.serial);
+          await this.onRevoked?.(rec);
+        },
+      },
+      serial,
+      reason,
+    );
+  }
+
+  /** Applies a revocation another node made (the `cert.revoked` event): at once for the verifier, then CRL and OCSP. */
+  async applyRevoked(serial: string, issuerId: string): Promise<void> {
+    this.revoked.add(serial);
+    this.ocsp?.invalidate(serial);
+    await this.crls.get(issuerId)?.regenerate();
+  }
+
+  isRevoked(serial: string): boolean {
+    return this.revoked.has(serial);
+  }
+
+  /** Re-reads every intermediate's revoked serials from the store (start and the reconcile timer). */
+  async reconcile(): Promise<void> {
+    const cas = (await this.o.store.listCas()).filter((c) => c.role === 'intermediate');
+    const lists = await Promise.all(cas.map((c) => this.o.store.listRevoked(c.id)));
+    for (const list of lists) for (const r of list) this.revoked.add(r.serial);
+  }
+
+  /** The current CRL of an intermediate (by CA id); undefined for an unknown id. */
+  async crl(caId: string): Promise<Crl | undefined> {
+    return this.crls.get(caId)?.get();
+  }
+
+  /** Answers a DER OCSPRequest (never throws). */
+  async ocspRespond(der: Uint8Array): Promise<Uint8Array> {
+    if (!this.ocsp) return ocspError(OCSP_STATUS.internalError);
+    return this.ocsp.respond(der);
+  }
+
+  /**
+   * Verifies a client certificate chain (peer first) presented in a TLS handshake:
+   * a path to the anchors, valid now, EKU clientAuth, not revoked (in memory), and
+   * bound to an app when `mapToApp`. Throws `cert.*`.
+   * @example const peer = await pki.verifyPeer([leafDer], { mapToApp: true });
+   */
+  async verifyPeer(chain: ReadonlyArray<Uint8Array>, o: VerifyPeerOptions): Promise<VerifiedPeer> {
+    if (chain.length === 0) throw new PortcullisError('cert.missing', 'no client certificate was presented');
+    const ca = this.issuing();
+    const v = await verifyCertificateChain(chain[0]!, {
+      anchors: o.anchors ?? [ca.root.der],
+      intermediates: [...chain.slice(1), ca.cert.der],
+      at: this.o.clock.now(),
+      eku: EKU.clientAuth,
+      revocation: this.revocationLookup,
+    });
+    let clientId: string | null = null;
+    if (o.mapToApp) {
+      const td = this.o.trustDomain;
+      const ids = td ? v.sans.flatMap((n) => (n.type === 'uri' ? [clientIdFromSpiffe(n.value, td)] : [])).filter((x): x is string => x !== null) : [];
+      if (ids.length !== 1) throw new PortcullisError('cert.name-mismatch', 'the client certificate is not bound to exactly one app of this trust domain');
+      clientId = ids[0]!;
+    }
+    let subject = '';
+    try {
+      subject = nameToString(v.leaf.subject);
+    } catch {
+      subject = '';
+    }
+    return { clientId, serial: v.leaf.serial, subject, notAfter: v.leaf.notAfter, leaf: v.leaf };
+  }
+}
