@@ -39,6 +39,7 @@ import { DeliveryWorker } from './webhooks/worker.js';
 import { RevocationSet } from './tokens/revocation-set.js';
 import { TokenService } from './tokens/service.js';
 import { createGateway, gatewayServerOptions } from './gateway/gateway.js';
+import { messagePolicySteps } from './gateway/message-policies.js';
 import { buildIdentityPlane } from './http/identity-plane.js';
 import { buildAdminPlane } from './http/admin-plane.js';
 import { readAdminToken } from './http/admin-auth.js';
@@ -285,6 +286,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       urls.identity = await listen(fastify.server, config.listen.identity, opts.ephemeralPorts ?? false);
     }
     if (config.planes.includes('gateway')) {
+      const messageSteps = messagePolicySteps({ appSigningKeys: s.appSigningKeys, ephemeral: s.ephemeral, clock: s.clock, encryptionKeys: s.encryptionKeys, appEncryptionKeys: s.appEncryptionKeys, signingKeys: s.keys, keys: s.keys });
       const gw = createGateway({
         routes: config.routes,
         gateway: config.gateway,
@@ -296,7 +298,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         leewayMs: config.tokens.leeway,
         logger,
         metrics: s.metrics,
-        steps: (route) => certificateSteps(route, { pki: s.pki, clock: s.clock, findApp: (id) => s.apps.find(id), resolve: (f) => resolveIn(s.dir, f) }),
+        steps: (route) => [...certificateSteps(route, { pki: s.pki, clock: s.clock, findApp: (id) => s.apps.find(id), resolve: (f) => resolveIn(s.dir, f) }), ...messageSteps(route)],
       });
       const server = serverTls
         ? createHttpsServer({ ...gatewayServerOptions(config.gateway), ...serverTls.serverOptions() }, gw.handle)

@@ -96,6 +96,7 @@ export const ERRORS = {
   'signature.parameter-missing': { status: 401, meaning: 'The signature lacks a parameter the route requires (`created`, `expires`, `nonce` or `keyid`).', fix: 'Add the required signature parameters when signing.' },
   'signature.alg-mismatch': { status: 401, meaning: 'The signature algorithm is not allowed, or the `alg` parameter disagrees with the algorithm of the key it names.', fix: 'Sign with the algorithm of the registered key; omit `alg` or give the matching value.' },
   'signature.unknown-key': { status: 401, meaning: 'The signature `keyid` names no key known for this route.', fix: 'Use the key id that was registered for the app.' },
+  'signature.wrong-app': { status: 401, meaning: 'The request is signed with a key of another app than the one its access token was issued to.', fix: 'Sign with a key registered for the same app (client_id) as the access token.' },
   'digest.missing': { status: 400, meaning: 'The route requires a Content-Digest (RFC 9530) with sha-256 or sha-512 and none was sent.', fix: 'Send `Content-Digest: sha-256=:<base64>:` computed over the body as sent.' },
   'digest.mismatch': { status: 400, meaning: 'The body does not match its Content-Digest: it was changed or truncated in transit.', fix: 'Compute the digest over the exact bytes of the body as sent (after content coding).' },
   'digest.malformed': { status: 400, meaning: 'Content-Digest is not an RFC 8941 dictionary of byte sequences, or a digest has the wrong length.', fix: 'Send `sha-256=:<base64>:` or `sha-512=:<base64>:` members.' },

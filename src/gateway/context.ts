@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ScannedRequest } from './headers.js';
+import type { ResponseHook } from './proxy.js';
 import type { CompiledRoute } from './route-table.js';
 import type { VerifiedToken } from './token-cache.js';
 
@@ -22,6 +23,13 @@ export interface RequestContext {
   readonly start: number;
   /** Set by the token step. */
   token: VerifiedToken | undefined;
+  /**
+   * The whole request body once a step has read it (body.ts `readBody`), possibly
+   * replaced (`replaceBody`); the proxy then sends it instead of streaming the request.
+   */
+  body: Buffer | undefined;
+  /** Set by a step that must see the whole upstream response (signing, encryption); the proxy then buffers it. */
+  respond: ResponseHook | undefined;
 }
 
 export type PolicyStep = (ctx: RequestContext) => void | Promise<void>;

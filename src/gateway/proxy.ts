@@ -7,10 +7,14 @@
  * The request body is limited twice: Content-Length up front and a running count of
  * what is sent (a chunked body can lie about nothing). Upstream failures map to
  * 502 `upstream.unavailable`, response timeouts to 504 `upstream.timeout`.
+ *
+ * Only routes whose steps need them pay for buffering: a body a step read is sent as
+ * one buffer, and a response hook (signing, encryption) gets the whole response,
+ * bounded by MAX_BUFFERED_RESPONSE, before anything is written to the client.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
-import { PortcullisError } from '../core/errors.js';
+import { PortcullisError, toPortcullisError } from '../core/errors.js';
 import { filterResponseHeaders } from './headers.js';
 
 export interface ProxyRequest {
@@ -25,7 +29,25 @@ export interface ProxyRequest {
   hasBody: boolean;
   maxBodySize: number;
   timeoutMs: number;
+  /** The request body as a step read (or replaced) it; sent instead of streaming `req`. */
+  body?: Buffer | undefined;
+  /** When set, the upstream response is buffered and passed through it before it is written. */
+  respond?: ResponseHook | undefined;
 }
+
+/** A whole upstream response; `headers` flat `[name, value, …]` without hop-by-hop fields. */
+export interface UpstreamResponse {
+  status: number;
+  statusText: string;
+  headers: string[];
+  body: Buffer;
+}
+
+/** Transforms a buffered upstream response (sign it, encrypt it); a throw becomes the error answered. */
+export type ResponseHook = (r: UpstreamResponse) => UpstreamResponse | Promise<UpstreamResponse>;
+
+/** Largest upstream response a response hook buffers (502 beyond). */
+export const MAX_BUFFERED_RESPONSE = 16 * 1024 * 1024;
 
 /**
  * How a forwarded request ended: `err` undefined when the upstream response was relayed;
@@ -37,6 +59,8 @@ const UPSTREAM_TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TI
 
 function ignore(): void {}
 
+const EMPTY = Buffer.alloc(0);
+
 /** The abort reason when the client left; one instance, compared by identity. */
 const CLIENT_CLOSED = new Error('client closed the connection');
 
@@ -47,6 +71,10 @@ class Forward implements Dispatcher.DispatchHandler {
   private tooLarge: PortcullisError | undefined;
   private resumeFn: (() => void) | undefined;
   private finished = false;
+  /** The response being buffered for `p.respond`. */
+  private held: UpstreamResponse | undefined;
+  private heldChunks: Buffer[] | undefined;
+  private heldSize = 0;
 
   constructor(
     private readonly p: ProxyRequest,
@@ -80,11 +108,23 @@ class Forward implements Dispatcher.DispatchHandler {
     this.resumeFn = resume;
     if (this.clientGone()) return false;
     const res = this.p.res;
+    if (this.p.respond !== undefined) {
+      this.held = { status: statusCode, statusText, headers: filterResponseHeaders(rawHeaders), body: EMPTY };
+      this.heldChunks = [];
+      return true;
+    }
     res.writeHead(statusCode, statusText || undefined, filterResponseHeaders(rawHeaders));
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.heldChunks !== undefined) {
+      this.heldSize += chunk.length;
+      // undici aborts the request with what this throws
+      if (this.heldSize > MAX_BUFFERED_RESPONSE) throw new PortcullisError('upstream.unavailable', `the upstream response exceeds ${MAX_BUFFERED_RESPONSE} bytes and cannot be signed or encrypted`);
+      this.heldChunks.push(chunk);
+      return true;
+    }
     const res = this.p.res;
     if (res.write(chunk)) return true;
     if (this.clientGone()) return false;
@@ -104,7 +144,34 @@ class Forward implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.finished = true;
+    if (this.held !== undefined) return this.release(this.held, this.heldChunks!);
     this.p.res.end();
+    this.done(undefined);
+  }
+
+  /** Runs the response hook over the buffered response, then writes what it returns. */
+  private release(held: UpstreamResponse, chunks: Buffer[]): void {
+    held.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.heldSize);
+    let out: UpstreamResponse | Promise<UpstreamResponse>;
+    try {
+      out = this.p.respond!(held);
+    } catch (e) {
+      this.done(toPortcullisError(e));
+      return;
+    }
+    if (out instanceof Promise) {
+      out.then(
+        (r) => this.write(r),
+        (e: unknown) => this.done(toPortcullisError(e)),
+      );
+    } else this.write(out);
+  }
+
+  private write(r: UpstreamResponse): void {
+    const res = this.p.res;
+    if (res.destroyed) return this.done(undefined, true);
+    res.writeHead(r.status, r.statusText || undefined, r.headers);
+    res.end(r.body);
     this.done(undefined);
   }
 
@@ -182,8 +249,9 @@ export class UpstreamPools {
  */
 export function forward(pools: UpstreamPools, p: ProxyRequest, done: ProxyDone): void {
   const handler = new Forward(p, done);
-  let body: IncomingMessage | null = null;
-  if (p.hasBody) {
+  let body: IncomingMessage | Buffer | null = null;
+  if (p.body !== undefined) body = p.body;
+  else if (p.hasBody) {
     body = p.req;
     // undici destroys the body with the abort reason; that 'error' must not go unhandled
     body.on('error', ignore);

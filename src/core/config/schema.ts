@@ -67,6 +67,44 @@ export const clientCertificateRequirementSchema = z.strictObject({
   mapToApp: z.boolean().default(true).describe('The certificate must be bound to an app by its URI SAN `spiffe://<pki.trustDomain>/app/<client_id>`; the upstream gets `x-portcullis-client-cert-app`.'),
 });
 
+export const signatureRequirementSchema = z.strictObject({
+  components: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe('RFC 9421 components every request signature must cover (e.g. `@method`, `@target-uri`, `@query-param;name="id"`, `x-tenant`); default `@method` and `@target-uri`. `content-digest` is added whenever the request has a body.'),
+  algorithms: z
+    .array(z.enum(['hmac-sha256', 'ed25519', 'ecdsa-p256-sha256', 'ecdsa-p384-sha384', 'rsa-pss-sha512', 'rsa-v1_5-sha256']))
+    .min(1)
+    .optional()
+    .describe('Signature algorithms accepted; default all. The registered key decides the algorithm, never the message.'),
+  maxAge: duration('5m').describe('Largest age of the signature `created` parameter.'),
+  clockSkew: duration('30s').describe('Clock difference tolerated on `created` and `expires`.'),
+  nonce: z.boolean().default(true).describe('Require a `nonce` and accept it once (per key, across every node sharing the ephemeral store): a replay is refused with `signature.replayed`.'),
+  tag: z.string().min(1).optional().describe('Only signatures with this `tag` parameter are considered.'),
+  sameAppAsToken: z.boolean().default(true).describe('With `require.token`, the signing key must belong to the app (client_id) the token was issued to (`signature.wrong-app`).'),
+  trustForwardedProto: z
+    .boolean()
+    .default(false)
+    .describe('Take the scheme of `@target-uri` from the last `X-Forwarded-Proto` (the one the nearest proxy appended) instead of the listener. Only behind a TLS-terminating proxy you control.'),
+});
+
+export const encryptionRequirementSchema = z.strictObject({
+  request: z
+    .boolean()
+    .default(true)
+    .describe('Request bodies must be a JWE (`application/jose` compact or `application/jose+json`) to a published `use: enc` key or the app symmetric key, with `aud` (token audience, else route name) and `pc_app` (token client_id) in the protected header; the plaintext is forwarded with its `cty`.'),
+  response: z
+    .union([z.enum(['app-public-key', 'app-symmetric-key']), z.literal(false)])
+    .default(false)
+    .describe('Encrypt responses (A256GCM) to the app\'s registered public encryption key or its newest symmetric key; the app comes from the token (or the request signature).'),
+  algorithms: z
+    .array(z.enum(['ECDH-ES+A256KW', 'ECDH-ES', 'RSA-OAEP-256', 'dir', 'A256KW']))
+    .min(1)
+    .optional()
+    .describe('JWE key-management algorithms accepted on requests; default all of these.'),
+});
+
 export const routeSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a route name of lowercase letters, digits, - and _'),
   match: z.strictObject({
@@ -78,10 +116,16 @@ export const routeSchema = z.strictObject({
   stripPrefix: z.boolean().default(false).describe('Remove the matched path prefix before proxying.'),
   timeout: duration('30s').describe('Upstream response timeout (504 after it).'),
   maxBodySize: size('1mb').describe('Largest request body accepted (413 beyond).'),
+  signResponses: z
+    .boolean()
+    .default(false)
+    .describe('Sign responses (RFC 9421) with the current key-ring key published at `/jwks`: `@status`, `content-digest`, and the request signature (`;req`) when the request was signed. Responses on such routes are buffered.'),
   require: z
     .strictObject({
       token: tokenRequirementSchema.optional().describe('Require a valid access token.'),
       clientCertificate: clientCertificateRequirementSchema.optional().describe('Require a client certificate (mutual TLS on the gateway): a chain to the Portcullis CA (or `caBundle`), valid now, EKU clientAuth, not revoked.'),
+      signature: signatureRequirementSchema.optional().describe('Require an RFC 9421 HTTP message signature by an app signing key (and Content-Digest over any body).'),
+      encryption: encryptionRequirementSchema.optional().describe('Require JWE-encrypted request bodies and/or encrypt responses.'),
     })
     .prefault({})
     .describe('Policies a request must pass.'),
@@ -207,3 +251,5 @@ export type RouteConfig = z.output<typeof routeSchema>;
 export type TokenRequirement = z.output<typeof tokenRequirementSchema>;
 export type ExternalIssuer = z.output<typeof externalIssuerSchema>;
 export type ClientCertificateRequirement = z.output<typeof clientCertificateRequirementSchema>;
+export type SignatureRequirement = z.output<typeof signatureRequirementSchema>;
+export type EncryptionRequirement = z.output<typeof encryptionRequirementSchema>;

@@ -1,0 +1,100 @@
+/**
+ * Request bodies for policy steps that need the whole body (RFC 9530 digests, JWE).
+ *
+ * `readBody` reads the request once into `ctx.body`, bounded by the route's
+ * `maxBodySize` (413 `request.body-too-large` beyond, whatever Content-Length said);
+ * the proxy then sends that buffer instead of streaming the request. `replaceBody`
+ * swaps in a new body (a decrypted plaintext) with its content type. Routes without
+ * such steps never call these and keep streaming.
+ */
+import type { RequestContext } from './context.js';
+import { PortcullisError } from '../core/errors.js';
+
+const EMPTY = Buffer.alloc(0);
+
+/** Whether the request announces a body (Content-Length > 0, or a transfer coding). */
+export function hasBody(ctx: RequestContext): boolean {
+  const h = ctx.headers;
+  if (h.transferEncoding) return true;
+  return h.contentLength !== undefined && h.contentLength !== '0';
+}
+
+/**
+ * The whole request body, read once (later calls get the same buffer, or what
+ * `replaceBody` put there).
+ *
+ * @example const body = ctx.body ?? (await readBody(ctx, route.maxBodySize))
+ */
+export function readBody(ctx: RequestContext, maxBytes: number): Promise<Buffer> {
+  if (ctx.body !== undefined) return Promise.resolve(ctx.body);
+  if (!hasBody(ctx)) {
+    ctx.body = EMPTY;
+    return Promise.resolve(EMPTY);
+  }
+  const req = ctx.req;
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        // stop reading; the 413 is sent with `connection: close`
+        req.pause();
+        reject(new PortcullisError('request.body-too-large', `request body exceeds ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      ctx.body = body;
+      resolve(body);
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(new PortcullisError('request.malformed', 'the request body could not be read', { cause: err }));
+    };
+    const onClose = (): void => {
+      if (req.complete) return;
+      cleanup();
+      reject(new PortcullisError('request.malformed', 'the client closed the connection before the body arrived'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/** Request fields that describe the body as sent and no longer hold for a replaced one. */
+const BODY_FIELDS = new Set(['content-length', 'content-type', 'content-digest', 'repr-digest', 'content-encoding']);
+
+/**
+ * Replaces the body sent upstream (e.g. a JWE by its plaintext), with its media type;
+ * Content-Length is set by the proxy from the buffer.
+ *
+ * @example replaceBody(ctx, Buffer.from(plaintext), 'application/json')
+ */
+export function replaceBody(ctx: RequestContext, body: Buffer, contentType: string | undefined): void {
+  const old = ctx.headers.forward;
+  const next: string[] = [];
+  for (let i = 0; i < old.length; i += 2) if (!BODY_FIELDS.has(old[i]!.toLowerCase())) next.push(old[i]!, old[i + 1]!);
+  if (contentType !== undefined) next.push('content-type', contentType);
+  ctx.headers.forward = next;
+  ctx.body = body;
+}
+
+/** The first value of a request header as the client sent it (from the forward list or raw headers). */
+export function requestHeader(ctx: RequestContext, lowerName: string): string | undefined {
+  const raw = ctx.req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === lowerName.length && raw[i]!.toLowerCase() === lowerName) return raw[i + 1];
+  return undefined;
+}

@@ -1,0 +1,146 @@
+/**
+ * The `require.encryption` step: JWE request bodies (RFC 7516) decrypted at the
+ * gateway, and responses encrypted to the app.
+ *
+ * Requests: a body must be a JWE (`application/jose` compact, or
+ * `application/jose+json`), to a published `use: enc` key of this deployment
+ * (ECDH-ES+A256KW, ECDH-ES, RSA-OAEP-256) or to the app's symmetric key (`dir`,
+ * A256KW), always A256GCM. Its protected header binds it to this route and app:
+ * `aud` = the route's token audience (the route name without a token), `pc_app` =
+ * the token's client_id (or the request signature's app), so a ciphertext made for
+ * another route or app is refused (`jwe.context-mismatch`). Everything the JWE policy
+ * refuses (RSA1_5, PBES2, zip, crit, wrong-use keys, invalid points, wrong key,
+ * tampering) is refused here with its own code, before anything reaches the upstream.
+ * The plaintext is forwarded with the protected `cty` as its Content-Type.
+ *
+ * Responses (`response: app-public-key | app-symmetric-key`): the upstream body is
+ * encrypted to the app's newest registered public encryption key or symmetric key,
+ * bound to the same `aud`/`pc_app`, and sent as `application/jose`.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { JWEHeaderParameters } from 'jose';
+import type { EncryptionRequirement, RouteConfig } from '../core/config/schema.js';
+import { PortcullisError } from '../core/errors.js';
+import { decryptBody, type JweDecryptionKey } from '../crypto/jwe/decrypt.js';
+import { encryptBody } from '../crypto/jwe/encrypt.js';
+import type { JweAlg, JweContext } from '../crypto/jwe/policy.js';
+import { hasBody, readBody, replaceBody } from './body.js';
+import type { PolicyStep, RequestContext } from './context.js';
+import type { ResponseHook, UpstreamResponse } from './proxy.js';
+import { requestSignatureOf } from './signature-policy.js';
+
+/** An app's encryption key as the in-memory registry returns it (`AppEncryptionKeys`). */
+export interface AppKey {
+  kid: string;
+  alg: JweAlg;
+  key: KeyObject;
+}
+
+export interface EncryptionStepDeps {
+  /** Deployment keys (`EncryptionKeys.decryptionKey`): current, or retired within the overlap. */
+  encryptionKeys: { decryptionKey(kid: string | undefined): JweDecryptionKey | undefined };
+  /** Per-app keys, in memory (`AppEncryptionKeys`). */
+  appEncryptionKeys: { symmetric(clientId: string, kid?: string): AppKey | undefined; public(clientId: string): AppKey | undefined };
+  /** The signing key ring, so a JWE naming a signing key is told so (`jwe.wrong-key-use`). */
+  signingKeys?: { getVerificationKey(kid: string): { key: KeyObject } | undefined };
+}
+
+const JOSE_TYPES = new Set(['application/jose', 'application/jose+json']);
+const SYMMETRIC_ALGS = new Set(['dir', 'A256KW']);
+
+/** The media type without parameters, lower-case. */
+function mediaType(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const semi = v.indexOf(';');
+  return (semi === -1 ? v : v.slice(0, semi)).trim().toLowerCase();
+}
+
+/** The app a message belongs to: the token's client_id, else the verified request signature's app. */
+function appOf(ctx: RequestContext): string | undefined {
+  return ctx.token?.clientId ?? requestSignatureOf(ctx)?.clientId;
+}
+
+function setHeader(flat: string[], name: string, value: string | undefined, drop: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) if (!drop.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
+  if (value !== undefined) out.push(name, value);
+  return out;
+}
+
+function headerOf(flat: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i]!.toLowerCase() === lowerName) return flat[i + 1];
+  return undefined;
+}
+
+/** Response fields that describe the plaintext and are wrong for the ciphertext. */
+const PLAINTEXT_FIELDS = new Set(['content-type', 'content-length', 'content-digest', 'repr-digest', 'etag', 'content-md5']);
+
+/**
+ * Builds the `require.encryption` steps of a route: request decryption and/or the
+ * response encryption hook.
+ *
+ * @example
+ * steps.push(...encryptionSteps(route, route.require.encryption!, { encryptionKeys, appEncryptionKeys }));
+ */
+export function encryptionSteps(route: RouteConfig, req: EncryptionRequirement, deps: EncryptionStepDeps): PolicyStep[] {
+  const aud = route.require.token?.audience ?? route.name;
+  const maxBody = route.maxBodySize;
+  const algorithms = req.algorithms;
+  const steps: PolicyStep[] = [];
+
+  function keyLookup(app: string | undefined) {
+    return (kid: string | undefined, header: Readonly<JWEHeaderParameters>): JweDecryptionKey | undefined => {
+      if (SYMMETRIC_ALGS.has(header.alg ?? '')) {
+        if (app === undefined) return undefined;
+        const k = deps.appEncryptionKeys.symmetric(app, kid);
+        return k && { key: k.key, use: 'enc' };
+      }
+      const found = deps.encryptionKeys.decryptionKey(kid);
+      if (found !== undefined || kid === undefined) return found;
+      // Named, but not a decryption key: say why instead of "unknown".
+      const own = app === undefined ? undefined : deps.appEncryptionKeys.public(app);
+      if (own !== undefined && own.kid === kid) return { key: own.key, use: 'enc' };
+      const signing = deps.signingKeys?.getVerificationKey(kid);
+      if (signing !== undefined) return { key: signing.key, use: 'sig' };
+      return undefined;
+    };
+  }
+
+  if (req.request) {
+    steps.push(async (ctx) => {
+      if (!hasBody(ctx)) return;
+      const type = mediaType(ctx.req.headers['content-type']);
+      if (type === undefined || !JOSE_TYPES.has(type)) throw new PortcullisError('jwe.required', 'this route accepts only JWE-encrypted bodies (application/jose or application/jose+json)');
+      const body = await readBody(ctx, maxBody);
+      const app = appOf(ctx);
+      const context: JweContext = app === undefined ? { aud } : { aud, app };
+      const out = await decryptBody(body, { getKey: keyLookup(app), context, maxBytes: maxBody, ...(algorithms !== undefined ? { algorithms } : {}) });
+      const p = out.plaintext;
+      replaceBody(ctx, Buffer.from(p.buffer, p.byteOffset, p.byteLength), out.contentType ?? 'application/octet-stream');
+    });
+  }
+
+  const mode = req.response;
+  if (mode !== false) {
+    steps.push((ctx) => {
+      const app = appOf(ctx);
+      const key = app === undefined ? undefined : mode === 'app-public-key' ? deps.appEncryptionKeys.public(app) : deps.appEncryptionKeys.symmetric(app);
+      // fail closed before the upstream is called
+      if (app === undefined || key === undefined) {
+        throw new PortcullisError('jwe.unknown-key', `the route encrypts responses to the app's ${mode === 'app-public-key' ? 'registered public' : 'symmetric'} encryption key and the app has none`);
+      }
+      const context: JweContext = { aud, app };
+      const hook: ResponseHook = async (r: UpstreamResponse) => {
+        if (r.body.length === 0) return r;
+        const cty = headerOf(r.headers, 'content-type');
+        const jwe = await encryptBody(r.body, { key: key.key, alg: key.alg, kid: key.kid, context, ...(cty !== undefined ? { cty } : {}) });
+        const body = Buffer.from(jwe, 'latin1');
+        return { ...r, headers: setHeader(r.headers, 'content-type', 'application/jose', PLAINTEXT_FIELDS).concat('content-length', String(body.length)), body };
+      };
+      const prev = ctx.respond;
+      ctx.respond = prev === undefined ? hook : async (r) => hook(await prev(r));
+      return undefined;
+    });
+  }
+  return steps;
+}

@@ -1,0 +1,95 @@
+/**
+ * Signed responses (RFC 9421 §2.4, route option `signResponses`): the gateway signs
+ * the upstream response with the key ring's current signing key, whose public half
+ * is in the JWKS at `/jwks` (ES256 → ecdsa-p256-sha256, EdDSA → ed25519, RS256 →
+ * rsa-v1_5-sha256), so an app verifies responses with the key set it already uses for
+ * tokens (the SDK's `verifyResponse`).
+ *
+ * Covered: `@status`, `content-digest` (RFC 9530 sha-256 over the body as sent, the
+ * response being buffered on such routes) and, when the request was signed, the
+ * request's signature through `"signature";req;key="<label>"`, which binds the
+ * response to that request. Parameters `created` and `keyid`. The gateway is the
+ * signer of record: the upstream's own Content-Digest, Signature and Signature-Input
+ * are replaced.
+ */
+import { createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { serializeByteSequence } from 'structured-headers';
+import type { Clock } from '../core/clock.js';
+import { PortcullisError } from '../core/errors.js';
+import { signatureBase } from '../signatures/signature-base.js';
+import { parseComponentId, serializeSignatureParams, type ComponentId } from '../signatures/signature-input.js';
+import type { SignatureAlgorithm } from '../signatures/types.js';
+import type { PolicyStep, RequestContext } from './context.js';
+import type { ResponseHook, UpstreamResponse } from './proxy.js';
+import { requestSignatureOf } from './signature-policy.js';
+
+/** The key ring's current signing key (`KeyRing.signingKey()`). */
+export interface ResponseSigningKeys {
+  signingKey(): { kid: string; alg: string; privateKey: KeyObject };
+}
+
+export interface ResponseSigningDeps {
+  keys: ResponseSigningKeys;
+  clock: Clock;
+}
+
+const JOSE_TO_RFC9421: Readonly<Record<string, SignatureAlgorithm>> = { ES256: 'ecdsa-p256-sha256', EdDSA: 'ed25519', RS256: 'rsa-v1_5-sha256' };
+
+export const RESPONSE_LABEL = 'sig1';
+
+const STATUS: ComponentId = parseComponentId('@status');
+const DIGEST: ComponentId = parseComponentId('content-digest');
+const REPLACED = new Set(['content-digest', 'signature', 'signature-input']);
+
+function signAsync(alg: SignatureAlgorithm, key: KeyObject, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const cb = (err: Error | null, sig: Buffer): void => (err === null ? resolve(sig) : reject(err));
+    if (alg === 'ed25519') cryptoSign(null, data, key, cb);
+    else if (alg === 'ecdsa-p256-sha256') cryptoSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, cb);
+    else cryptoSign('sha256', data, key, cb);
+  });
+}
+
+/**
+ * Signs one buffered response; `ctx` gives the request signature to bind.
+ *
+ * @example const signed = await signResponse(upstreamResponse, ctx, { keys, clock });
+ */
+export async function signResponse(r: UpstreamResponse, ctx: RequestContext, deps: ResponseSigningDeps): Promise<UpstreamResponse> {
+  const k = deps.keys.signingKey();
+  const alg = JOSE_TO_RFC9421[k.alg];
+  if (alg === undefined) throw new PortcullisError('internal', `signing key ${k.kid} (${k.alg}) has no RFC 9421 algorithm`);
+  const digest = `sha-256=:${createHash('sha256').update(r.body).digest('base64')}:`;
+  const covered: ComponentId[] = [STATUS, DIGEST];
+  const reqSig = requestSignatureOf(ctx);
+  if (reqSig !== undefined) covered.push({ name: 'signature', params: new Map<string, string | boolean>([['req', true], ['key', reqSig.label]]) });
+  const params = serializeSignatureParams(covered, { created: Math.floor(deps.clock.now() / 1000), keyid: k.kid });
+  const base = signatureBase({ status: r.status, headers: { 'content-digest': digest } }, covered, params, reqSig?.request);
+  const sig = await signAsync(alg, k.privateKey, Buffer.from(base));
+  const headers: string[] = [];
+  for (let i = 0; i < r.headers.length; i += 2) if (!REPLACED.has(r.headers[i]!.toLowerCase())) headers.push(r.headers[i]!, r.headers[i + 1]!);
+  headers.push(
+    'content-digest',
+    digest,
+    'signature-input',
+    `${RESPONSE_LABEL}=${params}`,
+    'signature',
+    `${RESPONSE_LABEL}=${serializeByteSequence(new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength) as Uint8Array<ArrayBuffer>)}`,
+  );
+  return { ...r, headers, body: r.body };
+}
+
+/**
+ * The step that makes the proxy hand the whole response to `signResponse`; it runs
+ * after the encryption step, so an encrypted response is signed as sent.
+ *
+ * @example if (route.signResponses) steps.push(responseSigningStep({ keys, clock }))
+ */
+export function responseSigningStep(deps: ResponseSigningDeps): PolicyStep {
+  return (ctx) => {
+    const prev = ctx.respond;
+    const hook: ResponseHook = prev === undefined ? (r) => signResponse(r, ctx, deps) : async (r) => signResponse(await prev(r), ctx, deps);
+    ctx.respond = hook;
+    return undefined;
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The `require.signature` step: RFC 9421 HTTP Message Signatures on requests, with
+ * RFC 9530 Content-Digest over the body.
+ *
+ * - Coverage: the route's components (default `@method`, `@target-uri`), plus
+ *   `content-digest` whenever the request has a body, so no body goes unsigned.
+ * - The key decides the algorithm (RFC 9421 §3.2 step 6): keys come from the app
+ *   signing keys by `keyid`; an `alg` parameter that disagrees is refused.
+ * - `@target-uri` is rebuilt as the client addressed the gateway: the scheme of the
+ *   listener (https when the socket is TLS), the Host header, and the request-target
+ *   exactly as received (before normalisation). Behind a TLS-terminating proxy the
+ *   route may set `trustForwardedProto`, and the last X-Forwarded-Proto (the one the
+ *   nearest proxy appended) gives the scheme instead; the default ignores it, since
+ *   a client can send any X-Forwarded-Proto.
+ * - `created` within `maxAge` (+ `clockSkew`), `expires` not passed, and the nonce
+ *   consumed once through the ephemeral store (`sig-nonce:<keyid>:<nonce>`, kept for
+ *   as long as the signature could still be accepted), so a replay fails on every
+ *   node sharing the store. The nonce is consumed last: only a request that passed
+ *   every other check uses it up.
+ * - With a token on the route, the key's app must be the token's `client_id`.
+ *
+ * Verification runs on node:crypto (HMAC with `timingSafeEqual` on the event loop,
+ * public keys on the thread pool), one verification per request.
+ */
+import { createHash, createHmac, KeyObject, timingSafeEqual, verify as cryptoVerify, constants } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import type { RouteConfig, SignatureRequirement } from '../core/config/schema.js';
+import type { EphemeralStore } from '../core/ephemeral.js';
+import { PortcullisError } from '../core/errors.js';
+import { parseContentDigest } from '../signatures/content-digest.js';
+import type { HttpRequestLike, SignatureAlgorithm } from '../signatures/types.js';
+import { readSignatures, SignatureVerifier, type VerificationKey, type VerifiedSignature } from '../signatures/verify.js';
+import { hasBody, readBody } from './body.js';
+import type { PolicyStep, RequestContext } from './context.js';
+
+/** What the step needs of the app signing keys (`AppSigningKeys.lookup`). */
+export interface SigningKeyLookup {
+  lookup(keyid: string): { clientId: string; alg: SignatureAlgorithm; key: CryptoKey } | undefined;
+}
+
+export interface SignatureStepDeps {
+  appSigningKeys: SigningKeyLookup;
+  ephemeral: Pick<EphemeralStore, 'consumeOnce'>;
+  clock: Clock;
+}
+
+/** A verified request signature, for the response signer (`;req` binding) and later steps. */
+export interface RequestSignature extends VerifiedSignature {
+  clientId: string;
+  /** The request as the signature saw it. */
+  request: HttpRequestLike;
+}
+
+const verified = new WeakMap<RequestContext, RequestSignature>();
+
+/** The request signature a `require.signature` step verified, if any. */
+export function requestSignatureOf(ctx: RequestContext): RequestSignature | undefined {
+  return verified.get(ctx);
+}
+
+const MAX_NONCE = 256;
+
+const keyObjects = new WeakMap<CryptoKey, KeyObject>();
+
+function keyObjectOf(key: CryptoKey): KeyObject {
+  let k = keyObjects.get(key);
+  if (k === undefined) {
+    k = KeyObject.from(key);
+    keyObjects.set(key, k);
+  }
+  return k;
+}
+
+function asyncVerify(hash: string | null, data: Buffer, key: KeyObject | { key: KeyObject; dsaEncoding?: 'ieee-p1363'; padding?: number; saltLength?: number }, signature: Uint8Array): Promise<boolean> {
+  return new Promise((resolve) => {
+    cryptoVerify(hash, data, key, signature, (err, ok) => resolve(err === null && ok));
+  });
+}
+
+/**
+ * RFC 9421 §3.3 verification on node:crypto, same results as the WebCrypto path of
+ * the library: HMAC compared in constant time, ECDSA in its raw r||s form
+ * (`ieee-p1363`), RSA-PSS with SHA-512 and a 64-byte salt.
+ *
+ * @example new SignatureVerifier({ keyLookup, verifySignature: nodeVerifySignature })
+ */
+export function nodeVerifySignature(found: VerificationKey, signature: Uint8Array, base: string): boolean | Promise<boolean> {
+  const key = keyObjectOf(found.key);
+  switch (found.alg) {
+    case 'hmac-sha256': {
+      if (signature.byteLength !== 32) return false;
+      return timingSafeEqual(createHmac('sha256', key).update(base).digest(), signature);
+    }
+    case 'ed25519':
+      return signature.byteLength === 64 && asyncVerify(null, Buffer.from(base), key, signature);
+    case 'ecdsa-p256-sha256':
+      return signature.byteLength === 64 && asyncVerify('sha256', Buffer.from(base), { key, dsaEncoding: 'ieee-p1363' }, signature);
+    case 'ecdsa-p384-sha384':
+      return signature.byteLength === 96 && asyncVerify('sha384', Buffer.from(base), { key, dsaEncoding: 'ieee-p1363' }, signature);
+    case 'rsa-pss-sha512':
+      return asyncVerify('sha512', Buffer.from(base), { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }, signature);
+    case 'rsa-v1_5-sha256':
+      return asyncVerify('sha256', Buffer.from(base), key, signature);
+    default:
+      return false;
+  }
+}
+
+/** The absolute target URI the client addressed (see the module comment for the scheme). */
+export function targetUri(ctx: RequestContext, trustForwardedProto: boolean): string {
+  let scheme = (ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  const fwd = ctx.headers.xForwardedProto;
+  if (trustForwardedProto && fwd !== undefined) {
+    const last = fwd.slice(fwd.lastIndexOf(',') + 1).trim().toLowerCase();
+    if (last === 'https' || last === 'http') scheme = last;
+  }
+  return `${scheme}://${ctx.headers.host ?? ''}${ctx.req.url ?? '/'}`;
+}
+
+/** Checks the buffered body against its Content-Digest (every sha-256/sha-512 member must match). */
+function checkDigest(header: string | string[] | undefined, body: Buffer): void {
+  if (header === undefined) throw new PortcullisError('digest.missing', 'the request has a body but no Content-Digest');
+  const want = parseContentDigest(Array.isArray(header) ? header.join(', ') : header);
+  if (want.size === 0) throw new PortcullisError('digest.missing', 'Content-Digest has no sha-256 or sha-512 member');
+  for (const [alg, expected] of want) {
+    const got = createHash(alg === 'sha-256' ? 'sha256' : 'sha512').update(body).digest();
+    if (!timingSafeEqual(got, expected)) throw new PortcullisError('digest.mismatch', `the body does not match its ${alg} Content-Digest`);
+  }
+}
+
+/**
+ * Builds the `require.signature` step of a route.
+ *
+ * @example
+ * const step = signatureStep(route, route.require.signature!, { appSigningKeys, ephemeral, clock });
+ */
+export function signatureStep(route: RouteConfig, req: SignatureRequirement, deps: SignatureStepDeps): PolicyStep {
+  const { appSigningKeys, ephemeral, clock } = deps;
+  const maxAgeS = Math.floor(req.maxAge / 1000);
+  const skewS = Math.floor(req.clockSkew / 1000);
+  const nonceTtl = req.maxAge + 2 * req.clockSkew;
+  const components = req.components ?? ['@method', '@target-uri'];
+  const keyLookup = (keyid: string | undefined): VerificationKey | undefined => (keyid === undefined ? undefined : appSigningKeys.lookup(keyid));
+  const make = (withBody: boolean): SignatureVerifier =>
+    new SignatureVerifier({
+      keyLookup,
+      requiredComponents: withBody && !components.includes('content-digest') ? [...components, 'content-digest'] : components,
+      ...(req.algorithms !== undefined ? { algorithms: req.algorithms } : {}),
+      maxAge: maxAgeS,
+      clockSkew: skewS,
+      requireNonce: req.nonce,
+      requireKeyid: true,
+      ...(req.tag !== undefined ? { tag: req.tag } : {}),
+      clock,
+      verifySignature: nodeVerifySignature,
+    });
+  const withoutBody = make(false);
+  const withBody = make(true);
+  const trustProto = req.trustForwardedProto;
+  const maxBody = route.maxBodySize;
+
+  async function check(ctx: RequestContext): Promise<void> {
+    const nodeReq = ctx.req;
+    const message: HttpRequestLike = { method: ctx.method, url: targetUri(ctx, trustProto), headers: nodeReq.headers };
+    const parsed = readSignatures(message);
+    const body = hasBody(ctx);
+    if (body && nodeReq.headers['content-digest'] === undefined) throw new PortcullisError('digest.missing', 'the request has a body but no Content-Digest');
+    const v = await (body ? withBody : withoutBody).verify(message, undefined, parsed);
+    const found = appSigningKeys.lookup(v.keyid!);
+    // the key may have been revoked while the verification ran
+    if (found === undefined) throw new PortcullisError('signature.unknown-key', 'the signing key was revoked');
+    const tokenApp = ctx.token?.clientId;
+    if (req.sameAppAsToken && ctx.token !== undefined && tokenApp !== found.clientId) {
+      throw new PortcullisError('signature.wrong-app', 'the request is signed with a key of another app than the access token');
+    }
+    if (body) checkDigest(nodeReq.headers['content-digest'], await readBody(ctx, maxBody));
+    const nonce = v.params.nonce;
+    if (nonce !== undefined) {
+      if (nonce.length > MAX_NONCE) throw new PortcullisError('signature.malformed', `the nonce is longer than ${MAX_NONCE} characters`);
+      // RFC 9421 §7.2.2: the nonce lets the verifier detect a replayed signature
+      if (!(await ephemeral.consumeOnce(`sig-nonce:${v.keyid}:${nonce}`, nonceTtl))) {
+        throw new PortcullisError('signature.replayed', 'the signature nonce was already used');
+      }
+    }
+    verified.set(ctx, { ...v, clientId: found.clientId, request: message });
+  }
+
+  return check;
+}

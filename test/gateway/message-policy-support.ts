@@ -1,0 +1,132 @@
+/**
+ * A whole Portcullis node with routes that require signatures and/or encryption, an
+ * upstream that records what reaches it, apps with tokens and signing keys, and a
+ * client that signs requests by hand (so tests can tamper after signing).
+ */
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
+import { importParams } from '../../src/signatures/algorithms.js';
+import { contentDigest } from '../../src/signatures/content-digest.js';
+import { signMessage, type SignOptions } from '../../src/signatures/sign.js';
+import type { SignatureAlgorithm } from '../../src/signatures/types.js';
+import { basic, postForm, startTestNode, testConfig, type TestNode } from '../support/portcullis.js';
+import { startUpstream, type Upstream } from './helpers.js';
+
+export const AUDIENCE = 'orders-api';
+
+export interface PolicyNode {
+  node: TestNode;
+  upstream: Upstream;
+  gateway: string;
+  stop(): Promise<void>;
+}
+
+/** `routes` is YAML for the route list, with `UPSTREAM` standing for the upstream URL. */
+export async function startPolicyNode(routes: string, extra = '', opts: { env?: NodeJS.ProcessEnv } = {}): Promise<PolicyNode> {
+  const upstream = await startUpstream();
+  // plain HTTP listeners, unless testConfig already says so (TLS is the product default)
+  const tls = testConfig().includes('tls:') ? '' : 'tls: { mode: off }\n';
+  const node = await startTestNode({ config: testConfig(`${tls}${extra}\nroutes:\n${routes.replaceAll('UPSTREAM', upstream.url)}`), ...(opts.env ? { env: opts.env } : {}) });
+  return {
+    node,
+    upstream,
+    gateway: node.urls.gateway!,
+    stop: async () => {
+      await node.stop();
+      await upstream.close();
+    },
+  };
+}
+
+export interface TestApp {
+  clientId: string;
+  secret: string;
+  token(): Promise<string>;
+}
+
+export async function createApp(node: TestNode, name: string): Promise<TestApp> {
+  const { app, clientSecret } = await node.services.apps.create({ name, audiences: [AUDIENCE], scopes: ['orders:write'] }, 'test');
+  let cached: string | undefined;
+  return {
+    clientId: app.clientId,
+    secret: clientSecret!,
+    async token() {
+      if (cached) return cached;
+      const r = await postForm(`${node.urls.identity}/oauth2/token`, { grant_type: 'client_credentials', scope: 'orders:write', resource: AUDIENCE }, { authorization: basic(app.clientId, clientSecret!) });
+      if (r.status !== 200) throw new Error(`token: ${r.status} ${JSON.stringify(r.body)}`);
+      cached = r.body.access_token as string;
+      return cached;
+    },
+  };
+}
+
+export interface TestSigningKey {
+  keyid: string;
+  alg: SignatureAlgorithm;
+  /** WebCrypto signing key. */
+  key: CryptoKey;
+  /** For the http-message-signatures package. */
+  nodeKey: KeyObject | Buffer;
+  /** base64url HMAC secret (hmac only). */
+  secret?: string;
+}
+
+export async function addSigningKey(node: TestNode, clientId: string, alg: 'hmac-sha256' | 'ed25519' | 'ecdsa-p256-sha256'): Promise<TestSigningKey> {
+  const keys = node.services.appSigningKeys;
+  if (alg === 'hmac-sha256') {
+    const { key, secret } = await keys.add(clientId, { type: 'hmac' }, 'test');
+    const raw = Buffer.from(secret!, 'base64url');
+    return { keyid: key.keyid, alg, key: await crypto.subtle.importKey('raw', raw, importParams(alg), false, ['sign']), nodeKey: raw, secret: secret! };
+  }
+  const pair = alg === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { key } = await keys.add(clientId, { type: 'public', jwk: pair.publicKey.export({ format: 'jwk' }) as JWK }, 'test');
+  const cryptoKey = await crypto.subtle.importKey('jwk', pair.privateKey.export({ format: 'jwk' }) as JsonWebKey, importParams(alg), false, ['sign']);
+  return { keyid: key.keyid, alg, key: cryptoKey, nodeKey: pair.privateKey };
+}
+
+export interface SignedSend {
+  method?: string;
+  /** Path and query as signed. */
+  path: string;
+  body?: string;
+  headers?: Record<string, string>;
+  token?: string;
+  sign?: Partial<SignOptions> & { key: CryptoKey; alg: SignatureAlgorithm; keyid: string };
+  /** Changes applied after signing: what an attacker on the path does. */
+  tamper?: (r: { method: string; path: string; body: string | undefined; headers: Record<string, string> }) => void;
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any;
+}
+
+/** Signs `@method`, `@target-uri` (+ content-digest) by default with a fresh nonce, then sends. */
+export async function sendSigned(base: string, s: SignedSend): Promise<Answer> {
+  const method = s.method ?? (s.body !== undefined ? 'POST' : 'GET');
+  const headers: Record<string, string> = { ...(s.headers ?? {}) };
+  if (s.token) headers['authorization'] = `Bearer ${s.token}`;
+  if (s.body !== undefined && headers['content-digest'] === undefined) headers['content-digest'] = await contentDigest(new TextEncoder().encode(s.body));
+  if (s.sign) {
+    const components = s.sign.components ?? (s.body !== undefined ? ['@method', '@target-uri', 'content-digest'] : ['@method', '@target-uri']);
+    const signed = await signMessage(
+      { method, url: base + s.path, headers },
+      { nonce: randomBytes(12).toString('base64url'), ...s.sign, components },
+    );
+    headers['signature-input'] = signed.signatureInput;
+    headers['signature'] = signed.signature;
+  }
+  const r = { method, path: s.path, body: s.body, headers };
+  s.tamper?.(r);
+  const res = await fetch(base + r.path, { method: r.method, headers: r.headers, ...(r.body !== undefined ? { body: r.body } : {}) });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
