@@ -42,6 +42,9 @@ import { createGateway, gatewayServerOptions } from './gateway/gateway.js';
 import { messagePolicySteps } from './gateway/message-policies.js';
 import { buildIdentityPlane } from './http/identity-plane.js';
 import { buildAdminPlane } from './http/admin-plane.js';
+import { discoveryDocument } from './http/identity-plane.js';
+import { mountOidc } from './http/oidc-mount.js';
+import { buildIdentityServices, type IdentityServices } from './identity/services.js';
 import { readAdminToken } from './http/admin-auth.js';
 import { openDurableStore, openEphemeralStore, type DurableStore } from './store/index.js';
 
@@ -76,6 +79,8 @@ export interface Services {
   webhooks: WebhookService;
   tokens: TokenService;
   revocations: RevocationSet;
+  /** Users, OpenID Connect sign-in, second factors, the sign-in and account pages. */
+  identity: IdentityServices;
   events: EventBus;
   audit: AuditTrail;
   metrics: Registry;
@@ -172,8 +177,9 @@ export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger
       cacheSize: config.gateway.tokenCacheSize,
       verifyTlsClient: async (chain) => (await pki.verifyPeer(chain, { mapToApp: true })).clientId,
     });
+    const identity = await buildIdentityServices({ config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger });
     const metrics = new Registry();
-    return { pki, config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, metrics, clock, logger };
+    return { pki, config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, apps, appSigningKeys, webhooks, tokens, revocations, identity, events, audit, metrics, clock, logger };
   } catch (e) {
     await ephemeral?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
@@ -183,10 +189,11 @@ export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger
 
 async function reconcileFrom(s: Services): Promise<void> {
   const now = s.clock.now();
-  const [apps, revoked] = await Promise.all([s.apps.load(), s.store.listRevokedTokens(now)]);
+  const [apps, revoked, users] = await Promise.all([s.apps.load(), s.store.listRevokedTokens(now), s.store.listUsers()]);
   s.revocations.reconcile({
     tokens: revoked.map((t) => ({ jti: t.jti, expiresAt: t.expiresAt })),
     apps: apps.map((a) => ({ clientId: a.clientId, tokensRevokedBefore: a.tokensRevokedBefore, disabled: a.status === 'disabled' })),
+    users: users.filter((u) => u.tokensRevokedBefore > 0).map((u) => ({ userId: u.id, tokensRevokedBefore: u.tokensRevokedBefore })),
   });
   s.revocations.purge(now);
   await s.keys.load();
@@ -206,6 +213,9 @@ function applyEvent(s: Services) {
         s.revocations.apply(e);
         break;
       case 'app.status':
+        s.revocations.apply(e);
+        break;
+      case 'user.tokens-revoked':
         s.revocations.apply(e);
         break;
       case 'app.changed':
@@ -280,6 +290,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     if (config.planes.includes('identity')) {
       const fastify = buildIdentityPlane({ issuer: config.issuer, keys: s.keys, encryptionKeys: s.encryptionKeys, tokens: s.tokens, logger, health, pki: s.pki, ...(serverTls ? { https: serverTls.serverOptions() } : {}) });
       registerTransitPlane(fastify, s);
+      mountOidc(fastify, s.identity.oidc, s.identity.signIn, { baseMetadata: discoveryDocument(config.issuer), logger, account: s.identity.account });
       await fastify.ready();
       servers.push({ name: 'identity', server: fastify.server, fastify });
       if (serverTls) serverTls.attach(fastify.server as unknown as TlsServer);

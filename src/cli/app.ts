@@ -44,7 +44,7 @@ function printCredentials(r: { app: AppView; client_id: string; client_secret: s
   if (r.client_secret) {
     process.stdout.write(`client_secret: ${r.client_secret}\n`);
     process.stderr.write('Store the client secret now: it is not shown again.\n');
-  } else process.stdout.write('client_secret: (none: the app authenticates with private_key_jwt)\n');
+  } else process.stdout.write(`client_secret: (none: ${r.app.type === 'public' ? 'a public app uses PKCE only' : 'the app authenticates with private_key_jwt'})\n`);
 }
 
 export function registerApp(program: Command): void {
@@ -59,11 +59,17 @@ export function registerApp(program: Command): void {
     .option('--scope <scope...>', 'scope the app may request (repeatable)')
     .option('--jwks <file>', 'public keys (JWK Set file): the app authenticates with private_key_jwt')
     .option('--auth-method <method>', 'client_secret_basic, client_secret_post or private_key_jwt')
+    .option('--redirect-uri <uri...>', 'exact redirect URI for user sign-in (authorization code + PKCE); repeatable')
+    .option('--type <type>', 'confidential (default) or public (browser/native app: no secret, PKCE only)')
+    .option('--mfa-required', 'users signing in to this app must complete a second factor')
     .action(
-      action(async (name: string, o: JsonOpt & { audience: string[]; scope?: string[]; jwks?: string; authMethod?: string }) => {
+      action(async (name: string, o: JsonOpt & { audience: string[]; scope?: string[]; jwks?: string; authMethod?: string; redirectUri?: string[]; type?: string; mfaRequired?: boolean }) => {
         const body: Record<string, unknown> = { name, audiences: o.audience, scopes: o.scope ?? [] };
         if (o.jwks) body.jwks = readJwksFile(o.jwks);
         if (o.authMethod) body.token_endpoint_auth_method = o.authMethod;
+        if (o.redirectUri) body.redirect_uris = o.redirectUri;
+        if (o.type) body.type = o.type;
+        if (o.mfaRequired) body.mfa_required = true;
         printCredentials(await adminClient(o).call('POST', '/v1/apps', body), o.json);
       }),
     );

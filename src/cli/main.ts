@@ -11,6 +11,7 @@ import { registerConfig } from './config.js';
 import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
 import { registerStart } from './start.js';
+import { registerUser } from './user.js';
 import { registerWebhooks } from './webhooks.js';
 import { registerTransit } from './transit.js';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerStart(program);
   registerConfig(program);
   registerApp(program);
+  registerUser(program);
   registerKeys(program);
   registerAudit(program);
   registerWebhooks(program);

@@ -56,6 +56,8 @@ export const ERRORS = {
   'webauthn.counter-regressed': { status: 401, meaning: 'The authenticator signature counter did not increase: the credential may have been cloned, so it was refused.', fix: 'Remove the credential and register a new one; investigate a possible cloned key.' },
   // users and sign-in pages (identity/)
   'user.disabled': { status: 403, meaning: 'The user account is disabled.', fix: 'An administrator must enable the account.' },
+  'user.not-signed-in': { status: 401, meaning: 'The account page needs a signed-in browser session and this request has none (or it ended).', fix: 'Sign in through an app first, then open the account page again.' },
+  'user.invite-invalid': { status: 400, meaning: 'The invite link is unknown, expired or was already used.', fix: 'Ask an administrator for a new invite (`portcullis user add EMAIL --invite`, or `POST /v1/users/{id}/invite`).' },
   'csrf.invalid': { status: 403, meaning: 'A form was posted without the anti-CSRF token of the current sign-in session, or with a wrong one.', fix: 'Reload the page and submit the form again.' },
   // gateway
   'route.not-found': { status: 404, meaning: 'No gateway route matches the host, path and method.', fix: 'Check the route table in portcullis.yaml.' },

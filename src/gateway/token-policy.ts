@@ -183,7 +183,7 @@ export class TokenVerifier {
     if (src === undefined || src.source !== v.source) throw deny('token.wrong-issuer', 'issuer not trusted by this route');
     if (src.kind === 'remote' && !src.algorithms.has(v.alg)) throw deny('token.alg-not-allowed', 'algorithm not allowed for this issuer');
     if (v.source === 'self') {
-      const revoked = this.deps.revocations.check(v.jti!, v.clientId!, v.iatMs);
+      const revoked = this.deps.revocations.check(v.jti!, v.clientId!, v.iatMs, v.sub);
       if (revoked !== undefined) throw deny(revoked, revoked === 'token.app-disabled' ? 'the app is disabled' : 'token revoked');
     }
     if (!v.aud.includes(policy.audience)) throw deny('token.wrong-audience', 'audience does not include this API');

@@ -11,6 +11,7 @@ import type { Services } from '../app.js';
 import { PortcullisError } from '../core/errors.js';
 import { adminTokenChecker } from './admin-auth.js';
 import { appRoutes } from './admin/apps.js';
+import { userRoutes } from './admin/users.js';
 import { appKeyRoutes } from './admin/app-keys.js';
 import { appEncryptionKeyRoutes } from './admin/app-encryption-keys.js';
 import { transitRoutes } from './admin/transit.js';
@@ -134,6 +135,7 @@ export function buildAdminPlane({ services, adminToken, health }: AdminPlaneDeps
   routes.push(...appRoutes(services), ...tokenRoutes(services), ...keyRoutes(services), ...auditRoutes(services), ...appKeyRoutes(services), ...webhookRoutes(services));
   routes.push(...appEncryptionKeyRoutes(services), ...transitRoutes(services));
   routes.push(...certificateRoutes(services));
+  routes.push(...userRoutes(services));
   doc = buildOpenApiDocument(routes);
 
   const isAdmin = adminTokenChecker(adminToken);

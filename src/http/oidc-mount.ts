@@ -13,12 +13,16 @@ import type { OidcService } from '../identity/oidc/provider.js';
 import { OIDC_ROUTES, ACR_MFA, ACR_SINGLE_FACTOR } from '../identity/oidc/provider.js';
 import { ASSET_PATH, PAGE_HEADERS, WEBAUTHN_SCRIPT, page } from '../identity/pages/html.js';
 import type { Outcome, SignInPages } from '../identity/pages/sign-in.js';
+import { ACCOUNT_PATH, type AccountPages } from '../identity/pages/account.js';
+import type { Page } from '../identity/pages/html.js';
 
 export interface MountOidcOptions {
   /** Portcullis's own metadata (discoveryDocument(issuer)); OIDC entries are added to it. */
   baseMetadata: Record<string, unknown>;
   /** Where unexpected page failures are logged (never with secrets). */
   logger?: Logger;
+  /** The account pages (`/account`, invite links); not served when absent. */
+  account?: AccountPages;
 }
 
 /** The OIDC entries of the discovery document. */
@@ -114,6 +118,22 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     const p = page('Sign-in problem', '', { status, error: message });
     await reply.code(status).headers(PAGE_HEADERS).send(p.html);
   };
+
+  const account = opts.account;
+  if (account) {
+    const show = async (reply: FastifyReply, run: () => Promise<Page>): Promise<void> => {
+      try {
+        const p = await run();
+        await reply.code(p.status).headers(PAGE_HEADERS).send(p.html);
+      } catch (e) {
+        await fail(reply, e);
+      }
+    };
+    app.get(ACCOUNT_PATH, async (req, reply) => show(reply, () => account.show(req.raw, reply.raw)));
+    app.post(`${ACCOUNT_PATH}/*`, async (req, reply) => show(reply, () => account.post(req.raw, reply.raw, (req.params as Record<string, string>)['*'] ?? '', formOf(req))));
+    app.get(`${ACCOUNT_PATH}/invite/:token`, async (req, reply) => show(reply, () => account.invite((req.params as Record<string, string>)['token'] ?? '')));
+    app.post(`${ACCOUNT_PATH}/invite/:token`, async (req, reply) => show(reply, () => account.redeemInvite((req.params as Record<string, string>)['token'] ?? '', formOf(req))));
+  }
 
   app.get(ASSET_PATH, async (_req, reply) =>
     reply.headers({ 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300', 'x-content-type-options': 'nosniff' }).send(WEBAUTHN_SCRIPT),

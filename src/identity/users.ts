@@ -110,6 +110,12 @@ export class UserService {
     return this.d.hashers.hash(normalized);
   }
 
+  /** Throws the `password.*` error a new password would get, without storing anything. */
+  async checkPassword(id: string, password: string): Promise<void> {
+    const user = await this.get(id);
+    checkNewPassword(password, this.d.blocklist, { contextWords: [user.email, ...(this.d.serviceName ? [this.d.serviceName] : [])] });
+  }
+
   /** Replaces the password (admin reset or the user's own change). */
   async setPassword(id: string, password: string, actor: string): Promise<void> {
     const user = await this.get(id);

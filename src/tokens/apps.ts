@@ -57,9 +57,10 @@ export interface AppView {
   status: 'active' | 'disabled';
   tokens_revoked_before: string | null;
   jwks_keys: number;
-  type?: AppType;
-  redirect_uris?: string[];
-  grant_types?: AppGrantType[];
+  type: AppType;
+  redirect_uris: string[];
+  grant_types: AppGrantType[];
+  mfa_required: boolean;
   created_at: string;
   updated_at: string;
 }
@@ -74,9 +75,11 @@ export function viewApp(a: AppRecord): AppView {
     status: a.status,
     tokens_revoked_before: a.tokensRevokedBefore ? new Date(a.tokensRevokedBefore).toISOString() : null,
     jwks_keys: a.jwks?.length ?? 0,
-    ...(a.appType ? { type: a.appType } : {}),
-    ...(a.redirectUris?.length ? { redirect_uris: a.redirectUris } : {}),
-    ...(a.grantTypes ? { grant_types: a.grantTypes } : {}),
+    // Records keep defaults as absent (older rows have none): show them resolved.
+    type: a.appType ?? 'confidential',
+    redirect_uris: a.redirectUris ?? [],
+    grant_types: a.grantTypes ?? ['client_credentials'],
+    mfa_required: a.mfaRequired ?? false,
     created_at: new Date(a.createdAt).toISOString(),
     updated_at: new Date(a.updatedAt).toISOString(),
   };

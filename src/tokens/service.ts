@@ -73,6 +73,11 @@ export class TokenService {
       throw e;
     }
     if (grantType !== 'client_credentials') throw new PortcullisError('oauth.unsupported-grant-type', `grant_type ${grantType} is not supported`);
+    // Records from before grant types existed have none: client credentials was their only grant.
+    if (app.grantTypes !== undefined && !app.grantTypes.includes('client_credentials')) {
+      this.d.audit.record({ time: this.d.clock.now(), type: 'token.denied', actor: `client:${app.clientId}`, clientId: app.clientId, reason: 'oauth.unauthorized-client' });
+      throw new PortcullisError('oauth.unauthorized-client', 'this app is not registered for the client_credentials grant');
+    }
     const scopes = grantScopes(app, req.params.scope);
     const resources = [req.params.resource, req.params.audience].filter((v): v is string => typeof v === 'string' && v !== '');
     const audience = grantAudience(app, resources);

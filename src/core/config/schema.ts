@@ -36,6 +36,21 @@ export const size = (def: string) =>
     })
     .meta({ description: 'size (e.g. 16kb, 1mb)', format: 'size', default: def });
 
+/** An optional duration (no default), parsed to milliseconds. */
+const optionalDuration = z
+  .union([z.string(), z.number()])
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as "30s", "10m" or "24h", got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .meta({ description: 'duration (e.g. 30s, 10m, 24h)', format: 'duration' });
+
 const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
@@ -123,10 +138,14 @@ export const routeSchema = z.strictObject({
   require: z
     .strictObject({
       token: tokenRequirementSchema.optional().describe('Require a valid access token.'),
+      mfa: z.boolean().optional().describe('Step-up (RFC 9470): the token must prove a second factor (`acr` urn:portcullis:acr:mfa or a second-factor `amr`); otherwise 401 with `error="insufficient_user_authentication"` and `acr_values`. Needs `token`.'),
+      acr: z.array(z.string().min(1)).min(1).optional().describe('Step-up: the token `acr` must be one of these; the challenge names them in `acr_values`. Needs `token`.'),
+      maxAge: optionalDuration.describe('Step-up: the user must have signed in at most this long ago (`auth_time`); the challenge carries `max_age`. Needs `token`.'),
       clientCertificate: clientCertificateRequirementSchema.optional().describe('Require a client certificate (mutual TLS on the gateway): a chain to the Portcullis CA (or `caBundle`), valid now, EKU clientAuth, not revoked.'),
       signature: signatureRequirementSchema.optional().describe('Require an RFC 9421 HTTP message signature by an app signing key (and Content-Digest over any body).'),
       encryption: encryptionRequirementSchema.optional().describe('Require JWE-encrypted request bodies and/or encrypt responses.'),
     })
+    .refine((r) => r.token !== undefined || (r.mfa === undefined && r.acr === undefined && r.maxAge === undefined), { message: 'mfa, acr and maxAge need require.token' })
     .prefault({})
     .describe('Policies a request must pass.'),
 });
@@ -230,6 +249,53 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('TLS of the listeners.'),
+  identity: z
+    .strictObject({
+      mfa: z
+        .strictObject({
+          everyone: z.boolean().default(false).describe('Ask every user of every app for a second factor at sign-in (users without one enrol first). Per-app (`mfa_required`) and per-user requirements apply regardless.'),
+        })
+        .prefault({})
+        .describe('When a second factor is required.'),
+      otp: z
+        .strictObject({
+          channel: z.enum(['email', 'sms']).default('email').describe('What the one-time code factor delivers to: an e-mail address (factor `email`) or a phone number (factor `sms`).'),
+          sender: z.enum(['console', 'file', 'smtp', 'webhook']).default('console').describe('`console`: print to stderr (development only); `file`: append JSON lines to `file`; `smtp`: e-mail through `smtp`; `webhook`: POST JSON to `webhook.url` (SMS providers).'),
+          file: z.string().default('./otp-outbox.jsonl').describe('file sender: the outbox, relative to the config directory.'),
+          smtp: z
+            .strictObject({
+              host: z.string().min(1),
+              port: z.number().int().min(1).max(65535).default(587),
+              secure: z.boolean().default(false).describe('Implicit TLS (port 465); otherwise STARTTLS when offered.'),
+              requireTLS: z.boolean().default(true).describe('Refuse to send without STARTTLS.'),
+              user: z.string().optional(),
+              pass: z.string().optional().describe('Secret: use ${file:PATH} or ${env:NAME}.'),
+              from: z.string().min(3).describe('The From address.'),
+            })
+            .optional()
+            .describe('smtp sender settings.'),
+          webhook: z
+            .strictObject({
+              url: httpUrl.describe('Where the JSON message is POSTed.'),
+              headers: z.record(z.string(), z.string()).default({}).describe('Extra headers (e.g. Authorization for the provider); secret: use ${file:PATH} or ${env:NAME}.'),
+            })
+            .optional()
+            .describe('webhook sender settings.'),
+        })
+        .refine((o) => o.sender !== 'smtp' || (o.smtp !== undefined && o.channel === 'email'), { message: 'sender smtp needs identity.otp.smtp and channel email' })
+        .refine((o) => o.sender !== 'webhook' || o.webhook !== undefined, { message: 'sender webhook needs identity.otp.webhook' })
+        .prefault({})
+        .describe('One-time codes by e-mail or text message (6 digits, 5 minutes, single use).'),
+      webauthn: z
+        .strictObject({
+          rpName: z.string().min(1).max(100).default('Portcullis').describe('The name authenticators show for this site.'),
+          rpId: z.string().min(1).optional().describe('The WebAuthn relying-party id (a registrable domain); default: the issuer host.'),
+        })
+        .prefault({})
+        .describe('Security keys and passkeys (WebAuthn).'),
+    })
+    .prefault({})
+    .describe('Users signing in to apps (OpenID Connect) and their second factors.'),
   revocation: z
     .strictObject({
       reconcileInterval: duration('5s').describe('How often each node re-reads revocations from the store (covers lost pub/sub messages).'),

@@ -50,6 +50,11 @@ export function appRoutes(s: Services): AdminRoute[] {
             scopes: body.scopes,
             ...(body.token_endpoint_auth_method ? { tokenEndpointAuthMethod: body.token_endpoint_auth_method } : {}),
             ...(body.jwks ? { jwks: body.jwks.keys as JWK[] } : {}),
+            ...(body.type ? { type: body.type } : {}),
+            ...(body.redirect_uris ? { redirectUris: body.redirect_uris } : {}),
+            ...(body.post_logout_redirect_uris ? { postLogoutRedirectUris: body.post_logout_redirect_uris } : {}),
+            ...(body.grant_types ? { grantTypes: body.grant_types } : {}),
+            ...(body.mfa_required !== undefined ? { mfaRequired: body.mfa_required } : {}),
           },
           ACTOR,
         );

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { signingRequestSchemas, signingResponseSchemas } from './signing-schemas.js';
+import { userRequestSchemas, userResponseSchemas } from './user-schemas.js';
 import { encryptionRequestSchemas, encryptionResponseSchemas } from './encryption-schemas.js';
 import { certificateRequestSchemas, certificateResponseSchemas } from './certificate-schemas.js';
 
@@ -30,6 +31,11 @@ export const CreateAppRequest = z
     scopes: z.array(scopeToken).max(100).default([]).describe('Scopes the app may request.'),
     token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth']).optional().describe('Defaults to private_key_jwt when jwks is given, client_secret_basic otherwise. RFC 8705: `tls_client_auth` (a Portcullis client certificate for the app, URI SAN spiffe://<trustDomain>/app/<client_id>) or `self_signed_tls_client_auth` (the certificate registered in jwks as x5c).'),
     jwks: JwkSet.optional(),
+    type: z.enum(['confidential', 'public']).optional().describe('`public` (browser or native app): no secret, PKCE only, no client_credentials. Default confidential.'),
+    redirect_uris: z.array(z.string().min(1).max(2000)).max(20).optional().describe('Exact redirect URIs for the authorization code flow (https, or http on loopback; no fragment).'),
+    post_logout_redirect_uris: z.array(z.string().min(1).max(2000)).max(20).optional().describe('Where RP-initiated logout may return to.'),
+    grant_types: z.array(z.enum(['client_credentials', 'authorization_code', 'refresh_token'])).min(1).optional().describe('Default: client_credentials, plus authorization_code and refresh_token when redirect_uris are given (public apps: no client_credentials).'),
+    mfa_required: z.boolean().optional().describe('Users signing in to this app must complete a second factor.'),
   })
   .describe('Registers an app (OAuth client).');
 
@@ -55,6 +61,10 @@ export const App = z.strictObject({
   status: z.enum(['active', 'disabled']),
   tokens_revoked_before: isoTime.nullable().describe('Tokens issued before this time are revoked.'),
   jwks_keys: z.number().int().describe('Number of registered public keys.'),
+  type: z.enum(['confidential', 'public']).describe('`public`: no secret, PKCE only.'),
+  redirect_uris: z.array(z.string()).describe('Exact redirect URIs for user sign-in.'),
+  grant_types: z.array(z.enum(['client_credentials', 'authorization_code', 'refresh_token'])),
+  mfa_required: z.boolean().describe('Users signing in to this app must complete a second factor.'),
   created_at: isoTime,
   updated_at: isoTime,
 });
@@ -146,7 +156,7 @@ export const Problem = z
 export const OpenApiDocument = z.looseObject({ openapi: z.string() });
 
 /** Named schemas, as they appear under components.schemas. */
-export const requestSchemas = { CreateAppRequest, JwkSet, TokenRequest, ...signingRequestSchemas, ...encryptionRequestSchemas, ...certificateRequestSchemas } as const;
+export const requestSchemas = { CreateAppRequest, JwkSet, TokenRequest, ...userRequestSchemas, ...signingRequestSchemas, ...encryptionRequestSchemas, ...certificateRequestSchemas } as const;
 export const responseSchemas = {
   App,
   AppResponse,
@@ -165,6 +175,7 @@ export const responseSchemas = {
   Problem,
   OpenApiDocument,
   ...signingResponseSchemas,
+  ...userResponseSchemas,
   ...encryptionResponseSchemas,
   ...certificateResponseSchemas,
 } as const;

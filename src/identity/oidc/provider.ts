@@ -18,6 +18,7 @@
  * The provider is rebuilt when the key ring's signing key changes (a new key, or the
  * prepublished one taking over), since oidc-provider reads its keystore once.
  */
+import { createHash } from 'node:crypto';
 import Provider, { errors, interactionPolicy, type InteractionDetails } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { Clock } from '../../core/clock.js';
@@ -177,14 +178,19 @@ export class OidcService {
     await this.revokeIssuedJwts(await this.d.identity.revokeOidcGrant(grantId));
   }
 
-  /** The user's sign-in sessions (one per browser), newest first. */
-  async listSessions(userId: string): Promise<Array<{ id: string; createdAt: number; expiresAt: number | null; clients: string[]; amr: string[] }>> {
+  /**
+   * The user's sign-in sessions (one per browser), newest first. `id` is the session
+   * cookie's value and stays on the server; `handle` (a hash of it) is what pages and
+   * the admin API show and accept.
+   */
+  async listSessions(userId: string): Promise<Array<{ id: string; handle: string; createdAt: number; expiresAt: number | null; clients: string[]; amr: string[] }>> {
     const rows = await this.d.identity.listOidcModelsByAccount('Session', userId);
     const now = this.d.clock.now();
     return rows
       .filter((r) => r.expiresAt === null || r.expiresAt > now)
       .map((r) => ({
         id: r.id,
+        handle: sessionHandle(r.id),
         createdAt: Number(r.payload['iat'] ?? 0) * 1000,
         expiresAt: r.expiresAt,
         clients: Object.keys((r.payload['authorizations'] as Record<string, unknown> | undefined) ?? {}),
@@ -201,6 +207,12 @@ export class OidcService {
     for (const a of Object.values(auths)) if (a.grantId) await this.revokeGrant(a.grantId);
     await this.d.identity.destroyOidcModel('Session', sessionId);
     return true;
+  }
+
+  /** Ends the session of the user whose handle (listSessions) is `handle`. */
+  async endSessionByHandle(userId: string, handle: string): Promise<boolean> {
+    const s = (await this.listSessions(userId)).find((x) => x.handle === handle);
+    return s ? this.endSession(userId, s.id) : false;
   }
 
   /** Ends every session and grant of the user (the caller moves the user's token watermark). */
@@ -366,6 +378,11 @@ export class OidcService {
     for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
     return grant.save();
   }
+}
+
+/** A stable public name for a session: never the session id itself, which the browser holds as its cookie. */
+export function sessionHandle(sessionId: string): string {
+  return `ses_${createHash('sha256').update(sessionId).digest('base64url').slice(0, 22)}`;
 }
 
 export function escapeHtml(s: string): string {

@@ -1,0 +1,137 @@
+/**
+ * `portcullis user …`: add and manage users through the admin API of the running node.
+ * `user add EMAIL` reads the password from stdin (first line; never from an argument,
+ * which would land in the shell history and the process list), or with `--invite`
+ * prints an invite link with which the user chooses one.
+ */
+import type { Command } from 'commander';
+import type { UserView } from '../identity/users.js';
+import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
+import { CliError, action, printJson, printTable } from './output.js';
+
+type JsonOpt = NodeOptions & { json?: boolean };
+
+interface SessionView {
+  id: string;
+  created_at: string;
+  expires_at: string | null;
+  apps: string[];
+  amr: string[];
+}
+
+/** The first line of stdin (without its line break). */
+async function readPasswordFromStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('Password (then Enter): ');
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes('\n')) break;
+  }
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (line === '') throw new CliError('request.invalid', 'no password on stdin (pipe it in, or use --invite)');
+  return line;
+}
+
+function printUser(u: UserView): void {
+  printTable([
+    ['id:', u.id],
+    ['email:', u.email],
+    ['status:', u.status],
+    ['mfa required:', u.mfa_required ? 'yes' : 'no'],
+    ['factors:', u.factors.join(' ') || '-'],
+    ['passkeys:', String(u.passkeys)],
+    ['tokens revoked before:', u.tokens_revoked_before ?? '-'],
+    ['created:', u.created_at],
+    ['updated:', u.updated_at],
+  ]);
+}
+
+const enc = encodeURIComponent;
+
+export function registerUser(program: Command): void {
+  const user = program.command('user').description('manage users (people who sign in to apps) on the running node');
+  const cmd = (name: string) => withNodeOptions(user.command(name)).option('--json', 'print JSON');
+
+  cmd('add <email>')
+    .description('add a user; the password is read from stdin, or --invite prints a link to choose one')
+    .option('--invite', 'print an invite link (valid 7 days, once) instead of reading a password')
+    .option('--mfa-required', 'require a second factor at every sign-in of this user')
+    .action(
+      action(async (email: string, o: JsonOpt & { invite?: boolean; mfaRequired?: boolean }) => {
+        const body: Record<string, unknown> = { email, invite: o.invite === true, mfa_required: o.mfaRequired === true };
+        if (!o.invite) body.password = await readPasswordFromStdin();
+        const r = await adminClient(o).call<{ user: UserView; invite_url: string | null }>('POST', '/v1/users', body);
+        if (o.json) return printJson(r);
+        process.stdout.write(`id:     ${r.user.id}\nemail:  ${r.user.email}\n`);
+        if (r.invite_url) {
+          process.stdout.write(`invite: ${r.invite_url}\n`);
+          process.stderr.write('Send the invite link to the user: it is not shown again.\n');
+        }
+      }),
+    );
+
+  cmd('list')
+    .description('list users')
+    .action(
+      action(async (o: JsonOpt) => {
+        const { users } = await adminClient(o).call<{ users: UserView[] }>('GET', '/v1/users');
+        if (o.json) return printJson(users);
+        if (users.length === 0) return void process.stdout.write('no users\n');
+        printTable([['ID', 'STATUS', 'EMAIL', 'FACTORS'], ...users.map((u) => [u.id, u.status, u.email, u.factors.join(' ') || '-'])]);
+      }),
+    );
+
+  cmd('show <user>')
+    .description('show a user (by id or e-mail address)')
+    .action(
+      action(async (id: string, o: JsonOpt) => {
+        const { user: u } = await adminClient(o).call<{ user: UserView }>('GET', `/v1/users/${enc(id)}`);
+        if (o.json) return printJson(u);
+        printUser(u);
+      }),
+    );
+
+  const change = (name: string, path: string, description: string, done: string) =>
+    cmd(`${name} <user>`)
+      .description(description)
+      .action(
+        action(async (id: string, o: JsonOpt) => {
+          const { user: u } = await adminClient(o).call<{ user: UserView }>('POST', `/v1/users/${enc(id)}/${path}`);
+          if (o.json) return printJson(u);
+          process.stdout.write(`${done}: ${u.id} (${u.email})\n`);
+        }),
+      );
+  change('disable', 'disable', 'disable a user: sign-in refused, every session and token ends', 'disabled');
+  change('enable', 'enable', 'enable a disabled user', 'enabled');
+  change('reset-mfa', 'reset-mfa', 'remove every second factor and passkey of a user', 'second factors removed');
+  change('unlock', 'unlock', 'clear the failed-attempt lock of a user', 'unlocked');
+  change('end-sessions', 'end-sessions', 'end every session of a user; every token issued to them stops working', 'every session ended');
+
+  cmd('delete <user>')
+    .description('delete a user with their password, factors and passkeys')
+    .action(
+      action(async (id: string, o: JsonOpt) => {
+        const r = await adminClient(o).call<{ id: string }>('DELETE', `/v1/users/${enc(id)}`);
+        if (o.json) return printJson(r);
+        process.stdout.write(`deleted: ${r.id}\n`);
+      }),
+    );
+
+  cmd('sessions <user>')
+    .description("list a user's sign-in sessions; --end ID ends one")
+    .option('--end <session>', 'end this session (an id from the list)')
+    .action(
+      action(async (id: string, o: JsonOpt & { end?: string }) => {
+        const client = adminClient(o);
+        if (o.end) {
+          const r = await client.call<{ id: string }>('DELETE', `/v1/users/${enc(id)}/sessions/${enc(o.end)}`);
+          if (o.json) return printJson(r);
+          return void process.stdout.write(`ended: ${r.id}\n`);
+        }
+        const { sessions } = await client.call<{ sessions: SessionView[] }>('GET', `/v1/users/${enc(id)}/sessions`);
+        if (o.json) return printJson(sessions);
+        if (sessions.length === 0) return void process.stdout.write('no sessions\n');
+        printTable([['SESSION', 'SIGNED IN', 'METHODS', 'APPS'], ...sessions.map((x) => [x.id, x.created_at, x.amr.join(' ') || '-', x.apps.join(' ') || '-'])]);
+      }),
+    );
+}

@@ -1,0 +1,54 @@
+/**
+ * Admin API schemas for users and their sign-in sessions. Named in `schemas.ts`
+ * (requestSchemas/responseSchemas) so the OpenAPI document describes them. No response
+ * carries a password, a hash, a factor secret or a session id (sessions are named by
+ * a hash of their id).
+ */
+import { z } from 'zod';
+
+const isoTime = z.string().describe('RFC 3339 time');
+
+export const CreateUserRequest = z
+  .strictObject({
+    email: z.string().min(3).max(320).describe('E-mail address; unique after trimming, NFKC and lower-casing.'),
+    password: z.string().min(1).max(1024).optional().describe('Initial password (NIST SP 800-63B rules: 8+ characters, not common or breached). Omit it to send an invite instead.'),
+    invite: z.boolean().default(false).describe('Create an invite link with which the user chooses a password (valid 7 days, once).'),
+    mfa_required: z.boolean().default(false).describe('Require a second factor at every sign-in of this user.'),
+  })
+  .refine((b) => !(b.invite && b.password !== undefined), { message: 'give either password or invite, not both', path: ['invite'] })
+  .describe('Adds a user.');
+
+export const User = z.strictObject({
+  id: z.string().describe('Stable user id: the `sub` of the user’s tokens.'),
+  email: z.string(),
+  status: z.enum(['active', 'disabled']),
+  mfa_required: z.boolean(),
+  factors: z.array(z.string()).describe('Enrolled second factors: totp, email, sms, recovery-code, webauthn.'),
+  passkeys: z.number().int().describe('Registered WebAuthn credentials.'),
+  tokens_revoked_before: isoTime.nullable().describe('Tokens of the user issued before this time are revoked.'),
+  created_at: isoTime,
+  updated_at: isoTime,
+});
+
+export const UserResponse = z.strictObject({ user: User });
+export const UserList = z.strictObject({ users: z.array(User) });
+export const UserCreated = z.strictObject({
+  user: User,
+  invite_url: z.string().nullable().describe('The invite link (shown once); null when a password was given or no invite was asked for.'),
+  invite_expires_at: isoTime.nullable(),
+});
+export const UserInvite = z.strictObject({ user: User, invite_url: z.string().describe('Shown once.'), invite_expires_at: isoTime });
+export const UserRemoved = z.strictObject({ deleted: z.literal(true), id: z.string() });
+
+export const UserSession = z.strictObject({
+  id: z.string().describe('Handle of the session (a hash of its id; the id itself is the browser’s cookie and is never shown).'),
+  created_at: isoTime,
+  expires_at: isoTime.nullable(),
+  apps: z.array(z.string()).describe('client_ids the user signed in to in this session.'),
+  amr: z.array(z.string()).describe('How the user signed in (RFC 8176): pwd, otp, hwk, user…'),
+});
+export const UserSessionList = z.strictObject({ sessions: z.array(UserSession) });
+export const SessionEnded = z.strictObject({ ended: z.literal(true), id: z.string() });
+
+export const userRequestSchemas = { CreateUserRequest } as const;
+export const userResponseSchemas = { User, UserResponse, UserList, UserCreated, UserInvite, UserRemoved, UserSession, UserSessionList, SessionEnded } as const;

@@ -1,0 +1,170 @@
+/**
+ * The account pages of a signed-in user (the oidc-provider session of this browser):
+ * their sign-in sessions, each with an "end" button, "end every session", and their
+ * second factors and passkeys, each with "remove". Every POST checks the anti-CSRF
+ * token of the browser session; removing a factor needs a session that was itself
+ * signed in with a second factor (a stolen password-only session cannot strip MFA).
+ * Also the invite page, where a user added without a password chooses one.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditSink } from '../../audit/sink.js';
+import type { Clock } from '../../core/clock.js';
+import { PortcullisError } from '../../core/errors.js';
+import type { Factor } from '../../mfa/factor.js';
+import type { Invites } from '../invites.js';
+import { ACR_MFA, escapeHtml, sessionHandle, type OidcService } from '../oidc/provider.js';
+import type { IdentityStore, UserRecord } from '../store.js';
+import type { UserService } from '../users.js';
+import type { CsrfTokens } from './csrf.js';
+import { field, form, page, type Page } from './html.js';
+
+export interface AccountDeps {
+  oidc: OidcService;
+  users: UserService;
+  identity: IdentityStore;
+  factors: readonly Factor[];
+  invites: Invites;
+  csrf: CsrfTokens;
+  audit: AuditSink;
+  clock: Clock;
+}
+
+export const ACCOUNT_PATH = '/account';
+
+const FACTOR_LABEL: Record<string, string> = { totp: 'Authenticator app (TOTP)', email: 'Codes by e-mail', sms: 'Codes by text message', 'recovery-code': 'Recovery codes' };
+
+interface BrowserSession {
+  id: string;
+  user: UserRecord;
+  acr: string | undefined;
+}
+
+function when(ms: number | null): string {
+  return ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '-';
+}
+
+export class AccountPages {
+  constructor(private readonly d: AccountDeps) {}
+
+  /** The signed-in user of this browser; throws `user.not-signed-in`. */
+  private async session(req: IncomingMessage, res: ServerResponse): Promise<BrowserSession> {
+    const provider = this.d.oidc.provider as unknown as { Session: { get(ctx: unknown): Promise<{ accountId?: string; jti?: string; acr?: string }> } };
+    const s = await provider.Session.get({ req, res });
+    const user = s.accountId ? await this.d.identity.getUser(s.accountId) : undefined;
+    if (!s.accountId || !s.jti || !user || user.status !== 'active') throw new PortcullisError('user.not-signed-in', 'you are not signed in in this browser');
+    return { id: s.jti, user, acr: s.acr };
+  }
+
+  private csrfKey(s: BrowserSession): string {
+    return `account:${s.id}`;
+  }
+
+  /** GET /account */
+  async show(req: IncomingMessage, res: ServerResponse, notice?: string): Promise<Page> {
+    const s = await this.session(req, res);
+    return this.render(s, notice);
+  }
+
+  private async render(s: BrowserSession, notice?: string, error?: string, status?: number): Promise<Page> {
+    const csrf = await this.d.csrf.tokenFor(this.csrfKey(s));
+    const userId = s.user.id;
+    const sessions = await this.d.oidc.listSessions(userId);
+    const rows = sessions
+      .map((x) => {
+        const apps = x.clients.map((c) => escapeHtml(this.d.oidc.appName(c))).join(', ') || '-';
+        const current = x.id === s.id ? ' <strong>(this browser)</strong>' : '';
+        const end = form(`${ACCOUNT_PATH}/sessions/end`, csrf, `<input type="hidden" name="session" value="${escapeHtml(x.handle)}"><button type="submit">End${x.id === s.id ? ' (sign out here)' : ''}</button>`);
+        return `<tr><td>${when(x.createdAt)}${current}</td><td>${apps}</td><td>${escapeHtml(x.amr.join(' ') || '-')}</td><td>${end}</td></tr>`;
+      })
+      .join('');
+    let factorRows = '';
+    for (const f of this.d.factors) {
+      if (!(await f.isEnrolled(userId))) continue;
+      factorRows += `<tr><td>${escapeHtml(FACTOR_LABEL[f.id] ?? f.id)}</td><td>${form(`${ACCOUNT_PATH}/factors/remove`, csrf, `<input type="hidden" name="factor" value="${escapeHtml(f.id)}"><button type="submit">Remove</button>`)}</td></tr>`;
+    }
+    for (const k of await this.d.identity.listWebAuthnCredentials(userId)) {
+      factorRows += `<tr><td>Passkey or security key: ${escapeHtml(k.name)} (added ${when(k.createdAt)})</td><td>${form(`${ACCOUNT_PATH}/factors/remove`, csrf, `<input type="hidden" name="factor" value="webauthn:${escapeHtml(k.id)}"><button type="submit">Remove</button>`)}</td></tr>`;
+    }
+    const body =
+      (notice ? `<p role="status" id="notice">${escapeHtml(notice)}</p>` : '') +
+      `<p>Signed in as <strong id="account-email">${escapeHtml(s.user.email)}</strong>.</p>` +
+      `<section><h2>Sessions</h2><table id="sessions"><thead><tr><th scope="col">Signed in</th><th scope="col">Apps</th><th scope="col">Methods</th><th scope="col"></th></tr></thead><tbody>${rows}</tbody></table>` +
+      form(`${ACCOUNT_PATH}/sessions/end-all`, csrf, '<button type="submit">End every session (all devices and apps)</button>') +
+      `</section><section><h2>Second factors</h2>${factorRows ? `<table id="factors"><tbody>${factorRows}</tbody></table>` : '<p id="factors">No second factor is set up.</p>'}</section>`;
+    return page('Your account', body, { ...(error ? { error } : {}), ...(status ? { status } : {}) });
+  }
+
+  /** POST /account/:action */
+  async post(req: IncomingMessage, res: ServerResponse, action: string, body: Record<string, string>): Promise<Page> {
+    const s = await this.session(req, res);
+    await this.d.csrf.check(this.csrfKey(s), body['csrf']);
+    const userId = s.user.id;
+    const actor = `user:${userId}`;
+    switch (action) {
+      case 'sessions/end': {
+        const handle = String(body['session'] ?? '');
+        const current = handle === sessionHandle(s.id);
+        if (!(await this.d.oidc.endSessionByHandle(userId, handle))) return this.render(s, undefined, 'No such session.', 404);
+        this.d.audit.record({ time: this.d.clock.now(), type: 'user.session-ended', actor, data: { userId } });
+        if (current) return page('Signed out', '<p id="notice">This session has ended: you are signed out in this browser.</p>');
+        return this.render(s, 'The session has ended.');
+      }
+      case 'sessions/end-all':
+        await this.d.users.endAllSessions(userId, actor);
+        return page('Signed out', '<p id="notice">Every session has ended: you are signed out everywhere, and every token issued to you has stopped working.</p>');
+      case 'factors/remove': {
+        // A session that did not prove a second factor may not remove one.
+        if (s.acr !== ACR_MFA) return this.render(s, undefined, 'Sign in again with your second factor to remove one.', 403);
+        const which = String(body['factor'] ?? '');
+        if (which.startsWith('webauthn:')) {
+          if (!(await this.d.identity.deleteWebAuthnCredential(userId, which.slice('webauthn:'.length)))) return this.render(s, undefined, 'No such key.', 404);
+        } else {
+          const f = this.d.factors.find((x) => x.id === which);
+          if (!f || !(await f.isEnrolled(userId))) return this.render(s, undefined, 'No such second factor.', 404);
+          await f.remove(userId);
+        }
+        this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-removed', actor, data: { userId, factor: which.startsWith('webauthn:') ? 'webauthn' : which } });
+        return this.render(s, 'The second factor was removed.');
+      }
+      default:
+        throw new PortcullisError('not-found', 'no such account action');
+    }
+  }
+
+  private inviteCsrf(token: string): string {
+    return `invite:${token.slice(0, 16)}`;
+  }
+
+  /** GET /account/invite/:token */
+  async invite(token: string, error?: string, status?: number): Promise<Page> {
+    const userId = await this.d.invites.peek(token);
+    const user = await this.d.users.get(userId);
+    const csrf = await this.d.csrf.tokenFor(this.inviteCsrf(token));
+    return page(
+      'Choose your password',
+      `<p>Welcome, <strong>${escapeHtml(user.email)}</strong>. Choose a password of at least 8 characters; a phrase of several unrelated words works well.</p>` +
+        form(
+          `${ACCOUNT_PATH}/invite/${encodeURIComponent(token)}`,
+          csrf,
+          `${field('password', 'New password', 'password', 'autocomplete="new-password" minlength="8" required')}<p><button type="submit">Set password</button></p>`,
+        ),
+      { ...(error ? { error } : {}), ...(status ? { status } : {}) },
+    );
+  }
+
+  /** POST /account/invite/:token */
+  async redeemInvite(token: string, body: Record<string, string>): Promise<Page> {
+    const userId = await this.d.invites.peek(token);
+    await this.d.csrf.check(this.inviteCsrf(token), body['csrf']);
+    const password = String(body['password'] ?? '');
+    try {
+      await this.d.users.checkPassword(userId, password);
+    } catch (e) {
+      if (e instanceof PortcullisError && e.code.startsWith('password.')) return this.invite(token, e.message, e.status);
+      throw e;
+    }
+    await this.d.invites.redeem(token);
+    await this.d.users.setPassword(userId, password, `user:${userId}`);
+    return page('Password set', '<p id="notice">Your password is set. Go back to the app and sign in.</p>');
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Builds the user-facing identity services from the configuration and the stores the
+ * composition root chose: users, OpenID Connect (oidc-provider), the second factors
+ * (TOTP, one-time codes through the configured sender, recovery codes, WebAuthn), the
+ * brute-force limits, the sign-in pages and the account pages. Takes adapters, never
+ * picks them (app.ts does).
+ */
+import { join, isAbsolute } from 'node:path';
+import type { AuditSink } from '../audit/sink.js';
+import type { Clock } from '../core/clock.js';
+import type { Config } from '../core/config/schema.js';
+import type { EphemeralStore } from '../core/ephemeral.js';
+import type { EventBus } from '../core/events.js';
+import { randomId } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import type { Envelope } from '../crypto/envelope.js';
+import type { KeyRing } from '../crypto/keyring.js';
+import { envelopeSecretBox } from '../crypto/secret-box.js';
+import type { SettingsStore } from '../crypto/store.js';
+import type { Factor } from '../mfa/factor.js';
+import { guardFactor } from '../mfa/guarded-factor.js';
+import { OneTimeCodes } from '../mfa/otp/codes.js';
+import { OtpFactor } from '../mfa/otp/otp-factor.js';
+import { ConsoleSender } from '../mfa/otp/senders/console.js';
+import { FileOutboxSender } from '../mfa/otp/senders/file-outbox.js';
+import type { OtpSender } from '../mfa/otp/senders/sender.js';
+import { SmtpSender } from '../mfa/otp/senders/smtp.js';
+import { WebhookSender } from '../mfa/otp/senders/webhook.js';
+import { RecoveryCodesFactor } from '../mfa/recovery-codes.js';
+import type { MfaStore } from '../mfa/store.js';
+import { TotpFactor } from '../mfa/totp/totp-factor.js';
+import type { AppService } from '../tokens/apps.js';
+import type { TokenRevocationStore } from '../tokens/store.js';
+import { Invites } from './invites.js';
+import { Lockout } from './lockout.js';
+import { createOidcProvider, loadCookieKeys, type OidcService } from './oidc/provider.js';
+import { AccountPages } from './pages/account.js';
+import { CsrfTokens } from './pages/csrf.js';
+import { SignInPages } from './pages/sign-in.js';
+import { WebAuthnCeremonies } from './pages/webauthn.js';
+import { Argon2idHasher } from './passwords/argon2id.js';
+import { loadCommonPasswords } from './passwords/common-passwords.js';
+import { PasswordHashers } from './passwords/hasher.js';
+import { Pbkdf2Hasher } from './passwords/pbkdf2.js';
+import type { PasswordStore } from './passwords/store.js';
+import type { IdentityStore } from './store.js';
+import { UserService } from './users.js';
+
+export interface IdentityServiceDeps {
+  config: Config;
+  /** The config directory (relative file paths resolve in it). */
+  dir: string;
+  store: IdentityStore & MfaStore & PasswordStore & SettingsStore & TokenRevocationStore;
+  ephemeral: EphemeralStore;
+  /** Seals TOTP seeds, cookie keys and the one-time-code key at rest. */
+  envelope: Envelope;
+  keys: KeyRing;
+  apps: AppService;
+  events: EventBus;
+  audit: AuditSink;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface IdentityServices {
+  users: UserService;
+  oidc: OidcService;
+  signIn: SignInPages;
+  account: AccountPages;
+  lockout: Lockout;
+  /** Invite links for users added without a password. */
+  invites: Invites;
+  /** Guarded second factors by id (`totp`, `email` or `sms`, `recovery-code`). */
+  factors: readonly Factor[];
+  webauthn: WebAuthnCeremonies;
+}
+
+/**
+ * A 32-byte secret created once per deployment and kept sealed in the settings, so
+ * every node has the same one.
+ */
+async function sharedSecret(settings: SettingsStore, envelope: Envelope, name: string): Promise<Uint8Array> {
+  const sealed = await settings.setSettingIfAbsent(name, envelope.encrypt(randomId(43), name));
+  return new Uint8Array(Buffer.from(envelope.decryptString(sealed, name), 'utf8'));
+}
+
+function otpSender(cfg: Config['identity']['otp'], dir: string, clock: Clock, logger: Logger): OtpSender {
+  switch (cfg.sender) {
+    case 'file':
+      return new FileOutboxSender(isAbsolute(cfg.file) ? cfg.file : join(dir, cfg.file), clock);
+    case 'smtp': {
+      const s = cfg.smtp!;
+      return new SmtpSender({ host: s.host, port: s.port, secure: s.secure, requireTLS: s.requireTLS, from: s.from, ...(s.user !== undefined && s.pass !== undefined ? { auth: { user: s.user, pass: s.pass } } : {}) });
+    }
+    case 'webhook':
+      return new WebhookSender({ url: cfg.webhook!.url, headers: cfg.webhook!.headers });
+    case 'console':
+      logger.warn('identity.otp.sender is console: one-time codes are printed to stderr (development only)');
+      return new ConsoleSender();
+  }
+}
+
+/**
+ * @example
+ * const identity = await buildIdentityServices({ config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger });
+ * mountOidc(fastify, identity.oidc, identity.signIn, { baseMetadata: discoveryDocument(config.issuer), logger });
+ */
+export async function buildIdentityServices(d: IdentityServiceDeps): Promise<IdentityServices> {
+  const { config, store, ephemeral, clock } = d;
+  const id = config.identity;
+  const issuer = config.issuer;
+  const lockout = new Lockout(ephemeral, clock);
+  const hashers = new PasswordHashers(new Argon2idHasher(), [new Pbkdf2Hasher()]);
+  const otpKey = await sharedSecret(store, d.envelope, 'otp.hmac-key');
+  const totp = new TotpFactor({ store, ephemeral, box: envelopeSecretBox(d.envelope), clock }, { issuer: 'Portcullis' });
+  const otp = new OtpFactor(
+    { store, ephemeral, codes: new OneTimeCodes(ephemeral, clock, otpKey), sender: otpSender(id.otp, d.dir, clock, d.logger), clock },
+    { channel: id.otp.channel, issuer: 'Portcullis' },
+  );
+  const recovery = new RecoveryCodesFactor({ store, clock });
+  const factors = [totp, otp, recovery].map((f) => guardFactor(f, lockout));
+  const oidc = createOidcProvider(
+    { issuer, apps: d.apps, keys: d.keys, identity: store, settings: store, envelope: d.envelope, revokedTokens: store, events: d.events, clock, logger: d.logger },
+    { cookieKeys: await loadCookieKeys(store, d.envelope), mfaForEveryone: id.mfa.everyone, accessTokenTtl: Math.floor(config.tokens.accessTokenTtl / 1000) },
+  );
+  const users = new UserService({
+    store,
+    passwords: store,
+    hashers,
+    blocklist: await loadCommonPasswords(),
+    factors,
+    events: d.events,
+    audit: d.audit,
+    clock,
+    serviceName: 'Portcullis',
+    endSessions: (userId) => oidc.endAllSessions(userId),
+  });
+  const url = new URL(issuer);
+  const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: id.webauthn.rpId ?? url.hostname, rpName: id.webauthn.rpName, origin: url.origin });
+  const csrf = new CsrfTokens(ephemeral);
+  const signIn = new SignInPages({ oidc, identity: store, passwords: store, hashers, lockout, factors, webauthn, ephemeral, csrf, audit: d.audit, clock });
+  const invites = new Invites(ephemeral, clock);
+  const account = new AccountPages({ oidc, users, identity: store, factors, invites, csrf, audit: d.audit, clock });
+  return { users, oidc, signIn, account, lockout, invites, factors, webauthn };
+}

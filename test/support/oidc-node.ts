@@ -1,0 +1,128 @@
+/**
+ * User sign-in against a whole Portcullis node (app.ts composition): openid-client as
+ * the app, the cookie-keeping no-JavaScript browser of oidc-harness.ts as the user.
+ */
+import assert from 'node:assert/strict';
+import * as client from 'openid-client';
+import { configSchema } from '../../src/core/config/schema.js';
+import { totp } from '../../src/mfa/totp/hotp.js';
+import { Secret } from 'otpauth';
+import { Browser, actionOf, csrfOf } from './oidc-harness.js';
+import { readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { startPortcullis, type Portcullis } from '../../src/app.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { CONFIG_FILE, initPortcullis } from '../../src/init.js';
+import { tempDir, type TestNode } from './portcullis.js';
+
+/** Plain HTTP listeners where the schema knows TLS modes (the default is auto). */
+export const TLS_OFF = 'tls' in configSchema.shape ? 'tls: { mode: off }' : '';
+
+export const REDIRECT = 'http://127.0.0.1:9/cb';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/**
+ * A whole node whose issuer is its identity plane's real URL (OIDC clients compare the
+ * two), so the identity plane listens on a port chosen before start.
+ */
+export async function startOidcNode(extra = ''): Promise<TestNode> {
+  const [identity, gateway, admin] = [await freePort(), await freePort(), await freePort()];
+  const dir = tempDir('portcullis-oidc-');
+  const config = `issuer: http://127.0.0.1:${identity}\nlisten: { identity: 127.0.0.1:${identity}, gateway: 127.0.0.1:${gateway}, admin: 127.0.0.1:${admin} }\nlog: { level: silent }\n${TLS_OFF}\n${extra}\n`;
+  await initPortcullis(dir, { config });
+  const node = await startPortcullis({ configFile: join(dir, CONFIG_FILE), logger: silentLogger, env: {} });
+  const adminToken = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
+  return {
+    ...node,
+    dir,
+    adminToken,
+    stop: async () => {
+      await node.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface OidcApp {
+  clientId: string;
+  config: client.Configuration;
+}
+
+/** Registers a confidential app with a redirect URI on the node and discovers it. */
+export async function registerOidcApp(node: Portcullis, audience: string, opts: { mfaRequired?: boolean } = {}): Promise<OidcApp> {
+  const { app, clientSecret } = await node.services.apps.create({ name: 'web', audiences: [audience], scopes: ['read'], redirectUris: [REDIRECT], ...(opts.mfaRequired ? { mfaRequired: true } : {}) }, 'test');
+  const config = await client.discovery(new URL(node.urls.identity!), app.clientId, clientSecret!, undefined, { execute: [client.allowInsecureRequests] });
+  return { clientId: app.clientId, config };
+}
+
+export async function post(browser: Browser, issuer: string, html: string, action: string, fields: Record<string, string>) {
+  return browser.request(actionOf(html, action, issuer), { form: { csrf: csrfOf(html), ...fields } });
+}
+
+/** The current TOTP code of a base32 seed. */
+export function totpCode(secretBase32: string, nowMs = Date.now()): string {
+  return totp(new Uint8Array(Secret.fromBase32(secretBase32).buffer), nowMs, { algorithm: 'SHA1', digits: 6, period: 30 });
+}
+
+/**
+ * Signs `email` in through the pages (password, then a TOTP code when `totpSecret` is
+ * given), consents, and redeems the code for tokens bound to `audience`.
+ */
+export async function signIn(
+  node: Portcullis,
+  app: OidcApp,
+  audience: string,
+  email: string,
+  password: string,
+  opts: { totpSecret?: string; browser?: Browser; extra?: Record<string, string> } = {},
+): Promise<{ tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers; browser: Browser }> {
+  const issuer = node.urls.identity!;
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(app.config, {
+    redirect_uri: REDIRECT,
+    scope: 'openid offline_access',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    resource: audience,
+    prompt: 'login consent',
+    ...(opts.extra ?? {}),
+  });
+  const browser = opts.browser ?? new Browser();
+  let r = await browser.follow(url.toString(), issuer);
+  assert.match(r.body, /Sign in/, `expected the sign-in page, got ${r.status} ${r.body.slice(0, 300)}`);
+  r = await post(browser, issuer, r.body, 'login', { email, password });
+  if (opts.totpSecret) {
+    assert.match(r.body, /Second step/, `expected the second step, got ${r.status} ${r.body.slice(0, 300)}`);
+    r = await post(browser, issuer, r.body, 'mfa', { factor: 'totp', code: totpCode(opts.totpSecret) });
+  }
+  if (r.location?.startsWith(issuer)) r = await browser.follow(r.location, issuer);
+  if (r.body.includes('Allow access?')) {
+    r = await post(browser, issuer, r.body, 'consent', {});
+    if (r.location?.startsWith(issuer)) r = await browser.follow(r.location, issuer);
+  }
+  assert.ok(r.location?.startsWith(REDIRECT), `expected a redirect to the app, got ${r.status} ${r.location} ${r.body.slice(0, 300)}`);
+  const tokens = await client.authorizationCodeGrant(app.config, new URL(r.location!), { pkceCodeVerifier: verifier, expectedState: state }, { resource: audience });
+  return { tokens, browser };
+}
+
+/** Enrols and confirms TOTP for a user directly through the factor; returns the base32 seed. */
+export async function enrolTotp(node: Portcullis, userId: string): Promise<string> {
+  const f = node.services.identity.factors.find((x) => x.id === 'totp')!;
+  const out = await f.enroll({ userId });
+  // The previous step's code (inside the ±1 window), so the current one is left for the sign-in.
+  await f.confirm({ userId }, totpCode(out.secretBase32!, Date.now() - 30_000));
+  return out.secretBase32!;
+}
