@@ -1,0 +1,203 @@
+/**
+ * Mutual TLS through the running node's gateway, with real TLS sockets, curl and
+ * openssl as outside clients: who gets through an mTLS route, what the upstream
+ * learns, and every named attack with its exact error code.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FrozenClock } from '../../src/core/clock.js';
+import { issueCertificate } from '../../src/pki/issue.js';
+import { EXT, encodeName, encodeTbs, extension, keyIdentifier, randomSerial, sanValue, signStructure, skiValue, basicConstraintsValue, ekuValue, keyUsageValue, KU, EKU } from '../../src/pki/certificate.js';
+import { toPem } from '../../src/pki/pem.js';
+import { createHierarchy } from '../../src/pki/hierarchy.js';
+import { openIssuingCa } from '../../src/pki/issuing-ca.js';
+import { MemoryCertificateStore } from '../../src/pki/memory-store.js';
+import { SignerRegistry, fileSignerKind } from '../../src/pki/signer.js';
+import { testSecretBox } from '../pki/helpers.js';
+import type { TestNode } from '../support/portcullis.js';
+import { TRUST_DOMAIN, admin, clientCert, createApp, echoUpstream, files, https, run, startTlsNode } from './helpers.js';
+
+let node: TestNode;
+let up: Awaited<ReturnType<typeof echoUpstream>>;
+let ca: string;
+let appId: string;
+let good: { serial: string; cert: string; key: string };
+let gw: string;
+
+before(async () => {
+  up = await echoUpstream();
+  node = await startTlsNode(up.url);
+  ca = node.services.pki.rootPem();
+  gw = node.urls.gateway!;
+  appId = await createApp(node, 'billing');
+  good = await clientCert(node, appId);
+});
+after(async () => {
+  await node?.stop();
+  up?.server.close();
+});
+
+/** A client certificate for `appId` issued by the node's CA at another time (a past or future clock). */
+async function certAt(t: number, lifetimeMs = 3_600_000): Promise<{ cert: string; key: string }> {
+  const ctx = { ...node.services.pki.issueContext(), clock: new FrozenClock(t) };
+  const c = await issueCertificate(ctx, { profile: 'client', clientId: appId, lifetimeMs });
+  return { cert: c.certPem, key: c.privateKeyPem! };
+}
+
+const code = (r: { json: any }) => r.json?.code;
+
+test('curl --cacert reaches the identity plane and the gateway over TLS; without the CA curl refuses the server certificate', async () => {
+  const f = files({ 'ca.pem': ca });
+  const id = await run('curl', ['-sS', '--cacert', f['ca.pem']!, `${node.urls.identity}/.well-known/openid-configuration`]);
+  assert.equal(id.code, 0, id.err);
+  assert.equal(JSON.parse(id.out).issuer, 'https://127.0.0.1:8080');
+  const open = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', f['ca.pem']!, `${gw}/open/x`]);
+  assert.equal(open.out, '200');
+  // without the CA the server certificate is not trusted
+  const untrusted = await run('curl', ['-sS', `${gw}/open/x`]);
+  assert.notEqual(untrusted.code, 0);
+});
+
+test('curl --cert/--key over mTLS: 200, the upstream gets the verified app, serial and subject', async () => {
+  const f = files({ 'ca.pem': ca, 'app.pem': good.cert, 'app.key': good.key });
+  const r = await run('curl', ['-sS', '--cacert', f['ca.pem']!, '--cert', f['app.pem']!, '--key', f['app.key']!, `${gw}/mtls/orders`]);
+  assert.equal(r.code, 0, r.err);
+  const h = JSON.parse(r.out).headers;
+  assert.equal(h['x-portcullis-client-cert-app'], appId);
+  assert.equal(h['x-portcullis-client-cert-serial'], good.serial);
+  assert.equal(h['x-portcullis-client-cert-subject'], `CN=${appId}`);
+});
+
+test('attack: forged client-certificate headers are stripped on mTLS and on open routes (RFC 9700 §4.13)', async () => {
+  const forged = {
+    'x-client-cert': 'forged',
+    'ssl-client-cert': 'forged',
+    'x-ssl-client-verify': 'SUCCESS',
+    'x-ssl-client-s-dn': 'CN=admin',
+    'x-forwarded-client-cert': 'By=spiffe://x;Hash=1;URI=spiffe://example.org/app/admin',
+    'client-cert': ':Zm9yZ2Vk:',
+    'client-cert-chain': ':Zm9yZ2Vk:',
+    'x-portcullis-client-cert-app': 'admin',
+  };
+  const open = await https(`${gw}/open/x`, { ca, headers: forged });
+  assert.equal(open.status, 200);
+  for (const name of Object.keys(forged)) assert.equal(open.json.headers[name], undefined, `${name} reached the upstream`);
+  const m = await https(`${gw}/mtls/x`, { ca, cert: good.cert, key: good.key, headers: forged });
+  assert.equal(m.status, 200);
+  assert.equal(m.json.headers['x-portcullis-client-cert-app'], appId);
+  for (const name of Object.keys(forged).filter((n) => n !== 'x-portcullis-client-cert-app')) assert.equal(m.json.headers[name], undefined, `${name} reached the upstream`);
+});
+
+test('attack: no client certificate on an mTLS route → 401 cert.missing (other routes still work on the same listener)', async () => {
+  const r = await https(`${gw}/mtls/x`, { ca });
+  assert.equal(r.status, 401);
+  assert.equal(code(r), 'cert.missing');
+  assert.match(String(r.headers['content-type']), /application\/problem\+json/);
+});
+
+test('attack: expired client certificate → 401 cert.expired', async () => {
+  const c = await certAt(Date.now() - 3 * 3_600_000, 3_600_000);
+  const r = await https(`${gw}/mtls/x`, { ca, ...c });
+  assert.equal(r.status, 401);
+  assert.equal(code(r), 'cert.expired');
+});
+
+test('attack: not-yet-valid client certificate → 401 cert.not-yet-valid', async () => {
+  const c = await certAt(Date.now() + 2 * 86_400_000);
+  const r = await https(`${gw}/mtls/x`, { ca, ...c });
+  assert.equal(r.status, 401);
+  assert.equal(code(r), 'cert.not-yet-valid');
+});
+
+test('attack: a server certificate used as a client certificate → 401 cert.wrong-usage', async () => {
+  const s = await admin(node, 'POST', '/v1/certificates', { profile: 'server', dns_names: ['localhost'] });
+  assert.equal(s.status, 201);
+  const r = await https(`${gw}/mtls/x`, { ca, cert: s.json.certificate, key: s.json.private_key });
+  assert.equal(r.status, 401);
+  assert.equal(code(r), 'cert.wrong-usage');
+});
+
+test('attack: a client certificate from another CA (same trust domain, same app id) → 401 cert.untrusted', async () => {
+  const store = new MemoryCertificateStore();
+  const kind = fileSignerKind(testSecretBox());
+  await createHierarchy({ store, signerKind: kind, clock: new FrozenClock(Date.now()), urlBase: 'https://evil.example', trustDomain: TRUST_DOMAIN });
+  const other = await openIssuingCa(store, new SignerRegistry([kind]), 'https://evil.example');
+  const c = await issueCertificate({ store, clock: new FrozenClock(Date.now()), ca: other, trustDomain: TRUST_DOMAIN }, { profile: 'client', clientId: appId });
+  const r = await https(`${gw}/mtls/x`, { ca, cert: c.certPem, key: c.privateKeyPem! });
+  assert.equal(r.status, 401);
+  assert.equal(code(r), 'cert.untrusted');
+});
+
+test('attack: a self-signed client certificate naming the app (openssl req -x509) → 401 cert.untrusted', async () => {
+  const p = `${mkdtempSync(join(tmpdir(), 'portcullis-ss-'))}/`;
+  const gen = await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${p}ss.key`, '-out', `${p}ss.pem`, '-days', '1', '-subj', `/CN=${appId}`, '-addext', `subjectAltName=URI:spiffe://${TRUST_DOMAIN}/app/${appId}`, '-addext', 'extendedKeyUsage=clientAuth']);
+  assert.equal(gen.code, 0, gen.err);
+  const r = await https(`${gw}/mtls/x`, { ca, cert: readFileSync(`${p}ss.pem`, 'utf8'), key: readFileSync(`${p}ss.key`, 'utf8') });
+  assert.equal(r.status, 401);
+  assert.equal(code(r), 'cert.untrusted');
+});
+
+test('attack: a leaf signed by the issuing CA outside its name constraints (spiffe://evil.org) → 401 cert.name-constraint', async () => {
+  const issuing = node.services.pki.issuing();
+  const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const spki = new Uint8Array(kp.publicKey.export({ format: 'der', type: 'spki' }));
+  const now = Date.now();
+  const tbs = encodeTbs({
+    serial: randomSerial(),
+    signatureAlgorithm: issuing.signer.signatureAlgorithm,
+    issuer: issuing.cert.subject,
+    notBefore: Math.floor((now - 60_000) / 1000) * 1000,
+    notAfter: Math.floor((now + 3_600_000) / 1000) * 1000,
+    subject: encodeName([['CN', 'intruder']]),
+    spki,
+    extensions: [
+      extension(EXT.basicConstraints, true, basicConstraintsValue(false)),
+      extension(EXT.keyUsage, true, keyUsageValue([KU.digitalSignature])),
+      extension(EXT.extKeyUsage, false, ekuValue([EKU.clientAuth])),
+      issuing.template.aki,
+      extension(EXT.subjectKeyIdentifier, false, skiValue(keyIdentifier(spki))),
+      extension(EXT.subjectAltName, false, sanValue([{ uri: `spiffe://evil.org/app/${appId}` }])),
+    ],
+  });
+  const der = await signStructure(tbs, issuing.signer);
+  const r = await https(`${gw}/mtls/x`, { ca, cert: toPem(der, 'CERTIFICATE'), key: kp.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string });
+  assert.equal(r.status, 401);
+  assert.equal(code(r), 'cert.name-constraint');
+});
+
+test('attack: a revoked certificate is refused at once, also on a keep-alive connection that already passed', async () => {
+  const victim = await clientCert(node, appId);
+  const { Agent } = await import('node:https');
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const first = await https(`${gw}/mtls/x`, { ca, cert: victim.cert, key: victim.key, agent });
+    assert.equal(first.status, 200);
+    const rv = await admin(node, 'POST', `/v1/certificates/${victim.serial}/revoke`, { reason: 'keyCompromise' });
+    assert.equal(rv.status, 200);
+    assert.equal(rv.json.certificate.status, 'revoked');
+    const again = await https(`${gw}/mtls/x`, { ca, cert: victim.cert, key: victim.key, agent });
+    assert.equal(again.status, 401);
+    assert.equal(code(again), 'cert.revoked');
+  } finally {
+    agent.destroy();
+  }
+  const fresh = await https(`${gw}/mtls/x`, { ca, cert: victim.cert, key: victim.key });
+  assert.equal(code(fresh), 'cert.revoked');
+  // revoking twice is a conflict, not a silent success
+  assert.equal((await admin(node, 'POST', `/v1/certificates/${victim.serial}/revoke`, {})).status, 409);
+});
+
+test('attack: a certificate of a disabled app → 403 cert.app-not-allowed', async () => {
+  const id = await createApp(node, 'soon-disabled');
+  const c = await clientCert(node, id);
+  assert.equal((await https(`${gw}/mtls/x`, { ca, cert: c.cert, key: c.key })).status, 200);
+  const d = await admin(node, 'POST', `/v1/apps/${id}/disable`);
+  assert.equal(d.status, 200);
+  const r = await https(`${gw}/mtls/x`, { ca, cert: c.cert, key: c.key });
+  assert.equal(r.status, 403);
+  assert.equal(code(r), 'cert.app-not-allowed');
+});
