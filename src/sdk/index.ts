@@ -9,5 +9,7 @@ export { verifyResponse, verifyWebhook, WEBHOOK_TAG, type VerifyOptions, type Ve
 export { getToken, clearTokenCache, TokenError, type GetTokenOptions } from './token.js';
 export { importJwks, algorithmOfJwk, KeyResolver, type KeySource, type PublicJwk } from './keys.js';
 export { base64urlDecode, base64urlEncode } from './base64url.js';
+export { encryptForPortcullis, decryptFromPortcullis, selectEncryptionKey, type EncryptForPortcullisOptions, type DecryptedFromPortcullis, type JweContext, type PortcullisJweAlg } from './encrypt.js';
+export { createTransitClient, type TransitClient, type TransitClientOptions } from './transit.js';
 export { PortcullisError, isPortcullisError, type ErrorCode } from '../core/errors.js';
 export type { SignatureAlgorithm } from '../signatures/types.js';

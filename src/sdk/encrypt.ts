@@ -1,0 +1,128 @@
+/**
+ * Encrypted bodies for apps (JWE, RFC 7516), on web standards only: encrypt a request
+ * body to the `use: enc` key Portcullis publishes in its JWKS, and decrypt a response
+ * Portcullis encrypted to the app's own key. The policy is the server's: A256GCM content
+ * encryption; ECDH-ES+A256KW, ECDH-ES, RSA-OAEP-256 to published keys; dir or A256KW
+ * with an app's AES key; the context (route audience, app, request id) in the protected
+ * header so a ciphertext cannot be replayed to another route or app.
+ */
+import { compactDecrypt, CompactEncrypt, flattenedDecrypt, importJWK, type CompactJWEHeaderParameters, type JWK, type JWEHeaderParameters } from 'jose';
+import { PortcullisError } from '../core/errors.js';
+
+export type PortcullisJweAlg = 'ECDH-ES+A256KW' | 'ECDH-ES' | 'RSA-OAEP-256';
+
+/** What the protected header binds: `aud` (route audience), `pc_app` (client_id), `pc_rid` (request id). */
+export interface JweContext {
+  aud: string;
+  app?: string;
+  requestId?: string;
+}
+
+export interface EncryptForPortcullisOptions {
+  /** The identity plane JWKS (`<issuer>/jwks`); fetched once and cached for `cacheMs`. */
+  jwksUrl?: string;
+  /** Or the JWKS itself. */
+  jwks?: { keys: JWK[] };
+  /** Default: ECDH-ES+A256KW. ECDH-ES uses the same (EC/OKP) keys. */
+  alg?: PortcullisJweAlg;
+  /** For ECDH: the curve to use when several are published (default: the first published). */
+  crv?: 'P-256' | 'X25519';
+  context: JweContext;
+  /** Media type of the plaintext (protected `cty`), e.g. `application/json`. */
+  cty?: string;
+  fetch?: typeof fetch;
+  cacheMs?: number;
+}
+
+const cache = new Map<string, { at: number; jwks: { keys: JWK[] } }>();
+const KEY_ALGS = ['ECDH-ES+A256KW', 'ECDH-ES', 'RSA-OAEP-256', 'dir', 'A256KW'];
+
+async function discover(opts: EncryptForPortcullisOptions): Promise<{ keys: JWK[] }> {
+  if (opts.jwks) return opts.jwks;
+  if (!opts.jwksUrl) throw new PortcullisError('request.invalid', 'give jwksUrl or jwks');
+  const hit = cache.get(opts.jwksUrl);
+  const now = Date.now();
+  if (hit && now - hit.at < (opts.cacheMs ?? 300_000)) return hit.jwks;
+  const res = await (opts.fetch ?? fetch)(opts.jwksUrl, { headers: { accept: 'application/jwk-set+json, application/json' } });
+  if (!res.ok) throw new PortcullisError('unavailable', `the JWKS answered ${res.status}`);
+  const jwks = (await res.json()) as { keys: JWK[] };
+  if (!jwks || !Array.isArray(jwks.keys)) throw new PortcullisError('unavailable', 'the JWKS is not a JWK Set');
+  cache.set(opts.jwksUrl, { at: now, jwks });
+  return jwks;
+}
+
+/** The published encryption key for `alg` (and `crv`): `use: enc`, public members only. */
+export function selectEncryptionKey(jwks: { keys: JWK[] }, alg: PortcullisJweAlg = 'ECDH-ES+A256KW', crv?: string): JWK {
+  const fits = (k: JWK) => (alg === 'RSA-OAEP-256' ? k.kty === 'RSA' && k.alg === 'RSA-OAEP-256' : (k.kty === 'EC' || k.kty === 'OKP') && k.alg === 'ECDH-ES+A256KW' && (crv === undefined || k.crv === crv));
+  const key = jwks.keys.find((k) => k.use === 'enc' && fits(k));
+  if (!key) throw new PortcullisError('jwe.unknown-key', `the JWKS publishes no use:enc key for ${alg}${crv ? ` on ${crv}` : ''}`);
+  return key;
+}
+
+/**
+ * Encrypts `plaintext` to Portcullis's current published key; returns a compact JWE to
+ * send as `application/jose`.
+ *
+ * @example
+ * const body = await encryptForPortcullis(JSON.stringify(order), { jwksUrl: 'https://id.example/jwks', context: { aud: 'orders-api' }, cty: 'application/json' });
+ * await fetch(url, { method: 'POST', headers: { 'content-type': 'application/jose', authorization }, body });
+ */
+export async function encryptForPortcullis(plaintext: Uint8Array | string, opts: EncryptForPortcullisOptions): Promise<string> {
+  if (!opts.context || typeof opts.context.aud !== 'string' || opts.context.aud === '') throw new PortcullisError('jwe.context-mismatch', 'a JWE must bind an audience (context.aud)');
+  const alg = opts.alg ?? 'ECDH-ES+A256KW';
+  const jwk = selectEncryptionKey(await discover(opts), alg, opts.crv);
+  const { kid, alg: _a, use: _u, key_ops: _o, ...material } = jwk;
+  const key = await importJWK(material, alg);
+  const header: CompactJWEHeaderParameters = { alg, enc: 'A256GCM', aud: opts.context.aud } as CompactJWEHeaderParameters;
+  if (kid !== undefined) header.kid = kid;
+  if (opts.context.app !== undefined) (header as Record<string, unknown>).pc_app = opts.context.app;
+  if (opts.context.requestId !== undefined) (header as Record<string, unknown>).pc_rid = opts.context.requestId;
+  if (opts.cty !== undefined) header.cty = opts.cty;
+  const data = typeof plaintext === 'string' ? new TextEncoder().encode(plaintext) : plaintext;
+  return new CompactEncrypt(data).setProtectedHeader(header).encrypt(key);
+}
+
+export interface DecryptedFromPortcullis {
+  plaintext: Uint8Array;
+  /** The protected `cty`. */
+  contentType: string | undefined;
+  protectedHeader: JWEHeaderParameters;
+  /** The plaintext as UTF-8 text. */
+  text(): string;
+}
+
+/**
+ * Decrypts a JWE Portcullis encrypted to the app: `key` is the app's AES key (the JWK shown
+ * once, or its bytes) or the private key matching its registered public key (JWK or CryptoKey).
+ * With `context`, the protected header must bind the same audience / app / request id.
+ *
+ * @example
+ * const { text } = await decryptFromPortcullis(await res.text(), appAesJwk, { context: { aud: 'orders-api', requestId } });
+ */
+export async function decryptFromPortcullis(jwe: string, key: JWK | CryptoKey | Uint8Array, opts: { context?: Partial<JweContext> } = {}): Promise<DecryptedFromPortcullis> {
+  let k: CryptoKey | Uint8Array;
+  if (key instanceof Uint8Array || (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey)) k = key as CryptoKey | Uint8Array;
+  else {
+    const jwk = key as JWK;
+    const { alg, use: _u, key_ops: _o, kid: _k, ...material } = jwk;
+    const importAs = jwk.kty === 'oct' ? (alg === 'A256KW' ? 'A256KW' : 'A256GCM') : jwk.kty === 'RSA' ? 'RSA-OAEP-256' : 'ECDH-ES+A256KW';
+    k = (await importJWK(material, importAs)) as CryptoKey | Uint8Array;
+  }
+  const options = { keyManagementAlgorithms: KEY_ALGS, contentEncryptionAlgorithms: ['A256GCM'] };
+  let plaintext: Uint8Array;
+  let protectedHeader: JWEHeaderParameters;
+  try {
+    const trimmed = jwe.trim();
+    if (trimmed.startsWith('{')) ({ plaintext, protectedHeader } = (await flattenedDecrypt(JSON.parse(trimmed), k, options)) as { plaintext: Uint8Array; protectedHeader: JWEHeaderParameters });
+    else ({ plaintext, protectedHeader } = await compactDecrypt(trimmed, k, options));
+  } catch (cause) {
+    throw new PortcullisError('jwe.decrypt-failed', 'the JWE did not decrypt with this key', { cause });
+  }
+  const h = protectedHeader as Record<string, unknown>;
+  if (h.zip !== undefined) throw new PortcullisError('jwe.zip-not-allowed', 'compressed JWEs are refused');
+  const c = opts.context;
+  if (c && ((c.aud !== undefined && h.aud !== c.aud) || (c.app !== undefined && h.pc_app !== c.app) || (c.requestId !== undefined && h.pc_rid !== c.requestId))) {
+    throw new PortcullisError('jwe.context-mismatch', 'the JWE was made for another audience, app or request');
+  }
+  return { plaintext, contentType: typeof h.cty === 'string' ? h.cty : undefined, protectedHeader, text: () => new TextDecoder().decode(plaintext) };
+}

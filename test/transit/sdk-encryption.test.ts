@@ -1,0 +1,85 @@
+/**
+ * The SDK's encryption against a real node: encryptForPortcullis discovers the `use: enc`
+ * key in the node's JWKS and the node decrypts with its key ring (each published key type);
+ * decryptFromPortcullis opens a response the node encrypted to the app's AES key, and
+ * refuses one made for another request (jwe.context-mismatch) or tampered (jwe.decrypt-failed);
+ * the transit client runs every operation with a scoped app token and surfaces denials
+ * with their code.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTransitClient, decryptFromPortcullis, encryptForPortcullis } from '../../src/sdk/index.js';
+import { decryptBody } from '../../src/crypto/jwe/decrypt.js';
+import { encryptBody } from '../../src/crypto/jwe/encrypt.js';
+import { PortcullisError } from '../../src/core/errors.js';
+import { TRANSIT_AUDIENCE } from '../../src/http/transit-ops.js';
+import { startTestNode, type TestNode } from '../support/portcullis.js';
+import { localFetch } from './local-fetch.js';
+
+let node: TestNode;
+before(async () => {
+  node = await startTestNode();
+});
+after(() => node.stop());
+
+const rejectsCode = async (p: Promise<unknown>, code: string) => assert.rejects(p, (e: unknown) => e instanceof PortcullisError && e.code === code);
+
+for (const [alg, crv] of [['ECDH-ES+A256KW', 'P-256'], ['ECDH-ES+A256KW', 'X25519'], ['ECDH-ES', 'P-256'], ['RSA-OAEP-256', undefined]] as const) {
+  test(`encryptForPortcullis ${alg}${crv ? ` on ${crv}` : ''}: the node decrypts with its published key; another audience is jwe.context-mismatch`, async () => {
+    const jwe = await encryptForPortcullis('{"amount":42}', { jwksUrl: `${node.urls.identity}/jwks`, fetch: localFetch, alg, ...(crv ? { crv } : {}), context: { aud: 'orders-api', app: 'app_1' }, cty: 'application/json' });
+    const out = await decryptBody(jwe, { getKey: node.services.encryptionKeys.getKey, context: { aud: 'orders-api', app: 'app_1' } });
+    assert.equal(new TextDecoder().decode(out.plaintext), '{"amount":42}');
+    assert.equal(out.contentType, 'application/json');
+    assert.equal(out.alg, alg);
+    await rejectsCode(decryptBody(jwe, { getKey: node.services.encryptionKeys.getKey, context: { aud: 'billing-api', app: 'app_1' } }), 'jwe.context-mismatch');
+  });
+}
+
+test('decryptFromPortcullis opens a response encrypted to the app AES key; another request id is jwe.context-mismatch; a changed tag is jwe.decrypt-failed', async () => {
+  const { app } = await node.services.apps.create({ name: 'sdk', audiences: ['orders-api'], scopes: [] }, 'test');
+  const { secret } = await node.services.appEncryptionKeys.add(app.clientId, { type: 'symmetric' }, 'test');
+  const k = node.services.appEncryptionKeys.symmetric(app.clientId)!;
+  const jwe = await encryptBody('{"ok":true}', { key: k.key, alg: 'dir', kid: k.kid, cty: 'application/json', context: { aud: 'orders-api', app: app.clientId, requestId: 'req-1' } });
+  const r = await decryptFromPortcullis(jwe, secret!, { context: { aud: 'orders-api', requestId: 'req-1' } });
+  assert.equal(r.text(), '{"ok":true}');
+  assert.equal(r.contentType, 'application/json');
+  await rejectsCode(decryptFromPortcullis(jwe, secret!, { context: { requestId: 'req-2' } }), 'jwe.context-mismatch');
+  const parts = jwe.split('.');
+  parts[4] = (parts[4]![0] === 'A' ? 'B' : 'A') + parts[4]!.slice(1);
+  await rejectsCode(decryptFromPortcullis(parts.join('.'), secret!), 'jwe.decrypt-failed');
+});
+
+test('transit client: every operation with a scoped token; an operation outside the scopes is token.insufficient-scope', async () => {
+  await node.services.transit.createKey('sdk-db', 'aes256-gcm');
+  await node.services.transit.createKey('sdk-sign', 'ecdsa-p256');
+  const ops = ['encrypt', 'decrypt', 'rewrap', 'datakey', 'hmac', 'verify'].map((op) => `transit:${op}:sdk-db`);
+  const { app, clientSecret } = await node.services.apps.create({ name: 'sdk-transit', audiences: [TRANSIT_AUDIENCE], scopes: [...ops, 'transit:sign:sdk-sign', 'transit:verify:sdk-sign'] }, 'test');
+  const getToken = async () => {
+    const res = await localFetch(`${node.urls.identity}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${btoa(`${app.clientId}:${clientSecret}`)}` },
+      body: 'grant_type=client_credentials',
+    });
+    return ((await res.json()) as { access_token: string }).access_token;
+  };
+  const token = await getToken();
+  const t = createTransitClient({ baseUrl: node.urls.identity!, getToken: () => token, fetch: localFetch });
+  const ct = await t.encrypt('sdk-db', 'card 4111', { context: 'order:1' });
+  assert.equal(new TextDecoder().decode(await t.decrypt('sdk-db', ct, { context: 'order:1' })), 'card 4111');
+  await node.services.transit.rotate('sdk-db');
+  node.services.transit.invalidate('sdk-db');
+  assert.match(await t.rewrap('sdk-db', ct, { context: 'order:1' }), /^pc:v2:/);
+  const dk = await t.datakey('sdk-db', { bits: 256 });
+  assert.equal(dk.plaintext!.length, 32);
+  assert.deepEqual(await t.decrypt('sdk-db', dk.ciphertext), dk.plaintext);
+  const mac = await t.hmac('sdk-db', 'row');
+  assert.equal(await t.verifyHmac('sdk-db', 'row', mac), true);
+  assert.equal(await t.verifyHmac('sdk-db', 'rov', mac), false);
+  const sig = await t.sign('sdk-sign', 'doc');
+  assert.equal(await t.verify('sdk-sign', 'doc', sig), true);
+  const batch = await t.batch('encrypt', 'sdk-db', [{ plaintext: btoa('a') }, { plaintext: '%%' }]);
+  assert.match(batch[0]!.ciphertext as string, /^pc:v2:/);
+  assert.equal((batch[1]!.error as { code: string }).code, 'transit.invalid-input');
+  await rejectsCode(t.sign('sdk-db', 'x'), 'token.insufficient-scope');
+  await rejectsCode(t.decrypt('sdk-db', 'pc:v1:AAAA'), 'transit.malformed-ciphertext');
+});
