@@ -109,6 +109,9 @@ export async function signIn(
     r = await post(browser, issuer, r.body, 'mfa', { factor: 'totp', code: totpCode(opts.totpSecret) });
   }
   if (r.location?.startsWith(issuer)) r = await browser.follow(r.location, issuer);
+  // Another user was signed in in this browser: oidc-provider ends that session first
+  // through a self-submitting form (what a browser's script does, done by hand here).
+  if (r.body.includes('Submitting Callback')) r = await submitAutoForm(browser, issuer, r.body);
   if (r.body.includes('Allow access?')) {
     r = await post(browser, issuer, r.body, 'consent', {});
     if (r.location?.startsWith(issuer)) r = await browser.follow(r.location, issuer);
@@ -116,6 +119,17 @@ export async function signIn(
   assert.ok(r.location?.startsWith(REDIRECT), `expected a redirect to the app, got ${r.status} ${r.location} ${r.body.slice(0, 300)}`);
   const tokens = await client.authorizationCodeGrant(app.config, new URL(r.location!), { pkceCodeVerifier: verifier, expectedState: state }, { resource: audience });
   return { tokens, browser };
+}
+
+/** Submits oidc-provider's self-submitting form_post page as its script would, then follows redirects. */
+async function submitAutoForm(browser: Browser, issuer: string, html: string) {
+  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+  assert.ok(action, 'a form in the page');
+  const fields: Record<string, string> = {};
+  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)) fields[m[1]!] = m[2]!.replace(/&amp;/g, '&');
+  let r = await browser.request(new URL(action.replace(/&amp;/g, '&'), issuer).toString(), { form: fields });
+  if (r.location?.startsWith(issuer)) r = await browser.follow(r.location, issuer);
+  return r;
 }
 
 /** Enrols and confirms TOTP for a user directly through the factor; returns the base32 seed. */

@@ -13,6 +13,9 @@ export interface AdapterHooks {
   onGrantRevoked(grantId: string, removed: OidcModelRecord[]): Promise<void>;
 }
 
+/** oidc-provider models revoked with their grant (`revokeByGrantId`). */
+const GRANT_BOUND = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+
 type Payload = Record<string, unknown> & { grantId?: string; userCode?: string; uid?: string; accountId?: string; consumed?: number };
 
 /** Builds the adapter class oidc-provider instantiates once per model name. */
@@ -26,7 +29,10 @@ export function oidcAdapter(store: OidcModelStore, clock: Clock, hooks: AdapterH
         id,
         payload,
         expiresAt: expiresIn ? clock.now() + expiresIn * 1000 : null,
-        grantId: typeof payload.grantId === 'string' ? payload.grantId : null,
+        // Only tokens die with their grant. An Interaction carries the grantId of the
+        // browser's previous sign-in: indexing it let a logout of that grant (another user
+        // signing in in the same browser) delete the interaction under way.
+        grantId: GRANT_BOUND.has(this.model) && typeof payload.grantId === 'string' ? payload.grantId : null,
         userCode: typeof payload.userCode === 'string' ? payload.userCode : null,
         uid: typeof payload.uid === 'string' ? payload.uid : null,
         accountId: typeof payload.accountId === 'string' ? payload.accountId : null,
