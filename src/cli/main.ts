@@ -13,6 +13,8 @@ import { registerKeys } from './keys.js';
 import { registerStart } from './start.js';
 import { registerUser } from './user.js';
 import { registerWebhooks } from './webhooks.js';
+import { registerCert } from './cert.js';
+import { registerCa } from './ca.js';
 import { registerTransit } from './transit.js';
 
 export function buildProgram(): Command {
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerAudit(program);
   registerWebhooks(program);
+  registerCert(program);
+  registerCa(program);
   registerTransit(program);
   return program;
 }

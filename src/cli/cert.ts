@@ -1,0 +1,136 @@
+/** `portcullis cert issue|renew|revoke|list|show`: the CA's certificates through the admin API of the running node. */
+import { writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
+import { CliError, action, printJson, printTable } from './output.js';
+
+interface Summary {
+  serial: string;
+  subject: string;
+  owner: string | null;
+  profile: string;
+  status: string;
+  expired: boolean;
+  not_after: string;
+}
+interface Issued {
+  serial: string;
+  not_after: string;
+  certificate: string;
+  chain: string;
+  private_key?: string;
+  pkcs12?: string;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Writes cert.pem, chain.pem and (a generated key) key.pem 0600 / bundle.p12 0600 into `dir`. */
+function writeIssued(dir: string, c: Issued): string[] {
+  const out: string[] = [];
+  const w = (name: string, data: string | Buffer, mode = 0o644) => {
+    const f = join(dir, name);
+    writeFileSync(f, data, { mode, flag: 'wx' });
+    out.push(f);
+  };
+  w(`${c.serial}.pem`, c.certificate);
+  w(`${c.serial}.chain.pem`, c.chain);
+  if (c.private_key) w(`${c.serial}.key`, c.private_key, 0o600);
+  if (c.pkcs12) w(`${c.serial}.p12`, Buffer.from(c.pkcs12, 'base64'), 0o600);
+  return out;
+}
+
+function report(c: Issued, o: { outDir?: string; json?: boolean }): void {
+  if (o.json && !o.outDir) return printJson(c);
+  if (!o.outDir) {
+    if (c.private_key) throw new CliError('request.invalid', 'a generated private key is only written to files: pass --out-dir');
+    process.stdout.write(c.chain);
+    return;
+  }
+  for (const f of writeIssued(o.outDir, c)) process.stdout.write(`wrote ${f}\n`);
+  process.stdout.write(`serial ${c.serial}, valid until ${c.not_after}\n`);
+}
+
+export function registerCert(program: Command): void {
+  const cert = program.command('cert').description('certificates of the built-in CA');
+  withNodeOptions(cert.command('issue'))
+    .description('issue a server (--dns/--ip) or client (--client-id) certificate, from --csr or with a generated key')
+    .option('--profile <profile>', 'server or client (default: client with --client-id, else server)')
+    .option('--dns <name>', 'DNS name (repeatable)', collect)
+    .option('--ip <address>', 'IP address (repeatable)', collect)
+    .option('--client-id <id>', 'the app a client certificate is bound to')
+    .option('--csr <file>', 'PKCS#10 CSR (PEM) carrying the key')
+    .option('--lifetime <duration>', 'e.g. 12h, 7d')
+    .option('--p12-password-file <file>', 'also write a PKCS#12 bundle protected by the password in this file')
+    .option('--out-dir <dir>', 'write <serial>.pem, .chain.pem, .key (0600) and .p12 here (required with a generated key)')
+    .option('--json', 'print JSON (includes a generated key: only with --out-dir it is kept off the terminal)')
+    .action(
+      action(async (o: NodeOptions & { profile?: string; dns?: string[]; ip?: string[]; clientId?: string; csr?: string; lifetime?: string; p12PasswordFile?: string; outDir?: string; json?: boolean }) => {
+        const profile = o.profile ?? (o.clientId ? 'client' : 'server');
+        const body: Record<string, unknown> = { profile };
+        if (o.dns) body.dns_names = o.dns;
+        if (o.ip) body.ip_addresses = o.ip;
+        if (o.clientId) body.client_id = o.clientId;
+        if (o.csr) body.csr = readFileSync(o.csr, 'utf8');
+        if (o.lifetime) body.lifetime = o.lifetime;
+        if (o.p12PasswordFile) {
+          body.format = 'pkcs12';
+          body.pkcs12_password = readFileSync(o.p12PasswordFile, 'utf8').trim();
+        }
+        if (!o.csr && !o.outDir) throw new CliError('request.invalid', 'a generated private key is only written to files: pass --out-dir (or --csr)');
+        report(await adminClient(o).call<Issued>('POST', '/v1/certificates', body), o);
+      }),
+    );
+  withNodeOptions(cert.command('renew <serial>'))
+    .description('renew a current certificate: same names, a new key (from --csr or generated)')
+    .option('--csr <file>', 'PKCS#10 CSR (PEM) with the new key')
+    .option('--out-dir <dir>', 'write the new files here (required with a generated key)')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (serial: string, o: NodeOptions & { csr?: string; outDir?: string; json?: boolean }) => {
+        if (!o.csr && !o.outDir) throw new CliError('request.invalid', 'a generated private key is only written to files: pass --out-dir (or --csr)');
+        const body = o.csr ? { csr: readFileSync(o.csr, 'utf8') } : {};
+        report(await adminClient(o).call<Issued>('POST', `/v1/certificates/${encodeURIComponent(serial)}/renew`, body), o);
+      }),
+    );
+  withNodeOptions(cert.command('revoke <serial>'))
+    .description('revoke a certificate on every node at once (CRL and OCSP follow)')
+    .option('--reason <reason>', 'RFC 5280 reason, e.g. keyCompromise, superseded', 'unspecified')
+    .action(
+      action(async (serial: string, o: NodeOptions & { reason: string }) => {
+        const r = await adminClient(o).call<{ certificate: Summary }>('POST', `/v1/certificates/${encodeURIComponent(serial)}/revoke`, { reason: o.reason });
+        process.stdout.write(`revoked ${r.certificate.serial} (${r.certificate.subject || r.certificate.owner || r.certificate.profile})\n`);
+      }),
+    );
+  withNodeOptions(cert.command('list'))
+    .description('the inventory: serial, owner, profile, status, expiry')
+    .option('--owner <clientId>', 'only certificates of this app')
+    .option('--status <status>', 'active or revoked')
+    .option('--expiring-within <duration>', 'e.g. 7d')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (o: NodeOptions & { owner?: string; status?: string; expiringWithin?: string; json?: boolean }) => {
+        const q = new URLSearchParams();
+        if (o.owner) q.set('owner', o.owner);
+        if (o.status) q.set('status', o.status);
+        if (o.expiringWithin) q.set('expiring_within', o.expiringWithin);
+        const r = await adminClient(o).call<{ certificates: Summary[] }>('GET', `/v1/certificates${q.size ? `?${q}` : ''}`);
+        if (o.json) return printJson(r);
+        printTable([
+          ['SERIAL', 'PROFILE', 'OWNER', 'STATUS', 'NOT AFTER', 'SUBJECT'],
+          ...r.certificates.map((c) => [c.serial, c.profile, c.owner ?? '-', c.status === 'active' && c.expired ? 'expired' : c.status, c.not_after, c.subject]),
+        ]);
+      }),
+    );
+  withNodeOptions(cert.command('show <serial>'))
+    .description('one certificate, with --pem its PEM')
+    .option('--pem', 'print the certificate PEM only')
+    .action(
+      action(async (serial: string, o: NodeOptions & { pem?: boolean }) => {
+        const r = await adminClient(o).call<{ certificate: Summary & { certificate: string } }>('GET', `/v1/certificates/${encodeURIComponent(serial)}`);
+        if (o.pem) process.stdout.write(r.certificate.certificate);
+        else printJson(r.certificate);
+      }),
+    );
+}
