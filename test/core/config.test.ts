@@ -108,3 +108,9 @@ test('docs: docs/configuration.md is generated from the schema and up to date (n
 test('docs: every error code is listed in docs/errors.md with meaning and fix (npm run docs)', () => {
   assert.equal(readFileSync('docs/errors.md', 'utf8'), renderErrorCatalogue());
 });
+
+test('config: variables that steer the CLI and tests (PORTCULLIS_DIR, PORTCULLIS_REQUIRE_SERVICES, PORTCULLIS_TEST_*) are not config overrides', () => {
+  const raw = applyEnvOverrides({}, { PORTCULLIS_REQUIRE_SERVICES: '1', PORTCULLIS_DIR: '/x', PORTCULLIS_CONFIG: '/y', PORTCULLIS_TEST: '1', PORTCULLIS_TEST_POSTGRES_URL: 'postgres://x', PORTCULLIS_ADMIN_URL: 'http://a' });
+  assert.deepEqual(raw, {});
+  assert.match(configError(() => validateConfig(applyEnvOverrides({}, { PORTCULLIS_TOKNS__TTL: '5m' }))), /\(root\): unknown key "tokns"/);
+});

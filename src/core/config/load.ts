@@ -44,13 +44,16 @@ function interpolate(value: unknown, path: string, baseDir: string, env: NodeJS.
   return value;
 }
 
+/** Variables that steer the CLI and the test suite, not the configuration. */
+export const NOT_CONFIG = new Set(['PORTCULLIS_CONFIG', 'PORTCULLIS_DIR', 'PORTCULLIS_ADMIN_URL', 'PORTCULLIS_REQUIRE_SERVICES']);
+
 const snakeToCamel = (s: string) => s.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 
 export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
   const out = structuredClone(raw);
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('PORTCULLIS_') || value === undefined) continue;
-    if (name === 'PORTCULLIS_TEST' || name === 'PORTCULLIS_CONFIG' || name === 'PORTCULLIS_DIR') continue;
+    if (NOT_CONFIG.has(name) || name.startsWith('PORTCULLIS_TEST')) continue;
     const segments = name.slice('PORTCULLIS_'.length).split('__').map(snakeToCamel);
     let node: Record<string, unknown> = out;
     for (const seg of segments.slice(0, -1)) {
