@@ -6,7 +6,8 @@
  *
  * Environment: BENCH_DURATION (s per run, default 3), BENCH_ROUNDS (default 3),
  * BENCH_CONNECTIONS (default 50), BENCH_ONLY (substring of scenario names).
- * Writes bench/results/latest.md and latest.json.
+ * Writes bench/results/latest.md and latest.json. Then runs bench/signin.ts (signin.md,
+ * signin.json) unless BENCH_SIGNIN=0 or BENCH_ONLY is set.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -229,6 +230,8 @@ async function main(): Promise<void> {
   writeFileSync(join(here, 'results', 'latest.md'), md);
   writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ when, node: process.version, connections: CONNECTIONS, rounds: ROUNDS, durationSeconds: DURATION, rows }, null, 2) + '\n');
   rmSync(tmp, { recursive: true, force: true });
+  // Issue 3: sign-ins per second against raw Argon2id, gateway p99 in a sign-in storm (bench/signin.ts).
+  if (process.env['BENCH_SIGNIN'] !== '0' && ONLY === undefined) await (await import('./signin.js')).runSigninBench();
 }
 
 main().then(
