@@ -1,0 +1,124 @@
+/**
+ * Ratios and limits for the signature and encryption scenarios, from the last
+ * `npm run bench` (bench/results/latest.json) and the crypto-only rates the servers
+ * measured in the same run (bench/results/raw-rates.json). Writes
+ * bench/results/message-policies.md.
+ *
+ *   node --import tsx bench/message-policies-report.ts [results.json]   (default bench/results/latest.json)
+ *
+ * Targets (issues 4 and 5): HMAC ≥ 0.8× the bare proxy; Ed25519 / P-256 ≥ 0.9× of
+ * `1 / (1/proxy_rps + 1/verify_rate)`; ECDH-ES+A256KW ≥ 0.9× of the same limit with
+ * the decrypt rate; dir ≥ 0.7× the bare proxy. proxy_rps is the bare proxy loaded like
+ * these scenarios (POST 1 KiB), per round; every ratio is a median of per-round
+ * ratios, so drift between rounds on the shared machine cancels out.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface Round {
+  rps: number;
+}
+interface Row {
+  name: string;
+  baseline: boolean;
+  rps: number;
+  cpuUsPerReq?: number;
+  non2xx: number;
+  errors: number;
+  rounds: Round[];
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const latest = JSON.parse(readFileSync(process.argv[2] ?? join(here, 'results', 'latest.json'), 'utf8')) as { when: string; rows: Row[] };
+const raw = JSON.parse(readFileSync(join(here, 'results', 'raw-rates.json'), 'utf8')) as { when: string; rates: Record<string, Record<string, number>> };
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const row = (name: string): Row => {
+  const r = latest.rows.find((x) => x.name === name);
+  if (r === undefined) throw new Error(`scenario "${name}" is not in latest.json; run npm run bench first`);
+  return r;
+};
+
+const bare = latest.rows.find((r) => r.baseline)!;
+const bpost = row('bare proxy POST 1 KiB');
+const perRound = (r: Row, f: (x: Round, i: number) => number): number => median(r.rounds.map(f));
+/** proxy_rps of round i. */
+const bost = (i: number): number => bpost.rounds[i]!.rps;
+const tokenPost = row('gateway + token POST 1 KiB');
+
+interface Line {
+  scenario: string;
+  rps: number;
+  vsBare: number;
+  vsBarePost: number;
+  /** Against the gateway with the token step only, same request shape: what the message policy itself costs. */
+  vsToken: number;
+  rate?: string;
+  limit?: number;
+  vsLimit?: number;
+  target: string;
+  met: boolean;
+  cpu?: number;
+  failures: number;
+}
+
+const lines: Line[] = [];
+function add(name: string, kind: 'reference' | 'proxy' | 'limit', factor: number, rateKey?: string): void {
+  const r = row(name);
+  const vsBare = perRound(r, (x, i) => x.rps / bare.rounds[i]!.rps);
+  const vsBarePost = perRound(r, (x, i) => x.rps / bost(i));
+  const vsToken = perRound(r, (x, i) => x.rps / tokenPost.rounds[i]!.rps);
+  const line: Line = { scenario: name, rps: r.rps, vsBare, vsBarePost, vsToken, target: '', met: false, failures: r.non2xx + r.errors };
+  if (r.cpuUsPerReq !== undefined) line.cpu = r.cpuUsPerReq;
+  if (kind === 'reference') {
+    // the gateway alone, for reading the others
+  } else if (kind === 'proxy') {
+    line.target = `≥ ${factor}× bare proxy`;
+    // like for like: the bare proxy loaded with the same POST 1 KiB
+    line.met = vsBarePost >= factor;
+  } else {
+    const rate = raw.rates[name]?.[rateKey!];
+    if (rate === undefined) throw new Error(`no ${rateKey} for "${name}" in raw-rates.json`);
+    line.rate = `${rate}/s`;
+    line.limit = perRound(r, (_x, i) => 1 / (1 / bost(i) + 1 / rate));
+    line.vsLimit = perRound(r, (x, i) => x.rps / (1 / (1 / bost(i) + 1 / rate)));
+    line.target = `≥ ${factor}× limit`;
+    line.met = line.vsLimit >= factor;
+  }
+  lines.push(line);
+}
+
+add('gateway + token POST 1 KiB', 'reference', 0);
+add('gateway + token + HMAC sig, 1 KiB', 'proxy', 0.8);
+add('gateway + token + Ed25519 sig, 1 KiB', 'limit', 0.9, 'verifyPerSecond');
+add('gateway + token + P-256 sig, 1 KiB', 'limit', 0.9, 'verifyPerSecond');
+add('gateway + token + JWE ECDH-ES+A256KW, 1 KiB', 'limit', 0.9, 'decryptPerSecond');
+add('gateway + token + JWE dir, 1 KiB', 'proxy', 0.7);
+const ecdh = raw.rates['gateway + token + JWE ECDH-ES+A256KW, 1 KiB'];
+
+const fmt = (n: number | undefined, d = 2): string => (n === undefined ? '–' : n.toFixed(d));
+const md = [
+  '# Message policies benchmark (issues 4 and 5)',
+  '',
+  `From the bench run of ${latest.when} (raw rates measured by the scenario servers at start, ${raw.when}). Shared, loaded 2-core machine: absolute req/s drift; read the per-round ratios.`,
+  `bare proxy (GET baseline) ${bare.rps} req/s; bare proxy POST 1 KiB ${bpost.rps} req/s (proxy_rps of the limits).`,
+  '',
+  '| scenario | req/s | × bare proxy (GET) | × bare proxy POST 1 KiB | × gateway + token POST | raw crypto rate | limit req/s | × limit | target | met | server CPU µs/req | non-2xx + errors |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|',
+  ...lines.map(
+    (l) =>
+      `| ${l.scenario} | ${l.rps} | ${fmt(l.vsBare)} | ${fmt(l.vsBarePost)} | ${fmt(l.vsToken)} | ${l.rate ?? '–'} | ${l.limit === undefined ? '–' : Math.round(l.limit)} | ${fmt(l.vsLimit)} | ${l.target || '(reference)'} | ${l.target ? (l.met ? 'yes' : 'no') : ''} | ${l.cpu ?? '–'} | ${l.failures} |`,
+  ),
+  '',
+  ecdh?.['decryptPerSecond64'] !== undefined
+    ? `jose ECDH-ES+A256KW decrypt: ${ecdh['decryptPerSecond']}/s one at a time (used above), ${ecdh['decryptPerSecond64']}/s with 64 in flight.`
+    : '',
+  '',
+].join('\n');
+writeFileSync(join(here, 'results', 'message-policies.md'), md);
+console.log(md);
