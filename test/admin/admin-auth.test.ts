@@ -71,14 +71,15 @@ describe('admin plane: bearer token on /v1/', () => {
         checked++;
       }
     }
-    assert.equal(checked, 15, 'apps 8 + tokens 2 + keys 2 + audit 3');
+    // The document lists every registered route (openapi.test.ts), so this covers the whole /v1/ surface.
+    assert.ok(checked >= 15, `every /v1/ operation was checked (at least apps, tokens, keys and audit), got ${checked}`);
     const app = await t.api(`/v1/apps/${clientId}`);
     assert.equal(app.body.app.status, 'active', 'the unauthenticated disable did not run');
   });
 
   test('attack: probing unknown /v1/ paths without the token → 401, not 404 (no endpoint enumeration)', async () => {
-    expect401(await t.api('/v1/users', { token: null }), 'Bearer realm="portcullis-admin"');
-    const withToken = await t.api('/v1/users');
+    expect401(await t.api('/v1/no-such-endpoint', { token: null }), 'Bearer realm="portcullis-admin"');
+    const withToken = await t.api('/v1/no-such-endpoint');
     assert.equal(withToken.status, 404);
     assert.equal(withToken.body.code, 'not-found');
   });
