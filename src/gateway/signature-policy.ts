@@ -22,7 +22,7 @@
  * Verification runs on node:crypto (HMAC with `timingSafeEqual` on the event loop,
  * public keys on the thread pool), one verification per request.
  */
-import { createHash, createHmac, KeyObject, timingSafeEqual, verify as cryptoVerify, constants } from 'node:crypto';
+import { constants, createHash, createHmac, hash, KeyObject, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { RouteConfig, SignatureRequirement } from '../core/config/schema.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
@@ -117,10 +117,19 @@ export function targetUri(ctx: RequestContext, trustForwardedProto: boolean): st
   return `${scheme}://${ctx.headers.host ?? ''}${ctx.req.url ?? '/'}`;
 }
 
+/** The usual Content-Digest, one sha-256 member (RFC 9530 §2): checked without a structured-field parse. */
+const SHA256_ONLY = /^sha-256=:([A-Za-z0-9+/]{43}=):$/;
+
 /** Checks the buffered body against its Content-Digest (every sha-256/sha-512 member must match). */
 function checkDigest(header: string | string[] | undefined, body: Buffer): void {
   if (header === undefined) throw new PortcullisError('digest.missing', 'the request has a body but no Content-Digest');
-  const want = parseContentDigest(Array.isArray(header) ? header.join(', ') : header);
+  const value = Array.isArray(header) ? header.join(', ') : header;
+  const one = SHA256_ONLY.exec(value);
+  if (one !== null) {
+    if (!timingSafeEqual(hash('sha256', body, 'buffer'), Buffer.from(one[1]!, 'base64'))) throw new PortcullisError('digest.mismatch', 'the body does not match its sha-256 Content-Digest');
+    return;
+  }
+  const want = parseContentDigest(value);
   if (want.size === 0) throw new PortcullisError('digest.missing', 'Content-Digest has no sha-256 or sha-512 member');
   for (const [alg, expected] of want) {
     const got = createHash(alg === 'sha-256' ? 'sha256' : 'sha512').update(body).digest();

@@ -92,6 +92,13 @@ describe('signed requests that must pass', () => {
     });
   }
 
+  test('a sha-512 Content-Digest is accepted as well', async () => {
+    const headers = { 'content-digest': `sha-512=:${createHash('sha512').update(body).digest('base64')}:` };
+    const r = await sendSigned(p.gateway, { path: '/sig/sha512', body, token, headers, sign: { key: hmac.key, alg: hmac.alg, keyid: hmac.keyid } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(p.upstream.seen.at(-1)!.body, body);
+  });
+
   test('a signed GET without a body needs no Content-Digest', async () => {
     const r = await sendSigned(p.gateway, { path: '/sig/orders/1', token, sign: { key: hmac.key, alg: hmac.alg, keyid: hmac.keyid } });
     assert.equal(r.status, 200, r.text);
@@ -159,6 +166,20 @@ describe('attacks, each refused with its code before the upstream', () => {
           },
         }),
       'signature.invalid',
+    ));
+
+  test('a sha-512 member that does not match, beside a matching sha-256 one: digest.mismatch (every member must match)', () =>
+    refused(
+      () =>
+        sendSigned(p.gateway, {
+          path: '/sig/a',
+          body,
+          token,
+          sign: h(),
+          headers: { 'content-digest': `sha-256=:${createHash('sha256').update(body).digest('base64')}:, sha-512=:${createHash('sha512').update('other').digest('base64')}:` },
+        }),
+      'digest.mismatch',
+      400,
     ));
 
   test('body without Content-Digest: digest.missing', () =>
