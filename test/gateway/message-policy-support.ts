@@ -88,6 +88,8 @@ export interface SignedSend {
   method?: string;
   /** Path and query as signed. */
   path: string;
+  /** The scheme and authority the signature names, when not those of the URL sent to (a proxy in front). */
+  signAs?: string;
   body?: string;
   headers?: Record<string, string>;
   token?: string;
@@ -112,7 +114,7 @@ export async function sendSigned(base: string, s: SignedSend): Promise<Answer> {
   if (s.sign) {
     const components = s.sign.components ?? (s.body !== undefined ? ['@method', '@target-uri', 'content-digest'] : ['@method', '@target-uri']);
     const signed = await signMessage(
-      { method, url: base + s.path, headers },
+      { method, url: (s.signAs ?? base) + s.path, headers },
       { nonce: randomBytes(12).toString('base64url'), ...s.sign, components },
     );
     headers['signature-input'] = signed.signatureInput;

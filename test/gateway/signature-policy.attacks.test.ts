@@ -32,6 +32,11 @@ const ROUTES = `
     upstream: UPSTREAM
     require:
       signature: { algorithms: [hmac-sha256] }
+  - name: fwd
+    match: { pathPrefix: /fwd }
+    upstream: UPSTREAM
+    require:
+      signature: { trustForwardedProto: true }
   - name: nosig
     match: { pathPrefix: /plain }
     upstream: UPSTREAM
@@ -136,6 +141,11 @@ describe('signed requests that must pass', () => {
     assert.equal(p.upstream.seen.at(-1)!.body, body);
   });
 
+  test('@target-uri scheme: with trustForwardedProto the last X-Forwarded-Proto (https) is the scheme the client signed', async () => {
+    const r = await sendSigned(p.gateway, { path: '/fwd/x', signAs: p.gateway.replace('http://', 'https://'), headers: { 'x-forwarded-proto': 'http, https' }, sign: { key: hmac.key, alg: hmac.alg, keyid: hmac.keyid } });
+    assert.equal(r.status, 200, r.text);
+  });
+
   test('routes without a signature requirement still stream as before', async () => {
     const res = await fetch(`${p.gateway}/plain/x`, { method: 'POST', body: 'streamed' });
     assert.equal(res.status, 200);
@@ -227,6 +237,9 @@ describe('attacks, each refused with its code before the upstream', () => {
 
   test('keyid of another app than the token: signature.wrong-app', () =>
     refused(() => sendSigned(p.gateway, { path: '/sig/a', token, sign: { key: otherKey.key, alg: otherKey.alg, keyid: otherKey.keyid } }), 'signature.wrong-app'));
+
+  test('X-Forwarded-Proto sent by the client is not believed by default: a signature over https:// on a plain listener is signature.invalid', () =>
+    refused(() => sendSigned(p.gateway, { path: '/sig/a', token, signAs: p.gateway.replace('http://', 'https://'), headers: { 'x-forwarded-proto': 'https' }, sign: h() }), 'signature.invalid'));
 
   test('unknown keyid: signature.unknown-key', () => refused(() => sendSigned(p.gateway, { path: '/sig/a', token, sign: { ...h(), keyid: 'nobody.k1' } }), 'signature.unknown-key'));
 
