@@ -290,7 +290,12 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     if (config.planes.includes('identity')) {
       const fastify = buildIdentityPlane({ issuer: config.issuer, keys: s.keys, encryptionKeys: s.encryptionKeys, tokens: s.tokens, logger, health, pki: s.pki, ...(serverTls ? { https: serverTls.serverOptions() } : {}) });
       registerTransitPlane(fastify, s);
-      mountOidc(fastify, s.identity.oidc, s.identity.signIn, { baseMetadata: discoveryDocument(config.issuer), logger, account: s.identity.account });
+      mountOidc(fastify, s.identity.oidc, s.identity.signIn, {
+        baseMetadata: discoveryDocument(config.issuer),
+        logger,
+        account: s.identity.account,
+        isOidcClient: (id) => (s.apps.find(id)?.grantTypes ?? []).some((g) => g !== 'client_credentials'),
+      });
       await fastify.ready();
       servers.push({ name: 'identity', server: fastify.server, fastify });
       if (serverTls) serverTls.attach(fastify.server as unknown as TlsServer);

@@ -23,6 +23,12 @@ export interface MountOidcOptions {
   logger?: Logger;
   /** The account pages (`/account`, invite links); not served when absent. */
   account?: AccountPages;
+  /**
+   * Whether a client id names an app that signs users in (authorization code or refresh
+   * token grants). Only such apps' non-JWT tokens are revoked or introspected by
+   * oidc-provider; every other request stays with Portcullis's endpoints.
+   */
+  isOidcClient?: (clientId: string) => boolean;
 }
 
 /** The OIDC entries of the discovery document. */
@@ -63,7 +69,27 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     oidc.provider.callback()(req.raw, reply.raw);
   };
 
-  const metadata = { ...opts.baseMetadata, ...oidcMetadata(String(opts.baseMetadata['issuer'])) };
+  const oidcMeta = oidcMetadata(String(opts.baseMetadata['issuer']));
+  const union = (key: string): string[] => [...new Set([...((opts.baseMetadata[key] as string[] | undefined) ?? []), ...((oidcMeta[key] as string[] | undefined) ?? [])])];
+  const metadata = {
+    ...opts.baseMetadata,
+    ...oidcMeta,
+    grant_types_supported: union('grant_types_supported'),
+    token_endpoint_auth_methods_supported: union('token_endpoint_auth_methods_supported'),
+  };
+  const callerId = (req: FastifyRequest, form: Record<string, string>): string | undefined => {
+    const auth = req.headers.authorization;
+    if (auth && /^basic /i.test(auth)) {
+      const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
+      const i = decoded.indexOf(':');
+      try {
+        return i > 0 ? decodeURIComponent(decoded.slice(0, i).replace(/\+/g, ' ')) : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    return form['client_id'];
+  };
   const tokenPaths = new Set<string>([OIDC_ROUTES.token, OIDC_ROUTES.revocation, OIDC_ROUTES.introspection]);
   app.addHook('preHandler', async (req, reply) => {
     const path = req.routeOptions.url;
@@ -73,7 +99,9 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     if (req.method !== 'POST' || path === undefined || !tokenPaths.has(path)) return;
     const form = formOf(req);
     if (path === OIDC_ROUTES.token) {
-      if (form['grant_type'] !== 'client_credentials') {
+      // oidc-provider serves the grants of users' sign-ins; every other grant (and a missing
+      // or unknown one, answered invalid_request / unsupported_grant_type) stays with TokenService.
+      if (form['grant_type'] === 'authorization_code' || form['grant_type'] === 'refresh_token') {
         handOver(req, reply);
         return reply;
       }
@@ -81,7 +109,9 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     }
     // Revocation and introspection: JWT access tokens are Portcullis's; refresh and opaque tokens are oidc-provider's.
     const token = form['token'] ?? '';
-    if (form['token_type_hint'] === 'refresh_token' || token.split('.').length !== 3) {
+    const caller = callerId(req, form);
+    const oidcCaller = caller !== undefined && (opts.isOidcClient?.(caller) ?? false);
+    if (oidcCaller && (form['token_type_hint'] === 'refresh_token' || token.split('.').length !== 3)) {
       handOver(req, reply);
       return reply;
     }
