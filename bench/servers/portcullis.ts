@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/core/logger.js';
 const out = process.env['OUT'];
 if (!out) throw new Error('OUT is required');
 const dir = tempDir('portcullis-bench-');
-await initPortcullis(dir, { config: 'listen: { identity: 127.0.0.1:0, gateway: 127.0.0.1:0, admin: 127.0.0.1:0 }\nplanes: [identity]\nlog: { level: silent }\n' });
+await initPortcullis(dir, { config: 'issuer: http://127.0.0.1:8080\nlisten: { identity: 127.0.0.1:0, gateway: 127.0.0.1:0, admin: 127.0.0.1:0 }\nplanes: [identity]\ntls: { mode: "off" }\nlog: { level: silent }\n' });
 const node = await startPortcullis({ configFile: join(dir, CONFIG_FILE), ephemeralPorts: true, logger: silentLogger, env: {} });
 const { app, clientSecret } = await node.services.apps.create({ name: 'bench', audiences: ['bench-api'], scopes: ['bench:read'] }, 'bench');
 const basic = `Basic ${Buffer.from(`${app.clientId}:${clientSecret}`).toString('base64')}`;

@@ -1,5 +1,5 @@
 /** `portcullis cert issue|renew|revoke|list|show`: the CA's certificates through the admin API of the running node. */
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -48,8 +48,25 @@ function report(c: Issued, o: { outDir?: string; json?: boolean }): void {
     process.stdout.write(c.chain);
     return;
   }
-  for (const f of writeIssued(o.outDir, c)) process.stdout.write(`wrote ${f}\n`);
+  const files = writeIssued(o.outDir, c);
+  if (o.json) {
+    // The key material stays in the files (0600), never on the terminal.
+    const { private_key: _k, pkcs12: _p, ...shown } = c;
+    return printJson({ ...shown, files });
+  }
+  for (const f of files) process.stdout.write(`wrote ${f}\n`);
   process.stdout.write(`serial ${c.serial}, valid until ${c.not_after}\n`);
+}
+
+/** Makes the output directory (0700) before anything is issued, so a key is never issued and then lost. */
+function prepareOutDir(dir: string | undefined): void {
+  if (dir === undefined) return;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new CliError('request.invalid', `--out-dir ${dir} cannot be created or written`);
+  }
 }
 
 export function registerCert(program: Command): void {
@@ -79,6 +96,7 @@ export function registerCert(program: Command): void {
           body.pkcs12_password = readFileSync(o.p12PasswordFile, 'utf8').trim();
         }
         if (!o.csr && !o.outDir) throw new CliError('request.invalid', 'a generated private key is only written to files: pass --out-dir (or --csr)');
+        prepareOutDir(o.outDir);
         report(await adminClient(o).call<Issued>('POST', '/v1/certificates', body), o);
       }),
     );
@@ -91,6 +109,7 @@ export function registerCert(program: Command): void {
       action(async (serial: string, o: NodeOptions & { csr?: string; outDir?: string; json?: boolean }) => {
         if (!o.csr && !o.outDir) throw new CliError('request.invalid', 'a generated private key is only written to files: pass --out-dir (or --csr)');
         const body = o.csr ? { csr: readFileSync(o.csr, 'utf8') } : {};
+        prepareOutDir(o.outDir);
         report(await adminClient(o).call<Issued>('POST', `/v1/certificates/${encodeURIComponent(serial)}/renew`, body), o);
       }),
     );
