@@ -3,7 +3,7 @@
  * master key and admin token files (mode 0600), the SQLite database with its schema,
  * and the first signing keys. Never overwrites anything that exists.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, resolveIn } from './core/config/load.js';
 import { silentLogger, type Logger } from './core/logger.js';
@@ -50,7 +50,12 @@ export async function initPortcullis(dir: string, opts: { logger?: Logger; confi
   const dbExisted = loaded.config.store.startsWith('sqlite:') && existsSync(resolveIn(loaded.dir, loaded.config.store.slice(7)));
   const s = await openServices(loaded, { logger: opts.logger ?? silentLogger });
   try {
-    if (!dbExisted && loaded.config.store.startsWith('sqlite:')) created.push(resolveIn(loaded.dir, loaded.config.store.slice(7)));
+    if (!dbExisted && loaded.config.store.startsWith('sqlite:')) {
+      const db = resolveIn(loaded.dir, loaded.config.store.slice(7));
+      // Sealed secrets live in it: owner-only, like the key files (SQLite gives -wal/-shm the same mode).
+      if (existsSync(db)) chmodSync(db, 0o600);
+      created.push(db);
+    }
     await s.keys.maintain();
     if (!s.pki.ready) {
       const h = await s.pki.create(fileSignerKind(envelopeSecretBox(s.envelope)), {

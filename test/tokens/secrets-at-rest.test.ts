@@ -25,3 +25,15 @@ test('secrets at rest: the database files contain no client secret, no access to
   const master = readFileSync(join(node.dir, 'master.key'), 'utf8').trim();
   assert.ok(!dump.includes(master), 'the master key found in the database');
 });
+
+test('secrets at rest: init creates the SQLite database, the master key and the admin token owner-only (mode 0600)', async () => {
+  const { statSync } = await import('node:fs');
+  const node = await startTestNode();
+  try {
+    for (const f of ['portcullis.db', 'master.key', 'admin.token']) {
+      assert.equal(statSync(join(node.dir, f)).mode & 0o077, 0, `${f} is readable by group or others`);
+    }
+  } finally {
+    await node.stop();
+  }
+});
