@@ -58,7 +58,16 @@ export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
   const base = d.issuer.replace(/\/$/, '');
   const endpointRequest = (req: FastifyRequest, path: string): EndpointRequest => {
     const params = typeof req.body === 'string' ? parseForm(req.body) : parseForm('');
-    return { authorization: req.headers.authorization, params, endpoint: `${base}${path}`, clientCertificate: peerCertificate(req.raw.socket).chain };
+    const socket = req.raw.socket;
+    return {
+      authorization: req.headers.authorization,
+      params,
+      endpoint: `${base}${path}`,
+      // Read only when a client authenticates with its certificate (RFC 8705): building the chain costs on every TLS request.
+      get clientCertificate() {
+        return peerCertificate(socket).chain;
+      },
+    };
   };
 
   const metadata = discoveryDocument(d.issuer);
