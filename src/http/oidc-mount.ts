@@ -77,7 +77,8 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     grant_types_supported: union('grant_types_supported'),
     token_endpoint_auth_methods_supported: union('token_endpoint_auth_methods_supported'),
   };
-  const callerId = (req: FastifyRequest, form: Record<string, string>): string | undefined => {
+  /** The client id of a Basic Authorization header, else the form's `client_id` (when a form is given). */
+  const callerId = (req: FastifyRequest, form: Record<string, string> | undefined): string | undefined => {
     const auth = req.headers.authorization;
     if (auth && /^basic /i.test(auth)) {
       const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
@@ -88,7 +89,7 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
         return undefined;
       }
     }
-    return form['client_id'];
+    return form?.['client_id'];
   };
   const tokenPaths = new Set<string>([OIDC_ROUTES.token, OIDC_ROUTES.revocation, OIDC_ROUTES.introspection]);
   app.addHook('preHandler', async (req, reply) => {
@@ -97,19 +98,24 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
       return reply.header('cache-control', 'public, max-age=300').send(metadata);
     }
     if (req.method !== 'POST' || path === undefined || !tokenPaths.has(path)) return;
-    const form = formOf(req);
     if (path === OIDC_ROUTES.token) {
       // oidc-provider serves the grants of users' sign-ins; every other grant (and a missing
       // or unknown one, answered invalid_request / unsupported_grant_type) stays with TokenService.
-      if (form['grant_type'] === 'authorization_code' || form['grant_type'] === 'refresh_token') {
+      const grant = formOf(req)['grant_type'];
+      if (grant === 'authorization_code' || grant === 'refresh_token') {
         handOver(req, reply);
         return reply;
       }
       return;
     }
-    // Revocation and introspection: JWT access tokens are Portcullis's; refresh and opaque tokens are oidc-provider's.
+    // Revocation and introspection: JWT access tokens are Portcullis's; refresh and opaque tokens
+    // of sign-in apps are oidc-provider's. A Basic-authenticated caller that is not a sign-in app
+    // (every resource server) stays with TokenService without the body being parsed here.
+    const basicCaller = callerId(req, undefined);
+    if (basicCaller !== undefined && !(opts.isOidcClient?.(basicCaller) ?? false)) return;
+    const form = formOf(req);
+    const caller = basicCaller ?? form['client_id'];
     const token = form['token'] ?? '';
-    const caller = callerId(req, form);
     const oidcCaller = caller !== undefined && (opts.isOidcClient?.(caller) ?? false);
     if (oidcCaller && (form['token_type_hint'] === 'refresh_token' || token.split('.').length !== 3)) {
       handOver(req, reply);
