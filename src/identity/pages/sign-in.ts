@@ -131,10 +131,18 @@ export class SignInPages {
       'Set up a second factor',
       `<p>Your account needs a second factor before you can continue.</p>${extra}` +
         `<section><h2>Authenticator app</h2>${form(`${b}/enroll`, csrf, '<input type="hidden" name="factor" value="totp"><button type="submit">Set up an authenticator app</button>')}</section>` +
-        `<section><h2>Code by e-mail</h2>${form(`${b}/enroll`, csrf, `<input type="hidden" name="factor" value="email">${field('address', 'E-mail address', 'email', 'required')}<button type="submit">Send a code</button>`)}</section>` +
+        this.enrollCodeSection(b, csrf) +
         `<section><h2>Passkey or security key</h2>${field('passkey-name', 'Name for this key', 'text', 'value="My passkey"')}<p><button type="button" hidden data-mode="register" data-csrf="${escapeHtml(csrf)}" data-options="${b}/webauthn/register-options" data-verify="${b}/webauthn/register">Register a passkey</button></p><p id="webauthn-status" role="status"></p></section>`,
       { script: true, ...(error ? { error } : {}) },
     );
+  }
+
+  /** The one-time-code factor the deployment has (`identity.otp.channel`): e-mail or text message. */
+  private enrollCodeSection(b: string, csrf: string): string {
+    const f = this.d.factors.find((x) => x.id === 'email' || x.id === 'sms');
+    if (!f) return '';
+    const address = f.id === 'sms' ? field('address', 'Phone number (international form, +15551234567)', 'tel', 'autocomplete="tel" required') : field('address', 'E-mail address', 'email', 'required');
+    return `<section><h2>${escapeHtml(FACTOR_LABEL[f.id]!)}</h2>${form(`${b}/enroll`, csrf, `<input type="hidden" name="factor" value="${f.id}">${address}<button type="submit">Send a code</button>`)}</section>`;
   }
 
   private consentPage(details: InteractionDetails, csrf: string): Page {
@@ -312,7 +320,7 @@ export class SignInPages {
         ),
       };
     }
-    return { page: page('Confirm your address', `<p>A code was sent to ${escapeHtml(out.sentTo ?? '')}.</p>${confirm}`) };
+    return { page: page(f.id === 'sms' ? 'Confirm your phone number' : 'Confirm your address', `<p>A code was sent to ${escapeHtml(out.sentTo ?? '')}.</p>${confirm}`) };
   }
 
   private async showRecoveryCodes(uid: string, st: SignInState, csrf: string, amr: string[]): Promise<Outcome> {
