@@ -59,6 +59,8 @@ function messageOf(e: unknown): string {
     case 'auth.throttled':
     case 'auth.locked': {
       const s = Math.ceil(Number(e.details?.['retryAfterMs'] ?? 0) / 1000);
+      // Not a failed attempt but the resend interval of texted or e-mailed codes.
+      if (e.details?.['subject'] === undefined) return `${e.message[0]!.toUpperCase()}${e.message.slice(1)} (${s} s).`;
       return e.code === 'auth.locked' ? `Too many failed attempts: locked, try again in ${s} s or ask an administrator.` : `Too many failed attempts: wait ${s} s before trying again.`;
     }
     default:
@@ -186,7 +188,7 @@ export class SignInPages {
           const out = await f.challenge({ userId: st.userId, ...(ip ? { ip } : {}) });
           return { page: await this.mfaPage(uid, st, csrf, out.sentTo ? `A code was sent to ${out.sentTo}.` : undefined) };
         } catch (e) {
-          return { page: await this.mfaPage(uid, st, csrf, messageOf(e), 400) };
+          return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
         }
       }
       case 'mfa': {
