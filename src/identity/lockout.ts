@@ -52,12 +52,22 @@ export interface LockoutState {
 
 type Kind = 'account' | 'ip';
 
+/** A lock that just engaged: which subject, and until when (epoch ms). */
+export interface LockEvent {
+  kind: Kind;
+  id: string;
+  until: number;
+  failures: number;
+}
+
 /**
  * @example
  * const lockout = new Lockout(ephemeral, clock);
  * await lockout.guard({ account: userId, ip }, () => checkPassword());
  */
 export class Lockout {
+  private readonly lockListeners: Array<(e: LockEvent) => void | Promise<void>> = [];
+
   constructor(
     private readonly ephemeral: EphemeralStore,
     private readonly clock: Clock,
@@ -65,6 +75,11 @@ export class Lockout {
     /** Separates counters of different steps if wanted; one shared namespace by default. */
     private readonly namespace = 'auth',
   ) {}
+
+  /** Calls `listener` each time a subject becomes locked (for the audit trail and the `user.locked` webhook). */
+  onLock(listener: (e: LockEvent) => void | Promise<void>): void {
+    this.lockListeners.push(listener);
+  }
 
   private key(kind: Kind, id: string, part: 'n' | 'until' | 'lock'): string {
     return `lockout:${this.namespace}:${kind}:${encodeURIComponent(id)}:${part}`;
@@ -104,6 +119,14 @@ export class Lockout {
         const n = await this.ephemeral.increment(this.key(kind, id, 'n'), limits.windowMs);
         if (n >= limits.lockAfter) {
           await this.ephemeral.set(this.key(kind, id, 'lock'), String(now + limits.lockMs), limits.lockMs);
+          // A locked subject makes no further attempts, so each lock set here is a new lock.
+          for (const l of this.lockListeners) {
+            try {
+              await l({ kind, id, until: now + limits.lockMs, failures: n });
+            } catch {
+              // The lock holds whatever a listener does; reporting it is the listener's concern.
+            }
+          }
         } else if (n > limits.freeAttempts) {
           const delay = Math.min(limits.maxDelayMs, limits.baseDelayMs * 2 ** (n - limits.freeAttempts - 1));
           await this.ephemeral.set(this.key(kind, id, 'until'), String(now + delay), delay);

@@ -110,6 +110,13 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   const id = config.identity;
   const issuer = config.issuer;
   const lockout = new Lockout(ephemeral, clock);
+  lockout.onLock(async (e) => {
+    // Accounts are user ids, or `email:<typed name>` for names that match no user.
+    const user = e.kind === 'account' ? await store.getUser(e.id).catch(() => undefined) : undefined;
+    const lockedUntil = new Date(e.until).toISOString();
+    if (user) d.audit.record({ time: clock.now(), type: 'user.locked', actor: 'system', data: { userId: user.id, lockedUntil, failures: e.failures } });
+    else d.audit.record({ time: clock.now(), type: 'signin.locked', actor: 'system', data: { subject: e.kind === 'ip' ? 'address' : 'unknown-account', ...(e.kind === 'ip' ? { ip: e.id } : {}), lockedUntil } });
+  });
   const hashers = new PasswordHashers(new Argon2idHasher(), [new Pbkdf2Hasher()]);
   const otpKey = await sharedSecret(store, d.envelope, 'otp.hmac-key');
   const totp = new TotpFactor({ store, ephemeral, box: envelopeSecretBox(d.envelope), clock }, { issuer: 'Portcullis' });
