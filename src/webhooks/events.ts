@@ -6,15 +6,18 @@
 import type { AuditEventInput } from '../audit/store.js';
 
 /** Audit record type → webhook event type. */
-const FROM_AUDIT: Readonly<Record<string, string>> = {
+export const FROM_AUDIT: Readonly<Record<string, string>> = Object.freeze({
   'token.revoked': 'token.revoked',
   'app.tokens-revoked': 'app.tokens-revoked',
   'app.disabled': 'app.disabled',
   'app.signing-key-revoked': 'app.signing-key-revoked',
   'keys.rotated': 'key.rotated',
   'user.disabled': 'user.disabled',
-  'user.tokens-revoked': 'user.tokens-revoked',
-};
+  // Ending every session of a user moves the user's watermark: every token of the user is revoked.
+  'user.sessions-ended': 'user.tokens-revoked',
+  'user.locked': 'user.locked',
+  'certificate.revoked': 'certificate.revoked',
+});
 
 export const WEBHOOK_EVENT_TYPES: readonly string[] = Object.freeze([...new Set(Object.values(FROM_AUDIT))].sort());
 
