@@ -1,0 +1,204 @@
+/**
+ * WebAuthn ceremonies (identity/pages/webauthn.ts) against a software authenticator
+ * built here from the W3C WebAuthn L3 formats (P-256 key, `none` attestation, CBOR via
+ * @simplewebauthn's own helpers), so the counter and the UV flag can be set at will —
+ * which Chromium's virtual authenticator does not allow. Real SQLite store.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isoCBOR } from '@simplewebauthn/server/helpers';
+import { systemClock } from '../../src/core/clock.js';
+import { WebAuthnCeremonies } from '../../src/identity/pages/webauthn.js';
+import type { UserRecord } from '../../src/identity/store.js';
+import { openDurableStore, type DurableStore } from '../../src/store/index.js';
+import { MemoryEphemeralStore } from '../../src/store/memory/ephemeral.js';
+
+const RP_ID = 'login.example.test';
+const ORIGIN = `https://${RP_ID}`;
+const dir = mkdtempSync(join(tmpdir(), 'pc-webauthn-'));
+let store: DurableStore;
+let ephemeral: MemoryEphemeralStore;
+let ceremonies: WebAuthnCeremonies;
+
+before(async () => {
+  store = await openDurableStore(`sqlite:${join(dir, 'p.db')}`);
+  ephemeral = new MemoryEphemeralStore();
+  ceremonies = new WebAuthnCeremonies(store, ephemeral, systemClock, { rpId: RP_ID, rpName: 'Portcullis', origin: ORIGIN });
+});
+after(async () => {
+  await ephemeral.close();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const b64u = (b: Uint8Array | Buffer) => Buffer.from(b).toString('base64url');
+const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest();
+const FLAG_UP = 0x01;
+const FLAG_UV = 0x04;
+const FLAG_AT = 0x40;
+
+/** A security key in software: one P-256 credential, a signature counter the test controls. */
+class SoftAuthenticator {
+  readonly credentialId = randomBytes(16);
+  private readonly key: { privateKey: KeyObject; publicKey: KeyObject };
+  counter = 0;
+
+  constructor(public origin = ORIGIN, private readonly rpId = RP_ID) {
+    this.key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  }
+
+  /** A copy holding the same private key and credential (a cloned authenticator). */
+  clone(): SoftAuthenticator {
+    const c = Object.create(SoftAuthenticator.prototype) as SoftAuthenticator;
+    Object.assign(c, { credentialId: this.credentialId, key: this.key, counter: this.counter, origin: this.origin, rpId: this.rpId });
+    return c;
+  }
+
+  private authData(flags: number, counter: number, attested?: Buffer): Buffer {
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(counter);
+    return Buffer.concat([sha256(this.rpId), Buffer.from([flags]), c, ...(attested ? [attested] : [])]);
+  }
+
+  private clientData(type: string, challenge: string): Buffer {
+    return Buffer.from(JSON.stringify({ type, challenge, origin: this.origin, crossOrigin: false }));
+  }
+
+  /** navigator.credentials.create() answered with `none` attestation, serialised as the page script sends it. */
+  register(options: { challenge: string }, uv = true): string {
+    const jwk = this.key.publicKey.export({ format: 'jwk' }) as { x: string; y: string };
+    const cose = isoCBOR.encode(new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x, 'base64url')], [-3, Buffer.from(jwk.y, 'base64url')]]));
+    const idLen = Buffer.alloc(2);
+    idLen.writeUInt16BE(this.credentialId.length);
+    const attested = Buffer.concat([Buffer.alloc(16), idLen, this.credentialId, Buffer.from(cose)]);
+    const authData = this.authData(FLAG_UP | (uv ? FLAG_UV : 0) | FLAG_AT, this.counter, attested);
+    const attestationObject = isoCBOR.encode(new Map<string, unknown>([['fmt', 'none'], ['attStmt', new Map()], ['authData', authData]]) as never);
+    const id = b64u(this.credentialId);
+    return JSON.stringify({ id, rawId: id, type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: b64u(this.clientData('webauthn.create', options.challenge)), attestationObject: b64u(attestationObject), transports: ['usb'] } });
+  }
+
+  /** navigator.credentials.get(): the counter moves to `counter` (default: one more). */
+  assert(options: { challenge: string }, opts: { uv?: boolean; counter?: number } = {}): string {
+    this.counter = opts.counter ?? this.counter + 1;
+    const authData = this.authData(FLAG_UP | (opts.uv ? FLAG_UV : 0), this.counter);
+    const clientDataJSON = this.clientData('webauthn.get', options.challenge);
+    const signature = sign('sha256', Buffer.concat([authData, sha256(clientDataJSON)]), this.key.privateKey);
+    const id = b64u(this.credentialId);
+    return JSON.stringify({ id, rawId: id, type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: b64u(clientDataJSON), authenticatorData: b64u(authData), signature: b64u(signature) } });
+  }
+}
+
+let n = 0;
+async function newUser(): Promise<UserRecord> {
+  const now = Date.now();
+  const u: UserRecord = { id: `usr_wa${++n}`, email: `wa${n}@example.test`, emailNormalized: `wa${n}@example.test`, status: 'active', mfaRequired: false, tokensRevokedBefore: 0, createdAt: now, updatedAt: now };
+  await store.createUser(u);
+  return u;
+}
+
+/** Registers `auth` for `user` through the ceremony (slot = an interaction id). */
+async function registered(user: UserRecord, auth = new SoftAuthenticator(), uv = true) {
+  const slot = `reg-${user.id}-${randomBytes(4).toString('hex')}`;
+  const options = (await ceremonies.registrationOptions(slot, user)) as { challenge: string };
+  const r = await ceremonies.verifyRegistration(slot, user.id, auth.register(options, uv), 'Key');
+  return { auth, id: r.id, userVerified: r.userVerified };
+}
+
+/** One authentication ceremony: options for `userId` (undefined: passwordless passkey), then the assertion. */
+async function authenticate(userId: string | undefined, make: (o: { challenge: string }) => string) {
+  const slot = `auth-${randomBytes(4).toString('hex')}`;
+  const options = (await ceremonies.authenticationOptions(slot, userId)) as { challenge: string; userVerification: string };
+  return { options, result: ceremonies.verifyAuthentication(slot, userId, make(options)) };
+}
+
+const rejectsWith = (p: Promise<unknown>, code: string) => assert.rejects(p, (e: { code?: string }) => e.code === code);
+
+test('a registered key signs in as a second factor; each use stores its counter (compare-and-set) and the time of use', async () => {
+  const user = await newUser();
+  const { auth, id } = await registered(user);
+  assert.equal((await store.getWebAuthnCredential(id))!.counter, 0);
+  const { result } = await authenticate(user.id, (o) => auth.assert(o, { counter: 7 }));
+  assert.deepEqual(await result, { userId: user.id, userVerified: false });
+  const stored = (await store.getWebAuthnCredential(id))!;
+  assert.equal(stored.counter, 7);
+  assert.ok(stored.lastUsedAt !== null);
+  const again = await authenticate(user.id, (o) => auth.assert(o));
+  assert.equal((await again.result).userId, user.id);
+  assert.equal((await store.getWebAuthnCredential(id))!.counter, 8);
+});
+
+test('attack: a cloned authenticator — an assertion whose counter does not grow is refused with webauthn.counter-regressed and changes nothing', async () => {
+  const user = await newUser();
+  const { auth, id } = await registered(user);
+  const clone = auth.clone();
+  await (await authenticate(user.id, (o) => auth.assert(o, { counter: 5 }))).result;
+  // The clone replays the counter it copied, then a lower one; a passwordless attempt is refused the same way.
+  await rejectsWith((await authenticate(user.id, (o) => clone.assert(o, { counter: 5 }))).result, 'webauthn.counter-regressed');
+  await rejectsWith((await authenticate(user.id, (o) => clone.assert(o, { counter: 3 }))).result, 'webauthn.counter-regressed');
+  await rejectsWith((await authenticate(undefined, (o) => clone.assert(o, { counter: 4, uv: true }))).result, 'webauthn.counter-regressed');
+  assert.equal((await store.getWebAuthnCredential(id))!.counter, 5, 'the stored counter did not move');
+  // The genuine key, moving forward, still works.
+  await (await authenticate(user.id, (o) => auth.assert(o, { counter: 6 }))).result;
+});
+
+test('authenticators that keep no counter (always 0, synced passkeys) are accepted each time; one that starts counting cannot go back to 0', async () => {
+  const user = await newUser();
+  const { auth, id } = await registered(user);
+  for (let i = 0; i < 2; i++) await (await authenticate(user.id, (o) => auth.assert(o, { counter: 0 }))).result;
+  await (await authenticate(user.id, (o) => auth.assert(o, { counter: 1 }))).result;
+  await rejectsWith((await authenticate(user.id, (o) => auth.assert(o, { counter: 0 }))).result, 'webauthn.counter-regressed');
+  assert.equal((await store.getWebAuthnCredential(id))!.counter, 1);
+});
+
+test('user verification honoured: a passwordless passkey sign-in asks for UV and refuses an assertion without it (webauthn.user-verification-required); with UV it signs the user in', async () => {
+  const user = await newUser();
+  const { auth } = await registered(user);
+  const noUv = await authenticate(undefined, (o) => auth.assert(o, { uv: false }));
+  assert.equal(noUv.options.userVerification, 'required');
+  await rejectsWith(noUv.result, 'webauthn.user-verification-required');
+  const withUv = await authenticate(undefined, (o) => auth.assert(o, { uv: true }));
+  assert.deepEqual(await withUv.result, { userId: user.id, userVerified: true });
+  // As a second factor UV is preferred, not required, and reported as it was (the sign-in page adds amr "user" only when true).
+  const second = await authenticate(user.id, (o) => auth.assert(o, { uv: true }));
+  assert.equal(second.options.userVerification, 'preferred');
+  assert.equal((await second.result).userVerified, true);
+});
+
+test('attack: an assertion replayed (its challenge was used), from another origin, or with another user’s key is refused (webauthn.invalid-response)', async () => {
+  const alice = await newUser();
+  const bob = await newUser();
+  const { auth } = await registered(alice);
+  const slot = 'replay-slot';
+  const options = (await ceremonies.authenticationOptions(slot, alice.id)) as { challenge: string };
+  const response = auth.assert(options);
+  await ceremonies.verifyAuthentication(slot, alice.id, response);
+  await rejectsWith(ceremonies.verifyAuthentication(slot, alice.id, response), 'webauthn.invalid-response');
+
+  // A look-alike site relaying the ceremony: the browser puts its own origin in clientDataJSON.
+  const { auth: relayed } = await registered(await newUser());
+  relayed.origin = 'https://login.example-test.evil';
+  await rejectsWith((await authenticate(undefined, (o) => relayed.assert(o, { uv: true }))).result, 'webauthn.invalid-response');
+  await rejectsWith(registered(await newUser(), new SoftAuthenticator('https://login.example-test.evil')), 'webauthn.invalid-response');
+
+  await rejectsWith((await authenticate(bob.id, (o) => auth.assert(o))).result, 'webauthn.invalid-response');
+  const forged = await authenticate(alice.id, (o) => JSON.stringify({ ...JSON.parse(auth.assert(o)), id: b64u(randomBytes(16)) }));
+  await rejectsWith(forged.result, 'webauthn.invalid-response');
+});
+
+test('registration: several keys per user, the user’s existing keys excluded in the options; a key registered without UV reports it', async () => {
+  const user = await newUser();
+  const first = await registered(user);
+  const options = (await ceremonies.registrationOptions('reg-more', user)) as { challenge: string; excludeCredentials: Array<{ id: string }> };
+  assert.deepEqual(options.excludeCredentials.map((c) => c.id), [first.id]);
+  const second = new SoftAuthenticator();
+  const r = await ceremonies.verifyRegistration('reg-more', user.id, second.register(options, false), 'Backup key');
+  assert.equal(r.userVerified, false);
+  const creds = await store.listWebAuthnCredentials(user.id);
+  assert.deepEqual(creds.map((c) => c.name).sort(), ['Backup key', 'Key']);
+  // attack: a registration answered twice (the challenge is single use).
+  await rejectsWith(ceremonies.verifyRegistration('reg-more', user.id, new SoftAuthenticator().register(options), 'Third'), 'webauthn.invalid-response');
+});
