@@ -113,3 +113,22 @@ test('fail closed: when the ephemeral store is down no attempt is let through', 
   await assert.rejects(lockout.guard({ account: 'u1' }, async () => void (ran = true)));
   assert.equal(ran, false);
 });
+
+test('a lock that engages is reported once to onLock listeners, with its subject and end (the address, under its looser limit, is not locked); a failing listener does not undo the lock', async () => {
+  const { clock, lockout } = setup();
+  const seen: Array<{ kind: string; id: string; until: number; failures: number }> = [];
+  lockout.onLock(() => {
+    throw new Error('listener down');
+  });
+  lockout.onLock((e) => void seen.push(e));
+  for (let i = 0; i < 10; i++) {
+    await rejectsWith(lockout.guard({ account: 'u1', ip: '203.0.113.9' }, wrong), 'auth.invalid-credentials');
+    if (i < 9) assert.equal(seen.length, 0, `no lock before the 10th failure (after ${i + 1})`);
+    clock.advance(60_000);
+  }
+  assert.deepEqual(seen, [{ kind: 'account', id: 'u1', until: T0 + 9 * 60_000 + DEFAULT_LOCKOUT_POLICY.account.lockMs, failures: 10 }]);
+  await rejectsWith(lockout.check({ account: 'u1' }), 'auth.locked');
+  // Locked attempts are refused before they count: no second report.
+  await rejectsWith(lockout.guard({ account: 'u1' }, wrong), 'auth.locked');
+  assert.equal(seen.length, 1);
+});
