@@ -1,7 +1,8 @@
-/** PKCS#10 certification requests (RFC 2986): parse, check the proof of possession, accept only strong keys. */
+/** PKCS#10 certification requests (RFC 2986) on @peculiar/asn1-csr: parse, check the proof of possession, accept only strong keys. */
 import { createPublicKey } from 'node:crypto';
+import { CertificationRequest } from '@peculiar/asn1-csr';
 import { PortcullisError } from '../core/errors.js';
-import { DerError, TAG, children, content, expectTag, oidToString, readOne, whole } from './der.js';
+import { Asn1Error, kids, parseDer, raw } from './parse.js';
 import { fromPem } from './pem.js';
 import { verifySignature } from './verify-signature.js';
 
@@ -11,29 +12,36 @@ export interface ParsedCsr {
 }
 
 /**
- * Parses a CSR and verifies its self-signature; returns the subject and key.
+ * Parses a CSR (strict DER) and verifies its self-signature; returns the subject and key.
  * @example const { spki } = parseCsr(csrPem);
  */
 export function parseCsr(pem: string): ParsedCsr {
   let out: ParsedCsr;
   try {
     const der = fromPem(pem, 'CERTIFICATE REQUEST');
-    const [info, alg, sig] = children(expectTag(readOne(der), TAG.SEQUENCE, 'CertificationRequest'));
-    const f = children(expectTag(info, TAG.SEQUENCE, 'CertificationRequestInfo'));
-    const subject = whole(expectTag(f[1], TAG.SEQUENCE, 'subject'));
-    const spki = whole(expectTag(f[2], TAG.SEQUENCE, 'subjectPKInfo'));
-    const sigOid = oidToString(content(expectTag(children(expectTag(alg, TAG.SEQUENCE, 'signatureAlgorithm'))[0], TAG.OID, 'algorithm')));
-    const sigBits = content(expectTag(sig, TAG.BIT_STRING, 'signature'));
-    if (!verifySignature(spki, sigOid, whole(info!), sigBits.subarray(1))) {
+    const { value: csr, tree } = parseDer(der, CertificationRequest, 'CertificationRequest');
+    const infoNode = kids(tree, 'CertificationRequest')[0];
+    const f = kids(infoNode, 'CertificationRequestInfo');
+    // RFC 2986 §4.1: version is 0 (v1).
+    if (csr.certificationRequestInfo.version !== 0) throw new Asn1Error('CertificationRequestInfo', 'unknown version');
+    const subject = raw(f[1], 'CertificationRequestInfo');
+    const spki = raw(f[2], 'CertificationRequestInfo');
+    if (!verifySignature(spki, csr.signatureAlgorithm.algorithm, raw(infoNode, 'CertificationRequest'), new Uint8Array(csr.signature))) {
       throw new PortcullisError('pki.csr-invalid', 'the CSR signature does not verify (no proof of possession)');
     }
     out = { subject, spki };
   } catch (e) {
     if (e instanceof PortcullisError && e.code !== 'request.invalid') throw e;
-    if (e instanceof PortcullisError || e instanceof DerError) throw new PortcullisError('pki.csr-invalid', 'the CSR is not a well-formed PKCS#10 request');
+    if (e instanceof Asn1Error) throw new PortcullisError('pki.csr-invalid', `the CSR is not a well-formed PKCS#10 request (${e.message})`);
+    if (e instanceof PortcullisError) throw new PortcullisError('pki.csr-invalid', 'the CSR is not a well-formed PKCS#10 request');
     throw e;
   }
-  const key = createPublicKey({ key: Buffer.from(out.spki), format: 'der', type: 'spki' });
+  let key;
+  try {
+    key = createPublicKey({ key: Buffer.from(out.spki), format: 'der', type: 'spki' });
+  } catch {
+    throw new PortcullisError('pki.csr-invalid', 'the CSR key cannot be read');
+  }
   const d = key.asymmetricKeyDetails;
   const ok =
     (key.asymmetricKeyType === 'ec' && (d?.namedCurve === 'prime256v1' || d?.namedCurve === 'secp384r1')) ||

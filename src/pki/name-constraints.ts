@@ -3,8 +3,9 @@
  * certificate lie inside a CA's permitted subtrees and outside its excluded ones.
  * A name form that the constraints do not mention is unconstrained.
  */
-import { equalBytes, children, readOne, whole } from './der.js';
-import type { NameConstraints, ParsedGeneralName } from './extensions.js';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Name } from '@peculiar/asn1-x509';
+import { equalBytes, parseDer, type NameConstraints, type ParsedGeneralName } from './parse.js';
 
 function dnsMatches(name: string, base: string): boolean {
   const n = name.toLowerCase().replace(/\.$/, '');
@@ -46,10 +47,16 @@ function ipMatches(ip: Uint8Array, base: Uint8Array): boolean {
   return true;
 }
 
+/** The DER of each RDN of a Name. */
+function rdns(name: Uint8Array): Uint8Array[] {
+  return parseDer(name, Name, 'Name').value.map((rdn) => new Uint8Array(AsnConvert.serialize(rdn)));
+}
+
 /** DN subtree: the base's RDNs are a prefix of the name's RDNs (byte comparison of each RDN). */
 function dnMatches(name: Uint8Array, base: Uint8Array): boolean {
-  const n = children(readOne(name)).map(whole);
-  const b = children(readOne(base)).map(whole);
+  const b = rdns(base);
+  if (b.length === 0) return true;
+  const n = rdns(name);
   if (b.length > n.length) return false;
   return b.every((r, i) => equalBytes(r, n[i]!));
 }

@@ -2,12 +2,11 @@
  * Revocation status sources for the chain verifier: the CA's own inventory (for
  * certificates it issued) and CRLs (RFC 5280 §6.3, complete CRLs only).
  */
-import { TAG, children, content, equalBytes, oidToString, readOne, whole } from './der.js';
-import { parseTime, toHex, type ParsedCertificate } from './parse.js';
+import { CertificateList } from '@peculiar/asn1-x509';
+import { equalBytes, isInteger, keyUsageOf, kids, parseDer, raw, toHex, type ParsedCertificate } from './parse.js';
 import type { CertificateStore } from './store.js';
 import type { RevocationLookup, RevocationStatus } from './verify-chain.js';
 import { verifySignature } from './verify-signature.js';
-import { keyUsageOf } from './extensions.js';
 import { KU } from './certificate.js';
 
 /**
@@ -39,30 +38,23 @@ interface ParsedCrl {
   revoked: Set<string>;
 }
 
+/** A CRL (RFC 5280 §5.1) on @peculiar/asn1-x509; null when it is not DER (such a CRL is ignored). */
 function parseCrl(der: Uint8Array): ParsedCrl | null {
   try {
-    const [tbsT, algT, sigT] = children(readOne(der));
-    const f = children(tbsT!);
-    let i = 0;
-    if (f[i]?.tag === TAG.INTEGER) i++;
-    i++; // signature
-    const issuer = whole(f[i++]!);
-    const thisUpdate = parseTime(f[i++]!);
-    let nextUpdate: number | null = null;
-    if (f[i] && (f[i]!.tag === TAG.UTC_TIME || f[i]!.tag === TAG.GENERALIZED_TIME)) nextUpdate = parseTime(f[i++]!);
-    const revoked = new Set<string>();
-    if (f[i]?.tag === TAG.SEQUENCE) {
-      for (const e of children(f[i]!)) revoked.add(toHex(content(children(e)[0]!)));
-      i++;
-    }
+    const { value: crl, tree } = parseDer(der, CertificateList, 'CertificateList');
+    const tbsNode = kids(tree, 'CertificateList')[0];
+    const f = kids(tbsNode, 'TBSCertList');
+    // version (an optional INTEGER), signature, issuer, ...
+    const issuer = raw(f[isInteger(f[0]) ? 2 : 1], 'TBSCertList');
+    const t = crl.tbsCertList;
     return {
-      tbs: whole(tbsT!),
-      sigOid: oidToString(content(children(algT!)[0]!)),
-      signature: content(sigT!).subarray(1),
+      tbs: raw(tbsNode, 'CertificateList'),
+      sigOid: crl.signatureAlgorithm.algorithm,
+      signature: new Uint8Array(crl.signature),
       issuer,
-      thisUpdate,
-      nextUpdate,
-      revoked,
+      thisUpdate: t.thisUpdate.getTime().getTime(),
+      nextUpdate: t.nextUpdate ? t.nextUpdate.getTime().getTime() : null,
+      revoked: new Set((t.revokedCertificates ?? []).map((r) => toHex(new Uint8Array(r.userCertificate)))),
     };
   } catch {
     return null;

@@ -8,19 +8,21 @@
 import { createPublicKey } from 'node:crypto';
 import { PortcullisError, type ErrorCode } from '../core/errors.js';
 import { EKU, EXT, KU, ipBytes } from './certificate.js';
-import { DerError, equalBytes } from './der.js';
+import { satisfiesNameConstraints } from './name-constraints.js';
 import {
+  Asn1Error,
   authorityKeyIdOf,
   basicConstraintsOf,
+  equalBytes,
   extKeyUsageOf,
   keyUsageOf,
   nameConstraintsOf,
+  parseCertificate,
   subjectAltNamesOf,
   subjectKeyIdOf,
+  type ParsedCertificate,
   type ParsedGeneralName,
-} from './extensions.js';
-import { satisfiesNameConstraints } from './name-constraints.js';
-import { parseCertificate, type ParsedCertificate } from './parse.js';
+} from './parse.js';
 import { isSupportedSignatureAlgorithm, verifySignature } from './verify-signature.js';
 
 export type RevocationStatus = 'good' | 'revoked' | 'unknown';
@@ -73,7 +75,7 @@ function parse(der: Uint8Array, what: string): ParsedCertificate {
   try {
     return parseCertificate(der);
   } catch (e) {
-    if (e instanceof DerError) throw fail('cert.malformed', `${what} is not a well-formed certificate`);
+    if (e instanceof Asn1Error) throw fail('cert.malformed', `${what} is not a well-formed certificate (${e.message})`);
     throw e;
   }
 }
@@ -82,7 +84,7 @@ function decode<T>(f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof DerError) throw fail('cert.malformed', `malformed extension: ${e.message}`);
+    if (e instanceof Asn1Error) throw fail('cert.malformed', `malformed extension: ${e.message}`);
     throw e;
   }
 }
@@ -167,7 +169,7 @@ function validatePath(path: ParsedCertificate[], o: VerifyChainOptions): void {
         const sub = path[j]!;
         // RFC 5280 §6.1.3 (b): self-issued intermediates are exempt.
         if (j > 0 && isSelfIssued(sub)) continue;
-        if (!satisfiesNameConstraints(namesOf(sub), nc)) throw fail('cert.name-constraint', 'a name in the chain violates a CA name constraint');
+        if (!decode(() => satisfiesNameConstraints(namesOf(sub), nc))) throw fail('cert.name-constraint', 'a name in the chain violates a CA name constraint');
       }
     }
   }

@@ -60,7 +60,6 @@ const KNOWN_GAPS: Record<string, string> = {
   'cve::cve-2025-61727': 'known gap: not analysed yet',
   'pathlen::validation-ignores-pathlen-in-leaf': 'known gap: leaf with cA=TRUE is refused outright (Web PKI rule), limbo expects pathLen in the leaf ignored',
   'pathlen::max-chain-depth-1-self-issued': 'known gap: max chain depth counts self-issued intermediates',
-  'pathological::nc-dos-1': 'known gap: no limit on name-constraint comparisons (names × subtrees)',
   'pathological::nc-dos-2': 'known gap: no limit on name-constraint comparisons (names × subtrees)',
   'rfc5280::aki::cross-signed-root-missing-aki': 'known gap: AKI presence is not required on a cross-signed anchor',
   'rfc5280::nc::invalid-dnsname-leading-period': 'known gap: malformed DNS name-constraint bases are not rejected',
