@@ -8,7 +8,7 @@
 import { parseDictionary, parseItem, parseList, serializeDictionary, serializeInnerList, serializeItem, serializeList, type InnerList, type Item } from 'structured-headers';
 import { PortcullisError } from '../core/errors.js';
 import type { ComponentId } from './signature-input.js';
-import { isRequestLike, type HttpMessageLike, type HttpRequestLike, type MessageHeaders } from './types.js';
+import { isRequestLike, type FieldLineSource, type HttpMessageLike, type HttpRequestLike, type MessageHeaders } from './types.js';
 
 const malformed = (m: string, cause?: unknown): PortcullisError => new PortcullisError('signature.malformed', m, cause === undefined ? {} : { cause });
 const missing = (m: string): PortcullisError => new PortcullisError('signature.component-missing', m);
@@ -17,8 +17,9 @@ const FIELD_PARAMS = new Set(['sf', 'key', 'bs', 'req', 'tr']);
 const FLAG_PARAMS = new Set(['sf', 'bs', 'req', 'tr']);
 
 /** The field lines of `name` (lowercase), or undefined when the field is absent. */
-export function fieldLines(headers: MessageHeaders | undefined, name: string): string[] | undefined {
+export function fieldLines(headers: MessageHeaders | undefined, name: string): readonly string[] | undefined {
   if (!headers) return undefined;
+  if (typeof (headers as { fieldLines?: unknown }).fieldLines === 'function') return (headers as FieldLineSource).fieldLines(name);
   if (typeof (headers as { get?: unknown }).get === 'function') {
     const v = (headers as { get(n: string): string | null }).get(name);
     return v === null ? undefined : [v];
@@ -198,8 +199,12 @@ function derivedValue(c: ComponentId, context: HttpMessageLike): string {
   switch (c.name) {
     case '@method':
       return context.method;
-    case '@target-uri':
+    case '@target-uri': {
+      // the common absolute http(s) URI without a fragment is its own value; anything else is parsed
+      const u = context.url;
+      if ((u.startsWith('https://') || u.startsWith('http://')) && !u.includes('#')) return u;
       return target(context).targetUri;
+    }
     case '@authority':
       return target(context).authority;
     case '@scheme':

@@ -3,7 +3,7 @@
  * dictionaries parsed and serialized with `structured-headers` (RFC 8941), checked
  * for the shape RFC 9421 gives them. Every failure is `signature.malformed`.
  */
-import { parseDictionary, parseItem, serializeInnerList, serializeItem, type BareItem, type InnerList, type Item, type Parameters } from 'structured-headers';
+import { parseDictionary, parseItem, serializeBareItem, serializeInnerList, serializeItem, Token, type BareItem, type InnerList, type Item, type Parameters } from 'structured-headers';
 import { PortcullisError } from '../core/errors.js';
 import type { SignatureParams } from './types.js';
 
@@ -22,6 +22,8 @@ export interface SignatureInput {
   rawParams: Parameters;
   /** The `@signature-params` value: the serialization of this member's inner list (§2.3). */
   serialized: string;
+  /** The serialized identifier of each covered component, in order (the signature base's line prefixes). */
+  componentIds: string[];
 }
 
 /** One member of Accept-Signature (§5.1): what a signer is asked to produce. */
@@ -91,6 +93,30 @@ function parseDict(value: string, what: string): Map<string, Item | InnerList> {
   const keys = dictionaryKeys(value);
   if (keys.length !== dict.size) throw malformed(`${what} repeats a label`);
   return dict;
+}
+
+/**
+ * RFC 8941 §4.1 serialization of values the parser produced, so already valid: the
+ * common bare items directly, the rare ones (decimals, byte sequences, dates, display
+ * strings) through `structured-headers`. Same output as its serializer, without its
+ * per-value re-validation; property-tested against it in the fuzz test.
+ */
+function serializeParsedBare(v: BareItem): string {
+  if (typeof v === 'string') return v.includes('"') || v.includes('\\') ? `"${v.replace(/["\\]/g, '\\$&')}"` : `"${v}"`;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
+  if (v instanceof Token) return v.toString();
+  return serializeBareItem(v);
+}
+
+function serializeParsedParams(params: Parameters): string {
+  let out = '';
+  for (const [k, v] of params) out += v === true ? `;${k}` : `;${k}=${serializeParsedBare(v)}`;
+  return out;
+}
+
+/** The serialization of a parsed item (a component identifier). */
+export function serializeParsedItem(value: BareItem, params: Parameters): string {
+  return params.size === 0 ? serializeParsedBare(value) : serializeParsedBare(value) + serializeParsedParams(params);
 }
 
 function isInnerList(m: Item | InnerList): m is InnerList {
@@ -164,12 +190,16 @@ export function parseSignatureInput(value: string): Map<string, SignatureInput> 
   const out = new Map<string, SignatureInput>();
   for (const [label, member] of parseDict(value, 'Signature-Input')) {
     if (!isInnerList(member)) throw malformed(`Signature-Input "${label}" is not an inner list`);
+    const covered = components(member[0], label);
+    const ids = covered.map((c) => serializeParsedItem(c.name, c.params));
     out.set(label, {
       label,
-      components: components(member[0], label),
+      components: covered,
       params: signatureParams(member[1], label),
       rawParams: member[1],
-      serialized: serializeInnerList(member),
+      // §2.3: the inner list serialized (RFC 8941 §4.1.1.1), built once from the parsed member
+      serialized: `(${ids.join(' ')})${serializeParsedParams(member[1])}`,
+      componentIds: ids,
     });
   }
   return out;

@@ -12,7 +12,15 @@ export interface HeaderGetter {
 /** Node-style headers: lowercase names, one string or one string per field line. */
 export type HeaderRecord = Readonly<Record<string, string | readonly string[] | number | undefined>>;
 
-export type MessageHeaders = HeaderGetter | HeaderRecord;
+/**
+ * Field lines by lowercase name, one string per line as received (a server reading
+ * node's `rawHeaders` without building a header object); undefined when absent.
+ */
+export interface FieldLineSource {
+  fieldLines(name: string): readonly string[] | undefined;
+}
+
+export type MessageHeaders = HeaderGetter | HeaderRecord | FieldLineSource;
 
 export interface HttpRequestLike {
   method: string;

@@ -3,14 +3,15 @@
  * look at, which components must be covered, which algorithms are allowed, the
  * created/expires window, and the key lookup. The key decides the algorithm (§3.2
  * step 6); an `alg` parameter that disagrees with it is an error. Cheap checks come
- * first; the signature base is built once and verification is one WebCrypto call.
+ * first; the signature base is built once and verification is one WebCrypto call
+ * (or the caller's `verifySignature`); with synchronous parts `check` never waits.
  * Nonce replay is the caller's: the verified `nonce` is returned for `consumeOnce`.
  */
 import { systemClock, type Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import { isSignatureAlgorithm, keyFits, verifyBytes } from './algorithms.js';
 import { fieldLines } from './components.js';
-import { signatureBase } from './signature-base.js';
+import { signatureBaseOf } from './signature-base.js';
 import { parseComponentId, parseSignature, parseSignatureInput, serializeComponentId, type ComponentId, type SignatureInput } from './signature-input.js';
 import type { HttpMessageLike, HttpRequestLike, SignatureAlgorithm, SignatureParams } from './types.js';
 
@@ -102,6 +103,19 @@ export class SignatureVerifier {
    * one that passes; when none passes, throws the first one's error.
    */
   async verify(message: HttpMessageLike, request?: HttpRequestLike, parsed?: MessageSignatures): Promise<VerifiedSignature> {
+    return this.check(message, request, parsed);
+  }
+
+  /**
+   * `verify` without the promise when nothing waits: with a synchronous key lookup and
+   * `verifySignature` (an HMAC on node:crypto) the result, or the error, comes back
+   * directly; otherwise a Promise. For servers, where each microtask hop counts.
+   *
+   * @example
+   * const r = verifier.check(message, undefined, readSignatures(message));
+   * const v = r instanceof Promise ? await r : r;
+   */
+  check(message: HttpMessageLike, request?: HttpRequestLike, parsed?: MessageSignatures): VerifiedSignature | Promise<VerifiedSignature> {
     const { inputs, signatures } = parsed ?? readSignatures(message);
     let candidates: SignatureInput[];
     if (this.policy.label !== undefined) {
@@ -111,7 +125,28 @@ export class SignatureVerifier {
     if (this.policy.tag !== undefined) candidates = candidates.filter((c) => c.params.tag === this.policy.tag);
     if (candidates.length === 0) throw new PortcullisError('signature.missing', 'no signature with the expected label or tag');
     let first: unknown;
-    for (const c of candidates) {
+    for (let i = 0; i < candidates.length; i++) {
+      const c = candidates[i]!;
+      try {
+        const r = this.verifyOne(message, c, signatures.get(c.label), request);
+        if (r instanceof Promise && (first !== undefined || i + 1 < candidates.length)) return this.verifyRest(r, i, first, candidates, signatures, message, request);
+        return r;
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    throw first;
+  }
+
+  /** The candidates after `i`, once the pending verification of `i` failed. */
+  private async verifyRest(pending: Promise<VerifiedSignature>, i: number, first: unknown, candidates: SignatureInput[], signatures: Map<string, Uint8Array>, message: HttpMessageLike, request: HttpRequestLike | undefined): Promise<VerifiedSignature> {
+    try {
+      return await pending;
+    } catch (e) {
+      first ??= e;
+    }
+    for (let j = i + 1; j < candidates.length; j++) {
+      const c = candidates[j]!;
       try {
         return await this.verifyOne(message, c, signatures.get(c.label), request);
       } catch (e) {
@@ -121,7 +156,7 @@ export class SignatureVerifier {
     throw first;
   }
 
-  private async verifyOne(message: HttpMessageLike, input: SignatureInput, signature: Uint8Array | undefined, request?: HttpRequestLike): Promise<VerifiedSignature> {
+  private verifyOne(message: HttpMessageLike, input: SignatureInput, signature: Uint8Array | undefined, request?: HttpRequestLike): VerifiedSignature | Promise<VerifiedSignature> {
     const { label, params } = input;
     const p = this.policy;
     if (signature === undefined) throw new PortcullisError('signature.malformed', `signature "${label}" is in Signature-Input but not in Signature`);
@@ -131,7 +166,7 @@ export class SignatureVerifier {
     if (p.requireNonce && params.nonce === undefined) throw new PortcullisError('signature.parameter-missing', `signature "${label}" has no nonce parameter`);
     if ((p.requireKeyid ?? true) && params.keyid === undefined) throw new PortcullisError('signature.parameter-missing', `signature "${label}" has no keyid parameter`);
 
-    const covered = input.components.map(serializeComponentId);
+    const covered = input.componentIds;
     for (const r of this.required) {
       if (!covered.includes(r)) throw new PortcullisError('signature.component-missing', `signature "${label}" does not cover ${r}`);
     }
@@ -144,20 +179,29 @@ export class SignatureVerifier {
     if (params.expires !== undefined && now > params.expires + this.skew) throw new PortcullisError('signature.expired', `signature "${label}" has expired`);
 
     if (params.alg !== undefined && !isSignatureAlgorithm(params.alg)) throw new PortcullisError('signature.alg-mismatch', `signature "${label}" names an unknown algorithm`);
-    const found = await p.keyLookup(params.keyid, params.alg, input);
+    const found = p.keyLookup(params.keyid, params.alg, input);
+    if (found instanceof Promise) return found.then((k) => this.verifyWithKey(message, input, signature, k, request));
+    return this.verifyWithKey(message, input, signature, found, request);
+  }
+
+  private verifyWithKey(message: HttpMessageLike, input: SignatureInput, signature: Uint8Array, found: VerificationKey | undefined, request: HttpRequestLike | undefined): VerifiedSignature | Promise<VerifiedSignature> {
+    const { label, params } = input;
+    const p = this.policy;
     if (!found) throw new PortcullisError('signature.unknown-key', `signature "${label}" names an unknown key`);
     const alg = found.alg;
     if (params.alg !== undefined && params.alg !== alg) throw new PortcullisError('signature.alg-mismatch', `signature "${label}" declares ${params.alg} but its key is ${alg}`);
     if (this.algorithms && !this.algorithms.has(alg)) throw new PortcullisError('signature.alg-mismatch', `algorithm ${alg} is not allowed here`);
     if (!keyFits(alg, found.key, 'verify')) throw new PortcullisError('signature.alg-mismatch', `the key registered for ${alg} is not a ${alg} verification key`);
 
-    const base = signatureBase(message, input.components, input.serialized, request);
-    const ok = p.verifySignature !== undefined ? await p.verifySignature(found, signature, base) : await verifyBytes(alg, found.key, signature, new TextEncoder().encode(base));
-    if (!ok) {
-      throw new PortcullisError('signature.invalid', `signature "${label}" does not verify`);
-    }
-    return { label, alg, keyid: params.keyid, params, components: covered };
+    const base = signatureBaseOf(message, input, request);
+    const ok = p.verifySignature !== undefined ? p.verifySignature(found, signature, base) : verifyBytes(alg, found.key, signature, new TextEncoder().encode(base));
+    return ok instanceof Promise ? ok.then((valid) => verified(valid, input, alg)) : verified(ok, input, alg);
   }
+}
+
+function verified(valid: boolean, input: SignatureInput, alg: SignatureAlgorithm): VerifiedSignature {
+  if (!valid) throw new PortcullisError('signature.invalid', `signature "${input.label}" does not verify`);
+  return { label: input.label, alg, keyid: input.params.keyid, params: input.params, components: input.componentIds };
 }
 
 /**

@@ -10,7 +10,8 @@ import { PortcullisError } from '../../src/core/errors.js';
 import { importParams } from '../../src/signatures/algorithms.js';
 import { parseContentDigest } from '../../src/signatures/content-digest.js';
 import { signMessage } from '../../src/signatures/sign.js';
-import { parseAcceptSignature } from '../../src/signatures/signature-input.js';
+import { parseDictionary, serializeInnerList, serializeItem, type InnerList } from 'structured-headers';
+import { parseAcceptSignature, parseSignatureInput } from '../../src/signatures/signature-input.js';
 import { SignatureVerifier } from '../../src/signatures/verify.js';
 
 function mulberry32(seed: number): () => number {
@@ -100,5 +101,39 @@ describe('parser fuzz', () => {
     assert.ok(codes.get('signature.malformed')! > 100, 'the mutations reach the parser');
     assert.ok((codes.get('signature.invalid') ?? 0) + (codes.get('signature.component-missing') ?? 0) > 10, 'some mutations parse and reach verification');
     assert.ok(verified < 5000 * 0.2, 'most mutations must not verify');
+  });
+
+  it('@signature-params built from the parsed member equals structured-headers serialization, for 5000 mutated inputs', () => {
+    const rand = mulberry32(0x8941);
+    const pick = (s: string): string => s[Math.floor(rand() * s.length)]!;
+    const seeds = [
+      'sig1=("@method" "@target-uri" "content-digest");created=1618884473;keyid="test-key-rsa-pss";nonce="b3k2pp5k7z-50gnwp.yemd"',
+      'sig-b21=();created=1618884473;keyid="test-key-rsa-pss";nonce="b3k2pp5k7z-50gnwp.yemd"',
+      'a=("@query-param";name="Pet" "example-dict";key="a" "x-a";bs "x-b";sf;req "x-c";tr);created=-0;expires=000123;alg=hmac-sha256;x=?1;y=?0;z=1.50;w=:AQID:;v=tok/en:x, b=("x" "y\\"q\\\\");tag="t"',
+    ];
+    let compared = 0;
+    for (let i = 0; i < 5000; i++) {
+      let v = seeds[i % seeds.length]!;
+      const n = Math.floor(rand() * 3);
+      for (let k = 0; k < n; k++) {
+        const at = Math.floor(rand() * (v.length + 1));
+        v = rand() < 0.5 ? v.slice(0, at) + pick(' ;=()":,?0123456789abz*.-\\') + v.slice(at) : v.slice(0, at) + v.slice(at + 1);
+      }
+      let parsed;
+      try {
+        parsed = parseSignatureInput(v);
+      } catch (e) {
+        assert.ok(typed(e), `${JSON.stringify(v)} threw ${String(e)}`);
+        continue;
+      }
+      const dict = parseDictionary(v);
+      for (const [label, input] of parsed) {
+        const member = dict.get(label) as InnerList;
+        assert.equal(input.serialized, serializeInnerList(member), JSON.stringify(v));
+        assert.deepEqual(input.componentIds, member[0].map((item) => serializeItem(item)), JSON.stringify(v));
+        compared++;
+      }
+    }
+    assert.ok(compared > 2000, `only ${compared} members parsed`);
   });
 });
