@@ -1,7 +1,7 @@
 /**
  * Wycheproof AEAD and key-wrap vectors through Portcullis's crypto paths:
  * aes_gcm_test.json through the transit AES-256-GCM primitive, aes_wrap_test.json through
- * JWE A256KW (decryptBody → jose) and node's id-aes256-wrap, a256cbc_hs512_test.json through
+ * JWE A256KW (decryptBody on both engines: node:crypto and jose) and node's id-aes256-wrap, a256cbc_hs512_test.json through
  * jose's A256CBC-HS512 decryption (empty AAD) and the RFC 7518 §5.2.2 primitive (other AAD).
  */
 import { test } from 'node:test';
@@ -55,7 +55,7 @@ function nodeUnwrap(t: Vector): Buffer | undefined {
   }
 }
 
-test(`wycheproof aes_wrap: ${wrap256.length} vectors with 256-bit keys through JWE A256KW (decryptBody) and node id-aes256-wrap (empty-ciphertext wrap-size vectors: JWE path only)`, async () => {
+test(`wycheproof aes_wrap: ${wrap256.length} vectors with 256-bit keys through JWE A256KW (decryptBody, node and jose engines) and node id-aes256-wrap (empty-ciphertext wrap-size vectors: JWE path only)`, async () => {
   const failures: string[] = [];
   let throughJwe = 0;
   for (const t of wrap256) {
@@ -71,6 +71,8 @@ test(`wycheproof aes_wrap: ${wrap256.length} vectors with 256-bit keys through J
     const header = { alg: 'A256KW', enc: 'A256GCM', aud: 'wycheproof' };
     const jwe = buildJwe(header, hex(t.ct), t.result === 'valid' && msg.length === 32 ? msg : undefined, Buffer.from(`tc ${t.tcId}`));
     const r = await outcome(decryptBody(jwe, { getKey: () => ({ key: hex(t.key) }), context: { aud: 'wycheproof' } }));
+    const viaJose = await outcome(decryptBody(jwe, { getKey: () => ({ key: hex(t.key) }), context: { aud: 'wycheproof' }, engine: 'jose' }));
+    if (viaJose.code !== r.code) failures.push(`${t.tcId} engines disagree: node ${r.code}, jose ${viaJose.code}`);
     if (t.result === 'valid' && msg.length === 32) {
       throughJwe++;
       if (r.code !== 'ok' || Buffer.from(r.value!.plaintext).toString() !== `tc ${t.tcId}`) failures.push(`${t.tcId} jwe: ${r.code}`);

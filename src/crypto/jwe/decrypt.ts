@@ -14,6 +14,7 @@ import { createPublicKey, diffieHellman, KeyObject, type webcrypto } from 'node:
 import { flattenedDecrypt, errors as joseErrors, type FlattenedJWE, type GeneralJWE, type JWEHeaderParameters } from 'jose';
 import { PortcullisError } from '../../core/errors.js';
 import { assertDecryptionUse, assertKeyFitsAlg, joseKey, keyFacts, type JweKeyMaterial, type KeyFacts } from './key-check.js';
+import { decodeB64url, decryptSymmetric } from './symmetric.js';
 import { CONTEXT_HEADERS, DEFAULT_MAX_JWE_BYTES, JWE_ALGS, MAX_RECIPIENTS, type JweAlg, type JweContext } from './policy.js';
 
 /** A key that may decrypt, as the lookup returns it. */
@@ -43,6 +44,11 @@ export interface DecryptBodyOptions {
   algorithms?: readonly JweAlg[];
   /** Largest accepted JWE in bytes (default 1 MiB). */
   maxBytes?: number;
+  /**
+   * Who decrypts `dir`/`A256KW` with a KeyObject or raw secret: node:crypto (`node`,
+   * default) or jose (`jose`, the reference the node path is tested against).
+   */
+  engine?: 'node' | 'jose';
 }
 
 export interface DecryptedBody {
@@ -58,6 +64,10 @@ type Flat = FlattenedJWE;
 type Header = Record<string, unknown>;
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** Parsed protected headers of symmetric-key JWEs, by their base64url text (bounded; frozen). */
+const headerCache = new Map<string, Readonly<Header>>();
+const HEADER_CACHE_SIZE = 1024;
 const malformed = (msg: string) => new PortcullisError('jwe.malformed', msg);
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -79,7 +89,7 @@ function recipientsOf(input: string | Uint8Array | Flat | GeneralJWE): Flat[] {
   let value: unknown = input;
   if (input instanceof Uint8Array) {
     try {
-      value = new TextDecoder('utf-8', { fatal: true }).decode(input);
+      value = utf8.decode(input);
     } catch {
       throw malformed('the JWE is not UTF-8 text');
     }
@@ -115,13 +125,23 @@ function recipientsOf(input: string | Uint8Array | Flat | GeneralJWE): Flat[] {
 
 function decodeHeader(b64: unknown): Header {
   if (typeof b64 !== 'string' || b64 === '' || !B64URL.test(b64)) throw malformed('the protected header is not base64url');
+  const cached = headerCache.get(b64);
+  if (cached !== undefined) return cached;
+  const raw = decodeB64url(b64);
+  if (raw === undefined) throw malformed('the protected header is not base64url');
   let h: unknown;
   try {
-    h = JSON.parse(Buffer.from(b64, 'base64url').toString('utf8'));
+    h = JSON.parse(utf8.decode(raw));
   } catch {
     throw malformed('the protected header is not JSON');
   }
   if (!isObject(h)) throw malformed('the protected header must be a JSON object');
+  // A symmetric-key sender repeats the same protected header (no per-message members), so its
+  // parse is kept; ECDH headers carry a fresh epk each time and are not.
+  if (h.alg === 'dir' || h.alg === 'A256KW') {
+    if (headerCache.size >= HEADER_CACHE_SIZE) headerCache.clear();
+    headerCache.set(b64, Object.freeze(h));
+  }
   return h;
 }
 
@@ -142,13 +162,15 @@ function checkRecipient(jwe: Flat, allowed: readonly JweAlg[], ctx: JweContext):
   if (jwe.protected === undefined) throw new PortcullisError('jwe.context-mismatch', 'the JWE has no protected header, so it binds no context');
   const protectedHeader = decodeHeader(jwe.protected);
   for (const h of [jwe.unprotected, jwe.header]) if (h !== undefined && !isObject(h)) throw malformed('unprotected headers must be JSON objects');
-  const parts = [protectedHeader, jwe.unprotected ?? {}, jwe.header ?? {}] as Header[];
-  const joint: Header = {};
-  for (const part of parts) {
-    for (const [name, value] of Object.entries(part)) {
-      // RFC 7516 §7.2.1: the header parameter names in the three locations MUST be disjoint.
-      if (name in joint) throw malformed(`header parameter ${name} appears more than once`);
-      joint[name] = value;
+  let joint: Header = protectedHeader;
+  if (jwe.unprotected !== undefined || jwe.header !== undefined) {
+    joint = {};
+    for (const part of [protectedHeader, jwe.unprotected ?? {}, jwe.header ?? {}] as Header[]) {
+      for (const [name, value] of Object.entries(part)) {
+        // RFC 7516 §7.2.1: the header parameter names in the three locations MUST be disjoint.
+        if (name in joint) throw malformed(`header parameter ${name} appears more than once`);
+        joint[name] = value;
+      }
     }
   }
   const alg = joint.alg;
@@ -243,10 +265,12 @@ export async function decryptBody(input: string | Uint8Array | Flat | GeneralJWE
   for (const candidate of candidates) {
     let checked: Checked;
     let found: JweDecryptionKey | undefined;
-    const kid = () => (typeof checked.joint.kid === 'string' ? checked.joint.kid : undefined);
+    let kid: string | undefined;
     try {
       checked = checkRecipient(candidate, allowed, opts.context);
-      found = await opts.getKey(kid(), checked.joint as JWEHeaderParameters);
+      kid = typeof checked.joint.kid === 'string' ? checked.joint.kid : undefined;
+      const got = opts.getKey(kid, checked.joint as JWEHeaderParameters);
+      found = got instanceof Promise ? await got : got;
       if (!found) throw new PortcullisError('jwe.unknown-key', 'the JWE kid names no decryption key');
     } catch (e) {
       if (!(e instanceof PortcullisError)) throw e;
@@ -260,16 +284,21 @@ export async function decryptBody(input: string | Uint8Array | Flat | GeneralJWE
     assertKeyFitsAlg(facts, alg);
     if (facts.type === 'public') throw new PortcullisError('jwe.wrong-key-use', 'decryption needs the private key');
     if (alg === 'ECDH-ES' || alg === 'ECDH-ES+A256KW') checkEphemeralKey(checked.joint.epk, facts, found.key);
+    // Only a protected `cty` is authenticated; an unprotected one could be changed in transit.
+    const cty = checked.protectedHeader.cty;
+    const contentType = typeof cty === 'string' ? cty : undefined;
+    if ((alg === 'dir' || alg === 'A256KW') && opts.engine !== 'jose' && (found.key instanceof KeyObject || found.key instanceof Uint8Array)) {
+      const plaintext = decryptSymmetric(candidate, found.key, alg);
+      return { plaintext, contentType, protectedHeader: checked.protectedHeader as JWEHeaderParameters, kid, alg };
+    }
     try {
       const key = await joseKey(found.key, facts, alg, 'decrypt');
       const r = await flattenedDecrypt(candidate, key, { keyManagementAlgorithms: [alg], contentEncryptionAlgorithms: ['A256GCM'] });
-      // Only a protected `cty` is authenticated; an unprotected one could be changed in transit.
-      const cty = checked.protectedHeader.cty;
       return {
         plaintext: r.plaintext,
-        contentType: typeof cty === 'string' ? cty : undefined,
+        contentType,
         protectedHeader: checked.protectedHeader as JWEHeaderParameters,
-        kid: kid(),
+        kid,
         alg,
       };
     } catch (e) {

@@ -1,10 +1,13 @@
 /**
  * Encrypts a body as a JWE (RFC 7516) for responses and the SDK, on `jose`, with the
  * same policy decryption enforces: an accepted `alg` for the key, A256GCM, and the
- * context (route audience, app, request id) in the protected header.
+ * context (route audience, app, request id) in the protected header. `dir` and `A256KW`
+ * with a KeyObject or raw secret are encrypted on node:crypto (symmetric.ts); the rest on jose.
  */
 import { CompactEncrypt, FlattenedEncrypt, type CompactJWEHeaderParameters } from 'jose';
 import { PortcullisError } from '../../core/errors.js';
+import { KeyObject } from 'node:crypto';
+import { encryptSymmetric } from './symmetric.js';
 import { assertKeyFitsAlg, joseKey, keyFacts, type JweKeyMaterial } from './key-check.js';
 import { contextHeader, type JweAlg, type JweContext, type JweEnc } from './policy.js';
 
@@ -20,6 +23,8 @@ export interface EncryptBodyOptions {
   context: JweContext;
   /** `compact` (application/jose, default) or `json` (flattened, application/jose+json). */
   serialization?: 'compact' | 'json';
+  /** Who encrypts `dir`/`A256KW` with a KeyObject or raw secret: node:crypto (default) or jose (for cross-checks). */
+  engine?: 'node' | 'jose';
 }
 
 /**
@@ -44,6 +49,9 @@ export async function encryptBody(plaintext: Uint8Array | string, opts: EncryptB
   if (opts.kid !== undefined) header.kid = opts.kid;
   if (opts.cty !== undefined) header.cty = opts.cty;
   const data = typeof plaintext === 'string' ? new TextEncoder().encode(plaintext) : plaintext;
+  if ((opts.alg === 'dir' || opts.alg === 'A256KW') && opts.engine !== 'jose' && (opts.key instanceof KeyObject || opts.key instanceof Uint8Array)) {
+    return encryptSymmetric(data, JSON.stringify(header), opts.key, opts.alg, opts.serialization ?? 'compact');
+  }
   const key = await joseKey(opts.key, facts, opts.alg, 'encrypt');
   try {
     if (opts.serialization === 'json') {
