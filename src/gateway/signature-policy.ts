@@ -18,17 +18,23 @@
  *   node sharing the store. The nonce is consumed last: only a request that passed
  *   every other check uses it up.
  * - With a token on the route, the key's app must be the token's `client_id`.
+ * - A denial for a signature or digest reason carries `Accept-Signature` (RFC 9421
+ *   §5.1): label `sig1`, the components this request must cover, `created`, a fresh
+ *   `nonce` when nonces are required, `alg` when the route allows one algorithm, `tag`.
+ * - Fields are read from the raw header lines (each line as received, no header object
+ *   built); the parsed Signature-Input serves the base and the checks alike.
  *
  * Verification runs on node:crypto (HMAC with `timingSafeEqual` on the event loop,
  * public keys on the thread pool), one verification per request.
  */
-import { constants, createHash, createHmac, hash, KeyObject, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { constants, createHash, createHmac, hash, KeyObject, randomBytes, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { RouteConfig, SignatureRequirement } from '../core/config/schema.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
 import { PortcullisError } from '../core/errors.js';
 import { parseContentDigest } from '../signatures/content-digest.js';
-import type { HttpRequestLike, SignatureAlgorithm } from '../signatures/types.js';
+import { parseComponentId, serializeAcceptSignature, type SignatureRequest } from '../signatures/signature-input.js';
+import type { FieldLineSource, HttpRequestLike, SignatureAlgorithm } from '../signatures/types.js';
 import { readSignatures, SignatureVerifier, type VerificationKey, type VerifiedSignature } from '../signatures/verify.js';
 import { hasBody, readBody } from './body.js';
 import type { PolicyStep, RequestContext } from './context.js';
@@ -121,9 +127,9 @@ export function targetUri(ctx: RequestContext, trustForwardedProto: boolean): st
 const SHA256_ONLY = /^sha-256=:([A-Za-z0-9+/]{43}=):$/;
 
 /** Checks the buffered body against its Content-Digest (every sha-256/sha-512 member must match). */
-function checkDigest(header: string | string[] | undefined, body: Buffer): void {
-  if (header === undefined) throw new PortcullisError('digest.missing', 'the request has a body but no Content-Digest');
-  const value = Array.isArray(header) ? header.join(', ') : header;
+function checkDigest(lines: readonly string[] | undefined, body: Buffer): void {
+  if (lines === undefined) throw new PortcullisError('digest.missing', 'the request has a body but no Content-Digest');
+  const value = lines.length === 1 ? lines[0]! : lines.join(', ');
   const one = SHA256_ONLY.exec(value);
   if (one !== null) {
     if (!timingSafeEqual(hash('sha256', body, 'buffer'), Buffer.from(one[1]!, 'base64'))) throw new PortcullisError('digest.mismatch', 'the body does not match its sha-256 Content-Digest');
@@ -137,6 +143,23 @@ function checkDigest(header: string | string[] | undefined, body: Buffer): void 
   }
 }
 
+/** Request fields straight from node's `rawHeaders` (no header object is built), one string per field line. */
+class RawFieldLines implements FieldLineSource {
+  constructor(private readonly raw: readonly string[]) {}
+
+  fieldLines(name: string): string[] | undefined {
+    const raw = this.raw;
+    let out: string[] | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i]!;
+      if (k.length === name.length && (k === name || k.toLowerCase() === name)) (out ??= []).push(raw[i + 1]!);
+    }
+    return out;
+  }
+}
+
+const SIGNATURE_REASON = /^(signature|digest)\./;
+
 /**
  * Builds the `require.signature` step of a route.
  *
@@ -149,11 +172,12 @@ export function signatureStep(route: RouteConfig, req: SignatureRequirement, dep
   const skewS = Math.floor(req.clockSkew / 1000);
   const nonceTtl = req.maxAge + 2 * req.clockSkew;
   const components = req.components ?? ['@method', '@target-uri'];
+  const withDigest = components.includes('content-digest') ? components : [...components, 'content-digest'];
   const keyLookup = (keyid: string | undefined): VerificationKey | undefined => (keyid === undefined ? undefined : appSigningKeys.lookup(keyid));
-  const make = (withBody: boolean): SignatureVerifier =>
+  const make = (required: readonly string[]): SignatureVerifier =>
     new SignatureVerifier({
       keyLookup,
-      requiredComponents: withBody && !components.includes('content-digest') ? [...components, 'content-digest'] : components,
+      requiredComponents: required,
       ...(req.algorithms !== undefined ? { algorithms: req.algorithms } : {}),
       maxAge: maxAgeS,
       clockSkew: skewS,
@@ -163,36 +187,76 @@ export function signatureStep(route: RouteConfig, req: SignatureRequirement, dep
       clock,
       verifySignature: nodeVerifySignature,
     });
-  const withoutBody = make(false);
-  const withBody = make(true);
+  const withoutBody = make(components);
+  const withBody = make(withDigest);
   const trustProto = req.trustForwardedProto;
   const maxBody = route.maxBodySize;
 
-  async function check(ctx: RequestContext): Promise<void> {
-    const nodeReq = ctx.req;
-    const message: HttpRequestLike = { method: ctx.method, url: targetUri(ctx, trustProto), headers: nodeReq.headers };
-    const parsed = readSignatures(message);
-    const body = hasBody(ctx);
-    if (body && nodeReq.headers['content-digest'] === undefined) throw new PortcullisError('digest.missing', 'the request has a body but no Content-Digest');
-    const v = await (body ? withBody : withoutBody).verify(message, undefined, parsed);
+  /** RFC 9421 §5.1: what a denied client is asked to sign (a fresh nonce each time, when nonces are required). */
+  const acceptSignature = (body: boolean): string => {
+    const ask: SignatureRequest = { label: 'sig1', components: (body ? withDigest : components).map(parseComponentId), created: true, expires: false };
+    if (req.nonce) ask.nonce = randomBytes(16).toString('base64url');
+    if (req.algorithms?.length === 1) ask.alg = req.algorithms[0]!;
+    if (req.tag !== undefined) ask.tag = req.tag;
+    return serializeAcceptSignature([ask]);
+  };
+
+  /** After the signature verified: key still active, same app as the token, then the body digest and the nonce. */
+  function accept(ctx: RequestContext, message: HttpRequestLike, v: VerifiedSignature, body: boolean): Promise<void> {
     const found = appSigningKeys.lookup(v.keyid!);
     // the key may have been revoked while the verification ran
     if (found === undefined) throw new PortcullisError('signature.unknown-key', 'the signing key was revoked');
-    const tokenApp = ctx.token?.clientId;
-    if (req.sameAppAsToken && ctx.token !== undefined && tokenApp !== found.clientId) {
+    if (req.sameAppAsToken && ctx.token !== undefined && ctx.token.clientId !== found.clientId) {
       throw new PortcullisError('signature.wrong-app', 'the request is signed with a key of another app than the access token');
     }
-    if (body) checkDigest(nodeReq.headers['content-digest'], await readBody(ctx, maxBody));
-    const nonce = v.params.nonce;
-    if (nonce !== undefined) {
-      if (nonce.length > MAX_NONCE) throw new PortcullisError('signature.malformed', `the nonce is longer than ${MAX_NONCE} characters`);
-      // RFC 9421 §7.2.2: the nonce lets the verifier detect a replayed signature
-      if (!(await ephemeral.consumeOnce(`sig-nonce:${v.keyid}:${nonce}`, nonceTtl))) {
-        throw new PortcullisError('signature.replayed', 'the signature nonce was already used');
-      }
-    }
-    verified.set(ctx, { ...v, clientId: found.clientId, request: message });
+    const sig: RequestSignature = { label: v.label, alg: v.alg, keyid: v.keyid, params: v.params, components: v.components, clientId: found.clientId, request: message };
+    if (!body) return consume(ctx, sig);
+    return readBody(ctx, maxBody).then((b) => {
+      checkDigest((message.headers as RawFieldLines).fieldLines('content-digest'), b);
+      return consume(ctx, sig);
+    });
   }
 
-  return check;
+  /** The nonce is used up last, so only a request that passed every other check spends it. */
+  function consume(ctx: RequestContext, sig: RequestSignature): Promise<void> {
+    const nonce = sig.params.nonce;
+    if (nonce === undefined) {
+      verified.set(ctx, sig);
+      return Promise.resolve();
+    }
+    if (nonce.length > MAX_NONCE) throw new PortcullisError('signature.malformed', `the nonce is longer than ${MAX_NONCE} characters`);
+    // RFC 9421 §7.2.2: the nonce lets the verifier detect a replayed signature
+    return ephemeral.consumeOnce(`sig-nonce:${sig.keyid}:${nonce}`, nonceTtl).then((first) => {
+      if (!first) throw new PortcullisError('signature.replayed', 'the signature nonce was already used');
+      verified.set(ctx, sig);
+    });
+  }
+
+  function check(ctx: RequestContext): Promise<void> {
+    const fields = new RawFieldLines(ctx.req.rawHeaders);
+    const message: HttpRequestLike = { method: ctx.method, url: targetUri(ctx, trustProto), headers: fields };
+    const body = hasBody(ctx);
+    const parsed = readSignatures(message);
+    if (body && fields.fieldLines('content-digest') === undefined) throw new PortcullisError('digest.missing', 'the request has a body but no Content-Digest');
+    const v = (body ? withBody : withoutBody).check(message, undefined, parsed);
+    return v instanceof Promise ? v.then((r) => accept(ctx, message, r, body)) : accept(ctx, message, v, body);
+  }
+
+  return (ctx) => {
+    let r: Promise<void>;
+    try {
+      r = check(ctx);
+    } catch (e) {
+      return Promise.reject(challenge(ctx, e));
+    }
+    return r.catch((e: unknown) => {
+      throw challenge(ctx, e);
+    });
+  };
+
+  /** Adds Accept-Signature to a denial for a signature reason; returns the error. */
+  function challenge(ctx: RequestContext, e: unknown): unknown {
+    if (e instanceof PortcullisError && SIGNATURE_REASON.test(e.code) && !ctx.res.headersSent) ctx.res.setHeader('accept-signature', acceptSignature(hasBody(ctx)));
+    return e;
+  }
 }

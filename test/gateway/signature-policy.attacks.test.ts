@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createSigner, httpbis } from 'http-message-signatures';
 import type { AuditEventInput } from '../../src/audit/store.js';
 import { contentDigest } from '../../src/signatures/content-digest.js';
+import { parseAcceptSignature, serializeComponentId, type SignatureRequest } from '../../src/signatures/signature-input.js';
 import { createSignedFetch, requestOf, verifyResponse } from '../../src/sdk/index.js';
 import { addSigningKey, createApp, sendSigned, startPolicyNode, type Answer, type PolicyNode, type TestApp, type TestSigningKey } from './message-policy-support.js';
 
@@ -37,6 +38,11 @@ const ROUTES = `
     upstream: UPSTREAM
     require:
       signature: { trustForwardedProto: true }
+  - name: tagged
+    match: { pathPrefix: /tagged }
+    upstream: UPSTREAM
+    require:
+      signature: { tag: orders, nonce: false }
   - name: nosig
     match: { pathPrefix: /plain }
     upstream: UPSTREAM
@@ -254,6 +260,70 @@ describe('attacks, each refused with its code before the upstream', () => {
 
   test('Signature without Signature-Input: signature.malformed', () =>
     refused(() => sendSigned(p.gateway, { path: '/sig/a', token, sign: h(), tamper: (r) => delete r.headers['signature-input'] }), 'signature.malformed', 400));
+});
+
+describe('Accept-Signature on denials (RFC 9421 §5.1): what the route wants signed', () => {
+  const h = () => ({ key: hmac.key, alg: hmac.alg, keyid: hmac.keyid });
+  /** The one member of the denial's Accept-Signature, its components serialized. */
+  function asked(r: Answer): { req: SignatureRequest; components: string[] } {
+    const value = r.headers.get('accept-signature');
+    assert.ok(value !== null, `no Accept-Signature on ${r.status} ${r.text}`);
+    const all = parseAcceptSignature(value);
+    assert.deepEqual([...all.keys()], ['sig1']);
+    const req = all.get('sig1')!;
+    return { req, components: req.components.map(serializeComponentId) };
+  }
+
+  test('unsigned POST: signature.missing asks for @method, @target-uri, content-digest, created and a fresh nonce; signing exactly that passes', async () => {
+    const r = await sendSigned(p.gateway, { path: '/sig/ask', body, token });
+    assert.equal(r.json?.code, 'signature.missing');
+    const a = asked(r);
+    assert.deepEqual(a.components, ['"@method"', '"@target-uri"', '"content-digest"']);
+    assert.equal(a.req.created, true);
+    assert.equal(a.req.expires, false);
+    assert.match(a.req.nonce ?? '', /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(a.req.alg, undefined);
+    const again = asked(await sendSigned(p.gateway, { path: '/sig/ask', body, token }));
+    assert.notEqual(again.req.nonce, a.req.nonce, 'each denial offers a new nonce');
+    const ok = await sendSigned(p.gateway, { path: '/sig/ask', body, token, sign: { ...h(), components: a.components.map((c) => JSON.parse(c) as string), nonce: a.req.nonce! } });
+    assert.equal(ok.status, 200, ok.text);
+  });
+
+  test('unsigned GET on a route requiring x-amount: no content-digest asked, x-amount is', async () => {
+    const r = await sendSigned(p.gateway, { path: '/cover/a', token });
+    assert.equal(r.json?.code, 'signature.missing');
+    assert.deepEqual(asked(r).components, ['"@method"', '"@target-uri"', '"x-amount"']);
+  });
+
+  test('a signature not covering the route set (signature.component-missing) is told the set', async () => {
+    const r = await sendSigned(p.gateway, { path: '/cover/a', token, headers: { 'x-amount': '10' }, sign: h() });
+    assert.equal(r.json?.code, 'signature.component-missing');
+    assert.deepEqual(asked(r).components, ['"@method"', '"@target-uri"', '"x-amount"']);
+  });
+
+  test('a route allowing one algorithm names it (alg="hmac-sha256"); a tag route names its tag and asks no nonce when none is required', async () => {
+    const hm = asked(await sendSigned(p.gateway, { path: '/hmaconly/a', sign: { key: ed.key, alg: ed.alg, keyid: ed.keyid } }));
+    assert.equal(hm.req.alg, 'hmac-sha256');
+    const t = await sendSigned(p.gateway, { path: '/tagged/a', sign: h() });
+    assert.equal(t.json?.code, 'signature.missing', 'a signature without the tag is not considered');
+    const tagged = asked(t);
+    assert.equal(tagged.req.tag, 'orders');
+    assert.equal(tagged.req.nonce, undefined);
+    const ok = await sendSigned(p.gateway, { path: '/tagged/a', sign: { ...h(), tag: 'orders' } });
+    assert.equal(ok.status, 200, ok.text);
+  });
+
+  test('digest and replay denials carry it too; token denials and passing requests do not', async () => {
+    const mismatch = await sendSigned(p.gateway, { path: '/sig/a', body, token, sign: h(), tamper: (r) => (r.body = body.replace('1', '9')) });
+    assert.equal(mismatch.json?.code, 'digest.mismatch');
+    assert.deepEqual(asked(mismatch).components, ['"@method"', '"@target-uri"', '"content-digest"']);
+    const noToken = await sendSigned(p.gateway, { path: '/sig/a', body, sign: h() });
+    assert.equal(noToken.json?.code, 'token.missing');
+    assert.equal(noToken.headers.get('accept-signature'), null);
+    const ok = await sendSigned(p.gateway, { path: '/sig/a', body, token, sign: h() });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('accept-signature'), null);
+  });
 });
 
 async function toAnswer(res: Response): Promise<Answer> {
