@@ -1,9 +1,12 @@
 /**
- * Argon2id (RFC 9106) through `@node-rs/argon2`, whose async API runs on the libuv
- * thread pool. Defaults are OWASP's minimum: m=19 MiB, t=2, p=1. Hashes are PHC
- * strings: `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.
+ * Argon2id (RFC 9106) through `@node-rs/argon2`, run on the process's hashing threads
+ * (argon2id-workers.ts: bounded, below the event loop in priority). Defaults are OWASP's
+ * minimum: m=19 MiB, t=2, p=1. Hashes are PHC strings:
+ * `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.
  */
-import { Algorithm, hash, verify } from '@node-rs/argon2';
+import { Algorithm } from '@node-rs/argon2';
+import { PortcullisError } from '../../core/errors.js';
+import { sharedArgon2idPool, type Argon2idPool } from './argon2id-workers.js';
 import type { PasswordHasher } from './hasher.js';
 
 export interface Argon2idParams {
@@ -23,7 +26,10 @@ export class Argon2idHasher implements PasswordHasher {
   readonly id = 'argon2id';
   private readonly params: Argon2idParams;
 
-  constructor(params: Partial<Argon2idParams> = {}) {
+  constructor(
+    params: Partial<Argon2idParams> = {},
+    private readonly pool: Argon2idPool = sharedArgon2idPool(),
+  ) {
     this.params = { ...OWASP_ARGON2ID, ...params };
   }
 
@@ -32,14 +38,16 @@ export class Argon2idHasher implements PasswordHasher {
   }
 
   hash(password: string): Promise<string> {
-    return hash(password, { algorithm: Algorithm.Argon2id, ...this.params });
+    return this.pool.hash(password, { algorithm: Algorithm.Argon2id, ...this.params });
   }
 
   async verify(stored: string, password: string): Promise<boolean> {
     if (!this.understands(stored)) return false;
     try {
-      return await verify(stored, password);
-    } catch {
+      return await this.pool.verify(stored, password);
+    } catch (e) {
+      // A full or closed pool is not a wrong password (it must not count as a failure).
+      if (e instanceof PortcullisError) throw e;
       return false;
     }
   }
