@@ -166,7 +166,15 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
       }
     };
     app.get(ACCOUNT_PATH, async (req, reply) => show(reply, () => account.show(req.raw, reply.raw)));
-    app.post(`${ACCOUNT_PATH}/*`, async (req, reply) => show(reply, () => account.post(req.raw, reply.raw, (req.params as Record<string, string>)['*'] ?? '', formOf(req))));
+    app.post(`${ACCOUNT_PATH}/*`, async (req, reply) => {
+      try {
+        const out = await account.post(req.raw, reply.raw, (req.params as Record<string, string>)['*'] ?? '', formOf(req));
+        if ('json' in out) await reply.code(out.status ?? 200).headers({ 'cache-control': 'no-store' }).send(out.json);
+        else await reply.code(out.status).headers(PAGE_HEADERS).send(out.html);
+      } catch (e) {
+        await fail(reply, e);
+      }
+    });
     app.get(`${ACCOUNT_PATH}/invite/:token`, async (req, reply) => show(reply, () => account.invite((req.params as Record<string, string>)['token'] ?? '')));
     app.post(`${ACCOUNT_PATH}/invite/:token`, async (req, reply) => show(reply, () => account.redeemInvite((req.params as Record<string, string>)['token'] ?? '', formOf(req))));
   }

@@ -1,9 +1,11 @@
 /**
  * The account pages of a signed-in user (the oidc-provider session of this browser):
- * their sign-in sessions, each with an "end" button, "end every session", and their
- * second factors and passkeys, each with "remove". Every POST checks the anti-CSRF
- * token of the browser session; removing a factor needs a session that was itself
- * signed in with a second factor (a stolen password-only session cannot strip MFA).
+ * their sign-in sessions, each with an "end" button, "end every session", their
+ * second factors and passkeys, each with "remove", and "add a passkey" (a user
+ * registers several). Every POST checks the anti-CSRF token of the browser session;
+ * removing a factor, or adding a passkey to an account that has a factor, needs a
+ * session that was itself signed in with a second factor (a stolen password-only
+ * session can neither strip MFA nor plant its own key).
  * Also the invite page, where a user added without a password chooses one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -17,6 +19,7 @@ import type { IdentityStore, UserRecord } from '../store.js';
 import type { UserService } from '../users.js';
 import type { CsrfTokens } from './csrf.js';
 import { field, form, page, type Page } from './html.js';
+import type { WebAuthnCeremonies } from './webauthn.js';
 
 export interface AccountDeps {
   oidc: OidcService;
@@ -25,9 +28,13 @@ export interface AccountDeps {
   factors: readonly Factor[];
   invites: Invites;
   csrf: CsrfTokens;
+  webauthn: WebAuthnCeremonies;
   audit: AuditSink;
   clock: Clock;
 }
+
+/** What an account POST answers: a page, or JSON for the WebAuthn script. */
+export type AccountOutcome = Page | { json: unknown; status?: number };
 
 export const ACCOUNT_PATH = '/account';
 
@@ -90,12 +97,13 @@ export class AccountPages {
       `<p>Signed in as <strong id="account-email">${escapeHtml(s.user.email)}</strong>.</p>` +
       `<section><h2>Sessions</h2><table id="sessions"><thead><tr><th scope="col">Signed in</th><th scope="col">Apps</th><th scope="col">Methods</th><th scope="col"></th></tr></thead><tbody>${rows}</tbody></table>` +
       form(`${ACCOUNT_PATH}/sessions/end-all`, csrf, '<button type="submit">End every session (all devices and apps)</button>') +
-      `</section><section><h2>Second factors</h2>${factorRows ? `<table id="factors"><tbody>${factorRows}</tbody></table>` : '<p id="factors">No second factor is set up.</p>'}</section>`;
-    return page('Your account', body, { ...(error ? { error } : {}), ...(status ? { status } : {}) });
+      `</section><section><h2>Second factors</h2>${factorRows ? `<table id="factors"><tbody>${factorRows}</tbody></table>` : '<p id="factors">No second factor is set up.</p>'}` +
+      `<h3>Add a passkey or security key</h3>${field('passkey-name', 'Name for this key', 'text', 'value="My passkey" maxlength="64"')}<p><button type="button" hidden data-mode="register" data-csrf="${escapeHtml(csrf)}" data-options="${ACCOUNT_PATH}/webauthn/register-options" data-verify="${ACCOUNT_PATH}/webauthn/register">Add a passkey</button></p><p id="webauthn-status" role="status"></p></section>`;
+    return page('Your account', body, { script: true, ...(error ? { error } : {}), ...(status ? { status } : {}) });
   }
 
   /** POST /account/:action */
-  async post(req: IncomingMessage, res: ServerResponse, action: string, body: Record<string, string>): Promise<Page> {
+  async post(req: IncomingMessage, res: ServerResponse, action: string, body: Record<string, string>): Promise<AccountOutcome> {
     const s = await this.session(req, res);
     await this.d.csrf.check(this.csrfKey(s), body['csrf']);
     const userId = s.user.id;
@@ -126,9 +134,31 @@ export class AccountPages {
         this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-removed', actor, data: { userId, factor: which.startsWith('webauthn:') ? 'webauthn' : which } });
         return this.render(s, 'The second factor was removed.');
       }
+      case 'webauthn/register-options': {
+        if (!(await this.mayAddFactor(s))) return { json: { error: 'sign in again with your second factor to add a passkey' }, status: 403 };
+        return { json: await this.d.webauthn.registrationOptions(this.webauthnSlot(s), s.user) };
+      }
+      case 'webauthn/register': {
+        if (!(await this.mayAddFactor(s))) return { json: { error: 'sign in again with your second factor to add a passkey' }, status: 403 };
+        const r = await this.d.webauthn.verifyRegistration(this.webauthnSlot(s), userId, body['response'] ?? '', body['name'] ?? '');
+        this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-added', actor, data: { userId, factor: 'webauthn', credential: r.id } });
+        return { json: { redirect: ACCOUNT_PATH } };
+      }
       default:
         throw new PortcullisError('not-found', 'no such account action');
     }
+  }
+
+  private webauthnSlot(s: BrowserSession): string {
+    return `account:${s.id}`;
+  }
+
+  /** A session that proved a second factor, or an account that has none yet (its first factor adds protection). */
+  private async mayAddFactor(s: BrowserSession): Promise<boolean> {
+    if (s.acr === ACR_MFA) return true;
+    if ((await this.d.identity.listWebAuthnCredentials(s.user.id)).length > 0) return false;
+    for (const f of this.d.factors) if (await f.isEnrolled(s.user.id)) return false;
+    return true;
   }
 
   private inviteCsrf(token: string): string {
