@@ -87,7 +87,7 @@ export async function startIdentity(opts: { mfaForEveryone?: boolean; hostname?:
   const recovery = new RecoveryCodesFactor({ store: mfaStore, clock });
   const factors = [totpFactor, emailFactor, recovery].map((f) => guardFactor(f, lockout));
   const oidc = createOidcProvider(
-    { issuer, apps, keys, identity: store, settings: store, envelope, revokedTokens: store, events, clock, logger },
+    { issuer, apps, keys, identity: store, ephemeral, settings: store, envelope, revokedTokens: store, events, clock, logger },
     { cookieKeys: await loadCookieKeys(store, envelope), mfaForEveryone: opts.mfaForEveryone ?? false },
   );
   const users = new UserService({

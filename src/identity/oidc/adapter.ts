@@ -1,11 +1,18 @@
 /**
- * oidc-provider's storage adapter over OidcModelStore (SQLite/PostgreSQL). `consume`
- * is a compare-and-set: of two concurrent uses of one authorization code or refresh
- * token exactly one wins; the loser revokes the grant (RFC 9700 §4.14: a replayed code
- * or rotated refresh token means it leaked) and fails with invalid_grant.
+ * oidc-provider's storage adapter. Sessions, grants, refresh tokens and the ids of
+ * issued JWTs live in OidcModelStore (SQLite/PostgreSQL); the short-lived models of a
+ * sign-in under way (interactions, one hour; authorization codes, one minute) live in
+ * the ephemeral store, shared by every node like the sign-in state beside them, which
+ * spares each sign-in eight durable commits (each an fsync on the event loop with
+ * SQLite). `consume` is a compare-and-set in both: of two concurrent uses of one
+ * authorization code or refresh token exactly one wins; the loser revokes the grant
+ * (RFC 9700 §4.14: a replayed code or rotated refresh token means it leaked) and fails
+ * with invalid_grant. A revoked grant is also marked in the ephemeral store, so a code
+ * of it not yet redeemed is dead too.
  */
 import { errors } from 'oidc-provider';
 import type { Clock } from '../../core/clock.js';
+import type { EphemeralStore } from '../../core/ephemeral.js';
 import type { OidcModelRecord, OidcModelStore } from '../store.js';
 
 export interface AdapterHooks {
@@ -16,14 +23,53 @@ export interface AdapterHooks {
 /** oidc-provider models revoked with their grant (`revokeByGrantId`). */
 const GRANT_BOUND = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
+/** oidc-provider models kept in the ephemeral store (short-lived, found by id only). */
+export const EPHEMERAL_MODELS: ReadonlySet<string> = new Set(['Interaction', 'AuthorizationCode']);
+
+/** Outlives every ephemeral model (interactions live an hour, codes a minute). */
+const MARKER_TTL_MS = 2 * 3600_000;
+
 type Payload = Record<string, unknown> & { grantId?: string; userCode?: string; uid?: string; accountId?: string; consumed?: number };
 
+const grantRevokedKey = (grantId: string): string => `oidc:grant-revoked:${grantId}`;
+
+/**
+ * Marks a grant revoked for the ephemeral models: its authorization codes not yet
+ * redeemed are found no more.
+ *
+ * @example
+ * await markGrantRevoked(ephemeral, grantId);
+ */
+export function markGrantRevoked(ephemeral: EphemeralStore, grantId: string): Promise<void> {
+  return ephemeral.set(grantRevokedKey(grantId), '1', MARKER_TTL_MS);
+}
+
 /** Builds the adapter class oidc-provider instantiates once per model name. */
-export function oidcAdapter(store: OidcModelStore, clock: Clock, hooks: AdapterHooks) {
+export function oidcAdapter(store: OidcModelStore, ephemeral: EphemeralStore, clock: Clock, hooks: AdapterHooks) {
+  const keyOf = (model: string, id: string): string => `oidc:${model}:${id}`;
+
+  async function findEphemeral(model: string, id: string): Promise<Payload | undefined> {
+    const key = keyOf(model, id);
+    const [value, consumedAt] = await Promise.all([ephemeral.get(key), model === 'AuthorizationCode' ? ephemeral.get(`${key}:consumed`) : undefined]);
+    if (value === undefined) return undefined;
+    const p = JSON.parse(value) as Payload;
+    if (typeof p.grantId === 'string' && (await ephemeral.get(grantRevokedKey(p.grantId))) !== undefined) return undefined;
+    return consumedAt === undefined ? p : { ...p, consumed: Math.floor(Number(consumedAt) / 1000) };
+  }
+
   return class PortcullisOidcAdapter {
-    constructor(readonly model: string) {}
+    /** Whether this model lives in the ephemeral store. */
+    readonly transient: boolean;
+
+    constructor(readonly model: string) {
+      this.transient = EPHEMERAL_MODELS.has(model);
+    }
 
     async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
+      if (this.transient) {
+        await ephemeral.set(keyOf(this.model, id), JSON.stringify(payload), (expiresIn ?? 3600) * 1000);
+        return;
+      }
       await store.upsertOidcModel({
         model: this.model,
         id,
@@ -47,6 +93,7 @@ export function oidcAdapter(store: OidcModelStore, clock: Clock, hooks: AdapterH
     }
 
     async find(id: string): Promise<Payload | undefined> {
+      if (this.transient) return findEphemeral(this.model, id);
       return this.live(await store.findOidcModel(this.model, id));
     }
 
@@ -59,17 +106,33 @@ export function oidcAdapter(store: OidcModelStore, clock: Clock, hooks: AdapterH
     }
 
     async consume(id: string): Promise<void> {
-      if (await store.consumeOidcModel(this.model, id, clock.now())) return;
+      const now = clock.now();
+      if (this.transient) {
+        if (await ephemeral.consumeOnce(`${keyOf(this.model, id)}:consume`, MARKER_TTL_MS)) {
+          await ephemeral.set(`${keyOf(this.model, id)}:consumed`, String(now), MARKER_TTL_MS);
+          return;
+        }
+        const v = await ephemeral.get(keyOf(this.model, id));
+        const grantId = v === undefined ? undefined : (JSON.parse(v) as Payload).grantId;
+        if (typeof grantId === 'string') await this.revokeByGrantId(grantId);
+        throw new errors.InvalidGrant!(`${this.model} already consumed`);
+      }
+      if (await store.consumeOidcModel(this.model, id, now)) return;
       const r = await store.findOidcModel(this.model, id);
       if (r?.grantId) await this.revokeByGrantId(r.grantId);
       throw new errors.InvalidGrant!(`${this.model} already consumed`);
     }
 
     async destroy(id: string): Promise<void> {
+      if (this.transient) {
+        await ephemeral.delete(keyOf(this.model, id));
+        return;
+      }
       await store.destroyOidcModel(this.model, id);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
+      await markGrantRevoked(ephemeral, grantId);
       const removed = await store.revokeOidcGrant(grantId);
       await hooks.onGrantRevoked(grantId, removed);
     }

@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import Provider, { errors, interactionPolicy, type InteractionDetails } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { Clock } from '../../core/clock.js';
+import type { EphemeralStore } from '../../core/ephemeral.js';
 import type { EventBus } from '../../core/events.js';
 import { randomId } from '../../core/ids.js';
 import type { Logger } from '../../core/logger.js';
@@ -33,7 +34,7 @@ import { verifySecret } from '../../tokens/secrets.js';
 import type { AppRecord, TokenRevocationStore } from '../../tokens/store.js';
 import { ACR_MFA, ACR_SINGLE_FACTOR } from '../../gateway/assurance-policy.js';
 import type { IdentityStore, OidcModelRecord, UserRecord } from '../store.js';
-import { oidcAdapter } from './adapter.js';
+import { markGrantRevoked, oidcAdapter } from './adapter.js';
 
 export { ACR_MFA, ACR_SINGLE_FACTOR };
 
@@ -42,6 +43,8 @@ export interface OidcDeps {
   apps: AppService;
   keys: KeyRing;
   identity: IdentityStore;
+  /** Interactions and authorization codes (adapter.ts). */
+  ephemeral: EphemeralStore;
   settings: SettingsStore;
   envelope: Envelope;
   revokedTokens: TokenRevocationStore;
@@ -175,6 +178,7 @@ export class OidcService {
 
   /** Revokes one grant: its codes, refresh tokens and JWT access tokens. */
   async revokeGrant(grantId: string): Promise<void> {
+    await markGrantRevoked(this.d.ephemeral, grantId);
     await this.revokeIssuedJwts(await this.d.identity.revokeOidcGrant(grantId));
   }
 
@@ -227,7 +231,7 @@ export class OidcService {
     const self = this;
     const appFor = (clientId: string | undefined): AppRecord | undefined => (clientId ? d.apps.find(clientId) : undefined);
 
-    const Adapter = oidcAdapter(d.identity, d.clock, { onGrantRevoked: (_g, removed) => self.revokeIssuedJwts(removed) });
+    const Adapter = oidcAdapter(d.identity, d.ephemeral, d.clock, { onGrantRevoked: (_g, removed) => self.revokeIssuedJwts(removed) });
     class ClientAwareAdapter extends Adapter {
       override async find(id: string) {
         if (this.model !== 'Client') return super.find(id);
