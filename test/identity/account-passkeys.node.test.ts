@@ -145,7 +145,7 @@ test('attack: a password-only session of a user who has a second factor cannot a
 test('attack: CSRF on the passkey calls of the account page (no token, a wrong one) is refused with 403', async () => {
   await node.services.identity.users.add({ email: 'csrf-keys@example.test', password: PASSWORD }, 'test');
   const { browser } = await signIn(node, app, AUD, 'csrf-keys@example.test', PASSWORD);
-  for (const form of [{}, { csrf: 'x'.repeat(32) }]) {
+  for (const form of [{}, { csrf: 'x'.repeat(32) }] as Array<Record<string, string>>) {
     for (const action of ['webauthn/register-options', 'webauthn/register']) {
       const r = await browser.request(`${account}/${action}`, { form });
       assert.equal(r.status, 403, `${action} ${JSON.stringify(form)}`);

@@ -50,7 +50,7 @@ test('user.locked: the lock engaged by repeated failures reaches the subscriber,
   // The failures the sign-in pages and second factors count (lockout.guard), ten of them.
   for (let i = 0; i < 10; i++) await lockout.recordFailure({ account: user.id, ip: '198.51.100.23' });
   const event = await delivered('user.locked');
-  assert.equal(event.actor, 'system');
+  assert.equal((event as unknown as { actor: string }).actor, 'system');
   assert.equal(event.client_id, null);
   assert.equal(event.data['userId'], user.id);
   assert.equal(event.data['failures'], 10);
@@ -83,7 +83,7 @@ test('certificate.revoked: revoking a certificate through the admin API reaches 
   assert.equal(rv.status, 200, JSON.stringify(rv.body));
   const event = await delivered('certificate.revoked');
   assert.equal(event.client_id, null, 'a server certificate has no owning app');
-  assert.equal(event.actor, 'admin');
+  assert.equal((event as unknown as { actor: string }).actor, 'admin');
   assert.deepEqual(event.data, { serial, reason: 'keyCompromise' });
 });
 
