@@ -66,33 +66,160 @@ export const TRANSIT_SUMMARY: Record<TransitOp, string> = {
   hmac: 'HMAC base64 input with the key version HMAC subkey (sha2-256 or sha2-512); batch_input accepted.',
 };
 
-/** Strict, padded standard base64 (the alphabet Node would otherwise silently skip is refused). */
+/**
+ * Strict, padded standard base64. Node's decoder skips characters outside the alphabet,
+ * stops at `=`, accepts the URL-safe alphabet and reads only the low byte of a UTF-16 unit,
+ * so ASCII input without `-`/`_` that decodes to its full length is exactly the strict form.
+ */
 export function fromBase64(v: string | undefined, what: string): Uint8Array | undefined {
   if (v === undefined) return undefined;
-  if (v.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw new PortcullisError('transit.invalid-input', `${what} is not base64`);
-  return Buffer.from(v, 'base64');
+  const n = v.length;
+  if (n % 4 !== 0 || Buffer.byteLength(v, 'utf8') !== n || v.indexOf('-') !== -1 || v.indexOf('_') !== -1) throw notBase64(what);
+  const pad = n === 0 ? 0 : v.charCodeAt(n - 1) === 61 ? (v.charCodeAt(n - 2) === 61 ? 2 : 1) : 0;
+  const bytes = Buffer.from(v, 'base64');
+  if (bytes.length !== (n / 4) * 3 - pad) throw notBase64(what);
+  return bytes;
 }
+
+const notBase64 = (what: string) => new PortcullisError('transit.invalid-input', `${what} is not base64`);
 
 const b64 = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64');
 const versionOf = (value: string) => Number(value.slice(4, value.indexOf(':', 4)));
 
 type Item = Record<string, unknown> & { key_version?: number; context?: string };
+type Out = Record<string, unknown>;
+type ItemError = { error: { code: string; message: string } };
 
-function itemOut<T>(r: BatchResult<T>, map: (v: T) => Record<string, unknown>): Record<string, unknown> {
+function itemOut<T>(r: BatchResult<T>, map: (v: T) => Out): Out {
   return r.ok ? map(r.value) : { error: { code: r.code, message: r.message } };
 }
 
-/** Wraps `fn` so it can run the single form or the batch form of a request. */
-async function singleOrBatch(
-  body: Item | { batch_input: Item[] },
-  single: (i: Item) => Promise<Record<string, unknown>>,
-  many: (items: Item[]) => Promise<Array<Record<string, unknown>>>,
-): Promise<{ result: Record<string, unknown>; items: number; failed: number }> {
-  if ('batch_input' in body) {
-    const results = await many(body.batch_input as Item[]);
-    return { result: { batch_results: results }, items: results.length, failed: results.filter((r) => 'error' in r).length };
+const isItemError = (p: unknown): p is ItemError => typeof p === 'object' && p !== null && 'error' in p;
+
+// The request-to-call mappings, at module level so a request allocates no closures.
+
+const need = (i: Item, field: string): Uint8Array => fromBase64(i[field] as string, field)!;
+
+function cryptOpts(i: Item): { context?: Uint8Array; version?: number } {
+  const o: { context?: Uint8Array; version?: number } = {};
+  const c = fromBase64(i.context, 'context');
+  if (c !== undefined) o.context = c;
+  if (i.key_version !== undefined) o.version = i.key_version;
+  return o;
+}
+
+function withCiphertext(i: Item): { ciphertext: string; context?: Uint8Array; version?: number } {
+  return { ciphertext: i.ciphertext as string, ...cryptOpts(i) };
+}
+
+function dataKeyOpts(i: Item): { bits?: 128 | 256 | 512; context?: Uint8Array; plaintext: boolean } {
+  const o: { bits?: 128 | 256 | 512; context?: Uint8Array; plaintext: boolean } = { plaintext: i.type !== 'wrapped' };
+  if (i.bits !== undefined) o.bits = i.bits as 128 | 256 | 512;
+  const c = fromBase64(i.context, 'context');
+  if (c !== undefined) o.context = c;
+  return o;
+}
+
+function signOpts(i: Item): { input: Uint8Array; version?: number } {
+  return i.key_version === undefined ? { input: need(i, 'input') } : { input: need(i, 'input'), version: i.key_version };
+}
+
+function hmacOpts(i: Item): { input: Uint8Array; version?: number; algorithm?: 'sha2-256' | 'sha2-512' } {
+  const o: { input: Uint8Array; version?: number; algorithm?: 'sha2-256' | 'sha2-512' } = { input: need(i, 'input') };
+  if (i.key_version !== undefined) o.version = i.key_version;
+  if (i.algorithm !== undefined) o.algorithm = i.algorithm as 'sha2-256' | 'sha2-512';
+  return o;
+}
+
+const ciphertextOut = (ct: string): Out => ({ ciphertext: ct, key_version: versionOf(ct) });
+const plaintextOut = (pt: Uint8Array): Out => ({ plaintext: b64(pt) });
+const signatureOut = (sig: string): Out => ({ signature: sig, key_version: versionOf(sig) });
+const hmacOut = (mac: string): Out => ({ hmac: mac, key_version: versionOf(mac) });
+const validOut = (valid: boolean): Out => ({ valid });
+
+function dataKeyOut(d: { ciphertext: string; keyVersion: number; plaintext?: Uint8Array }): Out {
+  const out: Out = { ciphertext: d.ciphertext, key_version: d.keyVersion };
+  if (d.plaintext !== undefined) {
+    out.plaintext = b64(d.plaintext);
+    d.plaintext.fill(0);
   }
-  return { result: await single(body), items: 1, failed: 0 };
+  return out;
+}
+
+/**
+ * A batch: each item is prepared on its own (a base64 error inside a batch is that item's
+ * error, as any other input error is), the prepared ones run as one batch call, and the
+ * answers are put back in order.
+ */
+async function batchOf<P, T>(items: Item[], prepare: (i: Item) => P, run: (prepared: P[]) => Promise<BatchResult<T>[]>, map: (v: T) => Out): Promise<Out[]> {
+  const prepared: Array<P | ItemError> = items.map((i) => {
+    try {
+      return prepare(i);
+    } catch (e) {
+      if (e instanceof PortcullisError && e.status < 500) return { error: { code: e.code, message: e.message } };
+      throw e;
+    }
+  });
+  const ok = prepared.filter((p): p is P => !isItemError(p));
+  const results = ok.length ? await run(ok) : [];
+  let next = 0;
+  return prepared.map((p) => (isItemError(p) ? p : itemOut(results[next++]!, map)));
+}
+
+async function single(transit: Transit, op: TransitOp, name: string, i: Item): Promise<Out> {
+  switch (op) {
+    case 'encrypt':
+      return ciphertextOut(await transit.encrypt(name, need(i, 'plaintext'), cryptOpts(i)));
+    case 'decrypt':
+      return plaintextOut(await transit.decrypt(name, i.ciphertext as string, cryptOpts(i)));
+    case 'rewrap':
+      return ciphertextOut(await transit.rewrap(name, i.ciphertext as string, cryptOpts(i)));
+    case 'datakey':
+      return dataKeyOut(await transit.generateDataKey(name, dataKeyOpts(i)));
+    case 'sign': {
+      const p = signOpts(i);
+      return signatureOut(await transit.sign(name, p.input, p));
+    }
+    case 'hmac': {
+      const p = hmacOpts(i);
+      return hmacOut(await transit.hmac(name, p.input, p));
+    }
+    case 'verify': {
+      const input = need(i, 'input');
+      if (typeof i.signature === 'string') return validOut(await transit.verify(name, input, i.signature));
+      const o = i.algorithm === undefined ? {} : { algorithm: i.algorithm as 'sha2-256' | 'sha2-512' };
+      return validOut(await transit.verifyHmac(name, input, i.hmac as string, o));
+    }
+  }
+}
+
+function many(transit: Transit, op: TransitOp, name: string, items: Item[]): Promise<Out[]> {
+  switch (op) {
+    case 'encrypt':
+      return batchOf(items, (i) => ({ plaintext: need(i, 'plaintext'), ...cryptOpts(i) }), (p) => transit.encryptBatch(name, p), ciphertextOut);
+    case 'decrypt':
+      return batchOf(items, withCiphertext, (p) => transit.decryptBatch(name, p), plaintextOut);
+    case 'rewrap':
+      return batchOf(items, withCiphertext, (p) => transit.rewrapBatch(name, p), ciphertextOut);
+    case 'datakey':
+      return batchOf(items, dataKeyOpts, (p) => transit.generateDataKeyBatch(name, p), dataKeyOut);
+    case 'sign':
+      return batchOf(items, signOpts, (p) => transit.signBatch(name, p), signatureOut);
+    case 'hmac':
+      return batchOf(items, hmacOpts, (p) => transit.hmacBatch(name, p), hmacOut);
+    case 'verify': {
+      const sigs = items.every((i) => typeof i.signature === 'string');
+      const macs = items.every((i) => typeof i.hmac === 'string');
+      if (!sigs && !macs) throw new PortcullisError('transit.invalid-input', 'a verify batch holds either signatures or HMACs, not both');
+      if (sigs) return batchOf(items, (i) => ({ input: need(i, 'input'), signature: i.signature as string }), (p) => transit.verifyBatch(name, p), validOut);
+      return batchOf(
+        items,
+        (i) => (i.algorithm === undefined ? { input: need(i, 'input'), hmac: i.hmac as string } : { input: need(i, 'input'), hmac: i.hmac as string, algorithm: i.algorithm as 'sha2-256' | 'sha2-512' }),
+        (p) => transit.verifyHmacBatch(name, p),
+        validOut,
+      );
+    }
+  }
 }
 
 /**
@@ -101,126 +228,15 @@ async function singleOrBatch(
  * @example
  * const out = await runTransitOp(transit, 'encrypt', 'orders-db', { plaintext: 'aGk=' }); // { ciphertext: 'pc:v1:…', key_version: 1 }
  */
-export async function runTransitOp(transit: Transit, op: TransitOp, name: string, body: unknown): Promise<{ result: Record<string, unknown>; items: number; failed: number }> {
+export async function runTransitOp(transit: Transit, op: TransitOp, name: string, body: unknown): Promise<{ result: Out; items: number; failed: number }> {
   const b = body as Item | { batch_input: Item[] };
-  const ctx = (i: Item) => fromBase64(i.context, 'context');
-  const opts = (i: Item) => {
-    const o: { context?: Uint8Array; version?: number } = {};
-    const c = ctx(i);
-    if (c !== undefined) o.context = c;
-    if (i.key_version !== undefined) o.version = i.key_version;
-    return o;
-  };
-  const need = (i: Item, field: string) => fromBase64(i[field] as string, field)!;
-  // a base64 error inside a batch is that item's error, as any other input error is
-  const guard = <I, R>(fn: (i: I) => R) => (i: I): R | { error: { code: string; message: string } } => {
-    try {
-      return fn(i);
-    } catch (e) {
-      if (e instanceof PortcullisError && e.status < 500) return { error: { code: e.code, message: e.message } };
-      throw e;
-    }
-  };
-  const batchOf = async <P, T>(items: Item[], prepare: (i: Item) => P, run: (prepared: P[]) => Promise<BatchResult<T>[]>, map: (v: T) => Record<string, unknown>) => {
-    const prepared = items.map(guard(prepare));
-    const ok = prepared.filter((p): p is P => !(p && typeof p === 'object' && 'error' in (p as object)));
-    const results = ok.length ? await run(ok) : [];
-    let next = 0;
-    return prepared.map((p) => (p && typeof p === 'object' && 'error' in (p as object) ? (p as Record<string, unknown>) : itemOut(results[next++]!, map)));
-  };
-
-  switch (op) {
-    case 'encrypt': {
-      const map = (ct: string) => ({ ciphertext: ct, key_version: versionOf(ct) });
-      return singleOrBatch(
-        b,
-        async (i) => map(await transit.encrypt(name, need(i, 'plaintext'), opts(i))),
-        (items) => batchOf(items, (i) => ({ plaintext: need(i, 'plaintext'), ...opts(i) }), (p) => transit.encryptBatch(name, p), map),
-      );
-    }
-    case 'decrypt': {
-      const map = (pt: Uint8Array) => ({ plaintext: b64(pt) });
-      return singleOrBatch(
-        b,
-        async (i) => map(await transit.decrypt(name, i.ciphertext as string, opts(i))),
-        (items) => batchOf(items, (i) => ({ ciphertext: i.ciphertext as string, ...opts(i) }), (p) => transit.decryptBatch(name, p), map),
-      );
-    }
-    case 'rewrap': {
-      const map = (ct: string) => ({ ciphertext: ct, key_version: versionOf(ct) });
-      return singleOrBatch(
-        b,
-        async (i) => map(await transit.rewrap(name, i.ciphertext as string, opts(i))),
-        (items) => batchOf(items, (i) => ({ ciphertext: i.ciphertext as string, ...opts(i) }), (p) => transit.rewrapBatch(name, p), map),
-      );
-    }
-    case 'datakey': {
-      const prep = (i: Item) => {
-        const o: { bits?: 128 | 256 | 512; context?: Uint8Array; plaintext: boolean } = { plaintext: i.type !== 'wrapped' };
-        if (i.bits !== undefined) o.bits = i.bits as 128 | 256 | 512;
-        const c = ctx(i);
-        if (c !== undefined) o.context = c;
-        return o;
-      };
-      const map = (d: { ciphertext: string; keyVersion: number; plaintext?: Uint8Array }) => {
-        const out: Record<string, unknown> = { ciphertext: d.ciphertext, key_version: d.keyVersion };
-        if (d.plaintext !== undefined) {
-          out.plaintext = b64(d.plaintext);
-          d.plaintext.fill(0);
-        }
-        return out;
-      };
-      return singleOrBatch(
-        b,
-        async (i) => map(await transit.generateDataKey(name, prep(i))),
-        (items) => batchOf(items, prep, (p) => transit.generateDataKeyBatch(name, p), map),
-      );
-    }
-    case 'sign': {
-      const map = (sig: string) => ({ signature: sig, key_version: versionOf(sig) });
-      const prep = (i: Item) => (i.key_version === undefined ? { input: need(i, 'input') } : { input: need(i, 'input'), version: i.key_version });
-      const one = async (i: Item) => {
-        const p = prep(i);
-        return map(await transit.sign(name, p.input, p));
-      };
-      return singleOrBatch(b, one, (items) => batchOf(items, prep, (p) => transit.signBatch(name, p), map));
-    }
-    case 'hmac': {
-      const map = (mac: string) => ({ hmac: mac, key_version: versionOf(mac) });
-      const prep = (i: Item) => {
-        const o: { input: Uint8Array; version?: number; algorithm?: 'sha2-256' | 'sha2-512' } = { input: need(i, 'input') };
-        if (i.key_version !== undefined) o.version = i.key_version;
-        if (i.algorithm !== undefined) o.algorithm = i.algorithm as 'sha2-256' | 'sha2-512';
-        return o;
-      };
-      const one = async (i: Item) => {
-        const p = prep(i);
-        return map(await transit.hmac(name, p.input, p));
-      };
-      return singleOrBatch(b, one, (items) => batchOf(items, prep, (p) => transit.hmacBatch(name, p), map));
-    }
-    case 'verify': {
-      const map = (valid: boolean) => ({ valid });
-      const one = async (i: Item) => {
-        const input = need(i, 'input');
-        if (typeof i.signature === 'string') return map(await transit.verify(name, input, i.signature));
-        const o = i.algorithm === undefined ? {} : { algorithm: i.algorithm as 'sha2-256' | 'sha2-512' };
-        return map(await transit.verifyHmac(name, input, i.hmac as string, o));
-      };
-      return singleOrBatch(b, one, async (items) => {
-        const sigs = items.every((i) => typeof i.signature === 'string');
-        const macs = items.every((i) => typeof i.hmac === 'string');
-        if (!sigs && !macs) throw new PortcullisError('transit.invalid-input', 'a verify batch holds either signatures or HMACs, not both');
-        if (sigs) return batchOf(items, (i) => ({ input: need(i, 'input'), signature: i.signature as string }), (p) => transit.verifyBatch(name, p), map);
-        return batchOf(
-          items,
-          (i) => (i.algorithm === undefined ? { input: need(i, 'input'), hmac: i.hmac as string } : { input: need(i, 'input'), hmac: i.hmac as string, algorithm: i.algorithm as 'sha2-256' | 'sha2-512' }),
-          (p) => transit.verifyHmacBatch(name, p),
-          map,
-        );
-      });
-    }
+  if ('batch_input' in b) {
+    const results = await many(transit, op, name, b.batch_input as Item[]);
+    let failed = 0;
+    for (const r of results) if ('error' in r) failed++;
+    return { result: { batch_results: results }, items: results.length, failed };
   }
+  return { result: await single(transit, op, name, b), items: 1, failed: 0 };
 }
 
 /** Runs an operation and audits it (`transit.<op>`: key, items, failed; never data). */

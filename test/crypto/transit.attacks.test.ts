@@ -104,6 +104,9 @@ test('transit attack: malformed values (no prefix, leading-zero or huge version,
     'pc:v1:',
     'pc:v1:AAAA',
     `pc:v7:${body}`,
+    // a UTF-16 unit whose low byte is an alphabet letter ('Ł' is U+0141, 'A' is 0x41) is not base64
+    `pc:v1:${body.slice(0, 4)}\u0141${body.slice(5)}`,
+    `pc:v1:${body.slice(0, 4)}\u0161${body.slice(5)}`,
   ]) {
     await assert.rejects(transit.decrypt('k', bad), { code: 'transit.malformed-ciphertext' }, bad);
   }

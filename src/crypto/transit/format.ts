@@ -37,7 +37,8 @@ export function parseValue(value: unknown, what = 'ciphertext'): ParsedValue {
   if (version > MAX_VERSION) throw malformed(what);
   const start = colon + 1;
   const n = value.length - start;
-  if (n === 0 || n % 4 !== 0 || value.indexOf('-', start) !== -1 || value.indexOf('_', start) !== -1) throw malformed(what);
+  // ASCII only: Node's decoder reads the low byte of a UTF-16 unit, so 'Ł' (U+0141) would pass as 'A'.
+  if (n === 0 || n % 4 !== 0 || Buffer.byteLength(value, 'utf8') !== value.length || value.indexOf('-', start) !== -1 || value.indexOf('_', start) !== -1) throw malformed(what);
   const pad = value.charCodeAt(value.length - 1) === 61 ? (value.charCodeAt(value.length - 2) === 61 ? 2 : 1) : 0;
   const bytes = Buffer.from(value.slice(start), 'base64');
   // Node's decoder skips characters outside the alphabet (and accepts the URL-safe one, excluded
