@@ -3,7 +3,7 @@
  * (mode 0600). Requests to the admin plane present it as `Authorization: Bearer …`;
  * it is compared in constant time against its SHA-256, never logged.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { PortcullisError } from '../core/errors.js';
 
@@ -22,11 +22,11 @@ export function readAdminToken(path: string): string {
 
 /** Returns a checker that accepts exactly the admin token, in constant time. */
 export function adminTokenChecker(token: string): (authorization: string | undefined) => boolean {
-  const expected = createHash('sha256').update(token).digest();
+  const expected = hash('sha256', token, 'buffer');
   return (authorization) => {
     if (!authorization) return false;
     const m = /^Bearer +(\S+) *$/i.exec(authorization);
     if (!m) return false;
-    return timingSafeEqual(createHash('sha256').update(m[1]!).digest(), expected);
+    return timingSafeEqual(hash('sha256', m[1]!, 'buffer'), expected);
   };
 }
