@@ -1,11 +1,12 @@
 /**
  * The account pages of a signed-in user (the oidc-provider session of this browser):
  * their sign-in sessions, each with an "end" button, "end every session", their
- * second factors and passkeys, each with "remove", and "add a passkey" (a user
- * registers several). Every POST checks the anti-CSRF token of the browser session;
- * removing a factor, or adding a passkey to an account that has a factor, needs a
- * session that was itself signed in with a second factor (a stolen password-only
- * session can neither strip MFA nor plant its own key).
+ * second factors and passkeys, each with "remove", enrolment of an authenticator app
+ * or e-mail/SMS codes, "add a passkey" (a user registers several), and new recovery
+ * codes. Every POST checks the anti-CSRF token of the browser session; removing a
+ * factor, adding one to an account that has a factor, or renewing recovery codes needs
+ * a session that was itself signed in with a second factor (a stolen password-only
+ * session can neither strip MFA nor plant its own factor).
  * Also the invite page, where a user added without a password chooses one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -89,6 +90,13 @@ export class AccountPages {
       if (!(await f.isEnrolled(userId))) continue;
       factorRows += `<tr><td>${escapeHtml(FACTOR_LABEL[f.id] ?? f.id)}</td><td>${form(`${ACCOUNT_PATH}/factors/remove`, csrf, `<input type="hidden" name="factor" value="${escapeHtml(f.id)}"><button type="submit">Remove</button>`)}</td></tr>`;
     }
+    let addRows = '';
+    for (const f of this.d.factors) {
+      if (f.id === 'recovery-code' || (await f.isEnrolled(userId))) continue;
+      const address = f.id === 'email' ? field(`address-${f.id}`, 'E-mail address', 'email', 'name="address" required') : f.id === 'sms' ? field(`address-${f.id}`, 'Phone number (international form, +15551234567)', 'tel', 'name="address" autocomplete="tel" required') : '';
+      addRows += `<h3>${escapeHtml(FACTOR_LABEL[f.id] ?? f.id)}</h3>${form(`${ACCOUNT_PATH}/factors/enroll`, csrf, `<input type="hidden" name="factor" value="${escapeHtml(f.id)}">${address.replace(/name="address-[a-z]+" /, '')}<p><button type="submit">Set up</button></p>`)}`;
+    }
+    if (factorRows) addRows += `<h3>Recovery codes</h3>${form(`${ACCOUNT_PATH}/factors/recovery-codes`, csrf, '<p><button type="submit">Generate new recovery codes (the old ones stop working)</button></p>')}`;
     for (const k of await this.d.identity.listWebAuthnCredentials(userId)) {
       factorRows += `<tr><td>Passkey or security key: ${escapeHtml(k.name)} (added ${when(k.createdAt)})</td><td>${form(`${ACCOUNT_PATH}/factors/remove`, csrf, `<input type="hidden" name="factor" value="webauthn:${escapeHtml(k.id)}"><button type="submit">Remove</button>`)}</td></tr>`;
     }
@@ -98,6 +106,7 @@ export class AccountPages {
       `<section><h2>Sessions</h2><table id="sessions"><thead><tr><th scope="col">Signed in</th><th scope="col">Apps</th><th scope="col">Methods</th><th scope="col"></th></tr></thead><tbody>${rows}</tbody></table>` +
       form(`${ACCOUNT_PATH}/sessions/end-all`, csrf, '<button type="submit">End every session (all devices and apps)</button>') +
       `</section><section><h2>Second factors</h2>${factorRows ? `<table id="factors"><tbody>${factorRows}</tbody></table>` : '<p id="factors">No second factor is set up.</p>'}` +
+      addRows +
       `<h3>Add a passkey or security key</h3>${field('passkey-name', 'Name for this key', 'text', 'value="My passkey" maxlength="64"')}<p><button type="button" hidden data-mode="register" data-csrf="${escapeHtml(csrf)}" data-options="${ACCOUNT_PATH}/webauthn/register-options" data-verify="${ACCOUNT_PATH}/webauthn/register">Add a passkey</button></p><p id="webauthn-status" role="status"></p></section>`;
     return page('Your account', body, { script: true, ...(error ? { error } : {}), ...(status ? { status } : {}) });
   }
@@ -134,6 +143,41 @@ export class AccountPages {
         this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-removed', actor, data: { userId, factor: which.startsWith('webauthn:') ? 'webauthn' : which } });
         return this.render(s, 'The second factor was removed.');
       }
+      case 'factors/enroll': {
+        if (!(await this.mayAddFactor(s))) return this.render(s, undefined, 'Sign in again with your second factor to add one.', 403);
+        const f = this.d.factors.find((x) => x.id === body['factor'] && x.id !== 'recovery-code');
+        if (!f) return this.render(s, undefined, 'No such second factor.', 404);
+        let out;
+        try {
+          out = await f.enroll({ userId, address: f.id === 'totp' ? s.user.email : String(body['address'] ?? '') });
+        } catch (e) {
+          if (!(e instanceof PortcullisError) || !e.expose) throw e;
+          return this.render(s, undefined, e.message, e.status);
+        }
+        return this.confirmPage(s, f.id, out);
+      }
+      case 'factors/confirm': {
+        if (!(await this.mayAddFactor(s))) return this.render(s, undefined, 'Sign in again with your second factor to add one.', 403);
+        const f = this.d.factors.find((x) => x.id === body['factor'] && x.id !== 'recovery-code');
+        if (!f) return this.render(s, undefined, 'No such second factor.', 404);
+        try {
+          await f.confirm({ userId }, String(body['code'] ?? '').trim());
+        } catch (e) {
+          if (!(e instanceof PortcullisError) || !e.expose) throw e;
+          return this.render(s, undefined, e.message, e.status);
+        }
+        this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-added', actor, data: { userId, factor: f.id } });
+        const rc = this.d.factors.find((x) => x.id === 'recovery-code');
+        if (rc && !(await rc.isEnrolled(userId))) return this.recoveryCodesPage(s, rc, actor);
+        return this.render(s, 'The second factor is set up.');
+      }
+      case 'factors/recovery-codes': {
+        // Only a session that proved a second factor: new codes are a way in.
+        if (s.acr !== ACR_MFA) return this.render(s, undefined, 'Sign in again with your second factor to renew recovery codes.', 403);
+        const rc = this.d.factors.find((x) => x.id === 'recovery-code');
+        if (!rc) return this.render(s, undefined, 'No such second factor.', 404);
+        return this.recoveryCodesPage(s, rc, actor);
+      }
       case 'webauthn/register-options': {
         if (!(await this.mayAddFactor(s))) return { json: { error: 'sign in again with your second factor to add a passkey' }, status: 403 };
         return { json: await this.d.webauthn.registrationOptions(this.webauthnSlot(s), s.user) };
@@ -147,6 +191,28 @@ export class AccountPages {
       default:
         throw new PortcullisError('not-found', 'no such account action');
     }
+  }
+
+  private async confirmPage(s: BrowserSession, factorId: string, out: { qrSvg?: string; secretBase32?: string; otpauthUri?: string; sentTo?: string }): Promise<Page> {
+    const csrf = await this.d.csrf.tokenFor(this.csrfKey(s));
+    const confirm = form(`${ACCOUNT_PATH}/factors/confirm`, csrf, `<input type="hidden" name="factor" value="${escapeHtml(factorId)}">${field('code', 'Code', 'text', 'inputmode="numeric" autocomplete="one-time-code" required')}<p><button type="submit">Confirm</button></p>`);
+    if (factorId === 'totp') {
+      return page(
+        'Set up an authenticator app',
+        `<p>Scan this code with your authenticator app, or enter the key by hand, then type the code it shows.</p><figure role="img" aria-label="QR code of the key">${out.qrSvg ?? ''}</figure>` +
+          `<p>Key: <code id="totp-secret">${escapeHtml(out.secretBase32 ?? '')}</code></p><p><a id="otpauth-uri" href="${escapeHtml(out.otpauthUri ?? '')}">Open in an authenticator app</a></p>${confirm}`,
+      );
+    }
+    return page(factorId === 'sms' ? 'Confirm your phone number' : 'Confirm your address', `<p>A code was sent to ${escapeHtml(out.sentTo ?? '')}.</p>${confirm}`);
+  }
+
+  private async recoveryCodesPage(s: BrowserSession, rc: Factor, actor: string): Promise<Page> {
+    const codes = (await rc.enroll({ userId: s.user.id })).codes ?? [];
+    this.d.audit.record({ time: this.d.clock.now(), type: 'user.recovery-codes-generated', actor, data: { userId: s.user.id } });
+    return page(
+      'Save your recovery codes',
+      `<p>Each code signs you in once if you lose your second factor. They are shown only now; any earlier codes no longer work.</p><ul id="recovery-codes">${codes.map((c) => `<li><code>${escapeHtml(c)}</code></li>`).join('')}</ul><p><a href="${ACCOUNT_PATH}">Back to your account</a></p>`,
+    );
   }
 
   private webauthnSlot(s: BrowserSession): string {
