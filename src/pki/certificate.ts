@@ -1,32 +1,48 @@
 /**
- * Building and signing X.509 v3 certificates (RFC 5280 §4.1, §4.2) from DER
- * pieces. Constant parts of a profile (issuer name, AKI, CRL DP, AIA, key usage,
- * EKU) are encoded once per issuing CA and reused for every leaf.
+ * Building and signing X.509 v3 certificates (RFC 5280 §4.1, §4.2) with the
+ * `@peculiar/asn1-x509` structures, serialized by `@peculiar/asn1-schema`.
+ *
+ * Issuance is bound by ASN.1 work in JavaScript (PERFORMANCE.md), so the constant
+ * parts of a profile (issuer name, AKI, CRL DP, AIA, key usage, EKU) are serialized
+ * once per issuing CA and carried into every leaf's TBSCertificate as pre-encoded
+ * DER (`preEncoded`): per leaf only the serial, validity, subject, SKI and SAN are
+ * built.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
-
-  bitString,
-  bool,
-  children,
-  concat,
-  content,
-  explicit,
-
-  implicitPrim,
-  int,
-  octets,
-  oid,
-  printable,
-  readOne,
-  seq,
-  setOf,
-  time,
-  tlv,
-  uint,
-  utf8,
-} from './der.js';
+  AccessDescription,
+  AlgorithmIdentifier,
+  AttributeTypeAndValue,
+  AttributeValue,
+  AuthorityInfoAccessSyntax,
+  AuthorityKeyIdentifier,
+  BasicConstraints,
+  CRLDistributionPoints,
+  Certificate,
+  DistributionPoint,
+  DistributionPointName,
+  ExtendedKeyUsage,
+  Extension,
+  Extensions,
+  GeneralName as AsnGeneralName,
+  GeneralSubtree,
+  GeneralSubtrees,
+  KeyIdentifier,
+  KeyUsage,
+  Name,
+  NameConstraints,
+  RelativeDistinguishedName,
+  SubjectAlternativeName,
+  SubjectKeyIdentifier,
+  SubjectPublicKeyInfo,
+  TBSCertificate,
+  Validity,
+  Version,
+  id_ad_caIssuers,
+  id_ad_ocsp,
+} from '@peculiar/asn1-x509';
 import type { CaSigner } from './signer.js';
 
 export const EXT = {
@@ -58,15 +74,81 @@ export const EKU = {
 /** KeyUsage bit numbers (RFC 5280 §4.2.1.3). */
 export const KU = { digitalSignature: 0, nonRepudiation: 1, keyEncipherment: 2, dataEncipherment: 3, keyAgreement: 4, keyCertSign: 5, cRLSign: 6, encipherOnly: 7, decipherOnly: 8 } as const;
 
+// ---------------------------------------------------------------- asn1-schema glue
+
+const EMPTY = new ArrayBuffer(0);
+
+/** The exact ArrayBuffer of a byte string (no copy when the view spans its whole buffer). */
+export function bufferOf(b: Uint8Array): ArrayBuffer {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer ? b.buffer : (b.slice().buffer as ArrayBuffer);
+}
+
+/** An asn1js block that writes DER it was given verbatim. */
+class RawBlock {
+  constructor(private readonly der: ArrayBuffer) {}
+  toBER(_sizeOnly?: boolean, writer?: { write(b: ArrayBuffer): void }): ArrayBuffer {
+    if (!writer) return this.der;
+    writer.write(this.der);
+    return EMPTY;
+  }
+}
+
+/** A pre-encoded value: asn1-schema takes any object with toASN/fromASN as convertible. */
+class PreEncoded {
+  private readonly block: RawBlock;
+  constructor(der: Uint8Array) {
+    this.block = new RawBlock(bufferOf(der));
+  }
+  toASN(): RawBlock {
+    return this.block;
+  }
+  fromASN(): this {
+    throw new TypeError('a pre-encoded ASN.1 value is write-only');
+  }
+}
+
+/**
+ * DER that was serialized before (a template piece, a key's SubjectPublicKeyInfo),
+ * placed where asn1-schema expects a `T` and written out unchanged.
+ * @example new TBSCertificate({ issuer: preEncoded<Name>(issuerDer), ... })
+ */
+export function preEncoded<T>(der: Uint8Array): T {
+  return new PreEncoded(der) as unknown as T;
+}
+
+/** `AsnConvert.serialize` as a Uint8Array. */
+export function serialize(value: unknown): Uint8Array {
+  return new Uint8Array(AsnConvert.serialize(value));
+}
+
+/** Byte-wise equality of two public byte strings (names, keys; not for secrets). */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
+}
+
+// ---------------------------------------------------------------- names
+
 export type NameAttr = 'CN' | 'O' | 'OU' | 'C' | 'L' | 'ST';
 const ATTR_OID: Record<NameAttr, string> = { CN: '2.5.4.3', O: '2.5.4.10', OU: '2.5.4.11', C: '2.5.4.6', L: '2.5.4.7', ST: '2.5.4.8' };
 
+/** A distinguished name, one attribute per RDN, in the order given (countryName as PrintableString, the rest UTF8String). */
+export function nameOf(rdns: ReadonlyArray<readonly [NameAttr, string]>): Name {
+  return new Name(
+    rdns.map(
+      ([a, v]) =>
+        new RelativeDistinguishedName([
+          new AttributeTypeAndValue({ type: ATTR_OID[a], value: new AttributeValue(a === 'C' ? { printableString: v } : { utf8String: v }) }),
+        ]),
+    ),
+  );
+}
+
 /**
- * A distinguished name, one attribute per RDN, in the order given.
+ * A distinguished name as DER.
  * @example encodeName([['O', 'Portcullis'], ['CN', 'Portcullis Root CA']])
  */
 export function encodeName(rdns: ReadonlyArray<readonly [NameAttr, string]>): Uint8Array {
-  return seq(...rdns.map(([a, v]) => setOf(seq(oid(ATTR_OID[a]), a === 'C' ? printable(v) : utf8(v)))));
+  return serialize(nameOf(rdns));
 }
 
 export type GeneralName = { dns: string } | { ip: string } | { uri: string };
@@ -97,67 +179,97 @@ export function ipBytes(ip: string): Uint8Array {
   return out;
 }
 
+/**
+ * iPAddress octets (an address, or address and contiguous mask in a name constraint)
+ * in the text form asn1-x509's iPAddress converter reads back to the same octets:
+ * dotted IPv4, eight uncompressed IPv6 groups, `/prefix` for a mask.
+ */
+function ipText(octets: Uint8Array): string {
+  const addr = (b: Uint8Array): string =>
+    b.length === 4 ? b.join('.') : Array.from({ length: 8 }, (_, i) => ((b[i * 2]! << 8) | b[i * 2 + 1]!).toString(16)).join(':');
+  if (octets.length === 4 || octets.length === 16) return addr(octets);
+  const half = octets.length / 2;
+  let prefix = 0;
+  for (const b of octets.subarray(half)) for (let m = 0x80; m; m >>= 1) if (b & m) prefix++;
+  return `${addr(octets.subarray(0, half))}/${prefix}`;
+}
+
+export function generalNameOf(n: GeneralName): AsnGeneralName {
+  if ('dns' in n) return new AsnGeneralName({ dNSName: n.dns });
+  if ('ip' in n) return new AsnGeneralName({ iPAddress: ipText(ipBytes(n.ip)) });
+  return new AsnGeneralName({ uniformResourceIdentifier: n.uri });
+}
+
 export function encodeGeneralName(n: GeneralName): Uint8Array {
-  if ('dns' in n) return implicitPrim(2, new TextEncoder().encode(n.dns));
-  if ('ip' in n) return implicitPrim(7, ipBytes(n.ip));
-  return implicitPrim(6, new TextEncoder().encode(n.uri));
+  return serialize(generalNameOf(n));
+}
+
+// ---------------------------------------------------------------- extensions
+
+/** An Extension whose extnValue is the given DER. */
+export function extensionOf(id: string, critical: boolean, value: Uint8Array): Extension {
+  return new Extension({ extnID: id, critical, extnValue: new OctetString(bufferOf(value)) });
 }
 
 export function extension(id: string, critical: boolean, value: Uint8Array): Uint8Array {
-  return critical ? seq(oid(id), bool(true), octets(value)) : seq(oid(id), octets(value));
+  return serialize(extensionOf(id, critical, value));
 }
 
 /** KeyUsage as a DER named-bit BIT STRING (trailing zero bits removed). */
 export function keyUsageValue(bits: number[]): Uint8Array {
-  const max = Math.max(...bits);
-  const bytes = new Uint8Array(Math.floor(max / 8) + 1);
-  for (const b of bits) bytes[b >> 3]! |= 0x80 >> (b & 7);
-  return bitString(bytes, 7 - (max & 7));
+  return serialize(new KeyUsage(bits.reduce((flags, b) => flags | (1 << b), 0)));
 }
 
 export function basicConstraintsValue(ca: boolean, pathLen?: number): Uint8Array {
-  if (!ca) return seq();
-  return pathLen === undefined ? seq(bool(true)) : seq(bool(true), int(pathLen));
+  return serialize(new BasicConstraints(ca ? (pathLen === undefined ? { cA: true } : { cA: true, pathLenConstraint: pathLen }) : {}));
 }
 
 /** RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey bits. */
 export function keyIdentifier(spki: Uint8Array): Uint8Array {
-  const parts = children(readOne(spki));
-  const bits = content(parts[1]!).subarray(1);
-  return new Uint8Array(createHash('sha1').update(bits).digest());
+  const bits = AsnConvert.parse(spki, SubjectPublicKeyInfo).subjectPublicKey;
+  return new Uint8Array(createHash('sha1').update(new Uint8Array(bits)).digest());
 }
 
-export const skiValue = (keyId: Uint8Array): Uint8Array => octets(keyId);
-export const akiValue = (keyId: Uint8Array): Uint8Array => seq(implicitPrim(0, keyId));
-export const ekuValue = (oids: string[]): Uint8Array => seq(...oids.map(oid));
-export const sanValue = (names: GeneralName[]): Uint8Array => seq(...names.map(encodeGeneralName));
+export const skiValue = (keyId: Uint8Array): Uint8Array => serialize(new SubjectKeyIdentifier(bufferOf(keyId)));
+export const akiValue = (keyId: Uint8Array): Uint8Array => serialize(new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(bufferOf(keyId)) }));
+export const ekuValue = (oids: string[]): Uint8Array => serialize(new ExtendedKeyUsage(oids));
+export const sanValue = (names: GeneralName[]): Uint8Array => serialize(new SubjectAlternativeName(names.map(generalNameOf)));
 
 export function crlDistributionPointsValue(urls: string[]): Uint8Array {
-  return seq(...urls.map((u) => seq(explicit(0, tlv(0xa0, encodeGeneralName({ uri: u }))))));
+  return serialize(
+    new CRLDistributionPoints(
+      urls.map((u) => new DistributionPoint({ distributionPoint: new DistributionPointName({ fullName: [generalNameOf({ uri: u })] }) })),
+    ),
+  );
 }
 
 export function aiaValue(ocsp: string | undefined, caIssuers: string | undefined): Uint8Array {
-  const parts: Uint8Array[] = [];
-  if (ocsp) parts.push(seq(oid('1.3.6.1.5.5.7.48.1'), encodeGeneralName({ uri: ocsp })));
-  if (caIssuers) parts.push(seq(oid('1.3.6.1.5.5.7.48.2'), encodeGeneralName({ uri: caIssuers })));
-  return seq(...parts);
+  const parts: AccessDescription[] = [];
+  if (ocsp) parts.push(new AccessDescription({ accessMethod: id_ad_ocsp, accessLocation: generalNameOf({ uri: ocsp }) }));
+  if (caIssuers) parts.push(new AccessDescription({ accessMethod: id_ad_caIssuers, accessLocation: generalNameOf({ uri: caIssuers }) }));
+  return serialize(new AuthorityInfoAccessSyntax(parts));
 }
 
 /** Name constraints with permitted subtrees only (RFC 5280 §4.2.1.10). */
 export function nameConstraintsValue(permitted: { dns?: string[]; uri?: string[]; ip?: string[] }): Uint8Array {
-  const subtrees: Uint8Array[] = [];
-  for (const d of permitted.dns ?? []) subtrees.push(seq(encodeGeneralName({ dns: d })));
-  for (const u of permitted.uri ?? []) subtrees.push(seq(implicitPrim(6, new TextEncoder().encode(u))));
+  const subtrees: GeneralSubtree[] = [];
+  for (const d of permitted.dns ?? []) subtrees.push(new GeneralSubtree({ base: generalNameOf({ dns: d }) }));
+  for (const u of permitted.uri ?? []) subtrees.push(new GeneralSubtree({ base: generalNameOf({ uri: u }) }));
   for (const cidr of permitted.ip ?? []) {
     const [addr, bitsText] = cidr.split('/');
     const a = ipBytes(addr!);
     const bits = Number(bitsText ?? a.length * 8);
     const mask = new Uint8Array(a.length);
     for (let i = 0; i < bits; i++) mask[i >> 3]! |= 0x80 >> (i & 7);
-    subtrees.push(seq(implicitPrim(7, concat([a.map((b, i) => b & mask[i]!), mask]))));
+    const octets = new Uint8Array(a.length * 2);
+    octets.set(a.map((b, i) => b & mask[i]!));
+    octets.set(mask, a.length);
+    subtrees.push(new GeneralSubtree({ base: new AsnGeneralName({ iPAddress: ipText(octets) }) }));
   }
-  return seq(tlv(0xa0, ...subtrees));
+  return serialize(new NameConstraints({ permittedSubtrees: new GeneralSubtrees(subtrees) }));
 }
+
+// ---------------------------------------------------------------- TBSCertificate
 
 /** A positive 127-bit random serial (RFC 5280 §4.1.2.2: at most 20 octets, positive, unique). */
 export function randomSerial(): Uint8Array {
@@ -166,33 +278,65 @@ export function randomSerial(): Uint8Array {
   return new Uint8Array(b);
 }
 
+/** The INTEGER content octets of a non-negative number given as unsigned big-endian bytes (minimal, sign octet added). */
+export function integerOctets(bytes: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < bytes.length - 1 && bytes[i] === 0) i++;
+  const b = bytes.subarray(i);
+  if (b.length === 0) return Uint8Array.of(0);
+  if (!(b[0]! & 0x80)) return b;
+  const out = new Uint8Array(b.length + 1);
+  out.set(b, 1);
+  return out;
+}
+
 export interface TbsInput {
   serial: Uint8Array;
+  /** DER AlgorithmIdentifier. */
   signatureAlgorithm: Uint8Array;
+  /** DER Name. */
   issuer: Uint8Array;
   notBefore: number;
   notAfter: number;
+  /** DER Name. */
   subject: Uint8Array;
+  /** DER SubjectPublicKeyInfo. */
   spki: Uint8Array;
-  /** Encoded Extension elements, in order. */
-  extensions: Uint8Array[];
+  /** Encoded Extension elements, or Extension objects, in order. */
+  extensions: Array<Uint8Array | Extension>;
+}
+
+/** A v3 TBSCertificate; the DER pieces of `t` are carried pre-encoded. */
+export function tbsCertificateOf(t: TbsInput): TBSCertificate {
+  return new TBSCertificate({
+    version: Version.v3,
+    serialNumber: bufferOf(integerOctets(t.serial)),
+    signature: preEncoded<AlgorithmIdentifier>(t.signatureAlgorithm),
+    issuer: preEncoded<Name>(t.issuer),
+    // Time picks UTCTime through 2049 and GeneralizedTime from 2050 (RFC 5280 §4.1.2.5).
+    validity: new Validity({ notBefore: new Date(t.notBefore), notAfter: new Date(t.notAfter) }),
+    subject: preEncoded<Name>(t.subject),
+    subjectPublicKeyInfo: preEncoded<SubjectPublicKeyInfo>(t.spki),
+    extensions: new Extensions(t.extensions.map((e) => (e instanceof Uint8Array ? preEncoded<Extension>(e) : e))),
+  });
 }
 
 export function encodeTbs(t: TbsInput): Uint8Array {
-  return seq(
-    explicit(0, int(2)),
-    uint(t.serial),
-    t.signatureAlgorithm,
-    t.issuer,
-    seq(time(t.notBefore), time(t.notAfter)),
-    t.subject,
-    t.spki,
-    explicit(3, seq(...t.extensions)),
-  );
+  return serialize(tbsCertificateOf(t));
 }
 
-/** Signs a TBS structure (certificate, CRL or OCSP tbsResponseData) into SEQUENCE { tbs, alg, BIT STRING sig }. */
+/**
+ * Signs a DER TBS structure (certificate, CRL or OCSP tbsResponseData) into the
+ * shape they share: SEQUENCE { tbs, signatureAlgorithm, BIT STRING signature }
+ * (written through asn1-x509's Certificate).
+ */
 export async function signStructure(tbs: Uint8Array, signer: CaSigner): Promise<Uint8Array> {
   const sig = await signer.sign(tbs);
-  return seq(tbs, signer.signatureAlgorithm, bitString(sig));
+  return serialize(
+    new Certificate({
+      tbsCertificate: preEncoded<TBSCertificate>(tbs),
+      signatureAlgorithm: preEncoded<AlgorithmIdentifier>(signer.signatureAlgorithm),
+      signatureValue: bufferOf(sig),
+    }),
+  );
 }

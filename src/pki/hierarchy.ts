@@ -10,6 +10,7 @@ import {
   KU,
   akiValue,
   aiaValue,
+  bytesEqual,
   basicConstraintsValue,
   crlDistributionPointsValue,
   encodeName,
@@ -22,7 +23,6 @@ import {
   signStructure,
   skiValue,
 } from './certificate.js';
-import { equalBytes } from './der.js';
 import { parseCertificate, toHex, type ParsedCertificate } from './parse.js';
 import { fromPem, toPem } from './pem.js';
 import { pkiUrls } from './profiles.js';
@@ -189,13 +189,13 @@ export async function importCa(o: ImportCaOptions): Promise<CaRecord> {
   assertCaCertificate(cert, now);
   const id = `${o.role === 'root' ? 'root' : 'int'}-${now.toString(36)}-${cert.serial.slice(0, 8)}`;
   if (o.role === 'root') {
-    if (!equalBytes(cert.issuer, cert.subject) || !verifySignature(cert.spki, cert.signatureOid, cert.tbs, cert.signature)) {
+    if (!bytesEqual(cert.issuer, cert.subject) || !verifySignature(cert.spki, cert.signatureOid, cert.tbs, cert.signature)) {
       throw new PortcullisError('pki.ca-invalid', 'a root must be self-signed');
     }
   } else {
     const root = await activeCa(o.store, 'root');
     const rc = parseCertificate(root.certDer);
-    if (!equalBytes(cert.issuer, rc.subject) || !verifySignature(rc.spki, cert.signatureOid, cert.tbs, cert.signature)) {
+    if (!bytesEqual(cert.issuer, rc.subject) || !verifySignature(rc.spki, cert.signatureOid, cert.tbs, cert.signature)) {
       throw new PortcullisError('pki.ca-invalid', 'the intermediate is not signed by the active root');
     }
     if (!o.keyPem) throw new PortcullisError('pki.ca-invalid', 'an issuing intermediate needs its private key');
@@ -203,7 +203,7 @@ export async function importCa(o: ImportCaOptions): Promise<CaRecord> {
   let keyRef: string | null = null;
   if (o.keyPem) {
     const imported = await o.signerKind.importPkcs8(fromPem(o.keyPem, 'PRIVATE KEY'), id);
-    if (!equalBytes(imported.signer.spki, cert.spki)) throw new PortcullisError('pki.ca-invalid', 'the private key does not match the certificate');
+    if (!bytesEqual(imported.signer.spki, cert.spki)) throw new PortcullisError('pki.ca-invalid', 'the private key does not match the certificate');
     keyRef = imported.keyRef;
   }
   const rec: CaRecord = { id, role: o.role, certDer: cert.der, signerKind: o.signerKind.kind, keyRef, active: true, createdAt: now };
@@ -223,6 +223,6 @@ export async function activeCa(store: CertificateStore, role: 'root' | 'intermed
 export async function loadSigner(ca: CaRecord, signers: SignerRegistry): Promise<CaSigner> {
   if (!ca.keyRef) throw new PortcullisError('pki.ca-not-found', `the key of CA ${ca.id} is offline`);
   const s = await signers.get(ca.signerKind).load(ca.keyRef, ca.id);
-  if (!equalBytes(s.spki, parseCertificate(ca.certDer).spki)) throw new PortcullisError('pki.ca-invalid', `the key of CA ${ca.id} does not match its certificate`);
+  if (!bytesEqual(s.spki, parseCertificate(ca.certDer).spki)) throw new PortcullisError('pki.ca-invalid', `the key of CA ${ca.id} does not match its certificate`);
   return s;
 }

@@ -3,7 +3,6 @@
  * generated key. Names come from the authorised request, never from the CSR: the
  * CSR only carries the key and proves possession of it.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import {
@@ -14,6 +13,7 @@ import {
   encodeTbs,
   ekuValue,
   extension,
+  extensionOf,
   ipBytes,
   keyIdentifier,
   keyUsageValue,
@@ -26,6 +26,7 @@ import {
 import { parseCsr } from './csr.js';
 import type { ParsedGeneralName } from './extensions.js';
 import { BACKDATE_MS } from './hierarchy.js';
+import { generateLeafKey } from './leaf-key.js';
 import type { IssuingCa } from './issuing-ca.js';
 import { satisfiesNameConstraints } from './name-constraints.js';
 import { toHex } from './parse.js';
@@ -140,13 +141,13 @@ export async function issueCertificate(ctx: IssueContext, req: IssueRequest): Pr
   if (notAfter <= now) throw new PortcullisError('pki.ca-not-found', 'the issuing CA has expired');
 
   let spki: Uint8Array;
+  let keyId: Uint8Array;
   let privateKeyPem: string | undefined;
   if (req.csrPem) {
     spki = parseCsr(req.csrPem).spki;
+    keyId = keyIdentifier(spki);
   } else {
-    const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    spki = new Uint8Array(kp.publicKey.export({ format: 'der', type: 'spki' }));
-    privateKeyPem = kp.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+    ({ spki, keyId, privateKeyPem } = generateLeafKey());
   }
 
   const serial = randomSerial();
@@ -154,9 +155,9 @@ export async function issueCertificate(ctx: IssueContext, req: IssueRequest): Pr
   const subject = cn.length <= 64 ? encodeName([['CN', cn]]) : encodeName([]);
   const extensions = [
     ...constantExtensions(ca, profile),
-    extension(EXT.subjectKeyIdentifier, false, skiValue(keyIdentifier(spki))),
+    extensionOf(EXT.subjectKeyIdentifier, false, skiValue(keyId)),
     // RFC 5280 §4.2.1.6: with an empty subject the SAN MUST be critical.
-    extension(EXT.subjectAltName, cn.length > 64, sanValue(names)),
+    extensionOf(EXT.subjectAltName, cn.length > 64, sanValue(names)),
   ];
   const tbs = encodeTbs({ serial, signatureAlgorithm: ca.signer.signatureAlgorithm, issuer: ca.cert.subject, notBefore, notAfter, subject, spki, extensions });
   const der = await signStructure(tbs, ca.signer);

@@ -1,6 +1,7 @@
 /**
- * The issuing CA loaded for signing: its certificate, signer and the pre-encoded
- * constant parts of every leaf it issues (issuer name, AKI, CRL DP, AIA).
+ * The issuing CA loaded for signing: its certificate, signer and the constant parts
+ * of every leaf it issues (issuer name, AKI, CRL DP, AIA), serialized once with the
+ * asn1-x509 structures and carried pre-encoded into each TBSCertificate.
  */
 import type { CrlSigningCa } from './crl.js';
 import type { OcspCa } from './ocsp.js';

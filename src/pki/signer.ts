@@ -6,7 +6,8 @@
  */
 import { KeyObject, createPrivateKey, createPublicKey, sign as nodeSign, webcrypto } from 'node:crypto';
 import { PortcullisError } from '../core/errors.js';
-import { oid, seq } from './der.js';
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { serialize } from './certificate.js';
 
 /** Authenticated encryption of secrets at rest; the lead adapts the master-key envelope to it. */
 export interface SecretBox {
@@ -52,7 +53,9 @@ export interface SignerKind {
 }
 
 export const hashOf = (curve: CaCurve): 'sha256' | 'sha384' => (curve === 'P-256' ? 'sha256' : 'sha384');
-export const signatureAlgorithmOf = (curve: CaCurve): Uint8Array => seq(oid(curve === 'P-256' ? OID.ecdsaSha256 : OID.ecdsaSha384));
+/** RFC 5758 §3.2: ecdsa-with-SHA256/384 AlgorithmIdentifiers omit the parameters field. */
+export const signatureAlgorithmOf = (curve: CaCurve): Uint8Array =>
+  serialize(new AlgorithmIdentifier({ algorithm: curve === 'P-256' ? OID.ecdsaSha256 : OID.ecdsaSha384 }));
 
 const aadFor = (caId: string): string => `pki.ca-key:${caId}`;
 
