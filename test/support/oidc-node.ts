@@ -36,10 +36,11 @@ async function freePort(): Promise<number> {
  * A whole node whose issuer is its identity plane's real URL (OIDC clients compare the
  * two), so the identity plane listens on a port chosen before start.
  */
-export async function startOidcNode(extra = ''): Promise<TestNode> {
+export async function startOidcNode(extra = '', opts: { issuerHost?: string } = {}): Promise<TestNode> {
   const [identity, gateway, admin] = [await freePort(), await freePort(), await freePort()];
   const dir = tempDir('portcullis-oidc-');
-  const config = `issuer: http://127.0.0.1:${identity}\nlisten: { identity: 127.0.0.1:${identity}, gateway: 127.0.0.1:${gateway}, admin: 127.0.0.1:${admin} }\nlog: { level: silent }\n${TLS_OFF}\n${extra}\n`;
+  // WebAuthn in a browser needs a domain as RP id: `localhost` still reaches 127.0.0.1.
+  const config = `issuer: http://${opts.issuerHost ?? '127.0.0.1'}:${identity}\nlisten: { identity: 127.0.0.1:${identity}, gateway: 127.0.0.1:${gateway}, admin: 127.0.0.1:${admin} }\nlog: { level: silent }\n${TLS_OFF}\n${extra}\n`;
   await initPortcullis(dir, { config });
   const node = await startPortcullis({ configFile: join(dir, CONFIG_FILE), logger: silentLogger, env: {} });
   const adminToken = readFileSync(join(dir, 'admin.token'), 'utf8').trim();

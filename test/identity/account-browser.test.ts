@@ -1,0 +1,115 @@
+/**
+ * The account page in headless Chromium on a whole node (issuer on `localhost`, the
+ * WebAuthn RP id): a user signed in with TOTP adds a passkey with Chromium's virtual
+ * authenticator (CDP WebAuthn domain) through the page's own script, then signs in
+ * with it, passwordless.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as client from 'openid-client';
+import { decodeJwt } from 'jose';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { enrolTotp, startOidcNode, totpCode } from '../support/oidc-node.js';
+import type { TestNode } from '../support/portcullis.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const HAVE = existsSync(CHROMIUM);
+const REDIRECT = 'http://127.0.0.1:9/cb';
+const AUD = 'https://api.example.test';
+const PASSWORD = 'plum tractor velvet orbit';
+const name = (t: string) => (HAVE ? t : `${t} (skipped: ${CHROMIUM} is not installed; apt-get install chromium)`);
+
+let node: TestNode;
+let issuer: string;
+let config: client.Configuration;
+let ctx: BrowserContext;
+let profile: string;
+
+before(async () => {
+  if (!HAVE) return;
+  node = await startOidcNode('', { issuerHost: 'localhost' });
+  issuer = `http://localhost:${new URL(node.urls.identity!).port}`;
+  const { app, clientSecret } = await node.services.apps.create({ name: 'web', audiences: [AUD], scopes: ['read'], redirectUris: [REDIRECT] }, 'test');
+  config = await client.discovery(new URL(issuer), app.clientId, clientSecret!, undefined, { execute: [client.allowInsecureRequests] });
+  profile = mkdtempSync(join(tmpdir(), 'pc-chromium-acct-'));
+  ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  await ctx.route(`${REDIRECT}**`, (route) => route.fulfill({ status: 200, body: 'app callback' }));
+});
+after(async () => {
+  if (!HAVE) return;
+  await ctx.close();
+  await node.stop();
+  rmSync(profile, { recursive: true, force: true });
+});
+
+async function start(page: Page) {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    resource: AUD,
+    prompt: 'login consent',
+  });
+  await page.goto(url.toString());
+  return { verifier, state };
+}
+
+async function finish(page: Page, flow: { verifier: string; state: string }) {
+  for (let i = 0; i < 80 && !page.url().startsWith(REDIRECT); i++) {
+    const allow = page.getByRole('button', { name: 'Allow' });
+    if (await allow.isVisible().catch(() => false)) await allow.click();
+    else await page.waitForTimeout(100);
+  }
+  assert.ok(page.url().startsWith(REDIRECT), `not back at the app: ${page.url()} ${(await page.content()).slice(0, 400)}`);
+  return client.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: flow.verifier, expectedState: flow.state }, { resource: AUD });
+}
+
+test(name('account page in Chromium: a TOTP-signed-in user adds a passkey with the virtual authenticator, then signs in with it passwordless'), { skip: !HAVE }, async () => {
+  const user = await node.services.identity.users.add({ email: 'browser-keys@example.test', password: PASSWORD }, 'test');
+  const seed = await enrolTotp(node, user.id);
+  const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+
+  const f1 = await start(page);
+  await page.getByLabel('E-mail address').fill('browser-keys@example.test');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('heading', { name: 'Second step' }).waitFor();
+  await page.locator('#code-totp').fill(totpCode(seed));
+  await page.locator('form[action$="/mfa"]').first().getByRole('button', { name: 'Verify' }).click();
+  await finish(page, f1);
+
+  await page.goto(`${issuer}/account`);
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  await page.getByLabel('Name for this key').fill('Laptop');
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  await page.getByText('Passkey or security key: Laptop').waitFor({ timeout: 10_000 }).catch(async (e) => {
+    throw new Error(`${page.url()} ${(await page.content()).slice(0, 800)}`, { cause: e });
+  });
+  const creds = await node.services.store.listWebAuthnCredentials(user.id);
+  assert.deepEqual(creds.map((c) => c.name), ['Laptop']);
+
+  await ctx.clearCookies();
+  const f2 = await start(page);
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  const t2 = await finish(page, f2);
+  const at = decodeJwt(t2.access_token);
+  assert.equal(at.sub, user.id);
+  assert.deepEqual(at['amr'], ['hwk', 'user']);
+  await page.close();
+});
