@@ -1,8 +1,8 @@
 /**
- * The account page in headless Chromium on a whole node (issuer on `localhost`, the
- * WebAuthn RP id): a user signed in with TOTP adds a passkey with Chromium's virtual
- * authenticator (CDP WebAuthn domain) through the page's own script, then signs in
- * with it, passwordless.
+ * Headless Chromium on a whole node (issuer on `localhost`, the WebAuthn RP id; SMS
+ * codes to the file outbox): a user signed in with TOTP adds a passkey on the account
+ * page with Chromium's virtual authenticator (CDP WebAuthn domain) through the page's
+ * own script, then signs in with it, passwordless; a sign-in with a texted code.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { readOutbox } from '../../src/mfa/otp/senders/file-outbox.js';
 import { enrolTotp, startOidcNode, totpCode } from '../support/oidc-node.js';
 import type { TestNode } from '../support/portcullis.js';
 
@@ -30,7 +31,7 @@ let profile: string;
 
 before(async () => {
   if (!HAVE) return;
-  node = await startOidcNode('', { issuerHost: 'localhost' });
+  node = await startOidcNode('identity: { otp: { channel: sms, sender: file } }', { issuerHost: 'localhost' });
   issuer = `http://localhost:${new URL(node.urls.identity!).port}`;
   const { app, clientSecret } = await node.services.apps.create({ name: 'web', audiences: [AUD], scopes: ['read'], redirectUris: [REDIRECT] }, 'test');
   config = await client.discovery(new URL(issuer), app.clientId, clientSecret!, undefined, { execute: [client.allowInsecureRequests] });
@@ -111,5 +112,30 @@ test(name('account page in Chromium: a TOTP-signed-in user adds a passkey with t
   const at = decodeJwt(t2.access_token);
   assert.equal(at.sub, user.id);
   assert.deepEqual(at['amr'], ['hwk', 'user']);
+  await page.close();
+});
+
+test(name('SMS code sign-in in Chromium: "Send a code" texts it (file outbox), the user types it'), { skip: !HAVE }, async () => {
+  const user = await node.services.identity.users.add({ email: 'browser-sms@example.test', password: PASSWORD }, 'test');
+  const outbox = join(node.dir, 'otp-outbox.jsonl');
+  const sms = node.services.identity.factors.find((f) => f.id === 'sms')!;
+  await sms.enroll({ userId: user.id, address: '+15550001111' });
+  await sms.confirm({ userId: user.id }, (await readOutbox(outbox)).findLast((m) => m.to === '+15550001111')!.code);
+  await node.services.ephemeral.delete(`mfa:otp-send:sms:${user.id}`); // the 30 s resend interval, elapsed
+  await ctx.clearCookies();
+  const page = await ctx.newPage();
+  const flow = await start(page);
+  await page.getByLabel('E-mail address').fill('browser-sms@example.test');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('heading', { name: 'Code by text message' }).waitFor();
+  await page.getByRole('button', { name: 'Send a code' }).click();
+  await page.getByText('A code was sent to +15*******11.').waitFor();
+  const texted = (await readOutbox(outbox)).findLast((m) => m.to === '+15550001111')!;
+  assert.equal(texted.purpose, 'sign-in');
+  await page.locator('#code-sms').fill(texted.code);
+  await page.locator('form[action$="/mfa"]').first().getByRole('button', { name: 'Verify' }).click();
+  const tokens = await finish(page, flow);
+  assert.deepEqual(decodeJwt(tokens.access_token)['amr'], ['pwd', 'sms', 'otp']);
   await page.close();
 });
