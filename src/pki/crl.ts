@@ -3,9 +3,9 @@
  * one per issuing CA, regenerated on revoke and before they go stale. Served as
  * DER and PEM (label `X509 CRL`, which OpenSSL expects).
  */
+import { AlgorithmIdentifier, CRLNumber, CertificateList, CRLReason, Name, RevokedCertificate, TBSCertList, Time, Version } from '@peculiar/asn1-x509';
 import type { Clock } from '../core/clock.js';
-import { EXT, akiValue, extension, keyIdentifier, signStructure } from './certificate.js';
-import { enumerated, explicit, hexBytes, int, seq, time, uint } from './der.js';
+import { EXT, akiValue, bufferOf, extensionOf, keyIdentifier, preEncoded, serialize } from './certificate.js';
 import { toPem } from './pem.js';
 import type { CaSigner } from './signer.js';
 import { REVOCATION_REASONS, type CertificateStore } from './store.js';
@@ -36,22 +36,39 @@ export async function buildCrl(store: CertificateStore, clock: Clock, ca: CrlSig
   const number = await store.nextCrlNumber(ca.id);
   // Entries stay until the certificate expires (RFC 5280 §3.3: may be removed after).
   const revoked = (await store.listRevoked(ca.id)).filter((r) => r.notAfter >= now).sort((a, b) => a.serial.localeCompare(b.serial));
-  const entries = revoked.map((r) => {
-    const parts = [uint(hexBytes(r.serial)), time(r.revokedAt ?? now)];
-    // RFC 5280 §5.3.1: the reason code unspecified SHOULD be absent.
-    if (r.reason && r.reason !== 'unspecified') parts.push(seq(extension(EXT.reasonCode, false, enumerated(REVOCATION_REASONS[r.reason]))));
-    return seq(...parts);
-  });
-  const tbs = seq(
-    int(1),
-    ca.signer.signatureAlgorithm,
-    ca.subject,
-    time(now),
-    time(nextUpdate),
-    ...(entries.length ? [seq(...entries)] : []),
-    explicit(0, seq(extension(EXT.authorityKeyIdentifier, false, akiValue(keyIdentifier(ca.spki))), extension(EXT.crlNumber, false, int(number)))),
+  const entries = revoked.map(
+    (r) =>
+      new RevokedCertificate({
+        // The inventory keeps a serial as the hex of its INTEGER content octets.
+        userCertificate: bufferOf(new Uint8Array(Buffer.from(r.serial, 'hex'))),
+        revocationDate: new Time(r.revokedAt ?? now),
+        // RFC 5280 §5.3.1: the reason code unspecified SHOULD be absent.
+        ...(r.reason && r.reason !== 'unspecified'
+          ? { crlEntryExtensions: [extensionOf(EXT.reasonCode, false, serialize(new CRLReason(REVOCATION_REASONS[r.reason])))] }
+          : {}),
+      }),
   );
-  const der = await signStructure(tbs, ca.signer);
+  const tbs = serialize(
+    new TBSCertList({
+      version: Version.v2,
+      signature: preEncoded<AlgorithmIdentifier>(ca.signer.signatureAlgorithm),
+      issuer: preEncoded<Name>(ca.subject),
+      thisUpdate: new Time(now),
+      nextUpdate: new Time(nextUpdate),
+      ...(entries.length ? { revokedCertificates: entries } : {}),
+      crlExtensions: [
+        extensionOf(EXT.authorityKeyIdentifier, false, akiValue(keyIdentifier(ca.spki))),
+        extensionOf(EXT.crlNumber, false, serialize(new CRLNumber(Number(number)))),
+      ],
+    }),
+  );
+  const der = serialize(
+    new CertificateList({
+      tbsCertList: preEncoded<TBSCertList>(tbs),
+      signatureAlgorithm: preEncoded<AlgorithmIdentifier>(ca.signer.signatureAlgorithm),
+      signature: bufferOf(await ca.signer.sign(tbs)),
+    }),
+  );
   return { der, pem: toPem(der, 'X509 CRL'), number, thisUpdate: now, nextUpdate };
 }
 

@@ -1,19 +1,35 @@
 /**
- * OCSP responder (RFC 6960) for one issuing CA: parses requests (POST body or the
- * base64 GET path), answers good / revoked / unknown in a response signed by the
- * CA itself (§4.2.2.2 case 1), echoes the nonce (RFC 8954), and serves nonce-less
- * answers from a cache keyed by CertID that is refreshed before nextUpdate.
+ * OCSP responder (RFC 6960) for one issuing CA, on the @peculiar/asn1-ocsp
+ * structures: parses requests (POST body or the base64 GET path), answers good /
+ * revoked / unknown in a response signed by the CA itself (§4.2.2.2 case 1), echoes
+ * the nonce (RFC 8954), and serves nonce-less answers from a cache keyed by the
+ * request bytes (a hit parses nothing) that is refreshed before nextUpdate.
  */
 import { createHash } from 'node:crypto';
+import {
+  BasicOCSPResponse,
+  CertID,
+  CertStatus,
+  KeyHash,
+  Nonce,
+  OCSPRequest,
+  OCSPResponse,
+  ResponderID,
+  ResponseBytes,
+  ResponseData,
+  RevokedInfo,
+  SingleResponse,
+  id_pkix_ocsp_basic,
+  id_pkix_ocsp_nonce,
+} from '@peculiar/asn1-ocsp';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier, CRLReason, Certificate } from '@peculiar/asn1-x509';
 import type { Clock } from '../core/clock.js';
-import { bitString, children, content, DerError, enumerated, equalBytes, explicit, generalizedTime, octets, oid, oidToString, readOne, seq, TAG, whole, type Tlv } from './der.js';
-import { keyIdentifier } from './certificate.js';
+import { bufferOf, bytesEqual, extensionOf, keyIdentifier, preEncoded, serialize } from './certificate.js';
 import { toHex } from './parse.js';
 import type { CaSigner } from './signer.js';
 import { REVOCATION_REASONS, type CertificateStore } from './store.js';
 
-const ID_PKIX_OCSP_BASIC = '1.3.6.1.5.5.7.48.1.1';
-const ID_PKIX_OCSP_NONCE = '1.3.6.1.5.5.7.48.1.2';
 const HASHES: Record<string, 'sha1' | 'sha256' | 'sha384' | 'sha512'> = {
   '1.3.14.3.2.26': 'sha1',
   '2.16.840.1.101.3.4.2.1': 'sha256',
@@ -22,6 +38,9 @@ const HASHES: Record<string, 'sha1' | 'sha256' | 'sha384' | 'sha512'> = {
 };
 
 export const OCSP_STATUS = { successful: 0, malformedRequest: 1, internalError: 2, tryLater: 3, sigRequired: 5, unauthorized: 6 } as const;
+
+/** A malformed OCSPRequest. */
+export class OcspRequestError extends Error {}
 
 export interface OcspCertId {
   /** The CertID exactly as requested (echoed in the response). */
@@ -38,50 +57,45 @@ export interface OcspRequestInfo {
   nonce: Uint8Array | null;
 }
 
-/** Parses an OCSPRequest; throws DerError when malformed. */
+const u8 = (b: ArrayBuffer): Uint8Array => new Uint8Array(b);
+
+/** Parses an OCSPRequest (asn1-ocsp); throws when it is malformed or not DER. */
 export function parseOcspRequest(der: Uint8Array): OcspRequestInfo {
-  const req = readOne(der);
-  if (req.tag !== TAG.SEQUENCE) throw new DerError('OCSPRequest');
-  const tbs = children(req)[0];
-  if (!tbs || tbs.tag !== TAG.SEQUENCE) throw new DerError('TBSRequest');
-  let list: Tlv | undefined;
-  let nonce: Uint8Array | null = null;
-  for (const f of children(tbs)) {
-    if (f.tag === TAG.SEQUENCE) list = f;
-    else if (f.tag === 0xa2) {
-      for (const ext of children(children(f)[0]!)) {
-        const parts = children(ext);
-        if (oidToString(content(parts[0]!)) !== ID_PKIX_OCSP_NONCE) continue;
-        const v = parts[parts.length - 1]!;
-        if (v.tag !== TAG.OCTET_STRING) throw new DerError('nonce');
-        const inner = content(v);
-        // RFC 8954 §2.1: the nonce is 1 to 32 octets.
-        const n = readOne(inner);
-        if (n.tag !== TAG.OCTET_STRING || n.end - n.contentStart < 1 || n.end - n.contentStart > 32) throw new DerError('nonce length');
-        nonce = inner;
-      }
-    }
+  let req: OCSPRequest;
+  try {
+    req = AsnConvert.parse(der, OCSPRequest);
+  } catch (e) {
+    throw new OcspRequestError('OCSPRequest', { cause: e });
   }
-  if (!list) throw new DerError('requestList');
-  const certIds = children(list).map((r) => {
-    const certId = children(r)[0];
-    if (!certId || certId.tag !== TAG.SEQUENCE) throw new DerError('CertID');
-    const [alg, nameHash, keyHash, serial] = children(certId);
-    if (!alg || !nameHash || !keyHash || !serial || serial.tag !== TAG.INTEGER || nameHash.tag !== TAG.OCTET_STRING || keyHash.tag !== TAG.OCTET_STRING) throw new DerError('CertID');
-    return {
-      raw: whole(certId),
-      hashOid: oidToString(content(children(alg)[0]!)),
-      issuerNameHash: content(nameHash),
-      issuerKeyHash: content(keyHash),
-      serial: toHex(content(serial)),
-    };
-  });
-  if (certIds.length === 0) throw new DerError('empty requestList');
+  // DER only, nothing trailing: the request must be exactly what its fields encode to.
+  if (!bytesEqual(serialize(req), der)) throw new OcspRequestError('OCSPRequest is not DER');
+  let nonce: Uint8Array | null = null;
+  for (const ext of req.tbsRequest.requestExtensions ?? []) {
+    if (ext.extnID !== id_pkix_ocsp_nonce) continue;
+    const inner = u8(ext.extnValue.buffer);
+    let n: Nonce;
+    try {
+      n = AsnConvert.parse(inner, Nonce);
+    } catch (e) {
+      throw new OcspRequestError('nonce', { cause: e });
+    }
+    // RFC 8954 §2.1: the nonce is 1 to 32 octets.
+    if (n.byteLength < 1 || n.byteLength > 32) throw new OcspRequestError('nonce length');
+    nonce = inner;
+  }
+  const certIds = req.tbsRequest.requestList.map(({ reqCert: c }) => ({
+    raw: serialize(c),
+    hashOid: c.hashAlgorithm.algorithm,
+    issuerNameHash: u8(c.issuerNameHash.buffer),
+    issuerKeyHash: u8(c.issuerKeyHash.buffer),
+    serial: toHex(u8(c.serialNumber)),
+  }));
+  if (certIds.length === 0) throw new OcspRequestError('empty requestList');
   return { certIds, nonce };
 }
 
 /** The unsuccessful OCSPResponse for a status (no responseBytes). */
-export const ocspError = (status: number): Uint8Array => seq(enumerated(status));
+export const ocspError = (status: number): Uint8Array => serialize(new OCSPResponse({ responseStatus: status }));
 
 /** Decodes the GET form (RFC 6960 Appendix A.1): the URL-encoded base64 of the DER request. */
 export function decodeOcspGet(pathSegment: string): Uint8Array {
@@ -100,6 +114,7 @@ export interface OcspCa {
 interface Cached {
   der: Uint8Array;
   refreshAt: number;
+  serial: string;
 }
 
 export interface OcspResponderOptions {
@@ -112,13 +127,16 @@ export interface OcspResponderOptions {
 }
 
 export class OcspResponder {
+  /** Nonce-less single-CertID answers keyed by the request bytes, so a hit costs no ASN.1 parse. */
   private readonly cache = new Map<string, Cached>();
   private readonly validityMs: number;
   private readonly maxRequests: number;
   private readonly cacheSize: number;
   private readonly nameHashes = new Map<string, Uint8Array>();
   private readonly keyHashes = new Map<string, Uint8Array>();
-  private readonly responderId: Uint8Array;
+  private readonly responderId: ResponderID;
+  private readonly signatureAlgorithm: AlgorithmIdentifier;
+  private readonly certs: Certificate[];
 
   constructor(
     private readonly store: CertificateStore,
@@ -134,12 +152,14 @@ export class OcspResponder {
       this.keyHashes.set(id, new Uint8Array(createHash(h).update(ca.publicKeyBits).digest()));
     }
     // ResponderID byKey: SHA-1 of the responder's public key bits (RFC 6960 §4.2.1).
-    this.responderId = explicit(2, octets(keyIdentifier(ca.spki)));
+    this.responderId = new ResponderID({ byKey: new KeyHash(bufferOf(keyIdentifier(ca.spki))) });
+    this.signatureAlgorithm = preEncoded<AlgorithmIdentifier>(ca.signer.signatureAlgorithm);
+    this.certs = [preEncoded<Certificate>(ca.certDer)];
   }
 
   /** Drops cached answers for a serial (call after it is revoked). */
   invalidate(serial: string): void {
-    for (const k of this.cache.keys()) if (k.endsWith(`:${serial}`)) this.cache.delete(k);
+    for (const [k, v] of this.cache) if (v.serial === serial) this.cache.delete(k);
   }
 
   /**
@@ -147,6 +167,10 @@ export class OcspResponder {
    * @example const der = await responder.respond(new Uint8Array(await request.arrayBuffer()));
    */
   async respond(requestDer: Uint8Array): Promise<Uint8Array> {
+    const now = this.clock.now();
+    const requestKey = Buffer.from(requestDer.buffer, requestDer.byteOffset, requestDer.byteLength).toString('base64');
+    const hit = this.cache.get(requestKey);
+    if (hit && now < hit.refreshAt) return hit.der;
     let info: OcspRequestInfo;
     try {
       info = parseOcspRequest(requestDer);
@@ -158,19 +182,15 @@ export class OcspResponder {
       const n = this.nameHashes.get(id.hashOid);
       const k = this.keyHashes.get(id.hashOid);
       // Not issued by this CA: this responder is not authoritative (RFC 6960 §2.3).
-      if (!n || !k || !equalBytes(n, id.issuerNameHash) || !equalBytes(k, id.issuerKeyHash)) return ocspError(OCSP_STATUS.unauthorized);
+      if (!n || !k || !bytesEqual(n, id.issuerNameHash) || !bytesEqual(k, id.issuerKeyHash)) return ocspError(OCSP_STATUS.unauthorized);
     }
-    const now = this.clock.now();
-    const cacheKey = info.nonce === null && info.certIds.length === 1 ? `${toHex(info.certIds[0]!.raw)}:${info.certIds[0]!.serial}` : null;
-    if (cacheKey) {
-      const hit = this.cache.get(cacheKey);
-      if (hit && now < hit.refreshAt) return hit.der;
-    }
+    const cacheable = info.nonce === null && info.certIds.length === 1;
     try {
       const der = await this.sign(info, now);
-      if (cacheKey) {
+      if (cacheable) {
+        this.cache.delete(requestKey);
         if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
-        this.cache.set(cacheKey, { der, refreshAt: now + this.validityMs / 2 });
+        this.cache.set(requestKey, { der, refreshAt: now + this.validityMs / 2, serial: info.certIds[0]!.serial });
       }
       return der;
     } catch {
@@ -179,23 +199,40 @@ export class OcspResponder {
   }
 
   private async sign(info: OcspRequestInfo, now: number): Promise<Uint8Array> {
-    const thisUpdate = Math.floor(now / 1000) * 1000;
-    const singles: Uint8Array[] = [];
+    const thisUpdate = new Date(Math.floor(now / 1000) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + this.validityMs);
+    const responses: SingleResponse[] = [];
     for (const id of info.certIds) {
       const rec = await this.store.getCertificate(id.serial);
-      let status: Uint8Array;
-      if (!rec || rec.issuerId !== this.ca.id) status = Uint8Array.of(0x82, 0);
+      let certStatus: CertStatus;
+      if (!rec || rec.issuerId !== this.ca.id) certStatus = new CertStatus({ unknown: null });
       else if (rec.status === 'revoked') {
-        const reason = rec.reason && rec.reason !== 'unspecified' ? [explicit(0, enumerated(REVOCATION_REASONS[rec.reason]))] : [];
-        status = seq(generalizedTime(rec.revokedAt ?? thisUpdate), ...reason);
-        status[0] = 0xa1;
-      } else status = Uint8Array.of(0x80, 0);
-      singles.push(seq(id.raw, status, generalizedTime(thisUpdate), explicit(0, generalizedTime(thisUpdate + this.validityMs))));
+        const revoked = new RevokedInfo({ revocationTime: new Date(Math.floor((rec.revokedAt ?? thisUpdate.getTime()) / 1000) * 1000) });
+        if (rec.reason && rec.reason !== 'unspecified') revoked.revocationReason = new CRLReason(REVOCATION_REASONS[rec.reason]);
+        certStatus = new CertStatus({ revoked });
+      } else certStatus = new CertStatus({ good: null });
+      responses.push(new SingleResponse({ certID: preEncoded<CertID>(id.raw), certStatus, thisUpdate, nextUpdate }));
     }
-    const ext = info.nonce ? [explicit(1, seq(seq(oid(ID_PKIX_OCSP_NONCE), octets(info.nonce))))] : [];
-    const tbs = seq(this.responderId, generalizedTime(thisUpdate), seq(...singles), ...ext);
-    const sig = await this.ca.signer.sign(tbs);
-    const basic = seq(tbs, this.ca.signer.signatureAlgorithm, bitString(sig), explicit(0, seq(this.ca.certDer)));
-    return seq(enumerated(OCSP_STATUS.successful), explicit(0, seq(oid(ID_PKIX_OCSP_BASIC), octets(basic))));
+    const tbs = serialize(
+      new ResponseData({
+        responderID: this.responderId,
+        producedAt: thisUpdate,
+        responses,
+        // RFC 8954 §2.1: the nonce extension is echoed exactly.
+        ...(info.nonce ? { responseExtensions: [extensionOf(id_pkix_ocsp_nonce, false, info.nonce)] } : {}),
+      }),
+    );
+    const basic = new BasicOCSPResponse({
+      tbsResponseData: preEncoded<ResponseData>(tbs),
+      signatureAlgorithm: this.signatureAlgorithm,
+      signature: bufferOf(await this.ca.signer.sign(tbs)),
+      certs: this.certs,
+    });
+    return serialize(
+      new OCSPResponse({
+        responseStatus: OCSP_STATUS.successful,
+        responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) }),
+      }),
+    );
   }
 }

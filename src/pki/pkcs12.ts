@@ -1,22 +1,21 @@
 /**
- * PKCS#12 (RFC 7292) export of a generated key with its certificate chain, in the
+ * PKCS#12 (RFC 7292) export of a generated key with its certificate chain, written
+ * with the @peculiar/asn1-pfx (and asn1-cms, asn1-pkcs9) structures, in the
  * form OpenSSL 3 writes by default: the key in a PBES2 (PBKDF2-HMAC-SHA256,
  * AES-256-CBC) shrouded key bag, the certificates in plain cert bags, and an
  * HMAC-SHA256 integrity MAC keyed by the PKCS#12 KDF (Appendix B).
  */
 import { createHash, createHmac, createPrivateKey, randomBytes } from 'node:crypto';
-import { concat, explicit, int, nul, octets, oid, seq, setOf, tlv } from './der.js';
+import { ContentInfo, id_data } from '@peculiar/asn1-cms';
+import { AuthenticatedSafe, CertBag, MacData, PFX, PKCS12Attribute, SafeBag, SafeContents, id_certBag, id_pkcs8ShroudedKeyBag, id_x509Certificate } from '@peculiar/asn1-pfx';
+import { FriendlyName, LocalKeyId, id_pkcs9_at_friendlyName, id_pkcs9_at_localKeyId } from '@peculiar/asn1-pkcs9';
+import { DigestInfo } from '@peculiar/asn1-rsa';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { bufferOf, serialize } from './certificate.js';
 import { fromPemAll, fromPem } from './pem.js';
 
-const P12 = {
-  data: '1.2.840.113549.1.7.1',
-  certBag: '1.2.840.113549.1.12.10.1.3',
-  shroudedKeyBag: '1.2.840.113549.1.12.10.1.2',
-  x509Certificate: '1.2.840.113549.1.9.22.1',
-  friendlyName: '1.2.840.113549.1.9.20',
-  localKeyId: '1.2.840.113549.1.9.21',
-  sha256: '2.16.840.1.101.3.4.2.1',
-};
+const ID_SHA256 = '2.16.840.1.101.3.4.2.1';
 
 // OpenSSL 3 defaults (PKCS12_DEFAULT_ITER).
 const ITERATIONS = 2048;
@@ -41,7 +40,7 @@ export function pkcs12Kdf(password: Uint8Array, salt: Uint8Array, id: number, it
     return out;
   };
   const D = new Uint8Array(v).fill(id);
-  const I = concat([fill(salt), fill(password)]);
+  const I = Buffer.concat([fill(salt), fill(password)]);
   const out: Uint8Array[] = [];
   for (let got = 0; got < n; got += u) {
     let A = createHash('sha256').update(D).update(I).digest();
@@ -58,21 +57,22 @@ export function pkcs12Kdf(password: Uint8Array, salt: Uint8Array, id: number, it
       }
     }
   }
-  return concat(out).subarray(0, n);
+  return new Uint8Array(Buffer.concat(out).subarray(0, n));
 }
 
-const attr = (id: string, value: Uint8Array): Uint8Array => seq(oid(id), setOf(value));
+// asn1-pfx 2.11's PKCS12Attribute constructor drops its parameters (`Object.assign(params)`): set the fields after construction.
+const attr = (id: string, value: unknown): PKCS12Attribute => Object.assign(new PKCS12Attribute(), { attrId: id, attrValues: [AsnConvert.serialize(value)] });
 
-function bmpString(s: string): Uint8Array {
-  const b = new Uint8Array(s.length * 2);
-  for (let i = 0; i < s.length; i++) {
-    b[i * 2] = s.charCodeAt(i) >> 8;
-    b[i * 2 + 1] = s.charCodeAt(i) & 0xff;
-  }
-  return tlv(0x1e, b);
-}
+/** A SET OF in DER order (X.690 §11.6: elements sorted by their encodings). */
+const derSetOrder = (attrs: PKCS12Attribute[]): PKCS12Attribute[] =>
+  attrs
+    .map((a) => ({ a, der: serialize(a) }))
+    .sort((x, y) => Buffer.compare(x.der, y.der))
+    .map((x) => x.a);
 
-const dataContentInfo = (body: Uint8Array): Uint8Array => seq(oid(P12.data), explicit(0, octets(body)));
+/** ContentInfo of type data: [0] EXPLICIT OCTET STRING holding `body`. */
+const dataContentInfo = (body: Uint8Array): ContentInfo =>
+  new ContentInfo({ contentType: id_data, content: AsnConvert.serialize(new OctetString(bufferOf(body))) });
 
 export interface Pkcs12Input {
   certPem: string;
@@ -91,18 +91,29 @@ export async function toPkcs12(i: Pkcs12Input): Promise<Uint8Array> {
   const leaf = fromPem(i.certPem, 'CERTIFICATE');
   const chain = i.chainPem ? fromPemAll(i.chainPem, 'CERTIFICATE') : [];
   const keyId = new Uint8Array(createHash('sha1').update(leaf).digest());
-  const leafAttrs = [attr(P12.localKeyId, octets(keyId)), ...(i.friendlyName ? [attr(P12.friendlyName, bmpString(i.friendlyName))] : [])];
-  const certBag = (der: Uint8Array, attrs?: Uint8Array[]): Uint8Array =>
-    seq(oid(P12.certBag), explicit(0, seq(oid(P12.x509Certificate), explicit(0, octets(der)))), ...(attrs ? [setOf(...attrs)] : []));
-  const certs = seq(certBag(leaf, leafAttrs), ...chain.map((c) => certBag(c)));
+  const leafAttrs = derSetOrder([
+    attr(id_pkcs9_at_localKeyId, new LocalKeyId(bufferOf(keyId))),
+    ...(i.friendlyName ? [attr(id_pkcs9_at_friendlyName, new FriendlyName(i.friendlyName))] : []),
+  ]);
+  const certBag = (der: Uint8Array, attrs?: PKCS12Attribute[]): SafeBag =>
+    new SafeBag({
+      bagId: id_certBag,
+      bagValue: AsnConvert.serialize(new CertBag({ certId: id_x509Certificate, certValue: AsnConvert.serialize(new OctetString(bufferOf(der))) })),
+      ...(attrs ? { bagAttributes: attrs } : {}),
+    });
+  const certs = serialize(new SafeContents([certBag(leaf, leafAttrs), ...chain.map((c) => certBag(c))]));
   const encryptedKey = new Uint8Array(
     createPrivateKey(i.privateKeyPem).export({ format: 'der', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: i.password }),
   );
-  const keyBag = seq(seq(oid(P12.shroudedKeyBag), explicit(0, encryptedKey), setOf(...leafAttrs)));
-  const authSafe = seq(dataContentInfo(certs), dataContentInfo(keyBag));
+  const keyBag = serialize(new SafeContents([new SafeBag({ bagId: id_pkcs8ShroudedKeyBag, bagValue: bufferOf(encryptedKey), bagAttributes: leafAttrs })]));
+  const authSafe = serialize(new AuthenticatedSafe([dataContentInfo(certs), dataContentInfo(keyBag)]));
   const salt = randomBytes(16);
   const macKey = pkcs12Kdf(bmpPassword(i.password), salt, 3, ITERATIONS, 32);
   const mac = createHmac('sha256', macKey).update(authSafe).digest();
-  const macData = seq(seq(seq(oid(P12.sha256), nul()), octets(mac)), octets(salt), int(ITERATIONS));
-  return seq(int(3), dataContentInfo(authSafe), macData);
+  const macData = new MacData({
+    mac: new DigestInfo({ digestAlgorithm: new AlgorithmIdentifier({ algorithm: ID_SHA256, parameters: null }), digest: new OctetString(bufferOf(new Uint8Array(mac))) }),
+    macSalt: new OctetString(bufferOf(new Uint8Array(salt))),
+    iterations: ITERATIONS,
+  });
+  return serialize(new PFX({ version: 3, authSafe: dataContentInfo(authSafe), macData }));
 }
