@@ -114,10 +114,10 @@ export class SignInPages {
     return out;
   }
 
-  private async mfaPage(uid: string, st: SignInState, csrf: string, error?: string, status?: number): Promise<Page> {
+  private async mfaPage(uid: string, st: SignInState, csrf: string, error?: string, status?: number, known?: { factors: Factor[]; keys: readonly unknown[] }): Promise<Page> {
     const b = this.base(uid);
-    const factors = await this.enrolled(st.userId);
-    const keys = await this.d.identity.listWebAuthnCredentials(st.userId);
+    const factors = known?.factors ?? (await this.enrolled(st.userId));
+    const keys = known?.keys ?? (await this.d.identity.listWebAuthnCredentials(st.userId));
     let body = '';
     for (const f of factors) {
       const send = f.id === 'email' || f.id === 'sms' ? form(`${b}/send-code`, csrf, `<input type="hidden" name="factor" value="${f.id}"><button type="submit">Send a code</button>`) : '';
@@ -200,7 +200,7 @@ export class SignInPages {
           this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-failed', actor: `user:${st.userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { factor: f.id } });
           return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
         }
-        return this.finish(req, res, st.userId, [...st.amr, ...f.amr]);
+        return this.finish(req, res, uid, st.userId, [...st.amr, ...f.amr]);
       }
       case 'enroll':
         return this.enroll(uid, st, body, ip, csrf);
@@ -216,7 +216,7 @@ export class SignInPages {
       }
       case 'continue':
         if (st?.stage !== 'recovery') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
-        return this.finish(req, res, st.userId, st.amr);
+        return this.finish(req, res, uid, st.userId, st.amr);
       case 'passkey/options':
         return { json: await this.d.webauthn.authenticationOptions(uid, undefined) };
       case 'passkey/verify': {
@@ -286,13 +286,13 @@ export class SignInPages {
     if (hasFactor) {
       const st: SignInState = { userId: user.id, amr, stage: 'mfa' };
       await this.setState(uid, st);
-      return { page: await this.mfaPage(uid, st, csrf) };
+      return { page: await this.mfaPage(uid, st, csrf, undefined, undefined, { factors: enrolled, keys }) };
     }
     if (this.mfaRequired(details, user)) {
       await this.setState(uid, { userId: user.id, amr, stage: 'enroll' });
       return { page: this.enrollPage(uid, csrf) };
     }
-    return this.finish(req, res, user.id, amr);
+    return this.finish(req, res, uid, user.id, amr);
   }
 
   /** MFA for everyone, for this app, for this user, or asked for by the app (acr_values). */
@@ -338,10 +338,10 @@ export class SignInPages {
     };
   }
 
-  private async finish(req: IncomingMessage, res: ServerResponse, userId: string, amr: string[]): Promise<Outcome> {
+  private async finish(req: IncomingMessage, res: ServerResponse, uid: string, userId: string, amr: string[]): Promise<Outcome> {
     const user = await this.d.identity.getUser(userId);
     if (!user) throw new PortcullisError('auth.invalid-credentials', 'invalid user');
-    await this.d.ephemeral.delete(this.stateKey((await this.d.oidc.provider.interactionDetails(req, res)).uid));
+    await this.d.ephemeral.delete(this.stateKey(uid));
     this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${userId}`, data: { amr } });
     await this.d.oidc.provider.interactionFinished(req, res, this.d.oidc.loginResult(user, [...new Set(amr)]), { mergeWithLastSubmission: false });
     return { done: true };
