@@ -218,7 +218,8 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   const fp = hash('sha256', der, 'base64');
   const hit = cache.get(fp);
   if (hit !== undefined) return hit;
-  const c = parseUncached(der);
+  // A private copy: the cached structure must not change with a caller's buffer.
+  const c = parseUncached(new Uint8Array(der));
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
   cache.set(fp, c);
   return c;

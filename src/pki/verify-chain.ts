@@ -92,7 +92,7 @@ function decode<T>(f: () => T): T {
 const isSelfIssued = (c: ParsedCertificate): boolean => equalBytes(c.issuer, c.subject);
 
 /** Keys accepted anywhere in a path: EC P-256/P-384/P-521 (named curves), RSA >= 2048 bits in whole bytes, Ed25519. */
-function keyAcceptable(c: ParsedCertificate): boolean {
+function keyAcceptableUncached(c: ParsedCertificate): boolean {
   try {
     const k = createPublicKey({ key: Buffer.from(c.spki), format: 'der', type: 'spki' });
     const d = k.asymmetricKeyDetails;
@@ -102,6 +102,31 @@ function keyAcceptable(c: ParsedCertificate): boolean {
   } catch {
     return false;
   }
+}
+
+/*
+ * Per-certificate memos. parseCertificate returns one object per distinct DER (cached by
+ * SHA-256 fingerprint), so a client reconnecting, the anchor and the intermediate hit
+ * these on every TLS connection: the key check and the signature of a certificate by a
+ * given issuer are pure functions of bytes that cannot change. Time, usage and
+ * revocation are checked anew on every validation.
+ */
+const keyOk = new WeakMap<ParsedCertificate, boolean>();
+const signatureOk = new WeakMap<ParsedCertificate, WeakMap<ParsedCertificate, boolean>>();
+
+function keyAcceptable(c: ParsedCertificate): boolean {
+  let ok = keyOk.get(c);
+  if (ok === undefined) keyOk.set(c, (ok = keyAcceptableUncached(c)));
+  return ok;
+}
+
+/** Whether `issuer`'s key verifies the signature of `c` (memoised per pair). */
+function signatureVerifies(c: ParsedCertificate, issuer: ParsedCertificate): boolean {
+  let byIssuer = signatureOk.get(c);
+  if (!byIssuer) signatureOk.set(c, (byIssuer = new WeakMap()));
+  let ok = byIssuer.get(issuer);
+  if (ok === undefined) byIssuer.set(issuer, (ok = isSupportedSignatureAlgorithm(c.signatureOid) && verifySignature(issuer.spki, c.signatureOid, c.tbs, c.signature)));
+  return ok;
 }
 
 /** Checks one certificate on its own: encoding rules, keys, time, critical extensions. */
@@ -239,8 +264,7 @@ export async function verifyCertificateChain(leafDer: Uint8Array, o: VerifyChain
     const ski = decodeOrNull(() => subjectKeyIdOf(issuer));
     if (aki && ski && !equalBytes(aki, ski)) return false;
     if (budget-- <= 0) throw fail('cert.untrusted', 'path building gave up (too many candidate issuers)');
-    if (!isSupportedSignatureAlgorithm(c.signatureOid)) return false;
-    return verifySignature(issuer.spki, c.signatureOid, c.tbs, c.signature);
+    return signatureVerifies(c, issuer);
   };
 
   const search = (path: ParsedCertificate[]): ParsedCertificate[] | null => {
