@@ -25,6 +25,8 @@ declare module 'autocannon' {
     headers?: Record<string, string>;
     body?: string;
     requests?: Request[];
+    /** Passed to tls.connect for https URLs (ca, cert, key). */
+    tlsOptions?: { ca?: string; cert?: string; key?: string };
   }
   export interface Result {
     requests: Histogram & { total: number; sent: number };

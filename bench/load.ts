@@ -12,6 +12,7 @@ interface Job {
   headers?: Record<string, string>;
   body?: string;
   tokensFile?: string;
+  tls?: { ca: string; cert?: string; key?: string };
   connections: number;
   duration: number;
   /** When set, send this many requests instead of running for `duration`. */
@@ -29,7 +30,7 @@ if (tokens !== undefined) {
     return { ...req, headers: { ...req.headers, authorization: `Bearer ${t}` } };
   };
 }
-autocannon({ url: job.url, connections: job.connections, duration: job.duration, ...(job.amount !== undefined ? { amount: job.amount } : {}), requests: [request] }, (err, r) => {
+autocannon({ url: job.url, ...(job.tls !== undefined ? { tlsOptions: job.tls } : {}), connections: job.connections, duration: job.duration, ...(job.amount !== undefined ? { amount: job.amount } : {}), requests: [request] }, (err, r) => {
   if (err) {
     process.stderr.write(String(err) + '\n');
     process.exit(1);

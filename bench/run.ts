@@ -85,7 +85,7 @@ async function runLoad(load: Load, duration: number, tmp: string, amount?: numbe
     tokensFile = join(tmp, `tokens-${load.tokens.length}-${Math.random().toString(36).slice(2)}.json`);
     writeFileSync(tokensFile, JSON.stringify(load.tokens));
   }
-  const job = { url: load.url, path: load.path, method: load.method, headers: load.headers, body: load.body, tokensFile, connections: CONNECTIONS, duration, amount };
+  const job = { url: load.url, path: load.path, method: load.method, headers: load.headers, body: load.body, tokensFile, tls: load.tls, connections: CONNECTIONS, duration, amount };
   const child = spawnTs(join(here, 'load.ts'), [JSON.stringify(job)], {});
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
@@ -198,6 +198,12 @@ async function main(): Promise<void> {
     const xs = samples.get(s)!;
     const ratios = xs.map((x, i) => x.rps / base[i]!.rps);
     const p99Delta = xs.map((x, i) => x.p99 - base[i]!.p99);
+    const other = s.compareTo === undefined ? undefined : scenarios.find((o) => o.name === s.compareTo);
+    const ys = other === undefined ? undefined : samples.get(other)!;
+    const against =
+      other === undefined || ys === undefined
+        ? undefined
+        : { name: other.name, ratio: Number(median(xs.map((x, i) => x.rps / ys[i]!.rps)).toFixed(3)), p99DeltaMs: Number(median(xs.map((x, i) => x.p99 - ys[i]!.p99)).toFixed(2)) };
     return {
       name: s.name,
       description: s.description,
@@ -207,6 +213,7 @@ async function main(): Promise<void> {
       p99: median(xs.map((x) => x.p99)),
       ratio: Number(median(ratios).toFixed(3)),
       p99DeltaMs: Number(median(p99Delta).toFixed(2)),
+      ...(against !== undefined ? { against } : {}),
       cpuUsPerReq: xs.every((x) => x.cpuUsPerReq !== undefined) ? Math.round(median(xs.map((x) => x.cpuUsPerReq!))) : undefined,
       non2xx: xs.reduce((a, x) => a + x.non2xx, 0),
       errors: xs.reduce((a, x) => a + x.errors + x.timeouts, 0),
@@ -224,7 +231,10 @@ async function main(): Promise<void> {
         `| ${r.name}${r.baseline ? ' (baseline)' : ''} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.ratio.toFixed(2)} | ${r.p99DeltaMs} | ${r.cpuUsPerReq ?? '–'} | ${r.non2xx} | ${r.errors} |`,
     ),
   ].join('\n');
-  const md = `${header}${table}\n`;
+  // Pairs a scenario names with compareTo (e.g. mTLS against TLS): ratio of the same round.
+  const pairs = rows.flatMap((r) => (r.against === undefined ? [] : [`| ${r.name} | ${r.against.name} | ${r.against.ratio.toFixed(2)} | ${r.against.p99DeltaMs} |`]));
+  const pairTable = pairs.length ? `\n| scenario | against | × | Δp99 ms |\n|---|---|---:|---:|\n${pairs.join('\n')}\n` : '';
+  const md = `${header}${table}\n${pairTable}`;
   console.log(md);
   mkdirSync(join(here, 'results'), { recursive: true });
   writeFileSync(join(here, 'results', 'latest.md'), md);

@@ -14,6 +14,8 @@ export interface Load {
   body?: string;
   /** Bearer tokens to rotate through, one per request (Authorization set from them). */
   tokens?: string[];
+  /** HTTPS: the CA (PEM) and, for mutual TLS, the client certificate chain and key (PEM). */
+  tls?: { ca: string; cert?: string; key?: string };
 }
 
 export interface Started {
@@ -40,5 +42,7 @@ export interface Scenario {
   description: string;
   /** The scenario the others' req/s ratio is computed against (exactly one). */
   baseline?: boolean;
+  /** Also report this scenario's req/s against the named scenario of the same round (e.g. mTLS against TLS). */
+  compareTo?: string;
   start(ctx: BenchContext): Promise<Started>;
 }
