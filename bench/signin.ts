@@ -11,7 +11,9 @@
  *      password step dominates, so (b)/(a) is the target (≥ 0.8×);
  *  (c) the p99 of the same node's gateway (a route with require.token, one cached token,
  *      RATE requests per second at a fixed rate) alone, then while a sign-in storm runs
- *      on the node; Δp99 is the target (≤ 1 ms: hashing must not block the event loop).
+ *      on the node; Δp99 is the target (≤ 1 ms: hashing must not block the event loop);
+ *  (d) the p99 of the same fixed-rate load sent straight to the upstream: what the load
+ *      tool, the upstream and the OS add on their own (the floor under (c)).
  *
  * Environment: BENCH_DURATION (s per measurement, default 3), BENCH_ROUNDS (default 3),
  * BENCH_SIGNIN_CONCURRENCY (default 16), BENCH_SIGNIN_USERS (default 1500; each user's
@@ -53,7 +55,9 @@ interface GatewayResult {
 
 interface Round {
   argon: RunResult & { cpuMsPerVerify?: number };
-  signin: RunResult & { nodeCpuMsPerSignin?: number };
+  signin: RunResult & { nodeCpuMsPerSignin?: number; mainCpuMsPerSignin?: number };
+  /** The same fixed-rate load straight to the upstream: the floor of the load tool and the OS. */
+  direct: GatewayResult;
   gateway: GatewayResult;
   gatewayStorm: GatewayResult;
   storm: RunResult;
@@ -110,8 +114,8 @@ async function commanded(file: string, env: Record<string, string>) {
   };
 }
 
-async function gatewayLoad(fx: SigninFixture, rate: number, ms: number): Promise<GatewayResult> {
-  const child = spawnTs(join(here, 'signin', 'gateway-load.ts'), { GATEWAY_URL: fx.gatewayUrl, TOKEN: fx.token, RATE: String(rate), DURATION_MS: String(ms) });
+async function gatewayLoad(fx: SigninFixture, rate: number, ms: number, url = fx.gatewayUrl): Promise<GatewayResult> {
+  const child = spawnTs(join(here, 'signin', 'gateway-load.ts'), { GATEWAY_URL: url, TOKEN: fx.token, RATE: String(rate), DURATION_MS: String(ms) });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
@@ -119,11 +123,11 @@ async function gatewayLoad(fx: SigninFixture, rate: number, ms: number): Promise
   return JSON.parse(out.trim().split('\n').pop()!) as GatewayResult;
 }
 
-/** utime+stime of a process in ms, from /proc (Linux); undefined elsewhere. */
-function cpuMs(pid: number | undefined): number | undefined {
+/** utime+stime of a process (or with `thread`, of its main thread: the event loop) in ms, from /proc (Linux); undefined elsewhere. */
+function cpuMs(pid: number | undefined, thread = false): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(thread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
   } catch {
@@ -131,11 +135,15 @@ function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
-async function withCpu<T extends RunResult>(pid: number | undefined, f: () => Promise<T>): Promise<T & { cpuMs?: number }> {
-  const before = cpuMs(pid);
+async function withCpu<T extends RunResult>(pid: number | undefined, f: () => Promise<T>): Promise<T & { cpuMs?: number; mainCpuMs?: number }> {
+  const [before, mainBefore] = [cpuMs(pid), cpuMs(pid, true)];
   const r = await f();
-  const after = cpuMs(pid);
-  return before !== undefined && after !== undefined ? { ...r, cpuMs: after - before } : r;
+  const [after, mainAfter] = [cpuMs(pid), cpuMs(pid, true)];
+  return {
+    ...r,
+    ...(before !== undefined && after !== undefined ? { cpuMs: after - before } : {}),
+    ...(mainBefore !== undefined && mainAfter !== undefined ? { mainCpuMs: mainAfter - mainBefore } : {}),
+  };
 }
 
 const median = (xs: number[]): number => {
@@ -174,6 +182,7 @@ export async function runSigninBench(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       const a = await withCpu(argon.child.pid, () => argon.run(DURATION));
       const s = await withCpu(node.pid, () => driver.run(DURATION));
+      const direct = await gatewayLoad(fx, RATE, DURATION, upstreamUrl);
       const g = await gatewayLoad(fx, RATE, DURATION);
       // The storm starts first and outlasts the gateway load on both sides.
       const storm = driver.run(DURATION + 1000);
@@ -182,7 +191,12 @@ export async function runSigninBench(): Promise<void> {
       const st = await storm;
       const r: Round = {
         argon: { ...a, ...(a.cpuMs !== undefined && a.ok > 0 ? { cpuMsPerVerify: a.cpuMs / a.ok } : {}) },
-        signin: { ...s, ...(s.cpuMs !== undefined && s.ok > 0 ? { nodeCpuMsPerSignin: s.cpuMs / s.ok } : {}) },
+        signin: {
+          ...s,
+          ...(s.cpuMs !== undefined && s.ok > 0 ? { nodeCpuMsPerSignin: s.cpuMs / s.ok } : {}),
+          ...(s.mainCpuMs !== undefined && s.ok > 0 ? { mainCpuMsPerSignin: s.mainCpuMs / s.ok } : {}),
+        },
+        direct,
         gateway: g,
         gatewayStorm: gs,
         storm: st,
@@ -191,7 +205,7 @@ export async function runSigninBench(): Promise<void> {
       };
       rounds.push(r);
       console.error(
-        `round ${round}/${ROUNDS}: argon2id ${a.perSecond.toFixed(1)}/s · sign-ins ${s.perSecond.toFixed(1)}/s (${r.ratio.toFixed(2)}×, ${s.failed} failed, starved ${s.starvedMs} ms) · gateway p99 ${g.p99} ms alone, ${gs.p99} ms in a storm of ${st.perSecond.toFixed(1)} sign-ins/s (Δ ${r.p99DeltaMs.toFixed(2)} ms)`,
+        `round ${round}/${ROUNDS}: argon2id ${a.perSecond.toFixed(1)}/s · sign-ins ${s.perSecond.toFixed(1)}/s (${r.ratio.toFixed(2)}×, ${s.failed} failed, starved ${s.starvedMs} ms) · load straight to the upstream p99 ${direct.p99} ms · gateway p99 ${g.p99} ms alone, ${gs.p99} ms in a storm of ${st.perSecond.toFixed(1)} sign-ins/s (Δ ${r.p99DeltaMs.toFixed(2)} ms)`,
       );
       for (const e of [...(s.errors ?? []), ...(st.errors ?? [])]) console.error(`  sign-in error: ${e}`);
     }
@@ -202,6 +216,7 @@ export async function runSigninBench(): Promise<void> {
     const m = (f: (r: Round) => number) => median(rounds.map(f));
     const cpuA = rounds.every((r) => r.argon.cpuMsPerVerify !== undefined) ? m((r) => r.argon.cpuMsPerVerify!) : undefined;
     const cpuS = rounds.every((r) => r.signin.nodeCpuMsPerSignin !== undefined) ? m((r) => r.signin.nodeCpuMsPerSignin!) : undefined;
+    const cpuMain = rounds.every((r) => r.signin.mainCpuMsPerSignin !== undefined) ? m((r) => r.signin.mainCpuMsPerSignin!) : undefined;
     const summary = {
       argonPerSecond: Number(m((r) => r.argon.perSecond).toFixed(1)),
       signinsPerSecond: Number(m((r) => r.signin.perSecond).toFixed(1)),
@@ -211,6 +226,8 @@ export async function runSigninBench(): Promise<void> {
       signinP99Ms: m((r) => r.signin.p99Ms ?? 0),
       argonCpuMsPerVerify: cpuA === undefined ? undefined : Number(cpuA.toFixed(2)),
       nodeCpuMsPerSignin: cpuS === undefined ? undefined : Number(cpuS.toFixed(2)),
+      mainThreadCpuMsPerSignin: cpuMain === undefined ? undefined : Number(cpuMain.toFixed(2)),
+      directP99Ms: Number(m((r) => r.direct.p99).toFixed(3)),
       gatewayRps: Math.round(m((r) => r.gateway.rps)),
       gatewayStormRps: Math.round(m((r) => r.gatewayStorm.rps)),
       gatewayP99Ms: Number(m((r) => r.gateway.p99).toFixed(3)),
@@ -235,17 +252,18 @@ Shared machine: absolute numbers drift between runs (±25% or more), read the ra
 | complete sign-ins (password + TOTP + consent + code redeemed) | ${summary.signinsPerSecond}/s | |
 | sign-ins ÷ raw Argon2id | ${summary.ratio.toFixed(2)}× | ≥ 0.8× (${verdict(summary.ratio >= 0.8)}) |
 | sign-in latency p50 / p99 | ${summary.signinP50Ms} / ${summary.signinP99Ms} ms | |
-| CPU per raw verify / node CPU per sign-in | ${summary.argonCpuMsPerVerify ?? '–'} / ${summary.nodeCpuMsPerSignin ?? '–'} ms | |
+| CPU per raw verify / node CPU per sign-in (of it, the event loop's thread) | ${summary.argonCpuMsPerVerify ?? '–'} / ${summary.nodeCpuMsPerSignin ?? '–'} (${summary.mainThreadCpuMsPerSignin ?? '–'}) ms | |
+| p99 of the same fixed-rate load straight to the upstream (the load tool's and the OS's floor) | ${summary.directP99Ms} ms | |
 | gateway p99 at ${RATE} req/s offered (${summary.gatewayRps} answered/s), alone | ${summary.gatewayP99Ms} ms | |
 | gateway p99 at ${RATE} req/s offered (${summary.gatewayStormRps} answered/s), during a sign-in storm (${summary.stormSigninsPerSecond} sign-ins/s) | ${summary.gatewayStormP99Ms} ms | |
 | Δp99 | ${summary.p99DeltaMs} ms | ≤ 1 ms (${verdict(summary.p99DeltaMs <= 1)}) |
 | failed sign-ins / gateway non-2xx or errors / time starved of TOTP steps | ${summary.failedSignins} / ${summary.gatewayNon2xx} / ${summary.starvedMs} ms | 0 / 0 / 0 |
 
-Sign-ins are driven over HTTP from another process (a fresh cookie jar each: authorize with PKCE, password page, TOTP page, consent, code at /oauth2/token); the node is one process serving the identity and gateway planes. Node CPU per sign-in is user+system time of the node process (from /proc), including its Argon2id threads.
+Sign-ins are driven over HTTP from another process (a fresh cookie jar each: authorize with PKCE, password page, TOTP page, consent, code at /oauth2/token); the node is one process serving the identity and gateway planes. Node CPU per sign-in is user+system time of the node process (from /proc), including its Argon2id threads; the event loop's share is its main thread's time.
 
-| round | Argon2id/s | sign-ins/s | ratio | gateway p99 alone | p99 in storm | Δp99 | storm sign-ins/s |
-|---:|---:|---:|---:|---:|---:|---:|---:|
-${rounds.map((r, i) => `| ${i + 1} | ${r.argon.perSecond.toFixed(1)} | ${r.signin.perSecond.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.gateway.p99} | ${r.gatewayStorm.p99} | ${r.p99DeltaMs.toFixed(2)} | ${r.storm.perSecond.toFixed(1)} |`).join('\n')}
+| round | Argon2id/s | sign-ins/s | ratio | direct p99 | gateway p99 alone | p99 in storm | Δp99 | storm sign-ins/s |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+${rounds.map((r, i) => `| ${i + 1} | ${r.argon.perSecond.toFixed(1)} | ${r.signin.perSecond.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.direct.p99} | ${r.gateway.p99} | ${r.gatewayStorm.p99} | ${r.p99DeltaMs.toFixed(2)} | ${r.storm.perSecond.toFixed(1)} |`).join('\n')}
 `;
     console.log(md);
     mkdirSync(join(here, 'results'), { recursive: true });
