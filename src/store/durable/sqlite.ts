@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.js';
 import type { Dialect } from './store.js';
 
@@ -26,6 +26,32 @@ interface Shared {
  */
 const open = new Map<string, Shared>();
 
+/** Statements kept prepared per connection (the most recently used). */
+const STATEMENT_CACHE = 256;
+
+/**
+ * The connection as Kysely sees it, with prepared statements reused: Kysely prepares
+ * every query afresh, and SQLite parsing and planning the same SQL again cost as much
+ * as running it (a sign-in runs some thirty queries on the event loop).
+ */
+function reusingStatements(conn: BetterSqlite3.Database): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => conn.close(),
+    prepare(text: string) {
+      let stmt = cache.get(text);
+      if (stmt !== undefined) {
+        cache.delete(text);
+      } else {
+        stmt = conn.prepare(text);
+        if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(text, stmt);
+      return stmt;
+    },
+  };
+}
+
 function connect(path: string): Kysely<Database> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const conn = new BetterSqlite3(path);
@@ -38,7 +64,7 @@ function connect(path: string): Kysely<Database> {
     conn.close();
     throw e;
   }
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: conn }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(conn) }) });
 }
 
 /** Opens (creating if needed) the file at `path`, or a private in-memory database for `:memory:`. */
