@@ -36,7 +36,11 @@ interface ParsedCrl {
   thisUpdate: number;
   nextUpdate: number | null;
   revoked: Set<string>;
+  /** Why the CRL cannot be used (RFC 5280 §5.2, §5.3), or null. */
+  unusable: string | null;
 }
+
+const CRL_NUMBER = '2.5.29.20';
 
 /** A CRL (RFC 5280 §5.1) on @peculiar/asn1-x509; null when it is not DER (such a CRL is ignored). */
 function parseCrl(der: Uint8Array): ParsedCrl | null {
@@ -47,7 +51,18 @@ function parseCrl(der: Uint8Array): ParsedCrl | null {
     // version (an optional INTEGER), signature, issuer, ...
     const issuer = raw(f[isInteger(f[0]) ? 2 : 1], 'TBSCertList');
     const t = crl.tbsCertList;
+    const exts = t.crlExtensions ?? [];
+    const number = exts.find((e) => e.extnID === CRL_NUMBER);
+    let unusable: string | null = null;
+    // §5.2.3: conforming CRL issuers MUST include the CRL number and MUST mark it non-critical.
+    if (!number) unusable = 'no CRL number';
+    else if (number.critical) unusable = 'critical CRL number';
+    // §5.2, §5.3: a critical (entry) extension the application cannot process (issuing
+    // distribution point, delta CRL indicator, certificate issuer of an indirect CRL) makes the CRL unusable.
+    else if (exts.some((e) => e.critical)) unusable = 'critical CRL extension';
+    else if ((t.revokedCertificates ?? []).some((r) => (r.crlEntryExtensions ?? []).some((e) => e.critical))) unusable = 'critical CRL entry extension';
     return {
+      unusable,
       tbs: raw(tbsNode, 'CertificateList'),
       sigOid: crl.signatureAlgorithm.algorithm,
       signature: new Uint8Array(crl.signature),
@@ -63,7 +78,9 @@ function parseCrl(der: Uint8Array): ParsedCrl | null {
 
 /**
  * Status from CRLs signed by the certificate's issuer; `unknown` when no valid,
- * current CRL of that issuer is at hand.
+ * current CRL of that issuer is at hand. A CRL that names the issuer but cannot be
+ * used (the issuer lacks cRLSign, no or a critical CRL number, a critical extension
+ * Portcullis does not process, a bad signature, out of date) does not vouch for anything.
  * @example crlRevocationLookup([crlDer], () => clock.now())
  */
 export function crlRevocationLookup(crls: ReadonlyArray<Uint8Array>, now: () => number): RevocationLookup {
@@ -71,7 +88,7 @@ export function crlRevocationLookup(crls: ReadonlyArray<Uint8Array>, now: () => 
   return (cert: ParsedCertificate, issuer: ParsedCertificate): RevocationStatus => {
     let status: RevocationStatus = 'unknown';
     for (const crl of parsed) {
-      if (!equalBytes(crl.issuer, cert.issuer)) continue;
+      if (!equalBytes(crl.issuer, cert.issuer) || crl.unusable !== null) continue;
       const ku = keyUsageOf(issuer);
       if (ku && !ku.has(KU.cRLSign)) continue;
       if (!verifySignature(issuer.spki, crl.sigOid, crl.tbs, crl.signature)) continue;

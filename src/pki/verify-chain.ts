@@ -11,8 +11,10 @@ import { EKU, EXT, KU, ipBytes } from './certificate.js';
 import { satisfiesNameConstraints } from './name-constraints.js';
 import {
   Asn1Error,
+  authorityInfoAccessOf,
   authorityKeyIdOf,
   basicConstraintsOf,
+  crlDistributionPointsOf,
   equalBytes,
   extKeyUsageOf,
   keyUsageOf,
@@ -145,6 +147,9 @@ function checkCertificate(c: ParsedCertificate, at: number, isAnchor: boolean, i
   const aia = c.extensions.get(EXT.authorityInfoAccess);
   // RFC 5280 §4.2.2.1: AIA MUST be marked non-critical.
   if (aia?.critical) throw fail('cert.malformed', 'authority information access is critical');
+  // Extensions Portcullis does not act on in the path must still be well-formed.
+  decode(() => authorityInfoAccessOf(c));
+  decode(() => crlDistributionPointsOf(c));
   const san = c.extensions.get(EXT.subjectAltName);
   const emptySubject = c.subject.length === 2;
   // RFC 5280 §4.2.1.6: with an empty subject the SAN MUST be critical; CA/B: otherwise it SHOULD NOT be.
