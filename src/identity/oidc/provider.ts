@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import Provider, { errors, interactionPolicy, type InteractionDetails } from 'oidc-provider';
 import type { JWK } from 'jose';
+import type { AuditSink } from '../../audit/sink.js';
 import type { Clock } from '../../core/clock.js';
 import type { EphemeralStore } from '../../core/ephemeral.js';
 import type { EventBus } from '../../core/events.js';
@@ -49,6 +50,8 @@ export interface OidcDeps {
   envelope: Envelope;
   revokedTokens: TokenRevocationStore;
   events: EventBus;
+  /** Records each access token revoked with its grant (`token.revoked`, which the webhook of that name follows). */
+  audit?: AuditSink;
   clock: Clock;
   logger: Logger;
 }
@@ -172,6 +175,7 @@ export class OidcService {
       const expiresAt = Number(r.payload['exp'] ?? 0) * 1000;
       if (expiresAt <= now) continue;
       await this.d.revokedTokens.revokeToken({ jti, clientId, expiresAt, revokedAt: now });
+      this.d.audit?.record({ time: now, type: 'token.revoked', actor: 'system', clientId, data: { jti, reason: 'grant-revoked', ...(r.accountId ? { userId: r.accountId } : {}) } });
       await this.d.events.emit({ type: 'token.revoked', jti, clientId, expiresAt });
     }
   }
