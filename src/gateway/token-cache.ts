@@ -3,10 +3,14 @@
  * lifetime were checked once is remembered by the SHA-256 of its text, so a repeat
  * costs a hash and a map lookup instead of a signature verification.
  *
- * Bounded (least recently used goes first), never used past the token's `exp`, and
- * purged on revocation events (the token's `jti`, or every token of an app). Route
+ * Bounded, never used past the token's `exp`, and purged on revocation events (the token's `jti`, or every token of an app). Route
  * checks (issuer trust, audience, scopes) and the revocation check still run on every
  * hit; only the signature and the parse are skipped.
+ *
+ * Eviction is second chance (CLOCK), an approximation of least-recently-used: a hit
+ * only marks its entry, so the hot path never reorders the map nor stores the fresh
+ * key string of each request; when full, the oldest entry not used since it was
+ * (re)queued goes first, and a used one is re-queued with its mark cleared.
  */
 import { hash } from 'node:crypto';
 import type { RevocationEvent, RevocationSet } from '../tokens/revocation-set.js';
@@ -39,8 +43,14 @@ export function tokenKey(token: string): string {
   return hash('sha256', token, 'base64');
 }
 
+interface Slot {
+  readonly v: VerifiedToken;
+  /** Hit since the slot was last queued. */
+  used: boolean;
+}
+
 export class TokenCache {
-  private readonly entries = new Map<string, VerifiedToken>();
+  private readonly entries = new Map<string, Slot>();
   private readonly byJti = new Map<string, string>();
   private readonly byClient = new Map<string, Set<string>>();
 
@@ -51,27 +61,22 @@ export class TokenCache {
    * @example const v = cache.get(tokenKey(token), clock.now())
    */
   get(key: string, now: number): VerifiedToken | undefined {
-    const v = this.entries.get(key);
-    if (v === undefined) return undefined;
-    if (now >= v.expMs) {
-      this.delete(key, v);
+    const s = this.entries.get(key);
+    if (s === undefined) return undefined;
+    if (now >= s.v.expMs) {
+      this.delete(key, s.v);
       return undefined;
     }
-    // least-recently-used order is Map insertion order
-    this.entries.delete(key);
-    this.entries.set(key, v);
-    return v;
+    s.used = true;
+    return s.v;
   }
 
   set(key: string, v: VerifiedToken): void {
     if (this.maxEntries <= 0) return;
     const old = this.entries.get(key);
-    if (old !== undefined) this.delete(key, old);
-    while (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string;
-      this.delete(oldest, this.entries.get(oldest)!);
-    }
-    this.entries.set(key, v);
+    if (old !== undefined) this.delete(key, old.v);
+    while (this.entries.size >= this.maxEntries) this.evictOne();
+    this.entries.set(key, { v, used: false });
     if (v.jti !== undefined) this.byJti.set(v.jti, key);
     if (v.clientId !== undefined) {
       let s = this.byClient.get(v.clientId);
@@ -80,12 +85,26 @@ export class TokenCache {
     }
   }
 
+  /** Second chance: re-queues used entries (clearing the mark) until an unused one is at the head, and drops it. */
+  private evictOne(): void {
+    for (;;) {
+      const [key, s] = this.entries.entries().next().value as [string, Slot];
+      if (!s.used) {
+        this.delete(key, s.v);
+        return;
+      }
+      s.used = false;
+      this.entries.delete(key);
+      this.entries.set(key, s);
+    }
+  }
+
   /** Drops the entry of a token id. */
   dropJti(jti: string): void {
     const key = this.byJti.get(jti);
     if (key === undefined) return;
-    const v = this.entries.get(key);
-    if (v !== undefined) this.delete(key, v);
+    const s = this.entries.get(key);
+    if (s !== undefined) this.delete(key, s.v);
     else this.byJti.delete(jti);
   }
 
@@ -94,8 +113,8 @@ export class TokenCache {
     const keys = this.byClient.get(clientId);
     if (keys === undefined) return;
     for (const key of [...keys]) {
-      const v = this.entries.get(key);
-      if (v !== undefined) this.delete(key, v);
+      const s = this.entries.get(key);
+      if (s !== undefined) this.delete(key, s.v);
     }
     this.byClient.delete(clientId);
   }

@@ -30,7 +30,7 @@ describe('token cache (unit)', () => {
     assert.notEqual(tokenKey('a.b.c'), tokenKey('a.b.d'));
   });
 
-  it('is bounded: the least recently used entry goes first', () => {
+  it('is bounded: an entry used since it was cached outlives one that was not', () => {
     const c = new TokenCache(2);
     c.set('a', entry('ja', 'c1'));
     c.set('b', entry('jb', 'c1'));
@@ -40,6 +40,28 @@ describe('token cache (unit)', () => {
     assert.equal(c.get('b', NOW), undefined);
     assert.ok(c.get('a', NOW));
     assert.ok(c.get('c', NOW));
+  });
+
+  it('stays bounded when every entry was used (second chance clears the marks, oldest goes)', () => {
+    const c = new TokenCache(3);
+    for (const k of ['a', 'b', 'c']) c.set(k, entry('j' + k, 'c1'));
+    for (const k of ['a', 'b', 'c']) assert.ok(c.get(k, NOW));
+    c.set('d', entry('jd', 'c1'));
+    assert.equal(c.size, 3);
+    assert.equal(c.get('a', NOW), undefined);
+    // b and c lost their marks; c was used again, so b goes next
+    assert.ok(c.get('c', NOW));
+    c.set('e', entry('je', 'c1'));
+    assert.equal(c.size, 3);
+    assert.equal(c.get('b', NOW), undefined);
+    for (const k of ['c', 'd', 'e']) assert.ok(c.get(k, NOW), k);
+    // an evicted entry's revocation index went with it: revoking its jti drops nothing else
+    const rs = new RevocationSet();
+    c.attach(rs);
+    rs.apply({ type: 'token.revoked', jti: 'ja', expiresAt: NOW + 60_000 });
+    assert.equal(c.size, 3);
+    rs.apply({ type: 'app.tokens-revoked', clientId: 'c1', before: NOW });
+    assert.equal(c.size, 0);
   });
 
   it('never returns an entry at or past the token exp', () => {
