@@ -5,7 +5,7 @@
  * batches in the background: no request waits on a database write. `flush()` waits
  * for everything queued so far (admin changes flush before they answer).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
 import type { AuditSink } from './sink.js';
 import type { AuditEventInput, AuditRow, AuditStore } from './store.js';
@@ -16,15 +16,21 @@ export const GENESIS = '0'.repeat(64);
 function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  // Object.keys order sorted by UTF-16 code units, members whose value is undefined left out
+  const keys = Object.keys(value).sort();
+  let out = '{';
+  for (const k of keys) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += `${JSON.stringify(k)}:${canonical(v)}`;
+  }
+  return `${out}}`;
 }
 
 export function chainHash(prevHash: string, seq: number, e: AuditEventInput): string {
   const body = canonical({ seq, time: e.time, type: e.type, actor: e.actor, clientId: e.clientId ?? null, route: e.route ?? null, reason: e.reason ?? null, data: e.data ?? null });
-  return createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
+  return hash('sha256', `${prevHash}\n${body}`, 'hex');
 }
 
 export interface VerifyResult {
