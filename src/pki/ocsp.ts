@@ -152,7 +152,7 @@ export class OcspResponder {
       this.keyHashes.set(id, new Uint8Array(createHash(h).update(ca.publicKeyBits).digest()));
     }
     // ResponderID byKey: SHA-1 of the responder's public key bits (RFC 6960 §4.2.1).
-    this.responderId = new ResponderID({ byKey: new KeyHash(bufferOf(keyIdentifier(ca.spki))) });
+    this.responderId = preEncoded<ResponderID>(serialize(new ResponderID({ byKey: new KeyHash(bufferOf(keyIdentifier(ca.spki))) })));
     this.signatureAlgorithm = preEncoded<AlgorithmIdentifier>(ca.signer.signatureAlgorithm);
     this.certs = [preEncoded<Certificate>(ca.certDer)];
   }
