@@ -7,6 +7,7 @@
  * swaps in a new body (a decrypted plaintext) with its content type. Routes without
  * such steps never call these and keep streaming.
  */
+import type { IncomingMessage } from 'node:http';
 import type { RequestContext } from './context.js';
 import { PortcullisError } from '../core/errors.js';
 
@@ -17,6 +18,61 @@ export function hasBody(ctx: RequestContext): boolean {
   const h = ctx.headers;
   if (h.transferEncoding) return true;
   return h.contentLength !== undefined && h.contentLength !== '0';
+}
+
+/** A body being read: its chunks so far and how the read ends. */
+interface Reading {
+  ctx: RequestContext;
+  maxBytes: number;
+  chunks: Buffer[];
+  size: number;
+  resolve(body: Buffer): void;
+  reject(err: PortcullisError): void;
+}
+
+/** Reads in progress by request; the listeners below are shared by every request (nothing allocated per read but this record). */
+const readings = new WeakMap<IncomingMessage, Reading>();
+
+function finish(req: IncomingMessage): Reading | undefined {
+  const r = readings.get(req);
+  if (r === undefined) return undefined;
+  readings.delete(req);
+  req.off('data', onData);
+  req.off('end', onEnd);
+  req.off('error', onError);
+  req.off('close', onClose);
+  return r;
+}
+
+function onData(this: IncomingMessage, chunk: Buffer): void {
+  const r = readings.get(this);
+  if (r === undefined) return;
+  r.size += chunk.length;
+  if (r.size > r.maxBytes) {
+    finish(this);
+    // stop reading; the 413 is sent with `connection: close`
+    this.pause();
+    r.reject(new PortcullisError('request.body-too-large', `request body exceeds ${r.maxBytes} bytes`));
+    return;
+  }
+  r.chunks.push(chunk);
+}
+
+function onEnd(this: IncomingMessage): void {
+  const r = finish(this);
+  if (r === undefined) return;
+  const body = r.chunks.length === 1 ? r.chunks[0]! : Buffer.concat(r.chunks, r.size);
+  r.ctx.body = body;
+  r.resolve(body);
+}
+
+function onError(this: IncomingMessage, err: Error): void {
+  finish(this)?.reject(new PortcullisError('request.malformed', 'the request body could not be read', { cause: err }));
+}
+
+function onClose(this: IncomingMessage): void {
+  if (this.complete) return;
+  finish(this)?.reject(new PortcullisError('request.malformed', 'the client closed the connection before the body arrived'));
 }
 
 /**
@@ -32,41 +88,17 @@ export function readBody(ctx: RequestContext, maxBytes: number): Promise<Buffer>
     return Promise.resolve(EMPTY);
   }
   const req = ctx.req;
+  const pending = readings.get(req);
+  if (pending !== undefined) {
+    // a second reader while the first is under way gets the same body
+    return new Promise<Buffer>((resolve, reject) => {
+      const { resolve: r0, reject: j0 } = pending;
+      pending.resolve = (b) => (r0(b), resolve(b));
+      pending.reject = (e) => (j0(e), reject(e));
+    });
+  }
   return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        cleanup();
-        // stop reading; the 413 is sent with `connection: close`
-        req.pause();
-        reject(new PortcullisError('request.body-too-large', `request body exceeds ${maxBytes} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      ctx.body = body;
-      resolve(body);
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(new PortcullisError('request.malformed', 'the request body could not be read', { cause: err }));
-    };
-    const onClose = (): void => {
-      if (req.complete) return;
-      cleanup();
-      reject(new PortcullisError('request.malformed', 'the client closed the connection before the body arrived'));
-    };
+    readings.set(req, { ctx, maxBytes, chunks: [], size: 0, resolve, reject });
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
