@@ -189,11 +189,11 @@ export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger
 
 async function reconcileFrom(s: Services): Promise<void> {
   const now = s.clock.now();
-  const [apps, revoked, users] = await Promise.all([s.apps.load(), s.store.listRevokedTokens(now), s.store.listUsers()]);
+  const [apps, revoked, users] = await Promise.all([s.apps.load(), s.store.listRevokedTokens(now), s.store.listUserTokenWatermarks()]);
   s.revocations.reconcile({
     tokens: revoked.map((t) => ({ jti: t.jti, expiresAt: t.expiresAt })),
     apps: apps.map((a) => ({ clientId: a.clientId, tokensRevokedBefore: a.tokensRevokedBefore, disabled: a.status === 'disabled' })),
-    users: users.filter((u) => u.tokensRevokedBefore > 0).map((u) => ({ userId: u.id, tokensRevokedBefore: u.tokensRevokedBefore })),
+    users,
   });
   s.revocations.purge(now);
   await s.keys.load();

@@ -28,6 +28,8 @@ export interface UserStore {
   getUser(id: string): Promise<UserRecord | undefined>;
   getUserByEmail(emailNormalized: string): Promise<UserRecord | undefined>;
   listUsers(): Promise<UserRecord[]>;
+  /** Users whose tokens were revoked (`tokensRevokedBefore` > 0): the revocation reconcile reads these, never every user. */
+  listUserTokenWatermarks(): Promise<Array<{ userId: string; tokensRevokedBefore: number }>>;
   updateUser(id: string, patch: UserPatch, now: number): Promise<UserRecord | undefined>;
   /** Deletes the user and their password hash, enrolments, recovery codes and passkeys. */
   deleteUser(id: string): Promise<boolean>;

@@ -348,6 +348,15 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.deepEqual(await a.listWebhooks(), []);
   });
 
+  t('users: the token watermarks list only users whose tokens were revoked, never every user', async (open) => {
+    const s = await open();
+    const user = (id: string) => ({ id, email: `${id}@example.test`, emailNormalized: `${id}@example.test`, status: 'active' as const, mfaRequired: false, tokensRevokedBefore: 0, createdAt: T0, updatedAt: T0 });
+    for (const id of ['usr_a', 'usr_b', 'usr_c']) await s.createUser(user(id));
+    assert.deepEqual(await s.listUserTokenWatermarks(), []);
+    await s.updateUser('usr_b', { tokensRevokedBefore: T0 + 7 }, T0 + 7);
+    assert.deepEqual(await s.listUserTokenWatermarks(), [{ userId: 'usr_b', tokensRevokedBefore: T0 + 7 }]);
+  });
+
   t('ping answers while open; a closed store rejects with store.unavailable', async (open) => {
     const s = await open();
     await s.ping();

@@ -35,6 +35,9 @@ export class KyselyIdentityStore implements IdentityStore {
   listUsers() {
     return this.run('listUsers', () => users.listUsers(this.db));
   }
+  listUserTokenWatermarks() {
+    return this.run('listUserTokenWatermarks', () => users.listUserTokenWatermarks(this.db));
+  }
   updateUser(id: string, p: UserPatch, now: number) {
     return this.run('updateUser', () => users.updateUser(this.db, id, p, now));
   }

@@ -76,6 +76,7 @@ export class KyselyDurableStore implements DurableStore {
   getUser(id: string) { return this.ident('getUser', (i) => i.getUser(id)); }
   getUserByEmail(e: string) { return this.ident('getUserByEmail', (i) => i.getUserByEmail(e)); }
   listUsers() { return this.ident('listUsers', (i) => i.listUsers()); }
+  listUserTokenWatermarks() { return this.ident('listUserTokenWatermarks', (i) => i.listUserTokenWatermarks()); }
   updateUser(id: string, p: UserPatch, now: number) { return this.ident('updateUser', (i) => i.updateUser(id, p, now)); }
   deleteUser(id: string) { return this.ident('deleteUser', (i) => i.deleteUser(id)); }
   upsertOidcModel(r: OidcModelRecord) { return this.ident('upsertOidcModel', (i) => i.upsertOidcModel(r)); }

@@ -64,6 +64,11 @@ export async function listUsers(db: Kysely<UsersDatabase>): Promise<UserRecord[]
   return (await db.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').execute()).map(fromRow);
 }
 
+export async function listUserTokenWatermarks(db: Kysely<UsersDatabase>): Promise<Array<{ userId: string; tokensRevokedBefore: number }>> {
+  const rows = await db.selectFrom('users').select(['id', 'tokens_revoked_before']).where('tokens_revoked_before', '>', 0).execute();
+  return rows.map((r) => ({ userId: r.id, tokensRevokedBefore: Number(r.tokens_revoked_before) }));
+}
+
 export async function updateUser(db: Kysely<UsersDatabase>, id: string, p: UserPatch, now: number): Promise<UserRecord | undefined> {
   const u: Partial<UsersTable> = { updated_at: now };
   if (p.email !== undefined) u.email = p.email;
