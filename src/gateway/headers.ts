@@ -159,6 +159,35 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
 }
 
 /**
+ * Recently decoded header names, and values of a few fields that carry no per-user
+ * data (and Connection's), by a hash of their bytes: the upstream repeats them on every response, and a
+ * byte compare in JS costs a fraction of a Buffer decode.
+ */
+const DECODED: Array<string | undefined> = new Array<string | undefined>(256).fill(undefined);
+const MAX_DECODED = 40;
+/** Response fields whose values are decoded through DECODED (lower-case). */
+const SHARED_VALUES = new Set(['content-type', 'content-length', 'date', 'cache-control', 'vary', 'server']);
+
+function decode(buf: Buffer | string): string {
+  if (typeof buf === 'string') return buf;
+  const n = buf.length;
+  if (n === 0 || n > MAX_DECODED) return buf.toString('latin1');
+  const slot = (n * 31 + buf[0]! * 7 + buf[n >> 1]! * 3 + buf[n - 1]!) & 255;
+  const prev = DECODED[slot];
+  if (prev !== undefined && prev.length === n) {
+    let i = 0;
+    while (i < n && prev.charCodeAt(i) === buf[i]) i++;
+    if (i === n) return prev;
+  }
+  const s = buf.toString('latin1');
+  DECODED[slot] = s;
+  return s;
+}
+
+/** Lengths of the RESPONSE_HOP names: only names of these lengths are lower-cased and looked up. */
+const HOP_LENGTHS = new Set([...RESPONSE_HOP].map((n) => n.length));
+
+/**
  * The upstream's response headers as a flat string array for `res.writeHead`, without
  * hop-by-hop fields nor those its Connection header names.
  */
@@ -166,16 +195,19 @@ export function filterResponseHeaders(raw: Buffer[] | string[]): string[] {
   const out: string[] = [];
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    const lower = name.toLowerCase();
-    if (RESPONSE_HOP.has(lower)) {
-      if (lower === 'connection') {
-        const v = raw[i + 1]!.toString('latin1');
-        if (v.length > 10 || !/^(keep-alive|close)$/i.test(v)) named = connectionOptions([v]);
+    const name = decode(raw[i]!);
+    if (HOP_LENGTHS.has(name.length)) {
+      const lower = name.toLowerCase();
+      if (RESPONSE_HOP.has(lower)) {
+        if (lower === 'connection') {
+          const v = decode(raw[i + 1]!);
+          if (v.length > 10 || !/^(keep-alive|close)$/i.test(v)) named = connectionOptions([v]);
+        }
+        continue;
       }
-      continue;
     }
-    out.push(name, raw[i + 1]!.toString('latin1'));
+    const value = raw[i + 1]!;
+    out.push(name, typeof value === 'string' || !SHARED_VALUES.has(name.length <= 14 ? name.toLowerCase() : '') ? value.toString('latin1') : decode(value));
   }
   return named === undefined ? out : removeNamed(out, named);
 }
