@@ -184,8 +184,27 @@ function decode(buf: Buffer | string): string {
   return s;
 }
 
-/** Lengths of the RESPONSE_HOP names: only names of these lengths are lower-cased and looked up. */
-const HOP_LENGTHS = new Set([...RESPONSE_HOP].map((n) => n.length));
+const enum NameKind {
+  Other,
+  SharedValue,
+  Hop,
+  Connection,
+}
+
+/** What each response field name (as received, any case) is, computed once per name. */
+const NAME_KINDS = new Map<string, NameKind>();
+
+function kindOf(name: string): NameKind {
+  let k = NAME_KINDS.get(name);
+  if (k === undefined) {
+    const lower = name.toLowerCase();
+    k = lower === 'connection' ? NameKind.Connection : RESPONSE_HOP.has(lower) ? NameKind.Hop : SHARED_VALUES.has(lower) ? NameKind.SharedValue : NameKind.Other;
+    // an upstream that invents names cannot grow this without bound
+    if (NAME_KINDS.size >= 1024) NAME_KINDS.clear();
+    NAME_KINDS.set(name, k);
+  }
+  return k;
+}
 
 /**
  * The upstream's response headers as a flat string array for `res.writeHead`, without
@@ -196,18 +215,16 @@ export function filterResponseHeaders(raw: Buffer[] | string[]): string[] {
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = decode(raw[i]!);
-    if (HOP_LENGTHS.has(name.length)) {
-      const lower = name.toLowerCase();
-      if (RESPONSE_HOP.has(lower)) {
-        if (lower === 'connection') {
-          const v = decode(raw[i + 1]!);
-          if (v.length > 10 || !/^(keep-alive|close)$/i.test(v)) named = connectionOptions([v]);
-        }
-        continue;
+    const kind = kindOf(name);
+    if (kind === NameKind.Other) out.push(name, raw[i + 1]!.toString('latin1'));
+    else if (kind === NameKind.SharedValue) out.push(name, decode(raw[i + 1]!));
+    else if (kind === NameKind.Connection) {
+      const v = decode(raw[i + 1]!);
+      if (v.length > 10 || !/^(keep-alive|close)$/i.test(v)) {
+        const more = connectionOptions([v]);
+        if (more !== undefined) for (const n of more) (named ??= new Set()).add(n);
       }
     }
-    const value = raw[i + 1]!;
-    out.push(name, typeof value === 'string' || !SHARED_VALUES.has(name.length <= 14 ? name.toLowerCase() : '') ? value.toString('latin1') : decode(value));
   }
   return named === undefined ? out : removeNamed(out, named);
 }

@@ -31,6 +31,8 @@ describe('filterResponseHeaders (unit)', () => {
     );
     assert.deepEqual(out, ['x-ok', '1']);
     assert.deepEqual(filterResponseHeaders(raw('connection', 'close', 'x-ok', '1')), ['x-ok', '1']);
+    // two Connection fields: the options of both are removed
+    assert.deepEqual(filterResponseHeaders(raw('Connection', 'x-one', 'x-one', '1', 'Connection', 'x-two', 'x-two', '2', 'x-ok', '1')), ['x-ok', '1']);
   });
 
   it('accepts string arrays (a buffered response re-filtered)', () => {
