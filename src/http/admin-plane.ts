@@ -139,8 +139,11 @@ export function buildAdminPlane({ services, adminToken, health }: AdminPlaneDeps
   doc = buildOpenApiDocument(routes);
 
   const isAdmin = adminTokenChecker(adminToken);
-  const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (isAdmin(request.headers.authorization)) return;
+  // A callback hook, not an async one: it runs on every admin call (transit operations
+  // included), and Cache-Control is set here rather than in an onSend hook of its own.
+  const authenticate = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
+    reply.header('cache-control', 'no-store');
+    if (isAdmin(request.headers.authorization)) return done();
     const presented = request.headers.authorization !== undefined;
     services.audit.record({
       time: services.clock.now(),
@@ -152,16 +155,13 @@ export function buildAdminPlane({ services, adminToken, health }: AdminPlaneDeps
     const wire = problem(new PortcullisError('admin.unauthorized', presented ? 'the admin token is not valid' : 'this endpoint needs Authorization: Bearer <admin token>'));
     // RFC 6750 §3: a request without credentials gets no error code; a wrong one gets invalid_token.
     wire.headers['www-authenticate'] = presented ? `Bearer realm="${ADMIN_REALM}", error="invalid_token"` : `Bearer realm="${ADMIN_REALM}"`;
-    return sendWire(reply, wire);
+    void sendWire(reply, wire);
   };
 
   for (const r of routes.filter((x) => !x.auth)) register(app, r, '');
   void app.register(
     async (v1) => {
       v1.addHook('onRequest', authenticate);
-      v1.addHook('onSend', async (_req, reply) => {
-        reply.header('cache-control', 'no-store');
-      });
       for (const r of routes.filter((x) => x.auth)) {
         if (!r.path.startsWith(`${V1}/`)) throw new Error(`admin route ${r.path} needs auth but is outside ${V1}/`);
         register(v1, r, V1);

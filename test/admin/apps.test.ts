@@ -172,5 +172,17 @@ describe('admin API: apps', () => {
     const c = await create('no-store');
     const res = await t.api(`/v1/apps/${c.client_id}`);
     assert.equal(res.headers.get('cache-control'), 'no-store');
+    // denials, unknown endpoints and validation errors too, with the security headers of every plane
+    for (const [path, init, status] of [
+      ['/v1/apps', { token: null }, 401],
+      ['/v1/apps', { token: 'pca_wrong-token-of-the-right-length-000000000' }, 401],
+      ['/v1/no-such-endpoint', {}, 404],
+      ['/v1/apps', { body: { name: 42 } }, 400],
+    ] as const) {
+      const r = await t.api(path, init);
+      assert.equal(r.status, status, path);
+      assert.equal(r.headers.get('cache-control'), 'no-store', `${path} ${status}`);
+      assert.equal(r.headers.get('x-content-type-options'), 'nosniff', `${path} ${status}`);
+    }
   });
 });
