@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { PortcullisError } from '../../core/errors.js';
 
 export interface Argon2idPoolOptions {
-  /** Hashes run at once (default: the number of cores). */
+  /** Hashes run at once (default: the number of cores, at most 8: each holds 19 MiB while it runs). */
   threads?: number;
   /** Hashes that may wait for a thread (default 256, ~1.7 s of work on two cores). */
   maxQueued?: number;
@@ -114,7 +114,7 @@ export class Argon2idPool {
   private closed = false;
 
   constructor(opts: Argon2idPoolOptions = {}) {
-    this.size = Math.max(1, opts.threads ?? availableParallelism());
+    this.size = Math.max(1, opts.threads ?? Math.min(8, availableParallelism()));
     this.maxQueued = opts.maxQueued ?? 256;
     // Linux keeps a nice value per thread; elsewhere it would lower the whole process.
     this.nice = process.platform === 'linux' ? Math.min(19, Math.max(0, opts.nice ?? 19)) : 0;
