@@ -70,8 +70,10 @@ export function registerTransitPlane(app: FastifyInstance, s: Services, verifier
         done(new PortcullisError('request.malformed', 'body is not valid JSON'), undefined);
       }
     });
-    sub.addHook('onSend', async (_req, reply) => {
+    // set before the handler, so denials and errors carry it too, without an async onSend hook per call
+    sub.addHook('onRequest', (_req, reply, done) => {
       reply.header('cache-control', 'no-store');
+      done();
     });
     for (const op of TRANSIT_OPS) {
       sub.post(`${TRANSIT_PLANE_PREFIX}/${op}/:name`, { bodyLimit: BODY_LIMIT }, async (req, reply) => {

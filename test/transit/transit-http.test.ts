@@ -143,6 +143,7 @@ describe('transit on the identity plane (app tokens with transit scopes)', () =>
     assert.equal(r.status, 403);
     assert.equal(r.body.code, 'token.insufficient-scope');
     assert.match(r.headers.get('www-authenticate')!, /error="insufficient_scope".*scope="transit:decrypt:orders-db"/);
+    assert.equal(r.headers.get('cache-control'), 'no-store', 'denials are not cached either');
   });
 
   test('attack: a scope for one key does not open another key: token.insufficient-scope', async () => {
