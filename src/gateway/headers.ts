@@ -15,7 +15,8 @@
  */
 
 const enum Kind {
-  Drop = 1,
+  Forward = 0,
+  Drop,
   Connection,
   Host,
   Authorization,
@@ -43,6 +44,22 @@ const REQUEST_KINDS = new Map<string, Kind>([
   ['x-forwarded-proto', Kind.XForwardedProto],
   ['x-forwarded-host', Kind.XForwardedHost],
 ]);
+
+/** Request field names as received (any case) → kind, so a repeated spelling is not lower-cased again. */
+const SEEN_KINDS = new Map<string, Kind>();
+
+function requestKind(name: string): Kind {
+  let kind = SEEN_KINDS.get(name);
+  if (kind === undefined) {
+    const lower = name.toLowerCase();
+    // x-portcullis-*: only the gateway may set these
+    kind = REQUEST_KINDS.get(lower) ?? (lower.startsWith('x-portcullis-') ? Kind.Drop : Kind.Forward);
+    // clients that invent names cannot grow this without bound
+    if (SEEN_KINDS.size >= 1024) SEEN_KINDS.clear();
+    SEEN_KINDS.set(name, kind);
+  }
+  return kind;
+}
 
 /** Hop-by-hop response fields (RFC 9110 §7.6.1), by lower-case name. */
 const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization']);
@@ -108,11 +125,8 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
-    const lower = name.toLowerCase();
-    const kind = REQUEST_KINDS.get(lower);
-    if (kind === undefined) {
-      // x-portcullis-*: only the gateway may set these
-      if (lower.length >= 13 && lower.startsWith('x-portcullis-')) continue;
+    const kind = requestKind(name);
+    if (kind === Kind.Forward) {
       forward.push(name, value);
       continue;
     }

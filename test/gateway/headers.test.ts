@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { filterResponseHeaders } from '../../src/gateway/headers.js';
+import { filterResponseHeaders, scanRequestHeaders } from '../../src/gateway/headers.js';
 
 const raw = (...xs: string[]): Buffer[] => xs.map((x) => Buffer.from(x, 'latin1'));
 
@@ -37,5 +37,23 @@ describe('filterResponseHeaders (unit)', () => {
 
   it('accepts string arrays (a buffered response re-filtered)', () => {
     assert.deepEqual(filterResponseHeaders(['Connection', 'close', 'Content-Length', '2']), ['Content-Length', '2']);
+  });
+});
+
+describe('scanRequestHeaders (unit)', () => {
+  it('classifies a name the same in any spelling, the first time and every time after', () => {
+    for (let round = 0; round < 3; round++) {
+      for (const [host, auth, xp] of [
+        ['Host', 'Authorization', 'X-Portcullis-Client-Id'],
+        ['host', 'authorization', 'x-portcullis-client-id'],
+        ['HOST', 'AUTHORIZATION', 'X-PORTCULLIS-SUBJECT'],
+      ]) {
+        const s = scanRequestHeaders([host!, 'a.example', auth!, 'Bearer t', xp!, 'forged', 'Keep-Alive', '5', 'X-Other', '1']);
+        assert.equal(s.host, 'a.example');
+        assert.equal(s.authCount, 1);
+        assert.equal(s.authValue, 'Bearer t');
+        assert.deepEqual(s.forward, ['X-Other', '1']);
+      }
+    }
   });
 });
