@@ -206,7 +206,7 @@ function parseUncached(der: Uint8Array): ParsedCertificate {
   };
 }
 
-const CACHE_MAX = 2048;
+const CACHE_MAX = 1024;
 const cache = new Map<string, ParsedCertificate>();
 
 /**
