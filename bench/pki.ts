@@ -79,8 +79,14 @@ if (!isMainThread) {
       // tsx is registered inside the worker (execArgv --import does not reach worker threads on Node 20)
       const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
       const w = new Worker(boot, { eval: true, workerData: { ms: MS } });
-      w.once('message', resolve);
+      // Fail loudly instead of hanging when a worker dies or stalls (seen once on a loaded machine).
+      const stall = setTimeout(() => void w.terminate().then(() => reject(new Error('issuance worker stalled'))), MS + 60_000);
+      w.once('message', (n: number) => {
+        clearTimeout(stall);
+        resolve(n);
+      });
       w.once('error', reject);
+      w.once('exit', (code) => reject(new Error(`issuance worker exited (code ${code}) without a count`)));
     })),
   );
   const workers = counts.reduce((a, b) => a + b, 0) / (MS / 1000);
