@@ -13,7 +13,7 @@ import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { readOutbox } from '../../src/mfa/otp/senders/file-outbox.js';
-import { enrolTotp, startOidcNode, totpCode } from '../support/oidc-node.js';
+import { authorizationRequest, enrolTotp, startOidcNode, totpCode } from '../support/oidc-node.js';
 import type { TestNode } from '../support/portcullis.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -51,17 +51,7 @@ after(async () => {
 });
 
 async function start(page: Page) {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    resource: AUD,
-    prompt: 'login consent',
-  });
+  const { url, verifier, state } = await authorizationRequest(config, { resource: AUD });
   await page.goto(url.toString());
   return { verifier, state };
 }

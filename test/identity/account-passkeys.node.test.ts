@@ -11,7 +11,7 @@ import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { ACR_MFA } from '../../src/gateway/assurance-policy.js';
 import { Browser, actionOf, csrfOf } from '../support/oidc-harness.js';
-import { REDIRECT, enrolTotp, post, registerOidcApp, signIn, startOidcNode, type OidcApp } from '../support/oidc-node.js';
+import { authorizationRequest, enrolTotp, type OidcApp, post, REDIRECT, registerOidcApp, signIn, startOidcNode } from '../support/oidc-node.js';
 import type { TestNode } from '../support/portcullis.js';
 import { SoftAuthenticator } from './soft-authenticator.js';
 
@@ -74,9 +74,7 @@ test('account page: several passkeys per user, each named; one removed; the othe
   // Sign-in with the remaining key as the second factor, through the pages' JSON calls.
   const issuer = node.urls.identity!;
   const flow = async (prompt: Record<string, string> = {}) => {
-    const verifier = client.randomPKCECodeVerifier();
-    const state = client.randomState();
-    const url = client.buildAuthorizationUrl(app.config, { redirect_uri: REDIRECT, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, resource: AUD, prompt: 'login consent', ...prompt });
+    const { url, verifier, state } = await authorizationRequest(app.config, { resource: AUD, ...prompt });
     const b = new Browser();
     const start = await b.follow(url.toString(), issuer);
     return { b, start, verifier, state };

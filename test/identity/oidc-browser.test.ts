@@ -13,6 +13,7 @@ import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startIdentity, type Identity } from '../support/oidc-harness.js';
+import { authorizationRequest } from '../support/oidc-node.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE = existsSync(CHROMIUM);
@@ -47,18 +48,7 @@ after(async () => {
 });
 
 async function start(page: Page, extra: Record<string, string> = {}) {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    resource: AUD,
-    prompt: 'login consent',
-    ...extra,
-  });
+  const { url, verifier, state } = await authorizationRequest(config, { resource: AUD, ...extra });
   await page.goto(url.toString());
   return { verifier, state };
 }

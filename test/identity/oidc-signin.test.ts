@@ -9,6 +9,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { verifyOwnToken } from '../../src/tokens/verify-own-token.js';
 import { ACR_MFA, ACR_SINGLE_FACTOR } from '../../src/identity/oidc/provider.js';
 import { Browser, actionOf, csrfOf, startIdentity, type Identity } from '../support/oidc-harness.js';
+import { authorizationRequest } from '../support/oidc-node.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 const AUD = 'https://api.example.test';
@@ -31,18 +32,7 @@ async function newUser(email: string) {
 
 /** Starts an authorization request; returns the browser at the first page. */
 async function authorize(extra: Record<string, string> = {}) {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid offline_access',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    resource: AUD,
-    prompt: 'consent',
-    ...extra,
-  });
+  const { url, verifier, state } = await authorizationRequest(config, { scope: 'openid offline_access', resource: AUD, prompt: 'consent', ...extra });
   const browser = new Browser();
   const page = await browser.follow(url.toString(), idp.issuer);
   return { browser, page, verifier, state };

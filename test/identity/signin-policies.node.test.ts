@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { Pbkdf2Hasher } from '../../src/identity/passwords/pbkdf2.js';
 import { Browser } from '../support/oidc-harness.js';
-import { REDIRECT, post, registerOidcApp, signIn, startOidcNode, totpCode, type OidcApp } from '../support/oidc-node.js';
+import { authorizationRequest, type OidcApp, post, REDIRECT, registerOidcApp, signIn, startOidcNode, totpCode } from '../support/oidc-node.js';
 import type { TestNode } from '../support/portcullis.js';
 
 const AUD = 'https://api.example.test';
@@ -27,18 +27,7 @@ after(async () => node?.stop());
 /** Opens the sign-in page of a new authorization request of `oidcApp` and submits the password. */
 async function passwordStep(n: TestNode, oidcApp: OidcApp, email: string, password = PASSWORD, params: Record<string, string> = {}) {
   const issuer = n.urls.identity!;
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const url = client.buildAuthorizationUrl(oidcApp.config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    resource: AUD,
-    prompt: 'login consent',
-    ...params,
-  });
+  const { url, verifier, state } = await authorizationRequest(oidcApp.config, { resource: AUD, ...params });
   const browser = new Browser();
   const page = await browser.follow(url.toString(), issuer);
   assert.match(page.body, /Sign in/);
@@ -117,17 +106,7 @@ test('a legacy (PBKDF2) password hash is upgraded to Argon2id at the next sign-i
 /** Signs in with `scope`, for `resource` when given (an API token) or for userinfo (no resource). */
 async function codeFlow(email: string, scope: string, resource?: string) {
   const issuer = node.urls.identity!;
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const url = client.buildAuthorizationUrl(app.config, {
-    redirect_uri: REDIRECT,
-    scope,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    prompt: 'login consent',
-    ...(resource ? { resource } : {}),
-  });
+  const { url, verifier, state } = await authorizationRequest(app.config, { scope, ...(resource ? { resource } : {}) });
   const browser = new Browser();
   let r = await browser.follow(url.toString(), issuer);
   r = await post(browser, issuer, r.body, 'login', { email, password: PASSWORD });

@@ -10,7 +10,7 @@ import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { ACR_MFA } from '../../src/gateway/assurance-policy.js';
 import { Browser } from '../support/oidc-harness.js';
-import { REDIRECT, post, registerOidcApp, startOidcNode, type OidcApp } from '../support/oidc-node.js';
+import { authorizationRequest, type OidcApp, post, REDIRECT, registerOidcApp, startOidcNode } from '../support/oidc-node.js';
 import type { TestNode } from '../support/portcullis.js';
 import { startReceiver, type Receiver } from '../webhooks/helpers.js';
 
@@ -49,17 +49,7 @@ function lastSms(to: string): SmsMessage {
 
 async function begin() {
   const issuer = node.urls.identity!;
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const url = client.buildAuthorizationUrl(app.config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    resource: AUD,
-    prompt: 'login consent',
-  });
+  const { url, verifier, state } = await authorizationRequest(app.config, { resource: AUD });
   const browser = new Browser();
   const page = await browser.follow(url.toString(), issuer);
   assert.match(page.body, /Sign in/);

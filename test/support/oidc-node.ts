@@ -55,6 +55,25 @@ export async function startOidcNode(extra = '', opts: { issuerHost?: string } = 
   };
 }
 
+/**
+ * A code-flow authorization request with PKCE S256 (openid-client builds it): its URL, the
+ * code_verifier and the state. `params` adds to or overrides the defaults.
+ */
+export async function authorizationRequest(config: client.Configuration, params: Record<string, string> = {}) {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    prompt: 'login consent',
+    ...params,
+  });
+  return { url: url.toString(), verifier, state };
+}
+
 export interface OidcApp {
   clientId: string;
   config: client.Configuration;
@@ -89,18 +108,7 @@ export async function signIn(
   opts: { totpSecret?: string; browser?: Browser; extra?: Record<string, string> } = {},
 ): Promise<{ tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers; browser: Browser }> {
   const issuer = node.urls.identity!;
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const url = client.buildAuthorizationUrl(app.config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid offline_access',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    resource: audience,
-    prompt: 'login consent',
-    ...(opts.extra ?? {}),
-  });
+  const { url, verifier, state } = await authorizationRequest(app.config, { scope: 'openid offline_access', resource: audience, ...(opts.extra ?? {}) });
   const browser = opts.browser ?? new Browser();
   let r = await browser.follow(url.toString(), issuer);
   assert.match(r.body, /Sign in/, `expected the sign-in page, got ${r.status} ${r.body.slice(0, 300)}`);
