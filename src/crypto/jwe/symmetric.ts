@@ -11,7 +11,8 @@
  * `jwe.malformed`, a key or tag that does not verify is `jwe.decrypt-failed`, and a
  * structural fault wins over a failed key unwrap, as in jose.
  */
-import { createCipheriv, createDecipheriv, createSecretKey, KeyObject, randomBytes, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, KeyObject, randomBytes } from 'node:crypto';
+import { randomGcmIv } from '../iv.js';
 import type { FlattenedJWE } from 'jose';
 import { PortcullisError } from '../../core/errors.js';
 
@@ -115,20 +116,6 @@ export function gcmSeal(cek: KeyObject | Buffer, iv: Buffer, plaintext: Uint8Arr
   return { ciphertext, tag: c.getAuthTag() };
 }
 
-const IV_POOL = Buffer.allocUnsafe(IV_BYTES * 1024);
-let ivOffset = IV_POOL.length;
-
-/** A fresh random 96-bit IV (NIST SP 800-38D §8.2.2), from a CSPRNG pool refilled every 1024 IVs. */
-function nextIv(): Buffer {
-  if (ivOffset === IV_POOL.length) {
-    randomFillSync(IV_POOL);
-    ivOffset = 0;
-  }
-  const iv = Buffer.from(IV_POOL.subarray(ivOffset, ivOffset + IV_BYTES));
-  ivOffset += IV_BYTES;
-  return iv;
-}
-
 /**
  * Encrypts `plaintext` as a JWE with `dir` or `A256KW` and A256GCM under the already
  * serialized protected header (RFC 7516 §5.1), compact or flattened JSON.
@@ -146,7 +133,7 @@ export function encryptSymmetric(plaintext: Uint8Array, headerJson: string, key:
     const w = createCipheriv('id-aes256-wrap', secretKeyObject(key), KW_IV);
     encryptedKey = Buffer.concat([w.update(cek), w.final()]).toString('base64url');
   }
-  const iv = nextIv();
+  const iv = randomGcmIv();
   const sealed = gcmSeal(cek, iv, plaintext, protectedB64);
   if (cek instanceof Buffer) cek.fill(0);
   const ct = sealed.ciphertext;

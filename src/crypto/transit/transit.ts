@@ -9,7 +9,8 @@
  * configuration changes arrive through `invalidate(name)` (wired to events) and, as a
  * backstop, after `cacheTtlMs`.
  */
-import { createHmac, randomBytes, randomFillSync, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { createHmac, randomBytes, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { randomGcmIv } from '../iv.js';
 import type { Clock } from '../../core/clock.js';
 import { PortcullisError, type ErrorCode } from '../../core/errors.js';
 import type { Envelope } from '../envelope.js';
@@ -186,7 +187,7 @@ export class Transit {
   // ---- encryption ----------------------------------------------------------------------
 
   private seal(v: LoadedVersion, plaintext: Uint8Array, aad: Uint8Array): string {
-    return prefix(v.version) + gcmSeal(v.aes!, nextIv(), plaintext, aad, true).toString('base64');
+    return prefix(v.version) + gcmSeal(v.aes!, randomGcmIv(), plaintext, aad, true).toString('base64');
   }
 
   private async open(k: LoadedKey, ciphertext: string, aad: Uint8Array): Promise<Buffer> {
@@ -343,19 +344,6 @@ export class Transit {
   }
 }
 
-// Random 96-bit IVs (NIST SP 800-38D §8.2.2) drawn from a CSPRNG pool refilled every 1024 IVs:
-// one system call per 1024 encryptions instead of one each; no IV is handed out twice.
-const IV_POOL = Buffer.allocUnsafe(GCM_IV_BYTES * 1024);
-let ivOffset = IV_POOL.length;
-function nextIv(): Buffer {
-  if (ivOffset === IV_POOL.length) {
-    randomFillSync(IV_POOL);
-    ivOffset = 0;
-  }
-  const iv = Buffer.from(IV_POOL.subarray(ivOffset, ivOffset + GCM_IV_BYTES));
-  ivOffset += GCM_IV_BYTES;
-  return iv;
-}
 
 function mac(v: LoadedVersion, algorithm: HmacAlgorithm | undefined, data: Uint8Array): Buffer {
   const alg = algorithm ?? 'sha2-256';
