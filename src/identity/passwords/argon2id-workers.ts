@@ -93,7 +93,8 @@ class Thread {
   private fail(e: Error): void {
     const p = this.current;
     this.current = undefined;
-    p?.reject(e);
+    // the sign-in cannot be decided: refused as unavailable (503), never as a wrong password
+    p?.reject(new PortcullisError('unavailable', 'the password hasher failed: try again in a moment', { cause: e }));
     this.onExit(this);
   }
 }
