@@ -11,7 +11,7 @@ import { registerConfig } from './config.js';
 import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
 import { registerStart } from './start.js';
-import { registerUser } from './user.js';
+import { registerLockout, registerUser } from './user.js';
 import { registerWebhooks } from './webhooks.js';
 import { registerCert } from './cert.js';
 import { registerCa } from './ca.js';
@@ -30,6 +30,7 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerApp(program);
   registerUser(program);
+  registerLockout(program);
   registerKeys(program);
   registerAudit(program);
   registerWebhooks(program);

@@ -135,3 +135,43 @@ export function registerUser(program: Command): void {
       }),
     );
 }
+
+interface AddressLockoutView {
+  address: string;
+  failures: number;
+  locked: boolean;
+  blocked_until: string | null;
+}
+
+function printLockout(l: AddressLockoutView): void {
+  printTable([
+    ['address:', l.address],
+    ['failures:', String(l.failures)],
+    ['locked:', l.locked ? 'yes' : 'no'],
+    ['blocked until:', l.blocked_until ?? '-'],
+  ]);
+}
+
+/** `portcullis lockout show|unlock ADDRESS`: the per-address sign-in lock (accounts: `user unlock`). */
+export function registerLockout(program: Command): void {
+  const lockout = program.command('lockout').description('client addresses locked after repeated failed sign-in attempts (accounts: user unlock)');
+  const cmd = (name: string) => withNodeOptions(lockout.command(name)).option('--json', 'print JSON');
+  cmd('show <address>')
+    .description('show the failed-attempt count and lock of a client address')
+    .action(
+      action(async (address: string, o: JsonOpt) => {
+        const l = await adminClient(o).call<AddressLockoutView>('GET', `/v1/lockouts/addresses/${enc(address)}`);
+        if (o.json) return printJson(l);
+        printLockout(l);
+      }),
+    );
+  cmd('unlock <address>')
+    .description('lift the lock and delays of a client address')
+    .action(
+      action(async (address: string, o: JsonOpt) => {
+        const l = await adminClient(o).call<AddressLockoutView>('POST', `/v1/lockouts/addresses/${enc(address)}/unlock`);
+        if (o.json) return printJson(l);
+        process.stdout.write(`unlocked: ${l.address}\n`);
+      }),
+    );
+}

@@ -8,6 +8,7 @@
  * with an account of their own). An administrator can unlock either. Fails closed:
  * when the ephemeral store is down, `check` throws.
  */
+import { isIP } from 'node:net';
 import type { Clock } from '../core/clock.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
 import { PortcullisError } from '../core/errors.js';
@@ -82,13 +83,13 @@ export class Lockout {
   }
 
   private key(kind: Kind, id: string, part: 'n' | 'until' | 'lock'): string {
-    return `lockout:${this.namespace}:${kind}:${encodeURIComponent(id)}:${part}`;
+    return `lockout:${this.namespace}:${kind}:${encodeURIComponent(kind === 'ip' ? canonicalAddress(id) ?? id : id)}:${part}`;
   }
 
   private subjects(s: AttemptSubject): Array<[Kind, string]> {
     const out: Array<[Kind, string]> = [];
     if (s.account !== undefined) out.push(['account', s.account]);
-    if (s.ip !== undefined) out.push(['ip', s.ip]);
+    if (s.ip !== undefined) out.push(['ip', canonicalAddress(s.ip) ?? s.ip]);
     return out;
   }
 
@@ -179,7 +180,7 @@ export class Lockout {
     return this.clear('account', account, true);
   }
 
-  /** Admin unlock of a client address. */
+  /** Admin unlock of a client address (any spelling of it: `::ffff:10.0.0.1` is `10.0.0.1`). */
   unlockIp(ip: string): Promise<void> {
     return this.clear('ip', ip, true);
   }
@@ -188,4 +189,29 @@ export class Lockout {
     const parts = includingLock ? (['n', 'until', 'lock'] as const) : (['n', 'until'] as const);
     await Promise.all(parts.map((p) => this.ephemeral.delete(this.key(kind, id, p))));
   }
+}
+
+/**
+ * One spelling per client address, so a lock holds (and an unlock lifts it) however the
+ * address is written: an IPv4-mapped IPv6 address is its IPv4 address, IPv6 is
+ * compressed and lower-case (RFC 5952). Undefined when `text` is not an IP address.
+ *
+ * @example canonicalAddress('::FFFF:10.0.0.1') // '10.0.0.1'
+ */
+export function canonicalAddress(text: string): string | undefined {
+  const v = isIP(text);
+  if (v === 4) return text;
+  if (v !== 6) return undefined;
+  // the WHATWG URL parser writes IPv6 in its RFC 5952 form (zone ids are not accepted, and not addresses of a peer)
+  let host: string;
+  try {
+    host = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (mapped === null) return host;
+  const hi = parseInt(mapped[1]!, 16);
+  const lo = parseInt(mapped[2]!, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }

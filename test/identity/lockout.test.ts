@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrozenClock } from '../../src/core/clock.js';
 import { PortcullisError } from '../../src/core/errors.js';
-import { DEFAULT_LOCKOUT_POLICY, Lockout } from '../../src/identity/lockout.js';
+import { canonicalAddress, DEFAULT_LOCKOUT_POLICY, Lockout } from '../../src/identity/lockout.js';
 import { TestEphemeralStore } from '../support/mfa-memory-ephemeral.js';
 
 const rejectsWith = (p: Promise<unknown>, code: string) => assert.rejects(p, (e: { code?: string }) => e.code === code);
@@ -74,6 +74,30 @@ test('attack: credential stuffing — one address trying many accounts is locked
   await lockout.check({ account: 'fresh-user', ip: '198.51.100.24' });
   await lockout.unlockIp(ip);
   await lockout.check({ account: 'fresh-user', ip });
+});
+
+test('attack: an address written another way (IPv4-mapped IPv6, upper case, uncompressed) is the same subject, locked and unlocked as one', async () => {
+  const { clock, lockout } = setup();
+  for (let i = 0; i < DEFAULT_LOCKOUT_POLICY.ip.lockAfter; i++) {
+    // the attacker alternates spellings of one address, hoping for separate counters
+    const ip = i % 2 === 0 ? '203.0.113.9' : '::FFFF:203.0.113.9';
+    await rejectsWith(lockout.guard({ account: `user${i}`, ip }, wrong), 'auth.invalid-credentials');
+    const { blockedUntil, locked } = await lockout.state('ip', ip);
+    if (!locked) clock.set(Math.max(clock.now(), blockedUntil));
+  }
+  await rejectsWith(lockout.check({ ip: '203.0.113.9' }), 'auth.locked');
+  await rejectsWith(lockout.check({ ip: '0:0:0:0:0:ffff:cb00:7109' }), 'auth.locked');
+  await lockout.unlockIp('::ffff:203.0.113.9');
+  await lockout.check({ ip: '203.0.113.9' });
+  assert.equal((await lockout.state('ip', '203.0.113.9')).failures, 0);
+});
+
+test('canonicalAddress: one spelling per address; anything else is not an address', () => {
+  assert.equal(canonicalAddress('192.0.2.7'), '192.0.2.7');
+  assert.equal(canonicalAddress('::ffff:192.0.2.7'), '192.0.2.7');
+  assert.equal(canonicalAddress('2001:DB8:0:0:0:0:0:1'), '2001:db8::1');
+  assert.equal(canonicalAddress('::1'), '::1');
+  for (const bad of ['', 'localhost', '192.0.2.256', '1.2.3', 'fe80::1%eth0', '[::1]', '::1/128']) assert.equal(canonicalAddress(bad), undefined, bad);
 });
 
 test('attack: resetting the IP counter by signing in to an own account does not work', async () => {

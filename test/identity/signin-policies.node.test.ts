@@ -91,6 +91,39 @@ test('admin unlock after a lockout: a locked account is refused even with the ri
   assert.ok(audit.some((e) => e.type === 'user.unlocked' && (e.data as { userId?: string })?.userId === u.id), 'the unlock is audited');
 });
 
+test('admin unlock of a client address: a locked address is refused for every account until POST /v1/lockouts/addresses/:address/unlock', async () => {
+  await node.services.identity.users.add({ email: 'from-locked-address@example.test', password: PASSWORD }, 'test');
+  const lockout = node.services.identity.lockout;
+  // The test's requests come from 127.0.0.1; the lock is recorded under another spelling of it.
+  for (let i = 0; i < 50; i++) await lockout.recordFailure({ ip: '::ffff:127.0.0.1' });
+  try {
+    const shown = await admin('/v1/lockouts/addresses/127.0.0.1', 'GET');
+    assert.equal(shown.status, 200);
+    assert.equal(shown.body.address, '127.0.0.1');
+    assert.equal(shown.body.locked, true);
+    assert.equal(shown.body.failures, 50);
+    assert.ok(Date.parse(shown.body.blocked_until) > Date.now());
+    const refused = await passwordStep(node, app, 'from-locked-address@example.test');
+    assert.equal(refused.r.status, 429);
+    assert.match(refused.r.body, /locked, try again in \d+ s or ask an administrator/);
+
+    const bad = await admin('/v1/lockouts/addresses/not-an-address/unlock');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.code, 'request.invalid');
+    assert.match(bad.body.detail, /address: not an IPv4 or IPv6 address/);
+
+    const unlocked = await admin(`/v1/lockouts/addresses/${encodeURIComponent('::ffff:127.0.0.1')}/unlock`);
+    assert.equal(unlocked.status, 200);
+    assert.deepEqual(unlocked.body, { address: '127.0.0.1', failures: 0, locked: false, blocked_until: null });
+  } finally {
+    await lockout.unlockIp('127.0.0.1');
+  }
+  const { tokens } = await signIn(node, app, AUD, 'from-locked-address@example.test', PASSWORD);
+  assert.ok(tokens.access_token);
+  const audit = await node.services.store.tailAudit(50);
+  assert.ok(audit.some((e) => e.type === 'signin.unlocked' && e.actor === 'admin' && (e.data as { ip?: string })?.ip === '127.0.0.1'), 'the unlock is audited');
+});
+
 test('a legacy (PBKDF2) password hash is upgraded to Argon2id at the next sign-in, and the upgraded hash signs in', async () => {
   const u = await node.services.identity.users.add({ email: 'legacy@example.test' }, 'test');
   const legacy = await new Pbkdf2Hasher().hash(PASSWORD);

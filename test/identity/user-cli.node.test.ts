@@ -1,8 +1,8 @@
 /**
- * `portcullis user sessions|end-sessions|reset-mfa|unlock|enable` spawned as an
+ * `portcullis user sessions|end-sessions|reset-mfa|unlock|enable` and `lockout show|unlock` spawned as an
  * administrator runs them, against a whole node whose users sign in through the OIDC
  * pages: ending one session revokes only its tokens, ending all revokes every token of
- * the user, reset-mfa removes the factors, unlock lets a locked user sign in again.
+ * the user, reset-mfa removes the factors, unlock lets a locked user (or address) sign in again.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,4 +86,26 @@ test('cli: user reset-mfa removes every factor; user unlock lets a locked user s
   assert.equal(enable.code, 0, enable.stderr);
   assert.equal((JSON.parse(enable.stdout) as { status: string }).status, 'active');
   await signIn(node, app, AUD, 'cli-ops@example.test', PASSWORD);
+});
+
+test('cli: lockout show reports a locked address; lockout unlock lifts it; a malformed address is request.invalid', async () => {
+  const lockout = node.services.identity.lockout;
+  for (let i = 0; i < 50; i++) await lockout.recordFailure({ ip: '198.51.100.77' });
+  const shown = await cli('lockout', 'show', '::ffff:198.51.100.77', '--json');
+  assert.equal(shown.code, 0, shown.stderr);
+  const state = JSON.parse(shown.stdout) as { address: string; failures: number; locked: boolean; blocked_until: string | null };
+  assert.equal(state.address, '198.51.100.77');
+  assert.equal(state.failures, 50);
+  assert.equal(state.locked, true);
+  await assert.rejects(lockout.check({ ip: '198.51.100.77' }), /locked/);
+
+  const unlock = await cli('lockout', 'unlock', '198.51.100.77');
+  assert.equal(unlock.code, 0, unlock.stderr);
+  assert.equal(unlock.stdout, 'unlocked: 198.51.100.77\n');
+  await lockout.check({ ip: '198.51.100.77' });
+  assert.match((await cli('lockout', 'show', '198.51.100.77')).stdout, /locked:\s+no/);
+
+  const bad = await cli('lockout', 'unlock', '198.51.100.777');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /error: request.invalid/);
 });

@@ -50,5 +50,12 @@ export const UserSession = z.strictObject({
 export const UserSessionList = z.strictObject({ sessions: z.array(UserSession) });
 export const SessionEnded = z.strictObject({ ended: z.literal(true), id: z.string() });
 
+export const AddressLockout = z.strictObject({
+  address: z.string().describe('The client address, in its canonical spelling (an IPv4-mapped IPv6 address is its IPv4 address).'),
+  failures: z.number().int().describe('Failed sign-in attempts counted against the address in the current window.'),
+  locked: z.boolean().describe('Whether the address is locked (every attempt from it refused until `blocked_until`).'),
+  blocked_until: isoTime.nullable().describe('Until when attempts from the address are refused (lock or growing delay); null when they are not.'),
+});
+
 export const userRequestSchemas = { CreateUserRequest } as const;
-export const userResponseSchemas = { User, UserResponse, UserList, UserCreated, UserInvite, UserRemoved, UserSession, UserSessionList, SessionEnded } as const;
+export const userResponseSchemas = { User, UserResponse, UserList, UserCreated, UserInvite, UserRemoved, UserSession, UserSessionList, SessionEnded, AddressLockout } as const;

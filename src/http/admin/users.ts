@@ -3,13 +3,16 @@
  * disable/enable, delete, reset their second factors, unlock after failed attempts,
  * list and end their sign-in sessions. Ending sessions (one, or all) revokes the
  * tokens issued in them at every gateway; ending all moves the user's watermark.
+ * Client addresses are locked after repeated failures too (the per-address limit of
+ * identity/lockout.ts); `/v1/lockouts/addresses/:address` shows and lifts such a lock.
  */
 import type { Services } from '../../app.js';
 import { PortcullisError } from '../../core/errors.js';
+import { canonicalAddress } from '../../identity/lockout.js';
 import { INVITE_PATH } from '../../identity/invites.js';
 import type { UserRecord } from '../../identity/store.js';
 import { defineRoute, type AdminRoute } from './route.js';
-import { CreateUserRequest, SessionEnded, UserCreated, UserInvite, UserList, UserRemoved, UserResponse, UserSessionList } from './user-schemas.js';
+import { AddressLockout, CreateUserRequest, SessionEnded, UserCreated, UserInvite, UserList, UserRemoved, UserResponse, UserSessionList } from './user-schemas.js';
 
 const ACTOR = 'admin';
 
@@ -58,7 +61,47 @@ export function userRoutes(s: Services): AdminRoute[] {
       },
     });
 
+  /** The canonical spelling of the `:address` parameter, or `request.invalid`. */
+  const addressParam = (text: string): string => {
+    const a = canonicalAddress(text);
+    if (a === undefined) throw new PortcullisError('request.invalid', 'address: not an IPv4 or IPv6 address', { details: { errors: [{ path: 'address', message: 'not an IPv4 or IPv6 address' }] } });
+    return a;
+  };
+  const addressView = async (address: string) => {
+    const st = await lockout.state('ip', address);
+    return { address, failures: st.failures, locked: st.locked, blocked_until: st.blockedUntil > 0 ? new Date(st.blockedUntil).toISOString() : null };
+  };
+
   return [
+    defineRoute({
+      method: 'GET',
+      path: '/v1/lockouts/addresses/:address',
+      operationId: 'getAddressLockout',
+      summary: 'Show the failed-attempt count and lock of a client address (IPv4 or IPv6).',
+      tag: 'users',
+      auth: true,
+      responses: { 200: { description: 'The address’s state.', schema: AddressLockout } },
+      errors: [400],
+      async handler({ params }) {
+        return { body: await addressView(addressParam(params.address!)) };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/v1/lockouts/addresses/:address/unlock',
+      operationId: 'unlockAddress',
+      summary: 'Clear the failed-attempt lock, delays and count of a client address; sign-ins from it are accepted again.',
+      tag: 'users',
+      auth: true,
+      responses: { 200: { description: 'The address’s state after the unlock.', schema: AddressLockout } },
+      errors: [400],
+      async handler({ params }) {
+        const address = addressParam(params.address!);
+        await lockout.unlockIp(address);
+        s.audit.record({ time: s.clock.now(), type: 'signin.unlocked', actor: ACTOR, data: { subject: 'address', ip: address } });
+        return durable({ body: await addressView(address) });
+      },
+    }),
     defineRoute({
       method: 'POST',
       path: '/v1/users',
