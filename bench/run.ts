@@ -5,7 +5,8 @@
  * and each is reported as a ratio to the bare-proxy baseline of the same round.
  *
  * Environment: BENCH_DURATION (s per run, default 3), BENCH_ROUNDS (default 3),
- * BENCH_CONNECTIONS (default 50), BENCH_ONLY (substring of scenario names).
+ * BENCH_CONNECTIONS (default 50), BENCH_ONLY (substrings of scenario names, `|`-separated),
+ * BENCH_CPU_PROF (a directory: V8 CPU profiles of the scenario servers go there).
  * Writes bench/results/latest.md and latest.json. Then runs bench/signin.ts (signin.md,
  * signin.json) unless BENCH_SIGNIN=0 or BENCH_ONLY is set.
  */
@@ -43,8 +44,8 @@ interface Sample {
 
 const children: ChildProcess[] = [];
 
-function spawnTs(file: string, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+function spawnTs(file: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', file, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return child;
 }
@@ -74,7 +75,9 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 async function spawnServer(name: string, env: Record<string, string>) {
-  const child = spawnTs(join(here, 'servers', `${name}.ts`), [], env);
+  // BENCH_CPU_PROF=DIR: a V8 CPU profile of every scenario server (not the load generator) in DIR
+  const prof = process.env['BENCH_CPU_PROF'];
+  const child = spawnTs(join(here, 'servers', `${name}.ts`), [], env, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
   const port = await firstLine(child, 'LISTENING ');
   return { url: `http://127.0.0.1:${port}`, child, stop: () => stopChild(child) };
 }
@@ -152,7 +155,10 @@ async function main(): Promise<void> {
   const files = readdirSync(join(here, 'scenarios')).filter((f) => f.endsWith('.ts')).sort();
   let scenarios: Scenario[] = [];
   for (const f of files) scenarios.push(((await import(pathToFileURL(join(here, 'scenarios', f)).href)) as { default: Scenario }).default);
-  if (ONLY !== undefined) scenarios = scenarios.filter((s) => s.baseline === true || s.name.includes(ONLY));
+  if (ONLY !== undefined) {
+    const wanted = ONLY.split('|');
+    scenarios = scenarios.filter((s) => s.baseline === true || wanted.some((w) => s.name.includes(w)));
+  }
   const baseline = scenarios.find((s) => s.baseline === true);
   if (baseline === undefined) throw new Error('no baseline scenario');
 
