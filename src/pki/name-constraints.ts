@@ -17,6 +17,24 @@ function dnsMatches(name: string, base: string): boolean {
   return n === b || n.endsWith(`.${b}`);
 }
 
+/**
+ * Whether a wildcard dNSName (`*.example.com`) could stand for a name inside an
+ * excluded subtree: `*.example.com` matches `bar.example.com`, so a CA that forbids
+ * `bar.example.com` must not vouch for it (CVE-2025-61727; RFC 5280 leaves wildcards
+ * to RFC 9525 and neither says how they meet name constraints, so the check is the
+ * defensive one). Names within the subtree itself are caught by `dnsMatches`.
+ */
+function wildcardCovers(name: string, base: string): boolean {
+  const n = name.toLowerCase().replace(/\.$/, '');
+  if (!n.startsWith('*.')) return false;
+  const b = base.toLowerCase();
+  // a leading-period base excludes strict subdomains only; those a wildcard reaches are already in its own subtree
+  if (b.startsWith('.')) return false;
+  const parent = n.slice(1);
+  // the base is one label (what the * stands for) left of the wildcard's parent domain
+  return b.endsWith(parent) && b.length > parent.length && !b.slice(0, -parent.length).includes('.');
+}
+
 function uriHost(uri: string): string | null {
   const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)/.exec(uri);
   return m && m[1] ? m[1].toLowerCase() : null;
@@ -85,7 +103,10 @@ function matches(name: ParsedGeneralName, base: ParsedGeneralName): boolean | nu
  */
 export function satisfiesNameConstraints(names: ParsedGeneralName[], nc: NameConstraints): boolean {
   for (const name of names) {
-    for (const ex of nc.excluded) if (matches(name, ex.name) === true) return false;
+    for (const ex of nc.excluded) {
+      if (matches(name, ex.name) === true) return false;
+      if (name.type === 'dns' && ex.name.type === 'dns' && wildcardCovers(name.value, ex.name.value)) return false;
+    }
     if (nc.permitted) {
       const sameType = nc.permitted.filter((p) => p.name.type === name.type);
       if (sameType.length > 0 && !sameType.some((p) => matches(name, p.name) === true)) return false;
