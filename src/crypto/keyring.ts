@@ -8,8 +8,8 @@
  * token it signed has expired. Private keys are stored encrypted (envelope.ts) and
  * imported once as KeyObjects.
  */
-import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { generateDetachedKeyPair } from './key-pairs.js';
 import type { JWK } from 'jose';
 import { PortcullisError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
@@ -18,7 +18,6 @@ import type { Envelope } from './envelope.js';
 import type { KeyStore, StoredKey } from './store.js';
 import type { VerificationKey, VerificationKeys } from './verification-keys.js';
 
-const generate = promisify(generateKeyPair);
 
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
 
@@ -48,11 +47,11 @@ export interface SigningKey {
 async function newKeyPair(alg: SigningAlg): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
   switch (alg) {
     case 'ES256':
-      return generate('ec', { namedCurve: 'P-256' });
+      return generateDetachedKeyPair({ type: 'ec', namedCurve: 'P-256' });
     case 'EdDSA':
-      return generate('ed25519');
+      return generateDetachedKeyPair({ type: 'ed25519' });
     case 'RS256':
-      return generate('rsa', { modulusLength: 3072 });
+      return generateDetachedKeyPair({ type: 'rsa', modulusLength: 3072 });
   }
 }
 

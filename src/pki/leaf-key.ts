@@ -1,11 +1,13 @@
 /**
- * The P-256 key generated for a leaf when the request brings no CSR. node:crypto
- * generates it; its SubjectPublicKeyInfo (RFC 5480 §2) and PKCS#8 PrivateKeyInfo
- * (RFC 5208, ECPrivateKey of RFC 5915) are written from the JWK with the
- * asn1-x509 / asn1-pkcs8 / asn1-ecc structures: OpenSSL 3's DER and PEM encoders
- * cost ~200 µs per key, more than building the whole certificate.
+ * The P-256 key generated for a leaf when the request brings no CSR. OpenSSL
+ * generates it through node:crypto's ECDH (raw scalar and point, no KeyObject); its
+ * SubjectPublicKeyInfo (RFC 5480 §2) and PKCS#8 PrivateKeyInfo (RFC 5208,
+ * ECPrivateKey of RFC 5915) are written with the asn1-x509 / asn1-pkcs8 / asn1-ecc
+ * structures: OpenSSL 3's DER and PEM encoders cost ~200 µs per key, more than
+ * building the whole certificate. (Exporting a freshly generated KeyObject as JWK, the
+ * earlier way, can deadlock Node 20: see crypto/key-pairs.ts.)
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createECDH, createHash } from 'node:crypto';
 import { ECParameters, ECPrivateKey, id_ecPublicKey, id_secp256r1 } from '@peculiar/asn1-ecc';
 import { PrivateKey, PrivateKeyInfo } from '@peculiar/asn1-pkcs8';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
@@ -32,18 +34,15 @@ export interface LeafKey {
  * @example const { spki, keyId, privateKeyPem } = generateLeafKey();
  */
 export function generateLeafKey(): LeafKey {
-  const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
-  if (!jwk.x || !jwk.y || !jwk.d) throw new TypeError('P-256 key without x, y or d');
-  const x = Buffer.from(jwk.x, 'base64url');
-  const y = Buffer.from(jwk.y, 'base64url');
-  // RFC 5915 §3: privateKey is ceiling(log2(n)/8) = 32 octets.
-  const d = new Uint8Array(32);
-  d.set(Buffer.from(jwk.d, 'base64url'), 32 - Buffer.from(jwk.d, 'base64url').length);
+  const ecdh = createECDH('prime256v1');
   // SEC 1 §2.3.3: the uncompressed point 04 || x || y, each coordinate 32 octets.
-  const point = new Uint8Array(65);
-  point[0] = 4;
-  point.set(x, 1 + 32 - x.length);
-  point.set(y, 33 + 32 - y.length);
+  const point = new Uint8Array(ecdh.generateKeys());
+  if (point.length !== 65 || point[0] !== 4) throw new TypeError('P-256 public key is not an uncompressed point');
+  // RFC 5915 §3: privateKey is ceiling(log2(n)/8) = 32 octets (OpenSSL drops leading zeros).
+  const scalar = ecdh.getPrivateKey();
+  const d = new Uint8Array(32);
+  d.set(scalar, 32 - scalar.length);
+  scalar.fill(0);
   const algorithm = preEncoded<AlgorithmIdentifier>(P256_ALGORITHM);
   const spki = serialize(new SubjectPublicKeyInfo({ algorithm, subjectPublicKey: bufferOf(point) }));
   const ecKey = new ECPrivateKey({ version: 1, privateKey: new OctetString(bufferOf(d)), publicKey: bufferOf(point) });

@@ -3,13 +3,12 @@
  * (RSA-3072), and 256-bit app keys for `dir`/A256KW, as JWKs with `use: enc`
  * (RFC 7517 §4.2) and as KeyObjects.
  */
-import { createSecretKey, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { randomId } from '../../core/ids.js';
+import { generateDetachedKeyPair } from '../key-pairs.js';
 import type { JweAlg } from './policy.js';
 
-const generate = promisify(generateKeyPair);
 
 export type EncryptionKeyType = 'P-256' | 'X25519' | 'RSA-3072';
 
@@ -43,11 +42,11 @@ export function typeOfJwk(jwk: JWK): EncryptionKeyType | undefined {
 async function pair(type: EncryptionKeyType): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
   switch (type) {
     case 'P-256':
-      return generate('ec', { namedCurve: 'P-256' });
+      return generateDetachedKeyPair({ type: 'ec', namedCurve: 'P-256' });
     case 'X25519':
-      return generate('x25519');
+      return generateDetachedKeyPair({ type: 'x25519' });
     case 'RSA-3072':
-      return generate('rsa', { modulusLength: 3072 });
+      return generateDetachedKeyPair({ type: 'rsa', modulusLength: 3072 });
   }
 }
 

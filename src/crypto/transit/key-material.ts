@@ -2,7 +2,8 @@
  * Key material of one transit key version: created, sealed with the envelope for the
  * store, and unsealed once into KeyObjects that every operation reuses.
  */
-import { createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { generateDetachedKeyPairSync } from '../key-pairs.js';
 import type { Envelope } from '../envelope.js';
 import type { TransitKeyType, TransitKeyVersion } from './store.js';
 
@@ -36,9 +37,9 @@ export function newVersion(envelope: Envelope, name: string, type: TransitKeyTyp
   if (type === 'aes256-gcm') {
     m.k = randomBytes(32).toString('base64');
   } else {
-    const pair = type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    m.p = pair.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
-    publicKey = pair.publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+    const pair = generateDetachedKeyPairSync(type === 'ed25519' ? { type: 'ed25519' } : { type: 'ec', namedCurve: 'P-256' });
+    m.p = pair.pkcs8.toString('base64');
+    publicKey = pair.spki.toString('base64');
   }
   const v: TransitKeyVersion = { version, createdAt: now, sealed: envelope.encrypt(JSON.stringify(m), sealContext(name, version)) };
   if (publicKey !== undefined) v.publicKey = publicKey;
