@@ -140,3 +140,32 @@ test('sqlite: two processes on one file — CRL numbers never repeat, each recov
     rm();
   }
 });
+
+test('sqlite: a write waiting for another connection’s write lock does not block the event loop, and lands once the lock is released', async () => {
+  const { dir, rm } = tempDir();
+  const s = await openDurableStore('sqlite:lock.db', { baseDir: dir });
+  // another process's connection (better-sqlite3 is synchronous, so one in this thread behaves the same to SQLite)
+  const other = new BetterSqlite3(join(dir, 'lock.db'));
+  try {
+    other.prepare('begin immediate').run();
+    let settled = false;
+    const write = s.putSetting('waited', 'yes').then(() => (settled = true));
+    // while the write waits, timers keep firing on time: the loop is not asleep in SQLite's busy handler
+    const lateness: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t = performance.now();
+      await new Promise((r) => setTimeout(r, 10));
+      lateness.push(performance.now() - t - 10);
+    }
+    assert.equal(settled, false, 'the write is still waiting for the lock');
+    assert.ok(Math.max(...lateness) < 50, `timers ran late by ${Math.max(...lateness).toFixed(1)} ms while the write waited`);
+    other.prepare('commit').run();
+    await write;
+    assert.equal(await s.getSetting('waited'), 'yes');
+  } finally {
+    if (other.inTransaction) other.prepare('rollback').run();
+    other.close();
+    await s.close();
+    rm();
+  }
+});
