@@ -63,6 +63,13 @@ interface Round {
   storm: RunResult;
   ratio: number;
   p99DeltaMs: number;
+  /** The gateway plane in a process of its own (signin/gateway-node.ts), alone and during a second storm. */
+  separate: GatewayResult;
+  separateStorm: GatewayResult;
+  separateStormSignins: RunResult;
+  separateP99DeltaMs: number;
+  /** The load straight to the upstream during a third storm: the floor any gateway shares with the storm on this machine. */
+  directStorm: GatewayResult;
 }
 
 const children: ChildProcess[] = [];
@@ -169,6 +176,8 @@ export async function runSigninBench(): Promise<void> {
     const node = spawnTs(join(here, 'signin', 'node.ts'), { OUT: fixtureFile, UPSTREAM_URL: upstreamUrl, USERS: String(USERS) });
     await nextLine(node, 'LISTENING ');
     const fx = JSON.parse(readFileSync(fixtureFile, 'utf8')) as SigninFixture;
+    const gatewayNode = spawnTs(join(here, 'signin', 'gateway-node.ts'), { FIXTURE_JSON: JSON.stringify({ ...fx, users: [] }) });
+    const separateUrl = await nextLine(gatewayNode, 'LISTENING ');
     const argon = await commanded(join(here, 'signin', 'argon.ts'), { CONCURRENCY: String(CONCURRENCY) });
     const driver = await commanded(join(here, 'signin', 'driver.ts'), { FIXTURE: fixtureFile, CONCURRENCY: String(CONCURRENCY) });
 
@@ -177,6 +186,7 @@ export async function runSigninBench(): Promise<void> {
     const warm = await driver.run(2000);
     if (warm.ok === 0) throw new Error(`no sign-in succeeded during warm-up: ${warm.errors?.join('; ')}`);
     await gatewayLoad(fx, RATE, 1000);
+    await gatewayLoad(fx, RATE, 1000, separateUrl);
 
     const rounds: Round[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
@@ -189,6 +199,16 @@ export async function runSigninBench(): Promise<void> {
       await sleep(500);
       const gs = await gatewayLoad(fx, RATE, DURATION);
       const st = await storm;
+      // the same, against the gateway-only process
+      const sep = await gatewayLoad(fx, RATE, DURATION, separateUrl);
+      const storm2 = driver.run(DURATION + 1000);
+      await sleep(500);
+      const sepStorm = await gatewayLoad(fx, RATE, DURATION, separateUrl);
+      const st2 = await storm2;
+      const storm3 = driver.run(DURATION + 1000);
+      await sleep(500);
+      const directStorm = await gatewayLoad(fx, RATE, DURATION, upstreamUrl);
+      await storm3;
       const r: Round = {
         argon: { ...a, ...(a.cpuMs !== undefined && a.ok > 0 ? { cpuMsPerVerify: a.cpuMs / a.ok } : {}) },
         signin: {
@@ -202,14 +222,20 @@ export async function runSigninBench(): Promise<void> {
         storm: st,
         ratio: s.perSecond / a.perSecond,
         p99DeltaMs: gs.p99 - g.p99,
+        separate: sep,
+        separateStorm: sepStorm,
+        separateStormSignins: st2,
+        separateP99DeltaMs: sepStorm.p99 - sep.p99,
+        directStorm,
       };
       rounds.push(r);
       console.error(
-        `round ${round}/${ROUNDS}: argon2id ${a.perSecond.toFixed(1)}/s · sign-ins ${s.perSecond.toFixed(1)}/s (${r.ratio.toFixed(2)}×, ${s.failed} failed, starved ${s.starvedMs} ms) · load straight to the upstream p99 ${direct.p99} ms · gateway p99 ${g.p99} ms alone, ${gs.p99} ms in a storm of ${st.perSecond.toFixed(1)} sign-ins/s (Δ ${r.p99DeltaMs.toFixed(2)} ms)`,
+        `round ${round}/${ROUNDS}: argon2id ${a.perSecond.toFixed(1)}/s · sign-ins ${s.perSecond.toFixed(1)}/s (${r.ratio.toFixed(2)}×, ${s.failed} failed, starved ${s.starvedMs} ms) · load straight to the upstream p99 ${direct.p99} ms · gateway p99 ${g.p99} ms alone, ${gs.p99} ms in a storm of ${st.perSecond.toFixed(1)} sign-ins/s (Δ ${r.p99DeltaMs.toFixed(2)} ms) · gateway-only process p99 ${sep.p99} ms alone, ${sepStorm.p99} ms in a storm of ${st2.perSecond.toFixed(1)}/s (Δ ${r.separateP99DeltaMs.toFixed(2)} ms) · straight to the upstream in a storm p99 ${directStorm.p99} ms`,
       );
-      for (const e of [...(s.errors ?? []), ...(st.errors ?? [])]) console.error(`  sign-in error: ${e}`);
+      for (const e of [...(s.errors ?? []), ...(st.errors ?? []), ...(st2.errors ?? [])]) console.error(`  sign-in error: ${e}`);
     }
     await Promise.all([argon.child, driver.child].map((c) => (c.stdin!.end(), stopChild(c))));
+    await stopChild(gatewayNode);
     await stopChild(node);
     await stopChild(upstream);
 
@@ -234,10 +260,15 @@ export async function runSigninBench(): Promise<void> {
       gatewayStormP99Ms: Number(m((r) => r.gatewayStorm.p99).toFixed(3)),
       p99DeltaMs: Number(m((r) => r.p99DeltaMs).toFixed(3)),
       p99DeltaTargetMs: 1,
+      separateGatewayP99Ms: Number(m((r) => r.separate.p99).toFixed(3)),
+      separateGatewayStormP99Ms: Number(m((r) => r.separateStorm.p99).toFixed(3)),
+      separateP99DeltaMs: Number(m((r) => r.separateP99DeltaMs).toFixed(3)),
+      directStormP99Ms: Number(m((r) => r.directStorm.p99).toFixed(3)),
+      separateStormSigninsPerSecond: Number(m((r) => r.separateStormSignins.perSecond).toFixed(1)),
       stormSigninsPerSecond: Number(m((r) => r.storm.perSecond).toFixed(1)),
-      failedSignins: rounds.reduce((n, r) => n + r.signin.failed + r.storm.failed, 0),
+      failedSignins: rounds.reduce((n, r) => n + r.signin.failed + r.storm.failed + r.separateStormSignins.failed, 0),
       starvedMs: rounds.reduce((n, r) => n + (r.signin.starvedMs ?? 0) + (r.storm.starvedMs ?? 0), 0),
-      gatewayNon2xx: rounds.reduce((n, r) => n + r.gateway.non2xx + r.gatewayStorm.non2xx + r.gateway.errors + r.gatewayStorm.errors, 0),
+      gatewayNon2xx: rounds.reduce((n, r) => n + [r.gateway, r.gatewayStorm, r.separate, r.separateStorm].reduce((k, g) => k + g.non2xx + g.errors, 0), 0),
     };
     const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
     const when = new Date().toISOString();
@@ -257,13 +288,16 @@ Shared machine: absolute numbers drift between runs (±25% or more), read the ra
 | gateway p99 at ${RATE} req/s offered (${summary.gatewayRps} answered/s), alone | ${summary.gatewayP99Ms} ms | |
 | gateway p99 at ${RATE} req/s offered (${summary.gatewayStormRps} answered/s), during a sign-in storm (${summary.stormSigninsPerSecond} sign-ins/s) | ${summary.gatewayStormP99Ms} ms | |
 | Δp99 | ${summary.p99DeltaMs} ms | ≤ 1 ms (${verdict(summary.p99DeltaMs <= 1)}) |
+| the gateway plane in its own process (\`planes: [gateway]\`, same directory): p99 alone / during a storm (${summary.separateStormSigninsPerSecond} sign-ins/s) | ${summary.separateGatewayP99Ms} / ${summary.separateGatewayStormP99Ms} ms | |
+| Δp99, gateway in its own process | ${summary.separateP99DeltaMs} ms | (deployment option) |
+| p99 of the load straight to the upstream during a storm (no gateway at all: the floor on this machine) | ${summary.directStormP99Ms} ms | |
 | failed sign-ins / gateway non-2xx or errors / time starved of TOTP steps | ${summary.failedSignins} / ${summary.gatewayNon2xx} / ${summary.starvedMs} ms | 0 / 0 / 0 |
 
 Sign-ins are driven over HTTP from another process (a fresh cookie jar each: authorize with PKCE, password page, TOTP page, consent, code at /oauth2/token); the node is one process serving the identity and gateway planes. Node CPU per sign-in is user+system time of the node process (from /proc), including its Argon2id threads; the event loop's share is its main thread's time.
 
-| round | Argon2id/s | sign-ins/s | ratio | direct p99 | gateway p99 alone | p99 in storm | Δp99 | storm sign-ins/s |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|
-${rounds.map((r, i) => `| ${i + 1} | ${r.argon.perSecond.toFixed(1)} | ${r.signin.perSecond.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.direct.p99} | ${r.gateway.p99} | ${r.gatewayStorm.p99} | ${r.p99DeltaMs.toFixed(2)} | ${r.storm.perSecond.toFixed(1)} |`).join('\n')}
+| round | Argon2id/s | sign-ins/s | ratio | direct p99 | gateway p99 alone | p99 in storm | Δp99 | storm sign-ins/s | own-process gateway p99 alone | in storm | Δp99 | direct p99 in storm |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+${rounds.map((r, i) => `| ${i + 1} | ${r.argon.perSecond.toFixed(1)} | ${r.signin.perSecond.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.direct.p99} | ${r.gateway.p99} | ${r.gatewayStorm.p99} | ${r.p99DeltaMs.toFixed(2)} | ${r.storm.perSecond.toFixed(1)} | ${r.separate.p99} | ${r.separateStorm.p99} | ${r.separateP99DeltaMs.toFixed(2)} | ${r.directStorm.p99} |`).join('\n')}
 `;
     console.log(md);
     mkdirSync(join(here, 'results'), { recursive: true });

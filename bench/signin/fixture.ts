@@ -19,6 +19,10 @@ export interface SigninFixture {
   /** A client_credentials access token for the gateway route (the same one on every request: cache hits). */
   token: string;
   users: { email: string; totpSecret: string }[];
+  /** The node's directory (config, SQLite file, master key): a gateway-only node can start on it (signin/gateway-node.ts). */
+  dir: string;
+  /** The node's config file text. */
+  config: string;
 }
 
 /** The time step of `nowMs`. */

@@ -78,7 +78,7 @@ const { access_token: token } = (await res.json()) as { access_token: string };
 const probe = await fetch(`${node.urls.gateway}/`, { headers: { authorization: `Bearer ${token}` } });
 if (probe.status !== 200) throw new Error(`the gateway route refused the bench token: ${probe.status} ${await probe.text()}`);
 
-const fixture: SigninFixture = { issuer: node.urls.identity!, gatewayUrl: node.urls.gateway!, clientId: app.clientId, clientSecret: clientSecret!, token, users };
+const fixture: SigninFixture = { issuer: node.urls.identity!, gatewayUrl: node.urls.gateway!, clientId: app.clientId, clientSecret: clientSecret!, token, users, dir, config };
 writeFileSync(out, JSON.stringify(fixture));
 process.stdout.write(`LISTENING ${identityPort}\n`);
 process.on('SIGTERM', () => {
