@@ -353,6 +353,18 @@ export function authorityKeyIdOf(c: ParsedCertificate): Uint8Array | null {
   });
 }
 
+/** The fields of an AuthorityKeyIdentifier (RFC 5280 §4.2.1.1) that are present. */
+export function authorityKeyIdFieldsOf(c: ParsedCertificate): { keyIdentifier: Uint8Array | null; authorityCertIssuer: boolean; authorityCertSerialNumber: boolean } | null {
+  return ext(c, OID.authorityKeyIdentifier, (v) => {
+    const a = parseDer(v, AuthorityKeyIdentifier, 'AuthorityKeyIdentifier').value;
+    return {
+      keyIdentifier: a.keyIdentifier ? new Uint8Array(a.keyIdentifier.buffer) : null,
+      authorityCertIssuer: a.authorityCertIssuer !== undefined,
+      authorityCertSerialNumber: a.authorityCertSerialNumber !== undefined,
+    };
+  });
+}
+
 export interface Subtree {
   name: ParsedGeneralName;
 }

@@ -12,6 +12,7 @@ import { satisfiesNameConstraints } from './name-constraints.js';
 import {
   Asn1Error,
   authorityInfoAccessOf,
+  authorityKeyIdFieldsOf,
   authorityKeyIdOf,
   basicConstraintsOf,
   crlDistributionPointsOf,
@@ -177,6 +178,22 @@ function checkIssuerRole(ca: ParsedCertificate, belowNonSelfIssued: number, isAn
   if (bc.pathLen !== undefined && belowNonSelfIssued > bc.pathLen) throw fail('cert.not-a-ca', 'path length constraint exceeded');
 }
 
+/**
+ * CA/B Forum BR 7.1.2.1.3: a root's authority key identifier, when present, holds only a
+ * keyIdentifier, and on a self-signed root that is its own subject key identifier.
+ */
+function checkAnchorAki(anchor: ParsedCertificate): void {
+  const aki = decode(() => authorityKeyIdFieldsOf(anchor));
+  if (aki === null) return;
+  if (aki.keyIdentifier === null) throw fail('cert.malformed', 'the trust anchor’s authority key identifier has no keyIdentifier');
+  if (aki.authorityCertIssuer || aki.authorityCertSerialNumber) throw fail('cert.malformed', 'the trust anchor’s authority key identifier names an issuer or serial number');
+  const ski = decode(() => subjectKeyIdOf(anchor));
+  if (ski !== null && isSelfIssued(anchor) && !equalBytes(ski, aki.keyIdentifier)) throw fail('cert.malformed', 'the self-signed trust anchor’s authority key identifier differs from its subject key identifier');
+}
+
+/** RFC 5280 §4.2.1.6 (preferred name syntax of RFC 1034 §3.5, as RFC 1123 relaxed it) with an optional leading `*.` label. */
+const DNS_NAME = /^(?:\*\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
 function namesOf(c: ParsedCertificate): ParsedGeneralName[] {
   const sans = decode(() => subjectAltNamesOf(c)) ?? [];
   return [...sans, { type: 'dn', value: c.subject }];
@@ -203,7 +220,11 @@ function validatePath(path: ParsedCertificate[], o: VerifyChainOptions): void {
       }
     }
   }
+  checkAnchorAki(path[anchorIdx]!);
   const leaf = path[0]!;
+  for (const n of decode(() => subjectAltNamesOf(leaf)) ?? []) {
+    if (n.type === 'dns' && (n.value.length > 253 || !DNS_NAME.test(n.value))) throw fail('cert.malformed', 'a subjectAltName dNSName is not a valid domain name');
+  }
   if (o.eku && decode(() => basicConstraintsOf(leaf))?.ca) throw fail('cert.wrong-usage', 'a CA certificate cannot be used as an end-entity certificate');
   if (leaf.extensions.has(EXT.nameConstraints)) throw fail('cert.malformed', 'an end-entity certificate carries name constraints');
   const ku = decode(() => keyUsageOf(leaf));
