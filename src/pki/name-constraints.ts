@@ -106,6 +106,8 @@ export function satisfiesNameConstraints(names: ParsedGeneralName[], nc: NameCon
     for (const ex of nc.excluded) {
       if (matches(name, ex.name) === true) return false;
       if (name.type === 'dns' && ex.name.type === 'dns' && wildcardCovers(name.value, ex.name.value)) return false;
+      // a form Portcullis cannot compare (otherName, x400Address, ediPartyName) that the constraint names: RFC 5280 §4.2.1.10 says process or reject
+      if (name.type === 'other' && ex.name.type === 'other' && ex.name.tag === name.tag) return false;
     }
     if (nc.permitted) {
       const sameType = nc.permitted.filter((p) => p.name.type === name.type);

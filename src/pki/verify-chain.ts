@@ -139,9 +139,11 @@ function checkCertificate(c: ParsedCertificate, at: number, isAnchor: boolean, i
     if (c.serialBytes.length > 20) throw fail('cert.malformed', 'serial number longer than 20 octets');
     // RFC 5280 §4.2.1.1: AKI MUST be present (except in self-signed roots) and MUST NOT be critical.
     if (!c.extensions.has(EXT.authorityKeyIdentifier)) throw fail('cert.malformed', 'authority key identifier missing');
+    // RFC 5280 §4.1.2.2; not asked of trust anchors, whose certificate only carries the
+    // anchor's name and key (§6.1.1 (d)): Starfield Root G2, trusted everywhere, has serial 0.
+    if (c.serialBytes[0]! & 0x80 || (c.serialBytes.length === 1 && c.serialBytes[0] === 0)) throw fail('cert.malformed', 'serial number is not positive');
   }
   if (c.duplicateExtension) throw fail('cert.malformed', 'duplicate extension');
-  if (c.serialBytes[0]! & 0x80 || (c.serialBytes.length === 1 && c.serialBytes[0] === 0)) throw fail('cert.malformed', 'serial number is not positive');
   if (!keyAcceptable(c)) throw fail('cert.unsupported', 'a certificate in the chain has a weak or unsupported key');
   const aki = c.extensions.get(EXT.authorityKeyIdentifier);
   if (aki?.critical) throw fail('cert.malformed', 'authority key identifier is critical');
@@ -199,12 +201,16 @@ function namesOf(c: ParsedCertificate): ParsedGeneralName[] {
   return [...sans, { type: 'dn', value: c.subject }];
 }
 
+/** Name × subtree comparisons allowed per path (rustls-webpki's budget). */
+const MAX_NAME_CONSTRAINT_COMPARISONS = 250_000;
+
 /** Validates a candidate path (leaf first, anchor last). */
 function validatePath(path: ParsedCertificate[], o: VerifyChainOptions): void {
   const anchorIdx = path.length - 1;
   path.forEach((c, i) => checkCertificate(c, o.at, i === anchorIdx, i === 0));
   // Issuers: basic constraints, key usage, path length, name constraints over everything below.
   let nonSelfIssuedBelow = 0;
+  let comparisons = 0;
   for (let i = 1; i < path.length; i++) {
     const below = path[i - 1]!;
     if (i > 1 && !isSelfIssued(below)) nonSelfIssuedBelow++;
@@ -212,6 +218,12 @@ function validatePath(path: ParsedCertificate[], o: VerifyChainOptions): void {
     checkIssuerRole(ca, nonSelfIssuedBelow, i === anchorIdx);
     const nc = decode(() => nameConstraintsOf(ca));
     if (nc) {
+      // quadratic in names × subtrees: bounded, as rustls-webpki bounds it, so a crafted chain cannot buy minutes of CPU
+      const subtrees = (nc.permitted?.length ?? 0) + nc.excluded.length;
+      for (let j = i - 1; j >= 0; j--) {
+        comparisons += subtrees * (decode(() => subjectAltNamesOf(path[j]!))?.length ?? 0) + subtrees;
+        if (comparisons > MAX_NAME_CONSTRAINT_COMPARISONS) throw fail('cert.name-constraint', `the chain needs more than ${MAX_NAME_CONSTRAINT_COMPARISONS} name-constraint comparisons`);
+      }
       for (let j = i - 1; j >= 0; j--) {
         const sub = path[j]!;
         // RFC 5280 §6.1.3 (b): self-issued intermediates are exempt.
@@ -235,6 +247,8 @@ function validatePath(path: ParsedCertificate[], o: VerifyChainOptions): void {
     if (leaf.extensions.get(EXT.extKeyUsage)?.critical) throw fail('cert.wrong-usage', 'critical extended key usage');
     // Web PKI rule (stricter than RFC 5280 §4.2.1.12): the leaf must name the purpose in an EKU.
     if (!leafEku || !leafEku.includes(o.eku)) throw fail('cert.wrong-usage', `the certificate is not valid for ${o.eku === EKU.clientAuth ? 'client' : 'this'} authentication`);
+    // CA/B BR 7.1.2.7.10: an end-entity certificate names its purposes, never "any purpose"
+    if (leafEku.includes(EKU.any)) throw fail('cert.wrong-usage', 'the certificate allows any extended key usage');
     for (const ca of path.slice(1, anchorIdx)) {
       const e = decode(() => extKeyUsageOf(ca));
       if (e && !e.includes(o.eku) && !e.includes(EKU.any)) throw fail('cert.wrong-usage', 'an intermediate does not allow this usage');
