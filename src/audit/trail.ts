@@ -13,7 +13,7 @@ import type { AuditEventInput, AuditRow, AuditStore } from './store.js';
 export const GENESIS = '0'.repeat(64);
 
 /** Canonical JSON: keys sorted, so every adapter and verifier hashes the same bytes. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   // Object.keys order sorted by UTF-16 code units, members whose value is undefined left out
@@ -29,7 +29,10 @@ function canonical(value: unknown): string {
 }
 
 export function chainHash(prevHash: string, seq: number, e: AuditEventInput): string {
-  const body = canonical({ seq, time: e.time, type: e.type, actor: e.actor, clientId: e.clientId ?? null, route: e.route ?? null, reason: e.reason ?? null, data: e.data ?? null });
+  // canonical({ seq, time, type, actor, clientId, route, reason, data }) written out with
+  // its keys already in order (the same bytes; a test holds the two together): it runs once
+  // per event on the event loop
+  const body = `{"actor":${JSON.stringify(e.actor)},"clientId":${JSON.stringify(e.clientId ?? null)},"data":${canonical(e.data ?? null)},"reason":${JSON.stringify(e.reason ?? null)},"route":${JSON.stringify(e.route ?? null)},"seq":${JSON.stringify(seq)},"time":${JSON.stringify(e.time)},"type":${JSON.stringify(e.type)}}`;
   return hash('sha256', `${prevHash}\n${body}`, 'hex');
 }
 

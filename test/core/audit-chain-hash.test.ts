@@ -30,3 +30,18 @@ test('audit chain hash: members whose value is undefined are left out, key order
   assert.equal(a, b);
   assert.notEqual(a, chainHash(GENESIS, 1, { time: 1, type: 't', actor: 'a', data: { a: 2, b: 2 } }));
 });
+
+test('audit chain hash: the written-out row equals the generic canonical form for varied events (random strings, absent optionals)', async () => {
+  const { createHash, randomBytes } = await import('node:crypto');
+  const { canonical } = await import('../../src/audit/trail.js');
+  const str = () => randomBytes(6).toString('base64') + ['"', '\\', 'é', '\u2028', ''][randomBytes(1)[0]! % 5];
+  for (let i = 0; i < 300; i++) {
+    const e: AuditEventInput = { time: 1764000000000 + i, type: str(), actor: str() };
+    if (i % 2) e.clientId = str();
+    if (i % 3) e.route = i % 6 === 1 ? null : str();
+    if (i % 5) e.reason = str();
+    if (i % 4) e.data = { [str()]: str(), n: i, nested: { [str()]: [i, str(), null] } };
+    const generic = canonical({ seq: i + 1, time: e.time, type: e.type, actor: e.actor, clientId: e.clientId ?? null, route: e.route ?? null, reason: e.reason ?? null, data: e.data ?? null });
+    assert.equal(chainHash(GENESIS, i + 1, e), createHash('sha256').update(`${GENESIS}\n${generic}`).digest('hex'));
+  }
+});

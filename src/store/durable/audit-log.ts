@@ -3,15 +3,38 @@
  * Appends run inside the dialect's serialised transaction, so the head read and
  * the insert of the next rows cannot interleave with another appender on any node.
  */
-import type { Kysely, Selectable } from 'kysely';
+import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
 import type { AuditEventInput, AuditRow } from '../../audit/store.js';
 import type { AuditTable, Database } from './schema.js';
 
 /** prevHash of row 1. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** Rows per INSERT, well under the bound-parameter limits of SQLite and PostgreSQL. */
-const INSERT_CHUNK = 500;
+/**
+ * Rows per INSERT, largest first, well under the bound-parameter limits of SQLite and
+ * PostgreSQL. A batch is cut into these sizes, so only five statement texts ever exist
+ * per dialect: each is compiled by Kysely once and prepared by the driver once. Building
+ * and compiling a fresh multi-row INSERT for every batch cost more than writing it.
+ */
+const CHUNKS = [256, 64, 16, 4, 1] as const;
+
+/** The columns in the order of the compiled statements' parameters. */
+const COLUMNS = ['seq', 'time', 'type', 'actor', 'client_id', 'route', 'reason', 'data', 'prev_hash', 'hash'] as const satisfies ReadonlyArray<keyof AuditTable>;
+
+const PLACEHOLDER_ROW = Object.fromEntries(COLUMNS.map((c) => [c, null])) as unknown as AuditTable;
+
+/** Compiled INSERT texts by dialect adapter and row count. */
+const insertSql = new Map<string, string>();
+
+function insertText(db: Kysely<Database>, rows: number): string {
+  const key = `${db.getExecutor().adapter.constructor.name}:${rows}`;
+  let text = insertSql.get(key);
+  if (text === undefined) {
+    text = db.insertInto('audit_log').values(Array.from({ length: rows }, () => PLACEHOLDER_ROW)).compile().sql;
+    insertSql.set(key, text);
+  }
+  return text;
+}
 
 type ChainHash = (prevHash: string, seq: number, e: AuditEventInput) => string;
 
@@ -21,14 +44,23 @@ type ChainHash = (prevHash: string, seq: number, e: AuditEventInput) => string;
  * that recomputes it from `listAudit` rows gets the same bytes.
  */
 export function canonicalEvent(e: AuditEventInput): AuditEventInput {
+  return canonicalWithJson(e).event;
+}
+
+/** `canonicalEvent`, and `data` as the JSON text stored in the row. */
+function canonicalWithJson(e: AuditEventInput): { event: AuditEventInput; json: string | null } {
+  const json = e.data == null ? null : JSON.stringify(e.data);
   return {
-    time: e.time,
-    type: e.type,
-    actor: e.actor,
-    clientId: e.clientId ?? null,
-    route: e.route ?? null,
-    reason: e.reason ?? null,
-    data: e.data == null ? null : (JSON.parse(JSON.stringify(e.data)) as Record<string, unknown>),
+    json,
+    event: {
+      time: e.time,
+      type: e.type,
+      actor: e.actor,
+      clientId: e.clientId ?? null,
+      route: e.route ?? null,
+      reason: e.reason ?? null,
+      data: json === null ? null : (JSON.parse(json) as Record<string, unknown>),
+    },
   };
 }
 
@@ -52,27 +84,32 @@ export async function appendAuditLocked(db: Kysely<Database>, events: AuditEvent
   const head = await db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
   let seq = head?.seq ?? 0;
   let prevHash = head?.hash ?? GENESIS_HASH;
-  const rows: AuditTable[] = events.map((input) => {
-    const e = canonicalEvent(input);
+  const params: unknown[] = new Array(events.length * COLUMNS.length);
+  let p = 0;
+  for (const input of events) {
+    const { event: e, json } = canonicalWithJson(input);
     seq += 1;
     const hash = chainHash(prevHash, seq, e);
-    const row: AuditTable = {
-      seq,
-      time: e.time,
-      type: e.type,
-      actor: e.actor,
-      client_id: e.clientId ?? null,
-      route: e.route ?? null,
-      reason: e.reason ?? null,
-      data: e.data == null ? null : JSON.stringify(e.data),
-      prev_hash: prevHash,
-      hash,
-    };
+    // in COLUMNS order
+    params[p++] = seq;
+    params[p++] = e.time;
+    params[p++] = e.type;
+    params[p++] = e.actor;
+    params[p++] = e.clientId ?? null;
+    params[p++] = e.route ?? null;
+    params[p++] = e.reason ?? null;
+    params[p++] = json;
+    params[p++] = prevHash;
+    params[p++] = hash;
     prevHash = hash;
-    return row;
-  });
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-    await db.insertInto('audit_log').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+  }
+  let row = 0;
+  for (const size of CHUNKS) {
+    while (events.length - row >= size) {
+      const from = row * COLUMNS.length;
+      await db.executeQuery(CompiledQuery.raw(insertText(db, size), params.slice(from, from + size * COLUMNS.length)));
+      row += size;
+    }
   }
 }
 
