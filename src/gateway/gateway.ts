@@ -19,6 +19,7 @@ import type { Logger } from '../core/logger.js';
 import type { VerificationKeys } from '../crypto/verification-keys.js';
 import type { RevocationSet } from '../tokens/revocation-set.js';
 import { checkAssurance, type AssuranceRequirement } from './assurance-policy.js';
+import { readBody } from './body.js';
 import { runSteps, type PolicyStep, type RequestContext } from './context.js';
 import { rawErrorResponse, writeError } from './errors.js';
 import { scanRequestHeaders } from './headers.js';
@@ -73,6 +74,15 @@ interface GatewayRoute extends CompiledRoute {
 }
 
 const NO_ROUTE = '(none)';
+
+/**
+ * A body announced by Content-Length up to this size is read whole before it is
+ * forwarded, and sent with the request head in one write. Streaming it instead (the
+ * request piped into undici) cost ~15 µs more CPU per 1 KiB POST in the bench (52–55
+ * against 36–39 µs/req): a stream's events and ticks cost more than the copy. Larger or
+ * chunked bodies stream, with backpressure.
+ */
+export const BUFFERED_BODY_LIMIT = 64 * 1024;
 
 /**
  * `http.createServer` options for the gateway listener.
@@ -242,6 +252,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
     );
   }
 
+  /** Forwards the request, its body read first when it is small (BUFFERED_BODY_LIMIT). */
+  function send(ctx: RequestContext): void {
+    const h = ctx.headers;
+    if (ctx.body === undefined && h.contentLength !== undefined && !h.transferEncoding && h.contentLength !== '0' && Number(h.contentLength) <= BUFFERED_BODY_LIMIT) {
+      readBody(ctx, (ctx.route as GatewayRoute).maxBodySize).then(
+        () => proxy(ctx),
+        (e: unknown) => fail(ctx.req, ctx.res, ctx, e),
+      );
+      return;
+    }
+    proxy(ctx);
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const start = performance.now();
     let ctx: RequestContext | undefined;
@@ -258,11 +281,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
         if (n > route.maxBodySize) throw new PortcullisError('request.body-too-large', `request body exceeds ${route.maxBodySize} bytes`);
       }
       const pending = runSteps(ctx, route.steps);
-      if (pending === undefined) proxy(ctx);
+      if (pending === undefined) send(ctx);
       else {
         const c = ctx;
         pending.then(
-          () => proxy(c),
+          () => send(c),
           (e: unknown) => fail(req, res, c, e),
         );
       }

@@ -2,9 +2,11 @@
  * The mechanics under the message policies, on a bare gateway: a step that reads the
  * body (`readBody`) makes the proxy send that buffer; `replaceBody` swaps it with a new
  * content type; a response hook sees the whole upstream response before the client
- * does; a hook that fails never leaks the unsigned response.
+ * does; a hook that fails never leaks the unsigned response. Without such steps a body
+ * up to 64 KiB is read whole before the upstream is contacted, and a larger one streams.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { PortcullisError } from '../../src/core/errors.js';
 import { readBody, replaceBody } from '../../src/gateway/body.js';
@@ -56,7 +58,7 @@ describe('body buffering and response hooks', () => {
   before(async () => {
     upstream = await startUpstream();
     const r = (name: string, maxBodySize = '1kb') => route({ name, match: { pathPrefix: `/${name}` }, upstream: upstream.url, maxBodySize });
-    gw = await startGateway([r('read', '2kb'), r('replace'), r('hook'), r('failing'), r('plain')], { steps: (rc) => steps(rc.name) });
+    gw = await startGateway([r('read', '2kb'), r('replace'), r('hook'), r('failing'), r('plain'), r('large', '1mb')], { steps: (rc) => steps(rc.name) });
   });
   after(async () => {
     await gw.close();
@@ -117,9 +119,42 @@ describe('body buffering and response hooks', () => {
     assert.equal(upstream.seen.length, seen + 1, 'the upstream was called once');
   });
 
-  it('a route without such steps streams the body untouched', async () => {
+  it('a route without such steps forwards the body untouched', async () => {
     const r = await send(gw.url, { method: 'POST', path: '/plain/x', body: 'streamed' });
     assert.equal(r.status, 200);
     assert.equal(upstream.seen.at(-1)!.body, 'streamed');
+  });
+
+  it('a small body (≤ 64 KiB by Content-Length) is read whole first: a client stalling mid-body holds no upstream request', async () => {
+    const before = upstream.seen.length;
+    const sock = net.connect(gw.port, '127.0.0.1');
+    let out = '';
+    sock.on('data', (c: Buffer) => (out += c.toString('latin1')));
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write('POST /large/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\nConnection: close\r\n\r\n0123456789');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(upstream.seen.length, before, 'the upstream was not contacted while the body was incomplete');
+    sock.write('abcdefghij');
+    await new Promise<void>((r) => sock.once('close', () => r()));
+    assert.match(out, /^HTTP\/1.1 200/);
+    assert.equal(upstream.seen.at(-1)!.body, '0123456789abcdefghij');
+    assert.equal(upstream.seen.at(-1)!.headers['content-length'], '20');
+  });
+
+  it('a larger body streams: the upstream has the request while the client is still sending', async () => {
+    const before = upstream.seen.length;
+    const size = 200 * 1024;
+    const sock = net.connect(gw.port, '127.0.0.1');
+    let out = '';
+    sock.on('data', (c: Buffer) => (out += c.toString('latin1')));
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write(`POST /large/stream HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n` + 'a'.repeat(size / 2));
+    for (let i = 0; i < 100 && upstream.seen.length === before; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(upstream.seen.length, before + 1, 'the upstream got the request before the body was complete');
+    assert.equal(upstream.seen.at(-1)!.complete, false);
+    sock.write('b'.repeat(size / 2));
+    await new Promise<void>((r) => sock.once('close', () => r()));
+    assert.match(out, /^HTTP\/1.1 200/);
+    assert.equal(upstream.seen.at(-1)!.body.length, size);
   });
 });
