@@ -56,6 +56,31 @@ test('memory: sweep drops expired entries so nonces do not accumulate', async ()
   }
 });
 
+test('memory: the background sweep works in slices, leaving the event loop free between them, and drops the same entries', async () => {
+  const clock = new FrozenClock(0);
+  const hub = new MemoryEphemeralHub();
+  const s = new MemoryEphemeralStore({ clock, hub });
+  try {
+    // 25,000 entries (three slices); the even ones expire at t=10, the odd ones at t=1000
+    for (let i = 0; i < 25_000; i++) await s.consumeOnce(`n${i}`, i % 2 === 0 ? 10 : 1000);
+    clock.set(60);
+    let ticks = 0;
+    const counter = setInterval(() => ticks++, 0);
+    const dropped = await s.sweepInSlices();
+    clearInterval(counter);
+    assert.equal(dropped, 12_500);
+    assert.equal(hub.entries.size, 12_500);
+    assert.ok(ticks >= 1, 'timers ran while the sweep was under way');
+    // a sweep asked for while one is under way does not start a second walk
+    await s.consumeOnce('late', 5);
+    clock.set(100);
+    assert.deepEqual(await Promise.all([s.sweepInSlices(), s.sweepInSlices()]), [1, 0]);
+    assert.equal(hub.entries.size, 12_500);
+  } finally {
+    await s.close();
+  }
+});
+
 test('memory: openEphemeralStore("memory") gives each call its own state', async () => {
   const [a, b] = await Promise.all([openEphemeralStore('memory'), openEphemeralStore('memory')]);
   try {

@@ -1,7 +1,9 @@
 /**
  * In-process ephemeral store: one JavaScript thread makes every operation atomic.
  * Entries expire by timestamp (read against the clock on every access) and a slow,
- * unref'd sweep drops the dead ones. Pub/sub delivers through an EventEmitter on a
+ * unref'd sweep drops the dead ones, SWEEP_SLICE entries per turn of the event loop (a
+ * gateway checking signature nonces keeps ~10^6 entries; walking them at once stalled
+ * the loop for ~40 ms). Pub/sub delivers through an EventEmitter on a
  * later tick, as a network would.
  *
  * Several instances may share one `MemoryEphemeralHub` (tests of multi-node logic in
@@ -25,6 +27,8 @@ export class MemoryEphemeralHub {
 }
 
 const SWEEP_INTERVAL_MS = 30_000;
+/** Entries examined per turn of the event loop by the background sweep. */
+const SWEEP_SLICE = 10_000;
 
 export class MemoryEphemeralStore implements EphemeralStore {
   private readonly hub: MemoryEphemeralHub;
@@ -36,7 +40,7 @@ export class MemoryEphemeralStore implements EphemeralStore {
   constructor(opts: { hub?: MemoryEphemeralHub; clock?: Clock } = {}) {
     this.hub = opts.hub ?? new MemoryEphemeralHub();
     this.clock = opts.clock ?? systemClock;
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+    this.sweeper = setInterval(() => this.sweepInSlices(), SWEEP_INTERVAL_MS).unref();
   }
 
   private live(key: string): Entry | undefined {
@@ -53,12 +57,42 @@ export class MemoryEphemeralStore implements EphemeralStore {
     if (this.closed) throw new PortcullisError('unavailable', 'ephemeral store is closed');
   }
 
-  /** Drops expired entries; returns how many. */
+  /** Drops expired entries now, all at once; returns how many. */
   sweep(): number {
     const now = this.clock.now();
     let n = 0;
     for (const [k, e] of this.hub.entries) if (now >= e.expiresAt) (this.hub.entries.delete(k), n++);
     return n;
+  }
+
+  private sweeping = false;
+
+  /**
+   * Drops expired entries SWEEP_SLICE at a time, yielding to the event loop in between
+   * (a Map iterator stays valid across deletions and insertions); resolves with how many.
+   */
+  sweepInSlices(): Promise<number> {
+    if (this.sweeping) return Promise.resolve(0);
+    this.sweeping = true;
+    const it = this.hub.entries.entries();
+    let dropped = 0;
+    return new Promise((resolve) => {
+      const slice = (): void => {
+        const now = this.clock.now();
+        for (let i = 0; i < SWEEP_SLICE; i++) {
+          const next = it.next();
+          if (next.done === true || this.closed) {
+            this.sweeping = false;
+            resolve(dropped);
+            return;
+          }
+          const [k, e] = next.value;
+          if (now >= e.expiresAt) (this.hub.entries.delete(k), dropped++);
+        }
+        setImmediate(slice);
+      };
+      slice();
+    });
   }
 
   async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
