@@ -6,7 +6,8 @@
  *
  * Environment: BENCH_DURATION (s per run, default 3), BENCH_ROUNDS (default 3),
  * BENCH_CONNECTIONS (default 50), BENCH_ONLY (substrings of scenario names, `|`-separated),
- * BENCH_CPU_PROF (a directory: V8 CPU profiles of the scenario servers go there).
+ * BENCH_CPU_PROF (a directory: V8 CPU profiles of the scenario servers go there),
+ * BENCH_WARM (s of unmeasured load before each measured run, default 1).
  * Writes bench/results/latest.md and latest.json. Then runs bench/signin.ts (signin.md,
  * signin.json) unless BENCH_SIGNIN=0 or BENCH_ONLY is set.
  */
@@ -25,6 +26,8 @@ const DURATION = Number(process.env['BENCH_DURATION'] ?? 3);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
 const ONLY = process.env['BENCH_ONLY'];
+/** Seconds of unmeasured load right before each measured run (a server idle for minutes between its rounds runs colder). */
+const WARM = Number(process.env['BENCH_WARM'] ?? 1);
 const ISSUER = 'https://bench.portcullis.test';
 const KID = 'bench-1';
 
@@ -187,6 +190,7 @@ async function main(): Promise<void> {
   const samples = new Map<Scenario, Sample[]>(scenarios.map((s) => [s, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     for (const s of scenarios) {
+      if (WARM > 0) await runLoad(started.get(s)!.load, WARM, tmp);
       const before = cpuOf(pids.get(s)!);
       const r = await runLoad(started.get(s)!.load, DURATION, tmp);
       const after = cpuOf(pids.get(s)!);
@@ -228,7 +232,7 @@ async function main(): Promise<void> {
   });
 
   const when = new Date().toISOString();
-  const header = `# Gateway benchmark\n\n${when} · Node ${process.version} · ${cpus().length} cores (${cpus()[0]?.model ?? '?'}) · ${CONNECTIONS} keep-alive connections · ${ROUNDS} interleaved rounds × ${DURATION} s · medians; ratio and Δp99 against the bare proxy of the same round.\nShared machine: absolute numbers drift, read the ratios. "server CPU µs/req" is the user+system time of the scenario's own server process(es) per request (from /proc), the least noisy figure here; it excludes the shared upstream.\n\n`;
+  const header = `# Gateway benchmark\n\n${when} · Node ${process.version} · ${cpus().length} cores (${cpus()[0]?.model ?? '?'}) · ${CONNECTIONS} keep-alive connections · ${ROUNDS} interleaved rounds × ${DURATION} s, each after ${WARM} s of unmeasured load · medians; ratio and Δp99 against the bare proxy of the same round.\nShared machine: absolute numbers drift, read the ratios. "server CPU µs/req" is the user+system time of the scenario's own server process(es) per request (from /proc), the least noisy figure here; it excludes the shared upstream.\n\n`;
   const table = [
     '| scenario | req/s | p50 ms | p99 ms | × bare proxy | Δp99 ms | server CPU µs/req | non-2xx | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
