@@ -38,6 +38,10 @@ declare module 'autocannon' {
     '2xx': number;
     duration: number;
   }
-  function autocannon(opts: Options, cb: (err: Error | null, result: Result) => void): unknown;
+  /** The running instance: 'response' fires per response with (client, statusCode, bytes, responseTime in ms from hrtime). */
+  export interface Instance {
+    on(event: 'response', listener: (client: unknown, statusCode: number, bytes: number, responseTime: number) => void): Instance;
+  }
+  function autocannon(opts: Options, cb: (err: Error | null, result: Result) => void): Instance;
   export default autocannon;
 }
