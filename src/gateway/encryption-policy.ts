@@ -24,7 +24,7 @@ import { PortcullisError } from '../core/errors.js';
 import { decryptBody, type JweDecryptionKey } from '../crypto/jwe/decrypt.js';
 import { encryptBody } from '../crypto/jwe/encrypt.js';
 import type { JweAlg, JweContext } from '../crypto/jwe/policy.js';
-import { hasBody, readBody, replaceBody } from './body.js';
+import { hasBody, readBody, replaceBody, requestHeader } from './body.js';
 import type { PolicyStep, RequestContext } from './context.js';
 import type { ResponseHook, UpstreamResponse } from './proxy.js';
 import { requestSignatureOf } from './signature-policy.js';
@@ -109,7 +109,8 @@ export function encryptionSteps(route: RouteConfig, req: EncryptionRequirement, 
   if (req.request) {
     steps.push(async (ctx) => {
       if (!hasBody(ctx)) return;
-      const type = mediaType(ctx.req.headers['content-type']);
+      // from the raw header lines: `req.headers` would build the whole header object for this one field
+      const type = mediaType(requestHeader(ctx, 'content-type'));
       if (type === undefined || !JOSE_TYPES.has(type)) throw new PortcullisError('jwe.required', 'this route accepts only JWE-encrypted bodies (application/jose or application/jose+json)');
       const body = await readBody(ctx, maxBody);
       const app = appOf(ctx);
