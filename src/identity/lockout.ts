@@ -83,13 +83,18 @@ export class Lockout {
   }
 
   private key(kind: Kind, id: string, part: 'n' | 'until' | 'lock'): string {
-    return `lockout:${this.namespace}:${kind}:${encodeURIComponent(kind === 'ip' ? canonicalAddress(id) ?? id : id)}:${part}`;
+    return `lockout:${this.namespace}:${kind}:${encodeURIComponent(id)}:${part}`;
+  }
+
+  /** The subject's id as it is counted: an address in its one canonical spelling. */
+  private idOf(kind: Kind, id: string): string {
+    return kind === 'ip' ? (canonicalAddress(id) ?? id) : id;
   }
 
   private subjects(s: AttemptSubject): Array<[Kind, string]> {
     const out: Array<[Kind, string]> = [];
     if (s.account !== undefined) out.push(['account', s.account]);
-    if (s.ip !== undefined) out.push(['ip', canonicalAddress(s.ip) ?? s.ip]);
+    if (s.ip !== undefined) out.push(['ip', this.idOf('ip', s.ip)]);
     return out;
   }
 
@@ -162,7 +167,8 @@ export class Lockout {
     return result;
   }
 
-  async state(kind: Kind, id: string): Promise<LockoutState> {
+  async state(kind: Kind, subjectId: string): Promise<LockoutState> {
+    const id = this.idOf(kind, subjectId);
     const now = this.clock.now();
     const [n, lock, until] = await Promise.all([
       // A counter is read by adding 0 (`get` reads only values written with `set`).
@@ -182,7 +188,7 @@ export class Lockout {
 
   /** Admin unlock of a client address (any spelling of it: `::ffff:10.0.0.1` is `10.0.0.1`). */
   unlockIp(ip: string): Promise<void> {
-    return this.clear('ip', ip, true);
+    return this.clear('ip', this.idOf('ip', ip), true);
   }
 
   private async clear(kind: Kind, id: string, includingLock: boolean): Promise<void> {

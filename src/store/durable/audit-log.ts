@@ -39,15 +39,11 @@ function insertText(db: Kysely<Database>, rows: number): string {
 type ChainHash = (prevHash: string, seq: number, e: AuditEventInput) => string;
 
 /**
- * The event exactly as it reads back from the table: absent optionals become null and
- * `data` goes through JSON. The chain hash is computed over this form, so a verifier
- * that recomputes it from `listAudit` rows gets the same bytes.
+ * The event exactly as it reads back from the table (absent optionals become null and
+ * `data` goes through JSON), with that JSON text for the row. The chain hash is computed
+ * over this form, so a verifier that recomputes it from `listAudit` rows gets the same
+ * bytes.
  */
-export function canonicalEvent(e: AuditEventInput): AuditEventInput {
-  return canonicalWithJson(e).event;
-}
-
-/** `canonicalEvent`, and `data` as the JSON text stored in the row. */
 function canonicalWithJson(e: AuditEventInput): { event: AuditEventInput; json: string | null } {
   const json = e.data == null ? null : JSON.stringify(e.data);
   return {
