@@ -11,7 +11,7 @@ import { importParams } from '../../src/signatures/algorithms.js';
 import { parseContentDigest } from '../../src/signatures/content-digest.js';
 import { signMessage } from '../../src/signatures/sign.js';
 import { parseDictionary, serializeInnerList, serializeItem, type InnerList } from 'structured-headers';
-import { parseAcceptSignature, parseSignatureInput } from '../../src/signatures/signature-input.js';
+import { parseAcceptSignature, parseSignature, parseSignatureInput, parseSignatureInputStructured, parseSignatureStructured, scanSignature, scanSignatureInput } from '../../src/signatures/signature-input.js';
 import { SignatureVerifier } from '../../src/signatures/verify.js';
 
 function mulberry32(seed: number): () => number {
@@ -101,6 +101,50 @@ describe('parser fuzz', () => {
     assert.ok(codes.get('signature.malformed')! > 100, 'the mutations reach the parser');
     assert.ok((codes.get('signature.invalid') ?? 0) + (codes.get('signature.component-missing') ?? 0) > 10, 'some mutations parse and reach verification');
     assert.ok(verified < 5000 * 0.2, 'most mutations must not verify');
+  });
+
+  it('the canonical-form scanner and structured-headers agree on 20000 canonical and mutated Signature-Input / Signature values', () => {
+    const rand = mulberry32(0x9422);
+    const pick = (s: string): string => s[Math.floor(rand() * s.length)]!;
+    const inputs = [
+      'sig1=("@method" "@target-uri" "content-digest");created=1618884473;keyid="test-key-rsa-pss";nonce="b3k2pp5k7z-50gnwp.yemd"',
+      'sig-b21=();created=1618884473;keyid="test-key-rsa-pss";nonce="b3k2pp5k7z-50gnwp.yemd"',
+      'sig1=("@query-param";name="Pet" "example-dict";key="a" "x-a";bs "x-b";sf;req "x-c";tr);created=0;expires=999999999999999;tag="t", *b.c_d-e=("x");alg="hmac-sha256";x',
+      'a=("x" "y\\"q\\\\");created=-5;expires=0012;alg=hmac;z=1.5;w=:AQID:;v=?1',
+      'sig1=("a";x;x="b" "c");created=1;created=2;keyid="k"',
+    ];
+    const signatures = ['sig1=:' + Buffer.alloc(64, 7).toString('base64') + ':', 'a=:AQID:, b=:AQ==:, c=:AQI=:, d=::', 'a=:AQ:;x, b=:A===:'];
+    const outcome = (f: () => unknown): unknown => {
+      try {
+        return { ok: f() };
+      } catch (e) {
+        assert.ok(typed(e), String(e));
+        return { error: (e as PortcullisError).code };
+      }
+    };
+    const mutate = (v: string): string => {
+      const n = Math.floor(rand() * 3);
+      for (let k = 0; k < n; k++) {
+        const at = Math.floor(rand() * (v.length + 1));
+        const op = rand();
+        v = op < 0.4 ? v.slice(0, at) + pick(' \t;=()":,?0123456789abz*.-\\+/AQ\u00e9') + v.slice(at) : op < 0.8 ? v.slice(0, at) + v.slice(at + 1) : v + ', ' + v.slice(at);
+      }
+      return v;
+    };
+    let scanned = 0;
+    let fellBack = 0;
+    for (let i = 0; i < 20000; i++) {
+      const sigInput = mutate(inputs[i % inputs.length]!);
+      assert.deepEqual(outcome(() => parseSignatureInput(sigInput)), outcome(() => parseSignatureInputStructured(sigInput)), JSON.stringify(sigInput));
+      if (scanSignatureInput(sigInput) !== undefined) scanned++;
+      else fellBack++;
+      const sig = mutate(signatures[i % signatures.length]!);
+      assert.deepEqual(outcome(() => parseSignature(sig)), outcome(() => parseSignatureStructured(sig)), JSON.stringify(sig));
+    }
+    // both paths are exercised: canonical values by the scanner, the rest by structured-headers
+    assert.ok(scanned > 5000 && fellBack > 5000, `scanned ${scanned}, fell back ${fellBack}`);
+    assert.ok(scanSignatureInput(inputs[0]!) !== undefined && scanSignatureInput(inputs[2]!) !== undefined && scanSignature(signatures[1]!) !== undefined);
+    assert.equal(scanSignatureInput(inputs[3]!), undefined, 'escapes, signs, leading zeros, decimals, byte sequences and booleans are left to structured-headers');
   });
 
   it('@signature-params built from the parsed member equals structured-headers serialization, for 5000 mutated inputs', () => {
