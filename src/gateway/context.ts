@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ScannedRequest } from './headers.js';
 import type { ResponseHook } from './proxy.js';
+import type { RequestSignature } from './signature-policy.js';
 import type { CompiledRoute } from './route-table.js';
 import type { VerifiedToken } from './token-cache.js';
 
@@ -30,6 +31,8 @@ export interface RequestContext {
   body: Buffer | undefined;
   /** Set by a step that must see the whole upstream response (signing, encryption); the proxy then buffers it. */
   respond: ResponseHook | undefined;
+  /** The request signature the `require.signature` step verified (signature-policy.ts). */
+  signature: RequestSignature | undefined;
 }
 
 export type PolicyStep = (ctx: RequestContext) => void | Promise<void>;

@@ -274,7 +274,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const method = req.method ?? 'GET';
       const route = table.match(headers.host, method, target.path);
       if (route === undefined) throw new PortcullisError('route.not-found', 'no route matches this request');
-      ctx = { req, res, route, method, path: target.path, query: target.query, headers, start, token: undefined, body: undefined, respond: undefined };
+      ctx = { req, res, route, method, path: target.path, query: target.query, headers, start, token: undefined, body: undefined, respond: undefined, signature: undefined };
       if (headers.contentLength !== undefined) {
         const n = Number(headers.contentLength);
         if (!Number.isSafeInteger(n) || n < 0 || headers.contentLengthCount > 1) throw new PortcullisError('request.malformed', 'invalid Content-Length');

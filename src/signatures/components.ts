@@ -40,7 +40,12 @@ export function fieldLines(headers: MessageHeaders | undefined, name: string): r
 }
 
 /** §2.1: strip leading and trailing whitespace; replace obsolete line folding with a single space. */
+const isOws = (c: number): boolean => c === 0x20 || c === 0x09;
+
 function cleanLine(line: string): string {
+  // the usual line (node already trimmed it, no obs-fold) is its own value
+  const n = line.length;
+  if (n === 0 || (!isOws(line.charCodeAt(0)) && !isOws(line.charCodeAt(n - 1)) && !line.includes('\n'))) return line;
   return line.replace(/\r?\n[ \t]+/g, ' ').replace(/^[ \t]+|[ \t]+$/g, '');
 }
 
@@ -96,6 +101,17 @@ function fieldValue(c: ComponentId, headers: MessageHeaders | undefined): string
 
 /** Checks a component identifier's parameters (§2.1, §2.2, §6.5 registry). */
 export function checkComponentId(c: ComponentId): void {
+  // the same few identifiers come with every request: a plain one checked before is not checked again
+  if (c.params.size === 0 && checkedNames.has(c.name)) return;
+  checkComponentIdFully(c);
+  if (c.params.size === 0 && checkedNames.size < CHECKED_NAMES_MAX) checkedNames.add(c.name);
+}
+
+/** Parameterless component names already found valid (bounded: names come from clients). */
+const checkedNames = new Set<string>();
+const CHECKED_NAMES_MAX = 256;
+
+function checkComponentIdFully(c: ComponentId): void {
   if (c.name === '' || c.name !== c.name.toLowerCase()) throw malformed(`component name ${JSON.stringify(c.name)} must be lowercase and non-empty`);
   const derived = c.name.startsWith('@');
   // RFC 9110 §5.1: a field name is a token

@@ -110,6 +110,18 @@ describe('signed requests that must pass', () => {
     assert.equal(p.upstream.seen.at(-1)!.body, body);
   });
 
+  test('a sha-256 Content-Digest whose base64 has non-zero spare bits names the same bytes and is accepted', async () => {
+    const canonical = createHash('sha256').update(body).digest('base64');
+    // 32 bytes leave 2 spare bits in the 43rd character: set them
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const last = alphabet[alphabet.indexOf(canonical[42]!) | 1]!;
+    const loose = canonical.slice(0, 42) + last + '=';
+    assert.notEqual(loose, canonical);
+    assert.deepEqual(Buffer.from(loose, 'base64'), Buffer.from(canonical, 'base64'));
+    const r = await sendSigned(p.gateway, { path: '/sig/loose', body, token, headers: { 'content-digest': `sha-256=:${loose}:` }, sign: { key: hmac.key, alg: hmac.alg, keyid: hmac.keyid } });
+    assert.equal(r.status, 200, r.text);
+  });
+
   test('a signed GET without a body needs no Content-Digest', async () => {
     const r = await sendSigned(p.gateway, { path: '/sig/orders/1', token, sign: { key: hmac.key, alg: hmac.alg, keyid: hmac.keyid } });
     assert.equal(r.status, 200, r.text);
