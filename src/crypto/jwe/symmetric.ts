@@ -48,15 +48,16 @@ export function decodeB64url(s: string): Buffer | undefined {
 
 /**
  * Decrypts one checked recipient of a JWE whose `alg` is `dir` or `A256KW` and `enc` A256GCM.
- * Throws `jwe.malformed` or `jwe.decrypt-failed`.
+ * Throws `jwe.malformed` or `jwe.decrypt-failed`. `decoded` is the ciphertext member's
+ * bytes when the caller has them already.
  *
  * @example
  * const plaintext = decryptSymmetric(flat, appKey, 'dir');
  */
-export function decryptSymmetric(jwe: FlattenedJWE, key: KeyObject | Uint8Array, alg: SymmetricAlg): Buffer {
+export function decryptSymmetric(jwe: FlattenedJWE, key: KeyObject | Uint8Array, alg: SymmetricAlg, decoded?: Buffer): Buffer {
   // RFC 7516 §5.2 steps 2, 9–10, 14 and RFC 7518 §5.3: the members decode, the IV is 96 bits,
   // the tag 128 bits; with `dir` the Encrypted Key MUST be empty.
-  const ciphertext = decodeB64url(jwe.ciphertext);
+  const ciphertext = jwe.ciphertext.length % 4 === 1 ? undefined : (decoded ?? decodeB64url(jwe.ciphertext));
   if (ciphertext === undefined) throw malformed('the JWE ciphertext is not base64url');
   if (jwe.iv === undefined || jwe.iv === '') throw malformed('the JWE has no initialization vector');
   if (jwe.tag === undefined || jwe.tag === '') throw malformed('the JWE has no authentication tag');
