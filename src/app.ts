@@ -40,6 +40,7 @@ import { RevocationSet } from './tokens/revocation-set.js';
 import { TokenService } from './tokens/service.js';
 import { createGateway, gatewayServerOptions } from './gateway/gateway.js';
 import { messagePolicySteps } from './gateway/message-policies.js';
+import { startGatewayThread, type GatewayThread } from './gateway/thread.js';
 import { buildIdentityPlane } from './http/identity-plane.js';
 import { buildAdminPlane } from './http/admin-plane.js';
 import { discoveryDocument } from './http/identity-plane.js';
@@ -56,6 +57,12 @@ export interface StartOptions {
   clock?: Clock;
   /** Listen on port 0 for every plane (tests). */
   ephemeralPorts?: boolean;
+  /**
+   * Set only by the gateway thread (gateway/thread-entry.ts): serve the gateway plane
+   * alone, on `listen` when given, with the main thread's ephemeral store when given,
+   * and leave key rotation, webhook delivery and purges to the main thread.
+   */
+  gatewayThread?: { listen?: string; ephemeral?: EphemeralStore };
 }
 
 export interface Services {
@@ -94,6 +101,8 @@ export interface Portcullis {
   urls: Partial<Record<'identity' | 'gateway' | 'admin', string>>;
   /** Re-reads apps, revocations and keys from the store (also runs on a timer). */
   reconcile(): Promise<void>;
+  /** The gateway's own thread, when `gateway.thread` put it on one. */
+  gatewayThread?: GatewayThread;
   close(): Promise<void>;
 }
 
@@ -119,7 +128,7 @@ function listen(server: Server, hp: string, ephemeral: boolean): Promise<string>
 }
 
 /** Opens stores and builds every service without listening (CLI tools and tests use this too). */
-export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger; clock?: Clock } = {}): Promise<Services> {
+export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger; clock?: Clock; ephemeral?: EphemeralStore } = {}): Promise<Services> {
   const { config, dir } = loaded;
   const logger = opts.logger ?? createLogger(config.log.level);
   const clock = opts.clock ?? systemClock;
@@ -127,7 +136,7 @@ export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger
   const store = await openDurableStore(config.store, { baseDir: dir, logger });
   let ephemeral: EphemeralStore | undefined;
   try {
-    ephemeral = await openEphemeralStore(config.ephemeral, { prefix: config.ephemeralPrefix });
+    ephemeral = opts.ephemeral ?? (await openEphemeralStore(config.ephemeral, { prefix: config.ephemeralPrefix }));
     const envelope = await Envelope.open(store, masterKey);
     masterKey.fill(0);
     const keys = new KeyRing(store, envelope, clock, {
@@ -243,8 +252,13 @@ function applyEvent(s: Services) {
 
 export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   const loaded = loadConfig(opts.configFile, opts.env);
-  const s = await openServices(loaded, opts);
+  const inThread = opts.gatewayThread !== undefined;
+  const s = await openServices(loaded, { ...opts, ...(opts.gatewayThread?.ephemeral ? { ephemeral: opts.gatewayThread.ephemeral } : {}) });
   const { config, logger } = s;
+  const planes: Config['planes'] = inThread ? ['gateway'] : config.planes;
+  // the gateway on a thread of its own (gateway/thread.ts); an injected clock cannot cross threads
+  const threaded = !inThread && config.gateway.thread && planes.includes('gateway') && planes.length > 1 && opts.clock === undefined;
+  let gatewayThread: GatewayThread | undefined;
   const timers: NodeJS.Timeout[] = [];
   const servers: Array<{ name: string; server: Server; fastify?: FastifyInstance; closeExtra?: () => Promise<void> }> = [];
   const urls: Portcullis['urls'] = {};
@@ -253,14 +267,17 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     s.events.on(applyEvent(s));
     await s.events.start();
     // The CA exists from init; a store initialised before the CA existed gets one now.
-    if (!s.pki.ready && !(await s.pki.load())) {
+    if (!inThread && !s.pki.ready && !(await s.pki.load())) {
       await s.pki.create(fileSignerKind(envelopeSecretBox(s.envelope)), { organization: config.pki.organization, ...(config.pki.permittedDns ? { permittedDns: config.pki.permittedDns } : {}) });
     }
     const serverTls = await openServerTls(config, (f) => resolveIn(s.dir, f), s.pki, s.clock, logger);
-    const signingChanged = await s.keys.maintain();
-    if ((await s.encryptionKeys.maintain()) || signingChanged) await s.events.emit({ type: 'keys.changed' });
+    if (!inThread) {
+      const signingChanged = await s.keys.maintain();
+      if ((await s.encryptionKeys.maintain()) || signingChanged) await s.events.emit({ type: 'keys.changed' });
+    }
     await reconcileFrom(s);
-    collectDefaultMetrics({ register: s.metrics });
+    // process-wide figures once per process: the gateway thread's registry holds its own metrics only
+    if (!inThread) collectDefaultMetrics({ register: s.metrics });
 
     const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
       const t = setInterval(() => {
@@ -270,24 +287,27 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       timers.push(t);
     };
     every(config.revocation.reconcileInterval, 'reconcile', () => reconcileFrom(s));
-    every(config.keys.checkInterval, 'key rotation check', async () => {
-      const signing = await s.keys.maintain();
-      const encryption = await s.encryptionKeys.maintain();
-      if (signing || encryption) await s.events.emit({ type: 'keys.changed' });
-    });
-    webhookWorker.start();
+    if (!inThread) {
+      every(config.keys.checkInterval, 'key rotation check', async () => {
+        const signing = await s.keys.maintain();
+        const encryption = await s.encryptionKeys.maintain();
+        if (signing || encryption) await s.events.emit({ type: 'keys.changed' });
+      });
+      webhookWorker.start();
+      every(3_600_000, 'revocation purge', () => s.store.purgeRevokedTokens(s.clock.now()));
+    }
     if (serverTls) every(serverTls.checkIntervalMs, 'server certificate renewal', () => serverTls.check());
-    every(3_600_000, 'revocation purge', () => s.store.purgeRevokedTokens(s.clock.now()));
 
     const health = {
       ready: async () => {
         await s.store.ping();
         await s.ephemeral.ping();
         s.keys.signingKey();
+        if (gatewayThread !== undefined && !gatewayThread.alive) throw new PortcullisError('unavailable', 'the gateway thread is restarting');
       },
     };
 
-    if (config.planes.includes('identity')) {
+    if (planes.includes('identity')) {
       const fastify = buildIdentityPlane({ issuer: config.issuer, keys: s.keys, encryptionKeys: s.encryptionKeys, tokens: s.tokens, logger, health, pki: s.pki, ...(serverTls ? { https: serverTls.serverOptions() } : {}) });
       registerTransitPlane(fastify, s);
       mountOidc(fastify, s.identity.oidc, s.identity.signIn, {
@@ -301,7 +321,16 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       if (serverTls) serverTls.attach(fastify.server as unknown as TlsServer);
       urls.identity = await listen(fastify.server, config.listen.identity, opts.ephemeralPorts ?? false);
     }
-    if (config.planes.includes('gateway')) {
+    if (threaded) {
+      gatewayThread = await startGatewayThread({
+        configFile: opts.configFile,
+        env: opts.env ?? process.env,
+        ephemeralPorts: opts.ephemeralPorts ?? false,
+        ephemeral: config.ephemeral === 'memory' ? s.ephemeral : undefined,
+        logger,
+      });
+      urls.gateway = gatewayThread.url;
+    } else if (planes.includes('gateway')) {
       const messageSteps = messagePolicySteps({ appSigningKeys: s.appSigningKeys, ephemeral: s.ephemeral, clock: s.clock, encryptionKeys: s.encryptionKeys, appEncryptionKeys: s.appEncryptionKeys, signingKeys: s.keys, keys: s.keys });
       const gw = createGateway({
         routes: config.routes,
@@ -322,11 +351,13 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       if (serverTls) serverTls.attach(server as unknown as TlsServer);
       server.on('clientError', gw.clientError);
       servers.push({ name: 'gateway', server, closeExtra: () => gw.close() });
-      urls.gateway = await listen(server, config.listen.gateway, opts.ephemeralPorts ?? false);
+      const at = opts.gatewayThread?.listen;
+      urls.gateway = await listen(server, at ?? config.listen.gateway, at === undefined && (opts.ephemeralPorts ?? false));
     }
-    if (config.planes.includes('admin')) {
+    if (planes.includes('admin')) {
       const adminToken = readAdminToken(resolveIn(s.dir, config.adminTokenFile));
-      const fastify = buildAdminPlane({ services: s, adminToken, health });
+      const thread = gatewayThread;
+      const fastify = buildAdminPlane({ services: s, adminToken, health, ...(thread ? { moreMetrics: () => thread.metrics() } : {}) });
       await fastify.ready();
       servers.push({ name: 'admin', server: fastify.server, fastify });
       urls.admin = await listen(fastify.server, config.listen.admin, opts.ephemeralPorts ?? false);
@@ -335,6 +366,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   } catch (e) {
     for (const t of timers) clearInterval(t);
     for (const { server } of servers) server.close();
+    await gatewayThread?.close().catch(() => undefined);
     await webhookWorker.stop();
     await s.events.stop().catch(() => undefined);
     await s.ephemeral.close().catch(() => undefined);
@@ -346,6 +378,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   return {
     services: s,
     urls,
+    ...(gatewayThread ? { gatewayThread } : {}),
     reconcile: () => reconcileFrom(s),
     close: () =>
       (closing ??= (async () => {
@@ -361,6 +394,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
             await closeExtra?.();
           }),
         );
+        await gatewayThread?.close();
         await webhookWorker.stop();
         await s.audit.flush();
         await s.webhooks.flush();

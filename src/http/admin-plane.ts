@@ -7,6 +7,7 @@
  * client secret of `POST /v1/apps` and `rotate-secret`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AggregatorRegistry } from 'prom-client';
 import type { Services } from '../app.js';
 import { PortcullisError } from '../core/errors.js';
 import { adminTokenChecker } from './admin-auth.js';
@@ -30,12 +31,14 @@ export interface AdminPlaneDeps {
   services: Services;
   adminToken: string;
   health: { ready(): Promise<void> };
+  /** Metrics kept elsewhere in this node (the gateway thread's), merged into /metrics. */
+  moreMetrics?: () => Promise<object[]>;
 }
 
 export const ADMIN_REALM = 'portcullis-admin';
 const V1 = '/v1';
 
-function openRoutes(s: Services, health: AdminPlaneDeps['health'], document: () => Record<string, unknown>): AdminRoute[] {
+function openRoutes(s: Services, health: AdminPlaneDeps['health'], document: () => Record<string, unknown>, moreMetrics: AdminPlaneDeps['moreMetrics']): AdminRoute[] {
   return [
     defineRoute({
       method: 'GET',
@@ -79,7 +82,11 @@ function openRoutes(s: Services, health: AdminPlaneDeps['health'], document: () 
       responses: { 200: { description: 'Metrics.', contentType: 'text/plain' } },
       errors: [],
       async handler() {
-        return { body: await s.metrics.metrics(), contentType: s.metrics.contentType };
+        if (moreMetrics === undefined) return { body: await s.metrics.metrics(), contentType: s.metrics.contentType };
+        // the gateway thread's metrics beside this thread's (while it restarts, this thread's alone)
+        const more = await moreMetrics().catch((err: unknown) => (s.logger.warn({ err }, 'gateway thread metrics unavailable'), [] as object[]));
+        const merged = AggregatorRegistry.aggregate([await s.metrics.getMetricsAsJSON(), more]);
+        return { body: await merged.metrics(), contentType: s.metrics.contentType };
       },
     }),
     defineRoute({
@@ -127,11 +134,11 @@ function withoutEmpty(q: unknown): Record<string, unknown> {
  * const admin = buildAdminPlane({ services, adminToken: readAdminToken(file), health });
  * await admin.listen({ host: '127.0.0.1', port: 8081 });
  */
-export function buildAdminPlane({ services, adminToken, health }: AdminPlaneDeps): FastifyInstance {
+export function buildAdminPlane({ services, adminToken, health, moreMetrics }: AdminPlaneDeps): FastifyInstance {
   const app = createHttpServer(services.logger, { bodyLimit: 256 * 1024 });
   let doc: Record<string, unknown> | undefined;
   const routes: AdminRoute[] = [];
-  routes.push(...openRoutes(services, health, () => (doc ??= buildOpenApiDocument(routes))));
+  routes.push(...openRoutes(services, health, () => (doc ??= buildOpenApiDocument(routes)), moreMetrics));
   routes.push(...appRoutes(services), ...tokenRoutes(services), ...keyRoutes(services), ...auditRoutes(services), ...appKeyRoutes(services), ...webhookRoutes(services));
   routes.push(...appEncryptionKeyRoutes(services), ...transitRoutes(services));
   routes.push(...certificateRoutes(services));

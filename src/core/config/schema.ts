@@ -217,6 +217,10 @@ export const configSchema = z.strictObject({
       tokenCacheSize: z.number().int().min(0).default(10_000).describe('Verified tokens kept in memory (0 disables the cache).'),
       auditSampleRate: z.number().min(0).max(1).default(0.01).describe('Fraction of allowed requests recorded in the audit trail.'),
       connectionsPerUpstream: z.number().int().min(1).default(64).describe('Keep-alive connection pool size per upstream.'),
+      thread: z
+        .boolean()
+        .default(false)
+        .describe('When the node serves the gateway beside another plane, serve it on a thread of its own, so sign-ins and admin work on the main thread never delay gateway requests. The thread shares the node\'s stores (the in-memory ephemeral store through a message port) and restarts if it dies.'),
     })
     .prefault({})
     .describe('Gateway plane.'),

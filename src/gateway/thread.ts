@@ -1,0 +1,208 @@
+/**
+ * The gateway plane on a thread of its own (`gateway.thread`, the default when a node
+ * serves the gateway beside another plane). Sign-ins cost the identity plane's event
+ * loop milliseconds of protocol work each; on a shared loop, gateway requests queued
+ * behind a storm of them. On its own thread the gateway keeps its latency whatever the
+ * identity plane does, and the node uses a second core.
+ *
+ * The thread is a gateway-only node on the same config: its own connection to the
+ * durable store (SQLite in WAL mode takes several), its own key ring and revocation
+ * set, kept current by the cluster events and the reconcile timer. With
+ * `ephemeral: memory` its ephemeral store is the main thread's, through a MessagePort
+ * (store/bridge/ephemeral.ts), so nonces, counters and revocation messages are shared
+ * as across nodes through Redis; with Redis it connects itself. Key rotation, webhook
+ * delivery and purges stay on the main thread.
+ *
+ * If the thread dies, the gateway listener is gone with it (clients are refused, never
+ * let through), `/readyz` answers 503, and the thread is started again after a pause.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { Registry } from 'prom-client';
+import type { EphemeralStore } from '../core/ephemeral.js';
+import { PortcullisError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { serveEphemeral } from '../store/bridge/ephemeral.js';
+
+/** A registry's metrics as `getMetricsAsJSON` gives them (what prom-client aggregates). */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/** What the main thread hands the gateway thread. */
+export interface GatewayThreadData {
+  configFile: string;
+  env: Record<string, string | undefined>;
+  /** Listen here (`host:port`) instead of `listen.gateway`: a restarted thread takes its predecessor's port. */
+  listen: string | undefined;
+  ephemeralPorts: boolean;
+  /** The main thread's ephemeral store, when it is `memory`. */
+  ephemeral: MessagePort | undefined;
+}
+
+/** Messages from the gateway thread. */
+export type FromThread =
+  | { type: 'listening'; url: string }
+  | { type: 'failed'; code: string; message: string }
+  | { type: 'metrics'; id: number; metrics: MetricsJson };
+
+/** Messages to the gateway thread. */
+export type ToThread = { type: 'close' } | { type: 'metrics'; id: number };
+
+export interface GatewayThread {
+  /** The gateway's base URL. */
+  readonly url: string;
+  /** Whether the thread is serving (false while it is being restarted). */
+  readonly alive: boolean;
+  /** The thread's Prometheus metrics, for the admin plane's /metrics. */
+  metrics(): Promise<MetricsJson>;
+  /** Stops the thread: in-flight requests finish, its audit events are written. */
+  close(): Promise<void>;
+  /** Stops the thread at once, as a crash would; it is started again after the pause. */
+  terminate(): Promise<void>;
+}
+
+export interface GatewayThreadOptions {
+  configFile: string;
+  env: NodeJS.ProcessEnv;
+  ephemeralPorts: boolean;
+  /** Bridged to the thread when it is the in-memory store. */
+  ephemeral: EphemeralStore | undefined;
+  logger: Logger;
+  /** Pause before a dead thread is started again (default 1 s). */
+  restartDelayMs?: number;
+}
+
+/** The thread's entry: the compiled .js, or (tests, `tsx`) the .ts source behind tsx's loader, which Node 20 does not pass on to workers. */
+function entry(): { file: URL | string; eval: boolean } {
+  const js = new URL('./thread-entry.js', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return { file: js, eval: false };
+  const ts = new URL('./thread-entry.ts', import.meta.url).href;
+  return { file: `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}); });`, eval: true };
+}
+
+interface Running {
+  worker: Worker;
+  stopBridge: (() => Promise<void>) | undefined;
+  exited: Promise<number>;
+}
+
+/**
+ * Starts the gateway thread and waits until it listens.
+ *
+ * @example
+ * const gw = await startGatewayThread({ configFile, env: process.env, ephemeralPorts: false, ephemeral: s.ephemeral, logger });
+ * urls.gateway = gw.url;
+ */
+export async function startGatewayThread(opts: GatewayThreadOptions): Promise<GatewayThread> {
+  const { logger } = opts;
+  let running: Running | undefined;
+  let url = '';
+  let listenAt: string | undefined;
+  let closing = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let nextId = 1;
+  const waiting = new Map<number, { resolve(m: MetricsJson): void; reject(e: Error): void }>();
+
+  const spawn = (): Promise<Running> =>
+    new Promise((resolve, reject) => {
+      let stopBridge: (() => Promise<void>) | undefined;
+      let port: MessagePort | undefined;
+      if (opts.ephemeral !== undefined) {
+        const channel = new MessageChannel();
+        stopBridge = serveEphemeral(opts.ephemeral, channel.port1);
+        port = channel.port2 as unknown as MessagePort;
+      }
+      const data: GatewayThreadData = { configFile: opts.configFile, env: { ...opts.env }, listen: listenAt, ephemeralPorts: opts.ephemeralPorts && listenAt === undefined, ephemeral: port };
+      const e = entry();
+      const worker = new Worker(e.file, { eval: e.eval, workerData: data, transferList: port ? [port as never] : [], name: 'portcullis-gateway' });
+      const exited = new Promise<number>((done) => worker.once('exit', done));
+      let started = false;
+      worker.on('message', (m: FromThread) => {
+        if (m.type === 'listening') {
+          started = true;
+          url = m.url;
+          const u = new URL(m.url);
+          listenAt = `${u.hostname}:${u.port}`;
+          resolve({ worker, stopBridge, exited });
+        } else if (m.type === 'failed') {
+          if (!started) reject(new PortcullisError(m.code as never, m.message));
+        } else if (m.type === 'metrics') {
+          waiting.get(m.id)?.resolve(m.metrics);
+          waiting.delete(m.id);
+        }
+      });
+      worker.on('error', (err) => {
+        if (!started) reject(new PortcullisError('internal', 'the gateway thread failed to start', { cause: err }));
+        else logger.error({ err }, 'the gateway thread failed');
+      });
+      worker.once('exit', (code) => {
+        const wasRunning = running?.worker === worker;
+        if (wasRunning) running = undefined;
+        for (const w of waiting.values()) w.reject(new PortcullisError('unavailable', 'the gateway thread stopped'));
+        waiting.clear();
+        void stopBridge?.().catch(() => undefined);
+        if (!started) {
+          reject(new PortcullisError('internal', `the gateway thread exited (code ${code}) before it listened`));
+          return;
+        }
+        if (closing || !wasRunning) return;
+        logger.error({ code }, 'the gateway thread stopped; starting it again');
+        restartTimer = setTimeout(restart, opts.restartDelayMs ?? 1000);
+        restartTimer.unref();
+      });
+    });
+
+  const restart = (): void => {
+    if (closing) return;
+    spawn().then(
+      (r) => {
+        if (closing) void r.worker.terminate();
+        else {
+          running = r;
+          logger.info({ url }, 'the gateway thread is serving again');
+        }
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'the gateway thread did not start; trying again');
+        restartTimer = setTimeout(restart, opts.restartDelayMs ?? 1000);
+        restartTimer.unref();
+      },
+    );
+  };
+
+  running = await spawn();
+
+  return {
+    get url() {
+      return url;
+    },
+    get alive() {
+      return running !== undefined;
+    },
+    metrics: () => {
+      const r = running;
+      if (r === undefined) return Promise.reject(new PortcullisError('unavailable', 'the gateway thread is restarting'));
+      const id = nextId++;
+      return new Promise<MetricsJson>((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        r.worker.postMessage({ type: 'metrics', id } satisfies ToThread);
+      });
+    },
+    terminate: async () => {
+      await running?.worker.terminate();
+    },
+    close: async () => {
+      closing = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      const r = running;
+      running = undefined;
+      if (r === undefined) return;
+      r.worker.postMessage({ type: 'close' } satisfies ToThread);
+      // a thread that does not finish in time is stopped
+      const timer = setTimeout(() => void r.worker.terminate(), 30_000);
+      timer.unref();
+      await r.exited;
+      clearTimeout(timer);
+    },
+  };
+}
