@@ -70,6 +70,11 @@ interface Round {
   separateP99DeltaMs: number;
   /** The load straight to the upstream during a third storm: the floor any gateway shares with the storm on this machine. */
   directStorm: GatewayResult;
+  /** A second all-in-one node with `gateway.thread`: its gateway alone and during a storm of sign-ins on its own identity plane. */
+  threaded: GatewayResult;
+  threadedStorm: GatewayResult;
+  threadedStormSignins: RunResult;
+  threadedP99DeltaMs: number;
 }
 
 const children: ChildProcess[] = [];
@@ -178,8 +183,13 @@ export async function runSigninBench(): Promise<void> {
     const fx = JSON.parse(readFileSync(fixtureFile, 'utf8')) as SigninFixture;
     const gatewayNode = spawnTs(join(here, 'signin', 'gateway-node.ts'), { FIXTURE_JSON: JSON.stringify({ ...fx, users: [] }) });
     const separateUrl = await nextLine(gatewayNode, 'LISTENING ');
+    const threadedFile = join(tmp, 'fixture-threaded.json');
+    const threadedNode = spawnTs(join(here, 'signin', 'node.ts'), { OUT: threadedFile, UPSTREAM_URL: upstreamUrl, USERS: String(USERS), GATEWAY_THREAD: '1' });
+    await nextLine(threadedNode, 'LISTENING ');
+    const fxThreaded = JSON.parse(readFileSync(threadedFile, 'utf8')) as SigninFixture;
     const argon = await commanded(join(here, 'signin', 'argon.ts'), { CONCURRENCY: String(CONCURRENCY) });
     const driver = await commanded(join(here, 'signin', 'driver.ts'), { FIXTURE: fixtureFile, CONCURRENCY: String(CONCURRENCY) });
+    const threadedDriver = await commanded(join(here, 'signin', 'driver.ts'), { FIXTURE: threadedFile, CONCURRENCY: String(CONCURRENCY) });
 
     console.error('sign-in bench: warming up…');
     await argon.run(1000);
@@ -187,6 +197,8 @@ export async function runSigninBench(): Promise<void> {
     if (warm.ok === 0) throw new Error(`no sign-in succeeded during warm-up: ${warm.errors?.join('; ')}`);
     await gatewayLoad(fx, RATE, 1000);
     await gatewayLoad(fx, RATE, 1000, separateUrl);
+    await threadedDriver.run(2000);
+    await gatewayLoad(fxThreaded, RATE, 1000);
 
     const rounds: Round[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
@@ -209,6 +221,12 @@ export async function runSigninBench(): Promise<void> {
       await sleep(500);
       const directStorm = await gatewayLoad(fx, RATE, DURATION, upstreamUrl);
       await storm3;
+      // the node with its gateway on a thread, under a storm on its own identity plane
+      const threaded = await gatewayLoad(fxThreaded, RATE, DURATION);
+      const storm4 = threadedDriver.run(DURATION + 1000);
+      await sleep(500);
+      const threadedStorm = await gatewayLoad(fxThreaded, RATE, DURATION);
+      const st4 = await storm4;
       const r: Round = {
         argon: { ...a, ...(a.cpuMs !== undefined && a.ok > 0 ? { cpuMsPerVerify: a.cpuMs / a.ok } : {}) },
         signin: {
@@ -227,15 +245,20 @@ export async function runSigninBench(): Promise<void> {
         separateStormSignins: st2,
         separateP99DeltaMs: sepStorm.p99 - sep.p99,
         directStorm,
+        threaded,
+        threadedStorm,
+        threadedStormSignins: st4,
+        threadedP99DeltaMs: threadedStorm.p99 - threaded.p99,
       };
       rounds.push(r);
       console.error(
-        `round ${round}/${ROUNDS}: argon2id ${a.perSecond.toFixed(1)}/s · sign-ins ${s.perSecond.toFixed(1)}/s (${r.ratio.toFixed(2)}×, ${s.failed} failed, starved ${s.starvedMs} ms) · load straight to the upstream p99 ${direct.p99} ms · gateway p99 ${g.p99} ms alone, ${gs.p99} ms in a storm of ${st.perSecond.toFixed(1)} sign-ins/s (Δ ${r.p99DeltaMs.toFixed(2)} ms) · gateway-only process p99 ${sep.p99} ms alone, ${sepStorm.p99} ms in a storm of ${st2.perSecond.toFixed(1)}/s (Δ ${r.separateP99DeltaMs.toFixed(2)} ms) · straight to the upstream in a storm p99 ${directStorm.p99} ms`,
+        `round ${round}/${ROUNDS}: argon2id ${a.perSecond.toFixed(1)}/s · sign-ins ${s.perSecond.toFixed(1)}/s (${r.ratio.toFixed(2)}×, ${s.failed} failed, starved ${s.starvedMs} ms) · load straight to the upstream p99 ${direct.p99} ms · gateway p99 ${g.p99} ms alone, ${gs.p99} ms in a storm of ${st.perSecond.toFixed(1)} sign-ins/s (Δ ${r.p99DeltaMs.toFixed(2)} ms) · gateway-only process p99 ${sep.p99} ms alone, ${sepStorm.p99} ms in a storm of ${st2.perSecond.toFixed(1)}/s (Δ ${r.separateP99DeltaMs.toFixed(2)} ms) · straight to the upstream in a storm p99 ${directStorm.p99} ms · gateway thread p99 ${threaded.p99} ms alone, ${threadedStorm.p99} ms in a storm of ${st4.perSecond.toFixed(1)}/s (Δ ${r.threadedP99DeltaMs.toFixed(2)} ms)`,
       );
-      for (const e of [...(s.errors ?? []), ...(st.errors ?? []), ...(st2.errors ?? [])]) console.error(`  sign-in error: ${e}`);
+      for (const e of [...(s.errors ?? []), ...(st.errors ?? []), ...(st2.errors ?? []), ...(st4.errors ?? [])]) console.error(`  sign-in error: ${e}`);
     }
-    await Promise.all([argon.child, driver.child].map((c) => (c.stdin!.end(), stopChild(c))));
+    await Promise.all([argon.child, driver.child, threadedDriver.child].map((c) => (c.stdin!.end(), stopChild(c))));
     await stopChild(gatewayNode);
+    await stopChild(threadedNode);
     await stopChild(node);
     await stopChild(upstream);
 
@@ -265,10 +288,14 @@ export async function runSigninBench(): Promise<void> {
       separateP99DeltaMs: Number(m((r) => r.separateP99DeltaMs).toFixed(3)),
       directStormP99Ms: Number(m((r) => r.directStorm.p99).toFixed(3)),
       separateStormSigninsPerSecond: Number(m((r) => r.separateStormSignins.perSecond).toFixed(1)),
+      threadedGatewayP99Ms: Number(m((r) => r.threaded.p99).toFixed(3)),
+      threadedGatewayStormP99Ms: Number(m((r) => r.threadedStorm.p99).toFixed(3)),
+      threadedP99DeltaMs: Number(m((r) => r.threadedP99DeltaMs).toFixed(3)),
+      threadedStormSigninsPerSecond: Number(m((r) => r.threadedStormSignins.perSecond).toFixed(1)),
       stormSigninsPerSecond: Number(m((r) => r.storm.perSecond).toFixed(1)),
-      failedSignins: rounds.reduce((n, r) => n + r.signin.failed + r.storm.failed + r.separateStormSignins.failed, 0),
+      failedSignins: rounds.reduce((n, r) => n + r.signin.failed + r.storm.failed + r.separateStormSignins.failed + r.threadedStormSignins.failed, 0),
       starvedMs: rounds.reduce((n, r) => n + (r.signin.starvedMs ?? 0) + (r.storm.starvedMs ?? 0), 0),
-      gatewayNon2xx: rounds.reduce((n, r) => n + [r.gateway, r.gatewayStorm, r.separate, r.separateStorm].reduce((k, g) => k + g.non2xx + g.errors, 0), 0),
+      gatewayNon2xx: rounds.reduce((n, r) => n + [r.gateway, r.gatewayStorm, r.separate, r.separateStorm, r.threaded, r.threadedStorm].reduce((k, g) => k + g.non2xx + g.errors, 0), 0),
     };
     const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
     const when = new Date().toISOString();
@@ -287,7 +314,9 @@ Shared machine: absolute numbers drift between runs (±25% or more), read the ra
 | p99 of the same fixed-rate load straight to the upstream (the load tool's and the OS's floor) | ${summary.directP99Ms} ms | |
 | gateway p99 at ${RATE} req/s offered (${summary.gatewayRps} answered/s), alone | ${summary.gatewayP99Ms} ms | |
 | gateway p99 at ${RATE} req/s offered (${summary.gatewayStormRps} answered/s), during a sign-in storm (${summary.stormSigninsPerSecond} sign-ins/s) | ${summary.gatewayStormP99Ms} ms | |
-| Δp99 | ${summary.p99DeltaMs} ms | ≤ 1 ms (${verdict(summary.p99DeltaMs <= 1)}) |
+| Δp99 (one event loop for every plane, \`gateway.thread: false\`) | ${summary.p99DeltaMs} ms | ≤ 1 ms (${verdict(summary.p99DeltaMs <= 1)}) |
+| the same node with its gateway on a thread of its own (\`gateway.thread: true\`): p99 alone / during a storm on its identity plane (${summary.threadedStormSigninsPerSecond} sign-ins/s) | ${summary.threadedGatewayP99Ms} / ${summary.threadedGatewayStormP99Ms} ms | |
+| Δp99, gateway thread | ${summary.threadedP99DeltaMs} ms | ≤ 1 ms (${verdict(summary.threadedP99DeltaMs <= 1)}) |
 | the gateway plane in its own process (\`planes: [gateway]\`, same directory): p99 alone / during a storm (${summary.separateStormSigninsPerSecond} sign-ins/s) | ${summary.separateGatewayP99Ms} / ${summary.separateGatewayStormP99Ms} ms | |
 | Δp99, gateway in its own process | ${summary.separateP99DeltaMs} ms | (deployment option) |
 | p99 of the load straight to the upstream during a storm (no gateway at all: the floor on this machine) | ${summary.directStormP99Ms} ms | |
@@ -295,9 +324,9 @@ Shared machine: absolute numbers drift between runs (±25% or more), read the ra
 
 Sign-ins are driven over HTTP from another process (a fresh cookie jar each: authorize with PKCE, password page, TOTP page, consent, code at /oauth2/token); the node is one process serving the identity and gateway planes. Node CPU per sign-in is user+system time of the node process (from /proc), including its Argon2id threads; the event loop's share is its main thread's time.
 
-| round | Argon2id/s | sign-ins/s | ratio | direct p99 | gateway p99 alone | p99 in storm | Δp99 | storm sign-ins/s | own-process gateway p99 alone | in storm | Δp99 | direct p99 in storm |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
-${rounds.map((r, i) => `| ${i + 1} | ${r.argon.perSecond.toFixed(1)} | ${r.signin.perSecond.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.direct.p99} | ${r.gateway.p99} | ${r.gatewayStorm.p99} | ${r.p99DeltaMs.toFixed(2)} | ${r.storm.perSecond.toFixed(1)} | ${r.separate.p99} | ${r.separateStorm.p99} | ${r.separateP99DeltaMs.toFixed(2)} | ${r.directStorm.p99} |`).join('\n')}
+| round | Argon2id/s | sign-ins/s | ratio | direct p99 | gateway p99 alone | p99 in storm | Δp99 | storm sign-ins/s | own-process gateway p99 alone | in storm | Δp99 | direct p99 in storm | gateway thread p99 alone | in storm | Δp99 |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+${rounds.map((r, i) => `| ${i + 1} | ${r.argon.perSecond.toFixed(1)} | ${r.signin.perSecond.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.direct.p99} | ${r.gateway.p99} | ${r.gatewayStorm.p99} | ${r.p99DeltaMs.toFixed(2)} | ${r.storm.perSecond.toFixed(1)} | ${r.separate.p99} | ${r.separateStorm.p99} | ${r.separateP99DeltaMs.toFixed(2)} | ${r.directStorm.p99} | ${r.threaded.p99} | ${r.threadedStorm.p99} | ${r.threadedP99DeltaMs.toFixed(2)} |`).join('\n')}
 `;
     console.log(md);
     mkdirSync(join(here, 'results'), { recursive: true });

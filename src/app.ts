@@ -330,6 +330,9 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         logger,
       });
       urls.gateway = gatewayThread.url;
+      const thread = gatewayThread;
+      // an acknowledged change holds at the gateway thread too
+      s.events.addPeer((e) => thread.apply(e));
     } else if (planes.includes('gateway')) {
       const messageSteps = messagePolicySteps({ appSigningKeys: s.appSigningKeys, ephemeral: s.ephemeral, clock: s.clock, encryptionKeys: s.encryptionKeys, appEncryptionKeys: s.appEncryptionKeys, signingKeys: s.keys, keys: s.keys });
       const gw = createGateway({
@@ -379,7 +382,10 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     services: s,
     urls,
     ...(gatewayThread ? { gatewayThread } : {}),
-    reconcile: () => reconcileFrom(s),
+    reconcile: async () => {
+      await reconcileFrom(s);
+      await gatewayThread?.reconcile();
+    },
     close: () =>
       (closing ??= (async () => {
         for (const t of timers) clearInterval(t);

@@ -3,7 +3,8 @@
  * (identity + gateway planes, SQLite, in-memory ephemeral state) whose issuer is its
  * identity plane's real URL, one confidential app with a redirect URI, USERS users with
  * the same password (Argon2id, m=19456 t=2 p=1) and a confirmed TOTP factor each, and a
- * gateway route with `require.token` to UPSTREAM_URL. Writes the fixture as JSON to $OUT
+ * gateway route with `require.token` to UPSTREAM_URL (on a thread of its own with
+ * GATEWAY_THREAD=1: `gateway.thread`). Writes the fixture as JSON to $OUT
  * before it prints `LISTENING <identity port>`.
  */
 import { rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +43,7 @@ const config = `issuer: http://127.0.0.1:${identityPort}
 listen: { identity: 127.0.0.1:${identityPort}, gateway: 127.0.0.1:${gatewayPort}, admin: 127.0.0.1:${adminPort} }
 log: { level: silent }
 tls: { mode: off }
+gateway: { thread: ${process.env['GATEWAY_THREAD'] === '1'} }
 routes:
   - { name: bench, match: { pathPrefix: / }, upstream: '${upstream}', require: { token: { audience: '${AUDIENCE}', scopes: ['bench:read'] } } }
 `;

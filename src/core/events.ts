@@ -24,6 +24,7 @@ const CHANNEL = 'events';
 export class EventBus {
   private readonly node = randomId(8);
   private readonly handlers: Array<(e: ClusterEvent) => void | Promise<void>> = [];
+  private readonly peers: Array<(e: ClusterEvent) => Promise<void>> = [];
   private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(
@@ -59,9 +60,23 @@ export class EventBus {
     }
   }
 
-  /** Applies locally, then tells the other nodes. A publish failure is logged: reconcile delivers it later. */
+  /**
+   * Adds a part of this node that keeps its own copy of the state (the gateway thread):
+   * `emit` waits until the peer has applied the event too.
+   */
+  addPeer(apply: (e: ClusterEvent) => Promise<void>): void {
+    this.peers.push(apply);
+  }
+
+  /** Applies an event here without telling anyone (what a peer does with one it is handed). */
+  apply(e: ClusterEvent): Promise<void> {
+    return this.dispatch(e);
+  }
+
+  /** Applies locally and on the peers, then tells the other nodes. A publish failure is logged: reconcile delivers it later. */
   async emit(e: ClusterEvent): Promise<void> {
     await this.dispatch(e);
+    if (this.peers.length > 0) await Promise.all(this.peers.map((p) => p(e).catch((err: unknown) => this.logger.warn({ err, event: e.type }, 'a peer could not apply a cluster event; it picks it up at reconcile'))));
     try {
       await this.ephemeral.publish(CHANNEL, JSON.stringify({ node: this.node, event: e }));
     } catch (err) {

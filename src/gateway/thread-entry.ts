@@ -22,12 +22,20 @@ try {
       ...(data.ephemeral !== undefined ? { ephemeral: new BridgedEphemeralStore(data.ephemeral as never) } : {}),
     },
   });
+  const answer = (id: number, p: Promise<unknown>): void => {
+    p.then(
+      (value) => send({ type: 'reply', id, value }),
+      (e: unknown) => send({ type: 'reply', id, error: e instanceof Error ? e.message : 'failed' }),
+    );
+  };
   port.on('message', (m: ToThread) => {
-    if (m.type === 'metrics') {
-      void node.services.metrics.getMetricsAsJSON().then((metrics) => send({ type: 'metrics', id: m.id, metrics }));
-    } else if (m.type === 'close') {
+    if (m.type === 'close') {
       void node.close().finally(() => port.close());
+      return;
     }
+    if (m.what === 'metrics') answer(m.id, node.services.metrics.getMetricsAsJSON());
+    else if (m.what === 'reconcile') answer(m.id, node.reconcile());
+    else answer(m.id, node.services.events.apply(m.event));
   });
   send({ type: 'listening', url: node.urls.gateway! });
 } catch (e) {

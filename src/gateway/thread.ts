@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
 import type { EphemeralStore } from '../core/ephemeral.js';
+import type { ClusterEvent } from '../core/events.js';
 import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { serveEphemeral } from '../store/bridge/ephemeral.js';
@@ -39,14 +40,17 @@ export interface GatewayThreadData {
   ephemeral: MessagePort | undefined;
 }
 
+/** What the main thread asks of the gateway thread, and the answers. */
+export type ThreadCall = { what: 'metrics' } | { what: 'reconcile' } | { what: 'event'; event: ClusterEvent };
+
 /** Messages from the gateway thread. */
 export type FromThread =
   | { type: 'listening'; url: string }
   | { type: 'failed'; code: string; message: string }
-  | { type: 'metrics'; id: number; metrics: MetricsJson };
+  | { type: 'reply'; id: number; value?: unknown; error?: string };
 
 /** Messages to the gateway thread. */
-export type ToThread = { type: 'close' } | { type: 'metrics'; id: number };
+export type ToThread = { type: 'close' } | ({ type: 'call'; id: number } & ThreadCall);
 
 export interface GatewayThread {
   /** The gateway's base URL. */
@@ -55,6 +59,15 @@ export interface GatewayThread {
   readonly alive: boolean;
   /** The thread's Prometheus metrics, for the admin plane's /metrics. */
   metrics(): Promise<MetricsJson>;
+  /**
+   * Applies a cluster event the main thread emitted, resolving once it is in force on
+   * the thread, so an acknowledged change (a revocation, a new app key) holds at the
+   * gateway. While the thread restarts this resolves at once: a new thread reads
+   * everything from the store before it serves.
+   */
+  apply(event: ClusterEvent): Promise<void>;
+  /** Re-reads apps, revocations and keys on the thread. */
+  reconcile(): Promise<void>;
   /** Stops the thread: in-flight requests finish, its audit events are written. */
   close(): Promise<void>;
   /** Stops the thread at once, as a crash would; it is started again after the pause. */
@@ -101,7 +114,7 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
   let closing = false;
   let restartTimer: NodeJS.Timeout | undefined;
   let nextId = 1;
-  const waiting = new Map<number, { resolve(m: MetricsJson): void; reject(e: Error): void }>();
+  const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
 
   const spawn = (): Promise<Running> =>
     new Promise((resolve, reject) => {
@@ -126,9 +139,11 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
           resolve({ worker, stopBridge, exited });
         } else if (m.type === 'failed') {
           if (!started) reject(new PortcullisError(m.code as never, m.message));
-        } else if (m.type === 'metrics') {
-          waiting.get(m.id)?.resolve(m.metrics);
+        } else if (m.type === 'reply') {
+          const w = waiting.get(m.id);
           waiting.delete(m.id);
+          if (m.error === undefined) w?.resolve(m.value);
+          else w?.reject(new PortcullisError('unavailable', `the gateway thread could not answer: ${m.error}`));
         }
       });
       worker.on('error', (err) => {
@@ -170,6 +185,16 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
     );
   };
 
+  const call = (c: ThreadCall): Promise<unknown> => {
+    const r = running;
+    if (r === undefined) return Promise.reject(new PortcullisError('unavailable', 'the gateway thread is restarting'));
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      waiting.set(id, { resolve, reject });
+      r.worker.postMessage({ type: 'call', id, ...c } satisfies ToThread);
+    });
+  };
+
   running = await spawn();
 
   return {
@@ -180,13 +205,15 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
       return running !== undefined;
     },
     metrics: () => {
-      const r = running;
-      if (r === undefined) return Promise.reject(new PortcullisError('unavailable', 'the gateway thread is restarting'));
-      const id = nextId++;
-      return new Promise<MetricsJson>((resolve, reject) => {
-        waiting.set(id, { resolve, reject });
-        r.worker.postMessage({ type: 'metrics', id } satisfies ToThread);
-      });
+      if (running === undefined) return Promise.reject(new PortcullisError('unavailable', 'the gateway thread is restarting'));
+      return call({ what: 'metrics' }) as Promise<MetricsJson>;
+    },
+    apply: async (event) => {
+      // a thread that is not serving reads the store when it starts
+      if (running !== undefined) await call({ what: 'event', event }).catch(() => undefined);
+    },
+    reconcile: async () => {
+      if (running !== undefined) await call({ what: 'reconcile' });
     },
     terminate: async () => {
       await running?.worker.terminate();
