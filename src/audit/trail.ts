@@ -95,15 +95,32 @@ export class AuditTrail implements AuditSink {
       return;
     }
     this.queue.push(event);
-    if (this.queue.length >= (this.opts.maxBatch ?? 500)) void this.flush();
+    if (this.queue.length >= (this.opts.maxBatch ?? 500)) void this.flushOwn();
     else if (!this.timer) {
-      this.timer = setTimeout(() => void this.flush(), this.opts.flushIntervalMs ?? 100);
+      this.timer = setTimeout(() => void this.flushOwn(), this.opts.flushIntervalMs ?? 100);
       this.timer.unref();
     }
   }
 
-  /** Writes everything queued so far; resolves when it is stored. */
+  private readonly peers: Array<() => Promise<void>> = [];
+
+  /**
+   * Adds another part of this node with its own trail (the gateway thread): `flush`
+   * writes its queued events too, so what this node recorded before a flush is stored
+   * when the flush resolves.
+   */
+  addPeer(flush: () => Promise<void>): void {
+    this.peers.push(flush);
+  }
+
+  /** Writes everything queued so far (here and on the peers); resolves when it is stored. */
   flush(): Promise<void> {
+    const own = this.flushOwn();
+    if (this.peers.length === 0) return own;
+    return Promise.all([own, ...this.peers.map((p) => p().catch((err: unknown) => this.logger.warn({ err }, 'a peer could not flush its audit events')))]).then(() => undefined);
+  }
+
+  private flushOwn(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;

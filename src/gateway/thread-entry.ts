@@ -35,6 +35,7 @@ try {
     }
     if (m.what === 'metrics') answer(m.id, node.services.metrics.getMetricsAsJSON());
     else if (m.what === 'reconcile') answer(m.id, node.reconcile());
+    else if (m.what === 'flush-audit') answer(m.id, node.services.audit.flush());
     else answer(m.id, node.services.events.apply(m.event));
   });
   send({ type: 'listening', url: node.urls.gateway! });

@@ -41,7 +41,7 @@ export interface GatewayThreadData {
 }
 
 /** What the main thread asks of the gateway thread, and the answers. */
-export type ThreadCall = { what: 'metrics' } | { what: 'reconcile' } | { what: 'event'; event: ClusterEvent };
+export type ThreadCall = { what: 'metrics' } | { what: 'reconcile' } | { what: 'flush-audit' } | { what: 'event'; event: ClusterEvent };
 
 /** Messages from the gateway thread. */
 export type FromThread =
@@ -68,6 +68,8 @@ export interface GatewayThread {
   apply(event: ClusterEvent): Promise<void>;
   /** Re-reads apps, revocations and keys on the thread. */
   reconcile(): Promise<void>;
+  /** Writes the thread's queued audit events. */
+  flushAudit(): Promise<void>;
   /** Stops the thread: in-flight requests finish, its audit events are written. */
   close(): Promise<void>;
   /** Stops the thread at once, as a crash would; it is started again after the pause. */
@@ -214,6 +216,9 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
     },
     reconcile: async () => {
       if (running !== undefined) await call({ what: 'reconcile' });
+    },
+    flushAudit: async () => {
+      if (running !== undefined) await call({ what: 'flush-audit' });
     },
     terminate: async () => {
       await running?.worker.terminate();

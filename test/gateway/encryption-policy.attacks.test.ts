@@ -8,8 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSecretKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { compactDecrypt, CompactEncrypt, FlattenedEncrypt, type CompactJWEHeaderParameters, type JWK } from 'jose';
-import type { AuditEventInput } from '../../src/audit/store.js';
-import { AUDIENCE, createApp, startPolicyNode, type Answer, type PolicyNode, type TestApp } from './message-policy-support.js';
+import { AUDIENCE, createApp, startPolicyNode, type Answer, type PolicyNode, type TestApp, auditMark, deniedSince } from './message-policy-support.js';
 
 const ROUTES = `
   - name: enc
@@ -49,7 +48,6 @@ let kwKey: { kid: string; key: KeyObject };
 let otherDir: { kid: string; key: KeyObject };
 let appPrivate: KeyObject;
 let appPublicKid: string;
-const denied: AuditEventInput[] = [];
 
 async function symmetric(clientId: string, alg: 'dir' | 'A256KW'): Promise<{ kid: string; key: KeyObject }> {
   const { key, secret } = await p.node.services.appEncryptionKeys.add(clientId, { type: 'symmetric', alg }, 'test');
@@ -58,9 +56,6 @@ async function symmetric(clientId: string, alg: 'dir' | 'A256KW'): Promise<{ kid
 
 before(async () => {
   p = await startPolicyNode(ROUTES);
-  p.node.services.audit.onRecord((e) => {
-    if (e.type === 'gateway.denied') denied.push(e);
-  });
   app = await createApp(p.node, 'encrypter');
   other = await createApp(p.node, 'someone-else');
   token = await app.token();
@@ -98,12 +93,12 @@ async function send(path: string, body: string, type = 'application/jose', tok =
 
 async function refused(r: () => Promise<Answer>, code: string, status = 400): Promise<void> {
   const seen = p.upstream.seen.length;
-  const audits = denied.length;
+  const audits = await auditMark(p.node);
   const a = await r();
   assert.equal(a.json?.code, code, `expected ${code}, got ${a.status} ${a.text}`);
   assert.equal(a.status, status);
   assert.equal(p.upstream.seen.length, seen, 'the upstream saw nothing');
-  assert.ok(denied.slice(audits).some((e) => e.reason === code), `gateway.denied audited with ${code}`);
+  assert.ok((await deniedSince(p.node, audits)).some((e) => e.reason === code), `gateway.denied audited with ${code}`);
 }
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');

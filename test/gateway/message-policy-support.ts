@@ -132,3 +132,18 @@ export async function sendSigned(base: string, s: SignedSend): Promise<Answer> {
   }
   return { status: res.status, headers: res.headers, text, json };
 }
+
+/**
+ * The newest audit row's sequence number, then (`deniedSince`) the gateway denials stored
+ * after it: the node's flush writes the gateway's queued events wherever the gateway runs
+ * (its own thread by default), so what the test reads is the stored trail.
+ */
+export async function auditMark(node: TestNode): Promise<number> {
+  await node.services.audit.flush();
+  return (await node.services.store.tailAudit(1)).at(-1)?.seq ?? 0;
+}
+
+export async function deniedSince(node: TestNode, mark: number): Promise<Array<{ reason?: string | null }>> {
+  await node.services.audit.flush();
+  return (await node.services.store.listAudit(mark, 1000)).filter((r) => r.type === 'gateway.denied');
+}

@@ -8,11 +8,10 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSigner, httpbis } from 'http-message-signatures';
-import type { AuditEventInput } from '../../src/audit/store.js';
 import { contentDigest } from '../../src/signatures/content-digest.js';
 import { parseAcceptSignature, serializeComponentId, type SignatureRequest } from '../../src/signatures/signature-input.js';
 import { createSignedFetch, requestOf, verifyResponse } from '../../src/sdk/index.js';
-import { addSigningKey, createApp, sendSigned, startPolicyNode, type Answer, type PolicyNode, type TestApp, type TestSigningKey } from './message-policy-support.js';
+import { addSigningKey, createApp, sendSigned, startPolicyNode, type Answer, type PolicyNode, type TestApp, type TestSigningKey, auditMark, deniedSince } from './message-policy-support.js';
 
 const ROUTES = `
   - name: sig
@@ -56,14 +55,10 @@ let ed: TestSigningKey;
 let p256: TestSigningKey;
 let otherKey: TestSigningKey;
 let token: string;
-const denied: AuditEventInput[] = [];
 const now = () => Math.floor(Date.now() / 1000);
 
 before(async () => {
   p = await startPolicyNode(ROUTES);
-  p.node.services.audit.onRecord((e) => {
-    if (e.type === 'gateway.denied') denied.push(e);
-  });
   app = await createApp(p.node, 'signer');
   other = await createApp(p.node, 'other');
   hmac = await addSigningKey(p.node, app.clientId, 'hmac-sha256');
@@ -77,13 +72,13 @@ after(() => p.stop());
 /** Sends, then asserts the denial: status, problem code, audit event, and an upstream that saw nothing. */
 async function refused(send: () => Promise<Answer>, code: string, status = 401): Promise<void> {
   const seen = p.upstream.seen.length;
-  const auditBefore = denied.length;
+  const auditBefore = await auditMark(p.node);
   const r = await send();
   assert.equal(r.json?.code, code, `expected ${code}, got ${r.status} ${r.text}`);
   assert.equal(r.status, status);
   assert.equal(r.headers.get('content-type'), 'application/problem+json');
   assert.equal(p.upstream.seen.length, seen, 'the upstream saw nothing');
-  assert.ok(denied.slice(auditBefore).some((e) => e.reason === code), `a gateway.denied audit event with reason ${code}`);
+  assert.ok((await deniedSince(p.node, auditBefore)).some((e) => e.reason === code), `a gateway.denied audit event with reason ${code}`);
 }
 
 const body = JSON.stringify({ item: 'book', qty: 1 });

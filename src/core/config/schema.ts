@@ -219,7 +219,7 @@ export const configSchema = z.strictObject({
       connectionsPerUpstream: z.number().int().min(1).default(64).describe('Keep-alive connection pool size per upstream.'),
       thread: z
         .boolean()
-        .default(false)
+        .default(true)
         .describe('When the node serves the gateway beside another plane, serve it on a thread of its own, so sign-ins and admin work on the main thread never delay gateway requests. The thread shares the node\'s stores (the in-memory ephemeral store through a message port) and restarts if it dies.'),
     })
     .prefault({})
