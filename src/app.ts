@@ -128,7 +128,7 @@ function listen(server: Server, hp: string, ephemeral: boolean): Promise<string>
 }
 
 /** Opens stores and builds every service without listening (CLI tools and tests use this too). */
-export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger; clock?: Clock; ephemeral?: EphemeralStore } = {}): Promise<Services> {
+export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger; clock?: Clock; ephemeral?: EphemeralStore; signIns?: boolean } = {}): Promise<Services> {
   const { config, dir } = loaded;
   const logger = opts.logger ?? createLogger(config.log.level);
   const clock = opts.clock ?? systemClock;
@@ -186,7 +186,7 @@ export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger
       cacheSize: config.gateway.tokenCacheSize,
       verifyTlsClient: async (chain) => (await pki.verifyPeer(chain, { mapToApp: true })).clientId,
     });
-    const identity = await buildIdentityServices({ config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger });
+    const identity = await buildIdentityServices({ config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger, announce: opts.signIns ?? true });
     const metrics = new Registry();
     return { pki, config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, apps, appSigningKeys, webhooks, tokens, revocations, identity, events, audit, metrics, clock, logger };
   } catch (e) {
@@ -253,7 +253,7 @@ function applyEvent(s: Services) {
 export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   const loaded = loadConfig(opts.configFile, opts.env);
   const inThread = opts.gatewayThread !== undefined;
-  const s = await openServices(loaded, { ...opts, ...(opts.gatewayThread?.ephemeral ? { ephemeral: opts.gatewayThread.ephemeral } : {}) });
+  const s = await openServices(loaded, { ...opts, signIns: !inThread, ...(opts.gatewayThread?.ephemeral ? { ephemeral: opts.gatewayThread.ephemeral } : {}) });
   const { config, logger } = s;
   const planes: Config['planes'] = inThread ? ['gateway'] : config.planes;
   // the gateway on a thread of its own (gateway/thread.ts); an injected clock cannot cross threads
@@ -367,7 +367,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       servers.push({ name: 'admin', server: fastify.server, fastify });
       urls.admin = await listen(fastify.server, config.listen.admin, opts.ephemeralPorts ?? false);
     }
-    for (const [name, url] of Object.entries(urls)) logger.info({ plane: name, url }, `${name} plane listening on ${url}`);
+    // (the main thread announces the gateway thread's listener with its own)
+    if (!inThread) for (const [name, url] of Object.entries(urls)) logger.info({ plane: name, url }, `${name} plane listening on ${url}`);
   } catch (e) {
     for (const t of timers) clearInterval(t);
     for (const { server } of servers) server.close();

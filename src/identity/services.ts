@@ -60,6 +60,8 @@ export interface IdentityServiceDeps {
   audit: AuditSink;
   clock: Clock;
   logger: Logger;
+  /** False on a node part that serves no sign-ins (the gateway thread): it says nothing about the sign-in setup. */
+  announce?: boolean;
 }
 
 export interface IdentityServices {
@@ -84,7 +86,7 @@ async function sharedSecret(settings: SettingsStore, envelope: Envelope, name: s
   return new Uint8Array(Buffer.from(envelope.decryptString(sealed, name), 'utf8'));
 }
 
-function otpSender(cfg: Config['identity']['otp'], dir: string, clock: Clock, logger: Logger): OtpSender {
+function otpSender(cfg: Config['identity']['otp'], dir: string, clock: Clock, logger: Logger, announce: boolean): OtpSender {
   switch (cfg.sender) {
     case 'file':
       return new FileOutboxSender(isAbsolute(cfg.file) ? cfg.file : join(dir, cfg.file), clock);
@@ -95,7 +97,7 @@ function otpSender(cfg: Config['identity']['otp'], dir: string, clock: Clock, lo
     case 'webhook':
       return new WebhookSender({ url: cfg.webhook!.url, headers: cfg.webhook!.headers });
     case 'console':
-      logger.warn('identity.otp.sender is console: one-time codes are printed to stderr (development only)');
+      if (announce) logger.warn('identity.otp.sender is console: one-time codes are printed to stderr (development only)');
       return new ConsoleSender();
   }
 }
@@ -121,7 +123,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   const otpKey = await sharedSecret(store, d.envelope, 'otp.hmac-key');
   const totp = new TotpFactor({ store, ephemeral, box: envelopeSecretBox(d.envelope), clock }, { issuer: 'Portcullis' });
   const otp = new OtpFactor(
-    { store, ephemeral, codes: new OneTimeCodes(ephemeral, clock, otpKey), sender: otpSender(id.otp, d.dir, clock, d.logger), clock },
+    { store, ephemeral, codes: new OneTimeCodes(ephemeral, clock, otpKey), sender: otpSender(id.otp, d.dir, clock, d.logger, d.announce ?? true), clock },
     { channel: id.otp.channel, issuer: 'Portcullis' },
   );
   const recovery = new RecoveryCodesFactor({ store, clock });
