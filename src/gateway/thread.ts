@@ -95,6 +95,8 @@ function entry(): { file: URL | string; eval: boolean } {
   return { file: `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}); });`, eval: true };
 }
 
+const CALL_TIMEOUT_MS = 10_000;
+
 interface Running {
   worker: Worker;
   stopBridge: (() => Promise<void>) | undefined;
@@ -187,12 +189,21 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
     );
   };
 
+  /** Asks the running thread; a thread that does not answer within CALL_TIMEOUT_MS is unavailable (an admin change never waits on it for ever). */
   const call = (c: ThreadCall): Promise<unknown> => {
     const r = running;
     if (r === undefined) return Promise.reject(new PortcullisError('unavailable', 'the gateway thread is restarting'));
     const id = nextId++;
     return new Promise((resolve, reject) => {
-      waiting.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new PortcullisError('unavailable', `the gateway thread did not answer within ${CALL_TIMEOUT_MS} ms`));
+      }, CALL_TIMEOUT_MS);
+      timer.unref();
+      waiting.set(id, {
+        resolve: (v) => (clearTimeout(timer), resolve(v)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
       r.worker.postMessage({ type: 'call', id, ...c } satisfies ToThread);
     });
   };
