@@ -104,3 +104,17 @@ describe('gateway on its own thread', () => {
     assert.equal((await fetch(`${p.node.urls.admin}/readyz`)).status, 200);
   });
 });
+
+describe('gateway.thread: false', () => {
+  test('the gateway runs on the main event loop: no thread, the same answers', async () => {
+    const q = await startPolicyNode(`  - name: orders\n    match: { pathPrefix: /orders }\n    upstream: UPSTREAM\n    require: { token: { audience: ${AUDIENCE}, scopes: [orders:write] } }\n`, 'gateway: { thread: false }\n');
+    try {
+      assert.equal(q.node.gatewayThread, undefined);
+      const a = await createApp(q.node, 'loop-app');
+      assert.equal((await fetch(`${q.gateway}/orders/1`, { headers: { authorization: `Bearer ${await a.token()}` } })).status, 200);
+      assert.equal((await fetch(`${q.gateway}/orders/1`)).status, 401);
+    } finally {
+      await q.stop();
+    }
+  });
+});
