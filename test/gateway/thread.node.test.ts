@@ -12,6 +12,14 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { startPortcullis } from '../../src/app.js';
+import { PortcullisError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { CONFIG_FILE, initPortcullis } from '../../src/init.js';
+import { tempDir } from '../support/portcullis.js';
 import { addSigningKey, AUDIENCE, createApp, sendSigned, startPolicyNode, type PolicyNode, type TestApp } from './message-policy-support.js';
 
 let p: PolicyNode;
@@ -117,4 +125,27 @@ describe('gateway.thread: false', () => {
       await q.stop();
     }
   });
+});
+
+describe('a gateway address already in use', () => {
+  for (const thread of [true, false]) {
+    test(`gateway.thread: ${thread}: the node does not start, with listen.failed naming the address`, async () => {
+      const squatter = createServer();
+      await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+      const port = (squatter.address() as AddressInfo).port;
+      const dir = tempDir();
+      try {
+        await initPortcullis(dir, {
+          config: `issuer: http://127.0.0.1:8080\nlisten: { identity: 127.0.0.1:0, gateway: 127.0.0.1:${port}, admin: 127.0.0.1:0 }\nlog: { level: silent }\ntls: { mode: off }\ngateway: { thread: ${thread} }\n`,
+        });
+        await assert.rejects(
+          startPortcullis({ configFile: join(dir, CONFIG_FILE), logger: silentLogger, env: {} }),
+          (e: unknown) => e instanceof PortcullisError && e.code === 'listen.failed' && e.message === `cannot listen on 127.0.0.1:${port}: the address is already in use`,
+        );
+      } finally {
+        await new Promise<void>((r) => squatter.close(() => r()));
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
