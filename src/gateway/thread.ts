@@ -99,7 +99,6 @@ const CALL_TIMEOUT_MS = 10_000;
 
 interface Running {
   worker: Worker;
-  stopBridge: (() => Promise<void>) | undefined;
   exited: Promise<number>;
 }
 
@@ -140,7 +139,7 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
           url = m.url;
           const u = new URL(m.url);
           listenAt = `${u.hostname}:${u.port}`;
-          resolve({ worker, stopBridge, exited });
+          resolve({ worker, exited });
         } else if (m.type === 'failed') {
           if (!started) reject(new PortcullisError(m.code as never, m.message));
         } else if (m.type === 'reply') {
