@@ -6,6 +6,11 @@
  * the loop for ~40 ms). Pub/sub delivers through an EventEmitter on a
  * later tick, as a network would.
  *
+ * `consumeOnce` markers live apart from the other keys, as fingerprints in a compact
+ * table (`once-set.ts`: 24 bytes a slot instead of ~300 bytes of heap per key); they are
+ * never read back (every caller gives them a key of their own), so `get` does not see
+ * them.
+ *
  * Several instances may share one `MemoryEphemeralHub` (tests of multi-node logic in
  * one process); `openEphemeralStore('memory')` gives each store its own hub.
  */
@@ -14,6 +19,7 @@ import { PortcullisError } from '../../core/errors.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { EphemeralStore } from '../../core/ephemeral.js';
 import { step, ttlMillis } from '../ephemeral-args.js';
+import { OnceSet } from './once-set.js';
 
 interface Entry {
   value: string;
@@ -23,8 +29,13 @@ interface Entry {
 
 export class MemoryEphemeralHub {
   readonly entries = new Map<string, Entry>();
+  /** Keys `consumeOnce` has used (well-formed ones; the others are kept exactly in `entries`). */
+  readonly once = new OnceSet();
   readonly bus = new EventEmitter().setMaxListeners(0);
 }
+
+/** String.prototype.isWellFormed (ES2024: Node 20 has it, the TypeScript lib here stops at ES2023). */
+const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
 
 const SWEEP_INTERVAL_MS = 30_000;
 /** Entries examined per turn of the event loop by the background sweep. */
@@ -98,8 +109,10 @@ export class MemoryEphemeralStore implements EphemeralStore {
   async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
     this.open();
     const ttl = ttlMillis(ttlMs);
+    const now = this.clock.now();
+    if (isWellFormed(key)) return this.hub.once.consume(key, now, now + ttl);
     if (this.live(key) !== undefined) return false;
-    this.hub.entries.set(key, { value: '1', expiresAt: this.clock.now() + ttl });
+    this.hub.entries.set(key, { value: '1', expiresAt: now + ttl });
     return true;
   }
 
