@@ -60,6 +60,15 @@ export function runEphemeralStoreSuite(name: string, makeStore: () => Promise<Ep
     assert.equal(await b.consumeOnce('nonce:2', 60_000), true);
   });
 
+  t('consumeOnce: delete frees a consumed key on every node, and only that key', async (a, b) => {
+    assert.equal(await a.consumeOnce('nonce:d1', 60_000), true);
+    assert.equal(await a.consumeOnce('nonce:d2', 60_000), true);
+    await b.delete('nonce:d1');
+    assert.equal(await a.consumeOnce('nonce:d1', 60_000), true);
+    assert.equal(await b.consumeOnce('nonce:d1', 60_000), false);
+    assert.equal(await b.consumeOnce('nonce:d2', 60_000), false);
+  });
+
   t('consumeOnce race: 50 concurrent callers across two nodes, exactly one wins', async (a, b) => {
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).consumeOnce('code:race', 60_000)));
     assert.equal(results.filter(Boolean).length, 1);

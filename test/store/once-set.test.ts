@@ -20,6 +20,24 @@ test('once-set: an expired key on the probe path does not hide a live key beyond
   for (let i = 0; i < 2_000; i += 2) assert.equal(s.consume(`k${i}`, 20, 1000), true, `k${i} expired`);
 });
 
+test('once-set: a forgotten key is a first use again, and keys behind it on its probe path stay used, also while a rebuild moves them', () => {
+  const s = new OnceSet();
+  for (let i = 0; i < 2_000; i++) s.consume(`k${i}`, 0, 1000);
+  for (let i = 0; i < 2_000; i += 2) s.forget(`k${i}`);
+  for (let i = 1; i < 2_000; i += 2) assert.equal(s.consume(`k${i}`, 1, 1000), false, `k${i} is still used`);
+  for (let i = 0; i < 2_000; i += 2) assert.equal(s.consume(`k${i}`, 1, 1000), true, `k${i} was forgotten`);
+  // push the table into a rebuild and forget keys while they move
+  let n = 0;
+  while (!s.rebuilding) s.consume(`fill${n++}`, 1, 1000);
+  s.forget('k3');
+  assert.equal(s.consume('k3', 2, 1000), true, 'forgotten in the old table');
+  assert.equal(s.consume('k5', 2, 1000), false, 'still used while moving');
+  s.forget('fill0');
+  assert.equal(s.consume('fill0', 2, 1000), true);
+  s.forget('never-seen');
+  assert.equal(s.consume('never-seen', 2, 1000), true);
+});
+
 test('once-set: growing through many rebuilds keeps every live key and drops the expired ones', () => {
   const s = new OnceSet();
   // 50,000 keys: the even ones expire at t=10, the odd ones at t=1,000,000

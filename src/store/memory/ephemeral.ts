@@ -9,7 +9,7 @@
  * `consumeOnce` markers live apart from the other keys, as fingerprints in a compact
  * table (`once-set.ts`: 24 bytes a slot instead of ~300 bytes of heap per key); they are
  * never read back (every caller gives them a key of their own), so `get` does not see
- * them.
+ * them; `delete` does remove them, as it removes the key in Redis.
  *
  * Several instances may share one `MemoryEphemeralHub` (tests of multi-node logic in
  * one process); `openEphemeralStore('memory')` gives each store its own hub.
@@ -144,6 +144,7 @@ export class MemoryEphemeralStore implements EphemeralStore {
   async delete(key: string): Promise<void> {
     this.open();
     this.hub.entries.delete(key);
+    if (isWellFormed(key)) this.hub.once.forget(key);
   }
 
   async publish(channel: string, message: string): Promise<void> {

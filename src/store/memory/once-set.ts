@@ -35,11 +35,17 @@ const COUNT_PER_CALL = 256;
 /** Old slots moved per call while a rebuild is under way. */
 const MOVE_PER_CALL = 32;
 
+/** The first 128 bits of the key's SHA-256 (of its UTF-8), as four words. */
+function fingerprint(key: string): [number, number, number, number] {
+  const d = hash('sha256', key, 'buffer');
+  return [d.readUInt32LE(0), d.readUInt32LE(4), d.readUInt32LE(8), d.readUInt32LE(12)];
+}
+
 class Table {
   readonly mask: number;
   /** Four 32-bit words of fingerprint per slot. */
   readonly fp: Uint32Array;
-  /** Expiry (epoch ms) per slot; 0 = never filled. A slot is live while now < expiry. */
+  /** Expiry (epoch ms) per slot; 0 = never filled, -Infinity = forgotten. A slot is live while now < expiry. */
   readonly exp: Float64Array;
   /** Slots filled since the table was made, live or expired. */
   filled = 0;
@@ -106,11 +112,7 @@ export class OnceSet {
    * true when this call was the first.
    */
   consume(key: string, now: number, expiresAt: number): boolean {
-    const d = hash('sha256', key, 'buffer');
-    const a = d.readUInt32LE(0);
-    const b = d.readUInt32LE(4);
-    const c = d.readUInt32LE(8);
-    const e = d.readUInt32LE(12);
+    const [a, b, c, e] = fingerprint(key);
     if (this.old !== undefined) this.move(now, MOVE_PER_CALL);
     else if (this.count !== undefined) this.countSome(now, COUNT_PER_CALL);
     const cur = this.cur;
@@ -132,6 +134,16 @@ export class OnceSet {
       else if (cur.filled > cur.slots * MAX_LOAD) this.rebuild(now);
     }
     return true;
+  }
+
+  /** Forgets `key` (a later `consume` of it is a first use again). */
+  forget(key: string): void {
+    const [a, b, c, e] = fingerprint(key);
+    for (const t of this.old === undefined ? [this.cur] : [this.cur, this.old]) {
+      // -Infinity: expired for every clock, yet not empty, so probe paths through it still hold
+      const at = t.find(a, b, c, e, -Infinity);
+      if (at >= 0) t.exp[at] = -Infinity;
+    }
   }
 
   /** Keys live at `now` (walks the tables; for tests and diagnostics). */
