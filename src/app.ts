@@ -44,8 +44,7 @@ import { startGatewayThread, type GatewayThread } from './gateway/thread.js';
 import { buildIdentityPlane } from './http/identity-plane.js';
 import { buildAdminPlane } from './http/admin-plane.js';
 import { discoveryDocument } from './http/identity-plane.js';
-import { mountOidc } from './http/oidc-mount.js';
-import { buildIdentityServices, type IdentityServices } from './identity/services.js';
+import type { IdentityServices } from './identity/services.js';
 import { readAdminToken } from './http/admin-auth.js';
 import { openDurableStore, openEphemeralStore, type DurableStore } from './store/index.js';
 
@@ -65,7 +64,12 @@ export interface StartOptions {
   gatewayThread?: { listen?: string; ephemeral?: EphemeralStore };
 }
 
-export interface Services {
+/**
+ * Every service but the identity plane's (users, OpenID Connect, second factors, pages):
+ * what a gateway-only node and the CLI's store tools need. Building the identity services
+ * loads oidc-provider and its dependencies, so those are imported only when needed.
+ */
+export interface CoreServices {
   config: Config;
   dir: string;
   store: DurableStore;
@@ -86,13 +90,20 @@ export interface Services {
   webhooks: WebhookService;
   tokens: TokenService;
   revocations: RevocationSet;
-  /** Users, OpenID Connect sign-in, second factors, the sign-in and account pages. */
-  identity: IdentityServices;
   events: EventBus;
   audit: AuditTrail;
   metrics: Registry;
   clock: Clock;
   logger: Logger;
+}
+
+export interface Services extends CoreServices {
+  /**
+   * Users, OpenID Connect sign-in, second factors, the sign-in and account pages. A node
+   * that serves neither the identity nor the admin plane (a gateway-only node, the gateway
+   * thread) does not build them: reading this there throws `internal`.
+   */
+  identity: IdentityServices;
 }
 
 export interface Portcullis {
@@ -127,8 +138,47 @@ function listen(server: Server, hp: string, ephemeral: boolean): Promise<string>
   });
 }
 
+interface OpenOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** An ephemeral store to use instead of opening `config.ephemeral` (the gateway thread's bridge). */
+  ephemeral?: EphemeralStore;
+  /** Whether this process serves sign-ins (it then announces development-only OTP senders). */
+  signIns?: boolean;
+}
+
 /** Opens stores and builds every service without listening (CLI tools and tests use this too). */
-export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger; clock?: Clock; ephemeral?: EphemeralStore; signIns?: boolean } = {}): Promise<Services> {
+export async function openServices(loaded: LoadedConfig, opts: OpenOptions = {}): Promise<Services> {
+  const core = await openCoreServices(loaded, opts);
+  try {
+    return await withIdentity(core, opts.signIns ?? true);
+  } catch (e) {
+    await core.ephemeral.close().catch(() => undefined);
+    await core.store.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Builds the identity services over `core` (importing oidc-provider on first use). */
+async function withIdentity(core: CoreServices, announce: boolean): Promise<Services> {
+  const { buildIdentityServices } = await import('./identity/services.js');
+  const { config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger } = core;
+  const identity = await buildIdentityServices({ config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger, announce });
+  return { ...core, identity };
+}
+
+/** `core` for a node without identity or admin plane: its `identity` refuses to be read. */
+function withoutIdentity(core: CoreServices): Services {
+  return Object.defineProperty({ ...core }, 'identity', {
+    enumerable: false,
+    get(): never {
+      throw new PortcullisError('internal', 'this node serves neither the identity nor the admin plane, so its identity services are not built');
+    },
+  }) as Services;
+}
+
+/** Opens stores and builds every service but the identity plane's (see CoreServices). */
+export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions = {}): Promise<CoreServices> {
   const { config, dir } = loaded;
   const logger = opts.logger ?? createLogger(config.log.level);
   const clock = opts.clock ?? systemClock;
@@ -186,9 +236,8 @@ export async function openServices(loaded: LoadedConfig, opts: { logger?: Logger
       cacheSize: config.gateway.tokenCacheSize,
       verifyTlsClient: async (chain) => (await pki.verifyPeer(chain, { mapToApp: true })).clientId,
     });
-    const identity = await buildIdentityServices({ config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger, announce: opts.signIns ?? true });
     const metrics = new Registry();
-    return { pki, config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, apps, appSigningKeys, webhooks, tokens, revocations, identity, events, audit, metrics, clock, logger };
+    return { pki, config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, metrics, clock, logger };
   } catch (e) {
     await ephemeral?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
@@ -253,9 +302,11 @@ function applyEvent(s: Services) {
 export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   const loaded = loadConfig(opts.configFile, opts.env);
   const inThread = opts.gatewayThread !== undefined;
-  const s = await openServices(loaded, { ...opts, signIns: !inThread, ...(opts.gatewayThread?.ephemeral ? { ephemeral: opts.gatewayThread.ephemeral } : {}) });
+  const planes: Config['planes'] = inThread ? ['gateway'] : loaded.config.planes;
+  const openOpts: OpenOptions = { ...opts, signIns: !inThread, ...(opts.gatewayThread?.ephemeral ? { ephemeral: opts.gatewayThread.ephemeral } : {}) };
+  // the admin plane manages users, so it needs the identity services too
+  const s = planes.includes('identity') || planes.includes('admin') ? await openServices(loaded, openOpts) : withoutIdentity(await openCoreServices(loaded, openOpts));
   const { config, logger } = s;
-  const planes: Config['planes'] = inThread ? ['gateway'] : config.planes;
   // the gateway on a thread of its own (gateway/thread.ts); an injected clock cannot cross threads
   const threaded = !inThread && config.gateway.thread && planes.includes('gateway') && planes.length > 1 && opts.clock === undefined;
   let gatewayThread: GatewayThread | undefined;
@@ -310,6 +361,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     if (planes.includes('identity')) {
       const fastify = buildIdentityPlane({ issuer: config.issuer, keys: s.keys, encryptionKeys: s.encryptionKeys, tokens: s.tokens, logger, health, pki: s.pki, ...(serverTls ? { https: serverTls.serverOptions() } : {}) });
       registerTransitPlane(fastify, s);
+      const { mountOidc } = await import('./http/oidc-mount.js');
       mountOidc(fastify, s.identity.oidc, s.identity.signIn, {
         baseMetadata: discoveryDocument(config.issuer),
         logger,

@@ -17,9 +17,9 @@ export function registerCa(program: Command): void {
     .option('--chain', 'the issuing intermediate followed by the root')
     .action(
       action(async (o: NodeOptions & { out?: string; chain?: boolean }) => {
-        const { openServices } = await import('../app.js');
+        const { openCoreServices } = await import('../app.js');
         const { silentLogger } = await import('../core/logger.js');
-        const s = await openServices(loadFor(o), { logger: silentLogger });
+        const s = await openCoreServices(loadFor(o), { logger: silentLogger });
         try {
           const pem = o.chain ? s.pki.issuing().chainPem : s.pki.rootPem();
           if (o.out) writeFileSync(o.out, pem, { mode: 0o644 });
@@ -39,12 +39,12 @@ export function registerCa(program: Command): void {
       action(async (o: NodeOptions & { cert: string; key?: string; role: string }) => {
         const { CliError } = await import('./output.js');
         if (o.role !== 'root' && o.role !== 'intermediate') throw new CliError('request.invalid', '--role must be root or intermediate');
-        const { openServices } = await import('../app.js');
+        const { openCoreServices } = await import('../app.js');
         const { silentLogger } = await import('../core/logger.js');
         const { importCa } = await import('../pki/hierarchy.js');
         const { fileSignerKind } = await import('../pki/signer.js');
         const { envelopeSecretBox } = await import('../crypto/secret-box.js');
-        const s = await openServices(loadFor(o), { logger: silentLogger });
+        const s = await openCoreServices(loadFor(o), { logger: silentLogger });
         try {
           const rec = await importCa({
             store: s.store,

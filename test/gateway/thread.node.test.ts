@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { startPortcullis } from '../../src/app.js';
 import { PortcullisError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -110,6 +110,29 @@ describe('gateway on its own thread', () => {
     const r = await fetch(`${p.gateway}/orders/6`, { headers: { authorization: `Bearer ${await app.token()}` } });
     assert.equal(r.status, 200);
     assert.equal((await fetch(`${p.node.urls.admin}/readyz`)).status, 200);
+  });
+});
+
+describe('a gateway-only node', () => {
+  test('planes: [gateway] builds no identity services (reading them is internal) and passes tokens issued by the all-in-one node on the same store', async () => {
+    const text = readFileSync(join(p.node.dir, CONFIG_FILE), 'utf8');
+    assert.ok(!/^planes:/m.test(text), 'the test config leaves planes to the default');
+    const file = join(p.node.dir, 'gateway-only.yaml');
+    writeFileSync(file, `${text}\nplanes: [gateway]\n`);
+    const gw = await startPortcullis({ configFile: file, logger: silentLogger, env: {}, ephemeralPorts: true });
+    try {
+      assert.deepEqual(Object.keys(gw.urls), ['gateway']);
+      assert.equal(gw.gatewayThread, undefined, 'a gateway-only node needs no thread');
+      assert.throws(
+        () => gw.services.identity,
+        (e: unknown) => e instanceof PortcullisError && e.code === 'internal' && /neither the identity nor the admin plane/.test(e.message),
+      );
+      const ok = await fetch(`${gw.urls.gateway}/orders/9`, { headers: { authorization: `Bearer ${await app.token()}` } });
+      assert.equal(ok.status, 200, await ok.text());
+      assert.equal((await fetch(`${gw.urls.gateway}/orders/9`)).status, 401);
+    } finally {
+      await gw.close();
+    }
   });
 });
 
