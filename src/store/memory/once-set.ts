@@ -8,7 +8,8 @@
  * hold 1.8 million keys. As strings in a Map that was ~300 bytes of JavaScript heap each
  * (2 million keys: 400 MB, marked by every full GC, and each new key copied by the young-
  * generation GC before promotion). Here a slot is 24 bytes outside the heap the GC scans,
- * at a load between 0.25 and 0.7: 34–96 bytes a key.
+ * at a load between 0.25 and 0.7 while the live set grows or holds: 34–96 bytes a key.
+ * When it shrinks, the table follows at its next rebuilds.
  *
  * Fingerprints only ever err towards refusal: two keys that shared one would make the
  * second look used (fail closed), never let a used key through. SHA-256 makes that a
