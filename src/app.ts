@@ -462,7 +462,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         await s.events.stop().catch(() => undefined);
         await s.ephemeral.close();
         await s.store.close();
-        logger.info('stopped');
+        // (the main thread says it for the gateway thread too: it closes that thread first)
+        if (!inThread) logger.info('stopped');
       })()),
   };
 }
