@@ -13,7 +13,7 @@ import { fileSignerKind, SignerRegistry } from './pki/signer.js';
 import { openServerTls } from './http/tls.js';
 import { certificateSteps } from './gateway/client-certificate-policy.js';
 import type { AddressInfo } from 'node:net';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './core/clock.js';
 import { PortcullisError } from './core/errors.js';
@@ -47,6 +47,7 @@ import { discoveryDocument } from './http/identity-plane.js';
 import type { IdentityServices } from './identity/services.js';
 import { readAdminToken } from './http/admin-auth.js';
 import { openDurableStore, openEphemeralStore, type DurableStore } from './store/index.js';
+import { MemoryEphemeralStore } from './store/memory/ephemeral.js';
 
 export interface StartOptions {
   /** Path of portcullis.yaml. */
@@ -237,6 +238,17 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
       verifyTlsClient: async (chain) => (await pki.verifyPeer(chain, { mapToApp: true })).clientId,
     });
     const metrics = new Registry();
+    if (ephemeral instanceof MemoryEphemeralStore) {
+      const memory = ephemeral;
+      new Gauge({
+        name: 'portcullis_ephemeral_once_bytes',
+        help: 'Bytes the in-memory ephemeral store holds for consumeOnce markers (signature nonces, used codes): its fingerprint table.',
+        registers: [metrics],
+        collect() {
+          this.set(memory.onceBytes());
+        },
+      });
+    }
     return { pki, config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, metrics, clock, logger };
   } catch (e) {
     await ephemeral?.close().catch(() => undefined);

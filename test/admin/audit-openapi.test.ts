@@ -85,6 +85,10 @@ describe('admin API: audit trail and open endpoints', () => {
     assert.equal(m.status, 200);
     assert.match(m.headers.get('content-type') ?? '', /^text\/plain/);
     assert.match(m.body, /^# HELP process_cpu_user_seconds_total/m);
+    // the in-memory store's consumeOnce table, at least its first 1,024 slots of 24 bytes
+    const once = /^portcullis_ephemeral_once_bytes (\d+)$/m.exec(m.body);
+    assert.ok(once, 'the nonce table is measured');
+    assert.ok(Number(once[1]) >= 1024 * 24, once[1]);
   });
 
   test('/readyz → 503 when a readiness check throws (store down)', async () => {

@@ -72,3 +72,14 @@ test('once-set: a churn of expiring keys at a steady rate keeps the table bounde
   assert.ok(live <= 50_000 && live >= 49_000, `live ${live}`);
   assert.ok(s.capacity <= 262_144, `capacity ${s.capacity} stays within a few times the live set, not the 400,000 keys seen`);
 });
+
+test('once-set: bytes counts 24 per slot, of both tables while keys move', () => {
+  const s = new OnceSet();
+  assert.equal(s.bytes, 1024 * 24);
+  let n = 0;
+  while (!s.rebuilding) s.consume(`k${n++}`, 0, 1000);
+  assert.equal(s.capacity, 2048, 'the first rebuild doubles the table');
+  assert.equal(s.bytes, (2048 + 1024) * 24, 'the old table is held until its keys have moved');
+  while (s.rebuilding) s.consume(`k${n++}`, 0, 1000);
+  assert.equal(s.bytes, 2048 * 24);
+});

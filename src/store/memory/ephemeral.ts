@@ -170,6 +170,11 @@ export class MemoryEphemeralStore implements EphemeralStore {
     };
   }
 
+  /** Bytes held by `consumeOnce` markers (the fingerprint table), for the metrics. */
+  onceBytes(): number {
+    return this.hub.once.bytes;
+  }
+
   async ping(): Promise<void> {
     this.open();
   }

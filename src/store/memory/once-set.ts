@@ -29,6 +29,8 @@
 import { hash } from 'node:crypto';
 
 const MIN_SLOTS = 1024;
+/** A slot: four 32-bit fingerprint words and a 64-bit expiry. */
+const SLOT_BYTES = 24;
 const MAX_LOAD = 0.7;
 /** From this load on, the live keys are counted, a few slots per call, for the next table's size. */
 const COUNT_LOAD = 0.6;
@@ -160,6 +162,11 @@ export class OnceSet {
 
   get rebuilding(): boolean {
     return this.old !== undefined;
+  }
+
+  /** Bytes the tables take (both while keys move from one to the other). */
+  get bytes(): number {
+    return (this.cur.slots + (this.old?.slots ?? 0)) * SLOT_BYTES;
   }
 
   /** Moves up to `n` slots of the old table (the live keys in them) into the new one. */
