@@ -69,6 +69,23 @@ function isBusy(e: unknown): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Runs `attempt`, again after 1, 2, 4 … 32 ms while it throws busy, until `SQLITE_BUSY_TIMEOUT_MS` have passed. */
+async function retryWhileBusy<T>(attempt: () => T): Promise<T> {
+  let deadline: number | undefined;
+  for (let wait = 1; ; wait = Math.min(wait * 2, 32)) {
+    try {
+      return attempt();
+    } catch (e) {
+      if (!isBusy(e)) throw e;
+      deadline ??= Date.now() + SQLITE_BUSY_TIMEOUT_MS;
+      if (Date.now() + wait > deadline) throw e;
+      await sleep(wait);
+    }
+  }
+}
+
+type Outcome = { ok: true; r: QueryResult<unknown> } | { ok: false; e: unknown };
+
 /** Transaction control belongs to the driver: issued as plain SQL it would bypass the groups. */
 const CONTROL = /^\s*(begin|commit|end|rollback|savepoint|release)\b/i;
 
@@ -177,33 +194,24 @@ class GroupCommitDriver implements Driver {
   private async flush(): Promise<void> {
     await this.lock.acquire();
     try {
-      let deadline: number | undefined;
-      for (let wait = 1; ; wait = Math.min(wait * 2, 32)) {
+      let outcome: Outcome[];
+      try {
+        // newcomers join the group while it waits for another connection's write lock
+        outcome = await retryWhileBusy(() => this.runGroup(this.open!));
+      } catch (e) {
+        // nothing of the group ran
         const items = this.open!;
-        let outcome: Array<{ ok: true; r: QueryResult<unknown> } | { ok: false; e: unknown }>;
-        try {
-          outcome = this.runGroup(items);
-        } catch (e) {
-          // nothing of the group ran
-          if (isBusy(e)) {
-            deadline ??= Date.now() + SQLITE_BUSY_TIMEOUT_MS;
-            if (Date.now() + wait <= deadline) {
-              await sleep(wait);
-              continue;
-            }
-          }
-          this.open = undefined;
-          for (const it of items) it.reject(e);
-          return;
-        }
         this.open = undefined;
-        items.forEach((it, i) => {
-          const o = outcome[i]!;
-          if (o.ok) it.resolve(o.r);
-          else it.reject(o.e);
-        });
+        for (const it of items) it.reject(e);
         return;
       }
+      const items = this.open!;
+      this.open = undefined;
+      items.forEach((it, i) => {
+        const o = outcome[i]!;
+        if (o.ok) it.resolve(o.r);
+        else it.reject(o.e);
+      });
     } finally {
       this.lock.release();
     }
@@ -213,7 +221,7 @@ class GroupCommitDriver implements Driver {
    * Runs a group as one transaction and returns each member's outcome; throws, having
    * run nothing, when the write lock is busy.
    */
-  private runGroup(items: Pending[]): Array<{ ok: true; r: QueryResult<unknown> } | { ok: false; e: unknown }> {
+  private runGroup(items: Pending[]): Outcome[] {
     if (items.length === 1) {
       // autocommit: one statement is its own transaction
       const it = items[0]!;
@@ -229,7 +237,7 @@ class GroupCommitDriver implements Driver {
       return [{ ok: true, r }];
     }
     this.prepare('BEGIN IMMEDIATE').run();
-    const out: Array<{ ok: true; r: QueryResult<unknown> } | { ok: false; e: unknown }> = [];
+    const out: Outcome[] = [];
     for (const it of items) {
       try {
         out.push({ ok: true, r: execute(it.stmt, it.parameters) });
@@ -242,7 +250,11 @@ class GroupCommitDriver implements Driver {
     try {
       this.prepare('COMMIT').run();
     } catch (e) {
-      if (this.conn.inTransaction) this.prepare('ROLLBACK').run();
+      try {
+        if (this.conn.inTransaction) this.prepare('ROLLBACK').run();
+      } catch {
+        // the commit's error is the one to report; SQLite ends the transaction on close at worst
+      }
       return items.map(() => ({ ok: false, e }));
     }
     this.stats.groups++;
@@ -251,26 +263,14 @@ class GroupCommitDriver implements Driver {
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    const h = connection as Handle;
     await this.lock.acquire();
-    let deadline: number | undefined;
-    for (let wait = 1; ; wait = Math.min(wait * 2, 32)) {
-      try {
-        this.prepare('BEGIN IMMEDIATE').run();
-        h.inTransaction = true;
-        return;
-      } catch (e) {
-        if (isBusy(e)) {
-          deadline ??= Date.now() + SQLITE_BUSY_TIMEOUT_MS;
-          if (Date.now() + wait <= deadline) {
-            await sleep(wait);
-            continue;
-          }
-        }
-        this.lock.release();
-        throw e;
-      }
+    try {
+      await retryWhileBusy(() => this.prepare('BEGIN IMMEDIATE').run());
+    } catch (e) {
+      this.lock.release();
+      throw e;
     }
+    (connection as Handle).inTransaction = true;
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
