@@ -58,6 +58,24 @@ test('a failing statement fails alone: the others of its group commit', async (t
   assert.deepEqual(await ids(db), ['a', 'b', 'taken']);
 });
 
+test('a statement that ends the transaction fails its whole group: nothing of it is committed or acknowledged', async (t) => {
+  const { db } = fixture(t);
+  await table(db);
+  // RAISE(ROLLBACK) undoes the whole transaction, not just its statement
+  await sql`create trigger boom before insert on t when new.id = 'boom' begin select raise(rollback, 'boom'); end`.execute(db);
+  const results = await Promise.allSettled([insert(db, 'a'), insert(db, 'boom'), insert(db, 'b')]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['rejected', 'rejected', 'rejected'],
+  );
+  for (const r of results) assert.match(String((r as PromiseRejectedResult).reason), /boom/);
+  assert.deepEqual(await ids(db), []);
+  // the connection is usable afterwards, and alone the statement fails alone
+  await insert(db, 'c');
+  await assert.rejects(insert(db, 'boom'), /boom/);
+  assert.deepEqual(await ids(db), ['c']);
+});
+
 test('a write settles only after its commit, and a read issued after it in the same turn sees it', async (t) => {
   const { db, file } = fixture(t);
   await table(db);
