@@ -36,6 +36,7 @@ import type { AppRecord, TokenRevocationStore } from '../../tokens/store.js';
 import { ACR_MFA, ACR_SINGLE_FACTOR } from '../../gateway/assurance-policy.js';
 import type { IdentityStore, OidcModelRecord, UserRecord } from '../store.js';
 import { markGrantRevoked, oidcAdapter } from './adapter.js';
+import { cookieGrip } from './cookie-grip.js';
 
 export { ACR_MFA, ACR_SINGLE_FACTOR };
 
@@ -257,7 +258,8 @@ export class OidcService {
     const provider = new Provider(d.issuer, {
       adapter: ClientAwareAdapter,
       jwks: { keys },
-      cookies: { keys: this.opts.cookieKeys, long: { signed: true, httpOnly: true, sameSite: 'lax' }, short: { signed: true, httpOnly: true, sameSite: 'lax' } },
+      // keygrip's signatures, compared without tsscmp's extra HMACs (cookie-grip.ts)
+      cookies: { keys: cookieGrip(this.opts.cookieKeys), long: { signed: true, httpOnly: true, sameSite: 'lax' }, short: { signed: true, httpOnly: true, sameSite: 'lax' } },
       routes: OIDC_ROUTES,
       scopes: ['openid', 'offline_access', 'email'],
       claims: { openid: ['sub'], email: ['email', 'email_verified'], acr: null, amr: null, auth_time: null },
