@@ -13,7 +13,7 @@ import { fileSignerKind, SignerRegistry } from './pki/signer.js';
 import { openServerTls } from './http/tls.js';
 import { certificateSteps } from './gateway/client-certificate-policy.js';
 import type { AddressInfo } from 'node:net';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './core/clock.js';
 import { PortcullisError } from './core/errors.js';
@@ -46,6 +46,7 @@ import { buildAdminPlane } from './http/admin-plane.js';
 import { discoveryDocument } from './http/identity-plane.js';
 import type { IdentityServices } from './identity/services.js';
 import { readAdminToken } from './http/admin-auth.js';
+import { KyselyDurableStore } from './store/durable/store.js';
 import { openDurableStore, openEphemeralStore, type DurableStore } from './store/index.js';
 import { MemoryEphemeralStore } from './store/memory/ephemeral.js';
 
@@ -246,6 +247,28 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
         registers: [metrics],
         collect() {
           this.set(memory.onceBytes());
+        },
+      });
+    }
+    if (store instanceof KyselyDurableStore && store.commitStats() !== undefined) {
+      // SQLite group commit (store/durable/sqlite-driver.ts): statements ÷ commits is how many writes share an fsync
+      const sqlite = store;
+      new Counter({
+        name: 'portcullis_sqlite_commits_total',
+        help: 'Commits of grouped writes on this process’s SQLite connection (each one fsync).',
+        registers: [metrics],
+        collect() {
+          this.reset();
+          this.inc(sqlite.commitStats()?.groups ?? 0);
+        },
+      });
+      new Counter({
+        name: 'portcullis_sqlite_committed_statements_total',
+        help: 'Statements run in those commits (writes, and reads queued behind them).',
+        registers: [metrics],
+        collect() {
+          this.reset();
+          this.inc(sqlite.commitStats()?.statements ?? 0);
         },
       });
     }

@@ -89,6 +89,12 @@ describe('admin API: audit trail and open endpoints', () => {
     const once = /^portcullis_ephemeral_once_bytes (\d+)$/m.exec(m.body);
     assert.ok(once, 'the nonce table is measured');
     assert.ok(Number(once[1]) >= 1024 * 24, once[1]);
+    // the SQLite store's group commits: the node has written (keys, settings, this test's apps)
+    const commits = /^portcullis_sqlite_commits_total (\d+)$/m.exec(m.body);
+    const statements = /^portcullis_sqlite_committed_statements_total (\d+)$/m.exec(m.body);
+    assert.ok(commits && statements, 'group commits are counted');
+    assert.ok(Number(commits[1]) > 0, commits[1]);
+    assert.ok(Number(statements[1]) >= Number(commits[1]), `${statements[1]} statements in ${commits[1]} commits`);
   });
 
   test('/readyz → 503 when a readiness check throws (store down)', async () => {

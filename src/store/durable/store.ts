@@ -25,6 +25,8 @@ import * as passwords from './passwords.js';
 import * as revoked from './revoked-tokens.js';
 import * as settings from './settings.js';
 import { KyselyIdentityStore } from './identity-store.js';
+import { sqliteCommitStats } from './sqlite.js';
+import type { SqliteCommitStats } from './sqlite-driver.js';
 import type { OidcModelRecord, UserPatch, UserRecord, WebAuthnCredentialRecord } from '../../identity/store.js';
 import * as appKeys from './app-signing-keys.js';
 import * as webhooks from './webhooks.js';
@@ -54,6 +56,11 @@ export class KyselyDurableStore implements DurableStore {
     this.kind = dialect.kind;
     this.db = dialect.db;
     this.identity = new KyselyIdentityStore(dialect.db);
+  }
+
+  /** SQLite only: the connection's group commits so far (for metrics); undefined on PostgreSQL. */
+  commitStats(): SqliteCommitStats | undefined {
+    return sqliteCommitStats(this.db);
   }
 
   private async run<T>(op: string, fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
