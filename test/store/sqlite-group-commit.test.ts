@@ -115,13 +115,18 @@ test('a transaction holds the connection: a plain write issued meanwhile lands a
 });
 
 test('transaction control through a plain query is refused with a clear error, and changes nothing', async (t) => {
-  const { db } = fixture(t);
+  const { d, db } = fixture(t);
   await table(db);
   for (const stmt of ['begin', 'BEGIN IMMEDIATE', ' commit', 'rollback', 'savepoint x', 'release x', 'end']) {
     await assert.rejects(sql.raw(stmt).execute(db), /transaction control through a plain query .*: use db\.transaction\(\)/);
   }
+  // inside a transaction too: it stays the driver's to end
+  await d.db.transaction().execute(async (trx) => {
+    await insert(trx as unknown as Kysely<Record<string, never>>, 'in-tx');
+    await assert.rejects(sql.raw('commit').execute(trx), /transaction control through a plain query/);
+  });
   await insert(db, 'after');
-  assert.deepEqual(await ids(db), ['after']);
+  assert.deepEqual(await ids(db), ['after', 'in-tx']);
 });
 
 test('writes queued when the store closes are committed, not dropped', async (t) => {

@@ -28,20 +28,15 @@ export interface CookieGrip {
 export function cookieGrip(keys: readonly string[]): CookieGrip {
   if (keys.length === 0) throw new Error('cookieGrip needs at least one key');
   const sign = (data: string, key: string): string => createHmac('sha1', key).update(data).digest('base64url');
-  return {
-    sign: (data) => sign(data, keys[0]!),
-    verify(data, digest) {
-      return this.index(data, digest) !== -1;
-    },
-    index(data, digest) {
-      if (typeof digest !== 'string') return -1;
-      const got = Buffer.from(digest);
-      for (let i = 0; i < keys.length; i++) {
-        const want = Buffer.from(sign(data, keys[i]!));
-        // a digest's length is public (it is the HMAC's); only its bytes are compared in constant time
-        if (want.length === got.length && timingSafeEqual(want, got)) return i;
-      }
-      return -1;
-    },
+  const index = (data: string, digest: string): number => {
+    if (typeof digest !== 'string') return -1;
+    const got = Buffer.from(digest);
+    for (let i = 0; i < keys.length; i++) {
+      const want = Buffer.from(sign(data, keys[i]!));
+      // a digest's length is public (it is the HMAC's); only its bytes are compared in constant time
+      if (want.length === got.length && timingSafeEqual(want, got)) return i;
+    }
+    return -1;
   };
+  return { sign: (data) => sign(data, keys[0]!), verify: (data, digest) => index(data, digest) !== -1, index };
 }

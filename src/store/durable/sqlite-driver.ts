@@ -53,9 +53,9 @@ const STATEMENT_CACHE = 256;
 
 /** Counters of the group commits, for tests and diagnostics. */
 export interface SqliteCommitStats {
-  /** Transactions committed for groups (a group of one runs in autocommit and counts too). */
+  /** Groups committed that wrote something, each one fsync (a group of one runs in autocommit and counts too). */
   groups: number;
-  /** Statements run in those groups. */
+  /** Statements run in those groups (reads queued behind their writes included). */
   statements: number;
   /** Reads run at once, outside any group. */
   directReads: number;
@@ -162,7 +162,6 @@ class GroupCommitDriver implements Driver {
   /** A statement outside a transaction: a read at once if it can be, otherwise into the open group. */
   submit(q: CompiledQuery): Promise<QueryResult<unknown>> {
     if (this.closed) return Promise.reject(new Error('the SQLite connection is closed'));
-    if (CONTROL.test(q.sql)) return Promise.reject(new Error(`transaction control through a plain query (${q.sql.trim().split(/\s/)[0]}): use db.transaction()`));
     let stmt: BetterSqlite3.Statement;
     try {
       stmt = this.prepare(q.sql);
@@ -232,8 +231,7 @@ class GroupCommitDriver implements Driver {
         if (isBusy(e)) throw e;
         return [{ ok: false, e }];
       }
-      this.stats.groups++;
-      this.stats.statements++;
+      this.count(items);
       return [{ ok: true, r }];
     }
     this.prepare('BEGIN IMMEDIATE').run();
@@ -257,9 +255,15 @@ class GroupCommitDriver implements Driver {
       }
       return items.map(() => ({ ok: false, e }));
     }
+    this.count(items);
+    return out;
+  }
+
+  /** A committed group counts when it wrote (a group of reads alone commits nothing to disk). */
+  private count(items: Pending[]): void {
+    if (items.every((it) => it.stmt.readonly)) return;
     this.stats.groups++;
     this.stats.statements += items.length;
-    return out;
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
@@ -294,19 +298,19 @@ class GroupCommitDriver implements Driver {
     }
   }
 
-  async savepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
-    await this.inTransaction(connection, 'savepoint', name, compile);
+  async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await this.savepointCommand(connection, 'savepoint', name);
   }
 
-  async rollbackToSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
-    await this.inTransaction(connection, 'rollback to', name, compile);
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await this.savepointCommand(connection, 'rollback to', name);
   }
 
-  async releaseSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
-    await this.inTransaction(connection, 'release', name, compile);
+  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await this.savepointCommand(connection, 'release', name);
   }
 
-  private async inTransaction(connection: DatabaseConnection, command: string, name: string, _compile: QueryCompiler['compileQuery']): Promise<void> {
+  private async savepointCommand(connection: DatabaseConnection, command: string, name: string): Promise<void> {
     if (!(connection as Handle).inTransaction) throw new Error(`${command} savepoint outside a transaction`);
     // SQLite identifiers: Kysely's savepoint names are the caller's; quote them
     this.conn.prepare(`${command} "${name.replace(/"/g, '""')}"`).run();
@@ -339,6 +343,8 @@ class Handle implements DatabaseConnection {
   constructor(private readonly driver: GroupCommitDriver) {}
 
   executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
+    // the driver owns BEGIN/COMMIT: issued as plain SQL they would bypass the groups and the lock
+    if (CONTROL.test(q.sql)) return Promise.reject(new Error(`transaction control through a plain query (${q.sql.trim().split(/\s/)[0]}): use db.transaction()`));
     if (!this.inTransaction) return this.driver.submit(q) as Promise<QueryResult<R>>;
     try {
       return Promise.resolve(execute(this.driver.prepare(q.sql), q.parameters) as QueryResult<R>);
