@@ -253,24 +253,21 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
     if (store instanceof KyselyDurableStore && store.commitStats() !== undefined) {
       // SQLite group commit (store/durable/sqlite-driver.ts): statements ÷ commits is how many writes share an fsync
       const sqlite = store;
-      new Counter({
-        name: 'portcullis_sqlite_commits_total',
-        help: 'Commits of grouped writes on this process’s SQLite connection (each one fsync).',
-        registers: [metrics],
-        collect() {
-          this.reset();
-          this.inc(sqlite.commitStats()?.groups ?? 0);
-        },
-      });
-      new Counter({
-        name: 'portcullis_sqlite_committed_statements_total',
-        help: 'Statements run in those commits (writes, and reads queued behind them).',
-        registers: [metrics],
-        collect() {
-          this.reset();
-          this.inc(sqlite.commitStats()?.statements ?? 0);
-        },
-      });
+      const counted = [
+        ['portcullis_sqlite_commits_total', 'Commits of grouped writes on this process’s SQLite connection (each one fsync).', 'groups'],
+        ['portcullis_sqlite_committed_statements_total', 'Statements run in those commits (writes, and reads queued behind them).', 'statements'],
+      ] as const;
+      for (const [name, help, field] of counted) {
+        new Counter({
+          name,
+          help,
+          registers: [metrics],
+          collect() {
+            this.reset();
+            this.inc(sqlite.commitStats()?.[field] ?? 0);
+          },
+        });
+      }
     }
     return { pki, config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, metrics, clock, logger };
   } catch (e) {
