@@ -22,6 +22,7 @@ import type { ClientCertificateRequirement, RouteConfig } from '../core/config/s
 import { PortcullisError } from '../core/errors.js';
 import type { CertificateAuthority, VerifiedPeer } from '../pki/authority.js';
 import { fromPemAll } from '../pki/pem.js';
+import { validitySecond } from '../pki/verify-chain.js';
 import { certificateBindingStep } from './certificate-binding.js';
 import type { PolicyStep, RequestContext } from './context.js';
 
@@ -93,7 +94,7 @@ export function clientCertificateStep(req: ClientCertificateRequirement, d: Clie
 
   function admit(ctx: RequestContext, v: VerifiedPeer): void {
     // Checked per request: a connection can outlive its certificate or its revocation.
-    if (d.clock.now() > v.notAfter) throw new PortcullisError('cert.expired', 'the client certificate has expired');
+    if (validitySecond(d.clock.now()) > v.notAfter) throw new PortcullisError('cert.expired', 'the client certificate has expired');
     if (d.pki.isRevoked(v.serial)) throw new PortcullisError('cert.revoked', 'the client certificate has been revoked');
     if (v.clientId !== null) {
       const app = d.findApp(v.clientId);

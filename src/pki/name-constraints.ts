@@ -11,7 +11,7 @@ function dnsMatches(name: string, base: string): boolean {
   const n = name.toLowerCase().replace(/\.$/, '');
   const b = base.toLowerCase();
   if (b === '') return true;
-  if (b.startsWith('.')) return n.endsWith(b);
+  // (a base with a leading period is refused when the constraint is parsed)
   // "Any DNS name that can be constructed by simply adding zero or more labels to
   // the left-hand side of the name satisfies the name constraint."
   return n === b || n.endsWith(`.${b}`);
@@ -28,8 +28,6 @@ function wildcardCovers(name: string, base: string): boolean {
   const n = name.toLowerCase().replace(/\.$/, '');
   if (!n.startsWith('*.')) return false;
   const b = base.toLowerCase();
-  // a leading-period base excludes strict subdomains only; those a wildcard reaches are already in its own subtree
-  if (b.startsWith('.')) return false;
   const parent = n.slice(1);
   // the base is one label (what the * stands for) left of the wildcard's parent domain
   return b.endsWith(parent) && b.length > parent.length && !b.slice(0, -parent.length).includes('.');

@@ -374,12 +374,19 @@ export interface NameConstraints {
   excluded: Subtree[];
 }
 
+/** A dNSName constraint base: LDH labels (RFC 1123), no wildcard, no leading or empty label. */
+const DNS_CONSTRAINT = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
 function subtrees(t: GeneralSubtrees): Subtree[] {
   if (t.length === 0) throw new Asn1Error('NameConstraints', 'empty GeneralSubtrees');
   return t.map((st) => {
     // RFC 5280 §4.2.1.10: minimum MUST be zero and maximum MUST be absent.
     if (st.minimum !== 0 || st.maximum !== undefined) throw new Asn1Error('NameConstraints', 'a subtree with minimum/maximum');
-    return { name: generalName(st.base) };
+    const name = generalName(st.base);
+    // §4.2.1.10: a dNSName base is a domain name ("" for every name); a leading period is
+    // URI and e-mail syntax only, though OpenSSL accepts it for DNS too
+    if (name.type === 'dns' && name.value !== '' && !DNS_CONSTRAINT.test(name.value)) throw new Asn1Error('NameConstraints', 'a dNSName subtree that is not a domain name');
+    return { name };
   });
 }
 

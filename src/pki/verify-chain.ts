@@ -132,6 +132,15 @@ function signatureVerifies(c: ParsedCertificate, issuer: ParsedCertificate): boo
   return ok;
 }
 
+/**
+ * The instant `at` (ms) as validity checks compare it. RFC 5280 times have whole
+ * seconds, so the comparison is at that granularity: a certificate whose notAfter is
+ * 00:00:00 is valid through 00:00:00.999 (x509-limbo's validity::notafter-fractional).
+ */
+export function validitySecond(at: number): number {
+  return Math.floor(at / 1000) * 1000;
+}
+
 /** Checks one certificate on its own: encoding rules, keys, time, critical extensions. */
 function checkCertificate(c: ParsedCertificate, at: number, isAnchor: boolean, isLeaf: boolean): void {
   if (!isAnchor) {
@@ -161,8 +170,9 @@ function checkCertificate(c: ParsedCertificate, at: number, isAnchor: boolean, i
   for (const e of c.extensions.values()) {
     if (e.critical && !KNOWN_EXTENSIONS.has(e.oid)) throw fail('cert.unsupported', `unsupported critical extension ${e.oid}`);
   }
-  if (at < c.notBefore) throw fail('cert.not-yet-valid', 'a certificate in the chain is not valid yet');
-  if (at > c.notAfter) throw fail('cert.expired', 'a certificate in the chain has expired');
+  const second = validitySecond(at);
+  if (second < c.notBefore) throw fail('cert.not-yet-valid', 'a certificate in the chain is not valid yet');
+  if (second > c.notAfter) throw fail('cert.expired', 'a certificate in the chain has expired');
 }
 
 function checkIssuerRole(ca: ParsedCertificate, belowNonSelfIssued: number, isAnchor: boolean): void {

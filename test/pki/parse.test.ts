@@ -157,6 +157,15 @@ test('memoised signatures do not memoise the verdict: the same chain verified ag
   await assert.rejects(verifyCertificateChain(c.der, { anchors: [der(t.rootPem)], intermediates: [der(t.intPem)], at: t.clock.now(), revocation: () => 'revoked' }), { code: 'cert.revoked' });
 });
 
+test('validity is compared at whole seconds, the granularity of X.509 times: valid through notAfter + 999 ms, expired at notAfter + 1 s', async () => {
+  const t = await makeCa({ trustDomain: TD });
+  const c = await leaf(t);
+  const chain = [c.der, der(t.intPem)];
+  assert.equal(c.notAfter % 1000, 0);
+  assert.equal((await verifyClientCertificate(chain, opts(t, c.notAfter + 999))).clientId, 'billing');
+  await assert.rejects(verifyClientCertificate(chain, opts(t, c.notAfter + 1000)), { code: 'cert.expired' });
+});
+
 test('attack: a CRL in BER (long-form length) is not read: the status stays unknown → cert.revocation-unknown (fail closed)', async () => {
   const t = await makeCa({ trustDomain: TD });
   const crl = new CrlPublisher(t.store, t.clock, signingView(t.ca));

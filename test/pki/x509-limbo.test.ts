@@ -61,6 +61,8 @@ const PROFILE_CHOICE: Record<string, string> = {
   'webpki::cn::case-mismatch': 'contradicts the cases with a subject CN outside the SAN that expect SUCCESS (webpki::san::exact-localhost-ip-san, rfc5280::nc::permitted-dns-match-more, …): the CABF BR 7.1.4.3 CN rule cannot hold for both; Portcullis never reads the CN (RFC 9525 §6.3)',
   'rfc5280::eku::ee-without-eku': 'conflicts with webpki::eku::ee-without-eku; Portcullis requires an EKU naming the purpose (Web PKI rule)',
   'rfc5280::ca-as-leaf': 'conflicts with webpki::ca-as-leaf; Portcullis refuses CA certificates as end-entity certificates (Web PKI rule)',
+  'rfc5280::aki::cross-signed-root-missing-aki':
+    'contradicts cve::cve-2024-0567, whose trust anchor has the same shape (issued by another CA, no AKI) and must pass: an anchor is its name and key (RFC 5280 §6.1.1 (d)), so Portcullis asks it for no AKI (this case is marked pedantic-rfc5280)',
   'webpki::nc::permitted-dns-match-noncritical': 'conflicts with rfc5280::nc::permitted-dns-match-noncritical; Portcullis requires critical name constraints (RFC 5280 §4.2.1.10 MUST)',
 };
 
@@ -70,9 +72,6 @@ const PROFILE_CHOICE: Record<string, string> = {
  */
 const KNOWN_GAPS: Record<string, string> = {
   'pathlen::max-chain-depth-1-self-issued': 'known gap: max chain depth counts self-issued intermediates',
-  'rfc5280::aki::cross-signed-root-missing-aki': 'known gap: AKI presence is not required on a cross-signed anchor',
-  'rfc5280::nc::invalid-dnsname-leading-period': 'known gap: malformed DNS name-constraint bases are not rejected',
-  'rfc5280::validity::notafter-fractional': 'known gap: fractional seconds in validity times are refused',
   'webpki::san::public-suffix-multi-label-wildcard-san': 'known gap: no public-suffix list for wildcard SANs',
   'webpki::san::public-suffix-private-namespace-wildcard-san': 'known gap: no public-suffix list for wildcard SANs',
 };
