@@ -42,7 +42,7 @@ export interface VerifyChainOptions {
   eku?: string | null;
   /** Revocation lookup for every certificate below the anchor; absent means no revocation check. */
   revocation?: RevocationLookup;
-  /** Most intermediates in a path (default 8). */
+  /** Most intermediates in a path (default 8), self-issued ones not counted. */
   maxIntermediates?: number;
   /** A name the leaf must carry in its SAN. */
   expectedName?: { dns: string } | { ip: string } | { uri: string };
@@ -332,7 +332,9 @@ export async function verifyCertificateChain(leafDer: Uint8Array, o: VerifyChain
         firstError ??= e;
       }
     }
-    if (path.length - 1 >= maxIntermediates) return null;
+    // RFC 5280 §6.1.4 (l): self-issued intermediates (key rollover) are not counted, as for pathLenConstraint;
+    // the pool has no repeats and the signature budget bounds the search
+    if (path.slice(1).filter((c) => !isSelfIssued(c)).length >= maxIntermediates) return null;
     for (const c of pool) {
       if (path.some((p) => equalBytes(p.der, c.der) || (equalBytes(p.subject, c.subject) && equalBytes(p.spki, c.spki)))) continue;
       if (!signedBy(cur, c)) continue;
