@@ -6,6 +6,7 @@
  * revocation through an injected status lookup (fail closed on `unknown`).
  */
 import { createPublicKey } from 'node:crypto';
+import { getPublicSuffix } from 'tldts';
 import { PortcullisError, type ErrorCode } from '../core/errors.js';
 import { EKU, EXT, KU, ipBytes } from './certificate.js';
 import { satisfiesNameConstraints } from './name-constraints.js';
@@ -270,14 +271,18 @@ function validatePath(path: ParsedCertificate[], o: VerifyChainOptions): void {
   }
 }
 
-/** RFC 6125 §6.4: exact DNS match, or a whole-label `*` wildcard in the leftmost label only. */
+/**
+ * RFC 6125 §6.4: exact DNS match, or a whole-label `*` wildcard in the leftmost label
+ * only, never over a whole public suffix (`*.co.uk`, `*.s3.amazonaws.com`: the Public
+ * Suffix List through `tldts`, private domains included; CA/B BR 3.2.2.6).
+ */
 function dnsMatch(pattern: string, name: string): boolean {
   const p = pattern.toLowerCase();
   const n = name.toLowerCase().replace(/\.$/, '');
   if (p === n) return true;
   if (!p.startsWith('*.')) return false;
   const rest = p.slice(2);
-  if (rest.includes('*') || rest.split('.').length < 2) return false;
+  if (rest.includes('*') || rest.split('.').length < 2 || getPublicSuffix(rest, { allowPrivateDomains: true }) === rest) return false;
   const dot = n.indexOf('.');
   return dot > 0 && n.slice(dot + 1) === rest;
 }

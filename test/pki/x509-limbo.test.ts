@@ -71,8 +71,7 @@ const PROFILE_CHOICE: Record<string, string> = {
  * the test fails if a listed case starts agreeing, so the list only shrinks.
  */
 const KNOWN_GAPS: Record<string, string> = {
-  'webpki::san::public-suffix-multi-label-wildcard-san': 'known gap: no public-suffix list for wildcard SANs',
-  'webpki::san::public-suffix-private-namespace-wildcard-san': 'known gap: no public-suffix list for wildcard SANs',
+  // none left (the last two, wildcards over a public suffix, closed on 2026-12-06)
 };
 
 function skipReason(c: LimboCase): string | null {
