@@ -374,8 +374,14 @@ export interface NameConstraints {
   excluded: Subtree[];
 }
 
-/** A dNSName constraint base: LDH labels (RFC 1123), no wildcard, no leading or empty label. */
-const DNS_CONSTRAINT = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+/**
+ * A domain name in the preferred name syntax of RFC 1034 §3.5 as RFC 1123 relaxed it
+ * (LDH labels of 1–63 characters, no empty label), as a RegExp source.
+ */
+export const LDH_DOMAIN = '(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+
+/** A dNSName constraint base: a domain name, no wildcard, no leading period. */
+const DNS_CONSTRAINT = new RegExp(`^${LDH_DOMAIN}$`);
 
 function subtrees(t: GeneralSubtrees): Subtree[] {
   if (t.length === 0) throw new Asn1Error('NameConstraints', 'empty GeneralSubtrees');

@@ -12,6 +12,7 @@ import { EKU, EXT, KU, ipBytes } from './certificate.js';
 import { satisfiesNameConstraints } from './name-constraints.js';
 import {
   Asn1Error,
+  LDH_DOMAIN,
   authorityInfoAccessOf,
   authorityKeyIdFieldsOf,
   authorityKeyIdOf,
@@ -205,7 +206,7 @@ function checkAnchorAki(anchor: ParsedCertificate): void {
 }
 
 /** RFC 5280 §4.2.1.6 (preferred name syntax of RFC 1034 §3.5, as RFC 1123 relaxed it) with an optional leading `*.` label. */
-const DNS_NAME = /^(?:\*\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const DNS_NAME = new RegExp(`^(?:\\*\\.)?${LDH_DOMAIN}$`);
 
 function namesOf(c: ParsedCertificate): ParsedGeneralName[] {
   const sans = decode(() => subjectAltNamesOf(c)) ?? [];
