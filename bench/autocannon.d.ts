@@ -41,6 +41,8 @@ declare module 'autocannon' {
   /** The running instance: 'response' fires per response with (client, statusCode, bytes, responseTime in ms from hrtime). */
   export interface Instance {
     on(event: 'response', listener: (client: unknown, statusCode: number, bytes: number, responseTime: number) => void): Instance;
+    /** One per failed request (a socket error, or a timeout). */
+    on(event: 'reqError', listener: (err: Error) => void): Instance;
   }
   function autocannon(opts: Options, cb: (err: Error | null, result: Result) => void): Instance;
   export default autocannon;

@@ -7,13 +7,14 @@
  * Environment: BENCH_DURATION (s per run, default 3), BENCH_ROUNDS (default 3),
  * BENCH_CONNECTIONS (default 50), BENCH_ONLY (substrings of scenario names, `|`-separated),
  * BENCH_CPU_PROF (a directory: V8 CPU profiles of the scenario servers go there),
- * BENCH_WARM (s of unmeasured load before each measured run, default 1).
+ * BENCH_WARM (s of unmeasured load before each measured window, on the same connections,
+ * so connection and TLS set-up are not measured; default 1).
  * Writes bench/results/latest.md and latest.json. Then runs bench/signin.ts (signin.md,
  * signin.json) unless BENCH_SIGNIN=0 or BENCH_ONLY is set.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -28,6 +29,8 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
 const ONLY = process.env['BENCH_ONLY'];
 /** Seconds of unmeasured load right before each measured run (a server idle for minutes between its rounds runs colder). */
 const WARM = Number(process.env['BENCH_WARM'] ?? 1);
+/** Concurrent clients of the new-connections measurement (each opens a connection per request). */
+const HANDSHAKE_CONNECTIONS = 8;
 const ISSUER = 'https://bench.portcullis.test';
 const KID = 'bench-1';
 
@@ -85,41 +88,24 @@ async function spawnServer(name: string, env: Record<string, string>) {
   return { url: `http://127.0.0.1:${port}`, child, stop: () => stopChild(child) };
 }
 
-async function runLoad(load: Load, duration: number, tmp: string, amount?: number): Promise<Sample> {
+/**
+ * Runs the load generator once. With `window`, it warms up for `window.warmup` seconds and
+ * then measures `duration` seconds on the same connections, reading the CPU of
+ * `window.pids` at the window's edges (bench/load.ts).
+ */
+async function runLoad(load: Load, duration: number, tmp: string, amount?: number, window?: { warmup: number; pids: number[]; newConnections?: number }): Promise<Sample> {
   let tokensFile: string | undefined;
   if (load.tokens !== undefined) {
     tokensFile = join(tmp, `tokens-${load.tokens.length}-${Math.random().toString(36).slice(2)}.json`);
     writeFileSync(tokensFile, JSON.stringify(load.tokens));
   }
-  const job = { url: load.url, path: load.path, method: load.method, headers: load.headers, body: load.body, tokensFile, tls: load.tls, connections: CONNECTIONS, duration, amount };
+  const job = { url: load.url, path: load.path, method: load.method, headers: load.headers, body: load.body, tokensFile, tls: load.tls, connections: window?.newConnections ?? CONNECTIONS, duration, amount, warmup: window?.warmup, cpuPids: window?.pids, newConnections: window?.newConnections !== undefined };
   const child = spawnTs(join(here, 'load.ts'), [JSON.stringify(job)], {});
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   if (code !== 0) throw new Error(`load generator failed (${code})`);
   return JSON.parse(out.trim().split('\n').pop()!) as Sample;
-}
-
-/** utime+stime of a process in ms, from /proc (Linux); undefined elsewhere. */
-function cpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields 14 and 15 of stat(5), counted from after the command name (field 3 is index 0)
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
-function cpuOf(pids: number[]): number | undefined {
-  let sum = 0;
-  for (const p of pids) {
-    const v = cpuMs(p);
-    if (v === undefined) return undefined;
-    sum += v;
-  }
-  return pids.length === 0 ? undefined : sum;
 }
 
 const median = (xs: number[]): number => {
@@ -175,8 +161,9 @@ async function main(): Promise<void> {
       return r;
     };
     started.set(s, await s.start({ ...ctx, spawnServer: spawnOwn }));
-    // the upstream-alone scenario measures the upstream itself
-    pids.set(s, own.length > 0 ? own : new URL(started.get(s)!.load.url).port === new URL(upstream.url).port && upstream.child.pid !== undefined ? [upstream.child.pid] : []);
+    const st = started.get(s)!;
+    // a shared server's pids as the scenario names them; the upstream-alone scenario measures the upstream itself
+    pids.set(s, st.pids !== undefined ? st.pids : own.length > 0 ? own : new URL(st.load.url).port === new URL(upstream.url).port && upstream.child.pid !== undefined ? [upstream.child.pid] : []);
   }
 
   console.error(`warming up ${scenarios.length} scenarios…`);
@@ -190,13 +177,21 @@ async function main(): Promise<void> {
   const samples = new Map<Scenario, Sample[]>(scenarios.map((s) => [s, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     for (const s of scenarios) {
-      if (WARM > 0) await runLoad(started.get(s)!.load, WARM, tmp);
-      const before = cpuOf(pids.get(s)!);
-      const r = await runLoad(started.get(s)!.load, DURATION, tmp);
-      const after = cpuOf(pids.get(s)!);
-      if (before !== undefined && after !== undefined && r.total > 0) r.cpuUsPerReq = ((after - before) * 1000) / r.total;
+      // warm-up and measured window on the same connections: handshakes happen in the warm-up
+      const r = await runLoad(started.get(s)!.load, DURATION, tmp, undefined, { warmup: WARM, pids: pids.get(s)! });
       samples.get(s)!.push(r);
       console.error(`round ${round}/${ROUNDS} ${s.name}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.cpuUsPerReq?.toFixed(0) ?? '–'} µs CPU/req, non-2xx ${r.non2xx}, errors ${r.errors}`);
+    }
+  }
+
+  // New connections, one request each (the handshake cost the windows above leave out), for the HTTPS scenarios.
+  const tlsScenarios = scenarios.filter((s) => started.get(s)!.load.tls !== undefined);
+  const handshakes = new Map<Scenario, Sample[]>(tlsScenarios.map((s) => [s, []]));
+  for (let round = 1; round <= ROUNDS && tlsScenarios.length > 0; round++) {
+    for (const s of tlsScenarios) {
+      const r = await runLoad(started.get(s)!.load, DURATION, tmp, undefined, { warmup: 0.5, pids: pids.get(s)!, newConnections: HANDSHAKE_CONNECTIONS });
+      handshakes.get(s)!.push(r);
+      console.error(`round ${round}/${ROUNDS} ${s.name}, new connections: ${Math.round(r.rps)}/s, ${((r.cpuUsPerReq ?? 0) / 1000).toFixed(2)} ms server CPU each, non-2xx ${r.non2xx}, errors ${r.errors}`);
     }
   }
 
@@ -219,8 +214,8 @@ async function main(): Promise<void> {
       description: s.description,
       baseline: s.baseline === true,
       rps: Math.round(median(xs.map((x) => x.rps))),
-      p50: median(xs.map((x) => x.p50)),
-      p99: median(xs.map((x) => x.p99)),
+      p50: Number(median(xs.map((x) => x.p50)).toFixed(3)),
+      p99: Number(median(xs.map((x) => x.p99)).toFixed(3)),
       ratio: Number(median(ratios).toFixed(3)),
       p99DeltaMs: Number(median(p99Delta).toFixed(2)),
       ...(against !== undefined ? { against } : {}),
@@ -232,7 +227,7 @@ async function main(): Promise<void> {
   });
 
   const when = new Date().toISOString();
-  const header = `# Gateway benchmark\n\n${when} · Node ${process.version} · ${cpus().length} cores (${cpus()[0]?.model ?? '?'}) · ${CONNECTIONS} keep-alive connections · ${ROUNDS} interleaved rounds × ${DURATION} s, each after ${WARM} s of unmeasured load · medians; ratio and Δp99 against the bare proxy of the same round.\nShared machine: absolute numbers drift, read the ratios. "server CPU µs/req" is the user+system time of the scenario's own server process(es) per request (from /proc), the least noisy figure here; it excludes the shared upstream.\n\n`;
+  const header = `# Gateway benchmark\n\n${when} · Node ${process.version} · ${cpus().length} cores (${cpus()[0]?.model ?? '?'}) · ${CONNECTIONS} keep-alive connections · ${ROUNDS} interleaved rounds × ${DURATION} s, each measured after ${WARM} s of unmeasured load on the same connections · medians; ratio and Δp99 against the bare proxy of the same round.\nShared machine: absolute numbers drift, read the ratios. "server CPU µs/req" is the user+system time of the scenario's own server process(es) per request (from /proc), the least noisy figure here; it excludes the shared upstream.\n\n`;
   const table = [
     '| scenario | req/s | p50 ms | p99 ms | × bare proxy | Δp99 ms | server CPU µs/req | non-2xx | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -244,11 +239,31 @@ async function main(): Promise<void> {
   // Pairs a scenario names with compareTo (e.g. mTLS against TLS): ratio of the same round.
   const pairs = rows.flatMap((r) => (r.against === undefined ? [] : [`| ${r.name} | ${r.against.name} | ${r.against.ratio.toFixed(2)} | ${r.against.p99DeltaMs} |`]));
   const pairTable = pairs.length ? `\n| scenario | against | × | Δp99 ms |\n|---|---|---:|---:|\n${pairs.join('\n')}\n` : '';
-  const md = `${header}${table}\n${pairTable}`;
+  // Connection set-up: HTTPS scenarios with one request per new connection.
+  const handshakeRows = tlsScenarios.map((s) => {
+    const xs = handshakes.get(s)!;
+    const other = s.compareTo === undefined ? undefined : tlsScenarios.find((o) => o.name === s.compareTo);
+    const ys = other === undefined ? undefined : handshakes.get(other)!;
+    return {
+      name: s.name,
+      perSecond: Math.round(median(xs.map((x) => x.rps))),
+      cpuMsPerConnection: xs.every((x) => x.cpuUsPerReq !== undefined) ? Number((median(xs.map((x) => x.cpuUsPerReq!)) / 1000).toFixed(2)) : undefined,
+      p99: Number(median(xs.map((x) => x.p99)).toFixed(1)),
+      ...(other !== undefined && ys !== undefined ? { against: { name: other.name, ratio: Number(median(xs.map((x, i) => x.rps / ys[i]!.rps)).toFixed(3)) } } : {}),
+      failed: xs.reduce((a, x) => a + x.non2xx + x.errors, 0),
+      rounds: xs,
+    };
+  });
+  const handshakeTable = handshakeRows.length
+    ? `\nNew connections, one request each (${HANDSHAKE_CONNECTIONS} clients at a time, ${ROUNDS} rounds × ${DURATION} s): the connection set-up the tables above leave out.\n\n| scenario | new connections/s | server CPU ms per connection | p99 ms | × | non-2xx + errors |\n|---|---:|---:|---:|---:|---:|\n${handshakeRows
+        .map((r) => `| ${r.name} | ${r.perSecond} | ${r.cpuMsPerConnection ?? '–'} | ${r.p99} | ${r.against !== undefined ? `${r.against.ratio.toFixed(2)} against ${r.against.name}` : ''} | ${r.failed} |`)
+        .join('\n')}\n`
+    : '';
+  const md = `${header}${table}\n${pairTable}${handshakeTable}`;
   console.log(md);
   mkdirSync(join(here, 'results'), { recursive: true });
   writeFileSync(join(here, 'results', 'latest.md'), md);
-  writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ when, node: process.version, connections: CONNECTIONS, rounds: ROUNDS, durationSeconds: DURATION, rows }, null, 2) + '\n');
+  writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ when, node: process.version, connections: CONNECTIONS, rounds: ROUNDS, durationSeconds: DURATION, rows, newConnections: handshakeRows }, null, 2) + '\n');
   rmSync(tmp, { recursive: true, force: true });
   // Issue 3: sign-ins per second against raw Argon2id, gateway p99 in a sign-in storm (bench/signin.ts).
   if (process.env['BENCH_SIGNIN'] !== '0' && ONLY === undefined) await (await import('./signin.js')).runSigninBench();

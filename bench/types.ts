@@ -21,6 +21,8 @@ export interface Load {
 export interface Started {
   load: Load;
   stop(): Promise<void>;
+  /** The server processes whose CPU is this scenario's, when it did not spawn them itself (a server shared with another scenario). */
+  pids?: number[];
 }
 
 export interface BenchContext {
