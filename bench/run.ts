@@ -9,8 +9,9 @@
  * BENCH_CPU_PROF (a directory: V8 CPU profiles of the scenario servers go there),
  * BENCH_WARM (s of unmeasured load before each measured window, on the same connections,
  * so connection and TLS set-up are not measured; default 1).
- * Writes bench/results/latest.md and latest.json. Then runs bench/signin.ts (signin.md,
- * signin.json) unless BENCH_SIGNIN=0 or BENCH_ONLY is set.
+ * Writes bench/results/latest.md and latest.json. Then, unless BENCH_ONLY is set, runs
+ * bench/pki.ts (pki.md, pki.json; not with BENCH_PKI=0) and bench/signin.ts (signin.md,
+ * signin.json; not with BENCH_SIGNIN=0).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -265,8 +266,48 @@ async function main(): Promise<void> {
   writeFileSync(join(here, 'results', 'latest.md'), md);
   writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ when, node: process.version, connections: CONNECTIONS, rounds: ROUNDS, durationSeconds: DURATION, rows, newConnections: handshakeRows }, null, 2) + '\n');
   rmSync(tmp, { recursive: true, force: true });
+  // Issue 6: certificates issued and OCSP responses per second (bench/pki.ts, in a process of its own).
+  if (process.env['BENCH_PKI'] !== '0' && ONLY === undefined) await runPkiBench();
   // Issue 3: sign-ins per second against raw Argon2id, gateway p99 in a sign-in storm (bench/signin.ts).
   if (process.env['BENCH_SIGNIN'] !== '0' && ONLY === undefined) await (await import('./signin.js')).runSigninBench();
+}
+
+interface PkiResult {
+  issue_per_s_one_thread: number;
+  issue_cpu_us_per_cert: number;
+  issue_per_s_workers: number;
+  workers: number;
+  ocsp_cached_per_s: number;
+  ocsp_cached_cpu_us: number;
+  targets: { issue_per_s: number; ocsp_cached_per_s: number };
+}
+
+/** Runs bench/pki.ts and writes bench/results/pki.md and pki.json. */
+async function runPkiBench(): Promise<void> {
+  console.error('certificate authority: issuance and OCSP (bench/pki.ts)…');
+  const child = spawnTs(join(here, 'pki.ts'), [], {});
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0) throw new Error(`bench/pki.ts failed (${code})`);
+  const r = JSON.parse(out) as PkiResult;
+  const when = new Date().toISOString();
+  const met = (ok: boolean): string => (ok ? 'yes' : '**no**');
+  const md = `# Certificate authority benchmark
+
+${when} · Node ${process.version} · ${cpus().length} cores (${cpus()[0]?.model ?? '?'}) · \`bench/pki.ts\`: client certificates (a P-256 key generated for each, as the admin API does) issued by an issuing CA on an in-memory store, 8 in flight per thread; OCSP responses for one request (no nonce) from the responder's cache.
+
+| figure | value | target | met |
+|---|---:|---:|---|
+| leaf certificates issued per second, one thread | ${r.issue_per_s_one_thread} | | |
+| CPU per certificate, one thread | ${r.issue_cpu_us_per_cert} µs | | |
+| leaf certificates issued per second, ${r.workers} worker threads | ${r.issue_per_s_workers} | ≥ ${r.targets.issue_per_s} | ${met(r.issue_per_s_workers >= r.targets.issue_per_s)} |
+| OCSP responses per second from cache | ${r.ocsp_cached_per_s} | ≥ ${r.targets.ocsp_cached_per_s} | ${met(r.ocsp_cached_per_s >= r.targets.ocsp_cached_per_s)} |
+| CPU per cached OCSP response | ${r.ocsp_cached_cpu_us} µs | | |
+`;
+  console.log(md);
+  writeFileSync(join(here, 'results', 'pki.md'), md);
+  writeFileSync(join(here, 'results', 'pki.json'), JSON.stringify({ when, node: process.version, ...r }, null, 2) + '\n');
 }
 
 main().then(
