@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrozenClock } from '../../src/core/clock.js';
@@ -18,14 +18,14 @@ import { openIssuingCa } from '../../src/pki/issuing-ca.js';
 import { MemoryCertificateStore } from '../../src/pki/memory-store.js';
 import { SignerRegistry, fileSignerKind } from '../../src/pki/signer.js';
 import { testSecretBox } from '../pki/helpers.js';
-import type { TestNode } from '../support/portcullis.js';
+import { startTestNode, testConfig, type TestNode } from '../support/portcullis.js';
 import { TRUST_DOMAIN, admin, clientCert, createApp, echoUpstream, files, https, run, startTlsNode } from './helpers.js';
 
 let node: TestNode;
 let up: Awaited<ReturnType<typeof echoUpstream>>;
 let ca: string;
 let appId: string;
-let good: { serial: string; cert: string; key: string };
+let good: { serial: string; cert: string; key: string; chain: string };
 let gw: string;
 
 before(async () => {
@@ -49,6 +49,11 @@ async function certAt(t: number, lifetimeMs = 3_600_000): Promise<{ cert: string
 }
 
 const code = (r: { json: any }) => r.json?.code;
+
+/** Another TLS node of the same trust domain, with the routes `extra` gives. */
+function startTlsNodeWith(extra: string): Promise<TestNode> {
+  return startTestNode({ config: testConfig(`pki: { trustDomain: ${TRUST_DOMAIN} }\ntls: { mode: auto }\n${extra}`, 'https://127.0.0.1:8080') });
+}
 
 test('curl --cacert reaches the identity plane and the gateway over TLS; without the CA curl refuses the server certificate', async () => {
   const f = files({ 'ca.pem': ca });
@@ -130,6 +135,49 @@ test('attack: a client certificate from another CA (same trust domain, same app 
   const r = await https(`${gw}/mtls/x`, { ca, cert: c.certPem, key: c.privateKeyPem! });
   assert.equal(r.status, 401);
   assert.equal(code(r), 'cert.untrusted');
+});
+
+test('a client that sends its whole chain (leaf, intermediate, root) passes as one that sends its leaf alone', async () => {
+  const r = await https(`${gw}/mtls/chain`, { ca, cert: good.chain, key: good.key });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.headers['x-portcullis-client-cert-serial'], good.serial);
+});
+
+test("a route's own caBundle (a partner CA's root): a leaf that chains to it through the intermediate the client sends → 200; the same leaf without it, or a certificate of the node's own CA → 401 cert.untrusted", async () => {
+  const store = new MemoryCertificateStore();
+  const kind = fileSignerKind(testSecretBox());
+  await createHierarchy({ store, signerKind: kind, clock: new FrozenClock(Date.now()), urlBase: 'https://partner.example', trustDomain: 'partner.example' });
+  const partner = await openIssuingCa(store, new SignerRegistry([kind]), 'https://partner.example');
+  const leaf = await issueCertificate({ store, clock: new FrozenClock(Date.now()), ca: partner, trustDomain: 'partner.example' }, { profile: 'client', clientId: 'partner-app' });
+  const cut = partner.chainPem.indexOf('-----BEGIN', 1);
+  const intermediatePem = partner.chainPem.slice(0, cut);
+  const bundle = join(mkdtempSync(join(tmpdir(), 'portcullis-bundle-')), 'partner-root.pem');
+  writeFileSync(bundle, partner.chainPem.slice(cut));
+  const extra = `routes:
+  - name: partner
+    match: { pathPrefix: /partner }
+    upstream: ${up.url}
+    require:
+      clientCertificate: { caBundle: ${bundle}, mapToApp: false }
+`;
+  const other = await startTlsNodeWith(extra);
+  try {
+    const url = `${other.urls.gateway!}/partner/x`;
+    const otherCa = other.services.pki.rootPem();
+    const ok = await https(url, { ca: otherCa, cert: leaf.certPem + intermediatePem, key: leaf.privateKeyPem! });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.headers['x-portcullis-client-cert-serial'], leaf.serial);
+    assert.equal(ok.json.headers['x-portcullis-client-cert-app'], '');
+    const alone = await https(url, { ca: otherCa, cert: leaf.certPem, key: leaf.privateKeyPem! });
+    assert.equal(alone.status, 401);
+    assert.equal(code(alone), 'cert.untrusted');
+    const own = await clientCert(other, await createApp(other, 'own'));
+    const ownChain = await https(url, { ca: otherCa, cert: own.chain, key: own.key });
+    assert.equal(ownChain.status, 401);
+    assert.equal(code(ownChain), 'cert.untrusted');
+  } finally {
+    await other.stop();
+  }
 });
 
 test('attack: a self-signed client certificate naming the app (openssl req -x509) → 401 cert.untrusted', async () => {
