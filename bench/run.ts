@@ -10,8 +10,9 @@
  * BENCH_WARM (s of unmeasured load before each measured window, on the same connections,
  * so connection and TLS set-up are not measured; default 1).
  * Writes bench/results/latest.md and latest.json. Then, unless BENCH_ONLY is set, runs
- * bench/pki.ts (pki.md, pki.json; not with BENCH_PKI=0) and bench/signin.ts (signin.md,
- * signin.json; not with BENCH_SIGNIN=0).
+ * bench/transit-lib.ts (transit-lib.md/json; not with BENCH_TRANSIT_LIB=0), bench/pki.ts
+ * (pki.md/json; not with BENCH_PKI=0) and bench/signin.ts (signin.md/json; not with
+ * BENCH_SIGNIN=0), each in a process of its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -256,7 +257,7 @@ async function main(): Promise<void> {
     };
   });
   const handshakeTable = handshakeRows.length
-    ? `\nNew connections, one request each (${HANDSHAKE_CONNECTIONS} clients at a time, ${ROUNDS} rounds × ${DURATION} s): the connection set-up the tables above leave out.\n\n| scenario | new connections/s | server CPU ms per connection | p99 ms | × | non-2xx + errors |\n|---|---:|---:|---:|---:|---:|\n${handshakeRows
+    ? `\nNew connections, one request each (${HANDSHAKE_CONNECTIONS} clients at a time, ${ROUNDS} round${ROUNDS === 1 ? "" : "s"} × ${DURATION} s): the connection set-up the tables above leave out.\n\n| scenario | new connections/s | server CPU ms per connection | p99 ms | × | non-2xx + errors |\n|---|---:|---:|---:|---:|---:|\n${handshakeRows
         .map((r) => `| ${r.name} | ${r.perSecond} | ${r.cpuMsPerConnection ?? '–'} | ${r.p99} | ${r.against !== undefined ? `${r.against.ratio.toFixed(2)} against ${r.against.name}` : ''} | ${r.failed} |`)
         .join('\n')}\n`
     : '';
@@ -266,6 +267,8 @@ async function main(): Promise<void> {
   writeFileSync(join(here, 'results', 'latest.md'), md);
   writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ when, node: process.version, connections: CONNECTIONS, rounds: ROUNDS, durationSeconds: DURATION, rows, newConnections: handshakeRows }, null, 2) + '\n');
   rmSync(tmp, { recursive: true, force: true });
+  // Issue 5: transit as a library call against raw AES-256-GCM (bench/transit-lib.ts).
+  if (process.env['BENCH_TRANSIT_LIB'] !== '0' && ONLY === undefined) await runTransitLibBench();
   // Issue 6: certificates issued and OCSP responses per second (bench/pki.ts, in a process of its own).
   if (process.env['BENCH_PKI'] !== '0' && ONLY === undefined) await runPkiBench();
   // Issue 3: sign-ins per second against raw Argon2id, gateway p99 in a sign-in storm (bench/signin.ts).
@@ -282,15 +285,50 @@ interface PkiResult {
   targets: { issue_per_s: number; ocsp_cached_per_s: number };
 }
 
-/** Runs bench/pki.ts and writes bench/results/pki.md and pki.json. */
-async function runPkiBench(): Promise<void> {
-  console.error('certificate authority: issuance and OCSP (bench/pki.ts)…');
-  const child = spawnTs(join(here, 'pki.ts'), [], {});
+/** Runs a standalone bench script in its own process; its stdout's JSON (the whole output, or its last line). */
+async function runStandalone<T>(file: string): Promise<T> {
+  const child = spawnTs(join(here, file), [], {});
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
-  if (code !== 0) throw new Error(`bench/pki.ts failed (${code})`);
-  const r = JSON.parse(out) as PkiResult;
+  if (code !== 0) throw new Error(`bench/${file} failed (${code})`);
+  const text = out.trim();
+  return JSON.parse(text.startsWith('{\n') ? text : text.split('\n').pop()!) as T;
+}
+
+interface TransitLibResult {
+  size: number;
+  rounds: Array<{ transit: number; raw: number; ratio: number }>;
+  medianRatio: number;
+  target: number;
+  pass: boolean;
+}
+
+/** Runs bench/transit-lib.ts (issue 5: transit as a library call against raw AES-256-GCM) and writes results/transit-lib.md and .json. */
+async function runTransitLibBench(): Promise<void> {
+  console.error('transit as a library call (bench/transit-lib.ts)…');
+  const r = await runStandalone<TransitLibResult>('transit-lib.ts');
+  const when = new Date().toISOString();
+  const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+  const md = `# Transit as a library call
+
+${when} · Node ${process.version} · ${cpus().length} cores (${cpus()[0]?.model ?? '?'}) · \`bench/transit-lib.ts\`: encrypt + decrypt of ${r.size} B with context, through \`Transit\` (named key, versioned ciphertext) against raw AES-256-GCM on node:crypto (a KeyObject imported once, a random IV per message), same process, alternating ${r.rounds.length} rounds.
+
+| round | transit ops/s | raw AES-256-GCM ops/s | × raw |
+|---:|---:|---:|---:|
+${r.rounds.map((x, i) => `| ${i + 1} | ${fmt(x.transit)} | ${fmt(x.raw)} | ${x.ratio.toFixed(3)} |`).join('\n')}
+
+Median: **${r.medianRatio.toFixed(3)}×** raw (target ≥ ${r.target}×: ${r.pass ? 'met' : '**missed**'}).
+`;
+  console.log(md);
+  writeFileSync(join(here, 'results', 'transit-lib.md'), md);
+  writeFileSync(join(here, 'results', 'transit-lib.json'), JSON.stringify({ when, node: process.version, ...r }, null, 2) + '\n');
+}
+
+/** Runs bench/pki.ts and writes bench/results/pki.md and pki.json. */
+async function runPkiBench(): Promise<void> {
+  console.error('certificate authority: issuance and OCSP (bench/pki.ts)…');
+  const r = await runStandalone<PkiResult>('pki.ts');
   const when = new Date().toISOString();
   const met = (ok: boolean): string => (ok ? 'yes' : '**no**');
   const md = `# Certificate authority benchmark
