@@ -177,12 +177,25 @@ async function main(): Promise<void> {
   }
 
   const samples = new Map<Scenario, Sample[]>(scenarios.map((s) => [s, []]));
+  // A scenario with compareTo and the one it names are measured A B B A in each round: once in
+  // the round's order, then again in reverse at its end, so a drift of the host within the round
+  // weighs on both alike. Only the pair's ratio uses the second windows.
+  const pairs = scenarios.flatMap((s) => {
+    const o = s.compareTo === undefined ? undefined : scenarios.find((x) => x.name === s.compareTo);
+    return o === undefined ? [] : [{ s, o, again: [] as Array<{ s: Sample; o: Sample }> }];
+  });
+  const measure = async (s: Scenario, round: number, note = ''): Promise<Sample> => {
+    // warm-up and measured window on the same connections: handshakes happen in the warm-up
+    const r = await runLoad(started.get(s)!.load, DURATION, tmp, undefined, { warmup: WARM, pids: pids.get(s)! });
+    console.error(`round ${round}/${ROUNDS} ${s.name}${note}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.cpuUsPerReq?.toFixed(0) ?? '–'} µs CPU/req, non-2xx ${r.non2xx}, errors ${r.errors}`);
+    return r;
+  };
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const s of scenarios) {
-      // warm-up and measured window on the same connections: handshakes happen in the warm-up
-      const r = await runLoad(started.get(s)!.load, DURATION, tmp, undefined, { warmup: WARM, pids: pids.get(s)! });
-      samples.get(s)!.push(r);
-      console.error(`round ${round}/${ROUNDS} ${s.name}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.cpuUsPerReq?.toFixed(0) ?? '–'} µs CPU/req, non-2xx ${r.non2xx}, errors ${r.errors}`);
+    for (const s of scenarios) samples.get(s)!.push(await measure(s, round));
+    for (const p of pairs) {
+      const s2 = await measure(p.s, round, ' (again, for the pair)');
+      const o2 = await measure(p.o, round, ' (again, for the pair)');
+      p.again.push({ s: s2, o: o2 });
     }
   }
 
@@ -207,10 +220,17 @@ async function main(): Promise<void> {
     const p99Delta = xs.map((x, i) => x.p99 - base[i]!.p99);
     const other = s.compareTo === undefined ? undefined : scenarios.find((o) => o.name === s.compareTo);
     const ys = other === undefined ? undefined : samples.get(other)!;
+    const again = pairs.find((p) => p.s === s)?.again;
+    // per round, A B B A: both windows of each side
     const against =
-      other === undefined || ys === undefined
+      other === undefined || ys === undefined || again === undefined
         ? undefined
-        : { name: other.name, ratio: Number(median(xs.map((x, i) => x.rps / ys[i]!.rps)).toFixed(3)), p99DeltaMs: Number(median(xs.map((x, i) => x.p99 - ys[i]!.p99)).toFixed(2)) };
+        : {
+            name: other.name,
+            ratio: Number(median(xs.map((x, i) => (x.rps + again[i]!.s.rps) / (ys[i]!.rps + again[i]!.o.rps))).toFixed(3)),
+            p99DeltaMs: Number(median(xs.map((x, i) => (x.p99 - ys[i]!.p99 + again[i]!.s.p99 - again[i]!.o.p99) / 2)).toFixed(2)),
+            rounds: xs.map((x, i) => ({ first: { rps: x.rps, against: ys[i]!.rps }, again: { rps: again[i]!.s.rps, against: again[i]!.o.rps } })),
+          };
     return {
       name: s.name,
       description: s.description,
@@ -239,8 +259,8 @@ async function main(): Promise<void> {
     ),
   ].join('\n');
   // Pairs a scenario names with compareTo (e.g. mTLS against TLS): ratio of the same round.
-  const pairs = rows.flatMap((r) => (r.against === undefined ? [] : [`| ${r.name} | ${r.against.name} | ${r.against.ratio.toFixed(2)} | ${r.against.p99DeltaMs} |`]));
-  const pairTable = pairs.length ? `\n| scenario | against | × | Δp99 ms |\n|---|---|---:|---:|\n${pairs.join('\n')}\n` : '';
+  const pairLines = rows.flatMap((r) => (r.against === undefined ? [] : [`| ${r.name} | ${r.against.name} | ${r.against.ratio.toFixed(2)} | ${r.against.p99DeltaMs} |`]));
+  const pairTable = pairLines.length ? `\nPairs, measured A B B A in each round (the ratio of each round is both windows of one side over both of the other's; the table above has the first windows):\n\n| scenario | against | × | Δp99 ms |\n|---|---|---:|---:|\n${pairLines.join('\n')}\n` : '';
   // Connection set-up: HTTPS scenarios with one request per new connection.
   const handshakeRows = tlsScenarios.map((s) => {
     const xs = handshakes.get(s)!;
@@ -257,7 +277,7 @@ async function main(): Promise<void> {
     };
   });
   const handshakeTable = handshakeRows.length
-    ? `\nNew connections, one request each (${HANDSHAKE_CONNECTIONS} clients at a time, ${ROUNDS} round${ROUNDS === 1 ? "" : "s"} × ${DURATION} s): the connection set-up the tables above leave out.\n\n| scenario | new connections/s | server CPU ms per connection | p99 ms | × | non-2xx + errors |\n|---|---:|---:|---:|---:|---:|\n${handshakeRows
+    ? `\nNew connections, one request each (${HANDSHAKE_CONNECTIONS} clients at a time, ${ROUNDS} round${ROUNDS === 1 ? '' : 's'} × ${DURATION} s): the connection set-up the tables above leave out.\n\n| scenario | new connections/s | server CPU ms per connection | p99 ms | × | non-2xx + errors |\n|---|---:|---:|---:|---:|---:|\n${handshakeRows
         .map((r) => `| ${r.name} | ${r.perSecond} | ${r.cpuMsPerConnection ?? '–'} | ${r.p99} | ${r.against !== undefined ? `${r.against.ratio.toFixed(2)} against ${r.against.name}` : ''} | ${r.failed} |`)
         .join('\n')}\n`
     : '';
