@@ -10,6 +10,7 @@
  * BENCH_WARM (s of unmeasured load before each measured window, on the same connections,
  * so connection and TLS set-up are not measured; default 1).
  * Writes bench/results/latest.md and latest.json. Then, unless BENCH_ONLY is set, runs
+ * bench/message-policies-report.ts (message-policies.md: the limits of issues 4 and 5),
  * bench/transit-lib.ts (transit-lib.md/json; not with BENCH_TRANSIT_LIB=0), bench/pki.ts
  * (pki.md/json; not with BENCH_PKI=0) and bench/signin.ts (signin.md/json; not with
  * BENCH_SIGNIN=0), each in a process of its own.
@@ -287,6 +288,8 @@ async function main(): Promise<void> {
   writeFileSync(join(here, 'results', 'latest.md'), md);
   writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ when, node: process.version, connections: CONNECTIONS, rounds: ROUNDS, durationSeconds: DURATION, rows, newConnections: handshakeRows }, null, 2) + '\n');
   rmSync(tmp, { recursive: true, force: true });
+  // Issues 4 and 5: the message scenarios' ratios and limits (message-policies.md), from latest.json and this run's raw rates.
+  if (ONLY === undefined) await runScript('message-policies-report.ts');
   // Issue 5: transit as a library call against raw AES-256-GCM (bench/transit-lib.ts).
   if (process.env['BENCH_TRANSIT_LIB'] !== '0' && ONLY === undefined) await runTransitLibBench();
   // Issue 6: certificates issued and OCSP responses per second (bench/pki.ts, in a process of its own).
@@ -303,6 +306,14 @@ interface PkiResult {
   ocsp_cached_per_s: number;
   ocsp_cached_cpu_us: number;
   targets: { issue_per_s: number; ocsp_cached_per_s: number };
+}
+
+/** Runs a bench script in its own process, its output passed through; throws when it fails. */
+async function runScript(file: string): Promise<void> {
+  const child = spawnTs(join(here, file), [], {});
+  child.stdout!.pipe(process.stdout);
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0) throw new Error(`bench/${file} failed (${code})`);
 }
 
 /** Runs a standalone bench script in its own process; its stdout's JSON (the whole output, or its last line). */
