@@ -102,6 +102,29 @@ function closeWindow(): void {
   cpuEnd = cpuMsOf(pids);
 }
 
+/** Prints the result line: what the window counted (or, with `amount`, the whole run's `seconds` and `rps`). */
+function report(whole?: { seconds: number; rps: number }): void {
+  closeWindow();
+  latencies.sort((a, b) => a - b);
+  const seconds = whole?.seconds ?? (windowEnd - windowStart) / 1000;
+  const cpu = cpuStart !== undefined && cpuEnd !== undefined && total > 0 ? ((cpuEnd - cpuStart) * 1000) / total : undefined;
+  process.stdout.write(
+    JSON.stringify({
+      rps: whole?.rps ?? total / seconds,
+      total,
+      p50: Number(pct(latencies, 0.5).toFixed(3)),
+      p99: Number(pct(latencies, 0.99).toFixed(3)),
+      mean: latencies.length === 0 ? 0 : Number((latencies.reduce((a, b) => a + b, 0) / latencies.length).toFixed(3)),
+      errors,
+      timeouts: 0,
+      non2xx,
+      ok,
+      duration: seconds,
+      ...(cpu !== undefined ? { cpuUsPerReq: cpu } : {}),
+    }) + '\n',
+  );
+}
+
 if (job.newConnections === true) {
   await newConnectionsLoad();
   process.exit(0);
@@ -147,13 +170,7 @@ async function newConnectionsLoad(): Promise<void> {
       }
     }),
   );
-  closeWindow();
-  latencies.sort((a, b) => a - b);
-  const seconds = (windowEnd - windowStart) / 1000;
-  const cpu = cpuStart !== undefined && cpuEnd !== undefined && total > 0 ? ((cpuEnd - cpuStart) * 1000) / total : undefined;
-  process.stdout.write(
-    JSON.stringify({ rps: total / seconds, total, p50: Number(pct(latencies, 0.5).toFixed(3)), p99: Number(pct(latencies, 0.99).toFixed(3)), mean: 0, errors, timeouts: 0, non2xx, ok, duration: seconds, ...(cpu !== undefined ? { cpuUsPerReq: cpu } : {}) }) + '\n',
-  );
+  report();
 }
 
 // The run goes on a little past the window, so the window's last moments are under full load.
@@ -172,25 +189,7 @@ const instance = autocannon(
       process.stderr.write(String(err) + '\n');
       process.exit(1);
     }
-    closeWindow();
-    latencies.sort((a, b) => a - b);
-    const seconds = job.amount !== undefined ? r.duration : (windowEnd - windowStart) / 1000;
-    const cpu = cpuStart !== undefined && cpuEnd !== undefined && total > 0 ? ((cpuEnd - cpuStart) * 1000) / total : undefined;
-    process.stdout.write(
-      JSON.stringify({
-        rps: job.amount !== undefined ? r.requests.average : total / seconds,
-        total,
-        p50: Number(pct(latencies, 0.5).toFixed(3)),
-        p99: Number(pct(latencies, 0.99).toFixed(3)),
-        mean: latencies.length === 0 ? 0 : Number((latencies.reduce((a, b) => a + b, 0) / latencies.length).toFixed(3)),
-        errors,
-        timeouts: 0,
-        non2xx,
-        ok,
-        duration: seconds,
-        ...(cpu !== undefined ? { cpuUsPerReq: cpu } : {}),
-      }) + '\n',
-    );
+    report(job.amount !== undefined ? { seconds: r.duration, rps: r.requests.average } : undefined);
   },
 );
 if (warmup > 0) {

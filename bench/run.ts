@@ -289,7 +289,7 @@ async function main(): Promise<void> {
   writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ when, node: process.version, connections: CONNECTIONS, rounds: ROUNDS, durationSeconds: DURATION, rows, newConnections: handshakeRows }, null, 2) + '\n');
   rmSync(tmp, { recursive: true, force: true });
   // Issues 4 and 5: the message scenarios' ratios and limits (message-policies.md), from latest.json and this run's raw rates.
-  if (ONLY === undefined) await runScript('message-policies-report.ts');
+  if (ONLY === undefined) process.stdout.write(await runScript('message-policies-report.ts'));
   // Issue 5: transit as a library call against raw AES-256-GCM (bench/transit-lib.ts).
   if (process.env['BENCH_TRANSIT_LIB'] !== '0' && ONLY === undefined) await runTransitLibBench();
   // Issue 6: certificates issued and OCSP responses per second (bench/pki.ts, in a process of its own).
@@ -308,22 +308,19 @@ interface PkiResult {
   targets: { issue_per_s: number; ocsp_cached_per_s: number };
 }
 
-/** Runs a bench script in its own process, its output passed through; throws when it fails. */
-async function runScript(file: string): Promise<void> {
-  const child = spawnTs(join(here, file), [], {});
-  child.stdout!.pipe(process.stdout);
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  if (code !== 0) throw new Error(`bench/${file} failed (${code})`);
-}
-
-/** Runs a standalone bench script in its own process; its stdout's JSON (the whole output, or its last line). */
-async function runStandalone<T>(file: string): Promise<T> {
+/** Runs a bench script in its own process; resolves with its stdout, throws when it fails. */
+async function runScript(file: string): Promise<string> {
   const child = spawnTs(join(here, file), [], {});
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   if (code !== 0) throw new Error(`bench/${file} failed (${code})`);
-  const text = out.trim();
+  return out;
+}
+
+/** Runs a standalone bench script; its stdout's JSON (the whole output, or its last line). */
+async function runStandalone<T>(file: string): Promise<T> {
+  const text = (await runScript(file)).trim();
   return JSON.parse(text.startsWith('{\n') ? text : text.split('\n').pop()!) as T;
 }
 
