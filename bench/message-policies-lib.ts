@@ -36,10 +36,11 @@ function recordRaw(scenario: string, raw: Record<string, number>): void {
 
 export type MessageMode = 'token' | 'hmac' | 'ed25519' | 'p256' | 'jwe-ecdh' | 'jwe-dir';
 
-export function messageScenario(name: string, description: string, mode: MessageMode): Scenario {
+export function messageScenario(name: string, description: string, mode: MessageMode, compareTo?: string): Scenario {
   return {
     name,
     description,
+    ...(compareTo !== undefined ? { compareTo } : {}),
     start: async (ctx) => {
       const out = join(tmpdir(), `portcullis-bench-message-${mode}-${process.pid}-${Date.now()}.json`);
       const s = await ctx.spawnServer('gateway-message', { MODE: mode, OUT: out, UPSTREAM_URL: ctx.upstreamUrl, ISSUER: ctx.issuer, KID: ctx.kid, PUBLIC_KEY_PEM_FILE: ctx.publicKeyPemFile });
@@ -49,6 +50,31 @@ export function messageScenario(name: string, description: string, mode: Message
       // client_id app-0: the app the server's keys belong to
       const [token] = await ctx.mint(1, 'bench-api', 'bench:read');
       return { load: { url: s.url, path: o.path, method: 'POST', headers: { ...o.headers, authorization: `Bearer ${token!}` }, body: o.body }, stop: s.stop };
+    },
+  };
+}
+
+/**
+ * The bare proxy loaded with a message scenario's exact request: the server of `mode`
+ * signs or encrypts its request as in `messageScenario` and is stopped, then the bare
+ * proxy relays that request (same bearer token size, same signature fields, same JWE
+ * body) without checking any of it. The load tool, the proxy and the upstream carry the
+ * same bytes as in the scenario, so the scenario's ratio against this one is what its
+ * checks cost, as "gateway + token (1 token)" is read against "bare proxy, same request".
+ */
+export function bareSameRequestScenario(name: string, mode: MessageMode): Scenario {
+  return {
+    name,
+    description: `the bare proxy relaying the "${mode}" message scenario's request unchecked`,
+    start: async (ctx) => {
+      const out = join(tmpdir(), `portcullis-bench-message-bare-${mode}-${process.pid}-${Date.now()}.json`);
+      const signer = await ctx.spawnServer('gateway-message', { MODE: mode, OUT: out, UPSTREAM_URL: ctx.upstreamUrl, ISSUER: ctx.issuer, KID: ctx.kid, PUBLIC_KEY_PEM_FILE: ctx.publicKeyPemFile, RAW_RATES: '0' });
+      const o = JSON.parse(readFileSync(out, 'utf8')) as { path: string; headers: Record<string, string>; body: string };
+      rmSync(out, { force: true });
+      await signer.stop();
+      const s = await ctx.spawnServer('bare-proxy', { UPSTREAM_URL: ctx.upstreamUrl });
+      const [token] = await ctx.mint(1, 'bench-api', 'bench:read');
+      return { load: { url: s.url, path: o.path, method: 'POST', headers: { ...o.headers, authorization: `Bearer ${token!}` }, body: o.body }, stop: s.stop, pids: s.child.pid !== undefined ? [s.child.pid] : [] };
     },
   };
 }

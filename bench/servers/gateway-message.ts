@@ -179,7 +179,8 @@ server.listen(0, '127.0.0.1', async () => {
     const sig = Buffer.from(s.signature.slice(s.signature.indexOf(':') + 1, -1), 'base64');
     signedBase = { data: Buffer.from(s.base), sig };
   }
-  const raw = await rawRates(signedBase, encMode !== undefined ? body : undefined);
+  // RAW_RATES=0: only the request is wanted (the same-request bare proxy scenarios)
+  const raw = process.env['RAW_RATES'] === '0' ? {} : await rawRates(signedBase, encMode !== undefined ? body : undefined);
   writeFileSync(out, JSON.stringify({ path: '/orders', headers, body, raw }));
   process.stdout.write(`LISTENING ${port}\n`);
 });
