@@ -6,6 +6,7 @@ import type { Scenario } from '../types.js';
 
 export default {
   name: 'transit encrypt',
+  compareTo: 'raw aes-gcm encrypt',
   description: 'POST /v1/transit/encrypt/bench, 1 KiB, admin token, audited (target ≥ 0.5× raw aes-gcm encrypt)',
   start: async (ctx) => {
     const out = join(tmpdir(), `portcullis-bench-transit encrypt-${process.pid}-${Date.now()}.json`.replace(/ /g, '-'));

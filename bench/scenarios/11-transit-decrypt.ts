@@ -6,6 +6,7 @@ import type { Scenario } from '../types.js';
 
 export default {
   name: 'transit decrypt',
+  compareTo: 'raw aes-gcm decrypt',
   description: 'POST /v1/transit/decrypt/bench, 1 KiB, admin token, audited (target ≥ 0.5× raw aes-gcm decrypt)',
   start: async (ctx) => {
     const out = join(tmpdir(), `portcullis-bench-transit decrypt-${process.pid}-${Date.now()}.json`.replace(/ /g, '-'));
