@@ -59,14 +59,19 @@ const perRound = (r: Row, f: (x: Round, i: number) => number): number => median(
 const bost = (i: number): number => bpost.rounds[i]!.rps;
 const tokenPost = row('gateway + token POST 1 KiB');
 
+/** The scenario's A B B A pair with the bare proxy relaying its request. */
+function pairOf(r: Row): NonNullable<Row['against']> {
+  if (r.against === undefined) throw new Error(`"${r.name}" has no same-request pair in latest.json`);
+  return r.against;
+}
+
 /**
  * The limit `1 / (1/proxy_rps + 1/rate)` per round, proxy_rps being both windows of the
  * scenario's same-request bare proxy in the round, and the scenario's own two windows
  * against it: medians over the rounds.
  */
 function againstLimit(r: Row, rate: number): { limit: number; ratio: number } {
-  const pair = r.against;
-  if (pair === undefined) throw new Error(`"${r.name}" has no same-request pair in latest.json`);
+  const pair = pairOf(r);
   const limitOf = (w: (typeof pair.rounds)[number]): number => 1 / (2 / (w.first.against + w.again.against) + 1 / rate);
   return { limit: median(pair.rounds.map(limitOf)), ratio: median(pair.rounds.map((w) => (w.first.rps + w.again.rps) / 2 / limitOf(w))) };
 }
@@ -99,21 +104,19 @@ function add(name: string, kind: 'reference' | 'proxy' | 'limit', factor: number
   const vsToken = perRound(r, (x, i) => x.rps / tokenPost.rounds[i]!.rps);
   const line: Line = { scenario: name, rps: r.rps, vsBare, vsBarePost, vsToken, target: '', met: false, failures: r.non2xx + r.errors };
   if (r.cpuUsPerReq !== undefined) line.cpu = r.cpuUsPerReq;
+  // like for like: the bare proxy relaying this very request, A B B A in each round
+  if (kind !== 'reference') line.vsSame = pairOf(r).ratio;
   if (kind === 'reference') {
     // the gateway alone, for reading the others
   } else if (kind === 'proxy') {
     line.target = `≥ ${factor}× bare proxy, same request`;
-    // like for like: the bare proxy relaying this very request, A B B A in each round
-    if (r.against === undefined) throw new Error(`"${name}" has no same-request pair in latest.json`);
-    line.vsSame = r.against.ratio;
-    line.met = r.against.ratio >= factor;
+    line.met = line.vsSame! >= factor;
   } else {
     const rate = raw.rates[name]?.[rateKey!];
     if (rate === undefined) throw new Error(`no ${rateKey} for "${name}" in raw-rates.json`);
     line.rate = `${rate}/s`;
     // proxy_rps: the bare proxy relaying this very request, both of its windows in the round (A B B A)
     const l = againstLimit(r, rate);
-    line.vsSame = r.against!.ratio;
     line.limit = l.limit;
     line.vsLimit = l.ratio;
     line.vsGatewayLimit = perRound(r, (x, i) => x.rps / (1 / (1 / tokenPost.rounds[i]!.rps + 1 / rate)));
