@@ -109,12 +109,12 @@ export async function pkiRoutes(app: FastifyInstance, o: PkiRoutesOptions): Prom
 
   app.post('/pki/renew', async (req: FastifyRequest<{ Body: { csr?: unknown; pkcs12_password?: unknown } | undefined }>, reply) => {
     const peer = peerCertificate(req.raw.socket);
-    if (peer.chain.length === 0) throw new PortcullisError('pki.renewal-denied', 'renewal needs the current certificate presented over mutual TLS');
+    if (peer.leaf === null) throw new PortcullisError('pki.renewal-denied', 'renewal needs the current certificate presented over mutual TLS');
     const body = req.body ?? {};
     if (body.csr !== undefined && typeof body.csr !== 'string') throw new PortcullisError('request.invalid', 'csr: expected a PEM string');
     if (body.pkcs12_password !== undefined && typeof body.pkcs12_password !== 'string') throw new PortcullisError('request.invalid', 'pkcs12_password: expected a string');
     const next = await pki.renew({
-      current: peer.chain[0]!,
+      current: peer.leaf,
       ...(typeof body.csr === 'string' ? { csrPem: body.csr } : {}),
       ...(typeof body.pkcs12_password === 'string' ? { pkcs12Password: body.pkcs12_password } : {}),
     });
