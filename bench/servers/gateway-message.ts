@@ -19,7 +19,7 @@
  * first: here the nonce is consumed on a real memory ephemeral store under a key made
  * unique per request (the same map insert and expiry work, always the first use).
  */
-import { createHmac, createPublicKey, generateKeyPairSync, randomBytes, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createHmac, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -73,9 +73,11 @@ const cfg = configSchema.parse({
 // signing keys, imported as the node imports them (non-extractable WebCrypto keys)
 let signKey: CryptoKey | undefined;
 let verifyKey: CryptoKey | undefined;
+let verifyKeyObject: KeyObject | undefined;
 let rawVerify: ((data: Buffer, sig: Uint8Array) => boolean) | undefined;
 if (sigAlg === 'hmac-sha256') {
   const secret = randomBytes(32);
+  verifyKeyObject = createSecretKey(secret);
   signKey = await crypto.subtle.importKey('raw', secret, importParams(sigAlg), false, ['sign']);
   verifyKey = await crypto.subtle.importKey('raw', secret, importParams(sigAlg), false, ['verify']);
   rawVerify = (data, sig) => timingSafeEqual(createHmac('sha256', secret).update(data).digest(), sig);
@@ -84,6 +86,7 @@ if (sigAlg === 'hmac-sha256') {
   signKey = await crypto.subtle.importKey('jwk', pair.privateKey.export({ format: 'jwk' }) as JsonWebKey, importParams(sigAlg), false, ['sign']);
   verifyKey = await crypto.subtle.importKey('jwk', pair.publicKey.export({ format: 'jwk' }) as JsonWebKey, importParams(sigAlg), false, ['verify']);
   const pub: KeyObject = pair.publicKey;
+  verifyKeyObject = pub;
   rawVerify = sigAlg === 'ed25519' ? (data, sig) => cryptoVerify(null, data, pub, sig) : (data, sig) => cryptoVerify('sha256', data, { key: pub, dsaEncoding: 'ieee-p1363' }, sig);
 }
 
@@ -105,7 +108,7 @@ const gw = createGateway({
   logger: silentLogger,
   metrics: new Registry(),
   steps: messagePolicySteps({
-    appSigningKeys: { lookup: (keyid) => (keyid === KEYID && verifyKey !== undefined ? { clientId: APP, alg: sigAlg!, key: verifyKey } : undefined) },
+    appSigningKeys: { lookup: (keyid) => (keyid === KEYID && verifyKey !== undefined ? { clientId: APP, alg: sigAlg!, key: verifyKey, keyObject: verifyKeyObject! } : undefined) },
     ephemeral: { consumeOnce: (key, ttl) => memory.consumeOnce(`${key}#${seq++}`, ttl) },
     clock: systemClock,
     encryptionKeys: { decryptionKey: (kid) => (kid === encKey.kid ? { key: encKey.privateKey, use: 'enc' } : undefined) },

@@ -34,14 +34,25 @@ import type { EphemeralStore } from '../core/ephemeral.js';
 import { PortcullisError } from '../core/errors.js';
 import { parseContentDigest } from '../signatures/content-digest.js';
 import { parseComponentId, serializeAcceptSignature, type SignatureRequest } from '../signatures/signature-input.js';
-import type { FieldLineSource, HttpRequestLike, SignatureAlgorithm } from '../signatures/types.js';
+import { verifyBytes } from '../signatures/algorithms.js';
+import type { FieldLineSource, HttpRequestLike } from '../signatures/types.js';
 import { readSignatures, SignatureVerifier, type VerificationKey, type VerifiedSignature } from '../signatures/verify.js';
 import { hasBody, readBody } from './body.js';
 import type { PolicyStep, RequestContext } from './context.js';
 
 /** What the step needs of the app signing keys (`AppSigningKeys.lookup`). */
 export interface SigningKeyLookup {
-  lookup(keyid: string): { clientId: string; alg: SignatureAlgorithm; key: CryptoKey } | undefined;
+  lookup(keyid: string): NodeVerificationKey & { clientId: string } | undefined;
+}
+
+/**
+ * A verification key with, when its owner has one, the same key as a node:crypto
+ * KeyObject: `KeyObject.from()` of a non-extractable CryptoKey is deprecated (DEP0204,
+ * Node 24), so the KeyObject comes from where the key was imported. Without it, an
+ * extractable CryptoKey is converted once; a non-extractable one is verified on WebCrypto.
+ */
+export interface NodeVerificationKey extends VerificationKey {
+  keyObject?: KeyObject;
 }
 
 export interface SignatureStepDeps {
@@ -66,9 +77,13 @@ const MAX_NONCE = 256;
 
 const keyObjects = new WeakMap<CryptoKey, KeyObject>();
 
-function keyObjectOf(key: CryptoKey): KeyObject {
+/** The key as a KeyObject: the one its owner gave, or an extractable CryptoKey's (converted once); undefined otherwise. */
+function keyObjectOf(found: NodeVerificationKey): KeyObject | undefined {
+  if (found.keyObject !== undefined) return found.keyObject;
+  const key = found.key;
   let k = keyObjects.get(key);
   if (k === undefined) {
+    if (!key.extractable) return undefined;
     k = KeyObject.from(key);
     keyObjects.set(key, k);
   }
@@ -79,12 +94,12 @@ function keyObjectOf(key: CryptoKey): KeyObject {
  * HMAC secrets as bytes, for `createHmac` (which starts ~0.5 µs sooner from bytes than
  * from a KeyObject). They live in this process's memory either way; only the map holds them.
  */
-const hmacSecrets = new WeakMap<CryptoKey, Buffer>();
+const hmacSecrets = new WeakMap<KeyObject, Buffer>();
 
-function hmacSecretOf(key: CryptoKey): Buffer {
+function hmacSecretOf(key: KeyObject): Buffer {
   let k = hmacSecrets.get(key);
   if (k === undefined) {
-    k = keyObjectOf(key).export();
+    k = key.export();
     hmacSecrets.set(key, k);
   }
   return k;
@@ -103,9 +118,11 @@ function asyncVerify(hash: string | null, data: Buffer, key: KeyObject | { key: 
  *
  * @example new SignatureVerifier({ keyLookup, verifySignature: nodeVerifySignature })
  */
-export function nodeVerifySignature(found: VerificationKey, signature: Uint8Array, base: string): boolean | Promise<boolean> {
-  if (found.alg === 'hmac-sha256') return signature.byteLength === 32 && timingSafeEqual(createHmac('sha256', hmacSecretOf(found.key)).update(base).digest(), signature);
-  const key = keyObjectOf(found.key);
+export function nodeVerifySignature(found: NodeVerificationKey, signature: Uint8Array, base: string): boolean | Promise<boolean> {
+  const key = keyObjectOf(found);
+  // a non-extractable CryptoKey without its KeyObject: WebCrypto (same checks, on the thread pool)
+  if (key === undefined) return verifyBytes(found.alg, found.key, signature, Buffer.from(base));
+  if (found.alg === 'hmac-sha256') return signature.byteLength === 32 && timingSafeEqual(createHmac('sha256', hmacSecretOf(key)).update(base).digest(), signature);
   switch (found.alg) {
     case 'ed25519':
       return signature.byteLength === 64 && asyncVerify(null, Buffer.from(base), key, signature);

@@ -66,10 +66,12 @@ class FileSigner implements CaSigner {
   private readonly hash: 'sha256' | 'sha384';
   constructor(
     readonly key: CryptoKey,
+    /** The same private key for node:crypto (`KeyObject.from()` of a non-extractable CryptoKey is deprecated). */
+    keyObject: KeyObject,
     readonly curve: CaCurve,
     readonly spki: Uint8Array,
   ) {
-    this.keyObject = KeyObject.from(key);
+    this.keyObject = keyObject;
     this.hash = hashOf(curve);
     this.signatureAlgorithm = signatureAlgorithmOf(curve);
   }
@@ -81,8 +83,9 @@ class FileSigner implements CaSigner {
 async function fromPkcs8(pkcs8: Uint8Array): Promise<FileSigner> {
   let curve: CaCurve;
   let spki: Uint8Array;
+  let priv: KeyObject;
   try {
-    const priv = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
+    priv = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
     const named = priv.asymmetricKeyDetails?.namedCurve;
     if (priv.asymmetricKeyType !== 'ec' || (named !== 'prime256v1' && named !== 'secp384r1')) {
       throw new PortcullisError('pki.ca-invalid', 'CA keys must be EC P-256 or P-384');
@@ -94,7 +97,7 @@ async function fromPkcs8(pkcs8: Uint8Array): Promise<FileSigner> {
     throw new PortcullisError('pki.ca-invalid', 'the CA private key is not a valid PKCS#8 key');
   }
   const key = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: curve }, false, ['sign']);
-  return new FileSigner(key, curve, spki);
+  return new FileSigner(key, priv, curve, spki);
 }
 
 /**

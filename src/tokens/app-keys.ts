@@ -9,7 +9,7 @@
  * (loaded at start and at reconcile, refreshed by `app-keys.changed` events), so the
  * gateway's `lookup(keyid)` never waits on the store.
  */
-import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createPublicKey, createSecretKey, randomBytes, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { PortcullisError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
@@ -27,6 +27,8 @@ export interface AppSigningKey {
   clientId: string;
   alg: SignatureAlgorithm;
   key: CryptoKey;
+  /** The same key for node:crypto (the gateway verifies on it). */
+  keyObject: KeyObject;
 }
 
 export type AddAppKeyInput =
@@ -140,7 +142,7 @@ export class AppSigningKeys {
       const app = this.apps.find(k.clientId);
       if (!app || app.status !== 'active') return undefined;
     }
-    return { clientId: k.clientId, alg: k.alg, key: k.key };
+    return { clientId: k.clientId, alg: k.alg, key: k.key, keyObject: k.keyObject };
   }
 
   /** Re-reads every key (start and reconcile); keys whose record did not change keep their CryptoKey. */
@@ -164,17 +166,20 @@ export class AppSigningKeys {
 
   private async imported(r: AppSigningKeyRecord): Promise<AppSigningKey & { record: AppSigningKeyRecord }> {
     let key: CryptoKey;
+    let keyObject: KeyObject;
     if (r.type === 'hmac') {
       const secret = this.envelope.decrypt(r.sealedSecret ?? '', secretContext(r.keyid));
       try {
         key = await crypto.subtle.importKey('raw', secret as Uint8Array<ArrayBuffer>, importParams('hmac-sha256'), false, ['sign', 'verify']);
+        keyObject = createSecretKey(secret);
       } finally {
         secret.fill(0);
       }
     } else {
       key = await crypto.subtle.importKey('jwk', r.publicJwk as JsonWebKey, importParams(r.alg), false, ['verify']);
+      keyObject = createPublicKey({ key: r.publicJwk as NodeJsonWebKey, format: 'jwk' });
     }
-    return { clientId: r.clientId, alg: r.alg, key, record: r };
+    return { clientId: r.clientId, alg: r.alg, key, keyObject, record: r };
   }
 
   async list(clientId: string): Promise<AppSigningKeyRecord[]> {

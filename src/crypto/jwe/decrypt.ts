@@ -10,7 +10,7 @@
  * there (wrong key, changed tag, ciphertext, IV, encrypted key or header) is one code,
  * `jwe.decrypt-failed`, so the answer is no oracle.
  */
-import { createPublicKey, diffieHellman, KeyObject, type webcrypto } from 'node:crypto';
+import { createPublicKey, diffieHellman, KeyObject, webcrypto } from 'node:crypto';
 import { flattenedDecrypt, errors as joseErrors, type FlattenedJWE, type GeneralJWE, type JWEHeaderParameters } from 'jose';
 import { PortcullisError } from '../../core/errors.js';
 import { assertDecryptionUse, assertKeyFitsAlg, joseKey, keyFacts, type JweKeyMaterial, type KeyFacts } from './key-check.js';
@@ -226,7 +226,7 @@ function b64Len(v: unknown, n: number): boolean {
  * RFC 7518 §4.6 / NIST SP 800-56A §5.6.2.3), and an X25519 agreement must not yield the
  * all-zero secret of a small-order point (RFC 7748 §6.1).
  */
-function checkEphemeralKey(epk: unknown, facts: KeyFacts, privateKey: JweKeyMaterial): void {
+async function checkEphemeralKey(epk: unknown, facts: KeyFacts, privateKey: JweKeyMaterial): Promise<void> {
   if (!isObject(epk)) throw malformed('ECDH-ES needs an epk header');
   if (facts.kind === 'P-256') {
     if (epk.kty !== 'EC' || epk.crv !== 'P-256') throw invalidPoint('epk is not a P-256 key');
@@ -240,11 +240,15 @@ function checkEphemeralKey(epk: unknown, facts: KeyFacts, privateKey: JweKeyMate
   }
   if (epk.kty !== 'OKP' || epk.crv !== 'X25519') throw invalidPoint('epk is not an X25519 key');
   if (!b64Len(epk.x, 32)) throw invalidPoint('epk is not 32 bytes');
-  let shared: Buffer;
+  let shared: Uint8Array;
+  const jwk = { kty: 'OKP', crv: 'X25519', x: epk.x as string };
   try {
-    const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: epk.x as string }, format: 'jwk' });
-    const priv = privateKey instanceof KeyObject ? privateKey : KeyObject.from(privateKey as webcrypto.CryptoKey);
-    shared = diffieHellman({ privateKey: priv, publicKey });
+    if (privateKey instanceof KeyObject) shared = diffieHellman({ privateKey, publicKey: createPublicKey({ key: jwk, format: 'jwk' }) });
+    else {
+      // a CryptoKey stays on WebCrypto: KeyObject.from() of a non-extractable one is deprecated (DEP0204)
+      const publicKey = await webcrypto.subtle.importKey('jwk', jwk, { name: 'X25519' }, false, []);
+      shared = new Uint8Array(await webcrypto.subtle.deriveBits({ name: 'X25519', public: publicKey }, privateKey as webcrypto.CryptoKey, 256));
+    }
   } catch {
     throw invalidPoint('epk is not a usable X25519 public key');
   }
@@ -298,7 +302,7 @@ export async function decryptBody(input: string | Uint8Array | Flat | GeneralJWE
     const facts = keyFacts(found.key);
     assertKeyFitsAlg(facts, alg);
     if (facts.type === 'public') throw new PortcullisError('jwe.wrong-key-use', 'decryption needs the private key');
-    if (alg === 'ECDH-ES' || alg === 'ECDH-ES+A256KW') checkEphemeralKey(checked.joint.epk, facts, found.key);
+    if (alg === 'ECDH-ES' || alg === 'ECDH-ES+A256KW') await checkEphemeralKey(checked.joint.epk, facts, found.key);
     // Only a protected `cty` is authenticated; an unprotected one could be changed in transit.
     const cty = checked.protectedHeader.cty;
     const contentType = typeof cty === 'string' ? cty : undefined;
