@@ -6,6 +6,7 @@
  * access tokens stay with TokenService; authorization_code, refresh_token and opaque
  * or refresh tokens go to oidc-provider. Discovery is one document for both.
  */
+import { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -52,6 +53,25 @@ export function oidcMetadata(issuer: string): Record<string, unknown> {
   };
 }
 
+/**
+ * The request again, with the body this plane already read (oidc-provider reads the body
+ * itself; handed a consumed stream, it falls back to `req.body` with a console warning).
+ */
+function replayed(raw: IncomingMessage, body: string): IncomingMessage {
+  const m = new IncomingMessage(raw.socket);
+  m.method = raw.method;
+  m.url = raw.url;
+  m.httpVersion = raw.httpVersion;
+  m.httpVersionMajor = raw.httpVersionMajor;
+  m.httpVersionMinor = raw.httpVersionMinor;
+  m.headers = raw.headers;
+  m.rawHeaders = raw.rawHeaders;
+  m.push(Buffer.from(body, 'utf8'));
+  m.push(null);
+  m.complete = true;
+  return m;
+}
+
 function formOf(req: FastifyRequest): Record<string, string> {
   const body = typeof req.body === 'string' ? req.body : '';
   return Object.fromEntries(new URLSearchParams(body));
@@ -65,8 +85,7 @@ function formOf(req: FastifyRequest): Record<string, string> {
 export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignInPages, opts: MountOidcOptions): void {
   const handOver = (req: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
-    (req.raw as unknown as { body?: unknown }).body = typeof req.body === 'string' ? req.body : undefined;
-    oidc.provider.callback()(req.raw, reply.raw);
+    oidc.provider.callback()(typeof req.body === 'string' ? replayed(req.raw, req.body) : req.raw, reply.raw);
   };
 
   const oidcMeta = oidcMetadata(String(opts.baseMetadata['issuer']));

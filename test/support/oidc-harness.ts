@@ -104,7 +104,8 @@ export async function startIdentity(opts: { mfaForEveryone?: boolean; hostname?:
   const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: host, rpName: 'Portcullis', origin: issuer });
   const pages = new SignInPages({ oidc, identity: store, passwords, hashers, lockout, factors, webauthn, ephemeral, csrf: new CsrfTokens(ephemeral), audit, clock });
   const app = buildIdentityPlane({ issuer, keys, tokens, logger, health: { ready: async () => undefined } });
-  mountOidc(app, oidc, pages, { baseMetadata: discoveryDocument(issuer), logger });
+  // as the node wires it (app.ts): refresh and opaque tokens of sign-in apps are oidc-provider's to revoke and introspect
+  mountOidc(app, oidc, pages, { baseMetadata: discoveryDocument(issuer), logger, isOidcClient: (id) => (apps.find(id)?.grantTypes ?? []).some((g) => g !== 'client_credentials') });
   await app.listen({ port, host: '127.0.0.1' });
   return {
     issuer,
