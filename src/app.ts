@@ -398,7 +398,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         baseMetadata: discoveryDocument(config.issuer),
         logger,
         account: s.identity.account,
-        isOidcClient: (id) => (s.apps.find(id)?.grantTypes ?? []).some((g) => g !== 'client_credentials'),
+        isOidcClient: (id) => s.apps.isSignInApp(id),
       });
       await fastify.ready();
       servers.push({ name: 'identity', server: fastify.server, fastify });

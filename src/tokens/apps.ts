@@ -130,6 +130,14 @@ export class AppService {
     return this.apps.get(clientId);
   }
 
+  /**
+   * Whether the app signs users in (any grant besides client_credentials), so its refresh
+   * and opaque tokens are oidc-provider's to revoke and introspect. In memory.
+   */
+  isSignInApp(clientId: string): boolean {
+    return (this.apps.get(clientId)?.grantTypes ?? []).some((g) => g !== 'client_credentials');
+  }
+
   list(): AppRecord[] {
     return [...this.apps.values()].sort((a, b) => a.createdAt - b.createdAt);
   }

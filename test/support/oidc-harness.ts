@@ -105,7 +105,7 @@ export async function startIdentity(opts: { mfaForEveryone?: boolean; hostname?:
   const pages = new SignInPages({ oidc, identity: store, passwords, hashers, lockout, factors, webauthn, ephemeral, csrf: new CsrfTokens(ephemeral), audit, clock });
   const app = buildIdentityPlane({ issuer, keys, tokens, logger, health: { ready: async () => undefined } });
   // as the node wires it (app.ts): refresh and opaque tokens of sign-in apps are oidc-provider's to revoke and introspect
-  mountOidc(app, oidc, pages, { baseMetadata: discoveryDocument(issuer), logger, isOidcClient: (id) => (apps.find(id)?.grantTypes ?? []).some((g) => g !== 'client_credentials') });
+  mountOidc(app, oidc, pages, { baseMetadata: discoveryDocument(issuer), logger, isOidcClient: (id) => apps.isSignInApp(id) });
   await app.listen({ port, host: '127.0.0.1' });
   return {
     issuer,
