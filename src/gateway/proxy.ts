@@ -38,6 +38,7 @@ export interface ProxyRequest {
 /** A whole upstream response; `headers` flat `[name, value, …]` without hop-by-hop fields. */
 export interface UpstreamResponse {
   status: number;
+  /** The upstream reason phrase, for hooks to read; never relayed (see writeHead). */
   statusText: string;
   headers: string[];
   body: Buffer;
@@ -113,7 +114,8 @@ class Forward implements Dispatcher.DispatchHandler {
       this.heldChunks = [];
       return true;
     }
-    res.writeHead(statusCode, statusText || undefined, filterResponseHeaders(rawHeaders));
+    // undici aborts the request with what this throws, and onError answers it
+    writeHead(res, statusCode, filterResponseHeaders(rawHeaders));
     return true;
   }
 
@@ -160,17 +162,26 @@ class Forward implements Dispatcher.DispatchHandler {
       return;
     }
     if (out instanceof Promise) {
-      out.then(
-        (r) => this.write(r),
-        (e: unknown) => this.done(toPortcullisError(e)),
-      );
+      out
+        .then(
+          (r) => this.write(r),
+          (e: unknown) => this.done(toPortcullisError(e)),
+        )
+        // a throw while answering must not become an unhandled rejection (it would end the process)
+        .catch(() => this.p.res.destroy());
     } else this.write(out);
   }
 
+  /** Writes the hook's response; never throws (it runs inside a Promise reaction). */
   private write(r: UpstreamResponse): void {
     const res = this.p.res;
     if (res.destroyed) return this.done(undefined, true);
-    res.writeHead(r.status, r.statusText || undefined, r.headers);
+    try {
+      writeHead(res, r.status, r.headers);
+    } catch (e) {
+      this.done(toPortcullisError(e));
+      return;
+    }
     res.end(r.body);
     this.done(undefined);
   }
@@ -189,6 +200,25 @@ class Forward implements Dispatcher.DispatchHandler {
       return;
     }
     this.done(this.tooLarge ?? mapUpstreamError(err));
+  }
+}
+
+/**
+ * Writes a relayed response head. The upstream's reason phrase is not relayed: RFC 9112
+ * §4 says "a client SHOULD ignore the reason-phrase content", it may carry obs-text that
+ * undici decodes to characters Node cannot write, and Node supplies the standard phrase.
+ * A head Node refuses becomes 502 `upstream.unavailable`; the refused attempt leaves
+ * nothing on the response that would make the error answer fail too.
+ */
+function writeHead(res: ServerResponse, status: number, headers: string[]): void {
+  try {
+    res.writeHead(status, headers);
+  } catch (cause) {
+    if (!res.headersSent) {
+      res.statusMessage = '';
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+    }
+    throw new PortcullisError('upstream.unavailable', 'the upstream response head cannot be relayed', { cause });
   }
 }
 
