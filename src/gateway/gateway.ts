@@ -25,7 +25,7 @@ import { rawErrorResponse, writeError } from './errors.js';
 import { scanRequestHeaders } from './headers.js';
 import { createGatewayMetrics, type RouteMetrics } from './metrics.js';
 import { forward, UpstreamPools } from './proxy.js';
-import { parseRequestTarget } from './request-target.js';
+import { isValidHost, parseRequestTarget } from './request-target.js';
 import { compileRoute, RouteTable, type CompiledRoute } from './route-table.js';
 import { TokenVerifier, type TokenPolicy } from './token-policy.js';
 
@@ -271,6 +271,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     try {
       const target = parseRequestTarget(req.url ?? '');
       const headers = scanRequestHeaders(req.rawHeaders);
+      // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request
+      // message that lacks a Host header field and to any request message that contains more than one Host
+      // header field line or a Host header field with an invalid field value." (Node refuses a missing one.)
+      if (headers.hostCount !== 0 && (headers.hostCount > 1 || !isValidHost(headers.host!))) throw new PortcullisError('request.malformed', 'invalid Host header');
       const method = req.method ?? 'GET';
       const route = table.match(headers.host, method, target.path);
       if (route === undefined) throw new PortcullisError('route.not-found', 'no route matches this request');

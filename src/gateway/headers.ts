@@ -68,7 +68,9 @@ const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 't
 export interface ScannedRequest {
   /** Headers to forward, flat `[name, value, name, value, …]`, without the ones above. */
   forward: string[];
+  /** The first Host value; `hostCount` says how many Host lines there were. */
   host: string | undefined;
+  hostCount: number;
   authCount: number;
   authValue: string | undefined;
   contentLength: string | undefined;
@@ -112,6 +114,7 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
   const s: ScannedRequest = {
     forward,
     host: undefined,
+    hostCount: 0,
     authCount: 0,
     authValue: undefined,
     contentLength: undefined,
@@ -137,7 +140,7 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
         (connection ??= []).push(value);
         break;
       case Kind.Host:
-        s.host ??= value;
+        if (s.hostCount++ === 0) s.host = value;
         break;
       case Kind.Authorization:
         if (s.authCount++ === 0) s.authValue = value;

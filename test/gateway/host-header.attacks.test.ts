@@ -1,0 +1,144 @@
+/**
+ * The Host header is the authority of the target URI (RFC 9110 §7.2): the gateway routes
+ * on it, hands it to the upstream in X-Forwarded-Host and signatures cover it through
+ * `@target-uri`/`@authority`. A Host that is not `uri-host [":" port]` (RFC 3986 §3.2.2),
+ * or more than one Host line (RFC 9112 §3.2: "A server MUST respond with a 400 (Bad
+ * Request) status code to any HTTP/1.1 request message that lacks a Host header field
+ * and to any request message that contains more than one Host header field line or a Host
+ * header field with an invalid field value"), is refused before routing and before any
+ * policy.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { signMessage } from '../../src/signatures/sign.js';
+import { rawRequest, route, startGateway, startUpstream, type TestGateway, type Upstream } from './helpers.js';
+import { addSigningKey, auditMark, createApp, deniedSince, startPolicyNode, type PolicyNode, type TestSigningKey } from './message-policy-support.js';
+
+function statusOf(raw: string): number {
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
+}
+
+function codeOf(raw: string): string | undefined {
+  const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+  try {
+    return (JSON.parse(body) as { code?: string }).code;
+  } catch {
+    return undefined;
+  }
+}
+
+describe('Host header validation', () => {
+  let upstream: Upstream;
+  let gw: TestGateway;
+
+  before(async () => {
+    upstream = await startUpstream();
+    gw = await startGateway([route({ name: 'any', match: { pathPrefix: '/' }, upstream: upstream.url })]);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  const bad: Array<[string, string]> = [
+    ['a path in Host', 'gw.example/payments'],
+    ['userinfo in Host', 'evil.example@gw.example'],
+    ['an empty Host', ''],
+    ['a fragment in Host', 'gw.example#x'],
+    ['a query in Host', 'gw.example?x'],
+    ['whitespace in Host', 'gw example'],
+    ['a backslash in Host', 'gw.example\\x'],
+    ['a port that is not digits', 'gw.example:8x'],
+    ['two colons', 'gw.example:80:80'],
+    ['an unclosed IP literal', '[::1'],
+    ['an IP literal that is not IPv6', '[gw.example]'],
+    ['text after an IP literal', '[::1]x'],
+    ['a broken percent-encoding', 'gw%zz.example'],
+    ['a port that is too long', 'gw.example:123456'],
+  ];
+  for (const [what, host] of bad) {
+    it(`refuses ${what} with 400 request.malformed; the upstream sees nothing`, async () => {
+      const seen = upstream.seen.length;
+      const raw = await rawRequest(gw.port, `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.equal(statusOf(raw), 400, raw);
+      assert.equal(codeOf(raw), 'request.malformed');
+      assert.equal(upstream.seen.length, seen);
+      assert.ok(gw.audit.events.some((e) => e.type === 'gateway.denied' && e.reason === 'request.malformed'));
+    });
+  }
+
+  it('refuses two Host lines with 400 request.malformed, even when they agree', async () => {
+    const seen = upstream.seen.length;
+    const raw = await rawRequest(gw.port, `GET /x HTTP/1.1\r\nHost: gw.example\r\nHost: gw.example\r\nConnection: close\r\n\r\n`);
+    assert.equal(statusOf(raw), 400, raw);
+    assert.equal(codeOf(raw), 'request.malformed');
+    assert.equal(upstream.seen.length, seen);
+  });
+
+  const good = ['gw.example', 'GW.Example:8443', '127.0.0.1', '127.0.0.1:80', '[::1]', '[::1]:8080', 'gw.example.', 'my_host-1.example', 'gw.example:'];
+  for (const host of good) {
+    it(`forwards a request with Host: ${host}`, async () => {
+      const raw = await rawRequest(gw.port, `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.equal(statusOf(raw), 200, raw);
+    });
+  }
+});
+
+describe('signature re-targeting through Host (signatures review #1)', () => {
+  let p: PolicyNode;
+  let key: TestSigningKey;
+
+  before(async () => {
+    p = await startPolicyNode(`
+  - name: payments
+    match: { pathPrefix: /payments }
+    upstream: UPSTREAM
+    require:
+      signature: { nonce: false }
+  - name: legacy
+    match: { pathPrefix: /transfer }
+    upstream: UPSTREAM
+    require:
+      signature: { nonce: false }
+`);
+    const app = await createApp(p.node, 'signer');
+    key = await addSigningKey(p.node, app.clientId, 'hmac-sha256');
+  });
+  after(() => p.stop());
+
+  async function signedFor(url: string): Promise<{ input: string; signature: string }> {
+    const s = await signMessage({ method: 'GET', url, headers: {} }, { key: key.key, alg: key.alg, keyid: key.keyid, components: ['@method', '@target-uri'], nonce: randomBytes(12).toString('base64url') });
+    return { input: s.signatureInput, signature: s.signature };
+  }
+
+  it('a request signed for /payments/transfer, sent to /transfer with Host: <gw>/payments, is refused before any policy', async () => {
+    const gwUrl = new URL(p.gateway);
+    const s = await signedFor(`${p.gateway}/payments/transfer`);
+    const seen = p.upstream.seen.length;
+    const mark = await auditMark(p.node);
+    const raw = await rawRequest(Number(gwUrl.port), `GET /transfer HTTP/1.1\r\nHost: ${gwUrl.host}/payments\r\nSignature-Input: ${s.input}\r\nSignature: ${s.signature}\r\nConnection: close\r\n\r\n`);
+    assert.equal(statusOf(raw), 400, raw);
+    assert.equal(codeOf(raw), 'request.malformed');
+    assert.equal(p.upstream.seen.length, seen, 'the upstream saw nothing');
+    assert.ok((await deniedSince(p.node, mark)).some((e) => e.reason === 'request.malformed'));
+  });
+
+  it('the same signature sent honestly to /payments/transfer passes (the refusal above is the Host, not the signature)', async () => {
+    const gwUrl = new URL(p.gateway);
+    const s = await signedFor(`${p.gateway}/payments/transfer`);
+    const raw = await rawRequest(Number(gwUrl.port), `GET /payments/transfer HTTP/1.1\r\nHost: ${gwUrl.host}\r\nSignature-Input: ${s.input}\r\nSignature: ${s.signature}\r\nConnection: close\r\n\r\n`);
+    assert.equal(statusOf(raw), 200, raw);
+    assert.equal(p.upstream.seen.at(-1)!.url, '/payments/transfer');
+  });
+
+  it('a fragment in Host (signed for /orders, sent to /admin with Host: <gw>/orders#) is refused', async () => {
+    const gwUrl = new URL(p.gateway);
+    const s = await signedFor(`${p.gateway}/payments`);
+    const seen = p.upstream.seen.length;
+    const raw = await rawRequest(Number(gwUrl.port), `GET /transfer/x HTTP/1.1\r\nHost: ${gwUrl.host}/payments#\r\nSignature-Input: ${s.input}\r\nSignature: ${s.signature}\r\nConnection: close\r\n\r\n`);
+    assert.equal(statusOf(raw), 400, raw);
+    assert.equal(codeOf(raw), 'request.malformed');
+    assert.equal(p.upstream.seen.length, seen);
+  });
+});
