@@ -17,6 +17,8 @@ export interface RequestContext {
   readonly method: string;
   /** Normalised path (request-target.ts), without the query. */
   readonly path: string;
+  /** `path` without path parameters (request-target.ts), what the route was matched on. */
+  readonly matchPath: string;
   /** Query with its `?`, or ''. */
   readonly query: string;
   readonly headers: ScannedRequest;

@@ -25,7 +25,7 @@ import { rawErrorResponse, writeError } from './errors.js';
 import { scanRequestHeaders } from './headers.js';
 import { createGatewayMetrics, type RouteMetrics } from './metrics.js';
 import { forward, UpstreamPools } from './proxy.js';
-import { isValidHost, parseRequestTarget } from './request-target.js';
+import { afterMatched, isValidHost, parseRequestTarget } from './request-target.js';
 import { compileRoute, RouteTable, type CompiledRoute } from './route-table.js';
 import { TokenVerifier, type TokenPolicy } from './token-policy.js';
 
@@ -213,7 +213,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (identity !== undefined) for (let i = 0; i < identity.length; i++) out.push(identity[i]!);
     let path = ctx.path;
     if (route.stripPrefix) {
-      path = path.slice(route.stripLength);
+      // (the prefix was matched on the path without parameters)
+      path = path.slice(ctx.matchPath === path ? route.stripLength : afterMatched(path, route.stripLength));
       if (path === '') path = '/';
     }
     forward(
@@ -276,9 +277,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
       // header field line or a Host header field with an invalid field value." (Node refuses a missing one.)
       if (headers.hostCount !== 0 && (headers.hostCount > 1 || !isValidHost(headers.host!))) throw new PortcullisError('request.malformed', 'invalid Host header');
       const method = req.method ?? 'GET';
-      const route = table.match(headers.host, method, target.path);
+      const route = table.match(headers.host, method, target.matchPath);
       if (route === undefined) throw new PortcullisError('route.not-found', 'no route matches this request');
-      ctx = { req, res, route, method, path: target.path, query: target.query, headers, start, token: undefined, body: undefined, respond: undefined, signature: undefined };
+      ctx = { req, res, route, method, path: target.path, matchPath: target.matchPath, query: target.query, headers, start, token: undefined, body: undefined, respond: undefined, signature: undefined };
       if (headers.contentLength !== undefined) {
         const n = Number(headers.contentLength);
         if (!Number.isSafeInteger(n) || n < 0 || headers.contentLengthCount > 1) throw new PortcullisError('request.malformed', 'invalid Content-Length');

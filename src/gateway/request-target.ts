@@ -9,6 +9,12 @@
  * to different parsers (dot segments, empty segments, backslashes, encoded `/`, `\`
  * or NUL, broken percent-encoding) is refused with `request.malformed`; the route is
  * matched against, and the upstream is sent, exactly the normalised path.
+ *
+ * Path parameters (RFC 3986 §3.3, `;` in a segment) are dropped from every segment by
+ * servlet containers before they route, so `/admin;x/users` is their `/admin/users`.
+ * Routes are matched on the path without its parameters (`matchPath`), the upstream
+ * is sent the path unchanged, and a segment that is empty, `.` or `..` once its
+ * parameters are removed (`/public/..;/admin`) is refused, as is an encoded `;`.
  */
 import { isIPv6 } from 'node:net';
 import { PortcullisError } from '../core/errors.js';
@@ -16,6 +22,8 @@ import { PortcullisError } from '../core/errors.js';
 export interface RequestTarget {
   /** Normalised absolute path, without the query. */
   path: string;
+  /** `path` without path parameters (`;…` of each segment), what routes match; `path` itself when it has none. */
+  matchPath: string;
   /** The query including its leading `?`, or ''. */
   query: string;
 }
@@ -63,7 +71,7 @@ function decodeUnreserved(path: string): string {
     const lo = hexValue(path.charCodeAt(i + 2));
     if (hi < 0 || lo < 0) throw malformed('has broken percent-encoding');
     const c = hi * 16 + lo;
-    if (c === 47 || c === 92 || c === 0) throw malformed('has an encoded slash, backslash or NUL');
+    if (c === 47 || c === 92 || c === 0 || c === 59) throw malformed('has an encoded slash, backslash, semicolon or NUL');
     out += path.slice(last, i) + (isUnreserved(c) ? String.fromCharCode(c) : '%' + HEX[hi]! + HEX[lo]!);
     last = i + 3;
     i += 2;
@@ -85,7 +93,45 @@ export function parseRequestTarget(url: string): RequestTarget {
   if (path.includes('\\')) throw malformed('has a backslash');
   if (path.includes('%')) path = decodeUnreserved(path);
   if (path.length > 1) checkSegments(path);
-  return { path, query };
+  const matchPath = path.includes(';') ? withoutParameters(path) : path;
+  if (matchPath !== path) checkSegments(matchPath);
+  return { path, matchPath, query };
+}
+
+/** `/a;x/b;y=1` → `/a/b`. */
+function withoutParameters(path: string): string {
+  let out = '';
+  let last = 0;
+  for (let i = path.indexOf(';'); i !== -1; i = path.indexOf(';', last)) {
+    out += path.slice(last, i);
+    const slash = path.indexOf('/', i);
+    if (slash === -1) return out;
+    last = slash;
+  }
+  return out + path.slice(last);
+}
+
+/**
+ * The index in `path` where the part after the first `n` characters of its `matchPath`
+ * starts, skipping the parameters of the segment those characters end in (what
+ * `stripPrefix` keeps of a path with parameters).
+ * @example afterMatched('/svc;v=2/items', 4) // 8
+ */
+export function afterMatched(path: string, n: number): number {
+  let i = 0;
+  for (let kept = 0; kept < n && i < path.length; i++) {
+    if (path.charCodeAt(i) === 59 /* ; */) {
+      const slash = path.indexOf('/', i);
+      if (slash === -1) return path.length;
+      i = slash;
+    }
+    kept++;
+  }
+  if (path.charCodeAt(i) === 59) {
+    const slash = path.indexOf('/', i);
+    return slash === -1 ? path.length : slash;
+  }
+  return i;
 }
 
 /** reg-name characters of RFC 3986 §3.2.2 other than pct-encoded: unreserved and sub-delims. */
