@@ -1,6 +1,5 @@
 /**
- * Mutual TLS at the gateway: the `require.clientCertificate` policy step, and the
- * stripping of inbound client-certificate headers on every route.
+ * Mutual TLS at the gateway: the `require.clientCertificate` policy step.
  *
  * The TLS handshake only asks for a certificate; this step decides. A chain must lead
  * to the Portcullis CA (or the route's `caBundle`), be valid now, carry EKU
@@ -11,7 +10,8 @@
  * `x-portcullis-client-cert-{app,serial,subject}`.
  *
  * RFC 9700 §4.13 (and RFC 8705 §7.2 for TLS-terminating proxies): client-certificate
- * headers sent by a client are forgeries; they never reach an upstream.
+ * headers sent by a client are forgeries; they never reach an upstream (the header scan,
+ * headers.ts, drops them on every route).
  */
 import { createHash, type X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -163,51 +163,20 @@ export function clientCertificateStep(req: ClientCertificateRequirement, d: Clie
   };
 }
 
-/** Lower-case names of client-certificate headers a TLS-terminating proxy might set. */
-const FORGEABLE = new Set(['x-client-cert', 'ssl-client-cert', 'x-forwarded-client-cert', 'client-cert', 'client-cert-chain', 'x-client-verify', 'x-client-dn']);
-
-function forgeable(name: string): boolean {
-  const n = name.toLowerCase();
-  return FORGEABLE.has(n) || n.startsWith('x-ssl-client') || n.startsWith('x-client-cert-');
-}
-
-/**
- * Drops inbound client-certificate headers (every route): only the gateway states a
- * certificate identity, in `x-portcullis-client-cert-*` (which the header scan already
- * drops from clients).
- * @example steps.push(stripClientCertificateHeaders)
- */
-export const stripClientCertificateHeaders: PolicyStep = (ctx) => {
-  const f = ctx.headers.forward;
-  let found = false;
-  for (let i = 0; i < f.length; i += 2) {
-    const c = f[i]!.charCodeAt(0) | 0x20;
-    // c, s, x: the first letters of every forgeable name
-    if ((c === 0x63 || c === 0x73 || c === 0x78) && forgeable(f[i]!)) {
-      found = true;
-      break;
-    }
-  }
-  if (!found) return undefined;
-  const out: string[] = [];
-  for (let i = 0; i < f.length; i += 2) if (!forgeable(f[i]!)) out.push(f[i]!, f[i + 1]!);
-  ctx.headers.forward = out;
-  return undefined;
-};
-
 export interface CertificateStepsDeps extends Omit<ClientCertificateDeps, 'anchors' | 'anchorsKey'> {
   /** Resolves a config-relative file name (a route's caBundle). */
   resolve(file: string): string;
 }
 
 /**
- * The certificate-related steps of a route, in order: strip forged client-certificate
- * headers (every route), mutual TLS (`require.clientCertificate`), and the RFC 8705
- * binding check (every route with `require.token`).
+ * The certificate-related steps of a route, in order: mutual TLS
+ * (`require.clientCertificate`) and the RFC 8705 binding check (every route with
+ * `require.token`). Forged client-certificate headers are dropped on every route by the
+ * header scan (headers.ts).
  * @example createGateway({ ..., steps: (route) => certificateSteps(route, { pki, clock, findApp, resolve }) })
  */
 export function certificateSteps(route: RouteConfig, d: CertificateStepsDeps): PolicyStep[] {
-  const steps: PolicyStep[] = [stripClientCertificateHeaders];
+  const steps: PolicyStep[] = [];
   const cc = route.require.clientCertificate;
   if (cc !== undefined) {
     let anchors: Uint8Array[] | undefined;

@@ -10,8 +10,9 @@
  *
  * Towards the upstream the gateway also drops the client's Authorization (the upstream
  * gets the verified identity instead), any `x-portcullis-*` header (only the gateway
- * speaks that namespace), Host (set from the upstream URL) and Expect, and appends to
- * X-Forwarded-For/-Proto/-Host.
+ * speaks that namespace), client-certificate headers of TLS-terminating proxies (RFC
+ * 9700 §4.13), the `_` spellings of all of these, Host (set from the upstream URL) and
+ * Expect, and appends to X-Forwarded-For/-Proto/-Host.
  */
 
 const enum Kind {
@@ -45,15 +46,36 @@ const REQUEST_KINDS = new Map<string, Kind>([
   ['x-forwarded-host', Kind.XForwardedHost],
 ]);
 
-/** Request field names as received (any case) → kind, so a repeated spelling is not lower-cased again. */
+/**
+ * Client-certificate headers that TLS-terminating proxies set (lower-case, `-` form):
+ * RFC 9440, Envoy, nginx, Apache, Traefik, AWS ALB, Azure ARR. RFC 9700 §4.13: sent by a
+ * client they are forgeries; only the gateway states a certificate identity, in
+ * `x-portcullis-client-cert-*`.
+ */
+const CLIENT_CERT_NAMES = new Set(['client-cert', 'client-cert-chain', 'x-client-cert', 'x-client-certificate', 'x-client-verify', 'x-client-dn', 'x-forwarded-client-cert', 'ssl-client-cert', 'x-ssl-cert', 'x-arr-clientcert']);
+const CLIENT_CERT_PREFIXES = ['x-client-cert-', 'x-ssl-client', 'ssl-client-', 'x-ssl-cert-', 'x-forwarded-tls-client-cert', 'x-amzn-mtls-clientcert'];
+
+/** Whether a lower-case, `-` form name is one only the gateway may send upstream. */
+function gatewayOwned(name: string): boolean {
+  if (name.startsWith('x-portcullis-') || CLIENT_CERT_NAMES.has(name)) return true;
+  for (const p of CLIENT_CERT_PREFIXES) if (name.startsWith(p)) return true;
+  return false;
+}
+
+/** Request field names as received (any case) → kind, so a repeated spelling is not classified again. */
 const SEEN_KINDS = new Map<string, Kind>();
 
 function requestKind(name: string): Kind {
   let kind = SEEN_KINDS.get(name);
   if (kind === undefined) {
     const lower = name.toLowerCase();
-    // x-portcullis-*: only the gateway may set these
-    kind = REQUEST_KINDS.get(lower) ?? (lower.startsWith('x-portcullis-') ? Kind.Drop : Kind.Forward);
+    kind = REQUEST_KINDS.get(lower);
+    if (kind === undefined) {
+      // CGI, WSGI and Rack read `_` as `-` (HTTP_X_PORTCULLIS_SUBJECT): an underscore spelling of a
+      // field the gateway sets or removes is that field to them
+      const dashed = lower.includes('_') ? lower.replaceAll('_', '-') : lower;
+      kind = gatewayOwned(dashed) || (dashed !== lower && REQUEST_KINDS.has(dashed)) ? Kind.Drop : Kind.Forward;
+    }
     // clients that invent names cannot grow this without bound
     if (SEEN_KINDS.size >= 1024) SEEN_KINDS.clear();
     SEEN_KINDS.set(name, kind);
