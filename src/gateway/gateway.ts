@@ -8,6 +8,7 @@
  * trail. Nothing on this path touches a database.
  */
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
+import { BlockList, isIPv6 } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
@@ -75,6 +76,20 @@ interface GatewayRoute extends CompiledRoute {
 
 const NO_ROUTE = '(none)';
 
+/** `gateway.trustedProxies` as a BlockList (one native lookup per request), or undefined when empty. */
+function proxyList(entries: readonly string[]): BlockList | undefined {
+  if (entries.length === 0) return undefined;
+  const list = new BlockList();
+  for (const e of entries) {
+    const slash = e.indexOf('/');
+    const address = slash === -1 ? e : e.slice(0, slash);
+    const type = isIPv6(address) ? 'ipv6' : 'ipv4';
+    if (slash === -1) list.addAddress(address, type);
+    else list.addSubnet(address, Number(e.slice(slash + 1)), type);
+  }
+  return list;
+}
+
 /**
  * A body announced by Content-Length up to this size is read whole before it is
  * forwarded, and sent with the request head in one write. Streaming it instead (the
@@ -117,6 +132,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const metrics = createGatewayMetrics(deps.metrics);
   const noRouteMetrics = metrics.forRoute(NO_ROUTE);
   const pools = new UpstreamPools({ connections: deps.gateway.connectionsPerUpstream });
+  const trustedProxies = proxyList(deps.gateway.trustedProxies);
   const tokens = new TokenVerifier({
     issuer: deps.issuer,
     keys: deps.keys,
@@ -202,13 +218,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const { req, res, headers: h } = ctx;
     const out = h.forward;
     const ip = req.socket.remoteAddress ?? '';
-    out.push(
-      'x-forwarded-for',
-      h.xForwardedFor === undefined ? ip : h.xForwardedFor + ', ' + ip,
-      'x-forwarded-proto',
-      (h.xForwardedProto === undefined ? '' : h.xForwardedProto + ', ') + ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'),
-    );
-    if (h.host !== undefined) out.push('x-forwarded-host', h.xForwardedHost === undefined ? h.host : h.xForwardedHost + ', ' + h.host);
+    const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    // a client's own forwarding headers are claims about itself: kept only from a trusted proxy
+    if (trustedProxies !== undefined && trustedProxies.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4')) {
+      out.push('x-forwarded-for', h.xForwardedFor === undefined ? ip : h.xForwardedFor + ', ' + ip, 'x-forwarded-proto', h.xForwardedProto === undefined ? proto : h.xForwardedProto + ', ' + proto);
+      if (h.host !== undefined) out.push('x-forwarded-host', h.xForwardedHost === undefined ? h.host : h.xForwardedHost + ', ' + h.host);
+      if (h.forwarded !== undefined) out.push('forwarded', h.forwarded);
+    } else {
+      out.push('x-forwarded-for', ip, 'x-forwarded-proto', proto);
+      if (h.host !== undefined) out.push('x-forwarded-host', h.host);
+    }
     const identity = ctx.token?.identityHeaders;
     if (identity !== undefined) for (let i = 0; i < identity.length; i++) out.push(identity[i]!);
     let path = ctx.path;

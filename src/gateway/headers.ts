@@ -12,7 +12,8 @@
  * gets the verified identity instead), any `x-portcullis-*` header (only the gateway
  * speaks that namespace), client-certificate headers of TLS-terminating proxies (RFC
  * 9700 §4.13), the `_` spellings of all of these, Host (set from the upstream URL) and
- * Expect, and appends to X-Forwarded-For/-Proto/-Host.
+ * Expect. X-Forwarded-For/-Proto/-Host and Forwarded are taken out here; the gateway
+ * states them itself (gateway.ts), keeping the received values only from a trusted proxy.
  */
 
 const enum Kind {
@@ -26,6 +27,7 @@ const enum Kind {
   XForwardedFor,
   XForwardedProto,
   XForwardedHost,
+  Forwarded,
 }
 
 const REQUEST_KINDS = new Map<string, Kind>([
@@ -44,6 +46,7 @@ const REQUEST_KINDS = new Map<string, Kind>([
   ['x-forwarded-for', Kind.XForwardedFor],
   ['x-forwarded-proto', Kind.XForwardedProto],
   ['x-forwarded-host', Kind.XForwardedHost],
+  ['forwarded', Kind.Forwarded],
 ]);
 
 /**
@@ -101,6 +104,8 @@ export interface ScannedRequest {
   xForwardedFor: string | undefined;
   xForwardedProto: string | undefined;
   xForwardedHost: string | undefined;
+  /** RFC 7239 Forwarded, every line joined. */
+  forwarded: string | undefined;
 }
 
 function appendList(prev: string | undefined, v: string): string {
@@ -145,6 +150,7 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
     xForwardedFor: undefined,
     xForwardedProto: undefined,
     xForwardedHost: undefined,
+    forwarded: undefined,
   };
   let connection: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -183,6 +189,9 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
         break;
       case Kind.XForwardedHost:
         s.xForwardedHost = appendList(s.xForwardedHost, value);
+        break;
+      case Kind.Forwarded:
+        s.forwarded = appendList(s.forwarded, value);
         break;
     }
   }

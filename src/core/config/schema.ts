@@ -3,6 +3,7 @@
  * generated reference (`docs/configuration.md`, `npm run docs`). Unknown keys are
  * rejected everywhere (strict objects); durations and sizes are parsed into numbers.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration, parseSize } from '../duration.js';
 
@@ -54,6 +55,16 @@ const optionalDuration = z
 const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
+
+/** An IP address, or a CIDR block `address/prefix`. */
+const ipOrCidr = z.string().refine((v) => {
+  const slash = v.indexOf('/');
+  const version = isIP(slash === -1 ? v : v.slice(0, slash));
+  if (version === 0) return false;
+  if (slash === -1) return true;
+  const bits = v.slice(slash + 1);
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
+}, 'expected an IP address or CIDR block, e.g. 10.0.0.0/8');
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
@@ -217,6 +228,10 @@ export const configSchema = z.strictObject({
       tokenCacheSize: z.number().int().min(0).default(10_000).describe('Verified tokens kept in memory (0 disables the cache).'),
       auditSampleRate: z.number().min(0).max(1).default(0.01).describe('Fraction of allowed requests recorded in the audit trail.'),
       connectionsPerUpstream: z.number().int().min(1).default(64).describe('Keep-alive connection pool size per upstream.'),
+      trustedProxies: z
+        .array(ipOrCidr)
+        .default([])
+        .describe('Addresses or CIDR blocks of proxies in front of the gateway whose `X-Forwarded-For`/`-Proto`/`-Host` and `Forwarded` are kept (the gateway appends its own values). From any other peer these are replaced by the gateway\'s own values and `Forwarded` is removed.'),
       thread: z
         .boolean()
         .default(true)

@@ -1,0 +1,81 @@
+/**
+ * X-Forwarded-For/-Proto/-Host and Forwarded (RFC 7239) tell the upstream who the client
+ * is and what it addressed; Express, Django and Rails read the first value. By default
+ * the gateway states them itself (the client's values are replaced, Forwarded removed);
+ * only a peer listed in `gateway.trustedProxies` has its values kept, with the gateway's
+ * appended.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { configSchema } from '../../src/core/config/schema.js';
+import { rawRequest, route, startGateway, startUpstream, type TestGateway, type Upstream } from './helpers.js';
+
+const SPOOF =
+  'X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-For: 10.0.0.1\r\nForwarded: for=10.0.0.1;proto=https;host=evil.example\r\n';
+
+async function through(gw: TestGateway, upstream: Upstream, extra: string): Promise<Record<string, string | string[] | undefined>> {
+  const before = upstream.seen.length;
+  const raw = await rawRequest(gw.port, `GET /x HTTP/1.1\r\nHost: api.example\r\n${extra}Connection: close\r\n\r\n`);
+  assert.match(raw, /^HTTP\/1\.1 200 /, raw);
+  assert.equal(upstream.seen.length, before + 1);
+  return upstream.seen.at(-1)!.headers;
+}
+
+describe('forwarding headers from an untrusted client', () => {
+  let upstream: Upstream;
+  let gw: TestGateway;
+
+  before(async () => {
+    upstream = await startUpstream();
+    gw = await startGateway([route({ name: 'public', match: { pathPrefix: '/' }, upstream: upstream.url })]);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  it("replaces the client's X-Forwarded-Proto/-Host/-For with the gateway's own values and drops Forwarded", async () => {
+    const h = await through(gw, upstream, SPOOF);
+    assert.equal(h['x-forwarded-proto'], 'http');
+    assert.equal(h['x-forwarded-host'], 'api.example');
+    assert.equal(h['x-forwarded-for'], '127.0.0.1');
+    assert.equal(h['forwarded'], undefined);
+  });
+
+  it('sets them when the client sent none', async () => {
+    const h = await through(gw, upstream, '');
+    assert.equal(h['x-forwarded-proto'], 'http');
+    assert.equal(h['x-forwarded-host'], 'api.example');
+    assert.equal(h['x-forwarded-for'], '127.0.0.1');
+  });
+});
+
+describe('forwarding headers from a trusted proxy (gateway.trustedProxies)', () => {
+  let upstream: Upstream;
+  let gw: TestGateway;
+
+  before(async () => {
+    upstream = await startUpstream();
+    gw = await startGateway([route({ name: 'public', match: { pathPrefix: '/' }, upstream: upstream.url })], { gateway: { trustedProxies: ['10.9.0.0/16', '127.0.0.1'] } });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  it("keeps the proxy's values first and appends the gateway's; Forwarded is passed on", async () => {
+    const h = await through(gw, upstream, SPOOF);
+    assert.equal(h['x-forwarded-proto'], 'https, http');
+    assert.equal(h['x-forwarded-host'], 'evil.example, api.example');
+    assert.equal(h['x-forwarded-for'], '10.0.0.1, 127.0.0.1');
+    assert.equal(h['forwarded'], 'for=10.0.0.1;proto=https;host=evil.example');
+  });
+
+  it('a trustedProxies entry that is not an address or CIDR is a config error naming its path', () => {
+    const r = configSchema.safeParse({ gateway: { trustedProxies: ['10.0.0.0/99'] } });
+    assert.equal(r.success, false);
+    assert.deepEqual(r.error!.issues[0]!.path, ['gateway', 'trustedProxies', 0]);
+    assert.equal(configSchema.safeParse({ gateway: { trustedProxies: ['proxy.example'] } }).success, false);
+    assert.equal(configSchema.safeParse({ gateway: { trustedProxies: ['::1', 'fd00::/8', '192.0.2.7'] } }).success, true);
+  });
+});
