@@ -72,9 +72,31 @@ interface GatewayRoute extends CompiledRoute {
   readonly timeoutMs: number;
   readonly stripPrefix: boolean;
   readonly tokenPolicy: TokenPolicy | undefined;
+  /** Fields the route's signature must cover (lower-case): a Connection option may not name them. */
+  readonly covered: ReadonlySet<string> | undefined;
 }
 
 const NO_ROUTE = '(none)';
+
+/** The field names among RFC 9421 component identifiers (`x-tenant`, `"x-tenant";sf`), lower-case; undefined when none. */
+function coveredFields(components: readonly string[]): Set<string> | undefined {
+  let out: Set<string> | undefined;
+  for (const c of components) {
+    const name = c.split(';')[0]!.replaceAll('"', '').trim().toLowerCase();
+    if (name !== '' && !name.startsWith('@')) (out ??= new Set()).add(name);
+  }
+  return out;
+}
+
+/** Refuses a Connection option that names a field a verified signature or the route covers (RFC 9110 §7.6.1 would remove it). */
+function checkConnectionNamed(named: ReadonlySet<string>, route: GatewayRoute, ctx: RequestContext | undefined): void {
+  const refuse = (): never => {
+    throw new PortcullisError('request.malformed', 'the Connection header names a field the request signature covers');
+  };
+  if (route.covered !== undefined) for (const n of named) if (route.covered.has(n)) refuse();
+  const components = ctx?.signature?.components;
+  if (components !== undefined) for (const c of components) if (c.charCodeAt(1) !== 64 /* @ */ && named.has(c.slice(1, c.indexOf('"', 1)))) refuse();
+}
 
 /** `gateway.trustedProxies` as a BlockList (one native lookup per request), or undefined when empty. */
 function proxyList(entries: readonly string[]): BlockList | undefined {
@@ -182,6 +204,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       timeoutMs: config.timeout,
       stripPrefix: config.stripPrefix,
       tokenPolicy,
+      covered: coveredFields(config.require.signature?.components ?? []),
     };
   }
 
@@ -275,6 +298,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
   /** Forwards the request, its body read first when it is small (BUFFERED_BODY_LIMIT). */
   function send(ctx: RequestContext): void {
     const h = ctx.headers;
+    if (h.connectionNamed !== undefined && ctx.signature !== undefined) {
+      try {
+        checkConnectionNamed(h.connectionNamed, ctx.route as GatewayRoute, ctx);
+      } catch (e) {
+        fail(ctx.req, ctx.res, ctx, e);
+        return;
+      }
+    }
     if (ctx.body === undefined && h.contentLength !== undefined && !h.transferEncoding && h.contentLength !== '0' && Number(h.contentLength) <= BUFFERED_BODY_LIMIT) {
       readBody(ctx, (ctx.route as GatewayRoute).maxBodySize).then(
         () => proxy(ctx),
@@ -299,6 +330,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const route = table.match(headers.host, method, target.matchPath);
       if (route === undefined) throw new PortcullisError('route.not-found', 'no route matches this request');
       ctx = { req, res, route, method, path: target.path, matchPath: target.matchPath, query: target.query, headers, start, token: undefined, body: undefined, respond: undefined, signature: undefined };
+      if (headers.connectionNamed !== undefined) checkConnectionNamed(headers.connectionNamed, route, undefined);
       if (headers.contentLength !== undefined) {
         const n = Number(headers.contentLength);
         if (!Number.isSafeInteger(n) || n < 0 || headers.contentLengthCount > 1) throw new PortcullisError('request.malformed', 'invalid Content-Length');

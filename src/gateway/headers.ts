@@ -6,7 +6,11 @@
  * any header or trailer field(s) from the message with the same name as the
  * connection-option, and then remove the Connection header field itself". The other
  * hop-by-hop fields (Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding,
- * Upgrade, Proxy-Authorization) are removed both ways too.
+ * Upgrade, Proxy-Authorization) are removed both ways too. Connection is not signed, so
+ * an option naming a field the request relies on end to end (Authorization, Host,
+ * Content-*, Signature, Signature-Input) is refused with `request.malformed` rather than
+ * obeyed: anyone on the path could otherwise remove a verified field after the check.
+ * The gateway refuses options naming a route's covered fields the same way (gateway.ts).
  *
  * Towards the upstream the gateway also drops the client's Authorization (the upstream
  * gets the verified identity instead), any `x-portcullis-*` header (only the gateway
@@ -15,6 +19,7 @@
  * Expect. X-Forwarded-For/-Proto/-Host and Forwarded are taken out here; the gateway
  * states them itself (gateway.ts), keeping the received values only from a trusted proxy.
  */
+import { PortcullisError } from '../core/errors.js';
 
 const enum Kind {
   Forward = 0,
@@ -102,11 +107,16 @@ export interface ScannedRequest {
   contentLengthCount: number;
   transferEncoding: boolean;
   xForwardedFor: string | undefined;
+  /** Field names (lower-case) the Connection header named, removed from `forward`; undefined when none. */
+  connectionNamed: ReadonlySet<string> | undefined;
   xForwardedProto: string | undefined;
   xForwardedHost: string | undefined;
   /** RFC 7239 Forwarded, every line joined. */
   forwarded: string | undefined;
 }
+
+/** Fields a Connection option may not remove (besides every `content-*`). */
+const END_TO_END = new Set(['authorization', 'host', 'signature', 'signature-input']);
 
 function appendList(prev: string | undefined, v: string): string {
   return prev === undefined ? v : prev + ', ' + v;
@@ -148,6 +158,7 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
     contentLengthCount: 0,
     transferEncoding: false,
     xForwardedFor: undefined,
+    connectionNamed: undefined,
     xForwardedProto: undefined,
     xForwardedHost: undefined,
     forwarded: undefined,
@@ -198,8 +209,8 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
   if (connection !== undefined) {
     const named = connectionOptions(connection);
     if (named !== undefined) {
-      // a client may not use Connection to strip what the gateway relies on
-      named.delete('content-length');
+      for (const n of named) if (END_TO_END.has(n) || n.startsWith('content-')) throw new PortcullisError('request.malformed', 'the Connection header names a field the request relies on end to end');
+      s.connectionNamed = named;
       s.forward = removeNamed(forward, named);
     }
   }
