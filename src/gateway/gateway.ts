@@ -56,7 +56,7 @@ export interface GatewayDeps {
 export interface Gateway {
   /** The `request` listener. */
   handle(req: IncomingMessage, res: ServerResponse): void;
-  /** The `clientError` listener: 431 for oversized headers, 400/408 otherwise, as problem+json. */
+  /** The `clientError` listener: 431 for oversized headers, 400/408 otherwise, as problem+json; the connection is only closed when a response is in progress on it. */
   clientError(err: Error & { code?: string }, socket: Duplex): void;
   /** Replaces the route table (config reload); in-flight requests finish on the old one. */
   setRoutes(routes: readonly RouteConfig[]): void;
@@ -362,7 +362,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
           ? new PortcullisError('request.timeout', 'request not received in time')
           : new PortcullisError('request.malformed', 'malformed HTTP request');
     noRouteMetrics.count('denied');
-    audit.record({ time: clock.now(), type: 'gateway.denied', actor: 'anonymous', clientId: null, route: null, reason: e.code, data: { status: e.status } });
+    audit.record({ time: clock.now(), type: 'gateway.denied', actor: 'anonymous', clientId: null, route: null, reason: e.code, data: { status: e.status, ip: (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? null } });
+    // A response pending or under way on this socket (a pipelined request, a timeout while streaming):
+    // bytes written now would land inside it, or answer a request the upstream still executes.
+    if ((socket as Duplex & { _httpMessage?: unknown })._httpMessage != null) {
+      socket.destroy();
+      return;
+    }
     socket.end(rawErrorResponse(e));
   }
 
