@@ -221,7 +221,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const upstream = err.code === 'upstream.unavailable' || err.code === 'upstream.timeout';
     if (err.code === 'internal') logger.error({ err: e, route: route?.name }, 'gateway request failed');
     else if (upstream) logger.warn({ code: err.code, route: route?.name, cause: String(err.cause) }, 'upstream failed');
-    writeError(res, err, err.code === 'request.body-too-large');
+    // the rest of the body is not read: the connection cannot carry another request
+    writeError(res, err, err.code === 'request.body-too-large' || err.code === 'request.timeout');
     (route?.metrics ?? noRouteMetrics).count(upstream ? 'upstream_error' : err.status >= 500 ? 'error' : 'denied');
     if (upstream) return;
     const { actor, clientId } = actorOf(ctx);

@@ -6,7 +6,11 @@
  *
  * The request body is limited twice: Content-Length up front and a running count of
  * what is sent (a chunked body can lie about nothing). Upstream failures map to
- * 502 `upstream.unavailable`, response timeouts to 504 `upstream.timeout`.
+ * 502 `upstream.unavailable`, response timeouts to 504 `upstream.timeout`. The route
+ * timeout runs from dispatch to the response head, so it covers waiting for a pooled
+ * connection and the request body too: a client that trickles its body is answered 408
+ * `request.timeout` and its upstream connection is freed, and a request queued behind a
+ * full pool gets its 504 on time.
  *
  * Only routes whose steps need them pay for buffering: a body a step read is sent as
  * one buffer, and a response hook (signing, encryption) gets the whole response,
@@ -76,11 +80,46 @@ class Forward implements Dispatcher.DispatchHandler {
   private held: UpstreamResponse | undefined;
   private heldChunks: Buffer[] | undefined;
   private heldSize = 0;
+  /** The route timeout, from dispatch until the response head: queueing, the request body, the upstream's answer. */
+  private timer: NodeJS.Timeout | undefined;
+  /** What the timer answered, when it fired. */
+  private expired: PortcullisError | undefined;
+  private settled = false;
 
   constructor(
     private readonly p: ProxyRequest,
-    private readonly done: ProxyDone,
-  ) {}
+    private readonly onDone: ProxyDone,
+  ) {
+    this.timer = setTimeout(expire, p.timeoutMs, this);
+  }
+
+  /** Calls `onDone` once; what comes after (an abort reaching onError) is not answered again. */
+  private done(err: PortcullisError | undefined, clientClosed?: boolean): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.onDone(err, clientClosed);
+  }
+
+  /** The route timeout passed before the response head arrived. */
+  expire(): void {
+    this.timer = undefined;
+    if (this.settled) return;
+    const p = this.p;
+    if (p.res.destroyed) {
+      this.abortFn?.(CLIENT_CLOSED);
+      this.done(undefined, true);
+      return;
+    }
+    // a client still sending its body is the slow party, not the upstream
+    this.expired =
+      p.body === undefined && p.hasBody && !p.req.complete
+        ? new PortcullisError('request.timeout', 'the request body did not arrive within the route timeout')
+        : new PortcullisError('upstream.timeout', 'the upstream did not answer in time');
+    // queued requests have no abort yet: answered now, aborted in onConnect when a connection frees up
+    if (this.abortFn !== undefined) this.abortFn(this.expired);
+    else this.done(this.expired);
+  }
 
   /** Stops the upstream request when the client has gone away. */
   private clientGone(): boolean {
@@ -91,7 +130,8 @@ class Forward implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortFn = abort;
-    if (this.p.res.destroyed) abort(CLIENT_CLOSED);
+    if (this.expired !== undefined) abort(this.expired);
+    else if (this.p.res.destroyed) abort(CLIENT_CLOSED);
   }
 
   // undici's types say (chunkSize, totalBytesSent); its h1 client passes the chunk itself
@@ -106,6 +146,10 @@ class Forward implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     // 1xx informational responses are not relayed (the client's Expect was answered by this server)
     if (statusCode < 200) return true;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     this.resumeFn = resume;
     if (this.clientGone()) return false;
     const res = this.p.res;
@@ -220,6 +264,10 @@ function writeHead(res: ServerResponse, status: number, headers: string[]): void
     }
     throw new PortcullisError('upstream.unavailable', 'the upstream response head cannot be relayed', { cause });
   }
+}
+
+function expire(f: Forward): void {
+  f.expire();
 }
 
 function mapUpstreamError(err: Error): PortcullisError {

@@ -140,7 +140,7 @@ export const routeSchema = z.strictObject({
   }),
   upstream: httpUrl.describe('Base URL requests are proxied to.'),
   stripPrefix: z.boolean().default(false).describe('Remove the matched path prefix before proxying.'),
-  timeout: duration('30s').describe('Upstream response timeout (504 after it).'),
+  timeout: duration('30s').describe('Time from handing the request to the upstream pool until the response head: a free pooled connection, the request body (408 `request.timeout` when the client is still sending it) and the upstream answer (504 `upstream.timeout`).'),
   maxBodySize: size('1mb').describe('Largest request body accepted (413 beyond).'),
   signResponses: z
     .boolean()
