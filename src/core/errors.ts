@@ -26,6 +26,7 @@ export const ERRORS = {
   'request.headers-too-large': { status: 431, meaning: 'The request headers are larger than the configured limit.', fix: 'Send fewer or smaller headers.' },
   'request.timeout': { status: 408, meaning: 'The client did not send the request in time.', fix: 'Send the request body faster.' },
   'request.unsupported-media-type': { status: 415, meaning: 'The request body has a content type this endpoint does not accept.', fix: 'Use the content type the endpoint documents.' },
+  'request.transfer-coding-unsupported': { status: 501, meaning: 'The request body has a transfer coding other than `chunked` alone (RFC 9112 §6.1); the gateway does not decode other codings.', fix: 'Send the body with Content-Length or `Transfer-Encoding: chunked`; state a compressed body with Content-Encoding instead.' },
   'request.invalid': { status: 400, meaning: 'A parameter of the request is missing or invalid.', fix: 'Correct the parameter named in the message.' },
   'not-found': { status: 404, meaning: 'No such resource.', fix: 'Check the identifier.' },
   'method.not-allowed': { status: 405, meaning: 'The method is not allowed on this resource.', fix: 'Use a method the resource allows.' },

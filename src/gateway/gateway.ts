@@ -222,7 +222,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (err.code === 'internal') logger.error({ err: e, route: route?.name }, 'gateway request failed');
     else if (upstream) logger.warn({ code: err.code, route: route?.name, cause: String(err.cause) }, 'upstream failed');
     // the rest of the body is not read: the connection cannot carry another request
-    writeError(res, err, err.code === 'request.body-too-large' || err.code === 'request.timeout');
+    writeError(res, err, err.code === 'request.body-too-large' || err.code === 'request.timeout' || err.code === 'request.transfer-coding-unsupported');
     (route?.metrics ?? noRouteMetrics).count(upstream ? 'upstream_error' : err.status >= 500 ? 'error' : 'denied');
     if (upstream) return;
     const { actor, clientId } = actorOf(ctx);

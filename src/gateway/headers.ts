@@ -190,6 +190,10 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
         forward.push(name, value);
         break;
       case Kind.TransferEncoding:
+        // RFC 9112 §6.1: a server that receives a transfer coding it does not understand SHOULD answer 501
+        if (s.transferEncoding || (value !== 'chunked' && value.trim().toLowerCase() !== 'chunked')) {
+          throw new PortcullisError('request.transfer-coding-unsupported', 'only Transfer-Encoding: chunked is accepted');
+        }
         s.transferEncoding = true;
         break;
       case Kind.XForwardedFor:
