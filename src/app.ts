@@ -38,7 +38,7 @@ import { KeyRingWebhookSigner } from './webhooks/sign.js';
 import { DeliveryWorker } from './webhooks/worker.js';
 import { RevocationSet } from './tokens/revocation-set.js';
 import { TokenService } from './tokens/service.js';
-import { createGateway, gatewayServerOptions } from './gateway/gateway.js';
+import { attachGateway, createGateway, gatewayServerOptions } from './gateway/gateway.js';
 import { messagePolicySteps } from './gateway/message-policies.js';
 import { startGatewayThread, type GatewayThread } from './gateway/thread.js';
 import { buildIdentityPlane } from './http/identity-plane.js';
@@ -438,7 +438,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         ? createHttpsServer({ ...gatewayServerOptions(config.gateway), ...serverTls.serverOptions() }, gw.handle)
         : createServer(gatewayServerOptions(config.gateway), gw.handle);
       if (serverTls) serverTls.attach(server as unknown as TlsServer);
-      server.on('clientError', gw.clientError);
+      attachGateway(server, gw);
       servers.push({ name: 'gateway', server, closeExtra: () => gw.close() });
       const at = opts.gatewayThread?.listen;
       urls.gateway = await listen(server, at ?? config.listen.gateway, at === undefined && (opts.ephemeralPorts ?? false));

@@ -27,6 +27,7 @@ export const ERRORS = {
   'request.timeout': { status: 408, meaning: 'The client did not send the request in time.', fix: 'Send the request body faster.' },
   'request.unsupported-media-type': { status: 415, meaning: 'The request body has a content type this endpoint does not accept.', fix: 'Use the content type the endpoint documents.' },
   'request.transfer-coding-unsupported': { status: 501, meaning: 'The request body has a transfer coding other than `chunked` alone (RFC 9112 §6.1); the gateway does not decode other codings.', fix: 'Send the body with Content-Length or `Transfer-Encoding: chunked`; state a compressed body with Content-Encoding instead.' },
+  'request.expectation-failed': { status: 417, meaning: 'The request has an `Expect` other than `100-continue` (RFC 9110 §10.1.1), which the gateway cannot meet.', fix: 'Send the request without `Expect`, or with `Expect: 100-continue` only.' },
   'request.invalid': { status: 400, meaning: 'A parameter of the request is missing or invalid.', fix: 'Correct the parameter named in the message.' },
   'not-found': { status: 404, meaning: 'No such resource.', fix: 'Check the identifier.' },
   'method.not-allowed': { status: 405, meaning: 'The method is not allowed on this resource.', fix: 'Use a method the resource allows.' },

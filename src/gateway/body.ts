@@ -7,11 +7,32 @@
  * swaps in a new body (a decrypted plaintext) with its content type. Routes without
  * such steps never call these and keep streaming.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestContext } from './context.js';
 import { PortcullisError } from '../core/errors.js';
 
 const EMPTY = Buffer.alloc(0);
+
+/** Responses whose client sent `Expect: 100-continue` and has not been told to send the body yet. */
+const awaitingContinue = new WeakSet<ServerResponse>();
+
+/**
+ * Marks a response whose client waits for `100 Continue` (the server's `checkContinue`);
+ * `sendContinue` sends it once something needs the body.
+ * @example server.on('checkContinue', (req, res) => { expectContinue(res); handle(req, res) })
+ */
+export function expectContinue(res: ServerResponse): void {
+  awaitingContinue.add(res);
+}
+
+/**
+ * Sends the `100 Continue` a client is waiting for, once: RFC 9110 §10.1.1 lets a server
+ * answer with a final status instead when it refuses the request before reading the body.
+ * @example sendContinue(ctx.res)
+ */
+export function sendContinue(res: ServerResponse): void {
+  if (awaitingContinue.delete(res) && !res.headersSent) res.writeContinue();
+}
 
 /** Whether the request announces a body (Content-Length > 0, or a transfer coding). */
 export function hasBody(ctx: RequestContext): boolean {
@@ -97,6 +118,7 @@ export function readBody(ctx: RequestContext, maxBytes: number): Promise<Buffer>
       pending.reject = (e) => (j0(e), reject(e));
     });
   }
+  sendContinue(ctx.res);
   return new Promise<Buffer>((resolve, reject) => {
     readings.set(req, { ctx, maxBytes, chunks: [], size: 0, resolve, reject });
     req.on('data', onData);

@@ -7,7 +7,7 @@
  * `gateway.denied`; allowed requests are counted, timed and sampled into the audit
  * trail. Nothing on this path touches a database.
  */
-import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
 import { BlockList, isIPv6 } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
@@ -20,7 +20,7 @@ import type { Logger } from '../core/logger.js';
 import type { VerificationKeys } from '../crypto/verification-keys.js';
 import type { RevocationSet } from '../tokens/revocation-set.js';
 import { checkAssurance, type AssuranceRequirement } from './assurance-policy.js';
-import { readBody } from './body.js';
+import { expectContinue, readBody, sendContinue } from './body.js';
 import { runSteps, type PolicyStep, type RequestContext } from './context.js';
 import { rawErrorResponse, writeError } from './errors.js';
 import { scanRequestHeaders } from './headers.js';
@@ -56,6 +56,10 @@ export interface GatewayDeps {
 export interface Gateway {
   /** The `request` listener. */
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** The `checkContinue` listener: `100 Continue` is sent only once the checks that need no body have passed. */
+  checkContinue(req: IncomingMessage, res: ServerResponse): void;
+  /** The `checkExpectation` listener: any `Expect` but `100-continue` is answered 417 `request.expectation-failed`. */
+  checkExpectation(req: IncomingMessage, res: ServerResponse): void;
   /** The `clientError` listener: 431 for oversized headers, 400/408 otherwise, as problem+json; the connection is only closed when a response is in progress on it. */
   clientError(err: Error & { code?: string }, socket: Duplex): void;
   /** Replaces the route table (config reload); in-flight requests finish on the old one. */
@@ -123,7 +127,8 @@ export const BUFFERED_BODY_LIMIT = 64 * 1024;
 
 /**
  * `http.createServer` options for the gateway listener.
- * @example const server = http.createServer(gatewayServerOptions(config.gateway), gw.handle); server.on('clientError', gw.clientError)
+ * Register `gw.clientError`, `gw.checkContinue` and `gw.checkExpectation` too (`attachGateway`).
+ * @example const server = http.createServer(gatewayServerOptions(config.gateway), gw.handle); attachGateway(server, gw)
  */
 export function gatewayServerOptions(cfg: Config['gateway']): ServerOptions {
   return {
@@ -142,10 +147,21 @@ export function gatewayServerOptions(cfg: Config['gateway']): ServerOptions {
 }
 
 /**
+ * Registers the gateway's listeners for what Node would otherwise answer itself: parse
+ * errors (`clientError`) and `Expect` (`checkContinue`, `checkExpectation`).
+ * @example attachGateway(http.createServer(gatewayServerOptions(cfg.gateway), gw.handle), gw)
+ */
+export function attachGateway(server: Server, gw: Gateway): void {
+  server.on('clientError', gw.clientError);
+  server.on('checkContinue', gw.checkContinue);
+  server.on('checkExpectation', gw.checkExpectation);
+}
+
+/**
  * Builds the gateway request path.
  * @example
  * const gw = createGateway({ routes: cfg.routes, gateway: cfg.gateway, issuer: cfg.issuer, keys, revocations, audit, clock, leewayMs: cfg.tokens.leeway, logger });
- * http.createServer(gatewayServerOptions(cfg.gateway), gw.handle).on('clientError', gw.clientError);
+ * attachGateway(http.createServer(gatewayServerOptions(cfg.gateway), gw.handle), gw);
  */
 export function createGateway(deps: GatewayDeps): Gateway {
   const { audit, clock, logger } = deps;
@@ -222,7 +238,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (err.code === 'internal') logger.error({ err: e, route: route?.name }, 'gateway request failed');
     else if (upstream) logger.warn({ code: err.code, route: route?.name, cause: String(err.cause) }, 'upstream failed');
     // the rest of the body is not read: the connection cannot carry another request
-    writeError(res, err, err.code === 'request.body-too-large' || err.code === 'request.timeout' || err.code === 'request.transfer-coding-unsupported');
+    writeError(res, err, err.code === 'request.body-too-large' || err.code === 'request.timeout' || err.code === 'request.transfer-coding-unsupported' || err.code === 'request.expectation-failed');
     (route?.metrics ?? noRouteMetrics).count(upstream ? 'upstream_error' : err.status >= 500 ? 'error' : 'denied');
     if (upstream) return;
     const { actor, clientId } = actorOf(ctx);
@@ -240,6 +256,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   function proxy(ctx: RequestContext): void {
     const route = ctx.route as GatewayRoute;
     const { req, res, headers: h } = ctx;
+    // (a body a step read was let in already; a streamed one is let in now)
+    if (ctx.body === undefined) sendContinue(res);
     const out = h.forward;
     const ip = req.socket.remoteAddress ?? '';
     const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
@@ -376,6 +394,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
   return {
     handle,
     clientError,
+    checkContinue(req: IncomingMessage, res: ServerResponse): void {
+      expectContinue(res);
+      handle(req, res);
+    },
+    checkExpectation(req: IncomingMessage, res: ServerResponse): void {
+      fail(req, res, undefined, new PortcullisError('request.expectation-failed', 'only Expect: 100-continue is supported'));
+    },
     tokens,
     setRoutes(routes: readonly RouteConfig[]): void {
       const next = new RouteTable(routes.map(compile));

@@ -14,7 +14,7 @@ import { FrozenClock } from '../../src/core/clock.js';
 import { configSchema, routeSchema, type RouteConfig } from '../../src/core/config/schema.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { VerificationKey, VerificationKeys } from '../../src/crypto/verification-keys.js';
-import { createGateway, gatewayServerOptions, type Gateway, type PolicyStep } from '../../src/gateway/gateway.js';
+import { attachGateway, createGateway, gatewayServerOptions, type Gateway, type PolicyStep } from '../../src/gateway/gateway.js';
 import { RevocationSet } from '../../src/tokens/revocation-set.js';
 
 export const ISSUER = 'https://id.portcullis.test';
@@ -172,7 +172,7 @@ export async function startGateway(
     ...(o.steps !== undefined ? { steps: o.steps } : {}),
   });
   const server = http.createServer(gatewayServerOptions(cfg.gateway), gw.handle);
-  server.on('clientError', gw.clientError);
+  attachGateway(server, gw);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
