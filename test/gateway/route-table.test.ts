@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PortcullisError } from '../../src/core/errors.js';
-import { parseRequestTarget } from '../../src/gateway/request-target.js';
+import { afterMatched, isValidHost, parseRequestTarget } from '../../src/gateway/request-target.js';
 import { compileRoute, RouteTable } from '../../src/gateway/route-table.js';
 import { route } from './helpers.js';
 
@@ -78,9 +78,30 @@ function malformed(url: string): void {
 
 describe('request target (path confusion bypasses)', () => {
   it('keeps ordinary paths and splits the query', () => {
-    assert.deepEqual(parseRequestTarget('/orders/1?x=/../y'), { path: '/orders/1', query: '?x=/../y' });
-    assert.deepEqual(parseRequestTarget('/'), { path: '/', query: '' });
-    assert.deepEqual(parseRequestTarget('/.well-known/x/'), { path: '/.well-known/x/', query: '' });
+    assert.deepEqual(parseRequestTarget('/orders/1?x=/../y'), { path: '/orders/1', matchPath: '/orders/1', query: '?x=/../y' });
+    assert.deepEqual(parseRequestTarget('/'), { path: '/', matchPath: '/', query: '' });
+    assert.deepEqual(parseRequestTarget('/.well-known/x/'), { path: '/.well-known/x/', matchPath: '/.well-known/x/', query: '' });
+  });
+
+  it('matches on the path without ;parameters and keeps the path unchanged', () => {
+    assert.deepEqual(parseRequestTarget('/admin;x/users;id=1?q=;'), { path: '/admin;x/users;id=1', matchPath: '/admin/users', query: '?q=;' });
+    assert.deepEqual(parseRequestTarget('/a;b;c'), { path: '/a;b;c', matchPath: '/a', query: '' });
+  });
+
+  it('refuses segments that are dot or empty segments once parameters are removed, and an encoded ;', () => {
+    for (const u of ['/public/..;/admin', '/public/.;x/a', '/public/%2e%2e;/admin', '/;x/admin', '/a/;/b', '/a%3Bb']) malformed(u);
+  });
+
+  it('afterMatched skips the parameters of the prefix segments', () => {
+    assert.equal(afterMatched('/svc;v=2/items', 4), 8);
+    assert.equal(afterMatched('/a;x/b;y/c', 4), 8);
+    assert.equal(afterMatched('/svc;v=2', 4), 8);
+    assert.equal(afterMatched('/svc/items', 4), 4);
+  });
+
+  it('isValidHost: uri-host [":" port] only', () => {
+    for (const h of ['a.example', 'A.Example:8443', '127.0.0.1', '[::1]:80', '[fe80::1]', 'a.example:', 'xn--bcher-kva.example', 'a%41.example']) assert.equal(isValidHost(h), true, h);
+    for (const h of ['', ':80', 'a/b', 'a@b', 'a b', 'a#', 'a?', '[::1', '[x]', '[::1]x', 'a:8x', 'a:123456', 'a%4', 'a\tb']) assert.equal(isValidHost(h), false, h);
   });
 
   it('decodes percent-encoded unreserved characters so /%61dmin matches /admin', () => {
