@@ -30,7 +30,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { configSchema } from '../../src/core/config/schema.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { generateEncryptionKey, generateSymmetricKey } from '../../src/crypto/jwe/generate.js';
-import { createGateway, gatewayServerOptions } from '../../src/gateway/gateway.js';
+import { attachGateway, createGateway, gatewayServerOptions } from '../../src/gateway/gateway.js';
 import { messagePolicySteps } from '../../src/gateway/message-policies.js';
 import { importParams } from '../../src/signatures/algorithms.js';
 import { contentDigest } from '../../src/signatures/content-digest.js';
@@ -163,7 +163,7 @@ async function rawRates(signedBase?: { data: Buffer; sig: Uint8Array }, body?: s
 }
 
 const server = http.createServer(gatewayServerOptions(cfg.gateway), gw.handle);
-server.on('clientError', gw.clientError);
+attachGateway(server, gw);
 server.listen(0, '127.0.0.1', async () => {
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}/orders`;

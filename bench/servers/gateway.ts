@@ -11,7 +11,7 @@ import type { AuditEventInput } from '../../src/audit/store.js';
 import { systemClock } from '../../src/core/clock.js';
 import { configSchema } from '../../src/core/config/schema.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { createGateway, gatewayServerOptions } from '../../src/gateway/gateway.js';
+import { attachGateway, createGateway, gatewayServerOptions } from '../../src/gateway/gateway.js';
 import { RevocationSet } from '../../src/tokens/revocation-set.js';
 
 const env = (k: string): string => {
@@ -46,7 +46,7 @@ const gw = createGateway({
   metrics: new Registry(),
 });
 const server = http.createServer(gatewayServerOptions(cfg.gateway), gw.handle);
-server.on('clientError', gw.clientError);
+attachGateway(server, gw);
 server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`LISTENING ${(server.address() as AddressInfo).port}\n`);
 });
