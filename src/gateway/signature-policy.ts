@@ -7,7 +7,8 @@
  * - The key decides the algorithm (RFC 9421 §3.2 step 6): keys come from the app
  *   signing keys by `keyid`; an `alg` parameter that disagrees is refused.
  * - `@target-uri` is rebuilt as the client addressed the gateway: the scheme of the
- *   listener (https when the socket is TLS), the Host header, and the request-target
+ *   listener (https when the socket is TLS), the Host header (refused with
+ *   `signature.target-invalid` unless it is a valid `host[:port]`), and the request-target
  *   exactly as received (before normalisation). Behind a TLS-terminating proxy the
  *   route may set `trustForwardedProto`, and the last X-Forwarded-Proto (the one the
  *   nearest proxy appended) gives the scheme instead; the default ignores it, since
@@ -32,6 +33,7 @@ import type { Clock } from '../core/clock.js';
 import type { RouteConfig, SignatureRequirement } from '../core/config/schema.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
 import { PortcullisError } from '../core/errors.js';
+import { isHostPort } from '../signatures/components.js';
 import { parseContentDigest } from '../signatures/content-digest.js';
 import { parseComponentId, serializeAcceptSignature, type SignatureRequest } from '../signatures/signature-input.js';
 import { verifyBytes } from '../signatures/algorithms.js';
@@ -147,7 +149,10 @@ export function targetUri(ctx: RequestContext, trustForwardedProto: boolean): st
     const last = fwd.slice(fwd.lastIndexOf(',') + 1).trim().toLowerCase();
     if (last === 'https' || last === 'http') scheme = last;
   }
-  return `${scheme}://${ctx.headers.host ?? ''}${ctx.req.url ?? '/'}`;
+  const host = ctx.headers.host;
+  // never a URI from an unchecked Host: "/", "?", "#" or "@" in it would shift what the signature covers
+  if (host === undefined || !isHostPort(host)) throw new PortcullisError('signature.target-invalid', 'the Host header is not a valid host[:port]');
+  return `${scheme}://${host}${ctx.req.url ?? '/'}`;
 }
 
 /** The usual Content-Digest, one sha-256 member (RFC 9530 §2): checked without a structured-field parse. */

@@ -64,8 +64,11 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
       if (!components.includes('content-digest')) components.push('content-digest');
     }
     if (options.token) headers.set('authorization', `Bearer ${await options.token()}`);
+    // a fragment is never sent, so it is not part of the target URI the gateway sees (RFC 9110 §7.1)
+    const hashAt = original.url.indexOf('#');
+    const url = hashAt < 0 ? original.url : original.url.slice(0, hashAt);
     const s = await signMessage(
-      { method: original.method, url: original.url, headers },
+      { method: original.method, url, headers },
       {
         key: await keyPromise,
         alg,
@@ -79,7 +82,7 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
     );
     headers.append('signature-input', s.signatureInput);
     headers.append('signature', s.signature);
-    const request = new Request(original.url, {
+    const request = new Request(url, {
       method: original.method,
       headers,
       ...(body !== undefined ? { body } : {}),

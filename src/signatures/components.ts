@@ -144,19 +144,49 @@ interface Target {
 
 const targets = new WeakMap<HttpRequestLike, Target>();
 
+const targetInvalid = (m: string): PortcullisError => new PortcullisError('signature.target-invalid', m);
+
+/**
+ * RFC 3986 §3.2.2–3.2.3 `host [":" port]`: an IP-literal, or a reg-name / IPv4address of
+ * unreserved, pct-encoded and sub-delims characters. No userinfo (`@`), `/`, `?`, `#`,
+ * whitespace or controls: anything else would let the authority hide path or fragment text.
+ */
+const HOST_PORT_SRC = String.raw`(?:\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)(?::[0-9]*)?`;
+const HOST_PORT = new RegExp(`^${HOST_PORT_SRC}$`);
+/** The same, at `lastIndex` of an absolute URI, up to its path or query. */
+const AUTHORITY_AT = new RegExp(`${HOST_PORT_SRC}(?=[/?]|$)`, 'y');
+
+/**
+ * Whether `s` is a valid `host[:port]` (RFC 3986), e.g. a Host header the gateway may
+ * build a target URI from.
+ *
+ * @example isHostPort('api.example.com:8443'); // true
+ * isHostPort('api.example.com/orders#'); // false
+ */
+export function isHostPort(s: string): boolean {
+  return HOST_PORT.test(s);
+}
+
+/** Why an authority that is not `host[:port]` is refused (nothing is silently stripped). */
+function badAuthority(authority: string): PortcullisError {
+  return targetInvalid(authority.includes('@') ? 'the target URI has userinfo in its authority' : 'the target URI authority is not a valid host[:port]');
+}
+
 const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443' };
 
 function target(req: HttpRequestLike): Target {
   let t = targets.get(req);
   if (t && t.url === req.url) return t;
+  // a fragment is never part of a target URI (RFC 9110 §7.1): refused, not stripped, since stripping it hides text after "#"
+  if (req.url.includes('#')) throw targetInvalid('the target URI has a fragment');
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?/.exec(req.url);
   if (!m) throw malformed('the request URL must be the absolute target URI');
+  if (!HOST_PORT.test(m[2]!)) throw badAuthority(m[2]!);
   const scheme = m[1]!.toLowerCase();
-  let authority = m[2]!.slice(m[2]!.lastIndexOf('@') + 1).toLowerCase();
+  let authority = m[2]!.toLowerCase();
   const port = /:(\d*)$/.exec(authority);
   if (port && (port[1] === '' || port[1] === DEFAULT_PORTS[scheme])) authority = authority.slice(0, port.index);
-  const hashAt = req.url.indexOf('#');
-  t = { url: req.url, scheme, authority, path: m[3] || '/', query: m[4], targetUri: hashAt < 0 ? req.url : req.url.slice(0, hashAt) };
+  t = { url: req.url, scheme, authority, path: m[3] || '/', query: m[4], targetUri: req.url };
   targets.set(req, t);
   return t;
 }
@@ -216,9 +246,13 @@ function derivedValue(c: ComponentId, context: HttpMessageLike): string {
     case '@method':
       return context.method;
     case '@target-uri': {
-      // the common absolute http(s) URI without a fragment is its own value; anything else is parsed
+      // the common absolute http(s) URI without a fragment, its authority a host[:port], is its own value; anything else is parsed (and refused)
       const u = context.url;
-      if ((u.startsWith('https://') || u.startsWith('http://')) && !u.includes('#')) return u;
+      const start = u.startsWith('https://') ? 8 : u.startsWith('http://') ? 7 : -1;
+      if (start > 0 && !u.includes('#')) {
+        AUTHORITY_AT.lastIndex = start;
+        if (AUTHORITY_AT.test(u)) return u;
+      }
       return target(context).targetUri;
     }
     case '@authority':

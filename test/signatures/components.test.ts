@@ -126,3 +126,26 @@ describe('Accept-Signature (RFC 9421 §5.1)', () => {
     assert.throws(() => parseAcceptSignature('sig1=("@method"), sig1=("@path")'), code('signature.malformed'));
   });
 });
+
+describe('target URI attacks (review #1, #10): refused with signature.target-invalid, never stripped', () => {
+  const base: HttpRequestLike = { method: 'POST', url: 'https://gw.example/orders', headers: new Headers() };
+  const ids = ['@target-uri', '@authority', '@path', '@query', '@request-target', '@scheme', '@query-param;name="a"'];
+  const refused = (url: string) => {
+    for (const id of ids) assert.throws(() => value(id, { ...base, url }), code('signature.target-invalid'), `${id} of ${url}`);
+  };
+  it('a fragment ("#" hiding the real path after a Host of gw/orders#) is refused', () => refused('http://gw.example/orders#/admin/users/42/delete?force=1&a=1'));
+  it('userinfo in the authority ("evil.example@gw") is refused, not stripped', () => refused('http://evil.example@gw.example/orders?a=1'));
+  it('characters outside host[:port] in the authority are refused', () => {
+    for (const a of ['gw.example:80:90', 'gw example', 'gw.example\t', '', ':8080', 'gw.example:8o', 'gw\\x', 'gw%zz', '[::1', 'gw"x']) refused(`http://${a}/orders?a=1`);
+  });
+  it('valid authorities still derive: reg-name, IPv4, IPv6 literal, port, pct-encoded', () => {
+    assert.equal(value('@authority', { ...base, url: 'http://[::1]:8080/x' }), '[::1]:8080');
+    assert.equal(value('@authority', { ...base, url: 'http://127.0.0.1:80/x' }), '127.0.0.1');
+    assert.equal(value('@target-uri', { ...base, url: 'http://a-b.example:8443/x?y' }), 'http://a-b.example:8443/x?y');
+    assert.equal(value('@path', { ...base, url: 'http://caf%C3%A9.example/x' }), '/x');
+  });
+  it('signing a URI with a fragment fails too (the signer and the verifier derive the same way)', async () => {
+    const key = await crypto.subtle.importKey('raw', new Uint8Array(32), importParams('hmac-sha256'), false, ['sign']);
+    await assert.rejects(signMessage({ ...base, url: 'https://gw.example/orders#x' }, { key, alg: 'hmac-sha256', keyid: 'k', components: ['@target-uri'] }), code('signature.target-invalid'));
+  });
+});
