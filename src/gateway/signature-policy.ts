@@ -17,7 +17,8 @@
  *   consumed once through the ephemeral store (`sig-nonce:<keyid>:<nonce>`, kept for
  *   as long as the signature could still be accepted), so a replay fails on every
  *   node sharing the store. The nonce is consumed last: only a request that passed
- *   every other check uses it up.
+ *   every other check uses it up. With several signatures, the nonce of every one
+ *   naming a known key is consumed too, so no second signature lets a replay pass.
  * - With a token on the route, the key's app must be the token's `client_id`.
  * - A denial for a signature or digest reason carries `Accept-Signature` (RFC 9421
  *   §5.1): label `sig1`, the components this request must cover, `created`, a fresh
@@ -38,7 +39,7 @@ import { parseContentDigest } from '../signatures/content-digest.js';
 import { parseComponentId, serializeAcceptSignature, type SignatureRequest } from '../signatures/signature-input.js';
 import { verifyBytes } from '../signatures/algorithms.js';
 import type { FieldLineSource, HttpRequestLike } from '../signatures/types.js';
-import { readSignatures, SignatureVerifier, type VerificationKey, type VerifiedSignature } from '../signatures/verify.js';
+import { readSignatures, SignatureVerifier, type MessageSignatures, type VerificationKey, type VerifiedSignature } from '../signatures/verify.js';
 import { hasBody, readBody } from './body.js';
 import type { PolicyStep, RequestContext } from './context.js';
 
@@ -237,7 +238,7 @@ export function signatureStep(route: RouteConfig, req: SignatureRequirement, dep
   };
 
   /** After the signature verified: key still active, same app as the token, then the body digest and the nonce. */
-  function accept(ctx: RequestContext, message: HttpRequestLike, v: VerifiedSignature, body: boolean): Promise<void> {
+  function accept(ctx: RequestContext, message: HttpRequestLike, v: VerifiedSignature, body: boolean, parsed: MessageSignatures): Promise<void> {
     const found = appSigningKeys.lookup(v.keyid!);
     // the key may have been revoked while the verification ran
     if (found === undefined) throw new PortcullisError('signature.unknown-key', 'the signing key was revoked');
@@ -245,16 +246,22 @@ export function signatureStep(route: RouteConfig, req: SignatureRequirement, dep
       throw new PortcullisError('signature.wrong-app', 'the request is signed with a key of another app than the access token');
     }
     const sig: RequestSignature = { label: v.label, alg: v.alg, keyid: v.keyid, params: v.params, components: v.components, clientId: found.clientId, request: message };
-    if (!body) return consume(ctx, sig);
+    if (!body) return consume(ctx, sig, parsed);
     return readBody(ctx, maxBody).then((b) => {
       checkDigest((message.headers as RawFieldLines).fieldLines('content-digest'), b);
-      return consume(ctx, sig);
+      return consume(ctx, sig, parsed);
     });
   }
 
-  /** The nonce is used up last, so only a request that passed every other check spends it. */
-  function consume(ctx: RequestContext, sig: RequestSignature): Promise<void> {
+  /**
+   * The nonces are used up last, so only a request that passed every other check spends
+   * them: the accepted signature's, and with several signatures every other one that
+   * names a known key. Otherwise a request signed twice (key rotation) could be replayed
+   * once more per extra signature, by breaking the one whose nonce was spent.
+   */
+  function consume(ctx: RequestContext, sig: RequestSignature, parsed: MessageSignatures): Promise<void> {
     const nonce = sig.params.nonce;
+    if (parsed.inputs.size > 1) return consumeAll(ctx, sig, parsed);
     if (nonce === undefined) {
       ctx.signature = sig;
       return Promise.resolve();
@@ -267,6 +274,21 @@ export function signatureStep(route: RouteConfig, req: SignatureRequirement, dep
     });
   }
 
+  function consumeAll(ctx: RequestContext, sig: RequestSignature, parsed: MessageSignatures): Promise<void> {
+    const keys = new Set<string>();
+    for (const input of parsed.inputs.values()) {
+      const { nonce, keyid } = input.params;
+      if (nonce === undefined || keyid === undefined) continue;
+      if (input.label !== sig.label && appSigningKeys.lookup(keyid) === undefined) continue;
+      if (nonce.length > MAX_NONCE) throw new PortcullisError('signature.malformed', `the nonce is longer than ${MAX_NONCE} characters`);
+      keys.add(`sig-nonce:${keyid}:${nonce}`);
+    }
+    return Promise.all([...keys].map((k) => ephemeral.consumeOnce(k, nonceTtl))).then((firsts) => {
+      if (firsts.includes(false)) throw new PortcullisError('signature.replayed', 'a signature nonce of this request was already used');
+      ctx.signature = sig;
+    });
+  }
+
   function check(ctx: RequestContext): Promise<void> {
     const fields = new RawFieldLines(ctx.req.rawHeaders);
     const message: HttpRequestLike = { method: ctx.method, url: targetUri(ctx, trustProto), headers: fields };
@@ -274,7 +296,7 @@ export function signatureStep(route: RouteConfig, req: SignatureRequirement, dep
     const parsed = readSignatures(message);
     if (body && fields.fieldLines('content-digest') === undefined) throw new PortcullisError('digest.missing', 'the request has a body but no Content-Digest');
     const v = (body ? withBody : withoutBody).check(message, undefined, parsed);
-    return v instanceof Promise ? v.then((r) => accept(ctx, message, r, body)) : accept(ctx, message, v, body);
+    return v instanceof Promise ? v.then((r) => accept(ctx, message, r, body, parsed)) : accept(ctx, message, v, body, parsed);
   }
 
   return (ctx) => {

@@ -4,11 +4,12 @@
  * `gateway.denied`, and nothing reaches the upstream; requests signed by the SDK and
  * by the `http-message-signatures` package pass; signed responses verify with the SDK.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSigner, httpbis } from 'http-message-signatures';
 import { contentDigest } from '../../src/signatures/content-digest.js';
+import { signMessage } from '../../src/signatures/sign.js';
 import { parseAcceptSignature, serializeComponentId, type SignatureRequest } from '../../src/signatures/signature-input.js';
 import { createSignedFetch, requestOf, verifyResponse } from '../../src/sdk/index.js';
 import { addSigningKey, createApp, sendSigned, startPolicyNode, type Answer, type PolicyNode, type TestApp, type TestSigningKey, auditMark, deniedSince } from './message-policy-support.js';
@@ -240,6 +241,31 @@ describe('attacks, each refused with its code before the upstream', () => {
     const first = await sendSigned(p.gateway, { path: '/sig/replay', body, token, sign: h(), tamper: (r) => (captured = structuredClone(r)) });
     assert.equal(first.status, 200);
     await refused(() => fetch(p.gateway + captured!.path, { method: captured!.method, headers: captured!.headers, body: captured!.body! }).then(toAnswer), 'signature.replayed');
+  });
+
+  /** A request signed twice (key rotation, RFC 9421 §4.3), each signature with its own nonce, as sent. */
+  async function doublySigned(path: string): Promise<Record<string, string>> {
+    const url = p.gateway + path;
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    const a = await signMessage({ method: 'GET', url, headers }, { key: hmac.key, alg: hmac.alg, keyid: hmac.keyid, components: ['@method', '@target-uri'], nonce: randomBytes(12).toString('base64url'), label: 'sig1' });
+    const b = await signMessage({ method: 'GET', url, headers }, { key: ed.key, alg: ed.alg, keyid: ed.keyid, components: ['@method', '@target-uri'], nonce: randomBytes(12).toString('base64url'), label: 'sig2' });
+    return { ...headers, 'signature-input': `${a.signatureInput}, ${b.signatureInput}`, signature: `${a.signature}, ${b.signature}` };
+  }
+  const sendRaw = (path: string, headers: Record<string, string>) => fetch(p.gateway + path, { headers }).then(toAnswer);
+
+  test('nonce replay with two valid signatures: the replay with the first signature broken is signature.replayed (every known-key nonce is spent)', async () => {
+    const headers = await doublySigned('/sig/rotate');
+    assert.equal((await sendRaw('/sig/rotate', headers)).status, 200);
+    const broken = { ...headers, signature: headers.signature!.replace(/^sig1=:[^:]+:/, `sig1=:${Buffer.alloc(32).toString('base64')}:`) };
+    await refused(() => sendRaw('/sig/rotate', broken), 'signature.replayed');
+  });
+
+  test('nonce replay with two valid signatures: the replay with the labels reordered is signature.replayed', async () => {
+    const headers = await doublySigned('/sig/rotate2');
+    assert.equal((await sendRaw('/sig/rotate2', headers)).status, 200);
+    const [i1, i2] = headers['signature-input']!.split(/, (?=sig2=)/);
+    const [s1, s2] = headers.signature!.split(/, (?=sig2=)/);
+    await refused(() => sendRaw('/sig/rotate2', { ...headers, 'signature-input': `${i2}, ${i1}`, signature: `${s2}, ${s1}` }), 'signature.replayed');
   });
 
   test('alg parameter not matching the key (ed25519 declared on an HMAC key): signature.alg-mismatch', () =>
