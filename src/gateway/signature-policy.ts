@@ -3,7 +3,8 @@
  * RFC 9530 Content-Digest over the body.
  *
  * - Coverage: the route's components (default `@method`, `@target-uri`), plus
- *   `content-digest` whenever the request has a body, so no body goes unsigned.
+ *   `content-digest` whenever the request has a body, so no body goes unsigned. A
+ *   Content-Digest sent without a body is checked against the empty body.
  * - The key decides the algorithm (RFC 9421 §3.2 step 6): keys come from the app
  *   signing keys by `keyid`; an `alg` parameter that disagrees is refused.
  * - `@target-uri` is rebuilt as the client addressed the gateway: the scheme of the
@@ -77,6 +78,8 @@ export function requestSignatureOf(ctx: RequestContext): RequestSignature | unde
 }
 
 const MAX_NONCE = 256;
+
+const EMPTY_BODY = Buffer.alloc(0);
 
 const keyObjects = new WeakMap<CryptoKey, KeyObject>();
 
@@ -246,7 +249,12 @@ export function signatureStep(route: RouteConfig, req: SignatureRequirement, dep
       throw new PortcullisError('signature.wrong-app', 'the request is signed with a key of another app than the access token');
     }
     const sig: RequestSignature = { label: v.label, alg: v.alg, keyid: v.keyid, params: v.params, components: v.components, clientId: found.clientId, request: message };
-    if (!body) return consume(ctx, sig, parsed);
+    if (!body) {
+      // RFC 9530: a Content-Digest describes the content, an empty one included; a body dropped in transit must not pass
+      const digest = (message.headers as RawFieldLines).fieldLines('content-digest');
+      if (digest !== undefined) checkDigest(digest, EMPTY_BODY);
+      return consume(ctx, sig, parsed);
+    }
     return readBody(ctx, maxBody).then((b) => {
       checkDigest((message.headers as RawFieldLines).fieldLines('content-digest'), b);
       return consume(ctx, sig, parsed);

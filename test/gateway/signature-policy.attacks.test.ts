@@ -118,6 +118,11 @@ describe('signed requests that must pass', () => {
     assert.equal(r.status, 200, r.text);
   });
 
+  test('a signed request with an empty body and the Content-Digest of the empty body passes', async () => {
+    const r = await sendSigned(p.gateway, { path: '/sig/empty', method: 'POST', body: '', token, sign: { key: hmac.key, alg: hmac.alg, keyid: hmac.keyid } });
+    assert.equal(r.status, 200, r.text);
+  });
+
   test('a signed GET without a body needs no Content-Digest', async () => {
     const r = await sendSigned(p.gateway, { path: '/sig/orders/1', token, sign: { key: hmac.key, alg: hmac.alg, keyid: hmac.keyid } });
     assert.equal(r.status, 200, r.text);
@@ -205,6 +210,12 @@ describe('attacks, each refused with its code before the upstream', () => {
       'digest.mismatch',
       400,
     ));
+
+  test('body dropped in transit (signed POST resent with Content-Length: 0, signed Content-Digest kept): digest.mismatch', () =>
+    refused(() => sendSigned(p.gateway, { path: '/sig/a', body, token, sign: h(), tamper: (r) => (r.body = '') }), 'digest.mismatch', 400));
+
+  test('body dropped in transit on a route without a token: digest.mismatch', () =>
+    refused(() => sendSigned(p.gateway, { path: '/hmaconly/a', body, sign: h(), tamper: (r) => (r.body = undefined) }), 'digest.mismatch', 400));
 
   test('body without Content-Digest: digest.missing', () =>
     refused(() => sendSigned(p.gateway, { path: '/sig/a', body, token, sign: { ...h(), components: ['@method', '@target-uri'] }, tamper: (r) => delete r.headers['content-digest'] }), 'digest.missing', 400));
