@@ -28,7 +28,8 @@
  *   built); the parsed Signature-Input serves the base and the checks alike.
  *
  * Verification runs on node:crypto (HMAC with `timingSafeEqual` on the event loop,
- * public keys on the thread pool), one verification per request.
+ * public keys on the thread pool), one verification per request for one signature;
+ * a request with more than `maxSignatures` members is refused before any.
  */
 import { constants, createHash, createHmac, hash, KeyObject, randomBytes, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
@@ -222,6 +223,7 @@ export function signatureStep(route: RouteConfig, req: SignatureRequirement, dep
       clockSkew: skewS,
       requireNonce: req.nonce,
       requireKeyid: true,
+      maxSignatures: req.maxSignatures,
       ...(req.tag !== undefined ? { tag: req.tag } : {}),
       clock,
       verifySignature: nodeVerifySignature,

@@ -15,6 +15,9 @@ import { signatureBaseOf } from './signature-base.js';
 import { parseComponentId, parseSignature, parseSignatureInput, serializeComponentId, type ComponentId, type SignatureInput } from './signature-input.js';
 import type { HttpMessageLike, HttpRequestLike, SignatureAlgorithm, SignatureParams } from './types.js';
 
+/** Members of Signature-Input / Signature a verifier accepts by default (one per signer, two while rotating, room for an intermediary). */
+export const DEFAULT_MAX_SIGNATURES = 4;
+
 export interface VerificationKey {
   /** Public key (or HMAC key) imported once, usage `verify`. */
   key: CryptoKey;
@@ -41,6 +44,8 @@ export interface VerifyPolicy {
   requireNonce?: boolean;
   /** Default true. */
   requireKeyid?: boolean;
+  /** Most members Signature-Input and Signature may have (default 4); more is `signature.too-many`, before any verification. */
+  maxSignatures?: number;
   /** Only the signature with this label. */
   label?: string;
   /** Only signatures with this `tag` parameter. */
@@ -90,8 +95,10 @@ export class SignatureVerifier {
   private readonly algorithms: ReadonlySet<SignatureAlgorithm> | undefined;
   private readonly clock: Clock;
   private readonly skew: number;
+  private readonly maxSignatures: number;
 
   constructor(private readonly policy: VerifyPolicy) {
+    this.maxSignatures = policy.maxSignatures ?? DEFAULT_MAX_SIGNATURES;
     this.required = (policy.requiredComponents ?? []).map((c) => serializeComponentId(typeof c === 'string' ? parseComponentId(c) : c));
     this.algorithms = policy.algorithms ? new Set(policy.algorithms) : undefined;
     this.clock = policy.clock ?? systemClock;
@@ -117,6 +124,8 @@ export class SignatureVerifier {
    */
   check(message: HttpMessageLike, request?: HttpRequestLike, parsed?: MessageSignatures): VerifiedSignature | Promise<VerifiedSignature> {
     const { inputs, signatures } = parsed ?? readSignatures(message);
+    // each member may cost a public-key verification: a bounded number of them, whatever fits in the header
+    if (inputs.size > this.maxSignatures || signatures.size > this.maxSignatures) throw new PortcullisError('signature.too-many', `more than ${this.maxSignatures} signatures on one message`);
     let candidates: SignatureInput[];
     if (this.policy.label !== undefined) {
       const one = inputs.get(this.policy.label);

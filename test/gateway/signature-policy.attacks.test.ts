@@ -43,6 +43,11 @@ const ROUTES = `
     upstream: UPSTREAM
     require:
       signature: { tag: orders, nonce: false }
+  - name: onesig
+    match: { pathPrefix: /onesig }
+    upstream: UPSTREAM
+    require:
+      signature: { maxSignatures: 1 }
   - name: nosig
     match: { pathPrefix: /plain }
     upstream: UPSTREAM
@@ -277,6 +282,28 @@ describe('attacks, each refused with its code before the upstream', () => {
     const [i1, i2] = headers['signature-input']!.split(/, (?=sig2=)/);
     const [s1, s2] = headers.signature!.split(/, (?=sig2=)/);
     await refused(() => sendRaw('/sig/rotate2', { ...headers, 'signature-input': `${i2}, ${i1}`, signature: `${s2}, ${s1}` }), 'signature.replayed');
+  });
+
+  /** `n` valid Ed25519 signatures (labels sig1…sigN) over one GET, as a DoS sender would stack them. */
+  async function manySigned(path: string, n: number): Promise<Record<string, string>> {
+    const url = p.gateway + path;
+    const inputs: string[] = [];
+    const sigs: string[] = [];
+    for (let i = 1; i <= n; i++) {
+      const s = await signMessage({ method: 'GET', url, headers: {} }, { key: ed.key, alg: ed.alg, keyid: ed.keyid, components: ['@method', '@target-uri'], nonce: randomBytes(12).toString('base64url'), label: `sig${i}` });
+      inputs.push(s.signatureInput);
+      sigs.push(s.signature);
+    }
+    return { 'signature-input': inputs.join(', '), signature: sigs.join(', ') };
+  }
+
+  test('DoS: more signatures than the default cap (5 > 4), each one valid: signature.too-many before any verification', async () =>
+    refused(async () => sendRaw('/fwd/many', await manySigned('/fwd/many', 5)), 'signature.too-many', 400));
+
+  test('DoS: a route with maxSignatures 1 refuses a doubly signed request: signature.too-many; four on a default route pass', async () => {
+    await refused(async () => sendRaw('/onesig/two', await manySigned('/onesig/two', 2)), 'signature.too-many', 400);
+    const r = await sendRaw('/fwd/four', await manySigned('/fwd/four', 4));
+    assert.equal(r.status, 200, r.text);
   });
 
   test('alg parameter not matching the key (ed25519 declared on an HMAC key): signature.alg-mismatch', () =>

@@ -80,3 +80,24 @@ describe('SignatureVerifier.check', () => {
     assert.throws(() => v.check({ method: 'GET', url: 'https://api.example/x', headers: lines }), (e: unknown) => e instanceof PortcullisError && e.code === 'signature.invalid');
   });
 });
+
+describe('signatures per message are capped (DoS: one request, many public-key verifications)', () => {
+  it('more members than maxSignatures (default 4) is signature.too-many, before any key lookup or verification', async () => {
+    const key = await crypto.subtle.importKey('raw', secret, importParams('hmac-sha256'), false, ['verify']);
+    const m = await signed();
+    const one = m.headers['signature-input']!.slice(5);
+    const sig = m.headers['signature']!.slice(5);
+    const n = (k: number) => ({
+      ...m,
+      headers: { ...m.headers, 'signature-input': Array.from({ length: k }, (_, i) => `s${i}=${one}`).join(', '), signature: Array.from({ length: k }, (_, i) => `s${i}=${sig}`).join(', ') },
+    });
+    let lookups = 0;
+    const keyLookup = () => (lookups++, { key, alg: 'hmac-sha256' as const });
+    const v = new SignatureVerifier({ clock, keyLookup, verifySignature: nodeHmac });
+    assert.throws(() => v.check(n(5)), (e: unknown) => e instanceof PortcullisError && e.code === 'signature.too-many' && e.status === 400);
+    assert.equal(lookups, 0);
+    assert.equal((v.check(n(4)) as { label: string }).label, 's0');
+    const capped = new SignatureVerifier({ clock, keyLookup, verifySignature: nodeHmac, maxSignatures: 1 });
+    assert.throws(() => capped.check(n(2)), (e: unknown) => e instanceof PortcullisError && e.code === 'signature.too-many');
+  });
+});

@@ -108,6 +108,13 @@ export const signatureRequirementSchema = z.strictObject({
   clockSkew: duration('30s').describe('Clock difference tolerated on `created` and `expires`.'),
   nonce: z.boolean().default(true).describe('Require a `nonce` and accept it once (per key, across every node sharing the ephemeral store): a replay is refused with `signature.replayed`.'),
   tag: z.string().min(1).optional().describe('Only signatures with this `tag` parameter are considered.'),
+  maxSignatures: z
+    .number()
+    .int()
+    .min(1)
+    .max(16)
+    .default(4)
+    .describe('Most members Signature-Input and Signature may have; a request with more is refused (`signature.too-many`) before any verification, so it cannot cost more than this many.'),
   sameAppAsToken: z.boolean().default(true).describe('With `require.token`, the signing key must belong to the app (client_id) the token was issued to (`signature.wrong-app`).'),
   trustForwardedProto: z
     .boolean()
