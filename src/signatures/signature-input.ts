@@ -313,7 +313,40 @@ export function scanSignatureInput(v: string): Map<string, SignatureInput> | und
   return out.size === 0 ? undefined : out;
 }
 
-/** Base64 as RFC 8941 serializes it (padded), which Buffer and `atob` decode alike. */
+/** Base64 digit values by character code (0xff: not a digit). */
+const B64_VALUE = (() => {
+  const t = new Uint8Array(128).fill(0xff);
+  const digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  for (let i = 0; i < 64; i++) t[digits.charCodeAt(i)] = i;
+  return t;
+})();
+
+/**
+ * Decodes base64 already matched by CANONICAL_BASE64, on web standards alone (no
+ * `Buffer`: this code runs in the SDK, in browsers too), into a Uint8Array of its own.
+ */
+function decodeBase64(b64: string): Uint8Array {
+  let n = b64.length;
+  while (n > 0 && b64.charCodeAt(n - 1) === 0x3d) n--;
+  const out = new Uint8Array((n * 3) >> 2);
+  let o = 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = (B64_VALUE[b64.charCodeAt(i)]! << 18) | (B64_VALUE[b64.charCodeAt(i + 1)]! << 12) | (B64_VALUE[b64.charCodeAt(i + 2)]! << 6) | B64_VALUE[b64.charCodeAt(i + 3)]!;
+    out[o++] = v >> 16;
+    out[o++] = (v >> 8) & 0xff;
+    out[o++] = v & 0xff;
+  }
+  const rest = n - i;
+  if (rest >= 2) {
+    const v = (B64_VALUE[b64.charCodeAt(i)]! << 18) | (B64_VALUE[b64.charCodeAt(i + 1)]! << 12) | (rest === 3 ? B64_VALUE[b64.charCodeAt(i + 2)]! << 6 : 0);
+    out[o++] = v >> 16;
+    if (rest === 3) out[o++] = (v >> 8) & 0xff;
+  }
+  return out;
+}
+
+/** Base64 as RFC 8941 serializes it (padded). */
 const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Signature in canonical form (`label=:base64:` members), or undefined for anything else. */
@@ -329,9 +362,7 @@ export function scanSignature(v: string): Map<string, Uint8Array> | undefined {
     if (!CANONICAL_BASE64.test(b64)) return undefined;
     const label = v.slice(i, k);
     if (out.has(label)) return undefined;
-    const bytes = Buffer.from(b64, 'base64');
-    // a Uint8Array of its own, like the general path's (not a view into Buffer's shared pool)
-    out.set(label, new Uint8Array(bytes));
+    out.set(label, decodeBase64(b64));
     i = nextMember(v, close + 1);
     if (i === NOT_CANONICAL) return undefined;
   }

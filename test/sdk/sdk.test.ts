@@ -215,4 +215,11 @@ test('web-standard only: nothing src/sdk/index.ts loads (transitively, within sr
   visit(resolve(root, 'sdk/index.ts'));
   assert.ok(seenFiles.size > 5);
   assert.deepEqual(offenders, []);
+  // nor uses a Node-only global (test/sdk/sdk.browser.test.ts runs the SDK in Chromium)
+  const globals: string[] = [];
+  for (const file of seenFiles) {
+    const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+    for (const m of code.matchAll(/(?<![.\w$])(Buffer|process|setImmediate|__dirname|__filename|require)\b(?=\s*[.(])/g)) globals.push(`${file.slice(root.length)} → ${m[1]}`);
+  }
+  assert.deepEqual(globals, []);
 });
