@@ -56,21 +56,70 @@ function toBase64(s: string): string {
   return btoa(bin);
 }
 
+/** The three top-level types of RFC 8941 / RFC 9651 structured fields. */
+export type StructuredFieldType = 'dictionary' | 'list' | 'item';
+
+/**
+ * Structured fields whose type is defined by their specification (RFC 9421 §2.1.1:
+ * "the HTTP field value MUST be parsed as the structured field type defined for it").
+ */
+const STRUCTURED_FIELDS = new Map<string, StructuredFieldType>([
+  // RFC 9421
+  ['signature-input', 'dictionary'],
+  ['signature', 'dictionary'],
+  ['accept-signature', 'dictionary'],
+  // RFC 9530
+  ['content-digest', 'dictionary'],
+  ['repr-digest', 'dictionary'],
+  ['want-content-digest', 'dictionary'],
+  ['want-repr-digest', 'dictionary'],
+  // RFC 9218, RFC 9213, RFC 9211, RFC 9209
+  ['priority', 'dictionary'],
+  ['cdn-cache-control', 'dictionary'],
+  ['cache-status', 'list'],
+  ['proxy-status', 'list'],
+  // RFC 9440, RFC 9297, RFC 8942
+  ['client-cert', 'item'],
+  ['client-cert-chain', 'list'],
+  ['capsule-protocol', 'item'],
+  ['accept-ch', 'list'],
+  // W3C / WHATWG fields defined as structured
+  ['permissions-policy', 'dictionary'],
+  ['reporting-endpoints', 'dictionary'],
+  ['cross-origin-embedder-policy', 'item'],
+  ['cross-origin-opener-policy', 'item'],
+  ['origin-agent-cluster', 'item'],
+]);
+
+/**
+ * Declares the structured type of a field of your own, so it may be covered with `sf`
+ * or `key` (RFC 9421 §2.1.1 requires the type to be known; nothing is guessed).
+ *
+ * @example
+ * registerStructuredField('example-dict', 'dictionary');
+ */
+export function registerStructuredField(name: string, type: StructuredFieldType): void {
+  const n = name.toLowerCase();
+  const known = STRUCTURED_FIELDS.get(n);
+  if (known !== undefined && known !== type) throw new TypeError(`registerStructuredField: ${n} is a ${known}`);
+  STRUCTURED_FIELDS.set(n, type);
+}
+
+function structuredType(field: string, param: string): StructuredFieldType {
+  const t = STRUCTURED_FIELDS.get(field);
+  if (t === undefined) throw new PortcullisError('signature.field-type-unknown', `field "${field}" is covered with ${param} but its structured type is not known`);
+  return t;
+}
+
 function canonicalStructured(value: string, field: string): string {
+  const type = structuredType(field, 'sf');
   try {
-    return serializeDictionary(parseDictionary(value));
-  } catch {
-    /* not a dictionary */
-  }
-  try {
-    return serializeList(parseList(value));
-  } catch {
-    /* not a list */
-  }
-  try {
+    if (type === 'dictionary') return serializeDictionary(parseDictionary(value));
+    if (type === 'list') return serializeList(parseList(value));
     return serializeItem(parseItem(value));
   } catch (e) {
-    throw malformed(`field "${field}" is covered with sf but is not a structured field`, e);
+    // §2.1.1: a value that does not parse as its type "MUST" fail
+    throw malformed(`field "${field}" is covered with sf but is not a structured ${type}`, e);
   }
 }
 
@@ -85,6 +134,8 @@ function fieldValue(c: ComponentId, headers: MessageHeaders | undefined): string
   const value = lines.map(cleanLine).join(', ');
   if (p.has('key')) {
     const key = p.get('key') as string;
+    // §2.1.2: key selects a member of a Dictionary field, so the field must be known to be one
+    if (structuredType(c.name, 'key') !== 'dictionary') throw new PortcullisError('signature.field-type-unknown', `field "${c.name}" is covered with key but is not a dictionary`);
     let dict;
     try {
       dict = parseDictionary(value);

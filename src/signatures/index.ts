@@ -4,7 +4,7 @@
  */
 export * from './types.js';
 export { SIGNATURE_ALGORITHMS, importParams, isSignatureAlgorithm, keyFits, signBytes, verifyBytes } from './algorithms.js';
-export { componentValue, formEncode } from './components.js';
+export { componentValue, formEncode, isHostPort, registerStructuredField, type StructuredFieldType } from './components.js';
 export { signatureBase } from './signature-base.js';
 export {
   parseAcceptSignature,

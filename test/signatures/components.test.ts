@@ -4,11 +4,14 @@ import { describe, it } from 'node:test';
 import { FrozenClock } from '../../src/core/clock.js';
 import { PortcullisError } from '../../src/core/errors.js';
 import { importParams } from '../../src/signatures/algorithms.js';
-import { componentValue } from '../../src/signatures/components.js';
+import { componentValue, registerStructuredField } from '../../src/signatures/components.js';
 import { signMessage } from '../../src/signatures/sign.js';
 import { parseAcceptSignature, parseComponentId, serializeAcceptSignature } from '../../src/signatures/signature-input.js';
 import type { HttpMessageLike, HttpRequestLike } from '../../src/signatures/types.js';
 import { SignatureVerifier } from '../../src/signatures/verify.js';
+
+// RFC 9421 §2.1.1 and its appendix use Example-Dict as a Dictionary field
+registerStructuredField('example-dict', 'dictionary');
 
 const value = (id: string, m: HttpMessageLike, req?: HttpRequestLike): string => componentValue(parseComponentId(id), m, req);
 const code = (c: string) => (e: unknown) => e instanceof PortcullisError && e.code === c;
@@ -147,5 +150,31 @@ describe('target URI attacks (review #1, #10): refused with signature.target-inv
   it('signing a URI with a fragment fails too (the signer and the verifier derive the same way)', async () => {
     const key = await crypto.subtle.importKey('raw', new Uint8Array(32), importParams('hmac-sha256'), false, ['sign']);
     await assert.rejects(signMessage({ ...base, url: 'https://gw.example/orders#x' }, { key, alg: 'hmac-sha256', keyid: 'k', components: ['@target-uri'] }), code('signature.target-invalid'));
+  });
+});
+
+describe('sf needs the field\'s known structured type (review #8, RFC 9421 §2.1.1): nothing is guessed', () => {
+  const req = (headers: Record<string, string>): HttpRequestLike => ({ method: 'GET', url: 'https://example.com/', headers });
+  it('sf or key on a field of unknown type is signature.field-type-unknown', () => {
+    assert.throws(() => value('"x-roles";sf', req({ 'x-roles': 'a, b' })), code('signature.field-type-unknown'));
+    assert.throws(() => value('"x-roles";key="a"', req({ 'x-roles': 'a=1' })), code('signature.field-type-unknown'));
+  });
+  it('a List field (Cache-Status) parses as a List: a member prepended with a repeated name changes the value', () => {
+    assert.equal(value('"cache-status";sf', req({ 'cache-status': 'a,   b' })), 'a, b');
+    assert.equal(value('"cache-status";sf', req({ 'cache-status': 'a;admin, a, b' })), 'a;admin, a, b');
+    assert.throws(() => value('"cache-status";key="a"', req({ 'cache-status': 'a, b' })), code('signature.field-type-unknown'));
+  });
+  it('a value that does not parse as its known type is signature.malformed (Priority is a Dictionary, Client-Cert an Item)', () => {
+    assert.equal(value('"priority";sf', req({ priority: 'u=1,  i' })), 'u=1, i');
+    assert.throws(() => value('"client-cert";sf', req({ 'client-cert': 'a, b' })), code('signature.malformed'));
+  });
+  it('attack: a List signed as "a, b" sent as "a;admin, a, b" no longer verifies (it did when sf guessed Dictionary first)', async () => {
+    const key = await crypto.subtle.importKey('raw', new Uint8Array(32).fill(3), importParams('hmac-sha256'), false, ['sign', 'verify']);
+    const clock = new FrozenClock(1_700_000_000_000);
+    const signed = await signMessage(req({ 'cache-status': 'a, b' }), { key, alg: 'hmac-sha256', keyid: 'k', clock, components: ['"cache-status";sf'] });
+    const v = new SignatureVerifier({ clock, keyLookup: () => ({ key, alg: 'hmac-sha256' }) });
+    const send = (cs: string) => v.verify(req({ 'cache-status': cs, 'signature-input': signed.signatureInput, signature: signed.signature }));
+    assert.equal((await send('a,b')).label, 'sig1');
+    await assert.rejects(send('a;admin, a, b'), code('signature.invalid'));
   });
 });

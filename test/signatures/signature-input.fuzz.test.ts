@@ -13,6 +13,10 @@ import { signMessage } from '../../src/signatures/sign.js';
 import { parseDictionary, serializeInnerList, serializeItem, type InnerList } from 'structured-headers';
 import { parseAcceptSignature, parseSignature, parseSignatureInput, parseSignatureInputStructured, parseSignatureStructured, scanSignature, scanSignatureInput } from '../../src/signatures/signature-input.js';
 import { SignatureVerifier } from '../../src/signatures/verify.js';
+import { registerStructuredField } from '../../src/signatures/components.js';
+
+// RFC 9421 §2.1.1 and its appendix use Example-Dict as a Dictionary field
+registerStructuredField('example-dict', 'dictionary');
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
