@@ -209,7 +209,7 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
     const apps = new AppService(store, events, audit, clock);
     const appSigningKeys = new AppSigningKeys(store, envelope, events, audit, clock, apps);
     const appEncryptionKeys = new AppEncryptionKeys(store, envelope, events, audit, clock, apps);
-    const webhooks = new WebhookService(store, audit, clock, logger);
+    const webhooks = new WebhookService(store, audit, clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets });
     webhooks.attach(audit);
     const pki = new CertificateAuthority({
       store,
@@ -345,7 +345,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   const timers: NodeJS.Timeout[] = [];
   const servers: Array<{ name: string; server: Server; fastify?: FastifyInstance; closeExtra?: () => Promise<void> }> = [];
   const urls: Portcullis['urls'] = {};
-  const webhookWorker = new DeliveryWorker(s.store, new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger);
+  const webhookWorker = new DeliveryWorker(s.store, new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets });
   try {
     s.events.on(applyEvent(s));
     await s.events.start();

@@ -11,6 +11,7 @@ import type { AuditSink } from '../audit/sink.js';
 import type { AuditEventInput } from '../audit/store.js';
 import { WEBHOOK_EVENT_TYPES, toWebhookEvent, webhookTypeOf } from './events.js';
 import type { DeliveryRecord, WebhookRecord, WebhookStore } from './store.js';
+import { forbiddenHost } from './target.js';
 
 export interface SubscribeInput {
   url: string;
@@ -19,7 +20,7 @@ export interface SubscribeInput {
   description?: string;
 }
 
-function checkUrl(raw: string): string {
+function checkUrl(raw: string, allowPrivateTargets: boolean): string {
   let u: URL;
   try {
     u = new URL(raw);
@@ -29,6 +30,8 @@ function checkUrl(raw: string): string {
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new PortcullisError('request.invalid', 'url: must be http or https');
   if (u.username || u.password) throw new PortcullisError('request.invalid', 'url: must not carry credentials');
   if (u.hash) throw new PortcullisError('request.invalid', 'url: must not have a fragment');
+  // SSRF: names are checked again on every delivery, on the addresses they resolve to
+  if (!allowPrivateTargets && forbiddenHost(u.hostname)) throw new PortcullisError('webhook.target-forbidden', 'url: not a public address (loopback, private, link-local and other special-use addresses need webhooks.allowPrivateTargets)');
   return u.href;
 }
 
@@ -49,6 +52,7 @@ export class WebhookService {
     private readonly audit: AuditSink,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly opts: { allowPrivateTargets?: boolean } = {},
   ) {}
 
   /** Follows an audit trail: every record that raises a webhook event is queued. */
@@ -98,7 +102,7 @@ export class WebhookService {
   async subscribe(input: SubscribeInput, actor: string): Promise<WebhookRecord> {
     const description = input.description ?? null;
     if (description !== null && description.length > 200) throw new PortcullisError('request.invalid', 'description: at most 200 characters');
-    const w: WebhookRecord = { id: `wh_${randomId(12)}`, url: checkUrl(input.url), events: checkEvents(input.events), description, createdAt: this.clock.now() };
+    const w: WebhookRecord = { id: `wh_${randomId(12)}`, url: checkUrl(input.url, this.opts.allowPrivateTargets ?? false), events: checkEvents(input.events), description, createdAt: this.clock.now() };
     await this.store.insertWebhook(w);
     this.audit.record({ time: w.createdAt, type: 'webhook.created', actor, data: { id: w.id, url: w.url, events: w.events } });
     return w;

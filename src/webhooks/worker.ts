@@ -4,12 +4,19 @@
  * and records the outcome. A 2xx answer delivers; anything else is retried with
  * exponential backoff (base · 2^(attempt−1), capped) until `maxAttempts`, then the
  * delivery is `failed`. Redirects are not followed (the signature covers the URL).
+ *
+ * SSRF: unless `allowPrivateTargets`, each attempt connects only to public addresses
+ * (target.ts), checked on the address the connection resolves, not only when the
+ * subscription was made; a refused destination is logged as `target-forbidden`
+ * alone, so the delivery log says nothing about what listens behind it.
  */
+import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { randomId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { WebhookSigner } from './sign.js';
 import type { DeliveryRecord, WebhookStore } from './store.js';
+import { ForbiddenTargetError, forbiddenHost, publicOnlyLookup } from './target.js';
 
 export interface DeliveryWorkerOptions {
   /** How often to look for due deliveries (default 1 s). */
@@ -30,6 +37,8 @@ export interface DeliveryWorkerOptions {
   jitter?: number;
   /** Identifies this worker's claims (default random). */
   owner?: string;
+  /** Deliver to loopback, private, link-local and other non-public addresses too (config `webhooks.allowPrivateTargets`; default false). */
+  allowPrivateTargets?: boolean;
   fetch?: typeof fetch;
 }
 
@@ -38,6 +47,8 @@ const MAX_ERROR = 200;
 export class DeliveryWorker {
   private readonly o: Required<Omit<DeliveryWorkerOptions, 'fetch'>>;
   private readonly fetch: typeof fetch;
+  /** Connects only to public addresses (undefined with `allowPrivateTargets`). */
+  private readonly dispatcher: Dispatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
 
@@ -58,8 +69,10 @@ export class DeliveryWorker {
       maxAttempts: opts.maxAttempts ?? 12,
       jitter: opts.jitter ?? 0.1,
       owner: opts.owner ?? randomId(8),
+      allowPrivateTargets: opts.allowPrivateTargets ?? false,
     };
-    this.fetch = opts.fetch ?? fetch;
+    this.dispatcher = this.o.allowPrivateTargets ? undefined : new Agent({ connect: { lookup: publicOnlyLookup } });
+    this.fetch = opts.fetch ?? (this.dispatcher !== undefined ? (undiciFetch as unknown as typeof fetch) : fetch);
   }
 
   /** The delay after attempt number `attempt` (1-based) failed. */
@@ -82,6 +95,7 @@ export class DeliveryWorker {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.running?.catch(() => undefined);
+    await this.dispatcher?.close().catch(() => undefined);
   }
 
   /** One tick: claims due deliveries and attempts each once; returns how many were attempted. */
@@ -108,13 +122,17 @@ export class DeliveryWorker {
       const body = new TextEncoder().encode(d.payload);
       const headers = await this.signer.signedHeaders(hook.url, body);
       headers.set('portcullis-delivery', d.id);
-      const res = await this.fetch(hook.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.o.timeoutMs) });
+      // an IP literal never reaches the lookup: checked here; a name is checked on the addresses it resolves to when connecting
+      if (!this.o.allowPrivateTargets && forbiddenHost(new URL(hook.url).hostname)) throw new ForbiddenTargetError(hook.url);
+      const init = { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.o.timeoutMs), ...(this.dispatcher !== undefined ? { dispatcher: this.dispatcher } : {}) };
+      const res = await this.fetch(hook.url, init as RequestInit);
       status = res.status;
       await res.body?.cancel().catch(() => undefined);
       if (status < 200 || status > 299) error = `HTTP ${status}`;
     } catch (e) {
       const err = e as { name?: string; cause?: { code?: string; message?: string } };
-      error = (err.name === 'TimeoutError' ? 'timeout' : (err.cause?.code ?? err.cause?.message ?? err.name ?? 'Error')).slice(0, MAX_ERROR);
+      if (e instanceof ForbiddenTargetError || err.cause instanceof ForbiddenTargetError) error = 'target-forbidden';
+      else error = (err.name === 'TimeoutError' ? 'timeout' : (err.cause?.code ?? err.cause?.message ?? err.name ?? 'Error')).slice(0, MAX_ERROR);
     }
     const at = this.clock.now();
     const ok = error === null;

@@ -16,7 +16,7 @@ await serviceTest('postgres', 'webhooks on PostgreSQL: two workers on two connec
   try {
     const hook = await a.webhooks.subscribe({ url: rx.url, events: ['*'] }, 'admin');
     for (let i = 0; i < 40; i++) await a.webhooks.enqueue('token.revoked', { time: clock.now(), type: 'token.revoked', actor: 'admin', clientId: `c${i}`, data: { jti: `j${i}` } });
-    const opts = { batch: 7, jitter: 0, baseDelayMs: 1000 };
+    const opts = { batch: 7, jitter: 0, baseDelayMs: 1000, allowPrivateTargets: true };
     const w1 = new DeliveryWorker(a.store, a.signer, clock, silentLogger, { ...opts, owner: 'node-1' });
     const w2 = new DeliveryWorker(storeB, a.signer, clock, silentLogger, { ...opts, owner: 'node-2' });
     let attempted = 0;

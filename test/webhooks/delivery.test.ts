@@ -22,7 +22,8 @@ import { newMasterKey, openDeps, startReceiver, type Deps, type Receiver } from 
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-webhooks-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const FAST: DeliveryWorkerOptions = { baseDelayMs: 1000, maxDelayMs: 60_000, jitter: 0, timeoutMs: 5000, leaseMs: 30_000 };
+// the receivers listen on 127.0.0.1: the explicit opt-in (test/webhooks/ssrf.test.ts covers the default)
+const FAST: DeliveryWorkerOptions = { baseDelayMs: 1000, maxDelayMs: 60_000, jitter: 0, timeoutMs: 5000, leaseMs: 30_000, allowPrivateTargets: true };
 const revoked = (clock: FrozenClock): AuditEventInput => ({ time: clock.now(), type: 'app.tokens-revoked', actor: 'admin', clientId: 'app-1' });
 
 async function rejectsCode(p: Promise<unknown>, code: string): Promise<void> {

@@ -72,13 +72,17 @@ export interface Deps {
   webhooks: WebhookService;
 }
 
-/** Opens the store at `url` with `masterKey`, a key ring (ES256 unless given) and a webhook service. */
-export async function openDeps(url: string, masterKey: Buffer, clock: Clock, alg: 'ES256' | 'EdDSA' | 'RS256' = 'ES256', baseDir?: string): Promise<Deps> {
+/**
+ * Opens the store at `url` with `masterKey`, a key ring (ES256 unless given) and a webhook
+ * service; the receivers here listen on 127.0.0.1, so the service opts in to private targets
+ * unless told otherwise.
+ */
+export async function openDeps(url: string, masterKey: Buffer, clock: Clock, alg: 'ES256' | 'EdDSA' | 'RS256' = 'ES256', baseDir?: string, allowPrivateTargets = true): Promise<Deps> {
   const store = await openDurableStore(url, baseDir ? { baseDir } : {});
   const envelope = await Envelope.open(store, Buffer.from(masterKey));
   const keys = new KeyRing(store, envelope, clock, { alg, rotationIntervalMs: 86_400_000, prepublishMs: 3_600_000, maxTokenLifetimeMs: 3_600_000 });
   await keys.maintain();
-  return { store, keys, signer: new KeyRingWebhookSigner(keys, clock), webhooks: new WebhookService(store, new MemoryAuditSink(), clock, silentLogger) };
+  return { store, keys, signer: new KeyRingWebhookSigner(keys, clock), webhooks: new WebhookService(store, new MemoryAuditSink(), clock, silentLogger, { allowPrivateTargets }) };
 }
 
 export const newMasterKey = (): Buffer => randomBytes(32);

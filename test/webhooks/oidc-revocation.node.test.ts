@@ -20,7 +20,8 @@ let rx: Receiver;
 
 before(async () => {
   rx = await startReceiver('/hooks/oidc');
-  node = await startOidcNode();
+  // the receiver is on 127.0.0.1: the explicit opt-in
+  node = await startOidcNode('webhooks: { allowPrivateTargets: true }');
   app = await registerOidcApp(node, AUD);
 });
 after(async () => {

@@ -13,7 +13,8 @@ import { startReceiver, type Receiver } from './helpers.js';
 let t: TestNode;
 let rx: Receiver;
 before(async () => {
-  t = await startTestNode();
+  // receivers on 127.0.0.1: the explicit opt-in
+  t = await startTestNode({ config: 'webhooks: { allowPrivateTargets: true }\n' });
   rx = await startReceiver('/portcullis/events');
 });
 after(async () => {

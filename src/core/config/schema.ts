@@ -322,6 +322,15 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Users signing in to apps (OpenID Connect) and their second factors.'),
+  webhooks: z
+    .strictObject({
+      allowPrivateTargets: z
+        .boolean()
+        .default(false)
+        .describe('Let webhooks go to loopback, private (RFC 1918, fc00::/7), link-local (169.254.0.0/16, fe80::/10), unspecified and other special-use addresses. Off by default: a subscription to such a URL is refused (`webhook.target-forbidden`) and every delivery checks the address its host name resolves to.'),
+    })
+    .prefault({})
+    .describe('Webhook subscriptions and delivery.'),
   revocation: z
     .strictObject({
       reconcileInterval: duration('5s').describe('How often each node re-reads revocations from the store (covers lost pub/sub messages).'),

@@ -1,0 +1,107 @@
+/**
+ * Where webhooks may go (SSRF): only to public unicast addresses, unless the operator
+ * opts in with `webhooks.allowPrivateTargets`. Checked on the URL when a subscription
+ * is made (IP literals and `localhost` names), and again on every address a host name
+ * resolves to when a delivery connects (the DNS lookup of the connection itself, so a
+ * name that rebinds to 127.0.0.1 after registration is still refused).
+ *
+ * Refused: loopback, unspecified, "this network", RFC 1918 private, shared CGNAT
+ * (100.64/10), link-local (169.254/16 with the cloud metadata address, fe80::/10),
+ * unique-local (fc00::/7), site-local, multicast, broadcast, documentation and
+ * benchmarking ranges, IETF protocol assignments, and IPv6 forms that embed an IPv4
+ * address (mapped, NAT64, 6to4, Teredo) unless the embedded address is itself public.
+ */
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
+import { BlockList, isIP } from 'node:net';
+
+const SPECIAL = new BlockList();
+for (const [net, bits] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  SPECIAL.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [
+  ['::', 128],
+  ['::1', 128],
+  ['::', 96],
+  ['64:ff9b:1::', 48],
+  ['100::', 64],
+  ['2001::', 23],
+  ['2001:db8::', 32],
+  ['2002::', 16],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
+] as const)
+  SPECIAL.addSubnet(net, bits, 'ipv6');
+
+/** The IPv4 address an IPv6 address embeds in its last 32 bits, for ::ffff:0:0/96 and 64:ff9b::/96. */
+function embeddedIpv4(ip: string): string | undefined {
+  const m = /^(?:::ffff:|64:ff9b::)(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/i.exec(ip);
+  if (!m) return undefined;
+  if (m[1] !== undefined) return m[1];
+  const hi = parseInt(m[2]!, 16);
+  const lo = parseInt(m[3]!, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/**
+ * Whether `ip` is a public unicast address a webhook may be sent to.
+ *
+ * @example isPublicAddress('169.254.169.254'); // false
+ * isPublicAddress('93.184.215.14'); // true
+ */
+export function isPublicAddress(ip: string): boolean {
+  const family = isIP(ip);
+  if (family === 4) return !SPECIAL.check(ip, 'ipv4');
+  if (family !== 6) return false;
+  const v4 = embeddedIpv4(ip);
+  if (v4 !== undefined) return isPublicAddress(v4);
+  return !SPECIAL.check(ip, 'ipv6');
+}
+
+/** A refused destination; `code` is what the delivery log records (no socket detail). */
+export class ForbiddenTargetError extends Error {
+  readonly code = 'target-forbidden';
+  constructor(what: string) {
+    super(`webhook destination ${what} is not a public address`);
+  }
+}
+
+/** Whether a URL host (as `URL.hostname` gives it) is refused before any lookup: a non-public IP literal or a `localhost` name. */
+export function forbiddenHost(hostname: string): boolean {
+  const h = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+  if (isIP(h) !== 0) return !isPublicAddress(h);
+  const name = h.toLowerCase().replace(/\.$/, '');
+  return name === 'localhost' || name.endsWith('.localhost');
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * A `net.connect` lookup that resolves as usual and refuses when any resolved address is
+ * not public (every address, so a round-robin name cannot slip one through).
+ */
+export function publicOnlyLookup(hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, []);
+    const bad = addresses.find((a) => !isPublicAddress(a.address));
+    if (bad !== undefined || addresses.length === 0) return callback(new ForbiddenTargetError(hostname) as unknown as NodeJS.ErrnoException, []);
+    if ((options as LookupAllOptions).all) return callback(null, addresses);
+    callback(null, addresses[0]!.address, addresses[0]!.family);
+  });
+}
