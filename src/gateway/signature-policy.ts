@@ -15,7 +15,7 @@
  *   nearest proxy appended) gives the scheme instead; the default ignores it, since
  *   a client can send any X-Forwarded-Proto.
  * - `created` within `maxAge` (+ `clockSkew`), `expires` not passed, and the nonce
- *   consumed once through the ephemeral store (`sig-nonce:<keyid>:<nonce>`, kept for
+ *   consumed once through the ephemeral store (`sig-nonce:<keyid length>:<keyid>:<nonce>`, kept for
  *   as long as the signature could still be accepted), so a replay fails on every
  *   node sharing the store. The nonce is consumed last: only a request that passed
  *   every other check uses it up. With several signatures, the nonce of every one
@@ -81,6 +81,14 @@ export function requestSignatureOf(ctx: RequestContext): RequestSignature | unde
 const MAX_NONCE = 256;
 
 const EMPTY_BODY = Buffer.alloc(0);
+
+/**
+ * The replay-store key of a nonce: the keyid's length first, since keyids may contain
+ * ":" (keyid "a" with nonce "b:N" must not be keyid "a:b" with nonce "N").
+ */
+function nonceKey(keyid: string, nonce: string): string {
+  return `sig-nonce:${keyid.length}:${keyid}:${nonce}`;
+}
 
 const keyObjects = new WeakMap<CryptoKey, KeyObject>();
 
@@ -278,7 +286,7 @@ export function signatureStep(route: RouteConfig, req: SignatureRequirement, dep
     }
     if (nonce.length > MAX_NONCE) throw new PortcullisError('signature.malformed', `the nonce is longer than ${MAX_NONCE} characters`);
     // RFC 9421 §7.2.2: the nonce lets the verifier detect a replayed signature
-    return ephemeral.consumeOnce(`sig-nonce:${sig.keyid}:${nonce}`, nonceTtl).then((first) => {
+    return ephemeral.consumeOnce(nonceKey(sig.keyid!, nonce), nonceTtl).then((first) => {
       if (!first) throw new PortcullisError('signature.replayed', 'the signature nonce was already used');
       ctx.signature = sig;
     });
@@ -291,7 +299,7 @@ export function signatureStep(route: RouteConfig, req: SignatureRequirement, dep
       if (nonce === undefined || keyid === undefined) continue;
       if (input.label !== sig.label && appSigningKeys.lookup(keyid) === undefined) continue;
       if (nonce.length > MAX_NONCE) throw new PortcullisError('signature.malformed', `the nonce is longer than ${MAX_NONCE} characters`);
-      keys.add(`sig-nonce:${keyid}:${nonce}`);
+      keys.add(nonceKey(keyid, nonce));
     }
     return Promise.all([...keys].map((k) => ephemeral.consumeOnce(k, nonceTtl))).then((firsts) => {
       if (firsts.includes(false)) throw new PortcullisError('signature.replayed', 'a signature nonce of this request was already used');

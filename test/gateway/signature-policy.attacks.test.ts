@@ -306,6 +306,16 @@ describe('attacks, each refused with its code before the upstream', () => {
     assert.equal(r.status, 200, r.text);
   });
 
+  test('nonce store key collision: keyid "K:p" with nonce "N" does not burn keyid "K" with nonce "p:N" (keyids may contain ":")', async () => {
+    const { key, secret } = await p.node.services.appSigningKeys.add(other.clientId, { type: 'hmac', keyid: `${hmac.keyid}:p` }, 'test');
+    const colliding = await crypto.subtle.importKey('raw', Buffer.from(secret!, 'base64url'), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    const n = randomBytes(12).toString('base64url');
+    const first = await sendSigned(p.gateway, { path: '/hmaconly/collide', sign: { key: colliding, alg: 'hmac-sha256', keyid: key.keyid, nonce: n } });
+    assert.equal(first.status, 200, first.text);
+    const second = await sendSigned(p.gateway, { path: '/hmaconly/collide', sign: { ...h(), nonce: `p:${n}` } });
+    assert.equal(second.status, 200, second.text);
+  });
+
   test('alg parameter not matching the key (ed25519 declared on an HMAC key): signature.alg-mismatch', () =>
     refused(() => sendSigned(p.gateway, { path: '/sig/a', token, sign: h(), tamper: (r) => (r.headers['signature-input'] = r.headers['signature-input']!.replace(';keyid=', ';alg="ed25519";keyid=')) }), 'signature.alg-mismatch'));
 

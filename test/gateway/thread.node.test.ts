@@ -85,7 +85,7 @@ describe('gateway on its own thread', () => {
     // the key was added on the main thread; the thread knows it when add() returns
     const first = await sendSigned(p.gateway, { path: '/signed/a', sign: { key: key.key, alg: key.alg, keyid: key.keyid, nonce } });
     assert.equal(first.status, 200, first.text);
-    assert.equal(await p.node.services.ephemeral.consumeOnce(`sig-nonce:${key.keyid}:${nonce}`, 60_000), false, 'the nonce is in the main thread’s store');
+    assert.equal(await p.node.services.ephemeral.consumeOnce(`sig-nonce:${key.keyid.length}:${key.keyid}:${nonce}`, 60_000), false, 'the nonce is in the main thread’s store');
     const replay = await sendSigned(p.gateway, { path: '/signed/a', sign: { key: key.key, alg: key.alg, keyid: key.keyid, nonce } });
     assert.equal(replay.status, 401);
     assert.equal(replay.json.code, 'signature.replayed');
