@@ -33,7 +33,7 @@ export interface DeliveryWorkerOptions {
   maxDelayMs?: number;
   /** Attempts before a delivery is marked failed (default 12). */
   maxAttempts?: number;
-  /** Random spread added to each delay, as a fraction of it (default 0.1; 0 in tests). */
+  /** Random spread of each delay, as a fraction of it (default 0.1; 0 in tests): added, or taken off where adding would pass `maxDelayMs`. */
   jitter?: number;
   /** Identifies this worker's claims (default random). */
   owner?: string;
@@ -78,7 +78,9 @@ export class DeliveryWorker {
   /** The delay after attempt number `attempt` (1-based) failed. */
   delayAfter(attempt: number): number {
     const d = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** Math.max(0, attempt - 1));
-    return Math.round(d * (1 + this.o.jitter * Math.random()));
+    const spread = d * this.o.jitter * Math.random();
+    // the cap is a promise ("at most 1 h"): at the cap the spread goes below it, so retries still do not line up
+    return Math.round(d + spread <= this.o.maxDelayMs ? d + spread : d - spread);
   }
 
   start(): void {

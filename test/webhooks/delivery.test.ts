@@ -248,3 +248,13 @@ describe('webhook delivery', () => {
     }
   });
 });
+
+test('backoff jitter never passes the documented cap (maxDelayMs), and still spreads the delays at the cap', () => {
+  const clock = new FrozenClock(Date.now());
+  const w = new DeliveryWorker({} as never, {} as never, clock, silentLogger, { baseDelayMs: 10_000, maxDelayMs: 3_600_000, jitter: 0.1, allowPrivateTargets: true });
+  const atCap = Array.from({ length: 200 }, () => w.delayAfter(12));
+  assert.ok(atCap.every((d) => d <= 3_600_000 && d >= 3_240_000), `max ${Math.max(...atCap)}`);
+  assert.ok(new Set(atCap).size > 1, 'spread at the cap');
+  const early = Array.from({ length: 200 }, () => w.delayAfter(1));
+  assert.ok(early.every((d) => d >= 10_000 && d <= 11_000));
+});
