@@ -4,6 +4,7 @@
  * refetched at most every `minRefreshMs` when a keyid is unknown, so rotation is
  * picked up without letting a stranger's keyid trigger a fetch per message).
  */
+import { PortcullisError } from '../core/errors.js';
 import { importParams } from '../signatures/algorithms.js';
 import type { VerificationKey } from '../signatures/verify.js';
 import type { SignatureAlgorithm } from '../signatures/types.js';
@@ -67,9 +68,17 @@ export class KeyResolver {
       return;
     }
     this.lastFetch = Date.now();
-    const res = await (src.fetch ?? fetch)(src.jwksUrl, { headers: { accept: 'application/jwk-set+json, application/json' } });
-    if (!res.ok) throw new Error(`JWKS ${src.jwksUrl} answered ${res.status}`);
-    this.keys = await importJwks((await res.json()) as { keys: PublicJwk[] });
+    let jwks: { keys: PublicJwk[] };
+    try {
+      const res = await (src.fetch ?? fetch)(src.jwksUrl, { headers: { accept: 'application/jwk-set+json, application/json' } });
+      if (!res.ok) throw new Error(`JWKS ${src.jwksUrl} answered ${res.status}`);
+      jwks = (await res.json()) as { keys: PublicJwk[] };
+      if (!Array.isArray(jwks?.keys)) throw new Error(`JWKS ${src.jwksUrl} is not a JWK Set`);
+    } catch (e) {
+      // fail closed, with the SDK's typed error: nothing verifies without the keys
+      throw new PortcullisError('unavailable', `the JWKS at ${src.jwksUrl} could not be fetched`, { cause: e });
+    }
+    this.keys = await importJwks(jwks);
   }
 
   private refresh(): Promise<void> {

@@ -7,6 +7,8 @@
  */
 import { PortcullisError } from '../core/errors.js';
 import { contentDigest, parseContentDigest } from '../signatures/content-digest.js';
+import { fieldLines } from '../signatures/components.js';
+import { parseComponentId, parseSignatureInput } from '../signatures/signature-input.js';
 import { SignatureVerifier, type VerifiedSignature } from '../signatures/verify.js';
 import type { HttpRequestLike } from '../signatures/types.js';
 import { resolverFor, type KeySource } from './keys.js';
@@ -49,6 +51,19 @@ async function checkDigest(headers: Headers, body: Uint8Array): Promise<boolean>
   return true;
 }
 
+/** The labels of the request's signatures, or undefined when it is not signed. */
+function signatureLabels(req: HttpRequestLike): Set<string> | undefined {
+  const lines = fieldLines(req.headers, 'signature-input');
+  if (lines === undefined) return undefined;
+  return new Set(parseSignatureInput(lines.join(', ')).keys());
+}
+
+function coversRequestSignature(component: string, labels: ReadonlySet<string>): boolean {
+  const c = parseComponentId(component);
+  const key = c.params.get('key');
+  return c.name === 'signature' && c.params.get('req') === true && typeof key === 'string' && labels.has(key);
+}
+
 function requestLike(r: Request | HttpRequestLike): HttpRequestLike {
   return r instanceof Request ? { method: r.method, url: r.url, headers: r.headers } : r;
 }
@@ -72,9 +87,10 @@ export async function verifyResponse(response: Response, options: VerifyOptions 
   const verifier = new SignatureVerifier({ keyLookup: (kid) => resolver.get(kid), requiredComponents: required, maxAge: options.maxAge ?? 300, clockSkew: options.clockSkew ?? 30 });
   const req = request ? requestLike(request) : undefined;
   const v = await verifier.verify({ status: response.status, headers: response.headers }, req);
-  const reqSigned = req !== undefined && (req.headers instanceof Headers ? req.headers.has('signature') : req.headers && 'signature' in req.headers);
-  if (reqSigned && !v.components.some((c) => /;req(;|$)/.test(c))) {
-    throw new PortcullisError('signature.component-missing', 'the response signature is not bound to the request (no component with ;req)');
+  const requestLabels = req === undefined ? undefined : signatureLabels(req);
+  // RFC 9421 §2.4: bound only by covering the request's own signature ("signature";req;key="<label>"), not any ;req component
+  if (requestLabels !== undefined && !v.components.some((c) => coversRequestSignature(c, requestLabels))) {
+    throw new PortcullisError('signature.component-missing', 'the response signature is not bound to the request (it does not cover "signature";req;key=<the request signature label>)');
   }
   return { ...v, body };
 }

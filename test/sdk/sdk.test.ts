@@ -142,6 +142,23 @@ describe('verifyResponse', () => {
     await assert.rejects(verifyResponse(res, { keys: jwks, request }), code('signature.component-missing'));
   });
 
+  test('attack: a response covering only some ;req component ("@method";req), not the request signature, is signature.component-missing', async () => {
+    const request = await signedRequest();
+    const res = await signedResponse(request, '{}', ['@status', 'content-digest', '"@method";req', '"@target-uri";req']);
+    await assert.rejects(verifyResponse(res, { keys: jwks, request }), code('signature.component-missing'));
+    const otherLabel = await signedResponse(request, '{}', ['@status', 'content-digest', '"signature";req;key="sig1"', '"signature-input";req']);
+    assert.equal((await verifyResponse(otherLabel, { keys: jwks, request })).keyid, 'resp-1');
+  });
+
+  test('a JWKS that cannot be fetched (500, not JSON, network error) is a PortcullisError unavailable, failing closed', async () => {
+    const request = await signedRequest();
+    const res = await signedResponse(request, '{}', ['@status', 'content-digest', '"signature";req;key="sig1"']);
+    const answers: Array<() => Promise<Response>> = [async () => new Response('down', { status: 500 }), async () => new Response('<html>', { status: 200 }), async () => Promise.reject(new TypeError('fetch failed'))];
+    for (const [i, answer] of answers.entries()) {
+      await assert.rejects(verifyResponse(res.clone(), { jwksUrl: `https://jwks-${i}.example/jwks`, fetch: answer as typeof fetch, request }), code('unavailable'));
+    }
+  });
+
   test('attack: a response signed for another request fails with signature.invalid; a changed body with digest.mismatch', async () => {
     const request = await signedRequest();
     const other = await signedRequest();
