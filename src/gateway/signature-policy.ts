@@ -36,7 +36,7 @@ import type { Clock } from '../core/clock.js';
 import type { RouteConfig, SignatureRequirement } from '../core/config/schema.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
 import { PortcullisError } from '../core/errors.js';
-import { isHostPort } from '../signatures/components.js';
+import { isHostPort, structuredFieldType } from '../signatures/components.js';
 import { parseContentDigest } from '../signatures/content-digest.js';
 import { parseComponentId, serializeAcceptSignature, type SignatureRequest } from '../signatures/signature-input.js';
 import { verifyBytes } from '../signatures/algorithms.js';
@@ -220,6 +220,13 @@ export function signatureStep(route: RouteConfig, req: SignatureRequirement, dep
   const skewS = Math.floor(req.clockSkew / 1000);
   const nonceTtl = req.maxAge + 2 * req.clockSkew;
   const components = req.components ?? ['@method', '@target-uri'];
+  for (const c of components) {
+    // a route that requires sf/key on a field of unknown type could never be satisfied: refused at start, not on every request
+    const id = parseComponentId(c);
+    if ((id.params.has('sf') || id.params.has('key')) && structuredFieldType(id.name) === undefined) {
+      throw new PortcullisError('config.invalid', `routes[${route.name}].require.signature.components: ${c} covers ${id.name} with sf or key, but its structured type is not known (see docs/signatures.md)`);
+    }
+  }
   const withDigest = components.includes('content-digest') ? components : [...components, 'content-digest'];
   const keyLookup = (keyid: string | undefined): VerificationKey | undefined => (keyid === undefined ? undefined : appSigningKeys.lookup(keyid));
   const make = (required: readonly string[]): SignatureVerifier =>

@@ -105,6 +105,15 @@ export function registerStructuredField(name: string, type: StructuredFieldType)
   STRUCTURED_FIELDS.set(n, type);
 }
 
+/**
+ * The structured type of a field, or undefined when it is not known (then `sf` and `key` are refused).
+ *
+ * @example structuredFieldType('content-digest'); // 'dictionary'
+ */
+export function structuredFieldType(name: string): StructuredFieldType | undefined {
+  return STRUCTURED_FIELDS.get(name.toLowerCase());
+}
+
 function structuredType(field: string, param: string): StructuredFieldType {
   const t = STRUCTURED_FIELDS.get(field);
   if (t === undefined) throw new PortcullisError('signature.field-type-unknown', `field "${field}" is covered with ${param} but its structured type is not known`);

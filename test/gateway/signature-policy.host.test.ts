@@ -7,7 +7,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PortcullisError } from '../../src/core/errors.js';
 import type { RequestContext } from '../../src/gateway/context.js';
-import { targetUri } from '../../src/gateway/signature-policy.js';
+import { signatureStep, targetUri } from '../../src/gateway/signature-policy.js';
+import { route } from './helpers.js';
 
 const ctx = (host: string | undefined, url = '/admin/users/42/delete?force=1'): RequestContext =>
   ({ req: { socket: {}, url }, headers: { host, xForwardedProto: undefined } }) as unknown as RequestContext;
@@ -22,5 +23,21 @@ describe('signature-policy targetUri: Host validation', () => {
   test('a valid Host gives scheme://host + request-target', () => {
     assert.equal(targetUri(ctx('gw.example:8080', '/orders?id=1'), false), 'http://gw.example:8080/orders?id=1');
     assert.equal(targetUri(ctx('[::1]:8080', '/x'), false), 'http://[::1]:8080/x');
+  });
+});
+
+describe('signatureStep: route components with sf/key need a known structured type', () => {
+  const deps = { appSigningKeys: { lookup: () => undefined }, ephemeral: { consumeOnce: async () => true }, clock: { now: () => 0 } };
+  const make = (components: string[]) => {
+    const r = route({ name: 'r', match: { pathPrefix: '/' }, upstream: 'http://127.0.0.1:1', require: { signature: { components } } });
+    return signatureStep(r, r.require.signature!, deps);
+  };
+  test('"x-tenant";sf and "x-roles";key="a" refuse to start (config.invalid), naming the route and component', () => {
+    for (const c of ['"x-tenant";sf', '"x-roles";key="a"']) {
+      assert.throws(() => make(['@method', c]), (e: unknown) => e instanceof PortcullisError && e.code === 'config.invalid' && e.message.includes('routes[r]') && e.message.includes(c));
+    }
+  });
+  test('known structured fields and plain fields start', () => {
+    assert.equal(typeof make(['@method', '"priority";sf', '"content-digest";key="sha-256"', 'x-tenant']), 'function');
   });
 });
