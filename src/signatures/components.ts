@@ -3,7 +3,9 @@
  * `req` and `tr` parameters, and the derived components of §2.2 (`@method`,
  * `@target-uri`, `@authority`, `@scheme`, `@request-target`, `@path`, `@query`,
  * `@query-param`, `@status`). A component that cannot be produced is an error,
- * never an empty value (§2.5: "the signer or verifier MUST fail").
+ * never an empty value (§2.5: "the signer or verifier MUST fail"). A target URI whose
+ * authority is not `host[:port]`, or that has a fragment, is refused rather than parsed
+ * around; `sf` and `key` need the field's structured type from the registry below.
  */
 import { parseDictionary, parseItem, parseList, serializeDictionary, serializeInnerList, serializeItem, serializeList, type InnerList, type Item } from 'structured-headers';
 import { PortcullisError } from '../core/errors.js';
@@ -60,8 +62,9 @@ function toBase64(s: string): string {
 export type StructuredFieldType = 'dictionary' | 'list' | 'item';
 
 /**
- * Structured fields whose type is defined by their specification (RFC 9421 §2.1.1:
- * "the HTTP field value MUST be parsed as the structured field type defined for it").
+ * Structured fields whose type is defined by their specification: RFC 9421 §2.1.1 has
+ * the value parsed as the type its field is defined with, so the type must be known,
+ * never guessed.
  */
 const STRUCTURED_FIELDS = new Map<string, StructuredFieldType>([
   // RFC 9421
@@ -127,7 +130,7 @@ function canonicalStructured(value: string, field: string): string {
     if (type === 'list') return serializeList(parseList(value));
     return serializeItem(parseItem(value));
   } catch (e) {
-    // §2.1.1: a value that does not parse as its type "MUST" fail
+    // §2.1.1: a value that does not parse as its field's type is an error, not a value
     throw malformed(`field "${field}" is covered with sf but is not a structured ${type}`, e);
   }
 }
