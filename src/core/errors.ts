@@ -47,6 +47,7 @@ export const ERRORS = {
   // second factors (mfa/)
   'mfa.unknown-factor': { status: 400, meaning: 'No second factor with this id is configured.', fix: 'Use one of the configured factors (totp, email, sms, recovery-code).' },
   'mfa.not-enrolled': { status: 400, meaning: 'The user has no confirmed enrolment for this factor.', fix: 'Enrol the factor first.' },
+  'mfa.not-enrollable': { status: 400, meaning: 'This factor cannot be enrolled as a second factor (recovery codes are a fallback, generated once a real factor is confirmed).', fix: 'Enrol an authenticator app, a code by e-mail or text message, or a passkey.' },
   'mfa.already-enrolled': { status: 409, meaning: 'The user already has a confirmed enrolment for this factor.', fix: 'Remove the existing enrolment before enrolling again.' },
   'mfa.invalid-code': { status: 401, meaning: 'The one-time code, TOTP code or recovery code is wrong.', fix: 'Enter the current code; repeated failures slow down and then lock the account.' },
   'mfa.code-expired': { status: 401, meaning: 'The one-time code has expired (5 minutes by default) or was never issued.', fix: 'Request a new code.' },

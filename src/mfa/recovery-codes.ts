@@ -56,9 +56,12 @@ export class RecoveryCodesFactor implements Factor {
     return codes;
   }
 
-  /** Recovery codes are active as soon as they are generated. */
-  async confirm(subject: FactorSubject): Promise<void> {
-    await this.challenge(subject);
+  /**
+   * Recovery codes are active as soon as they are generated and are never a confirmed
+   * enrolment of their own: "confirming" them proves nothing, so it is refused.
+   */
+  async confirm(_subject: FactorSubject, _code: string): Promise<void> {
+    throw new PortcullisError('mfa.not-enrollable', 'recovery codes are not a second factor of their own');
   }
 
   async challenge(subject: FactorSubject): Promise<ChallengeOutput> {

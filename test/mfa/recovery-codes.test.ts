@@ -89,3 +89,11 @@ test('attack: recovery code guessing is capped by the lockout; factors are looke
   await rejectsWith(f.verify({ userId: 'u1', ip: '203.0.113.9' }, 'AAAA-BBBB-CCCC-DDDD'), 'auth.throttled');
   assert.throws(() => factorById([guarded], 'carrier-pigeon'), (e: { code?: string }) => e.code === 'mfa.unknown-factor');
 });
+
+test('attack: "confirming" recovery codes as an enrolment is refused whatever the code (mfa.not-enrollable)', async () => {
+  const s = setup();
+  const codes = (await s.factor.enroll({ userId: 'u1' })).codes!;
+  await rejectsWith(s.factor.confirm({ userId: 'u1' }, '000000'), 'mfa.not-enrollable');
+  await rejectsWith(s.factor.confirm({ userId: 'u1' }, codes[0]!), 'mfa.not-enrollable');
+  assert.equal(await s.factor.remaining('u1'), 10);
+});

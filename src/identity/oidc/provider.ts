@@ -369,9 +369,12 @@ export class OidcService {
     return provider;
   }
 
-  /** Finishes the login prompt of an interaction. */
-  loginResult(user: UserRecord, amr: string[]): { login: { accountId: string; amr: string[]; acr: string; remember: boolean; ts: number } } {
-    const mfa = amr.length > 1 || amr.includes('hwk') && amr.includes('user');
+  /**
+   * Finishes the login prompt of an interaction. `mfa` says whether a second factor was
+   * actually verified in it (the sign-in pages know which); the acr follows from that
+   * alone, never from how many amr values were collected.
+   */
+  loginResult(user: UserRecord, amr: string[], mfa: boolean): { login: { accountId: string; amr: string[]; acr: string; remember: boolean; ts: number } } {
     return { login: { accountId: user.id, amr, acr: mfa ? ACR_MFA : ACR_SINGLE_FACTOR, remember: true, ts: Math.floor(this.d.clock.now() / 1000) } };
   }
 

@@ -43,6 +43,8 @@ interface SignInState {
   userId: string;
   amr: string[];
   stage: 'mfa' | 'enroll' | 'recovery';
+  /** Whether a second factor was verified (or enrolled and confirmed) in this interaction: the only source of the MFA acr. */
+  mfa?: boolean;
 }
 
 /** What a handler answers: a page, JSON (WebAuthn), or nothing (oidc-provider already redirected). */
@@ -127,7 +129,7 @@ export class SignInPages {
     return page('Second step', body, { script: keys.length > 0, ...(error ? { error } : {}), ...(status ? { status } : {}) });
   }
 
-  private enrollPage(uid: string, csrf: string, error?: string, extra = ''): Page {
+  private enrollPage(uid: string, csrf: string, error?: string, status?: number, extra = ''): Page {
     const b = this.base(uid);
     return page(
       'Set up a second factor',
@@ -135,7 +137,7 @@ export class SignInPages {
         `<section><h2>Authenticator app</h2>${form(`${b}/enroll`, csrf, '<input type="hidden" name="factor" value="totp"><button type="submit">Set up an authenticator app</button>')}</section>` +
         this.enrollCodeSection(b, csrf) +
         `<section><h2>Passkey or security key</h2>${field('passkey-name', 'Name for this key', 'text', 'value="My passkey"')}<p><button type="button" hidden data-mode="register" data-csrf="${escapeHtml(csrf)}" data-options="${b}/webauthn/register-options" data-verify="${b}/webauthn/register">Register a passkey</button></p><p id="webauthn-status" role="status"></p></section>`,
-      { script: true, ...(error ? { error } : {}) },
+      { script: true, ...(error ? { error } : {}), ...(status ? { status } : {}) },
     );
   }
 
@@ -200,29 +202,30 @@ export class SignInPages {
           this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-failed', actor: `user:${st.userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { factor: f.id } });
           return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
         }
-        return this.finish(req, res, uid, st.userId, [...st.amr, ...f.amr]);
+        return this.finish(req, res, uid, st.userId, [...st.amr, ...f.amr], true);
       }
       case 'enroll':
         return this.enroll(uid, st, body, ip, csrf);
       case 'enroll-confirm': {
         if (st?.stage !== 'enroll') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
-        const f = this.factor(body['factor']);
         try {
+          const f = this.enrollable(body['factor']);
           await f.confirm({ userId: st.userId, ...(ip ? { ip } : {}) }, String(body['code'] ?? '').trim());
+          return this.showRecoveryCodes(uid, { ...st, mfa: true }, csrf, [...st.amr, ...f.amr]);
         } catch (e) {
-          return { page: this.enrollPage(uid, csrf, messageOf(e)) };
+          return { page: this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
         }
-        return this.showRecoveryCodes(uid, st, csrf, [...st.amr, ...f.amr]);
       }
       case 'continue':
         if (st?.stage !== 'recovery') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
-        return this.finish(req, res, uid, st.userId, st.amr);
+        return this.finish(req, res, uid, st.userId, st.amr, st.mfa === true);
       case 'passkey/options':
         return { json: await this.d.webauthn.authenticationOptions(uid, undefined) };
       case 'passkey/verify': {
         const r = await this.d.webauthn.verifyAuthentication(uid, undefined, body['response'] ?? '');
         if (!r.userVerified) return { json: { error: 'this passkey did not verify you (PIN or biometric)' }, status: 401 };
-        return this.finishJson(req, res, r.userId, ['hwk', 'user']);
+        // A user-verifying passkey is two factors in one (possession and PIN or biometric).
+        return this.finishJson(req, res, r.userId, ['hwk', 'user'], true);
       }
       case 'webauthn/options':
         if (st?.stage !== 'mfa') return { json: { error: 'sign in first' }, status: 400 };
@@ -230,7 +233,7 @@ export class SignInPages {
       case 'webauthn/verify': {
         if (st?.stage !== 'mfa') return { json: { error: 'sign in first' }, status: 400 };
         const r = await this.d.webauthn.verifyAuthentication(uid, st.userId, body['response'] ?? '');
-        return this.finishJson(req, res, st.userId, [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])]);
+        return this.finishJson(req, res, st.userId, [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])], true);
       }
       case 'webauthn/register-options': {
         if (st?.stage !== 'enroll') return { json: { error: 'sign in first' }, status: 400 };
@@ -240,7 +243,7 @@ export class SignInPages {
       case 'webauthn/register': {
         if (st?.stage !== 'enroll') return { json: { error: 'sign in first' }, status: 400 };
         const r = await this.d.webauthn.verifyRegistration(uid, st.userId, body['response'] ?? '', body['name'] ?? '');
-        await this.setState(uid, { ...st, stage: 'recovery', amr: [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])] });
+        await this.setState(uid, { ...st, stage: 'recovery', mfa: true, amr: [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])] });
         return { json: { redirect: this.base(uid) + '/recovery' } };
       }
       default:
@@ -260,6 +263,13 @@ export class SignInPages {
   private factor(id: string | undefined): Factor {
     const f = this.d.factors.find((x) => x.id === id);
     if (!f) throw new PortcullisError('mfa.unknown-factor', 'no such second factor');
+    return f;
+  }
+
+  /** A factor the enrolment step may set up: never recovery codes, which are a fallback shown after one. */
+  private enrollable(id: string | undefined): Factor {
+    const f = this.factor(id);
+    if (f.id === 'recovery-code') throw new PortcullisError('mfa.not-enrollable', 'recovery codes are not a second factor of their own');
     return f;
   }
 
@@ -292,7 +302,7 @@ export class SignInPages {
       await this.setState(uid, { userId: user.id, amr, stage: 'enroll' });
       return { page: this.enrollPage(uid, csrf) };
     }
-    return this.finish(req, res, uid, user.id, amr);
+    return this.finish(req, res, uid, user.id, amr, false);
   }
 
   /** MFA for everyone, for this app, for this user, or asked for by the app (acr_values). */
@@ -303,13 +313,18 @@ export class SignInPages {
 
   private async enroll(uid: string, st: SignInState | undefined, body: Record<string, string>, ip: string | undefined, csrf: string): Promise<Outcome> {
     if (st?.stage !== 'enroll') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
-    const f = this.factor(body['factor']);
+    let f: Factor;
+    try {
+      f = this.enrollable(body['factor']);
+    } catch (e) {
+      return { page: this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
+    }
     const user = await this.d.identity.getUser(st.userId);
     let out;
     try {
       out = await f.enroll({ userId: st.userId, ...(ip ? { ip } : {}), address: f.id === 'totp' ? user!.email : String(body['address'] ?? '') });
     } catch (e) {
-      return { page: this.enrollPage(uid, csrf, messageOf(e)) };
+      return { page: this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
     }
     const b = this.base(uid);
     const confirm = form(`${b}/enroll-confirm`, csrf, `<input type="hidden" name="factor" value="${f.id}">${field('code', 'Code', 'text', 'inputmode="numeric" autocomplete="one-time-code" required')}<p><button type="submit">Confirm</button></p>`);
@@ -338,22 +353,22 @@ export class SignInPages {
     };
   }
 
-  private async finish(req: IncomingMessage, res: ServerResponse, uid: string, userId: string, amr: string[]): Promise<Outcome> {
+  private async finish(req: IncomingMessage, res: ServerResponse, uid: string, userId: string, amr: string[], mfa: boolean): Promise<Outcome> {
     const user = await this.d.identity.getUser(userId);
     if (!user) throw new PortcullisError('auth.invalid-credentials', 'invalid user');
     await this.d.ephemeral.delete(this.stateKey(uid));
     this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${userId}`, data: { amr } });
-    await this.d.oidc.provider.interactionFinished(req, res, this.d.oidc.loginResult(user, [...new Set(amr)]), { mergeWithLastSubmission: false });
+    await this.d.oidc.provider.interactionFinished(req, res, this.d.oidc.loginResult(user, [...new Set(amr)], mfa), { mergeWithLastSubmission: false });
     return { done: true };
   }
 
-  private async finishJson(req: IncomingMessage, res: ServerResponse, userId: string, amr: string[]): Promise<Outcome> {
+  private async finishJson(req: IncomingMessage, res: ServerResponse, userId: string, amr: string[], mfa: boolean): Promise<Outcome> {
     const user = await this.d.identity.getUser(userId);
     if (!user || user.status !== 'active') return { json: { error: 'this account cannot sign in' }, status: 401 };
     const details = await this.d.oidc.provider.interactionDetails(req, res);
     await this.d.ephemeral.delete(this.stateKey(details.uid));
     this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${userId}`, data: { amr } });
-    const redirect = await this.d.oidc.provider.interactionResult(req, res, this.d.oidc.loginResult(user, [...new Set(amr)]), { mergeWithLastSubmission: false });
+    const redirect = await this.d.oidc.provider.interactionResult(req, res, this.d.oidc.loginResult(user, [...new Set(amr)], mfa), { mergeWithLastSubmission: false });
     return { json: { redirect } };
   }
 }
