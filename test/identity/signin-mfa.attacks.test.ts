@@ -5,6 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
+import { decodeJwt } from 'jose';
+import { ACR_MFA } from '../../src/identity/oidc/provider.js';
 import { Browser, actionOf, csrfOf, startIdentity, type Identity } from '../support/oidc-harness.js';
 import { authorizationRequest } from '../support/oidc-node.js';
 
@@ -29,6 +31,17 @@ async function authorize(cfg: client.Configuration = config, extra: Record<strin
 
 async function postForm(browser: Browser, html: string, action: string, fields: Record<string, string>) {
   return browser.request(actionOf(html, action, idp.issuer), { form: { csrf: csrfOf(html), ...fields } });
+}
+
+async function consentAndReturn(browser: Browser, r: { status: number; location: string | undefined; body: string }) {
+  let res = r;
+  if (res.location?.startsWith(idp.issuer)) res = await browser.follow(res.location, idp.issuer);
+  if (res.body.includes('Allow access?')) {
+    res = await postForm(browser, res.body, 'consent', {});
+    if (res.location?.startsWith(idp.issuer)) res = await browser.follow(res.location, idp.issuer);
+  }
+  assert.ok(res.location?.startsWith(REDIRECT), `expected a redirect to the app, got ${res.status} ${res.location} ${res.body.slice(0, 300)}`);
+  return new URL(res.location!);
 }
 
 /** Posts to any step of the interaction the page belongs to, whether or not the page has its form. */
@@ -56,4 +69,43 @@ test('attack: "enrolling" recovery codes and "confirming" them with any code doe
   assert.equal(cont.status, 400);
   assert.equal(cont.location, undefined);
   assert.equal(await idp.totpFactor.isEnrolled(user.id), false);
+});
+
+test('attack: a password-only browser session (SSO) is not enough for an app that requires MFA; prompt=none gives login_required', async () => {
+  const { app: strict, clientSecret } = await idp.apps.create({ name: 'payroll', audiences: [AUD], scopes: ['read'], redirectUris: [REDIRECT], mfaRequired: true }, 'test');
+  const cfgB = await client.discovery(new URL(idp.issuer), strict.clientId, clientSecret!, undefined, { execute: [client.allowInsecureRequests] });
+  await idp.users.add({ email: 'sso@example.test', password: PASSWORD }, 'test');
+  const a = await authorize();
+  const r = await postForm(a.browser, a.page.body, 'login', { email: 'sso@example.test', password: PASSWORD });
+  await consentAndReturn(a.browser, r);
+
+  const silent = await authorizationRequest(cfgB, { scope: 'openid', resource: AUD, prompt: 'none' });
+  const none = await a.browser.follow(silent.url.toString(), idp.issuer);
+  assert.ok(none.location?.startsWith(REDIRECT), `expected an error redirect to the app, got ${none.status} ${none.body.slice(0, 200)}`);
+  assert.equal(new URL(none.location!).searchParams.get('error'), 'login_required');
+  assert.equal(new URL(none.location!).searchParams.get('code'), null);
+
+  const b = await authorize(cfgB, {}, a.browser);
+  assert.equal(title(b.page.body), 'Sign in');
+  const again = await postForm(a.browser, b.page.body, 'login', { email: 'sso@example.test', password: PASSWORD });
+  assert.equal(title(again.body), 'Set up a second factor');
+});
+
+test('attack: MFA required for the user after the session began is enforced on that session (SSO)', async () => {
+  const user = await idp.users.add({ email: 'later@example.test', password: PASSWORD }, 'test');
+  const enrol = await idp.totpFactor.enroll({ userId: user.id, address: user.email });
+  const a = await authorize();
+  const r = await postForm(a.browser, a.page.body, 'login', { email: 'later@example.test', password: PASSWORD });
+  await consentAndReturn(a.browser, r);
+  await idp.users.setMfaRequired(user.id, true, 'test');
+  await idp.totpFactor.confirm({ userId: user.id }, idp.totpNow(enrol.secretBase32!, -30_000));
+
+  const b = await authorize(config, {}, a.browser);
+  assert.equal(title(b.page.body), 'Sign in');
+  const pw = await postForm(b.browser, b.page.body, 'login', { email: 'later@example.test', password: PASSWORD });
+  assert.equal(title(pw.body), 'Second step');
+  const done = await postForm(b.browser, pw.body, 'mfa', { factor: 'totp', code: idp.totpNow(enrol.secretBase32!) });
+  const cb = await consentAndReturn(b.browser, done);
+  const tokens = await client.authorizationCodeGrant(config, cb, { pkceCodeVerifier: b.verifier, expectedState: b.state }, { resource: AUD });
+  assert.equal(decodeJwt(tokens.access_token)['acr'], ACR_MFA);
 });

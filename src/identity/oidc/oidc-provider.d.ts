@@ -34,7 +34,11 @@ declare module 'oidc-provider' {
   export const errors: Record<string, new (description?: string, detail?: string) => Error>;
   export const interactionPolicy: {
     base(): { get(name: string): { checks: { add(check: unknown): void } } } & unknown[];
-    Check: new (reason: string, description: string, check: (ctx: any) => boolean | Promise<boolean>) => unknown;
+    Check: {
+      new (reason: string, description: string, check: (ctx: any) => boolean | Promise<boolean>): unknown;
+      /** `error`: what a prompt=none request gets when the check asks for the prompt. */
+      new (reason: string, description: string, error: string, check: (ctx: any) => boolean | Promise<boolean>): unknown;
+    };
     Prompt: unknown;
   };
   export default Provider;

@@ -254,6 +254,17 @@ export class OidcService {
         return asked.includes(ACR_MFA) && ctx.oidc.session?.acr !== ACR_MFA;
       }),
     );
+    // MFA required for everyone, for this app or for this user holds for an existing
+    // browser session too (SSO, prompt=none): without the MFA acr it signs in again
+    // (with prompt=none: login_required), whatever the app asked for.
+    policy.get('login').checks.add(
+      new interactionPolicy.Check('mfa_policy_required', 'a second factor is required for this app or this user', 'login_required', async (ctx: any) => {
+        const session = ctx.oidc.session;
+        if (!session?.accountId || session.acr === ACR_MFA) return false;
+        if (self.mfaForEveryone || appFor(ctx.oidc.client?.clientId)?.mfaRequired === true) return true;
+        return (await d.identity.getUser(session.accountId))?.mfaRequired === true;
+      }),
+    );
 
     const provider = new Provider(d.issuer, {
       adapter: ClientAwareAdapter,
