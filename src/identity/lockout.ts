@@ -7,6 +7,15 @@
  * clears the account's counters (not the IP's, which a guesser could otherwise reset
  * with an account of their own). An administrator can unlock either. Fails closed:
  * when the ephemeral store is down, `check` throws.
+ *
+ * Second-factor attempts are counted per account apart from password attempts: the
+ * password is what an attacker facing a second factor already has, so a right password
+ * must not clear the factor's failures (only a right code or an admin unlock does).
+ *
+ * An attempt is reserved before it runs (`guard`): each subject keeps a count of
+ * attempts in flight, taken atomically (`increment`) before the failures are read, so
+ * of N concurrent guesses only those the cap allows in sequence are evaluated; the
+ * others are refused as throttled.
  */
 import { isIP } from 'node:net';
 import type { Clock } from '../core/clock.js';
@@ -42,7 +51,11 @@ export const DEFAULT_LOCKOUT_POLICY: LockoutPolicy = Object.freeze({
 export interface AttemptSubject {
   account?: string;
   ip?: string;
+  /** Which step the attempt is (default `password`): the account's failures are counted per step. */
+  step?: AttemptStep;
 }
+
+export type AttemptStep = 'password' | 'factor';
 
 export interface LockoutState {
   failures: number;
@@ -53,12 +66,20 @@ export interface LockoutState {
 
 type Kind = 'account' | 'ip';
 
+/** A counter: the account's per step, the address's for every step. */
+type Counter = { kind: Kind; id: string; slot: string };
+
+/** Outlives any one attempt (an Argon2id verify queued behind others, a code sender call). */
+const IN_FLIGHT_TTL_MS = 5 * 60_000;
+
 /** A lock that just engaged: which subject, and until when (epoch ms). */
 export interface LockEvent {
   kind: Kind;
   id: string;
   until: number;
   failures: number;
+  /** Set for an account locked by second-factor failures. */
+  step?: 'factor';
 }
 
 /**
@@ -82,8 +103,12 @@ export class Lockout {
     this.lockListeners.push(listener);
   }
 
-  private key(kind: Kind, id: string, part: 'n' | 'until' | 'lock'): string {
-    return `lockout:${this.namespace}:${kind}:${encodeURIComponent(id)}:${part}`;
+  private key(c: Counter, part: 'n' | 'until' | 'lock' | 'busy'): string {
+    return `lockout:${this.namespace}:${c.slot}:${encodeURIComponent(c.id)}:${part}`;
+  }
+
+  private static account(id: string, step: AttemptStep = 'password'): Counter {
+    return { kind: 'account', id, slot: step === 'factor' ? 'account-factor' : 'account' };
   }
 
   /** The subject's id as it is counted: an address in its one canonical spelling. */
@@ -91,18 +116,19 @@ export class Lockout {
     return kind === 'ip' ? (canonicalAddress(id) ?? id) : id;
   }
 
-  private subjects(s: AttemptSubject): Array<[Kind, string]> {
-    const out: Array<[Kind, string]> = [];
-    if (s.account !== undefined) out.push(['account', s.account]);
-    if (s.ip !== undefined) out.push(['ip', this.idOf('ip', s.ip)]);
+  private subjects(s: AttemptSubject): Counter[] {
+    const out: Counter[] = [];
+    if (s.account !== undefined) out.push(Lockout.account(s.account, s.step));
+    if (s.ip !== undefined) out.push({ kind: 'ip', id: this.idOf('ip', s.ip), slot: 'ip' });
     return out;
   }
 
   /** Throws `auth.locked` or `auth.throttled` (with `retryAfterMs`) when an attempt may not be made now. */
   async check(subject: AttemptSubject): Promise<void> {
     const now = this.clock.now();
-    for (const [kind, id] of this.subjects(subject)) {
-      const [lock, until] = await Promise.all([this.ephemeral.get(this.key(kind, id, 'lock')), this.ephemeral.get(this.key(kind, id, 'until'))]);
+    for (const c of this.subjects(subject)) {
+      const kind = c.kind;
+      const [lock, until] = await Promise.all([this.ephemeral.get(this.key(c, 'lock')), this.ephemeral.get(this.key(c, 'until'))]);
       if (lock !== undefined && Number(lock) > now) {
         throw new PortcullisError('auth.locked', `too many failed attempts: this ${kind === 'ip' ? 'address' : 'account'} is locked`, {
           details: { retryAfterMs: Number(lock) - now, subject: kind },
@@ -120,30 +146,74 @@ export class Lockout {
   async recordFailure(subject: AttemptSubject): Promise<void> {
     const now = this.clock.now();
     await Promise.all(
-      this.subjects(subject).map(async ([kind, id]) => {
+      this.subjects(subject).map(async (c) => {
+        const { kind, id } = c;
         const limits = this.policy[kind];
-        const n = await this.ephemeral.increment(this.key(kind, id, 'n'), limits.windowMs);
+        const n = await this.ephemeral.increment(this.key(c, 'n'), limits.windowMs);
         if (n >= limits.lockAfter) {
-          await this.ephemeral.set(this.key(kind, id, 'lock'), String(now + limits.lockMs), limits.lockMs);
+          await this.ephemeral.set(this.key(c, 'lock'), String(now + limits.lockMs), limits.lockMs);
           // A locked subject makes no further attempts, so each lock set here is a new lock.
           for (const l of this.lockListeners) {
             try {
-              await l({ kind, id, until: now + limits.lockMs, failures: n });
+              await l({ kind, id, until: now + limits.lockMs, failures: n, ...(c.slot === 'account-factor' ? { step: 'factor' as const } : {}) });
             } catch {
               // The lock holds whatever a listener does; reporting it is the listener's concern.
             }
           }
         } else if (n > limits.freeAttempts) {
           const delay = Math.min(limits.maxDelayMs, limits.baseDelayMs * 2 ** (n - limits.freeAttempts - 1));
-          await this.ephemeral.set(this.key(kind, id, 'until'), String(now + delay), delay);
+          await this.ephemeral.set(this.key(c, 'until'), String(now + delay), delay);
         }
       }),
     );
   }
 
-  /** Clears the account's counters after a successful attempt. */
+  /** Clears the account's counters of the attempt's step after a successful attempt. */
   async recordSuccess(subject: AttemptSubject): Promise<void> {
-    if (subject.account !== undefined) await this.clear('account', subject.account, false);
+    if (subject.account !== undefined) await this.clear(Lockout.account(subject.account, subject.step), false);
+  }
+
+  /**
+   * Takes one in-flight slot per subject, then checks the limits with every attempt in
+   * flight counted as a failure to come: when that would pass the free attempts, only an
+   * attempt with nothing else in flight may run (it then waits its delay like any other).
+   * Throws `auth.throttled` or `auth.locked` with nothing held.
+   */
+  private async reserve(subject: AttemptSubject, counters: Counter[]): Promise<void> {
+    const held: Counter[] = [];
+    try {
+      for (const c of counters) {
+        const limits = this.policy[c.kind];
+        const inFlight = await this.ephemeral.increment(this.key(c, 'busy'), IN_FLIGHT_TTL_MS);
+        held.push(c);
+        const others = inFlight - 1;
+        if (others <= 0) continue;
+        const failures = await this.ephemeral.increment(this.key(c, 'n'), limits.windowMs, 0);
+        if (failures + others > limits.freeAttempts) {
+          throw new PortcullisError('auth.throttled', 'too many failed attempts: wait before trying again', {
+            details: { retryAfterMs: limits.baseDelayMs, subject: c.kind },
+          });
+        }
+      }
+      // After the reservation: a failure recorded by an attempt that ended meanwhile is seen.
+      await this.check(subject);
+    } catch (e) {
+      await this.release(held);
+      throw e;
+    }
+  }
+
+  private async release(counters: Counter[]): Promise<void> {
+    await Promise.all(
+      counters.map(async (c) => {
+        try {
+          // A counter that expired under an attempt must not go negative (and admit more later).
+          if ((await this.ephemeral.increment(this.key(c, 'busy'), IN_FLIGHT_TTL_MS, -1)) < 0) await this.ephemeral.increment(this.key(c, 'busy'), IN_FLIGHT_TTL_MS, 1);
+        } catch {
+          // Left held, the slot only makes the limits stricter until it expires.
+        }
+      }),
+    );
   }
 
   /**
@@ -156,44 +226,61 @@ export class Lockout {
     failureCodes: readonly string[] = ['auth.invalid-credentials', 'mfa.invalid-code', 'mfa.code-expired', 'mfa.code-replayed'],
   ): Promise<T> {
     await this.check(subject);
-    let result: T;
+    const counters = this.subjects(subject);
+    await this.reserve(subject, counters);
     try {
-      result = await attempt();
-    } catch (e) {
-      if (e instanceof PortcullisError && failureCodes.includes(e.code)) await this.recordFailure(subject);
-      throw e;
+      let result: T;
+      try {
+        result = await attempt();
+      } catch (e) {
+        if (e instanceof PortcullisError && failureCodes.includes(e.code)) await this.recordFailure(subject);
+        throw e;
+      }
+      await this.recordSuccess(subject);
+      return result;
+    } finally {
+      await this.release(counters);
     }
-    await this.recordSuccess(subject);
-    return result;
   }
 
+  /** An address's state, or an account's over both steps (failures added up, the later block). */
   async state(kind: Kind, subjectId: string): Promise<LockoutState> {
-    const id = this.idOf(kind, subjectId);
+    const counters = kind === 'ip' ? [{ kind, id: this.idOf(kind, subjectId), slot: 'ip' }] : [Lockout.account(subjectId), Lockout.account(subjectId, 'factor')];
+    const states = await Promise.all(counters.map((c) => this.counterState(c)));
+    return {
+      failures: states.reduce((n, s) => n + s.failures, 0),
+      blockedUntil: Math.max(...states.map((s) => s.blockedUntil)),
+      locked: states.some((s) => s.locked),
+    };
+  }
+
+  private async counterState(c: Counter): Promise<LockoutState> {
     const now = this.clock.now();
     const [n, lock, until] = await Promise.all([
       // A counter is read by adding 0 (`get` reads only values written with `set`).
-      this.ephemeral.increment(this.key(kind, id, 'n'), this.policy[kind].windowMs, 0),
-      this.ephemeral.get(this.key(kind, id, 'lock')),
-      this.ephemeral.get(this.key(kind, id, 'until')),
+      this.ephemeral.increment(this.key(c, 'n'), this.policy[c.kind].windowMs, 0),
+      this.ephemeral.get(this.key(c, 'lock')),
+      this.ephemeral.get(this.key(c, 'until')),
     ]);
     const lockedUntil = lock !== undefined && Number(lock) > now ? Number(lock) : 0;
     const delayedUntil = until !== undefined && Number(until) > now ? Number(until) : 0;
     return { failures: n, blockedUntil: Math.max(lockedUntil, delayedUntil), locked: lockedUntil > 0 };
   }
 
-  /** Admin unlock: clears the lock, the delay and the failure count of an account. */
-  unlockAccount(account: string): Promise<void> {
-    return this.clear('account', account, true);
+  /** Admin unlock: clears the lock, the delay and the failure count of an account (password and second factor). */
+  async unlockAccount(account: string): Promise<void> {
+    await this.clear(Lockout.account(account), true);
+    await this.clear(Lockout.account(account, 'factor'), true);
   }
 
   /** Admin unlock of a client address (any spelling of it: `::ffff:10.0.0.1` is `10.0.0.1`). */
   unlockIp(ip: string): Promise<void> {
-    return this.clear('ip', this.idOf('ip', ip), true);
+    return this.clear({ kind: 'ip', id: this.idOf('ip', ip), slot: 'ip' }, true);
   }
 
-  private async clear(kind: Kind, id: string, includingLock: boolean): Promise<void> {
+  private async clear(c: Counter, includingLock: boolean): Promise<void> {
     const parts = includingLock ? (['n', 'until', 'lock'] as const) : (['n', 'until'] as const);
-    await Promise.all(parts.map((p) => this.ephemeral.delete(this.key(kind, id, p))));
+    await Promise.all(parts.map((p) => this.ephemeral.delete(this.key(c, p))));
   }
 }
 

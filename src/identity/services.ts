@@ -116,7 +116,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
     // Accounts are user ids, or `email:<typed name>` for names that match no user.
     const user = e.kind === 'account' ? await store.getUser(e.id).catch(() => undefined) : undefined;
     const lockedUntil = new Date(e.until).toISOString();
-    if (user) d.audit.record({ time: clock.now(), type: 'user.locked', actor: 'system', data: { userId: user.id, lockedUntil, failures: e.failures } });
+    if (user) d.audit.record({ time: clock.now(), type: 'user.locked', actor: 'system', data: { userId: user.id, lockedUntil, failures: e.failures, ...(e.step ? { step: e.step } : {}) } });
     else d.audit.record({ time: clock.now(), type: 'signin.locked', actor: 'system', data: { subject: e.kind === 'ip' ? 'address' : 'unknown-account', ...(e.kind === 'ip' ? { ip: e.id } : {}), lockedUntil } });
   });
   const hashers = new PasswordHashers(new Argon2idHasher(), [new Pbkdf2Hasher()]);

@@ -1,7 +1,8 @@
 /**
  * Puts a factor behind the brute-force limits: `verify` and `confirm` are refused while
- * the account or the client address is delayed or locked, and each wrong, expired or
- * replayed code counts as a failure (identity/lockout.ts).
+ * the account's second-factor counter or the client address is delayed or locked, and
+ * each wrong, expired or replayed code counts as a failure (identity/lockout.ts). Only
+ * a right code (or an admin unlock) clears the account's second-factor failures.
  */
 import { PortcullisError } from '../core/errors.js';
 import type { AttemptSubject, Lockout } from '../identity/lockout.js';
@@ -13,7 +14,8 @@ import type { ChallengeOutput, EnrollInput, EnrollOutput, Factor, FactorSubject 
  * await totp.verify({ userId, ip }, code);
  */
 export function guardFactor(factor: Factor, lockout: Lockout): Factor {
-  const who = (s: FactorSubject): AttemptSubject => ({ account: s.userId, ip: s.ip });
+  // Counted apart from the password: a right password does not clear a factor's failures.
+  const who = (s: FactorSubject): AttemptSubject => ({ account: s.userId, ip: s.ip, step: 'factor' });
   return {
     id: factor.id,
     amr: factor.amr,

@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import { FrozenClock } from '../../src/core/clock.js';
 import { PortcullisError } from '../../src/core/errors.js';
 import { canonicalAddress, DEFAULT_LOCKOUT_POLICY, Lockout } from '../../src/identity/lockout.js';
+import type { EphemeralStore } from '../../src/core/ephemeral.js';
+import { openEphemeralStore } from '../../src/store/index.js';
+import { MemoryEphemeralStore } from '../../src/store/memory/ephemeral.js';
 import { TestEphemeralStore } from '../support/mfa-memory-ephemeral.js';
+import { randomRedisPrefix, redisUrl, serviceDescribe } from '../support/services.js';
 
 const rejectsWith = (p: Promise<unknown>, code: string) => assert.rejects(p, (e: { code?: string }) => e.code === code);
 const T0 = Date.UTC(2030, 0, 1);
@@ -155,4 +159,86 @@ test('a lock that engages is reported once to onLock listeners, with its subject
   // Locked attempts are refused before they count: no second report.
   await rejectsWith(lockout.guard({ account: 'u1' }, wrong), 'auth.locked');
   assert.equal(seen.length, 1);
+});
+
+test('attack: a right password does not reset the second factor’s failures (TOTP guesses, password again, more guesses)', async () => {
+  const { lockout } = setup();
+  const factor = { account: 'u1', step: 'factor' as const };
+  const badCode = () => Promise.reject(new PortcullisError('mfa.invalid-code', 'invalid code'));
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 3; i++) await rejectsWith(lockout.guard(factor, badCode), 'mfa.invalid-code');
+    await lockout.guard({ account: 'u1' }, async () => 'password ok');
+  }
+  assert.equal((await lockout.state('account', 'u1')).failures, 6);
+  await rejectsWith(lockout.check(factor), 'auth.throttled');
+  // the password step is its own counter: it is not held up by the factor's failures
+  await lockout.check({ account: 'u1' });
+  // a right code clears the factor's failures
+  await lockout.unlockAccount('u1');
+  await rejectsWith(lockout.guard(factor, badCode), 'mfa.invalid-code');
+  await lockout.guard(factor, async () => 'code ok');
+  assert.equal((await lockout.state('account', 'u1')).failures, 0);
+});
+
+/** 30 wrong guesses at once, each taking a while (as an Argon2id verify does): only those the cap allows in sequence are evaluated. */
+async function concurrentGuesses(a: Lockout, b: Lockout): Promise<void> {
+  let evaluated = 0;
+  const slowWrong = async () => {
+    evaluated++;
+    await new Promise((r) => setTimeout(r, 30));
+    throw new PortcullisError('auth.invalid-credentials', 'invalid user name or password');
+  };
+  const codes = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).guard({ account: 'u1', ip: '198.51.100.7' }, slowWrong).then(() => 'ok', (e: PortcullisError) => e.code)),
+  );
+  const free = DEFAULT_LOCKOUT_POLICY.account.freeAttempts;
+  // Sequentially: `free` failures without delay, one more before the first delay starts.
+  assert.equal(evaluated, free + 1);
+  assert.equal(codes.filter((c) => c === 'auth.invalid-credentials').length, free + 1);
+  assert.equal(codes.filter((c) => c === 'auth.throttled').length, 30 - free - 1);
+  assert.equal((await a.state('account', 'u1')).failures, free + 1);
+  await rejectsWith(a.check({ account: 'u1' }), 'auth.throttled');
+}
+
+test('attack: concurrent password guesses cannot get past the attempt cap (attempts reserved before they run)', async () => {
+  const { clock, ephemeral } = setup();
+  await concurrentGuesses(new Lockout(ephemeral, clock), new Lockout(ephemeral, clock));
+});
+
+test('attack: concurrent guesses cannot get past the attempt cap, on the memory ephemeral store', async () => {
+  const clock = new FrozenClock(T0);
+  const ephemeral = new MemoryEphemeralStore({ clock });
+  try {
+    await concurrentGuesses(new Lockout(ephemeral, clock), new Lockout(ephemeral, clock));
+  } finally {
+    await ephemeral.close();
+  }
+});
+
+test('in-flight slots are given back: after concurrent attempts end, a lone attempt runs', async () => {
+  const { clock, lockout } = setup();
+  const slow = (ok: boolean) => async () => {
+    await new Promise((r) => setTimeout(r, 10));
+    if (!ok) throw new PortcullisError('auth.invalid-credentials', 'invalid user name or password');
+    return 'ok';
+  };
+  await Promise.all([1, 2, 3].map(() => rejectsWith(lockout.guard({ account: 'u2' }, slow(false)), 'auth.invalid-credentials')));
+  clock.advance(1);
+  assert.equal(await lockout.guard({ account: 'u2' }, slow(true)), 'ok');
+  assert.equal(await lockout.guard({ account: 'u2' }, slow(true)), 'ok');
+});
+
+await serviceDescribe('redis', 'lockout on Redis (needs Redis)', () => {
+  test('attack: concurrent guesses on two nodes cannot get past the attempt cap (needs Redis)', async () => {
+    const clock = new FrozenClock(T0);
+    const prefix = randomRedisPrefix();
+    const stores: EphemeralStore[] = await Promise.all([openEphemeralStore(redisUrl(), { prefix }), openEphemeralStore(redisUrl(), { prefix })]);
+    try {
+      await concurrentGuesses(new Lockout(stores[0]!, clock), new Lockout(stores[1]!, clock));
+      await new Lockout(stores[0]!, clock).unlockAccount('u1');
+      await new Lockout(stores[0]!, clock).unlockIp('198.51.100.7');
+    } finally {
+      await Promise.all(stores.map((st) => st.close()));
+    }
+  });
 });

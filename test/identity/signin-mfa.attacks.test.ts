@@ -109,3 +109,33 @@ test('attack: MFA required for the user after the session began is enforced on t
   const tokens = await client.authorizationCodeGrant(config, cb, { pkceCodeVerifier: b.verifier, expectedState: b.state }, { resource: AUD });
   assert.equal(decodeJwt(tokens.access_token)['acr'], ACR_MFA);
 });
+
+test('attack: re-entering the password does not reset the TOTP attempt cap', async () => {
+  const user = await idp.users.add({ email: 'totp-reset@example.test', password: PASSWORD }, 'test');
+  const enrol = await idp.totpFactor.enroll({ userId: user.id, address: user.email });
+  await idp.totpFactor.confirm({ userId: user.id }, idp.totpNow(enrol.secretBase32!, -30_000));
+  const a = await authorize();
+  let page = await postForm(a.browser, a.page.body, 'login', { email: 'totp-reset@example.test', password: PASSWORD });
+  const right = idp.totpNow(enrol.secretBase32!);
+  const wrongCode = (i: number) => String((Number(right) + 1 + i) % 1_000_000).padStart(6, '0');
+  const guess = async (i: number) => postForm(a.browser, page.body, 'mfa', { factor: 'totp', code: wrongCode(i) });
+  for (let i = 0; i < 5; i++) assert.equal((await guess(i)).status, 401);
+  page = await postStep(a.browser, page.body, 'login', { email: 'totp-reset@example.test', password: PASSWORD });
+  assert.equal(title(page.body), 'Second step');
+  assert.equal((await guess(5)).status, 401); // the 6th failure sets the first delay
+  page = await postStep(a.browser, page.body, 'login', { email: 'totp-reset@example.test', password: PASSWORD });
+  assert.equal(title(page.body), 'Second step');
+  const throttled = await guess(6);
+  assert.equal(throttled.status, 429);
+  assert.match(throttled.body, /Too many failed attempts/);
+});
+
+test('attack: 30 concurrent wrong passwords for one account are not all evaluated (attempt cap holds)', async () => {
+  await idp.users.add({ email: 'parallel@example.test', password: PASSWORD }, 'test');
+  const a = await authorize();
+  const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => postForm(a.browser, a.page.body, 'login', { email: 'parallel@example.test', password: `wrong guess number ${i}` }).then((r) => r.status)));
+  const count = (st: number) => statuses.filter((x) => x === st).length;
+  // 5 free failures and the 6th that sets the first delay, as in sequence; the rest wait.
+  assert.equal(count(401), 6, JSON.stringify(statuses));
+  assert.equal(count(429), 24);
+});
