@@ -303,3 +303,42 @@ test('RP-initiated logout ends the session at the provider', async () => {
   assert.match(end.body, /signed out/i);
   assert.deepEqual(await idp.oidc.listSessions(user.id), []);
 });
+
+/** A sign-in at an app of its own (its watermark moves), returning its tokens. */
+async function tokensAtOwnApp(email: string) {
+  const { app, clientSecret } = await idp.apps.create({ name: `own-${email}`, audiences: [AUD], scopes: ['read'], redirectUris: [REDIRECT] }, 'test');
+  const cfg = await client.discovery(new URL(idp.issuer), app.clientId, clientSecret!, undefined, { execute: [client.allowInsecureRequests] });
+  await newUser(email);
+  const { url, verifier, state } = await authorizationRequest(cfg, { scope: 'openid offline_access', resource: AUD, prompt: 'consent' });
+  const browser = new Browser();
+  const page = await browser.follow(url.toString(), idp.issuer);
+  const r = await postForm(browser, page.body, 'login', { email, password: PASSWORD });
+  const cb = await consentAndReturn(browser, r);
+  const tokens = await client.authorizationCodeGrant(cfg, cb, { pkceCodeVerifier: verifier, expectedState: state }, { resource: AUD });
+  return { app, cfg, tokens };
+}
+
+test('attack: a refresh token issued before app revoke-tokens no longer redeems', async () => {
+  const { app, cfg, tokens } = await tokensAtOwnApp('app-revoke@example.test');
+  await new Promise((res) => setTimeout(res, 1_100)); // iat has whole seconds
+  await idp.apps.revokeTokens(app.clientId, 'test');
+  await assert.rejects(client.refreshTokenGrant(cfg, tokens.refresh_token!, { resource: AUD }), (e: client.ResponseBodyError) => e.error === 'invalid_grant');
+});
+
+test('attack: app disable then enable does not bring back the refresh tokens issued before the disable', async () => {
+  const { app, cfg, tokens } = await tokensAtOwnApp('app-reenable@example.test');
+  await new Promise((res) => setTimeout(res, 1_100));
+  await idp.apps.disable(app.clientId, 'test');
+  await assert.rejects(client.refreshTokenGrant(cfg, tokens.refresh_token!, { resource: AUD }), (e: client.ResponseBodyError) => e.error === 'invalid_client');
+  await idp.apps.enable(app.clientId, 'test');
+  await assert.rejects(client.refreshTokenGrant(cfg, tokens.refresh_token!, { resource: AUD }), (e: client.ResponseBodyError) => e.error === 'invalid_grant');
+});
+
+test('attack: user disable then enable does not bring back the refresh tokens issued before the disable', async () => {
+  const { cfg, tokens } = await tokensAtOwnApp('user-reenable@example.test');
+  const user = (await idp.store.getUserByEmail('user-reenable@example.test'))!;
+  await new Promise((res) => setTimeout(res, 1_100));
+  await idp.users.disable(user.id, 'test');
+  await idp.users.enable(user.id, 'test');
+  await assert.rejects(client.refreshTokenGrant(cfg, tokens.refresh_token!, { resource: AUD }), (e: client.ResponseBodyError) => e.error === 'invalid_grant');
+});

@@ -87,6 +87,9 @@ export const OIDC_ROUTES = {
 
 const MODEL_ISSUED_JWT = 'IssuedJwt';
 
+/** Models refused when issued before the app's or the user's token watermark. */
+const WATERMARKED_MODELS: ReadonlySet<string> = new Set(['AuthorizationCode', 'RefreshToken', 'AccessToken']);
+
 /**
  * Cookie signing keys, created once per deployment and kept encrypted in the settings.
  *
@@ -181,6 +184,21 @@ export class OidcService {
     }
   }
 
+  /**
+   * Whether a code, refresh token or opaque access token was issued before its app's or
+   * its user's "revoked before" watermark (app revoke-tokens or disable, user end-sessions
+   * or disable): such a token is found no more, on every node, even after the app or
+   * the user is enabled again. Compared as the gateway compares JWTs (`iat` in seconds).
+   */
+  private async issuedBeforeWatermark(p: Record<string, unknown>): Promise<boolean> {
+    const iatMs = Number(p['iat'] ?? 0) * 1000;
+    const app = typeof p['clientId'] === 'string' ? this.d.apps.find(p['clientId']) : undefined;
+    if (app && iatMs < app.tokensRevokedBefore) return true;
+    if (typeof p['accountId'] !== 'string') return false;
+    const user = await this.d.identity.getUser(p['accountId']);
+    return user !== undefined && iatMs < user.tokensRevokedBefore;
+  }
+
   /** Revokes one grant: its codes, refresh tokens and JWT access tokens. */
   async revokeGrant(grantId: string): Promise<void> {
     await markGrantRevoked(this.d.ephemeral, grantId);
@@ -239,7 +257,10 @@ export class OidcService {
     const Adapter = oidcAdapter(d.identity, d.ephemeral, d.clock, { onGrantRevoked: (_g, removed) => self.revokeIssuedJwts(removed) });
     class ClientAwareAdapter extends Adapter {
       override async find(id: string) {
-        if (this.model !== 'Client') return super.find(id);
+        if (this.model !== 'Client') {
+          const p = await super.find(id);
+          return p !== undefined && WATERMARKED_MODELS.has(this.model) && (await self.issuedBeforeWatermark(p)) ? undefined : p;
+        }
         const app = d.apps.find(id);
         if (!app || app.status !== 'active') return undefined;
         return clientMetadata(app);
