@@ -9,7 +9,14 @@
  * (RFC 9700 §4.14: a replayed code or rotated refresh token means it leaked) and fails
  * with invalid_grant. A revoked grant is also marked in the ephemeral store, so a code
  * of it not yet redeemed is dead too.
+ *
+ * For opaque tokens, codes and sessions the model id IS the secret (the refresh token,
+ * the code, the session cookie's value): those are kept under a SHA-256 of the id, and
+ * the id (oidc-provider's `jti`) is left out of the stored payload, so storage and its
+ * backups hold no live credential. (The ids are 256-bit random values: a fast hash is
+ * beyond guessing.)
  */
+import { createHash } from 'node:crypto';
 import { errors } from 'oidc-provider';
 import type { Clock } from '../../core/clock.js';
 import type { EphemeralStore } from '../../core/ephemeral.js';
@@ -25,6 +32,33 @@ const GRANT_BOUND = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken',
 
 /** oidc-provider models kept in the ephemeral store (short-lived, found by id only). */
 export const EPHEMERAL_MODELS: ReadonlySet<string> = new Set(['Interaction', 'AuthorizationCode']);
+
+/** oidc-provider models whose id is a bearer secret: stored under storageId(), without their `jti`. */
+export const SECRET_ID_MODELS: ReadonlySet<string> = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'Session', 'DeviceCode', 'BackchannelAuthenticationRequest', 'ClientCredentials']);
+
+/**
+ * The key a model is stored under: for SECRET_ID_MODELS a SHA-256 of the model and id
+ * (migration 0008 computes the same for rows written before), the id itself otherwise.
+ *
+ * @example
+ * await store.findOidcModel('RefreshToken', storageId('RefreshToken', refreshToken));
+ */
+export function storageId(model: string, id: string): string {
+  if (!SECRET_ID_MODELS.has(model)) return id;
+  return createHash('sha256').update(`portcullis/oidc-model-id/v1\0${model}\0${id}`).digest('base64url');
+}
+
+/** The payload as stored: without the id when the id is a secret. */
+function storable(model: string, payload: Payload): Payload {
+  if (!SECRET_ID_MODELS.has(model) || !('jti' in payload)) return payload;
+  const { jti: _secret, ...rest } = payload;
+  return rest;
+}
+
+/** The payload as oidc-provider expects it back: with its id. */
+function withId(model: string, id: string, payload: Payload | undefined): Payload | undefined {
+  return payload === undefined || !SECRET_ID_MODELS.has(model) ? payload : { ...payload, jti: id };
+}
 
 /** Outlives every ephemeral model (interactions live an hour, codes a minute). */
 const MARKER_TTL_MS = 2 * 3600_000;
@@ -46,7 +80,7 @@ export function markGrantRevoked(ephemeral: EphemeralStore, grantId: string): Pr
 
 /** Builds the adapter class oidc-provider instantiates once per model name. */
 export function oidcAdapter(store: OidcModelStore, ephemeral: EphemeralStore, clock: Clock, hooks: AdapterHooks) {
-  const keyOf = (model: string, id: string): string => `oidc:${model}:${id}`;
+  const keyOf = (model: string, id: string): string => `oidc:${model}:${storageId(model, id)}`;
 
   async function findEphemeral(model: string, id: string): Promise<Payload | undefined> {
     const key = keyOf(model, id);
@@ -67,13 +101,13 @@ export function oidcAdapter(store: OidcModelStore, ephemeral: EphemeralStore, cl
 
     async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
       if (this.transient) {
-        await ephemeral.set(keyOf(this.model, id), JSON.stringify(payload), (expiresIn ?? 3600) * 1000);
+        await ephemeral.set(keyOf(this.model, id), JSON.stringify(storable(this.model, payload)), (expiresIn ?? 3600) * 1000);
         return;
       }
       await store.upsertOidcModel({
         model: this.model,
-        id,
-        payload,
+        id: storageId(this.model, id),
+        payload: storable(this.model, payload),
         expiresAt: expiresIn ? clock.now() + expiresIn * 1000 : null,
         // Only tokens die with their grant. An Interaction carries the grantId of the
         // browser's previous sign-in: indexing it let a logout of that grant (another user
@@ -93,8 +127,8 @@ export function oidcAdapter(store: OidcModelStore, ephemeral: EphemeralStore, cl
     }
 
     async find(id: string): Promise<Payload | undefined> {
-      if (this.transient) return findEphemeral(this.model, id);
-      return this.live(await store.findOidcModel(this.model, id));
+      if (this.transient) return withId(this.model, id, await findEphemeral(this.model, id));
+      return withId(this.model, id, this.live(await store.findOidcModel(this.model, storageId(this.model, id))));
     }
 
     async findByUid(uid: string): Promise<Payload | undefined> {
@@ -117,8 +151,8 @@ export function oidcAdapter(store: OidcModelStore, ephemeral: EphemeralStore, cl
         if (typeof grantId === 'string') await this.revokeByGrantId(grantId);
         throw new errors.InvalidGrant!(`${this.model} already consumed`);
       }
-      if (await store.consumeOidcModel(this.model, id, now)) return;
-      const r = await store.findOidcModel(this.model, id);
+      if (await store.consumeOidcModel(this.model, storageId(this.model, id), now)) return;
+      const r = await store.findOidcModel(this.model, storageId(this.model, id));
       if (r?.grantId) await this.revokeByGrantId(r.grantId);
       throw new errors.InvalidGrant!(`${this.model} already consumed`);
     }
@@ -128,7 +162,7 @@ export function oidcAdapter(store: OidcModelStore, ephemeral: EphemeralStore, cl
         await ephemeral.delete(keyOf(this.model, id));
         return;
       }
-      await store.destroyOidcModel(this.model, id);
+      await store.destroyOidcModel(this.model, storageId(this.model, id));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {

@@ -206,9 +206,9 @@ export class OidcService {
   }
 
   /**
-   * The user's sign-in sessions (one per browser), newest first. `id` is the session
-   * cookie's value and stays on the server; `handle` (a hash of it) is what pages and
-   * the admin API show and accept.
+   * The user's sign-in sessions (one per browser), newest first. `id` is the key the
+   * session is stored under (a hash of the session cookie's value, adapter.ts) and stays
+   * on the server; `handle` (a hash of that) is what pages and the admin API show and accept.
    */
   async listSessions(userId: string): Promise<Array<{ id: string; handle: string; createdAt: number; expiresAt: number | null; clients: string[]; amr: string[] }>> {
     const rows = await this.d.identity.listOidcModelsByAccount('Session', userId);

@@ -15,6 +15,7 @@ import type { Clock } from '../../core/clock.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { Factor } from '../../mfa/factor.js';
 import type { Invites } from '../invites.js';
+import { storageId } from '../oidc/adapter.js';
 import { ACR_MFA, escapeHtml, sessionHandle, type OidcService } from '../oidc/provider.js';
 import type { IdentityStore, UserRecord } from '../store.js';
 import type { UserService } from '../users.js';
@@ -60,7 +61,8 @@ export class AccountPages {
     const s = await provider.Session.get({ req, res });
     const user = s.accountId ? await this.d.identity.getUser(s.accountId) : undefined;
     if (!s.accountId || !s.jti || !user || user.status !== 'active') throw new PortcullisError('user.not-signed-in', 'you are not signed in in this browser');
-    return { id: s.jti, user, acr: s.acr };
+    // The key the session is stored and listed under (never the cookie's value itself).
+    return { id: storageId('Session', s.jti), user, acr: s.acr };
   }
 
   private csrfKey(s: BrowserSession): string {

@@ -12,6 +12,7 @@ import { usersOidc } from './0004-users-oidc.js';
 import { appSigningKeys } from './0005-app-signing-keys.js';
 import { webhooks } from './0006-webhooks.js';
 import { encryption } from './0007-encryption.js';
+import { oidcHashedIds } from './0008-oidc-hashed-ids.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -22,6 +23,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0005-app-signing-keys': appSigningKeys,
   '0006-webhooks': webhooks,
   '0007-encryption': encryption,
+  '0008-oidc-hashed-ids': oidcHashedIds,
 };
 
 /** Brings the schema to the newest version; returns the names applied now. */
