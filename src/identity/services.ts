@@ -147,8 +147,8 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   const url = new URL(issuer);
   const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: id.webauthn.rpId ?? url.hostname, rpName: id.webauthn.rpName, origin: url.origin });
   const csrf = new CsrfTokens(ephemeral);
-  const signIn = new SignInPages({ oidc, identity: store, passwords: store, hashers, lockout, factors, webauthn, ephemeral, csrf, audit: d.audit, clock });
+  const signIn = new SignInPages({ oidc, identity: store, passwords: store, hashers, lockout, factors, enrollments: store, webauthn, ephemeral, csrf, audit: d.audit, clock });
   const invites = new Invites(ephemeral, clock);
-  const account = new AccountPages({ oidc, users, identity: store, factors, invites, csrf, webauthn, audit: d.audit, clock });
+  const account = new AccountPages({ oidc, users, identity: store, factors, enrollments: store, invites, csrf, webauthn, audit: d.audit, clock });
   return { users, oidc, signIn, account, lockout, invites, factors, webauthn };
 }

@@ -139,3 +139,24 @@ test('attack: 30 concurrent wrong passwords for one account are not all evaluate
   assert.equal(count(401), 6, JSON.stringify(statuses));
   assert.equal(count(429), 24);
 });
+
+test('attack: a confirmed factor the deployment no longer offers (otp channel switched) does not fall back to the password alone (mfa.factor-unavailable)', async () => {
+  const user = await idp.users.add({ email: 'switched@example.test', password: PASSWORD }, 'test');
+  // enrolled while identity.otp.channel was sms; this deployment offers e-mail codes
+  await idp.mfaStore.putEnrollment({ userId: user.id, factorId: 'sms', status: 'confirmed', data: { address: '+15551234567' }, createdAt: Date.now(), confirmedAt: Date.now() });
+  const a = await authorize();
+  const r = await postForm(a.browser, a.page.body, 'login', { email: 'switched@example.test', password: PASSWORD });
+  assert.equal(r.status, 503);
+  assert.equal(r.location, undefined);
+  assert.match(r.body, /Your second factor is not available on this service now/);
+  const audited = idp.audit.events.filter((e) => e.type === 'signin.mfa-unavailable' && e.actor === `user:${user.id}`);
+  assert.equal(audited.length, 1);
+  assert.equal(audited[0]!.reason, 'mfa.factor-unavailable');
+
+  // with another factor still offered, that one is asked for
+  const enrol = await idp.totpFactor.enroll({ userId: user.id, address: user.email });
+  await idp.totpFactor.confirm({ userId: user.id }, idp.totpNow(enrol.secretBase32!, -30_000));
+  const b = await authorize();
+  const again = await postForm(b.browser, b.page.body, 'login', { email: 'switched@example.test', password: PASSWORD });
+  assert.equal(title(again.body), 'Second step');
+});

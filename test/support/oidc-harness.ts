@@ -102,7 +102,7 @@ export async function startIdentity(opts: { mfaForEveryone?: boolean; hostname?:
     endSessions: (id) => oidc.endAllSessions(id),
   });
   const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: host, rpName: 'Portcullis', origin: issuer });
-  const pages = new SignInPages({ oidc, identity: store, passwords, hashers, lockout, factors, webauthn, ephemeral, csrf: new CsrfTokens(ephemeral), audit, clock });
+  const pages = new SignInPages({ oidc, identity: store, passwords, hashers, lockout, factors, enrollments: mfaStore, webauthn, ephemeral, csrf: new CsrfTokens(ephemeral), audit, clock });
   const app = buildIdentityPlane({ issuer, keys, tokens, logger, health: { ready: async () => undefined } });
   // as the node wires it (app.ts): refresh and opaque tokens of sign-in apps are oidc-provider's to revoke and introspect
   mountOidc(app, oidc, pages, { baseMetadata: discoveryDocument(issuer), logger, isOidcClient: (id) => apps.isSignInApp(id) });
@@ -118,6 +118,7 @@ export async function startIdentity(opts: { mfaForEveryone?: boolean; hostname?:
     revocations,
     audit,
     totpFactor,
+    mfaStore,
     outbox,
     readOutbox: () => readOutbox(outbox),
     totpNow: (secretBase32: string, offsetMs = 0) => totp(new Uint8Array(Secret.fromBase32(secretBase32).buffer), Date.now() + offsetMs, { algorithm: 'SHA1', digits: 6, period: 30 }),

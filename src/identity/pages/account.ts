@@ -14,6 +14,7 @@ import type { AuditSink } from '../../audit/sink.js';
 import type { Clock } from '../../core/clock.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { Factor } from '../../mfa/factor.js';
+import type { EnrollmentStore } from '../../mfa/store.js';
 import type { Invites } from '../invites.js';
 import { storageId } from '../oidc/adapter.js';
 import { ACR_MFA, escapeHtml, sessionHandle, type OidcService } from '../oidc/provider.js';
@@ -28,6 +29,8 @@ export interface AccountDeps {
   users: UserService;
   identity: IdentityStore;
   factors: readonly Factor[];
+  /** Every enrolment of a user, whatever the configured factors (a confirmed one always counts). */
+  enrollments: Pick<EnrollmentStore, 'listEnrollments'>;
   invites: Invites;
   csrf: CsrfTokens;
   webauthn: WebAuthnCeremonies;
@@ -226,7 +229,8 @@ export class AccountPages {
     if (s.acr === ACR_MFA) return true;
     if ((await this.d.identity.listWebAuthnCredentials(s.user.id)).length > 0) return false;
     for (const f of this.d.factors) if (await f.isEnrolled(s.user.id)) return false;
-    return true;
+    // a confirmed factor the deployment no longer offers is still the account's factor
+    return !(await this.d.enrollments.listEnrollments(s.user.id)).some((e) => e.status === 'confirmed');
   }
 
   private inviteCsrf(token: string): string {

@@ -13,6 +13,7 @@ import type { Clock } from '../../core/clock.js';
 import type { EphemeralStore } from '../../core/ephemeral.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { Factor } from '../../mfa/factor.js';
+import type { EnrollmentStore } from '../../mfa/store.js';
 import type { Lockout } from '../lockout.js';
 import type { PasswordHashers } from '../passwords/hasher.js';
 import type { PasswordStore } from '../passwords/store.js';
@@ -32,6 +33,8 @@ export interface SignInDeps {
   lockout: Lockout;
   /** Guarded factors (guardFactor), by id: `totp`, `email`, `sms`, `recovery-code`. */
   factors: readonly Factor[];
+  /** Every enrolment of a user, whatever the configured factors (a confirmed one always counts). */
+  enrollments: Pick<EnrollmentStore, 'listEnrollments'>;
   webauthn: WebAuthnCeremonies;
   ephemeral: EphemeralStore;
   csrf: CsrfTokens;
@@ -292,7 +295,15 @@ export class SignInPages {
     const amr = ['pwd'];
     const enrolled = await this.enrolled(user.id);
     const keys = await this.d.identity.listWebAuthnCredentials(user.id);
-    const hasFactor = enrolled.some((f) => f.id !== 'recovery-code') || keys.length > 0;
+    // A confirmed enrolment counts even when its factor is no longer configured (an
+    // identity.otp.channel switch): the password alone never stands in for it.
+    const stranded = (await this.d.enrollments.listEnrollments(user.id)).filter((e) => e.status === 'confirmed' && !this.d.factors.some((f) => f.id === e.factorId)).map((e) => e.factorId);
+    const hasFactor = enrolled.some((f) => f.id !== 'recovery-code') || keys.length > 0 || stranded.length > 0;
+    if (stranded.length > 0) this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-unavailable', actor: `user:${user.id}`, reason: 'mfa.factor-unavailable', data: { factors: stranded, usable: enrolled.length + keys.length > 0 } });
+    if (hasFactor && enrolled.length === 0 && keys.length === 0) {
+      const e = new PortcullisError('mfa.factor-unavailable', 'your second factor is not available on this service now: ask an administrator', { expose: true });
+      return { page: this.loginPage(uid, csrf, `${e.message[0]!.toUpperCase()}${e.message.slice(1)}.`, e.status) };
+    }
     if (hasFactor) {
       const st: SignInState = { userId: user.id, amr, stage: 'mfa' };
       await this.setState(uid, st);
