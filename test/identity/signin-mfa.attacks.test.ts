@@ -160,3 +160,23 @@ test('attack: a confirmed factor the deployment no longer offers (otp channel sw
   const again = await postForm(b.browser, b.page.body, 'login', { email: 'switched@example.test', password: PASSWORD });
   assert.equal(title(again.body), 'Second step');
 });
+
+test('attack: a WebAuthn answer that is not an object (null, a number, an array) is a typed 400, not a 500 — passkey/verify and webauthn/verify', async () => {
+  const user = await idp.users.add({ email: 'webauthn-null@example.test', password: PASSWORD }, 'test');
+  const enrol = await idp.totpFactor.enroll({ userId: user.id, address: user.email });
+  await idp.totpFactor.confirm({ userId: user.id }, idp.totpNow(enrol.secretBase32!, -30_000));
+  for (const response of ['null', '1', '[]', '"id"']) {
+    const a = await authorize();
+    assert.equal((await postStep(a.browser, a.page.body, 'passkey/options', {})).status, 200);
+    const passkey = await postStep(a.browser, a.page.body, 'passkey/verify', { response });
+    assert.equal(passkey.status, 400, `passkey/verify ${response}: ${passkey.body}`);
+    assert.equal(JSON.parse(passkey.body).code, 'webauthn.invalid-response');
+
+    const pw = await postForm(a.browser, a.page.body, 'login', { email: 'webauthn-null@example.test', password: PASSWORD });
+    assert.equal(title(pw.body), 'Second step');
+    assert.equal((await postStep(a.browser, pw.body, 'webauthn/options', {})).status, 200);
+    const second = await postStep(a.browser, pw.body, 'webauthn/verify', { response });
+    assert.equal(second.status, 400, `webauthn/verify ${response}: ${second.body}`);
+    assert.equal(JSON.parse(second.body).code, 'webauthn.invalid-response');
+  }
+});

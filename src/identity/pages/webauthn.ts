@@ -27,6 +27,18 @@ export interface WebAuthnConfig {
 
 const CHALLENGE_TTL_MS = 5 * 60_000;
 
+/** The browser's JSON answer as an object; anything else (bad JSON, `null`, a number, an array) is a malformed request (400). */
+function parseResponse(json: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch (e) {
+    throw new PortcullisError('webauthn.invalid-response', 'malformed WebAuthn response', { status: 400, cause: e });
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new PortcullisError('webauthn.invalid-response', 'malformed WebAuthn response', { status: 400 });
+  return v as Record<string, unknown>;
+}
+
 function invalid(message: string, cause?: unknown): PortcullisError {
   return new PortcullisError('webauthn.invalid-response', message, cause === undefined ? {} : { cause });
 }
@@ -68,9 +80,10 @@ export class WebAuthnCeremonies {
 
   async verifyRegistration(slot: string, userId: string, responseJson: string, name: string): Promise<{ id: string; userVerified: boolean }> {
     const expectedChallenge = await this.takeChallenge(`reg:${slot}`);
+    const response = parseResponse(responseJson);
     let v;
     try {
-      v = await verifyRegistrationResponse({ response: JSON.parse(responseJson), expectedChallenge, expectedOrigin: this.cfg.origin, expectedRPID: this.cfg.rpId, requireUserVerification: false });
+      v = await verifyRegistrationResponse({ response: response as never, expectedChallenge, expectedOrigin: this.cfg.origin, expectedRPID: this.cfg.rpId, requireUserVerification: false });
     } catch (e) {
       throw invalid('the registration did not verify', e);
     }
@@ -105,12 +118,7 @@ export class WebAuthnCeremonies {
 
   async verifyAuthentication(slot: string, userId: string | undefined, responseJson: string): Promise<{ userId: string; userVerified: boolean }> {
     const expectedChallenge = await this.takeChallenge(`auth:${slot}`);
-    let response;
-    try {
-      response = JSON.parse(responseJson) as { id: string };
-    } catch (e) {
-      throw invalid('malformed WebAuthn response', e);
-    }
+    const response = parseResponse(responseJson);
     const cred = typeof response.id === 'string' ? await this.store.getWebAuthnCredential(response.id) : undefined;
     if (!cred || (userId !== undefined && cred.userId !== userId)) throw invalid('unknown credential');
     let v;
