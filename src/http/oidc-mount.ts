@@ -136,7 +136,9 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     const caller = basicCaller ?? form['client_id'];
     const token = form['token'] ?? '';
     const oidcCaller = caller !== undefined && (opts.isOidcClient?.(caller) ?? false);
-    if (oidcCaller && (form['token_type_hint'] === 'refresh_token' || token.split('.').length !== 3)) {
+    // RFC 7009 §2.1: the hint "MAY" help the search but must not restrict it, so the token's
+    // shape decides: a JWT (three dot-separated parts) is Portcullis's whatever the hint says.
+    if (oidcCaller && token.split('.').length !== 3) {
       handOver(req, reply);
       return reply;
     }

@@ -342,3 +342,20 @@ test('attack: user disable then enable does not bring back the refresh tokens is
   await idp.users.enable(user.id, 'test');
   await assert.rejects(client.refreshTokenGrant(cfg, tokens.refresh_token!, { resource: AUD }), (e: client.ResponseBodyError) => e.error === 'invalid_grant');
 });
+
+test('attack: RFC 7009 — a JWT access token revoked with token_type_hint=refresh_token is revoked (the hint does not restrict the search)', async () => {
+  const { app, tokens } = await tokensAtOwnApp('revoke-hint@example.test');
+  const secret = (await idp.apps.rotateSecret(app.clientId, 'test')).clientSecret;
+  const auth = 'Basic ' + Buffer.from(`${app.clientId}:${secret}`).toString('base64');
+  const revoke = (token: string, hint: string) =>
+    fetch(`${idp.issuer}/oauth2/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: auth }, body: new URLSearchParams({ token, token_type_hint: hint }) });
+  const res = await revoke(tokens.access_token, 'refresh_token');
+  assert.equal(res.status, 200, await res.text());
+  const at = decodeJwt(tokens.access_token) as { jti: string; client_id: string; iat: number; sub: string };
+  assert.equal(idp.revocations.check(at.jti, at.client_id, at.iat * 1000, at.sub), 'token.revoked');
+  // and the other way round: a refresh token with hint=access_token is revoked too
+  const rt = await revoke(tokens.refresh_token!, 'access_token');
+  assert.equal(rt.status, 200);
+  const cfg2 = await client.discovery(new URL(idp.issuer), app.clientId, secret, undefined, { execute: [client.allowInsecureRequests] });
+  await assert.rejects(client.refreshTokenGrant(cfg2, tokens.refresh_token!, { resource: AUD }), (e: client.ResponseBodyError) => e.error === 'invalid_grant');
+});
