@@ -189,12 +189,18 @@ export class UserService {
     return u;
   }
 
-  /** Removes every second factor (TOTP, codes, recovery codes, passkeys): the user enrols again at next sign-in. */
+  /**
+   * Removes every second factor (TOTP, codes, recovery codes, passkeys): the user enrols
+   * again at next sign-in. A reset follows a lost or compromised factor, so it also ends
+   * every session and token of the user: a session signed in with the old factor could
+   * otherwise enrol a new one at once.
+   */
   async resetMfa(id: string, actor: string): Promise<void> {
     await this.get(id);
     for (const f of this.d.factors) await f.remove(id);
     for (const c of await this.d.store.listWebAuthnCredentials(id)) await this.d.store.deleteWebAuthnCredential(id, c.id);
     this.d.audit.record({ time: this.d.clock.now(), type: 'user.mfa-reset', actor, data: { userId: id } });
+    await this.endAllSessions(id, actor);
   }
 
   async delete(id: string, actor: string): Promise<void> {

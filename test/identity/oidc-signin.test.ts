@@ -359,3 +359,20 @@ test('attack: RFC 7009 — a JWT access token revoked with token_type_hint=refre
   const cfg2 = await client.discovery(new URL(idp.issuer), app.clientId, secret, undefined, { execute: [client.allowInsecureRequests] });
   await assert.rejects(client.refreshTokenGrant(cfg2, tokens.refresh_token!, { resource: AUD }), (e: client.ResponseBodyError) => e.error === 'invalid_grant');
 });
+
+test('attack: after an admin MFA reset, the sessions and tokens signed in with the old factor stop working', async () => {
+  const user = await newUser('reset-mfa@example.test');
+  const enrol = await idp.totpFactor.enroll({ userId: user.id, address: user.email });
+  await idp.totpFactor.confirm({ userId: user.id }, idp.totpNow(enrol.secretBase32!, -30_000));
+  const { browser, r, verifier, state } = await signInWithPassword('reset-mfa@example.test');
+  const done = await postForm(browser, r.body, 'mfa', { factor: 'totp', code: idp.totpNow(enrol.secretBase32!) });
+  const cb = await consentAndReturn(browser, done);
+  const tokens = await client.authorizationCodeGrant(config, cb, { pkceCodeVerifier: verifier, expectedState: state }, { resource: AUD });
+  const at = decodeJwt(tokens.access_token) as { jti: string; client_id: string; iat: number; sub: string; acr: string };
+  assert.equal(at.acr, ACR_MFA);
+  assert.equal((await idp.oidc.listSessions(user.id)).length, 1);
+  await idp.users.resetMfa(user.id, 'test');
+  assert.deepEqual(await idp.oidc.listSessions(user.id), []);
+  assert.equal(idp.revocations.check(at.jti, at.client_id, at.iat * 1000, at.sub), 'token.revoked');
+  await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!, { resource: AUD }), (e: client.ResponseBodyError) => e.error === 'invalid_grant');
+});
