@@ -180,3 +180,18 @@ test('attack: a WebAuthn answer that is not an object (null, a number, an array)
     assert.equal(JSON.parse(second.body).code, 'webauthn.invalid-response');
   }
 });
+
+test('a failed password sign-in is audited with the account aimed at (never the password, nor an unknown typed name)', async () => {
+  const user = await idp.users.add({ email: 'audited@example.test', password: PASSWORD }, 'test');
+  const a = await authorize();
+  const wrong = await postForm(a.browser, a.page.body, 'login', { email: 'audited@example.test', password: 'a wrong password 1234' });
+  assert.equal(wrong.status, 401);
+  const unknown = await postForm(a.browser, a.page.body, 'login', { email: 'nobody-here@example.test', password: 'a wrong password 5678' });
+  assert.equal(unknown.status, 401);
+  const failed = idp.audit.events.filter((e) => e.type === 'signin.failed').slice(-2);
+  assert.equal(failed[0]!.data?.['userId'], user.id);
+  assert.equal(failed[0]!.reason, 'auth.invalid-credentials');
+  assert.equal(failed[1]!.data?.['unknownAccount'], true);
+  const text = JSON.stringify(failed);
+  for (const secret of ['a wrong password 1234', 'a wrong password 5678', 'nobody-here']) assert.ok(!text.includes(secret), text);
+});

@@ -288,7 +288,9 @@ export class SignInPages {
       );
       if (!user || user.status !== 'active') throw new PortcullisError('auth.invalid-credentials', 'invalid user name or password');
     } catch (e) {
-      this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: 'anonymous', reason: e instanceof PortcullisError ? e.code : 'internal', data: { ip: ip ?? null } });
+      // The account aimed at, so a per-account attack can be traced before any lock; for a
+      // name matching no user only that fact (the typed text may be a misplaced password).
+      this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: 'anonymous', reason: e instanceof PortcullisError ? e.code : 'internal', data: { ip: ip ?? null, ...(user ? { userId: user.id } : { unknownAccount: true }) } });
       const status = e instanceof PortcullisError ? e.status : 500;
       return { page: this.loginPage(uid, csrf, messageOf(e), status) };
     }
