@@ -195,3 +195,24 @@ test('a failed password sign-in is audited with the account aimed at (never the 
   const text = JSON.stringify(failed);
   for (const secret of ['a wrong password 1234', 'a wrong password 5678', 'nobody-here']) assert.ok(!text.includes(secret), text);
 });
+
+test('reloading the recovery-code page (GET) does not generate a new set and void the codes just shown', async () => {
+  const user = await idp.users.add({ email: 'reload@example.test', password: PASSWORD, mfaRequired: true }, 'test');
+  const a = await authorize();
+  const r = await postForm(a.browser, a.page.body, 'login', { email: 'reload@example.test', password: PASSWORD });
+  const sent = await postForm(a.browser, r.body, 'enroll', { factor: 'email', address: 'reload@example.test' });
+  const code = (await idp.readOutbox()).findLast((m) => m.to === 'reload@example.test')!.code;
+  const shown = await postForm(a.browser, sent.body, 'enroll-confirm', { factor: 'email', code });
+  assert.equal([...shown.body.matchAll(/<li><code>([^<]+)<\/code><\/li>/g)].length, 10);
+  const before = (await idp.mfaStore.listRecoveryCodes(user.id)).map((c) => c.hash);
+  const recoveryUrl = new URL(/action="([^"]*\/interaction\/[^/"]+)\//.exec(shown.body)![1]! + '/recovery', idp.issuer).toString();
+  for (let i = 0; i < 2; i++) {
+    const reload = await a.browser.request(recoveryUrl);
+    assert.equal(reload.status, 200);
+    assert.doesNotMatch(reload.body, /<li><code>/);
+    assert.match(reload.body, /not shown again/);
+  }
+  assert.deepEqual((await idp.mfaStore.listRecoveryCodes(user.id)).map((c) => c.hash), before);
+  const cont = await postForm(a.browser, shown.body, 'continue', {});
+  await consentAndReturn(a.browser, cont);
+});

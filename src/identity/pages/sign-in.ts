@@ -48,6 +48,8 @@ interface SignInState {
   stage: 'mfa' | 'enroll' | 'recovery';
   /** Whether a second factor was verified (or enrolled and confirmed) in this interaction: the only source of the MFA acr. */
   mfa?: boolean;
+  /** Whether this interaction already generated and showed the recovery codes (a reload must not void them). */
+  codesShown?: boolean;
 }
 
 /** What a handler answers: a page, JSON (WebAuthn), or nothing (oidc-provider already redirected). */
@@ -355,7 +357,17 @@ export class SignInPages {
 
   private async showRecoveryCodes(uid: string, st: SignInState, csrf: string, amr: string[]): Promise<Outcome> {
     const rc = this.d.factors.find((f) => f.id === 'recovery-code');
-    await this.setState(uid, { ...st, stage: 'recovery', amr });
+    if (st.stage === 'recovery' && st.codesShown === true) {
+      // A reload (GET) changes nothing: the set shown first stays the valid one.
+      return {
+        page: page(
+          'Save your recovery codes',
+          `<p id="notice">Your recovery codes were shown when you set up your second factor and are not shown again. If you did not save them, generate a new set on your account page.</p>` +
+            form(`${this.base(uid)}/continue`, csrf, '<button type="submit">Continue</button>'),
+        ),
+      };
+    }
+    await this.setState(uid, { ...st, stage: 'recovery', amr, codesShown: true });
     const codes = rc ? ((await rc.enroll({ userId: st.userId })).codes ?? []) : [];
     return {
       page: page(
