@@ -99,6 +99,16 @@ test('attack: one-time code guessing — the code is burnt after 5 wrong guesses
   await rejectsWith(s.codes.verify('slot', code), 'mfa.code-expired');
 });
 
+test('attack: concurrent guesses on one code — at most 5 are compared, so the right code sent among 20 at once is refused', async () => {
+  const s = setup();
+  const { code } = await s.codes.issue('slot');
+  const guesses = Array.from({ length: 20 }, (_, i) => (i === 19 ? code : other(code)));
+  const r = await Promise.all(guesses.map((g) => s.codes.verify('slot', g).then(() => 'ok', (e: PortcullisError) => e.code)));
+  assert.equal(r.filter((c) => c === 'mfa.invalid-code').length, 5);
+  assert.equal(r.filter((c) => c === 'mfa.code-expired').length, 15);
+  assert.equal(r[19], 'mfa.code-expired');
+});
+
 test('a new code replaces the previous one', async () => {
   const s = setup();
   const first = await s.codes.issue('slot');

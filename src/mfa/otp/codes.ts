@@ -88,11 +88,17 @@ export class OneTimeCodes {
     if (!stored || stored.expiresAt <= this.clock.now()) {
       throw new PortcullisError('mfa.code-expired', 'the code has expired; request a new one');
     }
+    // The attempt is counted before the comparison (one atomic increment), so concurrent
+    // guesses on any node get distinct numbers and at most maxAttempts are ever compared.
+    const attempt = await this.ephemeral.increment(`${this.key(slot)}:attempts:${stored.id}`, this.ttlMs);
+    if (attempt > this.maxAttempts) {
+      await this.revoke(slot);
+      throw new PortcullisError('mfa.code-expired', 'the code has expired; request a new one');
+    }
     const code = input.replace(/\s+/g, '');
     const ok = /^\d+$/.test(code) && code.length === this.digits && timingSafeEqual(this.mac(slot, stored.id, code), Buffer.from(stored.mac, 'base64url'));
     if (!ok) {
-      const failures = await this.ephemeral.increment(`${this.key(slot)}:fail:${stored.id}`, this.ttlMs);
-      if (failures >= this.maxAttempts) await this.revoke(slot);
+      if (attempt >= this.maxAttempts) await this.revoke(slot);
       throw new PortcullisError('mfa.invalid-code', 'invalid code');
     }
     const remaining = Math.max(1, stored.expiresAt - this.clock.now());
