@@ -15,7 +15,10 @@
  * An attempt is reserved before it runs (`guard`): each subject keeps a count of
  * attempts in flight, taken atomically (`increment`) before the failures are read, so
  * of N concurrent guesses only those the cap allows in sequence are evaluated; the
- * others are refused as throttled.
+ * others are refused as throttled. An account's attempts in flight count against its
+ * free attempts (concurrent sign-ins to one account are guesses in all likelihood); an
+ * address's count only against its lock threshold, since one address may be a NAT with
+ * many people signing in at once: a burst from it is still cut at `lockAfter`.
  */
 import { isIP } from 'node:net';
 import type { Clock } from '../core/clock.js';
@@ -189,7 +192,7 @@ export class Lockout {
         const others = inFlight - 1;
         if (others <= 0) continue;
         const failures = await this.ephemeral.increment(this.key(c, 'n'), limits.windowMs, 0);
-        if (failures + others > limits.freeAttempts) {
+        if (failures + others > (c.kind === 'ip' ? limits.lockAfter - 1 : limits.freeAttempts)) {
           throw new PortcullisError('auth.throttled', 'too many failed attempts: wait before trying again', {
             details: { retryAfterMs: limits.baseDelayMs, subject: c.kind },
           });

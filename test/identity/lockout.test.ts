@@ -228,6 +228,32 @@ test('in-flight slots are given back: after concurrent attempts end, a lone atte
   assert.equal(await lockout.guard({ account: 'u2' }, slow(true)), 'ok');
 });
 
+test('one address with many people signing in at once (a NAT) is not throttled by the attempts in flight', async () => {
+  const { lockout } = setup();
+  const slowRight = async () => {
+    await new Promise((r) => setTimeout(r, 20));
+    return 'ok';
+  };
+  const n = DEFAULT_LOCKOUT_POLICY.ip.lockAfter - 1;
+  const results = await Promise.all(Array.from({ length: n }, (_, i) => lockout.guard({ account: `nat-user-${i}`, ip: '203.0.113.9' }, slowRight).catch((e: PortcullisError) => e.code)));
+  assert.deepEqual(new Set(results), new Set(['ok']));
+});
+
+test('attack: a burst of guesses at many accounts from one address is cut at the address lock threshold', async () => {
+  const { lockout } = setup();
+  let evaluated = 0;
+  const slowWrong = async () => {
+    evaluated++;
+    await new Promise((r) => setTimeout(r, 20));
+    throw new PortcullisError('auth.invalid-credentials', 'invalid user name or password');
+  };
+  const { lockAfter } = DEFAULT_LOCKOUT_POLICY.ip;
+  const codes = await Promise.all(Array.from({ length: lockAfter + 20 }, (_, i) => lockout.guard({ account: `sprayed-${i}`, ip: '203.0.113.10' }, slowWrong).then(() => 'ok', (e: PortcullisError) => e.code)));
+  assert.equal(evaluated, lockAfter);
+  assert.equal(codes.filter((c) => c === 'auth.throttled').length, 20);
+  await rejectsWith(lockout.check({ ip: '203.0.113.10' }), 'auth.locked');
+});
+
 await serviceDescribe('redis', 'lockout on Redis (needs Redis)', () => {
   test('attack: concurrent guesses on two nodes cannot get past the attempt cap (needs Redis)', async () => {
     const clock = new FrozenClock(T0);
