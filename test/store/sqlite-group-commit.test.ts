@@ -169,3 +169,82 @@ test('a group waiting for another connection’s write lock keeps taking writes,
   assert.equal(stats().groups - before.groups, 1);
 });
 
+
+/** Unhandled rejections seen while `fn` runs (a flush that throws would crash the node). */
+async function unhandledDuring(fn: () => Promise<void>): Promise<string[]> {
+  const seen: string[] = [];
+  const on = (e: unknown) => void seen.push(String(e));
+  process.on('unhandledRejection', on);
+  try {
+    await fn();
+    await new Promise((r) => setTimeout(r, 20));
+  } finally {
+    process.off('unhandledRejection', on);
+  }
+  return seen;
+}
+
+const within = <T>(p: Promise<T>, ms: number): Promise<T | 'never settled'> =>
+  Promise.race([p, new Promise<'never settled'>((r) => setTimeout(() => r('never settled'), ms))]);
+
+test('a write issued between a group’s run and its settlement starts a new group: it runs and settles (driver)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-group-'));
+  const file = join(dir, 'race.db');
+  const conn = new BetterSqlite3(file);
+  conn.pragma('journal_mode = WAL');
+  conn.pragma('busy_timeout = 0');
+  conn.exec('create table t (id text primary key)');
+  t.after(() => {
+    if (conn.open) conn.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const { GroupCommitSqliteDialect } = await import('../../src/store/durable/sqlite-driver.js');
+  const { CompiledQuery } = await import('kysely');
+  const driver = new GroupCommitSqliteDialect(conn).createDriver() as import('kysely').Driver;
+  const ins = (id: string) => CompiledQuery.raw('insert into t (id) values (?)', [id]);
+  let a: Promise<string> | undefined;
+  let b: Promise<string> | undefined;
+  const unhandled = await unhandledDuring(async () => {
+    const tx = await driver.acquireConnection();
+    await driver.beginTransaction(tx, {});
+    await tx.executeQuery(ins('in-tx'));
+    const plain = await driver.acquireConnection();
+    a = plain.executeQuery(ins('a')).then(() => 'settled', (e) => `rejected ${e}`);
+    await new Promise((r) => setImmediate(r)); // the group's flush now waits for the transaction
+    void driver.commitTransaction(tx); // frees the lock: the flush runs its group a microtask later
+    queueMicrotask(() => {
+      b = plain.executeQuery(ins('b')).then(() => 'settled', (e) => `rejected ${e}`);
+    });
+    assert.equal(await within(a, 2000), 'settled');
+    assert.equal(await within(b!, 2000), 'settled');
+  });
+  assert.deepEqual(unhandled, []);
+  assert.deepEqual(
+    conn.prepare('select id from t order by id').all().map((r) => (r as { id: string }).id),
+    ['a', 'b', 'in-tx'],
+  );
+});
+
+test('a write issued a few microtasks before a transaction commits never joins a group that already ran (Kysely)', async (t) => {
+  const { db } = fixture(t);
+  await table(db);
+  const unhandled = await unhandledDuring(async () => {
+    for (let ticks = 0; ticks < 12; ticks++) {
+      let stray: Promise<unknown> | undefined;
+      const queued = insert(db, `queued-${ticks}`);
+      await db.transaction().execute(async (trx) => {
+        await sql`insert into t (id, v) values (${`tx-${ticks}`}, 'x')`.execute(trx);
+        await new Promise((r) => setTimeout(r, 5)); // the group's flush waits for this transaction
+        void (async () => {
+          for (let i = 0; i < ticks; i++) await null;
+          stray = insert(db, `stray-${ticks}`);
+        })();
+      });
+      await queued;
+      while (stray === undefined) await new Promise((r) => setImmediate(r));
+      assert.equal(await within(stray.then(() => 'settled', (e) => `rejected ${e}`), 1000), 'settled', `offset ${ticks}`);
+    }
+  });
+  assert.deepEqual(unhandled, []);
+  assert.equal((await ids(db)).filter((id) => id.startsWith('stray-')).length, 12);
+});

@@ -185,35 +185,71 @@ class GroupCommitDriver implements Driver {
         return;
       }
       this.open = [item];
-      setImmediate(() => void this.flush());
+      this.scheduleFlush();
     });
   }
 
-  /** Runs the open group once the connection is free (newcomers join until then). */
+  /**
+   * Runs the open group once the connection is free (newcomers join until then). The
+   * group is detached in the same synchronous step that runs it, so a write issued
+   * afterwards, even a microtask later, opens a new group instead of joining one that
+   * already ran.
+   */
   private async flush(): Promise<void> {
     await this.lock.acquire();
+    let items: Pending[] | undefined;
     try {
       let outcome: Outcome[];
       try {
-        // newcomers join the group while it waits for another connection's write lock
-        outcome = await retryWhileBusy(() => this.runGroup(this.open!));
+        outcome = await retryWhileBusy(() => {
+          const group = this.open ?? [];
+          try {
+            // throws busy having run nothing: the group stays open and newcomers still join it
+            const out = group.length === 0 ? [] : this.runGroup(group);
+            this.open = undefined;
+            items = group;
+            return out;
+          } catch (e) {
+            if (!isBusy(e)) {
+              this.open = undefined;
+              items = group;
+            }
+            throw e;
+          }
+        });
       } catch (e) {
         // nothing of the group ran
-        const items = this.open!;
-        this.open = undefined;
+        items ??= this.detach();
         for (const it of items) it.reject(e);
         return;
       }
-      const items = this.open!;
-      this.open = undefined;
-      items.forEach((it, i) => {
-        const o = outcome[i]!;
-        if (o.ok) it.resolve(o.r);
+      items!.forEach((it, i) => {
+        const o = outcome[i];
+        if (o === undefined) it.reject(new Error('the SQLite group commit lost track of a statement'));
+        else if (o.ok) it.resolve(o.r);
         else it.reject(o.e);
       });
+    } catch (e) {
+      // a defect here must not leave a caller waiting forever (settled promises ignore this)
+      for (const it of items ?? []) it.reject(e);
+      throw e;
     } finally {
       this.lock.release();
     }
+  }
+
+  /** Takes the open group out, so that the next write opens a new one. */
+  private detach(): Pending[] {
+    const group = this.open ?? [];
+    this.open = undefined;
+    return group;
+  }
+
+  /** Schedules a flush; one that throws has rejected what it held, and must not crash the process. */
+  private scheduleFlush(): void {
+    setImmediate(() => {
+      this.flush().catch(() => {});
+    });
   }
 
   /**
