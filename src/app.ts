@@ -269,6 +269,30 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
         });
       }
     }
+    // the audit trail must not stop silently: alert on unstorable events, failed writes and a growing backlog
+    for (const [name, help, field] of [
+      ['portcullis_audit_unstorable_events_total', 'Audit events the store refused on their own; each was stored as an audit.unstorable marker instead.', 'unstorable'],
+      ['portcullis_audit_failed_writes_total', 'Audit writes that failed as a whole (store unreachable); their events were kept in order and retried.', 'failedWrites'],
+      ['portcullis_audit_dropped_events_total', 'Audit events dropped because the in-memory queue was full.', 'dropped'],
+    ] as const) {
+      new Counter({
+        name,
+        help,
+        registers: [metrics],
+        collect() {
+          this.reset();
+          this.inc(audit.stats[field]);
+        },
+      });
+    }
+    new Gauge({
+      name: 'portcullis_audit_pending_events',
+      help: 'Audit events recorded on this process and not stored yet.',
+      registers: [metrics],
+      collect() {
+        this.set(audit.pending);
+      },
+    });
     return { pki, config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, metrics, clock, logger };
   } catch (e) {
     await ephemeral?.close().catch(() => undefined);

@@ -6,6 +6,7 @@
  * for everything queued so far (admin changes flush before they answer).
  */
 import { hash } from 'node:crypto';
+import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { AuditSink } from './sink.js';
 import type { AuditEventInput, AuditRow, AuditStore } from './store.js';
@@ -63,11 +64,47 @@ export async function verifyAuditChain(store: AuditStore, pageSize = 1000): Prom
   }
 }
 
+/** Counters of the trail, for metrics and tests. */
+export interface AuditTrailStats {
+  /** Events stored (failure markers included). */
+  written: number;
+  /** Events the store refused on their own, each stored as an `audit.unstorable` marker instead. */
+  unstorable: number;
+  /** Writes that failed as a whole (store unreachable): their events were kept, in order, for the next attempt. */
+  failedWrites: number;
+  /** Events dropped because the queue was full. */
+  dropped: number;
+}
+
+/** Retry of held events when nothing else triggers a flush: 1 s, doubling up to 30 s. */
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
+/**
+ * The failure marker stored in place of an event the store refuses on its own, whatever
+ * is wrong with it: only facts that are certainly storable (its type, made storable by
+ * the store, and the driver's error code), never the event's values.
+ */
+export function unstorableMarker(e: AuditEventInput, err: unknown, now: number): AuditEventInput {
+  const code = (err as { code?: unknown } | null)?.code;
+  return {
+    time: Number.isSafeInteger(e.time) ? e.time : now,
+    type: 'audit.unstorable',
+    actor: 'system',
+    data: { type: typeof e.type === 'string' ? e.type.slice(0, 200) : null, error: typeof code === 'string' ? code.slice(0, 100) : null },
+  };
+}
+
 export class AuditTrail implements AuditSink {
   private queue: AuditEventInput[] = [];
+  /** Events a failed write gave back: written before anything queued after them. */
+  private held: AuditEventInput[] = [];
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_MIN_MS;
   private dropped = 0;
+  readonly stats: AuditTrailStats = { written: 0, unstorable: 0, failedWrites: 0, dropped: 0 };
 
   constructor(
     private readonly store: AuditStore,
@@ -82,6 +119,11 @@ export class AuditTrail implements AuditSink {
     this.listeners.push(listener);
   }
 
+  /** Events recorded and not stored yet. */
+  get pending(): number {
+    return this.queue.length + this.held.length;
+  }
+
   record(event: AuditEventInput): void {
     for (const l of this.listeners) {
       try {
@@ -90,14 +132,15 @@ export class AuditTrail implements AuditSink {
         this.logger.error({ err, event: event.type }, 'audit listener failed');
       }
     }
-    if (this.queue.length >= (this.opts.maxQueue ?? 100_000)) {
+    if (this.pending >= (this.opts.maxQueue ?? 100_000)) {
       this.dropped++;
+      this.stats.dropped++;
       return;
     }
     this.queue.push(event);
-    if (this.queue.length >= (this.opts.maxBatch ?? 500)) void this.flushOwn();
+    if (this.queue.length >= (this.opts.maxBatch ?? 500)) this.flushInBackground();
     else if (!this.timer) {
-      this.timer = setTimeout(() => void this.flushOwn(), this.opts.flushIntervalMs ?? 100);
+      this.timer = setTimeout(() => this.flushInBackground(), this.opts.flushIntervalMs ?? 100);
       this.timer.unref();
     }
   }
@@ -113,11 +156,20 @@ export class AuditTrail implements AuditSink {
     this.peers.push(flush);
   }
 
-  /** Writes everything queued so far (here and on the peers); resolves when it is stored. */
+  /**
+   * Writes everything queued so far (here and on the peers); resolves when it is
+   * stored, rejects with `audit.unavailable` when this node's events could not be
+   * (they stay queued, in order, and are written when the store is back).
+   */
   flush(): Promise<void> {
     const own = this.flushOwn();
     if (this.peers.length === 0) return own;
     return Promise.all([own, ...this.peers.map((p) => p().catch((err: unknown) => this.logger.warn({ err }, 'a peer could not flush its audit events')))]).then(() => undefined);
+  }
+
+  private flushInBackground(): void {
+    // the failure is logged and counted where it happens; the events are held for the next attempt
+    this.flushOwn().catch(() => undefined);
   }
 
   private flushOwn(): Promise<void> {
@@ -127,19 +179,74 @@ export class AuditTrail implements AuditSink {
     }
     const batch = this.queue;
     this.queue = [];
-    this.writing = this.writing.then(async () => {
-      if (this.dropped) {
-        batch.unshift({ time: Date.now(), type: 'audit.dropped', actor: 'system', data: { count: this.dropped } });
-        this.dropped = 0;
+    // each link writes what earlier links gave back first, then its own batch: order is kept
+    const link = this.writing.then(() => this.write(batch));
+    this.writing = link.catch(() => undefined);
+    return link;
+  }
+
+  private async write(batch: AuditEventInput[]): Promise<void> {
+    const events = this.held.length === 0 ? batch : this.held.concat(batch);
+    this.held = [];
+    if (this.dropped) {
+      events.unshift({ time: Date.now(), type: 'audit.dropped', actor: 'system', data: { count: this.dropped } });
+      this.dropped = 0;
+    }
+    if (events.length === 0) return;
+    try {
+      await this.store.appendAudit(events, chainHash);
+      this.stored(events.length);
+      return;
+    } catch {
+      // one event may be what the store refuses (poison), or the store is down: tell them apart one by one
+    }
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      let refused: unknown;
+      let storedIt = false;
+      // twice: a failure that passes (a dropped connection) must not cost the event
+      for (let attempt = 0; attempt < 2 && !storedIt; attempt++) {
+        try {
+          await this.store.appendAudit([e], chainHash);
+          storedIt = true;
+        } catch (err) {
+          refused = err;
+        }
       }
-      if (batch.length === 0) return;
+      if (storedIt) {
+        this.stored(1);
+        continue;
+      }
       try {
-        await this.store.appendAudit(batch, chainHash);
+        // stored in its place, the marker shows the store works and refuses only this event
+        await this.store.appendAudit([unstorableMarker(e, refused, Date.now())], chainHash);
       } catch (err) {
-        this.logger.error({ err, events: batch.length }, 'could not write audit events; retrying with the next flush');
-        this.queue.unshift(...batch);
+        this.hold(events.slice(i), err);
+        throw new PortcullisError('audit.unavailable', 'the audit trail could not write its events to the durable store', { cause: err });
       }
-    });
-    return this.writing;
+      this.stored(1);
+      this.stats.unstorable++;
+      this.logger.error({ err: refused, event: e.type }, 'audit event refused by the store: stored an audit.unstorable marker in its place');
+    }
+  }
+
+  private stored(n: number): void {
+    this.stats.written += n;
+    this.retryMs = RETRY_MIN_MS;
+  }
+
+  /** Keeps events a failed write gave back ahead of everything queued later, and retries them even if nothing else is recorded. */
+  private hold(events: AuditEventInput[], err: unknown): void {
+    this.held = events;
+    this.stats.failedWrites++;
+    this.logger.error({ err, events: events.length }, 'could not write audit events; they are kept in order and retried');
+    if (this.retryTimer === undefined) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.flushInBackground();
+      }, this.retryMs);
+      this.retryTimer.unref();
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    }
   }
 }

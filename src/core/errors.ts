@@ -135,6 +135,7 @@ export const ERRORS = {
   'transit.version-retired': { status: 400, meaning: 'The value was made with a key version below the key `minDecryptionVersion` (or the requested version is below `minEncryptionVersion`).', fix: 'Rewrap data before raising minDecryptionVersion; encrypt with the latest version.' },
   'transit.decrypt-failed': { status: 400, meaning: 'The ciphertext did not decrypt: it was changed, or the associated data (context) differs from the one used to encrypt.', fix: 'Pass the same context as when encrypting; do not modify ciphertexts.' },
   // audit
+  'audit.unavailable': { status: 503, meaning: 'The audit trail could not write its events to the durable store, so the change is not acknowledged as durable (it may have been applied; its audit events stay queued in order and are written once the store is back).', fix: 'Check the database; retry the request once `/readyz` is ready; the log names the cause.' },
   'audit.chain-broken': { status: 500, meaning: 'The audit hash chain does not verify: a row was changed, removed or inserted.', fix: 'Investigate tampering; restore from backup.' },
   // certificate authority (pki/)
   'pki.ca-not-found': { status: 500, meaning: 'The certificate authority (root or issuing intermediate) is not initialised or its key is not available online.', fix: 'Run `portcullis init`, or import the CA; an offline root key must be brought online to sign an intermediate.' },

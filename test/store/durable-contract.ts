@@ -247,6 +247,23 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.equal(typeof all[0]!.time, 'number');
   });
 
+  t('audit: NUL and lone surrogates in any text column are stored on every adapter, as U+FFFD, and the chain still verifies', async (open) => {
+    const { chainHash, verifyAuditChain } = await import('../../src/audit/trail.js');
+    const s = await open();
+    const odd = 'x\u0000y\ud800z\udc00';
+    await s.appendAudit([{ time: T0, type: `t${odd}`, actor: `a${odd}`, clientId: odd, route: odd, reason: odd, data: { [odd]: odd } }, event(2)], chainHash);
+    const rows = await s.listAudit(0, 10);
+    assert.equal(rows.length, 2);
+    const clean = 'x\ufffdy\ufffdz\ufffd';
+    assert.deepEqual(
+      [rows[0]!.type, rows[0]!.actor, rows[0]!.clientId, rows[0]!.route, rows[0]!.reason],
+      [`t${clean}`, `a${clean}`, clean, clean, clean],
+    );
+    // data is JSON text: every string survives exactly
+    assert.deepEqual(rows[0]!.data, { [odd]: odd });
+    assert.deepEqual(await verifyAuditChain(s), { ok: true, rows: 2 });
+  });
+
   t('audit: a large batch (1200 events) is one contiguous run', async (open) => {
     const s = await open();
     await s.appendAudit(Array.from({ length: 1200 }, (_, i) => event(i)), testChainHash);

@@ -39,10 +39,28 @@ function insertText(db: Kysely<Database>, rows: number): string {
 type ChainHash = (prevHash: string, seq: number, e: AuditEventInput) => string;
 
 /**
- * The event exactly as it reads back from the table (absent optionals become null and
- * `data` goes through JSON), with that JSON text for the row. The chain hash is computed
- * over this form, so a verifier that recomputes it from `listAudit` rows gets the same
- * bytes.
+ * A text column as every adapter stores it: NUL (which PostgreSQL `text` refuses) and
+ * lone UTF-16 surrogates (which both drivers turn into U+FFFD on their own) become
+ * U+FFFD here, before the row is hashed, so the hash covers exactly what is stored and
+ * `audit verify` recomputes it from what it reads. `data` needs none of this: JSON text
+ * escapes both.
+ */
+export function storableText(v: string): string {
+  return UNSTORABLE.test(v) ? v.replace(UNSTORABLE_ALL, '\ufffd') : v;
+}
+
+/** NUL, a high surrogate not followed by a low one, a low surrogate not preceded by a high one (UTF-16 code units). */
+const UNSTORABLE_SOURCE = '\\u0000|[\\ud800-\\udbff](?![\\udc00-\\udfff])|(?<![\\ud800-\\udbff])[\\udc00-\\udfff]';
+const UNSTORABLE = new RegExp(UNSTORABLE_SOURCE);
+const UNSTORABLE_ALL = new RegExp(UNSTORABLE_SOURCE, 'g');
+
+const storableOpt = (v: string | null | undefined): string | null => (v == null ? null : storableText(v));
+
+/**
+ * The event exactly as it reads back from the table (absent optionals become null, text
+ * columns go through `storableText` and `data` through JSON), with that JSON text for
+ * the row. The chain hash is computed over this form, so a verifier that recomputes it
+ * from `listAudit` rows gets the same bytes.
  */
 function canonicalWithJson(e: AuditEventInput): { event: AuditEventInput; json: string | null } {
   const json = e.data == null ? null : JSON.stringify(e.data);
@@ -50,11 +68,11 @@ function canonicalWithJson(e: AuditEventInput): { event: AuditEventInput; json: 
     json,
     event: {
       time: e.time,
-      type: e.type,
-      actor: e.actor,
-      clientId: e.clientId ?? null,
-      route: e.route ?? null,
-      reason: e.reason ?? null,
+      type: storableText(e.type),
+      actor: storableText(e.actor),
+      clientId: storableOpt(e.clientId),
+      route: storableOpt(e.route),
+      reason: storableOpt(e.reason),
       data: json === null ? null : (JSON.parse(json) as Record<string, unknown>),
     },
   };

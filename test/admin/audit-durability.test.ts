@@ -1,0 +1,32 @@
+/**
+ * An acknowledged admin change has its audit event stored: when the audit trail cannot
+ * write, the admin API answers 503 `audit.unavailable` (problem+json) instead of 2xx,
+ * and the held events are written, in order, once the store can take them.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { startTestNode } from './node.js';
+
+test('admin change while the audit table cannot be written → 503 audit.unavailable, never a 2xx without its audit row', async (t) => {
+  const node = await startTestNode();
+  const other = new BetterSqlite3(join(node.dir, 'portcullis.db'));
+  t.after(async () => {
+    other.close();
+    await node.close();
+  });
+  other.exec('alter table audit_log rename to audit_log_away');
+  const res = await node.api('/v1/apps', { body: { name: 'while-broken', audiences: ['orders-api'], scopes: ['orders:read'] } });
+  assert.equal(res.status, 503);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  assert.equal(res.body.code, 'audit.unavailable');
+  other.exec('alter table audit_log_away rename to audit_log');
+  const ok = await node.api('/v1/apps', { body: { name: 'after-repair', audiences: ['orders-api'], scopes: ['orders:read'] } });
+  assert.equal(ok.status, 201);
+  const types = other.prepare("select type, data from audit_log where type = 'app.created' order by seq").all() as Array<{ type: string; data: string }>;
+  assert.deepEqual(
+    types.map((r) => (JSON.parse(r.data) as { name?: string }).name ?? r.data),
+    ['while-broken', 'after-repair'],
+  );
+});
