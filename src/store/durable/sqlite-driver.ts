@@ -395,6 +395,19 @@ class Handle implements DatabaseConnection {
   }
 }
 
+/**
+ * SQLite DDL is transactional, which Kysely's SqliteAdapter does not claim; claiming it
+ * makes the Migrator run the pending migrations in one `db.transaction()`, which this
+ * driver begins IMMEDIATE: the file's write lock is taken before the migrator reads which
+ * migrations ran, so processes migrating one file serialise, and a crash in the middle
+ * rolls the whole run back instead of leaving half a schema.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 /** Kysely's SQLite dialect on one better-sqlite3 connection, with the group-commit driver. */
 export class GroupCommitSqliteDialect implements KyselyDialect {
   private driver: GroupCommitDriver | undefined;
@@ -411,7 +424,7 @@ export class GroupCommitSqliteDialect implements KyselyDialect {
   }
 
   createAdapter(): DialectAdapter {
-    return new SqliteAdapter();
+    return new TransactionalDdlSqliteAdapter();
   }
 
   createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {

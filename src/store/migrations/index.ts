@@ -1,7 +1,10 @@
 /**
  * Versioned schema migrations, kept in code (no files to ship) and run on open.
- * Kysely's migrator serialises concurrent runs (PostgreSQL: an advisory lock), so
- * two nodes opening the same fresh database at once apply each migration once.
+ * The pending migrations run in one transaction on every dialect (SQLite DDL is
+ * transactional: see `TransactionalDdlSqliteAdapter`), under a lock that serialises
+ * concurrent runs (PostgreSQL: Kysely's advisory lock; SQLite: the write lock that
+ * `BEGIN IMMEDIATE` takes), so two nodes opening the same fresh database at once apply
+ * each migration once, and a crash in the middle leaves the schema as it was.
  */
 import { Migrator, type Kysely, type Migration } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
