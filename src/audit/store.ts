@@ -33,4 +33,9 @@ export interface AuditStore {
   listAudit(afterSeq: number, limit: number): Promise<AuditRow[]>;
   /** The newest `limit` rows, oldest first. */
   tailAudit(limit: number): Promise<AuditRow[]>;
+  /**
+   * The head recorded with the newest append (its seq and hash), kept apart from the rows
+   * so that rows removed from the end of the chain are detected; null for an empty trail.
+   */
+  auditHead(): Promise<{ seq: number; hash: string } | null>;
 }

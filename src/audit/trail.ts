@@ -43,25 +43,39 @@ export interface VerifyResult {
   /** The first row whose link or hash does not verify. */
   brokenAt?: number;
   reason?: string;
+  /** When ok and the trail is not empty: the newest row verified (record it elsewhere to detect a rewrite of the whole table later). */
+  head?: { seq: number; hash: string };
 }
 
-/** Walks the whole chain from the first row. */
+/**
+ * Walks the whole chain from the first row, and checks that it reaches the head recorded
+ * with the newest append (`auditHead`), so rows removed from the end are detected too.
+ * The head is read first: rows appended while the walk runs are verified as well.
+ */
 export async function verifyAuditChain(store: AuditStore, pageSize = 1000): Promise<VerifyResult> {
+  const head = await store.auditHead();
   let prev = GENESIS;
   let expectSeq = 1;
   let rows = 0;
   for (;;) {
     const page: AuditRow[] = await store.listAudit(expectSeq - 1, pageSize);
-    if (page.length === 0) return { ok: true, rows };
+    if (page.length === 0) break;
     for (const r of page) {
       if (r.seq !== expectSeq) return { ok: false, rows, brokenAt: expectSeq, reason: `row ${expectSeq} is missing` };
       if (r.prevHash !== prev) return { ok: false, rows, brokenAt: r.seq, reason: `row ${r.seq} does not link to row ${r.seq - 1}` };
       if (chainHash(prev, r.seq, r) !== r.hash) return { ok: false, rows, brokenAt: r.seq, reason: `row ${r.seq} was altered` };
+      if (head !== null && r.seq === head.seq && r.hash !== head.hash) return { ok: false, rows, brokenAt: r.seq, reason: `row ${r.seq} is not the row the recorded head names` };
       prev = r.hash;
       expectSeq++;
       rows++;
     }
   }
+  if (head === null) {
+    if (rows > 0) return { ok: false, rows, brokenAt: rows, reason: 'the recorded head of the chain (audit_head) is missing, so removed rows cannot be ruled out' };
+    return { ok: true, rows };
+  }
+  if (rows < head.seq) return { ok: false, rows, brokenAt: rows + 1, reason: `rows ${rows + 1} to ${head.seq} were removed (the recorded head is row ${head.seq})` };
+  return { ok: true, rows, head: { seq: rows, hash: prev } };
 }
 
 /** Counters of the trail, for metrics and tests. */

@@ -137,6 +137,10 @@ export const AuditVerify = z.strictObject({
   rows: z.number().int().describe('Rows verified.'),
   brokenAt: z.number().int().optional().describe('The first row whose link or hash does not verify.'),
   reason: z.string().optional(),
+  head: z
+    .strictObject({ seq: z.number().int(), hash: z.string() })
+    .optional()
+    .describe('When ok: the newest row verified. Recorded outside the database, it detects a later rewrite of the whole table.'),
 });
 
 export const Health = z.strictObject({ status: z.enum(['ok', 'ready', 'unavailable']) });

@@ -93,9 +93,22 @@ function fromRow(r: Selectable<AuditTable>): AuditRow {
   };
 }
 
+/**
+ * The recorded head of the chain (`audit_head`), or, where none is recorded, the newest
+ * row. Appends continue from the recorded head even if rows after it were deleted, so
+ * later appends leave a gap that verify reports instead of hiding the deletion.
+ */
+async function chainHead(db: Kysely<Database>): Promise<{ seq: number; hash: string } | undefined> {
+  return (
+    (await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst()) ??
+    (await db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst())
+  );
+}
+
 /** Must run inside the serialised transaction (see Dialect.serialized). */
 export async function appendAuditLocked(db: Kysely<Database>, events: AuditEventInput[], chainHash: ChainHash): Promise<void> {
-  const head = await db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  if (events.length === 0) return;
+  const head = await chainHead(db);
   let seq = head?.seq ?? 0;
   let prevHash = head?.hash ?? GENESIS_HASH;
   const params: unknown[] = new Array(events.length * COLUMNS.length);
@@ -125,6 +138,17 @@ export async function appendAuditLocked(db: Kysely<Database>, events: AuditEvent
       row += size;
     }
   }
+  // in the same transaction as the rows: the head never runs ahead of or behind them
+  await db
+    .insertInto('audit_head')
+    .values({ id: 1, seq, hash: prevHash })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ seq, hash: prevHash }))
+    .execute();
+}
+
+/** The recorded head of the chain, or null when none is (an empty trail). */
+export async function auditHead(db: Kysely<Database>): Promise<{ seq: number; hash: string } | null> {
+  return (await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst()) ?? null;
 }
 
 export async function listAudit(db: Kysely<Database>, afterSeq: number, limit: number): Promise<AuditRow[]> {

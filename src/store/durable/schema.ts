@@ -50,6 +50,13 @@ export interface SettingsTable {
   value: string;
 }
 
+/** One row (id 1): the newest audit row's seq and hash, written with every append. */
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
 export interface AuditTable {
   seq: number;
   time: number;
@@ -166,6 +173,7 @@ export interface Database {
   key_ring: KeysTable;
   settings: SettingsTable;
   audit_log: AuditTable;
+  audit_head: AuditHeadTable;
   certificates: CertificatesTable;
   certificate_authorities: CertificateAuthoritiesTable;
   crl_numbers: CrlNumbersTable;

@@ -157,6 +157,9 @@ export class KyselyDurableStore implements DurableStore {
   tailAudit(limit: number): Promise<AuditRow[]> {
     return this.run('tailAudit', (db) => audit.tailAudit(db, limit));
   }
+  auditHead(): Promise<{ seq: number; hash: string } | null> {
+    return this.run('auditHead', (db) => audit.auditHead(db));
+  }
 
   insertCertificate(rec: CertificateRecord): Promise<void> {
     return this.run('insertCertificate', (db) => certs.insertCertificate(db, rec));

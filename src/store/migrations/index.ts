@@ -16,6 +16,7 @@ import { appSigningKeys } from './0005-app-signing-keys.js';
 import { webhooks } from './0006-webhooks.js';
 import { encryption } from './0007-encryption.js';
 import { oidcHashedIds } from './0008-oidc-hashed-ids.js';
+import { auditHead } from './0009-audit-head.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -27,6 +28,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0006-webhooks': webhooks,
   '0007-encryption': encryption,
   '0008-oidc-hashed-ids': oidcHashedIds,
+  '0009-audit-head': auditHead,
 };
 
 /** Brings the schema to the newest version; returns the names applied now. */

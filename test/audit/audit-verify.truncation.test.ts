@@ -1,0 +1,120 @@
+/**
+ * `audit verify` against silent truncation: the chain's head (seq and hash of the newest
+ * row) is kept in `audit_head`, written in the append's transaction, and verify checks
+ * the walked chain ends exactly there. Deleting the newest rows, or all of them, no
+ * longer verifies as ok, and appends made after such a deletion do not hide it.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { chainHash, verifyAuditChain } from '../../src/audit/trail.js';
+import type { AuditEventInput } from '../../src/audit/store.js';
+import { openDurableStore } from '../../src/store/index.js';
+import type { DurableStore } from '../../src/store/types.js';
+import { createTempPostgresDatabase, serviceDescribe } from '../support/services.js';
+
+interface Fixture {
+  store: DurableStore;
+  exec(sql: string): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+const ev = (i: number): AuditEventInput => ({ time: 1_764_000_000_000 + i, type: `e${i}`, actor: 'admin' });
+
+function suite(name: string, make: () => Promise<Fixture>): void {
+  const withStore = (title: string, fn: (f: Fixture) => Promise<void>) =>
+    test(`${name}: ${title}`, async () => {
+      const f = await make();
+      try {
+        await fn(f);
+      } finally {
+        await f.dispose();
+      }
+    });
+
+  withStore('an empty trail verifies; a whole chain verifies and reports its head', async (f) => {
+    assert.deepEqual(await verifyAuditChain(f.store), { ok: true, rows: 0 });
+    await f.store.appendAudit([ev(1), ev(2)], chainHash);
+    await f.store.appendAudit([ev(3), ev(4)], chainHash);
+    const tail = (await f.store.tailAudit(1))[0]!;
+    assert.deepEqual(await verifyAuditChain(f.store), { ok: true, rows: 4, head: { seq: 4, hash: tail.hash } });
+  });
+
+  withStore('the newest rows deleted → verify fails at the first removed row', async (f) => {
+    await f.store.appendAudit([1, 2, 3, 4].map(ev), chainHash);
+    await f.exec('delete from audit_log where seq > 2');
+    const r = await verifyAuditChain(f.store);
+    assert.equal(r.ok, false);
+    assert.equal(r.brokenAt, 3);
+    assert.equal(r.rows, 2);
+    assert.match(r.reason!, /rows 3 to 4 were removed/);
+  });
+
+  withStore('every row deleted → verify fails at row 1', async (f) => {
+    await f.store.appendAudit([1, 2, 3].map(ev), chainHash);
+    await f.exec('delete from audit_log');
+    const r = await verifyAuditChain(f.store);
+    assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt }, { ok: false, rows: 0, brokenAt: 1 });
+  });
+
+  withStore('appends after a truncation do not hide it: they continue from the recorded head', async (f) => {
+    await f.store.appendAudit([1, 2, 3, 4].map(ev), chainHash);
+    await f.exec('delete from audit_log where seq > 2');
+    await f.store.appendAudit([ev(5)], chainHash);
+    const r = await verifyAuditChain(f.store);
+    assert.deepEqual({ ok: r.ok, brokenAt: r.brokenAt }, { ok: false, brokenAt: 3 });
+  });
+
+  withStore('the head row deleted while rows remain → verify fails', async (f) => {
+    await f.store.appendAudit([1, 2].map(ev), chainHash);
+    await f.exec('delete from audit_head');
+    const r = await verifyAuditChain(f.store);
+    assert.equal(r.ok, false);
+    assert.match(r.reason!, /head/);
+  });
+}
+
+suite('sqlite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-verify-'));
+  const file = join(dir, 'a.db');
+  const store = await openDurableStore(`sqlite:${file}`);
+  const other = new BetterSqlite3(file);
+  return {
+    store,
+    exec: async (sql) => void other.exec(sql),
+    dispose: async () => {
+      other.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+await serviceDescribe('postgres', 'audit verify on PostgreSQL', () => {
+  describe('postgres', () => {
+    suite('postgres', async () => {
+      const db = await createTempPostgresDatabase();
+      const store = await openDurableStore(db.url);
+      return {
+        store,
+        exec: async (sql) => {
+          const c = new pg.Client({ connectionString: db.url });
+          await c.connect();
+          try {
+            await c.query(sql);
+          } finally {
+            await c.end();
+          }
+        },
+        dispose: async () => {
+          await store.close();
+          await db.drop();
+        },
+      };
+    });
+  });
+});
