@@ -20,7 +20,7 @@ import { webhookRoutes } from './admin/webhooks.js';
 import { auditRoutes } from './admin/audit.js';
 import { keyRoutes } from './admin/keys.js';
 import { certificateRoutes } from './admin/certificates.js';
-import { defineRoute, validate, type AdminRoute } from './admin/route.js';
+import { controlCharacterIssues, defineRoute, validate, type AdminRoute } from './admin/route.js';
 import { Health, OpenApiDocument } from './admin/schemas.js';
 import { tokenRoutes } from './admin/tokens.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -110,6 +110,8 @@ function register(f: FastifyInstance, r: AdminRoute, prefix: string): void {
     method: r.method,
     url: r.path.slice(prefix.length),
     handler: async (request, reply) => {
+      const badParams = controlCharacterIssues(request.params);
+      if (badParams.length > 0) throw new PortcullisError('request.invalid', badParams.map((e) => `${e.path}: ${e.message}`).join('; '), { details: { errors: badParams } });
       const body = r.body ? validate(r.body, request.body ?? undefined, 'body') : undefined;
       const query = r.query ? validate(r.query, withoutEmpty(request.query), 'query') : undefined;
       const result = await r.handler({ body, query, params: request.params as Record<string, string>, request, reply });

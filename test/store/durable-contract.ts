@@ -264,6 +264,15 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.deepEqual(await verifyAuditChain(s), { ok: true, rows: 2, head: { seq: 2, hash: rows[1]!.hash } });
   });
 
+  t('a text value with NUL is refused with request.invalid on every adapter (PostgreSQL cannot store it; SQLite refuses it alike)', async (open) => {
+    const s = await open();
+    await rejectsWith(s.putSetting('nul', 'a\u0000b'), 'request.invalid');
+    await rejectsWith(s.createApp(app('nul\u0000app')), 'request.invalid');
+    assert.equal(await s.getSetting('nul'), undefined);
+    await s.putSetting('nul', 'a\tb\n');
+    assert.equal(await s.getSetting('nul'), 'a\tb\n');
+  });
+
   t('audit: a large batch (1200 events) is one contiguous run', async (open) => {
     const s = await open();
     await s.appendAudit(Array.from({ length: 1200 }, (_, i) => event(i)), testChainHash);

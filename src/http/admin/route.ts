@@ -57,8 +57,44 @@ export function defineRoute<B = undefined, Q = undefined>(route: AdminRoute<B, Q
   return route as unknown as AdminRoute;
 }
 
-/** Parses with zod; a failure is `request.invalid` naming every field path. */
+/** C0 controls other than TAB, LF and CR; unpaired UTF-16 surrogates (not text, and not storable as UTF-8). */
+const NOT_TEXT = /[\x00-\x08\x0B\x0C\x0E-\x1F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function notText(s: string): string | undefined {
+  const m = NOT_TEXT.exec(s);
+  if (m === null) return undefined;
+  const c = m[0].charCodeAt(0);
+  return c < 0x20 ? `control character U+${c.toString(16).toUpperCase().padStart(4, '0')} is not allowed` : 'unpaired UTF-16 surrogate is not allowed';
+}
+
+/** Every string (object keys included) of a parsed JSON value or query that is not text, with its path. */
+export function controlCharacterIssues(value: unknown, path: Array<string | number> = [], out: Array<{ path: string; message: string }> = []): Array<{ path: string; message: string }> {
+  if (typeof value === 'string') {
+    const message = notText(value);
+    if (message !== undefined) out.push({ path: path.length ? issuePath(path) : '(root)', message });
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => controlCharacterIssues(v, [...path, i], out));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const message = notText(k);
+      if (message !== undefined) out.push({ path: issuePath([...path, k]), message: `key: ${message}` });
+      controlCharacterIssues(v, [...path, k], out);
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses with zod; a failure is `request.invalid` naming every field path. Text with
+ * NUL, other C0 controls (TAB, LF, CR aside) or unpaired surrogates is refused first,
+ * the same on every store (PostgreSQL cannot store NUL; SQLite would).
+ */
 export function validate<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query'): T {
+  const bad = controlCharacterIssues(value);
+  if (bad.length > 0) {
+    const errors = bad.map((e) => ({ path: e.path === '(root)' ? where : e.path, message: e.message }));
+    throw new PortcullisError('request.invalid', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { details: { errors } });
+  }
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const errors = r.error.issues.flatMap((i) =>

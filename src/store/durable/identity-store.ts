@@ -4,8 +4,8 @@
  * its own. Failures other than PortcullisErrors surface as `store.unavailable`.
  */
 import type { Kysely } from 'kysely';
-import { PortcullisError } from '../../core/errors.js';
 import type { IdentityStore, OidcModelRecord, UserPatch, UserRecord, WebAuthnCredentialRecord } from '../../identity/store.js';
+import { storeError } from './store-error.js';
 import * as users from './users.js';
 import * as oidc from './oidc-models.js';
 import * as webauthn from './webauthn.js';
@@ -18,8 +18,7 @@ export class KyselyIdentityStore implements IdentityStore {
     try {
       return await fn();
     } catch (e) {
-      if (e instanceof PortcullisError) throw e;
-      throw new PortcullisError('store.unavailable', `durable store ${op} failed`, { cause: e });
+      throw storeError(op, e);
     }
   }
 

@@ -121,7 +121,13 @@ class Lock {
   }
 }
 
+/** The error code of a text value with NUL: refused here as PostgreSQL refuses it, so both stores accept the same input. */
+export const SQLITE_NUL_IN_TEXT = 'PORTCULLIS_NUL_IN_TEXT';
+
 function execute(stmt: BetterSqlite3.Statement, parameters: readonly unknown[]): QueryResult<unknown> {
+  for (const p of parameters) {
+    if (typeof p === 'string' && p.includes('\u0000')) throw Object.assign(new Error('a text value contains NUL'), { code: SQLITE_NUL_IN_TEXT });
+  }
   if (stmt.reader) return { rows: stmt.all(parameters) as unknown[] };
   const { changes, lastInsertRowid } = stmt.run(parameters);
   return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };

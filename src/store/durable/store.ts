@@ -27,6 +27,7 @@ import * as settings from './settings.js';
 import { KyselyIdentityStore } from './identity-store.js';
 import { sqliteCommitStats } from './sqlite.js';
 import type { SqliteCommitStats } from './sqlite-driver.js';
+import { storeError } from './store-error.js';
 import type { OidcModelRecord, UserPatch, UserRecord, WebAuthnCredentialRecord } from '../../identity/store.js';
 import * as appKeys from './app-signing-keys.js';
 import * as webhooks from './webhooks.js';
@@ -68,8 +69,7 @@ export class KyselyDurableStore implements DurableStore {
     try {
       return await fn(this.db);
     } catch (e) {
-      if (e instanceof PortcullisError) throw e;
-      throw new PortcullisError('store.unavailable', `durable store ${op} failed`, { cause: e });
+      throw storeError(op, e);
     }
   }
 
