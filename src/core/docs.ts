@@ -8,6 +8,8 @@ interface JsonSchema {
   description?: string;
   default?: unknown;
   format?: string;
+  /** Durations: the accepted range, e.g. `100ms–24.8d`. */
+  durationRange?: string;
   enum?: unknown[];
   const?: unknown;
   pattern?: string;
@@ -20,7 +22,7 @@ interface JsonSchema {
 }
 
 function typeOf(s: JsonSchema): string {
-  if (s.format === 'duration') return 'duration';
+  if (s.format === 'duration') return s.durationRange ? `duration (${s.durationRange})` : 'duration';
   if (s.format === 'size') return 'size';
   if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
   if (s.const !== undefined) return `\`${String(s.const)}\``;
@@ -59,7 +61,9 @@ export function renderConfigReference(): string {
     '- **Environment overrides**: `PORTCULLIS_<PATH>` with `__` between path segments and UPPER_SNAKE keys,',
     '  e.g. `PORTCULLIS_TOKENS__ACCESS_TOKEN_TTL=5m`, `PORTCULLIS_STORE=postgres://…`. Values are parsed as YAML.',
     '- **Interpolation** in any string: `${env:NAME}` and `${file:PATH}` (a secret read from a file, trimmed).',
-    '- **Durations**: `500ms`, `30s`, `10m`, `24h`, `7d`, or a number of seconds. **Sizes**: `16kb`, `1mb`, or bytes.',
+    '- **Durations**: `500ms`, `30s`, `10m`, `24h`, `7d`, or a number of seconds, within the range each key shows',
+    '  (intervals and timeouts that drive a timer at most 24.8 days, Node\'s largest timer delay; zero only where it means',
+    '  "no tolerance"). **Sizes**: `16kb`, `1mb`, or bytes.',
     '- Relative paths resolve against the directory of the config file.',
     '',
     '| key | type | default | description |',

@@ -114,3 +114,20 @@ test('config: variables that steer the CLI and tests (PORTCULLIS_DIR, PORTCULLIS
   assert.deepEqual(raw, {});
   assert.match(configError(() => validateConfig(applyEnvOverrides({}, { PORTCULLIS_TOKNS__TTL: '5m' }))), /\(root\): unknown key "tokns"/);
 });
+
+test('bad config: a zero interval or one above the timer maximum (24.8 days) is refused naming the key (it would fire every 1 ms)', () => {
+  assert.equal(
+    configError(() => validateConfig({ revocation: { reconcileInterval: '0ms' } })),
+    'config.invalid: invalid configuration:\n  revocation.reconcileInterval: expected a duration of at least 100ms, got "0ms"',
+  );
+  assert.equal(
+    configError(() => validateConfig({ keys: { checkInterval: '30d' } })),
+    'config.invalid: invalid configuration:\n  keys.checkInterval: expected a duration of at most 24.8 days (2147483647ms, the largest timer delay), got "30d"',
+  );
+  assert.match(configError(() => validateConfig({ tokens: { accessTokenTtl: 0 } })), /tokens\.accessTokenTtl: expected a duration of at least 1s, got 0/);
+  assert.match(configError(() => validateConfig({ routes: [{ name: 'r', match: { pathPrefix: '/r' }, upstream: 'http://127.0.0.1:1', timeout: '100d' }] })), /routes\[0\]\.timeout: expected a duration of at most 24\.8 days/);
+  assert.match(configError(() => validateConfig({ tokens: { accessTokenTtl: true } })), /tokens\.accessTokenTtl: expected a duration such as "30s", "10m" or "24h", got true/);
+  // zero stays meaningful where it means "no tolerance"
+  assert.equal(validateConfig({ tokens: { leeway: 0 } }).tokens.leeway, 0);
+  assert.equal(validateConfig({ revocation: { reconcileInterval: '500ms' } }).revocation.reconcileInterval, 500);
+});

@@ -5,22 +5,56 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseDuration, parseSize } from '../duration.js';
+import { formatDuration, parseDuration, parseSize } from '../duration.js';
 
-/** A duration such as `30s`, `10m`, `24h`, or a number of seconds; parsed to milliseconds. */
-export const duration = (def: string) =>
+/** Node's largest timer delay: a longer (or zero) delay makes setTimeout/setInterval fire after 1 ms. */
+export const TIMER_MAX_MS = 2 ** 31 - 1;
+
+/** Bounds of a duration key, in ms: at least 1 ms and at most ten years unless a key says otherwise. */
+export interface DurationBounds {
+  min?: number;
+  max?: number;
+}
+
+const DEFAULT_MAX_MS = 3650 * 86_400_000;
+
+/** An interval or timeout that feeds a timer: between `min` and the timer maximum. */
+export const timer = (min = 1): DurationBounds => ({ min, max: TIMER_MAX_MS });
+
+function boundText(ms: number): string {
+  return ms === TIMER_MAX_MS ? '24.8 days (2147483647ms, the largest timer delay)' : formatDuration(ms);
+}
+
+function parseBoundedDuration(v: unknown, bounds: DurationBounds, ctx: z.RefinementCtx): number {
+  const ms = typeof v === 'string' || typeof v === 'number' ? parseDuration(v) : undefined;
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as "30s", "10m" or "24h", got ${JSON.stringify(v)}` });
+    return z.NEVER as never;
+  }
+  const { min = 1, max = DEFAULT_MAX_MS } = bounds;
+  if (ms < min) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration of at least ${boundText(min)}, got ${JSON.stringify(v)}` });
+    return z.NEVER as never;
+  }
+  if (ms > max) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration of at most ${boundText(max)}, got ${JSON.stringify(v)}` });
+    return z.NEVER as never;
+  }
+  return ms;
+}
+
+/** The key's range as the reference shows it, e.g. `100ms–24.8d`. */
+function boundsRange({ min = 1, max = DEFAULT_MAX_MS }: DurationBounds): string {
+  return `${formatDuration(min)}–${max === TIMER_MAX_MS ? '24.8d' : formatDuration(max)}`;
+}
+
+/** A duration such as `30s`, `10m`, `24h`, or a number of seconds; parsed to milliseconds and checked against the key's bounds. */
+export const duration = (def: string, bounds: DurationBounds = {}) =>
   z
-    .union([z.string(), z.number()])
+    .unknown()
     .default(def)
-    .transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration such as "30s", "10m" or "24h", got ${JSON.stringify(v)}` });
-        return z.NEVER;
-      }
-      return ms;
-    })
-    .meta({ description: 'duration (e.g. 30s, 10m, 24h)', format: 'duration', default: def });
+    .transform((v, ctx) => parseBoundedDuration(v, bounds, ctx))
+    .meta({ description: 'duration (e.g. 30s, 10m, 24h)', format: 'duration', durationRange: boundsRange(bounds), default: def });
 
 /** A size such as `1mb` or `16kb`, or a number of bytes. */
 export const size = (def: string) =>
@@ -38,19 +72,12 @@ export const size = (def: string) =>
     .meta({ description: 'size (e.g. 16kb, 1mb)', format: 'size', default: def });
 
 /** An optional duration (no default), parsed to milliseconds. */
-const optionalDuration = z
-  .union([z.string(), z.number()])
-  .optional()
-  .transform((v, ctx) => {
-    if (v === undefined) return undefined;
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration such as "30s", "10m" or "24h", got ${JSON.stringify(v)}` });
-      return z.NEVER;
-    }
-    return ms;
-  })
-  .meta({ description: 'duration (e.g. 30s, 10m, 24h)', format: 'duration' });
+const optionalDuration = (bounds: DurationBounds = {}) =>
+  z
+    .unknown()
+    .optional()
+    .transform((v, ctx) => (v === undefined ? undefined : parseBoundedDuration(v, bounds, ctx)))
+    .meta({ description: 'duration (e.g. 30s, 10m, 24h)', format: 'duration', durationRange: boundsRange(bounds) });
 
 const hostPort = z
   .string()
@@ -104,8 +131,8 @@ export const signatureRequirementSchema = z.strictObject({
     .min(1)
     .optional()
     .describe('Signature algorithms accepted; default all. The registered key decides the algorithm, never the message.'),
-  maxAge: duration('5m').describe('Largest age of the signature `created` parameter.'),
-  clockSkew: duration('30s').describe('Clock difference tolerated on `created` and `expires`.'),
+  maxAge: duration('5m', { min: 1000 }).describe('Largest age of the signature `created` parameter.'),
+  clockSkew: duration('30s', { min: 0, max: 3_600_000 }).describe('Clock difference tolerated on `created` and `expires`.'),
   nonce: z.boolean().default(true).describe('Require a `nonce` and accept it once (per key, across every node sharing the ephemeral store): a replay is refused with `signature.replayed`.'),
   tag: z.string().min(1).optional().describe('Only signatures with this `tag` parameter are considered.'),
   maxSignatures: z
@@ -147,7 +174,7 @@ export const routeSchema = z.strictObject({
   }),
   upstream: httpUrl.describe('Base URL requests are proxied to.'),
   stripPrefix: z.boolean().default(false).describe('Remove the matched path prefix before proxying.'),
-  timeout: duration('30s').describe('Time from handing the request to the upstream pool until the response head: a free pooled connection, the request body (408 `request.timeout` when the client is still sending it) and the upstream answer (504 `upstream.timeout`).'),
+  timeout: duration('30s', timer()).describe('Time from handing the request to the upstream pool until the response head: a free pooled connection, the request body (408 `request.timeout` when the client is still sending it) and the upstream answer (504 `upstream.timeout`).'),
   maxBodySize: size('1mb').describe('Largest request body accepted (413 beyond).'),
   signResponses: z
     .boolean()
@@ -158,7 +185,7 @@ export const routeSchema = z.strictObject({
       token: tokenRequirementSchema.optional().describe('Require a valid access token.'),
       mfa: z.boolean().optional().describe('Step-up (RFC 9470): the token must prove a second factor (`acr` urn:portcullis:acr:mfa or a second-factor `amr`); otherwise 401 with `error="insufficient_user_authentication"` and `acr_values`. Needs `token`.'),
       acr: z.array(z.string().min(1)).min(1).optional().describe('Step-up: the token `acr` must be one of these; the challenge names them in `acr_values`. Needs `token`.'),
-      maxAge: optionalDuration.describe('Step-up: the user must have signed in at most this long ago (`auth_time`); the challenge carries `max_age`. Needs `token`.'),
+      maxAge: optionalDuration({ min: 1000 }).describe('Step-up: the user must have signed in at most this long ago (`auth_time`); the challenge carries `max_age`. Needs `token`.'),
       clientCertificate: clientCertificateRequirementSchema.optional().describe('Require a client certificate (mutual TLS on the gateway): a chain to the Portcullis CA (or `caBundle`), valid now, EKU clientAuth, not revoked.'),
       signature: signatureRequirementSchema.optional().describe('Require an RFC 9421 HTTP message signature by an app signing key (and Content-Digest over any body).'),
       encryption: encryptionRequirementSchema.optional().describe('Require JWE-encrypted request bodies and/or encrypt responses.'),
@@ -202,17 +229,17 @@ export const configSchema = z.strictObject({
   adminTokenFile: z.string().default('./admin.token').describe('File holding the admin API bearer token (mode 0600).'),
   tokens: z
     .strictObject({
-      accessTokenTtl: duration('10m').describe('Lifetime of access tokens.'),
+      accessTokenTtl: duration('10m', { min: 1000 }).describe('Lifetime of access tokens.'),
       signingAlg: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256').describe('Algorithm of new signing keys.'),
-      leeway: duration('30s').describe('Clock-skew leeway when checking exp/nbf/iat.'),
+      leeway: duration('30s', { min: 0, max: 3_600_000 }).describe('Clock-skew leeway when checking exp/nbf/iat.'),
     })
     .prefault({})
     .describe('Access tokens.'),
   keys: z
     .strictObject({
-      rotationInterval: duration('30d').describe('How long a signing key signs before the next one takes over.'),
-      prepublish: duration('1h').describe('How long the next key is published in the JWKS before it signs.'),
-      checkInterval: duration('1m').describe('How often the key ring checks its schedule.'),
+      rotationInterval: duration('30d', { min: 60_000 }).describe('How long a signing key signs before the next one takes over.'),
+      prepublish: duration('1h', { min: 0 }).describe('How long the next key is published in the JWKS before it signs.'),
+      checkInterval: duration('1m', timer(100)).describe('How often the key ring checks its schedule.'),
     })
     .prefault({})
     .describe('Signing key rotation.'),
@@ -223,15 +250,15 @@ export const configSchema = z.strictObject({
         .min(1)
         .default(['P-256', 'X25519', 'RSA'])
         .describe('Encryption key pairs kept current and published in the JWKS with `use: enc`: ECDH-ES on P-256 and X25519, RSA-OAEP-256 (RSA-3072). The first is the default for responses.'),
-      rotationInterval: duration('90d').describe('How long an encryption key stays current before a new one replaces it in the JWKS.'),
-      decryptOverlap: duration('7d').describe('How long a replaced encryption key keeps decrypting (clients cache the JWKS); it is deleted after.'),
+      rotationInterval: duration('90d', { min: 60_000 }).describe('How long an encryption key stays current before a new one replaces it in the JWKS.'),
+      decryptOverlap: duration('7d', { min: 0 }).describe('How long a replaced encryption key keeps decrypting (clients cache the JWKS); it is deleted after.'),
     })
     .prefault({})
     .describe('Encryption keys (JWE recipients) of this deployment; rotated on the signing key check timer.'),
   gateway: z
     .strictObject({
       maxHeaderSize: size('16kb').describe('Largest request header block accepted (431 beyond).'),
-      requestTimeout: duration('60s').describe('Time a client has to send a whole request.'),
+      requestTimeout: duration('60s', timer()).describe('Time a client has to send a whole request.'),
       tokenCacheSize: z.number().int().min(0).default(10_000).describe('Verified tokens kept in memory (0 disables the cache).'),
       auditSampleRate: z.number().min(0).max(1).default(0.01).describe('Fraction of allowed requests recorded in the audit trail.'),
       connectionsPerUpstream: z.number().int().min(1).default(64).describe('Keep-alive connection pool size per upstream.'),
@@ -255,10 +282,10 @@ export const configSchema = z.strictObject({
         .describe('SPIFFE trust domain: client certificates carry `spiffe://<trustDomain>/app/<client_id>`; when set at init the issuing CA is name-constrained to it (plus `permittedDns`). Without it no client certificates can be issued.'),
       permittedDns: z.array(z.string().min(1)).optional().describe('DNS subtrees the name-constrained issuing CA may issue server certificates for (default: the trust domain and localhost). Used at init only.'),
       organization: z.string().min(1).max(64).default('Portcullis').describe('O= of the CA certificates created at init.'),
-      serverCertLifetime: duration('24h').describe('Lifetime of server certificates (the listeners’ own are renewed after two thirds of it).'),
-      clientCertLifetime: duration('24h').describe('Lifetime of client certificates unless a request asks for less.'),
-      crlLifetime: duration('24h').describe('nextUpdate − thisUpdate of the CRL; it is regenerated after half of it and on every revocation.'),
-      ocspLifetime: duration('1h').describe('Validity of OCSP responses; cached answers are re-signed after half of it.'),
+      serverCertLifetime: duration('24h', { min: 1000 }).describe('Lifetime of server certificates (the listeners’ own are renewed after two thirds of it).'),
+      clientCertLifetime: duration('24h', { min: 1000 }).describe('Lifetime of client certificates unless a request asks for less.'),
+      crlLifetime: duration('24h', { min: 1000 }).describe('nextUpdate − thisUpdate of the CRL; it is regenerated after half of it and on every revocation.'),
+      ocspLifetime: duration('1h', { min: 1000 }).describe('Validity of OCSP responses; cached answers are re-signed after half of it.'),
     })
     .prefault({})
     .describe('The built-in certificate authority (root P-384 + issuing P-256 intermediate, created by `portcullis init`).'),
@@ -333,7 +360,7 @@ export const configSchema = z.strictObject({
     .describe('Webhook subscriptions and delivery.'),
   revocation: z
     .strictObject({
-      reconcileInterval: duration('5s').describe('How often each node re-reads revocations from the store (covers lost pub/sub messages).'),
+      reconcileInterval: duration('5s', timer(100)).describe('How often each node re-reads revocations from the store (covers lost pub/sub messages).'),
     })
     .prefault({})
     .describe('Revocation fan-out.'),
