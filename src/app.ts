@@ -363,6 +363,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   // the admin plane manages users, so it needs the identity services too
   const s = planes.includes('identity') || planes.includes('admin') ? await openServices(loaded, openOpts) : withoutIdentity(await openCoreServices(loaded, openOpts));
   const { config, logger } = s;
+  if (!inThread && loaded.ignoredEnv.length > 0) logger.info({ variables: loaded.ignoredEnv }, 'PORTCULLIS_* variables that name no configuration key were left alone');
   // the gateway on a thread of its own (gateway/thread.ts); an injected clock cannot cross threads
   const threaded = !inThread && config.gateway.thread && planes.includes('gateway') && planes.length > 1 && opts.clock === undefined;
   let gatewayThread: GatewayThread | undefined;

@@ -9,12 +9,14 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument, parse as parseYamlValue } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { PortcullisError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 
 export interface LoadedConfig {
   config: Config;
+  /** `PORTCULLIS_*` variables that are not configuration and were left alone (for a log line at start). */
+  ignoredEnv: string[];
   /** Directory of the config file; relative paths in the config resolve against it. */
   dir: string;
   file: string;
@@ -49,12 +51,67 @@ export const NOT_CONFIG = new Set(['PORTCULLIS_CONFIG', 'PORTCULLIS_DIR', 'PORTC
 
 const snakeToCamel = (s: string) => s.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 
-export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+interface KeyNode {
+  properties?: Record<string, KeyNode>;
+  additionalProperties?: KeyNode | boolean;
+  anyOf?: KeyNode[];
+  oneOf?: KeyNode[];
+}
+
+let keyTree: KeyNode | undefined;
+
+/** The config schema's keys as a tree (from its JSON Schema), to map variable names onto. */
+function configKeys(): KeyNode {
+  keyTree ??= z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as KeyNode;
+  return keyTree;
+}
+
+/**
+ * The schema key an UPPER_SNAKE segment names, compared without underscores and case
+ * (`REQUIRE_TLS` → `requireTLS`, `ACCESS_TOKEN_TTL` → `accessTokenTtl`); inside a map
+ * with free keys, the camelCase of the segment.
+ */
+function schemaKey(node: KeyNode | undefined, segment: string): { key: string; node: KeyNode | undefined } | undefined {
+  if (node === undefined) return undefined;
+  const norm = segment.replace(/_/g, '').toLowerCase();
+  for (const alt of [node, ...(node.anyOf ?? []), ...(node.oneOf ?? [])]) {
+    for (const [k, child] of Object.entries(alt.properties ?? {})) if (k.toLowerCase() === norm) return { key: k, node: child };
+  }
+  for (const alt of [node, ...(node.anyOf ?? []), ...(node.oneOf ?? [])]) {
+    if (alt.additionalProperties && typeof alt.additionalProperties === 'object') return { key: snakeToCamel(segment), node: alt.additionalProperties };
+  }
+  return undefined;
+}
+
+/**
+ * Applies `PORTCULLIS_<PATH>` overrides. A variable is an override when its name has
+ * `__` (a nested path) or names a top-level key; its path must then exist in the schema,
+ * or the error names the variable. Other `PORTCULLIS_*` variables are not configuration
+ * (Kubernetes injects `PORTCULLIS_SERVICE_HOST`, `PORTCULLIS_PORT_8080_TCP`… for a
+ * Service named portcullis) and are left alone; their names are pushed to `ignored`.
+ */
+export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, ignored: string[] = []): Record<string, unknown> {
   const out = structuredClone(raw);
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('PORTCULLIS_') || value === undefined) continue;
     if (NOT_CONFIG.has(name) || name.startsWith('PORTCULLIS_TEST')) continue;
-    const segments = name.slice('PORTCULLIS_'.length).split('__').map(snakeToCamel);
+    const parts = name.slice('PORTCULLIS_'.length).split('__');
+    let schema: KeyNode | undefined = configKeys();
+    const segments: string[] = [];
+    for (const part of parts) {
+      const found = schemaKey(schema, part);
+      if (found === undefined) {
+        if (parts.length === 1) {
+          ignored.push(name);
+          break;
+        }
+        const at = [...segments, snakeToCamel(part)].join('.');
+        throw new PortcullisError('config.invalid', `invalid configuration:\n  ${name} (environment): no configuration key ${at}`, { details: { variable: name } });
+      }
+      segments.push(found.key);
+      schema = found.node;
+    }
+    if (segments.length !== parts.length) continue;
     let node: Record<string, unknown> = out;
     for (const seg of segments.slice(0, -1)) {
       if (!node[seg] || typeof node[seg] !== 'object') node[seg] = {};
@@ -128,8 +185,9 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   if (!existsSync(abs)) throw new PortcullisError('config.not-found', `configuration file ${file} does not exist (run \`portcullis init --dir DIR\`)`);
   const dir = dirname(abs);
   const raw = parseConfigText(readFileSync(abs, 'utf8'), file);
-  const withEnv = applyEnvOverrides(interpolate(raw, '', dir, env) as Record<string, unknown>, env);
-  return { config: validateConfig(withEnv), dir, file: abs };
+  const ignoredEnv: string[] = [];
+  const withEnv = applyEnvOverrides(interpolate(raw, '', dir, env) as Record<string, unknown>, env, ignoredEnv);
+  return { config: validateConfig(withEnv), ignoredEnv, dir, file: abs };
 }
 
 /** Resolves a config-relative path (`./portcullis.db`) against the config directory. */
