@@ -30,18 +30,30 @@ export function sendWire(reply: import('fastify').FastifyReply, w: WireError) {
   return reply.code(w.status).headers(w.headers).send(w.body);
 }
 
+const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' } as const;
+
+/** Errors fastify raises before routing (its `frameworkErrors`): bad percent-encoding, an over-long path parameter. */
+function frameworkError(err: { code?: string }): PortcullisError {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return new PortcullisError('request.malformed', 'a path parameter is too long', { status: 414 });
+  if (err.code === 'FST_ERR_BAD_URL') return new PortcullisError('request.malformed', 'the path is not validly percent-encoded');
+  return new PortcullisError('request.malformed', 'malformed request');
+}
+
 export function createHttpServer(logger: Logger, options: FastifyServerOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: 1 << 20,
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
+    // raised before routing, so no hook runs: the security headers are set here too
+    frameworkErrors: (err, req, reply) => {
+      const typed = frameworkError(err as { code?: string });
+      return sendWire(reply.headers(SECURITY_HEADERS), req.url.startsWith('/oauth2/') ? oauthError(typed) : problem(typed));
+    },
     ...options,
   });
   app.addHook('onSend', async (_req, reply) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('x-frame-options', 'DENY');
+    reply.headers(SECURITY_HEADERS);
   });
   app.setErrorHandler((err, req, reply) => {
     const typed = toTyped(err);
