@@ -4,7 +4,7 @@
  * it is compared in constant time against its SHA-256, never logged.
  */
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { PortcullisError } from '../core/errors.js';
 
 export function createAdminTokenFile(path: string): boolean {
@@ -15,6 +15,12 @@ export function createAdminTokenFile(path: string): boolean {
 
 export function readAdminToken(path: string): string {
   if (!existsSync(path)) throw new PortcullisError('config.not-found', `admin token file ${path} does not exist (run \`portcullis init\`)`);
+  const st = statSync(path);
+  if (!st.isFile()) throw new PortcullisError('config.invalid', `admin token file ${path} is not a regular file`);
+  // the same rule as the master key: a secret others can read is refused (fail closed)
+  if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+    throw new PortcullisError('config.invalid', `admin token file ${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+  }
   const t = readFileSync(path, 'utf8').trim();
   if (t.length < 32) throw new PortcullisError('config.invalid', `admin token file ${path} does not hold a token`);
   return t;

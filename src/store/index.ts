@@ -5,6 +5,7 @@
  * configuration names them: together ~170 ms of start-up for every process, the
  * gateway thread's and the CLI's included, that an embedded node does not need.
  */
+import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { PortcullisError } from '../core/errors.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
@@ -35,6 +36,10 @@ export async function openDurableStore(url: string, opts: { baseDir?: string; lo
       store = new KyselyDurableStore(openSqlite(file));
     } catch (e) {
       throw new PortcullisError('store.unavailable', 'cannot open the SQLite database file', { cause: e });
+    }
+    if (file !== ':memory:' && process.platform !== 'win32') {
+      const mode = statSync(file).mode & 0o777;
+      if ((mode & 0o077) !== 0) opts.logger?.warn({ file, mode: mode.toString(8) }, 'the SQLite database holds sealed secrets and the audit log but is readable by group or others; chmod 600 it (and its -wal and -shm files)');
     }
   } else if (/^postgres(ql)?:\/\//.test(url)) {
     const { openPostgres } = await import('./durable/postgres.js');

@@ -10,7 +10,7 @@
  * statement is retried after a timer instead, so the loop serves others meanwhile.
  * Writes outside a transaction are group-committed: see `sqlite-driver.ts`.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely } from 'kysely';
@@ -41,7 +41,12 @@ interface Shared {
 const open = new Map<string, Shared>();
 
 function connect(path: string): Kysely<Database> {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true });
+    // Sealed secrets, password hashes and the audit log live in it: created owner-only, like the key files
+    // (SQLite gives the -wal and -shm files the database file's mode)
+    if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  }
   const conn = new BetterSqlite3(path);
   try {
     // at open, waiting inside SQLite is fine (nothing else runs yet; another node may be switching the file to WAL)
