@@ -4,10 +4,9 @@
  * (`curl --cacert`); `import` installs an existing root or intermediate (its key
  * sealed with the master key) — running nodes use it after a restart.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { withDirOptions, loadFor, type NodeOptions } from './context.js';
-import { action } from './output.js';
+import { action, readOptionFile, writeOptionFile } from './output.js';
 
 export function registerCa(program: Command): void {
   const ca = program.command('ca').description('the built-in certificate authority');
@@ -22,7 +21,7 @@ export function registerCa(program: Command): void {
         const s = await openCoreServices(loadFor(o), { logger: silentLogger });
         try {
           const pem = o.chain ? s.pki.issuing().chainPem : s.pki.rootPem();
-          if (o.out) writeFileSync(o.out, pem, { mode: 0o644 });
+          if (o.out) writeOptionFile('--out', o.out, pem, { mode: 0o644 });
           else process.stdout.write(pem);
         } finally {
           await s.ephemeral.close();
@@ -51,8 +50,8 @@ export function registerCa(program: Command): void {
             signerKind: fileSignerKind(envelopeSecretBox(s.envelope)),
             clock: s.clock,
             role: o.role,
-            certPem: readFileSync(o.cert, 'utf8'),
-            ...(o.key ? { keyPem: readFileSync(o.key, 'utf8') } : {}),
+            certPem: readOptionFile('--cert', o.cert),
+            ...(o.key ? { keyPem: readOptionFile('--key', o.key) } : {}),
           });
           s.audit.record({ time: s.clock.now(), type: 'ca.imported', actor: 'cli', data: { id: rec.id, role: rec.role, key: rec.keyRef ? 'stored' : 'offline' } });
           await s.audit.flush();

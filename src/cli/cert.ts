@@ -1,10 +1,9 @@
 /** `portcullis cert issue|renew|revoke|list|show`: the CA's certificates through the admin API of the running node. */
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { CliError, action, printJson, printTable } from './output.js';
+import { CliError, action, printJson, printTable, readOptionFile } from './output.js';
 
 interface Summary {
   serial: string;
@@ -89,11 +88,11 @@ export function registerCert(program: Command): void {
         if (o.dns) body.dns_names = o.dns;
         if (o.ip) body.ip_addresses = o.ip;
         if (o.clientId) body.client_id = o.clientId;
-        if (o.csr) body.csr = readFileSync(o.csr, 'utf8');
+        if (o.csr) body.csr = readOptionFile('--csr', o.csr);
         if (o.lifetime) body.lifetime = o.lifetime;
         if (o.p12PasswordFile) {
           body.format = 'pkcs12';
-          body.pkcs12_password = readFileSync(o.p12PasswordFile, 'utf8').trim();
+          body.pkcs12_password = readOptionFile('--p12-password-file', o.p12PasswordFile).trim();
         }
         if (!o.csr && !o.outDir) throw new CliError('request.invalid', 'a generated private key is only written to files: pass --out-dir (or --csr)');
         prepareOutDir(o.outDir);
@@ -108,7 +107,7 @@ export function registerCert(program: Command): void {
     .action(
       action(async (serial: string, o: NodeOptions & { csr?: string; outDir?: string; json?: boolean }) => {
         if (!o.csr && !o.outDir) throw new CliError('request.invalid', 'a generated private key is only written to files: pass --out-dir (or --csr)');
-        const body = o.csr ? { csr: readFileSync(o.csr, 'utf8') } : {};
+        const body = o.csr ? { csr: readOptionFile('--csr', o.csr) } : {};
         prepareOutDir(o.outDir);
         report(await adminClient(o).call<Issued>('POST', `/v1/certificates/${encodeURIComponent(serial)}/renew`, body), o);
       }),

@@ -2,7 +2,8 @@
  * CLI output conventions: results on stdout, diagnostics on stderr, failures as
  * `error: <code>: <message>` and exit status 1, never a stack trace.
  */
-import { PortcullisError } from '../core/errors.js';
+import { readFileSync, writeFileSync, type WriteFileOptions } from 'node:fs';
+import { fsErrorText, PortcullisError } from '../core/errors.js';
 
 /** A failure to report: a Portcullis error code (local or from the admin API) and a message. */
 export class CliError extends Error {
@@ -12,6 +13,24 @@ export class CliError extends Error {
   ) {
     super(message);
     this.name = 'CliError';
+  }
+}
+
+/** Reads the file a command-line option names; a failure is `request.invalid` naming the option. */
+export function readOptionFile(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CliError('request.invalid', `${flag} ${file}: ${fsErrorText(e)}`);
+  }
+}
+
+/** Writes the file a command-line option names; a failure is `request.invalid` naming the option. */
+export function writeOptionFile(flag: string, file: string, data: string | Buffer, options: WriteFileOptions): void {
+  try {
+    writeFileSync(file, data, options);
+  } catch (e) {
+    throw new CliError('request.invalid', `${flag} ${file}: ${fsErrorText(e)}`);
   }
 }
 

@@ -196,6 +196,27 @@ export function isPortcullisError(e: unknown): e is PortcullisError {
   return e instanceof PortcullisError;
 }
 
+const FS_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EEXIST: 'already exists',
+  ENOSPC: 'no space left on the device',
+  EROFS: 'read-only file system',
+};
+
+/**
+ * A file-system error as a short text without the path (the caller names it):
+ * `is a directory (EISDIR)`.
+ */
+export function fsErrorText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (typeof code !== 'string') return 'cannot be accessed';
+  return `${FS_ERRORS[code] ?? 'cannot be accessed'} (${code})`;
+}
+
 /** Wraps anything thrown into a PortcullisError without leaking its text to clients. */
 export function toPortcullisError(e: unknown): PortcullisError {
   if (e instanceof PortcullisError) return e;

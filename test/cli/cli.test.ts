@@ -59,6 +59,35 @@ describe('portcullis init and config check (no running node)', () => {
     assert.match(missing.stderr, /^error: config\.not-found: /);
   });
 
+  test('config check: a directory as --config, an unreadable ${file:} reference, port 99999 → typed errors naming the file or key, exit 1', async () => {
+    const asDir = await runCli(['config', 'check', '--config', root]);
+    assert.equal(asDir.code, 1);
+    assert.equal(asDir.stderr, `error: config.invalid: configuration file ${root} cannot be read: is a directory (EISDIR)\n`);
+    const file = join(root, 'refs.yaml');
+    writeFileSync(file, `issuer: "\${file:${root}}"\n`);
+    const ref = await runCli(['config', 'check', '--config', file]);
+    assert.equal(ref.code, 1);
+    assert.equal(ref.stderr, `error: config.invalid: issuer: secret file ${root} cannot be read: is a directory (EISDIR)\n`);
+    writeFileSync(file, 'listen: { admin: "127.0.0.1:99999" }\n');
+    const port = await runCli(['config', 'check', '--config', file]);
+    assert.equal(port.code, 1);
+    assert.match(port.stderr, /^error: config\.invalid: invalid configuration:\n  listen\.admin: expected a port from 0 to 65535, got 99999\n$/);
+  });
+
+  test('cert issue --csr / --p12-password-file and ca export --out with a missing file → request.invalid naming the option, not internal', async () => {
+    const dir = join(root, 'files');
+    assert.equal((await runCli(['init', '--dir', dir])).code, 0);
+    const csr = await runCli(['cert', 'issue', '--dns', 'a.example', '--csr', '/nonexistent/x.csr', '--dir', dir]);
+    assert.equal(csr.code, 1);
+    assert.equal(csr.stderr, 'error: request.invalid: --csr /nonexistent/x.csr: no such file or directory (ENOENT)\n');
+    const p12 = await runCli(['cert', 'issue', '--dns', 'a.example', '--p12-password-file', '/nonexistent/pw', '--out-dir', join(root, 'certs'), '--dir', dir]);
+    assert.equal(p12.code, 1);
+    assert.equal(p12.stderr, 'error: request.invalid: --p12-password-file /nonexistent/pw: no such file or directory (ENOENT)\n');
+    const out = await runCli(['ca', 'export', '--out', '/nonexistent/dir/x.pem', '--dir', dir]);
+    assert.equal(out.code, 1);
+    assert.equal(out.stderr, 'error: request.invalid: --out /nonexistent/dir/x.pem: no such file or directory (ENOENT)\n');
+  });
+
   test('a management command with no node running says to run `portcullis start`, exit 1, no stack trace', async () => {
     const dir = join(root, 'valid');
     const r = await runCli(['app', 'list', '--dir', dir, '--admin-url', 'http://127.0.0.1:9']);

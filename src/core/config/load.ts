@@ -10,7 +10,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument, parse as parseYamlValue } from 'yaml';
 import { z } from 'zod';
-import { PortcullisError } from '../errors.js';
+import { fsErrorText, PortcullisError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 
 export interface LoadedConfig {
@@ -34,7 +34,11 @@ function interpolate(value: unknown, path: string, baseDir: string, env: NodeJS.
       }
       const p = isAbsolute(ref) ? ref : resolve(baseDir, ref);
       if (!existsSync(p)) throw new PortcullisError('config.not-found', `${path}: secret file ${ref} does not exist`);
-      return readFileSync(p, 'utf8').trim();
+      try {
+        return readFileSync(p, 'utf8').trim();
+      } catch (e) {
+        throw new PortcullisError('config.invalid', `${path}: secret file ${ref} cannot be read: ${fsErrorText(e)}`, { cause: e });
+      }
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => interpolate(v, `${path}[${i}]`, baseDir, env));
@@ -184,7 +188,13 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const abs = resolve(file);
   if (!existsSync(abs)) throw new PortcullisError('config.not-found', `configuration file ${file} does not exist (run \`portcullis init --dir DIR\`)`);
   const dir = dirname(abs);
-  const raw = parseConfigText(readFileSync(abs, 'utf8'), file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (e) {
+    throw new PortcullisError('config.invalid', `configuration file ${file} cannot be read: ${fsErrorText(e)}`, { cause: e });
+  }
+  const raw = parseConfigText(text, file);
   const ignoredEnv: string[] = [];
   const withEnv = applyEnvOverrides(interpolate(raw, '', dir, env) as Record<string, unknown>, env, ignoredEnv);
   return { config: validateConfig(withEnv), ignoredEnv, dir, file: abs };

@@ -81,7 +81,9 @@ const optionalDuration = (bounds: DurationBounds = {}) =>
 
 const hostPort = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080')
+  // 0 asks the OS for a free port (tests, ephemeral listeners)
+  .refine((v) => !(Number(v.slice(v.lastIndexOf(':') + 1)) > 65535), { error: (iss) => `expected a port from 0 to 65535, got ${String(iss.input).slice(String(iss.input).lastIndexOf(':') + 1)}` });
 
 /** An IP address, or a CIDR block `address/prefix`. */
 const ipOrCidr = z.string().refine((v) => {
