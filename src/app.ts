@@ -514,7 +514,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         );
         await gatewayThread?.close();
         await webhookWorker.stop();
-        await s.audit.flush();
+        // a store that cannot take them now must not keep the node from stopping: say what is lost
+        await s.audit.flush().catch((err: unknown) => logger.error({ err, events: s.audit.pending }, 'audit events could not be written before stopping and are lost'));
         await s.webhooks.flush();
         await s.events.stop().catch(() => undefined);
         await s.ephemeral.close();
