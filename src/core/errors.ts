@@ -83,6 +83,7 @@ export const ERRORS = {
   'token.revoked': { status: 401, meaning: 'The token, or every token of its app, has been revoked.', fix: 'Get a new token (if the app is still enabled).' },
   'token.app-disabled': { status: 401, meaning: 'The app that the token was issued to is disabled.', fix: 'An administrator must enable the app.' },
   'token.binding-mismatch': { status: 401, meaning: 'The access token is bound to a client certificate (RFC 8705 `cnf.x5t#S256`) and the request was not made over mutual TLS with that certificate.', fix: 'Send the request over mutual TLS with the certificate the token was issued to.' },
+  'token.binding-unsupported': { status: 401, meaning: 'The access token carries a confirmation (`cnf`) method this resource does not verify (e.g. DPoP `jkt`); a token bound to a key is never accepted as a plain bearer token (fail closed).', fix: 'Use a bearer token, or a token bound to a client certificate (`cnf.x5t#S256`) sent over mutual TLS with that certificate.' },
   'token.insufficient-scope': { status: 403, meaning: 'The token lacks a scope the route requires.', fix: 'Request a token with the scopes named in WWW-Authenticate.' },
   'token.insufficient-user-authentication': { status: 401, meaning: 'The token does not prove the user authentication the route requires (a second factor, an `acr` level, or a sign-in recent enough: RFC 9470).', fix: 'Send the user through sign-in again with the `acr_values` and `max_age` named in WWW-Authenticate, then retry with the new token.' },
   // OAuth endpoints

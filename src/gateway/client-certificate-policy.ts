@@ -23,7 +23,6 @@ import { PortcullisError } from '../core/errors.js';
 import type { CertificateAuthority, VerifiedPeer } from '../pki/authority.js';
 import { fromPemAll } from '../pki/pem.js';
 import { validitySecond } from '../pki/verify-chain.js';
-import { certificateBindingStep } from './certificate-binding.js';
 import type { PolicyStep, RequestContext } from './context.js';
 
 export interface PeerCertificate {
@@ -169,10 +168,10 @@ export interface CertificateStepsDeps extends Omit<ClientCertificateDeps, 'ancho
 }
 
 /**
- * The certificate-related steps of a route, in order: mutual TLS
- * (`require.clientCertificate`) and the RFC 8705 binding check (every route with
- * `require.token`). Forged client-certificate headers are dropped on every route by the
- * header scan (headers.ts).
+ * The certificate-related steps of a route: mutual TLS (`require.clientCertificate`).
+ * The RFC 8705 binding of tokens is checked by the token verifier itself (token-policy.ts
+ * `check`); forged client-certificate headers are dropped on every route by the header
+ * scan (headers.ts).
  * @example createGateway({ ..., steps: (route) => certificateSteps(route, { pki, clock, findApp, resolve }) })
  */
 export function certificateSteps(route: RouteConfig, d: CertificateStepsDeps): PolicyStep[] {
@@ -193,6 +192,5 @@ export function certificateSteps(route: RouteConfig, d: CertificateStepsDeps): P
     }
     steps.push(clientCertificateStep(cc, { ...d, ...(anchors ? { anchors, anchorsKey: `bundle:${cc.caBundle}` } : {}) }));
   }
-  if (route.require.token !== undefined) steps.push(certificateBindingStep);
   return steps;
 }

@@ -188,11 +188,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (r instanceof Promise) {
         return r.then((v) => {
           ctx.token = v;
-          tokens.check(policy, v);
+          tokens.check(policy, v, ctx.req.socket);
         });
       }
       ctx.token = r;
-      tokens.check(policy, r);
+      tokens.check(policy, r, ctx.req.socket);
       return undefined;
     };
   }

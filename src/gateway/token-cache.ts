@@ -32,6 +32,8 @@ export interface VerifiedToken {
   readonly iatMs: number;
   /** Expiry in epoch ms. */
   readonly expMs: number;
+  /** RFC 8705 `cnf.x5t#S256`: the client certificate thumbprint the token is bound to, if any. */
+  readonly x5t: string | undefined;
   /** The whole verified claims set, for later policy steps. */
   readonly claims: Readonly<Record<string, unknown>>;
   /** `x-portcullis-*` identity headers for the upstream, flat `[name, value, …]`, computed once. */

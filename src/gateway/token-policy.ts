@@ -8,11 +8,15 @@
  * application/at+jwt"), `exp` present and in the future, `nbf`/`iat` not in the future
  * beyond the leeway, `iss` trusted by the route, `aud` includes the route's audience,
  * the required scopes present, and for this issuer's own tokens the revocation set.
+ * A token bound to a client certificate (RFC 8705 `cnf.x5t#S256`) is accepted only on a
+ * connection with that certificate, on every resource that uses this verifier (the
+ * gateway, the transit plane); any other confirmation method fails closed.
  * `jku`, `x5u`, `jwk` and `x5c` header parameters are never fetched nor used.
  *
  * Verified tokens are cached (token-cache.ts); a hit re-runs the route and revocation
  * checks synchronously and skips the signature.
  */
+import type { Socket } from 'node:net';
 import { compactVerify, createRemoteJWKSet, errors as joseErrors, type JWTHeaderParameters } from 'jose';
 import type { Clock } from '../core/clock.js';
 import type { ExternalIssuer, TokenRequirement } from '../core/config/schema.js';
@@ -21,6 +25,7 @@ import type { Logger } from '../core/logger.js';
 import type { VerificationKeys } from '../crypto/verification-keys.js';
 import type { RevocationSet } from '../tokens/revocation-set.js';
 import { bearerCandidate, checkB64token } from './bearer.js';
+import { peerCertificate } from './client-certificate-policy.js';
 import { TokenCache, tokenKey, type VerifiedToken } from './token-cache.js';
 
 /** Asymmetric JWS algorithms; anything else (`none`, HS*) is refused before any key is looked up. */
@@ -84,6 +89,26 @@ function numericDate(claims: Record<string, unknown>, name: string): number | un
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) throw deny('token.malformed', `${name} is not a NumericDate`);
   return v * 1000;
+}
+
+/**
+ * The `cnf` claim (RFC 7800): the SHA-256 thumbprint the token is bound to, or undefined
+ * for a bearer token. A confirmation method this verifier cannot check (DPoP `jkt`,
+ * `jwk`, `x5t`, …) is refused rather than ignored, since ignoring it would turn a
+ * proof-of-possession token into a bearer token.
+ */
+function confirmation(claims: Record<string, unknown>): string | undefined {
+  const cnf = claims['cnf'];
+  if (cnf === undefined) return undefined;
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) throw deny('token.malformed', 'the cnf claim is not an object');
+  let x5t: string | undefined;
+  for (const [method, value] of Object.entries(cnf)) {
+    if (method !== 'x5t#S256') throw deny('token.binding-unsupported', 'the token is bound by a confirmation method this resource does not verify');
+    if (typeof value !== 'string' || value === '') throw deny('token.malformed', 'cnf x5t#S256 is not a string');
+    x5t = value;
+  }
+  if (x5t === undefined) throw deny('token.binding-unsupported', 'the cnf claim names no confirmation method');
+  return x5t;
 }
 
 function optionalString(claims: Record<string, unknown>, name: string): string | undefined {
@@ -177,14 +202,28 @@ export class TokenVerifier {
     return entry.pending;
   }
 
-  /** Route and revocation checks, run on every request (hit or miss). */
-  check(policy: TokenPolicy, v: VerifiedToken): void {
+  /**
+   * Route, revocation and certificate-binding checks, run on every request (hit or
+   * miss). `connection` is the socket the token arrived on: RFC 8705 §3, "the protected
+   * resource MUST obtain the client certificate used for mutual TLS from its TLS
+   * implementation layer ... and verify that the certificate matches the certificate
+   * associated with the access token. If they do not match, the resource access attempt
+   * MUST be rejected with an error ... invalid_token".
+   * @example verifier.check(policy, v, req.socket)
+   */
+  check(policy: TokenPolicy, v: VerifiedToken, connection: Socket): void {
     const src = policy.issuers.get(v.iss);
     if (src === undefined || src.source !== v.source) throw deny('token.wrong-issuer', 'issuer not trusted by this route');
     if (src.kind === 'remote' && !src.algorithms.has(v.alg)) throw deny('token.alg-not-allowed', 'algorithm not allowed for this issuer');
     if (v.source === 'self') {
       const revoked = this.deps.revocations.check(v.jti!, v.clientId!, v.iatMs, v.sub);
       if (revoked !== undefined) throw deny(revoked, revoked === 'token.app-disabled' ? 'the app is disabled' : 'token revoked');
+    }
+    if (v.x5t !== undefined) {
+      const have = peerCertificate(connection).thumbprint;
+      if (have !== v.x5t) {
+        throw deny('token.binding-mismatch', have === null ? 'the token is bound to a client certificate and none was presented' : 'the token is bound to another client certificate');
+      }
     }
     if (!v.aud.includes(policy.audience)) throw deny('token.wrong-audience', 'audience does not include this API');
     for (const s of policy.scopes) {
@@ -260,6 +299,7 @@ export class TokenVerifier {
     const clientId = optionalString(claims, 'client_id');
     const jti = optionalString(claims, 'jti');
     const scope = optionalString(claims, 'scope') ?? '';
+    const x5t = confirmation(claims);
     if (src.kind === 'self') {
       // RFC 9068 §2.2: exp, iss, aud, sub, client_id, iat and jti are REQUIRED; revocation needs jti, client_id, iat
       if (jti === undefined || clientId === undefined || iatMs === undefined || sub === undefined) {
@@ -283,6 +323,7 @@ export class TokenVerifier {
       jti,
       iatMs: iatMs ?? 0,
       expMs,
+      x5t,
       claims,
     };
   }

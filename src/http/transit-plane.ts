@@ -5,7 +5,8 @@
  *
  * The token is verified locally by the gateway's TokenVerifier (no introspection, no
  * database): signature against the key ring, `typ: at+jwt`, exp/nbf/iat with leeway,
- * audience, and the in-memory revocation set (per token, per app, disabled apps), with
+ * audience, the RFC 8705 certificate binding (`cnf.x5t#S256` against this connection's
+ * client certificate), and the in-memory revocation set (per token, per app, disabled apps), with
  * the same verified-token cache and the same precise `token.*` codes and RFC 6750
  * `WWW-Authenticate` challenges the gateway answers. Every call and every denial is
  * audited (`transit.<op>`, `transit.denied`), never with data.
@@ -82,7 +83,7 @@ export function registerTransitPlane(app: FastifyInstance, s: Services, verifier
         try {
           const v = await tokens.resolve(policy, authorizationCount(req), req.headers.authorization);
           clientId = v.clientId;
-          tokens.check(policy, v);
+          tokens.check(policy, v, req.raw.socket);
           const scope = transitScope(op, name);
           if (!v.scopes.has(scope)) throw new PortcullisError('token.insufficient-scope', `the token lacks scope ${scope}`, { details: { scope } });
         } catch (e) {

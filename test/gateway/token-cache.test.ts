@@ -19,6 +19,7 @@ function entry(jti: string, clientId: string, expMs = NOW + 60_000): VerifiedTok
     expMs,
     claims: {},
     identityHeaders: [],
+    x5t: undefined,
   };
 }
 

@@ -248,6 +248,20 @@ describe('token policy: attacks', () => {
     assert.equal(upstream.seen.length, seenBefore);
   });
 
+  it('a proof-of-possession method the gateway does not verify (cnf.jkt, DPoP) fails closed: 401 token.binding-unsupported, never a bearer token', async () => {
+    for (const cnf of [{ jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' }, { 'x5t#S256': 'abc', jkt: 'def' }, { 'x5t#S256': 'abc', 'x5t#S256x': 'def' }]) {
+      const r = await send(gw.url, { path: '/orders/1', headers: bearer(await mint(keys, baseClaims({ cnf }))) });
+      await denied(r, 401, 'token.binding-unsupported');
+      assert.match(String(r.headers['www-authenticate']), /error="invalid_token"/);
+    }
+  });
+
+  it('a malformed cnf claim (not an object, x5t#S256 not a string) is refused: 401 token.malformed', async () => {
+    for (const cnf of ['x5t', ['x5t#S256'], { 'x5t#S256': 7 }]) {
+      await denied(await send(gw.url, { path: '/orders/1', headers: bearer(await mint(keys, baseClaims({ cnf }))) }), 401, 'token.malformed');
+    }
+  });
+
   it('the Bearer scheme is case-insensitive', async () => {
     const r = await send(gw.url, { path: '/orders/1', headers: { authorization: `bEaReR ${await mint(keys, baseClaims())}` } });
     assert.equal(r.status, 200);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import type { TestNode } from '../support/portcullis.js';
 import { discoveryDocument } from '../../src/http/identity-plane.js';
-import { clientCert, createApp, echoUpstream, https, run, startTlsNode } from './helpers.js';
+import { admin, clientCert, createApp, echoUpstream, https, run, startTlsNode } from './helpers.js';
 
 let node: TestNode;
 let up: Awaited<ReturnType<typeof echoUpstream>>;
@@ -119,4 +119,47 @@ test('self_signed_tls_client_auth: the registered self-signed certificate authen
   const bad = await token(id, impostor);
   assert.equal(bad.status, 401);
   assert.equal(bad.json.error, 'invalid_client');
+});
+
+/** A tls_client_auth app allowed on the transit plane, its certificate, and a token bound to it. */
+async function transitApp(name: string) {
+  const created = await admin(node, 'POST', '/v1/apps', { name, audiences: ['portcullis-transit'], scopes: ['transit:encrypt:bound-k'], token_endpoint_auth_method: 'tls_client_auth' });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const id: string = created.json.app?.client_id ?? created.json.client_id;
+  const cert = await clientCert(node, id);
+  const t = await https(`${node.urls.identity}/oauth2/token`, {
+    ca,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: form({ grant_type: 'client_credentials', client_id: id, resource: 'portcullis-transit', scope: 'transit:encrypt:bound-k' }),
+    ...cert,
+  });
+  assert.equal(t.status, 200, t.text);
+  assert.equal((decodeJwt(t.json.access_token) as { cnf?: Record<string, string> }).cnf?.['x5t#S256'], thumb(cert.cert));
+  return { id, cert, token: t.json.access_token as string };
+}
+
+const encrypt = (token: string, cert?: { cert: string; key: string }) =>
+  https(`${node.urls.identity}/transit/v1/encrypt/bound-k`, {
+    ca,
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ plaintext: Buffer.from('secret').toString('base64') }),
+    ...(cert ? { cert: cert.cert, key: cert.key } : {}),
+  });
+
+test('attack: a certificate-bound token stolen and used on the transit plane without its certificate → 401 token.binding-mismatch (RFC 8705 §3 on every resource)', async () => {
+  if ((await admin(node, 'GET', '/v1/transit/keys/bound-k')).status !== 200) assert.equal((await admin(node, 'POST', '/v1/transit/keys', { name: 'bound-k', type: 'aes256-gcm' })).status, 201);
+  const a = await transitApp('transit-bound');
+  const other = await clientCert(node, otherId);
+  const ok = await encrypt(a.token, a.cert);
+  assert.equal(ok.status, 200, ok.text);
+  assert.match(ok.json.ciphertext, /^pc:v1:/);
+  const none = await encrypt(a.token);
+  assert.equal(none.status, 401, none.text);
+  assert.equal(none.json.code, 'token.binding-mismatch');
+  assert.match(String(none.headers['www-authenticate']), /error="invalid_token"/);
+  const wrong = await encrypt(a.token, other);
+  assert.equal(wrong.status, 401, wrong.text);
+  assert.equal(wrong.json.code, 'token.binding-mismatch');
 });
