@@ -3,8 +3,10 @@
  *
  * The TLS handshake only asks for a certificate; this step decides. A chain must lead
  * to the Portcullis CA (or the route's `caBundle`), be valid now, carry EKU
- * clientAuth, not be revoked (the in-memory set fed by `cert.revoked` events) and,
- * with `mapToApp`, be bound to one active app by `spiffe://<trustDomain>/app/<id>`.
+ * clientAuth, not be revoked (the in-memory set fed by `cert.revoked` events; a
+ * `caBundle`'s CRLs, unless the route says `revocation: none`) and, with `mapToApp`
+ * (the default for the Portcullis CA only), be bound to one active app by
+ * `spiffe://<trustDomain>/app/<id>`.
  * The chain is verified once per TLS connection; expiry and revocation are checked
  * on every request. The upstream gets the verified identity in
  * `x-portcullis-client-cert-{app,serial,subject}`.
@@ -20,9 +22,10 @@ import type { TLSSocket } from 'node:tls';
 import type { Clock } from '../core/clock.js';
 import type { ClientCertificateRequirement, RouteConfig } from '../core/config/schema.js';
 import { PortcullisError } from '../core/errors.js';
-import type { CertificateAuthority, VerifiedPeer } from '../pki/authority.js';
+import type { CertificateAuthority, VerifiedPeer, VerifyPeerOptions } from '../pki/authority.js';
 import { fromPemAll } from '../pki/pem.js';
-import { validitySecond } from '../pki/verify-chain.js';
+import { validitySecond, type RevocationLookup } from '../pki/verify-chain.js';
+import { crlFilesRevocationLookup } from './partner-revocation.js';
 import type { PolicyStep, RequestContext } from './context.js';
 
 export interface PeerCertificate {
@@ -109,6 +112,8 @@ export interface ClientCertificateDeps {
   anchors?: ReadonlyArray<Uint8Array>;
   /** A stable name of the anchor set (the bundle path), for the per-connection cache. */
   anchorsKey?: string;
+  /** Revocation status of the caBundle's certificates (its CRLs); absent: unknown, refused. */
+  revocation?: RevocationLookup;
 }
 
 /**
@@ -116,8 +121,10 @@ export interface ClientCertificateDeps {
  * @example steps.push(clientCertificateStep(route.require.clientCertificate, { pki, clock, findApp: (id) => apps.find(id) }))
  */
 export function clientCertificateStep(req: ClientCertificateRequirement, d: ClientCertificateDeps): PolicyStep {
-  const key = `${d.anchorsKey ?? 'portcullis'}|${req.mapToApp ? 'app' : 'any'}`;
-  const verifyOptions = { mapToApp: req.mapToApp, ...(d.anchors ? { anchors: d.anchors } : {}) };
+  // A partner CA (caBundle) names Portcullis apps only when the route says so explicitly.
+  const mapToApp = req.mapToApp ?? d.anchors === undefined;
+  const key = `${d.anchorsKey ?? 'portcullis'}|${mapToApp ? 'app' : 'any'}`;
+  const verifyOptions: VerifyPeerOptions = { mapToApp, ...(d.anchors ? { anchors: d.anchors } : {}), ...(d.revocation ? { revocation: d.revocation } : {}) };
 
   function admit(ctx: RequestContext, v: VerifiedPeer): void {
     // Checked per request: a connection can outlive its certificate or its revocation.
@@ -190,7 +197,10 @@ export function certificateSteps(route: RouteConfig, d: CertificateStepsDeps): P
       anchors = fromPemAll(text, 'CERTIFICATE');
       if (anchors.length === 0) throw new PortcullisError('config.invalid', `routes ${route.name}: require.clientCertificate.caBundle holds no CERTIFICATE`);
     }
-    steps.push(clientCertificateStep(cc, { ...d, ...(anchors ? { anchors, anchorsKey: `bundle:${cc.caBundle}` } : {}) }));
+    let revocation: RevocationLookup | undefined;
+    if (cc.revocation === 'none') revocation = () => 'good';
+    else if (cc.crls !== undefined) revocation = crlFilesRevocationLookup(cc.crls.map((f) => d.resolve(f)), cc.revocation, () => d.clock.now());
+    steps.push(clientCertificateStep(cc, { ...d, ...(anchors ? { anchors, anchorsKey: `bundle:${cc.caBundle}` } : {}), ...(revocation ? { revocation } : {}) }));
   }
   return steps;
 }

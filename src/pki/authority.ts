@@ -22,7 +22,7 @@ import { verifyCertificateChain, type RevocationLookup } from './verify-chain.js
 import { EKU } from './certificate.js';
 import { clientIdFromSpiffe } from './profiles.js';
 import { nameToString } from './extensions.js';
-import type { ParsedCertificate } from './parse.js';
+import { equalBytes, type ParsedCertificate } from './parse.js';
 
 export interface AuthorityOptions {
   store: CertificateStore;
@@ -54,7 +54,14 @@ export interface VerifyPeerOptions {
   anchors?: ReadonlyArray<Uint8Array>;
   /** Require the `spiffe://<trustDomain>/app/<client_id>` URI SAN. */
   mapToApp: boolean;
+  /**
+   * With `anchors`: the status of certificates no Portcullis CA issued (the route's
+   * CRLs). Absent, their status is `unknown` and the chain is refused (fail closed).
+   */
+  revocation?: RevocationLookup;
 }
+
+const UNKNOWN: RevocationLookup = () => 'unknown';
 
 function profilesFor(o: AuthorityOptions): Record<ProfileName, Profile> {
   const p = (base: Profile, ms: number): Profile => ({ ...base, defaultLifetimeMs: ms, maxLifetimeMs: Math.max(base.maxLifetimeMs, ms) });
@@ -66,6 +73,8 @@ export class CertificateAuthority {
   private readonly crls = new Map<string, CrlPublisher>();
   private ocsp: OcspResponder | undefined;
   private readonly revoked = new Set<string>();
+  /** DER of every Portcullis CA certificate (roots and intermediates, current and previous). */
+  private caCerts: Uint8Array[] = [];
   private readonly profiles: Record<ProfileName, Profile>;
   /** The in-memory status lookup of the verifier: no store access on the request path. */
   readonly revocationLookup: RevocationLookup = (cert) => (this.revoked.has(cert.serial) ? 'revoked' : 'good');
@@ -176,7 +185,9 @@ export class CertificateAuthority {
 
   /** Re-reads every intermediate's revoked serials from the store (start and the reconcile timer). */
   async reconcile(): Promise<void> {
-    const cas = (await this.o.store.listCas()).filter((c) => c.role === 'intermediate');
+    const all = await this.o.store.listCas();
+    this.caCerts = all.map((c) => c.certDer);
+    const cas = all.filter((c) => c.role === 'intermediate');
     const lists = await Promise.all(cas.map((c) => this.o.store.listRevoked(c.id)));
     for (const list of lists) for (const r of list) this.revoked.add(r.serial);
   }
@@ -192,10 +203,17 @@ export class CertificateAuthority {
     return this.ocsp.respond(der);
   }
 
+  /** Whether a certificate is one of the Portcullis CA certificates. */
+  private isOwnCa(cert: ParsedCertificate): boolean {
+    return this.caCerts.some((d) => equalBytes(d, cert.der));
+  }
+
   /**
    * Verifies a client certificate chain (peer first) presented in a TLS handshake:
-   * a path to the anchors, valid now, EKU clientAuth, not revoked (in memory), and
-   * bound to an app when `mapToApp`. Throws `cert.*`.
+   * a path to the anchors, valid now, EKU clientAuth, not revoked, and bound to an app
+   * when `mapToApp`. Certificates a Portcullis CA issued are checked against the
+   * in-memory revoked set; any other (below a route's `anchors`) with `o.revocation`,
+   * else refused as `cert.revocation-unknown`. Throws `cert.*`.
    * @example const peer = await pki.verifyPeer([leafDer], { mapToApp: true });
    */
   async verifyPeer(chain: ReadonlyArray<Uint8Array>, o: VerifyPeerOptions): Promise<VerifiedPeer> {
@@ -206,7 +224,10 @@ export class CertificateAuthority {
       intermediates: [...chain.slice(1), ca.cert.der],
       at: this.o.clock.now(),
       eku: EKU.clientAuth,
-      revocation: this.revocationLookup,
+      revocation:
+        o.anchors === undefined
+          ? this.revocationLookup
+          : (cert, issuer) => (this.isOwnCa(issuer) ? this.revocationLookup(cert, issuer) : (o.revocation ?? UNKNOWN)(cert, issuer)),
     });
     let clientId: string | null = null;
     if (o.mapToApp) {

@@ -13,8 +13,12 @@ import { FrozenClock } from '../../src/core/clock.js';
 import { issueCertificate } from '../../src/pki/issue.js';
 import { EXT, encodeName, encodeTbs, extension, keyIdentifier, randomSerial, sanValue, signStructure, skiValue, basicConstraintsValue, ekuValue, keyUsageValue, KU, EKU } from '../../src/pki/certificate.js';
 import { toPem } from '../../src/pki/pem.js';
-import { createHierarchy } from '../../src/pki/hierarchy.js';
-import { openIssuingCa } from '../../src/pki/issuing-ca.js';
+import { activeCa, createHierarchy, loadSigner } from '../../src/pki/hierarchy.js';
+import { buildCrl } from '../../src/pki/crl.js';
+import { parseCertificate } from '../../src/pki/parse.js';
+import { openIssuingCa, signingView } from '../../src/pki/issuing-ca.js';
+import { CrlPublisher } from '../../src/pki/crl.js';
+import { revokeCertificate } from '../../src/pki/revoke.js';
 import { MemoryCertificateStore } from '../../src/pki/memory-store.js';
 import { SignerRegistry, fileSignerKind } from '../../src/pki/signer.js';
 import { testSecretBox } from '../pki/helpers.js';
@@ -158,7 +162,7 @@ test("a route's own caBundle (a partner CA's root): a leaf that chains to it thr
     match: { pathPrefix: /partner }
     upstream: ${up.url}
     require:
-      clientCertificate: { caBundle: ${bundle}, mapToApp: false }
+      clientCertificate: { caBundle: ${bundle}, mapToApp: false, revocation: none }
 `;
   const other = await startTlsNodeWith(extra);
   try {
@@ -248,4 +252,131 @@ test('attack: a certificate of a disabled app → 403 cert.app-not-allowed', asy
   const r = await https(`${gw}/mtls/x`, { ca, cert: c.cert, key: c.key });
   assert.equal(r.status, 403);
   assert.equal(code(r), 'cert.app-not-allowed');
+});
+
+/** A partner CA of the same trust domain (so its name constraints allow this node's SPIFFE ids), a leaf it issues for `clientId`, and its CRL. */
+async function partnerCa() {
+  const store = new MemoryCertificateStore();
+  const kind = fileSignerKind(testSecretBox());
+  const clock = new FrozenClock(Date.now());
+  await createHierarchy({ store, signerKind: kind, clock, urlBase: 'https://partner.example', trustDomain: TRUST_DOMAIN });
+  const partner = await openIssuingCa(store, new SignerRegistry([kind]), 'https://partner.example');
+  const cut = partner.chainPem.indexOf('-----BEGIN', 1);
+  const bundle = join(mkdtempSync(join(tmpdir(), 'portcullis-bundle-')), 'partner-root.pem');
+  writeFileSync(bundle, partner.chainPem.slice(cut));
+  const crls = new CrlPublisher(store, clock, signingView(partner), 24 * 3_600_000);
+  const rootRec = await activeCa(store, 'root');
+  const root = parseCertificate(rootRec.certDer);
+  const rootCrl = await buildCrl(store, clock, { id: rootRec.id, subject: root.subject, spki: root.spki, signer: await loadSigner(rootRec, new SignerRegistry([kind])) }, 24 * 3_600_000);
+  return {
+    bundle,
+    issue: async (clientId: string) => {
+      const leaf = await issueCertificate({ store, clock, ca: partner, trustDomain: TRUST_DOMAIN }, { profile: 'client', clientId });
+      return { serial: leaf.serial, cert: leaf.certPem + partner.chainPem.slice(0, cut), key: leaf.privateKeyPem! };
+    },
+    revoke: (serial: string) => revokeCertificate({ store, clock, crls: new Map([[partner.record.id, crls]]) }, serial, 'keyCompromise'),
+    /** The partner intermediate's current CRL (and the root's, for the intermediate itself), written to a file of its own. */
+    crlFile: async (withRoot = true) => {
+      const f = join(mkdtempSync(join(tmpdir(), 'portcullis-crl-')), 'partner.crl');
+      writeFileSync(f, (await crls.regenerate()).pem + (withRoot ? rootCrl.pem : ''));
+      return f;
+    },
+  };
+}
+
+test("attack: a partner CA of a caBundle route issues a certificate naming a Portcullis app (spiffe://<trustDomain>/app/<id>) → the upstream is never told it is that app (mapToApp defaults to false with a caBundle)", async () => {
+  const p = await partnerCa();
+  const other = await startTlsNodeWith(`routes:
+  - name: partner
+    match: { pathPrefix: /partner }
+    upstream: ${up.url}
+    require:
+      clientCertificate: { caBundle: ${p.bundle}, revocation: none }
+`);
+  try {
+    const victim = await createApp(other, 'victim');
+    const forged = await p.issue(victim);
+    const r = await https(`${other.urls.gateway!}/partner/x`, { ca: other.services.pki.rootPem(), ...forged });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.headers['x-portcullis-client-cert-app'], '');
+    assert.equal(r.json.headers['x-portcullis-client-cert-serial'], forged.serial);
+  } finally {
+    await other.stop();
+  }
+});
+
+test('a caBundle route that explicitly sets mapToApp: true trusts the partner CA to name apps (documented opt-in)', async () => {
+  const p = await partnerCa();
+  const other = await startTlsNodeWith(`routes:
+  - name: partner
+    match: { pathPrefix: /partner }
+    upstream: ${up.url}
+    require:
+      clientCertificate: { caBundle: ${p.bundle}, mapToApp: true, revocation: none }
+`);
+  try {
+    const id = await createApp(other, 'partner-named');
+    const r = await https(`${other.urls.gateway!}/partner/x`, { ca: other.services.pki.rootPem(), ...(await p.issue(id)) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.headers['x-portcullis-client-cert-app'], id);
+  } finally {
+    await other.stop();
+  }
+});
+
+test('attack: a caBundle route with no revocation source for its CAs does not start: config.invalid naming crls (fail closed, not open)', async () => {
+  const p = await partnerCa();
+  await assert.rejects(
+    startTlsNodeWith(`routes:
+  - name: partner
+    match: { pathPrefix: /partner }
+    upstream: ${up.url}
+    require:
+      clientCertificate: { caBundle: ${p.bundle} }
+`),
+    (e: any) => e.code === 'config.invalid' && /clientCertificate\.crls/.test(e.message),
+  );
+});
+
+test("attack: a partner certificate the partner revoked (its CRL in crls) → 401 cert.revoked; its unrevoked one → 200; a CA certificate with no CRL under revocation: chain → 401 cert.revocation-unknown, under leaf → 200", async () => {
+  const p = await partnerCa();
+  const kept = await p.issue('partner-kept');
+  const stolen = await p.issue('partner-stolen');
+  await p.revoke(stolen.serial);
+  const full = await p.crlFile();
+  const leafOnly = await p.crlFile(false);
+  const other = await startTlsNodeWith(`routes:
+  - name: chain
+    match: { pathPrefix: /chain }
+    upstream: ${up.url}
+    require:
+      clientCertificate: { caBundle: ${p.bundle}, crls: [${full}] }
+  - name: partial
+    match: { pathPrefix: /partial }
+    upstream: ${up.url}
+    require:
+      clientCertificate: { caBundle: ${p.bundle}, crls: [${leafOnly}] }
+  - name: leaf
+    match: { pathPrefix: /leaf }
+    upstream: ${up.url}
+    require:
+      clientCertificate: { caBundle: ${p.bundle}, crls: [${leafOnly}], revocation: leaf }
+`);
+  try {
+    const otherCa = other.services.pki.rootPem();
+    const ok = await https(`${other.urls.gateway!}/chain/x`, { ca: otherCa, ...kept });
+    assert.equal(ok.status, 200, ok.text);
+    const revoked = await https(`${other.urls.gateway!}/chain/x`, { ca: otherCa, ...stolen });
+    assert.equal(revoked.status, 401, revoked.text);
+    assert.equal(code(revoked), 'cert.revoked');
+    const unknown = await https(`${other.urls.gateway!}/partial/x`, { ca: otherCa, ...kept });
+    assert.equal(unknown.status, 401, unknown.text);
+    assert.equal(code(unknown), 'cert.revocation-unknown');
+    const leaf = await https(`${other.urls.gateway!}/leaf/x`, { ca: otherCa, ...kept });
+    assert.equal(leaf.status, 200, leaf.text);
+    const leafRevoked = await https(`${other.urls.gateway!}/leaf/x`, { ca: otherCa, ...stolen });
+    assert.equal(code(leafRevoked), 'cert.revoked');
+  } finally {
+    await other.stop();
+  }
 });

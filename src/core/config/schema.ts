@@ -117,10 +117,35 @@ export const tokenRequirementSchema = z.strictObject({
     .describe('Trusted issuers: `self` (this Portcullis) and/or external issuers with their JWKS URL.'),
 });
 
-export const clientCertificateRequirementSchema = z.strictObject({
-  caBundle: z.string().min(1).optional().describe('PEM file of CA certificates (relative to the config directory) trusted for this route instead of the Portcullis CA; revocation is then checked only for certificates the Portcullis CA issued.'),
-  mapToApp: z.boolean().default(true).describe('The certificate must be bound to an app by its URI SAN `spiffe://<pki.trustDomain>/app/<client_id>`; the upstream gets `x-portcullis-client-cert-app`.'),
-});
+export const clientCertificateRequirementSchema = z
+  .strictObject({
+    caBundle: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('PEM file of CA certificates (relative to the config directory) trusted for this route instead of the Portcullis CA. Their certificates must pass a revocation check too: give the CAs\' `crls`, or opt out with `revocation: none`.'),
+    mapToApp: z
+      .boolean()
+      .optional()
+      .describe('The certificate must be bound to an app by its URI SAN `spiffe://<pki.trustDomain>/app/<client_id>`; the upstream gets `x-portcullis-client-cert-app`. Default `true` for the Portcullis CA and `false` with a `caBundle`: setting it to `true` with a `caBundle` trusts the bundle\'s CAs to name any app of the trust domain.'),
+    crls: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('CRL files (PEM or DER, relative to the config directory) of the `caBundle` CAs, re-read when they change. A certificate whose issuer has no current, valid CRL here is refused (`cert.revocation-unknown`).'),
+    revocation: z
+      .enum(['chain', 'leaf', 'none'])
+      .default('chain')
+      .describe('Revocation check of `caBundle` certificates: `chain` checks every certificate below the anchor against `crls` (as `openssl verify -crl_check_all`), `leaf` only the client certificate (`-crl_check`), `none` none at all (an explicit opt-out). Certificates of the Portcullis CA are always checked.'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.caBundle === undefined) {
+      if (c.crls !== undefined) ctx.addIssue({ code: 'custom', path: ['crls'], message: 'crls apply to a caBundle only (the Portcullis CA is checked by its own inventory)' });
+      if (c.revocation !== 'chain') ctx.addIssue({ code: 'custom', path: ['revocation'], message: 'revocation applies to a caBundle only (the Portcullis CA is always checked)' });
+    } else if (c.revocation !== 'none' && c.crls === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['crls'], message: 'a caBundle needs the CRLs of its CAs (crls), or revocation: none to accept its certificates without any revocation check' });
+    }
+  });
 
 export const signatureRequirementSchema = z.strictObject({
   components: z
