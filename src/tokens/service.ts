@@ -40,7 +40,11 @@ export interface EndpointRequest extends ClientAuthRequest {
 
 export type IntrospectionResponse =
   | { active: false }
-  | ({ active: true; token_type: 'Bearer' } & Pick<AccessTokenClaims, 'iss' | 'sub' | 'aud' | 'client_id' | 'jti' | 'iat' | 'exp'> & { scope: string });
+  | ({ active: true; token_type: 'Bearer' } & Pick<AccessTokenClaims, 'iss' | 'sub' | 'aud' | 'client_id' | 'jti' | 'iat' | 'exp'> & {
+      scope: string;
+      /** RFC 8705 §3.2: the certificate confirmation of a certificate-bound token. */
+      cnf?: { 'x5t#S256': string };
+    });
 
 export class TokenService {
   private readonly cache = new Map<string, AccessTokenClaims>();
@@ -162,6 +166,15 @@ function certificateConfirmation(method: string, chain: readonly Uint8Array[] | 
   return { 'x5t#S256': createHash('sha256').update(chain[0]!).digest('base64url') };
 }
 
+/**
+ * The RFC 7662 §2.2 description of an active token. RFC 8705 §3.2: a certificate-bound
+ * token's introspection carries its `cnf` with the `x5t#S256` member, so a resource
+ * server that introspects can check the binding.
+ * @example describe(claims).cnf?.['x5t#S256']
+ */
 export function describe(c: AccessTokenClaims): IntrospectionResponse {
-  return { active: true, token_type: 'Bearer', iss: c.iss, sub: c.sub, aud: c.aud, client_id: c.client_id, scope: c.scope ?? '', jti: c.jti, iat: c.iat, exp: c.exp };
+  const d: IntrospectionResponse = { active: true, token_type: 'Bearer', iss: c.iss, sub: c.sub, aud: c.aud, client_id: c.client_id, scope: c.scope ?? '', jti: c.jti, iat: c.iat, exp: c.exp };
+  const x5t = (c['cnf'] as Record<string, unknown> | undefined)?.['x5t#S256'];
+  if (typeof x5t === 'string') d.cnf = { 'x5t#S256': x5t };
+  return d;
 }

@@ -163,3 +163,23 @@ test('attack: a certificate-bound token stolen and used on the transit plane wit
   assert.equal(wrong.status, 401, wrong.text);
   assert.equal(wrong.json.code, 'token.binding-mismatch');
 });
+
+test('introspection of a certificate-bound token returns its cnf (RFC 8705 §3.2), so a resource server that introspects can enforce the binding', async () => {
+  const a = await transitApp('introspected-bound');
+  const rs = await admin(node, 'POST', '/v1/apps', { name: 'transit-rs', audiences: ['portcullis-transit'] });
+  assert.equal(rs.status, 201, JSON.stringify(rs.json));
+  const rsId: string = rs.json.app?.client_id ?? rs.json.client_id;
+  const rsSecret: string = rs.json.client_secret ?? rs.json.app?.client_secret;
+  const r = await https(`${node.urls.identity}/oauth2/introspect`, {
+    ca,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${rsId}:${rsSecret}`).toString('base64')}` },
+    body: form({ token: a.token }),
+  });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.active, true);
+  assert.deepEqual(r.json.cnf, { 'x5t#S256': thumb(a.cert.cert) });
+  const viaAdmin = await admin(node, 'POST', '/v1/tokens/introspect', { token: a.token });
+  assert.equal(viaAdmin.status, 200, JSON.stringify(viaAdmin.json));
+  assert.deepEqual(viaAdmin.json.cnf, { 'x5t#S256': thumb(a.cert.cert) });
+});

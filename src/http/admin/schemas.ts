@@ -114,6 +114,7 @@ export const Introspection = z
       jti: z.string(),
       iat: z.number().int(),
       exp: z.number().int(),
+      cnf: z.strictObject({ 'x5t#S256': z.string() }).optional().describe('RFC 8705 §3.2: the certificate a certificate-bound token is bound to.'),
     }),
   ])
   .describe('RFC 7662 §2.2 introspection response (admin view: any active token of this issuer).');
