@@ -2,8 +2,13 @@
  * OCSP responder (RFC 6960) for one issuing CA, on the @peculiar/asn1-ocsp
  * structures: parses requests (POST body or the base64 GET path), answers good /
  * revoked / unknown in a response signed by the CA itself (§4.2.2.2 case 1), echoes
- * the nonce (RFC 8954), and serves nonce-less answers from a cache keyed by the
- * request bytes (a hit parses nothing) that is refreshed before nextUpdate.
+ * the nonce (RFC 8954), and serves nonce-less answers from a cache that is refreshed
+ * before nextUpdate.
+ *
+ * The responder answers anyone, so what it keeps must not grow with what anyone sends:
+ * the cache is keyed by the CertID (hash algorithm, issuer hashes, serial), never by
+ * the request bytes (which may carry kilobytes of extensions); it keeps only answers
+ * for certificates in the inventory (never `unknown`), and it is bounded in bytes.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -115,7 +120,12 @@ interface Cached {
   der: Uint8Array;
   refreshAt: number;
   serial: string;
+  /** Bytes this entry holds (key and answer). */
+  size: number;
 }
+
+/** RFC 5280 §4.1.2.2: serial numbers are at most 20 octets. */
+const MAX_SERIAL_HEX = 40;
 
 export interface OcspResponderOptions {
   /** thisUpdate → nextUpdate (default 1 h); cached answers are re-signed after half of it. */
@@ -124,14 +134,18 @@ export interface OcspResponderOptions {
   maxRequests?: number;
   /** Most cached answers (default 100 000). */
   cacheSize?: number;
+  /** Most bytes the cached answers and their keys hold together (default 32 MiB). */
+  cacheBytes?: number;
 }
 
 export class OcspResponder {
-  /** Nonce-less single-CertID answers keyed by the request bytes, so a hit costs no ASN.1 parse. */
+  /** Nonce-less single-CertID answers for known certificates, keyed by the DER CertID. */
   private readonly cache = new Map<string, Cached>();
+  private cachedBytes = 0;
   private readonly validityMs: number;
   private readonly maxRequests: number;
   private readonly cacheSize: number;
+  private readonly cacheBytes: number;
   private readonly nameHashes = new Map<string, Uint8Array>();
   private readonly keyHashes = new Map<string, Uint8Array>();
   private readonly responderId: ResponderID;
@@ -147,6 +161,7 @@ export class OcspResponder {
     this.validityMs = o.validityMs ?? 3_600_000;
     this.maxRequests = o.maxRequests ?? 10;
     this.cacheSize = o.cacheSize ?? 100_000;
+    this.cacheBytes = o.cacheBytes ?? 32 * 1024 * 1024;
     for (const [id, h] of Object.entries(HASHES)) {
       this.nameHashes.set(id, new Uint8Array(createHash(h).update(ca.subject).digest()));
       this.keyHashes.set(id, new Uint8Array(createHash(h).update(ca.publicKeyBits).digest()));
@@ -159,7 +174,30 @@ export class OcspResponder {
 
   /** Drops cached answers for a serial (call after it is revoked). */
   invalidate(serial: string): void {
-    for (const [k, v] of this.cache) if (v.serial === serial) this.cache.delete(k);
+    for (const [k, v] of this.cache) if (v.serial === serial) this.drop(k, v);
+  }
+
+  /** What the cache holds: answers and bytes (keys and answers). */
+  get cacheUsage(): { entries: number; bytes: number } {
+    return { entries: this.cache.size, bytes: this.cachedBytes };
+  }
+
+  private drop(key: string, v: Cached): void {
+    this.cache.delete(key);
+    this.cachedBytes -= v.size;
+  }
+
+  private remember(key: string, entry: Cached): void {
+    const old = this.cache.get(key);
+    if (old !== undefined) this.drop(key, old);
+    if (entry.size > this.cacheBytes) return;
+    // oldest first: Map iteration follows insertion order
+    for (const [k, v] of this.cache) {
+      if (this.cache.size < this.cacheSize && this.cachedBytes + entry.size <= this.cacheBytes) break;
+      this.drop(k, v);
+    }
+    this.cache.set(key, entry);
+    this.cachedBytes += entry.size;
   }
 
   /**
@@ -168,9 +206,6 @@ export class OcspResponder {
    */
   async respond(requestDer: Uint8Array): Promise<Uint8Array> {
     const now = this.clock.now();
-    const requestKey = Buffer.from(requestDer.buffer, requestDer.byteOffset, requestDer.byteLength).toString('base64');
-    const hit = this.cache.get(requestKey);
-    if (hit && now < hit.refreshAt) return hit.der;
     let info: OcspRequestInfo;
     try {
       info = parseOcspRequest(requestDer);
@@ -178,19 +213,23 @@ export class OcspResponder {
       return ocspError(OCSP_STATUS.malformedRequest);
     }
     if (info.certIds.length > this.maxRequests) return ocspError(OCSP_STATUS.malformedRequest);
+    const single = info.nonce === null && info.certIds.length === 1 && info.certIds[0]!.serial.length <= MAX_SERIAL_HEX;
+    const cacheKey = single ? Buffer.from(info.certIds[0]!.raw).toString('base64') : undefined;
+    if (cacheKey !== undefined) {
+      const hit = this.cache.get(cacheKey);
+      if (hit && now < hit.refreshAt) return hit.der;
+    }
     for (const id of info.certIds) {
       const n = this.nameHashes.get(id.hashOid);
       const k = this.keyHashes.get(id.hashOid);
       // Not issued by this CA: this responder is not authoritative (RFC 6960 §2.3).
       if (!n || !k || !bytesEqual(n, id.issuerNameHash) || !bytesEqual(k, id.issuerKeyHash)) return ocspError(OCSP_STATUS.unauthorized);
     }
-    const cacheable = info.nonce === null && info.certIds.length === 1;
     try {
-      const der = await this.sign(info, now);
-      if (cacheable) {
-        this.cache.delete(requestKey);
-        if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
-        this.cache.set(requestKey, { der, refreshAt: now + this.validityMs / 2, serial: info.certIds[0]!.serial });
+      const { der, allKnown } = await this.sign(info, now);
+      // `unknown` answers are not kept: anyone can ask about any serial
+      if (cacheKey !== undefined && allKnown) {
+        this.remember(cacheKey, { der, refreshAt: now + this.validityMs / 2, serial: info.certIds[0]!.serial, size: der.byteLength + cacheKey.length });
       }
       return der;
     } catch {
@@ -198,15 +237,18 @@ export class OcspResponder {
     }
   }
 
-  private async sign(info: OcspRequestInfo, now: number): Promise<Uint8Array> {
+  private async sign(info: OcspRequestInfo, now: number): Promise<{ der: Uint8Array; allKnown: boolean }> {
+    let allKnown = true;
     const thisUpdate = new Date(Math.floor(now / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + this.validityMs);
     const responses: SingleResponse[] = [];
     for (const id of info.certIds) {
       const rec = await this.store.getCertificate(id.serial);
       let certStatus: CertStatus;
-      if (!rec || rec.issuerId !== this.ca.id) certStatus = new CertStatus({ unknown: null });
-      else if (rec.status === 'revoked') {
+      if (!rec || rec.issuerId !== this.ca.id) {
+        certStatus = new CertStatus({ unknown: null });
+        allKnown = false;
+      } else if (rec.status === 'revoked') {
         const revoked = new RevokedInfo({ revocationTime: new Date(Math.floor((rec.revokedAt ?? thisUpdate.getTime()) / 1000) * 1000) });
         if (rec.reason && rec.reason !== 'unspecified') revoked.revocationReason = new CRLReason(REVOCATION_REASONS[rec.reason]);
         certStatus = new CertStatus({ revoked });
@@ -228,11 +270,12 @@ export class OcspResponder {
       signature: bufferOf(await this.ca.signer.sign(tbs)),
       certs: this.certs,
     });
-    return serialize(
+    const der = serialize(
       new OCSPResponse({
         responseStatus: OCSP_STATUS.successful,
         responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) }),
       }),
     );
+    return { der, allKnown };
   }
 }

@@ -10,6 +10,9 @@ import { readFileSync } from 'node:fs';
 import { AuthenticatedSafe, PFX, SafeContents } from '@peculiar/asn1-pfx';
 import { id_pkcs9_at_friendlyName, id_pkcs9_at_localKeyId } from '@peculiar/asn1-pkcs9';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { CertID, OCSPRequest, OCSPResponse, Request, TBSRequest } from '@peculiar/asn1-ocsp';
+import { AlgorithmIdentifier, Extension } from '@peculiar/asn1-x509';
+import { createHash, randomBytes } from 'node:crypto';
 import { ipBytes, keyIdentifier } from '../../src/pki/certificate.js';
 import { issueCertificate } from '../../src/pki/issue.js';
 import { signingView } from '../../src/pki/issuing-ca.js';
@@ -44,7 +47,7 @@ async function ocspSetup() {
   return { t, ocsp, c, dir, f, req: new Uint8Array(readFileSync(`${dir}/req.der`)) };
 }
 
-test('OCSP: a cached answer (no nonce, keyed by the request bytes) is dropped on revocation; the next answer says revoked', async () => {
+test('OCSP: a cached answer (no nonce, keyed by the CertID) is dropped on revocation; the next answer says revoked', async () => {
   const { t, ocsp, c, dir, f, req } = await ocspSetup();
   const good = await ocsp.respond(req);
   assert.equal(await ocsp.respond(req), good, 'served from the cache');
@@ -56,6 +59,42 @@ test('OCSP: a cached answer (no nonce, keyed by the request bytes) is dropped on
   assert.match(r.out, /Response verify OK/);
   assert.match(r.out, /leaf\.pem: revoked/);
   assert.match(r.out, /Reason: keyCompromise/);
+});
+
+/** A nonce-less OCSPRequest for one serial of `ca`, padded with an arbitrary non-critical request extension. */
+function paddedRequest(view: ReturnType<typeof signingView>, serial: Uint8Array, pad: number): Uint8Array {
+  const certId = new CertID({
+    hashAlgorithm: new AlgorithmIdentifier({ algorithm: '1.3.14.3.2.26', parameters: null }),
+    issuerNameHash: new OctetString(createHash('sha1').update(view.subject).digest()),
+    issuerKeyHash: new OctetString(createHash('sha1').update(view.publicKeyBits).digest()),
+    serialNumber: serial.slice().buffer,
+  });
+  const tbs = new TBSRequest({ requestList: [new Request({ reqCert: certId })] });
+  tbs.requestExtensions = [new Extension({ extnID: '1.3.6.1.4.1.99999.1', critical: false, extnValue: new OctetString(randomBytes(pad)) })];
+  return new Uint8Array(AsnConvert.serialize(new OCSPRequest({ tbsRequest: tbs })));
+}
+
+test('attack: OCSP cache pinning without authentication: padded requests for unknown serials keep nothing, padded requests for a known serial share one small entry, and the cache stays within its byte bound', async () => {
+  const t = await makeCa({ trustDomain: 'example.org', t0: Date.now() });
+  const view = signingView(t.ca);
+  const ocsp = new OcspResponder(t.store, t.clock, view, { cacheBytes: 8 * 1024 });
+  for (let i = 0; i < 200; i++) {
+    const res = AsnConvert.parse(await ocsp.respond(paddedRequest(view, Uint8Array.of(0x01, ...randomBytes(15)), 15_000)), OCSPResponse);
+    assert.equal(res.responseStatus, 0, 'the responder still answers (unknown)');
+  }
+  assert.deepEqual(ocsp.cacheUsage, { entries: 0, bytes: 0 }, 'unknown serials are never cached');
+  const c = await issueCertificate(t.ctx, { profile: 'client', clientId: 'app1' });
+  const serial = Uint8Array.from(Buffer.from(c.serial, 'hex'));
+  const first = await ocsp.respond(paddedRequest(view, serial, 15_000));
+  for (let i = 0; i < 50; i++) assert.equal(await ocsp.respond(paddedRequest(view, serial, 15_000)), first, 'every padding of one CertID hits the same entry');
+  assert.equal(ocsp.cacheUsage.entries, 1);
+  assert.ok(ocsp.cacheUsage.bytes < 3 * 1024, `one entry holds ${ocsp.cacheUsage.bytes} bytes, not the padding`);
+  for (let i = 0; i < 30; i++) {
+    const more = await issueCertificate(t.ctx, { profile: 'client', clientId: `app-${i}` });
+    await ocsp.respond(paddedRequest(view, Uint8Array.from(Buffer.from(more.serial, 'hex')), 1_000));
+    assert.ok(ocsp.cacheUsage.bytes <= 8 * 1024, `the cache holds ${ocsp.cacheUsage.bytes} bytes, over its 8 KiB bound`);
+  }
+  assert.ok(ocsp.cacheUsage.entries > 1 && ocsp.cacheUsage.entries < 31, 'older answers were evicted to stay within the bound');
 });
 
 test('OCSP request smuggling: BER instead of DER (a long-form length) or trailing bytes → malformedRequest', async () => {
