@@ -8,7 +8,7 @@
 import type { Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import { CrlPublisher, type Crl } from './crl.js';
-import { createHierarchy, type Hierarchy } from './hierarchy.js';
+import { createHierarchy, loadSigner, type Hierarchy } from './hierarchy.js';
 import { issueCertificate, type IssueContext, type IssueRequest, type IssuedCertificate } from './issue.js';
 import { openIssuingCa, signingView, type IssuingCa } from './issuing-ca.js';
 import { OcspResponder, ocspError, OCSP_STATUS } from './ocsp.js';
@@ -22,7 +22,7 @@ import { verifyCertificateChain, type RevocationLookup } from './verify-chain.js
 import { EKU } from './certificate.js';
 import { clientIdFromSpiffe } from './profiles.js';
 import { nameToString } from './extensions.js';
-import { equalBytes, type ParsedCertificate } from './parse.js';
+import { equalBytes, parseCertificate, type ParsedCertificate } from './parse.js';
 
 export interface AuthorityOptions {
   store: CertificateStore;
@@ -105,6 +105,17 @@ export class CertificateAuthority {
     this.ca = ca;
     const view = signingView(ca);
     if (!this.crls.has(ca.record.id)) this.crls.set(ca.record.id, new CrlPublisher(this.o.store, this.o.clock, view, this.o.crlLifetimeMs));
+    // The intermediate's CRL distribution point names its root's CRL: served while the root key is online.
+    for (const root of cas.filter((c) => c.role === 'root' && c.keyRef !== null && !this.crls.has(c.id))) {
+      const cert = parseCertificate(root.certDer);
+      let signer;
+      try {
+        signer = await loadSigner(root, this.o.signers);
+      } catch {
+        continue; // a root whose key cannot be loaded publishes no CRL; issuance does not need it
+      }
+      this.crls.set(root.id, new CrlPublisher(this.o.store, this.o.clock, { id: root.id, subject: cert.subject, spki: cert.spki, signer }, this.o.crlLifetimeMs));
+    }
     this.ocsp = new OcspResponder(this.o.store, this.o.clock, view, { validityMs: this.o.ocspLifetimeMs });
     await this.reconcile();
     return true;

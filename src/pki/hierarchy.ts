@@ -72,7 +72,7 @@ async function caCertificate(a: {
   notAfter: number;
   pathLen: number;
   selfSigned: boolean;
-  urls?: { crl: string; caIssuers: string };
+  urls?: { crl?: string; caIssuers: string };
   nameConstraints?: Uint8Array;
 }): Promise<Uint8Array> {
   const ext = [
@@ -82,7 +82,7 @@ async function caCertificate(a: {
   ];
   if (!a.selfSigned) ext.push(extension(EXT.authorityKeyIdentifier, false, akiValue(keyIdentifier(a.issuerSpki))));
   if (a.urls) {
-    ext.push(extension(EXT.crlDistributionPoints, false, crlDistributionPointsValue([a.urls.crl])));
+    if (a.urls.crl !== undefined) ext.push(extension(EXT.crlDistributionPoints, false, crlDistributionPointsValue([a.urls.crl])));
     ext.push(extension(EXT.authorityInfoAccess, false, aiaValue(undefined, a.urls.caIssuers)));
   }
   if (a.nameConstraints) ext.push(extension(EXT.nameConstraints, true, a.nameConstraints));
@@ -138,7 +138,10 @@ export async function createHierarchy(o: CreateHierarchyOptions): Promise<Hierar
     notAfter: Math.min(now + (o.intermediateLifetimeMs ?? 5 * YEAR), rootNotAfter),
     pathLen: 0,
     selfSigned: false,
-    urls: { crl: urls.crl, caIssuers: urls.caIssuers },
+    // The root's CRL is served while its key is online (authority.ts); an offline root
+    // cannot keep one current, so its intermediate names no CRL distribution point
+    // (RFC 5280 §4.2.1.13 makes it optional) rather than one that would go stale.
+    urls: o.rootKeyOffline ? { caIssuers: urls.caIssuers } : { crl: urls.crl, caIssuers: urls.caIssuers },
     ...(nc ? { nameConstraints: nc } : {}),
   });
   const rootRec: CaRecord = { id: rootId, role: 'root', certDer: rootDer, signerKind: o.signerKind.kind, keyRef: o.rootKeyOffline ? null : root.keyRef, active: true, createdAt: now };

@@ -9,6 +9,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:tls';
 import type { TestNode } from '../support/portcullis.js';
+import { crlDistributionPointsOf, parseCertificate } from '../../src/pki/parse.js';
+import { fromPem } from '../../src/pki/pem.js';
 import { admin, clientCert, createApp, echoUpstream, files, https, run, startTlsNode } from './helpers.js';
 import { serviceProblem, redisUrl, randomRedisPrefix } from '../support/services.js';
 
@@ -53,6 +55,38 @@ test('openssl verify -x509_strict passes an admin-issued certificate; after revo
   assert.match(revoked.out + revoked.err, /Response verify OK/);
   assert.match(revoked.out, /leaf\.pem: revoked/);
   assert.match(revoked.out, /Reason: keyCompromise/);
+});
+
+/** The path of a certificate's (single) CRL distribution point, fetched from the node whatever host the URL names. */
+function crlPath(pem: string): string {
+  const dps = crlDistributionPointsOf(parseCertificate(fromPem(pem, 'CERTIFICATE')));
+  assert.equal(dps?.length, 1, 'one CRL distribution point');
+  return new URL(dps![0]!).pathname;
+}
+
+test('every CRL distribution point in the chain is served: the leaf\'s and the intermediate\'s, and openssl verify -crl_check_all passes with them (and fails once the leaf is revoked)', async () => {
+  const node = await startTlsNode(up.url);
+  nodes.push(node);
+  const ca = node.services.pki.rootPem();
+  const c = await clientCert(node, await createApp(node, 'crl-all'));
+  const chain = (await https(`${node.urls.identity}/pki/chain.pem`, { ca })).text;
+  const interPem = chain.slice(0, chain.indexOf('-----BEGIN', 1));
+  const crls: Record<string, string> = {};
+  for (const [name, pem] of [['leaf', c.cert], ['inter', interPem]] as const) {
+    const r = await https(`${node.urls.identity}${crlPath(pem)}`, { ca });
+    assert.equal(r.status, 200, `${name} CRL DP ${crlPath(pem)}: ${r.status}`);
+    assert.equal(r.headers['content-type'], 'application/pkix-crl');
+    crls[`${name}.crl`] = (await https(`${node.urls.identity}${crlPath(pem).replace(/\.crl$/, '.pem')}`, { ca })).text;
+  }
+  const f = files({ 'root.pem': ca, 'inter.pem': interPem, 'leaf.pem': c.cert, ...crls });
+  const verify = () => run('openssl', ['verify', '-x509_strict', '-crl_check_all', '-CAfile', f['root.pem']!, '-untrusted', f['inter.pem']!, '-CRLfile', f['leaf.crl']!, '-CRLfile', f['inter.crl']!, f['leaf.pem']!]);
+  const ok = await verify();
+  assert.equal(ok.code, 0, ok.out + ok.err);
+  assert.equal((await admin(node, 'POST', `/v1/certificates/${c.serial}/revoke`, { reason: 'keyCompromise' })).status, 200);
+  const g = files({ 'leaf.crl': (await https(`${node.urls.identity}${crlPath(c.cert).replace(/\.crl$/, '.pem')}`, { ca })).text });
+  const refused = await run('openssl', ['verify', '-x509_strict', '-crl_check_all', '-CAfile', f['root.pem']!, '-untrusted', f['inter.pem']!, '-CRLfile', g['leaf.crl']!, '-CRLfile', f['inter.crl']!, f['leaf.pem']!]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.out + refused.err, /certificate revoked/);
 });
 
 test('the server certificate is renewed without a restart: a new connection gets a new certificate from the same listener', async () => {

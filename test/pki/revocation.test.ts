@@ -141,3 +141,18 @@ test('OCSP: malformed request → malformedRequest; a certificate of another CA 
   const req = ocspRequest(dir, f, f['leaf.pem']!);
   assert.deepEqual(await ocsp.respond(req), Uint8Array.of(0x30, 0x03, 0x0a, 0x01, 0x06));
 });
+
+test('an intermediate under a root kept offline names no CRL distribution point (none could be kept current); under an online root it names the root CRL', async () => {
+  const { createHierarchy } = await import('../../src/pki/hierarchy.js');
+  const { MemoryCertificateStore } = await import('../../src/pki/memory-store.js');
+  const { fileSignerKind } = await import('../../src/pki/signer.js');
+  const { crlDistributionPointsOf, parseCertificate } = await import('../../src/pki/parse.js');
+  const { FrozenClock } = await import('../../src/core/clock.js');
+  const { testSecretBox } = await import('./helpers.js');
+  const mk = (rootKeyOffline: boolean) =>
+    createHierarchy({ store: new MemoryCertificateStore(), signerKind: fileSignerKind(testSecretBox()), clock: new FrozenClock(Date.now()), urlBase: 'https://id.example.org', ...(rootKeyOffline ? { rootKeyOffline } : {}) });
+  const offline = await mk(true);
+  assert.equal(crlDistributionPointsOf(parseCertificate(offline.intermediate.certDer)), null);
+  const online = await mk(false);
+  assert.deepEqual(crlDistributionPointsOf(parseCertificate(online.intermediate.certDer)), [`https://id.example.org/pki/crl/${online.root.id}.crl`]);
+});
