@@ -11,7 +11,7 @@ import { CrlPublisher, type Crl } from './crl.js';
 import { createHierarchy, loadSigner, type Hierarchy } from './hierarchy.js';
 import { issueCertificate, type IssueContext, type IssueRequest, type IssuedCertificate } from './issue.js';
 import { openIssuingCa, signingView, type IssuingCa } from './issuing-ca.js';
-import { OcspResponder, ocspError, OCSP_STATUS } from './ocsp.js';
+import { OcspResponder, ocspError, OCSP_STATUS, parseOcspRequest } from './ocsp.js';
 import { toPem } from './pem.js';
 import { DEFAULT_PROFILES, type Profile, type ProfileName } from './profiles.js';
 import { renewCertificate, type RenewRequest } from './renew.js';
@@ -71,7 +71,8 @@ function profilesFor(o: AuthorityOptions): Record<ProfileName, Profile> {
 export class CertificateAuthority {
   private ca: IssuingCa | undefined;
   private readonly crls = new Map<string, CrlPublisher>();
-  private ocsp: OcspResponder | undefined;
+  /** OCSP responders by intermediate id: the active one and every previous one still valid. */
+  private readonly ocsp = new Map<string, OcspResponder>();
   private readonly revoked = new Set<string>();
   /** DER of every Portcullis CA certificate (roots and intermediates, current and previous). */
   private caCerts: Uint8Array[] = [];
@@ -105,6 +106,23 @@ export class CertificateAuthority {
     this.ca = ca;
     const view = signingView(ca);
     if (!this.crls.has(ca.record.id)) this.crls.set(ca.record.id, new CrlPublisher(this.o.store, this.o.clock, view, this.o.crlLifetimeMs));
+    this.ocsp.set(ca.record.id, new OcspResponder(this.o.store, this.o.clock, view, { validityMs: this.o.ocspLifetimeMs }));
+    // Previous intermediates: their certificates stay valid until they expire, which the
+    // intermediate's own notAfter bounds, so their CRL and OCSP stay served until then.
+    const now = this.o.clock.now();
+    for (const prev of cas.filter((c) => c.role === 'intermediate' && c.id !== ca.record.id && c.keyRef !== null && !this.ocsp.has(c.id))) {
+      const cert = parseCertificate(prev.certDer);
+      if (cert.notAfter <= now) continue;
+      let signer;
+      try {
+        signer = await loadSigner(prev, this.o.signers);
+      } catch {
+        continue;
+      }
+      const prevView = { id: prev.id, subject: cert.subject, spki: cert.spki, publicKeyBits: cert.publicKeyBits, certDer: cert.der, signer };
+      if (!this.crls.has(prev.id)) this.crls.set(prev.id, new CrlPublisher(this.o.store, this.o.clock, prevView, this.o.crlLifetimeMs));
+      this.ocsp.set(prev.id, new OcspResponder(this.o.store, this.o.clock, prevView, { validityMs: this.o.ocspLifetimeMs }));
+    }
     // The intermediate's CRL distribution point names its root's CRL: served while the root key is online.
     for (const root of cas.filter((c) => c.role === 'root' && c.keyRef !== null && !this.crls.has(c.id))) {
       const cert = parseCertificate(root.certDer);
@@ -116,7 +134,6 @@ export class CertificateAuthority {
       }
       this.crls.set(root.id, new CrlPublisher(this.o.store, this.o.clock, { id: root.id, subject: cert.subject, spki: cert.spki, signer }, this.o.crlLifetimeMs));
     }
-    this.ocsp = new OcspResponder(this.o.store, this.o.clock, view, { validityMs: this.o.ocspLifetimeMs });
     await this.reconcile();
     return true;
   }
@@ -172,7 +189,7 @@ export class CertificateAuthority {
         store: this.o.store,
         clock: this.o.clock,
         crls: this.crls,
-        ...(this.ocsp ? { ocsp: [this.ocsp] } : {}),
+        ocsp: [...this.ocsp.values()],
         onRevoked: async (rec) => {
           this.revoked.add(rec.serial);
           await this.onRevoked?.(rec);
@@ -186,7 +203,7 @@ export class CertificateAuthority {
   /** Applies a revocation another node made (the `cert.revoked` event): at once for the verifier, then CRL and OCSP. */
   async applyRevoked(serial: string, issuerId: string): Promise<void> {
     this.revoked.add(serial);
-    this.ocsp?.invalidate(serial);
+    for (const r of this.ocsp.values()) r.invalidate(serial);
     await this.crls.get(issuerId)?.regenerate();
   }
 
@@ -210,8 +227,19 @@ export class CertificateAuthority {
 
   /** Answers a DER OCSPRequest (never throws). */
   async ocspRespond(der: Uint8Array): Promise<Uint8Array> {
-    if (!this.ocsp) return ocspError(OCSP_STATUS.internalError);
-    return this.ocsp.respond(der);
+    const active = this.ca ? this.ocsp.get(this.ca.record.id) : undefined;
+    if (!active) return ocspError(OCSP_STATUS.internalError);
+    if (this.ocsp.size > 1) {
+      // routed by the issuer hashes of the first CertID (RFC 6960 §4.1.1)
+      let first;
+      try {
+        first = parseOcspRequest(der).certIds[0];
+      } catch {
+        first = undefined;
+      }
+      if (first !== undefined) for (const r of this.ocsp.values()) if (r.answersFor(first)) return r.respond(der);
+    }
+    return active.respond(der);
   }
 
   /** Whether a certificate is one of the Portcullis CA certificates. */

@@ -172,6 +172,13 @@ export class OcspResponder {
     this.certs = [preEncoded<Certificate>(ca.certDer)];
   }
 
+  /** Whether a CertID names this responder's CA as the issuer (its hashes match). */
+  answersFor(id: OcspCertId): boolean {
+    const n = this.nameHashes.get(id.hashOid);
+    const k = this.keyHashes.get(id.hashOid);
+    return n !== undefined && k !== undefined && bytesEqual(n, id.issuerNameHash) && bytesEqual(k, id.issuerKeyHash);
+  }
+
   /** Drops cached answers for a serial (call after it is revoked). */
   invalidate(serial: string): void {
     for (const [k, v] of this.cache) if (v.serial === serial) this.drop(k, v);
@@ -220,10 +227,8 @@ export class OcspResponder {
       if (hit && now < hit.refreshAt) return hit.der;
     }
     for (const id of info.certIds) {
-      const n = this.nameHashes.get(id.hashOid);
-      const k = this.keyHashes.get(id.hashOid);
       // Not issued by this CA: this responder is not authoritative (RFC 6960 §2.3).
-      if (!n || !k || !bytesEqual(n, id.issuerNameHash) || !bytesEqual(k, id.issuerKeyHash)) return ocspError(OCSP_STATUS.unauthorized);
+      if (!this.answersFor(id)) return ocspError(OCSP_STATUS.unauthorized);
     }
     try {
       const { der, allKnown } = await this.sign(info, now);

@@ -1,0 +1,61 @@
+/**
+ * After an intermediate rotation (`ca import --role intermediate`), the certificates of
+ * the previous intermediate stay valid until they expire, so their revocation must stay
+ * visible: the node keeps serving the previous intermediate's CRL and answering OCSP for
+ * it (routed by issuer hashes), checked with openssl.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { FrozenClock } from '../../src/core/clock.js';
+import { CertificateAuthority } from '../../src/pki/authority.js';
+import { importCa } from '../../src/pki/hierarchy.js';
+import { MemoryCertificateStore } from '../../src/pki/memory-store.js';
+import { toPem } from '../../src/pki/pem.js';
+import { fileSignerKind, SignerRegistry } from '../../src/pki/signer.js';
+import { openssl, testSecretBox, tmp, writeFiles } from './helpers.js';
+
+test('attack window after rotation: a leaf of the previous intermediate revoked for keyCompromise is revoked on that intermediate\'s CRL and by OCSP (not 404 / unauthorized)', async () => {
+  const dir = tmp();
+  const f = (n: string) => join(dir, n);
+  const run = (args: string[]) => assert.equal(openssl(args).status, 0, args.join(' '));
+  writeFiles(dir, { 'int.ext': 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' });
+  run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:secp384r1', '-out', f('root.key')]);
+  run(['req', '-x509', '-new', '-key', f('root.key'), '-sha384', '-days', '3650', '-subj', '/CN=Rotation Root', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash', '-out', f('root.pem')]);
+  for (const n of ['int1', 'int2']) {
+    run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', f(`${n}.key`)]);
+    run(['req', '-new', '-key', f(`${n}.key`), '-subj', `/CN=${n}`, '-out', f(`${n}.csr`)]);
+    run(['x509', '-req', '-in', f(`${n}.csr`), '-CA', f('root.pem'), '-CAkey', f('root.key'), '-CAcreateserial', '-days', '365', '-sha384', '-extfile', f('int.ext'), '-out', f(`${n}.pem`)]);
+  }
+  const kind = fileSignerKind(testSecretBox());
+  const store = new MemoryCertificateStore();
+  const clock = new FrozenClock(Date.now());
+  const mk = () => new CertificateAuthority({ store, signers: new SignerRegistry([kind]), clock, urlBase: 'https://id.example', trustDomain: 'example.org', serverLifetimeMs: 864e5, clientLifetimeMs: 864e5, crlLifetimeMs: 864e5, ocspLifetimeMs: 36e5 });
+  await importCa({ store, signerKind: kind, clock, role: 'root', certPem: readFileSync(f('root.pem'), 'utf8') });
+  const int1 = await importCa({ store, signerKind: kind, clock, role: 'intermediate', certPem: readFileSync(f('int1.pem'), 'utf8'), keyPem: readFileSync(f('int1.key'), 'utf8') });
+  let pki = mk();
+  await pki.load();
+  const leaf = await pki.issue({ profile: 'client', clientId: 'app1' });
+  clock.advance(1000);
+  await importCa({ store, signerKind: kind, clock, role: 'intermediate', certPem: readFileSync(f('int2.pem'), 'utf8'), keyPem: readFileSync(f('int2.key'), 'utf8') });
+  pki = mk(); // a node started after the rotation
+  await pki.load();
+  assert.notEqual(pki.issuing().record.id, int1.id, 'the new intermediate issues');
+  await pki.revoke(leaf.serial, 'keyCompromise');
+
+  const crl = await pki.crl(int1.id);
+  assert.ok(crl, `the CRL of ${int1.id} is still served`);
+  writeFiles(dir, { 'leaf.pem': leaf.certPem, 'crl.pem': crl.pem });
+  const v = openssl(['verify', '-crl_check', '-CAfile', f('root.pem'), '-untrusted', f('int1.pem'), '-CRLfile', f('crl.pem'), f('leaf.pem')]);
+  assert.notEqual(v.status, 0);
+  assert.match(v.out, /certificate revoked/);
+
+  assert.equal(openssl(['ocsp', '-issuer', f('int1.pem'), '-cert', f('leaf.pem'), '-no_nonce', '-reqout', f('req.der')]).status, 0);
+  const res = await pki.ocspRespond(new Uint8Array(readFileSync(f('req.der'))));
+  writeFiles(dir, { 'resp.der': res, 'chain.pem': toPem((await store.getCa(int1.id))!.certDer, 'CERTIFICATE') });
+  const o = openssl(['ocsp', '-no_nonce', '-respin', f('resp.der'), '-CAfile', f('root.pem'), '-issuer', f('int1.pem'), '-cert', f('leaf.pem')]);
+  assert.match(o.out, /Response verify OK/);
+  assert.match(o.out, /leaf\.pem: revoked/);
+  assert.match(o.out, /Reason: keyCompromise/);
+});
