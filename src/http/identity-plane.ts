@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fast
 import type { TlsOptions } from 'node:tls';
 import type { CertificateAuthority } from '../pki/authority.js';
 import { peerCertificate } from '../gateway/client-certificate-policy.js';
-import { pkiRoutes } from './pki-routes.js';
+import { pkiRoutes, type PkiRoutesOptions } from './pki-routes.js';
 import type { JWK } from 'jose';
 import type { Logger } from '../core/logger.js';
 import type { KeyRing } from '../crypto/keyring.js';
@@ -25,6 +25,8 @@ export interface IdentityPlaneDeps {
   encryptionKeys?: { jwks(): { keys: JWK[] } };
   /** The built-in CA: /pki/* endpoints (CA certificates, CRL, OCSP, renewal). */
   pki?: CertificateAuthority;
+  /** Self-renewal (`/pki/renew`): the app check and the audit trail. */
+  pkiRenewal?: Omit<PkiRoutesOptions, 'pki'>;
   /** Serve HTTPS with these options (http/tls.ts). */
   https?: TlsOptions;
 }
@@ -89,7 +91,7 @@ export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
     return reply.header('cache-control', 'no-store').send(res);
   });
 
-  if (d.pki) void app.register(pkiRoutes, { pki: d.pki });
+  if (d.pki) void app.register(pkiRoutes, { pki: d.pki, ...(d.pkiRenewal ?? {}) });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

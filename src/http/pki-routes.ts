@@ -12,7 +12,11 @@
  * CRLs and nonce-less OCSP answers are cacheable (RFC 5019 §6.2); renewal answers are not.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { PortcullisError } from '../core/errors.js';
+import type { AuditEventInput } from '../audit/store.js';
+import type { Clock } from '../core/clock.js';
+import { PortcullisError, toPortcullisError } from '../core/errors.js';
+import { parseCertificate } from '../pki/parse.js';
+import type { CertificateRecord } from '../pki/store.js';
 import { peerCertificate } from '../gateway/client-certificate-policy.js';
 import type { CertificateAuthority } from '../pki/authority.js';
 import { decodeOcspGet } from '../pki/ocsp.js';
@@ -21,6 +25,11 @@ import type { IssuedCertificate } from '../pki/issue.js';
 
 export interface PkiRoutesOptions {
   pki: CertificateAuthority;
+  /** The app a client certificate is bound to (renewal is refused when it is missing or disabled). */
+  findApp?: (clientId: string) => { status: 'active' | 'disabled' } | undefined;
+  /** Self-renewals and their denials are recorded here. */
+  audit?: { record(e: AuditEventInput): void; flush(): Promise<void> };
+  clock?: Clock;
 }
 
 const CA_ID = /^[A-Za-z0-9._-]{1,100}$/;
@@ -38,6 +47,15 @@ export function issuedView(c: IssuedCertificate): Record<string, unknown> {
     ...(c.privateKeyPem ? { private_key: c.privateKeyPem } : {}),
     ...(c.pkcs12 ? { pkcs12: Buffer.from(c.pkcs12).toString('base64') } : {}),
   };
+}
+
+/** The serial of a presented certificate for the audit trail, or null when it does not parse. */
+function serialOf(der: Uint8Array): string | null {
+  try {
+    return parseCertificate(der).serial;
+  } catch {
+    return null;
+  }
 }
 
 function sendOcsp(reply: FastifyReply, der: Uint8Array, cacheable: boolean): FastifyReply {
@@ -107,17 +125,38 @@ export async function pkiRoutes(app: FastifyInstance, o: PkiRoutesOptions): Prom
     return sendOcsp(reply, res, false);
   });
 
+  const now = (): number => (o.clock ? o.clock.now() : Date.now());
   app.post('/pki/renew', async (req: FastifyRequest<{ Body: { csr?: unknown; pkcs12_password?: unknown } | undefined }>, reply) => {
     const peer = peerCertificate(req.raw.socket);
     if (peer.leaf === null) throw new PortcullisError('pki.renewal-denied', 'renewal needs the current certificate presented over mutual TLS');
     const body = req.body ?? {};
     if (body.csr !== undefined && typeof body.csr !== 'string') throw new PortcullisError('request.invalid', 'csr: expected a PEM string');
     if (body.pkcs12_password !== undefined && typeof body.pkcs12_password !== 'string') throw new PortcullisError('request.invalid', 'pkcs12_password: expected a string');
-    const next = await pki.renew({
-      current: peer.leaf,
-      ...(typeof body.csr === 'string' ? { csrPem: body.csr } : {}),
-      ...(typeof body.pkcs12_password === 'string' ? { pkcs12Password: body.pkcs12_password } : {}),
-    });
+    let current: CertificateRecord | undefined;
+    let next;
+    try {
+      next = await pki.renew({
+        current: peer.leaf,
+        admit: (rec) => {
+          current = rec;
+          if (rec.owner !== null && o.findApp?.(rec.owner)?.status !== 'active') {
+            throw new PortcullisError('cert.app-not-allowed', 'the certificate is bound to an unknown or disabled app');
+          }
+        },
+        ...(typeof body.csr === 'string' ? { csrPem: body.csr } : {}),
+        ...(typeof body.pkcs12_password === 'string' ? { pkcs12Password: body.pkcs12_password } : {}),
+      });
+    } catch (e) {
+      const err = toPortcullisError(e);
+      if (err.status < 500) {
+        const previous = current?.serial ?? serialOf(peer.leaf);
+        o.audit?.record({ time: now(), type: 'certificate.renewal-denied', actor: `certificate:${previous}`, clientId: current?.owner ?? null, reason: err.code, data: { previous } });
+        await o.audit?.flush();
+      }
+      throw err;
+    }
+    o.audit?.record({ time: now(), type: 'certificate.renewed', actor: `certificate:${current!.serial}`, clientId: current!.owner, data: { serial: next.serial, previous: current!.serial } });
+    await o.audit?.flush();
     return reply.header('cache-control', 'no-store').code(201).send(issuedView(next));
   });
 }

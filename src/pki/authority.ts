@@ -182,8 +182,40 @@ export class CertificateAuthority {
     return renewCertificate(this.issueContext(), req);
   }
 
-  /** Revokes, regenerates the CRL, drops cached OCSP answers, then tells every node. */
-  async revoke(serial: string, reason: RevocationReason = 'unspecified'): Promise<CertificateRecord> {
+  /**
+   * Revokes, regenerates the CRL, drops cached OCSP answers, then tells every node. A
+   * revocation for keyCompromise also revokes (for keyCompromise) every certificate
+   * renewed from this one, at any depth: whoever held the key could have renewed it, so
+   * its renewals are as compromised as it is. `descendants` lists the serials revoked so.
+   * @example const { descendants } = await pki.revoke(serial, 'keyCompromise');
+   */
+  async revoke(serial: string, reason: RevocationReason = 'unspecified'): Promise<CertificateRecord & { descendants: string[] }> {
+    const rec = await this.revokeOne(serial, reason);
+    const descendants: string[] = [];
+    if (reason === 'keyCompromise') {
+      const queue = [rec.serial];
+      const seen = new Set(queue);
+      for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
+        for (const child of await this.o.store.listCertificates({ renewedFrom: s })) {
+          if (seen.has(child.serial)) continue;
+          seen.add(child.serial);
+          queue.push(child.serial);
+          // an already revoked renewal still passes its lineage on
+          if (child.status === 'active' && child.notAfter >= this.o.clock.now()) {
+            try {
+              await this.revokeOne(child.serial, 'keyCompromise');
+              descendants.push(child.serial);
+            } catch (e) {
+              if (!(e instanceof PortcullisError && e.code === 'conflict')) throw e;
+            }
+          }
+        }
+      }
+    }
+    return { ...rec, descendants };
+  }
+
+  private revokeOne(serial: string, reason: RevocationReason): Promise<CertificateRecord> {
     return revokeCertificate(
       {
         store: this.o.store,

@@ -57,6 +57,8 @@ export interface IssueRequest {
   lifetimeMs?: number;
   /** With a generated key: also return a PKCS#12 bundle protected by this password. */
   pkcs12Password?: string;
+  /** Set by renewal only: the serial of the certificate this one replaces (its lineage). */
+  renewedFrom?: string;
 }
 
 export interface IssuedCertificate {
@@ -174,6 +176,7 @@ export async function issueCertificate(ctx: IssueContext, req: IssueRequest): Pr
     revokedAt: null,
     reason: null,
     der,
+    ...(req.renewedFrom !== undefined ? { renewedFrom: req.renewedFrom } : {}),
   });
   const certPem = toPem(der, 'CERTIFICATE');
   const out: IssuedCertificate = { serial: serialHex, der, certPem, chainPem: certPem + ca.chainPem, notBefore, notAfter };

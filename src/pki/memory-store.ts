@@ -25,7 +25,8 @@ export class MemoryCertificateStore implements CertificateStore {
         (f.owner === undefined || r.owner === f.owner) &&
         (f.status === undefined || r.status === f.status) &&
         (f.issuerId === undefined || r.issuerId === f.issuerId) &&
-        (f.expiringBefore === undefined || r.notAfter < f.expiringBefore),
+        (f.expiringBefore === undefined || r.notAfter < f.expiringBefore) &&
+        (f.renewedFrom === undefined || r.renewedFrom === f.renewedFrom),
     );
     out.sort((a, b) => a.notBefore - b.notBefore || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
     return out.slice(0, f.limit).map((r) => ({ ...r }));

@@ -2,7 +2,9 @@
  * Renewal authenticated by the current certificate: the caller presents the
  * certificate (verified to the CA's root, unexpired, unrevoked — e.g. the mTLS peer
  * certificate whose key the TLS handshake proved) and gets a new certificate for
- * the same profile and names, with a new key (CSR or generated).
+ * the same profile and names, with a new key (CSR or generated). The new certificate
+ * records the one it renewed (`renewedFrom`), so that revoking a certificate for
+ * keyCompromise also revokes every certificate renewed from it (authority.ts).
  */
 import { PortcullisError } from '../core/errors.js';
 import { EKU } from './certificate.js';
@@ -12,10 +14,13 @@ import { verifyCertificateChain } from './verify-chain.js';
 import { ipToText } from './renew-names.js';
 import { subjectAltNamesOf } from './extensions.js';
 import { parseCertificate } from './parse.js';
+import type { CertificateRecord } from './store.js';
 
 export interface RenewRequest {
   /** The current certificate, DER (as proven by the TLS handshake). */
   current: Uint8Array;
+  /** Refuses the renewal (throws) for the record of the current certificate, e.g. when its app is disabled. */
+  admit?: (current: CertificateRecord) => void;
   csrPem?: string;
   pkcs12Password?: string;
 }
@@ -37,8 +42,9 @@ export async function renewCertificate(ctx: IssueContext, req: RenewRequest): Pr
   } catch (e) {
     throw new PortcullisError('pki.renewal-denied', 'the presented certificate is not current (expired, revoked or not from this CA)', { cause: e });
   }
+  req.admit?.(rec);
   const sans = subjectAltNamesOf(parseCertificate(req.current)) ?? [];
-  const base = { ...(req.csrPem ? { csrPem: req.csrPem } : {}), ...(req.pkcs12Password !== undefined ? { pkcs12Password: req.pkcs12Password } : {}) };
+  const base = { renewedFrom: rec.serial, ...(req.csrPem ? { csrPem: req.csrPem } : {}), ...(req.pkcs12Password !== undefined ? { pkcs12Password: req.pkcs12Password } : {}) };
   if (rec.profile === 'client') {
     if (!rec.owner) throw new PortcullisError('pki.renewal-denied', 'the client certificate has no owner');
     return issueCertificate(ctx, { profile: 'client', clientId: rec.owner, ...base });

@@ -40,6 +40,8 @@ export interface CertificateRecord {
   reason: RevocationReason | null;
   /** The certificate, DER. */
   der: Uint8Array;
+  /** Serial of the certificate this one renewed (its lineage), or null/absent. */
+  renewedFrom?: string | null;
 }
 
 export interface CertificateFilter {
@@ -48,6 +50,8 @@ export interface CertificateFilter {
   issuerId?: string;
   /** Only certificates whose notAfter is before this time. */
   expiringBefore?: number;
+  /** Only certificates renewed from this serial. */
+  renewedFrom?: string;
   limit?: number;
 }
 

@@ -55,6 +55,18 @@ export function runCertificateStoreSuite(name: string, make: () => Promise<Store
     assert.equal(await s.getCertificate('0a1b2d'), undefined);
   });
 
+  t('lineage: renewedFrom round-trips and filters the certificates renewed from a serial', async (open) => {
+    const s = await open();
+    await s.insertCertificate(cert('a1'));
+    const b = cert('b2', { renewedFrom: 'a1' });
+    await s.insertCertificate(b);
+    await s.insertCertificate(cert('c3', { renewedFrom: 'b2' }));
+    assert.deepEqual(await s.getCertificate('b2'), b);
+    assert.deepEqual((await s.listCertificates({ renewedFrom: 'a1' })).map((c) => c.serial), ['b2']);
+    assert.deepEqual((await s.listCertificates({ renewedFrom: 'b2' })).map((c) => c.serial), ['c3']);
+    assert.deepEqual(await s.listCertificates({ renewedFrom: 'c3' }), []);
+  });
+
   t('a duplicate serial is a conflict and keeps the first record', async (open) => {
     const s = await open();
     const first = cert('01');

@@ -31,6 +31,7 @@ function fromRow(r: Selectable<CertificatesTable>): CertificateRecord {
     revokedAt: r.revoked_at,
     reason: r.reason as RevocationReason | null,
     der: fromDbBytes(r.der),
+    ...(r.renewed_from !== null ? { renewedFrom: r.renewed_from } : {}),
   };
 }
 
@@ -50,6 +51,7 @@ export async function insertCertificate(db: Kysely<Database>, c: CertificateReco
       revoked_at: c.revokedAt,
       reason: c.reason,
       der: toDbBytes(c.der),
+      renewed_from: c.renewedFrom ?? null,
     })
     .onConflict((oc) => oc.column('serial').doNothing())
     .executeTakeFirst();
@@ -69,6 +71,7 @@ export async function listCertificates(db: Kysely<Database>, f: CertificateFilte
   if (f.status !== undefined) q = q.where('status', '=', f.status);
   if (f.issuerId !== undefined) q = q.where('issuer_id', '=', f.issuerId);
   if (f.expiringBefore !== undefined) q = q.where('not_after', '<', f.expiringBefore);
+  if (f.renewedFrom !== undefined) q = q.where('renewed_from', '=', f.renewedFrom);
   q = q.orderBy('not_before').orderBy('serial');
   if (f.limit !== undefined) q = q.limit(f.limit);
   return (await q.execute()).map(fromRow);

@@ -85,6 +85,8 @@ export interface CertificatesTable {
   reason: string | null;
   /** DER; reads back as a Buffer. */
   der: Uint8Array;
+  /** Serial of the certificate this one renewed, or null. */
+  renewed_from: string | null;
 }
 
 export interface CertificateAuthoritiesTable {

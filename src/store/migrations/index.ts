@@ -17,6 +17,7 @@ import { webhooks } from './0006-webhooks.js';
 import { encryption } from './0007-encryption.js';
 import { oidcHashedIds } from './0008-oidc-hashed-ids.js';
 import { auditHead } from './0009-audit-head.js';
+import { certificateLineage } from './0010-certificate-lineage.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -29,6 +30,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0007-encryption': encryption,
   '0008-oidc-hashed-ids': oidcHashedIds,
   '0009-audit-head': auditHead,
+  '0010-certificate-lineage': certificateLineage,
 };
 
 /** Brings the schema to the newest version; returns the names applied now. */
