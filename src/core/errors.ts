@@ -67,6 +67,7 @@ export const ERRORS = {
   'route.not-found': { status: 404, meaning: 'No gateway route matches the host, path and method.', fix: 'Check the route table in portcullis.yaml.' },
   'upstream.unavailable': { status: 502, meaning: 'The upstream could not be reached or broke the connection.', fix: 'Check that the upstream is running.' },
   'upstream.content-coding': { status: 502, meaning: 'On a route that signs responses, the upstream answered with a content coding the gateway cannot decode (it asks for `identity` and decodes gzip, deflate and br), or a coded body that does not decode within the buffered-response limit.', fix: 'Let the upstream honour `Accept-Encoding: identity`, or use gzip, deflate or br.' },
+  'upstream.invalid-response': { status: 502, meaning: 'The upstream response cannot be passed on as the route requires: on a route that encrypts responses, its body uses a content coding the gateway cannot decode (or is not what its Content-Encoding says, or decodes beyond the buffering limit).', fix: 'Have the upstream honour `Accept-Encoding: identity` (the gateway sends it on such routes), or use gzip, deflate or br.' },
   'upstream.timeout': { status: 504, meaning: 'The upstream did not answer within the route timeout.', fix: 'Speed up the upstream or raise `timeout` on the route.' },
   // tokens at the gateway and the identity plane
   'token.missing': { status: 401, meaning: 'The route requires a bearer token and none was sent.', fix: 'Send `Authorization: Bearer <access token>`.' },
