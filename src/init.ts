@@ -3,8 +3,9 @@
  * master key and admin token files (mode 0600), the SQLite database with its schema,
  * and the first signing keys. Never overwrites anything that exists.
  */
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { loadConfig, resolveIn } from './core/config/load.js';
 import { silentLogger, type Logger } from './core/logger.js';
 import { createMasterKeyFile } from './crypto/master-key.js';
@@ -22,6 +23,44 @@ export { DEFAULT_CONFIG };
 
 export const CONFIG_FILE = 'portcullis.yaml';
 
+
+/**
+ * Writes a secret file atomically and durably, never over an existing one: a temporary
+ * file (0600, exclusive) in the same directory, fsync, then a hard link to the final
+ * name (fails if it exists) and an fsync of the directory. Typed errors.
+ */
+function writeSecretFileOnce(file: string, content: string): void {
+  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'wx', 0o600);
+  } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    throw new PortcullisError(code === 'ENOENT' ? 'config.not-found' : 'internal', `the offline root key file cannot be written in ${dirname(file)}${code === 'ENOENT' ? ' (no such directory)' : ''}`, { cause });
+  }
+  try {
+    try {
+      writeSync(fd, content);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(tmp, file);
+    } catch (cause) {
+      if ((cause as { code?: string }).code === 'EEXIST') throw new PortcullisError('conflict', 'the offline root key file already exists; choose a new path', { cause });
+      throw cause;
+    }
+    const d = openSync(dirname(file), 'r');
+    try {
+      fsyncSync(d);
+    } finally {
+      closeSync(d);
+    }
+  } finally {
+    unlinkSync(tmp);
+  }
+}
 
 export interface InitResult {
   dir: string;
@@ -57,16 +96,18 @@ export async function initPortcullis(dir: string, opts: { logger?: Logger; confi
       created.push(db);
     }
     await s.keys.maintain();
+    const offlineFile = opts.rootKeyOfflineFile;
     if (!s.pki.ready) {
-      const h = await s.pki.create(fileSignerKind(envelopeSecretBox(s.envelope)), {
+      // The root key exists only in memory: it is on disk before the root is stored, so
+      // a failed write leaves no root whose key is gone, and init can simply be run again.
+      await s.pki.create(fileSignerKind(envelopeSecretBox(s.envelope)), {
         organization: loaded.config.pki.organization,
         ...(loaded.config.pki.permittedDns ? { permittedDns: loaded.config.pki.permittedDns } : {}),
-        ...(opts.rootKeyOfflineFile ? { rootKeyOffline: true } : {}),
+        ...(offlineFile ? { rootKeyOffline: true, saveRootKey: (pem: string) => writeSecretFileOnce(offlineFile, pem) } : {}),
       });
-      if (h.rootKeyPem && opts.rootKeyOfflineFile) {
-        writeFileSync(opts.rootKeyOfflineFile, h.rootKeyPem, { flag: 'wx', mode: 0o600 });
-        created.push(opts.rootKeyOfflineFile);
-      }
+      if (offlineFile) created.push(offlineFile);
+    } else if (offlineFile) {
+      throw new PortcullisError('conflict', 'this directory already has a CA: --root-key-offline applies only when init creates the root; no key file was written');
     }
     const caFile = join(loaded.dir, CA_FILE);
     if (!existsSync(caFile)) {

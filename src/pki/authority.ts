@@ -139,7 +139,7 @@ export class CertificateAuthority {
   }
 
   /** Creates the root and the issuing intermediate (init), then loads them. */
-  async create(kind: SignerKind, o: { organization?: string; permittedDns?: string[]; rootKeyOffline?: boolean } = {}): Promise<Hierarchy> {
+  async create(kind: SignerKind, o: { organization?: string; permittedDns?: string[]; rootKeyOffline?: boolean; saveRootKey?: (pem: string) => Promise<void> | void } = {}): Promise<Hierarchy> {
     const h = await createHierarchy({
       store: this.o.store,
       signerKind: kind,
@@ -148,6 +148,7 @@ export class CertificateAuthority {
       ...(o.organization ? { organization: o.organization } : {}),
       ...(this.o.trustDomain ? { trustDomain: this.o.trustDomain, permittedDns: o.permittedDns ?? [this.o.trustDomain, 'localhost'] } : {}),
       ...(o.rootKeyOffline ? { rootKeyOffline: true } : {}),
+      ...(o.saveRootKey ? { saveRootKey: o.saveRootKey } : {}),
     });
     await this.load();
     return h;

@@ -53,6 +53,11 @@ export interface CreateHierarchyOptions {
   intermediateLifetimeMs?: number;
   /** Do not store the root key: it is returned once (PKCS#8 PEM) to be kept offline. */
   rootKeyOffline?: boolean;
+  /**
+   * With `rootKeyOffline`: called with the root key (PKCS#8 PEM) before anything is
+   * stored; when it throws, nothing is stored, so the key is never lost half-way.
+   */
+  saveRootKey?: (pem: string) => Promise<void> | void;
 }
 
 export interface Hierarchy {
@@ -146,6 +151,15 @@ export async function createHierarchy(o: CreateHierarchyOptions): Promise<Hierar
   });
   const rootRec: CaRecord = { id: rootId, role: 'root', certDer: rootDer, signerKind: o.signerKind.kind, keyRef: o.rootKeyOffline ? null : root.keyRef, active: true, createdAt: now };
   const intRec: CaRecord = { id: intId, role: 'intermediate', certDer: intDer, signerKind: o.signerKind.kind, keyRef: inter.keyRef, active: true, createdAt: now };
+  if (o.rootKeyOffline && o.saveRootKey) {
+    try {
+      await o.saveRootKey(toPem(root.pkcs8, 'PRIVATE KEY'));
+    } catch (e) {
+      root.pkcs8.fill(0);
+      inter.pkcs8.fill(0);
+      throw e;
+    }
+  }
   await o.store.insertCa(rootRec);
   await o.store.insertCa(intRec);
   await o.store.activateCa(rootId);
