@@ -226,6 +226,20 @@ describe('attacks on encrypted bodies, each refused before the upstream', () => 
     }, 'request.body-too-large', 413);
   });
 
+  test('a protected cty that is not a media type (CR LF header injection, NUL, non-ASCII, not a string): 400 jwe.malformed, never a 502', async () => {
+    for (const cty of ['text/plain\r\nx-injected: 1', 'text/plain\u0000', 'tëxt/plain', 'text/', '/plain', 'text/plain; charset', 7]) {
+      await refused(async () => send('/enc/orders', await jwe({ alg: 'dir', kid: dirKey.kid, cty } as never, dirKey.key)), 'jwe.malformed');
+    }
+  });
+
+  test('a cty without a slash means application/<cty> (RFC 7515 §4.1.10); a cty with parameters passes as is', async () => {
+    for (const [cty, expected] of [['json', 'application/json'], ['text/plain; charset="utf-8"', 'text/plain; charset="utf-8"']] as const) {
+      const r = await send('/enc/orders', await jwe({ alg: 'dir', kid: dirKey.kid, cty }, dirKey.key));
+      assert.equal(r.status, 200, r.text);
+      assert.equal(p.upstream.seen.at(-1)!.headers['content-type'], expected);
+    }
+  });
+
   test('ciphertext made for another route (aud billing-api): jwe.context-mismatch', async () => {
     await refused(async () => send('/enc/a', await jwe({ alg: 'ECDH-ES+A256KW', kid: p256().kid, aud: 'billing-api' }, p256().publicKey)), 'jwe.context-mismatch');
   });

@@ -70,6 +70,24 @@ const headerCache = new Map<string, Readonly<Header>>();
 const HEADER_CACHE_SIZE = 1024;
 const malformed = (msg: string) => new PortcullisError('jwe.malformed', msg);
 
+/** RFC 9110 §8.3.1 media type: `type "/" subtype *( OWS ";" OWS parameter )`, visible ASCII only. */
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|"(?:[\\t \\x21\\x23-\\x5B\\x5D-\\x7E]|\\\\[\\t \\x21-\\x7E])*"))*$`);
+const CTY_SHORT = new RegExp(`^${TOKEN}$`);
+
+/**
+ * The protected `cty` as a Content-Type: RFC 7515 §4.1.10, "a recipient using the media
+ * type value MUST treat it as if 'application/' were prepended to any 'cty' value not
+ * containing a '/'". Anything that is not a media type is `jwe.malformed`.
+ */
+function contentTypeOf(cty: unknown): string | undefined {
+  if (cty === undefined) return undefined;
+  if (typeof cty !== 'string') throw malformed('cty is not a string');
+  if (CTY_SHORT.test(cty)) return `application/${cty}`;
+  if (!MEDIA_TYPE.test(cty)) throw malformed('cty is not a media type (RFC 9110 §8.3.1)');
+  return cty;
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -197,6 +215,7 @@ function checkRecipient(jwe: Flat, allowed: readonly JweAlg[], ctx: JweContext):
   if ('zip' in joint) throw new PortcullisError('jwe.zip-not-allowed', 'compressed JWE (zip) is refused');
   // RFC 7516 §4.1.13 (RFC 7515 §4.1.11): a recipient that does not understand a crit extension MUST reject the JWE.
   if ('crit' in joint) throw new PortcullisError('jwe.crit-unsupported', 'the JWE lists critical extensions (crit), none is understood');
+  if ('cty' in joint) contentTypeOf(joint.cty);
   checkContext(protectedHeader, ctx);
   return { jwe, protectedHeader, joint, alg: alg as JweAlg, ciphertext };
 }
@@ -304,8 +323,7 @@ export async function decryptBody(input: string | Uint8Array | Flat | GeneralJWE
     if (facts.type === 'public') throw new PortcullisError('jwe.wrong-key-use', 'decryption needs the private key');
     if (alg === 'ECDH-ES' || alg === 'ECDH-ES+A256KW') await checkEphemeralKey(checked.joint.epk, facts, found.key);
     // Only a protected `cty` is authenticated; an unprotected one could be changed in transit.
-    const cty = checked.protectedHeader.cty;
-    const contentType = typeof cty === 'string' ? cty : undefined;
+    const contentType = contentTypeOf(checked.protectedHeader.cty);
     if ((alg === 'dir' || alg === 'A256KW') && opts.engine !== 'jose' && (found.key instanceof KeyObject || found.key instanceof Uint8Array)) {
       const plaintext = decryptSymmetric(candidate, found.key, alg, checked.ciphertext);
       return { plaintext, contentType, protectedHeader: checked.protectedHeader as JWEHeaderParameters, kid, alg };
