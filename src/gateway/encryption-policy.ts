@@ -129,6 +129,8 @@ export function encryptionSteps(route: RouteConfig, req: EncryptionRequirement, 
       if (SYMMETRIC_ALGS.has(header.alg ?? '')) {
         if (app === undefined) return undefined;
         const k = deps.appEncryptionKeys.symmetric(app, kid);
+        // RFC 7517 §4.4: a key registered for one algorithm is not used with another
+        if (k !== undefined && k.alg !== header.alg) throw new PortcullisError('jwe.alg-not-allowed', `the app key ${k.kid} is registered for ${k.alg}, not ${header.alg}`);
         return k && { key: k.key, use: 'enc' };
       }
       const found = deps.encryptionKeys.decryptionKey(kid);

@@ -240,6 +240,11 @@ describe('attacks on encrypted bodies, each refused before the upstream', () => 
     }
   });
 
+  test("key confusion: an app symmetric key registered for dir used with A256KW, and one registered for A256KW used with dir: jwe.alg-not-allowed (RFC 7517 §4.4)", async () => {
+    await refused(async () => send('/enc/orders', await jwe({ alg: 'A256KW', kid: dirKey.kid }, dirKey.key)), 'jwe.alg-not-allowed');
+    await refused(async () => send('/enc/orders', await jwe({ alg: 'dir', kid: kwKey.kid }, kwKey.key)), 'jwe.alg-not-allowed');
+  });
+
   test('ciphertext made for another route (aud billing-api): jwe.context-mismatch', async () => {
     await refused(async () => send('/enc/a', await jwe({ alg: 'ECDH-ES+A256KW', kid: p256().kid, aud: 'billing-api' }, p256().publicKey)), 'jwe.context-mismatch');
   });
