@@ -15,13 +15,15 @@
  *
  * Responses (`response: app-public-key | app-symmetric-key`): the upstream body is
  * encrypted to the app's newest registered public encryption key or symmetric key,
- * bound to the same `aud`/`pc_app`, and sent as `application/jose`. What is encrypted is
+ * bound to the same `aud`/`pc_app` and to the request (`pc_rid` = its X-Request-Id, or
+ * one the gateway makes and returns in X-Request-Id), so a recorded response replayed
+ * for another request fails the client's check, and sent as `application/jose`. What is encrypted is
  * the representation itself (RFC 9110 §8.4): the upstream is asked for `identity`
  * (the client's Accept-Encoding and Range are not passed on), a gzip/deflate/br body it
  * sends anyway is decoded first, any other coding is refused (502
  * `upstream.invalid-response`), and the answer carries no Content-Encoding.
  */
-import type { KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate } from 'node:zlib';
 import type { JWEHeaderParameters } from 'jose';
@@ -80,6 +82,25 @@ function headerOf(flat: readonly string[], lowerName: string): string | undefine
 
 /** Response fields that describe the plaintext and are wrong for the ciphertext. */
 const PLAINTEXT_FIELDS = new Set(['content-type', 'content-length', 'content-digest', 'repr-digest', 'etag', 'content-md5', 'content-encoding', 'content-range', 'accept-ranges']);
+
+/** A request id that can be bound: 1 to 200 visible ASCII characters. */
+const REQUEST_ID = /^[\x21-\x7E]{1,200}$/;
+
+/** The request's X-Request-Id (one, bindable) or a new random one. */
+function requestIdOf(ctx: RequestContext): string {
+  const raw = ctx.req.rawHeaders;
+  let id: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length !== 12 || raw[i]!.toLowerCase() !== 'x-request-id') continue;
+    if (id !== undefined) throw new PortcullisError('request.invalid', 'X-Request-Id is sent more than once');
+    id = raw[i + 1]!;
+  }
+  if (id === undefined) return randomBytes(16).toString('base64url');
+  if (!REQUEST_ID.test(id)) throw new PortcullisError('request.invalid', 'X-Request-Id must be 1 to 200 visible ASCII characters to bind the encrypted response to it');
+  return id;
+}
+
+const PLAINTEXT_FIELDS_AND_ID = new Set([...PLAINTEXT_FIELDS, 'x-request-id']);
 
 /** Request fields that would make the upstream send anything but the whole identity representation. */
 const CODING_FIELDS = new Set(['accept-encoding', 'range', 'if-range']);
@@ -168,7 +189,8 @@ export function encryptionSteps(route: RouteConfig, req: EncryptionRequirement, 
       if (app === undefined || key === undefined) {
         throw new PortcullisError('jwe.unknown-key', `the route encrypts responses to the app's ${mode === 'app-public-key' ? 'registered public' : 'symmetric'} encryption key and the app has none`);
       }
-      const context: JweContext = { aud, app };
+      const requestId = requestIdOf(ctx);
+      const context: JweContext = { aud, app, requestId };
       // ask for the whole identity representation: what is encrypted is the plaintext itself
       ctx.headers.forward = setHeader(ctx.headers.forward, 'accept-encoding', 'identity', CODING_FIELDS);
       const hook: ResponseHook = async (r: UpstreamResponse) => {
@@ -177,7 +199,8 @@ export function encryptionSteps(route: RouteConfig, req: EncryptionRequirement, 
         const cty = headerOf(r.headers, 'content-type');
         const jwe = await encryptBody(plain, { key: key.key, alg: key.alg, kid: key.kid, context, ...(cty !== undefined ? { cty } : {}) });
         const body = Buffer.from(jwe, 'latin1');
-        return { ...r, headers: setHeader(r.headers, 'content-type', 'application/jose', PLAINTEXT_FIELDS).concat('content-length', String(body.length)), body };
+        const headers = setHeader(r.headers, 'content-type', 'application/jose', PLAINTEXT_FIELDS_AND_ID).concat('content-length', String(body.length), 'x-request-id', requestId);
+        return { ...r, headers, body };
       };
       const prev = ctx.respond;
       ctx.respond = prev === undefined ? hook : async (r) => hook(await prev(r));

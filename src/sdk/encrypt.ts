@@ -95,9 +95,14 @@ export interface DecryptedFromPortcullis {
  * Decrypts a JWE Portcullis encrypted to the app: `key` is the app's AES key (the JWK shown
  * once, or its bytes) or the private key matching its registered public key (JWK or CryptoKey).
  * With `context`, the protected header must bind the same audience / app / request id.
+ * The gateway binds each encrypted response to its request's `X-Request-Id` (`pc_rid`):
+ * send a fresh, unpredictable one and pass it as `requestId`, so that a recorded
+ * response replayed for another request is refused (`jwe.context-mismatch`).
  *
  * @example
- * const { text } = await decryptFromPortcullis(await res.text(), appAesJwk, { context: { aud: 'orders-api', requestId } });
+ * const requestId = crypto.randomUUID();
+ * const res = await fetch(url, { headers: { authorization, 'x-request-id': requestId } });
+ * const { text } = await decryptFromPortcullis(await res.text(), appAesJwk, { context: { aud: 'orders-api', app: clientId, requestId } });
  */
 export async function decryptFromPortcullis(jwe: string, key: JWK | CryptoKey | Uint8Array, opts: { context?: Partial<JweContext> } = {}): Promise<DecryptedFromPortcullis> {
   let k: CryptoKey | Uint8Array;

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSecretKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { compactDecrypt, CompactEncrypt, FlattenedEncrypt, type CompactJWEHeaderParameters, type JWK } from 'jose';
+import { decryptFromPortcullis } from '../../src/sdk/index.js';
 import { AUDIENCE, createApp, startPolicyNode, type Answer, type PolicyNode, type TestApp, auditMark, deniedSince } from './message-policy-support.js';
 
 const ROUTES = `
@@ -289,6 +290,34 @@ describe('encrypted responses', () => {
     assert.ok(h.kid === dirKey.kid || h.kid === kwKey.kid, 'one of the app symmetric keys');
     const { plaintext: pt } = await compactDecrypt(text, h.kid === dirKey.kid ? dirKey.key : kwKey.key);
     assert.equal(JSON.parse(new TextDecoder().decode(pt)).method, 'GET');
+  });
+
+  test('attack: an encrypted response replayed for another request: the response is bound to the X-Request-Id of its request (pc_rid), so the SDK refuses it for any other (jwe.context-mismatch)', async () => {
+    const get = (rid?: string) => fetch(`${p.gateway}/encsym/x`, { headers: { authorization: `Bearer ${token}`, ...(rid ? { 'x-request-id': rid } : {}) } });
+    const first = await get('req-aaaa-1');
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('x-request-id'), 'req-aaaa-1');
+    const recorded = await first.text();
+    const key = headerOf(recorded).kid === dirKey.kid ? dirKey.key : kwKey.key;
+    const jwk = { kty: 'oct', k: key.export().toString('base64url'), alg: headerOf(recorded).alg === 'A256KW' ? 'A256KW' : 'dir' } as JWK;
+    const ok = await decryptFromPortcullis(recorded, jwk, { context: { aud: AUDIENCE, app: app.clientId, requestId: 'req-aaaa-1' } });
+    assert.equal(JSON.parse(ok.text()).method, 'GET');
+    await assert.rejects(decryptFromPortcullis(recorded, jwk, { context: { aud: AUDIENCE, app: app.clientId, requestId: 'req-bbbb-2' } }), (e: any) => e.code === 'jwe.context-mismatch');
+    // without an X-Request-Id the gateway makes one, and says which
+    const none = await get();
+    const rid = none.headers.get('x-request-id');
+    assert.match(String(rid), /^[A-Za-z0-9_-]{16,}$/);
+    assert.equal(headerOf(await none.text())['pc_rid'], rid);
+  });
+
+  test('an X-Request-Id that cannot be bound (control characters, over 200 characters, sent twice) on a response-encrypting route: 400 request.invalid', async () => {
+    const seen = p.upstream.seen.length;
+    for (const headers of [{ 'x-request-id': 'a'.repeat(201) }, { 'x-request-id': 'ré' }, { 'x-request-id': 'a, b' }]) {
+      const r = await fetch(`${p.gateway}/encsym/x`, { headers: { authorization: `Bearer ${token}`, ...headers } });
+      assert.equal(r.status, 400);
+      assert.equal(((await r.json()) as { code: string }).code, 'request.invalid');
+    }
+    assert.equal(p.upstream.seen.length, seen, 'the upstream saw nothing');
   });
 
   test('an app without a registered public key on an app-public-key route: jwe.unknown-key, the upstream is not called', async () => {
