@@ -145,7 +145,7 @@ export async function issueCertificate(ctx: IssueContext, req: IssueRequest): Pr
   let spki: Uint8Array;
   let keyId: Uint8Array;
   let privateKeyPem: string | undefined;
-  if (req.csrPem) {
+  if (req.csrPem !== undefined) {
     spki = parseCsr(req.csrPem).spki;
     keyId = keyIdentifier(spki);
   } else {

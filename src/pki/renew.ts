@@ -44,7 +44,7 @@ export async function renewCertificate(ctx: IssueContext, req: RenewRequest): Pr
   }
   req.admit?.(rec);
   const sans = subjectAltNamesOf(parseCertificate(req.current)) ?? [];
-  const base = { renewedFrom: rec.serial, ...(req.csrPem ? { csrPem: req.csrPem } : {}), ...(req.pkcs12Password !== undefined ? { pkcs12Password: req.pkcs12Password } : {}) };
+  const base = { renewedFrom: rec.serial, ...(req.csrPem !== undefined ? { csrPem: req.csrPem } : {}), ...(req.pkcs12Password !== undefined ? { pkcs12Password: req.pkcs12Password } : {}) };
   if (rec.profile === 'client') {
     if (!rec.owner) throw new PortcullisError('pki.renewal-denied', 'the client certificate has no owner');
     return issueCertificate(ctx, { profile: 'client', clientId: rec.owner, ...base });

@@ -111,3 +111,8 @@ test('PKCS#12 export opens with openssl pkcs12 and holds key, leaf and chain', a
   const wrong = openssl(['pkcs12', '-in', f['b.p12']!, '-passin', 'pass:wrong', '-nodes']);
   assert.notEqual(wrong.status, 0, 'a wrong password must fail the MAC');
 });
+
+test('an empty CSR is an invalid CSR (pki.csr-invalid), not a request to generate the key', async () => {
+  const t = await makeCa({ trustDomain: 'example.org' });
+  await assert.rejects(issueCertificate(t.ctx, { profile: 'client', clientId: 'billing', csrPem: '' }), (e: any) => e.code === 'pki.csr-invalid');
+});

@@ -92,7 +92,7 @@ export function certificateRoutes(s: Services): AdminRoute[] {
           ...(body.dns_names ? { dnsNames: body.dns_names } : {}),
           ...(body.ip_addresses ? { ipAddresses: body.ip_addresses } : {}),
           ...(body.client_id ? { clientId: body.client_id } : {}),
-          ...(body.csr ? { csrPem: body.csr } : {}),
+          ...(body.csr !== undefined ? { csrPem: body.csr } : {}),
           ...(lifetimeMs !== undefined ? { lifetimeMs } : {}),
           ...(body.format === 'pkcs12' ? { pkcs12Password: body.pkcs12_password! } : {}),
         });
@@ -149,7 +149,7 @@ export function certificateRoutes(s: Services): AdminRoute[] {
       errors: [400, 401, 404],
       async handler({ params, body }) {
         const r = await record(serialParam(params.serial));
-        const c = await s.pki.renew({ current: r.der, ...(body.csr ? { csrPem: body.csr } : {}) });
+        const c = await s.pki.renew({ current: r.der, ...(body.csr !== undefined ? { csrPem: body.csr } : {}) });
         s.audit.record({ time: s.clock.now(), type: 'certificate.renewed', actor: ACTOR, clientId: r.owner, data: { serial: c.serial, previous: r.serial } });
         await s.audit.flush();
         return { status: 201, body: issuedView(c) };
