@@ -21,7 +21,7 @@
  *  5. `<file>.new` is renamed over `<file>` (atomic), and `<file>.old` is removed unless kept.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PortcullisError } from '../core/errors.js';
 import type { AppSigningKeyStore } from '../tokens/app-keys-store.js';
@@ -178,6 +178,9 @@ export async function rotateMasterKey(store: RotateMasterStore, masterKeyFile: s
     } catch (e) {
       for (const [, d] of deks) if (!d.underNew) await store.putSetting(d.name, d.original);
       rmSync(newFile, { force: true });
+      // nothing was swapped: the copy of the current key made for this rotation goes too,
+      // or the next run would take it for the leftover of a finished rotation
+      if (existsSync(oldFile) && readFileSync(oldFile).equals(readFileSync(masterKeyFile))) rmSync(oldFile, { force: true });
       throw new PortcullisError('crypto.decrypt-failed', 'a sealed value did not open under the new master key; the data keys were put back under the current key and nothing was swapped', { cause: e });
     }
 

@@ -120,3 +120,28 @@ test('an interrupted rotation resumes with the key it had written; a leftover ma
     await n.stop();
   }
 });
+
+test('a rotation rolled back at the verification step leaves no master.key.old behind, so the next rotation runs', async () => {
+  const d = tempDir('portcullis-rotate-rollback-');
+  const n = await startTestNode({ dir: d, config, keepDir: false });
+  const store = await openDurableStore(`sqlite:${join(d, 'portcullis.db')}`);
+  try {
+    const current = readFileSync(join(d, 'master.key'), 'utf8');
+    // a store whose first signing key reads back damaged: step 4 fails and rolls back
+    const damaged = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== 'listKeys') return Reflect.get(target, prop, receiver);
+        return async () => (await target.listKeys()).map((k, i) => (i === 0 ? { ...k, privateJwk: k.privateJwk.slice(0, -4) + 'AAAA' } : k));
+      },
+    }) as typeof store;
+    await assert.rejects(rotateMasterKey(damaged, join(d, 'master.key')), (e: unknown) => e instanceof PortcullisError && e.code === 'crypto.decrypt-failed');
+    assert.equal(readFileSync(join(d, 'master.key'), 'utf8'), current, 'the master key is unchanged');
+    assert.equal(existsSync(join(d, 'master.key.new')), false);
+    assert.equal(existsSync(join(d, 'master.key.old')), false, 'no leftover that would stop the next run');
+    const r = await rotateMasterKey(store, join(d, 'master.key'));
+    assert.equal(r.resumed, false);
+  } finally {
+    await store.close();
+    await n.stop();
+  }
+});
