@@ -68,6 +68,23 @@ function rdns(name: Uint8Array): Uint8Array[] {
   return parseDer(name, Name, 'Name').value.map((rdn) => new Uint8Array(AsnConvert.serialize(rdn)));
 }
 
+const EMAIL_ADDRESS = '1.2.840.113549.1.9.1';
+
+/**
+ * The legacy emailAddress attributes of a subject DN. RFC 5280 §4.2.1.10: "When
+ * constraints are imposed on the rfc822Name name form, but the certificate does not
+ * include a subject alternative name, the rfc822Name constraint MUST be applied to the
+ * attribute of type emailAddress in the subject distinguished name."
+ * @example subjectEmailAddresses(leaf.subject) // ['alice@example.com']
+ */
+export function subjectEmailAddresses(subject: Uint8Array): string[] {
+  const out: string[] = [];
+  for (const rdn of parseDer(subject, Name, 'Name').value) {
+    for (const atv of rdn) if (atv.type === EMAIL_ADDRESS) out.push(atv.value.toString());
+  }
+  return out;
+}
+
 /** DN subtree: the base's RDNs are a prefix of the name's RDNs (byte comparison of each RDN). */
 function dnMatches(name: Uint8Array, base: Uint8Array): boolean {
   const b = rdns(base);

@@ -9,7 +9,7 @@ import { createPublicKey } from 'node:crypto';
 import { getPublicSuffix } from 'tldts';
 import { PortcullisError, type ErrorCode } from '../core/errors.js';
 import { EKU, EXT, KU, ipBytes } from './certificate.js';
-import { satisfiesNameConstraints } from './name-constraints.js';
+import { satisfiesNameConstraints, subjectEmailAddresses } from './name-constraints.js';
 import {
   Asn1Error,
   LDH_DOMAIN,
@@ -210,7 +210,9 @@ const DNS_NAME = new RegExp(`^(?:\\*\\.)?${LDH_DOMAIN}$`);
 
 function namesOf(c: ParsedCertificate): ParsedGeneralName[] {
   const sans = decode(() => subjectAltNamesOf(c)) ?? [];
-  return [...sans, { type: 'dn', value: c.subject }];
+  // emailAddress in the subject DN is an rfc822Name for name constraints (RFC 5280 §4.2.1.10, §6.1.3 (b))
+  const emails = decode(() => subjectEmailAddresses(c.subject)).map((value): ParsedGeneralName => ({ type: 'email', value }));
+  return [...sans, ...emails, { type: 'dn', value: c.subject }];
 }
 
 /** Name × subtree comparisons allowed per path (rustls-webpki's budget). */
