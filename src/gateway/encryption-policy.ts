@@ -21,11 +21,9 @@
  * the representation itself (RFC 9110 §8.4): the upstream is asked for `identity`
  * (the client's Accept-Encoding and Range are not passed on), a gzip/deflate/br body it
  * sends anyway is decoded first, any other coding is refused (502
- * `upstream.invalid-response`), and the answer carries no Content-Encoding.
+ * `upstream.content-coding`, content-coding.ts), and the answer carries no Content-Encoding.
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
-import { brotliDecompress, gunzip, inflate } from 'node:zlib';
 import type { JWEHeaderParameters } from 'jose';
 import type { EncryptionRequirement, RouteConfig } from '../core/config/schema.js';
 import { PortcullisError } from '../core/errors.js';
@@ -33,8 +31,9 @@ import { decryptBody, type JweDecryptionKey } from '../crypto/jwe/decrypt.js';
 import { encryptBody } from '../crypto/jwe/encrypt.js';
 import type { JweAlg, JweContext } from '../crypto/jwe/policy.js';
 import { hasBody, readBody, replaceBody, requestHeader } from './body.js';
+import { askForIdentity, withoutContentCoding } from './content-coding.js';
 import type { PolicyStep, RequestContext } from './context.js';
-import { MAX_BUFFERED_RESPONSE, type ResponseHook, type UpstreamResponse } from './proxy.js';
+import type { ResponseHook, UpstreamResponse } from './proxy.js';
 import { requestSignatureOf } from './signature-policy.js';
 
 /** An app's encryption key as the in-memory registry returns it (`AppEncryptionKeys`). */
@@ -102,36 +101,6 @@ function requestIdOf(ctx: RequestContext): string {
 
 const PLAINTEXT_FIELDS_AND_ID = new Set([...PLAINTEXT_FIELDS, 'x-request-id']);
 
-/** Request fields that would make the upstream send anything but the whole identity representation. */
-const CODING_FIELDS = new Set(['accept-encoding', 'range', 'if-range']);
-
-const DECODERS: Record<string, (b: Buffer, o: { maxOutputLength: number }) => Promise<Buffer>> = {
-  gzip: promisify(gunzip),
-  'x-gzip': promisify(gunzip),
-  deflate: promisify(inflate),
-  br: promisify(brotliDecompress),
-};
-
-/** The body without its content codings (RFC 9110 §8.4.1: listed in the order applied, so undone last first). */
-async function decoded(body: Buffer, contentEncoding: string | undefined): Promise<Buffer> {
-  if (contentEncoding === undefined) return body;
-  const codings = contentEncoding
-    .split(',')
-    .map((c) => c.trim().toLowerCase())
-    .filter((c) => c !== '' && c !== 'identity');
-  let out = body;
-  for (const c of codings.reverse()) {
-    const decode = DECODERS[c];
-    if (decode === undefined) throw new PortcullisError('upstream.invalid-response', `the upstream sent content coding ${JSON.stringify(c)}, which cannot be decoded for encryption`);
-    try {
-      out = await decode(out, { maxOutputLength: MAX_BUFFERED_RESPONSE });
-    } catch (cause) {
-      throw new PortcullisError('upstream.invalid-response', `the upstream body is not valid ${c} (or decodes beyond the limit)`, { cause });
-    }
-  }
-  return out;
-}
-
 /**
  * Builds the `require.encryption` steps of a route: request decryption and/or the
  * response encryption hook.
@@ -192,10 +161,11 @@ export function encryptionSteps(route: RouteConfig, req: EncryptionRequirement, 
       const requestId = requestIdOf(ctx);
       const context: JweContext = { aud, app, requestId };
       // ask for the whole identity representation: what is encrypted is the plaintext itself
-      ctx.headers.forward = setHeader(ctx.headers.forward, 'accept-encoding', 'identity', CODING_FIELDS);
-      const hook: ResponseHook = async (r: UpstreamResponse) => {
-        if (r.body.length === 0) return r;
-        const plain = await decoded(r.body, headerOf(r.headers, 'content-encoding'));
+      ctx.headers.forward = askForIdentity(ctx.headers.forward, true);
+      const hook: ResponseHook = async (coded: UpstreamResponse) => {
+        if (coded.body.length === 0) return coded;
+        const r = await withoutContentCoding(coded);
+        const plain = r.body;
         const cty = headerOf(r.headers, 'content-type');
         const jwe = await encryptBody(plain, { key: key.key, alg: key.alg, kid: key.kid, context, ...(cty !== undefined ? { cty } : {}) });
         const body = Buffer.from(jwe, 'latin1');

@@ -21,15 +21,15 @@
  * `upstream.content-coding`, never a signature over bytes the client will not see.
  */
 import { createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { brotliDecompress, gunzip, inflate, type InputType } from 'node:zlib';
 import { serializeByteSequence } from 'structured-headers';
 import type { Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import { signatureBase } from '../signatures/signature-base.js';
 import { parseComponentId, serializeSignatureParams, type ComponentId } from '../signatures/signature-input.js';
 import type { SignatureAlgorithm } from '../signatures/types.js';
+import { askForIdentity, withoutContentCoding } from './content-coding.js';
 import type { PolicyStep, RequestContext } from './context.js';
-import { MAX_BUFFERED_RESPONSE, type ResponseHook, type UpstreamResponse } from './proxy.js';
+import type { ResponseHook, UpstreamResponse } from './proxy.js';
 import { requestSignatureOf } from './signature-policy.js';
 
 /** The key ring's current signing key (`KeyRing.signingKey()`). */
@@ -59,47 +59,13 @@ function signAsync(alg: SignatureAlgorithm, key: KeyObject, data: Buffer): Promi
   });
 }
 
-type Decoder = (buf: InputType, opts: { maxOutputLength: number }, cb: (err: Error | null, out: Buffer) => void) => void;
-
-const DECODERS: Readonly<Record<string, Decoder>> = { gzip: gunzip, 'x-gzip': gunzip, deflate: inflate, br: brotliDecompress as Decoder };
-
-/** Fields of a coded body that do not hold for its decoded bytes. */
-const CODED_FIELDS = new Set(['content-encoding', 'content-length', 'content-md5', 'etag']);
-
-const codingError = (m: string, cause?: unknown): PortcullisError => new PortcullisError('upstream.content-coding', m, cause === undefined ? {} : { cause });
-
-/** The response without content coding: decoded when the upstream coded it despite `Accept-Encoding: identity`. */
-async function withoutCoding(r: UpstreamResponse): Promise<UpstreamResponse> {
-  let codings: string[] | undefined;
-  for (let i = 0; i < r.headers.length; i += 2) {
-    if (r.headers[i]!.toLowerCase() !== 'content-encoding') continue;
-    for (const c of r.headers[i + 1]!.split(',')) {
-      const coding = c.trim().toLowerCase();
-      if (coding !== '' && coding !== 'identity') (codings ??= []).push(coding);
-    }
-  }
-  if (codings === undefined) return r;
-  let body = r.body;
-  // RFC 9110 §8.4: codings are listed in the order applied, so undone last first
-  for (const coding of codings.reverse()) {
-    const decode = DECODERS[coding];
-    if (decode === undefined) throw codingError(`the upstream answered with content coding "${coding}", which a signed response cannot carry`);
-    const input = body;
-    body = await new Promise<Buffer>((resolve, reject) => decode(input, { maxOutputLength: MAX_BUFFERED_RESPONSE }, (err, out) => (err === null ? resolve(out) : reject(codingError(`the upstream's ${coding} body does not decode`, err)))));
-  }
-  const headers: string[] = [];
-  for (let i = 0; i < r.headers.length; i += 2) if (!CODED_FIELDS.has(r.headers[i]!.toLowerCase())) headers.push(r.headers[i]!, r.headers[i + 1]!);
-  headers.push('content-length', String(body.length));
-  return { ...r, headers, body };
-}
-
 /**
  * Signs one buffered response; `ctx` gives the request signature to bind.
  *
  * @example const signed = await signResponse(upstreamResponse, ctx, { keys, clock });
  */
 export async function signResponse(coded: UpstreamResponse, ctx: RequestContext, deps: ResponseSigningDeps): Promise<UpstreamResponse> {
-  const r = await withoutCoding(coded);
+  const r = await withoutContentCoding(coded);
   const k = deps.keys.signingKey();
   const alg = JOSE_TO_RFC9421[k.alg];
   if (alg === undefined) throw new PortcullisError('internal', `signing key ${k.kid} (${k.alg}) has no RFC 9421 algorithm`);
@@ -132,13 +98,9 @@ export async function signResponse(coded: UpstreamResponse, ctx: RequestContext,
 export function responseSigningStep(deps: ResponseSigningDeps): PolicyStep {
   return (ctx) => {
     // the client must be able to check the digest over the bytes its fetch hands over: no content coding upstream
-    const fwd = ctx.headers.forward;
-    const next: string[] = [];
-    for (let i = 0; i < fwd.length; i += 2) if (fwd[i]!.toLowerCase() !== 'accept-encoding') next.push(fwd[i]!, fwd[i + 1]!);
-    next.push('accept-encoding', 'identity');
-    ctx.headers.forward = next;
+    ctx.headers.forward = askForIdentity(ctx.headers.forward);
     const prev = ctx.respond;
-    const hook: ResponseHook = prev === undefined ? (r) => signResponse(r, ctx, deps) : async (r) => signResponse(await prev(await withoutCoding(r)), ctx, deps);
+    const hook: ResponseHook = prev === undefined ? (r) => signResponse(r, ctx, deps) : async (r) => signResponse(await prev(await withoutContentCoding(r)), ctx, deps);
     ctx.respond = hook;
     return undefined;
   };
