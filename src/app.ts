@@ -253,38 +253,17 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
     if (store instanceof KyselyDurableStore && store.commitStats() !== undefined) {
       // SQLite group commit (store/durable/sqlite-driver.ts): statements ÷ commits is how many writes share an fsync
       const sqlite = store;
-      const counted = [
+      countersReading(metrics, (field) => sqlite.commitStats()?.[field] ?? 0, [
         ['portcullis_sqlite_commits_total', 'Commits of grouped writes on this process’s SQLite connection (each one fsync).', 'groups'],
         ['portcullis_sqlite_committed_statements_total', 'Statements run in those commits (writes, and reads queued behind them).', 'statements'],
-      ] as const;
-      for (const [name, help, field] of counted) {
-        new Counter({
-          name,
-          help,
-          registers: [metrics],
-          collect() {
-            this.reset();
-            this.inc(sqlite.commitStats()?.[field] ?? 0);
-          },
-        });
-      }
+      ]);
     }
     // the audit trail must not stop silently: alert on unstorable events, failed writes and a growing backlog
-    for (const [name, help, field] of [
+    countersReading(metrics, (field) => audit.stats[field], [
       ['portcullis_audit_unstorable_events_total', 'Audit events the store refused on their own; each was stored as an audit.unstorable marker instead.', 'unstorable'],
       ['portcullis_audit_failed_writes_total', 'Audit writes that failed as a whole (store unreachable); their events were kept in order and retried.', 'failedWrites'],
       ['portcullis_audit_dropped_events_total', 'Audit events dropped because the in-memory queue was full.', 'dropped'],
-    ] as const) {
-      new Counter({
-        name,
-        help,
-        registers: [metrics],
-        collect() {
-          this.reset();
-          this.inc(audit.stats[field]);
-        },
-      });
-    }
+    ]);
     new Gauge({
       name: 'portcullis_audit_pending_events',
       help: 'Audit events recorded on this process and not stored yet.',
@@ -524,4 +503,19 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         if (!inThread) logger.info('stopped');
       })()),
   };
+}
+
+/** Counters whose value is read at scrape time from a running total (`read(field)`): [name, help, field]. */
+function countersReading<F extends string>(metrics: Registry, read: (field: F) => number, counters: ReadonlyArray<readonly [string, string, F]>): void {
+  for (const [name, help, field] of counters) {
+    new Counter({
+      name,
+      help,
+      registers: [metrics],
+      collect() {
+        this.reset();
+        this.inc(read(field));
+      },
+    });
+  }
 }

@@ -4,9 +4,10 @@
  * and the first signing keys. Never overwrites anything that exists.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig, resolveIn } from './core/config/load.js';
+import { fsyncDirectoryOf, writeNewFileSync } from './core/files.js';
 import { silentLogger, type Logger } from './core/logger.js';
 import { createMasterKeyFile } from './crypto/master-key.js';
 import { createAdminTokenFile } from './http/admin-auth.js';
@@ -31,32 +32,21 @@ export const CONFIG_FILE = 'portcullis.yaml';
  */
 function writeSecretFileOnce(file: string, content: string): void {
   const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
-  let fd: number;
   try {
-    fd = openSync(tmp, 'wx', 0o600);
+    writeNewFileSync(tmp, content);
   } catch (cause) {
+    rmSync(tmp, { force: true });
     const code = (cause as { code?: string }).code;
     throw new PortcullisError(code === 'ENOENT' ? 'config.not-found' : 'internal', `the offline root key file cannot be written in ${dirname(file)}${code === 'ENOENT' ? ' (no such directory)' : ''}`, { cause });
   }
   try {
-    try {
-      writeSync(fd, content);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
     try {
       linkSync(tmp, file);
     } catch (cause) {
       if ((cause as { code?: string }).code === 'EEXIST') throw new PortcullisError('conflict', 'the offline root key file already exists; choose a new path', { cause });
       throw cause;
     }
-    const d = openSync(dirname(file), 'r');
-    try {
-      fsyncSync(d);
-    } finally {
-      closeSync(d);
-    }
+    fsyncDirectoryOf(file);
   } finally {
     unlinkSync(tmp);
   }

@@ -21,9 +21,9 @@
  *  5. `<file>.new` is renamed over `<file>` (atomic), and `<file>.old` is removed unless kept.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { PortcullisError } from '../core/errors.js';
+import { fsyncDirectoryOf, writeNewFileSync } from '../core/files.js';
 import type { AppSigningKeyStore } from '../tokens/app-keys-store.js';
 import type { AppEncryptionKeyStore } from '../tokens/app-encryption-keys-store.js';
 import { appEncryptionKeyContext } from '../tokens/app-encryption-keys.js';
@@ -74,23 +74,12 @@ function unwrap(master: Buffer, id: string, wrapped: string): Buffer | undefined
 }
 
 function writeKeyFile(path: string, key: Buffer): void {
-  const fd = openSync(path, 'wx', 0o600);
-  try {
-    writeSync(fd, key.toString('base64') + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  writeNewFileSync(path, key.toString('base64') + '\n');
 }
 
 function fsyncDir(path: string): void {
   try {
-    const fd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fsyncDirectoryOf(path);
   } catch {
     /* not supported on every platform; the rename itself is atomic */
   }
