@@ -6,9 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../../src/core/clock.js';
 import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
 import { markGrantRevoked, oidcAdapter, storageId } from '../../src/identity/oidc/adapter.js';
 import type { OidcModelRecord } from '../../src/identity/store.js';
 import { openDurableStore } from '../../src/store/index.js';
+import { portcullisMigrator } from '../../src/store/migrations/index.js';
 import { MemoryEphemeralStore } from '../../src/store/memory/ephemeral.js';
 
 async function setup(t: { after(fn: () => unknown): void }) {
@@ -110,10 +112,12 @@ test('upgrade: migration 0008 moves existing refresh tokens and sessions to hash
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-oidc-migrate-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'p.db');
-  await (await openDurableStore(`sqlite:${file}`)).close();
-  // The rows an older version wrote: the id in the clear, and again as jti.
+  // A database of the version before 0008, with the rows it wrote: the id in the clear, and again as jti.
+  const older = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(file) }) });
+  const { error } = await portcullisMigrator(older).migrateTo('0007-encryption');
+  await older.destroy();
+  assert.equal(error, undefined);
   const raw = new BetterSqlite3(file);
-  raw.prepare("delete from portcullis_migration where name = '0008-oidc-hashed-ids'").run();
   const insert = raw.prepare('insert into oidc_models (model, id, payload, expires_at, grant_id, user_code, uid, account_id, consumed_at) values (?, ?, ?, ?, ?, null, ?, ?, null)');
   const exp = Date.now() + 3_600_000;
   insert.run('RefreshToken', 'legacy_rt', JSON.stringify({ kind: 'RefreshToken', jti: 'legacy_rt', grantId: 'g1', accountId: 'usr_1' }), exp, 'g1', null, 'usr_1');

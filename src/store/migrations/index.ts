@@ -33,15 +33,22 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0010-certificate-lineage': certificateLineage,
 };
 
-/** Brings the schema to the newest version; returns the names applied now. */
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({
+/**
+ * The migrator over Portcullis's migration tables (an upgrade test brings a database to
+ * an older version with `migrateTo`).
+ */
+export function portcullisMigrator(db: Kysely<any>): Migrator {
+  return new Migrator({
     db,
     provider: { getMigrations: async () => MIGRATIONS },
     migrationTableName: 'portcullis_migration',
     migrationLockTableName: 'portcullis_migration_lock',
   });
-  const { error, results } = await migrator.migrateToLatest();
+}
+
+/** Brings the schema to the newest version; returns the names applied now. */
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const { error, results } = await portcullisMigrator(db).migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new PortcullisError('store.migration', failed ? `schema migration ${failed} failed` : 'schema migration failed', { cause: error });
