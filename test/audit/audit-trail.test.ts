@@ -5,27 +5,16 @@
  * `audit.unavailable` and the events are kept, in order, until it can.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
 import { AuditTrail, verifyAuditChain } from '../../src/audit/trail.js';
 import type { AuditEventInput, AuditStore } from '../../src/audit/store.js';
 import { isPortcullisError } from '../../src/core/errors.js';
 import { createLogger, silentLogger } from '../../src/core/logger.js';
-import { openDurableStore } from '../../src/store/index.js';
-import type { DurableStore } from '../../src/store/types.js';
-import { createTempPostgresDatabase, serviceDescribe } from '../support/services.js';
+import { serviceDescribe } from '../support/services.js';
+import { postgresStoreFixture, sqliteStoreFixture, type StoreFixture } from '../support/store-fixtures.js';
 
-interface Fixture {
-  store: DurableStore;
-  /** Runs SQL on another connection (another process's view of the database). */
-  exec(sql: string): Promise<void>;
-  dispose(): Promise<void>;
-}
+type Fixture = StoreFixture;
 
 function logs(): { lines: Array<{ level: number; msg: string; event?: string }>; logger: ReturnType<typeof createLogger> } {
   const lines: Array<{ level: number; msg: string; event?: string }> = [];
@@ -127,43 +116,10 @@ test('a transient write failure keeps the order: the failed batch is written bef
   assert.deepEqual(stored, ['first', 'second']);
 });
 
-suite('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-audit-'));
-  const file = join(dir, 'a.db');
-  const store = await openDurableStore(`sqlite:${file}`);
-  const other = new BetterSqlite3(file);
-  return {
-    store,
-    exec: async (sql) => void other.exec(sql),
-    dispose: async () => {
-      other.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+suite('sqlite', () => sqliteStoreFixture('portcullis-audit-'));
 
 await serviceDescribe('postgres', 'audit trail on PostgreSQL', () => {
   describe('postgres', () => {
-    suite('postgres', async () => {
-      const db = await createTempPostgresDatabase();
-      const store = await openDurableStore(db.url);
-      return {
-        store,
-        exec: async (sql) => {
-          const c = new pg.Client({ connectionString: db.url });
-          await c.connect();
-          try {
-            await c.query(sql);
-          } finally {
-            await c.end();
-          }
-        },
-        dispose: async () => {
-          await store.close();
-          await db.drop();
-        },
-      };
-    });
+    suite('postgres', postgresStoreFixture);
   });
 });

@@ -5,23 +5,13 @@
  * longer verifies as ok, and appends made after such a deletion do not hide it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
 import { chainHash, verifyAuditChain } from '../../src/audit/trail.js';
 import type { AuditEventInput } from '../../src/audit/store.js';
-import { openDurableStore } from '../../src/store/index.js';
-import type { DurableStore } from '../../src/store/types.js';
-import { createTempPostgresDatabase, serviceDescribe } from '../support/services.js';
+import { serviceDescribe } from '../support/services.js';
+import { postgresStoreFixture, sqliteStoreFixture, type StoreFixture } from '../support/store-fixtures.js';
 
-interface Fixture {
-  store: DurableStore;
-  exec(sql: string): Promise<void>;
-  dispose(): Promise<void>;
-}
+type Fixture = StoreFixture;
 
 const ev = (i: number): AuditEventInput => ({ time: 1_764_000_000_000 + i, type: `e${i}`, actor: 'admin' });
 
@@ -78,43 +68,10 @@ function suite(name: string, make: () => Promise<Fixture>): void {
   });
 }
 
-suite('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-verify-'));
-  const file = join(dir, 'a.db');
-  const store = await openDurableStore(`sqlite:${file}`);
-  const other = new BetterSqlite3(file);
-  return {
-    store,
-    exec: async (sql) => void other.exec(sql),
-    dispose: async () => {
-      other.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+suite('sqlite', () => sqliteStoreFixture('portcullis-verify-'));
 
 await serviceDescribe('postgres', 'audit verify on PostgreSQL', () => {
   describe('postgres', () => {
-    suite('postgres', async () => {
-      const db = await createTempPostgresDatabase();
-      const store = await openDurableStore(db.url);
-      return {
-        store,
-        exec: async (sql) => {
-          const c = new pg.Client({ connectionString: db.url });
-          await c.connect();
-          try {
-            await c.query(sql);
-          } finally {
-            await c.end();
-          }
-        },
-        dispose: async () => {
-          await store.close();
-          await db.drop();
-        },
-      };
-    });
+    suite('postgres', postgresStoreFixture);
   });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { ACR_MFA } from '../../src/identity/oidc/provider.js';
-import { Browser, actionOf, csrfOf, startIdentity, type Identity } from '../support/oidc-harness.js';
+import { Browser, consentAndReturnTo, csrfOf, startIdentity, submitForm, type Identity } from '../support/oidc-harness.js';
 import { authorizationRequest } from '../support/oidc-node.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
@@ -29,20 +29,10 @@ async function authorize(cfg: client.Configuration = config, extra: Record<strin
   return { browser, page, verifier, state };
 }
 
-async function postForm(browser: Browser, html: string, action: string, fields: Record<string, string>) {
-  return browser.request(actionOf(html, action, idp.issuer), { form: { csrf: csrfOf(html), ...fields } });
-}
+const postForm = (browser: Browser, html: string, action: string, fields: Record<string, string>) => submitForm(browser, html, action, fields, idp.issuer);
 
-async function consentAndReturn(browser: Browser, r: { status: number; location: string | undefined; body: string }) {
-  let res = r;
-  if (res.location?.startsWith(idp.issuer)) res = await browser.follow(res.location, idp.issuer);
-  if (res.body.includes('Allow access?')) {
-    res = await postForm(browser, res.body, 'consent', {});
-    if (res.location?.startsWith(idp.issuer)) res = await browser.follow(res.location, idp.issuer);
-  }
-  assert.ok(res.location?.startsWith(REDIRECT), `expected a redirect to the app, got ${res.status} ${res.location} ${res.body.slice(0, 300)}`);
-  return new URL(res.location!);
-}
+/** Submits consent and follows to the redirect back to the app. */
+const consentAndReturn = (browser: Browser, r: { status: number; location: string | undefined; body: string }) => consentAndReturnTo(browser, r, idp.issuer, REDIRECT);
 
 /** Posts to any step of the interaction the page belongs to, whether or not the page has its form. */
 async function postStep(browser: Browser, html: string, action: string, fields: Record<string, string>) {

@@ -179,3 +179,22 @@ export function actionOf(html: string, suffix: string, base: string): string {
   if (!m) throw new Error(`no form for ${suffix}`);
   return new URL(m[1]!.replace(/&amp;/g, '&'), base).toString();
 }
+
+type PageResponse = Awaited<ReturnType<Browser['request']>>;
+
+/** Submits a page's form for `action` (with its CSRF token) as `browser`. */
+export function submitForm(browser: Browser, html: string, action: string, fields: Record<string, string>, issuer: string): Promise<PageResponse> {
+  return browser.request(actionOf(html, action, issuer), { form: { csrf: csrfOf(html), ...fields } });
+}
+
+/** Follows `r` on the identity plane, consents if asked, and returns the redirect back to the app (which must start with `redirect`). */
+export async function consentAndReturnTo(browser: Browser, r: { status: number; location: string | undefined; body: string }, issuer: string, redirect: string): Promise<URL> {
+  let res = r;
+  if (res.location?.startsWith(issuer)) res = await browser.follow(res.location, issuer);
+  if (res.body.includes('Allow access?')) {
+    res = await submitForm(browser, res.body, 'consent', {}, issuer);
+    if (res.location?.startsWith(issuer)) res = await browser.follow(res.location, issuer);
+  }
+  if (!res.location?.startsWith(redirect)) throw new Error(`expected a redirect to the app, got ${res.status} ${res.location} ${res.body.slice(0, 300)}`);
+  return new URL(res.location);
+}

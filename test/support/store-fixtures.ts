@@ -1,0 +1,58 @@
+/**
+ * A durable store on each backend for tests that must also touch the database from
+ * outside the store (another process's view: deleting rows, writing raw SQL).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { openDurableStore } from '../../src/store/index.js';
+import type { DurableStore } from '../../src/store/types.js';
+import { createTempPostgresDatabase } from './services.js';
+
+export interface StoreFixture {
+  store: DurableStore;
+  /** Runs SQL on another connection (another process's view of the database). */
+  exec(sql: string): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** A SQLite file store in a fresh temporary directory, removed by `dispose`. */
+export async function sqliteStoreFixture(prefix = 'portcullis-store-'): Promise<StoreFixture> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const file = join(dir, 'a.db');
+  const store = await openDurableStore(`sqlite:${file}`);
+  const other = new BetterSqlite3(file);
+  return {
+    store,
+    exec: async (sql) => void other.exec(sql),
+    dispose: async () => {
+      other.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A store on a fresh PostgreSQL database, dropped by `dispose` (call under `serviceDescribe('postgres', …)`). */
+export async function postgresStoreFixture(): Promise<StoreFixture> {
+  const db = await createTempPostgresDatabase();
+  const store = await openDurableStore(db.url);
+  return {
+    store,
+    exec: async (sql) => {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        await c.query(sql);
+      } finally {
+        await c.end();
+      }
+    },
+    dispose: async () => {
+      await store.close();
+      await db.drop();
+    },
+  };
+}
