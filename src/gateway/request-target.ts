@@ -16,8 +16,8 @@
  * is sent the path unchanged, and a segment that is empty, `.` or `..` once its
  * parameters are removed (`/public/..;/admin`) is refused, as is an encoded `;`.
  */
-import { isIPv6 } from 'node:net';
 import { PortcullisError } from '../core/errors.js';
+import { isHostPort } from '../signatures/components.js';
 
 export interface RequestTarget {
   /** Normalised absolute path, without the query. */
@@ -134,49 +134,22 @@ export function afterMatched(path: string, n: number): number {
   return i;
 }
 
-/** reg-name characters of RFC 3986 §3.2.2 other than pct-encoded: unreserved and sub-delims. */
-function isRegNameChar(c: number): boolean {
-  // sub-delims: ! $ & ' ( ) * + , ; =
-  return isUnreserved(c) || c === 33 || c === 36 || (c >= 38 && c <= 44) || c === 59 || c === 61;
-}
-
 /** The last Host value found valid: clients repeat theirs on every request. */
 let lastValidHost = '\0';
 
 /**
- * Whether a Host field value is `uri-host [":" port]` (RFC 9110 §7.2, RFC 3986 §3.2.2):
- * an IP-literal (IPv6), or a non-empty reg-name (which covers IPv4address), then an
- * optional port of at most 5 digits. Userinfo, a path, a query, a fragment, whitespace
- * and anything else that would make the authority read differently are refused.
+ * Whether a Host field value is `uri-host [":" port]` (RFC 9110 §7.2, RFC 3986 §3.2.2),
+ * by the same check the signature library makes before it builds a target URI
+ * (`isHostPort`): an IP-literal, or a non-empty reg-name (which covers IPv4address),
+ * then an optional port of at most 5 digits. Userinfo, a path, a query, a fragment,
+ * whitespace and anything else that would make the authority read differently are refused.
+ *
  * @example isValidHost('api.example.com:8443') // true
  * @example isValidHost('api.example.com/payments') // false
  */
 export function isValidHost(host: string): boolean {
   if (host === lastValidHost) return true;
-  const n = host.length;
-  let i = 0;
-  if (n > 0 && host.charCodeAt(0) === 91 /* [ */) {
-    const end = host.indexOf(']');
-    if (end === -1 || !isIPv6(host.slice(1, end))) return false;
-    i = end + 1;
-  } else {
-    for (; i < n; i++) {
-      const c = host.charCodeAt(i);
-      if (c === 58 /* : */) break;
-      if (c === 37 /* % */) {
-        if (hexValue(host.charCodeAt(i + 1)) < 0 || hexValue(host.charCodeAt(i + 2)) < 0) return false;
-        i += 2;
-      } else if (!isRegNameChar(c)) return false;
-    }
-    if (i === 0) return false;
-  }
-  if (i < n) {
-    if (host.charCodeAt(i) !== 58 || n - i - 1 > 5) return false;
-    for (let j = i + 1; j < n; j++) {
-      const c = host.charCodeAt(j);
-      if (c < 48 || c > 57) return false;
-    }
-  }
+  if (!isHostPort(host)) return false;
   lastValidHost = host;
   return true;
 }

@@ -222,7 +222,7 @@ const IP_LITERAL = /^\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,
  * Where the RFC 3986 §3.2.2–3.2.3 `host [":" port]` starting at `start` of `s` ends (at
  * "/", "?" or the end of `s`), or -1 when there is none: an IP-literal, or a reg-name /
  * IPv4address of unreserved, pct-encoded and sub-delims characters, then an optional
- * port. No userinfo (`@`), `#`, whitespace or controls: they would let an authority hide
+ * port of at most five digits. No userinfo (`@`), `#`, whitespace or controls: they would let an authority hide
  * path or fragment text. A character loop, no allocation (it runs on every signed request).
  */
 function hostPortEnd(s: string, start: number): number {
@@ -245,10 +245,13 @@ function hostPortEnd(s: string, start: number): number {
     if (i === start) return -1;
   }
   if (i < n && s.charCodeAt(i) === 0x3a) {
-    for (i++; i < n; i++) {
+    const digits = ++i;
+    for (; i < n; i++) {
       const c = s.charCodeAt(i);
       if (c < 0x30 || c > 0x39) break;
     }
+    // a port is 0–65535: more than five digits is no port
+    if (i - digits > 5) return -1;
   }
   if (i === n) return n;
   const c = s.charCodeAt(i);
