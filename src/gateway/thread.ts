@@ -16,13 +16,12 @@
  * If the thread dies, the gateway listener is gone with it (clients are refused, never
  * let through), `/readyz` answers 503, and the thread is started again after a pause.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
 import type { EphemeralStore } from '../core/ephemeral.js';
 import type { ClusterEvent } from '../core/events.js';
 import { PortcullisError } from '../core/errors.js';
+import { workerEntry } from '../core/worker-entry.js';
 import type { Logger } from '../core/logger.js';
 import { serveEphemeral } from '../store/bridge/ephemeral.js';
 
@@ -87,14 +86,6 @@ export interface GatewayThreadOptions {
   restartDelayMs?: number;
 }
 
-/** The thread's entry: the compiled .js, or (tests, `tsx`) the .ts source behind tsx's loader, which Node 20 does not pass on to workers. */
-function entry(): { file: URL | string; eval: boolean } {
-  const js = new URL('./thread-entry.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return { file: js, eval: false };
-  const ts = new URL('./thread-entry.ts', import.meta.url).href;
-  return { file: `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}); });`, eval: true };
-}
-
 const CALL_TIMEOUT_MS = 10_000;
 
 interface Running {
@@ -129,7 +120,7 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
         port = channel.port2 as unknown as MessagePort;
       }
       const data: GatewayThreadData = { configFile: opts.configFile, env: { ...opts.env }, listen: listenAt, ephemeralPorts: opts.ephemeralPorts && listenAt === undefined, ephemeral: port };
-      const e = entry();
+      const e = workerEntry(new URL('./thread-entry.js', import.meta.url));
       const worker = new Worker(e.file, { eval: e.eval, workerData: data, transferList: port ? [port as never] : [], name: 'portcullis-gateway' });
       const exited = new Promise<number>((done) => worker.once('exit', done));
       let started = false;
