@@ -147,6 +147,8 @@ interface OpenOptions {
   ephemeral?: EphemeralStore;
   /** Whether this process serves sign-ins (it then announces development-only OTP senders). */
   signIns?: boolean;
+  /** Audit appends on a thread of their own (a node's main thread on a SQLite file; store/durable/audit-writer.ts). */
+  auditThread?: boolean;
 }
 
 /** Opens stores and builds every service without listening (CLI tools and tests use this too). */
@@ -185,7 +187,7 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
   const logger = opts.logger ?? createLogger(config.log.level);
   const clock = opts.clock ?? systemClock;
   const masterKey = readMasterKeyFile(resolveIn(dir, config.masterKeyFile));
-  const store = await openDurableStore(config.store, { baseDir: dir, logger });
+  const store = await openDurableStore(config.store, { baseDir: dir, logger, auditThread: opts.auditThread ?? false });
   let ephemeral: EphemeralStore | undefined;
   try {
     ephemeral = opts.ephemeral ?? (await openEphemeralStore(config.ephemeral, { prefix: config.ephemeralPrefix }));
@@ -338,7 +340,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   const loaded = loadConfig(opts.configFile, opts.env);
   const inThread = opts.gatewayThread !== undefined;
   const planes: Config['planes'] = inThread ? ['gateway'] : loaded.config.planes;
-  const openOpts: OpenOptions = { ...opts, signIns: !inThread, ...(opts.gatewayThread?.ephemeral ? { ephemeral: opts.gatewayThread.ephemeral } : {}) };
+  const openOpts: OpenOptions = { ...opts, signIns: !inThread, auditThread: !inThread, ...(opts.gatewayThread?.ephemeral ? { ephemeral: opts.gatewayThread.ephemeral } : {}) };
   // the admin plane manages users, so it needs the identity services too
   const s = planes.includes('identity') || planes.includes('admin') ? await openServices(loaded, openOpts) : withoutIdentity(await openCoreServices(loaded, openOpts));
   const { config, logger } = s;

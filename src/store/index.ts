@@ -12,6 +12,7 @@ import type { EphemeralStore } from '../core/ephemeral.js';
 import type { Logger } from '../core/logger.js';
 import { openSqlite } from './durable/sqlite.js';
 import { KyselyDurableStore } from './durable/store.js';
+import { SqliteAuditWriter } from './durable/audit-writer.js';
 import { MemoryEphemeralStore } from './memory/ephemeral.js';
 import type { DurableStore } from './types.js';
 
@@ -23,17 +24,19 @@ export const DEFAULT_EPHEMERAL_PREFIX = 'portcullis:';
  * Opens the durable store and brings its schema up to date.
  *
  * @example
- * const store = await openDurableStore('sqlite:./portcullis.db', { baseDir: configDir, logger });
+ * const store = await openDurableStore('sqlite:./portcullis.db', { baseDir: configDir, logger, auditThread: true });
  * const store = await openDurableStore('postgres://portcullis@db:5432/portcullis', { logger });
  */
-export async function openDurableStore(url: string, opts: { baseDir?: string; logger?: Logger } = {}): Promise<DurableStore> {
+export async function openDurableStore(url: string, opts: { baseDir?: string; logger?: Logger; auditThread?: boolean } = {}): Promise<DurableStore> {
   let store: KyselyDurableStore;
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
     if (path === '') throw new PortcullisError('config.invalid', 'store: sqlite: needs a file path');
     const file = path === ':memory:' || isAbsolute(path) ? path : resolve(opts.baseDir ?? process.cwd(), path);
     try {
-      store = new KyselyDurableStore(openSqlite(file));
+      // a node's audit appends (and their commits' fsyncs) run off its event loop; an in-memory database has one connection only
+      const auditWriter = opts.auditThread === true && file !== ':memory:' ? new SqliteAuditWriter(file) : undefined;
+      store = new KyselyDurableStore(openSqlite(file), auditWriter ? { auditWriter } : {});
     } catch (e) {
       throw new PortcullisError('store.unavailable', 'cannot open the SQLite database file', { cause: e });
     }

@@ -117,6 +117,7 @@ test('a transient write failure keeps the order: the failed batch is written bef
 });
 
 suite('sqlite', () => sqliteStoreFixture('portcullis-audit-'));
+suite('sqlite, appends on the writer thread', () => sqliteStoreFixture('portcullis-audit-', { auditThread: true }));
 
 await serviceDescribe('postgres', 'audit trail on PostgreSQL', () => {
   describe('postgres', () => {

@@ -18,11 +18,11 @@ export interface StoreFixture {
   dispose(): Promise<void>;
 }
 
-/** A SQLite file store in a fresh temporary directory, removed by `dispose`. */
-export async function sqliteStoreFixture(prefix = 'portcullis-store-'): Promise<StoreFixture> {
+/** A SQLite file store in a fresh temporary directory, removed by `dispose` (`auditThread`: as a node opens it). */
+export async function sqliteStoreFixture(prefix = 'portcullis-store-', opts: { auditThread?: boolean } = {}): Promise<StoreFixture> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const file = join(dir, 'a.db');
-  const store = await openDurableStore(`sqlite:${file}`);
+  const store = await openDurableStore(`sqlite:${file}`, opts);
   const other = new BetterSqlite3(file);
   return {
     store,

@@ -17,6 +17,8 @@ import type { DurableStore } from '../types.js';
 import type { Database } from './schema.js';
 import * as apps from './apps.js';
 import * as audit from './audit-log.js';
+import { chainHash as trailChainHash } from '../../audit/trail.js';
+import type { SqliteAuditWriter } from './audit-writer.js';
 import * as cas from './certificate-authorities.js';
 import * as certs from './certificates.js';
 import * as keys from './key-ring.js';
@@ -53,7 +55,14 @@ export class KyselyDurableStore implements DurableStore {
   private readonly db: Kysely<Database>;
   private closed = false;
 
-  constructor(private readonly dialect: Dialect) {
+  /**
+   * `auditWriter`: audit appends go to a thread of their own (SQLite files; see
+   * audit-writer.ts) instead of this connection, when they use the trail's chain hash.
+   */
+  constructor(
+    private readonly dialect: Dialect,
+    private readonly opts: { auditWriter?: SqliteAuditWriter } = {},
+  ) {
     this.kind = dialect.kind;
     this.db = dialect.db;
     this.identity = new KyselyIdentityStore(dialect.db);
@@ -149,6 +158,12 @@ export class KyselyDurableStore implements DurableStore {
 
   appendAudit(events: AuditEventInput[], chainHash: (prevHash: string, seq: number, e: AuditEventInput) => string): Promise<void> {
     if (events.length === 0) return Promise.resolve();
+    // the thread hashes with the trail's chainHash (a function cannot be posted to it): another one is applied here
+    const writer = this.opts.auditWriter;
+    if (writer !== undefined && chainHash === trailChainHash) {
+      if (this.closed) return Promise.reject(new PortcullisError('store.unavailable', 'durable store is closed (appendAudit)'));
+      return writer.append(events);
+    }
     return this.run('appendAudit', () => this.dialect.serialized((db) => audit.appendAuditLocked(db, events, chainHash)));
   }
   listAudit(afterSeq: number, limit: number): Promise<AuditRow[]> {
@@ -315,6 +330,8 @@ export class KyselyDurableStore implements DurableStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // the writer's batches first: what was posted before close is committed
+    await this.opts.auditWriter?.close();
     await this.dialect.close();
   }
 }
