@@ -3,10 +3,10 @@
  *
  * The TLS handshake only asks for a certificate; this step decides. A chain must lead
  * to the Portcullis CA (or the route's `caBundle`), be valid now, carry EKU
- * clientAuth, not be revoked (the in-memory set fed by `cert.revoked` events; a
- * `caBundle`'s CRLs, unless the route says `revocation: none`) and, with `mapToApp`
- * (the default for the Portcullis CA only), be bound to one active app by
- * `spiffe://<trustDomain>/app/<id>`.
+ * clientAuth, not be revoked (the in-memory set fed by `cert.revoked` events, keyed by
+ * issuer and serial; a `caBundle`'s CRLs, unless the route says `revocation: none`)
+ * and, with `mapToApp` (the default for the Portcullis CA only), be bound to one active
+ * app by `spiffe://<trustDomain>/app/<id>`.
  * The chain is verified once per TLS connection; expiry and revocation are checked
  * on every request. The upstream gets the verified identity in
  * `x-portcullis-client-cert-{app,serial,subject}`.
@@ -129,7 +129,7 @@ export function clientCertificateStep(req: ClientCertificateRequirement, d: Clie
   function admit(ctx: RequestContext, v: VerifiedPeer): void {
     // Checked per request: a connection can outlive its certificate or its revocation.
     if (validitySecond(d.clock.now()) > v.notAfter) throw new PortcullisError('cert.expired', 'the client certificate has expired');
-    if (d.pki.isRevoked(v.serial)) throw new PortcullisError('cert.revoked', 'the client certificate has been revoked');
+    if (d.pki.isRevoked(v.leaf, v.issuer)) throw new PortcullisError('cert.revoked', 'the client certificate has been revoked');
     if (v.clientId !== null) {
       const app = d.findApp(v.clientId);
       if (app === undefined || app.status !== 'active') throw new PortcullisError('cert.app-not-allowed', 'the client certificate is bound to an unknown or disabled app');

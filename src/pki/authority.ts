@@ -2,9 +2,15 @@
  * The certificate authority as the running product uses it: the active issuing CA
  * loaded once, issuance with the configured lifetimes, renewal, revocation with its
  * fan-out hook, the CRL publisher and OCSP responder of every intermediate, and the
- * in-memory revoked-serial set the client-certificate verifier checks in O(1)
- * (filled from the store at reconcile and by `cert.revoked` events).
+ * in-memory revoked set the client-certificate verifier checks in O(1) (filled from
+ * the store at reconcile and by `cert.revoked` events).
+ *
+ * RFC 5280 §4.1.2.2: a serial is unique only per issuer, so the revoked set is keyed
+ * by issuer and serial, the issuer named by its public key as OCSP's CertID names it
+ * (RFC 6960 §4.1.1 issuerKeyHash): a partner CA's certificate that shares a serial with
+ * a revoked Portcullis certificate is not that certificate.
  */
+import { createHash } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import { CrlPublisher, type Crl } from './crl.js';
@@ -47,6 +53,8 @@ export interface VerifiedPeer {
   subject: string;
   notAfter: number;
   leaf: ParsedCertificate;
+  /** The certificate that issued the leaf on the verified path (the leaf itself when it is an anchor). */
+  issuer: ParsedCertificate;
 }
 
 export interface VerifyPeerOptions {
@@ -63,6 +71,20 @@ export interface VerifyPeerOptions {
 
 const UNKNOWN: RevocationLookup = () => 'unknown';
 
+const issuerKeys = new WeakMap<ParsedCertificate, string>();
+
+/** SHA-256 of an issuer's subjectPublicKey bits, hex: the issuer half of a revoked-set key. */
+function issuerKeyOf(issuer: ParsedCertificate): string {
+  let k = issuerKeys.get(issuer);
+  if (k === undefined) {
+    k = createHash('sha256').update(issuer.publicKeyBits).digest('hex');
+    issuerKeys.set(issuer, k);
+  }
+  return k;
+}
+
+const revokedKey = (issuerKey: string, serial: string): string => `${issuerKey}:${serial}`;
+
 function profilesFor(o: AuthorityOptions): Record<ProfileName, Profile> {
   const p = (base: Profile, ms: number): Profile => ({ ...base, defaultLifetimeMs: ms, maxLifetimeMs: Math.max(base.maxLifetimeMs, ms) });
   return { server: p(DEFAULT_PROFILES.server, o.serverLifetimeMs), client: p(DEFAULT_PROFILES.client, o.clientLifetimeMs) };
@@ -73,12 +95,15 @@ export class CertificateAuthority {
   private readonly crls = new Map<string, CrlPublisher>();
   /** OCSP responders by intermediate id: the active one and every previous one still valid. */
   private readonly ocsp = new Map<string, OcspResponder>();
+  /** Revoked certificates by issuer key and serial (`revokedKey`). */
   private readonly revoked = new Set<string>();
+  /** The issuer key of every Portcullis CA, by CA id. */
+  private readonly caKeys = new Map<string, string>();
   /** DER of every Portcullis CA certificate (roots and intermediates, current and previous). */
   private caCerts: Uint8Array[] = [];
   private readonly profiles: Record<ProfileName, Profile>;
   /** The in-memory status lookup of the verifier: no store access on the request path. */
-  readonly revocationLookup: RevocationLookup = (cert) => (this.revoked.has(cert.serial) ? 'revoked' : 'good');
+  readonly revocationLookup: RevocationLookup = (cert, issuer) => (this.isRevoked(cert, issuer) ? 'revoked' : 'good');
   onRevoked: AuthorityOptions['onRevoked'];
 
   constructor(private readonly o: AuthorityOptions) {
@@ -224,7 +249,7 @@ export class CertificateAuthority {
         crls: this.crls,
         ocsp: [...this.ocsp.values()],
         onRevoked: async (rec) => {
-          this.revoked.add(rec.serial);
+          await this.markRevoked(rec.serial, rec.issuerId);
           await this.onRevoked?.(rec);
         },
       },
@@ -235,22 +260,37 @@ export class CertificateAuthority {
 
   /** Applies a revocation another node made (the `cert.revoked` event): at once for the verifier, then CRL and OCSP. */
   async applyRevoked(serial: string, issuerId: string): Promise<void> {
-    this.revoked.add(serial);
+    await this.markRevoked(serial, issuerId);
     for (const r of this.ocsp.values()) r.invalidate(serial);
     await this.crls.get(issuerId)?.regenerate();
   }
 
-  isRevoked(serial: string): boolean {
-    return this.revoked.has(serial);
+  /** Adds a revocation to the in-memory set; a CA this node does not know yet is read from the store with its revocations. */
+  private async markRevoked(serial: string, issuerId: string): Promise<void> {
+    const key = this.caKeys.get(issuerId);
+    if (key !== undefined) this.revoked.add(revokedKey(key, serial));
+    else await this.reconcile();
   }
 
-  /** Re-reads every intermediate's revoked serials from the store (start and the reconcile timer). */
+  /**
+   * Whether a Portcullis CA revoked `cert`, which `issuer` signed (O(1), no store access).
+   * @example if (pki.isRevoked(peer.leaf, peer.issuer)) throw new PortcullisError('cert.revoked', '…');
+   */
+  isRevoked(cert: ParsedCertificate, issuer: ParsedCertificate): boolean {
+    return this.revoked.has(revokedKey(issuerKeyOf(issuer), cert.serial));
+  }
+
+  /** Re-reads the CAs and every intermediate's revoked serials from the store (start and the reconcile timer). */
   async reconcile(): Promise<void> {
     const all = await this.o.store.listCas();
+    for (const c of all) if (!this.caKeys.has(c.id)) this.caKeys.set(c.id, issuerKeyOf(parseCertificate(c.certDer)));
     this.caCerts = all.map((c) => c.certDer);
     const cas = all.filter((c) => c.role === 'intermediate');
     const lists = await Promise.all(cas.map((c) => this.o.store.listRevoked(c.id)));
-    for (const list of lists) for (const r of list) this.revoked.add(r.serial);
+    cas.forEach((c, i) => {
+      const key = this.caKeys.get(c.id)!;
+      for (const r of lists[i]!) this.revoked.add(revokedKey(key, r.serial));
+    });
   }
 
   /** The current CRL of an intermediate (by CA id); undefined for an unknown id. */
@@ -314,6 +354,6 @@ export class CertificateAuthority {
     } catch {
       subject = '';
     }
-    return { clientId, serial: v.leaf.serial, subject, notAfter: v.leaf.notAfter, leaf: v.leaf };
+    return { clientId, serial: v.leaf.serial, subject, notAfter: v.leaf.notAfter, leaf: v.leaf, issuer: v.path[1] ?? v.leaf };
   }
 }

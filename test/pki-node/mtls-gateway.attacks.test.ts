@@ -274,6 +274,30 @@ async function partnerCa() {
       const leaf = await issueCertificate({ store, clock, ca: partner, trustDomain: TRUST_DOMAIN }, { profile: 'client', clientId });
       return { serial: leaf.serial, cert: leaf.certPem + partner.chainPem.slice(0, cut), key: leaf.privateKeyPem! };
     },
+    /** A client certificate with a serial of the caller's choosing (serials are unique per issuer only). */
+    issueWithSerial: async (serialHex: string) => {
+      const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const spki = new Uint8Array(kp.publicKey.export({ format: 'der', type: 'spki' }));
+      const now = clock.now();
+      const tbs = encodeTbs({
+        serial: new Uint8Array(Buffer.from(serialHex, 'hex')),
+        signatureAlgorithm: partner.signer.signatureAlgorithm,
+        issuer: partner.cert.subject,
+        notBefore: Math.floor((now - 60_000) / 1000) * 1000,
+        notAfter: Math.floor((now + 3_600_000) / 1000) * 1000,
+        subject: encodeName([['CN', 'partner-twin']]),
+        spki,
+        extensions: [
+          extension(EXT.basicConstraints, true, basicConstraintsValue(false)),
+          extension(EXT.keyUsage, true, keyUsageValue([KU.digitalSignature])),
+          extension(EXT.extKeyUsage, false, ekuValue([EKU.clientAuth])),
+          partner.template.aki,
+          extension(EXT.subjectKeyIdentifier, false, skiValue(keyIdentifier(spki))),
+        ],
+      });
+      const der = await signStructure(tbs, partner.signer);
+      return { cert: toPem(der, 'CERTIFICATE') + partner.chainPem.slice(0, cut), key: kp.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string };
+    },
     revoke: (serial: string) => revokeCertificate({ store, clock, crls: new Map([[partner.record.id, crls]]) }, serial, 'keyCompromise'),
     /** The partner intermediate's current CRL (and the root's, for the intermediate itself), written to a file of its own. */
     crlFile: async (withRoot = true) => {
@@ -376,6 +400,37 @@ test("attack: a partner certificate the partner revoked (its CRL in crls) → 40
     assert.equal(leaf.status, 200, leaf.text);
     const leafRevoked = await https(`${other.urls.gateway!}/leaf/x`, { ca: otherCa, ...stolen });
     assert.equal(code(leafRevoked), 'cert.revoked');
+  } finally {
+    await other.stop();
+  }
+});
+
+test('a partner certificate whose serial equals a revoked Portcullis certificate\'s serial → 200 on its caBundle route (serials are unique per issuer, RFC 5280 §4.1.2.2); the revoked Portcullis certificate → still 401 cert.revoked', async () => {
+  const p = await partnerCa();
+  const crl = await p.crlFile();
+  const other = await startTlsNodeWith(`routes:
+  - name: partner
+    match: { pathPrefix: /partner }
+    upstream: ${up.url}
+    require:
+      clientCertificate: { caBundle: ${p.bundle}, crls: [${crl}] }
+  - name: mtls
+    match: { pathPrefix: /mtls }
+    upstream: ${up.url}
+    require:
+      clientCertificate: { mapToApp: true }
+`);
+  try {
+    const otherCa = other.services.pki.rootPem();
+    const own = await clientCert(other, await createApp(other, 'own-revoked'));
+    assert.equal((await admin(other, 'POST', `/v1/certificates/${own.serial}/revoke`, { reason: 'keyCompromise' })).status, 200);
+    const twin = await p.issueWithSerial(own.serial);
+    const r = await https(`${other.urls.gateway!}/partner/x`, { ca: otherCa, ...twin });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.headers['x-portcullis-client-cert-serial'], own.serial);
+    const refused = await https(`${other.urls.gateway!}/mtls/x`, { ca: otherCa, cert: own.cert, key: own.key });
+    assert.equal(refused.status, 401, refused.text);
+    assert.equal(code(refused), 'cert.revoked');
   } finally {
     await other.stop();
   }

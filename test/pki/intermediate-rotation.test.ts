@@ -16,7 +16,8 @@ import { toPem } from '../../src/pki/pem.js';
 import { fileSignerKind, SignerRegistry } from '../../src/pki/signer.js';
 import { openssl, testSecretBox, tmp, writeFiles } from './helpers.js';
 
-test('attack window after rotation: a leaf of the previous intermediate revoked for keyCompromise is revoked on that intermediate\'s CRL and by OCSP (not 404 / unauthorized)', async () => {
+/** A root and two intermediates made with openssl; the first imported (active), the second imported by `rotate`. */
+async function rotationSetup() {
   const dir = tmp();
   const f = (n: string) => join(dir, n);
   const run = (args: string[]) => assert.equal(openssl(args).status, 0, args.join(' '));
@@ -34,11 +35,17 @@ test('attack window after rotation: a leaf of the previous intermediate revoked 
   const mk = () => new CertificateAuthority({ store, signers: new SignerRegistry([kind]), clock, urlBase: 'https://id.example', trustDomain: 'example.org', serverLifetimeMs: 864e5, clientLifetimeMs: 864e5, crlLifetimeMs: 864e5, ocspLifetimeMs: 36e5 });
   await importCa({ store, signerKind: kind, clock, role: 'root', certPem: readFileSync(f('root.pem'), 'utf8') });
   const int1 = await importCa({ store, signerKind: kind, clock, role: 'intermediate', certPem: readFileSync(f('int1.pem'), 'utf8'), keyPem: readFileSync(f('int1.key'), 'utf8') });
+  const rotate = () => (clock.advance(1000), importCa({ store, signerKind: kind, clock, role: 'intermediate', certPem: readFileSync(f('int2.pem'), 'utf8'), keyPem: readFileSync(f('int2.key'), 'utf8') }));
+  const caDer = async (id: string) => (await store.getCa(id))!.certDer;
+  return { dir, f, store, clock, mk, int1, rotate, caDer };
+}
+
+test('attack window after rotation: a leaf of the previous intermediate revoked for keyCompromise is revoked on that intermediate\'s CRL and by OCSP (not 404 / unauthorized)', async () => {
+  const { dir, f, store, mk, int1, rotate } = await rotationSetup();
   let pki = mk();
   await pki.load();
   const leaf = await pki.issue({ profile: 'client', clientId: 'app1' });
-  clock.advance(1000);
-  await importCa({ store, signerKind: kind, clock, role: 'intermediate', certPem: readFileSync(f('int2.pem'), 'utf8'), keyPem: readFileSync(f('int2.key'), 'utf8') });
+  await rotate();
   pki = mk(); // a node started after the rotation
   await pki.load();
   assert.notEqual(pki.issuing().record.id, int1.id, 'the new intermediate issues');
@@ -58,4 +65,37 @@ test('attack window after rotation: a leaf of the previous intermediate revoked 
   assert.match(o.out, /Response verify OK/);
   assert.match(o.out, /leaf\.pem: revoked/);
   assert.match(o.out, /Reason: keyCompromise/);
+});
+
+test('after a rotation the revoked set still knows both intermediates: a revoked leaf of either is refused as cert.revoked, on the node that revoked it and on a node loaded before the rotation that learns it by the cert.revoked event; unrevoked leaves of both pass', async () => {
+  const { store, mk, int1, rotate, caDer } = await rotationSetup();
+  const before = mk(); // a node that loaded before the rotation and never reloads
+  await before.load();
+  const old = await before.issue({ profile: 'client', clientId: 'app1' });
+  const oldKept = await before.issue({ profile: 'client', clientId: 'app1' });
+  const int2 = await rotate();
+  const after = mk();
+  await after.load();
+  const fresh = await after.issue({ profile: 'client', clientId: 'app1' });
+  const freshKept = await after.issue({ profile: 'client', clientId: 'app1' });
+  const int1Der = await caDer(int1.id);
+  const int2Der = await caDer(int2.id);
+  const verify = (pki: CertificateAuthority, leaf: { der: Uint8Array }, intermediate: Uint8Array) => pki.verifyPeer([leaf.der, intermediate], { mapToApp: true });
+
+  for (const [leaf, issuerId] of [[old, int1.id], [fresh, int2.id]] as const) {
+    await after.revoke(leaf.serial, 'keyCompromise');
+    await before.applyRevoked(leaf.serial, issuerId);
+  }
+  for (const pki of [before, after]) {
+    await assert.rejects(verify(pki, old, int1Der), { code: 'cert.revoked' });
+    await assert.rejects(verify(pki, fresh, int2Der), { code: 'cert.revoked' });
+    assert.equal((await verify(pki, oldKept, int1Der)).clientId, 'app1');
+    assert.equal((await verify(pki, freshKept, int2Der)).clientId, 'app1');
+  }
+  // a node started now reads both intermediates' revocations from the store
+  const later = mk();
+  await later.load();
+  await assert.rejects(verify(later, old, int1Der), { code: 'cert.revoked' });
+  await assert.rejects(verify(later, fresh, int2Der), { code: 'cert.revoked' });
+  assert.equal((await store.listRevoked(int1.id)).length, 1);
 });
