@@ -5,7 +5,9 @@
  *
  * Every denial is answered on the wire (errors.ts), counted, and audited as
  * `gateway.denied`; allowed requests are counted, timed and sampled into the audit
- * trail. Nothing on this path touches a database.
+ * trail. Upstream failures are counted and logged per request, and audited per route
+ * as `upstream.unavailable` / `upstream.recovered` (upstream-health.ts), not once per
+ * request. Nothing on this path touches a database.
  */
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
 import { BlockList, isIPv6 } from 'node:net';
@@ -29,6 +31,7 @@ import { forward, UpstreamPools } from './proxy.js';
 import { afterMatched, isValidHost, parseRequestTarget } from './request-target.js';
 import { compileRoute, RouteTable, type CompiledRoute } from './route-table.js';
 import { TokenVerifier, type TokenPolicy } from './token-policy.js';
+import { UpstreamHealth } from './upstream-health.js';
 
 export type { PolicyStep, RequestContext } from './context.js';
 
@@ -72,6 +75,8 @@ export interface Gateway {
 interface GatewayRoute extends CompiledRoute {
   readonly steps: readonly PolicyStep[];
   readonly metrics: RouteMetrics;
+  /** Availability of the route's upstream, for the audit trail. */
+  readonly health: UpstreamHealth;
   readonly maxBodySize: number;
   readonly timeoutMs: number;
   readonly stripPrefix: boolean;
@@ -171,6 +176,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const noRouteMetrics = metrics.forRoute(NO_ROUTE);
   const pools = new UpstreamPools({ connections: deps.gateway.connectionsPerUpstream });
   const trustedProxies = proxyList(deps.gateway.trustedProxies);
+  /** By route name and upstream origin: kept across a route reload, so an outage is not reported twice. */
+  const healths = new Map<string, UpstreamHealth>();
+  const healthKey = (name: string, origin: string): string => `${name}\n${origin}`;
+  function healthFor(name: string, origin: string): UpstreamHealth {
+    const key = healthKey(name, origin);
+    let h = healths.get(key);
+    if (h === undefined) healths.set(key, (h = new UpstreamHealth(name, origin, audit, clock)));
+    return h;
+  }
   const tokens = new TokenVerifier({
     issuer: deps.issuer,
     keys: deps.keys,
@@ -216,6 +230,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       ...base,
       steps,
       metrics: metrics.forRoute(config.name),
+      health: healthFor(config.name, base.origin),
       maxBodySize: config.maxBodySize,
       timeoutMs: config.timeout,
       stripPrefix: config.stripPrefix,
@@ -240,7 +255,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     // the rest of the body is not read: the connection cannot carry another request
     writeError(res, err, err.code === 'request.body-too-large' || err.code === 'request.timeout' || err.code === 'request.transfer-coding-unsupported' || err.code === 'request.expectation-failed');
     (route?.metrics ?? noRouteMetrics).count(upstream ? 'upstream_error' : err.status >= 500 ? 'error' : 'denied');
-    if (upstream) return;
+    if (upstream) {
+      route?.health.failure(err);
+      return;
+    }
     const { actor, clientId } = actorOf(ctx);
     audit.record({
       time: clock.now(),
@@ -296,6 +314,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       (err, clientClosed) => {
         if (clientClosed === true) return route.metrics.count('client_closed');
         if (err !== undefined) return fail(req, res, ctx, err);
+        if (route.health.attention) route.health.success();
         route.metrics.count('allowed');
         route.metrics.observe((performance.now() - ctx.start) / 1000);
         if (sampleRate > 0 && random() < sampleRate) {
@@ -405,6 +424,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     setRoutes(routes: readonly RouteConfig[]): void {
       const next = new RouteTable(routes.map(compile));
       table = next;
+      const kept = new Set(routes.map((r) => healthKey(r.name, new URL(r.upstream).origin)));
+      for (const key of healths.keys()) if (!kept.has(key)) healths.delete(key);
       pools.retain(new Set(routes.map((r) => new URL(r.upstream).origin)));
     },
     close: () => pools.close(),
