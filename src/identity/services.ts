@@ -12,7 +12,7 @@ import type { Config } from '../core/config/schema.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
 import type { EventBus } from '../core/events.js';
 import { randomId } from '../core/ids.js';
-import type { Logger } from '../core/logger.js';
+import { silentLogger, type Logger } from '../core/logger.js';
 import type { Envelope } from '../crypto/envelope.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import { envelopeSecretBox } from '../crypto/secret-box.js';
@@ -92,7 +92,7 @@ function otpSender(cfg: Config['identity']['otp'], dir: string, clock: Clock, lo
       return new FileOutboxSender(isAbsolute(cfg.file) ? cfg.file : join(dir, cfg.file), clock);
     case 'smtp': {
       const s = cfg.smtp!;
-      return new SmtpSender({ host: s.host, port: s.port, secure: s.secure, requireTLS: s.requireTLS, from: s.from, ...(s.user !== undefined && s.pass !== undefined ? { auth: { user: s.user, pass: s.pass } } : {}) });
+      return new SmtpSender({ host: s.host, port: s.port, secure: s.secure, requireTLS: s.requireTLS, from: s.from, logger: announce ? logger : silentLogger, ...(s.user !== undefined && s.pass !== undefined ? { auth: { user: s.user, pass: s.pass } } : {}) });
     }
     case 'webhook':
       return new WebhookSender({ url: cfg.webhook!.url, headers: cfg.webhook!.headers });

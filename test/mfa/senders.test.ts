@@ -12,6 +12,8 @@ import type { OtpMessage } from '../../src/mfa/otp/senders/sender.js';
 import { SmtpSender } from '../../src/mfa/otp/senders/smtp.js';
 import { WebhookSender } from '../../src/mfa/otp/senders/webhook.js';
 import { startMiniSmtpServer } from '../support/mini-smtp-server.js';
+import { createLogger } from '../../src/core/logger.js';
+import { Writable } from 'node:stream';
 
 const rejectsWith = (p: Promise<unknown>, code: string) => assert.rejects(p, (e: { code?: string }) => e.code === code);
 
@@ -124,7 +126,7 @@ test('webhook sender: a closed port is mfa.delivery-failed', async () => {
 
 test('SMTP sender delivers the code by e-mail to a local SMTP server', async () => {
   const smtp = await startMiniSmtpServer();
-  const sender = new SmtpSender({ host: '127.0.0.1', port: smtp.port, from: 'Portcullis <no-reply@portcullis.test>', timeoutMs: 5_000 });
+  const sender = new SmtpSender({ host: '127.0.0.1', port: smtp.port, requireTLS: false, from: 'Portcullis <no-reply@portcullis.test>', timeoutMs: 5_000 });
   try {
     await sender.send(message({ channel: 'email', to: 'alice@example.com' }));
     assert.equal(smtp.received.length, 1);
@@ -143,7 +145,7 @@ test('SMTP sender delivers the code by e-mail to a local SMTP server', async () 
 test('SMTP sender: a server that rejects the message is mfa.delivery-failed', async () => {
   const smtp = await startMiniSmtpServer();
   smtp.rejectData = true;
-  const sender = new SmtpSender({ host: '127.0.0.1', port: smtp.port, from: 'no-reply@portcullis.test', timeoutMs: 5_000 });
+  const sender = new SmtpSender({ host: '127.0.0.1', port: smtp.port, requireTLS: false, from: 'no-reply@portcullis.test', timeoutMs: 5_000 });
   try {
     await assert.rejects(sender.send(message({ channel: 'email', to: 'alice@example.com' })), (e: { code?: string; message: string }) => {
       assert.equal(e.code, 'mfa.delivery-failed');
@@ -155,4 +157,40 @@ test('SMTP sender: a server that rejects the message is mfa.delivery-failed', as
     await sender.close();
     await smtp.close();
   }
+});
+
+test('attack: STARTTLS stripped (a server or a man in the middle that does not offer it) — the SMTP sender by default refuses with mfa.delivery-failed and sends neither AUTH nor the message', async () => {
+  const smtp = await startMiniSmtpServer();
+  const sender = new SmtpSender({ host: '127.0.0.1', port: smtp.port, auth: { user: 'mailer', pass: 'smtp-pass-s3cret' }, from: 'no-reply@portcullis.test', timeoutMs: 5_000 });
+  try {
+    await assert.rejects(sender.send(message({ channel: 'email', to: 'alice@example.com' })), (e: { code?: string; message: string }) => {
+      assert.equal(e.code, 'mfa.delivery-failed');
+      assert.ok(!e.message.includes('smtp-pass-s3cret'));
+      return true;
+    });
+    assert.ok(smtp.commands.includes('EHLO'), `the sender spoke to the server: ${smtp.commands.join(' ')}`);
+    for (const verb of ['AUTH', 'MAIL', 'RCPT', 'DATA']) assert.ok(!smtp.commands.includes(verb), `${verb} was sent in clear: ${smtp.commands.join(' ')}`);
+    assert.equal(smtp.received.length, 0);
+  } finally {
+    await sender.close();
+    await smtp.close();
+  }
+});
+
+test('SMTP sender with requireTLS: false warns at construction for a host that is not loopback (never with the password), and not for loopback', async () => {
+  const lines: string[] = [];
+  const logger = createLogger('info', new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
+  const auth = { user: 'mailer', pass: 'smtp-pass-s3cret' };
+  const remote = new SmtpSender({ host: 'mail.example.com', port: 587, requireTLS: false, auth, from: 'no-reply@portcullis.test', logger });
+  const loop = new SmtpSender({ host: '127.0.0.1', port: 2525, requireTLS: false, auth, from: 'no-reply@portcullis.test', logger });
+  const localhost = new SmtpSender({ host: 'localhost', port: 2525, requireTLS: false, auth, from: 'no-reply@portcullis.test', logger });
+  const strict = new SmtpSender({ host: 'mail.example.com', port: 587, auth, from: 'no-reply@portcullis.test', logger });
+  await Promise.all([remote.close(), loop.close(), localhost.close(), strict.close()]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(lines.length, 1, lines.join(''));
+  const line = JSON.parse(lines[0]!);
+  assert.equal(line.level, 40);
+  assert.equal(line.host, 'mail.example.com');
+  assert.match(line.msg, /requireTLS/);
+  assert.ok(!lines[0]!.includes('smtp-pass-s3cret'));
 });

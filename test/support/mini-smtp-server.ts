@@ -1,7 +1,8 @@
 /**
  * A minimal SMTP server (RFC 5321 subset: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP,
  * QUIT) on 127.0.0.1 port 0 that records each received message, for testing the SMTP
- * sender without a mail server. `rejectData` makes it refuse messages with 554.
+ * sender without a mail server. `rejectData` makes it refuse messages with 554. It
+ * offers no STARTTLS and no AUTH (both answered 502); `commands` lists the verbs it got.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 
@@ -15,12 +16,14 @@ export interface MiniSmtpServer {
   port: number;
   received: ReceivedMail[];
   rejectData: boolean;
+  /** The verb of every command received, in order (`EHLO`, `AUTH`, `MAIL`, …). */
+  commands: string[];
   close(): Promise<void>;
 }
 
 export async function startMiniSmtpServer(): Promise<MiniSmtpServer> {
   const sockets = new Set<Socket>();
-  const state: MiniSmtpServer = { port: 0, received: [], rejectData: false, close: async () => undefined };
+  const state: MiniSmtpServer = { port: 0, received: [], rejectData: false, commands: [], close: async () => undefined };
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -53,6 +56,7 @@ export async function startMiniSmtpServer(): Promise<MiniSmtpServer> {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 2);
         const verb = line.slice(0, 4).toUpperCase();
+        state.commands.push(line.split(' ')[0]!.toUpperCase());
         if (verb === 'EHLO' || verb === 'HELO') reply('250 mini-smtp');
         else if (verb === 'MAIL') {
           mail.from = /<([^>]*)>/.exec(line)?.[1] ?? '';

@@ -1,17 +1,22 @@
 /**
- * E-mail sender over SMTP (RFC 5321) through nodemailer. STARTTLS is used when the
- * server offers it; `requireTLS` makes it mandatory (set it for any server not on
- * loopback).
+ * E-mail sender over SMTP (RFC 5321) through nodemailer. STARTTLS (RFC 3207) is
+ * required by default, as in the config schema: a server that does not offer it, or a
+ * man in the middle that strips it from the EHLO answer, gets neither the credentials
+ * (AUTH) nor the one-time code. `requireTLS: false` must be said explicitly; for a host
+ * that is not loopback it is logged as a warning when the sender is built.
  */
+import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
 import { PortcullisError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
 import type { OtpMessage, OtpSender } from './sender.js';
 
 export interface SmtpSenderOptions {
   host: string;
   port: number;
-  /** Implicit TLS (port 465); otherwise STARTTLS when offered. */
+  /** Implicit TLS (port 465); otherwise STARTTLS. */
   secure?: boolean;
+  /** Refuse to send without STARTTLS (default true); `false` sends in clear to a server that does not offer it. */
   requireTLS?: boolean;
   auth?: { user: string; pass: string };
   /** The From address. */
@@ -20,19 +25,39 @@ export interface SmtpSenderOptions {
   timeoutMs?: number;
   /** Accept an untrusted certificate (tests only). */
   insecureSkipVerify?: boolean;
+  /** Where the plaintext warning goes (default: a process warning). */
+  logger?: Logger;
+}
+
+/** `localhost`, 127.0.0.0/8 and ::1 (bracketed or not, IPv4-mapped too). */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return isIP(v4) === 4 && v4.startsWith('127.');
 }
 
 export class SmtpSender implements OtpSender {
   readonly id = 'smtp';
   private readonly transport: ReturnType<typeof nodemailer.createTransport>;
 
+  /**
+   * @example new SmtpSender({ host: 'smtp.example.com', port: 587, auth: { user, pass }, from: 'Portcullis <no-reply@example.com>' })
+   */
   constructor(private readonly options: SmtpSenderOptions) {
     const timeout = options.timeoutMs ?? 10_000;
+    const secure = options.secure ?? false;
+    const requireTLS = options.requireTLS !== false;
+    if (!secure && !requireTLS && !isLoopback(options.host)) {
+      const msg = 'SMTP sender with requireTLS false: one-time codes and SMTP credentials go in clear to a server that does not offer STARTTLS';
+      if (options.logger) options.logger.warn({ host: options.host, port: options.port }, msg);
+      else process.emitWarning(`${msg} (${options.host}:${options.port})`, { code: 'PORTCULLIS_SMTP_PLAINTEXT' });
+    }
     this.transport = nodemailer.createTransport({
       host: options.host,
       port: options.port,
-      secure: options.secure ?? false,
-      requireTLS: options.requireTLS ?? false,
+      secure,
+      requireTLS,
       ...(options.auth ? { auth: options.auth } : {}),
       connectionTimeout: timeout,
       greetingTimeout: timeout,
