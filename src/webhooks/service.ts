@@ -1,7 +1,8 @@
 /**
  * Webhook subscriptions and the enqueueing of events. Each audit record that raises
  * a webhook event (see events.ts) becomes one pending delivery per matching
- * subscription, written to the durable queue; the delivery worker sends them.
+ * subscription, written to the durable queue; the delivery worker sends them. An
+ * event that cannot be queued is audited as `webhook.enqueue-failed`.
  */
 import { PortcullisError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
@@ -60,7 +61,18 @@ export class WebhookService {
     trail.onRecord((e) => {
       const type = webhookTypeOf(e);
       if (type === undefined) return;
-      const p = this.enqueue(type, e).catch((err) => this.logger.error({ err, event: type }, 'could not queue webhook deliveries'));
+      const p = this.enqueue(type, e).catch((err: unknown) => {
+        this.logger.error({ err, event: type }, 'could not queue webhook deliveries');
+        // the subscribers never get this event: the trail says so (the driver's error code, never its message)
+        const code = (err as { code?: unknown } | null)?.code;
+        this.audit.record({
+          time: this.clock.now(),
+          type: 'webhook.enqueue-failed',
+          actor: 'system',
+          clientId: e.clientId ?? null,
+          data: { event: type, record: e.type, recordTime: e.time, error: typeof code === 'string' ? code.slice(0, 100) : null },
+        });
+      });
       this.pending.add(p);
       void p.finally(() => this.pending.delete(p));
     });
