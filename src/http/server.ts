@@ -52,8 +52,10 @@ export function createHttpServer(logger: Logger, options: FastifyServerOptions =
     },
     ...options,
   });
-  app.addHook('onSend', async (_req, reply) => {
+  // a callback hook, not an async one: it runs on every response, and an async hook costs a promise and a microtask turn
+  app.addHook('onSend', (_req, reply, payload, done) => {
     reply.headers(SECURITY_HEADERS);
+    done(null, payload);
   });
   app.setErrorHandler((err, req, reply) => {
     const typed = toTyped(err);
