@@ -28,6 +28,7 @@ import { KeyRing } from './crypto/keyring.js';
 import { EncryptionKeys } from './crypto/jwe/encryption-keys.js';
 import type { EncryptionKeyType } from './crypto/jwe/generate.js';
 import { Transit } from './crypto/transit/transit.js';
+import { GcmMeter } from './crypto/gcm-usage.js';
 import { AppEncryptionKeys } from './tokens/app-encryption-keys.js';
 import { registerTransitPlane } from './http/transit-plane.js';
 import { readMasterKeyFile } from './crypto/master-key.js';
@@ -204,9 +205,14 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
       rotationIntervalMs: config.encryption.rotationInterval,
       decryptOverlapMs: config.encryption.decryptOverlap,
     });
-    const transit = new Transit(store, envelope, clock);
     const audit = new AuditTrail(store, logger);
     const events = new EventBus(ephemeral, logger);
+    const gcmUsage = new GcmMeter(store, { limit: config.encryption.aesGcm.invocationLimit, block: config.encryption.aesGcm.reserveBlock });
+    const transit = new Transit(store, envelope, clock, {
+      usage: gcmUsage,
+      audit,
+      onRotated: (name) => void events.emit({ type: 'transit.changed', name }).catch((e: unknown) => logger.warn({ err: e, key: name }, 'transit.changed event not published')),
+    });
     const revocations = new RevocationSet();
     const apps = new AppService(store, events, audit, clock);
     const appSigningKeys = new AppSigningKeys(store, envelope, events, audit, clock, apps);

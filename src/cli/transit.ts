@@ -15,6 +15,9 @@ interface KeyView {
   latest_version: number;
   min_decryption_version: number;
   min_encryption_version: number;
+  auto_rotate: boolean;
+  encryption_limit: number;
+  versions: Array<{ version: number; encryptions?: number }>;
 }
 
 const path = (op: string, name: string) => `/v1/transit/${op}/${encodeURIComponent(name)}`;
@@ -36,9 +39,18 @@ function common(o: Opt): Record<string, unknown> {
   return out;
 }
 
+function flag(v: string): boolean {
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new CliError('transit.invalid-input', '--auto-rotate must be true or false');
+}
+
 function printKey(k: KeyView, o: Opt): void {
   if (o.json) return printJson(k);
   process.stdout.write(`${k.name}  ${k.type}  latest v${k.latest_version}  min decryption v${k.min_decryption_version}  min encryption v${k.min_encryption_version}\n`);
+  if (k.type !== 'aes256-gcm') return;
+  process.stdout.write(`auto-rotate ${k.auto_rotate ? 'on' : 'off'}  limit ${k.encryption_limit} encryptions per version\n`);
+  printTable([['VERSION', 'ENCRYPTIONS'], ...k.versions.map((v) => [`v${v.version}`, String(v.encryptions ?? 0)])]);
 }
 
 export function registerTransit(program: Command): void {
@@ -51,10 +63,18 @@ export function registerTransit(program: Command): void {
   cmd('create <name>')
     .description('create a key')
     .option('--type <type>', 'aes256-gcm (default), ed25519 or ecdsa-p256')
+    .option('--auto-rotate <on>', 'true (default) or false: rotate when the latest version reaches the AES-GCM invocation limit, or refuse encryption')
     .action(
-      action(async (name: string, o: Opt & { type?: string }) => {
-        const r = await adminClient(o).call<{ key: KeyView }>('POST', '/v1/transit/keys', { name, ...(o.type ? { type: o.type } : {}) });
+      action(async (name: string, o: Opt & { type?: string; autoRotate?: string }) => {
+        const r = await adminClient(o).call<{ key: KeyView }>('POST', '/v1/transit/keys', { name, ...(o.type ? { type: o.type } : {}), ...(o.autoRotate !== undefined ? { auto_rotate: flag(o.autoRotate) } : {}) });
         printKey(r.key, o);
+      }),
+    );
+  cmd('read <name>')
+    .description('show a key: versions, floors, auto-rotation and encryptions counted per version')
+    .action(
+      action(async (name: string, o: Opt) => {
+        printKey((await adminClient(o).call<{ key: KeyView }>('GET', `/v1/transit/keys/${encodeURIComponent(name)}`)).key, o);
       }),
     );
   cmd('list')
@@ -74,12 +94,14 @@ export function registerTransit(program: Command): void {
       }),
     );
   cmd('config <name>')
-    .description('retire old versions')
+    .description('retire old versions; turn auto-rotation at the invocation limit on or off')
     .option('--min-decryption-version <n>', 'values made with older versions are refused')
     .option('--min-encryption-version <n>', '0: no floor')
+    .option('--auto-rotate <on>', 'true or false')
     .action(
-      action(async (name: string, o: Opt & { minDecryptionVersion?: string; minEncryptionVersion?: string }) => {
-        const body: Record<string, number> = {};
+      action(async (name: string, o: Opt & { minDecryptionVersion?: string; minEncryptionVersion?: string; autoRotate?: string }) => {
+        const body: Record<string, number | boolean> = {};
+        if (o.autoRotate !== undefined) body.auto_rotate = flag(o.autoRotate);
         if (o.minDecryptionVersion !== undefined) body.min_decryption_version = Number(o.minDecryptionVersion);
         if (o.minEncryptionVersion !== undefined) body.min_encryption_version = Number(o.minEncryptionVersion);
         printKey((await adminClient(o).call<{ key: KeyView }>('POST', `/v1/transit/keys/${encodeURIComponent(name)}/config`, body)).key, o);

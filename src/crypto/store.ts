@@ -57,3 +57,19 @@ export interface SealedValueStore {
   /** Every envelope ciphertext (`pc1.<dekId>.…`) in any text column of any table, by the data key it names. */
   scanSealedValues(): Promise<SealedValueRef[]>;
 }
+
+/**
+ * Durable invocation counts of AES-GCM keys (gcm-usage.ts), reserved in blocks. Keys are
+ * named by the caller (`transit:<name>:v<n>`, `envelope.dek.<id>`, `app-encryption-key:<kid>`).
+ */
+export interface KeyUsageStore {
+  /**
+   * Atomically adds `block` to the count of `keyId` (a new key starts at 0) unless the
+   * count has reached `limit`; returns the count before the addition, or undefined when
+   * it had reached `limit` (nothing is added then). Race-safe across nodes: concurrent
+   * callers get disjoint ranges [returned, returned + block).
+   */
+  reserveKeyUsage(keyId: string, block: number, limit: number): Promise<number | undefined>;
+  /** The counts of `keyIds` that have one (a key never reserved is absent). */
+  readKeyUsage(keyIds: readonly string[]): Promise<Map<string, number>>;
+}

@@ -268,6 +268,13 @@ export function viewTransitKey(k: TransitKeyInfo): Record<string, unknown> {
     latest_version: k.latestVersion,
     min_decryption_version: k.minDecryptionVersion,
     min_encryption_version: k.minEncryptionVersion,
-    versions: k.versions.map((v) => ({ version: v.version, created_at: new Date(v.createdAt).toISOString(), ...(v.publicKey ? { public_key: v.publicKey } : {}) })),
+    auto_rotate: k.autoRotate,
+    encryption_limit: k.encryptionLimit,
+    versions: k.versions.map((v) => ({
+      version: v.version,
+      created_at: new Date(v.createdAt).toISOString(),
+      ...(v.publicKey ? { public_key: v.publicKey } : {}),
+      ...(v.encryptions !== undefined ? { encryptions: v.encryptions } : {}),
+    })),
   };
 }

@@ -8,7 +8,7 @@ import type { MfaStore } from '../mfa/store.js';
 import type { PasswordStore } from '../identity/passwords/store.js';
 import type { AppSigningKeyStore } from '../tokens/app-keys-store.js';
 import type { WebhookStore } from '../webhooks/store.js';
-import type { SealedValueStore } from '../crypto/store.js';
+import type { KeyUsageStore, SealedValueStore } from '../crypto/store.js';
 import type { TransitStore } from '../crypto/transit/store.js';
 import type { AppEncryptionKeyStore } from '../tokens/app-encryption-keys-store.js';
 
@@ -26,6 +26,7 @@ export interface DurableStore
     AppEncryptionKeyStore,
     TransitStore,
     SealedValueStore,
+    KeyUsageStore,
     IdentityStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Round-trip check for /readyz. */

@@ -21,7 +21,7 @@ function version(n: number, over: Partial<TransitKeyVersion> = {}): TransitKeyVe
 }
 
 function transitKey(name: string, over: Partial<TransitKeyRecord> = {}): TransitKeyRecord {
-  return { name, type: 'aes256-gcm', createdAt: T0, minDecryptionVersion: 1, minEncryptionVersion: 0, versions: [version(1)], ...over };
+  return { name, type: 'aes256-gcm', createdAt: T0, minDecryptionVersion: 1, minEncryptionVersion: 0, autoRotate: true, versions: [version(1)], ...over };
 }
 
 export function runAppEncryptionKeyStoreSuite(name: string, make: () => Promise<StoreHarness<AppEncryptionKeyStore>>): void {
@@ -105,5 +105,15 @@ export function runTransitStoreSuite(name: string, make: () => Promise<StoreHarn
     assert.equal(k.minDecryptionVersion, 2);
     assert.equal(k.minEncryptionVersion, 3);
     await rejectsWith(s.updateTransitKeyConfig('ghost', { minDecryptionVersion: 1 }), 'transit.key-not-found');
+  });
+
+  t('autoRotate round-trips from create and updateTransitKeyConfig, leaving the floors alone', async (open) => {
+    const s = await open();
+    await s.createTransitKey(transitKey('k', { autoRotate: false }));
+    assert.equal((await s.getTransitKey('k'))!.autoRotate, false);
+    await s.updateTransitKeyConfig('k', { autoRotate: true });
+    const k = (await s.getTransitKey('k'))!;
+    assert.equal(k.autoRotate, true);
+    assert.equal(k.minDecryptionVersion, 1);
   });
 }

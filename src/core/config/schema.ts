@@ -279,6 +279,25 @@ export const configSchema = z.strictObject({
         .describe('Encryption key pairs kept current and published in the JWKS with `use: enc`: ECDH-ES on P-256 and X25519, RSA-OAEP-256 (RSA-3072). The first is the default for responses.'),
       rotationInterval: duration('90d', { min: 60_000 }).describe('How long an encryption key stays current before a new one replaces it in the JWKS.'),
       decryptOverlap: duration('7d', { min: 0 }).describe('How long a replaced encryption key keeps decrypting (clients cache the JWKS); it is deleted after.'),
+      aesGcm: z
+        .strictObject({
+          invocationLimit: z
+            .number()
+            .int()
+            .min(1)
+            .max(2 ** 32)
+            .default(2 ** 32)
+            .describe('Most AES-256-GCM encryptions with random IVs under one key (each transit key version, each data key that seals secrets at rest, each app `dir` key the gateway encrypts responses with). NIST SP 800-38D §8.3 allows 2^32, the default; it can only be lowered. At the limit a transit key rotates (or refuses, `transit.key-exhausted`), the data key is replaced by a new one, and an app `dir` key refuses (`jwe.key-exhausted`).'),
+          reserveBlock: z
+            .number()
+            .int()
+            .min(1)
+            .max(2 ** 32)
+            .default(2 ** 16)
+            .describe('Encryptions a node reserves per key with one store write (counts are durable and shared by every node). A restart forfeits the unused rest of a block, so a smaller block wastes less and writes more often.'),
+        })
+        .prefault({})
+        .describe('AES-GCM invocation limits per key, counted durably in the store.'),
     })
     .prefault({})
     .describe('Encryption keys (JWE recipients) of this deployment; rotated on the signing key check timer.'),

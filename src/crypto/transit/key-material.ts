@@ -5,6 +5,7 @@
 import { createPrivateKey, createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { generateDetachedKeyPairSync } from '../key-pairs.js';
 import type { Envelope } from '../envelope.js';
+import type { GcmKeyUsage, GcmMeter } from '../gcm-usage.js';
 import type { TransitKeyType, TransitKeyVersion } from './store.js';
 
 export interface LoadedVersion {
@@ -12,6 +13,8 @@ export interface LoadedVersion {
   createdAt: number;
   /** AES-256-GCM key (aes256-gcm keys). */
   aes?: KeyObject;
+  /** Its invocation count (aes256-gcm keys), shared by every load of the version in this process. */
+  gcm?: GcmKeyUsage;
   /** Signing key pair (ed25519, ecdsa-p256 keys). */
   privateKey?: KeyObject;
   publicKey?: KeyObject;
@@ -46,11 +49,14 @@ export function newVersion(envelope: Envelope, name: string, type: TransitKeyTyp
   return v;
 }
 
-/** Unseals a stored version into KeyObjects. */
-export function loadVersion(envelope: Envelope, name: string, v: TransitKeyVersion): LoadedVersion {
+/** Unseals a stored version into KeyObjects (an AES key with its invocation counter from `usage`). */
+export function loadVersion(envelope: Envelope, name: string, v: TransitKeyVersion, usage?: GcmMeter): LoadedVersion {
   const m = JSON.parse(envelope.decryptString(v.sealed, sealContext(name, v.version))) as Material;
   const loaded: LoadedVersion = { version: v.version, createdAt: v.createdAt, hmac: createSecretKey(Buffer.from(m.h, 'base64')) };
-  if (m.k !== undefined) loaded.aes = createSecretKey(Buffer.from(m.k, 'base64'));
+  if (m.k !== undefined) {
+    loaded.aes = createSecretKey(Buffer.from(m.k, 'base64'));
+    if (usage !== undefined) loaded.gcm = usage.counter(sealContext(name, v.version));
+  }
   if (m.p !== undefined) {
     loaded.privateKey = createPrivateKey({ key: Buffer.from(m.p, 'base64'), format: 'der', type: 'pkcs8' });
     loaded.publicKey = createPublicKey(loaded.privateKey);

@@ -32,5 +32,6 @@ export class MemoryTransitStore implements TransitStore {
     if (!k) throw new PortcullisError('transit.key-not-found', `no transit key named ${name}`);
     if (patch.minDecryptionVersion !== undefined) k.minDecryptionVersion = patch.minDecryptionVersion;
     if (patch.minEncryptionVersion !== undefined) k.minEncryptionVersion = patch.minEncryptionVersion;
+    if (patch.autoRotate !== undefined) k.autoRotate = patch.autoRotate;
   }
 }

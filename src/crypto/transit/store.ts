@@ -25,11 +25,17 @@ export interface TransitKeyRecord {
   minDecryptionVersion: number;
   /** Encryption and signing may not ask for an older version; 0 means no floor beyond minDecryptionVersion (Vault's min_encryption_version). New values use the latest version unless one is asked for. */
   minEncryptionVersion: number;
+  /**
+   * aes256-gcm: when the latest version reaches the AES-GCM invocation limit (crypto/gcm-usage.ts),
+   * a new version is added and encryption goes on with it; when false, encryption is refused
+   * (`transit.key-exhausted`) until someone rotates. Decryption is never affected.
+   */
+  autoRotate: boolean;
   /** Ascending by version. */
   versions: TransitKeyVersion[];
 }
 
-export type TransitKeyConfigPatch = Partial<Pick<TransitKeyRecord, 'minDecryptionVersion' | 'minEncryptionVersion'>>;
+export type TransitKeyConfigPatch = Partial<Pick<TransitKeyRecord, 'minDecryptionVersion' | 'minEncryptionVersion' | 'autoRotate'>>;
 
 export interface TransitStore {
   /** Stores a new key with its first version; throws PortcullisError('conflict') when the name exists. */

@@ -5,18 +5,24 @@
  * retires old versions. Apps never hold a long-lived key.
  *
  * Keys are unsealed once per version into KeyObjects and cached; an operation on a cached
- * key does no store access, no key import and no JSON. Other nodes' rotations and
+ * key does no store access, no key import and no JSON. Encryptions under each aes256-gcm
+ * version are counted against the AES-GCM invocation limit (NIST SP 800-38D §8.3,
+ * gcm-usage.ts) from blocks reserved in the store: an integer increment per encryption,
+ * a store write per block. At the limit the key rotates by itself (`autoRotate`) or
+ * refuses new encryptions (`transit.key-exhausted`); decryption goes on. Other nodes' rotations and
  * configuration changes arrive through `invalidate(name)` (wired to events) and, as a
  * backstop, after `cacheTtlMs`.
  */
 import { createHmac, randomBytes, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import { randomGcmIv } from '../iv.js';
+import type { AuditSink } from '../../audit/sink.js';
 import type { Clock } from '../../core/clock.js';
 import { PortcullisError, type ErrorCode } from '../../core/errors.js';
 import type { Envelope } from '../envelope.js';
+import { GcmMeter, MemoryKeyUsageStore } from '../gcm-usage.js';
 import { GCM_IV_BYTES, gcmOpen, gcmSeal } from './aes-gcm.js';
 import { formatValue, parseValue, prefix } from './format.js';
-import { loadVersion, newVersion, type LoadedVersion } from './key-material.js';
+import { loadVersion, newVersion, sealContext, type LoadedVersion } from './key-material.js';
 import type { TransitKeyRecord, TransitKeyType, TransitStore } from './store.js';
 
 export type Bytes = Uint8Array | string;
@@ -25,6 +31,16 @@ export type HmacAlgorithm = 'sha2-256' | 'sha2-512';
 export interface TransitOptions {
   /** A cached key is re-read from the store after this long (default 30 s), in case an invalidation event was lost. */
   cacheTtlMs?: number;
+  /**
+   * Counts encryptions per aes256-gcm version against the AES-GCM invocation limit. Without
+   * one, counts live in this process only (2^32 per version): pass a meter over the durable
+   * store (as app.ts does) so they survive restarts and are shared by every node.
+   */
+  usage?: GcmMeter;
+  /** Where automatic rotations and exhausted versions are audited. */
+  audit?: AuditSink;
+  /** Called after an automatic rotation, so other nodes drop their cached key (`transit.changed`). */
+  onRotated?: (name: string) => void;
 }
 
 /** One result of a batch operation: the value, or the error of that item alone. */
@@ -36,7 +52,12 @@ export interface TransitKeyInfo {
   latestVersion: number;
   minDecryptionVersion: number;
   minEncryptionVersion: number;
-  versions: Array<{ version: number; createdAt: number; publicKey?: string }>;
+  /** aes256-gcm: rotate when the latest version reaches the invocation limit (else refuse encryption). */
+  autoRotate: boolean;
+  /** Encryptions allowed per version (the AES-GCM invocation limit). */
+  encryptionLimit: number;
+  /** `encryptions` (aes256-gcm only): encryptions counted against the version's limit, reserved in blocks by every node (an upper bound). */
+  versions: Array<{ version: number; createdAt: number; publicKey?: string; encryptions?: number }>;
 }
 
 interface LoadedKey {
@@ -67,20 +88,24 @@ const invalid = (msg: string) => new PortcullisError('transit.invalid-input', ms
 export class Transit {
   private readonly cache = new Map<string, LoadedKey>();
   private readonly ttl: number;
+  private readonly usage: GcmMeter;
+  /** Versions whose exhaustion was audited by this process (once each). */
+  private readonly exhaustedAudited = new Set<string>();
 
   constructor(
     private readonly store: TransitStore,
     private readonly envelope: Envelope,
     private readonly clock: Clock,
-    opts: TransitOptions = {},
+    private readonly opts: TransitOptions = {},
   ) {
     this.ttl = opts.cacheTtlMs ?? 30_000;
+    this.usage = opts.usage ?? new GcmMeter(new MemoryKeyUsageStore());
   }
 
   // ---- key management ------------------------------------------------------------------
 
-  /** Creates a named key with version 1. */
-  async createKey(name: string, type: TransitKeyType): Promise<TransitKeyInfo> {
+  /** Creates a named key with version 1 (`autoRotate` defaults to true). */
+  async createKey(name: string, type: TransitKeyType, opts: { autoRotate?: boolean } = {}): Promise<TransitKeyInfo> {
     if (typeof name !== 'string' || !NAME.test(name)) throw invalid('key names are 1-128 characters of A-Z a-z 0-9 _ . -');
     if (!TYPES.includes(type)) throw invalid(`key type must be one of ${TYPES.join(', ')}`);
     const now = this.clock.now();
@@ -90,14 +115,17 @@ export class Transit {
       createdAt: now,
       minDecryptionVersion: 1,
       minEncryptionVersion: 0,
+      autoRotate: opts.autoRotate ?? true,
       versions: [newVersion(this.envelope, name, type, 1, now)],
     };
+    if (typeof record.autoRotate !== 'boolean') throw invalid('autoRotate must be true or false');
     await this.store.createTransitKey(record);
-    return info(this.remember(record));
+    return this.info(this.remember(record));
   }
 
+  /** The key's versions, floors and, for aes256-gcm, the encryptions counted per version. */
   async readKey(name: string): Promise<TransitKeyInfo> {
-    return info(await this.fresh(name));
+    return this.info(await this.fresh(name));
   }
 
   listKeys(): Promise<string[]> {
@@ -109,21 +137,23 @@ export class Transit {
     for (let attempt = 0; attempt < 5; attempt++) {
       const k = await this.fresh(name);
       const v = newVersion(this.envelope, name, k.type, k.latest + 1, this.clock.now());
-      if (await this.store.addTransitKeyVersion(name, v)) return info(await this.fresh(name));
+      if (await this.store.addTransitKeyVersion(name, v)) return this.info(await this.fresh(name));
     }
     throw new PortcullisError('conflict', `transit key ${name} is being rotated concurrently; retry`);
   }
 
-  /** Sets minDecryptionVersion (1..latest) and minEncryptionVersion (0 = no floor, else minDecryptionVersion..latest). */
-  async configure(name: string, patch: { minDecryptionVersion?: number; minEncryptionVersion?: number }): Promise<TransitKeyInfo> {
+  /** Sets minDecryptionVersion (1..latest), minEncryptionVersion (0 = no floor, else minDecryptionVersion..latest) and autoRotate. */
+  async configure(name: string, patch: { minDecryptionVersion?: number; minEncryptionVersion?: number; autoRotate?: boolean }): Promise<TransitKeyInfo> {
     const k = await this.fresh(name);
     const minDec = patch.minDecryptionVersion ?? k.record.minDecryptionVersion;
     const minEnc = patch.minEncryptionVersion ?? k.record.minEncryptionVersion;
     if (!Number.isSafeInteger(minDec) || minDec < 1 || minDec > k.latest) throw invalid(`minDecryptionVersion must be between 1 and ${k.latest}`);
     if (!Number.isSafeInteger(minEnc) || minEnc < 0 || minEnc > k.latest) throw invalid(`minEncryptionVersion must be between 0 and ${k.latest}`);
     if (minEnc !== 0 && minEnc < minDec) throw invalid('minEncryptionVersion may not be below minDecryptionVersion');
-    await this.store.updateTransitKeyConfig(name, { minDecryptionVersion: minDec, minEncryptionVersion: minEnc });
-    return info(await this.fresh(name));
+    const autoRotate = patch.autoRotate ?? k.record.autoRotate;
+    if (typeof autoRotate !== 'boolean') throw invalid('autoRotate must be true or false');
+    await this.store.updateTransitKeyConfig(name, { minDecryptionVersion: minDec, minEncryptionVersion: minEnc, autoRotate });
+    return this.info(await this.fresh(name));
   }
 
   /** Drops cached keys (one, or all) so the next operation re-reads the store: wire to change events. */
@@ -137,7 +167,7 @@ export class Transit {
     const versions: LoadedVersion[] = [];
     for (const v of record.versions) {
       const cached = prior?.versions[v.version];
-      versions[v.version] = cached && cached.createdAt === v.createdAt ? cached : loadVersion(this.envelope, record.name, v);
+      versions[v.version] = cached && cached.createdAt === v.createdAt ? cached : loadVersion(this.envelope, record.name, v, this.usage);
     }
     const k: LoadedKey = { record, type: record.type, versions, latest: record.versions.length, loadedAt: this.clock.now() };
     this.cache.set(record.name, k);
@@ -184,10 +214,71 @@ export class Transit {
     if ((k.type === 'aes256-gcm') !== aes) throw new PortcullisError('transit.wrong-key-type', `${op} needs ${aes ? 'an aes256-gcm' : 'an ed25519 or ecdsa-p256'} key; ${k.record.name} is ${k.type}`);
   }
 
+  private async info(k: LoadedKey): Promise<TransitKeyInfo> {
+    const name = k.record.name;
+    const aes = k.type === 'aes256-gcm';
+    const used = aes ? await this.usage.usage(k.record.versions.map((v) => sealContext(name, v.version))) : undefined;
+    return {
+      name,
+      type: k.type,
+      latestVersion: k.latest,
+      minDecryptionVersion: k.record.minDecryptionVersion,
+      minEncryptionVersion: k.record.minEncryptionVersion,
+      autoRotate: k.record.autoRotate,
+      encryptionLimit: this.usage.limit,
+      versions: k.record.versions.map((v) => {
+        const out: TransitKeyInfo['versions'][number] = { version: v.version, createdAt: v.createdAt };
+        if (v.publicKey !== undefined) out.publicKey = v.publicKey;
+        if (used !== undefined) out.encryptions = used.get(sealContext(name, v.version)) ?? 0;
+        return out;
+      }),
+    };
+  }
+
   // ---- encryption ----------------------------------------------------------------------
 
   private seal(v: LoadedVersion, plaintext: Uint8Array, aad: Uint8Array): string {
     return prefix(v.version) + gcmSeal(v.aes!, randomGcmIv(), plaintext, aad, true).toString('base64');
+  }
+
+  /**
+   * The version to encrypt with, one invocation of it taken: the fast path is the
+   * reserved block's increment and compare; past it, the slow path reserves, rotates or refuses.
+   */
+  private counted(k: LoadedKey, requested: number | undefined): LoadedVersion | Promise<LoadedVersion> {
+    const v = this.encryptionVersion(k, requested);
+    return v.gcm!.take() ? v : this.reserve(k.record.name, requested, v);
+  }
+
+  private async reserve(name: string, requested: number | undefined, v: LoadedVersion): Promise<LoadedVersion> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (await this.usage.acquire(v.gcm!)) return v;
+      // NIST SP 800-38D §8.3: the version has had its 2^32 (or the configured fewer) invocations
+      if (requested !== undefined) throw this.exhausted(name, v.version, 'it was asked for by version');
+      const k = await this.fresh(name);
+      if (k.latest === v.version) {
+        if (!k.record.autoRotate) throw this.exhausted(name, v.version, 'the key does not rotate by itself (autoRotate is off)');
+        const next = newVersion(this.envelope, name, k.type, k.latest + 1, this.clock.now());
+        if (await this.store.addTransitKeyVersion(name, next)) {
+          this.opts.audit?.record({ time: this.clock.now(), type: 'transit.key-rotated', actor: 'system', reason: 'transit.key-exhausted', data: { key: name, version: next.version, exhaustedVersion: v.version } });
+          this.opts.onRotated?.(name);
+        }
+        const after = await this.fresh(name);
+        v = after.versions[after.latest]!;
+      } else {
+        v = k.versions[k.latest]!;
+      }
+    }
+    throw new PortcullisError('conflict', `transit key ${name} is being rotated concurrently; retry`);
+  }
+
+  private exhausted(name: string, version: number, why: string): PortcullisError {
+    const id = sealContext(name, version);
+    if (!this.exhaustedAudited.has(id)) {
+      this.exhaustedAudited.add(id);
+      this.opts.audit?.record({ time: this.clock.now(), type: 'transit.key-exhausted', actor: 'system', reason: 'transit.key-exhausted', data: { key: name, version, limit: this.usage.limit } });
+    }
+    return new PortcullisError('transit.key-exhausted', `version ${version} of transit key ${name} has reached its limit of ${this.usage.limit} encryptions and ${why}; rotate the key`);
   }
 
   private async open(k: LoadedKey, ciphertext: string, aad: Uint8Array): Promise<Buffer> {
@@ -206,7 +297,11 @@ export class Transit {
   async encrypt(name: string, plaintext: Bytes, opts: { context?: Bytes; version?: number } = {}): Promise<string> {
     const k = await this.key(name);
     Transit.expect(k, true, 'encrypt');
-    return this.seal(this.encryptionVersion(k, opts.version), bytes(plaintext, 'plaintext'), bytes(opts.context, 'context'));
+    const p = bytes(plaintext, 'plaintext');
+    const aad = bytes(opts.context, 'context');
+    let v = this.counted(k, opts.version);
+    if (v instanceof Promise) v = await v;
+    return this.seal(v, p, aad);
   }
 
   /** Decrypts a `pc:v<n>:` ciphertext made with the same context. */
@@ -223,7 +318,7 @@ export class Transit {
     const aad = bytes(opts.context, 'context');
     const plain = await this.open(k, ciphertext, aad);
     try {
-      return this.seal(this.encryptionVersion(await this.key(name), opts.version), plain, aad);
+      return this.seal(await this.counted(await this.key(name), opts.version), plain, aad);
     } finally {
       plain.fill(0);
     }
@@ -242,7 +337,7 @@ export class Transit {
     if (bits !== 128 && bits !== 256 && bits !== 512) throw invalid('bits must be 128, 256 or 512');
     const k = await this.key(name);
     Transit.expect(k, true, 'generateDataKey');
-    const v = this.encryptionVersion(k, undefined);
+    const v = await this.counted(k, undefined);
     const dataKey = randomBytes(bits / 8);
     const ciphertext = this.seal(v, dataKey, bytes(opts.context, 'context'));
     if (opts.plaintext === false) {
@@ -351,13 +446,4 @@ function mac(v: LoadedVersion, algorithm: HmacAlgorithm | undefined, data: Uint8
   return createHmac(alg === 'sha2-256' ? 'sha256' : 'sha512', v.hmac).update(data).digest();
 }
 
-function info(k: LoadedKey): TransitKeyInfo {
-  return {
-    name: k.record.name,
-    type: k.type,
-    latestVersion: k.latest,
-    minDecryptionVersion: k.record.minDecryptionVersion,
-    minEncryptionVersion: k.record.minEncryptionVersion,
-    versions: k.record.versions.map((v) => (v.publicKey === undefined ? { version: v.version, createdAt: v.createdAt } : { version: v.version, createdAt: v.createdAt, publicKey: v.publicKey })),
-  };
-}
+

@@ -78,14 +78,16 @@ export const CreateTransitKeyRequest = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'expected 1-128 characters of A-Z a-z 0-9 _ . -'),
     type: z.enum(['aes256-gcm', 'ed25519', 'ecdsa-p256']).default('aes256-gcm'),
+    auto_rotate: z.boolean().optional().describe('aes256-gcm: add a version by itself when the latest reaches the AES-GCM invocation limit (default true); false: refuse encryption (transit.key-exhausted) until rotated.'),
   })
   .describe('Creates a named transit key with version 1.');
 export const TransitKeyConfigRequest = z
   .strictObject({
     min_decryption_version: z.number().int().min(1).optional().describe('Values made with older versions are refused.'),
     min_encryption_version: z.number().int().min(0).optional().describe('0: no floor; else new values may not ask for an older version.'),
+    auto_rotate: z.boolean().optional().describe('aes256-gcm: add a version by itself when the latest reaches the AES-GCM invocation limit; false: refuse encryption (transit.key-exhausted) until rotated.'),
   })
-  .describe('Retires old key versions.');
+  .describe('Retires old key versions; sets auto-rotation at the invocation limit.');
 
 export const TransitKey = z.strictObject({
   name: z.string(),
@@ -93,7 +95,16 @@ export const TransitKey = z.strictObject({
   latest_version: z.number().int(),
   min_decryption_version: z.number().int(),
   min_encryption_version: z.number().int(),
-  versions: z.array(z.strictObject({ version: z.number().int(), created_at: isoTime, public_key: z.string().optional().describe('SPKI DER, base64 (signing keys).') })),
+  auto_rotate: z.boolean().describe('aes256-gcm: a version is added by itself when the latest reaches the invocation limit.'),
+  encryption_limit: z.number().int().describe('AES-GCM encryptions allowed per version (NIST SP 800-38D §8.3: 2^32, or the configured lower limit).'),
+  versions: z.array(
+    z.strictObject({
+      version: z.number().int(),
+      created_at: isoTime,
+      public_key: z.string().optional().describe('SPKI DER, base64 (signing keys).'),
+      encryptions: z.number().int().optional().describe('aes256-gcm: encryptions counted against the version\'s limit, reserved in blocks by every node (an upper bound; a restart forfeits the rest of a block).'),
+    }),
+  ),
 });
 export const TransitKeyResponse = z.strictObject({ key: TransitKey });
 export const TransitKeyList = z.strictObject({ keys: z.array(z.string()) });

@@ -29,7 +29,7 @@ export function transitRoutes(s: Services): AdminRoute[] {
       responses: { 201: { description: 'Created.', schema: TransitKeyResponse } },
       errors: [400, 409],
       async handler({ body }) {
-        const key = await s.transit.createKey(body.name, body.type as TransitKeyType);
+        const key = await s.transit.createKey(body.name, body.type as TransitKeyType, body.auto_rotate === undefined ? {} : { autoRotate: body.auto_rotate });
         s.audit.record({ time: s.clock.now(), type: 'transit.key-created', actor: ACTOR, data: { key: key.name, type: key.type } });
         await changed(key.name);
         return { status: 201, body: { key: viewTransitKey(key) } };
@@ -52,7 +52,7 @@ export function transitRoutes(s: Services): AdminRoute[] {
       method: 'GET',
       path: '/v1/transit/keys/:name',
       operationId: 'getTransitKey',
-      summary: 'Read a transit key: type, versions and their public keys, version floors (never key material).',
+      summary: 'Read a transit key: type, versions and their public keys, version floors, encryptions counted per aes256-gcm version against the invocation limit (never key material).',
       tag: 'transit',
       auth: true,
       responses: { 200: { description: 'The key.', schema: TransitKeyResponse } },
@@ -81,18 +81,19 @@ export function transitRoutes(s: Services): AdminRoute[] {
       method: 'POST',
       path: '/v1/transit/keys/:name/config',
       operationId: 'configureTransitKey',
-      summary: 'Set min_decryption_version / min_encryption_version (retire old versions after rewrapping).',
+      summary: 'Set min_decryption_version / min_encryption_version (retire old versions after rewrapping) and auto_rotate.',
       tag: 'transit',
       auth: true,
       body: TransitKeyConfigRequest,
       responses: { 200: { description: 'The key after the change.', schema: TransitKeyResponse } },
       errors: [400, 404],
       async handler({ params, body }) {
-        const patch: { minDecryptionVersion?: number; minEncryptionVersion?: number } = {};
+        const patch: { minDecryptionVersion?: number; minEncryptionVersion?: number; autoRotate?: boolean } = {};
         if (body.min_decryption_version !== undefined) patch.minDecryptionVersion = body.min_decryption_version;
         if (body.min_encryption_version !== undefined) patch.minEncryptionVersion = body.min_encryption_version;
+        if (body.auto_rotate !== undefined) patch.autoRotate = body.auto_rotate;
         const key = await s.transit.configure(params.name!, patch);
-        s.audit.record({ time: s.clock.now(), type: 'transit.key-configured', actor: ACTOR, data: { key: key.name, minDecryptionVersion: key.minDecryptionVersion, minEncryptionVersion: key.minEncryptionVersion } });
+        s.audit.record({ time: s.clock.now(), type: 'transit.key-configured', actor: ACTOR, data: { key: key.name, minDecryptionVersion: key.minDecryptionVersion, minEncryptionVersion: key.minEncryptionVersion, autoRotate: key.autoRotate } });
         await changed(key.name);
         return { body: { key: viewTransitKey(key) } };
       },

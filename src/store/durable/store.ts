@@ -36,6 +36,7 @@ import * as webhooks from './webhooks.js';
 import * as appEncKeys from './app-encryption-keys.js';
 import * as transit from './transit.js';
 import * as sealed from './sealed-values.js';
+import * as keyUsage from './key-usage.js';
 import type { AppEncryptionKeyRecord } from '../../tokens/app-encryption-keys-store.js';
 import type { TransitKeyConfigPatch, TransitKeyRecord, TransitKeyVersion } from '../../crypto/transit/store.js';
 import type { SealedValueRef } from '../../crypto/store.js';
@@ -316,6 +317,14 @@ export class KyselyDurableStore implements DurableStore {
   }
   scanSealedValues(): Promise<SealedValueRef[]> {
     return this.run('scanSealedValues', (db) => sealed.scanSealedValues(db));
+  }
+
+  // AES-GCM invocation counts (crypto/gcm-usage.ts): key-usage.ts
+  reserveKeyUsage(keyId: string, block: number, limit: number): Promise<number | undefined> {
+    return this.run('reserveKeyUsage', (db) => keyUsage.reserveKeyUsage(db, keyId, block, limit));
+  }
+  readKeyUsage(keyIds: readonly string[]): Promise<Map<string, number>> {
+    return this.run('readKeyUsage', (db) => keyUsage.readKeyUsage(db, keyIds));
   }
 
   /** Applies pending schema migrations; returns their names. Called by openDurableStore. */

@@ -11,6 +11,8 @@ export interface TransitKeysTable {
   created_at: number;
   min_decryption_version: number;
   min_encryption_version: number;
+  /** Migration 0011: 1 or 0. */
+  auto_rotate: number;
 }
 
 export interface TransitKeyVersionsTable {
@@ -43,7 +45,7 @@ export async function createTransitKey(db: Kysely<Database>, k: TransitKeyRecord
     .execute(async (trx) => {
       const r = await trx
         .insertInto('transit_keys')
-        .values({ name: k.name, type: k.type, created_at: k.createdAt, min_decryption_version: k.minDecryptionVersion, min_encryption_version: k.minEncryptionVersion })
+        .values({ name: k.name, type: k.type, created_at: k.createdAt, min_decryption_version: k.minDecryptionVersion, min_encryption_version: k.minEncryptionVersion, auto_rotate: k.autoRotate ? 1 : 0 })
         .onConflict((oc) => oc.column('name').doNothing())
         .executeTakeFirst();
       if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new PortcullisError('conflict', `a transit key named ${k.name} exists`);
@@ -62,6 +64,7 @@ export async function getTransitKey(db: Kysely<Database>, name: string): Promise
     createdAt: Number(k.created_at),
     minDecryptionVersion: Number(k.min_decryption_version),
     minEncryptionVersion: Number(k.min_encryption_version),
+    autoRotate: Number(k.auto_rotate) !== 0,
     versions: versions.map(versionFromRow),
   };
 }
@@ -94,6 +97,7 @@ export async function updateTransitKeyConfig(db: Kysely<Database>, name: string,
   const set: Partial<TransitKeysTable> = {};
   if (patch.minDecryptionVersion !== undefined) set.min_decryption_version = patch.minDecryptionVersion;
   if (patch.minEncryptionVersion !== undefined) set.min_encryption_version = patch.minEncryptionVersion;
+  if (patch.autoRotate !== undefined) set.auto_rotate = patch.autoRotate ? 1 : 0;
   const t = tables(db);
   if (Object.keys(set).length === 0) {
     if (!(await t.selectFrom('transit_keys').select('name').where('name', '=', name).executeTakeFirst())) throw notFound(name);

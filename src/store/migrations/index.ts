@@ -18,6 +18,7 @@ import { encryption } from './0007-encryption.js';
 import { oidcHashedIds } from './0008-oidc-hashed-ids.js';
 import { auditHead } from './0009-audit-head.js';
 import { certificateLineage } from './0010-certificate-lineage.js';
+import { gcmKeyUsage } from './0011-gcm-key-usage.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -31,6 +32,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0008-oidc-hashed-ids': oidcHashedIds,
   '0009-audit-head': auditHead,
   '0010-certificate-lineage': certificateLineage,
+  '0011-gcm-key-usage': gcmKeyUsage,
 };
 
 /**
