@@ -21,6 +21,7 @@ const envelope = await Envelope.open(
     getSetting: async (n) => settings.get(n),
     setSettingIfAbsent: async (n, v) => (settings.has(n) ? settings.get(n)! : (settings.set(n, v), v)),
     putSetting: async (n, v) => void settings.set(n, v),
+    listSettings: async (prefix) => [...settings].filter(([n]) => n.startsWith(prefix)).map(([name, value]) => ({ name, value })),
   },
   randomBytes(32),
 );

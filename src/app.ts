@@ -192,7 +192,8 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
   let ephemeral: EphemeralStore | undefined;
   try {
     ephemeral = opts.ephemeral ?? (await openEphemeralStore(config.ephemeral, { prefix: config.ephemeralPrefix }));
-    const envelope = await Envelope.open(store, masterKey);
+    const gcmUsage = new GcmMeter(store, { limit: config.encryption.aesGcm.invocationLimit, block: config.encryption.aesGcm.reserveBlock });
+    const envelope = await Envelope.open(store, masterKey, { usage: gcmUsage });
     masterKey.fill(0);
     const keys = new KeyRing(store, envelope, clock, {
       alg: config.tokens.signingAlg,
@@ -207,7 +208,6 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
     });
     const audit = new AuditTrail(store, logger);
     const events = new EventBus(ephemeral, logger);
-    const gcmUsage = new GcmMeter(store, { limit: config.encryption.aesGcm.invocationLimit, block: config.encryption.aesGcm.reserveBlock });
     const transit = new Transit(store, envelope, clock, {
       usage: gcmUsage,
       audit,

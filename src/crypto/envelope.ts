@@ -5,15 +5,33 @@
  * wrapped DEK is stored (setting `envelope.dek.<id>`). Ciphertext format:
  * `pc1.<dekId>.<iv>.<ciphertext+tag>` (base64url), with the caller's context string
  * as additional authenticated data so a ciphertext cannot be moved to another row.
+ *
+ * Every seal draws a random 96-bit IV, so a DEK seals at most 2^32 values (NIST SP
+ * 800-38D §8.3), counted in the store like every AES-GCM key (gcm-usage.ts). At the
+ * limit the envelope moves to a successor DEK, the same for every node: the first node
+ * to propose one for DEK `<id>` wins the setting `envelope.successor.<id>`. The master
+ * key is not kept in memory after `open` (an online `keys rotate-master` would otherwise
+ * leave a running node wrapping new DEKs under the old one), so a successor is wrapped
+ * under its predecessor DEK (`envelope.dek.<id>` = `<parentId>.<iv>.<ct>`); any node that
+ * holds the predecessor unwraps it when it first meets it.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { PortcullisError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
-import type { SettingsStore } from './store.js';
+import { GcmMeter, MemoryKeyUsageStore, type GcmKeyUsage } from './gcm-usage.js';
+import type { SealedValueStore, SettingsStore } from './store.js';
 
 const PREFIX = 'pc1';
 const CURRENT = 'envelope.current';
-const dekSetting = (id: string) => `envelope.dek.${id}`;
+export const DEK_PREFIX = 'envelope.dek.';
+const dekSetting = (id: string) => `${DEK_PREFIX}${id}`;
+const successorSetting = (id: string) => `envelope.successor.${id}`;
+const DEK_ID = /^[A-Za-z0-9_-]{1,32}$/;
+/** Successor chains longer than this are refused (each link is one exhausted data key). */
+const MAX_CHAIN = 1024;
+
+/** What the envelope needs from the store: settings, and every wrapped data key at open. */
+export type EnvelopeStore = SettingsStore & Pick<SealedValueStore, 'listSettings'>;
 
 function seal(key: Buffer, plain: Buffer, aad: string): { iv: Buffer; ct: Buffer } {
   const iv = randomBytes(12);
@@ -35,53 +53,137 @@ function open(key: Buffer, iv: Buffer, ct: Buffer, aad: string): Buffer {
   }
 }
 
+/** A wrapped data key: `<iv>.<ct>` under the master key, or `<parentId>.<iv>.<ct>` under its predecessor DEK. */
+export function parseWrappedDek(wrapped: string): { parent?: string; iv: Buffer; ct: Buffer } | undefined {
+  const parts = wrapped.split('.');
+  if (parts.length === 2 && parts[0] && parts[1]) return { iv: Buffer.from(parts[0], 'base64url'), ct: Buffer.from(parts[1], 'base64url') };
+  if (parts.length === 3 && DEK_ID.test(parts[0]!) && parts[1] && parts[2]) return { parent: parts[0]!, iv: Buffer.from(parts[1], 'base64url'), ct: Buffer.from(parts[2], 'base64url') };
+  return undefined;
+}
+
+/** Unwraps data key `id` with `key` (the master key, or its predecessor DEK for a chained one). */
+export function unwrapDek(key: Buffer, id: string, w: { iv: Buffer; ct: Buffer }): Buffer {
+  return open(key, w.iv, w.ct, dekSetting(id));
+}
+
+interface DataKey {
+  id: string;
+  key: Buffer;
+  usage: GcmKeyUsage;
+}
+
 export class Envelope {
+  private current: DataKey;
+  private rotating: Promise<void> | undefined;
+
   private constructor(
+    private readonly store: EnvelopeStore,
     private readonly deks: Map<string, Buffer>,
-    private readonly currentId: string,
-  ) {}
+    currentId: string,
+    private readonly meter: GcmMeter,
+  ) {
+    this.current = { id: currentId, key: deks.get(currentId)!, usage: meter.counter(dekSetting(currentId)) };
+  }
 
   /**
-   * Loads (or, on first use, creates) the data key from the settings store, unwrapping
-   * it with the master key. Race-safe across nodes: the first node's data key wins.
+   * Loads (or, on first use, creates) the data keys from the settings store, unwrapping
+   * them with the master key. Race-safe across nodes: the first node's data key wins.
+   * `usage` counts seals per data key (default: in this process only).
    */
-  static async open(settings: SettingsStore, masterKey: Buffer): Promise<Envelope> {
-    let currentId = await settings.getSetting(CURRENT);
+  static async open(store: EnvelopeStore, masterKey: Buffer, opts: { usage?: GcmMeter } = {}): Promise<Envelope> {
+    let currentId = await store.getSetting(CURRENT);
     if (!currentId) {
       const id = randomId(6);
       const dek = randomBytes(32);
       const w = seal(masterKey, dek, dekSetting(id));
-      await settings.setSettingIfAbsent(dekSetting(id), `${w.iv.toString('base64url')}.${w.ct.toString('base64url')}`);
-      currentId = await settings.setSettingIfAbsent(CURRENT, id);
+      await store.setSettingIfAbsent(dekSetting(id), `${w.iv.toString('base64url')}.${w.ct.toString('base64url')}`);
+      currentId = await store.setSettingIfAbsent(CURRENT, id);
     }
     const deks = new Map<string, Buffer>();
-    const wrapped = await settings.getSetting(dekSetting(currentId));
-    if (!wrapped) throw new PortcullisError('crypto.decrypt-failed', 'the current data key is missing from the store');
-    deks.set(currentId, Envelope.unwrap(masterKey, currentId, wrapped));
-    return new Envelope(deks, currentId);
+    for (const { name, value } of await store.listSettings(DEK_PREFIX)) {
+      const w = parseWrappedDek(value);
+      if (!w) throw new PortcullisError('crypto.decrypt-failed', 'wrapped data key is malformed');
+      if (w.parent === undefined) deks.set(name.slice(DEK_PREFIX.length), unwrapDek(masterKey, name.slice(DEK_PREFIX.length), w));
+    }
+    if (!deks.has(currentId) && parseWrappedDek((await store.getSetting(dekSetting(currentId))) ?? '')?.parent === undefined) {
+      throw new PortcullisError('crypto.decrypt-failed', 'the current data key is missing from the store');
+    }
+    const envelope = new Envelope(store, deks, currentId, opts.usage ?? new GcmMeter(new MemoryKeyUsageStore()));
+    await envelope.follow();
+    return envelope;
   }
 
-  private static unwrap(masterKey: Buffer, id: string, wrapped: string): Buffer {
-    const [iv, ct] = wrapped.split('.');
-    if (!iv || !ct) throw new PortcullisError('crypto.decrypt-failed', 'wrapped data key is malformed');
-    return open(masterKey, Buffer.from(iv, 'base64url'), Buffer.from(ct, 'base64url'), dekSetting(id));
+  /** Moves `current` along `envelope.successor.<id>` to the newest data key. */
+  private async follow(): Promise<void> {
+    let id = this.current.id;
+    for (let hops = 0; ; hops++) {
+      if (hops > MAX_CHAIN) throw new PortcullisError('crypto.decrypt-failed', 'the data key successor chain is too long');
+      const next = await this.store.getSetting(successorSetting(id));
+      if (next === undefined) break;
+      id = next;
+    }
+    if (id !== this.current.id || !this.current.key) this.current = { id, key: await this.dataKey(id), usage: this.meter.counter(dekSetting(id)) };
+  }
+
+  /** Data key `id`: in memory, or a chained one read from the store and unwrapped with its predecessor. */
+  private async dataKey(id: string, depth = 0): Promise<Buffer> {
+    const known = this.deks.get(id);
+    if (known) return known;
+    const unknown = () => new PortcullisError('crypto.decrypt-failed', 'ciphertext names an unknown data key');
+    if (!DEK_ID.test(id) || depth > MAX_CHAIN) throw unknown();
+    const stored = await this.store.getSetting(dekSetting(id));
+    const w = stored === undefined ? undefined : parseWrappedDek(stored);
+    // a key wrapped under the master key after this node opened (a restart loads it)
+    if (!w || w.parent === undefined) throw unknown();
+    const key = unwrapDek(await this.dataKey(w.parent, depth + 1), id, w);
+    this.deks.set(id, key);
+    return key;
   }
 
   /** Encrypts `plain`, bound to `context` (e.g. `key:<kid>`). */
-  encrypt(plain: Buffer | string, context: string): string {
-    const { iv, ct } = seal(this.deks.get(this.currentId)!, Buffer.isBuffer(plain) ? plain : Buffer.from(plain, 'utf8'), context);
-    return `${PREFIX}.${this.currentId}.${iv.toString('base64url')}.${ct.toString('base64url')}`;
+  async encrypt(plain: Buffer | string, context: string): Promise<string> {
+    let dek = this.current;
+    if (!dek.usage.take()) dek = await this.reserve();
+    const { iv, ct } = seal(dek.key, Buffer.isBuffer(plain) ? plain : Buffer.from(plain, 'utf8'), context);
+    return `${PREFIX}.${dek.id}.${iv.toString('base64url')}.${ct.toString('base64url')}`;
   }
 
-  decrypt(sealed: string, context: string): Buffer {
+  /** One seal of the current data key, moving to its successor when it has reached its limit. */
+  private async reserve(): Promise<DataKey> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const dek = this.current;
+      if (await this.meter.acquire(dek.usage)) return dek;
+      // NIST SP 800-38D §8.3: this data key has sealed its 2^32 (or the configured fewer) values
+      await (this.rotating ??= this.rotate(dek).finally(() => (this.rotating = undefined)));
+    }
+    throw new PortcullisError('unavailable', 'the data key that seals secrets could not be replaced; retry');
+  }
+
+  private async rotate(from: DataKey): Promise<void> {
+    if (this.current !== from) return;
+    if ((await this.store.getSetting(successorSetting(from.id))) === undefined) {
+      const id = randomId(6);
+      const dek = randomBytes(32);
+      const w = seal(from.key, dek, dekSetting(id));
+      await this.store.setSettingIfAbsent(dekSetting(id), `${from.id}.${w.iv.toString('base64url')}.${w.ct.toString('base64url')}`);
+      // the first proposal wins on every node; a losing one stays behind, wrapped and unused
+      if ((await this.store.setSettingIfAbsent(successorSetting(from.id), id)) === id) {
+        this.deks.set(id, dek);
+        await this.store.putSetting(CURRENT, id);
+      } else dek.fill(0);
+    }
+    await this.follow();
+  }
+
+  /** Decrypts a value sealed by any node, with any of the data keys. */
+  async decrypt(sealed: string, context: string): Promise<Buffer> {
     const parts = sealed.split('.');
     if (parts.length !== 4 || parts[0] !== PREFIX) throw new PortcullisError('crypto.decrypt-failed', 'ciphertext is malformed');
-    const dek = this.deks.get(parts[1]!);
-    if (!dek) throw new PortcullisError('crypto.decrypt-failed', 'ciphertext names an unknown data key');
+    const dek = await this.dataKey(parts[1]!);
     return open(dek, Buffer.from(parts[2]!, 'base64url'), Buffer.from(parts[3]!, 'base64url'), context);
   }
 
-  decryptString(sealed: string, context: string): string {
-    return this.decrypt(sealed, context).toString('utf8');
+  async decryptString(sealed: string, context: string): Promise<string> {
+    return (await this.decrypt(sealed, context)).toString('utf8');
   }
 }

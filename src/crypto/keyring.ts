@@ -79,7 +79,7 @@ export class KeyRing implements VerificationKeys {
         next.set(s.kid, { ...prior, stored: s });
         continue;
       }
-      const privateJwk = JSON.parse(this.envelope.decryptString(s.privateJwk, keyContext(s.kid))) as JWK;
+      const privateJwk = JSON.parse(await this.envelope.decryptString(s.privateJwk, keyContext(s.kid))) as JWK;
       const publicJwk = JSON.parse(s.publicJwk) as JWK;
       next.set(s.kid, {
         stored: s,
@@ -157,7 +157,7 @@ export class KeyRing implements VerificationKeys {
       use: 'sig',
       alg,
       publicJwk: JSON.stringify(publicKey.export({ format: 'jwk' })),
-      privateJwk: this.envelope.encrypt(JSON.stringify(privateKey.export({ format: 'jwk' })), keyContext(kid)),
+      privateJwk: await this.envelope.encrypt(JSON.stringify(privateKey.export({ format: 'jwk' })), keyContext(kid)),
       status: activatesAt <= this.clock.now() ? 'active' : 'next',
       createdAt: this.clock.now(),
       activatesAt,

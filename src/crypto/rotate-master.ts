@@ -27,7 +27,7 @@ import { fsyncDirectoryOf, writeNewFileSync } from '../core/files.js';
 import type { AppSigningKeyStore } from '../tokens/app-keys-store.js';
 import type { AppEncryptionKeyStore } from '../tokens/app-encryption-keys-store.js';
 import { appEncryptionKeyContext } from '../tokens/app-encryption-keys.js';
-import { Envelope } from './envelope.js';
+import { DEK_PREFIX, Envelope, parseWrappedDek, unwrapDek } from './envelope.js';
 import { MASTER_KEY_BYTES, readMasterKeyFile } from './master-key.js';
 import type { KeyStore, SealedValueStore, SettingsStore } from './store.js';
 import { sealContext } from './transit/key-material.js';
@@ -47,7 +47,6 @@ export interface RotateMasterResult {
   resumed: boolean;
 }
 
-const DEK_PREFIX = 'envelope.dek.';
 
 function wrap(master: Buffer, id: string, dek: Buffer): string {
   const iv = randomBytes(12);
@@ -88,19 +87,19 @@ function fsyncDir(path: string): void {
 /** Decrypts every sealed value whose context is known with `envelope`; returns how many. */
 export async function verifySealedValues(store: RotateMasterStore, envelope: Envelope): Promise<number> {
   let n = 0;
-  const open = (sealed: string, context: string) => {
-    envelope.decrypt(sealed, context).fill(0);
+  const open = async (sealed: string, context: string) => {
+    (await envelope.decrypt(sealed, context)).fill(0);
     n++;
   };
-  for (const k of await store.listKeys()) open(k.privateJwk, `${k.use === 'enc' ? 'encryption-key' : 'signing-key'}:${k.kid}`);
-  for (const k of await store.listAppSigningKeys()) if (k.sealedSecret) open(k.sealedSecret, `app-signing-key:${k.keyid}`);
-  for (const k of await store.listAppEncryptionKeys()) if (k.sealedKey) open(k.sealedKey, appEncryptionKeyContext(k.kid));
+  for (const k of await store.listKeys()) await open(k.privateJwk, `${k.use === 'enc' ? 'encryption-key' : 'signing-key'}:${k.kid}`);
+  for (const k of await store.listAppSigningKeys()) if (k.sealedSecret) await open(k.sealedSecret, `app-signing-key:${k.keyid}`);
+  for (const k of await store.listAppEncryptionKeys()) if (k.sealedKey) await open(k.sealedKey, appEncryptionKeyContext(k.kid));
   for (const name of await store.listTransitKeys()) {
     const k = await store.getTransitKey(name);
-    for (const v of k?.versions ?? []) open(v.sealed, sealContext(name, v.version));
+    for (const v of k?.versions ?? []) await open(v.sealed, sealContext(name, v.version));
   }
   const cookieKeys = await store.getSetting('oidc.cookie-keys');
-  if (cookieKeys) open(cookieKeys, 'oidc-cookie-keys');
+  if (cookieKeys) await open(cookieKeys, 'oidc-cookie-keys');
   return n;
 }
 
@@ -134,8 +133,14 @@ export async function rotateMasterKey(store: RotateMasterStore, masterKeyFile: s
   const deks = new Map<string, { name: string; original: string; bytes: Buffer; underNew: boolean }>();
   try {
     // 2. nothing changes unless every DEK opens and every sealed value names one of them
+    const chained: Array<{ name: string; id: string; value: string; parent: string }> = [];
     for (const { name, value } of await store.listSettings(DEK_PREFIX)) {
       const id = name.slice(DEK_PREFIX.length);
+      const parent = parseWrappedDek(value)?.parent;
+      if (parent !== undefined) {
+        chained.push({ name, id, value, parent });
+        continue;
+      }
       let bytes = unwrap(oldKey, id, value);
       let underNew = false;
       if (!bytes) {
@@ -145,6 +150,26 @@ export async function rotateMasterKey(store: RotateMasterStore, masterKeyFile: s
       if (!bytes) throw new PortcullisError('crypto.decrypt-failed', `data key ${id} opens with neither the current nor the new master key; nothing was changed`);
       deks.set(id, { name, original: value, bytes, underNew });
     }
+    // a successor data key (envelope.ts) is wrapped under its predecessor, not the master key: it
+    // is checked through its chain and left as it is
+    for (let progress = true; progress && chained.length > 0; ) {
+      progress = false;
+      for (let i = 0; i < chained.length; i++) {
+        const c = chained[i]!;
+        const parent = deks.get(c.parent);
+        if (!parent) continue;
+        let bytes: Buffer;
+        try {
+          bytes = unwrapDek(parent.bytes, c.id, parseWrappedDek(c.value)!);
+        } catch {
+          throw new PortcullisError('crypto.decrypt-failed', `data key ${c.id} does not open with its predecessor ${c.parent}; nothing was changed`);
+        }
+        deks.set(c.id, { name: c.name, original: c.value, bytes, underNew: true });
+        chained.splice(i--, 1);
+        progress = true;
+      }
+    }
+    if (chained.length) throw new PortcullisError('crypto.decrypt-failed', `data keys ${chained.map((c) => c.id).join(', ')} name predecessors that are not in the store; nothing was changed`);
     if (deks.size === 0) throw new PortcullisError('crypto.decrypt-failed', 'the store holds no data key; run `portcullis start` once before rotating');
     const sealed = await store.scanSealedValues();
     const unknown = [...new Set(sealed.map((r) => r.dekId).filter((id) => !deks.has(id)))];

@@ -22,7 +22,7 @@ export function envelopeSecretBox(envelope: Envelope): SecretBox {
       return envelope.encrypt(Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength), aad);
     },
     async open(sealed, aad) {
-      const b = envelope.decrypt(sealed, aad);
+      const b = await envelope.decrypt(sealed, aad);
       return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     },
   };

@@ -82,8 +82,8 @@ export interface IdentityServices {
  * every node has the same one.
  */
 async function sharedSecret(settings: SettingsStore, envelope: Envelope, name: string): Promise<Uint8Array> {
-  const sealed = await settings.setSettingIfAbsent(name, envelope.encrypt(randomId(43), name));
-  return new Uint8Array(Buffer.from(envelope.decryptString(sealed, name), 'utf8'));
+  const sealed = await settings.setSettingIfAbsent(name, await envelope.encrypt(randomId(43), name));
+  return new Uint8Array(Buffer.from(await envelope.decryptString(sealed, name), 'utf8'));
 }
 
 function otpSender(cfg: Config['identity']['otp'], dir: string, clock: Clock, logger: Logger, announce: boolean): OtpSender {

@@ -168,7 +168,7 @@ export class AppEncryptionKeys {
     for (const r of await this.store.listAppEncryptionKeys()) {
       if (r.status !== 'active') continue;
       const prior = this.active.get(r.kid);
-      next.set(r.kid, prior && prior.record.clientId === r.clientId && prior.record.sealedKey === r.sealedKey ? prior : this.imported(r));
+      next.set(r.kid, prior && prior.record.clientId === r.clientId && prior.record.sealedKey === r.sealedKey ? prior : await this.imported(r));
     }
     this.active = next;
   }
@@ -176,14 +176,14 @@ export class AppEncryptionKeys {
   /** Re-reads one key (on an `app-enc-keys.changed` event). */
   async refresh(kid: string): Promise<void> {
     const r = await this.store.getAppEncryptionKey(kid);
-    if (r && r.status === 'active') this.active.set(kid, this.imported(r));
+    if (r && r.status === 'active') this.active.set(kid, await this.imported(r));
     else this.active.delete(kid);
   }
 
-  private imported(r: AppEncryptionKeyRecord): Loaded {
+  private async imported(r: AppEncryptionKeyRecord): Promise<Loaded> {
     let key: KeyObject;
     if (r.type === 'symmetric') {
-      const raw = this.envelope.decrypt(r.sealedKey ?? '', appEncryptionKeyContext(r.kid));
+      const raw = await this.envelope.decrypt(r.sealedKey ?? '', appEncryptionKeyContext(r.kid));
       try {
         key = createSecretKey(raw);
       } finally {
@@ -221,7 +221,7 @@ export class AppEncryptionKeys {
       const generated = generateSymmetricKey(alg, kid);
       const raw = generated.key.export();
       try {
-        record = { kid, clientId, type: 'symmetric', alg, sealedKey: this.envelope.encrypt(raw, appEncryptionKeyContext(kid)), publicJwk: null, status: 'active', createdAt: now, revokedAt: null };
+        record = { kid, clientId, type: 'symmetric', alg, sealedKey: await this.envelope.encrypt(raw, appEncryptionKeyContext(kid)), publicJwk: null, status: 'active', createdAt: now, revokedAt: null };
       } finally {
         raw.fill(0);
       }
@@ -231,7 +231,7 @@ export class AppEncryptionKeys {
       if (alg === 'dir' || alg === 'A256KW') throw invalid('alg: dir and A256KW are for generated symmetric keys');
       record = { kid, clientId, type: 'public', alg, sealedKey: null, publicJwk, status: 'active', createdAt: now, revokedAt: null };
     }
-    const loaded = this.imported(record);
+    const loaded = await this.imported(record);
     await this.store.insertAppEncryptionKey(record);
     this.active.set(kid, loaded);
     this.audit.record({ time: now, type: 'app.encryption-key-added', actor, clientId, data: { kid, type: record.type, alg: record.alg } });

@@ -168,7 +168,7 @@ export class AppSigningKeys {
     let key: CryptoKey;
     let keyObject: KeyObject;
     if (r.type === 'hmac') {
-      const secret = this.envelope.decrypt(r.sealedSecret ?? '', secretContext(r.keyid));
+      const secret = await this.envelope.decrypt(r.sealedSecret ?? '', secretContext(r.keyid));
       try {
         key = await crypto.subtle.importKey('raw', secret as Uint8Array<ArrayBuffer>, importParams('hmac-sha256'), false, ['sign', 'verify']);
         keyObject = createSecretKey(secret);
@@ -205,7 +205,7 @@ export class AppSigningKeys {
     if (input.type === 'hmac') {
       const raw = randomBytes(32);
       secret = raw.toString('base64url');
-      record = { keyid, clientId, type: 'hmac', alg: 'hmac-sha256', sealedSecret: this.envelope.encrypt(raw, secretContext(keyid)), publicJwk: null, status: 'active', createdAt: now, revokedAt: null };
+      record = { keyid, clientId, type: 'hmac', alg: 'hmac-sha256', sealedSecret: await this.envelope.encrypt(raw, secretContext(keyid)), publicJwk: null, status: 'active', createdAt: now, revokedAt: null };
       raw.fill(0);
     } else {
       const { key, jwkAlg } = parsePublicKey('jwk' in input ? { jwk: input.jwk } : { pem: input.pem });

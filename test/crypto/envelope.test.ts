@@ -10,30 +10,30 @@ const isCode = (code: string) => (e: unknown) => e instanceof PortcullisError &&
 test('envelope: a secret round-trips and its ciphertext never contains the plaintext', async () => {
   const store = await openDurableStore('sqlite::memory:');
   const env = await Envelope.open(store, randomBytes(32));
-  const sealed = env.encrypt('s3cret-value', 'ctx:a');
+  const sealed = await env.encrypt('s3cret-value', 'ctx:a');
   assert.match(sealed, /^pc1\.[\w-]+\.[\w-]+\.[\w-]+$/);
   assert.ok(!sealed.includes('s3cret'));
-  assert.equal(env.decryptString(sealed, 'ctx:a'), 's3cret-value');
+  assert.equal(await env.decryptString(sealed, 'ctx:a'), 's3cret-value');
   await store.close();
 });
 
 test('envelope: a ciphertext moved to another context fails (AAD binding)', async () => {
   const store = await openDurableStore('sqlite::memory:');
   const env = await Envelope.open(store, randomBytes(32));
-  const sealed = env.encrypt('v', 'signing-key:A');
-  assert.throws(() => env.decrypt(sealed, 'signing-key:B'), isCode('crypto.decrypt-failed'));
+  const sealed = await env.encrypt('v', 'signing-key:A');
+  await assert.rejects(env.decrypt(sealed, 'signing-key:B'), isCode('crypto.decrypt-failed'));
   await store.close();
 });
 
 test('envelope: a tampered ciphertext fails to decrypt', async () => {
   const store = await openDurableStore('sqlite::memory:');
   const env = await Envelope.open(store, randomBytes(32));
-  const parts = env.encrypt('value', 'c').split('.');
+  const parts = (await env.encrypt('value', 'c')).split('.');
   const ct = Buffer.from(parts[3]!, 'base64url');
   ct[0]! ^= 1;
   parts[3] = ct.toString('base64url');
-  assert.throws(() => env.decrypt(parts.join('.'), 'c'), isCode('crypto.decrypt-failed'));
-  assert.throws(() => env.decrypt('not-a-ciphertext', 'c'), isCode('crypto.decrypt-failed'));
+  await assert.rejects(env.decrypt(parts.join('.'), 'c'), isCode('crypto.decrypt-failed'));
+  await assert.rejects(env.decrypt('not-a-ciphertext', 'c'), isCode('crypto.decrypt-failed'));
   await store.close();
 });
 
@@ -41,9 +41,9 @@ test('envelope: the data key is stored wrapped, and only the right master key un
   const store = await openDurableStore('sqlite::memory:');
   const master = randomBytes(32);
   const env = await Envelope.open(store, master);
-  const sealed = env.encrypt('value', 'c');
+  const sealed = await env.encrypt('value', 'c');
   const again = await Envelope.open(store, master);
-  assert.equal(again.decryptString(sealed, 'c'), 'value');
+  assert.equal(await again.decryptString(sealed, 'c'), 'value');
   await assert.rejects(Envelope.open(store, randomBytes(32)), isCode('crypto.decrypt-failed'));
   await store.close();
 });

@@ -66,7 +66,7 @@ async function createSecrets(node: TestNode): Promise<{ secrets: Secret[]; clear
     await s.transit.createKey(name, type);
     await s.transit.rotate(name);
     for (const v of (await s.store.getTransitKey(name))!.versions) {
-      const m = loadVersion(s.envelope, name, v);
+      const m = await loadVersion(s.envelope, name, v);
       secrets.push({ what: `transit ${name} v${v.version} hmac subkey`, bytes: m.hmac.export() });
       if (m.aes) secrets.push({ what: `transit ${name} v${v.version} AES key`, bytes: m.aes.export() });
       if (m.privateKey) {

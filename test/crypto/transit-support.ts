@@ -2,12 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import { FrozenClock } from '../../src/core/clock.js';
 import { Envelope } from '../../src/crypto/envelope.js';
-import type { SettingsStore } from '../../src/crypto/store.js';
+import type { EnvelopeStore } from '../../src/crypto/envelope.js';
 import { MemoryTransitStore, Transit } from '../../src/crypto/transit/index.js';
 
-export function memorySettings(): SettingsStore {
+export function memorySettings(): EnvelopeStore {
   const m = new Map<string, string>();
   return {
+    listSettings: async (prefix) => [...m].filter(([n]) => n.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, value]) => ({ name, value })),
     getSetting: async (n) => m.get(n),
     setSettingIfAbsent: async (n, v) => {
       if (!m.has(n)) m.set(n, v);

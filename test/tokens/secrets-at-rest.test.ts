@@ -10,7 +10,8 @@ test('secrets at rest: the database files contain no client secret, no access to
   const r = await postForm(`${node.urls.identity}/oauth2/token`, { grant_type: 'client_credentials' }, { authorization: basic(app.clientId, clientSecret!) });
   const accessToken: string = r.body.access_token;
   await node.services.keys.rotate();
-  const privateDs = (await node.services.store.listKeys()).filter((k) => k.use === 'sig').map((k) => JSON.parse(node.services.envelope.decryptString(k.privateJwk, `signing-key:${k.kid}`)).d as string);
+  const privateDs: string[] = [];
+  for (const k of (await node.services.store.listKeys()).filter((k) => k.use === 'sig')) privateDs.push(JSON.parse(await node.services.envelope.decryptString(k.privateJwk, `signing-key:${k.kid}`)).d as string);
   await node.services.audit.flush();
   await node.close();
   const dump = readdirSync(node.dir)

@@ -72,7 +72,7 @@ export class EncryptionKeys {
       const publicJwk = JSON.parse(s.publicJwk) as JWK;
       const type = typeOfJwk(publicJwk);
       if (!type) continue;
-      const privateJwk = JSON.parse(this.envelope.decryptString(s.privateJwk, keyContext(s.kid))) as JsonWebKey;
+      const privateJwk = JSON.parse(await this.envelope.decryptString(s.privateJwk, keyContext(s.kid))) as JsonWebKey;
       const privateKey = createPrivateKey({ key: privateJwk, format: 'jwk' });
       next.set(s.kid, {
         stored: s,
@@ -165,7 +165,7 @@ export class EncryptionKeys {
       use: 'enc',
       alg: k.alg,
       publicJwk: JSON.stringify(publicJwk),
-      privateJwk: this.envelope.encrypt(JSON.stringify(privateJwk), keyContext(k.kid)),
+      privateJwk: await this.envelope.encrypt(JSON.stringify(privateJwk), keyContext(k.kid)),
       status: 'active',
       createdAt: now,
       activatesAt: now,

@@ -34,7 +34,7 @@ interface Material {
 export const sealContext = (name: string, version: number) => `transit:${name}:v${version}`;
 
 /** Creates version `version` of a key of `type`, sealed for the store. */
-export function newVersion(envelope: Envelope, name: string, type: TransitKeyType, version: number, now: number): TransitKeyVersion {
+export async function newVersion(envelope: Envelope, name: string, type: TransitKeyType, version: number, now: number): Promise<TransitKeyVersion> {
   const m: Material = { h: randomBytes(32).toString('base64') };
   let publicKey: string | undefined;
   if (type === 'aes256-gcm') {
@@ -44,14 +44,14 @@ export function newVersion(envelope: Envelope, name: string, type: TransitKeyTyp
     m.p = pair.pkcs8.toString('base64');
     publicKey = pair.spki.toString('base64');
   }
-  const v: TransitKeyVersion = { version, createdAt: now, sealed: envelope.encrypt(JSON.stringify(m), sealContext(name, version)) };
+  const v: TransitKeyVersion = { version, createdAt: now, sealed: await envelope.encrypt(JSON.stringify(m), sealContext(name, version)) };
   if (publicKey !== undefined) v.publicKey = publicKey;
   return v;
 }
 
 /** Unseals a stored version into KeyObjects (an AES key with its invocation counter from `usage`). */
-export function loadVersion(envelope: Envelope, name: string, v: TransitKeyVersion, usage?: GcmMeter): LoadedVersion {
-  const m = JSON.parse(envelope.decryptString(v.sealed, sealContext(name, v.version))) as Material;
+export async function loadVersion(envelope: Envelope, name: string, v: TransitKeyVersion, usage?: GcmMeter): Promise<LoadedVersion> {
+  const m = JSON.parse(await envelope.decryptString(v.sealed, sealContext(name, v.version))) as Material;
   const loaded: LoadedVersion = { version: v.version, createdAt: v.createdAt, hmac: createSecretKey(Buffer.from(m.h, 'base64')) };
   if (m.k !== undefined) {
     loaded.aes = createSecretKey(Buffer.from(m.k, 'base64'));

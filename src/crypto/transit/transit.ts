@@ -116,11 +116,11 @@ export class Transit {
       minDecryptionVersion: 1,
       minEncryptionVersion: 0,
       autoRotate: opts.autoRotate ?? true,
-      versions: [newVersion(this.envelope, name, type, 1, now)],
+      versions: [await newVersion(this.envelope, name, type, 1, now)],
     };
     if (typeof record.autoRotate !== 'boolean') throw invalid('autoRotate must be true or false');
     await this.store.createTransitKey(record);
-    return this.info(this.remember(record));
+    return this.info(await this.remember(record));
   }
 
   /** The key's versions, floors and, for aes256-gcm, the encryptions counted per version. */
@@ -136,7 +136,7 @@ export class Transit {
   async rotate(name: string): Promise<TransitKeyInfo> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const k = await this.fresh(name);
-      const v = newVersion(this.envelope, name, k.type, k.latest + 1, this.clock.now());
+      const v = await newVersion(this.envelope, name, k.type, k.latest + 1, this.clock.now());
       if (await this.store.addTransitKeyVersion(name, v)) return this.info(await this.fresh(name));
     }
     throw new PortcullisError('conflict', `transit key ${name} is being rotated concurrently; retry`);
@@ -162,12 +162,12 @@ export class Transit {
     else this.cache.delete(name);
   }
 
-  private remember(record: TransitKeyRecord): LoadedKey {
+  private async remember(record: TransitKeyRecord): Promise<LoadedKey> {
     const prior = this.cache.get(record.name);
     const versions: LoadedVersion[] = [];
     for (const v of record.versions) {
       const cached = prior?.versions[v.version];
-      versions[v.version] = cached && cached.createdAt === v.createdAt ? cached : loadVersion(this.envelope, record.name, v, this.usage);
+      versions[v.version] = cached && cached.createdAt === v.createdAt ? cached : await loadVersion(this.envelope, record.name, v, this.usage);
     }
     const k: LoadedKey = { record, type: record.type, versions, latest: record.versions.length, loadedAt: this.clock.now() };
     this.cache.set(record.name, k);
@@ -258,7 +258,7 @@ export class Transit {
       const k = await this.fresh(name);
       if (k.latest === v.version) {
         if (!k.record.autoRotate) throw this.exhausted(name, v.version, 'the key does not rotate by itself (autoRotate is off)');
-        const next = newVersion(this.envelope, name, k.type, k.latest + 1, this.clock.now());
+        const next = await newVersion(this.envelope, name, k.type, k.latest + 1, this.clock.now());
         if (await this.store.addTransitKeyVersion(name, next)) {
           this.opts.audit?.record({ time: this.clock.now(), type: 'transit.key-rotated', actor: 'system', reason: 'transit.key-exhausted', data: { key: name, version: next.version, exhaustedVersion: v.version } });
           this.opts.onRotated?.(name);

@@ -97,8 +97,8 @@ const WATERMARKED_MODELS: ReadonlySet<string> = new Set(['AuthorizationCode', 'R
  * const cookieKeys = await loadCookieKeys(store, envelope);
  */
 export async function loadCookieKeys(settings: SettingsStore, envelope: Envelope): Promise<string[]> {
-  const sealed = await settings.setSettingIfAbsent('oidc.cookie-keys', envelope.encrypt(JSON.stringify([randomId(32)]), 'oidc-cookie-keys'));
-  return JSON.parse(envelope.decryptString(sealed, 'oidc-cookie-keys')) as string[];
+  const sealed = await settings.setSettingIfAbsent('oidc.cookie-keys', await envelope.encrypt(JSON.stringify([randomId(32)]), 'oidc-cookie-keys'));
+  return JSON.parse(await envelope.decryptString(sealed, 'oidc-cookie-keys')) as string[];
 }
 
 function clientMetadata(app: AppRecord): Record<string, unknown> | undefined {
