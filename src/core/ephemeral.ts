@@ -1,7 +1,8 @@
 /**
  * Ephemeral state shared by every node: one-time values, counters, pub/sub.
  * Adapters: memory (one process) and Redis (many nodes). Race safety is part of the
- * contract: under concurrent callers, across nodes, exactly one `consumeOnce` wins.
+ * contract: under concurrent callers, across nodes, exactly one `consumeOnce` wins, and
+ * `advance` compares and moves a value forward in one step.
  */
 export interface EphemeralStore {
   /**
@@ -9,6 +10,15 @@ export interface EphemeralStore {
    * key expires; every other caller (any node) gets false.
    */
   consumeOnce(key: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Compare-and-advance: when `key` holds nothing (or has expired) or an integer less
+   * than `next`, stores `to` (default `next`; never less than it) for `ttlMs` and returns
+   * true; otherwise leaves the value as it is and returns false. Check and write are one
+   * step on every node, so of concurrent callers with the same `next` exactly one wins,
+   * and no caller ever moves the value back. `next` and `to` are safe integers; a key
+   * holding something else fails with `internal`.
+   */
+  advance(key: string, next: number, ttlMs: number, to?: number): Promise<boolean>;
   /** Atomically adds `by` (default 1) to a counter that expires `ttlMs` after it was created; returns the new value. */
   increment(key: string, ttlMs: number, by?: number): Promise<number>;
   /** Reads a value set with `set` (undefined once expired). */

@@ -12,3 +12,13 @@ export function step(by: number): number {
   if (!Number.isSafeInteger(by)) throw new PortcullisError('internal', 'ephemeral store: increment step must be an integer');
   return by;
 }
+
+/**
+ * `advance` compares and stores integers (Lua numbers in Redis are doubles: exact up to
+ * 2^53 - 1), and the value it stores is never below the one it compared.
+ */
+export function positions(next: number, to: number): [number, number] {
+  if (!Number.isSafeInteger(next) || !Number.isSafeInteger(to)) throw new PortcullisError('internal', 'ephemeral store: advance takes safe integers');
+  if (to < next) throw new PortcullisError('internal', 'ephemeral store: advance would store a value below the one it compared');
+  return [next, to];
+}

@@ -81,7 +81,7 @@ test(name('account page in Chromium: a TOTP-signed-in user adds a passkey with t
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('heading', { name: 'Second step' }).waitFor();
-  await page.locator('#code-totp').fill(totpCode(seed));
+  await page.locator('#code-totp').fill(totpCode(seed, Date.now() + 30_000));
   await page.locator('form[action$="/mfa"]').first().getByRole('button', { name: 'Verify' }).click();
   await finish(page, f1);
 

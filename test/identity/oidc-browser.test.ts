@@ -117,7 +117,7 @@ test(name('TOTP sign-in typed into the pages in Chromium'), { skip: !HAVE }, asy
   await page.getByRole('heading', { name: 'Second step' }).waitFor({ timeout: 5000 }).catch(async (e) => {
     throw new Error(`${page.url()} ${(await page.content()).slice(0, 600)}`, { cause: e });
   });
-  await page.locator('#code-totp').fill(idp.totpNow(enrol.secretBase32!));
+  await page.locator('#code-totp').fill(idp.totpNow(enrol.secretBase32!, 30_000));
   await page.locator('form[action$="/mfa"]').first().getByRole('button', { name: 'Verify' }).click();
   const tokens = await finish(page, flow);
   assert.deepEqual(decodeJwt(tokens.access_token)['amr'], ['pwd', 'otp']);

@@ -151,7 +151,7 @@ test('TOTP sign-in: the second step adds otp to amr and the MFA acr; attack: the
   await idp.totpFactor.confirm({ userId: user.id }, idp.totpNow(enrol.secretBase32!, -30_000));
   const { browser, r, verifier, state } = await signInWithPassword('totp@example.test');
   assert.match(r.body, /Second step/);
-  const code = idp.totpNow(enrol.secretBase32!);
+  const code = idp.totpNow(enrol.secretBase32!, 30_000); // the next step's: the confirming code used this one up
   const done = await postForm(browser, r.body, 'mfa', { factor: 'totp', code });
   const cb = await consentAndReturn(browser, done);
   const tokens = await client.authorizationCodeGrant(config, cb, { pkceCodeVerifier: verifier, expectedState: state }, { resource: AUD });
@@ -354,7 +354,7 @@ test('attack: after an admin MFA reset, the sessions and tokens signed in with t
   const enrol = await idp.totpFactor.enroll({ userId: user.id, address: user.email });
   await idp.totpFactor.confirm({ userId: user.id }, idp.totpNow(enrol.secretBase32!, -30_000));
   const { browser, r, verifier, state } = await signInWithPassword('reset-mfa@example.test');
-  const done = await postForm(browser, r.body, 'mfa', { factor: 'totp', code: idp.totpNow(enrol.secretBase32!) });
+  const done = await postForm(browser, r.body, 'mfa', { factor: 'totp', code: idp.totpNow(enrol.secretBase32!, 30_000) });
   const cb = await consentAndReturn(browser, done);
   const tokens = await client.authorizationCodeGrant(config, cb, { pkceCodeVerifier: verifier, expectedState: state }, { resource: AUD });
   const at = decodeJwt(tokens.access_token) as { jti: string; client_id: string; iat: number; sub: string; acr: string };

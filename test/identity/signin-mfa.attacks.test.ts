@@ -94,7 +94,7 @@ test('attack: MFA required for the user after the session began is enforced on t
   assert.equal(title(b.page.body), 'Sign in');
   const pw = await postForm(b.browser, b.page.body, 'login', { email: 'later@example.test', password: PASSWORD });
   assert.equal(title(pw.body), 'Second step');
-  const done = await postForm(b.browser, pw.body, 'mfa', { factor: 'totp', code: idp.totpNow(enrol.secretBase32!) });
+  const done = await postForm(b.browser, pw.body, 'mfa', { factor: 'totp', code: idp.totpNow(enrol.secretBase32!, 30_000) });
   const cb = await consentAndReturn(b.browser, done);
   const tokens = await client.authorizationCodeGrant(config, cb, { pkceCodeVerifier: b.verifier, expectedState: b.state }, { resource: AUD });
   assert.equal(decodeJwt(tokens.access_token)['acr'], ACR_MFA);

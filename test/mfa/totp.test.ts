@@ -7,8 +7,10 @@ import { guardFactor } from '../../src/mfa/guarded-factor.js';
 import { hotp, timeStep } from '../../src/mfa/totp/hotp.js';
 import { TotpFactor } from '../../src/mfa/totp/totp-factor.js';
 import { Secret } from 'otpauth';
+import { openEphemeralStore } from '../../src/store/index.js';
 import { TestEphemeralStore } from '../support/mfa-memory-ephemeral.js';
 import { MemoryMfaStore, TestSecretBox } from '../support/mfa-memory-stores.js';
+import { randomRedisPrefix, redisUrl, serviceTest } from '../support/services.js';
 
 const T0 = Date.UTC(2030, 0, 1, 12, 0, 15);
 
@@ -112,6 +114,27 @@ test('attack: an older code still inside the window is refused once a newer one 
   await s.factor.verify({ userId: 'u1' }, codeAt(s.clock.now()));
 });
 
+test('attack: the previous and the current code sent at the same moment — exactly one is accepted, in either order', async () => {
+  for (const order of [[-30_000, 0], [0, -30_000]]) {
+    const s = setup();
+    const { codeAt } = await enrolled(s);
+    const now = s.clock.now();
+    const results = await Promise.allSettled(order.map((offset) => s.factor.verify({ userId: 'u1' }, codeAt(now + offset))));
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, `offsets ${order.join(',')}`);
+    const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.equal(rejected.reason.code, 'mfa.code-replayed');
+  }
+});
+
+test('attack: once the previous step’s code was accepted, the current code is refused as a replay until the next time step', async () => {
+  const s = setup();
+  const { codeAt } = await enrolled(s);
+  await s.factor.verify({ userId: 'u1' }, codeAt(s.clock.now() - 30_000));
+  await rejectsWith(s.factor.verify({ userId: 'u1' }, codeAt(s.clock.now())), 'mfa.code-replayed');
+  s.clock.advance(30_000);
+  await s.factor.verify({ userId: 'u1' }, codeAt(s.clock.now()));
+});
+
 test('the code that confirmed enrolment cannot be replayed to sign in', async () => {
   const s = setup();
   const out = await s.factor.enroll({ userId: 'u1' });
@@ -171,4 +194,30 @@ test('SHA256 and 8-digit TOTP as configured: seed of 32 bytes, URI names the alg
   assert.equal(new URL(out.otpauthUri!).searchParams.get('algorithm'), 'SHA256');
   await factor.confirm({ userId: 'u1' }, hotp(seed, timeStep(clock.now(), 30), 'SHA256', 8));
   assert.equal(await factor.isEnrolled('u1'), true);
+});
+
+await serviceTest('redis', 'attack: the previous and the current code sent at once to two nodes sharing Redis — exactly one is accepted, and an older one after a newer one is a replay (needs Redis)', async () => {
+  const clock = new FrozenClock(T0);
+  const store = new MemoryMfaStore();
+  const box = new TestSecretBox();
+  const prefix = randomRedisPrefix();
+  const nodes = await Promise.all([openEphemeralStore(redisUrl(), { prefix }), openEphemeralStore(redisUrl(), { prefix })]);
+  try {
+    const [a, b] = nodes.map((ephemeral) => new TotpFactor({ store, ephemeral, box, clock }, { issuer: 'Portcullis Test' }));
+    const seed = Secret.fromBase32((await a!.enroll({ userId: 'u1' })).secretBase32!).bytes;
+    const codeAt = (ms: number) => hotp(seed, timeStep(ms, 30), 'SHA1', 6);
+    await a!.confirm({ userId: 'u1' }, codeAt(clock.now()));
+    for (const order of [[-30_000, 0], [0, -30_000]]) {
+      clock.advance(90_000);
+      const now = clock.now();
+      const results = await Promise.allSettled(order.map((offset, i) => (i % 2 ? b! : a!).verify({ userId: 'u1' }, codeAt(now + offset))));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, `offsets ${order.join(',')}`);
+      assert.equal((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason.code, 'mfa.code-replayed');
+    }
+    clock.advance(90_000);
+    await b!.verify({ userId: 'u1' }, codeAt(clock.now()));
+    await rejectsWith(a!.verify({ userId: 'u1' }, codeAt(clock.now() - 30_000)), 'mfa.code-replayed');
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+  }
 });

@@ -81,6 +81,51 @@ export function runEphemeralStoreSuite(name: string, makeStore: () => Promise<Ep
     assert.equal(await b.consumeOnce('nonce:ttl', 50), true);
   });
 
+  t('advance: moves a value forward only, on every node, and reads back with get', async (a, b) => {
+    assert.equal(await a.advance('step:u1', 10, 60_000), true);
+    assert.equal(await b.advance('step:u1', 10, 60_000), false, 'the same value is not an advance');
+    assert.equal(await b.advance('step:u1', 9, 60_000), false, 'an older value is not an advance');
+    assert.equal(await a.get('step:u1'), '10');
+    assert.equal(await b.advance('step:u1', 12, 60_000), true);
+    assert.equal(await a.advance('step:u1', 11, 60_000), false);
+    assert.equal(await a.get('step:u1'), '12');
+    assert.equal(await a.advance('step:u2', 1, 60_000), true);
+  });
+
+  t('advance with `to`: compares `next` and stores `to`, so a later `next` up to `to` no longer advances', async (a, b) => {
+    assert.equal(await a.advance('step:to', 5, 60_000, 8), true);
+    assert.equal(await a.get('step:to'), '8');
+    assert.equal(await b.advance('step:to', 8, 60_000), false);
+    assert.equal(await b.advance('step:to', 9, 60_000, 9), true);
+    assert.equal(await a.get('step:to'), '9');
+  });
+
+  t('advance race: 50 concurrent callers to one value across two nodes, exactly one wins', async (a, b) => {
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).advance('step:race', 7, 60_000)));
+    assert.equal(results.filter(Boolean).length, 1);
+  });
+
+  t('advance race: concurrent callers to different values end on the largest, and each winner moved it forward', async (a, b) => {
+    const targets = Array.from({ length: 40 }, (_, i) => (i * 17) % 40);
+    const results = await Promise.all(targets.map((to, i) => (i % 2 ? a : b).advance('step:mixed', to, 60_000)));
+    assert.equal(await a.get('step:mixed'), '39');
+    assert.equal(results[targets.indexOf(39)], true);
+    assert.ok(results.filter(Boolean).length >= 1);
+  });
+
+  t('advance: once the value has expired any value advances it again', async (a, b) => {
+    assert.equal(await a.advance('step:ttl', 5, 50), true);
+    assert.equal(await b.advance('step:ttl', 4, 50), false);
+    await sleep(150);
+    assert.equal(await b.advance('step:ttl', 4, 50), true);
+  });
+
+  t('advance over a value that is not an integer fails closed with internal and leaves it', async (a, b) => {
+    await a.set('step:text', 'not-a-number', 60_000);
+    await rejectsWith(b.advance('step:text', 1, 60_000), 'internal');
+    assert.equal(await a.get('step:text'), 'not-a-number');
+  });
+
   t('increment: counts from `by`, adds `by`, and reads back with get', async (a, b) => {
     assert.equal(await a.increment('rl:1', 60_000), 1);
     assert.equal(await b.increment('rl:1', 60_000), 2);
@@ -162,6 +207,10 @@ export function runEphemeralStoreSuite(name: string, makeStore: () => Promise<Ep
       await rejectsWith(a.set('bad-ttl', 'x', ttl), 'internal');
     }
     await rejectsWith(a.increment('bad-step', 1000, 1.5), 'internal');
+    for (const next of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) await rejectsWith(a.advance('bad-step', next, 1000), 'internal');
+    await rejectsWith(a.advance('bad-step', 1, 1000, 1.5), 'internal');
+    await rejectsWith(a.advance('bad-step', 5, 1000, 4), 'internal');
+    await rejectsWith(a.advance('bad-ttl', 1, 0), 'internal');
     assert.equal(await a.get('bad-ttl'), undefined);
     assert.equal(await a.get('bad-step'), undefined);
   });
@@ -171,6 +220,7 @@ export function runEphemeralStoreSuite(name: string, makeStore: () => Promise<Ep
     await a.close();
     await rejectsWith(a.consumeOnce('after-close', 1000), 'unavailable');
     await rejectsWith(a.increment('after-close', 1000), 'unavailable');
+    await rejectsWith(a.advance('after-close', 1, 1000), 'unavailable');
     await rejectsWith(a.ping(), 'unavailable');
     assert.equal(await b.consumeOnce('after-close', 1000), true);
   });

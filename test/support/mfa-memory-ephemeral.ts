@@ -35,6 +35,14 @@ export class TestEphemeralStore implements EphemeralStore {
     return true;
   }
 
+  async advance(key: string, next: number, ttlMs: number, to = next): Promise<boolean> {
+    this.guard();
+    const e = this.alive(this.values, key);
+    if (e && Number(e.value) >= next) return false;
+    this.values.set(key, { value: String(to), expiresAt: this.clock.now() + ttlMs });
+    return true;
+  }
+
   async increment(key: string, ttlMs: number, by = 1): Promise<number> {
     this.guard();
     const e = this.alive(this.counters, key);

@@ -97,7 +97,9 @@ export function totpCode(secretBase32: string, nowMs = Date.now()): string {
 
 /**
  * Signs `email` in through the pages (password, then a TOTP code when `totpSecret` is
- * given), consents, and redeems the code for tokens bound to `audience`.
+ * given), consents, and redeems the code for tokens bound to `audience`. The TOTP code is
+ * the next step's (inside the ±1 window): once a code was accepted — at enrolment — no
+ * code for the current step or an earlier one is.
  */
 export async function signIn(
   node: Portcullis,
@@ -115,7 +117,7 @@ export async function signIn(
   r = await post(browser, issuer, r.body, 'login', { email, password });
   if (opts.totpSecret) {
     assert.match(r.body, /Second step/, `expected the second step, got ${r.status} ${r.body.slice(0, 300)}`);
-    r = await post(browser, issuer, r.body, 'mfa', { factor: 'totp', code: totpCode(opts.totpSecret) });
+    r = await post(browser, issuer, r.body, 'mfa', { factor: 'totp', code: totpCode(opts.totpSecret, Date.now() + 30_000) });
   }
   if (r.location?.startsWith(issuer)) r = await browser.follow(r.location, issuer);
   // Another user was signed in in this browser: oidc-provider ends that session first
@@ -145,7 +147,7 @@ async function submitAutoForm(browser: Browser, issuer: string, html: string) {
 export async function enrolTotp(node: Portcullis, userId: string): Promise<string> {
   const f = node.services.identity.factors.find((x) => x.id === 'totp')!;
   const out = await f.enroll({ userId });
-  // The previous step's code (inside the ±1 window), so the current one is left for the sign-in.
-  await f.confirm({ userId }, totpCode(out.secretBase32!, Date.now() - 30_000));
+  // The current step's code; a sign-in after it uses the next step's (`signIn` does).
+  await f.confirm({ userId }, totpCode(out.secretBase32!));
   return out.secretBase32!;
 }

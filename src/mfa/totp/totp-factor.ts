@@ -3,8 +3,8 @@
  * SecretBox and shows the `otpauth://` URI and its QR code (SVG); the first valid code
  * confirms it. Verification accepts the current time step ±`window` (default 1, RFC
  * 6238 §5.2's "at most one time step" of network delay), compares in constant time, and
- * accepts each code once: a (user, step) pair is consumed in the ephemeral store, so
- * the replay guard holds across nodes.
+ * accepts each code once: the user's last accepted step only moves forward, by an atomic
+ * compare-and-advance in the ephemeral store, so the replay guard holds across nodes.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import QRCode from 'qrcode';
@@ -122,16 +122,16 @@ export class TotpFactor implements Factor {
     seed.fill(0);
     if (matched === undefined) throw new PortcullisError('mfa.invalid-code', 'invalid code');
     // RFC 6238 §5.2: "the verifier MUST NOT accept the second attempt of the OTP after
-    // the successful validation has been issued for the first OTP".
+    // the successful validation has been issued for the first OTP". A code is accepted
+    // only if its step is later than the user's marker, and the marker then moves to the
+    // later of that step and the current one, in one compare-and-advance across nodes.
+    // So no code is accepted twice or after a newer one, and once a code was accepted,
+    // no code for the current step or an earlier one is, however the requests raced.
+    // The marker must outlive every step it covers: those stay candidates until step
+    // current + 2·window has passed.
     const ttl = (2 * this.window + 2) * period * 1000;
-    const lastKey = `mfa:totp:last:${e.userId}`;
-    const last = await this.deps.ephemeral.get(lastKey);
-    if (last !== undefined && Number(last) >= matched) {
+    if (!(await this.deps.ephemeral.advance(`mfa:totp:last:${e.userId}`, matched, ttl, Math.max(matched, current)))) {
       throw new PortcullisError('mfa.code-replayed', 'this code was already used; wait for the next one');
     }
-    if (!(await this.deps.ephemeral.consumeOnce(`mfa:totp:used:${e.userId}:${matched}`, ttl))) {
-      throw new PortcullisError('mfa.code-replayed', 'this code was already used; wait for the next one');
-    }
-    await this.deps.ephemeral.set(lastKey, String(matched), ttl);
   }
 }

@@ -15,6 +15,7 @@ import { ERRORS, PortcullisError, type ErrorCode } from '../../core/errors.js';
 
 type Op =
   | { op: 'consumeOnce'; key: string; ttlMs: number }
+  | { op: 'advance'; key: string; next: number; ttlMs: number; to: number | undefined }
   | { op: 'increment'; key: string; ttlMs: number; by: number | undefined }
   | { op: 'get'; key: string }
   | { op: 'set'; key: string; value: string; ttlMs: number }
@@ -50,6 +51,8 @@ export function serveEphemeral(store: EphemeralStore, port: MessagePort): () => 
     switch (m.op) {
       case 'consumeOnce':
         return store.consumeOnce(m.key, m.ttlMs);
+      case 'advance':
+        return store.advance(m.key, m.next, m.ttlMs, m.to);
       case 'increment':
         return store.increment(m.key, m.ttlMs, m.by);
       case 'get':
@@ -156,6 +159,10 @@ export class BridgedEphemeralStore implements EphemeralStore {
 
   consumeOnce(key: string, ttlMs: number): Promise<boolean> {
     return this.call({ op: 'consumeOnce', key, ttlMs });
+  }
+
+  advance(key: string, next: number, ttlMs: number, to?: number): Promise<boolean> {
+    return this.call({ op: 'advance', key, next, ttlMs, to });
   }
 
   increment(key: string, ttlMs: number, by?: number): Promise<number> {

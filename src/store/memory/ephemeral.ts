@@ -18,7 +18,7 @@ import { EventEmitter } from 'node:events';
 import { PortcullisError } from '../../core/errors.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { EphemeralStore } from '../../core/ephemeral.js';
-import { step, ttlMillis } from '../ephemeral-args.js';
+import { positions, step, ttlMillis } from '../ephemeral-args.js';
 import { OnceSet } from './once-set.js';
 
 interface Entry {
@@ -113,6 +113,20 @@ export class MemoryEphemeralStore implements EphemeralStore {
     if (isWellFormed(key)) return this.hub.once.consume(key, now, now + ttl);
     if (this.live(key) !== undefined) return false;
     this.hub.entries.set(key, { value: '1', expiresAt: now + ttl });
+    return true;
+  }
+
+  async advance(key: string, next: number, ttlMs: number, to = next): Promise<boolean> {
+    this.open();
+    const ttl = ttlMillis(ttlMs);
+    const [above, target] = positions(next, to);
+    const e = this.live(key);
+    if (e !== undefined) {
+      const current = /^-?\d+$/.test(e.value) ? Number(e.value) : Number.NaN;
+      if (!Number.isSafeInteger(current)) throw new PortcullisError('internal', 'ephemeral store: advance over a value that is not an integer');
+      if (current >= above) return false;
+    }
+    this.hub.entries.set(key, { value: String(target), expiresAt: this.clock.now() + ttl });
     return true;
   }
 

@@ -6,19 +6,33 @@
  * - consumeOnce: `SET key 1 PX ttl NX` — Redis runs it atomically; one caller gets OK.
  * - increment: INCRBY and, only when the key has no expiry yet (just created), PEXPIRE,
  *   in one Lua script so no other command runs in between.
+ * - advance: GET, compare and SET PX in one Lua script (Redis runs a script alone, so
+ *   no other node's command lands between the check and the write).
  * - pub/sub on a second connection (a subscribed connection takes no other commands).
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { PortcullisError } from '../../core/errors.js';
 import type { EphemeralStore } from '../../core/ephemeral.js';
-import { step, ttlMillis } from '../ephemeral-args.js';
+import { positions, step, ttlMillis } from '../ephemeral-args.js';
 
 const INCREMENT_LUA = `
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return v`;
 
-type WithIncrement = Redis & { portcullisIncrement(key: string, by: number, ttlMs: number): Promise<number> };
+const ADVANCE_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if not string.match(cur, '^%-?%d+$') then return redis.error_reply('ERR advance over a value that is not an integer') end
+  if tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`;
+
+type WithIncrement = Redis & {
+  portcullisIncrement(key: string, by: number, ttlMs: number): Promise<number>;
+  portcullisAdvance(key: string, next: string, to: string, ttlMs: number): Promise<number>;
+};
 
 const OPTIONS: RedisOptions = {
   lazyConnect: true,
@@ -67,6 +81,21 @@ export class RedisEphemeralStore implements EphemeralStore {
 
   consumeOnce(key: string, ttlMs: number): Promise<boolean> {
     return this.call('consumeOnce', async () => (await this.cmd.set(this.prefix + key, '1', 'PX', ttlMillis(ttlMs), 'NX')) === 'OK');
+  }
+
+  advance(key: string, next: number, ttlMs: number, to = next): Promise<boolean> {
+    return this.call('advance', async () => {
+      const ttl = ttlMillis(ttlMs);
+      const [above, target] = positions(next, to);
+      try {
+        return (await this.cmd.portcullisAdvance(this.prefix + key, String(above), String(target), ttl)) === 1;
+      } catch (e) {
+        if (e instanceof Error && e.message.includes('advance over a value that is not an integer')) {
+          throw new PortcullisError('internal', 'ephemeral store: advance over a value that is not an integer', { cause: e });
+        }
+        throw e;
+      }
+    });
   }
 
   increment(key: string, ttlMs: number, by = 1): Promise<number> {
@@ -130,6 +159,7 @@ export async function openRedisEphemeralStore(url: string, opts: { prefix: strin
   cmd.on('error', () => undefined);
   sub.on('error', () => undefined);
   cmd.defineCommand('portcullisIncrement', { numberOfKeys: 1, lua: INCREMENT_LUA });
+  cmd.defineCommand('portcullisAdvance', { numberOfKeys: 1, lua: ADVANCE_LUA });
   try {
     await Promise.all([cmd.connect(), sub.connect()]);
   } catch (e) {
