@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { OidcService } from '../identity/oidc/provider.js';
+import { checkClientId, checkClientIds } from '../tokens/client-id.js';
 import { OIDC_ROUTES, ACR_MFA, ACR_SINGLE_FACTOR } from '../identity/oidc/provider.js';
 import { ASSET_PATH, PAGE_HEADERS, WEBAUTHN_SCRIPT, page } from '../identity/pages/html.js';
 import type { Outcome, SignInPages } from '../identity/pages/sign-in.js';
@@ -117,11 +118,16 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
       return reply.header('cache-control', 'public, max-age=300').send(metadata);
     }
     if (req.method !== 'POST' || path === undefined || !tokenPaths.has(path)) return;
+    // RFC 6749 §5.2: a malformed client id is invalid_request, before any client lookup
+    // (here, in oidc-provider, or in TokenService, which checks the form's again).
+    checkClientIds(req.headers.authorization, {});
     if (path === OIDC_ROUTES.token) {
       // oidc-provider serves the grants of users' sign-ins; every other grant (and a missing
       // or unknown one, answered invalid_request / unsupported_grant_type) stays with TokenService.
-      const grant = formOf(req)['grant_type'];
+      const form = formOf(req);
+      const grant = form['grant_type'];
       if (grant === 'authorization_code' || grant === 'refresh_token') {
+        checkClientId(form['client_id'], 'client_id');
         handOver(req, reply);
         return reply;
       }
@@ -133,6 +139,7 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     const basicCaller = callerId(req, undefined);
     if (basicCaller !== undefined && !(opts.isOidcClient?.(basicCaller) ?? false)) return;
     const form = formOf(req);
+    checkClientId(form['client_id'], 'client_id');
     const caller = basicCaller ?? form['client_id'];
     const token = form['token'] ?? '';
     const oidcCaller = caller !== undefined && (opts.isOidcClient?.(caller) ?? false);

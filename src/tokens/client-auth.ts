@@ -12,6 +12,7 @@ import { PortcullisError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
 import type { AppRecord } from './store.js';
+import { checkClientId, checkClientIds } from './client-id.js';
 import { verifySecret } from './secrets.js';
 
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -67,6 +68,7 @@ function requireActive(app: AppRecord | undefined, basic: boolean): AppRecord {
 /** Authenticates the calling client or throws `oauth.invalid-client` / `oauth.invalid-request`. */
 export async function authenticateClient(req: ClientAuthRequest, ctx: ClientAuthContext): Promise<AppRecord> {
   const { params } = req;
+  checkClientIds(req.authorization, params);
   const hasBasic = req.authorization !== undefined && /^basic /i.test(req.authorization);
   const hasPost = params.client_secret !== undefined;
   const hasAssertion = params.client_assertion !== undefined || params.client_assertion_type !== undefined;
@@ -151,6 +153,7 @@ async function authenticateAssertion(params: Record<string, string>, ctx: Client
   } catch {
     throw invalidClient('client_assertion is not a JWT');
   }
+  checkClientId(claimed, 'the sub of client_assertion');
   const clientId = params.client_id ?? claimed;
   if (!clientId) throw invalidClient('client_assertion has no sub');
   const app = ctx.findApp(clientId);
