@@ -10,7 +10,6 @@
  * request. Nothing on this path touches a database.
  */
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
-import { BlockList, isIPv6 } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
@@ -31,6 +30,7 @@ import { forward, UpstreamPools } from './proxy.js';
 import { afterMatched, isValidHost, parseRequestTarget } from './request-target.js';
 import { compileRoute, RouteTable, type CompiledRoute } from './route-table.js';
 import { TokenVerifier, type TokenPolicy } from './token-policy.js';
+import { proxyList, trustsPeer } from './trusted-proxies.js';
 import { UpstreamHealth } from './upstream-health.js';
 
 export type { PolicyStep, RequestContext } from './context.js';
@@ -105,20 +105,6 @@ function checkConnectionNamed(named: ReadonlySet<string>, route: GatewayRoute, c
   if (route.covered !== undefined) for (const n of named) if (route.covered.has(n)) refuse();
   const components = ctx?.signature?.components;
   if (components !== undefined) for (const c of components) if (c.charCodeAt(1) !== 64 /* @ */ && named.has(c.slice(1, c.indexOf('"', 1)))) refuse();
-}
-
-/** `gateway.trustedProxies` as a BlockList (one native lookup per request), or undefined when empty. */
-function proxyList(entries: readonly string[]): BlockList | undefined {
-  if (entries.length === 0) return undefined;
-  const list = new BlockList();
-  for (const e of entries) {
-    const slash = e.indexOf('/');
-    const address = slash === -1 ? e : e.slice(0, slash);
-    const type = isIPv6(address) ? 'ipv6' : 'ipv4';
-    if (slash === -1) list.addAddress(address, type);
-    else list.addSubnet(address, Number(e.slice(slash + 1)), type);
-  }
-  return list;
 }
 
 /**
@@ -280,7 +266,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const ip = req.socket.remoteAddress ?? '';
     const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
     // a client's own forwarding headers are claims about itself: kept only from a trusted proxy
-    if (trustedProxies !== undefined && trustedProxies.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4')) {
+    if (trustsPeer(trustedProxies, ip)) {
       out.push('x-forwarded-for', h.xForwardedFor === undefined ? ip : h.xForwardedFor + ', ' + ip, 'x-forwarded-proto', h.xForwardedProto === undefined ? proto : h.xForwardedProto + ', ' + proto);
       if (h.host !== undefined) out.push('x-forwarded-host', h.xForwardedHost === undefined ? h.host : h.xForwardedHost + ', ' + h.host);
       if (h.forwarded !== undefined) out.push('forwarded', h.forwarded);

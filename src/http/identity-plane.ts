@@ -12,6 +12,7 @@ import type { JWK } from 'jose';
 import type { Logger } from '../core/logger.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import type { TokenService, EndpointRequest } from '../tokens/service.js';
+import { forwardedHeaderGuard } from './forwarded-headers.js';
 import { parseForm } from './form.js';
 import { createHttpServer } from './server.js';
 
@@ -29,6 +30,11 @@ export interface IdentityPlaneDeps {
   pkiRenewal?: Omit<PkiRoutesOptions, 'pki'>;
   /** Serve HTTPS with these options (http/tls.ts). */
   https?: TlsOptions;
+  /**
+   * `gateway.trustedProxies`: peers whose X-Forwarded-* and Forwarded headers are kept;
+   * every other peer's are removed before any handler (oidc-provider included) sees them.
+   */
+  trustedProxies?: readonly string[];
 }
 
 export function discoveryDocument(issuer: string): Record<string, unknown> {
@@ -56,6 +62,11 @@ export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
   const app = createHttpServer(d.logger, { bodyLimit: 64 * 1024, ...(d.https ? ({ https: d.https } as FastifyServerOptions) : {}) });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  const stripForwarded = forwardedHeaderGuard(d.trustedProxies ?? []);
+  app.addHook('onRequest', (req, _reply, done) => {
+    stripForwarded(req.raw);
+    done();
+  });
 
   const base = d.issuer.replace(/\/$/, '');
   const endpointRequest = (req: FastifyRequest, path: string): EndpointRequest => {

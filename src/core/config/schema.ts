@@ -311,7 +311,7 @@ export const configSchema = z.strictObject({
       trustedProxies: z
         .array(ipOrCidr)
         .default([])
-        .describe('Addresses or CIDR blocks of proxies in front of the gateway whose `X-Forwarded-For`/`-Proto`/`-Host` and `Forwarded` are kept (the gateway appends its own values). From any other peer these are replaced by the gateway\'s own values and `Forwarded` is removed.'),
+        .describe('Addresses or CIDR blocks of proxies in front of this node whose `X-Forwarded-For`/`-Proto`/`-Host` and `Forwarded` are believed. The gateway keeps them (and appends its own values); from any other peer it replaces them by its own values and removes `Forwarded`. The identity plane (OpenID Connect) takes the host and scheme of the URLs it builds, and whether its cookies are `Secure`, from a listed peer\'s `X-Forwarded-Host`/`-Proto`; from any other peer it removes every `X-Forwarded-*` and `Forwarded` header first.'),
       thread: z
         .boolean()
         .default(true)

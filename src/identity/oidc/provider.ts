@@ -72,6 +72,13 @@ export interface OidcOptions {
   interactionPath?: string;
   /** Ask for a second factor at every sign-in, for every user of every app. */
   mfaForEveryone?: boolean;
+  /**
+   * Whether proxies are trusted at all (`gateway.trustedProxies` is not empty): only then
+   * does Koa read the host, scheme and client address from forwarding headers. Which
+   * peer is trusted is decided per request before the provider sees it: the identity
+   * plane removes those headers from every other peer (http/forwarded-headers.ts).
+   */
+  behindProxy?: boolean;
 }
 
 /** Endpoint paths; the token endpoint is the same `/oauth2/token` the client-credentials grant uses. */
@@ -391,7 +398,7 @@ export class OidcService {
         ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title></head><body><main><h1>Something went wrong</h1><p>${escapeHtml(out['error'] ?? 'error')}: ${escapeHtml(out['error_description'] ?? '')}</p></main></body></html>`;
       },
     });
-    provider.proxy = true;
+    provider.proxy = this.opts.behindProxy === true;
     // Secrets are stored only as verifiers (tokens/secrets.ts): compare against it.
     provider.Client.prototype.compareClientSecret = function (this: { clientSecret?: string }, actual: string) {
       return verifySecret(actual, this.clientSecret ?? null);

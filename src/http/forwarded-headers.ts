@@ -1,0 +1,33 @@
+/**
+ * The identity plane's rule for forwarding headers, the gateway's (`gateway.trustedProxies`):
+ * X-Forwarded-Host/-Proto/-For/… and Forwarded are kept only when the direct peer is a
+ * trusted proxy. From any other peer they are removed before any handler reads them —
+ * ours, or oidc-provider's, whose Koa takes the host, scheme (and with it the cookies'
+ * `secure` flag) and client address from them — so a client cannot choose the URLs the
+ * provider builds (redirects, form actions, accepted assertion audiences).
+ */
+import type { IncomingMessage } from 'node:http';
+import { proxyList, trustsPeer } from '../gateway/trusted-proxies.js';
+
+const isForwarding = (name: string): boolean => name === 'forwarded' || name.startsWith('x-forwarded-');
+
+/**
+ * Returns a function that strips forwarding headers from a request whose peer is not
+ * one of `trustedProxies` (addresses or CIDR blocks).
+ *
+ * @example
+ * const strip = forwardedHeaderGuard(config.gateway.trustedProxies);
+ * app.addHook('onRequest', (req, _reply, done) => (strip(req.raw), done()));
+ */
+export function forwardedHeaderGuard(trustedProxies: readonly string[]): (req: IncomingMessage) => void {
+  const proxies = proxyList(trustedProxies);
+  return (req) => {
+    let present = false;
+    for (const name in req.headers) if (isForwarding(name)) present = true;
+    if (!present || trustsPeer(proxies, req.socket.remoteAddress)) return;
+    for (const name of Object.keys(req.headers)) if (isForwarding(name)) delete req.headers[name];
+    const raw: string[] = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) if (!isForwarding(req.rawHeaders[i]!.toLowerCase())) raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    req.rawHeaders = raw;
+  };
+}
