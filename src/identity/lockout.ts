@@ -1,7 +1,8 @@
 /**
  * Brute-force limits for sign-in steps (password, TOTP, one-time codes): failures are
  * counted per account and per client IP in the ephemeral store, so the cap holds
- * across every node. After `freeAttempts` failures each further attempt must wait a
+ * across every node. An IPv6 client is counted by its /64 (`ipv6Prefix`): one host
+ * usually holds a whole /64 and could otherwise take a fresh address for every guess. After `freeAttempts` failures each further attempt must wait a
  * growing delay (doubling up to `maxDelayMs`); at `lockAfter` failures the subject is
  * locked for `lockMs`. Counters fade `windowMs` after the first failure. A success
  * clears the account's counters (not the IP's, which a guesser could otherwise reset
@@ -42,12 +43,15 @@ export interface LockoutPolicy {
   account: LockoutLimits;
   /** Looser by default: many users can share one address (NAT, proxies). */
   ip: LockoutLimits;
+  /** IPv6 clients are counted by this prefix of their address (48–128; default 64). */
+  ipv6Prefix?: number;
 }
 
 export const DEFAULT_LOCKOUT_POLICY: LockoutPolicy = Object.freeze({
   account: { freeAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 60_000, lockAfter: 10, lockMs: 15 * 60_000, windowMs: 15 * 60_000 },
   // 20 free, then delays up to 30 s: the 50th failure comes ~13 minutes in, inside the hour.
   ip: { freeAttempts: 20, baseDelayMs: 1_000, maxDelayMs: 30_000, lockAfter: 50, lockMs: 15 * 60_000, windowMs: 60 * 60_000 },
+  ipv6Prefix: 64,
 });
 
 /** Who is attempting: the account (user id or normalised login name) and the client address. */
@@ -114,9 +118,12 @@ export class Lockout {
     return { kind: 'account', id, slot: step === 'factor' ? 'account-factor' : 'account' };
   }
 
-  /** The subject's id as it is counted: an address in its one canonical spelling. */
+  /**
+   * The subject's id as it is counted: an address in its one canonical spelling, and an
+   * IPv6 address as its prefix (`2001:db8:1:2::/64`).
+   */
   private idOf(kind: Kind, id: string): string {
-    return kind === 'ip' ? (canonicalAddress(id) ?? id) : id;
+    return kind === 'ip' ? (countedAddress(id, this.policy.ipv6Prefix ?? 64) ?? id) : id;
   }
 
   private subjects(s: AttemptSubject): Counter[] {
@@ -276,7 +283,10 @@ export class Lockout {
     await this.clear(Lockout.account(account, 'factor'), true);
   }
 
-  /** Admin unlock of a client address (any spelling of it: `::ffff:10.0.0.1` is `10.0.0.1`). */
+  /**
+   * Admin unlock of a client address (any spelling of it: `::ffff:10.0.0.1` is `10.0.0.1`);
+   * for IPv6, of the prefix it is counted by (any address in the /64 unlocks the /64).
+   */
   unlockIp(ip: string): Promise<void> {
     return this.clear({ kind: 'ip', id: this.idOf('ip', ip), slot: 'ip' }, true);
   }
@@ -310,4 +320,27 @@ export function canonicalAddress(text: string): string | undefined {
   const hi = parseInt(mapped[1]!, 16);
   const lo = parseInt(mapped[2]!, 16);
   return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/**
+ * The client address as the lockout counts it: `canonicalAddress`, and for an IPv6
+ * address (an IPv4-mapped one is IPv4 by then) the network of its first `prefix` bits,
+ * written `network/prefix` (`/128` is the address itself, written alone). Undefined when
+ * `text` is not an IP address.
+ *
+ * @example countedAddress('2001:DB8:1:2:a:b:c:d', 64) // '2001:db8:1:2::/64'
+ */
+export function countedAddress(text: string, prefix: number): string | undefined {
+  const a = canonicalAddress(text);
+  if (a === undefined || !a.includes(':') || prefix >= 128) return a;
+  const [head = '', tail] = a.split('::');
+  const pieces = (s: string): number[] => (s === '' ? [] : s.split(':').map((h) => parseInt(h, 16)));
+  const left = pieces(head);
+  const right = tail === undefined ? [] : pieces(tail);
+  const groups = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  const masked = groups.map((g, i) => {
+    const keep = Math.min(16, Math.max(0, prefix - i * 16));
+    return keep === 0 ? 0 : g & ((0xffff << (16 - keep)) & 0xffff);
+  });
+  return `${canonicalAddress(masked.map((g) => g.toString(16)).join(':'))}/${prefix}`;
 }

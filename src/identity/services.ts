@@ -32,7 +32,7 @@ import { TotpFactor } from '../mfa/totp/totp-factor.js';
 import type { AppService } from '../tokens/apps.js';
 import type { TokenRevocationStore } from '../tokens/store.js';
 import { Invites } from './invites.js';
-import { Lockout } from './lockout.js';
+import { DEFAULT_LOCKOUT_POLICY, Lockout } from './lockout.js';
 import { createOidcProvider, loadCookieKeys, type OidcService } from './oidc/provider.js';
 import { AccountPages } from './pages/account.js';
 import { CsrfTokens } from './pages/csrf.js';
@@ -111,7 +111,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   const { config, store, ephemeral, clock } = d;
   const id = config.identity;
   const issuer = config.issuer;
-  const lockout = new Lockout(ephemeral, clock);
+  const lockout = new Lockout(ephemeral, clock, { ...DEFAULT_LOCKOUT_POLICY, ipv6Prefix: id.lockout.ipv6Prefix });
   lockout.onLock(async (e) => {
     // Accounts are user ids, or `email:<typed name>` for names that match no user.
     const user = e.kind === 'account' ? await store.getUser(e.id).catch(() => undefined) : undefined;

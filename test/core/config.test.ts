@@ -71,6 +71,12 @@ test('bad config: every error names its path and what was expected', () => {
   assert.match(msg, /routes\[0\]\.require\.token\.scopes\[0\]: expected a scope token/);
 });
 
+test('config: identity.lockout.ipv6Prefix is 64 by default and must be 48–128', () => {
+  assert.equal(validateConfig(parseConfigText(DEFAULT_CONFIG)).identity.lockout.ipv6Prefix, 64);
+  assert.equal(validateConfig({ identity: { lockout: { ipv6Prefix: 56 } } }).identity.lockout.ipv6Prefix, 56);
+  for (const bad of [47, 129, 64.5]) assert.match(configError(() => validateConfig({ identity: { lockout: { ipv6Prefix: bad } } })), /identity\.lockout\.ipv6Prefix: /);
+});
+
 test('bad config: unknown nested keys, duplicate route names and YAML syntax errors are named', () => {
   assert.match(configError(() => validateConfig({ routes: [{ name: 'a', match: {}, upstream: 'http://x', require: { tokn: {} } }] })), /routes\[0\]\.require: unknown key "tokn"/);
   const dup = { name: 'a', match: {}, upstream: 'http://x' };

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrozenClock } from '../../src/core/clock.js';
 import { PortcullisError } from '../../src/core/errors.js';
-import { canonicalAddress, DEFAULT_LOCKOUT_POLICY, Lockout } from '../../src/identity/lockout.js';
+import { canonicalAddress, countedAddress, DEFAULT_LOCKOUT_POLICY, Lockout } from '../../src/identity/lockout.js';
 import type { EphemeralStore } from '../../src/core/ephemeral.js';
 import { openEphemeralStore } from '../../src/store/index.js';
 import { MemoryEphemeralStore } from '../../src/store/memory/ephemeral.js';
@@ -96,12 +96,78 @@ test('attack: an address written another way (IPv4-mapped IPv6, upper case, unco
   assert.equal((await lockout.state('ip', '203.0.113.9')).failures, 0);
 });
 
+/** Fails from `addresses` in turn, waiting out every delay, until the counter locks (lockAfter failures). */
+async function failUntilLocked(s: ReturnType<typeof setup>, addresses: string[]): Promise<void> {
+  for (let i = 0; i < DEFAULT_LOCKOUT_POLICY.ip.lockAfter; i++) {
+    const ip = addresses[i % addresses.length]!;
+    await rejectsWith(s.lockout.guard({ account: `user${i}`, ip }, wrong), 'auth.invalid-credentials');
+    const { blockedUntil, locked } = await s.lockout.state('ip', ip);
+    if (!locked) s.clock.set(Math.max(s.clock.now(), blockedUntil));
+  }
+}
+
+test('attack: one IPv6 host rotating addresses inside its /64 shares one counter and is locked as one', async () => {
+  const s = setup();
+  // a new interface id for every guess, as SLAAC privacy addresses or a routed /64 allow
+  const rotating = Array.from({ length: DEFAULT_LOCKOUT_POLICY.ip.lockAfter }, (_, i) => `2001:db8:1:2:${((i * 7919) % 0x10000).toString(16)}:${i.toString(16)}:abcd:${(i + 1).toString(16)}`);
+  await failUntilLocked(s, rotating);
+  await rejectsWith(s.lockout.check({ ip: '2001:db8:1:2::1' }), 'auth.locked');
+  await rejectsWith(s.lockout.check({ ip: '2001:DB8:1:2:FFFF:FFFF:FFFF:FFFF' }), 'auth.locked');
+  assert.equal((await s.lockout.state('ip', '2001:db8:1:2::99')).failures, DEFAULT_LOCKOUT_POLICY.ip.lockAfter);
+  // the neighbouring /64s are other hosts
+  await s.lockout.check({ ip: '2001:db8:1:3::1' });
+  await s.lockout.check({ ip: '2001:db8:1:1:ffff:ffff:ffff:ffff' });
+  assert.equal((await s.lockout.state('ip', '2001:db8:1:3::1')).failures, 0);
+});
+
+test('admin unlock of any address inside a locked /64 lifts the lock of the whole /64', async () => {
+  const s = setup();
+  await failUntilLocked(s, ['2001:db8:aa:bb::1', '2001:db8:aa:bb::2']);
+  await rejectsWith(s.lockout.check({ ip: '2001:db8:aa:bb::3' }), 'auth.locked');
+  await s.lockout.unlockIp('2001:db8:aa:bb:1:2:3:4');
+  await s.lockout.check({ ip: '2001:db8:aa:bb::1' });
+  await s.lockout.check({ ip: '2001:db8:aa:bb::3' });
+  assert.deepEqual(await s.lockout.state('ip', '2001:db8:aa:bb::2'), { failures: 0, blockedUntil: 0, locked: false });
+});
+
+test('an IPv4-mapped IPv6 address counts as its IPv4 address, not as a /64 of ::ffff:0:0', async () => {
+  const s = setup();
+  await failUntilLocked(s, ['::ffff:192.0.2.44', '192.0.2.44']);
+  await rejectsWith(s.lockout.check({ ip: '192.0.2.44' }), 'auth.locked');
+  await s.lockout.check({ ip: '192.0.2.45' });
+  await s.lockout.check({ ip: '::ffff:192.0.2.45' });
+});
+
+test('the IPv6 prefix counted is configurable: /128 counts single addresses, /48 a whole site', async () => {
+  const clock = new FrozenClock(T0);
+  const ephemeral = new TestEphemeralStore(clock);
+  const perAddress = { clock, ephemeral, lockout: new Lockout(ephemeral, clock, { ...DEFAULT_LOCKOUT_POLICY, ipv6Prefix: 128 }) };
+  await failUntilLocked(perAddress, ['2001:db8:5:6::1']);
+  await rejectsWith(perAddress.lockout.check({ ip: '2001:db8:5:6::1' }), 'auth.locked');
+  await perAddress.lockout.check({ ip: '2001:db8:5:6::2' });
+  const perSite = { clock, ephemeral, lockout: new Lockout(ephemeral, clock, { ...DEFAULT_LOCKOUT_POLICY, ipv6Prefix: 48 }, 'site') };
+  await failUntilLocked(perSite, ['2001:db8:7:1::1', '2001:db8:7:ffff::1']);
+  await rejectsWith(perSite.lockout.check({ ip: '2001:db8:7:abcd::1' }), 'auth.locked');
+  await perSite.lockout.check({ ip: '2001:db8:8::1' });
+});
+
 test('canonicalAddress: one spelling per address; anything else is not an address', () => {
   assert.equal(canonicalAddress('192.0.2.7'), '192.0.2.7');
   assert.equal(canonicalAddress('::ffff:192.0.2.7'), '192.0.2.7');
   assert.equal(canonicalAddress('2001:DB8:0:0:0:0:0:1'), '2001:db8::1');
   assert.equal(canonicalAddress('::1'), '::1');
   for (const bad of ['', 'localhost', '192.0.2.256', '1.2.3', 'fe80::1%eth0', '[::1]', '::1/128']) assert.equal(canonicalAddress(bad), undefined, bad);
+});
+
+test('countedAddress: IPv4 (mapped or not) as the address, IPv6 as its network and prefix, /128 as the address', () => {
+  assert.equal(countedAddress('2001:DB8:1:2:a:b:c:d', 64), '2001:db8:1:2::/64');
+  assert.equal(countedAddress('2001:db8:abcd:ef12:1::', 56), '2001:db8:abcd:ef00::/56');
+  assert.equal(countedAddress('2001:db8:abcd:ef12::1', 48), '2001:db8:abcd::/48');
+  assert.equal(countedAddress('2001:db8::1', 128), '2001:db8::1');
+  assert.equal(countedAddress('::ffff:192.0.2.7', 64), '192.0.2.7');
+  assert.equal(countedAddress('192.0.2.7', 64), '192.0.2.7');
+  assert.equal(countedAddress('::1', 64), '::/64');
+  assert.equal(countedAddress('not-an-address', 64), undefined);
 });
 
 test('attack: resetting the IP counter by signing in to an own account does not work', async () => {

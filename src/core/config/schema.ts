@@ -385,6 +385,18 @@ export const configSchema = z.strictObject({
         .refine((o) => o.sender !== 'webhook' || o.webhook !== undefined, { message: 'sender webhook needs identity.otp.webhook' })
         .prefault({})
         .describe('One-time codes by e-mail or text message (6 digits, 5 minutes, single use).'),
+      lockout: z
+        .strictObject({
+          ipv6Prefix: z
+            .number()
+            .int()
+            .min(48)
+            .max(128)
+            .default(64)
+            .describe('Failed sign-in attempts from an IPv6 client are counted (and locked, and unlocked) by this prefix of its address, not per address: one host usually holds a whole /64 and could take a new address for every guess. 128 counts single addresses. IPv4 and IPv4-mapped IPv6 clients are counted per IPv4 address.'),
+        })
+        .prefault({})
+        .describe('Limits on failed sign-in attempts per account and per client address.'),
       webauthn: z
         .strictObject({
           rpName: z.string().min(1).max(100).default('Portcullis').describe('The name authenticators show for this site.'),
