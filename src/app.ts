@@ -42,6 +42,7 @@ import { TokenService } from './tokens/service.js';
 import { attachGateway, createGateway, gatewayServerOptions } from './gateway/gateway.js';
 import { messagePolicySteps } from './gateway/message-policies.js';
 import { startGatewayThread, type GatewayThread } from './gateway/thread.js';
+import type { GatewayGate } from './gateway/gate.js';
 import { buildIdentityPlane } from './http/identity-plane.js';
 import { buildAdminPlane } from './http/admin-plane.js';
 import { discoveryDocument } from './http/identity-plane.js';
@@ -62,9 +63,11 @@ export interface StartOptions {
   /**
    * Set only by the gateway thread (gateway/thread-entry.ts): serve the gateway plane
    * alone, on `listen` when given, with the main thread's ephemeral store when given,
-   * and leave key rotation, webhook delivery and purges to the main thread.
+   * and leave key rotation, webhook delivery and purges to the main thread. Its gateway
+   * refuses requests while `gate` is closed; `faults` (tests only) makes applying an
+   * event or re-reading the store fail.
    */
-  gatewayThread?: { listen?: string; ephemeral?: EphemeralStore };
+  gatewayThread?: { listen?: string; ephemeral?: EphemeralStore; gate?: GatewayGate; faults?: (what: 'apply' | 'reconcile') => void };
 }
 
 /**
@@ -357,9 +360,22 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   const timers: NodeJS.Timeout[] = [];
   const servers: Array<{ name: string; server: Server; fastify?: FastifyInstance; closeExtra?: () => Promise<void> }> = [];
   const urls: Portcullis['urls'] = {};
+  const faults = opts.gatewayThread?.faults;
+  const reconcile = async (): Promise<void> => {
+    faults?.('reconcile');
+    await reconcileFrom(s);
+  };
   const webhookWorker = new DeliveryWorker(s.store, new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets });
   try {
-    s.events.on(applyEvent(s));
+    const apply = applyEvent(s);
+    s.events.on(
+      faults === undefined
+        ? apply
+        : (e) => {
+            faults('apply');
+            return apply(e);
+          },
+    );
     await s.events.start();
     // The CA exists from init; a store initialised before the CA existed gets one now.
     if (!inThread && !s.pki.ready && !(await s.pki.load())) {
@@ -370,7 +386,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       const signingChanged = await s.keys.maintain();
       if ((await s.encryptionKeys.maintain()) || signingChanged) await s.events.emit({ type: 'keys.changed' });
     }
-    await reconcileFrom(s);
+    await reconcile();
     // process-wide figures once per process: the gateway thread's registry holds its own metrics only
     if (!inThread) collectDefaultMetrics({ register: s.metrics });
 
@@ -381,7 +397,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       t.unref();
       timers.push(t);
     };
-    every(config.revocation.reconcileInterval, 'reconcile', () => reconcileFrom(s));
+    every(config.revocation.reconcileInterval, 'reconcile', reconcile);
     if (!inThread) {
       every(config.keys.checkInterval, 'key rotation check', async () => {
         const signing = await s.keys.maintain();
@@ -424,6 +440,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         ephemeralPorts: opts.ephemeralPorts ?? false,
         ephemeral: config.ephemeral === 'memory' ? s.ephemeral : undefined,
         logger,
+        audit: s.audit,
       });
       urls.gateway = gatewayThread.url;
       const thread = gatewayThread;
@@ -444,6 +461,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         leewayMs: config.tokens.leeway,
         logger,
         metrics: s.metrics,
+        ...(opts.gatewayThread?.gate ? { gate: opts.gatewayThread.gate } : {}),
         steps: (route) => [...certificateSteps(route, { pki: s.pki, clock: s.clock, findApp: (id) => s.apps.find(id), resolve: (f) => resolveIn(s.dir, f) }), ...messageSteps(route)],
       });
       const server = serverTls
@@ -482,7 +500,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     urls,
     ...(gatewayThread ? { gatewayThread } : {}),
     reconcile: async () => {
-      await reconcileFrom(s);
+      await reconcile();
       await gatewayThread?.reconcile();
     },
     close: () =>

@@ -50,38 +50,71 @@ export class EventBus {
     });
   }
 
-  private async dispatch(e: ClusterEvent): Promise<void> {
+  /** Runs every handler; returns the failures (each is logged). */
+  private async dispatch(e: ClusterEvent): Promise<unknown[]> {
+    const failed: unknown[] = [];
     for (const h of this.handlers) {
       try {
         await h(e);
       } catch (err) {
         this.logger.error({ err, event: e.type }, 'cluster event handler failed');
+        failed.push(err);
       }
     }
+    return failed;
   }
 
   /**
    * Adds a part of this node that keeps its own copy of the state (the gateway thread):
-   * `emit` waits until the peer has applied the event too.
+   * `emit` waits until the peer has applied the event too, and fails as the peer does.
    */
   addPeer(apply: (e: ClusterEvent) => Promise<void>): void {
     this.peers.push(apply);
   }
 
-  /** Applies an event here without telling anyone (what a peer does with one it is handed). */
-  apply(e: ClusterEvent): Promise<void> {
-    return this.dispatch(e);
+  /**
+   * Applies an event here without telling anyone (what a peer does with one it is handed).
+   * Rejects with the first handler's failure, once every handler has run: the caller must
+   * not take the event as in force.
+   */
+  async apply(e: ClusterEvent): Promise<void> {
+    const failed = await this.dispatch(e);
+    if (failed.length > 0) throw failed[0];
   }
 
-  /** Applies locally and on the peers, then tells the other nodes. A publish failure is logged: reconcile delivers it later. */
+  /**
+   * Applies locally and on the peers, then tells the other nodes. A publish failure is
+   * logged: reconcile delivers it later. A peer that could not confirm the event makes
+   * `emit` reject with the peer's error, after the other nodes were told: the change is
+   * stored, but its caller must not answer as if it were in force everywhere.
+   */
   async emit(e: ClusterEvent): Promise<void> {
     await this.dispatch(e);
-    if (this.peers.length > 0) await Promise.all(this.peers.map((p) => p(e).catch((err: unknown) => this.logger.warn({ err, event: e.type }, 'a peer could not apply a cluster event; it picks it up at reconcile'))));
+    const peers = await Promise.allSettled(this.peers.map((p) => p(e)));
     try {
       await this.ephemeral.publish(CHANNEL, JSON.stringify({ node: this.node, event: e }));
     } catch (err) {
       this.logger.warn({ err, event: e.type }, 'could not publish a cluster event; nodes will pick it up at reconcile');
     }
+    for (const p of peers) if (p.status === 'rejected') throw p.reason;
+  }
+
+  /**
+   * Emits each event in turn, every one even when an earlier one fails, then rejects
+   * with the first failure: one change's events all reach every node.
+   *
+   * @example await events.emitAll([{ type: 'app.status', clientId, disabled: true }, { type: 'app.changed', clientId }]);
+   */
+  async emitAll(events: readonly ClusterEvent[]): Promise<void> {
+    let first: { error: unknown } | undefined;
+    for (const e of events) {
+      try {
+        await this.emit(e);
+      } catch (error) {
+        first ??= { error };
+      }
+    }
+    if (first) throw first.error;
   }
 
   async stop(): Promise<void> {

@@ -22,6 +22,7 @@ import type { VerificationKeys } from '../crypto/verification-keys.js';
 import type { RevocationSet } from '../tokens/revocation-set.js';
 import { checkAssurance, type AssuranceRequirement } from './assurance-policy.js';
 import { expectContinue, readBody, sendContinue } from './body.js';
+import type { GatewayGate } from './gate.js';
 import { runSteps, type PolicyStep, type RequestContext } from './context.js';
 import { rawErrorResponse, writeError } from './errors.js';
 import { scanRequestHeaders } from './headers.js';
@@ -54,6 +55,8 @@ export interface GatewayDeps {
    * e.g. step-up assurance or RFC 9421 signatures. Called once per route at compile time.
    */
   steps?: (route: RouteConfig) => PolicyStep[];
+  /** While closed, every request is refused with `gateway.not-in-sync` (the gateway thread's; gate.ts). */
+  gate?: GatewayGate;
 }
 
 export interface Gateway {
@@ -344,6 +347,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const start = performance.now();
     let ctx: RequestContext | undefined;
     try {
+      deps.gate?.check();
       const target = parseRequestTarget(req.url ?? '');
       const headers = scanRequestHeaders(req.rawHeaders);
       // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request

@@ -1,27 +1,80 @@
 /**
  * The gateway thread's entry (see thread.ts): a gateway-only node on the main thread's
- * config, reporting its URL, answering for its metrics, and closing on request.
+ * config, reporting its URL, answering for its metrics, applying the main thread's
+ * events, and closing on request.
+ *
+ * A re-read of the store (`reconcile`) that fails closes the gateway's gate: every
+ * request is refused until a re-read that began after the last failure succeeds (one
+ * is tried every second).
  */
+import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { startPortcullis } from '../app.js';
 import { PortcullisError } from '../core/errors.js';
 import { BridgedEphemeralStore } from '../store/bridge/ephemeral.js';
+import { GatewayGate } from './gate.js';
 import type { FromThread, GatewayThreadData, ToThread } from './thread.js';
 
 const data = workerData as GatewayThreadData;
 const port = parentPort!;
 const send = (m: FromThread): void => port.postMessage(m);
+const RETRY_MS = 1000;
+
+/**
+ * Tests only (PORTCULLIS_TEST=1): `PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS` names a JSON
+ * file, read at each use, whose `apply` / `reconcile` make the thread's event
+ * application / store re-read fail (`true`) or block the thread for 15 s (`"hang"`).
+ */
+function testFaults(): ((what: 'apply' | 'reconcile') => void) | undefined {
+  const file = process.env.PORTCULLIS_TEST === '1' ? data.env.PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS : undefined;
+  if (file === undefined) return undefined;
+  return (what) => {
+    let faults: Record<string, unknown>;
+    try {
+      faults = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (faults[what] === 'hang') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15_000);
+    if (faults[what] === true) throw new Error(`injected ${what} failure`);
+  };
+}
 
 try {
+  const gate = new GatewayGate();
+  const faults = testFaults();
   const node = await startPortcullis({
     configFile: data.configFile,
     env: data.env,
     ephemeralPorts: data.ephemeralPorts,
     gatewayThread: {
+      gate,
       ...(data.listen !== undefined ? { listen: data.listen } : {}),
       ...(data.ephemeral !== undefined ? { ephemeral: new BridgedEphemeralStore(data.ephemeral as never) } : {}),
+      ...(faults !== undefined ? { faults } : {}),
     },
   });
+  let failures = 0;
+  let retry: NodeJS.Timeout | undefined;
+  /** Re-reads the store; opens the gate only after a re-read that no failure overtook. */
+  const reread = async (): Promise<void> => {
+    const seq = failures;
+    try {
+      await node.reconcile();
+    } catch (e) {
+      failures++;
+      gate.close('re-reading apps, revocations and keys failed');
+      retry ??= setTimeout(() => {
+        retry = undefined;
+        reread().catch(() => undefined);
+      }, RETRY_MS);
+      throw e;
+    }
+    if (gate.closed && seq === failures) {
+      gate.open();
+      send({ type: 'in-sync' });
+    }
+  };
   const answer = (id: number, p: Promise<unknown>): void => {
     p.then(
       (value) => send({ type: 'reply', id, value }),
@@ -30,11 +83,12 @@ try {
   };
   port.on('message', (m: ToThread) => {
     if (m.type === 'close') {
+      if (retry) clearTimeout(retry);
       void node.close().finally(() => port.close());
       return;
     }
     if (m.what === 'metrics') answer(m.id, node.services.metrics.getMetricsAsJSON());
-    else if (m.what === 'reconcile') answer(m.id, node.reconcile());
+    else if (m.what === 'reconcile') answer(m.id, reread());
     else if (m.what === 'flush-audit') answer(m.id, node.services.audit.flush());
     else answer(m.id, node.services.events.apply(m.event));
   });

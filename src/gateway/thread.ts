@@ -15,9 +15,17 @@
  *
  * If the thread dies, the gateway listener is gone with it (clients are refused, never
  * let through), `/readyz` answers 503, and the thread is started again after a pause.
+ *
+ * An admin change is acknowledged only once it is in force on the thread (`apply`). When
+ * the thread fails to apply it, it is told to re-read everything from the store; when
+ * that fails too, the thread refuses every request (`gateway.not-in-sync`) and retries
+ * until a re-read succeeds; a thread that does not answer in time is stopped and started
+ * again (a new thread reads the store before it serves). Either way the change is
+ * answered `change.not-in-force`, and audited.
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
+import type { AuditSink } from '../audit/sink.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
 import type { ClusterEvent } from '../core/events.js';
 import { PortcullisError } from '../core/errors.js';
@@ -40,12 +48,20 @@ export interface GatewayThreadData {
 }
 
 /** What the main thread asks of the gateway thread, and the answers. */
-export type ThreadCall = { what: 'metrics' } | { what: 'reconcile' } | { what: 'flush-audit' } | { what: 'event'; event: ClusterEvent };
+export type ThreadCall =
+  | { what: 'metrics' }
+  /** Re-read everything from the store; on failure the thread refuses every request until a later re-read succeeds. */
+  | { what: 'reconcile' }
+  | { what: 'flush-audit' }
+  /** Apply the event; the reply is an error when any part of applying it failed. */
+  | { what: 'event'; event: ClusterEvent };
 
 /** Messages from the gateway thread. */
 export type FromThread =
   | { type: 'listening'; url: string }
   | { type: 'failed'; code: string; message: string }
+  /** The thread refused requests after a failed re-read, and a later re-read succeeded: it serves again. */
+  | { type: 'in-sync' }
   | { type: 'reply'; id: number; value?: unknown; error?: string };
 
 /** Messages to the gateway thread. */
@@ -54,7 +70,7 @@ export type ToThread = { type: 'close' } | ({ type: 'call'; id: number } & Threa
 export interface GatewayThread {
   /** The gateway's base URL. */
   readonly url: string;
-  /** Whether the thread is serving (false while it is being restarted). */
+  /** Whether the thread is serving (false while it is being restarted, or refuses requests until it has re-read the store). */
   readonly alive: boolean;
   /** The thread's Prometheus metrics, for the admin plane's /metrics. */
   metrics(): Promise<MetricsJson>;
@@ -62,10 +78,13 @@ export interface GatewayThread {
    * Applies a cluster event the main thread emitted, resolving once it is in force on
    * the thread, so an acknowledged change (a revocation, a new app key) holds at the
    * gateway. While the thread restarts this resolves at once: a new thread reads
-   * everything from the store before it serves.
+   * everything from the store before it serves. When the thread cannot confirm the
+   * event (it fails to apply it and to re-read the store, or does not answer in time),
+   * this rejects with `change.not-in-force`, and the thread serves nothing until it has
+   * re-read the store.
    */
   apply(event: ClusterEvent): Promise<void>;
-  /** Re-reads apps, revocations and keys on the thread. */
+  /** Re-reads apps, revocations and keys on the thread (on failure it refuses requests until a re-read succeeds). */
   reconcile(): Promise<void>;
   /** Writes the thread's queued audit events. */
   flushAudit(): Promise<void>;
@@ -82,6 +101,8 @@ export interface GatewayThreadOptions {
   /** Bridged to the thread when it is the in-memory store. */
   ephemeral: EphemeralStore | undefined;
   logger: Logger;
+  /** Where a change the thread could not confirm is recorded. */
+  audit: AuditSink;
   /** Pause before a dead thread is started again (default 1 s). */
   restartDelayMs?: number;
 }
@@ -91,6 +112,16 @@ const CALL_TIMEOUT_MS = 10_000;
 interface Running {
   worker: Worker;
   exited: Promise<number>;
+}
+
+/** A call the thread did not carry out; `answered` when the thread itself said so (it is alive and listening to us). */
+class CallFailed extends PortcullisError {
+  constructor(
+    message: string,
+    readonly answered: boolean,
+  ) {
+    super('unavailable', message);
+  }
 }
 
 /**
@@ -108,6 +139,8 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
   let closing = false;
   let restartTimer: NodeJS.Timeout | undefined;
   let nextId = 1;
+  /** The running thread refuses requests after a failed re-read (until it says `in-sync`). */
+  let held = false;
   const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
 
   const spawn = (): Promise<Running> =>
@@ -137,7 +170,10 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
           const w = waiting.get(m.id);
           waiting.delete(m.id);
           if (m.error === undefined) w?.resolve(m.value);
-          else w?.reject(new PortcullisError('unavailable', `the gateway thread could not answer: ${m.error}`));
+          else w?.reject(new CallFailed(`the gateway thread could not answer: ${m.error}`, true));
+        } else if (m.type === 'in-sync') {
+          if (running?.worker === worker) held = false;
+          logger.info('the gateway thread re-read the store and serves again');
         }
       });
       worker.on('error', (err) => {
@@ -146,8 +182,11 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
       });
       worker.once('exit', (code) => {
         const wasRunning = running?.worker === worker;
-        if (wasRunning) running = undefined;
-        for (const w of waiting.values()) w.reject(new PortcullisError('unavailable', 'the gateway thread stopped'));
+        if (wasRunning) {
+          running = undefined;
+          held = false;
+        }
+        for (const w of waiting.values()) w.reject(new CallFailed('the gateway thread stopped', false));
         waiting.clear();
         void stopBridge?.().catch(() => undefined);
         if (!started) {
@@ -182,12 +221,12 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
   /** Asks the running thread; a thread that does not answer within CALL_TIMEOUT_MS is unavailable (an admin change never waits on it for ever). */
   const call = (c: ThreadCall): Promise<unknown> => {
     const r = running;
-    if (r === undefined) return Promise.reject(new PortcullisError('unavailable', 'the gateway thread is restarting'));
+    if (r === undefined) return Promise.reject(new CallFailed('the gateway thread is restarting', false));
     const id = nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         waiting.delete(id);
-        reject(new PortcullisError('unavailable', `the gateway thread did not answer within ${CALL_TIMEOUT_MS} ms`));
+        reject(new CallFailed(`the gateway thread did not answer within ${CALL_TIMEOUT_MS} ms`, false));
       }, CALL_TIMEOUT_MS);
       timer.unref();
       waiting.set(id, {
@@ -198,6 +237,24 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
     });
   };
 
+  /**
+   * The thread could not confirm `event`: it refuses requests until it has re-read the
+   * store (`held`), or, when it did not answer, it is stopped and started again (a new
+   * thread reads the store before it serves; this waits until it has stopped). Audited;
+   * the caller gets `change.not-in-force`.
+   */
+  const notInForce = async (event: ClusterEvent, r: Running, cause: CallFailed): Promise<PortcullisError> => {
+    const gateway = cause.answered && running === r ? 'refusing' : 'restarting';
+    if (gateway === 'refusing') held = true;
+    else {
+      await r.worker.terminate();
+      await r.exited;
+    }
+    logger.error({ err: cause, event: event.type, gateway }, 'the gateway thread could not confirm an admin change; it serves nothing until it has read the store');
+    opts.audit.record({ time: Date.now(), type: 'gateway.change-not-in-force', actor: 'system', clientId: 'clientId' in event ? event.clientId : null, reason: 'change.not-in-force', data: { event: event.type, gateway, thread: cause.answered ? 'failed' : 'did-not-answer' } });
+    return new PortcullisError('change.not-in-force', `the change is stored, but the gateway could not confirm it is in force: the gateway refuses every request until it has read it from the store (${gateway === 'refusing' ? 'it is retrying' : 'it is being restarted'})`, { cause, expose: true });
+  };
+
   running = await spawn();
 
   return {
@@ -205,18 +262,40 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
       return url;
     },
     get alive() {
-      return running !== undefined;
+      return running !== undefined && !held;
     },
     metrics: () => {
       if (running === undefined) return Promise.reject(new PortcullisError('unavailable', 'the gateway thread is restarting'));
       return call({ what: 'metrics' }) as Promise<MetricsJson>;
     },
     apply: async (event) => {
+      const r = running;
       // a thread that is not serving reads the store when it starts
-      if (running !== undefined) await call({ what: 'event', event }).catch(() => undefined);
+      if (r === undefined) return;
+      try {
+        await call({ what: 'event', event });
+        return;
+      } catch (e) {
+        const failed = e as CallFailed;
+        // a thread that did not answer cannot be told to hold either
+        if (!failed.answered) throw await notInForce(event, r, failed);
+        logger.warn({ err: failed, event: event.type }, 'the gateway thread could not apply an admin change; it re-reads the store');
+      }
+      try {
+        await call({ what: 'reconcile' });
+      } catch (e) {
+        throw await notInForce(event, r, e as CallFailed);
+      }
     },
     reconcile: async () => {
-      if (running !== undefined) await call({ what: 'reconcile' });
+      const r = running;
+      if (r === undefined) return;
+      try {
+        await call({ what: 'reconcile' });
+      } catch (e) {
+        if ((e as CallFailed).answered && running === r) held = true;
+        throw e;
+      }
     },
     flushAudit: async () => {
       if (running !== undefined) await call({ what: 'flush-audit' });

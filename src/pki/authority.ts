@@ -213,10 +213,15 @@ export class CertificateAuthority {
    * revocation for keyCompromise also revokes (for keyCompromise) every certificate
    * renewed from this one, at any depth: whoever held the key could have renewed it, so
    * its renewals are as compromised as it is. `descendants` lists the serials revoked so.
+   * `unconfirmed` is set when telling the nodes failed for one of them (`onRevoked`
+   * threw, e.g. `change.not-in-force`): every revocation is stored all the same, and the
+   * caller must not answer as if it were in force everywhere.
    * @example const { descendants } = await pki.revoke(serial, 'keyCompromise');
    */
-  async revoke(serial: string, reason: RevocationReason = 'unspecified'): Promise<CertificateRecord & { descendants: string[] }> {
-    const rec = await this.revokeOne(serial, reason);
+  async revoke(serial: string, reason: RevocationReason = 'unspecified'): Promise<CertificateRecord & { descendants: string[]; unconfirmed?: unknown }> {
+    // every revocation of the lineage is stored before a failure to confirm one is reported
+    const unconfirmed: { error?: unknown } = {};
+    const rec = await this.revokeOne(serial, reason, unconfirmed);
     const descendants: string[] = [];
     if (reason === 'keyCompromise') {
       const queue = [rec.serial];
@@ -229,7 +234,7 @@ export class CertificateAuthority {
           // an already revoked renewal still passes its lineage on
           if (child.status === 'active' && child.notAfter >= this.o.clock.now()) {
             try {
-              await this.revokeOne(child.serial, 'keyCompromise');
+              await this.revokeOne(child.serial, 'keyCompromise', unconfirmed);
               descendants.push(child.serial);
             } catch (e) {
               if (!(e instanceof PortcullisError && e.code === 'conflict')) throw e;
@@ -238,10 +243,11 @@ export class CertificateAuthority {
         }
       }
     }
-    return { ...rec, descendants };
+    return { ...rec, descendants, ...('error' in unconfirmed ? { unconfirmed: unconfirmed.error } : {}) };
   }
 
-  private revokeOne(serial: string, reason: RevocationReason): Promise<CertificateRecord> {
+  /** Revokes one certificate; a failure of `onRevoked` (the event) is kept in `unconfirmed`, not thrown. */
+  private revokeOne(serial: string, reason: RevocationReason, unconfirmed: { error?: unknown }): Promise<CertificateRecord> {
     return revokeCertificate(
       {
         store: this.o.store,
@@ -250,7 +256,11 @@ export class CertificateAuthority {
         ocsp: [...this.ocsp.values()],
         onRevoked: async (rec) => {
           await this.markRevoked(rec.serial, rec.issuerId);
-          await this.onRevoked?.(rec);
+          try {
+            await this.onRevoked?.(rec);
+          } catch (error) {
+            if (!('error' in unconfirmed)) unconfirmed.error = error;
+          }
         },
       },
       serial,

@@ -220,8 +220,10 @@ export class AppService {
     const before = this.clock.now();
     const updated = await this.patch(clientId, { tokensRevokedBefore: before });
     this.audit.record({ time: before, type: 'app.tokens-revoked', actor, clientId });
-    await this.events.emit({ type: 'app.tokens-revoked', clientId, before });
-    await this.events.emit({ type: 'app.changed', clientId });
+    await this.events.emitAll([
+      { type: 'app.tokens-revoked', clientId, before },
+      { type: 'app.changed', clientId },
+    ]);
     return updated;
   }
 
@@ -230,17 +232,21 @@ export class AppService {
     const now = this.clock.now();
     const updated = await this.patch(clientId, { status: 'disabled', tokensRevokedBefore: now });
     this.audit.record({ time: now, type: 'app.disabled', actor, clientId });
-    await this.events.emit({ type: 'app.status', clientId, disabled: true });
-    await this.events.emit({ type: 'app.tokens-revoked', clientId, before: now });
-    await this.events.emit({ type: 'app.changed', clientId });
+    await this.events.emitAll([
+      { type: 'app.status', clientId, disabled: true },
+      { type: 'app.tokens-revoked', clientId, before: now },
+      { type: 'app.changed', clientId },
+    ]);
     return updated;
   }
 
   async enable(clientId: string, actor: string): Promise<AppRecord> {
     const updated = await this.patch(clientId, { status: 'active' });
     this.audit.record({ time: this.clock.now(), type: 'app.enabled', actor, clientId });
-    await this.events.emit({ type: 'app.status', clientId, disabled: false });
-    await this.events.emit({ type: 'app.changed', clientId });
+    await this.events.emitAll([
+      { type: 'app.status', clientId, disabled: false },
+      { type: 'app.changed', clientId },
+    ]);
     return updated;
   }
 

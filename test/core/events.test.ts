@@ -1,11 +1,14 @@
 /**
  * Cluster events (core/events.ts): applied here, then on the node's peers (the gateway
  * thread) before `emit` resolves, then published to the other nodes; a node ignores its
- * own published events; a failing peer or handler does not stop the others.
+ * own published events; a failing peer or handler does not stop the others, but a
+ * peer's failure fails the emit (the change is not in force there), and a handler's
+ * failure fails `apply` (what the gateway thread reports to the main thread).
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { PortcullisError } from '../../src/core/errors.js';
 import { EventBus, type ClusterEvent } from '../../src/core/events.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { MemoryEphemeralHub, MemoryEphemeralStore } from '../../src/store/memory/ephemeral.js';
@@ -33,18 +36,35 @@ test('emit resolves only after every peer applied the event; the local handlers 
   await b.stop();
 });
 
-test('a peer that fails does not fail the emit or keep the event from the other nodes', async () => {
+test('a peer that cannot confirm the event fails the emit with its error, after the other peers applied it and the other nodes were told', async () => {
   const hub = new MemoryEphemeralHub();
   const a = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
   const b = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
   const heard: ClusterEvent[] = [];
+  const peer: ClusterEvent[] = [];
   b.on((e) => void heard.push(e));
-  a.addPeer(() => Promise.reject(new Error('thread gone')));
+  const refused = new PortcullisError('change.not-in-force', 'the gateway could not confirm it');
+  a.addPeer(() => Promise.reject(refused));
+  a.addPeer(async (e) => void peer.push(e));
   await b.start();
-  await a.emit(revoked);
+  await assert.rejects(a.emit(revoked), (e: unknown) => e === refused);
+  assert.deepEqual(peer, [revoked]);
   await sleep(20);
   assert.deepEqual(heard, [revoked]);
   await b.stop();
+});
+
+test('apply rejects with a handler’s failure once every handler has run: the event is not in force here', async () => {
+  const a = new EventBus(new MemoryEphemeralStore({ hub: new MemoryEphemeralHub() }), silentLogger);
+  const ran: string[] = [];
+  const failure = new Error('store read failed');
+  a.on(() => {
+    ran.push('first');
+    throw failure;
+  });
+  a.on(() => void ran.push('second'));
+  await assert.rejects(a.apply(revoked), (e: unknown) => e === failure);
+  assert.deepEqual(ran, ['first', 'second']);
 });
 
 test('apply runs the handlers without publishing', async () => {
@@ -60,5 +80,21 @@ test('apply runs the handlers without publishing', async () => {
   await sleep(20);
   assert.deepEqual(local, [revoked]);
   assert.deepEqual(remote, []);
+  await b.stop();
+});
+
+test('emitAll emits every event of a change even when the first cannot be confirmed, then rejects with that failure', async () => {
+  const hub = new MemoryEphemeralHub();
+  const a = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
+  const b = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
+  const heard: ClusterEvent[] = [];
+  b.on((e) => void heard.push(e));
+  const refused = new PortcullisError('change.not-in-force', 'the gateway could not confirm it');
+  a.addPeer((e) => (e.type === 'app.status' ? Promise.reject(refused) : Promise.resolve()));
+  await b.start();
+  const disabled: ClusterEvent[] = [{ type: 'app.status', clientId: 'app-1', disabled: true }, revoked, { type: 'app.changed', clientId: 'app-1' }];
+  await assert.rejects(a.emitAll(disabled), (e: unknown) => e === refused);
+  await sleep(20);
+  assert.deepEqual(heard, disabled);
   await b.stop();
 });

@@ -170,6 +170,8 @@ export function certificateRoutes(s: Services): AdminRoute[] {
         s.audit.record({ time: s.clock.now(), type: 'certificate.revoked', actor: ACTOR, clientId: r.owner, data: { serial: r.serial, reason: body.reason } });
         // certificates renewed from a compromised one are revoked with it (pki/authority.ts)
         for (const d of r.descendants) s.audit.record({ time: s.clock.now(), type: 'certificate.revoked', actor: ACTOR, clientId: r.owner, data: { serial: d, reason: 'keyCompromise', renewedFrom: r.serial } });
+        // stored and audited, but not confirmed in force everywhere (change.not-in-force)
+        if (r.unconfirmed !== undefined) throw r.unconfirmed;
         await s.audit.flush();
         return { body: { certificate: { ...summary(r, s.clock.now()), certificate: toPem(r.der, 'CERTIFICATE') } } };
       },

@@ -179,6 +179,8 @@ export class OidcService {
   /** Revokes the JWT access tokens issued under a grant (their ids were kept as IssuedJwt rows). */
   private async revokeIssuedJwts(removed: OidcModelRecord[]): Promise<void> {
     const now = this.d.clock.now();
+    // every revocation is stored and told before a failure to confirm one is reported
+    let unconfirmed: { error: unknown } | undefined;
     for (const r of removed) {
       if (r.model !== MODEL_ISSUED_JWT) continue;
       const jti = r.id;
@@ -187,8 +189,9 @@ export class OidcService {
       if (expiresAt <= now) continue;
       await this.d.revokedTokens.revokeToken({ jti, clientId, expiresAt, revokedAt: now });
       this.d.audit?.record({ time: now, type: 'token.revoked', actor: 'system', clientId, data: { jti, reason: 'grant-revoked', ...(r.accountId ? { userId: r.accountId } : {}) } });
-      await this.d.events.emit({ type: 'token.revoked', jti, clientId, expiresAt });
+      await this.d.events.emit({ type: 'token.revoked', jti, clientId, expiresAt }).catch((error: unknown) => void (unconfirmed ??= { error }));
     }
+    if (unconfirmed) throw unconfirmed.error;
   }
 
   /**

@@ -1,0 +1,133 @@
+/**
+ * An admin change is acknowledged only once it is in force on the gateway thread
+ * (`gateway.thread: true`, src/gateway/thread.ts). A fault injected into the thread
+ * (tests only: PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS names a file the thread reads)
+ * makes it fail to apply events, or to re-read the store too, or hang. A revoked token must
+ * never pass the gateway after the admin API answered: either the thread re-read the
+ * store first (200), or the admin API answers 503 `change.not-in-force` and the gateway
+ * refuses every request until it has re-read the store. The reconcile timer is an hour
+ * away, so nothing else brings the change.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { AUDIENCE, createApp, startPolicyNode, type PolicyNode } from './message-policy-support.js';
+import { tempDir } from '../support/portcullis.js';
+
+const faultsFile = join(tempDir('portcullis-thread-faults-'), 'faults.json');
+const faults = (f: { apply?: boolean | 'hang'; reconcile?: boolean }): void => writeFileSync(faultsFile, JSON.stringify(f));
+
+let p: PolicyNode;
+
+async function eventually(what: string, f: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await f()) return;
+    await sleep(25);
+  }
+  assert.fail(`${what}: not within ${ms} ms`);
+}
+
+const admin = (path: string, init: RequestInit = {}) =>
+  fetch(`${p.node.urls.admin}${path}`, { ...init, headers: { authorization: `Bearer ${p.node.adminToken}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+
+async function call(token: string, path = '/orders/1'): Promise<{ status: number; code: string | undefined }> {
+  const r = await fetch(`${p.gateway}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  const text = await r.text();
+  return { status: r.status, code: r.status === 200 ? undefined : (JSON.parse(text) as { code?: string }).code };
+}
+
+before(async () => {
+  faults({});
+  p = await startPolicyNode(
+    `  - name: orders\n    match: { pathPrefix: /orders }\n    upstream: UPSTREAM\n    require: { token: { audience: ${AUDIENCE}, scopes: [orders:write] } }\n`,
+    'gateway: { thread: true }\nrevocation: { reconcileInterval: 1h }\n',
+    { env: { PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS: faultsFile } },
+  );
+  assert.ok(p.node.gatewayThread, 'the node runs its gateway on a thread');
+});
+
+beforeEach(() => faults({}));
+
+after(async () => {
+  faults({});
+  await p.stop();
+});
+
+describe('an admin change the gateway thread fails to apply', () => {
+  test('a normal revocation answers 200 and is in force at the gateway from the next request on', async () => {
+    const a = await createApp(p.node, 'normal');
+    const token = await a.token();
+    assert.equal((await call(token)).status, 200);
+    const rv = await admin('/v1/tokens/revoke', { method: 'POST', body: JSON.stringify({ token }) });
+    assert.equal(rv.status, 200, await rv.text());
+    assert.deepEqual(await call(token), { status: 401, code: 'token.revoked' });
+  });
+
+  test('the thread fails to apply a revocation: it re-reads the store before the admin API answers 200, so the revoked token is refused at once', async () => {
+    const a = await createApp(p.node, 'apply-fails');
+    const other = await createApp(p.node, 'apply-fails-other');
+    const token = await a.token();
+    const otherToken = await other.token();
+    assert.equal((await call(token)).status, 200);
+    faults({ apply: true });
+    const rv = await admin('/v1/tokens/revoke', { method: 'POST', body: JSON.stringify({ token }) });
+    assert.equal(rv.status, 200, await rv.text());
+    assert.deepEqual(await call(token), { status: 401, code: 'token.revoked' });
+    assert.equal((await call(otherToken)).status, 200);
+    assert.equal(p.node.gatewayThread!.alive, true);
+  });
+
+  test('the thread can neither apply a revocation nor re-read the store: 503 change.not-in-force, audited, and the gateway refuses everything until it has re-read the store', async () => {
+    const a = await createApp(p.node, 'both-fail');
+    const other = await createApp(p.node, 'both-fail-other');
+    const token = await a.token();
+    const otherToken = await other.token();
+    assert.equal((await call(token)).status, 200);
+    faults({ apply: true, reconcile: true });
+    const rv = await admin('/v1/tokens/revoke', { method: 'POST', body: JSON.stringify({ token }) });
+    assert.equal(rv.status, 503);
+    assert.equal(((await rv.json()) as { code: string }).code, 'change.not-in-force');
+    // no request passes while the thread has not read the change: not the revoked token, not any other
+    assert.deepEqual(await call(token), { status: 503, code: 'gateway.not-in-sync' });
+    assert.deepEqual(await call(otherToken), { status: 503, code: 'gateway.not-in-sync' });
+    assert.equal((await fetch(`${p.node.urls.admin}/readyz`)).status, 503);
+    assert.equal(p.node.gatewayThread!.alive, false);
+    // the thread keeps retrying; it still refuses a second later
+    await sleep(1200);
+    assert.deepEqual(await call(token), { status: 503, code: 'gateway.not-in-sync' });
+    await eventually('the refusal is audited', async () => {
+      const rows = ((await (await admin('/v1/audit/tail?limit=100')).json()) as { rows: Array<{ type: string; reason: string | null; data: Record<string, unknown> | null }> }).rows;
+      return rows.some((e) => e.type === 'gateway.change-not-in-force' && e.reason === 'change.not-in-force' && e.data?.['event'] === 'token.revoked' && e.data['gateway'] === 'refusing');
+    });
+    // the store is readable again: the thread re-reads it, serves, and the revoked token stays refused
+    faults({ apply: true });
+    await eventually('the thread serves again', async () => p.node.gatewayThread!.alive);
+    assert.deepEqual(await call(token), { status: 401, code: 'token.revoked' });
+    assert.equal((await call(otherToken)).status, 200);
+    assert.equal((await fetch(`${p.node.urls.admin}/readyz`)).status, 200);
+  });
+
+  test('a thread that does not answer within 10 s: 503 change.not-in-force, audited; it is stopped, the gateway refuses connections, and the new thread refuses the revoked token', async () => {
+    const a = await createApp(p.node, 'hangs');
+    const other = await createApp(p.node, 'hangs-other');
+    const token = await a.token();
+    const otherToken = await other.token();
+    assert.equal((await call(token)).status, 200);
+    faults({ apply: 'hang' });
+    const rv = await admin('/v1/tokens/revoke', { method: 'POST', body: JSON.stringify({ token }) });
+    assert.equal(rv.status, 503);
+    assert.equal(((await rv.json()) as { code: string }).code, 'change.not-in-force');
+    faults({});
+    assert.equal(p.node.gatewayThread!.alive, false);
+    assert.equal((await fetch(`${p.node.urls.admin}/readyz`)).status, 503);
+    await assert.rejects(call(token), 'the stopped thread’s listener is gone');
+    await eventually('a new gateway thread serves', async () => p.node.gatewayThread!.alive, 15_000);
+    assert.deepEqual(await call(token), { status: 401, code: 'token.revoked' });
+    assert.equal((await call(otherToken)).status, 200);
+    const rows = ((await (await admin('/v1/audit/tail?limit=100')).json()) as { rows: Array<{ type: string; data: Record<string, unknown> | null }> }).rows;
+    assert.ok(rows.some((e) => e.type === 'gateway.change-not-in-force' && e.data?.['gateway'] === 'restarting' && e.data['thread'] === 'did-not-answer'));
+  });
+});
