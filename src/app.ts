@@ -441,12 +441,12 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         ephemeral: config.ephemeral === 'memory' ? s.ephemeral : undefined,
         logger,
         audit: s.audit,
+        events: s.events,
       });
       urls.gateway = gatewayThread.url;
       const thread = gatewayThread;
-      // an acknowledged change holds at the gateway thread too
-      s.events.addPeer((e) => thread.apply(e));
-      // and a flush (the admin API's, shutdown's) writes the thread's audit events too
+      // (an acknowledged change holds at the thread: it is the events' peer, gateway/thread.ts)
+      // a flush (the admin API's, shutdown's) writes the thread's audit events too
       s.audit.addPeer(() => thread.flushAudit());
     } else if (planes.includes('gateway')) {
       const messageSteps = messagePolicySteps({ appSigningKeys: s.appSigningKeys, ephemeral: s.ephemeral, clock: s.clock, encryptionKeys: s.encryptionKeys, appEncryptionKeys: s.appEncryptionKeys, signingKeys: s.keys, keys: s.keys });

@@ -3,9 +3,11 @@
  * config, reporting its URL, answering for its metrics, applying the main thread's
  * events, and closing on request.
  *
- * A re-read of the store (`reconcile`) that fails closes the gateway's gate: every
- * request is refused until a re-read that began after the last failure succeeds (one
- * is tried every second).
+ * The gateway's gate is closed until the main thread says `serve`: the thread read the
+ * store as it started, but a change may have been stored after that read, and the main
+ * thread first has it re-read the store then. A re-read (`reconcile`) that fails closes
+ * the gate as well: every request is refused until a re-read that began after the last
+ * failure succeeds (one is tried every second).
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -23,9 +25,10 @@ const RETRY_MS = 1000;
 /**
  * Tests only (PORTCULLIS_TEST=1): `PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS` names a JSON
  * file, read at each use, whose `apply` / `reconcile` make the thread's event
- * application / store re-read fail (`true`) or block the thread for 15 s (`"hang"`).
+ * application / store re-read fail (`true`) or block the thread for 15 s (`"hang"`);
+ * `listening: ms` delays the thread's report that it listens.
  */
-function testFaults(): ((what: 'apply' | 'reconcile') => void) | undefined {
+function testFaults(): ((what: 'apply' | 'reconcile' | 'listening') => void | Promise<void>) | undefined {
   const file = process.env.PORTCULLIS_TEST === '1' ? data.env.PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS : undefined;
   if (file === undefined) return undefined;
   return (what) => {
@@ -37,11 +40,13 @@ function testFaults(): ((what: 'apply' | 'reconcile') => void) | undefined {
     }
     if (faults[what] === 'hang') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15_000);
     if (faults[what] === true) throw new Error(`injected ${what} failure`);
+    if (what === 'listening' && typeof faults[what] === 'number') return new Promise((done) => setTimeout(done, faults[what] as number));
   };
 }
 
 try {
-  const gate = new GatewayGate();
+  const NOT_CONFIRMED = 'the main thread has not confirmed that it has every change stored since it started';
+  const gate = new GatewayGate(NOT_CONFIRMED);
   const faults = testFaults();
   const node = await startPortcullis({
     configFile: data.configFile,
@@ -51,11 +56,14 @@ try {
       gate,
       ...(data.listen !== undefined ? { listen: data.listen } : {}),
       ...(data.ephemeral !== undefined ? { ephemeral: new BridgedEphemeralStore(data.ephemeral as never) } : {}),
-      ...(faults !== undefined ? { faults } : {}),
+      ...(faults !== undefined ? { faults: faults as (what: 'apply' | 'reconcile') => void } : {}),
     },
   });
+  let served = false;
+  let inSync = true;
   let failures = 0;
   let retry: NodeJS.Timeout | undefined;
+  const update = (): void => (served && inSync ? gate.open() : gate.close(served ? 're-reading apps, revocations and keys failed' : NOT_CONFIRMED));
   /** Re-reads the store; opens the gate only after a re-read that no failure overtook. */
   const reread = async (): Promise<void> => {
     const seq = failures;
@@ -63,15 +71,17 @@ try {
       await node.reconcile();
     } catch (e) {
       failures++;
-      gate.close('re-reading apps, revocations and keys failed');
+      inSync = false;
+      update();
       retry ??= setTimeout(() => {
         retry = undefined;
         reread().catch(() => undefined);
       }, RETRY_MS);
       throw e;
     }
-    if (gate.closed && seq === failures) {
-      gate.open();
+    if (!inSync && seq === failures) {
+      inSync = true;
+      update();
       send({ type: 'in-sync' });
     }
   };
@@ -89,9 +99,14 @@ try {
     }
     if (m.what === 'metrics') answer(m.id, node.services.metrics.getMetricsAsJSON());
     else if (m.what === 'reconcile') answer(m.id, reread());
-    else if (m.what === 'flush-audit') answer(m.id, node.services.audit.flush());
+    else if (m.what === 'serve') {
+      served = true;
+      update();
+      answer(m.id, Promise.resolve());
+    } else if (m.what === 'flush-audit') answer(m.id, node.services.audit.flush());
     else answer(m.id, node.services.events.apply(m.event));
   });
+  await faults?.('listening');
   send({ type: 'listening', url: node.urls.gateway! });
 } catch (e) {
   const err = e instanceof PortcullisError ? e : new PortcullisError('internal', 'the gateway thread failed to start', { cause: e });

@@ -16,6 +16,10 @@
  * If the thread dies, the gateway listener is gone with it (clients are refused, never
  * let through), `/readyz` answers 503, and the thread is started again after a pause.
  *
+ * A thread serves only once the main thread says so (`serve`): events emitted while it
+ * started (after its own read of the store) make the main thread have it re-read the
+ * store first, so no change stored before a thread serves is missing from it.
+ *
  * An admin change is acknowledged only once it is in force on the thread (`apply`). When
  * the thread fails to apply it, it is told to re-read everything from the store; when
  * that fails too, the thread refuses every request (`gateway.not-in-sync`) and retries
@@ -53,6 +57,8 @@ export type ThreadCall =
   /** Re-read everything from the store; on failure the thread refuses every request until a later re-read succeeds. */
   | { what: 'reconcile' }
   | { what: 'flush-audit' }
+  /** Open the gate: the main thread has made sure the thread has every change stored so far. */
+  | { what: 'serve' }
   /** Apply the event; the reply is an error when any part of applying it failed. */
   | { what: 'event'; event: ClusterEvent };
 
@@ -77,8 +83,8 @@ export interface GatewayThread {
   /**
    * Applies a cluster event the main thread emitted, resolving once it is in force on
    * the thread, so an acknowledged change (a revocation, a new app key) holds at the
-   * gateway. While the thread restarts this resolves at once: a new thread reads
-   * everything from the store before it serves. When the thread cannot confirm the
+   * gateway. While the thread restarts this resolves at once: a new thread serves only
+   * after it has read the store after this event. When the thread cannot confirm the
    * event (it fails to apply it and to re-read the store, or does not answer in time),
    * this rejects with `change.not-in-force`, and the thread serves nothing until it has
    * re-read the store.
@@ -103,6 +109,8 @@ export interface GatewayThreadOptions {
   logger: Logger;
   /** Where a change the thread could not confirm is recorded. */
   audit: AuditSink;
+  /** The node's events: the thread is their peer from before it starts (`apply`). */
+  events: { addPeer(apply: (e: ClusterEvent) => Promise<void>): void };
   /** Pause before a dead thread is started again (default 1 s). */
   restartDelayMs?: number;
 }
@@ -128,7 +136,7 @@ class CallFailed extends PortcullisError {
  * Starts the gateway thread and waits until it listens.
  *
  * @example
- * const gw = await startGatewayThread({ configFile, env: process.env, ephemeralPorts: false, ephemeral: s.ephemeral, logger });
+ * const gw = await startGatewayThread({ configFile, env: process.env, ephemeralPorts: false, ephemeral: s.ephemeral, logger, audit: s.audit, events: s.events });
  * urls.gateway = gw.url;
  */
 export async function startGatewayThread(opts: GatewayThreadOptions): Promise<GatewayThread> {
@@ -141,6 +149,8 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
   let nextId = 1;
   /** The running thread refuses requests after a failed re-read (until it says `in-sync`). */
   let held = false;
+  /** Events were emitted while no thread was running: a starting thread re-reads the store before it serves. */
+  let missed = false;
   const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
 
   const spawn = (): Promise<Running> =>
@@ -200,15 +210,40 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
       });
     });
 
+  /**
+   * Lets a thread that listens (its gate closed) serve: when events were emitted since it
+   * may have read the store, it re-reads the store first, until none came meanwhile. A
+   * thread that cannot is stopped.
+   */
+  const bringIn = async (r: Running): Promise<void> => {
+    try {
+      while (missed) {
+        missed = false;
+        await callOn(r, { what: 'reconcile' });
+      }
+    } catch (e) {
+      missed = true;
+      await r.worker.terminate();
+      throw e;
+    }
+    if (closing) {
+      await r.worker.terminate();
+      return;
+    }
+    // (no event can come between the last check of `missed` and this: the next one goes to r)
+    running = r;
+    held = false;
+    await callOn(r, { what: 'serve' }).catch(async (err: unknown) => {
+      logger.error({ err }, 'the gateway thread did not take the order to serve; stopping it');
+      await r.worker.terminate();
+    });
+  };
+
   const restart = (): void => {
     if (closing) return;
-    spawn().then(
-      (r) => {
-        if (closing) void r.worker.terminate();
-        else {
-          running = r;
-          logger.info({ url }, 'the gateway thread is serving again');
-        }
+    spawn().then(bringIn).then(
+      () => {
+        if (!closing) logger.info({ url }, 'the gateway thread is serving again');
       },
       (err: unknown) => {
         logger.error({ err }, 'the gateway thread did not start; trying again');
@@ -222,6 +257,9 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
   const call = (c: ThreadCall): Promise<unknown> => {
     const r = running;
     if (r === undefined) return Promise.reject(new CallFailed('the gateway thread is restarting', false));
+    return callOn(r, c);
+  };
+  const callOn = (r: Running, c: ThreadCall): Promise<unknown> => {
     const id = nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -255,7 +293,31 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
     return new PortcullisError('change.not-in-force', `the change is stored, but the gateway could not confirm it is in force: the gateway refuses every request until it has read it from the store (${gateway === 'refusing' ? 'it is retrying' : 'it is being restarted'})`, { cause, expose: true });
   };
 
-  running = await spawn();
+  const apply = async (event: ClusterEvent): Promise<void> => {
+    const r = running;
+    // a thread that is not serving re-reads the store before it serves
+    if (r === undefined) {
+      missed = true;
+      return;
+    }
+    try {
+      await call({ what: 'event', event });
+      return;
+    } catch (e) {
+      const failed = e as CallFailed;
+      // a thread that did not answer cannot be told to hold either
+      if (!failed.answered) throw await notInForce(event, r, failed);
+      logger.warn({ err: failed, event: event.type }, 'the gateway thread could not apply an admin change; it re-reads the store');
+    }
+    try {
+      await call({ what: 'reconcile' });
+    } catch (e) {
+      throw await notInForce(event, r, e as CallFailed);
+    }
+  };
+  // from before the first thread starts: a change stored while it starts reaches it too
+  opts.events.addPeer(apply);
+  await bringIn(await spawn());
 
   return {
     get url() {
@@ -268,25 +330,7 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
       if (running === undefined) return Promise.reject(new PortcullisError('unavailable', 'the gateway thread is restarting'));
       return call({ what: 'metrics' }) as Promise<MetricsJson>;
     },
-    apply: async (event) => {
-      const r = running;
-      // a thread that is not serving reads the store when it starts
-      if (r === undefined) return;
-      try {
-        await call({ what: 'event', event });
-        return;
-      } catch (e) {
-        const failed = e as CallFailed;
-        // a thread that did not answer cannot be told to hold either
-        if (!failed.answered) throw await notInForce(event, r, failed);
-        logger.warn({ err: failed, event: event.type }, 'the gateway thread could not apply an admin change; it re-reads the store');
-      }
-      try {
-        await call({ what: 'reconcile' });
-      } catch (e) {
-        throw await notInForce(event, r, e as CallFailed);
-      }
-    },
+    apply,
     reconcile: async () => {
       const r = running;
       if (r === undefined) return;

@@ -17,7 +17,7 @@ import { AUDIENCE, createApp, startPolicyNode, type PolicyNode } from './message
 import { tempDir } from '../support/portcullis.js';
 
 const faultsFile = join(tempDir('portcullis-thread-faults-'), 'faults.json');
-const faults = (f: { apply?: boolean | 'hang'; reconcile?: boolean }): void => writeFileSync(faultsFile, JSON.stringify(f));
+const faults = (f: { apply?: boolean | 'hang'; reconcile?: boolean; listening?: number }): void => writeFileSync(faultsFile, JSON.stringify(f));
 
 let p: PolicyNode;
 
@@ -129,5 +129,32 @@ describe('an admin change the gateway thread fails to apply', () => {
     assert.equal((await call(otherToken)).status, 200);
     const rows = ((await (await admin('/v1/audit/tail?limit=100')).json()) as { rows: Array<{ type: string; data: Record<string, unknown> | null }> }).rows;
     assert.ok(rows.some((e) => e.type === 'gateway.change-not-in-force' && e.data?.['gateway'] === 'restarting' && e.data['thread'] === 'did-not-answer'));
+  });
+
+  test('a revocation made while a new thread starts (after it read the store, before it is confirmed) is in force before it serves anyone', async () => {
+    const a = await createApp(p.node, 'restart-window');
+    const token = await a.token();
+    assert.equal((await call(token)).status, 200);
+    const thread = p.node.gatewayThread!;
+    // the new thread reads the store, listens, then waits 2 s before it reports; it cannot apply events
+    faults({ apply: true, listening: 2000 });
+    await thread.terminate();
+    let before: { status: number; code: string | undefined } | undefined;
+    await eventually('the new thread listens', async () => {
+      before = await call(token).catch(() => undefined);
+      return before !== undefined;
+    });
+    assert.deepEqual(before, { status: 503, code: 'gateway.not-in-sync' }, 'a thread the main thread has not confirmed serves nobody');
+    assert.equal(thread.alive, false);
+    const rv = await admin('/v1/tokens/revoke', { method: 'POST', body: JSON.stringify({ token }) });
+    assert.equal(rv.status, 200, await rv.text());
+    // from the answer on, the token never passes: refused while the thread is confirmed, revoked once it serves
+    while (!thread.alive) {
+      const r = await call(token);
+      assert.notEqual(r.status, 200, 'the revoked token passed a starting thread');
+      await sleep(50);
+    }
+    assert.deepEqual(await call(token), { status: 401, code: 'token.revoked' });
+    assert.equal((await call(await (await createApp(p.node, 'restart-window-other')).token())).status, 200);
   });
 });
