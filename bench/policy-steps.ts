@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { CompactEncrypt, type CompactJWEHeaderParameters } from 'jose';
 import { systemClock } from '../src/core/clock.js';
 import { configSchema } from '../src/core/config/schema.js';
+import { GcmMeter, MemoryKeyUsageStore } from '../src/crypto/gcm-usage.js';
 import { generateSymmetricKey } from '../src/crypto/jwe/generate.js';
 import type { PolicyStep, RequestContext } from '../src/gateway/context.js';
 import { encryptionSteps } from '../src/gateway/encryption-policy.js';
@@ -91,6 +92,7 @@ const plaintext = Buffer.from(JSON.stringify({ data: randomBytes(490).toString('
   const [step] = encryptionSteps(route, route.require.encryption!, {
     encryptionKeys: { decryptionKey: () => undefined },
     appEncryptionKeys: { symmetric: (c, kid) => (c === APP && (kid === undefined || kid === dirKey.kid) ? { kid: dirKey.kid, alg: 'dir', key: dirKey.key } : undefined), public: () => undefined },
+    gcmUsage: new GcmMeter(new MemoryKeyUsageStore()),
   });
   const jwe = Buffer.from(await new CompactEncrypt(plaintext).setProtectedHeader({ enc: 'A256GCM', cty: 'application/json', aud: 'bench-api', pc_app: APP, alg: 'dir', kid: dirKey.kid } as CompactJWEHeaderParameters).encrypt(dirKey.key));
   const raw = ['host', HOST, 'content-type', 'application/jose', 'content-length', String(jwe.length)];

@@ -88,6 +88,8 @@ export interface CoreServices {
   appEncryptionKeys: AppEncryptionKeys;
   /** Encryption as a service over the durable store. */
   transit: Transit;
+  /** AES-GCM invocation counts per key (transit versions, data keys, apps' `dir` keys), reserved in blocks from the store. */
+  gcmUsage: GcmMeter;
   /** The built-in CA: issuance, revocation (in-memory revoked serials), CRL, OCSP, client-certificate verification. */
   pki: CertificateAuthority;
   apps: AppService;
@@ -283,7 +285,7 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
         this.set(audit.pending);
       },
     });
-    return { pki, config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, metrics, clock, logger };
+    return { pki, config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, gcmUsage, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, metrics, clock, logger };
   } catch (e) {
     await ephemeral?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
@@ -449,7 +451,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       // a flush (the admin API's, shutdown's) writes the thread's audit events too
       s.audit.addPeer(() => thread.flushAudit());
     } else if (planes.includes('gateway')) {
-      const messageSteps = messagePolicySteps({ appSigningKeys: s.appSigningKeys, ephemeral: s.ephemeral, clock: s.clock, encryptionKeys: s.encryptionKeys, appEncryptionKeys: s.appEncryptionKeys, signingKeys: s.keys, keys: s.keys });
+      const messageSteps = messagePolicySteps({ appSigningKeys: s.appSigningKeys, ephemeral: s.ephemeral, clock: s.clock, encryptionKeys: s.encryptionKeys, appEncryptionKeys: s.appEncryptionKeys, signingKeys: s.keys, keys: s.keys, gcmUsage: s.gcmUsage });
       const gw = createGateway({
         routes: config.routes,
         gateway: config.gateway,

@@ -29,6 +29,7 @@ import type { AuditEventInput } from '../../src/audit/store.js';
 import { systemClock } from '../../src/core/clock.js';
 import { configSchema } from '../../src/core/config/schema.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { GcmMeter, MemoryKeyUsageStore } from '../../src/crypto/gcm-usage.js';
 import { generateEncryptionKey, generateSymmetricKey } from '../../src/crypto/jwe/generate.js';
 import { attachGateway, createGateway, gatewayServerOptions } from '../../src/gateway/gateway.js';
 import { messagePolicySteps } from '../../src/gateway/message-policies.js';
@@ -116,6 +117,7 @@ const gw = createGateway({
       symmetric: (clientId, kid) => (clientId === APP && (kid === undefined || kid === dirKey.kid) ? { kid: dirKey.kid, alg: 'dir', key: dirKey.key } : undefined),
       public: () => undefined,
     },
+    gcmUsage: new GcmMeter(new MemoryKeyUsageStore()),
     // responses are not signed on this route
     keys: { signingKey: () => ({ kid: 'unused', alg: 'ES256', privateKey: unusedKey }) },
   }),

@@ -22,6 +22,11 @@
  * (the client's Accept-Encoding and Range are not passed on), a gzip/deflate/br body it
  * sends anyway is decoded first, any other coding is refused (502
  * `upstream.content-coding`, content-coding.ts), and the answer carries no Content-Encoding.
+ *
+ * A response encrypted with the app's `dir` key is one AES-GCM invocation with a random
+ * IV under that long-lived key, so it is counted against the key's limit (NIST SP 800-38D
+ * §8.3, gcm-usage.ts) before the upstream is called: an exhausted key refuses the request
+ * whole (`jwe.key-exhausted`) instead of failing after the upstream answered.
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
 import type { JWEHeaderParameters } from 'jose';
@@ -30,6 +35,8 @@ import { PortcullisError } from '../core/errors.js';
 import { decryptBody, type JweDecryptionKey } from '../crypto/jwe/decrypt.js';
 import { encryptBody } from '../crypto/jwe/encrypt.js';
 import type { JweAlg, JweContext } from '../crypto/jwe/policy.js';
+import type { GcmKeyUsage, GcmMeter } from '../crypto/gcm-usage.js';
+import { appEncryptionKeyContext } from '../tokens/app-encryption-keys.js';
 import { hasBody, readBody, replaceBody, requestHeader } from './body.js';
 import { askForIdentity, withoutContentCoding } from './content-coding.js';
 import type { PolicyStep, RequestContext } from './context.js';
@@ -50,6 +57,8 @@ export interface EncryptionStepDeps {
   appEncryptionKeys: { symmetric(clientId: string, kid?: string): AppKey | undefined; public(clientId: string): AppKey | undefined };
   /** The signing key ring, so a JWE naming a signing key is told so (`jwe.wrong-key-use`). */
   signingKeys?: { getVerificationKey(kid: string): { key: KeyObject } | undefined };
+  /** AES-GCM invocation counts (the node's one meter, shared with transit and the envelope). */
+  gcmUsage: Pick<GcmMeter, 'counter' | 'acquire' | 'limit'>;
 }
 
 const JOSE_TYPES = new Set(['application/jose', 'application/jose+json']);
@@ -150,6 +159,10 @@ export function encryptionSteps(route: RouteConfig, req: EncryptionRequirement, 
   }
 
   const mode = req.response;
+  /** The counter of each `dir` key, found by its KeyObject: no string is built per request. */
+  const usageOf = new WeakMap<KeyObject, GcmKeyUsage>();
+  const exhausted = (key: AppKey) =>
+    new PortcullisError('jwe.key-exhausted', `the app's response encryption key ${key.kid} has reached its limit of ${deps.gcmUsage.limit} AES-GCM encryptions; the operator must give the app a new key`, { expose: true });
   if (mode !== false) {
     steps.push((ctx) => {
       const app = appOf(ctx);
@@ -174,7 +187,17 @@ export function encryptionSteps(route: RouteConfig, req: EncryptionRequirement, 
       };
       const prev = ctx.respond;
       ctx.respond = prev === undefined ? hook : async (r) => hook(await prev(r));
-      return undefined;
+      // NIST SP 800-38D §8.3: with `dir` every response is an invocation of the app's own key
+      // with a random IV, counted here, before the upstream is called (an empty body, which
+      // is not encrypted, still counts: counts only err high). A256KW and the public-key
+      // algorithms draw a fresh content key per response, one invocation each: not counted.
+      if (key.alg !== 'dir') return undefined;
+      let usage = usageOf.get(key.key);
+      if (usage === undefined) usageOf.set(key.key, (usage = deps.gcmUsage.counter(appEncryptionKeyContext(key.kid))));
+      if (usage.take()) return undefined;
+      return deps.gcmUsage.acquire(usage).then((ok) => {
+        if (!ok) throw exhausted(key);
+      });
     });
   }
   return steps;
