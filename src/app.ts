@@ -198,7 +198,8 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
   try {
     ephemeral = opts.ephemeral ?? (await openEphemeralStore(config.ephemeral, { prefix: config.ephemeralPrefix }));
     const gcmUsage = new GcmMeter(store, { limit: config.encryption.aesGcm.invocationLimit, block: config.encryption.aesGcm.reserveBlock });
-    const envelope = await Envelope.open(store, masterKey, { usage: gcmUsage });
+    const audit = new AuditTrail(store, logger);
+    const envelope = await Envelope.open(store, masterKey, { usage: gcmUsage, audit, clock });
     masterKey.fill(0);
     const keys = new KeyRing(store, envelope, clock, {
       alg: config.tokens.signingAlg,
@@ -211,7 +212,6 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
       rotationIntervalMs: config.encryption.rotationInterval,
       decryptOverlapMs: config.encryption.decryptOverlap,
     });
-    const audit = new AuditTrail(store, logger);
     const events = new EventBus(ephemeral, logger);
     const transit = new Transit(store, envelope, clock, {
       usage: gcmUsage,

@@ -13,9 +13,13 @@
  * key is not kept in memory after `open` (an online `keys rotate-master` would otherwise
  * leave a running node wrapping new DEKs under the old one), so a successor is wrapped
  * under its predecessor DEK (`envelope.dek.<id>` = `<parentId>.<iv>.<ct>`); any node that
- * holds the predecessor unwraps it when it first meets it.
+ * holds the predecessor unwraps it when it first meets it. The switch is audited
+ * (`keys.data-key-rotated`, the two data key ids) once in the cluster, by the node whose
+ * proposal won.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { AuditSink } from '../audit/sink.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { GcmMeter, MemoryKeyUsageStore, type GcmKeyUsage } from './gcm-usage.js';
@@ -81,6 +85,8 @@ export class Envelope {
     private readonly deks: Map<string, Buffer>,
     currentId: string,
     private readonly meter: GcmMeter,
+    private readonly audit: AuditSink | undefined,
+    private readonly clock: Clock,
   ) {
     this.current = { id: currentId, key: deks.get(currentId)!, usage: meter.counter(dekSetting(currentId)) };
   }
@@ -88,9 +94,10 @@ export class Envelope {
   /**
    * Loads (or, on first use, creates) the data keys from the settings store, unwrapping
    * them with the master key. Race-safe across nodes: the first node's data key wins.
-   * `usage` counts seals per data key (default: in this process only).
+   * `usage` counts seals per data key (default: in this process only); `audit` records
+   * the switches to a successor data key this node makes.
    */
-  static async open(store: EnvelopeStore, masterKey: Buffer, opts: { usage?: GcmMeter } = {}): Promise<Envelope> {
+  static async open(store: EnvelopeStore, masterKey: Buffer, opts: { usage?: GcmMeter; audit?: AuditSink; clock?: Clock } = {}): Promise<Envelope> {
     let currentId = await store.getSetting(CURRENT);
     if (!currentId) {
       const id = randomId(6);
@@ -108,7 +115,7 @@ export class Envelope {
     if (!deks.has(currentId) && parseWrappedDek((await store.getSetting(dekSetting(currentId))) ?? '')?.parent === undefined) {
       throw new PortcullisError('crypto.decrypt-failed', 'the current data key is missing from the store');
     }
-    const envelope = new Envelope(store, deks, currentId, opts.usage ?? new GcmMeter(new MemoryKeyUsageStore()));
+    const envelope = new Envelope(store, deks, currentId, opts.usage ?? new GcmMeter(new MemoryKeyUsageStore()), opts.audit, opts.clock ?? systemClock);
     await envelope.follow();
     return envelope;
   }
@@ -168,6 +175,8 @@ export class Envelope {
       await this.store.setSettingIfAbsent(dekSetting(id), `${from.id}.${w.iv.toString('base64url')}.${w.ct.toString('base64url')}`);
       // the first proposal wins on every node; a losing one stays behind, wrapped and unused
       if ((await this.store.setSettingIfAbsent(successorSetting(from.id), id)) === id) {
+        // recorded by the winner only, so once in the cluster; ids only, never key material
+        this.audit?.record({ time: this.clock.now(), type: 'keys.data-key-rotated', actor: 'system', reason: 'gcm-limit', data: { from: from.id, to: id, limit: this.meter.limit } });
         this.deks.set(id, dek);
         await this.store.putSetting(CURRENT, id);
       } else dek.fill(0);

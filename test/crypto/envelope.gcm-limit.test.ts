@@ -9,16 +9,42 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MemoryAuditSink } from '../../src/audit/sink.js';
+import { FrozenClock } from '../../src/core/clock.js';
 import { Envelope } from '../../src/crypto/envelope.js';
 import { GcmMeter } from '../../src/crypto/gcm-usage.js';
 import { createMasterKeyFile, readMasterKeyFile } from '../../src/crypto/master-key.js';
 import { rotateMasterKey } from '../../src/crypto/rotate-master.js';
 import { openDurableStore } from '../../src/store/index.js';
 import type { DurableStore } from '../../src/store/types.js';
+import { startTestNode, testConfig } from '../support/portcullis.js';
 import { createTempPostgresDatabase, serviceDescribe } from '../support/services.js';
 
 const dekOf = (sealed: string) => sealed.split('.')[1]!;
-const open = (store: DurableStore, master: Buffer) => Envelope.open(store, master, { usage: new GcmMeter(store, { limit: 5, block: 2 }) });
+const open = (store: DurableStore, master: Buffer, audit?: MemoryAuditSink) =>
+  Envelope.open(store, master, { usage: new GcmMeter(store, { limit: 5, block: 2 }), ...(audit ? { audit, clock: new FrozenClock(Date.UTC(2026, 0, 1)) } : {}) });
+
+/** The data-key switches audited by every node, checked against the successor chain in the store: one event per switch, ids only. */
+async function assertSwitchesAuditedOnce(store: DurableStore, sinks: MemoryAuditSink[]): Promise<void> {
+  const successors = await store.listSettings('envelope.successor.');
+  const events = sinks.flatMap((s) => s.events).filter((e) => e.type === 'keys.data-key-rotated');
+  assert.ok(successors.length > 0);
+  assert.deepEqual(
+    events.map((e) => `${e.data?.['from']}>${e.data?.['to']}`).sort(),
+    successors.map((s) => `${s.name.slice('envelope.successor.'.length)}>${s.value}`).sort(),
+    'each switch is audited once, by the node whose proposal won',
+  );
+  const wrapped = (await store.listSettings('envelope.dek.')).map((s) => s.value);
+  for (const e of events) {
+    assert.equal(e.actor, 'system');
+    assert.equal(e.reason, 'gcm-limit');
+    assert.equal(e.time, Date.UTC(2026, 0, 1));
+    assert.deepEqual(Object.keys(e.data ?? {}).sort(), ['from', 'limit', 'to']);
+    assert.equal(e.data?.['limit'], 5);
+    const text = JSON.stringify(e);
+    for (const w of wrapped) for (const part of w.split('.')) if (part.length > 16) assert.ok(!text.includes(part), 'no wrapped key material in the event');
+  }
+}
 
 function perDek(values: string[]): Map<string, number> {
   const m = new Map<string, number>();
@@ -34,8 +60,10 @@ test('envelope gcm limit: the 6th seal under a data key limited to 5 uses a new 
   try {
     let store = await openDurableStore(url);
     const master = readMasterKeyFile(keyFile);
-    const a = await open(store, master);
-    const b = await open(store, master); // a second node, opened before any rotation
+    const auditA = new MemoryAuditSink();
+    const auditB = new MemoryAuditSink();
+    const a = await open(store, master, auditA);
+    const b = await open(store, master, auditB); // a second node, opened before any rotation
     const sealed: Array<[string, string]> = [];
     for (let i = 0; i < 6; i++) sealed.push([await a.encrypt(`secret ${i}`, `ctx:${i}`), `secret ${i}`]);
     const first = dekOf(sealed[0]![0]);
@@ -47,6 +75,10 @@ test('envelope gcm limit: the 6th seal under a data key limited to 5 uses a new 
     const fromB = await b.encrypt('from b', 'ctx:b');
     assert.equal(dekOf(fromB), second);
     sealed.push([fromB, 'from b']);
+    // the switch is audited once, by the node that made it; the node that followed it records nothing
+    assert.deepEqual(auditA.events.map((e) => [e.type, e.data?.['from'], e.data?.['to']]), [['keys.data-key-rotated', first, second]]);
+    assert.deepEqual(auditB.events, []);
+    await assertSwitchesAuditedOnce(store, [auditA, auditB]);
     await store.close();
 
     // restart: counts go on from the store, nothing is reused
@@ -72,9 +104,10 @@ async function twoNodes(openStore: () => Promise<DurableStore>): Promise<void> {
   const master = Buffer.alloc(32, 7);
   const s1 = await openStore();
   const s2 = await openStore();
+  const sinks = [new MemoryAuditSink(), new MemoryAuditSink()];
   try {
-    const n1 = await open(s1, master);
-    const n2 = await open(s2, master);
+    const n1 = await open(s1, master, sinks[0]);
+    const n2 = await open(s2, master, sinks[1]);
     const values = (await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? n1 : n2).encrypt(`v${i}`, `c${i}`)))).map((v, i) => [v, i] as const);
     const counts = perDek(values.map(([v]) => v));
     for (const [dek, n] of counts) assert.ok(n <= 5, `data key ${dek} sealed ${n} values`);
@@ -83,6 +116,7 @@ async function twoNodes(openStore: () => Promise<DurableStore>): Promise<void> {
     const successors = await s1.listSettings('envelope.successor.');
     assert.equal(new Set(successors.map((s) => s.value)).size, successors.length);
     for (const [v, i] of values) assert.equal(await (i % 2 ? n2 : n1).decryptString(v, `c${i}`), `v${i}`);
+    await assertSwitchesAuditedOnce(s1, sinks);
   } finally {
     await s1.close();
     await s2.close();
@@ -107,4 +141,22 @@ await serviceDescribe('postgres', 'envelope gcm limit on PostgreSQL', () => {
       await db.drop();
     }
   });
+});
+
+test('envelope gcm limit: a node audits its data-key switches in its audit trail (keys.data-key-rotated)', async () => {
+  const node = await startTestNode({ config: testConfig('encryption: { aesGcm: { invocationLimit: 2, reserveBlock: 1 } }\n') });
+  try {
+    const { app } = await node.services.apps.create({ name: 'sealer', audiences: ['x'], scopes: [] }, 'test');
+    for (let i = 0; i < 3; i++) await node.services.appEncryptionKeys.add(app.clientId, { type: 'symmetric', alg: 'dir' }, 'test');
+    await node.services.audit.flush();
+    const rows = (await node.services.store.listAudit(0, 10_000)).filter((r) => r.type === 'keys.data-key-rotated');
+    const successors = await node.services.store.listSettings('envelope.successor.');
+    assert.ok(rows.length > 0);
+    // switches made while `init` sealed the first secrets happened before this node had an audit trail
+    const chain = new Set(successors.map((s) => `${s.name.slice('envelope.successor.'.length)}>${s.value}`));
+    for (const r of rows) assert.ok(chain.has(`${r.data?.['from']}>${r.data?.['to']}`));
+    assert.equal(new Set(rows.map((r) => r.data?.['from'])).size, rows.length);
+  } finally {
+    await node.stop();
+  }
 });
