@@ -367,7 +367,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     faults?.('reconcile');
     await reconcileFrom(s);
   };
-  const webhookWorker = new DeliveryWorker(s.store, new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets });
+  const webhookWorker = new DeliveryWorker(s.store, new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets, audit: s.audit });
   try {
     const apply = applyEvent(s);
     s.events.on(

@@ -13,14 +13,16 @@
  * Events name the upstream by its origin (scheme, host, port): never the userinfo, path
  * or query of the configured URL, and never an error message (only Node's error code).
  * Nothing here touches a database: the audit sink queues and batches. A relayed response
- * costs the caller one boolean check (`attention`) while the upstream is healthy.
+ * costs the caller one boolean check (`attention`) while the upstream is healthy. The
+ * window is audit/event-window.ts's, as for other events an outside party can cause.
  */
+import { AUDIT_WINDOW_MS, EventWindow } from '../audit/event-window.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { Clock } from '../core/clock.js';
 import type { PortcullisError } from '../core/errors.js';
 
 /** At most one `upstream.unavailable` per route and upstream within this time. */
-export const UPSTREAM_AUDIT_WINDOW_MS = 60_000;
+export const UPSTREAM_AUDIT_WINDOW_MS = AUDIT_WINDOW_MS;
 
 /** Node's error code of the cause (`ECONNREFUSED`, `UND_ERR_SOCKET`…), or undefined. */
 function causeCode(err: PortcullisError): string | undefined {
@@ -37,7 +39,8 @@ export class UpstreamHealth {
   private since = 0;
   /** Whether an `upstream.unavailable` was recorded that no `upstream.recovered` has closed yet. */
   private reported = false;
-  private reportedAt = Number.NEGATIVE_INFINITY;
+  /** When the last `upstream.unavailable` was recorded. */
+  private readonly window: EventWindow;
   private lastCode = '';
 
   constructor(
@@ -46,8 +49,10 @@ export class UpstreamHealth {
     private readonly upstream: string,
     private readonly audit: AuditSink,
     private readonly clock: Clock,
-    private readonly windowMs = UPSTREAM_AUDIT_WINDOW_MS,
-  ) {}
+    windowMs = UPSTREAM_AUDIT_WINDOW_MS,
+  ) {
+    this.window = new EventWindow(windowMs);
+  }
 
   /**
    * A request that failed on the upstream (`upstream.unavailable`, `upstream.timeout`).
@@ -59,7 +64,7 @@ export class UpstreamHealth {
     this.failed++;
     this.lastCode = err.code;
     this.attention = true;
-    if (now - this.reportedAt < this.windowMs) return;
+    if (!this.window.open(now)) return;
     const cause = causeCode(err);
     this.unavailable(now, err.code, cause);
   }
@@ -72,7 +77,7 @@ export class UpstreamHealth {
     const now = this.clock.now();
     if (!this.reported) {
       // failures within the window of the previous report (a flapping upstream): reported once it has passed
-      if (now - this.reportedAt < this.windowMs) return;
+      if (!this.window.open(now)) return;
       this.unavailable(now, this.lastCode, undefined);
     }
     this.audit.record({
@@ -91,7 +96,7 @@ export class UpstreamHealth {
 
   private unavailable(now: number, code: string, cause: string | undefined): void {
     this.reported = true;
-    this.reportedAt = now;
+    this.window.recorded(now);
     this.audit.record({
       time: now,
       type: 'upstream.unavailable',

@@ -74,20 +74,81 @@ export function isPublicAddress(ip: string): boolean {
   return !SPECIAL.check(ip, 'ipv6');
 }
 
-/** A refused destination; `code` is what the delivery log records (no socket detail). */
+/**
+ * The kind of a refused address, for the audit trail (which never names the address):
+ * `metadata` (cloud instance metadata services), `loopback`, `unspecified` (and "this
+ * network"), `link-local`, `private` (RFC 1918, unique-local fc00::/7, site-local),
+ * `shared` (CGNAT 100.64/10), `multicast`, `documentation`, `reserved` (every other
+ * special-use range: benchmarking, broadcast, IETF and transition ranges), or `none`
+ * (a name that resolved to no address).
+ */
+export type AddressClass = 'metadata' | 'loopback' | 'unspecified' | 'link-local' | 'private' | 'shared' | 'multicast' | 'documentation' | 'reserved' | 'none';
+
+function blockList(v4: ReadonlyArray<readonly [string, number]>, v6: ReadonlyArray<readonly [string, number]>): BlockList {
+  const b = new BlockList();
+  for (const [net, bits] of v4) b.addSubnet(net, bits, 'ipv4');
+  for (const [net, bits] of v6) b.addSubnet(net, bits, 'ipv6');
+  return b;
+}
+
+/** Checked in this order; a special-use address in none of them is `reserved`. */
+const CLASSES: ReadonlyArray<readonly [AddressClass, BlockList]> = [
+  // AWS/GCP/Azure/OpenStack, ECS task metadata, Alibaba Cloud, AWS over IPv6
+  ['metadata', blockList([['169.254.169.254', 32], ['169.254.170.2', 32], ['100.100.100.200', 32]], [['fd00:ec2::254', 128]])],
+  ['loopback', blockList([['127.0.0.0', 8]], [['::1', 128]])],
+  ['unspecified', blockList([['0.0.0.0', 8]], [['::', 128]])],
+  ['link-local', blockList([['169.254.0.0', 16]], [['fe80::', 10]])],
+  ['private', blockList([['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16]], [['fc00::', 7], ['fec0::', 10]])],
+  ['shared', blockList([['100.64.0.0', 10]], [])],
+  ['multicast', blockList([['224.0.0.0', 4]], [['ff00::', 8]])],
+  ['documentation', blockList([['192.0.2.0', 24], ['198.51.100.0', 24], ['203.0.113.0', 24]], [['2001:db8::', 32]])],
+];
+
+/**
+ * The class of a non-public address (undefined for a public one); an IPv6 form that
+ * embeds an IPv4 address takes the class of that address.
+ *
+ * @example addressClass('169.254.169.254'); // 'metadata'
+ * addressClass('::ffff:10.0.0.1'); // 'private'
+ */
+export function addressClass(ip: string): AddressClass | undefined {
+  if (isPublicAddress(ip)) return undefined;
+  const family = isIP(ip);
+  if (family === 6) {
+    const v4 = embeddedIpv4(ip);
+    if (v4 !== undefined) return addressClass(v4);
+  }
+  if (family === 0) return 'reserved';
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  for (const [cls, list] of CLASSES) if (list.check(ip, type)) return cls;
+  return 'reserved';
+}
+
+/** A refused destination; `code` is what the delivery log records (no socket detail), `addressClass` what the audit trail does. */
 export class ForbiddenTargetError extends Error {
   readonly code = 'target-forbidden';
-  constructor(what: string) {
+  constructor(
+    what: string,
+    readonly addressClass: AddressClass,
+  ) {
     super(`webhook destination ${what} is not a public address`);
   }
 }
 
+/**
+ * The class of a URL host (as `URL.hostname` gives it) that is refused before any lookup —
+ * a non-public IP literal, or a `localhost` name (`loopback`) — else undefined.
+ */
+export function forbiddenHostClass(hostname: string): AddressClass | undefined {
+  const h = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+  if (isIP(h) !== 0) return addressClass(h);
+  const name = h.toLowerCase().replace(/\.$/, '');
+  return name === 'localhost' || name.endsWith('.localhost') ? 'loopback' : undefined;
+}
+
 /** Whether a URL host (as `URL.hostname` gives it) is refused before any lookup: a non-public IP literal or a `localhost` name. */
 export function forbiddenHost(hostname: string): boolean {
-  const h = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
-  if (isIP(h) !== 0) return !isPublicAddress(h);
-  const name = h.toLowerCase().replace(/\.$/, '');
-  return name === 'localhost' || name.endsWith('.localhost');
+  return forbiddenHostClass(hostname) !== undefined;
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
@@ -100,7 +161,7 @@ export function publicOnlyLookup(hostname: string, options: LookupOneOptions | L
   dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
     if (err) return callback(err, []);
     const bad = addresses.find((a) => !isPublicAddress(a.address));
-    if (bad !== undefined || addresses.length === 0) return callback(new ForbiddenTargetError(hostname) as unknown as NodeJS.ErrnoException, []);
+    if (bad !== undefined || addresses.length === 0) return callback(new ForbiddenTargetError(hostname, bad === undefined ? 'none' : addressClass(bad.address)!) as unknown as NodeJS.ErrnoException, []);
     if ((options as LookupAllOptions).all) return callback(null, addresses);
     callback(null, addresses[0]!.address, addresses[0]!.family);
   });

@@ -8,15 +8,20 @@
  * SSRF: unless `allowPrivateTargets`, each attempt connects only to public addresses
  * (target.ts), checked on the address the connection resolves, not only when the
  * subscription was made; a refused destination is logged as `target-forbidden`
- * alone, so the delivery log says nothing about what listens behind it.
+ * alone, so the delivery log says nothing about what listens behind it. It is audited
+ * too (`webhook.target-forbidden`, the webhook id and the class of the refused address,
+ * never the URL), at most once per webhook and minute with the number of refusals, so a
+ * host name rebinding to a private address cannot flood the trail (audit/event-window.ts).
  */
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import { CountedEvents } from '../audit/event-window.js';
+import type { AuditSink } from '../audit/sink.js';
 import { randomId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { WebhookSigner } from './sign.js';
 import type { DeliveryRecord, WebhookStore } from './store.js';
-import { ForbiddenTargetError, forbiddenHost, publicOnlyLookup } from './target.js';
+import { ForbiddenTargetError, forbiddenHostClass, publicOnlyLookup, type AddressClass } from './target.js';
 
 export interface DeliveryWorkerOptions {
   /** How often to look for due deliveries (default 1 s). */
@@ -39,18 +44,22 @@ export interface DeliveryWorkerOptions {
   owner?: string;
   /** Deliver to loopback, private, link-local and other non-public addresses too (config `webhooks.allowPrivateTargets`; default false). */
   allowPrivateTargets?: boolean;
+  /** Where refused destinations are audited (`webhook.target-forbidden`). */
+  audit?: AuditSink;
   fetch?: typeof fetch;
 }
 
 const MAX_ERROR = 200;
 
 export class DeliveryWorker {
-  private readonly o: Required<Omit<DeliveryWorkerOptions, 'fetch'>>;
+  private readonly o: Required<Omit<DeliveryWorkerOptions, 'fetch' | 'audit'>>;
   private readonly fetch: typeof fetch;
   /** Connects only to public addresses (undefined with `allowPrivateTargets`). */
   private readonly dispatcher: Dispatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
+  /** Refused destinations per webhook, audited at most once a window each. */
+  private readonly refusals: CountedEvents<string, AddressClass> | undefined;
 
   constructor(
     private readonly store: WebhookStore,
@@ -72,6 +81,12 @@ export class DeliveryWorker {
       allowPrivateTargets: opts.allowPrivateTargets ?? false,
     };
     this.dispatcher = this.o.allowPrivateTargets ? undefined : new Agent({ connect: { lookup: publicOnlyLookup } });
+    const audit = opts.audit;
+    this.refusals =
+      audit &&
+      new CountedEvents((webhookId, r, now) =>
+        audit.record({ time: now, type: 'webhook.target-forbidden', actor: 'system', clientId: null, reason: 'webhook.target-forbidden', data: { webhookId, addressClass: r.detail, count: r.count, since: r.since } }),
+      );
     this.fetch = opts.fetch ?? (this.dispatcher !== undefined ? (undiciFetch as unknown as typeof fetch) : fetch);
   }
 
@@ -106,12 +121,18 @@ export class DeliveryWorker {
       try {
         const claimed = await this.store.claimDueDeliveries(this.clock.now(), this.o.batch, this.o.owner, this.o.leaseMs);
         await Promise.all(claimed.map((d) => this.attempt(d)));
+        this.reportPending(this.clock.now());
         return claimed.length;
       } finally {
         this.running = undefined;
       }
     })());
     return run;
+  }
+
+  /** Audits the refusals a passed window held back (each tick does this). */
+  reportPending(now: number): void {
+    this.refusals?.sweep(now);
   }
 
   private async attempt(d: DeliveryRecord): Promise<void> {
@@ -125,7 +146,8 @@ export class DeliveryWorker {
       const headers = await this.signer.signedHeaders(hook.url, body);
       headers.set('portcullis-delivery', d.id);
       // an IP literal never reaches the lookup: checked here; a name is checked on the addresses it resolves to when connecting
-      if (!this.o.allowPrivateTargets && forbiddenHost(new URL(hook.url).hostname)) throw new ForbiddenTargetError(hook.url);
+      const literal = this.o.allowPrivateTargets ? undefined : forbiddenHostClass(new URL(hook.url).hostname);
+      if (literal !== undefined) throw new ForbiddenTargetError(new URL(hook.url).hostname, literal);
       const init = { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.o.timeoutMs), ...(this.dispatcher !== undefined ? { dispatcher: this.dispatcher } : {}) };
       const res = await this.fetch(hook.url, init as RequestInit);
       status = res.status;
@@ -133,8 +155,11 @@ export class DeliveryWorker {
       if (status < 200 || status > 299) error = `HTTP ${status}`;
     } catch (e) {
       const err = e as { name?: string; cause?: { code?: string; message?: string } };
-      if (e instanceof ForbiddenTargetError || err.cause instanceof ForbiddenTargetError) error = 'target-forbidden';
-      else error = (err.name === 'TimeoutError' ? 'timeout' : (err.cause?.code ?? err.cause?.message ?? err.name ?? 'Error')).slice(0, MAX_ERROR);
+      const forbidden = e instanceof ForbiddenTargetError ? e : err.cause instanceof ForbiddenTargetError ? err.cause : undefined;
+      if (forbidden !== undefined) {
+        error = 'target-forbidden';
+        this.refusals?.hit(hook.id, this.clock.now(), forbidden.addressClass);
+      } else error = (err.name === 'TimeoutError' ? 'timeout' : (err.cause?.code ?? err.cause?.message ?? err.name ?? 'Error')).slice(0, MAX_ERROR);
     }
     const at = this.clock.now();
     const ok = error === null;
