@@ -143,7 +143,8 @@ describe('an admin change the gateway thread fails to apply', () => {
     await eventually('the new thread listens', async () => {
       before = await call(token).catch(() => undefined);
       return before !== undefined;
-    });
+      // a restart starts a worker with its own module graph: seconds on a loaded 2-core machine
+    }, 30_000);
     assert.deepEqual(before, { status: 503, code: 'gateway.not-in-sync' }, 'a thread the main thread has not confirmed serves nobody');
     assert.equal(thread.alive, false);
     const rv = await admin('/v1/tokens/revoke', { method: 'POST', body: JSON.stringify({ token }) });
