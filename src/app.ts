@@ -65,9 +65,9 @@ export interface StartOptions {
    * alone, on `listen` when given, with the main thread's ephemeral store when given,
    * and leave key rotation, webhook delivery and purges to the main thread. Its gateway
    * refuses requests while `gate` is closed; `faults` (tests only) makes applying an
-   * event or re-reading the store fail.
+   * event or re-reading the store fail, or holds a re-read between its read and its install.
    */
-  gatewayThread?: { listen?: string; ephemeral?: EphemeralStore; gate?: GatewayGate; faults?: (what: 'apply' | 'reconcile') => void };
+  gatewayThread?: { listen?: string; ephemeral?: EphemeralStore; gate?: GatewayGate; faults?: (what: 'apply' | 'reconcile' | 'reconcile-read') => void | Promise<void> };
 }
 
 /**
@@ -293,14 +293,19 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
   }
 }
 
-async function reconcileFrom(s: Services): Promise<void> {
+async function reconcileFrom(s: Services, afterRead?: () => void | Promise<void>): Promise<void> {
   const now = s.clock.now();
+  const read = s.revocations.readStarts();
   const [apps, revoked, users] = await Promise.all([s.apps.load(), s.store.listRevokedTokens(now), s.store.listUserTokenWatermarks()]);
-  s.revocations.reconcile({
-    tokens: revoked.map((t) => ({ jti: t.jti, expiresAt: t.expiresAt })),
-    apps: apps.map((a) => ({ clientId: a.clientId, tokensRevokedBefore: a.tokensRevokedBefore, disabled: a.status === 'disabled' })),
-    users,
-  });
+  await afterRead?.();
+  s.revocations.reconcile(
+    {
+      tokens: revoked.map((t) => ({ jti: t.jti, expiresAt: t.expiresAt })),
+      apps: apps.map((a) => ({ clientId: a.clientId, tokensRevokedBefore: a.tokensRevokedBefore, disabled: a.status === 'disabled' })),
+      users,
+    },
+    read,
+  );
   s.revocations.purge(now);
   await s.keys.load();
   await s.encryptionKeys.load();
@@ -364,8 +369,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   const urls: Portcullis['urls'] = {};
   const faults = opts.gatewayThread?.faults;
   const reconcile = async (): Promise<void> => {
-    faults?.('reconcile');
-    await reconcileFrom(s);
+    await faults?.('reconcile');
+    await reconcileFrom(s, faults && (() => faults('reconcile-read')));
   };
   const webhookWorker = new DeliveryWorker(s.store, new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets, audit: s.audit });
   try {
@@ -374,7 +379,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       faults === undefined
         ? apply
         : (e) => {
-            faults('apply');
+            void faults('apply');
             return apply(e);
           },
     );

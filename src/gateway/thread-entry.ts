@@ -9,7 +9,7 @@
  * the gate as well: every request is refused until a re-read that began after the last
  * failure succeeds (one is tried every second).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { startPortcullis } from '../app.js';
 import { PortcullisError } from '../core/errors.js';
@@ -26,21 +26,32 @@ const RETRY_MS = 1000;
  * Tests only (PORTCULLIS_TEST=1): `PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS` names a JSON
  * file, read at each use, whose `apply` / `reconcile` make the thread's event
  * application / store re-read fail (`true`) or block the thread for 15 s (`"hang"`);
- * `listening: ms` delays the thread's report that it listens.
+ * `listening: ms` delays the thread's report that it listens; `"reconcile-read": "hold"`
+ * holds a re-read after it has read the store and before it installs what it read
+ * (the thread meanwhile applies events), creates `<file>.read` then, and lets it go on
+ * once the file no longer says `hold`.
  */
-function testFaults(): ((what: 'apply' | 'reconcile' | 'listening') => void | Promise<void>) | undefined {
+function testFaults(): ((what: 'apply' | 'reconcile' | 'reconcile-read' | 'listening') => void | Promise<void>) | undefined {
   const file = process.env.PORTCULLIS_TEST === '1' ? data.env.PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS : undefined;
   if (file === undefined) return undefined;
-  return (what) => {
-    let faults: Record<string, unknown>;
+  const read = (): Record<string, unknown> => {
     try {
-      faults = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     } catch {
-      return;
+      return {};
     }
+  };
+  return (what) => {
+    const faults = read();
     if (faults[what] === 'hang') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15_000);
     if (faults[what] === true) throw new Error(`injected ${what} failure`);
     if (what === 'listening' && typeof faults[what] === 'number') return new Promise((done) => setTimeout(done, faults[what] as number));
+    if (what === 'reconcile-read' && faults[what] === 'hold') {
+      writeFileSync(`${file}.read`, '');
+      return (async () => {
+        while (read()[what] === 'hold') await new Promise((done) => setTimeout(done, 10));
+      })();
+    }
   };
 }
 
@@ -56,7 +67,7 @@ try {
       gate,
       ...(data.listen !== undefined ? { listen: data.listen } : {}),
       ...(data.ephemeral !== undefined ? { ephemeral: new BridgedEphemeralStore(data.ephemeral as never) } : {}),
-      ...(faults !== undefined ? { faults: faults as (what: 'apply' | 'reconcile') => void } : {}),
+      ...(faults !== undefined ? { faults } : {}),
     },
   });
   let served = false;

@@ -102,6 +102,15 @@ async function checkJwks(jwks: JWK[]): Promise<void> {
 
 export class AppService {
   private readonly apps = new Map<string, AppRecord>();
+  /**
+   * For each app, the number of the store read or write its record comes from. Reads and
+   * writes are numbered in the order they begin (reads) or end (writes), so a record read
+   * before a change was stored never replaces one read or written after it: a reconcile's
+   * `load` cannot undo an `app.changed` refresh, a disable, or a secret rotation that
+   * happened while it was reading.
+   */
+  private readonly recordFrom = new Map<string, number>();
+  private sequence = 0;
 
   constructor(
     private readonly store: AppStore,
@@ -110,19 +119,35 @@ export class AppService {
     private readonly clock: Clock,
   ) {}
 
-  /** Loads every app into memory (start and reconcile). */
+  /** Keeps `record` (undefined: the app is gone) unless what is kept comes from something newer than `from`. */
+  private install(clientId: string, record: AppRecord | undefined, from: number): void {
+    if ((this.recordFrom.get(clientId) ?? 0) > from) return;
+    this.recordFrom.set(clientId, from);
+    if (record) this.apps.set(clientId, record);
+    else this.apps.delete(clientId);
+  }
+
+  /** Loads every app into memory (start and reconcile) and returns what the store holds. */
   async load(): Promise<AppRecord[]> {
+    const from = ++this.sequence;
     const all = await this.store.listApps();
-    this.apps.clear();
-    for (const a of all) this.apps.set(a.clientId, a);
+    const listed = new Set<string>();
+    for (const a of all) {
+      listed.add(a.clientId);
+      this.install(a.clientId, a, from);
+    }
+    for (const clientId of [...this.recordFrom.keys()]) {
+      if (listed.has(clientId) || this.recordFrom.get(clientId)! > from) continue;
+      this.apps.delete(clientId);
+      this.recordFrom.delete(clientId);
+    }
     return all;
   }
 
   /** Refreshes one app from the store (on an `app.changed` event). */
   async refresh(clientId: string): Promise<void> {
-    const a = await this.store.getApp(clientId);
-    if (a) this.apps.set(clientId, a);
-    else this.apps.delete(clientId);
+    const from = ++this.sequence;
+    this.install(clientId, await this.store.getApp(clientId), from);
   }
 
   /** In-memory lookup (no store access). */
@@ -190,7 +215,7 @@ export class AppService {
       mfaRequired: input.mfaRequired ?? false,
     };
     await this.store.createApp(app);
-    this.apps.set(app.clientId, app);
+    this.install(app.clientId, app, ++this.sequence);
     this.audit.record({ time: now, type: 'app.created', actor, clientId: app.clientId, data: { name: app.name, audiences: app.audiences, scopes: app.scopes, method } });
     await this.events.emit({ type: 'app.changed', clientId: app.clientId });
     return { app, clientSecret };
@@ -199,7 +224,7 @@ export class AppService {
   private async patch(clientId: string, patch: Parameters<AppStore['updateApp']>[1]): Promise<AppRecord> {
     const updated = await this.store.updateApp(clientId, patch, this.clock.now());
     if (!updated) throw new PortcullisError('not-found', `no app with client_id ${clientId}`);
-    this.apps.set(clientId, updated);
+    this.install(clientId, updated, ++this.sequence);
     return updated;
   }
 

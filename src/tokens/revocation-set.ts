@@ -3,6 +3,13 @@
  * revoked token ids (kept until their exp), per-app "revoked before" watermarks and
  * disabled apps. Filled from the store at start, updated by revocation events
  * (pub/sub) and re-filled by a periodic reconcile, so a lost event only delays.
+ *
+ * A reconcile's snapshot may be older than an event applied while it was being read;
+ * it must not undo that event. Revoked ids and watermarks only ever grow, so adding the
+ * snapshot to them is safe. An app's status goes both ways, so every status change and
+ * every snapshot read is numbered in the order it happened (`readStarts`), each app
+ * remembers the number its status came from, and a snapshot sets only the apps whose
+ * status comes from something older than its read.
  */
 import type { ErrorCode } from '../core/errors.js';
 
@@ -25,13 +32,30 @@ export class RevocationSet {
   private readonly disabled = new Set<string>();
   private readonly userWatermarks = new Map<string, number>();
   private readonly listeners: Array<(e: RevocationEvent) => void> = [];
+  /** For each app, the number of the change or snapshot read its status comes from. */
+  private readonly statusFrom = new Map<string, number>();
+  private sequence = 0;
+
+  /**
+   * Numbers a snapshot read: call it just before reading the store, and hand the number
+   * to `reconcile` with what was read.
+   */
+  readStarts(): number {
+    return ++this.sequence;
+  }
 
   /** Called on every change that can revoke something, so caches can purge. */
   onRevoke(listener: (e: RevocationEvent) => void): void {
     this.listeners.push(listener);
   }
 
+  /** Applies a change (an event): it is newer than every snapshot read begun before. */
   apply(e: RevocationEvent): void {
+    this.change(e, ++this.sequence);
+  }
+
+  /** Applies a change that comes from the event or snapshot read numbered `from`. */
+  private change(e: RevocationEvent, from: number): void {
     switch (e.type) {
       case 'token.revoked':
         this.tokens.set(e.jti, e.expiresAt);
@@ -42,6 +66,7 @@ export class RevocationSet {
       case 'app.status':
         if (e.disabled) this.disabled.add(e.clientId);
         else this.disabled.delete(e.clientId);
+        this.statusFrom.set(e.clientId, from);
         break;
       case 'user.tokens-revoked':
         if ((this.userWatermarks.get(e.userId) ?? 0) < e.before) this.userWatermarks.set(e.userId, e.before);
@@ -50,12 +75,22 @@ export class RevocationSet {
     for (const l of this.listeners) l(e);
   }
 
-  /** Replaces everything with a snapshot from the store (reconcile); emits events for what is new. */
-  reconcile(s: RevocationSnapshot): void {
+  /**
+   * Installs a snapshot from the store (reconcile) whose read `readStarts` numbered
+   * `read`; emits events for what is new. A status change applied, or a snapshot read
+   * begun, after `read` began is newer and is never undone.
+   *
+   * @example
+   * const read = revocations.readStarts();
+   * revocations.reconcile(await readSnapshot(), read);
+   */
+  reconcile(s: RevocationSnapshot, read: number): void {
     for (const t of s.tokens) if (!this.tokens.has(t.jti)) this.apply({ type: 'token.revoked', jti: t.jti, expiresAt: t.expiresAt });
     for (const a of s.apps) {
       if (a.tokensRevokedBefore > (this.watermarks.get(a.clientId) ?? 0)) this.apply({ type: 'app.tokens-revoked', clientId: a.clientId, before: a.tokensRevokedBefore });
-      if (a.disabled !== this.disabled.has(a.clientId)) this.apply({ type: 'app.status', clientId: a.clientId, disabled: a.disabled });
+      if ((this.statusFrom.get(a.clientId) ?? 0) > read) continue;
+      if (a.disabled === this.disabled.has(a.clientId)) this.statusFrom.set(a.clientId, read);
+      else this.change({ type: 'app.status', clientId: a.clientId, disabled: a.disabled }, read);
     }
     for (const u of s.users ?? []) {
       if (u.tokensRevokedBefore > (this.userWatermarks.get(u.userId) ?? 0)) this.apply({ type: 'user.tokens-revoked', userId: u.userId, before: u.tokensRevokedBefore });
