@@ -17,6 +17,7 @@ import type { Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { randomId } from '../core/ids.js';
+import { StampedMap } from '../core/stamped-map.js';
 import type { Envelope } from '../crypto/envelope.js';
 import { generateSymmetricKey } from '../crypto/jwe/generate.js';
 import { keyFacts } from '../crypto/jwe/key-check.js';
@@ -110,7 +111,8 @@ function parsePublicEncryptionKey(jwk: JWK, asked: AppEncryptionAlg | undefined)
 }
 
 export class AppEncryptionKeys {
-  private active = new Map<string, Loaded>();
+  /** Active keys by kid; a re-read never undoes a newer add or revocation. */
+  private readonly active = new StampedMap<Loaded>();
 
   constructor(
     private readonly store: AppEncryptionKeyStore & Pick<AppStore, 'getApp'>,
@@ -164,20 +166,21 @@ export class AppEncryptionKeys {
 
   /** Re-reads every key (start and reconcile); unchanged records keep their KeyObject. */
   async load(): Promise<void> {
+    const from = this.active.stamp();
     const next = new Map<string, Loaded>();
     for (const r of await this.store.listAppEncryptionKeys()) {
       if (r.status !== 'active') continue;
       const prior = this.active.get(r.kid);
       next.set(r.kid, prior && prior.record.clientId === r.clientId && prior.record.sealedKey === r.sealedKey ? prior : await this.imported(r));
     }
-    this.active = next;
+    this.active.replaceAll(next, from);
   }
 
   /** Re-reads one key (on an `app-enc-keys.changed` event). */
   async refresh(kid: string): Promise<void> {
+    const from = this.active.stamp();
     const r = await this.store.getAppEncryptionKey(kid);
-    if (r && r.status === 'active') this.active.set(kid, await this.imported(r));
-    else this.active.delete(kid);
+    this.active.set(kid, r && r.status === 'active' ? await this.imported(r) : undefined, from);
   }
 
   private async imported(r: AppEncryptionKeyRecord): Promise<Loaded> {
@@ -233,7 +236,7 @@ export class AppEncryptionKeys {
     }
     const loaded = await this.imported(record);
     await this.store.insertAppEncryptionKey(record);
-    this.active.set(kid, loaded);
+    this.active.set(kid, loaded, this.active.stamp());
     this.audit.record({ time: now, type: 'app.encryption-key-added', actor, clientId, data: { kid, type: record.type, alg: record.alg } });
     await this.events.emit({ type: 'app-enc-keys.changed', clientId, kid });
     return { key: record, secret };
@@ -245,7 +248,7 @@ export class AppEncryptionKeys {
     if (!existing || existing.clientId !== clientId) throw new PortcullisError('not-found', `app ${clientId} has no encryption key ${kid}`);
     const now = this.clock.now();
     const updated = (await this.store.revokeAppEncryptionKey(kid, now)) ?? existing;
-    this.active.delete(kid);
+    this.active.set(kid, undefined, this.active.stamp());
     if (existing.status === 'active') this.audit.record({ time: now, type: 'app.encryption-key-revoked', actor, clientId, data: { kid } });
     await this.events.emit({ type: 'app-enc-keys.changed', clientId, kid });
     return updated;

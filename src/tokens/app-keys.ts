@@ -12,6 +12,7 @@
 import { createPublicKey, createSecretKey, randomBytes, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { PortcullisError } from '../core/errors.js';
+import { StampedMap } from '../core/stamped-map.js';
 import { randomId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import type { EventBus } from '../core/events.js';
@@ -115,7 +116,8 @@ function parsePublicKey(input: { jwk: JWK } | { pem: string }): { key: KeyObject
 }
 
 export class AppSigningKeys {
-  private active = new Map<string, AppSigningKey & { record: AppSigningKeyRecord }>();
+  /** Active keys by keyid; a re-read never undoes a newer add or revocation. */
+  private readonly active = new StampedMap<AppSigningKey & { record: AppSigningKeyRecord }>();
 
   constructor(
     private readonly store: AppSigningKeyStore & Pick<AppStore, 'getApp'>,
@@ -147,6 +149,7 @@ export class AppSigningKeys {
 
   /** Re-reads every key (start and reconcile); keys whose record did not change keep their CryptoKey. */
   async load(): Promise<void> {
+    const from = this.active.stamp();
     const all = await this.store.listAppSigningKeys();
     const next = new Map<string, AppSigningKey & { record: AppSigningKeyRecord }>();
     for (const r of all) {
@@ -154,14 +157,14 @@ export class AppSigningKeys {
       const prior = this.active.get(r.keyid);
       next.set(r.keyid, prior && prior.record.status === r.status && prior.record.clientId === r.clientId ? prior : await this.imported(r));
     }
-    this.active = next;
+    this.active.replaceAll(next, from);
   }
 
   /** Re-reads one key (on an `app-keys.changed` event). */
   async refresh(keyid: string): Promise<void> {
+    const from = this.active.stamp();
     const r = await this.store.getAppSigningKey(keyid);
-    if (r && r.status === 'active') this.active.set(keyid, await this.imported(r));
-    else this.active.delete(keyid);
+    this.active.set(keyid, r && r.status === 'active' ? await this.imported(r) : undefined, from);
   }
 
   private async imported(r: AppSigningKeyRecord): Promise<AppSigningKey & { record: AppSigningKeyRecord }> {
@@ -215,7 +218,7 @@ export class AppSigningKeys {
     }
     const loaded = await this.imported(record);
     await this.store.insertAppSigningKey(record);
-    this.active.set(keyid, loaded);
+    this.active.set(keyid, loaded, this.active.stamp());
     this.audit.record({ time: now, type: 'app.signing-key-added', actor, clientId, data: { keyid, type: record.type, alg: record.alg } });
     await this.events.emit({ type: 'app-keys.changed', clientId, keyid });
     return { key: record, secret };
@@ -227,7 +230,7 @@ export class AppSigningKeys {
     if (!existing || existing.clientId !== clientId) throw new PortcullisError('not-found', `app ${clientId} has no signing key ${keyid}`);
     const now = this.clock.now();
     const updated = (await this.store.revokeAppSigningKey(keyid, now)) ?? existing;
-    this.active.delete(keyid);
+    this.active.set(keyid, undefined, this.active.stamp());
     if (existing.status === 'active') this.audit.record({ time: now, type: 'app.signing-key-revoked', actor, clientId, data: { keyid } });
     await this.events.emit({ type: 'app-keys.changed', clientId, keyid });
     return updated;
