@@ -42,7 +42,8 @@ import { TokenService } from './tokens/service.js';
 import { attachGateway, createGateway, gatewayServerOptions } from './gateway/gateway.js';
 import { messagePolicySteps } from './gateway/message-policies.js';
 import { startGatewayThread, type GatewayThread } from './gateway/thread.js';
-import type { GatewayGate } from './gateway/gate.js';
+import { GatewayGate } from './gateway/gate.js';
+import { keepInForce } from './gateway/in-force.js';
 import { buildIdentityPlane } from './http/identity-plane.js';
 import { buildAdminPlane } from './http/admin-plane.js';
 import { discoveryDocument } from './http/identity-plane.js';
@@ -314,6 +315,22 @@ async function reconcileFrom(s: Services, afterRead?: () => void | Promise<void>
   await s.appEncryptionKeys.load();
 }
 
+/**
+ * The event handler of a thread that serves no gateway (its gateway is on a thread of
+ * its own, or elsewhere): an event it fails to apply makes it re-read the store; a
+ * failed re-read is logged and the reconcile timer tries again.
+ */
+function afterRereading(apply: (e: ClusterEvent) => Promise<void>, reread: () => Promise<void>, logger: Logger) {
+  return async (e: ClusterEvent): Promise<void> => {
+    try {
+      await apply(e);
+    } catch (err) {
+      logger.warn({ err, event: e.type }, 'could not apply a cluster event; re-reading the store');
+      await reread().catch((cause: unknown) => logger.error({ err: cause, event: e.type }, 'could not re-read the store after a cluster event; the reconcile timer will'));
+    }
+  };
+}
+
 function applyEvent(s: Services) {
   return async (e: ClusterEvent): Promise<void> => {
     switch (e.type) {
@@ -373,16 +390,14 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     await reconcileFrom(s, faults && (() => faults('reconcile-read')));
   };
   const webhookWorker = new DeliveryWorker(s.store, new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets, audit: s.audit });
+  // a gateway served by this thread keeps every event in force or refuses requests (gateway/in-force.ts)
+  const localGate = !inThread && !threaded && planes.includes('gateway') ? new GatewayGate() : undefined;
+  const apply = applyEvent(s);
+  const inForce = localGate && keepInForce({ apply, reread: reconcile, gate: localGate, logger, audit: s.audit });
   try {
-    const apply = applyEvent(s);
-    s.events.on(
-      faults === undefined
-        ? apply
-        : (e) => {
-            void faults('apply');
-            return apply(e);
-          },
-    );
+    // (the gateway thread's own handler fails as the event does: the main thread acts on it, gateway/thread.ts)
+    const onThread = faults === undefined ? apply : (e: ClusterEvent) => (void faults('apply'), apply(e));
+    s.events.on(inThread ? onThread : (inForce?.apply ?? afterRereading(apply, reconcile, logger)));
     await s.events.start();
     // The CA exists from init; a store initialised before the CA existed gets one now.
     if (!inThread && !s.pki.ready && !(await s.pki.load())) {
@@ -421,6 +436,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         await s.store.ping();
         await s.ephemeral.ping();
         s.keys.signingKey();
+        localGate?.check();
         if (gatewayThread !== undefined && !gatewayThread.alive) throw new PortcullisError('unavailable', 'the gateway thread is restarting');
       },
     };
@@ -468,7 +484,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         leewayMs: config.tokens.leeway,
         logger,
         metrics: s.metrics,
-        ...(opts.gatewayThread?.gate ? { gate: opts.gatewayThread.gate } : {}),
+        ...(opts.gatewayThread?.gate ? { gate: opts.gatewayThread.gate } : localGate ? { gate: localGate } : {}),
         steps: (route) => [...certificateSteps(route, { pki: s.pki, clock: s.clock, findApp: (id) => s.apps.find(id), resolve: (f) => resolveIn(s.dir, f) }), ...messageSteps(route)],
       });
       const server = serverTls
@@ -491,6 +507,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     // (the main thread announces the gateway thread's listener with its own)
     if (!inThread) for (const [name, url] of Object.entries(urls)) logger.info({ plane: name, url }, `${name} plane listening on ${url}`);
   } catch (e) {
+    inForce?.stop();
     for (const t of timers) clearInterval(t);
     for (const { server } of servers) server.close();
     await gatewayThread?.close().catch(() => undefined);
@@ -512,6 +529,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     },
     close: () =>
       (closing ??= (async () => {
+        inForce?.stop();
         for (const t of timers) clearInterval(t);
         await Promise.all(
           servers.map(async ({ server, fastify, closeExtra }) => {

@@ -84,18 +84,20 @@ export class EventBus {
 
   /**
    * Applies locally and on the peers, then tells the other nodes. A publish failure is
-   * logged: reconcile delivers it later. A peer that could not confirm the event makes
-   * `emit` reject with the peer's error, after the other nodes were told: the change is
-   * stored, but its caller must not answer as if it were in force everywhere.
+   * logged: reconcile delivers it later. A local handler or a peer that could not confirm
+   * the event makes `emit` reject with its error (a local one first), after the peers
+   * applied it and the other nodes were told: the change is stored, but its caller must
+   * not answer as if it were in force everywhere.
    */
   async emit(e: ClusterEvent): Promise<void> {
-    await this.dispatch(e);
+    const local = await this.dispatch(e);
     const peers = await Promise.allSettled(this.peers.map((p) => p(e)));
     try {
       await this.ephemeral.publish(CHANNEL, JSON.stringify({ node: this.node, event: e }));
     } catch (err) {
       this.logger.warn({ err, event: e.type }, 'could not publish a cluster event; nodes will pick it up at reconcile');
     }
+    if (local.length > 0) throw local[0];
     for (const p of peers) if (p.status === 'rejected') throw p.reason;
   }
 

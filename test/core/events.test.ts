@@ -2,8 +2,9 @@
  * Cluster events (core/events.ts): applied here, then on the node's peers (the gateway
  * thread) before `emit` resolves, then published to the other nodes; a node ignores its
  * own published events; a failing peer or handler does not stop the others, but a
- * peer's failure fails the emit (the change is not in force there), and a handler's
- * failure fails `apply` (what the gateway thread reports to the main thread).
+ * local handler's or a peer's failure fails the emit (the change is not in force
+ * there), and a handler's failure fails `apply` (what the gateway thread reports to the
+ * main thread).
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,6 +46,24 @@ test('a peer that cannot confirm the event fails the emit with its error, after 
   b.on((e) => void heard.push(e));
   const refused = new PortcullisError('change.not-in-force', 'the gateway could not confirm it');
   a.addPeer(() => Promise.reject(refused));
+  a.addPeer(async (e) => void peer.push(e));
+  await b.start();
+  await assert.rejects(a.emit(revoked), (e: unknown) => e === refused);
+  assert.deepEqual(peer, [revoked]);
+  await sleep(20);
+  assert.deepEqual(heard, [revoked]);
+  await b.stop();
+});
+
+test('a local handler that cannot confirm the event fails the emit with its error, after the peers applied it and the other nodes were told', async () => {
+  const hub = new MemoryEphemeralHub();
+  const a = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
+  const b = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
+  const heard: ClusterEvent[] = [];
+  const peer: ClusterEvent[] = [];
+  b.on((e) => void heard.push(e));
+  const refused = new PortcullisError('change.not-in-force', 'the gateway on this thread could not confirm it');
+  a.on(() => Promise.reject(refused));
   a.addPeer(async (e) => void peer.push(e));
   await b.start();
   await assert.rejects(a.emit(revoked), (e: unknown) => e === refused);
