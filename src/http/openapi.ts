@@ -31,6 +31,8 @@ function namedSchemas(named: Record<string, z.ZodType>, io: 'input' | 'output'):
   return { schemas, ids };
 }
 
+const UNAVAILABLE = 'The durable store cannot be reached (`store.unavailable`); nothing was changed by a failed read.';
+const NOT_CONFIRMED = 'Or the change is stored but could not be confirmed: its audit event could not be written (`audit.unavailable`), or the gateway could not confirm it is in force (`change.not-in-force`; the gateway refuses every request until it is). Do not repeat the change.';
 const STATUS_TEXT: Record<number, string> = { 400: 'Invalid request (problem+json `request.invalid` names each field).', 401: 'Missing or wrong admin token (`admin.unauthorized`).', 404: 'No such resource (`not-found`).', 409: 'Conflicting state (`conflict`).', 503: 'Not ready.' };
 
 /**
@@ -71,9 +73,10 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], info: { titl
           : undefined;
       responses[status] = { description: spec.description, ...(content ? { content } : {}) };
     }
-    for (const status of [...r.errors, ...(r.auth ? [401] : [])]) {
+    // every /v1/ route reads the store; a change also waits for its audit event and for the gateway to have it in force
+    for (const status of [...r.errors, ...(r.auth ? [401, 503] : [])]) {
       responses[String(status)] = {
-        description: STATUS_TEXT[status] ?? 'Error.',
+        description: status === 503 && r.auth ? (r.method === 'GET' ? UNAVAILABLE : `${UNAVAILABLE} ${NOT_CONFIRMED}`) : (STATUS_TEXT[status] ?? 'Error.'),
         ...(status === 401 ? { headers: { 'WWW-Authenticate': { description: 'Bearer realm="portcullis-admin"', schema: { type: 'string' } } } } : {}),
         content: problemContent,
       };

@@ -128,6 +128,8 @@ describe('admin API: audit trail and open endpoints', () => {
         if (path.startsWith('/v1/')) {
           assert.deepEqual(op.security, [{ adminToken: [] }], `${method} ${path}`);
           assert.equal(op.responses['401'].content['application/problem+json'].schema.$ref, '#/components/schemas/Problem');
+          // a change can be stored yet unconfirmed (audit.unavailable, change.not-in-force): the document says so
+          assert.match(op.responses['503'].description, method === 'get' ? /store\.unavailable/ : /audit\.unavailable.*change\.not-in-force/, `${method} ${path} lists 503`);
         } else assert.deepEqual(op.security, [], `${method} ${path} is open`);
       }
     }
