@@ -36,6 +36,17 @@ export class EventBus {
     this.handlers.push(handler);
   }
 
+  private remoteFailed: ((e: ClusterEvent, err: unknown) => void) | undefined;
+
+  /**
+   * Called when an event from another node could not be applied here. No caller waits
+   * for such an event, so this is where its failure is acted on (the gateway thread
+   * re-reads the store, and refuses requests until it has: thread-entry.ts).
+   */
+  onRemoteFailure(fn: (e: ClusterEvent, err: unknown) => void): void {
+    this.remoteFailed = fn;
+  }
+
   async start(): Promise<void> {
     this.unsubscribe = await this.ephemeral.subscribe(CHANNEL, (message) => {
       let parsed: { node: string; event: ClusterEvent };
@@ -46,7 +57,9 @@ export class EventBus {
         return;
       }
       if (parsed.node === this.node) return;
-      void this.dispatch(parsed.event);
+      void this.dispatch(parsed.event).then((failed) => {
+        if (failed.length > 0) this.remoteFailed?.(parsed.event, failed[0]);
+      });
     });
   }
 

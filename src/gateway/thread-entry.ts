@@ -96,6 +96,14 @@ try {
       send({ type: 'in-sync' });
     }
   };
+  // An event from another node (the thread's own subscription) that fails here has no caller to tell: the thread
+  // re-reads the store, and while it cannot, its gate stays closed (fail closed), as for the main thread's events.
+  node.services.events.onRemoteFailure((e) => {
+    reread().catch((err: unknown) => {
+      node.services.audit.record({ time: Date.now(), type: 'gateway.change-not-in-force', actor: 'system', clientId: 'clientId' in e ? e.clientId : null, reason: 'change.not-in-force', data: { event: e.type, gateway: 'refusing', thread: 'gateway', via: 'subscription' } });
+      node.services.logger.error({ err, event: e.type }, 'the gateway thread could not apply an event from another node nor re-read the store; it refuses requests until it has');
+    });
+  });
   const answer = (id: number, p: Promise<unknown>): void => {
     p.then(
       (value) => send({ type: 'reply', id, value }),

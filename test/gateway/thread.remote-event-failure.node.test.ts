@@ -1,0 +1,92 @@
+/**
+ * An event from another node (Redis pub/sub) that the gateway thread fails to apply is
+ * not dropped: no admin call waits for it, so the thread itself re-reads the store, and
+ * while it cannot, it refuses every request (`gateway.not-in-sync`). Before, the failure
+ * was only logged and the revoked token passed until the next reconcile (an hour here).
+ * "Another node" is an event published on the cluster channel under a node id that is
+ * not this node's, after the change was stored, as that node would do.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { AUDIENCE, createApp, startPolicyNode, type PolicyNode } from './message-policy-support.js';
+import { tempDir } from '../support/portcullis.js';
+import { randomRedisPrefix, redisUrl, serviceDescribe } from '../support/services.js';
+
+const faultsFile = join(tempDir('portcullis-thread-remote-faults-'), 'faults.json');
+const faults = (f: { apply?: boolean; reconcile?: boolean }): void => writeFileSync(faultsFile, JSON.stringify(f));
+
+let p: PolicyNode;
+
+async function call(token: string): Promise<{ status: number; code: string | undefined }> {
+  const r = await fetch(`${p.gateway}/orders/1`, { headers: { authorization: `Bearer ${token}` } });
+  const text = await r.text();
+  return { status: r.status, code: r.status === 200 ? undefined : (JSON.parse(text) as { code?: string }).code };
+}
+
+async function eventually(what: string, f: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await f()) return;
+    await sleep(25);
+  }
+  assert.fail(`${what}: not within ${ms} ms`);
+}
+
+/** Stores a token's revocation and announces it as another node would, without this node's own event. */
+async function revokeOnAnotherNode(token: string): Promise<void> {
+  const claims = decodeJwt(token) as { jti: string; client_id: string; exp: number };
+  const s = p.node.services;
+  await s.store.revokeToken({ jti: claims.jti, clientId: claims.client_id, expiresAt: claims.exp * 1000, revokedAt: Date.now() });
+  await s.ephemeral.publish('events', JSON.stringify({ node: 'another-node', event: { type: 'token.revoked', jti: claims.jti, clientId: claims.client_id, expiresAt: claims.exp * 1000 } }));
+}
+
+await serviceDescribe('redis', 'an event from another node that the gateway thread fails to apply', () => {
+  before(async () => {
+    faults({});
+    p = await startPolicyNode(
+      `  - name: orders\n    match: { pathPrefix: /orders }\n    upstream: UPSTREAM\n    require: { token: { audience: ${AUDIENCE}, scopes: [orders:write] } }\n`,
+      `gateway: { thread: true }\nrevocation: { reconcileInterval: 1h }\nephemeral: ${redisUrl()}\nephemeralPrefix: "${randomRedisPrefix()}"\n`,
+      { env: { PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS: faultsFile } },
+    );
+    assert.ok(p.node.gatewayThread, 'the node runs its gateway on a thread');
+  });
+  beforeEach(() => faults({}));
+  after(async () => {
+    faults({});
+    await p.stop();
+  });
+
+  describe('the gateway thread', () => {
+    test('fails to apply a token revocation from another node: it re-reads the store, and the revoked token is refused', async () => {
+      const token = await (await createApp(p.node, 'remote-apply-fails')).token();
+      const other = await (await createApp(p.node, 'remote-apply-fails-other')).token();
+      assert.equal((await call(token)).status, 200);
+      faults({ apply: true });
+      await revokeOnAnotherNode(token);
+      await eventually('the revoked token is refused', async () => (await call(token)).status === 401);
+      assert.deepEqual(await call(token), { status: 401, code: 'token.revoked' });
+      assert.equal((await call(other)).status, 200, 'other apps keep working');
+    });
+
+    test('can neither apply it nor re-read the store: it refuses every request until it has re-read, then refuses only the revoked token', async () => {
+      const token = await (await createApp(p.node, 'remote-reread-fails')).token();
+      const other = await (await createApp(p.node, 'remote-reread-fails-other')).token();
+      assert.equal((await call(other)).status, 200);
+      faults({ apply: true, reconcile: true });
+      await revokeOnAnotherNode(token);
+      await eventually('the gateway refuses everything', async () => (await call(other)).status === 503);
+      assert.deepEqual(await call(other), { status: 503, code: 'gateway.not-in-sync' });
+      assert.equal((await call(token)).status, 503);
+      faults({});
+      await eventually('the gateway serves again after a re-read', async () => (await call(other)).status === 200, 15_000);
+      assert.deepEqual(await call(token), { status: 401, code: 'token.revoked' });
+      await p.node.services.audit.flush();
+      const rows = await p.node.services.store.tailAudit(200);
+      assert.ok(rows.some((r) => r.type === 'gateway.change-not-in-force' && r.data?.['via'] === 'subscription' && r.data['event'] === 'token.revoked'));
+    });
+  });
+});
