@@ -137,6 +137,7 @@ export function registerUser(program: Command): void {
 }
 
 interface AddressLockoutView {
+  counted_as: string;
   address: string;
   failures: number;
   locked: boolean;
@@ -146,6 +147,7 @@ interface AddressLockoutView {
 function printLockout(l: AddressLockoutView): void {
   printTable([
     ['address:', l.address],
+    ['counted as:', l.counted_as],
     ['failures:', String(l.failures)],
     ['locked:', l.locked ? 'yes' : 'no'],
     ['blocked until:', l.blocked_until ?? '-'],

@@ -291,6 +291,11 @@ export class Lockout {
     return this.clear({ kind: 'ip', id: this.idOf('ip', ip), slot: 'ip' }, true);
   }
 
+  /** What an address's attempts are counted under: the address itself, or for IPv6 its prefix (`2001:db8:1:2::/64`). */
+  countedAs(ip: string): string {
+    return this.idOf('ip', ip);
+  }
+
   private async clear(c: Counter, includingLock: boolean): Promise<void> {
     const parts = includingLock ? (['n', 'until', 'lock'] as const) : (['n', 'until'] as const);
     await Promise.all(parts.map((p) => this.ephemeral.delete(this.key(c, p))));

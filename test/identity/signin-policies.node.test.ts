@@ -100,6 +100,7 @@ test('admin unlock of a client address: a locked address is refused for every ac
     const shown = await admin('/v1/lockouts/addresses/127.0.0.1', 'GET');
     assert.equal(shown.status, 200);
     assert.equal(shown.body.address, '127.0.0.1');
+    assert.equal(shown.body.counted_as, '127.0.0.1');
     assert.equal(shown.body.locked, true);
     assert.equal(shown.body.failures, 50);
     assert.ok(Date.parse(shown.body.blocked_until) > Date.now());
@@ -114,7 +115,12 @@ test('admin unlock of a client address: a locked address is refused for every ac
 
     const unlocked = await admin(`/v1/lockouts/addresses/${encodeURIComponent('::ffff:127.0.0.1')}/unlock`);
     assert.equal(unlocked.status, 200);
-    assert.deepEqual(unlocked.body, { address: '127.0.0.1', failures: 0, locked: false, blocked_until: null });
+    assert.deepEqual(unlocked.body, { address: '127.0.0.1', counted_as: '127.0.0.1', failures: 0, locked: false, blocked_until: null });
+    // an IPv6 address is shown with the /64 its attempts are counted under
+    const v6 = await admin(`/v1/lockouts/addresses/${encodeURIComponent('2001:db8:1:2:aaaa::5')}`, 'GET');
+    assert.equal(v6.status, 200);
+    assert.equal(v6.body.address, '2001:db8:1:2:aaaa::5');
+    assert.equal(v6.body.counted_as, '2001:db8:1:2::/64');
   } finally {
     await lockout.unlockIp('127.0.0.1');
   }

@@ -52,6 +52,7 @@ export const SessionEnded = z.strictObject({ ended: z.literal(true), id: z.strin
 
 export const AddressLockout = z.strictObject({
   address: z.string().describe('The client address, in its canonical spelling (an IPv4-mapped IPv6 address is its IPv4 address).'),
+  counted_as: z.string().describe('What its attempts are counted (and locked) under: the address, or for IPv6 its prefix (`identity.lockout.ipv6Prefix`, e.g. `2001:db8:1:2::/64`), which every address in it shares.'),
   failures: z.number().int().describe('Failed sign-in attempts counted against the address in the current window.'),
   locked: z.boolean().describe('Whether the address is locked (every attempt from it refused until `blocked_until`).'),
   blocked_until: isoTime.nullable().describe('Until when attempts from the address are refused (lock or growing delay); null when they are not.'),

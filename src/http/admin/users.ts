@@ -69,7 +69,7 @@ export function userRoutes(s: Services): AdminRoute[] {
   };
   const addressView = async (address: string) => {
     const st = await lockout.state('ip', address);
-    return { address, failures: st.failures, locked: st.locked, blocked_until: st.blockedUntil > 0 ? new Date(st.blockedUntil).toISOString() : null };
+    return { address, counted_as: lockout.countedAs(address), failures: st.failures, locked: st.locked, blocked_until: st.blockedUntil > 0 ? new Date(st.blockedUntil).toISOString() : null };
   };
 
   return [
