@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { AUDIENCE, createApp, startPolicyNode, type PolicyNode } from './message-policy-support.js';
+import { AUDIENCE, createApp, startPolicyNode, type PolicyNode, callWithToken, eventually } from './message-policy-support.js';
 
 let p: PolicyNode;
 type Store = Record<string, (...args: unknown[]) => Promise<unknown>>;
@@ -38,23 +38,10 @@ after(async () => {
   await p.stop();
 });
 
-async function eventually(what: string, f: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await f()) return;
-    await sleep(25);
-  }
-  assert.fail(`${what}: not within ${ms} ms`);
-}
-
 const admin = (path: string, init: RequestInit = {}) =>
   fetch(`${p.node.urls.admin}${path}`, { ...init, headers: { authorization: `Bearer ${p.node.adminToken}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 
-async function call(token: string): Promise<{ status: number; code: string | undefined }> {
-  const r = await fetch(`${p.gateway}/orders/1`, { headers: { authorization: `Bearer ${token}` } });
-  const text = await r.text();
-  return { status: r.status, code: r.status === 200 ? undefined : (JSON.parse(text) as { code?: string }).code };
-}
+const call = (token: string, path?: string) => callWithToken(p.gateway, token, path);
 
 describe('an admin change the main-thread gateway fails to apply', () => {
   test('the event fails but the re-read works: 200, and the app is disabled at the gateway at once', async () => {

@@ -3,6 +3,7 @@
  * upstream that records what reaches it, apps with tokens and signing keys, and a
  * client that signs requests by hand (so tests can tamper after signing).
  */
+import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { importParams } from '../../src/signatures/algorithms.js';
@@ -146,4 +147,21 @@ export async function auditMark(node: TestNode): Promise<number> {
 export async function deniedSince(node: TestNode, mark: number): Promise<Array<{ reason?: string | null }>> {
   await node.services.audit.flush();
   return (await node.services.store.listAudit(mark, 1000)).filter((r) => r.type === 'gateway.denied');
+}
+
+/** A GET through the gateway with a bearer token: its status, and the problem's code when it is refused. */
+export async function callWithToken(gateway: string, token: string, path = '/orders/1'): Promise<{ status: number; code: string | undefined }> {
+  const r = await fetch(`${gateway}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  const text = await r.text();
+  return { status: r.status, code: r.status === 200 ? undefined : (JSON.parse(text) as { code?: string }).code };
+}
+
+/** Polls `f` every 25 ms until it is true; fails naming `what` after `ms`. */
+export async function eventually(what: string, f: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await f()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.fail(`${what}: not within ${ms} ms`);
 }

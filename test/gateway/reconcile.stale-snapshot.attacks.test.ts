@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { AUDIENCE, createApp, startPolicyNode, type PolicyNode } from './message-policy-support.js';
+import { AUDIENCE, createApp, startPolicyNode, type PolicyNode, callWithToken } from './message-policy-support.js';
 import { basic, postForm } from '../support/portcullis.js';
 
 let p: PolicyNode;
@@ -26,11 +26,7 @@ after(() => p.stop());
 const admin = (path: string, body?: unknown) =>
   fetch(`${p.node.urls.admin}${path}`, { method: 'POST', headers: { authorization: `Bearer ${p.node.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
 
-async function call(token: string): Promise<{ status: number; code: string | undefined }> {
-  const r = await fetch(`${p.gateway}/orders/1`, { headers: { authorization: `Bearer ${token}` } });
-  const text = await r.text();
-  return { status: r.status, code: r.status === 200 ? undefined : (JSON.parse(text) as { code?: string }).code };
-}
+const call = (token: string, path?: string) => callWithToken(p.gateway, token, path);
 
 const tokenFor = (clientId: string, secret: string) =>
   postForm(`${p.node.urls.identity}/oauth2/token`, { grant_type: 'client_credentials', scope: 'orders:write', resource: AUDIENCE }, { authorization: basic(clientId, secret) });

@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { AUDIENCE, createApp, startPolicyNode, type PolicyNode } from './message-policy-support.js';
+import { AUDIENCE, createApp, startPolicyNode, type PolicyNode, callWithToken, eventually } from './message-policy-support.js';
 import { tempDir } from '../support/portcullis.js';
 
 const faultsFile = join(tempDir('portcullis-thread-faults-'), 'faults.json');
@@ -21,23 +21,10 @@ const faults = (f: { apply?: boolean | 'hang'; reconcile?: boolean; listening?: 
 
 let p: PolicyNode;
 
-async function eventually(what: string, f: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await f()) return;
-    await sleep(25);
-  }
-  assert.fail(`${what}: not within ${ms} ms`);
-}
-
 const admin = (path: string, init: RequestInit = {}) =>
   fetch(`${p.node.urls.admin}${path}`, { ...init, headers: { authorization: `Bearer ${p.node.adminToken}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 
-async function call(token: string, path = '/orders/1'): Promise<{ status: number; code: string | undefined }> {
-  const r = await fetch(`${p.gateway}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  const text = await r.text();
-  return { status: r.status, code: r.status === 200 ? undefined : (JSON.parse(text) as { code?: string }).code };
-}
+const call = (token: string, path?: string) => callWithToken(p.gateway, token, path);
 
 before(async () => {
   faults({});

@@ -10,7 +10,6 @@
  * answers 503 meanwhile.
  */
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -20,20 +19,12 @@ import { PortcullisError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { CONFIG_FILE, initPortcullis } from '../../src/init.js';
 import { tempDir } from '../support/portcullis.js';
-import { addSigningKey, AUDIENCE, createApp, sendSigned, startPolicyNode, type PolicyNode, type TestApp } from './message-policy-support.js';
+import { addSigningKey, AUDIENCE, createApp, sendSigned, startPolicyNode, type PolicyNode, type TestApp, eventually } from './message-policy-support.js';
 
 let p: PolicyNode;
 let app: TestApp;
 
 /** Polls `f` until it holds (the thread learns of main-thread changes through messages). */
-async function eventually(what: string, f: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await f()) return;
-    await sleep(25);
-  }
-  assert.fail(`${what}: not within ${ms} ms`);
-}
 
 const admin = (path: string, init: RequestInit = {}) =>
   fetch(`${p.node.urls.admin}${path}`, { ...init, headers: { authorization: `Bearer ${p.node.adminToken}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });

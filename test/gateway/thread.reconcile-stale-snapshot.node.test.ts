@@ -10,7 +10,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { AUDIENCE, createApp, startPolicyNode, type PolicyNode } from './message-policy-support.js';
+import { AUDIENCE, createApp, startPolicyNode, type PolicyNode, callWithToken } from './message-policy-support.js';
 import { basic, postForm, tempDir } from '../support/portcullis.js';
 
 const faultsFile = join(tempDir('portcullis-thread-faults-'), 'faults.json');
@@ -38,11 +38,7 @@ after(async () => {
 const admin = (path: string, body?: unknown) =>
   fetch(`${p.node.urls.admin}${path}`, { method: 'POST', headers: { authorization: `Bearer ${p.node.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
 
-async function call(token: string): Promise<{ status: number; code: string | undefined }> {
-  const r = await fetch(`${p.gateway}/orders/1`, { headers: { authorization: `Bearer ${token}` } });
-  const text = await r.text();
-  return { status: r.status, code: r.status === 200 ? undefined : (JSON.parse(text) as { code?: string }).code };
-}
+const call = (token: string, path?: string) => callWithToken(p.gateway, token, path);
 
 /** Runs a thread re-read held after its read until `meanwhile` (the admin change) has finished. */
 async function threadReconcileAround(meanwhile: () => Promise<void>): Promise<void> {

@@ -9,10 +9,9 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { AUDIENCE, createApp, startPolicyNode, type PolicyNode } from './message-policy-support.js';
+import { AUDIENCE, createApp, startPolicyNode, type PolicyNode, callWithToken, eventually } from './message-policy-support.js';
 import { tempDir } from '../support/portcullis.js';
 import { randomRedisPrefix, redisUrl, serviceDescribe } from '../support/services.js';
 
@@ -21,20 +20,7 @@ const faults = (f: { apply?: boolean; reconcile?: boolean }): void => writeFileS
 
 let p: PolicyNode;
 
-async function call(token: string): Promise<{ status: number; code: string | undefined }> {
-  const r = await fetch(`${p.gateway}/orders/1`, { headers: { authorization: `Bearer ${token}` } });
-  const text = await r.text();
-  return { status: r.status, code: r.status === 200 ? undefined : (JSON.parse(text) as { code?: string }).code };
-}
-
-async function eventually(what: string, f: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await f()) return;
-    await sleep(25);
-  }
-  assert.fail(`${what}: not within ${ms} ms`);
-}
+const call = (token: string, path?: string) => callWithToken(p.gateway, token, path);
 
 /** Stores a token's revocation and announces it as another node would, without this node's own event. */
 async function revokeOnAnotherNode(token: string): Promise<void> {
