@@ -68,7 +68,7 @@ export interface StartOptions {
    * refuses requests while `gate` is closed; `faults` (tests only) makes applying an
    * event or re-reading the store fail, or holds a re-read between its read and its install.
    */
-  gatewayThread?: { listen?: string; ephemeral?: EphemeralStore; gate?: GatewayGate; faults?: (what: 'apply' | 'reconcile' | 'reconcile-read') => void | Promise<void> };
+  gatewayThread?: { listen?: string; ephemeral?: EphemeralStore; gate?: GatewayGate; eventsOf?: string; faults?: (what: 'apply' | 'reconcile' | 'reconcile-read') => void | Promise<void> };
 }
 
 /**
@@ -156,6 +156,8 @@ interface OpenOptions {
   signIns?: boolean;
   /** Audit appends on a thread of their own (a node's main thread on a SQLite file; store/durable/audit-writer.ts). */
   auditThread?: boolean;
+  /** The event bus this node's bus is a peer of (the gateway thread's main thread): see `EventBusOptions.peerOf`. */
+  eventsOf?: string;
 }
 
 /** Opens stores and builds every service without listening (CLI tools and tests use this too). */
@@ -213,7 +215,7 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
       rotationIntervalMs: config.encryption.rotationInterval,
       decryptOverlapMs: config.encryption.decryptOverlap,
     });
-    const events = new EventBus(ephemeral, logger);
+    const events = new EventBus(ephemeral, logger, opts.eventsOf !== undefined ? { peerOf: opts.eventsOf } : {});
     const transit = new Transit(store, envelope, clock, {
       usage: gcmUsage,
       audit,
@@ -373,7 +375,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   const loaded = loadConfig(opts.configFile, opts.env);
   const inThread = opts.gatewayThread !== undefined;
   const planes: Config['planes'] = inThread ? ['gateway'] : loaded.config.planes;
-  const openOpts: OpenOptions = { ...opts, signIns: !inThread, auditThread: !inThread, ...(opts.gatewayThread?.ephemeral ? { ephemeral: opts.gatewayThread.ephemeral } : {}) };
+  const openOpts: OpenOptions = { ...opts, signIns: !inThread, auditThread: !inThread, ...(opts.gatewayThread?.ephemeral ? { ephemeral: opts.gatewayThread.ephemeral } : {}), ...(opts.gatewayThread?.eventsOf !== undefined ? { eventsOf: opts.gatewayThread.eventsOf } : {}) };
   // the admin plane manages users, so it needs the identity services too
   const s = planes.includes('identity') || planes.includes('admin') ? await openServices(loaded, openOpts) : withoutIdentity(await openCoreServices(loaded, openOpts));
   const { config, logger } = s;

@@ -21,8 +21,20 @@ export type ClusterEvent =
 
 const CHANNEL = 'events';
 
+export interface EventBusOptions {
+  /**
+   * The node id of the bus this one is a peer of (the gateway thread's bus names its main
+   * thread's): that bus hands its events over through `apply` before it publishes them, so
+   * its published copies are skipped here. Applied twice, a late copy could undo a newer
+   * change for a moment (an app enabled, then disabled, then enabled again by the first
+   * event's copy arriving last).
+   */
+  peerOf?: string;
+}
+
 export class EventBus {
-  private readonly node = randomId(8);
+  /** This bus's id in published events; a bus skips the events it published itself. */
+  readonly node = randomId(8);
   private readonly handlers: Array<(e: ClusterEvent) => void | Promise<void>> = [];
   private readonly peers: Array<(e: ClusterEvent) => Promise<void>> = [];
   private unsubscribe: (() => Promise<void>) | undefined;
@@ -30,6 +42,7 @@ export class EventBus {
   constructor(
     private readonly ephemeral: EphemeralStore,
     private readonly logger: Logger,
+    private readonly opts: EventBusOptions = {},
   ) {}
 
   on(handler: (e: ClusterEvent) => void | Promise<void>): void {
@@ -56,7 +69,7 @@ export class EventBus {
         this.logger.warn('ignored a malformed cluster event');
         return;
       }
-      if (parsed.node === this.node) return;
+      if (parsed.node === this.node || parsed.node === this.opts.peerOf) return;
       void this.dispatch(parsed.event).then((failed) => {
         if (failed.length > 0) this.remoteFailed?.(parsed.event, failed[0]);
       });

@@ -65,6 +65,7 @@ try {
     ephemeralPorts: data.ephemeralPorts,
     gatewayThread: {
       gate,
+      eventsOf: data.eventsOf,
       ...(data.listen !== undefined ? { listen: data.listen } : {}),
       ...(data.ephemeral !== undefined ? { ephemeral: new BridgedEphemeralStore(data.ephemeral as never) } : {}),
       ...(faults !== undefined ? { faults } : {}),

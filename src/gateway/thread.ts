@@ -49,6 +49,8 @@ export interface GatewayThreadData {
   ephemeralPorts: boolean;
   /** The main thread's ephemeral store, when it is `memory`. */
   ephemeral: MessagePort | undefined;
+  /** The main thread's event bus id: it hands the thread its events itself, so their published copies are skipped. */
+  eventsOf: string;
 }
 
 /** What the main thread asks of the gateway thread, and the answers. */
@@ -110,7 +112,7 @@ export interface GatewayThreadOptions {
   /** Where a change the thread could not confirm is recorded. */
   audit: AuditSink;
   /** The node's events: the thread is their peer from before it starts (`apply`). */
-  events: { addPeer(apply: (e: ClusterEvent) => Promise<void>): void };
+  events: { readonly node: string; addPeer(apply: (e: ClusterEvent) => Promise<void>): void };
   /** Pause before a dead thread is started again (default 1 s). */
   restartDelayMs?: number;
 }
@@ -162,7 +164,7 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
         stopBridge = serveEphemeral(opts.ephemeral, channel.port1);
         port = channel.port2 as unknown as MessagePort;
       }
-      const data: GatewayThreadData = { configFile: opts.configFile, env: { ...opts.env }, listen: listenAt, ephemeralPorts: opts.ephemeralPorts && listenAt === undefined, ephemeral: port };
+      const data: GatewayThreadData = { configFile: opts.configFile, env: { ...opts.env }, listen: listenAt, ephemeralPorts: opts.ephemeralPorts && listenAt === undefined, ephemeral: port, eventsOf: opts.events.node };
       const e = workerEntry(new URL('./thread-entry.js', import.meta.url));
       const worker = new Worker(e.file, { eval: e.eval, workerData: data, transferList: port ? [port as never] : [], name: 'portcullis-gateway' });
       const exited = new Promise<number>((done) => worker.once('exit', done));

@@ -117,3 +117,27 @@ test('emitAll emits every event of a change even when the first cannot be confir
   assert.deepEqual(heard, disabled);
   await b.stop();
 });
+
+test('a peer bus (the gateway thread) applies its main bus’s events once, in order: their published copies are skipped, other nodes’ events are heard', async () => {
+  const hub = new MemoryEphemeralHub();
+  const main = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
+  const thread = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger, { peerOf: main.node });
+  const other = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
+  const applied: ClusterEvent[] = [];
+  thread.on((e) => void applied.push(e));
+  main.addPeer((e) => thread.apply(e));
+  await main.start();
+  await thread.start();
+  const enabled: ClusterEvent = { type: 'app.status', clientId: 'app-1', disabled: false };
+  const disabled: ClusterEvent = { type: 'app.status', clientId: 'app-1', disabled: true };
+  await main.emit(enabled);
+  await main.emit(disabled);
+  await sleep(20);
+  // applied twice, the late copy of `enabled` would re-enable the app after it was disabled
+  assert.deepEqual(applied, [enabled, disabled]);
+  await other.emit(revoked);
+  await sleep(20);
+  assert.deepEqual(applied, [enabled, disabled, revoked]);
+  await main.stop();
+  await thread.stop();
+});
