@@ -27,6 +27,54 @@ export interface InForceOptions {
 }
 
 /**
+ * Re-reads the store for a gateway and tracks whether it is in sync: a failed re-read
+ * takes it out of sync (`onChange(false)`) and schedules another every `retryMs`; only a
+ * re-read that began after the last failure puts it back (`onChange(true)`). Shared by
+ * the main thread's gateway (`keepInForce`) and the gateway thread (thread-entry.ts).
+ *
+ * @example
+ * const rereader = new StoreRereader({ reread: reconcile, onChange: (ok) => (ok ? gate.open() : gate.close('re-read failed')) });
+ * await rereader.run(); // rejects as the re-read does
+ */
+export class StoreRereader {
+  private failures = 0;
+  private retry: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** False from a failed re-read until a later one succeeds. */
+  inSync = true;
+
+  constructor(private readonly o: { reread(): Promise<void>; onChange(inSync: boolean): void; retryMs?: number }) {}
+
+  async run(): Promise<void> {
+    const seq = this.failures;
+    try {
+      await this.o.reread();
+    } catch (e) {
+      this.failures++;
+      this.inSync = false;
+      this.o.onChange(false);
+      if (!this.stopped) {
+        this.retry ??= setTimeout(() => {
+          this.retry = undefined;
+          this.run().catch(() => undefined);
+        }, this.o.retryMs ?? 1000);
+        this.retry.unref();
+      }
+      throw e;
+    }
+    if (!this.inSync && seq === this.failures) {
+      this.inSync = true;
+      this.o.onChange(true);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+  }
+}
+
+/**
  * Wraps the event handler of a thread that serves the gateway.
  *
  * @example
@@ -34,31 +82,17 @@ export interface InForceOptions {
  * events.on(inForce.apply);
  */
 export function keepInForce(o: InForceOptions): { apply(e: ClusterEvent): Promise<void>; stop(): void } {
-  let failures = 0;
-  let retry: NodeJS.Timeout | undefined;
-  let stopped = false;
-
-  const reread = async (): Promise<void> => {
-    const seq = failures;
-    try {
-      await o.reread();
-    } catch (e) {
-      failures++;
-      o.gate.close('re-reading apps, revocations and keys after a change failed');
-      if (!stopped) {
-        retry ??= setTimeout(() => {
-          retry = undefined;
-          reread().catch(() => undefined);
-        }, o.retryMs ?? 1000);
-        retry.unref();
+  const rereader = new StoreRereader({
+    reread: o.reread,
+    ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}),
+    onChange: (inSync) => {
+      if (!inSync) o.gate.close('re-reading apps, revocations and keys after a change failed');
+      else {
+        o.gate.open();
+        o.logger.info('the gateway re-read the store and serves again');
       }
-      throw e;
-    }
-    if (o.gate.closed && seq === failures) {
-      o.gate.open();
-      o.logger.info('the gateway re-read the store and serves again');
-    }
-  };
+    },
+  });
 
   return {
     apply: async (e) => {
@@ -69,16 +103,13 @@ export function keepInForce(o: InForceOptions): { apply(e: ClusterEvent): Promis
         o.logger.warn({ err, event: e.type }, 'could not apply a cluster event; the gateway re-reads the store');
       }
       try {
-        await reread();
+        await rereader.run();
       } catch (cause) {
         o.logger.error({ err: cause, event: e.type }, 'the gateway could not confirm a change; it serves nothing until it has read the store');
         o.audit.record({ time: Date.now(), type: 'gateway.change-not-in-force', actor: 'system', clientId: 'clientId' in e ? e.clientId : null, reason: 'change.not-in-force', data: { event: e.type, gateway: 'refusing', thread: 'main' } });
         throw new PortcullisError('change.not-in-force', 'the change is stored, but the gateway could not confirm it is in force: the gateway refuses every request until it has read it from the store (it is retrying)', { cause, expose: true });
       }
     },
-    stop: () => {
-      stopped = true;
-      if (retry) clearTimeout(retry);
-    },
+    stop: () => rereader.stop(),
   };
 }

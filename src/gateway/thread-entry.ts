@@ -15,6 +15,7 @@ import { startPortcullis } from '../app.js';
 import { PortcullisError } from '../core/errors.js';
 import { BridgedEphemeralStore } from '../store/bridge/ephemeral.js';
 import { GatewayGate } from './gate.js';
+import { StoreRereader } from './in-force.js';
 import type { FromThread, GatewayThreadData, ToThread } from './thread.js';
 
 const data = workerData as GatewayThreadData;
@@ -72,31 +73,17 @@ try {
     },
   });
   let served = false;
-  let inSync = true;
-  let failures = 0;
-  let retry: NodeJS.Timeout | undefined;
-  const update = (): void => (served && inSync ? gate.open() : gate.close(served ? 're-reading apps, revocations and keys failed' : NOT_CONFIRMED));
+  const update = (): void => (served && rereader.inSync ? gate.open() : gate.close(served ? 're-reading apps, revocations and keys failed' : NOT_CONFIRMED));
   /** Re-reads the store; opens the gate only after a re-read that no failure overtook. */
-  const reread = async (): Promise<void> => {
-    const seq = failures;
-    try {
-      await node.reconcile();
-    } catch (e) {
-      failures++;
-      inSync = false;
+  const rereader = new StoreRereader({
+    reread: () => node.reconcile(),
+    retryMs: RETRY_MS,
+    onChange: (inSync) => {
       update();
-      retry ??= setTimeout(() => {
-        retry = undefined;
-        reread().catch(() => undefined);
-      }, RETRY_MS);
-      throw e;
-    }
-    if (!inSync && seq === failures) {
-      inSync = true;
-      update();
-      send({ type: 'in-sync' });
-    }
-  };
+      if (inSync) send({ type: 'in-sync' });
+    },
+  });
+  const reread = (): Promise<void> => rereader.run();
   // An event from another node (the thread's own subscription) that fails here has no caller to tell: the thread
   // re-reads the store, and while it cannot, its gate stays closed (fail closed), as for the main thread's events.
   node.services.events.onRemoteFailure((e) => {
@@ -113,7 +100,7 @@ try {
   };
   port.on('message', (m: ToThread) => {
     if (m.type === 'close') {
-      if (retry) clearTimeout(retry);
+      rereader.stop();
       void node.close().finally(() => port.close());
       return;
     }
