@@ -16,10 +16,14 @@ import { MemoryEphemeralHub, MemoryEphemeralStore } from '../../src/store/memory
 
 const revoked: ClusterEvent = { type: 'app.tokens-revoked', clientId: 'app-1', before: 1 };
 
-test('emit resolves only after every peer applied the event; the local handlers ran first; other nodes hear it, the emitter does not hear itself', async () => {
+/** `n` event buses of different nodes on one shared in-memory pub/sub. */
+function nodes(n: number): [EventBus, EventBus, ...EventBus[]] {
   const hub = new MemoryEphemeralHub();
-  const a = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
-  const b = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
+  return Array.from({ length: n }, () => new EventBus(new MemoryEphemeralStore({ hub }), silentLogger)) as [EventBus, EventBus, ...EventBus[]];
+}
+
+test('emit resolves only after every peer applied the event; the local handlers ran first; other nodes hear it, the emitter does not hear itself', async () => {
+  const [a, b] = nodes(2);
   const order: string[] = [];
   a.on(() => void order.push('a local'));
   b.on(() => void order.push('b remote'));
@@ -37,41 +41,24 @@ test('emit resolves only after every peer applied the event; the local handlers 
   await b.stop();
 });
 
-test('a peer that cannot confirm the event fails the emit with its error, after the other peers applied it and the other nodes were told', async () => {
-  const hub = new MemoryEphemeralHub();
-  const a = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
-  const b = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
-  const heard: ClusterEvent[] = [];
-  const peer: ClusterEvent[] = [];
-  b.on((e) => void heard.push(e));
-  const refused = new PortcullisError('change.not-in-force', 'the gateway could not confirm it');
-  a.addPeer(() => Promise.reject(refused));
-  a.addPeer(async (e) => void peer.push(e));
-  await b.start();
-  await assert.rejects(a.emit(revoked), (e: unknown) => e === refused);
-  assert.deepEqual(peer, [revoked]);
-  await sleep(20);
-  assert.deepEqual(heard, [revoked]);
-  await b.stop();
-});
-
-test('a local handler that cannot confirm the event fails the emit with its error, after the peers applied it and the other nodes were told', async () => {
-  const hub = new MemoryEphemeralHub();
-  const a = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
-  const b = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
-  const heard: ClusterEvent[] = [];
-  const peer: ClusterEvent[] = [];
-  b.on((e) => void heard.push(e));
-  const refused = new PortcullisError('change.not-in-force', 'the gateway on this thread could not confirm it');
-  a.on(() => Promise.reject(refused));
-  a.addPeer(async (e) => void peer.push(e));
-  await b.start();
-  await assert.rejects(a.emit(revoked), (e: unknown) => e === refused);
-  assert.deepEqual(peer, [revoked]);
-  await sleep(20);
-  assert.deepEqual(heard, [revoked]);
-  await b.stop();
-});
+for (const refusing of ['a peer', 'a local handler'] as const) {
+  test(`${refusing} that cannot confirm the event fails the emit with its error, after the peers applied it and the other nodes were told`, async () => {
+    const [a, b] = nodes(2);
+    const heard: ClusterEvent[] = [];
+    const peer: ClusterEvent[] = [];
+    b.on((e) => void heard.push(e));
+    const refused = new PortcullisError('change.not-in-force', 'the gateway could not confirm it');
+    if (refusing === 'a peer') a.addPeer(() => Promise.reject(refused));
+    else a.on(() => Promise.reject(refused));
+    a.addPeer(async (e) => void peer.push(e));
+    await b.start();
+    await assert.rejects(a.emit(revoked), (e: unknown) => e === refused);
+    assert.deepEqual(peer, [revoked]);
+    await sleep(20);
+    assert.deepEqual(heard, [revoked]);
+    await b.stop();
+  });
+}
 
 test('apply rejects with a handler’s failure once every handler has run: the event is not in force here', async () => {
   const a = new EventBus(new MemoryEphemeralStore({ hub: new MemoryEphemeralHub() }), silentLogger);
@@ -87,9 +74,7 @@ test('apply rejects with a handler’s failure once every handler has run: the e
 });
 
 test('apply runs the handlers without publishing', async () => {
-  const hub = new MemoryEphemeralHub();
-  const a = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
-  const b = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
+  const [a, b] = nodes(2);
   const local: ClusterEvent[] = [];
   const remote: ClusterEvent[] = [];
   a.on((e) => void local.push(e));
@@ -103,9 +88,7 @@ test('apply runs the handlers without publishing', async () => {
 });
 
 test('emitAll emits every event of a change even when the first cannot be confirmed, then rejects with that failure', async () => {
-  const hub = new MemoryEphemeralHub();
-  const a = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
-  const b = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
+  const [a, b] = nodes(2);
   const heard: ClusterEvent[] = [];
   b.on((e) => void heard.push(e));
   const refused = new PortcullisError('change.not-in-force', 'the gateway could not confirm it');
@@ -120,9 +103,10 @@ test('emitAll emits every event of a change even when the first cannot be confir
 
 test('a peer bus (the gateway thread) applies its main bus’s events once, in order: their published copies are skipped, other nodes’ events are heard', async () => {
   const hub = new MemoryEphemeralHub();
-  const main = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
-  const thread = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger, { peerOf: main.node });
-  const other = new EventBus(new MemoryEphemeralStore({ hub }), silentLogger);
+  const bus = (opts?: { peerOf: string }) => new EventBus(new MemoryEphemeralStore({ hub }), silentLogger, opts);
+  const main = bus();
+  const other = bus();
+  const thread = bus({ peerOf: main.node });
   const applied: ClusterEvent[] = [];
   thread.on((e) => void applied.push(e));
   main.addPeer((e) => thread.apply(e));

@@ -5,12 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, beforeEach } from 'node:test';
 import type { JWK } from 'jose';
 import { importParams } from '../../src/signatures/algorithms.js';
 import { contentDigest } from '../../src/signatures/content-digest.js';
 import { signMessage, type SignOptions } from '../../src/signatures/sign.js';
 import type { SignatureAlgorithm } from '../../src/signatures/types.js';
-import { basic, postForm, startTestNode, testConfig, type TestNode } from '../support/portcullis.js';
+import { basic, postForm, startTestNode, tempDir, testConfig, type TestNode } from '../support/portcullis.js';
 import { startUpstream, type Upstream } from './helpers.js';
 
 export const AUDIENCE = 'orders-api';
@@ -164,4 +167,67 @@ export async function eventually(what: string, f: () => Promise<boolean>, ms = 1
     await new Promise((r) => setTimeout(r, 25));
   }
   assert.fail(`${what}: not within ${ms} ms`);
+}
+
+/**
+ * Runs a reconcile of `node` whose store read `method` completes and is then held until
+ * `meanwhile` (an admin change) has finished; resolves once the reconcile has installed
+ * what it read, which is then older than the change.
+ */
+export async function reconcileAround(node: TestNode, method: string, meanwhile: () => Promise<void>): Promise<void> {
+  const store = node.services.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const original = store[method]!;
+  assert.equal(typeof original, 'function', `the store has no ${method}`);
+  let readDone!: () => void;
+  const read = new Promise<void>((r) => (readDone = r));
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  store[method] = async (...args: unknown[]) => {
+    const result = await original.apply(store, args);
+    readDone();
+    await held;
+    return result;
+  };
+  try {
+    const reconciling = node.reconcile();
+    await read;
+    await meanwhile();
+    release();
+    await reconciling;
+  } finally {
+    release();
+    delete store[method];
+  }
+}
+
+/**
+ * Registers, where it is called, the hooks of a node whose gateway runs on its thread
+ * with the `orders` route (token required) and the reconcile timer an hour away, with
+ * test faults (thread-entry.ts) read from `file`: the node starts in `before` (handed to
+ * `started`), every test begins with no fault, and the node stops in `after`.
+ *
+ * @example
+ * let p: PolicyNode;
+ * const { faults } = faultyGatewayThread<{ apply?: boolean }>((node) => (p = node));
+ */
+export function faultyGatewayThread<F extends object>(started: (p: PolicyNode) => void, extra = ''): { faults(f: F): void; file: string } {
+  const file = join(tempDir('portcullis-thread-faults-'), 'faults.json');
+  const faults = (f: F): void => writeFileSync(file, JSON.stringify(f));
+  let p: PolicyNode | undefined;
+  before(async () => {
+    faults({} as F);
+    p = await startPolicyNode(
+      `  - name: orders\n    match: { pathPrefix: /orders }\n    upstream: UPSTREAM\n    require: { token: { audience: ${AUDIENCE}, scopes: [orders:write] } }\n`,
+      `gateway: { thread: true }\nrevocation: { reconcileInterval: 1h }\n${extra}`,
+      { env: { PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS: file } },
+    );
+    assert.ok(p.node.gatewayThread, 'the node runs its gateway on a thread');
+    started(p);
+  });
+  beforeEach(() => faults({} as F));
+  after(async () => {
+    faults({} as F);
+    await p?.stop();
+  });
+  return { faults, file };
 }

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { AUDIENCE, createApp, startPolicyNode, type PolicyNode, callWithToken } from './message-policy-support.js';
+import { AUDIENCE, createApp, startPolicyNode, type PolicyNode, callWithToken, reconcileAround } from './message-policy-support.js';
 import { basic, postForm } from '../support/portcullis.js';
 
 let p: PolicyNode;
@@ -31,41 +31,12 @@ const call = (token: string, path?: string) => callWithToken(p.gateway, token, p
 const tokenFor = (clientId: string, secret: string) =>
   postForm(`${p.node.urls.identity}/oauth2/token`, { grant_type: 'client_credentials', scope: 'orders:write', resource: AUDIENCE }, { authorization: basic(clientId, secret) });
 
-/**
- * Runs a reconcile whose store read `method` completes and is then held until `meanwhile`
- * (the admin change) has finished; resolves when the reconcile has installed its stale snapshot.
- */
-async function reconcileAround(method: 'listApps' | 'listRevokedTokens', meanwhile: () => Promise<void>): Promise<void> {
-  const store = p.node.services.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  const original = store[method]!;
-  let readDone!: () => void;
-  const read = new Promise<void>((r) => (readDone = r));
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  store[method] = async (...args: unknown[]) => {
-    const result = await original.apply(store, args);
-    readDone();
-    await held;
-    return result;
-  };
-  try {
-    const reconciling = p.node.reconcile();
-    await read;
-    await meanwhile();
-    release();
-    await reconciling;
-  } finally {
-    release();
-    delete store[method];
-  }
-}
-
 describe('a reconcile whose store read began before an admin change', () => {
   test('app disabled during the read: its tokens stay refused as token.app-disabled and it gets no new token', async () => {
     const a = await createApp(p.node, 'disabled-during-reconcile');
     const token = await a.token();
     assert.equal((await call(token)).status, 200);
-    await reconcileAround('listApps', async () => {
+    await reconcileAround(p.node, 'listApps', async () => {
       const r = await admin(`/v1/apps/${a.clientId}/disable`);
       assert.equal(r.status, 200, await r.text());
     });
@@ -80,7 +51,7 @@ describe('a reconcile whose store read began before an admin change', () => {
     assert.equal((await admin(`/v1/apps/${a.clientId}/disable`)).status, 200);
     // (disabling revokes every token issued before it; iat counts whole seconds)
     await sleep(1100);
-    await reconcileAround('listApps', async () => {
+    await reconcileAround(p.node, 'listApps', async () => {
       const r = await admin(`/v1/apps/${a.clientId}/enable`);
       assert.equal(r.status, 200, await r.text());
     });
@@ -92,7 +63,7 @@ describe('a reconcile whose store read began before an admin change', () => {
   test('secret rotated during the read: the old secret is refused as invalid_client, the new one works', async () => {
     const a = await createApp(p.node, 'rotated-during-reconcile');
     let rotated = '';
-    await reconcileAround('listApps', async () => {
+    await reconcileAround(p.node, 'listApps', async () => {
       const r = await admin(`/v1/apps/${a.clientId}/rotate-secret`);
       assert.equal(r.status, 200);
       rotated = ((await r.json()) as { client_secret: string }).client_secret;
@@ -107,7 +78,7 @@ describe('a reconcile whose store read began before an admin change', () => {
     const a = await createApp(p.node, 'revoked-during-reconcile');
     const token = await a.token();
     assert.equal((await call(token)).status, 200);
-    await reconcileAround('listRevokedTokens', async () => {
+    await reconcileAround(p.node, 'listRevokedTokens', async () => {
       const r = await admin('/v1/tokens/revoke', { token });
       assert.equal(r.status, 200, await r.text());
     });

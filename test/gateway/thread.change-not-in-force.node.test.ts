@@ -9,39 +9,17 @@
  * away, so nothing else brings the change.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { AUDIENCE, createApp, startPolicyNode, type PolicyNode, callWithToken, eventually } from './message-policy-support.js';
-import { tempDir } from '../support/portcullis.js';
-
-const faultsFile = join(tempDir('portcullis-thread-faults-'), 'faults.json');
-const faults = (f: { apply?: boolean | 'hang'; reconcile?: boolean; listening?: number }): void => writeFileSync(faultsFile, JSON.stringify(f));
+import { describe, test } from 'node:test';
+import { createApp, faultyGatewayThread, type PolicyNode, callWithToken, eventually } from './message-policy-support.js';
 
 let p: PolicyNode;
+const { faults } = faultyGatewayThread<{ apply?: boolean | 'hang'; reconcile?: boolean; listening?: number }>((node) => (p = node));
 
 const admin = (path: string, init: RequestInit = {}) =>
   fetch(`${p.node.urls.admin}${path}`, { ...init, headers: { authorization: `Bearer ${p.node.adminToken}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 
 const call = (token: string, path?: string) => callWithToken(p.gateway, token, path);
-
-before(async () => {
-  faults({});
-  p = await startPolicyNode(
-    `  - name: orders\n    match: { pathPrefix: /orders }\n    upstream: UPSTREAM\n    require: { token: { audience: ${AUDIENCE}, scopes: [orders:write] } }\n`,
-    'gateway: { thread: true }\nrevocation: { reconcileInterval: 1h }\n',
-    { env: { PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS: faultsFile } },
-  );
-  assert.ok(p.node.gatewayThread, 'the node runs its gateway on a thread');
-});
-
-beforeEach(() => faults({}));
-
-after(async () => {
-  faults({});
-  await p.stop();
-});
 
 describe('an admin change the gateway thread fails to apply', () => {
   test('a normal revocation answers 200 and is in force at the gateway from the next request on', async () => {

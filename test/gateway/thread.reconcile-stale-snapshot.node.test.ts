@@ -6,34 +6,15 @@
  * installs. The reconcile timer is an hour away.
  */
 import assert from 'node:assert/strict';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { AUDIENCE, createApp, startPolicyNode, type PolicyNode, callWithToken } from './message-policy-support.js';
-import { basic, postForm, tempDir } from '../support/portcullis.js';
-
-const faultsFile = join(tempDir('portcullis-thread-faults-'), 'faults.json');
-const faults = (f: { 'reconcile-read'?: 'hold' }): void => writeFileSync(faultsFile, JSON.stringify(f));
+import { describe, test } from 'node:test';
+import { AUDIENCE, createApp, faultyGatewayThread, type PolicyNode, callWithToken } from './message-policy-support.js';
+import { basic, postForm } from '../support/portcullis.js';
 
 let p: PolicyNode;
+const { faults, file: faultsFile } = faultyGatewayThread<{ 'reconcile-read'?: 'hold' }>((node) => (p = node));
 
-before(async () => {
-  faults({});
-  p = await startPolicyNode(
-    `  - name: orders\n    match: { pathPrefix: /orders }\n    upstream: UPSTREAM\n    require: { token: { audience: ${AUDIENCE}, scopes: [orders:write] } }\n`,
-    'gateway: { thread: true }\nrevocation: { reconcileInterval: 1h }\n',
-    { env: { PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS: faultsFile } },
-  );
-  assert.ok(p.node.gatewayThread, 'the node runs its gateway on a thread');
-});
-
-beforeEach(() => faults({}));
-
-after(async () => {
-  faults({});
-  await p.stop();
-});
 
 const admin = (path: string, body?: unknown) =>
   fetch(`${p.node.urls.admin}${path}`, { method: 'POST', headers: { authorization: `Bearer ${p.node.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });

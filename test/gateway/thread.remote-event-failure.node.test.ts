@@ -7,16 +7,10 @@
  * not this node's, after the change was stored, as that node would do.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { AUDIENCE, createApp, startPolicyNode, type PolicyNode, callWithToken, eventually } from './message-policy-support.js';
-import { tempDir } from '../support/portcullis.js';
+import { createApp, faultyGatewayThread, type PolicyNode, callWithToken, eventually } from './message-policy-support.js';
 import { randomRedisPrefix, redisUrl, serviceDescribe } from '../support/services.js';
-
-const faultsFile = join(tempDir('portcullis-thread-remote-faults-'), 'faults.json');
-const faults = (f: { apply?: boolean; reconcile?: boolean }): void => writeFileSync(faultsFile, JSON.stringify(f));
 
 let p: PolicyNode;
 
@@ -31,20 +25,7 @@ async function revokeOnAnotherNode(token: string): Promise<void> {
 }
 
 await serviceDescribe('redis', 'an event from another node that the gateway thread fails to apply', () => {
-  before(async () => {
-    faults({});
-    p = await startPolicyNode(
-      `  - name: orders\n    match: { pathPrefix: /orders }\n    upstream: UPSTREAM\n    require: { token: { audience: ${AUDIENCE}, scopes: [orders:write] } }\n`,
-      `gateway: { thread: true }\nrevocation: { reconcileInterval: 1h }\nephemeral: ${redisUrl()}\nephemeralPrefix: "${randomRedisPrefix()}"\n`,
-      { env: { PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS: faultsFile } },
-    );
-    assert.ok(p.node.gatewayThread, 'the node runs its gateway on a thread');
-  });
-  beforeEach(() => faults({}));
-  after(async () => {
-    faults({});
-    await p.stop();
-  });
+  const { faults } = faultyGatewayThread<{ apply?: boolean; reconcile?: boolean }>((node) => (p = node), `ephemeral: ${redisUrl()}\nephemeralPrefix: "${randomRedisPrefix()}"\n`);
 
   describe('the gateway thread', () => {
     test('fails to apply a token revocation from another node: it re-reads the store, and the revoked token is refused', async () => {
