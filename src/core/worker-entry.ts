@@ -12,5 +12,14 @@ import { fileURLToPath } from 'node:url';
 export function workerEntry(js: URL): { file: URL | string; eval: boolean } {
   if (existsSync(fileURLToPath(js))) return { file: js, eval: false };
   const ts = new URL(js.href.replace(/\.js$/, '.ts')).href;
-  return { file: `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}); });`, eval: true };
+  // tsx as this package resolves it: a worker's `eval` resolves bare names from the working directory
+  return { file: `import(${JSON.stringify(tsxApi())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}); });`, eval: true };
+}
+
+function tsxApi(): string {
+  try {
+    return import.meta.resolve('tsx/esm/api');
+  } catch {
+    return 'tsx/esm/api';
+  }
 }
