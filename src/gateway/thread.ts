@@ -189,8 +189,9 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
         }
       });
       worker.on('error', (err) => {
-        if (!started) reject(new PortcullisError('internal', 'the gateway thread failed to start', { cause: err }));
-        else logger.error({ err }, 'the gateway thread failed');
+        // the cause goes to the log (its redaction applies), not into the error a CLI prints
+        logger.error({ err }, started ? 'the gateway thread failed' : 'the gateway thread failed to start');
+        if (!started) reject(new PortcullisError('internal', 'the gateway thread failed to start (the log says why)', { cause: err }));
       });
       worker.once('exit', (code) => {
         const wasRunning = running?.worker === worker;
