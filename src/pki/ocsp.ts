@@ -142,6 +142,8 @@ export class OcspResponder {
   /** Nonce-less single-CertID answers for known certificates, keyed by the DER CertID. */
   private readonly cache = new Map<string, Cached>();
   private cachedBytes = 0;
+  /** Bumped by every `invalidate`: an answer whose status was read before one is not cached. */
+  private invalidations = 0;
   private readonly validityMs: number;
   private readonly maxRequests: number;
   private readonly cacheSize: number;
@@ -181,6 +183,7 @@ export class OcspResponder {
 
   /** Drops cached answers for a serial (call after it is revoked). */
   invalidate(serial: string): void {
+    this.invalidations++;
     for (const [k, v] of this.cache) if (v.serial === serial) this.drop(k, v);
   }
 
@@ -230,10 +233,12 @@ export class OcspResponder {
       // Not issued by this CA: this responder is not authoritative (RFC 6960 §2.3).
       if (!this.answersFor(id)) return ocspError(OCSP_STATUS.unauthorized);
     }
+    const generation = this.invalidations;
     try {
       const { der, allKnown } = await this.sign(info, now);
-      // `unknown` answers are not kept: anyone can ask about any serial
-      if (cacheKey !== undefined && allKnown) {
+      // `unknown` answers are not kept: anyone can ask about any serial; nor an answer
+      // read before a revocation that dropped the cache while it was being signed
+      if (cacheKey !== undefined && allKnown && generation === this.invalidations) {
         this.remember(cacheKey, { der, refreshAt: now + this.validityMs / 2, serial: info.certIds[0]!.serial, size: der.byteLength + cacheKey.length });
       }
       return der;
