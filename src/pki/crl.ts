@@ -93,12 +93,22 @@ export class CrlPublisher {
     return this.regenerate();
   }
 
-  /** Builds a new CRL now (after a revocation); builds are serialised so the newest one sees every stored revocation. */
+  /**
+   * Builds a new CRL now (after a revocation); builds are serialised so the newest one
+   * sees every stored revocation. A failed build leaves no CRL in hand, so `get()` retries.
+   */
   async regenerate(): Promise<Crl> {
     const build = (this.pending ?? Promise.resolve())
       .catch(() => undefined)
       .then(() => buildCrl(this.store, this.clock, this.ca, this.validityMs))
-      .then((crl) => (this.current = crl));
+      .then(
+        (crl) => (this.current = crl),
+        (e: unknown) => {
+          // the CRL in hand may lack what this build was for (a revocation): the next get() builds anew
+          this.current = null;
+          throw e;
+        },
+      );
     this.pending = build;
     void build.finally(() => {
       if (this.pending === build) this.pending = null;

@@ -1,7 +1,8 @@
 /**
  * Revocation: marks a certificate revoked in the inventory, then regenerates the
  * CRL and drops cached OCSP answers so both report it at once. `onRevoked` is
- * where the lead publishes the fan-out event to other nodes.
+ * where the lead publishes the fan-out event to other nodes; it runs even when the
+ * CRL cannot be rebuilt then (that CRL is rebuilt when it is next asked for).
  */
 import type { Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
@@ -32,7 +33,12 @@ export async function revokeCertificate(ctx: RevokeContext, serial: string, reas
     throw new PortcullisError('conflict', 'the certificate is already revoked');
   }
   for (const r of ctx.ocsp ?? []) r.invalidate(s);
-  await ctx.crls?.get(rec.issuerId)?.regenerate();
+  try {
+    await ctx.crls?.get(rec.issuerId)?.regenerate();
+  } catch {
+    // The revocation is stored and must still reach every node; the publisher kept no
+    // CRL, so the next one served is built afresh and lists it.
+  }
   await ctx.onRevoked?.(rec);
   return rec;
 }

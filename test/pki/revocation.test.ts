@@ -156,3 +156,32 @@ test('an intermediate under a root kept offline names no CRL distribution point 
   const online = await mk(false);
   assert.deepEqual(crlDistributionPointsOf(parseCertificate(online.intermediate.certDer)), [`https://id.example.org/pki/crl/${online.root.id}.crl`]);
 });
+
+test('a CRL that cannot be rebuilt at revocation does not undo the revocation: it is told to every node and the next CRL served lists it', async () => {
+  const { t, crl } = await setup();
+  const c = await issueCertificate(t.ctx, { profile: 'client', clientId: 'app1' });
+  const before = await crl.get();
+  // the CRL number counter is unavailable once, exactly when the revocation rebuilds the CRL
+  let fail = false;
+  const store = Object.create(t.store) as typeof t.store;
+  store.nextCrlNumber = async (id: string) => {
+    if (fail) {
+      fail = false;
+      throw new Error('database is locked');
+    }
+    return t.store.nextCrlNumber(id);
+  };
+  const publisher = new CrlPublisher(store, t.clock, signingView(t.ca));
+  await publisher.get();
+  fail = true;
+  const told: string[] = [];
+  const rec = await revokeCertificate({ store, clock: t.clock, crls: new Map([[t.ca.record.id, publisher]]), onRevoked: (r) => void told.push(r.serial) }, c.serial, 'keyCompromise');
+  assert.equal(rec.status, 'revoked');
+  assert.deepEqual(told, [c.serial], 'the revocation is published to the other nodes');
+  const after = await publisher.get();
+  assert.ok(after.number > before.number);
+  const dir = tmp();
+  const f = writeFiles(dir, { 'crl.der': after.der });
+  const text = openssl(['crl', '-inform', 'DER', '-in', f['crl.der']!, '-noout', '-text']);
+  assert.match(text.out, new RegExp(c.serial.toUpperCase()), 'the CRL served next lists the revoked certificate');
+});
