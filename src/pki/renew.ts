@@ -45,13 +45,23 @@ export async function renewCertificate(ctx: IssueContext, req: RenewRequest): Pr
   req.admit?.(rec);
   const sans = subjectAltNamesOf(parseCertificate(req.current)) ?? [];
   const base = { renewedFrom: rec.serial, ...(req.csrPem !== undefined ? { csrPem: req.csrPem } : {}), ...(req.pkcs12Password !== undefined ? { pkcs12Password: req.pkcs12Password } : {}) };
+  let next: IssuedCertificate;
   if (rec.profile === 'client') {
     if (!rec.owner) throw new PortcullisError('pki.renewal-denied', 'the client certificate has no owner');
-    return issueCertificate(ctx, { profile: 'client', clientId: rec.owner, ...base });
+    next = await issueCertificate(ctx, { profile: 'client', clientId: rec.owner, ...base });
+  } else {
+    const dnsNames = sans.flatMap((n) => (n.type === 'dns' ? [n.value] : []));
+    const ipAddresses = sans.flatMap((n) => (n.type === 'ip' ? [ipToText(n.value)] : []));
+    next = await issueCertificate(ctx, { profile: 'server', dnsNames, ipAddresses, ...base });
   }
-  const dnsNames = sans.flatMap((n) => (n.type === 'dns' ? [n.value] : []));
-  const ipAddresses = sans.flatMap((n) => (n.type === 'ip' ? [ipToText(n.value)] : []));
-  return issueCertificate(ctx, { profile: 'server', dnsNames, ipAddresses, ...base });
+  // Revoked while this renewal ran: its lineage scan may have run before the new
+  // certificate was stored, so it is revoked here, with the same reason, and never handed out.
+  const after = await ctx.store.getCertificate(rec.serial);
+  if (after?.status !== 'active') {
+    await ctx.store.revokeCertificate(next.serial, Math.floor(ctx.clock.now() / 1000) * 1000, after?.reason ?? 'unspecified');
+    throw new PortcullisError('pki.renewal-denied', 'the presented certificate was revoked during the renewal');
+  }
+  return next;
 }
 
 function parseSerial(der: Uint8Array): string {

@@ -39,3 +39,25 @@ test('attack: renewal with a certificate of another CA → pki.renewal-denied', 
   const c = await issueCertificate(other.ctx, { profile: 'client', clientId: 'billing' });
   await assert.rejects(renewCertificate(t.ctx, { current: c.der }), { code: 'pki.renewal-denied' });
 });
+
+test('attack: a renewal racing a keyCompromise revocation of the certificate it renews → pki.renewal-denied, and what it issued is revoked too', async () => {
+  const { CertificateAuthority } = await import('../../src/pki/authority.js');
+  const t = await makeCa({ trustDomain: 'example.org' });
+  // the revocation lands between the renewal's status check and the new certificate's insertion
+  let racing: (() => Promise<unknown>) | null = null;
+  const store = Object.create(t.store) as typeof t.store;
+  store.insertCertificate = async (rec) => {
+    const r = racing;
+    racing = null;
+    if (r) await r();
+    return t.store.insertCertificate(rec);
+  };
+  const pki = new CertificateAuthority({ store, signers: t.signers, clock: t.clock, urlBase: 'https://id.example', trustDomain: 'example.org', serverLifetimeMs: 864e5, clientLifetimeMs: 864e5, crlLifetimeMs: 864e5, ocspLifetimeMs: 36e5 });
+  assert.ok(await pki.load());
+  const stolen = await pki.issue({ profile: 'client', clientId: 'billing' });
+  racing = () => pki.revoke(stolen.serial, 'keyCompromise');
+  await assert.rejects(pki.renew({ current: stolen.der }), { code: 'pki.renewal-denied' });
+  assert.equal((await t.store.getCertificate(stolen.serial))?.status, 'revoked');
+  const renewed = await t.store.listCertificates({ renewedFrom: stolen.serial });
+  assert.ok(renewed.every((r) => r.status === 'revoked' && r.reason === 'keyCompromise'), 'no certificate renewed from the compromised one stays active');
+});
