@@ -24,7 +24,8 @@ import type { ClientCertificateRequirement, RouteConfig } from '../core/config/s
 import { PortcullisError } from '../core/errors.js';
 import type { CertificateAuthority, VerifiedPeer, VerifyPeerOptions } from '../pki/authority.js';
 import { fromPemAll } from '../pki/pem.js';
-import { validitySecond, type RevocationLookup } from '../pki/verify-chain.js';
+import type { ParsedCertificate } from '../pki/parse.js';
+import { validitySecond, type RevocationLookup, type RevocationStatus } from '../pki/verify-chain.js';
 import { crlFilesRevocationLookup } from './partner-revocation.js';
 import type { PolicyStep, RequestContext } from './context.js';
 
@@ -103,6 +104,21 @@ function headerSafe(v: string): string {
   return v.replace(/[^\x20-\x7E]/g, '?');
 }
 
+function statusAllows(s: RevocationStatus): void {
+  if (s === 'revoked') throw new PortcullisError('cert.revoked', 'a certificate in the chain has been revoked');
+  if (s !== 'good') throw new PortcullisError('cert.revocation-unknown', 'the revocation status of a certificate in the chain is unknown');
+}
+
+/** Every certificate of a verified path below its anchor passes `lookup` now; synchronous unless the lookup is not. */
+function pathStatusAllows(lookup: RevocationLookup, path: readonly ParsedCertificate[], from = 0): void | Promise<void> {
+  for (let i = from; i + 1 < path.length; i++) {
+    const s = lookup(path[i]!, path[i + 1]!);
+    if (s instanceof Promise) return s.then((r) => (statusAllows(r), pathStatusAllows(lookup, path, i + 1)));
+    statusAllows(s);
+  }
+  return undefined;
+}
+
 export interface ClientCertificateDeps {
   pki: CertificateAuthority;
   clock: Clock;
@@ -126,10 +142,21 @@ export function clientCertificateStep(req: ClientCertificateRequirement, d: Clie
   const key = `${d.anchorsKey ?? 'portcullis'}|${mapToApp ? 'app' : 'any'}`;
   const verifyOptions: VerifyPeerOptions = { mapToApp, ...(d.anchors ? { anchors: d.anchors } : {}), ...(d.revocation ? { revocation: d.revocation } : {}) };
 
-  function admit(ctx: RequestContext, v: VerifiedPeer): void {
+  // With a caBundle, the route's revocation sources (its CRL files, re-read when they
+  // change) are asked on every request too, as the in-memory revoked set is.
+  const bundleRevocation = d.anchors === undefined ? undefined : d.pki.peerRevocation(verifyOptions);
+
+  function admit(ctx: RequestContext, v: VerifiedPeer): void | Promise<void> {
     // Checked per request: a connection can outlive its certificate or its revocation.
     if (validitySecond(d.clock.now()) > v.notAfter) throw new PortcullisError('cert.expired', 'the client certificate has expired');
     if (d.pki.isRevoked(v.leaf, v.issuer)) throw new PortcullisError('cert.revoked', 'the client certificate has been revoked');
+    const pending = bundleRevocation === undefined ? undefined : pathStatusAllows(bundleRevocation, v.path);
+    if (pending !== undefined) return pending.then(() => pass(ctx, v));
+    pass(ctx, v);
+    return undefined;
+  }
+
+  function pass(ctx: RequestContext, v: VerifiedPeer): void {
     if (v.clientId !== null) {
       const app = d.findApp(v.clientId);
       if (app === undefined || app.status !== 'active') throw new PortcullisError('cert.app-not-allowed', 'the client certificate is bound to an unknown or disabled app');
@@ -142,8 +169,7 @@ export function clientCertificateStep(req: ClientCertificateRequirement, d: Clie
     const known = peer.verified.get(key);
     if (known !== undefined) {
       if (known instanceof PortcullisError) throw known;
-      admit(ctx, known);
-      return undefined;
+      return admit(ctx, known);
     }
     if (peer.leaf === null) throw new PortcullisError('cert.missing', 'this route requires a client certificate (mutual TLS)');
     // The peer's certificate alone first, with the Portcullis intermediate the verifier adds.
@@ -158,7 +184,7 @@ export function clientCertificateStep(req: ClientCertificateRequirement, d: Clie
       .then(
         (v) => {
           peer.verified.set(key, v);
-          admit(ctx, v);
+          return admit(ctx, v);
         },
         (e: unknown) => {
           // Path failures are facts about the certificate: remember them for the connection.

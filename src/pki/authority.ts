@@ -55,6 +55,8 @@ export interface VerifiedPeer {
   leaf: ParsedCertificate;
   /** The certificate that issued the leaf on the verified path (the leaf itself when it is an anchor). */
   issuer: ParsedCertificate;
+  /** The verified path, leaf first, anchor last. */
+  path: ParsedCertificate[];
 }
 
 export interface VerifyPeerOptions {
@@ -325,6 +327,17 @@ export class CertificateAuthority {
     return active.respond(der);
   }
 
+  /**
+   * The revocation status source of a peer's path under `o`: the in-memory revoked set
+   * for certificates a Portcullis CA issued, else (below a route's `anchors`) `o.revocation`,
+   * `unknown` without one.
+   */
+  peerRevocation(o: VerifyPeerOptions): RevocationLookup {
+    if (o.anchors === undefined) return this.revocationLookup;
+    const other = o.revocation ?? UNKNOWN;
+    return (cert, issuer) => (this.isOwnCa(issuer) ? this.revocationLookup(cert, issuer) : other(cert, issuer));
+  }
+
   /** Whether a certificate is one of the Portcullis CA certificates. */
   private isOwnCa(cert: ParsedCertificate): boolean {
     return this.caCerts.some((d) => equalBytes(d, cert.der));
@@ -346,10 +359,7 @@ export class CertificateAuthority {
       intermediates: [...chain.slice(1), ca.cert.der],
       at: this.o.clock.now(),
       eku: EKU.clientAuth,
-      revocation:
-        o.anchors === undefined
-          ? this.revocationLookup
-          : (cert, issuer) => (this.isOwnCa(issuer) ? this.revocationLookup(cert, issuer) : (o.revocation ?? UNKNOWN)(cert, issuer)),
+      revocation: this.peerRevocation(o),
     });
     let clientId: string | null = null;
     if (o.mapToApp) {
@@ -364,6 +374,6 @@ export class CertificateAuthority {
     } catch {
       subject = '';
     }
-    return { clientId, serial: v.leaf.serial, subject, notAfter: v.leaf.notAfter, leaf: v.leaf, issuer: v.path[1] ?? v.leaf };
+    return { clientId, serial: v.leaf.serial, subject, notAfter: v.leaf.notAfter, leaf: v.leaf, issuer: v.path[1] ?? v.leaf, path: v.path };
   }
 }

@@ -85,13 +85,17 @@ function parseCrl(der: Uint8Array): ParsedCrl | null {
  */
 export function crlRevocationLookup(crls: ReadonlyArray<Uint8Array>, now: () => number): RevocationLookup {
   const parsed = crls.map(parseCrl).filter((c): c is ParsedCrl => c !== null);
+  // whether an issuer signed a CRL is a fact about bytes: verified once per pair, as the gateway asks on every request
+  const signedBy = parsed.map(() => new WeakMap<ParsedCertificate, boolean>());
   return (cert: ParsedCertificate, issuer: ParsedCertificate): RevocationStatus => {
     let status: RevocationStatus = 'unknown';
-    for (const crl of parsed) {
+    for (const [i, crl] of parsed.entries()) {
       if (!equalBytes(crl.issuer, cert.issuer) || crl.unusable !== null) continue;
       const ku = keyUsageOf(issuer);
       if (ku && !ku.has(KU.cRLSign)) continue;
-      if (!verifySignature(issuer.spki, crl.sigOid, crl.tbs, crl.signature)) continue;
+      let signed = signedBy[i]!.get(issuer);
+      if (signed === undefined) signedBy[i]!.set(issuer, (signed = verifySignature(issuer.spki, crl.sigOid, crl.tbs, crl.signature)));
+      if (!signed) continue;
       const t = now();
       if (crl.thisUpdate > t || (crl.nextUpdate !== null && crl.nextUpdate < t)) continue;
       if (crl.revoked.has(cert.serial)) return 'revoked';
