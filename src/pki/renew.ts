@@ -2,9 +2,11 @@
  * Renewal authenticated by the current certificate: the caller presents the
  * certificate (verified to the CA's root, unexpired, unrevoked — e.g. the mTLS peer
  * certificate whose key the TLS handshake proved) and gets a new certificate for
- * the same profile and names, with a new key (CSR or generated). The new certificate
- * records the one it renewed (`renewedFrom`), so that revoking a certificate for
- * keyCompromise also revokes every certificate renewed from it (authority.ts).
+ * the same profile and names, with a new key (CSR or generated), from the active
+ * intermediate (also for a certificate of a previous, rotated one under the same
+ * root). The new certificate records the one it renewed (`renewedFrom`), so that
+ * revoking a certificate for keyCompromise also revokes every certificate renewed
+ * from it (authority.ts).
  */
 import { PortcullisError } from '../core/errors.js';
 import { EKU } from './certificate.js';
@@ -30,11 +32,13 @@ export interface RenewRequest {
  */
 export async function renewCertificate(ctx: IssueContext, req: RenewRequest): Promise<IssuedCertificate> {
   const rec = await ctx.store.getCertificate(parseSerial(req.current));
-  if (!rec || rec.issuerId !== ctx.ca.record.id) throw new PortcullisError('pki.renewal-denied', 'the presented certificate was not issued by this CA');
+  // issued by the active intermediate, or by a previous one (rotated) under the same root
+  const issuer = !rec ? undefined : rec.issuerId === ctx.ca.record.id ? ctx.ca.record : await ctx.store.getCa(rec.issuerId);
+  if (!rec || issuer?.role !== 'intermediate') throw new PortcullisError('pki.renewal-denied', 'the presented certificate was not issued by this CA');
   try {
     await verifyCertificateChain(req.current, {
       anchors: [ctx.ca.root.der],
-      intermediates: [ctx.ca.cert.der],
+      intermediates: [issuer.certDer],
       at: ctx.clock.now(),
       eku: rec.profile === 'client' ? EKU.clientAuth : EKU.serverAuth,
       revocation: storeRevocationLookup(ctx.store),

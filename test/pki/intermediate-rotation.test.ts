@@ -99,3 +99,23 @@ test('after a rotation the revoked set still knows both intermediates: a revoked
   await assert.rejects(verify(later, fresh, int2Der), { code: 'cert.revoked' });
   assert.equal((await store.listRevoked(int1.id)).length, 1);
 });
+
+test('after a rotation a certificate of the previous intermediate still renews (over mTLS or by an admin): the new one comes from the active intermediate; a revoked one still cannot', async () => {
+  const { store, mk, int1, rotate } = await rotationSetup();
+  let pki = mk();
+  await pki.load();
+  const leaf = await pki.issue({ profile: 'client', clientId: 'app1' });
+  const stolen = await pki.issue({ profile: 'client', clientId: 'app1' });
+  const int2 = await rotate();
+  pki = mk();
+  await pki.load();
+  const next = await pki.renew({ current: leaf.der });
+  const rec = await store.getCertificate(next.serial);
+  assert.equal(rec?.issuerId, int2.id, 'the renewal is issued by the active intermediate');
+  assert.equal(rec?.renewedFrom, leaf.serial);
+  assert.equal(rec?.owner, 'app1');
+  assert.equal((await pki.verifyPeer([next.der], { mapToApp: true })).clientId, 'app1');
+  await pki.revoke(stolen.serial, 'keyCompromise');
+  await assert.rejects(pki.renew({ current: stolen.der }), { code: 'pki.renewal-denied' });
+  assert.notEqual(int1.id, int2.id);
+});
