@@ -9,7 +9,8 @@
  *   POST /pki/ocsp                         OCSP, application/ocsp-request
  *   POST /pki/renew                        renewal authenticated by the current certificate over mTLS
  *
- * CRLs and nonce-less OCSP answers are cacheable (RFC 5019 §6.2); renewal answers are not.
+ * CRLs and signed OCSP answers to GET are cacheable (RFC 5019 §6.2); OCSP error statuses
+ * and renewal answers are not.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEventInput } from '../audit/store.js';
@@ -19,7 +20,7 @@ import { parseCertificate } from '../pki/parse.js';
 import type { CertificateRecord } from '../pki/store.js';
 import { peerCertificate } from '../gateway/client-certificate-policy.js';
 import type { CertificateAuthority } from '../pki/authority.js';
-import { decodeOcspGet } from '../pki/ocsp.js';
+import { OCSP_STATUS, decodeOcspGet, ocspResponseStatus } from '../pki/ocsp.js';
 import { toPem } from '../pki/pem.js';
 import type { IssuedCertificate } from '../pki/issue.js';
 
@@ -117,7 +118,8 @@ export async function pkiRoutes(app: FastifyInstance, o: PkiRoutesOptions): Prom
       der = new Uint8Array(0);
     }
     const res = await pki.ocspRespond(der);
-    return sendOcsp(reply, res, true);
+    // only a signed answer may be kept by shared caches: an error status (tryLater…) is of the moment
+    return sendOcsp(reply, res, ocspResponseStatus(res) === OCSP_STATUS.successful);
   });
   app.post('/pki/ocsp', async (req, reply) => {
     if (!Buffer.isBuffer(req.body)) throw new PortcullisError('request.unsupported-media-type', 'send the OCSP request as application/ocsp-request');

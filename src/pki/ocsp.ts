@@ -102,6 +102,14 @@ export function parseOcspRequest(der: Uint8Array): OcspRequestInfo {
 /** The unsuccessful OCSPResponse for a status (no responseBytes). */
 export const ocspError = (status: number): Uint8Array => serialize(new OCSPResponse({ responseStatus: status }));
 
+/** The responseStatus of a DER OCSPResponse (`OCSP_STATUS`); internalError when it cannot be read. */
+export function ocspResponseStatus(der: Uint8Array): number {
+  // OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, ... }: the ENUMERATED follows the SEQUENCE header
+  const len = der[1] ?? 0;
+  const at = 2 + (len & 0x80 ? len & 0x7f : 0);
+  return der[0] === 0x30 && der[at] === 0x0a && der[at + 1] === 0x01 && at + 2 < der.length ? der[at + 2]! : OCSP_STATUS.internalError;
+}
+
 /** Decodes the GET form (RFC 6960 Appendix A.1): the URL-encoded base64 of the DER request. */
 export function decodeOcspGet(pathSegment: string): Uint8Array {
   return new Uint8Array(Buffer.from(decodeURIComponent(pathSegment), 'base64'));
