@@ -138,3 +138,39 @@ test('transit attack: forged high versions cannot flood the store with reloads (
   for (let i = 0; i < 50; i++) await assert.rejects(transit.decrypt('k', `pc:v${2 + i}:${body}`), { code: 'transit.malformed-ciphertext' });
   assert.equal(reads, 1);
 });
+
+/** The same bytes spelled with non-zero pad bits in the last base64 character (RFC 4648 §3.5). */
+function respell(value: string): string {
+  const head = value.slice(0, value.lastIndexOf(':') + 1);
+  const body = value.slice(head.length);
+  const pad = body.endsWith('==') ? 2 : body.endsWith('=') ? 1 : 0;
+  assert.ok(pad > 0, `${value} has no pad bits`);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const at = body.length - 1 - pad;
+  const spelled = head + body.slice(0, at) + alphabet[alphabet.indexOf(body[at]!) | 1] + body.slice(at + 1);
+  assert.notEqual(spelled, value);
+  assert.deepEqual(Buffer.from(spelled.slice(head.length), 'base64'), Buffer.from(body, 'base64'), 'the same bytes');
+  return spelled;
+}
+
+test('transit attack: a value respelled with non-zero base64 pad bits (non-canonical) is transit.malformed-ciphertext, not a second spelling of the same ciphertext, signature or HMAC', async () => {
+  const { transit } = await transitFixture();
+  await transit.createKey('k', 'aes256-gcm');
+  await transit.createKey('ec', 'ecdsa-p256');
+  const ct = await transit.encrypt('k', 'xy'); // 12 + 2 + 16 = 30 bytes: no padding
+  const ct1 = await transit.encrypt('k', 'x'); // 29 bytes: one '='
+  const ct2 = await transit.encrypt('k', ''); // 28 bytes: two '='
+  assert.equal(ct.endsWith('='), false);
+  for (const v of [ct1, ct2]) {
+    await assert.rejects(transit.decrypt('k', respell(v)), { code: 'transit.malformed-ciphertext' });
+    await assert.rejects(transit.rewrap('k', respell(v)), { code: 'transit.malformed-ciphertext' });
+  }
+  const sig = await transit.sign('ec', 'pay 10'); // 64 bytes: '=='
+  await assert.rejects(transit.verify('ec', 'pay 10', respell(sig)), { code: 'transit.malformed-ciphertext' });
+  const mac = await transit.hmac('k', 'pay 10'); // 32 bytes: '='
+  await assert.rejects(transit.verifyHmac('k', 'pay 10', respell(mac)), { code: 'transit.malformed-ciphertext' });
+  // the canonical spellings still work
+  assert.equal(new TextDecoder().decode(await transit.decrypt('k', ct1)), 'x');
+  assert.equal(await transit.verify('ec', 'pay 10', sig), true);
+  assert.equal(await transit.verifyHmac('k', 'pay 10', mac), true);
+});

@@ -23,7 +23,7 @@ export interface ParsedValue {
   bytes: Buffer;
 }
 
-/** Parses `pc:v<version>:<base64>` strictly; throws `transit.malformed-ciphertext`. */
+/** Parses `pc:v<version>:<base64>` strictly (canonical padded base64); throws `transit.malformed-ciphertext`. */
 export function parseValue(value: unknown, what = 'ciphertext'): ParsedValue {
   if (typeof value !== 'string' || !value.startsWith('pc:v')) throw malformed(what);
   const colon = value.indexOf(':', 4);
@@ -44,6 +44,9 @@ export function parseValue(value: unknown, what = 'ciphertext'): ParsedValue {
   // Node's decoder skips characters outside the alphabet (and accepts the URL-safe one, excluded
   // above), so strict padded base64 is exactly the input that decodes to its full length.
   if (bytes.length !== (n / 4) * 3 - pad) throw malformed(what);
+  // RFC 4648 §3.5: the decoder also ignores the pad bits of the last character; only the
+  // canonical spelling (pad bits zero) is accepted, so a value has exactly one spelling.
+  if (pad !== 0 && bytes.subarray(bytes.length - 3 + pad).toString('base64') !== value.slice(value.length - 4)) throw malformed(what);
   return { version, bytes };
 }
 
