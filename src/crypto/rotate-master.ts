@@ -17,7 +17,8 @@
  *     key — an interrupted run — is left as it is);
  *  4. an Envelope opened with the new key decrypts every sealed value whose context is
  *     known (key ring, app signing and encryption keys, transit versions, OIDC cookie
- *     keys); on any failure the old wrapped DEKs are written back and nothing is swapped;
+ *     keys); on any failure every DEK is put back under the current key (also those an
+ *     interrupted run had rewrapped) and nothing is swapped;
  *  5. `<file>.new` is renamed over `<file>` (atomic), and `<file>.old` is removed unless kept.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
@@ -130,7 +131,8 @@ export async function rotateMasterKey(store: RotateMasterStore, masterKeyFile: s
     fsyncDir(oldFile);
   }
 
-  const deks = new Map<string, { name: string; original: string; bytes: Buffer; underNew: boolean }>();
+  /** `underNew`: wrapped under the new key already (an interrupted run); `chained`: wrapped under its predecessor DEK. */
+  const deks = new Map<string, { name: string; original: string; bytes: Buffer; underNew: boolean; chained: boolean }>();
   try {
     // 2. nothing changes unless every DEK opens and every sealed value names one of them
     const chained: Array<{ name: string; id: string; value: string; parent: string }> = [];
@@ -148,7 +150,7 @@ export async function rotateMasterKey(store: RotateMasterStore, masterKeyFile: s
         underNew = bytes !== undefined;
       }
       if (!bytes) throw new PortcullisError('crypto.decrypt-failed', `data key ${id} opens with neither the current nor the new master key; nothing was changed`);
-      deks.set(id, { name, original: value, bytes, underNew });
+      deks.set(id, { name, original: value, bytes, underNew, chained: false });
     }
     // a successor data key (envelope.ts) is wrapped under its predecessor, not the master key: it
     // is checked through its chain and left as it is
@@ -164,7 +166,7 @@ export async function rotateMasterKey(store: RotateMasterStore, masterKeyFile: s
         } catch {
           throw new PortcullisError('crypto.decrypt-failed', `data key ${c.id} does not open with its predecessor ${c.parent}; nothing was changed`);
         }
-        deks.set(c.id, { name: c.name, original: c.value, bytes, underNew: true });
+        deks.set(c.id, { name: c.name, original: c.value, bytes, underNew: true, chained: true });
         chained.splice(i--, 1);
         progress = true;
       }
@@ -190,7 +192,9 @@ export async function rotateMasterKey(store: RotateMasterStore, masterKeyFile: s
     try {
       verified = await verifySealedValues(store, await Envelope.open(store, newKey));
     } catch (e) {
-      for (const [, d] of deks) if (!d.underNew) await store.putSetting(d.name, d.original);
+      // every DEK goes back under the current key, also those an interrupted run had rewrapped:
+      // the new key file is removed below, and a DEK left under it would be lost with its secrets
+      for (const [id, d] of deks) if (!d.chained) await store.putSetting(d.name, d.underNew ? wrap(oldKey, id, d.bytes) : d.original);
       rmSync(newFile, { force: true });
       // nothing was swapped: the copy of the current key made for this rotation goes too,
       // or the next run would take it for the leftover of a finished rotation

@@ -17,6 +17,8 @@ import { Envelope } from '../../src/crypto/envelope.js';
 import { rotateMasterKey } from '../../src/crypto/rotate-master.js';
 import { openDurableStore } from '../../src/store/index.js';
 import { PortcullisError } from '../../src/core/errors.js';
+import { FrozenClock } from '../../src/core/clock.js';
+import { Transit } from '../../src/crypto/transit/index.js';
 import { localFetch as fetch } from '../transit/local-fetch.js';
 
 const config = testConfig('encryption: { keyTypes: [P-256, X25519] }');
@@ -140,6 +142,48 @@ test('a rotation rolled back at the verification step leaves no master.key.old b
     assert.equal(existsSync(join(d, 'master.key.old')), false, 'no leftover that would stop the next run');
     const r = await rotateMasterKey(store, join(d, 'master.key'));
     assert.equal(r.resumed, false);
+  } finally {
+    await store.close();
+    await n.stop();
+  }
+});
+
+test('a resumed rotation rolled back at the verification step puts the data keys the interrupted run had rewrapped back under the current key (no secret is lost)', async () => {
+  const d = tempDir('portcullis-rotate-resume-rollback-');
+  const n = await startTestNode({ dir: d, config, keepDir: false });
+  const store = await openDurableStore(`sqlite:${join(d, 'portcullis.db')}`);
+  try {
+    const file = join(d, 'master.key');
+    const current = readFileSync(file, 'utf8');
+    const currentKey = Buffer.from(current.trim(), 'base64');
+    await n.services.transit.createKey('pii', 'aes256-gcm');
+    const ct = await n.services.transit.encrypt('pii', 'kept');
+    // run 1 is interrupted after rewrapping the data key: its read-back fails (store gone away)
+    const interrupted = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== 'getSetting') return Reflect.get(target, prop, receiver);
+        return async (name: string) => {
+          if (name.startsWith('envelope.dek.')) throw new Error('connection lost');
+          return target.getSetting(name);
+        };
+      },
+    }) as typeof store;
+    await assert.rejects(rotateMasterKey(interrupted, file), /connection lost/);
+    assert.equal(existsSync(join(d, 'master.key.new')), true, 'the interrupted run left its new key');
+    // run 2 resumes, and a sealed value fails verification: it rolls back
+    const damaged = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== 'listKeys') return Reflect.get(target, prop, receiver);
+        return async () => (await target.listKeys()).map((k, i) => (i === 0 ? { ...k, privateJwk: k.privateJwk.slice(0, -4) + 'AAAA' } : k));
+      },
+    }) as typeof store;
+    await assert.rejects(rotateMasterKey(damaged, file), (e: unknown) => e instanceof PortcullisError && e.code === 'crypto.decrypt-failed');
+    assert.equal(readFileSync(file, 'utf8'), current, 'the master key is unchanged');
+    // every data key opens with the master key that remains, so every secret is still readable
+    const envelope = await Envelope.open(store, currentKey);
+    const t = new Transit(store, envelope, new FrozenClock(Date.now()));
+    assert.equal(new TextDecoder().decode(await t.decrypt('pii', ct)), 'kept');
+    assert.equal((await rotateMasterKey(store, file)).verified > 0, true, 'and the next rotation runs');
   } finally {
     await store.close();
     await n.stop();
