@@ -46,6 +46,20 @@ test('transit CLI: create, encrypt/decrypt text with a context, rotate, rewrap, 
   assert.match(bad.stderr, /^error: transit\.invalid-input: /);
 });
 
+test('transit CLI: datakey prints the plaintext key with its wrapped form (JSON), as its help says; datakey wrapped prints the wrapped form only', async () => {
+  assert.equal((await cli('transit', 'create', 'blobs')).code, 0);
+  const dk = await cli('transit', 'datakey', 'blobs', '--context', 'YmxvYi0x');
+  assert.equal(dk.code, 0, dk.stderr);
+  const out = JSON.parse(dk.stdout);
+  assert.equal(Buffer.from(out.plaintext, 'base64').length, 32);
+  assert.match(out.ciphertext, /^pc:v1:/);
+  assert.equal(out.key_version, 1);
+  const back = await cli('transit', 'decrypt', 'blobs', out.ciphertext, '--context', 'YmxvYi0x');
+  assert.equal(back.stdout.trim(), out.plaintext);
+  const wrapped = await cli('transit', 'datakey', 'blobs', 'wrapped');
+  assert.match(wrapped.stdout.trim(), /^pc:v1:[A-Za-z0-9+/]+=*$/);
+});
+
 test('app enc-keys CLI: --symmetric shows the key once, list never shows it, --jwk registers a public key, revoke', async () => {
   const { app } = await t.node.services.apps.create({ name: 'enc-cli', audiences: ['api'], scopes: [] }, 'test');
   const added = await cli('app', 'enc-keys', 'add', app.clientId, '--symmetric', '--json');
