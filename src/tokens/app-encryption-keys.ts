@@ -10,7 +10,7 @@
  * start and at reconcile, refreshed by `app-enc-keys.changed` events), so the gateway's
  * `symmetric(clientId, kid)` and `public(clientId)` never wait on the store.
  */
-import { createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, createSecretKey, diffieHellman, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { AuditSink } from '../audit/sink.js';
 import type { Clock } from '../core/clock.js';
@@ -77,6 +77,19 @@ interface Loaded extends AppEncryptionKey {
 
 const invalid = (msg: string) => new PortcullisError('request.invalid', msg);
 
+/**
+ * RFC 7748 §6.1: with a small-order point X25519 yields the all-zero secret, whatever the
+ * other key, so ECDH-ES to it fails (or would use a known key); a fresh agreement tells.
+ */
+function agreesX25519(publicKey: KeyObject): boolean {
+  try {
+    const shared = diffieHellman({ privateKey: generateKeyPairSync('x25519').privateKey, publicKey });
+    return shared.some((b) => b !== 0);
+  } catch {
+    return false;
+  }
+}
+
 /** Parses and checks a registered public encryption key; returns the key, its public JWK and the algorithm. */
 function parsePublicEncryptionKey(jwk: JWK, asked: AppEncryptionAlg | undefined): { key: KeyObject; publicJwk: JWK; alg: AppEncryptionAlg } {
   if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) throw invalid('jwk: expected a JSON Web Key object');
@@ -98,6 +111,7 @@ function parsePublicEncryptionKey(jwk: JWK, asked: AppEncryptionAlg | undefined)
     throw invalid('jwk: key type not accepted for encryption (EC P-256, X25519 or RSA >= 2048)');
   }
   if (facts.kind === 'RSA' && (facts.bits ?? 0) < MIN_RSA_BITS) throw invalid(`jwk: RSA keys must have at least ${MIN_RSA_BITS} bits (this one has ${facts.bits})`);
+  if (facts.kind === 'X25519' && !agreesX25519(key)) throw invalid('jwk: a small-order X25519 point (RFC 7748 §6.1: every shared secret with it is all zero); nothing can be encrypted to it');
   const allowed = ALGS_FOR_KIND[facts.kind];
   const fromJwk = jwk.alg;
   if (fromJwk !== undefined && !allowed.includes(fromJwk as JweAlg)) throw invalid(`jwk: alg ${fromJwk} does not fit a ${facts.kind} encryption key (${allowed.join(', ')})`);

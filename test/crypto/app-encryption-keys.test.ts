@@ -90,6 +90,19 @@ test('attack: private, symmetric, signing-use and weak RSA keys are refused at r
   }
 });
 
+test('attack: a small-order X25519 public key is refused at registration (request.invalid): no response could be encrypted to it (RFC 7748 §6.1, all-zero shared secret)', async () => {
+  const points = [
+    '0000000000000000000000000000000000000000000000000000000000000000', // u = 0
+    '0100000000000000000000000000000000000000000000000000000000000000', // u = 1
+    'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', // order 8
+  ];
+  for (const hex of points) {
+    const r = await add(clientId, { jwk: { kty: 'OKP', crv: 'X25519', x: Buffer.from(hex, 'hex').toString('base64url') } });
+    assert.equal(r.status, 400, hex);
+    assert.equal(r.body.code, 'request.invalid', hex);
+  }
+});
+
 test('attack: revoking a kid through another app is not-found; revocation empties the lookup; a disabled app has no keys', async () => {
   const { body } = await add(clientId, { type: 'symmetric' });
   const kid = body.key.kid;
