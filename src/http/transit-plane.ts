@@ -91,8 +91,15 @@ export function registerTransitPlane(app: FastifyInstance, s: Services, verifier
           if (err.status >= 500) throw err;
           return deny(reply, err, op, name, clientId);
         }
-        const body = validate(TRANSIT_REQUEST[op], req.body ?? undefined, 'body');
         const who = { actor: `client:${clientId}`, ...(clientId ? { clientId } : {}) };
+        let body: unknown;
+        try {
+          body = validate(TRANSIT_REQUEST[op], req.body ?? undefined, 'body');
+        } catch (e) {
+          // audited as the call it was, like a call that fails inside the operation
+          s.audit.record({ time: s.clock.now(), type: `transit.${op}`, actor: who.actor, clientId: clientId ?? null, reason: toPortcullisError(e).code, data: { key: name } });
+          throw e;
+        }
         return reply.send(await auditedTransitOp(s.transit, s.audit, () => s.clock.now(), who, op, name, body));
       });
     }

@@ -180,6 +180,18 @@ describe('transit on the identity plane (app tokens with transit scopes)', () =>
     assert.equal(r.body.code, 'token.revoked');
   });
 
+  test('a call whose body the app got wrong is audited too (transit.<op> with reason request.invalid), as every call is', async () => {
+    const { token, clientId } = await appToken(['transit:encrypt:orders-db']);
+    const r = await app('/encrypt/orders-db', { plaintext: 42 }, token);
+    assert.equal(r.status, 400);
+    assert.equal(r.body.code, 'request.invalid');
+    await node.services.audit.flush();
+    const mine = (await node.services.store.tailAudit(20)).filter((e) => e.type === 'transit.encrypt' && e.clientId === clientId);
+    assert.equal(mine.length, 1);
+    assert.equal(mine[0]!.reason, 'request.invalid');
+    assert.deepEqual(mine[0]!.data, { key: 'orders-db' });
+  });
+
   test('denials are audited as transit.denied with the reason code', async () => {
     const { token, clientId } = await appToken(['transit:hmac:orders-db']);
     await app('/sign/orders-db', { input: b64('x') }, token);
