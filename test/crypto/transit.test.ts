@@ -180,3 +180,28 @@ test('transit: two nodes rotating at once both succeed with distinct versions (c
   assert.deepEqual([a.latestVersion, b.latestVersion].sort(), [2, 3]);
   assert.deepEqual((await transit.readKey('k')).versions.map((v) => v.version), [1, 2, 3]);
 });
+
+test('transit: two configure calls at once each keep what the other set (an acknowledged minDecryptionVersion is not reverted)', async () => {
+  const { transit, store, node } = await transitFixture();
+  await transit.createKey('pii', 'aes256-gcm');
+  await transit.rotate('pii');
+  const other = node();
+  // node B reads the key, then its write is held until node A's configure has been acknowledged
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const update = store.updateTransitKeyConfig.bind(store);
+  let calls = 0;
+  store.updateTransitKeyConfig = async (name, patch) => {
+    if (calls++ === 0) await held;
+    return update(name, patch);
+  };
+  const b = other.configure('pii', { autoRotate: false });
+  await new Promise((r) => setImmediate(r));
+  const a = await transit.configure('pii', { minDecryptionVersion: 2 });
+  assert.equal(a.minDecryptionVersion, 2);
+  release();
+  await b;
+  const k = await store.getTransitKey('pii');
+  assert.equal(k!.minDecryptionVersion, 2, 'A\'s retirement of v1 stands');
+  assert.equal(k!.autoRotate, false, 'B\'s change stands');
+});

@@ -23,7 +23,7 @@ import { GcmMeter, MemoryKeyUsageStore } from '../gcm-usage.js';
 import { GCM_IV_BYTES, gcmOpen, gcmSeal } from './aes-gcm.js';
 import { formatValue, parseValue, prefix } from './format.js';
 import { loadVersion, newVersion, sealContext, type LoadedVersion } from './key-material.js';
-import type { TransitKeyRecord, TransitKeyType, TransitStore } from './store.js';
+import type { TransitKeyConfigPatch, TransitKeyRecord, TransitKeyType, TransitStore } from './store.js';
 
 export type Bytes = Uint8Array | string;
 export type HmacAlgorithm = 'sha2-256' | 'sha2-512';
@@ -152,7 +152,12 @@ export class Transit {
     if (minEnc !== 0 && minEnc < minDec) throw invalid('minEncryptionVersion may not be below minDecryptionVersion');
     const autoRotate = patch.autoRotate ?? k.record.autoRotate;
     if (typeof autoRotate !== 'boolean') throw invalid('autoRotate must be true or false');
-    await this.store.updateTransitKeyConfig(name, { minDecryptionVersion: minDec, minEncryptionVersion: minEnc, autoRotate });
+    // only the fields asked for: writing back the others as read would undo a concurrent change
+    const write: TransitKeyConfigPatch = {};
+    if (patch.minDecryptionVersion !== undefined) write.minDecryptionVersion = minDec;
+    if (patch.minEncryptionVersion !== undefined) write.minEncryptionVersion = minEnc;
+    if (patch.autoRotate !== undefined) write.autoRotate = autoRotate;
+    await this.store.updateTransitKeyConfig(name, write);
     return this.info(await this.fresh(name));
   }
 
