@@ -8,8 +8,8 @@
  * audience, the RFC 8705 certificate binding (`cnf.x5t#S256` against this connection's
  * client certificate), and the in-memory revocation set (per token, per app, disabled apps), with
  * the same verified-token cache and the same precise `token.*` codes and RFC 6750
- * `WWW-Authenticate` challenges the gateway answers. Every call and every denial is
- * audited (`transit.<op>`, `transit.denied`), never with data.
+ * `WWW-Authenticate` challenges the gateway answers, before the body is read. Every call
+ * and every denial is audited (`transit.<op>`, `transit.denied`), never with data.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../app.js';
@@ -76,32 +76,51 @@ export function registerTransitPlane(app: FastifyInstance, s: Services, verifier
       reply.header('cache-control', 'no-store');
       done();
     });
+    /** The app each authorized request was made by, from its onRequest check to its handler. */
+    const callers = new WeakMap<FastifyRequest, { clientId: string | undefined }>();
     for (const op of TRANSIT_OPS) {
-      sub.post(`${TRANSIT_PLANE_PREFIX}/${op}/:name`, { bodyLimit: BODY_LIMIT }, async (req, reply) => {
-        const name = (req.params as { name: string }).name;
-        let clientId: string | undefined;
-        try {
-          const v = await tokens.resolve(policy, authorizationCount(req), req.headers.authorization);
-          clientId = v.clientId;
-          tokens.check(policy, v, req.raw.socket);
-          const scope = transitScope(op, name);
-          if (!v.scopes.has(scope)) throw new PortcullisError('token.insufficient-scope', `the token lacks scope ${scope}`, { details: { scope } });
-        } catch (e) {
-          const err = toPortcullisError(e);
-          if (err.status >= 500) throw err;
-          return deny(reply, err, op, name, clientId);
-        }
-        const who = { actor: `client:${clientId}`, ...(clientId ? { clientId } : {}) };
-        let body: unknown;
-        try {
-          body = validate(TRANSIT_REQUEST[op], req.body ?? undefined, 'body');
-        } catch (e) {
-          // audited as the call it was, like a call that fails inside the operation
-          s.audit.record({ time: s.clock.now(), type: `transit.${op}`, actor: who.actor, clientId: clientId ?? null, reason: toPortcullisError(e).code, data: { key: name } });
-          throw e;
-        }
-        return reply.send(await auditedTransitOp(s.transit, s.audit, () => s.clock.now(), who, op, name, body));
-      });
+      sub.post(
+        `${TRANSIT_PLANE_PREFIX}/${op}/:name`,
+        {
+          bodyLimit: BODY_LIMIT,
+          // the token and its scope are checked before the body is read: a caller without them
+          // is denied (401/403, audited) without the plane buffering and parsing up to 4 MiB for it
+          onRequest: async (req, reply) => {
+            const name = (req.params as { name: string }).name;
+            let clientId: string | undefined;
+            try {
+              const v = await tokens.resolve(policy, authorizationCount(req), req.headers.authorization);
+              clientId = v.clientId;
+              tokens.check(policy, v, req.raw.socket);
+              const scope = transitScope(op, name);
+              if (!v.scopes.has(scope)) throw new PortcullisError('token.insufficient-scope', `the token lacks scope ${scope}`, { details: { scope } });
+            } catch (e) {
+              const err = toPortcullisError(e);
+              if (err.status >= 500) throw err;
+              return deny(reply, err, op, name, clientId);
+            }
+            callers.set(req, { clientId });
+            return undefined;
+          },
+        },
+        async (req, reply) => {
+          const name = (req.params as { name: string }).name;
+          const caller = callers.get(req);
+          // fail closed: a request reaches the operation only through the check above
+          if (caller === undefined) throw new PortcullisError('internal', 'transit request without its token check');
+          const clientId = caller.clientId;
+          const who = { actor: `client:${clientId}`, ...(clientId ? { clientId } : {}) };
+          let body: unknown;
+          try {
+            body = validate(TRANSIT_REQUEST[op], req.body ?? undefined, 'body');
+          } catch (e) {
+            // audited as the call it was, like a call that fails inside the operation
+            s.audit.record({ time: s.clock.now(), type: `transit.${op}`, actor: who.actor, clientId: clientId ?? null, reason: toPortcullisError(e).code, data: { key: name } });
+            throw e;
+          }
+          return reply.send(await auditedTransitOp(s.transit, s.audit, () => s.clock.now(), who, op, name, body));
+        },
+      );
     }
   });
 }

@@ -171,6 +171,19 @@ describe('transit on the identity plane (app tokens with transit scopes)', () =>
     assert.equal(adminTok.body.code, 'token.malformed');
   });
 
+  test('attack: without a token, the body is not read: a large unparsable body or a wrong media type is 401 token.missing (audited), not 400 or 415', async () => {
+    for (const [type, body] of [['application/json', '{' + 'x'.repeat(3 * 1024 * 1024)], ['text/plain', 'aGk=']]) {
+      const res = await fetch(`${node.urls.identity}/transit/v1/encrypt/orders-db`, { method: 'POST', headers: { 'content-type': type! }, body });
+      const text = await res.text();
+      assert.equal(res.status, 401, `${type}: ${text.slice(0, 200)}`);
+      assert.equal(JSON.parse(text).code, 'token.missing');
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="portcullis"');
+    }
+    await node.services.audit.flush();
+    const denied = (await node.services.store.tailAudit(20)).filter((e) => e.type === 'transit.denied' && e.reason === 'token.missing' && e.actor === 'anonymous');
+    assert.ok(denied.length >= 2);
+  });
+
   test('attack: a revoked app (tokens revoked) can no longer call transit: token.revoked', async () => {
     const { token, clientId } = await appToken(['transit:encrypt:orders-db']);
     assert.equal((await app('/encrypt/orders-db', { plaintext: b64('x') }, token)).status, 200);
