@@ -210,3 +210,16 @@ test('e-mail factor with the file outbox: the code a user receives is in the out
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('attack: a throttled re-enrolment to another number does not let the first number\'s code confirm the second (auth.throttled, address unchanged)', async () => {
+  const s = setup();
+  await s.factor.enroll({ userId: 'u1', address: '+33612345689' });
+  const codeForOwnNumber = s.sender.last().code;
+  // within the resend interval: nothing is sent to the second number, so it must not become the pending one
+  await rejectsWith(s.factor.enroll({ userId: 'u1', address: '+15550001111' }), 'auth.throttled');
+  assert.equal(s.sender.sent.length, 1);
+  await s.factor.confirm({ userId: 'u1' }, codeForOwnNumber);
+  const e = await s.store.getEnrollment('u1', 'sms');
+  assert.equal(e?.status, 'confirmed');
+  assert.equal(e?.data['address'], '+33612345689');
+});

@@ -52,6 +52,9 @@ export class OtpFactor implements Factor {
     }
     const existing = await this.deps.store.getEnrollment(input.userId, this.id);
     if (existing?.status === 'confirmed') throw new PortcullisError('mfa.already-enrolled', `${this.id} codes are already set up for this user`);
+    // Throttled before the pending address is replaced: a refused send must leave the
+    // code already sent bound to the address it was sent to, never to one never proven.
+    await this.takeSendSlot(input.userId);
     await this.deps.store.putEnrollment({
       userId: input.userId,
       factorId: this.id,
@@ -74,6 +77,7 @@ export class OtpFactor implements Factor {
 
   async challenge(subject: FactorSubject): Promise<ChallengeOutput> {
     const e = await this.confirmed(subject.userId);
+    await this.takeSendSlot(subject.userId);
     const sent = await this.send(subject.userId, String(e.data.address), 'sign-in');
     return { sent: true, sentTo: sent.sentTo, expiresAt: sent.expiresAt };
   }
@@ -102,11 +106,16 @@ export class OtpFactor implements Factor {
     return e;
   }
 
-  private async send(userId: string, address: string, purpose: 'enroll' | 'sign-in'): Promise<{ sentTo: string; expiresAt: number }> {
+  /** One send per user per `resendIntervalMs`; throws `auth.throttled`. */
+  private async takeSendSlot(userId: string): Promise<void> {
     const interval = this.options.resendIntervalMs ?? 30_000;
     if (!(await this.deps.ephemeral.consumeOnce(`mfa:otp-send:${this.id}:${userId}`, interval))) {
       throw new PortcullisError('auth.throttled', 'a code was sent a moment ago; wait before asking for another', { details: { retryAfterMs: interval } });
     }
+  }
+
+  /** Sends a fresh code (the send slot is already taken). */
+  private async send(userId: string, address: string, purpose: 'enroll' | 'sign-in'): Promise<{ sentTo: string; expiresAt: number }> {
     const slot = this.slot(userId, purpose);
     const { code, expiresAt } = await this.deps.codes.issue(slot);
     const minutes = Math.round(this.deps.codes.ttlMs / 60_000);
