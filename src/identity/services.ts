@@ -138,6 +138,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
     hashers,
     blocklist: await loadCommonPasswords(),
     factors,
+    enrollments: store,
     events: d.events,
     audit: d.audit,
     clock,

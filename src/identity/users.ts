@@ -12,6 +12,7 @@ import type { EventBus } from '../core/events.js';
 import { randomId } from '../core/ids.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { Factor } from '../mfa/factor.js';
+import type { EnrollmentStore } from '../mfa/store.js';
 import type { PasswordBlocklist } from './passwords/common-passwords.js';
 import type { PasswordHashers } from './passwords/hasher.js';
 import { checkNewPassword } from './passwords/password-policy.js';
@@ -25,6 +26,8 @@ export interface UserServiceDeps {
   blocklist: PasswordBlocklist;
   /** Every configured second factor (for reset-mfa and the factor list). */
   factors: readonly Factor[];
+  /** Every enrolment of a user, also of a factor the deployment no longer offers (reset-mfa removes those too). */
+  enrollments: Pick<EnrollmentStore, 'listEnrollments' | 'deleteEnrollment'>;
   events: EventBus;
   audit: AuditSink;
   clock: Clock;
@@ -198,6 +201,9 @@ export class UserService {
   async resetMfa(id: string, actor: string): Promise<void> {
     await this.get(id);
     for (const f of this.d.factors) await f.remove(id);
+    // An enrolment of a factor no longer configured (an identity.otp.channel switch) still
+    // blocks the sign-in (mfa.factor-unavailable): the reset is what lifts that.
+    for (const e of await this.d.enrollments.listEnrollments(id)) await this.d.enrollments.deleteEnrollment(id, e.factorId);
     for (const c of await this.d.store.listWebAuthnCredentials(id)) await this.d.store.deleteWebAuthnCredential(id, c.id);
     this.d.audit.record({ time: this.d.clock.now(), type: 'user.mfa-reset', actor, data: { userId: id } });
     await this.endAllSessions(id, actor);

@@ -206,3 +206,14 @@ test('reloading the recovery-code page (GET) does not generate a new set and voi
   const cont = await postForm(a.browser, shown.body, 'continue', {});
   await consentAndReturn(a.browser, cont);
 });
+
+test('an admin MFA reset also clears a confirmed factor the deployment no longer offers: the user enrols again instead of staying refused (mfa.factor-unavailable)', async () => {
+  const user = await idp.users.add({ email: 'switched-reset@example.test', password: PASSWORD, mfaRequired: true }, 'test');
+  await idp.mfaStore.putEnrollment({ userId: user.id, factorId: 'sms', status: 'confirmed', data: { address: '+15551234567' }, createdAt: Date.now(), confirmedAt: Date.now() });
+  await idp.users.resetMfa(user.id, 'admin');
+  assert.deepEqual(await idp.mfaStore.listEnrollments(user.id), []);
+  const a = await authorize();
+  const r = await postForm(a.browser, a.page.body, 'login', { email: 'switched-reset@example.test', password: PASSWORD });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(title(r.body), 'Set up a second factor');
+});

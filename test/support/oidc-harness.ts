@@ -96,6 +96,7 @@ export async function startIdentity(opts: { mfaForEveryone?: boolean; hostname?:
     hashers,
     blocklist: await loadCommonPasswords(),
     factors,
+    enrollments: mfaStore,
     events,
     audit,
     clock,
