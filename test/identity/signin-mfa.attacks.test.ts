@@ -217,3 +217,20 @@ test('an admin MFA reset also clears a confirmed factor the deployment no longer
   assert.equal(r.status, 200, r.body);
   assert.equal(title(r.body), 'Set up a second factor');
 });
+
+test('attack: a user disabled between the password and the second factor does not finish signing in (auth.invalid-credentials)', async () => {
+  const user = await idp.users.add({ email: 'disabled-mid@example.test', password: PASSWORD }, 'test');
+  const enrol = await idp.totpFactor.enroll({ userId: user.id, address: user.email });
+  await idp.totpFactor.confirm({ userId: user.id }, idp.totpNow(enrol.secretBase32!, -30_000));
+  const a = await authorize();
+  const pw = await postForm(a.browser, a.page.body, 'login', { email: 'disabled-mid@example.test', password: PASSWORD });
+  assert.equal(title(pw.body), 'Second step');
+  await idp.users.disable(user.id, 'admin');
+  const done = await postForm(a.browser, pw.body, 'mfa', { factor: 'totp', code: idp.totpNow(enrol.secretBase32!, 30_000) });
+  assert.equal(done.location, undefined);
+  assert.equal(done.status, 401);
+  assert.match(done.body, /The e-mail address or password is wrong/);
+  assert.equal(idp.audit.events.filter((e) => e.type === 'signin.succeeded' && e.actor === `user:${user.id}`).length, 0);
+  assert.equal(idp.audit.events.filter((e) => e.type === 'signin.failed' && e.reason === 'auth.invalid-credentials' && e.data?.['userId'] === user.id).length, 1);
+  assert.deepEqual(await idp.oidc.listSessions(user.id), []);
+});

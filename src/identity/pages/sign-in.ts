@@ -380,8 +380,13 @@ export class SignInPages {
 
   private async finish(req: IncomingMessage, res: ServerResponse, uid: string, userId: string, amr: string[], mfa: boolean): Promise<Outcome> {
     const user = await this.d.identity.getUser(userId);
-    if (!user) throw new PortcullisError('auth.invalid-credentials', 'invalid user');
     await this.d.ephemeral.delete(this.stateKey(uid));
+    // Disabled (or deleted) since the password step: no session, no "succeeded" event.
+    if (!user || user.status !== 'active') {
+      const e = new PortcullisError('auth.invalid-credentials', 'invalid user name or password');
+      this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: `user:${userId}`, reason: e.code, data: { userId, inactive: true } });
+      return { page: this.loginPage(uid, await this.d.csrf.tokenFor(uid), messageOf(e), e.status) };
+    }
     this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${userId}`, data: { amr } });
     await this.d.oidc.provider.interactionFinished(req, res, this.d.oidc.loginResult(user, [...new Set(amr)], mfa), { mergeWithLastSubmission: false });
     return { done: true };
