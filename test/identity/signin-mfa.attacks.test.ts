@@ -9,6 +9,7 @@ import { decodeJwt } from 'jose';
 import { ACR_MFA } from '../../src/identity/oidc/provider.js';
 import { Browser, consentAndReturnTo, csrfOf, startIdentity, submitForm, type Identity } from '../support/oidc-harness.js';
 import { authorizationRequest } from '../support/oidc-node.js';
+import { SoftAuthenticator } from './soft-authenticator.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 const AUD = 'https://api.example.test';
@@ -233,4 +234,40 @@ test('attack: a user disabled between the password and the second factor does no
   assert.equal(idp.audit.events.filter((e) => e.type === 'signin.succeeded' && e.actor === `user:${user.id}`).length, 0);
   assert.equal(idp.audit.events.filter((e) => e.type === 'signin.failed' && e.reason === 'auth.invalid-credentials' && e.data?.['userId'] === user.id).length, 1);
   assert.deepEqual(await idp.oidc.listSessions(user.id), []);
+});
+
+test('attack: a cloned security key refused at the second step (webauthn.counter-regressed) is audited as signin.mfa-failed, like a wrong code', async () => {
+  const user = await idp.users.add({ email: 'cloned-key@example.test', password: PASSWORD, mfaRequired: true }, 'test');
+  const key = new SoftAuthenticator(idp.issuer, new URL(idp.issuer).hostname);
+  const a = await authorize();
+  const enrol = await postForm(a.browser, a.page.body, 'login', { email: 'cloned-key@example.test', password: PASSWORD });
+  assert.equal(title(enrol.body), 'Set up a second factor');
+  const regOptions = JSON.parse((await postStep(a.browser, enrol.body, 'webauthn/register-options', {})).body) as { challenge: string };
+  assert.equal((await postStep(a.browser, enrol.body, 'webauthn/register', { response: key.register(regOptions), name: 'key' })).status, 200);
+
+  const signIn = async (make: (o: { challenge: string }) => string) => {
+    const b = await authorize();
+    const pw = await postForm(b.browser, b.page.body, 'login', { email: 'cloned-key@example.test', password: PASSWORD });
+    assert.equal(title(pw.body), 'Second step');
+    // the second-step page of a user with only a key has no form: post as its script does
+    const options = JSON.parse((await postStep(b.browser, b.page.body, 'webauthn/options', {})).body) as { challenge: string };
+    return postStep(b.browser, b.page.body, 'webauthn/verify', { response: make(options) });
+  };
+  assert.equal((await signIn((o) => key.assert(o, { counter: 5 }))).status, 200);
+  const clone = key.clone();
+  const refused = await signIn((o) => clone.assert(o, { counter: 5 }));
+  assert.equal(refused.status, 401);
+  assert.equal(JSON.parse(refused.body).code, 'webauthn.counter-regressed');
+  const audited = idp.audit.events.filter((e) => e.type === 'signin.mfa-failed' && e.actor === `user:${user.id}`);
+  assert.equal(audited.length, 1);
+  assert.equal(audited[0]!.reason, 'webauthn.counter-regressed');
+  assert.equal(audited[0]!.data?.['factor'], 'webauthn');
+
+  // the same clone as a passwordless passkey: refused and audited as a failed sign-in
+  const c = await authorize();
+  const options = JSON.parse((await postStep(c.browser, c.page.body, 'passkey/options', {})).body) as { challenge: string };
+  const passkey = await postStep(c.browser, c.page.body, 'passkey/verify', { response: clone.assert(options, { counter: 5, uv: true }) });
+  assert.equal(passkey.status, 401);
+  assert.equal(JSON.parse(passkey.body).code, 'webauthn.counter-regressed');
+  assert.equal(idp.audit.events.filter((e) => e.type === 'signin.failed' && e.reason === 'webauthn.counter-regressed' && e.data?.['method'] === 'passkey').length, 1);
 });

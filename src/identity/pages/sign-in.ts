@@ -227,7 +227,13 @@ export class SignInPages {
       case 'passkey/options':
         return { json: await this.d.webauthn.authenticationOptions(uid, undefined) };
       case 'passkey/verify': {
-        const r = await this.d.webauthn.verifyAuthentication(uid, undefined, body['response'] ?? '');
+        let r;
+        try {
+          r = await this.d.webauthn.verifyAuthentication(uid, undefined, body['response'] ?? '');
+        } catch (e) {
+          this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: 'anonymous', reason: e instanceof PortcullisError ? e.code : 'internal', data: { ip: ip ?? null, method: 'passkey' } });
+          throw e;
+        }
         if (!r.userVerified) return { json: { error: 'this passkey did not verify you (PIN or biometric)' }, status: 401 };
         // A user-verifying passkey is two factors in one (possession and PIN or biometric).
         return this.finishJson(req, res, r.userId, ['hwk', 'user'], true);
@@ -237,7 +243,14 @@ export class SignInPages {
         return { json: await this.d.webauthn.authenticationOptions(uid, st.userId) };
       case 'webauthn/verify': {
         if (st?.stage !== 'mfa') return { json: { error: 'sign in first' }, status: 400 };
-        const r = await this.d.webauthn.verifyAuthentication(uid, st.userId, body['response'] ?? '');
+        let r;
+        try {
+          r = await this.d.webauthn.verifyAuthentication(uid, st.userId, body['response'] ?? '');
+        } catch (e) {
+          // A refused key (a cloned one: webauthn.counter-regressed) is a failed second step like a wrong code.
+          this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-failed', actor: `user:${st.userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { factor: 'webauthn' } });
+          throw e;
+        }
         return this.finishJson(req, res, st.userId, [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])], true);
       }
       case 'webauthn/register-options': {
