@@ -271,3 +271,22 @@ test('attack: a cloned security key refused at the second step (webauthn.counter
   assert.equal(JSON.parse(passkey.body).code, 'webauthn.counter-regressed');
   assert.equal(idp.audit.events.filter((e) => e.type === 'signin.failed' && e.reason === 'webauthn.counter-regressed' && e.data?.['method'] === 'passkey').length, 1);
 });
+
+test('attack: a password-only enrolment step opened before the user set up a factor cannot add a second one afterwards (mfa.already-enrolled)', async () => {
+  const user = await idp.users.add({ email: 'stale-enrol@example.test', password: PASSWORD, mfaRequired: true }, 'test');
+  const a = await authorize();
+  const enrol = await postForm(a.browser, a.page.body, 'login', { email: 'stale-enrol@example.test', password: PASSWORD });
+  assert.equal(title(enrol.body), 'Set up a second factor');
+  // meanwhile the user sets up an authenticator app in another sign-in
+  const totp = await idp.totpFactor.enroll({ userId: user.id, address: user.email });
+  await idp.totpFactor.confirm({ userId: user.id }, idp.totpNow(totp.secretBase32!, -30_000));
+
+  const planted = await postForm(a.browser, enrol.body, 'enroll', { factor: 'email', address: 'attacker@example.test' });
+  assert.equal(planted.status, 409, planted.body.slice(0, 300));
+  assert.equal(await idp.mfaStore.getEnrollment(user.id, 'email'), undefined);
+  const confirm = await postStep(a.browser, enrol.body, 'enroll-confirm', { factor: 'email', code: '000000' });
+  assert.equal(confirm.status, 409);
+  const key = await postStep(a.browser, enrol.body, 'webauthn/register-options', {});
+  assert.equal(key.status, 409);
+  assert.equal(JSON.parse(key.body).code, 'mfa.already-enrolled');
+});

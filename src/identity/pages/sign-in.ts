@@ -214,6 +214,7 @@ export class SignInPages {
       case 'enroll-confirm': {
         if (st?.stage !== 'enroll') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
         try {
+          await this.stillWithoutFactor(st);
           const f = this.enrollable(body['factor']);
           await f.confirm({ userId: st.userId, ...(ip ? { ip } : {}) }, String(body['code'] ?? '').trim());
           return this.showRecoveryCodes(uid, { ...st, mfa: true }, csrf, [...st.amr, ...f.amr]);
@@ -255,11 +256,13 @@ export class SignInPages {
       }
       case 'webauthn/register-options': {
         if (st?.stage !== 'enroll') return { json: { error: 'sign in first' }, status: 400 };
+        await this.stillWithoutFactor(st);
         const user = await this.d.identity.getUser(st.userId);
         return { json: await this.d.webauthn.registrationOptions(uid, user!) };
       }
       case 'webauthn/register': {
         if (st?.stage !== 'enroll') return { json: { error: 'sign in first' }, status: 400 };
+        await this.stillWithoutFactor(st);
         const r = await this.d.webauthn.verifyRegistration(uid, st.userId, body['response'] ?? '', body['name'] ?? '');
         await this.setState(uid, { ...st, stage: 'recovery', mfa: true, amr: [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])] });
         return { json: { redirect: this.base(uid) + '/recovery' } };
@@ -310,12 +313,7 @@ export class SignInPages {
       return { page: this.loginPage(uid, csrf, messageOf(e), status) };
     }
     const amr = ['pwd'];
-    const enrolled = await this.enrolled(user.id);
-    const keys = await this.d.identity.listWebAuthnCredentials(user.id);
-    // A confirmed enrolment counts even when its factor is no longer configured (an
-    // identity.otp.channel switch): the password alone never stands in for it.
-    const stranded = (await this.d.enrollments.listEnrollments(user.id)).filter((e) => e.status === 'confirmed' && !this.d.factors.some((f) => f.id === e.factorId)).map((e) => e.factorId);
-    const hasFactor = enrolled.some((f) => f.id !== 'recovery-code') || keys.length > 0 || stranded.length > 0;
+    const { enrolled, keys, stranded, hasFactor } = await this.factorsOf(user.id);
     if (stranded.length > 0) this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-unavailable', actor: `user:${user.id}`, reason: 'mfa.factor-unavailable', data: { factors: stranded, usable: enrolled.length + keys.length > 0 } });
     if (hasFactor && enrolled.length === 0 && keys.length === 0) {
       const e = new PortcullisError('mfa.factor-unavailable', 'your second factor is not available on this service now: ask an administrator', { expose: true });
@@ -333,6 +331,26 @@ export class SignInPages {
     return this.finish(req, res, uid, user.id, amr, false);
   }
 
+  /** The user's usable factors and passkeys, and whether they have any second factor at all. */
+  private async factorsOf(userId: string): Promise<{ enrolled: Factor[]; keys: readonly unknown[]; stranded: string[]; hasFactor: boolean }> {
+    const enrolled = await this.enrolled(userId);
+    const keys = await this.d.identity.listWebAuthnCredentials(userId);
+    // A confirmed enrolment counts even when its factor is no longer configured (an
+    // identity.otp.channel switch): the password alone never stands in for it.
+    const stranded = (await this.d.enrollments.listEnrollments(userId)).filter((e) => e.status === 'confirmed' && !this.d.factors.some((f) => f.id === e.factorId)).map((e) => e.factorId);
+    return { enrolled, keys, stranded, hasFactor: enrolled.some((f) => f.id !== 'recovery-code') || keys.length > 0 || stranded.length > 0 };
+  }
+
+  /**
+   * The enrolment step stands on the password alone, which is enough only while the user
+   * has no second factor: one set up since (another sign-in, the account page) must be
+   * proven instead (each enrolment call checks). Throws `mfa.already-enrolled`.
+   */
+  private async stillWithoutFactor(st: SignInState): Promise<void> {
+    if (!(await this.factorsOf(st.userId)).hasFactor) return;
+    throw new PortcullisError('mfa.already-enrolled', 'a second factor was set up for this account meanwhile: sign in again and use it', { expose: true });
+  }
+
   /** MFA for everyone, for this app, for this user, or asked for by the app (acr_values). */
   private mfaRequired(details: InteractionDetails, user: UserRecord): boolean {
     const asked = String(details.params['acr_values'] ?? '').split(' ').includes(ACR_MFA);
@@ -343,6 +361,7 @@ export class SignInPages {
     if (st?.stage !== 'enroll') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
     let f: Factor;
     try {
+      await this.stillWithoutFactor(st);
       f = this.enrollable(body['factor']);
     } catch (e) {
       return { page: this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
