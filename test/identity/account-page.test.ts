@@ -89,6 +89,23 @@ test('attack: a password-only session cannot remove a second factor; a session s
   assert.equal(await totp.isEnrolled(u.id), false);
 });
 
+test('attack: a user for whom MFA is required cannot remove their last second factor (409 mfa.last-factor): the password alone would then enrol a new one', async () => {
+  const u = await node.services.identity.users.add({ email: 'last-factor@example.test', password: PASSWORD, mfaRequired: true }, 'test');
+  const secret = await enrolTotp(node, u.id);
+  const totp = node.services.identity.factors.find((f) => f.id === 'totp')!;
+  const strong = await signIn(node, app, AUD, 'last-factor@example.test', PASSWORD, { totpSecret: secret });
+  const page = await strong.browser.request(account);
+  const r = await strong.browser.request(`${account}/factors/remove`, { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  assert.equal(r.status, 409, r.body.slice(0, 300));
+  assert.match(r.body, /MFA is required for your account/);
+  assert.equal(await totp.isEnrolled(u.id), true);
+  // with MFA no longer required for the user, the same removal goes through
+  await node.services.identity.users.setMfaRequired(u.id, false, 'test');
+  const ok = await strong.browser.request(`${account}/factors/remove`, { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  assert.equal(ok.status, 200, ok.body.slice(0, 300));
+  assert.equal(await totp.isEnrolled(u.id), false);
+});
+
 test('account page without a signed-in session: 401 user.not-signed-in', async () => {
   const r = await new Browser().request(account);
   assert.equal(r.status, 401);

@@ -138,6 +138,14 @@ export class AccountPages {
         // A session that did not prove a second factor may not remove one.
         if (s.acr !== ACR_MFA) return this.render(s, undefined, 'Sign in again with your second factor to remove one.', 403);
         const which = String(body['factor'] ?? '');
+        if (s.user.mfaRequired || this.d.oidc.mfaForEveryone) {
+          const held = await this.secondFactorsOf(userId);
+          if (held.includes(which) && held.every((x) => x === which)) {
+            const e = new PortcullisError('mfa.last-factor', 'MFA is required for your account: add another second factor before removing this one');
+            this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-remove-refused', actor, reason: e.code, data: { userId, factor: which.startsWith('webauthn:') ? 'webauthn' : which } });
+            return this.render(s, undefined, `${e.message}.`, e.status);
+          }
+        }
         if (which.startsWith('webauthn:')) {
           if (!(await this.d.identity.deleteWebAuthnCredential(userId, which.slice('webauthn:'.length)))) return this.render(s, undefined, 'No such key.', 404);
         } else {
@@ -222,6 +230,19 @@ export class AccountPages {
 
   private webauthnSlot(s: BrowserSession): string {
     return `account:${s.id}`;
+  }
+
+  /**
+   * The user's second factors as the remove form names them (`totp`, `webauthn:<id>`, …):
+   * recovery codes are a fallback, not one; a confirmed enrolment of a factor the
+   * deployment no longer offers still is (sign-in asks for it).
+   */
+  private async secondFactorsOf(userId: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const f of this.d.factors) if (f.id !== 'recovery-code' && (await f.isEnrolled(userId))) out.push(f.id);
+    for (const k of await this.d.identity.listWebAuthnCredentials(userId)) out.push(`webauthn:${k.id}`);
+    for (const e of await this.d.enrollments.listEnrollments(userId)) if (e.status === 'confirmed' && !out.includes(e.factorId)) out.push(e.factorId);
+    return out;
   }
 
   /** A session that proved a second factor, or an account that has none yet (its first factor adds protection). */
