@@ -1,8 +1,9 @@
 /**
  * Invite links: a user added without a password gets a random token (kept only as its
  * SHA-256, in the ephemeral store so every node sees it) that lets them choose a
- * password once, within the invite's lifetime. Redeeming consumes the token with
- * `consumeOnce`: two concurrent redemptions cannot both set a password.
+ * password once, within the invite's lifetime; only the user's newest invite works.
+ * Redeeming consumes the token with `consumeOnce`: two concurrent redemptions cannot
+ * both set a password.
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
@@ -14,6 +15,8 @@ export const INVITE_TTL_MS = 7 * 86_400_000;
 export const INVITE_PATH = '/account/invite';
 
 const keyOf = (token: string): string => `invite:${createHash('sha256').update(token).digest('base64url')}`;
+/** The user's newest invite (its key): a new invite voids the ones before it. */
+const currentOf = (userId: string): string => `invite-current:${userId}`;
 
 export class Invites {
   constructor(
@@ -31,13 +34,17 @@ export class Invites {
   async create(userId: string): Promise<{ token: string; expiresAt: number }> {
     const token = randomId(32);
     await this.ephemeral.set(keyOf(token), userId, this.ttlMs);
+    await this.ephemeral.set(currentOf(userId), keyOf(token), this.ttlMs);
     return { token, expiresAt: this.clock.now() + this.ttlMs };
   }
 
-  /** The user the invite is for; throws `user.invite-invalid`. Does not consume it. */
+  /** The user the invite is for; throws `user.invite-invalid` (also for an invite replaced by a newer one). Does not consume it. */
   async peek(token: string): Promise<string> {
     const userId = typeof token === 'string' && token.length <= 100 ? await this.ephemeral.get(keyOf(token)) : undefined;
-    if (!userId) throw new PortcullisError('user.invite-invalid', 'this invite link is unknown, expired or already used');
+    // A link re-sent to the right address, or left over after the user chose a password,
+    // must not stay a way to set it. (No pointer: an invite made before pointers existed.)
+    const current = userId ? await this.ephemeral.get(currentOf(userId)) : undefined;
+    if (!userId || (current !== undefined && current !== keyOf(token))) throw new PortcullisError('user.invite-invalid', 'this invite link is unknown, expired or already used');
     return userId;
   }
 
@@ -46,6 +53,8 @@ export class Invites {
     const userId = await this.peek(token);
     if (!(await this.ephemeral.consumeOnce(`${keyOf(token)}:used`, this.ttlMs))) throw new PortcullisError('user.invite-invalid', 'this invite link is unknown, expired or already used');
     await this.ephemeral.delete(keyOf(token));
+    // An invite made before pointers existed: the user's other such invites end with it.
+    if ((await this.ephemeral.get(currentOf(userId))) === undefined) await this.ephemeral.set(currentOf(userId), 'redeemed', this.ttlMs);
     return userId;
   }
 }
