@@ -221,3 +221,14 @@ await serviceTest('redis', 'attack: the previous and the current code sent at on
     await Promise.all(nodes.map((n) => n.close()));
   }
 });
+
+test('a new authenticator set up right after the old one was removed confirms with its first code (not mfa.code-replayed from the old seed)', async () => {
+  const s = setup();
+  const old = await enrolled(s);
+  await s.factor.verify({ userId: 'u1' }, old.codeAt(s.clock.now()));
+  await s.factor.remove('u1');
+  const out = await s.factor.enroll({ userId: 'u1', address: 'alice@example.com' });
+  const seed = Secret.fromBase32(out.secretBase32!).bytes;
+  await s.factor.confirm({ userId: 'u1' }, hotp(seed, timeStep(s.clock.now(), 30), 'SHA1', 6));
+  assert.equal(await s.factor.isEnrolled('u1'), true);
+});

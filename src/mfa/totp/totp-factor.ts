@@ -35,6 +35,8 @@ export interface TotpDeps {
 }
 
 const aad = (userId: string): string => `totp:${userId}`;
+/** The user's last accepted time step (the replay guard). */
+const lastStepKey = (userId: string): string => `mfa:totp:last:${userId}`;
 
 export class TotpFactor implements Factor {
   readonly id = 'totp';
@@ -94,8 +96,11 @@ export class TotpFactor implements Factor {
     return (await this.deps.store.getEnrollment(userId, this.id))?.status === 'confirmed';
   }
 
-  remove(userId: string): Promise<void> {
-    return this.deps.store.deleteEnrollment(userId, this.id);
+  async remove(userId: string): Promise<void> {
+    await this.deps.store.deleteEnrollment(userId, this.id);
+    // The replay marker covers the removed seed's steps only: left in place, it would refuse
+    // a new seed's first codes for two minutes as "already used".
+    await this.deps.ephemeral.delete(lastStepKey(userId));
   }
 
   private async confirmed(userId: string): Promise<FactorEnrollment> {
@@ -130,7 +135,7 @@ export class TotpFactor implements Factor {
     // The marker must outlive every step it covers: those stay candidates until step
     // current + 2·window has passed.
     const ttl = (2 * this.window + 2) * period * 1000;
-    if (!(await this.deps.ephemeral.advance(`mfa:totp:last:${e.userId}`, matched, ttl, Math.max(matched, current)))) {
+    if (!(await this.deps.ephemeral.advance(lastStepKey(e.userId), matched, ttl, Math.max(matched, current)))) {
       throw new PortcullisError('mfa.code-replayed', 'this code was already used; wait for the next one');
     }
   }
