@@ -106,6 +106,28 @@ test('attack: a user for whom MFA is required cannot remove their last second fa
   assert.equal(await totp.isEnrolled(u.id), false);
 });
 
+test('attack: each refusal of a password-only session to change second factors (remove, add, renew recovery codes) is audited (mfa.required)', async () => {
+  const u = await node.services.identity.users.add({ email: 'refused-audit@example.test', password: PASSWORD }, 'test');
+  const weak = await signIn(node, app, AUD, 'refused-audit@example.test', PASSWORD);
+  await enrolTotp(node, u.id);
+  const page = await weak.browser.request(account);
+  for (const [action, form] of [
+    ['factors/remove', { factor: 'totp' }],
+    ['factors/enroll', { factor: 'email', address: 'planted@example.test' }],
+    ['factors/recovery-codes', {}],
+  ] as const) {
+    const r = await weak.browser.request(`${account}/${action}`, { form: { csrf: csrfOf(page.body), ...form } });
+    assert.equal(r.status, 403, `${action}: ${r.body.slice(0, 200)}`);
+  }
+  await node.services.audit.flush();
+  const refused = (await node.services.store.tailAudit(50)).filter((e) => e.type === 'user.factor-change-refused' && (e.data as { userId?: string }).userId === u.id);
+  assert.deepEqual(refused.map((e) => [(e.data as { action?: string }).action, e.reason]).sort(), [
+    ['factors/enroll', 'mfa.required'],
+    ['factors/recovery-codes', 'mfa.required'],
+    ['factors/remove', 'mfa.required'],
+  ]);
+});
+
 test('account page without a signed-in session: 401 user.not-signed-in', async () => {
   const r = await new Browser().request(account);
   assert.equal(r.status, 401);

@@ -136,14 +136,13 @@ export class AccountPages {
         return page('Signed out', '<p id="notice">Every session has ended: you are signed out everywhere, and every token issued to you has stopped working.</p>');
       case 'factors/remove': {
         // A session that did not prove a second factor may not remove one.
-        if (s.acr !== ACR_MFA) return this.render(s, undefined, 'Sign in again with your second factor to remove one.', 403);
+        if (s.acr !== ACR_MFA) return this.refused(s, action, () => this.render(s, undefined, 'Sign in again with your second factor to remove one.', 403));
         const which = String(body['factor'] ?? '');
         if (s.user.mfaRequired || this.d.oidc.mfaForEveryone) {
           const held = await this.secondFactorsOf(userId);
           if (held.includes(which) && held.every((x) => x === which)) {
             const e = new PortcullisError('mfa.last-factor', 'MFA is required for your account: add another second factor before removing this one');
-            this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-remove-refused', actor, reason: e.code, data: { userId, factor: which.startsWith('webauthn:') ? 'webauthn' : which } });
-            return this.render(s, undefined, `${e.message}.`, e.status);
+            return this.refused(s, action, () => this.render(s, undefined, `${e.message}.`, e.status), e.code);
           }
         }
         if (which.startsWith('webauthn:')) {
@@ -157,7 +156,7 @@ export class AccountPages {
         return this.render(s, 'The second factor was removed.');
       }
       case 'factors/enroll': {
-        if (!(await this.mayAddFactor(s))) return this.render(s, undefined, 'Sign in again with your second factor to add one.', 403);
+        if (!(await this.mayAddFactor(s))) return this.refused(s, action, () => this.render(s, undefined, 'Sign in again with your second factor to add one.', 403));
         const f = this.d.factors.find((x) => x.id === body['factor'] && x.id !== 'recovery-code');
         if (!f) return this.render(s, undefined, 'No such second factor.', 404);
         let out;
@@ -170,7 +169,7 @@ export class AccountPages {
         return this.confirmPage(s, f.id, out);
       }
       case 'factors/confirm': {
-        if (!(await this.mayAddFactor(s))) return this.render(s, undefined, 'Sign in again with your second factor to add one.', 403);
+        if (!(await this.mayAddFactor(s))) return this.refused(s, action, () => this.render(s, undefined, 'Sign in again with your second factor to add one.', 403));
         const f = this.d.factors.find((x) => x.id === body['factor'] && x.id !== 'recovery-code');
         if (!f) return this.render(s, undefined, 'No such second factor.', 404);
         try {
@@ -186,17 +185,17 @@ export class AccountPages {
       }
       case 'factors/recovery-codes': {
         // Only a session that proved a second factor: new codes are a way in.
-        if (s.acr !== ACR_MFA) return this.render(s, undefined, 'Sign in again with your second factor to renew recovery codes.', 403);
+        if (s.acr !== ACR_MFA) return this.refused(s, action, () => this.render(s, undefined, 'Sign in again with your second factor to renew recovery codes.', 403));
         const rc = this.d.factors.find((x) => x.id === 'recovery-code');
         if (!rc) return this.render(s, undefined, 'No such second factor.', 404);
         return this.recoveryCodesPage(s, rc, actor);
       }
       case 'webauthn/register-options': {
-        if (!(await this.mayAddFactor(s))) return { json: { error: 'sign in again with your second factor to add a passkey' }, status: 403 };
+        if (!(await this.mayAddFactor(s))) return this.refused(s, action, async () => ({ json: { error: 'sign in again with your second factor to add a passkey' }, status: 403 }));
         return { json: await this.d.webauthn.registrationOptions(this.webauthnSlot(s), s.user) };
       }
       case 'webauthn/register': {
-        if (!(await this.mayAddFactor(s))) return { json: { error: 'sign in again with your second factor to add a passkey' }, status: 403 };
+        if (!(await this.mayAddFactor(s))) return this.refused(s, action, async () => ({ json: { error: 'sign in again with your second factor to add a passkey' }, status: 403 }));
         const r = await this.d.webauthn.verifyRegistration(this.webauthnSlot(s), userId, body['response'] ?? '', body['name'] ?? '');
         this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-added', actor, data: { userId, factor: 'webauthn', credential: r.id } });
         return { json: { redirect: ACCOUNT_PATH } };
@@ -230,6 +229,15 @@ export class AccountPages {
 
   private webauthnSlot(s: BrowserSession): string {
     return `account:${s.id}`;
+  }
+
+  /**
+   * Audits a refused change of the account's second factors (a password-only session, as
+   * a stolen one would be, or the last factor of a user who must have one), then answers.
+   */
+  private async refused(s: BrowserSession, action: string, answer: () => Promise<AccountOutcome>, reason = 'mfa.required'): Promise<AccountOutcome> {
+    this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-change-refused', actor: `user:${s.user.id}`, reason, data: { userId: s.user.id, action } });
+    return answer();
   }
 
   /**
