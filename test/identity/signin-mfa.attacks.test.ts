@@ -290,3 +290,21 @@ test('attack: a password-only enrolment step opened before the user set up a fac
   assert.equal(key.status, 409);
   assert.equal(JSON.parse(key.body).code, 'mfa.already-enrolled');
 });
+
+test('attack: a disabled user\'s passkey does not sign in, and the refusal is audited (auth.invalid-credentials)', async () => {
+  const user = await idp.users.add({ email: 'disabled-passkey@example.test', password: PASSWORD, mfaRequired: true }, 'test');
+  const key = new SoftAuthenticator(idp.issuer, new URL(idp.issuer).hostname);
+  const a = await authorize();
+  const enrol = await postForm(a.browser, a.page.body, 'login', { email: 'disabled-passkey@example.test', password: PASSWORD });
+  const regOptions = JSON.parse((await postStep(a.browser, enrol.body, 'webauthn/register-options', {})).body) as { challenge: string };
+  assert.equal((await postStep(a.browser, enrol.body, 'webauthn/register', { response: key.register(regOptions), name: 'key' })).status, 200);
+  await idp.users.disable(user.id, 'admin');
+
+  const b = await authorize();
+  const options = JSON.parse((await postStep(b.browser, b.page.body, 'passkey/options', {})).body) as { challenge: string };
+  const r = await postStep(b.browser, b.page.body, 'passkey/verify', { response: key.assert(options, { uv: true }) });
+  assert.equal(r.status, 401);
+  assert.equal(JSON.parse(r.body).code, 'auth.invalid-credentials');
+  assert.equal(idp.audit.events.filter((e) => e.type === 'signin.failed' && e.reason === 'auth.invalid-credentials' && e.data?.['userId'] === user.id).length, 1);
+  assert.equal(idp.audit.events.filter((e) => e.type === 'signin.succeeded' && e.actor === `user:${user.id}`).length, 0);
+});

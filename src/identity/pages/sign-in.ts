@@ -426,7 +426,11 @@ export class SignInPages {
 
   private async finishJson(req: IncomingMessage, res: ServerResponse, userId: string, amr: string[], mfa: boolean): Promise<Outcome> {
     const user = await this.d.identity.getUser(userId);
-    if (!user || user.status !== 'active') return { json: { error: 'this account cannot sign in' }, status: 401 };
+    if (!user || user.status !== 'active') {
+      const e = new PortcullisError('auth.invalid-credentials', 'this account cannot sign in');
+      this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: `user:${userId}`, reason: e.code, data: { userId, inactive: true } });
+      return { json: { error: e.message, code: e.code }, status: e.status };
+    }
     const details = await this.d.oidc.provider.interactionDetails(req, res);
     await this.d.ephemeral.delete(this.stateKey(details.uid));
     this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${userId}`, data: { amr } });
