@@ -1,8 +1,8 @@
 /**
  * `portcullis user …`: add and manage users through the admin API of the running node.
  * `user add EMAIL` reads the password from stdin (first line; never from an argument,
- * which would land in the shell history and the process list), or with `--invite`
- * prints an invite link with which the user chooses one.
+ * which would land in the shell history and the process list; typed at a terminal, it
+ * is not echoed), or with `--invite` prints an invite link with which the user chooses one.
  */
 import type { Command } from 'commander';
 import type { UserView } from '../identity/users.js';
@@ -19,17 +19,55 @@ interface SessionView {
   amr: string[];
 }
 
-/** The first line of stdin (without its line break). */
-async function readPasswordFromStdin(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('Password (then Enter): ');
+/** What readPassword needs of a terminal: Node's tty.ReadStream. */
+type PasswordInput = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (on: boolean) => unknown };
+
+/**
+ * The password: typed at a terminal, read in raw mode so it is never echoed (Enter ends
+ * it, Backspace erases, Ctrl-C aborts); piped in, the first line of stdin.
+ *
+ * @example
+ * const password = await readPassword();
+ */
+export async function readPassword(input: PasswordInput = process.stdin, prompt: NodeJS.WritableStream = process.stderr): Promise<string> {
+  const line = input.isTTY && typeof input.setRawMode === 'function' ? await readHidden(input, prompt) : await readFirstLine(input);
+  if (line === '') throw new CliError('request.invalid', 'no password on stdin (pipe it in, or use --invite)');
+  return line;
+}
+
+async function readFirstLine(input: NodeJS.ReadableStream): Promise<string> {
   let text = '';
-  for await (const chunk of process.stdin) {
+  for await (const chunk of input) {
     text += String(chunk);
     if (text.includes('\n')) break;
   }
-  const line = text.split(/\r?\n/)[0] ?? '';
-  if (line === '') throw new CliError('request.invalid', 'no password on stdin (pipe it in, or use --invite)');
-  return line;
+  return text.split(/\r?\n/)[0] ?? '';
+}
+
+function readHidden(input: PasswordInput, prompt: NodeJS.WritableStream): Promise<string> {
+  prompt.write('Password (then Enter): ');
+  input.setRawMode!(true);
+  input.setEncoding('utf8');
+  return new Promise<string>((resolve, reject) => {
+    let line = '';
+    const end = (settle: () => void): void => {
+      input.off('data', onData);
+      input.setRawMode!(false);
+      input.pause();
+      prompt.write('\n');
+      settle();
+    };
+    const onData = (chunk: string | Buffer): void => {
+      for (const ch of String(chunk)) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return end(() => resolve(line));
+        if (ch === '\u0003') return end(() => reject(new CliError('request.invalid', 'interrupted at the password prompt')));
+        if (ch === '\u007f' || ch === '\b') line = Array.from(line).slice(0, -1).join('');
+        else line += ch;
+      }
+    };
+    input.on('data', onData);
+    input.resume();
+  });
 }
 
 function printUser(u: UserView): void {
@@ -59,7 +97,7 @@ export function registerUser(program: Command): void {
     .action(
       action(async (email: string, o: JsonOpt & { invite?: boolean; mfaRequired?: boolean }) => {
         const body: Record<string, unknown> = { email, invite: o.invite === true, mfa_required: o.mfaRequired === true };
-        if (!o.invite) body.password = await readPasswordFromStdin();
+        if (!o.invite) body.password = await readPassword();
         const r = await adminClient(o).call<{ user: UserView; invite_url: string | null }>('POST', '/v1/users', body);
         if (o.json) return printJson(r);
         process.stdout.write(`id:     ${r.user.id}\nemail:  ${r.user.email}\n`);
