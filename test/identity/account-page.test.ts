@@ -106,6 +106,18 @@ test('attack: a user for whom MFA is required cannot remove their last second fa
   assert.equal(await totp.isEnrolled(u.id), false);
 });
 
+test('the last usable factor stays even beside a confirmed enrolment of a factor no longer offered (409 mfa.last-factor), which would not let the user sign in', async () => {
+  const u = await node.services.identity.users.add({ email: 'last-usable@example.test', password: PASSWORD, mfaRequired: true }, 'test');
+  const secret = await enrolTotp(node, u.id);
+  const offered = node.services.identity.factors.map((f) => f.id);
+  const gone = offered.includes('sms') ? 'email' : 'sms';
+  await node.services.store.putEnrollment({ userId: u.id, factorId: gone, status: 'confirmed', data: { address: gone === 'sms' ? '+15551234567' : 'old@example.test' }, createdAt: Date.now(), confirmedAt: Date.now() });
+  const strong = await signIn(node, app, AUD, 'last-usable@example.test', PASSWORD, { totpSecret: secret });
+  const page = await strong.browser.request(account);
+  const r = await strong.browser.request(`${account}/factors/remove`, { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  assert.equal(r.status, 409, r.body.slice(0, 300));
+});
+
 test('attack: each refusal of a password-only session to change second factors (remove, add, renew recovery codes) is audited (mfa.required)', async () => {
   const u = await node.services.identity.users.add({ email: 'refused-audit@example.test', password: PASSWORD }, 'test');
   const weak = await signIn(node, app, AUD, 'refused-audit@example.test', PASSWORD);

@@ -139,7 +139,7 @@ export class AccountPages {
         if (s.acr !== ACR_MFA) return this.refused(s, action, () => this.render(s, undefined, 'Sign in again with your second factor to remove one.', 403));
         const which = String(body['factor'] ?? '');
         if (s.user.mfaRequired || this.d.oidc.mfaForEveryone) {
-          const held = await this.secondFactorsOf(userId);
+          const held = await this.usableFactorsOf(userId);
           if (held.includes(which) && held.every((x) => x === which)) {
             const e = new PortcullisError('mfa.last-factor', 'MFA is required for your account: add another second factor before removing this one');
             return this.refused(s, action, () => this.render(s, undefined, `${e.message}.`, e.status), e.code);
@@ -241,15 +241,15 @@ export class AccountPages {
   }
 
   /**
-   * The user's second factors as the remove form names them (`totp`, `webauthn:<id>`, …):
-   * recovery codes are a fallback, not one; a confirmed enrolment of a factor the
-   * deployment no longer offers still is (sign-in asks for it).
+   * The second factors the user can sign in with, as the remove form names them (`totp`,
+   * `webauthn:<id>`, …): recovery codes are a fallback, not one, and a confirmed enrolment
+   * of a factor the deployment no longer offers cannot be used (sign-in refuses with
+   * mfa.factor-unavailable), so neither keeps an account with required MFA usable.
    */
-  private async secondFactorsOf(userId: string): Promise<string[]> {
+  private async usableFactorsOf(userId: string): Promise<string[]> {
     const out: string[] = [];
     for (const f of this.d.factors) if (f.id !== 'recovery-code' && (await f.isEnrolled(userId))) out.push(f.id);
     for (const k of await this.d.identity.listWebAuthnCredentials(userId)) out.push(`webauthn:${k.id}`);
-    for (const e of await this.d.enrollments.listEnrollments(userId)) if (e.status === 'confirmed' && !out.includes(e.factorId)) out.push(e.factorId);
     return out;
   }
 
