@@ -11,6 +11,11 @@ export interface FactorSubject {
   userId: string;
   /** The client address, for the brute-force limits (guardFactor). */
   ip?: string;
+  /**
+   * The sign-in this call belongs to (the interaction id): a code a factor sends for one
+   * sign-in (`challenge`) is accepted (`verify`) in that sign-in only.
+   */
+  attempt?: string;
 }
 
 export interface EnrollInput extends FactorSubject {

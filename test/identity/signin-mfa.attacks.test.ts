@@ -308,3 +308,26 @@ test('attack: a disabled user\'s passkey does not sign in, and the refusal is au
   assert.equal(idp.audit.events.filter((e) => e.type === 'signin.failed' && e.reason === 'auth.invalid-credentials' && e.data?.['userId'] === user.id).length, 1);
   assert.equal(idp.audit.events.filter((e) => e.type === 'signin.succeeded' && e.actor === `user:${user.id}`).length, 0);
 });
+
+test('attack: an e-mailed sign-in code works only in the sign-in it was sent for, not in another one of the same user (mfa.code-expired)', async () => {
+  const user = await idp.users.add({ email: 'code-bound@example.test', password: PASSWORD }, 'test');
+  await idp.mfaStore.putEnrollment({ userId: user.id, factorId: 'email', status: 'confirmed', data: { address: 'code-bound@example.test' }, createdAt: Date.now(), confirmedAt: Date.now() });
+  const victim = await authorize();
+  const vPage = await postForm(victim.browser, victim.page.body, 'login', { email: 'code-bound@example.test', password: PASSWORD });
+  assert.equal(title(vPage.body), 'Second step');
+  const attacker = await authorize();
+  const aPage = await postForm(attacker.browser, attacker.page.body, 'login', { email: 'code-bound@example.test', password: PASSWORD });
+  assert.equal(title(aPage.body), 'Second step');
+
+  const sent = await postForm(victim.browser, vPage.body, 'send-code', { factor: 'email' });
+  assert.equal(sent.status, 200, sent.body.slice(0, 300));
+  const code = (await idp.readOutbox()).findLast((m) => m.to === 'code-bound@example.test' && m.purpose === 'sign-in')!.code;
+  // a code seen over the user's shoulder (or on a lock screen) is no use in the attacker's own sign-in
+  const stolen = await postForm(attacker.browser, aPage.body, 'mfa', { factor: 'email', code });
+  assert.equal(stolen.status, 401);
+  assert.equal(stolen.location, undefined);
+  assert.equal(idp.audit.events.filter((e) => e.type === 'signin.mfa-failed' && e.actor === `user:${user.id}`).at(-1)?.reason, 'mfa.code-expired');
+  // and it still works where it was asked for
+  const done = await postForm(victim.browser, vPage.body, 'mfa', { factor: 'email', code });
+  assert.ok(done.location, `expected a redirect, got ${done.status} ${done.body.slice(0, 200)}`);
+});

@@ -192,7 +192,7 @@ export class SignInPages {
         if (st?.stage !== 'mfa') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
         const f = this.factor(body['factor']);
         try {
-          const out = await f.challenge({ userId: st.userId, ...(ip ? { ip } : {}) });
+          const out = await f.challenge({ userId: st.userId, attempt: uid, ...(ip ? { ip } : {}) });
           return { page: await this.mfaPage(uid, st, csrf, out.sentTo ? `A code was sent to ${out.sentTo}.` : undefined) };
         } catch (e) {
           return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
@@ -202,7 +202,7 @@ export class SignInPages {
         if (st?.stage !== 'mfa') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
         const f = this.factor(body['factor']);
         try {
-          await f.verify({ userId: st.userId, ...(ip ? { ip } : {}) }, String(body['code'] ?? '').trim());
+          await f.verify({ userId: st.userId, attempt: uid, ...(ip ? { ip } : {}) }, String(body['code'] ?? '').trim());
         } catch (e) {
           this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-failed', actor: `user:${st.userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { factor: f.id } });
           return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };

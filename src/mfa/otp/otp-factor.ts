@@ -1,7 +1,8 @@
 /**
  * One-time codes by e-mail or SMS as a second factor. Enrolment sends a code to the
  * new address, which the user confirms; sign-in sends a code to the confirmed
- * address. Enrolment and sign-in codes are kept apart, sends are throttled per user
+ * address. Enrolment and sign-in codes are kept apart (and a sign-in code is good only
+ * in the sign-in it was sent for, `FactorSubject.attempt`), sends are throttled per user
  * (`resendIntervalMs`) so the factor cannot be used to flood a phone or pump SMS.
  */
 import type { Clock } from '../../core/clock.js';
@@ -63,7 +64,7 @@ export class OtpFactor implements Factor {
       createdAt: this.deps.clock.now(),
       confirmedAt: null,
     });
-    const sent = await this.send(input.userId, address, 'enroll');
+    const sent = await this.send(this.slot(input.userId, 'enroll'), address, 'enroll');
     return { factorId: this.id, pendingConfirmation: true, sentTo: sent.sentTo, expiresAt: sent.expiresAt };
   }
 
@@ -78,13 +79,13 @@ export class OtpFactor implements Factor {
   async challenge(subject: FactorSubject): Promise<ChallengeOutput> {
     const e = await this.confirmed(subject.userId);
     await this.takeSendSlot(subject.userId);
-    const sent = await this.send(subject.userId, String(e.data.address), 'sign-in');
+    const sent = await this.send(this.slot(subject.userId, 'sign-in', subject.attempt), String(e.data.address), 'sign-in');
     return { sent: true, sentTo: sent.sentTo, expiresAt: sent.expiresAt };
   }
 
   async verify(subject: FactorSubject, code: string): Promise<void> {
     await this.confirmed(subject.userId);
-    await this.deps.codes.verify(this.slot(subject.userId, 'sign-in'), code);
+    await this.deps.codes.verify(this.slot(subject.userId, 'sign-in', subject.attempt), code);
   }
 
   async isEnrolled(userId: string): Promise<boolean> {
@@ -96,8 +97,9 @@ export class OtpFactor implements Factor {
     await Promise.all([this.deps.codes.revoke(this.slot(userId, 'enroll')), this.deps.codes.revoke(this.slot(userId, 'sign-in'))]);
   }
 
-  private slot(userId: string, purpose: 'enroll' | 'sign-in'): string {
-    return `${this.id}:${purpose}:${userId}`;
+  /** Where a code lives: per channel, purpose and user, and for a sign-in per sign-in (the code is good in that one only). */
+  private slot(userId: string, purpose: 'enroll' | 'sign-in', attempt?: string): string {
+    return attempt === undefined ? `${this.id}:${purpose}:${userId}` : `${this.id}:${purpose}:${userId}:${encodeURIComponent(attempt)}`;
   }
 
   private async confirmed(userId: string): Promise<FactorEnrollment> {
@@ -114,9 +116,8 @@ export class OtpFactor implements Factor {
     }
   }
 
-  /** Sends a fresh code (the send slot is already taken). */
-  private async send(userId: string, address: string, purpose: 'enroll' | 'sign-in'): Promise<{ sentTo: string; expiresAt: number }> {
-    const slot = this.slot(userId, purpose);
+  /** Sends a fresh code for `slot` (the send slot is already taken). */
+  private async send(slot: string, address: string, purpose: 'enroll' | 'sign-in'): Promise<{ sentTo: string; expiresAt: number }> {
     const { code, expiresAt } = await this.deps.codes.issue(slot);
     const minutes = Math.round(this.deps.codes.ttlMs / 60_000);
     const text = `${code} is your ${this.options.issuer} verification code. It expires in ${minutes} minutes. Do not share it.`;
