@@ -331,3 +331,21 @@ test('attack: an e-mailed sign-in code works only in the sign-in it was sent for
   const done = await postForm(victim.browser, vPage.body, 'mfa', { factor: 'email', code });
   assert.ok(done.location, `expected a redirect, got ${done.status} ${done.body.slice(0, 200)}`);
 });
+
+test('a user deleted or disabled during the enrolment step cannot enrol a factor: 401 auth.invalid-credentials, never a 500', async () => {
+  for (const change of ['delete', 'disable'] as const) {
+    const email = `gone-during-enrol-${change}@example.test`;
+    const user = await idp.users.add({ email, password: PASSWORD, mfaRequired: true }, 'test');
+    const a = await authorize();
+    const enrol = await postForm(a.browser, a.page.body, 'login', { email, password: PASSWORD });
+    assert.equal(title(enrol.body), 'Set up a second factor');
+    if (change === 'delete') await idp.users.delete(user.id, 'test');
+    else await idp.users.disable(user.id, 'test');
+
+    const totp = await postForm(a.browser, enrol.body, 'enroll', { factor: 'totp' });
+    assert.equal(totp.status, 401, `${change}: ${totp.body.slice(0, 300)}`);
+    const key = await postStep(a.browser, enrol.body, 'webauthn/register-options', {});
+    assert.equal(key.status, 401, change);
+    assert.equal(JSON.parse(key.body).code, 'auth.invalid-credentials');
+  }
+});

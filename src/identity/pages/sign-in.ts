@@ -256,9 +256,8 @@ export class SignInPages {
       }
       case 'webauthn/register-options': {
         if (st?.stage !== 'enroll') return { json: { error: 'sign in first' }, status: 400 };
-        await this.stillWithoutFactor(st);
-        const user = await this.d.identity.getUser(st.userId);
-        return { json: await this.d.webauthn.registrationOptions(uid, user!) };
+        const user = await this.stillWithoutFactor(st);
+        return { json: await this.d.webauthn.registrationOptions(uid, user) };
       }
       case 'webauthn/register': {
         if (st?.stage !== 'enroll') return { json: { error: 'sign in first' }, status: 400 };
@@ -344,10 +343,14 @@ export class SignInPages {
   /**
    * The enrolment step stands on the password alone, which is enough only while the user
    * has no second factor: one set up since (another sign-in, the account page) must be
-   * proven instead (each enrolment call checks). Throws `mfa.already-enrolled`.
+   * proven instead (each enrolment call checks). Returns the user; throws
+   * `auth.invalid-credentials` for one disabled or deleted meanwhile, `mfa.already-enrolled`.
    */
-  private async stillWithoutFactor(st: SignInState): Promise<void> {
-    if (!(await this.factorsOf(st.userId)).hasFactor) return;
+  private async stillWithoutFactor(st: SignInState): Promise<UserRecord> {
+    // disabled or deleted since the password step: as at the end of a sign-in, it cannot go on
+    const user = await this.d.identity.getUser(st.userId);
+    if (!user || user.status !== 'active') throw new PortcullisError('auth.invalid-credentials', 'this account cannot sign in');
+    if (!(await this.factorsOf(st.userId)).hasFactor) return user;
     throw new PortcullisError('mfa.already-enrolled', 'a second factor was set up for this account meanwhile: sign in again and use it', { expose: true });
   }
 
@@ -360,16 +363,16 @@ export class SignInPages {
   private async enroll(uid: string, st: SignInState | undefined, body: Record<string, string>, ip: string | undefined, csrf: string): Promise<Outcome> {
     if (st?.stage !== 'enroll') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
     let f: Factor;
+    let user: UserRecord;
     try {
-      await this.stillWithoutFactor(st);
+      user = await this.stillWithoutFactor(st);
       f = this.enrollable(body['factor']);
     } catch (e) {
       return { page: this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
     }
-    const user = await this.d.identity.getUser(st.userId);
     let out;
     try {
-      out = await f.enroll({ userId: st.userId, ...(ip ? { ip } : {}), address: f.id === 'totp' ? user!.email : String(body['address'] ?? '') });
+      out = await f.enroll({ userId: st.userId, ...(ip ? { ip } : {}), address: f.id === 'totp' ? user.email : String(body['address'] ?? '') });
     } catch (e) {
       return { page: this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
     }
