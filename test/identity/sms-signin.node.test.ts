@@ -175,3 +175,23 @@ test('attack: SMS code guessing through the sign-in pages hits the attempt cap (
   assert.equal(resend.status, 429);
   assert.equal(provider.received.length, n);
 });
+
+test('the SMS provider refuses a code: the sign-in page says the code could not be sent (502), names no provider URL', async () => {
+  await node.services.identity.users.add({ email: 'sms-down@example.test', password: PASSWORD, mfaRequired: true }, 'test');
+  const flow = await begin();
+  const enrol = await password(flow, 'sms-down@example.test');
+  assert.match(enrol.body, /Set up a second factor/);
+  provider.script = [503];
+  const failed = await post(flow.browser, flow.issuer, enrol.body, 'enroll', { factor: 'sms', address: '+15559876543' });
+  assert.equal(failed.status, 502);
+  assert.match(failed.body, /Set up a second factor/, 'the enrolment page again, with the message');
+  assert.match(failed.body, /The code could not be sent/);
+  assert.doesNotMatch(failed.body, /127\.0\.0\.1|\/sms\/send/, 'the provider is not named to the user');
+  // the operator's record: which factor failed for whom, without the address or the provider
+  await node.services.audit.flush();
+  const row = (await node.services.store.tailAudit(50)).findLast((r) => r.type === 'mfa.delivery-failed');
+  assert.ok(row, 'the failed delivery is audited');
+  assert.equal(row.reason, 'mfa.delivery-failed');
+  assert.deepEqual(row.data, { factor: 'sms', purpose: 'enroll' });
+  assert.doesNotMatch(JSON.stringify(row), /9876543|127\.0\.0\.1|provider-token/);
+});

@@ -70,6 +70,9 @@ function messageOf(e: unknown): string {
       if (e.details?.['subject'] === undefined) return `${e.message[0]!.toUpperCase()}${e.message.slice(1)} (${s} s).`;
       return e.code === 'auth.locked' ? `Too many failed attempts: locked, try again in ${s} s or ask an administrator.` : `Too many failed attempts: wait ${s} s before trying again.`;
     }
+    case 'mfa.delivery-failed':
+      // the error names the provider (host, URL) for the operator's log, not for the user
+      return 'The code could not be sent. Try again in a moment, or use another way to sign in.';
     default:
       if (e.expose) return e.message;
       throw e;
@@ -195,6 +198,7 @@ export class SignInPages {
           const out = await f.challenge({ userId: st.userId, attempt: uid, ...(ip ? { ip } : {}) });
           return { page: await this.mfaPage(uid, st, csrf, out.sentTo ? `A code was sent to ${out.sentTo}.` : undefined) };
         } catch (e) {
+          this.auditDeliveryFailure(e, st.userId, f.id, 'sign-in');
           return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
         }
       }
@@ -346,6 +350,16 @@ export class SignInPages {
    * proven instead (each enrolment call checks). Returns the user; throws
    * `auth.invalid-credentials` for one disabled or deleted meanwhile, `mfa.already-enrolled`.
    */
+  /**
+   * A code the provider did not take (`mfa.delivery-failed`) is shown to the user as a
+   * plain sentence, so the operator's record is this event: the factor and purpose, never
+   * the address, the provider's URL or the error text (a webhook URL may carry a token).
+   */
+  private auditDeliveryFailure(e: unknown, userId: string, factor: string, purpose: 'sign-in' | 'enroll'): void {
+    if (!(e instanceof PortcullisError) || e.code !== 'mfa.delivery-failed') return;
+    this.d.audit.record({ time: this.d.clock.now(), type: 'mfa.delivery-failed', actor: `user:${userId}`, reason: e.code, data: { factor, purpose } });
+  }
+
   private async stillWithoutFactor(st: SignInState): Promise<UserRecord> {
     // disabled or deleted since the password step: as at the end of a sign-in, it cannot go on
     const user = await this.d.identity.getUser(st.userId);
@@ -374,6 +388,7 @@ export class SignInPages {
     try {
       out = await f.enroll({ userId: st.userId, ...(ip ? { ip } : {}), address: f.id === 'totp' ? user.email : String(body['address'] ?? '') });
     } catch (e) {
+      this.auditDeliveryFailure(e, st.userId, f.id, 'enroll');
       return { page: this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
     }
     const b = this.base(uid);
