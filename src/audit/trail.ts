@@ -57,8 +57,22 @@ export async function verifyAuditChain(store: AuditStore, pageSize = 1000): Prom
   let prev = GENESIS;
   let expectSeq = 1;
   let rows = 0;
+  let limit = pageSize;
   for (;;) {
-    const page: AuditRow[] = await store.listAudit(expectSeq - 1, pageSize);
+    let page: AuditRow[];
+    try {
+      page = await store.listAudit(expectSeq - 1, limit);
+    } catch (e) {
+      const bad = unreadableRow(e);
+      if (bad === undefined) throw e;
+      // the rows before it one at a time, so that an earlier broken row is still the one named
+      if (limit > 1) {
+        limit = 1;
+        continue;
+      }
+      if (bad !== expectSeq) return { ok: false, rows, brokenAt: expectSeq, reason: `row ${expectSeq} is missing` };
+      return { ok: false, rows, brokenAt: bad, reason: `row ${bad} was altered (its data is not JSON)` };
+    }
     if (page.length === 0) break;
     for (const r of page) {
       if (r.seq !== expectSeq) return { ok: false, rows, brokenAt: expectSeq, reason: `row ${expectSeq} is missing` };
@@ -76,6 +90,13 @@ export async function verifyAuditChain(store: AuditStore, pageSize = 1000): Prom
   }
   if (rows < head.seq) return { ok: false, rows, brokenAt: rows + 1, reason: `rows ${rows + 1} to ${head.seq} were removed (the recorded head is row ${head.seq})` };
   return { ok: true, rows, head: { seq: rows, hash: prev } };
+}
+
+/** The seq of a row the store could not read back because it was altered (`audit.chain-broken` with `details.seq`). */
+function unreadableRow(e: unknown): number | undefined {
+  if (!(e instanceof PortcullisError) || e.code !== 'audit.chain-broken') return undefined;
+  const seq = e.details?.seq;
+  return typeof seq === 'number' ? seq : undefined;
 }
 
 /** Counters of the trail, for metrics and tests. */

@@ -5,6 +5,7 @@
  */
 import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
 import type { AuditEventInput, AuditRow } from '../../audit/store.js';
+import { PortcullisError } from '../../core/errors.js';
 import type { AuditTable, Database } from './schema.js';
 
 /** prevHash of row 1. */
@@ -78,6 +79,20 @@ function canonicalWithJson(e: AuditEventInput): { event: AuditEventInput; json: 
   };
 }
 
+/**
+ * The `data` column as written (JSON text, or null). Text that no longer parses was
+ * edited outside Portcullis: `audit.chain-broken` naming the row (`details.seq`), so
+ * that verify reports that row, never a store outage.
+ */
+function dataOf(r: Selectable<AuditTable>): Record<string, unknown> | null {
+  if (r.data === null) return null;
+  try {
+    return JSON.parse(r.data) as Record<string, unknown>;
+  } catch (e) {
+    throw new PortcullisError('audit.chain-broken', `audit row ${r.seq} was altered: its data is not JSON`, { cause: e, details: { seq: r.seq } });
+  }
+}
+
 function fromRow(r: Selectable<AuditTable>): AuditRow {
   return {
     seq: r.seq,
@@ -87,7 +102,7 @@ function fromRow(r: Selectable<AuditTable>): AuditRow {
     clientId: r.client_id,
     route: r.route,
     reason: r.reason,
-    data: r.data === null ? null : (JSON.parse(r.data) as Record<string, unknown>),
+    data: dataOf(r),
     prevHash: r.prev_hash,
     hash: r.hash,
   };

@@ -1,0 +1,61 @@
+/**
+ * `audit verify` against rows edited in place so that they no longer read back: a `data`
+ * column that is not JSON any more. Verify must name the row as altered (ok: false),
+ * not fail as a whole with `store.unavailable` (503, "the database is down"), which
+ * hides the tampering and the row; reading such a row answers `audit.chain-broken`.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { chainHash, verifyAuditChain } from '../../src/audit/trail.js';
+import type { AuditEventInput } from '../../src/audit/store.js';
+import { isPortcullisError } from '../../src/core/errors.js';
+import { serviceDescribe } from '../support/services.js';
+import { postgresStoreFixture, sqliteStoreFixture, type StoreFixture } from '../support/store-fixtures.js';
+
+type Fixture = StoreFixture;
+
+const ev = (i: number): AuditEventInput => ({ time: 1_764_000_000_000 + i, type: `e${i}`, actor: 'admin', data: { n: i } });
+
+function suite(name: string, make: () => Promise<Fixture>): void {
+  const withStore = (title: string, fn: (f: Fixture) => Promise<void>) =>
+    test(`${name}: ${title}`, async () => {
+      const f = await make();
+      try {
+        await fn(f);
+      } finally {
+        await f.dispose();
+      }
+    });
+
+  withStore('a row whose data was edited to text that is not JSON → verify names that row as altered', async (f) => {
+    await f.store.appendAudit([1, 2, 3, 4].map(ev), chainHash);
+    await f.exec(`update audit_log set data = '{"n":3' where seq = 3`);
+    const r = await verifyAuditChain(f.store);
+    assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt }, { ok: false, rows: 2, brokenAt: 3 });
+    assert.match(r.reason!, /row 3 was altered/);
+  });
+
+  withStore('an earlier altered row in the same page is the one named', async (f) => {
+    await f.store.appendAudit([1, 2, 3, 4].map(ev), chainHash);
+    await f.exec(`update audit_log set data = '{"n":20}' where seq = 2`);
+    await f.exec(`update audit_log set data = 'not json' where seq = 4`);
+    const r = await verifyAuditChain(f.store);
+    assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt }, { ok: false, rows: 1, brokenAt: 2 });
+  });
+
+  withStore('listing past such a row answers audit.chain-broken, not store.unavailable', async (f) => {
+    await f.store.appendAudit([1, 2].map(ev), chainHash);
+    await f.exec(`update audit_log set data = 'not json' where seq = 2`);
+    await assert.rejects(f.store.listAudit(0, 10), (e) => isPortcullisError(e) && e.code === 'audit.chain-broken' && e.details?.seq === 2);
+    await assert.rejects(f.store.tailAudit(10), (e) => isPortcullisError(e) && e.code === 'audit.chain-broken');
+    assert.equal((await f.store.listAudit(0, 1)).length, 1);
+  });
+}
+
+suite('sqlite', () => sqliteStoreFixture('portcullis-tamper-'));
+
+await serviceDescribe('postgres', 'audit verify against tampering on PostgreSQL', () => {
+  describe('postgres', () => {
+    suite('postgres', postgresStoreFixture);
+  });
+});
