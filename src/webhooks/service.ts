@@ -56,8 +56,13 @@ export class WebhookService {
     private readonly opts: { allowPrivateTargets?: boolean } = {},
   ) {}
 
-  /** Follows an audit trail: every record that raises a webhook event is queued. */
-  attach(trail: { onRecord(listener: (e: AuditEventInput) => void): void }): void {
+  /**
+   * Follows an audit trail: every record that raises a webhook event is queued. The
+   * trail's `flush` waits for those queued so far too, so a change acknowledged after a
+   * flush has its deliveries in the durable queue (a crash right after loses none).
+   */
+  attach(trail: { onRecord(listener: (e: AuditEventInput) => void): void; addPeer?(flush: () => Promise<void>): void }): void {
+    trail.addPeer?.(() => Promise.all([...this.pending]).then(() => undefined));
     trail.onRecord((e) => {
       const type = webhookTypeOf(e);
       if (type === undefined) return;
