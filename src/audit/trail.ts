@@ -70,8 +70,8 @@ export async function verifyAuditChain(store: AuditStore, pageSize = 1000): Prom
         limit = 1;
         continue;
       }
-      if (bad !== expectSeq) return { ok: false, rows, brokenAt: expectSeq, reason: `row ${expectSeq} is missing` };
-      return { ok: false, rows, brokenAt: bad, reason: `row ${bad} was altered (its data is not JSON)` };
+      if (bad.seq !== expectSeq) return { ok: false, rows, brokenAt: expectSeq, reason: `row ${expectSeq} is missing` };
+      return { ok: false, rows, brokenAt: expectSeq, reason: `row ${expectSeq} was altered (its ${bad.column} does not read back)` };
     }
     if (page.length === 0) break;
     for (const r of page) {
@@ -92,11 +92,11 @@ export async function verifyAuditChain(store: AuditStore, pageSize = 1000): Prom
   return { ok: true, rows, head: { seq: rows, hash: prev } };
 }
 
-/** The seq of a row the store could not read back because it was altered (`audit.chain-broken` with `details.seq`). */
-function unreadableRow(e: unknown): number | undefined {
+/** A row the store could not read back because it was altered (`audit.chain-broken` naming its seq and column). */
+function unreadableRow(e: unknown): { seq: number; column: string } | undefined {
   if (!(e instanceof PortcullisError) || e.code !== 'audit.chain-broken') return undefined;
-  const seq = e.details?.seq;
-  return typeof seq === 'number' ? seq : undefined;
+  const { seq, column } = e.details ?? {};
+  return typeof seq === 'number' && typeof column === 'string' ? { seq, column } : undefined;
 }
 
 /** Counters of the trail, for metrics and tests. */

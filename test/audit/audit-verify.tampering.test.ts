@@ -1,6 +1,7 @@
 /**
  * `audit verify` against rows edited in place so that they no longer read back: a `data`
- * column that is not JSON any more. Verify must name the row as altered (ok: false),
+ * column that is not JSON any more, a `time` or `seq` beyond 2^53 (which the PostgreSQL
+ * driver refuses to turn into a JS number). Verify must name the row as altered (ok: false),
  * not fail as a whole with `store.unavailable` (503, "the database is down"), which
  * hides the tampering and the row; reading such a row answers `audit.chain-broken`.
  */
@@ -41,6 +42,22 @@ function suite(name: string, make: () => Promise<Fixture>): void {
     await f.exec(`update audit_log set data = 'not json' where seq = 4`);
     const r = await verifyAuditChain(f.store);
     assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt }, { ok: false, rows: 1, brokenAt: 2 });
+  });
+
+  withStore('a row whose time was edited beyond 2^53 → verify names that row as altered', async (f) => {
+    await f.store.appendAudit([1, 2, 3].map(ev), chainHash);
+    await f.exec('update audit_log set time = 9007199254740993 where seq = 2');
+    const r = await verifyAuditChain(f.store);
+    assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt }, { ok: false, rows: 1, brokenAt: 2 });
+    assert.match(r.reason!, /row 2 was altered/);
+  });
+
+  withStore('the newest row renumbered beyond 2^53 → verify reports it missing from its place', async (f) => {
+    await f.store.appendAudit([1, 2, 3].map(ev), chainHash);
+    await f.exec('update audit_log set seq = 1152921504606846976 where seq = 3');
+    const r = await verifyAuditChain(f.store);
+    assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt }, { ok: false, rows: 2, brokenAt: 3 });
+    assert.match(r.reason!, /row 3 is missing/);
   });
 
   withStore('listing past such a row answers audit.chain-broken, not store.unavailable', async (f) => {

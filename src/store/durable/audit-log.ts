@@ -3,7 +3,7 @@
  * Appends run inside the dialect's serialised transaction, so the head read and
  * the insert of the next rows cannot interleave with another appender on any node.
  */
-import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely';
 import type { AuditEventInput, AuditRow } from '../../audit/store.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { AuditTable, Database } from './schema.js';
@@ -79,30 +79,52 @@ function canonicalWithJson(e: AuditEventInput): { event: AuditEventInput; json: 
   };
 }
 
+/** A row as read: `seq` and `time` null when beyond 2^53 (see `ROW`). */
+type ReadRow = Omit<Selectable<AuditTable>, 'seq' | 'time'> & { seq: number | null; time: number | null };
+
+/** `column` when it is within ±(2^53 − 1), else null. */
+const safe = (column: 'seq' | 'time') =>
+  sql<number | null>`case when ${sql.ref(`audit_log.${column}`)} between ${sql.lit(-Number.MAX_SAFE_INTEGER)} and ${sql.lit(Number.MAX_SAFE_INTEGER)} then ${sql.ref(`audit_log.${column}`)} end`.as(column);
+
 /**
- * The `data` column as written (JSON text, or null). Text that no longer parses was
- * edited outside Portcullis: `audit.chain-broken` naming the row (`details.seq`), so
- * that verify reports that row, never a store outage.
+ * The columns of a row. The PostgreSQL driver refuses a bigint beyond 2^53 for the whole
+ * read, so one row whose `seq` or `time` was edited that way made every listing and
+ * `audit verify` fail as `store.unavailable`, naming no row; read as null instead, such
+ * a value is refused here, for its row alone.
  */
-function dataOf(r: Selectable<AuditTable>): Record<string, unknown> | null {
-  if (r.data === null) return null;
-  try {
-    return JSON.parse(r.data) as Record<string, unknown>;
-  } catch (e) {
-    throw new PortcullisError('audit.chain-broken', `audit row ${r.seq} was altered: its data is not JSON`, { cause: e, details: { seq: r.seq } });
-  }
+const ROW = [safe('seq'), safe('time'), 'type', 'actor', 'client_id', 'route', 'reason', 'data', 'prev_hash', 'hash'] as const;
+
+/**
+ * A row edited outside Portcullis so that it no longer reads back (data that is not
+ * JSON, a number beyond 2^53): `audit.chain-broken` naming the row (`details.seq`, NaN
+ * when the seq itself is the value), so that verify reports that row, never a store outage.
+ */
+function altered(seq: number, column: string, cause?: unknown): PortcullisError {
+  return new PortcullisError('audit.chain-broken', `audit row ${seq} was altered: its ${column} does not read back`, { cause, details: { seq, column } });
 }
 
-function fromRow(r: Selectable<AuditTable>): AuditRow {
+function fromRow(r: ReadRow): AuditRow {
+  if (r.seq === null) throw altered(Number.NaN, 'seq');
+  const seq = r.seq;
+  if (r.time === null) throw altered(seq, 'time');
+  const time = r.time;
+  let data: Record<string, unknown> | null = null;
+  if (r.data !== null) {
+    try {
+      data = JSON.parse(r.data) as Record<string, unknown>;
+    } catch (e) {
+      throw altered(seq, 'data', e);
+    }
+  }
   return {
-    seq: r.seq,
-    time: r.time,
+    seq,
+    time,
     type: r.type,
     actor: r.actor,
     clientId: r.client_id,
     route: r.route,
     reason: r.reason,
-    data: dataOf(r),
+    data,
     prevHash: r.prev_hash,
     hash: r.hash,
   };
@@ -167,11 +189,11 @@ export async function auditHead(db: Kysely<Database>): Promise<{ seq: number; ha
 }
 
 export async function listAudit(db: Kysely<Database>, afterSeq: number, limit: number): Promise<AuditRow[]> {
-  const rows = await db.selectFrom('audit_log').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+  const rows = await db.selectFrom('audit_log').select(ROW).where('audit_log.seq', '>', afterSeq).orderBy('audit_log.seq').limit(limit).execute();
   return rows.map(fromRow);
 }
 
 export async function tailAudit(db: Kysely<Database>, limit: number): Promise<AuditRow[]> {
-  const rows = await db.selectFrom('audit_log').selectAll().orderBy('seq', 'desc').limit(limit).execute();
+  const rows = await db.selectFrom('audit_log').select(ROW).orderBy('audit_log.seq', 'desc').limit(limit).execute();
   return rows.reverse().map(fromRow);
 }
