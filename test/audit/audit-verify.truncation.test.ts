@@ -59,6 +59,18 @@ function suite(name: string, make: () => Promise<Fixture>): void {
     assert.deepEqual({ ok: r.ok, brokenAt: r.brokenAt }, { ok: false, brokenAt: 3 });
   });
 
+  withStore('attack: newest rows and the head deleted together, then an append → verify still fails (the append does not re-anchor the cut chain)', async (f) => {
+    await f.store.appendAudit([1, 2, 3, 4].map(ev), chainHash);
+    await f.exec('delete from audit_log where seq > 2');
+    await f.exec('delete from audit_head');
+    await f.store.appendAudit([ev(5)], chainHash);
+    const r = await verifyAuditChain(f.store);
+    assert.equal(r.ok, false);
+    assert.match(r.reason!, /head/);
+    await f.store.appendAudit([ev(6)], chainHash);
+    assert.equal((await verifyAuditChain(f.store)).ok, false);
+  });
+
   withStore('the head row deleted while rows remain → verify fails', async (f) => {
     await f.store.appendAudit([1, 2].map(ev), chainHash);
     await f.exec('delete from audit_head');

@@ -132,14 +132,15 @@ function fromRow(r: ReadRow): AuditRow {
 
 /**
  * The recorded head of the chain (`audit_head`), or, where none is recorded, the newest
- * row. Appends continue from the recorded head even if rows after it were deleted, so
- * later appends leave a gap that verify reports instead of hiding the deletion.
+ * row (`recorded: false`). Appends continue from the recorded head even if rows after it
+ * were deleted, so later appends leave a gap that verify reports instead of hiding the
+ * deletion.
  */
-async function chainHead(db: Kysely<Database>): Promise<{ seq: number; hash: string } | undefined> {
-  return (
-    (await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst()) ??
-    (await db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst())
-  );
+async function chainHead(db: Kysely<Database>): Promise<{ seq: number; hash: string; recorded: boolean } | undefined> {
+  const head = await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
+  if (head !== undefined) return { ...head, recorded: true };
+  const newest = await db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return newest && { ...newest, recorded: false };
 }
 
 /** Must run inside the serialised transaction (see Dialect.serialized). */
@@ -175,6 +176,10 @@ export async function appendAuditLocked(db: Kysely<Database>, events: AuditEvent
       row += size;
     }
   }
+  // Rows but no recorded head: the head was removed (migration 0009 records one for every trail that has rows),
+  // perhaps with the rows after it. Recording a new one would re-anchor the cut chain and verify would pass again,
+  // so it stays missing and verify keeps reporting it.
+  if (head !== undefined && !head.recorded) return;
   // in the same transaction as the rows: the head never runs ahead of or behind them
   await db
     .insertInto('audit_head')
