@@ -13,6 +13,12 @@ import type { Dialect } from './store.js';
 const LOCK_CLASS = 0x706f7274;
 export const AUDIT_LOCK = 1;
 
+/**
+ * How long an audit append waits for another session's audit lock before it fails
+ * `store.unavailable` (as SQLite waits for a held write lock: SQLITE_BUSY_TIMEOUT_MS).
+ */
+export const AUDIT_LOCK_TIMEOUT_MS = 5000;
+
 function parseInt8(text: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n)) throw new RangeError('bigint column value is beyond Number.MAX_SAFE_INTEGER');
@@ -36,8 +42,12 @@ export function openPostgres(connectionString: string, logger?: Logger): Dialect
     db,
     // A transaction-scoped advisory lock serialises appenders on every node; in
     // READ COMMITTED each later statement sees what the previous holder committed.
+    // A holder that never lets go (a frozen node, a half-open connection) fails the wait
+    // after AUDIT_LOCK_TIMEOUT_MS (lock_not_available → store.unavailable) instead of
+    // stalling every append of every node for as long as its session lives.
     async serialized(fn) {
       return db.transaction().execute(async (trx) => {
+        await sql`set local lock_timeout = ${sql.lit(`${AUDIT_LOCK_TIMEOUT_MS}ms`)}`.execute(trx);
         await sql`select pg_advisory_xact_lock(${sql.lit(LOCK_CLASS)}, ${sql.lit(AUDIT_LOCK)})`.execute(trx);
         return fn(trx);
       });
