@@ -232,7 +232,12 @@ export class AppService {
   async rotateSecret(clientId: string, actor: string): Promise<{ app: AppRecord; clientSecret: string }> {
     const app = await this.store.getApp(clientId);
     if (!app) throw new PortcullisError('not-found', `no app with client_id ${clientId}`);
-    if (app.tokenEndpointAuthMethod === 'private_key_jwt') throw new PortcullisError('conflict', 'this app authenticates with private_key_jwt; it has no secret');
+    // A secret would let an app registered without one (private_key_jwt, mutual TLS, public)
+    // authenticate with client_secret_basic, and get bearer tokens instead of certificate-bound ones.
+    if (app.appType === 'public') throw new PortcullisError('conflict', 'this app is public; it has no secret');
+    if (app.tokenEndpointAuthMethod !== 'client_secret_basic' && app.tokenEndpointAuthMethod !== 'client_secret_post') {
+      throw new PortcullisError('conflict', `this app authenticates with ${app.tokenEndpointAuthMethod}; it has no secret`);
+    }
     const clientSecret = generateClientSecret();
     const updated = await this.patch(clientId, { secretVerifier: secretVerifier(clientSecret) });
     this.audit.record({ time: this.clock.now(), type: 'app.secret-rotated', actor, clientId });
