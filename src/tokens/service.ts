@@ -140,7 +140,8 @@ export class TokenService {
       if (cacheKey) this.cache.delete(cacheKey);
       return undefined;
     }
-    if (this.d.revocations.check(claims.jti, claims.client_id, claims.iat * 1000)) return undefined;
+    // `sub` too, as the gateway checks it: a user's token dies with the user's watermark.
+    if (this.d.revocations.check(claims.jti, claims.client_id, claims.iat * 1000, typeof claims.sub === 'string' ? claims.sub : undefined)) return undefined;
     return claims;
   }
 
