@@ -53,29 +53,29 @@ export class TokenService {
     d.revocations.onRevoke(() => this.cache.clear());
   }
 
-  private auth(req: EndpointRequest) {
-    return authenticateClient(req, {
-      findApp: (id) => this.d.apps.find(id),
-      ephemeral: this.d.ephemeral,
-      clock: this.d.clock,
-      assertionAudiences: [this.d.issuer, req.endpoint],
-      ...(this.d.verifyTlsClient ? { verifyTlsClient: this.d.verifyTlsClient } : {}),
-    });
+  /** Authenticates the caller; a failure is audited as `deniedAs` (every endpoint, so no guess goes unrecorded). */
+  private async auth(req: EndpointRequest, deniedAs: 'token.denied' | 'token.revoke-refused' | 'token.introspect-refused') {
+    try {
+      return await authenticateClient(req, {
+        findApp: (id) => this.d.apps.find(id),
+        ephemeral: this.d.ephemeral,
+        clock: this.d.clock,
+        assertionAudiences: [this.d.issuer, req.endpoint],
+        ...(this.d.verifyTlsClient ? { verifyTlsClient: this.d.verifyTlsClient } : {}),
+      });
+    } catch (e) {
+      if (e instanceof PortcullisError && e.code === 'oauth.invalid-client') {
+        this.d.audit.record({ time: this.d.clock.now(), type: deniedAs, actor: 'anonymous', clientId: req.params.client_id ?? null, reason: e.code });
+      }
+      throw e;
+    }
   }
 
   /** POST /oauth2/token */
   async token(req: EndpointRequest): Promise<TokenResponse> {
     const grantType = req.params.grant_type;
     if (!grantType) throw new PortcullisError('oauth.invalid-request', 'grant_type is required');
-    let app;
-    try {
-      app = await this.auth(req);
-    } catch (e) {
-      if (e instanceof PortcullisError && e.code === 'oauth.invalid-client') {
-        this.d.audit.record({ time: this.d.clock.now(), type: 'token.denied', actor: 'anonymous', clientId: req.params.client_id ?? null, reason: e.code });
-      }
-      throw e;
-    }
+    const app = await this.auth(req, 'token.denied');
     if (grantType !== 'client_credentials') throw new PortcullisError('oauth.unsupported-grant-type', `grant_type ${grantType} is not supported`);
     // Records from before grant types existed have none: client credentials was their only grant.
     if (app.grantTypes !== undefined && !app.grantTypes.includes('client_credentials')) {
@@ -97,7 +97,7 @@ export class TokenService {
 
   /** POST /oauth2/revoke (RFC 7009). Unknown, foreign and expired tokens are a successful no-op (§2.2). */
   async revoke(req: EndpointRequest): Promise<void> {
-    const app = await this.auth(req);
+    const app = await this.auth(req, 'token.revoke-refused');
     const token = req.params.token;
     if (!token) throw new PortcullisError('oauth.invalid-request', 'token is required');
     const hint = req.params.token_type_hint;
@@ -150,7 +150,7 @@ export class TokenService {
    * was issued to the caller or names one of the caller's audiences (a resource server).
    */
   async introspect(req: EndpointRequest): Promise<IntrospectionResponse> {
-    const app = await this.auth(req);
+    const app = await this.auth(req, 'token.introspect-refused');
     const token = req.params.token;
     if (!token) throw new PortcullisError('oauth.invalid-request', 'token is required');
     const claims = await this.activeClaims(token);
