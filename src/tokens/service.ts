@@ -82,9 +82,18 @@ export class TokenService {
       this.d.audit.record({ time: this.d.clock.now(), type: 'token.denied', actor: `client:${app.clientId}`, clientId: app.clientId, reason: 'oauth.unauthorized-client' });
       throw new PortcullisError('oauth.unauthorized-client', 'this app is not registered for the client_credentials grant');
     }
-    const scopes = grantScopes(app, req.params.scope);
-    const resources = [req.params.resource, req.params.audience].filter((v): v is string => typeof v === 'string' && v !== '');
-    const audience = grantAudience(app, resources);
+    let scopes: string[];
+    let audience: string[];
+    try {
+      scopes = grantScopes(app, req.params.scope);
+      const resources = [req.params.resource, req.params.audience].filter((v): v is string => typeof v === 'string' && v !== '');
+      audience = grantAudience(app, resources);
+    } catch (e) {
+      if (e instanceof PortcullisError) {
+        this.d.audit.record({ time: this.d.clock.now(), type: 'token.denied', actor: `client:${app.clientId}`, clientId: app.clientId, reason: e.code });
+      }
+      throw e;
+    }
     const { response, jti } = await issueAccessToken(app, scopes, audience, {
       issuer: this.d.issuer,
       keys: this.d.keys,
