@@ -60,7 +60,8 @@ export class TokenService {
         findApp: (id) => this.d.apps.find(id),
         ephemeral: this.d.ephemeral,
         clock: this.d.clock,
-        assertionAudiences: [this.d.issuer, req.endpoint],
+        // RFC 7523 §3 and OIDC Core §9: the token endpoint URL identifies this server at every endpoint.
+        assertionAudiences: [...new Set([this.d.issuer, `${this.d.issuer.replace(/\/$/, '')}/oauth2/token`, req.endpoint])],
         ...(this.d.verifyTlsClient ? { verifyTlsClient: this.d.verifyTlsClient } : {}),
       });
     } catch (e) {
