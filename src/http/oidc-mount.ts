@@ -73,6 +73,17 @@ function replayed(raw: IncomingMessage, body: string): IncomingMessage {
   return m;
 }
 
+/** The `sub` of a JWT's payload, unverified; undefined when absent or not a JWT. */
+function subjectOf(jwt: string | undefined): string | undefined {
+  if (jwt === undefined) return undefined;
+  try {
+    const sub = (JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown } | null)?.sub;
+    return typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function formOf(req: FastifyRequest): Record<string, string> {
   const body = typeof req.body === 'string' ? req.body : '';
   return Object.fromEntries(new URLSearchParams(body));
@@ -140,7 +151,11 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     if (basicCaller !== undefined && !(opts.isOidcClient?.(basicCaller) ?? false)) return;
     const form = formOf(req);
     checkClientId(form['client_id'], 'client_id');
-    const caller = basicCaller ?? form['client_id'];
+    // RFC 7523 §3: with a client assertion, client_id may be left out and the assertion's
+    // sub names the client. Unverified, it only routes: whoever serves the request verifies it.
+    const assertionSub = form['client_id'] === undefined ? subjectOf(form['client_assertion']) : undefined;
+    checkClientId(assertionSub, 'the sub of client_assertion');
+    const caller = basicCaller ?? form['client_id'] ?? assertionSub;
     const token = form['token'] ?? '';
     const oidcCaller = caller !== undefined && (opts.isOidcClient?.(caller) ?? false);
     // RFC 7009 §2.1: the hint "MAY" help the search but must not restrict it, so the token's
