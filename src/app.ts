@@ -251,6 +251,7 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
       audit,
       clock,
       accessTokenTtlMs: config.tokens.accessTokenTtl,
+      leewayMs: config.tokens.leeway,
       cacheSize: config.gateway.tokenCacheSize,
       verifyTlsClient: async (chain) => (await pki.verifyPeer(chain, { mapToApp: true })).clientId,
     });
@@ -298,8 +299,10 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
 
 async function reconcileFrom(s: Services, afterRead?: () => void | Promise<void>): Promise<void> {
   const now = s.clock.now();
+  // A gateway accepts a token until exp + leeway: its revocation is kept (and loaded) as long.
+  const revokedSince = now - s.config.tokens.leeway;
   const read = s.revocations.readStarts();
-  const [apps, revoked, users] = await Promise.all([s.apps.load(), s.store.listRevokedTokens(now), s.store.listUserTokenWatermarks()]);
+  const [apps, revoked, users] = await Promise.all([s.apps.load(), s.store.listRevokedTokens(revokedSince), s.store.listUserTokenWatermarks()]);
   await afterRead?.();
   s.revocations.reconcile(
     {
@@ -309,7 +312,7 @@ async function reconcileFrom(s: Services, afterRead?: () => void | Promise<void>
     },
     read,
   );
-  s.revocations.purge(now);
+  s.revocations.purge(revokedSince);
   await s.keys.load();
   await s.encryptionKeys.load();
   await s.appSigningKeys.load();
@@ -429,7 +432,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         if (signing || encryption) await s.events.emit({ type: 'keys.changed' });
       });
       webhookWorker.start();
-      every(3_600_000, 'revocation purge', () => s.store.purgeRevokedTokens(s.clock.now()));
+      every(3_600_000, 'revocation purge', () => s.store.purgeRevokedTokens(s.clock.now() - config.tokens.leeway));
     }
     if (serverTls) every(serverTls.checkIntervalMs, 'server certificate renewal', () => serverTls.check());
 

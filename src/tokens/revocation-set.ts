@@ -114,9 +114,9 @@ export class RevocationSet {
     return undefined;
   }
 
-  /** Drops token ids whose tokens have expired anyway. */
-  purge(now: number): void {
-    for (const [jti, exp] of this.tokens) if (exp < now) this.tokens.delete(jti);
+  /** Drops token ids whose tokens expired before `before` (now − the gateways' leeway: refused as expired anyway). */
+  purge(before: number): void {
+    for (const [jti, exp] of this.tokens) if (exp < before) this.tokens.delete(jti);
   }
 
   get size(): { tokens: number; apps: number } {

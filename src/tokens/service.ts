@@ -27,6 +27,11 @@ export interface TokenServiceDeps {
   audit: AuditSink;
   clock: Clock;
   accessTokenTtlMs: number;
+  /**
+   * The gateways' clock-skew leeway (`tokens.leeway`): they take a token as unexpired until
+   * `exp` + this, so a revocation must hold that long too.
+   */
+  leewayMs?: number;
   /** Verified tokens kept for introspection (0 disables). */
   cacheSize?: number;
   /** RFC 8705 tls_client_auth: verifies a client certificate chain and returns its app (pki/authority.ts). */
@@ -127,7 +132,7 @@ export class TokenService {
   /** Revokes a token of ours by its claims (admin API and RFC 7009 share this). */
   async revokeClaims(claims: AccessTokenClaims, actor: string): Promise<void> {
     const expiresAt = claims.exp * 1000;
-    if (expiresAt <= this.d.clock.now()) return;
+    if (expiresAt + (this.d.leewayMs ?? 0) <= this.d.clock.now()) return;
     await this.d.revokedTokens.revokeToken({ jti: claims.jti, clientId: claims.client_id, expiresAt, revokedAt: this.d.clock.now() });
     this.d.audit.record({ time: this.d.clock.now(), type: 'token.revoked', actor, clientId: claims.client_id, data: { jti: claims.jti } });
     await this.d.events.emit({ type: 'token.revoked', jti: claims.jti, clientId: claims.client_id, expiresAt });

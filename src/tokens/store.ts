@@ -44,7 +44,7 @@ export type AppPatch = Partial<Pick<AppRecord, 'name' | 'audiences' | 'scopes' |
 export interface RevokedToken {
   jti: string;
   clientId: string;
-  /** Token expiry (epoch ms); the record can be purged after it. */
+  /** Token expiry (epoch ms); the record can be purged once it is past by more than the gateways' leeway. */
   expiresAt: number;
   revokedAt: number;
 }
