@@ -31,7 +31,15 @@ export function oauthError(e: unknown): WireError {
   const headers: Record<string, string> = { 'cache-control': 'no-store', 'content-type': 'application/json' };
   const www = err.details?.wwwAuthenticate;
   if (typeof www === 'string') headers['www-authenticate'] = www;
-  return { status: err.status, headers, body: { error, error_description: err.message } };
+  return { status: err.status, headers, body: { error, error_description: descriptionSafe(err.message) } };
+}
+
+/**
+ * RFC 6749 §5.2: "Values for the error_description parameter MUST NOT include characters
+ * outside the set %x20-21 / %x23-5B / %x5D-7E." Messages may name what the client sent.
+ */
+function descriptionSafe(message: string): string {
+  return message.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/gu, '?');
 }
 
 export function problem(e: unknown, instance?: string): WireError {
