@@ -129,13 +129,17 @@ export class TokenService {
     await this.revokeClaims(claims, `client:${app.clientId}`);
   }
 
-  /** Revokes a token of ours by its claims (admin API and RFC 7009 share this). */
-  async revokeClaims(claims: AccessTokenClaims, actor: string): Promise<void> {
+  /**
+   * Revokes a token of ours by its claims (admin API and RFC 7009 share this). False when
+   * there was nothing to revoke: the token is past exp + leeway, refused everywhere anyway.
+   */
+  async revokeClaims(claims: AccessTokenClaims, actor: string): Promise<boolean> {
     const expiresAt = claims.exp * 1000;
-    if (expiresAt + (this.d.leewayMs ?? 0) <= this.d.clock.now()) return;
+    if (expiresAt + (this.d.leewayMs ?? 0) <= this.d.clock.now()) return false;
     await this.d.revokedTokens.revokeToken({ jti: claims.jti, clientId: claims.client_id, expiresAt, revokedAt: this.d.clock.now() });
     this.d.audit.record({ time: this.d.clock.now(), type: 'token.revoked', actor, clientId: claims.client_id, data: { jti: claims.jti } });
     await this.d.events.emit({ type: 'token.revoked', jti: claims.jti, clientId: claims.client_id, expiresAt });
+    return true;
   }
 
   /** Verified claims of an active token of ours, or undefined (expired, revoked, disabled app, foreign, malformed). */

@@ -65,3 +65,12 @@ test('attack: revoking a token just after its exp (inside the leeway) revokes it
   assert.equal((await revoke(t)).status, 200);
   assert.deepEqual(await call(t), { status: 401, code: 'token.revoked' });
 });
+
+test('admin revoke of a token just past exp (inside the leeway) says revoked:true, and the gateway refuses it', async () => {
+  const t = await token();
+  clock.advance(TTL + 5_000);
+  const res = await fetch(`${node.urls.admin}/v1/tokens/revoke`, { method: 'POST', headers: { authorization: `Bearer ${node.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ token: t }) });
+  assert.equal(res.status, 200);
+  assert.equal(((await res.json()) as { revoked: boolean }).revoked, true);
+  assert.deepEqual(await call(t), { status: 401, code: 'token.revoked' });
+});
