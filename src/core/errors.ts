@@ -94,7 +94,8 @@ export const ERRORS = {
   'oauth.invalid-client': { status: 401, meaning: 'Client authentication failed (unknown client, wrong secret, bad assertion, disabled app).', fix: 'Check client_id and credentials.' },
   'oauth.unauthorized-client': { status: 400, meaning: 'The client may not use this grant type or authentication method.', fix: 'Use a grant the app is registered for.' },
   'oauth.unsupported-grant-type': { status: 400, meaning: 'The grant type is not supported.', fix: 'Use client_credentials.' },
-  'oauth.invalid-scope': { status: 400, meaning: 'A requested scope or audience is not allowed for this app.', fix: 'Request only scopes and audiences the app was registered with.' },
+  'oauth.invalid-scope': { status: 400, meaning: 'A requested scope is not allowed for this app, or the scope parameter is malformed.', fix: 'Request only scopes the app was registered with.' },
+  'oauth.invalid-target': { status: 400, meaning: 'A requested resource (RFC 8707 `resource`, or `audience`) is not an audience this app may get tokens for.', fix: 'Request only audiences the app was registered with (exact strings).' },
   'oauth.unsupported-token-type': { status: 400, meaning: 'The token type hint names a token type that cannot be revoked.', fix: 'Use token_type_hint=access_token.' },
   // HTTP message signatures (RFC 9421) and digests (RFC 9530)
   'webhook.target-forbidden': { status: 400, meaning: 'The webhook URL names a loopback, private, link-local (e.g. 169.254.169.254), unique-local, unspecified or other special-use address, or `localhost`; deliveries are also refused when a name resolves to such an address.', fix: 'Use a public https URL; to deliver inside your own network, set `webhooks.allowPrivateTargets: true`.' },

@@ -11,6 +11,7 @@ const OAUTH_ERROR: Partial<Record<ErrorCode, string>> = {
   'oauth.unauthorized-client': 'unauthorized_client',
   'oauth.unsupported-grant-type': 'unsupported_grant_type',
   'oauth.invalid-scope': 'invalid_scope',
+  'oauth.invalid-target': 'invalid_target',
   'oauth.unsupported-token-type': 'unsupported_token_type',
   'request.invalid': 'invalid_request',
   'request.malformed': 'invalid_request',

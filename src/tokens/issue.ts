@@ -40,7 +40,8 @@ export function grantScopes(app: AppRecord, requested: string | undefined): stri
 export function grantAudience(app: AppRecord, resources: string[]): string[] {
   if (resources.length === 0) return app.audiences;
   const denied = resources.filter((r) => !app.audiences.includes(r));
-  if (denied.length) throw new PortcullisError('oauth.invalid-scope', `audience not allowed for this app: ${denied.join(' ')}`);
+  // RFC 8707 §2: "invalid_target: The requested resource is invalid, missing, unknown, or malformed."
+  if (denied.length) throw new PortcullisError('oauth.invalid-target', `audience not allowed for this app: ${denied.join(' ')}`);
   return [...new Set(resources)];
 }
 

@@ -70,12 +70,13 @@ test('attack: unknown client gets exactly the answer a wrong secret gets (no cli
   assert.deepEqual(a.body, b.body);
 });
 
-test('attack: scope escalation → 400 invalid_scope; audience of another API → invalid_scope', async () => {
+test('attack: scope escalation → 400 invalid_scope; audience of another API → invalid_target (RFC 8707 §2)', async () => {
   const r = await postForm(tokenUrl(), { grant_type: 'client_credentials', scope: 'orders:read admin' }, { authorization: basic(id, secret) });
   assert.equal(r.status, 400);
   assert.equal(r.body.error, 'invalid_scope');
   const r2 = await postForm(tokenUrl(), { grant_type: 'client_credentials', resource: 'payroll-api' }, { authorization: basic(id, secret) });
-  assert.equal(r2.body.error, 'invalid_scope');
+  assert.equal(r2.status, 400);
+  assert.equal(r2.body.error, 'invalid_target');
 });
 
 test('bad input: missing and unsupported grant types, duplicated parameters, JSON bodies, two auth methods', async () => {

@@ -22,7 +22,7 @@ const NASTY = 'x\u0000\r\n"\\é\u2028y';
 
 for (const [name, path, form, error] of [
   ['grant_type', '/oauth2/token', { grant_type: NASTY }, 'unsupported_grant_type'],
-  ['resource', '/oauth2/token', { grant_type: 'client_credentials', resource: NASTY }, 'invalid_scope'],
+  ['resource', '/oauth2/token', { grant_type: 'client_credentials', resource: NASTY }, 'invalid_target'],
   ['token_type_hint', '/oauth2/revoke', { token: 't', token_type_hint: NASTY }, 'unsupported_token_type'],
 ] as const) {
   test(`attack: a ${name} with control characters, quotes and non-ASCII → 400 ${error}, error_description within the RFC 6749 §5.2 set`, async () => {
