@@ -141,6 +141,10 @@ function registeredCertificateMatches(app: AppRecord, der: Uint8Array): boolean 
   return false;
 }
 
+/** A client assertion is accepted while its `iat` is at most this old (seconds), with this clock tolerance. */
+const ASSERTION_MAX_AGE_S = 600;
+const ASSERTION_TOLERANCE_S = 30;
+
 async function authenticateAssertion(params: Record<string, string>, ctx: ClientAuthContext): Promise<AppRecord> {
   if (params.client_assertion_type !== JWT_BEARER_ASSERTION) throw new PortcullisError('oauth.invalid-request', `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);
   const assertion = params.client_assertion;
@@ -167,15 +171,17 @@ async function authenticateAssertion(params: Record<string, string>, ctx: Client
       audience: ctx.assertionAudiences,
       requiredClaims: ['exp', 'jti'],
       currentDate: new Date(ctx.clock.now()),
-      maxTokenAge: '10m',
-      clockTolerance: 30,
+      maxTokenAge: ASSERTION_MAX_AGE_S,
+      clockTolerance: ASSERTION_TOLERANCE_S,
     }));
   } catch (e) {
     const why = e instanceof joseErrors.JOSEError ? e.code : 'invalid';
     throw invalidClient(`client_assertion rejected (${why})`);
   }
-  // RFC 7523 §3 item 7: the assertion's jti may be used only once.
-  const ttl = Math.max(1000, (payload.exp! + 30) * 1000 - ctx.clock.now());
+  // RFC 7523 §3 item 7: the assertion's jti may be used only once. It is remembered while the
+  // assertion could be accepted: until exp, or until its iat is too old, whichever comes first.
+  const acceptedUntil = Math.min(payload.exp!, payload.iat! + ASSERTION_MAX_AGE_S) + ASSERTION_TOLERANCE_S;
+  const ttl = Math.max(1000, acceptedUntil * 1000 - ctx.clock.now());
   if (!(await ctx.ephemeral.consumeOnce(`assertion:${clientId}:${payload.jti}`, ttl))) throw invalidClient('client_assertion was already used (replay)');
   return requireActive(app, false);
 }
