@@ -60,6 +60,11 @@ export interface OidcDeps {
 export interface OidcOptions {
   /** Seconds (default 600). */
   accessTokenTtl?: number;
+  /**
+   * The gateways' clock-skew leeway in ms (`tokens.leeway`): they accept a token until
+   * exp + this, so a token revoked with its grant is recorded until then (default 0).
+   */
+  leewayMs?: number;
   /** Seconds (default 3600). */
   idTokenTtl?: number;
   /** Seconds (default 14 days). */
@@ -186,7 +191,7 @@ export class OidcService {
       const jti = r.id;
       const clientId = String(r.payload['clientId'] ?? '');
       const expiresAt = Number(r.payload['exp'] ?? 0) * 1000;
-      if (expiresAt <= now) continue;
+      if (expiresAt + (this.opts.leewayMs ?? 0) <= now) continue;
       await this.d.revokedTokens.revokeToken({ jti, clientId, expiresAt, revokedAt: now });
       this.d.audit?.record({ time: now, type: 'token.revoked', actor: 'system', clientId, data: { jti, reason: 'grant-revoked', ...(r.accountId ? { userId: r.accountId } : {}) } });
       await this.d.events.emit({ type: 'token.revoked', jti, clientId, expiresAt }).catch((error: unknown) => void (unconfirmed ??= { error }));
