@@ -335,7 +335,11 @@ export class OidcService {
         },
         userinfo: { enabled: true },
         revocation: { enabled: true },
-        introspection: { enabled: true },
+        // RFC 7662 §4: the server decides who may introspect. A refresh or opaque access token
+        // is only ever presented by its own app (resource servers get JWTs, introspected by
+        // TokenService), so no other app may read it (oidc-provider's default lets any
+        // confidential client).
+        introspection: { enabled: true, allowedPolicy: async (_ctx: unknown, caller: { clientId: string }, token: { clientId?: string }) => token.clientId === caller.clientId },
         claimsParameter: { enabled: false },
         resourceIndicators: {
           enabled: true,
