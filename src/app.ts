@@ -37,6 +37,7 @@ import { AppSigningKeys } from './tokens/app-keys.js';
 import { WebhookService } from './webhooks/service.js';
 import { KeyRingWebhookSigner } from './webhooks/sign.js';
 import { DeliveryWorker } from './webhooks/worker.js';
+import { sealStoredUrls, sealedWebhookStore } from './webhooks/sealed-urls.js';
 import { RevocationSet } from './tokens/revocation-set.js';
 import { TokenService } from './tokens/service.js';
 import { attachGateway, createGateway, gatewayServerOptions } from './gateway/gateway.js';
@@ -225,7 +226,7 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
     const apps = new AppService(store, events, audit, clock);
     const appSigningKeys = new AppSigningKeys(store, envelope, events, audit, clock, apps);
     const appEncryptionKeys = new AppEncryptionKeys(store, envelope, events, audit, clock, apps);
-    const webhooks = new WebhookService(store, audit, clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets });
+    const webhooks = new WebhookService(sealedWebhookStore(store, envelope), audit, clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets });
     webhooks.attach(audit);
     const pki = new CertificateAuthority({
       store,
@@ -394,7 +395,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     await faults?.('reconcile');
     await reconcileFrom(s, faults && (() => faults('reconcile-read')));
   };
-  const webhookWorker = new DeliveryWorker(s.store, new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets, audit: s.audit });
+  const webhookWorker = new DeliveryWorker(sealedWebhookStore(s.store, s.envelope), new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets, audit: s.audit });
   // a gateway served by this thread keeps every event in force or refuses requests (gateway/in-force.ts)
   const localGate = !inThread && !threaded && planes.includes('gateway') ? new GatewayGate() : undefined;
   const apply = applyEvent(s);
@@ -410,6 +411,9 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     }
     const serverTls = await openServerTls(config, (f) => resolveIn(s.dir, f), s.pki, s.clock, logger);
     if (!inThread) {
+      // subscriptions stored before their URLs were sealed (a URL often carries the receiver's credential)
+      const sealed = await sealStoredUrls(s.store, s.envelope);
+      if (sealed > 0) logger.info({ webhooks: sealed }, 'sealed the stored URLs of webhook subscriptions');
       const signingChanged = await s.keys.maintain();
       if ((await s.encryptionKeys.maintain()) || signingChanged) await s.events.emit({ type: 'keys.changed' });
     }

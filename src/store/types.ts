@@ -7,7 +7,7 @@ import type { CertificateStore } from '../pki/store.js';
 import type { MfaStore } from '../mfa/store.js';
 import type { PasswordStore } from '../identity/passwords/store.js';
 import type { AppSigningKeyStore } from '../tokens/app-keys-store.js';
-import type { WebhookStore } from '../webhooks/store.js';
+import type { WebhookUrlStore } from '../webhooks/store.js';
 import type { KeyUsageStore, SealedValueStore } from '../crypto/store.js';
 import type { TransitStore } from '../crypto/transit/store.js';
 import type { AppEncryptionKeyStore } from '../tokens/app-encryption-keys-store.js';
@@ -22,7 +22,7 @@ export interface DurableStore
     MfaStore,
     PasswordStore,
     AppSigningKeyStore,
-    WebhookStore,
+    WebhookUrlStore,
     AppEncryptionKeyStore,
     TransitStore,
     SealedValueStore,

@@ -121,7 +121,8 @@ export class WebhookService {
     if (description !== null && description.length > 200) throw new PortcullisError('request.invalid', 'description: at most 200 characters');
     const w: WebhookRecord = { id: `wh_${randomId(12)}`, url: checkUrl(input.url, this.opts.allowPrivateTargets ?? false), events: checkEvents(input.events), description, createdAt: this.clock.now() };
     await this.store.insertWebhook(w);
-    this.audit.record({ time: w.createdAt, type: 'webhook.created', actor, data: { id: w.id, url: w.url, events: w.events } });
+    // the origin only: a receiver's credential is often in the URL's path or query (sealed-urls.ts)
+    this.audit.record({ time: w.createdAt, type: 'webhook.created', actor, data: { id: w.id, origin: new URL(w.url).origin, events: w.events } });
     return w;
   }
 

@@ -70,3 +70,8 @@ export interface WebhookStore {
   /** Newest first. */
   listDeliveries(webhookId: string, limit: number): Promise<DeliveryRecord[]>;
 }
+
+/** The durable store's side: a subscription's stored URL can be rewritten (sealed-urls.ts seals rows kept in clear). */
+export interface WebhookUrlStore extends WebhookStore {
+  setWebhookUrl(id: string, url: string): Promise<void>;
+}

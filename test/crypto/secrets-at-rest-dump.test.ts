@@ -1,7 +1,8 @@
 /**
  * Secrets at rest, checked the way an attacker with a database dump would: create every
  * kind of secret Portcullis stores (client secret, signing and encryption private keys,
- * app HMAC signing key, app AES key, transit key versions of each type, TOTP seed) on
+ * app HMAC signing key, app AES key, transit key versions of each type, TOTP seed, a
+ * webhook URL carrying its receiver's credential) on
  * SQLite and on PostgreSQL, dump the database (the raw SQLite files plus every table as
  * text; `pg_dump` on PostgreSQL, or every table as text when pg_dump is missing) and
  * search the dump for each secret as text and as base64, base64url, hex and raw bytes.
@@ -10,6 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -78,6 +80,10 @@ async function createSecrets(node: TestNode): Promise<{ secrets: Secret[]; clear
   const totp = new TotpFactor({ store: s.store, ephemeral: s.ephemeral, box: envelopeSecretBox(s.envelope), clock: s.clock }, { issuer: 'Portcullis' });
   const enrolled = await totp.enroll({ userId: 'user-dump-1', address: 'dump@example.org' });
   secrets.push({ what: 'TOTP seed', bytes: base32Decode(enrolled.secretBase32!), text: enrolled.secretBase32! });
+  // a receiver whose credential is the URL's path (as chat services' incoming webhooks are)
+  const hookToken = randomBytes(24);
+  await s.webhooks.subscribe({ url: `https://hooks.example.com/services/${hookToken.toString('base64url')}`, events: ['*'] }, 'test');
+  secrets.push({ what: 'webhook URL credential', bytes: hookToken, text: hookToken.toString('base64url') });
   await s.audit.flush();
   return { secrets, clear: app.clientId };
 }

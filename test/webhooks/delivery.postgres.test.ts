@@ -6,6 +6,7 @@ import { openDurableStore } from '../../src/store/index.js';
 import { DeliveryWorker } from '../../src/webhooks/worker.js';
 import { createTempPostgresDatabase, serviceTest } from '../support/services.js';
 import { newMasterKey, openDeps, startReceiver } from './helpers.js';
+import { sealedWebhookStore } from '../../src/webhooks/sealed-urls.js';
 
 await serviceTest('postgres', 'webhooks on PostgreSQL: two workers on two connections racing over 40 due deliveries send each exactly once', async () => {
   const db = await createTempPostgresDatabase();
@@ -17,8 +18,8 @@ await serviceTest('postgres', 'webhooks on PostgreSQL: two workers on two connec
     const hook = await a.webhooks.subscribe({ url: rx.url, events: ['*'] }, 'admin');
     for (let i = 0; i < 40; i++) await a.webhooks.enqueue('token.revoked', { time: clock.now(), type: 'token.revoked', actor: 'admin', clientId: `c${i}`, data: { jti: `j${i}` } });
     const opts = { batch: 7, jitter: 0, baseDelayMs: 1000, allowPrivateTargets: true };
-    const w1 = new DeliveryWorker(a.store, a.signer, clock, silentLogger, { ...opts, owner: 'node-1' });
-    const w2 = new DeliveryWorker(storeB, a.signer, clock, silentLogger, { ...opts, owner: 'node-2' });
+    const w1 = new DeliveryWorker(a.hooks, a.signer, clock, silentLogger, { ...opts, owner: 'node-1' });
+    const w2 = new DeliveryWorker(sealedWebhookStore(storeB, a.envelope), a.signer, clock, silentLogger, { ...opts, owner: 'node-2' });
     let attempted = 0;
     for (let round = 0; round < 20 && attempted < 40; round++) {
       const [x, y] = await Promise.all([w1.runOnce(), w2.runOnce()]);

@@ -55,7 +55,7 @@ describe('webhook delivery', () => {
     try {
       const hook = await deps.webhooks.subscribe({ url: rx.url, events: ['app.tokens-revoked'] }, 'admin');
       assert.equal(await deps.webhooks.enqueue('app.tokens-revoked', revoked(clock)), 1);
-      const worker = new DeliveryWorker(deps.store, deps.signer, clock, silentLogger, FAST);
+      const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, FAST);
       assert.equal(await worker.runOnce(), 1);
       assert.equal(rx.received.length, 1);
       const got = rx.received[0]!;
@@ -92,7 +92,7 @@ describe('webhook delivery', () => {
     try {
       await deps.webhooks.subscribe({ url: rx.url, events: ['*'] }, 'admin');
       await deps.webhooks.enqueue('app.tokens-revoked', revoked(clock));
-      await new DeliveryWorker(deps.store, deps.signer, clock, silentLogger, FAST).runOnce();
+      await new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, FAST).runOnce();
       const got = rx.received[0]!;
       const tampered = { ...got, body: Buffer.from(got.body.toString().replace('app-1', 'app-2')) };
       await rejectsCode(verifyWebhook(rx.asRequest(tampered), { keys: jwks() }), 'digest.mismatch');
@@ -115,7 +115,7 @@ describe('webhook delivery', () => {
     try {
       const hook = await deps.webhooks.subscribe({ url: rx.url, events: ['app.tokens-revoked'] }, 'admin');
       await deps.webhooks.enqueue('app.tokens-revoked', revoked(clock));
-      const worker = new DeliveryWorker(deps.store, deps.signer, clock, silentLogger, FAST);
+      const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, FAST);
       const t0 = clock.now();
       const sentAt: number[] = [];
       const tick = async () => {
@@ -155,7 +155,7 @@ describe('webhook delivery', () => {
     try {
       const hook = await deps.webhooks.subscribe({ url: rx.url, events: ['app.tokens-revoked'] }, 'admin');
       await deps.webhooks.enqueue('app.tokens-revoked', revoked(clock));
-      const worker = new DeliveryWorker(deps.store, deps.signer, clock, silentLogger, { ...FAST, maxAttempts: 3 });
+      const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { ...FAST, maxAttempts: 3 });
       for (let i = 0; i < 6; i++) {
         await worker.runOnce();
         clock.advance(10_000);
@@ -176,7 +176,7 @@ describe('webhook delivery', () => {
       const dead = await deps.webhooks.subscribe({ url: closed.url, events: ['app.tokens-revoked'] }, 'admin');
       const redirecting = await deps.webhooks.subscribe({ url: rx.url, events: ['app.tokens-revoked'] }, 'admin');
       await deps.webhooks.enqueue('app.tokens-revoked', revoked(clock));
-      await new DeliveryWorker(deps.store, deps.signer, clock, silentLogger, FAST).runOnce();
+      await new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, FAST).runOnce();
       const [d] = await deps.webhooks.deliveries(dead.id);
       assert.deepEqual([d!.status, d!.attempts, d!.lastStatus, d!.lastError], ['pending', 1, null, 'ECONNREFUSED']);
       const [r] = await deps.webhooks.deliveries(redirecting.id);
@@ -191,7 +191,7 @@ describe('webhook delivery', () => {
     try {
       const hook = await deps.webhooks.subscribe({ url: rx.url, events: ['app.tokens-revoked'] }, 'admin');
       await deps.webhooks.enqueue('app.tokens-revoked', revoked(clock));
-      await new DeliveryWorker(deps.store, deps.signer, clock, silentLogger, FAST).runOnce();
+      await new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, FAST).runOnce();
       assert.equal(rx.received.length, 1);
       await deps.store.close();
 
@@ -199,7 +199,7 @@ describe('webhook delivery', () => {
       const [pending] = await deps.webhooks.deliveries(hook.id);
       assert.deepEqual([pending!.status, pending!.attempts], ['pending', 1]);
       clock.advance(1000);
-      assert.equal(await new DeliveryWorker(deps.store, deps.signer, clock, silentLogger, FAST).runOnce(), 1);
+      assert.equal(await new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, FAST).runOnce(), 1);
       const [d] = await deps.webhooks.deliveries(hook.id);
       assert.deepEqual([d!.status, d!.attempts], ['delivered', 2]);
       assert.equal(rx.received.length, 2);

@@ -10,6 +10,8 @@ import { openDurableStore, type DurableStore } from '../../src/store/index.js';
 import { KeyRingWebhookSigner } from '../../src/webhooks/sign.js';
 import { WebhookService } from '../../src/webhooks/service.js';
 import { MemoryAuditSink } from '../../src/audit/sink.js';
+import { sealedWebhookStore } from '../../src/webhooks/sealed-urls.js';
+import type { WebhookStore } from '../../src/webhooks/store.js';
 
 export interface Received {
   method: string;
@@ -67,6 +69,9 @@ export async function startReceiver(path = '/hooks/in', script: number[] = []): 
 
 export interface Deps {
   store: DurableStore;
+  /** The store as the service and the worker use it in a node: subscription URLs sealed (webhooks/sealed-urls.ts). */
+  hooks: WebhookStore;
+  envelope: Envelope;
   keys: KeyRing;
   signer: KeyRingWebhookSigner;
   webhooks: WebhookService;
@@ -82,7 +87,8 @@ export async function openDeps(url: string, masterKey: Buffer, clock: Clock, alg
   const envelope = await Envelope.open(store, Buffer.from(masterKey));
   const keys = new KeyRing(store, envelope, clock, { alg, rotationIntervalMs: 86_400_000, prepublishMs: 3_600_000, maxTokenLifetimeMs: 3_600_000 });
   await keys.maintain();
-  return { store, keys, signer: new KeyRingWebhookSigner(keys, clock), webhooks: new WebhookService(store, new MemoryAuditSink(), clock, silentLogger, { allowPrivateTargets }) };
+  const hooks = sealedWebhookStore(store, envelope);
+  return { store, hooks, envelope, keys, signer: new KeyRingWebhookSigner(keys, clock), webhooks: new WebhookService(hooks, new MemoryAuditSink(), clock, silentLogger, { allowPrivateTargets }) };
 }
 
 export const newMasterKey = (): Buffer => randomBytes(32);

@@ -72,7 +72,7 @@ describe('attack: SSRF attempts at webhook delivery are audited, rate-limited pe
       const priv = await deps.webhooks.subscribe({ url: 'http://10.0.0.5/hook', events: ['*'] }, 'admin');
       for (let i = 0; i < 3; i++) await deps.webhooks.enqueue('app.disabled', { time: clock.now(), type: 'app.disabled', actor: 'admin', clientId: `app-${i}` });
       const audit = new MemoryAuditSink();
-      const worker = new DeliveryWorker(deps.store, deps.signer, clock, silentLogger, { ...W, audit });
+      const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { ...W, audit });
       assert.equal(await worker.runOnce(), 9);
       assert.equal(rx.received.length, 0);
       const events = forbidden(audit);
@@ -105,7 +105,7 @@ describe('attack: SSRF attempts at webhook delivery are audited, rate-limited pe
       const hook = await deps.webhooks.subscribe({ url: 'http://127.0.0.1:59999/in', events: ['*'] }, 'admin');
       for (let i = 0; i < 5; i++) await deps.webhooks.enqueue('app.disabled', { time: clock.now(), type: 'app.disabled', actor: 'admin', clientId: `app-${i}` });
       const audit = new MemoryAuditSink();
-      const worker = new DeliveryWorker(deps.store, deps.signer, clock, silentLogger, { ...W, baseDelayMs: 1000, maxDelayMs: 1000, maxAttempts: 1000, audit });
+      const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { ...W, baseDelayMs: 1000, maxDelayMs: 1000, maxAttempts: 1000, audit });
       let attempts = 0;
       // 2.5 minutes of retries every second: 150 ticks of 5 refused deliveries each
       for (let s = 0; s < 150; s++) {
@@ -140,7 +140,7 @@ describe('attack: SSRF attempts at webhook delivery are audited, rate-limited pe
       const hook = await deps.webhooks.subscribe({ url: `http://${name}:59999/hooks/in`, events: ['*'] }, 'admin');
       await deps.webhooks.enqueue('app.disabled', { time: clock.now(), type: 'app.disabled', actor: 'admin', clientId: 'app-1' });
       const audit = new MemoryAuditSink();
-      const worker = new DeliveryWorker(deps.store, deps.signer, clock, silentLogger, { ...W, audit });
+      const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { ...W, audit });
       await worker.runOnce();
       await worker.stop();
       const [d] = await deps.webhooks.deliveries(hook.id);

@@ -59,7 +59,7 @@ describe('delivery: the address is checked when connecting, and the log says onl
       const open = await deps.webhooks.subscribe({ url: rx.url, events: ['*'] }, 'admin');
       const dead = await deps.webhooks.subscribe({ url: closed.url, events: ['*'] }, 'admin');
       await deps.webhooks.enqueue('app.disabled', { time: clock.now(), type: 'app.disabled', actor: 'admin', clientId: 'app-1' });
-      const worker = new DeliveryWorker(deps.store, deps.signer, clock, silentLogger, W);
+      const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, W);
       assert.equal(await worker.runOnce(), 2);
       await worker.stop();
       assert.equal(rx.received.length, 0, 'nothing reached the loopback receiver');
@@ -87,7 +87,7 @@ describe('delivery: the address is checked when connecting, and the log says onl
       // the name is not a literal, so registration accepts it, as it would a name that resolved to a public address then
       const hook = await deps.webhooks.subscribe({ url: `http://${name}:${port}/hooks/in`, events: ['*'] }, 'admin');
       await deps.webhooks.enqueue('app.disabled', { time: clock.now(), type: 'app.disabled', actor: 'admin', clientId: 'app-1' });
-      const worker = new DeliveryWorker(deps.store, deps.signer, clock, silentLogger, W);
+      const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, W);
       await worker.runOnce();
       await worker.stop();
       assert.equal(rx.received.length, 0);
@@ -95,7 +95,7 @@ describe('delivery: the address is checked when connecting, and the log says onl
       assert.deepEqual([d!.lastStatus, d!.lastError], [null, 'target-forbidden']);
       // the same delivery with the opt-in goes through
       clock.advance(60_000);
-      const allowed = new DeliveryWorker(deps.store, deps.signer, clock, silentLogger, { ...W, allowPrivateTargets: true, owner: randomId(4) });
+      const allowed = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { ...W, allowPrivateTargets: true, owner: randomId(4) });
       await allowed.runOnce();
       await allowed.stop();
       assert.equal(rx.received.length, 1);

@@ -262,6 +262,9 @@ export class KyselyDurableStore implements DurableStore {
   getWebhook(id: string): Promise<WebhookRecord | undefined> {
     return this.run('getWebhook', (db) => webhooks.getWebhook(db, id));
   }
+  setWebhookUrl(id: string, url: string): Promise<void> {
+    return this.run('setWebhookUrl', (db) => webhooks.setWebhookUrl(db, id, url));
+  }
   listWebhooks(): Promise<WebhookRecord[]> {
     return this.run('listWebhooks', (db) => webhooks.listWebhooks(db));
   }

@@ -57,6 +57,11 @@ export async function insertWebhook(db: Kysely<Database>, w: WebhookRecord): Pro
   if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new PortcullisError('conflict', `a webhook with id ${w.id} exists`);
 }
 
+/** Replaces a subscription's stored URL (its sealed form: webhooks/sealed-urls.ts). */
+export async function setWebhookUrl(db: Kysely<Database>, id: string, url: string): Promise<void> {
+  await db.updateTable('webhooks').set({ url }).where('id', '=', id).execute();
+}
+
 export async function getWebhook(db: Kysely<Database>, id: string): Promise<WebhookRecord | undefined> {
   const r = await db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
   return r && webhookFromRow(r);
