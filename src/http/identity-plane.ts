@@ -50,8 +50,9 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'],
     tls_client_certificate_bound_access_tokens: true,
     token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    // the revocation and introspection endpoints authenticate apps as the token endpoint does (RFC 8414 §2, RFC 8705 §2)
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256'],
     authorization_response_iss_parameter_supported: true,

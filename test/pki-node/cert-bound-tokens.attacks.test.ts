@@ -55,6 +55,27 @@ test('discovery announces certificate-bound tokens (RFC 8705 §3.3) and the mTLS
   const base = discoveryDocument('https://127.0.0.1:8080') as { token_endpoint_auth_methods_supported: string[] };
   assert.ok(base.token_endpoint_auth_methods_supported.includes('tls_client_auth'));
   assert.ok(base.token_endpoint_auth_methods_supported.includes('self_signed_tls_client_auth'));
+  // the revocation and introspection endpoints take the same client authentication
+  for (const key of ['revocation_endpoint_auth_methods_supported', 'introspection_endpoint_auth_methods_supported']) {
+    assert.ok((r.json[key] as string[]).includes('tls_client_auth'), key);
+    assert.ok((r.json[key] as string[]).includes('self_signed_tls_client_auth'), key);
+  }
+});
+
+test('tls_client_auth at the revocation endpoint: the app revokes its own token with its certificate, and the gateway refuses it', async () => {
+  const t = await token(appId, mine);
+  assert.equal(t.status, 200, t.text);
+  const revoked = await https(`${node.urls.identity}/oauth2/revoke`, {
+    ca,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: form({ token: t.json.access_token, client_id: appId }),
+    ...mine,
+  });
+  assert.equal(revoked.status, 200, revoked.text);
+  const r = await admin(node, 'POST', '/v1/tokens/introspect', { token: t.json.access_token });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(r.json.active, false);
 });
 
 test('tls_client_auth: a token bound to the certificate (cnf.x5t#S256) works at the gateway over the same certificate', async () => {
