@@ -39,15 +39,18 @@ export interface ClientAuthContext {
   verifyTlsClient?(chain: readonly Uint8Array[]): Promise<string | null>;
 }
 
-const invalidClient = (why: string, basic = false) =>
-  new PortcullisError('oauth.invalid-client', why, { details: basic ? { wwwAuthenticate: 'Basic realm="portcullis"' } : undefined });
+/**
+ * Every 401 carries a challenge (RFC 9110 §15.5.2), also when the client authenticated
+ * in the body or by certificate: Basic is one this endpoint takes (RFC 6749 §5.2).
+ */
+const invalidClient = (why: string) => new PortcullisError('oauth.invalid-client', why, { details: { wwwAuthenticate: 'Basic realm="portcullis"' } });
 
 function decodeBasic(header: string): { clientId: string; secret: string } {
   const m = /^Basic +([A-Za-z0-9+/=._~-]+) *$/i.exec(header);
-  if (!m) throw invalidClient('malformed Basic authorization header', true);
+  if (!m) throw invalidClient('malformed Basic authorization header');
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
   const i = decoded.indexOf(':');
-  if (i < 0) throw invalidClient('malformed Basic credentials', true);
+  if (i < 0) throw invalidClient('malformed Basic credentials');
   try {
     // RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding.
     return {
@@ -55,13 +58,13 @@ function decodeBasic(header: string): { clientId: string; secret: string } {
       secret: decodeURIComponent(decoded.slice(i + 1).replace(/\+/g, ' ')),
     };
   } catch {
-    throw invalidClient('malformed Basic credentials', true);
+    throw invalidClient('malformed Basic credentials');
   }
 }
 
-function requireActive(app: AppRecord | undefined, basic: boolean): AppRecord {
-  if (!app) throw invalidClient('client authentication failed', basic);
-  if (app.status !== 'active') throw invalidClient('client authentication failed: the app is disabled', basic);
+function requireActive(app: AppRecord | undefined): AppRecord {
+  if (!app) throw invalidClient('client authentication failed');
+  if (app.status !== 'active') throw invalidClient('client authentication failed: the app is disabled');
   return app;
 }
 
@@ -81,8 +84,8 @@ export async function authenticateClient(req: ClientAuthRequest, ctx: ClientAuth
     const app = ctx.findApp(clientId);
     // Always run the comparison, so an unknown client takes as long as a wrong secret.
     const ok = verifySecret(secret, app?.secretVerifier ?? 'sha256$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
-    if (!app || !ok) throw invalidClient('client authentication failed', true);
-    return requireActive(app, true);
+    if (!app || !ok) throw invalidClient('client authentication failed');
+    return requireActive(app);
   }
   if (hasPost) {
     const clientId = params.client_id;
@@ -90,12 +93,12 @@ export async function authenticateClient(req: ClientAuthRequest, ctx: ClientAuth
     const app = ctx.findApp(clientId);
     const ok = verifySecret(params.client_secret!, app?.secretVerifier ?? 'sha256$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
     if (!app || !ok) throw invalidClient('client authentication failed');
-    return requireActive(app, false);
+    return requireActive(app);
   }
   if (hasAssertion) return authenticateAssertion(params, ctx);
   const mtlsApp = params.client_id !== undefined ? ctx.findApp(params.client_id) : undefined;
   if (mtlsApp && MTLS_METHODS.has(mtlsApp.tokenEndpointAuthMethod)) return authenticateMtls(mtlsApp, req.clientCertificate ?? [], ctx);
-  throw invalidClient('client authentication is required', true);
+  throw invalidClient('client authentication is required');
 }
 
 /** RFC 8705 §2: the TLS handshake proved the key; the certificate must be the app's. */
@@ -112,10 +115,10 @@ async function authenticateMtls(app: AppRecord, chain: readonly Uint8Array[], ct
     }
     // RFC 8705 §2.1.2: the subject alternative name must equal the registered tls_client_auth_san_uri.
     if (bound !== app.clientId) throw invalidClient('the client certificate is bound to another app');
-    return requireActive(app, false);
+    return requireActive(app);
   }
   if (!registeredCertificateMatches(app, chain[0]!)) throw invalidClient('the client certificate is not registered for this app');
-  return requireActive(app, false);
+  return requireActive(app);
 }
 
 /** RFC 8705 §2.2.2: the presented certificate must match one registered in the app's JWKS (x5c, or the public key). */
@@ -183,5 +186,5 @@ async function authenticateAssertion(params: Record<string, string>, ctx: Client
   const acceptedUntil = Math.min(payload.exp!, payload.iat! + ASSERTION_MAX_AGE_S) + ASSERTION_TOLERANCE_S;
   const ttl = Math.max(1000, acceptedUntil * 1000 - ctx.clock.now());
   if (!(await ctx.ephemeral.consumeOnce(`assertion:${clientId}:${payload.jti}`, ttl))) throw invalidClient('client_assertion was already used (replay)');
-  return requireActive(app, false);
+  return requireActive(app);
 }

@@ -63,6 +63,17 @@ test('attack: wrong client secret → 401 invalid_client with WWW-Authenticate B
   assert.match(r.headers.get('www-authenticate') ?? '', /^Basic /);
 });
 
+test('a client authenticating in the body (client_secret_post, an assertion) that fails gets 401 with a challenge too (RFC 9110 §15.5.2)', async () => {
+  const post = await postForm(tokenUrl(), { grant_type: 'client_credentials', client_id: id, client_secret: 'wrong' });
+  assert.equal(post.status, 401);
+  assert.equal(post.body.error, 'invalid_client');
+  assert.match(post.headers.get('www-authenticate') ?? '', /^Basic realm="portcullis"$/);
+  const assertion = await postForm(tokenUrl(), { grant_type: 'client_credentials', client_id: id, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: 'not.a.jwt' });
+  assert.equal(assertion.status, 401);
+  assert.equal(assertion.body.error, 'invalid_client');
+  assert.match(assertion.headers.get('www-authenticate') ?? '', /^Basic realm="portcullis"$/);
+});
+
 test('attack: unknown client gets exactly the answer a wrong secret gets (no client enumeration)', async () => {
   const a = await postForm(tokenUrl(), { grant_type: 'client_credentials' }, { authorization: basic('nobody', secret) });
   const b = await postForm(tokenUrl(), { grant_type: 'client_credentials' }, { authorization: basic(id, 'wrong') });
