@@ -6,27 +6,19 @@
  * hides the tampering and the row; reading such a row answers `audit.chain-broken`.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe } from 'node:test';
 import { chainHash, verifyAuditChain } from '../../src/audit/trail.js';
 import type { AuditEventInput } from '../../src/audit/store.js';
 import { isPortcullisError } from '../../src/core/errors.js';
 import { serviceDescribe } from '../support/services.js';
-import { postgresStoreFixture, sqliteStoreFixture, type StoreFixture } from '../support/store-fixtures.js';
+import { postgresStoreFixture, sqliteStoreFixture, storeTests, type StoreFixture } from '../support/store-fixtures.js';
 
 type Fixture = StoreFixture;
 
 const ev = (i: number): AuditEventInput => ({ time: 1_764_000_000_000 + i, type: `e${i}`, actor: 'admin', data: { n: i } });
 
 function suite(name: string, make: () => Promise<Fixture>): void {
-  const withStore = (title: string, fn: (f: Fixture) => Promise<void>) =>
-    test(`${name}: ${title}`, async () => {
-      const f = await make();
-      try {
-        await fn(f);
-      } finally {
-        await f.dispose();
-      }
-    });
+  const withStore = storeTests(name, make);
 
   withStore('a row whose data was edited to text that is not JSON → verify names that row as altered', async (f) => {
     await f.store.appendAudit([1, 2, 3, 4].map(ev), chainHash);

@@ -5,26 +5,18 @@
  * longer verifies as ok, and appends made after such a deletion do not hide it.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe } from 'node:test';
 import { chainHash, verifyAuditChain } from '../../src/audit/trail.js';
 import type { AuditEventInput } from '../../src/audit/store.js';
 import { serviceDescribe } from '../support/services.js';
-import { postgresStoreFixture, sqliteStoreFixture, type StoreFixture } from '../support/store-fixtures.js';
+import { postgresStoreFixture, sqliteStoreFixture, storeTests, type StoreFixture } from '../support/store-fixtures.js';
 
 type Fixture = StoreFixture;
 
 const ev = (i: number): AuditEventInput => ({ time: 1_764_000_000_000 + i, type: `e${i}`, actor: 'admin' });
 
 function suite(name: string, make: () => Promise<Fixture>): void {
-  const withStore = (title: string, fn: (f: Fixture) => Promise<void>) =>
-    test(`${name}: ${title}`, async () => {
-      const f = await make();
-      try {
-        await fn(f);
-      } finally {
-        await f.dispose();
-      }
-    });
+  const withStore = storeTests(name, make);
 
   withStore('an empty trail verifies; a whole chain verifies and reports its head', async (f) => {
     assert.deepEqual(await verifyAuditChain(f.store), { ok: true, rows: 0 });

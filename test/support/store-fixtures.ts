@@ -9,6 +9,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { openDurableStore } from '../../src/store/index.js';
 import type { DurableStore } from '../../src/store/types.js';
+import { test } from 'node:test';
 import { createTempPostgresDatabase } from './services.js';
 
 export interface StoreFixture {
@@ -54,5 +55,26 @@ export async function postgresStoreFixture(): Promise<StoreFixture> {
       await store.close();
       await db.drop();
     },
+  };
+}
+
+/**
+ * A `test` factory whose tests each run on a fresh store from `make`, disposed after it,
+ * titled `<name>: <title>` (one suite per backend).
+ *
+ * @example
+ * const withStore = storeTests('SQLite', () => sqliteStoreFixture());
+ * withStore('verifies', async (f) => { ... });
+ */
+export function storeTests(name: string, make: () => Promise<StoreFixture>): (title: string, fn: (f: StoreFixture) => Promise<void>) => void {
+  return (title, fn) => {
+    test(`${name}: ${title}`, async () => {
+      const f = await make();
+      try {
+        await fn(f);
+      } finally {
+        await f.dispose();
+      }
+    });
   };
 }
