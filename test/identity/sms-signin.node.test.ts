@@ -176,7 +176,7 @@ test('attack: SMS code guessing through the sign-in pages hits the attempt cap (
   assert.equal(provider.received.length, n);
 });
 
-test('the SMS provider refuses a code: the sign-in page says the code could not be sent (502), names no provider URL', async () => {
+test('the SMS provider refuses a code: the sign-in page says the code could not be sent (502), names no provider URL, and the user can ask again at once', async () => {
   await node.services.identity.users.add({ email: 'sms-down@example.test', password: PASSWORD, mfaRequired: true }, 'test');
   const flow = await begin();
   const enrol = await password(flow, 'sms-down@example.test');
@@ -194,4 +194,8 @@ test('the SMS provider refuses a code: the sign-in page says the code could not 
   assert.equal(row.reason, 'mfa.delivery-failed');
   assert.deepEqual(row.data, { factor: 'sms', purpose: 'enroll' });
   assert.doesNotMatch(JSON.stringify(row), /9876543|127\.0\.0\.1|provider-token/);
+  // nothing was sent, so the resend interval does not hold the user back: asking again works at once
+  const again = await post(flow.browser, flow.issuer, enrol.body, 'enroll', { factor: 'sms', address: '+15559876543' });
+  assert.equal(again.status, 200, again.body.slice(0, 300));
+  assert.match(again.body, /A code was sent to/);
 });

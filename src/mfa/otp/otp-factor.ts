@@ -64,7 +64,7 @@ export class OtpFactor implements Factor {
       createdAt: this.deps.clock.now(),
       confirmedAt: null,
     });
-    const sent = await this.send(this.slot(input.userId, 'enroll'), address, 'enroll');
+    const sent = await this.send(input.userId, this.slot(input.userId, 'enroll'), address, 'enroll');
     return { factorId: this.id, pendingConfirmation: true, sentTo: sent.sentTo, expiresAt: sent.expiresAt };
   }
 
@@ -79,7 +79,7 @@ export class OtpFactor implements Factor {
   async challenge(subject: FactorSubject): Promise<ChallengeOutput> {
     const e = await this.confirmed(subject.userId);
     await this.takeSendSlot(subject.userId);
-    const sent = await this.send(this.slot(subject.userId, 'sign-in', subject.attempt), String(e.data.address), 'sign-in');
+    const sent = await this.send(subject.userId, this.slot(subject.userId, 'sign-in', subject.attempt), String(e.data.address), 'sign-in');
     return { sent: true, sentTo: sent.sentTo, expiresAt: sent.expiresAt };
   }
 
@@ -108,16 +108,20 @@ export class OtpFactor implements Factor {
     return e;
   }
 
+  private sendKey(userId: string): string {
+    return `mfa:otp-send:${this.id}:${userId}`;
+  }
+
   /** One send per user per `resendIntervalMs`; throws `auth.throttled`. */
   private async takeSendSlot(userId: string): Promise<void> {
     const interval = this.options.resendIntervalMs ?? 30_000;
-    if (!(await this.deps.ephemeral.consumeOnce(`mfa:otp-send:${this.id}:${userId}`, interval))) {
+    if (!(await this.deps.ephemeral.consumeOnce(this.sendKey(userId), interval))) {
       throw new PortcullisError('auth.throttled', 'a code was sent a moment ago; wait before asking for another', { details: { retryAfterMs: interval } });
     }
   }
 
   /** Sends a fresh code for `slot` (the send slot is already taken). */
-  private async send(slot: string, address: string, purpose: 'enroll' | 'sign-in'): Promise<{ sentTo: string; expiresAt: number }> {
+  private async send(userId: string, slot: string, address: string, purpose: 'enroll' | 'sign-in'): Promise<{ sentTo: string; expiresAt: number }> {
     const { code, expiresAt } = await this.deps.codes.issue(slot);
     const minutes = Math.round(this.deps.codes.ttlMs / 60_000);
     const text = `${code} is your ${this.options.issuer} verification code. It expires in ${minutes} minutes. Do not share it.`;
@@ -125,6 +129,8 @@ export class OtpFactor implements Factor {
       await this.deps.sender.send({ channel: this.id, to: address, code, purpose, expiresAt, subject: `Your ${this.options.issuer} verification code`, text });
     } catch (e) {
       await this.deps.codes.revoke(slot);
+      // nothing was handed over, so nothing to pump: the user may ask again at once
+      await this.deps.ephemeral.delete(this.sendKey(userId)).catch(() => undefined);
       if (e instanceof PortcullisError) throw e;
       throw new PortcullisError('mfa.delivery-failed', `the ${this.id} code could not be sent`, { cause: e });
     }
