@@ -119,7 +119,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
     if (user) d.audit.record({ time: clock.now(), type: 'user.locked', actor: 'system', data: { userId: user.id, lockedUntil, failures: e.failures, ...(e.step ? { step: e.step } : {}) } });
     else d.audit.record({ time: clock.now(), type: 'signin.locked', actor: 'system', data: { subject: e.kind === 'ip' ? 'address' : 'unknown-account', ...(e.kind === 'ip' ? { ip: e.id } : {}), lockedUntil } });
   });
-  const hashers = new PasswordHashers(new Argon2idHasher(), [new Pbkdf2Hasher()]);
+  const hashers = new PasswordHashers(new Argon2idHasher(id.passwords.argon2id), [new Pbkdf2Hasher()]);
   const otpKey = await sharedSecret(store, d.envelope, 'otp.hmac-key');
   const totp = new TotpFactor({ store, ephemeral, box: envelopeSecretBox(d.envelope), clock }, { issuer: 'Portcullis' });
   const otp = new OtpFactor(

@@ -404,6 +404,25 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('Security keys and passkeys (WebAuthn).'),
+      passwords: z
+        .strictObject({
+          argon2id: z
+            .strictObject({
+              memoryCost: z.number().int().min(7168).max(1_048_576).default(19456).describe('KiB of memory per hash (`m`), 7 MiB to 1 GiB. Each hashing thread holds this much while it runs.'),
+              timeCost: z.number().int().min(1).max(16).default(2).describe('Passes over the memory (`t`).'),
+              parallelism: z.number().int().min(1).max(16).default(1).describe('Lanes (`p`). `@node-rs/argon2` computes the lanes of one hash one after another, so more lanes add cost, not speed.'),
+            })
+            .refine((a) => a.memoryCost * a.timeCost >= 35_840, {
+              message: 'memoryCost × timeCost must be at least 35840 (OWASP minimum: m=19456,t=2 or m=47104,t=1 or m=7168,t=5, …)',
+            })
+            .refine((a) => a.memoryCost >= 8 * a.parallelism, { message: 'memoryCost must be at least 8 KiB per lane (RFC 9106)' })
+            .prefault({})
+            .describe(
+              'Argon2id (RFC 9106) parameters of new password hashes. The default is OWASP\'s minimum (m=19 MiB, t=2, p=1); RFC 9106\'s memory-constrained recommendation is m=65536, t=3 (3–4× the cost per sign-in). A stored hash made with lower `memoryCost` or `timeCost`, or another `parallelism`, is replaced by one with these at the user\'s next sign-in. Until then, after raising them, such a user\'s password check is faster than the check made for an unknown e-mail address (which uses these parameters); the difference goes as users sign in.',
+            ),
+        })
+        .prefault({})
+        .describe('How passwords are hashed.'),
     })
     .prefault({})
     .describe('Users signing in to apps (OpenID Connect) and their second factors.'),

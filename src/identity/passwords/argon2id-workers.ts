@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { PortcullisError } from '../../core/errors.js';
 
 export interface Argon2idPoolOptions {
-  /** Hashes run at once (default: the number of cores, at most 8: each holds 19 MiB while it runs). */
+  /** Hashes run at once (default: the number of cores, at most 8: each holds the configured memoryCost, 19 MiB by default, while it runs). */
   threads?: number;
   /** Hashes that may wait for a thread (default 256, ~1.7 s of work on two cores). */
   maxQueued?: number;

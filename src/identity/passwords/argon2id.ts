@@ -1,7 +1,8 @@
 /**
  * Argon2id (RFC 9106) through `@node-rs/argon2`, run on the process's hashing threads
- * (argon2id-workers.ts: bounded, below the event loop in priority). Defaults are OWASP's
- * minimum: m=19 MiB, t=2, p=1. Hashes are PHC strings:
+ * (argon2id-workers.ts: bounded, below the event loop in priority). Parameters come from
+ * `identity.passwords.argon2id`; the defaults are OWASP's minimum, m=19 MiB, t=2, p=1
+ * (the schema refuses less). Hashes are PHC strings:
  * `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.
  */
 import { Algorithm } from '@node-rs/argon2';
