@@ -30,6 +30,8 @@ export function sealedWebhookStore(store: WebhookStore, envelope: Pick<Envelope,
       return w && open(w);
     },
     listWebhooks: async () => Promise.all((await store.listWebhooks()).map(open)),
+    // queueing needs no URL: one row that does not open must not hold back every subscriber's events
+    listWebhookEvents: () => store.listWebhookEvents(),
     deleteWebhook: (id) => store.deleteWebhook(id),
     insertDeliveries: (d: DeliveryRecord[]) => store.insertDeliveries(d),
     claimDueDeliveries: (now, limit, owner, leaseMs) => store.claimDueDeliveries(now, limit, owner, leaseMs),

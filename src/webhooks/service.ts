@@ -90,7 +90,7 @@ export class WebhookService {
 
   /** Queues one event for every subscription that wants it; returns the number of deliveries. */
   async enqueue(type: string, e: AuditEventInput): Promise<number> {
-    const subs = (await this.store.listWebhooks()).filter((w) => w.events.includes('*') || w.events.includes(type));
+    const subs = (await this.store.listWebhookEvents()).filter((w) => w.events.includes('*') || w.events.includes(type));
     if (subs.length === 0) return 0;
     const event = toWebhookEvent(`evt_${randomId(12)}`, type, e);
     const payload = JSON.stringify(event);

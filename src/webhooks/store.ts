@@ -10,6 +10,9 @@ export interface WebhookRecord {
   createdAt: number;
 }
 
+/** A subscription as the queueing of events sees it. */
+export type WebhookEvents = Pick<WebhookRecord, 'id' | 'events'>;
+
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
 export interface DeliveryRecord {
@@ -49,6 +52,8 @@ export interface WebhookStore {
   getWebhook(id: string): Promise<WebhookRecord | undefined>;
   /** Oldest first. */
   listWebhooks(): Promise<WebhookRecord[]>;
+  /** Each subscription's id and event types, oldest first: what queueing an event needs, without the (sealed) URL. */
+  listWebhookEvents(): Promise<WebhookEvents[]>;
   /** Deletes the subscription and its deliveries (pending ones are never sent); false when there was none. */
   deleteWebhook(id: string): Promise<boolean>;
 

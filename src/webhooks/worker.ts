@@ -16,11 +16,12 @@
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { CountedEvents } from '../audit/event-window.js';
 import type { AuditSink } from '../audit/sink.js';
+import { PortcullisError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { WebhookSigner } from './sign.js';
-import type { DeliveryRecord, WebhookStore } from './store.js';
+import type { DeliveryRecord, WebhookRecord, WebhookStore } from './store.js';
 import { ForbiddenTargetError, forbiddenHostClass, publicOnlyLookup, type AddressClass } from './target.js';
 
 export interface DeliveryWorkerOptions {
@@ -139,8 +140,36 @@ export class DeliveryWorker {
     const attempt = d.attempts + 1;
     let status: number | null = null;
     let error: string | null = null;
-    const hook = await this.store.getWebhook(d.webhookId);
-    if (!hook) return;
+    let hook: WebhookRecord | undefined;
+    try {
+      hook = await this.store.getWebhook(d.webhookId);
+      if (!hook) return;
+    } catch (e) {
+      // The stored URL does not open (another master key, a tampered or moved row): nothing
+      // is sent, and the attempt counts as failed, so the delivery backs off and ends as
+      // `failed` instead of poisoning every tick. Any other error fails the tick as before.
+      if (!(e instanceof PortcullisError && e.code === 'crypto.decrypt-failed')) throw e;
+      error = e.code;
+    }
+    if (hook) ({ status, error } = await this.send(hook, d));
+    const at = this.clock.now();
+    const ok = error === null;
+    const final = !ok && attempt >= this.o.maxAttempts;
+    const recorded = await this.store.recordAttempt(d.id, this.o.owner, d.leaseUntil, {
+      status: ok ? 'delivered' : final ? 'failed' : 'pending',
+      nextAttemptAt: ok || final ? at : at + this.delayAfter(attempt),
+      lastStatus: status,
+      lastError: error,
+      at,
+    });
+    if (!recorded) this.logger.warn({ delivery: d.id }, 'webhook delivery lease lapsed before the attempt was recorded');
+    else if (!ok) this.logger.info({ delivery: d.id, attempt, error }, final ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
+  }
+
+  /** One POST of the delivery's payload to the subscription's URL; `error` null when the receiver answered 2xx. */
+  private async send(hook: WebhookRecord, d: DeliveryRecord): Promise<{ status: number | null; error: string | null }> {
+    let status: number | null = null;
+    let error: string | null = null;
     try {
       const body = new TextEncoder().encode(d.payload);
       const headers = await this.signer.signedHeaders(hook.url, body);
@@ -161,17 +190,6 @@ export class DeliveryWorker {
         this.refusals?.hit(hook.id, this.clock.now(), forbidden.addressClass);
       } else error = (err.name === 'TimeoutError' ? 'timeout' : (err.cause?.code ?? err.cause?.message ?? err.name ?? 'Error')).slice(0, MAX_ERROR);
     }
-    const at = this.clock.now();
-    const ok = error === null;
-    const final = !ok && attempt >= this.o.maxAttempts;
-    const recorded = await this.store.recordAttempt(d.id, this.o.owner, d.leaseUntil, {
-      status: ok ? 'delivered' : final ? 'failed' : 'pending',
-      nextAttemptAt: ok || final ? at : at + this.delayAfter(attempt),
-      lastStatus: status,
-      lastError: error,
-      at,
-    });
-    if (!recorded) this.logger.warn({ delivery: d.id }, 'webhook delivery lease lapsed before the attempt was recorded');
-    else if (!ok) this.logger.info({ delivery: d.id, attempt, error }, final ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
+    return { status, error };
   }
 }

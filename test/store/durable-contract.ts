@@ -344,6 +344,9 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     const a = await open();
     const b = h.multiNode ? await open() : a;
     await a.insertWebhook({ id: 'wh1', url: 'https://hooks.example/in', events: ['*'], description: null, createdAt: T0 });
+    await a.insertWebhook({ id: 'wh0', url: 'https://hooks.example/other', events: ['token.revoked', 'app.disabled'], description: null, createdAt: T0 - 1 });
+    assert.deepEqual(await b.listWebhookEvents(), [{ id: 'wh0', events: ['token.revoked', 'app.disabled'] }, { id: 'wh1', events: ['*'] }]);
+    assert.equal(await a.deleteWebhook('wh0'), true);
     const d = (i: number): DeliveryRecord => ({
       id: `d${String(i).padStart(2, '0')}`, webhookId: 'wh1', eventId: `e${i}`, eventType: 'token.revoked', payload: '{}', status: 'pending', attempts: 0,
       nextAttemptAt: i < 30 ? T0 : T0 + 60_000, leaseUntil: 0, leaseOwner: null, lastStatus: null, lastError: null, createdAt: T0 + i, updatedAt: T0 + i, deliveredAt: null,

@@ -13,7 +13,7 @@ import type { WebhookStore } from '../../src/webhooks/store.js';
 
 test('a webhook event the store cannot queue is audited as webhook.enqueue-failed (event type, source record, driver error code), without the record\'s data or the error message', async () => {
   const down = (): Promise<never> => Promise.reject(Object.assign(new Error('connection refused: postgres://portcullis:db-pass@db/portcullis'), { code: 'ECONNREFUSED' }));
-  const store = { listWebhooks: down, insertDeliveries: down } as unknown as WebhookStore;
+  const store = { listWebhookEvents: down, insertDeliveries: down } as unknown as WebhookStore;
   const audit = new MemoryAuditSink();
   const listeners: Array<(e: AuditEventInput) => void> = [];
   const service = new WebhookService(store, audit, new FrozenClock(1_800_000_000_000), silentLogger);

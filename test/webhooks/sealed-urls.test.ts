@@ -61,3 +61,32 @@ test('a subscription stored in clear before URLs were sealed is sealed at start,
     await deps.store.close();
   }
 });
+
+test('a subscription whose sealed URL does not open (a row moved or tampered with) holds back no other subscriber: their events are queued and delivered; its own delivery fails as crypto.decrypt-failed with backoff, then for good', async () => {
+  const clock = new FrozenClock(Date.now());
+  const deps = await openDeps(`sqlite:${join(dir, 'c.db')}`, newMasterKey(), clock);
+  const rx = await startReceiver('/hooks/good');
+  try {
+    const good = await deps.webhooks.subscribe({ url: `${rx.url}?token=good`, events: ['*'] }, 'admin');
+    const sealed = (await deps.store.getWebhook(good.id))!.url;
+    // sealed for wh_good's row: under another id it does not open
+    await deps.store.insertWebhook({ id: 'wh_moved', url: sealed, events: ['*'], description: null, createdAt: clock.now() });
+    assert.equal(await deps.webhooks.enqueue('app.tokens-revoked', { time: clock.now(), type: 'app.tokens-revoked', actor: 'admin', clientId: 'app-1' }), 2);
+    const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { ...W, maxAttempts: 2 });
+    assert.equal(await worker.runOnce(), 2);
+    assert.equal(rx.received.length, 1);
+    assert.equal(rx.received[0]?.url, '/hooks/good?token=good');
+    assert.equal((await deps.store.listDeliveries(good.id, 10))[0]?.status, 'delivered');
+    const [moved] = await deps.store.listDeliveries('wh_moved', 10);
+    assert.deepEqual({ status: moved?.status, attempts: moved?.attempts, lastError: moved?.lastError, lastStatus: moved?.lastStatus }, { status: 'pending', attempts: 1, lastError: 'crypto.decrypt-failed', lastStatus: null });
+    assert.equal(moved?.nextAttemptAt, clock.now() + 1000, 'backs off like any failed attempt');
+    clock.advance(1000);
+    assert.equal(await worker.runOnce(), 1);
+    const [gone] = await deps.store.listDeliveries('wh_moved', 10);
+    assert.deepEqual({ status: gone?.status, attempts: gone?.attempts }, { status: 'failed', attempts: 2 });
+    assert.equal(rx.received.length, 1, 'nothing was sent for the row that does not open');
+  } finally {
+    await rx.close();
+    await deps.store.close();
+  }
+});

@@ -12,7 +12,7 @@ import type { AppPatch, AppRecord, RevokedToken } from '../../tokens/store.js';
 import type { CaRecord, CertificateFilter, CertificateRecord, RevocationReason } from '../../pki/store.js';
 import type { FactorEnrollment, RecoveryCodeRecord } from '../../mfa/store.js';
 import type { AppSigningKeyRecord } from '../../tokens/app-keys-store.js';
-import type { AttemptResult, DeliveryRecord, WebhookRecord } from '../../webhooks/store.js';
+import type { AttemptResult, DeliveryRecord, WebhookEvents, WebhookRecord } from '../../webhooks/store.js';
 import type { DurableStore } from '../types.js';
 import type { Database } from './schema.js';
 import * as apps from './apps.js';
@@ -267,6 +267,9 @@ export class KyselyDurableStore implements DurableStore {
   }
   listWebhooks(): Promise<WebhookRecord[]> {
     return this.run('listWebhooks', (db) => webhooks.listWebhooks(db));
+  }
+  listWebhookEvents(): Promise<WebhookEvents[]> {
+    return this.run('listWebhookEvents', (db) => webhooks.listWebhookEvents(db));
   }
   deleteWebhook(id: string): Promise<boolean> {
     return this.run('deleteWebhook', (db) => webhooks.deleteWebhook(db, id));

@@ -1,7 +1,7 @@
 /** Queries on the `webhooks` and `webhook_deliveries` tables (WebhookStore). */
 import type { Kysely, Selectable } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
-import type { AttemptResult, DeliveryRecord, WebhookRecord } from '../../webhooks/store.js';
+import type { AttemptResult, DeliveryRecord, WebhookEvents, WebhookRecord } from '../../webhooks/store.js';
 import type { Database, WebhookDeliveriesTable, WebhooksTable } from './schema.js';
 
 function webhookFromRow(r: Selectable<WebhooksTable>): WebhookRecord {
@@ -70,6 +70,11 @@ export async function getWebhook(db: Kysely<Database>, id: string): Promise<Webh
 export async function listWebhooks(db: Kysely<Database>): Promise<WebhookRecord[]> {
   const rows = await db.selectFrom('webhooks').selectAll().orderBy('created_at').orderBy('id').execute();
   return rows.map(webhookFromRow);
+}
+
+export async function listWebhookEvents(db: Kysely<Database>): Promise<WebhookEvents[]> {
+  const rows = await db.selectFrom('webhooks').select(['id', 'events']).orderBy('created_at').orderBy('id').execute();
+  return rows.map((r) => ({ id: r.id, events: JSON.parse(r.events) as string[] }));
 }
 
 export async function deleteWebhook(db: Kysely<Database>, id: string): Promise<boolean> {
