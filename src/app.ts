@@ -346,9 +346,15 @@ function applyEvent(s: Services) {
       case 'app.tokens-revoked':
         s.revocations.apply(e);
         break;
-      case 'app.status':
-        s.revocations.apply(e);
+      case 'app.status': {
+        // The status the store holds, not the event's: a disable and an enable made on two
+        // nodes can arrive in either order, and the late one must not win (a numbered read:
+        // one begun earlier never undoes it). An app no longer stored stays refused.
+        const read = s.revocations.readStarts();
+        const app = await s.store.getApp(e.clientId);
+        s.revocations.statusRead(e.clientId, app?.status !== 'active', read);
         break;
+      }
       case 'user.tokens-revoked':
         s.revocations.apply(e);
         break;

@@ -2,6 +2,11 @@
  * Cluster events: facts one node tells every node (revocations, app changes, key
  * changes). Applied locally at once, then published through the ephemeral store's
  * pub/sub; a lost message is covered by each node's periodic reconcile from the store.
+ *
+ * Events from two nodes can arrive in either order, so none may carry state that a late
+ * copy would roll back: revocations and watermarks only grow, and the rest make each node
+ * read the store (numbered reads: stamped-map.ts, RevocationSet.statusRead). `app.status`'s
+ * `disabled` is what the sender changed, not what the receiver applies.
  */
 import type { EphemeralStore } from './ephemeral.js';
 import type { Logger } from './logger.js';

@@ -88,13 +88,27 @@ export class RevocationSet {
     for (const t of s.tokens) if (!this.tokens.has(t.jti)) this.apply({ type: 'token.revoked', jti: t.jti, expiresAt: t.expiresAt });
     for (const a of s.apps) {
       if (a.tokensRevokedBefore > (this.watermarks.get(a.clientId) ?? 0)) this.apply({ type: 'app.tokens-revoked', clientId: a.clientId, before: a.tokensRevokedBefore });
-      if ((this.statusFrom.get(a.clientId) ?? 0) > read) continue;
-      if (a.disabled === this.disabled.has(a.clientId)) this.statusFrom.set(a.clientId, read);
-      else this.change({ type: 'app.status', clientId: a.clientId, disabled: a.disabled }, read);
+      this.statusRead(a.clientId, a.disabled, read);
     }
     for (const u of s.users ?? []) {
       if (u.tokensRevokedBefore > (this.userWatermarks.get(u.userId) ?? 0)) this.apply({ type: 'user.tokens-revoked', userId: u.userId, before: u.tokensRevokedBefore });
     }
+  }
+
+  /**
+   * Sets an app's status as the store holds it, read by the read `readStarts` numbered
+   * `read`. A status change applied, or a read begun, after `read` began is newer and is
+   * kept. An `app.status` event only says that the status changed: two changes made on two
+   * nodes can arrive in either order, so each node reads the status itself.
+   *
+   * @example
+   * const read = revocations.readStarts();
+   * revocations.statusRead(clientId, (await store.getApp(clientId))?.status !== 'active', read);
+   */
+  statusRead(clientId: string, disabled: boolean, read: number): void {
+    if ((this.statusFrom.get(clientId) ?? 0) > read) return;
+    if (disabled === this.disabled.has(clientId)) this.statusFrom.set(clientId, read);
+    else this.change({ type: 'app.status', clientId, disabled }, read);
   }
 
   /**
