@@ -7,8 +7,9 @@
  * issuer and serial; a `caBundle`'s CRLs, unless the route says `revocation: none`)
  * and, with `mapToApp` (the default for the Portcullis CA only), be bound to one active
  * app by `spiffe://<trustDomain>/app/<id>`.
- * The chain is verified once per TLS connection; expiry and revocation are checked
- * on every request. The upstream gets the verified identity in
+ * The chain is verified once per TLS connection; the validity period of every
+ * certificate of the path (leaf, intermediates, anchor) and revocation are checked on
+ * every request. The upstream gets the verified identity in
  * `x-portcullis-client-cert-{app,serial,subject}`.
  *
  * RFC 9700 §4.13 (and RFC 8705 §7.2 for TLS-terminating proxies): client-certificate
@@ -148,7 +149,12 @@ export function clientCertificateStep(req: ClientCertificateRequirement, d: Clie
 
   function admit(ctx: RequestContext, v: VerifiedPeer): void | Promise<void> {
     // Checked per request: a connection can outlive its certificate or its revocation.
-    if (validitySecond(d.clock.now()) > v.notAfter) throw new PortcullisError('cert.expired', 'the client certificate has expired');
+    // The whole path, not only the leaf: a partner intermediate can expire before the
+    // certificates it issued (dates cached at verification, no crypto here).
+    const second = validitySecond(d.clock.now());
+    if (second > v.notAfter) throw new PortcullisError('cert.expired', 'the client certificate has expired');
+    if (second > v.pathNotAfter) throw new PortcullisError('cert.expired', 'a certificate in the client certificate chain has expired');
+    if (second < v.pathNotBefore) throw new PortcullisError('cert.not-yet-valid', 'a certificate in the client certificate chain is not valid yet');
     if (d.pki.isRevoked(v.leaf, v.issuer)) throw new PortcullisError('cert.revoked', 'the client certificate has been revoked');
     const pending = bundleRevocation === undefined ? undefined : pathStatusAllows(bundleRevocation, v.path);
     if (pending !== undefined) return pending.then(() => pass(ctx, v));

@@ -52,6 +52,10 @@ export interface VerifiedPeer {
   /** One-line subject, e.g. `CN=billing`. */
   subject: string;
   notAfter: number;
+  /** The latest notBefore of the verified path (ms): before it some certificate of the path is not valid yet. */
+  pathNotBefore: number;
+  /** The earliest notAfter of the verified path (ms): after it some certificate of the path (leaf, intermediate or anchor) has expired. */
+  pathNotAfter: number;
   leaf: ParsedCertificate;
   /** The certificate that issued the leaf on the verified path (the leaf itself when it is an anchor). */
   issuer: ParsedCertificate;
@@ -374,6 +378,12 @@ export class CertificateAuthority {
     } catch {
       subject = '';
     }
-    return { clientId, serial: v.leaf.serial, subject, notAfter: v.leaf.notAfter, leaf: v.leaf, issuer: v.path[1] ?? v.leaf, path: v.path };
+    let pathNotBefore = -Infinity;
+    let pathNotAfter = Infinity;
+    for (const c of v.path) {
+      pathNotBefore = Math.max(pathNotBefore, c.notBefore);
+      pathNotAfter = Math.min(pathNotAfter, c.notAfter);
+    }
+    return { clientId, serial: v.leaf.serial, subject, notAfter: v.leaf.notAfter, pathNotBefore, pathNotAfter, leaf: v.leaf, issuer: v.path[1] ?? v.leaf, path: v.path };
   }
 }
