@@ -33,9 +33,12 @@ export interface Crl {
 export async function buildCrl(store: CertificateStore, clock: Clock, ca: CrlSigningCa, validityMs: number): Promise<Crl> {
   const now = Math.floor(clock.now() / 1000) * 1000;
   const nextUpdate = now + validityMs;
-  const number = await store.nextCrlNumber(ca.id);
+  // One snapshot: a CRL with a higher number is never built from an older read of the
+  // revocations than a lower-numbered one (RFC 5280 §5.2.3: the number shows supersession).
+  const snapshot = await store.crlSnapshot(ca.id);
+  const number = snapshot.number;
   // Entries stay until the certificate expires (RFC 5280 §3.3: may be removed after).
-  const revoked = (await store.listRevoked(ca.id)).filter((r) => r.notAfter >= now).sort((a, b) => a.serial.localeCompare(b.serial));
+  const revoked = snapshot.revoked.filter((r) => r.notAfter >= now).sort((a, b) => a.serial.localeCompare(b.serial));
   const entries = revoked.map(
     (r) =>
       new RevokedCertificate({

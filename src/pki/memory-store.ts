@@ -51,6 +51,12 @@ export class MemoryCertificateStore implements CertificateStore {
     return n;
   }
 
+  async crlSnapshot(issuerId: string): Promise<{ number: bigint; revoked: CertificateRecord[] }> {
+    const number = (this.crlNumbers.get(issuerId) ?? 0n) + 1n;
+    this.crlNumbers.set(issuerId, number);
+    return { number, revoked: [...this.certs.values()].filter((r) => r.issuerId === issuerId && r.status === 'revoked').map((r) => ({ ...r })) };
+  }
+
   async insertCa(rec: CaRecord): Promise<void> {
     if (this.cas.has(rec.id)) throw new PortcullisError('conflict', `a CA with id ${rec.id} exists`);
     this.cas.set(rec.id, { ...rec });

@@ -88,6 +88,14 @@ export interface CertificateStore {
   listRevoked(issuerId: string): Promise<CertificateRecord[]>;
   /** Atomically increments and returns the CRL number of a CA (first call returns 1). */
   nextCrlNumber(issuerId: string): Promise<bigint>;
+  /**
+   * What a CRL is built from: the next CRL number of a CA and its revoked certificates,
+   * read in one transaction that holds the number until it commits. Race-safe: of two
+   * concurrent calls on any nodes, the one with the higher number read after the other
+   * committed, so its list holds every revocation the lower number's list held and every
+   * revocation committed before the call.
+   */
+  crlSnapshot(issuerId: string): Promise<{ number: bigint; revoked: CertificateRecord[] }>;
 
   insertCa(rec: CaRecord): Promise<void>;
   getCa(id: string): Promise<CaRecord | undefined>;

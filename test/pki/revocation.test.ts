@@ -164,12 +164,12 @@ test('a CRL that cannot be rebuilt at revocation does not undo the revocation: i
   // the CRL number counter is unavailable once, exactly when the revocation rebuilds the CRL
   let fail = false;
   const store = Object.create(t.store) as typeof t.store;
-  store.nextCrlNumber = async (id: string) => {
+  store.crlSnapshot = async (id: string) => {
     if (fail) {
       fail = false;
       throw new Error('database is locked');
     }
-    return t.store.nextCrlNumber(id);
+    return t.store.crlSnapshot(id);
   };
   const publisher = new CrlPublisher(store, t.clock, signingView(t.ca));
   await publisher.get();

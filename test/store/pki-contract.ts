@@ -162,6 +162,20 @@ export function runCertificateStoreSuite(name: string, make: () => Promise<Store
     assert.equal(await a.nextCrlNumber('int-1'), 42n);
   });
 
+  t('crlSnapshot draws the next CRL number with the issuer\'s revoked certificates, on the counter nextCrlNumber uses', async (open) => {
+    const s = await open();
+    await s.insertCertificate(cert('01'));
+    await s.insertCertificate(cert('02', { issuerId: 'int-2' }));
+    await s.revokeCertificate('01', T0 + 1, 'keyCompromise');
+    await s.revokeCertificate('02', T0 + 2, 'superseded');
+    assert.equal(await s.nextCrlNumber('int-1'), 1n);
+    const snap = await s.crlSnapshot('int-1');
+    assert.equal(snap.number, 2n);
+    assert.deepEqual(snap.revoked.map((r) => [r.serial, r.status, r.reason]), [['01', 'revoked', 'keyCompromise']]);
+    assert.equal((await s.crlSnapshot('int-3')).number, 1n);
+    assert.deepEqual((await s.crlSnapshot('int-3')).revoked, []);
+  });
+
   t('CA records: insert, get and list round-trip (offline key as null); duplicate id is a conflict', async (open) => {
     const s = await open();
     const root = ca('root-1', { role: 'root', keyRef: null, active: true, createdAt: T0 });

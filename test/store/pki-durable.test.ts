@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FrozenClock } from '../../src/core/clock.js';
-import { CrlPublisher } from '../../src/pki/crl.js';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CertificateList } from '@peculiar/asn1-x509';
+import { CrlPublisher, buildCrl } from '../../src/pki/crl.js';
 import { createHierarchy } from '../../src/pki/hierarchy.js';
 import { issueCertificate } from '../../src/pki/issue.js';
 import { openIssuingCa, signingView } from '../../src/pki/issuing-ca.js';
@@ -63,6 +65,72 @@ async function twoNodesShareOneCa(a: DurableStore, b: DurableStore): Promise<voi
   }
 }
 
+/** The serials a CRL lists (hex, as the inventory keeps them). */
+function crlSerials(der: Uint8Array): Set<string> {
+  const list = AsnConvert.parse(der, CertificateList);
+  return new Set((list.tbsCertList.revokedCertificates ?? []).map((r) => Buffer.from(r.userCertificate).toString('hex')));
+}
+
+/**
+ * Node A is descheduled after its first store call of a CRL build (a GC pause, a slow
+ * network): while it waits, node B builds a CRL and then a revocation commits.
+ */
+async function rebuildRace(a: DurableStore, b: DurableStore): Promise<void> {
+  const clock = new FrozenClock(Date.now());
+  const kind = fileSignerKind(testSecretBox());
+  const h = await createHierarchy({ store: a, signerKind: kind, clock, urlBase: URL_BASE, trustDomain: 'example.org' });
+  const ca = await openIssuingCa(b, new SignerRegistry([kind]), URL_BASE);
+  const ctx = { store: b, clock, ca, trustDomain: 'example.org' };
+  const early = await issueCertificate(ctx, { profile: 'client', clientId: 'app-1' });
+  const late = await issueCertificate(ctx, { profile: 'client', clientId: 'app-2' });
+  await revokeCertificate({ store: b, clock }, early.serial, 'keyCompromise');
+
+  let calls = 0;
+  let paused!: () => void;
+  const pausedAt = new Promise<void>((r) => (paused = r));
+  let resume!: () => void;
+  const gate = new Promise<void>((r) => (resume = r));
+  const slowA = new Proxy(a, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return async (...args: unknown[]) => {
+        if (calls++ > 0) {
+          paused();
+          await gate;
+        }
+        return (v as (...x: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  const fromA = buildCrl(slowA, clock, signingView(ca), 86_400_000);
+  await Promise.race([pausedAt, fromA]);
+  const fromB = await buildCrl(b, clock, signingView(ca), 86_400_000);
+  await revokeCertificate({ store: b, clock }, late.serial, 'superseded');
+  resume();
+  const crlA = await fromA;
+  const [lower, higher] = crlA.number < fromB.number ? [crlA, fromB] : [fromB, crlA];
+  assert.notEqual(crlA.number, fromB.number);
+  assert.equal(h.intermediate.id, ca.record.id);
+  const below = crlSerials(lower.der);
+  const above = crlSerials(higher.der);
+  assert.ok(below.has(early.serial) && above.has(early.serial), 'both CRLs list the revocation committed before either was built');
+  for (const serial of below) assert.ok(above.has(serial), `CRL ${higher.number} lacks ${serial}, which the lower-numbered CRL ${lower.number} lists`);
+}
+
+test('sqlite: two nodes rebuild a CRL at once — a higher CRL number never comes from an older read of the revocations', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-pki-'));
+  const a = await openDurableStore(`sqlite:${join(dir, 'ca.db')}`);
+  const b = await openDurableStore(`sqlite:${join(dir, 'ca.db')}`);
+  try {
+    await rebuildRace(a, b);
+  } finally {
+    await a.close();
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('sqlite: two store instances share one CA — issue on one, revoke on the other, the CRL of either lists it with unique numbers', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-pki-'));
   const a = await openDurableStore(`sqlite:${join(dir, 'ca.db')}`);
@@ -83,6 +151,19 @@ await serviceDescribe('postgres', 'CA on PostgreSQL', () => {
     const b = await openDurableStore(db.url);
     try {
       await twoNodesShareOneCa(a, b);
+    } finally {
+      await a.close();
+      await b.close();
+      await db.drop();
+    }
+  });
+
+  test('postgres: two nodes rebuild a CRL at once — a higher CRL number never comes from an older read of the revocations', async () => {
+    const db = await createTempPostgresDatabase();
+    const a = await openDurableStore(db.url);
+    const b = await openDurableStore(db.url);
+    try {
+      await rebuildRace(a, b);
     } finally {
       await a.close();
       await b.close();

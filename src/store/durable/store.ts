@@ -195,6 +195,17 @@ export class KyselyDurableStore implements DurableStore {
   nextCrlNumber(issuerId: string): Promise<bigint> {
     return this.run('nextCrlNumber', (db) => cas.nextCrlNumber(db, issuerId));
   }
+  crlSnapshot(issuerId: string): Promise<{ number: bigint; revoked: CertificateRecord[] }> {
+    // The counter row stays locked until commit (PostgreSQL's row lock; SQLite's
+    // transactions begin IMMEDIATE): a concurrent snapshot draws the next number only
+    // after this one committed, and its read (READ COMMITTED) then sees everything this one saw.
+    return this.run('crlSnapshot', (db) =>
+      db.transaction().execute(async (trx) => {
+        const number = await cas.nextCrlNumber(trx, issuerId);
+        return { number, revoked: await certs.listRevoked(trx, issuerId) };
+      }),
+    );
+  }
   insertCa(rec: CaRecord): Promise<void> {
     return this.run('insertCa', (db) => cas.insertCa(db, rec));
   }
