@@ -109,6 +109,7 @@ function register(f: FastifyInstance, r: AdminRoute, prefix: string): void {
   f.route({
     method: r.method,
     url: r.path.slice(prefix.length),
+    ...(r.bodyLimit !== undefined ? { bodyLimit: r.bodyLimit } : {}),
     handler: async (request, reply) => {
       const badParams = controlCharacterIssues(request.params);
       if (badParams.length > 0) throw new PortcullisError('request.invalid', badParams.map((e) => `${e.path}: ${e.message}`).join('; '), { details: { errors: badParams } });
@@ -129,6 +130,9 @@ function withoutEmpty(q: unknown): Record<string, unknown> {
   return out;
 }
 
+/** Request bodies of admin routes, unless a route sets its own (the transit operations). */
+const ADMIN_BODY_LIMIT = 256 * 1024;
+
 /**
  * Builds the admin plane (not yet listening).
  *
@@ -137,7 +141,7 @@ function withoutEmpty(q: unknown): Record<string, unknown> {
  * await admin.listen({ host: '127.0.0.1', port: 8081 });
  */
 export function buildAdminPlane({ services, adminToken, health, moreMetrics }: AdminPlaneDeps): FastifyInstance {
-  const app = createHttpServer(services.logger, { bodyLimit: 256 * 1024 });
+  const app = createHttpServer(services.logger, { bodyLimit: ADMIN_BODY_LIMIT });
   let doc: Record<string, unknown> | undefined;
   const routes: AdminRoute[] = [];
   routes.push(...openRoutes(services, health, () => (doc ??= buildOpenApiDocument(routes)), moreMetrics));

@@ -33,7 +33,7 @@ function namedSchemas(named: Record<string, z.ZodType>, io: 'input' | 'output'):
 
 const UNAVAILABLE = 'The durable store cannot be reached (`store.unavailable`); nothing was changed by a failed read.';
 const NOT_CONFIRMED = 'Or the change is stored but could not be confirmed: its audit event could not be written (`audit.unavailable`), or the gateway could not confirm it is in force (`change.not-in-force`; the gateway refuses every request until it is). Do not repeat the change.';
-const STATUS_TEXT: Record<number, string> = { 400: 'Invalid request (problem+json `request.invalid` names each field).', 401: 'Missing or wrong admin token (`admin.unauthorized`).', 404: 'No such resource (`not-found`).', 409: 'Conflicting state (`conflict`).', 503: 'Not ready.' };
+const STATUS_TEXT: Record<number, string> = { 400: 'Invalid request (problem+json `request.invalid` names each field).', 401: 'Missing or wrong admin token (`admin.unauthorized`).', 404: 'No such resource (`not-found`).', 409: 'Conflicting state (`conflict`).', 413: 'Request body over the route\'s limit (`request.body-too-large`).', 503: 'Not ready.' };
 
 /**
  * Builds the document for a route table.

@@ -113,6 +113,27 @@ describe('transit on the admin plane (admin token)', () => {
     assert.equal(Buffer.from((await admin('/v1/transit/decrypt/rotating', { ciphertext: rewrapped.body.ciphertext })).body.plaintext, 'base64').toString(), 'old');
   });
 
+  test('a 3 MiB plaintext (over the admin plane\'s 256 KiB, within the transit 8 MiB) encrypts and decrypts', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024, 0x61);
+    const enc = await admin('/v1/transit/encrypt/orders-db', { plaintext: big.toString('base64') });
+    assert.equal(enc.status, 200, JSON.stringify(enc.body).slice(0, 200));
+    const dec = await admin('/v1/transit/decrypt/orders-db', { ciphertext: enc.body.ciphertext });
+    assert.equal(dec.status, 200);
+    assert.ok(Buffer.from(dec.body.plaintext, 'base64').equals(big));
+  });
+
+  test('attack: a transit body over 8 MiB → 413 problem+json request.body-too-large, before any operation', async () => {
+    const r = await admin('/v1/transit/encrypt/orders-db', { plaintext: 'A'.repeat(8 * 1024 * 1024) });
+    assert.equal(r.status, 413);
+    assert.equal(r.body.code, 'request.body-too-large');
+  });
+
+  test('attack: a 300 KiB body on an admin route that is not a transit operation → 413 request.body-too-large (the plane keeps 256 KiB)', async () => {
+    const r = await admin('/v1/transit/keys', { name: 'x'.repeat(300 * 1024) });
+    assert.equal(r.status, 413);
+    assert.equal(r.body.code, 'request.body-too-large');
+  });
+
   test('transit operations without the admin token are admin.unauthorized', async () => {
     const r = await call(node.urls.admin!, '/v1/transit/encrypt/orders-db', { plaintext: b64('x') }, null);
     assert.equal(r.status, 401);

@@ -46,7 +46,9 @@ export const AppEncryptionKeyList = z.strictObject({ keys: z.array(AppEncryption
 
 // ---- transit ---------------------------------------------------------------------------
 
-const b64 = (what: string) => z.string().max(8 * 1024 * 1024).describe(`${what}, base64`);
+/** Largest base64 field of a transit request, and the admin plane's body limit for the transit operations. */
+export const TRANSIT_ADMIN_BODY_LIMIT = 8 * 1024 * 1024;
+const b64 = (what: string) => z.string().max(TRANSIT_ADMIN_BODY_LIMIT).describe(`${what}, base64`);
 const keyVersion = z.number().int().min(1).optional().describe('Key version to use (default: the latest).');
 const value = (what: string) => z.string().max(12 * 1024 * 1024).describe(`${what} as pc:v<version>:<base64>`);
 const batch = <T extends z.ZodType>(item: T) => z.strictObject({ batch_input: z.array(item).min(1).max(1000).describe('Batch input: each item succeeds or fails on its own.') });

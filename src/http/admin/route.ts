@@ -44,6 +44,8 @@ export interface AdminRoute<B = unknown, Q = unknown> {
   /** Requires the admin bearer token (every route under /v1/). */
   auth: boolean;
   body?: z.ZodType<B>;
+  /** Largest request body in bytes when the plane's own limit is too small for `body` (413 `request.body-too-large` beyond). */
+  bodyLimit?: number;
   query?: z.ZodType<Q>;
   /** Success responses by status. */
   responses: Record<number, RouteResponse>;

@@ -8,7 +8,7 @@ import type { Services } from '../../app.js';
 import type { TransitKeyType } from '../../crypto/transit/index.js';
 import { auditedTransitOp, TRANSIT_OPS, TRANSIT_REQUEST, TRANSIT_RESULT, TRANSIT_SUMMARY, viewTransitKey } from '../transit-ops.js';
 import { defineRoute, type AdminRoute } from './route.js';
-import { CreateTransitKeyRequest, TransitKeyConfigRequest, TransitKeyList, TransitKeyResponse } from './encryption-schemas.js';
+import { CreateTransitKeyRequest, TRANSIT_ADMIN_BODY_LIMIT, TransitKeyConfigRequest, TransitKeyList, TransitKeyResponse } from './encryption-schemas.js';
 
 const ACTOR = 'admin';
 
@@ -108,8 +108,9 @@ export function transitRoutes(s: Services): AdminRoute[] {
       tag: 'transit',
       auth: true,
       body: TRANSIT_REQUEST[op],
+      bodyLimit: TRANSIT_ADMIN_BODY_LIMIT,
       responses: { 200: { description: 'Results (batch_results for batch_input).', schema: TRANSIT_RESULT[op] } },
-      errors: [400, 404],
+      errors: [400, 404, 413],
       async handler({ params, body }) {
         return { body: await auditedTransitOp(s.transit, s.audit, () => s.clock.now(), { actor: ACTOR }, op, params.name!, body) };
       },
