@@ -58,6 +58,7 @@ export const ERRORS = {
   'mfa.required': { status: 401, meaning: 'This sign-in needs a second factor (required for everyone, for this app or for this user) and none was completed.', fix: 'Complete the second-factor step, or enrol a factor first.' },
   'webauthn.invalid-response': { status: 401, meaning: 'The WebAuthn registration or assertion did not verify (wrong challenge, origin, RP id, signature, or an unknown credential).', fix: 'Retry with a credential registered for this account on this site.' },
   'webauthn.user-verification-required': { status: 401, meaning: 'The authenticator did not verify the user (PIN or biometric), which a passwordless passkey sign-in requires.', fix: 'Use an authenticator that verifies the user, or sign in with a password first.' },
+  'webauthn.user-handle-mismatch': { status: 401, meaning: 'The assertion\'s userHandle is not the user the credential belongs to, or a passwordless passkey sign-in sent none (WebAuthn §7.2 step 6).', fix: 'Sign in with a passkey registered for this account; an authenticator that returns no user handle cannot sign in without a password.' },
   'webauthn.counter-regressed': { status: 401, meaning: 'The authenticator signature counter did not increase: the credential may have been cloned, so it was refused.', fix: 'Remove the credential and register a new one; investigate a possible cloned key.' },
   // users and sign-in pages (identity/)
   'user.disabled': { status: 403, meaning: 'The user account is disabled.', fix: 'An administrator must enable the account.' },

@@ -272,6 +272,24 @@ test('attack: a cloned security key refused at the second step (webauthn.counter
   assert.equal(idp.audit.events.filter((e) => e.type === 'signin.failed' && e.reason === 'webauthn.counter-regressed' && e.data?.['method'] === 'passkey').length, 1);
 });
 
+test('attack: a passwordless passkey whose userHandle names another user is refused (webauthn.user-handle-mismatch) and audited as a failed sign-in', async () => {
+  const user = await idp.users.add({ email: 'handle-swap@example.test', password: PASSWORD, mfaRequired: true }, 'test');
+  const victim = await idp.users.add({ email: 'handle-victim@example.test', password: PASSWORD }, 'test');
+  const key = new SoftAuthenticator(idp.issuer, new URL(idp.issuer).hostname);
+  const a = await authorize();
+  const enrol = await postForm(a.browser, a.page.body, 'login', { email: 'handle-swap@example.test', password: PASSWORD });
+  const regOptions = JSON.parse((await postStep(a.browser, enrol.body, 'webauthn/register-options', {})).body) as { challenge: string };
+  assert.equal((await postStep(a.browser, enrol.body, 'webauthn/register', { response: key.register(regOptions), name: 'key' })).status, 200);
+
+  const c = await authorize();
+  const options = JSON.parse((await postStep(c.browser, c.page.body, 'passkey/options', {})).body) as { challenge: string };
+  const passkey = await postStep(c.browser, c.page.body, 'passkey/verify', { response: key.assert(options, { uv: true, userHandle: Buffer.from(victim.id).toString('base64url') }) });
+  assert.equal(passkey.status, 401);
+  assert.equal(JSON.parse(passkey.body).code, 'webauthn.user-handle-mismatch');
+  assert.equal(idp.audit.events.filter((e) => e.type === 'signin.failed' && e.reason === 'webauthn.user-handle-mismatch' && e.data?.['method'] === 'passkey').length, 1);
+  assert.equal(idp.audit.events.filter((e) => e.type === 'signin.succeeded' && (e.actor === `user:${victim.id}` || e.actor === `user:${user.id}`)).length, 0);
+});
+
 test('attack: a password-only enrolment step opened before the user set up a factor cannot add a second one afterwards (mfa.already-enrolled)', async () => {
   const user = await idp.users.add({ email: 'stale-enrol@example.test', password: PASSWORD, mfaRequired: true }, 'test');
   const a = await authorize();

@@ -18,6 +18,8 @@ export class SoftAuthenticator {
   readonly credentialId = randomBytes(16);
   private readonly key: { privateKey: KeyObject; publicKey: KeyObject };
   counter = 0;
+  /** The user handle (base64url) the site gave at registration, which a discoverable credential returns with each assertion. */
+  userHandle: string | null = null;
 
   constructor(
     public origin: string,
@@ -29,7 +31,7 @@ export class SoftAuthenticator {
   /** A copy holding the same private key and credential (a cloned authenticator). */
   clone(): SoftAuthenticator {
     const c = Object.create(SoftAuthenticator.prototype) as SoftAuthenticator;
-    Object.assign(c, { credentialId: this.credentialId, key: this.key, counter: this.counter, origin: this.origin, rpId: this.rpId });
+    Object.assign(c, { credentialId: this.credentialId, key: this.key, counter: this.counter, userHandle: this.userHandle, origin: this.origin, rpId: this.rpId });
     return c;
   }
 
@@ -44,7 +46,8 @@ export class SoftAuthenticator {
   }
 
   /** navigator.credentials.create() answered with `none` attestation, serialised as the page script sends it. */
-  register(options: { challenge: string }, uv = true): string {
+  register(options: { challenge: string; user?: { id: string } }, uv = true): string {
+    this.userHandle = options.user?.id ?? null;
     const jwk = this.key.publicKey.export({ format: 'jwk' }) as { x: string; y: string };
     const cose = isoCBOR.encode(new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x, 'base64url')], [-3, Buffer.from(jwk.y, 'base64url')]]));
     const idLen = Buffer.alloc(2);
@@ -56,14 +59,18 @@ export class SoftAuthenticator {
     return JSON.stringify({ id, rawId: id, type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: b64u(this.clientData('webauthn.create', options.challenge)), attestationObject: b64u(attestationObject), transports: ['usb'] } });
   }
 
-  /** navigator.credentials.get(): the counter moves to `counter` (default: one more). */
-  assert(options: { challenge: string }, opts: { uv?: boolean; counter?: number } = {}): string {
+  /**
+   * navigator.credentials.get(): the counter moves to `counter` (default: one more); the
+   * assertion carries `userHandle` (default: the one given at registration; null: none).
+   */
+  assert(options: { challenge: string }, opts: { uv?: boolean; counter?: number; userHandle?: string | null } = {}): string {
     this.counter = opts.counter ?? this.counter + 1;
     const authData = this.authData(FLAG_UP | (opts.uv ? FLAG_UV : 0), this.counter);
     const clientDataJSON = this.clientData('webauthn.get', options.challenge);
     const signature = sign('sha256', Buffer.concat([authData, sha256(clientDataJSON)]), this.key.privateKey);
     const id = b64u(this.credentialId);
-    return JSON.stringify({ id, rawId: id, type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: b64u(clientDataJSON), authenticatorData: b64u(authData), signature: b64u(signature) } });
+    const userHandle = opts.userHandle === undefined ? this.userHandle : opts.userHandle;
+    return JSON.stringify({ id, rawId: id, type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: b64u(clientDataJSON), authenticatorData: b64u(authData), signature: b64u(signature), ...(userHandle !== null ? { userHandle } : {}) } });
   }
 }
 

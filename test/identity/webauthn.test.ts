@@ -138,6 +138,32 @@ test('attack: an assertion replayed (its challenge was used), from another origi
   await rejectsWith(forged.result, 'webauthn.invalid-response');
 });
 
+test('attack: a passwordless passkey assertion whose userHandle names another user is refused (webauthn.user-handle-mismatch, WebAuthn §7.2 step 6) and moves no counter', async () => {
+  const alice = await newUser();
+  const mallory = await newUser();
+  const { auth, id } = await registered(alice);
+  const other = await authenticate(undefined, (o) => auth.assert(o, { uv: true, counter: 3, userHandle: b64u(Buffer.from(mallory.id)) }));
+  await rejectsWith(other.result, 'webauthn.user-handle-mismatch');
+  assert.equal((await store.getWebAuthnCredential(id))!.counter, 0, 'the stored counter did not move');
+  // the credential's own user handle signs alice in
+  assert.deepEqual(await (await authenticate(undefined, (o) => auth.assert(o, { uv: true, counter: 4 }))).result, { userId: alice.id, userVerified: true });
+});
+
+test('attack: a passwordless passkey assertion without a userHandle is refused (webauthn.user-handle-mismatch): a discoverable credential must name its user', async () => {
+  const user = await newUser();
+  const { auth } = await registered(user);
+  await rejectsWith((await authenticate(undefined, (o) => auth.assert(o, { uv: true, userHandle: null }))).result, 'webauthn.user-handle-mismatch');
+});
+
+test('second factor: a userHandle, when present, must be the signed-in user\'s (webauthn.user-handle-mismatch); an assertion without one is accepted (§7.2 step 6)', async () => {
+  const alice = await newUser();
+  const bob = await newUser();
+  const { auth } = await registered(alice);
+  await rejectsWith((await authenticate(alice.id, (o) => auth.assert(o, { userHandle: b64u(Buffer.from(bob.id)) }))).result, 'webauthn.user-handle-mismatch');
+  assert.equal((await (await authenticate(alice.id, (o) => auth.assert(o, { userHandle: null }))).result).userId, alice.id);
+  assert.equal((await (await authenticate(alice.id, (o) => auth.assert(o))).result).userId, alice.id);
+});
+
 test('registration: several keys per user, the user’s existing keys excluded in the options; a key registered without UV reports it', async () => {
   const user = await newUser();
   const first = await registered(user);

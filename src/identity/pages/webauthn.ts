@@ -2,7 +2,8 @@
  * WebAuthn ceremonies (W3C WebAuthn L3) with @simplewebauthn/server: registration of
  * several credentials per user, authentication as a second factor (the user's
  * credentials) or as a passwordless passkey (discoverable credential, user
- * verification required). Challenges are single-use (consumed from the ephemeral
+ * verification required, and the assertion's userHandle must name the credential's
+ * user, WebAuthn L3 §7.2 step 6). Challenges are single-use (consumed from the ephemeral
  * store); the signature counter is updated by compare-and-set and a counter that does
  * not grow is refused (a cloned authenticator).
  */
@@ -41,6 +42,23 @@ function parseResponse(json: string): Record<string, unknown> {
 
 function invalid(message: string, cause?: unknown): PortcullisError {
   return new PortcullisError('webauthn.invalid-response', message, cause === undefined ? {} : { cause });
+}
+
+/**
+ * WebAuthn L3 §7.2 step 6: when the user was identified before the ceremony, a userHandle
+ * that is present MUST be that user's; when not (a passwordless passkey), the userHandle
+ * MUST be present and name the user the credential belongs to. The handle is the user id's
+ * UTF-8 bytes (registrationOptions `userID`).
+ */
+function checkUserHandle(response: Record<string, unknown>, owner: string, discoverable: boolean): void {
+  const inner = response.response;
+  const handle = inner !== null && typeof inner === 'object' ? (inner as Record<string, unknown>).userHandle : undefined;
+  if (handle === undefined || handle === null || handle === '') {
+    if (discoverable) throw new PortcullisError('webauthn.user-handle-mismatch', 'a passkey sign-in needs the userHandle of the credential');
+    return;
+  }
+  if (typeof handle !== 'string' || !/^[A-Za-z0-9_-]+$/.test(handle)) throw new PortcullisError('webauthn.invalid-response', 'malformed userHandle', { status: 400 });
+  if (!Buffer.from(handle, 'base64url').equals(Buffer.from(owner, 'utf8'))) throw new PortcullisError('webauthn.user-handle-mismatch', 'the userHandle is not the user the credential belongs to');
 }
 
 export class WebAuthnCeremonies {
@@ -121,6 +139,7 @@ export class WebAuthnCeremonies {
     const response = parseResponse(responseJson);
     const cred = typeof response.id === 'string' ? await this.store.getWebAuthnCredential(response.id) : undefined;
     if (!cred || (userId !== undefined && cred.userId !== userId)) throw invalid('unknown credential');
+    checkUserHandle(response, cred.userId, userId === undefined);
     let v;
     try {
       v = await verifyAuthenticationResponse({
