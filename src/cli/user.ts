@@ -77,6 +77,7 @@ function printUser(u: UserView): void {
     ['status:', u.status],
     ['mfa required:', u.mfa_required ? 'yes' : 'no'],
     ['factors:', u.factors.join(' ') || '-'],
+    ...(u.unusable_factors.length > 0 ? [['not usable:', `${u.unusable_factors.join(' ')} (not configured on this node; reset-mfa removes it)`]] : []),
     ['passkeys:', String(u.passkeys)],
     ['tokens revoked before:', u.tokens_revoked_before ?? '-'],
     ['created:', u.created_at],

@@ -44,6 +44,8 @@ export interface UserView {
   status: 'active' | 'disabled';
   mfa_required: boolean;
   factors: string[];
+  /** Confirmed enrolments of factors this node does not offer (an `identity.otp.channel` switch): they block the sign-in until reset-mfa. */
+  unusable_factors: string[];
   passkeys: number;
   tokens_revoked_before: string | null;
   created_at: string;
@@ -65,12 +67,15 @@ export class UserService {
     for (const f of this.d.factors) if (await f.isEnrolled(u.id)) factors.push(f.id);
     const passkeys = (await this.d.store.listWebAuthnCredentials(u.id)).length;
     if (passkeys > 0) factors.push('webauthn');
+    // what the sign-in refuses with mfa.factor-unavailable (sign-in.ts factorsOf)
+    const unusable = (await this.d.enrollments.listEnrollments(u.id)).filter((e) => e.status === 'confirmed' && !this.d.factors.some((f) => f.id === e.factorId)).map((e) => e.factorId);
     return {
       id: u.id,
       email: u.email,
       status: u.status,
       mfa_required: u.mfaRequired,
       factors,
+      unusable_factors: unusable,
       passkeys,
       tokens_revoked_before: u.tokensRevokedBefore ? new Date(u.tokensRevokedBefore).toISOString() : null,
       created_at: new Date(u.createdAt).toISOString(),

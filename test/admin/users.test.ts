@@ -128,6 +128,23 @@ describe('admin API: users', () => {
     assert.equal((await api(`/v1/users/${u.id}`)).status, 404);
   });
 
+  test('a confirmed enrolment of an OTP channel no longer configured (sms, on a node that sends e-mail codes) is shown as not usable, by the API and `user show`; reset-mfa removes it', async () => {
+    const u = UserCreated.parse((await api('/v1/users', { body: { email: 'switched-channel@example.test', password: PASSWORD } })).body).user;
+    const now = Date.now();
+    await node.services.store.putEnrollment({ userId: u.id, factorId: 'sms', status: 'confirmed', data: { address: '+15551234567' }, createdAt: now, confirmedAt: now });
+    // a pending one never blocked a sign-in: not listed
+    await node.services.store.putEnrollment({ userId: u.id, factorId: 'voice', status: 'pending', data: { address: '+15551234567' }, createdAt: now, confirmedAt: null });
+    const shown = UserResponse.parse((await api(`/v1/users/${u.id}`)).body).user;
+    assert.deepEqual(shown.factors, []);
+    assert.deepEqual(shown.unusable_factors, ['sms']);
+    assert.ok(!JSON.stringify(shown).includes('+15551234567'), 'no factor data (the phone number) in the view');
+    const show = await cli(['user', 'show', u.id]);
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, /not usable:\s+sms \(not configured on this node; reset-mfa removes it\)/);
+    const reset = UserResponse.parse((await api(`/v1/users/${u.id}/reset-mfa`, { method: 'POST' })).body).user;
+    assert.deepEqual(reset.unusable_factors, []);
+  });
+
   test('OpenAPI lists the user operations', async () => {
     const doc = (await api('/openapi.json', { token: null })).body as { paths: Record<string, Record<string, { operationId: string }>> };
     assert.equal(doc.paths['/v1/users']?.['post']?.operationId, 'createUser');

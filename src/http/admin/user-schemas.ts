@@ -24,6 +24,7 @@ export const User = z.strictObject({
   status: z.enum(['active', 'disabled']),
   mfa_required: z.boolean(),
   factors: z.array(z.string()).describe('Enrolled second factors: totp, email, sms, recovery-code, webauthn.'),
+  unusable_factors: z.array(z.string()).describe('Confirmed enrolments of a factor this node does not offer (e.g. sms after `identity.otp.channel` became email): not usable, and they make the sign-in fail with mfa.factor-unavailable until `reset-mfa` removes them.'),
   passkeys: z.number().int().describe('Registered WebAuthn credentials.'),
   tokens_revoked_before: isoTime.nullable().describe('Tokens of the user issued before this time are revoked.'),
   created_at: isoTime,
