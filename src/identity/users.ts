@@ -15,6 +15,7 @@ import type { Factor } from '../mfa/factor.js';
 import type { EnrollmentStore } from '../mfa/store.js';
 import type { PasswordBlocklist } from './passwords/common-passwords.js';
 import type { PasswordHashers } from './passwords/hasher.js';
+import { factorInventory } from './factor-inventory.js';
 import { checkNewPassword } from './passwords/password-policy.js';
 import type { PasswordStore } from './passwords/store.js';
 import type { UserRecord, UserStore, WebAuthnStore } from './store.js';
@@ -63,12 +64,12 @@ export class UserService {
   constructor(private readonly d: UserServiceDeps) {}
 
   async view(u: UserRecord): Promise<UserView> {
-    const factors: string[] = [];
-    for (const f of this.d.factors) if (await f.isEnrolled(u.id)) factors.push(f.id);
-    const passkeys = (await this.d.store.listWebAuthnCredentials(u.id)).length;
+    const inv = await factorInventory({ factors: this.d.factors, passkeys: this.d.store, enrollments: this.d.enrollments }, u.id);
+    const factors = inv.enrolled.map((f) => f.id);
+    const passkeys = inv.passkeys.length;
     if (passkeys > 0) factors.push('webauthn');
-    // what the sign-in refuses with mfa.factor-unavailable (sign-in.ts factorsOf)
-    const unusable = (await this.d.enrollments.listEnrollments(u.id)).filter((e) => e.status === 'confirmed' && !this.d.factors.some((f) => f.id === e.factorId)).map((e) => e.factorId);
+    // stranded: what the sign-in refuses with mfa.factor-unavailable
+    const unusable = inv.stranded;
     return {
       id: u.id,
       email: u.email,

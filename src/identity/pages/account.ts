@@ -15,6 +15,7 @@ import type { Clock } from '../../core/clock.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { Factor } from '../../mfa/factor.js';
 import type { EnrollmentStore } from '../../mfa/store.js';
+import { factorInventory, usableSecondFactors, type FactorInventory } from '../factor-inventory.js';
 import type { Invites } from '../invites.js';
 import { storageId } from '../oidc/adapter.js';
 import { ACR_MFA, escapeHtml, sessionHandle, type OidcService } from '../oidc/provider.js';
@@ -247,19 +248,19 @@ export class AccountPages {
    * mfa.factor-unavailable), so neither keeps an account with required MFA usable.
    */
   private async usableFactorsOf(userId: string): Promise<string[]> {
-    const out: string[] = [];
-    for (const f of this.d.factors) if (f.id !== 'recovery-code' && (await f.isEnrolled(userId))) out.push(f.id);
-    for (const k of await this.d.identity.listWebAuthnCredentials(userId)) out.push(`webauthn:${k.id}`);
-    return out;
+    return usableSecondFactors(await this.inventory(userId));
+  }
+
+  private inventory(userId: string): Promise<FactorInventory> {
+    return factorInventory({ factors: this.d.factors, passkeys: this.d.identity, enrollments: this.d.enrollments }, userId);
   }
 
   /** A session that proved a second factor, or an account that has none yet (its first factor adds protection). */
   private async mayAddFactor(s: BrowserSession): Promise<boolean> {
     if (s.acr === ACR_MFA) return true;
-    if ((await this.d.identity.listWebAuthnCredentials(s.user.id)).length > 0) return false;
-    for (const f of this.d.factors) if (await f.isEnrolled(s.user.id)) return false;
-    // a confirmed factor the deployment no longer offers is still the account's factor
-    return !(await this.d.enrollments.listEnrollments(s.user.id)).some((e) => e.status === 'confirmed');
+    // recovery codes count here, and so does a confirmed factor the deployment no longer offers
+    const inv = await this.inventory(s.user.id);
+    return inv.enrolled.length === 0 && inv.passkeys.length === 0 && inv.stranded.length === 0;
   }
 
   private inviteCsrf(token: string): string {

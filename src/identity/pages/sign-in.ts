@@ -14,6 +14,7 @@ import type { EphemeralStore } from '../../core/ephemeral.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { Factor } from '../../mfa/factor.js';
 import type { EnrollmentStore } from '../../mfa/store.js';
+import { factorInventory, hasSecondFactor, type FactorInventory } from '../factor-inventory.js';
 import type { Lockout } from '../lockout.js';
 import type { PasswordHashers } from '../passwords/hasher.js';
 import type { PasswordStore } from '../passwords/store.js';
@@ -118,16 +119,9 @@ export class SignInPages {
     );
   }
 
-  private async enrolled(userId: string): Promise<Factor[]> {
-    const out: Factor[] = [];
-    for (const f of this.d.factors) if (await f.isEnrolled(userId)) out.push(f);
-    return out;
-  }
-
-  private async mfaPage(uid: string, st: SignInState, csrf: string, error?: string, status?: number, known?: { factors: Factor[]; keys: readonly unknown[] }): Promise<Page> {
+  private async mfaPage(uid: string, st: SignInState, csrf: string, error?: string, status?: number, known?: FactorInventory): Promise<Page> {
     const b = this.base(uid);
-    const factors = known?.factors ?? (await this.enrolled(st.userId));
-    const keys = known?.keys ?? (await this.d.identity.listWebAuthnCredentials(st.userId));
+    const { enrolled: factors, passkeys: keys } = known ?? (await this.inventory(st.userId));
     let body = '';
     for (const f of factors) {
       const send = f.id === 'email' || f.id === 'sms' ? form(`${b}/send-code`, csrf, `<input type="hidden" name="factor" value="${f.id}"><button type="submit">Send a code</button>`) : '';
@@ -316,7 +310,9 @@ export class SignInPages {
       return { page: this.loginPage(uid, csrf, messageOf(e), status) };
     }
     const amr = ['pwd'];
-    const { enrolled, keys, stranded, hasFactor } = await this.factorsOf(user.id);
+    const inv = await this.inventory(user.id);
+    const { enrolled, passkeys: keys, stranded } = inv;
+    const hasFactor = hasSecondFactor(inv);
     if (stranded.length > 0) this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-unavailable', actor: `user:${user.id}`, reason: 'mfa.factor-unavailable', data: { factors: stranded, usable: enrolled.length + keys.length > 0 } });
     if (hasFactor && enrolled.length === 0 && keys.length === 0) {
       const e = new PortcullisError('mfa.factor-unavailable', 'your second factor is not available on this service now: ask an administrator', { expose: true });
@@ -325,7 +321,7 @@ export class SignInPages {
     if (hasFactor) {
       const st: SignInState = { userId: user.id, amr, stage: 'mfa' };
       await this.setState(uid, st);
-      return { page: await this.mfaPage(uid, st, csrf, undefined, undefined, { factors: enrolled, keys }) };
+      return { page: await this.mfaPage(uid, st, csrf, undefined, undefined, inv) };
     }
     if (this.mfaRequired(details, user)) {
       await this.setState(uid, { userId: user.id, amr, stage: 'enroll' });
@@ -334,14 +330,12 @@ export class SignInPages {
     return this.finish(req, res, uid, user.id, amr, false);
   }
 
-  /** The user's usable factors and passkeys, and whether they have any second factor at all. */
-  private async factorsOf(userId: string): Promise<{ enrolled: Factor[]; keys: readonly unknown[]; stranded: string[]; hasFactor: boolean }> {
-    const enrolled = await this.enrolled(userId);
-    const keys = await this.d.identity.listWebAuthnCredentials(userId);
-    // A confirmed enrolment counts even when its factor is no longer configured (an
-    // identity.otp.channel switch): the password alone never stands in for it.
-    const stranded = (await this.d.enrollments.listEnrollments(userId)).filter((e) => e.status === 'confirmed' && !this.d.factors.some((f) => f.id === e.factorId)).map((e) => e.factorId);
-    return { enrolled, keys, stranded, hasFactor: enrolled.some((f) => f.id !== 'recovery-code') || keys.length > 0 || stranded.length > 0 };
+  /**
+   * The user's factors and passkeys; a confirmed enrolment of a factor no longer
+   * configured counts as a second factor too (factor-inventory.ts).
+   */
+  private inventory(userId: string): Promise<FactorInventory> {
+    return factorInventory({ factors: this.d.factors, passkeys: this.d.identity, enrollments: this.d.enrollments }, userId);
   }
 
   /**
@@ -364,7 +358,7 @@ export class SignInPages {
     // disabled or deleted since the password step: as at the end of a sign-in, it cannot go on
     const user = await this.d.identity.getUser(st.userId);
     if (!user || user.status !== 'active') throw new PortcullisError('auth.invalid-credentials', 'this account cannot sign in');
-    if (!(await this.factorsOf(st.userId)).hasFactor) return user;
+    if (!hasSecondFactor(await this.inventory(st.userId))) return user;
     throw new PortcullisError('mfa.already-enrolled', 'a second factor was set up for this account meanwhile: sign in again and use it', { expose: true });
   }
 
