@@ -350,7 +350,7 @@ test('attack: an e-mailed sign-in code works only in the sign-in it was sent for
   assert.ok(done.location, `expected a redirect, got ${done.status} ${done.body.slice(0, 200)}`);
 });
 
-test('a user deleted or disabled during the enrolment step cannot enrol a factor: 401 auth.invalid-credentials, never a 500', async () => {
+test('a user deleted or disabled during the enrolment step cannot enrol a factor: 401 auth.invalid-credentials, never a 500, each refusal audited as signin.failed (inactive)', async () => {
   for (const change of ['delete', 'disable'] as const) {
     const email = `gone-during-enrol-${change}@example.test`;
     const user = await idp.users.add({ email, password: PASSWORD, mfaRequired: true }, 'test');
@@ -365,5 +365,7 @@ test('a user deleted or disabled during the enrolment step cannot enrol a factor
     const key = await postStep(a.browser, enrol.body, 'webauthn/register-options', {});
     assert.equal(key.status, 401, change);
     assert.equal(JSON.parse(key.body).code, 'auth.invalid-credentials');
+    const audited = idp.audit.events.filter((e) => e.type === 'signin.failed' && e.reason === 'auth.invalid-credentials' && e.data?.['userId'] === user.id && e.data?.['inactive'] === true);
+    assert.equal(audited.length, 2, change);
   }
 });

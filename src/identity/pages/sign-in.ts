@@ -356,8 +356,8 @@ export class SignInPages {
 
   private async stillWithoutFactor(st: SignInState): Promise<UserRecord> {
     // disabled or deleted since the password step: as at the end of a sign-in, it cannot go on
-    const user = await this.d.identity.getUser(st.userId);
-    if (!user || user.status !== 'active') throw new PortcullisError('auth.invalid-credentials', 'this account cannot sign in');
+    const user = await this.stillActive(st.userId);
+    if (!user) throw new PortcullisError('auth.invalid-credentials', 'this account cannot sign in');
     if (!hasSecondFactor(await this.inventory(st.userId))) return user;
     throw new PortcullisError('mfa.already-enrolled', 'a second factor was set up for this account meanwhile: sign in again and use it', { expose: true });
   }
@@ -422,13 +422,22 @@ export class SignInPages {
     };
   }
 
-  private async finish(req: IncomingMessage, res: ServerResponse, uid: string, userId: string, amr: string[], mfa: boolean): Promise<Outcome> {
+  /**
+   * The user, when still active; undefined for one disabled or deleted since the password
+   * step (no session, no "succeeded" event), audited as `signin.failed`.
+   */
+  private async stillActive(userId: string): Promise<UserRecord | undefined> {
     const user = await this.d.identity.getUser(userId);
+    if (user && user.status === 'active') return user;
+    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: `user:${userId}`, reason: 'auth.invalid-credentials', data: { userId, inactive: true } });
+    return undefined;
+  }
+
+  private async finish(req: IncomingMessage, res: ServerResponse, uid: string, userId: string, amr: string[], mfa: boolean): Promise<Outcome> {
+    const user = await this.stillActive(userId);
     await this.d.ephemeral.delete(this.stateKey(uid));
-    // Disabled (or deleted) since the password step: no session, no "succeeded" event.
-    if (!user || user.status !== 'active') {
+    if (!user) {
       const e = new PortcullisError('auth.invalid-credentials', 'invalid user name or password');
-      this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: `user:${userId}`, reason: e.code, data: { userId, inactive: true } });
       return { page: this.loginPage(uid, await this.d.csrf.tokenFor(uid), messageOf(e), e.status) };
     }
     this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${userId}`, data: { amr } });
@@ -437,10 +446,9 @@ export class SignInPages {
   }
 
   private async finishJson(req: IncomingMessage, res: ServerResponse, userId: string, amr: string[], mfa: boolean): Promise<Outcome> {
-    const user = await this.d.identity.getUser(userId);
-    if (!user || user.status !== 'active') {
+    const user = await this.stillActive(userId);
+    if (!user) {
       const e = new PortcullisError('auth.invalid-credentials', 'this account cannot sign in');
-      this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: `user:${userId}`, reason: e.code, data: { userId, inactive: true } });
       return { json: { error: e.message, code: e.code }, status: e.status };
     }
     const details = await this.d.oidc.provider.interactionDetails(req, res);
