@@ -7,7 +7,7 @@ import { PortcullisError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
 import type { EventBus } from '../core/events.js';
-import type { AuditSink } from '../audit/sink.js';
+import type { DurableAuditSink } from '../audit/sink.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import type { AppService } from './apps.js';
 import { authenticateClient, MTLS_METHODS, type ClientAuthContext, type ClientAuthRequest } from './client-auth.js';
@@ -24,7 +24,8 @@ export interface TokenServiceDeps {
   revocations: RevocationSet;
   events: EventBus;
   ephemeral: EphemeralStore;
-  audit: AuditSink;
+  /** Denials and issuance are recorded in the background; a revocation waits for its event to be stored. */
+  audit: DurableAuditSink;
   clock: Clock;
   accessTokenTtlMs: number;
   /**
@@ -110,7 +111,11 @@ export class TokenService {
     return response;
   }
 
-  /** POST /oauth2/revoke (RFC 7009). Unknown, foreign and expired tokens are a successful no-op (§2.2). */
+  /**
+   * POST /oauth2/revoke (RFC 7009). Unknown, foreign and expired tokens are a successful
+   * no-op (§2.2). A revocation resolves once its audit event is stored; the revocation
+   * itself holds even when that fails.
+   */
   async revoke(req: EndpointRequest): Promise<void> {
     const app = await this.auth(req, 'token.revoke-refused');
     const token = req.params.token;
@@ -126,7 +131,15 @@ export class TokenService {
       this.d.audit.record({ time: this.d.clock.now(), type: 'token.revoke-refused', actor: `client:${app.clientId}`, clientId: app.clientId, reason: 'oauth.unauthorized-client' });
       throw new PortcullisError('oauth.unauthorized-client', 'the token was not issued to this client');
     }
-    await this.revokeClaims(claims, `client:${app.clientId}`);
+    try {
+      await this.revokeClaims(claims, `client:${app.clientId}`);
+    } catch (e) {
+      // stored but not confirmed in force (change.not-in-force): its event is stored before that answer too
+      await this.d.audit.flush().catch(() => undefined);
+      throw e;
+    }
+    // an acknowledged revocation is audited first: `audit.unavailable` (503) when its event cannot be stored
+    await this.d.audit.flush();
   }
 
   /**
