@@ -2,7 +2,8 @@
  * The admin plane: health, readiness, Prometheus metrics and the OpenAPI document in
  * the open; the admin REST API under /v1/ behind the admin bearer token (RFC 6750,
  * compared in constant time). Every change is audited with actor `admin` and the
- * audit trail is flushed before the answer, so an acknowledged change is durable.
+ * audit trail is flushed before the answer, so an acknowledged change is durable; a
+ * change that fails after it recorded events has them flushed before its error too.
  * Request bodies are never logged; no response carries a secret except the one-time
  * client secret of `POST /v1/apps` and `rotate-secret`.
  */
@@ -105,7 +106,7 @@ function openRoutes(s: Services, health: AdminPlaneDeps['health'], document: () 
   ];
 }
 
-function register(f: FastifyInstance, r: AdminRoute, prefix: string): void {
+function register(f: FastifyInstance, s: Services, r: AdminRoute, prefix: string): void {
   f.route({
     method: r.method,
     url: r.path.slice(prefix.length),
@@ -115,7 +116,15 @@ function register(f: FastifyInstance, r: AdminRoute, prefix: string): void {
       if (badParams.length > 0) throw new PortcullisError('request.invalid', badParams.map((e) => `${e.path}: ${e.message}`).join('; '), { details: { errors: badParams } });
       const body = r.body ? validate(r.body, request.body ?? undefined, 'body') : undefined;
       const query = r.query ? validate(r.query, withoutEmpty(request.query), 'query') : undefined;
-      const result = await r.handler({ body, query, params: request.params as Record<string, string>, request, reply });
+      let result;
+      try {
+        result = await r.handler({ body, query, params: request.params as Record<string, string>, request, reply });
+      } catch (err) {
+        // a change that failed after it recorded its events (stored, but `change.not-in-force`) has them
+        // stored before this answer too; if they cannot be, the answer is still the change's own failure
+        if (r.method !== 'GET') await s.audit.flush().catch(() => undefined);
+        throw err;
+      }
       reply.code(result.status ?? 200);
       if (result.contentType) reply.type(result.contentType);
       return reply.send(result.body);
@@ -171,13 +180,13 @@ export function buildAdminPlane({ services, adminToken, health, moreMetrics }: A
     void sendWire(reply, wire);
   };
 
-  for (const r of routes.filter((x) => !x.auth)) register(app, r, '');
+  for (const r of routes.filter((x) => !x.auth)) register(app, services, r, '');
   void app.register(
     async (v1) => {
       v1.addHook('onRequest', authenticate);
       for (const r of routes.filter((x) => x.auth)) {
         if (!r.path.startsWith(`${V1}/`)) throw new Error(`admin route ${r.path} needs auth but is outside ${V1}/`);
-        register(v1, r, V1);
+        register(v1, services, r, V1);
       }
       v1.setNotFoundHandler((req, reply) => sendWire(reply, problem(new PortcullisError('not-found', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`))));
     },

@@ -1,12 +1,15 @@
 /**
  * An acknowledged admin change has its audit event stored: when the audit trail cannot
  * write, the admin API answers 503 `audit.unavailable` (problem+json) instead of 2xx,
- * and the held events are written, in order, once the store can take them.
+ * and the held events are written, in order, once the store can take them. A change that
+ * fails after it recorded its events (stored, but `change.not-in-force`) has them stored
+ * before that answer too.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
+import { PortcullisError } from '../../src/core/errors.js';
 import { startTestNode } from './node.js';
 
 test('admin change while the audit table cannot be written → 503 audit.unavailable, never a 2xx without its audit row', async (t) => {
@@ -46,4 +49,39 @@ test('attack: client_id=x%00 at the token endpoint → 400 invalid_request befor
   const rows = (await node.node.services.store.tailAudit(10)).map((x) => [x.type, x.clientId]);
   assert.equal(rows.find((x) => x[0] === 'token.denied'), undefined, 'a malformed client id is refused before it is looked up or audited');
   assert.ok(rows.some((x) => x[0] === 'app.created'));
+});
+
+/** Every event publication fails as an unconfirmed change does: stored, but not confirmed in force. */
+function changesNotConfirmed(node: Awaited<ReturnType<typeof startTestNode>>): void {
+  const notInForce = () => Promise.reject(new PortcullisError('change.not-in-force', 'the gateway could not confirm the change', { expose: true }));
+  const events = node.node.services.events as unknown as Record<string, unknown>;
+  events['emit'] = notInForce;
+  events['emitAll'] = notInForce;
+}
+
+test('certificate revoke answered change.not-in-force has its certificate.revoked event stored before the answer', async (t) => {
+  const node = await startTestNode();
+  t.after(() => node.close());
+  const issued = await node.api('/v1/certificates', { body: { profile: 'server', dns_names: ['orders.internal'] } });
+  assert.equal(issued.status, 201);
+  const serial: string = issued.body.serial;
+  changesNotConfirmed(node);
+  const r = await node.api(`/v1/certificates/${serial}/revoke`, { body: { reason: 'keyCompromise' } });
+  assert.equal(r.status, 503);
+  assert.equal(r.body.code, 'change.not-in-force');
+  const rows = await node.node.services.store.tailAudit(10);
+  assert.ok(rows.some((x) => x.type === 'certificate.revoked' && (x.data as { serial?: string } | null)?.serial === serial), 'stored when the answer arrives');
+});
+
+test('app revoke-tokens answered change.not-in-force has its app.tokens-revoked event stored before the answer', async (t) => {
+  const node = await startTestNode();
+  t.after(() => node.close());
+  const created = await node.api('/v1/apps', { body: { name: 'unconfirmed', audiences: ['orders-api'], scopes: ['orders:read'] } });
+  assert.equal(created.status, 201);
+  changesNotConfirmed(node);
+  const r = await node.api(`/v1/apps/${created.body.client_id}/revoke-tokens`, { body: {} });
+  assert.equal(r.status, 503);
+  assert.equal(r.body.code, 'change.not-in-force');
+  const rows = await node.node.services.store.tailAudit(10);
+  assert.ok(rows.some((x) => x.type === 'app.tokens-revoked' && x.clientId === created.body.client_id), 'stored when the answer arrives');
 });
