@@ -26,7 +26,10 @@ export interface AuditStore {
   /**
    * Appends events in order, computing each row's `prevHash`/`hash` from the current
    * chain head inside one transaction (serialised across nodes). `chainHash(prevHash, row)`
-   * is supplied by the audit module so every adapter hashes the same way.
+   * is supplied by the audit module so every adapter hashes the same way. Rejects with
+   * `store.unavailable` carrying `details.retryable: true` when the store as a whole cannot
+   * take the write now (its lock not granted in time, a timeout, no connection): then no
+   * event is at fault.
    */
   appendAudit(events: AuditEventInput[], chainHash: (prevHash: string, seq: number, e: AuditEventInput) => string): Promise<void>;
   /** Rows with seq > afterSeq in seq order, at most `limit`. */

@@ -99,6 +99,11 @@ function unreadableRow(e: unknown): { seq: number; column: string } | undefined 
   return typeof seq === 'number' && typeof column === 'string' ? { seq, column } : undefined;
 }
 
+/** A failure of the store as a whole, which no event caused (AuditStore.appendAudit). */
+function storeWide(e: unknown): boolean {
+  return e instanceof PortcullisError && e.code === 'store.unavailable' && e.details?.['retryable'] === true;
+}
+
 /** Counters of the trail, for metrics and tests. */
 export interface AuditTrailStats {
   /** Events stored (failure markers included). */
@@ -232,8 +237,13 @@ export class AuditTrail implements AuditSink {
       await this.store.appendAudit(events, chainHash);
       this.stored(events.length);
       return;
-    } catch {
-      // one event may be what the store refuses (poison), or the store is down: tell them apart one by one
+    } catch (err) {
+      // the store as a whole (its lock held elsewhere, a timeout): trying each event would wait that long again per try
+      if (storeWide(err)) {
+        this.hold(events, err);
+        throw new PortcullisError('audit.unavailable', 'the audit trail could not write its events to the durable store', { cause: err });
+      }
+      // else one event may be what the store refuses (poison), or the store is down: tell them apart one by one
     }
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;

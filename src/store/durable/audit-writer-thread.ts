@@ -41,7 +41,7 @@ port.on('message', (m: ToAuditWriter) => {
       () => send({ type: 'done', id: m.id }),
       (e: unknown) => {
         const err = storeError('appendAudit', e);
-        send({ type: 'done', id: m.id, error: { code: err.code, message: err.message } });
+        send({ type: 'done', id: m.id, error: { code: err.code, message: err.message, ...(err.details?.['retryable'] === true ? { retryable: true } : {}) } });
       },
     ),
   );

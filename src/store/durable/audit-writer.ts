@@ -22,7 +22,7 @@ import { workerEntry } from '../../core/worker-entry.js';
 export type ToAuditWriter = { type: 'append'; id: number; events: AuditEventInput[] } | { type: 'close' };
 
 /** Messages from the writer thread. */
-export type FromAuditWriter = { type: 'ready' } | { type: 'failed'; code: string; message: string } | { type: 'done'; id: number; error?: { code: string; message: string } };
+export type FromAuditWriter = { type: 'ready' } | { type: 'failed'; code: string; message: string } | { type: 'done'; id: number; error?: { code: string; message: string; retryable?: true } };
 
 const CLOSE_TIMEOUT_MS = 10_000;
 
@@ -95,7 +95,7 @@ export class SqliteAuditWriter {
       if (this.waiting.size === 0) worker.unref();
       if (w === undefined) return;
       if (m.error === undefined) w.resolve();
-      else w.reject(new PortcullisError(m.error.code as ErrorCode, m.error.message));
+      else w.reject(new PortcullisError(m.error.code as ErrorCode, m.error.message, m.error.retryable ? { details: { retryable: true } } : {}));
     });
     // an uncaught error ends the thread: 'exit' follows, and refuses what it had not answered
     worker.on('error', () => undefined);
