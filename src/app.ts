@@ -197,7 +197,7 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
   const logger = opts.logger ?? createLogger(config.log.level);
   const clock = opts.clock ?? systemClock;
   const masterKey = readMasterKeyFile(resolveIn(dir, config.masterKeyFile));
-  const store = await openDurableStore(config.store, { baseDir: dir, logger, auditThread: opts.auditThread ?? false });
+  const store = await openDurableStore(config.store, { baseDir: dir, logger, auditThread: opts.auditThread ?? false, statementTimeoutMs: config.postgres.statementTimeout });
   let ephemeral: EphemeralStore | undefined;
   try {
     ephemeral = opts.ephemeral ?? (await openEphemeralStore(config.ephemeral, { prefix: config.ephemeralPrefix }));

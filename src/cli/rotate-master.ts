@@ -18,7 +18,7 @@ export function registerRotateMaster(keys: Command): void {
         const { openDurableStore } = await import('../store/index.js');
         const { rotateMasterKey } = await import('../crypto/rotate-master.js');
         const loaded = loadFor(o);
-        const store = await openDurableStore(loaded.config.store, { baseDir: loaded.dir });
+        const store = await openDurableStore(loaded.config.store, { baseDir: loaded.dir, statementTimeoutMs: loaded.config.postgres.statementTimeout });
         try {
           const file = resolveIn(loaded.dir, loaded.config.masterKeyFile);
           const r = await rotateMasterKey(store, file, { keepOld: o.keepOld ?? false });

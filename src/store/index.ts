@@ -25,9 +25,9 @@ export const DEFAULT_EPHEMERAL_PREFIX = 'portcullis:';
  *
  * @example
  * const store = await openDurableStore('sqlite:./portcullis.db', { baseDir: configDir, logger, auditThread: true });
- * const store = await openDurableStore('postgres://portcullis@db:5432/portcullis', { logger });
+ * const store = await openDurableStore('postgres://portcullis@db:5432/portcullis', { logger, statementTimeoutMs: 10_000 });
  */
-export async function openDurableStore(url: string, opts: { baseDir?: string; logger?: Logger; auditThread?: boolean } = {}): Promise<DurableStore> {
+export async function openDurableStore(url: string, opts: { baseDir?: string; logger?: Logger; auditThread?: boolean; statementTimeoutMs?: number } = {}): Promise<DurableStore> {
   let store: KyselyDurableStore;
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
@@ -46,7 +46,7 @@ export async function openDurableStore(url: string, opts: { baseDir?: string; lo
     }
   } else if (/^postgres(ql)?:\/\//.test(url)) {
     const { openPostgres } = await import('./durable/postgres.js');
-    store = new KyselyDurableStore(openPostgres(url, opts.logger));
+    store = new KyselyDurableStore(openPostgres(url, opts.logger, opts.statementTimeoutMs !== undefined ? { statementTimeoutMs: opts.statementTimeoutMs } : {}));
   } else {
     throw new PortcullisError('config.invalid', 'store: expected sqlite:<path> or postgres://…');
   }

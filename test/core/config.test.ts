@@ -172,3 +172,11 @@ test('config: an environment override reaches camelCase keys with acronyms (requ
   assert.equal(c.identity.otp.smtp?.requireTLS, false);
   assert.equal(c.issuer, 'https://x.example');
 });
+
+test('config: postgres.statementTimeout defaults to 10s, takes a duration, and refuses values out of its bounds (no way to turn it off)', () => {
+  assert.equal(validateConfig({}).postgres.statementTimeout, 10_000);
+  assert.equal(validateConfig({ postgres: { statementTimeout: '30s' } }).postgres.statementTimeout, 30_000);
+  assert.match(configError(() => validateConfig({ postgres: { statementTimeout: 0 } })), /postgres\.statementTimeout: expected a duration of at least 1s, got 0/);
+  assert.match(configError(() => validateConfig({ postgres: { statementTimeout: '1h' } })), /postgres\.statementTimeout: expected a duration of at most 5m, got "1h"/);
+  assert.match(configError(() => validateConfig({ postgres: { timeout: '1s' } })), /postgres/);
+});

@@ -252,6 +252,14 @@ export const configSchema = z.strictObject({
     .regex(/^[\w:.-]{1,64}$/, 'expected a key prefix of letters, digits and : . - _')
     .default('portcullis:')
     .describe('Prefix of every Redis key and channel, so several deployments can share one Redis.'),
+  postgres: z
+    .strictObject({
+      statementTimeout: duration('10s', { min: 1000, max: 300_000 }).describe(
+        'Longest a runtime query may run (PostgreSQL `statement_timeout`, lock waits included): a stuck query fails `store.unavailable` (503) instead of holding its request for ever. Schema migrations at start run without it.',
+      ),
+    })
+    .prefault({})
+    .describe('PostgreSQL store settings (used when `store` is a PostgreSQL URL).'),
   masterKeyFile: z.string().default('./master.key').describe('File holding the 32-byte master key (mode 0600), relative to the config directory.'),
   adminTokenFile: z.string().default('./admin.token').describe('File holding the admin API bearer token (mode 0600).'),
   tokens: z

@@ -32,8 +32,18 @@ const types = {
   },
 } as pg.CustomTypesConfig;
 
-export function openPostgres(connectionString: string, logger?: Logger): Dialect {
-  const pool = new pg.Pool({ connectionString, types, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+/** `postgres.statementTimeout` when none is given. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
+
+/**
+ * `statementTimeoutMs`: PostgreSQL's `statement_timeout` on every runtime connection, so a
+ * stuck query (a lock never granted, a runaway plan) is cancelled by the server and fails
+ * `store.unavailable` (57014) instead of holding its request for ever. Migrations run on
+ * a connection of their own without it (`unbounded`).
+ */
+export function openPostgres(connectionString: string, logger?: Logger, opts: { statementTimeoutMs?: number } = {}): Dialect {
+  const statementTimeout = opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  const pool = new pg.Pool({ connectionString, types, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, statement_timeout: statementTimeout });
   // An idle client losing its connection emits here; without a listener it would crash the process.
   pool.on('error', (e: Error & { code?: string }) => logger?.warn({ code: e.code }, 'postgres idle connection error'));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
@@ -51,6 +61,16 @@ export function openPostgres(connectionString: string, logger?: Logger): Dialect
         await sql`select pg_advisory_xact_lock(${sql.lit(LOCK_CLASS)}, ${sql.lit(AUDIT_LOCK)})`.execute(trx);
         return fn(trx);
       });
+    },
+    async unbounded(fn) {
+      const own = new pg.Pool({ connectionString, types, max: 1, connectionTimeoutMillis: 5000 });
+      own.on('error', (e: Error & { code?: string }) => logger?.warn({ code: e.code }, 'postgres idle connection error'));
+      const unboundedDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: own }) });
+      try {
+        return await fn(unboundedDb);
+      } finally {
+        await unboundedDb.destroy();
+      }
     },
     close: () => db.destroy(),
   };

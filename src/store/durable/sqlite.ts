@@ -85,6 +85,8 @@ export function openSqlite(path: string): Dialect {
     async serialized(fn) {
       return db.transaction().execute(fn);
     },
+    // SQLite runs no statement timeout
+    unbounded: (fn) => fn(db),
     async close() {
       if (closed) return;
       closed = true;

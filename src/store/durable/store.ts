@@ -47,6 +47,8 @@ export interface Dialect {
   db: Kysely<Database>;
   /** Runs `fn` in a transaction that excludes every other `serialized` caller, on any node. */
   serialized<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** Runs `fn` without the runtime statement timeout (schema migrations), on a connection of its own where there is one. */
+  unbounded<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
   /** Releases this instance's hold on the connection(s). */
   close(): Promise<void>;
 }
@@ -346,7 +348,8 @@ export class KyselyDurableStore implements DurableStore {
 
   /** Applies pending schema migrations; returns their names. Called by openDurableStore. */
   migrate(): Promise<string[]> {
-    return this.run('migrate', (db) => migrateToLatest(db));
+    // a migration may rewrite a large table or wait for another node's migration: the runtime statement timeout does not apply
+    return this.run('migrate', () => this.dialect.unbounded((db) => migrateToLatest(db)));
   }
 
   async ping(): Promise<void> {
