@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
 import { sql } from 'kysely';
-import { isPortcullisError } from '../../src/core/errors.js';
 import { openDurableStore } from '../../src/store/index.js';
 import { openPostgres } from '../../src/store/durable/postgres.js';
 import { storeError } from '../../src/store/durable/store-error.js';
