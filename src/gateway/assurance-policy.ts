@@ -16,7 +16,10 @@ export const ACR_MFA = 'urn:portcullis:acr:mfa';
 export const ACR_SINGLE_FACTOR = 'urn:portcullis:acr:1fa';
 
 /** RFC 8176 method references that count as a factor beyond a password. */
-const SECOND_FACTOR_AMR = new Set(['mfa', 'otp', 'sms', 'hwk', 'swk', 'fpt', 'face', 'iris', 'retina', 'vbm', 'pin', 'sc']);
+const SECOND_FACTOR_AMR = new Set(['otp', 'sms', 'hwk', 'swk', 'fpt', 'face', 'iris', 'retina', 'vbm', 'pin', 'sc']);
+
+/** RFC 8176 method references that are each one authentication factor (the second-factor ones, a password, a user-verification test). */
+const FACTOR_AMR = new Set([...SECOND_FACTOR_AMR, 'pwd', 'kba', 'user', 'tel', 'wia']);
 
 export interface AssuranceRequirement {
   /** The token must prove a second factor. */
@@ -34,12 +37,24 @@ export interface StepUpChallenge {
   maxAge?: number;
 }
 
-/** Whether `amr` proves more than one factor. */
+/**
+ * Whether the claims prove more than one factor: the MFA `acr`, the RFC 8176 `mfa`
+ * method, or a second-factor method beside another factor. One method alone is one
+ * factor, however strong (an issuer's passwordless sign-in by code says `["otp"]`).
+ */
 export function provesMfa(claims: Readonly<Record<string, unknown>>): boolean {
   if (claims['acr'] === ACR_MFA) return true;
   const amr = claims['amr'];
   if (!Array.isArray(amr)) return false;
-  return amr.some((m) => typeof m === 'string' && SECOND_FACTOR_AMR.has(m));
+  if (amr.includes('mfa')) return true;
+  let second: string | undefined;
+  let other: string | undefined;
+  for (const m of amr) {
+    if (typeof m !== 'string' || !FACTOR_AMR.has(m)) continue;
+    if (second === undefined && SECOND_FACTOR_AMR.has(m)) second = m;
+    else if (m !== second) other ??= m;
+  }
+  return second !== undefined && other !== undefined;
 }
 
 /**

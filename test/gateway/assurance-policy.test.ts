@@ -61,3 +61,16 @@ test('attack: amr forged as a string instead of an array does not count as MFA',
 test('no requirement: any verified token passes', () => {
   checkAssurance({}, {}, NOW);
 });
+
+test('attack: one authentication method is one factor: amr ["otp"], ["sms"], ["hwk"], ["swk"] or ["pin"] alone (passwordless sign-in at an external issuer) is not MFA', () => {
+  for (const amr of [['otp'], ['sms'], ['hwk'], ['swk'], ['pin'], ['otp', 'otp']]) {
+    const e = denial(() => checkAssurance({ amr, auth_time: nowS }, { mfa: true }, NOW));
+    assert.equal(e.code, 'token.insufficient-user-authentication', JSON.stringify(amr));
+    assert.deepEqual(e.details, { acrValues: [ACR_MFA] });
+  }
+});
+
+test('mfa: amr "mfa" (RFC 8176: multiple-factor authentication) passes on its own', () => {
+  checkAssurance({ amr: ['mfa'], auth_time: nowS }, { mfa: true }, NOW);
+  checkAssurance({ amr: ['pwd', 'mfa'], auth_time: nowS }, { mfa: true }, NOW);
+});

@@ -210,7 +210,7 @@ export const routeSchema = z.strictObject({
   require: z
     .strictObject({
       token: tokenRequirementSchema.optional().describe('Require a valid access token.'),
-      mfa: z.boolean().optional().describe('Step-up (RFC 9470): the token must prove a second factor (`acr` urn:portcullis:acr:mfa or a second-factor `amr`); otherwise 401 with `error="insufficient_user_authentication"` and `acr_values`. Needs `token`.'),
+      mfa: z.boolean().optional().describe('Step-up (RFC 9470): the token must prove a second factor (`acr` urn:portcullis:acr:mfa, `amr` `mfa`, or a second-factor `amr` beside another factor: one method alone is one factor); otherwise 401 with `error="insufficient_user_authentication"` and `acr_values`. Needs `token`.'),
       acr: z.array(z.string().min(1)).min(1).optional().describe('Step-up: the token `acr` must be one of these; the challenge names them in `acr_values`. Needs `token`.'),
       maxAge: optionalDuration({ min: 1000 }).describe('Step-up: the user must have signed in at most this long ago (`auth_time`); the challenge carries `max_age`. Needs `token`.'),
       clientCertificate: clientCertificateRequirementSchema.optional().describe('Require a client certificate (mutual TLS on the gateway): a chain to the Portcullis CA (or `caBundle`), valid now, EKU clientAuth, not revoked.'),
