@@ -16,7 +16,7 @@
  *   a client can send any X-Forwarded-Proto.
  * - `created` within `maxAge` (+ `clockSkew`), `expires` not passed, and the nonce
  *   consumed once through the ephemeral store (`sig-nonce:<keyid length>:<keyid>:<nonce>`, kept for
- *   as long as the signature could still be accepted), so a replay fails on every
+ *   as long as the signature could still be accepted, its last whole second included), so a replay fails on every
  *   node sharing the store. The nonce is consumed last: only a request that passed
  *   every other check uses it up. With several signatures, the nonce of every one
  *   naming a known key is consumed too, so no second signature lets a replay pass.
@@ -218,7 +218,9 @@ export function signatureStep(route: RouteConfig, req: SignatureRequirement, dep
   const { appSigningKeys, ephemeral, clock } = deps;
   const maxAgeS = Math.floor(req.maxAge / 1000);
   const skewS = Math.floor(req.clockSkew / 1000);
-  const nonceTtl = req.maxAge + 2 * req.clockSkew;
+  // `created` is compared in whole seconds, so a signature stays acceptable to the end of its
+  // last second: the nonce is kept that second longer than maxAge and the skew both ways
+  const nonceTtl = req.maxAge + 2 * req.clockSkew + 1000;
   const components = req.components ?? ['@method', '@target-uri'];
   for (const c of components) {
     // a route that requires sf/key on a field of unknown type could never be satisfied: refused at start, not on every request
