@@ -110,6 +110,36 @@ function checkConnectionNamed(named: ReadonlySet<string>, route: GatewayRoute, c
   if (components !== undefined) for (const c of components) if (c.charCodeAt(1) !== 64 /* @ */ && named.has(c.slice(1, c.indexOf('"', 1)))) refuse();
 }
 
+/** A field name as CGI, WSGI and Rack read it: lower-case, `_` as `-`. */
+function cgiName(name: string): string {
+  return name.toLowerCase().replaceAll('_', '-');
+}
+
+/**
+ * Refuses a forwarded field that an upstream reading `_` as `-` would take for a field the
+ * verified signature covers, spelled otherwise (`X_Tenant` beside a signed `X-Tenant`, or
+ * `X-Tenant` beside a signed `x_tenant`): to that upstream the unsigned line is the signed field.
+ */
+function checkAliases(forward: readonly string[], components: readonly string[]): void {
+  for (const c of components) {
+    if (c.charCodeAt(1) === 64 /* @ */) continue;
+    const name = c.slice(1, c.indexOf('"', 1));
+    const read = cgiName(name);
+    for (let i = 0; i < forward.length; i += 2) {
+      const n = forward[i]!;
+      if (n.length === name.length && n.toLowerCase() !== name && cgiName(n) === read) {
+        throw new PortcullisError('request.malformed', `a field named ${JSON.stringify(n)} reads as the signed field ${JSON.stringify(name)} to CGI-style upstreams, and it is not signed`);
+      }
+    }
+  }
+}
+
+/** Whether a signed field name (a serialized component identifier) has `_`. */
+function underscoreCovered(components: readonly string[]): boolean {
+  for (const c of components) if (c.charCodeAt(1) !== 64 /* @ */ && c.indexOf('_') > 0 && c.indexOf('_') < c.indexOf('"', 1)) return true;
+  return false;
+}
+
 /**
  * A body announced by Content-Length up to this size is read whole before it is
  * forwarded, and sent with the request head in one write. Streaming it instead (the
@@ -325,9 +355,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
   /** Forwards the request, its body read first when it is small (BUFFERED_BODY_LIMIT). */
   function send(ctx: RequestContext): void {
     const h = ctx.headers;
-    if (h.connectionNamed !== undefined && ctx.signature !== undefined) {
+    const signed = ctx.signature?.components;
+    if (signed !== undefined && (h.connectionNamed !== undefined || h.underscore || underscoreCovered(signed))) {
       try {
-        checkConnectionNamed(h.connectionNamed, ctx.route as GatewayRoute, ctx);
+        if (h.connectionNamed !== undefined) checkConnectionNamed(h.connectionNamed, ctx.route as GatewayRoute, ctx);
+        checkAliases(h.forward, signed);
       } catch (e) {
         fail(ctx.req, ctx.res, ctx, e);
         return;

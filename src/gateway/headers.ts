@@ -16,13 +16,16 @@
  * gets the verified identity instead), any `x-portcullis-*` header (only the gateway
  * speaks that namespace), client-certificate headers of TLS-terminating proxies (RFC
  * 9700 §4.13), the `_` spellings of all of these, Host (set from the upstream URL) and
- * Expect. X-Forwarded-For/-Proto/-Host and Forwarded are taken out here; the gateway
+ * Expect. Other names with `_` are forwarded but flagged, so the gateway can refuse one
+ * that reads as a signed field to CGI-style upstreams (gateway.ts). X-Forwarded-For/-Proto/-Host and Forwarded are taken out here; the gateway
  * states them itself (gateway.ts), keeping the received values only from a trusted proxy.
  */
 import { PortcullisError } from '../core/errors.js';
 
 const enum Kind {
   Forward = 0,
+  /** Forwarded, and its name has `_` (gateway.ts checks it against the signed fields). */
+  ForwardUnderscore,
   Drop,
   Connection,
   Host,
@@ -82,7 +85,7 @@ function requestKind(name: string): Kind {
       // CGI, WSGI and Rack read `_` as `-` (HTTP_X_PORTCULLIS_SUBJECT): an underscore spelling of a
       // field the gateway sets or removes is that field to them
       const dashed = lower.includes('_') ? lower.replaceAll('_', '-') : lower;
-      kind = gatewayOwned(dashed) || (dashed !== lower && REQUEST_KINDS.has(dashed)) ? Kind.Drop : Kind.Forward;
+      kind = gatewayOwned(dashed) || (dashed !== lower && REQUEST_KINDS.has(dashed)) ? Kind.Drop : dashed !== lower ? Kind.ForwardUnderscore : Kind.Forward;
     }
     // clients that invent names cannot grow this without bound
     if (SEEN_KINDS.size >= 1024) SEEN_KINDS.clear();
@@ -113,6 +116,8 @@ export interface ScannedRequest {
   xForwardedHost: string | undefined;
   /** RFC 7239 Forwarded, every line joined. */
   forwarded: string | undefined;
+  /** Whether a forwarded field name has `_` (which CGI, WSGI and Rack read as `-`). */
+  underscore: boolean;
 }
 
 /** Fields a Connection option may not remove (besides every `content-*`). */
@@ -162,6 +167,7 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
     xForwardedProto: undefined,
     xForwardedHost: undefined,
     forwarded: undefined,
+    underscore: false,
   };
   let connection: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -174,6 +180,10 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
     }
     switch (kind) {
       case Kind.Drop:
+        break;
+      case Kind.ForwardUnderscore:
+        s.underscore = true;
+        forward.push(name, value);
         break;
       case Kind.Connection:
         (connection ??= []).push(value);
