@@ -118,9 +118,12 @@ function optionalString(claims: Record<string, unknown>, name: string): string |
   return v;
 }
 
-/** A claim as a header value: visible ASCII and space as is, anything else percent-encoded. */
+/**
+ * A claim as a header value: visible ASCII and space as is, unless it has a `%`; anything
+ * else percent-encoded (UTF-8), so no two claims give one value (`é` and `%C3%A9` differ).
+ */
 function headerSafe(v: string): string {
-  return /^[\x20-\x7E]*$/.test(v) ? v : encodeURIComponent(v);
+  return /^[\x20-\x24\x26-\x7E]*$/.test(v) ? v : encodeURIComponent(v);
 }
 
 /** Maps what jose throws to a token denial; anything else is not the client's fault. */

@@ -95,6 +95,20 @@ describe('token policy: attacks', () => {
     assert.equal(e.headers['x-portcullis-scopes'], 'orders:read orders:write');
   });
 
+  it('identity confusion: a sub "%C3%A9" (ASCII) and a sub "é" reach the upstream as two different x-portcullis-subject values', async () => {
+    const subjectOf = async (sub: string): Promise<string> => {
+      const r = await send(gw.url, { path: '/orders/1', headers: bearer(await mint(keys, baseClaims({ sub }))) });
+      assert.equal(r.status, 200, r.body);
+      return (JSON.parse(r.body) as { headers: Record<string, string> }).headers['x-portcullis-subject']!;
+    };
+    const encoded = await subjectOf('%C3%A9');
+    const plain = await subjectOf('é');
+    assert.notEqual(encoded, plain);
+    assert.equal(decodeURIComponent(encoded), '%C3%A9');
+    assert.equal(decodeURIComponent(plain), 'é');
+    assert.equal(await subjectOf('user-1'), 'user-1');
+  });
+
   it('no token: 401 token.missing with a bare Bearer challenge (no error attribute)', async () => {
     const r = await send(gw.url, { path: '/orders/1' });
     await denied(r, 401, 'token.missing');
