@@ -122,8 +122,14 @@ function optionalString(claims: Record<string, unknown>, name: string): string |
  * A claim as a header value: visible ASCII and space as is, unless it has a `%`; anything
  * else percent-encoded (UTF-8), so no two claims give one value (`é` and `%C3%A9` differ).
  */
-function headerSafe(v: string): string {
-  return /^[\x20-\x24\x26-\x7E]*$/.test(v) ? v : encodeURIComponent(v);
+function headerSafe(v: string, name: string): string {
+  if (/^[\x20-\x24\x26-\x7E]*$/.test(v)) return v;
+  try {
+    return encodeURIComponent(v);
+  } catch {
+    // a lone surrogate (JSON's "\ud800") has no UTF-8 encoding
+    throw deny('token.malformed', `${name} is not well-formed Unicode`);
+  }
 }
 
 /** Maps what jose throws to a token denial; anything else is not the client's fault. */
@@ -310,9 +316,9 @@ export class TokenVerifier {
       }
     }
     const identityHeaders: string[] = [];
-    if (clientId !== undefined) identityHeaders.push('x-portcullis-client-id', headerSafe(clientId));
-    if (sub !== undefined) identityHeaders.push('x-portcullis-subject', headerSafe(sub));
-    identityHeaders.push('x-portcullis-scopes', headerSafe(scope));
+    if (clientId !== undefined) identityHeaders.push('x-portcullis-client-id', headerSafe(clientId, 'client_id'));
+    if (sub !== undefined) identityHeaders.push('x-portcullis-subject', headerSafe(sub, 'sub'));
+    identityHeaders.push('x-portcullis-scopes', headerSafe(scope, 'scope'));
     return {
       identityHeaders,
       source: src.source,

@@ -109,6 +109,11 @@ describe('token policy: attacks', () => {
     assert.equal(await subjectOf('user-1'), 'user-1');
   });
 
+  it('a claim that is not well-formed Unicode (sub with a lone surrogate): 401 token.malformed, not a 500', async () => {
+    const r = await send(gw.url, { path: '/orders/1', headers: bearer(await mint(keys, baseClaims({ sub: 'user-\ud800' }))) });
+    await denied(r, 401, 'token.malformed');
+  });
+
   it('no token: 401 token.missing with a bare Bearer challenge (no error attribute)', async () => {
     const r = await send(gw.url, { path: '/orders/1' });
     await denied(r, 401, 'token.missing');
