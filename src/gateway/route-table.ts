@@ -1,6 +1,6 @@
 /**
  * The gateway route table: host (exact, case-insensitive, port ignored), path prefix
- * on segment boundaries, methods. The longest matching prefix wins; at equal length a
+ * on segment boundaries, methods (GET includes HEAD). The longest matching prefix wins; at equal length a
  * route that names a host beats one that matches any host.
  */
 import type { RouteConfig } from '../core/config/schema.js';
@@ -34,11 +34,23 @@ export function compileRoute(config: RouteConfig): CompiledRoute {
     host: config.match.host === undefined ? undefined : stripPort(config.match.host.toLowerCase()),
     prefix,
     stripLength: trimmed.length,
-    methods: config.match.methods === undefined ? undefined : new Set(config.match.methods),
+    methods: config.match.methods === undefined ? undefined : methodSet(config.match.methods),
     origin: url.origin,
     basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, ''),
     upstreamHost: url.host,
   };
+}
+
+/**
+ * The methods a route matches: a route for GET matches HEAD too. RFC 9110 §9.3.2: HEAD
+ * is "identical to GET except that the server MUST NOT send content", and upstreams run
+ * their GET handler for it, so a HEAD that fell through to a broader route would reach
+ * the protected handler without the route's policy.
+ */
+function methodSet(methods: readonly string[]): ReadonlySet<string> {
+  const set = new Set(methods);
+  if (set.has('GET')) set.add('HEAD');
+  return set;
 }
 
 /** `example.com:8443` → `example.com`, `[::1]:80` → `[::1]`. */

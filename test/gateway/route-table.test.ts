@@ -49,6 +49,15 @@ describe('route table', () => {
     assert.equal(t.match('a', 'DELETE', '/only'), undefined);
   });
 
+  it('attack: HEAD on a GET route is that route (RFC 9110 §9.3.2, HEAD is GET without content), not the catch-all below it', () => {
+    const t = new RouteTable(
+      [route({ name: 'root', match: { pathPrefix: '/' }, upstream: up }), route({ name: 'reads', match: { pathPrefix: '/reads', methods: ['GET'] }, upstream: up })].map(compileRoute),
+    );
+    assert.equal(t.match('a', 'HEAD', '/reads/1')?.name, 'reads');
+    assert.equal(t.match('a', 'OPTIONS', '/reads/1')?.name, 'root');
+    assert.equal(name('a', 'HEAD', '/write'), 'root');
+  });
+
   it('a prefix with a trailing slash matches below it, not the bare name', () => {
     assert.equal(name('a', 'GET', '/docs/x'), 'slash');
     assert.equal(name('a', 'GET', '/docs'), 'root');

@@ -197,7 +197,7 @@ export const routeSchema = z.strictObject({
   match: z.strictObject({
     host: z.string().min(1).optional().describe('Host header to match (exact, case-insensitive, port ignored).'),
     pathPrefix: z.string().startsWith('/', 'expected a path starting with /').default('/').describe('Path prefix, matched on segment boundaries.'),
-    methods: z.array(method).optional().describe('Methods to match; all when omitted.'),
+    methods: z.array(method).optional().describe('Methods to match (`GET` matches `HEAD` too: RFC 9110 §9.3.2, upstreams answer HEAD with their GET handler); all when omitted.'),
   }),
   upstream: httpUrl.describe('Base URL requests are proxied to.'),
   stripPrefix: z.boolean().default(false).describe('Remove the matched path prefix before proxying.'),
