@@ -1,5 +1,5 @@
 /**
- * The gateway route table: host (exact, case-insensitive, port ignored), path prefix
+ * The gateway route table: host (exact, case-insensitive, port and trailing dot ignored), path prefix
  * on segment boundaries, methods (GET includes HEAD). The longest matching prefix wins; at equal length a
  * route that names a host beats one that matches any host.
  */
@@ -31,7 +31,7 @@ export function compileRoute(config: RouteConfig): CompiledRoute {
   return {
     config,
     name: config.name,
-    host: config.match.host === undefined ? undefined : stripPort(config.match.host.toLowerCase()),
+    host: config.match.host === undefined ? undefined : hostKey(config.match.host),
     prefix,
     stripLength: trimmed.length,
     methods: config.match.methods === undefined ? undefined : methodSet(config.match.methods),
@@ -63,6 +63,16 @@ export function stripPort(host: string): string {
   return colon === -1 ? host : host.slice(0, colon);
 }
 
+/**
+ * A host as routes compare it: lower-case, without the port, and without the one trailing
+ * dot of the absolute form (`API.example.com.:443` is `api.example.com`, the same name to
+ * DNS and to upstreams): a client cannot steer a request past a host route to an any-host one with it.
+ */
+export function hostKey(host: string): string {
+  const h = stripPort(host.toLowerCase());
+  return h.length > 1 && h.charCodeAt(h.length - 1) === 46 /* . */ ? h.slice(0, -1) : h;
+}
+
 /** Whether `path` (no query) starts with `prefix` on a segment boundary. */
 export function prefixMatches(prefix: string, path: string): boolean {
   if (!path.startsWith(prefix)) return false;
@@ -87,7 +97,7 @@ export class RouteTable<R extends CompiledRoute = CompiledRoute> {
     for (const r of this.routes) {
       if (r.host !== undefined) {
         if (host === undefined) continue;
-        h ??= stripPort(host.toLowerCase());
+        h ??= hostKey(host);
         if (h !== r.host) continue;
       }
       if (r.methods !== undefined && !r.methods.has(method)) continue;

@@ -29,6 +29,12 @@ describe('route table', () => {
     assert.equal(only.match('a', 'GET', '/only/x')?.name, 'only');
   });
 
+  it('attack: the absolute form of the host (trailing dot, "api.example.com.") is the host route, not the any-host route below it', () => {
+    assert.equal(name('api.example.com.', 'GET', '/orders/1'), 'orders-api-host');
+    assert.equal(name('API.example.com.:8443', 'GET', '/orders/1'), 'orders-api-host');
+    assert.equal(name('api.example.com..', 'GET', '/orders/1'), 'orders');
+  });
+
   it('picks the longest matching prefix', () => {
     assert.equal(name('a', 'GET', '/orders/admin/users'), 'orders-admin');
     assert.equal(name('a', 'GET', '/orders/adminx'), 'orders');
