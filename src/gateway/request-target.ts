@@ -7,7 +7,7 @@
  * normalised here (RFC 3986 §6.2.2: percent-encoded unreserved characters decoded,
  * percent-encoding hex upper-cased) and anything that still means different things
  * to different parsers (dot segments, empty segments, backslashes, encoded `/`, `\`
- * or NUL, broken percent-encoding) is refused with `request.malformed`; the route is
+ * or NUL, broken percent-encoding, a `#` fragment) is refused with `request.malformed`; the route is
  * matched against, and the upstream is sent, exactly the normalised path.
  *
  * Path parameters (RFC 3986 §3.3, `;` in a segment) are dropped from every segment by
@@ -87,6 +87,8 @@ function decodeUnreserved(path: string): string {
 export function parseRequestTarget(url: string): RequestTarget {
   // RFC 9112 §3.2: a gateway is sent origin-form; absolute-form and asterisk-form are refused.
   if (url.charCodeAt(0) !== 47) throw malformed('is not origin-form');
+  // origin-form is absolute-path ["?" query]: an upstream would cut the path at a "#" the route table matched past
+  if (url.includes('#')) throw malformed('has a fragment');
   const q = url.indexOf('?');
   let path = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? '' : url.slice(q);

@@ -134,5 +134,7 @@ describe('request target (path confusion bypasses)', () => {
 
   it('refuses broken percent-encoding and targets that are not origin-form', () => {
     for (const u of ['/a%zz', '/a%4', 'http://evil.example/admin', '*', '']) malformed(u);
+    // RFC 9112 §3.2: no fragment in a request-target (upstreams would cut the path at "#")
+    for (const u of ['/admin#x', '/admin#/users', '/public?a=1#/admin']) malformed(u);
   });
 });
