@@ -6,7 +6,8 @@
  *
  * The route's step asks the upstream for `identity`; an upstream that codes anyway is
  * decoded here (gzip, deflate, br, stacked in any order, RFC 9110 §8.4.1), within the
- * buffered-response limit. Anything else is 502 `upstream.content-coding`: the gateway
+ * buffered-response limit; a response without content (HEAD, 204, 304) just loses its
+ * coding fields. Anything else is 502 `upstream.content-coding`: the gateway
  * never signs or encrypts bytes the client will not see.
  */
 import { promisify } from 'node:util';
@@ -61,6 +62,10 @@ export async function withoutContentCoding(r: UpstreamResponse): Promise<Upstrea
     }
   }
   if (codings === undefined) return r;
+  const headers: string[] = [];
+  for (let i = 0; i < r.headers.length; i += 2) if (!CODED_FIELDS.has(r.headers[i]!.toLowerCase())) headers.push(r.headers[i]!, r.headers[i + 1]!);
+  // no content (HEAD, 204, 304): nothing to decode, and the coded length says nothing of the decoded one
+  if (r.body.length === 0) return { ...r, headers };
   let body = r.body;
   // listed in the order applied, so undone last first
   for (const coding of codings.reverse()) {
@@ -72,8 +77,6 @@ export async function withoutContentCoding(r: UpstreamResponse): Promise<Upstrea
       throw new PortcullisError('upstream.content-coding', `the upstream's body is not valid ${coding}, or decodes beyond the buffered-response limit`, { cause });
     }
   }
-  const headers: string[] = [];
-  for (let i = 0; i < r.headers.length; i += 2) if (!CODED_FIELDS.has(r.headers[i]!.toLowerCase())) headers.push(r.headers[i]!, r.headers[i + 1]!);
   headers.push('content-length', String(body.length));
   return { ...r, headers, body };
 }

@@ -78,6 +78,15 @@ describe('signed responses are sent without content coding, so verifyResponse ch
     });
   }
 
+  test('HEAD on a route whose upstream codes anyway: 200, signed over the empty content, not a 502 for decoding nothing', async () => {
+    const res = await fetch(`${gw.url}/ignores/acct`, { method: 'HEAD', headers: { 'x-coding': 'gzip' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-encoding'), null);
+    assert.equal(res.headers.get('etag'), null);
+    const v = await verifyResponse(res, keys);
+    assert.equal(v.body.byteLength, 0);
+  });
+
   test('a coding the gateway cannot decode is 502 upstream.content-coding, not a signature over bytes the client never sees', async () => {
     const res = await fetch(`${gw.url}/ignores/acct`, { headers: { 'x-coding': 'compress' } });
     assert.equal(res.status, 502);
