@@ -48,7 +48,7 @@ describe('a fragment in the request-target', () => {
       assert.equal(statusOf(raw), 400, raw);
       assert.equal(codeOf(raw), 'request.malformed');
       assert.equal(upstream.seen.length, seen);
-      assert.ok(gw.audit.events.some((e) => e.type === 'gateway.denied' && e.reason === 'request.malformed' && e.data['path'] === null));
+      assert.ok(gw.audit.events.some((e) => e.type === 'gateway.denied' && e.reason === 'request.malformed' && e.data?.['path'] === null));
     });
   }
 
