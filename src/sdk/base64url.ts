@@ -1,7 +1,8 @@
 /** base64url (RFC 4648 §5) on web standards only. */
 
 export function base64urlDecode(s: string): Uint8Array<ArrayBuffer> {
-  if (!/^[A-Za-z0-9_-]*$/.test(s)) throw new TypeError('not a base64url string');
+  // a length of 1 mod 4 holds no whole byte: atob would throw a DOMException, not this TypeError
+  if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length % 4 === 1) throw new TypeError('not a base64url string');
   const b64 = s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4);
   const bin = atob(b64);
   const out = new Uint8Array(bin.length);

@@ -19,7 +19,7 @@ import { nodeHasherFactory } from '../../src/http/content-digest-node.js';
 import { importParams } from '../../src/signatures/algorithms.js';
 import { signMessage } from '../../src/signatures/sign.js';
 import { SignatureVerifier } from '../../src/signatures/verify.js';
-import { clearTokenCache, createSignedFetch, getToken, requestOf, TokenError, verifyResponse } from '../../src/sdk/index.js';
+import { base64urlDecode, clearTokenCache, createSignedFetch, getToken, requestOf, TokenError, verifyResponse } from '../../src/sdk/index.js';
 import { startTestNode, type TestNode } from '../support/portcullis.js';
 
 interface Seen {
@@ -106,6 +106,16 @@ describe('createSignedFetch', () => {
     assert.throws(() => createSignedFetch({ keyid: 'k' }), TypeError);
     assert.throws(() => createSignedFetch({ keyid: 'k', hmacSecret: 'AA', key: {} as CryptoKey, alg: 'hmac-sha256' }), TypeError);
     assert.throws(() => createSignedFetch({ keyid: 'k', hmacSecret: 'AA', alg: 'ed25519' }), TypeError);
+  });
+
+  test('misuse: an HMAC secret that is not base64url (a bad character, or a length of 1 mod 4) is a TypeError from createSignedFetch, never a DOMException', () => {
+    const notBase64url = (e: unknown) => e instanceof TypeError && e.message === 'not a base64url string';
+    for (const bad of ['AAAAA', 'A', 'AA+A', 'AA==']) {
+      assert.throws(() => base64urlDecode(bad), notBase64url, bad);
+      assert.throws(() => createSignedFetch({ keyid: 'k', hmacSecret: bad }), notBase64url, bad);
+    }
+    assert.deepEqual([...base64urlDecode('AAAA')], [0, 0, 0]);
+    assert.deepEqual([...base64urlDecode('_-8')], [0xff, 0xef]);
   });
 });
 
