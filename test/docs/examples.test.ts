@@ -19,12 +19,13 @@
  * - A `# …` line after a blank line (or first in a block) is a step header; when it says
  *   "restart", the node is restarted at the end of that step.
  *
- * Glue (PRELUDE): `npx portcullis …` runs this checkout's CLI (`node --import tsx
- * src/cli/main.ts`, as test/cli/run.ts does); `npm start` starts a node the way package.json's
- * start script does (`start --dir ./.portcullis --init`) from the same source and prints its
- * output so far; `npm install` is a no-op: the directory links this checkout's node_modules,
- * and `./dist/sdk/index.js` (which `npm install` builds) is src/sdk/index.ts bundled by
- * esbuild. README's `npm test` block is not run (it is this suite).
+ * Glue (PRELUDE): the directory is laid out as this checkout after `npm install`: `dist/` is
+ * src/ compiled once per run by esbuild (the transform tsx applies on the fly, done once in
+ * 1-2 s: through tsx's loader hooks, module loading was most of the CPU of every CLI call and
+ * node start, and the file used 1.7 times the CPU), `node_modules/` and `data/` are links.
+ * `npx portcullis …` runs package.json's `bin.portcullis`, `npm start` runs its
+ * `scripts.start` in the background and prints the node's output so far, `npm install` does
+ * nothing. README's `npm test` block is not run (it is this suite).
  *
  * Ports: the suite runs two files at a time (scripts/test.mjs), and the pages here run two at
  * a time too, so the docs' fixed ports (8080, 8443, 8081, 9000 and 9001) cannot be used as
@@ -36,18 +37,18 @@
  *
  * Needs bash, curl and openssl, as the pki-node tests do (`.ci/run` installs them).
  */
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { CLI } from '../cli/run.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: { portcullis: string }; scripts: { start: string } };
 
 interface Page {
   file: string;
@@ -71,10 +72,11 @@ type Ports = Record<keyof typeof DEFAULT_PORTS, number>;
 
 const PRELUDE = String.raw`
 exec 2>&1
+__docs_root=$PWD
 __docs_n=0
 portcullis_start() {
   __docs_n=$((__docs_n + 1)); __docs_log=node.$__docs_n.log
-  node --import tsx "$DOCS_CLI" start --dir ./.portcullis --init >"$__docs_log" 2>&1 &
+  ( eval "exec $DOCS_START" ) >"$__docs_log" 2>&1 &
   __docs_pid=$!
   for _ in $(seq 1 1800); do
     grep -q '^portcullis: serving' "$__docs_log" && return 0
@@ -87,7 +89,7 @@ portcullis_stop() {
   kill -TERM "$__docs_pid" && wait "$__docs_pid" || { printf '\n\036fatal the node did not stop cleanly\036\n'; cat "$__docs_log"; exit 1; }
 }
 npx() {
-  if [ "$1" = portcullis ]; then shift; node --import tsx "$DOCS_CLI" "$@"; else echo "docs test: npx $1 is not provided" >&2; return 127; fi
+  if [ "$1" = portcullis ]; then shift; node "$__docs_root/$DOCS_BIN" "$@"; else echo "docs test: npx $1 is not provided" >&2; return 127; fi
 }
 npm() {
   case "$*" in
@@ -425,11 +427,30 @@ async function freePorts(): Promise<Ports> {
   return { identity: await one(), gateway: await one(), admin: await one(), upstream: await one(), receiver: await one() };
 }
 
-let sdkBundle: Promise<string> | undefined;
-function sdk(): Promise<string> {
-  sdkBundle ??= build({ entryPoints: [join(ROOT, 'src/sdk/index.ts')], bundle: true, packages: 'external', format: 'esm', platform: 'node', write: false, logLevel: 'silent' }).then((r) => r.outputFiles[0]!.text);
-  return sdkBundle;
+function sources(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) sources(p, out);
+    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
 }
+
+/** `dist/` (and the `node_modules/`, `data/` it reads beside it), built once for all pages. */
+let built: Promise<string> | undefined;
+function buildDist(): Promise<string> {
+  built ??= (async () => {
+    const base = mkdtempSync(join(tmpdir(), 'pc-docs-build-'));
+    symlinkSync(join(ROOT, 'node_modules'), join(base, 'node_modules'));
+    symlinkSync(join(ROOT, 'data'), join(base, 'data'));
+    await build({ entryPoints: sources(join(ROOT, 'src')), outdir: join(base, 'dist'), outbase: join(ROOT, 'src'), format: 'esm', platform: 'node', target: 'node20', logLevel: 'silent' });
+    return base;
+  })();
+  return built;
+}
+after(async () => {
+  if (built) rmSync(await built, { recursive: true, force: true });
+});
 
 async function runPage(page: Page): Promise<void> {
   const ports = await freePorts();
@@ -441,16 +462,16 @@ async function runPage(page: Page): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 'pc-docs-'));
   try {
-    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-    mkdirSync(join(dir, 'dist/sdk'), { recursive: true });
-    writeFileSync(join(dir, 'dist/sdk/index.js'), await sdk());
+    const base = await buildDist();
+    for (const link of ['dist', 'node_modules', 'data']) symlinkSync(join(base, link), join(dir, link));
     writeFileSync(join(dir, 'example.sh'), script(items, startFirst, asyncExpects.length > 0));
 
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PORTCULLIS_') && k !== 'NODE_TEST_CONTEXT' && k !== 'NODE_OPTIONS') env[k] = v;
     Object.assign(env, {
       PATH: `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-      DOCS_CLI: CLI,
+      DOCS_BIN: PACKAGE.bin.portcullis,
+      DOCS_START: PACKAGE.scripts.start,
       PORTCULLIS_ISSUER: `https://127.0.0.1:${ports.identity}`,
       PORTCULLIS_LISTEN__IDENTITY: `127.0.0.1:${ports.identity}`,
       PORTCULLIS_LISTEN__GATEWAY: `127.0.0.1:${ports.gateway}`,
