@@ -500,7 +500,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         logger,
         metrics: s.metrics,
         ...(opts.gatewayThread?.gate ? { gate: opts.gatewayThread.gate } : localGate ? { gate: localGate } : {}),
-        steps: (route) => [...certificateSteps(route, { pki: s.pki, clock: s.clock, findApp: (id) => s.apps.find(id), resolve: (f) => resolveIn(s.dir, f) }), ...messageSteps(route)],
+        connectionSteps: (route) => certificateSteps(route, { pki: s.pki, clock: s.clock, findApp: (id) => s.apps.find(id), resolve: (f) => resolveIn(s.dir, f) }),
+        steps: (route) => messageSteps(route),
       });
       const server = serverTls
         ? createHttpsServer({ ...gatewayServerOptions(config.gateway), ...serverTls.serverOptions() }, gw.handle)

@@ -55,6 +55,13 @@ export interface GatewayDeps {
    * e.g. step-up assurance or RFC 9421 signatures. Called once per route at compile time.
    */
   steps?: (route: RouteConfig) => PolicyStep[];
+  /**
+   * Policy steps of a route that run before the token step: what the connection itself
+   * proves (the client certificate of mutual TLS), first on the request path as
+   * ARCHITECTURE.md orders it. A client that left out its certificate is told so
+   * (`cert.missing`), not that its certificate-bound token does not match.
+   */
+  connectionSteps?: (route: RouteConfig) => PolicyStep[];
   /** While closed, every request is refused with `gateway.not-in-sync` (the gateway thread's; gate.ts). */
   gate?: GatewayGate;
 }
@@ -233,7 +240,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   function compile(config: RouteConfig): GatewayRoute {
     const base = compileRoute(config);
     const tokenPolicy = config.require.token === undefined ? undefined : tokens.compile(config.require.token);
-    const steps: PolicyStep[] = [];
+    const steps: PolicyStep[] = deps.connectionSteps?.(config) ?? [];
     if (tokenPolicy !== undefined) steps.push(tokenStep(tokenPolicy));
     const r = config.require;
     if (tokenPolicy !== undefined && (r.mfa !== undefined || r.acr !== undefined || r.maxAge !== undefined)) {

@@ -97,6 +97,20 @@ test('attack: a certificate-bound token used without its certificate → 401 tok
   assert.match(String(r.headers['www-authenticate']), /error="invalid_token"/);
 });
 
+test('a route requiring a client certificate and a token checks the certificate first: no certificate is cert.missing whatever the token (bound, bad, none); its own certificate and token pass', async () => {
+  const t = await token(appId, mine);
+  for (const authorization of [`Bearer ${t.json.access_token}`, 'Bearer not.a.token', undefined]) {
+    const r = await https(`${node.urls.gateway}/both/x`, { ca, headers: authorization === undefined ? {} : { authorization } });
+    assert.equal(r.status, 401, authorization);
+    assert.equal(r.json.code, 'cert.missing', authorization);
+  }
+  const ok = await https(`${node.urls.gateway}/both/x`, { ca, ...mine, headers: { authorization: `Bearer ${t.json.access_token}` } });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.json.headers['x-portcullis-client-cert-app'], appId);
+  const noToken = await https(`${node.urls.gateway}/both/x`, { ca, ...mine });
+  assert.equal(noToken.json.code, 'token.missing');
+});
+
 test("attack: a certificate-bound token presented with another app's certificate → 401 token.binding-mismatch", async () => {
   const t = await token(appId, mine);
   const r = await https(`${node.urls.gateway}/api/x`, { ca, ...theirs, headers: { authorization: `Bearer ${t.json.access_token}` } });

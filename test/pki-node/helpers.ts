@@ -43,6 +43,12 @@ routes:
     upstream: ${upstream}
     require:
       token: { audience: orders-api }
+  - name: both
+    match: { pathPrefix: /both }
+    upstream: ${upstream}
+    require:
+      clientCertificate: { mapToApp: true }
+      token: { audience: orders-api }
   - name: open
     match: { pathPrefix: /open }
     upstream: ${upstream}
