@@ -465,6 +465,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         logger,
         account: s.identity.account,
         isOidcClient: (id) => s.apps.isSignInApp(id),
+        audit: s.audit,
       });
       await fastify.ready();
       servers.push({ name: 'identity', server: fastify.server, fastify });

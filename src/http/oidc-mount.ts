@@ -8,6 +8,7 @@
  */
 import { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DurableAuditSink } from '../audit/sink.js';
 import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { OidcService } from '../identity/oidc/provider.js';
@@ -17,6 +18,7 @@ import { ASSET_PATH, PAGE_HEADERS, WEBAUTHN_SCRIPT, page } from '../identity/pag
 import type { Outcome, SignInPages } from '../identity/pages/sign-in.js';
 import { ACCOUNT_PATH, type AccountPages } from '../identity/pages/account.js';
 import type { Page } from '../identity/pages/html.js';
+import { problem } from './wire-errors.js';
 
 export interface MountOidcOptions {
   /** Portcullis's own metadata (discoveryDocument(issuer)); OIDC entries are added to it. */
@@ -31,6 +33,42 @@ export interface MountOidcOptions {
    * oidc-provider; every other request stays with Portcullis's endpoints.
    */
   isOidcClient?: (clientId: string) => boolean;
+  /**
+   * The audit trail: a revocation oidc-provider serves answers only once its events are
+   * stored, as TokenService's does (503 `audit.unavailable` when they cannot be).
+   */
+  audit?: DurableAuditSink;
+}
+
+/** The token kinds oidc-provider's revocation endpoint revokes (it names the one found as an entity). */
+const REVOKED_KINDS = ['AccessToken', 'ClientCredentials', 'RefreshToken'] as const;
+
+/**
+ * RFC 7009 at oidc-provider: the 200 of a revocation goes out once the `token.revoked`
+ * events recorded with it (those of the grant's access tokens) are stored; when they
+ * cannot be, 503 `audit.unavailable`, the tokens revoked all the same. Any other answer
+ * to a revocation that found its token (a failure to confirm it in force) also waits for
+ * the events, without changing that answer. Unknown tokens are a no-op (§2.2) with no event.
+ */
+function revocationAuditedFirst(audit: DurableAuditSink) {
+  return async (ctx: any, next: () => Promise<void>): Promise<void> => {
+    await next();
+    if (ctx.oidc?.route !== 'revocation') return;
+    const entities = (ctx.oidc.entities ?? {}) as Record<string, unknown>;
+    if (!REVOKED_KINDS.some((k) => entities[k] !== undefined)) return;
+    if (ctx.status !== 200) {
+      await audit.flush().catch(() => undefined);
+      return;
+    }
+    try {
+      await audit.flush();
+    } catch (e) {
+      const wire = problem(e);
+      ctx.status = wire.status;
+      ctx.body = JSON.stringify(wire.body);
+      ctx.set(wire.headers);
+    }
+  };
 }
 
 /** The OIDC entries of the discovery document. */
@@ -95,6 +133,7 @@ function formOf(req: FastifyRequest): Record<string, string> {
  * mountOidc(app, oidc, pages, { baseMetadata: discoveryDocument(config.issuer) });
  */
 export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignInPages, opts: MountOidcOptions): void {
+  if (opts.audit) oidc.use(revocationAuditedFirst(opts.audit));
   const handOver = (req: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
     oidc.provider.callback()(typeof req.body === 'string' ? replayed(req.raw, req.body) : req.raw, reply.raw);

@@ -140,10 +140,14 @@ export interface LoginResult {
   acr: string;
 }
 
+/** A Koa middleware around the provider's requests (`provider.use`). */
+export type ProviderMiddleware = (ctx: any, next: () => Promise<void>) => Promise<void>;
+
 export class OidcService {
   private current: Provider | undefined;
   private currentKid: string | undefined;
   private readonly interactionPath: string;
+  private readonly middleware: ProviderMiddleware[] = [];
 
   constructor(
     private readonly d: OidcDeps,
@@ -160,6 +164,15 @@ export class OidcService {
       this.currentKid = kid;
     }
     return this.current;
+  }
+
+  /**
+   * Runs `mw` around every request the provider serves, this provider's and every one
+   * rebuilt after it (the edge uses it to hold an answer until its audit events are stored).
+   */
+  use(mw: ProviderMiddleware): void {
+    this.middleware.push(mw);
+    this.current?.use(mw);
   }
 
   appName(clientId: string): string {
@@ -411,6 +424,7 @@ export class OidcService {
       },
     });
     provider.proxy = this.opts.behindProxy === true;
+    for (const mw of this.middleware) provider.use(mw);
     // Secrets are stored only as verifiers (tokens/secrets.ts): compare against it.
     provider.Client.prototype.compareClientSecret = function (this: { clientSecret?: string }, actual: string) {
       return verifySecret(actual, this.clientSecret ?? null);
