@@ -6,7 +6,7 @@
  * picks them (app.ts does).
  */
 import { join, isAbsolute } from 'node:path';
-import type { AuditSink } from '../audit/sink.js';
+import type { DurableAuditSink } from '../audit/sink.js';
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../core/config/schema.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
@@ -57,7 +57,8 @@ export interface IdentityServiceDeps {
   keys: KeyRing;
   apps: AppService;
   events: EventBus;
-  audit: AuditSink;
+  /** The account pages wait for a change's event to be stored before they answer. */
+  audit: DurableAuditSink;
   clock: Clock;
   logger: Logger;
   /** False on a node part that serves no sign-ins (the gateway thread): it says nothing about the sign-in setup. */

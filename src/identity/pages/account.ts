@@ -10,7 +10,7 @@
  * Also the invite page, where a user added without a password chooses one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuditSink } from '../../audit/sink.js';
+import type { DurableAuditSink } from '../../audit/sink.js';
 import type { Clock } from '../../core/clock.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { Factor } from '../../mfa/factor.js';
@@ -35,7 +35,8 @@ export interface AccountDeps {
   invites: Invites;
   csrf: CsrfTokens;
   webauthn: WebAuthnCeremonies;
-  audit: AuditSink;
+  /** Refusals are recorded in the background; a change waits for its event to be stored. */
+  audit: DurableAuditSink;
   clock: Clock;
 }
 
@@ -129,11 +130,13 @@ export class AccountPages {
         const current = handle === sessionHandle(s.id);
         if (!(await this.d.oidc.endSessionByHandle(userId, handle))) return this.render(s, undefined, 'No such session.', 404);
         this.d.audit.record({ time: this.d.clock.now(), type: 'user.session-ended', actor, data: { userId } });
+        await this.stored();
         if (current) return page('Signed out', '<p id="notice">This session has ended: you are signed out in this browser.</p>');
         return this.render(s, 'The session has ended.');
       }
       case 'sessions/end-all':
         await this.d.users.endAllSessions(userId, actor);
+        await this.stored();
         return page('Signed out', '<p id="notice">Every session has ended: you are signed out everywhere, and every token issued to you has stopped working.</p>');
       case 'factors/remove': {
         // A session that did not prove a second factor may not remove one.
@@ -154,6 +157,7 @@ export class AccountPages {
           await f.remove(userId);
         }
         this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-removed', actor, data: { userId, factor: which.startsWith('webauthn:') ? 'webauthn' : which } });
+        await this.stored();
         return this.render(s, 'The second factor was removed.');
       }
       case 'factors/enroll': {
@@ -180,6 +184,7 @@ export class AccountPages {
           return this.render(s, undefined, e.message, e.status);
         }
         this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-added', actor, data: { userId, factor: f.id } });
+        await this.stored();
         const rc = this.d.factors.find((x) => x.id === 'recovery-code');
         if (rc && !(await rc.isEnrolled(userId))) return this.recoveryCodesPage(s, rc, actor);
         return this.render(s, 'The second factor is set up.');
@@ -199,6 +204,7 @@ export class AccountPages {
         if (!(await this.mayAddFactor(s))) return this.refused(s, action, async () => ({ json: { error: 'sign in again with your second factor to add a passkey' }, status: 403 }));
         const r = await this.d.webauthn.verifyRegistration(this.webauthnSlot(s), userId, body['response'] ?? '', body['name'] ?? '');
         this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-added', actor, data: { userId, factor: 'webauthn', credential: r.id } });
+        await this.stored();
         return { json: { redirect: ACCOUNT_PATH } };
       }
       default:
@@ -222,10 +228,24 @@ export class AccountPages {
   private async recoveryCodesPage(s: BrowserSession, rc: Factor, actor: string): Promise<Page> {
     const codes = (await rc.enroll({ userId: s.user.id })).codes ?? [];
     this.d.audit.record({ time: this.d.clock.now(), type: 'user.recovery-codes-generated', actor, data: { userId: s.user.id } });
+    await this.stored();
     return page(
       'Save your recovery codes',
       `<p>Each code signs you in once if you lose your second factor. They are shown only now; any earlier codes no longer work.</p><ul id="recovery-codes">${codes.map((c) => `<li><code>${escapeHtml(c)}</code></li>`).join('')}</ul><p><a href="${ACCOUNT_PATH}">Back to your account</a></p>`,
     );
+  }
+
+  /**
+   * A change of the account is acknowledged only once its audit event is stored, as the
+   * admin API's are: else 503 `audit.unavailable`, the change made all the same.
+   */
+  private async stored(): Promise<void> {
+    try {
+      await this.d.audit.flush();
+    } catch (e) {
+      if (!(e instanceof PortcullisError) || e.code !== 'audit.unavailable') throw e;
+      throw new PortcullisError('audit.unavailable', 'Your change was made but could not be recorded yet; do not repeat it, and reload this page later.', { cause: e, expose: true });
+    }
   }
 
   private webauthnSlot(s: BrowserSession): string {
@@ -297,6 +317,7 @@ export class AccountPages {
     }
     await this.d.invites.redeem(token);
     await this.d.users.setPassword(userId, password, `user:${userId}`);
+    await this.stored();
     return page('Password set', '<p id="notice">Your password is set. Go back to the app and sign in.</p>');
   }
 }
