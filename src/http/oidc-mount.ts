@@ -13,7 +13,7 @@ import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { OidcService } from '../identity/oidc/provider.js';
 import { checkClientId, checkClientIds } from '../tokens/client-id.js';
-import { OIDC_ROUTES, ACR_MFA, ACR_SINGLE_FACTOR } from '../identity/oidc/provider.js';
+import { OIDC_ROUTES, ACR_MFA, ACR_SINGLE_FACTOR, recordedAuditEvents } from '../identity/oidc/provider.js';
 import { ASSET_PATH, PAGE_HEADERS, WEBAUTHN_SCRIPT, page } from '../identity/pages/html.js';
 import type { Outcome, SignInPages } from '../identity/pages/sign-in.js';
 import { ACCOUNT_PATH, type AccountPages } from '../identity/pages/account.js';
@@ -34,35 +34,43 @@ export interface MountOidcOptions {
    */
   isOidcClient?: (clientId: string) => boolean;
   /**
-   * The audit trail: a revocation oidc-provider serves answers only once its events are
-   * stored, as TokenService's does (503 `audit.unavailable` when they cannot be).
+   * The audit trail: a change oidc-provider makes (a revocation, a logout) answers only
+   * once its events are stored, as TokenService's does (503 `audit.unavailable` when they cannot be).
    */
   audit?: DurableAuditSink;
 }
 
-/** The token kinds oidc-provider's revocation endpoint revokes (it names the one found as an entity). */
-const REVOKED_KINDS = ['AccessToken', 'ClientCredentials', 'RefreshToken'] as const;
+/** oidc-provider routes that answer a browser with a page (the others answer apps with JSON). */
+const PAGE_ROUTES: ReadonlySet<string> = new Set(['authorization', 'resume', 'end_session', 'end_session_confirm', 'end_session_success']);
 
 /**
- * RFC 7009 at oidc-provider: the 200 of a revocation goes out once the `token.revoked`
- * events recorded with it (those of the grant's access tokens) are stored; when they
- * cannot be, 503 `audit.unavailable`, the tokens revoked all the same. Any other answer
- * to a revocation that found its token (a failure to confirm it in force) also waits for
- * the events, without changing that answer. Unknown tokens are a no-op (§2.2) with no event.
+ * A change oidc-provider acknowledges is audited first, as TokenService's revocation and the
+ * admin API are: an answer of a request that recorded audit events (the `token.revoked`
+ * events of a grant it revoked: RFC 7009 revocation of a refresh or opaque token, a logout)
+ * goes out once they are stored; when they cannot be, 503 `audit.unavailable` (problem+json
+ * for apps, a page for browsers), the change made all the same. A refusal that revoked a
+ * grant (a replayed code or refresh token) also waits for its events, its answer unchanged.
  */
-function revocationAuditedFirst(audit: DurableAuditSink) {
+function auditedFirst(audit: DurableAuditSink) {
   return async (ctx: any, next: () => Promise<void>): Promise<void> => {
     await next();
-    if (ctx.oidc?.route !== 'revocation') return;
-    const entities = (ctx.oidc.entities ?? {}) as Record<string, unknown>;
-    if (!REVOKED_KINDS.some((k) => entities[k] !== undefined)) return;
-    if (ctx.status !== 200) {
+    if (!recordedAuditEvents(ctx)) return;
+    if (ctx.status >= 400) {
       await audit.flush().catch(() => undefined);
       return;
     }
     try {
       await audit.flush();
     } catch (e) {
+      ctx.remove('location');
+      if (PAGE_ROUTES.has(String(ctx.oidc?.route))) {
+        const signOut = String(ctx.oidc?.route).startsWith('end_session');
+        const p = page(signOut ? 'Sign-out problem' : 'Sign-in problem', '', { status: 503, error: signOut ? 'You are signed out, but this could not be recorded yet; do not repeat it.' : 'This was done, but could not be recorded yet; do not repeat it.' });
+        ctx.status = p.status;
+        ctx.body = p.html;
+        ctx.set(PAGE_HEADERS);
+        return;
+      }
       const wire = problem(e);
       ctx.status = wire.status;
       ctx.body = JSON.stringify(wire.body);
@@ -133,7 +141,7 @@ function formOf(req: FastifyRequest): Record<string, string> {
  * mountOidc(app, oidc, pages, { baseMetadata: discoveryDocument(config.issuer) });
  */
 export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignInPages, opts: MountOidcOptions): void {
-  if (opts.audit) oidc.use(revocationAuditedFirst(opts.audit));
+  if (opts.audit) oidc.use(auditedFirst(opts.audit));
   const handOver = (req: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
     oidc.provider.callback()(typeof req.body === 'string' ? replayed(req.raw, req.body) : req.raw, reply.raw);

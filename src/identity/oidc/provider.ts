@@ -99,6 +99,25 @@ export const OIDC_ROUTES = {
 
 const MODEL_ISSUED_JWT = 'IssuedJwt';
 
+/** Marks, in a provider request's `ctx.state`, that the request recorded audit events. */
+const AUDITED = Symbol('portcullis.oidc.audited');
+
+/**
+ * Whether the provider request of `ctx` recorded audit events (the `token.revoked` events of
+ * a grant it revoked: an RFC 7009 revocation, a logout, a replayed code or refresh token).
+ *
+ * @example
+ * provider.use(async (ctx, next) => { await next(); if (recordedAuditEvents(ctx)) await audit.flush(); });
+ */
+export function recordedAuditEvents(ctx: { state?: Record<PropertyKey, unknown> }): boolean {
+  return ctx.state?.[AUDITED] === true;
+}
+
+/** The provider request being served (oidc-provider keeps it in an AsyncLocalStorage), if any. */
+function requestUnderWay(): { state: Record<PropertyKey, unknown> } | undefined {
+  return (Provider as unknown as { ctx?: { state: Record<PropertyKey, unknown> } }).ctx;
+}
+
 /** Models refused when issued before the app's or the user's token watermark. */
 const WATERMARKED_MODELS: ReadonlySet<string> = new Set(['AuthorizationCode', 'RefreshToken', 'AccessToken']);
 
@@ -207,6 +226,8 @@ export class OidcService {
       if (expiresAt + (this.opts.leewayMs ?? 0) <= now) continue;
       await this.d.revokedTokens.revokeToken({ jti, clientId, expiresAt, revokedAt: now });
       this.d.audit?.record({ time: now, type: 'token.revoked', actor: 'system', clientId, data: { jti, reason: 'grant-revoked', ...(r.accountId ? { userId: r.accountId } : {}) } });
+      const ctx = requestUnderWay();
+      if (ctx) ctx.state[AUDITED] = true;
       await this.d.events.emit({ type: 'token.revoked', jti, clientId, expiresAt }).catch((error: unknown) => void (unconfirmed ??= { error }));
     }
     if (unconfirmed) throw unconfirmed.error;
