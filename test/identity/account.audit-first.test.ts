@@ -12,6 +12,7 @@ import { decodeJwt } from 'jose';
 import { actionOf, csrfOf } from '../support/oidc-harness.js';
 import { enrolTotp, registerOidcApp, signIn, startOidcNode, type OidcApp } from '../support/oidc-node.js';
 import type { TestNode } from '../support/portcullis.js';
+import { SoftAuthenticator } from './soft-authenticator.js';
 
 const AUD = 'https://api.example.test';
 const PASSWORD = 'plum tractor velvet orbit';
@@ -26,9 +27,12 @@ before(async () => {
 });
 after(async () => node?.stop());
 
-/** Whether an event of `type` about `userId` is in the store now (not only queued). */
-async function stored(type: string, userId: string): Promise<boolean> {
-  return (await node.services.store.tailAudit(50)).some((e) => e.type === type && (e.data as { userId?: string } | null)?.userId === userId);
+/** Whether an event of `type` about `userId` (and `factor`, when given) is in the store now (not only queued). */
+async function stored(type: string, userId: string, factor?: string): Promise<boolean> {
+  return (await node.services.store.tailAudit(50)).some((e) => {
+    const data = e.data as { userId?: string; factor?: string } | null;
+    return e.type === type && data?.userId === userId && (factor === undefined || data?.factor === factor);
+  });
 }
 
 /** A user signed in with TOTP (a session that may remove factors), everything the sign-in recorded stored. */
@@ -55,6 +59,23 @@ test('removing a second factor on the account page answers only once user.factor
   const r = await browser.request(`${account}/factors/remove`, { form: { csrf: csrfOf(page.body), factor: 'totp' } });
   assert.equal(r.status, 200, r.body.slice(0, 300));
   assert.ok(await stored('user.factor-removed', user.id), 'the event is in the store when the answer arrives');
+});
+
+test('adding a passkey and removing it on the account page: each answers only once its user.factor-added / user.factor-removed event is stored', async () => {
+  const { user, browser } = await strongUser('passkey@example.test');
+  const key = new SoftAuthenticator(new URL(node.urls.identity!).origin, new URL(node.urls.identity!).hostname);
+  let page = await browser.request(account);
+  const csrf = /data-csrf="([^"]+)"/.exec(page.body)![1]!;
+  const opts = await browser.request(`${account}/webauthn/register-options`, { form: { csrf } });
+  assert.equal(opts.status, 200, opts.body.slice(0, 300));
+  const added = await browser.request(`${account}/webauthn/register`, { form: { csrf, name: 'Laptop', response: key.register(JSON.parse(opts.body)) } });
+  assert.equal(added.status, 200, added.body.slice(0, 300));
+  assert.ok(await stored('user.factor-added', user.id, 'webauthn'), 'the event of the added key is in the store when the answer arrives');
+  page = await browser.request(account);
+  const removed = await browser.request(`${account}/factors/remove`, { form: { csrf: csrfOf(page.body), factor: `webauthn:${Buffer.from(key.credentialId).toString('base64url')}` } });
+  assert.equal(removed.status, 200, removed.body.slice(0, 300));
+  assert.equal((await node.services.identity.users.view(user)).passkeys, 0);
+  assert.ok(await stored('user.factor-removed', user.id, 'webauthn'), 'the event of the removed key is in the store when the answer arrives');
 });
 
 test('ending every session on the account page answers only once user.sessions-ended is stored', async () => {
