@@ -69,3 +69,23 @@ test("attack: revoke a sign-in app's refresh token while the audit table cannot 
     'the held event is written once the store can take it',
   );
 });
+
+test("a sign-in app's refresh token revoked after its access tokens expired is audited too (oidc.grant-revoked, stored before the 200)", async (t) => {
+  const node = await startOidcNode('tokens: { accessTokenTtl: 1s, leeway: 0s }');
+  t.after(() => node.stop());
+  const s = await signedIn(node, 'revoke-expired-at@example.test');
+  // every JWT access token of the grant has expired: no token.revoked is left to record
+  await new Promise((r) => setTimeout(r, 2100));
+  const r = await postForm(`${node.urls.identity}/oauth2/revoke`, { token: s.refreshToken, token_type_hint: 'refresh_token' }, { authorization: s.auth });
+  assert.equal(r.status, 200);
+  const rows = await node.services.store.tailAudit(10);
+  const revoked = rows.filter((x) => x.type === 'oidc.grant-revoked');
+  assert.equal(revoked.length, 1, JSON.stringify(rows.map((x) => x.type)));
+  assert.equal(revoked[0]!.clientId, s.app.clientId);
+  assert.equal(revoked[0]!.actor, `client:${s.app.clientId}`);
+  assert.equal(revoked[0]!.data?.['route'], 'revocation');
+  assert.equal(typeof revoked[0]!.data?.['grantId'], 'string');
+  assert.match(String(revoked[0]!.data?.['userId']), /^usr_/);
+  assert.ok(!rows.some((x) => x.type === 'token.revoked'), 'no access token was left to revoke');
+  await assert.rejects(client.refreshTokenGrant(s.app.config, s.refreshToken, { resource: AUD }), (e: client.ResponseBodyError) => e.error === 'invalid_grant', 'the refresh token is revoked');
+});

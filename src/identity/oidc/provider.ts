@@ -451,7 +451,23 @@ export class OidcService {
       return verifySecret(actual, this.clientSecret ?? null);
     };
     provider.on('server_error', (_ctx: unknown, err: Error) => d.logger.error({ err }, 'oidc-provider server error'));
-    provider.on('grant.revoked', (_ctx: unknown, grantId: string) => d.logger.info({ grantId }, 'grant revoked'));
+    // A grant oidc-provider revokes (RFC 7009 for a refresh or opaque token, a logout, a
+    // replayed code or refresh token) is audited whether or not it still had unexpired JWT
+    // access tokens (each of those gets its own token.revoked): the revocation of a
+    // refresh token whose access tokens have all expired is a change too.
+    provider.on('grant.revoked', (ctx: any, grantId: string) => {
+      d.logger.info({ grantId }, 'grant revoked');
+      const clientId: unknown = ctx?.oidc?.client?.clientId;
+      const userId: unknown = ctx?.oidc?.entities?.RefreshToken?.accountId ?? ctx?.oidc?.entities?.AccessToken?.accountId ?? ctx?.oidc?.session?.accountId;
+      d.audit?.record({
+        time: d.clock.now(),
+        type: 'oidc.grant-revoked',
+        actor: typeof clientId === 'string' ? `client:${clientId}` : 'system',
+        ...(typeof clientId === 'string' ? { clientId } : {}),
+        data: { grantId, route: String(ctx?.oidc?.route ?? ''), ...(typeof userId === 'string' ? { userId } : {}) },
+      });
+      if (ctx?.state) ctx.state[AUDITED] = true;
+    });
     return provider;
   }
 
