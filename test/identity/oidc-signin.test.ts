@@ -177,6 +177,10 @@ test('e-mail code via the file outbox as second factor; attack: recovery code re
   assert.match(confirmed.body, /Save your recovery codes/);
   const recoveryCodes = [...confirmed.body.matchAll(/<li><code>([^<]+)<\/code><\/li>/g)].map((m) => m[1]!);
   assert.equal(recoveryCodes.length, 10);
+  // a factor set up at sign-in is audited as on the account page, and so are the codes shown
+  const mine = idp.audit.events.filter((e) => e.actor === `user:${user.id}`);
+  assert.deepEqual(mine.find((e) => e.type === 'user.factor-added')?.data, { userId: user.id, factor: 'email', during: 'sign-in' });
+  assert.deepEqual(mine.find((e) => e.type === 'user.recovery-codes-generated')?.data, { userId: user.id, during: 'sign-in' });
   const cont = await postForm(first.browser, confirmed.body, 'continue', {});
   await consentAndReturn(first.browser, cont);
 

@@ -244,6 +244,8 @@ test('attack: a cloned security key refused at the second step (webauthn.counter
   assert.equal(title(enrol.body), 'Set up a second factor');
   const regOptions = JSON.parse((await postStep(a.browser, enrol.body, 'webauthn/register-options', {})).body) as { challenge: string };
   assert.equal((await postStep(a.browser, enrol.body, 'webauthn/register', { response: key.register(regOptions), name: 'key' })).status, 200);
+  const added = idp.audit.events.filter((e) => e.type === 'user.factor-added' && e.actor === `user:${user.id}`);
+  assert.deepEqual(added.map((e) => [e.data?.['factor'], e.data?.['during'], typeof e.data?.['credential']]), [['webauthn', 'sign-in', 'string']], 'a key set up at sign-in is audited');
 
   const signIn = async (make: (o: { challenge: string }) => string) => {
     const b = await authorize();

@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InteractionDetails } from 'oidc-provider';
-import type { AuditSink } from '../../audit/sink.js';
+import type { DurableAuditSink } from '../../audit/sink.js';
 import type { Clock } from '../../core/clock.js';
 import type { EphemeralStore } from '../../core/ephemeral.js';
 import { PortcullisError } from '../../core/errors.js';
@@ -39,7 +39,7 @@ export interface SignInDeps {
   webauthn: WebAuthnCeremonies;
   ephemeral: EphemeralStore;
   csrf: CsrfTokens;
-  audit: AuditSink;
+  audit: DurableAuditSink;
   clock: Clock;
 }
 
@@ -215,6 +215,7 @@ export class SignInPages {
           await this.stillWithoutFactor(st);
           const f = this.enrollable(body['factor']);
           await f.confirm({ userId: st.userId, ...(ip ? { ip } : {}) }, String(body['code'] ?? '').trim());
+          await this.factorAdded(st.userId, { factor: f.id });
           return this.showRecoveryCodes(uid, { ...st, mfa: true }, csrf, [...st.amr, ...f.amr]);
         } catch (e) {
           return { page: this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
@@ -261,6 +262,7 @@ export class SignInPages {
         if (st?.stage !== 'enroll') return { json: { error: 'sign in first' }, status: 400 };
         await this.stillWithoutFactor(st);
         const r = await this.d.webauthn.verifyRegistration(uid, st.userId, body['response'] ?? '', body['name'] ?? '');
+        await this.factorAdded(st.userId, { factor: 'webauthn', credential: r.id });
         await this.setState(uid, { ...st, stage: 'recovery', mfa: true, amr: [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])] });
         return { json: { redirect: this.base(uid) + '/recovery' } };
       }
@@ -362,6 +364,21 @@ export class SignInPages {
     throw new PortcullisError('mfa.already-enrolled', 'a second factor was set up for this account meanwhile: sign in again and use it', { expose: true });
   }
 
+  /**
+   * A second factor set up at the enrolment step is a security change like one made on the
+   * account page: audited as `user.factor-added`, stored before the sign-in goes on. When
+   * it cannot be stored: `audit.unavailable` (the factor is set up all the same).
+   */
+  private async factorAdded(userId: string, data: Record<string, string>): Promise<void> {
+    this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-added', actor: `user:${userId}`, data: { userId, ...data, during: 'sign-in' } });
+    try {
+      await this.d.audit.flush();
+    } catch (e) {
+      if (!(e instanceof PortcullisError) || e.code !== 'audit.unavailable') throw e;
+      throw new PortcullisError('audit.unavailable', 'Your second factor was set up but could not be recorded yet: sign in again in a moment, using it', { cause: e, expose: true });
+    }
+  }
+
   /** MFA for everyone, for this app, for this user, or asked for by the app (acr_values). */
   private mfaRequired(details: InteractionDetails, user: UserRecord): boolean {
     const asked = String(details.params['acr_values'] ?? '').split(' ').includes(ACR_MFA);
@@ -413,6 +430,7 @@ export class SignInPages {
     }
     await this.setState(uid, { ...st, stage: 'recovery', amr, codesShown: true });
     const codes = rc ? ((await rc.enroll({ userId: st.userId })).codes ?? []) : [];
+    if (rc) this.d.audit.record({ time: this.d.clock.now(), type: 'user.recovery-codes-generated', actor: `user:${st.userId}`, data: { userId: st.userId, during: 'sign-in' } });
     return {
       page: page(
         'Save your recovery codes',
