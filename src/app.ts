@@ -201,8 +201,11 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
   let ephemeral: EphemeralStore | undefined;
   try {
     ephemeral = opts.ephemeral ?? (await openEphemeralStore(config.ephemeral, { prefix: config.ephemeralPrefix }));
-    const gcmUsage = new GcmMeter(store, { limit: config.encryption.aesGcm.invocationLimit, block: config.encryption.aesGcm.reserveBlock });
     const audit = new AuditTrail(store, logger);
+    // once per key and process: the per-request refusals that follow are each audited where they happen
+    const onExhausted = (keyId: string, limit: number): void =>
+      audit.record({ time: clock.now(), type: 'crypto.key-exhausted', actor: 'system', data: { key: keyId, limit } });
+    const gcmUsage = new GcmMeter(store, { limit: config.encryption.aesGcm.invocationLimit, block: config.encryption.aesGcm.reserveBlock, onExhausted });
     const envelope = await Envelope.open(store, masterKey, { usage: gcmUsage, audit, clock });
     masterKey.fill(0);
     const keys = new KeyRing(store, envelope, clock, {

@@ -24,6 +24,12 @@ export interface GcmUsageOptions {
   limit?: number;
   /** Encryptions reserved per store write (default 2^16). */
   block?: number;
+  /**
+   * Told once per key and process when the store first refuses a reservation: the key has
+   * reached its limit. Every request after that is refused too (each with its own denial);
+   * this is the one event that says the key itself is spent (app.ts audits it).
+   */
+  onExhausted?: (keyId: string, limit: number) => void;
 }
 
 /** The invocation count of one key in this process: a reserved block [next, end). */
@@ -60,10 +66,13 @@ export class GcmMeter {
   readonly block: number;
   private readonly counters = new Map<string, GcmKeyUsage>();
 
+  private readonly onExhausted: ((keyId: string, limit: number) => void) | undefined;
+
   constructor(
     private readonly store: KeyUsageStore,
     opts: GcmUsageOptions = {},
   ) {
+    this.onExhausted = opts.onExhausted;
     this.limit = opts.limit ?? GCM_RANDOM_IV_LIMIT;
     this.block = opts.block ?? GCM_DEFAULT_BLOCK;
     if (!Number.isSafeInteger(this.limit) || this.limit < 1 || this.limit > GCM_RANDOM_IV_LIMIT) throw new RangeError(`the AES-GCM invocation limit must be between 1 and 2^32`);
@@ -93,6 +102,7 @@ export class GcmMeter {
     try {
       const start = await this.store.reserveKeyUsage(u.keyId, this.block, this.limit);
       if (start === undefined) {
+        if (!u.exhausted) this.onExhausted?.(u.keyId, this.limit);
         u.exhausted = true;
         return false;
       }

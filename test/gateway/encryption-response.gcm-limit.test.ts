@@ -61,6 +61,11 @@ for (const thread of [true, false]) {
       assert.equal(refused.headers.get('content-type'), 'application/problem+json');
       assert.equal(p.upstream.seen.length, seen, 'the upstream was not called');
       assert.deepEqual((await deniedSince(p.node, mark)).map((r) => r.reason), ['jwe.key-exhausted']);
+      // the key itself is reported spent once (crypto.key-exhausted), however many requests it refuses
+      assert.equal((await get(app)).status, 500);
+      assert.deepEqual((await deniedSince(p.node, mark)).map((r) => r.reason), ['jwe.key-exhausted', 'jwe.key-exhausted']);
+      const spent = (await p.node.services.store.listAudit(mark, 1000)).filter((r) => r.type === 'crypto.key-exhausted');
+      assert.deepEqual(spent.map((r) => [r.actor, r.data]), [['system', { key: appEncryptionKeyContext(dir.kid), limit: 3 }]]);
       // the count is the durable one transit and the envelope use, under the key's seal context
       const used = await p.node.services.store.readKeyUsage([appEncryptionKeyContext(dir.kid)]);
       assert.ok((used.get(appEncryptionKeyContext(dir.kid)) ?? 0) >= 3);
