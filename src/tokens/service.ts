@@ -78,6 +78,22 @@ export class TokenService {
     }
   }
 
+  /**
+   * A token's `iat` is whole seconds, and a revocation cutoff refuses every token whose
+   * `iat` second starts before it (`iat·1000 < cutoff`: one issued earlier in that second
+   * must never pass). So a token issued in the very second of its app's cutoff (a script
+   * that revokes an app's tokens, then asks for a new one) would be refused for its whole
+   * life. Such a request waits for the next second instead (under 1 s). A cutoff still
+   * ahead of this node's clock (another node's clock runs ahead) is not waited for: that
+   * token is refused, as before.
+   */
+  private async pastRevocationSecond(cutoff: number): Promise<void> {
+    const now = this.d.clock.now();
+    const second = Math.floor(now / 1000) * 1000;
+    if (cutoff <= second || cutoff > now) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.ceil(cutoff / 1000) * 1000 - now));
+  }
+
   /** POST /oauth2/token */
   async token(req: EndpointRequest): Promise<TokenResponse> {
     const grantType = req.params.grant_type;
@@ -101,6 +117,7 @@ export class TokenService {
       }
       throw e;
     }
+    await this.pastRevocationSecond(app.tokensRevokedBefore);
     const { response, jti } = await issueAccessToken(app, scopes, audience, {
       issuer: this.d.issuer,
       keys: this.d.keys,

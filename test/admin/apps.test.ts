@@ -136,6 +136,19 @@ describe('admin API: apps', () => {
     for (const token of [t1, t2]) assert.deepEqual((await t.api('/v1/tokens/introspect', { body: { token } })).body, { active: false });
   });
 
+  test('revoke-tokens, then a new token at once (a rotation script): the new token works, although issued in the cutoff\'s second', async () => {
+    const c = await create('revoke-then-new');
+    for (let i = 0; i < 3; i++) {
+      const res = await t.api(`/v1/apps/${c.client_id}/revoke-tokens`, { method: 'POST' });
+      assert.equal(res.status, 200);
+      const cutoff = Date.parse(AppResponse.parse(res.body).app.tokens_revoked_before!);
+      const fresh = await issueToken(t.identity, c.client_id, c.client_secret!);
+      const iat = (JSON.parse(Buffer.from(fresh.split('.')[1]!, 'base64url').toString()) as { iat: number }).iat;
+      assert.ok(iat * 1000 >= cutoff, `iat ${iat} is not before the cutoff ${cutoff}`);
+      assert.equal((await t.api('/v1/tokens/introspect', { body: { token: fresh } })).body.active, true);
+    }
+  });
+
   test('PUT jwks: the app switches to private_key_jwt with the given public key; its secret stops working', async () => {
     const c = await create('jwks-app');
     const res = await t.api(`/v1/apps/${c.client_id}/jwks`, { method: 'PUT', body: { keys: [publicJwk().pub] } });
