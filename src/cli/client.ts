@@ -5,6 +5,18 @@
  */
 import { CliError } from './output.js';
 
+/**
+ * An identifier of `.` or `..` (`%2e` counts as a dot, as the WHATWG URL parser reads it)
+ * is a dot segment: fetch would resolve it away and call another resource
+ * (`/v1/apps/../keys` is `/v1/keys`), so the call is refused before anything is sent.
+ */
+function refuseDotSegments(path: string): void {
+  for (const segment of path.split('?')[0]!.split('/')) {
+    const dots = segment.replace(/%2e/gi, '.');
+    if (dots === '.' || dots === '..') throw new CliError('request.invalid', `"${segment}" is not a valid identifier (a URL dot segment would address another resource)`);
+  }
+}
+
 export class AdminClient {
   constructor(
     readonly baseUrl: string,
@@ -12,6 +24,7 @@ export class AdminClient {
   ) {}
 
   async call<T = any>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    refuseDotSegments(path);
     const url = this.baseUrl.replace(/\/$/, '') + path;
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
