@@ -33,7 +33,29 @@ function namedSchemas(named: Record<string, z.ZodType>, io: 'input' | 'output'):
 
 const UNAVAILABLE = 'The durable store cannot be reached (`store.unavailable`); nothing was changed by a failed read.';
 const NOT_CONFIRMED = 'Or the change is stored but could not be confirmed: its audit event could not be written (`audit.unavailable`), or the gateway could not confirm it is in force (`change.not-in-force`; the gateway refuses every request until it is). Do not repeat the change.';
-const STATUS_TEXT: Record<number, string> = { 400: 'Invalid request (problem+json `request.invalid` names each field).', 401: 'Missing or wrong admin token (`admin.unauthorized`).', 404: 'No such resource (`not-found`).', 409: 'Conflicting state (`conflict`).', 413: 'Request body over the route\'s limit (`request.body-too-large`).', 503: 'Not ready.' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Invalid request: problem+json `request.invalid` names each field (a path parameter with a control character too); `request.malformed` for a body that is not JSON or a path that is not validly percent-encoded.',
+  401: 'Missing or wrong admin token (`admin.unauthorized`).',
+  404: 'No such resource (`not-found`).',
+  409: 'Conflicting state (`conflict`).',
+  413: 'Request body over the route\'s limit (`request.body-too-large`).',
+  414: 'A path parameter is longer than the router accepts (`request.malformed`).',
+  415: 'The request body is not `application/json` (`request.unsupported-media-type`).',
+  503: 'Not ready.',
+};
+
+/**
+ * Statuses the plane answers before a route's handler runs: a path parameter that is not
+ * text or not validly percent-encoded (400) or too long (414); a body on a change that is
+ * not JSON (400), over the limit (413) or, where a body is read, of another media type (415).
+ */
+function frameworkStatuses(r: AdminRoute): number[] {
+  const out: number[] = [];
+  if (r.path.includes(':')) out.push(400, 414);
+  if (r.auth && r.method !== 'GET') out.push(400, 413);
+  if (r.body) out.push(400, 413, 415);
+  return out;
+}
 
 /**
  * Builds the document for a route table.
@@ -74,7 +96,7 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], info: { titl
       responses[status] = { description: spec.description, ...(content ? { content } : {}) };
     }
     // every /v1/ route reads the store; a change also waits for its audit event and for the gateway to have it in force
-    for (const status of [...r.errors, ...(r.auth ? [401, 503] : [])]) {
+    for (const status of [...new Set([...r.errors, ...frameworkStatuses(r), ...(r.auth ? [401, 503] : [])])].sort((a, b) => a - b)) {
       responses[String(status)] = {
         description: status === 503 && r.auth ? (r.method === 'GET' ? UNAVAILABLE : `${UNAVAILABLE} ${NOT_CONFIRMED}`) : (STATUS_TEXT[status] ?? 'Error.'),
         ...(status === 401 ? { headers: { 'WWW-Authenticate': { description: 'Bearer realm="portcullis-admin"', schema: { type: 'string' } } } } : {}),
