@@ -78,7 +78,7 @@ export function registerApp(program: Command): void {
     .description('list apps')
     .action(
       action(async (o: JsonOpt) => {
-        const { apps } = await adminClient(o).call<{ apps: AppView[] }>('GET', '/v1/apps');
+        const apps = await adminClient(o).listAll<AppView>('/v1/apps', 'apps');
         if (o.json) return printJson(apps);
         if (apps.length === 0) return void process.stdout.write('no apps\n');
         printTable([['CLIENT_ID', 'STATUS', 'NAME', 'AUDIENCES', 'SCOPES'], ...apps.map((a) => [a.client_id, a.status, a.name, a.audiences.join(' '), a.scopes.join(' ')])]);

@@ -52,4 +52,19 @@ export class AdminClient {
     if (json === undefined) throw new CliError('internal', `the admin API answered ${method} ${path} without a JSON body`);
     return json as T;
   }
+
+  /** Every row of a paged list (`GET /v1/apps`, `/v1/users`), following `next_after` page by page. */
+  async listAll<T>(path: string, field: string, pageSize = 1000): Promise<T[]> {
+    const out: T[] = [];
+    let after: string | null = null;
+    do {
+      const query: string = `?limit=${pageSize}${after === null ? '' : `&after=${encodeURIComponent(after)}`}`;
+      const page: Record<string, unknown> = await this.call('GET', path + query);
+      const rows = page[field];
+      if (!Array.isArray(rows)) throw new CliError('internal', `the admin API answered GET ${path} without ${field}`);
+      out.push(...(rows as T[]));
+      after = typeof page.next_after === 'string' && rows.length > 0 ? page.next_after : null;
+    } while (after !== null);
+    return out;
+  }
 }

@@ -113,7 +113,7 @@ export function registerUser(program: Command): void {
     .description('list users')
     .action(
       action(async (o: JsonOpt) => {
-        const { users } = await adminClient(o).call<{ users: UserView[] }>('GET', '/v1/users');
+        const users = await adminClient(o).listAll<UserView>('/v1/users', 'users');
         if (o.json) return printJson(users);
         if (users.length === 0) return void process.stdout.write('no users\n');
         printTable([['ID', 'STATUS', 'EMAIL', 'FACTORS'], ...users.map((u) => [u.id, u.status, u.email, u.factors.join(' ') || '-'])]);

@@ -3,6 +3,7 @@ import type { JWK } from 'jose';
 import type { Services } from '../../app.js';
 import { PortcullisError } from '../../core/errors.js';
 import { viewApp } from '../../tokens/apps.js';
+import { page, PageQuery } from './page.js';
 import { defineRoute, type AdminRoute } from './route.js';
 import { AppCredentials, AppList, AppResponse, CreateAppRequest, JwkSet } from './schemas.js';
 
@@ -65,14 +66,15 @@ export function appRoutes(s: Services): AdminRoute[] {
       method: 'GET',
       path: '/v1/apps',
       operationId: 'listApps',
-      summary: 'List apps (never their secrets).',
+      summary: 'List apps, a page at a time (never their secrets).',
       tag: 'apps',
       auth: true,
-      responses: { 200: { description: 'Every app, oldest first.', schema: AppList } },
-      errors: [],
-      async handler() {
-        const apps = await s.store.listApps();
-        return { body: { apps: apps.sort((a, b) => a.createdAt - b.createdAt).map(viewApp) } };
+      query: PageQuery,
+      responses: { 200: { description: 'A page of apps, oldest first.', schema: AppList } },
+      errors: [400],
+      async handler({ query }) {
+        const { rows, next_after } = page(await s.store.listApps(), (a) => [a.createdAt, a.clientId], query);
+        return { body: { apps: rows.map(viewApp), next_after } };
       },
     }),
     defineRoute({

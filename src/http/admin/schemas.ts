@@ -9,6 +9,7 @@ import { signingRequestSchemas, signingResponseSchemas } from './signing-schemas
 import { userRequestSchemas, userResponseSchemas } from './user-schemas.js';
 import { encryptionRequestSchemas, encryptionResponseSchemas } from './encryption-schemas.js';
 import { certificateRequestSchemas, certificateResponseSchemas } from './certificate-schemas.js';
+import { nextAfter } from './page.js';
 
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected a scope token (RFC 6749 §3.3)');
 
@@ -70,7 +71,7 @@ export const App = z.strictObject({
 });
 
 export const AppResponse = z.strictObject({ app: App });
-export const AppList = z.strictObject({ apps: z.array(App) });
+export const AppList = z.strictObject({ apps: z.array(App), next_after: nextAfter });
 export const AppCredentials = z.strictObject({
   app: App,
   client_id: z.string(),

@@ -5,6 +5,7 @@
  * a hash of their id).
  */
 import { z } from 'zod';
+import { nextAfter } from './page.js';
 
 const isoTime = z.string().describe('RFC 3339 time');
 
@@ -32,7 +33,7 @@ export const User = z.strictObject({
 });
 
 export const UserResponse = z.strictObject({ user: User });
-export const UserList = z.strictObject({ users: z.array(User) });
+export const UserList = z.strictObject({ users: z.array(User), next_after: nextAfter });
 export const UserCreated = z.strictObject({
   user: User,
   invite_url: z.string().nullable().describe('The invite link (shown once); null when a password was given or no invite was asked for.'),

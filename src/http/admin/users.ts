@@ -11,6 +11,7 @@ import { PortcullisError } from '../../core/errors.js';
 import { canonicalAddress } from '../../identity/lockout.js';
 import { INVITE_PATH } from '../../identity/invites.js';
 import type { UserRecord } from '../../identity/store.js';
+import { page, PageQuery } from './page.js';
 import { defineRoute, type AdminRoute } from './route.js';
 import { AddressLockout, CreateUserRequest, SessionEnded, UserCreated, UserInvite, UserList, UserRemoved, UserResponse, UserSessionList } from './user-schemas.js';
 
@@ -125,14 +126,15 @@ export function userRoutes(s: Services): AdminRoute[] {
       method: 'GET',
       path: '/v1/users',
       operationId: 'listUsers',
-      summary: 'List users (never a password, hash or factor secret).',
+      summary: 'List users, a page at a time (never a password, hash or factor secret).',
       tag: 'users',
       auth: true,
-      responses: { 200: { description: 'Every user, oldest first.', schema: UserList } },
-      errors: [],
-      async handler() {
-        const all = (await users.list()).sort((a, b) => a.createdAt - b.createdAt);
-        return { body: { users: await Promise.all(all.map(view)) } };
+      query: PageQuery,
+      responses: { 200: { description: 'A page of users, oldest first.', schema: UserList } },
+      errors: [400],
+      async handler({ query }) {
+        const { rows, next_after } = page(await users.list(), (u) => [u.createdAt, u.id], query);
+        return { body: { users: await Promise.all(rows.map(view)), next_after } };
       },
     }),
     defineRoute({
