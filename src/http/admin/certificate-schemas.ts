@@ -1,5 +1,6 @@
 /** Request and response schemas of the certificate admin API (issue, inventory, renew, revoke, CA). */
 import { z } from 'zod';
+import { parseDuration } from '../../core/duration.js';
 
 const isoTime = z.string().describe('RFC 3339 time');
 const pem = z.string().min(1).max(64 * 1024);
@@ -32,10 +33,18 @@ export const RevokeCertificateRequest = z
   })
   .describe('Revoke a certificate.');
 
+/** Longer than any certificate lifetime; a larger window would not be a time the store can compare with. */
+const MAX_EXPIRING_WITHIN_MS = 3650 * 86_400_000;
+
 export const CertificateListQuery = z.strictObject({
   owner: z.string().min(1).max(128).optional().describe('Only certificates bound to this app.'),
   status: z.enum(['active', 'revoked']).optional(),
-  expiring_within: z.string().regex(/^\d+[smhd]$/, 'expected a duration such as 7d').optional().describe('Only certificates that expire within this time.'),
+  expiring_within: z
+    .string()
+    .regex(/^\d+[smhd]$/, 'expected a duration such as 7d')
+    .refine((v) => parseDuration(v)! <= MAX_EXPIRING_WITHIN_MS, 'expected a duration of at most 3650d')
+    .optional()
+    .describe('Only certificates that expire within this time (at most 3650d).'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
