@@ -97,6 +97,20 @@ const ipOrCidr = z.string().refine((v) => {
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
+/**
+ * RFC 8414 §2: the issuer identifier "has no query or fragment components"; endpoints are
+ * the issuer plus a path, and a `user:password@` would be published to every client.
+ */
+const issuerUrl = httpUrl.refine((v) => {
+  if (v.includes('?') || v.includes('#')) return false;
+  try {
+    const u = new URL(v);
+    return u.username === '' && u.password === '';
+  } catch {
+    return false;
+  }
+}, 'expected an issuer URL without a query, a fragment or user:password (RFC 8414 §2)');
+
 const method = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected a scope token (RFC 6749 §3.3)');
@@ -223,7 +237,7 @@ export const routeSchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  issuer: httpUrl.default('https://127.0.0.1:8080').describe('The issuer URL of the identity plane (`iss` of every token).'),
+  issuer: issuerUrl.default('https://127.0.0.1:8080').describe('The issuer URL of the identity plane (`iss` of every token): no query, fragment or user:password (RFC 8414 §2).'),
   listen: z
     .strictObject({
       identity: hostPort.default('127.0.0.1:8080').describe('Identity plane: discovery, JWKS, token, revocation, introspection.'),
