@@ -177,7 +177,13 @@ export function parseConfigText(text: string, file = 'portcullis.yaml'): Record<
     const where = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
     throw new PortcullisError('config.parse', `${file}: YAML error${where}: ${e.message.split('\n')[0]}`);
   }
-  const value = doc.toJS() as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (e) {
+    // yaml resolves aliases here: an unset anchor, or an alias bomb past its alias budget
+    throw new PortcullisError('config.parse', `${file}: YAML error: ${(e as Error).message.split('\n')[0]}`);
+  }
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw new PortcullisError('config.invalid', `invalid configuration:\n  (root): expected a mapping of keys`);
   return value as Record<string, unknown>;
