@@ -48,6 +48,20 @@ export function adminUrlFromListen(hostPort: string): string {
   return `http://${host}:${port}`;
 }
 
+/** `--admin-url`: an http(s) base URL without user:password, query or fragment (never echoed when it carries a password). */
+export function checkAdminUrl(text: string): string {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw new CliError('request.invalid', `--admin-url: expected an http(s) URL such as http://127.0.0.1:8081, got ${JSON.stringify(text)}`);
+  }
+  if (u.username !== '' || u.password !== '') throw new CliError('request.invalid', '--admin-url: must not carry user:password (the admin token is read from adminTokenFile)');
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CliError('request.invalid', `--admin-url: expected http or https, got ${u.protocol.slice(0, -1)}`);
+  if (text.includes('?') || text.includes('#')) throw new CliError('request.invalid', '--admin-url: must not have a query or fragment');
+  return text;
+}
+
 export function loadFor(o: NodeOptions): LoadedConfig {
   return loadConfig(configFileOf(o));
 }
@@ -55,6 +69,6 @@ export function loadFor(o: NodeOptions): LoadedConfig {
 export function adminClient(o: NodeOptions): AdminClient {
   const loaded = loadFor(o);
   const token = readAdminToken(resolveIn(loaded.dir, loaded.config.adminTokenFile));
-  const base = o.adminUrl ?? adminUrlFromListen(loaded.config.listen.admin);
+  const base = o.adminUrl !== undefined ? checkAdminUrl(o.adminUrl) : adminUrlFromListen(loaded.config.listen.admin);
   return new AdminClient(base, token);
 }
