@@ -1,7 +1,8 @@
 /**
  * Where a CLI command finds its node: the directory (`--dir`, else `$PORTCULLIS_DIR`,
- * else `./.portcullis`), the config file in it (or `--config`), the admin URL (the
- * config's `listen.admin`, or `--admin-url`) and the admin token (`adminTokenFile`).
+ * else `./.portcullis`), the config file in it (or `--config`, or `$PORTCULLIS_CONFIG`
+ * when no `--dir` is given), the admin URL (`--admin-url`, else `$PORTCULLIS_ADMIN_URL`,
+ * else the config's `listen.admin`) and the admin token (`adminTokenFile`).
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -22,19 +23,20 @@ export function defaultDir(): string {
   return process.env.PORTCULLIS_DIR || './.portcullis';
 }
 
+/** `--config`, else `--dir`'s config, else `$PORTCULLIS_CONFIG`, else the default directory's. */
 export function configFileOf(o: NodeOptions): string {
-  return o.config ?? join(o.dir ?? defaultDir(), CONFIG_FILE_NAME);
+  return o.config ?? (o.dir === undefined && process.env.PORTCULLIS_CONFIG ? process.env.PORTCULLIS_CONFIG : join(o.dir ?? defaultDir(), CONFIG_FILE_NAME));
 }
 
 export function withDirOptions(cmd: Command): Command {
   return cmd
     .option('--dir <dir>', 'Portcullis directory (default: $PORTCULLIS_DIR or ./.portcullis)')
-    .option('--config <file>', 'configuration file (default: DIR/portcullis.yaml)');
+    .option('--config <file>', 'configuration file (default: DIR/portcullis.yaml, or $PORTCULLIS_CONFIG without --dir)');
 }
 
 /** Adds --dir/--config/--admin-url to a management command. */
 export function withNodeOptions(cmd: Command): Command {
-  return withDirOptions(cmd).option('--admin-url <url>', 'admin API base URL (default: http://<listen.admin>)');
+  return withDirOptions(cmd).option('--admin-url <url>', 'admin API base URL (default: $PORTCULLIS_ADMIN_URL, else http://<listen.admin>)');
 }
 
 /** The admin URL a CLI reaches for a `listen.admin` value: wildcard addresses mean this host. */
@@ -49,16 +51,16 @@ export function adminUrlFromListen(hostPort: string): string {
 }
 
 /** `--admin-url`: an http(s) base URL without user:password, query or fragment (never echoed when it carries a password). */
-export function checkAdminUrl(text: string): string {
+export function checkAdminUrl(text: string, from = '--admin-url'): string {
   let u: URL;
   try {
     u = new URL(text);
   } catch {
-    throw new CliError('request.invalid', `--admin-url: expected an http(s) URL such as http://127.0.0.1:8081, got ${JSON.stringify(text)}`);
+    throw new CliError('request.invalid', `${from}: expected an http(s) URL such as http://127.0.0.1:8081, got ${JSON.stringify(text)}`);
   }
-  if (u.username !== '' || u.password !== '') throw new CliError('request.invalid', '--admin-url: must not carry user:password (the admin token is read from adminTokenFile)');
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CliError('request.invalid', `--admin-url: expected http or https, got ${u.protocol.slice(0, -1)}`);
-  if (text.includes('?') || text.includes('#')) throw new CliError('request.invalid', '--admin-url: must not have a query or fragment');
+  if (u.username !== '' || u.password !== '') throw new CliError('request.invalid', `${from}: must not carry user:password (the admin token is read from adminTokenFile)`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CliError('request.invalid', `${from}: expected http or https, got ${u.protocol.slice(0, -1)}`);
+  if (text.includes('?') || text.includes('#')) throw new CliError('request.invalid', `${from}: must not have a query or fragment`);
   return text;
 }
 
@@ -69,6 +71,7 @@ export function loadFor(o: NodeOptions): LoadedConfig {
 export function adminClient(o: NodeOptions): AdminClient {
   const loaded = loadFor(o);
   const token = readAdminToken(resolveIn(loaded.dir, loaded.config.adminTokenFile));
-  const base = o.adminUrl !== undefined ? checkAdminUrl(o.adminUrl) : adminUrlFromListen(loaded.config.listen.admin);
+  const env = process.env.PORTCULLIS_ADMIN_URL || undefined;
+  const base = o.adminUrl !== undefined ? checkAdminUrl(o.adminUrl) : env !== undefined ? checkAdminUrl(env, 'PORTCULLIS_ADMIN_URL') : adminUrlFromListen(loaded.config.listen.admin);
   return new AdminClient(base, token);
 }
