@@ -56,8 +56,8 @@ export const duration = (def: string, bounds: DurationBounds = {}) =>
     .transform((v, ctx) => parseBoundedDuration(v, bounds, ctx))
     .meta({ description: 'duration (e.g. 30s, 10m, 24h)', format: 'duration', durationRange: boundsRange(bounds), default: def });
 
-/** A size such as `1mb` or `16kb`, or a number of bytes. */
-export const size = (def: string) =>
+/** A size such as `1mb` or `16kb`, or a number of bytes; within `min`..`max` bytes when given. */
+export const size = (def: string, bounds: { min?: number; max?: number } = {}) =>
   z
     .union([z.string(), z.number()])
     .default(def)
@@ -65,6 +65,10 @@ export const size = (def: string) =>
       const n = parseSize(v);
       if (n === undefined) {
         ctx.addIssue({ code: 'custom', message: `expected a size such as "1mb" or "16kb", got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      if ((bounds.min !== undefined && n < bounds.min) || (bounds.max !== undefined && n > bounds.max)) {
+        ctx.addIssue({ code: 'custom', message: `expected a size from ${bounds.min ?? 0} to ${bounds.max ?? Number.MAX_SAFE_INTEGER} bytes, got ${JSON.stringify(v)}` });
         return z.NEVER;
       }
       return n;
@@ -325,7 +329,7 @@ export const configSchema = z.strictObject({
     .describe('Encryption keys (JWE recipients) of this deployment; rotated on the signing key check timer.'),
   gateway: z
     .strictObject({
-      maxHeaderSize: size('16kb').describe('Largest request header block accepted (431 beyond).'),
+      maxHeaderSize: size('16kb', { min: 1024, max: 1 << 20 }).describe('Largest request header block accepted (431 beyond): 1kb to 1mb.'),
       requestTimeout: duration('60s', timer()).describe('Time a client has to send a whole request.'),
       tokenCacheSize: z.number().int().min(0).default(10_000).describe('Verified tokens kept in memory (0 disables the cache).'),
       auditSampleRate: z.number().min(0).max(1).default(0.01).describe('Fraction of allowed requests recorded in the audit trail.'),
