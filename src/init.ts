@@ -4,7 +4,7 @@
  * and the first signing keys. Never overwrites anything that exists.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig, resolveIn } from './core/config/load.js';
 import { fsyncDirectoryOf, writeNewFileSync } from './core/files.js';
@@ -13,7 +13,7 @@ import { createMasterKeyFile } from './crypto/master-key.js';
 import { createAdminTokenFile } from './http/admin-auth.js';
 import { openServices } from './app.js';
 import { DEFAULT_CONFIG } from './core/config/default-config.js';
-import { PortcullisError } from './core/errors.js';
+import { fsErrorText, PortcullisError } from './core/errors.js';
 import { envelopeSecretBox } from './crypto/secret-box.js';
 import { fileSignerKind } from './pki/signer.js';
 
@@ -64,11 +64,20 @@ export interface InitResult {
  */
 export async function initPortcullis(dir: string, opts: { logger?: Logger; config?: string; rootKeyOfflineFile?: string } = {}): Promise<InitResult> {
   if (opts.rootKeyOfflineFile && existsSync(opts.rootKeyOfflineFile)) throw new PortcullisError('conflict', 'the offline root key file already exists; choose a new path');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  } catch (cause) {
+    throw new PortcullisError('request.invalid', `directory ${dir} cannot be used: ${(cause as { code?: string }).code === 'EEXIST' ? 'it is a file, not a directory (EEXIST)' : fsErrorText(cause)}`, { cause });
+  }
   const created: string[] = [];
   const configFile = join(dir, CONFIG_FILE);
   if (!existsSync(configFile)) {
-    writeFileSync(configFile, opts.config ?? DEFAULT_CONFIG, { flag: 'wx', mode: 0o644 });
+    try {
+      writeFileSync(configFile, opts.config ?? DEFAULT_CONFIG, { flag: 'wx', mode: 0o644 });
+    } catch (cause) {
+      throw new PortcullisError('request.invalid', `configuration file ${configFile} cannot be written: ${fsErrorText(cause)}`, { cause });
+    }
     created.push(configFile);
   }
   const loaded = loadConfig(configFile);
