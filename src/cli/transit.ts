@@ -119,6 +119,8 @@ export function registerTransit(program: Command): void {
           const positional = args.filter((a): a is string => typeof a === 'string');
           const name = positional[0]!;
           const r = await adminClient(o).call<Record<string, unknown>>('POST', path(spec.split(' ')[0]!, name), build(positional.slice(1), o));
+          // a value that does not verify exits 1, so `verify … && next` stops
+          if (field === 'valid' && r.valid !== true) process.exitCode = 1;
           // a plaintext data key is printed with its wrapped form, or it would be lost
           if (o.json || (field === 'ciphertext' && r.plaintext !== undefined)) return printJson(r);
           let out = r[field];
@@ -132,6 +134,6 @@ export function registerTransit(program: Command): void {
   op('rewrap <name> <ciphertext>', 're-encrypt with the latest version, without the plaintext', ([c], o) => ({ ciphertext: c, ...common(o) }), 'ciphertext');
   op('datakey <name> [type]', 'a data key: type plaintext (default; prints JSON: the key and its wrapped form) or wrapped (prints the wrapped form)', ([t], o) => ({ ...(t ? { type: t } : {}), ...(o.context !== undefined ? { context: bytesArg(o.context, o, '--context') } : {}) }), 'ciphertext');
   op('sign <name> <input>', 'sign (ed25519 / ecdsa-p256 keys)', ([i], o) => ({ input: bytesArg(i!, o, 'input'), ...(o.version ? { key_version: Number(o.version) } : {}) }), 'signature');
-  op('verify <name> <input> <value>', 'verify a signature, or an HMAC with --hmac; prints true or false', ([i, v], o) => ({ input: bytesArg(i!, o, 'input'), [(o as { hmac?: boolean }).hmac ? 'hmac' : 'signature']: v }), 'valid').option('--hmac', 'the value is an HMAC');
+  op('verify <name> <input> <value>', 'verify a signature, or an HMAC with --hmac; prints true (exit 0) or false (exit 1)', ([i, v], o) => ({ input: bytesArg(i!, o, 'input'), [(o as { hmac?: boolean }).hmac ? 'hmac' : 'signature']: v }), 'valid').option('--hmac', 'the value is an HMAC');
   op('hmac <name> <input>', 'HMAC-SHA-256 with the key version HMAC subkey', ([i], o) => ({ input: bytesArg(i!, o, 'input'), ...(o.version ? { key_version: Number(o.version) } : {}) }), 'hmac');
 }
