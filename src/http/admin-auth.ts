@@ -5,7 +5,9 @@
  */
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { PortcullisError } from '../core/errors.js';
+import { fsErrorText, PortcullisError } from '../core/errors.js';
+
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 export function createAdminTokenFile(path: string): boolean {
   if (existsSync(path)) return false;
@@ -21,8 +23,15 @@ export function readAdminToken(path: string): string {
   if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
     throw new PortcullisError('config.invalid', `admin token file ${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
   }
-  const t = readFileSync(path, 'utf8').trim();
+  let t: string;
+  try {
+    t = readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    throw new PortcullisError('config.invalid', `admin token file ${path} cannot be read: ${fsErrorText(e)}`);
+  }
   if (t.length < 32) throw new PortcullisError('config.invalid', `admin token file ${path} does not hold a token`);
+  // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+  if (!B64TOKEN.test(t)) throw new PortcullisError('config.invalid', `admin token file ${path} does not hold a bearer token (letters, digits and - . _ ~ + / only, then =)`);
   return t;
 }
 
