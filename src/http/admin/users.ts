@@ -116,6 +116,7 @@ export function userRoutes(s: Services): AdminRoute[] {
       async handler({ body }) {
         const u = await users.add({ email: body.email, ...(body.password !== undefined ? { password: body.password } : {}), mfaRequired: body.mfa_required }, ACTOR);
         const invite = body.invite ? await invites.create(u.id) : undefined;
+        if (invite) s.audit.record({ time: s.clock.now(), type: 'user.invited', actor: ACTOR, data: { userId: u.id } });
         return durable({
           status: 201,
           body: { user: await view(u), invite_url: invite ? inviteUrl(invite.token) : null, invite_expires_at: invite ? new Date(invite.expiresAt).toISOString() : null },
