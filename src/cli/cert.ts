@@ -133,7 +133,8 @@ export function registerCert(program: Command): void {
         if (o.owner) q.set('owner', o.owner);
         if (o.status) q.set('status', o.status);
         if (o.expiringWithin) q.set('expiring_within', o.expiringWithin);
-        const r = await adminClient(o).call<{ certificates: Summary[] }>('GET', `/v1/certificates${q.size ? `?${q}` : ''}`);
+        const certificates = await adminClient(o).listAll<Summary>(`/v1/certificates${q.size ? `?${q}` : ''}`, 'certificates');
+        const r = { certificates };
         if (o.json) return printJson(r);
         printTable([
           ['SERIAL', 'PROFILE', 'OWNER', 'STATUS', 'NOT AFTER', 'SUBJECT'],

@@ -53,12 +53,12 @@ export class AdminClient {
     return json as T;
   }
 
-  /** Every row of a paged list (`GET /v1/apps`, `/v1/users`), following `next_after` page by page. */
+  /** Every row of a paged list (`GET /v1/apps`, `/v1/users`, `/v1/certificates`), following `next_after` page by page. */
   async listAll<T>(path: string, field: string, pageSize = 1000): Promise<T[]> {
     const out: T[] = [];
     let after: string | null = null;
     do {
-      const query: string = `?limit=${pageSize}${after === null ? '' : `&after=${encodeURIComponent(after)}`}`;
+      const query: string = `${path.includes('?') ? '&' : '?'}limit=${pageSize}${after === null ? '' : `&after=${encodeURIComponent(after)}`}`;
       const page: Record<string, unknown> = await this.call('GET', path + query);
       const rows = page[field];
       if (!Array.isArray(rows)) throw new CliError('internal', `the admin API answered GET ${path} without ${field}`);

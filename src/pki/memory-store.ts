@@ -26,7 +26,8 @@ export class MemoryCertificateStore implements CertificateStore {
         (f.status === undefined || r.status === f.status) &&
         (f.issuerId === undefined || r.issuerId === f.issuerId) &&
         (f.expiringBefore === undefined || r.notAfter < f.expiringBefore) &&
-        (f.renewedFrom === undefined || r.renewedFrom === f.renewedFrom),
+        (f.renewedFrom === undefined || r.renewedFrom === f.renewedFrom) &&
+        (f.after === undefined || r.notBefore > f.after.notBefore || (r.notBefore === f.after.notBefore && r.serial > f.after.serial)),
     );
     out.sort((a, b) => a.notBefore - b.notBefore || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
     return out.slice(0, f.limit).map((r) => ({ ...r }));

@@ -52,6 +52,8 @@ export interface CertificateFilter {
   expiringBefore?: number;
   /** Only certificates renewed from this serial. */
   renewedFrom?: string;
+  /** Only certificates after this one in the list order (notBefore, then serial): the keyset cursor of a page. */
+  after?: { notBefore: number; serial: string };
   limit?: number;
 }
 

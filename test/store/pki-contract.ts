@@ -99,6 +99,20 @@ export function runCertificateStoreSuite(name: string, make: () => Promise<Store
     await rejectsWith(s.listCertificates({ limit: 1.5 }), 'request.invalid');
   });
 
+  t('list after a (notBefore, serial) cursor continues in list order, ties broken by serial', async (open) => {
+    const s = await open();
+    const c1 = cert('c1', { notBefore: T0 + 2 });
+    const c2 = cert('c2', { notBefore: T0 + 1 });
+    const c3 = cert('c3', { notBefore: T0 + 3 });
+    const c0 = cert('c0', { notBefore: T0 + 2, owner: 'app-1', profile: 'client' });
+    for (const c of [c3, c1, c2, c0]) await s.insertCertificate(c);
+    assert.deepEqual(await s.listCertificates({ after: { notBefore: T0 + 1, serial: 'c2' } }), [c0, c1, c3]);
+    assert.deepEqual(await s.listCertificates({ after: { notBefore: T0 + 2, serial: 'c0' }, limit: 1 }), [c1]);
+    assert.deepEqual(await s.listCertificates({ after: { notBefore: T0 + 2, serial: 'c1' } }), [c3]);
+    assert.deepEqual(await s.listCertificates({ after: { notBefore: T0 + 2, serial: 'c0' }, owner: 'app-1' }), []);
+    assert.deepEqual(await s.listCertificates({ after: { notBefore: T0 + 3, serial: 'c3' } }), []);
+  });
+
   t('revoke sets status, time and reason once; a second revoke, or an unknown serial, gets undefined', async (open) => {
     const s = await open();
     const c = cert('aa');

@@ -45,7 +45,12 @@ export const CertificateListQuery = z.strictObject({
     .refine((v) => parseDuration(v)! <= MAX_EXPIRING_WITHIN_MS, 'expected a duration of at most 3650d')
     .optional()
     .describe('Only certificates that expire within this time (at most 3650d).'),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  after: z
+    .string()
+    .regex(/^\d{1,16}\.[0-9a-f]{1,64}$/, 'expected the next_after of the previous page')
+    .optional()
+    .describe('The `next_after` of the previous page; absent for the first page.'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100).describe('At most this many certificates.'),
 });
 
 export const CertificateSummary = z.strictObject({
@@ -62,7 +67,10 @@ export const CertificateSummary = z.strictObject({
   reason: z.string().nullable(),
 });
 export const CertificateDetail = CertificateSummary.extend({ certificate: z.string().describe('PEM') });
-export const CertificateList = z.strictObject({ certificates: z.array(CertificateSummary) });
+export const CertificateList = z.strictObject({
+  certificates: z.array(CertificateSummary),
+  next_after: z.string().nullable().describe('Pass as `after` for the next page; null on the last page.'),
+});
 export const CertificateResponse = z.strictObject({ certificate: CertificateDetail });
 export const IssuedCertificate = z.strictObject({
   serial: z.string(),

@@ -105,7 +105,7 @@ export function certificateRoutes(s: Services): AdminRoute[] {
       method: 'GET',
       path: '/v1/certificates',
       operationId: 'listCertificates',
-      summary: 'The inventory of issued certificates with expiry, owner and status (oldest first).',
+      summary: 'The inventory of issued certificates with expiry, owner and status, oldest first, a page at a time.',
       tag: 'certificates',
       auth: true,
       query: CertificateListQuery,
@@ -118,9 +118,12 @@ export function certificateRoutes(s: Services): AdminRoute[] {
           ...(query.owner ? { owner: query.owner } : {}),
           ...(query.status ? { status: query.status } : {}),
           ...(within !== undefined ? { expiringBefore: now + within } : {}),
-          limit: query.limit,
+          ...(query.after !== undefined ? { after: { notBefore: Number(query.after.slice(0, query.after.indexOf('.'))), serial: query.after.slice(query.after.indexOf('.') + 1) } } : {}),
+          limit: query.limit + 1,
         });
-        return { body: { certificates: rows.map((r) => summary(r, now)) } };
+        const page = rows.slice(0, query.limit);
+        const last = page.at(-1);
+        return { body: { certificates: page.map((r) => summary(r, now)), next_after: rows.length > query.limit && last ? `${last.notBefore}.${last.serial}` : null } };
       },
     }),
     defineRoute({

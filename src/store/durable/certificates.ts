@@ -72,6 +72,8 @@ export async function listCertificates(db: Kysely<Database>, f: CertificateFilte
   if (f.issuerId !== undefined) q = q.where('issuer_id', '=', f.issuerId);
   if (f.expiringBefore !== undefined) q = q.where('not_after', '<', f.expiringBefore);
   if (f.renewedFrom !== undefined) q = q.where('renewed_from', '=', f.renewedFrom);
+  const after = f.after;
+  if (after !== undefined) q = q.where((eb) => eb.or([eb('not_before', '>', after.notBefore), eb.and([eb('not_before', '=', after.notBefore), eb('serial', '>', after.serial)])]));
   q = q.orderBy('not_before').orderBy('serial');
   if (f.limit !== undefined) q = q.limit(f.limit);
   return (await q.execute()).map(fromRow);
