@@ -88,10 +88,13 @@ export class TokenService {
    * token is refused, as before.
    */
   private async pastRevocationSecond(cutoff: number): Promise<void> {
-    const now = this.d.clock.now();
-    const second = Math.floor(now / 1000) * 1000;
-    if (cutoff <= second || cutoff > now) return;
-    await new Promise((resolve) => setTimeout(resolve, Math.ceil(cutoff / 1000) * 1000 - now));
+    // twice at most: a timer can fire a millisecond before the wall clock reaches its target
+    // (and a clock that does not move, a test's, must not hold the request for long)
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const now = this.d.clock.now();
+      if (cutoff <= Math.floor(now / 1000) * 1000 || cutoff > now) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.ceil(cutoff / 1000) * 1000 - now + 2));
+    }
   }
 
   /** POST /oauth2/token */
