@@ -10,24 +10,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { FrozenClock } from '../../src/core/clock.js';
-import { signatureStep } from '../../src/gateway/signature-policy.js';
-import { importParams } from '../../src/signatures/algorithms.js';
 import { signMessage } from '../../src/signatures/sign.js';
 import { MemoryEphemeralStore } from '../../src/store/memory/ephemeral.js';
-import { NOW, rawRequest, route, startGateway, startUpstream, type TestGateway, type Upstream } from './helpers.js';
-
-function statusOf(raw: string): number {
-  return Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
-}
-
-function codeOf(raw: string): string | undefined {
-  try {
-    return (JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { code?: string }).code;
-  } catch {
-    return undefined;
-  }
-}
+import { NOW, codeOf, rawRequest, route, startHmacGateway, statusOf, type TestGateway, type Upstream } from './helpers.js';
 
 describe('Connection options that would strip what a request relies on', () => {
   let upstream: Upstream;
@@ -37,21 +22,10 @@ describe('Connection options that would strip what a request relies on', () => {
   let host: string;
 
   before(async () => {
-    const secret = randomBytes(32);
-    signKey = await crypto.subtle.importKey('raw', secret, importParams('hmac-sha256'), false, ['sign']);
-    const verifyKey = await crypto.subtle.importKey('raw', secret, importParams('hmac-sha256'), true, ['verify']);
-    const clock = new FrozenClock(NOW);
-    ephemeral = new MemoryEphemeralStore({ clock });
-    const deps = { appSigningKeys: { lookup: (k: string) => (k === 'app1-key' ? { key: verifyKey, alg: 'hmac-sha256' as const, clientId: 'app1' } : undefined) }, ephemeral, clock } as never;
-    upstream = await startUpstream();
-    gw = await startGateway(
-      [
-        route({ name: 'orders', match: { pathPrefix: '/orders' }, upstream: upstream.url, require: { signature: { components: ['@method', '@target-uri', 'x-tenant'] } } }),
-        route({ name: 'public', match: { pathPrefix: '/' }, upstream: upstream.url }),
-      ],
-      { steps: (r) => (r.require.signature ? [signatureStep(r, r.require.signature, deps)] : []) },
-    );
-    host = `127.0.0.1:${gw.port}`;
+    ({ gw, upstream, ephemeral, signKey, host } = await startHmacGateway((up) => [
+      route({ name: 'orders', match: { pathPrefix: '/orders' }, upstream: up, require: { signature: { components: ['@method', '@target-uri', 'x-tenant'] } } }),
+      route({ name: 'public', match: { pathPrefix: '/' }, upstream: up }),
+    ]));
   });
   after(async () => {
     await gw.close();

@@ -8,17 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { rawRequest, route, startGateway, startUpstream, TestKeys, type TestGateway, type Upstream } from './helpers.js';
-
-const statusOf = (raw: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
-
-function codeOf(raw: string): string | undefined {
-  try {
-    return (JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { code?: string }).code;
-  } catch {
-    return undefined;
-  }
-}
+import { codeOf, rawRequest, route, startGateway, startUpstream, statusOf, TestKeys, type TestGateway, type Upstream } from './helpers.js';
 
 describe('a fragment in the request-target', () => {
   let upstream: Upstream;

@@ -3,7 +3,7 @@
  * gateway server built with createGateway, a key pair behind VerificationKeys and a
  * token minter (jose).
  */
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +15,9 @@ import { configSchema, routeSchema, type RouteConfig } from '../../src/core/conf
 import { silentLogger } from '../../src/core/logger.js';
 import type { VerificationKey, VerificationKeys } from '../../src/crypto/verification-keys.js';
 import { attachGateway, createGateway, gatewayServerOptions, type Gateway, type PolicyStep } from '../../src/gateway/gateway.js';
+import { signatureStep } from '../../src/gateway/signature-policy.js';
+import { importParams } from '../../src/signatures/algorithms.js';
+import { MemoryEphemeralStore } from '../../src/store/memory/ephemeral.js';
 import { RevocationSet } from '../../src/tokens/revocation-set.js';
 
 export const ISSUER = 'https://id.portcullis.test';
@@ -255,4 +258,50 @@ export function problem(r: Reply): { code: string; status: number; type: string;
 
 function assertProblemType(r: Reply): void {
   if (r.headers['content-type'] !== 'application/problem+json') throw new Error(`expected problem+json, got ${r.headers['content-type']} (${r.status}: ${r.body})`);
+}
+
+/** The status code of a raw HTTP/1.1 answer (`rawRequest`); 0 when there is none. */
+export function statusOf(raw: string): number {
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
+}
+
+/** The `code` of a raw answer's problem+json body, if it has one. */
+export function codeOf(raw: string): string | undefined {
+  try {
+    return (JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { code?: string }).code;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface HmacGateway {
+  gw: TestGateway;
+  upstream: Upstream;
+  /** The nonce store of the signature step. */
+  ephemeral: MemoryEphemeralStore;
+  /** The signature step's clock (at NOW): set it to move `created` windows. */
+  clock: FrozenClock;
+  /** Signs as key `app1-key` of app `app1` (hmac-sha256). */
+  signKey: CryptoKey;
+  /** `127.0.0.1:<port>` of the gateway. */
+  host: string;
+}
+
+/**
+ * A gateway whose routes with `require.signature` run the real signature step, knowing one
+ * HMAC key (`app1-key` of app `app1`), over an upstream that records what reaches it.
+ *
+ * @example
+ * ({ gw, upstream, ephemeral, signKey, host } = await startHmacGateway((up) => [route({ name: 'orders', match: { pathPrefix: '/orders' }, upstream: up, require: { signature: {} } })]));
+ */
+export async function startHmacGateway(routes: (upstreamUrl: string) => RouteConfig[]): Promise<HmacGateway> {
+  const secret = randomBytes(32);
+  const signKey = await crypto.subtle.importKey('raw', secret, importParams('hmac-sha256'), false, ['sign']);
+  const verifyKey = await crypto.subtle.importKey('raw', secret, importParams('hmac-sha256'), true, ['verify']);
+  const clock = new FrozenClock(NOW);
+  const ephemeral = new MemoryEphemeralStore({ clock });
+  const deps = { appSigningKeys: { lookup: (k: string) => (k === 'app1-key' ? { key: verifyKey, alg: 'hmac-sha256' as const, clientId: 'app1' } : undefined) }, ephemeral, clock } as never;
+  const upstream = await startUpstream();
+  const gw = await startGateway(routes(upstream.url), { steps: (r) => (r.require.signature ? [signatureStep(r, r.require.signature, deps)] : []) });
+  return { gw, upstream, ephemeral, clock, signKey, host: `127.0.0.1:${gw.port}` };
 }

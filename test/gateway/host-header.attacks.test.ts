@@ -12,21 +12,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { signMessage } from '../../src/signatures/sign.js';
-import { rawRequest, route, startGateway, startUpstream, type TestGateway, type Upstream } from './helpers.js';
+import { codeOf, rawRequest, route, startGateway, startUpstream, statusOf, type TestGateway, type Upstream } from './helpers.js';
 import { addSigningKey, auditMark, createApp, deniedSince, startPolicyNode, type PolicyNode, type TestSigningKey } from './message-policy-support.js';
-
-function statusOf(raw: string): number {
-  return Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
-}
-
-function codeOf(raw: string): string | undefined {
-  const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
-  try {
-    return (JSON.parse(body) as { code?: string }).code;
-  } catch {
-    return undefined;
-  }
-}
 
 describe('Host header validation', () => {
   let upstream: Upstream;
