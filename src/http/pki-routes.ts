@@ -13,7 +13,7 @@
  * and renewal answers are not.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditEventInput } from '../audit/store.js';
+import type { DurableAuditSink } from '../audit/sink.js';
 import type { Clock } from '../core/clock.js';
 import { PortcullisError, toPortcullisError } from '../core/errors.js';
 import { parseCertificate } from '../pki/parse.js';
@@ -29,7 +29,7 @@ export interface PkiRoutesOptions {
   /** The app a client certificate is bound to (renewal is refused when it is missing or disabled). */
   findApp?: (clientId: string) => { status: 'active' | 'disabled' } | undefined;
   /** Self-renewals and their denials are recorded here. */
-  audit?: { record(e: AuditEventInput): void; flush(): Promise<void> };
+  audit?: DurableAuditSink;
   clock?: Clock;
 }
 

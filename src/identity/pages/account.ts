@@ -10,7 +10,7 @@
  * Also the invite page, where a user added without a password chooses one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DurableAuditSink } from '../../audit/sink.js';
+import { storedOrTell, type DurableAuditSink } from '../../audit/sink.js';
 import type { Clock } from '../../core/clock.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { Factor } from '../../mfa/factor.js';
@@ -239,13 +239,8 @@ export class AccountPages {
    * A change of the account is acknowledged only once its audit event is stored, as the
    * admin API's are: else 503 `audit.unavailable`, the change made all the same.
    */
-  private async stored(): Promise<void> {
-    try {
-      await this.d.audit.flush();
-    } catch (e) {
-      if (!(e instanceof PortcullisError) || e.code !== 'audit.unavailable') throw e;
-      throw new PortcullisError('audit.unavailable', 'Your change was made but could not be recorded yet; do not repeat it, and reload this page later.', { cause: e, expose: true });
-    }
+  private stored(): Promise<void> {
+    return storedOrTell(this.d.audit, 'Your change was made but could not be recorded yet; do not repeat it, and reload this page later.');
   }
 
   private webauthnSlot(s: BrowserSession): string {

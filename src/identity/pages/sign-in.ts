@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InteractionDetails } from 'oidc-provider';
-import type { DurableAuditSink } from '../../audit/sink.js';
+import { storedOrTell, type DurableAuditSink } from '../../audit/sink.js';
 import type { Clock } from '../../core/clock.js';
 import type { EphemeralStore } from '../../core/ephemeral.js';
 import { PortcullisError } from '../../core/errors.js';
@@ -371,12 +371,7 @@ export class SignInPages {
    */
   private async factorAdded(userId: string, data: Record<string, string>): Promise<void> {
     this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-added', actor: `user:${userId}`, data: { userId, ...data, during: 'sign-in' } });
-    try {
-      await this.d.audit.flush();
-    } catch (e) {
-      if (!(e instanceof PortcullisError) || e.code !== 'audit.unavailable') throw e;
-      throw new PortcullisError('audit.unavailable', 'Your second factor was set up but could not be recorded yet: sign in again in a moment, using it', { cause: e, expose: true });
-    }
+    await storedOrTell(this.d.audit, 'Your second factor was set up but could not be recorded yet: sign in again in a moment, using it');
   }
 
   /** MFA for everyone, for this app, for this user, or asked for by the app (acr_values). */
