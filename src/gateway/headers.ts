@@ -19,6 +19,11 @@
  * Expect. Other names with `_` are forwarded but flagged, so the gateway can refuse one
  * that reads as a signed field to CGI-style upstreams (gateway.ts). X-Forwarded-For/-Proto/-Host and Forwarded are taken out here; the gateway
  * states them itself (gateway.ts), keeping the received values only from a trusted proxy.
+ *
+ * The gateway routes and checks a request by its method, but common upstream frameworks
+ * (Express `method-override`, Rack::MethodOverride, Spring filters, ASP.NET) run the method
+ * named in `X-HTTP-Method-Override`, `X-HTTP-Method` or `X-Method-Override` instead: a
+ * request carrying one, in any spelling, is refused with `request.method-override`.
  */
 import { PortcullisError } from '../core/errors.js';
 
@@ -36,6 +41,8 @@ const enum Kind {
   XForwardedProto,
   XForwardedHost,
   Forwarded,
+  /** A method-override field: refused (`request.method-override`). */
+  MethodOverride,
 }
 
 const REQUEST_KINDS = new Map<string, Kind>([
@@ -55,6 +62,9 @@ const REQUEST_KINDS = new Map<string, Kind>([
   ['x-forwarded-proto', Kind.XForwardedProto],
   ['x-forwarded-host', Kind.XForwardedHost],
   ['forwarded', Kind.Forwarded],
+  ['x-http-method-override', Kind.MethodOverride],
+  ['x-http-method', Kind.MethodOverride],
+  ['x-method-override', Kind.MethodOverride],
 ]);
 
 /**
@@ -85,7 +95,8 @@ function requestKind(name: string): Kind {
       // CGI, WSGI and Rack read `_` as `-` (HTTP_X_PORTCULLIS_SUBJECT): an underscore spelling of a
       // field the gateway sets or removes is that field to them
       const dashed = lower.includes('_') ? lower.replaceAll('_', '-') : lower;
-      kind = gatewayOwned(dashed) || (dashed !== lower && REQUEST_KINDS.has(dashed)) ? Kind.Drop : dashed !== lower ? Kind.ForwardUnderscore : Kind.Forward;
+      const known = dashed === lower ? undefined : REQUEST_KINDS.get(dashed);
+      kind = known === Kind.MethodOverride ? known : gatewayOwned(dashed) || known !== undefined ? Kind.Drop : dashed !== lower ? Kind.ForwardUnderscore : Kind.Forward;
     }
     // clients that invent names cannot grow this without bound
     if (SEEN_KINDS.size >= 1024) SEEN_KINDS.clear();
@@ -218,6 +229,8 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
       case Kind.Forwarded:
         s.forwarded = appendList(s.forwarded, value);
         break;
+      case Kind.MethodOverride:
+        throw new PortcullisError('request.method-override', `${name} would have the upstream run another method than the one the gateway routed and checked`);
     }
   }
   if (connection !== undefined) {
