@@ -24,6 +24,8 @@ export interface RequestContext {
   readonly headers: ScannedRequest;
   /** `performance.now()` when the request arrived. */
   readonly start: number;
+  /** Whether the direct peer is listed in `gateway.trustedProxies`: only then are its forwarding headers believed. */
+  readonly trustedPeer: boolean;
   /** Set by the token step. */
   token: VerifiedToken | undefined;
   /**

@@ -306,7 +306,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const ip = req.socket.remoteAddress ?? '';
     const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
     // a client's own forwarding headers are claims about itself: kept only from a trusted proxy
-    if (trustsPeer(trustedProxies, ip)) {
+    if (ctx.trustedPeer) {
       out.push('x-forwarded-for', h.xForwardedFor === undefined ? ip : h.xForwardedFor + ', ' + ip, 'x-forwarded-proto', h.xForwardedProto === undefined ? proto : h.xForwardedProto + ', ' + proto);
       if (h.host !== undefined) out.push('x-forwarded-host', h.xForwardedHost === undefined ? h.host : h.xForwardedHost + ', ' + h.host);
       if (h.forwarded !== undefined) out.push('forwarded', h.forwarded);
@@ -396,7 +396,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const method = req.method ?? 'GET';
       const route = table.match(headers.host, method, target.matchPath);
       if (route === undefined) throw new PortcullisError('route.not-found', 'no route matches this request');
-      ctx = { req, res, route, method, path: target.path, matchPath: target.matchPath, query: target.query, headers, start, token: undefined, body: undefined, respond: undefined, signature: undefined };
+      ctx = { req, res, route, method, path: target.path, matchPath: target.matchPath, query: target.query, headers, start, trustedPeer: trustsPeer(trustedProxies, req.socket.remoteAddress), token: undefined, body: undefined, respond: undefined, signature: undefined };
       if (headers.connectionNamed !== undefined) checkConnectionNamed(headers.connectionNamed, route, undefined);
       if (headers.contentLength !== undefined) {
         const n = Number(headers.contentLength);

@@ -12,8 +12,9 @@
  *   `signature.target-invalid` unless it is a valid `host[:port]`), and the request-target
  *   exactly as received (before normalisation). Behind a TLS-terminating proxy the
  *   route may set `trustForwardedProto`, and the last X-Forwarded-Proto (the one the
- *   nearest proxy appended) gives the scheme instead; the default ignores it, since
- *   a client can send any X-Forwarded-Proto.
+ *   nearest proxy appended) gives the scheme instead, but only when the direct peer is
+ *   in `gateway.trustedProxies`: a client can send any X-Forwarded-Proto, so from any
+ *   other peer the scheme stays the connection's own (and the default ignores it).
  * - `created` within `maxAge` (+ `clockSkew`), `expires` not passed, and the nonce
  *   consumed once through the ephemeral store (`sig-nonce:<keyid length>:<keyid>:<nonce>`, kept for
  *   as long as the signature could still be accepted, its last whole second included), so a replay fails on every
@@ -158,7 +159,7 @@ export function nodeVerifySignature(found: NodeVerificationKey, signature: Uint8
 export function targetUri(ctx: RequestContext, trustForwardedProto: boolean): string {
   let scheme = (ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   const fwd = ctx.headers.xForwardedProto;
-  if (trustForwardedProto && fwd !== undefined) {
+  if (trustForwardedProto && fwd !== undefined && ctx.trustedPeer) {
     const last = fwd.slice(fwd.lastIndexOf(',') + 1).trim().toLowerCase();
     if (last === 'https' || last === 'http') scheme = last;
   }

@@ -224,10 +224,13 @@ export function send(
   });
 }
 
-/** Writes raw bytes on a TCP socket and returns everything read until the server closes or `waitMs` passes. */
-export function rawRequest(port: number, text: string | Buffer, waitMs = 2000): Promise<string> {
+/**
+ * Writes raw bytes on a TCP socket and returns everything read until the server closes or `waitMs` passes.
+ * `from` is the local address to connect from (any of 127.0.0.0/8), for tests of `gateway.trustedProxies`.
+ */
+export function rawRequest(port: number, text: string | Buffer, waitMs = 2000, from?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
+    const sock = net.connect({ port, host: '127.0.0.1', ...(from !== undefined ? { localAddress: from } : {}) });
     let out = '';
     const timer = setTimeout(() => {
       sock.destroy();
@@ -294,7 +297,7 @@ export interface HmacGateway {
  * @example
  * ({ gw, upstream, ephemeral, signKey, host } = await startHmacGateway((up) => [route({ name: 'orders', match: { pathPrefix: '/orders' }, upstream: up, require: { signature: {} } })]));
  */
-export async function startHmacGateway(routes: (upstreamUrl: string) => RouteConfig[]): Promise<HmacGateway> {
+export async function startHmacGateway(routes: (upstreamUrl: string) => RouteConfig[], o: { gateway?: Record<string, unknown> } = {}): Promise<HmacGateway> {
   const secret = randomBytes(32);
   const signKey = await crypto.subtle.importKey('raw', secret, importParams('hmac-sha256'), false, ['sign']);
   const verifyKey = await crypto.subtle.importKey('raw', secret, importParams('hmac-sha256'), true, ['verify']);
@@ -302,6 +305,6 @@ export async function startHmacGateway(routes: (upstreamUrl: string) => RouteCon
   const ephemeral = new MemoryEphemeralStore({ clock });
   const deps = { appSigningKeys: { lookup: (k: string) => (k === 'app1-key' ? { key: verifyKey, alg: 'hmac-sha256' as const, clientId: 'app1' } : undefined) }, ephemeral, clock } as never;
   const upstream = await startUpstream();
-  const gw = await startGateway(routes(upstream.url), { steps: (r) => (r.require.signature ? [signatureStep(r, r.require.signature, deps)] : []) });
+  const gw = await startGateway(routes(upstream.url), { steps: (r) => (r.require.signature ? [signatureStep(r, r.require.signature, deps)] : []), ...(o.gateway !== undefined ? { gateway: o.gateway } : {}) });
   return { gw, upstream, ephemeral, clock, signKey, host: `127.0.0.1:${gw.port}` };
 }

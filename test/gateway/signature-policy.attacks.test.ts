@@ -64,7 +64,8 @@ let token: string;
 const now = () => Math.floor(Date.now() / 1000);
 
 before(async () => {
-  p = await startPolicyNode(ROUTES);
+  // (route fwd's trustForwardedProto needs a trusted proxy: the test client plays it)
+  p = await startPolicyNode(ROUTES, 'gateway: { trustedProxies: [127.0.0.1] }');
   app = await createApp(p.node, 'signer');
   other = await createApp(p.node, 'other');
   hmac = await addSigningKey(p.node, app.clientId, 'hmac-sha256');
@@ -165,7 +166,7 @@ describe('signed requests that must pass', () => {
     assert.equal(p.upstream.seen.at(-1)!.body, body);
   });
 
-  test('@target-uri scheme: with trustForwardedProto the last X-Forwarded-Proto (https) is the scheme the client signed', async () => {
+  test('@target-uri scheme: with trustForwardedProto the last X-Forwarded-Proto (https) of a trusted proxy is the scheme the client signed', async () => {
     const r = await sendSigned(p.gateway, { path: '/fwd/x', signAs: p.gateway.replace('http://', 'https://'), headers: { 'x-forwarded-proto': 'http, https' }, sign: { key: hmac.key, alg: hmac.alg, keyid: hmac.keyid } });
     assert.equal(r.status, 200, r.text);
   });

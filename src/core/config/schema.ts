@@ -191,7 +191,7 @@ export const signatureRequirementSchema = z.strictObject({
   trustForwardedProto: z
     .boolean()
     .default(false)
-    .describe('Take the scheme of `@target-uri` from the last `X-Forwarded-Proto` (the one the nearest proxy appended) instead of the listener. Only behind a TLS-terminating proxy you control.'),
+    .describe('Take the scheme of `@target-uri` from the last `X-Forwarded-Proto` (the one the nearest proxy appended) instead of the listener, when the direct peer is listed in `gateway.trustedProxies`; from any other peer the scheme is the connection\'s own. Needs a non-empty `gateway.trustedProxies` (a config error otherwise).'),
 });
 
 export const encryptionRequirementSchema = z.strictObject({
@@ -337,7 +337,7 @@ export const configSchema = z.strictObject({
       trustedProxies: z
         .array(ipOrCidr)
         .default([])
-        .describe('Addresses or CIDR blocks of proxies in front of this node whose `X-Forwarded-For`/`-Proto`/`-Host` and `Forwarded` are believed. The gateway keeps them (and appends its own values); from any other peer it replaces them by its own values and removes `Forwarded`. The identity plane (OpenID Connect) takes the host and scheme of the URLs it builds, and whether its cookies are `Secure`, from a listed peer\'s `X-Forwarded-Host`/`-Proto`; from any other peer it removes every `X-Forwarded-*` and `Forwarded` header first.'),
+        .describe('Addresses or CIDR blocks of proxies in front of this node whose `X-Forwarded-For`/`-Proto`/`-Host` and `Forwarded` are believed. The gateway keeps them (and appends its own values); from any other peer it replaces them by its own values and removes `Forwarded`. The identity plane (OpenID Connect) takes the host and scheme of the URLs it builds, and whether its cookies are `Secure`, from a listed peer\'s `X-Forwarded-Host`/`-Proto`; from any other peer it removes every `X-Forwarded-*` and `Forwarded` header first. A route\'s `require.signature.trustForwardedProto` takes the scheme from `X-Forwarded-Proto` of a listed peer only.'),
       thread: z
         .boolean()
         .default(true)
@@ -474,7 +474,16 @@ export const configSchema = z.strictObject({
     .prefault({})
     .describe('Structured JSON logs (pino).'),
   routes: z.array(routeSchema).default([]).describe('Gateway routes, matched most specific first.'),
-});
+})
+  .superRefine((c, ctx) => {
+    if (c.gateway.trustedProxies.length !== 0) return;
+    // X-Forwarded-Proto is believed from a trusted proxy only: without one the setting could never apply
+    for (const [i, r] of c.routes.entries()) {
+      if (r.require.signature?.trustForwardedProto === true) {
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'require', 'signature', 'trustForwardedProto'], message: 'X-Forwarded-Proto is believed only from a proxy listed in gateway.trustedProxies, which is empty: list the TLS-terminating proxy in front of the gateway there, or remove trustForwardedProto' });
+      }
+    }
+  });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
