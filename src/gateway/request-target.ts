@@ -16,8 +16,10 @@
  * is sent the path unchanged, and a segment that is empty, `.` or `..` once its
  * parameters are removed (`/public/..;/admin`) is refused, as is an encoded `;`.
  */
+import { isIPv6 } from 'node:net';
 import { PortcullisError } from '../core/errors.js';
 import { isHostPort } from '../signatures/components.js';
+import { stripPort } from './route-table.js';
 
 export interface RequestTarget {
   /** Normalised absolute path, without the query. */
@@ -139,19 +141,57 @@ export function afterMatched(path: string, n: number): number {
 /** The last Host value found valid: clients repeat theirs on every request. */
 let lastValidHost = '\0';
 
+/** RFC 3986 §3.2.2 IPv4address: four dec-octets, no leading zeros (and the one trailing dot routes ignore). */
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.?$/;
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
 /**
- * Whether a Host field value is `uri-host [":" port]` (RFC 9110 §7.2, RFC 3986 §3.2.2),
- * by the same check the signature library makes before it builds a target URI
- * (`isHostPort`): an IP-literal, or a non-empty reg-name (which covers IPv4address),
- * then an optional port of at most 5 digits. Userinfo, a path, a query, a fragment,
- * whitespace and anything else that would make the authority read differently are refused.
+ * The WHATWG URL Standard's "ends in a number" check: a host whose last label (after one
+ * trailing dot) is all digits, or `0x` and hex digits, is parsed as an IPv4 address in
+ * any of its legacy forms (`127.1`, `0x7f.0.0.1`, `0177.0.0.1`, `2130706433`).
+ */
+function endsInNumber(name: string): boolean {
+  let end = name.length;
+  if (end > 1 && name.charCodeAt(end - 1) === 46 /* . */) end--;
+  const start = name.lastIndexOf('.', end - 1) + 1;
+  if (start === end) return false;
+  let i = start;
+  while (i < end && isDigit(name.charCodeAt(i))) i++;
+  if (i === end) return true;
+  if (end - start < 2 || name.charCodeAt(start) !== 48 /* 0 */ || (name.charCodeAt(start + 1) | 32) !== 120 /* x */) return false;
+  for (i = start + 2; i < end; i++) if (hexValue(name.charCodeAt(i)) < 0) return false;
+  return true;
+}
+
+/**
+ * Whether a Host field value is `uri-host [":" port]` (RFC 9110 §7.2, RFC 3986 §3.2.2)
+ * that names its host one way only: by the same check the signature library makes before
+ * it builds a target URI (`isHostPort`), then an optional port of at most 5 digits, and
+ * further
+ * - no percent-encoding: RFC 3986 allows it in a reg-name, but the route table compares
+ *   the name as sent while URL parsers decode it (`api%2eexample.com` is `api.example.com`
+ *   to the WHATWG parser), so it would miss its host route and reach a broader one;
+ * - a name that a URL parser reads as an IPv4 address is the dotted-decimal IPv4address
+ *   (`127.1`, `0x7f.0.0.1`, `2130706433` are 127.0.0.1 to it);
+ * - an IP-literal is an IPv6 address (no IPvFuture, no zone id); its other spellings are
+ *   matched as one by the route table (`hostKey`).
+ * Userinfo, a path, a query, a fragment, whitespace and anything else that would make the
+ * authority read differently are refused.
  *
  * @example isValidHost('api.example.com:8443') // true
  * @example isValidHost('api.example.com/payments') // false
+ * @example isValidHost('api%2eexample.com') // false
  */
 export function isValidHost(host: string): boolean {
   if (host === lastValidHost) return true;
-  if (!isHostPort(host)) return false;
+  if (!isHostPort(host) || host.includes('%')) return false;
+  const name = stripPort(host);
+  if (name.charCodeAt(0) === 91 /* [ */) {
+    if (!isIPv6(name.slice(1, -1))) return false;
+  } else if (endsInNumber(name) && !IPV4.test(name)) return false;
   lastValidHost = host;
   return true;
 }

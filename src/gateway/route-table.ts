@@ -66,11 +66,22 @@ export function stripPort(host: string): string {
 /**
  * A host as routes compare it: lower-case, without the port, and without the one trailing
  * dot of the absolute form (`API.example.com.:443` is `api.example.com`, the same name to
- * DNS and to upstreams): a client cannot steer a request past a host route to an any-host one with it.
+ * DNS and to upstreams), an IPv6 literal in the form URL parsers give it (`[0:0::1]` is
+ * `[::1]`): a client cannot steer a request past a host route to an any-host one with it.
  */
 export function hostKey(host: string): string {
   const h = stripPort(host.toLowerCase());
+  if (h.charCodeAt(0) === 91 /* [ */) return ipLiteralKey(h);
   return h.length > 1 && h.charCodeAt(h.length - 1) === 46 /* . */ ? h.slice(0, -1) : h;
+}
+
+/** `[0:0::1]` → `[::1]` (RFC 5952 compression, as the WHATWG URL parser serializes it); unchanged when it is no IPv6 literal. */
+function ipLiteralKey(literal: string): string {
+  try {
+    return new URL(`http://${literal}`).hostname;
+  } catch {
+    return literal;
+  }
 }
 
 /** Whether `path` (no query) starts with `prefix` on a segment boundary. */

@@ -129,3 +129,74 @@ describe('signature re-targeting through Host (signatures review #1)', () => {
     assert.equal(p.upstream.seen.length, seen);
   });
 });
+
+describe('Host spellings that name a host route’s host otherwise (gateway review #3)', () => {
+  let hosted: Upstream;
+  let open: Upstream;
+  let gw: TestGateway;
+
+  before(async () => {
+    hosted = await startUpstream();
+    open = await startUpstream();
+    const token = { token: { audience: 'orders-api' } };
+    gw = await startGateway([
+      route({ name: 'api', match: { host: 'api.example.com', pathPrefix: '/' }, upstream: hosted.url, require: token }),
+      route({ name: 'loopback', match: { host: '127.0.0.1', pathPrefix: '/' }, upstream: hosted.url, require: token }),
+      route({ name: 'v6', match: { host: '[::1]', pathPrefix: '/' }, upstream: hosted.url, require: token }),
+      route({ name: 'any', match: { pathPrefix: '/' }, upstream: open.url }),
+    ]);
+  });
+  after(async () => {
+    await gw.close();
+    await hosted.close();
+    await open.close();
+  });
+
+  const get = (host: string): Promise<string> => rawRequest(gw.port, `GET /orders HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+
+  // an upstream building its URL with the WHATWG parser (Node's URL, fetch-style frameworks) reads each as the host route's host
+  const aliases: Array<[string, string]> = [
+    ['a percent-encoded dot', 'api%2eexample.com'],
+    ['a percent-encoded letter, with a port', '%61pi.example.com:8443'],
+    ['upper-case percent-encoding', 'API%2Eexample.com'],
+    ['hex IPv4', '0x7f.0.0.1'],
+    ['a shortened IPv4', '127.1'],
+    ['IPv4 as one number', '2130706433'],
+    ['octal IPv4', '0177.0.0.1'],
+    ['IPv4 with a leading zero', '127.0.0.01'],
+    ['an IPv6 literal that is no IPv6 address', '[::1::]'],
+    ['an IPvFuture literal', '[v1.x]'],
+    ['an IPv6 zone id', '[fe80::1%25eth0]'],
+  ];
+  for (const [what, host] of aliases) {
+    it(`refuses ${what} (${host}) with 400 request.malformed instead of routing it to the any-host route`, async () => {
+      const seen = hosted.seen.length + open.seen.length;
+      const raw = await get(host);
+      assert.equal(statusOf(raw), 400, raw);
+      assert.equal(codeOf(raw), 'request.malformed');
+      assert.equal(hosted.seen.length + open.seen.length, seen, 'no upstream saw it');
+      assert.ok(gw.audit.events.some((e) => e.type === 'gateway.denied' && e.reason === 'request.malformed' && e.route === null));
+    });
+  }
+
+  it('another spelling of the IPv6 literal ([0:0::1]) matches its host route, whose policy answers', async () => {
+    const raw = await get('[0:0::1]:8080');
+    assert.equal(statusOf(raw), 401, raw);
+    assert.equal(codeOf(raw), 'token.missing');
+  });
+
+  for (const host of ['api.example.com', 'API.example.com.:8443', '127.0.0.1', '127.0.0.1.', '[::1]:80']) {
+    it(`control: Host ${host} reaches its host route (401 token.missing)`, async () => {
+      const raw = await get(host);
+      assert.equal(statusOf(raw), 401, raw);
+      assert.equal(codeOf(raw), 'token.missing');
+    });
+  }
+
+  for (const host of ['other.example.com', '10.0.0.1', 'host-1.example:80']) {
+    it(`control: Host ${host} goes to the any-host route`, async () => {
+      const raw = await get(host);
+      assert.equal(statusOf(raw), 200, raw);
+    });
+  }
+});

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PortcullisError } from '../../src/core/errors.js';
 import { afterMatched, isValidHost, parseRequestTarget } from '../../src/gateway/request-target.js';
-import { compileRoute, RouteTable } from '../../src/gateway/route-table.js';
+import { compileRoute, hostKey, RouteTable } from '../../src/gateway/route-table.js';
 import { route } from './helpers.js';
 
 const up = 'http://127.0.0.1:9';
@@ -114,9 +114,16 @@ describe('request target (path confusion bypasses)', () => {
     assert.equal(afterMatched('/svc/items', 4), 4);
   });
 
-  it('isValidHost: uri-host [":" port] only', () => {
-    for (const h of ['a.example', 'A.Example:8443', '127.0.0.1', '[::1]:80', '[fe80::1]', 'a.example:', 'xn--bcher-kva.example', 'a%41.example']) assert.equal(isValidHost(h), true, h);
-    for (const h of ['', ':80', 'a/b', 'a@b', 'a b', 'a#', 'a?', '[::1', '[x]', '[::1]x', 'a:8x', 'a:123456', 'a%4', 'a\tb']) assert.equal(isValidHost(h), false, h);
+  it('isValidHost: uri-host [":" port] only, naming its host one way only', () => {
+    for (const h of ['a.example', 'A.Example:8443', '127.0.0.1', '127.0.0.1.', '[::1]:80', '[fe80::1]', '[::ffff:127.0.0.1]', 'a.example:', 'xn--bcher-kva.example', 'a1.example.com', '1a', 'api.v2']) assert.equal(isValidHost(h), true, h);
+    for (const h of ['', ':80', 'a/b', 'a@b', 'a b', 'a#', 'a?', '[::1', '[x]', '[::1]x', 'a:8x', 'a:123456', 'a%4', 'a\tb', 'a%41.example', '127.1', '0x7f.0.0.1', '0X7F.1', '0177.0.0.1', '2130706433', '2130706433.', '256.0.0.1', 'a.example.123', 'a.0x1f', 'x.0x', '[::1::]', '[v1.x]', '[fe80::1%25eth0]']) assert.equal(isValidHost(h), false, h);
+  });
+
+  it('hostKey: one key for every spelling of an IPv6 literal, so a host route cannot be missed with another', () => {
+    assert.equal(hostKey('[0:0:0:0:0:0:0:1]:8443'), '[::1]');
+    assert.equal(hostKey('[0::1]'), '[::1]');
+    assert.equal(hostKey('[FE80:0::1]'), '[fe80::1]');
+    assert.equal(compileRoute(route({ name: 'v6', match: { host: '[0:0::1]' }, upstream: 'http://127.0.0.1:9' })).host, '[::1]');
   });
 
   it('decodes percent-encoded unreserved characters so /%61dmin matches /admin', () => {
