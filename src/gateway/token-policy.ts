@@ -317,6 +317,9 @@ export class TokenVerifier {
     }
     const identityHeaders: string[] = [];
     if (clientId !== undefined) identityHeaders.push('x-portcullis-client-id', headerSafe(clientId, 'client_id'));
+    // RFC 7519 §4.1.2: "The subject value MUST either be scoped to be locally unique in the context of the issuer or be
+    // globally unique": on a route trusting several issuers the upstream needs the issuer to tell two subjects apart
+    identityHeaders.push('x-portcullis-issuer', headerSafe(iss, 'iss'));
     if (sub !== undefined) identityHeaders.push('x-portcullis-subject', headerSafe(sub, 'sub'));
     identityHeaders.push('x-portcullis-scopes', headerSafe(scope, 'scope'));
     return {

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
-import { baseClaims, bearer, mint, NOW_S, problem, route, send, startGateway, startUpstream, TestKeys, type TestGateway, type Upstream } from './helpers.js';
+import { baseClaims, bearer, ISSUER, mint, NOW_S, problem, route, send, startGateway, startUpstream, TestKeys, type TestGateway, type Upstream } from './helpers.js';
 
 const EXT = 'https://partner.example';
 
@@ -77,6 +77,30 @@ describe('external issuer via JWKS', () => {
       assert.equal(e.headers['x-portcullis-subject'], 'partner-user');
     }
     assert.equal(fetches, 1);
+  });
+
+  it('identity confusion: the same sub from two issuers reaches the upstream with each token\'s issuer in x-portcullis-issuer', async () => {
+    const seen = async (token: string): Promise<{ sub: string; iss: string }> => {
+      const r = await send(gw.url, { path: '/partner/x', headers: bearer(token) });
+      assert.equal(r.status, 200, r.body);
+      const h = (JSON.parse(r.body) as { headers: Record<string, string> }).headers;
+      return { sub: h['x-portcullis-subject']!, iss: h['x-portcullis-issuer']! };
+    };
+    const partner = await seen(await mintExt(extClaims({ sub: 'user-1' })));
+    const own = await seen(await mint(keys, baseClaims({ sub: 'user-1' })));
+    assert.deepEqual(partner, { sub: 'user-1', iss: EXT });
+    assert.deepEqual(own, { sub: 'user-1', iss: ISSUER });
+  });
+
+  it('a client\'s own x-portcullis-issuer, in any spelling, is replaced by the verified issuer', async () => {
+    const r = await send(gw.url, {
+      path: '/partner/x',
+      headers: { ...bearer(await mintExt(extClaims())), 'X-Portcullis-Issuer': ISSUER, X_Portcullis_Issuer: ISSUER },
+    });
+    assert.equal(r.status, 200, r.body);
+    const raw = upstream.seen.at(-1)!.rawHeaders;
+    const lines = raw.flatMap((n, i) => (i % 2 === 0 && n.toLowerCase().replaceAll('_', '-') === 'x-portcullis-issuer' ? [raw[i + 1]] : []));
+    assert.deepEqual(lines, [EXT]);
   });
 
   it('the same route still accepts this issuer\'s own tokens', async () => {

@@ -132,7 +132,7 @@ export const tokenRequirementSchema = z.strictObject({
     .array(z.union([z.literal('self'), externalIssuerSchema]))
     .min(1)
     .default(['self'])
-    .describe('Trusted issuers: `self` (this Portcullis) and/or external issuers with their JWKS URL.'),
+    .describe('Trusted issuers: `self` (this Portcullis) and/or external issuers with their JWKS URL. The upstream gets the token\'s `iss` in `x-portcullis-issuer` beside `sub` in `x-portcullis-subject`: a `sub` is unique only within its issuer.'),
 });
 
 export const clientCertificateRequirementSchema = z
