@@ -27,12 +27,13 @@ import { runSteps, type PolicyStep, type RequestContext } from './context.js';
 import { rawErrorResponse, writeError } from './errors.js';
 import { scanRequestHeaders } from './headers.js';
 import { createGatewayMetrics, type RouteMetrics } from './metrics.js';
-import { forward, UpstreamPools } from './proxy.js';
+import { forward } from './proxy.js';
 import { afterMatched, isValidHost, parseRequestTarget } from './request-target.js';
 import { compileRoute, RouteTable, type CompiledRoute } from './route-table.js';
 import { TokenVerifier, type TokenPolicy } from './token-policy.js';
 import { proxyList, trustsPeer } from './trusted-proxies.js';
 import { UpstreamHealth } from './upstream-health.js';
+import { UpstreamPools, type UpstreamPool } from './upstream-pool.js';
 
 export type { PolicyStep, RequestContext } from './context.js';
 
@@ -75,7 +76,7 @@ export interface Gateway {
   checkExpectation(req: IncomingMessage, res: ServerResponse): void;
   /** The `clientError` listener: 431 for oversized headers, 400/408 otherwise, as problem+json; the connection is only closed when a response is in progress on it. */
   clientError(err: Error & { code?: string }, socket: Duplex): void;
-  /** Replaces the route table (config reload); in-flight requests finish on the old one. */
+  /** Replaces the route table (config reload); in-flight requests finish on the old one and its upstreams, whose pools close after them (upstream-pool.ts). */
   setRoutes(routes: readonly RouteConfig[]): void;
   close(): Promise<void>;
   /** The verifier (and its cache), for the admin plane and tests. */
@@ -87,6 +88,8 @@ interface GatewayRoute extends CompiledRoute {
   readonly metrics: RouteMetrics;
   /** Availability of the route's upstream, for the audit trail. */
   readonly health: UpstreamHealth;
+  /** The upstream's pool, held by each request from match to end (proxy.ts). */
+  readonly upstream: UpstreamPool;
   readonly maxBodySize: number;
   readonly timeoutMs: number;
   readonly stripPrefix: boolean;
@@ -96,6 +99,19 @@ interface GatewayRoute extends CompiledRoute {
 }
 
 const NO_ROUTE = '(none)';
+
+/** The context of a request that matched a route. */
+interface GatewayContext extends RequestContext {
+  /** Whether the request still holds its route's upstream (released once, when it ends: `release`). */
+  held: boolean;
+}
+
+/** The request has ended: its route's upstream may close, if a reload retired it. */
+function release(ctx: GatewayContext): void {
+  if (!ctx.held) return;
+  ctx.held = false;
+  (ctx.route as GatewayRoute).upstream.release();
+}
 
 /** The field names among RFC 9421 component identifiers (`x-tenant`, `"x-tenant";sf`), lower-case; undefined when none. */
 function coveredFields(components: readonly string[]): Set<string> | undefined {
@@ -257,6 +273,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       steps,
       metrics: metrics.forRoute(config.name),
       health: healthFor(config.name, base.origin),
+      upstream: pools.get(base.origin),
       maxBodySize: config.maxBodySize,
       timeoutMs: config.timeout,
       stripPrefix: config.stripPrefix,
@@ -272,7 +289,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return clientId === undefined ? { actor: 'anonymous', clientId: null } : { actor: `client:${clientId}`, clientId };
   }
 
-  function fail(req: IncomingMessage, res: ServerResponse, ctx: RequestContext | undefined, e: unknown): void {
+  function fail(req: IncomingMessage, res: ServerResponse, ctx: GatewayContext | undefined, e: unknown): void {
+    if (ctx !== undefined) release(ctx);
     const err = toPortcullisError(e);
     const route = ctx?.route as GatewayRoute | undefined;
     const upstream = err.code === 'upstream.unavailable' || err.code === 'upstream.timeout';
@@ -297,7 +315,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     });
   }
 
-  function proxy(ctx: RequestContext): void {
+  function proxy(ctx: GatewayContext): void {
     const route = ctx.route as GatewayRoute;
     const { req, res, headers: h } = ctx;
     // (a body a step read was let in already; a streamed one is let in now)
@@ -323,11 +341,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (path === '') path = '/';
     }
     forward(
-      pools,
+      route.upstream,
       {
         req,
         res,
-        origin: route.origin,
         path: route.basePath + path + ctx.query,
         method: ctx.method,
         headers: out,
@@ -338,6 +355,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         respond: ctx.respond,
       },
       (err, clientClosed) => {
+        release(ctx);
         if (clientClosed === true) return route.metrics.count('client_closed');
         if (err !== undefined) return fail(req, res, ctx, err);
         if (route.health.attention) route.health.success();
@@ -360,7 +378,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   /** Forwards the request, its body read first when it is small (BUFFERED_BODY_LIMIT). */
-  function send(ctx: RequestContext): void {
+  function send(ctx: GatewayContext): void {
     const h = ctx.headers;
     const signed = ctx.signature?.components;
     if (signed !== undefined && (h.connectionNamed !== undefined || h.underscore || underscoreCovered(signed))) {
@@ -384,7 +402,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const start = performance.now();
-    let ctx: RequestContext | undefined;
+    let ctx: GatewayContext | undefined;
     try {
       deps.gate?.check();
       const target = parseRequestTarget(req.url ?? '');
@@ -396,7 +414,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const method = req.method ?? 'GET';
       const route = table.match(headers.host, method, target.matchPath);
       if (route === undefined) throw new PortcullisError('route.not-found', 'no route matches this request');
-      ctx = { req, res, route, method, path: target.path, matchPath: target.matchPath, query: target.query, headers, start, trustedPeer: trustsPeer(trustedProxies, req.socket.remoteAddress), token: undefined, body: undefined, respond: undefined, signature: undefined };
+      ctx = { req, res, route, method, path: target.path, matchPath: target.matchPath, query: target.query, headers, start, trustedPeer: trustsPeer(trustedProxies, req.socket.remoteAddress), token: undefined, body: undefined, respond: undefined, signature: undefined, held: true };
+      route.upstream.hold();
       if (headers.connectionNamed !== undefined) checkConnectionNamed(headers.connectionNamed, route, undefined);
       if (headers.contentLength !== undefined) {
         const n = Number(headers.contentLength);

@@ -1,6 +1,6 @@
 /**
  * The proxy step: forwards a request that passed every policy to its upstream over a
- * keep-alive undici `Pool` (one per origin) with `dispatch()`, so body chunks go
+ * keep-alive undici `Pool` (one per origin, upstream-pool.ts) with `dispatch()`, so body chunks go
  * straight from one socket to the other with backpressure and no intermediate streams
  * (PERFORMANCE.md: `request()` + `pipeline` halves throughput).
  *
@@ -17,14 +17,14 @@
  * bounded by MAX_BUFFERED_RESPONSE, before anything is written to the client.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import { PortcullisError, toPortcullisError } from '../core/errors.js';
 import { filterResponseHeaders } from './headers.js';
+import type { UpstreamPool } from './upstream-pool.js';
 
 export interface ProxyRequest {
   req: IncomingMessage;
   res: ServerResponse;
-  origin: string;
   /** Path and query to send upstream. */
   path: string;
   method: string;
@@ -277,56 +277,20 @@ function mapUpstreamError(err: Error): PortcullisError {
   return new PortcullisError('upstream.unavailable', 'the upstream could not be reached', { cause: err });
 }
 
-export interface UpstreamPoolsOptions {
-  /** Keep-alive connections per upstream origin. */
-  connections: number;
-}
-
-/** One keep-alive pool per upstream origin, created on first use. */
-export class UpstreamPools {
-  private readonly pools = new Map<string, Pool>();
-
-  constructor(private readonly opts: UpstreamPoolsOptions) {}
-
-  get(origin: string): Pool {
-    let pool = this.pools.get(origin);
-    if (pool === undefined) {
-      pool = new Pool(origin, {
-        connections: this.opts.connections,
-        keepAliveTimeout: 30_000,
-        keepAliveMaxTimeout: 600_000,
-        // no pipelining: a slow response must not hold others behind it
-        pipelining: 1,
-      });
-      this.pools.set(origin, pool);
-    }
-    return pool;
-  }
-
-  /** Closes pools for origins no longer in use. */
-  retain(origins: ReadonlySet<string>): void {
-    for (const [origin, pool] of this.pools) {
-      if (!origins.has(origin)) {
-        this.pools.delete(origin);
-        pool.close().catch(ignore);
-      }
-    }
-  }
-
-  async close(): Promise<void> {
-    const all = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.all(all.map((p) => p.close().catch(() => p.destroy())));
-  }
-}
-
 /**
- * Forwards one request; `done` is called once, with the error to answer when no
- * response was relayed (the caller writes it), or undefined on success.
- * @example forward(pools, { req, res, origin, path, method, headers, hasBody, maxBodySize, timeoutMs }, done)
+ * Forwards one request to an upstream the request holds; `done` is called once, with the
+ * error to answer when no response was relayed (the caller writes it), or undefined on success.
+ * @example forward(pools.get(origin), { req, res, path, method, headers, hasBody, maxBodySize, timeoutMs }, done)
  */
-export function forward(pools: UpstreamPools, p: ProxyRequest, done: ProxyDone): void {
+export function forward(upstream: UpstreamPool, p: ProxyRequest, done: ProxyDone): void {
   const handler = new Forward(p, done);
+  let pool: Pool;
+  try {
+    pool = upstream.dispatcher();
+  } catch (e) {
+    handler.onError(e as Error);
+    return;
+  }
   let body: IncomingMessage | Buffer | null = null;
   if (p.body !== undefined) body = p.body;
   else if (p.hasBody) {
@@ -334,7 +298,7 @@ export function forward(pools: UpstreamPools, p: ProxyRequest, done: ProxyDone):
     // undici destroys the body with the abort reason; that 'error' must not go unhandled
     body.on('error', ignore);
   }
-  pools.get(p.origin).dispatch(
+  pool.dispatch(
     {
       path: p.path,
       method: p.method as Dispatcher.HttpMethod,
