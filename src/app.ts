@@ -206,7 +206,8 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
     const onExhausted = (keyId: string, limit: number): void =>
       audit.record({ time: clock.now(), type: 'crypto.key-exhausted', actor: 'system', data: { key: keyId, limit } });
     const gcmUsage = new GcmMeter(store, { limit: config.encryption.aesGcm.invocationLimit, block: config.encryption.aesGcm.reserveBlock, onExhausted });
-    const envelope = await Envelope.open(store, masterKey, { usage: gcmUsage, audit, clock });
+    // a switch of data key is audited in the transaction that makes it (envelope.ts)
+    const envelope = await Envelope.open(store, masterKey, { usage: gcmUsage, audit: store, clock });
     masterKey.fill(0);
     const keys = new KeyRing(store, envelope, clock, {
       alg: config.tokens.signingAlg,

@@ -15,15 +15,17 @@
  * under its predecessor DEK (`envelope.dek.<id>` = `<parentId>.<iv>.<ct>`); any node that
  * holds the predecessor unwraps it when it first meets it. The switch is audited
  * (`keys.data-key-rotated`, the two data key ids) once in the cluster, by the node whose
- * proposal won.
+ * proposal won, in the transaction that records the switch: a crash leaves both or
+ * neither, and a switch whose audit event cannot be written is not made (the seal that
+ * needed it fails closed).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { AuditSink } from '../audit/sink.js';
+import { chainHash } from '../audit/trail.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { GcmMeter, MemoryKeyUsageStore, type GcmKeyUsage } from './gcm-usage.js';
-import type { SealedValueStore, SettingsStore } from './store.js';
+import type { AuditedSettingsStore, SealedValueStore, SettingsStore } from './store.js';
 
 const PREFIX = 'pc1';
 const CURRENT = 'envelope.current';
@@ -85,7 +87,7 @@ export class Envelope {
     private readonly deks: Map<string, Buffer>,
     currentId: string,
     private readonly meter: GcmMeter,
-    private readonly audit: AuditSink | undefined,
+    private readonly audit: AuditedSettingsStore | undefined,
     private readonly clock: Clock,
   ) {
     this.current = { id: currentId, key: deks.get(currentId)!, usage: meter.counter(dekSetting(currentId)) };
@@ -94,10 +96,11 @@ export class Envelope {
   /**
    * Loads (or, on first use, creates) the data keys from the settings store, unwrapping
    * them with the master key. Race-safe across nodes: the first node's data key wins.
-   * `usage` counts seals per data key (default: in this process only); `audit` records
-   * the switches to a successor data key this node makes.
+   * `usage` counts seals per data key (default: in this process only); `audit` is where the
+   * switches to a successor data key this node makes are recorded, each in the transaction
+   * that makes it (the durable store; without it a switch is not audited).
    */
-  static async open(store: EnvelopeStore, masterKey: Buffer, opts: { usage?: GcmMeter; audit?: AuditSink; clock?: Clock } = {}): Promise<Envelope> {
+  static async open(store: EnvelopeStore, masterKey: Buffer, opts: { usage?: GcmMeter; audit?: AuditedSettingsStore; clock?: Clock } = {}): Promise<Envelope> {
     let currentId = await store.getSetting(CURRENT);
     if (!currentId) {
       const id = randomId(6);
@@ -173,10 +176,17 @@ export class Envelope {
       const dek = randomBytes(32);
       const w = seal(from.key, dek, dekSetting(id));
       await this.store.setSettingIfAbsent(dekSetting(id), `${from.id}.${w.iv.toString('base64url')}.${w.ct.toString('base64url')}`);
-      // the first proposal wins on every node; a losing one stays behind, wrapped and unused
-      if ((await this.store.setSettingIfAbsent(successorSetting(from.id), id)) === id) {
-        // recorded by the winner only, so once in the cluster; ids only, never key material
-        this.audit?.record({ time: this.clock.now(), type: 'keys.data-key-rotated', actor: 'system', reason: 'gcm-limit', data: { from: from.id, to: id, limit: this.meter.limit } });
+      // the first proposal wins on every node; a losing one stays behind, wrapped and unused.
+      // The winner's audit event is stored with its claim, so once in the cluster; ids only, never key material
+      const event = { time: this.clock.now(), type: 'keys.data-key-rotated', actor: 'system', reason: 'gcm-limit', data: { from: from.id, to: id, limit: this.meter.limit } };
+      let claimed: string;
+      try {
+        claimed = this.audit ? await this.audit.setSettingIfAbsentAudited(successorSetting(from.id), id, event, chainHash) : await this.store.setSettingIfAbsent(successorSetting(from.id), id);
+      } catch (e) {
+        dek.fill(0);
+        throw e;
+      }
+      if (claimed === id) {
         this.deks.set(id, dek);
         await this.store.putSetting(CURRENT, id);
       } else dek.fill(0);

@@ -1,4 +1,5 @@
 /** What the key ring and envelope encryption need from durable storage. */
+import type { AuditEventInput } from '../audit/store.js';
 
 export type KeyUse = 'sig' | 'enc';
 
@@ -40,6 +41,21 @@ export interface SettingsStore {
   /** Sets only when absent; returns the value now stored (race-safe across nodes). */
   setSettingIfAbsent(name: string, value: string): Promise<string>;
   putSetting(name: string, value: string): Promise<void>;
+}
+
+/**
+ * A setting whose claim is a security change (the switch to a successor data key): the
+ * setting and its audit event are written in one transaction, so a crash leaves both or
+ * neither, never a change without its record.
+ */
+export interface AuditedSettingsStore {
+  /**
+   * As `setSettingIfAbsent`; when `value` is the one this call stored, `event` is appended to
+   * the audit trail (hashed with `chainHash`, as AuditStore.appendAudit does) in the same
+   * transaction. A caller whose value lost appends nothing. Rejects when either write fails,
+   * and then neither is stored.
+   */
+  setSettingIfAbsentAudited(name: string, value: string, event: AuditEventInput, chainHash: (prevHash: string, seq: number, e: AuditEventInput) => string): Promise<string>;
 }
 
 /** A sealed (envelope) value found in the store, for master-key rotation and its checks. */

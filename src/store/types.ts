@@ -8,7 +8,7 @@ import type { MfaStore } from '../mfa/store.js';
 import type { PasswordStore } from '../identity/passwords/store.js';
 import type { AppSigningKeyStore } from '../tokens/app-keys-store.js';
 import type { WebhookUrlStore } from '../webhooks/store.js';
-import type { KeyUsageStore, SealedValueStore } from '../crypto/store.js';
+import type { AuditedSettingsStore, KeyUsageStore, SealedValueStore } from '../crypto/store.js';
 import type { TransitStore } from '../crypto/transit/store.js';
 import type { AppEncryptionKeyStore } from '../tokens/app-encryption-keys-store.js';
 
@@ -17,6 +17,7 @@ export interface DurableStore
     TokenRevocationStore,
     KeyStore,
     SettingsStore,
+    AuditedSettingsStore,
     AuditStore,
     CertificateStore,
     MfaStore,

@@ -158,6 +158,16 @@ export class KyselyDurableStore implements DurableStore {
   putSetting(name: string, value: string): Promise<void> {
     return this.run('putSetting', (db) => settings.putSetting(db, name, value));
   }
+  setSettingIfAbsentAudited(name: string, value: string, event: AuditEventInput, chainHash: (prevHash: string, seq: number, e: AuditEventInput) => string): Promise<string> {
+    // in the audit's serialised transaction, on this connection (not the SQLite audit thread): the setting and its row commit together
+    return this.run('setSettingIfAbsentAudited', () =>
+      this.dialect.serialized(async (db) => {
+        const stored = await settings.setSettingIfAbsent(db, name, value);
+        if (stored === value) await audit.appendAuditLocked(db, [event], chainHash);
+        return stored;
+      }),
+    );
+  }
 
   appendAudit(events: AuditEventInput[], chainHash: (prevHash: string, seq: number, e: AuditEventInput) => string): Promise<void> {
     if (events.length === 0) return Promise.resolve();
