@@ -38,7 +38,13 @@ export interface AuditStore {
   tailAudit(limit: number): Promise<AuditRow[]>;
   /**
    * The head recorded with the newest append (its seq and hash), kept apart from the rows
-   * so that rows removed from the end of the chain are detected; null for an empty trail.
+   * so that rows removed from the end of the chain are detected; seq 0 and the genesis hash
+   * for an empty trail (recorded when the store is created); null only when it was removed.
    */
   auditHead(): Promise<{ seq: number; hash: string } | null>;
+  /**
+   * The kinds of object the store holds whose every creation is audited (`apps`, `users`, …),
+   * empty when it holds none: an empty trail beside any of them was deleted, not new.
+   */
+  auditedObjects(): Promise<string[]>;
 }

@@ -40,6 +40,12 @@ export function chainHash(prevHash: string, seq: number, e: AuditEventInput): st
 export interface VerifyResult {
   ok: boolean;
   rows: number;
+  /**
+   * When not ok: `audit.trail-missing` when the whole trail was deleted (no row and no
+   * recorded head, or an empty trail beside objects whose creation is audited), else
+   * `audit.chain-broken`.
+   */
+  code?: 'audit.chain-broken' | 'audit.trail-missing';
   /** The first row whose link or hash does not verify. */
   brokenAt?: number;
   reason?: string;
@@ -47,10 +53,14 @@ export interface VerifyResult {
   head?: { seq: number; hash: string };
 }
 
+const broken = (rows: number, brokenAt: number, reason: string, code: VerifyResult['code'] = 'audit.chain-broken'): VerifyResult => ({ ok: false, rows, code, brokenAt, reason });
+
 /**
  * Walks the whole chain from the first row, and checks that it reaches the head recorded
  * with the newest append (`auditHead`), so rows removed from the end are detected too.
- * The head is read first: rows appended while the walk runs are verified as well.
+ * The head is read first: rows appended while the walk runs are verified as well. An
+ * empty trail verifies only with the head a store starts with (seq 0) and no object in the
+ * store whose creation is audited: else its rows (and head) were deleted.
  */
 export async function verifyAuditChain(store: AuditStore, pageSize = 1000): Promise<VerifyResult> {
   const head = await store.auditHead();
@@ -70,25 +80,29 @@ export async function verifyAuditChain(store: AuditStore, pageSize = 1000): Prom
         limit = 1;
         continue;
       }
-      if (bad.seq !== expectSeq) return { ok: false, rows, brokenAt: expectSeq, reason: `row ${expectSeq} is missing` };
-      return { ok: false, rows, brokenAt: expectSeq, reason: `row ${expectSeq} was altered (its ${bad.column} does not read back)` };
+      if (bad.seq !== expectSeq) return broken(rows, expectSeq, `row ${expectSeq} is missing`);
+      return broken(rows, expectSeq, `row ${expectSeq} was altered (its ${bad.column} does not read back)`);
     }
     if (page.length === 0) break;
     for (const r of page) {
-      if (r.seq !== expectSeq) return { ok: false, rows, brokenAt: expectSeq, reason: `row ${expectSeq} is missing` };
-      if (r.prevHash !== prev) return { ok: false, rows, brokenAt: r.seq, reason: `row ${r.seq} does not link to row ${r.seq - 1}` };
-      if (chainHash(prev, r.seq, r) !== r.hash) return { ok: false, rows, brokenAt: r.seq, reason: `row ${r.seq} was altered` };
-      if (head !== null && r.seq === head.seq && r.hash !== head.hash) return { ok: false, rows, brokenAt: r.seq, reason: `row ${r.seq} is not the row the recorded head names` };
+      if (r.seq !== expectSeq) return broken(rows, expectSeq, `row ${expectSeq} is missing`);
+      if (r.prevHash !== prev) return broken(rows, r.seq, `row ${r.seq} does not link to row ${r.seq - 1}`);
+      if (chainHash(prev, r.seq, r) !== r.hash) return broken(rows, r.seq, `row ${r.seq} was altered`);
+      if (head !== null && r.seq === head.seq && r.hash !== head.hash) return broken(rows, r.seq, `row ${r.seq} is not the row the recorded head names`);
       prev = r.hash;
       expectSeq++;
       rows++;
     }
   }
-  if (head === null) {
-    if (rows > 0) return { ok: false, rows, brokenAt: rows, reason: 'the recorded head of the chain (audit_head) is missing, so removed rows cannot be ruled out' };
+  if (rows === 0 && (head === null || head.seq === 0)) {
+    const held = await store.auditedObjects();
+    const beside = held.length ? ` while the store holds ${held.join(', ')}, whose creation is audited` : '';
+    if (head === null) return broken(0, 1, `the trail has no row and no recorded head (audit_head)${beside}: both were deleted`, 'audit.trail-missing');
+    if (held.length) return broken(0, 1, `the trail is empty${beside}: its rows were deleted`, 'audit.trail-missing');
     return { ok: true, rows };
   }
-  if (rows < head.seq) return { ok: false, rows, brokenAt: rows + 1, reason: `rows ${rows + 1} to ${head.seq} were removed (the recorded head is row ${head.seq})` };
+  if (head === null) return broken(rows, rows, 'the recorded head of the chain (audit_head) is missing, so removed rows cannot be ruled out');
+  if (rows < head.seq) return broken(rows, rows + 1, `rows ${rows + 1} to ${head.seq} were removed (the recorded head is row ${head.seq})`);
   return { ok: true, rows, head: { seq: rows, hash: prev } };
 }
 

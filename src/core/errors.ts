@@ -146,6 +146,7 @@ export const ERRORS = {
   // audit
   'audit.unavailable': { status: 503, meaning: 'The audit trail could not write its events to the durable store, so the change is not acknowledged as durable (it may have been applied; its audit events stay queued in order and are written once the store is back).', fix: 'Check the database; retry the request once `/readyz` is ready; the log names the cause.' },
   'audit.chain-broken': { status: 500, meaning: 'The audit hash chain does not verify: a row was changed, removed or inserted.', fix: 'Investigate tampering; restore from backup.' },
+  'audit.trail-missing': { status: 500, meaning: 'The audit trail was deleted: it has no row and no recorded head (audit_head), or it is empty while the store holds apps, users or other objects whose creation is audited.', fix: 'Investigate tampering; restore the audit_log and audit_head tables from backup.' },
   // certificate authority (pki/)
   'pki.ca-not-found': { status: 500, meaning: 'The certificate authority (root or issuing intermediate) is not initialised or its key is not available online.', fix: 'Run `portcullis init`, or import the CA; an offline root key must be brought online to sign an intermediate.' },
   'pki.ca-invalid': { status: 400, meaning: 'An imported CA certificate or key is unusable (not a CA, key does not match, unsupported algorithm, expired).', fix: 'Import an EC P-256/P-384 CA certificate with basicConstraints cA=TRUE and keyCertSign, and its matching private key.' },

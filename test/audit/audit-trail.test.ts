@@ -104,6 +104,7 @@ test('a transient write failure keeps the order: the failed batch is written bef
     listAudit: async () => [],
     tailAudit: async () => [],
     auditHead: async () => null,
+    auditedObjects: async () => [],
   } satisfies AuditStore;
   const trail = new AuditTrail(store, silentLogger);
   trail.record(ev('first'));

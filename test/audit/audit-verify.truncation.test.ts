@@ -2,18 +2,33 @@
  * `audit verify` against silent truncation: the chain's head (seq and hash of the newest
  * row) is kept in `audit_head`, written in the append's transaction, and verify checks
  * the walked chain ends exactly there. Deleting the newest rows, or all of them, no
- * longer verifies as ok, and appends made after such a deletion do not hide it.
+ * longer verifies as ok, and appends made after such a deletion do not hide it. A store
+ * starts with a recorded head (seq 0), so deleting every row and the head does not pass for
+ * a new trail either (`audit.trail-missing`), nor does an empty trail beside apps, users or
+ * other objects whose creation is audited.
  */
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { chainHash, verifyAuditChain } from '../../src/audit/trail.js';
 import type { AuditEventInput } from '../../src/audit/store.js';
+import type { AppRecord } from '../../src/tokens/store.js';
 import { serviceDescribe } from '../support/services.js';
 import { postgresStoreFixture, sqliteStoreFixture, storeTests, type StoreFixture } from '../support/store-fixtures.js';
 
 type Fixture = StoreFixture;
 
 const ev = (i: number): AuditEventInput => ({ time: 1_764_000_000_000 + i, type: `e${i}`, actor: 'admin' });
+
+const T = 1_764_000_000_000;
+const app: AppRecord = { clientId: 'app_billing', name: 'billing', audiences: ['api'], scopes: [], tokenEndpointAuthMethod: 'client_secret_basic', secretVerifier: 'hmac-sha256$k$x', jwks: null, status: 'active', tokensRevokedBefore: 0, createdAt: T, updatedAt: T };
+
+/** An app and a user, each audited as the services do. */
+async function appAndUser(f: Fixture): Promise<void> {
+  await f.store.createApp(app);
+  await f.store.appendAudit([{ time: T, type: 'app.created', actor: 'admin', clientId: app.clientId }], chainHash);
+  await f.store.createUser({ id: 'usr_1', email: 'a@example.test', emailNormalized: 'a@example.test', status: 'active', mfaRequired: false, tokensRevokedBefore: 0, createdAt: T, updatedAt: T });
+  await f.store.appendAudit([{ time: T, type: 'user.created', actor: 'admin', data: { userId: 'usr_1' } }], chainHash);
+}
 
 function suite(name: string, make: () => Promise<Fixture>): void {
   const withStore = storeTests(name, make);
@@ -63,11 +78,55 @@ function suite(name: string, make: () => Promise<Fixture>): void {
     assert.equal((await verifyAuditChain(f.store)).ok, false);
   });
 
+  withStore('attack: every row and the head deleted in a store that holds an app and a user → audit.trail-missing, not a new empty trail', async (f) => {
+    await appAndUser(f);
+    await f.exec('delete from audit_log');
+    await f.exec('delete from audit_head');
+    const r = await verifyAuditChain(f.store);
+    assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt, code: r.code }, { ok: false, rows: 0, brokenAt: 1, code: 'audit.trail-missing' });
+    assert.match(r.reason!, /apps, users/);
+  });
+
+  withStore('attack: every row and the head deleted, then the node appends again → verify still fails (the append starts no new chain)', async (f) => {
+    await appAndUser(f);
+    await f.exec('delete from audit_log');
+    await f.exec('delete from audit_head');
+    await f.store.appendAudit([ev(5), ev(6)], chainHash);
+    const r = await verifyAuditChain(f.store);
+    assert.deepEqual({ ok: r.ok, code: r.code }, { ok: false, code: 'audit.chain-broken' });
+    assert.match(r.reason!, /head/);
+    assert.equal(await f.store.auditHead(), null);
+  });
+
+  withStore('attack: every row and the head deleted in a store with nothing audited in it yet → audit.trail-missing (a store starts with a recorded head)', async (f) => {
+    await f.store.appendAudit([ev(1)], chainHash);
+    await f.exec('delete from audit_log');
+    await f.exec('delete from audit_head');
+    const r = await verifyAuditChain(f.store);
+    assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt, code: r.code }, { ok: false, rows: 0, brokenAt: 1, code: 'audit.trail-missing' });
+  });
+
+  withStore('attack: every row deleted and the head set back to the start (seq 0) in a store that holds an app → audit.trail-missing', async (f) => {
+    await appAndUser(f);
+    await f.exec('delete from audit_log');
+    await f.exec(`update audit_head set seq = 0, hash = '${'0'.repeat(64)}'`);
+    await f.exec('delete from users');
+    const r = await verifyAuditChain(f.store);
+    assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt, code: r.code }, { ok: false, rows: 0, brokenAt: 1, code: 'audit.trail-missing' });
+    assert.match(r.reason!, /holds apps\b/);
+  });
+
+  withStore('a new store: its head is recorded from the start, and its empty trail verifies', async (f) => {
+    assert.deepEqual(await f.store.auditHead(), { seq: 0, hash: '0'.repeat(64) });
+    assert.deepEqual(await verifyAuditChain(f.store), { ok: true, rows: 0 });
+  });
+
   withStore('the head row deleted while rows remain → verify fails', async (f) => {
     await f.store.appendAudit([1, 2].map(ev), chainHash);
     await f.exec('delete from audit_head');
     const r = await verifyAuditChain(f.store);
     assert.equal(r.ok, false);
+    assert.equal(r.code, 'audit.chain-broken');
     assert.match(r.reason!, /head/);
   });
 }

@@ -137,6 +137,7 @@ export const AuditTail = z.strictObject({ rows: z.array(AuditRow) });
 export const AuditVerify = z.strictObject({
   ok: z.boolean(),
   rows: z.number().int().describe('Rows verified.'),
+  code: z.enum(['audit.chain-broken', 'audit.trail-missing']).optional().describe('When not ok: audit.trail-missing when the whole trail was deleted, else audit.chain-broken.'),
   brokenAt: z.number().int().optional().describe('The first row whose link or hash does not verify.'),
   reason: z.string().optional(),
   head: z

@@ -176,16 +176,38 @@ export async function appendAuditLocked(db: Kysely<Database>, events: AuditEvent
       row += size;
     }
   }
-  // Rows but no recorded head: the head was removed (migration 0009 records one for every trail that has rows),
-  // perhaps with the rows after it. Recording a new one would re-anchor the cut chain and verify would pass again,
-  // so it stays missing and verify keeps reporting it.
-  if (head !== undefined && !head.recorded) return;
+  // No recorded head: it was removed (every store records one from the start, migrations 0009 and 0012), perhaps
+  // with the rows. Recording a new one would re-anchor the cut chain, or start a new chain that passes for the whole
+  // trail, and verify would pass again; so it stays missing and verify keeps reporting it.
+  if (head === undefined || !head.recorded) return;
   // in the same transaction as the rows: the head never runs ahead of or behind them
-  await db
-    .insertInto('audit_head')
-    .values({ id: 1, seq, hash: prevHash })
-    .onConflict((oc) => oc.column('id').doUpdateSet({ seq, hash: prevHash }))
-    .execute();
+  await db.updateTable('audit_head').set({ seq, hash: prevHash }).where('id', '=', 1).execute();
+}
+
+/**
+ * Tables whose every row was made by a change that is audited (`app.created`, `user.created`,
+ * `app.signing-key-added`, …), by the name verify reports. Not the node's own signing keys,
+ * CA and server certificates: a node started on a new store makes those without an event.
+ */
+const AUDITED_OBJECTS = [
+  ['apps', 'apps', sql``],
+  ['users', 'users', sql``],
+  ['app_signing_keys', 'app signing keys', sql``],
+  ['app_encryption_keys', 'app encryption keys', sql``],
+  ['transit_keys', 'transit keys', sql``],
+  ['webhooks', 'webhooks', sql``],
+  // issued to an app (admin issue, renewal); the node's own server certificates have no owner
+  ['certificates', 'certificates issued to apps', sql`where owner is not null`],
+] as const;
+
+/** The kinds of object in the store whose creation is audited (AuditStore.auditedObjects). */
+export async function auditedObjects(db: Kysely<Database>): Promise<string[]> {
+  const held: string[] = [];
+  for (const [table, label, where] of AUDITED_OBJECTS) {
+    const { rows } = await sql<{ one: number }>`select 1 as one from ${sql.table(table)} ${where} limit 1`.execute(db);
+    if (rows.length > 0) held.push(label);
+  }
+  return held;
 }
 
 /** The recorded head of the chain, or null when none is (an empty trail). */

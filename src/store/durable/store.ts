@@ -188,6 +188,9 @@ export class KyselyDurableStore implements DurableStore {
   auditHead(): Promise<{ seq: number; hash: string } | null> {
     return this.run('auditHead', (db) => audit.auditHead(db));
   }
+  auditedObjects(): Promise<string[]> {
+    return this.run('auditedObjects', (db) => audit.auditedObjects(db));
+  }
 
   insertCertificate(rec: CertificateRecord): Promise<void> {
     return this.run('insertCertificate', (db) => certs.insertCertificate(db, rec));

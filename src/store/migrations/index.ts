@@ -19,6 +19,7 @@ import { oidcHashedIds } from './0008-oidc-hashed-ids.js';
 import { auditHead } from './0009-audit-head.js';
 import { certificateLineage } from './0010-certificate-lineage.js';
 import { gcmKeyUsage } from './0011-gcm-key-usage.js';
+import { auditGenesisHead } from './0012-audit-genesis-head.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -33,6 +34,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0009-audit-head': auditHead,
   '0010-certificate-lineage': certificateLineage,
   '0011-gcm-key-usage': gcmKeyUsage,
+  '0012-audit-genesis-head': auditGenesisHead,
 };
 
 /**
