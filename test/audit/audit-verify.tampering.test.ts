@@ -3,7 +3,8 @@
  * column that is not JSON any more, a `time` or `seq` beyond 2^53 (which the PostgreSQL
  * driver refuses to turn into a JS number). Verify must name the row as altered (ok: false),
  * not fail as a whole with `store.unavailable` (503, "the database is down"), which
- * hides the tampering and the row; reading such a row answers `audit.chain-broken`.
+ * hides the tampering and the row; reading such a row answers `audit.chain-broken`. The
+ * same for the recorded head (`audit_head`).
  */
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
@@ -58,6 +59,20 @@ function suite(name: string, make: () => Promise<Fixture>): void {
     await assert.rejects(f.store.listAudit(0, 10), (e) => isPortcullisError(e) && e.code === 'audit.chain-broken' && e.details?.seq === 2);
     await assert.rejects(f.store.tailAudit(10), (e) => isPortcullisError(e) && e.code === 'audit.chain-broken');
     assert.equal((await f.store.listAudit(0, 1)).length, 1);
+  });
+
+  withStore('the recorded head (audit_head) edited to a seq beyond 2^53 → verify reports the head altered, and appends go on without moving it', async (f) => {
+    await f.store.appendAudit([1, 2, 3].map(ev), chainHash);
+    await f.exec('update audit_head set seq = 9007199254740993');
+    const r = await verifyAuditChain(f.store);
+    assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt, code: r.code }, { ok: false, rows: 3, brokenAt: 3, code: 'audit.chain-broken' });
+    assert.match(r.reason!, /recorded head of the chain \(audit_head\) was altered/);
+    await assert.rejects(f.store.auditHead(), (e) => isPortcullisError(e) && e.code === 'audit.chain-broken');
+    // the node's events are still stored, after the rows, and the edit stays reported
+    await f.store.appendAudit([ev(4)], chainHash);
+    assert.deepEqual((await f.store.listAudit(3, 10)).map((row) => row.seq), [4]);
+    const again = await verifyAuditChain(f.store);
+    assert.deepEqual({ ok: again.ok, rows: again.rows, code: again.code }, { ok: false, rows: 4, code: 'audit.chain-broken' });
   });
 }
 

@@ -82,9 +82,9 @@ function canonicalWithJson(e: AuditEventInput): { event: AuditEventInput; json: 
 /** A row as read: `seq` and `time` null when beyond 2^53 (see `ROW`). */
 type ReadRow = Omit<Selectable<AuditTable>, 'seq' | 'time'> & { seq: number | null; time: number | null };
 
-/** `column` when it is within ±(2^53 − 1), else null. */
-const safe = (column: 'seq' | 'time') =>
-  sql<number | null>`case when ${sql.ref(`audit_log.${column}`)} between ${sql.lit(-Number.MAX_SAFE_INTEGER)} and ${sql.lit(Number.MAX_SAFE_INTEGER)} then ${sql.ref(`audit_log.${column}`)} end`.as(column);
+/** `column` of `table` when it is within ±(2^53 − 1), else null. */
+const safe = (column: 'seq' | 'time', table: 'audit_log' | 'audit_head' = 'audit_log') =>
+  sql<number | null>`case when ${sql.ref(`${table}.${column}`)} between ${sql.lit(-Number.MAX_SAFE_INTEGER)} and ${sql.lit(Number.MAX_SAFE_INTEGER)} then ${sql.ref(`${table}.${column}`)} end`.as(column);
 
 /**
  * The columns of a row. The PostgreSQL driver refuses a bigint beyond 2^53 for the whole
@@ -131,14 +131,21 @@ function fromRow(r: ReadRow): AuditRow {
 }
 
 /**
- * The recorded head of the chain (`audit_head`), or, where none is recorded, the newest
- * row (`recorded: false`). Appends continue from the recorded head even if rows after it
- * were deleted, so later appends leave a gap that verify reports instead of hiding the
- * deletion.
+ * The recorded head, its `seq` null when beyond 2^53. No append reaches that (2^53 events);
+ * an edit of the row does, and the PostgreSQL driver would refuse the whole read (as for
+ * `ROW`), failing every append and verify as `store.unavailable`.
+ */
+const readHead = (db: Kysely<Database>) => db.selectFrom('audit_head').select([safe('seq', 'audit_head'), 'hash']).where('audit_head.id', '=', 1).executeTakeFirst();
+
+/**
+ * The recorded head of the chain (`audit_head`), or, where none is recorded or its seq was
+ * edited beyond 2^53, the newest row (`recorded: false`). Appends continue from the
+ * recorded head even if rows after it were deleted, so later appends leave a gap that
+ * verify reports instead of hiding the deletion.
  */
 async function chainHead(db: Kysely<Database>): Promise<{ seq: number; hash: string; recorded: boolean } | undefined> {
-  const head = await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
-  if (head !== undefined) return { ...head, recorded: true };
+  const head = await readHead(db);
+  if (head !== undefined && head.seq !== null) return { seq: head.seq, hash: head.hash, recorded: true };
   const newest = await db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
   return newest && { ...newest, recorded: false };
 }
@@ -177,7 +184,7 @@ export async function appendAuditLocked(db: Kysely<Database>, events: AuditEvent
     }
   }
   // No recorded head: it was removed (every store records one from the start, migrations 0009 and 0012), perhaps
-  // with the rows. Recording a new one would re-anchor the cut chain, or start a new chain that passes for the whole
+  // with the rows, or edited so that it does not read back. Recording a new one would re-anchor the cut chain, or start a new chain that passes for the whole
   // trail, and verify would pass again; so it stays missing and verify keeps reporting it.
   if (head === undefined || !head.recorded) return;
   // in the same transaction as the rows: the head never runs ahead of or behind them
@@ -210,9 +217,12 @@ export async function auditedObjects(db: Kysely<Database>): Promise<string[]> {
   return held;
 }
 
-/** The recorded head of the chain, or null when none is (an empty trail). */
+/** The recorded head of the chain, or null when none is; `audit.chain-broken` when its seq was edited beyond 2^53. */
 export async function auditHead(db: Kysely<Database>): Promise<{ seq: number; hash: string } | null> {
-  return (await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst()) ?? null;
+  const head = await readHead(db);
+  if (head === undefined) return null;
+  if (head.seq === null) throw new PortcullisError('audit.chain-broken', 'the recorded head of the audit chain (audit_head) was altered: its seq does not read back', { details: { table: 'audit_head', column: 'seq' } });
+  return { seq: head.seq, hash: head.hash };
 }
 
 export async function listAudit(db: Kysely<Database>, afterSeq: number, limit: number): Promise<AuditRow[]> {
