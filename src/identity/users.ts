@@ -6,7 +6,7 @@
  * Ending every session moves the user's "revoked before" watermark, published as a
  * `user.tokens-revoked` event, so every token of the user fails at every gateway.
  */
-import type { Clock } from '../core/clock.js';
+import { pastSecondOf, type Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { randomId } from '../core/ids.js';
@@ -168,6 +168,8 @@ export class UserService {
     await this.d.endSessions?.(id);
     this.d.audit.record({ time: now, type: 'user.disabled', actor, data: { userId: id } });
     await this.d.events.emit({ type: 'user.tokens-revoked', userId: id, before: now });
+    // answered once the cutoff's second has passed: a sign-in after `enable` carries a later iat
+    await pastSecondOf(this.d.clock, now);
     return u;
   }
 
@@ -187,7 +189,12 @@ export class UserService {
     return u;
   }
 
-  /** Ends every session of the user; every token issued to the user so far stops working. */
+  /**
+   * Ends every session of the user; every token issued to the user so far stops working.
+   * Answers once the cutoff's second has passed (under a second): the cutoff compares whole
+   * seconds, so a sign-in that completes after the answer carries a later `iat` and works,
+   * while one completed during the wait is concurrent with the change and stays refused.
+   */
   async endAllSessions(id: string, actor: string): Promise<UserRecord> {
     const now = this.d.clock.now();
     const u = await this.d.store.updateUser(id, { tokensRevokedBefore: now }, now);
@@ -195,6 +202,7 @@ export class UserService {
     await this.d.endSessions?.(id);
     this.d.audit.record({ time: now, type: 'user.sessions-ended', actor, data: { userId: id } });
     await this.d.events.emit({ type: 'user.tokens-revoked', userId: id, before: now });
+    await pastSecondOf(this.d.clock, now);
     return u;
   }
 

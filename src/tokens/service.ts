@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { PortcullisError } from '../core/errors.js';
-import type { Clock } from '../core/clock.js';
+import { pastSecondOf, type Clock } from '../core/clock.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
 import type { EventBus } from '../core/events.js';
 import type { DurableAuditSink } from '../audit/sink.js';
@@ -78,25 +78,6 @@ export class TokenService {
     }
   }
 
-  /**
-   * A token's `iat` is whole seconds, and a revocation cutoff refuses every token whose
-   * `iat` second starts before it (`iat·1000 < cutoff`: one issued earlier in that second
-   * must never pass). So a token issued in the very second of its app's cutoff (a script
-   * that revokes an app's tokens, then asks for a new one) would be refused for its whole
-   * life. Such a request waits for the next second instead (under 1 s). A cutoff still
-   * ahead of this node's clock (another node's clock runs ahead) is not waited for: that
-   * token is refused, as before.
-   */
-  private async pastRevocationSecond(cutoff: number): Promise<void> {
-    // twice at most: a timer can fire a millisecond before the wall clock reaches its target
-    // (and a clock that does not move, a test's, must not hold the request for long)
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const now = this.d.clock.now();
-      if (cutoff <= Math.floor(now / 1000) * 1000 || cutoff > now) return;
-      await new Promise((resolve) => setTimeout(resolve, Math.ceil(cutoff / 1000) * 1000 - now + 2));
-    }
-  }
-
   /** POST /oauth2/token */
   async token(req: EndpointRequest): Promise<TokenResponse> {
     const grantType = req.params.grant_type;
@@ -120,7 +101,8 @@ export class TokenService {
       }
       throw e;
     }
-    await this.pastRevocationSecond(app.tokensRevokedBefore);
+    // a token asked for in the second of its app's cutoff (revoke-tokens, then a new token) would be refused for life
+    await pastSecondOf(this.d.clock, app.tokensRevokedBefore);
     const { response, jti } = await issueAccessToken(app, scopes, audience, {
       issuer: this.d.issuer,
       keys: this.d.keys,

@@ -289,6 +289,23 @@ test('sessions: listed per user; ending all makes every token of the user fail a
   await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!), (e: client.ResponseBodyError) => e.error === 'invalid_grant');
 });
 
+test('end-sessions, then a new sign-in at once: its tokens work, although the cutoff compares whole seconds', async () => {
+  const user = await newUser('again@example.test');
+  // early in a second: a sign-in right after the answer would still fall in the cutoff's second
+  await new Promise((res) => setTimeout(res, 1005 - (Date.now() % 1000)));
+  const { tokensRevokedBefore: cutoff } = await idp.users.endAllSessions(user.id, 'test');
+  const answered = Date.now();
+  const { browser, r, verifier, state } = await signInWithPassword('again@example.test');
+  const cb = await consentAndReturn(browser, r);
+  const tokens = await client.authorizationCodeGrant(config, cb, { pkceCodeVerifier: verifier, expectedState: state }, { resource: AUD });
+  const at = decodeJwt(tokens.access_token) as { jti: string; client_id: string; iat: number; sub: string };
+  assert.ok(at.iat * 1000 >= cutoff, `iat ${at.iat} is not before the cutoff ${cutoff}`);
+  assert.equal(idp.revocations.check(at.jti, at.client_id, at.iat * 1000, at.sub), undefined);
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+  assert.equal(decodeJwt(refreshed.access_token).sub, user.id);
+  assert.ok(answered >= Math.floor(cutoff / 1000) * 1000 + 1000, 'end-sessions answers once the cutoff\'s second has passed');
+});
+
 test('RP-initiated logout ends the session at the provider', async () => {
   const user = await newUser('logout@example.test');
   const { browser, r, verifier, state } = await signInWithPassword('logout@example.test');
