@@ -35,6 +35,11 @@
  * port left in a block afterwards fails the page, so a new spelling is never run against a
  * fixed port by accident.
  *
+ * Processes: each page runs in a process group of its own, killed with its directory when the
+ * page ends, when this process exits or is stopped (SIGINT, SIGTERM, SIGHUP) and when the
+ * test runner that started it is gone; and a watchdog in the group kills the group when this
+ * process is gone (SIGKILL), so no node is left holding ports and files.
+ *
  * Needs bash, curl and openssl, as the pki-node tests do (`.ci/run` installs them).
  */
 import { after, describe, test } from 'node:test';
@@ -73,6 +78,10 @@ type Ports = Record<keyof typeof DEFAULT_PORTS, number>;
 const PRELUDE = String.raw`
 exec 2>&1
 __docs_root=$PWD
+# the watchdog: once the test process is gone (even by SIGKILL), the page's whole process group
+# goes, node and upstreams with it, and the page's and the build's directories
+( while kill -0 "$DOCS_TEST_PID" 2>/dev/null; do sleep 1; done
+  trap '' TERM; kill -TERM 0; sleep 1; cd / && rm -rf "$__docs_root" "$DOCS_BUILD_DIR"; kill -KILL 0 ) </dev/null >/dev/null 2>&1 &
 __docs_n=0
 portcullis_start() {
   __docs_n=$((__docs_n + 1)); __docs_log=node.$__docs_n.log
@@ -436,11 +445,44 @@ function sources(dir: string, out: string[] = []): string[] {
   return out;
 }
 
+/** The pages' process groups still running (by leader pid), with their directories. */
+const running = new Map<number, string>();
+/** The build directory, once made. */
+let builtDir: string | undefined;
+
+/** Kills every page's process group and removes its directory, and the build's: synchronous, for `exit` too. */
+function killPages(): void {
+  for (const [pid, dir] of running) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // the group has already exited
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  running.clear();
+  if (builtDir !== undefined) rmSync(builtDir, { recursive: true, force: true });
+}
+process.on('exit', killPages);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killPages();
+    // then as the signal would have done, unless the runner handles it too
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  });
+}
+// the test runner killed: this process lives on as an orphan (another parent), its pages with it
+const runner = process.ppid;
+setInterval(() => {
+  if (process.ppid !== runner) process.exit(1);
+}, 1000).unref();
+
 /** `dist/` (and the `node_modules/`, `data/` it reads beside it), built once for all pages. */
 let built: Promise<string> | undefined;
 function buildDist(): Promise<string> {
   built ??= (async () => {
     const base = mkdtempSync(join(tmpdir(), 'pc-docs-build-'));
+    builtDir = base;
     symlinkSync(join(ROOT, 'node_modules'), join(base, 'node_modules'));
     symlinkSync(join(ROOT, 'data'), join(base, 'data'));
     await build({ entryPoints: sources(join(ROOT, 'src')), outdir: join(base, 'dist'), outbase: join(ROOT, 'src'), format: 'esm', platform: 'node', target: 'node20', logLevel: 'silent' });
@@ -450,6 +492,7 @@ function buildDist(): Promise<string> {
 }
 after(async () => {
   if (built) rmSync(await built, { recursive: true, force: true });
+  builtDir = undefined;
 });
 
 async function runPage(page: Page): Promise<void> {
@@ -476,8 +519,12 @@ async function runPage(page: Page): Promise<void> {
       PORTCULLIS_LISTEN__IDENTITY: `127.0.0.1:${ports.identity}`,
       PORTCULLIS_LISTEN__GATEWAY: `127.0.0.1:${ports.gateway}`,
       PORTCULLIS_LISTEN__ADMIN: `127.0.0.1:${ports.admin}`,
+      DOCS_TEST_PID: String(process.pid),
+      DOCS_BUILD_DIR: base,
     });
+    // detached: a process group of its own, led by bash, which every process of the page joins
     const child = spawn('bash', ['example.sh'], { cwd: dir, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) running.set(child.pid, dir);
     let raw = '';
     let settled = false;
     const settle = async () => {
@@ -504,6 +551,7 @@ async function runPage(page: Page): Promise<void> {
       } catch {
         // the group has already exited
       }
+      running.delete(child.pid!);
     };
     const guard = setTimeout(killGroup, 240_000);
     try {
