@@ -8,9 +8,16 @@
  * other objects whose creation is audited.
  */
 import assert from 'node:assert/strict';
-import { describe } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { chainHash, verifyAuditChain } from '../../src/audit/trail.js';
 import type { AuditEventInput } from '../../src/audit/store.js';
+import { portcullisMigrator } from '../../src/store/migrations/index.js';
+import { openDurableStore } from '../../src/store/index.js';
 import type { AppRecord } from '../../src/tokens/store.js';
 import { serviceDescribe } from '../support/services.js';
 import { postgresStoreFixture, sqliteStoreFixture, storeTests, type StoreFixture } from '../support/store-fixtures.js';
@@ -132,6 +139,35 @@ function suite(name: string, make: () => Promise<Fixture>): void {
 }
 
 suite('sqlite', () => sqliteStoreFixture('portcullis-verify-'));
+
+test('upgrade: migration 0012 records the head of an empty trail; a trail with rows keeps its head', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-verify-upgrade-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  /** A database of the version before 0012. */
+  const olderStore = async (file: string) => {
+    const older = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(file) }) });
+    assert.equal((await portcullisMigrator(older).migrateTo('0011-gcm-key-usage')).error, undefined);
+    return older;
+  };
+  await (await olderStore(join(dir, 'empty.db'))).destroy();
+  const empty = await openDurableStore(`sqlite:${join(dir, 'empty.db')}`);
+  t.after(() => empty.close());
+  assert.deepEqual(await empty.auditHead(), { seq: 0, hash: '0'.repeat(64) });
+  await empty.appendAudit([ev(1)], chainHash);
+  assert.equal((await verifyAuditChain(empty)).ok, true);
+
+  // a trail with rows before 0012 (its head from 0009 and its appends) is left as it is
+  const file = join(dir, 'rows.db');
+  const older = await olderStore(file);
+  await sql`insert into audit_log (seq, time, type, actor, client_id, route, reason, data, prev_hash, hash) values (1, ${T}, 'e1', 'admin', null, null, null, null, ${'0'.repeat(64)}, ${chainHash('0'.repeat(64), 1, { time: T, type: 'e1', actor: 'admin', clientId: null, route: null, reason: null, data: null })})`.execute(older);
+  await sql`insert into audit_head (id, seq, hash) select 1, seq, hash from audit_log`.execute(older);
+  await older.destroy();
+  const withRows = await openDurableStore(`sqlite:${file}`);
+  t.after(() => withRows.close());
+  assert.equal((await withRows.auditHead())?.seq, 1);
+  const r = await verifyAuditChain(withRows);
+  assert.deepEqual({ ok: r.ok, rows: r.rows }, { ok: true, rows: 1 });
+});
 
 await serviceDescribe('postgres', 'audit verify on PostgreSQL', () => {
   describe('postgres', () => {
