@@ -444,7 +444,7 @@ export const configSchema = z.strictObject({
             .refine((a) => a.memoryCost >= 8 * a.parallelism, { message: 'memoryCost must be at least 8 KiB per lane (RFC 9106)' })
             .prefault({})
             .describe(
-              'Argon2id (RFC 9106) parameters of new password hashes. The default is OWASP\'s minimum (m=19 MiB, t=2, p=1); RFC 9106\'s memory-constrained recommendation is m=65536, t=3 (3–4× the cost per sign-in). A stored hash made with lower `memoryCost` or `timeCost`, or another `parallelism`, is replaced by one with these at the user\'s next sign-in. Until then, after raising them, such a user\'s password check is faster than the check made for an unknown e-mail address (which uses these parameters); the difference goes as users sign in.',
+              'Argon2id (RFC 9106) parameters of new password hashes. The default is OWASP\'s minimum (m=19 MiB, t=2, p=1); RFC 9106\'s memory-constrained recommendation is m=65536, t=3 (3–4× the cost per sign-in). A stored hash made with lower `memoryCost` or `timeCost`, or another `parallelism`, is replaced by one with these at the user\'s next sign-in. Until then, such a user\'s password check (as one of a legacy PBKDF2 hash) verifies a dummy hash at these parameters beside the stored one, as the check for an unknown e-mail address does, so it is never cheaper than that check and an account cannot be told apart by answering faster.',
             ),
         })
         .prefault({})

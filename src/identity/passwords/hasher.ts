@@ -63,23 +63,33 @@ export class PasswordHashers {
 
   /**
    * Verifies `password` against `stored`. With `stored` undefined (no such user) it
-   * still spends one preferred-hash verification, so timing does not tell whether the
-   * account exists, and answers `{ ok: false }`.
+   * still spends one verification against a dummy hash at today's parameters, so timing
+   * does not tell whether the account exists, and answers `{ ok: false }`. A stored hash
+   * that is not at today's parameters (legacy PBKDF2, weaker Argon2id) costs that dummy
+   * verification too, beside its own: else it would answer faster (or otherwise) than an
+   * unknown user and tell such accounts apart.
    */
   async verify(stored: string | undefined, password: string): Promise<PasswordCheck> {
     const normalized = normalizePassword(password);
     if (stored === undefined) {
-      this.dummy ??= this.preferred.hash('portcullis-dummy-password');
-      await this.preferred.verify(await this.dummy, normalized);
+      await this.verifyDummy(normalized);
       return { ok: false };
     }
     const hasher = this.find(stored);
     if (!hasher) throw new PortcullisError('password.hash-unknown', 'the stored password hash is in an unknown format');
-    const ok = await hasher.verify(stored, normalized);
+    const outdated = hasher !== this.preferred || this.preferred.needsRehash(stored);
+    // side by side on the hashing threads: a weaker hash then takes as long as the dummy's
+    const [ok] = await Promise.all([hasher.verify(stored, normalized), outdated ? this.verifyDummy(normalized) : undefined]);
     if (!ok) return { ok: false };
-    if (hasher !== this.preferred || this.preferred.needsRehash(stored)) {
-      return { ok: true, rehash: await this.preferred.hash(normalized) };
-    }
-    return { ok: true };
+    return outdated ? { ok: true, rehash: await this.preferred.hash(normalized) } : { ok: true };
+  }
+
+  private async verifyDummy(normalized: string): Promise<void> {
+    // a failed hash (the pool full or shut down) is not kept: the next check makes it again
+    this.dummy ??= this.preferred.hash('portcullis-dummy-password').catch((e: unknown) => {
+      this.dummy = undefined;
+      throw e;
+    });
+    await this.preferred.verify(await this.dummy, normalized);
   }
 }
