@@ -19,7 +19,8 @@ export interface DurableAuditSink extends AuditSink {
 /**
  * Waits until what `audit` recorded is stored, for a change a person made on a page (the
  * account page, the sign-in's enrolment step). When it cannot be stored: `audit.unavailable`
- * (503) carrying `message`, shown to that person as it is; the change is made all the same.
+ * (503) carrying `message`, shown to that person as it is (saying whether the change was
+ * made: most are made first, a renewal of recovery codes only after its event is stored).
  *
  * @example
  * await storedOrTell(this.d.audit, 'Your change was made but could not be recorded yet; do not repeat it.');

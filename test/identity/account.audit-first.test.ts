@@ -121,3 +121,46 @@ test('attack: account changes while the audit table cannot be written → 503 au
   assert.ok(await stored('user.factor-removed', user.id), 'the held event is written once the store can take it');
   assert.ok(await stored('user.sessions-ended', user.id), 'the held event is written once the store can take it');
 });
+
+test('attack: renewing recovery codes while the audit table cannot be written → 503 audit.unavailable, and the old codes stay valid (never a new set nobody saw)', async (t) => {
+  const { user, browser } = await strongUser('renew-codes@example.test');
+  const rc = node.services.identity.factors.find((f) => f.id === 'recovery-code')!;
+  const old = (await rc.enroll({ userId: user.id })).codes!;
+  const other = new BetterSqlite3(join(node.dir, 'portcullis.db'));
+  t.after(() => other.close());
+  other.exec('alter table audit_log rename to audit_log_away');
+  try {
+    const page = await browser.request(account);
+    const r = await browser.request(`${account}/factors/recovery-codes`, { form: { csrf: csrfOf(page.body) } });
+    assert.equal(r.status, 503, r.body.slice(0, 300));
+    assert.doesNotMatch(r.body, /id="recovery-codes"/, 'no codes are shown');
+    await rc.verify({ userId: user.id }, old[0]!); // resolves: the set the user holds still signs in
+    assert.match(r.body, /not renewed/);
+  } finally {
+    other.exec('alter table audit_log_away rename to audit_log');
+  }
+  await node.services.audit.flush();
+  const mine = (await node.services.store.tailAudit(50)).filter((e) => (e.data as { userId?: string } | null)?.userId === user.id && e.type.startsWith('user.recovery-codes-'));
+  assert.deepEqual(
+    mine.map((e) => [e.type, e.reason]),
+    [
+      ['user.recovery-codes-generated', null],
+      ['user.recovery-codes-not-generated', 'audit.unavailable'],
+    ],
+    'the held event is written once the store is back, followed by the one saying the renewal was not made',
+  );
+});
+
+test('renewing recovery codes answers the new set once user.recovery-codes-generated is stored; the old set stops working', async () => {
+  const { user, browser } = await strongUser('renew-codes-ok@example.test');
+  const rc = node.services.identity.factors.find((f) => f.id === 'recovery-code')!;
+  const old = (await rc.enroll({ userId: user.id })).codes!;
+  const page = await browser.request(account);
+  const r = await browser.request(`${account}/factors/recovery-codes`, { form: { csrf: csrfOf(page.body) } });
+  assert.equal(r.status, 200, r.body.slice(0, 300));
+  const shown = [...r.body.matchAll(/<li><code>([0-9A-Z-]{19})<\/code><\/li>/g)].map((m) => m[1]!);
+  assert.equal(shown.length, 10);
+  assert.ok(await stored('user.recovery-codes-generated', user.id), 'the event is in the store when the answer arrives');
+  await assert.rejects(rc.verify({ userId: user.id }, old[1]!), (e: { code?: string }) => e.code === 'mfa.invalid-code');
+  await rc.verify({ userId: user.id }, shown[0]!);
+});
