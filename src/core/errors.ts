@@ -37,6 +37,7 @@ export const ERRORS = {
   'unavailable': { status: 503, meaning: 'A dependency (store, ephemeral store) is unavailable, so the check could not be made; the request was denied (fail closed).', fix: 'Retry later; operators check the store and Redis.' },
   // admin plane
   'admin.unauthorized': { status: 401, meaning: 'The admin API needs the admin credential created at init.', fix: 'Send `Authorization: Bearer <admin token>` (file DIR/admin.token).' },
+  'admin.throttled': { status: 429, meaning: 'Too many requests without a valid admin credential came from this client address in the current window (`admin.failedAuth`): its requests are refused before their credential is checked until the window closes (`Retry-After`, `retryAfterMs` in details).', fix: 'Wait the time given, then send the right admin token; find what keeps sending a wrong one (the `admin.denied` events name the address).' },
   // sign-in: passwords and brute-force limits (identity/)
   'auth.invalid-credentials': { status: 401, meaning: 'The user name or password is wrong (which one is not said).', fix: 'Check the credentials; repeated failures slow down and then lock the account.' },
   'auth.throttled': { status: 429, meaning: 'Too many failed sign-in attempts for this account or client address: the next attempt must wait (`retryAfterMs` in details).', fix: 'Wait the time given, then try again.' },

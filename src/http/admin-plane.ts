@@ -1,7 +1,8 @@
 /**
  * The admin plane: health, readiness, Prometheus metrics and the OpenAPI document in
  * the open; the admin REST API under /v1/ behind the admin bearer token (RFC 6750,
- * compared in constant time). Every change is audited with actor `admin` and the
+ * compared in constant time; requests without it are audited and throttled per client
+ * address: admin-auth-failures.ts). Every change is audited with actor `admin` and the
  * audit trail is flushed before the answer, so an acknowledged change is durable; a
  * change that fails after it recorded events has them flushed before its error too.
  * Request bodies are never logged; no response carries a secret except the one-time
@@ -12,6 +13,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Services } from '../app.js';
 import { PortcullisError } from '../core/errors.js';
 import { adminTokenChecker } from './admin-auth.js';
+import { AdminAuthFailures } from './admin-auth-failures.js';
 import { appRoutes } from './admin/apps.js';
 import { userRoutes } from './admin/users.js';
 import { appKeyRoutes } from './admin/app-keys.js';
@@ -161,19 +163,26 @@ export function buildAdminPlane({ services, adminToken, health, moreMetrics }: A
   doc = buildOpenApiDocument(routes);
 
   const isAdmin = adminTokenChecker(adminToken);
+  const failures = new AdminAuthFailures(services.audit, services.clock, services.config.admin.failedAuth);
+  const sweep = setInterval(() => failures.sweep(), Math.max(250, Math.floor(failures.limits.window / 4)));
+  sweep.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(sweep);
+    failures.closeAll();
+  });
   // A callback hook, not an async one: it runs on every admin call (transit operations
   // included), and Cache-Control is set here rather than in an onSend hook of its own.
   const authenticate = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
     reply.header('cache-control', 'no-store');
+    const wait = failures.retryAfter(request.socket.remoteAddress);
+    if (wait > 0) {
+      const throttled = problem(new PortcullisError('admin.throttled', 'too many requests without a valid admin token from this address: wait and retry', { details: { retryAfterMs: wait * 1000 } }));
+      throttled.headers['retry-after'] = String(wait);
+      return void sendWire(reply, throttled);
+    }
     if (isAdmin(request.headers.authorization)) return done();
     const presented = request.headers.authorization !== undefined;
-    services.audit.record({
-      time: services.clock.now(),
-      type: 'admin.denied',
-      actor: 'anonymous',
-      reason: 'admin.unauthorized',
-      data: { method: request.method, route: request.routeOptions.url ?? null, credential: presented ? 'invalid' : 'missing' },
-    });
+    failures.failed(request.socket.remoteAddress, { method: request.method, route: request.routeOptions.url ?? null, credential: presented ? 'invalid' : 'missing' });
     const wire = problem(new PortcullisError('admin.unauthorized', presented ? 'the admin token is not valid' : 'this endpoint needs Authorization: Bearer <admin token>'));
     // RFC 6750 §3: a request without credentials gets no error code; a wrong one gets invalid_token.
     wire.headers['www-authenticate'] = presented ? `Bearer realm="${ADMIN_REALM}", error="invalid_token"` : `Bearer realm="${ADMIN_REALM}"`;

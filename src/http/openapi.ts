@@ -41,6 +41,7 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Request body over the route\'s limit (`request.body-too-large`).',
   414: 'A path parameter is longer than the router accepts (`request.malformed`).',
   415: 'The request body is not `application/json` (`request.unsupported-media-type`).',
+  429: 'Too many requests without a valid admin token from this client address (`admin.throttled`): refused before the token is checked until `Retry-After` seconds have passed.',
   503: 'Not ready.',
 };
 
@@ -96,10 +97,11 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], info: { titl
       responses[status] = { description: spec.description, ...(content ? { content } : {}) };
     }
     // every /v1/ route reads the store; a change also waits for its audit event and for the gateway to have it in force
-    for (const status of [...new Set([...r.errors, ...frameworkStatuses(r), ...(r.auth ? [401, 503] : [])])].sort((a, b) => a - b)) {
+    for (const status of [...new Set([...r.errors, ...frameworkStatuses(r), ...(r.auth ? [401, 429, 503] : [])])].sort((a, b) => a - b)) {
       responses[String(status)] = {
         description: status === 503 && r.auth ? (r.method === 'GET' ? UNAVAILABLE : `${UNAVAILABLE} ${NOT_CONFIRMED}`) : (STATUS_TEXT[status] ?? 'Error.'),
         ...(status === 401 ? { headers: { 'WWW-Authenticate': { description: 'Bearer realm="portcullis-admin"', schema: { type: 'string' } } } } : {}),
+        ...(status === 429 ? { headers: { 'Retry-After': { description: 'Seconds until this address is heard again.', schema: { type: 'integer' } } } } : {}),
         content: problemContent,
       };
     }

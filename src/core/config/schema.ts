@@ -345,6 +345,31 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Gateway plane.'),
+  admin: z
+    .strictObject({
+      failedAuth: z
+        .strictObject({
+          window: duration('1m', { min: 1000, max: 3_600_000 }).describe('Window of one client address, from its first request without a valid admin credential: its first failure is an `admin.denied` event at once, the rest are counted into one `admin.denied-repeated` event when the window closes.'),
+          throttleAfter: z
+            .number()
+            .int()
+            .min(1)
+            .max(1_000_000)
+            .default(100)
+            .describe('Failures of one address in its window after which its requests are answered 429 `admin.throttled` with `Retry-After`, before their credential is checked, until the window closes. An administrator at that address (every local client, with the admin plane on loopback) waits too.'),
+          maxAddresses: z
+            .number()
+            .int()
+            .min(1)
+            .max(1_000_000)
+            .default(1000)
+            .describe('Client addresses (IPv6: /64 networks) counted at once; failures from further addresses share one entry, which is audited the same way but never throttled. Bounds the memory and the audit events (at most two per address and window) a flood from many addresses can cause.'),
+        })
+        .prefault({})
+        .describe('Requests to the admin API without a valid admin token, counted per client address in memory.'),
+    })
+    .prefault({})
+    .describe('Admin plane.'),
   pki: z
     .strictObject({
       trustDomain: z
