@@ -58,7 +58,7 @@ export function registerAppEncKeys(app: Command): void {
     .description('list the encryption keys of an app')
     .action(
       action(async (clientId: string, o: JsonOpt) => {
-        const { keys: list } = await adminClient(o).call<{ keys: AppEncryptionKeyView[] }>('GET', `/v1/apps/${encodeURIComponent(clientId)}/encryption-keys`);
+        const list = await adminClient(o).listAll<AppEncryptionKeyView>(`/v1/apps/${encodeURIComponent(clientId)}/encryption-keys`, 'keys');
         if (o.json) return printJson(list);
         if (list.length === 0) return void process.stdout.write('no encryption keys\n');
         printTable([['KID', 'STATUS', 'TYPE', 'ALG', 'CREATED', 'REVOKED'], ...list.map((k) => [k.kid, k.status, k.type, k.alg, k.created_at, k.revoked_at ?? '-'])]);

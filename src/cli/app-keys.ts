@@ -69,7 +69,7 @@ export function registerAppKeys(app: Command): void {
     .description('list the signing keys of an app')
     .action(
       action(async (clientId: string, o: JsonOpt) => {
-        const { keys: list } = await adminClient(o).call<{ keys: AppKeyView[] }>('GET', `/v1/apps/${encodeURIComponent(clientId)}/keys`);
+        const list = await adminClient(o).listAll<AppKeyView>(`/v1/apps/${encodeURIComponent(clientId)}/keys`, 'keys');
         if (o.json) return printJson(list);
         if (list.length === 0) return void process.stdout.write('no signing keys\n');
         printTable([['KEYID', 'STATUS', 'TYPE', 'ALG', 'CREATED', 'REVOKED'], ...list.map((k) => [k.keyid, k.status, k.type, k.alg, k.created_at, k.revoked_at ?? '-'])]);

@@ -53,7 +53,7 @@ export class AdminClient {
     return json as T;
   }
 
-  /** Every row of a paged list (`GET /v1/apps`, `/v1/users`, `/v1/certificates`), following `next_after` page by page. */
+  /** Every row of a paged admin list (`GET /v1/apps`, `/v1/webhooks`, `/v1/certificates`…), following `next_after` page by page. */
   async listAll<T>(path: string, field: string, pageSize = 1000): Promise<T[]> {
     const out: T[] = [];
     let after: string | null = null;

@@ -81,9 +81,9 @@ export function registerTransit(program: Command): void {
     .description('list key names')
     .action(
       action(async (o: Opt) => {
-        const r = await adminClient(o).call<{ keys: string[] }>('GET', '/v1/transit/keys');
-        if (o.json) return printJson(r.keys);
-        printTable([['NAME'], ...r.keys.map((k) => [k])]);
+        const keys = await adminClient(o).listAll<string>('/v1/transit/keys', 'keys');
+        if (o.json) return printJson(keys);
+        printTable([['NAME'], ...keys.map((k) => [k])]);
       }),
     );
   cmd('rotate <name>')

@@ -167,7 +167,7 @@ export function registerUser(program: Command): void {
           if (o.json) return printJson(r);
           return void process.stdout.write(`ended: ${r.id}\n`);
         }
-        const { sessions } = await client.call<{ sessions: SessionView[] }>('GET', `/v1/users/${enc(id)}/sessions`);
+        const sessions = await client.listAll<SessionView>(`/v1/users/${enc(id)}/sessions`, 'sessions');
         if (o.json) return printJson(sessions);
         if (sessions.length === 0) return void process.stdout.write('no sessions\n');
         printTable([['SESSION', 'SIGNED IN', 'METHODS', 'APPS'], ...sessions.map((x) => [x.id, x.created_at, x.amr.join(' ') || '-', x.apps.join(' ') || '-'])]);

@@ -43,7 +43,7 @@ export function registerWebhooks(program: Command): void {
     .description('list subscriptions')
     .action(
       action(async (o: JsonOpt) => {
-        const { webhooks } = await adminClient(o).call<{ webhooks: WebhookView[] }>('GET', '/v1/webhooks');
+        const webhooks = await adminClient(o).listAll<WebhookView>('/v1/webhooks', 'webhooks');
         if (o.json) return printJson(webhooks);
         if (webhooks.length === 0) return void process.stdout.write('no webhooks\n');
         printTable([['ID', 'URL', 'EVENTS'], ...webhooks.map((w) => [w.id, w.url, w.events.join(' ')])]);

@@ -1,5 +1,6 @@
 /** What per-app encryption keys (JWE keys registered or generated per app) need from durable storage. */
 import type { JWK } from 'jose';
+import type { PageRequest } from '../core/page.js';
 
 export type AppEncryptionAlg = 'dir' | 'A256KW' | 'ECDH-ES+A256KW' | 'ECDH-ES' | 'RSA-OAEP-256';
 
@@ -23,8 +24,8 @@ export interface AppEncryptionKeyStore {
   /** Throws PortcullisError('conflict') when the kid exists (for any app). */
   insertAppEncryptionKey(key: AppEncryptionKeyRecord): Promise<void>;
   getAppEncryptionKey(kid: string): Promise<AppEncryptionKeyRecord | undefined>;
-  /** Every key (of one app when `clientId` is given), oldest first (createdAt, then kid). */
-  listAppEncryptionKeys(clientId?: string): Promise<AppEncryptionKeyRecord[]>;
+  /** Every key (of one app when `clientId` is given), oldest first (createdAt, then kid); one page of them when `page` is given (cursor id: the kid). */
+  listAppEncryptionKeys(clientId?: string, page?: PageRequest): Promise<AppEncryptionKeyRecord[]>;
   /** Marks an active key revoked; returns the record after the change, or undefined when there is no such key. Idempotent: a revoked key keeps its first revokedAt. */
   revokeAppEncryptionKey(kid: string, at: number): Promise<AppEncryptionKeyRecord | undefined>;
 }

@@ -17,6 +17,7 @@ import type { Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { randomId } from '../core/ids.js';
+import type { PageRequest } from '../core/page.js';
 import { StampedMap } from '../core/stamped-map.js';
 import type { Envelope } from '../crypto/envelope.js';
 import { generateSymmetricKey } from '../crypto/jwe/generate.js';
@@ -216,9 +217,10 @@ export class AppEncryptionKeys {
     if (!(await this.store.getApp(clientId))) throw new PortcullisError('not-found', `no app with client_id ${clientId}`);
   }
 
-  async list(clientId: string): Promise<AppEncryptionKeyRecord[]> {
+  /** The app's keys, oldest first; one page of them when `page` is given. */
+  async list(clientId: string, page?: PageRequest): Promise<AppEncryptionKeyRecord[]> {
     await this.requireApp(clientId);
-    return this.store.listAppEncryptionKeys(clientId);
+    return this.store.listAppEncryptionKeys(clientId, page);
   }
 
   /**

@@ -1,5 +1,6 @@
 /** What app signing keys (RFC 9421 keys registered per app) need from durable storage. */
 import type { JWK } from 'jose';
+import type { PageRequest } from '../core/page.js';
 import type { SignatureAlgorithm } from '../signatures/types.js';
 
 export interface AppSigningKeyRecord {
@@ -22,8 +23,8 @@ export interface AppSigningKeyStore {
   /** Throws PortcullisError('conflict') when the keyid exists (for any app). */
   insertAppSigningKey(key: AppSigningKeyRecord): Promise<void>;
   getAppSigningKey(keyid: string): Promise<AppSigningKeyRecord | undefined>;
-  /** Every key (of one app when `clientId` is given), oldest first. */
-  listAppSigningKeys(clientId?: string): Promise<AppSigningKeyRecord[]>;
+  /** Every key (of one app when `clientId` is given), oldest first (createdAt, then keyid); one page of them when `page` is given (cursor id: the keyid). */
+  listAppSigningKeys(clientId?: string, page?: PageRequest): Promise<AppSigningKeyRecord[]>;
   /** Marks an active key revoked; returns the record after the change, or undefined when there is no such key. Idempotent: a revoked key keeps its first revokedAt. */
   revokeAppSigningKey(keyid: string, at: number): Promise<AppSigningKeyRecord | undefined>;
 }

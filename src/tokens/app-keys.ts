@@ -14,6 +14,7 @@ import type { JWK } from 'jose';
 import { PortcullisError } from '../core/errors.js';
 import { StampedMap } from '../core/stamped-map.js';
 import { randomId } from '../core/ids.js';
+import type { PageRequest } from '../core/page.js';
 import type { Clock } from '../core/clock.js';
 import type { EventBus } from '../core/events.js';
 import type { AuditSink } from '../audit/sink.js';
@@ -185,9 +186,10 @@ export class AppSigningKeys {
     return { clientId: r.clientId, alg: r.alg, key, keyObject, record: r };
   }
 
-  async list(clientId: string): Promise<AppSigningKeyRecord[]> {
+  /** The app's keys, oldest first; one page of them when `page` is given. */
+  async list(clientId: string, page?: PageRequest): Promise<AppSigningKeyRecord[]> {
     await this.requireApp(clientId);
-    return this.store.listAppSigningKeys(clientId);
+    return this.store.listAppSigningKeys(clientId, page);
   }
 
   private async requireApp(clientId: string): Promise<void> {

@@ -29,7 +29,7 @@ export function sealedWebhookStore(store: WebhookStore, envelope: Pick<Envelope,
       const w = await store.getWebhook(id);
       return w && open(w);
     },
-    listWebhooks: async () => Promise.all((await store.listWebhooks()).map(open)),
+    listWebhooks: async (page) => Promise.all((await store.listWebhooks(page)).map(open)),
     // queueing needs no URL: one row that does not open must not hold back every subscriber's events
     listWebhookEvents: () => store.listWebhookEvents(),
     deleteWebhook: (id) => store.deleteWebhook(id),

@@ -6,6 +6,7 @@
  */
 import { PortcullisError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
+import type { PageRequest } from '../core/page.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { AuditSink } from '../audit/sink.js';
@@ -126,8 +127,9 @@ export class WebhookService {
     return w;
   }
 
-  list(): Promise<WebhookRecord[]> {
-    return this.store.listWebhooks();
+  /** Subscriptions, oldest first; one page of them when `page` is given. */
+  list(page?: PageRequest): Promise<WebhookRecord[]> {
+    return this.store.listWebhooks(page);
   }
 
   async get(id: string): Promise<WebhookRecord> {

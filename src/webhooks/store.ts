@@ -1,4 +1,5 @@
 /** What webhooks need from durable storage: subscriptions and a delivery queue that is also the delivery log. */
+import type { PageRequest } from '../core/page.js';
 
 export interface WebhookRecord {
   id: string;
@@ -50,8 +51,8 @@ export interface AttemptResult {
 export interface WebhookStore {
   insertWebhook(w: WebhookRecord): Promise<void>;
   getWebhook(id: string): Promise<WebhookRecord | undefined>;
-  /** Oldest first. */
-  listWebhooks(): Promise<WebhookRecord[]>;
+  /** Oldest first (createdAt, then id); one page of them when `page` is given. */
+  listWebhooks(page?: PageRequest): Promise<WebhookRecord[]>;
   /** Each subscription's id and event types, oldest first: what queueing an event needs, without the (sealed) URL. */
   listWebhookEvents(): Promise<WebhookEvents[]>;
   /** Deletes the subscription and its deliveries (pending ones are never sent); false when there was none. */

@@ -1,7 +1,8 @@
 /**
- * GET /v1/apps and GET /v1/users answer a page at a time (`limit`, default 100, at most
- * 1000; `after` = the previous page's `next_after`), so a deployment with many apps or
- * users never gets one unbounded answer; the CLI follows the pages.
+ * The admin lists answer a page at a time (`limit`, default 100, at most 1000; `after` =
+ * the previous page's `next_after`; any other parameter is 400): apps, users, a user's
+ * sessions, webhooks, transit keys and an app's signing and encryption keys. A deployment
+ * with many of them never gets one unbounded answer; the CLI follows the pages.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -76,5 +77,128 @@ describe('admin API: paged lists of apps and users', () => {
     const client = new AdminClient(t.admin, t.adminToken);
     assert.deepEqual((await client.listAll<{ client_id: string }>('/v1/apps', 'apps', 2)).map((a) => a.client_id), apps);
     assert.deepEqual((await client.listAll<{ id: string }>('/v1/users', 'users', 1)).map((u) => u.id), users);
+  });
+});
+
+/** Every row of a list, `limit` at a time: the rows' `id(row)` and the number of pages. */
+async function pageThrough(t: TestNode, path: string, field: string, limit: number, id: (row: any) => string): Promise<{ seen: string[]; pages: number }> {
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const r = await t.api(`${path}?limit=${limit}${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`);
+    assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
+    const rows = r.body[field] as unknown[];
+    assert.ok(Array.isArray(rows) && rows.length <= limit, `${path}: a page of at most ${limit}`);
+    assert.ok(r.body.next_after === null || typeof r.body.next_after === 'string', `${path}: next_after`);
+    seen.push(...rows.map(id));
+    cursor = r.body.next_after;
+    pages++;
+  } while (cursor !== null && pages < 20);
+  return { seen, pages };
+}
+
+describe('admin API: paged lists of sessions, webhooks, transit keys and an app\'s keys', () => {
+  let t: TestNode;
+  let clientId: string;
+  let userId: string;
+  const lists: Array<{ path: string; field: string; id: (row: any) => string; expect: string[] }> = [];
+  before(async () => {
+    t = await startTestNode();
+    clientId = (await t.api('/v1/apps', { body: { name: 'keys', audiences: ['x'] } })).body.client_id;
+    const signing: string[] = [];
+    const encryption: string[] = [];
+    const hooks: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      signing.push((await t.api(`/v1/apps/${clientId}/keys`, { body: { type: 'hmac' } })).body.key.keyid);
+      encryption.push((await t.api(`/v1/apps/${clientId}/encryption-keys`, { body: { type: 'symmetric' } })).body.key.kid);
+      hooks.push((await t.api('/v1/webhooks', { body: { url: `https://hooks.example.com/in/${i}`, events: ['*'] } })).body.webhook.id);
+    }
+    // keys created within one millisecond are ordered by id: the list's order is what a full list answers
+    const order = async (path: string, field: string, id: (row: any) => string, made: string[]) => {
+      const all = (await t.api(path)).body[field].map(id) as string[];
+      assert.deepEqual([...all].sort(), [...made].sort());
+      return all;
+    };
+    for (const name of ['k3', 'k1', 'k5', 'k2', 'k4']) assert.equal((await t.api('/v1/transit/keys', { body: { name, type: 'aes256-gcm' } })).status, 201);
+    userId = (await t.api('/v1/users', { body: { email: 'sessions@example.test', invite: true } })).body.user.id;
+    const now = Math.floor(Date.now() / 1000);
+    // five sessions, two signed in in the same second; one expired (not listed)
+    for (const [i, iat] of [now - 50, now - 40, now - 40, now - 30, now - 20, now - 10].entries()) {
+      await t.node.services.store.upsertOidcModel({ model: 'Session', id: `session-${i}`, payload: { iat, amr: ['pwd'], authorizations: {} }, expiresAt: i === 0 ? Date.now() - 1000 : Date.now() + 3_600_000, grantId: null, userCode: null, uid: null, accountId: userId, consumedAt: null });
+    }
+    const sessions = (await t.node.services.identity.oidc.listSessions(userId)).map((s) => s.handle);
+    assert.equal(sessions.length, 5);
+    lists.push(
+      { path: `/v1/apps/${clientId}/keys`, field: 'keys', id: (k) => k.keyid, expect: await order(`/v1/apps/${clientId}/keys`, 'keys', (k) => k.keyid, signing) },
+      { path: `/v1/apps/${clientId}/encryption-keys`, field: 'keys', id: (k) => k.kid, expect: await order(`/v1/apps/${clientId}/encryption-keys`, 'keys', (k) => k.kid, encryption) },
+      { path: '/v1/webhooks', field: 'webhooks', id: (w) => w.id, expect: await order('/v1/webhooks', 'webhooks', (w) => w.id, hooks) },
+      { path: '/v1/transit/keys', field: 'keys', id: (n) => n, expect: ['k1', 'k2', 'k3', 'k4', 'k5'] },
+      { path: `/v1/users/${userId}/sessions`, field: 'sessions', id: (s) => s.id, expect: sessions },
+    );
+  });
+  after(() => t.close());
+
+  test('limit=2 pages through every row once, in the list\'s order (sessions newest first); the last page has next_after null', async () => {
+    for (const l of lists) {
+      const { seen, pages } = await pageThrough(t, l.path, l.field, 2, l.id);
+      assert.deepEqual(seen, l.expect, l.path);
+      assert.equal(pages, 3, l.path);
+    }
+  });
+
+  test('without parameters a list answers at most 100 rows and next_after', async () => {
+    for (const l of lists) {
+      const r = await t.api(l.path);
+      assert.equal(r.body.next_after, null, l.path);
+      assert.equal(r.body[l.field].length, 5, l.path);
+    }
+  });
+
+  test('limit 0, limit 1001, limit=abc, a cursor that is not one and an unknown parameter → 400 request.invalid naming it', async () => {
+    for (const l of lists) {
+      for (const [q, path] of [
+        ['limit=0', 'limit'],
+        ['limit=1001', 'limit'],
+        ['limit=abc', 'limit'],
+        ['after=%20x', 'after'],
+        ['after=1.a&after=2.b', 'after'],
+        ['page=2', 'page'],
+      ] as const) {
+        const r = await t.api(`${l.path}?${q}`);
+        assert.equal(r.status, 400, `${l.path}?${q}`);
+        assert.equal(r.body.code, 'request.invalid', `${l.path}?${q}`);
+        assert.deepEqual(r.body.errors.map((e: { path: string }) => e.path), [path], `${l.path}?${q}`);
+      }
+    }
+  });
+
+  test('a cursor whose row is gone still continues after it', async () => {
+    const first = await t.api('/v1/webhooks?limit=2');
+    assert.equal((await t.api(`/v1/webhooks/${first.body.webhooks[1].id}`, { method: 'DELETE' })).status, 200);
+    const rest = await t.api(`/v1/webhooks?after=${encodeURIComponent(first.body.next_after)}`);
+    assert.deepEqual(rest.body.webhooks.map((w: { id: string }) => w.id), lists[2]!.expect.slice(2));
+    lists[2]!.expect.splice(1, 1);
+  });
+
+  test('the OpenAPI document gives each list limit and after, and next_after in its answer', async () => {
+    const doc = (await t.api('/openapi.json', { token: null })).body;
+    for (const [path, schema] of [
+      ['/v1/apps/{clientId}/keys', 'AppKeyList'],
+      ['/v1/apps/{clientId}/encryption-keys', 'AppEncryptionKeyList'],
+      ['/v1/webhooks', 'WebhookList'],
+      ['/v1/transit/keys', 'TransitKeyList'],
+      ['/v1/users/{id}/sessions', 'UserSessionList'],
+    ]) {
+      const op = doc.paths[path].get;
+      assert.deepEqual(op.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name).sort(), ['after', 'limit'], path);
+      assert.ok('400' in op.responses, path);
+      assert.ok('next_after' in doc.components.schemas[schema].properties, schema);
+    }
+  });
+
+  test('the CLI client follows next_after across the pages of each list', async () => {
+    const client = new AdminClient(t.admin, t.adminToken);
+    for (const l of lists) assert.deepEqual((await client.listAll<any>(l.path, l.field, 2)).map(l.id), l.expect, l.path);
   });
 });

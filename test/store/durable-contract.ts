@@ -340,6 +340,30 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.equal(await s.revokeAppSigningKey('ghost', T0), undefined);
   });
 
+  t('app signing keys: a page of one app after a (createdAt, keyid) cursor, ties broken by keyid, at most limit', async (open) => {
+    const s = await open();
+    const k = (keyid: string, clientId: string, createdAt: number): AppSigningKeyRecord => ({
+      keyid, clientId, type: 'public', alg: 'ed25519', sealedSecret: null, publicJwk: { kty: 'OKP', crv: 'Ed25519', x: 'abc' }, status: 'active', createdAt, revokedAt: null,
+    });
+    for (const x of [k('a4', 'app-a', T0 + 2), k('a3', 'app-a', T0), k('b1', 'app-b', T0), k('a1', 'app-a', T0 + 1), k('a2', 'app-a', T0)]) await s.insertAppSigningKey(x);
+    const ids = async (after: { createdAt: number; id: string } | undefined, limit: number) => (await s.listAppSigningKeys('app-a', { ...(after ? { after } : {}), limit })).map((x) => x.keyid);
+    assert.deepEqual(await ids(undefined, 2), ['a2', 'a3']);
+    assert.deepEqual(await ids({ createdAt: T0, id: 'a3' }, 2), ['a1', 'a4']);
+    assert.deepEqual(await ids({ createdAt: T0, id: 'a25' }, 10), ['a3', 'a1', 'a4'], 'a cursor whose row is gone');
+    assert.deepEqual(await ids({ createdAt: T0 + 2, id: 'a4' }, 2), []);
+  });
+
+  t('webhooks: a page after a (createdAt, id) cursor, ties broken by id, at most limit', async (open) => {
+    const s = await open();
+    const w = (id: string, createdAt: number) => ({ id, url: `https://hooks.example/${id}`, events: ['*'], description: null, createdAt });
+    for (const x of [w('wh_d', T0 + 1), w('wh_b', T0), w('wh_c', T0), w('wh_a', T0 + 2)]) await s.insertWebhook(x);
+    const ids = async (after: { createdAt: number; id: string } | undefined, limit: number) => (await s.listWebhooks({ ...(after ? { after } : {}), limit })).map((x) => x.id);
+    assert.deepEqual(await ids(undefined, 3), ['wh_b', 'wh_c', 'wh_d']);
+    assert.deepEqual(await ids({ createdAt: T0 + 1, id: 'wh_d' }, 3), ['wh_a']);
+    assert.deepEqual(await ids({ createdAt: T0, id: 'wh_bb' }, 2), ['wh_c', 'wh_d'], 'a cursor whose row is gone');
+    assert.deepEqual((await s.listWebhooks()).map((x) => x.id), ['wh_b', 'wh_c', 'wh_d', 'wh_a'], 'no page: every subscription');
+  });
+
   t('webhooks: two nodes claiming the same due deliveries at once each get disjoint sets, and every due delivery is claimed once', async (open, h) => {
     const a = await open();
     const b = h.multiNode ? await open() : a;

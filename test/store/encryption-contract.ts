@@ -42,6 +42,16 @@ export function runAppEncryptionKeyStoreSuite(name: string, make: () => Promise<
     assert.equal(await s.getAppEncryptionKey('nope'), undefined);
   });
 
+  t('list pages one app after a (createdAt, kid) cursor, ties broken by kid, at most limit', async (open) => {
+    const s = await open();
+    for (const x of [encKey('k4', 'app-a', { createdAt: T0 + 2 }), encKey('k3', 'app-a'), encKey('other', 'app-b'), encKey('k1', 'app-a', { createdAt: T0 + 1 }), encKey('k2', 'app-a')]) await s.insertAppEncryptionKey(x);
+    const kids = async (after: { createdAt: number; id: string } | undefined, limit: number) => (await s.listAppEncryptionKeys('app-a', { ...(after ? { after } : {}), limit })).map((x) => x.kid);
+    assert.deepEqual(await kids(undefined, 2), ['k2', 'k3']);
+    assert.deepEqual(await kids({ createdAt: T0, id: 'k3' }, 2), ['k1', 'k4']);
+    assert.deepEqual(await kids({ createdAt: T0, id: 'k25' }, 10), ['k3', 'k1', 'k4'], 'a cursor whose row is gone');
+    assert.deepEqual(await kids({ createdAt: T0 + 2, id: 'k4' }, 2), []);
+  });
+
   t('a kid is unique across apps: a second insert is a conflict and keeps the first', async (open) => {
     const s = await open();
     await s.insertAppEncryptionKey(encKey('shared', 'app-a'));
@@ -72,6 +82,15 @@ export function runTransitStoreSuite(name: string, make: () => Promise<StoreHarn
     await rejectsWith(s.createTransitKey(transitKey('sig', { type: 'aes256-gcm' })), 'conflict');
     assert.deepEqual(await s.getTransitKey('sig'), sig);
     assert.equal(await s.getTransitKey('nope'), undefined);
+  });
+
+  t('list pages the sorted names after a name, at most limit', async (open) => {
+    const s = await open();
+    for (const n of ['m', 'b', 'z', 'a', 'q']) await s.createTransitKey(transitKey(n));
+    assert.deepEqual(await s.listTransitKeys({ limit: 2 }), ['a', 'b']);
+    assert.deepEqual(await s.listTransitKeys({ after: 'b', limit: 2 }), ['m', 'q']);
+    assert.deepEqual(await s.listTransitKeys({ after: 'c', limit: 10 }), ['m', 'q', 'z'], 'a cursor whose key is gone');
+    assert.deepEqual(await s.listTransitKeys({ after: 'z', limit: 2 }), []);
   });
 
   t('addTransitKeyVersion appends n+1 only: a repeated or skipping version returns false; unknown key is transit.key-not-found', async (open) => {

@@ -1,5 +1,6 @@
 /** An in-memory TransitStore for tests and single-process use (records are copied in and out). */
 import { PortcullisError } from '../../core/errors.js';
+import type { PageRequest } from '../../core/page.js';
 import type { TransitKeyConfigPatch, TransitKeyRecord, TransitKeyVersion, TransitStore } from './store.js';
 
 export class MemoryTransitStore implements TransitStore {
@@ -15,8 +16,11 @@ export class MemoryTransitStore implements TransitStore {
     return k && structuredClone(k);
   }
 
-  async listTransitKeys(): Promise<string[]> {
-    return [...this.keys.keys()].sort();
+  async listTransitKeys(page?: PageRequest<string>): Promise<string[]> {
+    const names = [...this.keys.keys()].sort();
+    if (page === undefined) return names;
+    const after = page.after;
+    return (after === undefined ? names : names.filter((n) => n > after)).slice(0, page.limit);
   }
 
   async addTransitKeyVersion(name: string, v: TransitKeyVersion): Promise<boolean> {

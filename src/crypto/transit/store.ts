@@ -4,6 +4,7 @@
  * the context `transit:<name>:v<version>`, so a database dump shows no key in clear and a
  * sealed version cannot be moved to another key or version.
  */
+import type { PageRequest } from '../../core/page.js';
 
 export type TransitKeyType = 'aes256-gcm' | 'ed25519' | 'ecdsa-p256';
 
@@ -41,7 +42,8 @@ export interface TransitStore {
   /** Stores a new key with its first version; throws PortcullisError('conflict') when the name exists. */
   createTransitKey(key: TransitKeyRecord): Promise<void>;
   getTransitKey(name: string): Promise<TransitKeyRecord | undefined>;
-  listTransitKeys(): Promise<string[]>;
+  /** Key names, sorted; one page of them when `page` is given (cursor: the last name of the previous page). */
+  listTransitKeys(page?: PageRequest<string>): Promise<string[]>;
   /**
    * Appends `v` only if the key's latest version is `v.version - 1` (compare-and-set, so
    * two nodes rotating at once cannot both write the same version). Returns false when it

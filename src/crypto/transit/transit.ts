@@ -18,6 +18,7 @@ import { randomGcmIv } from '../iv.js';
 import type { AuditSink } from '../../audit/sink.js';
 import type { Clock } from '../../core/clock.js';
 import { PortcullisError, type ErrorCode } from '../../core/errors.js';
+import type { PageRequest } from '../../core/page.js';
 import type { Envelope } from '../envelope.js';
 import { GcmMeter, MemoryKeyUsageStore } from '../gcm-usage.js';
 import { GCM_IV_BYTES, gcmOpen, gcmSeal } from './aes-gcm.js';
@@ -128,8 +129,9 @@ export class Transit {
     return this.info(await this.fresh(name));
   }
 
-  listKeys(): Promise<string[]> {
-    return this.store.listTransitKeys();
+  /** Key names, sorted; one page of them when `page` is given. */
+  listKeys(page?: PageRequest<string>): Promise<string[]> {
+    return this.store.listTransitKeys(page);
   }
 
   /** Adds a version; new encryptions and signatures use it, older versions keep decrypting. */

@@ -3,6 +3,7 @@ import type { JWK } from 'jose';
 import type { Services } from '../../app.js';
 import { viewAppEncryptionKey, type AddAppEncryptionKeyInput } from '../../tokens/app-encryption-keys.js';
 import type { AppEncryptionAlg } from '../../tokens/app-encryption-keys-store.js';
+import { createdPage, PageQuery } from './page.js';
 import { defineRoute, type AdminRoute } from './route.js';
 import { AppEncryptionKeyCreated, AppEncryptionKeyList, AppEncryptionKeyResponse, CreateAppEncryptionKeyRequest } from './encryption-schemas.js';
 
@@ -34,13 +35,15 @@ export function appEncryptionKeyRoutes(s: Services): AdminRoute[] {
       method: 'GET',
       path: '/v1/apps/:clientId/encryption-keys',
       operationId: 'listAppEncryptionKeys',
-      summary: 'List the encryption keys of an app, active and revoked (never a secret).',
+      summary: 'List the encryption keys of an app, active and revoked (never a secret), a page at a time.',
       tag: 'app-encryption-keys',
       auth: true,
-      responses: { 200: { description: 'Keys, oldest first.', schema: AppEncryptionKeyList } },
-      errors: [404],
-      async handler({ params }) {
-        return { body: { keys: (await s.appEncryptionKeys.list(params.clientId!)).map(viewAppEncryptionKey) } };
+      query: PageQuery,
+      responses: { 200: { description: 'A page of keys, oldest first.', schema: AppEncryptionKeyList } },
+      errors: [400, 404],
+      async handler({ params, query }) {
+        const { rows, next_after } = await createdPage(query, (p) => s.appEncryptionKeys.list(params.clientId!, p), (k) => [k.createdAt, k.kid]);
+        return { body: { keys: rows.map(viewAppEncryptionKey), next_after } };
       },
     }),
     defineRoute({

@@ -2,6 +2,7 @@
 import type { JWK } from 'jose';
 import type { Services } from '../../app.js';
 import { viewAppKey, type AddAppKeyInput } from '../../tokens/app-keys.js';
+import { createdPage, PageQuery } from './page.js';
 import { defineRoute, type AdminRoute } from './route.js';
 import { AppKeyCreated, AppKeyList, AppKeyResponse, CreateAppKeyRequest } from './signing-schemas.js';
 
@@ -35,13 +36,15 @@ export function appKeyRoutes(s: Services): AdminRoute[] {
       method: 'GET',
       path: '/v1/apps/:clientId/keys',
       operationId: 'listAppKeys',
-      summary: 'List the signing keys of an app, active and revoked (never a secret).',
+      summary: 'List the signing keys of an app, active and revoked (never a secret), a page at a time.',
       tag: 'app-keys',
       auth: true,
-      responses: { 200: { description: 'Keys, oldest first.', schema: AppKeyList } },
-      errors: [404],
-      async handler({ params }) {
-        return { body: { keys: (await s.appSigningKeys.list(params.clientId!)).map(viewAppKey) } };
+      query: PageQuery,
+      responses: { 200: { description: 'A page of keys, oldest first.', schema: AppKeyList } },
+      errors: [400, 404],
+      async handler({ params, query }) {
+        const { rows, next_after } = await createdPage(query, (p) => s.appSigningKeys.list(params.clientId!, p), (k) => [k.createdAt, k.keyid]);
+        return { body: { keys: rows.map(viewAppKey), next_after } };
       },
     }),
     defineRoute({

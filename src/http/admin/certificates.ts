@@ -10,6 +10,7 @@ import { parseDuration } from '../../core/duration.js';
 import { toPem } from '../../pki/pem.js';
 import type { CertificateRecord, RevocationReason } from '../../pki/store.js';
 import { issuedView } from '../pki-routes.js';
+import { createdPage } from './page.js';
 import { defineRoute, type AdminRoute } from './route.js';
 import {
   CaCertificates,
@@ -114,16 +115,19 @@ export function certificateRoutes(s: Services): AdminRoute[] {
       async handler({ query }) {
         const now = s.clock.now();
         const within = query.expiring_within === undefined ? undefined : parseDuration(query.expiring_within);
-        const rows = await s.store.listCertificates({
-          ...(query.owner ? { owner: query.owner } : {}),
-          ...(query.status ? { status: query.status } : {}),
-          ...(within !== undefined ? { expiringBefore: now + within } : {}),
-          ...(query.after !== undefined ? { after: { notBefore: Number(query.after.slice(0, query.after.indexOf('.'))), serial: query.after.slice(query.after.indexOf('.') + 1) } } : {}),
-          limit: query.limit + 1,
-        });
-        const page = rows.slice(0, query.limit);
-        const last = page.at(-1);
-        return { body: { certificates: page.map((r) => summary(r, now)), next_after: rows.length > query.limit && last ? `${last.notBefore}.${last.serial}` : null } };
+        const { rows, next_after } = await createdPage(
+          query,
+          (p) =>
+            s.store.listCertificates({
+              ...(query.owner ? { owner: query.owner } : {}),
+              ...(query.status ? { status: query.status } : {}),
+              ...(within !== undefined ? { expiringBefore: now + within } : {}),
+              ...(p.after !== undefined ? { after: { notBefore: p.after.createdAt, serial: p.after.id } } : {}),
+              limit: p.limit,
+            }),
+          (r) => [r.notBefore, r.serial],
+        );
+        return { body: { certificates: rows.map((r) => summary(r, now)), next_after } };
       },
     }),
     defineRoute({

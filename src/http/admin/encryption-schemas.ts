@@ -4,6 +4,7 @@
  * plane's `/transit/v1/…` validates the same request schemas.
  */
 import { z } from 'zod';
+import { nextAfter, pageQuery } from './page.js';
 
 const isoTime = z.string().describe('RFC 3339 time');
 const kid = z.string().regex(/^[A-Za-z0-9._~:-]{1,100}$/, 'expected 1-100 letters, digits or . _ ~ : -').describe('The JWE kid; generated when absent. Unique across the deployment.');
@@ -42,7 +43,7 @@ export const AppEncryptionKeyCreated = z.strictObject({
     .describe('Symmetric keys: the key as a JWK, shown once and never again. Null for public keys.'),
 });
 export const AppEncryptionKeyResponse = z.strictObject({ key: AppEncryptionKey });
-export const AppEncryptionKeyList = z.strictObject({ keys: z.array(AppEncryptionKey) });
+export const AppEncryptionKeyList = z.strictObject({ keys: z.array(AppEncryptionKey), next_after: nextAfter });
 
 // ---- transit ---------------------------------------------------------------------------
 
@@ -76,9 +77,11 @@ export const TransitSignRequest = z.union([SignItem, batch(SignItem)]).describe(
 export const TransitVerifyRequest = z.union([VerifyItem, batch(VerifyItem)]).describe('Verify a signature (signing keys) or an HMAC (any key).');
 export const TransitHmacRequest = z.union([HmacItem, batch(HmacItem)]).describe('HMAC with the key version HMAC subkey.');
 
+const transitKeyName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'expected 1-128 characters of A-Z a-z 0-9 _ . -');
+
 export const CreateTransitKeyRequest = z
   .strictObject({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'expected 1-128 characters of A-Z a-z 0-9 _ . -'),
+    name: transitKeyName,
     type: z.enum(['aes256-gcm', 'ed25519', 'ecdsa-p256']).default('aes256-gcm'),
     auto_rotate: z.boolean().optional().describe('aes256-gcm: add a version by itself when the latest reaches the AES-GCM invocation limit (default true); false: refuse encryption (transit.key-exhausted) until rotated.'),
   })
@@ -90,6 +93,9 @@ export const TransitKeyConfigRequest = z
     auto_rotate: z.boolean().optional().describe('aes256-gcm: add a version by itself when the latest reaches the AES-GCM invocation limit; false: refuse encryption (transit.key-exhausted) until rotated.'),
   })
   .describe('Retires old key versions; sets auto-rotation at the invocation limit.');
+
+/** The names after `after` (the last name of the previous page). */
+export const TransitKeyListQuery = pageQuery(transitKeyName);
 
 export const TransitKey = z.strictObject({
   name: z.string(),
@@ -109,7 +115,7 @@ export const TransitKey = z.strictObject({
   ),
 });
 export const TransitKeyResponse = z.strictObject({ key: TransitKey });
-export const TransitKeyList = z.strictObject({ keys: z.array(z.string()) });
+export const TransitKeyList = z.strictObject({ keys: z.array(z.string()), next_after: nextAfter });
 
 const ItemError = z.strictObject({ error: z.strictObject({ code: z.string(), message: z.string() }) });
 const result = <T extends z.ZodRawShape>(shape: T) => {

@@ -1,37 +1,87 @@
 /**
- * Keyset pagination for admin lists shown oldest first (apps, users): rows are ordered by
- * creation time, then id; a page ends with `next_after`, the cursor `<createdAt>.<id>` of
- * its last row, which stays valid when that row is deleted meanwhile.
+ * Keyset pagination of admin lists: `limit` (default 100, at most 1000) and `after`, the
+ * `next_after` of the previous page, a cursor naming the position of that page's last row
+ * in the list's order, which stays valid when that row is deleted meanwhile. Lists ordered
+ * by time, then id (apps, users, sessions, webhooks, an app's keys, certificates) use the
+ * cursor `<time>.<id>`; a list of names (transit keys) uses the last name. Lists whose
+ * store pages (core/page.ts) read one page from it (`storePage`); the others page what
+ * they read (`page`).
  */
 import { z } from 'zod';
+import type { CreatedCursor, PageRequest } from '../../core/page.js';
 
-export const PageQuery = z.strictObject({
-  after: z
-    .string()
-    .regex(/^\d{1,16}\.[\x21-\x7E]{1,200}$/, 'expected the next_after of the previous page')
-    .optional()
-    .describe('The `next_after` of the previous page; absent for the first page.'),
-  limit: z.coerce.number().int().min(1).max(1000).default(100).describe('At most this many rows.'),
-});
+/** The cursor `<time>.<id>` of lists ordered by time, then id. */
+export const createdCursor = z.string().regex(/^\d{1,16}\.[\x21-\x7E]{1,200}$/, 'expected the next_after of the previous page');
+
+/**
+ * The query of a paged list whose cursor `after` matches `cursor`; unknown parameters are refused.
+ *
+ * @example
+ * const TransitKeyListQuery = pageQuery(transitKeyName);
+ */
+export function pageQuery<C extends z.ZodType<string, string>>(cursor: C) {
+  return z.strictObject({
+    after: cursor.optional().describe('The `next_after` of the previous page; absent for the first page.'),
+    limit: z.coerce.number().int().min(1).max(1000).default(100).describe('At most this many rows.'),
+  });
+}
+
+export const PageQuery = pageQuery(createdCursor);
 export type PageQuery = z.infer<typeof PageQuery>;
 
 export const nextAfter = z.string().nullable().describe('Pass as `after` for the next page; null on the last page.');
 
+/** `<time>.<id>` (checked by `createdCursor`) as the position it names. */
+export function parseCreatedCursor(after: string): CreatedCursor {
+  const dot = after.indexOf('.');
+  return { createdAt: Number(after.slice(0, dot)), id: after.slice(dot + 1) };
+}
+
 /**
- * One page of `rows` (any order) after the cursor.
+ * One page from a store that pages: it is asked for one row more than the page holds,
+ * so the page knows whether another follows.
+ *
+ * @example
+ * const { rows, next_after } = await storePage(query, (p) => transit.listKeys(p), (after: string) => after, (name) => name);
+ */
+export async function storePage<T, C>(
+  query: { after?: string | undefined; limit: number },
+  read: (page: PageRequest<C>) => Promise<T[]>,
+  parse: (after: string) => C,
+  cursorOf: (row: T) => string,
+): Promise<{ rows: T[]; next_after: string | null }> {
+  const rows = await read({ ...(query.after !== undefined ? { after: parse(query.after) } : {}), limit: query.limit + 1 });
+  const shown = rows.slice(0, query.limit);
+  const last = shown.at(-1);
+  return { rows: shown, next_after: rows.length > query.limit && last !== undefined ? cursorOf(last) : null };
+}
+
+/**
+ * `storePage` for a list ordered by time, then id (`key`).
+ *
+ * @example
+ * const { rows, next_after } = await createdPage(query, (p) => webhooks.list(p), (w) => [w.createdAt, w.id]);
+ */
+export function createdPage<T>(query: { after?: string | undefined; limit: number }, read: (page: PageRequest) => Promise<T[]>, key: (row: T) => readonly [number, string]): Promise<{ rows: T[]; next_after: string | null }> {
+  return storePage(query, read, parseCreatedCursor, (row) => key(row).join('.'));
+}
+
+/**
+ * One page of `rows` (any order) after the cursor, oldest first, or newest first when
+ * `newestFirst` (then `after` names a row and the page holds the older ones after it).
  *
  * @example
  * const { rows, next_after } = page(await store.listApps(), (a) => [a.createdAt, a.clientId], { limit: 100 });
  */
-export function page<T>(rows: readonly T[], key: (row: T) => readonly [number, string], query: PageQuery): { rows: T[]; next_after: string | null } {
+export function page<T>(rows: readonly T[], key: (row: T) => readonly [number, string], query: PageQuery, newestFirst = false): { rows: T[]; next_after: string | null } {
+  const dir = newestFirst ? -1 : 1;
+  const cmp = (a: readonly [number, string], b: readonly [number, string]): number => dir * (a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   const keyed = rows.map((row) => ({ row, k: key(row) }));
-  keyed.sort((a, b) => a.k[0] - b.k[0] || (a.k[1] < b.k[1] ? -1 : a.k[1] > b.k[1] ? 1 : 0));
+  keyed.sort((a, b) => cmp(a.k, b.k));
   let start = 0;
   if (query.after !== undefined) {
-    const dot = query.after.indexOf('.');
-    const t = Number(query.after.slice(0, dot));
-    const id = query.after.slice(dot + 1);
-    start = keyed.findIndex(({ k }) => k[0] > t || (k[0] === t && k[1] > id));
+    const c = parseCreatedCursor(query.after);
+    start = keyed.findIndex(({ k }) => cmp(k, [c.createdAt, c.id]) > 0);
     if (start === -1) start = keyed.length;
   }
   const slice = keyed.slice(start, start + query.limit);

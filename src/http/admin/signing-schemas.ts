@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { SIGNATURE_ALGORITHMS } from '../../signatures/algorithms.js';
 import type { SignatureAlgorithm } from '../../signatures/types.js';
 import { WEBHOOK_EVENT_TYPES } from '../../webhooks/events.js';
+import { nextAfter } from './page.js';
 
 const isoTime = z.string().describe('RFC 3339 time');
 const keyid = z.string().regex(/^[A-Za-z0-9._~:-]{1,100}$/, 'expected 1-100 letters, digits or . _ ~ : -').describe('The RFC 9421 keyid; generated when absent. Unique across the deployment.');
@@ -42,7 +43,7 @@ export const AppKeyCreated = z.strictObject({
   secret: z.string().nullable().describe('HMAC keys: the base64url secret (32 bytes), shown once and never again. Null for public keys.'),
 });
 export const AppKeyResponse = z.strictObject({ key: AppKey });
-export const AppKeyList = z.strictObject({ keys: z.array(AppKey) });
+export const AppKeyList = z.strictObject({ keys: z.array(AppKey), next_after: nextAfter });
 
 export const CreateWebhookRequest = z
   .strictObject({
@@ -60,7 +61,7 @@ export const Webhook = z.strictObject({
   created_at: isoTime,
 });
 export const WebhookResponse = z.strictObject({ webhook: Webhook });
-export const WebhookList = z.strictObject({ webhooks: z.array(Webhook) });
+export const WebhookList = z.strictObject({ webhooks: z.array(Webhook), next_after: nextAfter });
 export const WebhookRemoved = z.strictObject({ removed: z.literal(true), id: z.string() });
 
 export const WebhookDelivery = z.strictObject({

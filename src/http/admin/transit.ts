@@ -8,7 +8,8 @@ import type { Services } from '../../app.js';
 import type { TransitKeyType } from '../../crypto/transit/index.js';
 import { auditedTransitOp, TRANSIT_OPS, TRANSIT_REQUEST, TRANSIT_RESULT, TRANSIT_SUMMARY, viewTransitKey } from '../transit-ops.js';
 import { defineRoute, type AdminRoute } from './route.js';
-import { CreateTransitKeyRequest, TRANSIT_ADMIN_BODY_LIMIT, TransitKeyConfigRequest, TransitKeyList, TransitKeyResponse } from './encryption-schemas.js';
+import { CreateTransitKeyRequest, TRANSIT_ADMIN_BODY_LIMIT, TransitKeyConfigRequest, TransitKeyList, TransitKeyListQuery, TransitKeyResponse } from './encryption-schemas.js';
+import { storePage } from './page.js';
 
 const ACTOR = 'admin';
 
@@ -39,13 +40,15 @@ export function transitRoutes(s: Services): AdminRoute[] {
       method: 'GET',
       path: '/v1/transit/keys',
       operationId: 'listTransitKeys',
-      summary: 'List transit key names.',
+      summary: 'List transit key names, a page at a time.',
       tag: 'transit',
       auth: true,
-      responses: { 200: { description: 'Names, sorted.', schema: TransitKeyList } },
-      errors: [],
-      async handler() {
-        return { body: { keys: await s.transit.listKeys() } };
+      query: TransitKeyListQuery,
+      responses: { 200: { description: 'A page of names, sorted.', schema: TransitKeyList } },
+      errors: [400],
+      async handler({ query }) {
+        const { rows, next_after } = await storePage(query, (p) => s.transit.listKeys(p), (name: string) => name, (name) => name);
+        return { body: { keys: rows, next_after } };
       },
     }),
     defineRoute({

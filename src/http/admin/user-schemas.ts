@@ -49,7 +49,7 @@ export const UserSession = z.strictObject({
   apps: z.array(z.string()).describe('client_ids the user signed in to in this session.'),
   amr: z.array(z.string()).describe('How the user signed in (RFC 8176): pwd, otp, hwk, user…'),
 });
-export const UserSessionList = z.strictObject({ sessions: z.array(UserSession) });
+export const UserSessionList = z.strictObject({ sessions: z.array(UserSession), next_after: nextAfter });
 export const SessionEnded = z.strictObject({ ended: z.literal(true), id: z.string() });
 
 export const AddressLockout = z.strictObject({

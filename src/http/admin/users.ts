@@ -191,23 +191,26 @@ export function userRoutes(s: Services): AdminRoute[] {
       method: 'GET',
       path: '/v1/users/:id/sessions',
       operationId: 'listUserSessions',
-      summary: 'List the sign-in sessions of a user (one per browser), newest first.',
+      summary: 'List the sign-in sessions of a user (one per browser), newest first, a page at a time.',
       tag: 'users',
       auth: true,
-      responses: { 200: { description: 'The sessions.', schema: UserSessionList } },
-      errors: [404],
-      async handler({ params }) {
+      query: PageQuery,
+      responses: { 200: { description: 'A page of the sessions, newest first.', schema: UserSessionList } },
+      errors: [400, 404],
+      async handler({ params, query }) {
         const u = await users.find(params.id!);
-        const sessions = await oidc.listSessions(u.id);
+        // a user's sessions live in oidc-provider's records, their sign-in time inside the payload: paged here
+        const { rows, next_after } = page(await oidc.listSessions(u.id), (x) => [x.createdAt, x.handle], query, true);
         return {
           body: {
-            sessions: sessions.map((x) => ({
+            sessions: rows.map((x) => ({
               id: x.handle,
               created_at: new Date(x.createdAt).toISOString(),
               expires_at: x.expiresAt === null ? null : new Date(x.expiresAt).toISOString(),
               apps: x.clients,
               amr: x.amr,
             })),
+            next_after,
           },
         };
       },

@@ -1,6 +1,7 @@
 /** Admin routes for webhooks: subscribe, list, remove, and the delivery log of one subscription. */
 import type { Services } from '../../app.js';
 import type { DeliveryRecord, WebhookRecord } from '../../webhooks/store.js';
+import { createdPage, PageQuery } from './page.js';
 import { defineRoute, type AdminRoute } from './route.js';
 import { CreateWebhookRequest, DeliveryListQuery, WebhookDeliveryList, WebhookList, WebhookRemoved, WebhookResponse } from './signing-schemas.js';
 
@@ -48,13 +49,15 @@ export function webhookRoutes(s: Services): AdminRoute[] {
       method: 'GET',
       path: '/v1/webhooks',
       operationId: 'listWebhooks',
-      summary: 'List webhook subscriptions.',
+      summary: 'List webhook subscriptions, a page at a time.',
       tag: 'webhooks',
       auth: true,
-      responses: { 200: { description: 'Subscriptions, oldest first.', schema: WebhookList } },
-      errors: [],
-      async handler() {
-        return { body: { webhooks: (await s.webhooks.list()).map(viewWebhook) } };
+      query: PageQuery,
+      responses: { 200: { description: 'A page of subscriptions, oldest first.', schema: WebhookList } },
+      errors: [400],
+      async handler({ query }) {
+        const { rows, next_after } = await createdPage(query, (p) => s.webhooks.list(p), (w) => [w.createdAt, w.id]);
+        return { body: { webhooks: rows.map(viewWebhook), next_after } };
       },
     }),
     defineRoute({

@@ -1,7 +1,9 @@
 /** Queries on the `app_encryption_keys` table (AppEncryptionKeyStore). */
 import type { Kysely } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
+import type { PageRequest } from '../../core/page.js';
 import type { AppEncryptionKeyRecord } from '../../tokens/app-encryption-keys-store.js';
+import { after } from './keyset.js';
 import type { Database } from './schema.js';
 
 /** Row shape (migration 0007-encryption). */
@@ -62,11 +64,13 @@ export async function getAppEncryptionKey(db: Kysely<Database>, kid: string): Pr
   return r && fromRow(r);
 }
 
-export async function listAppEncryptionKeys(db: Kysely<Database>, clientId?: string): Promise<AppEncryptionKeyRecord[]> {
+export async function listAppEncryptionKeys(db: Kysely<Database>, clientId?: string, page?: PageRequest): Promise<AppEncryptionKeyRecord[]> {
   let q = tables(db).selectFrom('app_encryption_keys').selectAll();
   if (clientId !== undefined) q = q.where('client_id', '=', clientId);
-  const rows = await q.orderBy('created_at').orderBy('kid').execute();
-  return rows.map(fromRow);
+  if (page?.after !== undefined) q = q.where(after('created_at', 'kid', page.after.createdAt, page.after.id));
+  q = q.orderBy('created_at').orderBy('kid');
+  if (page !== undefined) q = q.limit(page.limit);
+  return (await q.execute()).map(fromRow);
 }
 
 export async function revokeAppEncryptionKey(db: Kysely<Database>, kid: string, at: number): Promise<AppEncryptionKeyRecord | undefined> {

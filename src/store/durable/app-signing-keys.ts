@@ -1,7 +1,9 @@
 /** Queries on the `app_signing_keys` table (AppSigningKeyStore). */
 import type { Kysely, Selectable } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
+import type { PageRequest } from '../../core/page.js';
 import type { AppSigningKeyRecord } from '../../tokens/app-keys-store.js';
+import { after } from './keyset.js';
 import type { AppSigningKeysTable, Database } from './schema.js';
 
 function toRow(k: AppSigningKeyRecord): AppSigningKeysTable {
@@ -46,11 +48,13 @@ export async function getAppSigningKey(db: Kysely<Database>, keyid: string): Pro
   return r && fromRow(r);
 }
 
-export async function listAppSigningKeys(db: Kysely<Database>, clientId?: string): Promise<AppSigningKeyRecord[]> {
+export async function listAppSigningKeys(db: Kysely<Database>, clientId?: string, page?: PageRequest): Promise<AppSigningKeyRecord[]> {
   let q = db.selectFrom('app_signing_keys').selectAll();
   if (clientId !== undefined) q = q.where('client_id', '=', clientId);
-  const rows = await q.orderBy('created_at').orderBy('keyid').execute();
-  return rows.map(fromRow);
+  if (page?.after !== undefined) q = q.where(after('created_at', 'keyid', page.after.createdAt, page.after.id));
+  q = q.orderBy('created_at').orderBy('keyid');
+  if (page !== undefined) q = q.limit(page.limit);
+  return (await q.execute()).map(fromRow);
 }
 
 export async function revokeAppSigningKey(db: Kysely<Database>, keyid: string, at: number): Promise<AppSigningKeyRecord | undefined> {

@@ -6,6 +6,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
 import type { CertificateFilter, CertificateRecord, CertificateStatus, RevocationReason } from '../../pki/store.js';
+import { after } from './keyset.js';
 import type { CertificatesTable, Database } from './schema.js';
 
 /** A Buffer view of the bytes, which both drivers bind as a blob/bytea. */
@@ -72,8 +73,7 @@ export async function listCertificates(db: Kysely<Database>, f: CertificateFilte
   if (f.issuerId !== undefined) q = q.where('issuer_id', '=', f.issuerId);
   if (f.expiringBefore !== undefined) q = q.where('not_after', '<', f.expiringBefore);
   if (f.renewedFrom !== undefined) q = q.where('renewed_from', '=', f.renewedFrom);
-  const after = f.after;
-  if (after !== undefined) q = q.where((eb) => eb.or([eb('not_before', '>', after.notBefore), eb.and([eb('not_before', '=', after.notBefore), eb('serial', '>', after.serial)])]));
+  if (f.after !== undefined) q = q.where(after('not_before', 'serial', f.after.notBefore, f.after.serial));
   q = q.orderBy('not_before').orderBy('serial');
   if (f.limit !== undefined) q = q.limit(f.limit);
   return (await q.execute()).map(fromRow);

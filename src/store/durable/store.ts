@@ -6,6 +6,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
+import type { PageRequest } from '../../core/page.js';
 import type { AuditEventInput, AuditRow } from '../../audit/store.js';
 import type { KeyPatch, StoredKey } from '../../crypto/store.js';
 import type { AppPatch, AppRecord, RevokedToken } from '../../tokens/store.js';
@@ -275,8 +276,8 @@ export class KyselyDurableStore implements DurableStore {
   getAppSigningKey(keyid: string): Promise<AppSigningKeyRecord | undefined> {
     return this.run('getAppSigningKey', (db) => appKeys.getAppSigningKey(db, keyid));
   }
-  listAppSigningKeys(clientId?: string): Promise<AppSigningKeyRecord[]> {
-    return this.run('listAppSigningKeys', (db) => appKeys.listAppSigningKeys(db, clientId));
+  listAppSigningKeys(clientId?: string, page?: PageRequest): Promise<AppSigningKeyRecord[]> {
+    return this.run('listAppSigningKeys', (db) => appKeys.listAppSigningKeys(db, clientId, page));
   }
   revokeAppSigningKey(keyid: string, at: number): Promise<AppSigningKeyRecord | undefined> {
     return this.run('revokeAppSigningKey', (db) => appKeys.revokeAppSigningKey(db, keyid, at));
@@ -291,8 +292,8 @@ export class KyselyDurableStore implements DurableStore {
   setWebhookUrl(id: string, url: string): Promise<void> {
     return this.run('setWebhookUrl', (db) => webhooks.setWebhookUrl(db, id, url));
   }
-  listWebhooks(): Promise<WebhookRecord[]> {
-    return this.run('listWebhooks', (db) => webhooks.listWebhooks(db));
+  listWebhooks(page?: PageRequest): Promise<WebhookRecord[]> {
+    return this.run('listWebhooks', (db) => webhooks.listWebhooks(db, page));
   }
   listWebhookEvents(): Promise<WebhookEvents[]> {
     return this.run('listWebhookEvents', (db) => webhooks.listWebhookEvents(db));
@@ -323,8 +324,8 @@ export class KyselyDurableStore implements DurableStore {
   getAppEncryptionKey(kid: string): Promise<AppEncryptionKeyRecord | undefined> {
     return this.run('getAppEncryptionKey', (db) => appEncKeys.getAppEncryptionKey(db, kid));
   }
-  listAppEncryptionKeys(clientId?: string): Promise<AppEncryptionKeyRecord[]> {
-    return this.run('listAppEncryptionKeys', (db) => appEncKeys.listAppEncryptionKeys(db, clientId));
+  listAppEncryptionKeys(clientId?: string, page?: PageRequest): Promise<AppEncryptionKeyRecord[]> {
+    return this.run('listAppEncryptionKeys', (db) => appEncKeys.listAppEncryptionKeys(db, clientId, page));
   }
   revokeAppEncryptionKey(kid: string, at: number): Promise<AppEncryptionKeyRecord | undefined> {
     return this.run('revokeAppEncryptionKey', (db) => appEncKeys.revokeAppEncryptionKey(db, kid, at));
@@ -335,8 +336,8 @@ export class KyselyDurableStore implements DurableStore {
   getTransitKey(name: string): Promise<TransitKeyRecord | undefined> {
     return this.run('getTransitKey', (db) => transit.getTransitKey(db, name));
   }
-  listTransitKeys(): Promise<string[]> {
-    return this.run('listTransitKeys', (db) => transit.listTransitKeys(db));
+  listTransitKeys(page?: PageRequest<string>): Promise<string[]> {
+    return this.run('listTransitKeys', (db) => transit.listTransitKeys(db, page));
   }
   addTransitKeyVersion(name: string, v: TransitKeyVersion): Promise<boolean> {
     return this.run('addTransitKeyVersion', (db) => transit.addTransitKeyVersion(db, name, v));

@@ -1,6 +1,7 @@
 /** Queries on the `transit_keys` and `transit_key_versions` tables (TransitStore). */
 import { sql, type Kysely } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
+import type { PageRequest } from '../../core/page.js';
 import type { TransitKeyConfigPatch, TransitKeyRecord, TransitKeyVersion } from '../../crypto/transit/store.js';
 import type { Database } from './schema.js';
 
@@ -69,9 +70,12 @@ export async function getTransitKey(db: Kysely<Database>, name: string): Promise
   };
 }
 
-export async function listTransitKeys(db: Kysely<Database>): Promise<string[]> {
-  const rows = await tables(db).selectFrom('transit_keys').select('name').orderBy('name').execute();
-  return rows.map((r) => r.name);
+export async function listTransitKeys(db: Kysely<Database>, page?: PageRequest<string>): Promise<string[]> {
+  let q = tables(db).selectFrom('transit_keys').select('name');
+  if (page?.after !== undefined) q = q.where('name', '>', page.after);
+  q = q.orderBy('name');
+  if (page !== undefined) q = q.limit(page.limit);
+  return (await q.execute()).map((r) => r.name);
 }
 
 /**

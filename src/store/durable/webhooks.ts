@@ -1,7 +1,9 @@
 /** Queries on the `webhooks` and `webhook_deliveries` tables (WebhookStore). */
 import type { Kysely, Selectable } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
+import type { PageRequest } from '../../core/page.js';
 import type { AttemptResult, DeliveryRecord, WebhookEvents, WebhookRecord } from '../../webhooks/store.js';
+import { after } from './keyset.js';
 import type { Database, WebhookDeliveriesTable, WebhooksTable } from './schema.js';
 
 function webhookFromRow(r: Selectable<WebhooksTable>): WebhookRecord {
@@ -67,9 +69,12 @@ export async function getWebhook(db: Kysely<Database>, id: string): Promise<Webh
   return r && webhookFromRow(r);
 }
 
-export async function listWebhooks(db: Kysely<Database>): Promise<WebhookRecord[]> {
-  const rows = await db.selectFrom('webhooks').selectAll().orderBy('created_at').orderBy('id').execute();
-  return rows.map(webhookFromRow);
+export async function listWebhooks(db: Kysely<Database>, page?: PageRequest): Promise<WebhookRecord[]> {
+  let q = db.selectFrom('webhooks').selectAll();
+  if (page?.after !== undefined) q = q.where(after('created_at', 'id', page.after.createdAt, page.after.id));
+  q = q.orderBy('created_at').orderBy('id');
+  if (page !== undefined) q = q.limit(page.limit);
+  return (await q.execute()).map(webhookFromRow);
 }
 
 export async function listWebhookEvents(db: Kysely<Database>): Promise<WebhookEvents[]> {
