@@ -4,9 +4,9 @@
  * durable write each. The first failure from an address in a window is an `admin.denied`
  * event at once; the others are counted, and when the window closes (or the node stops)
  * one `admin.denied-repeated` event gives the window's failures (`count`, the first
- * included), the requests refused with 429 meanwhile (`throttled`) and the last request. After `throttleAfter` failures in its window, an address is answered 429
- * `admin.throttled` with `Retry-After` before its credential is even looked at, until the
- * window closes.
+ * included), the requests refused with 429 meanwhile (`throttled`) and the last request. After `throttleAfter` failures in its window, an address's requests
+ * without the right credential are answered 429 `admin.throttled` with `Retry-After` (not
+ * counted again) until the window closes; a request with the right credential always passes.
  *
  * IPv6 clients are counted by their /64 (one host usually holds a whole /64). The table
  * holds at most `maxAddresses` addresses: failures from further addresses share one entry

@@ -174,13 +174,15 @@ export function buildAdminPlane({ services, adminToken, health, moreMetrics }: A
   // included), and Cache-Control is set here rather than in an onSend hook of its own.
   const authenticate = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
     reply.header('cache-control', 'no-store');
+    // the right token always passes (one SHA-256 and a constant-time compare): a process that
+    // keeps failing from the administrator's own address must not lock the administrator out
+    if (isAdmin(request.headers.authorization)) return done();
     const wait = failures.retryAfter(request.socket.remoteAddress);
     if (wait > 0) {
       const throttled = problem(new PortcullisError('admin.throttled', 'too many requests without a valid admin token from this address: wait and retry', { details: { retryAfterMs: wait * 1000 } }));
       throttled.headers['retry-after'] = String(wait);
       return void sendWire(reply, throttled);
     }
-    if (isAdmin(request.headers.authorization)) return done();
     const presented = request.headers.authorization !== undefined;
     failures.failed(request.socket.remoteAddress, { method: request.method, route: request.routeOptions.url ?? null, credential: presented ? 'invalid' : 'missing' });
     const wire = problem(new PortcullisError('admin.unauthorized', presented ? 'the admin token is not valid' : 'this endpoint needs Authorization: Bearer <admin token>'));

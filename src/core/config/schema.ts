@@ -356,7 +356,7 @@ export const configSchema = z.strictObject({
             .min(1)
             .max(1_000_000)
             .default(100)
-            .describe('Failures of one address in its window after which its requests are answered 429 `admin.throttled` with `Retry-After`, before their credential is checked, until the window closes. An administrator at that address (every local client, with the admin plane on loopback) waits too.'),
+            .describe('Failures of one address in its window after which its requests without the right admin token are answered 429 `admin.throttled` with `Retry-After` until the window closes. A request with the right token always passes, so a client that keeps failing cannot lock out an administrator at the same address.'),
           maxAddresses: z
             .number()
             .int()
