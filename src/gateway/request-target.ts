@@ -169,8 +169,8 @@ function endsInNumber(name: string): boolean {
 /**
  * Whether a Host field value is `uri-host [":" port]` (RFC 9110 §7.2, RFC 3986 §3.2.2)
  * that names its host one way only: by the same check the signature library makes before
- * it builds a target URI (`isHostPort`), then an optional port of at most 5 digits, and
- * further
+ * it builds a target URI (`isHostPort`), then an optional port of at most 5 digits, no
+ * more than 65535 (URL parsers refuse a higher one), and further
  * - no percent-encoding: RFC 3986 allows it in a reg-name, but the route table compares
  *   the name as sent while URL parsers decode it (`api%2eexample.com` is `api.example.com`
  *   to the WHATWG parser), so it would miss its host route and reach a broader one;
@@ -189,6 +189,7 @@ export function isValidHost(host: string): boolean {
   if (host === lastValidHost) return true;
   if (!isHostPort(host) || host.includes('%')) return false;
   const name = stripPort(host);
+  if (host.length - name.length === 6 && host.slice(name.length + 1) > '65535') return false;
   if (name.charCodeAt(0) === 91 /* [ */) {
     if (!isIPv6(name.slice(1, -1))) return false;
   } else if (endsInNumber(name) && !IPV4.test(name)) return false;

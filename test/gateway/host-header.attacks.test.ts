@@ -43,6 +43,7 @@ describe('Host header validation', () => {
     ['text after an IP literal', '[::1]x'],
     ['a broken percent-encoding', 'gw%zz.example'],
     ['a port that is too long', 'gw.example:123456'],
+    ['a port above 65535', 'gw.example:65536'],
   ];
   for (const [what, host] of bad) {
     it(`refuses ${what} with 400 request.malformed; the upstream sees nothing`, async () => {
@@ -63,7 +64,7 @@ describe('Host header validation', () => {
     assert.equal(upstream.seen.length, seen);
   });
 
-  const good = ['gw.example', 'GW.Example:8443', '127.0.0.1', '127.0.0.1:80', '[::1]', '[::1]:8080', 'gw.example.', 'my_host-1.example', 'gw.example:'];
+  const good = ['gw.example', 'GW.Example:8443', '127.0.0.1', '127.0.0.1:80', '[::1]', '[::1]:8080', 'gw.example.', 'my_host-1.example', 'gw.example:', 'gw.example:65535'];
   for (const host of good) {
     it(`forwards a request with Host: ${host}`, async () => {
       const raw = await rawRequest(gw.port, `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
