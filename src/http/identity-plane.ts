@@ -13,6 +13,7 @@ import type { Logger } from '../core/logger.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import type { TokenService, EndpointRequest } from '../tokens/service.js';
 import { forwardedHeaderGuard } from './forwarded-headers.js';
+import { checkHostHeaders } from './host-header.js';
 import { parseForm } from './form.js';
 import { createHttpServer } from './server.js';
 
@@ -66,6 +67,12 @@ export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
   const stripForwarded = forwardedHeaderGuard(d.trustedProxies ?? []);
   app.addHook('onRequest', (req, _reply, done) => {
     stripForwarded(req.raw);
+    try {
+      checkHostHeaders(req.raw);
+    } catch (e) {
+      done(e as Error);
+      return;
+    }
     done();
   });
 

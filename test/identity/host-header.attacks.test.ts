@@ -1,0 +1,85 @@
+/**
+ * The Host header on the identity plane: oidc-provider (Koa) builds the absolute URLs of its
+ * pages and redirects from it (or, from a peer in `gateway.trustedProxies`, from
+ * X-Forwarded-Host and -Proto). A value that is not `uri-host [":" port]` naming its host
+ * one way only — the rule the gateway applies (RFC 9112 §3.2: "A server MUST respond with a
+ * 400 (Bad Request) status code to … any request message that contains more than one Host
+ * header field line or a Host header field with an invalid field value") — is refused with
+ * 400 `request.malformed` before any handler: never a 500 from a URL that cannot be built,
+ * never a page whose URLs name the host a URL parser decodes it to.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rawRequest, statusOf } from '../gateway/helpers.js';
+import { startOidcNode } from '../support/oidc-node.js';
+import type { TestNode } from '../support/portcullis.js';
+
+/** No trusted proxy; the client (127.0.0.1) is a trusted proxy. */
+let direct: TestNode;
+let proxied: TestNode;
+
+before(async () => {
+  [direct, proxied] = await Promise.all([startOidcNode(), startOidcNode('gateway: { trustedProxies: [127.0.0.1] }')]);
+});
+after(async () => {
+  await Promise.all([direct?.stop(), proxied?.stop()]);
+});
+
+const portOf = (node: TestNode): number => Number(new URL(node.urls.identity!).port);
+const bodyOf = (raw: string): string => raw.slice(raw.indexOf('\r\n\r\n') + 4);
+
+async function get(node: TestNode, path: string, headerLines: string): Promise<{ status: number; body: string }> {
+  const raw = await rawRequest(portOf(node), `GET ${path} HTTP/1.1\r\n${headerLines}Connection: close\r\n\r\n`);
+  return { status: statusOf(raw), body: bodyOf(raw) };
+}
+
+const BAD_HOSTS: Array<[string, string]> = [
+  ['an unclosed IP literal', '['],
+  ['whitespace', 'login example'],
+  ['a port out of range', 'login.example:99999'],
+  ['a percent-encoded name', 'login%2eexample'],
+  ['a legacy IPv4 spelling', '127.1'],
+  ['userinfo', 'evil.example@login.example'],
+  ['an empty value', ''],
+];
+
+for (const [what, host] of BAD_HOSTS) {
+  test(`attack: a Host with ${what} is refused with 400 request.malformed, on pages and at the token endpoints alike`, async () => {
+    const logout = await get(direct, '/oauth2/logout', `Host: ${host}\r\n`);
+    assert.equal(logout.status, 400, logout.body);
+    assert.equal(JSON.parse(logout.body).error, 'invalid_request', logout.body);
+    const page = await get(direct, '/account', `Host: ${host}\r\n`);
+    assert.equal(page.status, 400, page.body);
+    assert.equal(JSON.parse(page.body).code, 'request.malformed', page.body);
+  });
+}
+
+test('attack: two Host lines are refused with 400 request.malformed, even when they agree', async () => {
+  const host = new URL(direct.urls.identity!).host;
+  const r = await get(direct, '/account', `Host: ${host}\r\nHost: ${host}\r\n`);
+  assert.equal(r.status, 400, r.body);
+  assert.equal(JSON.parse(r.body).code, 'request.malformed');
+});
+
+for (const [what, value] of [
+  ['an X-Forwarded-Host with an unclosed IP literal', 'X-Forwarded-Host: [\r\n'],
+  ['an X-Forwarded-Host listing a percent-encoded name', 'X-Forwarded-Host: login%2eexample, login.example\r\n'],
+  ['an X-Forwarded-Proto that is no scheme of this plane', 'X-Forwarded-Proto: a b\r\n'],
+] as const) {
+  test(`attack: from a trusted proxy, ${what} is refused with 400 request.malformed`, async () => {
+    const host = new URL(proxied.urls.identity!).host;
+    const r = await get(proxied, '/oauth2/logout', `Host: ${host}\r\n${value}`);
+    assert.equal(r.status, 400, r.body);
+    assert.equal(JSON.parse(r.body).error, 'invalid_request', r.body);
+  });
+}
+
+test('valid Hosts are served: the issuer’s, another name, an IPv6 literal, a trailing dot', async () => {
+  for (const host of [new URL(direct.urls.identity!).host, 'login.example', '[::1]:8080', 'login.example.']) {
+    const r = await get(direct, '/oauth2/logout', `Host: ${host}\r\n`);
+    assert.equal(r.status, 200, `${host}: ${r.body.slice(0, 200)}`);
+  }
+  const r = await get(proxied, '/oauth2/logout', `Host: ${new URL(proxied.urls.identity!).host}\r\nX-Forwarded-Host: login.example\r\nX-Forwarded-Proto: HTTPS\r\n`);
+  assert.equal(r.status, 200, r.body.slice(0, 200));
+  assert.match(r.body, /action="https:\/\/login\.example\/oauth2\/logout\/confirm"/);
+});
