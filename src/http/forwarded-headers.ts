@@ -4,7 +4,7 @@
  * trusted proxy. From any other peer they are removed before any handler reads them —
  * ours, or oidc-provider's, whose Koa takes the host, scheme (and with it the cookies'
  * `secure` flag) and client address from them — so a client cannot choose the URLs the
- * provider builds (redirects, form actions, accepted assertion audiences).
+ * provider builds (redirects, form actions).
  */
 import type { IncomingMessage } from 'node:http';
 import { proxyList, trustsPeer } from '../gateway/trusted-proxies.js';

@@ -26,6 +26,22 @@ export interface ClientAuthRequest {
 
 export const MTLS_METHODS: ReadonlySet<string> = new Set(['tls_client_auth', 'self_signed_tls_client_auth']);
 
+/**
+ * The `aud` values that name this server in a client assertion presented at `endpoint`
+ * (an absolute URL under the issuer). RFC 7523 §3: "The authorization server MUST reject
+ * any JWT that does not contain its own identity as the intended audience"; OIDC Core §9:
+ * the token endpoint URL identifies it at every endpoint. Built from the configured issuer,
+ * never from the request's Host, so an assertion made for another server is not accepted
+ * by naming that server in the Host.
+ *
+ * @example
+ * assertionAudiences('https://id.example', 'https://id.example/oauth2/revoke')
+ * // ['https://id.example', 'https://id.example/oauth2/token', 'https://id.example/oauth2/revoke']
+ */
+export function assertionAudiences(issuer: string, endpoint: string): string[] {
+  return [...new Set([issuer, `${issuer.replace(/\/$/, '')}/oauth2/token`, endpoint])];
+}
+
 export interface ClientAuthContext {
   findApp(clientId: string): AppRecord | undefined;
   ephemeral: EphemeralStore;

@@ -10,7 +10,7 @@ import type { EventBus } from '../core/events.js';
 import type { DurableAuditSink } from '../audit/sink.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import type { AppService } from './apps.js';
-import { authenticateClient, MTLS_METHODS, type ClientAuthContext, type ClientAuthRequest } from './client-auth.js';
+import { assertionAudiences, authenticateClient, MTLS_METHODS, type ClientAuthContext, type ClientAuthRequest } from './client-auth.js';
 import { grantAudience, grantScopes, issueAccessToken, type TokenResponse } from './issue.js';
 import type { RevocationSet } from './revocation-set.js';
 import type { TokenRevocationStore } from './store.js';
@@ -66,8 +66,7 @@ export class TokenService {
         findApp: (id) => this.d.apps.find(id),
         ephemeral: this.d.ephemeral,
         clock: this.d.clock,
-        // RFC 7523 §3 and OIDC Core §9: the token endpoint URL identifies this server at every endpoint.
-        assertionAudiences: [...new Set([this.d.issuer, `${this.d.issuer.replace(/\/$/, '')}/oauth2/token`, req.endpoint])],
+        assertionAudiences: assertionAudiences(this.d.issuer, req.endpoint),
         ...(this.d.verifyTlsClient ? { verifyTlsClient: this.d.verifyTlsClient } : {}),
       });
     } catch (e) {

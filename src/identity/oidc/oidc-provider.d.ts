@@ -23,6 +23,8 @@ declare module 'oidc-provider' {
     interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
     on(event: string, listener: (...args: any[]) => void): this;
     Client: { prototype: { compareClientSecret(actual: string): boolean | Promise<boolean>; clientSecret?: string } };
+    /** The per-request context (`ctx.oidc`); `route` is the name of the endpoint being served. */
+    readonly OIDCContext: { prototype: { clientJwtAuthExpectedAudience(this: { route: string }): Set<string> } };
     Grant: new (init: { accountId: string; clientId: string }) => {
       addOIDCScope(scope: string): void;
       addResourceScope(resource: string, scope: string): void;

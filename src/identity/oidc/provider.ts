@@ -31,6 +31,7 @@ import type { Envelope } from '../../crypto/envelope.js';
 import type { KeyRing } from '../../crypto/keyring.js';
 import type { SettingsStore } from '../../crypto/store.js';
 import type { AppService } from '../../tokens/apps.js';
+import { assertionAudiences } from '../../tokens/client-auth.js';
 import { verifySecret } from '../../tokens/secrets.js';
 import type { AppRecord, TokenRevocationStore } from '../../tokens/store.js';
 import { ACR_MFA, ACR_SINGLE_FACTOR } from '../../gateway/assurance-policy.js';
@@ -445,6 +446,12 @@ export class OidcService {
       },
     });
     provider.proxy = this.opts.behindProxy === true;
+    // RFC 7523 §3: the audience of a client assertion is this server's identity, the issuer's
+    // URLs; oidc-provider's default takes the endpoints' URLs from the request's Host.
+    const base = d.issuer.replace(/\/$/, '');
+    provider.OIDCContext.prototype.clientJwtAuthExpectedAudience = function (this: { route: string }) {
+      return new Set(assertionAudiences(d.issuer, `${base}${OIDC_ROUTES[this.route as keyof typeof OIDC_ROUTES] ?? OIDC_ROUTES.token}`));
+    };
     for (const mw of this.middleware) provider.use(mw);
     // Secrets are stored only as verifiers (tokens/secrets.ts): compare against it.
     provider.Client.prototype.compareClientSecret = function (this: { clientSecret?: string }, actual: string) {
