@@ -337,7 +337,7 @@ export const configSchema = z.strictObject({
       trustedProxies: z
         .array(ipOrCidr)
         .default([])
-        .describe('Addresses or CIDR blocks of proxies in front of this node whose `X-Forwarded-For`/`-Proto`/`-Host` and `Forwarded` are believed. The gateway keeps them (and appends its own values); from any other peer it replaces them by its own values and removes `Forwarded`. The identity plane (OpenID Connect) takes the host and scheme of the URLs it builds, and whether its cookies are `Secure`, from a listed peer\'s `X-Forwarded-Host`/`-Proto`; from any other peer it removes every `X-Forwarded-*` and `Forwarded` header first. A route\'s `require.signature.trustForwardedProto` takes the scheme from `X-Forwarded-Proto` of a listed peer only.'),
+        .describe('Addresses or CIDR blocks of proxies in front of this node whose `X-Forwarded-For`/`-Proto`/`-Host` and `Forwarded` are believed. The gateway keeps them (and appends its own values); from any other peer it replaces them by its own values and removes `Forwarded`. The identity plane (OpenID Connect) takes the host and scheme of the URLs it builds, and whether its cookies are `Secure`, from a listed peer\'s `X-Forwarded-Host`/`-Proto`; from any other peer it removes every `X-Forwarded-*` and `Forwarded` header first. Behind a listed peer, the client address that sign-in attempt limits count and audit events record is the nearest `X-Forwarded-For` entry that is not a listed proxy. A route\'s `require.signature.trustForwardedProto` takes the scheme from `X-Forwarded-Proto` of a listed peer only.'),
       thread: z
         .boolean()
         .default(true)

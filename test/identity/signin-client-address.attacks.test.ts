@@ -1,0 +1,83 @@
+/**
+ * The client address of a sign-in, which the per-address attempt cap (identity/lockout.ts)
+ * counts and the `signin.failed` audit event records. Behind a proxy listed in
+ * `gateway.trustedProxies` the connection's peer is the proxy, shared by every user: the
+ * client is the nearest address in X-Forwarded-For that is not a listed proxy (the one the
+ * last trusted proxy appended), so one guesser's failures lock that guesser, not everyone
+ * behind the proxy. From any other peer X-Forwarded-For is the client's claim about itself
+ * and is never believed: rotating it does not dodge the cap.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_LOCKOUT_POLICY } from '../../src/identity/lockout.js';
+import { Browser, csrfOf } from '../support/oidc-harness.js';
+import { authorizationRequest, registerOidcApp, REDIRECT, startOidcNode, type OidcApp } from '../support/oidc-node.js';
+import type { TestNode } from '../support/portcullis.js';
+
+const PASSWORD = 'plum tractor velvet orbit';
+/** The client (127.0.0.1) is a trusted proxy, behind another listed one; proxies are listed, the client is not one. */
+let proxied: TestNode;
+let direct: TestNode;
+const apps = new Map<TestNode, OidcApp>();
+
+before(async () => {
+  [proxied, direct] = await Promise.all([startOidcNode('gateway: { trustedProxies: [127.0.0.1, 192.0.2.0/24] }'), startOidcNode('gateway: { trustedProxies: [192.0.2.0/24] }')]);
+  for (const node of [proxied, direct]) {
+    apps.set(node, await registerOidcApp(node, 'orders-api'));
+    await node.services.identity.users.add({ email: 'victim@example.test', password: PASSWORD }, 'test');
+  }
+});
+after(async () => {
+  await Promise.all([proxied?.stop(), direct?.stop()]);
+});
+
+/** Opens a sign-in page and posts the password form, every request carrying `forwardedFor`. */
+async function signIn(node: TestNode, forwardedFor: string, password: string) {
+  const issuer = node.urls.identity!;
+  const headers = { 'x-forwarded-for': forwardedFor };
+  const browser = new Browser();
+  let r = await browser.request((await authorizationRequest(apps.get(node)!.config)).url, { headers });
+  for (let i = 0; i < 10 && r.location?.startsWith(issuer); i++) r = await browser.request(r.location, { headers });
+  assert.match(r.body, /Sign in/);
+  const login = new URL(/action="([^"]*\/login)"/.exec(r.body)![1]!.replace(/&amp;/g, '&'), issuer).toString();
+  return browser.request(login, { headers, form: { csrf: csrfOf(r.body), email: 'victim@example.test', password } });
+}
+
+async function lastFailedSignInAddress(node: TestNode): Promise<unknown> {
+  await node.services.audit.flush();
+  const failed = (await node.services.store.tailAudit(50)).filter((e) => e.type === 'signin.failed');
+  return (failed.at(-1)?.data as { ip?: unknown } | undefined)?.ip;
+}
+
+test('behind trusted proxies, a failed sign-in is counted and audited against the client, not the proxy', async () => {
+  const lockout = proxied.services.identity.lockout;
+  // the client's own claim first, then what the trusted proxies appended
+  const r = await signIn(proxied, '198.51.100.7, 203.0.113.9, 192.0.2.5', 'wrong password');
+  assert.equal(r.status, 401, r.body.slice(0, 200));
+  assert.equal(await lastFailedSignInAddress(proxied), '203.0.113.9');
+  assert.equal((await lockout.state('ip', '203.0.113.9')).failures, 1);
+  assert.equal((await lockout.state('ip', '127.0.0.1')).failures, 0, 'the proxy’s address counts nobody’s failures');
+  assert.equal((await lockout.state('ip', '198.51.100.7')).failures, 0, 'the client’s own claim is not believed');
+});
+
+test('attack: a guesser locked out behind the proxy stays locked; another user behind the same proxy still signs in', async () => {
+  const lockout = proxied.services.identity.lockout;
+  for (let i = 0; i < DEFAULT_LOCKOUT_POLICY.ip.lockAfter; i++) await lockout.recordFailure({ ip: '203.0.113.66' });
+  const guesser = await signIn(proxied, '203.0.113.66', PASSWORD);
+  assert.equal(guesser.status, 429, guesser.body.slice(0, 200));
+  assert.match(guesser.body, /locked/);
+  const other = await signIn(proxied, '203.0.113.67', PASSWORD);
+  assert.ok(other.location?.startsWith(proxied.urls.identity!) || other.location?.startsWith(REDIRECT), `${other.status} ${other.body.slice(0, 200)}`);
+});
+
+test('attack: from a peer that is not a trusted proxy, X-Forwarded-For changes nothing: rotating it does not dodge the cap', async () => {
+  const lockout = direct.services.identity.lockout;
+  const before = (await lockout.state('ip', '127.0.0.1')).failures;
+  for (const claimed of ['203.0.113.1', '203.0.113.2']) {
+    const r = await signIn(direct, claimed, 'wrong password');
+    assert.equal(r.status, 401);
+    assert.equal(await lastFailedSignInAddress(direct), '127.0.0.1');
+    assert.equal((await lockout.state('ip', claimed)).failures, 0);
+  }
+  assert.equal((await lockout.state('ip', '127.0.0.1')).failures, before + 2);
+});
