@@ -1,7 +1,8 @@
 /**
  * `portcullis keys rotate-master`: rewraps every data key under a new master key, against
  * the store directly (the node may keep serving: its data keys do not change), verifies
- * every sealed value, then swaps the master key file atomically. See docs/operations.md.
+ * every sealed value, then swaps the master key file atomically; the run is in the audit
+ * trail (actor `cli`) before it answers. See docs/operations.md.
  */
 import type { Command } from 'commander';
 import { resolveIn } from '../core/config/load.js';
@@ -17,14 +18,27 @@ export function registerRotateMaster(keys: Command): void {
       action(async (o: NodeOptions & { keepOld?: boolean; json?: boolean }) => {
         const { openDurableStore } = await import('../store/index.js');
         const { rotateMasterKey } = await import('../crypto/rotate-master.js');
+        const { AuditTrail } = await import('../audit/trail.js');
+        const { silentLogger } = await import('../core/logger.js');
         const loaded = loadFor(o);
         const store = await openDurableStore(loaded.config.store, { baseDir: loaded.dir, statementTimeoutMs: loaded.config.postgres.statementTimeout });
         try {
           const file = resolveIn(loaded.dir, loaded.config.masterKeyFile);
-          const r = await rotateMasterKey(store, file, { keepOld: o.keepOld ?? false });
-          if (o.json) return printJson({ master_key_file: file, data_keys: r.dataKeys, sealed_values: r.sealedValues, verified: r.verified, old_key_file: r.oldKeyFile, resumed: r.resumed });
+          const r = await rotateMasterKey(store, file, { keepOld: o.keepOld ?? false, audit: new AuditTrail(store, silentLogger), actor: 'cli' });
+          if (o.json) {
+            return printJson({
+              master_key_file: file,
+              old_master_key_id: r.oldMasterKeyId,
+              new_master_key_id: r.newMasterKeyId,
+              data_keys: r.dataKeys,
+              sealed_values: r.sealedValues,
+              verified: r.verified,
+              old_key_file: r.oldKeyFile,
+              resumed: r.resumed,
+            });
+          }
           process.stdout.write(`${r.resumed ? 'resumed and ' : ''}rewrapped ${r.dataKeys.length} data key(s); ${r.sealedValues} sealed value(s) in the store, ${r.verified} decrypted with the new key\n`);
-          process.stdout.write(`new master key in ${file}${r.oldKeyFile ? `; previous key kept in ${r.oldKeyFile}` : ''}\n`);
+          process.stdout.write(`new master key ${r.newMasterKeyId} (was ${r.oldMasterKeyId}) in ${file}${r.oldKeyFile ? `; previous key kept in ${r.oldKeyFile}` : ''}\n`);
           process.stderr.write('Copy the new master key file to every other node before it next restarts (running nodes need no restart).\n');
         } finally {
           await store.close();

@@ -2,7 +2,7 @@
  * The master key: 32 random bytes in a file of its own (mode 0600), never in the
  * database. It only wraps data keys (see envelope.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { PortcullisError } from '../core/errors.js';
 
@@ -25,4 +25,16 @@ export function readMasterKeyFile(path: string): Buffer {
   const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
   if (key.length !== MASTER_KEY_BYTES) throw new PortcullisError('crypto.master-key', `master key file ${path} does not hold ${MASTER_KEY_BYTES} base64-encoded bytes`);
   return key;
+}
+
+/**
+ * The identifier of a master key, for the audit trail and the operator: the first 16
+ * base64url characters of HMAC-SHA-256 under the key of a fixed label. It names the key
+ * and reveals nothing of it.
+ *
+ * @example
+ * masterKeyId(readMasterKeyFile(file)); // 'q3Vb0xZ8Jm1TfR2a'
+ */
+export function masterKeyId(key: Buffer): string {
+  return createHmac('sha256', key).update('portcullis master key id').digest('base64url').slice(0, 16);
 }

@@ -20,16 +20,21 @@
  *     keys); on any failure every DEK is put back under the current key (also those an
  *     interrupted run had rewrapped) and nothing is swapped;
  *  5. `<file>.new` is renamed over `<file>` (atomic), and `<file>.old` is removed unless kept.
+ *
+ * Before step 1 the start of the run is stored in the audit trail (or nothing changes), and
+ * its completion after step 5, before the run answers; a roll-back or a failure is recorded too.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { storedOrTell, type DurableAuditSink } from '../audit/sink.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import { fsyncDirectoryOf, writeNewFileSync } from '../core/files.js';
 import type { AppSigningKeyStore } from '../tokens/app-keys-store.js';
 import type { AppEncryptionKeyStore } from '../tokens/app-encryption-keys-store.js';
 import { appEncryptionKeyContext } from '../tokens/app-encryption-keys.js';
 import { DEK_PREFIX, Envelope, parseWrappedDek, unwrapDek } from './envelope.js';
-import { MASTER_KEY_BYTES, readMasterKeyFile } from './master-key.js';
+import { MASTER_KEY_BYTES, masterKeyId, readMasterKeyFile } from './master-key.js';
 import type { KeyStore, SealedValueStore, SettingsStore } from './store.js';
 import { sealContext } from './transit/key-material.js';
 import type { TransitStore } from './transit/store.js';
@@ -46,6 +51,9 @@ export interface RotateMasterResult {
   /** `<file>.old` when kept, else null. */
   oldKeyFile: string | null;
   resumed: boolean;
+  /** `masterKeyId` of the key replaced and of the key now in the file, as the audit trail names them. */
+  oldMasterKeyId: string;
+  newMasterKeyId: string;
 }
 
 
@@ -104,112 +112,181 @@ export async function verifySealedValues(store: RotateMasterStore, envelope: Env
   return n;
 }
 
+/** A data key found in the store: `underNew`, wrapped under the new key already (an interrupted run); `chained`, wrapped under its predecessor DEK. */
+interface FoundDek {
+  name: string;
+  original: string;
+  bytes: Buffer;
+  underNew: boolean;
+  chained: boolean;
+}
+
 /**
- * Rotates the master key in `masterKeyFile` for the data in `store`, online.
+ * Step 2: every data key, unwrapped (under the old key, the new one, or through its chain of
+ * predecessors), once every sealed value is found to name one of them; changes nothing.
+ * Fills `deks` as it goes, so the caller zeroes what was unwrapped before a refusal too.
+ */
+async function findDataKeys(store: RotateMasterStore, oldKey: Buffer, newKey: Buffer, deks: Map<string, FoundDek>): Promise<number> {
+  const chained: Array<{ name: string; id: string; value: string; parent: string }> = [];
+  for (const { name, value } of await store.listSettings(DEK_PREFIX)) {
+    const id = name.slice(DEK_PREFIX.length);
+    const parent = parseWrappedDek(value)?.parent;
+    if (parent !== undefined) {
+      chained.push({ name, id, value, parent });
+      continue;
+    }
+    let bytes = unwrap(oldKey, id, value);
+    let underNew = false;
+    if (!bytes) {
+      bytes = unwrap(newKey, id, value);
+      underNew = bytes !== undefined;
+    }
+    if (!bytes) throw new PortcullisError('crypto.decrypt-failed', `data key ${id} opens with neither the current nor the new master key; nothing was changed`);
+    deks.set(id, { name, original: value, bytes, underNew, chained: false });
+  }
+  // a successor data key (envelope.ts) is wrapped under its predecessor, not the master key: it
+  // is checked through its chain and left as it is
+  for (let progress = true; progress && chained.length > 0; ) {
+    progress = false;
+    for (let i = 0; i < chained.length; i++) {
+      const c = chained[i]!;
+      const parent = deks.get(c.parent);
+      if (!parent) continue;
+      let bytes: Buffer;
+      try {
+        bytes = unwrapDek(parent.bytes, c.id, parseWrappedDek(c.value)!);
+      } catch {
+        throw new PortcullisError('crypto.decrypt-failed', `data key ${c.id} does not open with its predecessor ${c.parent}; nothing was changed`);
+      }
+      deks.set(c.id, { name: c.name, original: c.value, bytes, underNew: true, chained: true });
+      chained.splice(i--, 1);
+      progress = true;
+    }
+  }
+  if (chained.length) throw new PortcullisError('crypto.decrypt-failed', `data keys ${chained.map((c) => c.id).join(', ')} name predecessors that are not in the store; nothing was changed`);
+  if (deks.size === 0) throw new PortcullisError('crypto.decrypt-failed', 'the store holds no data key; run `portcullis start` once before rotating');
+  const sealed = await store.scanSealedValues();
+  const unknown = [...new Set(sealed.map((r) => r.dekId).filter((id) => !deks.has(id)))];
+  if (unknown.length) throw new PortcullisError('crypto.decrypt-failed', `sealed values name data keys that are not in the store (${unknown.join(', ')}); nothing was changed`);
+  return sealed.length;
+}
+
+export interface RotateMasterOptions {
+  /** Keep the previous key as `<file>.old`. */
+  keepOld?: boolean;
+  /** Where the run is audited: its start is stored before anything changes, its completion before it returns. */
+  audit: DurableAuditSink;
+  /** Who runs it, for the audit trail (`cli`). */
+  actor: string;
+  clock?: Clock;
+}
+
+/**
+ * Rotates the master key in `masterKeyFile` for the data in `store`, online. The run is in
+ * the audit trail, naming both master keys by `masterKeyId` (never by value):
+ * `keys.master-rotation-started`, stored before any change (else `audit.unavailable` and
+ * nothing is changed), then `keys.master-rotated` with the counts, stored before this
+ * returns (else `audit.unavailable`: the rotation is made but not acknowledged), or
+ * `keys.master-rotation-rolled-back` / `keys.master-rotation-failed` with the error code.
  *
  * @example
  * const store = await openDurableStore(config.store, { baseDir: dir });
- * const r = await rotateMasterKey(store, resolveIn(dir, config.masterKeyFile));
+ * const r = await rotateMasterKey(store, resolveIn(dir, config.masterKeyFile), { audit: new AuditTrail(store, logger), actor: 'cli' });
  * // r.dataKeys: ['Xy12ab'], r.verified: 14 — then copy the new master.key to every node
  */
-export async function rotateMasterKey(store: RotateMasterStore, masterKeyFile: string, opts: { keepOld?: boolean } = {}): Promise<RotateMasterResult> {
+export async function rotateMasterKey(store: RotateMasterStore, masterKeyFile: string, opts: RotateMasterOptions): Promise<RotateMasterResult> {
+  const clock = opts.clock ?? systemClock;
   const newFile = `${masterKeyFile}.new`;
   const oldFile = `${masterKeyFile}.old`;
   const oldKey = readMasterKeyFile(masterKeyFile);
-  const resumed = existsSync(newFile);
-  let newKey: Buffer;
-  if (resumed) {
-    newKey = readMasterKeyFile(newFile);
-  } else {
-    if (existsSync(oldFile)) throw new PortcullisError('crypto.master-key', `${oldFile} exists from an earlier rotation; move it away (it is needed only for backups made before that rotation) and run again`);
-    newKey = randomBytes(MASTER_KEY_BYTES);
-    writeKeyFile(newFile, newKey);
-  }
-  if (newKey.equals(oldKey)) throw new PortcullisError('crypto.master-key', `${newFile} holds the current master key`);
-  if (!existsSync(oldFile)) {
-    copyFileSync(masterKeyFile, oldFile);
-    fsyncDir(oldFile);
-  }
-
-  /** `underNew`: wrapped under the new key already (an interrupted run); `chained`: wrapped under its predecessor DEK. */
-  const deks = new Map<string, { name: string; original: string; bytes: Buffer; underNew: boolean; chained: boolean }>();
+  let newKey: Buffer | undefined;
+  const deks = new Map<string, FoundDek>();
   try {
-    // 2. nothing changes unless every DEK opens and every sealed value names one of them
-    const chained: Array<{ name: string; id: string; value: string; parent: string }> = [];
-    for (const { name, value } of await store.listSettings(DEK_PREFIX)) {
-      const id = name.slice(DEK_PREFIX.length);
-      const parent = parseWrappedDek(value)?.parent;
-      if (parent !== undefined) {
-        chained.push({ name, id, value, parent });
-        continue;
-      }
-      let bytes = unwrap(oldKey, id, value);
-      let underNew = false;
-      if (!bytes) {
-        bytes = unwrap(newKey, id, value);
-        underNew = bytes !== undefined;
-      }
-      if (!bytes) throw new PortcullisError('crypto.decrypt-failed', `data key ${id} opens with neither the current nor the new master key; nothing was changed`);
-      deks.set(id, { name, original: value, bytes, underNew, chained: false });
+    const resumed = existsSync(newFile);
+    if (resumed) {
+      newKey = readMasterKeyFile(newFile);
+    } else {
+      if (existsSync(oldFile)) throw new PortcullisError('crypto.master-key', `${oldFile} exists from an earlier rotation; move it away (it is needed only for backups made before that rotation) and run again`);
+      newKey = randomBytes(MASTER_KEY_BYTES);
     }
-    // a successor data key (envelope.ts) is wrapped under its predecessor, not the master key: it
-    // is checked through its chain and left as it is
-    for (let progress = true; progress && chained.length > 0; ) {
-      progress = false;
-      for (let i = 0; i < chained.length; i++) {
-        const c = chained[i]!;
-        const parent = deks.get(c.parent);
-        if (!parent) continue;
-        let bytes: Buffer;
-        try {
-          bytes = unwrapDek(parent.bytes, c.id, parseWrappedDek(c.value)!);
-        } catch {
-          throw new PortcullisError('crypto.decrypt-failed', `data key ${c.id} does not open with its predecessor ${c.parent}; nothing was changed`);
-        }
-        deks.set(c.id, { name: c.name, original: c.value, bytes, underNew: true, chained: true });
-        chained.splice(i--, 1);
-        progress = true;
-      }
-    }
-    if (chained.length) throw new PortcullisError('crypto.decrypt-failed', `data keys ${chained.map((c) => c.id).join(', ')} name predecessors that are not in the store; nothing was changed`);
-    if (deks.size === 0) throw new PortcullisError('crypto.decrypt-failed', 'the store holds no data key; run `portcullis start` once before rotating');
-    const sealed = await store.scanSealedValues();
-    const unknown = [...new Set(sealed.map((r) => r.dekId).filter((id) => !deks.has(id)))];
-    if (unknown.length) throw new PortcullisError('crypto.decrypt-failed', `sealed values name data keys that are not in the store (${unknown.join(', ')}); nothing was changed`);
+    if (newKey.equals(oldKey)) throw new PortcullisError('crypto.master-key', `${newFile} holds the current master key`);
+    const ids = { from: masterKeyId(oldKey), to: masterKeyId(newKey), resumed };
+    const audit = (type: string, reason: string | null, data: Record<string, unknown> = {}): void =>
+      opts.audit.record({ time: clock.now(), type, actor: opts.actor, reason, data: { ...ids, ...data } });
+    audit('keys.master-rotation-started', null);
+    await storedOrTell(opts.audit, 'the master key rotation was not started: its audit event could not be stored; nothing was changed');
 
-    // 3. rewrap and read back
-    for (const [id, d] of deks) {
-      if (d.underNew) continue;
-      await store.putSetting(d.name, wrap(newKey, id, d.bytes));
-      const back = await store.getSetting(d.name);
-      const check = back === undefined ? undefined : unwrap(newKey, id, back);
-      if (!check || !check.equals(d.bytes)) throw new PortcullisError('crypto.decrypt-failed', `data key ${id} did not read back under the new master key`);
-      check.fill(0);
+    // 1. the new key to <file>.new, the current one copied to <file>.old
+    if (!resumed) writeKeyFile(newFile, newKey);
+    if (!existsSync(oldFile)) {
+      copyFileSync(masterKeyFile, oldFile);
+      fsyncDir(oldFile);
     }
 
-    // 4. every sealed value with a known context opens with the new key, through the real Envelope
+    const counts = { rewrapped: 0, alreadyRewrapped: 0, successors: 0 };
+    let sealedValues: number;
     let verified: number;
+    let ended = false;
     try {
-      verified = await verifySealedValues(store, await Envelope.open(store, newKey));
-    } catch (e) {
-      // every DEK goes back under the current key, also those an interrupted run had rewrapped:
-      // the new key file is removed below, and a DEK left under it would be lost with its secrets
-      for (const [id, d] of deks) if (!d.chained) await store.putSetting(d.name, d.underNew ? wrap(oldKey, id, d.bytes) : d.original);
-      rmSync(newFile, { force: true });
-      // nothing was swapped: the copy of the current key made for this rotation goes too,
-      // or the next run would take it for the leftover of a finished rotation
-      if (existsSync(oldFile) && readFileSync(oldFile).equals(readFileSync(masterKeyFile))) rmSync(oldFile, { force: true });
-      throw new PortcullisError('crypto.decrypt-failed', 'a sealed value did not open under the new master key; the data keys were put back under the current key and nothing was swapped', { cause: e });
-    }
+      // 2. nothing changes unless every DEK opens and every sealed value names one of them
+      sealedValues = await findDataKeys(store, oldKey, newKey, deks);
+      for (const d of deks.values()) if (d.chained) counts.successors++;
+      else if (d.underNew) counts.alreadyRewrapped++;
 
-    // 5. swap atomically
-    renameSync(newFile, masterKeyFile);
-    fsyncDir(masterKeyFile);
-    if (!opts.keepOld) rmSync(oldFile, { force: true });
-    return { dataKeys: [...deks.keys()], sealedValues: sealed.length, verified, oldKeyFile: opts.keepOld ? oldFile : null, resumed };
+      // 3. rewrap and read back
+      for (const [id, d] of deks) {
+        if (d.underNew) continue;
+        await store.putSetting(d.name, wrap(newKey, id, d.bytes));
+        counts.rewrapped++;
+        const back = await store.getSetting(d.name);
+        const check = back === undefined ? undefined : unwrap(newKey, id, back);
+        if (!check || !check.equals(d.bytes)) throw new PortcullisError('crypto.decrypt-failed', `data key ${id} did not read back under the new master key`);
+        check.fill(0);
+      }
+
+      // 4. every sealed value with a known context opens with the new key, through the real Envelope
+      try {
+        verified = await verifySealedValues(store, await Envelope.open(store, newKey));
+      } catch (e) {
+        // every DEK goes back under the current key, also those an interrupted run had rewrapped:
+        // the new key file is removed below, and a DEK left under it would be lost with its secrets
+        let restored = 0;
+        for (const [id, d] of deks) {
+          if (d.chained) continue;
+          await store.putSetting(d.name, d.underNew ? wrap(oldKey, id, d.bytes) : d.original);
+          restored++;
+        }
+        rmSync(newFile, { force: true });
+        // nothing was swapped: the copy of the current key made for this rotation goes too,
+        // or the next run would take it for the leftover of a finished rotation
+        if (existsSync(oldFile) && readFileSync(oldFile).equals(readFileSync(masterKeyFile))) rmSync(oldFile, { force: true });
+        ended = true;
+        audit('keys.master-rotation-rolled-back', 'crypto.decrypt-failed', { ...counts, restored });
+        await opts.audit.flush().catch(() => undefined);
+        throw new PortcullisError('crypto.decrypt-failed', 'a sealed value did not open under the new master key; the data keys were put back under the current key and nothing was swapped', { cause: e });
+      }
+
+      // 5. swap atomically
+      renameSync(newFile, masterKeyFile);
+      fsyncDir(masterKeyFile);
+      if (!opts.keepOld) rmSync(oldFile, { force: true });
+    } catch (e) {
+      if (!ended) {
+        // the run stopped part-way (a re-run resumes): the trail says how far it went
+        audit('keys.master-rotation-failed', e instanceof PortcullisError ? e.code : 'internal', counts);
+        await opts.audit.flush().catch(() => undefined);
+      }
+      throw e;
+    }
+    audit('keys.master-rotated', null, { ...counts, sealedValues, verified, oldKeyKept: opts.keepOld === true });
+    await storedOrTell(
+      opts.audit,
+      `the master key was rotated (${ids.from} to ${ids.to}; copy the new key file to every other node) but the audit event of its completion could not be stored: check the database; do not rotate again for this`,
+    );
+    return { dataKeys: [...deks.keys()], sealedValues, verified, oldKeyFile: opts.keepOld ? oldFile : null, resumed, oldMasterKeyId: ids.from, newMasterKeyId: ids.to };
   } finally {
     for (const d of deks.values()) d.bytes.fill(0);
     oldKey.fill(0);
-    newKey.fill(0);
+    newKey?.fill(0);
   }
 }

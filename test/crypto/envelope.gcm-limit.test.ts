@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MemoryAuditSink } from '../../src/audit/sink.js';
 import { FrozenClock } from '../../src/core/clock.js';
 import { Envelope } from '../../src/crypto/envelope.js';
 import { GcmMeter } from '../../src/crypto/gcm-usage.js';
@@ -89,8 +90,11 @@ test('envelope gcm limit: the 6th seal under a data key limited to 5 uses a new 
     for (let i = 0; i < 6; i++) await store.putSetting(`test.sealed.${i}`, sealed[i]![0]);
 
     // master-key rotation checks the successor keys through their chain and leaves them alone
-    const r = await rotateMasterKey(store, keyFile);
+    const audit = new MemoryAuditSink();
+    const r = await rotateMasterKey(store, keyFile, { audit, actor: 'test' });
     assert.ok(r.dataKeys.includes(first) && r.dataKeys.includes(second));
+    const done = audit.events.find((e) => e.type === 'keys.master-rotated');
+    assert.deepEqual([done?.data?.['rewrapped'], done?.data?.['successors']], [1, (await store.listSettings('envelope.successor.')).length], 'the successors are counted apart');
     const after = await Envelope.open(store, readMasterKeyFile(keyFile));
     for (let i = 0; i < 6; i++) assert.equal(await after.decryptString(sealed[i]![0], `ctx:${i}`), `secret ${i}`);
     await store.close();
