@@ -7,7 +7,7 @@
 import { importJWK, type JWK } from 'jose';
 import { PortcullisError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
-import type { Clock } from '../core/clock.js';
+import { pastSecondOf, type Clock } from '../core/clock.js';
 import type { EventBus } from '../core/events.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { AppGrantType, AppRecord, AppStore, AppType, ClientAuthMethod } from './store.js';
@@ -245,7 +245,12 @@ export class AppService {
     return { app: updated, clientSecret };
   }
 
-  /** Revokes every token the app holds now; tokens issued afterwards work. */
+  /**
+   * Revokes every token the app holds now; tokens issued afterwards work. Answers once the
+   * cutoff's second has passed (under a second): the cutoff compares whole seconds, so a
+   * sign-in to the app that completes after the answer carries a later `iat` and works,
+   * while one completed during the wait is concurrent with the change and stays refused.
+   */
   async revokeTokens(clientId: string, actor: string): Promise<AppRecord> {
     const before = this.clock.now();
     const updated = await this.patch(clientId, { tokensRevokedBefore: before });
@@ -254,10 +259,14 @@ export class AppService {
       { type: 'app.tokens-revoked', clientId, before },
       { type: 'app.changed', clientId },
     ]);
+    await pastSecondOf(this.clock, before);
     return updated;
   }
 
-  /** Disables the app: every token stops working and no new token is issued. */
+  /**
+   * Disables the app: every token stops working and no new token is issued. Answers once
+   * the cutoff's second has passed, as `revokeTokens` does: a sign-in after `enable` carries a later `iat`.
+   */
   async disable(clientId: string, actor: string): Promise<AppRecord> {
     const now = this.clock.now();
     const updated = await this.patch(clientId, { status: 'disabled', tokensRevokedBefore: now });
@@ -267,6 +276,7 @@ export class AppService {
       { type: 'app.tokens-revoked', clientId, before: now },
       { type: 'app.changed', clientId },
     ]);
+    await pastSecondOf(this.clock, now);
     return updated;
   }
 

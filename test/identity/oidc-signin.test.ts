@@ -289,13 +289,17 @@ test('sessions: listed per user; ending all makes every token of the user fail a
   await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!), (e: client.ResponseBodyError) => e.error === 'invalid_grant');
 });
 
-test('end-sessions, then a new sign-in at once: its tokens work, although the cutoff compares whole seconds', async () => {
-  const user = await newUser('again@example.test');
-  // early in a second: a sign-in right after the answer would still fall in the cutoff's second
+/**
+ * Sets a revocation cutoff with `cut` early in a second (so that a sign-in right after its
+ * answer would still fall in the cutoff's second), then signs `email` in to the app at once:
+ * the cutoff compares whole seconds, and the tokens of that sign-in must work all the same.
+ */
+async function signInRightAfter(email: string, what: string, cut: (userId: string) => Promise<number>) {
+  const user = await newUser(email);
   await new Promise((res) => setTimeout(res, 1005 - (Date.now() % 1000)));
-  const { tokensRevokedBefore: cutoff } = await idp.users.endAllSessions(user.id, 'test');
+  const cutoff = await cut(user.id);
   const answered = Date.now();
-  const { browser, r, verifier, state } = await signInWithPassword('again@example.test');
+  const { browser, r, verifier, state } = await signInWithPassword(email);
   const cb = await consentAndReturn(browser, r);
   const tokens = await client.authorizationCodeGrant(config, cb, { pkceCodeVerifier: verifier, expectedState: state }, { resource: AUD });
   const at = decodeJwt(tokens.access_token) as { jti: string; client_id: string; iat: number; sub: string };
@@ -303,8 +307,21 @@ test('end-sessions, then a new sign-in at once: its tokens work, although the cu
   assert.equal(idp.revocations.check(at.jti, at.client_id, at.iat * 1000, at.sub), undefined);
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
   assert.equal(decodeJwt(refreshed.access_token).sub, user.id);
-  assert.ok(answered >= Math.floor(cutoff / 1000) * 1000 + 1000, 'end-sessions answers once the cutoff\'s second has passed');
-});
+  assert.ok(answered >= Math.floor(cutoff / 1000) * 1000 + 1000, `${what} answers once the cutoff's second has passed`);
+}
+
+test('end-sessions, then a new sign-in at once: its tokens work, although the cutoff compares whole seconds', () =>
+  signInRightAfter('again@example.test', 'end-sessions', async (userId) => (await idp.users.endAllSessions(userId, 'test')).tokensRevokedBefore));
+
+test('app revoke-tokens, then a new sign-in to that app at once: its tokens work, although the cutoff compares whole seconds', () =>
+  signInRightAfter('after-revoke@example.test', 'app revoke-tokens', async () => (await idp.apps.revokeTokens(clientId, 'test')).tokensRevokedBefore));
+
+test('app disable then enable, then a new sign-in to that app at once: its tokens work, although the cutoff compares whole seconds', () =>
+  signInRightAfter('after-enable@example.test', 'app disable', async () => {
+    const { tokensRevokedBefore } = await idp.apps.disable(clientId, 'test');
+    await idp.apps.enable(clientId, 'test');
+    return tokensRevokedBefore;
+  }));
 
 test('RP-initiated logout ends the session at the provider', async () => {
   const user = await newUser('logout@example.test');
