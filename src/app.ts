@@ -11,10 +11,10 @@ import { envelopeSecretBox } from './crypto/secret-box.js';
 import { CertificateAuthority } from './pki/authority.js';
 import { fileSignerKind, SignerRegistry } from './pki/signer.js';
 import { openServerTls } from './http/tls.js';
+import { gracefulCloser } from './http/graceful-close.js';
 import { certificateSteps } from './gateway/client-certificate-policy.js';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './core/clock.js';
 import { PortcullisError } from './core/errors.js';
 import { loadConfig, resolveIn, type LoadedConfig } from './core/config/load.js';
@@ -398,7 +398,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   const threaded = !inThread && config.gateway.thread && planes.includes('gateway') && planes.length > 1 && opts.clock === undefined;
   let gatewayThread: GatewayThread | undefined;
   const timers: NodeJS.Timeout[] = [];
-  const servers: Array<{ name: string; server: Server; fastify?: FastifyInstance; closeExtra?: () => Promise<void> }> = [];
+  /** `stop` drains the listener: fastify's own close for the fastify planes, `gracefulCloser` for the gateway. */
+  const servers: Array<{ name: string; server: Server; stop: () => Promise<void>; closeExtra?: () => Promise<void> }> = [];
   const urls: Portcullis['urls'] = {};
   const faults = opts.gatewayThread?.faults;
   const reconcile = async (): Promise<void> => {
@@ -472,7 +473,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         audit: s.audit,
       });
       await fastify.ready();
-      servers.push({ name: 'identity', server: fastify.server, fastify });
+      servers.push({ name: 'identity', server: fastify.server, stop: () => fastify.close() });
       if (serverTls) serverTls.attach(fastify.server as unknown as TlsServer);
       urls.identity = await listen(fastify.server, config.listen.identity, opts.ephemeralPorts ?? false);
     }
@@ -513,7 +514,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         : createServer(gatewayServerOptions(config.gateway), gw.handle);
       if (serverTls) serverTls.attach(server as unknown as TlsServer);
       attachGateway(server, gw);
-      servers.push({ name: 'gateway', server, closeExtra: () => gw.close() });
+      servers.push({ name: 'gateway', server, stop: gracefulCloser(server), closeExtra: () => gw.close() });
       const at = opts.gatewayThread?.listen;
       urls.gateway = await listen(server, at ?? config.listen.gateway, at === undefined && (opts.ephemeralPorts ?? false));
     }
@@ -522,7 +523,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       const thread = gatewayThread;
       const fastify = buildAdminPlane({ services: s, adminToken, health, ...(thread ? { moreMetrics: () => thread.metrics() } : {}) });
       await fastify.ready();
-      servers.push({ name: 'admin', server: fastify.server, fastify });
+      servers.push({ name: 'admin', server: fastify.server, stop: () => fastify.close() });
       urls.admin = await listen(fastify.server, config.listen.admin, opts.ephemeralPorts ?? false);
     }
     // (the main thread announces the gateway thread's listener with its own)
@@ -553,13 +554,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         inForce?.stop();
         for (const t of timers) clearInterval(t);
         await Promise.all(
-          servers.map(async ({ server, fastify, closeExtra }) => {
-            if (fastify) await fastify.close();
-            else
-              await new Promise<void>((resolve) => {
-                server.close(() => resolve());
-                server.closeIdleConnections();
-              });
+          servers.map(async ({ stop, closeExtra }) => {
+            await stop();
             await closeExtra?.();
           }),
         );
