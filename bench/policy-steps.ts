@@ -73,8 +73,8 @@ const plaintext = Buffer.from(JSON.stringify({ data: randomBytes(490).toString('
   let seq = 0;
   const step = signatureStep(route, route.require.signature!, {
     appSigningKeys: { lookup: (k) => (k === 'k1' ? { clientId: APP, alg: 'hmac-sha256', key: verifyKey } : undefined) },
-    // the same signed request each time: its nonce is stored under a fresh key, always a first use
-    ephemeral: { consumeOnce: (key, ttl) => memory.consumeOnce(`${key}#${seq++}`, ttl) },
+    // the same signed request each time: its nonce is stored under a fresh key, always a first use (made after the store started)
+    ephemeral: { consumeOnceMadeAt: (key, ttl, madeAt) => memory.consumeOnceMadeAt(`${key}#${seq++}`, ttl, Math.max(madeAt, Date.now())) },
     clock: systemClock,
   });
   const headers: Record<string, string> = { host: HOST, 'content-type': 'application/json', 'content-length': String(plaintext.length), 'content-digest': await contentDigest(plaintext) };

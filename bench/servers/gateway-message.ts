@@ -110,7 +110,7 @@ const gw = createGateway({
   metrics: new Registry(),
   steps: messagePolicySteps({
     appSigningKeys: { lookup: (keyid) => (keyid === KEYID && verifyKey !== undefined ? { clientId: APP, alg: sigAlg!, key: verifyKey, keyObject: verifyKeyObject! } : undefined) },
-    ephemeral: { consumeOnce: (key, ttl) => memory.consumeOnce(`${key}#${seq++}`, ttl) },
+    ephemeral: { consumeOnceMadeAt: (key, ttl, madeAt) => memory.consumeOnceMadeAt(`${key}#${seq++}`, ttl, Math.max(madeAt, Date.now())) },
     clock: systemClock,
     encryptionKeys: { decryptionKey: (kid) => (kid === encKey.kid ? { key: encKey.privateKey, use: 'enc' } : undefined) },
     appEncryptionKeys: {

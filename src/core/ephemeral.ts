@@ -11,6 +11,14 @@ export interface EphemeralStore {
    */
   consumeOnce(key: string, ttlMs: number): Promise<boolean>;
   /**
+   * `consumeOnce` for a value made at `madeAt` (epoch ms), such as a signature nonce
+   * with its `created`. A store forgets its keys when it starts empty (a node's memory
+   * after a restart; Redis restarted without persistence), so a value made before that
+   * may have been consumed already: `unknown`, for every caller. Otherwise `first` for
+   * exactly one caller until the key expires, `used` for every other (any node).
+   */
+  consumeOnceMadeAt(key: string, ttlMs: number, madeAt: number): Promise<'first' | 'used' | 'unknown'>;
+  /**
    * Compare-and-advance: when `key` holds nothing (or has expired) or an integer less
    * than `next`, stores `to` (default `next`; never less than it) for `ttlMs` and returns
    * true; otherwise leaves the value as it is and returns false. Check and write are one

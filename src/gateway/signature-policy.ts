@@ -63,7 +63,7 @@ export interface NodeVerificationKey extends VerificationKey {
 
 export interface SignatureStepDeps {
   appSigningKeys: SigningKeyLookup;
-  ephemeral: Pick<EphemeralStore, 'consumeOnce'>;
+  ephemeral: Pick<EphemeralStore, 'consumeOnceMadeAt'>;
   clock: Clock;
 }
 
@@ -209,6 +209,19 @@ class RawFieldLines implements FieldLineSource {
 
 const SIGNATURE_REASON = /^(signature|digest)\./;
 
+/** When a signature was made, for the nonce store (epoch ms); without `created` it cannot be placed in time (-Infinity). */
+const madeAt = (created: number | undefined): number => (created === undefined ? -Infinity : created * 1000);
+
+/**
+ * A nonce that is not new: spent already, or made before the store began remembering
+ * nonces (it restarted empty), so it may have been spent in the store's previous life.
+ */
+function spent(r: 'used' | 'unknown'): PortcullisError {
+  return r === 'used'
+    ? new PortcullisError('signature.replayed', 'the signature nonce was already used')
+    : new PortcullisError('signature.nonce-unverifiable', 'the signature was created before the nonce store started (a restart), so a replay cannot be ruled out; sign the request again');
+}
+
 /**
  * Builds the `require.signature` step of a route.
  *
@@ -296,23 +309,25 @@ export function signatureStep(route: RouteConfig, req: SignatureRequirement, dep
     }
     if (nonce.length > MAX_NONCE) throw new PortcullisError('signature.malformed', `the nonce is longer than ${MAX_NONCE} characters`);
     // RFC 9421 §7.2.2: the nonce lets the verifier detect a replayed signature
-    return ephemeral.consumeOnce(nonceKey(sig.keyid!, nonce), nonceTtl).then((first) => {
-      if (!first) throw new PortcullisError('signature.replayed', 'the signature nonce was already used');
+    return ephemeral.consumeOnceMadeAt(nonceKey(sig.keyid!, nonce), nonceTtl, madeAt(sig.params.created)).then((r) => {
+      if (r !== 'first') throw spent(r);
       ctx.signature = sig;
     });
   }
 
   function consumeAll(ctx: RequestContext, sig: RequestSignature, parsed: MessageSignatures): Promise<void> {
-    const keys = new Set<string>();
+    const keys = new Map<string, number>();
     for (const input of parsed.inputs.values()) {
       const { nonce, keyid } = input.params;
       if (nonce === undefined || keyid === undefined) continue;
       if (input.label !== sig.label && appSigningKeys.lookup(keyid) === undefined) continue;
       if (nonce.length > MAX_NONCE) throw new PortcullisError('signature.malformed', `the nonce is longer than ${MAX_NONCE} characters`);
-      keys.add(nonceKey(keyid, nonce));
+      const k = nonceKey(keyid, nonce);
+      keys.set(k, Math.min(keys.get(k) ?? Infinity, madeAt(input.params.created)));
     }
-    return Promise.all([...keys].map((k) => ephemeral.consumeOnce(k, nonceTtl))).then((firsts) => {
-      if (firsts.includes(false)) throw new PortcullisError('signature.replayed', 'a signature nonce of this request was already used');
+    return Promise.all([...keys].map(([k, at]) => ephemeral.consumeOnceMadeAt(k, nonceTtl, at))).then((rs) => {
+      if (rs.includes('used')) throw spent('used');
+      if (rs.includes('unknown')) throw spent('unknown');
       ctx.signature = sig;
     });
   }

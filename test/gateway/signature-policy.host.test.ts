@@ -27,7 +27,7 @@ describe('signature-policy targetUri: Host validation', () => {
 });
 
 describe('signatureStep: route components with sf/key need a known structured type', () => {
-  const deps = { appSigningKeys: { lookup: () => undefined }, ephemeral: { consumeOnce: async () => true }, clock: { now: () => 0 } };
+  const deps = { appSigningKeys: { lookup: () => undefined }, ephemeral: { consumeOnceMadeAt: async () => 'first' as const }, clock: { now: () => 0 } };
   const make = (components: string[]) => {
     const r = route({ name: 'r', match: { pathPrefix: '/' }, upstream: 'http://127.0.0.1:1', require: { signature: { components } } });
     return signatureStep(r, r.require.signature!, deps);

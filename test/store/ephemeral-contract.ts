@@ -81,6 +81,25 @@ export function runEphemeralStoreSuite(name: string, makeStore: () => Promise<Ep
     assert.equal(await b.consumeOnce('nonce:ttl', 50), true);
   });
 
+  t('consumeOnceMadeAt: made since the store began, first once then used on every node; made before it, or never placed in time, unknown', async (a, b) => {
+    const made = Date.now();
+    assert.equal(await a.consumeOnceMadeAt('nonce:m1', 60_000, made), 'first');
+    assert.equal(await b.consumeOnceMadeAt('nonce:m1', 60_000, made), 'used');
+    assert.equal(await a.consumeOnceMadeAt('nonce:m1', 60_000, made), 'used');
+    assert.equal(await a.consumeOnce('nonce:m1', 60_000), false, 'the same key as consumeOnce');
+    assert.equal(await b.consumeOnceMadeAt('nonce:m2', 60_000, made - 3_600_000), 'unknown');
+    assert.equal(await a.consumeOnceMadeAt('nonce:m2', 60_000, made - 3_600_000), 'unknown', 'an unknown value is not consumed either');
+    assert.equal(await a.consumeOnceMadeAt('nonce:m3', 60_000, -Infinity), 'unknown');
+    assert.equal(await a.consumeOnceMadeAt('nonce:m3', 60_000, Number.NaN), 'unknown');
+  });
+
+  t('consumeOnceMadeAt race: 50 concurrent callers across two nodes, exactly one first', async (a, b) => {
+    const made = Date.now();
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).consumeOnceMadeAt('nonce:race', 60_000, made)));
+    assert.equal(results.filter((r) => r === 'first').length, 1);
+    assert.equal(results.filter((r) => r === 'used').length, 49);
+  });
+
   t('advance: moves a value forward only, on every node, and reads back with get', async (a, b) => {
     assert.equal(await a.advance('step:u1', 10, 60_000), true);
     assert.equal(await b.advance('step:u1', 10, 60_000), false, 'the same value is not an advance');

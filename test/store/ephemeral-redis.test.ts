@@ -67,7 +67,7 @@ await serviceDescribe('redis', 'ephemeral store on Redis', () => {
       await s.consumeOnce('nonce:a', 60_000);
       await s.increment('rl:a', 30_000);
       await s.set('v:a', 'x', 60_000);
-      assert.deepEqual((await raw.keys(`${prefix}*`)).sort(), [`${prefix}nonce:a`, `${prefix}rl:a`, `${prefix}v:a`]);
+      assert.deepEqual((await raw.keys(`${prefix}*`)).sort(), [`${prefix}epoch`, `${prefix}nonce:a`, `${prefix}rl:a`, `${prefix}v:a`]);
       const ttl = await raw.pttl(`${prefix}rl:a`);
       assert.ok(ttl > 0 && ttl <= 30_000, `counter TTL ${ttl}`);
       await rawSub.subscribe(`${prefix}events`);
@@ -78,6 +78,26 @@ await serviceDescribe('redis', 'ephemeral store on Redis', () => {
       await s.close();
       raw.disconnect();
       rawSub.disconnect();
+      await deletePrefix(prefix);
+    }
+  });
+
+  test('redis: emptied under running nodes (a restart without persistence), a value made before is unknown on every node, one made after is first once', async () => {
+    const prefix = randomRedisPrefix();
+    const [a, b] = await Promise.all([openEphemeralStore(redisUrl(), { prefix }), openEphemeralStore(redisUrl(), { prefix })]);
+    try {
+      const before = Date.now();
+      assert.equal(await a.consumeOnceMadeAt('nonce:r', 60_000, before), 'first');
+      await new Promise((r) => setTimeout(r, 5));
+      await deletePrefix(prefix);
+      assert.equal(await b.consumeOnceMadeAt('nonce:r', 60_000, before), 'unknown');
+      assert.equal(await a.consumeOnceMadeAt('nonce:r', 60_000, before), 'unknown');
+      await new Promise((r) => setTimeout(r, 5));
+      const after = Date.now();
+      assert.equal(await a.consumeOnceMadeAt('nonce:r2', 60_000, after), 'first');
+      assert.equal(await b.consumeOnceMadeAt('nonce:r2', 60_000, after), 'used');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
       await deletePrefix(prefix);
     }
   });

@@ -35,6 +35,11 @@ export class TestEphemeralStore implements EphemeralStore {
     return true;
   }
 
+  /** Remembers everything since its construction: what these tests make is never older. */
+  async consumeOnceMadeAt(key: string, ttlMs: number): Promise<'first' | 'used' | 'unknown'> {
+    return (await this.consumeOnce(key, ttlMs)) ? 'first' : 'used';
+  }
+
   async advance(key: string, next: number, ttlMs: number, to = next): Promise<boolean> {
     this.guard();
     const e = this.alive(this.values, key);

@@ -15,6 +15,7 @@ import { ERRORS, PortcullisError, type ErrorCode } from '../../core/errors.js';
 
 type Op =
   | { op: 'consumeOnce'; key: string; ttlMs: number }
+  | { op: 'consumeOnceMadeAt'; key: string; ttlMs: number; madeAt: number }
   | { op: 'advance'; key: string; next: number; ttlMs: number; to: number | undefined }
   | { op: 'increment'; key: string; ttlMs: number; by: number | undefined }
   | { op: 'get'; key: string }
@@ -51,6 +52,8 @@ export function serveEphemeral(store: EphemeralStore, port: MessagePort): () => 
     switch (m.op) {
       case 'consumeOnce':
         return store.consumeOnce(m.key, m.ttlMs);
+      case 'consumeOnceMadeAt':
+        return store.consumeOnceMadeAt(m.key, m.ttlMs, m.madeAt);
       case 'advance':
         return store.advance(m.key, m.next, m.ttlMs, m.to);
       case 'increment':
@@ -159,6 +162,10 @@ export class BridgedEphemeralStore implements EphemeralStore {
 
   consumeOnce(key: string, ttlMs: number): Promise<boolean> {
     return this.call({ op: 'consumeOnce', key, ttlMs });
+  }
+
+  consumeOnceMadeAt(key: string, ttlMs: number, madeAt: number): Promise<'first' | 'used' | 'unknown'> {
+    return this.call({ op: 'consumeOnceMadeAt', key, ttlMs, madeAt });
   }
 
   advance(key: string, next: number, ttlMs: number, to?: number): Promise<boolean> {

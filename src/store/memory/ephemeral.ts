@@ -32,6 +32,8 @@ export class MemoryEphemeralHub {
   /** Keys `consumeOnce` has used (well-formed ones; the others are kept exactly in `entries`). */
   readonly once = new OnceSet();
   readonly bus = new EventEmitter().setMaxListeners(0);
+  /** When the hub began remembering (epoch ms, set by its first store): what was consumed before is not here. */
+  startedAt: number | undefined;
 }
 
 /** String.prototype.isWellFormed (ES2024: Node 20 has it, the TypeScript lib here stops at ES2023). */
@@ -51,6 +53,7 @@ export class MemoryEphemeralStore implements EphemeralStore {
   constructor(opts: { hub?: MemoryEphemeralHub; clock?: Clock } = {}) {
     this.hub = opts.hub ?? new MemoryEphemeralHub();
     this.clock = opts.clock ?? systemClock;
+    this.hub.startedAt ??= this.clock.now();
     this.sweeper = setInterval(() => this.sweepInSlices(), SWEEP_INTERVAL_MS).unref();
   }
 
@@ -114,6 +117,12 @@ export class MemoryEphemeralStore implements EphemeralStore {
     if (this.live(key) !== undefined) return false;
     this.hub.entries.set(key, { value: '1', expiresAt: now + ttl });
     return true;
+  }
+
+  async consumeOnceMadeAt(key: string, ttlMs: number, madeAt: number): Promise<'first' | 'used' | 'unknown'> {
+    this.open();
+    if (!(madeAt >= this.hub.startedAt!)) return 'unknown';
+    return (await this.consumeOnce(key, ttlMs)) ? 'first' : 'used';
   }
 
   async advance(key: string, next: number, ttlMs: number, to = next): Promise<boolean> {

@@ -4,6 +4,9 @@
  * Redis cannot answer, every call rejects with `unavailable` (never a default).
  *
  * - consumeOnce: `SET key 1 PX ttl NX` — Redis runs it atomically; one caller gets OK.
+ * - consumeOnceMadeAt: the same, in one Lua script with a check of the prefix's `epoch`
+ *   key: when this keyspace began (set when a node connects, and by the script when it is
+ *   missing: a Redis that restarted empty has lost it with the nonces it held).
  * - increment: INCRBY and, only when the key has no expiry yet (just created), PEXPIRE,
  *   in one Lua script so no other command runs in between.
  * - advance: GET, compare and SET PX in one Lua script (Redis runs a script alone, so
@@ -29,7 +32,21 @@ end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`;
 
+const CONSUME_MADE_AT_LUA = `
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('SET', KEYS[2], epoch)
+end
+if tonumber(ARGV[2]) < tonumber(epoch) then return -1 end
+if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then return 1 end
+return 0`;
+
+/** Under the prefix: when this keyspace began remembering consumed keys (epoch ms). */
+const EPOCH_KEY = 'epoch';
+
 type WithIncrement = Redis & {
+  portcullisConsumeMadeAt(key: string, epochKey: string, ttlMs: number, madeAt: string, now: string): Promise<number>;
   portcullisIncrement(key: string, by: number, ttlMs: number): Promise<number>;
   portcullisAdvance(key: string, next: string, to: string, ttlMs: number): Promise<number>;
 };
@@ -81,6 +98,15 @@ export class RedisEphemeralStore implements EphemeralStore {
 
   consumeOnce(key: string, ttlMs: number): Promise<boolean> {
     return this.call('consumeOnce', async () => (await this.cmd.set(this.prefix + key, '1', 'PX', ttlMillis(ttlMs), 'NX')) === 'OK');
+  }
+
+  consumeOnceMadeAt(key: string, ttlMs: number, madeAt: number): Promise<'first' | 'used' | 'unknown'> {
+    return this.call('consumeOnce', async () => {
+      // NaN and ±Infinity compare false in Lua as here: a madeAt that cannot be placed in time is unknown
+      if (!Number.isFinite(madeAt)) return 'unknown';
+      const r = await this.cmd.portcullisConsumeMadeAt(this.prefix + key, this.prefix + EPOCH_KEY, ttlMillis(ttlMs), String(Math.floor(madeAt)), String(Date.now()));
+      return r === 1 ? 'first' : r === 0 ? 'used' : 'unknown';
+    });
   }
 
   advance(key: string, next: number, ttlMs: number, to = next): Promise<boolean> {
@@ -160,8 +186,11 @@ export async function openRedisEphemeralStore(url: string, opts: { prefix: strin
   sub.on('error', () => undefined);
   cmd.defineCommand('portcullisIncrement', { numberOfKeys: 1, lua: INCREMENT_LUA });
   cmd.defineCommand('portcullisAdvance', { numberOfKeys: 1, lua: ADVANCE_LUA });
+  cmd.defineCommand('portcullisConsumeMadeAt', { numberOfKeys: 2, lua: CONSUME_MADE_AT_LUA });
   try {
     await Promise.all([cmd.connect(), sub.connect()]);
+    // a keyspace new to every node begins now; one that other nodes use keeps its epoch
+    await cmd.set(opts.prefix + EPOCH_KEY, String(Date.now()), 'NX');
   } catch (e) {
     cmd.disconnect();
     sub.disconnect();
