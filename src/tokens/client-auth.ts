@@ -201,6 +201,9 @@ async function authenticateAssertion(params: Record<string, string>, ctx: Client
   // assertion could be accepted: until exp, or until its iat is too old, whichever comes first.
   const acceptedUntil = Math.min(payload.exp!, payload.iat! + ASSERTION_MAX_AGE_S) + ASSERTION_TOLERANCE_S;
   const ttl = Math.max(1000, acceptedUntil * 1000 - ctx.clock.now());
-  if (!(await ctx.ephemeral.consumeOnce(`assertion:${clientId}:${payload.jti}`, ttl))) throw invalidClient('client_assertion was already used (replay)');
+  // A store that started empty after iat (a restart) may have forgotten a use: refused too.
+  const use = await ctx.ephemeral.consumeOnceMadeAt(`assertion:${clientId}:${payload.jti}`, ttl, payload.iat! * 1000);
+  if (use === 'used') throw invalidClient('client_assertion was already used (replay)');
+  if (use === 'unknown') throw invalidClient('client_assertion was made before the replay store started (a restart), so a replay cannot be ruled out; make a new one');
   return requireActive(app);
 }

@@ -20,12 +20,12 @@ test('attack: an assertion with a far exp keeps its replay marker only for the a
     clientId: 'app_pk', name: 'pk', audiences: ['api'], scopes: [], tokenEndpointAuthMethod: 'private_key_jwt', secretVerifier: null,
     jwks: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }], status: 'active', tokensRevokedBefore: 0, createdAt: 0, updatedAt: 0,
   };
-  const store = new MemoryEphemeralStore();
+  const store = new MemoryEphemeralStore({ clock });
   const ttls: number[] = [];
   const ephemeral = Object.assign(Object.create(store) as MemoryEphemeralStore, {
-    consumeOnce: (key: string, ttl: number) => {
+    consumeOnceMadeAt: (key: string, ttl: number, madeAt: number) => {
       ttls.push(ttl);
-      return store.consumeOnce(key, ttl);
+      return store.consumeOnceMadeAt(key, ttl, madeAt);
     },
   });
   const ctx: ClientAuthContext = { findApp: (id) => (id === app.clientId ? app : undefined), ephemeral, clock, assertionAudiences: ['https://issuer.example'] };
