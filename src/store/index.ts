@@ -51,7 +51,11 @@ export async function openDurableStore(url: string, opts: { baseDir?: string; lo
     throw new PortcullisError('config.invalid', 'store: expected sqlite:<path> or postgres://…');
   }
   try {
-    await store.ping();
+    try {
+      await store.ping();
+    } catch (e) {
+      throw unreachable('store', 'store.unavailable', url, e);
+    }
     const applied = await store.migrate();
     if (applied.length > 0) opts.logger?.info({ migrations: applied, kind: store.kind }, 'store schema migrated');
   } catch (e) {
@@ -59,6 +63,35 @@ export async function openDurableStore(url: string, opts: { baseDir?: string; lo
     throw e;
   }
   return store;
+}
+
+/** A store URL as it may be shown: scheme, user, host, port and path; never a password or the query (which may carry one). */
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.username ? `${u.username}@` : ''}${u.host}${u.pathname}`;
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+/**
+ * A store that cannot be used at start, with the driver's reason ("connect ECONNREFUSED …",
+ * "database "x" does not exist"): the operator must learn which setting is wrong and how.
+ * The password of the URL is removed from the reason should a driver repeat it.
+ */
+function unreachable(setting: 'store' | 'ephemeral', code: 'store.unavailable' | 'unavailable', url: string, e: unknown): PortcullisError {
+  let cause: unknown = e;
+  while (cause instanceof PortcullisError && cause.cause !== undefined) cause = cause.cause;
+  let reason = cause instanceof Error && cause.message !== '' ? cause.message : 'no answer';
+  let password = '';
+  try {
+    password = decodeURIComponent(new URL(url).password);
+  } catch {
+    // unparseable: nothing to remove
+  }
+  if (password !== '') reason = reason.replaceAll(password, '[redacted]');
+  return new PortcullisError(code, `${setting}: cannot use ${shownUrl(url)}: ${reason}`, { cause: e });
 }
 
 /**
@@ -73,7 +106,11 @@ export async function openEphemeralStore(url: string, opts: { prefix?: string } 
   if (url === 'memory') return new MemoryEphemeralStore();
   if (/^rediss?:\/\//.test(url)) {
     const { openRedisEphemeralStore } = await import('./redis/ephemeral.js');
-    return openRedisEphemeralStore(url, { prefix: opts.prefix ?? DEFAULT_EPHEMERAL_PREFIX });
+    try {
+      return await openRedisEphemeralStore(url, { prefix: opts.prefix ?? DEFAULT_EPHEMERAL_PREFIX });
+    } catch (e) {
+      throw unreachable('ephemeral', 'unavailable', url, e);
+    }
   }
   throw new PortcullisError('config.invalid', 'ephemeral: expected memory or redis://host:port');
 }

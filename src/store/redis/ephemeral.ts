@@ -182,8 +182,11 @@ export async function openRedisEphemeralStore(url: string, opts: { prefix: strin
   const cmd = new Redis(url, OPTIONS) as WithIncrement;
   const sub = new Redis(url, OPTIONS);
   // Connection errors reach callers as rejected commands; without listeners ioredis prints them.
-  cmd.on('error', () => undefined);
-  sub.on('error', () => undefined);
+  // The first one is kept: connect() itself rejects with only "Connection is closed."
+  let connectError: unknown;
+  const keep = (e: unknown): void => void (connectError ??= e);
+  cmd.on('error', keep);
+  sub.on('error', keep);
   cmd.defineCommand('portcullisIncrement', { numberOfKeys: 1, lua: INCREMENT_LUA });
   cmd.defineCommand('portcullisAdvance', { numberOfKeys: 1, lua: ADVANCE_LUA });
   cmd.defineCommand('portcullisConsumeMadeAt', { numberOfKeys: 2, lua: CONSUME_MADE_AT_LUA });
@@ -194,7 +197,9 @@ export async function openRedisEphemeralStore(url: string, opts: { prefix: strin
   } catch (e) {
     cmd.disconnect();
     sub.disconnect();
-    throw new PortcullisError('unavailable', 'ephemeral store: Redis is not reachable', { cause: e });
+    throw new PortcullisError('unavailable', 'ephemeral store: Redis is not reachable', { cause: connectError ?? e });
   }
+  cmd.off('error', keep).on('error', () => undefined);
+  sub.off('error', keep).on('error', () => undefined);
   return new RedisEphemeralStore(cmd, sub, opts.prefix);
 }
