@@ -40,4 +40,11 @@ export function buildProgram(): Command {
   return program;
 }
 
+// A reader that stops early (`portcullis audit tail | head`) closes the pipe: stop quietly
+// with the status a SIGPIPE gives Unix tools (128 + 13), never an unhandled 'error' event.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(141);
+});
+
 await buildProgram().parseAsync(process.argv);
