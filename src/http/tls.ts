@@ -8,13 +8,14 @@
  * do not require) a client certificate, so mTLS routes and RFC 8705 client
  * authentication work beside ordinary clients; the policy decides, not the handshake.
  */
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import type { SecureContextOptions, Server as TlsServer, TlsOptions } from 'node:tls';
+import { createSecureContext, type SecureContextOptions, type Server as TlsServer, type TlsOptions } from 'node:tls';
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../core/config/schema.js';
-import { PortcullisError } from '../core/errors.js';
+import { fsErrorText, PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { CertificateAuthority } from '../pki/authority.js';
 
@@ -120,6 +121,61 @@ class AutoTls implements ServerTls {
   }
 }
 
+/** The files of `tls.mode: files`: as configured (for messages) and resolved (to read). */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** Resolves a configured path against the config directory. */
+  resolve(file: string): string;
+}
+
+/** The files of `tls.mode: files` (undefined in the other modes); `config.invalid` when one is not set. */
+export function tlsFilesOf(config: Config, resolve: (file: string) => string): TlsFiles | undefined {
+  if (config.tls.mode !== 'files') return undefined;
+  if (!config.tls.certFile || !config.tls.keyFile) throw new PortcullisError('config.invalid', 'tls.mode files needs tls.certFile and tls.keyFile');
+  return { certFile: config.tls.certFile, keyFile: config.tls.keyFile, resolve };
+}
+
+function readTlsFile(setting: 'tls.certFile' | 'tls.keyFile', shown: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new PortcullisError('config.not-found', `${setting}: file ${shown} cannot be read: ${fsErrorText(cause)}`, { cause });
+  }
+}
+
+/**
+ * Reads the certificate chain and key of `tls.mode: files` and checks that a listener
+ * can serve them: each failure names the setting and the file (missing or unreadable:
+ * `config.not-found`; no PEM of its kind, or a key that is not the certificate's:
+ * `config.invalid`), where OpenSSL would only say `PEM routines::no start line`.
+ *
+ * @example const { cert, key } = readTlsFiles({ certFile: 'tls/cert.pem', keyFile: 'tls/key.pem', resolve: (f) => resolveIn(dir, f) });
+ */
+export function readTlsFiles(f: TlsFiles): { cert: string; key: string } {
+  const cert = readTlsFile('tls.certFile', f.certFile, f.resolve(f.certFile));
+  const key = readTlsFile('tls.keyFile', f.keyFile, f.resolve(f.keyFile));
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(cert);
+  } catch (cause) {
+    throw new PortcullisError('config.invalid', `tls.certFile: ${f.certFile} holds no PEM certificate (the chain, leaf first)`, { cause });
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (cause) {
+    throw new PortcullisError('config.invalid', `tls.keyFile: ${f.keyFile} holds no PEM private key (an encrypted key is not supported)`, { cause });
+  }
+  if (!leaf.checkPrivateKey(privateKey)) throw new PortcullisError('config.invalid', `tls.keyFile: ${f.keyFile} is not the private key of the certificate in tls.certFile (${f.certFile})`);
+  try {
+    createSecureContext({ cert, key });
+  } catch (cause) {
+    throw new PortcullisError('config.invalid', `tls.certFile, tls.keyFile: ${f.certFile} and ${f.keyFile} cannot be served: ${(cause as Error).message}`, { cause });
+  }
+  return { cert, key };
+}
+
 class FileTls implements ServerTls {
   private cert = '';
   private key = '';
@@ -129,24 +185,24 @@ class FileTls implements ServerTls {
 
   constructor(
     private readonly config: Config,
-    private readonly certFile: string,
-    private readonly keyFile: string,
+    private readonly files: TlsFiles,
     private readonly caPem: string | undefined,
   ) {
     this.read();
   }
 
+  /** Takes the files when they changed and hold a servable pair; otherwise throws, and what is served stays. */
   private read(): boolean {
     let m: string;
     try {
-      m = `${statSync(this.certFile).mtimeMs}:${statSync(this.keyFile).mtimeMs}`;
-      if (m === this.mtimes) return false;
-      this.cert = readFileSync(this.certFile, 'utf8');
-      this.key = readFileSync(this.keyFile, 'utf8');
-    } catch (cause) {
-      throw new PortcullisError('config.not-found', 'tls.certFile or tls.keyFile cannot be read', { cause });
+      m = `${statSync(this.files.resolve(this.files.certFile)).mtimeMs}:${statSync(this.files.resolve(this.files.keyFile)).mtimeMs}`;
+    } catch {
+      m = 'unreadable';
     }
+    if (m === this.mtimes) return false;
+    // a pair that cannot be served is not tried again until the files change
     this.mtimes = m;
+    ({ cert: this.cert, key: this.key } = readTlsFiles(this.files));
     return true;
   }
 
@@ -182,10 +238,8 @@ export async function openServerTls(
   logger: Logger,
 ): Promise<ServerTls | undefined> {
   if (config.tls.mode === 'off') return undefined;
-  if (config.tls.mode === 'files') {
-    if (!config.tls.certFile || !config.tls.keyFile) throw new PortcullisError('config.invalid', 'tls.mode files needs tls.certFile and tls.keyFile');
-    return new FileTls(config, resolve(config.tls.certFile), resolve(config.tls.keyFile), pki.ready ? pki.rootPem() : undefined);
-  }
+  const files = tlsFilesOf(config, resolve);
+  if (files !== undefined) return new FileTls(config, files, pki.ready ? pki.rootPem() : undefined);
   const t = new AutoTls(config, pki, clock, logger);
   await t.issue();
   return t;
