@@ -56,7 +56,7 @@ export function renderConfigReference(): string {
     '<!-- Generated from src/core/config/schema.ts by `npm run docs`; do not edit by hand. -->',
     '',
     'Portcullis reads one YAML file, `portcullis.yaml`, validated at start (and by `portcullis config check`).',
-    'Unknown keys are rejected; every error names its path, e.g. `routes[0].require.token.audience: …`.',
+    'Unknown keys are rejected; every error names its path and where the value came from, e.g. `routes[0].require.token.audience: … (line 12)`, or `(PORTCULLIS_…)` when an environment override set it.',
     '',
     '- **Environment overrides**: `PORTCULLIS_<PATH>` with `__` between path segments and UPPER_SNAKE keys,',
     '  e.g. `PORTCULLIS_TOKENS__ACCESS_TOKEN_TTL=5m`, `PORTCULLIS_STORE=postgres://…`. Values are parsed as YAML.',

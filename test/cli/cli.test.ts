@@ -71,7 +71,7 @@ describe('portcullis init and config check (no running node)', () => {
     writeFileSync(file, 'listen: { admin: "127.0.0.1:99999" }\n');
     const port = await runCli(['config', 'check', '--config', file]);
     assert.equal(port.code, 1);
-    assert.match(port.stderr, /^error: config\.invalid: invalid configuration:\n  listen\.admin: expected a port from 0 to 65535, got 99999\n$/);
+    assert.match(port.stderr, /^error: config\.invalid: invalid configuration:\n  listen\.admin: expected a port from 0 to 65535, got 99999 \(line 1\)\n$/);
   });
 
   test('cert issue --csr / --p12-password-file and ca export --out with a missing file → request.invalid naming the option, not internal', async () => {

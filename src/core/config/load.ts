@@ -8,7 +8,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseDocument, parse as parseYamlValue } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, parse as parseYamlValue, type Document } from 'yaml';
 import { z } from 'zod';
 import { fsErrorText, PortcullisError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
@@ -94,7 +94,7 @@ function schemaKey(node: KeyNode | undefined, segment: string): { key: string; n
  * (Kubernetes injects `PORTCULLIS_SERVICE_HOST`, `PORTCULLIS_PORT_8080_TCP`… for a
  * Service named portcullis) and are left alone; their names are pushed to `ignored`.
  */
-export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, ignored: string[] = []): Record<string, unknown> {
+export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, ignored: string[] = [], setBy?: Map<string, string>): Record<string, unknown> {
   const out = structuredClone(raw);
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('PORTCULLIS_') || value === undefined) continue;
@@ -128,6 +128,7 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
       parsed = value;
     }
     node[segments[segments.length - 1]!] = parsed ?? value;
+    setBy?.set(segments.join('.'), name);
   }
   return out;
 }
@@ -139,11 +140,47 @@ export function issuePath(path: ReadonlyArray<PropertyKey>): string {
   return s || '(root)';
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string {
+/** Where a configuration value came from, for an error about it: ` (line 12)`, ` (PORTCULLIS_…)`, or nothing. */
+export type ConfigLocator = (path: ReadonlyArray<PropertyKey>) => string;
+
+function formatIssue(issue: z.core.$ZodIssue, where: ConfigLocator): string {
   const path = issuePath(issue.path);
-  if (issue.code === 'unrecognized_keys') return `${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-  if (issue.code === 'invalid_union') return `${path}: ${issue.message}`;
-  return `${path}: ${issue.message}`;
+  if (issue.code === 'unrecognized_keys') return `${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}${where([...issue.path, issue.keys[0]!])}`;
+  return `${path}: ${issue.message}${where(issue.path)}`;
+}
+
+/**
+ * Locates configuration paths: the environment variable that set the value (or a map
+ * above it), else the line of the YAML file where the value, or the nearest key above
+ * a missing one, is written.
+ */
+function configLocator(doc: Document, lines: LineCounter, setBy: ReadonlyMap<string, string>): ConfigLocator {
+  return (path) => {
+    const names: string[] = [];
+    for (const seg of path) {
+      if (typeof seg !== 'string') break;
+      names.push(seg);
+      const variable = setBy.get(names.join('.'));
+      if (variable !== undefined) return ` (${variable})`;
+    }
+    let node: unknown = doc.contents;
+    let at: number | undefined;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === seg);
+        const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+        if (pair === undefined || range === undefined) break;
+        at = range[0];
+        node = pair.value;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        const item = node.items[seg] as { range?: [number, number, number] } | undefined;
+        if (item?.range === undefined) break;
+        at = item.range[0];
+        node = item;
+      } else break;
+    }
+    return at === undefined ? '' : ` (line ${lines.linePos(at).line})`;
+  };
 }
 
 function deepFreeze<T>(o: T): T {
@@ -154,24 +191,33 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
-/** Validates a raw object (already parsed from YAML) into a frozen Config. */
-export function validateConfig(raw: unknown): Config {
+/**
+ * Validates a raw object (already parsed from YAML) into a frozen Config. `where` adds
+ * to each error where its value came from (loadConfig: the line or the variable).
+ */
+export function validateConfig(raw: unknown, where: ConfigLocator = () => ''): Config {
   const result = configSchema.safeParse(raw ?? {});
   if (!result.success) {
-    const lines = result.error.issues.map(formatIssue);
+    const lines = result.error.issues.map((issue) => formatIssue(issue, where));
     throw new PortcullisError('config.invalid', `invalid configuration:\n  ${lines.join('\n  ')}`, { details: { issues: lines } });
   }
   const cfg = result.data;
   const names = new Set<string>();
   for (const [i, r] of cfg.routes.entries()) {
-    if (names.has(r.name)) throw new PortcullisError('config.invalid', `invalid configuration:\n  routes[${i}].name: duplicate route name "${r.name}"`);
+    if (names.has(r.name)) throw new PortcullisError('config.invalid', `invalid configuration:\n  routes[${i}].name: duplicate route name "${r.name}"${where(['routes', i, 'name'])}`);
     names.add(r.name);
   }
   return deepFreeze(cfg);
 }
 
 export function parseConfigText(text: string, file = 'portcullis.yaml'): Record<string, unknown> {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  return parseConfigDocument(text, file).value;
+}
+
+/** parseConfigText, with the document and its line counter (for the lines of later errors). */
+function parseConfigDocument(text: string, file: string): { value: Record<string, unknown>; doc: Document; lines: LineCounter } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const where = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
@@ -184,9 +230,9 @@ export function parseConfigText(text: string, file = 'portcullis.yaml'): Record<
     // yaml resolves aliases here: an unset anchor, or an alias bomb past its alias budget
     throw new PortcullisError('config.parse', `${file}: YAML error: ${(e as Error).message.split('\n')[0]}`);
   }
-  if (value === null || value === undefined) return {};
+  if (value === null || value === undefined) return { value: {}, doc, lines };
   if (typeof value !== 'object' || Array.isArray(value)) throw new PortcullisError('config.invalid', `invalid configuration:\n  (root): expected a mapping of keys`);
-  return value as Record<string, unknown>;
+  return { value: value as Record<string, unknown>, doc, lines };
 }
 
 /** Reads, interpolates, overrides and validates the config file. */
@@ -200,10 +246,11 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   } catch (e) {
     throw new PortcullisError('config.invalid', `configuration file ${file} cannot be read: ${fsErrorText(e)}`, { cause: e });
   }
-  const raw = parseConfigText(text, file);
+  const { value: raw, doc, lines } = parseConfigDocument(text, file);
   const ignoredEnv: string[] = [];
-  const withEnv = applyEnvOverrides(interpolate(raw, '', dir, env) as Record<string, unknown>, env, ignoredEnv);
-  return { config: validateConfig(withEnv), ignoredEnv, dir, file: abs };
+  const setBy = new Map<string, string>();
+  const withEnv = applyEnvOverrides(interpolate(raw, '', dir, env) as Record<string, unknown>, env, ignoredEnv, setBy);
+  return { config: validateConfig(withEnv, configLocator(doc, lines, setBy)), ignoredEnv, dir, file: abs };
 }
 
 /** Resolves a config-relative path (`./portcullis.db`) against the config directory. */
