@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { resolveIn } from '../core/config/load.js';
 import { readTlsFiles, tlsFilesOf } from '../http/tls.js';
+import { clientCertificateFiles } from '../gateway/client-certificate-policy.js';
 import { CliError, action } from './output.js';
 import { loadFor, withDirOptions } from './context.js';
 
@@ -17,9 +18,12 @@ export function registerConfig(program: Command): void {
           .filter((k) => !existsSync(resolveIn(dir, cfg[k])))
           .map((k) => `  ${k}: file ${cfg[k]} does not exist (run \`portcullis init\`)`);
         if (missing.length) throw new CliError('config.not-found', `configuration refers to missing files:\n${missing.join('\n')}`);
-        // what start would refuse: the certificate and key of tls.mode files
+        // what start would refuse: the certificate and key of tls.mode files, the caBundle and crls of routes
         const tlsFiles = tlsFilesOf(cfg, (f) => resolveIn(dir, f));
         if (tlsFiles !== undefined) readTlsFiles(tlsFiles);
+        for (const r of cfg.routes) {
+          if (r.require.clientCertificate !== undefined) clientCertificateFiles(r.name, r.require.clientCertificate, (f) => resolveIn(dir, f), Date.now);
+        }
         process.stdout.write('ok\n');
       }),
     );

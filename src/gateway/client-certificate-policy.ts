@@ -22,7 +22,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Clock } from '../core/clock.js';
 import type { ClientCertificateRequirement, RouteConfig } from '../core/config/schema.js';
-import { PortcullisError } from '../core/errors.js';
+import { fsErrorText, PortcullisError } from '../core/errors.js';
 import type { CertificateAuthority, VerifiedPeer, VerifyPeerOptions } from '../pki/authority.js';
 import { fromPemAll } from '../pki/pem.js';
 import type { ParsedCertificate } from '../pki/parse.js';
@@ -217,22 +217,48 @@ export function certificateSteps(route: RouteConfig, d: CertificateStepsDeps): P
   const steps: PolicyStep[] = [];
   const cc = route.require.clientCertificate;
   if (cc !== undefined) {
-    let anchors: Uint8Array[] | undefined;
-    if (cc.caBundle !== undefined) {
-      const file = d.resolve(cc.caBundle);
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch (cause) {
-        throw new PortcullisError('config.not-found', `routes ${route.name}: require.clientCertificate.caBundle cannot be read`, { cause });
-      }
-      anchors = fromPemAll(text, 'CERTIFICATE');
-      if (anchors.length === 0) throw new PortcullisError('config.invalid', `routes ${route.name}: require.clientCertificate.caBundle holds no CERTIFICATE`);
-    }
-    let revocation: RevocationLookup | undefined;
-    if (cc.revocation === 'none') revocation = () => 'good';
-    else if (cc.crls !== undefined) revocation = crlFilesRevocationLookup(cc.crls.map((f) => d.resolve(f)), cc.revocation, () => d.clock.now());
+    const { anchors, revocation } = clientCertificateFiles(route.name, cc, d.resolve, () => d.clock.now());
     steps.push(clientCertificateStep(cc, { ...d, ...(anchors ? { anchors, anchorsKey: `bundle:${cc.caBundle}` } : {}), ...(revocation ? { revocation } : {}) }));
   }
   return steps;
+}
+
+/**
+ * What a route's `require.clientCertificate` reads from files: the anchors of its
+ * `caBundle` and the lookup over its `crls`. Each error names the route, the setting and
+ * the file (unreadable: `config.not-found`; no certificate or no CRL in it:
+ * `config.invalid`), so start and `config check` refuse the same files alike.
+ *
+ * @example const { anchors, revocation } = clientCertificateFiles(route.name, cc, (f) => resolveIn(dir, f), () => clock.now());
+ */
+export function clientCertificateFiles(
+  routeName: string,
+  cc: ClientCertificateRequirement,
+  resolve: (file: string) => string,
+  now: () => number,
+): { anchors?: Uint8Array[]; revocation?: RevocationLookup } {
+  let anchors: Uint8Array[] | undefined;
+  if (cc.caBundle !== undefined) {
+    const where = `routes ${routeName}: require.clientCertificate.caBundle`;
+    let text: string;
+    try {
+      text = readFileSync(resolve(cc.caBundle), 'utf8');
+    } catch (cause) {
+      throw new PortcullisError('config.not-found', `${where}: file ${cc.caBundle} cannot be read: ${fsErrorText(cause)}`, { cause });
+    }
+    anchors = fromPemAll(text, 'CERTIFICATE');
+    if (anchors.length === 0) throw new PortcullisError('config.invalid', `${where}: ${cc.caBundle} holds no CERTIFICATE`);
+  }
+  let revocation: RevocationLookup | undefined;
+  if (cc.revocation === 'none') revocation = () => 'good';
+  else if (cc.crls !== undefined) {
+    revocation = crlFilesRevocationLookup(
+      cc.crls.map((name) => ({ name, path: resolve(name) })),
+      cc.revocation,
+      now,
+      undefined,
+      `routes ${routeName}: require.clientCertificate.crls`,
+    );
+  }
+  return { ...(anchors ? { anchors } : {}), ...(revocation ? { revocation } : {}) };
 }

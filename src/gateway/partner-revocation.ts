@@ -5,44 +5,58 @@
  * CRL is `unknown`, which the verifier refuses (fail closed).
  */
 import { readFileSync, statSync } from 'node:fs';
-import { PortcullisError } from '../core/errors.js';
+import { fsErrorText, PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { basicConstraintsOf } from '../pki/parse.js';
 import { fromPemAll } from '../pki/pem.js';
-import { crlRevocationLookup } from '../pki/revocation-lookup.js';
+import { crlRevocationLookup, isCrl } from '../pki/revocation-lookup.js';
 import type { RevocationLookup } from '../pki/verify-chain.js';
 
 /** How often the files' modification times are compared, at most (on new connections only). */
 const RECHECK_MS = 10_000;
 
-function readCrls(file: string): Uint8Array[] {
-  const bytes = readFileSync(file);
-  if (bytes.subarray(0, 10).toString('latin1') === '-----BEGIN') return fromPemAll(bytes.toString('utf8'), 'X509 CRL');
-  return [new Uint8Array(bytes)];
+/** A CRL file of a route: its name as configured (for messages) and its resolved path. */
+export interface CrlFile {
+  readonly name: string;
+  readonly path: string;
 }
 
-function stamp(file: string): string {
-  const s = statSync(file);
+/** The CRLs of a file (PEM `X509 CRL` blocks, or one DER CRL); errors name the setting (`where`) and the file. */
+function readCrls(f: CrlFile, where: string): Uint8Array[] {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(f.path);
+  } catch (cause) {
+    throw new PortcullisError('config.not-found', `${where}: file ${f.name} cannot be read: ${fsErrorText(cause)}`, { cause });
+  }
+  const crls = bytes.subarray(0, 10).toString('latin1') === '-----BEGIN' ? fromPemAll(bytes.toString('utf8'), 'X509 CRL') : [new Uint8Array(bytes)];
+  // a file without a CRL would leave every certificate of its issuer `unknown`: refused, with nothing said at start
+  if (crls.length === 0 || !crls.every(isCrl)) throw new PortcullisError('config.invalid', `${where}: ${f.name} holds no X.509 CRL (PEM "X509 CRL" blocks, or one DER CRL)`);
+  return crls;
+}
+
+function stamp(f: CrlFile): string {
+  const s = statSync(f.path);
   return `${s.mtimeMs}:${s.size}`;
 }
 
 /**
  * The revocation lookup of a route's `caBundle`: `chain` checks every certificate below
- * the anchor, `leaf` only the end-entity certificate. Throws `config.not-found` when a
- * file cannot be read at start; a file that becomes unreadable later makes every
- * status `unknown`.
- * @example crlFilesRevocationLookup(['/etc/portcullis/partner.crl'], 'chain', () => clock.now())
+ * the anchor, `leaf` only the end-entity certificate. At start, a file that cannot be read
+ * throws `config.not-found` and one that holds no CRL `config.invalid`, naming `where`
+ * (the setting) and the file; a file that becomes so later makes every status `unknown`.
+ * @example crlFilesRevocationLookup([{ name: 'partner.crl', path: '/etc/portcullis/partner.crl' }], 'chain', () => clock.now())
  */
-export function crlFilesRevocationLookup(files: readonly string[], mode: 'chain' | 'leaf', now: () => number, logger?: Logger): RevocationLookup {
-  const load = (): RevocationLookup => crlRevocationLookup(files.flatMap(readCrls), now);
+export function crlFilesRevocationLookup(files: readonly CrlFile[], mode: 'chain' | 'leaf', now: () => number, logger?: Logger, where = 'require.clientCertificate.crls'): RevocationLookup {
+  const load = (): RevocationLookup => crlRevocationLookup(files.flatMap((f) => readCrls(f, where)), now);
   let stamps: string;
-  let lookup: RevocationLookup;
   try {
     stamps = files.map(stamp).join('|');
-    lookup = load();
-  } catch (cause) {
-    throw new PortcullisError('config.not-found', 'a CRL file of require.clientCertificate.crls cannot be read', { cause });
+  } catch {
+    stamps = '';
   }
+  // (stamped before it is read: a change in between is read again at the next check)
+  let lookup = load();
   let checkedAt = now();
   return (cert, issuer) => {
     if (mode === 'leaf' && basicConstraintsOf(cert)?.ca === true) return 'good';

@@ -76,6 +76,11 @@ function parseCrl(der: Uint8Array): ParsedCrl | null {
   }
 }
 
+/** Whether `der` parses as an X.509 CRL (RFC 5280 §5.1); usable or not is decided per lookup. */
+export function isCrl(der: Uint8Array): boolean {
+  return parseCrl(der) !== null;
+}
+
 /**
  * Status from CRLs signed by the certificate's issuer; `unknown` when no valid,
  * current CRL of that issuer is at hand. A CRL that names the issuer but cannot be

@@ -47,7 +47,7 @@ async function setup() {
       findApp: () => undefined,
       anchors: [fromPem(partner.rootPem, 'CERTIFICATE')],
       anchorsKey: 'bundle:partner.pem',
-      revocation: crlFilesRevocationLookup([file], 'leaf', () => clock.now()),
+      revocation: crlFilesRevocationLookup([{ name: 'partner.crl', path: file }], 'leaf', () => clock.now()),
     },
   );
   const request = async (): Promise<void> => {
