@@ -12,7 +12,7 @@ import type { JWK } from 'jose';
 import type { Logger } from '../core/logger.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import type { TokenService, EndpointRequest } from '../tokens/service.js';
-import { proxyList, trustsPeer } from '../gateway/trusted-proxies.js';
+import { proxyTrust } from './client-address.js';
 import { forwardedHeaderGuard } from './forwarded-headers.js';
 import { checkHostHeaders } from './host-header.js';
 import { parseForm } from './form.js';
@@ -35,8 +35,8 @@ export interface IdentityPlaneDeps {
   /**
    * `gateway.trustedProxies`: peers whose X-Forwarded-* and Forwarded headers are kept;
    * every other peer's are removed before any handler (oidc-provider included) sees them.
-   * Behind them, `req.ip` is the client's address as the nearest untrusted hop in
-   * X-Forwarded-For (fastify's `trustProxy`, decided by the same list).
+   * Behind them, the client's address (`clientAddress(req)`) is the nearest untrusted hop
+   * in X-Forwarded-For (fastify's `trustProxy`, decided by the same list).
    */
   trustedProxies?: readonly string[];
 }
@@ -64,10 +64,9 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
 }
 
 export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
-  // The client address (`req.ip`: the sign-in attempt caps and their audit events) is the
+  // The client address (`clientAddress`: the sign-in attempt caps and their audit events) is the
   // nearest X-Forwarded-For entry that is not a trusted proxy, read only when the peer is one.
-  const proxies = proxyList(d.trustedProxies ?? []);
-  const trustProxy = (address: string): boolean => trustsPeer(proxies, address);
+  const trustProxy = proxyTrust(d.trustedProxies ?? []);
   const app = createHttpServer(d.logger, { bodyLimit: 64 * 1024, trustProxy, ...(d.https ? ({ https: d.https } as FastifyServerOptions) : {}) });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));

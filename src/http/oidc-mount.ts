@@ -18,6 +18,7 @@ import { ASSET_PATH, PAGE_HEADERS, WEBAUTHN_SCRIPT, page } from '../identity/pag
 import type { Outcome, SignInPages } from '../identity/pages/sign-in.js';
 import { ACCOUNT_PATH, type AccountPages } from '../identity/pages/account.js';
 import type { Page } from '../identity/pages/html.js';
+import { clientAddress } from './client-address.js';
 import { problem } from './wire-errors.js';
 
 export interface MountOidcOptions {
@@ -289,7 +290,7 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
   app.post('/interaction/:uid/*', async (req, reply) => {
     try {
       const action = (req.params as Record<string, string>)['*'] ?? '';
-      await send(reply, await pages.post(req.raw, reply.raw, action, formOf(req), req.ip));
+      await send(reply, await pages.post(req.raw, reply.raw, action, formOf(req), clientAddress(req)));
     } catch (e) {
       await fail(reply, e);
     }

@@ -13,6 +13,7 @@ import { DEFAULT_LOCKOUT_POLICY } from '../../src/identity/lockout.js';
 import { Browser, csrfOf } from '../support/oidc-harness.js';
 import { authorizationRequest, registerOidcApp, REDIRECT, startOidcNode, type OidcApp } from '../support/oidc-node.js';
 import type { TestNode } from '../support/portcullis.js';
+import { forwardedAddress } from '../../src/http/client-address.js';
 
 const PASSWORD = 'plum tractor velvet orbit';
 /** The client (127.0.0.1) is a trusted proxy, behind another listed one; proxies are listed, the client is not one. */
@@ -41,6 +42,11 @@ async function signIn(node: TestNode, forwardedFor: string, password: string) {
   assert.match(r.body, /Sign in/);
   const login = new URL(/action="([^"]*\/login)"/.exec(r.body)![1]!.replace(/&amp;/g, '&'), issuer).toString();
   return browser.request(login, { headers, form: { csrf: csrfOf(r.body), email: 'victim@example.test', password } });
+}
+
+/** Clears the victim account's own failures, so a test's many wrong passwords meet only the per-address cap. */
+async function unlockVictim(node: TestNode): Promise<void> {
+  await node.services.identity.lockout.unlockAccount((await node.services.identity.users.find('victim@example.test')).id);
 }
 
 async function lastFailedSignInAddress(node: TestNode): Promise<unknown> {
@@ -80,4 +86,61 @@ test('attack: from a peer that is not a trusted proxy, X-Forwarded-For changes n
     assert.equal((await lockout.state('ip', claimed)).failures, 0);
   }
   assert.equal((await lockout.state('ip', '127.0.0.1')).failures, before + 2);
+});
+
+test('attack: behind a proxy that appends ip:port, a new source port is the same client: the cap is not dodged', async () => {
+  const lockout = proxied.services.identity.lockout;
+  for (const port of [50001, 50002, 50003]) {
+    await unlockVictim(proxied);
+    const r = await signIn(proxied, `203.0.113.20:${port}, 192.0.2.5:443`, 'wrong password');
+    assert.equal(r.status, 401, r.body.slice(0, 200));
+    assert.equal(await lastFailedSignInAddress(proxied), '203.0.113.20');
+  }
+  assert.equal((await lockout.state('ip', '203.0.113.20')).failures, 3);
+  assert.equal((await lockout.state('ip', '192.0.2.5')).failures, 0, 'the proxy written with its port is still a listed proxy');
+});
+
+test('attack: a bracketed IPv6 entry with a port ([v6]:port, quoted or not) is counted by its /64, not by the port', async () => {
+  const lockout = proxied.services.identity.lockout;
+  for (const entry of ['[2001:DB8:5:6::1]:40001', '"[2001:db8:5:6::2]:40002"', '[2001:db8:5:6::3]']) {
+    await unlockVictim(proxied);
+    const r = await signIn(proxied, `${entry}, 192.0.2.5`, 'wrong password');
+    assert.equal(r.status, 401, r.body.slice(0, 200));
+  }
+  assert.equal(await lastFailedSignInAddress(proxied), '2001:db8:5:6::3');
+  assert.equal((await lockout.state('ip', '2001:db8:5:6::9')).failures, 3);
+});
+
+test('attack: an entry that is not an IP address is no fresh identity: the attempt counts against the proxy that appended it', async () => {
+  const lockout = proxied.services.identity.lockout;
+  const before = (await lockout.state('ip', '192.0.2.77')).failures;
+  for (const junk of ['unknown', '_hidden', 'attacker-1.example', '203.0.113.30:99999']) {
+    await unlockVictim(proxied);
+    const r = await signIn(proxied, `${junk}, 192.0.2.77`, 'wrong password');
+    assert.equal(r.status, 401, r.body.slice(0, 200));
+    assert.equal(await lastFailedSignInAddress(proxied), '192.0.2.77');
+    assert.equal((await lockout.state('ip', junk)).failures, 0);
+  }
+  assert.equal((await lockout.state('ip', '192.0.2.77')).failures, before + 4);
+});
+
+test('an X-Forwarded-For entry is its address alone, in one spelling; anything else is no address', () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['203.0.113.9', '203.0.113.9'],
+    ['203.0.113.9:8080', '203.0.113.9'],
+    ['"203.0.113.9:8080"', '203.0.113.9'],
+    ['[2001:DB8::1]:443', '2001:db8::1'],
+    ['"[2001:db8::1]"', '2001:db8::1'],
+    ['2001:db8::1', '2001:db8::1'],
+    ['[::ffff:203.0.113.9]:1', '203.0.113.9'],
+    ['203.0.113.9:65536', undefined],
+    ['[203.0.113.9]:80', undefined],
+    ['2001:db8::1]:80', undefined],
+    ['[2001:db8::1', undefined],
+    ['unknown', undefined],
+    ['_hidden', undefined],
+    ['', undefined],
+    ['"', undefined],
+  ];
+  for (const [entry, address] of cases) assert.equal(forwardedAddress(entry), address, entry);
 });
