@@ -11,6 +11,7 @@ import { createLocalJWKSet, jwtVerify, errors as joseErrors } from 'jose';
 import { PortcullisError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
+import type { AuditEventInput } from '../audit/store.js';
 import type { AppRecord } from './store.js';
 import { checkClientId, checkClientIds } from './client-id.js';
 import { verifySecret } from './secrets.js';
@@ -40,6 +41,26 @@ export const MTLS_METHODS: ReadonlySet<string> = new Set(['tls_client_auth', 'se
  */
 export function assertionAudiences(issuer: string, endpoint: string): string[] {
   return [...new Set([issuer, `${issuer.replace(/\/$/, '')}/oauth2/token`, endpoint])];
+}
+
+/** The endpoints that authenticate clients, by path, and the audit event type of a failed client authentication at each. */
+export const CLIENT_AUTH_DENIALS = {
+  '/oauth2/token': 'token.denied',
+  '/oauth2/revoke': 'token.revoke-refused',
+  '/oauth2/introspect': 'token.introspect-refused',
+} as const;
+
+export type ClientAuthEndpoint = keyof typeof CLIENT_AUTH_DENIALS;
+
+/**
+ * The audit event of a failed client authentication (`oauth.invalid-client`) at `endpoint`,
+ * whichever server answered it (TokenService, or oidc-provider for a sign-in app): the
+ * client id the caller named (unverified; null when none), never its secret or assertion.
+ *
+ * @example audit.record(clientAuthDenied('/oauth2/revoke', namedClientId(req.authorization, req.params), clock.now()));
+ */
+export function clientAuthDenied(endpoint: ClientAuthEndpoint, clientId: string | undefined, time: number): AuditEventInput {
+  return { time, type: CLIENT_AUTH_DENIALS[endpoint], actor: 'anonymous', clientId: clientId ?? null, reason: 'oauth.invalid-client', data: { endpoint } };
 }
 
 export interface ClientAuthContext {

@@ -61,6 +61,19 @@ function basicClientId(authorization: string): { clientId: string } | { notUtf8:
 }
 
 /**
+ * The client id a request names: its Basic credentials' (when well-formed), else the
+ * form's `client_id`; undefined when it names none. Unverified: for the audit trail of a
+ * refused request, never for a decision.
+ *
+ * @example namedClientId(req.headers.authorization, form) // 'app_…'
+ */
+export function namedClientId(authorization: string | undefined, params: Readonly<Record<string, string | undefined>>): string | undefined {
+  const basic = authorization === undefined ? undefined : basicClientId(authorization);
+  if (basic !== undefined && 'clientId' in basic && problemOf(basic.clientId) === undefined) return basic.clientId;
+  return params['client_id'];
+}
+
+/**
  * Refuses a malformed client id in the Basic credentials of `authorization` or in the
  * form's `client_id` with `oauth.invalid-request`, naming which; passes anything else
  * (a missing or wrong client is client authentication's to answer).

@@ -10,7 +10,8 @@ import type { EventBus } from '../core/events.js';
 import type { DurableAuditSink } from '../audit/sink.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import type { AppService } from './apps.js';
-import { assertionAudiences, authenticateClient, MTLS_METHODS, type ClientAuthContext, type ClientAuthRequest } from './client-auth.js';
+import { assertionAudiences, authenticateClient, clientAuthDenied, MTLS_METHODS, type ClientAuthContext, type ClientAuthEndpoint, type ClientAuthRequest } from './client-auth.js';
+import { namedClientId } from './client-id.js';
 import { grantAudience, grantScopes, issueAccessToken, type TokenResponse } from './issue.js';
 import type { RevocationSet } from './revocation-set.js';
 import type { TokenRevocationStore } from './store.js';
@@ -59,8 +60,8 @@ export class TokenService {
     d.revocations.onRevoke(() => this.cache.clear());
   }
 
-  /** Authenticates the caller; a failure is audited as `deniedAs` (every endpoint, so no guess goes unrecorded). */
-  private async auth(req: EndpointRequest, deniedAs: 'token.denied' | 'token.revoke-refused' | 'token.introspect-refused') {
+  /** Authenticates the caller; a failure is audited (every endpoint, so no guess goes unrecorded). */
+  private async auth(req: EndpointRequest, endpoint: ClientAuthEndpoint) {
     try {
       return await authenticateClient(req, {
         findApp: (id) => this.d.apps.find(id),
@@ -71,7 +72,7 @@ export class TokenService {
       });
     } catch (e) {
       if (e instanceof PortcullisError && e.code === 'oauth.invalid-client') {
-        this.d.audit.record({ time: this.d.clock.now(), type: deniedAs, actor: 'anonymous', clientId: req.params.client_id ?? null, reason: e.code });
+        this.d.audit.record(clientAuthDenied(endpoint, namedClientId(req.authorization, req.params), this.d.clock.now()));
       }
       throw e;
     }
@@ -81,7 +82,7 @@ export class TokenService {
   async token(req: EndpointRequest): Promise<TokenResponse> {
     const grantType = req.params.grant_type;
     if (!grantType) throw new PortcullisError('oauth.invalid-request', 'grant_type is required');
-    const app = await this.auth(req, 'token.denied');
+    const app = await this.auth(req, '/oauth2/token');
     if (grantType !== 'client_credentials') throw new PortcullisError('oauth.unsupported-grant-type', `grant_type ${grantType} is not supported`);
     // Records from before grant types existed have none: client credentials was their only grant.
     if (app.grantTypes !== undefined && !app.grantTypes.includes('client_credentials')) {
@@ -118,7 +119,7 @@ export class TokenService {
    * itself holds even when that fails.
    */
   async revoke(req: EndpointRequest): Promise<void> {
-    const app = await this.auth(req, 'token.revoke-refused');
+    const app = await this.auth(req, '/oauth2/revoke');
     const token = req.params.token;
     if (!token) throw new PortcullisError('oauth.invalid-request', 'token is required');
     const hint = req.params.token_type_hint;
@@ -183,7 +184,7 @@ export class TokenService {
    * was issued to the caller or names one of the caller's audiences (a resource server).
    */
   async introspect(req: EndpointRequest): Promise<IntrospectionResponse> {
-    const app = await this.auth(req, 'token.introspect-refused');
+    const app = await this.auth(req, '/oauth2/introspect');
     const token = req.params.token;
     if (!token) throw new PortcullisError('oauth.invalid-request', 'token is required');
     const claims = await this.activeClaims(token);

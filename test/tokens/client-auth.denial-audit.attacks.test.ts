@@ -34,6 +34,7 @@ for (const [path, type] of [
     const rows = await deniedRows(type);
     assert.equal(rows.length, before + 1, `no ${type} audit event for the failed client authentication`);
     assert.equal(rows.at(-1)!.clientId, appId);
+    assert.equal(rows.at(-1)!.data?.['endpoint'], path);
     assert.ok(!JSON.stringify(rows.at(-1)).includes('guess'), 'the presented secret is not audited');
   });
 }
@@ -42,5 +43,8 @@ test('attack: a wrong Basic secret at /oauth2/introspect is audited too', async 
   const before = (await deniedRows('token.introspect-refused')).length;
   const r = await postForm(`${node.urls.identity}/oauth2/introspect`, { token: 'x' }, { authorization: basic(appId, 'guess') });
   assert.equal(r.status, 401);
-  assert.equal((await deniedRows('token.introspect-refused')).length, before + 1);
+  const rows = await deniedRows('token.introspect-refused');
+  assert.equal(rows.length, before + 1);
+  assert.equal(rows.at(-1)!.clientId, appId, 'the client id of the Basic credentials is audited');
+  assert.ok(!JSON.stringify(rows.at(-1)).includes('guess'), 'the presented secret is not audited');
 });

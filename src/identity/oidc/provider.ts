@@ -31,7 +31,8 @@ import type { Envelope } from '../../crypto/envelope.js';
 import type { KeyRing } from '../../crypto/keyring.js';
 import type { SettingsStore } from '../../crypto/store.js';
 import type { AppService } from '../../tokens/apps.js';
-import { assertionAudiences } from '../../tokens/client-auth.js';
+import { assertionAudiences, clientAuthDenied, type ClientAuthEndpoint } from '../../tokens/client-auth.js';
+import { namedClientId } from '../../tokens/client-id.js';
 import { verifySecret } from '../../tokens/secrets.js';
 import type { AppRecord, TokenRevocationStore } from '../../tokens/store.js';
 import { ACR_MFA, ACR_SINGLE_FACTOR } from '../../gateway/assurance-policy.js';
@@ -99,6 +100,13 @@ export const OIDC_ROUTES = {
 } as const;
 
 const MODEL_ISSUED_JWT = 'IssuedJwt';
+
+/** oidc-provider's error events of the endpoints where it authenticates clients (its routes are Portcullis's paths, OIDC_ROUTES). */
+const CLIENT_AUTH_ERROR_EVENTS: ReadonlyArray<readonly [string, ClientAuthEndpoint]> = [
+  ['grant.error', OIDC_ROUTES.token],
+  ['revocation.error', OIDC_ROUTES.revocation],
+  ['introspection.error', OIDC_ROUTES.introspection],
+];
 
 /** Marks, in a provider request's `ctx.state`, that the request recorded audit events. */
 const AUDITED = Symbol('portcullis.oidc.audited');
@@ -458,6 +466,15 @@ export class OidcService {
       return verifySecret(actual, this.clientSecret ?? null);
     };
     provider.on('server_error', (_ctx: unknown, err: Error) => d.logger.error({ err }, 'oidc-provider server error'));
+    // A sign-in app that fails client authentication at an endpoint oidc-provider serves for
+    // it is audited as TokenService audits any other app: no guess goes unrecorded.
+    for (const [event, endpoint] of CLIENT_AUTH_ERROR_EVENTS) {
+      provider.on(event, (ctx: any, err: { error?: unknown }) => {
+        if (err?.error !== 'invalid_client') return;
+        const clientId: unknown = ctx?.oidc?.client?.clientId;
+        d.audit?.record(clientAuthDenied(endpoint, typeof clientId === 'string' ? clientId : namedClientId(ctx?.headers?.authorization, ctx?.oidc?.params ?? {}), d.clock.now()));
+      });
+    }
     // A grant oidc-provider revokes (RFC 7009 for a refresh or opaque token, a logout, a
     // replayed code or refresh token) is audited whether or not it still had unexpired JWT
     // access tokens (each of those gets its own token.revoked): the revocation of a
