@@ -13,6 +13,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Services } from '../app.js';
 import { PortcullisError } from '../core/errors.js';
 import { adminTokenChecker } from './admin-auth.js';
+import { adminHostCheck } from './host-header.js';
 import { AdminAuthFailures } from './admin-auth-failures.js';
 import { appRoutes } from './admin/apps.js';
 import { userRoutes } from './admin/users.js';
@@ -161,6 +162,18 @@ export function buildAdminPlane({ services, adminToken, health, moreMetrics }: A
   routes.push(...certificateRoutes(services));
   routes.push(...userRoutes(services));
   doc = buildOpenApiDocument(routes);
+
+  // DNS rebinding: every route, the open ones first, answers only the names it is called by.
+  const checkHost = adminHostCheck([...services.config.admin.allowedHosts, services.config.listen.admin]);
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      checkHost(request.raw);
+    } catch (e) {
+      done(e as Error);
+      return;
+    }
+    done();
+  });
 
   const isAdmin = adminTokenChecker(adminToken);
   const failures = new AdminAuthFailures(services.audit, services.clock, services.config.admin.failedAuth);

@@ -10,10 +10,15 @@
  * request message that lacks a Host header field and to any request message that contains
  * more than one Host header field line or a Host header field with an invalid field value."
  * (Node refuses a missing one.)
+ *
+ * The admin plane checks the same syntax, then answers only the names it is called by
+ * (`adminHostCheck`), so a DNS-rebound page cannot read it from a browser.
  */
 import type { IncomingMessage } from 'node:http';
 import { PortcullisError } from '../core/errors.js';
+import { isIPv4 } from 'node:net';
 import { isValidHost } from '../gateway/request-target.js';
+import { hostKey } from '../gateway/route-table.js';
 
 const SCHEME = /^https?$/i;
 
@@ -22,6 +27,19 @@ const valuesOf = (field: string | string[]): string[] => (Array.isArray(field) ?
 
 function invalid(field: string): PortcullisError {
   return new PortcullisError('request.malformed', `invalid ${field} header`);
+}
+
+/**
+ * The request's one Host value, undefined when it has none (HTTP/1.0); throws
+ * `request.malformed` for more than one Host line or a Host that is not `uri-host [":" port]`
+ * naming its host one way only.
+ */
+function hostOf(req: IncomingMessage): string | undefined {
+  let hosts = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
+  if (hosts > 1 || (hosts === 1 && !isValidHost(req.headers.host ?? ''))) throw invalid('Host');
+  return hosts === 1 ? req.headers.host : undefined;
 }
 
 /**
@@ -36,12 +54,33 @@ function invalid(field: string): PortcullisError {
  * });
  */
 export function checkHostHeaders(req: IncomingMessage): void {
-  let hosts = 0;
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
-  if (hosts > 1 || (hosts === 1 && !isValidHost(req.headers.host ?? ''))) throw invalid('Host');
+  hostOf(req);
   const forwardedHost = req.headers['x-forwarded-host'];
   if (forwardedHost !== undefined) for (const v of valuesOf(forwardedHost)) if (!isValidHost(v)) throw invalid('X-Forwarded-Host');
   const forwardedProto = req.headers['x-forwarded-proto'];
   if (forwardedProto !== undefined) for (const v of valuesOf(forwardedProto)) if (!SCHEME.test(v)) throw invalid('X-Forwarded-Proto');
+}
+
+/**
+ * The admin plane's Host rule against DNS rebinding: a page whose own name was re-pointed
+ * at the admin plane's address reaches it from a browser as same-origin, but its requests
+ * carry that name in Host. Returns a check that passes a Host naming an IP address,
+ * `localhost` or one of `names` (any case, any port, one trailing dot), throws
+ * `request.malformed` for a malformed Host (as `checkHostHeaders`) and
+ * `admin.host-not-allowed` for any other name and for a request without Host.
+ *
+ * @example
+ * const checkHost = adminHostCheck(config.admin.allowedHosts);
+ * app.addHook('onRequest', (req, _reply, done) => { try { checkHost(req.raw); done(); } catch (e) { done(e as Error); } });
+ */
+export function adminHostCheck(names: readonly string[]): (req: IncomingMessage) => void {
+  const allowed = new Set(['localhost', ...names.map(hostKey)]);
+  return (req) => {
+    const host = hostOf(req);
+    if (host === undefined) throw new PortcullisError('admin.host-not-allowed', 'the admin plane answers only requests that name it in Host');
+    const key = hostKey(host);
+    // hostKey writes an IPv6 literal in brackets and drops the trailing dot of an IPv4 address
+    if (key.charCodeAt(0) === 91 /* [ */ || isIPv4(key) || allowed.has(key)) return;
+    throw new PortcullisError('admin.host-not-allowed', `the admin plane does not answer to the name ${key}: call it by IP address or localhost, or list the name in admin.allowedHosts`);
+  };
 }

@@ -89,6 +89,12 @@ const hostPort = z
   // 0 asks the OS for a free port (tests, ephemeral listeners)
   .refine((v) => !(Number(v.slice(v.lastIndexOf(':') + 1)) > 65535), { error: (iss) => `expected a port from 0 to 65535, got ${String(iss.input).slice(String(iss.input).lastIndexOf(':') + 1)}` });
 
+/** A DNS host name (RFC 1123 labels; `_` as service names use it), without port; one trailing dot allowed. */
+const hostName = z
+  .string()
+  .max(254)
+  .regex(/^(?!.*\.\.)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/, 'expected a host name without port, e.g. admin.internal.example');
+
 /** An IP address, or a CIDR block `address/prefix`. */
 const ipOrCidr = z.string().refine((v) => {
   const slash = v.indexOf('/');
@@ -367,6 +373,10 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('Requests to the admin API without a valid admin token, counted per client address in memory.'),
+      allowedHosts: z
+        .array(hostName)
+        .default([])
+        .describe('Host names (without port) the admin plane answers to, besides IP addresses, `localhost` and the host of `listen.admin`: a request whose `Host` names anything else is refused with 400 `admin.host-not-allowed`, so a web page that points its own DNS name at this address (DNS rebinding) cannot read the admin plane, `/metrics` and the OpenAPI document included, from a visitor\'s browser. List the name a proxy, a scraper or you call it by (`admin.internal.example`).'),
     })
     .prefault({})
     .describe('Admin plane.'),
