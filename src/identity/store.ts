@@ -3,6 +3,7 @@
  * hash lives in PasswordStore (passwords/store.ts) and factor enrolments in MfaStore
  * (mfa/store.ts), both keyed by the user id declared here.
  */
+import type { PageRequest } from '../core/page.js';
 
 export interface UserRecord {
   /** Stable, opaque id (`sub` of every token for this user). */
@@ -27,7 +28,8 @@ export interface UserStore {
   createUser(user: UserRecord): Promise<void>;
   getUser(id: string): Promise<UserRecord | undefined>;
   getUserByEmail(emailNormalized: string): Promise<UserRecord | undefined>;
-  listUsers(): Promise<UserRecord[]>;
+  /** Oldest first (createdAt, then id); one page of them when `page` is given. */
+  listUsers(page?: PageRequest): Promise<UserRecord[]>;
   /** Users whose tokens were revoked (`tokensRevokedBefore` > 0): the revocation reconcile reads these, never every user. */
   listUserTokenWatermarks(): Promise<Array<{ userId: string; tokensRevokedBefore: number }>>;
   updateUser(id: string, patch: UserPatch, now: number): Promise<UserRecord | undefined>;

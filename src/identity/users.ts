@@ -9,6 +9,7 @@
 import { pastSecondOf, type Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
+import type { PageRequest } from '../core/page.js';
 import { randomId } from '../core/ids.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { Factor } from '../mfa/factor.js';
@@ -139,8 +140,9 @@ export class UserService {
     throw new PortcullisError('conflict', 'the password changed meanwhile; try again');
   }
 
-  list(): Promise<UserRecord[]> {
-    return this.d.store.listUsers();
+  /** Oldest first; one page of them when `page` is given. */
+  list(page?: PageRequest): Promise<UserRecord[]> {
+    return this.d.store.listUsers(page);
   }
 
   async get(id: string): Promise<UserRecord> {

@@ -1,5 +1,6 @@
 /** What the token service needs from durable storage. */
 import type { JWK } from 'jose';
+import type { PageRequest } from '../core/page.js';
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth';
 
@@ -53,7 +54,8 @@ export interface AppStore {
   /** Throws PortcullisError('conflict') when the client id exists. */
   createApp(app: AppRecord): Promise<void>;
   getApp(clientId: string): Promise<AppRecord | undefined>;
-  listApps(): Promise<AppRecord[]>;
+  /** Oldest first (createdAt, then clientId); one page of them when `page` is given (its cursor's id is a client id). */
+  listApps(page?: PageRequest): Promise<AppRecord[]>;
   /** Returns the updated record, or undefined when there is no such app. */
   updateApp(clientId: string, patch: AppPatch, now: number): Promise<AppRecord | undefined>;
 }

@@ -73,6 +73,32 @@ describe('admin API: paged lists of apps and users', () => {
     }
   });
 
+  test('a page of apps or users reads that page from the store (one row more, after the cursor), never every row', async () => {
+    const store = t.node.services.store;
+    const asked: Array<[string, unknown]> = [];
+    const [listApps, listUsers] = [store.listApps, store.listUsers];
+    store.listApps = (p) => (asked.push(['apps', p]), listApps.call(store, p));
+    store.listUsers = (p) => (asked.push(['users', p]), listUsers.call(store, p));
+    try {
+      const first = AppList.parse((await t.api('/v1/apps?limit=2')).body);
+      assert.deepEqual(first.apps.map((a) => a.client_id), apps.slice(0, 2));
+      const cursor = first.next_after!;
+      const second = AppList.parse((await t.api(`/v1/apps?limit=2&after=${encodeURIComponent(cursor)}`)).body);
+      assert.deepEqual(second.apps.map((a) => a.client_id), apps.slice(2, 4));
+      const dot = cursor.indexOf('.');
+      const firstUser = UserList.parse((await t.api('/v1/users?limit=1')).body);
+      assert.deepEqual(firstUser.users.map((u) => u.id), [users[0]]);
+      assert.deepEqual(asked, [
+        ['apps', { limit: 3 }],
+        ['apps', { after: { createdAt: Number(cursor.slice(0, dot)), id: cursor.slice(dot + 1) }, limit: 3 }],
+        ['users', { limit: 2 }],
+      ]);
+    } finally {
+      store.listApps = listApps;
+      store.listUsers = listUsers;
+    }
+  });
+
   test('the CLI client follows next_after across pages', async () => {
     const client = new AdminClient(t.admin, t.adminToken);
     assert.deepEqual((await client.listAll<{ client_id: string }>('/v1/apps', 'apps', 2)).map((a) => a.client_id), apps);

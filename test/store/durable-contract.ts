@@ -150,6 +150,17 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.deepEqual(await s.updateApp('app-b', { secretVerifier: null, jwks: null }, T0 + 100), { ...expected, secretVerifier: null, jwks: null, updatedAt: T0 + 100 });
   });
 
+  t('apps: a page after a (createdAt, clientId) cursor, ties broken by client id, at most limit', async (open) => {
+    const s = await open();
+    for (const [id, at] of [['app_d', T0 + 1], ['app_b', T0], ['app_C', T0], ['app_c', T0], ['app_a', T0 + 2]] as const) await s.createApp(app(id, { createdAt: at, updatedAt: at }));
+    const ids = async (after: { createdAt: number; id: string } | undefined, limit: number) => (await s.listApps({ ...(after ? { after } : {}), limit })).map((x) => x.clientId);
+    assert.deepEqual(await ids(undefined, 3), ['app_C', 'app_b', 'app_c']);
+    assert.deepEqual(await ids({ createdAt: T0, id: 'app_c' }, 3), ['app_d', 'app_a']);
+    assert.deepEqual(await ids({ createdAt: T0, id: 'app_bb' }, 2), ['app_c', 'app_d'], 'a cursor whose row is gone');
+    assert.deepEqual(await ids({ createdAt: T0 + 2, id: 'app_a' }, 2), []);
+    assert.deepEqual((await s.listApps()).map((x) => x.clientId), ['app_C', 'app_b', 'app_c', 'app_d', 'app_a'], 'no page: every app');
+  });
+
   t('apps: creating an existing client id is a conflict and keeps the first record', async (open) => {
     const s = await open();
     await s.createApp(app('dup'));
@@ -399,6 +410,18 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.equal(await a.deleteWebhook('wh1'), false);
     assert.deepEqual(await a.listDeliveries('wh1', 100), []);
     assert.deepEqual(await a.listWebhooks(), []);
+  });
+
+  t('users: a page after a (createdAt, id) cursor, ties broken by id, at most limit', async (open) => {
+    const s = await open();
+    const user = (id: string, at: number) => ({ id, email: `${id}@example.test`, emailNormalized: `${Buffer.from(id).toString('hex')}@example.test`, status: 'active' as const, mfaRequired: false, tokensRevokedBefore: 0, createdAt: at, updatedAt: at });
+    for (const [id, at] of [['usr_d', T0 + 1], ['usr_b', T0], ['usr_B', T0], ['usr_c', T0], ['usr_a', T0 + 2]] as const) await s.createUser(user(id, at));
+    const ids = async (after: { createdAt: number; id: string } | undefined, limit: number) => (await s.listUsers({ ...(after ? { after } : {}), limit })).map((x) => x.id);
+    assert.deepEqual(await ids(undefined, 2), ['usr_B', 'usr_b']);
+    assert.deepEqual(await ids({ createdAt: T0, id: 'usr_b' }, 10), ['usr_c', 'usr_d', 'usr_a']);
+    assert.deepEqual(await ids({ createdAt: T0, id: 'usr_bb' }, 1), ['usr_c'], 'a cursor whose row is gone');
+    assert.deepEqual(await ids({ createdAt: T0 + 2, id: 'usr_a' }, 5), []);
+    assert.deepEqual((await s.listUsers()).map((x) => x.id), ['usr_B', 'usr_b', 'usr_c', 'usr_d', 'usr_a'], 'no page: every user');
   });
 
   t('users: the token watermarks list only users whose tokens were revoked, never every user', async (open) => {

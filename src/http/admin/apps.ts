@@ -3,7 +3,7 @@ import type { JWK } from 'jose';
 import type { Services } from '../../app.js';
 import { PortcullisError } from '../../core/errors.js';
 import { viewApp } from '../../tokens/apps.js';
-import { page, PageQuery } from './page.js';
+import { createdPage, PageQuery } from './page.js';
 import { defineRoute, type AdminRoute } from './route.js';
 import { AppCredentials, AppList, AppResponse, CreateAppRequest, JwkSet } from './schemas.js';
 
@@ -73,7 +73,7 @@ export function appRoutes(s: Services): AdminRoute[] {
       responses: { 200: { description: 'A page of apps, oldest first.', schema: AppList } },
       errors: [400],
       async handler({ query }) {
-        const { rows, next_after } = page(await s.store.listApps(), (a) => [a.createdAt, a.clientId], query);
+        const { rows, next_after } = await createdPage(query, (p) => s.store.listApps(p), (a) => [a.createdAt, a.clientId]);
         return { body: { apps: rows.map(viewApp), next_after } };
       },
     }),

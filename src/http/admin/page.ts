@@ -71,7 +71,7 @@ export function createdPage<T>(query: { after?: string | undefined; limit: numbe
  * `newestFirst` (then `after` names a row and the page holds the older ones after it).
  *
  * @example
- * const { rows, next_after } = page(await store.listApps(), (a) => [a.createdAt, a.clientId], { limit: 100 });
+ * const { rows, next_after } = page(await oidc.listSessions(userId), (x) => [x.createdAt, x.handle], { limit: 100 }, true);
  */
 export function page<T>(rows: readonly T[], key: (row: T) => readonly [number, string], query: PageQuery, newestFirst = false): { rows: T[]; next_after: string | null } {
   const dir = newestFirst ? -1 : 1;

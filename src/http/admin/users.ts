@@ -11,7 +11,7 @@ import { PortcullisError } from '../../core/errors.js';
 import { canonicalAddress } from '../../identity/lockout.js';
 import { INVITE_PATH } from '../../identity/invites.js';
 import type { UserRecord } from '../../identity/store.js';
-import { page, PageQuery } from './page.js';
+import { createdPage, page, PageQuery } from './page.js';
 import { defineRoute, type AdminRoute } from './route.js';
 import { AddressLockout, CreateUserRequest, SessionEnded, UserCreated, UserInvite, UserList, UserRemoved, UserResponse, UserSessionList } from './user-schemas.js';
 
@@ -134,7 +134,7 @@ export function userRoutes(s: Services): AdminRoute[] {
       responses: { 200: { description: 'A page of users, oldest first.', schema: UserList } },
       errors: [400],
       async handler({ query }) {
-        const { rows, next_after } = page(await users.list(), (u) => [u.createdAt, u.id], query);
+        const { rows, next_after } = await createdPage(query, (p) => users.list(p), (u) => [u.createdAt, u.id]);
         return { body: { users: await Promise.all(rows.map(view)), next_after } };
       },
     }),

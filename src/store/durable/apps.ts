@@ -1,7 +1,9 @@
 /** Queries on the `apps` table (AppStore). */
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
+import type { PageRequest } from '../../core/page.js';
 import type { AppPatch, AppRecord, ClientAuthMethod } from '../../tokens/store.js';
+import { after } from './keyset.js';
 import type { AppsTable, Database } from './schema.js';
 
 function toRow(a: AppRecord): AppsTable {
@@ -88,9 +90,12 @@ export async function getApp(db: Kysely<Database>, clientId: string): Promise<Ap
   return r && fromRow(r);
 }
 
-export async function listApps(db: Kysely<Database>): Promise<AppRecord[]> {
-  const rows = await db.selectFrom('apps').selectAll().orderBy('created_at').orderBy('client_id').execute();
-  return rows.map(fromRow);
+export async function listApps(db: Kysely<Database>, page?: PageRequest): Promise<AppRecord[]> {
+  let q = db.selectFrom('apps').selectAll();
+  if (page?.after !== undefined) q = q.where(after('created_at', 'client_id', page.after.createdAt, page.after.id));
+  q = q.orderBy('created_at').orderBy('client_id');
+  if (page !== undefined) q = q.limit(page.limit);
+  return (await q.execute()).map(fromRow);
 }
 
 export async function updateApp(db: Kysely<Database>, clientId: string, patch: AppPatch, now: number): Promise<AppRecord | undefined> {

@@ -4,6 +4,7 @@
  * its own. Failures other than PortcullisErrors surface as `store.unavailable`.
  */
 import type { Kysely } from 'kysely';
+import type { PageRequest } from '../../core/page.js';
 import type { IdentityStore, OidcModelRecord, UserPatch, UserRecord, WebAuthnCredentialRecord } from '../../identity/store.js';
 import { storeError } from './store-error.js';
 import * as users from './users.js';
@@ -31,8 +32,8 @@ export class KyselyIdentityStore implements IdentityStore {
   getUserByEmail(e: string) {
     return this.run('getUserByEmail', () => users.getUserByEmail(this.db, e));
   }
-  listUsers() {
-    return this.run('listUsers', () => users.listUsers(this.db));
+  listUsers(page?: PageRequest) {
+    return this.run('listUsers', () => users.listUsers(this.db, page));
   }
   listUserTokenWatermarks() {
     return this.run('listUserTokenWatermarks', () => users.listUserTokenWatermarks(this.db));

@@ -95,7 +95,7 @@ export class KyselyDurableStore implements DurableStore {
   createUser(u: UserRecord) { return this.ident('createUser', (i) => i.createUser(u)); }
   getUser(id: string) { return this.ident('getUser', (i) => i.getUser(id)); }
   getUserByEmail(e: string) { return this.ident('getUserByEmail', (i) => i.getUserByEmail(e)); }
-  listUsers() { return this.ident('listUsers', (i) => i.listUsers()); }
+  listUsers(page?: PageRequest) { return this.ident('listUsers', (i) => i.listUsers(page)); }
   listUserTokenWatermarks() { return this.ident('listUserTokenWatermarks', (i) => i.listUserTokenWatermarks()); }
   updateUser(id: string, p: UserPatch, now: number) { return this.ident('updateUser', (i) => i.updateUser(id, p, now)); }
   deleteUser(id: string) { return this.ident('deleteUser', (i) => i.deleteUser(id)); }
@@ -120,8 +120,8 @@ export class KyselyDurableStore implements DurableStore {
   getApp(clientId: string): Promise<AppRecord | undefined> {
     return this.run('getApp', (db) => apps.getApp(db, clientId));
   }
-  listApps(): Promise<AppRecord[]> {
-    return this.run('listApps', (db) => apps.listApps(db));
+  listApps(page?: PageRequest): Promise<AppRecord[]> {
+    return this.run('listApps', (db) => apps.listApps(db, page));
   }
   updateApp(clientId: string, patch: AppPatch, now: number): Promise<AppRecord | undefined> {
     return this.run('updateApp', (db) => apps.updateApp(db, clientId, patch, now));

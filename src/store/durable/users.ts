@@ -1,7 +1,9 @@
 /** Queries on the `users` table (UserStore); deleting a user removes everything keyed by the user id. */
 import type { Kysely, Selectable } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
+import type { PageRequest } from '../../core/page.js';
 import type { UserPatch, UserRecord } from '../../identity/store.js';
+import { after } from './keyset.js';
 
 export interface UsersTable {
   id: string;
@@ -60,8 +62,12 @@ export async function getUserByEmail(db: Kysely<UsersDatabase>, emailNormalized:
   return r && fromRow(r);
 }
 
-export async function listUsers(db: Kysely<UsersDatabase>): Promise<UserRecord[]> {
-  return (await db.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').execute()).map(fromRow);
+export async function listUsers(db: Kysely<UsersDatabase>, page?: PageRequest): Promise<UserRecord[]> {
+  let q = db.selectFrom('users').selectAll();
+  if (page?.after !== undefined) q = q.where(after('created_at', 'id', page.after.createdAt, page.after.id));
+  q = q.orderBy('created_at').orderBy('id');
+  if (page !== undefined) q = q.limit(page.limit);
+  return (await q.execute()).map(fromRow);
 }
 
 export async function listUserTokenWatermarks(db: Kysely<UsersDatabase>): Promise<Array<{ userId: string; tokensRevokedBefore: number }>> {

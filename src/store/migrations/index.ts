@@ -20,6 +20,7 @@ import { auditHead } from './0009-audit-head.js';
 import { certificateLineage } from './0010-certificate-lineage.js';
 import { gcmKeyUsage } from './0011-gcm-key-usage.js';
 import { auditGenesisHead } from './0012-audit-genesis-head.js';
+import { listOrderIndexes } from './0013-list-order-indexes.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -35,6 +36,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0010-certificate-lineage': certificateLineage,
   '0011-gcm-key-usage': gcmKeyUsage,
   '0012-audit-genesis-head': auditGenesisHead,
+  '0013-list-order-indexes': listOrderIndexes,
 };
 
 /**
