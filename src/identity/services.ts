@@ -122,7 +122,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   });
   const hashers = new PasswordHashers(new Argon2idHasher(id.passwords.argon2id), [new Pbkdf2Hasher()]);
   const otpKey = await sharedSecret(store, d.envelope, 'otp.hmac-key');
-  const totp = new TotpFactor({ store, ephemeral, box: envelopeSecretBox(d.envelope), clock }, { issuer: 'Portcullis' });
+  const totp = new TotpFactor({ store, box: envelopeSecretBox(d.envelope), clock }, { issuer: 'Portcullis' });
   const otp = new OtpFactor(
     { store, ephemeral, codes: new OneTimeCodes(ephemeral, clock, otpKey), sender: otpSender(id.otp, d.dir, clock, d.logger, d.announce ?? true), clock },
     { channel: id.otp.channel, issuer: 'Portcullis' },

@@ -26,8 +26,20 @@ export interface RecoveryCodeRecord {
 
 export interface EnrollmentStore {
   getEnrollment(userId: string, factorId: string): Promise<FactorEnrollment | undefined>;
-  /** Inserts or replaces the user's enrolment for that factor. */
+  /**
+   * Inserts or replaces the user's enrolment for that factor. A replacement keeps the
+   * last accepted step (`advanceLastStep`) when `data` is unchanged (a confirmation) and
+   * clears it otherwise (a new seed has no used steps).
+   */
   putEnrollment(enrollment: FactorEnrollment): Promise<void>;
+  /**
+   * Compare-and-advance of the enrolment's last accepted time step (TOTP's replay guard):
+   * when the enrolment exists and its last step is unset or less than `next`, sets it to
+   * `to` (never less than `next`) and returns true; otherwise changes nothing and returns
+   * false. One conditional write: of concurrent callers (any node) with the same `next`
+   * exactly one wins, and the step never moves back. Deleting the enrolment deletes it.
+   */
+  advanceLastStep(userId: string, factorId: string, next: number, to: number): Promise<boolean>;
   deleteEnrollment(userId: string, factorId: string): Promise<void>;
   listEnrollments(userId: string): Promise<FactorEnrollment[]>;
 }

@@ -77,7 +77,7 @@ async function createSecrets(node: TestNode): Promise<{ secrets: Secret[]; clear
       }
     }
   }
-  const totp = new TotpFactor({ store: s.store, ephemeral: s.ephemeral, box: envelopeSecretBox(s.envelope), clock: s.clock }, { issuer: 'Portcullis' });
+  const totp = new TotpFactor({ store: s.store, box: envelopeSecretBox(s.envelope), clock: s.clock }, { issuer: 'Portcullis' });
   const enrolled = await totp.enroll({ userId: 'user-dump-1', address: 'dump@example.org' });
   secrets.push({ what: 'TOTP seed', bytes: base32Decode(enrolled.secretBase32!), text: enrolled.secretBase32! });
   // a receiver whose credential is the URL's path (as chat services' incoming webhooks are)

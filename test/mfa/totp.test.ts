@@ -7,10 +7,10 @@ import { guardFactor } from '../../src/mfa/guarded-factor.js';
 import { hotp, timeStep } from '../../src/mfa/totp/hotp.js';
 import { TotpFactor } from '../../src/mfa/totp/totp-factor.js';
 import { Secret } from 'otpauth';
-import { openEphemeralStore } from '../../src/store/index.js';
+import { openDurableStore } from '../../src/store/index.js';
 import { TestEphemeralStore } from '../support/mfa-memory-ephemeral.js';
 import { MemoryMfaStore, TestSecretBox } from '../support/mfa-memory-stores.js';
-import { randomRedisPrefix, redisUrl, serviceTest } from '../support/services.js';
+import { createTempPostgresDatabase, serviceTest } from '../support/services.js';
 
 const T0 = Date.UTC(2030, 0, 1, 12, 0, 15);
 
@@ -19,7 +19,7 @@ function setup() {
   const store = new MemoryMfaStore();
   const ephemeral = new TestEphemeralStore(clock);
   const box = new TestSecretBox();
-  const factor = new TotpFactor({ store, ephemeral, box, clock }, { issuer: 'Portcullis Test' });
+  const factor = new TotpFactor({ store, box, clock }, { issuer: 'Portcullis Test' });
   return { clock, store, ephemeral, box, factor };
 }
 
@@ -187,7 +187,7 @@ test('attack: TOTP guessing — the attempt cap throttles then locks the account
 test('SHA256 and 8-digit TOTP as configured: seed of 32 bytes, URI names the algorithm', async () => {
   const clock = new FrozenClock(T0);
   const store = new MemoryMfaStore();
-  const factor = new TotpFactor({ store, ephemeral: new TestEphemeralStore(clock), box: new TestSecretBox(), clock }, { issuer: 'X', algorithm: 'SHA256', digits: 8 });
+  const factor = new TotpFactor({ store, box: new TestSecretBox(), clock }, { issuer: 'X', algorithm: 'SHA256', digits: 8 });
   const out = await factor.enroll({ userId: 'u1' });
   const seed = Secret.fromBase32(out.secretBase32!).bytes;
   assert.equal(seed.length, 32);
@@ -196,14 +196,13 @@ test('SHA256 and 8-digit TOTP as configured: seed of 32 bytes, URI names the alg
   assert.equal(await factor.isEnrolled('u1'), true);
 });
 
-await serviceTest('redis', 'attack: the previous and the current code sent at once to two nodes sharing Redis — exactly one is accepted, and an older one after a newer one is a replay (needs Redis)', async () => {
+await serviceTest('postgres', 'attack: the previous and the current code sent at once to two nodes sharing PostgreSQL — exactly one is accepted, and an older one after a newer one is a replay (needs PostgreSQL)', async () => {
   const clock = new FrozenClock(T0);
-  const store = new MemoryMfaStore();
   const box = new TestSecretBox();
-  const prefix = randomRedisPrefix();
-  const nodes = await Promise.all([openEphemeralStore(redisUrl(), { prefix }), openEphemeralStore(redisUrl(), { prefix })]);
+  const db = await createTempPostgresDatabase();
+  const stores = await Promise.all([openDurableStore(db.url), openDurableStore(db.url)]);
   try {
-    const [a, b] = nodes.map((ephemeral) => new TotpFactor({ store, ephemeral, box, clock }, { issuer: 'Portcullis Test' }));
+    const [a, b] = stores.map((store) => new TotpFactor({ store, box, clock }, { issuer: 'Portcullis Test' }));
     const seed = Secret.fromBase32((await a!.enroll({ userId: 'u1' })).secretBase32!).bytes;
     const codeAt = (ms: number) => hotp(seed, timeStep(ms, 30), 'SHA1', 6);
     await a!.confirm({ userId: 'u1' }, codeAt(clock.now()));
@@ -218,7 +217,8 @@ await serviceTest('redis', 'attack: the previous and the current code sent at on
     await b!.verify({ userId: 'u1' }, codeAt(clock.now()));
     await rejectsWith(a!.verify({ userId: 'u1' }, codeAt(clock.now() - 30_000)), 'mfa.code-replayed');
   } finally {
-    await Promise.all(nodes.map((n) => n.close()));
+    await Promise.all(stores.map((s) => s.close()));
+    await db.drop();
   }
 });
 

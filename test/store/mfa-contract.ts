@@ -60,6 +60,46 @@ export function runMfaStoreSuite(name: string, make: () => Promise<StoreHarness<
     assert.deepEqual(await s.getEnrollment('u2', 'sms'), other);
   });
 
+  t('last step: advance is a compare-and-set that never moves back; a confirmation keeps it, a new seed or a delete clears it', async (open) => {
+    const s = await open();
+    assert.equal(await s.advanceLastStep('u1', 'totp', 100, 100), false, 'no enrolment, no step');
+    const pending = enrollment('u1', 'totp');
+    await s.putEnrollment(pending);
+    assert.equal(await s.advanceLastStep('u1', 'totp', 100, 101), true);
+    // the step is now 101: an equal or earlier one is a replay, a later one moves it
+    assert.equal(await s.advanceLastStep('u1', 'totp', 100, 100), false);
+    assert.equal(await s.advanceLastStep('u1', 'totp', 101, 101), false);
+    assert.equal(await s.advanceLastStep('u1', 'totp', 102, 102), true);
+    assert.equal(await s.advanceLastStep('u1', 'totp', 102, 102), false);
+    // other users and factors have their own
+    assert.equal(await s.advanceLastStep('u2', 'totp', 102, 102), false);
+    await s.putEnrollment(enrollment('u1', 'email'));
+    assert.equal(await s.advanceLastStep('u1', 'email', 50, 50), true);
+    // confirming the enrolment (same data) keeps the step: the confirming code stays spent
+    await s.putEnrollment({ ...pending, status: 'confirmed', confirmedAt: T0 + 1 });
+    assert.equal(await s.advanceLastStep('u1', 'totp', 102, 102), false);
+    assert.equal((await s.getEnrollment('u1', 'totp'))!.status, 'confirmed');
+    // a new seed (new data) starts with no used step
+    await s.putEnrollment({ ...pending, data: { ...pending.data, sealedSecret: 'v1.iv.other' } });
+    assert.equal(await s.advanceLastStep('u1', 'totp', 90, 90), true);
+    // so does an enrolment made again after a delete
+    await s.deleteEnrollment('u1', 'totp');
+    assert.equal(await s.advanceLastStep('u1', 'totp', 95, 95), false);
+    await s.putEnrollment({ ...pending, data: { ...pending.data, sealedSecret: 'v1.iv.other' } });
+    assert.equal(await s.advanceLastStep('u1', 'totp', 80, 80), true);
+    assert.equal(await s.advanceLastStep('u1', 'email', 50, 50), false);
+  });
+
+  t('last-step replay race — 24 concurrent advances with one step (two nodes when supported): exactly one wins', async (open, hn) => {
+    const [a, b] = await twoNodes(open, hn);
+    await a.putEnrollment(enrollment('u1', 'totp', { status: 'confirmed', confirmedAt: T0 }));
+    const step = 56_666_667;
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? a : b).advanceLastStep('u1', 'totp', step - (i % 2), step)));
+    assert.equal(results.filter(Boolean).length, 1);
+    assert.equal(await b.advanceLastStep('u1', 'totp', step, step), false);
+    assert.equal(await a.advanceLastStep('u1', 'totp', step + 1, step + 1), true);
+  });
+
   t('recovery codes: replace stores the set by index, unused; a code is used once and only with its hash', async (open) => {
     const s = await open();
     const hashes = Array.from({ length: 10 }, (_, i) => h(`u1:code-${i}`));

@@ -11,6 +11,8 @@ import type { FactorEnrollment, MfaStore, RecoveryCodeRecord } from '../../src/m
 
 export class MemoryMfaStore implements MfaStore {
   readonly enrollments = new Map<string, FactorEnrollment>();
+  /** Each enrolment's last accepted step, kept while its data is unchanged. */
+  private readonly lastSteps = new Map<string, number>();
   readonly recovery = new Map<string, RecoveryCodeRecord[]>();
 
   async getEnrollment(userId: string, factorId: string) {
@@ -18,10 +20,21 @@ export class MemoryMfaStore implements MfaStore {
     return e && structuredClone(e);
   }
   async putEnrollment(e: FactorEnrollment) {
-    this.enrollments.set(`${e.userId}\0${e.factorId}`, structuredClone(e));
+    const k = `${e.userId}\0${e.factorId}`;
+    const before = this.enrollments.get(k);
+    if (before === undefined || JSON.stringify(before.data) !== JSON.stringify(e.data)) this.lastSteps.delete(k);
+    this.enrollments.set(k, structuredClone(e));
+  }
+  async advanceLastStep(userId: string, factorId: string, next: number, to: number) {
+    const k = `${userId}\0${factorId}`;
+    const last = this.lastSteps.get(k);
+    if (!this.enrollments.has(k) || (last !== undefined && last >= next)) return false;
+    this.lastSteps.set(k, to);
+    return true;
   }
   async deleteEnrollment(userId: string, factorId: string) {
     this.enrollments.delete(`${userId}\0${factorId}`);
+    this.lastSteps.delete(`${userId}\0${factorId}`);
   }
   async listEnrollments(userId: string) {
     return [...this.enrollments.values()].filter((e) => e.userId === userId).map((e) => structuredClone(e));

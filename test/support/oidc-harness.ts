@@ -79,7 +79,7 @@ export async function startIdentity(opts: { mfaForEveryone?: boolean; hostname?:
   const lockout = new Lockout(ephemeral, clock);
   const outbox = join(dir, 'outbox.jsonl');
   const box = new TestSecretBox();
-  const totpFactor = new TotpFactor({ store: mfaStore, ephemeral, box, clock }, { issuer: 'Portcullis' });
+  const totpFactor = new TotpFactor({ store: mfaStore, box, clock }, { issuer: 'Portcullis' });
   const emailFactor = new OtpFactor(
     { store: mfaStore, ephemeral, codes: new OneTimeCodes(ephemeral, clock, randomBytes(32)), sender: new FileOutboxSender(outbox, clock), clock },
     { channel: 'email', issuer: 'Portcullis', resendIntervalMs: 1 },

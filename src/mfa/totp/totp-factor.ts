@@ -4,12 +4,12 @@
  * confirms it. Verification accepts the current time step ±`window` (default 1, RFC
  * 6238 §5.2's "at most one time step" of network delay), compares in constant time, and
  * accepts each code once: the user's last accepted step only moves forward, by an atomic
- * compare-and-advance in the ephemeral store, so the replay guard holds across nodes.
+ * compare-and-advance on the enrolment in the durable store, so the replay guard holds
+ * across nodes and across restarts (an ephemeral store starts empty after one).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import QRCode from 'qrcode';
 import type { Clock } from '../../core/clock.js';
-import type { EphemeralStore } from '../../core/ephemeral.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { EnrollInput, EnrollOutput, ChallengeOutput, Factor, FactorSubject } from '../factor.js';
 import type { SecretBox } from '../secret-box.js';
@@ -29,14 +29,11 @@ export interface TotpOptions {
 
 export interface TotpDeps {
   store: EnrollmentStore;
-  ephemeral: EphemeralStore;
   box: SecretBox;
   clock: Clock;
 }
 
 const aad = (userId: string): string => `totp:${userId}`;
-/** The user's last accepted time step (the replay guard). */
-const lastStepKey = (userId: string): string => `mfa:totp:last:${userId}`;
 
 export class TotpFactor implements Factor {
   readonly id = 'totp';
@@ -97,10 +94,8 @@ export class TotpFactor implements Factor {
   }
 
   async remove(userId: string): Promise<void> {
+    // the last accepted step goes with the enrolment: a new seed's first code is not "already used"
     await this.deps.store.deleteEnrollment(userId, this.id);
-    // The replay marker covers the removed seed's steps only: left in place, it would refuse
-    // a new seed's first codes for two minutes as "already used".
-    await this.deps.ephemeral.delete(lastStepKey(userId));
   }
 
   private async confirmed(userId: string): Promise<FactorEnrollment> {
@@ -131,11 +126,9 @@ export class TotpFactor implements Factor {
     // only if its step is later than the user's marker, and the marker then moves to the
     // later of that step and the current one, in one compare-and-advance across nodes.
     // So no code is accepted twice or after a newer one, and once a code was accepted,
-    // no code for the current step or an earlier one is, however the requests raced.
-    // The marker must outlive every step it covers: those stay candidates until step
-    // current + 2·window has passed.
-    const ttl = (2 * this.window + 2) * period * 1000;
-    if (!(await this.deps.ephemeral.advance(lastStepKey(e.userId), matched, ttl, Math.max(matched, current)))) {
+    // no code for the current step or an earlier one is, however the requests raced. The
+    // marker is durable: an ephemeral one is gone after a restart, and the code with it.
+    if (!(await this.deps.store.advanceLastStep(e.userId, this.id, matched, Math.max(matched, current)))) {
       throw new PortcullisError('mfa.code-replayed', 'this code was already used; wait for the next one');
     }
   }

@@ -1,9 +1,10 @@
 /**
  * Queries on the `mfa_enrollments` and `mfa_recovery_codes` tables (MfaStore).
- * Using a recovery code is one conditional UPDATE (compare-and-set on hash and
- * used_at), so under concurrent calls on any node exactly one succeeds.
+ * Using a recovery code, and moving a TOTP enrolment's last accepted step, are each one
+ * conditional UPDATE (compare-and-set), so under concurrent calls on any node exactly
+ * one succeeds.
  */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { EnrollmentStatus, FactorEnrollment, RecoveryCodeRecord } from '../../mfa/store.js';
 import type { Database, MfaEnrollmentsTable } from './schema.js';
 
@@ -23,14 +24,31 @@ export async function getEnrollment(db: Kysely<Database>, userId: string, factor
   return r && fromRow(r);
 }
 
-/** Inserts or replaces the (user, factor) row. */
+/** Inserts or replaces the (user, factor) row; the last step stays only while `data` (the seed) does. */
 export async function putEnrollment(db: Kysely<Database>, e: FactorEnrollment): Promise<void> {
   const row = { status: e.status, data: JSON.stringify(e.data), created_at: e.createdAt, confirmed_at: e.confirmedAt };
   await db
     .insertInto('mfa_enrollments')
     .values({ user_id: e.userId, factor_id: e.factorId, ...row })
-    .onConflict((oc) => oc.columns(['user_id', 'factor_id']).doUpdateSet(row))
+    .onConflict((oc) =>
+      oc.columns(['user_id', 'factor_id']).doUpdateSet({
+        ...row,
+        last_step: sql<number | null>`case when mfa_enrollments.data = excluded.data then mfa_enrollments.last_step end`,
+      }),
+    )
     .execute();
+}
+
+/** One conditional UPDATE: a compare-and-set on last_step, so of concurrent calls on any node one wins. */
+export async function advanceLastStep(db: Kysely<Database>, userId: string, factorId: string, next: number, to: number): Promise<boolean> {
+  const r = await db
+    .updateTable('mfa_enrollments')
+    .set({ last_step: to })
+    .where('user_id', '=', userId)
+    .where('factor_id', '=', factorId)
+    .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', next)]))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }
 
 export async function deleteEnrollment(db: Kysely<Database>, userId: string, factorId: string): Promise<void> {

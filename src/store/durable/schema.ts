@@ -118,6 +118,8 @@ export interface MfaEnrollmentsTable {
   data: string;
   created_at: number;
   confirmed_at: number | null;
+  /** The last time step a code was accepted for (TOTP); cleared when `data` (the seed) changes. */
+  last_step: number | null;
 }
 
 export interface MfaRecoveryCodesTable {

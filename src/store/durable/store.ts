@@ -244,6 +244,9 @@ export class KyselyDurableStore implements DurableStore {
   putEnrollment(enrollment: FactorEnrollment): Promise<void> {
     return this.run('putEnrollment', (db) => mfa.putEnrollment(db, enrollment));
   }
+  advanceLastStep(userId: string, factorId: string, next: number, to: number): Promise<boolean> {
+    return this.run('advanceLastStep', (db) => mfa.advanceLastStep(db, userId, factorId, next, to));
+  }
   deleteEnrollment(userId: string, factorId: string): Promise<void> {
     return this.run('deleteEnrollment', (db) => mfa.deleteEnrollment(db, userId, factorId));
   }

@@ -21,6 +21,7 @@ import { certificateLineage } from './0010-certificate-lineage.js';
 import { gcmKeyUsage } from './0011-gcm-key-usage.js';
 import { auditGenesisHead } from './0012-audit-genesis-head.js';
 import { listOrderIndexes } from './0013-list-order-indexes.js';
+import { mfaLastStep } from './0014-mfa-last-step.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -37,6 +38,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0011-gcm-key-usage': gcmKeyUsage,
   '0012-audit-genesis-head': auditGenesisHead,
   '0013-list-order-indexes': listOrderIndexes,
+  '0014-mfa-last-step': mfaLastStep,
 };
 
 /**
