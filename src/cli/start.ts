@@ -1,7 +1,8 @@
 /**
- * `portcullis start --dir DIR [--init]`: serves the planes the config names. On SIGTERM
- * or SIGINT it stops accepting, finishes in-flight requests, flushes the audit trail,
- * closes the stores and exits 0; a second signal exits at once with status 1.
+ * `portcullis start --dir DIR [--init]`: serves the planes the config names. On SIGTERM,
+ * SIGINT or SIGHUP it stops accepting, finishes in-flight requests, flushes the audit
+ * trail, closes the stores and exits 0; a second SIGTERM or SIGINT exits at once with
+ * status 1.
  */
 import type { Command } from 'commander';
 import { configFileOf, defaultDir, withDirOptions } from './context.js';
@@ -22,14 +23,19 @@ export function registerStart(program: Command): void {
         }
         const node = await startPortcullis({ configFile: configFileOf(o) });
         process.stderr.write(`portcullis: serving ${Object.entries(node.urls).map(([plane, url]) => `${plane} ${url}`).join(', ')}\n`);
+        // After a hang-up, stderr is a terminal that is gone: a failed write (EIO) must not end the stop half-way.
+        process.stderr.on('error', () => undefined);
         let stopping = false;
         const stop = (signal: NodeJS.Signals) => {
           if (stopping) {
+            // a hang-up during the stop, or the SIGHUP a service manager may send along with SIGTERM, asks for nothing more
+            if (signal === 'SIGHUP') return;
             process.stderr.write(`portcullis: ${signal} again; exiting without waiting\n`);
             process.exit(1);
           }
           stopping = true;
-          process.stderr.write(`portcullis: ${signal} received; stopping\n`);
+          const why = signal === 'SIGHUP' ? ' (Portcullis does not reload its configuration: start it again to apply a change)' : '';
+          process.stderr.write(`portcullis: ${signal} received; stopping${why}\n`);
           node.close().then(
             () => process.exit(0),
             (e: unknown) => {
@@ -40,6 +46,8 @@ export function registerStart(program: Command): void {
         };
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
+        // SIGHUP: a terminal that hung up, or someone asking for a reload, which Portcullis does not do
+        process.on('SIGHUP', stop);
       }),
     );
 }
