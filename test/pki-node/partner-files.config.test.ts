@@ -11,15 +11,13 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startPortcullis } from '../../src/app.js';
 import { PortcullisError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/logger.js';
 import { CrlPublisher } from '../../src/pki/crl.js';
 import { signingView } from '../../src/pki/issuing-ca.js';
-import { CONFIG_FILE, initPortcullis } from '../../src/init.js';
+import { initPortcullis } from '../../src/init.js';
 import { runCli } from '../cli/run.js';
 import { makeCa } from '../pki/helpers.js';
-import { tempDir, testConfig } from '../support/portcullis.js';
+import { startRefused, tempDir, testConfig } from '../support/portcullis.js';
 
 let dir: string;
 let rootPem: string;
@@ -30,16 +28,7 @@ function write(name: string, text: string | undefined): void {
   if (text !== undefined) writeFileSync(join(dir, name), text);
 }
 
-async function startFails(): Promise<PortcullisError> {
-  try {
-    const node = await startPortcullis({ configFile: join(dir, CONFIG_FILE), ephemeralPorts: true, logger: silentLogger, env: {} });
-    await node.close();
-  } catch (e) {
-    assert.ok(e instanceof PortcullisError, String(e));
-    return e;
-  }
-  assert.fail('the node started');
-}
+const startFails = (): Promise<PortcullisError> => startRefused(dir);
 
 before(async () => {
   dir = tempDir('portcullis-partner-files-');

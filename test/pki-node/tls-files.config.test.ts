@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startPortcullis } from '../../src/app.js';
 import { PortcullisError } from '../../src/core/errors.js';
 import { loadConfig } from '../../src/core/config/load.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -18,7 +17,7 @@ import { CONFIG_FILE, initPortcullis } from '../../src/init.js';
 import type { CertificateAuthority } from '../../src/pki/authority.js';
 import { FrozenClock } from '../../src/core/clock.js';
 import { runCli } from '../cli/run.js';
-import { tempDir, testConfig } from '../support/portcullis.js';
+import { startRefused, tempDir, testConfig } from '../support/portcullis.js';
 import { run } from './helpers.js';
 
 let dir: string;
@@ -38,16 +37,7 @@ function use(cert: string, key: string): void {
   }
 }
 
-async function startFails(): Promise<PortcullisError> {
-  try {
-    const node = await startPortcullis({ configFile: join(dir, CONFIG_FILE), ephemeralPorts: true, logger: silentLogger, env: {} });
-    await node.close();
-  } catch (e) {
-    assert.ok(e instanceof PortcullisError, String(e));
-    return e;
-  }
-  assert.fail('the node started');
-}
+const startFails = (): Promise<PortcullisError> => startRefused(dir);
 
 before(async () => {
   dir = tempDir('portcullis-tls-files-');

@@ -2,6 +2,7 @@
  * Starts a real Portcullis node for feature tests: a fresh directory made by
  * `initPortcullis`, listeners on 127.0.0.1 ephemeral ports, SQLite by default.
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,12 +10,28 @@ import { initPortcullis, CONFIG_FILE } from '../../src/init.js';
 import { startPortcullis, type Portcullis, type StartOptions } from '../../src/app.js';
 import { silentLogger, type Logger } from '../../src/core/logger.js';
 import type { Clock } from '../../src/core/clock.js';
+import { PortcullisError } from '../../src/core/errors.js';
 
 export interface TestNode extends Portcullis {
   dir: string;
   adminToken: string;
   /** Stops the node and removes its directory. */
   stop(): Promise<void>;
+}
+
+/**
+ * Starts a node on `dir`'s config and expects it to be refused: returns the typed error
+ * (fails the test if the node starts, or if the error is not a PortcullisError).
+ */
+export async function startRefused(dir: string): Promise<PortcullisError> {
+  try {
+    const node = await startPortcullis({ configFile: join(dir, CONFIG_FILE), ephemeralPorts: true, logger: silentLogger, env: {} });
+    await node.close();
+  } catch (e) {
+    assert.ok(e instanceof PortcullisError, String(e));
+    return e;
+  }
+  assert.fail('the node started');
 }
 
 export function tempDir(prefix = 'portcullis-test-'): string {
