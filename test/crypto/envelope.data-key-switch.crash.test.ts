@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import BetterSqlite3 from 'better-sqlite3';
 import { openCoreServices } from '../../src/app.js';
 import { loadConfig } from '../../src/core/config/load.js';
@@ -20,6 +19,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { CONFIG_FILE, initPortcullis } from '../../src/init.js';
 import { openDurableStore } from '../../src/store/index.js';
 import { testConfig } from '../support/portcullis.js';
+import { postgresExec } from '../support/store-fixtures.js';
 import { createTempPostgresDatabase, serviceDescribe } from '../support/services.js';
 
 interface Database {
@@ -129,15 +129,7 @@ await serviceDescribe('postgres', 'data-key switch on PostgreSQL', () => {
       await crashBetweenSwitchAndAudit(
         {
           store: db.url,
-          exec: async (sql) => {
-            const c = new pg.Client({ connectionString: db.url });
-            await c.connect();
-            try {
-              await c.query(sql);
-            } finally {
-              await c.end();
-            }
-          },
+          exec: postgresExec(db.url),
         },
         PG_FAULT,
         PG_CLEAR,

@@ -36,21 +36,26 @@ export async function sqliteStoreFixture(prefix = 'portcullis-store-', opts: { a
   };
 }
 
+/** Runs SQL on the PostgreSQL database at `url` over a connection of its own (another process's view). */
+export function postgresExec(url: string): (sql: string) => Promise<void> {
+  return async (sql) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+}
+
 /** A store on a fresh PostgreSQL database, dropped by `dispose` (call under `serviceDescribe('postgres', …)`). */
 export async function postgresStoreFixture(): Promise<StoreFixture> {
   const db = await createTempPostgresDatabase();
   const store = await openDurableStore(db.url);
   return {
     store,
-    exec: async (sql) => {
-      const c = new pg.Client({ connectionString: db.url });
-      await c.connect();
-      try {
-        await c.query(sql);
-      } finally {
-        await c.end();
-      }
-    },
+    exec: postgresExec(db.url),
     dispose: async () => {
       await store.close();
       await db.drop();
