@@ -94,12 +94,42 @@ export function parseRequestTarget(url: string): RequestTarget {
   const q = url.indexOf('?');
   let path = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? '' : url.slice(q);
+  if (query.length > 1 && MAYBE_OVERRIDE.test(query) && hasMethodOverrideParam(query)) {
+    throw new PortcullisError('request.method-override', 'a `_method` query parameter would have the upstream run another method than the one the gateway routed and checked');
+  }
   if (path.includes('\\')) throw malformed('has a backslash');
   if (path.includes('%')) path = decodeUnreserved(path);
   if (path.length > 1) checkSegments(path);
   const matchPath = path.includes(';') ? withoutParameters(path) : path;
   if (matchPath !== path) checkSegments(matchPath);
   return { path, matchPath, query };
+}
+
+/** A query that could name `_method`: only these are split (`%` for an encoded name). */
+const MAYBE_OVERRIDE = /method|%/i;
+
+/**
+ * Whether a query (with its leading `?`) has a parameter named `_method` (any case), as
+ * the query parsers of Express (`method-override('_method')`), Symfony and PHP read it:
+ * pairs split on `&` and `;`, the name percent-decoded with `+` as a space, a trailing
+ * `[…]` removed. A name that does not decode is not `_method` to them either.
+ */
+function hasMethodOverrideParam(query: string): boolean {
+  for (const pair of query.slice(1).split(/[&;]/)) {
+    const eq = pair.indexOf('=');
+    let name = eq === -1 ? pair : pair.slice(0, eq);
+    if (name.includes('%')) {
+      try {
+        name = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        continue;
+      }
+    }
+    const bracket = name.indexOf('[');
+    if (bracket !== -1) name = name.slice(0, bracket);
+    if (name.length === 7 && name.toLowerCase() === '_method') return true;
+  }
+  return false;
 }
 
 /** `/a;x/b;y=1` → `/a/b`. */
