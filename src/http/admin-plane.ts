@@ -13,7 +13,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Services } from '../app.js';
 import { PortcullisError } from '../core/errors.js';
 import { adminTokenChecker } from './admin-auth.js';
-import { adminHostCheck } from './host-header.js';
+import { adminHostCheck, rawRequestCheck } from './host-header.js';
 import { AdminAuthFailures } from './admin-auth-failures.js';
 import { appRoutes } from './admin/apps.js';
 import { userRoutes } from './admin/users.js';
@@ -165,15 +165,7 @@ export function buildAdminPlane({ services, adminToken, health, moreMetrics }: A
 
   // DNS rebinding: every route, the open ones first, answers only the names it is called by.
   const checkHost = adminHostCheck([...services.config.admin.allowedHosts, services.config.listen.admin]);
-  app.addHook('onRequest', (request, _reply, done) => {
-    try {
-      checkHost(request.raw);
-    } catch (e) {
-      done(e as Error);
-      return;
-    }
-    done();
-  });
+  app.addHook('onRequest', rawRequestCheck(checkHost));
 
   const isAdmin = adminTokenChecker(adminToken);
   const failures = new AdminAuthFailures(services.audit, services.clock, services.config.admin.failedAuth);

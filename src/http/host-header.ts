@@ -15,6 +15,7 @@
  * (`adminHostCheck`), so a DNS-rebound page cannot read it from a browser.
  */
 import type { IncomingMessage } from 'node:http';
+import type { onRequestHookHandler } from 'fastify';
 import { PortcullisError } from '../core/errors.js';
 import { isIPv4 } from 'node:net';
 import { isValidHost } from '../gateway/request-target.js';
@@ -48,10 +49,7 @@ function hostOf(req: IncomingMessage): string | undefined {
  * X-Forwarded-Host listing such a value or an X-Forwarded-Proto listing anything but http
  * and https. Run after the forwarding headers of untrusted peers are removed.
  *
- * @example
- * app.addHook('onRequest', (req, _reply, done) => {
- *   try { checkHostHeaders(req.raw); done(); } catch (e) { done(e as Error); }
- * });
+ * @example app.addHook('onRequest', rawRequestCheck(checkHostHeaders));
  */
 export function checkHostHeaders(req: IncomingMessage): void {
   hostOf(req);
@@ -71,7 +69,7 @@ export function checkHostHeaders(req: IncomingMessage): void {
  *
  * @example
  * const checkHost = adminHostCheck(config.admin.allowedHosts);
- * app.addHook('onRequest', (req, _reply, done) => { try { checkHost(req.raw); done(); } catch (e) { done(e as Error); } });
+ * app.addHook('onRequest', rawRequestCheck(checkHost));
  */
 export function adminHostCheck(names: readonly string[]): (req: IncomingMessage) => void {
   const allowed = new Set(['localhost', ...names.map(hostKey)]);
@@ -82,5 +80,23 @@ export function adminHostCheck(names: readonly string[]): (req: IncomingMessage)
     // hostKey writes an IPv6 literal in brackets and drops the trailing dot of an IPv4 address
     if (key.charCodeAt(0) === 91 /* [ */ || isIPv4(key) || allowed.has(key)) return;
     throw new PortcullisError('admin.host-not-allowed', `the admin plane does not answer to the name ${key}: call it by IP address or localhost, or list the name in admin.allowedHosts`);
+  };
+}
+
+/**
+ * A fastify `onRequest` hook running a synchronous check on the raw request: what the
+ * check throws (a `PortcullisError`) becomes the problem+json answer, and the request
+ * goes no further.
+ * @example app.addHook('onRequest', rawRequestCheck(checkHostHeaders));
+ */
+export function rawRequestCheck(check: (req: IncomingMessage) => void): onRequestHookHandler {
+  return (request, _reply, done) => {
+    try {
+      check(request.raw);
+    } catch (e) {
+      done(e as Error);
+      return;
+    }
+    done();
   };
 }

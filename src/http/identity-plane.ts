@@ -14,7 +14,7 @@ import type { KeyRing } from '../crypto/keyring.js';
 import type { TokenService, EndpointRequest } from '../tokens/service.js';
 import { proxyTrust } from './client-address.js';
 import { forwardedHeaderGuard } from './forwarded-headers.js';
-import { checkHostHeaders } from './host-header.js';
+import { checkHostHeaders, rawRequestCheck } from './host-header.js';
 import { parseForm } from './form.js';
 import { createHttpServer } from './server.js';
 
@@ -71,16 +71,13 @@ export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
   const stripForwarded = forwardedHeaderGuard(d.trustedProxies ?? []);
-  app.addHook('onRequest', (req, _reply, done) => {
-    stripForwarded(req.raw);
-    try {
-      checkHostHeaders(req.raw);
-    } catch (e) {
-      done(e as Error);
-      return;
-    }
-    done();
-  });
+  app.addHook(
+    'onRequest',
+    rawRequestCheck((raw) => {
+      stripForwarded(raw);
+      checkHostHeaders(raw);
+    }),
+  );
 
   const base = d.issuer.replace(/\/$/, '');
   const endpointRequest = (req: FastifyRequest, path: string): EndpointRequest => {
