@@ -296,17 +296,34 @@ export class CertificateAuthority {
     return this.revoked.has(revokedKey(issuerKeyOf(issuer), cert.serial));
   }
 
-  /** Re-reads the CAs and every intermediate's revoked serials from the store (start and the reconcile timer). */
+  /**
+   * Re-reads the CAs and every intermediate's revoked serials from the store (start and
+   * the reconcile timer). A revocation this node learns of here (its `cert.revoked` event
+   * was lost) is put in force as the event would have: the verifier's set, the cached
+   * OCSP answers for the serial, and the CRL of its issuer.
+   */
   async reconcile(): Promise<void> {
     const all = await this.o.store.listCas();
     for (const c of all) if (!this.caKeys.has(c.id)) this.caKeys.set(c.id, issuerKeyOf(parseCertificate(c.certDer)));
     this.caCerts = all.map((c) => c.certDer);
     const cas = all.filter((c) => c.role === 'intermediate');
     const lists = await Promise.all(cas.map((c) => this.o.store.listRevoked(c.id)));
+    const missed = new Set<string>();
     cas.forEach((c, i) => {
       const key = this.caKeys.get(c.id)!;
-      for (const r of lists[i]!) this.revoked.add(revokedKey(key, r.serial));
+      for (const r of lists[i]!) {
+        const k = revokedKey(key, r.serial);
+        if (this.revoked.has(k)) continue;
+        this.revoked.add(k);
+        for (const o of this.ocsp.values()) o.invalidate(r.serial);
+        missed.add(c.id);
+      }
     });
+    for (const id of missed) {
+      const crl = this.crls.get(id);
+      // a failed build keeps no CRL in hand: the next one served is built afresh
+      if (crl?.built) await crl.regenerate().catch(() => undefined);
+    }
   }
 
   /** The current CRL of an intermediate (by CA id); undefined for an unknown id. */

@@ -89,6 +89,11 @@ export class CrlPublisher {
     readonly validityMs = 24 * 3_600_000,
   ) {}
 
+  /** Whether a CRL is in hand or being built (one a later revocation must replace). */
+  get built(): boolean {
+    return this.current !== null || this.pending !== null;
+  }
+
   /** The CRL to serve; fresh when the previous one is past half of its validity. */
   async get(): Promise<Crl> {
     const c = this.current;
