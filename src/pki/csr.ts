@@ -1,6 +1,7 @@
 /** PKCS#10 certification requests (RFC 2986) on @peculiar/asn1-csr: parse, check the proof of possession, accept only strong keys. */
 import { createPublicKey } from 'node:crypto';
 import { CertificationRequest } from '@peculiar/asn1-csr';
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { PortcullisError } from '../core/errors.js';
 import { Asn1Error, kids, parseDer, raw } from './parse.js';
 import { fromPem } from './pem.js';
@@ -48,5 +49,25 @@ export function parseCsr(pem: string): ParsedCsr {
     (key.asymmetricKeyType === 'rsa' && (d?.modulusLength ?? 0) >= 2048) ||
     key.asymmetricKeyType === 'ed25519';
   if (!ok) throw new PortcullisError('pki.csr-invalid', 'the CSR key must be EC P-256/P-384, RSA of 2048 bits or more, or Ed25519');
+  // RFC 5480 §2.1.1: the parameters of an EC key are the namedCurve OID; specifiedCurve (explicit parameters) MUST NOT be used
+  if (key.asymmetricKeyType === 'ec' && spkiParameters(out.spki)?.[0] !== 0x06) {
+    throw new PortcullisError('pki.csr-invalid', 'the CSR EC key must name its curve (explicit curve parameters are not accepted)');
+  }
+  // CA/B BR §6.1.6: the public exponent is odd and at least 3 (with e = 1 anyone can make a signature); 65537 as Boulder asks
+  const e = d?.publicExponent ?? 0n;
+  if (key.asymmetricKeyType === 'rsa' && (e < 65537n || e % 2n === 0n)) {
+    throw new PortcullisError('pki.csr-invalid', 'the CSR RSA key must have an odd public exponent of at least 65537');
+  }
   return out;
+}
+
+/** The DER of the algorithm parameters of a SubjectPublicKeyInfo, or null when absent. */
+function spkiParameters(spki: Uint8Array): Uint8Array | null {
+  let p: ArrayBuffer | null | undefined;
+  try {
+    p = parseDer(spki, SubjectPublicKeyInfo, 'SubjectPublicKeyInfo').value.algorithm.parameters;
+  } catch {
+    throw new PortcullisError('pki.csr-invalid', 'the CSR key cannot be read');
+  }
+  return p ? new Uint8Array(p) : null;
 }

@@ -1,0 +1,51 @@
+/**
+ * The CA certifies only keys it would accept in a chain itself, in the one encoding RFC
+ * 5480 allows: an EC key with explicit curve parameters (RFC 5480 §2.1.1: specifiedCurve
+ * MUST NOT be used; the CVE-2020-0601 curve-substitution trick) and an RSA key whose
+ * public exponent is 1 or even (with e = 1 anyone "signs": the CSR's proof of possession
+ * and every later signature of the key are forgeable by whoever has the public key)
+ * are refused with `pki.csr-invalid`, never issued.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { CertificationRequest } from '@peculiar/asn1-csr';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { issueCertificate } from '../../src/pki/issue.js';
+import { toPem } from '../../src/pki/pem.js';
+import { makeCa, openssl, tmp } from './helpers.js';
+
+test('attack: a CSR whose EC key carries explicit curve parameters is refused (pki.csr-invalid)', async () => {
+  const t = await makeCa();
+  const dir = tmp();
+  let r = openssl(['ecparam', '-name', 'prime256v1', '-param_enc', 'explicit', '-genkey', '-noout', '-out', `${dir}/k.pem`]);
+  assert.equal(r.status, 0, r.out);
+  r = openssl(['req', '-new', '-key', `${dir}/k.pem`, '-subj', '/CN=x', '-out', `${dir}/req.csr`]);
+  assert.equal(r.status, 0, r.out);
+  const csrPem = readFileSync(`${dir}/req.csr`, 'utf8');
+  await assert.rejects(issueCertificate(t.ctx, { profile: 'server', dnsNames: ['a.test'], csrPem }), { code: 'pki.csr-invalid', message: /explicit curve parameters/ });
+});
+
+/** A CSR for an RSA key with public exponent `e`, "signed" without any private key (for e = 1 the signature is the encoded message). */
+function rsaCsrWithExponent(e: number): string {
+  const dir = tmp();
+  const r = openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${dir}/k.pem`, '-subj', '/CN=x', '-outform', 'DER', '-out', `${dir}/req.der`]);
+  assert.equal(r.status, 0, r.out);
+  const csr = AsnConvert.parse(readFileSync(`${dir}/req.der`), CertificationRequest);
+  const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
+  const spki = createPublicKey({ key: { ...jwk, e: Buffer.from([e]).toString('base64url') }, format: 'jwk' }).export({ format: 'der', type: 'spki' });
+  csr.certificationRequestInfo.subjectPKInfo = AsnConvert.parse(spki, SubjectPublicKeyInfo);
+  const info = Buffer.from(AsnConvert.serialize(csr.certificationRequestInfo));
+  // EMSA-PKCS1-v1_5 (RFC 8017 §9.2) of SHA-256(info): with e = 1 it is its own signature
+  const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), createHash('sha256').update(info).digest()]);
+  const em = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(256 - 3 - digestInfo.length, 0xff), Buffer.from([0]), digestInfo]);
+  csr.signature = new Uint8Array(em).buffer;
+  return toPem(new Uint8Array(AsnConvert.serialize(csr)), 'CERTIFICATE REQUEST');
+}
+
+test('attack: a CSR for an RSA key with public exponent 1 (a signature anyone can make) is refused (pki.csr-invalid)', async () => {
+  const t = await makeCa();
+  await assert.rejects(issueCertificate(t.ctx, { profile: 'server', dnsNames: ['a.test'], csrPem: rsaCsrWithExponent(1) }), { code: 'pki.csr-invalid', message: /exponent/ });
+});
