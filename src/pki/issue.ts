@@ -137,8 +137,8 @@ export async function issueCertificate(ctx: IssueContext, req: IssueRequest): Pr
     throw new PortcullisError('request.invalid', `lifetime must be positive and at most ${profile.maxLifetimeMs / 1000}s for the ${profile.name} profile`);
   }
   const now = ctx.clock.now();
-  const notBefore = Math.floor((now - BACKDATE_MS) / 1000) * 1000;
-  // A certificate never outlives its issuer.
+  // Back-dated for clock skew, never to before the issuer's own validity; a certificate never outlives its issuer.
+  const notBefore = Math.max(Math.floor((now - BACKDATE_MS) / 1000) * 1000, ca.cert.notBefore);
   const notAfter = Math.min(Math.floor((now + lifetime) / 1000) * 1000, ca.cert.notAfter);
   if (notAfter <= now) throw new PortcullisError('pki.ca-not-found', 'the issuing CA has expired');
 
