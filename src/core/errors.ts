@@ -169,7 +169,7 @@ export const ERRORS = {
   'cert.wrong-usage': { status: 401, meaning: 'The certificate is not for this use (e.g. a server certificate presented as a client certificate: EKU or key usage).', fix: 'Present a client certificate (EKU clientAuth).' },
   'cert.not-a-ca': { status: 401, meaning: 'A certificate used as an issuer is not a CA (basicConstraints, keyCertSign) or its path length is exceeded.', fix: 'Build the chain from CA certificates only.' },
   'cert.name-constraint': { status: 401, meaning: 'A name in the certificate violates the name constraints of an issuing CA.', fix: 'Use a certificate whose names lie inside the CA name constraints.' },
-  'cert.unsupported': { status: 401, meaning: 'The chain uses an unsupported critical extension, algorithm or policy constraint.', fix: 'Use a certificate issued by the Portcullis CA.' },
+  'cert.unsupported': { status: 401, meaning: 'The chain uses an unsupported critical extension, algorithm or policy constraint, or a weak key (RSA under 2048 bits or with a public exponent that is even or 1, an EC key without a named curve).', fix: 'Use a certificate issued by the Portcullis CA.' },
   'cert.name-mismatch': { status: 401, meaning: 'The certificate does not carry the expected name (DNS, IP or URI SAN).', fix: 'Use a certificate issued for this name.' },
   // store
   'listen.failed': { status: 500, meaning: 'A plane could not listen on its address (in use, not local, or not permitted).', fix: 'Free the port or change `listen.*` in portcullis.yaml.' },

@@ -96,13 +96,20 @@ function decode<T>(f: () => T): T {
 
 const isSelfIssued = (c: ParsedCertificate): boolean => equalBytes(c.issuer, c.subject);
 
-/** Keys accepted anywhere in a path: EC P-256/P-384/P-521 (named curves), RSA >= 2048 bits in whole bytes, Ed25519. */
+/**
+ * Keys accepted anywhere in a path: EC P-256/P-384/P-521 (named curves), RSA >= 2048 bits
+ * in whole bytes with an odd public exponent of at least 3 (CA/B BR §6.1.6; with e = 1
+ * anyone can make a signature), Ed25519.
+ */
 function keyAcceptableUncached(c: ParsedCertificate): boolean {
   try {
     const k = createPublicKey({ key: Buffer.from(c.spki), format: 'der', type: 'spki' });
     const d = k.asymmetricKeyDetails;
     if (k.asymmetricKeyType === 'ec') return c.keyParameters?.[0] === 0x06 && ['prime256v1', 'secp384r1', 'secp521r1'].includes(d?.namedCurve ?? '');
-    if (k.asymmetricKeyType === 'rsa') return (d?.modulusLength ?? 0) >= 2048 && (d?.modulusLength ?? 0) % 8 === 0;
+    if (k.asymmetricKeyType === 'rsa') {
+      const e = d?.publicExponent ?? 0n;
+      return (d?.modulusLength ?? 0) >= 2048 && (d?.modulusLength ?? 0) % 8 === 0 && e >= 3n && e % 2n === 1n;
+    }
     return k.asymmetricKeyType === 'ed25519';
   } catch {
     return false;
