@@ -42,17 +42,25 @@ export function pkiUrls(base: string, caId: string): PkiUrls {
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
-/** A DNS name fit for a certificate: lower-case LDH labels, an optional leading `*.` wildcard. */
+/**
+ * A DNS name fit for a certificate: lower-case LDH labels, an optional leading `*.`
+ * wildcard, and a top label that is not all digits (RFC 1123 §2.1: a host name never has
+ * the dotted-decimal form; CA/B BR 7.1.2.7.12: an IP address is never a dNSName).
+ */
 export function assertDnsName(name: string): void {
   const labels = name.split('.');
   const rest = labels[0] === '*' ? labels.slice(1) : labels;
   if (name.length > 253 || rest.length < 1 || !rest.every((l) => LABEL.test(l)) || (labels[0] === '*' && rest.length < 2)) {
     throw new PortcullisError('pki.name-not-permitted', `not a valid DNS name for a certificate: ${JSON.stringify(name)}`);
   }
+  if (/^[0-9]+$/.test(rest[rest.length - 1]!)) {
+    throw new PortcullisError('pki.name-not-permitted', `not a DNS name (its top label is numeric; an IP address goes in the IP addresses): ${JSON.stringify(name)}`);
+  }
 }
 
+/** An IP address fit for an iPAddress SAN: IPv4 dotted-decimal or IPv6 text, without a zone index (RFC 4007 §11), which no certificate can carry. */
 export function assertIpAddress(ip: string): void {
-  if (isIP(ip) === 0) throw new PortcullisError('pki.name-not-permitted', `not an IP address: ${JSON.stringify(ip)}`);
+  if (isIP(ip) === 0 || ip.includes('%')) throw new PortcullisError('pki.name-not-permitted', `not an IP address: ${JSON.stringify(ip)}`);
 }
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
