@@ -37,8 +37,9 @@ export async function buildCrl(store: CertificateStore, clock: Clock, ca: CrlSig
   // revocations than a lower-numbered one (RFC 5280 §5.2.3: the number shows supersession).
   const snapshot = await store.crlSnapshot(ca.id);
   const number = snapshot.number;
-  // Entries stay until the certificate expires (RFC 5280 §3.3: may be removed after).
-  const revoked = snapshot.revoked.filter((r) => r.notAfter >= now).sort((a, b) => a.serial.localeCompare(b.serial));
+  // RFC 5280 §3.3: "An entry MUST NOT be removed from the CRL until it appears on one regularly
+  // scheduled CRL issued beyond the revoked certificate's validity period": kept for one CRL validity past notAfter.
+  const revoked = snapshot.revoked.filter((r) => r.notAfter + validityMs >= now).sort((a, b) => a.serial.localeCompare(b.serial));
   const entries = revoked.map(
     (r) =>
       new RevokedCertificate({
