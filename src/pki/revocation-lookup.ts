@@ -42,6 +42,17 @@ interface ParsedCrl {
 
 const CRL_NUMBER = '2.5.29.20';
 
+/**
+ * The minimal content octets of an INTEGER: a serial written with redundant leading 00 (or
+ * FF) octets names the same certificate, whose own serial the parser holds minimal (as
+ * OpenSSL compares them).
+ */
+function minimalInteger(b: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i + 1 < b.length && ((b[i] === 0x00 && !(b[i + 1]! & 0x80)) || (b[i] === 0xff && b[i + 1]! & 0x80))) i++;
+  return b.subarray(i);
+}
+
 /** A CRL (RFC 5280 §5.1) on @peculiar/asn1-x509; null when it is not DER (such a CRL is ignored). */
 function parseCrl(der: Uint8Array): ParsedCrl | null {
   try {
@@ -69,7 +80,7 @@ function parseCrl(der: Uint8Array): ParsedCrl | null {
       issuer,
       thisUpdate: t.thisUpdate.getTime().getTime(),
       nextUpdate: t.nextUpdate ? t.nextUpdate.getTime().getTime() : null,
-      revoked: new Set((t.revokedCertificates ?? []).map((r) => toHex(new Uint8Array(r.userCertificate)))),
+      revoked: new Set((t.revokedCertificates ?? []).map((r) => toHex(minimalInteger(new Uint8Array(r.userCertificate))))),
     };
   } catch {
     return null;
