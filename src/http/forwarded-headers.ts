@@ -5,6 +5,9 @@
  * ours, or oidc-provider's, whose Koa takes the host, scheme (and with it the cookies'
  * `secure` flag) and client address from them — so a client cannot choose the URLs the
  * provider builds (redirects, form actions).
+ *
+ * From a trusted proxy, X-Forwarded-Host and X-Forwarded-Proto are then cut to their
+ * last value (`lastForwardedValues`, once every value is checked).
  */
 import type { IncomingMessage } from 'node:http';
 import { proxyList, trustsPeer } from '../gateway/trusted-proxies.js';
@@ -30,4 +33,35 @@ export function forwardedHeaderGuard(trustedProxies: readonly string[]): (req: I
     for (let i = 0; i < req.rawHeaders.length; i += 2) if (!isForwarding(req.rawHeaders[i]!.toLowerCase())) raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
     req.rawHeaders = raw;
   };
+}
+
+/**
+ * Cuts X-Forwarded-Host and X-Forwarded-Proto to their last value. Koa reads the first,
+ * and a proxy that appends to what the client sent leaves the client's value first; the
+ * last is the one the trusted peer itself added (with a chain of appending proxies, the
+ * innermost one's: a wrong host fails, a client's choice is never used). Run after
+ * `forwardedHeaderGuard` and the checks of every value.
+ */
+export function lastForwardedValues(req: IncomingMessage): void {
+  lastValueOnly(req, 'x-forwarded-host');
+  lastValueOnly(req, 'x-forwarded-proto');
+}
+
+/** Cuts a list field to its last value, in `headers` and in `rawHeaders` (one line). */
+function lastValueOnly(req: IncomingMessage, name: string): void {
+  const v = req.headers[name];
+  if (v === undefined || (typeof v === 'string' && !v.includes(','))) return;
+  const joined = Array.isArray(v) ? v.join(',') : v;
+  const last = joined.slice(joined.lastIndexOf(',') + 1).trim();
+  req.headers[name] = last;
+  const raw: string[] = [];
+  let kept = false;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]!.toLowerCase() !== name) raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    else if (!kept) {
+      raw.push(req.rawHeaders[i]!, last);
+      kept = true;
+    }
+  }
+  req.rawHeaders = raw;
 }

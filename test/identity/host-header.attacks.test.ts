@@ -83,3 +83,18 @@ test('valid Hosts are served: the issuer’s, another name, an IPv6 literal, a t
   assert.equal(r.status, 200, r.body.slice(0, 200));
   assert.match(r.body, /action="https:\/\/login\.example\/oauth2\/logout\/confirm"/);
 });
+
+test('attack: from a trusted proxy that appends, the client’s own X-Forwarded-Host and -Proto (leftmost) are not used: pages name the proxy’s (rightmost)', async () => {
+  // the client sent X-Forwarded-Host: evil.example and X-Forwarded-Proto: http; a proxy that
+  // appends (Envoy's, HAProxy's `option forwarded`-style set-ups) added what it saw
+  const host = new URL(proxied.urls.identity!).host;
+  for (const lines of [
+    'X-Forwarded-Host: evil.example, login.example\r\nX-Forwarded-Proto: http, https\r\n',
+    'X-Forwarded-Host: evil.example\r\nX-Forwarded-Host: login.example\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Proto: https\r\n',
+  ]) {
+    const r = await get(proxied, '/oauth2/logout', `Host: ${host}\r\n${lines}`);
+    assert.equal(r.status, 200, r.body.slice(0, 200));
+    assert.match(r.body, /action="https:\/\/login\.example\/oauth2\/logout\/confirm"/, r.body.slice(0, 400));
+    assert.doesNotMatch(r.body, /evil\.example/);
+  }
+});
