@@ -226,6 +226,21 @@ describe('transit on the identity plane (app tokens with transit scopes)', () =>
     assert.deepEqual(mine[0]!.data, { key: 'orders-db' });
   });
 
+  test('attack: a deeply nested JSON body (stack exhaustion in input checks) is 400 request.invalid, audited, never a 500', async () => {
+    const { token, clientId } = await appToken(['transit:encrypt:orders-db']);
+    const deep = `{"plaintext":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const res = await fetch(`${node.urls.identity}/transit/v1/encrypt/orders-db`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: deep });
+    const body = (await res.json()) as { code: string };
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal(body.code, 'request.invalid');
+    await node.services.audit.flush();
+    const mine = (await node.services.store.tailAudit(20)).filter((e) => e.type === 'transit.encrypt' && e.clientId === clientId);
+    assert.equal(mine[0]?.reason, 'request.invalid');
+    const viaAdmin = await fetch(`${node.urls.admin}/v1/transit/encrypt/orders-db`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${node.adminToken}` }, body: deep });
+    assert.equal(viaAdmin.status, 400);
+    assert.equal(((await viaAdmin.json()) as { code: string }).code, 'request.invalid');
+  });
+
   test('denials are audited as transit.denied with the reason code', async () => {
     const { token, clientId } = await appToken(['transit:hmac:orders-db']);
     await app('/sign/orders-db', { input: b64('x') }, token);

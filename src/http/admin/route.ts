@@ -69,11 +69,20 @@ function notText(s: string): string | undefined {
   return c < 0x20 ? `control character U+${c.toString(16).toUpperCase().padStart(4, '0')} is not allowed` : 'unpaired UTF-16 surrogate is not allowed';
 }
 
-/** Every string (object keys included) of a parsed JSON value or query that is not text, with its path. */
+/** Deepest nesting of arrays and objects a request body may have; no schema comes near it. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Every string (object keys included) of a parsed JSON value or query that is not text, with
+ * its path; and a value nested deeper than MAX_JSON_DEPTH (the walk, and zod's after it, would
+ * otherwise exhaust the stack on a client's `[[[[…]]]]`: a 500 for a client's mistake).
+ */
 export function controlCharacterIssues(value: unknown, path: Array<string | number> = [], out: Array<{ path: string; message: string }> = []): Array<{ path: string; message: string }> {
   if (typeof value === 'string') {
     const message = notText(value);
     if (message !== undefined) out.push({ path: path.length ? issuePath(path) : '(root)', message });
+  } else if (value !== null && typeof value === 'object' && path.length >= MAX_JSON_DEPTH) {
+    out.push({ path: issuePath(path), message: `nested deeper than ${MAX_JSON_DEPTH} levels` });
   } else if (Array.isArray(value)) {
     value.forEach((v, i) => controlCharacterIssues(v, [...path, i], out));
   } else if (value !== null && typeof value === 'object') {
