@@ -25,6 +25,22 @@ function toB64(b: Bytes): string {
   return btoa(bin);
 }
 
+const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** `pc:v<version>:<base64>` as transit makes it (the server parses it strictly). */
+const VALUE = /^pc:v[1-9][0-9]{0,9}:[A-Za-z0-9+/]+={0,2}$/;
+
+const isB64 = (v: unknown): v is string => typeof v === 'string' && v.length % 4 === 0 && B64.test(v);
+const isValue = (v: unknown): v is string => typeof v === 'string' && VALUE.test(v) && (v.length - v.indexOf(':', 4) - 1) % 4 === 0;
+const isVersion = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+
+/**
+ * A 200 that is not the operation's result (a wrong base URL, a proxy's page, a changed
+ * answer) is an error, never a value: an app would store `undefined` as its ciphertext.
+ */
+function invalidAnswer(op: string, what: string): PortcullisError {
+  return new PortcullisError('unavailable', `transit ${op} answered without a valid ${what}`);
+}
+
 function fromB64(s: string): Uint8Array {
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
@@ -65,38 +81,57 @@ export function createTransitClient(opts: TransitClientOptions): TransitClient {
       const code = (json && typeof json.code === 'string' && json.code in ERRORS ? json.code : 'internal') as ErrorCode;
       throw new PortcullisError(code, json?.detail ?? `transit ${op} answered ${res.status}`, { status: res.status });
     }
-    return json ?? {};
+    if (json === undefined || json === null || typeof json !== 'object' || Array.isArray(json)) throw invalidAnswer(op, 'JSON object');
+    return json;
+  };
+  const value = async (op: string, name: string, body: Record<string, unknown>, field: 'ciphertext' | 'signature' | 'hmac'): Promise<string> => {
+    const r = await call(op, name, body);
+    if (!isValue(r[field]) || !isVersion(r.key_version)) throw invalidAnswer(op, field);
+    return r[field];
+  };
+  const valid = async (name: string, body: Record<string, unknown>): Promise<boolean> => {
+    const r = await call('verify', name, body);
+    if (typeof r.valid !== 'boolean') throw invalidAnswer('verify', 'valid');
+    return r.valid;
   };
   const ctx = (o: { context?: Bytes } | undefined) => (o?.context === undefined ? {} : { context: toB64(o.context) });
   const ver = (o: { keyVersion?: number } | undefined) => (o?.keyVersion === undefined ? {} : { key_version: o.keyVersion });
   return {
     async encrypt(name, plaintext, o) {
-      return (await call('encrypt', name, { plaintext: toB64(plaintext), ...ctx(o), ...ver(o) })).ciphertext;
+      return value('encrypt', name, { plaintext: toB64(plaintext), ...ctx(o), ...ver(o) }, 'ciphertext');
     },
     async decrypt(name, ciphertext, o) {
-      return fromB64((await call('decrypt', name, { ciphertext, ...ctx(o) })).plaintext);
+      const r = await call('decrypt', name, { ciphertext, ...ctx(o) });
+      if (!isB64(r.plaintext)) throw invalidAnswer('decrypt', 'plaintext');
+      return fromB64(r.plaintext);
     },
     async rewrap(name, ciphertext, o) {
-      return (await call('rewrap', name, { ciphertext, ...ctx(o), ...ver(o) })).ciphertext;
+      return value('rewrap', name, { ciphertext, ...ctx(o), ...ver(o) }, 'ciphertext');
     },
     async datakey(name, o) {
       const r = await call('datakey', name, { ...(o?.type ? { type: o.type } : {}), ...(o?.bits ? { bits: o.bits } : {}), ...ctx(o) });
-      return { ciphertext: r.ciphertext, keyVersion: r.key_version, ...(r.plaintext ? { plaintext: fromB64(r.plaintext) } : {}) };
+      if (!isValue(r.ciphertext) || !isVersion(r.key_version)) throw invalidAnswer('datakey', 'ciphertext');
+      if (r.plaintext !== undefined && !isB64(r.plaintext)) throw invalidAnswer('datakey', 'plaintext');
+      if (r.plaintext === undefined && o?.type !== 'wrapped') throw invalidAnswer('datakey', 'plaintext');
+      return { ciphertext: r.ciphertext, keyVersion: r.key_version, ...(r.plaintext !== undefined ? { plaintext: fromB64(r.plaintext) } : {}) };
     },
     async sign(name, input, o) {
-      return (await call('sign', name, { input: toB64(input), ...ver(o) })).signature;
+      return value('sign', name, { input: toB64(input), ...ver(o) }, 'signature');
     },
     async verify(name, input, signature) {
-      return (await call('verify', name, { input: toB64(input), signature })).valid === true;
+      return valid(name, { input: toB64(input), signature });
     },
     async hmac(name, input, o) {
-      return (await call('hmac', name, { input: toB64(input), ...(o?.algorithm ? { algorithm: o.algorithm } : {}), ...ver(o) })).hmac;
+      return value('hmac', name, { input: toB64(input), ...(o?.algorithm ? { algorithm: o.algorithm } : {}), ...ver(o) }, 'hmac');
     },
     async verifyHmac(name, input, hmac, o) {
-      return (await call('verify', name, { input: toB64(input), hmac, ...(o?.algorithm ? { algorithm: o.algorithm } : {}) })).valid === true;
+      return valid(name, { input: toB64(input), hmac, ...(o?.algorithm ? { algorithm: o.algorithm } : {}) });
     },
     async batch(op, name, items) {
-      return (await call(op, name, { batch_input: items })).batch_results;
+      const results = (await call(op, name, { batch_input: items })).batch_results;
+      // one result per item, in order, or the answer cannot be matched to the items
+      if (!Array.isArray(results) || results.length !== items.length || !results.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r))) throw invalidAnswer(op, 'batch_results');
+      return results;
     },
   };
 }

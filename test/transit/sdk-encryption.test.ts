@@ -83,3 +83,26 @@ test('transit client: every operation with a scoped token; an operation outside 
   await rejectsCode(t.sign('sdk-db', 'x'), 'token.insufficient-scope');
   await rejectsCode(t.decrypt('sdk-db', 'pc:v1:AAAA'), 'transit.malformed-ciphertext');
 });
+
+test('attack: a transit answer that is 200 but not a transit result (wrong base URL, captive proxy, tampering) is refused as unavailable, never returned as a value', async () => {
+  const answering = (body: string) => createTransitClient({ baseUrl: 'https://transit.invalid', getToken: () => 't', fetch: (async () => new Response(body, { status: 200, headers: { 'content-type': 'application/json' } })) as typeof fetch });
+  const value = 'pc:v1:' + Buffer.alloc(28).toString('base64');
+  for (const body of ['<html>welcome</html>', '{}', '{"ciphertext":5}', '{"ciphertext":"AAAA","key_version":1}']) {
+    await rejectsCode(answering(body).encrypt('db', 'card 4111'), 'unavailable');
+    await rejectsCode(answering(body).rewrap('db', value), 'unavailable');
+    await rejectsCode(answering(body).datakey('db'), 'unavailable');
+    await rejectsCode(answering(body).sign('db', 'x'), 'unavailable');
+    await rejectsCode(answering(body).hmac('db', 'x'), 'unavailable');
+  }
+  for (const body of ['{}', '{"plaintext":5}', '{"plaintext":"not base64!"}']) await rejectsCode(answering(body).decrypt('db', value), 'unavailable');
+  await rejectsCode(answering(`{"ciphertext":"${value}","key_version":1,"plaintext":"%%%"}`).datakey('db'), 'unavailable');
+  for (const body of ['{}', '{"valid":"true"}']) {
+    await rejectsCode(answering(body).verify('db', 'x', value), 'unavailable');
+    await rejectsCode(answering(body).verifyHmac('db', 'x', value), 'unavailable');
+  }
+  await rejectsCode(answering('{"batch_results":{}}').batch('encrypt', 'db', [{ plaintext: 'AAAA' }]), 'unavailable');
+  await rejectsCode(answering(`{"batch_results":[{"ciphertext":"${value}","key_version":1}]}`).batch('encrypt', 'db', [{ plaintext: 'AAAA' }, { plaintext: 'AAAA' }]), 'unavailable');
+  // a well-formed answer still passes
+  assert.equal(await answering(`{"ciphertext":"${value}","key_version":1}`).encrypt('db', 'x'), value);
+  assert.deepEqual(await answering('{"plaintext":"aGk="}').decrypt('db', value), new TextEncoder().encode('hi'));
+});
