@@ -193,7 +193,7 @@ async function single(transit: Transit, op: TransitOp, name: string, i: Item): P
   }
 }
 
-function many(transit: Transit, op: TransitOp, name: string, items: Item[]): Promise<Out[]> {
+async function many(transit: Transit, op: TransitOp, name: string, items: Item[]): Promise<Out[]> {
   switch (op) {
     case 'encrypt':
       return batchOf(items, (i) => ({ plaintext: need(i, 'plaintext'), ...cryptOpts(i) }), (p) => transit.encryptBatch(name, p), ciphertextOut);
@@ -208,18 +208,32 @@ function many(transit: Transit, op: TransitOp, name: string, items: Item[]): Pro
     case 'hmac':
       return batchOf(items, hmacOpts, (p) => transit.hmacBatch(name, p), hmacOut);
     case 'verify': {
-      const sigs = items.every((i) => typeof i.signature === 'string');
-      const macs = items.every((i) => typeof i.hmac === 'string');
-      if (!sigs && !macs) throw new PortcullisError('transit.invalid-input', 'a verify batch holds either signatures or HMACs, not both');
-      if (sigs) return batchOf(items, (i) => ({ input: need(i, 'input'), signature: i.signature as string }), (p) => transit.verifyBatch(name, p), validOut);
-      return batchOf(
-        items,
-        (i) => (i.algorithm === undefined ? { input: need(i, 'input'), hmac: i.hmac as string } : { input: need(i, 'input'), hmac: i.hmac as string, algorithm: i.algorithm as 'sha2-256' | 'sha2-512' }),
-        (p) => transit.verifyHmacBatch(name, p),
-        validOut,
-      );
+      const sigs = items.filter(isSignatureItem);
+      if (sigs.length === items.length) return verifySignatures(transit, name, items);
+      if (sigs.length === 0) return verifyHmacs(transit, name, items);
+      // a batch that mixes them (its schema allows it): each kind as its own batch, answers put back in order
+      const bySig = await verifySignatures(transit, name, sigs);
+      const byMac = await verifyHmacs(transit, name, items.filter((i) => !isSignatureItem(i)));
+      let s = 0;
+      let m = 0;
+      return items.map((i) => (isSignatureItem(i) ? bySig[s++]! : byMac[m++]!));
     }
   }
+}
+
+const isSignatureItem = (i: Item): boolean => typeof i.signature === 'string';
+
+function verifySignatures(transit: Transit, name: string, items: Item[]): Promise<Out[]> {
+  return batchOf(items, (i) => ({ input: need(i, 'input'), signature: i.signature as string }), (p) => transit.verifyBatch(name, p), validOut);
+}
+
+function verifyHmacs(transit: Transit, name: string, items: Item[]): Promise<Out[]> {
+  return batchOf(
+    items,
+    (i) => (i.algorithm === undefined ? { input: need(i, 'input'), hmac: i.hmac as string } : { input: need(i, 'input'), hmac: i.hmac as string, algorithm: i.algorithm as 'sha2-256' | 'sha2-512' }),
+    (p) => transit.verifyHmacBatch(name, p),
+    validOut,
+  );
 }
 
 /**

@@ -99,6 +99,26 @@ describe('transit on the admin plane (admin token)', () => {
     assert.equal((await admin('/v1/transit/sign/orders-db', { input: b64('x') })).body.code, 'transit.wrong-key-type');
   });
 
+  test('a verify batch may mix signatures and HMACs (its schema allows both): each item is answered on its own, in order', async () => {
+    const sig = (await admin('/v1/transit/sign/docs-sign', { input: b64('doc') })).body.signature;
+    const mac = (await admin('/v1/transit/hmac/docs-sign', { input: b64('row') })).body.hmac;
+    const r = await admin('/v1/transit/verify/docs-sign', {
+      batch_input: [
+        { input: b64('doc'), signature: sig },
+        { input: b64('row'), hmac: mac },
+        { input: b64('doc'), hmac: 'pc:v1:bad' },
+        { input: b64('other'), signature: sig },
+        { input: b64('row'), hmac: mac, algorithm: 'sha2-512' },
+      ],
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body.batch_results, [{ valid: true }, { valid: true }, { error: { code: 'transit.malformed-ciphertext', message: 'the hmac is not of the form pc:v<version>:<base64>' } }, { valid: false }, { valid: false }]);
+    // signatures against an AES key: the key type fails the whole call, as it does for one item
+    const aes = await admin('/v1/transit/verify/orders-db', { batch_input: [{ input: b64('row'), hmac: mac }, { input: b64('doc'), signature: sig }] });
+    assert.equal(aes.status, 400);
+    assert.equal(aes.body.code, 'transit.wrong-key-type');
+  });
+
   test('rotate, rewrap to v2, then min_decryption_version=2 retires v1 ciphertexts (transit.version-retired)', async () => {
     await admin('/v1/transit/keys', { name: 'rotating' });
     const v1 = (await admin('/v1/transit/encrypt/rotating', { plaintext: b64('old') })).body.ciphertext;
