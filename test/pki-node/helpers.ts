@@ -12,7 +12,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startTestNode, testConfig, type TestNode } from '../support/portcullis.js';
+import assert from 'node:assert/strict';
+import { runCli } from '../cli/run.js';
+import { startRefused, startTestNode, testConfig, type TestNode } from '../support/portcullis.js';
 
 export const TRUST_DOMAIN = 'example.org';
 
@@ -145,4 +147,17 @@ export function files(entries: Record<string, string | Uint8Array>): Record<stri
     writeFileSync(out[name]!, content);
   }
   return out;
+}
+
+/**
+ * The node in `dir` refuses to start with `code` and a message matching `message`, and
+ * `portcullis config check` refuses its files with the same line.
+ */
+export async function assertStartAndCheckRefuse(dir: string, code: string, message: RegExp): Promise<void> {
+  const e = await startRefused(dir);
+  assert.equal(e.code, code);
+  assert.match(e.message, message);
+  const check = await runCli(['config', 'check', '--dir', dir]);
+  assert.equal(check.code, 1, check.stdout);
+  assert.equal(check.stderr, `error: ${code}: ${e.message}\n`);
 }

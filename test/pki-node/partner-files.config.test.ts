@@ -11,13 +11,13 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { PortcullisError } from '../../src/core/errors.js';
 import { CrlPublisher } from '../../src/pki/crl.js';
 import { signingView } from '../../src/pki/issuing-ca.js';
 import { initPortcullis } from '../../src/init.js';
 import { runCli } from '../cli/run.js';
 import { makeCa } from '../pki/helpers.js';
-import { startRefused, tempDir, testConfig } from '../support/portcullis.js';
+import { assertStartAndCheckRefuse } from './helpers.js';
+import { tempDir, testConfig } from '../support/portcullis.js';
 
 let dir: string;
 let rootPem: string;
@@ -28,7 +28,6 @@ function write(name: string, text: string | undefined): void {
   if (text !== undefined) writeFileSync(join(dir, name), text);
 }
 
-const startFails = (): Promise<PortcullisError> => startRefused(dir);
 
 before(async () => {
   dir = tempDir('portcullis-partner-files-');
@@ -59,12 +58,7 @@ describe('caBundle route files', () => {
     test(`${c.name}: start fails with ${c.code} naming the route, the setting and the file; config check says the same`, async () => {
       write('partners.pem', c.bundle === 'root' ? rootPem : c.bundle);
       write('partner.crl', c.crl === 'crl' ? crlPem : c.crl === 'root' ? rootPem : c.crl);
-      const e = await startFails();
-      assert.equal(e.code, c.code);
-      assert.match(e.message, c.message);
-      const check = await runCli(['config', 'check', '--dir', dir]);
-      assert.equal(check.code, 1, check.stdout);
-      assert.equal(check.stderr, `error: ${c.code}: ${e.message}\n`);
+      await assertStartAndCheckRefuse(dir, c.code, c.message);
     });
   }
 

@@ -17,8 +17,8 @@ import { CONFIG_FILE, initPortcullis } from '../../src/init.js';
 import type { CertificateAuthority } from '../../src/pki/authority.js';
 import { FrozenClock } from '../../src/core/clock.js';
 import { runCli } from '../cli/run.js';
-import { startRefused, tempDir, testConfig } from '../support/portcullis.js';
-import { run } from './helpers.js';
+import { tempDir, testConfig } from '../support/portcullis.js';
+import { assertStartAndCheckRefuse, run } from './helpers.js';
 
 let dir: string;
 
@@ -37,7 +37,6 @@ function use(cert: string, key: string): void {
   }
 }
 
-const startFails = (): Promise<PortcullisError> => startRefused(dir);
 
 before(async () => {
   dir = tempDir('portcullis-tls-files-');
@@ -57,12 +56,7 @@ describe('tls.mode files: bad certificate or key files', () => {
   for (const c of cases) {
     test(`${c.name}: start fails with ${c.code} naming the setting and the file; config check says the same`, async () => {
       use(c.cert, c.key);
-      const e = await startFails();
-      assert.equal(e.code, c.code);
-      assert.match(e.message, c.message);
-      const check = await runCli(['config', 'check', '--dir', dir]);
-      assert.equal(check.code, 1, check.stdout);
-      assert.equal(check.stderr, `error: ${c.code}: ${e.message}\n`);
+      await assertStartAndCheckRefuse(dir, c.code, c.message);
     });
   }
 
