@@ -13,7 +13,7 @@ import type { Logger } from '../core/logger.js';
 import type { KeyRing } from '../crypto/keyring.js';
 import type { TokenService, EndpointRequest } from '../tokens/service.js';
 import { proxyTrust } from './client-address.js';
-import { forwardedHeaderGuard, lastForwardedValues } from './forwarded-headers.js';
+import { forwardedAsXForwarded, forwardedHeaderGuard, lastForwardedValues } from './forwarded-headers.js';
 import { checkHostHeaders, rawRequestCheck } from './host-header.js';
 import { parseForm } from './form.js';
 import { createHttpServer } from './server.js';
@@ -75,6 +75,7 @@ export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
     'onRequest',
     rawRequestCheck((raw) => {
       stripForwarded(raw);
+      forwardedAsXForwarded(raw);
       checkHostHeaders(raw);
       lastForwardedValues(raw);
     }),

@@ -98,3 +98,15 @@ test('attack: from a trusted proxy that appends, the client’s own X-Forwarded-
     assert.doesNotMatch(r.body, /evil\.example/);
   }
 });
+
+test('from a trusted proxy that writes only Forwarded (RFC 7239), pages take host and scheme from its own (last) element, never the client\u2019s', async () => {
+  const host = new URL(proxied.urls.identity!).host;
+  const used = await get(proxied, '/oauth2/logout', `Host: ${host}\r\nForwarded: for=198.51.100.1;host=evil.example;proto=http, for=192.0.2.5;host=login.example;proto=https\r\n`);
+  assert.equal(used.status, 200, used.body.slice(0, 200));
+  assert.match(used.body, /action="https:\/\/login\.example\/oauth2\/logout\/confirm"/);
+  // the proxy's element names no host: the client's element is not used instead
+  const none = await get(proxied, '/oauth2/logout', `Host: ${host}\r\nForwarded: for=198.51.100.1;host=evil.example;proto=https, for=192.0.2.5\r\n`);
+  assert.equal(none.status, 200, none.body.slice(0, 200));
+  assert.doesNotMatch(none.body, /evil\.example/);
+  assert.match(none.body, new RegExp(`action="http://${host.replace(/\./g, '\\.')}/oauth2/logout/confirm"`));
+});

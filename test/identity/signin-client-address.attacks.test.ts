@@ -32,10 +32,10 @@ after(async () => {
   await Promise.all([proxied?.stop(), direct?.stop()]);
 });
 
-/** Opens a sign-in page and posts the password form, every request carrying `forwardedFor`. */
-async function signIn(node: TestNode, forwardedFor: string, password: string) {
+/** Opens a sign-in page and posts the password form, every request carrying `forwardedFor` (an X-Forwarded-For value, or the headers to send). */
+async function signIn(node: TestNode, forwardedFor: string | Record<string, string>, password: string) {
   const issuer = node.urls.identity!;
-  const headers = { 'x-forwarded-for': forwardedFor };
+  const headers = typeof forwardedFor === 'string' ? { 'x-forwarded-for': forwardedFor } : forwardedFor;
   const browser = new Browser();
   let r = await browser.request((await authorizationRequest(apps.get(node)!.config)).url, { headers });
   for (let i = 0; i < 10 && r.location?.startsWith(issuer); i++) r = await browser.request(r.location, { headers });
@@ -143,4 +143,40 @@ test('an X-Forwarded-For entry is its address alone, in one spelling; anything e
     ['"', undefined],
   ];
   for (const [entry, address] of cases) assert.equal(forwardedAddress(entry), address, entry);
+});
+
+/**
+ * RFC 7239 `Forwarded` is the standard form of the same list: a proxy that writes only it
+ * (HAProxy's `option forwarded`, nginx set up for it) must not make every client behind
+ * it one address, which one guesser could lock for everyone.
+ */
+test('behind trusted proxies that write only Forwarded (RFC 7239), a failed sign-in is counted against the client its for= names', async () => {
+  const lockout = proxied.services.identity.lockout;
+  await unlockVictim(proxied);
+  const r = await signIn(proxied, { forwarded: 'for=198.51.100.70;proto=http, For="[2001:db8:7:7::1]:4711";by=_edge, for=192.0.2.5;host="login.example"' }, 'wrong password');
+  assert.equal(r.status, 401, r.body.slice(0, 200));
+  assert.equal(await lastFailedSignInAddress(proxied), '2001:db8:7:7::1');
+  assert.equal((await lockout.state('ip', '198.51.100.70')).failures, 0, 'the client\u2019s own claim is not believed');
+  assert.equal((await lockout.state('ip', '127.0.0.1')).failures, 0, 'the proxy\u2019s address counts nobody\u2019s failures');
+});
+
+test('with both X-Forwarded-For and Forwarded from a trusted proxy, X-Forwarded-For is the one read', async () => {
+  await unlockVictim(proxied);
+  const r = await signIn(proxied, { 'x-forwarded-for': '203.0.113.81', forwarded: 'for=203.0.113.82' }, 'wrong password');
+  assert.equal(r.status, 401, r.body.slice(0, 200));
+  assert.equal(await lastFailedSignInAddress(proxied), '203.0.113.81');
+});
+
+test('attack: from a peer that is not a trusted proxy, Forwarded changes nothing', async () => {
+  const r = await signIn(direct, { forwarded: 'for=203.0.113.83' }, 'wrong password');
+  assert.equal(r.status, 401, r.body.slice(0, 200));
+  assert.equal(await lastFailedSignInAddress(direct), '127.0.0.1');
+});
+
+test('attack: a Forwarded field from a trusted proxy that is not RFC 7239 syntax is 400 request.malformed', async () => {
+  for (const value of ['for=203.0.113.9;for=203.0.113.10', 'for="203.0.113.9', 'for', '=203.0.113.9', 'for=a b']) {
+    const r = await new Browser().request(`${proxied.urls.identity!}/account`, { headers: { forwarded: value } });
+    assert.equal(r.status, 400, `${value}: ${r.body.slice(0, 200)}`);
+    assert.equal(JSON.parse(r.body).code, 'request.malformed', value);
+  }
 });
