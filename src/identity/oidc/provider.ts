@@ -410,7 +410,14 @@ export class OidcService {
         Session: this.opts.sessionTtl ?? 14 * 86400,
         Grant: this.opts.refreshTokenTtl ?? 14 * 86400,
       },
-      rotateRefreshToken: true,
+      // Every refresh rotates. oidc-provider consumes the old token before it resolves the
+      // `resource`, so the target is checked here first: a request answered invalid_target
+      // must change nothing (RFC 6749 §5.2), not burn the token so that the app's next,
+      // correct refresh looks like a replay and revokes the user's grant.
+      rotateRefreshToken: async (ctx: any) => {
+        refusedRefreshTarget(ctx.oidc.params.resource, ctx.oidc.entities.RefreshToken, appFor(ctx.oidc.client?.clientId));
+        return true;
+      },
       issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(g: string): boolean }) => client.grantTypeAllowed('refresh_token'),
       conformIdTokenClaims: true,
       interactions: { policy, url: (_ctx: unknown, interaction: { uid: string }) => `${this.interactionPath}/${interaction.uid}` },
@@ -516,6 +523,23 @@ export class OidcService {
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
     for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
     return grant.save();
+  }
+}
+
+/**
+ * Throws `invalid_target` (RFC 8707 §2) when a refresh request's `resource` would be refused
+ * once the token was issued: not one of the resources the refresh token was granted for, or
+ * (asked for or granted) no longer an audience of the app.
+ *
+ * @example refusedRefreshTarget(ctx.oidc.params.resource, ctx.oidc.entities.RefreshToken, app);
+ */
+export function refusedRefreshTarget(asked: unknown, refreshToken: { resourceIndicators: Set<unknown> }, app: AppRecord | undefined): void {
+  if (asked === undefined || asked === null || asked === '') return;
+  const resources = Array.isArray(asked) ? asked : [asked];
+  for (const r of resources) {
+    if (typeof r !== 'string' || !refreshToken.resourceIndicators.has(r) || !app?.audiences.includes(r)) {
+      throw new errors.InvalidTarget!('resource is not an audience of this app granted to this refresh token');
+    }
   }
 }
 
