@@ -30,7 +30,7 @@ export const CreateAppRequest = z
     name: z.string().min(1).max(100).describe('Display name: letters, digits, spaces and . @ : - _'),
     audiences: z.array(z.string().min(1).max(200)).min(1).max(50).describe('APIs (token `aud` values) the app may request tokens for.'),
     scopes: z.array(scopeToken).max(100).default([]).describe('Scopes the app may request.'),
-    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth']).optional().describe('Defaults to private_key_jwt when jwks is given, client_secret_basic otherwise. RFC 8705: `tls_client_auth` (a Portcullis client certificate for the app, URI SAN spiffe://<trustDomain>/app/<client_id>) or `self_signed_tls_client_auth` (the certificate registered in jwks as x5c).'),
+    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth']).optional().describe('Defaults to private_key_jwt when jwks is given, client_secret_basic otherwise. RFC 8705: `tls_client_auth` (a Portcullis client certificate for the app, URI SAN spiffe://<trustDomain>/app/<client_id>) or `self_signed_tls_client_auth` (the certificate registered in jwks as x5c); these two are for the client_credentials grant only, not for sign-in apps (redirect_uris).'),
     jwks: JwkSet.optional(),
     type: z.enum(['confidential', 'public']).optional().describe('`public` (browser or native app): no secret, PKCE only, no client_credentials. Default confidential.'),
     redirect_uris: z.array(z.string().min(1).max(2000)).max(20).optional().describe('Exact redirect URIs for the authorization code flow (https, or http on loopback; no fragment).'),

@@ -1,0 +1,59 @@
+/**
+ * Sign-in (authorization code, refresh token) is served by oidc-provider, which takes
+ * client_secret_basic, client_secret_post, private_key_jwt and none; RFC 8705 mutual-TLS
+ * client authentication is Portcullis's own, at its client-credentials token endpoint. A
+ * sign-in app registered with `tls_client_auth` or `self_signed_tls_client_auth` used to be
+ * accepted (201) and could then never sign a user in: every authorize, token, revocation and
+ * introspection request of it was answered `invalid_client_metadata`. It is refused at
+ * registration, naming the field; a mutual-TLS app of the client-credentials grant is not.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { startTestNode, type TestNode } from '../admin/node.js';
+
+const REDIRECT = 'https://app.example.test/cb';
+
+describe('sign-in apps and mutual-TLS client authentication', () => {
+  let t: TestNode;
+  before(async () => {
+    t = await startTestNode();
+  });
+  after(() => t.close());
+
+  const selfSignedJwk = () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    return publicKey.export({ format: 'jwk' });
+  };
+
+  for (const method of ['tls_client_auth', 'self_signed_tls_client_auth'] as const) {
+    const jwks = method === 'self_signed_tls_client_auth' ? { jwks: { keys: [selfSignedJwk()] } } : {};
+    test(`${method} with redirect URIs (the code flow) → 400 request.invalid naming token_endpoint_auth_method; no app is stored`, async () => {
+      const before = (await t.api('/v1/apps')).body.apps?.length;
+      const r = await t.api('/v1/apps', { body: { name: `web-${method}`, audiences: ['orders-api'], scopes: ['read'], token_endpoint_auth_method: method, redirect_uris: [REDIRECT], ...jwks } });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.equal(r.body.code, 'request.invalid');
+      assert.match(r.body.detail ?? r.body.message ?? JSON.stringify(r.body), /token_endpoint_auth_method/);
+      assert.equal((await t.api('/v1/apps')).body.apps?.length, before);
+    });
+
+    test(`${method} with only the refresh_token or authorization_code grant → 400 request.invalid`, async () => {
+      const r = await t.api('/v1/apps', { body: { name: `web2-${method}`, audiences: ['orders-api'], scopes: ['read'], token_endpoint_auth_method: method, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], ...jwks } });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.equal(r.body.code, 'request.invalid');
+    });
+
+    test(`${method} for the client-credentials grant (no redirect URI) is still registered`, async () => {
+      const r = await t.api('/v1/apps', { body: { name: `svc-${method}`, audiences: ['orders-api'], scopes: ['read'], token_endpoint_auth_method: method, ...jwks } });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.equal(r.body.app.token_endpoint_auth_method, method);
+    });
+  }
+
+  test('a sign-in app with client_secret_basic or private_key_jwt is still registered', async () => {
+    const basic = await t.api('/v1/apps', { body: { name: 'web-basic', audiences: ['orders-api'], scopes: ['read'], redirect_uris: [REDIRECT] } });
+    assert.equal(basic.status, 201, JSON.stringify(basic.body));
+    const pkjwt = await t.api('/v1/apps', { body: { name: 'web-pkjwt', audiences: ['orders-api'], scopes: ['read'], redirect_uris: [REDIRECT], jwks: { keys: [{ ...selfSignedJwk(), alg: 'ES256' }] } } });
+    assert.equal(pkjwt.status, 201, JSON.stringify(pkjwt.body));
+  });
+});
