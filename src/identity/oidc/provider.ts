@@ -377,7 +377,18 @@ export class OidcService {
           },
         },
         userinfo: { enabled: true },
-        revocation: { enabled: true },
+        // RFC 7009 §2.1: a token not issued to the caller is refused (unauthorized_client, as
+        // TokenService refuses a JWT access token) and audited; a public app, which anyone can
+        // name, gets the no-op answer, so its request learns nothing about the token.
+        revocation: {
+          enabled: true,
+          allowedPolicy: async (_ctx: unknown, caller: { clientId: string; clientAuthMethod?: string }, token: { clientId?: string }) => {
+            if (token.clientId === caller.clientId) return true;
+            if (caller.clientAuthMethod === 'none') return false;
+            d.audit?.record({ time: d.clock.now(), type: 'token.revoke-refused', actor: `client:${caller.clientId}`, clientId: caller.clientId, reason: 'oauth.unauthorized-client' });
+            throw new errors.UnauthorizedClient!('the token was not issued to this client');
+          },
+        },
         // RFC 7662 §4: the server decides who may introspect. A refresh or opaque access token
         // is only ever presented by its own app (resource servers get JWTs, introspected by
         // TokenService), so no other app may read it (oidc-provider's default lets any
