@@ -23,6 +23,7 @@ import type { IdentityStore, UserRecord } from '../store.js';
 import type { UserService } from '../users.js';
 import type { CsrfTokens } from './csrf.js';
 import { field, form, page, type Page } from './html.js';
+import { renewRecoveryCodes } from './recovery-codes.js';
 import type { WebAuthnCeremonies } from './webauthn.js';
 
 export interface AccountDeps {
@@ -225,24 +226,9 @@ export class AccountPages {
     return page(factorId === 'sms' ? 'Confirm your phone number' : 'Confirm your address', `<p>A code was sent to ${escapeHtml(out.sentTo ?? '')}.</p>${confirm}`);
   }
 
-  /**
-   * A new set of recovery codes, audited first: the old set is replaced only once the
-   * event is stored, so a 503 `audit.unavailable` (or a store failure) leaves the codes the
-   * user holds valid, never a set nobody saw. The event, held until the store is back, is
-   * then followed by `user.recovery-codes-not-generated`.
-   */
+  /** A new set of recovery codes, audited first (renewRecoveryCodes): a 503 leaves the codes the user holds valid. */
   private async recoveryCodesPage(s: BrowserSession, rc: Factor, actor: string): Promise<Page> {
-    const userId = s.user.id;
-    this.d.audit.record({ time: this.d.clock.now(), type: 'user.recovery-codes-generated', actor, data: { userId } });
-    let codes: string[];
-    try {
-      await storedOrTell(this.d.audit, 'Your recovery codes were not renewed, as this could not be recorded: the codes you have still work. Try again later.');
-      codes = (await rc.enroll({ userId })).codes ?? [];
-    } catch (e) {
-      const reason = e instanceof PortcullisError ? e.code : 'internal';
-      this.d.audit.record({ time: this.d.clock.now(), type: 'user.recovery-codes-not-generated', actor, reason, data: { userId } });
-      throw e;
-    }
+    const codes = await renewRecoveryCodes(this.d, rc, s.user.id, { actor, unrecorded: 'Your recovery codes were not renewed, as this could not be recorded: the codes you have still work. Try again later.' });
     return page(
       'Save your recovery codes',
       `<p>Each code signs you in once if you lose your second factor. They are shown only now; any earlier codes no longer work.</p><ul id="recovery-codes">${codes.map((c) => `<li><code>${escapeHtml(c)}</code></li>`).join('')}</ul><p><a href="${ACCOUNT_PATH}">Back to your account</a></p>`,

@@ -24,6 +24,7 @@ import type { IdentityStore, UserRecord } from '../store.js';
 import { normalizeEmail } from '../users.js';
 import type { CsrfTokens } from './csrf.js';
 import { field, form, page, type Page } from './html.js';
+import { renewRecoveryCodes } from './recovery-codes.js';
 import type { WebAuthnCeremonies } from './webauthn.js';
 
 export interface SignInDeps {
@@ -49,8 +50,6 @@ interface SignInState {
   stage: 'mfa' | 'enroll' | 'recovery';
   /** Whether a second factor was verified (or enrolled and confirmed) in this interaction: the only source of the MFA acr. */
   mfa?: boolean;
-  /** Whether this interaction already generated and showed the recovery codes (a reload must not void them). */
-  codesShown?: boolean;
 }
 
 /** What a handler answers: a page, JSON (WebAuthn), or nothing (oidc-provider already redirected). */
@@ -411,26 +410,39 @@ export class SignInPages {
     return { page: page(f.id === 'sms' ? 'Confirm your phone number' : 'Confirm your address', `<p>A code was sent to ${escapeHtml(out.sentTo ?? '')}.</p>${confirm}`) };
   }
 
+  /**
+   * The recovery codes that come with the first factor, made once per sign-in: a reload
+   * (GET) or a second tab changes nothing, the set shown first stays the valid one. The
+   * set is audited first, as the account page's renewal (renewRecoveryCodes): when its
+   * event cannot be stored the page answers 503 `audit.unavailable`, no set is made, and
+   * the user may try again or go on (the factor is set up) and make one later.
+   */
   private async showRecoveryCodes(uid: string, st: SignInState, csrf: string, amr: string[]): Promise<Outcome> {
+    const b = this.base(uid);
     const rc = this.d.factors.find((f) => f.id === 'recovery-code');
-    if (st.stage === 'recovery' && st.codesShown === true) {
-      // A reload (GET) changes nothing: the set shown first stays the valid one.
+    const goOn = (label: string) => form(`${b}/continue`, csrf, `<button type="submit">${label}</button>`);
+    await this.setState(uid, { ...st, stage: 'recovery', amr });
+    const once = `signin:recovery-codes:${uid}`;
+    if (!(await this.d.ephemeral.consumeOnce(once, STATE_TTL_MS))) {
       return {
         page: page(
           'Save your recovery codes',
-          `<p id="notice">Your recovery codes were shown when you set up your second factor and are not shown again. If you did not save them, generate a new set on your account page.</p>` +
-            form(`${this.base(uid)}/continue`, csrf, '<button type="submit">Continue</button>'),
+          `<p id="notice">Your recovery codes were shown when you set up your second factor and are not shown again. If you did not save them, generate a new set on your account page.</p>${goOn('Continue')}`,
         ),
       };
     }
-    await this.setState(uid, { ...st, stage: 'recovery', amr, codesShown: true });
-    const codes = rc ? ((await rc.enroll({ userId: st.userId })).codes ?? []) : [];
-    if (rc) this.d.audit.record({ time: this.d.clock.now(), type: 'user.recovery-codes-generated', actor: `user:${st.userId}`, data: { userId: st.userId, during: 'sign-in' } });
+    let codes: string[] = [];
+    try {
+      if (rc) codes = await renewRecoveryCodes(this.d, rc, st.userId, { actor: `user:${st.userId}`, during: 'sign-in', unrecorded: 'Your second factor is set up, but your recovery codes could not be made, as this could not be recorded. Try again in a moment, or continue and make them later on your account page' });
+    } catch (e) {
+      await this.d.ephemeral.delete(once);
+      if (!(e instanceof PortcullisError) || e.code !== 'audit.unavailable') throw e;
+      return { page: page('Save your recovery codes', `<p><a href="${b}/recovery">Try again</a></p>${goOn('Continue without recovery codes')}`, { error: `${e.message}.`, status: e.status }) };
+    }
     return {
       page: page(
         'Save your recovery codes',
-        `<p>Each code signs you in once if you lose your second factor. They are shown only now.</p><ul id="recovery-codes">${codes.map((c) => `<li><code>${escapeHtml(c)}</code></li>`).join('')}</ul>` +
-          form(`${this.base(uid)}/continue`, csrf, '<button type="submit">I saved them, continue</button>'),
+        `<p>Each code signs you in once if you lose your second factor. They are shown only now.</p><ul id="recovery-codes">${codes.map((c) => `<li><code>${escapeHtml(c)}</code></li>`).join('')}</ul>${goOn('I saved them, continue')}`,
       ),
     };
   }
