@@ -21,6 +21,12 @@ const SECOND_FACTOR_AMR = new Set(['otp', 'sms', 'hwk', 'swk', 'fpt', 'face', 'i
 /** RFC 8176 method references that are each one authentication factor (the second-factor ones, a password, a user-verification test). */
 const FACTOR_AMR = new Set([...SECOND_FACTOR_AMR, 'pwd', 'kba', 'user', 'tel', 'wia']);
 
+/**
+ * Methods that name the same factor as another: `sms` is the channel of a one-time code
+ * (`otp`), so `["sms", "otp"]` (how Portcullis names a texted code) is one factor.
+ */
+const SAME_FACTOR_AS: Readonly<Record<string, string>> = { sms: 'otp' };
+
 export interface AssuranceRequirement {
   /** The token must prove a second factor. */
   mfa?: boolean;
@@ -40,7 +46,8 @@ export interface StepUpChallenge {
 /**
  * Whether the claims prove more than one factor: the MFA `acr`, the RFC 8176 `mfa`
  * method, or a second-factor method beside another factor. One method alone is one
- * factor, however strong (an issuer's passwordless sign-in by code says `["otp"]`).
+ * factor, however strong (an issuer's passwordless sign-in by code says `["otp"]`, or
+ * `["sms", "otp"]` for a texted one).
  */
 export function provesMfa(claims: Readonly<Record<string, unknown>>): boolean {
   if (claims['acr'] === ACR_MFA) return true;
@@ -49,8 +56,9 @@ export function provesMfa(claims: Readonly<Record<string, unknown>>): boolean {
   if (amr.includes('mfa')) return true;
   let second: string | undefined;
   let other: string | undefined;
-  for (const m of amr) {
-    if (typeof m !== 'string' || !FACTOR_AMR.has(m)) continue;
+  for (const method of amr) {
+    if (typeof method !== 'string' || !FACTOR_AMR.has(method)) continue;
+    const m = SAME_FACTOR_AS[method] ?? method;
     if (second === undefined && SECOND_FACTOR_AMR.has(m)) second = m;
     else if (m !== second) other ??= m;
   }

@@ -70,6 +70,16 @@ test('attack: one authentication method is one factor: amr ["otp"], ["sms"], ["h
   }
 });
 
+test('attack: one SMS code is one factor however it is described: amr ["sms", "otp"] (how Portcullis itself names a texted code) from a passwordless sign-in at an external issuer is not MFA', () => {
+  for (const amr of [['sms', 'otp'], ['otp', 'sms'], ['sms', 'otp', 'sms']]) {
+    const e = denial(() => checkAssurance({ amr, auth_time: nowS }, { mfa: true }, NOW));
+    assert.equal(e.code, 'token.insufficient-user-authentication', JSON.stringify(amr));
+    assert.deepEqual(e.details, { acrValues: [ACR_MFA] });
+  }
+  // beside another factor it is the second one
+  for (const amr of [['pwd', 'sms'], ['pwd', 'sms', 'otp'], ['sms', 'otp', 'hwk']]) checkAssurance({ amr, auth_time: nowS }, { mfa: true }, NOW);
+});
+
 test('mfa: amr "mfa" (RFC 8176: multiple-factor authentication) passes on its own', () => {
   checkAssurance({ amr: ['mfa'], auth_time: nowS }, { mfa: true }, NOW);
   checkAssurance({ amr: ['pwd', 'mfa'], auth_time: nowS }, { mfa: true }, NOW);
