@@ -371,3 +371,59 @@ test('a user deleted or disabled during the enrolment step cannot enrol a factor
     assert.equal(audited.length, 2, change);
   }
 });
+
+test('attack: a sign-in whose password step came before "end every session" cannot finish with the second factor afterwards (401 auth.signin-outdated): no session, no signin.succeeded', async () => {
+  const user = await idp.users.add({ email: 'ended-mid@example.test', password: PASSWORD }, 'test');
+  const enrol = await idp.totpFactor.enroll({ userId: user.id, address: user.email });
+  await idp.totpFactor.confirm({ userId: user.id }, idp.totpNow(enrol.secretBase32!, -30_000));
+  const a = await authorize();
+  const pw = await postForm(a.browser, a.page.body, 'login', { email: 'ended-mid@example.test', password: PASSWORD });
+  assert.equal(title(pw.body), 'Second step');
+  await idp.users.endAllSessions(user.id, `user:${user.id}`);
+  const done = await postForm(a.browser, pw.body, 'mfa', { factor: 'totp', code: idp.totpNow(enrol.secretBase32!, 30_000) });
+  assert.equal(done.location, undefined);
+  assert.equal(done.status, 401);
+  assert.match(done.body, /began before every session of this account was ended/);
+  assert.equal(idp.audit.events.filter((e) => e.type === 'signin.succeeded' && e.actor === `user:${user.id}`).length, 0);
+  assert.equal(idp.audit.events.filter((e) => e.type === 'signin.failed' && e.reason === 'auth.signin-outdated' && e.data?.['userId'] === user.id).length, 1);
+  assert.deepEqual(await idp.oidc.listSessions(user.id), []);
+  // a sign-in begun after the cut-off is asked for its second factor as ever
+  const b = await authorize();
+  assert.equal(title((await postForm(b.browser, b.page.body, 'login', { email: 'ended-mid@example.test', password: PASSWORD })).body), 'Second step');
+});
+
+test('attack: a factor enrolled at a sign-in, then an admin MFA reset (which ends every session): that sign-in cannot go on to an MFA session (401 auth.signin-outdated)', async () => {
+  const user = await idp.users.add({ email: 'reset-mid@example.test', password: PASSWORD, mfaRequired: true }, 'test');
+  const a = await authorize();
+  const r = await postForm(a.browser, a.page.body, 'login', { email: 'reset-mid@example.test', password: PASSWORD });
+  const sent = await postForm(a.browser, r.body, 'enroll', { factor: 'email', address: 'reset-mid@example.test' });
+  const code = (await idp.readOutbox()).findLast((m) => m.to === 'reset-mid@example.test')!.code;
+  const shown = await postForm(a.browser, sent.body, 'enroll-confirm', { factor: 'email', code });
+  assert.equal(title(shown.body), 'Save your recovery codes');
+  await idp.users.resetMfa(user.id, 'admin');
+  const cont = await postForm(a.browser, shown.body, 'continue', {});
+  assert.equal(cont.location, undefined);
+  assert.equal(cont.status, 401);
+  assert.match(cont.body, /began before every session of this account was ended/);
+  assert.deepEqual(await idp.oidc.listSessions(user.id), []);
+  assert.equal(idp.audit.events.filter((e) => e.type === 'signin.succeeded' && e.actor === `user:${user.id}`).length, 0);
+});
+
+test('attack: an enrolment step opened before "end every session" cannot set up a factor afterwards (401 auth.signin-outdated)', async () => {
+  const user = await idp.users.add({ email: 'ended-enrol@example.test', password: PASSWORD, mfaRequired: true }, 'test');
+  const a = await authorize();
+  const r = await postForm(a.browser, a.page.body, 'login', { email: 'ended-enrol@example.test', password: PASSWORD });
+  assert.equal(title(r.body), 'Set up a second factor');
+  await idp.users.endAllSessions(user.id, 'admin');
+  const enrol = await postForm(a.browser, r.body, 'enroll', { factor: 'totp' });
+  assert.equal(enrol.status, 401);
+  assert.match(enrol.body, /began before every session of this account was ended/);
+  assert.equal((await idp.mfaStore.listEnrollments(user.id)).length, 0);
+  // a sign-in begun after the cut-off enrols and goes through
+  const b = await authorize();
+  const r2 = await postForm(b.browser, b.page.body, 'login', { email: 'ended-enrol@example.test', password: PASSWORD });
+  const sent = await postForm(b.browser, r2.body, 'enroll', { factor: 'email', address: 'ended-enrol@example.test' });
+  const code = (await idp.readOutbox()).findLast((m) => m.to === 'ended-enrol@example.test')!.code;
+  const shown = await postForm(b.browser, sent.body, 'enroll-confirm', { factor: 'email', code });
+  await consentAndReturn(b.browser, await postForm(b.browser, shown.body, 'continue', {}));
+});

@@ -46,6 +46,11 @@ export interface SignInDeps {
 
 interface SignInState {
   userId: string;
+  /**
+   * When the password step began (epoch ms): a sign-in begun before the user's sessions
+   * were ended (`tokensRevokedBefore`) cannot finish. Absent in a state written before.
+   */
+  at?: number;
   amr: string[];
   stage: 'mfa' | 'enroll' | 'recovery';
   /** Whether a second factor was verified (or enrolled and confirmed) in this interaction: the only source of the MFA acr. */
@@ -204,7 +209,7 @@ export class SignInPages {
           this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-failed', actor: `user:${st.userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { factor: f.id } });
           return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
         }
-        return this.finish(req, res, uid, st.userId, [...st.amr, ...f.amr], true);
+        return this.finish(req, res, uid, st, [...st.amr, ...f.amr], true);
       }
       case 'enroll':
         return this.enroll(uid, st, body, ip, csrf);
@@ -222,7 +227,7 @@ export class SignInPages {
       }
       case 'continue':
         if (st?.stage !== 'recovery') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
-        return this.finish(req, res, uid, st.userId, st.amr, st.mfa === true);
+        return this.finish(req, res, uid, st, st.amr, st.mfa === true);
       case 'passkey/options':
         return { json: await this.d.webauthn.authenticationOptions(uid, undefined) };
       case 'passkey/verify': {
@@ -235,7 +240,7 @@ export class SignInPages {
         }
         if (!r.userVerified) return { json: { error: 'this passkey did not verify you (PIN or biometric)' }, status: 401 };
         // A user-verifying passkey is two factors in one (possession and PIN or biometric).
-        return this.finishJson(req, res, r.userId, ['hwk', 'user'], true);
+        return this.finishJson(req, res, { userId: r.userId, at: this.d.clock.now() }, ['hwk', 'user'], true);
       }
       case 'webauthn/options':
         if (st?.stage !== 'mfa') return { json: { error: 'sign in first' }, status: 400 };
@@ -250,7 +255,7 @@ export class SignInPages {
           this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-failed', actor: `user:${st.userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { factor: 'webauthn' } });
           throw e;
         }
-        return this.finishJson(req, res, st.userId, [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])], true);
+        return this.finishJson(req, res, st, [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])], true);
       }
       case 'webauthn/register-options': {
         if (st?.stage !== 'enroll') return { json: { error: 'sign in first' }, status: 400 };
@@ -294,6 +299,7 @@ export class SignInPages {
 
   private async login(req: IncomingMessage, res: ServerResponse, details: InteractionDetails, body: Record<string, string>, ip: string | undefined, csrf: string): Promise<Outcome> {
     const uid = details.uid;
+    const at = this.d.clock.now();
     const email = normalizeEmail(String(body['email'] ?? ''));
     const user = email ? await this.d.identity.getUserByEmail(email) : undefined;
     try {
@@ -320,15 +326,15 @@ export class SignInPages {
       return { page: this.loginPage(uid, csrf, `${e.message[0]!.toUpperCase()}${e.message.slice(1)}.`, e.status) };
     }
     if (hasFactor) {
-      const st: SignInState = { userId: user.id, amr, stage: 'mfa' };
+      const st: SignInState = { userId: user.id, at, amr, stage: 'mfa' };
       await this.setState(uid, st);
       return { page: await this.mfaPage(uid, st, csrf, undefined, undefined, inv) };
     }
     if (this.mfaRequired(details, user)) {
-      await this.setState(uid, { userId: user.id, amr, stage: 'enroll' });
+      await this.setState(uid, { userId: user.id, at, amr, stage: 'enroll' });
       return { page: this.enrollPage(uid, csrf) };
     }
-    return this.finish(req, res, uid, user.id, amr, false);
+    return this.finish(req, res, uid, { userId: user.id, at }, amr, false);
   }
 
   /**
@@ -356,9 +362,8 @@ export class SignInPages {
   }
 
   private async stillWithoutFactor(st: SignInState): Promise<UserRecord> {
-    // disabled or deleted since the password step: as at the end of a sign-in, it cannot go on
-    const user = await this.stillActive(st.userId);
-    if (!user) throw new PortcullisError('auth.invalid-credentials', 'this account cannot sign in');
+    // disabled, deleted or its sessions ended since the password step: as at the end of a sign-in, it cannot go on
+    const user = await this.stillAllowed(st);
     if (!hasSecondFactor(await this.inventory(st.userId))) return user;
     throw new PortcullisError('mfa.already-enrolled', 'a second factor was set up for this account meanwhile: sign in again and use it', { expose: true });
   }
@@ -448,37 +453,48 @@ export class SignInPages {
   }
 
   /**
-   * The user, when still active; undefined for one disabled or deleted since the password
-   * step (no session, no "succeeded" event), audited as `signin.failed`.
+   * The user, when still active and the sign-in began after the user's sessions were last
+   * ended (end every session, an MFA reset, disabling: `tokensRevokedBefore`), else throws
+   * `auth.invalid-credentials` for one disabled or deleted since the password step, or
+   * `auth.signin-outdated`; either is audited as `signin.failed` (no session, no
+   * "succeeded" event).
    */
-  private async stillActive(userId: string): Promise<UserRecord | undefined> {
-    const user = await this.d.identity.getUser(userId);
-    if (user && user.status === 'active') return user;
-    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: `user:${userId}`, reason: 'auth.invalid-credentials', data: { userId, inactive: true } });
-    return undefined;
+  private async stillAllowed(st: Pick<SignInState, 'userId' | 'at'>): Promise<UserRecord> {
+    const user = await this.d.identity.getUser(st.userId);
+    let e: PortcullisError | undefined;
+    if (!user || user.status !== 'active') e = new PortcullisError('auth.invalid-credentials', 'invalid user name or password');
+    else if ((st.at ?? 0) <= user.tokensRevokedBefore) e = new PortcullisError('auth.signin-outdated', 'this sign-in began before every session of this account was ended: start again from the app', { expose: true });
+    if (!e) return user!;
+    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: `user:${st.userId}`, reason: e.code, data: { userId: st.userId, ...(e.code === 'auth.invalid-credentials' ? { inactive: true } : {}) } });
+    throw e;
   }
 
-  private async finish(req: IncomingMessage, res: ServerResponse, uid: string, userId: string, amr: string[], mfa: boolean): Promise<Outcome> {
-    const user = await this.stillActive(userId);
-    await this.d.ephemeral.delete(this.stateKey(uid));
-    if (!user) {
-      const e = new PortcullisError('auth.invalid-credentials', 'invalid user name or password');
-      return { page: this.loginPage(uid, await this.d.csrf.tokenFor(uid), messageOf(e), e.status) };
+  private async finish(req: IncomingMessage, res: ServerResponse, uid: string, st: Pick<SignInState, 'userId' | 'at'>, amr: string[], mfa: boolean): Promise<Outcome> {
+    let user: UserRecord;
+    try {
+      user = await this.stillAllowed(st);
+    } catch (e) {
+      await this.d.ephemeral.delete(this.stateKey(uid));
+      return { page: this.loginPage(uid, await this.d.csrf.tokenFor(uid), messageOf(e), e instanceof PortcullisError ? e.status : 500) };
     }
-    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${userId}`, data: { amr } });
+    await this.d.ephemeral.delete(this.stateKey(uid));
+    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${user.id}`, data: { amr } });
     await this.d.oidc.provider.interactionFinished(req, res, this.d.oidc.loginResult(user, [...new Set(amr)], mfa), { mergeWithLastSubmission: false });
     return { done: true };
   }
 
-  private async finishJson(req: IncomingMessage, res: ServerResponse, userId: string, amr: string[], mfa: boolean): Promise<Outcome> {
-    const user = await this.stillActive(userId);
-    if (!user) {
-      const e = new PortcullisError('auth.invalid-credentials', 'this account cannot sign in');
-      return { json: { error: e.message, code: e.code }, status: e.status };
+  private async finishJson(req: IncomingMessage, res: ServerResponse, st: Pick<SignInState, 'userId' | 'at'>, amr: string[], mfa: boolean): Promise<Outcome> {
+    let user: UserRecord;
+    try {
+      user = await this.stillAllowed(st);
+    } catch (e) {
+      if (!(e instanceof PortcullisError)) throw e;
+      const message = e.code === 'auth.invalid-credentials' ? 'this account cannot sign in' : e.message;
+      return { json: { error: message, code: e.code }, status: e.status };
     }
     const details = await this.d.oidc.provider.interactionDetails(req, res);
     await this.d.ephemeral.delete(this.stateKey(details.uid));
-    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${userId}`, data: { amr } });
+    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${user.id}`, data: { amr } });
     const redirect = await this.d.oidc.provider.interactionResult(req, res, this.d.oidc.loginResult(user, [...new Set(amr)], mfa), { mergeWithLastSubmission: false });
     return { json: { redirect } };
   }
