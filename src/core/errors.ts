@@ -175,6 +175,7 @@ export const ERRORS = {
   // store
   'listen.failed': { status: 500, meaning: 'A plane could not listen on its address (in use, not local, or not permitted).', fix: 'Free the port or change `listen.*` in portcullis.yaml.' },
   'store.unavailable': { status: 503, meaning: 'The durable store cannot be reached.', fix: 'Check the database.' },
+  'store.not-writable': { status: 503, meaning: 'Readiness only (`/readyz`): a write to the durable store failed for a reason of the storage itself (disk full, the database file or database read-only, an I/O error, the connection lost), so this node would fail sign-ins, audit appends and admin changes. `reason` names the driver code (`SQLITE_FULL`, `SQLITE_IOERR_WRITE`, `25006`…). A probe write is tried every 2 s while so (none otherwise); the node is ready again once one succeeds. Requests that write meanwhile fail (`store.unavailable`, `audit.unavailable`).', fix: 'Free disk space, make the database file, its directory and its -wal and -shm files writable, or point the node at a writable (primary) PostgreSQL; nothing needs restarting. The log names the cause.' },
   'store.migration': { status: 500, meaning: 'A schema migration failed.', fix: 'Read the cause in the log.' },
 } as const satisfies Record<string, ErrorSpec>;
 

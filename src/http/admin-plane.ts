@@ -30,6 +30,7 @@ import { tokenRoutes } from './admin/tokens.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { createHttpServer, sendWire } from './server.js';
 import { problem } from './wire-errors.js';
+import { notReady } from './readiness.js';
 
 export interface AdminPlaneDeps {
   services: Services;
@@ -61,18 +62,22 @@ function openRoutes(s: Services, health: AdminPlaneDeps['health'], document: () 
       method: 'GET',
       path: '/readyz',
       operationId: 'ready',
-      summary: 'Readiness: the stores answer and a signing key is active.',
+      summary: 'Readiness: the stores answer, the durable store takes writes, a signing key is active and the gateway serves.',
       tag: 'operations',
       auth: false,
-      responses: { 200: { description: 'Ready.', schema: Health }, 503: { description: 'Not ready.', schema: Health } },
-      errors: [],
-      async handler() {
+      responses: { 200: { description: 'Ready.', schema: Health } },
+      // not ready: problem+json whose code names the check (store.not-writable, store.unavailable, gateway.not-in-sync, unavailable)
+      errors: [503],
+      async handler({ reply }) {
         try {
           await health.ready();
           return { body: { status: 'ready' } };
         } catch (err) {
           s.logger.warn({ err }, 'readiness check failed');
-          return { status: 503, body: { status: 'unavailable' } };
+          // problem+json, as every other error of the plane
+          const wire = notReady(err);
+          reply.headers(wire.headers);
+          return { status: wire.status, body: wire.body };
         }
       },
     }),

@@ -16,7 +16,8 @@ import { proxyTrust } from './client-address.js';
 import { forwardedAsXForwarded, forwardedHeaderGuard, lastForwardedValues } from './forwarded-headers.js';
 import { checkHostHeaders, rawRequestCheck } from './host-header.js';
 import { parseForm } from './form.js';
-import { createHttpServer } from './server.js';
+import { createHttpServer, sendWire } from './server.js';
+import { notReady } from './readiness.js';
 
 export interface IdentityPlaneDeps {
   issuer: string;
@@ -122,8 +123,8 @@ export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
     try {
       await d.health.ready();
       return { status: 'ready' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable' });
+    } catch (e) {
+      return sendWire(reply, notReady(e));
     }
   });
   return app;

@@ -36,7 +36,7 @@ export async function openDurableStore(url: string, opts: { baseDir?: string; lo
     try {
       // a node's audit appends (and their commits' fsyncs) run off its event loop; an in-memory database has one connection only
       const auditWriter = opts.auditThread === true && file !== ':memory:' ? new SqliteAuditWriter(file) : undefined;
-      store = new KyselyDurableStore(openSqlite(file), auditWriter ? { auditWriter } : {});
+      store = new KyselyDurableStore(openSqlite(file), { ...(auditWriter ? { auditWriter } : {}), ...(opts.logger ? { logger: opts.logger } : {}) });
     } catch (e) {
       throw new PortcullisError('store.unavailable', 'cannot open the SQLite database file', { cause: e });
     }
@@ -46,7 +46,7 @@ export async function openDurableStore(url: string, opts: { baseDir?: string; lo
     }
   } else if (/^postgres(ql)?:\/\//.test(url)) {
     const { openPostgres } = await import('./durable/postgres.js');
-    store = new KyselyDurableStore(openPostgres(url, opts.logger, opts.statementTimeoutMs !== undefined ? { statementTimeoutMs: opts.statementTimeoutMs } : {}));
+    store = new KyselyDurableStore(openPostgres(url, opts.logger, opts.statementTimeoutMs !== undefined ? { statementTimeoutMs: opts.statementTimeoutMs } : {}), opts.logger ? { logger: opts.logger } : {});
   } else {
     throw new PortcullisError('config.invalid', 'store: expected sqlite:<path> or postgres://…');
   }

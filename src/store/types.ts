@@ -10,6 +10,7 @@ import type { AppSigningKeyStore } from '../tokens/app-keys-store.js';
 import type { WebhookUrlStore } from '../webhooks/store.js';
 import type { AuditedSettingsStore, KeyUsageStore, SealedValueStore } from '../crypto/store.js';
 import type { TransitStore } from '../crypto/transit/store.js';
+import type { PortcullisError } from '../core/errors.js';
 import type { AppEncryptionKeyStore } from '../tokens/app-encryption-keys-store.js';
 
 export interface DurableStore
@@ -30,7 +31,13 @@ export interface DurableStore
     KeyUsageStore,
     IdentityStore {
   readonly kind: 'sqlite' | 'postgres';
-  /** Round-trip check for /readyz. */
+  /**
+   * Round-trip check for /readyz: fails `store.not-writable` while a storage fault (disk
+   * full, read-only, I/O error) has not been cleared by a probe write, `store.unavailable`
+   * when the store does not answer. Never writes.
+   */
   ping(): Promise<void>;
+  /** Calls `fn` when the store stops taking writes (`store.not-writable`) and when it takes them again (undefined). */
+  onWriteFault(fn: (fault: PortcullisError | undefined) => void): void;
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { buildAdminPlane } from '../../src/http/admin-plane.js';
+import { ERRORS } from '../../src/core/errors.js';
 import { AuditPage, AuditTail, AuditVerify, requestSchemas, responseSchemas } from '../../src/http/admin/schemas.js';
 import { startTestNode, type TestNode } from './node.js';
 
@@ -102,7 +103,8 @@ describe('admin API: audit trail and open endpoints', () => {
     try {
       const res = await plane.inject({ method: 'GET', url: '/readyz' });
       assert.equal(res.statusCode, 503);
-      assert.deepEqual(res.json(), { status: 'unavailable' });
+      assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+      assert.deepEqual(res.json(), { type: 'urn:portcullis:error:unavailable', title: ERRORS.unavailable.meaning, status: 503, code: 'unavailable', detail: 'internal error' });
       assert.ok(!res.body.includes('store down'), 'the cause stays in the log');
     } finally {
       await plane.close();

@@ -10,6 +10,7 @@ import { chainHash } from '../../audit/trail.js';
 import { appendAuditLocked } from './audit-log.js';
 import { openSqlite } from './sqlite.js';
 import { storeError } from './store-error.js';
+import { storageFault } from './write-faults.js';
 import type { FromAuditWriter, ToAuditWriter } from './audit-writer.js';
 
 const port = parentPort!;
@@ -20,7 +21,8 @@ try {
   dialect = openSqlite((workerData as { path: string }).path);
 } catch (e) {
   const err = storeError('appendAudit', e);
-  send({ type: 'failed', code: err.code, message: err.message });
+  const fault = storageFault(e);
+  send({ type: 'failed', code: err.code, message: err.message, ...(fault !== undefined ? { fault } : {}) });
   throw e;
 }
 
@@ -41,7 +43,8 @@ port.on('message', (m: ToAuditWriter) => {
       () => send({ type: 'done', id: m.id }),
       (e: unknown) => {
         const err = storeError('appendAudit', e);
-        send({ type: 'done', id: m.id, error: { code: err.code, message: err.message, ...(err.details?.['retryable'] === true ? { retryable: true } : {}) } });
+        const fault = storageFault(e);
+        send({ type: 'done', id: m.id, error: { code: err.code, message: err.message, ...(err.details?.['retryable'] === true ? { retryable: true } : {}), ...(fault !== undefined ? { fault } : {}) } });
       },
     ),
   );

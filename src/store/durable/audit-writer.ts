@@ -22,7 +22,8 @@ import { workerEntry } from '../../core/worker-entry.js';
 export type ToAuditWriter = { type: 'append'; id: number; events: AuditEventInput[] } | { type: 'close' };
 
 /** Messages from the writer thread. */
-export type FromAuditWriter = { type: 'ready' } | { type: 'failed'; code: string; message: string } | { type: 'done'; id: number; error?: { code: string; message: string; retryable?: true } };
+/** `fault`: the driver code when the storage itself failed (write-faults.ts `storageFault`). */
+export type FromAuditWriter = { type: 'ready' } | { type: 'failed'; code: string; message: string; fault?: string } | { type: 'done'; id: number; error?: { code: string; message: string; retryable?: true; fault?: string } };
 
 const CLOSE_TIMEOUT_MS = 10_000;
 
@@ -39,6 +40,8 @@ export class SqliteAuditWriter {
   private closed = false;
   /** Threads started so far (a restart after a crash counts). */
   starts = 0;
+  /** Sees each failure of the thread, its driver code as the cause's `code` (the store's write-fault tracking). */
+  onFailure: ((e: PortcullisError) => void) | undefined;
 
   constructor(private readonly path: string) {}
 
@@ -89,13 +92,18 @@ export class SqliteAuditWriter {
     // idle, the thread does not keep the process alive; with batches in flight it does
     worker.unref();
     worker.on('message', (m: FromAuditWriter) => {
+      if (m.type === 'failed') {
+        this.onFailure?.(threadError(m));
+        return;
+      }
       if (m.type !== 'done') return;
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
       if (this.waiting.size === 0) worker.unref();
-      if (w === undefined) return;
-      if (m.error === undefined) w.resolve();
-      else w.reject(new PortcullisError(m.error.code as ErrorCode, m.error.message, m.error.retryable ? { details: { retryable: true } } : {}));
+      if (m.error === undefined) return w?.resolve();
+      const err = threadError(m.error);
+      this.onFailure?.(err);
+      w?.reject(err);
     });
     // an uncaught error ends the thread: 'exit' follows, and refuses what it had not answered
     worker.on('error', () => undefined);
@@ -110,6 +118,13 @@ export class SqliteAuditWriter {
     );
     return worker;
   }
+}
+
+function threadError(e: { code: string; message: string; retryable?: true; fault?: string }): PortcullisError {
+  return new PortcullisError(e.code as ErrorCode, e.message, {
+    ...(e.retryable ? { details: { retryable: true } } : {}),
+    ...(e.fault !== undefined ? { cause: Object.assign(new Error(e.message), { code: e.fault }) } : {}),
+  });
 }
 
 function asJson(e: AuditEventInput): AuditEventInput {

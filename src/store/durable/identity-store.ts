@@ -13,12 +13,17 @@ import * as webauthn from './webauthn.js';
 
 export class KyselyIdentityStore implements IdentityStore {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  constructor(private readonly db: Kysely<any>) {}
+  constructor(
+    private readonly db: Kysely<any>,
+    /** Sees every failure before it is typed (the durable store's write-fault tracking). */
+    private readonly onFailure?: (e: unknown) => void,
+  ) {}
 
   private async run<T>(op: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
+      this.onFailure?.(e);
       throw storeError(op, e);
     }
   }

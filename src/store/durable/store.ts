@@ -2,7 +2,9 @@
  * The durable store over Kysely: one query layer for SQLite and PostgreSQL. The
  * dialect supplies the connection and how to serialise audit appends; every other
  * method is the same SQL on both. Failures other than PortcullisErrors surface as
- * `store.unavailable` (fail closed; the cause is kept for the log).
+ * `store.unavailable` (fail closed; the cause is kept for the log). A failure of the
+ * storage itself (disk full, read-only, I/O error) also makes `ping`, the readiness
+ * check, fail `store.not-writable` until a probe write succeeds (write-faults.ts).
  */
 import { sql, type Kysely } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
@@ -31,6 +33,8 @@ import { KyselyIdentityStore } from './identity-store.js';
 import { sqliteCommitStats } from './sqlite.js';
 import type { SqliteCommitStats } from './sqlite-driver.js';
 import { storeError } from './store-error.js';
+import { WriteFaults } from './write-faults.js';
+import type { Logger } from '../../core/logger.js';
 import type { OidcModelRecord, UserPatch, UserRecord, WebAuthnCredentialRecord } from '../../identity/store.js';
 import * as appKeys from './app-signing-keys.js';
 import * as webhooks from './webhooks.js';
@@ -54,10 +58,14 @@ export interface Dialect {
   close(): Promise<void>;
 }
 
+/** The row the write probe updates while the store is not writable (a setting no code reads). */
+export const WRITE_PROBE_SETTING = 'store.write-probe';
+
 export class KyselyDurableStore implements DurableStore {
   readonly kind: DurableStore['kind'];
   private readonly db: Kysely<Database>;
   private closed = false;
+  private readonly writeFaults: WriteFaults;
 
   /**
    * `auditWriter`: audit appends go to a thread of their own (SQLite files; see
@@ -65,11 +73,20 @@ export class KyselyDurableStore implements DurableStore {
    */
   constructor(
     private readonly dialect: Dialect,
-    private readonly opts: { auditWriter?: SqliteAuditWriter } = {},
+    private readonly opts: { auditWriter?: SqliteAuditWriter; logger?: Logger } = {},
   ) {
     this.kind = dialect.kind;
     this.db = dialect.db;
-    this.identity = new KyselyIdentityStore(dialect.db);
+    // a committed write (an fsync on SQLite): a rolled-back one would not reach the disk, and a full disk would pass it
+    this.writeFaults = new WriteFaults({ probe: () => this.run('writeProbe', (db) => settings.putSetting(db, WRITE_PROBE_SETTING, String(Date.now()))), logger: opts.logger });
+    const note = (e: unknown): void => this.writeFaults.note(e);
+    this.identity = new KyselyIdentityStore(dialect.db, note);
+    if (opts.auditWriter) opts.auditWriter.onFailure = note;
+  }
+
+  /** Calls `fn` when the store stops or starts again taking writes (`store.not-writable`, then undefined). */
+  onWriteFault(fn: (fault: PortcullisError | undefined) => void): void {
+    this.writeFaults.onChange(fn);
   }
 
   /** SQLite only: the connection's group commits so far (for metrics); undefined on PostgreSQL. */
@@ -82,6 +99,7 @@ export class KyselyDurableStore implements DurableStore {
     try {
       return await fn(this.db);
     } catch (e) {
+      this.writeFaults.note(e);
       throw storeError(op, e);
     }
   }
@@ -370,12 +388,14 @@ export class KyselyDurableStore implements DurableStore {
   }
 
   async ping(): Promise<void> {
+    this.writeFaults.check();
     await this.run('ping', (db) => sql`select 1`.execute(db));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.writeFaults.stop();
     // the writer's batches first: what was posted before close is committed
     await this.opts.auditWriter?.close();
     await this.dialect.close();

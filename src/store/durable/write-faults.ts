@@ -1,0 +1,131 @@
+/**
+ * Whether the durable store can take writes, for `/readyz`. A statement that fails for a
+ * reason of the storage itself (the disk is full, the file or the database is read-only,
+ * an I/O error, the connection is gone) marks the store not writable: `check()` then
+ * throws `store.not-writable`, and a probe write runs every PROBE_INTERVAL_MS until one
+ * succeeds, which clears the fault. While the store is healthy nothing runs: no probe,
+ * no timer, and `check()` is a field read, so `/readyz` never writes.
+ */
+import { PortcullisError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+
+export const PROBE_INTERVAL_MS = 2000;
+
+/**
+ * SQLite: SQLITE_FULL (disk or quota full), SQLITE_IOERR_* (a read, write or fsync
+ * failed), SQLITE_READONLY_* (read-only file, directory or connection), SQLITE_CANTOPEN_*.
+ */
+const SQLITE_IO = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)(_[A-Z_]+)?$/;
+
+/**
+ * PostgreSQL: read_only_sql_transaction (a standby, `default_transaction_read_only`),
+ * disk_full, the server shutting down, crashed or not yet accepting connections; with
+ * classes 08 (connection exception) and 58 (system error: io_error…) below. And the
+ * socket errors of a connection never made or lost.
+ */
+const PG_IO = new Set(['25006', '53100', '57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * The driver code of a failure that says the storage cannot take writes, looked up on
+ * `e` and its causes; undefined for any other failure (a constraint, a bad value, a lock
+ * wait, a statement timeout: the store is fine, the statement was not).
+ *
+ * @example
+ * storageFault(new PortcullisError('store.unavailable', 'durable store createApp failed', { cause: sqliteFullError })); // 'SQLITE_FULL'
+ */
+export function storageFault(e: unknown): string | undefined {
+  for (let c = e, depth = 0; c !== null && typeof c === 'object' && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code !== 'string') continue;
+    if (SQLITE_IO.test(code) || PG_IO.has(code) || /^(08|58)[0-9A-Z]{3}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+export class WriteFaults {
+  private fault: string | undefined;
+  /** Faults noted so far: a probe clears only when none came while it ran. */
+  private faults = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private stopped = false;
+  private readonly listeners = new Set<(fault: PortcullisError | undefined) => void>();
+
+  constructor(private readonly o: { probe(): Promise<void>; logger?: Logger | undefined; intervalMs?: number }) {}
+
+  /** Notes a failed statement; only a storage fault (`storageFault`) counts. */
+  note(e: unknown): void {
+    const code = storageFault(e);
+    if (code === undefined || this.stopped) return;
+    this.faults++;
+    const was = this.fault;
+    this.fault = code;
+    if (was === undefined) {
+      this.o.logger?.error({ code }, 'the durable store cannot take writes; /readyz answers 503 store.not-writable until a probe write succeeds');
+      this.emit();
+    }
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => void this.probe(), this.o.intervalMs ?? PROBE_INTERVAL_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** The fault as the error `/readyz` answers, or undefined while writes succeed. */
+  get error(): PortcullisError | undefined {
+    if (this.fault === undefined) return undefined;
+    return new PortcullisError('store.not-writable', `the durable store cannot take writes (${this.fault}); a probe write is tried every ${Math.round((this.o.intervalMs ?? PROBE_INTERVAL_MS) / 1000)} s`, { expose: true, details: { reason: this.fault } });
+  }
+
+  /**
+   * Throws `store.not-writable` while a storage fault is not cleared.
+   *
+   * @example
+   * faults.check(); // in the readiness check, before the round trip
+   */
+  check(): void {
+    const e = this.error;
+    if (e !== undefined) throw e;
+  }
+
+  /** Calls `fn` on every change: the fault (`store.not-writable`), or undefined once cleared. */
+  onChange(fn: (fault: PortcullisError | undefined) => void): void {
+    this.listeners.add(fn);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probing || this.fault === undefined || this.stopped) return;
+    this.probing = true;
+    const seen = this.faults;
+    try {
+      await this.o.probe();
+      if (seen !== this.faults || this.fault === undefined) return;
+      this.o.logger?.info({ code: this.fault }, 'the durable store takes writes again; /readyz is ready');
+      this.fault = undefined;
+      clearInterval(this.timer);
+      this.timer = undefined;
+      this.emit();
+    } catch (e) {
+      // a storage fault was noted by the probe's own statement; anything else (a lock wait) proves nothing either way
+      if (storageFault(e) === undefined) this.o.logger?.warn({ err: e }, 'the durable store write probe failed; trying again');
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private emit(): void {
+    const e = this.error;
+    for (const fn of this.listeners) {
+      try {
+        fn(e);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+}
