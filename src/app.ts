@@ -69,7 +69,15 @@ export interface StartOptions {
    * refuses requests while `gate` is closed; `faults` (tests only) makes applying an
    * event or re-reading the store fail, or holds a re-read between its read and its install.
    */
-  gatewayThread?: { listen?: string; ephemeral?: EphemeralStore; gate?: GatewayGate; eventsOf?: string; faults?: (what: 'apply' | 'reconcile' | 'reconcile-read') => void | Promise<void> };
+  gatewayThread?: {
+    listen?: string;
+    ephemeral?: EphemeralStore;
+    gate?: GatewayGate;
+    eventsOf?: string;
+    faults?: (what: 'apply' | 'reconcile' | 'reconcile-read') => void | Promise<void>;
+    /** After each periodic re-read of the store: its failure, or undefined (for the main thread's /readyz). */
+    reconciled?: (err: unknown) => void;
+  };
 }
 
 /**
@@ -439,7 +447,21 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       t.unref();
       timers.push(t);
     };
-    every(config.revocation.reconcileInterval, 'reconcile', reconcile);
+    const reconciled = opts.gatewayThread?.reconciled;
+    every(
+      config.revocation.reconcileInterval,
+      'reconcile',
+      reconciled === undefined
+        ? reconcile
+        : () =>
+            reconcile().then(
+              () => reconciled(undefined),
+              (err: unknown) => {
+                reconciled(err);
+                throw err;
+              },
+            ),
+    );
     if (!inThread) {
       every(config.keys.checkInterval, 'key rotation check', async () => {
         const signing = await s.keys.maintain();
@@ -457,7 +479,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         await s.ephemeral.ping();
         s.keys.signingKey();
         localGate?.check();
-        if (gatewayThread !== undefined && !gatewayThread.alive) throw new PortcullisError('unavailable', 'the gateway thread is restarting');
+        gatewayThread?.check();
       },
     };
 

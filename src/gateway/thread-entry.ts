@@ -7,7 +7,9 @@
  * store as it started, but a change may have been stored after that read, and the main
  * thread first has it re-read the store then. A re-read (`reconcile`) that fails closes
  * the gate as well: every request is refused until a re-read that began after the last
- * failure succeeds (one is tried every second).
+ * failure succeeds (one is tried every second); the main thread is told, so `/readyz`
+ * answers 503 meanwhile. So it is when the thread's own store connection cannot read (its
+ * periodic re-read failed) or write (write-faults.ts): the main thread's `/readyz` says so.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -60,6 +62,17 @@ try {
   const NOT_CONFIRMED = 'the main thread has not confirmed that it has every change stored since it started';
   const gate = new GatewayGate(NOT_CONFIRMED);
   const faults = testFaults();
+  type Problem = { code: string; message: string; details?: Record<string, unknown> };
+  let readProblem: Problem | undefined;
+  let writeProblem: Problem | undefined;
+  let told: string | undefined;
+  const tellStore = (): void => {
+    const problem = writeProblem ?? readProblem;
+    const key = problem === undefined ? '' : `${problem.code} ${problem.message}`;
+    if (key === told) return;
+    told = key;
+    send(problem === undefined ? { type: 'store' } : { type: 'store', problem });
+  };
   const node = await startPortcullis({
     configFile: data.configFile,
     env: data.env,
@@ -70,7 +83,15 @@ try {
       ...(data.listen !== undefined ? { listen: data.listen } : {}),
       ...(data.ephemeral !== undefined ? { ephemeral: new BridgedEphemeralStore(data.ephemeral as never) } : {}),
       ...(faults !== undefined ? { faults } : {}),
+      reconciled: (err) => {
+        readProblem = err === undefined ? undefined : { code: 'store.unavailable', message: 'the gateway thread cannot read apps, revocations and keys from the store' };
+        tellStore();
+      },
     },
+  });
+  node.services.store.onWriteFault((fault) => {
+    writeProblem = fault === undefined ? undefined : { code: fault.code, message: `the gateway thread's store connection: ${fault.message}`, ...(fault.details ? { details: fault.details } : {}) };
+    tellStore();
   });
   let served = false;
   const update = (): void => (served && rereader.inSync ? gate.open() : gate.close(served ? 're-reading apps, revocations and keys failed' : NOT_CONFIRMED));
@@ -80,7 +101,7 @@ try {
     retryMs: RETRY_MS,
     onChange: (inSync) => {
       update();
-      if (inSync) send({ type: 'in-sync' });
+      send({ type: inSync ? 'in-sync' : 'out-of-sync' });
     },
   });
   const reread = (): Promise<void> => rereader.run();

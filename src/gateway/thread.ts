@@ -70,6 +70,10 @@ export type FromThread =
   | { type: 'failed'; code: string; message: string }
   /** The thread refused requests after a failed re-read, and a later re-read succeeded: it serves again. */
   | { type: 'in-sync' }
+  /** A re-read failed (one the main thread did not ask for: an event from another node's): the thread refuses every request. */
+  | { type: 'out-of-sync' }
+  /** The thread's own store connection: why it cannot read or write (`store.unavailable`, `store.not-writable`), or nothing once it can. */
+  | { type: 'store'; problem?: { code: string; message: string; details?: Record<string, unknown> } }
   | { type: 'reply'; id: number; value?: unknown; error?: string };
 
 /** Messages to the gateway thread. */
@@ -80,6 +84,12 @@ export interface GatewayThread {
   readonly url: string;
   /** Whether the thread is serving (false while it is being restarted, or refuses requests until it has re-read the store). */
   readonly alive: boolean;
+  /**
+   * For /readyz: throws why the thread is not ready — restarting (`unavailable`), refusing
+   * requests until it has re-read the store (`gateway.not-in-sync`), or its own store
+   * connection cannot read (`store.unavailable`) or write (`store.not-writable`).
+   */
+  check(): void;
   /** The thread's Prometheus metrics, for the admin plane's /metrics. */
   metrics(): Promise<MetricsJson>;
   /**
@@ -151,6 +161,8 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
   let nextId = 1;
   /** The running thread refuses requests after a failed re-read (until it says `in-sync`). */
   let held = false;
+  /** What a thread last said of its store connection. */
+  let storeProblem: { worker: Worker; error: PortcullisError } | undefined;
   /** Events were emitted while no thread was running: a starting thread re-reads the store before it serves. */
   let missed = false;
   const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
@@ -186,6 +198,12 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
         } else if (m.type === 'in-sync') {
           if (running?.worker === worker) held = false;
           logger.info('the gateway thread re-read the store and serves again');
+        } else if (m.type === 'out-of-sync') {
+          if (running?.worker === worker) held = true;
+        } else if (m.type === 'store') {
+          if (m.problem === undefined) {
+            if (storeProblem?.worker === worker) storeProblem = undefined;
+          } else storeProblem = { worker, error: new PortcullisError(m.problem.code as never, m.problem.message, { expose: true, ...(m.problem.details ? { details: m.problem.details } : {}) }) };
         }
       });
       worker.on('error', (err) => {
@@ -328,6 +346,11 @@ export async function startGatewayThread(opts: GatewayThreadOptions): Promise<Ga
     },
     get alive() {
       return running !== undefined && !held;
+    },
+    check: () => {
+      if (running === undefined) throw new PortcullisError('unavailable', 'the gateway thread is restarting');
+      if (held) throw new PortcullisError('gateway.not-in-sync', 'the gateway thread refuses requests until it has re-read the store', { expose: true });
+      if (storeProblem?.worker === running.worker) throw storeProblem.error;
     },
     metrics: () => {
       if (running === undefined) return Promise.reject(new PortcullisError('unavailable', 'the gateway thread is restarting'));

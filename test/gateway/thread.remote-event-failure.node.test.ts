@@ -1,7 +1,8 @@
 /**
  * An event from another node (Redis pub/sub) that the gateway thread fails to apply is
  * not dropped: no admin call waits for it, so the thread itself re-reads the store, and
- * while it cannot, it refuses every request (`gateway.not-in-sync`). Before, the failure
+ * while it cannot, it refuses every request (`gateway.not-in-sync`) and `/readyz` answers 503
+ * with that code (before, the main thread did not know, and answered ready). Before, the failure
  * was only logged and the revoked token passed until the next reconcile (an hour here).
  * "Another node" is an event published on the cluster channel under a node id that is
  * not this node's, after the change was stored, as that node would do.
@@ -48,8 +49,13 @@ await serviceDescribe('redis', 'an event from another node that the gateway thre
       await eventually('the gateway refuses everything', async () => (await call(other)).status === 503);
       assert.deepEqual(await call(other), { status: 503, code: 'gateway.not-in-sync' });
       assert.equal((await call(token)).status, 503);
+      // and the node says so: a load balancer stops sending it traffic meanwhile
+      const notReady = await fetch(`${p.node.urls.admin}/readyz`);
+      assert.equal(notReady.status, 503);
+      assert.equal(((await notReady.json()) as { code: string }).code, 'gateway.not-in-sync');
       faults({});
       await eventually('the gateway serves again after a re-read', async () => (await call(other)).status === 200, 15_000);
+      await eventually('the node is ready again', async () => (await fetch(`${p.node.urls.admin}/readyz`)).status === 200);
       assert.deepEqual(await call(token), { status: 401, code: 'token.revoked' });
       await p.node.services.audit.flush();
       const rows = await p.node.services.store.tailAudit(200);
