@@ -105,31 +105,43 @@ export function parseRequestTarget(url: string): RequestTarget {
   return { path, matchPath, query };
 }
 
-/** A query that could name `_method`: only these are split (`%` for an encoded name). */
-const MAYBE_OVERRIDE = /method|%/i;
+/** A query that could name `_method`: only these are scanned (the `_` is there, or encoded). */
+const MAYBE_OVERRIDE = /_|%5f/i;
 
 /**
  * Whether a query (with its leading `?`) has a parameter named `_method` (any case), as
  * the query parsers of Express (`method-override('_method')`), Symfony and PHP read it:
  * pairs split on `&` and `;`, the name percent-decoded with `+` as a space, a trailing
- * `[…]` removed. A name that does not decode is not `_method` to them either.
+ * `[…]` removed. A name that does not decode is not `_method` to them either. Only names
+ * of 7 characters or more are looked at, and only those with `%` or `+` decoded.
  */
 function hasMethodOverrideParam(query: string): boolean {
-  for (const pair of query.slice(1).split(/[&;]/)) {
-    const eq = pair.indexOf('=');
-    let name = eq === -1 ? pair : pair.slice(0, eq);
-    if (name.includes('%')) {
-      try {
-        name = decodeURIComponent(name.replace(/\+/g, ' '));
-      } catch {
-        continue;
-      }
+  const n = query.length;
+  for (let start = 1; start < n; ) {
+    let end = start;
+    let nameEnd = -1;
+    for (; end < n; end++) {
+      const c = query.charCodeAt(end);
+      if (c === 38 || c === 59) break; // & ;
+      if (c === 61 && nameEnd === -1) nameEnd = end; // =
     }
-    const bracket = name.indexOf('[');
-    if (bracket !== -1) name = name.slice(0, bracket);
-    if (name.length === 7 && name.toLowerCase() === '_method') return true;
+    if (nameEnd === -1) nameEnd = end;
+    if (nameEnd - start >= 7 && isMethodName(query.slice(start, nameEnd))) return true;
+    start = end + 1;
   }
   return false;
+}
+
+function isMethodName(raw: string): boolean {
+  let name = raw;
+  if (name.includes('%') || name.includes('+')) {
+    try {
+      name = decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch {
+      return false;
+    }
+  }
+  return (name.length === 7 || name.charCodeAt(7) === 91) && name.slice(0, 7).toLowerCase() === '_method';
 }
 
 /** `/a;x/b;y=1` → `/a/b`. */
