@@ -22,6 +22,7 @@ import type { Config } from './core/config/schema.js';
 import { EventBus, type ClusterEvent } from './core/events.js';
 import type { EphemeralStore } from './core/ephemeral.js';
 import { createLogger, type Logger } from './core/logger.js';
+import { openAuditHeadKey, type AuditHeadKey } from './audit/head-key.js';
 import { AuditTrail } from './audit/trail.js';
 import { Envelope } from './crypto/envelope.js';
 import { KeyRing } from './crypto/keyring.js';
@@ -110,6 +111,8 @@ export interface CoreServices {
   revocations: RevocationSet;
   events: EventBus;
   audit: AuditTrail;
+  /** Authenticates the audit chain's head (audit/head-key.ts): every append records its MAC, verify checks it. */
+  auditHeadKey: AuditHeadKey;
   metrics: Registry;
   clock: Clock;
   logger: Logger;
@@ -217,6 +220,9 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
     // a switch of data key is audited in the transaction that makes it (envelope.ts)
     const envelope = await Envelope.open(store, masterKey, { usage: gcmUsage, audit: store, clock });
     masterKey.fill(0);
+    // before the first event is written: every head this node records carries its MAC
+    const auditHeadKey = await openAuditHeadKey(store, envelope, logger);
+    store.useAuditHeadKey(auditHeadKey);
     const keys = new KeyRing(store, envelope, clock, {
       alg: config.tokens.signingAlg,
       rotationIntervalMs: config.keys.rotationInterval,
@@ -302,7 +308,7 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
         this.set(audit.pending);
       },
     });
-    return { pki, config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, gcmUsage, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, metrics, clock, logger };
+    return { pki, config, dir, store, ephemeral, envelope, keys, encryptionKeys, appEncryptionKeys, transit, gcmUsage, apps, appSigningKeys, webhooks, tokens, revocations, events, audit, auditHeadKey, metrics, clock, logger };
   } catch (e) {
     await ephemeral?.close().catch(() => undefined);
     await store.close().catch(() => undefined);

@@ -1,4 +1,5 @@
 /** What the audit trail needs from durable storage: an append-only, hash-chained table. */
+import type { AuditHeadKey, RecordedHead } from './head-key.js';
 
 export interface AuditEventInput {
   /** Epoch ms. */
@@ -37,11 +38,17 @@ export interface AuditStore {
   /** The newest `limit` rows, oldest first. */
   tailAudit(limit: number): Promise<AuditRow[]>;
   /**
-   * The head recorded with the newest append (its seq and hash), kept apart from the rows
+   * The head recorded with the newest append (its seq, hash and MAC), kept apart from the rows
    * so that rows removed from the end of the chain are detected; seq 0 and the genesis hash
    * for an empty trail (recorded when the store is created); null only when it was removed.
    */
-  auditHead(): Promise<{ seq: number; hash: string } | null>;
+  auditHead(): Promise<RecordedHead | null>;
+  /**
+   * Authenticates every head recorded from now on with `key` (its MAC, see head-key.ts), on
+   * every connection and thread of this store that appends; set once, when the envelope that
+   * opens the key is open. Until then heads are recorded without a MAC.
+   */
+  useAuditHeadKey(key: AuditHeadKey): void;
   /**
    * The kinds of object the store holds whose every creation is audited (`apps`, `users`, …),
    * empty when it holds none: an empty trail beside any of them was deleted, not new.

@@ -1,13 +1,16 @@
 /**
  * The audit trail: an append-only table whose rows are hash-chained
  * (hash = SHA-256(prevHash ‖ canonical row)), so a changed, removed or inserted row
- * breaks the chain (`portcullis audit verify`). Events are queued and written in
+ * breaks the chain (`portcullis audit verify`). The hash has no key; the chain's recorded
+ * head carries an HMAC under the audit key (head-key.ts), so a chain rewritten and
+ * recomputed by someone without that key does not verify either. Events are queued and written in
  * batches in the background: no request waits on a database write. `flush()` waits
  * for everything queued so far (admin changes flush before they answer).
  */
 import { hash } from 'node:crypto';
 import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { AuditHeadKey, RecordedHead } from './head-key.js';
 import type { AuditSink } from './sink.js';
 import type { AuditEventInput, AuditRow, AuditStore } from './store.js';
 
@@ -42,11 +45,12 @@ export interface VerifyResult {
   rows: number;
   /**
    * When not ok: `audit.trail-missing` when the whole trail was deleted (no row and no
-   * recorded head, or an empty trail beside objects whose creation is audited), else
-   * `audit.chain-broken`.
+   * recorded head, or an empty trail beside objects whose creation is audited),
+   * `audit.head-forged` when the recorded head is not authenticated by the audit key (the
+   * chain up to it may have been rewritten and recomputed), else `audit.chain-broken`.
    */
-  code?: 'audit.chain-broken' | 'audit.trail-missing';
-  /** The first row whose link or hash does not verify. */
+  code?: 'audit.chain-broken' | 'audit.trail-missing' | 'audit.head-forged';
+  /** The first row whose link or hash does not verify (for `audit.head-forged`, the row the head names). */
   brokenAt?: number;
   reason?: string;
   /** When ok and the trail is not empty: the newest row verified (record it elsewhere to detect a rewrite of the whole table later). */
@@ -55,64 +59,106 @@ export interface VerifyResult {
 
 const broken = (rows: number, brokenAt: number, reason: string, code: VerifyResult['code'] = 'audit.chain-broken'): VerifyResult => ({ ok: false, rows, code, brokenAt, reason });
 
+/** The recorded head, `altered` when its seq does not read back (edited beyond 2^53). */
+async function readHead(store: AuditStore): Promise<RecordedHead | null | 'altered'> {
+  try {
+    return await store.auditHead();
+  } catch (e) {
+    if (!(e instanceof PortcullisError) || e.code !== 'audit.chain-broken') throw e;
+    return 'altered';
+  }
+}
+
+function forged(rows: number, head: RecordedHead): VerifyResult {
+  const why = head.mac === null ? 'has no MAC and is not the head recorded when the audit key was made' : 'carries a MAC that does not verify under the audit key';
+  return broken(rows, head.seq, `the recorded head of the chain (audit_head, row ${head.seq}) ${why}: it was not written by Portcullis, so rows 1 to ${head.seq} may have been rewritten and their hashes recomputed`, 'audit.head-forged');
+}
+
 /**
  * Walks the whole chain from the first row, and checks that it reaches the head recorded
- * with the newest append (`auditHead`), so rows removed from the end are detected too.
- * The head is read first: rows appended while the walk runs are verified as well. An
- * empty trail verifies only with the head a store starts with (seq 0) and no object in the
- * store whose creation is audited: else its rows (and head) were deleted.
+ * with the newest append (`auditHead`), so rows removed from the end are detected too, and
+ * that this head is authenticated by `headKey` (its MAC, compared in constant time; see
+ * head-key.ts), so a chain rewritten and recomputed by someone without the key is detected.
+ * The head is read first; rows appended while the walk runs are verified against the head
+ * read again after it, so rows added past the head without the key are detected as well.
+ * An empty trail verifies only with the head a store starts with (seq 0) and no object in
+ * the store whose creation is audited: else its rows (and head) were deleted.
+ *
+ * What it cannot detect: the whole trail set back to an earlier state that Portcullis
+ * itself wrote (rows and head restored from an older copy). Record the `head` it returns
+ * outside the database to detect that.
+ *
+ * @example
+ * const r = await verifyAuditChain(store, headKey);
+ * if (!r.ok) console.error(r.code, r.reason); // 'audit.head-forged', 'the recorded head … (row 42) …'
  */
-export async function verifyAuditChain(store: AuditStore, pageSize = 1000): Promise<VerifyResult> {
-  let head: { seq: number; hash: string } | null;
-  let headAltered = false;
-  try {
-    head = await store.auditHead();
-  } catch (e) {
-    // edited so that it does not read back (a seq beyond 2^53): the rows are still walked
-    if (!(e instanceof PortcullisError) || e.code !== 'audit.chain-broken') throw e;
-    head = null;
-    headAltered = true;
-  }
+export async function verifyAuditChain(store: AuditStore, headKey: AuditHeadKey, pageSize = 1000): Promise<VerifyResult> {
+  const first = await readHead(store);
+  let head = first === 'altered' ? null : first;
   let prev = GENESIS;
   let expectSeq = 1;
   let rows = 0;
   let limit = pageSize;
-  for (;;) {
-    let page: AuditRow[];
-    try {
-      page = await store.listAudit(expectSeq - 1, limit);
-    } catch (e) {
-      const bad = unreadableRow(e);
-      if (bad === undefined) throw e;
-      // the rows before it one at a time, so that an earlier broken row is still the one named
-      if (limit > 1) {
-        limit = 1;
-        continue;
+  /** Walks rows from `expectSeq` up to `until`; a VerifyResult when one does not verify. */
+  const walk = async (until: number): Promise<VerifyResult | undefined> => {
+    for (;;) {
+      let page: AuditRow[];
+      try {
+        page = await store.listAudit(expectSeq - 1, Math.min(limit, until - expectSeq + 1));
+      } catch (e) {
+        const bad = unreadableRow(e);
+        if (bad === undefined) throw e;
+        // the rows before it one at a time, so that an earlier broken row is still the one named
+        if (limit > 1) {
+          limit = 1;
+          continue;
+        }
+        if (bad.seq !== expectSeq) return broken(rows, expectSeq, `row ${expectSeq} is missing`);
+        return broken(rows, expectSeq, `row ${expectSeq} was altered (its ${bad.column} does not read back)`);
       }
-      if (bad.seq !== expectSeq) return broken(rows, expectSeq, `row ${expectSeq} is missing`);
-      return broken(rows, expectSeq, `row ${expectSeq} was altered (its ${bad.column} does not read back)`);
+      if (page.length === 0) return undefined;
+      for (const r of page) {
+        if (r.seq > until) return undefined;
+        if (r.seq !== expectSeq) return broken(rows, expectSeq, `row ${expectSeq} is missing`);
+        if (r.prevHash !== prev) return broken(rows, r.seq, `row ${r.seq} does not link to row ${r.seq - 1}`);
+        if (chainHash(prev, r.seq, r) !== r.hash) return broken(rows, r.seq, `row ${r.seq} was altered`);
+        if (head !== null && r.seq === head.seq && r.hash !== head.hash) return broken(rows, r.seq, `row ${r.seq} is not the row the recorded head names`);
+        prev = r.hash;
+        expectSeq++;
+        rows++;
+      }
+      if (expectSeq > until) return undefined;
     }
-    if (page.length === 0) break;
-    for (const r of page) {
-      if (r.seq !== expectSeq) return broken(rows, expectSeq, `row ${expectSeq} is missing`);
-      if (r.prevHash !== prev) return broken(rows, r.seq, `row ${r.seq} does not link to row ${r.seq - 1}`);
-      if (chainHash(prev, r.seq, r) !== r.hash) return broken(rows, r.seq, `row ${r.seq} was altered`);
-      if (head !== null && r.seq === head.seq && r.hash !== head.hash) return broken(rows, r.seq, `row ${r.seq} is not the row the recorded head names`);
-      prev = r.hash;
-      expectSeq++;
-      rows++;
-    }
-  }
-  if (headAltered) return broken(rows, rows, 'the recorded head of the chain (audit_head) was altered (its seq does not read back), so removed rows cannot be ruled out');
+  };
+  const failed = await walk(Number.MAX_SAFE_INTEGER);
+  if (failed) return failed;
+  if (first === 'altered') return broken(rows, rows, 'the recorded head of the chain (audit_head) was altered (its seq does not read back), so removed rows cannot be ruled out');
   if (rows === 0 && (head === null || head.seq === 0)) {
     const held = await store.auditedObjects();
     const beside = held.length ? ` while the store holds ${held.join(', ')}, whose creation is audited` : '';
     if (head === null) return broken(0, 1, `the trail has no row and no recorded head (audit_head)${beside}: both were deleted`, 'audit.trail-missing');
     if (held.length) return broken(0, 1, `the trail is empty${beside}: its rows were deleted`, 'audit.trail-missing');
+    if (!headKey.authenticates(head)) return forged(rows, head);
     return { ok: true, rows };
   }
   if (head === null) return broken(rows, rows, 'the recorded head of the chain (audit_head) is missing, so removed rows cannot be ruled out');
   if (rows < head.seq) return broken(rows, rows + 1, `rows ${rows + 1} to ${head.seq} were removed (the recorded head is row ${head.seq})`);
+  if (!headKey.authenticates(head)) return forged(rows, head);
+  if (rows > head.seq) {
+    // rows past the head read first: appended while the walk ran (the head moved with them, in their transaction), or added without the key
+    const later = await readHead(store);
+    if (later === 'altered') return broken(rows, rows, 'the recorded head of the chain (audit_head) was altered (its seq does not read back), so removed rows cannot be ruled out');
+    if (later === null) return broken(rows, rows, 'the recorded head of the chain (audit_head) is missing, so removed rows cannot be ruled out');
+    if (!headKey.authenticates(later)) return forged(rows, later);
+    if (later.seq < rows) return broken(rows, later.seq + 1, `rows ${later.seq + 1} to ${rows} lie past the recorded head (row ${later.seq}): they were added without the audit key`);
+    if (later.seq === rows && later.hash !== prev) return broken(rows, rows, `row ${rows} is not the row the recorded head names`);
+    head = later;
+    if (later.seq > rows) {
+      const again = await walk(later.seq);
+      if (again) return again;
+      if (rows < later.seq) return broken(rows, rows + 1, `rows ${rows + 1} to ${later.seq} were removed (the recorded head is row ${later.seq})`);
+    }
+  }
   return { ok: true, rows, head: { seq: rows, hash: prev } };
 }
 

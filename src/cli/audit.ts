@@ -53,7 +53,7 @@ export function registerAudit(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action(async (o: NodeOptions & { json?: boolean }) => {
-        const r = await adminClient(o).call<{ ok: boolean; rows: number; code?: 'audit.chain-broken' | 'audit.trail-missing'; brokenAt?: number; reason?: string; head?: { seq: number; hash: string } }>('GET', '/v1/audit/verify');
+        const r = await adminClient(o).call<{ ok: boolean; rows: number; code?: 'audit.chain-broken' | 'audit.trail-missing' | 'audit.head-forged'; brokenAt?: number; reason?: string; head?: { seq: number; hash: string } }>('GET', '/v1/audit/verify');
         if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
         if (!r.ok) throw new CliError(r.code ?? 'audit.chain-broken', `${r.reason ?? 'the chain does not verify'} (first broken row: ${r.brokenAt}; ${r.rows} rows before it verify)`);
         if (!o.json) process.stdout.write(`ok: ${r.rows} rows verified${r.head ? `; head: row ${r.head.seq}, hash ${r.head.hash}` : ''}\n`);

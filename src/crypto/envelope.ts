@@ -98,9 +98,11 @@ export class Envelope {
    * them with the master key. Race-safe across nodes: the first node's data key wins.
    * `usage` counts seals per data key (default: in this process only); `audit` is where the
    * switches to a successor data key this node makes are recorded, each in the transaction
-   * that makes it (the durable store; without it a switch is not audited).
+   * that makes it (the durable store; without it a switch is not audited). `alsoUnder`: a
+   * second master key a data key may be wrapped under (an interrupted `keys rotate-master`
+   * leaves some under the new key), tried when the first does not open it.
    */
-  static async open(store: EnvelopeStore, masterKey: Buffer, opts: { usage?: GcmMeter; audit?: AuditedSettingsStore; clock?: Clock } = {}): Promise<Envelope> {
+  static async open(store: EnvelopeStore, masterKey: Buffer, opts: { usage?: GcmMeter; audit?: AuditedSettingsStore; clock?: Clock; alsoUnder?: Buffer } = {}): Promise<Envelope> {
     let currentId = await store.getSetting(CURRENT);
     if (!currentId) {
       const id = randomId(6);
@@ -113,7 +115,14 @@ export class Envelope {
     for (const { name, value } of await store.listSettings(DEK_PREFIX)) {
       const w = parseWrappedDek(value);
       if (!w) throw new PortcullisError('crypto.decrypt-failed', 'wrapped data key is malformed');
-      if (w.parent === undefined) deks.set(name.slice(DEK_PREFIX.length), unwrapDek(masterKey, name.slice(DEK_PREFIX.length), w));
+      if (w.parent !== undefined) continue;
+      const id = name.slice(DEK_PREFIX.length);
+      try {
+        deks.set(id, unwrapDek(masterKey, id, w));
+      } catch (e) {
+        if (opts.alsoUnder === undefined) throw e;
+        deks.set(id, unwrapDek(opts.alsoUnder, id, w));
+      }
     }
     if (!deks.has(currentId) && parseWrappedDek((await store.getSetting(dekSetting(currentId))) ?? '')?.parent === undefined) {
       throw new PortcullisError('crypto.decrypt-failed', 'the current data key is missing from the store');

@@ -17,7 +17,7 @@
  *     key — an interrupted run — is left as it is);
  *  4. an Envelope opened with the new key decrypts every sealed value whose context is
  *     known (key ring, app signing and encryption keys, transit versions, OIDC cookie
- *     keys); on any failure every DEK is put back under the current key (also those an
+ *     keys, the audit key); on any failure every DEK is put back under the current key (also those an
  *     interrupted run had rewrapped) and nothing is swapped;
  *  5. `<file>.new` is renamed over `<file>` (atomic), and `<file>.old` is removed unless kept.
  *
@@ -26,6 +26,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { HEAD_KEY_CONTEXT, HEAD_KEY_SETTING } from '../audit/head-key.js';
 import { storedOrTell, type DurableAuditSink } from '../audit/sink.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
@@ -109,6 +110,8 @@ export async function verifySealedValues(store: RotateMasterStore, envelope: Env
   }
   const cookieKeys = await store.getSetting('oidc.cookie-keys');
   if (cookieKeys) await open(cookieKeys, 'oidc-cookie-keys');
+  const auditKey = await store.getSetting(HEAD_KEY_SETTING);
+  if (auditKey) await open(auditKey, HEAD_KEY_CONTEXT);
   return n;
 }
 

@@ -45,7 +45,7 @@ function suite(name: string, make: () => Promise<Fixture>): void {
       assert.deepEqual(trail.stats, { written: 4, unstorable: 1, failedWrites: 0, dropped: 0 });
       assert.equal(trail.pending, 0);
       assert.ok(lines.some((l) => l.level === 50 && l.event === 'poison' && /audit\.unstorable marker/.test(l.msg)), 'logged at error level');
-      assert.deepEqual(await verifyAuditChain(f.store), { ok: true, rows: 4, head: { seq: 4, hash: (await f.store.tailAudit(1))[0]!.hash } });
+      assert.deepEqual(await verifyAuditChain(f.store, f.headKey), { ok: true, rows: 4, head: { seq: 4, hash: (await f.store.tailAudit(1))[0]!.hash } });
     } finally {
       await f.dispose();
     }
@@ -85,7 +85,7 @@ function suite(name: string, make: () => Promise<Fixture>): void {
       assert.deepEqual(await types(f.store), ['first', 'second', 'third']);
       assert.equal(trail.stats.unstorable, 0, 'an unreachable table is not mistaken for poison events');
       assert.equal(trail.stats.failedWrites, 2);
-      assert.deepEqual(await verifyAuditChain(f.store), { ok: true, rows: 3, head: { seq: 3, hash: (await f.store.tailAudit(1))[0]!.hash } });
+      assert.deepEqual(await verifyAuditChain(f.store, f.headKey), { ok: true, rows: 3, head: { seq: 3, hash: (await f.store.tailAudit(1))[0]!.hash } });
     } finally {
       await f.dispose();
     }
@@ -105,6 +105,7 @@ test('a transient write failure keeps the order: the failed batch is written bef
     tailAudit: async () => [],
     auditHead: async () => null,
     auditedObjects: async () => [],
+    useAuditHeadKey: () => undefined,
   } satisfies AuditStore;
   const trail = new AuditTrail(store, silentLogger);
   trail.record(ev('first'));

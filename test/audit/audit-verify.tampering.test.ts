@@ -24,7 +24,7 @@ function suite(name: string, make: () => Promise<Fixture>): void {
   withStore('a row whose data was edited to text that is not JSON → verify names that row as altered', async (f) => {
     await f.store.appendAudit([1, 2, 3, 4].map(ev), chainHash);
     await f.exec(`update audit_log set data = '{"n":3' where seq = 3`);
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt }, { ok: false, rows: 2, brokenAt: 3 });
     assert.match(r.reason!, /row 3 was altered/);
   });
@@ -33,14 +33,14 @@ function suite(name: string, make: () => Promise<Fixture>): void {
     await f.store.appendAudit([1, 2, 3, 4].map(ev), chainHash);
     await f.exec(`update audit_log set data = '{"n":20}' where seq = 2`);
     await f.exec(`update audit_log set data = 'not json' where seq = 4`);
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt }, { ok: false, rows: 1, brokenAt: 2 });
   });
 
   withStore('a row whose time was edited beyond 2^53 → verify names that row as altered', async (f) => {
     await f.store.appendAudit([1, 2, 3].map(ev), chainHash);
     await f.exec('update audit_log set time = 9007199254740993 where seq = 2');
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt }, { ok: false, rows: 1, brokenAt: 2 });
     assert.match(r.reason!, /row 2 was altered/);
   });
@@ -48,7 +48,7 @@ function suite(name: string, make: () => Promise<Fixture>): void {
   withStore('the newest row renumbered beyond 2^53 → verify reports it missing from its place', async (f) => {
     await f.store.appendAudit([1, 2, 3].map(ev), chainHash);
     await f.exec('update audit_log set seq = 1152921504606846976 where seq = 3');
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt }, { ok: false, rows: 2, brokenAt: 3 });
     assert.match(r.reason!, /row 3 is missing/);
   });
@@ -64,14 +64,14 @@ function suite(name: string, make: () => Promise<Fixture>): void {
   withStore('the recorded head (audit_head) edited to a seq beyond 2^53 → verify reports the head altered, and appends go on without moving it', async (f) => {
     await f.store.appendAudit([1, 2, 3].map(ev), chainHash);
     await f.exec('update audit_head set seq = 9007199254740993');
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt, code: r.code }, { ok: false, rows: 3, brokenAt: 3, code: 'audit.chain-broken' });
     assert.match(r.reason!, /recorded head of the chain \(audit_head\) was altered/);
     await assert.rejects(f.store.auditHead(), (e) => isPortcullisError(e) && e.code === 'audit.chain-broken');
     // the node's events are still stored, after the rows, and the edit stays reported
     await f.store.appendAudit([ev(4)], chainHash);
     assert.deepEqual((await f.store.listAudit(3, 10)).map((row) => row.seq), [4]);
-    const again = await verifyAuditChain(f.store);
+    const again = await verifyAuditChain(f.store, f.headKey);
     assert.deepEqual({ ok: again.ok, rows: again.rows, code: again.code }, { ok: false, rows: 4, code: 'audit.chain-broken' });
   });
 }

@@ -20,7 +20,7 @@ import { portcullisMigrator } from '../../src/store/migrations/index.js';
 import { openDurableStore } from '../../src/store/index.js';
 import type { AppRecord } from '../../src/tokens/store.js';
 import { serviceDescribe } from '../support/services.js';
-import { postgresStoreFixture, sqliteStoreFixture, storeTests, type StoreFixture } from '../support/store-fixtures.js';
+import { keyedLikeANode, postgresStoreFixture, sqliteStoreFixture, storeTests, type StoreFixture } from '../support/store-fixtures.js';
 
 type Fixture = StoreFixture;
 
@@ -41,17 +41,17 @@ function suite(name: string, make: () => Promise<Fixture>): void {
   const withStore = storeTests(name, make);
 
   withStore('an empty trail verifies; a whole chain verifies and reports its head', async (f) => {
-    assert.deepEqual(await verifyAuditChain(f.store), { ok: true, rows: 0 });
+    assert.deepEqual(await verifyAuditChain(f.store, f.headKey), { ok: true, rows: 0 });
     await f.store.appendAudit([ev(1), ev(2)], chainHash);
     await f.store.appendAudit([ev(3), ev(4)], chainHash);
     const tail = (await f.store.tailAudit(1))[0]!;
-    assert.deepEqual(await verifyAuditChain(f.store), { ok: true, rows: 4, head: { seq: 4, hash: tail.hash } });
+    assert.deepEqual(await verifyAuditChain(f.store, f.headKey), { ok: true, rows: 4, head: { seq: 4, hash: tail.hash } });
   });
 
   withStore('the newest rows deleted → verify fails at the first removed row', async (f) => {
     await f.store.appendAudit([1, 2, 3, 4].map(ev), chainHash);
     await f.exec('delete from audit_log where seq > 2');
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.equal(r.ok, false);
     assert.equal(r.brokenAt, 3);
     assert.equal(r.rows, 2);
@@ -61,7 +61,7 @@ function suite(name: string, make: () => Promise<Fixture>): void {
   withStore('every row deleted → verify fails at row 1', async (f) => {
     await f.store.appendAudit([1, 2, 3].map(ev), chainHash);
     await f.exec('delete from audit_log');
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt }, { ok: false, rows: 0, brokenAt: 1 });
   });
 
@@ -69,7 +69,7 @@ function suite(name: string, make: () => Promise<Fixture>): void {
     await f.store.appendAudit([1, 2, 3, 4].map(ev), chainHash);
     await f.exec('delete from audit_log where seq > 2');
     await f.store.appendAudit([ev(5)], chainHash);
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.deepEqual({ ok: r.ok, brokenAt: r.brokenAt }, { ok: false, brokenAt: 3 });
   });
 
@@ -78,18 +78,18 @@ function suite(name: string, make: () => Promise<Fixture>): void {
     await f.exec('delete from audit_log where seq > 2');
     await f.exec('delete from audit_head');
     await f.store.appendAudit([ev(5)], chainHash);
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.equal(r.ok, false);
     assert.match(r.reason!, /head/);
     await f.store.appendAudit([ev(6)], chainHash);
-    assert.equal((await verifyAuditChain(f.store)).ok, false);
+    assert.equal((await verifyAuditChain(f.store, f.headKey)).ok, false);
   });
 
   withStore('attack: every row and the head deleted in a store that holds an app and a user → audit.trail-missing, not a new empty trail', async (f) => {
     await appAndUser(f);
     await f.exec('delete from audit_log');
     await f.exec('delete from audit_head');
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt, code: r.code }, { ok: false, rows: 0, brokenAt: 1, code: 'audit.trail-missing' });
     assert.match(r.reason!, /apps, users/);
   });
@@ -99,7 +99,7 @@ function suite(name: string, make: () => Promise<Fixture>): void {
     await f.exec('delete from audit_log');
     await f.exec('delete from audit_head');
     await f.store.appendAudit([ev(5), ev(6)], chainHash);
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.deepEqual({ ok: r.ok, code: r.code }, { ok: false, code: 'audit.chain-broken' });
     assert.match(r.reason!, /head/);
     assert.equal(await f.store.auditHead(), null);
@@ -109,7 +109,7 @@ function suite(name: string, make: () => Promise<Fixture>): void {
     await f.store.appendAudit([ev(1)], chainHash);
     await f.exec('delete from audit_log');
     await f.exec('delete from audit_head');
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt, code: r.code }, { ok: false, rows: 0, brokenAt: 1, code: 'audit.trail-missing' });
   });
 
@@ -118,20 +118,20 @@ function suite(name: string, make: () => Promise<Fixture>): void {
     await f.exec('delete from audit_log');
     await f.exec(`update audit_head set seq = 0, hash = '${'0'.repeat(64)}'`);
     await f.exec('delete from users');
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt, code: r.code }, { ok: false, rows: 0, brokenAt: 1, code: 'audit.trail-missing' });
     assert.match(r.reason!, /holds apps\b/);
   });
 
   withStore('a new store: its head is recorded from the start, and its empty trail verifies', async (f) => {
-    assert.deepEqual(await f.store.auditHead(), { seq: 0, hash: '0'.repeat(64) });
-    assert.deepEqual(await verifyAuditChain(f.store), { ok: true, rows: 0 });
+    assert.deepEqual(await f.store.auditHead(), { seq: 0, hash: '0'.repeat(64), mac: null });
+    assert.deepEqual(await verifyAuditChain(f.store, f.headKey), { ok: true, rows: 0 });
   });
 
   withStore('the head row deleted while rows remain → verify fails', async (f) => {
     await f.store.appendAudit([1, 2].map(ev), chainHash);
     await f.exec('delete from audit_head');
-    const r = await verifyAuditChain(f.store);
+    const r = await verifyAuditChain(f.store, f.headKey);
     assert.equal(r.ok, false);
     assert.equal(r.code, 'audit.chain-broken');
     assert.match(r.reason!, /head/);
@@ -152,9 +152,10 @@ test('upgrade: migration 0012 records the head of an empty trail; a trail with r
   await (await olderStore(join(dir, 'empty.db'))).destroy();
   const empty = await openDurableStore(`sqlite:${join(dir, 'empty.db')}`);
   t.after(() => empty.close());
-  assert.deepEqual(await empty.auditHead(), { seq: 0, hash: '0'.repeat(64) });
+  assert.deepEqual(await empty.auditHead(), { seq: 0, hash: '0'.repeat(64), mac: null });
+  const emptyKey = await keyedLikeANode(empty);
   await empty.appendAudit([ev(1)], chainHash);
-  assert.equal((await verifyAuditChain(empty)).ok, true);
+  assert.equal((await verifyAuditChain(empty, emptyKey)).ok, true);
 
   // a trail with rows before 0012 (its head from 0009 and its appends) is left as it is
   const file = join(dir, 'rows.db');
@@ -165,7 +166,7 @@ test('upgrade: migration 0012 records the head of an empty trail; a trail with r
   const withRows = await openDurableStore(`sqlite:${file}`);
   t.after(() => withRows.close());
   assert.equal((await withRows.auditHead())?.seq, 1);
-  const r = await verifyAuditChain(withRows);
+  const r = await verifyAuditChain(withRows, await keyedLikeANode(withRows));
   assert.deepEqual({ ok: r.ok, rows: r.rows }, { ok: true, rows: 1 });
 });
 

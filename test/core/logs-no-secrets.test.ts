@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { HEAD_KEY_CONTEXT, HEAD_KEY_SETTING } from '../../src/audit/head-key.js';
 import { createLogger } from '../../src/core/logger.js';
 import { startTestNode, testConfig, basic, postForm } from '../support/portcullis.js';
 
-test('logs: at trace level, no client secret, access token, admin token or master key appears in any log line', async () => {
+test('logs: at trace level, no client secret, access token, admin token, master key or audit key appears in any log line', async () => {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -40,7 +41,11 @@ test('logs: at trace level, no client secret, access token, admin token or maste
     const text = lines.join('');
     assert.ok(lines.length > 0, 'the node logged something at trace level');
     const master = readFileSync(join(node.dir, 'master.key'), 'utf8').trim();
+    const auditKey = (await node.services.envelope.decrypt((await node.services.store.getSetting(HEAD_KEY_SETTING))!, HEAD_KEY_CONTEXT)).subarray(1, 33);
     for (const [what, secret] of [
+      ['audit key (hex)', auditKey.toString('hex')],
+      ['audit key (base64)', auditKey.toString('base64')],
+      ['audit key (base64url)', auditKey.toString('base64url')],
       ['client secret', clientSecret!],
       ['access token signature', token.split('.')[2]!],
       ['admin token', node.adminToken],

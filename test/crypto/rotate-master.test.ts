@@ -103,9 +103,10 @@ test('rotate-master while the node serves: rewraps, verifies, swaps; the node ke
   assert.equal(deks.length, 1);
 });
 
-test('rotate-master is audited: its start and its completion are stored before it answers, with the old and new master key ids, the actor and the counts of data keys; never key material', async () => {
+test('rotate-master is audited: its start and its completion are stored before it answers, with the old and new master key ids, the actor and the counts of data keys; never key material; the audit key survives it and the chain keeps verifying', async () => {
   const d = tempDir('portcullis-rotate-audit-');
-  const n = await startTestNode({ dir: d, config, keepDir: false });
+  const n = await startTestNode({ dir: d, config, keepDir: true });
+  let stopped = false;
   try {
     const oldKey = keyIn(join(d, 'master.key'));
     const r = await runCli(['keys', 'rotate-master', '--dir', d, '--json']);
@@ -124,9 +125,28 @@ test('rotate-master is audited: its start and its completion are stored before i
     assert.deepEqual({ rewrapped, alreadyRewrapped, successors, sealedValues, verified, oldKeyKept }, { rewrapped: 1, alreadyRewrapped: 0, successors: 0, sealedValues: out.sealed_values, verified: out.verified, oldKeyKept: false });
     const text = JSON.stringify(rows);
     for (const key of [oldKey, newKey]) for (const enc of ['base64', 'base64url', 'hex'] as const) assert.ok(!text.includes(key.toString(enc)), `no ${enc} key material in the trail`);
-    assert.equal((await verifyAuditChain(n.services.store)).ok, true);
-  } finally {
+    assert.equal((await verifyAuditChain(n.services.store, n.services.auditHeadKey)).ok, true);
+    // the audit key is sealed under a data key, which the rotation rewrapped: the node and a restart with the new master key keep the same key
+    const head = (await n.services.store.auditHead())!;
+    assert.equal(head.mac, n.services.auditHeadKey.mac(head.seq, head.hash), 'the CLI recorded an authenticated head');
+    await n.services.apps.create({ name: 'after-rotation', audiences: ['api'], scopes: [] }, 'test');
+    await n.services.audit.flush();
+    assert.equal((await verifyAuditChain(n.services.store, n.services.auditHeadKey)).ok, true);
     await n.stop();
+    stopped = true;
+    const restarted = await startTestNode({ dir: d, config, keepDir: false });
+    try {
+      const s = restarted.services;
+      assert.equal(s.auditHeadKey.mac(1, 'x'), n.services.auditHeadKey.mac(1, 'x'), 'the same audit key after the rotation');
+      await s.apps.create({ name: 'after-restart', audiences: ['api'], scopes: [] }, 'test');
+      await s.audit.flush();
+      const r = await verifyAuditChain(s.store, s.auditHeadKey);
+      assert.equal(r.ok, true, r.reason);
+    } finally {
+      await restarted.stop();
+    }
+  } finally {
+    if (!stopped) await n.stop();
   }
 });
 

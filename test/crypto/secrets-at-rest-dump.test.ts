@@ -2,7 +2,7 @@
  * Secrets at rest, checked the way an attacker with a database dump would: create every
  * kind of secret Portcullis stores (client secret, signing and encryption private keys,
  * app HMAC signing key, app AES key, transit key versions of each type, TOTP seed, a
- * webhook URL carrying its receiver's credential) on
+ * webhook URL carrying its receiver's credential, the audit key) on
  * SQLite and on PostgreSQL, dump the database (the raw SQLite files plus every table as
  * text; `pg_dump` on PostgreSQL, or every table as text when pg_dump is missing) and
  * search the dump for each secret as text and as base64, base64url, hex and raw bytes.
@@ -22,6 +22,7 @@ import { loadVersion } from '../../src/crypto/transit/key-material.js';
 import { envelopeSecretBox } from '../../src/crypto/secret-box.js';
 import { TotpFactor } from '../../src/mfa/totp/totp-factor.js';
 import type { DurableStore } from '../../src/store/types.js';
+import { HEAD_KEY_CONTEXT, HEAD_KEY_SETTING } from '../../src/audit/head-key.js';
 
 const run = promisify(execFile);
 
@@ -85,6 +86,11 @@ async function createSecrets(node: TestNode): Promise<{ secrets: Secret[]; clear
   await s.webhooks.subscribe({ url: `https://hooks.example.com/services/${hookToken.toString('base64url')}`, events: ['*'] }, 'test');
   secrets.push({ what: 'webhook URL credential', bytes: hookToken, text: hookToken.toString('base64url') });
   await s.audit.flush();
+  // the audit key that authenticates the chain's head (its sealed plaintext: a version byte, then the 32 key bytes)
+  const auditKey = await s.envelope.decrypt((await s.store.getSetting(HEAD_KEY_SETTING))!, HEAD_KEY_CONTEXT);
+  const head = (await s.store.auditHead())!;
+  assert.equal(head.mac, s.auditHeadKey.mac(head.seq, head.hash), 'the head was authenticated with this key');
+  secrets.push({ what: 'audit key', bytes: Buffer.from(auditKey.subarray(1, 33)) });
   return { secrets, clear: app.clientId };
 }
 

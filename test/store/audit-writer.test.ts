@@ -19,22 +19,25 @@ import { SqliteAuditWriter } from '../../src/store/durable/audit-writer.js';
 import { KyselyDurableStore } from '../../src/store/durable/store.js';
 import { openSqlite } from '../../src/store/durable/sqlite.js';
 import { openDurableStore } from '../../src/store/index.js';
+import { keyedLikeANode } from '../support/store-fixtures.js';
 
 const ev = (type: string, over: Partial<AuditEventInput> = {}): AuditEventInput => ({ time: 1_764_000_000_000, type, actor: 'admin', ...over });
 
 /** A migrated SQLite file, and a store on it whose audit appends go to `writer`. */
-async function fixture() {
+async function fixture(opts: { keyed?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-audit-writer-'));
   const file = join(dir, 'a.db');
   await (await openDurableStore(`sqlite:${file}`)).close();
   const writer = new SqliteAuditWriter(file);
   const store = new KyselyDurableStore(openSqlite(file), { auditWriter: writer });
+  const headKey = opts.keyed === false ? undefined : await keyedLikeANode(store);
   const other = new BetterSqlite3(file);
   const count = () => (other.prepare('select count(*) as n from audit_log').get() as { n: number }).n;
   return {
     file,
     writer,
     store,
+    headKey: headKey!,
     other,
     count,
     dispose: async () => {
@@ -62,7 +65,7 @@ test('audit rows are committed while the event loop is busy: the appends run on 
     assert.equal(committed, true, 'the rows were committed while this thread never yielded');
     await appended;
     assert.equal(f.writer.starts, 1);
-    assert.deepEqual(await verifyAuditChain(f.store), { ok: true, rows: 300, head: { seq: 300, hash: (await f.store.tailAudit(1))[0]!.hash } });
+    assert.deepEqual(await verifyAuditChain(f.store, f.headKey), { ok: true, rows: 300, head: { seq: 300, hash: (await f.store.tailAudit(1))[0]!.hash } });
   } finally {
     await f.dispose();
   }
@@ -88,7 +91,25 @@ test('a writer thread that dies before it commits: the batch is refused (store.u
     await trail.flush();
     assert.equal(f.writer.starts, 2, 'a new thread took over');
     assert.deepEqual((await f.store.listAudit(0, 10)).map((r) => r.type), ['first', 'second', 'third', 'fourth']);
-    assert.equal((await verifyAuditChain(f.store)).ok, true);
+    assert.equal((await verifyAuditChain(f.store, f.headKey)).ok, true);
+  } finally {
+    await f.dispose();
+  }
+});
+
+test('an audit key set while the thread runs reaches it in order: the appends posted after it record an authenticated head', async () => {
+  const f = await fixture({ keyed: false });
+  try {
+    await f.store.appendAudit([ev('before-the-key')], chainHash);
+    assert.equal(f.writer.starts, 1);
+    assert.equal((await f.store.auditHead())!.mac, null);
+    const key = await keyedLikeANode(f.store);
+    assert.equal(key.legacy?.seq, 1);
+    await f.store.appendAudit([ev('after-the-key')], chainHash);
+    assert.equal(f.writer.starts, 1, 'the same thread');
+    const head = (await f.store.auditHead())!;
+    assert.equal(head.mac, key.mac(2, head.hash));
+    assert.equal((await verifyAuditChain(f.store, key)).ok, true);
   } finally {
     await f.dispose();
   }
@@ -114,7 +135,7 @@ test('event data structured clone cannot copy (a function) is stored as its JSON
     await f.store.appendAudit([ev('odd', { data: { n: 1, f: (() => 1) as unknown as string } })], chainHash);
     const [row] = await f.store.listAudit(0, 1);
     assert.deepEqual(row!.data, { n: 1 });
-    assert.equal((await verifyAuditChain(f.store)).ok, true);
+    assert.equal((await verifyAuditChain(f.store, f.headKey)).ok, true);
   } finally {
     await f.dispose();
   }

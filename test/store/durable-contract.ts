@@ -260,7 +260,10 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
 
   t('audit: NUL and lone surrogates in any text column are stored on every adapter, as U+FFFD, and the chain still verifies', async (open) => {
     const { chainHash, verifyAuditChain } = await import('../../src/audit/trail.js');
+    const { AuditHeadKey } = await import('../../src/audit/head-key.js');
     const s = await open();
+    const headKey = AuditHeadKey.generate({ seq: 0, hash: '0'.repeat(64) });
+    s.useAuditHeadKey(headKey);
     const odd = 'x\u0000y\ud800z\udc00';
     await s.appendAudit([{ time: T0, type: `t${odd}`, actor: `a${odd}`, clientId: odd, route: odd, reason: odd, data: { [odd]: odd } }, event(2)], chainHash);
     const rows = await s.listAudit(0, 10);
@@ -272,7 +275,7 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     );
     // data is JSON text: every string survives exactly
     assert.deepEqual(rows[0]!.data, { [odd]: odd });
-    assert.deepEqual(await verifyAuditChain(s), { ok: true, rows: 2, head: { seq: 2, hash: rows[1]!.hash } });
+    assert.deepEqual(await verifyAuditChain(s, headKey), { ok: true, rows: 2, head: { seq: 2, hash: rows[1]!.hash } });
   });
 
   t('a text value with NUL is refused with request.invalid on every adapter (PostgreSQL cannot store it; SQLite refuses it alike)', async (open) => {

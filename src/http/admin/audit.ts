@@ -48,7 +48,7 @@ export function auditRoutes(s: Services): AdminRoute[] {
       errors: [],
       async handler() {
         await s.audit.flush();
-        return { body: await verifyAuditChain(s.store) };
+        return { body: await verifyAuditChain(s.store, s.auditHeadKey) };
       },
     }),
   ];

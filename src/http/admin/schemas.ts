@@ -137,8 +137,8 @@ export const AuditTail = z.strictObject({ rows: z.array(AuditRow) });
 export const AuditVerify = z.strictObject({
   ok: z.boolean(),
   rows: z.number().int().describe('Rows verified.'),
-  code: z.enum(['audit.chain-broken', 'audit.trail-missing']).optional().describe('When not ok: audit.trail-missing when the whole trail was deleted, else audit.chain-broken.'),
-  brokenAt: z.number().int().optional().describe('The first row whose link or hash does not verify.'),
+  code: z.enum(['audit.chain-broken', 'audit.trail-missing', 'audit.head-forged']).optional().describe('When not ok: audit.trail-missing when the whole trail was deleted, audit.head-forged when the recorded head is not authenticated by the audit key (the chain up to it may have been rewritten), else audit.chain-broken.'),
+  brokenAt: z.number().int().optional().describe('The first row whose link or hash does not verify; for audit.head-forged, the row the recorded head names.'),
   reason: z.string().optional(),
   head: z
     .strictObject({ seq: z.number().int(), hash: z.string() })

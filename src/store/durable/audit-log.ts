@@ -4,6 +4,7 @@
  * the insert of the next rows cannot interleave with another appender on any node.
  */
 import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely';
+import type { AuditHeadKey, RecordedHead } from '../../audit/head-key.js';
 import type { AuditEventInput, AuditRow } from '../../audit/store.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { AuditTable, Database } from './schema.js';
@@ -135,7 +136,7 @@ function fromRow(r: ReadRow): AuditRow {
  * an edit of the row does, and the PostgreSQL driver would refuse the whole read (as for
  * `ROW`), failing every append and verify as `store.unavailable`.
  */
-const readHead = (db: Kysely<Database>) => db.selectFrom('audit_head').select([safe('seq', 'audit_head'), 'hash']).where('audit_head.id', '=', 1).executeTakeFirst();
+const readHead = (db: Kysely<Database>) => db.selectFrom('audit_head').select([safe('seq', 'audit_head'), 'hash', 'mac']).where('audit_head.id', '=', 1).executeTakeFirst();
 
 /**
  * The recorded head of the chain (`audit_head`), or, where none is recorded or its seq was
@@ -143,15 +144,21 @@ const readHead = (db: Kysely<Database>) => db.selectFrom('audit_head').select([s
  * recorded head even if rows after it were deleted, so later appends leave a gap that
  * verify reports instead of hiding the deletion.
  */
-async function chainHead(db: Kysely<Database>): Promise<{ seq: number; hash: string; recorded: boolean } | undefined> {
+async function chainHead(db: Kysely<Database>): Promise<{ seq: number; hash: string; mac: string | null; recorded: boolean } | undefined> {
   const head = await readHead(db);
-  if (head !== undefined && head.seq !== null) return { seq: head.seq, hash: head.hash, recorded: true };
+  if (head !== undefined && head.seq !== null) return { seq: head.seq, hash: head.hash, mac: head.mac, recorded: true };
   const newest = await db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-  return newest && { ...newest, recorded: false };
+  return newest && { ...newest, mac: null, recorded: false };
 }
 
-/** Must run inside the serialised transaction (see Dialect.serialized). */
-export async function appendAuditLocked(db: Kysely<Database>, events: AuditEventInput[], chainHash: ChainHash): Promise<void> {
+/**
+ * Must run inside the serialised transaction (see Dialect.serialized). The new head gets
+ * its MAC under `headKey` only when the head it extends authenticates under it: a head
+ * rewritten by someone without the key is never vouched for by the appends that follow
+ * (their head is recorded without a MAC, and verify keeps reporting it). Without a key
+ * (a store no envelope opened) the head is recorded without a MAC.
+ */
+export async function appendAuditLocked(db: Kysely<Database>, events: AuditEventInput[], chainHash: ChainHash, headKey?: AuditHeadKey): Promise<void> {
   if (events.length === 0) return;
   const head = await chainHead(db);
   let seq = head?.seq ?? 0;
@@ -188,7 +195,8 @@ export async function appendAuditLocked(db: Kysely<Database>, events: AuditEvent
   // trail, and verify would pass again; so it stays missing and verify keeps reporting it.
   if (head === undefined || !head.recorded) return;
   // in the same transaction as the rows: the head never runs ahead of or behind them
-  await db.updateTable('audit_head').set({ seq, hash: prevHash }).where('id', '=', 1).execute();
+  const mac = headKey !== undefined && headKey.authenticates(head) ? headKey.mac(seq, prevHash) : null;
+  await db.updateTable('audit_head').set({ seq, hash: prevHash, mac }).where('id', '=', 1).execute();
 }
 
 /**
@@ -218,11 +226,11 @@ export async function auditedObjects(db: Kysely<Database>): Promise<string[]> {
 }
 
 /** The recorded head of the chain, or null when none is; `audit.chain-broken` when its seq was edited beyond 2^53. */
-export async function auditHead(db: Kysely<Database>): Promise<{ seq: number; hash: string } | null> {
+export async function auditHead(db: Kysely<Database>): Promise<RecordedHead | null> {
   const head = await readHead(db);
   if (head === undefined) return null;
   if (head.seq === null) throw new PortcullisError('audit.chain-broken', 'the recorded head of the audit chain (audit_head) was altered: its seq does not read back', { details: { table: 'audit_head', column: 'seq' } });
-  return { seq: head.seq, hash: head.hash };
+  return { seq: head.seq, hash: head.hash, mac: head.mac };
 }
 
 export async function listAudit(db: Kysely<Database>, afterSeq: number, limit: number): Promise<AuditRow[]> {

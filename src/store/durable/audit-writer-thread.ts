@@ -5,20 +5,23 @@
  * serialised transaction, the one chain hash), and answers with the outcome.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { AuditHeadKey } from '../../audit/head-key.js';
 import type { AuditEventInput } from '../../audit/store.js';
 import { chainHash } from '../../audit/trail.js';
 import { appendAuditLocked } from './audit-log.js';
 import { openSqlite } from './sqlite.js';
 import { storeError } from './store-error.js';
 import { storageFault } from './write-faults.js';
-import type { FromAuditWriter, ToAuditWriter } from './audit-writer.js';
+import type { AuditWriterData, FromAuditWriter, ToAuditWriter } from './audit-writer.js';
 
 const port = parentPort!;
 const send = (m: FromAuditWriter): void => port.postMessage(m);
 
+const data = workerData as AuditWriterData;
+let headKey = data.headKey === undefined ? undefined : new AuditHeadKey(data.headKey);
 let dialect: ReturnType<typeof openSqlite>;
 try {
-  dialect = openSqlite((workerData as { path: string }).path);
+  dialect = openSqlite(data.path);
 } catch (e) {
   const err = storeError('appendAudit', e);
   const fault = storageFault(e);
@@ -37,9 +40,16 @@ port.on('message', (m: ToAuditWriter) => {
     });
     return;
   }
+  if (m.type === 'head-key') {
+    // in order: the batches posted after it are appended with it
+    chain = chain.then(() => {
+      headKey = new AuditHeadKey(m.key);
+    });
+    return;
+  }
   const events: AuditEventInput[] = m.events;
   chain = chain.then(() =>
-    dialect.serialized((db) => appendAuditLocked(db, events, chainHash)).then(
+    dialect.serialized((db) => appendAuditLocked(db, events, chainHash, headKey)).then(
       () => send({ type: 'done', id: m.id }),
       (e: unknown) => {
         const err = storeError('appendAudit', e);

@@ -14,12 +14,19 @@
  * at least once, as a PostgreSQL commit whose acknowledgement is lost.
  */
 import { Worker } from 'node:worker_threads';
+import type { AuditHeadKey, AuditHeadKeyMaterial } from '../../audit/head-key.js';
 import type { AuditEventInput } from '../../audit/store.js';
 import { PortcullisError, type ErrorCode } from '../../core/errors.js';
 import { workerEntry } from '../../core/worker-entry.js';
 
 /** Messages to the writer thread. */
-export type ToAuditWriter = { type: 'append'; id: number; events: AuditEventInput[] } | { type: 'close' };
+export type ToAuditWriter = { type: 'append'; id: number; events: AuditEventInput[] } | { type: 'head-key'; key: AuditHeadKeyMaterial } | { type: 'close' };
+
+/** What the writer thread starts with: the file, and the audit key when it is set (a KeyObject: cloned to the thread, never printed). */
+export interface AuditWriterData {
+  path: string;
+  headKey?: AuditHeadKeyMaterial;
+}
 
 /** Messages from the writer thread. */
 /** `fault`: the driver code when the storage itself failed (write-faults.ts `storageFault`). */
@@ -38,6 +45,7 @@ export class SqliteAuditWriter {
   private nextId = 1;
   private readonly waiting = new Map<number, Waiting>();
   private closed = false;
+  private headKey: AuditHeadKey | undefined;
   /** Threads started so far (a restart after a crash counts). */
   starts = 0;
   /** Sees each failure of the thread, its driver code as the cause's `code` (the store's write-fault tracking). */
@@ -67,6 +75,16 @@ export class SqliteAuditWriter {
     });
   }
 
+  /**
+   * Authenticates the heads the thread records with `key` from now on: batches posted
+   * after this call are appended with it (the thread takes messages in order), and a
+   * thread started later gets it at start.
+   */
+  useHeadKey(key: AuditHeadKey): void {
+    this.headKey = key;
+    this.worker?.postMessage({ type: 'head-key', key: key.material } satisfies ToAuditWriter);
+  }
+
   /** The thread, if it runs (tests end it to see a crash handled). */
   get thread(): Worker | undefined {
     return this.worker;
@@ -86,7 +104,8 @@ export class SqliteAuditWriter {
 
   private start(): Worker {
     const e = workerEntry(new URL('./audit-writer-thread.js', import.meta.url));
-    const worker = new Worker(e.file, { eval: e.eval, workerData: { path: this.path }, name: 'portcullis-audit-writer' });
+    const workerData: AuditWriterData = this.headKey === undefined ? { path: this.path } : { path: this.path, headKey: this.headKey.material };
+    const worker = new Worker(e.file, { eval: e.eval, workerData, name: 'portcullis-audit-writer' });
     this.starts++;
     this.worker = worker;
     // idle, the thread does not keep the process alive; with batches in flight it does

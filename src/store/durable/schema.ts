@@ -55,6 +55,8 @@ export interface AuditHeadTable {
   id: number;
   seq: number;
   hash: string;
+  /** HMAC of seq and hash under the audit key (audit/head-key.ts); null for a head recorded before migration 0015 or by an append that could not authenticate the head it extended. */
+  mac: string | null;
 }
 
 export interface AuditTable {

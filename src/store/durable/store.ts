@@ -10,6 +10,7 @@ import { sql, type Kysely } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
 import type { PageRequest } from '../../core/page.js';
 import type { AuditEventInput, AuditRow } from '../../audit/store.js';
+import type { AuditHeadKey, RecordedHead } from '../../audit/head-key.js';
 import type { KeyPatch, StoredKey } from '../../crypto/store.js';
 import type { AppPatch, AppRecord, RevokedToken } from '../../tokens/store.js';
 import type { CaRecord, CertificateFilter, CertificateRecord, RevocationReason } from '../../pki/store.js';
@@ -66,6 +67,7 @@ export class KyselyDurableStore implements DurableStore {
   private readonly db: Kysely<Database>;
   private closed = false;
   private readonly writeFaults: WriteFaults;
+  private headKey: AuditHeadKey | undefined;
 
   /**
    * `auditWriter`: audit appends go to a thread of their own (SQLite files; see
@@ -182,7 +184,7 @@ export class KyselyDurableStore implements DurableStore {
     return this.run('setSettingIfAbsentAudited', () =>
       this.dialect.serialized(async (db) => {
         const stored = await settings.setSettingIfAbsent(db, name, value);
-        if (stored === value) await audit.appendAuditLocked(db, [event], chainHash);
+        if (stored === value) await audit.appendAuditLocked(db, [event], chainHash, this.headKey);
         return stored;
       }),
     );
@@ -196,7 +198,7 @@ export class KyselyDurableStore implements DurableStore {
       if (this.closed) return Promise.reject(new PortcullisError('store.unavailable', 'durable store is closed (appendAudit)'));
       return writer.append(events);
     }
-    return this.run('appendAudit', () => this.dialect.serialized((db) => audit.appendAuditLocked(db, events, chainHash)));
+    return this.run('appendAudit', () => this.dialect.serialized((db) => audit.appendAuditLocked(db, events, chainHash, this.headKey)));
   }
   listAudit(afterSeq: number, limit: number): Promise<AuditRow[]> {
     return this.run('listAudit', (db) => audit.listAudit(db, afterSeq, limit));
@@ -204,8 +206,12 @@ export class KyselyDurableStore implements DurableStore {
   tailAudit(limit: number): Promise<AuditRow[]> {
     return this.run('tailAudit', (db) => audit.tailAudit(db, limit));
   }
-  auditHead(): Promise<{ seq: number; hash: string } | null> {
+  auditHead(): Promise<RecordedHead | null> {
     return this.run('auditHead', (db) => audit.auditHead(db));
+  }
+  useAuditHeadKey(key: AuditHeadKey): void {
+    this.headKey = key;
+    this.opts.auditWriter?.useHeadKey(key);
   }
   auditedObjects(): Promise<string[]> {
     return this.run('auditedObjects', (db) => audit.auditedObjects(db));

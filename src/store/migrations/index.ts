@@ -22,6 +22,7 @@ import { gcmKeyUsage } from './0011-gcm-key-usage.js';
 import { auditGenesisHead } from './0012-audit-genesis-head.js';
 import { listOrderIndexes } from './0013-list-order-indexes.js';
 import { mfaLastStep } from './0014-mfa-last-step.js';
+import { auditHeadMac } from './0015-audit-head-mac.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -39,6 +40,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0012-audit-genesis-head': auditGenesisHead,
   '0013-list-order-indexes': listOrderIndexes,
   '0014-mfa-last-step': mfaLastStep,
+  '0015-audit-head-mac': auditHeadMac,
 };
 
 /**
