@@ -32,13 +32,13 @@ class CapturingSender implements OtpSender {
   }
 }
 
-function setup(channel: 'email' | 'sms' = 'sms') {
+function setup(channel: 'email' | 'sms' = 'sms', options: { maxSendsPerHour?: number } = {}) {
   const clock = new FrozenClock(T0);
   const ephemeral = new TestEphemeralStore(clock);
   const store = new MemoryMfaStore();
   const codes = new OneTimeCodes(ephemeral, clock, randomBytes(32));
   const sender = new CapturingSender();
-  const factor = new OtpFactor({ store, ephemeral, codes, sender, clock }, { channel, issuer: 'Portcullis' });
+  const factor = new OtpFactor({ store, ephemeral, codes, sender, clock }, { channel, issuer: 'Portcullis', ...options });
   return { clock, ephemeral, store, codes, sender, factor };
 }
 
@@ -171,7 +171,7 @@ test('a failed delivery is mfa.delivery-failed and withdraws the code', async ()
 });
 
 test('attack: SMS code guessing across fresh codes — the per-account attempt cap still locks', async () => {
-  const s = setup();
+  const s = setup('sms', { maxSendsPerHour: 20 }); // the lockout, not the hourly send cap, is under test
   await enrolledSms(s);
   const lockout = new Lockout(s.ephemeral, s.clock);
   const sms = guardFactor(s.factor, lockout);

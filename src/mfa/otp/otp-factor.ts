@@ -2,9 +2,14 @@
  * One-time codes by e-mail or SMS as a second factor. Enrolment sends a code to the
  * new address, which the user confirms; sign-in sends a code to the confirmed
  * address. Enrolment and sign-in codes are kept apart (and a sign-in code is good only
- * in the sign-in it was sent for, `FactorSubject.attempt`), sends are throttled per user
- * (`resendIntervalMs`) so the factor cannot be used to flood a phone or pump SMS.
+ * in the sign-in it was sent for, `FactorSubject.attempt`). Sends are throttled so the
+ * factor cannot be used to flood a phone or pump SMS: per user, one per
+ * `resendIntervalMs` and `maxSendsPerHour`; and, for enrolment (an address nobody has
+ * proven yet, which any account could name), the same per address, whichever account asks.
+ * Sign-in codes go to a confirmed address and are not counted per address, so naming a
+ * victim's address at enrolment cannot stop the victim's own sign-in codes.
  */
+import { createHash } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 import type { EphemeralStore } from '../../core/ephemeral.js';
 import { PortcullisError } from '../../core/errors.js';
@@ -26,8 +31,18 @@ export interface OtpFactorOptions {
   channel: OtpChannel;
   /** Names the service in the message. */
   issuer: string;
-  /** Minimum time between two sends to one user (default 30 s). */
+  /** Minimum time between two sends to one user, and between two enrolment sends to one address (default 30 s). */
   resendIntervalMs?: number;
+  /** Most codes sent to one user, and at enrolment to one address, per clock hour (default 10). */
+  maxSendsPerHour?: number;
+}
+
+const HOUR = 3_600_000;
+
+/** A send taken from the budgets, given back when the provider did not take the code. */
+interface SendTicket {
+  slots: string[];
+  counters: string[];
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -55,7 +70,7 @@ export class OtpFactor implements Factor {
     if (existing?.status === 'confirmed') throw new PortcullisError('mfa.already-enrolled', `${this.id} codes are already set up for this user`);
     // Throttled before the pending address is replaced: a refused send must leave the
     // code already sent bound to the address it was sent to, never to one never proven.
-    await this.takeSendSlot(input.userId);
+    const ticket = await this.takeSendSlot(input.userId, address);
     await this.deps.store.putEnrollment({
       userId: input.userId,
       factorId: this.id,
@@ -64,7 +79,7 @@ export class OtpFactor implements Factor {
       createdAt: this.deps.clock.now(),
       confirmedAt: null,
     });
-    const sent = await this.send(input.userId, this.slot(input.userId, 'enroll'), address, 'enroll');
+    const sent = await this.send(ticket, this.slot(input.userId, 'enroll'), address, 'enroll');
     return { factorId: this.id, pendingConfirmation: true, sentTo: sent.sentTo, expiresAt: sent.expiresAt };
   }
 
@@ -78,8 +93,8 @@ export class OtpFactor implements Factor {
 
   async challenge(subject: FactorSubject): Promise<ChallengeOutput> {
     const e = await this.confirmed(subject.userId);
-    await this.takeSendSlot(subject.userId);
-    const sent = await this.send(subject.userId, this.slot(subject.userId, 'sign-in', subject.attempt), String(e.data.address), 'sign-in');
+    const ticket = await this.takeSendSlot(subject.userId);
+    const sent = await this.send(ticket, this.slot(subject.userId, 'sign-in', subject.attempt), String(e.data.address), 'sign-in');
     return { sent: true, sentTo: sent.sentTo, expiresAt: sent.expiresAt };
   }
 
@@ -108,20 +123,50 @@ export class OtpFactor implements Factor {
     return e;
   }
 
-  private sendKey(userId: string): string {
-    return `mfa:otp-send:${this.id}:${userId}`;
+  /**
+   * Takes one send from the user's budget and, for an enrolment, from `address`'s budget:
+   * one per `resendIntervalMs`, `maxSendsPerHour` per clock hour. Throws `auth.throttled`,
+   * having taken nothing (a refused ask sends nothing, so it holds no budget back).
+   */
+  private async takeSendSlot(userId: string, address?: string): Promise<SendTicket> {
+    const interval = this.options.resendIntervalMs ?? 30_000;
+    const perHour = this.options.maxSendsPerHour ?? 10;
+    const now = this.deps.clock.now();
+    const hour = Math.floor(now / HOUR);
+    const whose = [userId];
+    // the address is hashed: the ephemeral store holds no phone numbers or e-mail addresses
+    if (address !== undefined) whose.push(`to:${createHash('sha256').update(address.toLowerCase()).digest('base64url')}`);
+    const ticket: SendTicket = { slots: [], counters: [] };
+    for (const w of whose) {
+      const key = `mfa:otp-send:${this.id}:${w}`;
+      if (!(await this.deps.ephemeral.consumeOnce(key, interval))) {
+        await this.giveBack(ticket);
+        throw new PortcullisError('auth.throttled', 'a code was sent a moment ago; wait before asking for another', { details: { retryAfterMs: interval } });
+      }
+      ticket.slots.push(key);
+    }
+    for (const w of whose) {
+      const key = `mfa:otp-sends:${this.id}:${w}:${hour}`;
+      const n = await this.deps.ephemeral.increment(key, HOUR);
+      ticket.counters.push(key);
+      if (n > perHour) {
+        await this.giveBack(ticket);
+        throw new PortcullisError('auth.throttled', 'too many codes were sent this hour; wait before asking for another', { details: { retryAfterMs: (hour + 1) * HOUR - now } });
+      }
+    }
+    return ticket;
   }
 
-  /** One send per user per `resendIntervalMs`; throws `auth.throttled`. */
-  private async takeSendSlot(userId: string): Promise<void> {
-    const interval = this.options.resendIntervalMs ?? 30_000;
-    if (!(await this.deps.ephemeral.consumeOnce(this.sendKey(userId), interval))) {
-      throw new PortcullisError('auth.throttled', 'a code was sent a moment ago; wait before asking for another', { details: { retryAfterMs: interval } });
-    }
+  /** Nothing was handed over, so nothing to pump: the user may ask again at once. */
+  private async giveBack(ticket: SendTicket): Promise<void> {
+    await Promise.all([
+      ...ticket.slots.map((k) => this.deps.ephemeral.delete(k).catch(() => undefined)),
+      ...ticket.counters.map((k) => this.deps.ephemeral.increment(k, HOUR, -1).catch(() => undefined)),
+    ]);
   }
 
   /** Sends a fresh code for `slot` (the send slot is already taken). */
-  private async send(userId: string, slot: string, address: string, purpose: 'enroll' | 'sign-in'): Promise<{ sentTo: string; expiresAt: number }> {
+  private async send(ticket: SendTicket, slot: string, address: string, purpose: 'enroll' | 'sign-in'): Promise<{ sentTo: string; expiresAt: number }> {
     const { code, expiresAt } = await this.deps.codes.issue(slot);
     const minutes = Math.round(this.deps.codes.ttlMs / 60_000);
     const text = `${code} is your ${this.options.issuer} verification code. It expires in ${minutes} minutes. Do not share it.`;
@@ -129,8 +174,7 @@ export class OtpFactor implements Factor {
       await this.deps.sender.send({ channel: this.id, to: address, code, purpose, expiresAt, subject: `Your ${this.options.issuer} verification code`, text });
     } catch (e) {
       await this.deps.codes.revoke(slot);
-      // nothing was handed over, so nothing to pump: the user may ask again at once
-      await this.deps.ephemeral.delete(this.sendKey(userId)).catch(() => undefined);
+      await this.giveBack(ticket);
       if (e instanceof PortcullisError) throw e;
       throw new PortcullisError('mfa.delivery-failed', `the ${this.id} code could not be sent`, { cause: e });
     }
