@@ -32,7 +32,7 @@ class CapturingSender implements OtpSender {
   }
 }
 
-function setup(channel: 'email' | 'sms' = 'sms', options: { maxSendsPerHour?: number } = {}) {
+function setup(channel: 'email' | 'sms' = 'sms', options: { maxSendsPerHour?: number; resendIntervalMs?: number } = {}) {
   const clock = new FrozenClock(T0);
   const ephemeral = new TestEphemeralStore(clock);
   const store = new MemoryMfaStore();
@@ -160,6 +160,29 @@ test('attack: SMS pumping — a second send within 30 s is throttled', async () 
 test('bad destinations are refused: not E.164 for SMS, not an address for e-mail', async () => {
   await rejectsWith(setup('sms').factor.enroll({ userId: 'u1', address: '0612345689' }), 'request.invalid');
   await rejectsWith(setup('email').factor.enroll({ userId: 'u1', address: 'not-an-address' }), 'request.invalid');
+});
+
+test('attack: recipient injection at enrolment — an e-mail address with a display name, comment, group, second recipient or line break is request.invalid, and nothing is sent', async () => {
+  const s = setup('email', { resendIntervalMs: 1 });
+  for (const address of [
+    '"Urgent:call+15550100"<alice@example.com>',
+    'alice@example.com(bob@evil.com)',
+    'g:alice@example.com,postmaster;',
+    'alice@example.com,root',
+    'alice@evil.com>.x',
+    'alice@example.com\u2028Bcc:bob@evil.com',
+    `${'a'.repeat(250)}@example.com`,
+  ]) {
+    s.clock.advance(1);
+    await assert.rejects(s.factor.enroll({ userId: 'u1', address }), (e: { code?: string }) => e.code === 'request.invalid', address);
+  }
+  assert.equal(s.sender.sent.length, 0);
+  // plain addresses, international ones included, still go through
+  for (const address of ['alice.o\'brien+mfa@example.co.uk', 'zoë@bücher.example']) {
+    s.clock.advance(1);
+    await s.factor.enroll({ userId: 'u1', address });
+    assert.equal(s.sender.last().to, address);
+  }
 });
 
 test('a failed delivery is mfa.delivery-failed and withdraws the code', async () => {

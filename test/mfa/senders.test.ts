@@ -142,6 +142,28 @@ test('SMTP sender delivers the code by e-mail to a local SMTP server', async () 
   }
 });
 
+test('attack: header and recipient injection through the address — the SMTP sender refuses anything but a bare address (request.invalid) before it connects', async () => {
+  const smtp = await startMiniSmtpServer();
+  const sender = new SmtpSender({ host: '127.0.0.1', port: smtp.port, requireTLS: false, from: 'no-reply@portcullis.test', timeoutMs: 5_000 });
+  try {
+    for (const to of [
+      '"Urgent:call+15550100"<alice@example.com>', // a display name of the sender's choosing
+      'alice@example.com(bob@evil.com)', // a comment
+      'g:alice@example.com,postmaster;', // a group with a second recipient
+      'alice@example.com,root', // a second, local recipient
+      'alice@evil.com>.x', // an envelope address with a space in it
+      'alice@example.com\r\nBcc:bob@evil.com',
+    ]) {
+      await assert.rejects(sender.send(message({ channel: 'email', to })), (e: { code?: string }) => e.code === 'request.invalid', to);
+    }
+    assert.deepEqual(smtp.commands, []);
+    assert.equal(smtp.received.length, 0);
+  } finally {
+    await sender.close();
+    await smtp.close();
+  }
+});
+
 test('SMTP sender: a server that rejects the message is mfa.delivery-failed', async () => {
   const smtp = await startMiniSmtpServer();
   smtp.rejectData = true;

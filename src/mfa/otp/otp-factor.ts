@@ -16,7 +16,7 @@ import { PortcullisError } from '../../core/errors.js';
 import { maskAddress, type ChallengeOutput, type EnrollInput, type EnrollOutput, type Factor, type FactorSubject } from '../factor.js';
 import type { EnrollmentStore, FactorEnrollment } from '../store.js';
 import type { OneTimeCodes } from './codes.js';
-import type { OtpChannel, OtpSender } from './senders/sender.js';
+import { isEmailAddress, type OtpChannel, type OtpSender } from './senders/sender.js';
 
 export interface OtpFactorDeps {
   store: EnrollmentStore;
@@ -45,7 +45,6 @@ interface SendTicket {
   counters: string[];
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const E164 = /^\+[1-9]\d{6,14}$/;
 
 export class OtpFactor implements Factor {
@@ -63,7 +62,7 @@ export class OtpFactor implements Factor {
 
   async enroll(input: EnrollInput): Promise<EnrollOutput> {
     const address = input.address?.trim() ?? '';
-    if (!(this.id === 'email' ? EMAIL : E164).test(address)) {
+    if (!(this.id === 'email' ? isEmailAddress(address) : E164.test(address))) {
       throw new PortcullisError('request.invalid', this.id === 'email' ? 'expected an e-mail address' : 'expected a phone number in E.164 form (+15551234567)');
     }
     const existing = await this.deps.store.getEnrollment(input.userId, this.id);

@@ -28,3 +28,17 @@ export interface OtpSender {
   /** Releases connections (SMTP pools); optional. */
   close?(): Promise<void>;
 }
+
+/**
+ * A bare e-mail address (RFC 5321 Mailbox, dot-atom local part, RFC 6531 letters
+ * allowed), at most 254 characters: no display name, comment, group, quoted local part,
+ * list or line break, which a mail library would otherwise read as structure (another
+ * recipient, a To header text of the user's choosing) rather than as one address.
+ *
+ * @example
+ * isEmailAddress('alice@example.com'); // true
+ * isEmailAddress('"Call us"<alice@example.com>'); // false
+ */
+export function isEmailAddress(s: string): boolean {
+  return s.length <= 254 && /^[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\.[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+)*@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+$/u.test(s);
+}

@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
 import { PortcullisError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
-import type { OtpMessage, OtpSender } from './sender.js';
+import { isEmailAddress, type OtpMessage, type OtpSender } from './sender.js';
 
 export interface SmtpSenderOptions {
   host: string;
@@ -67,6 +67,8 @@ export class SmtpSender implements OtpSender {
   }
 
   async send(m: OtpMessage): Promise<void> {
+    // nodemailer parses `to` as an address list: only a bare address stays one recipient with no text around it
+    if (!isEmailAddress(m.to)) throw new PortcullisError('request.invalid', 'the recipient is not a bare e-mail address');
     try {
       await this.transport.sendMail({ from: this.options.from, to: m.to, subject: m.subject, text: m.text });
     } catch (e) {
