@@ -117,6 +117,31 @@ test('webhook sender: a provider that does not answer in time is mfa.delivery-fa
   }
 });
 
+test('webhook sender: credentials in the URL (https://user:pass@host/…) are sent as Basic authorization, and never appear in an error or its cause', async () => {
+  const seen: { auth?: string; url?: string }[] = [];
+  const srv = await httpServer((req, _body, res) => {
+    seen.push({ auth: req.headers.authorization, url: req.url });
+    res.writeHead(202).end();
+  });
+  const withCreds = srv.url.replace('http://', 'http://AC123:p%40ss-s3cret@') + '?route=otp';
+  try {
+    await new WebhookSender({ url: withCreds }).send(message());
+    assert.deepEqual(seen, [{ auth: `Basic ${Buffer.from('AC123:p@ss-s3cret').toString('base64')}`, url: '/sms?route=otp' }]);
+    // an Authorization header configured as well is the one sent
+    await new WebhookSender({ url: withCreds, headers: { Authorization: 'Bearer provider-token' } }).send(message());
+    assert.equal(seen[1]!.auth, 'Bearer provider-token');
+  } finally {
+    await srv.close();
+  }
+  await assert.rejects(new WebhookSender({ url: withCreds }).send(message()), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'mfa.delivery-failed');
+    for (let x: unknown = e; x instanceof Error; x = x.cause) {
+      assert.ok(!x.message.includes('s3cret') && !String(x.stack).includes('s3cret'), x.message);
+    }
+    return true;
+  });
+});
+
 test('webhook sender: a closed port is mfa.delivery-failed', async () => {
   const srv = await httpServer((_q, _b, res) => res.end());
   const url = srv.url;

@@ -4,6 +4,10 @@
  * hand-over; anything else, a network error or the timeout is `mfa.delivery-failed`.
  *
  * Body: `{"channel","to","text","code","purpose","expiresAt"}`.
+ *
+ * Credentials in the URL (`https://user:pass@host/…`) are sent as `Authorization: Basic`
+ * (RFC 7617) unless an Authorization header is configured: fetch refuses a URL that holds
+ * them, and its error quotes the whole URL, password included.
  */
 import { PortcullisError } from '../../../core/errors.js';
 import type { OtpMessage, OtpSender } from './sender.js';
@@ -21,20 +25,30 @@ export interface WebhookSenderOptions {
 export class WebhookSender implements OtpSender {
   readonly id = 'webhook';
   private readonly target: string;
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
 
   constructor(private readonly options: WebhookSenderOptions) {
     const u = new URL(options.url);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new PortcullisError('config.invalid', 'the OTP webhook URL must be http(s)');
     this.target = u.origin;
+    this.headers = { ...options.headers };
+    if (u.username !== '' || u.password !== '') {
+      const basic = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
+      if (!Object.keys(this.headers).some((h) => h.toLowerCase() === 'authorization')) this.headers['authorization'] = `Basic ${basic}`;
+      u.username = '';
+      u.password = '';
+    }
+    this.url = u.href;
   }
 
   async send(m: OtpMessage): Promise<void> {
     const body = JSON.stringify({ channel: m.channel, to: m.to, text: m.text, code: m.code, purpose: m.purpose, expiresAt: m.expiresAt });
     let res: Response;
     try {
-      res = await (this.options.fetch ?? fetch)(this.options.url, {
+      res = await (this.options.fetch ?? fetch)(this.url, {
         method: 'POST',
-        headers: { ...this.options.headers, 'content-type': 'application/json', accept: 'application/json' },
+        headers: { ...this.headers, 'content-type': 'application/json', accept: 'application/json' },
         body,
         redirect: 'error',
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
