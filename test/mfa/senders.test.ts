@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrozenClock } from '../../src/core/clock.js';
@@ -60,6 +60,26 @@ test('file outbox sender appends one JSON line per message, file mode 0600', asy
     assert.deepEqual(entries[0], { ...message(), sentAt: 1_900_000_000_000 });
     assert.equal(entries[1]!.to, 'bob@example.com');
     assert.equal((await stat(path)).mode & 0o777, 0o600);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('attack: codes readable by other local users — a file outbox that exists with a wider mode is made 0600 before a code is written; a symlink is refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-outbox-'));
+  try {
+    const path = join(dir, 'outbox.jsonl');
+    await writeFile(path, '', { mode: 0o644 });
+    await chmod(path, 0o644);
+    await new FileOutboxSender(path).send(message());
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    assert.equal((await readOutbox(path)).length, 1);
+    const elsewhere = join(dir, 'elsewhere.jsonl');
+    await writeFile(elsewhere, '', { mode: 0o644 });
+    await chmod(elsewhere, 0o644);
+    await symlink(elsewhere, join(dir, 'link.jsonl'));
+    await assert.rejects(new FileOutboxSender(join(dir, 'link.jsonl')).send(message()), (e: { code?: string }) => e.code === 'ELOOP');
+    assert.equal((await stat(elsewhere)).size, 0);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,8 +1,11 @@
 /**
  * Test sender: appends each message as one JSON line to an outbox file (mode 0600),
- * where end-to-end tests read the code a user would have received.
+ * where end-to-end tests read the code a user would have received. A file that exists
+ * with a wider mode is narrowed to 0600 before a code goes in, and a symlink in its
+ * place is refused (O_NOFOLLOW), so other local users cannot read the codes.
  */
-import { appendFile, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import type { Clock } from '../../../core/clock.js';
 import { systemClock } from '../../../core/clock.js';
 import type { OtpMessage, OtpSender } from './sender.js';
@@ -21,8 +24,15 @@ export class FileOutboxSender implements OtpSender {
 
   async send(m: OtpMessage): Promise<void> {
     const entry: OutboxEntry = { ...m, sentAt: this.clock.now() };
-    // One appendFile call per line: O_APPEND writes of a small line do not interleave.
-    await appendFile(this.path, `${JSON.stringify(entry)}\n`, { encoding: 'utf8', mode: 0o600 });
+    const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = constants;
+    const fh = await open(this.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o600);
+    try {
+      if (((await fh.stat()).mode & 0o077) !== 0) await fh.chmod(0o600);
+      // One write per line: O_APPEND writes of a small line do not interleave.
+      await fh.write(`${JSON.stringify(entry)}\n`, null, 'utf8');
+    } finally {
+      await fh.close();
+    }
   }
 }
 
