@@ -96,7 +96,7 @@ function otpSender(cfg: Config['identity']['otp'], dir: string, clock: Clock, lo
       return new SmtpSender({ host: s.host, port: s.port, secure: s.secure, requireTLS: s.requireTLS, from: s.from, logger: announce ? logger : silentLogger, ...(s.user !== undefined && s.pass !== undefined ? { auth: { user: s.user, pass: s.pass } } : {}) });
     }
     case 'webhook':
-      return new WebhookSender({ url: cfg.webhook!.url, headers: cfg.webhook!.headers });
+      return new WebhookSender({ url: cfg.webhook!.url, headers: cfg.webhook!.headers, logger: announce ? logger : silentLogger });
     case 'console':
       if (announce) logger.warn('identity.otp.sender is console: one-time codes are printed to stderr (development only)');
       return new ConsoleSender();

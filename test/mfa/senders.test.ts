@@ -110,6 +110,24 @@ test('webhook sender POSTs the message as JSON with the configured headers', asy
   }
 });
 
+test('webhook sender with an http URL to a host that is not loopback warns at construction (never with the token or the credentials), and not for loopback or https', async () => {
+  const lines: string[] = [];
+  const logger = createLogger('info', new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
+  const headers = { authorization: 'Bearer provider-t0ken' };
+  new WebhookSender({ url: 'http://AC1:url-s3cret@sms.example.com/send?key=q-s3cret', headers, logger });
+  new WebhookSender({ url: 'http://127.0.0.1:8080/send', headers, logger });
+  new WebhookSender({ url: 'http://localhost:8080/send', headers, logger });
+  new WebhookSender({ url: 'http://[::1]:8080/send', headers, logger });
+  new WebhookSender({ url: 'https://sms.example.com/send', headers, logger });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(lines.length, 1, lines.join(''));
+  const line = JSON.parse(lines[0]!);
+  assert.equal(line.level, 40);
+  assert.equal(line.target, 'http://sms.example.com');
+  assert.match(line.msg, /in clear/);
+  for (const secret of ['provider-t0ken', 'url-s3cret', 'q-s3cret']) assert.ok(!lines[0]!.includes(secret), secret);
+});
+
 test('webhook sender: a non-2xx answer is mfa.delivery-failed naming the status, never the code', async () => {
   const srv = await httpServer((_req, _body, res) => res.writeHead(500).end('boom'));
   try {

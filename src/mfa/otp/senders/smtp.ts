@@ -5,10 +5,10 @@
  * (AUTH) nor the one-time code. `requireTLS: false` must be said explicitly; for a host
  * that is not loopback it is logged as a warning when the sender is built.
  */
-import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
 import { PortcullisError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
+import { isLoopbackHost } from './loopback.js';
 import { isEmailAddress, type OtpMessage, type OtpSender } from './sender.js';
 
 export interface SmtpSenderOptions {
@@ -29,14 +29,6 @@ export interface SmtpSenderOptions {
   logger?: Logger;
 }
 
-/** `localhost`, 127.0.0.0/8 and ::1 (bracketed or not, IPv4-mapped too). */
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h === '::1') return true;
-  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
-  return isIP(v4) === 4 && v4.startsWith('127.');
-}
-
 export class SmtpSender implements OtpSender {
   readonly id = 'smtp';
   private readonly transport: ReturnType<typeof nodemailer.createTransport>;
@@ -48,7 +40,7 @@ export class SmtpSender implements OtpSender {
     const timeout = options.timeoutMs ?? 10_000;
     const secure = options.secure ?? false;
     const requireTLS = options.requireTLS !== false;
-    if (!secure && !requireTLS && !isLoopback(options.host)) {
+    if (!secure && !requireTLS && !isLoopbackHost(options.host)) {
       const msg = 'SMTP sender with requireTLS false: one-time codes and SMTP credentials go in clear to a server that does not offer STARTTLS';
       if (options.logger) options.logger.warn({ host: options.host, port: options.port }, msg);
       else process.emitWarning(`${msg} (${options.host}:${options.port})`, { code: 'PORTCULLIS_SMTP_PLAINTEXT' });

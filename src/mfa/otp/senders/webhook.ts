@@ -7,9 +7,13 @@
  *
  * Credentials in the URL (`https://user:pass@host/…`) are sent as `Authorization: Basic`
  * (RFC 7617) unless an Authorization header is configured: fetch refuses a URL that holds
- * them, and its error quotes the whole URL, password included.
+ * them, and its error quotes the whole URL, password included. An `http:` URL to a host
+ * that is not loopback is logged as a warning when the sender is built: codes and
+ * provider credentials would cross the network in clear.
  */
 import { PortcullisError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
+import { isLoopbackHost } from './loopback.js';
 import type { OtpMessage, OtpSender } from './sender.js';
 
 export interface WebhookSenderOptions {
@@ -20,6 +24,8 @@ export interface WebhookSenderOptions {
   timeoutMs?: number;
   /** Injected for tests; the global fetch otherwise. */
   fetch?: typeof fetch;
+  /** Where the plaintext warning goes (default: a process warning). */
+  logger?: Logger;
 }
 
 export class WebhookSender implements OtpSender {
@@ -32,6 +38,11 @@ export class WebhookSender implements OtpSender {
     const u = new URL(options.url);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new PortcullisError('config.invalid', 'the OTP webhook URL must be http(s)');
     this.target = u.origin;
+    if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
+      const msg = 'OTP webhook over http: one-time codes and the provider credentials go in clear';
+      if (options.logger) options.logger.warn({ target: this.target }, msg);
+      else process.emitWarning(`${msg} (${this.target})`, { code: 'PORTCULLIS_WEBHOOK_PLAINTEXT' });
+    }
     this.headers = { ...options.headers };
     if (u.username !== '' || u.password !== '') {
       const basic = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
