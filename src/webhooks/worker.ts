@@ -4,6 +4,8 @@
  * and records the outcome. A 2xx answer delivers; anything else is retried with
  * exponential backoff (base · 2^(attempt−1), capped) until `maxAttempts`, then the
  * delivery is `failed`. Redirects are not followed (the signature covers the URL).
+ * A delivery whose subscription is gone (queued while it was being removed) is
+ * `failed` at once with `webhook-removed`, never sent nor retried.
  *
  * SSRF: unless `allowPrivateTargets`, each attempt connects only to public addresses
  * (target.ts), checked on the address the connection resolves, not only when the
@@ -141,9 +143,15 @@ export class DeliveryWorker {
     let status: number | null = null;
     let error: string | null = null;
     let hook: WebhookRecord | undefined;
+    let removed = false;
     try {
       hook = await this.store.getWebhook(d.webhookId);
-      if (!hook) return;
+      // queued while its subscription was being removed: never sent, and ended now rather
+      // than left pending to be claimed again each time its lease lapses
+      if (!hook) {
+        removed = true;
+        error = 'webhook-removed';
+      }
     } catch (e) {
       // The stored URL does not open (another master key, a tampered or moved row): nothing
       // is sent, and the attempt counts as failed, so the delivery backs off and ends as
@@ -154,7 +162,7 @@ export class DeliveryWorker {
     if (hook) ({ status, error } = await this.send(hook, d));
     const at = this.clock.now();
     const ok = error === null;
-    const final = !ok && attempt >= this.o.maxAttempts;
+    const final = !ok && (removed || attempt >= this.o.maxAttempts);
     const recorded = await this.store.recordAttempt(d.id, this.o.owner, d.leaseUntil, {
       status: ok ? 'delivered' : final ? 'failed' : 'pending',
       nextAttemptAt: ok || final ? at : at + this.delayAfter(attempt),
@@ -163,7 +171,7 @@ export class DeliveryWorker {
       at,
     });
     if (!recorded) this.logger.warn({ delivery: d.id }, 'webhook delivery lease lapsed before the attempt was recorded');
-    else if (!ok) this.logger.info({ delivery: d.id, attempt, error }, final ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
+    else if (!ok && !removed) this.logger.info({ delivery: d.id, attempt, error }, final ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
   }
 
   /** One POST of the delivery's payload to the subscription's URL; `error` null when the receiver answered 2xx. */
