@@ -29,7 +29,7 @@ import { ForbiddenTargetError, forbiddenHostClass, publicOnlyLookup, type Addres
 export interface DeliveryWorkerOptions {
   /** How often to look for due deliveries (default 1 s). */
   intervalMs?: number;
-  /** Deliveries claimed per tick (default 20). */
+  /** Most attempts under way at once (default 20); each tick claims as many as there are free places. */
   batch?: number;
   /** How long a claim holds before another node may retry the delivery (default 60 s; must exceed `timeoutMs`). */
   leaseMs?: number;
@@ -61,6 +61,10 @@ export class DeliveryWorker {
   private readonly dispatcher: Dispatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
+  /** The interval's claim in progress. */
+  private claiming: Promise<void> | undefined;
+  /** Attempts started by the interval and not yet recorded. */
+  private readonly inFlight = new Set<Promise<void>>();
   /** Refused destinations per webhook, audited at most once a window each. */
   private readonly refusals: CountedEvents<string, AddressClass> | undefined;
 
@@ -104,17 +108,21 @@ export class DeliveryWorker {
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
-      if (this.running) return;
-      void this.runOnce().catch((err) => this.logger.warn({ err }, 'webhook delivery tick failed; will retry'));
+      if (this.running || this.claiming) return;
+      this.claiming = this.fill()
+        .catch((err) => this.logger.warn({ err }, 'webhook delivery tick failed; will retry'))
+        .finally(() => (this.claiming = undefined));
     }, this.o.intervalMs);
     this.timer.unref();
   }
 
-  /** Stops the interval and waits for the tick in progress. */
+  /** Stops the interval and waits for the tick and the attempts in progress. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await this.claiming;
     await this.running?.catch(() => undefined);
+    await Promise.all([...this.inFlight]);
     await this.dispatcher?.close().catch(() => undefined);
   }
 
@@ -131,6 +139,24 @@ export class DeliveryWorker {
       }
     })());
     return run;
+  }
+
+  /**
+   * The interval's tick: claims due deliveries for the free places and starts them without
+   * waiting, so a receiver that answers only at the timeout holds its own place, never
+   * the deliveries to everyone else.
+   */
+  private async fill(): Promise<void> {
+    const free = this.o.batch - this.inFlight.size;
+    if (free > 0) {
+      for (const d of await this.store.claimDueDeliveries(this.clock.now(), free, this.o.owner, this.o.leaseMs)) {
+        const p: Promise<void> = this.attempt(d)
+          .catch((err: unknown) => this.logger.warn({ err, delivery: d.id }, 'webhook delivery attempt failed; will retry'))
+          .finally(() => this.inFlight.delete(p));
+        this.inFlight.add(p);
+      }
+    }
+    this.reportPending(this.clock.now());
   }
 
   /** Audits the refusals a passed window held back (each tick does this). */
