@@ -476,6 +476,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       });
       webhookWorker.start();
       every(3_600_000, 'revocation purge', () => s.store.purgeRevokedTokens(s.clock.now() - config.tokens.leeway));
+      every(3_600_000, 'webhook delivery purge', () => s.store.purgeDeliveries(s.clock.now() - config.webhooks.deliveryRetention));
     }
     if (serverTls) every(serverTls.checkIntervalMs, 'server certificate renewal', () => serverTls.check());
 

@@ -38,6 +38,7 @@ export function sealedWebhookStore(store: WebhookStore, envelope: Pick<Envelope,
     recordAttempt: (id, owner, leaseUntil, result: AttemptResult) => store.recordAttempt(id, owner, leaseUntil, result),
     getDelivery: (id) => store.getDelivery(id),
     listDeliveries: (webhookId, limit) => store.listDeliveries(webhookId, limit),
+    purgeDeliveries: (before) => store.purgeDeliveries(before),
   };
 }
 

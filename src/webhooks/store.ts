@@ -75,6 +75,8 @@ export interface WebhookStore {
   getDelivery(id: string): Promise<DeliveryRecord | undefined>;
   /** Newest first. */
   listDeliveries(webhookId: string, limit: number): Promise<DeliveryRecord[]>;
+  /** Deletes the deliveries that ended (delivered or failed) before `before` (epoch ms); returns how many. Pending ones stay. */
+  purgeDeliveries(before: number): Promise<number>;
 }
 
 /** The durable store's side: a subscription's stored URL can be rewritten (sealed-urls.ts seals rows kept in clear). */

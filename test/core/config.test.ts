@@ -180,3 +180,9 @@ test('config: postgres.statementTimeout defaults to 10s, takes a duration, and r
   assert.match(configError(() => validateConfig({ postgres: { statementTimeout: '1h' } })), /postgres\.statementTimeout: expected a duration of at most 5m, got "1h"/);
   assert.match(configError(() => validateConfig({ postgres: { timeout: '1s' } })), /postgres/);
 });
+
+test('config: webhooks.deliveryRetention bounds the delivery log (default 30 days, at least an hour)', () => {
+  assert.equal(validateConfig(parseConfigText(DEFAULT_CONFIG)).webhooks.deliveryRetention, 30 * 86_400_000);
+  assert.equal(validateConfig(parseConfigText('webhooks: { deliveryRetention: 7d }')).webhooks.deliveryRetention, 7 * 86_400_000);
+  assert.match(configError(() => validateConfig(parseConfigText('webhooks: { deliveryRetention: 1m }'))), /webhooks\.deliveryRetention: expected a duration of at least 1h/);
+});

@@ -415,6 +415,21 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.deepEqual(await a.listWebhooks(), []);
   });
 
+  t('webhooks: the delivery log is purged of deliveries finished before a cutoff; pending and later ones stay', async (open, h) => {
+    const a = await open();
+    const b = h.multiNode ? await open() : a;
+    await a.insertWebhook({ id: 'wh1', url: 'https://hooks.example/in', events: ['*'], description: null, createdAt: T0 });
+    const d = (id: string, status: DeliveryRecord['status'], at: number): DeliveryRecord => ({
+      id, webhookId: 'wh1', eventId: `e-${id}`, eventType: 'token.revoked', payload: '{}', status, attempts: 1,
+      nextAttemptAt: at, leaseUntil: 0, leaseOwner: null, lastStatus: 200, lastError: null, createdAt: T0, updatedAt: at, deliveredAt: status === 'delivered' ? at : null,
+    });
+    // finished deliveries have nextAttemptAt = the time they finished (the worker records it so)
+    await a.insertDeliveries([d('old-ok', 'delivered', T0 + 10), d('old-failed', 'failed', T0 + 20), d('old-pending', 'pending', T0 + 5), d('new-ok', 'delivered', T0 + 1000)]);
+    assert.equal(await b.purgeDeliveries(T0 + 500), 2);
+    assert.deepEqual((await a.listDeliveries('wh1', 10)).map((x) => x.id).sort(), ['new-ok', 'old-pending']);
+    assert.equal(await a.purgeDeliveries(T0 + 500), 0);
+  });
+
   t('users: a page after a (createdAt, id) cursor, ties broken by id, at most limit', async (open) => {
     const s = await open();
     const user = (id: string, at: number) => ({ id, email: `${id}@example.test`, emailNormalized: `${Buffer.from(id).toString('hex')}@example.test`, status: 'active' as const, mfaRequired: false, tokensRevokedBefore: 0, createdAt: at, updatedAt: at });

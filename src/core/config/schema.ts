@@ -493,6 +493,7 @@ export const configSchema = z.strictObject({
         .boolean()
         .default(false)
         .describe('Let webhooks go to loopback, private (RFC 1918, fc00::/7), link-local (169.254.0.0/16, fe80::/10), unspecified and other special-use addresses. Off by default: a subscription to such a URL is refused (`webhook.target-forbidden`) and every delivery checks the address its host name resolves to.'),
+      deliveryRetention: duration('30d', { min: 3_600_000 }).describe('How long the delivery log keeps a delivery after it was delivered or failed for good (with its payload); older ones are deleted hourly. Pending deliveries are kept until they end.'),
     })
     .prefault({})
     .describe('Webhook subscriptions and delivery.'),

@@ -343,6 +343,9 @@ export class KyselyDurableStore implements DurableStore {
   listDeliveries(webhookId: string, limit: number): Promise<DeliveryRecord[]> {
     return this.run('listDeliveries', (db) => webhooks.listDeliveries(db, webhookId, limit));
   }
+  purgeDeliveries(before: number): Promise<number> {
+    return this.run('purgeDeliveries', (db) => webhooks.purgeDeliveries(db, before));
+  }
 
   // per-app encryption keys, transit keys, sealed-value scan (issue 5): app-encryption-keys.ts, transit.ts, sealed-values.ts
   insertAppEncryptionKey(key: AppEncryptionKeyRecord): Promise<void> {

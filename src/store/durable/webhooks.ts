@@ -154,6 +154,20 @@ export async function getDelivery(db: Kysely<Database>, id: string): Promise<Del
   return r && deliveryFromRow(r);
 }
 
+const PURGE_BATCH = 1000;
+
+/** Finished rows carry the time they finished in `next_attempt_at` (recordAttempt), so the due index serves the purge; deleted a batch at a time. */
+export async function purgeDeliveries(db: Kysely<Database>, before: number): Promise<number> {
+  let purged = 0;
+  for (;;) {
+    const batch = db.selectFrom('webhook_deliveries').select('id').where('status', 'in', ['delivered', 'failed']).where('next_attempt_at', '<', before).limit(PURGE_BATCH);
+    const r = await db.deleteFrom('webhook_deliveries').where('id', 'in', batch).executeTakeFirst();
+    const n = Number(r.numDeletedRows);
+    purged += n;
+    if (n < PURGE_BATCH) return purged;
+  }
+}
+
 export async function listDeliveries(db: Kysely<Database>, webhookId: string, limit: number): Promise<DeliveryRecord[]> {
   const rows = await db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
   return rows.map(deliveryFromRow);
