@@ -7,6 +7,7 @@
 import { importParams } from '../signatures/algorithms.js';
 import { contentDigest } from '../signatures/content-digest.js';
 import { signMessage } from '../signatures/sign.js';
+import { sentTargetUri } from '../signatures/target-uri.js';
 import type { SignatureAlgorithm } from '../signatures/types.js';
 import { base64urlDecode, randomToken } from './base64url.js';
 
@@ -64,9 +65,8 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
       if (!components.includes('content-digest')) components.push('content-digest');
     }
     if (options.token) headers.set('authorization', `Bearer ${await options.token()}`);
-    // a fragment is never sent, so it is not part of the target URI the gateway sees (RFC 9110 §7.1)
-    const hashAt = original.url.indexOf('#');
-    const url = hashAt < 0 ? original.url : original.url.slice(0, hashAt);
+    // signed and sent alike: no fragment, no empty query (target-uri.ts)
+    const url = sentTargetUri(original.url);
     const s = await signMessage(
       { method: original.method, url, headers },
       {

@@ -22,6 +22,7 @@ import { PortcullisError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import { sentTargetUri } from '../signatures/target-uri.js';
 import type { WebhookSigner } from './sign.js';
 import type { DeliveryRecord, WebhookRecord, WebhookStore } from './store.js';
 import { ForbiddenTargetError, forbiddenHostClass, publicOnlyLookup, type AddressClass } from './target.js';
@@ -206,13 +207,15 @@ export class DeliveryWorker {
     let error: string | null = null;
     try {
       const body = new TextEncoder().encode(d.payload);
-      const headers = await this.signer.signedHeaders(hook.url, body);
+      // signed as sent: every fetch sends "…/in?" as "…/in" once the empty query is dropped
+      const url = sentTargetUri(hook.url);
+      const headers = await this.signer.signedHeaders(url, body);
       headers.set('portcullis-delivery', d.id);
       // an IP literal never reaches the lookup: checked here; a name is checked on the addresses it resolves to when connecting
-      const literal = this.o.allowPrivateTargets ? undefined : forbiddenHostClass(new URL(hook.url).hostname);
-      if (literal !== undefined) throw new ForbiddenTargetError(new URL(hook.url).hostname, literal);
+      const literal = this.o.allowPrivateTargets ? undefined : forbiddenHostClass(new URL(url).hostname);
+      if (literal !== undefined) throw new ForbiddenTargetError(new URL(url).hostname, literal);
       const init = { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.o.timeoutMs), ...(this.dispatcher !== undefined ? { dispatcher: this.dispatcher } : {}) };
-      const res = await this.fetch(hook.url, init as RequestInit);
+      const res = await this.fetch(url, init as RequestInit);
       status = res.status;
       await res.body?.cancel().catch(() => undefined);
       if (status < 200 || status > 299) error = `HTTP ${status}`;

@@ -102,6 +102,19 @@ describe('createSignedFetch', () => {
     await assert.rejects(check.finish(), code('digest.mismatch'));
   });
 
+  test('@target-uri is what fetch sends: a URL ending in an empty query ("?") verifies against the request as received', async () => {
+    const secret = Buffer.alloc(32, 3);
+    const f = createSignedFetch({ keyid: 'q', hmacSecret: secret.toString('base64url') });
+    const key = await crypto.subtle.importKey('raw', secret, importParams('hmac-sha256'), false, ['verify']);
+    const verifier = new SignatureVerifier({ keyLookup: () => ({ key, alg: 'hmac-sha256' }), requiredComponents: ['@method', '@target-uri'] });
+    for (const path of ['/q?', '/q/../r?#frag', '/q?a=1&b=', '/q??']) {
+      await f(`${base}${path}`);
+      const got = seen.at(-1)!;
+      const v = await verifier.verify({ method: got.method, url: got.url, headers: got.headers }).then(() => 'ok', (e: PortcullisError) => e.code);
+      assert.equal(v, 'ok', `${path} arrived as ${got.url}`);
+    }
+  });
+
   test('misuse: no key, both key and secret, or an HMAC secret with another alg is a TypeError', () => {
     assert.throws(() => createSignedFetch({ keyid: 'k' }), TypeError);
     assert.throws(() => createSignedFetch({ keyid: 'k', hmacSecret: 'AA', key: {} as CryptoKey, alg: 'hmac-sha256' }), TypeError);

@@ -258,3 +258,20 @@ test('backoff jitter never passes the documented cap (maxDelayMs), and still spr
   const early = Array.from({ length: 200 }, () => w.delayAfter(1));
   assert.ok(early.every((d) => d >= 10_000 && d <= 11_000));
 });
+
+test('a subscription URL with an empty query ("…/in?") is signed as it is sent: the receiver verifies it', async () => {
+  const clock = new FrozenClock(Date.now());
+  const deps = await openDeps(`sqlite:${join(dir, 'empty-query.db')}`, newMasterKey(), clock);
+  const rx = await startReceiver();
+  try {
+    await deps.webhooks.subscribe({ url: `${rx.url}?`, events: ['*'] }, 'admin');
+    await deps.webhooks.enqueue('app.tokens-revoked', revoked(clock));
+    await new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, FAST).runOnce();
+    assert.equal(rx.received.length, 1);
+    const { event } = await verifyWebhook(rx.asRequest(rx.received[0]!), { keys: deps.keys.jwks() as { keys: Array<{ kty: string; kid?: string }> } });
+    assert.equal((event as { type: string }).type, 'app.tokens-revoked');
+  } finally {
+    await rx.close();
+    await deps.store.close();
+  }
+});
