@@ -63,12 +63,15 @@ export function registerWebhooks(program: Command): void {
   cmd('deliveries <id>')
     .description('the delivery log of a subscription, newest first')
     .option('--limit <n>', 'at most this many', '20')
+    .option('--after <cursor>', 'the older ones after a page (the cursor the previous page printed)')
     .action(
-      action(async (id: string, o: JsonOpt & { limit: string }) => {
-        const { deliveries } = await adminClient(o).call<{ deliveries: DeliveryView[] }>('GET', `/v1/webhooks/${encodeURIComponent(id)}/deliveries?limit=${encodeURIComponent(o.limit)}`);
+      action(async (id: string, o: JsonOpt & { limit: string; after?: string }) => {
+        const after = o.after !== undefined ? `&after=${encodeURIComponent(o.after)}` : '';
+        const { deliveries, next_after } = await adminClient(o).call<{ deliveries: DeliveryView[]; next_after: string | null }>('GET', `/v1/webhooks/${encodeURIComponent(id)}/deliveries?limit=${encodeURIComponent(o.limit)}${after}`);
         if (o.json) return printJson(deliveries);
         if (deliveries.length === 0) return void process.stdout.write('no deliveries\n');
         printTable([['ID', 'EVENT', 'STATUS', 'ATTEMPTS', 'LAST', 'NEXT'], ...deliveries.map((d) => [d.id, d.event_type, d.status, String(d.attempts), d.last_error ?? String(d.last_status ?? '-'), d.next_attempt_at ?? '-'])]);
+        if (next_after !== null) process.stdout.write(`older: --after ${next_after}\n`);
       }),
     );
 }

@@ -37,7 +37,7 @@ export function sealedWebhookStore(store: WebhookStore, envelope: Pick<Envelope,
     claimDueDeliveries: (now, limit, owner, leaseMs) => store.claimDueDeliveries(now, limit, owner, leaseMs),
     recordAttempt: (id, owner, leaseUntil, result: AttemptResult) => store.recordAttempt(id, owner, leaseUntil, result),
     getDelivery: (id) => store.getDelivery(id),
-    listDeliveries: (webhookId, limit) => store.listDeliveries(webhookId, limit),
+    listDeliveries: (webhookId, limit, older) => store.listDeliveries(webhookId, limit, older),
     purgeDeliveries: (before) => store.purgeDeliveries(before),
   };
 }

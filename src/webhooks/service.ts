@@ -144,9 +144,9 @@ export class WebhookService {
     this.audit.record({ time: this.clock.now(), type: 'webhook.removed', actor, data: { id } });
   }
 
-  /** The delivery log of one subscription, newest first. */
-  async deliveries(id: string, limit = 100): Promise<DeliveryRecord[]> {
+  /** The delivery log of one subscription, newest first; a page of it after `page.after` (the previous page's last) when given. */
+  async deliveries(id: string, page: PageRequest = { limit: 100 }): Promise<DeliveryRecord[]> {
     await this.get(id);
-    return this.store.listDeliveries(id, limit);
+    return this.store.listDeliveries(id, page.limit, page.after);
   }
 }

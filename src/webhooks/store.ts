@@ -1,5 +1,5 @@
 /** What webhooks need from durable storage: subscriptions and a delivery queue that is also the delivery log. */
-import type { PageRequest } from '../core/page.js';
+import type { CreatedCursor, PageRequest } from '../core/page.js';
 
 export interface WebhookRecord {
   id: string;
@@ -73,8 +73,8 @@ export interface WebhookStore {
    */
   recordAttempt(id: string, owner: string, leaseUntil: number, result: AttemptResult): Promise<boolean>;
   getDelivery(id: string): Promise<DeliveryRecord | undefined>;
-  /** Newest first. */
-  listDeliveries(webhookId: string, limit: number): Promise<DeliveryRecord[]>;
+  /** Newest first (createdAt, then id, descending); only those older than `older` (the previous page's last) when given. */
+  listDeliveries(webhookId: string, limit: number, older?: CreatedCursor): Promise<DeliveryRecord[]>;
   /** Deletes the deliveries that ended (delivered or failed) before `before` (epoch ms); returns how many. Pending ones stay. */
   purgeDeliveries(before: number): Promise<number>;
 }

@@ -428,6 +428,10 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.equal(await b.purgeDeliveries(T0 + 500), 2);
     assert.deepEqual((await a.listDeliveries('wh1', 10)).map((x) => x.id).sort(), ['new-ok', 'old-pending']);
     assert.equal(await a.purgeDeliveries(T0 + 500), 0);
+    // the log pages newest first (createdAt, then id, descending) from the previous page's last row
+    assert.deepEqual((await b.listDeliveries('wh1', 1)).map((x) => x.id), ['old-pending']);
+    assert.deepEqual((await b.listDeliveries('wh1', 5, { createdAt: T0, id: 'old-pending' })).map((x) => x.id), ['new-ok']);
+    assert.deepEqual(await b.listDeliveries('wh1', 5, { createdAt: T0, id: 'new-ok' }), []);
   });
 
   t('users: a page after a (createdAt, id) cursor, ties broken by id, at most limit', async (open) => {

@@ -28,7 +28,7 @@ await serviceTest('postgres', 'webhooks on PostgreSQL: two workers on two connec
     const ids = rx.received.map((r) => String(r.headers['portcullis-delivery']));
     assert.equal(ids.length, 40);
     assert.equal(new Set(ids).size, 40, 'no delivery was sent twice');
-    const log = await a.webhooks.deliveries(hook.id, 100);
+    const log = await a.webhooks.deliveries(hook.id, { limit: 100 });
     assert.equal(log.length, 40);
     assert.ok(log.every((d) => d.status === 'delivered' && d.attempts === 1));
     assert.equal(attempted, 40);

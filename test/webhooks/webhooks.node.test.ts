@@ -88,6 +88,24 @@ test('admin API: a key rotation raises key.rotated; removing the subscription st
   assert.equal(rx.received.filter((r, i) => i >= n && r.body.toString().includes('"key.rotated"')).length, 0);
 });
 
+test('admin API: the delivery log pages newest first with after/next_after, so every delivery can be read, not only the newest limit', async () => {
+  const id = (await t.api('/v1/webhooks', { body: { url: rx.url, events: ['app.tokens-revoked'] } })).body.webhook.id as string;
+  const app = (await t.api('/v1/apps', { body: { name: 'paged', audiences: ['api'] } })).body.client_id as string;
+  for (let i = 0; i < 3; i++) assert.equal((await t.api(`/v1/apps/${app}/revoke-tokens`, { method: 'POST' })).status, 200);
+  const all = await until('three deliveries', async () => {
+    const r = await t.api(`/v1/webhooks/${id}/deliveries`);
+    return r.body.deliveries.length === 3 ? (r.body.deliveries as Array<{ id: string }>) : undefined;
+  });
+  const first = await t.api(`/v1/webhooks/${id}/deliveries?limit=2`);
+  assert.equal(first.status, 200, JSON.stringify(first.body));
+  assert.deepEqual(first.body.deliveries.map((d: { id: string }) => d.id), all.slice(0, 2).map((d) => d.id));
+  assert.equal(typeof first.body.next_after, 'string');
+  const second = await t.api(`/v1/webhooks/${id}/deliveries?limit=2&after=${encodeURIComponent(first.body.next_after)}`);
+  assert.equal(second.status, 200, JSON.stringify(second.body));
+  assert.deepEqual(second.body.deliveries.map((d: { id: string }) => d.id), [all[2]!.id]);
+  assert.equal(second.body.next_after, null);
+});
+
 test('admin API: unknown event types and non-http URLs are refused with request.invalid', async () => {
   const bad = await t.api('/v1/webhooks', { body: { url: rx.url, events: ['everything'] } });
   assert.equal(bad.status, 400);

@@ -76,10 +76,7 @@ export const WebhookDelivery = z.strictObject({
   created_at: isoTime,
   delivered_at: isoTime.nullable(),
 });
-export const WebhookDeliveryList = z.strictObject({ deliveries: z.array(WebhookDelivery) });
-export const DeliveryListQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(1000).default(100).describe('The newest this many deliveries.'),
-});
+export const WebhookDeliveryList = z.strictObject({ deliveries: z.array(WebhookDelivery), next_after: nextAfter });
 
 export const signingRequestSchemas = { CreateAppKeyRequest, CreateWebhookRequest } as const;
 export const signingResponseSchemas = { AppKey, AppKeyCreated, AppKeyResponse, AppKeyList, Webhook, WebhookResponse, WebhookList, WebhookRemoved, WebhookDelivery, WebhookDeliveryList } as const;

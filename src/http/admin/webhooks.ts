@@ -3,7 +3,7 @@ import type { Services } from '../../app.js';
 import type { DeliveryRecord, WebhookRecord } from '../../webhooks/store.js';
 import { createdPage, PageQuery } from './page.js';
 import { defineRoute, type AdminRoute } from './route.js';
-import { CreateWebhookRequest, DeliveryListQuery, WebhookDeliveryList, WebhookList, WebhookRemoved, WebhookResponse } from './signing-schemas.js';
+import { CreateWebhookRequest, WebhookDeliveryList, WebhookList, WebhookRemoved, WebhookResponse } from './signing-schemas.js';
 
 const ACTOR = 'admin';
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -79,14 +79,15 @@ export function webhookRoutes(s: Services): AdminRoute[] {
       method: 'GET',
       path: '/v1/webhooks/:id/deliveries',
       operationId: 'listWebhookDeliveries',
-      summary: 'The delivery log of a subscription: status, attempts, last HTTP status and error, next attempt.',
+      summary: 'The delivery log of a subscription, a page at a time: status, attempts, last HTTP status and error, next attempt.',
       tag: 'webhooks',
       auth: true,
-      query: DeliveryListQuery,
-      responses: { 200: { description: 'Deliveries, newest first.', schema: WebhookDeliveryList } },
+      query: PageQuery,
+      responses: { 200: { description: 'A page of deliveries, newest first (`after` pages to older ones).', schema: WebhookDeliveryList } },
       errors: [400, 404],
       async handler({ params, query }) {
-        return { body: { deliveries: (await s.webhooks.deliveries(params.id!, query.limit)).map(viewDelivery) } };
+        const { rows, next_after } = await createdPage(query, (p) => s.webhooks.deliveries(params.id!, p), (d) => [d.createdAt, d.id]);
+        return { body: { deliveries: rows.map(viewDelivery), next_after } };
       },
     }),
   ];

@@ -8,6 +8,18 @@ import { sql, type RawBuilder, type SqlBool } from 'kysely';
  * @example
  * q.where(after('created_at', 'id', page.after.createdAt, page.after.id)).orderBy('created_at').orderBy('id')
  */
+/**
+ * Rows before the cursor `(time, id)`: the next page of a list ordered newest first
+ * (`timeColumn desc, idColumn desc`).
+ *
+ * @example
+ * q.where(before('created_at', 'id', cursor.createdAt, cursor.id)).orderBy('created_at', 'desc').orderBy('id', 'desc')
+ */
+export function before(timeColumn: string, idColumn: string, time: number, id: string): RawBuilder<SqlBool> {
+  const t = sql.ref(timeColumn);
+  return sql<SqlBool>`(${t} < ${time} or (${t} = ${time} and ${sql.ref(idColumn)} < ${id}))`;
+}
+
 export function after(timeColumn: string, idColumn: string, time: number, id: string): RawBuilder<SqlBool> {
   const t = sql.ref(timeColumn);
   return sql<SqlBool>`(${t} > ${time} or (${t} = ${time} and ${sql.ref(idColumn)} > ${id}))`;

@@ -8,7 +8,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
-import type { PageRequest } from '../../core/page.js';
+import type { CreatedCursor, PageRequest } from '../../core/page.js';
 import type { AuditEventInput, AuditRow } from '../../audit/store.js';
 import type { AuditHeadKey, RecordedHead } from '../../audit/head-key.js';
 import type { KeyPatch, StoredKey } from '../../crypto/store.js';
@@ -340,8 +340,8 @@ export class KyselyDurableStore implements DurableStore {
   getDelivery(id: string): Promise<DeliveryRecord | undefined> {
     return this.run('getDelivery', (db) => webhooks.getDelivery(db, id));
   }
-  listDeliveries(webhookId: string, limit: number): Promise<DeliveryRecord[]> {
-    return this.run('listDeliveries', (db) => webhooks.listDeliveries(db, webhookId, limit));
+  listDeliveries(webhookId: string, limit: number, older?: CreatedCursor): Promise<DeliveryRecord[]> {
+    return this.run('listDeliveries', (db) => webhooks.listDeliveries(db, webhookId, limit, older));
   }
   purgeDeliveries(before: number): Promise<number> {
     return this.run('purgeDeliveries', (db) => webhooks.purgeDeliveries(db, before));

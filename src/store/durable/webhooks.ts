@@ -1,9 +1,9 @@
 /** Queries on the `webhooks` and `webhook_deliveries` tables (WebhookStore). */
 import type { Kysely, Selectable } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
-import type { PageRequest } from '../../core/page.js';
+import type { CreatedCursor, PageRequest } from '../../core/page.js';
 import type { AttemptResult, DeliveryRecord, WebhookEvents, WebhookRecord } from '../../webhooks/store.js';
-import { after } from './keyset.js';
+import { after, before } from './keyset.js';
 import type { Database, WebhookDeliveriesTable, WebhooksTable } from './schema.js';
 
 function webhookFromRow(r: Selectable<WebhooksTable>): WebhookRecord {
@@ -168,7 +168,9 @@ export async function purgeDeliveries(db: Kysely<Database>, before: number): Pro
   }
 }
 
-export async function listDeliveries(db: Kysely<Database>, webhookId: string, limit: number): Promise<DeliveryRecord[]> {
-  const rows = await db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+export async function listDeliveries(db: Kysely<Database>, webhookId: string, limit: number, older?: CreatedCursor): Promise<DeliveryRecord[]> {
+  let q = db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId);
+  if (older !== undefined) q = q.where(before('created_at', 'id', older.createdAt, older.id));
+  const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
   return rows.map(deliveryFromRow);
 }
