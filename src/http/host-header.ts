@@ -44,8 +44,19 @@ function hostOf(req: IncomingMessage): string | undefined {
 }
 
 /**
- * Throws `request.malformed` for a request with more than one Host line, a Host that is not
- * `uri-host [":" port]` naming its host one way only, or (kept only from a trusted proxy) an
+ * Throws `request.malformed` for a request with two Authorization lines: Node keeps the
+ * first, and a proxy in front may have judged the other. RFC 9110 §11.6.2 defines one
+ * credentials value; the gateway refuses two as well.
+ */
+function oneAuthorization(req: IncomingMessage): void {
+  let n = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization' && ++n > 1) throw invalid('Authorization');
+}
+
+/**
+ * Throws `request.malformed` for a request with more than one Host line or more than one
+ * Authorization line, a Host that is not `uri-host [":" port]` naming its host one way only, or (kept only from a trusted proxy) an
  * X-Forwarded-Host listing such a value or an X-Forwarded-Proto listing anything but http
  * and https. Run after the forwarding headers of untrusted peers are removed.
  *
@@ -53,6 +64,7 @@ function hostOf(req: IncomingMessage): string | undefined {
  */
 export function checkHostHeaders(req: IncomingMessage): void {
   hostOf(req);
+  oneAuthorization(req);
   const forwardedHost = req.headers['x-forwarded-host'];
   if (forwardedHost !== undefined) for (const v of valuesOf(forwardedHost)) if (!isValidHost(v)) throw invalid('X-Forwarded-Host');
   const forwardedProto = req.headers['x-forwarded-proto'];
@@ -74,6 +86,7 @@ export function checkHostHeaders(req: IncomingMessage): void {
 export function adminHostCheck(names: readonly string[]): (req: IncomingMessage) => void {
   const allowed = new Set(['localhost', ...names.map(hostKey)]);
   return (req) => {
+    oneAuthorization(req);
     const host = hostOf(req);
     if (host === undefined) throw new PortcullisError('admin.host-not-allowed', 'the admin plane answers only requests that name it in Host');
     const key = hostKey(host);

@@ -97,3 +97,14 @@ test('the host of listen.admin is answered too (the CLI calls the admin plane by
   assert.doesNotThrow(() => check(request('Admin-Box.Example.')));
   assert.throws(() => check(request('admin-box.example.attacker.example:8081')), (e: PortcullisError) => e.code === 'admin.host-not-allowed' && e.status === 400);
 });
+
+test('attack: two Authorization lines are refused with 400 request.malformed, the right admin token first or second', async () => {
+  const host = `127.0.0.1:${portOf(node)}`;
+  for (const lines of [`Authorization: Bearer ${node.adminToken}\r\nAuthorization: Bearer wrong\r\n`, `Authorization: Bearer wrong\r\nAuthorization: Bearer ${node.adminToken}\r\n`]) {
+    const r = await get(node, '/v1/apps', `Host: ${host}\r\n${lines}`);
+    assert.equal(r.status, 400, r.body.slice(0, 200));
+    assert.equal(codeOf(r.body), 'request.malformed');
+  }
+  const one = await get(node, '/v1/apps', `Host: ${host}\r\nAuthorization: Bearer ${node.adminToken}\r\n`);
+  assert.equal(one.status, 200, one.body.slice(0, 200));
+});

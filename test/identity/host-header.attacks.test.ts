@@ -110,3 +110,16 @@ test('from a trusted proxy that writes only Forwarded (RFC 7239), pages take hos
   assert.doesNotMatch(none.body, /evil\.example/);
   assert.match(none.body, new RegExp(`action="http://${host.replace(/\./g, '\\.')}/oauth2/logout/confirm"`));
 });
+
+test('attack: two Authorization lines are refused with 400 before any handler: Node would keep the first, a proxy in front may have checked the second', async () => {
+  const host = new URL(direct.urls.identity!).host;
+  const token = await get(direct, '/oauth2/userinfo', `Host: ${host}\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n`);
+  assert.equal(token.status, 400, token.body);
+  assert.equal(JSON.parse(token.body).error, 'invalid_request', token.body);
+  const page = await get(direct, '/account', `Host: ${host}\r\nAuthorization: Basic YTpi\r\nauthorization: Basic YzpK\r\n`);
+  assert.equal(page.status, 400, page.body);
+  assert.equal(JSON.parse(page.body).code, 'request.malformed', page.body);
+  // one line passes the check (userinfo then judges the token itself)
+  const one = await get(direct, '/oauth2/userinfo', `Host: ${host}\r\nAuthorization: Bearer a\r\n`);
+  assert.equal(one.status, 401, one.body);
+});
