@@ -67,6 +67,7 @@ export const ERRORS = {
   // users and sign-in pages (identity/)
   'user.disabled': { status: 403, meaning: 'The user account is disabled.', fix: 'An administrator must enable the account.' },
   'user.not-signed-in': { status: 401, meaning: 'The account page needs a signed-in browser session and this request has none (or it ended).', fix: 'Sign in through an app first, then open the account page again.' },
+  'account.reauthentication-required': { status: 403, meaning: 'A change of second factors on the account page (adding or removing an authenticator app, e-mail/SMS codes or a passkey, renewing recovery codes) needs a recent sign-in in this browser: within `identity.account.reauthenticateAfter` (10 minutes by default) and, when the user has a second factor, with it. The session is older, or its last sign-in used the password alone; the change was not made (audited as `user.factor-change-refused`).', fix: 'Use the account page\'s "Sign in again" link (it comes back to the account page), then repeat the change.' },
   'user.invite-invalid': { status: 400, meaning: 'The invite link is unknown, expired or was already used.', fix: 'Ask an administrator for a new invite (`portcullis user add EMAIL --invite`, or `POST /v1/users/{id}/invite`).' },
   'csrf.invalid': { status: 403, meaning: 'A form was posted without the anti-CSRF token of the current sign-in session, or with a wrong one.', fix: 'Reload the page and submit the form again.' },
   // gateway

@@ -13,7 +13,7 @@ import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { OidcService } from '../identity/oidc/provider.js';
 import { checkClientId, checkClientIds } from '../tokens/client-id.js';
-import { OIDC_ROUTES, ACR_MFA, ACR_SINGLE_FACTOR, recordedAuditEvents } from '../identity/oidc/provider.js';
+import { OIDC_ROUTES, ACCOUNT_SIGNED_IN_PATH, ACR_MFA, ACR_SINGLE_FACTOR, recordedAuditEvents } from '../identity/oidc/provider.js';
 import { ASSET_PATH, PAGE_HEADERS, WEBAUTHN_SCRIPT, page } from '../identity/pages/html.js';
 import type { Outcome, SignInPages } from '../identity/pages/sign-in.js';
 import { ACCOUNT_PATH, type AccountPages } from '../identity/pages/account.js';
@@ -266,6 +266,9 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
         await fail(reply, e);
       }
     });
+    // The end of the account page's own sign-in (OidcService.accountSignInUrl): always back to
+    // the account page, whatever the query says (an error, a state: nothing is read from it).
+    app.get(ACCOUNT_SIGNED_IN_PATH, async (_req, reply) => reply.code(303).headers({ location: ACCOUNT_PATH, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).send());
     app.get(`${ACCOUNT_PATH}/invite/:token`, async (req, reply) => show(reply, () => account.invite((req.params as Record<string, string>)['token'] ?? '')));
     app.post(`${ACCOUNT_PATH}/invite/:token`, async (req, reply) => show(reply, () => account.redeemInvite((req.params as Record<string, string>)['token'] ?? '', formOf(req))));
   }

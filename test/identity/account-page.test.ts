@@ -118,7 +118,7 @@ test('the last usable factor stays even beside a confirmed enrolment of a factor
   assert.equal(r.status, 409, r.body.slice(0, 300));
 });
 
-test('attack: each refusal of a password-only session to change second factors (remove, add, renew recovery codes) is audited (mfa.required)', async () => {
+test('attack: each refusal of a password-only session to change second factors (remove, add, renew recovery codes) is audited (account.reauthentication-required, need second-factor)', async () => {
   const u = await node.services.identity.users.add({ email: 'refused-audit@example.test', password: PASSWORD }, 'test');
   const weak = await signIn(node, app, AUD, 'refused-audit@example.test', PASSWORD);
   await enrolTotp(node, u.id);
@@ -130,13 +130,14 @@ test('attack: each refusal of a password-only session to change second factors (
   ] as const) {
     const r = await weak.browser.request(`${account}/${action}`, { form: { csrf: csrfOf(page.body), ...form } });
     assert.equal(r.status, 403, `${action}: ${r.body.slice(0, 200)}`);
+    assert.match(r.body, /data-code="account\.reauthentication-required"/);
   }
   await node.services.audit.flush();
   const refused = (await node.services.store.tailAudit(50)).filter((e) => e.type === 'user.factor-change-refused' && (e.data as { userId?: string }).userId === u.id);
-  assert.deepEqual(refused.map((e) => [(e.data as { action?: string }).action, e.reason]).sort(), [
-    ['factors/enroll', 'mfa.required'],
-    ['factors/recovery-codes', 'mfa.required'],
-    ['factors/remove', 'mfa.required'],
+  assert.deepEqual(refused.map((e) => [(e.data as { action?: string }).action, e.reason, (e.data as { need?: string }).need]).sort(), [
+    ['factors/enroll', 'account.reauthentication-required', 'second-factor'],
+    ['factors/recovery-codes', 'account.reauthentication-required', 'second-factor'],
+    ['factors/remove', 'account.reauthentication-required', 'second-factor'],
   ]);
 });
 

@@ -12,6 +12,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startPortcullis, type Portcullis } from '../../src/app.js';
+import type { Clock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { CONFIG_FILE, initPortcullis } from '../../src/init.js';
 import { tempDir, type TestNode } from './portcullis.js';
@@ -36,13 +37,13 @@ async function freePort(): Promise<number> {
  * A whole node whose issuer is its identity plane's real URL (OIDC clients compare the
  * two), so the identity plane listens on a port chosen before start.
  */
-export async function startOidcNode(extra = '', opts: { issuerHost?: string } = {}): Promise<TestNode> {
+export async function startOidcNode(extra = '', opts: { issuerHost?: string; clock?: Clock } = {}): Promise<TestNode> {
   const [identity, gateway, admin] = [await freePort(), await freePort(), await freePort()];
   const dir = tempDir('portcullis-oidc-');
   // WebAuthn in a browser needs a domain as RP id: `localhost` still reaches 127.0.0.1.
   const config = `issuer: http://${opts.issuerHost ?? '127.0.0.1'}:${identity}\nlisten: { identity: 127.0.0.1:${identity}, gateway: 127.0.0.1:${gateway}, admin: 127.0.0.1:${admin} }\nlog: { level: silent }\n${TLS_OFF}\n${extra}\n`;
   await initPortcullis(dir, { config });
-  const node = await startPortcullis({ configFile: join(dir, CONFIG_FILE), logger: silentLogger, env: {} });
+  const node = await startPortcullis({ configFile: join(dir, CONFIG_FILE), logger: silentLogger, env: {}, ...(opts.clock ? { clock: opts.clock } : {}) });
   const adminToken = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
   return {
     ...node,
@@ -99,7 +100,7 @@ export function totpCode(secretBase32: string, nowMs = Date.now()): string {
  * Signs `email` in through the pages (password, then a TOTP code when `totpSecret` is
  * given), consents, and redeems the code for tokens bound to `audience`. The TOTP code is
  * the next step's (inside the ±1 window): once a code was accepted — at enrolment — no
- * code for the current step or an earlier one is.
+ * code for the current step or an earlier one is. `nowMs`: the node's time, when its clock is moved.
  */
 export async function signIn(
   node: Portcullis,
@@ -107,7 +108,7 @@ export async function signIn(
   audience: string,
   email: string,
   password: string,
-  opts: { totpSecret?: string; browser?: Browser; extra?: Record<string, string> } = {},
+  opts: { totpSecret?: string; browser?: Browser; extra?: Record<string, string>; nowMs?: number } = {},
 ): Promise<{ tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers; browser: Browser }> {
   const issuer = node.urls.identity!;
   const { url, verifier, state } = await authorizationRequest(app.config, { scope: 'openid offline_access', resource: audience, ...(opts.extra ?? {}) });
@@ -117,7 +118,7 @@ export async function signIn(
   r = await post(browser, issuer, r.body, 'login', { email, password });
   if (opts.totpSecret) {
     assert.match(r.body, /Second step/, `expected the second step, got ${r.status} ${r.body.slice(0, 300)}`);
-    r = await post(browser, issuer, r.body, 'mfa', { factor: 'totp', code: totpCode(opts.totpSecret, Date.now() + 30_000) });
+    r = await post(browser, issuer, r.body, 'mfa', { factor: 'totp', code: totpCode(opts.totpSecret, (opts.nowMs ?? Date.now()) + 30_000) });
   }
   if (r.location?.startsWith(issuer)) r = await browser.follow(r.location, issuer);
   // Another user was signed in in this browser: oidc-provider ends that session first
@@ -143,11 +144,11 @@ async function submitAutoForm(browser: Browser, issuer: string, html: string) {
   return r;
 }
 
-/** Enrols and confirms TOTP for a user directly through the factor; returns the base32 seed. */
-export async function enrolTotp(node: Portcullis, userId: string): Promise<string> {
+/** Enrols and confirms TOTP for a user directly through the factor (at the node's time `nowMs`); returns the base32 seed. */
+export async function enrolTotp(node: Portcullis, userId: string, nowMs = Date.now()): Promise<string> {
   const f = node.services.identity.factors.find((x) => x.id === 'totp')!;
   const out = await f.enroll({ userId });
   // The current step's code; a sign-in after it uses the next step's (`signIn` does).
-  await f.confirm({ userId }, totpCode(out.secretBase32!));
+  await f.confirm({ userId }, totpCode(out.secretBase32!, nowMs));
   return out.secretBase32!;
 }

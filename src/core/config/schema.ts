@@ -417,6 +417,15 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('When a second factor is required.'),
+      account: z
+        .strictObject({
+          reauthenticateAfter: duration('10m', { min: 60_000, max: 12 * 3_600_000 })
+            .describe(
+              'How recent the browser session\'s last sign-in must be for a change of the user\'s second factors on the account page (`/account`): adding or removing an authenticator app, e-mail/SMS codes, a passkey or security key, and renewing recovery codes (NIST SP 800-63B §7.2, OWASP re-authentication). An older session is refused with `account.reauthentication-required` and offered to sign in again, which comes back to the account page. That sign-in must also have used a second factor whenever the user has one (always to remove a factor or renew recovery codes). Ending sessions needs no recent sign-in. At most 12 hours, the longest SP 800-63B lets an AAL2 session go without re-authentication.',
+            ),
+        })
+        .prefault({})
+        .describe('The account page of signed-in users.'),
       otp: z
         .strictObject({
           channel: z.enum(['email', 'sms']).default('email').describe('What the one-time code factor delivers to: an e-mail address (factor `email`) or a phone number (factor `sms`).'),

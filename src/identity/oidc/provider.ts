@@ -101,6 +101,29 @@ export const OIDC_ROUTES = {
 
 const MODEL_ISSUED_JWT = 'IssuedJwt';
 
+/**
+ * The account page's own sign-in ("Sign in again" on `/account`): a client of the provider
+ * itself, never an app of the registry (their ids start `app_`). It is public, asks for
+ * `openid` only, with response type `none` (OAuth 2.0 Multiple Response Type Encoding
+ * Practices §4: no code and no token are issued; the sign-in only refreshes the browser
+ * session), and has one redirect URI, `<issuer>/account/signed-in`, which sends the browser
+ * on to `/account`.
+ */
+export const ACCOUNT_CLIENT_ID = 'portcullis-account';
+export const ACCOUNT_SIGNED_IN_PATH = '/account/signed-in';
+
+function accountClientMetadata(issuerBase: string): Record<string, unknown> {
+  return {
+    client_id: ACCOUNT_CLIENT_ID,
+    client_name: 'Account page',
+    redirect_uris: [`${issuerBase}${ACCOUNT_SIGNED_IN_PATH}`],
+    post_logout_redirect_uris: [],
+    grant_types: [],
+    response_types: ['none'],
+    token_endpoint_auth_method: 'none',
+  };
+}
+
 /** oidc-provider's error events of the endpoints where it authenticates clients (its routes are Portcullis's paths, OIDC_ROUTES). */
 const CLIENT_AUTH_ERROR_EVENTS: ReadonlyArray<readonly [string, ClientAuthEndpoint]> = [
   ['grant.error', OIDC_ROUTES.token],
@@ -176,12 +199,20 @@ export class OidcService {
   private currentKid: string | undefined;
   private readonly interactionPath: string;
   private readonly middleware: ProviderMiddleware[] = [];
+  /**
+   * Where the account page sends a browser to sign in again: this provider's sign-in with
+   * `prompt=login` for the account page's client, back to `/account/signed-in`. Fixed at
+   * start: nothing in it comes from a request, so it cannot be made to lead elsewhere.
+   */
+  readonly accountSignInUrl: string;
 
   constructor(
     private readonly d: OidcDeps,
     private readonly opts: OidcOptions,
   ) {
     this.interactionPath = opts.interactionPath ?? '/interaction';
+    const q = new URLSearchParams({ client_id: ACCOUNT_CLIENT_ID, response_type: 'none', scope: 'openid', prompt: 'login', redirect_uri: `${d.issuer.replace(/\/$/, '')}${ACCOUNT_SIGNED_IN_PATH}` });
+    this.accountSignInUrl = `${OIDC_ROUTES.authorization}?${q.toString()}`;
   }
 
   /** The provider for the current signing key (rebuilt when the key ring's signing key changed). */
@@ -204,6 +235,7 @@ export class OidcService {
   }
 
   appName(clientId: string): string {
+    if (clientId === ACCOUNT_CLIENT_ID) return 'Account page';
     return this.d.apps.find(clientId)?.name ?? clientId;
   }
 
@@ -311,6 +343,7 @@ export class OidcService {
     const { keys, alg, kid } = this.signingJwks();
     const self = this;
     const appFor = (clientId: string | undefined): AppRecord | undefined => (clientId ? d.apps.find(clientId) : undefined);
+    const base = d.issuer.replace(/\/$/, '');
 
     const Adapter = oidcAdapter(d.identity, d.ephemeral, d.clock, { onGrantRevoked: (_g, removed) => self.revokeIssuedJwts(removed) });
     class ClientAwareAdapter extends Adapter {
@@ -319,6 +352,7 @@ export class OidcService {
           const p = await super.find(id);
           return p !== undefined && WATERMARKED_MODELS.has(this.model) && (await self.issuedBeforeWatermark(p)) ? undefined : p;
         }
+        if (id === ACCOUNT_CLIENT_ID) return accountClientMetadata(base);
         const app = d.apps.find(id);
         if (!app || app.status !== 'active') return undefined;
         return clientMetadata(app);
@@ -354,7 +388,8 @@ export class OidcService {
       scopes: ['openid', 'offline_access', 'email'],
       claims: { openid: ['sub'], email: ['email', 'email_verified'], acr: null, amr: null, auth_time: null },
       acrValues: [ACR_SINGLE_FACTOR, ACR_MFA],
-      responseTypes: ['code'],
+      // `none` only for the account page's sign-in: an app's metadata lists `code` alone
+      responseTypes: ['code', 'none'],
       clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
       enabledJWA: {
         idTokenSigningAlgValues: ['ES256', 'EdDSA', 'RS256'],
@@ -463,7 +498,13 @@ export class OidcService {
       },
       loadExistingGrant: async (ctx: any) => {
         const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-        return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+        const found = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+        if (found || ctx.oidc.client.clientId !== ACCOUNT_CLIENT_ID || !ctx.oidc.session.accountId) return found;
+        // The account page's sign-in gets nothing but the user's own session: nothing to consent to.
+        const grant = new ctx.oidc.provider.Grant({ accountId: ctx.oidc.session.accountId, clientId: ACCOUNT_CLIENT_ID });
+        grant.addOIDCScope('openid');
+        await grant.save();
+        return grant;
       },
       renderError: async (ctx: any, out: Record<string, string>) => {
         ctx.type = 'html';
@@ -474,7 +515,6 @@ export class OidcService {
     provider.proxy = this.opts.behindProxy === true;
     // RFC 7523 §3: the audience of a client assertion is this server's identity, the issuer's
     // URLs; oidc-provider's default takes the endpoints' URLs from the request's Host.
-    const base = d.issuer.replace(/\/$/, '');
     provider.OIDCContext.prototype.clientJwtAuthExpectedAudience = function (this: { route: string }) {
       return new Set(assertionAudiences(d.issuer, `${base}${OIDC_ROUTES[this.route as keyof typeof OIDC_ROUTES] ?? OIDC_ROUTES.token}`));
     };

@@ -3,10 +3,15 @@
  * their sign-in sessions, each with an "end" button, "end every session", their
  * second factors and passkeys, each with "remove", enrolment of an authenticator app
  * or e-mail/SMS codes, "add a passkey" (a user registers several), and new recovery
- * codes. Every POST checks the anti-CSRF token of the browser session; removing a
- * factor, adding one to an account that has a factor, or renewing recovery codes needs
- * a session that was itself signed in with a second factor (a stolen password-only
- * session can neither strip MFA nor plant its own factor).
+ * codes. Every POST checks the anti-CSRF token of the browser session. A change of
+ * second factors needs a recent sign-in (NIST SP 800-63B §7.2, OWASP re-authentication
+ * for sensitive operations): the session's last sign-in (oidc-provider's `loginTs`, with
+ * its `acr`) is at most `identity.account.reauthenticateAfter` old and, to remove a
+ * factor, renew recovery codes or add a factor to an account that has one, used a second
+ * factor. A stolen or unattended session can then neither strip MFA nor plant a factor
+ * of its own; it is refused `account.reauthentication-required` and offered to sign in
+ * again (`OidcService.accountSignInUrl`, a fixed way back to this page). Ending sessions
+ * needs no recent sign-in: it only takes access away.
  * Also the invite page, where a user added without a password chooses one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -39,6 +44,8 @@ export interface AccountDeps {
   /** Refusals are recorded in the background; a change waits for its event to be stored. */
   audit: DurableAuditSink;
   clock: Clock;
+  /** How recent (ms) the session's last sign-in must be for a change of second factors (`identity.account.reauthenticateAfter`). */
+  reauthenticateAfterMs: number;
 }
 
 /** What an account POST answers: a page, or JSON for the WebAuthn script. */
@@ -51,7 +58,19 @@ const FACTOR_LABEL: Record<string, string> = { totp: 'Authenticator app (TOTP)',
 interface BrowserSession {
   id: string;
   user: UserRecord;
+  /** The acr of the session's last sign-in. */
   acr: string | undefined;
+  /** When the session's last sign-in finished (epoch ms; oidc-provider's `loginTs`). */
+  signedInAt: number | undefined;
+}
+
+/** What a change of second factors lacks: a sign-in recent enough, or one that used the second factor. */
+type ReauthenticationNeed = 'recent-sign-in' | 'second-factor';
+
+function spoken(ms: number): string {
+  const min = Math.round(ms / 60_000);
+  if (min >= 60 && min % 60 === 0) return min === 60 ? '1 hour' : `${min / 60} hours`;
+  return min === 1 ? '1 minute' : `${min} minutes`;
 }
 
 function when(ms: number | null): string {
@@ -63,12 +82,12 @@ export class AccountPages {
 
   /** The signed-in user of this browser; throws `user.not-signed-in`. */
   private async session(req: IncomingMessage, res: ServerResponse): Promise<BrowserSession> {
-    const provider = this.d.oidc.provider as unknown as { Session: { get(ctx: unknown): Promise<{ accountId?: string; jti?: string; acr?: string }> } };
+    const provider = this.d.oidc.provider as unknown as { Session: { get(ctx: unknown): Promise<{ accountId?: string; jti?: string; acr?: string; loginTs?: number }> } };
     const s = await provider.Session.get({ req, res });
     const user = s.accountId ? await this.d.identity.getUser(s.accountId) : undefined;
     if (!s.accountId || !s.jti || !user || user.status !== 'active') throw new PortcullisError('user.not-signed-in', 'you are not signed in in this browser');
     // The key the session is stored and listed under (never the cookie's value itself).
-    return { id: storageId('Session', s.jti), user, acr: s.acr };
+    return { id: storageId('Session', s.jti), user, acr: s.acr, signedInAt: typeof s.loginTs === 'number' ? s.loginTs * 1000 : undefined };
   }
 
   private csrfKey(s: BrowserSession): string {
@@ -81,8 +100,9 @@ export class AccountPages {
     return this.render(s, notice);
   }
 
-  private async render(s: BrowserSession, notice?: string, error?: string, status?: number): Promise<Page> {
+  private async render(s: BrowserSession, notice?: string, error?: string, status?: number, errorCode?: string): Promise<Page> {
     const csrf = await this.d.csrf.tokenFor(this.csrfKey(s));
+    const need = this.reauthenticationNeed(s, await this.hasFactor(s.user.id));
     const userId = s.user.id;
     const sessions = await this.d.oidc.listSessions(userId);
     const rows = sessions
@@ -113,10 +133,10 @@ export class AccountPages {
       `<p>Signed in as <strong id="account-email">${escapeHtml(s.user.email)}</strong>.</p>` +
       `<section><h2>Sessions</h2><table id="sessions"><thead><tr><th scope="col">Signed in</th><th scope="col">Apps</th><th scope="col">Methods</th><th scope="col"></th></tr></thead><tbody>${rows}</tbody></table>` +
       form(`${ACCOUNT_PATH}/sessions/end-all`, csrf, '<button type="submit">End every session (all devices and apps)</button>') +
-      `</section><section><h2>Second factors</h2>${factorRows ? `<table id="factors"><tbody>${factorRows}</tbody></table>` : '<p id="factors">No second factor is set up.</p>'}` +
+      `</section><section><h2>Second factors</h2>${need ? this.signInAgain(need) : ''}${factorRows ? `<table id="factors"><tbody>${factorRows}</tbody></table>` : '<p id="factors">No second factor is set up.</p>'}` +
       addRows +
       `<h3>Add a passkey or security key</h3>${field('passkey-name', 'Name for this key', 'text', 'value="My passkey" maxlength="64"')}<p><button type="button" hidden data-mode="register" data-csrf="${escapeHtml(csrf)}" data-options="${ACCOUNT_PATH}/webauthn/register-options" data-verify="${ACCOUNT_PATH}/webauthn/register">Add a passkey</button></p><p id="webauthn-status" role="status"></p></section>`;
-    return page('Your account', body, { script: true, ...(error ? { error } : {}), ...(status ? { status } : {}) });
+    return page('Your account', body, { script: true, ...(error ? { error } : {}), ...(errorCode ? { errorCode } : {}), ...(status ? { status } : {}) });
   }
 
   /** POST /account/:action */
@@ -140,14 +160,14 @@ export class AccountPages {
         await this.stored();
         return page('Signed out', '<p id="notice">Every session has ended: you are signed out everywhere, and every token issued to you has stopped working.</p>');
       case 'factors/remove': {
-        // A session that did not prove a second factor may not remove one.
-        if (s.acr !== ACR_MFA) return this.refused(s, action, () => this.render(s, undefined, 'Sign in again with your second factor to remove one.', 403));
+        const need = this.reauthenticationNeed(s, true);
+        if (need) return this.reauthenticate(s, action, need);
         const which = String(body['factor'] ?? '');
         if (s.user.mfaRequired || this.d.oidc.mfaForEveryone) {
           const held = await this.usableFactorsOf(userId);
           if (held.includes(which) && held.every((x) => x === which)) {
             const e = new PortcullisError('mfa.last-factor', 'MFA is required for your account: add another second factor before removing this one');
-            return this.refused(s, action, () => this.render(s, undefined, `${e.message}.`, e.status), e.code);
+            return this.refused(s, action, () => this.render(s, undefined, `${e.message}.`, e.status, e.code), e.code);
           }
         }
         if (which.startsWith('webauthn:')) {
@@ -162,7 +182,8 @@ export class AccountPages {
         return this.render(s, 'The second factor was removed.');
       }
       case 'factors/enroll': {
-        if (!(await this.mayAddFactor(s))) return this.refused(s, action, () => this.render(s, undefined, 'Sign in again with your second factor to add one.', 403));
+        const need = this.reauthenticationNeed(s, await this.hasFactor(userId));
+        if (need) return this.reauthenticate(s, action, need);
         const f = this.d.factors.find((x) => x.id === body['factor'] && x.id !== 'recovery-code');
         if (!f) return this.render(s, undefined, 'No such second factor.', 404);
         let out;
@@ -175,7 +196,8 @@ export class AccountPages {
         return this.confirmPage(s, f.id, out);
       }
       case 'factors/confirm': {
-        if (!(await this.mayAddFactor(s))) return this.refused(s, action, () => this.render(s, undefined, 'Sign in again with your second factor to add one.', 403));
+        const need = this.reauthenticationNeed(s, await this.hasFactor(userId));
+        if (need) return this.reauthenticate(s, action, need);
         const f = this.d.factors.find((x) => x.id === body['factor'] && x.id !== 'recovery-code');
         if (!f) return this.render(s, undefined, 'No such second factor.', 404);
         try {
@@ -191,18 +213,21 @@ export class AccountPages {
         return this.render(s, 'The second factor is set up.');
       }
       case 'factors/recovery-codes': {
-        // Only a session that proved a second factor: new codes are a way in.
-        if (s.acr !== ACR_MFA) return this.refused(s, action, () => this.render(s, undefined, 'Sign in again with your second factor to renew recovery codes.', 403));
+        // New codes are a way in: only after a recent sign-in with the second factor.
+        const need = this.reauthenticationNeed(s, true);
+        if (need) return this.reauthenticate(s, action, need);
         const rc = this.d.factors.find((x) => x.id === 'recovery-code');
         if (!rc) return this.render(s, undefined, 'No such second factor.', 404);
         return this.recoveryCodesPage(s, rc, actor);
       }
       case 'webauthn/register-options': {
-        if (!(await this.mayAddFactor(s))) return this.refused(s, action, async () => ({ json: { error: 'sign in again with your second factor to add a passkey' }, status: 403 }));
+        const need = this.reauthenticationNeed(s, await this.hasFactor(userId));
+        if (need) return this.reauthenticate(s, action, need, true);
         return { json: await this.d.webauthn.registrationOptions(this.webauthnSlot(s), s.user) };
       }
       case 'webauthn/register': {
-        if (!(await this.mayAddFactor(s))) return this.refused(s, action, async () => ({ json: { error: 'sign in again with your second factor to add a passkey' }, status: 403 }));
+        const need = this.reauthenticationNeed(s, await this.hasFactor(userId));
+        if (need) return this.reauthenticate(s, action, need, true);
         const r = await this.d.webauthn.verifyRegistration(this.webauthnSlot(s), userId, body['response'] ?? '', body['name'] ?? '');
         this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-added', actor, data: { userId, factor: 'webauthn', credential: r.id } });
         await this.stored();
@@ -248,12 +273,49 @@ export class AccountPages {
   }
 
   /**
-   * Audits a refused change of the account's second factors (a password-only session, as
-   * a stolen one would be, or the last factor of a user who must have one), then answers.
+   * Audits a refused change of the account's second factors (the last factor of a user who
+   * must have one), then answers.
    */
-  private async refused(s: BrowserSession, action: string, answer: () => Promise<AccountOutcome>, reason = 'mfa.required'): Promise<AccountOutcome> {
+  private async refused(s: BrowserSession, action: string, answer: () => Promise<AccountOutcome>, reason: string): Promise<AccountOutcome> {
     this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-change-refused', actor: `user:${s.user.id}`, reason, data: { userId: s.user.id, action } });
     return answer();
+  }
+
+  /**
+   * What this session lacks for a change of second factors, if anything (NIST SP 800-63B
+   * §7.2): a last sign-in within `reauthenticateAfter` (one of unknown time counts as old),
+   * and, when `secondFactor`, one that used a second factor (its acr is the MFA acr: a
+   * sign-in of a user who has a factor always asks for it, or was a user-verifying passkey).
+   * A session's acr and time are those of its last sign-in, which a new one replaces.
+   */
+  private reauthenticationNeed(s: BrowserSession, secondFactor: boolean): ReauthenticationNeed | undefined {
+    if (secondFactor && s.acr !== ACR_MFA) return 'second-factor';
+    if (s.signedInAt === undefined || this.d.clock.now() - s.signedInAt > this.d.reauthenticateAfterMs) return 'recent-sign-in';
+    return undefined;
+  }
+
+  /**
+   * Refuses a change for which the session must sign in again (`account.reauthentication-required`),
+   * audited as `user.factor-change-refused` with what it lacked; the page (or the JSON for the
+   * passkey script) offers the sign-in that comes back here.
+   */
+  private reauthenticate(s: BrowserSession, action: string, need: ReauthenticationNeed, json = false): Promise<AccountOutcome> {
+    const age = s.signedInAt === undefined ? null : Math.max(0, Math.floor((this.d.clock.now() - s.signedInAt) / 1000));
+    const e = new PortcullisError(
+      'account.reauthentication-required',
+      need === 'second-factor'
+        ? 'sign in again with your second factor to make this change'
+        : `sign in again to make this change: your last sign-in in this browser was more than ${spoken(this.d.reauthenticateAfterMs)} ago`,
+    );
+    this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-change-refused', actor: `user:${s.user.id}`, reason: e.code, data: { userId: s.user.id, action, need, signedInSecondsAgo: age } });
+    if (json) return Promise.resolve({ json: { error: e.message, code: e.code, signInAgain: this.d.oidc.accountSignInUrl }, status: e.status });
+    return this.render(s, undefined, `${e.message[0]!.toUpperCase()}${e.message.slice(1)}.`, e.status, e.code);
+  }
+
+  /** The offer to sign in again, back to this page. */
+  private signInAgain(need: ReauthenticationNeed): string {
+    const why = need === 'second-factor' ? 'needs a sign-in with your second factor' : `needs a sign-in within the last ${spoken(this.d.reauthenticateAfterMs)}`;
+    return `<p id="reauthenticate">Changing your second factors ${why}. <a id="sign-in-again" href="${escapeHtml(this.d.oidc.accountSignInUrl)}">Sign in again</a></p>`;
   }
 
   /**
@@ -270,12 +332,15 @@ export class AccountPages {
     return factorInventory({ factors: this.d.factors, passkeys: this.d.identity, enrollments: this.d.enrollments }, userId);
   }
 
-  /** A session that proved a second factor, or an account that has none yet (its first factor adds protection). */
-  private async mayAddFactor(s: BrowserSession): Promise<boolean> {
-    if (s.acr === ACR_MFA) return true;
-    // recovery codes count here, and so does a confirmed factor the deployment no longer offers
-    const inv = await this.inventory(s.user.id);
-    return inv.enrolled.length === 0 && inv.passkeys.length === 0 && inv.stranded.length === 0;
+  /**
+   * Whether the user has anything a sign-in could be asked for beside the password: then
+   * adding a factor needs a sign-in that used one (an account without any gains protection
+   * from its first). Recovery codes count here, and so does a confirmed factor the
+   * deployment no longer offers.
+   */
+  private async hasFactor(userId: string): Promise<boolean> {
+    const inv = await this.inventory(userId);
+    return inv.enrolled.length > 0 || inv.passkeys.length > 0 || inv.stranded.length > 0;
   }
 
   private inviteCsrf(token: string): string {

@@ -25,8 +25,9 @@ export interface Page {
 }
 
 /** A full page; `body` is trusted HTML (callers escape what they interpolate). */
-export function page(title: string, body: string, opts: { status?: number; script?: boolean; error?: string } = {}): Page {
-  const error = opts.error ? `<p role="alert" id="error">${escapeHtml(opts.error)}</p>` : '';
+export function page(title: string, body: string, opts: { status?: number; script?: boolean; error?: string; errorCode?: string } = {}): Page {
+  const code = opts.errorCode ? ` data-code="${escapeHtml(opts.errorCode)}"` : '';
+  const error = opts.error ? `<p role="alert" id="error"${code}>${escapeHtml(opts.error)}</p>` : '';
   return {
     status: opts.status ?? 200,
     html: `<!doctype html>
@@ -56,7 +57,7 @@ export const WEBAUTHN_SCRIPT = `'use strict';
     const out = document.getElementById('webauthn-status');
     try {
       const r = await fetch(optionsUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=' + encodeURIComponent(csrf) });
-      if (!r.ok) throw new Error('options ' + r.status);
+      if (!r.ok) { let j = {}; try { j = await r.json(); } catch (e) { /* not JSON */ } throw new Error(j.error || ('options ' + r.status)); }
       const o = await r.json();
       let cred;
       if (mode === 'register') {
