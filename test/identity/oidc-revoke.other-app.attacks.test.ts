@@ -9,7 +9,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { REDIRECT, registerOidcApp, signIn, startOidcNode, type OidcApp } from '../support/oidc-node.js';
+import { signIn, startTwoAppNode, type OidcApp } from '../support/oidc-node.js';
 import { basic, postForm, type TestNode } from '../support/portcullis.js';
 
 const AUD = 'https://api.example.test';
@@ -19,11 +19,7 @@ let appA: OidcApp;
 let b: { id: string; secret: string };
 
 before(async () => {
-  node = await startOidcNode();
-  appA = await registerOidcApp(node, AUD);
-  const created = await node.services.apps.create({ name: 'other-web', audiences: [AUD], scopes: ['read'], redirectUris: [REDIRECT] }, 'test');
-  b = { id: created.app.clientId, secret: created.clientSecret! };
-  await node.services.identity.users.add({ email: 'victim@example.test', password: PASSWORD }, 'test');
+  ({ node, appA, b } = await startTwoAppNode(AUD, { email: 'victim@example.test', password: PASSWORD }));
 });
 after(() => node.stop());
 

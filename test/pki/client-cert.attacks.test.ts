@@ -2,14 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { CrlPublisher } from '../../src/pki/crl.js';
-import { EXT, KU, basicConstraintsValue, ekuValue, encodeName, encodeTbs, extension, keyUsageValue, randomSerial, sanValue, signStructure } from '../../src/pki/certificate.js';
 import { issueCertificate } from '../../src/pki/issue.js';
 import { signingView } from '../../src/pki/issuing-ca.js';
 import { fromPem } from '../../src/pki/pem.js';
 import { revokeCertificate } from '../../src/pki/revoke.js';
 import { crlRevocationLookup, storeRevocationLookup } from '../../src/pki/revocation-lookup.js';
 import { verifyClientCertificate } from '../../src/pki/verify-chain.js';
-import { makeCa, openssl, tmp, type TestCa } from './helpers.js';
+import { makeCa, openssl, signedClientLeaf, tmp, type TestCa } from './helpers.js';
 
 const TD = 'example.org';
 const der = (pem: string): Uint8Array => fromPem(pem, 'CERTIFICATE');
@@ -111,23 +110,7 @@ test('attack: name-constraint violation (a leaf for another trust domain signed 
   // What a compromised or buggy issuance path would produce: the constrained CA signs a foreign URI.
   const { publicKey } = await import('node:crypto').then((m) => m.generateKeyPairSync('ec', { namedCurve: 'P-256' }));
   const spki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
-  const tbs = encodeTbs({
-    serial: randomSerial(),
-    signatureAlgorithm: t.ca.signer.signatureAlgorithm,
-    issuer: t.ca.cert.subject,
-    notBefore: t.clock.now() - 60_000,
-    notAfter: t.clock.now() + 3600_000,
-    subject: encodeName([['CN', 'billing']]),
-    spki,
-    extensions: [
-      extension(EXT.basicConstraints, true, basicConstraintsValue(false)),
-      extension(EXT.keyUsage, true, keyUsageValue([KU.digitalSignature])),
-      extension(EXT.extKeyUsage, false, ekuValue(['1.3.6.1.5.5.7.3.2'])),
-      t.ca.template.aki,
-      extension(EXT.subjectAltName, false, sanValue([{ uri: 'spiffe://evil.org/app/billing' }, { uri: `spiffe://${TD}/app/billing` }])),
-    ],
-  });
-  const forged = await signStructure(tbs, t.ca.signer);
+  const forged = await signedClientLeaf(t, spki, ['spiffe://evil.org/app/billing', `spiffe://${TD}/app/billing`]);
   await assert.rejects(verifyClientCertificate([forged, der(t.intPem)], opts(t, { revocation: () => 'good' })), { code: 'cert.name-constraint' });
 });
 

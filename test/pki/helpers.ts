@@ -10,6 +10,7 @@ import { openIssuingCa, type IssuingCa } from '../../src/pki/issuing-ca.js';
 import { MemoryCertificateStore } from '../../src/pki/memory-store.js';
 import { SignerRegistry, fileSignerKind, type SecretBox } from '../../src/pki/signer.js';
 import type { IssueContext } from '../../src/pki/issue.js';
+import { EXT, KU, basicConstraintsValue, ekuValue, encodeName, encodeTbs, extension, keyUsageValue, randomSerial, sanValue, signStructure } from '../../src/pki/certificate.js';
 
 /** AES-256-GCM SecretBox with a random key (what the lead's master-key envelope provides in production). */
 export function testSecretBox(): SecretBox & { opened: number } {
@@ -100,6 +101,31 @@ export function openssl(args: string[], input?: Uint8Array): { status: number; o
 }
 
 /** The `-attime` value for openssl verify at the frozen clock's time. */
+/**
+ * A client certificate (CN billing, clientAuth, valid for an hour) for `spki` with the URI
+ * SANs `uris`, signed by the test CA's intermediate directly: what a compromised or buggy
+ * issuance path would produce, past every check of `issueCertificate`.
+ */
+export async function signedClientLeaf(t: TestCa, spki: Uint8Array, uris: string[]): Promise<Uint8Array> {
+  const tbs = encodeTbs({
+    serial: randomSerial(),
+    signatureAlgorithm: t.ca.signer.signatureAlgorithm,
+    issuer: t.ca.cert.subject,
+    notBefore: t.clock.now() - 60_000,
+    notAfter: t.clock.now() + 3600_000,
+    subject: encodeName([['CN', 'billing']]),
+    spki,
+    extensions: [
+      extension(EXT.basicConstraints, true, basicConstraintsValue(false)),
+      extension(EXT.keyUsage, true, keyUsageValue([KU.digitalSignature])),
+      extension(EXT.extKeyUsage, false, ekuValue(['1.3.6.1.5.5.7.3.2'])),
+      t.ca.template.aki,
+      extension(EXT.subjectAltName, false, sanValue(uris.map((uri) => ({ uri })))),
+    ],
+  });
+  return signStructure(tbs, t.ca.signer);
+}
+
 export const attime = (ms: number): string => String(Math.floor(ms / 1000));
 
 export { execFileSync };

@@ -57,6 +57,19 @@ export async function startOidcNode(extra = '', opts: { issuerHost?: string; clo
 }
 
 /**
+ * A node with two confidential sign-in apps for `audience` (`appA` ready for openid-client,
+ * `b` as its id and secret) and one user: for tests of one app reaching for the other's
+ * tokens (revocation, introspection).
+ */
+export async function startTwoAppNode(audience: string, user: { email: string; password: string }): Promise<{ node: TestNode; appA: OidcApp; b: { id: string; secret: string } }> {
+  const node = await startOidcNode();
+  const appA = await registerOidcApp(node, audience);
+  const created = await node.services.apps.create({ name: 'other-web', audiences: [audience], scopes: ['read'], redirectUris: [REDIRECT] }, 'test');
+  await node.services.identity.users.add(user, 'test');
+  return { node, appA, b: { id: created.app.clientId, secret: created.clientSecret! } };
+}
+
+/**
  * A code-flow authorization request with PKCE S256 (openid-client builds it): its URL, the
  * code_verifier and the state. `params` adds to or overrides the defaults.
  */
