@@ -12,25 +12,11 @@ import { guardFactor } from '../../src/mfa/guarded-factor.js';
 import { OneTimeCodes } from '../../src/mfa/otp/codes.js';
 import { OtpFactor } from '../../src/mfa/otp/otp-factor.js';
 import { FileOutboxSender, readOutbox } from '../../src/mfa/otp/senders/file-outbox.js';
-import type { OtpMessage, OtpSender } from '../../src/mfa/otp/senders/sender.js';
 import { TestEphemeralStore } from '../support/mfa-memory-ephemeral.js';
-import { MemoryMfaStore } from '../support/mfa-memory-stores.js';
+import { CapturingSender, MemoryMfaStore } from '../support/mfa-memory-stores.js';
 
 const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
 const rejectsWith = (p: Promise<unknown>, code: string) => assert.rejects(p, (e: { code?: string }) => e.code === code);
-
-class CapturingSender implements OtpSender {
-  readonly id = 'capture';
-  readonly sent: OtpMessage[] = [];
-  fail = false;
-  async send(m: OtpMessage) {
-    if (this.fail) throw new Error('provider down');
-    this.sent.push(m);
-  }
-  last() {
-    return this.sent.at(-1)!;
-  }
-}
 
 function setup(channel: 'email' | 'sms' = 'sms', options: { maxSendsPerHour?: number; resendIntervalMs?: number } = {}) {
   const clock = new FrozenClock(T0);

@@ -8,9 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { FrozenClock } from '../../src/core/clock.js';
 import { OneTimeCodes } from '../../src/mfa/otp/codes.js';
 import { OtpFactor } from '../../src/mfa/otp/otp-factor.js';
-import type { OtpMessage, OtpSender } from '../../src/mfa/otp/senders/sender.js';
 import { MemoryEphemeralStore } from '../../src/store/memory/ephemeral.js';
-import { MemoryMfaStore } from '../support/mfa-memory-stores.js';
+import { CapturingSender, MemoryMfaStore } from '../support/mfa-memory-stores.js';
 
 const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
 const HOUR = 3_600_000;
@@ -22,16 +21,6 @@ const throttled = (p: Promise<unknown>) =>
     assert.ok((e.details?.retryAfterMs ?? 0) > 0);
     return true;
   });
-
-class CapturingSender implements OtpSender {
-  readonly id = 'capture';
-  readonly sent: OtpMessage[] = [];
-  fail = false;
-  async send(m: OtpMessage) {
-    if (this.fail) throw new Error('provider down');
-    this.sent.push(m);
-  }
-}
 
 function setup() {
   const clock = new FrozenClock(T0);

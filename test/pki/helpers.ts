@@ -1,5 +1,8 @@
 /** Shared fixtures for the CA tests: a SecretBox, a CA on a frozen clock, openssl runners. */
+import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { BasicOCSPResponse, OCSPResponse } from '@peculiar/asn1-ocsp';
+import { AsnConvert } from '@peculiar/asn1-schema';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -124,6 +127,15 @@ export async function signedClientLeaf(t: TestCa, spki: Uint8Array, uris: string
     ],
   });
   return signStructure(tbs, t.ca.signer);
+}
+
+/** The certificate status of a successful DER OCSP response's first SingleResponse (asserts it is successful). */
+export function ocspCertStatus(der: Uint8Array): 'good' | 'revoked' | 'unknown' {
+  const res = AsnConvert.parse(der, OCSPResponse);
+  assert.equal(res.responseStatus, 0);
+  const basic = AsnConvert.parse(res.responseBytes!.response.buffer, BasicOCSPResponse);
+  const s = basic.tbsResponseData.responses[0]!.certStatus;
+  return s.good !== undefined ? 'good' : s.revoked !== undefined ? 'revoked' : 'unknown';
 }
 
 export const attime = (ms: number): string => String(Math.floor(ms / 1000));

@@ -9,7 +9,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { BasicOCSPResponse, OCSPResponse } from '@peculiar/asn1-ocsp';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificateList } from '@peculiar/asn1-x509';
 import { FrozenClock } from '../../src/core/clock.js';
@@ -18,15 +17,7 @@ import { MemoryCertificateStore } from '../../src/pki/memory-store.js';
 import { parseCertificate } from '../../src/pki/parse.js';
 import { toPem } from '../../src/pki/pem.js';
 import { fileSignerKind, SignerRegistry } from '../../src/pki/signer.js';
-import { openssl, testSecretBox, tmp, writeFiles } from './helpers.js';
-
-function statusOf(der: Uint8Array): 'good' | 'revoked' | 'unknown' {
-  const res = AsnConvert.parse(der, OCSPResponse);
-  assert.equal(res.responseStatus, 0);
-  const basic = AsnConvert.parse(res.responseBytes!.response.buffer, BasicOCSPResponse);
-  const s = basic.tbsResponseData.responses[0]!.certStatus;
-  return s.good !== undefined ? 'good' : s.revoked !== undefined ? 'revoked' : 'unknown';
-}
+import { ocspCertStatus as statusOf, openssl, testSecretBox, tmp, writeFiles } from './helpers.js';
 
 const crlSerials = (der: Uint8Array): string[] =>
   (AsnConvert.parse(der, CertificateList).tbsCertList.revokedCertificates ?? []).map((r) => Buffer.from(r.userCertificate).toString('hex'));

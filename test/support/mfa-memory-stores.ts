@@ -1,13 +1,14 @@
 /**
  * In-memory MfaStore and PasswordStore for the identity and MFA tests, and a real
  * AES-256-GCM SecretBox with a random key (so tampering and aad binding are tested for
- * real). Durable adapters come later in src/store/.
+ * real), and an OTP sender that keeps what it is given. Durable adapters come later in src/store/.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { PortcullisError } from '../../src/core/errors.js';
 import type { PasswordStore } from '../../src/identity/passwords/store.js';
 import type { SecretBox } from '../../src/mfa/secret-box.js';
 import type { FactorEnrollment, MfaStore, RecoveryCodeRecord } from '../../src/mfa/store.js';
+import type { OtpMessage, OtpSender } from '../../src/mfa/otp/senders/sender.js';
 
 export class MemoryMfaStore implements MfaStore {
   readonly enrollments = new Map<string, FactorEnrollment>();
@@ -87,5 +88,19 @@ export class TestSecretBox implements SecretBox {
     } catch (e) {
       throw new PortcullisError('crypto.decrypt-failed', 'sealed secret does not open', { cause: e });
     }
+  }
+}
+
+/** An OTP sender that keeps every message (`sent`), and fails while `fail` is set, as a provider that is down. */
+export class CapturingSender implements OtpSender {
+  readonly id = 'capture';
+  readonly sent: OtpMessage[] = [];
+  fail = false;
+  async send(m: OtpMessage) {
+    if (this.fail) throw new Error('provider down');
+    this.sent.push(m);
+  }
+  last() {
+    return this.sent.at(-1)!;
   }
 }
