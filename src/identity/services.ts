@@ -125,7 +125,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   const totp = new TotpFactor({ store, box: envelopeSecretBox(d.envelope), clock }, { issuer: 'Portcullis' });
   const otp = new OtpFactor(
     { store, ephemeral, codes: new OneTimeCodes(ephemeral, clock, otpKey), sender: otpSender(id.otp, d.dir, clock, d.logger, d.announce ?? true), clock },
-    { channel: id.otp.channel, issuer: 'Portcullis' },
+    { channel: id.otp.channel, issuer: 'Portcullis', maxSendsPerHour: id.otp.maxSendsPerHour },
   );
   const recovery = new RecoveryCodesFactor({ store, clock });
   const factors = [totp, otp, recovery].map((f) => guardFactor(f, lockout));

@@ -431,6 +431,13 @@ export const configSchema = z.strictObject({
           channel: z.enum(['email', 'sms']).default('email').describe('What the one-time code factor delivers to: an e-mail address (factor `email`) or a phone number (factor `sms`).'),
           sender: z.enum(['console', 'file', 'smtp', 'webhook']).default('console').describe('`console`: print to stderr (development only); `file`: append JSON lines to `file`; `smtp`: e-mail through `smtp`; `webhook`: POST JSON to `webhook.url` (SMS providers).'),
           file: z.string().default('./otp-outbox.jsonl').describe('file sender: the outbox, relative to the config directory.'),
+          maxSendsPerHour: z
+            .number()
+            .int()
+            .min(1)
+            .max(100)
+            .default(10)
+            .describe('Most codes sent per clock hour to one user, and at enrolment to one address whichever account names it (against flooding a phone or pumping SMS); beyond it `auth.throttled`. Besides, one code per user (and per address at enrolment) per 30 s.'),
           smtp: z
             .strictObject({
               host: z.string().min(1),
