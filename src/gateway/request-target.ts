@@ -120,28 +120,40 @@ function hasMethodOverrideParam(query: string): boolean {
   for (let start = 1; start < n; ) {
     let end = start;
     let nameEnd = -1;
+    let encoded = false;
     for (; end < n; end++) {
       const c = query.charCodeAt(end);
       if (c === 38 || c === 59) break; // & ;
-      if (c === 61 && nameEnd === -1) nameEnd = end; // =
+      if (nameEnd === -1) {
+        if (c === 61) nameEnd = end; // =
+        else if (c === 37 || c === 43) encoded = true; // % +
+      }
     }
     if (nameEnd === -1) nameEnd = end;
-    if (nameEnd - start >= 7 && isMethodName(query.slice(start, nameEnd))) return true;
+    if (nameEnd - start >= 7 && (encoded ? isEncodedMethodName(query.slice(start, nameEnd)) : isMethodName(query, start, nameEnd))) return true;
     start = end + 1;
   }
   return false;
 }
 
-function isMethodName(raw: string): boolean {
-  let name = raw;
-  if (name.includes('%') || name.includes('+')) {
-    try {
-      name = decodeURIComponent(name.replace(/\+/g, ' '));
-    } catch {
-      return false;
-    }
+const METHOD_NAME = '_method';
+
+/** Whether `s[start, end)` is `_method` in any case, alone or before `[`; no allocation. */
+function isMethodName(s: string, start: number, end: number): boolean {
+  if (end - start !== 7 && s.charCodeAt(start + 7) !== 91) return false;
+  for (let i = 0; i < 7; i++) if ((s.charCodeAt(start + i) | (i === 0 ? 0 : 0x20)) !== METHOD_NAME.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The same for a name with `%` or `+`, once decoded; a name that does not decode is not `_method` to a parser either. */
+function isEncodedMethodName(raw: string): boolean {
+  let name: string;
+  try {
+    name = decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    return false;
   }
-  return (name.length === 7 || name.charCodeAt(7) === 91) && name.slice(0, 7).toLowerCase() === '_method';
+  return name.length >= 7 && isMethodName(name, 0, name.length);
 }
 
 /** `/a;x/b;y=1` → `/a/b`. */
