@@ -8,6 +8,7 @@
  */
 import { compactDecrypt, CompactEncrypt, flattenedDecrypt, importJWK, type CompactJWEHeaderParameters, type JWK, type JWEHeaderParameters } from 'jose';
 import { PortcullisError } from '../core/errors.js';
+import { fetchJwks } from './jwks.js';
 
 export type PortcullisJweAlg = 'ECDH-ES+A256KW' | 'ECDH-ES' | 'RSA-OAEP-256';
 
@@ -19,7 +20,10 @@ export interface JweContext {
 }
 
 export interface EncryptForPortcullisOptions {
-  /** The identity plane JWKS (`<issuer>/jwks`); fetched once and cached for `cacheMs`. */
+  /**
+   * The identity plane JWKS (`<issuer>/jwks`); fetched once and cached for `cacheMs`. After a
+   * failed fetch, calls fail fast with `unavailable` for a back-off (1 s doubling to 30 s).
+   */
   jwksUrl?: string;
   /** Or the JWKS itself. */
   jwks?: { keys: JWK[] };
@@ -32,6 +36,8 @@ export interface EncryptForPortcullisOptions {
   cty?: string;
   fetch?: typeof fetch;
   cacheMs?: number;
+  /** The clock (milliseconds), for tests. */
+  now?: () => number;
 }
 
 const cache = new Map<string, { at: number; jwks: { keys: JWK[] } }>();
@@ -41,13 +47,11 @@ async function discover(opts: EncryptForPortcullisOptions): Promise<{ keys: JWK[
   if (opts.jwks) return opts.jwks;
   if (!opts.jwksUrl) throw new PortcullisError('request.invalid', 'give jwksUrl or jwks');
   const hit = cache.get(opts.jwksUrl);
-  const now = Date.now();
-  if (hit && now - hit.at < (opts.cacheMs ?? 300_000)) return hit.jwks;
-  const res = await (opts.fetch ?? fetch)(opts.jwksUrl, { headers: { accept: 'application/jwk-set+json, application/json' } });
-  if (!res.ok) throw new PortcullisError('unavailable', `the JWKS answered ${res.status}`);
-  const jwks = (await res.json()) as { keys: JWK[] };
-  if (!jwks || !Array.isArray(jwks.keys)) throw new PortcullisError('unavailable', 'the JWKS is not a JWK Set');
-  cache.set(opts.jwksUrl, { at: now, jwks });
+  const now = opts.now ?? Date.now;
+  if (hit && now() - hit.at < (opts.cacheMs ?? 300_000)) return hit.jwks;
+  // shared with concurrent callers and with verification; fails fast within the back-off after a failure
+  const jwks = await fetchJwks<JWK>(opts.jwksUrl, opts);
+  cache.set(opts.jwksUrl, { at: now(), jwks });
   return jwks;
 }
 

@@ -2,12 +2,13 @@
  * Verification keys for the SDK: public JWKs (RFC 7517) mapped onto RFC 9421
  * algorithms and imported once, either given or fetched from a JWKS URL (cached,
  * refetched at most every `minRefreshMs` when a keyid is unknown, so rotation is
- * picked up without letting a stranger's keyid trigger a fetch per message).
+ * picked up without letting a stranger's keyid trigger a fetch per message; after a
+ * failed fetch, calls fail fast with `unavailable` for a back-off, see `jwks.ts`).
  */
-import { PortcullisError } from '../core/errors.js';
 import { importParams } from '../signatures/algorithms.js';
 import type { VerificationKey } from '../signatures/verify.js';
 import type { SignatureAlgorithm } from '../signatures/types.js';
+import { fetchJwks } from './jwks.js';
 
 export interface PublicJwk {
   kty: string;
@@ -19,7 +20,7 @@ export interface PublicJwk {
 }
 
 /** Where verification keys come from: a JWKS URL, a JWK Set / JWK array, or keys already imported by keyid. */
-export type KeySource = { jwksUrl: string; fetch?: typeof fetch; minRefreshMs?: number } | { keys: { keys: PublicJwk[] } | PublicJwk[] | ReadonlyMap<string, VerificationKey> };
+export type KeySource = { jwksUrl: string; fetch?: typeof fetch; minRefreshMs?: number; now?: () => number } | { keys: { keys: PublicJwk[] } | PublicJwk[] | ReadonlyMap<string, VerificationKey> };
 
 const JOSE: Readonly<Record<string, SignatureAlgorithm>> = { ES256: 'ecdsa-p256-sha256', ES384: 'ecdsa-p384-sha384', EdDSA: 'ed25519', Ed25519: 'ed25519', RS256: 'rsa-v1_5-sha256', PS512: 'rsa-pss-sha512' };
 
@@ -67,17 +68,8 @@ export class KeyResolver {
       this.keys = src.keys instanceof Map ? new Map(src.keys) : await importJwks(src.keys as { keys: PublicJwk[] } | PublicJwk[]);
       return;
     }
-    this.lastFetch = Date.now();
-    let jwks: { keys: PublicJwk[] };
-    try {
-      const res = await (src.fetch ?? fetch)(src.jwksUrl, { headers: { accept: 'application/jwk-set+json, application/json' } });
-      if (!res.ok) throw new Error(`JWKS ${src.jwksUrl} answered ${res.status}`);
-      jwks = (await res.json()) as { keys: PublicJwk[] };
-      if (!Array.isArray(jwks?.keys)) throw new Error(`JWKS ${src.jwksUrl} is not a JWK Set`);
-    } catch (e) {
-      // fail closed, with the SDK's typed error: nothing verifies without the keys
-      throw new PortcullisError('unavailable', `the JWKS at ${src.jwksUrl} could not be fetched`, { cause: e });
-    }
+    this.lastFetch = (src.now ?? Date.now)();
+    const jwks = await fetchJwks<PublicJwk>(src.jwksUrl, src);
     this.keys = await importJwks(jwks);
   }
 
@@ -89,7 +81,7 @@ export class KeyResolver {
     if (keyid === undefined) return undefined;
     if (!this.keys) await this.refresh();
     let k = this.keys!.get(keyid);
-    if (!k && 'jwksUrl' in this.source && Date.now() - this.lastFetch >= (this.source.minRefreshMs ?? 30_000)) {
+    if (!k && 'jwksUrl' in this.source && (this.source.now ?? Date.now)() - this.lastFetch >= (this.source.minRefreshMs ?? 30_000)) {
       await this.refresh();
       k = this.keys!.get(keyid);
     }
@@ -100,7 +92,7 @@ export class KeyResolver {
 const byUrl = new Map<string, KeyResolver>();
 const byKeys = new WeakMap<object, KeyResolver>();
 
-/** One resolver per JWKS URL (or per keys object), so every call shares the imported keys and the fetch. */
+/** One resolver per JWKS URL (or per keys object), so every call shares the imported keys and the fetch (the first call's `fetch` and `now` are used). */
 export function resolverFor(source: KeySource): KeyResolver {
   if ('jwksUrl' in source) {
     const id = `${source.minRefreshMs ?? ''} ${source.jwksUrl}`;

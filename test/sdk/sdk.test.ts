@@ -182,6 +182,44 @@ describe('verifyResponse', () => {
     }
   });
 
+  test('attack: a failing JWKS is not fetched once per verification: after a failure calls fail fast with unavailable for a back-off (1 s, doubling), a success resets it', async () => {
+    const request = await signedRequest();
+    const res = await signedResponse(request, '{}', ['@status', 'content-digest', '"signature";req;key="sig1"']);
+    let calls = 0;
+    let up = false;
+    let now = 1_000_000;
+    const jwksFetch = (async () => {
+      calls++;
+      return up ? Response.json(jwks) : new Response('down', { status: 503 });
+    }) as typeof fetch;
+    const opts = { jwksUrl: 'https://jwks-backoff.example/jwks', fetch: jwksFetch, now: () => now, request };
+    const verify = () => verifyResponse(res.clone(), opts);
+    for (let i = 0; i < 5; i++) await assert.rejects(verify(), code('unavailable'));
+    await Promise.all([1, 2, 3].map(() => assert.rejects(verify(), code('unavailable'))));
+    assert.equal(calls, 1, 'one JWKS request, then fail fast within the back-off');
+    now += 999;
+    await assert.rejects(verify(), code('unavailable'));
+    assert.equal(calls, 1);
+    now += 1;
+    await assert.rejects(verify(), code('unavailable'));
+    assert.equal(calls, 2, 'after 1 s, one new request');
+    now += 1_999;
+    await assert.rejects(verify(), code('unavailable'));
+    assert.equal(calls, 2, 'the second failure doubles the back-off');
+    now += 1;
+    up = true;
+    assert.equal((await verify()).keyid, 'resp-1');
+    assert.equal(calls, 3);
+    // the keys are cached; an unknown keyid refetches at most once per minRefreshMs (30 s)
+    const otherKid = await signedResponse(request, '{}', ['@status', 'content-digest', '"signature";req;key="sig1"']);
+    otherKid.headers.set('signature-input', otherKid.headers.get('signature-input')!.replace('keyid="resp-1"', 'keyid="nope"'));
+    for (let i = 0; i < 3; i++) await assert.rejects(verifyResponse(otherKid.clone(), opts), code('signature.unknown-key'));
+    assert.equal(calls, 3, 'an unknown keyid right after a fetch does not refetch');
+    now += 30_000;
+    for (let i = 0; i < 3; i++) await assert.rejects(verifyResponse(otherKid.clone(), opts), code('signature.unknown-key'));
+    assert.equal(calls, 4, 'one refetch per interval for an unknown keyid');
+  });
+
   test('attack: a response signed for another request fails with signature.invalid; a changed body with digest.mismatch', async () => {
     const request = await signedRequest();
     const other = await signedRequest();

@@ -49,6 +49,23 @@ test('decryptFromPortcullis opens a response encrypted to the app AES key; anoth
   await rejectsCode(decryptFromPortcullis(parts.join('.'), secret!), 'jwe.decrypt-failed');
 });
 
+test('attack: a failing JWKS is not fetched by every encryptForPortcullis call: after a failure calls fail fast with unavailable for a back-off, then one new request', async () => {
+  let calls = 0;
+  let now = 5_000_000;
+  const down = (async () => {
+    calls++;
+    return new Response('down', { status: 503 });
+  }) as typeof fetch;
+  const opts = { jwksUrl: 'https://jwks-enc-backoff.example/jwks', fetch: down, now: () => now, context: { aud: 'orders-api' } };
+  for (let i = 0; i < 5; i++) await rejectsCode(encryptForPortcullis('x', opts), 'unavailable');
+  await Promise.all([1, 2, 3].map(() => rejectsCode(encryptForPortcullis('x', opts), 'unavailable')));
+  assert.equal(calls, 1);
+  now += 1_000;
+  await rejectsCode(encryptForPortcullis('x', opts), 'unavailable');
+  await rejectsCode(encryptForPortcullis('x', opts), 'unavailable');
+  assert.equal(calls, 2, 'after the back-off, one new request');
+});
+
 test('transit client: every operation with a scoped token; an operation outside the scopes is token.insufficient-scope', async () => {
   await node.services.transit.createKey('sdk-db', 'aes256-gcm');
   await node.services.transit.createKey('sdk-sign', 'ecdsa-p256');

@@ -1,0 +1,63 @@
+/**
+ * Fetching the identity plane's JWK Set (`<issuer>/jwks`) for the SDK, per URL: concurrent
+ * callers share one request, and after a failed one, later callers fail fast with
+ * `unavailable` (no request) for a back-off of 1 s doubling to 30 s; a success resets it.
+ * So a failing or slow identity plane gets at most one JWKS request per back-off from a
+ * client, not one per API call.
+ */
+import { PortcullisError } from '../core/errors.js';
+
+export interface JwksFetchOptions {
+  fetch?: typeof fetch;
+  /** The clock (milliseconds), for tests. */
+  now?: () => number;
+}
+
+export const JWKS_BACKOFF_MIN_MS = 1_000;
+export const JWKS_BACKOFF_MAX_MS = 30_000;
+
+interface State {
+  inflight: Promise<{ keys: unknown[] }> | undefined;
+  failures: number;
+  retryAt: number;
+  lastError: unknown;
+}
+
+const states = new Map<string, State>();
+
+async function request(url: string, doFetch: typeof fetch): Promise<{ keys: unknown[] }> {
+  const res = await doFetch(url, { headers: { accept: 'application/jwk-set+json, application/json' } });
+  if (!res.ok) throw new Error(`JWKS ${url} answered ${res.status}`);
+  const jwks = (await res.json()) as { keys: unknown[] };
+  if (!Array.isArray(jwks?.keys)) throw new Error(`JWKS ${url} is not a JWK Set`);
+  return jwks;
+}
+
+/** The JWK Set at `url`; `unavailable` when it cannot be fetched, or failed to be within the back-off. */
+export function fetchJwks<K>(url: string, opts: JwksFetchOptions = {}): Promise<{ keys: K[] }> {
+  let s = states.get(url);
+  if (!s) states.set(url, (s = { inflight: undefined, failures: 0, retryAt: -Infinity, lastError: undefined }));
+  const state = s;
+  if (state.inflight) return state.inflight as Promise<{ keys: K[] }>;
+  const now = opts.now ?? Date.now;
+  const wait = state.retryAt - now();
+  if (wait > 0) {
+    return Promise.reject(new PortcullisError('unavailable', `the JWKS at ${url} could not be fetched; next try in ${Math.ceil(wait / 1000)} s`, { cause: state.lastError }));
+  }
+  state.inflight = request(url, opts.fetch ?? fetch).then(
+    (jwks) => {
+      state.failures = 0;
+      state.retryAt = -Infinity;
+      state.lastError = undefined;
+      return jwks;
+    },
+    (e: unknown) => {
+      state.failures++;
+      state.retryAt = now() + Math.min(JWKS_BACKOFF_MIN_MS * 2 ** (state.failures - 1), JWKS_BACKOFF_MAX_MS);
+      state.lastError = e;
+      // fail closed, with the SDK's typed error: nothing verifies or encrypts without the keys
+      throw new PortcullisError('unavailable', `the JWKS at ${url} could not be fetched`, { cause: e });
+    },
+  ).finally(() => (state.inflight = undefined));
+  return state.inflight as Promise<{ keys: K[] }>;
+}
