@@ -6,8 +6,10 @@
  * with an app's AES key; the context (route audience, app, request id) in the protected
  * header so a ciphertext cannot be replayed to another route or app.
  */
-import { compactDecrypt, CompactEncrypt, flattenedDecrypt, importJWK, type CompactJWEHeaderParameters, type JWK, type JWEHeaderParameters } from 'jose';
+import { compactDecrypt, CompactEncrypt, flattenedDecrypt, importJWK, type CompactJWEHeaderParameters, type FlattenedJWE, type JWK, type JWEHeaderParameters } from 'jose';
 import { PortcullisError } from '../core/errors.js';
+import { ALGS_FOR_KIND, DECRYPT_OPS, JWE_ALGS, type JweAlg } from '../crypto/jwe/policy.js';
+import { base64urlDecode } from './base64url.js';
 import { fetchJwks } from './jwks.js';
 
 export type PortcullisJweAlg = 'ECDH-ES+A256KW' | 'ECDH-ES' | 'RSA-OAEP-256';
@@ -41,7 +43,6 @@ export interface EncryptForPortcullisOptions {
 }
 
 const cache = new Map<string, { at: number; jwks: { keys: JWK[] } }>();
-const KEY_ALGS = ['ECDH-ES+A256KW', 'ECDH-ES', 'RSA-OAEP-256', 'dir', 'A256KW'];
 
 async function discover(opts: EncryptForPortcullisOptions): Promise<{ keys: JWK[] }> {
   if (opts.jwks) return opts.jwks;
@@ -86,6 +87,72 @@ export async function encryptForPortcullis(plaintext: Uint8Array | string, opts:
   return new CompactEncrypt(data).setProtectedHeader(header).encrypt(key);
 }
 
+const malformed = (msg: string) => new PortcullisError('jwe.malformed', msg);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The JWE (compact text, or the flattened JSON object) and its joint header (protected, shared and per-recipient). */
+function parseJwe(jwe: string): { input: string | FlattenedJWE; header: Record<string, unknown> } {
+  const text = jwe.trim();
+  let input: string | FlattenedJWE = text;
+  let protectedB64: unknown;
+  const extra: unknown[] = [];
+  if (text.startsWith('{')) {
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      throw malformed('the JWE JSON serialization is not valid JSON');
+    }
+    if (!isObject(v)) throw malformed('the JWE JSON serialization must be an object');
+    input = v as unknown as FlattenedJWE;
+    protectedB64 = v.protected;
+    extra.push(v.unprotected, v.header);
+  } else {
+    const parts = text.split('.');
+    if (parts.length !== 5) throw malformed('a compact JWE has five base64url parts');
+    protectedB64 = parts[0];
+  }
+  if (protectedB64 === undefined) throw new PortcullisError('jwe.context-mismatch', 'the JWE has no protected header, so it binds no context');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64urlDecode(String(protectedB64))));
+  } catch {
+    throw malformed('the protected header is not base64url JSON');
+  }
+  if (!isObject(parsed)) throw malformed('the protected header must be a JSON object');
+  let header = parsed;
+  for (const h of extra) {
+    if (h === undefined) continue;
+    if (!isObject(h)) throw malformed('unprotected headers must be JSON objects');
+    header = { ...h, ...header };
+  }
+  return { input, header };
+}
+
+/** The JWE algorithms a JWK type serves. */
+const ALGS_FOR_KTY: Readonly<Record<string, readonly JweAlg[]>> = { oct: ALGS_FOR_KIND.oct, RSA: ALGS_FOR_KIND.RSA, EC: ALGS_FOR_KIND['P-256'], OKP: ALGS_FOR_KIND.X25519 };
+
+/**
+ * The key of a JWK for decrypting a JWE under `alg`, after the checks the server makes of
+ * its own keys (RFC 7517 §4.2–4.4): `use` must be `enc`, `key_ops` must allow decrypting with
+ * `alg` (`jwe.wrong-key-use`), and the JWK's `alg` and type must fit the JWE's (`jwe.alg-not-allowed`),
+ * so an A256KW key does not open a `dir` JWE or the reverse.
+ */
+async function jwkFor(jwk: JWK, alg: JweAlg): Promise<CryptoKey | Uint8Array> {
+  const { alg: jwkAlg, use, key_ops: keyOps, kid: _k, ...material } = jwk;
+  if (use !== undefined && use !== 'enc') throw new PortcullisError('jwe.wrong-key-use', `the key has use "${String(use).slice(0, 40)}", not "enc"`);
+  if (keyOps !== undefined && (!Array.isArray(keyOps) || !keyOps.some((op) => DECRYPT_OPS[alg].includes(op)))) {
+    throw new PortcullisError('jwe.wrong-key-use', `the key_ops of the key do not allow decryption with ${alg}`);
+  }
+  if (jwkAlg !== undefined && jwkAlg !== alg) throw new PortcullisError('jwe.alg-not-allowed', `the key is for ${String(jwkAlg).slice(0, 40)}, the JWE is ${alg}`);
+  if (!Object.hasOwn(ALGS_FOR_KTY, String(jwk.kty)) || !ALGS_FOR_KTY[String(jwk.kty)]!.includes(alg)) throw new PortcullisError('jwe.alg-not-allowed', `alg ${alg} does not fit a ${String(jwk.kty).slice(0, 10)} key`);
+  try {
+    return (await importJWK(material, alg === 'dir' ? 'A256GCM' : alg)) as CryptoKey | Uint8Array;
+  } catch (cause) {
+    throw new PortcullisError('jwe.alg-not-allowed', `the key is not a usable ${alg} key`, { cause });
+  }
+}
+
 export interface DecryptedFromPortcullis {
   plaintext: Uint8Array;
   /** The protected `cty`. */
@@ -109,26 +176,25 @@ export interface DecryptedFromPortcullis {
  * const { text } = await decryptFromPortcullis(await res.text(), appAesJwk, { context: { aud: 'orders-api', app: clientId, requestId } });
  */
 export async function decryptFromPortcullis(jwe: string, key: JWK | CryptoKey | Uint8Array, opts: { context?: Partial<JweContext> } = {}): Promise<DecryptedFromPortcullis> {
-  let k: CryptoKey | Uint8Array;
-  if (key instanceof Uint8Array || (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey)) k = key as CryptoKey | Uint8Array;
-  else {
-    const jwk = key as JWK;
-    const { alg, use: _u, key_ops: _o, kid: _k, ...material } = jwk;
-    const importAs = jwk.kty === 'oct' ? (alg === 'A256KW' ? 'A256KW' : 'A256GCM') : jwk.kty === 'RSA' ? 'RSA-OAEP-256' : 'ECDH-ES+A256KW';
-    k = (await importJWK(material, importAs)) as CryptoKey | Uint8Array;
-  }
-  const options = { keyManagementAlgorithms: KEY_ALGS, contentEncryptionAlgorithms: ['A256GCM'] };
+  // the header first, so each refusal has its code (jose would refuse zip and crit as a failed decryption)
+  const { input, header } = parseJwe(jwe);
+  const alg = header.alg;
+  if (typeof alg !== 'string') throw malformed('the JWE header has no alg');
+  if (!(JWE_ALGS as readonly string[]).includes(alg)) throw new PortcullisError('jwe.alg-not-allowed', `alg ${alg.slice(0, 40)} is not accepted`);
+  if (header.enc !== 'A256GCM') throw new PortcullisError('jwe.alg-not-allowed', `enc ${String(header.enc).slice(0, 40)} is not accepted (A256GCM only)`);
+  if ('zip' in header) throw new PortcullisError('jwe.zip-not-allowed', 'compressed JWEs are refused');
+  if ('crit' in header) throw new PortcullisError('jwe.crit-unsupported', 'the JWE lists critical extensions (crit), none is understood');
+  const k = key instanceof Uint8Array || (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey) ? (key as CryptoKey | Uint8Array) : await jwkFor(key as JWK, alg as JweAlg);
+  const options = { keyManagementAlgorithms: [alg], contentEncryptionAlgorithms: ['A256GCM'] };
   let plaintext: Uint8Array;
   let protectedHeader: JWEHeaderParameters;
   try {
-    const trimmed = jwe.trim();
-    if (trimmed.startsWith('{')) ({ plaintext, protectedHeader } = (await flattenedDecrypt(JSON.parse(trimmed), k, options)) as { plaintext: Uint8Array; protectedHeader: JWEHeaderParameters });
-    else ({ plaintext, protectedHeader } = await compactDecrypt(trimmed, k, options));
+    if (typeof input === 'string') ({ plaintext, protectedHeader } = await compactDecrypt(input, k, options));
+    else ({ plaintext, protectedHeader } = (await flattenedDecrypt(input, k, options)) as { plaintext: Uint8Array; protectedHeader: JWEHeaderParameters });
   } catch (cause) {
     throw new PortcullisError('jwe.decrypt-failed', 'the JWE did not decrypt with this key', { cause });
   }
   const h = protectedHeader as Record<string, unknown>;
-  if (h.zip !== undefined) throw new PortcullisError('jwe.zip-not-allowed', 'compressed JWEs are refused');
   const c = opts.context;
   if (c && ((c.aud !== undefined && h.aud !== c.aud) || (c.app !== undefined && h.pc_app !== c.app) || (c.requestId !== undefined && h.pc_rid !== c.requestId))) {
     throw new PortcullisError('jwe.context-mismatch', 'the JWE was made for another audience, app or request');

@@ -66,6 +66,49 @@ test('attack: a failing JWKS is not fetched by every encryptForPortcullis call: 
   assert.equal(calls, 2, 'after the back-off, one new request');
 });
 
+test('decryptFromPortcullis checks the key metadata: a JWK whose use is not enc, whose key_ops forbid decryption or whose alg is not the JWE alg is refused with its code', async () => {
+  const raw = crypto.getRandomValues(new Uint8Array(32));
+  const k = Buffer.from(raw).toString('base64url');
+  const context = { aud: 'orders-api' };
+  const dir = await encryptBody('{"ok":true}', { key: raw, alg: 'dir', kid: 'k1', context });
+  const kw = await encryptBody('{"ok":true}', { key: raw, alg: 'A256KW', kid: 'k1', context });
+  const jwk = { kty: 'oct', k, kid: 'k1' };
+  // the key as the node shows it once opens what it was made for
+  assert.equal((await decryptFromPortcullis(dir, { ...jwk, alg: 'dir', use: 'enc' }, { context })).text(), '{"ok":true}');
+  assert.equal((await decryptFromPortcullis(kw, { ...jwk, alg: 'A256KW', use: 'enc', key_ops: ['unwrapKey'] }, { context })).text(), '{"ok":true}');
+  assert.equal((await decryptFromPortcullis(kw, jwk, { context })).text(), '{"ok":true}', 'a JWK without use, key_ops and alg opens either');
+  await rejectsCode(decryptFromPortcullis(dir, { ...jwk, use: 'sig' }), 'jwe.wrong-key-use');
+  await rejectsCode(decryptFromPortcullis(dir, { ...jwk, key_ops: ['encrypt'] }), 'jwe.wrong-key-use');
+  await rejectsCode(decryptFromPortcullis(kw, { ...jwk, key_ops: ['wrapKey'] }), 'jwe.wrong-key-use');
+  await rejectsCode(decryptFromPortcullis(kw, { ...jwk, key_ops: ['encrypt', 'wrapKey'] }), 'jwe.wrong-key-use');
+  assert.equal((await decryptFromPortcullis(kw, { ...jwk, key_ops: ['decrypt'] })).text(), '{"ok":true}', 'as on the server, decrypt allows A256KW');
+  // a dir key does not unwrap, an A256KW key is no content key
+  await rejectsCode(decryptFromPortcullis(kw, { ...jwk, alg: 'dir' }), 'jwe.alg-not-allowed');
+  await rejectsCode(decryptFromPortcullis(dir, { ...jwk, alg: 'A256KW' }), 'jwe.alg-not-allowed');
+  // a key of another type than the JWE alg names
+  const { privateKey } = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits']);
+  const { key_ops: _o, ext: _e, ...ec } = (await crypto.subtle.exportKey('jwk', privateKey)) as Record<string, unknown>;
+  await rejectsCode(decryptFromPortcullis(dir, { ...ec, kty: 'EC' }), 'jwe.alg-not-allowed');
+  await rejectsCode(decryptFromPortcullis(dir, { kty: 'constructor', k: jwk.k }), 'jwe.alg-not-allowed');
+});
+
+test('decryptFromPortcullis reads the protected header first: zip is jwe.zip-not-allowed, crit jwe.crit-unsupported, another enc or alg jwe.alg-not-allowed, a broken header jwe.malformed', async () => {
+  const raw = crypto.getRandomValues(new Uint8Array(32));
+  const jwk = { kty: 'oct', k: Buffer.from(raw).toString('base64url'), alg: 'dir', use: 'enc' };
+  const jwe = await encryptBody('x', { key: raw, alg: 'dir', kid: 'k1', context: { aud: 'a' } });
+  const parts = jwe.split('.');
+  const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString()) as Record<string, unknown>;
+  const withHeader = (h: Record<string, unknown>) => [Buffer.from(JSON.stringify(h)).toString('base64url'), ...parts.slice(1)].join('.');
+  await rejectsCode(decryptFromPortcullis(withHeader({ ...header, zip: 'DEF' }), jwk), 'jwe.zip-not-allowed');
+  await rejectsCode(decryptFromPortcullis(JSON.stringify({ protected: withHeader({ ...header, zip: 'DEF' }).split('.')[0], iv: parts[2], ciphertext: parts[3], tag: parts[4] }), jwk), 'jwe.zip-not-allowed');
+  await rejectsCode(decryptFromPortcullis(withHeader({ ...header, crit: ['exp'], exp: 1 }), jwk), 'jwe.crit-unsupported');
+  await rejectsCode(decryptFromPortcullis(withHeader({ ...header, enc: 'A128GCM' }), jwk), 'jwe.alg-not-allowed');
+  await rejectsCode(decryptFromPortcullis(withHeader({ ...header, alg: 'PBES2-HS256+A128KW' }), jwk), 'jwe.alg-not-allowed');
+  await rejectsCode(decryptFromPortcullis(['e30x', ...parts.slice(1)].join('.'), jwk), 'jwe.malformed');
+  await rejectsCode(decryptFromPortcullis(parts.slice(1).join('.'), jwk), 'jwe.malformed');
+  assert.equal((await decryptFromPortcullis(jwe, jwk)).text(), 'x');
+});
+
 test('transit client: every operation with a scoped token; an operation outside the scopes is token.insufficient-scope', async () => {
   await node.services.transit.createKey('sdk-db', 'aes256-gcm');
   await node.services.transit.createKey('sdk-sign', 'ecdsa-p256');

@@ -5,7 +5,7 @@
  */
 import { createPublicKey, KeyObject, webcrypto } from 'node:crypto';
 import { PortcullisError } from '../../core/errors.js';
-import { ALGS_FOR_KIND, MIN_RSA_BITS, type JweAlg, type JweKeyKind } from './policy.js';
+import { ALGS_FOR_KIND, DECRYPT_OPS, MIN_RSA_BITS, type JweAlg, type JweKeyKind } from './policy.js';
 
 type CryptoKeyT = webcrypto.CryptoKey;
 
@@ -58,15 +58,6 @@ export function assertKeyFitsAlg(facts: KeyFacts, alg: JweAlg): void {
     throw new PortcullisError('jwe.alg-not-allowed', `${alg} with A256GCM needs a 256-bit key`);
   }
 }
-
-/** JWK `key_ops` values (RFC 7517 §4.3) that allow decrypting with `alg`. */
-const DECRYPT_OPS: Record<JweAlg, readonly string[]> = {
-  dir: ['decrypt'],
-  A256KW: ['unwrapKey', 'decrypt'],
-  'RSA-OAEP-256': ['unwrapKey', 'decrypt'],
-  'ECDH-ES': ['deriveBits', 'deriveKey', 'decrypt'],
-  'ECDH-ES+A256KW': ['deriveBits', 'deriveKey', 'decrypt'],
-};
 
 /** RFC 7517 §4.2–4.3: a key whose `use` is not `enc`, or whose `key_ops` forbid decryption, must not decrypt. */
 export function assertDecryptionUse(alg: JweAlg, use: string | undefined, keyOps: readonly string[] | undefined): void {

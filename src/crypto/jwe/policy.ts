@@ -23,6 +23,15 @@ export const ALGS_FOR_KIND: Readonly<Record<JweKeyKind, readonly JweAlg[]>> = {
   oct: ['dir', 'A256KW'],
 };
 
+/** JWK `key_ops` values (RFC 7517 §4.3) that allow decrypting with `alg`. */
+export const DECRYPT_OPS: Readonly<Record<JweAlg, readonly string[]>> = {
+  dir: ['decrypt'],
+  A256KW: ['unwrapKey', 'decrypt'],
+  'RSA-OAEP-256': ['unwrapKey', 'decrypt'],
+  'ECDH-ES': ['deriveBits', 'deriveKey', 'decrypt'],
+  'ECDH-ES+A256KW': ['deriveBits', 'deriveKey', 'decrypt'],
+};
+
 export const MIN_RSA_BITS = 2048;
 /** Default upper bound on a JWE as received (compact string or JSON text). */
 export const DEFAULT_MAX_JWE_BYTES = 1024 * 1024;
