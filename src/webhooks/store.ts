@@ -64,9 +64,12 @@ export interface WebhookStore {
    * Claims up to `limit` pending deliveries due at `now` whose lease has lapsed, for
    * `owner` until `now + leaseMs`. Race-safe: under concurrent callers on any node, a
    * row is claimed by exactly one of them (compare-and-set on the lease). The
-   * returned records carry the new lease.
+   * returned records carry the new lease. With `perWebhook`, `owner` ends up holding at
+   * most that many live leases of any one subscription (counting those it held before):
+   * a subscription at its cap is passed over for the next-due rows of the others, and
+   * each subscription's rows are still claimed earliest-due first.
    */
-  claimDueDeliveries(now: number, limit: number, owner: string, leaseMs: number): Promise<DeliveryRecord[]>;
+  claimDueDeliveries(now: number, limit: number, owner: string, leaseMs: number, perWebhook?: number): Promise<DeliveryRecord[]>;
   /**
    * Records an attempt (attempts + 1) and releases the lease; applies only while
    * `owner` still holds the claim it got (`leaseUntil`). Returns false otherwise.

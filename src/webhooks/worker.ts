@@ -32,6 +32,11 @@ export interface DeliveryWorkerOptions {
   intervalMs?: number;
   /** Most attempts under way at once (default 20); each tick claims as many as there are free places. */
   batch?: number;
+  /**
+   * Most of those places one subscription may hold (default a quarter of `batch`, at least 1), so a
+   * receiver that answers only at the timeout cannot take every place in an event storm to it.
+   */
+  perWebhook?: number;
   /** How long a claim holds before another node may retry the delivery (default 60 s; must exceed `timeoutMs`). */
   leaseMs?: number;
   /** Per-attempt request timeout (default 10 s). */
@@ -79,6 +84,7 @@ export class DeliveryWorker {
     this.o = {
       intervalMs: opts.intervalMs ?? 1000,
       batch: opts.batch ?? 20,
+      perWebhook: Math.max(1, Math.floor(opts.perWebhook ?? (opts.batch ?? 20) / 4)),
       leaseMs: opts.leaseMs ?? 60_000,
       timeoutMs: opts.timeoutMs ?? 10_000,
       baseDelayMs: opts.baseDelayMs ?? 10_000,
@@ -145,12 +151,13 @@ export class DeliveryWorker {
   /**
    * The interval's tick: claims due deliveries for the free places and starts them without
    * waiting, so a receiver that answers only at the timeout holds its own place, never
-   * the deliveries to everyone else.
+   * the deliveries to everyone else; and at most `perWebhook` places, however many of its
+   * deliveries are due first.
    */
   private async fill(): Promise<void> {
     const free = this.o.batch - this.inFlight.size;
     if (free > 0) {
-      for (const d of await this.store.claimDueDeliveries(this.clock.now(), free, this.o.owner, this.o.leaseMs)) {
+      for (const d of await this.store.claimDueDeliveries(this.clock.now(), free, this.o.owner, this.o.leaseMs, this.o.perWebhook)) {
         const p: Promise<void> = this.attempt(d)
           .catch((err: unknown) => this.logger.warn({ err, delivery: d.id }, 'webhook delivery attempt failed; will retry'))
           .finally(() => this.inFlight.delete(p));

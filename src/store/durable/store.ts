@@ -331,8 +331,8 @@ export class KyselyDurableStore implements DurableStore {
   insertDeliveries(deliveries: DeliveryRecord[]): Promise<void> {
     return this.run('insertDeliveries', (db) => webhooks.insertDeliveries(db, deliveries));
   }
-  claimDueDeliveries(now: number, limit: number, owner: string, leaseMs: number): Promise<DeliveryRecord[]> {
-    return this.run('claimDueDeliveries', (db) => webhooks.claimDueDeliveries(db, now, limit, owner, leaseMs));
+  claimDueDeliveries(now: number, limit: number, owner: string, leaseMs: number, perWebhook?: number): Promise<DeliveryRecord[]> {
+    return this.run('claimDueDeliveries', (db) => webhooks.claimDueDeliveries(db, now, limit, owner, leaseMs, perWebhook));
   }
   recordAttempt(id: string, owner: string, leaseUntil: number, result: AttemptResult): Promise<boolean> {
     return this.run('recordAttempt', (db) => webhooks.recordAttempt(db, id, owner, leaseUntil, result));

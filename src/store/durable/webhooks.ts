@@ -99,33 +99,66 @@ export async function insertDeliveries(db: Kysely<Database>, deliveries: Deliver
  * Reads candidates, then claims each with a conditional update whose WHERE repeats
  * the "due and free" test: of two concurrent claimers exactly one updates the row
  * (SQLite serialises writers; PostgreSQL re-checks the WHERE after the other commits).
+ *
+ * With `perWebhook`, `owner` holds at most that many leases per subscription (those it
+ * holds already count): candidates of a subscription at its cap are skipped, and the
+ * next-due rows of the others are read instead, so one subscription's backlog cannot
+ * take every place. Within a subscription rows are still claimed earliest-due first.
  */
-export async function claimDueDeliveries(db: Kysely<Database>, now: number, limit: number, owner: string, leaseMs: number): Promise<DeliveryRecord[]> {
-  const candidates = await db
-    .selectFrom('webhook_deliveries')
-    .select('id')
-    .where('status', '=', 'pending')
-    .where('next_attempt_at', '<=', now)
-    .where('lease_until', '<=', now)
-    .orderBy('next_attempt_at')
-    .orderBy('id')
-    .limit(limit)
-    .execute();
-  const leaseUntil = now + leaseMs;
-  const claimed: DeliveryRecord[] = [];
-  for (const { id } of candidates) {
-    const r = await db
-      .updateTable('webhook_deliveries')
-      .set({ lease_until: leaseUntil, lease_owner: owner })
-      .where('id', '=', id)
+export async function claimDueDeliveries(db: Kysely<Database>, now: number, limit: number, owner: string, leaseMs: number, perWebhook = Infinity): Promise<DeliveryRecord[]> {
+  const capped = Number.isFinite(perWebhook);
+  const held = new Map<string, number>();
+  if (capped) {
+    // a lease is taken while due, so the owner's live leases lie in the due range of the index
+    const rows = await db
+      .selectFrom('webhook_deliveries')
+      .select((eb) => ['webhook_id', eb.fn.countAll<number | string | bigint>().as('n')])
       .where('status', '=', 'pending')
       .where('next_attempt_at', '<=', now)
-      .where('lease_until', '<=', now)
-      .returningAll()
-      .executeTakeFirst();
-    if (r) claimed.push(deliveryFromRow(r));
+      .where('lease_owner', '=', owner)
+      .where('lease_until', '>', now)
+      .groupBy('webhook_id')
+      .execute();
+    for (const r of rows) held.set(r.webhook_id, Number(r.n));
   }
-  return claimed;
+  const full = new Set([...held].filter(([, n]) => n >= perWebhook).map(([w]) => w));
+  const leaseUntil = now + leaseMs;
+  const claimed: DeliveryRecord[] = [];
+  for (;;) {
+    const want = limit - claimed.length;
+    if (want <= 0) return claimed;
+    let q = db
+      .selectFrom('webhook_deliveries')
+      .select(['id', 'webhook_id'])
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .where('lease_until', '<=', now);
+    if (full.size > 0) q = q.where('webhook_id', 'not in', [...full]);
+    const candidates = await q.orderBy('next_attempt_at').orderBy('id').limit(want).execute();
+    let skipped = false;
+    for (const { id, webhook_id } of candidates) {
+      if (full.has(webhook_id)) {
+        skipped = true;
+        continue;
+      }
+      const r = await db
+        .updateTable('webhook_deliveries')
+        .set({ lease_until: leaseUntil, lease_owner: owner })
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', now)
+        .where('lease_until', '<=', now)
+        .returningAll()
+        .executeTakeFirst();
+      if (!r) continue;
+      claimed.push(deliveryFromRow(r));
+      const n = (held.get(webhook_id) ?? 0) + 1;
+      held.set(webhook_id, n);
+      if (n >= perWebhook) full.add(webhook_id);
+    }
+    // read again only past rows skipped for a cap; each round adds a subscription to `full`
+    if (!skipped || candidates.length < want) return claimed;
+  }
 }
 
 export async function recordAttempt(db: Kysely<Database>, id: string, owner: string, leaseUntil: number, result: AttemptResult): Promise<boolean> {
