@@ -48,6 +48,14 @@ export interface AttemptResult {
   at: number;
 }
 
+/** A per-subscription cap on one claim (the worker's places per subscription). */
+export interface DeliveryCap {
+  /** Most places one subscription may hold. */
+  perWebhook: number;
+  /** Places each subscription holds already (the caller's attempts under way); none when absent. */
+  held?: ReadonlyMap<string, number>;
+}
+
 export interface WebhookStore {
   insertWebhook(w: WebhookRecord): Promise<void>;
   getWebhook(id: string): Promise<WebhookRecord | undefined>;
@@ -64,12 +72,12 @@ export interface WebhookStore {
    * Claims up to `limit` pending deliveries due at `now` whose lease has lapsed, for
    * `owner` until `now + leaseMs`. Race-safe: under concurrent callers on any node, a
    * row is claimed by exactly one of them (compare-and-set on the lease). The
-   * returned records carry the new lease. With `perWebhook`, `owner` ends up holding at
-   * most that many live leases of any one subscription (counting those it held before):
-   * a subscription at its cap is passed over for the next-due rows of the others, and
-   * each subscription's rows are still claimed earliest-due first.
+   * returned records carry the new lease. With `cap`, at most `cap.perWebhook` minus
+   * `cap.held` of a subscription are claimed: a subscription at its cap is passed over for
+   * the next-due rows of the others, earliest due first across them and within each; and
+   * the rows read do not grow with a subscription's backlog.
    */
-  claimDueDeliveries(now: number, limit: number, owner: string, leaseMs: number, perWebhook?: number): Promise<DeliveryRecord[]>;
+  claimDueDeliveries(now: number, limit: number, owner: string, leaseMs: number, cap?: DeliveryCap): Promise<DeliveryRecord[]>;
   /**
    * Records an attempt (attempts + 1) and releases the lease; applies only while
    * `owner` still holds the claim it got (`leaseUntil`). Returns false otherwise.

@@ -69,8 +69,8 @@ export class DeliveryWorker {
   private running: Promise<number> | undefined;
   /** The interval's claim in progress. */
   private claiming: Promise<void> | undefined;
-  /** Attempts started by the interval and not yet recorded. */
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Attempts started by the interval and not yet recorded, with the subscription of each. */
+  private readonly inFlight = new Map<Promise<void>, string>();
   /** Refused destinations per webhook, audited at most once a window each. */
   private readonly refusals: CountedEvents<string, AddressClass> | undefined;
 
@@ -129,7 +129,7 @@ export class DeliveryWorker {
     this.timer = undefined;
     await this.claiming;
     await this.running?.catch(() => undefined);
-    await Promise.all([...this.inFlight]);
+    await Promise.all([...this.inFlight.keys()]);
     await this.dispatcher?.close().catch(() => undefined);
   }
 
@@ -157,11 +157,14 @@ export class DeliveryWorker {
   private async fill(): Promise<void> {
     const free = this.o.batch - this.inFlight.size;
     if (free > 0) {
-      for (const d of await this.store.claimDueDeliveries(this.clock.now(), free, this.o.owner, this.o.leaseMs, this.o.perWebhook)) {
+      // the places each subscription holds are this worker's own attempts under way (no store read)
+      const held = new Map<string, number>();
+      for (const w of this.inFlight.values()) held.set(w, (held.get(w) ?? 0) + 1);
+      for (const d of await this.store.claimDueDeliveries(this.clock.now(), free, this.o.owner, this.o.leaseMs, { perWebhook: this.o.perWebhook, held })) {
         const p: Promise<void> = this.attempt(d)
           .catch((err: unknown) => this.logger.warn({ err, delivery: d.id }, 'webhook delivery attempt failed; will retry'))
           .finally(() => this.inFlight.delete(p));
-        this.inFlight.add(p);
+        this.inFlight.set(p, d.webhookId);
       }
     }
     this.reportPending(this.clock.now());

@@ -427,25 +427,39 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     await a.insertDeliveries([...slow, d('o0', 'wh_ok', T0 + 50), d('o1', 'wh_ok', T0 + 51), d('c0', 'wh_c', T0 + 52), d('o2', 'wh_ok', T0 + 53), d('o3', 'wh_ok', T0 + 70_000)]);
     const now = T0 + 1000;
     const ids = (x: DeliveryRecord[]) => x.map((r) => r.id);
+    const cap = (perWebhook: number, held: Record<string, number> = {}) => ({ perWebhook, held: new Map(Object.entries(held)) });
 
-    const first = await a.claimDueDeliveries(now, 10, 'n1', 30_000, 2);
+    const first = await a.claimDueDeliveries(now, 10, 'n1', 30_000, cap(2));
     assert.deepEqual(ids(first), ['s00', 's01', 'o0', 'o1', 'c0'], 'two of the backlog, then the others past it; o2 waits for a place of wh_ok');
     assert.ok(first.every((r) => r.leaseOwner === 'n1' && r.leaseUntil === now + 30_000));
-    assert.deepEqual(await b.claimDueDeliveries(now, 10, 'n1', 30_000, 2), [], 'the leases the owner holds count toward its cap');
-    assert.deepEqual(ids(await b.claimDueDeliveries(now, 3, 'n2', 30_000, 2)), ['s02', 's03', 'o2'], 'the cap is per owner; rows leased by n1 are not claimed again');
+    assert.deepEqual(ids(await b.claimDueDeliveries(now, 10, 'n1', 30_000, cap(2, { wh_slow: 2, wh_ok: 2, wh_c: 1 }))), [], 'the places the caller holds count toward its cap');
+    assert.deepEqual(ids(await b.claimDueDeliveries(now, 10, 'n1', 30_000, cap(2, { wh_slow: 2, wh_ok: 1 }))), ['o2'], 'a subscription below its cap gets its next due row');
+    assert.deepEqual(ids(await b.claimDueDeliveries(now, 3, 'n2', 30_000, cap(2))), ['s02', 's03'], 'rows leased by n1 are not claimed again; the cap holds within one claim');
 
     const done = first.find((r) => r.id === 's00')!;
     assert.equal(await a.recordAttempt(done.id, 'n1', done.leaseUntil, { status: 'pending', nextAttemptAt: now + 60_000, lastStatus: null, lastError: 'timeout', at: now }), true);
-    assert.deepEqual(ids(await a.claimDueDeliveries(now, 10, 'n1', 30_000, 2)), ['s04'], 'a place freed by a recorded attempt is taken by the next due delivery of that subscription');
-    assert.deepEqual(ids(await a.claimDueDeliveries(now + 30_000, 10, 'n1', 30_000, 2)), ['s01', 's02', 'o0', 'o1', 'c0'], 'lapsed leases no longer count, and the lapsed rows are due again first');
+    assert.deepEqual(ids(await a.claimDueDeliveries(now, 10, 'n1', 30_000, cap(2, { wh_slow: 1, wh_ok: 2, wh_c: 1 }))), ['s04'], 'a place freed by a recorded attempt is taken by the next due delivery of that subscription');
+    assert.deepEqual(ids(await a.claimDueDeliveries(now + 30_000, 10, 'n1', 30_000, cap(2))), ['s01', 's02', 'o0', 'o1', 'c0'], 'lapsed leases are due again first');
     assert.deepEqual(ids(await b.claimDueDeliveries(now, 3, 'n3', 30_000)), ['s05', 's06', 's07'], 'without a cap: oldest due first, as before');
 
     // concurrent capped claimers on two nodes still never share a delivery, and each holds at most its cap per subscription
-    const got = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).claimDueDeliveries(now + 100_000, 10, `c${i}`, 30_000, 3)));
+    const got = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).claimDueDeliveries(now + 100_000, 10, `c${i}`, 30_000, cap(3))));
     const all = got.flat().map((r) => r.id);
     assert.equal(new Set(all).size, all.length, 'no delivery claimed twice');
     for (const g of got) for (const w of ['wh_slow', 'wh_ok', 'wh_c']) assert.ok(g.filter((r) => r.webhookId === w).length <= 3);
     assert.equal(all.filter((x) => x.startsWith('o') || x === 'c0').length, 5, 'every due delivery of the small subscriptions claimed');
+  });
+
+  t('webhooks: a capped claim also takes a delivery whose subscription was removed while it was queued', async (open) => {
+    const a = await open();
+    await a.insertWebhook({ id: 'wh_live', url: 'https://hooks.example/live', events: ['*'], description: null, createdAt: T0 });
+    const d = (id: string, webhookId: string): DeliveryRecord => ({
+      id, webhookId, eventId: `e-${id}`, eventType: 'token.revoked', payload: '{}', status: 'pending', attempts: 0,
+      nextAttemptAt: T0, leaseUntil: 0, leaseOwner: null, lastStatus: null, lastError: null, createdAt: T0, updatedAt: T0, deliveredAt: null,
+    });
+    await a.insertDeliveries([d('l0', 'wh_live'), d('g0', 'wh_gone')]);
+    const got = await a.claimDueDeliveries(T0 + 1, 10, 'n1', 30_000, { perWebhook: 2 });
+    assert.deepEqual(got.map((r) => r.id).sort(), ['g0', 'l0']);
   });
 
   t('webhooks: the delivery log is purged of deliveries finished before a cutoff; pending and later ones stay', async (open, h) => {

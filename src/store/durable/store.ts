@@ -16,7 +16,7 @@ import type { AppPatch, AppRecord, RevokedToken } from '../../tokens/store.js';
 import type { CaRecord, CertificateFilter, CertificateRecord, RevocationReason } from '../../pki/store.js';
 import type { FactorEnrollment, RecoveryCodeRecord } from '../../mfa/store.js';
 import type { AppSigningKeyRecord } from '../../tokens/app-keys-store.js';
-import type { AttemptResult, DeliveryRecord, WebhookEvents, WebhookRecord } from '../../webhooks/store.js';
+import type { AttemptResult, DeliveryCap, DeliveryRecord, WebhookEvents, WebhookRecord } from '../../webhooks/store.js';
 import type { DurableStore } from '../types.js';
 import type { Database } from './schema.js';
 import * as apps from './apps.js';
@@ -331,8 +331,8 @@ export class KyselyDurableStore implements DurableStore {
   insertDeliveries(deliveries: DeliveryRecord[]): Promise<void> {
     return this.run('insertDeliveries', (db) => webhooks.insertDeliveries(db, deliveries));
   }
-  claimDueDeliveries(now: number, limit: number, owner: string, leaseMs: number, perWebhook?: number): Promise<DeliveryRecord[]> {
-    return this.run('claimDueDeliveries', (db) => webhooks.claimDueDeliveries(db, now, limit, owner, leaseMs, perWebhook));
+  claimDueDeliveries(now: number, limit: number, owner: string, leaseMs: number, cap?: DeliveryCap): Promise<DeliveryRecord[]> {
+    return this.run('claimDueDeliveries', (db) => webhooks.claimDueDeliveries(db, now, limit, owner, leaseMs, cap));
   }
   recordAttempt(id: string, owner: string, leaseUntil: number, result: AttemptResult): Promise<boolean> {
     return this.run('recordAttempt', (db) => webhooks.recordAttempt(db, id, owner, leaseUntil, result));

@@ -1,8 +1,8 @@
 /** Queries on the `webhooks` and `webhook_deliveries` tables (WebhookStore). */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
 import type { CreatedCursor, PageRequest } from '../../core/page.js';
-import type { AttemptResult, DeliveryRecord, WebhookEvents, WebhookRecord } from '../../webhooks/store.js';
+import type { AttemptResult, DeliveryCap, DeliveryRecord, WebhookEvents, WebhookRecord } from '../../webhooks/store.js';
 import { after, before } from './keyset.js';
 import type { Database, WebhookDeliveriesTable, WebhooksTable } from './schema.js';
 
@@ -100,65 +100,120 @@ export async function insertDeliveries(db: Kysely<Database>, deliveries: Deliver
  * the "due and free" test: of two concurrent claimers exactly one updates the row
  * (SQLite serialises writers; PostgreSQL re-checks the WHERE after the other commits).
  *
- * With `perWebhook`, `owner` holds at most that many leases per subscription (those it
- * holds already count): candidates of a subscription at its cap are skipped, and the
- * next-due rows of the others are read instead, so one subscription's backlog cannot
- * take every place. Within a subscription rows are still claimed earliest-due first.
+ * With a `cap`, the claim goes per subscription (claimCapped), so one subscription's
+ * backlog cannot take every place, nor be read on every claim.
  */
-export async function claimDueDeliveries(db: Kysely<Database>, now: number, limit: number, owner: string, leaseMs: number, perWebhook = Infinity): Promise<DeliveryRecord[]> {
-  const capped = Number.isFinite(perWebhook);
-  const held = new Map<string, number>();
-  if (capped) {
-    // a lease is taken while due, so the owner's live leases lie in the due range of the index
-    const rows = await db
-      .selectFrom('webhook_deliveries')
-      .select((eb) => ['webhook_id', eb.fn.countAll<number | string | bigint>().as('n')])
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', now)
-      .where('lease_owner', '=', owner)
-      .where('lease_until', '>', now)
-      .groupBy('webhook_id')
-      .execute();
-    for (const r of rows) held.set(r.webhook_id, Number(r.n));
+export async function claimDueDeliveries(db: Kysely<Database>, now: number, limit: number, owner: string, leaseMs: number, cap?: DeliveryCap): Promise<DeliveryRecord[]> {
+  if (cap !== undefined) return claimCapped(db, now, limit, owner, leaseMs, cap);
+  const candidates = await db
+    .selectFrom('webhook_deliveries')
+    .select('id')
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '<=', now)
+    .where('lease_until', '<=', now)
+    .orderBy('next_attempt_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  const claimed: DeliveryRecord[] = [];
+  for (const { id } of candidates) {
+    const r = await claimOne(db, id, now, now + leaseMs, owner);
+    if (r) claimed.push(r);
   }
-  const full = new Set([...held].filter(([, n]) => n >= perWebhook).map(([w]) => w));
+  return claimed;
+}
+
+/** The compare-and-set on one row's lease; undefined when it is no longer due and free. */
+async function claimOne(db: Kysely<Database>, id: string, now: number, leaseUntil: number, owner: string): Promise<DeliveryRecord | undefined> {
+  const r = await db
+    .updateTable('webhook_deliveries')
+    .set({ lease_until: leaseUntil, lease_owner: owner })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '<=', now)
+    .where('lease_until', '<=', now)
+    .returningAll()
+    .executeTakeFirst();
+  return r && deliveryFromRow(r);
+}
+
+/** Rounds of re-reading a subscription whose rows other claimers took between read and claim. */
+const CAPPED_ROUNDS = 4;
+
+/**
+ * Each subscription's first `perWebhook - held` due, free rows (index
+ * webhook_deliveries_webhook_due: a seek that stops after them), claimed earliest due
+ * first across subscriptions until `limit`. The subscriptions are the distinct webhook
+ * ids of the queue, read by a loose index scan (one seek per id), so a delivery queued
+ * while its subscription was removed is still claimed and ended by the worker. What is
+ * read is bounded by the number of subscriptions times the cap (plus rows leased by
+ * others and still due), never by a backlog. A subscription that lost a row to another
+ * claimer is read again, past it, for a few rounds.
+ */
+async function claimCapped(db: Kysely<Database>, now: number, limit: number, owner: string, leaseMs: number, cap: DeliveryCap): Promise<DeliveryRecord[]> {
+  const held = new Map(cap.held ?? []);
+  const room = (w: string) => Math.max(0, cap.perWebhook - (held.get(w) ?? 0));
   const leaseUntil = now + leaseMs;
   const claimed: DeliveryRecord[] = [];
-  for (;;) {
+  let open = (await queuedWebhookIds(db)).filter((w) => room(w) > 0);
+  for (let round = 0; round < CAPPED_ROUNDS && open.length > 0 && claimed.length < limit; round++) {
     const want = limit - claimed.length;
-    if (want <= 0) return claimed;
-    let q = db
-      .selectFrom('webhook_deliveries')
-      .select(['id', 'webhook_id'])
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', now)
-      .where('lease_until', '<=', now);
-    if (full.size > 0) q = q.where('webhook_id', 'not in', [...full]);
-    const candidates = await q.orderBy('next_attempt_at').orderBy('id').limit(want).execute();
-    let skipped = false;
-    for (const { id, webhook_id } of candidates) {
-      if (full.has(webhook_id)) {
-        skipped = true;
+    const candidates: { id: string; webhook_id: string; next_attempt_at: number }[] = [];
+    for (const w of open) candidates.push(...(await dueFreeOf(db, w, now, Math.min(room(w), want))));
+    candidates.sort((a, b) => a.next_attempt_at - b.next_attempt_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const lost = new Set<string>();
+    for (const c of candidates) {
+      if (claimed.length >= limit) break;
+      if (room(c.webhook_id) === 0) continue;
+      const r = await claimOne(db, c.id, now, leaseUntil, owner);
+      if (!r) {
+        lost.add(c.webhook_id);
         continue;
       }
-      const r = await db
-        .updateTable('webhook_deliveries')
-        .set({ lease_until: leaseUntil, lease_owner: owner })
-        .where('id', '=', id)
-        .where('status', '=', 'pending')
-        .where('next_attempt_at', '<=', now)
-        .where('lease_until', '<=', now)
-        .returningAll()
-        .executeTakeFirst();
-      if (!r) continue;
-      claimed.push(deliveryFromRow(r));
-      const n = (held.get(webhook_id) ?? 0) + 1;
-      held.set(webhook_id, n);
-      if (n >= perWebhook) full.add(webhook_id);
+      claimed.push(r);
+      held.set(c.webhook_id, (held.get(c.webhook_id) ?? 0) + 1);
     }
-    // read again only past rows skipped for a cap; each round adds a subscription to `full`
-    if (!skipped || candidates.length < want) return claimed;
+    open = [...lost].filter((w) => room(w) > 0);
   }
+  return claimed;
+}
+
+/** One subscription's next `n` due, free rows, earliest first. Exported for the query-plan test. */
+export function dueFreeQuery(db: Kysely<Database>, webhookId: string, now: number, n: number) {
+  return db
+    .selectFrom('webhook_deliveries')
+    .select(['id', 'webhook_id', 'next_attempt_at'])
+    .where('webhook_id', '=', webhookId)
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '<=', now)
+    .where('lease_until', '<=', now)
+    .orderBy('next_attempt_at')
+    .orderBy('id')
+    .limit(n);
+}
+
+async function dueFreeOf(db: Kysely<Database>, webhookId: string, now: number, n: number): Promise<{ id: string; webhook_id: string; next_attempt_at: number }[]> {
+  if (n <= 0) return [];
+  const rows = await dueFreeQuery(db, webhookId, now, n).execute();
+  return rows.map((r) => ({ id: r.id, webhook_id: r.webhook_id, next_attempt_at: Number(r.next_attempt_at) }));
+}
+
+/**
+ * The distinct webhook ids with rows in the queue, by a loose index scan: each step seeks
+ * the next id past the previous one on an index led by webhook_id, so the cost follows the
+ * number of subscriptions, not of rows. Exported for the query-plan test.
+ */
+export const queuedWebhookIdsSql = sql<{ webhook_id: string | null }>`
+  with recursive w(webhook_id) as (
+    select (select webhook_id from webhook_deliveries order by webhook_id limit 1)
+    union all
+    select (select d.webhook_id from webhook_deliveries d where d.webhook_id > w.webhook_id order by d.webhook_id limit 1) from w where w.webhook_id is not null
+  )
+  select webhook_id from w where webhook_id is not null`;
+
+async function queuedWebhookIds(db: Kysely<Database>): Promise<string[]> {
+  const { rows } = await queuedWebhookIdsSql.execute(db);
+  return rows.flatMap((r) => (r.webhook_id === null ? [] : [r.webhook_id]));
 }
 
 export async function recordAttempt(db: Kysely<Database>, id: string, owner: string, leaseUntil: number, result: AttemptResult): Promise<boolean> {

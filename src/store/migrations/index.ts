@@ -23,6 +23,7 @@ import { auditGenesisHead } from './0012-audit-genesis-head.js';
 import { listOrderIndexes } from './0013-list-order-indexes.js';
 import { mfaLastStep } from './0014-mfa-last-step.js';
 import { auditHeadMac } from './0015-audit-head-mac.js';
+import { webhookDeliveryPerSubscription } from './0016-webhook-delivery-per-subscription.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -41,6 +42,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0013-list-order-indexes': listOrderIndexes,
   '0014-mfa-last-step': mfaLastStep,
   '0015-audit-head-mac': auditHeadMac,
+  '0016-webhook-delivery-per-subscription': webhookDeliveryPerSubscription,
 };
 
 /**
