@@ -7,37 +7,24 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FrozenClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { DeliveryWorker } from '../../src/webhooks/worker.js';
-import { newMasterKey, openDeps, startReceiver } from './helpers.js';
+import { newMasterKey, openDeps, startHungReceiver, startReceiver, until } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-fair-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; ) {
-    if (cond()) return true;
-    await sleep(20);
-  }
-  return cond();
-}
 
 test('a storm of deliveries to a receiver that never answers does not take the places of a healthy subscriber queued after it', async () => {
   const clock = new FrozenClock(Date.now());
   const deps = await openDeps(`sqlite:${join(dir, 'fair.db')}`, newMasterKey(), clock);
   const healthy = await startReceiver();
-  let hung = 0;
-  const slow = createServer(() => void hung++);
-  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  const slow = await startHungReceiver();
   const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { intervalMs: 25, batch: 20, jitter: 0, timeoutMs: 5000, leaseMs: 30_000, allowPrivateTargets: true });
   try {
-    await deps.webhooks.subscribe({ url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/in`, events: ['app.disabled'] }, 'admin');
+    await deps.webhooks.subscribe({ url: slow.url, events: ['app.disabled'] }, 'admin');
     await deps.webhooks.subscribe({ url: healthy.url, events: ['app.tokens-revoked'] }, 'admin');
     for (let i = 0; i < 40; i++) {
       await deps.webhooks.enqueue('app.disabled', { time: clock.now(), type: 'app.disabled', actor: 'admin', clientId: `app-${i}` });
@@ -51,12 +38,11 @@ test('a storm of deliveries to a receiver that never answers does not take the p
     const t0 = Date.now();
     worker.start();
     assert.ok(await until(() => healthy.received.length === 3, 1500), `the healthy receiver got ${healthy.received.length} of 3 after ${Date.now() - t0} ms, behind the slow one's timeouts`);
-    assert.ok(hung >= 1 && hung <= 5, `the slow receiver holds at most its share of the 20 places (${hung} attempts under way)`);
+    assert.ok(slow.hung >= 1 && slow.hung <= 5, `the slow receiver holds at most its share of the 20 places (${slow.hung} attempts under way)`);
   } finally {
     const stopped = worker.stop();
-    slow.closeAllConnections();
+    await slow.close();
     await stopped;
-    await new Promise<void>((r) => slow.close(() => r()));
     await healthy.close();
     await deps.store.close();
   }

@@ -7,48 +7,35 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FrozenClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { DeliveryWorker } from '../../src/webhooks/worker.js';
-import { newMasterKey, openDeps, startReceiver } from './helpers.js';
+import { newMasterKey, openDeps, startHungReceiver, startReceiver, until } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-slow-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; ) {
-    if (cond()) return true;
-    await sleep(20);
-  }
-  return cond();
-}
 
 test('a receiver that never answers does not delay the deliveries to other subscribers until its timeout', async () => {
   const clock = new FrozenClock(Date.now());
   const deps = await openDeps(`sqlite:${join(dir, 'slow.db')}`, newMasterKey(), clock);
   const fast = await startReceiver();
-  let hung = 0;
-  const slow = createServer(() => void hung++);
-  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  const slow = await startHungReceiver();
   const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { intervalMs: 25, jitter: 0, timeoutMs: 4000, leaseMs: 30_000, allowPrivateTargets: true });
   try {
-    await deps.webhooks.subscribe({ url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/in`, events: ['app.disabled'] }, 'admin');
+    await deps.webhooks.subscribe({ url: slow.url, events: ['app.disabled'] }, 'admin');
     await deps.webhooks.subscribe({ url: fast.url, events: ['*'] }, 'admin');
     await deps.webhooks.enqueue('app.disabled', { time: clock.now(), type: 'app.disabled', actor: 'admin', clientId: 'app-1' });
     worker.start();
-    assert.ok(await until(() => hung === 1 && fast.received.length === 1, 2000), 'both attempts under way');
+    assert.ok(await until(() => slow.hung === 1 && fast.received.length === 1, 2000), 'both attempts under way');
     await deps.webhooks.enqueue('app.tokens-revoked', { time: clock.now(), type: 'app.tokens-revoked', actor: 'admin', clientId: 'app-1' });
     const t0 = Date.now();
     assert.ok(await until(() => fast.received.length === 2, 1500), `the second event reached the fast receiver after ${Date.now() - t0} ms, while the slow one was still waited for`);
   } finally {
-    await worker.stop();
-    slow.closeAllConnections();
-    await new Promise<void>((r) => slow.close(() => r()));
+    const stopped = worker.stop();
+    await slow.close();
+    await stopped;
     await fast.close();
     await deps.store.close();
   }

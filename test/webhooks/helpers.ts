@@ -12,6 +12,7 @@ import { WebhookService } from '../../src/webhooks/service.js';
 import { MemoryAuditSink } from '../../src/audit/sink.js';
 import { sealedWebhookStore } from '../../src/webhooks/sealed-urls.js';
 import type { WebhookStore } from '../../src/webhooks/store.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Received {
   method: string;
@@ -92,3 +93,35 @@ export async function openDeps(url: string, masterKey: Buffer, clock: Clock, alg
 }
 
 export const newMasterKey = (): Buffer => randomBytes(32);
+
+/** A receiver that accepts each request and never answers (until `close`): `hung` counts the requests it holds. */
+export interface HungReceiver {
+  url: string;
+  readonly hung: number;
+  close(): Promise<void>;
+}
+
+export async function startHungReceiver(path = '/in'): Promise<HungReceiver> {
+  let hung = 0;
+  const server = createServer(() => void hung++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`,
+    get hung() {
+      return hung;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** Polls `cond` every 20 ms for up to `ms`; whether it held. */
+export async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    if (cond()) return true;
+    await sleep(20);
+  }
+  return cond();
+}
