@@ -112,8 +112,8 @@ const MAYBE_OVERRIDE = /_|%5f/i;
  * Whether a query (with its leading `?`) has a parameter named `_method` (any case), as
  * the query parsers of Express (`method-override('_method')`), Symfony and PHP read it:
  * pairs split on `&` and `;`, the name percent-decoded with `+` as a space, a trailing
- * `[…]` removed. A name that does not decode is not `_method` to them either. Only names
- * of 7 characters or more are looked at, and only those with `%` or `+` decoded.
+ * `[…]` removed. Only names of 7 characters or more are looked at, and only those with
+ * `%` or `+` decoded.
  */
 function hasMethodOverrideParam(query: string): boolean {
   const n = query.length;
@@ -145,14 +145,13 @@ function isMethodName(s: string, start: number, end: number): boolean {
   return true;
 }
 
-/** The same for a name with `%` or `+`, once decoded; a name that does not decode is not `_method` to a parser either. */
+/**
+ * The same for a name with `%` or `+`, decoded as the most lenient parsers do (PHP's
+ * urldecode, qs on a malformed name): each valid `%XX` is its byte, anything else is kept.
+ * A strict decoder would give up on `_%6Dethod[%ZZ]`, which PHP reads as `_method[…]`.
+ */
 function isEncodedMethodName(raw: string): boolean {
-  let name: string;
-  try {
-    name = decodeURIComponent(raw.replace(/\+/g, ' '));
-  } catch {
-    return false;
-  }
+  const name = raw.replace(/\+/g, ' ').replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   return name.length >= 7 && isMethodName(name, 0, name.length);
 }
 

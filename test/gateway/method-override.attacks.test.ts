@@ -74,7 +74,7 @@ describe('method override query parameter', () => {
 
   const post = (target: string): Promise<string> => rawRequest(gw.port, `POST ${target} HTTP/1.1\r\nHost: api.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
 
-  for (const target of ['/orders/1?_method=DELETE', '/orders/1?a=1&_method=DELETE', '/orders/1?_METHOD=delete', '/orders/1?%5Fmethod=DELETE', '/orders/1?_%6Dethod=DELETE', '/orders/1?_method[]=DELETE', '/orders/1?x=1;_method=DELETE', '/orders/1?_method', '/orders/1?_method%5B%5D=DELETE', '/orders/1?%5f%6d%65%74%68%6f%64=DELETE']) {
+  for (const target of ['/orders/1?_method=DELETE', '/orders/1?a=1&_method=DELETE', '/orders/1?_METHOD=delete', '/orders/1?%5Fmethod=DELETE', '/orders/1?_%6Dethod=DELETE', '/orders/1?_method[]=DELETE', '/orders/1?x=1;_method=DELETE', '/orders/1?_method', '/orders/1?_method%5B%5D=DELETE', '/orders/1?%5f%6d%65%74%68%6f%64=DELETE', '/orders/1?_%6Dethod[%ZZ]=DELETE']) {
     it(`POST ${target} on a POST-only route: 400 request.method-override, audited, the upstream sees nothing`, async () => {
       const seen = upstream.seen.length;
       const denied = gw.audit.events.length;
