@@ -31,6 +31,9 @@ export async function startPolicyNode(routes: string, extra = '', opts: { env?: 
   // plain HTTP listeners, unless testConfig already says so (TLS is the product default)
   const tls = testConfig().includes('tls:') ? '' : 'tls: { mode: off }\n';
   const node = await startTestNode({ config: testConfig(`${tls}${extra}\nroutes:\n${routes.replaceAll('UPSTREAM', upstream.url)}`), ...(opts.env ? { env: opts.env } : {}) });
+  // A signature's `created` is whole seconds, and a nonce made before the replay store started
+  // is refused (signature.nonce-unverifiable, fail closed): sign only from the next second on.
+  await new Promise((r) => setTimeout(r, 1005 - (Date.now() % 1000)));
   return {
     node,
     upstream,
