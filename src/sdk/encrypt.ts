@@ -38,6 +38,8 @@ export interface EncryptForPortcullisOptions {
   cty?: string;
   fetch?: typeof fetch;
   cacheMs?: number;
+  /** The deadline of the JWKS request, body included, in milliseconds (default 10 s). */
+  timeoutMs?: number;
   /** The clock (milliseconds), for tests. */
   now?: () => number;
 }

@@ -3,14 +3,18 @@
  * callers share one request, and after a failed one, later callers fail fast with
  * `unavailable` (no request) for a back-off of 1 s doubling to 30 s; a success resets it.
  * So a failing or slow identity plane gets at most one JWKS request per back-off from a
- * client, not one per API call.
+ * client, not one per API call. Each request has a deadline (`timeoutMs`, default 10 s),
+ * so a plane that accepts and then stalls fails like one that refuses.
  */
 import { PortcullisError } from '../core/errors.js';
+import { DeadlineExceeded, withDeadline } from './deadline.js';
 
 export interface JwksFetchOptions {
   fetch?: typeof fetch;
   /** The clock (milliseconds), for tests. */
   now?: () => number;
+  /** The deadline of one JWKS request, body included, in milliseconds (default 10 s); a miss counts as a failure. */
+  timeoutMs?: number;
 }
 
 export const JWKS_BACKOFF_MIN_MS = 1_000;
@@ -25,12 +29,14 @@ interface State {
 
 const states = new Map<string, State>();
 
-async function request(url: string, doFetch: typeof fetch): Promise<{ keys: unknown[] }> {
-  const res = await doFetch(url, { headers: { accept: 'application/jwk-set+json, application/json' } });
-  if (!res.ok) throw new Error(`JWKS ${url} answered ${res.status}`);
-  const jwks = (await res.json()) as { keys: unknown[] };
-  if (!Array.isArray(jwks?.keys)) throw new Error(`JWKS ${url} is not a JWK Set`);
-  return jwks;
+function request(url: string, doFetch: typeof fetch, timeoutMs: number | undefined): Promise<{ keys: unknown[] }> {
+  return withDeadline(timeoutMs, async (signal) => {
+    const res = await doFetch(url, { headers: { accept: 'application/jwk-set+json, application/json' }, signal });
+    if (!res.ok) throw new Error(`JWKS ${url} answered ${res.status}`);
+    const jwks = (await res.json()) as { keys: unknown[] };
+    if (!Array.isArray(jwks?.keys)) throw new Error(`JWKS ${url} is not a JWK Set`);
+    return jwks;
+  });
 }
 
 /** The JWK Set at `url`; `unavailable` when it cannot be fetched, or failed to be within the back-off. */
@@ -44,7 +50,7 @@ export function fetchJwks<K>(url: string, opts: JwksFetchOptions = {}): Promise<
   if (wait > 0) {
     return Promise.reject(new PortcullisError('unavailable', `the JWKS at ${url} could not be fetched; next try in ${Math.ceil(wait / 1000)} s`, { cause: state.lastError }));
   }
-  state.inflight = request(url, opts.fetch ?? fetch).then(
+  state.inflight = request(url, opts.fetch ?? fetch, opts.timeoutMs).then(
     (jwks) => {
       state.failures = 0;
       state.retryAt = -Infinity;
@@ -56,7 +62,8 @@ export function fetchJwks<K>(url: string, opts: JwksFetchOptions = {}): Promise<
       state.retryAt = now() + Math.min(JWKS_BACKOFF_MIN_MS * 2 ** (state.failures - 1), JWKS_BACKOFF_MAX_MS);
       state.lastError = e;
       // fail closed, with the SDK's typed error: nothing verifies or encrypts without the keys
-      throw new PortcullisError('unavailable', `the JWKS at ${url} could not be fetched`, { cause: e });
+      const why = e instanceof DeadlineExceeded ? ` (${e.message})` : '';
+      throw new PortcullisError('unavailable', `the JWKS at ${url} could not be fetched${why}`, { cause: e });
     },
   ).finally(() => (state.inflight = undefined));
   return state.inflight as Promise<{ keys: K[] }>;

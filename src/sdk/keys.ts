@@ -20,7 +20,7 @@ export interface PublicJwk {
 }
 
 /** Where verification keys come from: a JWKS URL, a JWK Set / JWK array, or keys already imported by keyid. */
-export type KeySource = { jwksUrl: string; fetch?: typeof fetch; minRefreshMs?: number; now?: () => number } | { keys: { keys: PublicJwk[] } | PublicJwk[] | ReadonlyMap<string, VerificationKey> };
+export type KeySource = { jwksUrl: string; fetch?: typeof fetch; minRefreshMs?: number; now?: () => number; timeoutMs?: number } | { keys: { keys: PublicJwk[] } | PublicJwk[] | ReadonlyMap<string, VerificationKey> };
 
 const JOSE: Readonly<Record<string, SignatureAlgorithm>> = { ES256: 'ecdsa-p256-sha256', ES384: 'ecdsa-p384-sha384', EdDSA: 'ed25519', Ed25519: 'ed25519', RS256: 'rsa-v1_5-sha256', PS512: 'rsa-pss-sha512' };
 

@@ -1,8 +1,9 @@
 /**
  * OAuth 2.0 client credentials (RFC 6749 §4.4) against the Portcullis token endpoint,
  * with `client_secret_basic` and the token cached until shortly before it expires.
- * Concurrent callers share one request.
+ * Concurrent callers share one request, which has a deadline (`timeoutMs`).
  */
+import { DeadlineExceeded, withDeadline } from './deadline.js';
 
 export interface GetTokenOptions {
   tokenUrl: string;
@@ -17,6 +18,11 @@ export interface GetTokenOptions {
   fetch?: typeof fetch;
   /** Milliseconds since the epoch (tests). */
   now?: () => number;
+  /**
+   * The deadline of the token request, answer included, in milliseconds (default 10 s).
+   * A miss is a `TokenError` with status 0 and error `timeout`.
+   */
+  timeoutMs?: number;
 }
 
 export class TokenError extends Error {
@@ -57,12 +63,24 @@ async function request(o: GetTokenOptions, now: () => number): Promise<Cached> {
   if (o.scope) form.set('scope', o.scope);
   if (o.resource) form.set('resource', o.resource);
   const started = now();
-  const res = await (o.fetch ?? fetch)(o.tokenUrl, {
-    method: 'POST',
-    headers: { authorization: basic(o.clientId, o.clientSecret), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: form.toString(),
+  type Answer = { access_token?: string; expires_in?: number; error?: string; error_description?: string };
+  const { res, json } = await withDeadline(o.timeoutMs, async (signal) => {
+    const res = await (o.fetch ?? fetch)(o.tokenUrl, {
+      method: 'POST',
+      headers: { authorization: basic(o.clientId, o.clientSecret), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: form.toString(),
+      signal,
+    });
+    // a body that stalls past the deadline is a timeout, not an empty answer
+    const json = (await res.json().catch((e: unknown) => {
+      if (e instanceof DeadlineExceeded || signal.aborted) throw e;
+      return {};
+    })) as Answer;
+    return { res, json };
+  }).catch((e: unknown) => {
+    if (e instanceof DeadlineExceeded) throw new TokenError(0, 'timeout', `the token endpoint gave no complete answer within ${e.ms} ms`);
+    throw e;
   });
-  const json = (await res.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
   if (!res.ok || typeof json.access_token !== 'string') {
     throw new TokenError(res.status, json.error ?? 'invalid_response', json.error_description ?? `the token endpoint answered ${res.status}`);
   }

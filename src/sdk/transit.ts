@@ -5,6 +5,7 @@
  * Uint8Array or text; values (`pc:v<n>:…`) are strings to store as they are.
  */
 import { ERRORS, PortcullisError, type ErrorCode } from '../core/errors.js';
+import { DeadlineExceeded, withDeadline } from './deadline.js';
 
 export interface TransitClientOptions {
   /** The identity plane base URL (the issuer), or the admin plane with `prefix: '/v1/transit'`. */
@@ -14,6 +15,8 @@ export interface TransitClientOptions {
   /** Path prefix of the operations (default `/transit/v1`). */
   prefix?: string;
   fetch?: typeof fetch;
+  /** The deadline of each operation's request, answer included, in milliseconds (default 10 s); a miss is `unavailable`. */
+  timeoutMs?: number;
 }
 
 type Bytes = Uint8Array | string;
@@ -71,12 +74,24 @@ export function createTransitClient(opts: TransitClientOptions): TransitClient {
   const base = opts.baseUrl.replace(/\/$/, '') + (opts.prefix ?? '/transit/v1');
   const doFetch = opts.fetch ?? fetch;
   const call = async (op: string, name: string, body: Record<string, unknown>): Promise<Record<string, any>> => {
-    const res = await doFetch(`${base}/${op}/${encodeURIComponent(name)}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${await opts.getToken()}`, 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify(body),
+    const authorization = `Bearer ${await opts.getToken()}`;
+    const { res, json } = await withDeadline(opts.timeoutMs, async (signal) => {
+      const res = await doFetch(`${base}/${op}/${encodeURIComponent(name)}`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+        signal,
+      });
+      const json = (await res.json().catch((e: unknown) => {
+        if (e instanceof DeadlineExceeded || signal.aborted) throw e;
+        return undefined;
+      })) as Record<string, any> | undefined;
+      return { res, json };
+    }).catch((e: unknown) => {
+      // fail closed with the SDK's typed error: the operation's outcome is unknown
+      if (e instanceof DeadlineExceeded) throw new PortcullisError('unavailable', `transit ${op} gave no complete answer within ${e.ms} ms`, { cause: e });
+      throw e;
     });
-    const json = (await res.json().catch(() => undefined)) as Record<string, any> | undefined;
     if (!res.ok) {
       const code = (json && typeof json.code === 'string' && json.code in ERRORS ? json.code : 'internal') as ErrorCode;
       throw new PortcullisError(code, json?.detail ?? `transit ${op} answered ${res.status}`, { status: res.status });
