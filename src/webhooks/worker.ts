@@ -69,6 +69,8 @@ export class DeliveryWorker {
   private running: Promise<number> | undefined;
   /** The interval's claim in progress. */
   private claiming: Promise<void> | undefined;
+  /** A delivery succeeded while a claim was in progress: claim again once it ends. */
+  private refill = false;
   /** Attempts started by the interval and not yet recorded, with the subscription of each. */
   private readonly inFlight = new Map<Promise<void>, string>();
   /** Refused destinations per webhook, audited at most once a window each. */
@@ -114,13 +116,32 @@ export class DeliveryWorker {
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => {
-      if (this.running || this.claiming) return;
-      this.claiming = this.fill()
-        .catch((err) => this.logger.warn({ err }, 'webhook delivery tick failed; will retry'))
-        .finally(() => (this.claiming = undefined));
-    }, this.o.intervalMs);
+    this.timer = setInterval(() => this.tick(false), this.o.intervalMs);
     this.timer.unref();
+  }
+
+  /**
+   * Claims for the free places, unless a claim is under way (then, for a refill, once
+   * more after it). The interval ticks; a delivery that succeeded refills at once, so a
+   * healthy receiver with a backlog is not held to `perWebhook` deliveries per interval.
+   * A failed attempt waits for the tick: a receiver that is down is not sent its whole
+   * backlog in a burst of failing attempts.
+   */
+  private tick(refill: boolean): void {
+    if (this.timer === undefined || this.running) return;
+    if (this.claiming) {
+      if (refill) this.refill = true;
+      return;
+    }
+    this.claiming = this.fill()
+      .catch((err) => this.logger.warn({ err }, 'webhook delivery tick failed; will retry'))
+      .finally(() => {
+        this.claiming = undefined;
+        if (this.refill) {
+          this.refill = false;
+          this.tick(true);
+        }
+      });
   }
 
   /** Stops the interval and waits for the tick and the attempts in progress. */
@@ -161,9 +182,16 @@ export class DeliveryWorker {
       const held = new Map<string, number>();
       for (const w of this.inFlight.values()) held.set(w, (held.get(w) ?? 0) + 1);
       for (const d of await this.store.claimDueDeliveries(this.clock.now(), free, this.o.owner, this.o.leaseMs, { perWebhook: this.o.perWebhook, held })) {
-        const p: Promise<void> = this.attempt(d)
-          .catch((err: unknown) => this.logger.warn({ err, delivery: d.id }, 'webhook delivery attempt failed; will retry'))
-          .finally(() => this.inFlight.delete(p));
+        const p: Promise<void> = this.attempt(d).then(
+          (delivered) => {
+            this.inFlight.delete(p);
+            if (delivered) this.tick(true);
+          },
+          (err: unknown) => {
+            this.inFlight.delete(p);
+            this.logger.warn({ err, delivery: d.id }, 'webhook delivery attempt failed; will retry');
+          },
+        );
         this.inFlight.set(p, d.webhookId);
       }
     }
@@ -175,7 +203,8 @@ export class DeliveryWorker {
     this.refusals?.sweep(now);
   }
 
-  private async attempt(d: DeliveryRecord): Promise<void> {
+  /** One attempt, recorded; true when the receiver took it (2xx) and that was recorded. */
+  private async attempt(d: DeliveryRecord): Promise<boolean> {
     const attempt = d.attempts + 1;
     let status: number | null = null;
     let error: string | null = null;
@@ -209,6 +238,7 @@ export class DeliveryWorker {
     });
     if (!recorded) this.logger.warn({ delivery: d.id }, 'webhook delivery lease lapsed before the attempt was recorded');
     else if (!ok && !removed) this.logger.info({ delivery: d.id, attempt, error }, final ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
+    return ok && recorded;
   }
 
   /** One POST of the delivery's payload to the subscription's URL; `error` null when the receiver answered 2xx. */
