@@ -29,6 +29,7 @@ import { WebhookSender } from '../mfa/otp/senders/webhook.js';
 import { RecoveryCodesFactor } from '../mfa/recovery-codes.js';
 import type { MfaStore } from '../mfa/store.js';
 import { TotpFactor } from '../mfa/totp/totp-factor.js';
+import { KeyRingWebhookSigner } from '../webhooks/sign.js';
 import type { AppService } from '../tokens/apps.js';
 import type { TokenRevocationStore } from '../tokens/store.js';
 import { Invites } from './invites.js';
@@ -87,7 +88,7 @@ async function sharedSecret(settings: SettingsStore, envelope: Envelope, name: s
   return new Uint8Array(Buffer.from(await envelope.decryptString(sealed, name), 'utf8'));
 }
 
-function otpSender(cfg: Config['identity']['otp'], dir: string, clock: Clock, logger: Logger, announce: boolean): OtpSender {
+function otpSender(cfg: Config['identity']['otp'], dir: string, keys: KeyRing, clock: Clock, logger: Logger, announce: boolean): OtpSender {
   switch (cfg.sender) {
     case 'file':
       return new FileOutboxSender(isAbsolute(cfg.file) ? cfg.file : join(dir, cfg.file), clock);
@@ -96,7 +97,8 @@ function otpSender(cfg: Config['identity']['otp'], dir: string, clock: Clock, lo
       return new SmtpSender({ host: s.host, port: s.port, secure: s.secure, requireTLS: s.requireTLS, from: s.from, logger: announce ? logger : silentLogger, ...(s.user !== undefined && s.pass !== undefined ? { auth: { user: s.user, pass: s.pass } } : {}) });
     }
     case 'webhook':
-      return new WebhookSender({ url: cfg.webhook!.url, headers: cfg.webhook!.headers, logger: announce ? logger : silentLogger });
+      // signed as event webhooks are, so the SMS bridge can tell our requests from forged ones
+      return new WebhookSender({ url: cfg.webhook!.url, headers: cfg.webhook!.headers, signer: new KeyRingWebhookSigner(keys, clock), logger: announce ? logger : silentLogger });
     case 'console':
       if (announce) logger.warn('identity.otp.sender is console: one-time codes are printed to stderr (development only)');
       return new ConsoleSender();
@@ -124,7 +126,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   const otpKey = await sharedSecret(store, d.envelope, 'otp.hmac-key');
   const totp = new TotpFactor({ store, box: envelopeSecretBox(d.envelope), clock }, { issuer: 'Portcullis' });
   const otp = new OtpFactor(
-    { store, ephemeral, codes: new OneTimeCodes(ephemeral, clock, otpKey), sender: otpSender(id.otp, d.dir, clock, d.logger, d.announce ?? true), clock },
+    { store, ephemeral, codes: new OneTimeCodes(ephemeral, clock, otpKey), sender: otpSender(id.otp, d.dir, d.keys, clock, d.logger, d.announce ?? true), clock },
     { channel: id.otp.channel, issuer: 'Portcullis', maxSendsPerHour: id.otp.maxSendsPerHour },
   );
   const recovery = new RecoveryCodesFactor({ store, clock });

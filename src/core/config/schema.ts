@@ -456,7 +456,7 @@ export const configSchema = z.strictObject({
               headers: z.record(z.string(), z.string()).default({}).describe('Extra headers (e.g. Authorization for the provider); secret: use ${file:PATH} or ${env:NAME}.'),
             })
             .optional()
-            .describe('webhook sender settings.'),
+            .describe('webhook sender settings. Each POST is signed like an event webhook (RFC 9421, tag `portcullis-webhook`, with Content-Digest) with the identity plane\'s current key, so the receiver verifies it against `/jwks` (docs/mfa.md).'),
         })
         .refine((o) => o.sender !== 'smtp' || (o.smtp !== undefined && o.channel === 'email'), { message: 'sender smtp needs identity.otp.smtp and channel email' })
         .refine((o) => o.sender !== 'webhook' || o.webhook !== undefined, { message: 'sender webhook needs identity.otp.webhook' })

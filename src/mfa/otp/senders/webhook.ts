@@ -5,6 +5,12 @@
  *
  * Body: `{"channel","to","text","code","purpose","expiresAt"}`.
  *
+ * With a signer (the node always gives one: the key ring's, as for event webhooks,
+ * webhooks/sign.ts), each POST is signed with RFC 9421 over `@method`, `@target-uri`,
+ * `content-digest` (RFC 9530) and `content-type`, tag `portcullis-webhook`, so the
+ * provider's bridge verifies it with the identity plane's JWKS (the SDK's
+ * `verifyWebhook`) and can refuse a forged request to text a code to a number.
+ *
  * Credentials in the URL (`https://user:pass@host/…`) are sent as `Authorization: Basic`
  * (RFC 7617) unless an Authorization header is configured: fetch refuses a URL that holds
  * them, and its error quotes the whole URL, password included. An `http:` URL to a host
@@ -13,6 +19,8 @@
  */
 import { PortcullisError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
+import { sentTargetUri } from '../../../signatures/target-uri.js';
+import type { WebhookSigner } from '../../../webhooks/sign.js';
 import { isLoopbackHost } from './loopback.js';
 import type { OtpMessage, OtpSender } from './sender.js';
 
@@ -22,6 +30,8 @@ export interface WebhookSenderOptions {
   headers?: Record<string, string>;
   /** Default 5 s. */
   timeoutMs?: number;
+  /** Signs each POST (RFC 9421 + Content-Digest); without one the body goes unsigned (tests). */
+  signer?: WebhookSigner;
   /** Injected for tests; the global fetch otherwise. */
   fetch?: typeof fetch;
   /** Where the plaintext warning goes (default: a process warning). */
@@ -50,16 +60,20 @@ export class WebhookSender implements OtpSender {
       u.username = '';
       u.password = '';
     }
-    this.url = u.href;
+    // signed as sent: the target URI the receiver rebuilds from the request line
+    this.url = sentTargetUri(u.href);
   }
 
   async send(m: OtpMessage): Promise<void> {
-    const body = JSON.stringify({ channel: m.channel, to: m.to, text: m.text, code: m.code, purpose: m.purpose, expiresAt: m.expiresAt });
+    const body = new TextEncoder().encode(JSON.stringify({ channel: m.channel, to: m.to, text: m.text, code: m.code, purpose: m.purpose, expiresAt: m.expiresAt }));
+    const headers = new Headers(this.headers);
+    (await this.signed(body)).forEach((v, k) => headers.set(k, v));
+    headers.set('accept', 'application/json');
     let res: Response;
     try {
       res = await (this.options.fetch ?? fetch)(this.url, {
         method: 'POST',
-        headers: { ...this.headers, 'content-type': 'application/json', accept: 'application/json' },
+        headers,
         body,
         redirect: 'error',
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
@@ -74,6 +88,16 @@ export class WebhookSender implements OtpSender {
     await res.body?.cancel().catch(() => undefined);
     if (!res.ok) {
       throw new PortcullisError('mfa.delivery-failed', `the OTP webhook at ${this.target} answered ${res.status}`, { details: { status: res.status } });
+    }
+  }
+
+  /** Content-Type, and with a signer Content-Digest, Signature-Input and Signature; a key that cannot sign sends nothing. */
+  private async signed(body: Uint8Array): Promise<Headers> {
+    if (!this.options.signer) return new Headers({ 'content-type': 'application/json' });
+    try {
+      return await this.options.signer.signedHeaders(this.url, body);
+    } catch (e) {
+      throw new PortcullisError('mfa.delivery-failed', `the request to the OTP webhook at ${this.target} could not be signed`, { cause: e });
     }
   }
 }
