@@ -94,7 +94,7 @@ function otpSender(cfg: Config['identity']['otp'], dir: string, keys: KeyRing, c
       return new FileOutboxSender(isAbsolute(cfg.file) ? cfg.file : join(dir, cfg.file), clock);
     case 'smtp': {
       const s = cfg.smtp!;
-      return new SmtpSender({ host: s.host, port: s.port, secure: s.secure, requireTLS: s.requireTLS, from: s.from, logger: announce ? logger : silentLogger, ...(s.user !== undefined && s.pass !== undefined ? { auth: { user: s.user, pass: s.pass } } : {}) });
+      return new SmtpSender({ host: s.host, port: s.port, secure: s.secure, requireTLS: s.requireTLS, from: s.from, deadlineMs: s.timeout, logger: announce ? logger : silentLogger, ...(s.user !== undefined && s.pass !== undefined ? { auth: { user: s.user, pass: s.pass } } : {}) });
     }
     case 'webhook':
       // signed as event webhooks are, so the SMS bridge can tell our requests from forged ones

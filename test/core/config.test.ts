@@ -173,6 +173,14 @@ test('config: an environment override reaches camelCase keys with acronyms (requ
   assert.equal(c.issuer, 'https://x.example');
 });
 
+test('config: identity.otp.smtp.timeout (the SMTP send deadline) defaults to 10s, takes a duration, and refuses 0 and values past 2m', () => {
+  const smtp = { host: 'mail.example', from: 'id@example.com' };
+  assert.equal(validateConfig({ identity: { otp: { smtp } } }).identity.otp.smtp?.timeout, 10_000);
+  assert.equal(validateConfig({ identity: { otp: { smtp: { ...smtp, timeout: '3s' } } } }).identity.otp.smtp?.timeout, 3_000);
+  assert.match(configError(() => validateConfig({ identity: { otp: { smtp: { ...smtp, timeout: 0 } } } })), /identity\.otp\.smtp\.timeout: expected a duration of at least 100ms, got 0/);
+  assert.match(configError(() => validateConfig({ identity: { otp: { smtp: { ...smtp, timeout: '5m' } } } })), /identity\.otp\.smtp\.timeout: expected a duration of at most 2m/);
+});
+
 test('config: postgres.statementTimeout defaults to 10s, takes a duration, and refuses values out of its bounds (no way to turn it off)', () => {
   assert.equal(validateConfig({}).postgres.statementTimeout, 10_000);
   assert.equal(validateConfig({ postgres: { statementTimeout: '30s' } }).postgres.statementTimeout, 30_000);

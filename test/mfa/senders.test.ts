@@ -262,6 +262,37 @@ test('attack: STARTTLS stripped (a server or a man in the middle that does not o
   }
 });
 
+test('attack: a stalling SMTP server holds the sign-in — one send ends at the overall deadline with mfa.delivery-failed (timedOut) and the connection closed, however the server stalls', async () => {
+  const smtp = await startMiniSmtpServer();
+  // idle timeouts far longer than the deadline: only the deadline can end these sends in time
+  const sender = new SmtpSender({ host: '127.0.0.1', port: smtp.port, requireTLS: false, from: 'no-reply@portcullis.test', timeoutMs: 30_000, deadlineMs: 300 });
+  try {
+    // accepts and never answers; then greets and answers EHLO with a reply that never ends (keeps the socket busy)
+    for (const [stall, closed] of [['greeting', 1], ['ehlo', 2]] as const) {
+      smtp.stall = stall;
+      const started = Date.now();
+      const guard = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still sending after 3 s (stall ${stall})`)), 3_000).unref());
+      await assert.rejects(Promise.race([sender.send(message({ channel: 'email', to: 'alice@example.com' })), guard]), (e: { code?: string; message: string; details?: { timedOut?: boolean } }) => {
+        assert.equal(e.code, 'mfa.delivery-failed', `${stall}: ${e.message}`);
+        assert.equal(e.details?.timedOut, true);
+        assert.match(e.message, /did not take the message within 0\.3 s/);
+        for (const secret of ['493817', 'alice@example.com']) assert.ok(!e.message.includes(secret), e.message);
+        return true;
+      });
+      const took = Date.now() - started;
+      assert.ok(took >= 290 && took < 2_000, `${stall}: took ${took} ms`);
+      // the sender let go of the connection (it does not linger until the server gives up)
+      for (let i = 0; i < 50 && smtp.closedByClient < closed; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(smtp.closedByClient, closed, stall);
+    }
+    assert.ok(smtp.commands.includes('EHLO'));
+    assert.equal(smtp.received.length, 0);
+  } finally {
+    await sender.close();
+    await smtp.close();
+  }
+});
+
 test('SMTP sender with requireTLS: false warns at construction for a host that is not loopback (never with the password), and not for loopback', async () => {
   const lines: string[] = [];
   const logger = createLogger('info', new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));

@@ -3,6 +3,9 @@
  * QUIT) on 127.0.0.1 port 0 that records each received message, for testing the SMTP
  * sender without a mail server. `rejectData` makes it refuse messages with 554. It
  * offers no STARTTLS and no AUTH (both answered 502); `commands` lists the verbs it got.
+ * `stall` makes it hold new connections: `greeting` accepts and never answers; `ehlo`
+ * greets, then answers EHLO with a multi-line reply that never ends (one `250-` line
+ * every 50 ms, activity that keeps every idle timeout from firing).
  */
 import { createServer, type Server, type Socket } from 'node:net';
 
@@ -18,21 +21,38 @@ export interface MiniSmtpServer {
   rejectData: boolean;
   /** The verb of every command received, in order (`EHLO`, `AUTH`, `MAIL`, …). */
   commands: string[];
+  stall: 'greeting' | 'ehlo' | undefined;
+  /** Connections the client ended or reset. */
+  closedByClient: number;
   close(): Promise<void>;
 }
 
 export async function startMiniSmtpServer(): Promise<MiniSmtpServer> {
   const sockets = new Set<Socket>();
-  const state: MiniSmtpServer = { port: 0, received: [], rejectData: false, commands: [], close: async () => undefined };
+  const state: MiniSmtpServer = { port: 0, received: [], rejectData: false, commands: [], stall: undefined, closedByClient: 0, close: async () => undefined };
+  let closing = false;
   const server: Server = createServer((socket) => {
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    let drip: NodeJS.Timeout | undefined;
+    let ended = false;
+    const byClient = () => {
+      if (!ended && !closing) state.closedByClient++;
+      ended = true;
+    };
+    socket.on('end', byClient);
+    socket.on('close', () => {
+      byClient();
+      clearInterval(drip);
+      sockets.delete(socket);
+    });
     socket.on('error', () => undefined);
     socket.setEncoding('utf8');
     let buffer = '';
     let inData = false;
     let mail: ReceivedMail = { from: '', to: [], data: '' };
     const reply = (line: string) => socket.write(`${line}\r\n`);
+    const stall = state.stall;
+    if (stall === 'greeting') return void socket.resume();
     reply('220 mini-smtp ready');
     socket.on('data', (chunk: string) => {
       buffer += chunk;
@@ -57,7 +77,10 @@ export async function startMiniSmtpServer(): Promise<MiniSmtpServer> {
         buffer = buffer.slice(nl + 2);
         const verb = line.slice(0, 4).toUpperCase();
         state.commands.push(line.split(' ')[0]!.toUpperCase());
-        if (verb === 'EHLO' || verb === 'HELO') reply('250 mini-smtp');
+        if (stall === 'ehlo' && verb === 'EHLO') {
+          let n = 0;
+          drip = setInterval(() => reply(`250-mini-smtp-${n++}`), 50);
+        } else if (verb === 'EHLO' || verb === 'HELO') reply('250 mini-smtp');
         else if (verb === 'MAIL') {
           mail.from = /<([^>]*)>/.exec(line)?.[1] ?? '';
           reply('250 2.1.0 ok');
@@ -82,6 +105,7 @@ export async function startMiniSmtpServer(): Promise<MiniSmtpServer> {
   state.port = (server.address() as { port: number }).port;
   state.close = () =>
     new Promise<void>((resolve) => {
+      closing = true;
       for (const s of sockets) s.destroy();
       server.close(() => resolve());
     });

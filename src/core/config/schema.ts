@@ -447,6 +447,9 @@ export const configSchema = z.strictObject({
               user: z.string().optional(),
               pass: z.string().optional().describe('Secret: use ${file:PATH} or ${env:NAME}.'),
               from: z.string().min(3).describe('The From address.'),
+              timeout: duration('10s', { min: 100, max: 120_000 }).describe(
+                'Overall deadline for handing one code to the server: DNS, connection, TLS, greeting, AUTH and the whole SMTP dialogue, however the server stalls (the sign-in waits for it). Past it the connection is closed and the send fails with `mfa.delivery-failed`; no send slot is used up, so the user may ask again at once.',
+              ),
             })
             .optional()
             .describe('smtp sender settings.'),

@@ -4,6 +4,12 @@
  * man in the middle that strips it from the EHLO answer, gets neither the credentials
  * (AUTH) nor the one-time code. `requireTLS: false` must be said explicitly; for a host
  * that is not loopback it is logged as a warning when the sender is built.
+ *
+ * Each send has an overall deadline (`deadlineMs`, default 10 s) over DNS, connection,
+ * TLS, greeting, AUTH and the whole dialogue: the per-phase timeouts reset on every byte,
+ * so a server that accepts and stalls, or answers a line at a time without end, would
+ * otherwise hold the sign-in that waits for the code. Past it the connection is closed
+ * and the send fails with `mfa.delivery-failed` (`details.timedOut`).
  */
 import nodemailer from 'nodemailer';
 import { PortcullisError } from '../../../core/errors.js';
@@ -21,8 +27,10 @@ export interface SmtpSenderOptions {
   auth?: { user: string; pass: string };
   /** The From address. */
   from: string;
-  /** Connection, greeting and socket timeout (default 10 s). */
+  /** Connection, greeting and socket (idle) timeout (default 10 s). */
   timeoutMs?: number;
+  /** Longest one message may take from the start of the send until the server took it (default 10 s). */
+  deadlineMs?: number;
   /** Accept an untrusted certificate (tests only). */
   insecureSkipVerify?: boolean;
   /** Where the plaintext warning goes (default: a process warning). */
@@ -61,12 +69,18 @@ export class SmtpSender implements OtpSender {
   async send(m: OtpMessage): Promise<void> {
     // nodemailer parses `to` as an address list: only a bare address stays one recipient with no text around it
     if (!isEmailAddress(m.to)) throw new PortcullisError('request.invalid', 'the recipient is not a bare e-mail address');
+    const deadlineMs = this.options.deadlineMs ?? 10_000;
+    // nodemailer closes the connection when the signal aborts, at whatever stage the send is
+    const deadline = AbortSignal.timeout(deadlineMs);
     try {
-      await this.transport.sendMail({ from: this.options.from, to: m.to, subject: m.subject, text: m.text });
+      await this.transport.sendMail({ from: this.options.from, to: m.to, subject: m.subject, text: m.text, signal: deadline });
     } catch (e) {
-      // The cause stays server-side; the message names the server, never the code.
-      throw new PortcullisError('mfa.delivery-failed', `the SMTP server ${this.options.host}:${this.options.port} did not accept the message`, {
+      const timedOut = deadline.aborted;
+      const server = `${this.options.host}:${this.options.port}`;
+      // The cause stays server-side; the message names the server, never the code or the recipient.
+      throw new PortcullisError('mfa.delivery-failed', timedOut ? `the SMTP server ${server} did not take the message within ${deadlineMs / 1000} s` : `the SMTP server ${server} did not accept the message`, {
         cause: e,
+        details: { timedOut },
       });
     }
   }
