@@ -1,9 +1,18 @@
 /**
  * Ephemeral state shared by every node: one-time values, counters, pub/sub.
  * Adapters: memory (one process) and Redis (many nodes). Race safety is part of the
- * contract: under concurrent callers, across nodes, exactly one `consumeOnce` wins, and
- * `advance` compares and moves a value forward in one step.
+ * contract: under concurrent callers, across nodes, exactly one `consumeOnce` wins,
+ * `advance` compares and moves a value forward in one step, and `takeInWindow` counts
+ * and records in one step.
  */
+
+/** What `takeInWindow` answers. */
+export type WindowTake =
+  /** Recorded: `id` gives it back (`releaseInWindow`); `count` is the events now in the window, this one included. */
+  | { taken: true; id: string; count: number }
+  /** Refused, nothing recorded: the window is full until its oldest event leaves, `retryAfterMs` from now. */
+  | { taken: false; retryAfterMs: number };
+
 export interface EphemeralStore {
   /**
    * Marks `key` as used for `ttlMs`. Returns true for exactly one caller until the
@@ -27,6 +36,18 @@ export interface EphemeralStore {
    * holding something else fails with `internal`.
    */
   advance(key: string, next: number, ttlMs: number, to?: number): Promise<boolean>;
+  /**
+   * Sliding-window cap: records one event under `key` when fewer than `limit` were
+   * recorded in the last `windowMs` (by the store's clock: one clock for every node on
+   * Redis), otherwise records nothing. Unlike a counter per fixed period, no two periods
+   * can be filled back to back: any `windowMs` span holds at most `limit` events. Count
+   * and record are one step on every node, so concurrent callers never take more than
+   * `limit`. `windowMs` is a positive duration, `limit` a positive safe integer; a key
+   * holding something else fails with `internal`.
+   */
+  takeInWindow(key: string, windowMs: number, limit: number): Promise<WindowTake>;
+  /** Gives back an event `takeInWindow` recorded; a no-op when it is gone (given back, left the window, deleted). */
+  releaseInWindow(key: string, id: string): Promise<void>;
   /** Atomically adds `by` (default 1) to a counter that expires `ttlMs` after it was created; returns the new value. */
   increment(key: string, ttlMs: number, by?: number): Promise<number>;
   /** Reads a value set with `set` (undefined once expired). */

@@ -22,3 +22,9 @@ export function positions(next: number, to: number): [number, number] {
   if (to < next) throw new PortcullisError('internal', 'ephemeral store: advance would store a value below the one it compared');
   return [next, to];
 }
+
+/** A window cap counts whole events. */
+export function windowLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new PortcullisError('internal', 'ephemeral store: a window limit must be a positive integer');
+  return limit;
+}

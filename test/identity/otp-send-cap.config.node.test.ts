@@ -1,6 +1,6 @@
 /**
  * `identity.otp.maxSendsPerHour`: how many one-time codes one user (and, at enrolment, one
- * address) is sent per clock hour, against flooding a phone or pumping SMS. The factor
+ * address) is sent in any 60 minutes, against flooding a phone or pumping SMS. The factor
  * enforced a fixed 10; the setting reaches it from the config file.
  */
 import { test } from 'node:test';
@@ -36,7 +36,7 @@ test('identity.otp.maxSendsPerHour: 3 → the 4th code within the hour is refuse
   const r = await sendsUntilThrottled('identity: { otp: { sender: file, maxSendsPerHour: 3 } }');
   assert.equal(r.sent, 3);
   assert.equal(r.code, 'auth.throttled');
-  assert.match(r.message, /too many codes were sent this hour/);
+  assert.match(r.message, /too many codes were sent in the last hour/);
 });
 
 test('identity.otp.maxSendsPerHour defaults to 10', async () => {

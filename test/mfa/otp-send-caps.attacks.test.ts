@@ -85,3 +85,46 @@ test('a delivery the provider refused does not count against the hourly cap', as
   await s.factor.enroll({ userId: 'u1', address: VICTIM });
   assert.equal(s.sender.sent.length, 1);
 });
+
+test('attack: a burst across the hour boundary — 10 codes by 10:59:30 and more from 11:00 are refused: the cap holds over any 60 minutes, and each send frees its place 60 min after it', async () => {
+  const s = setup();
+  await s.factor.enroll({ userId: 'u1', address: VICTIM });
+  await s.factor.confirm({ userId: 'u1' }, s.sender.sent.at(-1)!.code);
+  s.clock.set(Date.UTC(2030, 0, 2, 10, 55, 0));
+  const first = s.clock.now();
+  for (let i = 0; i < 10; i++) {
+    await s.factor.challenge({ userId: 'u1', attempt: `a${i}` });
+    s.clock.advance(30_000);
+  }
+  assert.equal(new Date(s.clock.now()).toISOString(), '2030-01-02T11:00:00.000Z');
+  await assert.rejects(s.factor.challenge({ userId: 'u1', attempt: 'b0' }), (e: { code?: string; details?: { retryAfterMs?: number } }) => {
+    assert.equal(e.code, 'auth.throttled');
+    // the 10:55 code leaves the window at 11:55
+    assert.equal(e.details?.retryAfterMs, first + HOUR - s.clock.now());
+    return true;
+  });
+  s.clock.advance(30 * 60_000);
+  await throttled(s.factor.challenge({ userId: 'u1', attempt: 'b1' }));
+  s.clock.set(first + HOUR);
+  await s.factor.challenge({ userId: 'u1', attempt: 'b2' });
+  // only the 10:55 place came free; the 10:55:30 one frees 30 s later
+  s.clock.advance(30_000 - 1);
+  await throttled(s.factor.challenge({ userId: 'u1', attempt: 'b3' }));
+  s.clock.advance(1);
+  await s.factor.challenge({ userId: 'u1', attempt: 'b4' });
+  assert.equal(s.sender.sent.length, 1 + 10 + 2);
+});
+
+test('attack: a burst across the hour boundary at enrolment — one address gets at most 10 codes in any 60 minutes, whichever accounts ask', async () => {
+  const s = setup();
+  s.clock.set(Date.UTC(2030, 0, 2, 10, 55, 0));
+  for (let i = 0; i < 10; i++) {
+    await s.factor.enroll({ userId: `a${i}`, address: VICTIM });
+    s.clock.advance(30_000);
+  }
+  for (let i = 10; i < 20; i++) {
+    await throttled(s.factor.enroll({ userId: `a${i}`, address: VICTIM }));
+    s.clock.advance(30_000);
+  }
+  assert.equal(s.sender.sent.length, 10);
+});

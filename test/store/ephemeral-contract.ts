@@ -172,6 +172,68 @@ export function runEphemeralStoreSuite(name: string, makeStore: () => Promise<Ep
     assert.ok(seen.slice(1).includes(1), `the counter restarted at 1 after its window: ${seen.join(',')}`);
   });
 
+  t('takeInWindow: at most `limit` events per window across nodes, then refused with the time until the oldest leaves', async (a, b) => {
+    const taken = [await a.takeInWindow('sw:1', 60_000, 3), await b.takeInWindow('sw:1', 60_000, 3), await a.takeInWindow('sw:1', 60_000, 3)];
+    assert.deepEqual(
+      taken.map((r) => r.taken && r.count),
+      [1, 2, 3],
+    );
+    assert.equal(new Set(taken.map((r) => r.taken && r.id)).size, 3, 'each event has its own id');
+    for (const s of [a, b]) {
+      const refused = await s.takeInWindow('sw:1', 60_000, 3);
+      assert.equal(refused.taken, false);
+      assert.ok(!refused.taken && refused.retryAfterMs > 55_000 && refused.retryAfterMs <= 60_000, JSON.stringify(refused));
+    }
+    // another key has a window of its own
+    assert.equal((await b.takeInWindow('sw:2', 60_000, 3)).taken, true);
+  });
+
+  t('takeInWindow race: 50 concurrent callers across two nodes with limit 10, exactly 10 taken', async (a, b) => {
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).takeInWindow('sw:race', 60_000, 10)));
+    assert.equal(results.filter((r) => r.taken).length, 10);
+    assert.deepEqual(
+      results.flatMap((r) => (r.taken ? [r.count] : [])).sort((x, y) => x - y),
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    );
+  });
+
+  t('takeInWindow slides: each event leaves the window `windowMs` after it was taken, not at a fixed boundary', async (a, b) => {
+    const start = Date.now();
+    assert.equal((await a.takeInWindow('sw:slide', 1000, 2)).taken, true);
+    await sleep(500);
+    assert.equal((await b.takeInWindow('sw:slide', 1000, 2)).taken, true);
+    assert.equal((await a.takeInWindow('sw:slide', 1000, 2)).taken, false);
+    await sleep(1200 - (Date.now() - start));
+    // the first has left, the second (taken at ~500 ms) has not
+    assert.equal((await b.takeInWindow('sw:slide', 1000, 2)).taken, true);
+    const refused = await a.takeInWindow('sw:slide', 1000, 2);
+    assert.ok(!refused.taken && refused.retryAfterMs > 0 && refused.retryAfterMs <= 400, JSON.stringify(refused));
+  });
+
+  t('releaseInWindow gives an event back on every node; an unknown id or key is a no-op; delete clears the window', async (a, b) => {
+    const first = await a.takeInWindow('sw:back', 60_000, 2);
+    assert.equal((await a.takeInWindow('sw:back', 60_000, 2)).taken, true);
+    assert.equal((await b.takeInWindow('sw:back', 60_000, 2)).taken, false);
+    assert.ok(first.taken);
+    await b.releaseInWindow('sw:back', first.id);
+    await b.releaseInWindow('sw:back', first.id);
+    await b.releaseInWindow('sw:back', 'no-such-id');
+    await b.releaseInWindow('sw:none', 'no-such-id');
+    const again = await b.takeInWindow('sw:back', 60_000, 2);
+    assert.ok(again.taken && again.count === 2, JSON.stringify(again));
+    assert.equal((await a.takeInWindow('sw:back', 60_000, 2)).taken, false);
+    await a.delete('sw:back');
+    assert.ok((await b.takeInWindow('sw:back', 60_000, 2)).taken);
+  });
+
+  t('takeInWindow: an invalid window or limit is refused with internal, never stored', async (a) => {
+    for (const w of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) await rejectsWith(a.takeInWindow('sw:bad', w, 1), 'internal');
+    for (const limit of [0, -1, 1.5, Number.NaN]) await rejectsWith(a.takeInWindow('sw:bad', 1000, limit), 'internal');
+    assert.equal(await a.get('sw:bad'), undefined);
+    await a.set('sw:text', 'x', 60_000);
+    await rejectsWith(a.takeInWindow('sw:text', 1000, 1), 'internal');
+  });
+
   t('set/get/delete: values are shared, overwritten, deleted and expire', async (a, b) => {
     assert.equal(await a.get('v:1'), undefined);
     await a.set('v:1', 'one', 60_000);
@@ -240,6 +302,7 @@ export function runEphemeralStoreSuite(name: string, makeStore: () => Promise<Ep
     await rejectsWith(a.consumeOnce('after-close', 1000), 'unavailable');
     await rejectsWith(a.increment('after-close', 1000), 'unavailable');
     await rejectsWith(a.advance('after-close', 1, 1000), 'unavailable');
+    await rejectsWith(a.takeInWindow('after-close', 1000, 1), 'unavailable');
     await rejectsWith(a.ping(), 'unavailable');
     assert.equal(await b.consumeOnce('after-close', 1000), true);
   });

@@ -4,11 +4,13 @@
  * memory adapter; this one exists so these tests do not wait for it.)
  */
 import type { Clock } from '../../src/core/clock.js';
-import type { EphemeralStore } from '../../src/core/ephemeral.js';
+import type { EphemeralStore, WindowTake } from '../../src/core/ephemeral.js';
 
 export class TestEphemeralStore implements EphemeralStore {
   private readonly values = new Map<string, { value: string; expiresAt: number }>();
   private readonly counters = new Map<string, { value: number; expiresAt: number }>();
+  private readonly windows = new Map<string, { at: number; id: string }[]>();
+  private windowSeq = 0;
   private readonly channels = new Map<string, Set<(m: string) => void>>();
   /** When set, every call fails as an unreachable store would. */
   down = false;
@@ -59,6 +61,23 @@ export class TestEphemeralStore implements EphemeralStore {
     return by;
   }
 
+  async takeInWindow(key: string, windowMs: number, limit: number): Promise<WindowTake> {
+    this.guard();
+    const now = this.clock.now();
+    const events = (this.windows.get(key) ?? []).filter((e) => e.at > now - windowMs);
+    this.windows.set(key, events);
+    if (events.length >= limit) return { taken: false, retryAfterMs: events[0]!.at + windowMs - now };
+    const id = String(++this.windowSeq);
+    events.push({ at: now, id });
+    return { taken: true, id, count: events.length };
+  }
+
+  async releaseInWindow(key: string, id: string): Promise<void> {
+    this.guard();
+    const events = this.windows.get(key);
+    if (events) this.windows.set(key, events.filter((e) => e.id !== id));
+  }
+
   async get(key: string): Promise<string | undefined> {
     this.guard();
     return this.alive(this.values, key)?.value;
@@ -73,6 +92,7 @@ export class TestEphemeralStore implements EphemeralStore {
     this.guard();
     this.values.delete(key);
     this.counters.delete(key);
+    this.windows.delete(key);
   }
 
   async publish(channel: string, message: string): Promise<void> {

@@ -437,7 +437,7 @@ export const configSchema = z.strictObject({
             .min(1)
             .max(100)
             .default(10)
-            .describe('Most codes sent per clock hour to one user, and at enrolment to one address whichever account names it (against flooding a phone or pumping SMS); beyond it `auth.throttled`. Besides, one code per user (and per address at enrolment) per 30 s.'),
+            .describe('Most codes sent in any 60 minutes (a sliding window, shared by every node through the ephemeral store: no burst either side of a clock hour gets twice as many) to one user, and at enrolment to one address whichever account names it (against flooding a phone or pumping SMS); beyond it `auth.throttled`, with the time until the oldest send leaves the window. Besides, one code per user (and per address at enrolment) per 30 s.'),
           smtp: z
             .strictObject({
               host: z.string().min(1),

@@ -4,7 +4,8 @@
  * address. Enrolment and sign-in codes are kept apart (and a sign-in code is good only
  * in the sign-in it was sent for, `FactorSubject.attempt`). Sends are throttled so the
  * factor cannot be used to flood a phone or pump SMS: per user, one per
- * `resendIntervalMs` and `maxSendsPerHour`; and, for enrolment (an address nobody has
+ * `resendIntervalMs` and `maxSendsPerHour` in any 60 minutes (a sliding window, so no
+ * burst either side of a clock hour doubles it); and, for enrolment (an address nobody has
  * proven yet, which any account could name), the same per address, whichever account asks.
  * Sign-in codes go to a confirmed address and are not counted per address, so naming a
  * victim's address at enrolment cannot stop the victim's own sign-in codes.
@@ -33,7 +34,7 @@ export interface OtpFactorOptions {
   issuer: string;
   /** Minimum time between two sends to one user, and between two enrolment sends to one address (default 30 s). */
   resendIntervalMs?: number;
-  /** Most codes sent to one user, and at enrolment to one address, per clock hour (default 10). */
+  /** Most codes sent to one user, and at enrolment to one address, in any 60 minutes (default 10). */
   maxSendsPerHour?: number;
 }
 
@@ -42,7 +43,8 @@ const HOUR = 3_600_000;
 /** A send taken from the budgets, given back when the provider did not take the code. */
 interface SendTicket {
   slots: string[];
-  counters: string[];
+  /** Events in the hourly windows: key and id. */
+  windows: [string, string][];
 }
 
 const E164 = /^\+[1-9]\d{6,14}$/;
@@ -124,18 +126,16 @@ export class OtpFactor implements Factor {
 
   /**
    * Takes one send from the user's budget and, for an enrolment, from `address`'s budget:
-   * one per `resendIntervalMs`, `maxSendsPerHour` per clock hour. Throws `auth.throttled`,
+   * one per `resendIntervalMs`, `maxSendsPerHour` in the last 60 minutes. Throws `auth.throttled`,
    * having taken nothing (a refused ask sends nothing, so it holds no budget back).
    */
   private async takeSendSlot(userId: string, address?: string): Promise<SendTicket> {
     const interval = this.options.resendIntervalMs ?? 30_000;
     const perHour = this.options.maxSendsPerHour ?? 10;
-    const now = this.deps.clock.now();
-    const hour = Math.floor(now / HOUR);
     const whose = [userId];
     // the address is hashed: the ephemeral store holds no phone numbers or e-mail addresses
     if (address !== undefined) whose.push(`to:${createHash('sha256').update(address.toLowerCase()).digest('base64url')}`);
-    const ticket: SendTicket = { slots: [], counters: [] };
+    const ticket: SendTicket = { slots: [], windows: [] };
     for (const w of whose) {
       const key = `mfa:otp-send:${this.id}:${w}`;
       if (!(await this.deps.ephemeral.consumeOnce(key, interval))) {
@@ -145,13 +145,13 @@ export class OtpFactor implements Factor {
       ticket.slots.push(key);
     }
     for (const w of whose) {
-      const key = `mfa:otp-sends:${this.id}:${w}:${hour}`;
-      const n = await this.deps.ephemeral.increment(key, HOUR);
-      ticket.counters.push(key);
-      if (n > perHour) {
+      const key = `mfa:otp-sends:${this.id}:${w}`;
+      const r = await this.deps.ephemeral.takeInWindow(key, HOUR, perHour);
+      if (!r.taken) {
         await this.giveBack(ticket);
-        throw new PortcullisError('auth.throttled', 'too many codes were sent this hour; wait before asking for another', { details: { retryAfterMs: (hour + 1) * HOUR - now } });
+        throw new PortcullisError('auth.throttled', 'too many codes were sent in the last hour; wait before asking for another', { details: { retryAfterMs: r.retryAfterMs } });
       }
+      ticket.windows.push([key, r.id]);
     }
     return ticket;
   }
@@ -160,7 +160,7 @@ export class OtpFactor implements Factor {
   private async giveBack(ticket: SendTicket): Promise<void> {
     await Promise.all([
       ...ticket.slots.map((k) => this.deps.ephemeral.delete(k).catch(() => undefined)),
-      ...ticket.counters.map((k) => this.deps.ephemeral.increment(k, HOUR, -1).catch(() => undefined)),
+      ...ticket.windows.map(([k, id]) => this.deps.ephemeral.releaseInWindow(k, id).catch(() => undefined)),
     ]);
   }
 

@@ -10,7 +10,7 @@
  * closed: every pending and later call is rejected with `unavailable`.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { EphemeralStore } from '../../core/ephemeral.js';
+import type { EphemeralStore, WindowTake } from '../../core/ephemeral.js';
 import { ERRORS, PortcullisError, type ErrorCode } from '../../core/errors.js';
 
 type Op =
@@ -18,6 +18,8 @@ type Op =
   | { op: 'consumeOnceMadeAt'; key: string; ttlMs: number; madeAt: number }
   | { op: 'advance'; key: string; next: number; ttlMs: number; to: number | undefined }
   | { op: 'increment'; key: string; ttlMs: number; by: number | undefined }
+  | { op: 'takeInWindow'; key: string; windowMs: number; limit: number }
+  | { op: 'releaseInWindow'; key: string; event: string }
   | { op: 'get'; key: string }
   | { op: 'set'; key: string; value: string; ttlMs: number }
   | { op: 'delete'; key: string }
@@ -58,6 +60,10 @@ export function serveEphemeral(store: EphemeralStore, port: MessagePort): () => 
         return store.advance(m.key, m.next, m.ttlMs, m.to);
       case 'increment':
         return store.increment(m.key, m.ttlMs, m.by);
+      case 'takeInWindow':
+        return store.takeInWindow(m.key, m.windowMs, m.limit);
+      case 'releaseInWindow':
+        return store.releaseInWindow(m.key, m.event);
       case 'get':
         return store.get(m.key);
       case 'set':
@@ -174,6 +180,15 @@ export class BridgedEphemeralStore implements EphemeralStore {
 
   increment(key: string, ttlMs: number, by?: number): Promise<number> {
     return this.call({ op: 'increment', key, ttlMs, by });
+  }
+
+  takeInWindow(key: string, windowMs: number, limit: number): Promise<WindowTake> {
+    return this.call({ op: 'takeInWindow', key, windowMs, limit });
+  }
+
+  releaseInWindow(key: string, id: string): Promise<void> {
+    // `id` on the wire is the request's
+    return this.call({ op: 'releaseInWindow', key, event: id });
   }
 
   get(key: string): Promise<string | undefined> {

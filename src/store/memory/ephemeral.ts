@@ -11,14 +11,18 @@
  * never read back (every caller gives them a key of their own), so `get` does not see
  * them; `delete` does remove them, as it removes the key in Redis.
  *
+ * A `takeInWindow` key is an entry too: its value the window's events as JSON
+ * (`[[at, id], …]`, oldest first), expiring with its newest event.
+ *
  * Several instances may share one `MemoryEphemeralHub` (tests of multi-node logic in
  * one process); `openEphemeralStore('memory')` gives each store its own hub.
  */
 import { EventEmitter } from 'node:events';
 import { PortcullisError } from '../../core/errors.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import type { EphemeralStore } from '../../core/ephemeral.js';
-import { positions, step, ttlMillis } from '../ephemeral-args.js';
+import type { EphemeralStore, WindowTake } from '../../core/ephemeral.js';
+import { randomId } from '../../core/ids.js';
+import { positions, step, ttlMillis, windowLimit } from '../ephemeral-args.js';
 import { OnceSet } from './once-set.js';
 
 interface Entry {
@@ -152,6 +156,42 @@ export class MemoryEphemeralStore implements EphemeralStore {
     if (!Number.isSafeInteger(current)) throw new PortcullisError('internal', 'ephemeral store: value is not an integer counter');
     e.value = String(current + inc);
     return current + inc;
+  }
+
+  async takeInWindow(key: string, windowMs: number, limit: number): Promise<WindowTake> {
+    this.open();
+    const window = ttlMillis(windowMs);
+    const max = windowLimit(limit);
+    const now = this.clock.now();
+    const events = this.windowEvents(key).filter(([at]) => at > now - window);
+    if (events.length >= max) return { taken: false, retryAfterMs: events[0]![0] + window - now };
+    const id = randomId(9);
+    events.push([now, id]);
+    this.hub.entries.set(key, { value: JSON.stringify(events), expiresAt: now + window });
+    return { taken: true, id, count: events.length };
+  }
+
+  async releaseInWindow(key: string, id: string): Promise<void> {
+    this.open();
+    const e = this.live(key);
+    if (e === undefined) return;
+    const events = this.windowEvents(key);
+    const left = events.filter(([, x]) => x !== id);
+    if (left.length !== events.length) e.value = JSON.stringify(left);
+  }
+
+  /** The events of a window key (none when it is absent or expired). */
+  private windowEvents(key: string): [number, string][] {
+    const e = this.live(key);
+    if (e === undefined) return [];
+    let events: unknown;
+    try {
+      events = JSON.parse(e.value);
+    } catch {
+      events = undefined;
+    }
+    if (!Array.isArray(events)) throw new PortcullisError('internal', 'ephemeral store: takeInWindow over a value that is not a window');
+    return events as [number, string][];
   }
 
   async get(key: string): Promise<string | undefined> {

@@ -11,12 +11,16 @@
  *   in one Lua script so no other command runs in between.
  * - advance: GET, compare and SET PX in one Lua script (Redis runs a script alone, so
  *   no other node's command lands between the check and the write).
+ * - takeInWindow: a sorted set of events scored by Redis's own clock (TIME, one clock
+ *   for every node): drop the scores that left the window, count, add or refuse, and
+ *   PEXPIRE the key, in one Lua script; releaseInWindow is ZREM.
  * - pub/sub on a second connection (a subscribed connection takes no other commands).
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { PortcullisError } from '../../core/errors.js';
-import type { EphemeralStore } from '../../core/ephemeral.js';
-import { positions, step, ttlMillis } from '../ephemeral-args.js';
+import type { EphemeralStore, WindowTake } from '../../core/ephemeral.js';
+import { randomId } from '../../core/ids.js';
+import { positions, step, ttlMillis, windowLimit } from '../ephemeral-args.js';
 
 const INCREMENT_LUA = `
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -31,6 +35,22 @@ if cur then
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`;
+
+const TAKE_IN_WINDOW_LUA = `
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'none' and kind ~= 'zset' then return redis.error_reply('ERR takeInWindow over a value that is not a window') end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
+if n >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, tonumber(oldest[2]) + window - now}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window)
+return {1, n + 1}`;
 
 const CONSUME_MADE_AT_LUA = `
 local epoch = redis.call('GET', KEYS[2])
@@ -49,6 +69,7 @@ type WithIncrement = Redis & {
   portcullisConsumeMadeAt(key: string, epochKey: string, ttlMs: number, madeAt: string, now: string): Promise<number>;
   portcullisIncrement(key: string, by: number, ttlMs: number): Promise<number>;
   portcullisAdvance(key: string, next: string, to: string, ttlMs: number): Promise<number>;
+  portcullisTakeInWindow(key: string, windowMs: number, limit: number, id: string): Promise<[number, number]>;
 };
 
 const OPTIONS: RedisOptions = {
@@ -128,6 +149,35 @@ export class RedisEphemeralStore implements EphemeralStore {
     return this.call('increment', async () => Number(await this.cmd.portcullisIncrement(this.prefix + key, step(by), ttlMillis(ttlMs))));
   }
 
+  takeInWindow(key: string, windowMs: number, limit: number): Promise<WindowTake> {
+    return this.call('takeInWindow', async () => {
+      const window = ttlMillis(windowMs);
+      const max = windowLimit(limit);
+      const id = randomId(9);
+      let r: [number, number];
+      try {
+        r = await this.cmd.portcullisTakeInWindow(this.prefix + key, window, max, id);
+      } catch (e) {
+        if (e instanceof Error && e.message.includes('takeInWindow over a value that is not a window')) {
+          throw new PortcullisError('internal', 'ephemeral store: takeInWindow over a value that is not a window', { cause: e });
+        }
+        throw e;
+      }
+      return r[0] === 1 ? { taken: true, id, count: Number(r[1]) } : { taken: false, retryAfterMs: Number(r[1]) };
+    });
+  }
+
+  releaseInWindow(key: string, id: string): Promise<void> {
+    return this.call('releaseInWindow', async () => {
+      try {
+        await this.cmd.zrem(this.prefix + key, id);
+      } catch (e) {
+        // a key of another type holds no event of ours
+        if (!(e instanceof Error && e.message.startsWith('WRONGTYPE'))) throw e;
+      }
+    });
+  }
+
   get(key: string): Promise<string | undefined> {
     return this.call('get', async () => (await this.cmd.get(this.prefix + key)) ?? undefined);
   }
@@ -189,6 +239,7 @@ export async function openRedisEphemeralStore(url: string, opts: { prefix: strin
   sub.on('error', keep);
   cmd.defineCommand('portcullisIncrement', { numberOfKeys: 1, lua: INCREMENT_LUA });
   cmd.defineCommand('portcullisAdvance', { numberOfKeys: 1, lua: ADVANCE_LUA });
+  cmd.defineCommand('portcullisTakeInWindow', { numberOfKeys: 1, lua: TAKE_IN_WINDOW_LUA });
   cmd.defineCommand('portcullisConsumeMadeAt', { numberOfKeys: 2, lua: CONSUME_MADE_AT_LUA });
   try {
     await Promise.all([cmd.connect(), sub.connect()]);
