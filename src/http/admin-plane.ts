@@ -24,7 +24,7 @@ import { webhookRoutes } from './admin/webhooks.js';
 import { auditRoutes } from './admin/audit.js';
 import { keyRoutes } from './admin/keys.js';
 import { certificateRoutes } from './admin/certificates.js';
-import { controlCharacterIssues, defineRoute, validate, type AdminRoute } from './admin/route.js';
+import { controlCharacterIssues, defineRoute, refuseBody, validate, type AdminRoute } from './admin/route.js';
 import { Health, OpenApiDocument } from './admin/schemas.js';
 import { tokenRoutes } from './admin/tokens.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -122,7 +122,9 @@ function register(f: FastifyInstance, s: Services, r: AdminRoute, prefix: string
     handler: async (request, reply) => {
       const badParams = controlCharacterIssues(request.params);
       if (badParams.length > 0) throw new PortcullisError('request.invalid', badParams.map((e) => `${e.path}: ${e.message}`).join('; '), { details: { errors: badParams } });
-      const body = r.body ? validate(r.body, request.body ?? undefined, 'body') : undefined;
+      let body: unknown;
+      if (r.body) body = validate(r.body, request.body ?? undefined, 'body');
+      else refuseBody(request);
       const query = r.query ? validate(r.query, withoutEmpty(request.query), 'query') : undefined;
       let result;
       try {

@@ -5,7 +5,7 @@
  * from what the server serves.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { PortcullisError } from '../../core/errors.js';
 import { issuePath } from '../../core/config/load.js';
 
@@ -114,4 +114,25 @@ export function validate<T>(schema: z.ZodType<T>, value: unknown, where: 'body' 
       : [{ path: i.path.length ? issuePath(i.path) : where, message: i.message }],
   );
   throw new PortcullisError('request.invalid', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { details: { errors } });
+}
+
+/** `{}` (which some clients send on every POST) and no body at all are the only bodies of a route without a body schema. */
+const NO_BODY = z.strictObject({}).optional();
+
+/**
+ * Refuses a body on a route that takes none, as a strict body schema refuses an unknown
+ * field: `request.invalid` naming each field, or `body` when it is not an object. A GET
+ * (or HEAD) with content is refused too: fastify does not read it, and a client that sent
+ * a filter there would otherwise get an unfiltered answer.
+ */
+export function refuseBody(request: FastifyRequest): void {
+  if (request.method === 'GET' || request.method === 'HEAD') {
+    const length = request.headers['content-length'];
+    if (request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) {
+      const message = `${request.method} requests take no body`;
+      throw new PortcullisError('request.invalid', `body: ${message}`, { details: { errors: [{ path: 'body', message }] } });
+    }
+    return;
+  }
+  validate(NO_BODY, request.body === '' ? undefined : request.body, 'body');
 }

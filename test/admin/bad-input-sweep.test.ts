@@ -1,0 +1,243 @@
+/**
+ * Every admin route, walked with malformed input: a body that is not JSON, JSON of the
+ * wrong type, a wrong content type, an empty body, an unknown field, a 1 MiB field, path
+ * ids that are malformed, too long or percent-encoded slashes, unknown and duplicate query
+ * parameters, out-of-range page sizes and cursors, a body on GET and DELETE. Each answer is
+ * a 4xx problem+json with a typed code and no stack, path or framework text, and nothing is
+ * written (the audit trail, which records every change, gains no change). The table below
+ * must name every registered route, so a new route is swept too.
+ */
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { startTestNode, type TestNode } from './node.js';
+
+type Ids = Record<string, string>;
+interface RouteCase {
+  /** Path parameters that name existing objects, so a mutation reaches the route's own checks. */
+  params?: (ids: Ids) => Record<string, string>;
+  /** Lists paged with `limit` and `after`. */
+  paged?: boolean;
+}
+
+const app = (ids: Ids) => ({ clientId: ids.app! });
+const user = (ids: Ids) => ({ id: ids.user! });
+const key = () => ({ name: 'sweep' });
+const serial = (ids: Ids) => ({ serial: ids.serial! });
+
+/** Every route of the admin plane; the test fails when the OpenAPI document (built from the route table) has one more or one less. */
+const ROUTES: Record<string, RouteCase> = {
+  'GET /healthz': {},
+  'GET /readyz': {},
+  'GET /metrics': {},
+  'GET /openapi.json': {},
+  'POST /v1/apps': {},
+  'GET /v1/apps': { paged: true },
+  'GET /v1/apps/{clientId}': { params: app },
+  'POST /v1/apps/{clientId}/disable': { params: app },
+  'POST /v1/apps/{clientId}/enable': { params: app },
+  'POST /v1/apps/{clientId}/revoke-tokens': { params: app },
+  'POST /v1/apps/{clientId}/rotate-secret': { params: app },
+  'PUT /v1/apps/{clientId}/jwks': { params: app },
+  'POST /v1/tokens/revoke': {},
+  'POST /v1/tokens/introspect': {},
+  'GET /v1/keys': {},
+  'POST /v1/keys/rotate': {},
+  'GET /v1/audit': {},
+  'GET /v1/audit/tail': {},
+  'GET /v1/audit/verify': {},
+  'POST /v1/apps/{clientId}/keys': { params: app },
+  'GET /v1/apps/{clientId}/keys': { params: app, paged: true },
+  'POST /v1/apps/{clientId}/keys/{keyid}/revoke': { params: (ids) => ({ clientId: ids.app!, keyid: ids.appKey! }) },
+  'POST /v1/webhooks': {},
+  'GET /v1/webhooks': { paged: true },
+  'DELETE /v1/webhooks/{id}': { params: (ids) => ({ id: ids.webhook! }) },
+  'GET /v1/webhooks/{id}/deliveries': { params: (ids) => ({ id: ids.webhook! }), paged: true },
+  'POST /v1/apps/{clientId}/encryption-keys': { params: app },
+  'GET /v1/apps/{clientId}/encryption-keys': { params: app, paged: true },
+  'POST /v1/apps/{clientId}/encryption-keys/{kid}/revoke': { params: (ids) => ({ clientId: ids.app!, kid: ids.encKey! }) },
+  'POST /v1/transit/keys': {},
+  'GET /v1/transit/keys': { paged: true },
+  'GET /v1/transit/keys/{name}': { params: key },
+  'POST /v1/transit/keys/{name}/rotate': { params: key },
+  'POST /v1/transit/keys/{name}/config': { params: key },
+  'POST /v1/transit/encrypt/{name}': { params: key },
+  'POST /v1/transit/decrypt/{name}': { params: key },
+  'POST /v1/transit/rewrap/{name}': { params: key },
+  'POST /v1/transit/datakey/{name}': { params: key },
+  'POST /v1/transit/sign/{name}': { params: key },
+  'POST /v1/transit/verify/{name}': { params: key },
+  'POST /v1/transit/hmac/{name}': { params: key },
+  'GET /v1/ca': {},
+  'POST /v1/certificates': {},
+  'GET /v1/certificates': { paged: true },
+  'GET /v1/certificates/{serial}': { params: serial },
+  'POST /v1/certificates/{serial}/renew': { params: serial },
+  'POST /v1/certificates/{serial}/revoke': { params: serial },
+  'GET /v1/lockouts/addresses/{address}': { params: () => ({ address: '192.0.2.7' }) },
+  'POST /v1/lockouts/addresses/{address}/unlock': { params: () => ({ address: '192.0.2.7' }) },
+  'POST /v1/users': {},
+  'GET /v1/users': { paged: true },
+  'GET /v1/users/{id}': { params: user },
+  'POST /v1/users/{id}/disable': { params: user },
+  'POST /v1/users/{id}/enable': { params: user },
+  'POST /v1/users/{id}/reset-mfa': { params: user },
+  'POST /v1/users/{id}/end-sessions': { params: user },
+  'POST /v1/users/{id}/unlock': { params: user },
+  'POST /v1/users/{id}/invite': { params: user },
+  'DELETE /v1/users/{id}': { params: user },
+  'GET /v1/users/{id}/sessions': { params: user, paged: true },
+  'DELETE /v1/users/{id}/sessions/{sid}': { params: (ids) => ({ id: ids.user!, sid: 'sweep-session' }) },
+};
+
+interface Answer {
+  status: number;
+  type: string;
+  text: string;
+}
+
+/** A raw HTTP/1.1 request (fetch refuses a body on GET): the admin token, the given headers and body. */
+function send(base: string, token: string, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const h: Record<string, string> = { authorization: `Bearer ${token}`, ...headers };
+    if (body !== undefined) {
+      h['content-type'] ??= 'application/json';
+      h['content-length'] = String(Buffer.byteLength(body));
+    }
+    const req = request({ host: u.hostname, port: u.port, method, path, headers: h }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type'] ?? ''), text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const LEAKS = /\bat [^\n]*:\d+:\d+|node_modules|\/src\/|\.ts\b|FST_|TypeError|ReferenceError|SyntaxError|stack/;
+
+describe('admin API: malformed input on every route', () => {
+  let t: TestNode;
+  let ids: Ids;
+  let routes: Array<{ method: string; path: string; case: RouteCase }>;
+  const failures: string[] = [];
+
+  /** Sends one malformed request and records what is wrong with the answer: not 4xx, not problem+json, untyped, or leaking. */
+  const expectRefused = async (what: string, method: string, path: string, body?: string, headers?: Record<string, string>, expect?: { status?: number; code?: string; names?: string }) => {
+    const r = await send(t.admin, t.adminToken, method, path, body, headers);
+    const label = `${method} ${path.length > 90 ? `${path.slice(0, 90)}…` : path} with ${what}`;
+    if (r.status < 400 || r.status > 499) return void failures.push(`${label} → ${r.status} ${r.text.slice(0, 160)}`);
+    if (!r.type.startsWith('application/problem+json')) return void failures.push(`${label} → ${r.status} ${r.type} (not problem+json)`);
+    const p = JSON.parse(r.text) as { code?: unknown; status?: unknown; detail?: unknown; errors?: Array<{ path: string }> };
+    if (typeof p.code !== 'string' || p.status !== r.status || typeof p.detail !== 'string') failures.push(`${label} → untyped problem ${r.text.slice(0, 160)}`);
+    if (LEAKS.test(r.text) || r.text.includes(t.adminToken)) failures.push(`${label} → leaks ${r.text.slice(0, 200)}`);
+    if (expect?.status !== undefined && r.status !== expect.status) failures.push(`${label} → ${r.status}, expected ${expect.status}: ${r.text.slice(0, 160)}`);
+    if (expect?.code !== undefined && p.code !== expect.code) failures.push(`${label} → ${String(p.code)}, expected ${expect.code}: ${String(p.detail).slice(0, 160)}`);
+    if (expect?.names !== undefined && !String(p.detail).includes(expect.names)) failures.push(`${label} → detail does not name ${expect.names}: ${String(p.detail).slice(0, 160)}`);
+  };
+  const auditHead = async (): Promise<number> => {
+    const tail = await t.api('/v1/audit/tail?limit=1');
+    return (tail.body.rows as Array<{ seq: number }>).at(-1)?.seq ?? 0;
+  };
+  const fill = (r: { path: string; case: RouteCase }, override?: (name: string, value: string) => string): string => {
+    const values = r.case.params?.(ids) ?? {};
+    return r.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+      const v = values[name];
+      if (v === undefined) throw new Error(`${r.path}: no value for {${name}}`);
+      return override ? override(name, v) : encodeURIComponent(v);
+    });
+  };
+
+  before(async () => {
+    t = await startTestNode();
+    const a = await t.api('/v1/apps', { body: { name: 'sweep', audiences: ['api'] } });
+    const u = await t.api('/v1/users', { body: { email: 'sweep@example.test', invite: true } });
+    const w = await t.api('/v1/webhooks', { body: { url: 'https://hooks.example.test/x', events: ['*'] } });
+    const c = await t.api('/v1/certificates', { body: { profile: 'server', dns_names: ['sweep.example.test'] } });
+    const k = await t.api(`/v1/apps/${a.body.client_id}/keys`, { body: { type: 'hmac' } });
+    const e = await t.api(`/v1/apps/${a.body.client_id}/encryption-keys`, { body: { type: 'symmetric' } });
+    const x = await t.api('/v1/transit/keys', { body: { name: 'sweep' } });
+    assert.deepEqual([a, u, w, c, k, e, x].map((r) => r.status), [201, 201, 201, 201, 201, 201, 201]);
+    ids = { app: a.body.client_id, user: u.body.user.id, webhook: w.body.webhook.id, serial: c.body.serial, appKey: k.body.key.keyid, encKey: e.body.key.kid };
+    const doc = (await t.api('/openapi.json', { token: null })).body as { paths: Record<string, Record<string, unknown>> };
+    const served = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
+    assert.deepEqual([...served].sort(), Object.keys(ROUTES).sort(), 'every registered route has a row in ROUTES (and every row a route)');
+    routes = served.map((s) => {
+      const [method, path] = s.split(' ') as [string, string];
+      return { method, path, case: ROUTES[s]! };
+    });
+  });
+  after(() => t.close());
+
+  test('every registered admin route is in the sweep table', () => {
+    assert.equal(routes.length, Object.keys(ROUTES).length);
+  });
+
+  test('a route that takes no body accepts none, or {}; a field, an array or null in its body → 400 request.invalid naming it', async () => {
+    assert.equal((await t.api(`/v1/apps/${ids.app}/enable`, { method: 'POST' })).status, 200);
+    assert.equal((await t.api(`/v1/apps/${ids.app}/enable`, { body: {} })).status, 200);
+    const head = await auditHead();
+    const field = await t.api(`/v1/apps/${ids.app}/disable`, { body: { reason: 'x' } });
+    assert.equal(field.status, 400);
+    assert.equal(field.body.code, 'request.invalid');
+    assert.deepEqual(field.body.errors, [{ path: 'reason', message: 'unknown key' }]);
+    const array = await t.api(`/v1/webhooks/${ids.webhook}`, { method: 'DELETE', body: [] });
+    assert.equal(array.status, 400);
+    assert.equal(array.body.code, 'request.invalid');
+    assert.equal(array.body.errors[0].path, 'body');
+    const get = await send(t.admin, t.adminToken, 'GET', `/v1/apps/${ids.app}`, '{"x":1}');
+    assert.equal(get.status, 400);
+    assert.deepEqual(JSON.parse(get.text).errors, [{ path: 'body', message: 'GET requests take no body' }]);
+    assert.equal((await t.api(`/v1/apps/${ids.app}`)).body.app.status, 'active');
+    assert.equal(await auditHead(), head);
+  });
+
+  test('malformed bodies, path ids and queries on every route → 4xx problem+json, typed, no leak, nothing written', async () => {
+    const head = await auditHead();
+    const big = 'a'.repeat(1 << 20);
+    for (const r of routes) {
+      const url = fill(r);
+      const v1 = r.path.startsWith('/v1/');
+      const write = r.method !== 'GET';
+      if (write) {
+        await expectRefused('a body that is not JSON', r.method, url, '{"a":', undefined, { status: 400, code: 'request.malformed' });
+        await expectRefused('an empty JSON body', r.method, url, '', undefined, { status: 400, code: 'request.malformed' });
+        await expectRefused('a form body', r.method, url, 'a=1', { 'content-type': 'application/x-www-form-urlencoded' }, { status: 415, code: 'request.unsupported-media-type' });
+        await expectRefused('an XML body', r.method, url, '<a/>', { 'content-type': 'application/xml' }, { status: 415 });
+        await expectRefused('a __proto__ key', r.method, url, '{"__proto__":{"admin":true}}', undefined, { status: 400 });
+        await expectRefused('a body nested 10 000 deep', r.method, url, `${'['.repeat(10_000)}${']'.repeat(10_000)}`, undefined, { status: 400 });
+        await expectRefused('a 1 MiB field', r.method, url, JSON.stringify({ zzz: big }));
+        await expectRefused('a JSON array', r.method, url, '[]', undefined, { status: 400, code: 'request.invalid' });
+        await expectRefused('a JSON string', r.method, url, '"x"', undefined, { status: 400, code: 'request.invalid' });
+        await expectRefused('JSON null', r.method, url, 'null', undefined, { status: 400, code: 'request.invalid' });
+        await expectRefused('a text/plain body', r.method, url, '{}', { 'content-type': 'text/plain' }, { code: 'request.invalid' });
+        await expectRefused('an unknown field', r.method, url, '{"zzz":1}', undefined, { status: 400, code: 'request.invalid' });
+      } else if (v1) {
+        await expectRefused('a JSON body on GET', r.method, url, '{"limit":1}', undefined, { status: 400, code: 'request.invalid' });
+      }
+      if (r.case.params) {
+        const first = r.path.match(/\{(\w+)\}/)![1]!;
+        const only = (value: string) => fill(r, (name, v) => (name === first ? value : encodeURIComponent(v)));
+        await expectRefused('a NUL in a path id', r.method, only('x%00y'), write ? '{}' : undefined, undefined, { status: 400, code: 'request.invalid', names: first });
+        await expectRefused('a lone surrogate (invalid UTF-8) in a path id', r.method, only('%ED%A0%80'), write ? '{}' : undefined, undefined, { status: 400, code: 'request.malformed' });
+        await expectRefused('bad percent-encoding in a path id', r.method, only('%ZZ'), write ? '{}' : undefined, undefined, { status: 400, code: 'request.malformed' });
+        await expectRefused('a 300-character path id', r.method, only('a'.repeat(300)), write ? '{}' : undefined, undefined, { status: 414, code: 'request.malformed' });
+        await expectRefused('a percent-encoded slash in a path id', r.method, only('..%2F..%2Fkeys'), write ? '{}' : undefined);
+      }
+      if (r.case.paged) {
+        for (const q of ['limit=0', 'limit=-5', 'limit=1001', 'limit=1.5', 'limit=NaN', 'limit=Infinity', 'limit=1e400', 'limit=1&limit=2', 'limit[a]=1', `after=${'9'.repeat(30)}.x!`, `after=${'x'.repeat(300)}`, 'after=a&after=b']) {
+          await expectRefused(`?${q.slice(0, 40)}`, 'GET', `${url}?${q}`, undefined, undefined, { status: 400, code: 'request.invalid' });
+        }
+      }
+      if (v1 && r.case.paged) {
+        await expectRefused('an unknown query parameter', r.method, `${url}?zzz=1`, undefined, undefined, { status: 400, code: 'request.invalid', names: 'zzz' });
+      }
+    }
+    assert.deepEqual(failures, []);
+    // a refused transit operation is audited with its reason (transit-ops.ts); no change is
+    const changes = ((await t.api(`/v1/audit?after=${head}&limit=1000`)).body.rows as Array<{ reason: string | null }>).filter((row) => row.reason === null);
+    assert.deepEqual(changes, [], 'a refused request wrote nothing');
+  });
+});
