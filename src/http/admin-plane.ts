@@ -10,6 +10,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AggregatorRegistry } from 'prom-client';
+import { z } from 'zod';
 import type { Services } from '../app.js';
 import { PortcullisError } from '../core/errors.js';
 import { adminTokenChecker } from './admin-auth.js';
@@ -122,10 +123,11 @@ function register(f: FastifyInstance, s: Services, r: AdminRoute, prefix: string
     handler: async (request, reply) => {
       const badParams = controlCharacterIssues(request.params);
       if (badParams.length > 0) throw new PortcullisError('request.invalid', badParams.map((e) => `${e.path}: ${e.message}`).join('; '), { details: { errors: badParams } });
+      // the query first: an unknown parameter is named even when the body is wrong too
+      const query = r.query ? validate(r.query, withoutEmpty(request.query), 'query') : r.auth ? void validate(NO_QUERY, withoutEmpty(request.query), 'query') : undefined;
       let body: unknown;
       if (r.body) body = validate(r.body, request.body ?? undefined, 'body');
       else refuseBody(request);
-      const query = r.query ? validate(r.query, withoutEmpty(request.query), 'query') : undefined;
       let result;
       try {
         result = await r.handler({ body, query, params: request.params as Record<string, string>, request, reply });
@@ -142,12 +144,15 @@ function register(f: FastifyInstance, s: Services, r: AdminRoute, prefix: string
   });
 }
 
-/** `?after=` means "not given", so the default applies. */
+/** `?after=` means "not given", so the default applies; the name stays, so `?dry_run` is still an unknown parameter. */
 function withoutEmpty(q: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries((q ?? {}) as Record<string, unknown>)) if (v !== '') out[k] = v;
+  for (const [k, v] of Object.entries((q ?? {}) as Record<string, unknown>)) out[k] = v === '' ? undefined : v;
   return out;
 }
+
+/** The query of an admin route that takes no parameters: any parameter is refused, as the paged lists refuse an unknown one. */
+const NO_QUERY = z.strictObject({});
 
 /** Request bodies of admin routes, unless a route sets its own (the transit operations). */
 const ADMIN_BODY_LIMIT = 256 * 1024;

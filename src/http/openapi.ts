@@ -47,13 +47,15 @@ const STATUS_TEXT: Record<number, string> = {
 
 /**
  * Statuses the plane answers before a route's handler runs: a path parameter that is not
- * text or not validly percent-encoded (400) or too long (414); a body on a change that is
- * not JSON (400), over the limit (413) or, where a body is read, of another media type (415).
+ * text or not validly percent-encoded (400) or too long (414); on /v1/, a query parameter
+ * the route does not take or a body on a GET (400); a body on a change that is not JSON or
+ * not what the route takes (400), over the limit (413) or of another media type (415).
  */
 function frameworkStatuses(r: AdminRoute): number[] {
   const out: number[] = [];
   if (r.path.includes(':')) out.push(400, 414);
-  if (r.auth && r.method !== 'GET') out.push(400, 413);
+  if (r.auth) out.push(400);
+  if (r.auth && r.method !== 'GET') out.push(400, 413, 415);
   if (r.body) out.push(400, 413, 415);
   return out;
 }

@@ -1,9 +1,9 @@
 /**
  * The OpenAPI document names every status an operation answers to a malformed request:
  * a path parameter with a control character or bad percent-encoding (400), one too long
- * for the router (414), a body that is not JSON (400), not `application/json` (415) or
- * over the limit (413). A client generated from the document must not meet an
- * undocumented status.
+ * for the router (414), a query parameter the route does not take (400), a body that is
+ * not JSON or not what the route takes (400), not `application/json` (415) or over the
+ * limit (413). A client generated from the document must not meet an undocumented status.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -50,10 +50,15 @@ describe('admin API: documented statuses for malformed requests', () => {
     await check('a 300-character path parameter', (o) => (o.path.includes('{') ? { url: withParam(o.path, 'a'.repeat(300)), init: {} } : undefined));
   });
 
+  test('an unknown query parameter on an admin route (400 request.invalid) is documented', async () => {
+    await check('?zzz=1', (o) => (o.path.startsWith('/v1/') ? { url: `${withParam(o.path, 'x')}?zzz=1`, init: {} } : undefined));
+  });
+
   test('a change whose body is not JSON (400), not application/json (415) or too large (413) is documented', async () => {
     const changes = (o: { method: string; path: string }) => o.method !== 'GET' && o.path.startsWith('/v1/');
     await check('body "{"', (o) => (changes(o) ? { url: withParam(o.path, 'x'), init: { body: '{' } } : undefined));
-    await check('a text/plain body', (o) => (changes(o) && o.op.requestBody ? { url: withParam(o.path, 'x'), init: { body: 'x', headers: { 'content-type': 'text/plain' } } } : undefined));
+    await check('a text/plain body', (o) => (changes(o) ? { url: withParam(o.path, 'x'), init: { body: 'x', headers: { 'content-type': 'text/plain' } } } : undefined));
+    await check('a form body', (o) => (changes(o) ? { url: withParam(o.path, 'x'), init: { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } } } : undefined));
     await check('a 9 MiB body', (o) => (changes(o) ? { url: withParam(o.path, 'x'), init: { body: JSON.stringify({ pad: 'x'.repeat(9 * 1024 * 1024) }) } } : undefined));
   });
 });
