@@ -207,6 +207,22 @@ describe('admin API: malformed input on every route', () => {
     assert.equal(await auditHead(), head);
   });
 
+  test('a body that matches none of the shapes a route takes names the field that is wrong, not just "body: Invalid input"', async () => {
+    const cases: Array<[string, unknown, Array<{ path: string; message: string }>]> = [
+      ['/v1/transit/encrypt/sweep', { batch_input: [{ plaintext: 'AA==' }, { plaintext: 5 }] }, [{ path: 'batch_input[1].plaintext', message: 'Invalid input: expected string, received number' }]],
+      ['/v1/transit/datakey/sweep', { bits: 100 }, [{ path: 'bits', message: 'Invalid input: expected 128 or expected 256 or expected 512' }]],
+      ['/v1/transit/encrypt/sweep', [], [{ path: 'body', message: 'Invalid input: expected object, received array' }]],
+      [`/v1/apps/${ids.app}/keys`, { type: 'hmac', keyid: 'ok', zzz: 1 }, [{ path: 'zzz', message: 'unknown key' }]],
+      [`/v1/apps/${ids.app}/encryption-keys`, { jwk: { kty: 'EC' }, alg: 'nope' }, [{ path: 'alg', message: 'Invalid option: expected one of "dir"|"A256KW"|"ECDH-ES+A256KW"|"ECDH-ES"|"RSA-OAEP-256"' }]],
+    ];
+    for (const [path, body, errors] of cases) {
+      const r = await t.api(path, { body });
+      assert.equal(r.status, 400, path);
+      assert.equal(r.body.code, 'request.invalid');
+      assert.deepEqual(r.body.errors, errors, `${path} ${JSON.stringify(body)}`);
+    }
+  });
+
   test('malformed bodies, path ids and queries on every route → 4xx problem+json, typed, no leak, nothing written', async () => {
     const head = await auditHead();
     const big = 'a'.repeat(1 << 20);
@@ -226,7 +242,7 @@ describe('admin API: malformed input on every route', () => {
         await expectRefused('a JSON string', r.method, url, '"x"', undefined, { status: 400, code: 'request.invalid' });
         await expectRefused('JSON null', r.method, url, 'null', undefined, { status: 400, code: 'request.invalid' });
         await expectRefused('a text/plain body', r.method, url, '{}', { 'content-type': 'text/plain' }, { code: 'request.invalid' });
-        await expectRefused('an unknown field', r.method, url, '{"zzz":1}', undefined, { status: 400, code: 'request.invalid' });
+        await expectRefused('an unknown field', r.method, url, '{"zzz":1}', undefined, { status: 400, code: 'request.invalid', names: 'zzz' });
       } else if (v1) {
         await expectRefused('a JSON body on GET', r.method, url, '{"limit":1}', undefined, { status: 400, code: 'request.invalid' });
       }

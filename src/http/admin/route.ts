@@ -108,12 +108,29 @@ export function validate<T>(schema: z.ZodType<T>, value: unknown, where: 'body' 
   }
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const errors = r.error.issues.flatMap((i) =>
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ path: issuePath([...i.path, k]), message: 'unknown key' }))
-      : [{ path: i.path.length ? issuePath(i.path) : where, message: i.message }],
-  );
+  const errors = fieldErrors(r.error.issues, [], where);
   throw new PortcullisError('request.invalid', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { details: { errors } });
+}
+
+/**
+ * zod issues as `{ path, message }` per field. A value that matches none of the shapes a
+ * union takes is explained by the shape it came closest to (the fewest errors; the first on
+ * a tie), so `batch_input[1].plaintext` or `zzz: unknown key` is named rather than zod's
+ * bare "Invalid input"; when every shape refuses the value itself, each one's expectation is listed.
+ */
+function fieldErrors(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[], where: string): Array<{ path: string; message: string }> {
+  return issues.flatMap((i) => {
+    const path = [...prefix, ...i.path];
+    const at = path.length ? issuePath(path) : where;
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: issuePath([...path, k]), message: 'unknown key' }));
+    if (i.code !== 'invalid_union' || i.errors.length === 0) return [{ path: at, message: i.message }];
+    const options = i.errors.map((e) => fieldErrors(e, path, where));
+    if (options.every((o) => o.length === 1 && o[0]!.path === at)) {
+      const expected = [...new Set(options.map((o) => o[0]!.message.replace(/^Invalid input: /, '')))];
+      return [{ path: at, message: `Invalid input: ${expected.join(' or ')}` }];
+    }
+    return options.reduce((best, o) => (o.length < best.length ? o : best));
+  });
 }
 
 /** `{}` (which some clients send on every POST) and no body at all are the only bodies of a route without a body schema. */
