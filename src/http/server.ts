@@ -3,6 +3,8 @@
  * problem+json (or OAuth errors under /oauth2/), no stack traces, no framework error
  * texts, security headers, and request logs without credentials.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -39,12 +41,33 @@ function frameworkError(err: { code?: string }): PortcullisError {
   return new PortcullisError('request.malformed', 'malformed request');
 }
 
+/** What Node's HTTP parser raises before a request exists (oversized headers or URL, a timeout, bytes that are not HTTP). */
+function clientError(err: { code?: string }): PortcullisError {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return new PortcullisError('request.headers-too-large', 'request headers (or the URL) exceed the size limit');
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new PortcullisError('request.timeout', 'request not received in time');
+  return new PortcullisError('request.malformed', 'malformed HTTP request');
+}
+
+/** fastify's `clientErrorHandler`: the answer is problem+json, as every other error of the plane, not fastify's own JSON. */
+function onClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // a response under way on this socket: bytes written now would land inside it
+  if (socket.writable && (socket as Duplex & { _httpMessage?: unknown })._httpMessage == null) {
+    const w = problem(clientError(err));
+    const body = JSON.stringify(w.body);
+    const head = { ...w.headers, ...SECURITY_HEADERS, 'content-length': String(Buffer.byteLength(body)), connection: 'close' };
+    socket.write(`HTTP/1.1 ${w.status} ${STATUS_CODES[w.status] ?? 'Error'}\r\n${Object.entries(head).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
 export function createHttpServer(logger: Logger, options: FastifyServerOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: 1 << 20,
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
+    clientErrorHandler: onClientError,
     // raised before routing, so no hook runs: the security headers are set here too
     frameworkErrors: (err, req, reply) => {
       const typed = frameworkError(err as { code?: string });

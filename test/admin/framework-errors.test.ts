@@ -1,9 +1,11 @@
 /**
  * Requests fastify refuses before routing (bad percent-encoding, an over-long path
- * parameter) get the same problem+json answer, typed code and security headers as
- * every other error, not fastify's own JSON.
+ * parameter), and those Node's HTTP parser refuses before a request exists (headers or
+ * a URL over the size limit, a request line that is not HTTP), get the same problem+json
+ * answer and typed code as every other error, not fastify's own JSON.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startTestNode, type TestNode } from './node.js';
 
@@ -32,5 +34,33 @@ describe('admin API: errors raised by the framework before routing', () => {
     assert.equal(r.body.code, 'request.malformed');
     assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
     assert.doesNotMatch(JSON.stringify(r.body), /FST_/);
+  });
+
+  /** Writes raw bytes to the admin plane and reads the answer until the server closes the connection. */
+  const raw = (bytes: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const u = new URL(t.admin);
+      const socket = connect(Number(u.port), u.hostname, () => socket.end(bytes));
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (c: string) => (text += c));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+
+  test('a URL over the header size limit → 431 problem+json request.headers-too-large, not fastify JSON', async () => {
+    const r = await raw(`GET /v1/apps?after=${'x'.repeat(20_000)} HTTP/1.1\r\nHost: ${new URL(t.admin).host}\r\nAuthorization: Bearer ${t.adminToken}\r\n\r\n`);
+    assert.match(r, /^HTTP\/1\.1 431 /);
+    assert.match(r, /\r\ncontent-type: application\/problem\+json\r\n/i);
+    const body = JSON.parse(r.slice(r.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.code, 'request.headers-too-large');
+    assert.equal(body.status, 431);
+  });
+
+  test('a request line that is not HTTP → 400 problem+json request.malformed', async () => {
+    const r = await raw('NOT HTTP AT ALL\r\n\r\n');
+    assert.match(r, /^HTTP\/1\.1 400 /);
+    const body = JSON.parse(r.slice(r.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.code, 'request.malformed');
   });
 });
