@@ -29,6 +29,7 @@ function printApp(a: AppView): void {
     ['name:', a.name],
     ['status:', a.status],
     ['audiences:', a.audiences.join(' ')],
+    ['serves:', a.served_audiences.join(' ') || '-'],
     ['scopes:', a.scopes.join(' ')],
     ['auth method:', a.token_endpoint_auth_method],
     ['public keys:', String(a.jwks_keys)],
@@ -62,14 +63,16 @@ export function registerApp(program: Command): void {
     .option('--redirect-uri <uri...>', 'exact redirect URI for user sign-in (authorization code + PKCE); repeatable')
     .option('--type <type>', 'confidential (default) or public (browser/native app: no secret, PKCE only)')
     .option('--mfa-required', 'users signing in to this app must complete a second factor')
+    .option('--serves <audience...>', 'audience the app serves as a resource server: it may introspect tokens issued for it (repeatable; default none)')
     .action(
-      action(async (name: string, o: JsonOpt & { audience: string[]; scope?: string[]; jwks?: string; authMethod?: string; redirectUri?: string[]; type?: string; mfaRequired?: boolean }) => {
+      action(async (name: string, o: JsonOpt & { audience: string[]; scope?: string[]; jwks?: string; authMethod?: string; redirectUri?: string[]; type?: string; mfaRequired?: boolean; serves?: string[] }) => {
         const body: Record<string, unknown> = { name, audiences: o.audience, scopes: o.scope ?? [] };
         if (o.jwks) body.jwks = readJwksFile(o.jwks);
         if (o.authMethod) body.token_endpoint_auth_method = o.authMethod;
         if (o.redirectUri) body.redirect_uris = o.redirectUri;
         if (o.type) body.type = o.type;
         if (o.mfaRequired) body.mfa_required = true;
+        if (o.serves) body.served_audiences = o.serves;
         printCredentials(await adminClient(o).call('POST', '/v1/apps', body), o.json);
       }),
     );
@@ -124,6 +127,16 @@ export function registerApp(program: Command): void {
         const { app: a } = await adminClient(o).call<{ app: AppView }>('PUT', `/v1/apps/${encodeURIComponent(id)}/jwks`, readJwksFile(file));
         if (o.json) printJson(a);
         else process.stdout.write(`${a.client_id}: ${a.jwks_keys} public key(s); authenticates with private_key_jwt\n`);
+      }),
+    );
+
+  cmd('set-serves <clientId> [audience...]')
+    .description('replace the audiences the app serves as a resource server (it may introspect tokens issued for them); none: it serves none')
+    .action(
+      action(async (id: string, audiences: string[], o: JsonOpt) => {
+        const { app: a } = await adminClient(o).call<{ app: AppView }>('PUT', `/v1/apps/${encodeURIComponent(id)}/served-audiences`, { served_audiences: audiences });
+        if (o.json) printJson(a);
+        else process.stdout.write(`${a.client_id} serves: ${a.served_audiences.join(' ') || '(none)'}\n`);
       }),
     );
 }

@@ -28,6 +28,8 @@ export interface CreateAppInput {
   /** Default: client_credentials, plus authorization_code and refresh_token when redirect URIs are given (public apps: no client_credentials). */
   grantTypes?: AppGrantType[];
   mfaRequired?: boolean;
+  /** Audiences the app serves as a resource server: it may introspect tokens issued for them. Default none. */
+  servedAudiences?: string[];
 }
 
 /**
@@ -61,6 +63,7 @@ export interface AppView {
   redirect_uris: string[];
   grant_types: AppGrantType[];
   mfa_required: boolean;
+  served_audiences: string[];
   created_at: string;
   updated_at: string;
 }
@@ -80,12 +83,21 @@ export function viewApp(a: AppRecord): AppView {
     redirect_uris: a.redirectUris ?? [],
     grant_types: a.grantTypes ?? ['client_credentials'],
     mfa_required: a.mfaRequired ?? false,
+    served_audiences: a.servedAudiences ?? [],
     created_at: new Date(a.createdAt).toISOString(),
     updated_at: new Date(a.updatedAt).toISOString(),
   };
 }
 
 const NAME = /^[\w .@:-]{1,100}$/;
+
+/** Served audiences, deduplicated; each a non-empty `aud` value of at most 200 characters without control characters. */
+function servedAudiences(list: readonly string[]): string[] {
+  for (const [i, a] of list.entries()) {
+    if (a.length === 0 || a.length > 200 || /[\x00-\x1f\x7f]/.test(a)) throw new PortcullisError('request.invalid', `served_audiences[${i}]: 1-200 characters, no control characters`);
+  }
+  return [...new Set(list)];
+}
 const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 async function checkJwks(jwks: JWK[]): Promise<void> {
@@ -197,6 +209,7 @@ export class AppService {
     if (appType !== 'public' && (method === 'tls_client_auth' || method === 'self_signed_tls_client_auth') && grantTypes.some((g) => g !== 'client_credentials')) {
       throw new PortcullisError('request.invalid', `token_endpoint_auth_method: ${method} is for the client_credentials grant only; a sign-in app (redirect_uris, authorization_code, refresh_token) uses client_secret_basic, client_secret_post or private_key_jwt`);
     }
+    const served = servedAudiences(input.servedAudiences ?? []);
     const now = this.clock.now();
     // RFC 8705 apps authenticate with their certificate: no secret either.
     const clientSecret = method === 'private_key_jwt' || method === 'tls_client_auth' || method === 'self_signed_tls_client_auth' || appType === 'public' ? null : generateClientSecret();
@@ -218,10 +231,11 @@ export class AppService {
       appType,
       grantTypes,
       mfaRequired: input.mfaRequired ?? false,
+      ...(served.length ? { servedAudiences: served } : {}),
     };
     await this.store.createApp(app);
     this.install(app.clientId, app, ++this.sequence);
-    this.audit.record({ time: now, type: 'app.created', actor, clientId: app.clientId, data: { name: app.name, audiences: app.audiences, scopes: app.scopes, method } });
+    this.audit.record({ time: now, type: 'app.created', actor, clientId: app.clientId, data: { name: app.name, audiences: app.audiences, scopes: app.scopes, method, ...(served.length ? { servedAudiences: served } : {}) } });
     await this.events.emit({ type: 'app.changed', clientId: app.clientId });
     return { app, clientSecret };
   }
@@ -292,6 +306,18 @@ export class AppService {
       { type: 'app.status', clientId, disabled: false },
       { type: 'app.changed', clientId },
     ]);
+    return updated;
+  }
+
+  /**
+   * Replaces the audiences the app serves as a resource server (none: it introspects only
+   * its own tokens). Every node applies it on the `app.changed` event.
+   */
+  async setServedAudiences(clientId: string, audiences: readonly string[], actor: string): Promise<AppRecord> {
+    const served = servedAudiences(audiences);
+    const updated = await this.patch(clientId, { servedAudiences: served });
+    this.audit.record({ time: this.clock.now(), type: 'app.served-audiences-set', actor, clientId, data: { servedAudiences: served } });
+    await this.events.emit({ type: 'app.changed', clientId });
     return updated;
   }
 

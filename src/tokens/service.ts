@@ -15,6 +15,7 @@ import { namedClientId } from './client-id.js';
 import { grantAudience, grantScopes, issueAccessToken, type TokenResponse } from './issue.js';
 import type { RevocationSet } from './revocation-set.js';
 import type { TokenRevocationStore } from './store.js';
+import { mayIntrospect } from './may-introspect.js';
 import { verifyOwnToken, type AccessTokenClaims } from './verify-own-token.js';
 
 export interface TokenServiceDeps {
@@ -181,7 +182,8 @@ export class TokenService {
 
   /**
    * POST /oauth2/introspect (RFC 7662). The caller sees a token as active only when it
-   * was issued to the caller or names one of the caller's audiences (a resource server).
+   * was issued to the caller or names an audience the caller serves as a resource server
+   * (`servedAudiences`). Being a client of an audience (`audiences`) is no such right.
    */
   async introspect(req: EndpointRequest): Promise<IntrospectionResponse> {
     const app = await this.auth(req, '/oauth2/introspect');
@@ -189,8 +191,12 @@ export class TokenService {
     if (!token) throw new PortcullisError('oauth.invalid-request', 'token is required');
     const claims = await this.activeClaims(token);
     if (!claims) return { active: false };
-    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-    if (claims.client_id !== app.clientId && !aud.some((a) => app.audiences.includes(a))) return { active: false };
+    // RFC 7662 §4: "the authorization server MUST determine whether or not the token can be
+    // introspected by the protected resource"; a refusal looks like any inactive token.
+    if (!mayIntrospect(app, claims.client_id, claims.aud)) {
+      this.d.audit.record({ time: this.d.clock.now(), type: 'token.introspect-refused', actor: `client:${app.clientId}`, clientId: app.clientId, reason: 'oauth.unauthorized-client', data: { endpoint: '/oauth2/introspect', tokenClientId: claims.client_id, jti: claims.jti } });
+      return { active: false };
+    }
     return describe(claims);
   }
 }

@@ -8,7 +8,7 @@ export interface AppRecord {
   /** Public identifier (OAuth client_id). */
   clientId: string;
   name: string;
-  /** Audiences (resource servers) tokens may be issued for. */
+  /** Audiences (resource servers) tokens may be issued for: the APIs this app is a client of. */
   audiences: string[];
   /** Scopes the app may be granted. */
   scopes: string[];
@@ -35,12 +35,17 @@ export interface AppRecord {
   grantTypes?: AppGrantType[];
   /** A second factor is required when users sign in to this app. */
   mfaRequired?: boolean;
+  /**
+   * Audiences this app serves as a resource server (migration 0017): it may introspect
+   * tokens issued for them (RFC 7662 §4). Absent: none, so only its own tokens.
+   */
+  servedAudiences?: string[];
 }
 
 export type AppType = 'confidential' | 'public';
 export type AppGrantType = 'client_credentials' | 'authorization_code' | 'refresh_token';
 
-export type AppPatch = Partial<Pick<AppRecord, 'name' | 'audiences' | 'scopes' | 'tokenEndpointAuthMethod' | 'secretVerifier' | 'jwks' | 'status' | 'tokensRevokedBefore' | 'redirectUris' | 'postLogoutRedirectUris' | 'appType' | 'grantTypes' | 'mfaRequired'>>;
+export type AppPatch = Partial<Pick<AppRecord, 'name' | 'audiences' | 'scopes' | 'tokenEndpointAuthMethod' | 'secretVerifier' | 'jwks' | 'status' | 'tokensRevokedBefore' | 'redirectUris' | 'postLogoutRedirectUris' | 'appType' | 'grantTypes' | 'mfaRequired' | 'servedAudiences'>>;
 
 export interface RevokedToken {
   jti: string;

@@ -87,11 +87,50 @@ describe('admin API: apps', () => {
       ['POST', `/v1/apps/${id}/rotate-secret`, undefined],
       ['POST', `/v1/apps/${id}/revoke-tokens`, undefined],
       ['PUT', `/v1/apps/${id}/jwks`, { keys: [publicJwk().pub] }],
+      ['PUT', `/v1/apps/${id}/served-audiences`, { served_audiences: ['orders-api'] }],
     ] as const) {
       const res = await t.api(path, { method, ...(body ? { body } : {}) });
       assert.equal(res.status, 404, `${method} ${path}`);
       assert.equal(res.body.code, 'not-found');
     }
+  });
+
+  test('served audiences: none by default; set at registration and replaced with PUT …/served-audiences, shown by GET, audited, and in force for introspection', async () => {
+    const plain = await create('serves-nothing');
+    assert.deepEqual(plain.app.served_audiences, []);
+    const rs = await create('orders-service', { served_audiences: ['orders-api', 'orders-api', 'billing-api'] });
+    assert.deepEqual(rs.app.served_audiences, ['orders-api', 'billing-api']);
+    assert.deepEqual(AppResponse.parse((await t.api(`/v1/apps/${rs.client_id}`)).body).app.served_audiences, ['orders-api', 'billing-api']);
+
+    const token = await issueToken(t.identity, plain.client_id, plain.client_secret!);
+    const introspect = async (c: { client_id: string; client_secret: string | null }) =>
+      (await fetch(`${t.identity}/oauth2/introspect`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${token}` })).json();
+    assert.equal((await introspect(rs)).active, true);
+
+    const set = await t.api(`/v1/apps/${rs.client_id}/served-audiences`, { method: 'PUT', body: { served_audiences: ['billing-api'] } });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.deepEqual(AppResponse.parse(set.body).app.served_audiences, ['billing-api']);
+    const row = await lastAudit();
+    assert.equal(row.type, 'app.served-audiences-set');
+    assert.equal(row.clientId, rs.client_id);
+    assert.deepEqual(row.data, { servedAudiences: ['billing-api'] });
+    assert.deepEqual(await introspect(rs), { active: false });
+    assert.deepEqual(AppResponse.parse((await t.api(`/v1/apps/${rs.client_id}`)).body).app.served_audiences, ['billing-api']);
+
+    const cleared = await t.api(`/v1/apps/${rs.client_id}/served-audiences`, { method: 'PUT', body: { served_audiences: [] } });
+    assert.deepEqual(AppResponse.parse(cleared.body).app.served_audiences, []);
+  });
+
+  test('served audiences: an empty audience or a missing list → 400 request.invalid naming the field', async () => {
+    const bad = await t.api('/v1/apps', { body: { name: 'bad-serves', audiences: ['a'], served_audiences: [''] } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.code, 'request.invalid');
+    assert.deepEqual(bad.body.errors.map((e: { path: string }) => e.path), ['served_audiences[0]']);
+    const c = await create('serves-later');
+    const missing = await t.api(`/v1/apps/${c.client_id}/served-audiences`, { method: 'PUT', body: {} });
+    assert.equal(missing.status, 400);
+    assert.equal(missing.body.code, 'request.invalid');
+    assert.deepEqual(missing.body.errors.map((e: { path: string }) => e.path), ['served_audiences']);
   });
 
   test('disable: the app token stops being active at once and no new token is issued; enable lets new tokens through', async () => {

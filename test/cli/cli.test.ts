@@ -156,6 +156,28 @@ describe('portcullis app/keys/audit against a running node', () => {
     noStack(missing.stderr);
   });
 
+  test('app create --serves and app set-serves: the audiences an app serves as a resource server, shown by app show', async () => {
+    const r = await runCli(['app', 'create', 'orders-service', '--audience', 'audit-api', '--serves', 'orders-api', '--serves', 'billing-api', '--json', ...opts]);
+    assert.equal(r.code, 0, r.stderr);
+    const created = JSON.parse(r.stdout);
+    assert.deepEqual(created.app.served_audiences, ['orders-api', 'billing-api']);
+    const shown = await runCli(['app', 'show', created.client_id, ...opts]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^serves:\s+orders-api billing-api$/m);
+
+    const set = await runCli(['app', 'set-serves', created.client_id, 'orders-api', ...opts]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(set.stdout, `${created.client_id} serves: orders-api\n`);
+    assert.deepEqual(JSON.parse((await runCli(['app', 'show', created.client_id, '--json', ...opts])).stdout).served_audiences, ['orders-api']);
+
+    const cleared = await runCli(['app', 'set-serves', created.client_id, '--json', ...opts]);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    assert.deepEqual(JSON.parse(cleared.stdout).served_audiences, []);
+    assert.match((await runCli(['app', 'show', created.client_id, ...opts])).stdout, /^serves:\s+-$/m);
+    const plain = JSON.parse((await runCli(['app', 'create', 'serves-nothing', '--audience', 'x', '--json', ...opts])).stdout);
+    assert.deepEqual(plain.app.served_audiences, [], 'default: serves no audience');
+  });
+
   test('app create with an invalid audience → error: request.invalid naming the field, exit 1', async () => {
     const r = await runCli(['app', 'create', 'bad', '--audience', '', ...opts]);
     assert.equal(r.code, 1);

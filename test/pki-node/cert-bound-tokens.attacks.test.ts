@@ -201,7 +201,7 @@ test('attack: a certificate-bound token stolen and used on the transit plane wit
 
 test('introspection of a certificate-bound token returns its cnf (RFC 8705 §3.2), so a resource server that introspects can enforce the binding', async () => {
   const a = await transitApp('introspected-bound');
-  const rs = await admin(node, 'POST', '/v1/apps', { name: 'transit-rs', audiences: ['portcullis-transit'] });
+  const rs = await admin(node, 'POST', '/v1/apps', { name: 'transit-rs', audiences: ['portcullis-transit'], served_audiences: ['portcullis-transit'] });
   assert.equal(rs.status, 201, JSON.stringify(rs.json));
   const rsId: string = rs.json.app?.client_id ?? rs.json.client_id;
   const rsSecret: string = rs.json.client_secret ?? rs.json.app?.client_secret;

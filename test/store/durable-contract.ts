@@ -134,7 +134,7 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
   t('apps: create, get, list and update round-trip every field', async (open) => {
     const s = await open();
     const jwks = [{ kty: 'EC', crv: 'P-256', x: 'abc', y: 'def', kid: 'k1', use: 'sig' }];
-    const a = app('app-a', { tokenEndpointAuthMethod: 'private_key_jwt', secretVerifier: null, jwks, tokensRevokedBefore: T0 - 5 });
+    const a = app('app-a', { tokenEndpointAuthMethod: 'private_key_jwt', secretVerifier: null, jwks, tokensRevokedBefore: T0 - 5, servedAudiences: ['https://api.example', 'https://other'] });
     const b = app('app-b', { createdAt: T0 + 1, updatedAt: T0 + 1, status: 'disabled', scopes: [] });
     await s.createApp(b);
     await s.createApp(a);
@@ -143,8 +143,8 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.equal(typeof (await s.getApp('app-a'))!.createdAt, 'number');
     assert.equal(await s.getApp('nope'), undefined);
 
-    const updated = await s.updateApp('app-b', { name: 'Renamed', audiences: ['https://other'], status: 'active', tokensRevokedBefore: T0 + 50, jwks }, T0 + 99);
-    const expected = { ...b, name: 'Renamed', audiences: ['https://other'], status: 'active' as const, tokensRevokedBefore: T0 + 50, jwks, updatedAt: T0 + 99 };
+    const updated = await s.updateApp('app-b', { name: 'Renamed', audiences: ['https://other'], status: 'active', tokensRevokedBefore: T0 + 50, jwks, servedAudiences: ['https://served'] }, T0 + 99);
+    const expected = { ...b, name: 'Renamed', audiences: ['https://other'], status: 'active' as const, tokensRevokedBefore: T0 + 50, jwks, servedAudiences: ['https://served'], updatedAt: T0 + 99 };
     assert.deepEqual(updated, expected);
     assert.deepEqual(await s.getApp('app-b'), expected);
     assert.deepEqual(await s.updateApp('app-b', { secretVerifier: null, jwks: null }, T0 + 100), { ...expected, secretVerifier: null, jwks: null, updatedAt: T0 + 100 });

@@ -8,8 +8,8 @@ let a: { id: string; secret: string };
 let b: { id: string; secret: string };
 let rs: { id: string; secret: string };
 
-async function app(name: string, audiences: string[]) {
-  const r = await node.services.apps.create({ name, audiences, scopes: ['read'] }, 'test');
+async function app(name: string, audiences: string[], servedAudiences?: string[]) {
+  const r = await node.services.apps.create({ name, audiences, scopes: ['read'], ...(servedAudiences ? { servedAudiences } : {}) }, 'test');
   return { id: r.app.clientId, secret: r.clientSecret! };
 }
 async function token(c: { id: string; secret: string }): Promise<string> {
@@ -26,7 +26,7 @@ before(async () => {
   node = await startTestNode();
   a = await app('app-a', ['orders-api']);
   b = await app('app-b', ['orders-api']);
-  rs = await app('orders-resource-server', ['orders-api']);
+  rs = await app('orders-resource-server', ['audit-api'], ['orders-api']);
 });
 after(() => node.stop());
 
@@ -41,7 +41,8 @@ test('introspection: an active token of ours is described (RFC 7662 §2.2)', asy
   assert.equal(r.body.token_type, 'Bearer');
   assert.equal(r.body.iss, 'http://127.0.0.1:8080');
   const viaRs = await introspect(rs, t);
-  assert.equal(viaRs.body.active, true, 'a resource server of the same audience may introspect');
+  assert.equal(viaRs.body.active, true, 'a resource server that serves the audience may introspect');
+  assert.deepEqual((await introspect(b, t)).body, { active: false }, 'another client of the audience may not');
 });
 
 test('introspection: a foreign token (signed by another key) and garbage are active:false', async () => {

@@ -1,11 +1,11 @@
-/** Admin routes for apps (OAuth clients): register, list, show, disable/enable, rotate the secret, revoke every token, set the JWKS. */
+/** Admin routes for apps (OAuth clients): register, list, show, disable/enable, rotate the secret, revoke every token, set the JWKS and the served audiences. */
 import type { JWK } from 'jose';
 import type { Services } from '../../app.js';
 import { PortcullisError } from '../../core/errors.js';
 import { viewApp } from '../../tokens/apps.js';
 import { createdPage, PageQuery } from './page.js';
 import { defineRoute, type AdminRoute } from './route.js';
-import { AppCredentials, AppList, AppResponse, CreateAppRequest, JwkSet } from './schemas.js';
+import { AppCredentials, AppList, AppResponse, CreateAppRequest, JwkSet, ServedAudiences } from './schemas.js';
 
 const ACTOR = 'admin';
 
@@ -56,6 +56,7 @@ export function appRoutes(s: Services): AdminRoute[] {
             ...(body.post_logout_redirect_uris ? { postLogoutRedirectUris: body.post_logout_redirect_uris } : {}),
             ...(body.grant_types ? { grantTypes: body.grant_types } : {}),
             ...(body.mfa_required !== undefined ? { mfaRequired: body.mfa_required } : {}),
+            ...(body.served_audiences ? { servedAudiences: body.served_audiences } : {}),
           },
           ACTOR,
         );
@@ -121,6 +122,21 @@ export function appRoutes(s: Services): AdminRoute[] {
       errors: [400, 404],
       async handler({ params, body }) {
         const app = await s.apps.setJwks(params.clientId!, body.keys as JWK[], ACTOR);
+        return durable({ body: { app: viewApp(app) } });
+      },
+    }),
+    defineRoute({
+      method: 'PUT',
+      path: '/v1/apps/:clientId/served-audiences',
+      operationId: 'setAppServedAudiences',
+      summary: 'Replace the audiences the app serves as a resource server: it may introspect tokens issued for them (empty: only its own tokens).',
+      tag: 'apps',
+      auth: true,
+      body: ServedAudiences,
+      responses: { 200: { description: 'The app after the change.', schema: AppResponse } },
+      errors: [400, 404],
+      async handler({ params, body }) {
+        const app = await s.apps.setServedAudiences(params.clientId!, body.served_audiences, ACTOR);
         return durable({ body: { app: viewApp(app) } });
       },
     }),

@@ -25,6 +25,11 @@ export const JwkSet = z
   .strictObject({ keys: z.array(Jwk).min(1).max(20) })
   .describe('A JWK Set (RFC 7517 §5) of public keys, for apps that authenticate with private_key_jwt.');
 
+const servedAudiences = z
+  .array(z.string().min(1).max(200))
+  .max(50)
+  .describe('Audiences (token `aud` values) the app serves as a resource server: it may introspect tokens issued for them (RFC 7662 §4). Being a client of an audience (`audiences`) does not allow that. Default none: the app introspects only its own tokens.');
+
 export const CreateAppRequest = z
   .strictObject({
     name: z.string().min(1).max(100).describe('Display name: letters, digits, spaces and . @ : - _'),
@@ -37,8 +42,13 @@ export const CreateAppRequest = z
     post_logout_redirect_uris: z.array(z.string().min(1).max(2000)).max(20).optional().describe('Where RP-initiated logout may return to.'),
     grant_types: z.array(z.enum(['client_credentials', 'authorization_code', 'refresh_token'])).min(1).optional().describe('Default: client_credentials, plus authorization_code and refresh_token when redirect_uris are given (public apps: no client_credentials).'),
     mfa_required: z.boolean().optional().describe('Users signing in to this app must complete a second factor.'),
+    served_audiences: servedAudiences.optional(),
   })
   .describe('Registers an app (OAuth client).');
+
+export const ServedAudiences = z
+  .strictObject({ served_audiences: servedAudiences })
+  .describe('The audiences an app serves as a resource server (replaces the list; empty: none).');
 
 export const TokenRequest = z.strictObject({ token: z.string().min(1).max(16_384).describe('An access token (JWT).') });
 
@@ -66,6 +76,7 @@ export const App = z.strictObject({
   redirect_uris: z.array(z.string()).describe('Exact redirect URIs for user sign-in.'),
   grant_types: z.array(z.enum(['client_credentials', 'authorization_code', 'refresh_token'])),
   mfa_required: z.boolean().describe('Users signing in to this app must complete a second factor.'),
+  served_audiences: z.array(z.string()).describe('Audiences the app serves as a resource server: it may introspect tokens issued for them.'),
   created_at: isoTime,
   updated_at: isoTime,
 });
@@ -163,7 +174,7 @@ export const Problem = z
 export const OpenApiDocument = z.looseObject({ openapi: z.string() });
 
 /** Named schemas, as they appear under components.schemas. */
-export const requestSchemas = { CreateAppRequest, JwkSet, TokenRequest, ...userRequestSchemas, ...signingRequestSchemas, ...encryptionRequestSchemas, ...certificateRequestSchemas } as const;
+export const requestSchemas = { CreateAppRequest, JwkSet, ServedAudiences, TokenRequest, ...userRequestSchemas, ...signingRequestSchemas, ...encryptionRequestSchemas, ...certificateRequestSchemas } as const;
 export const responseSchemas = {
   App,
   AppResponse,

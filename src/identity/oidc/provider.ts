@@ -33,6 +33,7 @@ import type { SettingsStore } from '../../crypto/store.js';
 import type { AppService } from '../../tokens/apps.js';
 import { assertionAudiences, clientAuthDenied, type ClientAuthEndpoint } from '../../tokens/client-auth.js';
 import { namedClientId } from '../../tokens/client-id.js';
+import { mayIntrospect } from '../../tokens/may-introspect.js';
 import { verifySecret } from '../../tokens/secrets.js';
 import type { AppRecord, TokenRevocationStore } from '../../tokens/store.js';
 import { ACR_MFA, ACR_SINGLE_FACTOR } from '../../gateway/assurance-policy.js';
@@ -424,11 +425,21 @@ export class OidcService {
             throw new errors.UnauthorizedClient!('the token was not issued to this client');
           },
         },
-        // RFC 7662 §4: the server decides who may introspect. A refresh or opaque access token
-        // is only ever presented by its own app (resource servers get JWTs, introspected by
-        // TokenService), so no other app may read it (oidc-provider's default lets any
-        // confidential client).
-        introspection: { enabled: true, allowedPolicy: async (_ctx: unknown, caller: { clientId: string }, token: { clientId?: string }) => token.clientId === caller.clientId },
+        // RFC 7662 §4: the server decides who may introspect, as TokenService does for JWTs
+        // (tokens/may-introspect.ts): the token's own app, or an app that serves one of an
+        // access token's audiences as a resource server; being a client of that audience is
+        // no such right (oidc-provider's default lets any confidential client). A refresh
+        // token has no audience: only its app. A refusal of someone else's token is audited,
+        // without the token (an opaque token's id is the token itself).
+        introspection: {
+          enabled: true,
+          allowedPolicy: async (_ctx: unknown, caller: { clientId: string }, token: { clientId?: string; kind?: string; aud?: string | string[] }) => {
+            const aud = token.kind === 'RefreshToken' ? undefined : token.aud;
+            if (mayIntrospect(appFor(caller.clientId) ?? { clientId: caller.clientId }, token.clientId, aud)) return true;
+            d.audit?.record({ time: d.clock.now(), type: 'token.introspect-refused', actor: `client:${caller.clientId}`, clientId: caller.clientId, reason: 'oauth.unauthorized-client', data: { endpoint: OIDC_ROUTES.introspection, tokenClientId: token.clientId ?? null, tokenKind: token.kind ?? null } });
+            return false;
+          },
+        },
         claimsParameter: { enabled: false },
         resourceIndicators: {
           enabled: true,

@@ -24,6 +24,7 @@ function toRow(a: AppRecord): AppsTable {
     app_type: a.appType ?? 'confidential',
     grant_types: JSON.stringify(a.grantTypes ?? ['client_credentials']),
     mfa_required: a.mfaRequired ? 1 : 0,
+    served_audiences: JSON.stringify(a.servedAudiences ?? []),
   };
 }
 
@@ -41,6 +42,12 @@ function oidcFields(r: Selectable<AppsTable>): Partial<AppRecord> {
   return out;
 }
 
+/** Migration 0017 column; absent (or null, in a row from before it) means the app serves no audience. */
+function servedFields(r: Selectable<AppsTable>): Partial<AppRecord> {
+  const served = JSON.parse(r.served_audiences ?? '[]') as string[];
+  return served.length ? { servedAudiences: served } : {};
+}
+
 function fromRow(r: Selectable<AppsTable>): AppRecord {
   return {
     clientId: r.client_id,
@@ -55,6 +62,7 @@ function fromRow(r: Selectable<AppsTable>): AppRecord {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     ...oidcFields(r),
+    ...servedFields(r),
   };
 }
 
@@ -73,6 +81,7 @@ function patchToRow(p: AppPatch): Updateable<AppsTable> {
   if (p.appType !== undefined) u.app_type = p.appType;
   if (p.grantTypes !== undefined) u.grant_types = JSON.stringify(p.grantTypes);
   if (p.mfaRequired !== undefined) u.mfa_required = p.mfaRequired ? 1 : 0;
+  if (p.servedAudiences !== undefined) u.served_audiences = JSON.stringify(p.servedAudiences);
   return u;
 }
 

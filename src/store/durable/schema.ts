@@ -23,6 +23,8 @@ export interface AppsTable {
   app_type?: string;
   grant_types?: string;
   mfa_required?: number;
+  /** Migration 0017: JSON array of the audiences the app serves as a resource server; null before it. */
+  served_audiences?: string | null;
 }
 
 export interface RevokedTokensTable {

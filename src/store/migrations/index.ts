@@ -24,6 +24,7 @@ import { listOrderIndexes } from './0013-list-order-indexes.js';
 import { mfaLastStep } from './0014-mfa-last-step.js';
 import { auditHeadMac } from './0015-audit-head-mac.js';
 import { webhookDeliveryPerSubscription } from './0016-webhook-delivery-per-subscription.js';
+import { appServedAudiences } from './0017-app-served-audiences.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -43,6 +44,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0014-mfa-last-step': mfaLastStep,
   '0015-audit-head-mac': auditHeadMac,
   '0016-webhook-delivery-per-subscription': webhookDeliveryPerSubscription,
+  '0017-app-served-audiences': appServedAudiences,
 };
 
 /**
