@@ -39,6 +39,7 @@ const ROUTES: Record<string, RouteCase> = {
   'POST /v1/apps/{clientId}/revoke-tokens': { params: app },
   'POST /v1/apps/{clientId}/rotate-secret': { params: app },
   'PUT /v1/apps/{clientId}/jwks': { params: app },
+  'PUT /v1/apps/{clientId}/served-audiences': { params: app },
   'POST /v1/tokens/revoke': {},
   'POST /v1/tokens/introspect': {},
   'GET /v1/keys': {},
