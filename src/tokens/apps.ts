@@ -4,6 +4,7 @@
  * refreshed by `app.*` events and reconcile) so token issuance and the gateway never
  * wait on the store for a lookup.
  */
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { importJWK, type JWK } from 'jose';
 import { PortcullisError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
@@ -100,14 +101,54 @@ function servedAudiences(list: readonly string[]): string[] {
 }
 const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
-async function checkJwks(jwks: JWK[]): Promise<void> {
-  if (jwks.length === 0) throw new PortcullisError('request.invalid', 'jwks: private_key_jwt needs at least one public key');
+/** What each key type of an app JWKS may sign client assertions with (the token endpoint's algorithms, client-auth.ts). */
+const ASSERTION_ALGS: Record<string, readonly string[]> = { rsa: ['RS256', 'PS256'], 'P-256': ['ES256'], 'P-384': ['ES384'], ed25519: ['EdDSA'] };
+const MIN_RSA_BITS = 2048;
+const CURVE_NAMES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521', secp256k1: 'secp256k1' };
+
+/**
+ * An app's registered public keys: for `private_key_jwt`, keys the token endpoint can verify an
+ * assertion with (EC P-256/P-384, Ed25519, RSA of 2048 bits or more with an odd exponent of 3 or
+ * more; an `alg`, when given, one of those the key fits); for `self_signed_tls_client_auth`, the
+ * keys a client certificate may hold (P-521 too). Anything else is refused when registered, not
+ * left to fail at every sign-in, and a weak key is never stored.
+ */
+async function checkJwks(jwks: JWK[], method: 'private_key_jwt' | 'self_signed_tls_client_auth' = 'private_key_jwt'): Promise<void> {
+  if (jwks.length === 0) throw new PortcullisError('request.invalid', `jwks: ${method} needs at least one public key`);
   for (const [i, k] of jwks.entries()) {
-    if ('d' in k || 'k' in k) throw new PortcullisError('request.invalid', `jwks[${i}]: only public keys may be registered`);
+    const at = `jwks[${i}]`;
+    if ('d' in k || 'k' in k) throw new PortcullisError('request.invalid', `${at}: only public keys may be registered`);
+    if (k.use !== undefined && k.use !== 'sig') throw new PortcullisError('request.invalid', `${at}: use must be "sig" (it is ${JSON.stringify(k.use)})`);
+    let key: KeyObject;
     try {
-      await importJWK(k, k.alg ?? (k.kty === 'EC' ? 'ES256' : k.kty === 'OKP' ? 'EdDSA' : 'RS256'));
+      key = createPublicKey({ key: k as JsonWebKey, format: 'jwk' });
     } catch {
-      throw new PortcullisError('request.invalid', `jwks[${i}]: not a usable public JWK`);
+      throw new PortcullisError('request.invalid', `${at}: not a usable public JWK`);
+    }
+    const type = key.asymmetricKeyType;
+    const details = key.asymmetricKeyDetails ?? {};
+    let kind: string;
+    if (type === 'rsa') {
+      const bits = details.modulusLength ?? 0;
+      if (bits < MIN_RSA_BITS) throw new PortcullisError('request.invalid', `${at}: RSA keys must have at least ${MIN_RSA_BITS} bits (this one has ${bits})`);
+      const e = details.publicExponent ?? 0n;
+      if (e < 3n || e % 2n === 0n) throw new PortcullisError('request.invalid', `${at}: the RSA public exponent must be odd and at least 3`);
+      kind = 'rsa';
+    } else if (type === 'ec') {
+      const curve = CURVE_NAMES[details.namedCurve ?? ''] ?? details.namedCurve ?? 'unknown';
+      const accepted = method === 'self_signed_tls_client_auth' ? ['P-256', 'P-384', 'P-521'] : ['P-256', 'P-384'];
+      if (!accepted.includes(curve)) throw new PortcullisError('request.invalid', `${at}: EC curve ${curve} is not accepted for ${method} (${accepted.join(', ')})`);
+      kind = curve;
+    } else if (type === 'ed25519') kind = 'ed25519';
+    else throw new PortcullisError('request.invalid', `${at}: ${type ?? 'this'} keys are not accepted (EC P-256/P-384, Ed25519 or RSA)`);
+    if (method === 'private_key_jwt' && k.alg !== undefined) {
+      const algs = ASSERTION_ALGS[kind] ?? [];
+      if (!algs.includes(k.alg)) throw new PortcullisError('request.invalid', `${at}: alg ${k.alg} does not fit this key (${algs.join(' or ')})`);
+      try {
+        await importJWK(k, k.alg);
+      } catch {
+        throw new PortcullisError('request.invalid', `${at}: not a usable public JWK`);
+      }
     }
   }
 }
@@ -191,7 +232,7 @@ export class AppService {
     if (input.audiences.length === 0) throw new PortcullisError('request.invalid', 'audiences: at least one audience is required');
     for (const s of input.scopes) if (!SCOPE.test(s)) throw new PortcullisError('request.invalid', `scopes: "${s}" is not a valid scope token`);
     const method = input.tokenEndpointAuthMethod ?? (input.jwks ? 'private_key_jwt' : 'client_secret_basic');
-    if (method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') await checkJwks(input.jwks ?? []);
+    if (method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') await checkJwks(input.jwks ?? [], method);
     const appType: AppType = input.type ?? 'confidential';
     const redirectUris = [...new Set(input.redirectUris ?? [])];
     redirectUris.forEach((u, i) => checkRedirectUri(u, `redirect_uris[${i}]`));

@@ -211,6 +211,35 @@ describe('admin API: apps', () => {
     assert.equal(create2.body.code, 'request.invalid');
   });
 
+  test('attack: a weak or unusable public key in an app JWKS (RSA under 2048 bits, even or tiny exponent, EC secp256k1 or P-521, an alg the key does not fit, use enc) → 400 request.invalid naming it, nothing stored', async () => {
+    const c = await create('jwks-weak');
+    const jwk = (k: ReturnType<typeof generateKeyPairSync>['publicKey']) => k.export({ format: 'jwk' }) as Record<string, string>;
+    const rsa1024 = jwk(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey);
+    const rsa2048 = jwk(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
+    const cases: Array<[string, Record<string, string>, RegExp]> = [
+      ['RSA 1024', rsa1024, /jwks\[0\]: RSA keys must have at least 2048 bits \(this one has 1024\)/],
+      ['RSA 8-bit modulus', { kty: 'RSA', n: 'xQ', e: 'AQAB' }, /jwks\[0\]: RSA keys must have at least 2048 bits/],
+      ['RSA exponent 1', { ...rsa2048, e: 'AQ' }, /jwks\[0\]: the RSA public exponent must be odd and at least 3/],
+      ['RSA even exponent', { ...rsa2048, e: 'AQAA' }, /jwks\[0\]: the RSA public exponent must be odd and at least 3/],
+      ['EC secp256k1', jwk(generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey), /jwks\[0\]: EC curve secp256k1 is not accepted/],
+      ['EC P-521', jwk(generateKeyPairSync('ec', { namedCurve: 'P-521' }).publicKey), /jwks\[0\]: EC curve P-521 is not accepted/],
+      ['X25519', jwk(generateKeyPairSync('x25519').publicKey), /jwks\[0\]: .*not accepted/],
+      ['alg that does not fit', { ...publicJwk().pub, alg: 'RS256' }, /jwks\[0\]: alg RS256 does not fit/],
+      ['use enc', { ...publicJwk().pub, use: 'enc' }, /jwks\[0\]: use must be "sig"/],
+    ];
+    for (const [name, key, message] of cases) {
+      const res = await t.api(`/v1/apps/${c.client_id}/jwks`, { method: 'PUT', body: { keys: [key] } });
+      assert.equal(res.status, 400, name);
+      assert.equal(res.body.code, 'request.invalid', name);
+      assert.match(res.body.detail, message, name);
+    }
+    assert.equal((await t.api(`/v1/apps/${c.client_id}`)).body.app.token_endpoint_auth_method, 'client_secret_basic');
+    // the strong ones pass: RSA 2048 (RS256 or PS256), P-384, Ed25519
+    for (const key of [{ ...rsa2048, alg: 'PS256' }, jwk(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey), jwk(generateKeyPairSync('ed25519').publicKey)]) {
+      assert.equal((await t.api(`/v1/apps/${c.client_id}/jwks`, { method: 'PUT', body: { keys: [key] } })).status, 200);
+    }
+  });
+
   test('create with jwks → private_key_jwt and client_secret null; rotate-secret then → 409 conflict', async () => {
     const c = await create('pkjwt', { jwks: { keys: [publicJwk().pub] } });
     assert.equal(c.client_secret, null);
