@@ -23,6 +23,8 @@ export function buildProgram(): Command {
     .name('portcullis')
     .description('API security platform: tokens, MFA, HTTP message signatures, encryption and a built-in CA')
     .version('0.1.0')
+    // program options only before the command: `transit encrypt … --version 2` is the command's own option
+    .enablePositionalOptions()
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'error: usage: ')) });
   registerInit(program);
