@@ -29,7 +29,8 @@ async function listenOn(port: number): Promise<http.Server> {
 describe('upstream availability audit', () => {
   it('a dead upstream: 5 failing requests → one upstream.unavailable (code, count); back up → one upstream.recovered with the 5 failures; no credentials or query of the upstream URL in the events', async () => {
     const port = await freePort();
-    const gw = await startGateway([route({ name: 'dead', match: { pathPrefix: '/' }, upstream: `http://ops:hunter2@127.0.0.1:${port}/base?api_key=s3cr3t-q` })]);
+    // the schema refuses such an upstream; should one get past it, events still never carry its credentials or query
+    const gw = await startGateway([{ ...route({ name: 'dead', match: { pathPrefix: '/' }, upstream: `http://127.0.0.1:${port}/base` }), upstream: `http://ops:hunter2@127.0.0.1:${port}/base?api_key=s3cr3t-q` }]);
     let back: http.Server | undefined;
     try {
       for (let i = 0; i < 5; i++) {

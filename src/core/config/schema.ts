@@ -121,6 +121,17 @@ const issuerUrl = httpUrl.refine((v) => {
   }
 }, 'expected an issuer URL without a query, a fragment or user:password (RFC 8414 §2)');
 
+/** The gateway proxies to the origin and path of `routes[].upstream`: userinfo, query and fragment would be dropped unseen. */
+const upstreamUrl = httpUrl.refine((v) => {
+  if (v.includes('?') || v.includes('#')) return false;
+  try {
+    const u = new URL(v);
+    return u.username === '' && u.password === '';
+  } catch {
+    return true; // not a URL: httpUrl says so
+  }
+}, 'expected a base URL without user:password, a query or a fragment (the gateway sends none of them upstream)');
+
 const method = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected a scope token (RFC 6749 §3.3)');
@@ -223,7 +234,7 @@ export const routeSchema = z.strictObject({
     pathPrefix: z.string().startsWith('/', 'expected a path starting with /').default('/').describe('Path prefix, matched on segment boundaries.'),
     methods: z.array(method).optional().describe('Methods to match (`GET` matches `HEAD` too: RFC 9110 §9.3.2, upstreams answer HEAD with their GET handler); all when omitted.'),
   }),
-  upstream: httpUrl.describe('Base URL requests are proxied to.'),
+  upstream: upstreamUrl.describe('Base URL requests are proxied to: scheme, host, port and an optional base path; no user:password, query or fragment.'),
   stripPrefix: z.boolean().default(false).describe('Remove the matched path prefix before proxying.'),
   timeout: duration('30s', timer()).describe('Time from handing the request to the upstream pool until the response head: a free pooled connection, the request body (408 `request.timeout` when the client is still sending it) and the upstream answer (504 `upstream.timeout`).'),
   maxBodySize: size('1mb').describe('Largest request body accepted (413 beyond).'),
