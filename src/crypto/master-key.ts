@@ -4,7 +4,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { PortcullisError } from '../core/errors.js';
+import { fsErrorText, PortcullisError } from '../core/errors.js';
 
 export const MASTER_KEY_BYTES = 32;
 
@@ -19,10 +19,17 @@ export function createMasterKeyFile(path: string): boolean {
 export function readMasterKeyFile(path: string): Buffer {
   if (!existsSync(path)) throw new PortcullisError('crypto.master-key', `master key file ${path} does not exist`);
   const st = statSync(path);
+  if (!st.isFile()) throw new PortcullisError('crypto.master-key', `master key file ${path} is not a regular file`);
   if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
     throw new PortcullisError('crypto.master-key', `master key file ${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
   }
-  const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new PortcullisError('crypto.master-key', `master key file ${path} cannot be read: ${fsErrorText(e)}`, { cause: e });
+  }
+  const key = Buffer.from(text.trim(), 'base64');
   if (key.length !== MASTER_KEY_BYTES) throw new PortcullisError('crypto.master-key', `master key file ${path} does not hold ${MASTER_KEY_BYTES} base64-encoded bytes`);
   return key;
 }
