@@ -1,7 +1,9 @@
-/** `portcullis config check`: validates the configuration without starting; prints `ok` or every error with its path. */
+/** `portcullis config check`: validates the configuration and the files it names (as `start` reads them) without starting; prints `ok` or the errors. */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { resolveIn } from '../core/config/load.js';
+import { readMasterKeyFile } from '../crypto/master-key.js';
+import { readAdminToken } from '../http/admin-auth.js';
 import { readTlsFiles, tlsFilesOf } from '../http/tls.js';
 import { clientCertificateFiles } from '../gateway/client-certificate-policy.js';
 import { CliError, action } from './output.js';
@@ -18,6 +20,9 @@ export function registerConfig(program: Command): void {
           .filter((k) => !existsSync(resolveIn(dir, cfg[k])))
           .map((k) => `  ${k}: file ${cfg[k]} does not exist (run \`portcullis init\`)`);
         if (missing.length) throw new CliError('config.not-found', `configuration refers to missing files:\n${missing.join('\n')}`);
+        // read as start reads them: a file of the wrong kind, mode or content is refused here too
+        readMasterKeyFile(resolveIn(dir, cfg.masterKeyFile));
+        readAdminToken(resolveIn(dir, cfg.adminTokenFile));
         // what start would refuse: the certificate and key of tls.mode files, the caBundle and crls of routes
         const tlsFiles = tlsFilesOf(cfg, (f) => resolveIn(dir, f));
         if (tlsFiles !== undefined) readTlsFiles(tlsFiles);
