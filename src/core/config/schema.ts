@@ -56,7 +56,7 @@ export const duration = (def: string, bounds: DurationBounds = {}) =>
     .transform((v, ctx) => parseBoundedDuration(v, bounds, ctx))
     .meta({ description: 'duration (e.g. 30s, 10m, 24h)', format: 'duration', durationRange: boundsRange(bounds), default: def });
 
-/** A size such as `1mb` or `16kb`, or a number of bytes; within `min`..`max` bytes when given. */
+/** A size such as `1mb` or `16kb`, or a number of bytes; within `min`..`max` bytes (at most 2^53-1). */
 export const size = (def: string, bounds: { min?: number; max?: number } = {}) =>
   z
     .union([z.string(), z.number()])
@@ -67,7 +67,8 @@ export const size = (def: string, bounds: { min?: number; max?: number } = {}) =
         ctx.addIssue({ code: 'custom', message: `expected a size such as "1mb" or "16kb", got ${JSON.stringify(v)}` });
         return z.NEVER;
       }
-      if ((bounds.min !== undefined && n < bounds.min) || (bounds.max !== undefined && n > bounds.max)) {
+      // past 2^53-1 a size loses precision: never a silent "no limit"
+      if (n < (bounds.min ?? 0) || n > (bounds.max ?? Number.MAX_SAFE_INTEGER)) {
         ctx.addIssue({ code: 'custom', message: `expected a size from ${bounds.min ?? 0} to ${bounds.max ?? Number.MAX_SAFE_INTEGER} bytes, got ${JSON.stringify(v)}` });
         return z.NEVER;
       }
