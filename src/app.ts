@@ -430,6 +430,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     const onThread = faults === undefined ? apply : (e: ClusterEvent) => (void faults('apply'), apply(e));
     s.events.on(inThread ? onThread : (inForce?.apply ?? afterRereading(apply, reconcile, logger)));
     await s.events.start();
+    // the gateway thread re-reads through its own gate (thread-entry.ts)
+    if (!inThread) s.events.resyncWhileMissing(inForce ? () => inForce.reread() : reconcile);
     // The CA exists from init; a store initialised before the CA existed gets one now.
     if (!inThread && !s.pki.ready && !(await s.pki.load())) {
       await s.pki.create(fileSignerKind(envelopeSecretBox(s.envelope)), { organization: config.pki.organization, ...(config.pki.permittedDns ? { permittedDns: config.pki.permittedDns } : {}) });

@@ -58,6 +58,12 @@ export interface EphemeralStore {
   publish(channel: string, message: string): Promise<void>;
   /** Subscribes; returns an unsubscribe function. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `fn(false)` when the subscriptions' connection is lost (messages published from
+   * then on are missed) and `fn(true)` once every channel is subscribed again. A store
+   * that cannot miss a message (one process's memory) has no such method.
+   */
+  onSubscriptionsLive?(fn: (live: boolean) => void): void;
   /** Round-trip check for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

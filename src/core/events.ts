@@ -2,6 +2,9 @@
  * Cluster events: facts one node tells every node (revocations, app changes, key
  * changes). Applied locally at once, then published through the ephemeral store's
  * pub/sub; a lost message is covered by each node's periodic reconcile from the store.
+ * While the subscription is known to be down (Redis unreachable), messages are certainly
+ * lost: the node re-reads the store every second meanwhile and once more when it is back
+ * (`resyncWhileMissing`), rather than waiting for the reconcile timer.
  *
  * Events from two nodes can arrive in either order, so none may carry state that a late
  * copy would roll back: revocations and watermarks only grow, and the rest make each node
@@ -43,6 +46,8 @@ export class EventBus {
   private readonly handlers: Array<(e: ClusterEvent) => void | Promise<void>> = [];
   private readonly peers: Array<(e: ClusterEvent) => Promise<void>> = [];
   private unsubscribe: (() => Promise<void>) | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly ephemeral: EphemeralStore,
@@ -150,7 +155,36 @@ export class EventBus {
     if (first) throw first.error;
   }
 
+  /**
+   * Re-reads the store (`resync`) while events from other nodes are being missed: every
+   * `everyMs` from the subscription's loss until it is back, and once more then (the
+   * subscription is live again before that read begins, so a change is either read or
+   * received). A failed re-read is logged; `resync` itself decides what a failure means
+   * for the gateway (in-force.ts closes its gate).
+   *
+   * @example events.resyncWhileMissing(() => rereader.run());
+   */
+  resyncWhileMissing(resync: () => Promise<void>, everyMs = 1000): void {
+    const run = (why: string): void =>
+      void resync().catch((err: unknown) => this.logger.warn({ err }, `could not re-read the store ${why}; retrying`));
+    this.ephemeral.onSubscriptionsLive?.((live) => {
+      if (this.stopped) return;
+      if (live) {
+        if (this.resyncTimer) clearInterval(this.resyncTimer);
+        this.resyncTimer = undefined;
+        this.logger.info('cluster events are received again; re-reading the store for the ones missed');
+        run('after cluster events were missed');
+      } else if (this.resyncTimer === undefined) {
+        this.logger.warn(`cluster events cannot be received (the ephemeral store's subscription is lost); re-reading the store every ${everyMs} ms meanwhile`);
+        this.resyncTimer = setInterval(() => run('while cluster events are missed'), everyMs);
+        this.resyncTimer.unref();
+      }
+    });
+  }
+
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.unsubscribe?.();
   }
 }

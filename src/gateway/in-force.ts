@@ -81,7 +81,7 @@ export class StoreRereader {
  * const inForce = keepInForce({ apply: applyEvent(s), reread: reconcile, gate, logger, audit });
  * events.on(inForce.apply);
  */
-export function keepInForce(o: InForceOptions): { apply(e: ClusterEvent): Promise<void>; stop(): void } {
+export function keepInForce(o: InForceOptions): { apply(e: ClusterEvent): Promise<void>; reread(): Promise<void>; stop(): void } {
   const rereader = new StoreRereader({
     reread: o.reread,
     ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}),
@@ -110,6 +110,8 @@ export function keepInForce(o: InForceOptions): { apply(e: ClusterEvent): Promis
         throw new PortcullisError('change.not-in-force', 'the change is stored, but the gateway could not confirm it is in force: the gateway refuses every request until it has read it from the store (it is retrying)', { cause, expose: true });
       }
     },
+    /** Re-reads the store; while that fails the gate stays closed (fail closed), as after a failed event. */
+    reread: () => rereader.run(),
     stop: () => rereader.stop(),
   };
 }

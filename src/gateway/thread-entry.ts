@@ -105,6 +105,8 @@ try {
     },
   });
   const reread = (): Promise<void> => rereader.run();
+  // events from other nodes missed while the thread's own subscription was down
+  node.services.events.resyncWhileMissing(reread);
   // An event from another node (the thread's own subscription) that fails here has no caller to tell: the thread
   // re-reads the store, and while it cannot, its gate stays closed (fail closed), as for the main thread's events.
   node.services.events.onRemoteFailure((e) => {

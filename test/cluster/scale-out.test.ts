@@ -5,32 +5,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { createTempPostgresDatabase, randomRedisPrefix, redisUrl, serviceProblem, servicesRequired } from '../support/services.js';
-import { startTestNode, tempDir, testConfig, basic, postForm, type TestNode } from '../support/portcullis.js';
+import { startTestNode, testConfig, basic, postForm, type TestNode } from '../support/portcullis.js';
+import { startPeer, upstream, waitFor } from './helpers.js';
 
 const problem = (await serviceProblem('postgres')) ?? (await serviceProblem('redis'));
-
-async function upstream(): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ ok: true, client: req.headers['x-portcullis-client-id'] }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-async function waitFor(what: string, fn: () => Promise<boolean>, limitMs: number): Promise<number> {
-  const start = Date.now();
-  while (Date.now() - start < limitMs) {
-    if (await fn()) return Date.now() - start;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`${what} did not happen within ${limitMs} ms`);
-}
 
 const name = 'scale-out: two nodes share PostgreSQL and Redis; revocation reaches the other node within 1 s, and reconcile covers a lost message';
 if (problem && !servicesRequired()) {
@@ -61,12 +40,7 @@ routes:
       await db.drop();
     });
     a = await startTestNode({ config: cfg });
-    // Node B shares the master key (it unwraps the same data keys) and the admin token.
-    const dirB = tempDir();
-    mkdirSync(dirB, { recursive: true });
-    copyFileSync(join(a.dir, 'master.key'), join(dirB, 'master.key'));
-    copyFileSync(join(a.dir, 'admin.token'), join(dirB, 'admin.token'));
-    b = await startTestNode({ config: cfg, dir: dirB });
+    b = await startPeer(a, cfg);
 
     const { app, clientSecret } = await a.services.apps.create({ name: 'orders-client', audiences: ['orders-api'], scopes: ['orders:read'] }, 'test');
     const other = await a.services.apps.create({ name: 'other-client', audiences: ['orders-api'], scopes: ['orders:read'] }, 'test');

@@ -3,11 +3,11 @@
  * a random prefix per test), plus prefixing and fail-closed behaviour.
  */
 import assert from 'node:assert/strict';
-import { createServer, connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { openEphemeralStore } from '../../src/store/index.js';
 import { randomRedisPrefix, redisUrl, serviceDescribe } from '../support/services.js';
+import { openRelay } from '../support/tcp-relay.js';
 import { runEphemeralStoreSuite } from './ephemeral-contract.js';
 import { rejectsWith } from './durable-contract.js';
 
@@ -23,32 +23,6 @@ async function deletePrefix(prefix: string): Promise<void> {
   } finally {
     r.disconnect();
   }
-}
-
-/** A TCP relay to Redis that the test can cut, as a network partition would. */
-async function relay(): Promise<{ url: string; cut: () => Promise<void> }> {
-  const target = new URL(redisUrl());
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port || 6379), target.hostname);
-    sockets.add(client).add(upstream);
-    client.pipe(upstream).pipe(client);
-    client.on('error', () => undefined);
-    upstream.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const url = new URL(redisUrl());
-  url.hostname = '127.0.0.1';
-  url.port = String(port);
-  return {
-    url: url.toString(),
-    cut: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
-  };
 }
 
 await serviceDescribe('redis', 'ephemeral store on Redis', () => {
@@ -116,17 +90,49 @@ await serviceDescribe('redis', 'ephemeral store on Redis', () => {
 
   test('redis: a network partition makes consumeOnce and increment reject with unavailable (fail closed, never true)', async () => {
     const prefix = randomRedisPrefix();
-    const link = await relay();
+    const link = await openRelay(redisUrl());
     const s = await openEphemeralStore(link.url, { prefix });
     try {
       assert.equal(await s.consumeOnce('before', 60_000), true);
-      await link.cut();
+      link.cut();
       await rejectsWith(s.consumeOnce('after', 60_000), 'unavailable');
       await rejectsWith(s.increment('after', 60_000), 'unavailable');
       await rejectsWith(s.get('before'), 'unavailable');
       await rejectsWith(s.ping(), 'unavailable');
     } finally {
       await s.close();
+      await link.close();
+      await deletePrefix(prefix);
+    }
+  });
+
+  test('redis: a lost subscription connection is reported, and reported live again only once its channels are subscribed again', async () => {
+    const prefix = randomRedisPrefix();
+    const link = await openRelay(redisUrl());
+    const s = await openEphemeralStore(link.url, { prefix });
+    const publisher = await openEphemeralStore(redisUrl(), { prefix });
+    try {
+      const got: string[] = [];
+      await s.subscribe('events', (m) => got.push(m));
+      const reports: boolean[] = [];
+      let reportedNow = (): void => undefined;
+      s.onSubscriptionsLive!((live) => (reports.push(live), reportedNow()));
+      const next = () => new Promise<void>((resolve) => (reportedNow = resolve));
+      let reported = next();
+      link.cut();
+      await reported;
+      assert.deepEqual(reports, [false]);
+      reported = next();
+      link.restore();
+      await reported;
+      assert.deepEqual(reports, [false, true]);
+      await publisher.publish('events', 'after');
+      const start = Date.now();
+      while (got.length === 0 && Date.now() - start < 1000) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(got, ['after']);
+    } finally {
+      await Promise.all([s.close(), publisher.close()]);
+      await link.close();
       await deletePrefix(prefix);
     }
   });

@@ -15,6 +15,9 @@
  *   for every node): drop the scores that left the window, count, add or refuse, and
  *   PEXPIRE the key, in one Lua script; releaseInWindow is ZREM.
  * - pub/sub on a second connection (a subscribed connection takes no other commands).
+ *   Messages published while it is down are lost: its loss is reported, and once it is
+ *   back every channel is subscribed again before that is reported
+ *   (`onSubscriptionsLive`), so a listener that then re-reads the store misses nothing.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { PortcullisError } from '../../core/errors.js';
@@ -79,6 +82,8 @@ const OPTIONS: RedisOptions = {
   connectTimeout: 3000,
   commandTimeout: 3000,
   retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+  // resubscribed here, so the subscriptions are known to be live before anyone is told
+  autoResubscribe: false,
 };
 
 interface Channel {
@@ -88,6 +93,9 @@ interface Channel {
 
 export class RedisEphemeralStore implements EphemeralStore {
   private readonly channels = new Map<string, Channel>();
+  private readonly liveListeners: Array<(live: boolean) => void> = [];
+  /** False from a lost subscription connection until every channel is subscribed again. */
+  private live = true;
   private closed = false;
 
   constructor(
@@ -105,6 +113,37 @@ export class RedisEphemeralStore implements EphemeralStore {
         }
       }
     });
+    sub.on('close', () => this.setLive(false));
+    sub.on('ready', () => void this.resubscribe());
+  }
+
+  private setLive(live: boolean): void {
+    if (this.closed || live === this.live) return;
+    this.live = live;
+    for (const fn of this.liveListeners) {
+      try {
+        fn(live);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+
+  /** After a reconnect: subscribes every channel again, then reports the subscriptions live. */
+  private async resubscribe(): Promise<void> {
+    if (this.live || this.closed) return;
+    const names = [...this.channels.keys()].map((c) => this.prefix + c);
+    try {
+      if (names.length > 0) await this.sub.subscribe(...names);
+    } catch {
+      // lost again: the next 'ready' tries again
+      return;
+    }
+    this.setLive(true);
+  }
+
+  onSubscriptionsLive(fn: (live: boolean) => void): void {
+    this.liveListeners.push(fn);
   }
 
   private async call<T>(op: string, fn: () => Promise<T>): Promise<T> {
