@@ -32,6 +32,22 @@ const types = {
   },
 } as pg.CustomTypesConfig;
 
+/**
+ * A pool whose connections' failures are logged, never thrown. node-postgres emits
+ * `error` on a client whose connection ends while it is checked out (a query in flight
+ * when the server or the network goes away) after failing its queries, and pg-pool
+ * listens only while a client is idle: unheard, that event is an uncaught exception that
+ * ends the process. The failed query rejects (`store.unavailable`) and the pool drops the
+ * broken client when it is released, so the next query makes a new connection.
+ */
+function newPool(config: pg.PoolConfig, logger: Logger | undefined): pg.Pool {
+  const pool = new pg.Pool(config);
+  const warn = (e: Error & { code?: string }): void => logger?.warn({ code: e.code, err: e.message }, 'postgres connection lost');
+  pool.on('error', warn);
+  pool.on('connect', (client) => client.on('error', warn));
+  return pool;
+}
+
 /** `postgres.statementTimeout` when none is given. */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
 
@@ -43,9 +59,7 @@ export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
  */
 export function openPostgres(connectionString: string, logger?: Logger, opts: { statementTimeoutMs?: number } = {}): Dialect {
   const statementTimeout = opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
-  const pool = new pg.Pool({ connectionString, types, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, statement_timeout: statementTimeout });
-  // An idle client losing its connection emits here; without a listener it would crash the process.
-  pool.on('error', (e: Error & { code?: string }) => logger?.warn({ code: e.code }, 'postgres idle connection error'));
+  const pool = newPool({ connectionString, types, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, statement_timeout: statementTimeout }, logger);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     kind: 'postgres',
@@ -63,8 +77,7 @@ export function openPostgres(connectionString: string, logger?: Logger, opts: { 
       });
     },
     async unbounded(fn) {
-      const own = new pg.Pool({ connectionString, types, max: 1, connectionTimeoutMillis: 5000 });
-      own.on('error', (e: Error & { code?: string }) => logger?.warn({ code: e.code }, 'postgres idle connection error'));
+      const own = newPool({ connectionString, types, max: 1, connectionTimeoutMillis: 5000 }, logger);
       const unboundedDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: own }) });
       try {
         return await fn(unboundedDb);
