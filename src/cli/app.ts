@@ -10,17 +10,27 @@ import { CliError, action, printJson, printTable } from './output.js';
 type JsonOpt = NodeOptions & { json?: boolean };
 
 /** A JWKS file: `{keys:[…]}`, an array of JWKs, or one JWK. */
-export function readJwksFile(file: string): { keys: unknown[] } {
+const UNREADABLE: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EPERM: 'permission denied', EISDIR: 'is a directory, not a file', ENOTDIR: 'a part of the path is not a directory' };
+
+/** A JWK Set file as the admin API takes it; `label` names where the file was given (`--jwks FILE`, or the `FILE` argument). */
+export function readJwksFile(file: string, label = `--jwks ${file}`): { keys: unknown[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    throw new CliError('request.invalid', `${label}: cannot be read (${UNREADABLE[code] ?? code ?? 'error'})`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new CliError('request.invalid', `--jwks ${file}: ${(e as NodeJS.ErrnoException).code ?? 'not JSON'}`);
+    parsed = JSON.parse(text);
+  } catch {
+    throw new CliError('request.invalid', `${label}: not JSON`);
   }
   if (Array.isArray(parsed)) return { keys: parsed };
   if (parsed && typeof parsed === 'object' && Array.isArray((parsed as { keys?: unknown }).keys)) return { keys: (parsed as { keys: unknown[] }).keys };
   if (parsed && typeof parsed === 'object' && 'kty' in parsed) return { keys: [parsed] };
-  throw new CliError('request.invalid', `--jwks ${file}: expected a JWK Set ({"keys":[…]}), an array of JWKs or one JWK`);
+  throw new CliError('request.invalid', `${label}: expected a JWK Set ({"keys":[…]}), an array of JWKs or one JWK`);
 }
 
 function printApp(a: AppView): void {
@@ -124,7 +134,7 @@ export function registerApp(program: Command): void {
     .description('replace the public keys of an app (it then authenticates with private_key_jwt)')
     .action(
       action(async (id: string, file: string, o: JsonOpt) => {
-        const { app: a } = await adminClient(o).call<{ app: AppView }>('PUT', `/v1/apps/${encodeURIComponent(id)}/jwks`, readJwksFile(file));
+        const { app: a } = await adminClient(o).call<{ app: AppView }>('PUT', `/v1/apps/${encodeURIComponent(id)}/jwks`, readJwksFile(file, `FILE ${file}`));
         if (o.json) printJson(a);
         else process.stdout.write(`${a.client_id}: ${a.jwks_keys} public key(s); authenticates with private_key_jwt\n`);
       }),

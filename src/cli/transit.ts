@@ -28,15 +28,18 @@ function bytesArg(value: string, o: Opt, what: string): string {
   return value;
 }
 
+/** `--version` as the body's `key_version`, or nothing when not given; anything but a positive integer is refused here. */
+function keyVersion(o: Opt): { key_version?: number } {
+  if (o.version === undefined) return {};
+  const v = /^[0-9]+$/.test(o.version) ? Number(o.version) : Number.NaN;
+  if (!Number.isSafeInteger(v) || v < 1) throw new CliError('transit.invalid-input', '--version must be a positive integer');
+  return { key_version: v };
+}
+
 function common(o: Opt): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (o.context !== undefined) out.context = bytesArg(o.context, o, '--context');
-  if (o.version !== undefined) {
-    const v = Number(o.version);
-    if (!Number.isSafeInteger(v) || v < 1) throw new CliError('transit.invalid-input', '--version must be a positive integer');
-    out.key_version = v;
-  }
-  return out;
+  return { ...out, ...keyVersion(o) };
 }
 
 function flag(v: string): boolean {
@@ -133,7 +136,7 @@ export function registerTransit(program: Command): void {
   op('decrypt <name> <ciphertext>', 'decrypt (prints base64, or text with --text)', ([c], o) => ({ ciphertext: c, ...(o.context !== undefined ? { context: bytesArg(o.context, o, '--context') } : {}) }), 'plaintext');
   op('rewrap <name> <ciphertext>', 're-encrypt with the latest version, without the plaintext', ([c], o) => ({ ciphertext: c, ...common(o) }), 'ciphertext');
   op('datakey <name> [type]', 'a data key: type plaintext (default; prints JSON: the key and its wrapped form) or wrapped (prints the wrapped form)', ([t], o) => ({ ...(t ? { type: t } : {}), ...(o.context !== undefined ? { context: bytesArg(o.context, o, '--context') } : {}) }), 'ciphertext');
-  op('sign <name> <input>', 'sign (ed25519 / ecdsa-p256 keys)', ([i], o) => ({ input: bytesArg(i!, o, 'input'), ...(o.version ? { key_version: Number(o.version) } : {}) }), 'signature');
+  op('sign <name> <input>', 'sign (ed25519 / ecdsa-p256 keys)', ([i], o) => ({ input: bytesArg(i!, o, 'input'), ...keyVersion(o) }), 'signature');
   op('verify <name> <input> <value>', 'verify a signature, or an HMAC with --hmac; prints true (exit 0) or false (exit 1)', ([i, v], o) => ({ input: bytesArg(i!, o, 'input'), [(o as { hmac?: boolean }).hmac ? 'hmac' : 'signature']: v }), 'valid').option('--hmac', 'the value is an HMAC');
-  op('hmac <name> <input>', 'HMAC-SHA-256 with the key version HMAC subkey', ([i], o) => ({ input: bytesArg(i!, o, 'input'), ...(o.version ? { key_version: Number(o.version) } : {}) }), 'hmac');
+  op('hmac <name> <input>', 'HMAC-SHA-256 with the key version HMAC subkey', ([i], o) => ({ input: bytesArg(i!, o, 'input'), ...keyVersion(o) }), 'hmac');
 }

@@ -48,3 +48,15 @@ test('portcullis --version and -V before any command still print the version', a
     assert.equal(r.stdout, '0.1.0\n');
   }
 });
+
+test('transit sign/hmac --version that is not a positive integer (abc, 1.5, 0, 1e3) → transit.invalid-input, exit 1, nothing sent', async () => {
+  assert.equal((await cli('transit', 'create', 'signer', '--type', 'ed25519')).code, 0);
+  for (const [op, key] of [['sign', 'signer'], ['hmac', 'pii']] as const) {
+    for (const version of ['abc', '1.5', '0', '1e3']) {
+      const bad = await cli('transit', op, key, 'aGVsbG8=', '--version', version);
+      assert.equal(bad.code, 1, `${op} --version ${version}`);
+      assert.equal(bad.stdout, '');
+      assert.equal(bad.stderr, 'error: transit.invalid-input: --version must be a positive integer\n', `${op} --version ${version}`);
+    }
+  }
+});
