@@ -1,0 +1,54 @@
+/**
+ * The PostgreSQL connection of a running node goes away under it — the database stops
+ * (every connection reset) or the network between them goes silent (a partition: no
+ * answer, no error) — through a TCP proxy the test cuts (test/support/tcp-proxy.ts).
+ * Fail closed: the statements in flight fail `store.unavailable` within a bound; the
+ * process neither crashes nor waits for ever.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { sql } from 'kysely';
+import { PortcullisError } from '../../src/core/errors.js';
+import { openPostgres } from '../../src/store/durable/postgres.js';
+import { storeError } from '../../src/store/durable/store-error.js';
+import { createTempPostgresDatabase, serviceDescribe } from '../support/services.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
+
+const TIMEOUT_MS = 1000;
+await serviceDescribe('postgres', 'PostgreSQL connection lost under a running store', () => {
+  test('attack: the database resets every connection while a transaction holds one: the transaction fails store.unavailable, no uncaught error', { timeout: 60_000 }, async () => {
+    const db = await createTempPostgresDatabase();
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
+    const dialect = openPostgres(proxy.via(db.url), undefined, { statementTimeoutMs: TIMEOUT_MS });
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    // node:test would report an uncaught exception against the test anyway; this names it
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      const failure = await dialect.db
+        .transaction()
+        .execute(async (trx) => {
+          await sql`select 1`.execute(trx);
+          await proxy.cut();
+          // the reset reaches the checked-out client between two statements
+          await new Promise((r) => setTimeout(r, 200));
+          await sql`select 1`.execute(trx);
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => storeError('transaction', e),
+        );
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(uncaught.map(String), [], 'no uncaught error');
+      assert.ok(failure instanceof PortcullisError, 'the transaction failed');
+      assert.equal(failure.code, 'store.unavailable');
+      assert.equal(failure.status, 503);
+    } finally {
+      process.removeListener('uncaughtException', onUncaught);
+      await proxy.restore();
+      await dialect.close();
+      await proxy.close();
+      await db.drop();
+    }
+  });
+});
