@@ -15,6 +15,21 @@ import { createTempPostgresDatabase, serviceDescribe } from '../support/services
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const TIMEOUT_MS = 1000;
+/** Loose: the statement fails after the statement timeout and a margin; without a bound it never does. */
+const BOUND_MS = 5000;
+
+/** Settles `p` within `ms`, or says it did not. */
+async function within<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?: unknown; took: number } | 'pending'> {
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const pending = new Promise<'pending'>((r) => (timer = setTimeout(() => r('pending'), ms)));
+  try {
+    return await Promise.race([p.then((value) => ({ value, took: Date.now() - started }), (error: unknown) => ({ error, took: Date.now() - started })), pending]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 await serviceDescribe('postgres', 'PostgreSQL connection lost under a running store', () => {
   test('attack: the database resets every connection while a transaction holds one: the transaction fails store.unavailable, no uncaught error', { timeout: 60_000 }, async () => {
     const db = await createTempPostgresDatabase();
@@ -45,6 +60,31 @@ await serviceDescribe('postgres', 'PostgreSQL connection lost under a running st
       assert.equal(failure.status, 503);
     } finally {
       process.removeListener('uncaughtException', onUncaught);
+      await proxy.restore();
+      await dialect.close();
+      await proxy.close();
+      await db.drop();
+    }
+  });
+
+  test('attack: the network to the database goes silent (a partition): a statement on a pooled connection fails store.unavailable within the bound, never waits for ever; the pool recovers', { timeout: 60_000 }, async () => {
+    const db = await createTempPostgresDatabase();
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
+    const dialect = openPostgres(proxy.via(db.url), undefined, { statementTimeoutMs: TIMEOUT_MS });
+    try {
+      // a connection made and returned to the pool before the partition
+      await sql`select 1`.execute(dialect.db);
+      proxy.blackhole();
+      const r = await within(sql`select 1`.execute(dialect.db), BOUND_MS);
+      assert.notEqual(r, 'pending', `no answer within ${BOUND_MS} ms`);
+      if (r === 'pending') return;
+      const typed = storeError('query', r.error);
+      assert.equal(typed.code, 'store.unavailable');
+      assert.equal(typed.details?.['retryable'], true);
+      await proxy.restore();
+      // the silent connection was dropped, not handed out again
+      assert.deepEqual((await sql<{ one: number }>`select 1 as one`.execute(dialect.db)).rows, [{ one: 1 }]);
+    } finally {
       await proxy.restore();
       await dialect.close();
       await proxy.close();

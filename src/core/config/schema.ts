@@ -291,7 +291,7 @@ export const configSchema = z.strictObject({
   postgres: z
     .strictObject({
       statementTimeout: duration('10s', { min: 1000, max: 300_000 }).describe(
-        'Longest a runtime query may run (PostgreSQL `statement_timeout`, lock waits included): a stuck query fails `store.unavailable` (503) instead of holding its request for ever. Schema migrations at start run without it.',
+        'Longest a runtime query may run (PostgreSQL `statement_timeout`, lock waits included): a stuck query fails `store.unavailable` (503) instead of holding its request for ever. A query whose answer has not come 1 s after it (the network or the server went silent) fails the same way and its connection is dropped. Schema migrations at start run without either bound.',
       ),
     })
     .prefault({})

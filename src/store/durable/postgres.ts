@@ -33,15 +33,44 @@ const types = {
 } as pg.CustomTypesConfig;
 
 /**
+ * How much longer than `statement_timeout` a runtime statement may wait for its answer
+ * before its connection is taken for lost: the server cancels a slow statement itself at
+ * `statement_timeout`; an answer that has not come by then plus this margin is not coming
+ * (a network partition, a frozen server).
+ */
+export const READ_TIMEOUT_MARGIN_MS = 1000;
+
+/**
+ * A client class whose statements wait at most `readTimeoutMs` for an answer, then end
+ * their connection (ETIMEDOUT): statement_timeout is the server's and cannot end a wait
+ * for a server that is not reached. The statements in flight fail (`store.unavailable`
+ * through storeError) and pg-pool drops the client on release.
+ */
+function timedClient(readTimeoutMs: number): typeof pg.Client {
+  return class TimedClient extends pg.Client {
+    override query(...args: unknown[]): any {
+      const result = (super.query as (...a: unknown[]) => unknown)(...args);
+      if (!(result instanceof Promise)) return result;
+      const timer = setTimeout(() => {
+        const lost = Object.assign(new Error(`no answer from PostgreSQL within ${readTimeoutMs} ms`), { code: 'ETIMEDOUT' });
+        (this as unknown as { connection: { stream: { destroy(e: Error): void } } }).connection.stream.destroy(lost);
+      }, readTimeoutMs);
+      return result.finally(() => clearTimeout(timer));
+    }
+  };
+}
+
+/**
  * A pool whose connections' failures are logged, never thrown. node-postgres emits
  * `error` on a client whose connection ends while it is checked out (a query in flight
  * when the server or the network goes away) after failing its queries, and pg-pool
  * listens only while a client is idle: unheard, that event is an uncaught exception that
  * ends the process. The failed query rejects (`store.unavailable`) and the pool drops the
- * broken client when it is released, so the next query makes a new connection.
+ * broken client when it is released, so the next query makes a new connection. With
+ * `readTimeoutMs`, a statement without an answer in that time ends its connection.
  */
-function newPool(config: pg.PoolConfig, logger: Logger | undefined): pg.Pool {
-  const pool = new pg.Pool(config);
+function newPool(config: pg.PoolConfig, logger: Logger | undefined, readTimeoutMs?: number): pg.Pool {
+  const pool = new pg.Pool(readTimeoutMs === undefined ? config : { ...config, Client: timedClient(readTimeoutMs) });
   const warn = (e: Error & { code?: string }): void => logger?.warn({ code: e.code, err: e.message }, 'postgres connection lost');
   pool.on('error', warn);
   pool.on('connect', (client) => client.on('error', warn));
@@ -54,12 +83,14 @@ export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
 /**
  * `statementTimeoutMs`: PostgreSQL's `statement_timeout` on every runtime connection, so a
  * stuck query (a lock never granted, a runaway plan) is cancelled by the server and fails
- * `store.unavailable` (57014) instead of holding its request for ever. Migrations run on
- * a connection of their own without it (`unbounded`).
+ * `store.unavailable` (57014) instead of holding its request for ever; a statement whose
+ * answer does not come `READ_TIMEOUT_MARGIN_MS` later (the connection went silent) fails
+ * the same way and its connection is dropped. Migrations run on a connection of their
+ * own without either bound (`unbounded`).
  */
 export function openPostgres(connectionString: string, logger?: Logger, opts: { statementTimeoutMs?: number } = {}): Dialect {
   const statementTimeout = opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
-  const pool = newPool({ connectionString, types, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, statement_timeout: statementTimeout }, logger);
+  const pool = newPool({ connectionString, types, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, statement_timeout: statementTimeout }, logger, statementTimeout + READ_TIMEOUT_MARGIN_MS);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     kind: 'postgres',
