@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL connection of a running node goes away under it — the database stops
  * (every connection reset) or the network between them goes silent (a partition: no
- * answer, no error) — through a TCP proxy the test cuts (test/support/tcp-proxy.ts).
+ * answer, no error) — through a TCP relay the test cuts (test/support/tcp-relay.ts).
  * Fail closed: the statements in flight fail `store.unavailable` within a bound; the
  * process neither crashes nor waits for ever.
  */
@@ -12,7 +12,7 @@ import { PortcullisError } from '../../src/core/errors.js';
 import { openPostgres } from '../../src/store/durable/postgres.js';
 import { storeError } from '../../src/store/durable/store-error.js';
 import { createTempPostgresDatabase, serviceDescribe } from '../support/services.js';
-import { startTcpProxy } from '../support/tcp-proxy.js';
+import { openRelay } from '../support/tcp-relay.js';
 
 const TIMEOUT_MS = 1000;
 /** Loose: the statement fails after the statement timeout and a margin; without a bound it never does. */
@@ -33,8 +33,8 @@ async function within<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?
 await serviceDescribe('postgres', 'PostgreSQL connection lost under a running store', () => {
   test('attack: the database resets every connection while a transaction holds one: the transaction fails store.unavailable, no uncaught error', { timeout: 60_000 }, async () => {
     const db = await createTempPostgresDatabase();
-    const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
-    const dialect = openPostgres(proxy.via(db.url), undefined, { statementTimeoutMs: TIMEOUT_MS });
+    const proxy = await openRelay(db.url);
+    const dialect = openPostgres(proxy.url, undefined, { statementTimeoutMs: TIMEOUT_MS });
     const uncaught: unknown[] = [];
     const onUncaught = (e: unknown) => uncaught.push(e);
     // node:test would report an uncaught exception against the test anyway; this names it
@@ -44,7 +44,7 @@ await serviceDescribe('postgres', 'PostgreSQL connection lost under a running st
         .transaction()
         .execute(async (trx) => {
           await sql`select 1`.execute(trx);
-          await proxy.cut();
+          proxy.cut();
           // the reset reaches the checked-out client between two statements
           await new Promise((r) => setTimeout(r, 200));
           await sql`select 1`.execute(trx);
@@ -60,7 +60,7 @@ await serviceDescribe('postgres', 'PostgreSQL connection lost under a running st
       assert.equal(failure.status, 503);
     } finally {
       process.removeListener('uncaughtException', onUncaught);
-      await proxy.restore();
+      proxy.restore();
       await dialect.close();
       await proxy.close();
       await db.drop();
@@ -69,23 +69,23 @@ await serviceDescribe('postgres', 'PostgreSQL connection lost under a running st
 
   test('attack: the network to the database goes silent (a partition): a statement on a pooled connection fails store.unavailable within the bound, never waits for ever; the pool recovers', { timeout: 60_000 }, async () => {
     const db = await createTempPostgresDatabase();
-    const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
-    const dialect = openPostgres(proxy.via(db.url), undefined, { statementTimeoutMs: TIMEOUT_MS });
+    const proxy = await openRelay(db.url);
+    const dialect = openPostgres(proxy.url, undefined, { statementTimeoutMs: TIMEOUT_MS });
     try {
       // a connection made and returned to the pool before the partition
       await sql`select 1`.execute(dialect.db);
-      proxy.blackhole();
+      proxy.stall();
       const r = await within(sql`select 1`.execute(dialect.db), BOUND_MS);
       assert.notEqual(r, 'pending', `no answer within ${BOUND_MS} ms`);
       if (r === 'pending') return;
       const typed = storeError('query', r.error);
       assert.equal(typed.code, 'store.unavailable');
       assert.equal(typed.details?.['retryable'], true);
-      await proxy.restore();
+      proxy.restore();
       // the silent connection was dropped, not handed out again
       assert.deepEqual((await sql<{ one: number }>`select 1 as one`.execute(dialect.db)).rows, [{ one: 1 }]);
     } finally {
-      await proxy.restore();
+      proxy.restore();
       await dialect.close();
       await proxy.close();
       await db.drop();

@@ -1,15 +1,16 @@
 /**
  * Every public endpoint family of a running node, once, while its durable store cannot
  * serve (fail closed): a check or write that cannot be made is denied with a typed 503
- * problem+json (`store.unavailable`; `/readyz`: `store.not-writable`), never a 500,
+ * problem+json (`store.unavailable`; `/readyz`: `store.not-writable` when the store reads
+ * but cannot write, `store.unavailable` when it cannot be reached), never a 500,
  * never a wait past 5 s, never a stack trace. What is served from memory (discovery,
  * JWKS, client authentication and token checks, the gateway, transit keys cached for
  * 30 s, the authorize step whose state is ephemeral) keeps answering with correct data.
  *
  * SQLite: the node's directory is a tmpfs filled to the last byte (reads work, every
  * write fails SQLITE_FULL; skipped with the reason where no tmpfs can be mounted).
- * PostgreSQL: the node reaches the database through a TCP proxy that is cut (every
- * connection reset, new ones refused).
+ * PostgreSQL: the node reaches the database through a TCP relay that is cut (every
+ * connection reset, new ones reset at once; test/support/tcp-relay.ts).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -22,7 +23,7 @@ import { TRANSIT_AUDIENCE } from '../../src/http/transit-ops.js';
 import { OCSP_STATUS, ocspResponseStatus } from '../../src/pki/ocsp.js';
 import { basic, postForm, startTestNode, tempDir, testConfig, type TestNode } from '../support/portcullis.js';
 import { createTempPostgresDatabase, serviceTest } from '../support/services.js';
-import { startTcpProxy } from '../support/tcp-proxy.js';
+import { openRelay } from '../support/tcp-relay.js';
 import { mountTmpfs } from '../support/tmpfs.js';
 
 /** Longer than this is a hang. */
@@ -159,6 +160,9 @@ const NO_STORE: Record<string, Expected> = {
   // RFC 6960 §2.3: an OCSP answer is always 200; tryLater when the status cannot be read
   'OCSP GET': { status: 200, kind: 'ocsp', ocsp: OCSP_STATUS.tryLater },
   'OCSP POST': { status: 200, kind: 'ocsp', ocsp: OCSP_STATUS.tryLater },
+  // the readiness ping cannot reach the database at all
+  '/readyz (identity)': unavailable,
+  '/readyz (admin)': unavailable,
 };
 
 async function sweep(f: Fixture, expected: Record<string, Expected>): Promise<void> {
@@ -213,18 +217,18 @@ if (typeof mounted === 'string') {
 
 await serviceTest('postgres', 'store-down sweep, PostgreSQL cut away: every endpoint family answers its exact status and code, none 500, none past 5 s', async () => {
   const db = await createTempPostgresDatabase();
-  const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
+  const proxy = await openRelay(db.url);
   const dir = tempDir('portcullis-sweep-');
   let node: TestNode | undefined;
   try {
     await withUpstream(async (routes) => {
-      node = await startTestNode({ dir, config: testConfig(`store: ${proxy.via(db.url)}\npostgres: { statementTimeout: 1s }\n${routes}`) });
+      node = await startTestNode({ dir, config: testConfig(`store: ${proxy.url}\npostgres: { statementTimeout: 1s }\n${routes}`) });
       const f = await prepare(node, dir);
-      await proxy.cut();
+      proxy.cut();
       await sweep(f, NO_STORE);
     });
   } finally {
-    await proxy.restore();
+    proxy.restore();
     await node?.stop();
     await proxy.close();
     await db.drop();
