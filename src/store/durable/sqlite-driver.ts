@@ -29,6 +29,13 @@
  * the caller): sleeping in its busy handler would stall every request of the node. The
  * group or the `BEGIN` is retried after 1, 2, 4 … 32 ms instead, until
  * `SQLITE_BUSY_TIMEOUT_MS` have passed.
+ *
+ * **The file.** A database file deleted or replaced under the connection is not noticed
+ * by SQLite: it goes on writing into the unlinked inode, and every write acknowledged
+ * then is gone at the next start. The caller's `checkFile` (sqlite.ts: the path still
+ * names the file opened) runs before each group that writes and at each transaction's
+ * `BEGIN` and `COMMIT`, one `stat` each; when it throws, the group or transaction fails
+ * having committed nothing.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import {
@@ -124,6 +131,9 @@ class Lock {
 /** The error code of a text value with NUL: refused here as PostgreSQL refuses it, so both stores accept the same input. */
 export const SQLITE_NUL_IN_TEXT = 'PORTCULLIS_NUL_IN_TEXT';
 
+/** The error code of a write refused because the database file at the path is no longer the one open (sqlite.ts). */
+export const SQLITE_FILE_REPLACED = 'PORTCULLIS_SQLITE_FILE_REPLACED';
+
 function execute(stmt: BetterSqlite3.Statement, parameters: readonly unknown[]): QueryResult<unknown> {
   for (const p of parameters) {
     if (typeof p === 'string' && p.includes('\u0000')) throw Object.assign(new Error('a text value contains NUL'), { code: SQLITE_NUL_IN_TEXT });
@@ -141,7 +151,10 @@ class GroupCommitDriver implements Driver {
   private open: Pending[] | undefined;
   private closed = false;
 
-  constructor(private readonly conn: BetterSqlite3.Database) {}
+  constructor(
+    private readonly conn: BetterSqlite3.Database,
+    private readonly checkFile: () => void,
+  ) {}
 
   async init(): Promise<void> {}
 
@@ -263,6 +276,7 @@ class GroupCommitDriver implements Driver {
    * run nothing, when the write lock is busy.
    */
   private runGroup(items: Pending[]): Outcome[] {
+    if (!items.every((it) => it.stmt.readonly)) this.checkFile();
     if (items.length === 1) {
       // autocommit: one statement is its own transaction
       const it = items[0]!;
@@ -311,6 +325,7 @@ class GroupCommitDriver implements Driver {
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await this.lock.acquire();
     try {
+      this.checkFile();
       await retryWhileBusy(() => this.prepare('BEGIN IMMEDIATE').run());
     } catch (e) {
       this.lock.release();
@@ -322,6 +337,8 @@ class GroupCommitDriver implements Driver {
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     const h = connection as Handle;
     try {
+      // a throw leaves the transaction open: Kysely rolls it back
+      this.checkFile();
       this.prepare('COMMIT').run();
     } catch (e) {
       // Kysely rolls back after a failed commit; if SQLite already ended it, let go here
@@ -414,14 +431,20 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
-/** Kysely's SQLite dialect on one better-sqlite3 connection, with the group-commit driver. */
+/**
+ * Kysely's SQLite dialect on one better-sqlite3 connection, with the group-commit driver;
+ * `checkFile` throws when the connection's file can no longer take durable writes.
+ */
 export class GroupCommitSqliteDialect implements KyselyDialect {
   private driver: GroupCommitDriver | undefined;
 
-  constructor(private readonly conn: BetterSqlite3.Database) {}
+  constructor(
+    private readonly conn: BetterSqlite3.Database,
+    private readonly checkFile: () => void = () => undefined,
+  ) {}
 
   createDriver(): Driver {
-    this.driver = new GroupCommitDriver(this.conn);
+    this.driver = new GroupCommitDriver(this.conn, this.checkFile);
     return this.driver;
   }
 

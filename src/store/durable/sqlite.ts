@@ -9,13 +9,19 @@
  * its sampled audit writes). SQLite is told not to wait (`busy_timeout = 0`) and the
  * statement is retried after a timer instead, so the loop serves others meanwhile.
  * Writes outside a transaction are group-committed: see `sqlite-driver.ts`.
+ *
+ * The file's identity (device and inode) is taken at open, and every commit first checks
+ * that the path still names that file (`checkFile`): deleted, or another file renamed
+ * over it, the connection would write into an unlinked inode whose content the next
+ * start never sees. Such writes are refused (`SQLITE_FILE_REPLACED`) for as long as the
+ * path names another file; only a restart on the right file mends it.
  */
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely } from 'kysely';
 import type { Database } from './schema.js';
-import { GroupCommitSqliteDialect, SQLITE_BUSY_TIMEOUT_MS, type SqliteCommitStats } from './sqlite-driver.js';
+import { GroupCommitSqliteDialect, SQLITE_BUSY_TIMEOUT_MS, SQLITE_FILE_REPLACED, type SqliteCommitStats } from './sqlite-driver.js';
 import type { Dialect } from './store.js';
 
 export { SQLITE_BUSY_TIMEOUT_MS };
@@ -29,7 +35,27 @@ export function sqliteCommitStats(db: Kysely<Database>): SqliteCommitStats | und
 
 interface Shared {
   db: Kysely<Database>;
+  checkFile(): void;
   refs: number;
+}
+
+/**
+ * A check that `path` still names the file whose identity is `opened` (taken right after
+ * the open); throws `SQLITE_FILE_REPLACED` when it is gone, another file, or cannot be
+ * looked at (fail closed).
+ */
+function fileCheck(path: string, opened: { dev: number; ino: number }): () => void {
+  return () => {
+    let now: { dev: number; ino: number } | undefined;
+    let cause: unknown;
+    try {
+      now = statSync(path);
+    } catch (e) {
+      cause = e;
+    }
+    if (now !== undefined && now.dev === opened.dev && now.ino === opened.ino) return;
+    throw Object.assign(new Error('the database file was removed or replaced; restart the node on the right file', { cause }), { code: SQLITE_FILE_REPLACED });
+  };
 }
 
 /**
@@ -40,7 +66,7 @@ interface Shared {
  */
 const open = new Map<string, Shared>();
 
-function connect(path: string): Kysely<Database> {
+function connect(path: string): Omit<Shared, 'refs'> {
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true });
     // Sealed secrets, password hashes and the audit log live in it: created owner-only, like the key files
@@ -48,7 +74,9 @@ function connect(path: string): Kysely<Database> {
     if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
   }
   const conn = new BetterSqlite3(path);
+  let checkFile = (): void => undefined;
   try {
+    if (path !== ':memory:') checkFile = fileCheck(path, statSync(path));
     // at open, waiting inside SQLite is fine (nothing else runs yet; another node may be switching the file to WAL)
     conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     conn.pragma('journal_mode = WAL');
@@ -60,10 +88,10 @@ function connect(path: string): Kysely<Database> {
     conn.close();
     throw e;
   }
-  const dialect = new GroupCommitSqliteDialect(conn);
+  const dialect = new GroupCommitSqliteDialect(conn, checkFile);
   const db = new Kysely<Database>({ dialect });
   STATS.set(db, dialect);
-  return db;
+  return { db, checkFile };
 }
 
 /** Opens (creating if needed) the file at `path`, or a private in-memory database for `:memory:`. */
@@ -71,15 +99,16 @@ export function openSqlite(path: string): Dialect {
   const key = path === ':memory:' ? undefined : resolve(path);
   let shared = key === undefined ? undefined : open.get(key);
   if (shared === undefined) {
-    shared = { db: connect(key ?? path), refs: 0 };
+    shared = { ...connect(key ?? path), refs: 0 };
     if (key !== undefined) open.set(key, shared);
   }
   shared.refs++;
-  const { db } = shared;
+  const { db, checkFile } = shared;
   let closed = false;
   return {
     kind: 'sqlite',
     db,
+    checkFile,
     // Every transaction begins IMMEDIATE (sqlite-driver.ts): the write lock comes before the first read, so "read the head,
     // then append" cannot interleave with another process doing the same.
     async serialized(fn) {

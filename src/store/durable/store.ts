@@ -57,6 +57,8 @@ export interface Dialect {
   unbounded<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
   /** Releases this instance's hold on the connection(s). */
   close(): Promise<void>;
+  /** SQLite: throws when the path no longer names the database file open (deleted or replaced; sqlite.ts). */
+  checkFile?(): void;
 }
 
 /** The row the write probe updates while the store is not writable (a setting no code reads). */
@@ -397,6 +399,12 @@ export class KyselyDurableStore implements DurableStore {
   }
 
   async ping(): Promise<void> {
+    // a file deleted or replaced is seen here even while no write comes
+    try {
+      this.dialect.checkFile?.();
+    } catch (e) {
+      this.writeFaults.note(e);
+    }
     this.writeFaults.check();
     await this.run('ping', (db) => sql`select 1`.execute(db));
   }
