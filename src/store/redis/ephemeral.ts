@@ -18,6 +18,10 @@
  *   Messages published while it is down are lost: its loss is reported, and once it is
  *   back every channel is subscribed again before that is reported
  *   (`onSubscriptionsLive`), so a listener that then re-reads the store misses nothing.
+ *   A link gone silent (packets dropped, nothing reset) closes nothing, and a subscribed
+ *   connection only listens: a PING every `heartbeatMs` (allowed in subscribe mode) that
+ *   gets no answer within the command timeout counts as the connection lost: the loss is
+ *   reported and the connection dropped, so it reconnects and resubscribes as above.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { PortcullisError } from '../../core/errors.js';
@@ -75,12 +79,24 @@ type WithIncrement = Redis & {
   portcullisTakeInWindow(key: string, windowMs: number, limit: number, id: string): Promise<[number, number]>;
 };
 
+/** How often the subscription connection is checked when the store is given no `heartbeatMs`. */
+export const DEFAULT_HEARTBEAT_MS = 5000;
+
+/** ioredis's own bound on every command, the heartbeat's PING included. */
+export const COMMAND_TIMEOUT_MS = 3000;
+
+export interface RedisStoreOptions {
+  prefix: string;
+  /** Milliseconds between PINGs on the subscription connection (DEFAULT_HEARTBEAT_MS). */
+  heartbeatMs?: number;
+}
+
 const OPTIONS: RedisOptions = {
   lazyConnect: true,
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
   connectTimeout: 3000,
-  commandTimeout: 3000,
+  commandTimeout: COMMAND_TIMEOUT_MS,
   retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
   // resubscribed here, so the subscriptions are known to be live before anyone is told
   autoResubscribe: false,
@@ -97,11 +113,14 @@ export class RedisEphemeralStore implements EphemeralStore {
   /** False from a lost subscription connection until every channel is subscribed again. */
   private live = true;
   private closed = false;
+  private readonly heartbeat: NodeJS.Timeout;
+  private beating = false;
 
   constructor(
     private readonly cmd: WithIncrement,
     private readonly sub: Redis,
     private readonly prefix: string,
+    opts: { heartbeatMs?: number } = {},
   ) {
     sub.on('message', (channel: string, message: string) => {
       if (!channel.startsWith(prefix)) return;
@@ -115,6 +134,28 @@ export class RedisEphemeralStore implements EphemeralStore {
     });
     sub.on('close', () => this.setLive(false));
     sub.on('ready', () => void this.resubscribe());
+    this.heartbeat = setInterval(() => void this.beat(), opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  /**
+   * PING on the subscription connection; unanswered, the connection is reported lost and
+   * its socket destroyed (ioredis then reconnects: 'close', 'ready', resubscribe). Not
+   * `disconnect()`, which only half-closes: through a silent link the close would never come.
+   */
+  private async beat(): Promise<void> {
+    if (this.closed || this.beating || this.sub.status !== 'ready') return;
+    this.beating = true;
+    try {
+      await this.sub.ping();
+    } catch {
+      // a connection that closed meanwhile is being reconnected already ('close' reported it)
+      if (this.closed || this.sub.status !== 'ready') return;
+      this.setLive(false);
+      this.sub.stream.destroy();
+    } finally {
+      this.beating = false;
+    }
   }
 
   private setLive(live: boolean): void {
@@ -261,13 +302,14 @@ export class RedisEphemeralStore implements EphemeralStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.heartbeat);
     this.channels.clear();
     await Promise.all([this.cmd.quit().catch(() => this.cmd.disconnect()), this.sub.quit().catch(() => this.sub.disconnect())]);
   }
 }
 
 /** Connects both connections; rejects with `unavailable` when Redis cannot be reached. */
-export async function openRedisEphemeralStore(url: string, opts: { prefix: string }): Promise<RedisEphemeralStore> {
+export async function openRedisEphemeralStore(url: string, opts: RedisStoreOptions): Promise<RedisEphemeralStore> {
   const cmd = new Redis(url, OPTIONS) as WithIncrement;
   const sub = new Redis(url, OPTIONS);
   // Connection errors reach callers as rejected commands; without listeners ioredis prints them.
@@ -291,5 +333,5 @@ export async function openRedisEphemeralStore(url: string, opts: { prefix: strin
   }
   cmd.off('error', keep).on('error', () => undefined);
   sub.off('error', keep).on('error', () => undefined);
-  return new RedisEphemeralStore(cmd, sub, opts.prefix);
+  return new RedisEphemeralStore(cmd, sub, opts.prefix, opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {});
 }
