@@ -405,8 +405,11 @@ export class KyselyDurableStore implements DurableStore {
     } catch (e) {
       this.writeFaults.note(e);
     }
-    this.writeFaults.check();
+    // a store that cannot be reached at all is store.unavailable, whatever writes failed
+    // before (a cut link fails them with a reset or a bare "connection terminated", one or
+    // the other): only a store that answers can be told apart as not writable
     await this.run('ping', (db) => sql`select 1`.execute(db));
+    this.writeFaults.check();
   }
 
   async close(): Promise<void> {
