@@ -78,14 +78,16 @@ export async function requireService(service: Service): Promise<void> {
   if (problem !== undefined) throw new Error(problem);
 }
 
-async function register(service: Service, name: string, body: () => void, kind: 'describe' | 'test', fn?: () => Promise<void>): Promise<void> {
-  const problem = await serviceProblem(service);
+async function register(services: Service | readonly Service[], name: string, body: () => void, kind: 'describe' | 'test', fn?: () => Promise<void>): Promise<void> {
+  let problem: string | undefined;
+  for (const service of typeof services === 'string' ? [services] : services) problem ??= await serviceProblem(service);
   if (problem === undefined) {
     if (kind === 'describe') describe(name, body);
     else test(name, fn!);
   } else if (servicesRequired()) {
-    test(`${name} [${problem}; PORTCULLIS_REQUIRE_SERVICES=1]`, () => {
-      throw new Error(problem);
+    const why = problem;
+    test(`${name} [${why}; PORTCULLIS_REQUIRE_SERVICES=1]`, () => {
+      throw new Error(why);
     });
   } else {
     test(`${name} [skipped: ${problem}]`, { skip: problem }, () => undefined);
@@ -102,9 +104,9 @@ export function serviceDescribe(service: Service, name: string, body: () => void
   return register(service, name, body, 'describe');
 }
 
-/** One test that needs a service. Await it at the top level of a test file. */
-export function serviceTest(service: Service, name: string, fn: () => Promise<void>): Promise<void> {
-  return register(service, name, () => undefined, 'test', fn);
+/** One test that needs a service (or several: skipped with the first one's problem). Await it at the top level of a test file. */
+export function serviceTest(services: Service | readonly Service[], name: string, fn: () => Promise<void>): Promise<void> {
+  return register(services, name, () => undefined, 'test', fn);
 }
 
 /** A random Redis key prefix, so parallel test files never share keys. */
