@@ -12,6 +12,7 @@
 import { createPublicKey, createSecretKey, randomBytes, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { PortcullisError } from '../core/errors.js';
+import { rsaKeyWeakness } from '../crypto/key-strength.js';
 import { StampedMap } from '../core/stamped-map.js';
 import { randomId } from '../core/ids.js';
 import type { PageRequest } from '../core/page.js';
@@ -65,7 +66,6 @@ export function viewAppKey(k: AppSigningKeyRecord): AppKeyView {
 
 /** RFC 8941 token-safe and printable: keyids travel in `keyid="…"` and in URLs. */
 export const KEYID = /^[A-Za-z0-9._~:-]{1,100}$/;
-const MIN_RSA_BITS = 2048;
 const secretContext = (keyid: string) => `app-signing-key:${keyid}`;
 
 const RSA_ALGS: Record<string, SignatureAlgorithm> = { PS512: 'rsa-pss-sha512', RS256: 'rsa-v1_5-sha256' };
@@ -81,8 +81,8 @@ function algorithmFor(key: KeyObject, jwkAlg: string | undefined, asked: Signatu
     else if (curve === 'secp384r1') alg = 'ecdsa-p384-sha384';
     else throw new PortcullisError('request.invalid', `key: EC curve ${curve ?? 'unknown'} is not accepted (P-256 or P-384)`);
   } else if (type === 'rsa') {
-    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-    if (bits < MIN_RSA_BITS) throw new PortcullisError('request.invalid', `key: RSA keys must have at least ${MIN_RSA_BITS} bits (this one has ${bits})`);
+    const weak = rsaKeyWeakness(key);
+    if (weak !== undefined) throw new PortcullisError('request.invalid', `key: ${weak}`);
     const fromJwk = jwkAlg === undefined ? undefined : RSA_ALGS[jwkAlg];
     if (jwkAlg !== undefined && fromJwk === undefined) throw new PortcullisError('request.invalid', `key: JWK alg ${jwkAlg} is not usable for RSA signatures (PS512 or RS256)`);
     alg = asked ?? fromJwk ?? 'rsa-pss-sha512';

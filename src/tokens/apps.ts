@@ -7,6 +7,7 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { importJWK, type JWK } from 'jose';
 import { PortcullisError } from '../core/errors.js';
+import { rsaKeyWeakness } from '../crypto/key-strength.js';
 import { randomId } from '../core/ids.js';
 import { pastSecondOf, type Clock } from '../core/clock.js';
 import type { EventBus } from '../core/events.js';
@@ -103,7 +104,6 @@ const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 /** What each key type of an app JWKS may sign client assertions with (the token endpoint's algorithms, client-auth.ts). */
 const ASSERTION_ALGS: Record<string, readonly string[]> = { rsa: ['RS256', 'PS256'], 'P-256': ['ES256'], 'P-384': ['ES384'], ed25519: ['EdDSA'] };
-const MIN_RSA_BITS = 2048;
 const CURVE_NAMES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521', secp256k1: 'secp256k1' };
 
 /**
@@ -129,10 +129,8 @@ async function checkJwks(jwks: JWK[], method: 'private_key_jwt' | 'self_signed_t
     const details = key.asymmetricKeyDetails ?? {};
     let kind: string;
     if (type === 'rsa') {
-      const bits = details.modulusLength ?? 0;
-      if (bits < MIN_RSA_BITS) throw new PortcullisError('request.invalid', `${at}: RSA keys must have at least ${MIN_RSA_BITS} bits (this one has ${bits})`);
-      const e = details.publicExponent ?? 0n;
-      if (e < 3n || e % 2n === 0n) throw new PortcullisError('request.invalid', `${at}: the RSA public exponent must be odd and at least 3`);
+      const weak = rsaKeyWeakness(key);
+      if (weak !== undefined) throw new PortcullisError('request.invalid', `${at}: ${weak}`);
       kind = 'rsa';
     } else if (type === 'ec') {
       const curve = CURVE_NAMES[details.namedCurve ?? ''] ?? details.namedCurve ?? 'unknown';

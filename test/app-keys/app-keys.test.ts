@@ -136,6 +136,18 @@ describe('app signing keys (admin API)', () => {
     }
   });
 
+  test('attack: an RSA key with public exponent 1 (anyone can make its signatures) or an even one is refused (request.invalid naming it), nothing stored', async () => {
+    const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
+    for (const e of ['AQ', 'AQAA']) {
+      const r = await api(`/v1/apps/${clientId}/keys`, { body: { keyid: `weak-e-${e}`, jwk: { ...jwk, e } } });
+      assert.equal(r.status, 400, e);
+      assert.equal(r.body.code, 'request.invalid');
+      assert.match(r.body.detail, /^key: the RSA public exponent must be odd and at least 3$/);
+    }
+    const list = await api(`/v1/apps/${clientId}/keys`);
+    assert.ok(!JSON.stringify(list.body).includes('weak-e-'), 'no weak key stored');
+  });
+
   test('attack: an alg that does not fit the key (ed25519 key declared as ecdsa-p256-sha256) is refused (request.invalid)', async () => {
     const { publicKey } = generateKeyPairSync('ed25519');
     const r = await api(`/v1/apps/${clientId}/keys`, { body: { jwk: publicKey.export({ format: 'jwk' }), alg: 'ecdsa-p256-sha256' } });
