@@ -1,18 +1,22 @@
 /**
  * Verifying what Portcullis signs: responses from a route that signs them (`@status`,
- * `content-digest`, and the request's signature through `req`), and webhooks
- * (`@method`, `@target-uri`, `content-digest`, `content-type`, tag
- * `portcullis-webhook`). The body is read once and checked against its
- * Content-Digest (RFC 9530); keys come from the identity plane's JWKS or are given.
+ * `content-digest`, and the request's signature through `req`), and what it POSTs to
+ * receivers (`@method`, `@target-uri`, `content-digest`, `content-type`, a `nonce`,
+ * and the tag of its purpose: `portcullis-webhook` for event webhooks,
+ * `portcullis-otp` for one-time codes to the SMS gateway). The body is read once and
+ * checked against its Content-Digest (RFC 9530); keys come from the identity plane's
+ * JWKS or are given.
  */
 import { PortcullisError } from '../core/errors.js';
 import { contentDigest, parseContentDigest } from '../signatures/content-digest.js';
 import { fieldLines } from '../signatures/components.js';
 import { parseComponentId, parseSignatureInput } from '../signatures/signature-input.js';
-import { SignatureVerifier, type VerifiedSignature } from '../signatures/verify.js';
+import { SignatureVerifier, readSignatures, type VerifiedSignature } from '../signatures/verify.js';
 import type { HttpRequestLike } from '../signatures/types.js';
 import { resolverFor, type KeySource } from './keys.js';
 import { requestOf } from './signed-fetch.js';
+import { MemoryReplayStore, type ReplayStore } from './replay.js';
+import { OTP_TAG, TAG_PURPOSE, WEBHOOK_TAG } from '../webhooks/tags.js';
 
 export type VerifyOptions = KeySource & {
   /** Maximum age of `created` in seconds (default 300). */
@@ -95,34 +99,87 @@ export async function verifyResponse(response: Response, options: VerifyOptions 
   return { ...v, body };
 }
 
-export const WEBHOOK_TAG = 'portcullis-webhook';
+export { OTP_TAG, WEBHOOK_TAG };
+
+export type VerifyWebhookOptions = VerifyOptions & {
+  /** The URL Portcullis posted to, when a proxy in front rewrote it (default `request.url`). */
+  url?: string;
+  /**
+   * The tag the signature must carry (default `WEBHOOK_TAG`, event webhooks); the SMS
+   * bridge that receives one-time codes passes `OTP_TAG`. A message signed with
+   * another tag, or none, is `signature.wrong-tag`.
+   */
+  tag?: string;
+  /**
+   * Where accepted nonces are remembered (default: one bounded in-memory store per
+   * process, shared by every call). Several instances of one receiver must share one.
+   */
+  replayStore?: ReplayStore;
+};
+
+let defaultReplayStore: MemoryReplayStore | undefined;
+
+/** What messages with `tag` are, when it is one of Portcullis's tags. */
+function purposeOf(tag: string): string | undefined {
+  return Object.hasOwn(TAG_PURPOSE, tag) ? (TAG_PURPOSE as Readonly<Record<string, string>>)[tag] : undefined;
+}
+
+function describeTag(tag: string): string {
+  const p = purposeOf(tag);
+  return `${JSON.stringify(tag.length > 64 ? `${tag.slice(0, 64)}…` : tag)}${p !== undefined ? ` (${p})` : ''}`;
+}
 
 /**
- * Verifies a webhook from Portcullis: the signature (tag `portcullis-webhook`, key
- * from the JWKS) over method, target URI, Content-Digest and Content-Type, and the
- * body against its digest. Returns the parsed event. Behind a proxy that rewrites
- * the URL, pass the URL Portcullis posted to as `url`.
+ * Verifies a webhook from Portcullis: the signature (the expected tag, default
+ * `portcullis-webhook`; key from the JWKS) over method, target URI, Content-Digest and
+ * Content-Type, and the body against its digest; then that its `nonce` was not seen
+ * before (`signature.replayed`), recording it until the signature's window closes
+ * (`created` + `maxAge` + `clockSkew`). Returns the parsed body. Behind a proxy that
+ * rewrites the URL, pass the URL Portcullis posted to as `url`.
+ *
+ * Errors: `signature.wrong-tag` for a message signed for another purpose (an OTP
+ * message at an event receiver, or the reverse); `signature.parameter-missing` for a
+ * signature without `nonce`; `signature.replayed` for a nonce already accepted.
  *
  * @example
  * const { event } = await verifyWebhook(request, { jwksUrl: 'https://id.example/jwks' });
- * if (seen.has(event.id)) return new Response(null, { status: 200 }); // retries resend the same id
+ * if (seen.has(event.id)) return new Response(null, { status: 200 }); // retries resend the same id (with a new signature)
+ * // the SMS bridge: one-time codes carry their own tag
+ * const { event: sms } = await verifyWebhook<{ to: string; text: string }>(request, { jwksUrl, tag: OTP_TAG });
  */
 export async function verifyWebhook<E = { id: string; type: string; time: string; client_id: string | null; data: Record<string, unknown> }>(
   request: Request,
-  options: VerifyOptions & { url?: string },
+  options: VerifyWebhookOptions,
 ): Promise<VerifiedBody & { event: E }> {
+  const tag = options.tag ?? WEBHOOK_TAG;
+  const maxAge = options.maxAge ?? 300;
+  const clockSkew = options.clockSkew ?? 30;
+  const message = { method: request.method, url: options.url ?? request.url, headers: request.headers };
+  const parsed = readSignatures(message);
+  // the same key signs every purpose: a message signed for another one is refused by name, before anything is verified
+  const inputs = [...parsed.inputs.values()];
+  if (inputs.length > 0 && !inputs.some((i) => i.params.tag === tag)) {
+    const found = inputs[0]!.params.tag;
+    throw new PortcullisError('signature.wrong-tag', `the message is signed ${typeof found === 'string' ? `with tag ${describeTag(found)}` : 'without a tag'}, not ${describeTag(tag)}`);
+  }
   const body = new Uint8Array(await request.clone().arrayBuffer());
   if (request.headers.get('content-digest') === null) throw new PortcullisError('digest.missing', 'the webhook has no Content-Digest');
   await checkDigest(request.headers, body);
   const resolver = resolverFor(options);
   const verifier = new SignatureVerifier({
     keyLookup: (kid) => resolver.get(kid),
-    tag: WEBHOOK_TAG,
+    tag,
     requiredComponents: ['@method', '@target-uri', 'content-digest', 'content-type', ...(options.requiredComponents ?? [])],
-    maxAge: options.maxAge ?? 300,
-    clockSkew: options.clockSkew ?? 30,
+    requireNonce: true,
+    maxAge,
+    clockSkew,
   });
-  const v = await verifier.verify({ method: request.method, url: options.url ?? request.url, headers: request.headers });
+  const v = await verifier.verify(message, undefined, parsed);
+  // only a verified signature reaches the store: a forger can neither burn a nonce nor fill the store
+  const store = options.replayStore ?? (defaultReplayStore ??= new MemoryReplayStore());
+  if (await store.seen(v.params.nonce!, (v.params.created! + maxAge + clockSkew) * 1000)) {
+    throw new PortcullisError('signature.replayed', 'the message was already received (its signature nonce was seen before): a replay');
+  }
   let event: E;
   try {
     event = JSON.parse(new TextDecoder().decode(body)) as E;

@@ -6,16 +6,20 @@
  * rsa-v1_5-sha256); each key is imported once as a WebCrypto key.
  *
  * Covered: `@method`, `@target-uri`, `content-digest`, `content-type`, with
- * `created`, `keyid` and `tag="portcullis-webhook"`.
+ * `created`, `keyid`, a fresh `nonce` (128 random bits, base64url) per request, so a
+ * receiver can refuse a replay within the window, and the `tag` of the caller's
+ * purpose (`portcullis-webhook` for events, `portcullis-otp` for one-time codes,
+ * tags.ts), so a receiver of one kind refuses the other.
  */
-import type { KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { contentDigest } from '../signatures/content-digest.js';
 import { importParams } from '../signatures/algorithms.js';
 import { signMessage } from '../signatures/sign.js';
 import type { SignatureAlgorithm } from '../signatures/types.js';
 import type { Clock } from '../core/clock.js';
+import type { WebhookTag } from './tags.js';
 
-export const WEBHOOK_TAG = 'portcullis-webhook';
+export { OTP_TAG, WEBHOOK_TAG, type WebhookTag } from './tags.js';
 export const WEBHOOK_COMPONENTS = ['@method', '@target-uri', 'content-digest', 'content-type'] as const;
 
 const JOSE_TO_RFC9421: Readonly<Record<string, SignatureAlgorithm>> = { ES256: 'ecdsa-p256-sha256', EdDSA: 'ed25519', RS256: 'rsa-v1_5-sha256', ES384: 'ecdsa-p384-sha384', PS512: 'rsa-pss-sha512' };
@@ -26,14 +30,14 @@ export interface SigningKeySource {
 }
 
 export interface WebhookSigner {
-  /** Returns the headers of a signed POST of `body` to `url`. */
-  signedHeaders(url: string, body: Uint8Array): Promise<Headers>;
+  /** Returns the headers of a signed POST of `body` to `url`, signed with `tag` (what the request is for). */
+  signedHeaders(url: string, body: Uint8Array, tag: WebhookTag): Promise<Headers>;
 }
 
 /**
  * @example
  * const signer = new KeyRingWebhookSigner(services.keys, services.clock);
- * const headers = await signer.signedHeaders('https://hooks.example/in', bytes);
+ * const headers = await signer.signedHeaders('https://hooks.example/in', bytes, WEBHOOK_TAG);
  */
 export class KeyRingWebhookSigner implements WebhookSigner {
   private cache: { kid: string; key: CryptoKey; alg: SignatureAlgorithm } | undefined;
@@ -54,10 +58,10 @@ export class KeyRingWebhookSigner implements WebhookSigner {
     return this.cache;
   }
 
-  async signedHeaders(url: string, body: Uint8Array): Promise<Headers> {
+  async signedHeaders(url: string, body: Uint8Array, tag: WebhookTag): Promise<Headers> {
     const { kid, key, alg } = await this.current();
     const headers = new Headers({ 'content-type': 'application/json', 'content-digest': await contentDigest(body, ['sha-256']), 'user-agent': 'Portcullis-Webhooks/1' });
-    const s = await signMessage({ method: 'POST', url, headers }, { key, alg, keyid: kid, components: WEBHOOK_COMPONENTS, tag: WEBHOOK_TAG, clock: this.clock });
+    const s = await signMessage({ method: 'POST', url, headers }, { key, alg, keyid: kid, components: WEBHOOK_COMPONENTS, nonce: randomBytes(16).toString('base64url'), tag, clock: this.clock });
     headers.set('signature-input', s.signatureInput);
     headers.set('signature', s.signature);
     return headers;

@@ -24,6 +24,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { sentTargetUri } from '../signatures/target-uri.js';
 import type { WebhookSigner } from './sign.js';
+import { WEBHOOK_TAG } from './tags.js';
 import type { DeliveryRecord, WebhookRecord, WebhookStore } from './store.js';
 import { ForbiddenTargetError, forbiddenHostClass, publicOnlyLookup, type AddressClass } from './target.js';
 
@@ -249,7 +250,7 @@ export class DeliveryWorker {
       const body = new TextEncoder().encode(d.payload);
       // signed as sent: every fetch sends "…/in?" as "…/in" once the empty query is dropped
       const url = sentTargetUri(hook.url);
-      const headers = await this.signer.signedHeaders(url, body);
+      const headers = await this.signer.signedHeaders(url, body, WEBHOOK_TAG);
       headers.set('portcullis-delivery', d.id);
       // an IP literal never reaches the lookup: checked here; a name is checked on the addresses it resolves to when connecting
       const literal = this.o.allowPrivateTargets ? undefined : forbiddenHostClass(new URL(url).hostname);

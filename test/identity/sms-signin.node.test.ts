@@ -12,7 +12,7 @@ import { ACR_MFA } from '../../src/gateway/assurance-policy.js';
 import { Browser } from '../support/oidc-harness.js';
 import { authorizationRequest, type OidcApp, post, REDIRECT, registerOidcApp, startOidcNode } from '../support/oidc-node.js';
 import type { TestNode } from '../support/portcullis.js';
-import { verifyWebhook } from '../../src/sdk/index.js';
+import { OTP_TAG, verifyWebhook } from '../../src/sdk/index.js';
 import { startReceiver, type Receiver } from '../webhooks/helpers.js';
 
 const AUD = 'https://api.example.test';
@@ -95,8 +95,8 @@ test('SMS second factor end to end: enrolment at first sign-in (MFA required for
   assert.equal(hit.url, '/sms/send');
   assert.equal(hit.headers['content-type'], 'application/json');
   assert.equal(hit.headers.authorization, 'Bearer provider-token');
-  // signed with the identity plane's key: the provider's bridge verifies it with the published JWKS
-  const signed = await verifyWebhook<SmsMessage>(provider.asRequest(hit), { jwksUrl: `${node.urls.identity}/jwks` });
+  // signed with the identity plane's key and the OTP tag: the provider's bridge verifies it with the published JWKS
+  const signed = await verifyWebhook<SmsMessage>(provider.asRequest(hit), { jwksUrl: `${node.urls.identity}/jwks`, tag: OTP_TAG });
   assert.equal(signed.event.to, PHONE);
   const m1 = lastSms(PHONE);
   assert.equal(m1.channel, 'sms');

@@ -18,7 +18,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { importParams } from '../../src/signatures/algorithms.js';
 import { contentDigest } from '../../src/signatures/content-digest.js';
 import { signMessage } from '../../src/signatures/sign.js';
-import { KeyRingWebhookSigner } from '../../src/webhooks/sign.js';
+import { KeyRingWebhookSigner, WEBHOOK_TAG } from '../../src/webhooks/sign.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE = existsSync(CHROMIUM);
@@ -55,7 +55,7 @@ after(async () => {
 });
 
 describe('the SDK in a browser (no Buffer, no process)', () => {
-  test(name('verifyResponse and verifyWebhook verify signed messages, and a tampered body is digest.mismatch'), { skip: !HAVE }, async () => {
+  test(name('verifyResponse and verifyWebhook verify signed messages; a tampered body is digest.mismatch, a replayed webhook signature.replayed, one for another tag signature.wrong-tag'), { skip: !HAVE }, async () => {
     const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = { ...pair.publicKey.export({ format: 'jwk' }), kid: 'pc1', alg: 'ES256', use: 'sig' };
     const signKey = await crypto.subtle.importKey('jwk', pair.privateKey.export({ format: 'jwk' }) as JsonWebKey, importParams('ecdsa-p256-sha256'), false, ['sign']);
@@ -69,7 +69,7 @@ describe('the SDK in a browser (no Buffer, no process)', () => {
     const event = JSON.stringify({ id: 'evt_1', type: 'app.disabled', time: new Date().toISOString(), client_id: 'app_1', data: {} });
     const signer = new KeyRingWebhookSigner({ signingKey: () => ({ kid: 'pc1', alg: 'ES256', privateKey: pair.privateKey }) }, systemClock);
     const hookHeaders: Record<string, string> = {};
-    (await signer.signedHeaders(hookUrl, new TextEncoder().encode(event))).forEach((v, k) => (hookHeaders[k] = v));
+    (await signer.signedHeaders(hookUrl, new TextEncoder().encode(event), WEBHOOK_TAG)).forEach((v, k) => (hookHeaders[k] = v));
 
     const page = await ctx.newPage();
     await page.goto(origin);
@@ -90,6 +90,8 @@ describe('the SDK in a browser (no Buffer, no process)', () => {
       result.tamperedResponse = await outcome(() => sdk.verifyResponse(new Response(response.body.replace('1', '9'), { status: 200, headers: response.headers }), keys));
       result.webhook = await outcome(() => sdk.verifyWebhook(new Request(hookUrl, { method: 'POST', headers: hookHeaders, body: event }), keys));
       result.tamperedWebhook = await outcome(() => sdk.verifyWebhook(new Request(hookUrl, { method: 'POST', headers: hookHeaders, body: event.replace('app_1', 'app_2') }), keys));
+      result.replayedWebhook = await outcome(() => sdk.verifyWebhook(new Request(hookUrl, { method: 'POST', headers: hookHeaders, body: event }), keys));
+      result.eventAtOtpReceiver = await outcome(() => sdk.verifyWebhook(new Request(hookUrl, { method: 'POST', headers: hookHeaders, body: event }), { ...keys, tag: sdk.OTP_TAG }));
       return result;
     })(${JSON.stringify({ jwk, response, hookUrl, event, hookHeaders })})`);
     await page.close();
@@ -101,6 +103,8 @@ describe('the SDK in a browser (no Buffer, no process)', () => {
       tamperedResponse: 'PortcullisError: digest.mismatch',
       webhook: 'ok sig1 pc1',
       tamperedWebhook: 'PortcullisError: digest.mismatch',
+      replayedWebhook: 'PortcullisError: signature.replayed',
+      eventAtOtpReceiver: 'PortcullisError: signature.wrong-tag',
     });
   });
 });

@@ -61,7 +61,7 @@ describe('webhook delivery', () => {
       const got = rx.received[0]!;
       assert.equal(got.method, 'POST');
       assert.equal(got.headers['content-type'], 'application/json');
-      assert.match(String(got.headers['signature-input']), /^sig1=\("@method" "@target-uri" "content-digest" "content-type"\);created=\d+;keyid="[^"]+";tag="portcullis-webhook"$/);
+      assert.match(String(got.headers['signature-input']), /^sig1=\("@method" "@target-uri" "content-digest" "content-type"\);created=\d+;keyid="[^"]+";nonce="[A-Za-z0-9_-]{22}";tag="portcullis-webhook"$/);
 
       const v = await verifyWebhook(rx.asRequest(got), { keys: jwks() });
       assert.equal(v.keyid, deps.keys.signingKey().kid);
@@ -87,7 +87,7 @@ describe('webhook delivery', () => {
     }
   });
 
-  test('attack: a tampered webhook body fails verifyWebhook with digest.mismatch; a changed content-type with signature.invalid; another tag with signature.missing', async () => {
+  test('attack: a tampered webhook body fails verifyWebhook with digest.mismatch; a changed content-type with signature.invalid; another tag with signature.wrong-tag', async () => {
     await setup();
     try {
       await deps.webhooks.subscribe({ url: rx.url, events: ['*'] }, 'admin');
@@ -99,7 +99,7 @@ describe('webhook delivery', () => {
       const retyped = { ...got, headers: { ...got.headers, 'content-type': 'text/plain' } };
       await rejectsCode(verifyWebhook(rx.asRequest(retyped), { keys: jwks() }), 'signature.invalid');
       const retagged = { ...got, headers: { ...got.headers, 'signature-input': String(got.headers['signature-input']).replace('portcullis-webhook', 'other') } };
-      await rejectsCode(verifyWebhook(rx.asRequest(retagged), { keys: jwks() }), 'signature.missing');
+      await rejectsCode(verifyWebhook(rx.asRequest(retagged), { keys: jwks() }), 'signature.wrong-tag');
       // replayed to another URL of the receiver
       const moved = rx.asRequest(got);
       await rejectsCode(verifyWebhook(moved, { keys: jwks(), url: rx.url.replace('/hooks/in', '/hooks/other') }), 'signature.invalid');

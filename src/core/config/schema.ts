@@ -471,7 +471,7 @@ export const configSchema = z.strictObject({
               headers: z.record(z.string(), z.string()).default({}).describe('Extra headers (e.g. Authorization for the provider); secret: use ${file:PATH} or ${env:NAME}.'),
             })
             .optional()
-            .describe('webhook sender settings. Each POST is signed like an event webhook (RFC 9421, tag `portcullis-webhook`, with Content-Digest) with the identity plane\'s current key, so the receiver verifies it against `/jwks` (docs/mfa.md).'),
+            .describe('webhook sender settings. Each POST is signed like an event webhook (RFC 9421, with Content-Digest and a fresh nonce) with the identity plane\'s current key, but with its own tag `portcullis-otp`, so the receiver verifies it against `/jwks` with that tag (docs/mfa.md) and an event receiver refuses it.'),
         })
         .refine((o) => o.sender !== 'smtp' || (o.smtp !== undefined && o.channel === 'email'), { message: 'sender smtp needs identity.otp.smtp and channel email' })
         .refine((o) => o.sender !== 'webhook' || o.webhook !== undefined, { message: 'sender webhook needs identity.otp.webhook' })

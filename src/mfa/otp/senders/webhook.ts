@@ -7,9 +7,12 @@
  *
  * With a signer (the node always gives one: the key ring's, as for event webhooks,
  * webhooks/sign.ts), each POST is signed with RFC 9421 over `@method`, `@target-uri`,
- * `content-digest` (RFC 9530) and `content-type`, tag `portcullis-webhook`, so the
- * provider's bridge verifies it with the identity plane's JWKS (the SDK's
- * `verifyWebhook`) and can refuse a forged request to text a code to a number.
+ * `content-digest` (RFC 9530) and `content-type`, with a fresh `nonce` and tag
+ * `portcullis-otp` (never the event webhooks' `portcullis-webhook`, whatever signer it
+ * is given: an event receiver must not take a code message, nor the bridge an event),
+ * so the provider's bridge verifies it with the identity plane's JWKS (the SDK's
+ * `verifyWebhook(request, { tag: OTP_TAG, … })`, which also refuses a replay) and can
+ * refuse a forged request to text a code to a number.
  *
  * Credentials in the URL (`https://user:pass@host/…`) are sent as `Authorization: Basic`
  * (RFC 7617) unless an Authorization header is configured: fetch refuses a URL that holds
@@ -21,6 +24,7 @@ import { PortcullisError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { sentTargetUri } from '../../../signatures/target-uri.js';
 import type { WebhookSigner } from '../../../webhooks/sign.js';
+import { OTP_TAG } from '../../../webhooks/tags.js';
 import { isLoopbackHost } from './loopback.js';
 import type { OtpMessage, OtpSender } from './sender.js';
 
@@ -95,7 +99,7 @@ export class WebhookSender implements OtpSender {
   private async signed(body: Uint8Array): Promise<Headers> {
     if (!this.options.signer) return new Headers({ 'content-type': 'application/json' });
     try {
-      return await this.options.signer.signedHeaders(this.url, body);
+      return await this.options.signer.signedHeaders(this.url, body, OTP_TAG);
     } catch (e) {
       throw new PortcullisError('mfa.delivery-failed', `the request to the OTP webhook at ${this.target} could not be signed`, { cause: e });
     }
