@@ -1,17 +1,21 @@
 /**
- * The RSA public keys an app may register (signing keys for RFC 9421, JWKS for
- * private_key_jwt): at least 2048 bits, and an odd public exponent of at least 3. With
- * e = 1 a "signature" is the padded message itself, so anyone could sign as the app; an
- * even exponent is no RSA key at all. The certificate path check (pki/verify-chain.ts)
- * applies the same rule to chains.
+ * The RSA keys an app may register (signing keys for RFC 9421, JWKS for
+ * private_key_jwt, RSA-OAEP encryption keys) and JWE may use: at least 2048 bits, and an
+ * odd public exponent of at least 3. With e = 1 a "signature" is the padded message
+ * itself, so anyone could sign as the app, and a "ciphertext" is the padded plaintext,
+ * readable by anyone; an even exponent is no RSA key at all. The certificate path check
+ * (pki/verify-chain.ts) applies the same rule to chains; CSRs (pki/csr.ts) ask for 65537.
  */
-import type { KeyObject } from 'node:crypto';
+import { KeyObject, type webcrypto } from 'node:crypto';
 
 export const MIN_RSA_BITS = 2048;
 
-/** Why the RSA public key `key` is refused, or undefined when it is strong enough. */
-export function rsaKeyWeakness(key: KeyObject): string | undefined {
-  const d = key.asymmetricKeyDetails ?? {};
+/**
+ * Why the RSA key `key` (public or private; a KeyObject or a WebCrypto CryptoKey) is
+ * refused, or undefined when it is strong enough.
+ */
+export function rsaKeyWeakness(key: KeyObject | webcrypto.CryptoKey): string | undefined {
+  const d = (key instanceof KeyObject ? key : KeyObject.from(key)).asymmetricKeyDetails ?? {};
   const bits = d.modulusLength ?? 0;
   if (bits < MIN_RSA_BITS) return `RSA keys must have at least ${MIN_RSA_BITS} bits (this one has ${bits})`;
   const e = d.publicExponent ?? 0n;

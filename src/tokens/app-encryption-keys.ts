@@ -2,7 +2,7 @@
  * Per-app encryption keys (JWE, RFC 7516/7518): an app may be given AES-256 keys for
  * `dir` or A256KW with A256GCM (generated here, returned once as a JWK, sealed at rest
  * by the Envelope) and may register its own public encryption keys (P-256, X25519,
- * RSA ≥ 2048) so responses can be encrypted to it. Each key is named by a `kid`
+ * RSA ≥ 2048 with an odd exponent ≥ 3) so responses can be encrypted to it. Each key is named by a `kid`
  * unique across the deployment; several may be active at once, so an app rotates by
  * adding the new key before revoking the old.
  *
@@ -22,7 +22,7 @@ import { StampedMap } from '../core/stamped-map.js';
 import type { Envelope } from '../crypto/envelope.js';
 import { generateSymmetricKey } from '../crypto/jwe/generate.js';
 import { keyFacts } from '../crypto/jwe/key-check.js';
-import { ALGS_FOR_KIND, MIN_RSA_BITS, type JweAlg } from '../crypto/jwe/policy.js';
+import { ALGS_FOR_KIND, type JweAlg } from '../crypto/jwe/policy.js';
 import type { AppEncryptionAlg, AppEncryptionKeyRecord, AppEncryptionKeyStore } from './app-encryption-keys-store.js';
 import type { AppRecord, AppStore } from './store.js';
 
@@ -111,7 +111,8 @@ function parsePublicEncryptionKey(jwk: JWK, asked: AppEncryptionAlg | undefined)
   } catch {
     throw invalid('jwk: key type not accepted for encryption (EC P-256, X25519 or RSA >= 2048)');
   }
-  if (facts.kind === 'RSA' && (facts.bits ?? 0) < MIN_RSA_BITS) throw invalid(`jwk: RSA keys must have at least ${MIN_RSA_BITS} bits (this one has ${facts.bits})`);
+  // at least 2048 bits and an odd exponent >= 3 (rsaKeyWeakness): with e = 1 a response "encrypted" to the key is its padded plaintext
+  if (facts.kind === 'RSA' && facts.weakness !== undefined) throw invalid(`jwk: ${facts.weakness}`);
   if (facts.kind === 'X25519' && !agreesX25519(key)) throw invalid('jwk: a small-order X25519 point (RFC 7748 §6.1: every shared secret with it is all zero); nothing can be encrypted to it');
   const allowed = ALGS_FOR_KIND[facts.kind];
   const fromJwk = jwk.alg;

@@ -90,6 +90,23 @@ test('attack: private, symmetric, signing-use and weak RSA keys are refused at r
   }
 });
 
+test('attack: an RSA encryption key with public exponent 1 (what is "encrypted" to it is the padded plaintext, readable by anyone) or an even one is refused at registration (request.invalid naming it), nothing stored', async () => {
+  // node will not generate such keys: a real 2048-bit modulus with e set by hand (AQ = 1, BA = 4, AQAC = 65538)
+  const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
+  for (const e of ['AQ', 'BA', 'AQAC']) {
+    const r = await add(clientId, { kid: `weak-e-${e}`, jwk: { ...jwk, e }, alg: 'RSA-OAEP-256' });
+    assert.equal(r.status, 400, e);
+    assert.equal(r.body.code, 'request.invalid', e);
+    assert.equal(r.body.detail, 'jwk: the RSA public exponent must be odd and at least 3', e);
+  }
+  const small = await add(clientId, { jwk: generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' }) });
+  assert.equal(small.body.detail, 'jwk: RSA keys must have at least 2048 bits (this one has 1024)');
+  const listed = await t.api(`/v1/apps/${clientId}/encryption-keys`);
+  assert.equal(listed.status, 200);
+  assert.ok(!JSON.stringify(listed.body).includes('weak-e-'), 'no weak key stored');
+  assert.equal(t.node.services.appEncryptionKeys.public(clientId)?.kid.startsWith('weak-e-') ?? false, false);
+});
+
 test('attack: a small-order X25519 public key is refused at registration (request.invalid): no response could be encrypted to it (RFC 7748 §6.1, all-zero shared secret)', async () => {
   const points = [
     '0000000000000000000000000000000000000000000000000000000000000000', // u = 0

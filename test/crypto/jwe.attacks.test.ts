@@ -3,7 +3,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
 import { CompactEncrypt, FlattenedEncrypt } from 'jose';
 import { decryptBody, encryptBody, generateEncryptionKey, generateSymmetricKey, type DecryptBodyOptions, type JweDecryptionKey } from '../../src/crypto/jwe/index.js';
 
@@ -99,6 +99,26 @@ test('jwe attack: alg confusion (key of another type than the alg, RSA below 204
   await assert.rejects(encryptBody('x', { key: randomBytes(16), alg: 'dir', context: ctx }), { code: 'jwe.alg-not-allowed' });
   const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
   await assert.rejects(encryptBody('x', { key: p384.publicKey, alg: 'ECDH-ES', context: ctx }), { code: 'jwe.alg-not-allowed' });
+});
+
+test('jwe attack: an RSA key with public exponent 1 (the "ciphertext" is the padded plaintext) or an even one is refused (jwe.alg-not-allowed), as KeyObject and CryptoKey, encrypting and decrypting', async () => {
+  // node will not generate such keys: a real 2048-bit modulus with e set by hand (AQ = 1, BA = 4, AQAC = 65538)
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pub = pair.publicKey.export({ format: 'jwk' });
+  const refused = { code: 'jwe.alg-not-allowed', message: 'the RSA public exponent must be odd and at least 3' };
+  for (const e of ['AQ', 'BA', 'AQAC']) {
+    const keyObject = createPublicKey({ key: { ...pub, e }, format: 'jwk' });
+    await assert.rejects(encryptBody('secret', { key: keyObject, alg: 'RSA-OAEP-256', context: ctx }), refused, `KeyObject e=${e}`);
+    const cryptoKey = await webcrypto.subtle.importKey('jwk', { ...pub, e, alg: 'RSA-OAEP-256' }, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt']);
+    await assert.rejects(encryptBody('secret', { key: cryptoKey, alg: 'RSA-OAEP-256', context: ctx }), refused, `CryptoKey e=${e}`);
+  }
+  // with e = 1, d = 1 is a working private exponent: a JWE "to" that key must not be decrypted with it either
+  const priv = createPrivateKey({ key: { ...pair.privateKey.export({ format: 'jwk' }), e: 'AQ', d: 'AQ', dp: 'AQ', dq: 'AQ' }, format: 'jwk' });
+  const oaep = await valid({ key: rsa.publicKey, kid: 'rsa1', alg: 'RSA-OAEP-256' });
+  await assert.rejects(decryptBody(oaep, opts({ getKey: () => ({ key: priv }) })), refused);
+  // the size rule still names the size
+  const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
+  await assert.rejects(encryptBody('x', { key: weak.publicKey, alg: 'RSA-OAEP-256', context: ctx }), { code: 'jwe.alg-not-allowed', message: 'RSA keys must have at least 2048 bits (this one has 1024)' });
 });
 
 test('jwe attack: invalid-curve ECDH — an epk that is not on P-256 is refused as jwe.invalid-point', async () => {

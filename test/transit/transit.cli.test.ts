@@ -79,3 +79,16 @@ test('app enc-keys CLI: --symmetric shows the key once, list never shows it, --j
   const both = await cli('app', 'enc-keys', 'add', app.clientId, '--symmetric', '--jwk', jwkFile);
   assert.match(both.stderr, /^error: request\.invalid: give exactly one/);
 });
+
+test('attack: app enc-keys add --jwk with an RSA key of public exponent 1 or an even one is refused (request.invalid naming it), nothing registered', async () => {
+  const { app } = await t.node.services.apps.create({ name: 'enc-cli-weak-rsa', audiences: ['api'], scopes: [] }, 'test');
+  const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
+  for (const e of ['AQ', 'BA']) {
+    const jwkFile = join(t.dir, `weak-rsa-${e}.jwk`);
+    writeFileSync(jwkFile, JSON.stringify({ ...jwk, e }));
+    const r = await cli('app', 'enc-keys', 'add', app.clientId, '--jwk', jwkFile, '--alg', 'RSA-OAEP-256');
+    assert.equal(r.code, 1, e);
+    assert.equal(r.stderr, 'error: request.invalid: jwk: the RSA public exponent must be odd and at least 3\n', e);
+  }
+  assert.deepEqual(JSON.parse((await cli('app', 'enc-keys', 'list', app.clientId, '--json')).stdout), []);
+});

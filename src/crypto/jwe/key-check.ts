@@ -5,7 +5,8 @@
  */
 import { createPublicKey, KeyObject, webcrypto } from 'node:crypto';
 import { PortcullisError } from '../../core/errors.js';
-import { ALGS_FOR_KIND, DECRYPT_OPS, MIN_RSA_BITS, type JweAlg, type JweKeyKind } from './policy.js';
+import { rsaKeyWeakness } from '../key-strength.js';
+import { ALGS_FOR_KIND, DECRYPT_OPS, type JweAlg, type JweKeyKind } from './policy.js';
 
 type CryptoKeyT = webcrypto.CryptoKey;
 
@@ -17,11 +18,18 @@ export interface KeyFacts {
   type: 'secret' | 'public' | 'private';
   /** RSA modulus length or symmetric key length, in bits. */
   bits?: number;
+  /** RSA: why the key is refused (too short, or a public exponent of 1 or an even one), see rsaKeyWeakness. */
+  weakness?: string;
 }
 
 const isCryptoKey = (k: unknown): k is CryptoKeyT => (k as { [Symbol.toStringTag]?: string })?.[Symbol.toStringTag] === 'CryptoKey';
 
 const unsupported = (what: string) => new PortcullisError('jwe.alg-not-allowed', `the key is not usable for JWE: ${what}`);
+
+function rsaFacts(key: KeyObject | CryptoKeyT, bits: number): KeyFacts {
+  const weakness = rsaKeyWeakness(key);
+  return { kind: 'RSA', type: key.type as KeyFacts['type'], bits, ...(weakness !== undefined ? { weakness } : {}) };
+}
 
 /** Classifies a key; throws `jwe.alg-not-allowed` for a key type no accepted algorithm uses. */
 export function keyFacts(key: JweKeyMaterial): KeyFacts {
@@ -31,14 +39,14 @@ export function keyFacts(key: JweKeyMaterial): KeyFacts {
     const d = key.asymmetricKeyDetails ?? {};
     if (t === 'ec' && d.namedCurve === 'prime256v1') return { kind: 'P-256', type: key.type };
     if (t === 'x25519') return { kind: 'X25519', type: key.type };
-    if (t === 'rsa') return { kind: 'RSA', type: key.type, bits: d.modulusLength! };
+    if (t === 'rsa') return rsaFacts(key, d.modulusLength!);
     throw unsupported(`${t}${d.namedCurve ? ` ${d.namedCurve}` : ''}`);
   }
   if (isCryptoKey(key)) {
     const a = key.algorithm as { name: string; namedCurve?: string; length?: number; modulusLength?: number; hash?: { name: string } };
     if (a.name === 'ECDH' && a.namedCurve === 'P-256') return { kind: 'P-256', type: key.type };
     if (a.name === 'X25519') return { kind: 'X25519', type: key.type };
-    if (a.name === 'RSA-OAEP' && a.hash?.name === 'SHA-256') return { kind: 'RSA', type: key.type, bits: a.modulusLength! };
+    if (a.name === 'RSA-OAEP' && a.hash?.name === 'SHA-256') return rsaFacts(key, a.modulusLength!);
     if (a.name === 'AES-GCM' || a.name === 'AES-KW') return { kind: 'oct', type: 'secret', bits: a.length! };
     throw unsupported(a.name);
   }
@@ -46,14 +54,13 @@ export function keyFacts(key: JweKeyMaterial): KeyFacts {
   throw unsupported('not a KeyObject, CryptoKey or Uint8Array');
 }
 
-/** Throws `jwe.alg-not-allowed` unless `alg` is one the key type accepts, at an accepted size. */
+/** Throws `jwe.alg-not-allowed` unless `alg` is one the key type accepts, at an accepted size (RSA: and exponent). */
 export function assertKeyFitsAlg(facts: KeyFacts, alg: JweAlg): void {
   if (!ALGS_FOR_KIND[facts.kind].includes(alg)) {
     throw new PortcullisError('jwe.alg-not-allowed', `alg ${alg} does not fit a ${facts.kind} key`);
   }
-  if (facts.kind === 'RSA' && (facts.bits ?? 0) < MIN_RSA_BITS) {
-    throw new PortcullisError('jwe.alg-not-allowed', `RSA keys must have at least ${MIN_RSA_BITS} bits`);
-  }
+  // RFC 8017 §3.1 and rsaKeyWeakness: with e = 1 the "ciphertext" is the padded plaintext
+  if (facts.kind === 'RSA' && facts.weakness !== undefined) throw new PortcullisError('jwe.alg-not-allowed', facts.weakness);
   if (facts.kind === 'oct' && facts.bits !== 256) {
     throw new PortcullisError('jwe.alg-not-allowed', `${alg} with A256GCM needs a 256-bit key`);
   }
