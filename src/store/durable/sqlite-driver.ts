@@ -30,12 +30,12 @@
  * group or the `BEGIN` is retried after 1, 2, 4 … 32 ms instead, until
  * `SQLITE_BUSY_TIMEOUT_MS` have passed.
  *
- * **The file.** A database file deleted or replaced under the connection is not noticed
- * by SQLite: it goes on writing into the unlinked inode, and every write acknowledged
- * then is gone at the next start. The caller's `checkFile` (sqlite.ts: the path still
- * names the file opened) runs before each group that writes and at each transaction's
- * `BEGIN` and `COMMIT`, one `stat` each; when it throws, the group or transaction fails
- * having committed nothing.
+ * **The file.** A database file or -wal deleted or replaced under the connection is not
+ * noticed by SQLite: it goes on writing into the unlinked inode, and every write
+ * acknowledged then is gone at the next start. The caller's `checkFile` (sqlite.ts: the
+ * paths still name the files opened) runs before each group that writes and at each
+ * transaction's `BEGIN` and `COMMIT`, two `stat`s each; when it throws, the group or
+ * transaction fails having committed nothing.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import {
@@ -133,6 +133,13 @@ export const SQLITE_NUL_IN_TEXT = 'PORTCULLIS_NUL_IN_TEXT';
 
 /** The error code of a write refused because the database file at the path is no longer the one open (sqlite.ts). */
 export const SQLITE_FILE_REPLACED = 'PORTCULLIS_SQLITE_FILE_REPLACED';
+
+/** The error code of a write refused because the -wal file at its path is no longer the one SQLite has open (sqlite.ts). */
+export const SQLITE_WAL_REPLACED = 'PORTCULLIS_SQLITE_WAL_REPLACED';
+
+/** What a write refused for `SQLITE_WAL_REPLACED` says (store-error.ts); names no path. */
+export const SQLITE_WAL_REPLACED_MESSAGE =
+  'the database -wal file was removed or replaced; stop the node (a clean stop, not kill -9: closing writes the open -wal into the database file) and start it again';
 
 function execute(stmt: BetterSqlite3.Statement, parameters: readonly unknown[]): QueryResult<unknown> {
   for (const p of parameters) {

@@ -14,14 +14,19 @@
  * that the path still names that file (`checkFile`): deleted, or another file renamed
  * over it, the connection would write into an unlinked inode whose content the next
  * start never sees. Such writes are refused (`SQLITE_FILE_REPLACED`) for as long as the
- * path names another file; only a restart on the right file mends it.
+ * path names another file; only a restart on the right file mends it. The -wal alike
+ * (`SQLITE_WAL_REPLACED`): SQLite keeps it open (and the same file: a checkpoint, even
+ * TRUNCATE, rewinds or truncates it in place) until the last connection to the database
+ * closes, which copies it into the database file and deletes it; so a -wal path that
+ * names another file, or none, while the connection is open means it was deleted or
+ * replaced, and the commits it holds survive only a clean close.
  */
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely } from 'kysely';
 import type { Database } from './schema.js';
-import { GroupCommitSqliteDialect, SQLITE_BUSY_TIMEOUT_MS, SQLITE_FILE_REPLACED, type SqliteCommitStats } from './sqlite-driver.js';
+import { GroupCommitSqliteDialect, SQLITE_BUSY_TIMEOUT_MS, SQLITE_FILE_REPLACED, SQLITE_WAL_REPLACED, SQLITE_WAL_REPLACED_MESSAGE, type SqliteCommitStats } from './sqlite-driver.js';
 import type { Dialect } from './store.js';
 
 export { SQLITE_BUSY_TIMEOUT_MS };
@@ -39,22 +44,33 @@ interface Shared {
   refs: number;
 }
 
+interface FileId {
+  dev: number;
+  ino: number;
+}
+
+/** Throws an error with `code` unless `path` names the file `opened` (gone, another file, or not to be looked at: fail closed). */
+function assertSameFile(path: string, opened: FileId, message: string, code: string): void {
+  let now: FileId | undefined;
+  let cause: unknown;
+  try {
+    now = statSync(path);
+  } catch (e) {
+    cause = e;
+  }
+  if (now !== undefined && now.dev === opened.dev && now.ino === opened.ino) return;
+  throw Object.assign(new Error(message, { cause }), { code });
+}
+
 /**
- * A check that `path` still names the file whose identity is `opened` (taken right after
- * the open); throws `SQLITE_FILE_REPLACED` when it is gone, another file, or cannot be
- * looked at (fail closed).
+ * A check that `path` still names the database file whose identity is `opened.db` (taken
+ * right after the open), and `path`-wal the -wal SQLite opened (`opened.wal`; none when
+ * the database is not in WAL mode); throws `SQLITE_FILE_REPLACED` or `SQLITE_WAL_REPLACED`.
  */
-function fileCheck(path: string, opened: { dev: number; ino: number }): () => void {
+function fileCheck(path: string, opened: { db: FileId; wal: FileId | undefined }): () => void {
   return () => {
-    let now: { dev: number; ino: number } | undefined;
-    let cause: unknown;
-    try {
-      now = statSync(path);
-    } catch (e) {
-      cause = e;
-    }
-    if (now !== undefined && now.dev === opened.dev && now.ino === opened.ino) return;
-    throw Object.assign(new Error('the database file was removed or replaced; restart the node on the right file', { cause }), { code: SQLITE_FILE_REPLACED });
+    assertSameFile(path, opened.db, 'the database file was removed or replaced; restart the node on the right file', SQLITE_FILE_REPLACED);
+    if (opened.wal !== undefined) assertSameFile(`${path}-wal`, opened.wal, SQLITE_WAL_REPLACED_MESSAGE, SQLITE_WAL_REPLACED);
   };
 }
 
@@ -76,12 +92,17 @@ function connect(path: string): Omit<Shared, 'refs'> {
   const conn = new BetterSqlite3(path);
   let checkFile = (): void => undefined;
   try {
-    if (path !== ':memory:') checkFile = fileCheck(path, statSync(path));
+    const db = path === ':memory:' ? undefined : statSync(path);
     // at open, waiting inside SQLite is fine (nothing else runs yet; another node may be switching the file to WAL)
     conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-    conn.pragma('journal_mode = WAL');
+    const wal = conn.pragma('journal_mode = WAL', { simple: true }) === 'wal';
     conn.pragma('synchronous = FULL');
     conn.pragma('foreign_keys = ON');
+    if (db !== undefined) {
+      // a read opens the -wal (creating it for a new database): the file SQLite writes into from now on
+      conn.pragma('schema_version');
+      checkFile = fileCheck(path, { db, wal: wal ? statSync(`${path}-wal`) : undefined });
+    }
     // from now on lock waits are retried off the event loop (sqlite-driver.ts), never slept in SQLite
     conn.pragma('busy_timeout = 0');
   } catch (e) {
