@@ -38,6 +38,8 @@ export async function openDurableStore(url: string, opts: { baseDir?: string; lo
       const auditWriter = opts.auditThread === true && file !== ':memory:' ? new SqliteAuditWriter(file) : undefined;
       store = new KyselyDurableStore(openSqlite(file), { ...(auditWriter ? { auditWriter } : {}), ...(opts.logger ? { logger: opts.logger } : {}) });
     } catch (e) {
+      // already says what is wrong and what to do (a stale -wal: sqlite.ts)
+      if (e instanceof PortcullisError) throw e;
       throw new PortcullisError('store.unavailable', 'cannot open the SQLite database file', { cause: e });
     }
     if (file !== ':memory:' && process.platform !== 'win32') {

@@ -20,11 +20,16 @@
  * closes, which copies it into the database file and deletes it; so a -wal path that
  * names another file, or none, while the connection is open means it was deleted or
  * replaced, and the commits it holds survive only a clean close.
+ *
+ * At open, a -wal next to a missing or empty database file is refused: it is what is left
+ * of a database file deleted (while the node ran, then died, or while it was stopped),
+ * and SQLite would delete it and start a new, empty database without a word.
  */
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely } from 'kysely';
+import { PortcullisError } from '../../core/errors.js';
 import type { Database } from './schema.js';
 import { GroupCommitSqliteDialect, SQLITE_BUSY_TIMEOUT_MS, SQLITE_FILE_REPLACED, SQLITE_WAL_REPLACED, SQLITE_WAL_REPLACED_MESSAGE, type SqliteCommitStats } from './sqlite-driver.js';
 import type { Dialect } from './store.js';
@@ -75,6 +80,27 @@ function fileCheck(path: string, opened: { db: FileId; wal: FileId | undefined }
 }
 
 /**
+ * Refuses to open `path` when it is missing or empty and a -wal is next to it: SQLite would
+ * delete that -wal (its only trace of the lost file's last commits) and start a new,
+ * empty database, and a node would then start as a new one. Any other failure to look is
+ * left to SQLite's open to report.
+ */
+function refuseStaleWal(path: string): void {
+  let size: number | undefined;
+  try {
+    size = statSync(path).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return;
+  }
+  if ((size !== undefined && size > 0) || !existsSync(`${path}-wal`)) return;
+  const state = size === undefined ? 'missing' : 'empty';
+  throw new PortcullisError(
+    'store.unavailable',
+    `store: ${path}-wal is left from a database file that is gone (${path} is ${state}); SQLite would delete it and start a new, empty database. Put back the database file it belongs to, or move ${path}-wal and ${path}-shm out of the way (not next to another copy of the database, such as a backup: it would be replayed onto it), and start again`,
+  );
+}
+
+/**
  * One connection per file per process. better-sqlite3 is synchronous: a second
  * connection in the same process waiting on the first one's write lock would block
  * the very thread that has to release it. Instances on one file share a connection,
@@ -84,6 +110,7 @@ const open = new Map<string, Shared>();
 
 function connect(path: string): Omit<Shared, 'refs'> {
   if (path !== ':memory:') {
+    refuseStaleWal(path);
     mkdirSync(dirname(path), { recursive: true });
     // Sealed secrets, password hashes and the audit log live in it: created owner-only, like the key files
     // (SQLite gives the -wal and -shm files the database file's mode)
