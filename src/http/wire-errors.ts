@@ -57,7 +57,11 @@ export function problem(e: unknown, instance?: string): WireError {
   if (err.expose && err.details) {
     for (const [k, v] of Object.entries(err.details)) if (k !== 'wwwAuthenticate') body[k] = v;
   }
-  return { status: err.status, headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' }, body };
+  const headers: Record<string, string> = { 'content-type': 'application/problem+json', 'cache-control': 'no-store' };
+  // a dependency refused at once while it is taken for down (store/durable/breaker.ts) says when to come back
+  const retryAfterMs = err.details?.['retryAfterMs'];
+  if (err.status === 503 && typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs)) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+  return { status: err.status, headers, body };
 }
 
 export { PortcullisError };

@@ -5,7 +5,9 @@
  */
 import pg from 'pg';
 import { Kysely, PostgresDialect, sql } from 'kysely';
+import { PortcullisError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import { BREAKER_PROBE_TIMEOUT_MS, StoreBreaker } from './breaker.js';
 import type { Database } from './schema.js';
 import type { Dialect } from './store.js';
 
@@ -44,20 +46,42 @@ export const READ_TIMEOUT_MARGIN_MS = 1000;
  * A client class whose statements wait at most `readTimeoutMs` for an answer, then end
  * their connection (ETIMEDOUT): statement_timeout is the server's and cannot end a wait
  * for a server that is not reached. The statements in flight fail (`store.unavailable`
- * through storeError) and pg-pool drops the client on release.
+ * through storeError) and pg-pool drops the client on release. Such a timeout, and a
+ * connect that fails (refused, reset, or cut at the pool's connect timeout), are told to
+ * `lost`: the store is then taken for down (breaker.ts).
  */
-function timedClient(readTimeoutMs: number): typeof pg.Client {
+function timedClient(readTimeoutMs: number, lost: (e: Error) => void): typeof pg.Client {
   return class TimedClient extends pg.Client {
+    override connect(...args: unknown[]): any {
+      const cb = args[0] as ((err?: Error) => void) | undefined;
+      if (typeof cb === 'function') {
+        return (super.connect as (c: (err?: Error) => void) => void)((err) => {
+          if (err) lost(err);
+          cb(err);
+        });
+      }
+      return (super.connect as () => Promise<unknown>)().catch((err: Error) => {
+        lost(err);
+        throw err;
+      });
+    }
+
     override query(...args: unknown[]): any {
       const result = (super.query as (...a: unknown[]) => unknown)(...args);
       if (!(result instanceof Promise)) return result;
       const timer = setTimeout(() => {
-        const lost = Object.assign(new Error(`no answer from PostgreSQL within ${readTimeoutMs} ms`), { code: 'ETIMEDOUT' });
-        (this as unknown as { connection: { stream: { destroy(e: Error): void } } }).connection.stream.destroy(lost);
+        const e = Object.assign(new Error(`no answer from PostgreSQL within ${readTimeoutMs} ms`), { code: 'ETIMEDOUT' });
+        lost(e);
+        (this as unknown as { connection: { stream: { destroy(e: Error): void } } }).connection.stream.destroy(e);
       }, readTimeoutMs);
       return result.finally(() => clearTimeout(timer));
     }
   };
+}
+
+/** Ends a client's socket at once (no goodbye: the server may not be reached). */
+function destroyClient(client: pg.Client, e?: Error): void {
+  (client as unknown as { connection?: { stream?: { destroy(e?: Error): void } } }).connection?.stream?.destroy(e);
 }
 
 /**
@@ -67,14 +91,125 @@ function timedClient(readTimeoutMs: number): typeof pg.Client {
  * listens only while a client is idle: unheard, that event is an uncaught exception that
  * ends the process. The failed query rejects (`store.unavailable`) and the pool drops the
  * broken client when it is released, so the next query makes a new connection. With
- * `readTimeoutMs`, a statement without an answer in that time ends its connection.
+ * `client`, a statement without an answer in `readTimeoutMs` ends its connection, and
+ * that or a failed connect is told to `lost`.
  */
-function newPool(config: pg.PoolConfig, logger: Logger | undefined, readTimeoutMs?: number): pg.Pool {
-  const pool = new pg.Pool(readTimeoutMs === undefined ? config : { ...config, Client: timedClient(readTimeoutMs) });
+function newPool(config: pg.PoolConfig, logger: Logger | undefined, client?: { readTimeoutMs: number; lost: (e: Error) => void }): pg.Pool {
+  const pool = new pg.Pool(client === undefined ? config : { ...config, Client: timedClient(client.readTimeoutMs, client.lost) });
   const warn = (e: Error & { code?: string }): void => logger?.warn({ code: e.code, err: e.message }, 'postgres connection lost');
   pool.on('error', warn);
-  pool.on('connect', (client) => client.on('error', warn));
+  pool.on('connect', (c) => c.on('error', warn));
   return pool;
+}
+
+/** Runtime connections per node. */
+export const POOL_MAX = 10;
+/** Longest wait for a connection: a free one from the pool, or a new one made. */
+export const CONNECT_TIMEOUT_MS = 5000;
+/**
+ * Most statements that may wait for a connection at once. pg-pool queues waiters without
+ * a bound (each for at most CONNECT_TIMEOUT_MS); past this many the next is refused
+ * `store.unavailable` at once: they could not all be served within that time anyway.
+ */
+export const POOL_MAX_WAITING = 500;
+
+/**
+ * The pool as Kysely sees it, behind the store's breaker: while the store is taken for
+ * down a connection is refused at once (`store.unavailable`), and the statements already
+ * waiting for one are refused when it goes down (a connection they get later is given
+ * back). A connection made before the store last went down is not handed out again (it
+ * may be half-open after a partition): it is dropped and another taken.
+ */
+class GuardedPool {
+  private waiting = 0;
+  private readonly waiters = new Set<(e: Error) => void>();
+  /** Bumped each time the store goes down; a client remembers the one it connected in. */
+  private epoch = 0;
+  private readonly epochOf = new WeakMap<pg.PoolClient, number>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly breaker: StoreBreaker,
+  ) {
+    pool.on('connect', (c) => this.epochOf.set(c as pg.PoolClient, this.epoch));
+    breaker.onChange((down) => {
+      if (!down) return;
+      this.epoch++;
+      // on the next turn: the waiter whose connect failed (and tripped the breaker) gets that failure, not a refusal
+      setImmediate(() => {
+        if (!breaker.isOpen) return;
+        const refusal = breaker.refusal();
+        for (const reject of [...this.waiters]) reject(refusal);
+      });
+    });
+  }
+
+  async connect(): Promise<pg.PoolClient> {
+    this.breaker.check();
+    if (this.waiting >= POOL_MAX_WAITING) {
+      throw new PortcullisError('store.unavailable', `${POOL_MAX_WAITING} statements already wait for a PostgreSQL connection`, { details: { retryable: true, retryAfterMs: 1000 } });
+    }
+    this.waiting++;
+    try {
+      for (;;) {
+        const client = await this.acquire();
+        if ((this.epochOf.get(client) ?? this.epoch) >= this.epoch) return client;
+        client.release(true);
+      }
+    } finally {
+      this.waiting--;
+    }
+  }
+
+  private acquire(): Promise<pg.PoolClient> {
+    return new Promise<pg.PoolClient>((resolve, reject) => {
+      let refused = false;
+      const refuse = (e: Error): void => {
+        refused = true;
+        this.waiters.delete(refuse);
+        reject(e);
+      };
+      this.waiters.add(refuse);
+      this.pool.connect().then(
+        (client) => {
+          this.waiters.delete(refuse);
+          if (refused) client.release();
+          else resolve(client);
+        },
+        (e: unknown) => {
+          this.waiters.delete(refuse);
+          if (!refused) reject(e);
+        },
+      );
+    });
+  }
+
+  end(): Promise<void> {
+    this.breaker.close();
+    return this.pool.end();
+  }
+}
+
+/**
+ * One connect and `select 1` on a connection of its own, within `timeoutMs`: whether the
+ * server is reached again. It stays in `inFlight` while it runs (the store ends it when closing).
+ */
+function probeOnce(connectionString: string, timeoutMs: number, inFlight: Set<pg.Client>): Promise<void> {
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: timeoutMs });
+  client.on('error', () => undefined);
+  inFlight.add(client);
+  const timer = setTimeout(() => destroyClient(client, Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+  return (async () => {
+    try {
+      await client.connect();
+      await client.query('select 1');
+      await client.end();
+    } finally {
+      clearTimeout(timer);
+      destroyClient(client);
+      inFlight.delete(client);
+    }
+  })();
 }
 
 /** `postgres.statementTimeout` when none is given. */
@@ -90,7 +225,14 @@ export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
  */
 export function openPostgres(connectionString: string, logger?: Logger, opts: { statementTimeoutMs?: number } = {}): Dialect {
   const statementTimeout = opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
-  const pool = newPool({ connectionString, types, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, statement_timeout: statementTimeout }, logger, statementTimeout + READ_TIMEOUT_MARGIN_MS);
+  const probes = new Set<pg.Client>();
+  const breaker = new StoreBreaker({ probe: () => probeOnce(connectionString, BREAKER_PROBE_TIMEOUT_MS, probes), logger });
+  const raw = newPool(
+    { connectionString, types, max: POOL_MAX, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, idleTimeoutMillis: 30_000, statement_timeout: statementTimeout },
+    logger,
+    { readTimeoutMs: statementTimeout + READ_TIMEOUT_MARGIN_MS, lost: (e) => breaker.trip(e) },
+  );
+  const pool = new GuardedPool(raw, breaker);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     kind: 'postgres',
@@ -108,7 +250,7 @@ export function openPostgres(connectionString: string, logger?: Logger, opts: { 
       });
     },
     async unbounded(fn) {
-      const own = newPool({ connectionString, types, max: 1, connectionTimeoutMillis: 5000 }, logger);
+      const own = newPool({ connectionString, types, max: 1, connectionTimeoutMillis: CONNECT_TIMEOUT_MS }, logger);
       const unboundedDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: own }) });
       try {
         return await fn(unboundedDb);
@@ -116,6 +258,10 @@ export function openPostgres(connectionString: string, logger?: Logger, opts: { 
         await unboundedDb.destroy();
       }
     },
-    close: () => db.destroy(),
+    async close() {
+      breaker.close();
+      for (const c of probes) destroyClient(c);
+      await db.destroy();
+    },
   };
 }
