@@ -29,7 +29,7 @@ import { controlCharacterIssues, defineRoute, refuseBody, validate, type AdminRo
 import { Health, OpenApiDocument } from './admin/schemas.js';
 import { tokenRoutes } from './admin/tokens.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { createHttpServer, sendWire } from './server.js';
+import { createHttpServer, notFoundHandler, sendWire } from './server.js';
 import { problem } from './wire-errors.js';
 import { notReady } from './readiness.js';
 
@@ -154,6 +154,33 @@ function withoutEmpty(q: unknown): Record<string, unknown> {
 /** The query of an admin route that takes no parameters: any parameter is refused, as the paged lists refuse an unknown one. */
 const NO_QUERY = z.strictObject({});
 
+/**
+ * The methods the routes serve at a request path (`/v1/apps/app_x`), HEAD with GET as fastify
+ * serves it, in alphabetical order; undefined when no route has the path. Path parameters
+ * match one non-empty segment, as in the router.
+ *
+ * @example
+ * methodsOf(routes)('/v1/apps') // ['GET', 'HEAD', 'POST']
+ */
+export function methodsOf(routes: readonly AdminRoute[]): (path: string) => string[] | undefined {
+  const byPath = new Map<string, Set<string>>();
+  for (const r of routes) {
+    const methods = byPath.get(r.path) ?? new Set<string>();
+    methods.add(r.method);
+    if (r.method === 'GET') methods.add('HEAD');
+    byPath.set(r.path, methods);
+  }
+  const table = [...byPath].map(([path, methods]) => ({
+    pattern: new RegExp(`^${path.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}$`),
+    methods,
+  }));
+  return (path) => {
+    const allowed = new Set<string>();
+    for (const t of table) if (t.pattern.test(path)) for (const m of t.methods) allowed.add(m);
+    return allowed.size === 0 ? undefined : [...allowed].sort();
+  };
+}
+
 /** Request bodies of admin routes, unless a route sets its own (the transit operations). */
 const ADMIN_BODY_LIMIT = 256 * 1024;
 
@@ -165,7 +192,6 @@ const ADMIN_BODY_LIMIT = 256 * 1024;
  * await admin.listen({ host: '127.0.0.1', port: 8081 });
  */
 export function buildAdminPlane({ services, adminToken, health, moreMetrics }: AdminPlaneDeps): FastifyInstance {
-  const app = createHttpServer(services.logger, { bodyLimit: ADMIN_BODY_LIMIT });
   let doc: Record<string, unknown> | undefined;
   const routes: AdminRoute[] = [];
   routes.push(...openRoutes(services, health, () => (doc ??= buildOpenApiDocument(routes)), moreMetrics));
@@ -174,6 +200,11 @@ export function buildAdminPlane({ services, adminToken, health, moreMetrics }: A
   routes.push(...certificateRoutes(services));
   routes.push(...userRoutes(services));
   doc = buildOpenApiDocument(routes);
+
+  // a wrong method on an open path is 405 to anyone; under /v1/ only after the admin token
+  // passed (the not-found handler runs after the plugin's onRequest hook): without it, every
+  // /v1/ path, served or not, is the same 401
+  const app = createHttpServer(services.logger, { bodyLimit: ADMIN_BODY_LIMIT }, { otherMethods: methodsOf(routes.filter((r) => !r.auth)) });
 
   // DNS rebinding: every route, the open ones first, answers only the names it is called by.
   const checkHost = adminHostCheck([...services.config.admin.allowedHosts, services.config.listen.admin]);
@@ -216,7 +247,7 @@ export function buildAdminPlane({ services, adminToken, health, moreMetrics }: A
         if (!r.path.startsWith(`${V1}/`)) throw new Error(`admin route ${r.path} needs auth but is outside ${V1}/`);
         register(v1, services, r, V1);
       }
-      v1.setNotFoundHandler((req, reply) => sendWire(reply, problem(new PortcullisError('not-found', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`))));
+      v1.setNotFoundHandler(notFoundHandler(methodsOf(routes.filter((r) => r.auth))));
     },
     { prefix: V1 },
   );

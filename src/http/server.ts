@@ -5,7 +5,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { oauthError, problem, type WireError } from './wire-errors.js';
@@ -28,7 +28,7 @@ function toTyped(err: unknown): unknown {
   return err;
 }
 
-export function sendWire(reply: import('fastify').FastifyReply, w: WireError) {
+export function sendWire(reply: FastifyReply, w: WireError) {
   return reply.code(w.status).headers(w.headers).send(w.body);
 }
 
@@ -61,7 +61,7 @@ function onClientError(err: Error & { code?: string }, socket: Duplex): void {
   socket.destroy();
 }
 
-export function createHttpServer(logger: Logger, options: FastifyServerOptions = {}): FastifyInstance {
+export function createHttpServer(logger: Logger, options: FastifyServerOptions = {}, extra: { otherMethods?: (path: string) => readonly string[] | undefined } = {}): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: 1 << 20,
@@ -88,6 +88,26 @@ export function createHttpServer(logger: Logger, options: FastifyServerOptions =
     const wire = req.url.startsWith('/oauth2/') ? oauthError(typed) : problem(typed);
     return sendWire(reply, wire);
   });
-  app.setNotFoundHandler((req, reply) => sendWire(reply, problem(new PortcullisError('not-found', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`))));
+  app.setNotFoundHandler(notFoundHandler(extra.otherMethods));
   return app;
+}
+
+/**
+ * A not-found handler: 404 `not-found`, or, when `otherMethods` names the methods the path is
+ * served with, 405 `method.not-allowed` with `Allow` listing them (RFC 9110 §15.5.6: "The origin
+ * server MUST generate an Allow header field in a 405 response").
+ *
+ * @example
+ * v1.setNotFoundHandler(notFoundHandler(methodsOf(routes)));
+ */
+export function notFoundHandler(otherMethods?: (path: string) => readonly string[] | undefined) {
+  return (req: FastifyRequest, reply: FastifyReply) => {
+    const path = req.url.split('?')[0]!;
+    const allowed = otherMethods?.(path);
+    if (allowed === undefined || allowed.length === 0) return sendWire(reply, problem(new PortcullisError('not-found', `no such endpoint: ${req.method} ${path}`)));
+    const list = allowed.length === 1 ? allowed[0]! : `${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)!}`;
+    const wire = problem(new PortcullisError('method.not-allowed', `${req.method} is not allowed on ${path}: use ${list}`));
+    wire.headers.allow = allowed.join(', ');
+    return sendWire(reply, wire);
+  };
 }

@@ -2,7 +2,8 @@
  * Every admin route, walked with malformed input: a body that is not JSON, JSON of the
  * wrong type, a wrong content type, an empty body, an unknown field, a 1 MiB field, path
  * ids that are malformed, too long or percent-encoded slashes, unknown and duplicate query
- * parameters, out-of-range page sizes and cursors, a body on GET and DELETE. Each answer is
+ * parameters, out-of-range page sizes and cursors, a body on GET and DELETE, and every method
+ * a path does not serve (405 with Allow). Each answer is
  * a 4xx problem+json with a typed code and no stack, path or framework text, and nothing is
  * written (the audit trail, which records every change, gains no change). The table below
  * must name every registered route, so a new route is swept too.
@@ -95,6 +96,7 @@ interface Answer {
   status: number;
   type: string;
   text: string;
+  allow: string | undefined;
 }
 
 /** A raw HTTP/1.1 request (fetch refuses a body on GET): the admin token, the given headers and body. */
@@ -110,7 +112,7 @@ function send(base: string, token: string, method: string, path: string, body?: 
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type'] ?? ''), text }));
+      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type'] ?? ''), text, allow: res.headers.allow }));
     });
     req.on('error', reject);
     req.end(body);
@@ -221,6 +223,49 @@ describe('admin API: malformed input on every route', () => {
       assert.equal(r.status, 400, path);
       assert.equal(r.body.code, 'request.invalid');
       assert.deepEqual(r.body.errors, errors, `${path} ${JSON.stringify(body)}`);
+    }
+  });
+
+  test('a method a path does not serve → 405 method.not-allowed with Allow naming those it does; an unknown path stays 404; without the admin token, 401 as before', async () => {
+    const byPath = new Map<string, Set<string>>();
+    for (const r of routes) {
+      const methods = byPath.get(r.path) ?? new Set<string>();
+      methods.add(r.method);
+      if (r.method === 'GET') methods.add('HEAD');
+      byPath.set(r.path, methods);
+    }
+    const head = await auditHead();
+    for (const [path, served] of byPath) {
+      const url = fill({ path, case: routes.find((r) => r.path === path)!.case });
+      const allow = [...served].sort().join(', ');
+      for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+        if (served.has(method)) continue;
+        const a = await send(t.admin, t.adminToken, method, url, method === 'HEAD' ? undefined : '{}');
+        if (a.status !== 405 || a.allow !== allow) failures.push(`${method} ${path} → ${a.status} Allow: ${a.allow}, expected 405 Allow: ${allow}`);
+        if (method !== 'HEAD') await expectRefused('a method it does not serve', method, url, '{}', undefined, { status: 405, code: 'method.not-allowed', names: `${method} is not allowed on ${url}` });
+      }
+    }
+    assert.deepEqual(failures.splice(0), []);
+    const r = await t.api('/v1/apps', { method: 'DELETE' });
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.get('allow'), 'GET, HEAD, POST');
+    assert.deepEqual(r.body, { type: 'urn:portcullis:error:method.not-allowed', title: 'The method is not allowed on this resource.', status: 405, code: 'method.not-allowed', detail: 'DELETE is not allowed on /v1/apps: use GET, HEAD or POST' });
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    for (const path of ['/v1/nope', '/v1/apps/x/nope', '/v1/apps/', '/nope']) {
+      const n = await t.api(path, { method: 'PATCH' });
+      assert.equal(n.status, 404, path);
+      assert.equal(n.body.code, 'not-found');
+      assert.equal(n.headers.get('allow'), null);
+    }
+    assert.equal(await auditHead(), head);
+    // without the admin token a wrong method gets what an unknown path gets: the route map is not told
+    const unknown = await t.api('/v1/nope', { method: 'PATCH', token: null });
+    assert.equal(unknown.status, 401);
+    for (const [method, path] of [['DELETE', '/v1/apps'], ['PATCH', `/v1/users/${ids.user}`], ['GET', '/v1/keys/rotate'], ['OPTIONS', '/v1/apps']] as const) {
+      const anon = await t.api(path, { method, token: null });
+      assert.equal(anon.status, 401, `${method} ${path}`);
+      assert.equal(anon.headers.get('allow'), null);
+      assert.deepEqual(anon.body, { ...unknown.body });
     }
   });
 
