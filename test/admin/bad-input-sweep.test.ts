@@ -2,8 +2,8 @@
  * Every admin route, walked with malformed input: a body that is not JSON, JSON of the
  * wrong type, a wrong content type, an empty body, an unknown field, a 1 MiB field, path
  * ids that are malformed, too long or percent-encoded slashes, unknown and duplicate query
- * parameters, out-of-range page sizes and cursors, a body on GET and DELETE, and every method
- * a path does not serve (405 with Allow). Each answer is
+ * parameters, out-of-range page sizes and cursors, integers that are not plain decimal digits,
+ * a body on GET and DELETE, and every method a path does not serve (405 with Allow). Each answer is
  * a 4xx problem+json with a typed code and no stack, path or framework text, and nothing is
  * written (the audit trail, which records every change, gains no change). The table below
  * must name every registered route, so a new route is swept too.
@@ -119,6 +119,9 @@ function send(base: string, token: string, method: string, path: string, body?: 
   });
 }
 
+/** Integers Number() reads but that are not plain decimal digits (as sent in a query, percent-encoded where needed): refused. */
+const NOT_DECIMAL = ['0x10', '0b1', '0o7', '1e2', '5.0', '%205', '5%20', '+5', '%2B5', '05', '007', '%E2%80%895', '%D9%A5'];
+
 const LEAKS = /\bat [^\n]*:\d+:\d+|node_modules|\/src\/|\.ts\b|FST_|TypeError|ReferenceError|SyntaxError|stack/;
 
 describe('admin API: malformed input on every route', () => {
@@ -226,6 +229,20 @@ describe('admin API: malformed input on every route', () => {
     }
   });
 
+  test('integer query parameters are plain decimal digits (no sign, spaces, exponent, base prefix or leading zero) → otherwise 400 request.invalid naming the parameter', async () => {
+    for (const [path, name] of [['/v1/audit', 'after'], ['/v1/audit', 'limit'], ['/v1/audit/tail', 'limit'], ['/v1/certificates', 'limit'], ['/v1/apps', 'limit']] as const) {
+      for (const q of NOT_DECIMAL) await expectRefused(`?${name}=${q}`, 'GET', `${path}?${name}=${q}`, undefined, undefined, { status: 400, code: 'request.invalid', names: `${name}: expected` });
+    }
+    assert.deepEqual(failures.splice(0), []);
+    assert.equal((await t.api('/v1/audit?after=0&limit=1')).status, 200);
+    assert.equal((await t.api('/v1/audit/tail?limit=1000')).body.rows.length > 0, true);
+    const one = await t.api('/v1/apps?limit=1');
+    assert.equal(one.status, 200);
+    assert.equal(one.body.apps.length, 1);
+    const bad = await t.api('/v1/apps?limit=05');
+    assert.deepEqual(bad.body.errors, [{ path: 'limit', message: 'expected a decimal integer: digits only, without sign, spaces or leading zeros' }]);
+  });
+
   test('a method a path does not serve → 405 method.not-allowed with Allow naming those it does; an unknown path stays 404; without the admin token, 401 as before', async () => {
     const byPath = new Map<string, Set<string>>();
     for (const r of routes) {
@@ -305,6 +322,7 @@ describe('admin API: malformed input on every route', () => {
         for (const q of ['limit=0', 'limit=-5', 'limit=1001', 'limit=1.5', 'limit=NaN', 'limit=Infinity', 'limit=1e400', 'limit=1&limit=2', 'limit[a]=1', `after=${'9'.repeat(30)}.x!`, `after=${'x'.repeat(300)}`, 'after=a&after=b']) {
           await expectRefused(`?${q.slice(0, 40)}`, 'GET', `${url}?${q}`, undefined, undefined, { status: 400, code: 'request.invalid' });
         }
+        for (const q of NOT_DECIMAL) await expectRefused(`?limit=${q}`, 'GET', `${url}?limit=${q}`, undefined, undefined, { status: 400, code: 'request.invalid', names: 'limit: expected' });
       }
       if (v1) {
         await expectRefused('an unknown query parameter', r.method, `${url}?zzz=1`, write ? '{}' : undefined, undefined, { status: 400, code: 'request.invalid', names: 'zzz' });

@@ -1,6 +1,7 @@
 /** Request and response schemas of the certificate admin API (issue, inventory, renew, revoke, CA). */
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
+import { queryInteger } from './page.js';
 
 const isoTime = z.string().describe('RFC 3339 time');
 const pem = z.string().min(1).max(64 * 1024);
@@ -50,7 +51,7 @@ export const CertificateListQuery = z.strictObject({
     .regex(/^\d{1,16}\.[0-9a-f]{1,64}$/, 'expected the next_after of the previous page')
     .optional()
     .describe('The `next_after` of the previous page; absent for the first page.'),
-  limit: z.coerce.number().int().min(1).max(1000).default(100).describe('At most this many certificates.'),
+  limit: queryInteger(1, 1000).default(100).describe('At most this many certificates.'),
 });
 
 export const CertificateSummary = z.strictObject({

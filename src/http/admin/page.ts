@@ -10,6 +10,23 @@
 import { z } from 'zod';
 import type { CreatedCursor, PageRequest } from '../../core/page.js';
 
+/**
+ * An integer query parameter (`limit`, `after`) between `min` and `max`: decimal digits only, so
+ * what Number() would also read (`0x10`, `1e2`, `+5`, ` 5`, `5.0`) is refused, and so is a
+ * leading zero (`05`; `0` itself aside), which some clients would read as octal.
+ *
+ * @example
+ * z.strictObject({ limit: queryInteger(1, 1000).default(100) })
+ */
+export function queryInteger(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^(?:0|[1-9][0-9]*)$/, 'expected a decimal integer: digits only, without sign, spaces or leading zeros')
+    .pipe(z.coerce.number<string>().int().min(min).max(max))
+    // the document describes the value (an integer in a range); the pattern says how it is written
+    .meta({ type: 'integer', minimum: min, maximum: max });
+}
+
 /** The cursor `<time>.<id>` of lists ordered by time, then id. */
 export const createdCursor = z.string().regex(/^\d{1,16}\.[\x21-\x7E]{1,200}$/, 'expected the next_after of the previous page');
 
@@ -22,7 +39,7 @@ export const createdCursor = z.string().regex(/^\d{1,16}\.[\x21-\x7E]{1,200}$/, 
 export function pageQuery<C extends z.ZodType<string, string>>(cursor: C) {
   return z.strictObject({
     after: cursor.optional().describe('The `next_after` of the previous page; absent for the first page.'),
-    limit: z.coerce.number().int().min(1).max(1000).default(100).describe('At most this many rows.'),
+    limit: queryInteger(1, 1000).default(100).describe('At most this many rows.'),
   });
 }
 

@@ -9,7 +9,7 @@ import { signingRequestSchemas, signingResponseSchemas } from './signing-schemas
 import { userRequestSchemas, userResponseSchemas } from './user-schemas.js';
 import { encryptionRequestSchemas, encryptionResponseSchemas } from './encryption-schemas.js';
 import { certificateRequestSchemas, certificateResponseSchemas } from './certificate-schemas.js';
-import { nextAfter } from './page.js';
+import { nextAfter, queryInteger } from './page.js';
 
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected a scope token (RFC 6749 §3.3)');
 
@@ -53,12 +53,12 @@ export const ServedAudiences = z
 export const TokenRequest = z.strictObject({ token: z.string().min(1).max(16_384).describe('An access token (JWT).') });
 
 export const AuditListQuery = z.strictObject({
-  after: z.coerce.number().int().min(0).default(0).describe('Rows with a sequence number greater than this.'),
-  limit: z.coerce.number().int().min(1).max(1000).default(100).describe('At most this many rows.'),
+  after: queryInteger(0, Number.MAX_SAFE_INTEGER).default(0).describe('Rows with a sequence number greater than this.'),
+  limit: queryInteger(1, 1000).default(100).describe('At most this many rows.'),
 });
 
 export const AuditTailQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(1000).default(20).describe('The newest this many rows.'),
+  limit: queryInteger(1, 1000).default(20).describe('The newest this many rows.'),
 });
 
 const isoTime = z.string().describe('RFC 3339 time');
