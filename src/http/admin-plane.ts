@@ -29,6 +29,7 @@ import { controlCharacterIssues, defineRoute, refuseBody, validate, type AdminRo
 import { Health, OpenApiDocument } from './admin/schemas.js';
 import { tokenRoutes } from './admin/tokens.js';
 import { buildOpenApiDocument } from './openapi.js';
+import { jsonBodyParser } from './json-body.js';
 import { createHttpServer, notFoundHandler, sendWire } from './server.js';
 import { problem } from './wire-errors.js';
 import { notReady } from './readiness.js';
@@ -205,6 +206,8 @@ export function buildAdminPlane({ services, adminToken, health, moreMetrics }: A
   // passed (the not-found handler runs after the plugin's onRequest hook): without it, every
   // /v1/ path, served or not, is the same 401
   const app = createHttpServer(services.logger, { bodyLimit: ADMIN_BODY_LIMIT }, { otherMethods: methodsOf(routes.filter((r) => !r.auth)) });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser());
 
   // DNS rebinding: every route, the open ones first, answers only the names it is called by.
   const checkHost = adminHostCheck([...services.config.admin.allowedHosts, services.config.listen.admin]);

@@ -34,7 +34,7 @@ function namedSchemas(named: Record<string, z.ZodType>, io: 'input' | 'output'):
 const UNAVAILABLE = 'The durable store cannot be reached (`store.unavailable`); nothing was changed by a failed read.';
 const NOT_CONFIRMED = 'Or the change is stored but could not be confirmed: its audit event could not be written (`audit.unavailable`), or the gateway could not confirm it is in force (`change.not-in-force`; the gateway refuses every request until it is). Do not repeat the change.';
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Invalid request: problem+json `request.invalid` names each field (a path parameter with a control character, an integer query parameter that is not plain decimal digits, too); `request.malformed` for a body that is not JSON or a path that is not validly percent-encoded.',
+  400: 'Invalid request: problem+json `request.invalid` names each field (a path parameter with a control character, a key that occurs twice in one JSON object, an integer query parameter that is not plain decimal digits, too); `request.malformed` for a body that is not JSON or a path that is not validly percent-encoded.',
   401: 'Missing or wrong admin token (`admin.unauthorized`).',
   404: 'No such resource (`not-found`).',
   409: 'Conflicting state (`conflict`).',

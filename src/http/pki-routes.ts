@@ -22,6 +22,7 @@ import { peerCertificate } from '../gateway/client-certificate-policy.js';
 import type { CertificateAuthority } from '../pki/authority.js';
 import { OCSP_STATUS, decodeOcspGet, ocspResponseStatus } from '../pki/ocsp.js';
 import { toPem } from '../pki/pem.js';
+import { jsonBodyParser } from './json-body.js';
 import type { IssuedCertificate } from '../pki/issue.js';
 
 export interface PkiRoutesOptions {
@@ -72,13 +73,7 @@ function sendOcsp(reply: FastifyReply, der: Uint8Array, cacheable: boolean): Fas
 export async function pkiRoutes(app: FastifyInstance, o: PkiRoutesOptions): Promise<void> {
   const { pki } = o;
   app.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer', bodyLimit: 16 * 1024 }, (_req, body, done) => done(null, body));
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
-    try {
-      done(null, body === '' ? {} : JSON.parse(body as string));
-    } catch {
-      done(new PortcullisError('request.malformed', 'body is not valid JSON'), undefined);
-    }
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 64 * 1024 }, jsonBodyParser({ empty: {} }));
 
   app.get('/pki/ca.pem', async (_req, reply) =>
     reply.header('cache-control', 'public, max-age=3600').type('application/x-pem-file').send(pki.rootPem()),

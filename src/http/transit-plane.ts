@@ -17,6 +17,7 @@ import { PortcullisError, toPortcullisError } from '../core/errors.js';
 import { wwwAuthenticate } from '../gateway/errors.js';
 import { TokenVerifier } from '../gateway/token-policy.js';
 import { validate } from './admin/route.js';
+import { jsonBodyParser } from './json-body.js';
 import { sendWire } from './server.js';
 import { auditedTransitOp, TRANSIT_AUDIENCE, TRANSIT_OPS, TRANSIT_REQUEST, transitScope, type TransitOp } from './transit-ops.js';
 import { problem } from './wire-errors.js';
@@ -64,13 +65,7 @@ export function registerTransitPlane(app: FastifyInstance, s: Services, verifier
   };
 
   void app.register(async (sub) => {
-    sub.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
-      try {
-        done(null, JSON.parse(body as string));
-      } catch {
-        done(new PortcullisError('request.malformed', 'body is not valid JSON'), undefined);
-      }
-    });
+    sub.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, jsonBodyParser());
     // set before the handler, so denials and errors carry it too, without an async onSend hook per call
     sub.addHook('onRequest', (_req, reply, done) => {
       reply.header('cache-control', 'no-store');

@@ -3,7 +3,8 @@
  * wrong type, a wrong content type, an empty body, an unknown field, a 1 MiB field, path
  * ids that are malformed, too long or percent-encoded slashes, unknown and duplicate query
  * parameters, out-of-range page sizes and cursors, integers that are not plain decimal digits,
- * a body on GET and DELETE, and every method a path does not serve (405 with Allow). Each answer is
+ * duplicated JSON keys, a body on GET and DELETE, and every method a path does not serve (405
+ * with Allow). Each answer is
  * a 4xx problem+json with a typed code and no stack, path or framework text, and nothing is
  * written (the audit trail, which records every change, gains no change). The table below
  * must name every registered route, so a new route is swept too.
@@ -243,6 +244,28 @@ describe('admin API: malformed input on every route', () => {
     assert.deepEqual(bad.body.errors, [{ path: 'limit', message: 'expected a decimal integer: digits only, without sign, spaces or leading zeros' }]);
   });
 
+  test('duplicated JSON keys are refused at any depth, naming the key; the body is not applied', async () => {
+    const head = await auditHead();
+    const before = (await t.api('/v1/apps?limit=1000')).body.apps.length;
+    const r = await t.api('/v1/apps', { body: '{"name":"first","audiences":["api"],"name":"second"}' });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.code, 'request.invalid');
+    assert.deepEqual(r.body.errors, [{ path: 'name', message: 'duplicate key' }]);
+    assert.equal(r.body.detail, 'name: duplicate key');
+    const nested = await t.api(`/v1/apps/${ids.app}/jwks`, { method: 'PUT', body: '{"keys":[{"kty":"EC","crv":"P-256","kty":"OKP"}]}' });
+    assert.equal(nested.status, 400);
+    assert.deepEqual(nested.body.errors, [{ path: 'keys[0].kty', message: 'duplicate key' }]);
+    assert.equal(await auditHead(), head);
+    assert.equal((await t.api('/v1/apps?limit=1000')).body.apps.length, before);
+    // the same key in two objects, an escaped quote or backslash in a string: not a duplicate
+    const twice = await t.api('/v1/transit/encrypt/sweep', { body: '{"batch_input":[{"plaintext":"AA=="},{"plaintext":"AA==","context":"AA=="}]}' });
+    assert.equal(twice.status, 200, JSON.stringify(twice.body));
+    assert.equal(twice.body.batch_results.length, 2);
+    const escaped = await t.api('/v1/tokens/introspect', { body: '{"token":"q\\",\\"token\\":\\\\"}' });
+    assert.equal(escaped.status, 200, JSON.stringify(escaped.body));
+    assert.deepEqual(escaped.body, { active: false });
+  });
+
   test('a method a path does not serve → 405 method.not-allowed with Allow naming those it does; an unknown path stays 404; without the admin token, 401 as before', async () => {
     const byPath = new Map<string, Set<string>>();
     for (const r of routes) {
@@ -306,6 +329,9 @@ describe('admin API: malformed input on every route', () => {
         await expectRefused('JSON null', r.method, url, 'null', undefined, { status: 400, code: 'request.invalid' });
         await expectRefused('a text/plain body', r.method, url, '{}', { 'content-type': 'text/plain' }, { code: 'request.invalid' });
         await expectRefused('an unknown field', r.method, url, '{"zzz":1}', undefined, { status: 400, code: 'request.invalid', names: 'zzz' });
+        await expectRefused('a duplicated key', r.method, url, '{"zzz":1,"zzz":2}', undefined, { status: 400, code: 'request.invalid', names: 'zzz: duplicate key' });
+        await expectRefused('a duplicated key spelt with an escape', r.method, url, '{"zzz":1,"z\\u007az":2}', undefined, { status: 400, code: 'request.invalid', names: 'zzz: duplicate key' });
+        await expectRefused('a duplicated nested key', r.method, url, '{"a":{"b":[1,{"c":1,"d":{},"c":2}]}}', undefined, { status: 400, code: 'request.invalid', names: 'a.b[1].c: duplicate key' });
       } else if (v1) {
         await expectRefused('a JSON body on GET', r.method, url, '{"limit":1}', undefined, { status: 400, code: 'request.invalid' });
       }

@@ -24,6 +24,7 @@ after(async () => {
 });
 
 const renew = (c: { cert: string; key: string }) => https(`${node.urls.identity}/pki/renew`, { ca, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', cert: c.cert, key: c.key });
+const renewWith = (c: { cert: string; key: string }, body: string) => https(`${node.urls.identity}/pki/renew`, { ca, method: 'POST', headers: { 'content-type': 'application/json' }, body, cert: c.cert, key: c.key });
 const lastSeq = async (): Promise<number> => (await admin(node, 'GET', '/v1/audit/tail?limit=1')).json.rows.at(-1)?.seq ?? 0;
 const auditSince = async (seq: number): Promise<any[]> => (await admin(node, 'GET', `/v1/audit?after=${seq}&limit=100`)).json.rows;
 
@@ -38,6 +39,18 @@ test('self-renewal over mTLS is audited: certificate.renewed with the new serial
   assert.equal(row.clientId, appId);
   assert.deepEqual(row.data, { serial: r.json.serial, previous: c.serial });
   assert.doesNotMatch(JSON.stringify(row), /PRIVATE KEY/);
+});
+
+test('attack: a renewal body with a duplicated key (which CSR is signed?) → 400 request.invalid naming it; nothing is issued', async () => {
+  const appId = await createApp(node, 'renew-dup');
+  const c = await clientCert(node, appId);
+  const seq = await lastSeq();
+  const dup = await renewWith(c, '{"csr":"a","pkcs12_password":"x","csr":"b"}');
+  assert.equal(dup.status, 400, dup.text);
+  assert.equal(dup.json.code, 'request.invalid');
+  assert.equal(dup.json.detail, 'csr: duplicate key');
+  assert.deepEqual((await auditSince(seq)).filter((x) => x.type === 'certificate.renewed'), []);
+  assert.equal((await renewWith(c, '{}')).status, 201);
 });
 
 test('attack: a certificate of a disabled app renews itself → 403 cert.app-not-allowed, audited as certificate.renewal-denied', async () => {

@@ -246,6 +246,19 @@ describe('transit on the identity plane (app tokens with transit scopes)', () =>
     assert.deepEqual(mine[0]!.data, { key: 'orders-db' });
   });
 
+  test('attack: a duplicated key in a transit body (which plaintext is encrypted?) → 400 request.invalid naming it', async () => {
+    const { token } = await appToken(['transit:encrypt:orders-db']);
+    const post = (body: string, type = 'application/json') => fetch(`${node.urls.identity}/transit/v1/encrypt/orders-db`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${token}` }, body });
+    const dup = await post(`{"plaintext":"${b64('a')}","plaintext":"${b64('b')}"}`);
+    assert.equal(dup.status, 400);
+    assert.deepEqual(((await dup.json()) as { errors: unknown }).errors, [{ path: 'plaintext', message: 'duplicate key' }]);
+    const nested = await post(`{"batch_input":[{"plaintext":"${b64('a')}"},{"plaintext":"${b64('a')}","pl\\u0061intext":"${b64('b')}"}]}`);
+    assert.equal(nested.status, 400);
+    const n = (await nested.json()) as { code: string; detail: string };
+    assert.equal(n.code, 'request.invalid');
+    assert.equal(n.detail, 'batch_input[1].plaintext: duplicate key');
+  });
+
   test('attack: a deeply nested JSON body (stack exhaustion in input checks) is 400 request.invalid, audited, never a 500', async () => {
     const { token, clientId } = await appToken(['transit:encrypt:orders-db']);
     const deep = `{"plaintext":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
