@@ -40,7 +40,7 @@ const STATUS_TEXT: Record<number, string> = {
   409: 'Conflicting state (`conflict`).',
   413: 'Request body over the route\'s limit (`request.body-too-large`).',
   414: 'A path parameter is longer than the router accepts (`request.malformed`).',
-  415: 'The request body is not `application/json` (`request.unsupported-media-type`).',
+  415: 'The request body is not `application/json`, or declares a charset other than UTF-8 (`request.unsupported-media-type`).',
   429: 'Too many requests without a valid admin token from this client address (`admin.throttled`): refused before the token is checked until `Retry-After` seconds have passed.',
   503: 'Not ready.',
 };

@@ -3,8 +3,8 @@
  * wrong type, a wrong content type, an empty body, an unknown field, a 1 MiB field, path
  * ids that are malformed, too long or percent-encoded slashes, unknown and duplicate query
  * parameters, out-of-range page sizes and cursors, integers that are not plain decimal digits,
- * duplicated JSON keys, a body on GET and DELETE, and every method a path does not serve (405
- * with Allow). Each answer is
+ * duplicated JSON keys, a charset other than UTF-8, a body on GET and DELETE, and every method
+ * a path does not serve (405 with Allow). Each answer is
  * a 4xx problem+json with a typed code and no stack, path or framework text, and nothing is
  * written (the audit trail, which records every change, gains no change). The table below
  * must name every registered route, so a new route is swept too.
@@ -266,6 +266,18 @@ describe('admin API: malformed input on every route', () => {
     assert.deepEqual(escaped.body, { active: false });
   });
 
+  test('a JSON body in UTF-8 is read (charset utf-8 in any case, quoted or not); any other charset → 415 request.unsupported-media-type naming it', async () => {
+    for (const type of ['application/json; charset=utf-8', 'application/json;charset=UTF-8', 'application/json; charset="Utf-8"', 'Application/JSON']) {
+      assert.equal((await t.api(`/v1/apps/${ids.app}/enable`, { body: '{}', headers: { 'content-type': type } })).status, 200, type);
+    }
+    for (const [type, named] of [['application/json; charset=utf-16', 'utf-16'], ['application/json; charset=UTF-16LE', 'utf-16le'], ['application/json; charset=us-ascii', 'us-ascii'], ['application/json; charset=utf-8; charset=latin1', 'latin1']] as const) {
+      const r = await t.api(`/v1/apps/${ids.app}/enable`, { body: '{}', headers: { 'content-type': type } });
+      assert.equal(r.status, 415, type);
+      assert.equal(r.body.code, 'request.unsupported-media-type');
+      assert.equal(r.body.detail, `charset ${named} is not supported: send JSON in UTF-8`);
+    }
+  });
+
   test('a method a path does not serve → 405 method.not-allowed with Allow naming those it does; an unknown path stays 404; without the admin token, 401 as before', async () => {
     const byPath = new Map<string, Set<string>>();
     for (const r of routes) {
@@ -332,6 +344,8 @@ describe('admin API: malformed input on every route', () => {
         await expectRefused('a duplicated key', r.method, url, '{"zzz":1,"zzz":2}', undefined, { status: 400, code: 'request.invalid', names: 'zzz: duplicate key' });
         await expectRefused('a duplicated key spelt with an escape', r.method, url, '{"zzz":1,"z\\u007az":2}', undefined, { status: 400, code: 'request.invalid', names: 'zzz: duplicate key' });
         await expectRefused('a duplicated nested key', r.method, url, '{"a":{"b":[1,{"c":1,"d":{},"c":2}]}}', undefined, { status: 400, code: 'request.invalid', names: 'a.b[1].c: duplicate key' });
+        await expectRefused('charset=utf-16', r.method, url, '{}', { 'content-type': 'application/json; charset=utf-16' }, { status: 415, code: 'request.unsupported-media-type', names: 'utf-16' });
+        await expectRefused('charset=ISO-8859-1', r.method, url, '{}', { 'content-type': 'application/json;charset="ISO-8859-1"' }, { status: 415, code: 'request.unsupported-media-type', names: 'iso-8859-1' });
       } else if (v1) {
         await expectRefused('a JSON body on GET', r.method, url, '{"limit":1}', undefined, { status: 400, code: 'request.invalid' });
       }

@@ -24,7 +24,7 @@ after(async () => {
 });
 
 const renew = (c: { cert: string; key: string }) => https(`${node.urls.identity}/pki/renew`, { ca, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', cert: c.cert, key: c.key });
-const renewWith = (c: { cert: string; key: string }, body: string) => https(`${node.urls.identity}/pki/renew`, { ca, method: 'POST', headers: { 'content-type': 'application/json' }, body, cert: c.cert, key: c.key });
+const renewWith = (c: { cert: string; key: string }, body: string, type = 'application/json') => https(`${node.urls.identity}/pki/renew`, { ca, method: 'POST', headers: { 'content-type': type }, body, cert: c.cert, key: c.key });
 const lastSeq = async (): Promise<number> => (await admin(node, 'GET', '/v1/audit/tail?limit=1')).json.rows.at(-1)?.seq ?? 0;
 const auditSince = async (seq: number): Promise<any[]> => (await admin(node, 'GET', `/v1/audit?after=${seq}&limit=100`)).json.rows;
 
@@ -41,7 +41,7 @@ test('self-renewal over mTLS is audited: certificate.renewed with the new serial
   assert.doesNotMatch(JSON.stringify(row), /PRIVATE KEY/);
 });
 
-test('attack: a renewal body with a duplicated key (which CSR is signed?) → 400 request.invalid naming it; nothing is issued', async () => {
+test('attack: a renewal body with a duplicated key (which CSR is signed?) → 400 request.invalid naming it, or in a charset other than UTF-8 → 415; nothing is issued', async () => {
   const appId = await createApp(node, 'renew-dup');
   const c = await clientCert(node, appId);
   const seq = await lastSeq();
@@ -49,8 +49,12 @@ test('attack: a renewal body with a duplicated key (which CSR is signed?) → 40
   assert.equal(dup.status, 400, dup.text);
   assert.equal(dup.json.code, 'request.invalid');
   assert.equal(dup.json.detail, 'csr: duplicate key');
+  const latin1 = await renewWith(c, '{}', 'application/json; charset=ISO-8859-1');
+  assert.equal(latin1.status, 415, latin1.text);
+  assert.equal(latin1.json.code, 'request.unsupported-media-type');
+  assert.equal(latin1.json.detail, 'charset iso-8859-1 is not supported: send JSON in UTF-8');
   assert.deepEqual((await auditSince(seq)).filter((x) => x.type === 'certificate.renewed'), []);
-  assert.equal((await renewWith(c, '{}')).status, 201);
+  assert.equal((await renewWith(c, '{}', 'application/json; charset=UTF-8')).status, 201);
 });
 
 test('attack: a certificate of a disabled app renews itself → 403 cert.app-not-allowed, audited as certificate.renewal-denied', async () => {

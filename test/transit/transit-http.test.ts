@@ -246,7 +246,7 @@ describe('transit on the identity plane (app tokens with transit scopes)', () =>
     assert.deepEqual(mine[0]!.data, { key: 'orders-db' });
   });
 
-  test('attack: a duplicated key in a transit body (which plaintext is encrypted?) → 400 request.invalid naming it', async () => {
+  test('attack: a duplicated key in a transit body (which plaintext is encrypted?) → 400 request.invalid naming it; a charset other than UTF-8 → 415, never read as UTF-8', async () => {
     const { token } = await appToken(['transit:encrypt:orders-db']);
     const post = (body: string, type = 'application/json') => fetch(`${node.urls.identity}/transit/v1/encrypt/orders-db`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${token}` }, body });
     const dup = await post(`{"plaintext":"${b64('a')}","plaintext":"${b64('b')}"}`);
@@ -257,6 +257,12 @@ describe('transit on the identity plane (app tokens with transit scopes)', () =>
     const n = (await nested.json()) as { code: string; detail: string };
     assert.equal(n.code, 'request.invalid');
     assert.equal(n.detail, 'batch_input[1].plaintext: duplicate key');
+    const utf16 = await post(`{"plaintext":"${b64('a')}"}`, 'application/json; charset=UTF-16');
+    assert.equal(utf16.status, 415);
+    const u = (await utf16.json()) as { code: string; detail: string };
+    assert.equal(u.code, 'request.unsupported-media-type');
+    assert.equal(u.detail, 'charset utf-16 is not supported: send JSON in UTF-8');
+    assert.equal((await post(`{"plaintext":"${b64('a')}"}`, 'application/json; charset=utf-8')).status, 200);
   });
 
   test('attack: a deeply nested JSON body (stack exhaustion in input checks) is 400 request.invalid, audited, never a 500', async () => {
