@@ -301,7 +301,7 @@ describe('admin API: malformed input on every route', () => {
     const r = await t.api('/v1/apps', { method: 'DELETE' });
     assert.equal(r.status, 405);
     assert.equal(r.headers.get('allow'), 'GET, HEAD, POST');
-    assert.deepEqual(r.body, { type: 'urn:portcullis:error:method.not-allowed', title: 'The method is not allowed on this resource.', status: 405, code: 'method.not-allowed', detail: 'DELETE is not allowed on /v1/apps: use GET, HEAD or POST' });
+    assert.deepEqual(r.body, { type: 'urn:portcullis:error:method.not-allowed', title: 'The method is not allowed on this resource; the `Allow` header lists the methods it is served with.', status: 405, code: 'method.not-allowed', detail: 'DELETE is not allowed on /v1/apps: use GET, HEAD or POST' });
     assert.equal(r.headers.get('cache-control'), 'no-store');
     for (const path of ['/v1/nope', '/v1/apps/x/nope', '/v1/apps/', '/nope']) {
       const n = await t.api(path, { method: 'PATCH' });
