@@ -4,10 +4,10 @@
  * and the first signing keys. Never overwrites anything that exists.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig, resolveIn } from './core/config/load.js';
-import { fsyncDirectoryOf, writeNewFileSync } from './core/files.js';
+import { fsyncDirectoryOf, makeDirectorySync, MakeDirectoryError, writeNewFileSync } from './core/files.js';
 import { silentLogger, type Logger } from './core/logger.js';
 import { createMasterKeyFile } from './crypto/master-key.js';
 import { createAdminTokenFile } from './http/admin-auth.js';
@@ -65,10 +65,9 @@ export interface InitResult {
 export async function initPortcullis(dir: string, opts: { logger?: Logger; config?: string; rootKeyOfflineFile?: string } = {}): Promise<InitResult> {
   if (opts.rootKeyOfflineFile && existsSync(opts.rootKeyOfflineFile)) throw new PortcullisError('conflict', 'the offline root key file already exists; choose a new path');
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    makeDirectorySync(dir, 0o700);
   } catch (cause) {
-    throw new PortcullisError('request.invalid', `directory ${dir} cannot be used: ${(cause as { code?: string }).code === 'EEXIST' ? 'it is a file, not a directory (EEXIST)' : fsErrorText(cause)}`, { cause });
+    throw new PortcullisError('request.invalid', `directory ${dir} cannot be used: ${cause instanceof MakeDirectoryError ? cause.message : fsErrorText(cause)}`, { cause });
   }
   const created: string[] = [];
   const configFile = join(dir, CONFIG_FILE);

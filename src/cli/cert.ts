@@ -1,7 +1,9 @@
 /** `portcullis cert issue|renew|revoke|list|show`: the CA's certificates through the admin API of the running node. */
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { fsErrorText } from '../core/errors.js';
+import { makeDirectorySync, MakeDirectoryError } from '../core/files.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
 import { CliError, action, printJson, printTable, readOptionFile } from './output.js';
 
@@ -61,10 +63,10 @@ function report(c: Issued, o: { outDir?: string; json?: boolean }): void {
 function prepareOutDir(dir: string | undefined): void {
   if (dir === undefined) return;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectorySync(dir, 0o700);
     accessSync(dir, constants.W_OK);
-  } catch {
-    throw new CliError('request.invalid', `--out-dir ${dir} cannot be created or written`);
+  } catch (e) {
+    throw new CliError('request.invalid', `--out-dir ${dir} cannot be created or written: ${e instanceof MakeDirectoryError ? e.message : fsErrorText(e)}`);
   }
 }
 

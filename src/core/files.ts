@@ -2,8 +2,9 @@
  * Durable file writes for secrets (keys, tokens): created exclusively with mode 0600,
  * written and fsynced before anyone relies on them.
  */
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, statSync, writeSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
+import { fsErrorText } from './errors.js';
 
 /**
  * Creates `path` with mode 0600 (failing with EEXIST if it exists), writes `content`
@@ -33,5 +34,70 @@ export function fsyncDirectoryOf(path: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** A directory that `makeDirectorySync` cannot make; the message names the path at fault and why. */
+export class MakeDirectoryError extends Error {
+  constructor(
+    /** the directory (or ancestor) at fault */
+    readonly path: string,
+    /** the errno code (ENOTDIR for an ancestor that is a file) */
+    readonly code: string,
+    message: string,
+    options?: { cause: unknown },
+  ) {
+    super(message, options);
+    this.name = 'MakeDirectoryError';
+  }
+}
+
+/**
+ * `mkdir -p`: makes `dir` and each missing ancestor (with `mode`, like
+ * `mkdirSync(dir, { recursive: true, mode })`), one directory at a time from the nearest
+ * one that exists. Never Node's recursive mkdir: where a pseudo-file system such as /proc
+ * answers ENOENT for a new name under a directory that exists, it retries for ever.
+ * Throws MakeDirectoryError naming the first path that cannot be used.
+ *
+ * @example makeDirectorySync(outDir, 0o700)
+ */
+export function makeDirectorySync(dir: string, mode = 0o777): void {
+  const missing: string[] = [];
+  let at = dir;
+  for (;;) {
+    let st: Stats;
+    try {
+      st = statSync(at);
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
+      // missing, or under a file: go up to the nearest path that exists (a file there is reported below)
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(at) !== at) {
+        missing.push(at);
+        at = dirname(at);
+        continue;
+      }
+      throw new MakeDirectoryError(at, code, `${at} cannot be accessed: ${fsErrorText(cause)}`, { cause });
+    }
+    if (!st.isDirectory()) throw new MakeDirectoryError(at, 'ENOTDIR', st.isFile() ? `${at} is a file, not a directory` : `${at} is not a directory`);
+    break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d, { mode });
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
+      if (code === 'EEXIST' && isDirectory(d)) continue; // made meanwhile by someone else
+      // ENOENT although its parent exists (it was found or just made): a file system that refuses new names
+      const reason = code === 'ENOENT' ? `the file system of ${dirname(d)} refuses it (ENOENT)` : fsErrorText(cause);
+      throw new MakeDirectoryError(d, code, `${d} cannot be created: ${reason}`, { cause });
+    }
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }

@@ -8,6 +8,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { PortcullisError } from '../core/errors.js';
+import { MakeDirectoryError } from '../core/files.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
 import type { Logger } from '../core/logger.js';
 import { openSqlite } from './durable/sqlite.js';
@@ -40,7 +41,7 @@ export async function openDurableStore(url: string, opts: { baseDir?: string; lo
     } catch (e) {
       // already says what is wrong and what to do (a stale -wal: sqlite.ts)
       if (e instanceof PortcullisError) throw e;
-      throw new PortcullisError('store.unavailable', 'cannot open the SQLite database file', { cause: e });
+      throw new PortcullisError('store.unavailable', `cannot open the SQLite database file${e instanceof MakeDirectoryError ? `: ${e.message}` : ''}`, { cause: e });
     }
     if (file !== ':memory:' && process.platform !== 'win32') {
       const mode = statSync(file).mode & 0o777;

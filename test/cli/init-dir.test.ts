@@ -4,7 +4,7 @@
  * untyped EEXIST/ENOTDIR (`error: internal:`).
  */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { tempDir } from '../admin/node.js';
@@ -22,4 +22,43 @@ test('init --dir FILE and --dir FILE/sub → error: request.invalid naming the d
     assert.ok(r.stderr.startsWith(`error: request.invalid: directory ${dir} cannot be used: `), r.stderr);
     assert.equal(r.stdout, '');
   }
+});
+
+/**
+ * `mkdir -p` under /proc: Node's recursive mkdir gets ENOENT for /proc/nope although
+ * /proc exists, and looped for ever, so `init --dir /proc/nope` hung. Each missing
+ * directory is now made on its own: the first one that cannot be is the error.
+ */
+test('init --dir /proc/nope and /proc/nope/deeper end at once: error: request.invalid naming the directory, exit 1', { timeout: 20_000 }, async () => {
+  for (const dir of ['/proc/nope', '/proc/nope/deeper/still']) {
+    const r = await runCli(['init', '--dir', dir], {}, 10_000);
+    assert.equal(r.code, 1, `${dir}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, `error: request.invalid: directory ${dir} cannot be used: /proc/nope cannot be created: the file system of /proc refuses it (ENOENT)\n`);
+  }
+});
+
+test('cert issue --out-dir under /proc ends at once: error: request.invalid naming --out-dir, exit 1', { timeout: 20_000 }, async () => {
+  const r = await runCli(['cert', 'issue', '--dns', 'a.example', '--out-dir', '/proc/nope/certs', '--dir', join(root, 'no-node')], {}, 10_000);
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, 'error: request.invalid: --out-dir /proc/nope/certs cannot be created or written: /proc/nope cannot be created: the file system of /proc refuses it (ENOENT)\n');
+});
+
+test('a node whose store is sqlite:/proc/nope/p.db ends at once (ca export opens the store): error: store.unavailable naming the directory', { timeout: 30_000 }, async () => {
+  const dir = join(root, 'proc-store');
+  assert.equal((await runCli(['init', '--dir', dir])).code, 0);
+  const configFile = join(dir, 'portcullis.yaml');
+  writeFileSync(configFile, readFileSync(configFile, 'utf8').replace(/^store: .*$/m, 'store: sqlite:/proc/nope/p.db'));
+  const r = await runCli(['ca', 'export', '--dir', dir], {}, 10_000);
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^error: store\.unavailable: cannot open the SQLite database file: \/proc\/nope cannot be created: the file system of \/proc refuses it \(ENOENT\)\n$/m);
+});
+
+test('init --dir A/B/C under a fresh directory still creates every level (0700)', async () => {
+  const dir = join(root, 'x', 'y', 'z');
+  const r = await runCli(['init', '--dir', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const d of [join(root, 'x'), join(root, 'x', 'y'), dir]) assert.equal(statSync(d).mode & 0o777, 0o700, d);
 });

@@ -25,12 +25,13 @@
  * of a database file deleted (while the node ran, then died, or while it was stopped),
  * and SQLite would delete it and start a new, empty database without a word.
  */
-import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
 import type { Database } from './schema.js';
+import { makeDirectorySync } from '../../core/files.js';
 import { GroupCommitSqliteDialect, SQLITE_BUSY_TIMEOUT_MS, SQLITE_FILE_REPLACED, SQLITE_WAL_REPLACED, SQLITE_WAL_REPLACED_MESSAGE, type SqliteCommitStats } from './sqlite-driver.js';
 import type { Dialect } from './store.js';
 
@@ -111,7 +112,7 @@ const open = new Map<string, Shared>();
 function connect(path: string): Omit<Shared, 'refs'> {
   if (path !== ':memory:') {
     refuseStaleWal(path);
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirectorySync(dirname(path));
     // Sealed secrets, password hashes and the audit log live in it: created owner-only, like the key files
     // (SQLite gives the -wal and -shm files the database file's mode)
     if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
