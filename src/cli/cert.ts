@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { fsErrorText } from '../core/errors.js';
 import { makeDirectorySync, MakeDirectoryError } from '../core/files.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
+import { collect } from './options.js';
 import { CliError, action, printJson, printTable, readOptionFile } from './output.js';
 
 interface Summary {
@@ -24,8 +25,6 @@ interface Issued {
   private_key?: string;
   pkcs12?: string;
 }
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Writes cert.pem, chain.pem and (a generated key) key.pem 0600 / bundle.p12 0600 into `dir`. */
 function writeIssued(dir: string, c: Issued): string[] {

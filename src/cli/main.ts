@@ -16,6 +16,7 @@ import { registerWebhooks } from './webhooks.js';
 import { registerCert } from './cert.js';
 import { registerCa } from './ca.js';
 import { registerTransit } from './transit.js';
+import { refuseRepeatedOptions } from './options.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -39,6 +40,8 @@ export function buildProgram(): Command {
   registerCert(program);
   registerCa(program);
   registerTransit(program);
+  // after every command is registered: a single-valued option given twice is a usage error
+  refuseRepeatedOptions(program);
   return program;
 }
 
