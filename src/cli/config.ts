@@ -1,4 +1,9 @@
-/** `portcullis config check`: validates the configuration and the files it names (as `start` reads them) without starting; prints `ok` or the errors. */
+/**
+ * `portcullis config check`: validates the configuration and the files it names (as
+ * `start` reads them) without starting; prints `ok` or the errors. On stderr, what start
+ * would log about the one-time-code sender (`note:` the factor is off, `warning:` a
+ * development sender).
+ */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { resolveIn } from '../core/config/load.js';
@@ -6,6 +11,7 @@ import { readMasterKeyFile } from '../crypto/master-key.js';
 import { readAdminToken } from '../http/admin-auth.js';
 import { readTlsFiles, tlsFilesOf } from '../http/tls.js';
 import { clientCertificateFiles } from '../gateway/client-certificate-policy.js';
+import { otpSenderNotice } from '../mfa/otp/sender-notice.js';
 import { CliError, action } from './output.js';
 import { loadFor, withDirOptions } from './context.js';
 
@@ -29,6 +35,9 @@ export function registerConfig(program: Command): void {
         for (const r of cfg.routes) {
           if (r.require.clientCertificate !== undefined) clientCertificateFiles(r.name, r.require.clientCertificate, (f) => resolveIn(dir, f), Date.now);
         }
+        // what start logs about the code factor: off without a sender, a warning for a development sender
+        const otp = otpSenderNotice(cfg.identity.otp, resolveIn(dir, cfg.identity.otp.file));
+        if (otp) process.stderr.write(`${otp.level === 'warn' ? 'warning' : 'note'}: ${otp.message}\n`);
         process.stdout.write('ok\n');
       }),
     );

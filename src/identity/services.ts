@@ -1,9 +1,9 @@
 /**
  * Builds the user-facing identity services from the configuration and the stores the
  * composition root chose: users, OpenID Connect (oidc-provider), the second factors
- * (TOTP, one-time codes through the configured sender, recovery codes, WebAuthn), the
- * brute-force limits, the sign-in pages and the account pages. Takes adapters, never
- * picks them (app.ts does).
+ * (TOTP, one-time codes through the configured sender when there is one, recovery
+ * codes, WebAuthn), the brute-force limits, the sign-in pages and the account pages.
+ * Takes adapters, never picks them (app.ts does).
  */
 import { join, isAbsolute } from 'node:path';
 import type { DurableAuditSink } from '../audit/sink.js';
@@ -21,6 +21,7 @@ import type { Factor } from '../mfa/factor.js';
 import { guardFactor } from '../mfa/guarded-factor.js';
 import { OneTimeCodes } from '../mfa/otp/codes.js';
 import { OtpFactor } from '../mfa/otp/otp-factor.js';
+import { otpSenderNotice } from '../mfa/otp/sender-notice.js';
 import { ConsoleSender } from '../mfa/otp/senders/console.js';
 import { FileOutboxSender } from '../mfa/otp/senders/file-outbox.js';
 import type { OtpSender } from '../mfa/otp/senders/sender.js';
@@ -88,10 +89,20 @@ async function sharedSecret(settings: SettingsStore, envelope: Envelope, name: s
   return new Uint8Array(Buffer.from(await envelope.decryptString(sealed, name), 'utf8'));
 }
 
-function otpSender(cfg: Config['identity']['otp'], dir: string, keys: KeyRing, clock: Clock, logger: Logger, announce: boolean): OtpSender {
+/**
+ * The configured sender, or undefined for `none` (no code factor). Says once, on the node
+ * part that serves sign-ins, when the factor is off or its codes go where no user reads
+ * them (otpSenderNotice).
+ */
+function otpSender(cfg: Config['identity']['otp'], dir: string, keys: KeyRing, clock: Clock, logger: Logger, announce: boolean): OtpSender | undefined {
+  const outbox = isAbsolute(cfg.file) ? cfg.file : join(dir, cfg.file);
+  const notice = announce ? otpSenderNotice(cfg, outbox) : undefined;
+  if (notice) logger[notice.level](notice.message);
   switch (cfg.sender) {
+    case 'none':
+      return undefined;
     case 'file':
-      return new FileOutboxSender(isAbsolute(cfg.file) ? cfg.file : join(dir, cfg.file), clock);
+      return new FileOutboxSender(outbox, clock);
     case 'smtp': {
       const s = cfg.smtp!;
       return new SmtpSender({ host: s.host, port: s.port, secure: s.secure, requireTLS: s.requireTLS, from: s.from, deadlineMs: s.timeout, logger: announce ? logger : silentLogger, ...(s.user !== undefined && s.pass !== undefined ? { auth: { user: s.user, pass: s.pass } } : {}) });
@@ -100,7 +111,6 @@ function otpSender(cfg: Config['identity']['otp'], dir: string, keys: KeyRing, c
       // signed as event webhooks are, so the SMS bridge can tell our requests from forged ones
       return new WebhookSender({ url: cfg.webhook!.url, headers: cfg.webhook!.headers, signer: new KeyRingWebhookSigner(keys, clock), logger: announce ? logger : silentLogger });
     case 'console':
-      if (announce) logger.warn('identity.otp.sender is console: one-time codes are printed to stderr (development only)');
       return new ConsoleSender();
   }
 }
@@ -125,12 +135,12 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   const hashers = new PasswordHashers(new Argon2idHasher(id.passwords.argon2id), [new Pbkdf2Hasher()]);
   const otpKey = await sharedSecret(store, d.envelope, 'otp.hmac-key');
   const totp = new TotpFactor({ store, box: envelopeSecretBox(d.envelope), clock }, { issuer: 'Portcullis' });
-  const otp = new OtpFactor(
-    { store, ephemeral, codes: new OneTimeCodes(ephemeral, clock, otpKey), sender: otpSender(id.otp, d.dir, d.keys, clock, d.logger, d.announce ?? true), clock },
-    { channel: id.otp.channel, issuer: 'Portcullis', maxSendsPerHour: id.otp.maxSendsPerHour },
-  );
+  const sender = otpSender(id.otp, d.dir, d.keys, clock, d.logger, d.announce ?? true);
+  // No sender, no code factor: never a default that prints codes where no user reads them.
+  // Asking for it is mfa.factor-unavailable (mfa/guarded-factor.ts factorById).
+  const otp = sender ? new OtpFactor({ store, ephemeral, codes: new OneTimeCodes(ephemeral, clock, otpKey), sender, clock }, { channel: id.otp.channel, issuer: 'Portcullis', maxSendsPerHour: id.otp.maxSendsPerHour }) : undefined;
   const recovery = new RecoveryCodesFactor({ store, clock });
-  const factors = [totp, otp, recovery].map((f) => guardFactor(f, lockout));
+  const factors = [totp, ...(otp ? [otp] : []), recovery].map((f) => guardFactor(f, lockout));
   const oidc = createOidcProvider(
     { issuer, apps: d.apps, keys: d.keys, identity: store, ephemeral, settings: store, envelope: d.envelope, revokedTokens: store, events: d.events, audit: d.audit, clock, logger: d.logger },
     { cookieKeys: await loadCookieKeys(store, d.envelope), mfaForEveryone: id.mfa.everyone, behindProxy: config.gateway.trustedProxies.length > 0, accessTokenTtl: Math.floor(config.tokens.accessTokenTtl / 1000), leewayMs: config.tokens.leeway },

@@ -31,9 +31,25 @@ export function guardFactor(factor: Factor, lockout: Lockout): Factor {
   };
 }
 
-/** Looks a factor up by id; throws `mfa.unknown-factor`. */
+/** What the one-time-code factors are called to a user. */
+const CODE_FACTORS: Record<string, string> = { email: 'codes by e-mail', sms: 'codes by text message' };
+
+/**
+ * For a code factor (`email`, `sms`) that `factors` does not hold — no
+ * `identity.otp.sender`, or the other `identity.otp.channel` — the `mfa.factor-unavailable`
+ * to answer with, as the sign-in answers a user enrolled in one; else undefined.
+ *
+ * @example
+ * if (!f) throw unavailableCodeFactor(id) ?? new PortcullisError('mfa.unknown-factor', 'no such second factor');
+ */
+export function unavailableCodeFactor(id: string | undefined): PortcullisError | undefined {
+  const codes = id !== undefined && Object.hasOwn(CODE_FACTORS, id) ? CODE_FACTORS[id] : undefined;
+  return codes === undefined ? undefined : new PortcullisError('mfa.factor-unavailable', `${codes} are not available on this service: choose another second factor`, { expose: true });
+}
+
+/** Looks a factor up by id; throws `mfa.factor-unavailable` for a code factor not offered (unavailableCodeFactor), else `mfa.unknown-factor`. */
 export function factorById(factors: readonly Factor[], id: string): Factor {
   const f = factors.find((x) => x.id === id);
-  if (!f) throw new PortcullisError('mfa.unknown-factor', `no second factor named ${JSON.stringify(id.slice(0, 40))}`);
-  return f;
+  if (f) return f;
+  throw unavailableCodeFactor(id) ?? new PortcullisError('mfa.unknown-factor', `no second factor named ${JSON.stringify(id.slice(0, 40))}`);
 }

@@ -194,3 +194,11 @@ test('config: webhooks.deliveryRetention bounds the delivery log (default 30 day
   assert.equal(validateConfig(parseConfigText('webhooks: { deliveryRetention: 7d }')).webhooks.deliveryRetention, 7 * 86_400_000);
   assert.match(configError(() => validateConfig(parseConfigText('webhooks: { deliveryRetention: 1m }'))), /webhooks\.deliveryRetention: expected a duration of at least 1h/);
 });
+
+test('config: identity.otp.sender defaults to none (no code factor), never to console, which prints every code to stderr; console and none can be chosen', () => {
+  assert.equal(validateConfig({}).identity.otp.sender, 'none');
+  assert.equal(validateConfig({ identity: { otp: { channel: 'sms' } } }).identity.otp.sender, 'none');
+  assert.equal(validateConfig({ identity: { otp: { sender: 'console' } } }).identity.otp.sender, 'console');
+  assert.equal(validateConfig({ identity: { otp: { sender: 'none' } } }).identity.otp.sender, 'none');
+  assert.match(configError(() => validateConfig({ identity: { otp: { sender: 'stderr' } } })), /identity\.otp\.sender: .*"none"/);
+});

@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startPortcullis, type Portcullis } from '../../src/app.js';
 import type { Clock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../src/core/logger.js';
 import { CONFIG_FILE, initPortcullis } from '../../src/init.js';
 import { tempDir, type TestNode } from './portcullis.js';
 
@@ -37,13 +37,13 @@ async function freePort(): Promise<number> {
  * A whole node whose issuer is its identity plane's real URL (OIDC clients compare the
  * two), so the identity plane listens on a port chosen before start.
  */
-export async function startOidcNode(extra = '', opts: { issuerHost?: string; clock?: Clock } = {}): Promise<TestNode> {
+export async function startOidcNode(extra = '', opts: { issuerHost?: string; clock?: Clock; logger?: Logger } = {}): Promise<TestNode> {
   const [identity, gateway, admin] = [await freePort(), await freePort(), await freePort()];
   const dir = tempDir('portcullis-oidc-');
   // WebAuthn in a browser needs a domain as RP id: `localhost` still reaches 127.0.0.1.
   const config = `issuer: http://${opts.issuerHost ?? '127.0.0.1'}:${identity}\nlisten: { identity: 127.0.0.1:${identity}, gateway: 127.0.0.1:${gateway}, admin: 127.0.0.1:${admin} }\nlog: { level: silent }\n${TLS_OFF}\n${extra}\n`;
   await initPortcullis(dir, { config });
-  const node = await startPortcullis({ configFile: join(dir, CONFIG_FILE), logger: silentLogger, env: {}, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const node = await startPortcullis({ configFile: join(dir, CONFIG_FILE), logger: opts.logger ?? silentLogger, env: {}, ...(opts.clock ? { clock: opts.clock } : {}) });
   const adminToken = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
   return {
     ...node,

@@ -42,6 +42,16 @@ tls:
   mode: auto
   minVersion: TLSv1.2
 
+# Second factors at sign-in (docs/mfa.md). One-time codes by e-mail or text message need a
+# sender: smtp or webhook for real users. \`file\` only writes each code to the outbox in
+# this directory (mode 0600), to try the factor out: nobody receives it, and the node warns
+# at start. Without a sender (none) the code factor is off. \`console\` prints every code
+# into the logs: development only.
+identity:
+  otp:
+    sender: file              # none, file, smtp, webhook (or console)
+    file: ./otp-outbox.jsonl  # read the codes with: tail otp-outbox.jsonl
+
 # Gateway routes: requests matching a route are checked, then proxied upstream.
 routes: []
 #  - name: orders

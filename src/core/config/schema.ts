@@ -441,7 +441,12 @@ export const configSchema = z.strictObject({
       otp: z
         .strictObject({
           channel: z.enum(['email', 'sms']).default('email').describe('What the one-time code factor delivers to: an e-mail address (factor `email`) or a phone number (factor `sms`).'),
-          sender: z.enum(['console', 'file', 'smtp', 'webhook']).default('console').describe('`console`: print to stderr (development only); `file`: append JSON lines to `file`; `smtp`: e-mail through `smtp`; `webhook`: POST JSON to `webhook.url` (SMS providers).'),
+          sender: z
+            .enum(['none', 'console', 'file', 'smtp', 'webhook'])
+            .default('none')
+            .describe(
+              'How codes reach users. `none` (the default): no code factor; it is not offered, enrolling it is refused with `mfa.factor-unavailable`, and the start log and `config check` say so. `smtp`: e-mail through `smtp`; `webhook`: POST JSON to `webhook.url` (SMS providers). For development and tests only, each logged as a warning at start: `file`: append JSON lines (code included) to `file`, mode 0600, delivered to no one (what `portcullis init` writes, to try the factor out); `console`: print every code to the node\'s stderr, and so into its logs.',
+            ),
           file: z.string().default('./otp-outbox.jsonl').describe('file sender: the outbox, relative to the config directory.'),
           maxSendsPerHour: z
             .number()

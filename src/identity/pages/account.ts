@@ -19,6 +19,7 @@ import { storedOrTell, type DurableAuditSink } from '../../audit/sink.js';
 import type { Clock } from '../../core/clock.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { Factor } from '../../mfa/factor.js';
+import { unavailableCodeFactor } from '../../mfa/guarded-factor.js';
 import type { EnrollmentStore } from '../../mfa/store.js';
 import { factorInventory, usableSecondFactors, type FactorInventory } from '../factor-inventory.js';
 import type { Invites } from '../invites.js';
@@ -98,6 +99,13 @@ export class AccountPages {
   async show(req: IncomingMessage, res: ServerResponse, notice?: string): Promise<Page> {
     const s = await this.session(req, res);
     return this.render(s, notice);
+  }
+
+  /** A factor to set up that this deployment does not have: e-mail or SMS codes without a sender are mfa.factor-unavailable (503), anything else 404. */
+  private noSuchFactor(s: BrowserSession, id: string | undefined): Promise<Page> {
+    const e = unavailableCodeFactor(id);
+    if (e) return this.render(s, undefined, `${e.message[0]!.toUpperCase()}${e.message.slice(1)}.`, e.status, e.code);
+    return this.render(s, undefined, 'No such second factor.', 404);
   }
 
   private async render(s: BrowserSession, notice?: string, error?: string, status?: number, errorCode?: string): Promise<Page> {
@@ -185,7 +193,7 @@ export class AccountPages {
         const need = this.reauthenticationNeed(s, await this.hasFactor(userId));
         if (need) return this.reauthenticate(s, action, need);
         const f = this.d.factors.find((x) => x.id === body['factor'] && x.id !== 'recovery-code');
-        if (!f) return this.render(s, undefined, 'No such second factor.', 404);
+        if (!f) return this.noSuchFactor(s, body['factor']);
         let out;
         try {
           out = await f.enroll({ userId, address: f.id === 'totp' ? s.user.email : String(body['address'] ?? '') });
@@ -199,7 +207,7 @@ export class AccountPages {
         const need = this.reauthenticationNeed(s, await this.hasFactor(userId));
         if (need) return this.reauthenticate(s, action, need);
         const f = this.d.factors.find((x) => x.id === body['factor'] && x.id !== 'recovery-code');
-        if (!f) return this.render(s, undefined, 'No such second factor.', 404);
+        if (!f) return this.noSuchFactor(s, body['factor']);
         try {
           await f.confirm({ userId }, String(body['code'] ?? '').trim());
         } catch (e) {

@@ -13,6 +13,7 @@ import type { Clock } from '../../core/clock.js';
 import type { EphemeralStore } from '../../core/ephemeral.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { Factor } from '../../mfa/factor.js';
+import { unavailableCodeFactor } from '../../mfa/guarded-factor.js';
 import type { EnrollmentStore } from '../../mfa/store.js';
 import { factorInventory, hasSecondFactor, type FactorInventory } from '../factor-inventory.js';
 import type { Lockout } from '../lockout.js';
@@ -75,6 +76,8 @@ function messageOf(e: unknown): string {
       if (e.details?.['subject'] === undefined) return `${e.message[0]!.toUpperCase()}${e.message.slice(1)} (${s} s).`;
       return e.code === 'auth.locked' ? `Too many failed attempts: locked, try again in ${s} s or ask an administrator.` : `Too many failed attempts: wait ${s} s before trying again.`;
     }
+    case 'mfa.factor-unavailable':
+      return `${e.message[0]!.toUpperCase()}${e.message.slice(1)}.`;
     case 'mfa.delivery-failed':
       // the error names the provider (host, URL) for the operator's log, not for the user
       return 'The code could not be sent. Try again in a moment, or use another way to sign in.';
@@ -286,7 +289,8 @@ export class SignInPages {
 
   private factor(id: string | undefined): Factor {
     const f = this.d.factors.find((x) => x.id === id);
-    if (!f) throw new PortcullisError('mfa.unknown-factor', 'no such second factor');
+    // e-mail or SMS codes with no sender configured (or the other channel): said so, as for a user enrolled in them
+    if (!f) throw unavailableCodeFactor(id) ?? new PortcullisError('mfa.unknown-factor', 'no such second factor');
     return f;
   }
 
