@@ -132,6 +132,14 @@ const CLIENT_AUTH_ERROR_EVENTS: ReadonlyArray<readonly [string, ClientAuthEndpoi
   ['introspection.error', OIDC_ROUTES.introspection],
 ];
 
+/**
+ * The headers of the pages oidc-provider renders through Portcullis's hooks (its error page,
+ * the sign-out question, the signed-out page), besides their CSP: as every sign-in and account
+ * page (pages/html.ts PAGE_HEADERS), not framed by older browsers that ignore
+ * `frame-ancestors`, not sniffed, and no referrer (the sign-out URL carries the ID token).
+ */
+const PROVIDER_PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'x-frame-options': 'DENY', 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
+
 /** Marks, in a provider request's `ctx.state`, that the request recorded audit events. */
 const AUDITED = Symbol('portcullis.oidc.audited');
 
@@ -404,11 +412,11 @@ export class OidcService {
         rpInitiatedLogout: {
           enabled: true,
           logoutSource: async (ctx: any, form: string) => {
-            ctx.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'; form-action 'self'");
+            ctx.set({ ...PROVIDER_PAGE_HEADERS, 'content-security-policy': "default-src 'none'; frame-ancestors 'none'; form-action 'self'" });
             ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign out</title></head><body><main><h1>Sign out?</h1>${form}<button form="op.logoutForm" type="submit" name="logout" value="yes">Sign out</button> <button form="op.logoutForm" type="submit">Stay signed in</button></main></body></html>`;
           },
           postLogoutSuccessSource: async (ctx: any) => {
-            ctx.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+            ctx.set({ ...PROVIDER_PAGE_HEADERS, 'content-security-policy': "default-src 'none'; frame-ancestors 'none'" });
             ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body><main><h1>You are signed out</h1></main></body></html>`;
           },
         },
@@ -519,7 +527,7 @@ export class OidcService {
       },
       renderError: async (ctx: any, out: Record<string, string>) => {
         ctx.type = 'html';
-        ctx.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+        ctx.set({ ...PROVIDER_PAGE_HEADERS, 'content-security-policy': "default-src 'none'; frame-ancestors 'none'" });
         ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title></head><body><main><h1>Something went wrong</h1><p>${escapeHtml(out['error'] ?? 'error')}: ${escapeHtml(out['error_description'] ?? '')}</p></main></body></html>`;
       },
     });
