@@ -38,7 +38,7 @@ before(async () => {
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  await ctx.route(`${REDIRECT}**`, (route) => route.fulfill({ status: 200, body: 'app callback' }));
+  await ctx.route('http://127.0.0.1:9/**', (route) => route.fulfill({ status: 200, body: 'app callback' }));
 });
 after(async () => {
   if (!HAVE) return;
@@ -121,5 +121,37 @@ test(name('TOTP sign-in typed into the pages in Chromium'), { skip: !HAVE }, asy
   await page.locator('form[action$="/mfa"]').first().getByRole('button', { name: 'Verify' }).click();
   const tokens = await finish(page, flow);
   assert.deepEqual(decodeJwt(tokens.access_token)['amr'], ['pwd', 'otp']);
+  await page.close();
+});
+
+test(name("RP-initiated logout in Chromium: after \"Sign out\" the browser reaches the app's post_logout_redirect_uri (the page's CSP form-action allows that redirect)"), { skip: !HAVE }, async () => {
+  const BYE = 'http://127.0.0.1:9/bye';
+  const { app, clientSecret } = await idp.apps.create({ name: 'logout-web', audiences: [AUD], scopes: ['read'], redirectUris: [REDIRECT], postLogoutRedirectUris: [BYE] }, 'test');
+  const cfg = await client.discovery(new URL(idp.issuer), app.clientId, clientSecret!, undefined, { execute: [client.allowInsecureRequests] });
+  const user = await idp.users.add({ email: 'chrome-logout@example.test', password: PASSWORD }, 'test');
+  await ctx.clearCookies();
+  const page = await ctx.newPage();
+  const blocked: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/.test(m.text())) blocked.push(m.text());
+  });
+  const { url, verifier, state } = await authorizationRequest(cfg, { resource: AUD });
+  await page.goto(url.toString());
+  await page.getByLabel('E-mail address').fill('chrome-logout@example.test');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  for (let i = 0; i < 80 && !page.url().startsWith(REDIRECT); i++) {
+    const allow = page.getByRole('button', { name: 'Allow' });
+    if (await allow.isVisible().catch(() => false)) await allow.click();
+    else await page.waitForTimeout(100);
+  }
+  const tokens = await client.authorizationCodeGrant(cfg, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: state }, { resource: AUD });
+  await page.goto(client.buildEndSessionUrl(cfg, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: BYE, state: 'after-logout' }).toString());
+  await page.getByRole('heading', { name: 'Sign out?' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await page.waitForURL(`${BYE}**`, { timeout: 5000 }).catch(() => undefined);
+  assert.deepEqual(blocked, []);
+  assert.equal(page.url(), `${BYE}?state=after-logout`);
+  assert.deepEqual(await idp.oidc.listSessions(user.id), []);
   await page.close();
 });

@@ -140,6 +140,28 @@ const CLIENT_AUTH_ERROR_EVENTS: ReadonlyArray<readonly [string, ClientAuthEndpoi
  */
 const PROVIDER_PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'x-frame-options': 'DENY', 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
 
+/**
+ * The CSP source that lets the sign-out question's form go on to `uri`, the app's
+ * post_logout_redirect_uri (oidc-provider checked it is registered): browsers apply
+ * `form-action` to the redirect after the POST too, so `'self'` alone keeps the browser on
+ * the page after "Sign out". Its origin; its scheme alone (`com.example.app:`, `http:`) where
+ * CSP has no host syntax for it (a custom scheme, an IPv6 literal). Undefined for none.
+ *
+ * @example postLogoutFormAction('https://app.example.com/bye?x=1') // 'https://app.example.com'
+ */
+export function postLogoutFormAction(uri: unknown): string | undefined {
+  if (typeof uri !== 'string') return undefined;
+  let u: URL;
+  try {
+    u = new URL(uri);
+  } catch {
+    return undefined;
+  }
+  if (!/^[a-z][a-z0-9+.-]*:$/.test(u.protocol)) return undefined;
+  if ((u.protocol === 'https:' || u.protocol === 'http:') && /^[A-Za-z0-9.-]+$/.test(u.hostname)) return u.origin;
+  return u.protocol;
+}
+
 /** Marks, in a provider request's `ctx.state`, that the request recorded audit events. */
 const AUDITED = Symbol('portcullis.oidc.audited');
 
@@ -412,7 +434,8 @@ export class OidcService {
         rpInitiatedLogout: {
           enabled: true,
           logoutSource: async (ctx: any, form: string) => {
-            ctx.set({ ...PROVIDER_PAGE_HEADERS, 'content-security-policy': "default-src 'none'; frame-ancestors 'none'; form-action 'self'" });
+            const onward = postLogoutFormAction(ctx.oidc?.params?.post_logout_redirect_uri);
+            ctx.set({ ...PROVIDER_PAGE_HEADERS, 'content-security-policy': `default-src 'none'; frame-ancestors 'none'; form-action 'self'${onward ? ` ${onward}` : ''}` });
             ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign out</title></head><body><main><h1>Sign out?</h1>${form}<button form="op.logoutForm" type="submit" name="logout" value="yes">Sign out</button> <button form="op.logoutForm" type="submit">Stay signed in</button></main></body></html>`;
           },
           postLogoutSuccessSource: async (ctx: any) => {
