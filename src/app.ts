@@ -479,6 +479,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       webhookWorker.start();
       every(3_600_000, 'revocation purge', () => s.store.purgeRevokedTokens(s.clock.now() - config.tokens.leeway));
       every(3_600_000, 'webhook delivery purge', () => s.store.purgeDeliveries(s.clock.now() - config.webhooks.deliveryRetention));
+      // the sign-in limits' rows a node on `ephemeral: memory` keeps (identity/lockout.ts)
+      if (planes.includes('identity') || planes.includes('admin')) every(3_600_000, 'lockout purge', () => s.identity.lockout.purgeStored());
     }
     if (serverTls) every(serverTls.checkIntervalMs, 'server certificate renewal', () => serverTls.check());
 

@@ -20,11 +20,22 @@
  * free attempts (concurrent sign-ins to one account are guesses in all likelihood); an
  * address's count only against its lock threshold, since one address may be a NAT with
  * many people signing in at once: a burst from it is still cut at `lockAfter`.
+ *
+ * A node whose ephemeral store is its own memory forgets every counter when it restarts
+ * (or crashes, which an attacker may provoke), so it is given a `LockoutDurability`: each
+ * failure's count, delay and lock is written through to the durable store before the
+ * attempt is answered (a write that fails refuses the attempt with `unavailable`, as an
+ * ephemeral store that is down does), a success or an admin unlock clears the row, and a
+ * new `Lockout` loads the rows still in force into the memory counters before it checks
+ * any attempt. Attempts in flight are not kept. Redis needs none of this: it outlives a
+ * node, and every node shares it.
  */
+import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Clock } from '../core/clock.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
 import { PortcullisError } from '../core/errors.js';
+import type { LockoutRecord, LockoutStore } from './store.js';
 
 export interface LockoutLimits {
   /** Failures allowed without delay. */
@@ -79,6 +90,19 @@ type Counter = { kind: Kind; id: string; slot: string };
 /** Outlives any one attempt (an Argon2id verify queued behind others, a code sender call). */
 const IN_FLIGHT_TTL_MS = 5 * 60_000;
 
+/** The sign-in pages count a login name that matches no user as `email:<name>`. */
+const UNKNOWN_ACCOUNT = 'email:';
+
+/** Where the counters of a node whose ephemeral store is its memory outlive a restart. */
+export interface LockoutDurability {
+  store: LockoutStore;
+  /**
+   * HMAC key for the names that match no user: they are kept as a digest, never as typed
+   * (what is typed as a login name may be a password typed in the wrong field).
+   */
+  subjectKey: Uint8Array;
+}
+
 /** A lock that just engaged: which subject, and until when (epoch ms). */
 export interface LockEvent {
   kind: Kind;
@@ -96,6 +120,8 @@ export interface LockEvent {
  */
 export class Lockout {
   private readonly lockListeners: Array<(e: LockEvent) => void | Promise<void>> = [];
+  /** The durable rows loaded into the ephemeral store (at once when there is no durable store). */
+  private readonly restored: Promise<void>;
 
   constructor(
     private readonly ephemeral: EphemeralStore,
@@ -103,7 +129,64 @@ export class Lockout {
     private readonly policy: LockoutPolicy = DEFAULT_LOCKOUT_POLICY,
     /** Separates counters of different steps if wanted; one shared namespace by default. */
     private readonly namespace = 'auth',
-  ) {}
+    /** Given when the ephemeral store is a node's memory (see the module comment). */
+    private readonly durable?: LockoutDurability,
+  ) {
+    this.restored = durable === undefined ? Promise.resolve() : this.restore(durable);
+    // awaited by every operation (and by `ready`): not an unhandled rejection meanwhile
+    this.restored.catch(() => undefined);
+  }
+
+  /**
+   * Resolves once the counters kept in the durable store are loaded; rejects with
+   * `unavailable` when they cannot be (every attempt is then refused alike).
+   */
+  async ready(): Promise<void> {
+    try {
+      await this.restored;
+    } catch (e) {
+      throw new PortcullisError('unavailable', 'the sign-in limits could not be loaded from the durable store', { cause: e });
+    }
+  }
+
+  private async restore(d: LockoutDurability): Promise<void> {
+    const now = this.clock.now();
+    const prefix = `${this.namespace}:`;
+    for (const r of await d.store.listLockoutStates(now)) {
+      const slot = r.counter.startsWith(prefix) ? r.counter.slice(prefix.length) : undefined;
+      if (slot !== 'account' && slot !== 'account-factor' && slot !== 'ip') continue;
+      const c: Counter = { kind: slot === 'ip' ? 'ip' : 'account', id: r.subject, slot };
+      if (r.failures > 0 && r.windowEndsAt > now) {
+        // never below what the store holds already (another Lockout on it may have counted more)
+        const held = await this.ephemeral.increment(this.key(c, 'n'), r.windowEndsAt - now, 0);
+        if (held < r.failures) await this.ephemeral.increment(this.key(c, 'n'), r.windowEndsAt - now, r.failures - held);
+      }
+      await this.restoreUntil(this.key(c, 'until'), r.delayedUntil, now);
+      await this.restoreUntil(this.key(c, 'lock'), r.lockedUntil, now);
+    }
+    await d.store.purgeLockoutStates(now);
+  }
+
+  private async restoreUntil(key: string, until: number, now: number): Promise<void> {
+    if (until <= now) return;
+    const held = await this.ephemeral.get(key);
+    if (held === undefined || Number(held) < until) await this.ephemeral.set(key, String(until), until - now);
+  }
+
+  /** Runs a write to the durable store; one that fails refuses what is being done with `unavailable` (fail closed). */
+  private async persist(write: (store: LockoutStore) => Promise<unknown>): Promise<void> {
+    if (this.durable === undefined) return;
+    try {
+      await write(this.durable.store);
+    } catch (e) {
+      throw new PortcullisError('unavailable', 'the sign-in limits could not be stored in the durable store', { cause: e });
+    }
+  }
+
+  /** Deletes the durable rows no longer in force (a node calls it periodically); 0 without a durable store. */
+  async purgeStored(): Promise<number> {
+    return this.durable === undefined ? 0 : this.durable.store.purgeLockoutStates(this.clock.now());
+  }
 
   /** Calls `listener` each time a subject becomes locked (for the audit trail and the `user.locked` webhook). */
   onLock(listener: (e: LockEvent) => void | Promise<void>): void {
@@ -114,8 +197,18 @@ export class Lockout {
     return `lockout:${this.namespace}:${c.slot}:${encodeURIComponent(c.id)}:${part}`;
   }
 
-  private static account(id: string, step: AttemptStep = 'password'): Counter {
-    return { kind: 'account', id, slot: step === 'factor' ? 'account-factor' : 'account' };
+  private account(id: string, step: AttemptStep = 'password'): Counter {
+    return { kind: 'account', id: this.accountId(id), slot: step === 'factor' ? 'account-factor' : 'account' };
+  }
+
+  /** With a durable store, a name that matches no user is counted (and kept) as its keyed digest. */
+  private accountId(id: string): string {
+    if (this.durable === undefined || !id.startsWith(UNKNOWN_ACCOUNT)) return id;
+    return `${UNKNOWN_ACCOUNT}hmac-sha256:${createHmac('sha256', this.durable.subjectKey).update(id).digest('base64url')}`;
+  }
+
+  private counterName(c: Counter): string {
+    return `${this.namespace}:${c.slot}`;
   }
 
   /**
@@ -128,13 +221,14 @@ export class Lockout {
 
   private subjects(s: AttemptSubject): Counter[] {
     const out: Counter[] = [];
-    if (s.account !== undefined) out.push(Lockout.account(s.account, s.step));
+    if (s.account !== undefined) out.push(this.account(s.account, s.step));
     if (s.ip !== undefined) out.push({ kind: 'ip', id: this.idOf('ip', s.ip), slot: 'ip' });
     return out;
   }
 
   /** Throws `auth.locked` or `auth.throttled` (with `retryAfterMs`) when an attempt may not be made now. */
   async check(subject: AttemptSubject): Promise<void> {
+    await this.ready();
     const now = this.clock.now();
     for (const c of this.subjects(subject)) {
       const kind = c.kind;
@@ -154,13 +248,17 @@ export class Lockout {
 
   /** Counts one failure against each subject and sets its delay or lock. */
   async recordFailure(subject: AttemptSubject): Promise<void> {
+    await this.ready();
     const now = this.clock.now();
     await Promise.all(
       this.subjects(subject).map(async (c) => {
         const { kind, id } = c;
         const limits = this.policy[kind];
         const n = await this.ephemeral.increment(this.key(c, 'n'), limits.windowMs);
+        // the window's end is the stored one while it is open (see LockoutStore.putLockoutState)
+        const row: LockoutRecord = { counter: this.counterName(c), subject: id, failures: n, windowEndsAt: now + limits.windowMs, delayedUntil: 0, lockedUntil: 0 };
         if (n >= limits.lockAfter) {
+          row.lockedUntil = now + limits.lockMs;
           await this.ephemeral.set(this.key(c, 'lock'), String(now + limits.lockMs), limits.lockMs);
           // A locked subject makes no further attempts, so each lock set here is a new lock.
           for (const l of this.lockListeners) {
@@ -172,15 +270,24 @@ export class Lockout {
           }
         } else if (n > limits.freeAttempts) {
           const delay = Math.min(limits.maxDelayMs, limits.baseDelayMs * 2 ** (n - limits.freeAttempts - 1));
+          row.delayedUntil = now + delay;
           await this.ephemeral.set(this.key(c, 'until'), String(now + delay), delay);
         }
+        await this.persist((store) => store.putLockoutState(row, now));
       }),
     );
   }
 
   /** Clears the account's counters of the attempt's step after a successful attempt. */
   async recordSuccess(subject: AttemptSubject): Promise<void> {
-    if (subject.account !== undefined) await this.clear(Lockout.account(subject.account, subject.step), false);
+    if (subject.account === undefined) return;
+    await this.ready();
+    const c = this.account(subject.account, subject.step);
+    // only an account with failures has a row to clear: most sign-ins write nothing here
+    const failures = this.durable === undefined ? 0 : await this.ephemeral.increment(this.key(c, 'n'), this.policy.account.windowMs, 0);
+    await this.clear(c, false);
+    // a row left (the store did not take the delete) only counts more failures after a restart: the success stands
+    if (failures > 0) await this.persist((store) => store.clearLockoutState(this.counterName(c), c.id, false, this.clock.now())).catch(() => undefined);
   }
 
   /**
@@ -255,7 +362,8 @@ export class Lockout {
 
   /** An address's state, or an account's over both steps (failures added up, the later block). */
   async state(kind: Kind, subjectId: string): Promise<LockoutState> {
-    const counters = kind === 'ip' ? [{ kind, id: this.idOf(kind, subjectId), slot: 'ip' }] : [Lockout.account(subjectId), Lockout.account(subjectId, 'factor')];
+    await this.ready();
+    const counters = kind === 'ip' ? [{ kind, id: this.idOf(kind, subjectId), slot: 'ip' }] : [this.account(subjectId), this.account(subjectId, 'factor')];
     const states = await Promise.all(counters.map((c) => this.counterState(c)));
     return {
       failures: states.reduce((n, s) => n + s.failures, 0),
@@ -279,8 +387,8 @@ export class Lockout {
 
   /** Admin unlock: clears the lock, the delay and the failure count of an account (password and second factor). */
   async unlockAccount(account: string): Promise<void> {
-    await this.clear(Lockout.account(account), true);
-    await this.clear(Lockout.account(account, 'factor'), true);
+    await this.clear(this.account(account), true);
+    await this.clear(this.account(account, 'factor'), true);
   }
 
   /**
@@ -297,6 +405,11 @@ export class Lockout {
   }
 
   private async clear(c: Counter, includingLock: boolean): Promise<void> {
+    if (includingLock) {
+      await this.ready();
+      // the durable row first: an unlock that the store did not take is refused, not undone at the next restart
+      await this.persist((store) => store.clearLockoutState(this.counterName(c), c.id, true, this.clock.now()));
+    }
     const parts = includingLock ? (['n', 'until', 'lock'] as const) : (['n', 'until'] as const);
     await Promise.all(parts.map((p) => this.ephemeral.delete(this.key(c, p))));
   }

@@ -45,14 +45,14 @@ import { loadCommonPasswords } from './passwords/common-passwords.js';
 import { PasswordHashers } from './passwords/hasher.js';
 import { Pbkdf2Hasher } from './passwords/pbkdf2.js';
 import type { PasswordStore } from './passwords/store.js';
-import type { IdentityStore } from './store.js';
+import type { IdentityStore, LockoutStore } from './store.js';
 import { UserService } from './users.js';
 
 export interface IdentityServiceDeps {
   config: Config;
   /** The config directory (relative file paths resolve in it). */
   dir: string;
-  store: IdentityStore & MfaStore & PasswordStore & SettingsStore & TokenRevocationStore;
+  store: IdentityStore & LockoutStore & MfaStore & PasswordStore & SettingsStore & TokenRevocationStore;
   ephemeral: EphemeralStore;
   /** Seals TOTP seeds, cookie keys and the one-time-code key at rest. */
   envelope: Envelope;
@@ -124,7 +124,10 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   const { config, store, ephemeral, clock } = d;
   const id = config.identity;
   const issuer = config.issuer;
-  const lockout = new Lockout(ephemeral, clock, { ...DEFAULT_LOCKOUT_POLICY, ipv6Prefix: id.lockout.ipv6Prefix });
+  // a node's memory forgets the counters when it restarts: they are written through to the durable store (Redis keeps them itself)
+  const durable = config.ephemeral === 'memory' ? { store, subjectKey: await sharedSecret(store, d.envelope, 'lockout.subject-key') } : undefined;
+  const lockout = new Lockout(ephemeral, clock, { ...DEFAULT_LOCKOUT_POLICY, ipv6Prefix: id.lockout.ipv6Prefix }, 'auth', durable);
+  await lockout.ready();
   lockout.onLock(async (e) => {
     // Accounts are user ids, or `email:<typed name>` for names that match no user.
     const user = e.kind === 'account' ? await store.getUser(e.id).catch(() => undefined) : undefined;

@@ -100,3 +100,41 @@ export interface WebAuthnStore {
 }
 
 export interface IdentityStore extends UserStore, OidcModelStore, WebAuthnStore {}
+
+/**
+ * One sign-in limit counter as it stands after a failure (identity/lockout.ts), kept in
+ * the durable store while the ephemeral store is a node's memory, so a restart forgets
+ * neither the failures nor the lock. No attempt's secret is in it: `subject` is a user
+ * id, a counted client address, or a keyed digest of a name that matched no user.
+ */
+export interface LockoutRecord {
+  /** The counter's namespace and step: `auth:account`, `auth:account-factor`, `auth:ip`. */
+  counter: string;
+  subject: string;
+  failures: number;
+  /** Epoch ms at which the failures are forgotten (the first failure plus the window). */
+  windowEndsAt: number;
+  /** Epoch ms before which no attempt is accepted (a delay); 0 when none. */
+  delayedUntil: number;
+  /** Epoch ms until which the subject is locked; 0 when never. */
+  lockedUntil: number;
+}
+
+export interface LockoutStore {
+  /**
+   * Stores a counter's state after a failure, merged with the stored one when its window
+   * is still open at `now`: the larger count and the later ends win, so two writes that
+   * arrive out of order never lower a count or shorten a lock. A stored row whose window
+   * has closed is replaced (with the new window).
+   */
+  putLockoutState(r: LockoutRecord, now: number): Promise<void>;
+  /**
+   * Forgets a counter's failures and delay; `includingLock` forgets its lock too (the row
+   * goes). Without it, a lock still in force at `now` is kept.
+   */
+  clearLockoutState(counter: string, subject: string, includingLock: boolean, now: number): Promise<void>;
+  /** The rows still in force at `now` (an open window, a delay or a lock not yet over). */
+  listLockoutStates(now: number): Promise<LockoutRecord[]>;
+  /** Deletes the rows no longer in force at `now`; returns how many. */
+  purgeLockoutStates(now: number): Promise<number>;
+}

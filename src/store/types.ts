@@ -2,7 +2,7 @@
 import type { AppStore, TokenRevocationStore } from '../tokens/store.js';
 import type { KeyStore, SettingsStore } from '../crypto/store.js';
 import type { AuditStore } from '../audit/store.js';
-import type { IdentityStore } from '../identity/store.js';
+import type { IdentityStore, LockoutStore } from '../identity/store.js';
 import type { CertificateStore } from '../pki/store.js';
 import type { MfaStore } from '../mfa/store.js';
 import type { PasswordStore } from '../identity/passwords/store.js';
@@ -29,7 +29,8 @@ export interface DurableStore
     TransitStore,
     SealedValueStore,
     KeyUsageStore,
-    IdentityStore {
+    IdentityStore,
+    LockoutStore {
   readonly kind: 'sqlite' | 'postgres';
   /**
    * Round-trip check for /readyz: fails `store.not-writable` while a storage fault (disk

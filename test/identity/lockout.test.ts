@@ -1,11 +1,14 @@
 /** Brute-force limits: growing delays, temporary lock, per-IP counting, shared across nodes, admin unlock, fail closed. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FrozenClock } from '../../src/core/clock.js';
 import { PortcullisError } from '../../src/core/errors.js';
 import { canonicalAddress, countedAddress, DEFAULT_LOCKOUT_POLICY, Lockout } from '../../src/identity/lockout.js';
 import type { EphemeralStore } from '../../src/core/ephemeral.js';
-import { openEphemeralStore } from '../../src/store/index.js';
+import { openDurableStore, openEphemeralStore, type DurableStore } from '../../src/store/index.js';
 import { MemoryEphemeralStore } from '../../src/store/memory/ephemeral.js';
 import { TestEphemeralStore } from '../support/mfa-memory-ephemeral.js';
 import { randomRedisPrefix, redisUrl, serviceDescribe } from '../support/services.js';
@@ -318,6 +321,127 @@ test('attack: a burst of guesses at many accounts from one address is cut at the
   assert.equal(evaluated, lockAfter);
   assert.equal(codes.filter((c) => c === 'auth.throttled').length, 20);
   await rejectsWith(lockout.check({ ip: '203.0.113.10' }), 'auth.locked');
+});
+
+/**
+ * Nodes on `ephemeral: memory` over one SQLite file: `restart()` drops the node's memory
+ * (a new MemoryEphemeralStore) and builds a new Lockout on the same durable store.
+ */
+async function durableNodes(t: { after: (fn: () => Promise<void>) => void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-lockout-'));
+  const clock = new FrozenClock(T0);
+  const durable: DurableStore = await openDurableStore('sqlite:lockout.db', { baseDir: dir });
+  const memories: MemoryEphemeralStore[] = [];
+  t.after(async () => {
+    await Promise.all(memories.map((m) => m.close()));
+    await durable.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const subjectKey = new Uint8Array(32).fill(7);
+  const start = async () => {
+    const memory = new MemoryEphemeralStore({ clock });
+    memories.push(memory);
+    const lockout = new Lockout(memory, clock, DEFAULT_LOCKOUT_POLICY, 'auth', { store: durable, subjectKey });
+    await lockout.ready();
+    return lockout;
+  };
+  return { clock, durable, start };
+}
+
+test('attack: a restart of a node on memory does not lift a lock: the locked account and address stay locked, with the same end', async (t) => {
+  const { clock, start } = await durableNodes(t);
+  let lockout = await start();
+  const ip = '198.51.100.40';
+  await failUntilLocked({ clock, ephemeral: undefined as never, lockout }, [ip]);
+  for (let i = 0; i < 10; i++) {
+    await rejectsWith(lockout.guard({ account: 'u1' }, wrong), 'auth.invalid-credentials');
+    const st = await lockout.state('account', 'u1');
+    if (!st.locked) clock.set(Math.max(clock.now(), st.blockedUntil));
+  }
+  const before = { account: await lockout.state('account', 'u1'), ip: await lockout.state('ip', ip) };
+  assert.equal(before.account.locked && before.ip.locked, true);
+  clock.advance(60_000);
+  lockout = await start();
+  assert.deepEqual(await lockout.state('account', 'u1'), before.account);
+  assert.deepEqual(await lockout.state('ip', ip), before.ip);
+  let ran = false;
+  await assert.rejects(
+    lockout.guard({ account: 'u1' }, async () => void (ran = true)),
+    (e: PortcullisError) => e.code === 'auth.locked' && e.details?.subject === 'account' && e.details?.retryAfterMs === before.account.blockedUntil - clock.now(),
+  );
+  await assert.rejects(lockout.guard({ account: 'someone-else', ip }, async () => void (ran = true)), (e: PortcullisError) => e.code === 'auth.locked' && e.details?.subject === 'ip');
+  assert.equal(ran, false, 'no attempt was evaluated');
+  // the lock ends when it would have ended without the restart
+  clock.set(before.account.blockedUntil);
+  lockout = await start();
+  await lockout.check({ account: 'u1' });
+});
+
+test('attack: failures short of a lock survive a restart: the delay and the count go on from where they were', async (t) => {
+  const { clock, start } = await durableNodes(t);
+  let lockout = await start();
+  for (let i = 0; i < 6; i++) await rejectsWith(lockout.guard({ account: 'u1' }, wrong), 'auth.invalid-credentials');
+  lockout = await start();
+  await assert.rejects(lockout.check({ account: 'u1' }), (e: PortcullisError) => e.code === 'auth.throttled' && e.details?.retryAfterMs === 1_000);
+  clock.advance(1_000);
+  await rejectsWith(lockout.guard({ account: 'u1' }, wrong), 'auth.invalid-credentials'); // 7th
+  await assert.rejects(lockout.check({ account: 'u1' }), (e: PortcullisError) => e.code === 'auth.throttled' && e.details?.retryAfterMs === 2_000);
+  // the window counts from the first failure, not from the restart
+  clock.set(T0 + DEFAULT_LOCKOUT_POLICY.account.windowMs);
+  lockout = await start();
+  assert.deepEqual(await lockout.state('account', 'u1'), { failures: 0, blockedUntil: 0, locked: false });
+});
+
+test('a success clears the kept failures and an admin unlock the kept lock: neither comes back after a restart', async (t) => {
+  const { clock, durable, start } = await durableNodes(t);
+  let lockout = await start();
+  for (let i = 0; i < 4; i++) await rejectsWith(lockout.guard({ account: 'u1' }, wrong), 'auth.invalid-credentials');
+  await lockout.guard({ account: 'u1' }, async () => 'ok');
+  for (let i = 0; i < 10; i++) {
+    await rejectsWith(lockout.guard({ account: 'u2', step: 'factor' }, () => Promise.reject(new PortcullisError('mfa.invalid-code', 'invalid code'))), 'mfa.invalid-code');
+    const st = await lockout.state('account', 'u2');
+    if (!st.locked) clock.set(Math.max(clock.now(), st.blockedUntil));
+  }
+  assert.equal((await lockout.state('account', 'u2')).locked, true);
+  await failUntilLocked({ clock, ephemeral: undefined as never, lockout }, ['2001:db8:5:6::1']);
+  await lockout.unlockAccount('u2');
+  await lockout.unlockIp('2001:db8:5:6:ffff::9');
+  const mine = (await durable.listLockoutStates(clock.now())).filter((r) => ['u1', 'u2', '2001:db8:5:6::/64'].includes(r.subject));
+  assert.deepEqual(mine, []);
+  lockout = await start();
+  for (const [kind, id] of [['account', 'u1'], ['account', 'u2'], ['ip', '2001:db8:5:6::1']] as const) assert.deepEqual(await lockout.state(kind, id), { failures: 0, blockedUntil: 0, locked: false }, `${kind} ${id}`);
+});
+
+test('a name that matched no user is kept as a keyed digest, never as typed (it may be a password typed in the wrong field)', async (t) => {
+  const { durable, start } = await durableNodes(t);
+  let lockout = await start();
+  const typed = 'email:correct horse battery staple';
+  for (let i = 0; i < 3; i++) await rejectsWith(lockout.guard({ account: typed, ip: '192.0.2.9' }, wrong), 'auth.invalid-credentials');
+  const rows = await durable.listLockoutStates(T0);
+  assert.deepEqual(rows.map((r) => [r.counter, r.failures]), [['auth:account', 3], ['auth:ip', 3]]);
+  const kept = rows.find((r) => r.counter === 'auth:account')!.subject;
+  assert.match(kept, /^email:hmac-sha256:[A-Za-z0-9_-]{43}$/);
+  assert.ok(!kept.includes('horse'));
+  lockout = await start();
+  assert.equal((await lockout.state('account', typed)).failures, 3);
+});
+
+test('fail closed: a failure the durable store cannot take refuses the attempt with unavailable; the node keeps counting it', async (t) => {
+  const { durable, start } = await durableNodes(t);
+  const lockout = await start();
+  await rejectsWith(lockout.guard({ account: 'u1' }, wrong), 'auth.invalid-credentials');
+  await durable.close();
+  await assert.rejects(lockout.guard({ account: 'u1' }, wrong), (e: PortcullisError) => e.code === 'unavailable' && e.status === 503);
+  assert.equal((await lockout.state('account', 'u1')).failures, 2);
+  // an unlock that cannot be kept is refused, and the count stays
+  await rejectsWith(lockout.unlockAccount('u1'), 'unavailable');
+  assert.equal((await lockout.state('account', 'u1')).failures, 2);
+});
+
+test('fail closed: a node whose kept counters cannot be loaded refuses every attempt with unavailable', async (t) => {
+  const { durable, start } = await durableNodes(t);
+  await durable.close();
+  await rejectsWith(start(), 'unavailable');
 });
 
 await serviceDescribe('redis', 'lockout on Redis (needs Redis)', () => {

@@ -502,6 +502,59 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.deepEqual(await s.listUserTokenWatermarks(), [{ userId: 'usr_b', tokensRevokedBefore: T0 + 7 }]);
   });
 
+  t('lockout state: a failure row is stored and listed while in force; a later write keeps the larger count and the later delay and lock', async (open) => {
+    const s = await open();
+    const row = { counter: 'auth:account', subject: 'usr_1', failures: 6, windowEndsAt: T0 + 900_000, delayedUntil: T0 + 1_000, lockedUntil: 0 };
+    await s.putLockoutState(row, T0);
+    assert.deepEqual(await s.listLockoutStates(T0), [row]);
+    // the 7th failure's write, then the 6th's arriving late: neither lowers the count nor moves the window
+    await s.putLockoutState({ ...row, failures: 7, windowEndsAt: T0 + 960_000, delayedUntil: T0 + 62_000 }, T0 + 60_000);
+    await s.putLockoutState({ ...row, windowEndsAt: T0 + 960_000, delayedUntil: T0 + 61_000 }, T0 + 60_000);
+    assert.deepEqual(await s.listLockoutStates(T0 + 60_000), [{ ...row, failures: 7, delayedUntil: T0 + 62_000 }]);
+    await s.putLockoutState({ ...row, failures: 10, delayedUntil: 0, lockedUntil: T0 + 1_000_000 }, T0 + 100_000);
+    const locked = { ...row, failures: 10, delayedUntil: T0 + 62_000, lockedUntil: T0 + 1_000_000 };
+    assert.deepEqual(await s.listLockoutStates(T0 + 100_000), [locked]);
+    // still listed for its lock after its window closed; gone once the lock is over too
+    assert.deepEqual(await s.listLockoutStates(T0 + 950_000), [locked]);
+    assert.deepEqual(await s.listLockoutStates(T0 + 1_000_000), []);
+  });
+
+  t('lockout state: a write after the window closed starts a new window; counters and subjects are apart', async (open) => {
+    const s = await open();
+    await s.putLockoutState({ counter: 'auth:account', subject: 'usr_1', failures: 4, windowEndsAt: T0 + 1_000, delayedUntil: 0, lockedUntil: 0 }, T0);
+    await s.putLockoutState({ counter: 'auth:account-factor', subject: 'usr_1', failures: 2, windowEndsAt: T0 + 1_000, delayedUntil: 0, lockedUntil: 0 }, T0);
+    await s.putLockoutState({ counter: 'auth:ip', subject: '2001:db8:1:2::/64', failures: 1, windowEndsAt: T0 + 3_600_000, delayedUntil: 0, lockedUntil: 0 }, T0);
+    await s.putLockoutState({ counter: 'auth:account', subject: 'usr_1', failures: 1, windowEndsAt: T0 + 901_000, delayedUntil: 0, lockedUntil: 0 }, T0 + 1_000);
+    assert.deepEqual(await s.listLockoutStates(T0 + 1_000), [
+      { counter: 'auth:account', subject: 'usr_1', failures: 1, windowEndsAt: T0 + 901_000, delayedUntil: 0, lockedUntil: 0 },
+      { counter: 'auth:ip', subject: '2001:db8:1:2::/64', failures: 1, windowEndsAt: T0 + 3_600_000, delayedUntil: 0, lockedUntil: 0 },
+    ]);
+  });
+
+  t('lockout state: a success clears the count and delay but keeps a lock in force; an unlock deletes the row; purge deletes what is over', async (open) => {
+    const s = await open();
+    const base = { failures: 10, windowEndsAt: T0 + 900_000, delayedUntil: T0 + 5_000, lockedUntil: T0 + 900_000 };
+    await s.putLockoutState({ counter: 'auth:account', subject: 'locked', ...base }, T0);
+    await s.putLockoutState({ counter: 'auth:account', subject: 'counted', ...base, failures: 3, delayedUntil: 0, lockedUntil: 0 }, T0);
+    await s.putLockoutState({ counter: 'auth:ip', subject: '192.0.2.1', ...base }, T0);
+    await s.putLockoutState({ counter: 'auth:ip', subject: '192.0.2.2', failures: 1, windowEndsAt: T0 + 10, delayedUntil: 0, lockedUntil: 0 }, T0);
+    await s.clearLockoutState('auth:account', 'locked', false, T0);
+    await s.clearLockoutState('auth:account', 'counted', false, T0);
+    await s.clearLockoutState('auth:ip', '192.0.2.1', true, T0);
+    assert.deepEqual(await s.listLockoutStates(T0), [
+      { counter: 'auth:account', subject: 'locked', failures: 0, windowEndsAt: 0, delayedUntil: 0, lockedUntil: T0 + 900_000 },
+      { counter: 'auth:ip', subject: '192.0.2.2', failures: 1, windowEndsAt: T0 + 10, delayedUntil: 0, lockedUntil: 0 },
+    ]);
+    // a failure after the success opens a new window, the lock kept
+    await s.putLockoutState({ counter: 'auth:account', subject: 'locked', failures: 1, windowEndsAt: T0 + 901_000, delayedUntil: 0, lockedUntil: 0 }, T0 + 1_000);
+    assert.deepEqual((await s.listLockoutStates(T0 + 1_000))[0], { counter: 'auth:account', subject: 'locked', failures: 1, windowEndsAt: T0 + 901_000, delayedUntil: 0, lockedUntil: T0 + 900_000 });
+    assert.equal(await s.purgeLockoutStates(T0 + 10), 1);
+    assert.equal(await s.purgeLockoutStates(T0 + 10), 0);
+    assert.deepEqual((await s.listLockoutStates(0)).map((r) => r.subject), ['locked']);
+    assert.equal(await s.purgeLockoutStates(T0 + 901_000), 1);
+    assert.deepEqual(await s.listLockoutStates(0), []);
+  });
+
   t('ping answers while open; a closed store rejects with store.unavailable', async (open) => {
     const s = await open();
     await s.ping();

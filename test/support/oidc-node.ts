@@ -57,6 +57,24 @@ export async function startOidcNode(extra = '', opts: { issuerHost?: string; clo
 }
 
 /**
+ * Stops `node` (its directory kept) and starts a new node on the same config: the same
+ * database, ports and issuer, and a new process memory (as a restart or a crash leaves it).
+ */
+export async function restartOidcNode(node: TestNode, opts: { clock?: Clock } = {}): Promise<TestNode> {
+  await node.close();
+  const next = await startPortcullis({ configFile: join(node.dir, CONFIG_FILE), logger: silentLogger, env: {}, ...(opts.clock ? { clock: opts.clock } : {}) });
+  return {
+    ...next,
+    dir: node.dir,
+    adminToken: node.adminToken,
+    stop: async () => {
+      await next.close();
+      rmSync(node.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
  * A node with two confidential sign-in apps for `audience` (`appA` ready for openid-client,
  * `b` as its id and secret) and one user: for tests of one app reaching for the other's
  * tokens (revocation, introspection).

@@ -175,6 +175,16 @@ export interface WebhookDeliveriesTable {
   delivered_at: number | null;
 }
 
+/** Migration 0018: sign-in failure counters and locks (identity/lockout.ts), epoch ms. */
+export interface LockoutStateTable {
+  counter: string;
+  subject: string;
+  failures: number;
+  window_ends_at: number;
+  delayed_until: number;
+  locked_until: number;
+}
+
 export interface Database {
   apps: AppsTable;
   revoked_tokens: RevokedTokensTable;
@@ -191,4 +201,5 @@ export interface Database {
   app_signing_keys: AppSigningKeysTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  lockout_state: LockoutStateTable;
 }

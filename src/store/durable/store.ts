@@ -36,13 +36,14 @@ import type { SqliteCommitStats } from './sqlite-driver.js';
 import { storeError } from './store-error.js';
 import { WriteFaults } from './write-faults.js';
 import type { Logger } from '../../core/logger.js';
-import type { OidcModelRecord, UserPatch, UserRecord, WebAuthnCredentialRecord } from '../../identity/store.js';
+import type { LockoutRecord, OidcModelRecord, UserPatch, UserRecord, WebAuthnCredentialRecord } from '../../identity/store.js';
 import * as appKeys from './app-signing-keys.js';
 import * as webhooks from './webhooks.js';
 import * as appEncKeys from './app-encryption-keys.js';
 import * as transit from './transit.js';
 import * as sealed from './sealed-values.js';
 import * as keyUsage from './key-usage.js';
+import * as lockoutState from './lockout-state.js';
 import type { AppEncryptionKeyRecord } from '../../tokens/app-encryption-keys-store.js';
 import type { TransitKeyConfigPatch, TransitKeyRecord, TransitKeyVersion } from '../../crypto/transit/store.js';
 import type { SealedValueRef } from '../../crypto/store.js';
@@ -390,6 +391,19 @@ export class KyselyDurableStore implements DurableStore {
   }
   readKeyUsage(keyIds: readonly string[]): Promise<Map<string, number>> {
     return this.run('readKeyUsage', (db) => keyUsage.readKeyUsage(db, keyIds));
+  }
+
+  putLockoutState(r: LockoutRecord, now: number): Promise<void> {
+    return this.run('putLockoutState', (db) => lockoutState.putLockoutState(db, r, now));
+  }
+  clearLockoutState(counter: string, subject: string, includingLock: boolean, now: number): Promise<void> {
+    return this.run('clearLockoutState', (db) => lockoutState.clearLockoutState(db, counter, subject, includingLock, now));
+  }
+  listLockoutStates(now: number): Promise<LockoutRecord[]> {
+    return this.run('listLockoutStates', (db) => lockoutState.listLockoutStates(db, now));
+  }
+  purgeLockoutStates(now: number): Promise<number> {
+    return this.run('purgeLockoutStates', (db) => lockoutState.purgeLockoutStates(db, now));
   }
 
   /** Applies pending schema migrations; returns their names. Called by openDurableStore. */

@@ -25,6 +25,7 @@ import { mfaLastStep } from './0014-mfa-last-step.js';
 import { auditHeadMac } from './0015-audit-head-mac.js';
 import { webhookDeliveryPerSubscription } from './0016-webhook-delivery-per-subscription.js';
 import { appServedAudiences } from './0017-app-served-audiences.js';
+import { lockoutState } from './0018-lockout-state.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -45,6 +46,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0015-audit-head-mac': auditHeadMac,
   '0016-webhook-delivery-per-subscription': webhookDeliveryPerSubscription,
   '0017-app-served-audiences': appServedAudiences,
+  '0018-lockout-state': lockoutState,
 };
 
 /**
