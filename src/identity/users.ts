@@ -126,7 +126,11 @@ export class UserService {
     checkNewPassword(password, this.d.blocklist, { contextWords: [user.email, ...(this.d.serviceName ? [this.d.serviceName] : [])] });
   }
 
-  /** Replaces the password (admin reset or the user's own change). */
+  /**
+   * Sets the password (an invite: the first one, or an administrator's reset). Replacing a
+   * password ends every session and token of the user, as `resetMfa` does: a reset follows
+   * a forgotten or leaked password, and whoever signed in with the old one must not stay in.
+   */
   async setPassword(id: string, password: string, actor: string): Promise<void> {
     const user = await this.get(id);
     const hash = await this.hashNew(password, user.email);
@@ -134,6 +138,8 @@ export class UserService {
       const current = (await this.d.passwords.getPasswordHash(id)) ?? null;
       if (await this.d.passwords.replacePasswordHash(id, current, hash)) {
         this.d.audit.record({ time: this.d.clock.now(), type: 'user.password-set', actor, data: { userId: id } });
+        // No password before, no sign-in: a password is every sign-in's first factor.
+        if (current !== null) await this.endAllSessions(id, actor);
         return;
       }
     }
