@@ -5,9 +5,9 @@
  * the ephemeral store, shared by every node like the sign-in state beside them, which
  * spares each sign-in eight durable commits (each an fsync on the event loop with
  * SQLite). `consume` is a compare-and-set in both: of two concurrent uses of one
- * authorization code or refresh token exactly one wins; the loser revokes the grant
- * (RFC 9700 §4.14: a replayed code or rotated refresh token means it leaked) and fails
- * with invalid_grant. A revoked grant is also marked in the ephemeral store, so a code
+ * authorization code or refresh token exactly one wins; the loser revokes and destroys
+ * the grant (RFC 9700 §4.14: a replayed code or rotated refresh token means it leaked) and
+ * fails with invalid_grant. A revoked grant is also marked in the ephemeral store, so a code
  * of it not yet redeemed is dead too.
  *
  * For opaque tokens, codes and sessions the model id IS the secret (the refresh token,
@@ -76,6 +76,18 @@ const grantRevokedKey = (grantId: string): string => `oidc:grant-revoked:${grant
  */
 export function markGrantRevoked(ephemeral: EphemeralStore, grantId: string): Promise<void> {
   return ephemeral.set(grantRevokedKey(grantId), '1', MARKER_TTL_MS);
+}
+
+/**
+ * Whether `grantId` was revoked (within the marker's two hours). A token recorded after its
+ * grant's rows were revoked checks this after it is stored: the revocation marks before it
+ * deletes, so one of the two sees the other.
+ *
+ * @example
+ * if (await grantRevoked(ephemeral, token.grantId)) await revokeTheToken();
+ */
+export async function grantRevoked(ephemeral: EphemeralStore, grantId: string): Promise<boolean> {
+  return (await ephemeral.get(grantRevokedKey(grantId))) !== undefined;
 }
 
 /** Builds the adapter class oidc-provider instantiates once per model name. */
@@ -148,13 +160,23 @@ export function oidcAdapter(store: OidcModelStore, ephemeral: EphemeralStore, cl
         }
         const v = await ephemeral.get(keyOf(this.model, id));
         const grantId = v === undefined ? undefined : (JSON.parse(v) as Payload).grantId;
-        if (typeof grantId === 'string') await this.revokeByGrantId(grantId);
+        if (typeof grantId === 'string') await this.revokeReplayed(grantId);
         throw new errors.InvalidGrant!(`${this.model} already consumed`);
       }
       if (await store.consumeOidcModel(this.model, storageId(this.model, id), now)) return;
       const r = await store.findOidcModel(this.model, storageId(this.model, id));
-      if (r?.grantId) await this.revokeByGrantId(r.grantId);
+      if (r?.grantId) await this.revokeReplayed(r.grantId);
       throw new errors.InvalidGrant!(`${this.model} already consumed`);
+    }
+
+    /**
+     * The loser of a concurrent use revokes the grant, and destroys it: the winner, still
+     * issuing, may store its new refresh token after the revocation deleted the grant's
+     * rows, and that token must find no grant (oidc-provider refuses it, invalid_grant).
+     */
+    private async revokeReplayed(grantId: string): Promise<void> {
+      await this.revokeByGrantId(grantId);
+      await store.destroyOidcModel('Grant', grantId);
     }
 
     async destroy(id: string): Promise<void> {

@@ -38,7 +38,7 @@ import { verifySecret } from '../../tokens/secrets.js';
 import type { AppRecord, TokenRevocationStore } from '../../tokens/store.js';
 import { ACR_MFA, ACR_SINGLE_FACTOR } from '../../gateway/assurance-policy.js';
 import type { IdentityStore, OidcModelRecord, UserRecord } from '../store.js';
-import { markGrantRevoked, oidcAdapter } from './adapter.js';
+import { grantRevoked, markGrantRevoked, oidcAdapter } from './adapter.js';
 import { cookieGrip } from './cookie-grip.js';
 
 export { ACR_MFA, ACR_SINGLE_FACTOR };
@@ -524,7 +524,7 @@ export class OidcService {
           jwt: async (_ctx: unknown, token: any, jwt: { header?: Record<string, unknown>; payload: Record<string, unknown> }) => {
             jwt.header = { ...(jwt.header ?? {}), typ: 'at+jwt' };
             const exp = Number(jwt.payload['exp']);
-            await d.identity.upsertOidcModel({
+            const issued: OidcModelRecord = {
               model: MODEL_ISSUED_JWT,
               id: String(jwt.payload['jti']),
               payload: { clientId: token.clientId, exp },
@@ -534,7 +534,11 @@ export class OidcService {
               uid: null,
               accountId: token.accountId ?? null,
               consumedAt: null,
-            });
+            };
+            await d.identity.upsertOidcModel(issued);
+            // A concurrent reuse of the refresh token (or code) this token comes from may have
+            // revoked the grant after this request checked it, and before this row was stored.
+            if (issued.grantId !== null && (await grantRevoked(d.ephemeral, issued.grantId))) await self.revokeIssuedJwts([issued]);
           },
         },
       },
