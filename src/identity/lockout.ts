@@ -22,7 +22,7 @@
  * many people signing in at once: a burst from it is still cut at `lockAfter`.
  *
  * A node whose ephemeral store is its own memory forgets every counter when it restarts
- * (or crashes, which an attacker may provoke), so it is given a `LockoutDurability`: each
+ * (or crashes, which an attacker may provoke), so it is given a durable `store`: each
  * failure's count, delay and lock is written through to the durable store before the
  * attempt is answered (a write that fails refuses the attempt with `unavailable`, as an
  * ephemeral store that is down does), a success or an admin unlock clears the row, and a
@@ -93,14 +93,24 @@ const IN_FLIGHT_TTL_MS = 5 * 60_000;
 /** The sign-in pages count a login name that matches no user as `email:<name>`. */
 const UNKNOWN_ACCOUNT = 'email:';
 
-/** Where the counters of a node whose ephemeral store is its memory outlive a restart. */
-export interface LockoutDurability {
-  store: LockoutStore;
+export interface LockoutOptions {
   /**
-   * HMAC key for the names that match no user: they are kept as a digest, never as typed
-   * (what is typed as a login name may be a password typed in the wrong field).
+   * Where the counters outlive a restart: given when the ephemeral store is a node's own
+   * memory (see the module comment). Needs `subjectKey`.
    */
-  subjectKey: Uint8Array;
+  store?: LockoutStore;
+  /**
+   * HMAC key for the names that match no user: they are counted (in Redis, in memory, in
+   * the durable store) as a digest, never as typed, since what is typed as a login name
+   * may be a password typed in the wrong field. Without it they are counted as typed
+   * (tests of the counting itself).
+   */
+  subjectKey?: Uint8Array;
+}
+
+/** Where the counters of a node whose ephemeral store is its memory outlive a restart. */
+interface LockoutDurability {
+  store: LockoutStore;
 }
 
 /** A lock that just engaged: which subject, and until when (epoch ms). */
@@ -122,6 +132,8 @@ export class Lockout {
   private readonly lockListeners: Array<(e: LockEvent) => void | Promise<void>> = [];
   /** The durable rows loaded into the ephemeral store (at once when there is no durable store). */
   private readonly restored: Promise<void>;
+  private readonly durable: LockoutDurability | undefined;
+  private readonly subjectKey: Uint8Array | undefined;
 
   constructor(
     private readonly ephemeral: EphemeralStore,
@@ -129,10 +141,12 @@ export class Lockout {
     private readonly policy: LockoutPolicy = DEFAULT_LOCKOUT_POLICY,
     /** Separates counters of different steps if wanted; one shared namespace by default. */
     private readonly namespace = 'auth',
-    /** Given when the ephemeral store is a node's memory (see the module comment). */
-    private readonly durable?: LockoutDurability,
+    options: LockoutOptions = {},
   ) {
-    this.restored = durable === undefined ? Promise.resolve() : this.restore(durable);
+    if (options.store !== undefined && options.subjectKey === undefined) throw new TypeError('Lockout: a durable store needs a subjectKey (names that match no user are kept as digests)');
+    this.durable = options.store === undefined ? undefined : { store: options.store };
+    this.subjectKey = options.subjectKey;
+    this.restored = this.durable === undefined ? Promise.resolve() : this.restore(this.durable);
     // awaited by every operation (and by `ready`): not an unhandled rejection meanwhile
     this.restored.catch(() => undefined);
   }
@@ -201,10 +215,10 @@ export class Lockout {
     return { kind: 'account', id: this.accountId(id), slot: step === 'factor' ? 'account-factor' : 'account' };
   }
 
-  /** With a durable store, a name that matches no user is counted (and kept) as its keyed digest. */
+  /** With a subject key, a name that matches no user is counted (and kept) as its keyed digest. */
   private accountId(id: string): string {
-    if (this.durable === undefined || !id.startsWith(UNKNOWN_ACCOUNT)) return id;
-    return `${UNKNOWN_ACCOUNT}hmac-sha256:${createHmac('sha256', this.durable.subjectKey).update(id).digest('base64url')}`;
+    if (this.subjectKey === undefined || !id.startsWith(UNKNOWN_ACCOUNT)) return id;
+    return `${UNKNOWN_ACCOUNT}hmac-sha256:${createHmac('sha256', this.subjectKey).update(id).digest('base64url')}`;
   }
 
   private counterName(c: Counter): string {

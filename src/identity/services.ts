@@ -124,9 +124,10 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   const { config, store, ephemeral, clock } = d;
   const id = config.identity;
   const issuer = config.issuer;
-  // a node's memory forgets the counters when it restarts: they are written through to the durable store (Redis keeps them itself)
-  const durable = config.ephemeral === 'memory' ? { store, subjectKey: await sharedSecret(store, d.envelope, 'lockout.subject-key') } : undefined;
-  const lockout = new Lockout(ephemeral, clock, { ...DEFAULT_LOCKOUT_POLICY, ipv6Prefix: id.lockout.ipv6Prefix }, 'auth', durable);
+  // a node's memory forgets the counters when it restarts: they are written through to the durable store (Redis keeps them itself);
+  // names that match no user are counted as keyed digests wherever the counters live (one may be a password typed in the wrong field)
+  const subjectKey = await sharedSecret(store, d.envelope, 'lockout.subject-key');
+  const lockout = new Lockout(ephemeral, clock, { ...DEFAULT_LOCKOUT_POLICY, ipv6Prefix: id.lockout.ipv6Prefix }, 'auth', config.ephemeral === 'memory' ? { store, subjectKey } : { subjectKey });
   await lockout.ready();
   lockout.onLock(async (e) => {
     // Accounts are user ids, or `email:<typed name>` for names that match no user.

@@ -458,3 +458,31 @@ await serviceDescribe('redis', 'lockout on Redis (needs Redis)', () => {
     }
   });
 });
+
+test('with a shared ephemeral store (Redis), a name that matched no user is counted under its keyed digest, never as typed', async () => {
+  const clock = new FrozenClock(T0);
+  const inner = new TestEphemeralStore(clock);
+  const keys: string[] = [];
+  // every key the lockout hands the store (as it would reach Redis)
+  const recording = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        if (typeof args[0] === 'string') keys.push(args[0]);
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  }) as EphemeralStore;
+  const lockout = new Lockout(recording, clock, DEFAULT_LOCKOUT_POLICY, 'auth', { subjectKey: new Uint8Array(32).fill(9) });
+  const typed = 'email:correct horse battery staple';
+  for (let i = 0; i < 3; i++) await rejectsWith(lockout.guard({ account: typed, ip: '192.0.2.9' }, wrong), 'auth.invalid-credentials');
+  assert.ok(keys.length > 0);
+  assert.deepEqual(keys.filter((k) => k.includes('horse') || k.includes('correct')), []);
+  assert.ok(keys.some((k) => /^lockout:auth:account:email%3Ahmac-sha256%3A[A-Za-z0-9_-]{43}:n$/.test(k)), keys.join(' '));
+  // the digest is the same name on every node with the key: the count and an admin's view agree
+  assert.equal((await lockout.state('account', typed)).failures, 3);
+  // known accounts (user ids) are counted as they are
+  await rejectsWith(lockout.guard({ account: 'u1' }, wrong), 'auth.invalid-credentials');
+  assert.ok(keys.includes('lockout:auth:account:u1:n'));
+});
