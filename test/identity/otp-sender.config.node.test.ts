@@ -14,7 +14,7 @@ import { createLogger } from '../../src/core/logger.js';
 import { loadConfig } from '../../src/core/config/load.js';
 import { CONFIG_FILE, initPortcullis } from '../../src/init.js';
 import { Browser, actionOf, csrfOf } from '../support/oidc-harness.js';
-import { authorizationRequest, post, registerOidcApp, signIn, startOidcNode } from '../support/oidc-node.js';
+import { authorizationRequest, enrolTotp, post, registerOidcApp, signIn, startOidcNode, totpCode } from '../support/oidc-node.js';
 import { tempDir, type TestNode } from '../support/portcullis.js';
 import { runCli } from '../cli/run.js';
 
@@ -105,6 +105,43 @@ test('identity.otp.sender unset: no code factor (said once at start); enrolling 
   }
   assert.ok(!stderr.text().includes('dev sender'), stderr.text());
   assert.ok(!/must@example\.test|self@example\.test/.test(stderr.text()), stderr.text());
+});
+
+test('the second step asked for a code factor the deployment does not offer, or no factor at all, renders the sign-in page with the message (not a bare problem+json), and the user can still go on with TOTP', async () => {
+  const node = await startOidcNode('');
+  try {
+    const app = await registerOidcApp(node, AUD);
+    const user = await node.services.identity.users.add({ email: 'totp@example.test', password: PASSWORD }, 'test');
+    const seed = await enrolTotp(node, user.id);
+    const { browser, issuer, r } = await passwordStep(node, app, 'totp@example.test');
+    assert.equal(r.status, 200, r.body.slice(0, 300));
+    assert.match(r.body, /<title>Second step<\/title>/);
+    const step = (action: string, fields: Record<string, string>) => browser.request(new URL(`${/action="([^"]*\/interaction\/[^/"]+)\//.exec(r.body)![1]!}/${action}`, issuer).toString(), { form: { csrf: csrfOf(r.body), ...fields } });
+    const cases: Array<[string, Record<string, string>, number, string]> = [
+      ['send-code', { factor: 'email' }, 503, UNAVAILABLE],
+      ['mfa', { factor: 'email', code: '123456' }, 503, UNAVAILABLE],
+      ['send-code', { factor: 'carrier-pigeon' }, 400, 'No such second factor.'],
+      ['mfa', { factor: 'carrier-pigeon', code: '123456' }, 400, 'No such second factor.'],
+      ['mfa', { code: '123456' }, 400, 'No such second factor.'],
+    ];
+    for (const [action, fields, status, message] of cases) {
+      const got = await step(action, fields);
+      const what = `${action} ${JSON.stringify(fields)}: ${got.status} ${got.body.slice(0, 300)}`;
+      assert.equal(got.status, status, what);
+      assert.equal(got.headers.get('content-type'), 'text/html; charset=utf-8', what);
+      assert.match(got.body, /<title>Second step<\/title>/, what);
+      assert.ok(got.body.includes(`<p role="alert" id="error">${message}</p>`), what);
+      assert.match(got.body, /name="factor" value="totp"/, what);
+    }
+    // not a failed attempt at a code: nothing verified, nothing counted, nothing audited as one
+    await node.services.audit.flush();
+    assert.deepEqual((await node.services.store.tailAudit(50)).filter((e) => e.type === 'signin.mfa-failed'), []);
+    // the page's state is intact: the offered factor still finishes the sign-in
+    const done = await step('mfa', { factor: 'totp', code: totpCode(seed, Date.now() + 30_000) });
+    assert.ok(done.location?.startsWith(issuer), `${done.status} ${done.body.slice(0, 300)}`);
+  } finally {
+    await node.stop();
+  }
 });
 
 test('identity.otp.sender console, chosen explicitly: the node warns once at start that codes go to stderr (development only)', async () => {

@@ -77,6 +77,7 @@ function messageOf(e: unknown): string {
       return e.code === 'auth.locked' ? `Too many failed attempts: locked, try again in ${s} s or ask an administrator.` : `Too many failed attempts: wait ${s} s before trying again.`;
     }
     case 'mfa.factor-unavailable':
+    case 'mfa.unknown-factor':
       return `${e.message[0]!.toUpperCase()}${e.message.slice(1)}.`;
     case 'mfa.delivery-failed':
       // the error names the provider (host, URL) for the operator's log, not for the user
@@ -194,18 +195,25 @@ export class SignInPages {
         return { done: true };
       case 'send-code': {
         if (st?.stage !== 'mfa') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
-        const f = this.factor(body['factor']);
+        let f: Factor | undefined;
         try {
+          f = this.factor(body['factor']);
           const out = await f.challenge({ userId: st.userId, attempt: uid, ...(ip ? { ip } : {}) });
           return { page: await this.mfaPage(uid, st, csrf, out.sentTo ? `A code was sent to ${out.sentTo}.` : undefined) };
         } catch (e) {
-          this.auditDeliveryFailure(e, st.userId, f.id, 'sign-in');
+          if (f) this.auditDeliveryFailure(e, st.userId, f.id, 'sign-in');
           return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
         }
       }
       case 'mfa': {
         if (st?.stage !== 'mfa') return { page: this.loginPage(uid, csrf, 'Sign in first.', 400) };
-        const f = this.factor(body['factor']);
+        let f: Factor;
+        try {
+          f = this.factor(body['factor']);
+        } catch (e) {
+          // a factor this deployment does not offer: no code was tried, so nothing is counted or audited as a failed one
+          return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
+        }
         try {
           await f.verify({ userId: st.userId, attempt: uid, ...(ip ? { ip } : {}) }, String(body['code'] ?? '').trim());
         } catch (e) {
