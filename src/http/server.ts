@@ -18,7 +18,8 @@ const FASTIFY_CODES: Record<string, () => PortcullisError> = {
   FST_ERR_CTP_INVALID_TYPE: () => new PortcullisError('request.malformed', 'invalid content type'),
 };
 
-function toTyped(err: unknown): unknown {
+/** The typed error the plane answers for a thrown one (framework and parser errors mapped to their codes); any other value as it is. */
+export function toTyped(err: unknown): unknown {
   if (err instanceof PortcullisError) return err;
   const e = err as { code?: string; statusCode?: number; validation?: unknown; message?: string };
   if (e.code && FASTIFY_CODES[e.code]) return FASTIFY_CODES[e.code]!();

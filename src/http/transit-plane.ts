@@ -9,7 +9,11 @@
  * client certificate), and the in-memory revocation set (per token, per app, disabled apps), with
  * the same verified-token cache and the same precise `token.*` codes and RFC 6750
  * `WWW-Authenticate` challenges the gateway answers, before the body is read. Every call
- * and every denial is audited (`transit.<op>`, `transit.denied`), never with data.
+ * and every denial is audited (`transit.<op>`, `transit.denied`), never with data: a call
+ * whose body is refused before the operation (not JSON, a duplicate key, a charset other
+ * than UTF-8, another media type, over the limit) too, as `transit.<op>` with the reason.
+ * Only a caller whose token passed gets its body read, so only such a caller can cause
+ * that event: one without a token is the one `transit.denied` of its request.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../app.js';
@@ -18,7 +22,7 @@ import { wwwAuthenticate } from '../gateway/errors.js';
 import { TokenVerifier } from '../gateway/token-policy.js';
 import { validate } from './admin/route.js';
 import { jsonBodyParser } from './json-body.js';
-import { sendWire } from './server.js';
+import { sendWire, toTyped } from './server.js';
 import { auditedTransitOp, TRANSIT_AUDIENCE, TRANSIT_OPS, TRANSIT_REQUEST, transitScope, type TransitOp } from './transit-ops.js';
 import { problem } from './wire-errors.js';
 
@@ -71,8 +75,8 @@ export function registerTransitPlane(app: FastifyInstance, s: Services, verifier
       reply.header('cache-control', 'no-store');
       done();
     });
-    /** The app each authorized request was made by, from its onRequest check to its handler. */
-    const callers = new WeakMap<FastifyRequest, { clientId: string | undefined }>();
+    /** The app each authorized request was made by, from its onRequest check to its handler (`handled`: the handler ran, and audits what it does). */
+    const callers = new WeakMap<FastifyRequest, { clientId: string | undefined; handled?: boolean }>();
     for (const op of TRANSIT_OPS) {
       sub.post(
         `${TRANSIT_PLANE_PREFIX}/${op}/:name`,
@@ -97,12 +101,25 @@ export function registerTransitPlane(app: FastifyInstance, s: Services, verifier
             callers.set(req, { clientId });
             return undefined;
           },
+          // An authorized call refused between the token check and the handler: its body by the
+          // JSON parser or the body limit (400/413/415). Audited as the call it was, with the
+          // reason only, never the body; an unauthorized request never gets here (denied above).
+          onError: (req, _reply, err, done) => {
+            const caller = callers.get(req);
+            if (caller !== undefined && caller.handled !== true) {
+              const typed = toTyped(err);
+              const clientId = caller.clientId;
+              s.audit.record({ time: s.clock.now(), type: `transit.${op}`, actor: `client:${clientId}`, clientId: clientId ?? null, reason: typed instanceof PortcullisError ? typed.code : 'internal', data: { key: (req.params as { name: string }).name } });
+            }
+            done();
+          },
         },
         async (req, reply) => {
           const name = (req.params as { name: string }).name;
           const caller = callers.get(req);
           // fail closed: a request reaches the operation only through the check above
           if (caller === undefined) throw new PortcullisError('internal', 'transit request without its token check');
+          caller.handled = true;
           const clientId = caller.clientId;
           const who = { actor: `client:${clientId}`, ...(clientId ? { clientId } : {}) };
           let body: unknown;

@@ -280,6 +280,47 @@ describe('transit on the identity plane (app tokens with transit scopes)', () =>
     assert.equal(((await viaAdmin.json()) as { code: string }).code, 'request.invalid');
   });
 
+  test('a body the JSON parser refuses, from an authorized app, is audited once as transit.<op> with the reason (malformed, duplicate key, charset, media type, over the limit), never with the body', async () => {
+    const marker = 'c2VjcmV0LW1hcmtlci03NzQx';
+    const cases: Array<[op: string, type: string, body: string, status: number, code: string]> = [
+      ['encrypt', 'application/json', `{"plaintext":"${marker}"`, 400, 'request.malformed'],
+      ['decrypt', 'application/json', `{"ciphertext":"${marker}","ciphertext":"pc:v1:AAAA"}`, 400, 'request.invalid'],
+      ['encrypt', 'application/json; charset=utf-16', `{"plaintext":"${marker}"}`, 415, 'request.unsupported-media-type'],
+      ['encrypt', 'text/plain', marker, 415, 'request.unsupported-media-type'],
+      ['encrypt', 'application/json', `{"plaintext":"${marker}${'A'.repeat(4 * 1024 * 1024)}"}`, 413, 'request.body-too-large'],
+    ];
+    for (const [op, type, body, status, code] of cases) {
+      const { token, clientId } = await appToken([`transit:${op}:orders-db`]);
+      const res = await fetch(`${node.urls.identity}/transit/v1/${op}/orders-db`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${token}` }, body });
+      const text = await res.text();
+      assert.equal(res.status, status, `${type} ${body.slice(0, 60)}: ${text.slice(0, 200)}`);
+      assert.equal(JSON.parse(text).code, code);
+      await node.services.audit.flush();
+      const rows = await node.services.store.tailAudit(50);
+      const mine = rows.filter((e) => e.clientId === clientId && e.type.startsWith('transit.'));
+      assert.deepEqual(
+        mine.map((e) => ({ type: e.type, actor: e.actor, clientId: e.clientId, reason: e.reason, data: e.data })),
+        [{ type: `transit.${op}`, actor: `client:${clientId}`, clientId, reason: code, data: { key: 'orders-db' } }],
+        `${type} ${body.slice(0, 60)}`,
+      );
+      assert.ok(!JSON.stringify(rows).includes(marker) && !JSON.stringify(rows).includes(token), 'neither the body nor the token is in the audit log');
+    }
+  });
+
+  test('attack: an unauthenticated client sending malformed bodies gets 401 token.missing and one transit.denied per request, the body unread: no parse-failure event it could flood the log with', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${node.urls.identity}/transit/v1/encrypt/probe-key`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"plaintext":"x","plaintext":' });
+      assert.equal(res.status, 401);
+      assert.equal(((await res.json()) as { code: string }).code, 'token.missing');
+    }
+    await node.services.audit.flush();
+    const about = (await node.services.store.tailAudit(50)).filter((e) => (e.data as { key?: string } | undefined)?.key === 'probe-key');
+    assert.deepEqual(
+      about.map((e) => ({ type: e.type, actor: e.actor, clientId: e.clientId, reason: e.reason, data: e.data })),
+      Array.from({ length: 3 }, () => ({ type: 'transit.denied', actor: 'anonymous', clientId: null, reason: 'token.missing', data: { op: 'encrypt', key: 'probe-key' } })),
+    );
+  });
+
   test('denials are audited as transit.denied with the reason code', async () => {
     const { token, clientId } = await appToken(['transit:hmac:orders-db']);
     await app('/sign/orders-db', { input: b64('x') }, token);
