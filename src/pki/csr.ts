@@ -64,6 +64,12 @@ function assertAcceptedKey(spki: Uint8Array): void {
   if (key.asymmetricKeyType === 'ec' && spkiParameters(spki)?.[0] !== 0x06) {
     throw new PortcullisError('pki.csr-invalid', 'the CSR EC key must name its curve (explicit curve parameters are not accepted)');
   }
+  // CA/B BR §6.1.5: the modulus size in bits is a multiple of 8; the path check (verify-chain.ts) refuses any other
+  // as cert.unsupported, so a certificate for such a key would be refused by this node's own gateway
+  const bits = d?.modulusLength ?? 0;
+  if (key.asymmetricKeyType === 'rsa' && bits % 8 !== 0) {
+    throw new PortcullisError('pki.csr-invalid', `the CSR RSA key must have a modulus whose size in bits is a multiple of 8 (this one has ${bits})`);
+  }
   // CA/B BR §6.1.6: the public exponent is odd and at least 3 (with e = 1 anyone can make a signature); 65537 as Boulder asks
   const e = d?.publicExponent ?? 0n;
   if (key.asymmetricKeyType === 'rsa' && (e < 65537n || e % 2n === 0n)) {

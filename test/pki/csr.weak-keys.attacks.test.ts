@@ -91,3 +91,22 @@ test('attack: POST /v1/certificates and `portcullis cert issue --csr` refuse a C
   assert.equal(list.status, 200);
   assert.ok(!JSON.stringify(list.body).includes('weak.example.test'), 'nothing issued');
 });
+
+const RSA_BITS = 'the CSR RSA key must have a modulus whose size in bits is a multiple of 8 (this one has 2052)';
+
+test('a CSR for an RSA key of 2052 bits (not a whole number of bytes, CA/B BR §6.1.5) is refused with pki.csr-invalid: the gateway refuses such a key in a chain (cert.unsupported), so the CA must not certify it', async () => {
+  const dir = tmp();
+  let r = openssl(['genrsa', '-out', `${dir}/k.pem`, '2052']);
+  assert.equal(r.status, 0, r.out);
+  r = openssl(['req', '-new', '-key', `${dir}/k.pem`, '-subj', '/CN=x', '-out', `${dir}/req.csr`]);
+  assert.equal(r.status, 0, r.out);
+  const csrPem = readFileSync(`${dir}/req.csr`, 'utf8');
+  assert.throws(() => parseCsr(csrPem), { code: 'pki.csr-invalid', message: RSA_BITS });
+  const t = await makeCa({ trustDomain: 'example.org' });
+  await assert.rejects(issueCertificate(t.ctx, { profile: 'client', clientId: 'app1', csrPem }), { code: 'pki.csr-invalid', message: RSA_BITS });
+  // a whole number of bytes (3000 bits) is certified
+  r = openssl(['req', '-new', '-newkey', 'rsa:3000', '-nodes', '-keyout', `${dir}/k3.pem`, '-subj', '/CN=x', '-out', `${dir}/req3.csr`]);
+  assert.equal(r.status, 0, r.out);
+  const ok = await issueCertificate(t.ctx, { profile: 'client', clientId: 'app1', csrPem: readFileSync(`${dir}/req3.csr`, 'utf8') });
+  assert.match(ok.serial, /^[0-9a-f]{32}$/);
+});
