@@ -181,12 +181,18 @@ export interface ImportCaOptions {
   keyPem?: string;
 }
 
-/** Checks that a certificate can act as a CA (cA=TRUE, keyCertSign, EC P-256/P-384, currently valid). */
-function assertCaCertificate(c: ParsedCertificate, now: number): void {
+/**
+ * Checks that a certificate can act as a CA (cA=TRUE, keyCertSign, EC P-256/P-384, currently valid);
+ * `signsCrls` (a CA whose key is kept here) also asks for cRLSign.
+ */
+function assertCaCertificate(c: ParsedCertificate, now: number, signsCrls: boolean): void {
   const bc = basicConstraintsOf(c);
   if (!bc?.ca) throw new PortcullisError('pki.ca-invalid', 'the certificate is not a CA (basicConstraints cA is not TRUE)');
   const ku = keyUsageOf(c);
   if (ku && !ku.has(KU.keyCertSign)) throw new PortcullisError('pki.ca-invalid', 'the CA certificate lacks keyUsage keyCertSign');
+  // RFC 5280 §6.3.3 (f): a CRL is only valid when its issuer's keyUsage (if present) has cRLSign;
+  // every CA whose key is here publishes one (crl.ts), which would otherwise fail every -crl_check
+  if (signsCrls && ku && !ku.has(KU.cRLSign)) throw new PortcullisError('pki.ca-invalid', 'the CA certificate lacks keyUsage cRLSign: the CRLs it signs would be refused');
   if (now < c.notBefore || now > c.notAfter) throw new PortcullisError('pki.ca-invalid', 'the CA certificate is not currently valid');
 }
 
@@ -203,7 +209,7 @@ export async function importCa(o: ImportCaOptions): Promise<CaRecord> {
     if (e instanceof PortcullisError) throw e;
     throw new PortcullisError('pki.ca-invalid', 'the CA certificate cannot be parsed');
   }
-  assertCaCertificate(cert, now);
+  assertCaCertificate(cert, now, o.role === 'intermediate' || o.keyPem !== undefined);
   const id = `${o.role === 'root' ? 'root' : 'int'}-${now.toString(36)}-${cert.serial.slice(0, 8)}`;
   if (o.role === 'root') {
     if (!bytesEqual(cert.issuer, cert.subject) || !verifySignature(cert.spki, cert.signatureOid, cert.tbs, cert.signature)) {

@@ -83,6 +83,24 @@ test('refused imports: not a CA, a root not self-signed, an intermediate of anot
   await rejects(importCa({ store: t.store, signerKind: t.kind, clock: later, role: 'intermediate', certPem: read('int.pem'), keyPem: read('int.key') }), /not currently valid/);
 });
 
+test('refused imports: an issuing intermediate, or a root imported with its key, whose keyUsage lacks cRLSign (every CRL it signed would be refused: openssl verify -crl_check error 35)', { skip: !hasOpenssl() && 'openssl is not installed' }, async () => {
+  const d = tmp();
+  const g = (n: string) => join(d, n);
+  writeFiles(d, { 'int.ext': 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' });
+  run(['req', '-new', '-key', f('int.key'), '-subj', '/O=Elsewhere/CN=int no crl', '-out', g('int.csr')]);
+  run(['x509', '-req', '-in', g('int.csr'), '-CA', f('root.pem'), '-CAkey', f('root.key'), '-CAcreateserial', '-days', '365', '-sha384', '-extfile', g('int.ext'), '-out', g('int.pem')]);
+  run(['req', '-x509', '-new', '-key', f('other.key'), '-sha384', '-days', '3650', '-subj', '/O=Elsewhere/CN=root no crl', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign', '-addext', 'subjectKeyIdentifier=hash', '-out', g('root.pem')]);
+  const t = fresh();
+  const NO_CRL_SIGN = 'the CA certificate lacks keyUsage cRLSign: the CRLs it signs would be refused';
+  await assert.rejects(importCa({ store: t.store, signerKind: t.kind, clock: t.clock, role: 'root', certPem: readFileSync(g('root.pem'), 'utf8'), keyPem: read('other.key') }), { code: 'pki.ca-invalid', message: NO_CRL_SIGN });
+  await importCa({ store: t.store, signerKind: t.kind, clock: t.clock, role: 'root', certPem: read('root.pem') });
+  await assert.rejects(importCa({ store: t.store, signerKind: t.kind, clock: t.clock, role: 'intermediate', certPem: readFileSync(g('int.pem'), 'utf8'), keyPem: read('int.key') }), { code: 'pki.ca-invalid', message: NO_CRL_SIGN });
+  assert.equal((await t.store.listCas()).filter((c) => c.role === 'intermediate').length, 0, 'nothing imported');
+  // a root kept offline signs no CRL here: its keyUsage may leave cRLSign out
+  const offline = await importCa({ store: t.store, signerKind: t.kind, clock: t.clock, role: 'root', certPem: readFileSync(g('root.pem'), 'utf8') });
+  assert.equal(offline.keyRef, null);
+});
+
 test('cli: ca import --role root then --role intermediate on an initialised directory; ca export then prints the imported root', { skip: !hasOpenssl() && 'openssl is not installed' }, async () => {
   const { runCli } = await import('../cli/run.js');
   const d = tmp();
