@@ -45,6 +45,8 @@ export class SqliteAuditWriter {
   private nextId = 1;
   private readonly waiting = new Map<number, Waiting>();
   private closed = false;
+  /** Why the running thread could not open the file: it is ending, and what is posted to it meanwhile is refused with this. */
+  private failure: PortcullisError | undefined;
   private headKey: AuditHeadKey | undefined;
   /** Threads started so far (a restart after a crash counts). */
   starts = 0;
@@ -61,6 +63,7 @@ export class SqliteAuditWriter {
    */
   append(events: AuditEventInput[]): Promise<void> {
     if (this.closed) return Promise.reject(new PortcullisError('store.unavailable', 'durable store is closed (appendAudit)'));
+    if (this.failure !== undefined) return Promise.reject(this.failure);
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
@@ -112,7 +115,15 @@ export class SqliteAuditWriter {
     worker.unref();
     worker.on('message', (m: FromAuditWriter) => {
       if (m.type === 'failed') {
-        this.onFailure?.(threadError(m));
+        // the thread could not open the file and ends: what it was sent is refused for that reason (a -wal replaced, a full disk),
+        // not as merely lost; the next append after it ended starts a new thread
+        const err = threadError(m);
+        if (this.worker === worker) this.failure = err;
+        this.onFailure?.(err);
+        const refused = [...this.waiting.values()];
+        this.waiting.clear();
+        worker.unref();
+        for (const w of refused) w.reject(err);
         return;
       }
       if (m.type !== 'done') return;
@@ -128,7 +139,10 @@ export class SqliteAuditWriter {
     worker.on('error', () => undefined);
     this.exited = new Promise<number>((done) =>
       worker.once('exit', (code) => {
-        if (this.worker === worker) this.worker = undefined;
+        if (this.worker === worker) {
+          this.worker = undefined;
+          this.failure = undefined;
+        }
         const lost = [...this.waiting.values()];
         this.waiting.clear();
         for (const w of lost) w.reject(new PortcullisError('store.unavailable', 'the audit writer thread stopped before it committed the batch'));

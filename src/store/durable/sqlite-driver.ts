@@ -33,9 +33,9 @@
  * **The file.** A database file or -wal deleted or replaced under the connection is not
  * noticed by SQLite: it goes on writing into the unlinked inode, and every write
  * acknowledged then is gone at the next start. The caller's `checkFile` (sqlite.ts: the
- * paths still name the files opened) runs before each group that writes and at each
- * transaction's `BEGIN` and `COMMIT`, two `stat`s each; when it throws, the group or
- * transaction fails having committed nothing.
+ * paths still name the files opened, -shm included) runs before each group that writes
+ * and at each transaction's `BEGIN` and `COMMIT`, three `stat`s each; when it throws, the
+ * group or transaction fails having committed nothing.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import {
@@ -140,6 +140,13 @@ export const SQLITE_WAL_REPLACED = 'PORTCULLIS_SQLITE_WAL_REPLACED';
 /** What a write refused for `SQLITE_WAL_REPLACED` says (store-error.ts); names no path. */
 export const SQLITE_WAL_REPLACED_MESSAGE =
   'the database -wal file was removed or replaced; stop the node (a clean stop, not kill -9: closing writes the open -wal into the database file) and start it again';
+
+/** The error code of a write refused because the -shm file (the WAL index) at its path is no longer the one SQLite has open (sqlite.ts). */
+export const SQLITE_SHM_REPLACED = 'PORTCULLIS_SQLITE_SHM_REPLACED';
+
+/** What a write refused for `SQLITE_SHM_REPLACED` says (store-error.ts); names no path. */
+export const SQLITE_SHM_REPLACED_MESSAGE =
+  'the database -shm file was removed or replaced; stop the node (a clean stop, not kill -9: closing writes the open -wal into the database file) and start it again';
 
 function execute(stmt: BetterSqlite3.Statement, parameters: readonly unknown[]): QueryResult<unknown> {
   for (const p of parameters) {

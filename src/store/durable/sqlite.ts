@@ -21,18 +21,35 @@
  * names another file, or none, while the connection is open means it was deleted or
  * replaced, and the commits it holds survive only a clean close.
  *
+ * The -shm alike (`SQLITE_SHM_REPLACED`): SQLite's WAL index, shared through that file by
+ * every process on the database. A process opening the database after it was deleted
+ * builds an index of its own, unknown to this one, and the two write over each other's
+ * frames in the one -wal. (Within a process SQLite keeps one index per database file, so
+ * the harm is another process's; the fix is the same clean restart.) One more `stat`.
+ *
+ * The identities belong to the first connection of the process, and later connections
+ * check those, not what the paths name when they open (`registry`): a connection opened
+ * after the -wal was deleted (the audit writer thread, a gateway thread's store) would
+ * otherwise have SQLite create a new -wal, pass its own check, and read through the shared
+ * WAL index into the wrong file (an I/O error, or wrong pages: a corrupt database); and if
+ * it closed last, it would checkpoint its own empty -wal, losing every commit of the
+ * first one's despite the clean stop. A later connection whose paths no longer name the
+ * first one's files is refused before SQLite opens anything.
+ *
  * At open, a -wal next to a missing or empty database file is refused: it is what is left
  * of a database file deleted (while the node ran, then died, or while it was stopped),
  * and SQLite would delete it and start a new, empty database without a word.
  */
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
 import type { Database } from './schema.js';
 import { makeDirectorySync } from '../../core/files.js';
-import { GroupCommitSqliteDialect, SQLITE_BUSY_TIMEOUT_MS, SQLITE_FILE_REPLACED, SQLITE_WAL_REPLACED, SQLITE_WAL_REPLACED_MESSAGE, type SqliteCommitStats } from './sqlite-driver.js';
+import { GroupCommitSqliteDialect, SQLITE_BUSY_TIMEOUT_MS, SQLITE_FILE_REPLACED, SQLITE_SHM_REPLACED, SQLITE_SHM_REPLACED_MESSAGE, SQLITE_WAL_REPLACED, SQLITE_WAL_REPLACED_MESSAGE, type SqliteCommitStats } from './sqlite-driver.js';
+import { storeError } from './store-error.js';
 import type { Dialect } from './store.js';
 
 export { SQLITE_BUSY_TIMEOUT_MS };
@@ -48,12 +65,26 @@ interface Shared {
   db: Kysely<Database>;
   checkFile(): void;
   refs: number;
+  /** This thread put the identities in the registry (it removes them at its last close). */
+  registered: boolean;
 }
 
 interface FileId {
   dev: number;
   ino: number;
 }
+
+/** The files a first connection opened: the database file, and in WAL mode its -wal and -shm. */
+interface Opened {
+  db: FileId;
+  wal: FileId | undefined;
+  shm: FileId | undefined;
+}
+
+const fileId = (path: string): FileId => {
+  const { dev, ino } = statSync(path);
+  return { dev, ino };
+};
 
 /** Throws an error with `code` unless `path` names the file `opened` (gone, another file, or not to be looked at: fail closed). */
 function assertSameFile(path: string, opened: FileId, message: string, code: string): void {
@@ -69,15 +100,30 @@ function assertSameFile(path: string, opened: FileId, message: string, code: str
 }
 
 /**
- * A check that `path` still names the database file whose identity is `opened.db` (taken
- * right after the open), and `path`-wal the -wal SQLite opened (`opened.wal`; none when
- * the database is not in WAL mode); throws `SQLITE_FILE_REPLACED` or `SQLITE_WAL_REPLACED`.
+ * A check that `path` still names the database file `opened.db` (taken right after the
+ * first open), `path`-wal the -wal SQLite opened and `path`-shm its WAL index (none when
+ * the database is not in WAL mode); throws `SQLITE_FILE_REPLACED`, `SQLITE_WAL_REPLACED`
+ * or `SQLITE_SHM_REPLACED`.
  */
-function fileCheck(path: string, opened: { db: FileId; wal: FileId | undefined }): () => void {
+function fileCheck(path: string, opened: Opened): () => void {
   return () => {
     assertSameFile(path, opened.db, 'the database file was removed or replaced; restart the node on the right file', SQLITE_FILE_REPLACED);
     if (opened.wal !== undefined) assertSameFile(`${path}-wal`, opened.wal, SQLITE_WAL_REPLACED_MESSAGE, SQLITE_WAL_REPLACED);
+    if (opened.shm !== undefined) assertSameFile(`${path}-shm`, opened.shm, SQLITE_SHM_REPLACED_MESSAGE, SQLITE_SHM_REPLACED);
   };
+}
+
+/**
+ * The process-wide registry of the files each database path's first connection opened,
+ * by resolved path: worker_threads' environment data, which every thread started later
+ * gets a copy of (the audit writer thread, a gateway thread, and the threads they start).
+ * A thread started before the first open does not see it (none of Portcullis's opens a
+ * SQLite file before the main thread has).
+ */
+const registryKey = (path: string): string => `portcullis:sqlite-opened:${path}`;
+
+function registered(path: string): Opened | undefined {
+  return getEnvironmentData(registryKey(path)) as Opened | undefined;
 }
 
 /**
@@ -109,7 +155,13 @@ function refuseStaleWal(path: string): void {
  */
 const open = new Map<string, Shared>();
 
-function connect(path: string): Omit<Shared, 'refs'> {
+/**
+ * Opens `path`. `first`: the files an earlier connection of the process opened, which this
+ * one must share: checked before SQLite opens anything (it would create a -wal of its own),
+ * and by every commit after.
+ */
+function connect(path: string, first: Opened | undefined): Omit<Shared, 'refs' | 'registered'> & { opened: Opened | undefined } {
+  if (first !== undefined) fileCheck(path, first)();
   if (path !== ':memory:') {
     refuseStaleWal(path);
     makeDirectorySync(dirname(path));
@@ -119,17 +171,21 @@ function connect(path: string): Omit<Shared, 'refs'> {
   }
   const conn = new BetterSqlite3(path);
   let checkFile = (): void => undefined;
+  let opened: Opened | undefined;
   try {
-    const db = path === ':memory:' ? undefined : statSync(path);
+    const db = path === ':memory:' ? undefined : fileId(path);
     // at open, waiting inside SQLite is fine (nothing else runs yet; another node may be switching the file to WAL)
     conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     const wal = conn.pragma('journal_mode = WAL', { simple: true }) === 'wal';
     conn.pragma('synchronous = FULL');
     conn.pragma('foreign_keys = ON');
     if (db !== undefined) {
-      // a read opens the -wal (creating it for a new database): the file SQLite writes into from now on
+      // a read opens the -wal and the -shm (creating them for a new database): the files SQLite uses from now on
       conn.pragma('schema_version');
-      checkFile = fileCheck(path, { db, wal: wal ? statSync(`${path}-wal`) : undefined });
+      opened = first ?? { db, wal: wal ? fileId(`${path}-wal`) : undefined, shm: wal ? fileId(`${path}-shm`) : undefined };
+      checkFile = fileCheck(path, opened);
+      // deleted while this connection opened: refused now rather than at its first write
+      if (first !== undefined) checkFile();
     }
     // from now on lock waits are retried off the event loop (sqlite-driver.ts), never slept in SQLite
     conn.pragma('busy_timeout = 0');
@@ -140,7 +196,7 @@ function connect(path: string): Omit<Shared, 'refs'> {
   const dialect = new GroupCommitSqliteDialect(conn, checkFile);
   const db = new Kysely<Database>({ dialect });
   STATS.set(db, dialect);
-  return { db, checkFile };
+  return { db, checkFile, opened };
 }
 
 /** Opens (creating if needed) the file at `path`, or a private in-memory database for `:memory:`. */
@@ -148,8 +204,20 @@ export function openSqlite(path: string): Dialect {
   const key = path === ':memory:' ? undefined : resolve(path);
   let shared = key === undefined ? undefined : open.get(key);
   if (shared === undefined) {
-    shared = { ...connect(key ?? path), refs: 0 };
+    const first = key === undefined ? undefined : registered(key);
+    let conn: ReturnType<typeof connect>;
+    try {
+      conn = connect(key ?? path, first);
+    } catch (e) {
+      // a file, -wal or -shm replaced says so (it names no path); anything else is left to the caller
+      const code = (e as { code?: unknown } | null)?.code;
+      if (code === SQLITE_FILE_REPLACED || code === SQLITE_WAL_REPLACED || code === SQLITE_SHM_REPLACED) throw storeError('open', e);
+      throw e;
+    }
+    const { opened, ...rest } = conn;
+    shared = { ...rest, refs: 0, registered: key !== undefined && first === undefined && opened !== undefined };
     if (key !== undefined) open.set(key, shared);
+    if (shared.registered) setEnvironmentData(registryKey(key!), opened);
   }
   shared.refs++;
   const { db, checkFile } = shared;
@@ -169,7 +237,11 @@ export function openSqlite(path: string): Dialect {
       if (closed) return;
       closed = true;
       if (--shared.refs > 0) return;
-      if (key !== undefined && open.get(key) === shared) open.delete(key);
+      if (key !== undefined && open.get(key) === shared) {
+        open.delete(key);
+        // closed here: the next open in this thread takes the files afresh (the last close deletes the -wal)
+        if (shared.registered) setEnvironmentData(registryKey(key), undefined);
+      }
       await db.destroy();
     },
   };

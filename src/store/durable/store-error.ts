@@ -1,6 +1,6 @@
 /** How a driver failure reaches callers of the durable store. */
 import { PortcullisError } from '../../core/errors.js';
-import { SQLITE_FILE_REPLACED, SQLITE_NUL_IN_TEXT, SQLITE_WAL_REPLACED, SQLITE_WAL_REPLACED_MESSAGE } from './sqlite-driver.js';
+import { SQLITE_FILE_REPLACED, SQLITE_NUL_IN_TEXT, SQLITE_SHM_REPLACED, SQLITE_SHM_REPLACED_MESSAGE, SQLITE_WAL_REPLACED, SQLITE_WAL_REPLACED_MESSAGE } from './sqlite-driver.js';
 
 /** Driver codes for a text value no store can hold (PostgreSQL: NUL in text, in jsonb; SQLite: refused alike by the driver). */
 const UNSTORABLE_TEXT = new Set(['22021', '22P05', SQLITE_NUL_IN_TEXT]);
@@ -29,7 +29,7 @@ function storeWide(code: string): boolean {
  * the store's as a whole (a lock wait or statement timed out, no connection) it carries
  * `details.retryable: true`: no value of the statement is at fault, the same statement
  * may pass later (the audit trail then holds its events at once instead of trying them
- * one by one). A SQLite file or -wal deleted or replaced under the node says so
+ * one by one). A SQLite file, -wal or -shm deleted or replaced under the node says so
  * (exposed: it names no path).
  */
 export function storeError(op: string, e: unknown): PortcullisError {
@@ -39,6 +39,7 @@ export function storeError(op: string, e: unknown): PortcullisError {
   // names no path and no value: the operator needs it, and no retry will help
   if (code === SQLITE_FILE_REPLACED) return new PortcullisError('store.unavailable', 'the database file was removed or replaced; restart the node on the right file', { cause: e, expose: true });
   if (code === SQLITE_WAL_REPLACED) return new PortcullisError('store.unavailable', SQLITE_WAL_REPLACED_MESSAGE, { cause: e, expose: true });
+  if (code === SQLITE_SHM_REPLACED) return new PortcullisError('store.unavailable', SQLITE_SHM_REPLACED_MESSAGE, { cause: e, expose: true });
   const retryable = typeof code === 'string' && storeWide(code);
   return new PortcullisError('store.unavailable', `durable store ${op} failed`, { cause: e, ...(retryable ? { details: { retryable: true } } : {}) });
 }

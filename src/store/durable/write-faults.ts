@@ -8,15 +8,15 @@
  */
 import { PortcullisError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { SQLITE_FILE_REPLACED, SQLITE_WAL_REPLACED } from './sqlite-driver.js';
+import { SQLITE_FILE_REPLACED, SQLITE_SHM_REPLACED, SQLITE_WAL_REPLACED } from './sqlite-driver.js';
 
 export const PROBE_INTERVAL_MS = 2000;
 
 /**
  * SQLite: SQLITE_FULL (disk or quota full), SQLITE_IOERR_* (a read, write or fsync
  * failed), SQLITE_READONLY_* (read-only file, directory or connection), SQLITE_CANTOPEN_*;
- * and the driver's own SQLITE_FILE_REPLACED and SQLITE_WAL_REPLACED (the file or its -wal
- * deleted or replaced under the node: the probe fails until the path names the open file
+ * and the driver's own SQLITE_FILE_REPLACED, SQLITE_WAL_REPLACED and SQLITE_SHM_REPLACED
+ * (the file, its -wal or its -shm deleted or replaced under the node: the probe fails until the path names the open file
  * again, in practice until a restart).
  */
 const SQLITE_IO = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)(_[A-Z_]+)?$/;
@@ -41,7 +41,7 @@ export function storageFault(e: unknown): string | undefined {
   for (let c = e, depth = 0; c !== null && typeof c === 'object' && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
     const code = (c as { code?: unknown }).code;
     if (typeof code !== 'string') continue;
-    if (SQLITE_IO.test(code) || code === SQLITE_FILE_REPLACED || code === SQLITE_WAL_REPLACED || PG_IO.has(code) || /^(08|58)[0-9A-Z]{3}$/.test(code)) return code;
+    if (SQLITE_IO.test(code) || code === SQLITE_FILE_REPLACED || code === SQLITE_WAL_REPLACED || code === SQLITE_SHM_REPLACED || PG_IO.has(code) || /^(08|58)[0-9A-Z]{3}$/.test(code)) return code;
   }
   return undefined;
 }
@@ -66,7 +66,7 @@ export class WriteFaults {
     this.fault = code;
     if (was === undefined) {
       if (code === SQLITE_FILE_REPLACED) this.o.logger?.error({ code }, 'the SQLite database file was removed or replaced while the node ran: writes are refused and /readyz answers 503 store.not-writable; restart the node on the right file');
-      else if (code === SQLITE_WAL_REPLACED) this.o.logger?.error({ code }, 'the SQLite -wal file was removed or replaced while the node ran: writes are refused and /readyz answers 503 store.not-writable; stop the node cleanly (not kill -9: closing writes the open -wal into the database file) and start it again');
+      else if (code === SQLITE_WAL_REPLACED || code === SQLITE_SHM_REPLACED) this.o.logger?.error({ code }, `the SQLite ${code === SQLITE_WAL_REPLACED ? '-wal' : '-shm'} file was removed or replaced while the node ran: writes are refused and /readyz answers 503 store.not-writable; stop the node cleanly (not kill -9: closing writes the open -wal into the database file) and start it again`);
       else this.o.logger?.error({ code }, 'the durable store cannot take writes; /readyz answers 503 store.not-writable until a probe write succeeds');
       this.emit();
     }
