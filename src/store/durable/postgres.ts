@@ -8,6 +8,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { BREAKER_PROBE_TIMEOUT_MS, StoreBreaker } from './breaker.js';
+import { AcknowledgedWrites } from './acknowledged-writes.js';
 import type { Database } from './schema.js';
 import type { Dialect } from './store.js';
 
@@ -233,10 +234,13 @@ export function openPostgres(connectionString: string, logger?: Logger, opts: { 
     { readTimeoutMs: statementTimeout + READ_TIMEOUT_MARGIN_MS, lost: (e) => breaker.trip(e) },
   );
   const pool = new GuardedPool(raw, breaker);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const writes = new AcknowledgedWrites();
+  const db = new Kysely<Database>({ dialect: writes.wrap(new PostgresDialect({ pool })) });
   return {
     kind: 'postgres',
     db,
+    onWrite: (fn) => writes.on(fn),
+    onReachable: (fn) => breaker.onChange((down) => void (down || fn())),
     // A transaction-scoped advisory lock serialises appenders on every node; in
     // READ COMMITTED each later statement sees what the previous holder committed.
     // A holder that never lets go (a frozen node, a half-open connection) fails the wait

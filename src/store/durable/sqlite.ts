@@ -50,6 +50,7 @@ import type { Database } from './schema.js';
 import { makeDirectorySync } from '../../core/files.js';
 import { GroupCommitSqliteDialect, SQLITE_BUSY_TIMEOUT_MS, SQLITE_FILE_REPLACED, SQLITE_SHM_REPLACED, SQLITE_SHM_REPLACED_MESSAGE, SQLITE_WAL_REPLACED, SQLITE_WAL_REPLACED_MESSAGE, type SqliteCommitStats } from './sqlite-driver.js';
 import { storeError } from './store-error.js';
+import { AcknowledgedWrites } from './acknowledged-writes.js';
 import type { Dialect } from './store.js';
 
 export { SQLITE_BUSY_TIMEOUT_MS };
@@ -63,6 +64,7 @@ export function sqliteCommitStats(db: Kysely<Database>): SqliteCommitStats | und
 
 interface Shared {
   db: Kysely<Database>;
+  writes: AcknowledgedWrites;
   checkFile(): void;
   refs: number;
   /** This thread put the identities in the registry (it removes them at its last close). */
@@ -194,9 +196,10 @@ function connect(path: string, first: Opened | undefined): Omit<Shared, 'refs' |
     throw e;
   }
   const dialect = new GroupCommitSqliteDialect(conn, checkFile);
-  const db = new Kysely<Database>({ dialect });
+  const writes = new AcknowledgedWrites();
+  const db = new Kysely<Database>({ dialect: writes.wrap(dialect) });
   STATS.set(db, dialect);
-  return { db, checkFile, opened };
+  return { db, writes, checkFile, opened };
 }
 
 /** Opens (creating if needed) the file at `path`, or a private in-memory database for `:memory:`. */
@@ -220,12 +223,13 @@ export function openSqlite(path: string): Dialect {
     if (shared.registered) setEnvironmentData(registryKey(key!), opened);
   }
   shared.refs++;
-  const { db, checkFile } = shared;
+  const { db, writes, checkFile } = shared;
   let closed = false;
   return {
     kind: 'sqlite',
     db,
     checkFile,
+    onWrite: (fn) => writes.on(fn),
     // Every transaction begins IMMEDIATE (sqlite-driver.ts): the write lock comes before the first read, so "read the head,
     // then append" cannot interleave with another process doing the same.
     async serialized(fn) {

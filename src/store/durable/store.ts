@@ -60,6 +60,10 @@ export interface Dialect {
   close(): Promise<void>;
   /** SQLite: throws when the path no longer names the database file open (deleted or replaced; sqlite.ts). */
   checkFile?(): void;
+  /** Calls `fn` with when each write acknowledged on `db` was issued (acknowledged-writes.ts), until the returned function is called. */
+  onWrite?(fn: (issuedAt: number) => void): () => void;
+  /** PostgreSQL: calls `fn` when the store is reached again after it was taken for down (breaker.ts). */
+  onReachable?(fn: () => void): void;
 }
 
 /** The row the write probe updates while the store is not writable (a setting no code reads). */
@@ -71,6 +75,7 @@ export class KyselyDurableStore implements DurableStore {
   private closed = false;
   private readonly writeFaults: WriteFaults;
   private headKey: AuditHeadKey | undefined;
+  private readonly offWrite: (() => void) | undefined;
 
   /**
    * `auditWriter`: audit appends go to a thread of their own (SQLite files; see
@@ -84,6 +89,9 @@ export class KyselyDurableStore implements DurableStore {
     this.db = dialect.db;
     // a committed write (an fsync on SQLite): a rolled-back one would not reach the disk, and a full disk would pass it
     this.writeFaults = new WriteFaults({ probe: () => this.run('writeProbe', (db) => settings.putSetting(db, WRITE_PROBE_SETTING, String(Date.now()))), logger: opts.logger });
+    // a write that succeeded proves writability at once (no wait for the probe): /readyz turns ready as soon as writes work
+    this.offWrite = dialect.onWrite?.((at) => this.writeFaults.written(at));
+    dialect.onReachable?.(() => this.writeFaults.reachable());
     const note = (e: unknown): void => this.writeFaults.note(e);
     this.identity = new KyselyIdentityStore(dialect.db, note);
     if (opts.auditWriter) opts.auditWriter.onFailure = note;
@@ -199,7 +207,8 @@ export class KyselyDurableStore implements DurableStore {
     const writer = this.opts.auditWriter;
     if (writer !== undefined && chainHash === trailChainHash) {
       if (this.closed) return Promise.reject(new PortcullisError('store.unavailable', 'durable store is closed (appendAudit)'));
-      return writer.append(events);
+      const issuedAt = performance.now();
+      return writer.append(events).then(() => this.writeFaults.written(issuedAt));
     }
     return this.run('appendAudit', () => this.dialect.serialized((db) => audit.appendAuditLocked(db, events, chainHash, this.headKey)));
   }
@@ -430,6 +439,7 @@ export class KyselyDurableStore implements DurableStore {
     if (this.closed) return;
     this.closed = true;
     this.writeFaults.stop();
+    this.offWrite?.();
     // the writer's batches first: what was posted before close is committed
     await this.opts.auditWriter?.close();
     await this.dialect.close();

@@ -3,8 +3,13 @@
  * reason of the storage itself (the disk is full, the file or the database is read-only,
  * an I/O error, the connection is gone) marks the store not writable: `check()` then
  * throws `store.not-writable`, and a probe write runs every PROBE_INTERVAL_MS until one
- * succeeds, which clears the fault. While the store is healthy nothing runs: no probe,
- * no timer, and `check()` is a field read, so `/readyz` never writes.
+ * succeeds, which clears the fault. So does, at once, any write acknowledged through the
+ * store that was issued after the last fault was noted (`written`: it is the proof the
+ * probe would give), and the store reached again after it was taken for down
+ * (`reachable`, PostgreSQL's breaker closing) when every fault noted was a lost
+ * connection; otherwise that runs the probe at once. While the store is healthy nothing
+ * runs: no probe, no timer, and `check()` and `written()` are field reads, so `/readyz`
+ * never writes.
  */
 import { PortcullisError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -37,6 +42,11 @@ const PG_IO = new Set(['25006', '53100', '57P01', '57P02', '57P03', 'ECONNREFUSE
  * @example
  * storageFault(new PortcullisError('store.unavailable', 'durable store createApp failed', { cause: sqliteFullError })); // 'SQLITE_FULL'
  */
+/** Faults of a connection lost or never made, not of the storage: the store reached again clears them. */
+const CONNECTION_LOST = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+const connectionLost = (code: string): boolean => CONNECTION_LOST.has(code) || /^08[0-9A-Z]{3}$/.test(code);
+
 export function storageFault(e: unknown): string | undefined {
   for (let c = e, depth = 0; c !== null && typeof c === 'object' && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
     const code = (c as { code?: unknown }).code;
@@ -50,6 +60,10 @@ export class WriteFaults {
   private fault: string | undefined;
   /** Faults noted so far: a probe clears only when none came while it ran. */
   private faults = 0;
+  /** When the last fault was noted (`performance.now()`): a write issued before it proves nothing. */
+  private lastFaultAt = -Infinity;
+  /** Every fault noted since the store was last writable was a lost connection. */
+  private connectionOnly = true;
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
   private stopped = false;
@@ -62,6 +76,8 @@ export class WriteFaults {
     const code = storageFault(e);
     if (code === undefined || this.stopped) return;
     this.faults++;
+    this.lastFaultAt = performance.now();
+    if (!connectionLost(code)) this.connectionOnly = false;
     const was = this.fault;
     this.fault = code;
     if (was === undefined) {
@@ -93,6 +109,28 @@ export class WriteFaults {
     if (e !== undefined) throw e;
   }
 
+  /**
+   * A write issued at `issuedAt` (`performance.now()`) was acknowledged: the store takes
+   * writes, unless a fault was noted after the write was issued.
+   *
+   * @example
+   * const at = performance.now(); await write(); faults.written(at);
+   */
+  written(issuedAt: number): void {
+    if (this.fault === undefined || this.stopped || issuedAt <= this.lastFaultAt) return;
+    this.clear('a write succeeded');
+  }
+
+  /**
+   * The store is reached again after it was taken for down: a fault that was only a lost
+   * connection is cleared at once; another (read-only, disk full) is probed at once.
+   */
+  reachable(): void {
+    if (this.fault === undefined || this.stopped) return;
+    if (this.connectionOnly) this.clear('the store is reached again');
+    else void this.probe();
+  }
+
   /** Calls `fn` on every change: the fault (`store.not-writable`), or undefined once cleared. */
   onChange(fn: (fault: PortcullisError | undefined) => void): void {
     this.listeners.add(fn);
@@ -111,17 +149,22 @@ export class WriteFaults {
     try {
       await this.o.probe();
       if (seen !== this.faults || this.fault === undefined) return;
-      this.o.logger?.info({ code: this.fault }, 'the durable store takes writes again; /readyz is ready');
-      this.fault = undefined;
-      clearInterval(this.timer);
-      this.timer = undefined;
-      this.emit();
+      this.clear('a probe write succeeded');
     } catch (e) {
       // a storage fault was noted by the probe's own statement; anything else (a lock wait) proves nothing either way
       if (storageFault(e) === undefined) this.o.logger?.warn({ err: e }, 'the durable store write probe failed; trying again');
     } finally {
       this.probing = false;
     }
+  }
+
+  private clear(why: string): void {
+    this.o.logger?.info({ code: this.fault, why }, 'the durable store takes writes again; /readyz is ready');
+    this.fault = undefined;
+    this.connectionOnly = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.emit();
   }
 
   private emit(): void {
