@@ -32,7 +32,6 @@ export const DECRYPT_OPS: Readonly<Record<JweAlg, readonly string[]>> = {
   'ECDH-ES+A256KW': ['deriveBits', 'deriveKey', 'decrypt'],
 };
 
-export { MIN_RSA_BITS } from '../key-strength.js';
 /** Default upper bound on a JWE as received (compact string or JSON text). */
 export const DEFAULT_MAX_JWE_BYTES = 1024 * 1024;
 /** A general JSON JWE may list this many recipients at most. */
