@@ -90,5 +90,7 @@ test('attack: app enc-keys add --jwk with an RSA key of public exponent 1 or an 
     assert.equal(r.code, 1, e);
     assert.equal(r.stderr, 'error: request.invalid: jwk: the RSA public exponent must be odd and at least 3\n', e);
   }
-  assert.deepEqual(JSON.parse((await cli('app', 'enc-keys', 'list', app.clientId, '--json')).stdout), []);
+  const list = await cli('app', 'enc-keys', 'list', app.clientId, '--json');
+  assert.equal(list.code, 0, list.stderr);
+  assert.deepEqual(JSON.parse(list.stdout), []);
 });
