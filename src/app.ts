@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { Server as TlsServer } from 'node:tls';
+import { join } from 'node:path';
 import { envelopeSecretBox } from './crypto/secret-box.js';
 import { CertificateAuthority } from './pki/authority.js';
 import { fileSignerKind, SignerRegistry } from './pki/signer.js';
@@ -22,6 +23,7 @@ import type { Config } from './core/config/schema.js';
 import { EventBus, type ClusterEvent } from './core/events.js';
 import type { EphemeralStore } from './core/ephemeral.js';
 import { createLogger, type Logger } from './core/logger.js';
+import { ANCHOR_FILE, AuditAnchor } from './audit/anchor.js';
 import { openAuditHeadKey, type AuditHeadKey } from './audit/head-key.js';
 import { AuditTrail } from './audit/trail.js';
 import { Envelope } from './crypto/envelope.js';
@@ -63,6 +65,14 @@ export interface StartOptions {
   clock?: Clock;
   /** Listen on port 0 for every plane (tests). */
   ephemeralPorts?: boolean;
+  /**
+   * Start although the audit trail no longer holds what this node saw (`audit.rolled-back`)
+   * or its anchor cannot be trusted (`audit.anchor-invalid`): audited, and the anchor is
+   * rewritten at the trail's head (`start --accept-audit-rollback`, after a legitimate restore).
+   */
+  acceptAuditRollback?: boolean;
+  /** How often the audit anchor follows the head (tests; audit/anchor.ts `ANCHOR_INTERVAL_MS`). */
+  auditAnchorIntervalMs?: number;
   /**
    * Set only by the gateway thread (gateway/thread-entry.ts): serve the gateway plane
    * alone, on `listen` when given, with the main thread's ephemeral store when given,
@@ -113,6 +123,8 @@ export interface CoreServices {
   audit: AuditTrail;
   /** Authenticates the audit chain's head (audit/head-key.ts): every append records its MAC, verify checks it. */
   auditHeadKey: AuditHeadKey;
+  /** The newest audit event this node saw, kept outside the database (audit/anchor.ts); set by a node's main thread at start, verify checks it. */
+  auditAnchor?: AuditAnchor;
   metrics: Registry;
   clock: Clock;
   logger: Logger;
@@ -407,6 +419,17 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   // the admin plane manages users, so it needs the identity services too
   const s = planes.includes('identity') || planes.includes('admin') ? await openServices(loaded, openOpts) : withoutIdentity(await openCoreServices(loaded, openOpts));
   const { config, logger } = s;
+  // before anything else this node does: a database set back from what the node saw is refused (audit/anchor.ts)
+  if (!inThread) {
+    try {
+      s.auditAnchor = await AuditAnchor.open({ file: join(s.dir, ANCHOR_FILE), store: s.store, headKey: s.auditHeadKey, audit: s.audit, logger, now: () => s.clock.now(), accept: opts.acceptAuditRollback ?? false });
+    } catch (e) {
+      await s.ephemeral.close().catch(() => undefined);
+      await s.store.close().catch(() => undefined);
+      throw e;
+    }
+    s.auditAnchor.start(opts.auditAnchorIntervalMs);
+  }
   if (!inThread && loaded.ignoredEnv.length > 0) logger.info({ variables: loaded.ignoredEnv }, 'PORTCULLIS_* variables that name no configuration key were left alone');
   // the gateway on a thread of its own (gateway/thread.ts); an injected clock cannot cross threads
   const threaded = !inThread && config.gateway.thread && planes.includes('gateway') && planes.length > 1 && opts.clock === undefined;
@@ -564,6 +587,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   } catch (e) {
     inForce?.stop();
     for (const t of timers) clearInterval(t);
+    await s.auditAnchor?.close(false);
     for (const { server } of servers) server.close();
     await gatewayThread?.close().catch(() => undefined);
     await webhookWorker.stop();
@@ -596,6 +620,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         await webhookWorker.stop();
         // a store that cannot take them now must not keep the node from stopping: say what is lost
         await s.audit.flush().catch((err: unknown) => logger.error({ err, events: s.audit.pending }, 'audit events could not be written before stopping and are lost'));
+        // what this node saw last, for its next start
+        await s.auditAnchor?.close();
         await s.webhooks.flush();
         await s.events.stop().catch(() => undefined);
         await s.ephemeral.close();

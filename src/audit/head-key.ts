@@ -18,7 +18,7 @@
  * successor a MAC. Someone with the database alone can change neither the key nor that
  * legacy head.
  */
-import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 
@@ -95,6 +95,22 @@ export class AuditHeadKey {
     const want = Buffer.from(this.mac(head.seq, head.hash), 'hex');
     const got = Buffer.from(head.mac, 'hex');
     return got.length === want.length && timingSafeEqual(got, want);
+  }
+
+  /**
+   * A key for another purpose, derived from this one with HKDF-SHA-256 (`purpose` is its
+   * info): as hard to come by as the audit key (the master key opens it), and unrelated to
+   * it and to the keys of other purposes.
+   *
+   * @example const anchorKey = headKey.derive('audit-anchor');
+   */
+  derive(purpose: string): KeyObject {
+    const bytes = Buffer.from(hkdfSync('sha256', this.key, Buffer.alloc(0), `portcullis ${purpose}`, KEY_BYTES));
+    try {
+      return createSecretKey(bytes);
+    } finally {
+      bytes.fill(0);
+    }
   }
 
   /** A random key for a store of its own (tests, a store without an envelope). */

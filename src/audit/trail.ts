@@ -85,8 +85,9 @@ function forged(rows: number, head: RecordedHead): VerifyResult {
  * the store whose creation is audited: else its rows (and head) were deleted.
  *
  * What it cannot detect: the whole trail set back to an earlier state that Portcullis
- * itself wrote (rows and head restored from an older copy). Record the `head` it returns
- * outside the database to detect that.
+ * itself wrote (rows and head restored from an older copy). A node's audit anchor
+ * (anchor.ts), kept outside the database, detects that: its start and the admin API's
+ * verify check it after this.
  *
  * @example
  * const r = await verifyAuditChain(store, headKey);

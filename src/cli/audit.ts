@@ -49,12 +49,13 @@ export function registerAudit(program: Command): void {
       }),
     );
   withNodeOptions(audit.command('verify'))
-    .description('verify the hash chain; exits 1 and names the first broken row')
+    .description('verify the hash chain, and that it still holds the newest event the node saw; exits 1 and names the first broken row')
     .option('--json', 'print JSON')
     .action(
       action(async (o: NodeOptions & { json?: boolean }) => {
-        const r = await adminClient(o).call<{ ok: boolean; rows: number; code?: 'audit.chain-broken' | 'audit.trail-missing' | 'audit.head-forged'; brokenAt?: number; reason?: string; head?: { seq: number; hash: string } }>('GET', '/v1/audit/verify');
+        const r = await adminClient(o).call<{ ok: boolean; rows: number; code?: 'audit.chain-broken' | 'audit.trail-missing' | 'audit.head-forged' | 'audit.rolled-back' | 'audit.anchor-invalid'; brokenAt?: number; reason?: string; head?: { seq: number; hash: string } }>('GET', '/v1/audit/verify');
         if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+        if (!r.ok && (r.code === 'audit.rolled-back' || r.code === 'audit.anchor-invalid')) throw new CliError(r.code, `${r.reason ?? 'the trail is not what this node saw'} (the chain itself verifies: ${r.rows} rows)`);
         if (!r.ok) throw new CliError(r.code ?? 'audit.chain-broken', `${r.reason ?? 'the chain does not verify'} (first broken row: ${r.brokenAt}; ${r.rows} rows before it verify)`);
         if (!o.json) process.stdout.write(`ok: ${r.rows} rows verified${r.head ? `; head: row ${r.head.seq}, hash ${r.head.hash}` : ''}\n`);
       }),

@@ -12,8 +12,9 @@ export function registerStart(program: Command): void {
   withDirOptions(program.command('start'))
     .description('start a node (identity, gateway and admin planes as configured)')
     .option('--init', 'initialise the directory first when it is not (never overwrites)')
+    .option('--accept-audit-rollback', 'start although the audit trail is behind what this node saw (after a legitimate restore of the database) or its audit anchor cannot be trusted: audited, and the anchor is rewritten')
     .action(
-      action(async (o: { dir?: string; config?: string; init?: boolean }) => {
+      action(async (o: { dir?: string; config?: string; init?: boolean; acceptAuditRollback?: boolean }) => {
         const { startPortcullis } = await import('../app.js');
         if (o.init) {
           const { initPortcullis } = await import('../init.js');
@@ -21,7 +22,7 @@ export function registerStart(program: Command): void {
           const r = await initPortcullis(o.dir ?? defaultDir(), { logger: silentLogger });
           for (const f of r.created) process.stderr.write(`created ${f}\n`);
         }
-        const node = await startPortcullis({ configFile: configFileOf(o) });
+        const node = await startPortcullis({ configFile: configFileOf(o), ...(o.acceptAuditRollback ? { acceptAuditRollback: true } : {}) });
         process.stderr.write(`portcullis: serving ${Object.entries(node.urls).map(([plane, url]) => `${plane} ${url}`).join(', ')}\n`);
         // After a hang-up, stderr is a terminal that is gone: a failed write (EIO) must not end the stop half-way.
         process.stderr.on('error', () => undefined);
