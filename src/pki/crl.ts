@@ -1,14 +1,17 @@
 /**
  * Certificate revocation lists (RFC 5280 §5): v2 CRLs with CRL number and AKI,
- * one per issuing CA, regenerated on revoke and before they go stale. Served as
- * DER and PEM (label `X509 CRL`, which OpenSSL expects).
+ * one per issuing CA, regenerated on revoke and before they go stale. One CRL per CA is
+ * published in the store and served by every node of a cluster, so the CRL number only
+ * goes up whichever node a client asks, and across restarts. Served as DER and PEM
+ * (label `X509 CRL`, which OpenSSL expects).
  */
 import { AlgorithmIdentifier, CRLNumber, CertificateList, CRLReason, Name, RevokedCertificate, TBSCertList, Time, Version } from '@peculiar/asn1-x509';
+import { createHash } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { EXT, akiValue, bufferOf, extensionOf, keyIdentifier, preEncoded, serialize } from './certificate.js';
 import { toPem } from './pem.js';
 import type { CaSigner } from './signer.js';
-import { REVOCATION_REASONS, type CertificateStore } from './store.js';
+import { REVOCATION_REASONS, type CertificateRecord, type CertificateStore } from './store.js';
 
 export interface CrlSigningCa {
   id: string;
@@ -26,21 +29,24 @@ export interface Crl {
   nextUpdate: number;
 }
 
-/**
- * Builds and signs a fresh CRL for `ca` with the next CRL number.
- * @example const crl = await buildCrl(store, clock, ca, 86_400_000);
- */
-export async function buildCrl(store: CertificateStore, clock: Clock, ca: CrlSigningCa, validityMs: number): Promise<Crl> {
-  const now = Math.floor(clock.now() / 1000) * 1000;
-  const nextUpdate = now + validityMs;
-  // One snapshot: a CRL with a higher number is never built from an older read of the
-  // revocations than a lower-numbered one (RFC 5280 §5.2.3: the number shows supersession).
-  const snapshot = await store.crlSnapshot(ca.id);
-  const number = snapshot.number;
+/** The revoked certificates a CRL built at `now` lists, by serial. */
+function crlEntries(revoked: CertificateRecord[], now: number, validityMs: number): CertificateRecord[] {
   // RFC 5280 §3.3: "An entry MUST NOT be removed from the CRL until it appears on one regularly
   // scheduled CRL issued beyond the revoked certificate's validity period": kept for one CRL validity past notAfter.
-  const revoked = snapshot.revoked.filter((r) => r.notAfter + validityMs >= now).sort((a, b) => a.serial.localeCompare(b.serial));
-  const entries = revoked.map(
+  return revoked.filter((r) => r.notAfter + validityMs >= now).sort((a, b) => a.serial.localeCompare(b.serial));
+}
+
+/** What a CRL's entries say (serial, date, reason), as a digest: equal digests, equal lists. */
+function entriesDigest(entries: CertificateRecord[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify(entries.map((r) => [r.serial, r.revokedAt, r.reason])))
+    .digest('base64url');
+}
+
+/** Signs a CRL numbered `number` issued at `now` listing `entries` (from `crlEntries`). */
+async function signCrl(ca: CrlSigningCa, number: bigint, now: number, validityMs: number, entries: CertificateRecord[]): Promise<Crl> {
+  const nextUpdate = now + validityMs;
+  const revoked = entries.map(
     (r) =>
       new RevokedCertificate({
         // The inventory keeps a serial as the hex of its INTEGER content octets.
@@ -59,7 +65,7 @@ export async function buildCrl(store: CertificateStore, clock: Clock, ca: CrlSig
       issuer: preEncoded<Name>(ca.subject),
       thisUpdate: new Time(now),
       nextUpdate: new Time(nextUpdate),
-      ...(entries.length ? { revokedCertificates: entries } : {}),
+      ...(revoked.length ? { revokedCertificates: revoked } : {}),
       crlExtensions: [
         extensionOf(EXT.authorityKeyIdentifier, false, akiValue(keyIdentifier(ca.spki))),
         extensionOf(EXT.crlNumber, false, serialize(new CRLNumber(Number(number)))),
@@ -76,9 +82,48 @@ export async function buildCrl(store: CertificateStore, clock: Clock, ca: CrlSig
   return { der, pem: toPem(der, 'X509 CRL'), number, thisUpdate: now, nextUpdate };
 }
 
+/** Whether a CRL is past half of its validity: time a new one was issued, so a client never holds one past nextUpdate. */
+function due(crl: { thisUpdate: number; nextUpdate: number }, now: number): boolean {
+  return now >= crl.thisUpdate + (crl.nextUpdate - crl.thisUpdate) / 2;
+}
+
 /**
- * Keeps the current CRL of one CA: regenerates it after a revocation and once half
- * of its validity has passed, so a client never holds one past nextUpdate.
+ * Builds and signs a fresh CRL for `ca` with the next CRL number, for this caller alone (a
+ * one-off CRL: nodes serve the published one, `publishCrl`).
+ * @example const crl = await buildCrl(store, clock, ca, 86_400_000);
+ */
+export async function buildCrl(store: CertificateStore, clock: Clock, ca: CrlSigningCa, validityMs: number): Promise<Crl> {
+  const now = Math.floor(clock.now() / 1000) * 1000;
+  // One snapshot: a CRL with a higher number is never built from an older read of the
+  // revocations than a lower-numbered one (RFC 5280 §5.2.3: the number shows supersession).
+  const snapshot = await store.crlSnapshot(ca.id);
+  return signCrl(ca, snapshot.number, now, validityMs, crlEntries(snapshot.revoked, now, validityMs));
+}
+
+/**
+ * The CRL of `ca` every node serves (RFC 5280 §5.2.3: one number sequence per issuer): the
+ * published one while it lists what a CRL built now would list and is not past half of its
+ * validity; otherwise a new one, numbered above every CRL published before, is signed and
+ * published. Nodes publish one after the other (the store's lock), so of two nodes asking at
+ * once one signs and the other gets that CRL: the same number and the same bytes.
+ * @example const crl = await publishCrl(store, clock, ca, 86_400_000);
+ */
+export async function publishCrl(store: CertificateStore, clock: Clock, ca: CrlSigningCa, validityMs: number): Promise<Crl> {
+  const p = await store.publishCrl(ca.id, async ({ published, next, revoked }) => {
+    const now = Math.floor(clock.now() / 1000) * 1000;
+    const entries = crlEntries(revoked, now, validityMs);
+    const digest = entriesDigest(entries);
+    if (published && published.entriesDigest === digest && !due(published, now)) return null;
+    return { ...(await signCrl(ca, next, now, validityMs, entries)), entriesDigest: digest };
+  });
+  return { der: p.der, pem: toPem(p.der, 'X509 CRL'), number: p.number, thisUpdate: p.thisUpdate, nextUpdate: p.nextUpdate };
+}
+
+/**
+ * Keeps the current CRL of one CA in memory (no store access per request): the published
+ * one (`publishCrl`), read again after a revocation (this node's or another's, told by the
+ * `cert.revoked` event) and once half of its validity has passed, so a client never holds
+ * one past nextUpdate.
  */
 export class CrlPublisher {
   private current: Crl | null = null;
@@ -95,21 +140,23 @@ export class CrlPublisher {
     return this.current !== null || this.pending !== null;
   }
 
-  /** The CRL to serve; fresh when the previous one is past half of its validity. */
+  /** The CRL to serve; read again when the one in hand is past half of its validity. */
   async get(): Promise<Crl> {
     const c = this.current;
-    if (c && this.clock.now() < c.thisUpdate + this.validityMs / 2) return c;
+    if (c && !due(c, this.clock.now())) return c;
     return this.regenerate();
   }
 
   /**
-   * Builds a new CRL now (after a revocation); builds are serialised so the newest one
-   * sees every stored revocation. A failed build leaves no CRL in hand, so `get()` retries.
+   * Brings the CRL in hand up to date with the store now (after a revocation): the published
+   * one, or a new one published when that one lacks a revocation or is due. Calls are
+   * serialised so the newest one sees every stored revocation. A failure leaves no CRL in
+   * hand, so `get()` retries.
    */
   async regenerate(): Promise<Crl> {
     const build = (this.pending ?? Promise.resolve())
       .catch(() => undefined)
-      .then(() => buildCrl(this.store, this.clock, this.ca, this.validityMs))
+      .then(() => publishCrl(this.store, this.clock, this.ca, this.validityMs))
       .then(
         (crl) => (this.current = crl),
         (e: unknown) => {

@@ -1,11 +1,14 @@
 /** In-memory CertificateStore, for tests and single-process trials. */
 import { PortcullisError } from '../core/errors.js';
-import type { CaRecord, CertificateFilter, CertificateRecord, CertificateStore, RevocationReason } from './store.js';
+import type { CaRecord, CertificateFilter, CertificateRecord, CertificateStore, CrlPublication, PublishedCrl, RevocationReason } from './store.js';
 
 export class MemoryCertificateStore implements CertificateStore {
   private readonly certs = new Map<string, CertificateRecord>();
   private readonly cas = new Map<string, CaRecord>();
   private readonly crlNumbers = new Map<string, bigint>();
+  private readonly publishedCrls = new Map<string, PublishedCrl>();
+  /** The publication under way per CA: the next one waits for it (the durable adapters' row lock). */
+  private readonly publishing = new Map<string, Promise<unknown>>();
 
   async insertCertificate(rec: CertificateRecord): Promise<void> {
     if (this.certs.has(rec.serial)) throw new PortcullisError('conflict', `a certificate with serial ${rec.serial} exists`);
@@ -56,6 +59,26 @@ export class MemoryCertificateStore implements CertificateStore {
     const number = (this.crlNumbers.get(issuerId) ?? 0n) + 1n;
     this.crlNumbers.set(issuerId, number);
     return { number, revoked: [...this.certs.values()].filter((r) => r.issuerId === issuerId && r.status === 'revoked').map((r) => ({ ...r })) };
+  }
+
+  publishCrl(issuerId: string, decide: (p: CrlPublication) => Promise<PublishedCrl | null>): Promise<PublishedCrl> {
+    const run = async (): Promise<PublishedCrl> => {
+      const published = this.publishedCrls.get(issuerId);
+      const last = this.crlNumbers.get(issuerId) ?? 0n;
+      const next = (published && published.number > last ? published.number : last) + 1n;
+      const fresh = await decide({ published: published && { ...published }, next, revoked: await this.listRevoked(issuerId) });
+      if (fresh === null) {
+        if (published === undefined) throw new PortcullisError('internal', 'no CRL was published and none was built');
+        return { ...published };
+      }
+      if (fresh.number !== next) throw new PortcullisError('internal', `a CRL must be published with number ${next}, not ${fresh.number}`);
+      this.crlNumbers.set(issuerId, next);
+      this.publishedCrls.set(issuerId, { ...fresh });
+      return { ...fresh };
+    };
+    const p = (this.publishing.get(issuerId) ?? Promise.resolve()).catch(() => undefined).then(run);
+    this.publishing.set(issuerId, p);
+    return p;
   }
 
   async insertCa(rec: CaRecord): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * What the certificate authority needs from durable storage: the inventory of
  * issued certificates, the CA records (certificates with their keys encrypted at
- * rest) and one CRL number counter per CA. Adapters (memory, SQLite, PostgreSQL)
+ * rest), one CRL number counter per CA and the CRL each CA last published. Adapters (memory, SQLite, PostgreSQL)
  * implement it; the domain never imports an adapter.
  */
 
@@ -76,6 +76,27 @@ export interface CaRecord {
   createdAt: number;
 }
 
+/** A CRL as published for the whole cluster: every node serves this one (RFC 5280 §5.2.3: one number sequence per issuer). */
+export interface PublishedCrl {
+  number: bigint;
+  thisUpdate: number;
+  nextUpdate: number;
+  /** Digest of the entries it lists: a CRL built now with the same digest would list the same revocations. */
+  entriesDigest: string;
+  /** The signed CRL, DER. */
+  der: Uint8Array;
+}
+
+/** What `publishCrl` hands the decision whether to publish a new CRL. */
+export interface CrlPublication {
+  /** The CRL published last; undefined before the first. */
+  published: PublishedCrl | undefined;
+  /** The number a CRL published now takes: above every number drawn or published before. */
+  next: bigint;
+  /** The issuer's revoked certificates, including expired ones, read under the same lock. */
+  revoked: CertificateRecord[];
+}
+
 export interface CertificateStore {
   insertCertificate(rec: CertificateRecord): Promise<void>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
@@ -98,6 +119,15 @@ export interface CertificateStore {
    * revocation committed before the call.
    */
   crlSnapshot(issuerId: string): Promise<{ number: bigint; revoked: CertificateRecord[] }>;
+  /**
+   * Publishes the CRL of a CA for every node. In one transaction that holds the CA's CRL
+   * number counter (so calls on any nodes run one after the other), reads the published CRL
+   * and the revoked certificates and calls `decide`: it returns either a new CRL numbered
+   * `next`, which becomes the published one (the counter moves to its number), or null to
+   * keep the published one (never null before the first). Returns the CRL published when
+   * the call ends. `decide` must not use the store.
+   */
+  publishCrl(issuerId: string, decide: (p: CrlPublication) => Promise<PublishedCrl | null>): Promise<PublishedCrl>;
 
   insertCa(rec: CaRecord): Promise<void>;
   getCa(id: string): Promise<CaRecord | undefined>;

@@ -22,13 +22,17 @@ test('a revoked certificate stays on the first CRL issued after it expired, and 
   const crl = new CrlPublisher(t.store, t.clock, signingView(t.ca));
   const c = await issueCertificate(t.ctx, { profile: 'client', clientId: 'app1', lifetimeMs: 3_600_000 });
   await revokeCertificate({ store: t.store, clock: t.clock, crls: new Map([[t.ca.record.id, crl]]) }, c.serial, 'keyCompromise');
-  assert.deepEqual(serialsOf((await crl.get()).der), [c.serial]);
-  // the first CRL whose thisUpdate is past the certificate's notAfter
-  t.clock.set(c.notAfter + 1000);
-  const first = await crl.regenerate();
+  const revokedOn = await crl.get();
+  assert.deepEqual(serialsOf(revokedOn.der), [c.serial]);
+  // the first regularly scheduled CRL (half of the validity of the one before) is issued past the certificate's notAfter
+  t.clock.set(revokedOn.thisUpdate + crl.validityMs / 2);
+  const first = await crl.get();
+  assert.ok(first.number > revokedOn.number);
   assert.ok(first.thisUpdate > c.notAfter);
   assert.deepEqual(serialsOf(first.der), [c.serial], 'listed on one CRL issued beyond its validity period');
   // a CRL issued once that one has been superseded by its nextUpdate
   t.clock.set(first.nextUpdate + 1000);
-  assert.deepEqual(serialsOf((await crl.regenerate()).der), []);
+  const next = await crl.get();
+  assert.ok(next.number > first.number);
+  assert.deepEqual(serialsOf(next.der), []);
 });

@@ -161,15 +161,17 @@ test('a CRL that cannot be rebuilt at revocation does not undo the revocation: i
   const { t, crl } = await setup();
   const c = await issueCertificate(t.ctx, { profile: 'client', clientId: 'app1' });
   const before = await crl.get();
-  // the CRL number counter is unavailable once, exactly when the revocation rebuilds the CRL
+  // publishing the CRL fails once, exactly when the revocation rebuilds the CRL
   let fail = false;
+  let failed = 0;
   const store = Object.create(t.store) as typeof t.store;
-  store.crlSnapshot = async (id: string) => {
+  store.publishCrl = async (id, decide) => {
     if (fail) {
       fail = false;
+      failed++;
       throw new Error('database is locked');
     }
-    return t.store.crlSnapshot(id);
+    return t.store.publishCrl(id, decide);
   };
   const publisher = new CrlPublisher(store, t.clock, signingView(t.ca));
   await publisher.get();
@@ -178,6 +180,7 @@ test('a CRL that cannot be rebuilt at revocation does not undo the revocation: i
   const rec = await revokeCertificate({ store, clock: t.clock, crls: new Map([[t.ca.record.id, publisher]]), onRevoked: (r) => void told.push(r.serial) }, c.serial, 'keyCompromise');
   assert.equal(rec.status, 'revoked');
   assert.deepEqual(told, [c.serial], 'the revocation is published to the other nodes');
+  assert.equal(failed, 1, 'the rebuild at revocation failed');
   const after = await publisher.get();
   assert.ok(after.number > before.number);
   const dir = tmp();

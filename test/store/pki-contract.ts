@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { CaRecord, CertificateRecord, CertificateStore, RevocationReason } from '../../src/pki/store.js';
+import type { CaRecord, CertificateRecord, CertificateStore, CrlPublication, PublishedCrl, RevocationReason } from '../../src/pki/store.js';
 import { rejectsWith, storeTests, twoNodes, type StoreHarness } from './store-harness.js';
 
 const T0 = 1_700_000_000_000;
@@ -188,6 +188,53 @@ export function runCertificateStoreSuite(name: string, make: () => Promise<Store
     assert.deepEqual(snap.revoked.map((r) => [r.serial, r.status, r.reason]), [['01', 'revoked', 'keyCompromise']]);
     assert.equal((await s.crlSnapshot('int-3')).number, 1n);
     assert.deepEqual((await s.crlSnapshot('int-3')).revoked, []);
+  });
+
+  t('publishCrl: the first call publishes a CRL numbered above the counter; null keeps the published one; a new one takes the next number (per CA)', async (open) => {
+    const s = await open();
+    await s.insertCertificate(cert('01'));
+    await s.revokeCertificate('01', T0 + 1, 'keyCompromise');
+    assert.equal(await s.nextCrlNumber('int-1'), 1n); // a number the previous version drew
+    const seen: CrlPublication[] = [];
+    const crl = (n: bigint, digest: string): PublishedCrl => ({ number: n, thisUpdate: T0 + Number(n), nextUpdate: T0 + DAY, entriesDigest: digest, der: der() });
+    const first = await s.publishCrl('int-1', async (p) => (seen.push(p), crl(p.next, 'a')));
+    assert.equal(first.number, 2n);
+    assert.equal(seen[0]!.published, undefined);
+    assert.deepEqual(seen[0]!.revoked.map((r) => [r.serial, r.reason]), [['01', 'keyCompromise']]);
+    const kept = await s.publishCrl('int-1', async (p) => (seen.push(p), null));
+    assert.deepEqual(kept, first);
+    assert.deepEqual(seen[1]!.published, first);
+    assert.equal(seen[1]!.next, 3n);
+    const second = await s.publishCrl('int-1', async (p) => crl(p.next, 'b'));
+    assert.equal(second.number, 3n);
+    assert.deepEqual(await s.publishCrl('int-1', async () => null), second);
+    assert.equal(await s.nextCrlNumber('int-1'), 4n, 'publishing moves the counter');
+    assert.equal((await s.publishCrl('int-2', async (p) => crl(p.next, 'c'))).number, 1n);
+    await rejectsWith(s.publishCrl('int-3', async () => null), 'internal');
+    await rejectsWith(s.publishCrl('int-1', async (p) => crl(p.next + 1n, 'd')), 'internal');
+    assert.deepEqual(await s.publishCrl('int-1', async () => null), second, 'a refused publication changes nothing');
+  });
+
+  t('publishCrl race — 20 concurrent publications (two nodes when supported) run one after the other: each sees what the one before left, numbers only go up', async (open, h) => {
+    const [a, b] = await twoNodes(open, h);
+    const order: Array<[bigint | undefined, bigint]> = [];
+    const got = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 ? a : b).publishCrl('int-1', async (p) => {
+          await new Promise((r) => setTimeout(r, 2));
+          // every other caller finds nothing to change and keeps the published CRL
+          const keep = p.published !== undefined && i % 4 >= 2;
+          order.push([p.published?.number, keep ? p.published!.number : p.next]);
+          return keep ? null : { number: p.next, thisUpdate: T0, nextUpdate: T0 + DAY, entriesDigest: String(i), der: der() };
+        }),
+      ),
+    );
+    assert.equal(order[0]![0], undefined);
+    for (let i = 1; i < order.length; i++) assert.equal(order[i]![0], order[i - 1]![1], `publication ${i} saw CRL ${order[i]![0]}, the one before left ${order[i - 1]![1]}`);
+    const last = await a.publishCrl('int-1', async () => null);
+    assert.deepEqual(await b.publishCrl('int-1', async () => null), last);
+    assert.ok(got.every((c) => c.number <= last.number));
+    assert.equal(last.number, BigInt(new Set(got.map((c) => c.number)).size));
   });
 
   t('CA records: insert, get and list round-trip (offline key as null); duplicate id is a conflict', async (open) => {

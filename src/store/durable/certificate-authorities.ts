@@ -1,7 +1,7 @@
-/** Queries on the `certificate_authorities` and `crl_numbers` tables (CertificateStore CA records). */
+/** Queries on the `certificate_authorities`, `crl_numbers` and `published_crls` tables (CertificateStore CA records and CRLs). */
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
-import type { CaRecord, CaRole } from '../../pki/store.js';
+import type { CaRecord, CaRole, PublishedCrl } from '../../pki/store.js';
 import { fromDbBytes, toDbBytes } from './certificates.js';
 import type { CertificateAuthoritiesTable, Database } from './schema.js';
 
@@ -74,4 +74,35 @@ export async function nextCrlNumber(db: Kysely<Database>, issuerId: string): Pro
     .returning('last_number')
     .executeTakeFirstOrThrow();
   return BigInt(r.last_number);
+}
+
+/**
+ * The CA's CRL number counter (0 before any), its row locked until the transaction `db`
+ * ends: an upsert that changes nothing still takes the row lock on PostgreSQL (and waits
+ * on a concurrent first insert); SQLite transactions hold the write lock from BEGIN IMMEDIATE.
+ */
+export async function lockCrlNumber(db: Kysely<Database>, issuerId: string): Promise<bigint> {
+  const r = await db
+    .insertInto('crl_numbers')
+    .values({ issuer_id: issuerId, last_number: 0 })
+    .onConflict((oc) => oc.column('issuer_id').doUpdateSet({ last_number: sql<number>`crl_numbers.last_number` }))
+    .returning('last_number')
+    .executeTakeFirstOrThrow();
+  return BigInt(r.last_number);
+}
+
+export async function getPublishedCrl(db: Kysely<Database>, issuerId: string): Promise<PublishedCrl | undefined> {
+  const r = await db.selectFrom('published_crls').selectAll().where('issuer_id', '=', issuerId).executeTakeFirst();
+  return r && { number: BigInt(r.number), thisUpdate: Number(r.this_update), nextUpdate: Number(r.next_update), entriesDigest: r.entries_digest, der: fromDbBytes(r.der) };
+}
+
+/** Stores `crl` as the CA's published CRL and moves its counter to the CRL's number (under `lockCrlNumber`). */
+export async function putPublishedCrl(db: Kysely<Database>, issuerId: string, crl: PublishedCrl): Promise<void> {
+  const row = { number: Number(crl.number), this_update: crl.thisUpdate, next_update: crl.nextUpdate, entries_digest: crl.entriesDigest, der: toDbBytes(crl.der) };
+  await db.updateTable('crl_numbers').set({ last_number: Number(crl.number) }).where('issuer_id', '=', issuerId).execute();
+  await db
+    .insertInto('published_crls')
+    .values({ issuer_id: issuerId, ...row })
+    .onConflict((oc) => oc.column('issuer_id').doUpdateSet(row))
+    .execute();
 }

@@ -109,6 +109,17 @@ export interface CrlNumbersTable {
   last_number: number;
 }
 
+/** The CRL a CA last published, which every node serves (0019). */
+export interface PublishedCrlsTable {
+  issuer_id: string;
+  number: number;
+  this_update: number;
+  next_update: number;
+  entries_digest: string;
+  /** DER; reads back as a Buffer. */
+  der: Uint8Array;
+}
+
 export interface PasswordHashesTable {
   user_id: string;
   hash: string;
@@ -195,6 +206,7 @@ export interface Database {
   certificates: CertificatesTable;
   certificate_authorities: CertificateAuthoritiesTable;
   crl_numbers: CrlNumbersTable;
+  published_crls: PublishedCrlsTable;
   password_hashes: PasswordHashesTable;
   mfa_enrollments: MfaEnrollmentsTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;

@@ -13,7 +13,7 @@ import type { AuditEventInput, AuditRow } from '../../audit/store.js';
 import type { AuditHeadKey, RecordedHead } from '../../audit/head-key.js';
 import type { KeyPatch, StoredKey } from '../../crypto/store.js';
 import type { AppPatch, AppRecord, RevokedToken } from '../../tokens/store.js';
-import type { CaRecord, CertificateFilter, CertificateRecord, RevocationReason } from '../../pki/store.js';
+import type { CaRecord, CertificateFilter, CertificateRecord, CrlPublication, PublishedCrl, RevocationReason } from '../../pki/store.js';
 import type { FactorEnrollment, RecoveryCodeRecord } from '../../mfa/store.js';
 import type { AppSigningKeyRecord } from '../../tokens/app-keys-store.js';
 import type { AttemptResult, DeliveryCap, DeliveryRecord, WebhookEvents, WebhookRecord } from '../../webhooks/store.js';
@@ -255,6 +255,26 @@ export class KyselyDurableStore implements DurableStore {
       db.transaction().execute(async (trx) => {
         const number = await cas.nextCrlNumber(trx, issuerId);
         return { number, revoked: await certs.listRevoked(trx, issuerId) };
+      }),
+    );
+  }
+  publishCrl(issuerId: string, decide: (p: CrlPublication) => Promise<PublishedCrl | null>): Promise<PublishedCrl> {
+    // The counter row stays locked until commit (see crlSnapshot): publications on all nodes
+    // run one after the other, each reading what the previous one committed.
+    return this.run('publishCrl', (db) =>
+      db.transaction().execute(async (trx) => {
+        const last = await cas.lockCrlNumber(trx, issuerId);
+        const published = await cas.getPublishedCrl(trx, issuerId);
+        const revoked = await certs.listRevoked(trx, issuerId);
+        const next = (published && published.number > last ? published.number : last) + 1n;
+        const fresh = await decide({ published, next, revoked });
+        if (fresh === null) {
+          if (published === undefined) throw new PortcullisError('internal', 'no CRL was published and none was built');
+          return published;
+        }
+        if (fresh.number !== next) throw new PortcullisError('internal', `a CRL must be published with number ${next}, not ${fresh.number}`);
+        await cas.putPublishedCrl(trx, issuerId, fresh);
+        return fresh;
       }),
     );
   }

@@ -26,6 +26,7 @@ import { auditHeadMac } from './0015-audit-head-mac.js';
 import { webhookDeliveryPerSubscription } from './0016-webhook-delivery-per-subscription.js';
 import { appServedAudiences } from './0017-app-served-audiences.js';
 import { lockoutState } from './0018-lockout-state.js';
+import { publishedCrls } from './0019-published-crls.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -47,6 +48,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0016-webhook-delivery-per-subscription': webhookDeliveryPerSubscription,
   '0017-app-served-audiences': appServedAudiences,
   '0018-lockout-state': lockoutState,
+  '0019-published-crls': publishedCrls,
 };
 
 /**
