@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fast
 import type { TlsOptions } from 'node:tls';
 import type { CertificateAuthority } from '../pki/authority.js';
 import { peerCertificate } from '../gateway/client-certificate-policy.js';
-import { pkiRoutes, type PkiRoutesOptions } from './pki-routes.js';
+import { ocspBadUrl, pkiRoutes, type PkiRoutesOptions } from './pki-routes.js';
 import type { JWK } from 'jose';
 import type { Logger } from '../core/logger.js';
 import type { KeyRing } from '../crypto/keyring.js';
@@ -68,7 +68,7 @@ export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
   // The client address (`clientAddress`: the sign-in attempt caps and their audit events) is the
   // nearest X-Forwarded-For entry that is not a trusted proxy, read only when the peer is one.
   const trustProxy = proxyTrust(d.trustedProxies ?? []);
-  const app = createHttpServer(d.logger, { bodyLimit: 64 * 1024, trustProxy, ...(d.https ? ({ https: d.https } as FastifyServerOptions) : {}) });
+  const app = createHttpServer(d.logger, { bodyLimit: 64 * 1024, trustProxy, ...(d.https ? ({ https: d.https } as FastifyServerOptions) : {}) }, d.pki ? { badUrl: ocspBadUrl } : {});
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
   const stripForwarded = forwardedHeaderGuard(d.trustedProxies ?? []);

@@ -20,7 +20,7 @@ import { parseCertificate } from '../pki/parse.js';
 import type { CertificateRecord } from '../pki/store.js';
 import { peerCertificate } from '../gateway/client-certificate-policy.js';
 import type { CertificateAuthority } from '../pki/authority.js';
-import { OCSP_STATUS, decodeOcspGet, ocspResponseStatus } from '../pki/ocsp.js';
+import { OCSP_STATUS, decodeOcspGet, ocspError, ocspResponseStatus } from '../pki/ocsp.js';
 import { toPem } from '../pki/pem.js';
 import { jsonBodyParser } from './json-body.js';
 import type { IssuedCertificate } from '../pki/issue.js';
@@ -64,6 +64,17 @@ function sendOcsp(reply: FastifyReply, der: Uint8Array, cacheable: boolean): Fas
   reply.header('content-type', 'application/ocsp-response');
   reply.header('cache-control', cacheable ? `public, max-age=${OCSP_MAX_AGE_S}, no-transform` : 'no-store');
   return reply.send(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
+}
+
+/**
+ * The identity plane's answer to a path fastify rejects before routing (not validly
+ * percent-encoded, `createHttpServer`'s `badUrl`): under GET /pki/ocsp/ an OCSP client
+ * expects an OCSP response (RFC 6960 §2.3), so it gets `malformedRequest`, as a POST of
+ * malformed DER does; elsewhere undefined (the plane's problem+json 400).
+ */
+export function ocspBadUrl(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+  if ((req.method !== 'GET' && req.method !== 'HEAD') || !req.url.startsWith('/pki/ocsp/')) return undefined;
+  return sendOcsp(reply, ocspError(OCSP_STATUS.malformedRequest), false);
 }
 
 /**

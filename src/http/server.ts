@@ -62,7 +62,18 @@ function onClientError(err: Error & { code?: string }, socket: Duplex): void {
   socket.destroy();
 }
 
-export function createHttpServer(logger: Logger, options: FastifyServerOptions = {}, extra: { otherMethods?: (path: string) => readonly string[] | undefined } = {}): FastifyInstance {
+export interface HttpServerExtras {
+  /** The methods a path is served with, for 405 (see `notFoundHandler`). */
+  otherMethods?: (path: string) => readonly string[] | undefined;
+  /**
+   * A plane's own answer to a request whose path is not validly percent-encoded (fastify
+   * rejects it before routing), where its clients expect something other than problem+json:
+   * the reply it sent, or undefined for the usual 400.
+   */
+  badUrl?: (req: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
+}
+
+export function createHttpServer(logger: Logger, options: FastifyServerOptions = {}, extra: HttpServerExtras = {}): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: 1 << 20,
@@ -71,8 +82,11 @@ export function createHttpServer(logger: Logger, options: FastifyServerOptions =
     clientErrorHandler: onClientError,
     // raised before routing, so no hook runs: the security headers are set here too
     frameworkErrors: (err, req, reply) => {
+      reply.headers(SECURITY_HEADERS);
+      const own = (err as { code?: string }).code === 'FST_ERR_BAD_URL' ? extra.badUrl?.(req, reply) : undefined;
+      if (own !== undefined) return own;
       const typed = frameworkError(err as { code?: string });
-      return sendWire(reply.headers(SECURITY_HEADERS), req.url.startsWith('/oauth2/') ? oauthError(typed) : problem(typed));
+      return sendWire(reply, req.url.startsWith('/oauth2/') ? oauthError(typed) : problem(typed));
     },
     ...options,
   });
