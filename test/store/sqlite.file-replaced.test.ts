@@ -8,51 +8,20 @@
  * `store.not-writable` — on the main connection and on the audit writer thread's.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, rmSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chainHash } from '../../src/audit/trail.js';
 import { PortcullisError } from '../../src/core/errors.js';
 import { openDurableStore } from '../../src/store/index.js';
 import type { DurableStore } from '../../src/store/types.js';
+import { event, notWritable as notWritableWith, refused as refusedWith, withSqliteStore } from '../support/sqlite-replaced.js';
 
 const REPLACED = /the database file was removed or replaced/;
 
-async function refused(p: Promise<unknown>): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof PortcullisError, String(e));
-    assert.equal(e.code, 'store.unavailable');
-    assert.equal(e.status, 503);
-    assert.match(e.message, REPLACED);
-    return true;
-  });
-}
-
-async function notWritable(store: DurableStore): Promise<void> {
-  await assert.rejects(store.ping(), (e: unknown) => {
-    assert.ok(e instanceof PortcullisError, String(e));
-    assert.equal(e.code, 'store.not-writable');
-    assert.equal(e.details?.['reason'], 'PORTCULLIS_SQLITE_FILE_REPLACED');
-    return true;
-  });
-}
-
-const event = (type: string) => ({ time: Date.now(), type, actor: 'test', data: { n: 1 } });
-
-async function withStore(fn: (store: DurableStore, file: string, dir: string) => Promise<void>, auditThread = false): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-file-replaced-'));
-  const file = join(dir, 'a.db');
-  const store = await openDurableStore(`sqlite:${file}`, { auditThread });
-  try {
-    await store.putSetting('before', '1');
-    await store.ping();
-    await fn(store, file, dir);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const refused = (p: Promise<unknown>) => refusedWith(p, REPLACED);
+const notWritable = (store: DurableStore) => notWritableWith(store, 'PORTCULLIS_SQLITE_FILE_REPLACED');
+const withStore = (fn: (store: DurableStore, file: string, dir: string) => Promise<void>, auditThread = false) => withSqliteStore('portcullis-file-replaced-', fn, auditThread);
 
 test('the file deleted: a write (group commit and transaction) fails store.unavailable, ping fails store.not-writable', async () => {
   await withStore(async (store, file) => {

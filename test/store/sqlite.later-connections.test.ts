@@ -24,34 +24,11 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { chainHash } from '../../src/audit/trail.js';
-import { PortcullisError } from '../../src/core/errors.js';
 import { workerEntry } from '../../src/core/worker-entry.js';
 import { openDurableStore } from '../../src/store/index.js';
-import type { DurableStore } from '../../src/store/types.js';
+import { event, notWritable, refused, WAL_REPLACED } from '../support/sqlite-replaced.js';
 
-const WAL_REPLACED = 'the database -wal file was removed or replaced; stop the node (a clean stop, not kill -9: closing writes the open -wal into the database file) and start it again';
 const SHM_REPLACED = 'the database -shm file was removed or replaced; stop the node (a clean stop, not kill -9: closing writes the open -wal into the database file) and start it again';
-
-async function refused(p: Promise<unknown>, message: string): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof PortcullisError, String(e));
-    assert.equal(e.code, 'store.unavailable');
-    assert.equal(e.status, 503);
-    assert.equal(e.message, message);
-    return true;
-  });
-}
-
-async function notWritable(store: DurableStore, reason: string): Promise<void> {
-  await assert.rejects(store.ping(), (e: unknown) => {
-    assert.ok(e instanceof PortcullisError, String(e));
-    assert.equal(e.code, 'store.not-writable');
-    assert.equal(e.details?.['reason'], reason);
-    return true;
-  });
-}
-
-const event = (type: string) => ({ time: Date.now(), type, actor: 'test', data: { n: 1 } });
 
 /** Opens the store in a worker thread (as a gateway thread does); what it posted. */
 function inWorker(path: string, write?: string): Promise<{ ok: boolean; code?: string; message?: string }> {

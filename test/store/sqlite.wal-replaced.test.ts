@@ -17,46 +17,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { chainHash } from '../../src/audit/trail.js';
-import { PortcullisError } from '../../src/core/errors.js';
 import { openDurableStore } from '../../src/store/index.js';
 import type { DurableStore } from '../../src/store/types.js';
+import { event, notWritable as notWritableWith, refused as refusedWith, WAL_REPLACED, withSqliteStore } from '../support/sqlite-replaced.js';
 
-const WAL_REPLACED = 'the database -wal file was removed or replaced; stop the node (a clean stop, not kill -9: closing writes the open -wal into the database file) and start it again';
-
-async function refused(p: Promise<unknown>): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof PortcullisError, String(e));
-    assert.equal(e.code, 'store.unavailable');
-    assert.equal(e.status, 503);
-    assert.equal(e.message, WAL_REPLACED);
-    return true;
-  });
-}
-
-async function notWritable(store: DurableStore): Promise<void> {
-  await assert.rejects(store.ping(), (e: unknown) => {
-    assert.ok(e instanceof PortcullisError, String(e));
-    assert.equal(e.code, 'store.not-writable');
-    assert.equal(e.details?.['reason'], 'PORTCULLIS_SQLITE_WAL_REPLACED');
-    return true;
-  });
-}
-
-const event = (type: string) => ({ time: Date.now(), type, actor: 'test', data: { n: 1 } });
-
-async function withStore(fn: (store: DurableStore, file: string, dir: string) => Promise<void>, auditThread = false): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-wal-replaced-'));
-  const file = join(dir, 'a.db');
-  const store = await openDurableStore(`sqlite:${file}`, { auditThread });
-  try {
-    await store.putSetting('before', '1');
-    await store.ping();
-    await fn(store, file, dir);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const refused = (p: Promise<unknown>) => refusedWith(p, WAL_REPLACED);
+const notWritable = (store: DurableStore) => notWritableWith(store, 'PORTCULLIS_SQLITE_WAL_REPLACED');
+const withStore = (fn: (store: DurableStore, file: string, dir: string) => Promise<void>, auditThread = false) => withSqliteStore('portcullis-wal-replaced-', fn, auditThread);
 
 test('the -wal deleted: a write (group commit and transaction) fails store.unavailable, ping fails store.not-writable', async () => {
   await withStore(async (store, file) => {
