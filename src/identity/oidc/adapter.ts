@@ -174,7 +174,7 @@ export function oidcAdapter(store: OidcModelStore, ephemeral: EphemeralStore, cl
      * issuing, may store its new refresh token after the revocation deleted the grant's
      * rows, and that token must find no grant (oidc-provider refuses it, invalid_grant).
      */
-    private async revokeReplayed(grantId: string): Promise<void> {
+    async revokeReplayed(grantId: string): Promise<void> {
       await this.revokeByGrantId(grantId);
       await store.destroyOidcModel('Grant', grantId);
     }
