@@ -8,7 +8,7 @@
  * Request bodies are never logged; no response carries a secret except the one-time
  * client secret of `POST /v1/apps` and `rotate-secret`.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
 import { AggregatorRegistry } from 'prom-client';
 import { z } from 'zod';
 import type { Services } from '../app.js';
@@ -30,7 +30,7 @@ import { Health, OpenApiDocument } from './admin/schemas.js';
 import { tokenRoutes } from './admin/tokens.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { jsonBodyParser } from './json-body.js';
-import { createHttpServer, notFoundHandler, sendWire } from './server.js';
+import { createHttpServer, notFoundHandler, sendWire, toTyped } from './server.js';
 import { problem } from './wire-errors.js';
 import { notReady } from './readiness.js';
 
@@ -117,10 +117,27 @@ function openRoutes(s: Services, health: AdminPlaneDeps['health'], document: () 
 }
 
 function register(f: FastifyInstance, s: Services, r: AdminRoute, prefix: string): void {
+  // A route that audits its refusals: `false` once the request passed the plane's onRequest
+  // checks (host, admin token; preParsing runs only then), `true` once its handler runs. A
+  // request refused in between (parser, body limit, the checks below) is handed to onRefused.
+  const reached = r.onRefused !== undefined ? new WeakMap<FastifyRequest, boolean>() : undefined;
+  const onRefused = r.onRefused;
   f.route({
     method: r.method,
     url: r.path.slice(prefix.length),
     ...(r.bodyLimit !== undefined ? { bodyLimit: r.bodyLimit } : {}),
+    ...(reached !== undefined && onRefused !== undefined
+      ? {
+          preParsing: (request: FastifyRequest, _reply: FastifyReply, payload: RequestPayload, done: (err: Error | null, payload?: RequestPayload) => void) => {
+            reached.set(request, false);
+            done(null, payload);
+          },
+          onError: (request: FastifyRequest, _reply: FastifyReply, err: Error, done: () => void) => {
+            if (reached.get(request) === false) onRefused(request, toTyped(err));
+            done();
+          },
+        }
+      : {}),
     handler: async (request, reply) => {
       const badParams = controlCharacterIssues(request.params);
       if (badParams.length > 0) throw new PortcullisError('request.invalid', badParams.map((e) => `${e.path}: ${e.message}`).join('; '), { details: { errors: badParams } });
@@ -129,6 +146,7 @@ function register(f: FastifyInstance, s: Services, r: AdminRoute, prefix: string
       let body: unknown;
       if (r.body) body = validate(r.body, request.body ?? undefined, 'body');
       else refuseBody(request);
+      reached?.set(request, true);
       let result;
       try {
         result = await r.handler({ body, query, params: request.params as Record<string, string>, request, reply });

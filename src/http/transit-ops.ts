@@ -253,12 +253,28 @@ export async function runTransitOp(transit: Transit, op: TransitOp, name: string
   return { result: await single(transit, op, name, b), items: 1, failed: 0 };
 }
 
+/** Who a transit call was made by: `client:<id>` (an app, identity plane) or `admin` (admin plane). */
+export interface TransitCaller {
+  actor: string;
+  clientId?: string;
+}
+
+/**
+ * Audits a transit call that failed (`transit.<op>` with the reason code and the key's name,
+ * never data): refused before the operation (its body by the JSON parser, the body limit or
+ * the schema) or inside it. One shape for both planes.
+ */
+export function recordTransitFailure(audit: AuditSink, now: () => number, who: TransitCaller, op: TransitOp, name: string, err: unknown): void {
+  const reason = err instanceof PortcullisError ? err.code : 'internal';
+  audit.record({ time: now(), type: `transit.${op}`, actor: who.actor, clientId: who.clientId ?? null, reason, data: { key: name } });
+}
+
 /** Runs an operation and audits it (`transit.<op>`: key, items, failed; never data). */
 export async function auditedTransitOp(
   transit: Transit,
   audit: AuditSink,
   now: () => number,
-  who: { actor: string; clientId?: string },
+  who: TransitCaller,
   op: TransitOp,
   name: string,
   body: unknown,
@@ -268,8 +284,7 @@ export async function auditedTransitOp(
     audit.record({ time: now(), type: `transit.${op}`, actor: who.actor, clientId: who.clientId ?? null, data: { key: name, items, failed } });
     return result;
   } catch (e) {
-    const code = e instanceof PortcullisError ? e.code : 'internal';
-    audit.record({ time: now(), type: `transit.${op}`, actor: who.actor, clientId: who.clientId ?? null, reason: code, data: { key: name } });
+    recordTransitFailure(audit, now, who, op, name, e);
     throw e;
   }
 }

@@ -23,7 +23,7 @@ import { TokenVerifier } from '../gateway/token-policy.js';
 import { validate } from './admin/route.js';
 import { jsonBodyParser } from './json-body.js';
 import { sendWire, toTyped } from './server.js';
-import { auditedTransitOp, TRANSIT_AUDIENCE, TRANSIT_OPS, TRANSIT_REQUEST, transitScope, type TransitOp } from './transit-ops.js';
+import { auditedTransitOp, recordTransitFailure, TRANSIT_AUDIENCE, TRANSIT_OPS, TRANSIT_REQUEST, transitScope, type TransitCaller, type TransitOp } from './transit-ops.js';
 import { problem } from './wire-errors.js';
 
 export const TRANSIT_PLANE_PREFIX = '/transit/v1';
@@ -58,6 +58,8 @@ export function registerTransitPlane(app: FastifyInstance, s: Services, verifier
       logger: s.logger,
     });
   const policy = tokens.compile({ audience: TRANSIT_AUDIENCE, scopes: [], issuers: ['self'] });
+  const now = () => s.clock.now();
+  const callerOf = (clientId: string | undefined): TransitCaller => ({ actor: `client:${clientId}`, ...(clientId ? { clientId } : {}) });
 
   const deny = (reply: FastifyReply, err: PortcullisError, op: TransitOp, name: string, clientId: string | undefined) => {
     s.audit.record({ time: s.clock.now(), type: 'transit.denied', actor: clientId ? `client:${clientId}` : 'anonymous', clientId: clientId ?? null, reason: err.code, data: { op, key: name } });
@@ -106,11 +108,7 @@ export function registerTransitPlane(app: FastifyInstance, s: Services, verifier
           // reason only, never the body; an unauthorized request never gets here (denied above).
           onError: (req, _reply, err, done) => {
             const caller = callers.get(req);
-            if (caller !== undefined && caller.handled !== true) {
-              const typed = toTyped(err);
-              const clientId = caller.clientId;
-              s.audit.record({ time: s.clock.now(), type: `transit.${op}`, actor: `client:${clientId}`, clientId: clientId ?? null, reason: typed instanceof PortcullisError ? typed.code : 'internal', data: { key: (req.params as { name: string }).name } });
-            }
+            if (caller !== undefined && caller.handled !== true) recordTransitFailure(s.audit, now, callerOf(caller.clientId), op, (req.params as { name: string }).name, toTyped(err));
             done();
           },
         },
@@ -120,17 +118,16 @@ export function registerTransitPlane(app: FastifyInstance, s: Services, verifier
           // fail closed: a request reaches the operation only through the check above
           if (caller === undefined) throw new PortcullisError('internal', 'transit request without its token check');
           caller.handled = true;
-          const clientId = caller.clientId;
-          const who = { actor: `client:${clientId}`, ...(clientId ? { clientId } : {}) };
+          const who = callerOf(caller.clientId);
           let body: unknown;
           try {
             body = validate(TRANSIT_REQUEST[op], req.body ?? undefined, 'body');
           } catch (e) {
             // audited as the call it was, like a call that fails inside the operation
-            s.audit.record({ time: s.clock.now(), type: `transit.${op}`, actor: who.actor, clientId: clientId ?? null, reason: toPortcullisError(e).code, data: { key: name } });
+            recordTransitFailure(s.audit, now, who, op, name, toPortcullisError(e));
             throw e;
           }
-          return reply.send(await auditedTransitOp(s.transit, s.audit, () => s.clock.now(), who, op, name, body));
+          return reply.send(await auditedTransitOp(s.transit, s.audit, now, who, op, name, body));
         },
       );
     }

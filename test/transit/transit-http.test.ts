@@ -161,6 +161,44 @@ describe('transit on the admin plane (admin token)', () => {
   });
 });
 
+  test('a transit call on the admin plane whose body is refused (parser, limit, schema) is audited once as transit.<op> by admin with the reason, never with the body; one without the admin token is not a transit event', async () => {
+    const marker = 'YWRtaW4tbWFya2VyLTkxMjM=';
+    const cases: Array<[op: string, type: string, body: string, status: number, code: string]> = [
+      ['encrypt', 'application/json', `{"plaintext":"${marker}"`, 400, 'request.malformed'],
+      ['decrypt', 'application/json', `{"ciphertext":"${marker}","ciphertext":"pc:v1:AAAA"}`, 400, 'request.invalid'],
+      ['encrypt', 'application/json; charset=utf-16', `{"plaintext":"${marker}"}`, 415, 'request.unsupported-media-type'],
+      ['encrypt', 'text/plain', marker, 400, 'request.invalid'],
+      ['encrypt', 'application/json', `{"plaintext":"${marker}${'A'.repeat(8 * 1024 * 1024)}"}`, 413, 'request.body-too-large'],
+      ['encrypt', 'application/json', `{"plaintext":42,"note":"${marker}"}`, 400, 'request.invalid'],
+      ['hmac', 'application/json', `{"input":"${marker}"}`, 404, 'transit.key-not-found'],
+    ];
+    for (const [op, type, body, status, code] of cases) {
+      const key = op === 'hmac' ? 'no-such-key' : 'orders-db';
+      await node.services.audit.flush();
+      const before = (await node.services.store.tailAudit(1))[0]?.seq ?? 0;
+      const res = await fetch(`${node.urls.admin}/v1/transit/${op}/${key}`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${node.adminToken}` }, body });
+      const text = await res.text();
+      assert.equal(res.status, status, `${type} ${body.slice(0, 60)}: ${text.slice(0, 200)}`);
+      assert.equal(JSON.parse(text).code, code);
+      await node.services.audit.flush();
+      const rows = (await node.services.store.tailAudit(50)).filter((e) => e.seq > before);
+      assert.deepEqual(
+        rows.map((e) => ({ type: e.type, actor: e.actor, clientId: e.clientId, reason: e.reason, data: e.data })),
+        [{ type: `transit.${op}`, actor: 'admin', clientId: null, reason: code, data: { key } }],
+        `${type} ${body.slice(0, 60)}`,
+      );
+      assert.ok(!JSON.stringify(rows).includes(marker), 'the body is not in the audit log');
+    }
+    // without the admin token the body is not read: the refusal is admin.denied, not a transit call
+    await node.services.audit.flush();
+    const before = (await node.services.store.tailAudit(1))[0]?.seq ?? 0;
+    const anon = await fetch(`${node.urls.admin}/v1/transit/encrypt/orders-db`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"plaintext":' });
+    assert.equal(anon.status, 401);
+    await node.services.audit.flush();
+    const rows = (await node.services.store.tailAudit(50)).filter((e) => e.seq > before);
+    assert.deepEqual(rows.filter((e) => e.type.startsWith('transit.')), []);
+  });
+
 describe('transit on the identity plane (app tokens with transit scopes)', () => {
   test('an app with transit:encrypt:orders-db encrypts; the admin decrypts its ciphertext; the call is audited without plaintext', async () => {
     const { token, clientId } = await appToken(['transit:encrypt:orders-db']);

@@ -52,6 +52,12 @@ export interface AdminRoute<B = unknown, Q = unknown> {
   /** Error statuses this route may answer (problem+json), besides 401 for auth routes. */
   errors: number[];
   handler(input: HandlerInput<B, Q>): Promise<HandlerResult>;
+  /**
+   * Called with a request that passed the admin token but was refused before `handler` ran:
+   * its path parameters, query or body by their checks, or its body by the JSON parser or the
+   * body limit (the route audits such a call as the call it was).
+   */
+  onRefused?(request: FastifyRequest, err: unknown): void;
 }
 
 /** Keeps the handler's body/query types tied to the schemas. */

@@ -2,11 +2,12 @@
  * Admin routes for transit (encryption as a service): key management (create, list,
  * read, rotate, config) and the seven operations under `/v1/transit/<op>/<name>`, all
  * with the admin token. Apps call the same operations on the identity plane with a
- * scoped access token (`http/transit-plane.ts`).
+ * scoped access token (`http/transit-plane.ts`). Every operation call is audited
+ * (`transit.<op>`, actor `admin`), one whose body is refused before the operation too.
  */
 import type { Services } from '../../app.js';
 import type { TransitKeyType } from '../../crypto/transit/index.js';
-import { auditedTransitOp, TRANSIT_OPS, TRANSIT_REQUEST, TRANSIT_RESULT, TRANSIT_SUMMARY, viewTransitKey } from '../transit-ops.js';
+import { auditedTransitOp, recordTransitFailure, TRANSIT_OPS, TRANSIT_REQUEST, TRANSIT_RESULT, TRANSIT_SUMMARY, viewTransitKey } from '../transit-ops.js';
 import { defineRoute, type AdminRoute } from './route.js';
 import { CreateTransitKeyRequest, TRANSIT_ADMIN_BODY_LIMIT, TransitKeyConfigRequest, TransitKeyList, TransitKeyListQuery, TransitKeyResponse } from './encryption-schemas.js';
 import { storePage } from './page.js';
@@ -14,6 +15,7 @@ import { storePage } from './page.js';
 const ACTOR = 'admin';
 
 export function transitRoutes(s: Services): AdminRoute[] {
+  const now = () => s.clock.now();
   const changed = async (name: string) => {
     await s.events.emit({ type: 'transit.changed', name });
     await s.audit.flush();
@@ -115,7 +117,11 @@ export function transitRoutes(s: Services): AdminRoute[] {
       responses: { 200: { description: 'Results (batch_results for batch_input).', schema: TRANSIT_RESULT[op] } },
       errors: [400, 404, 413],
       async handler({ params, body }) {
-        return { body: await auditedTransitOp(s.transit, s.audit, () => s.clock.now(), { actor: ACTOR }, op, params.name!, body) };
+        return { body: await auditedTransitOp(s.transit, s.audit, now, { actor: ACTOR }, op, params.name!, body) };
+      },
+      // a call whose body was refused (parser, limit, schema) is audited as the call it was, as on the identity plane
+      onRefused(request, err) {
+        recordTransitFailure(s.audit, now, { actor: ACTOR }, op, (request.params as { name?: string }).name ?? '', err);
       },
     }),
   );
