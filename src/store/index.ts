@@ -85,7 +85,12 @@ function shownUrl(url: string): string {
  */
 function unreachable(setting: 'store' | 'ephemeral', code: 'store.unavailable' | 'unavailable', url: string, e: unknown): PortcullisError {
   let cause: unknown = e;
-  while (cause instanceof PortcullisError && cause.cause !== undefined) cause = cause.cause;
+  // the reason the store was taken for down (PG_AUTH_FAILED…: breaker.ts), for a supervisor to tell a setting to fix from an outage
+  let named: Record<string, unknown> | undefined;
+  while (cause instanceof PortcullisError && cause.cause !== undefined) {
+    if (named === undefined && typeof cause.details?.['reason'] === 'string') named = { reason: cause.details['reason'], ...(cause.details['driverCode'] !== undefined ? { driverCode: cause.details['driverCode'] } : {}) };
+    cause = cause.cause;
+  }
   let reason = cause instanceof Error && cause.message !== '' ? cause.message : 'no answer';
   let password = '';
   try {
@@ -94,7 +99,7 @@ function unreachable(setting: 'store' | 'ephemeral', code: 'store.unavailable' |
     // unparseable: nothing to remove
   }
   if (password !== '') reason = reason.replaceAll(password, '[redacted]');
-  return new PortcullisError(code, `${setting}: cannot use ${shownUrl(url)}: ${reason}`, { cause: e });
+  return new PortcullisError(code, `${setting}: cannot use ${shownUrl(url)}: ${reason}`, { cause: e, ...(named !== undefined ? { details: named } : {}) });
 }
 
 /**

@@ -291,7 +291,7 @@ export const configSchema = z.strictObject({
   postgres: z
     .strictObject({
       statementTimeout: duration('10s', { min: 1000, max: 300_000 }).describe(
-        'Longest a runtime query may run (PostgreSQL `statement_timeout`, lock waits included): a stuck query fails `store.unavailable` (503) instead of holding its request for ever. A query whose answer has not come 1 s after it (the network or the server went silent) fails the same way and its connection is dropped; such a timeout, or a connect that fails or times out (5 s), takes the store for down: every query is then refused at once (503 `store.unavailable`, `Retry-After: 1`) until a probe (connect and `select 1` within 1 s, every 0.5 s) reaches the server. Schema migrations at start run without either bound.',
+        'Longest a runtime query may run (PostgreSQL `statement_timeout`, lock waits included): a stuck query fails `store.unavailable` (503) instead of holding its request for ever. A query whose answer has not come 1 s after it (the network or the server went silent) fails the same way and its connection is dropped; such a timeout, or a connect that fails or times out (5 s), takes the store for down: every query is then refused at once (503 `store.unavailable`, `Retry-After: 1`) until a probe (connect and `select 1` within 1 s, every 0.5 s; when the server refuses this node, e.g. a password refused, ever less often, up to every 30 s) reaches the server. Schema migrations at start run without either bound.',
       ),
     })
     .prefault({})

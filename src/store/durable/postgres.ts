@@ -8,6 +8,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { BREAKER_PROBE_TIMEOUT_MS, StoreBreaker } from './breaker.js';
+import { classifyPostgresFailure } from './postgres-failure.js';
 import { AcknowledgedWrites } from './acknowledged-writes.js';
 import type { Database } from './schema.js';
 import type { Dialect } from './store.js';
@@ -227,7 +228,7 @@ export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
 export function openPostgres(connectionString: string, logger?: Logger, opts: { statementTimeoutMs?: number } = {}): Dialect {
   const statementTimeout = opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const probes = new Set<pg.Client>();
-  const breaker = new StoreBreaker({ probe: () => probeOnce(connectionString, BREAKER_PROBE_TIMEOUT_MS, probes), logger });
+  const breaker = new StoreBreaker({ probe: () => probeOnce(connectionString, BREAKER_PROBE_TIMEOUT_MS, probes), logger, classify: classifyPostgresFailure });
   const raw = newPool(
     { connectionString, types, max: POOL_MAX, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, idleTimeoutMillis: 30_000, statement_timeout: statementTimeout },
     logger,
@@ -241,6 +242,7 @@ export function openPostgres(connectionString: string, logger?: Logger, opts: { 
     db,
     onWrite: (fn) => writes.on(fn),
     onReachable: (fn) => breaker.onChange((down) => void (down || fn())),
+    downReason: () => (breaker.isOpen ? breaker.refusal({ expose: true }) : undefined),
     // A transaction-scoped advisory lock serialises appenders on every node; in
     // READ COMMITTED each later statement sees what the previous holder committed.
     // A holder that never lets go (a frozen node, a half-open connection) fails the wait

@@ -64,6 +64,8 @@ export interface Dialect {
   onWrite?(fn: (issuedAt: number) => void): () => void;
   /** PostgreSQL: calls `fn` when the store is reached again after it was taken for down (breaker.ts). */
   onReachable?(fn: () => void): void;
+  /** PostgreSQL: while the store is taken for down, why, as an error `/readyz` may show (`details.reason`; breaker.ts). */
+  downReason?(): PortcullisError | undefined;
 }
 
 /** The row the write probe updates while the store is not writable (a setting no code reads). */
@@ -451,7 +453,12 @@ export class KyselyDurableStore implements DurableStore {
     // a store that cannot be reached at all is store.unavailable, whatever writes failed
     // before (a cut link fails them with a reset or a bare "connection terminated", one or
     // the other): only a store that answers can be told apart as not writable
-    await this.run('ping', (db) => sql`select 1`.execute(db));
+    try {
+      await this.run('ping', (db) => sql`select 1`.execute(db));
+    } catch (e) {
+      // a store taken for down says why (a refused password is not a partition), this ping's failure included
+      throw this.dialect.downReason?.() ?? e;
+    }
     this.writeFaults.check();
   }
 
