@@ -218,7 +218,21 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
   const providerPaths = [OIDC_ROUTES.authorization, OIDC_ROUTES.userinfo, OIDC_ROUTES.end_session];
   for (const p of providerPaths) {
     app.route({ method: ['GET', 'POST'], url: p, handler: async (req, reply) => handOver(req, reply) });
-    app.route({ method: ['GET', 'POST'], url: `${p}/*`, handler: async (req, reply) => handOver(req, reply) });
+    app.route({
+      method: ['GET', 'POST'],
+      url: `${p}/*`,
+      handler: async (req, reply) => {
+        if (p === OIDC_ROUTES.authorization) {
+          // the resume of a finished sign-in: only in the browser that signed in (signin-browser.ts)
+          try {
+            await pages.resumeAllowed(req.raw, reply.raw, clientAddress(req));
+          } catch (e) {
+            return fail(reply, e);
+          }
+        }
+        handOver(req, reply);
+      },
+    });
   }
 
   const send = async (reply: FastifyReply, out: Outcome): Promise<void> => {

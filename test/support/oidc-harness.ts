@@ -159,6 +159,16 @@ export class Browser {
     return { status: res.status, location: loc && new URL(loc, url).toString(), body: await res.text(), headers: res.headers, url };
   }
 
+  /** A cookie this browser holds (undefined when none). */
+  cookie(name: string): string | undefined {
+    return this.cookies.get(name);
+  }
+
+  /** Plants a cookie, as a sibling subdomain can (cookie tossing) or an attacker at the keyboard. */
+  plant(name: string, value: string): void {
+    this.cookies.set(name, value);
+  }
+
   /** Follows redirects while they stay on `origin`; returns the last response (a page, or a redirect elsewhere). */
   async follow(url: string, origin: string) {
     let r = await this.request(url);

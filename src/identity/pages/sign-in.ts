@@ -4,7 +4,9 @@
  * enrolment for a user who must have a factor and has none, passwordless passkeys,
  * and consent. Every POST checks the interaction's anti-CSRF token. A wrong password
  * and an unknown user get the same answer after the same work (one password hash),
- * and every attempt goes through the brute-force limits (identity/lockout.ts).
+ * and every attempt goes through the brute-force limits (identity/lockout.ts). The step
+ * that proves the user binds the sign-in to that browser (signin-browser.ts): every later
+ * step, and the resume of the authorization request, needs its cookie.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InteractionDetails } from 'oidc-provider';
@@ -26,6 +28,7 @@ import { normalizeEmail } from '../users.js';
 import type { CsrfTokens } from './csrf.js';
 import { field, form, page, type Page } from './html.js';
 import { renewRecoveryCodes } from './recovery-codes.js';
+import { bindBrowser, holdsBinding, type BrowserBinding } from './signin-browser.js';
 import type { WebAuthnCeremonies } from './webauthn.js';
 
 export interface SignInDeps {
@@ -56,7 +59,12 @@ interface SignInState {
   stage: 'mfa' | 'enroll' | 'recovery';
   /** Whether a second factor was verified (or enrolled and confirmed) in this interaction: the only source of the MFA acr. */
   mfa?: boolean;
+  /** The browser that passed the password step (signin-browser.ts). Absent in a state written before: refused, as any other browser. */
+  browser?: BrowserBinding;
 }
+
+/** Steps that need no binding: the ones that bind (login, a passkey alone) and consent's, which oidc-provider ties to its session. */
+const UNBOUND_STEPS: ReadonlySet<string> = new Set(['login', 'consent', 'abort', 'passkey/options', 'passkey/verify']);
 
 /** What a handler answers: a page, JSON (WebAuthn), or nothing (oidc-provider already redirected). */
 export type Outcome = { page: Page } | { json: unknown; status?: number } | { done: true };
@@ -102,6 +110,45 @@ export class SignInPages {
     await this.d.ephemeral.set(this.stateKey(uid), JSON.stringify(s), STATE_TTL_MS);
   }
 
+  /** Whether cookies get `__Host-` and `Secure` (an https issuer). */
+  private get secure(): boolean {
+    return this.d.oidc.provider.issuer.startsWith('https:');
+  }
+
+  /**
+   * Throws `auth.signin-other-browser` (audited as `signin.other-browser`) unless the
+   * request comes from the browser that passed this sign-in's password step.
+   */
+  private sameBrowser(req: IncomingMessage, st: SignInState, step: string, ip?: string): void {
+    if (holdsBinding(req, st.browser, this.secure)) return;
+    this.refuseOtherBrowser(st.userId, step, ip);
+  }
+
+  private refuseOtherBrowser(userId: string, step: string, ip: string | undefined): never {
+    const e = new PortcullisError('auth.signin-other-browser', 'this sign-in was continued in a browser other than the one it was signed in with: start again from the app', { expose: true });
+    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.other-browser', actor: `user:${userId}`, reason: e.code, data: { step, ip: ip ?? null } });
+    throw e;
+  }
+
+  /**
+   * Called before oidc-provider resumes an authorization request (`GET /oauth2/authorize/:uid`):
+   * a sign-in finished in one browser does not resume in another that holds the request's
+   * resume cookie (the one that started it), else throws `auth.signin-other-browser`. The
+   * interaction is the one oidc-provider will resume: named by that cookie, not by the path.
+   * A result whose account already is the interaction's session's (the consent step after a
+   * sign-in) is tied to that session's browser by oidc-provider itself.
+   */
+  async resumeAllowed(req: IncomingMessage, res: ServerResponse, ip?: string): Promise<void> {
+    const provider = this.d.oidc.provider;
+    const id: unknown = provider.createContext(req, res).cookies.get(provider.cookieName('resume'), { signed: true });
+    if (typeof id !== 'string' || !id) return;
+    const interaction = (await provider.Interaction.find(id)) as { session?: { accountId?: string }; result?: { login?: { accountId?: string }; browser?: BrowserBinding } } | undefined;
+    const login = interaction?.result?.login;
+    if (!login || (login.accountId !== undefined && interaction?.session?.accountId === login.accountId)) return;
+    if (holdsBinding(req, interaction?.result?.browser, this.secure)) return;
+    this.refuseOtherBrowser(String(login.accountId), 'resume', ip);
+  }
+
   private base(uid: string): string {
     return `/interaction/${encodeURIComponent(uid)}`;
   }
@@ -112,6 +159,7 @@ export class SignInPages {
     const csrf = await this.d.csrf.tokenFor(details.uid);
     if (details.prompt.name === 'consent') return { page: this.consentPage(details, csrf) };
     const st = await this.state(details.uid);
+    if (st) this.sameBrowser(req, st, 'show');
     if (st?.stage === 'mfa') return { page: await this.mfaPage(details.uid, st, csrf) };
     if (st?.stage === 'enroll') return { page: this.enrollPage(details.uid, csrf) };
     return { page: this.loginPage(details.uid, csrf) };
@@ -180,6 +228,7 @@ export class SignInPages {
     await this.d.csrf.check(uid, body['csrf']);
     const csrf = await this.d.csrf.tokenFor(uid);
     const st = await this.state(uid);
+    if (st && !UNBOUND_STEPS.has(action)) this.sameBrowser(req, st, action, ip);
 
     switch (action) {
       case 'login':
@@ -290,6 +339,7 @@ export class SignInPages {
   async recovery(req: IncomingMessage, res: ServerResponse): Promise<Outcome> {
     const details = await this.d.oidc.provider.interactionDetails(req, res);
     const st = await this.state(details.uid);
+    if (st) this.sameBrowser(req, st, 'recovery');
     const csrf = await this.d.csrf.tokenFor(details.uid);
     if (st?.stage !== 'recovery') return { page: this.loginPage(details.uid, csrf, 'Sign in first.', 400) };
     return this.showRecoveryCodes(details.uid, st, csrf, st.amr);
@@ -329,6 +379,7 @@ export class SignInPages {
       return { page: this.loginPage(uid, csrf, messageOf(e), status) };
     }
     const amr = ['pwd'];
+    const browser = bindBrowser(res, uid, this.secure);
     const inv = await this.inventory(user.id);
     const { enrolled, passkeys: keys, stranded } = inv;
     const hasFactor = hasSecondFactor(inv);
@@ -338,15 +389,15 @@ export class SignInPages {
       return { page: this.loginPage(uid, csrf, `${e.message[0]!.toUpperCase()}${e.message.slice(1)}.`, e.status) };
     }
     if (hasFactor) {
-      const st: SignInState = { userId: user.id, at, amr, stage: 'mfa' };
+      const st: SignInState = { userId: user.id, at, amr, stage: 'mfa', browser };
       await this.setState(uid, st);
       return { page: await this.mfaPage(uid, st, csrf, undefined, undefined, inv) };
     }
     if (this.mfaRequired(details, user)) {
-      await this.setState(uid, { userId: user.id, at, amr, stage: 'enroll' });
+      await this.setState(uid, { userId: user.id, at, amr, stage: 'enroll', browser });
       return { page: this.enrollPage(uid, csrf) };
     }
-    return this.finish(req, res, uid, { userId: user.id, at }, amr, false);
+    return this.finish(req, res, uid, { userId: user.id, at, browser }, amr, false);
   }
 
   /**
@@ -481,7 +532,7 @@ export class SignInPages {
     throw e;
   }
 
-  private async finish(req: IncomingMessage, res: ServerResponse, uid: string, st: Pick<SignInState, 'userId' | 'at'>, amr: string[], mfa: boolean): Promise<Outcome> {
+  private async finish(req: IncomingMessage, res: ServerResponse, uid: string, st: Pick<SignInState, 'userId' | 'at' | 'browser'>, amr: string[], mfa: boolean): Promise<Outcome> {
     let user: UserRecord;
     try {
       user = await this.stillAllowed(st);
@@ -491,11 +542,12 @@ export class SignInPages {
     }
     await this.d.ephemeral.delete(this.stateKey(uid));
     this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${user.id}`, data: { amr } });
-    await this.d.oidc.provider.interactionFinished(req, res, this.d.oidc.loginResult(user, [...new Set(amr)], mfa), { mergeWithLastSubmission: false });
+    await this.d.oidc.provider.interactionFinished(req, res, { ...this.d.oidc.loginResult(user, [...new Set(amr)], mfa), browser: st.browser }, { mergeWithLastSubmission: false });
     return { done: true };
   }
 
-  private async finishJson(req: IncomingMessage, res: ServerResponse, st: Pick<SignInState, 'userId' | 'at'>, amr: string[], mfa: boolean): Promise<Outcome> {
+  /** As finish, for WebAuthn (JSON); a passkey alone proves the user here, so binds this browser. */
+  private async finishJson(req: IncomingMessage, res: ServerResponse, st: Pick<SignInState, 'userId' | 'at' | 'browser'>, amr: string[], mfa: boolean): Promise<Outcome> {
     let user: UserRecord;
     try {
       user = await this.stillAllowed(st);
@@ -507,7 +559,8 @@ export class SignInPages {
     const details = await this.d.oidc.provider.interactionDetails(req, res);
     await this.d.ephemeral.delete(this.stateKey(details.uid));
     this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${user.id}`, data: { amr } });
-    const redirect = await this.d.oidc.provider.interactionResult(req, res, this.d.oidc.loginResult(user, [...new Set(amr)], mfa), { mergeWithLastSubmission: false });
+    const browser = st.browser ?? bindBrowser(res, details.uid, this.secure);
+    const redirect = await this.d.oidc.provider.interactionResult(req, res, { ...this.d.oidc.loginResult(user, [...new Set(amr)], mfa), browser }, { mergeWithLastSubmission: false });
     return { json: { redirect } };
   }
 }
