@@ -163,7 +163,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
     endSessions: (userId) => oidc.endAllSessions(userId),
   });
   const url = new URL(issuer);
-  const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: id.webauthn.rpId ?? url.hostname, rpName: id.webauthn.rpName, origin: url.origin });
+  const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: id.webauthn.rpId ?? url.hostname, rpName: id.webauthn.rpName, origin: url.origin }, d.audit);
   const csrf = new CsrfTokens(ephemeral);
   const signIn = new SignInPages({ oidc, identity: store, passwords: store, hashers, lockout, factors, enrollments: store, webauthn, ephemeral, csrf, audit: d.audit, clock });
   const invites = new Invites(ephemeral, clock);

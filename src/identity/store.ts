@@ -83,6 +83,8 @@ export interface WebAuthnCredentialRecord {
   deviceType: string;
   createdAt: number;
   lastUsedAt: number | null;
+  /** When an assertion showed the signature counter going back (a suspected clone): the credential signs in no more. */
+  suspendedAt: number | null;
 }
 
 export interface WebAuthnStore {
@@ -97,6 +99,8 @@ export interface WebAuthnStore {
    * concurrent assertions with one counter value cannot both pass.
    */
   updateWebAuthnCounter(id: string, expected: number, next: number, now: number): Promise<boolean>;
+  /** Marks the credential suspended (a suspected clone); true only for the call that suspended it. */
+  suspendWebAuthnCredential(id: string, now: number): Promise<boolean>;
 }
 
 export interface IdentityStore extends UserStore, OidcModelStore, WebAuthnStore {}

@@ -111,17 +111,31 @@ test('account page: several passkeys per user, each named; one removed; the othe
   assert.equal(noUv.status, 401);
   assert.equal((JSON.parse(noUv.body) as { code: string }).code, 'webauthn.user-verification-required');
   const o3 = JSON.parse((await pk.b.request(`${pkBase}/passkey/options`, { form: { csrf: pkCsrf } })).body) as { challenge: string };
-  // attack: a cloned key replaying the last counter is refused.
-  const cloned = backup.clone();
-  const replay = await pk.b.request(`${pkBase}/passkey/verify`, { form: { csrf: pkCsrf, response: cloned.assert(o3, { uv: true, counter: lastAccepted }) } });
+  const v3 = await pk.b.request(`${pkBase}/passkey/verify`, { form: { csrf: pkCsrf, response: backup.assert(o3, { uv: true }) } });
+  assert.equal(v3.status, 200, v3.body);
+  const t3 = await finish(pk, (JSON.parse(v3.body) as { redirect: string }).redirect);
+  assert.equal(decodeJwt(t3.access_token).sub, u.id);
+  assert.deepEqual(decodeJwt(t3.access_token)['amr'], ['hwk', 'user']);
+
+  // attack: a cloned key replaying a counter already seen is refused, and the key is suspended: the genuine copy no longer signs in either.
+  const again = await flow();
+  const aCsrf = csrfOf(again.start.body);
+  const aBase = actionOf(again.start.body, 'login', issuer).replace(/\/login$/, '');
+  const o4 = JSON.parse((await again.b.request(`${aBase}/passkey/options`, { form: { csrf: aCsrf } })).body) as { challenge: string };
+  const replay = await again.b.request(`${aBase}/passkey/verify`, { form: { csrf: aCsrf, response: backup.clone().assert(o4, { uv: true, counter: lastAccepted }) } });
   assert.equal(replay.status, 401);
   assert.equal((JSON.parse(replay.body) as { code: string }).code, 'webauthn.counter-regressed');
-  const o4 = JSON.parse((await pk.b.request(`${pkBase}/passkey/options`, { form: { csrf: pkCsrf } })).body) as { challenge: string };
-  const v4 = await pk.b.request(`${pkBase}/passkey/verify`, { form: { csrf: pkCsrf, response: backup.assert(o4, { uv: true }) } });
-  assert.equal(v4.status, 200, v4.body);
-  const t4 = await finish(pk, (JSON.parse(v4.body) as { redirect: string }).redirect);
-  assert.equal(decodeJwt(t4.access_token).sub, u.id);
-  assert.deepEqual(decodeJwt(t4.access_token)['amr'], ['hwk', 'user']);
+  const o5 = JSON.parse((await again.b.request(`${aBase}/passkey/options`, { form: { csrf: aCsrf } })).body) as { challenge: string };
+  const v5 = await again.b.request(`${aBase}/passkey/verify`, { form: { csrf: aCsrf, response: backup.assert(o5, { uv: true }) } });
+  assert.equal(v5.status, 403, v5.body);
+  assert.equal((JSON.parse(v5.body) as { code: string }).code, 'webauthn.credential-suspended');
+  await node.services.audit.flush();
+  const backupId = Buffer.from(backup.credentialId).toString('base64url');
+  const tail = await node.services.store.tailAudit(30);
+  assert.equal(tail.filter((e) => e.type === 'webauthn.credential-suspended' && (e.data as { credential?: string }).credential === backupId).length, 1, 'the suspension is audited once');
+  assert.ok(tail.some((e) => e.type === 'signin.failed' && e.reason === 'webauthn.credential-suspended'), 'the refused sign-in is audited');
+  // The account page says so.
+  assert.match((await browser.request(account)).body, /Backup key[^<]*suspended/);
 });
 
 test('attack: a password-only session of a user who has a second factor cannot add a passkey (403, nothing stored); a user with no factor adds a first one', async () => {

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MemoryAuditSink } from '../../src/audit/sink.js';
 import { systemClock } from '../../src/core/clock.js';
 import { WebAuthnCeremonies } from '../../src/identity/pages/webauthn.js';
 import type { UserRecord } from '../../src/identity/store.js';
@@ -27,7 +28,7 @@ let ceremonies: WebAuthnCeremonies;
 before(async () => {
   store = await openDurableStore(`sqlite:${join(dir, 'p.db')}`);
   ephemeral = new MemoryEphemeralStore();
-  ceremonies = new WebAuthnCeremonies(store, ephemeral, systemClock, { rpId: RP_ID, rpName: 'Portcullis', origin: ORIGIN });
+  ceremonies = new WebAuthnCeremonies(store, ephemeral, systemClock, { rpId: RP_ID, rpName: 'Portcullis', origin: ORIGIN }, new MemoryAuditSink());
 });
 after(async () => {
   await ephemeral.close();
@@ -80,18 +81,18 @@ test('a registered key signs in as a second factor; each use stores its counter 
   assert.equal((await store.getWebAuthnCredential(id))!.counter, 8);
 });
 
-test('attack: a cloned authenticator — an assertion whose counter does not grow is refused with webauthn.counter-regressed and changes nothing', async () => {
+test('attack: a cloned authenticator — an assertion whose counter does not grow is refused with webauthn.counter-regressed, moves no counter and suspends the credential', async () => {
   const user = await newUser();
   const { auth, id } = await registered(user);
   const clone = auth.clone();
   await (await authenticate(user.id, (o) => auth.assert(o, { counter: 5 }))).result;
   // The clone replays the counter it copied, then a lower one; a passwordless attempt is refused the same way.
   await rejectsWith((await authenticate(user.id, (o) => clone.assert(o, { counter: 5 }))).result, 'webauthn.counter-regressed');
-  await rejectsWith((await authenticate(user.id, (o) => clone.assert(o, { counter: 3 }))).result, 'webauthn.counter-regressed');
-  await rejectsWith((await authenticate(undefined, (o) => clone.assert(o, { counter: 4, uv: true }))).result, 'webauthn.counter-regressed');
+  await rejectsWith((await authenticate(user.id, (o) => clone.assert(o, { counter: 3 }))).result, 'webauthn.credential-suspended');
+  await rejectsWith((await authenticate(undefined, (o) => clone.assert(o, { counter: 4, uv: true }))).result, 'webauthn.credential-suspended');
   assert.equal((await store.getWebAuthnCredential(id))!.counter, 5, 'the stored counter did not move');
-  // The genuine key, moving forward, still works.
-  await (await authenticate(user.id, (o) => auth.assert(o, { counter: 6 }))).result;
+  // Which copy is genuine cannot be told: the key, moving forward, is suspended as well (webauthn.cloned-authenticator.attacks.test.ts).
+  await rejectsWith((await authenticate(user.id, (o) => auth.assert(o, { counter: 6 }))).result, 'webauthn.credential-suspended');
 });
 
 test('authenticators that keep no counter (always 0, synced passkeys) are accepted each time; one that starts counting cannot go back to 0', async () => {

@@ -102,7 +102,7 @@ export async function startIdentity(opts: { mfaForEveryone?: boolean; hostname?:
     clock,
     endSessions: (id) => oidc.endAllSessions(id),
   });
-  const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: host, rpName: 'Portcullis', origin: issuer });
+  const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: host, rpName: 'Portcullis', origin: issuer }, audit);
   const pages = new SignInPages({ oidc, identity: store, passwords, hashers, lockout, factors, enrollments: mfaStore, webauthn, ephemeral, csrf: new CsrfTokens(ephemeral), audit, clock });
   const app = buildIdentityPlane({ issuer, keys, tokens, logger, health: { ready: async () => undefined } });
   // as the node wires it (app.ts): refresh and opaque tokens of sign-in apps are oidc-provider's to revoke and introspect

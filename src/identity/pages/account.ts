@@ -134,7 +134,7 @@ export class AccountPages {
     }
     if (factorRows) addRows += `<h3>Recovery codes</h3>${form(`${ACCOUNT_PATH}/factors/recovery-codes`, csrf, '<p><button type="submit">Generate new recovery codes (the old ones stop working)</button></p>')}`;
     for (const k of await this.d.identity.listWebAuthnCredentials(userId)) {
-      factorRows += `<tr><td>Passkey or security key: ${escapeHtml(k.name)} (added ${when(k.createdAt)})</td><td>${form(`${ACCOUNT_PATH}/factors/remove`, csrf, `<input type="hidden" name="factor" value="webauthn:${escapeHtml(k.id)}"><button type="submit">Remove</button>`)}</td></tr>`;
+      factorRows += `<tr><td>Passkey or security key: ${escapeHtml(k.name)} (added ${when(k.createdAt)})${k.suspendedAt !== null ? ` — suspended ${when(k.suspendedAt)}: its counter went back, so it may have been copied; remove it and add a new one` : ''}</td><td>${form(`${ACCOUNT_PATH}/factors/remove`, csrf, `<input type="hidden" name="factor" value="webauthn:${escapeHtml(k.id)}"><button type="submit">Remove</button>`)}</td></tr>`;
     }
     const body =
       (notice ? `<p role="status" id="notice">${escapeHtml(notice)}</p>` : '') +

@@ -4,8 +4,9 @@
  * credentials) or as a passwordless passkey (discoverable credential, user
  * verification required, and the assertion's userHandle must name the credential's
  * user, WebAuthn L3 §7.2 step 6). Challenges are single-use (consumed from the ephemeral
- * store); the signature counter is updated by compare-and-set and a counter that does
- * not grow is refused (a cloned authenticator).
+ * store); the signature counter is updated by compare-and-set. A counter that does not
+ * grow, in an assertion whose signature verifies, is a cloned authenticator (§6.1.1): the
+ * assertion is refused and the credential suspended, as either copy may be the clone.
  */
 import {
   generateAuthenticationOptions,
@@ -17,6 +18,7 @@ import {
 import type { Clock } from '../../core/clock.js';
 import type { EphemeralStore } from '../../core/ephemeral.js';
 import { PortcullisError } from '../../core/errors.js';
+import type { AuditSink } from '../../audit/sink.js';
 import type { UserRecord, WebAuthnStore } from '../store.js';
 
 export interface WebAuthnConfig {
@@ -67,6 +69,7 @@ export class WebAuthnCeremonies {
     private readonly ephemeral: EphemeralStore,
     private readonly clock: Clock,
     private readonly cfg: WebAuthnConfig,
+    private readonly audit: AuditSink,
   ) {}
 
   private async saveChallenge(slot: string, challenge: string): Promise<void> {
@@ -118,6 +121,7 @@ export class WebAuthnCeremonies {
       deviceType: credentialDeviceType,
       createdAt: this.clock.now(),
       lastUsedAt: null,
+      suspendedAt: null,
     });
     return { id: credential.id, userVerified };
   }
@@ -142,23 +146,31 @@ export class WebAuthnCeremonies {
     checkUserHandle(response, cred.userId, userId === undefined);
     let v;
     try {
+      // The library compares counters before it checks the signature, so it is given none
+      // (0: no check) and the counter is judged below, once the assertion is known genuine;
+      // user verification likewise.
       v = await verifyAuthenticationResponse({
         response: response as never,
         expectedChallenge,
         expectedOrigin: this.cfg.origin,
         expectedRPID: this.cfg.rpId,
-        credential: { id: cred.id, publicKey: new Uint8Array(Buffer.from(cred.publicKey, 'base64url')), counter: cred.counter, transports: cred.transports as AuthenticatorTransportFuture[] },
-        requireUserVerification: userId === undefined,
+        credential: { id: cred.id, publicKey: new Uint8Array(Buffer.from(cred.publicKey, 'base64url')), counter: 0, transports: cred.transports as AuthenticatorTransportFuture[] },
+        requireUserVerification: false,
       });
     } catch (e) {
-      if (/counter/i.test(String((e as Error).message))) throw new PortcullisError('webauthn.counter-regressed', 'the authenticator counter did not increase', { cause: e });
-      if (/user verification/i.test(String((e as Error).message))) throw new PortcullisError('webauthn.user-verification-required', 'the authenticator did not verify the user', { cause: e });
       throw invalid('the assertion did not verify', e);
     }
     if (!v.verified) throw invalid('the assertion did not verify');
+    if (cred.suspendedAt !== null) throw new PortcullisError('webauthn.credential-suspended', 'this key was suspended: its signature counter went back, so it may have been copied');
     const next = v.authenticationInfo.newCounter;
-    // Counters of 0 mean the authenticator keeps none (passkeys synced across devices).
-    if ((next !== 0 || cred.counter !== 0) && next <= cred.counter) throw new PortcullisError('webauthn.counter-regressed', 'the authenticator counter did not increase');
+    // §6.1.1: counters of 0 on both sides mean the authenticator keeps none (passkeys synced across devices).
+    if ((next !== 0 || cred.counter !== 0) && next <= cred.counter) {
+      if (await this.store.suspendWebAuthnCredential(cred.id, this.clock.now())) {
+        this.audit.record({ time: this.clock.now(), type: 'webauthn.credential-suspended', actor: 'system', reason: 'webauthn.counter-regressed', data: { userId: cred.userId, credential: cred.id, storedCounter: cred.counter, assertedCounter: next } });
+      }
+      throw new PortcullisError('webauthn.counter-regressed', 'the authenticator counter did not increase');
+    }
+    if (userId === undefined && !v.authenticationInfo.userVerified) throw new PortcullisError('webauthn.user-verification-required', 'the authenticator did not verify the user');
     if (!(await this.store.updateWebAuthnCounter(cred.id, cred.counter, next, this.clock.now()))) throw new PortcullisError('webauthn.counter-regressed', 'the credential was used concurrently');
     return { userId: cred.userId, userVerified: v.authenticationInfo.userVerified };
   }

@@ -93,4 +93,7 @@ export class KyselyIdentityStore implements IdentityStore {
   updateWebAuthnCounter(id: string, expected: number, next: number, now: number) {
     return this.run('updateWebAuthnCounter', () => webauthn.updateWebAuthnCounter(this.db, id, expected, next, now));
   }
+  suspendWebAuthnCredential(id: string, now: number) {
+    return this.run('suspendWebAuthnCredential', () => webauthn.suspendWebAuthnCredential(this.db, id, now));
+  }
 }

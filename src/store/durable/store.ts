@@ -146,6 +146,7 @@ export class KyselyDurableStore implements DurableStore {
   renameWebAuthnCredential(u: string, id: string, n: string) { return this.ident('renameWebAuthnCredential', (i) => i.renameWebAuthnCredential(u, id, n)); }
   deleteWebAuthnCredential(u: string, id: string) { return this.ident('deleteWebAuthnCredential', (i) => i.deleteWebAuthnCredential(u, id)); }
   updateWebAuthnCounter(id: string, e: number, n: number, now: number) { return this.ident('updateWebAuthnCounter', (i) => i.updateWebAuthnCounter(id, e, n, now)); }
+  suspendWebAuthnCredential(id: string, now: number) { return this.ident('suspendWebAuthnCredential', (i) => i.suspendWebAuthnCredential(id, now)); }
 
   createApp(app: AppRecord): Promise<void> {
     return this.run('createApp', (db) => apps.createApp(db, app));

@@ -1,4 +1,4 @@
-/** Queries on `webauthn_credentials` (WebAuthnStore). The counter update is a compare-and-set. */
+/** Queries on `webauthn_credentials` (WebAuthnStore). The counter update is a compare-and-set that a suspended credential fails. */
 import type { Kysely, Selectable } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
 import type { WebAuthnCredentialRecord } from '../../identity/store.js';
@@ -15,6 +15,7 @@ export interface WebAuthnCredentialsTable {
   device_type: string;
   created_at: number;
   last_used_at: number | null;
+  suspended_at: number | null;
 }
 
 export interface WebAuthnDatabase {
@@ -35,6 +36,7 @@ function fromRow(r: Selectable<WebAuthnCredentialsTable>): WebAuthnCredentialRec
     deviceType: r.device_type,
     createdAt: Number(r.created_at),
     lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+    suspendedAt: r.suspended_at === null ? null : Number(r.suspended_at),
   };
 }
 
@@ -52,6 +54,7 @@ export async function addWebAuthnCredential(db: Db, c: WebAuthnCredentialRecord)
       device_type: c.deviceType,
       created_at: c.createdAt,
       last_used_at: c.lastUsedAt,
+      suspended_at: c.suspendedAt,
     })
     .onConflict((oc) => oc.column('id').doNothing())
     .executeTakeFirst();
@@ -83,6 +86,12 @@ export async function updateWebAuthnCounter(db: Db, id: string, expected: number
     .set({ counter: next, last_used_at: now })
     .where('id', '=', id)
     .where('counter', '=', expected)
+    .where('suspended_at', 'is', null)
     .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+export async function suspendWebAuthnCredential(db: Db, id: string, now: number): Promise<boolean> {
+  const r = await db.updateTable('webauthn_credentials').set({ suspended_at: now }).where('id', '=', id).where('suspended_at', 'is', null).executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }

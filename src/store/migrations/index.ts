@@ -27,6 +27,7 @@ import { webhookDeliveryPerSubscription } from './0016-webhook-delivery-per-subs
 import { appServedAudiences } from './0017-app-served-audiences.js';
 import { lockoutState } from './0018-lockout-state.js';
 import { publishedCrls } from './0019-published-crls.js';
+import { webauthnSuspended } from './0020-webauthn-suspended.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -49,6 +50,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0017-app-served-audiences': appServedAudiences,
   '0018-lockout-state': lockoutState,
   '0019-published-crls': publishedCrls,
+  '0020-webauthn-suspended': webauthnSuspended,
 };
 
 /**
