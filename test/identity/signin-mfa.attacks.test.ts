@@ -265,13 +265,15 @@ test('attack: a cloned security key refused at the second step (webauthn.counter
   assert.equal(audited[0]!.reason, 'webauthn.counter-regressed');
   assert.equal(audited[0]!.data?.['factor'], 'webauthn');
 
-  // the same clone as a passwordless passkey: refused and audited as a failed sign-in
+  assert.equal(idp.audit.events.filter((e) => e.type === 'webauthn.credential-suspended' && e.data?.['userId'] === user.id).length, 1, 'the key is suspended');
+
+  // the same clone as a passwordless passkey, counter moving on: the key is suspended, so refused and audited as a failed sign-in
   const c = await authorize();
   const options = JSON.parse((await postStep(c.browser, c.page.body, 'passkey/options', {})).body) as { challenge: string };
-  const passkey = await postStep(c.browser, c.page.body, 'passkey/verify', { response: clone.assert(options, { counter: 5, uv: true }) });
-  assert.equal(passkey.status, 401);
-  assert.equal(JSON.parse(passkey.body).code, 'webauthn.counter-regressed');
-  assert.equal(idp.audit.events.filter((e) => e.type === 'signin.failed' && e.reason === 'webauthn.counter-regressed' && e.data?.['method'] === 'passkey').length, 1);
+  const passkey = await postStep(c.browser, c.page.body, 'passkey/verify', { response: clone.assert(options, { counter: 6, uv: true }) });
+  assert.equal(passkey.status, 403);
+  assert.equal(JSON.parse(passkey.body).code, 'webauthn.credential-suspended');
+  assert.equal(idp.audit.events.filter((e) => e.type === 'signin.failed' && e.reason === 'webauthn.credential-suspended' && e.data?.['method'] === 'passkey').length, 1);
 });
 
 test('attack: a passwordless passkey whose userHandle names another user is refused (webauthn.user-handle-mismatch) and audited as a failed sign-in', async () => {
