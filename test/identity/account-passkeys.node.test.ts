@@ -165,3 +165,21 @@ test('attack: CSRF on the passkey calls of the account page (no token, a wrong o
   }
   assert.equal((await new Browser().request(`${account}/webauthn/register-options`, { form: {} })).status, 401, 'not signed in');
 });
+
+test('attack: a 1 MB WebAuthn response (a huge clientDataJSON) is refused with 413 before it is read, at the account page and at sign-in; nothing is stored', async () => {
+  const u = await node.services.identity.users.add({ email: 'huge@example.test', password: PASSWORD }, 'test');
+  const { browser } = await signIn(node, app, AUD, 'huge@example.test', PASSWORD);
+  const page = await browser.request(account);
+  const csrf = dataCsrf(page.body);
+  const huge = JSON.stringify({ id: 'x', rawId: 'x', type: 'public-key', response: { clientDataJSON: 'A'.repeat(1 << 20), attestationObject: 'A' } });
+  const r = await browser.request(`${account}/webauthn/register`, { form: { csrf, name: 'Huge', response: huge } });
+  assert.equal(r.status, 413, r.body.slice(0, 200));
+  assert.equal((JSON.parse(r.body) as { code: string }).code, 'request.body-too-large');
+  assert.equal((await node.services.store.listWebAuthnCredentials(u.id)).length, 0);
+  const { url } = await authorizationRequest(app.config, { resource: AUD });
+  const b = new Browser();
+  const start = await b.follow(url.toString(), node.urls.identity!);
+  const pkBase = actionOf(start.body, 'login', node.urls.identity!).replace(/\/login$/, '');
+  const v = await b.request(`${pkBase}/passkey/verify`, { form: { csrf: csrfOf(start.body), response: huge } });
+  assert.equal(v.status, 413, v.body.slice(0, 200));
+});

@@ -29,6 +29,17 @@ export interface WebAuthnConfig {
 }
 
 const CHALLENGE_TTL_MS = 5 * 60_000;
+/** How many security keys and passkeys one user may register. */
+export const MAX_WEBAUTHN_CREDENTIALS = 20;
+/** WebAuthn L3 §7.1 step 24: "Verify that the credentialId is ≤ 1023 bytes." */
+const MAX_CREDENTIAL_ID_BYTES = 1023;
+/** The AuthenticatorTransport values (WebAuthn L3 §5.8.4) kept from a registration; the browser's list is the client's word. */
+const TRANSPORTS: ReadonlySet<string> = new Set<AuthenticatorTransportFuture>(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb']);
+
+function knownTransports(list: unknown): AuthenticatorTransportFuture[] {
+  if (!Array.isArray(list)) return [];
+  return [...new Set(list.filter((t): t is AuthenticatorTransportFuture => typeof t === 'string' && TRANSPORTS.has(t)))];
+}
 
 /** The browser's JSON answer as an object; anything else (bad JSON, `null`, a number, an array) is a malformed request (400). */
 function parseResponse(json: string): Record<string, unknown> {
@@ -84,8 +95,22 @@ export class WebAuthnCeremonies {
     return c;
   }
 
+  /** Records a refused registration (never the slot: it names the browser session) and throws `e`. */
+  private refuseRegistration(userId: string, e: unknown, credential?: string): never {
+    this.audit.record({ time: this.clock.now(), type: 'webauthn.registration-refused', actor: `user:${userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { userId, ...(credential ? { credential } : {}) } });
+    throw e;
+  }
+
+  private async roomFor(userId: string) {
+    const existing = await this.store.listWebAuthnCredentials(userId);
+    if (existing.length >= MAX_WEBAUTHN_CREDENTIALS) {
+      this.refuseRegistration(userId, new PortcullisError('webauthn.too-many-credentials', `an account holds at most ${MAX_WEBAUTHN_CREDENTIALS} security keys and passkeys; remove one first`));
+    }
+    return existing;
+  }
+
   async registrationOptions(slot: string, user: UserRecord): Promise<unknown> {
-    const existing = await this.store.listWebAuthnCredentials(user.id);
+    const existing = await this.roomFor(user.id);
     const options = await generateRegistrationOptions({
       rpName: this.cfg.rpName,
       rpID: this.cfg.rpId,
@@ -100,30 +125,48 @@ export class WebAuthnCeremonies {
   }
 
   async verifyRegistration(slot: string, userId: string, responseJson: string, name: string): Promise<{ id: string; userVerified: boolean }> {
-    const expectedChallenge = await this.takeChallenge(`reg:${slot}`);
-    const response = parseResponse(responseJson);
-    let v;
+    let credentialId: string | undefined;
     try {
-      v = await verifyRegistrationResponse({ response: response as never, expectedChallenge, expectedOrigin: this.cfg.origin, expectedRPID: this.cfg.rpId, requireUserVerification: false });
+      const expectedChallenge = await this.takeChallenge(`reg:${slot}`);
+      const response = parseResponse(responseJson);
+      let v;
+      try {
+        v = await verifyRegistrationResponse({ response: response as never, expectedChallenge, expectedOrigin: this.cfg.origin, expectedRPID: this.cfg.rpId, requireUserVerification: false });
+      } catch (e) {
+        throw invalid('the registration did not verify', e);
+      }
+      if (!v.verified || !v.registrationInfo) throw invalid('the registration did not verify');
+      const { credential, credentialBackedUp, credentialDeviceType, userVerified } = v.registrationInfo;
+      if (Buffer.from(credential.id, 'base64url').length > MAX_CREDENTIAL_ID_BYTES) throw new PortcullisError('webauthn.invalid-response', 'the credential id is longer than 1023 bytes', { status: 400 });
+      credentialId = credential.id;
+      await this.roomFor(userId);
+      const exists = () => new PortcullisError('webauthn.credential-exists', 'this security key or passkey is already registered');
+      if (await this.store.getWebAuthnCredential(credential.id)) throw exists();
+      try {
+        await this.store.addWebAuthnCredential({
+          id: credential.id,
+          userId,
+          name: (name.trim() || 'Security key').slice(0, 64),
+          publicKey: Buffer.from(credential.publicKey).toString('base64url'),
+          counter: credential.counter,
+          transports: knownTransports(credential.transports),
+          backedUp: credentialBackedUp,
+          deviceType: credentialDeviceType,
+          createdAt: this.clock.now(),
+          lastUsedAt: null,
+          suspendedAt: null,
+        });
+      } catch (e) {
+        // registered by a concurrent ceremony since the look-up above
+        if (e instanceof PortcullisError && e.code === 'conflict') throw exists();
+        throw e;
+      }
+      return { id: credential.id, userVerified };
     } catch (e) {
-      throw invalid('the registration did not verify', e);
+      // roomFor audited its own refusal
+      if (e instanceof PortcullisError && e.code === 'webauthn.too-many-credentials') throw e;
+      return this.refuseRegistration(userId, e, credentialId);
     }
-    if (!v.verified || !v.registrationInfo) throw invalid('the registration did not verify');
-    const { credential, credentialBackedUp, credentialDeviceType, userVerified } = v.registrationInfo;
-    await this.store.addWebAuthnCredential({
-      id: credential.id,
-      userId,
-      name: (name.trim() || 'Security key').slice(0, 64),
-      publicKey: Buffer.from(credential.publicKey).toString('base64url'),
-      counter: credential.counter,
-      transports: credential.transports ?? [],
-      backedUp: credentialBackedUp,
-      deviceType: credentialDeviceType,
-      createdAt: this.clock.now(),
-      lastUsedAt: null,
-      suspendedAt: null,
-    });
-    return { id: credential.id, userVerified };
   }
 
   /** With `userId`: a second factor among the user's credentials; without: a passwordless passkey (UV required). */
