@@ -4,7 +4,7 @@
  * stops accepting, lets in-flight requests finish, flushes the audit trail and
  * closes the stores.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { CertificateAuthority } from './pki/authority.js';
 import { fileSignerKind, SignerRegistry } from './pki/signer.js';
 import { openServerTls } from './http/tls.js';
 import { gracefulCloser } from './http/graceful-close.js';
-import { certificateSteps } from './gateway/client-certificate-policy.js';
+import { certificateSteps, peerCertificate } from './gateway/client-certificate-policy.js';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { systemClock, type Clock } from './core/clock.js';
@@ -199,8 +199,13 @@ export async function openServices(loaded: LoadedConfig, opts: OpenOptions = {})
 /** Builds the identity services over `core` (importing oidc-provider on first use). */
 async function withIdentity(core: CoreServices, announce: boolean): Promise<Services> {
   const { buildIdentityServices } = await import('./identity/services.js');
-  const { config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger } = core;
-  const identity = await buildIdentityServices({ config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger, announce });
+  const { config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger, pki } = core;
+  const trustDomain = config.pki.trustDomain;
+  // RFC 8705 tls_client_auth for sign-in apps: the same reader and verifier as the client-credentials grant's.
+  const mtls = trustDomain
+    ? { trustDomain, clientCertificate: (req: IncomingMessage) => peerCertificate(req.socket).chain, verifyTlsClient: async (chain: readonly Uint8Array[]) => (await pki.verifyPeer(chain, { mapToApp: true })).clientId }
+    : undefined;
+  const identity = await buildIdentityServices({ config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger, announce, ...(mtls ? { mtls } : {}) });
   return { ...core, identity };
 }
 

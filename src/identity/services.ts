@@ -35,7 +35,7 @@ import type { AppService } from '../tokens/apps.js';
 import type { TokenRevocationStore } from '../tokens/store.js';
 import { Invites } from './invites.js';
 import { DEFAULT_LOCKOUT_POLICY, Lockout } from './lockout.js';
-import { createOidcProvider, loadCookieKeys, type OidcService } from './oidc/provider.js';
+import { createOidcProvider, loadCookieKeys, type OidcMtls, type OidcService } from './oidc/provider.js';
 import { AccountPages } from './pages/account.js';
 import { CsrfTokens } from './pages/csrf.js';
 import { SignInPages } from './pages/sign-in.js';
@@ -65,6 +65,8 @@ export interface IdentityServiceDeps {
   logger: Logger;
   /** False on a node part that serves no sign-ins (the gateway thread): it says nothing about the sign-in setup. */
   announce?: boolean;
+  /** RFC 8705 `tls_client_auth` for sign-in apps (with a CA trust domain): the certificate reader and verifier. */
+  mtls?: OidcMtls;
 }
 
 export interface IdentityServices {
@@ -146,7 +148,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   const recovery = new RecoveryCodesFactor({ store, clock });
   const factors = [totp, ...(otp ? [otp] : []), recovery].map((f) => guardFactor(f, lockout));
   const oidc = createOidcProvider(
-    { issuer, apps: d.apps, keys: d.keys, identity: store, ephemeral, settings: store, envelope: d.envelope, revokedTokens: store, events: d.events, audit: d.audit, clock, logger: d.logger },
+    { issuer, apps: d.apps, keys: d.keys, identity: store, ephemeral, settings: store, envelope: d.envelope, revokedTokens: store, events: d.events, audit: d.audit, clock, logger: d.logger, ...(d.mtls ? { mtls: d.mtls } : {}) },
     { cookieKeys: await loadCookieKeys(store, d.envelope), mfaForEveryone: id.mfa.everyone, behindProxy: config.gateway.trustedProxies.length > 0, accessTokenTtl: Math.floor(config.tokens.accessTokenTtl / 1000), leewayMs: config.tokens.leeway },
   );
   const users = new UserService({

@@ -243,10 +243,11 @@ export class AppService {
         : ['client_credentials']);
     if (grantTypes.includes('authorization_code') && redirectUris.length === 0) throw new PortcullisError('request.invalid', 'redirect_uris: the authorization code flow needs at least one redirect URI');
     if (appType === 'public' && grantTypes.includes('client_credentials')) throw new PortcullisError('request.invalid', 'grant_types: a public app cannot use client_credentials');
-    // Sign-in (oidc-provider) authenticates apps with a secret or private_key_jwt; RFC 8705
-    // mutual TLS is the client-credentials grant's only: such an app could never sign a user in.
-    if (appType !== 'public' && (method === 'tls_client_auth' || method === 'self_signed_tls_client_auth') && grantTypes.some((g) => g !== 'client_credentials')) {
-      throw new PortcullisError('request.invalid', `token_endpoint_auth_method: ${method} is for the client_credentials grant only; a sign-in app (redirect_uris, authorization_code, refresh_token) uses client_secret_basic, client_secret_post or private_key_jwt`);
+    // Sign-in (oidc-provider) authenticates apps with a secret, private_key_jwt or RFC 8705
+    // tls_client_auth; self_signed_tls_client_auth is the client-credentials grant's only:
+    // such an app could never sign a user in.
+    if (appType !== 'public' && method === 'self_signed_tls_client_auth' && grantTypes.some((g) => g !== 'client_credentials')) {
+      throw new PortcullisError('request.invalid', `token_endpoint_auth_method: ${method} is for the client_credentials grant only; a sign-in app (redirect_uris, authorization_code, refresh_token) uses client_secret_basic, client_secret_post, private_key_jwt or tls_client_auth`);
     }
     const served = servedAudiences(input.servedAudiences ?? []);
     const now = this.clock.now();

@@ -41,7 +41,9 @@ export async function startOidcNode(extra = '', opts: { issuerHost?: string; clo
   const [identity, gateway, admin] = [await freePort(), await freePort(), await freePort()];
   const dir = tempDir('portcullis-oidc-');
   // WebAuthn in a browser needs a domain as RP id: `localhost` still reaches 127.0.0.1.
-  const config = `issuer: http://${opts.issuerHost ?? '127.0.0.1'}:${identity}\nlisten: { identity: 127.0.0.1:${identity}, gateway: 127.0.0.1:${gateway}, admin: 127.0.0.1:${admin} }\nlog: { level: silent }\n${TLS_OFF}\n${extra}\n`;
+  // plain HTTP unless `extra` configures tls (then the issuer is https)
+  const tls = /^tls:/m.test(extra);
+  const config = `issuer: http${tls ? 's' : ''}://${opts.issuerHost ?? '127.0.0.1'}:${identity}\nlisten: { identity: 127.0.0.1:${identity}, gateway: 127.0.0.1:${gateway}, admin: 127.0.0.1:${admin} }\nlog: { level: silent }\n${tls ? '' : TLS_OFF}\n${extra}\n`;
   await initPortcullis(dir, { config });
   const node = await startPortcullis({ configFile: join(dir, CONFIG_FILE), logger: opts.logger ?? silentLogger, env: {}, ...(opts.clock ? { clock: opts.clock } : {}) });
   const adminToken = readFileSync(join(dir, 'admin.token'), 'utf8').trim();

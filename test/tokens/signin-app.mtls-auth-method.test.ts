@@ -1,11 +1,12 @@
 /**
  * Sign-in (authorization code, refresh token) is served by oidc-provider, which takes
- * client_secret_basic, client_secret_post, private_key_jwt and none; RFC 8705 mutual-TLS
- * client authentication is Portcullis's own, at its client-credentials token endpoint. A
- * sign-in app registered with `tls_client_auth` or `self_signed_tls_client_auth` used to be
- * accepted (201) and could then never sign a user in: every authorize, token, revocation and
- * introspection request of it was answered `invalid_client_metadata`. It is refused at
- * registration, naming the field; a mutual-TLS app of the client-credentials grant is not.
+ * client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth (RFC 8705, its
+ * features.mTLS wired to the Portcullis CA: test/pki-node/oidc-tls-client-auth.attacks.test.ts)
+ * and none. `self_signed_tls_client_auth` is Portcullis's own, at its client-credentials
+ * token endpoint: a sign-in app registered with it used to be accepted (201) and could then
+ * never sign a user in (every request of it answered `invalid_client_metadata`). It is
+ * refused at registration, naming the field; a mutual-TLS app of the client-credentials
+ * grant is not.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,8 +27,25 @@ describe('sign-in apps and mutual-TLS client authentication', () => {
     return publicKey.export({ format: 'jwk' });
   };
 
+  test('tls_client_auth with redirect URIs (the code flow) is registered, without a secret', async () => {
+    const r = await t.api('/v1/apps', { body: { name: 'web-tls', audiences: ['orders-api'], scopes: ['read'], token_endpoint_auth_method: 'tls_client_auth', redirect_uris: [REDIRECT] } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.app.token_endpoint_auth_method, 'tls_client_auth');
+    assert.equal(r.body.client_secret ?? null, null);
+  });
+
   for (const method of ['tls_client_auth', 'self_signed_tls_client_auth'] as const) {
     const jwks = method === 'self_signed_tls_client_auth' ? { jwks: { keys: [selfSignedJwk()] } } : {};
+    test(`${method} for the client-credentials grant (no redirect URI) is still registered`, async () => {
+      const r = await t.api('/v1/apps', { body: { name: `svc-${method}`, audiences: ['orders-api'], scopes: ['read'], token_endpoint_auth_method: method, ...jwks } });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.equal(r.body.app.token_endpoint_auth_method, method);
+    });
+  }
+
+  {
+    const method = 'self_signed_tls_client_auth';
+    const jwks = { jwks: { keys: [selfSignedJwk()] } };
     test(`${method} with redirect URIs (the code flow) → 400 request.invalid naming token_endpoint_auth_method; no app is stored`, async () => {
       const before = (await t.api('/v1/apps')).body.apps?.length;
       const r = await t.api('/v1/apps', { body: { name: `web-${method}`, audiences: ['orders-api'], scopes: ['read'], token_endpoint_auth_method: method, redirect_uris: [REDIRECT], ...jwks } });
@@ -41,12 +59,6 @@ describe('sign-in apps and mutual-TLS client authentication', () => {
       const r = await t.api('/v1/apps', { body: { name: `web2-${method}`, audiences: ['orders-api'], scopes: ['read'], token_endpoint_auth_method: method, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], ...jwks } });
       assert.equal(r.status, 400, JSON.stringify(r.body));
       assert.equal(r.body.code, 'request.invalid');
-    });
-
-    test(`${method} for the client-credentials grant (no redirect URI) is still registered`, async () => {
-      const r = await t.api('/v1/apps', { body: { name: `svc-${method}`, audiences: ['orders-api'], scopes: ['read'], token_endpoint_auth_method: method, ...jwks } });
-      assert.equal(r.status, 201, JSON.stringify(r.body));
-      assert.equal(r.body.app.token_endpoint_auth_method, method);
     });
   }
 

@@ -14,11 +14,17 @@
  *   scope, jti, iat, exp, amr, acr, auth_time); their ids are kept per grant so that
  *   revoking the grant (code replay, refresh reuse, session end) revokes them at every
  *   gateway through the revocation set.
+ * - RFC 8705 mutual TLS for sign-in apps registered with `tls_client_auth` (oidc-provider's
+ *   `features.mTLS`, wired to the Portcullis CA's verifier): the app authenticates at the
+ *   token, revocation and introspection endpoints with its client certificate (URI SAN
+ *   `spiffe://<trustDomain>/app/<client_id>`, valid now, clientAuth, not revoked), and its
+ *   access tokens are bound to it (`cnf.x5t#S256`, RFC 8705 §3).
  *
  * The provider is rebuilt when the key ring's signing key changes (a new key, or the
  * prepublished one taking over), since oidc-provider reads its keystore once.
  */
-import { createHash } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import Provider, { errors, interactionPolicy, type InteractionDetails } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { AuditSink } from '../../audit/sink.js';
@@ -38,6 +44,8 @@ import { verifySecret } from '../../tokens/secrets.js';
 import type { AppRecord, TokenRevocationStore } from '../../tokens/store.js';
 import { ACR_MFA, ACR_SINGLE_FACTOR } from '../../gateway/assurance-policy.js';
 import type { IdentityStore, OidcModelRecord, UserRecord } from '../store.js';
+import { spiffeId } from '../../pki/profiles.js';
+import { PortcullisError } from '../../core/errors.js';
 import { grantRevoked, markGrantRevoked, oidcAdapter } from './adapter.js';
 import { cookieGrip } from './cookie-grip.js';
 
@@ -58,7 +66,30 @@ export interface OidcDeps {
   audit?: AuditSink;
   clock: Clock;
   logger: Logger;
+  /**
+   * RFC 8705 `tls_client_auth` for sign-in apps; without it (no CA trust domain) such an app
+   * is not a client of the provider, so it cannot sign users in (fail closed).
+   */
+  mtls?: OidcMtls;
 }
+
+export interface OidcMtls {
+  /** The CA's trust domain: an app's certificate names it as `spiffe://<trustDomain>/app/<client_id>`. */
+  trustDomain: string;
+  /** The TLS client certificate chain of a request (DER, peer first; empty when none). http/ reads it from the socket. */
+  clientCertificate(req: IncomingMessage): readonly Uint8Array[];
+  /** Verifies a chain against the Portcullis CA (valid now, clientAuth, not revoked) and returns the app it is bound to; throws `cert.*` otherwise. */
+  verifyTlsClient(chain: readonly Uint8Array[]): Promise<string | null>;
+}
+
+/** What Portcullis's verifier said of the client certificate of a request (before oidc-provider authenticates the client). */
+interface PresentedCertificate {
+  leaf: X509Certificate;
+  /** The app the certificate is bound to, when it verified; null when it did not. */
+  boundTo: string | null;
+}
+
+const PRESENTED_CERTIFICATE = Symbol('portcullis.oidc.client-certificate');
 
 export interface OidcOptions {
   /** Seconds (default 600). */
@@ -162,6 +193,36 @@ export function postLogoutFormAction(uri: unknown): string | undefined {
   return u.protocol;
 }
 
+/** The endpoints where oidc-provider authenticates clients. */
+const CLIENT_AUTH_PATHS: ReadonlySet<string> = new Set(CLIENT_AUTH_ERROR_EVENTS.map(([, path]) => path));
+
+/**
+ * The client certificate of a request to an endpoint that authenticates clients, checked by
+ * Portcullis's verifier (the chain to the CA, validity, clientAuth, revocation) and the app its
+ * URI SAN binds it to; undefined when none was presented. A refused certificate is still the
+ * presented one (boundTo null), so oidc-provider answers invalid_client, not "not provided".
+ */
+async function presentedCertificate(mtls: OidcMtls, req: IncomingMessage): Promise<PresentedCertificate | undefined> {
+  const chain = mtls.clientCertificate(req);
+  if (chain.length === 0) return undefined;
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(chain[0]!);
+  } catch {
+    return undefined;
+  }
+  try {
+    return { leaf, boundTo: await mtls.verifyTlsClient(chain) };
+  } catch (e) {
+    if (e instanceof PortcullisError) return { leaf, boundTo: null };
+    throw e;
+  }
+}
+
+function presentedOf(ctx: { state?: Record<PropertyKey, unknown> } | undefined): PresentedCertificate | undefined {
+  return ctx?.state?.[PRESENTED_CERTIFICATE] as PresentedCertificate | undefined;
+}
+
 /** Marks, in a provider request's `ctx.state`, that the request recorded audit events. */
 const AUDITED = Symbol('portcullis.oidc.audited');
 
@@ -195,10 +256,27 @@ export async function loadCookieKeys(settings: SettingsStore, envelope: Envelope
   return JSON.parse(await envelope.decryptString(sealed, 'oidc-cookie-keys')) as string[];
 }
 
-function clientMetadata(app: AppRecord): Record<string, unknown> | undefined {
+function clientMetadata(app: AppRecord, mtlsTrustDomain: string | undefined): Record<string, unknown> | undefined {
   const grants = (app.grantTypes ?? []).filter((g) => g === 'authorization_code' || g === 'refresh_token');
   if (!grants.includes('authorization_code') || !(app.redirectUris?.length)) return undefined;
   const isPublic = app.appType === 'public';
+  if (!isPublic && app.tokenEndpointAuthMethod === 'self_signed_tls_client_auth') return undefined;
+  if (!isPublic && app.tokenEndpointAuthMethod === 'tls_client_auth') {
+    if (mtlsTrustDomain === undefined) return undefined;
+    return {
+      client_id: app.clientId,
+      client_name: app.name,
+      redirect_uris: app.redirectUris,
+      post_logout_redirect_uris: app.postLogoutRedirectUris ?? [],
+      grant_types: grants,
+      response_types: ['code'],
+      token_endpoint_auth_method: 'tls_client_auth',
+      // RFC 8705 §2.1.2: the certificate's URI SAN, as the Portcullis CA writes it for this app.
+      tls_client_auth_san_uri: spiffeId(mtlsTrustDomain, app.clientId),
+      // RFC 8705 §3: access tokens bound to the certificate the app authenticated with.
+      tls_client_certificate_bound_access_tokens: true,
+    };
+  }
   const m: Record<string, unknown> = {
     client_id: app.clientId,
     client_name: app.name,
@@ -386,7 +464,7 @@ export class OidcService {
         if (id === ACCOUNT_CLIENT_ID) return accountClientMetadata(base);
         const app = d.apps.find(id);
         if (!app || app.status !== 'active') return undefined;
-        return clientMetadata(app);
+        return clientMetadata(app, d.mtls?.trustDomain);
       }
     }
 
@@ -421,7 +499,7 @@ export class OidcService {
       acrValues: [ACR_SINGLE_FACTOR, ACR_MFA],
       // `none` only for the account page's sign-in: an app's metadata lists `code` alone
       responseTypes: ['code', 'none'],
-      clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+      clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', ...(d.mtls ? ['tls_client_auth'] : []), 'none'],
       enabledJWA: {
         idTokenSigningAlgValues: ['ES256', 'EdDSA', 'RS256'],
         clientAuthSigningAlgValues: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
@@ -444,6 +522,21 @@ export class OidcService {
           },
         },
         userinfo: { enabled: true },
+        // RFC 8705: oidc-provider's hooks are synchronous, so the certificate was verified
+        // (against the Portcullis CA, revocation included) before it runs (presentedCertificate).
+        mTLS: {
+          enabled: d.mtls !== undefined,
+          tlsClientAuth: true,
+          selfSignedTlsClientAuth: false,
+          certificateBoundAccessTokens: true,
+          getCertificate: (ctx: any) => presentedOf(ctx)?.leaf,
+          certificateAuthorized: (ctx: any) => (presentedOf(ctx)?.boundTo ?? null) !== null,
+          // RFC 8705 §2.1.2: the registered tls_client_auth_san_uri is the certificate's only app URI SAN.
+          certificateSubjectMatches: (ctx: any, property: string, expected: string) => {
+            const boundTo = presentedOf(ctx)?.boundTo ?? null;
+            return property === 'tls_client_auth_san_uri' && boundTo !== null && d.mtls !== undefined && spiffeId(d.mtls.trustDomain, boundTo) === expected;
+          },
+        },
         // RFC 7009 §2.1: a token not issued to the caller is refused (unauthorized_client, as
         // TokenService refuses a JWT access token) and audited; a public app, which anyone can
         // name, gets the no-op answer, so its request learns nothing about the token.
@@ -559,6 +652,16 @@ export class OidcService {
       },
     });
     provider.proxy = this.opts.behindProxy === true;
+    const mtls = d.mtls;
+    if (mtls) {
+      provider.use(async (ctx: any, next: () => Promise<void>) => {
+        if (ctx.method === 'POST' && CLIENT_AUTH_PATHS.has(ctx.path)) {
+          const presented = await presentedCertificate(mtls, ctx.req as IncomingMessage);
+          if (presented) ctx.state[PRESENTED_CERTIFICATE] = presented;
+        }
+        await next();
+      });
+    }
     // RFC 7523 §3: the audience of a client assertion is this server's identity, the issuer's
     // URLs; oidc-provider's default takes the endpoints' URLs from the request's Host.
     provider.OIDCContext.prototype.clientJwtAuthExpectedAudience = function (this: { route: string }) {
