@@ -8,10 +8,11 @@
 import { AlgorithmIdentifier, CRLNumber, CertificateList, CRLReason, Name, RevokedCertificate, TBSCertList, Time, Version } from '@peculiar/asn1-x509';
 import { createHash } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
+import { PortcullisError } from '../core/errors.js';
 import { EXT, akiValue, bufferOf, extensionOf, keyIdentifier, preEncoded, serialize } from './certificate.js';
 import { toPem } from './pem.js';
 import type { CaSigner } from './signer.js';
-import { REVOCATION_REASONS, type CertificateRecord, type CertificateStore } from './store.js';
+import { REVOCATION_REASONS, type CertificateRecord, type CertificateStore, type PublishedCrl } from './store.js';
 
 export interface CrlSigningCa {
   id: string;
@@ -100,22 +101,35 @@ export async function buildCrl(store: CertificateStore, clock: Clock, ca: CrlSig
   return signCrl(ca, snapshot.number, now, validityMs, crlEntries(snapshot.revoked, now, validityMs));
 }
 
+/** How many times a CRL is built and signed before giving up, each try having found the store changed since its read. */
+const PUBLISH_TRIES = 5;
+
 /**
  * The CRL of `ca` every node serves (RFC 5280 §5.2.3: one number sequence per issuer): the
  * published one while it lists what a CRL built now would list and is not past half of its
  * validity; otherwise a new one, numbered above every CRL published before, is signed and
- * published. Nodes publish one after the other (the store's lock), so of two nodes asking at
- * once one signs and the other gets that CRL: the same number and the same bytes.
+ * published. It is built and signed holding no store lock (a long list or a slow signer
+ * delays no other write) and published only if no CRL number was taken and no certificate
+ * revoked meanwhile; else it is built again from a new read. Of two nodes asking at once,
+ * one publishes and the other, reading again, gets that CRL: the same number and bytes.
+ * Throws `pki.crl-contended` when every try found the store changed.
  * @example const crl = await publishCrl(store, clock, ca, 86_400_000);
  */
 export async function publishCrl(store: CertificateStore, clock: Clock, ca: CrlSigningCa, validityMs: number): Promise<Crl> {
-  const p = await store.publishCrl(ca.id, async ({ published, next, revoked }) => {
+  for (let i = 0; i < PUBLISH_TRIES; i++) {
+    const read = await store.readCrlPublication(ca.id);
     const now = Math.floor(clock.now() / 1000) * 1000;
-    const entries = crlEntries(revoked, now, validityMs);
+    const entries = crlEntries(read.revoked, now, validityMs);
     const digest = entriesDigest(entries);
-    if (published && published.entriesDigest === digest && !due(published, now)) return null;
-    return { ...(await signCrl(ca, next, now, validityMs, entries)), entriesDigest: digest };
-  });
+    const p = read.published;
+    if (p && p.entriesDigest === digest && !due(p, now)) return served(p);
+    const fresh = await signCrl(ca, read.next, now, validityMs, entries);
+    if (await store.publishCrlIfUnchanged(ca.id, read, { ...fresh, entriesDigest: digest })) return fresh;
+  }
+  throw new PortcullisError('pki.crl-contended', `no CRL of CA ${ca.id} could be published: the CA's revocations or CRL number changed while each of ${PUBLISH_TRIES} CRLs was signed`);
+}
+
+function served(p: PublishedCrl): Crl {
   return { der: p.der, pem: toPem(p.der, 'X509 CRL'), number: p.number, thisUpdate: p.thisUpdate, nextUpdate: p.nextUpdate };
 }
 

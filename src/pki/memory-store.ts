@@ -7,8 +7,6 @@ export class MemoryCertificateStore implements CertificateStore {
   private readonly cas = new Map<string, CaRecord>();
   private readonly crlNumbers = new Map<string, bigint>();
   private readonly publishedCrls = new Map<string, PublishedCrl>();
-  /** The publication under way per CA: the next one waits for it (the durable adapters' row lock). */
-  private readonly publishing = new Map<string, Promise<unknown>>();
 
   async insertCertificate(rec: CertificateRecord): Promise<void> {
     if (this.certs.has(rec.serial)) throw new PortcullisError('conflict', `a certificate with serial ${rec.serial} exists`);
@@ -46,6 +44,10 @@ export class MemoryCertificateStore implements CertificateStore {
   }
 
   async listRevoked(issuerId: string): Promise<CertificateRecord[]> {
+    return this.revokedOf(issuerId);
+  }
+
+  private revokedOf(issuerId: string): CertificateRecord[] {
     return [...this.certs.values()].filter((r) => r.issuerId === issuerId && r.status === 'revoked').map((r) => ({ ...r }));
   }
 
@@ -58,27 +60,28 @@ export class MemoryCertificateStore implements CertificateStore {
   async crlSnapshot(issuerId: string): Promise<{ number: bigint; revoked: CertificateRecord[] }> {
     const number = (this.crlNumbers.get(issuerId) ?? 0n) + 1n;
     this.crlNumbers.set(issuerId, number);
-    return { number, revoked: [...this.certs.values()].filter((r) => r.issuerId === issuerId && r.status === 'revoked').map((r) => ({ ...r })) };
+    return { number, revoked: this.revokedOf(issuerId) };
   }
 
-  publishCrl(issuerId: string, decide: (p: CrlPublication) => Promise<PublishedCrl | null>): Promise<PublishedCrl> {
-    const run = async (): Promise<PublishedCrl> => {
-      const published = this.publishedCrls.get(issuerId);
-      const last = this.crlNumbers.get(issuerId) ?? 0n;
-      const next = (published && published.number > last ? published.number : last) + 1n;
-      const fresh = await decide({ published: published && { ...published }, next, revoked: await this.listRevoked(issuerId) });
-      if (fresh === null) {
-        if (published === undefined) throw new PortcullisError('internal', 'no CRL was published and none was built');
-        return { ...published };
-      }
-      if (fresh.number !== next) throw new PortcullisError('internal', `a CRL must be published with number ${next}, not ${fresh.number}`);
-      this.crlNumbers.set(issuerId, next);
-      this.publishedCrls.set(issuerId, { ...fresh });
-      return { ...fresh };
-    };
-    const p = (this.publishing.get(issuerId) ?? Promise.resolve()).catch(() => undefined).then(run);
-    this.publishing.set(issuerId, p);
-    return p;
+  /** The number the next CRL of a CA takes: above the counter and the published CRL. */
+  private nextCrl(issuerId: string): bigint {
+    const published = this.publishedCrls.get(issuerId);
+    const last = this.crlNumbers.get(issuerId) ?? 0n;
+    return (published && published.number > last ? published.number : last) + 1n;
+  }
+
+  async readCrlPublication(issuerId: string): Promise<CrlPublication> {
+    const published = this.publishedCrls.get(issuerId);
+    return { published: published && { ...published }, next: this.nextCrl(issuerId), revoked: this.revokedOf(issuerId) };
+  }
+
+  async publishCrlIfUnchanged(issuerId: string, read: CrlPublication, crl: PublishedCrl): Promise<boolean> {
+    if (crl.number !== read.next) throw new PortcullisError('internal', `a CRL must be published with number ${read.next}, not ${crl.number}`);
+    // no await from the check to the write: of concurrent calls with one read, one publishes
+    if (this.nextCrl(issuerId) !== read.next || this.revokedOf(issuerId).length !== read.revoked.length) return false;
+    this.crlNumbers.set(issuerId, crl.number);
+    this.publishedCrls.set(issuerId, { ...crl });
+    return true;
   }
 
   async insertCa(rec: CaRecord): Promise<void> {

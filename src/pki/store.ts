@@ -87,13 +87,16 @@ export interface PublishedCrl {
   der: Uint8Array;
 }
 
-/** What `publishCrl` hands the decision whether to publish a new CRL. */
+/**
+ * What a CRL is built from (`readCrlPublication`), read without holding any lock and
+ * handed back to `publishCrlIfUnchanged`, which publishes only if it is still current.
+ */
 export interface CrlPublication {
   /** The CRL published last; undefined before the first. */
   published: PublishedCrl | undefined;
   /** The number a CRL published now takes: above every number drawn or published before. */
   next: bigint;
-  /** The issuer's revoked certificates, including expired ones, read under the same lock. */
+  /** The issuer's revoked certificates, including expired ones. */
   revoked: CertificateRecord[];
 }
 
@@ -120,14 +123,23 @@ export interface CertificateStore {
    */
   crlSnapshot(issuerId: string): Promise<{ number: bigint; revoked: CertificateRecord[] }>;
   /**
-   * Publishes the CRL of a CA for every node. In one transaction that holds the CA's CRL
-   * number counter (so calls on any nodes run one after the other), reads the published CRL
-   * and the revoked certificates and calls `decide`: it returns either a new CRL numbered
-   * `next`, which becomes the published one (the counter moves to its number), or null to
-   * keep the published one (never null before the first). Returns the CRL published when
-   * the call ends. `decide` must not use the store.
+   * What a new CRL of a CA would be built from: the published CRL, the next CRL number and
+   * the revoked certificates. Plain reads: it takes no lock and waits for none, so a CRL
+   * is built and signed while every node goes on writing (`publishCrlIfUnchanged`).
    */
-  publishCrl(issuerId: string, decide: (p: CrlPublication) => Promise<PublishedCrl | null>): Promise<PublishedCrl>;
+  readCrlPublication(issuerId: string): Promise<CrlPublication>;
+  /**
+   * Publishes `crl`, built from `read`, as the CRL of a CA for every node, if what it was
+   * built from is still current: in one short transaction that holds the CA's CRL number
+   * counter, checks that no CRL number was drawn or published and no certificate of the
+   * CA revoked since `read` (revocation is one-way and the inventory only grows, so the
+   * same number of revoked certificates is the same list), then stores it and moves the
+   * counter to its number. Returns false, changing nothing, when something changed: the
+   * caller reads again. Race-safe: of concurrent calls on any nodes with one `read`, at
+   * most one returns true, so CRL numbers are unique and only go up. A `crl` not numbered
+   * `read.next` is `internal`.
+   */
+  publishCrlIfUnchanged(issuerId: string, read: CrlPublication, crl: PublishedCrl): Promise<boolean>;
 
   insertCa(rec: CaRecord): Promise<void>;
   getCa(id: string): Promise<CaRecord | undefined>;

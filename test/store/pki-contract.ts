@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { CaRecord, CertificateRecord, CertificateStore, CrlPublication, PublishedCrl, RevocationReason } from '../../src/pki/store.js';
+import type { CaRecord, CertificateRecord, CertificateStore, PublishedCrl, RevocationReason } from '../../src/pki/store.js';
 import { rejectsWith, storeTests, twoNodes, type StoreHarness } from './store-harness.js';
 
 const T0 = 1_700_000_000_000;
@@ -190,51 +190,89 @@ export function runCertificateStoreSuite(name: string, make: () => Promise<Store
     assert.deepEqual((await s.crlSnapshot('int-3')).revoked, []);
   });
 
-  t('publishCrl: the first call publishes a CRL numbered above the counter; null keeps the published one; a new one takes the next number (per CA)', async (open) => {
+  const crl = (n: bigint, digest: string): PublishedCrl => ({ number: n, thisUpdate: T0 + Number(n), nextUpdate: T0 + DAY, entriesDigest: digest, der: der() });
+
+  t('readCrlPublication / publishCrlIfUnchanged: the first CRL is numbered above the counter, the next takes the next number (per CA); a CRL not numbered next is internal', async (open) => {
     const s = await open();
     await s.insertCertificate(cert('01'));
     await s.revokeCertificate('01', T0 + 1, 'keyCompromise');
     assert.equal(await s.nextCrlNumber('int-1'), 1n); // a number the previous version drew
-    const seen: CrlPublication[] = [];
-    const crl = (n: bigint, digest: string): PublishedCrl => ({ number: n, thisUpdate: T0 + Number(n), nextUpdate: T0 + DAY, entriesDigest: digest, der: der() });
-    const first = await s.publishCrl('int-1', async (p) => (seen.push(p), crl(p.next, 'a')));
-    assert.equal(first.number, 2n);
-    assert.equal(seen[0]!.published, undefined);
-    assert.deepEqual(seen[0]!.revoked.map((r) => [r.serial, r.reason]), [['01', 'keyCompromise']]);
-    const kept = await s.publishCrl('int-1', async (p) => (seen.push(p), null));
-    assert.deepEqual(kept, first);
-    assert.deepEqual(seen[1]!.published, first);
-    assert.equal(seen[1]!.next, 3n);
-    const second = await s.publishCrl('int-1', async (p) => crl(p.next, 'b'));
-    assert.equal(second.number, 3n);
-    assert.deepEqual(await s.publishCrl('int-1', async () => null), second);
+    const r1 = await s.readCrlPublication('int-1');
+    assert.equal(r1.published, undefined);
+    assert.equal(r1.next, 2n);
+    assert.deepEqual(r1.revoked.map((r) => [r.serial, r.reason]), [['01', 'keyCompromise']]);
+    const first = crl(r1.next, 'a');
+    assert.equal(await s.publishCrlIfUnchanged('int-1', r1, first), true);
+    const r2 = await s.readCrlPublication('int-1');
+    assert.deepEqual(r2.published, first);
+    assert.equal(r2.next, 3n);
+    await rejectsWith(s.publishCrlIfUnchanged('int-1', r2, crl(r2.next + 1n, 'd')), 'internal');
+    assert.deepEqual((await s.readCrlPublication('int-1')).published, first, 'a refused publication changes nothing');
+    assert.equal(await s.publishCrlIfUnchanged('int-1', r2, crl(3n, 'b')), true);
     assert.equal(await s.nextCrlNumber('int-1'), 4n, 'publishing moves the counter');
-    assert.equal((await s.publishCrl('int-2', async (p) => crl(p.next, 'c'))).number, 1n);
-    await rejectsWith(s.publishCrl('int-3', async () => null), 'internal');
-    await rejectsWith(s.publishCrl('int-1', async (p) => crl(p.next + 1n, 'd')), 'internal');
-    assert.deepEqual(await s.publishCrl('int-1', async () => null), second, 'a refused publication changes nothing');
+    const other = await s.readCrlPublication('int-2');
+    assert.deepEqual([other.published, other.next, other.revoked], [undefined, 1n, []]);
+    assert.equal(await s.publishCrlIfUnchanged('int-2', other, crl(1n, 'c')), true);
   });
 
-  t('publishCrl race — 20 concurrent publications (two nodes when supported) run one after the other: each sees what the one before left, numbers only go up', async (open, h) => {
+  t('publishCrlIfUnchanged refuses a CRL built from a stale read, changing nothing: a CRL number drawn, a CRL published, a certificate revoked since', async (open, h) => {
     const [a, b] = await twoNodes(open, h);
-    const order: Array<[bigint | undefined, bigint]> = [];
-    const got = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        (i % 2 ? a : b).publishCrl('int-1', async (p) => {
-          await new Promise((r) => setTimeout(r, 2));
-          // every other caller finds nothing to change and keeps the published CRL
-          const keep = p.published !== undefined && i % 4 >= 2;
-          order.push([p.published?.number, keep ? p.published!.number : p.next]);
-          return keep ? null : { number: p.next, thisUpdate: T0, nextUpdate: T0 + DAY, entriesDigest: String(i), der: der() };
-        }),
-      ),
+    await a.insertCertificate(cert('01'));
+    await a.insertCertificate(cert('02'));
+    await a.insertCertificate(cert('03', { issuerId: 'int-2' }));
+    const base = await a.readCrlPublication('int-1');
+    assert.equal(await a.publishCrlIfUnchanged('int-1', base, crl(base.next, 'base')), true);
+    const published = (await a.readCrlPublication('int-1')).published;
+
+    const drawn = await a.readCrlPublication('int-1');
+    await b.nextCrlNumber('int-1');
+    assert.equal(await a.publishCrlIfUnchanged('int-1', drawn, crl(drawn.next, 'x')), false, 'a CRL number was drawn (crlSnapshot, a one-off CRL)');
+
+    const raced = await a.readCrlPublication('int-1');
+    assert.equal(await b.publishCrlIfUnchanged('int-1', raced, crl(raced.next, 'other node')), true);
+    assert.equal(await a.publishCrlIfUnchanged('int-1', raced, crl(raced.next, 'x')), false, 'another node published');
+
+    const stale = await a.readCrlPublication('int-1');
+    await b.revokeCertificate('02', T0 + 2, 'superseded');
+    assert.equal(await a.publishCrlIfUnchanged('int-1', stale, crl(stale.next, 'x')), false, 'a certificate was revoked');
+    const now = await a.readCrlPublication('int-1');
+    assert.equal(now.next, stale.next);
+    assert.notDeepEqual(now.published, published);
+    assert.equal(now.published!.entriesDigest, 'other node', 'the refused ones changed nothing');
+
+    await b.revokeCertificate('03', T0 + 3, 'superseded');
+    assert.equal(await a.publishCrlIfUnchanged('int-1', now, crl(now.next, 'fresh')), true, 'a revocation of another CA does not matter');
+  });
+
+  t('publishCrlIfUnchanged race — 12 publications of one read (two nodes when supported): exactly one passes', async (open, h) => {
+    const [a, b] = await twoNodes(open, h);
+    const read = await a.readCrlPublication('int-1');
+    const got = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).publishCrlIfUnchanged('int-1', read, crl(read.next, String(i)))));
+    assert.equal(got.filter(Boolean).length, 1);
+    const winner = got.indexOf(true);
+    assert.equal((await b.readCrlPublication('int-1')).published!.entriesDigest, String(winner));
+  });
+
+  t('publishCrlIfUnchanged race — 20 publishers (two nodes when supported) read and publish until a try passes: numbers 1..20, no repeat, no gap, each built on the CRL before it', async (open, h) => {
+    const [a, b] = await twoNodes(open, h);
+    const passed: Array<[bigint | undefined, bigint]> = [];
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const s = i % 2 ? a : b;
+        for (let tries = 0; tries < 500; tries++) {
+          const read = await s.readCrlPublication('int-1');
+          await new Promise((r) => setTimeout(r, 1));
+          if (await s.publishCrlIfUnchanged('int-1', read, crl(read.next, String(i)))) return void passed.push([read.published?.number, read.next]);
+        }
+        assert.fail(`publisher ${i} never passed`);
+      }),
     );
-    assert.equal(order[0]![0], undefined);
-    for (let i = 1; i < order.length; i++) assert.equal(order[i]![0], order[i - 1]![1], `publication ${i} saw CRL ${order[i]![0]}, the one before left ${order[i - 1]![1]}`);
-    const last = await a.publishCrl('int-1', async () => null);
-    assert.deepEqual(await b.publishCrl('int-1', async () => null), last);
-    assert.ok(got.every((c) => c.number <= last.number));
-    assert.equal(last.number, BigInt(new Set(got.map((c) => c.number)).size));
+    const numbers = passed.map(([, n]) => n).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+    assert.deepEqual(numbers, Array.from({ length: 20 }, (_, i) => BigInt(i + 1)));
+    for (const [before, n] of passed) assert.equal(before, n === 1n ? undefined : n - 1n, `CRL ${n} was built on CRL ${before}`);
+    const last = await a.readCrlPublication('int-1');
+    assert.deepEqual(last.published, (await b.readCrlPublication('int-1')).published);
+    assert.equal(last.published!.number, 20n);
   });
 
   t('CA records: insert, get and list round-trip (offline key as null); duplicate id is a conflict', async (open) => {

@@ -91,6 +91,18 @@ export async function lockCrlNumber(db: Kysely<Database>, issuerId: string): Pro
   return BigInt(r.last_number);
 }
 
+/** The CA's CRL number counter (0 before any), read without a lock. */
+export async function readCrlNumber(db: Kysely<Database>, issuerId: string): Promise<bigint> {
+  const r = await db.selectFrom('crl_numbers').select('last_number').where('issuer_id', '=', issuerId).executeTakeFirst();
+  return BigInt(r?.last_number ?? 0);
+}
+
+/** The number of the CA's published CRL, without its bytes. */
+export async function publishedCrlNumber(db: Kysely<Database>, issuerId: string): Promise<bigint | undefined> {
+  const r = await db.selectFrom('published_crls').select('number').where('issuer_id', '=', issuerId).executeTakeFirst();
+  return r && BigInt(r.number);
+}
+
 export async function getPublishedCrl(db: Kysely<Database>, issuerId: string): Promise<PublishedCrl | undefined> {
   const r = await db.selectFrom('published_crls').selectAll().where('issuer_id', '=', issuerId).executeTakeFirst();
   return r && { number: BigInt(r.number), thisUpdate: Number(r.this_update), nextUpdate: Number(r.next_update), entriesDigest: r.entries_digest, der: fromDbBytes(r.der) };

@@ -95,3 +95,14 @@ export async function listRevoked(db: Kysely<Database>, issuerId: string): Promi
   const rows = await db.selectFrom('certificates').selectAll().where('issuer_id', '=', issuerId).where('status', '=', 'revoked').orderBy('serial').execute();
   return rows.map(fromRow);
 }
+
+/** How many certificates of one issuer are revoked (an index scan, no rows read). */
+export async function countRevoked(db: Kysely<Database>, issuerId: string): Promise<number> {
+  const r = await db
+    .selectFrom('certificates')
+    .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+    .where('issuer_id', '=', issuerId)
+    .where('status', '=', 'revoked')
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}

@@ -71,6 +71,11 @@ export interface Dialect {
 /** The row the write probe updates while the store is not writable (a setting no code reads). */
 export const WRITE_PROBE_SETTING = 'store.write-probe';
 
+/** The number the next CRL of a CA takes: above its counter and its published CRL. */
+function nextCrl(last: bigint, published: bigint | undefined): bigint {
+  return (published !== undefined && published > last ? published : last) + 1n;
+}
+
 export class KyselyDurableStore implements DurableStore {
   readonly kind: DurableStore['kind'];
   private readonly db: Kysely<Database>;
@@ -261,23 +266,26 @@ export class KyselyDurableStore implements DurableStore {
       }),
     );
   }
-  publishCrl(issuerId: string, decide: (p: CrlPublication) => Promise<PublishedCrl | null>): Promise<PublishedCrl> {
-    // The counter row stays locked until commit (see crlSnapshot): publications on all nodes
-    // run one after the other, each reading what the previous one committed.
-    return this.run('publishCrl', (db) =>
+  readCrlPublication(issuerId: string): Promise<CrlPublication> {
+    // No transaction: on SQLite one would hold the node's connection and the write lock.
+    return this.run('readCrlPublication', async (db) => {
+      const last = await cas.readCrlNumber(db, issuerId);
+      const published = await cas.getPublishedCrl(db, issuerId);
+      const revoked = await certs.listRevoked(db, issuerId);
+      return { published, next: nextCrl(last, published?.number), revoked };
+    });
+  }
+  publishCrlIfUnchanged(issuerId: string, read: CrlPublication, crl: PublishedCrl): Promise<boolean> {
+    if (crl.number !== read.next) return Promise.reject(new PortcullisError('internal', `a CRL must be published with number ${read.next}, not ${crl.number}`));
+    // The counter row stays locked until commit (see crlSnapshot): of concurrent calls on
+    // all nodes, each checks what the one before committed.
+    return this.run('publishCrlIfUnchanged', (db) =>
       db.transaction().execute(async (trx) => {
         const last = await cas.lockCrlNumber(trx, issuerId);
-        const published = await cas.getPublishedCrl(trx, issuerId);
-        const revoked = await certs.listRevoked(trx, issuerId);
-        const next = (published && published.number > last ? published.number : last) + 1n;
-        const fresh = await decide({ published, next, revoked });
-        if (fresh === null) {
-          if (published === undefined) throw new PortcullisError('internal', 'no CRL was published and none was built');
-          return published;
-        }
-        if (fresh.number !== next) throw new PortcullisError('internal', `a CRL must be published with number ${next}, not ${fresh.number}`);
-        await cas.putPublishedCrl(trx, issuerId, fresh);
-        return fresh;
+        if (nextCrl(last, await cas.publishedCrlNumber(trx, issuerId)) !== read.next) return false;
+        if ((await certs.countRevoked(trx, issuerId)) !== read.revoked.length) return false;
+        await cas.putPublishedCrl(trx, issuerId, crl);
+        return true;
       }),
     );
   }

@@ -1,5 +1,5 @@
 /**
- * The CRL each CA last published (`published_crls`, CertificateStore.publishCrl): every
+ * The CRL each CA last published (`published_crls`, CertificateStore.publishCrlIfUnchanged): every
  * node of a cluster serves this one, so two nodes never serve different CRL numbers for
  * one issuer and a restarted node serves the number it served before (RFC 5280 §5.2.3:
  * the number is "a monotonically increasing sequence number for a given CRL scope and
