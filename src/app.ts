@@ -7,7 +7,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { Server as TlsServer } from 'node:tls';
-import { join } from 'node:path';
 import { envelopeSecretBox } from './crypto/secret-box.js';
 import { CertificateAuthority } from './pki/authority.js';
 import { fileSignerKind, SignerRegistry } from './pki/signer.js';
@@ -23,7 +22,7 @@ import type { Config } from './core/config/schema.js';
 import { EventBus, type ClusterEvent } from './core/events.js';
 import type { EphemeralStore } from './core/ephemeral.js';
 import { createLogger, type Logger } from './core/logger.js';
-import { ANCHOR_FILE, AuditAnchor } from './audit/anchor.js';
+import { AuditAnchor } from './audit/anchor.js';
 import { openAuditHeadKey, type AuditHeadKey } from './audit/head-key.js';
 import { AuditTrail } from './audit/trail.js';
 import { Envelope } from './crypto/envelope.js';
@@ -427,7 +426,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
   // before anything else this node does: a database set back from what the node saw is refused (audit/anchor.ts)
   if (!inThread) {
     try {
-      s.auditAnchor = await AuditAnchor.open({ file: join(s.dir, ANCHOR_FILE), store: s.store, headKey: s.auditHeadKey, audit: s.audit, logger, now: () => s.clock.now(), accept: opts.acceptAuditRollback ?? false });
+      s.auditAnchor = await AuditAnchor.open({ file: resolveIn(s.dir, config.audit.anchorFile), store: s.store, headKey: s.auditHeadKey, audit: s.audit, logger, now: () => s.clock.now(), accept: opts.acceptAuditRollback ?? false });
     } catch (e) {
       await s.ephemeral.close().catch(() => undefined);
       await s.store.close().catch(() => undefined);

@@ -3,9 +3,10 @@
  * and its authenticated head (head-key.ts) detect an event changed, removed or inserted,
  * but a database restored from an older copy, or whose newest rows and head were put back
  * as they were, holds a shorter chain that Portcullis itself wrote: it verifies. So each
- * node keeps, outside the database, in its config directory (`audit.anchor`, next to the
- * master key), the newest (seq, hash) of the trail it has seen committed, and at start (and
- * in `audit verify`) checks that the trail still has an event at that seq with that hash.
+ * node keeps, outside the database, in a file of its own (`audit.anchorFile`, by default
+ * `audit.anchor` in the config directory, next to the master key), the newest (seq, hash)
+ * of the trail it has seen committed, and at start (and in `audit verify`) checks that the
+ * trail still has an event at that seq with that hash.
  *
  * Only "the event the node saw is still there" is checked, never "the head is where the
  * node left it": other nodes of a cluster (and CLI tools) append too, and the trail only
@@ -21,18 +22,21 @@
  *
  * The node writes it atomically (temp file, fsync, rename, fsync of the directory) at
  * start, every few seconds while the head has moved (never per event), and at a clean
- * stop; never backwards.
+ * stop; never backwards. A node that cannot write it does not start
+ * (`audit.anchor-unwritable`): running on, its anchor would stay where it was and a later
+ * rollback to any point after it would pass.
  */
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fsErrorText, PortcullisError } from '../core/errors.js';
-import { fsyncDirectoryOf, writeNewFileSync } from '../core/files.js';
+import { fsyncDirectoryOf, MakeDirectoryError, makeDirectorySync, writeNewFileSync } from '../core/files.js';
 import type { Logger } from '../core/logger.js';
 import type { AuditHeadKey } from './head-key.js';
 import type { DurableAuditSink } from './sink.js';
 import type { AuditStore } from './store.js';
 
-/** The anchor's file name, in the node's config directory. */
+/** The anchor's file name, in the node's config directory, unless `audit.anchorFile` puts it elsewhere. */
 export const ANCHOR_FILE = 'audit.anchor';
 /** How often a running node moves its anchor to the head, when the head has moved. */
 export const ANCHOR_INTERVAL_MS = 5000;
@@ -41,6 +45,11 @@ const VERSION = 1;
 const MAC_LABEL = 'portcullis-audit-anchor\n';
 const HEX64 = /^[0-9a-f]{64}$/;
 const OVERRIDE = 'start the node with --accept-audit-rollback';
+const MOVE_IT = 'set audit.anchorFile (PORTCULLIS_AUDIT__ANCHOR_FILE) to a file on a volume the node can write (not a read-only mount such as a Kubernetes ConfigMap or Secret), or make that directory writable';
+
+function unwritable(file: string, why: string, cause: unknown): PortcullisError {
+  return new PortcullisError('audit.anchor-unwritable', `the audit anchor ${file} cannot be written: ${why}; ${MOVE_IT}`, { cause });
+}
 
 /** A (seq, hash) of the trail: seq 0 is the empty trail. */
 export interface AnchoredHead {
@@ -179,7 +188,7 @@ type AnchorStore = Pick<AuditStore, 'auditHead' | 'listAudit' | 'tailAudit'>;
  * runs, and at a clean stop (`close`).
  *
  * @example
- * const anchor = await AuditAnchor.open({ file: join(dir, ANCHOR_FILE), store, headKey, audit, logger, clock, accept: false });
+ * const anchor = await AuditAnchor.open({ file: resolveIn(dir, config.audit.anchorFile), store, headKey, audit, logger, now, accept: false });
  * anchor.start();
  * // … at a clean stop, after the audit trail's last flush:
  * await anchor.close();
@@ -203,8 +212,9 @@ export class AuditAnchor {
   ) {}
 
   /**
-   * Checks the anchor against the trail, then writes it at the trail's head. A missing
-   * anchor is made. An anchor the trail no longer holds is `audit.rolled-back`, one that
+   * Checks the anchor against the trail, then writes it at the trail's head (its missing
+   * directories are made, mode 0700); a file that cannot be written is
+   * `audit.anchor-unwritable`. A missing anchor is made. An anchor the trail no longer holds is `audit.rolled-back`, one that
    * cannot be trusted `audit.anchor-invalid`; with `accept` (the operator's
    * `--accept-audit-rollback`) either is audited (`audit.rollback-accepted`,
    * `audit.anchor-replaced`) and the anchor rewritten at the head instead.
@@ -212,6 +222,12 @@ export class AuditAnchor {
   static async open(opts: { file: string; store: AnchorStore; headKey: AuditHeadKey; audit: DurableAuditSink; logger: Logger; now: () => number; accept: boolean }): Promise<AuditAnchor> {
     const { file, store, audit, logger, accept } = opts;
     const anchor = new AuditAnchor(file, new AnchorKey(opts.headKey), store, opts.headKey, logger);
+    try {
+      makeDirectorySync(dirname(file), 0o700);
+    } catch (e) {
+      if (e instanceof MakeDirectoryError) throw unwritable(file, e.message, e);
+      throw e;
+    }
     const read = readAnchor(file, anchor.key);
     if (read.kind === 'missing') {
       await anchor.update(true, true);
@@ -283,8 +299,9 @@ export class AuditAnchor {
 
   /**
    * Writes the head when it is past the anchor (`force`: whatever it is, after an accepted
-   * rollback); one update at a time. At start (`strict`) a failure to write is
-   * `audit.anchor-unwritable`; on the timer it is logged and retried.
+   * rollback); one update at a time. At start (`strict`) it is written even where the head
+   * has not moved, so that a file that cannot be written is found then, and is
+   * `audit.anchor-unwritable`; on the timer a failure is logged and retried.
    */
   private update(force: boolean, strict: boolean): Promise<void> {
     const run = this.updating.then(() => this.updateNow(force, strict));
@@ -299,8 +316,9 @@ export class AuditAnchor {
       if (head === null) return;
       const last = this.last;
       if (!force && last !== null) {
-        if (head.seq === last.seq && head.hash === last.hash) return;
-        if (head.seq <= last.seq) {
+        const same = head.seq === last.seq && head.hash === last.hash;
+        if (same && !strict) return;
+        if (!same && head.seq <= last.seq) {
           // never backwards: the anchor keeps what the node saw, and verify (or the next start) reports it
           if (!this.behind) this.logger.error({ headSeq: head.seq, anchorSeq: last.seq }, 'the audit trail was set back while this node ran: its head is not past what the node saw; the audit anchor is kept, and `portcullis audit verify` reports it');
           this.behind = true;
@@ -315,9 +333,9 @@ export class AuditAnchor {
     } catch (err) {
       if (strict) {
         if (err instanceof PortcullisError) throw err;
-        throw new PortcullisError('audit.anchor-unwritable', `the audit anchor ${this.file} cannot be written: ${fsErrorText(err)}`, { cause: err });
+        throw unwritable(this.file, fsErrorText(err), err);
       }
-      if (!this.failing) this.logger.error({ err, file: this.file }, 'could not move the audit anchor to the head of the trail; will retry');
+      if (!this.failing) this.logger.error({ err, file: this.file }, `could not move the audit anchor to the head of the trail; will retry (${MOVE_IT})`);
       this.failing = true;
     }
   }

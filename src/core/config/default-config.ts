@@ -19,6 +19,11 @@ ephemeral: memory
 
 masterKeyFile: ./master.key   # 32 random bytes, mode 0600; never in the database
 adminTokenFile: ./admin.token # bearer token for the admin API and the CLI
+# The audit anchor: the newest audit event this node saw (detects a database set back),
+# written while the node runs, by default ./audit.anchor. Where this directory is read-only
+# (a Kubernetes ConfigMap or Secret), put it on a persistent volume of this node:
+# audit:
+#   anchorFile: /var/lib/portcullis/audit.anchor
 
 tokens:
   accessTokenTtl: 10m

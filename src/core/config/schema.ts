@@ -298,6 +298,18 @@ export const configSchema = z.strictObject({
     .describe('PostgreSQL store settings (used when `store` is a PostgreSQL URL).'),
   masterKeyFile: z.string().default('./master.key').describe('File holding the 32-byte master key (mode 0600), relative to the config directory.'),
   adminTokenFile: z.string().default('./admin.token').describe('File holding the admin API bearer token (mode 0600).'),
+  audit: z
+    .strictObject({
+      anchorFile: z
+        .string()
+        .min(1)
+        .default('./audit.anchor')
+        .describe(
+          "This node's audit anchor: the newest audit event it saw committed, kept outside the database so that a database set back is detected at start and by `audit verify` (mode 0600; missing directories are made, mode 0700). Relative to the config directory. The node writes it at start, every 5 s while the audit trail grows and at a clean stop, so it must be on a writable volume: where the config directory is read-only (a Kubernetes ConfigMap or Secret), point it at a persistent volume of this node. Each node needs its own file.",
+        ),
+    })
+    .prefault({})
+    .describe('The audit trail.'),
   tokens: z
     .strictObject({
       accessTokenTtl: duration('10m', { min: 1000 }).describe('Lifetime of access tokens.'),
