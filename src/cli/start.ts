@@ -23,7 +23,6 @@ export function registerStart(program: Command): void {
           for (const f of r.created) process.stderr.write(`created ${f}\n`);
         }
         const node = await startPortcullis({ configFile: configFileOf(o), ...(o.acceptAuditRollback ? { acceptAuditRollback: true } : {}) });
-        process.stderr.write(`portcullis: serving ${Object.entries(node.urls).map(([plane, url]) => `${plane} ${url}`).join(', ')}\n`);
         // After a hang-up, stderr is a terminal that is gone: a failed write (EIO) must not end the stop half-way.
         process.stderr.on('error', () => undefined);
         let stopping = false;
@@ -49,6 +48,9 @@ export function registerStart(program: Command): void {
         process.on('SIGINT', stop);
         // SIGHUP: a terminal that hung up, or someone asking for a reload, which Portcullis does not do
         process.on('SIGHUP', stop);
+        // announced only now: a supervisor that stops the node as soon as it reads this line gets a clean stop,
+        // where before the handlers were in place its SIGTERM killed the process outright
+        process.stderr.write(`portcullis: serving ${Object.entries(node.urls).map(([plane, url]) => `${plane} ${url}`).join(', ')}\n`);
       }),
     );
 }
