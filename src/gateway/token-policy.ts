@@ -11,7 +11,9 @@
  * A token bound to a client certificate (RFC 8705 `cnf.x5t#S256`) is accepted only on a
  * connection with that certificate, on every resource that uses this verifier (the
  * gateway, the transit plane); any other confirmation method fails closed.
- * `jku`, `x5u`, `jwk` and `x5c` header parameters are never fetched nor used.
+ * `jku`, `x5u`, `jwk` and `x5c` header parameters are never fetched nor used; a `crit`
+ * header, an unencoded payload (`b64`), or a member name twice in the header or the claims
+ * set is refused.
  *
  * Verified tokens are cached (token-cache.ts); a hit re-runs the route and revocation
  * checks synchronously and skips the signature.
@@ -21,6 +23,7 @@ import { compactVerify, createRemoteJWKSet, errors as joseErrors, type JWTHeader
 import type { Clock } from '../core/clock.js';
 import type { ExternalIssuer, TokenRequirement } from '../core/config/schema.js';
 import { PortcullisError } from '../core/errors.js';
+import { refusedName } from '../core/json-names.js';
 import type { Logger } from '../core/logger.js';
 import type { VerificationKeys } from '../crypto/verification-keys.js';
 import type { RevocationSet } from '../tokens/revocation-set.js';
@@ -73,14 +76,23 @@ function deny(code: ConstructorParameters<typeof PortcullisError>[0], message: s
   return new PortcullisError(code, message);
 }
 
+/**
+ * A JOSE header or claims set. A member name twice is refused: RFC 7515 §5.2, "JWS Parsers
+ * MUST either reject JWSs with duplicate Header Parameter names or use a JSON parser that
+ * returns only the lexically last duplicate member name"; rejecting keeps every reader of
+ * the token (jose, the upstream, an auditor) on the same value.
+ */
 function decodeJson(segment: string, what: string): Record<string, unknown> {
+  const text = Buffer.from(segment, 'base64url').toString('utf8');
   let v: unknown;
   try {
-    v = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    v = JSON.parse(text);
   } catch {
     throw deny('token.malformed', `${what} is not base64url JSON`);
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw deny('token.malformed', `${what} is not a JSON object`);
+  const refused = refusedName(text);
+  if (refused !== undefined) throw deny('token.malformed', `${what}: ${refused.message} ${refused.path.slice(0, 64)}`);
   return v as Record<string, unknown>;
 }
 
@@ -249,6 +261,9 @@ export class TokenVerifier {
     if (typeof alg !== 'string' || !ASYMMETRIC.has(alg)) throw deny('token.alg-not-allowed', 'algorithm not allowed');
     if (typeof header.typ !== 'string' || !/^(application\/)?at\+jwt$/i.test(header.typ)) throw deny('token.wrong-type', 'typ is not at+jwt');
     if (header.b64 !== undefined) throw deny('token.malformed', 'unencoded payloads are not accepted');
+    // RFC 7515 §4.1.11: "If any of the listed extension Header Parameters are not understood and supported by the
+    // recipient, then the JWS is invalid"; this resource understands none
+    if (header.crit !== undefined) throw deny('token.malformed', 'crit names an extension this resource does not understand');
     if (!SEGMENT.test(parts[2]!)) throw deny('token.malformed', 'signature missing');
     const claims = decodeJson(parts[1]!, 'JWT claims set');
     const iss = claims['iss'];
