@@ -13,13 +13,14 @@
  * gateway, the transit plane); any other confirmation method fails closed.
  * `jku`, `x5u`, `jwk` and `x5c` header parameters are never fetched nor used; a `crit`
  * header, an unencoded payload (`b64`), or a member name twice in the header or the claims
- * set is refused.
+ * set is refused. An external issuer's JWKS is fetched without redirects, bounded in size,
+ * and not refetched per request while its endpoint fails (jwks-fetch.ts).
  *
  * Verified tokens are cached (token-cache.ts); a hit re-runs the route and revocation
  * checks synchronously and skips the signature.
  */
 import type { Socket } from 'node:net';
-import { compactVerify, createRemoteJWKSet, errors as joseErrors, type JWTHeaderParameters } from 'jose';
+import { compactVerify, createRemoteJWKSet, customFetch, errors as joseErrors, type JWTHeaderParameters } from 'jose';
 import type { Clock } from '../core/clock.js';
 import type { ExternalIssuer, TokenRequirement } from '../core/config/schema.js';
 import { PortcullisError } from '../core/errors.js';
@@ -29,6 +30,7 @@ import type { VerificationKeys } from '../crypto/verification-keys.js';
 import type { RevocationSet } from '../tokens/revocation-set.js';
 import { bearerCandidate, checkB64token } from './bearer.js';
 import { peerCertificate } from './client-certificate-policy.js';
+import { boundedJwksFetch } from './jwks-fetch.js';
 import { TokenCache, tokenKey, type VerifiedToken } from './token-cache.js';
 
 /** Asymmetric JWS algorithms; anything else (`none`, HS*) is refused before any key is looked up. */
@@ -183,7 +185,7 @@ export class TokenVerifier {
   private remoteSource(i: ExternalIssuer): RemoteSource {
     let jwks = this.remotes.get(i.jwksUri);
     if (jwks === undefined) {
-      jwks = createRemoteJWKSet(new URL(i.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 5_000 });
+      jwks = createRemoteJWKSet(new URL(i.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 5_000, [customFetch]: boundedJwksFetch() });
       this.remotes.set(i.jwksUri, jwks);
       jwks.reload().catch((err: unknown) => this.deps.logger.warn({ jwksUri: i.jwksUri, err: String(err) }, 'JWKS prefetch failed'));
     }
