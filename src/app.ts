@@ -257,7 +257,7 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
       onRotated: (name) => void events.emit({ type: 'transit.changed', name }).catch((e: unknown) => logger.warn({ err: e, key: name }, 'transit.changed event not published')),
     });
     const revocations = new RevocationSet();
-    const apps = new AppService(store, events, audit, clock);
+    const apps = new AppService(store, events, audit, clock, config.pki.trustDomain !== undefined ? { trustDomain: config.pki.trustDomain } : {});
     const appSigningKeys = new AppSigningKeys(store, envelope, events, audit, clock, apps);
     const appEncryptionKeys = new AppEncryptionKeys(store, envelope, events, audit, clock, apps);
     const webhooks = new WebhookService(sealedWebhookStore(store, envelope), audit, clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets });
@@ -472,6 +472,11 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       if ((await s.encryptionKeys.maintain()) || signingChanged) await s.events.emit({ type: 'keys.changed' });
     }
     await reconcile();
+    if (!inThread && config.pki.trustDomain === undefined) {
+      // RFC 8705 tls_client_auth maps a certificate to an app through the trust domain: such apps cannot authenticate here
+      const stranded = s.apps.list().filter((a) => a.tokenEndpointAuthMethod === 'tls_client_auth').map((a) => a.clientId);
+      if (stranded.length > 0) logger.warn({ apps: stranded }, 'apps registered with tls_client_auth cannot authenticate on this node: pki.trustDomain is not set');
+    }
     // process-wide figures once per process: the gateway thread's registry holds its own metrics only
     if (!inThread) collectDefaultMetrics({ register: s.metrics });
 

@@ -55,7 +55,7 @@ function printCredentials(r: { app: AppView; client_id: string; client_secret: s
   if (r.client_secret) {
     process.stdout.write(`client_secret: ${r.client_secret}\n`);
     process.stderr.write('Store the client secret now: it is not shown again.\n');
-  } else process.stdout.write(`client_secret: (none: ${r.app.type === 'public' ? 'a public app uses PKCE only' : 'the app authenticates with private_key_jwt'})\n`);
+  } else process.stdout.write(`client_secret: (none: ${r.app.type === 'public' ? 'a public app uses PKCE only' : `the app authenticates with ${r.app.token_endpoint_auth_method}`})\n`);
 }
 
 export function registerApp(program: Command): void {
@@ -69,7 +69,7 @@ export function registerApp(program: Command): void {
     .requiredOption('--audience <audience...>', 'API audience the app may request tokens for (repeatable)')
     .option('--scope <scope...>', 'scope the app may request (repeatable)')
     .option('--jwks <file>', 'public keys (JWK Set file): the app authenticates with private_key_jwt')
-    .option('--auth-method <method>', 'client_secret_basic, client_secret_post or private_key_jwt')
+    .option('--auth-method <method>', 'client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth (a Portcullis client certificate; needs pki.trustDomain) or self_signed_tls_client_auth (the certificate in --jwks as x5c)')
     .option('--redirect-uri <uri...>', 'exact redirect URI for user sign-in (authorization code + PKCE); repeatable')
     .option('--type <type>', 'confidential (default) or public (browser/native app: no secret, PKCE only)')
     .option('--mfa-required', 'users signing in to this app must complete a second factor')

@@ -151,6 +151,15 @@ async function checkJwks(jwks: JWK[], method: 'private_key_jwt' | 'self_signed_t
   }
 }
 
+/** What registration needs to know of the node's configuration. */
+export interface AppServiceOptions {
+  /**
+   * `pki.trustDomain`: RFC 8705 `tls_client_auth` names the app by the URI SAN
+   * `spiffe://<trustDomain>/app/<client_id>`; without it no such app can authenticate.
+   */
+  trustDomain?: string;
+}
+
 export class AppService {
   private readonly apps = new Map<string, AppRecord>();
   /**
@@ -168,6 +177,7 @@ export class AppService {
     private readonly events: EventBus,
     private readonly audit: AuditSink,
     private readonly clock: Clock,
+    private readonly options: AppServiceOptions = {},
   ) {}
 
   /** Keeps `record` (undefined: the app is gone) unless what is kept comes from something newer than `from`. */
@@ -248,6 +258,10 @@ export class AppService {
     // such an app could never sign a user in.
     if (appType !== 'public' && method === 'self_signed_tls_client_auth' && grantTypes.some((g) => g !== 'client_credentials')) {
       throw new PortcullisError('request.invalid', `token_endpoint_auth_method: ${method} is for the client_credentials grant only; a sign-in app (redirect_uris, authorization_code, refresh_token) uses client_secret_basic, client_secret_post, private_key_jwt or tls_client_auth`);
+    }
+    // RFC 8705 §2.1: the certificate is the app's by its URI SAN, which the CA writes under the trust domain.
+    if (method === 'tls_client_auth' && this.options.trustDomain === undefined) {
+      throw new PortcullisError('request.invalid', 'token_endpoint_auth_method: tls_client_auth needs pki.trustDomain set on this node (the app\'s certificate names it as spiffe://<trustDomain>/app/<client_id>); without it no client certificate can be issued and the app could never authenticate');
     }
     const served = servedAudiences(input.servedAudiences ?? []);
     const now = this.clock.now();

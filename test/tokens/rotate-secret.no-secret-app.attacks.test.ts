@@ -7,11 +7,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PortcullisError } from '../../src/core/errors.js';
-import { startTestNode, basic, postForm, type TestNode } from '../support/portcullis.js';
+import { startTestNode, basic, postForm, testConfig, type TestNode } from '../support/portcullis.js';
 
 let node: TestNode;
 before(async () => {
-  node = await startTestNode();
+  // tls_client_auth apps are registered only on a node with a trust domain
+  node = await startTestNode({ config: testConfig('pki: { trustDomain: example.org }') });
 });
 after(() => node.stop());
 

@@ -18,7 +18,8 @@ const REDIRECT = 'https://app.example.test/cb';
 describe('sign-in apps and mutual-TLS client authentication', () => {
   let t: TestNode;
   before(async () => {
-    t = await startTestNode();
+    // tls_client_auth apps are registered only on a node with a trust domain (tls-client-auth.no-trust-domain.test.ts)
+    t = await startTestNode({ config: 'pki: { trustDomain: example.org }\n' });
   });
   after(() => t.close());
 
