@@ -200,11 +200,12 @@ async function withIdentity(core: CoreServices, announce: boolean): Promise<Serv
   const { buildIdentityServices } = await import('./identity/services.js');
   const { config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger, pki } = core;
   const trustDomain = config.pki.trustDomain;
-  // RFC 8705 tls_client_auth for sign-in apps: the same reader and verifier as the client-credentials grant's.
-  const mtls = trustDomain
-    ? { trustDomain, clientCertificate: (req: IncomingMessage) => peerCertificate(req.socket).chain, verifyTlsClient: async (chain: readonly Uint8Array[]) => (await pki.verifyPeer(chain, { mapToApp: true })).clientId }
-    : undefined;
-  const identity = await buildIdentityServices({ config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger, announce, ...(mtls ? { mtls } : {}) });
+  // RFC 8705 mutual TLS for sign-in apps: the same reader (and, for tls_client_auth, which needs the trust domain, verifier) as the client-credentials grant's.
+  const mtls = {
+    clientCertificate: (req: IncomingMessage) => peerCertificate(req.socket).chain,
+    ...(trustDomain ? { trustDomain, verifyTlsClient: async (chain: readonly Uint8Array[]) => (await pki.verifyPeer(chain, { mapToApp: true })).clientId } : {}),
+  };
+  const identity = await buildIdentityServices({ config, dir, store, ephemeral, envelope, keys, apps, events, audit, clock, logger, announce, mtls });
   return { ...core, identity };
 }
 

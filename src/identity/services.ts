@@ -65,7 +65,7 @@ export interface IdentityServiceDeps {
   logger: Logger;
   /** False on a node part that serves no sign-ins (the gateway thread): it says nothing about the sign-in setup. */
   announce?: boolean;
-  /** RFC 8705 `tls_client_auth` for sign-in apps (with a CA trust domain): the certificate reader and verifier. */
+  /** RFC 8705 mutual TLS for sign-in apps: the certificate reader, and the CA verifier with a trust domain (`tls_client_auth`). */
   mtls?: OidcMtls;
 }
 

@@ -4,7 +4,7 @@
  * refreshed by `app.*` events and reconcile) so token issuance and the gateway never
  * wait on the store for a lookup.
  */
-import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { importJWK, type JWK } from 'jose';
 import { PortcullisError } from '../core/errors.js';
 import { rsaKeyWeakness } from '../crypto/key-strength.js';
@@ -113,7 +113,7 @@ const CURVE_NAMES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P
  * keys a client certificate may hold (P-521 too). Anything else is refused when registered, not
  * left to fail at every sign-in, and a weak key is never stored.
  */
-async function checkJwks(jwks: JWK[], method: 'private_key_jwt' | 'self_signed_tls_client_auth' = 'private_key_jwt'): Promise<void> {
+async function checkJwks(jwks: JWK[], method: 'private_key_jwt' | 'self_signed_tls_client_auth' = 'private_key_jwt', requireCertificates = false): Promise<void> {
   if (jwks.length === 0) throw new PortcullisError('request.invalid', `jwks: ${method} needs at least one public key`);
   for (const [i, k] of jwks.entries()) {
     const at = `jwks[${i}]`;
@@ -139,6 +139,7 @@ async function checkJwks(jwks: JWK[], method: 'private_key_jwt' | 'self_signed_t
       kind = curve;
     } else if (type === 'ed25519') kind = 'ed25519';
     else throw new PortcullisError('request.invalid', `${at}: ${type ?? 'this'} keys are not accepted (EC P-256/P-384, Ed25519 or RSA)`);
+    if (method === 'self_signed_tls_client_auth') checkX5c(k, key, at, requireCertificates);
     if (method === 'private_key_jwt' && k.alg !== undefined) {
       const algs = ASSERTION_ALGS[kind] ?? [];
       if (!algs.includes(k.alg)) throw new PortcullisError('request.invalid', `${at}: alg ${k.alg} does not fit this key (${algs.join(' or ')})`);
@@ -158,6 +159,27 @@ export interface AppServiceOptions {
    * `spiffe://<trustDomain>/app/<client_id>`; without it no such app can authenticate.
    */
   trustDomain?: string;
+}
+
+/**
+ * RFC 7517 §4.7: `x5c[0]` is the key's certificate; for `self_signed_tls_client_auth` it is the
+ * certificate the app presents (RFC 8705 §2.2.2, matched by its `x5t#S256`), so it must be one
+ * and hold this key. A sign-in app must give it (oidc-provider matches nothing else).
+ */
+function checkX5c(k: JWK, key: KeyObject, at: string, required: boolean): void {
+  if (k.x5c === undefined) {
+    if (required) throw new PortcullisError('request.invalid', `${at}.x5c: a sign-in app with self_signed_tls_client_auth registers each key with its certificate (x5c)`);
+    return;
+  }
+  const first = Array.isArray(k.x5c) ? k.x5c[0] : undefined;
+  if (typeof first !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(first)) throw new PortcullisError('request.invalid', `${at}.x5c: expected an array of base64 DER certificates`);
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(Buffer.from(first, 'base64'));
+  } catch {
+    throw new PortcullisError('request.invalid', `${at}.x5c: x5c[0] is not an X.509 certificate`);
+  }
+  if (!cert.publicKey.equals(key)) throw new PortcullisError('request.invalid', `${at}.x5c: x5c[0] is the certificate of another key`);
 }
 
 export class AppService {
@@ -240,7 +262,6 @@ export class AppService {
     if (input.audiences.length === 0) throw new PortcullisError('request.invalid', 'audiences: at least one audience is required');
     for (const s of input.scopes) if (!SCOPE.test(s)) throw new PortcullisError('request.invalid', `scopes: "${s}" is not a valid scope token`);
     const method = input.tokenEndpointAuthMethod ?? (input.jwks ? 'private_key_jwt' : 'client_secret_basic');
-    if (method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') await checkJwks(input.jwks ?? [], method);
     const appType: AppType = input.type ?? 'confidential';
     const redirectUris = [...new Set(input.redirectUris ?? [])];
     redirectUris.forEach((u, i) => checkRedirectUri(u, `redirect_uris[${i}]`));
@@ -253,12 +274,9 @@ export class AppService {
         : ['client_credentials']);
     if (grantTypes.includes('authorization_code') && redirectUris.length === 0) throw new PortcullisError('request.invalid', 'redirect_uris: the authorization code flow needs at least one redirect URI');
     if (appType === 'public' && grantTypes.includes('client_credentials')) throw new PortcullisError('request.invalid', 'grant_types: a public app cannot use client_credentials');
-    // Sign-in (oidc-provider) authenticates apps with a secret, private_key_jwt or RFC 8705
-    // tls_client_auth; self_signed_tls_client_auth is the client-credentials grant's only:
-    // such an app could never sign a user in.
-    if (appType !== 'public' && method === 'self_signed_tls_client_auth' && grantTypes.some((g) => g !== 'client_credentials')) {
-      throw new PortcullisError('request.invalid', `token_endpoint_auth_method: ${method} is for the client_credentials grant only; a sign-in app (redirect_uris, authorization_code, refresh_token) uses client_secret_basic, client_secret_post, private_key_jwt or tls_client_auth`);
-    }
+    // Sign-in (oidc-provider) matches a self-signed certificate by its registered x5c only.
+    const signIn = appType !== 'public' && grantTypes.some((g) => g !== 'client_credentials');
+    if (method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') await checkJwks(input.jwks ?? [], method, signIn);
     // RFC 8705 §2.1: the certificate is the app's by its URI SAN, which the CA writes under the trust domain.
     if (method === 'tls_client_auth' && this.options.trustDomain === undefined) {
       throw new PortcullisError('request.invalid', 'token_endpoint_auth_method: tls_client_auth needs pki.trustDomain set on this node (the app\'s certificate names it as spiffe://<trustDomain>/app/<client_id>); without it no client certificate can be issued and the app could never authenticate');

@@ -194,8 +194,9 @@ test('attack: the code exchange without a certificate, with another app’s, wit
   assert.equal(ok.status, 200, ok.text);
 });
 
-test('self_signed_tls_client_auth stays for the client_credentials grant only: a sign-in app with it is refused at registration', async () => {
+test('self_signed_tls_client_auth for a sign-in app needs its keys’ certificates (x5c): a bare key is refused at registration', async () => {
   const r = await admin(node, 'POST', '/v1/apps', { name: 'ss-web', audiences: [AUD], redirect_uris: [REDIRECT], token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' }] } });
   assert.equal(r.status, 400, JSON.stringify(r.json));
   assert.equal(r.json.code, 'request.invalid');
+  assert.match(r.json.detail, /^jwks\[0\]\.x5c: /);
 });

@@ -2,11 +2,12 @@
  * Sign-in (authorization code, refresh token) is served by oidc-provider, which takes
  * client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth (RFC 8705, its
  * features.mTLS wired to the Portcullis CA: test/pki-node/oidc-tls-client-auth.attacks.test.ts)
- * and none. `self_signed_tls_client_auth` is Portcullis's own, at its client-credentials
- * token endpoint: a sign-in app registered with it used to be accepted (201) and could then
- * never sign a user in (every request of it answered `invalid_client_metadata`). It is
- * refused at registration, naming the field; a mutual-TLS app of the client-credentials
- * grant is not.
+ * self_signed_tls_client_auth (matched by its keys' x5c:
+ * test/pki-node/oidc-self-signed-tls-client-auth.attacks.test.ts) and none. oidc-provider
+ * matches a self-signed certificate by the x5c of a registered key only, so a sign-in app
+ * with `self_signed_tls_client_auth` whose keys carry no certificate could never sign a user
+ * in: it is refused at registration, naming the key; a mutual-TLS app of the
+ * client-credentials grant is not.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,16 +48,16 @@ describe('sign-in apps and mutual-TLS client authentication', () => {
   {
     const method = 'self_signed_tls_client_auth';
     const jwks = { jwks: { keys: [selfSignedJwk()] } };
-    test(`${method} with redirect URIs (the code flow) → 400 request.invalid naming token_endpoint_auth_method; no app is stored`, async () => {
+    test(`${method} with redirect URIs (the code flow) and a key without its certificate (x5c) → 400 request.invalid naming jwks[0].x5c; no app is stored`, async () => {
       const before = (await t.api('/v1/apps')).body.apps?.length;
       const r = await t.api('/v1/apps', { body: { name: `web-${method}`, audiences: ['orders-api'], scopes: ['read'], token_endpoint_auth_method: method, redirect_uris: [REDIRECT], ...jwks } });
       assert.equal(r.status, 400, JSON.stringify(r.body));
       assert.equal(r.body.code, 'request.invalid');
-      assert.match(r.body.detail ?? r.body.message ?? JSON.stringify(r.body), /token_endpoint_auth_method/);
+      assert.match(r.body.detail, /^jwks\[0\]\.x5c: /);
       assert.equal((await t.api('/v1/apps')).body.apps?.length, before);
     });
 
-    test(`${method} with only the refresh_token or authorization_code grant → 400 request.invalid`, async () => {
+    test(`${method} with only the refresh_token or authorization_code grant and a key without x5c → 400 request.invalid`, async () => {
       const r = await t.api('/v1/apps', { body: { name: `web2-${method}`, audiences: ['orders-api'], scopes: ['read'], token_endpoint_auth_method: method, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], ...jwks } });
       assert.equal(r.status, 400, JSON.stringify(r.body));
       assert.equal(r.body.code, 'request.invalid');

@@ -18,7 +18,9 @@
  *   `features.mTLS`, wired to the Portcullis CA's verifier): the app authenticates at the
  *   token, revocation and introspection endpoints with its client certificate (URI SAN
  *   `spiffe://<trustDomain>/app/<client_id>`, valid now, clientAuth, not revoked), and its
- *   access tokens are bound to it (`cnf.x5t#S256`, RFC 8705 §3).
+ *   access tokens are bound to it (`cnf.x5t#S256`, RFC 8705 §3). With
+ *   `self_signed_tls_client_auth` (§2.2) the certificate is one the app registered in its
+ *   JWKS as `x5c` (oidc-provider matches its `x5t#S256`), valid now; no CA is involved.
  *
  * The provider is rebuilt when the key ring's signing key changes (a new key, or the
  * prepublished one taking over), since oidc-provider reads its keystore once.
@@ -45,6 +47,7 @@ import type { AppRecord, TokenRevocationStore } from '../../tokens/store.js';
 import { ACR_MFA, ACR_SINGLE_FACTOR } from '../../gateway/assurance-policy.js';
 import type { IdentityStore, OidcModelRecord, UserRecord } from '../store.js';
 import { spiffeId } from '../../pki/profiles.js';
+import { parseCertificate } from '../../pki/parse.js';
 import { PortcullisError } from '../../core/errors.js';
 import { grantRevoked, markGrantRevoked, oidcAdapter } from './adapter.js';
 import { cookieGrip } from './cookie-grip.js';
@@ -67,26 +70,32 @@ export interface OidcDeps {
   clock: Clock;
   logger: Logger;
   /**
-   * RFC 8705 `tls_client_auth` for sign-in apps; without it (no CA trust domain) such an app
-   * is not a client of the provider, so it cannot sign users in (fail closed).
+   * RFC 8705 mutual TLS for sign-in apps; without it such an app is not a client of the
+   * provider, so it cannot sign users in (fail closed).
    */
   mtls?: OidcMtls;
 }
 
 export interface OidcMtls {
-  /** The CA's trust domain: an app's certificate names it as `spiffe://<trustDomain>/app/<client_id>`. */
-  trustDomain: string;
+  /**
+   * The CA's trust domain: an app's certificate names it as `spiffe://<trustDomain>/app/<client_id>`.
+   * Without it (and `verifyTlsClient`) `tls_client_auth` apps are not clients of the provider;
+   * `self_signed_tls_client_auth` needs neither.
+   */
+  trustDomain?: string;
   /** The TLS client certificate chain of a request (DER, peer first; empty when none). http/ reads it from the socket. */
   clientCertificate(req: IncomingMessage): readonly Uint8Array[];
   /** Verifies a chain against the Portcullis CA (valid now, clientAuth, not revoked) and returns the app it is bound to; throws `cert.*` otherwise. */
-  verifyTlsClient(chain: readonly Uint8Array[]): Promise<string | null>;
+  verifyTlsClient?(chain: readonly Uint8Array[]): Promise<string | null>;
 }
 
 /** What Portcullis's verifier said of the client certificate of a request (before oidc-provider authenticates the client). */
 interface PresentedCertificate {
   leaf: X509Certificate;
-  /** The app the certificate is bound to, when it verified; null when it did not. */
+  /** The app the certificate is bound to, when it verified against the Portcullis CA; null when it did not. */
   boundTo: string | null;
+  /** Whether now is within the certificate's own validity period (a self-signed one is checked against nothing else). */
+  current: boolean;
 }
 
 const PRESENTED_CERTIFICATE = Symbol('portcullis.oidc.client-certificate');
@@ -202,19 +211,23 @@ const CLIENT_AUTH_PATHS: ReadonlySet<string> = new Set(CLIENT_AUTH_ERROR_EVENTS.
  * URI SAN binds it to; undefined when none was presented. A refused certificate is still the
  * presented one (boundTo null), so oidc-provider answers invalid_client, not "not provided".
  */
-async function presentedCertificate(mtls: OidcMtls, req: IncomingMessage): Promise<PresentedCertificate | undefined> {
+async function presentedCertificate(mtls: OidcMtls, req: IncomingMessage, now: number): Promise<PresentedCertificate | undefined> {
   const chain = mtls.clientCertificate(req);
   if (chain.length === 0) return undefined;
   let leaf: X509Certificate;
+  let current: boolean;
   try {
     leaf = new X509Certificate(chain[0]!);
+    const { notBefore, notAfter } = parseCertificate(chain[0]!);
+    current = notBefore <= now && now <= notAfter;
   } catch {
     return undefined;
   }
+  if (!mtls.verifyTlsClient) return { leaf, boundTo: null, current };
   try {
-    return { leaf, boundTo: await mtls.verifyTlsClient(chain) };
+    return { leaf, boundTo: await mtls.verifyTlsClient(chain), current };
   } catch (e) {
-    if (e instanceof PortcullisError) return { leaf, boundTo: null };
+    if (e instanceof PortcullisError) return { leaf, boundTo: null, current };
     throw e;
   }
 }
@@ -256,12 +269,29 @@ export async function loadCookieKeys(settings: SettingsStore, envelope: Envelope
   return JSON.parse(await envelope.decryptString(sealed, 'oidc-cookie-keys')) as string[];
 }
 
-function clientMetadata(app: AppRecord, mtlsTrustDomain: string | undefined): Record<string, unknown> | undefined {
+function clientMetadata(app: AppRecord, mtls: OidcMtls | undefined): Record<string, unknown> | undefined {
   const grants = (app.grantTypes ?? []).filter((g) => g === 'authorization_code' || g === 'refresh_token');
   if (!grants.includes('authorization_code') || !(app.redirectUris?.length)) return undefined;
   const isPublic = app.appType === 'public';
-  if (!isPublic && app.tokenEndpointAuthMethod === 'self_signed_tls_client_auth') return undefined;
+  if (!isPublic && app.tokenEndpointAuthMethod === 'self_signed_tls_client_auth') {
+    // RFC 8705 §2.2.2: oidc-provider matches the certificate by the x5t#S256 of the keys' x5c; a key without one matches nothing
+    const keys = (app.jwks ?? []).filter((k) => Array.isArray(k.x5c) && k.x5c.length > 0);
+    if (mtls === undefined || keys.length === 0) return undefined;
+    return {
+      client_id: app.clientId,
+      client_name: app.name,
+      redirect_uris: app.redirectUris,
+      post_logout_redirect_uris: app.postLogoutRedirectUris ?? [],
+      grant_types: grants,
+      response_types: ['code'],
+      token_endpoint_auth_method: 'self_signed_tls_client_auth',
+      jwks: { keys },
+      // RFC 8705 §3: access tokens bound to the certificate the app authenticated with.
+      tls_client_certificate_bound_access_tokens: true,
+    };
+  }
   if (!isPublic && app.tokenEndpointAuthMethod === 'tls_client_auth') {
+    const mtlsTrustDomain = mtls?.verifyTlsClient ? mtls.trustDomain : undefined;
     if (mtlsTrustDomain === undefined) return undefined;
     return {
       client_id: app.clientId,
@@ -464,7 +494,7 @@ export class OidcService {
         if (id === ACCOUNT_CLIENT_ID) return accountClientMetadata(base);
         const app = d.apps.find(id);
         if (!app || app.status !== 'active') return undefined;
-        return clientMetadata(app, d.mtls?.trustDomain);
+        return clientMetadata(app, d.mtls);
       }
     }
 
@@ -499,7 +529,7 @@ export class OidcService {
       acrValues: [ACR_SINGLE_FACTOR, ACR_MFA],
       // `none` only for the account page's sign-in: an app's metadata lists `code` alone
       responseTypes: ['code', 'none'],
-      clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', ...(d.mtls ? ['tls_client_auth'] : []), 'none'],
+      clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', ...(d.mtls?.trustDomain !== undefined && d.mtls.verifyTlsClient ? ['tls_client_auth'] : []), ...(d.mtls ? ['self_signed_tls_client_auth'] : []), 'none'],
       enabledJWA: {
         idTokenSigningAlgValues: ['ES256', 'EdDSA', 'RS256'],
         clientAuthSigningAlgValues: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
@@ -524,17 +554,23 @@ export class OidcService {
         userinfo: { enabled: true },
         // RFC 8705: oidc-provider's hooks are synchronous, so the certificate was verified
         // (against the Portcullis CA, revocation included) before it runs (presentedCertificate).
+        // A certificate outside its validity period is not presented to it at all: nothing
+        // else checks a self-signed one's dates.
         mTLS: {
           enabled: d.mtls !== undefined,
-          tlsClientAuth: true,
-          selfSignedTlsClientAuth: false,
+          tlsClientAuth: d.mtls?.trustDomain !== undefined && d.mtls.verifyTlsClient !== undefined,
+          selfSignedTlsClientAuth: true,
           certificateBoundAccessTokens: true,
-          getCertificate: (ctx: any) => presentedOf(ctx)?.leaf,
+          getCertificate: (ctx: any) => {
+            const presented = presentedOf(ctx);
+            return presented?.current === true ? presented.leaf : undefined;
+          },
           certificateAuthorized: (ctx: any) => (presentedOf(ctx)?.boundTo ?? null) !== null,
           // RFC 8705 §2.1.2: the registered tls_client_auth_san_uri is the certificate's only app URI SAN.
           certificateSubjectMatches: (ctx: any, property: string, expected: string) => {
             const boundTo = presentedOf(ctx)?.boundTo ?? null;
-            return property === 'tls_client_auth_san_uri' && boundTo !== null && d.mtls !== undefined && spiffeId(d.mtls.trustDomain, boundTo) === expected;
+            const trustDomain = d.mtls?.trustDomain;
+            return property === 'tls_client_auth_san_uri' && boundTo !== null && trustDomain !== undefined && spiffeId(trustDomain, boundTo) === expected;
           },
         },
         // RFC 7009 §2.1: a token not issued to the caller is refused (unauthorized_client, as
@@ -656,7 +692,7 @@ export class OidcService {
     if (mtls) {
       provider.use(async (ctx: any, next: () => Promise<void>) => {
         if (ctx.method === 'POST' && CLIENT_AUTH_PATHS.has(ctx.path)) {
-          const presented = await presentedCertificate(mtls, ctx.req as IncomingMessage);
+          const presented = await presentedCertificate(mtls, ctx.req as IncomingMessage, d.clock.now());
           if (presented) ctx.state[PRESENTED_CERTIFICATE] = presented;
         }
         await next();
