@@ -1,6 +1,9 @@
 /**
  * The docs' runnable examples, run as written: README's "Quick start" and "Protect an API in
- * four steps", and the `## Example: …` section of each protection page. The ```sh blocks are
+ * four steps", the `## Example: …` section of each protection page, and the command lists of
+ * the pages' reference sections (apps, users, signing and encryption keys, webhooks, transit,
+ * certificates), whose placeholders (`CLIENT_ID`, `SERIAL`, …) the test fills from glue of its
+ * own (PAGES: an app, a key, the reader's own files; never an output). The ```sh blocks are
  * read from the markdown at test time and run by bash in a fresh directory, against a node
  * started from this checkout's source, and the output each line states is asserted.
  *
@@ -23,7 +26,8 @@
  * src/ compiled once per run by esbuild (the transform tsx applies on the fly, done once in
  * 1-2 s: through tsx's loader hooks, module loading was most of the CPU of every CLI call and
  * node start, and the file used 1.7 times the CPU), `node_modules/` and `data/` are links.
- * `npx portcullis …` runs package.json's `bin.portcullis`, `npm start` runs its
+ * `npx portcullis …` (and `portcullis …`, as the reference sections write it) runs
+ * package.json's `bin.portcullis`, `npm start` runs its
  * `scripts.start` in the background and prints the node's output so far, `npm install` does
  * nothing. README's `npm test` block is not run (it is this suite).
  *
@@ -61,7 +65,23 @@ interface Page {
   sections: string[];
   /** Blocks not run, by their exact text, and why. */
   notRun?: Record<string, string>;
+  /**
+   * A reference section's placeholders (`CLIENT_ID`, `SERIAL`, …): each, as a word of its own
+   * (not `$CLIENT_ID`), runs as the shell variable of that name, which the glue sets.
+   */
+  placeholders?: string[];
+  /**
+   * Glue run before a section's blocks (by its heading, as in `sections`): what a reader has at
+   * hand there and the page does not make (an app, a file of their own), and the placeholders'
+   * values. It states no output and must exit 0.
+   */
+  glue?: Record<string, string>;
 }
+
+/** The glue's way to an app: `VAR_ID` and `VAR_SECRET` of a new app created with these arguments. */
+const gluedApp = (prefix: string, args: string) =>
+  `__glue=$(npx portcullis app create ${args} --json) && ${prefix}_ID=$(echo "$__glue" | node -pe 'JSON.parse(require("fs").readFileSync(0)).client_id') && ${prefix}_SECRET=$(echo "$__glue" | node -pe 'JSON.parse(require("fs").readFileSync(0)).client_secret')`;
+const CLIENT = (args: string) => gluedApp('CLIENT', args);
 
 const PAGES: Page[] = [
   { file: 'README.md', sections: ['## Quick start', '## Protect an API in four steps'], notRun: { 'npm test': 'the test suite itself' } },
@@ -70,6 +90,59 @@ const PAGES: Page[] = [
   { file: 'docs/signatures.md', sections: ['## Example:'] },
   { file: 'docs/encryption.md', sections: ['## Example:'] },
   { file: 'docs/certificates.md', sections: ['## Example:'] },
+  // The reference sections' command lists, with their placeholders filled in.
+  {
+    file: 'docs/tokens.md',
+    sections: ['## Apps', '## Getting a token', '## Revocation and introspection'],
+    placeholders: ['CLIENT_ID'],
+    glue: {
+      '## Apps': CLIENT('reports --audience billing-api'),
+      '## Getting a token': CLIENT('billing --audience billing-api --scope invoices:read --scope invoices:write'),
+      '## Revocation and introspection': `TOKEN=$(curl -s --cacert .portcullis/ca.pem -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials https://127.0.0.1:8080/oauth2/token | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
+    },
+  },
+  { file: 'docs/mfa.md', sections: ['## Users'], placeholders: ['EMAIL'], glue: { '## Users': 'EMAIL=alice@example.com' } },
+  {
+    file: 'docs/signatures.md',
+    sections: ['## App signing keys', '## Signed responses and webhooks'],
+    placeholders: ['CLIENT_ID', 'KEYID', 'WEBHOOK_ID'],
+    glue: {
+      '## App signing keys': [
+        CLIENT('payments-client --audience payments-api'),
+        'openssl genpkey -algorithm ed25519 -out app.key 2>/dev/null && openssl pkey -in app.key -pubout -out app.pub.pem',
+        `node -e "const { publicKey } = require('crypto').generateKeyPairSync('ec', { namedCurve: 'P-256' }); require('fs').writeFileSync('app.pub.jwk', JSON.stringify(publicKey.export({ format: 'jwk' })))"`,
+        'openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.key 2>/dev/null && openssl pkey -in rsa.key -pubout -out rsa.pub.pem',
+        `KEYID=$(npx portcullis app keys add $CLIENT_ID --hmac --json | node -pe 'JSON.parse(require("fs").readFileSync(0)).key.keyid')`,
+      ].join(' && '),
+      '## Signed responses and webhooks': `WEBHOOK_ID=$(npx portcullis webhooks add https://hooks.example.com/other --event key.rotated --json | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')`,
+    },
+  },
+  {
+    file: 'docs/encryption.md',
+    sections: ['## Keys', '## Encryption as a service (transit)'],
+    placeholders: ['CLIENT_ID', 'KID'],
+    glue: {
+      '## Keys': [
+        CLIENT('records-client --audience records-api'),
+        `node -e "const { publicKey } = require('crypto').generateKeyPairSync('x25519'); require('fs').writeFileSync('app-enc.pub.jwk', JSON.stringify(publicKey.export({ format: 'jwk' })))"`,
+        `KID=$(npx portcullis app enc-keys add $CLIENT_ID --symmetric --json | node -pe 'JSON.parse(require("fs").readFileSync(0)).key.kid')`,
+      ].join(' && '),
+    },
+  },
+  {
+    file: 'docs/certificates.md',
+    sections: ['## Trusting the CA', '## Issuing, renewing, revoking'],
+    placeholders: ['CLIENT_ID', 'SERIAL'],
+    glue: {
+      '## Trusting the CA': `echo "const r = await fetch('https://127.0.0.1:8080/jwks'); if (!r.ok) process.exit(1);" > app.mjs`,
+      '## Issuing, renewing, revoking': [
+        CLIENT('ledger-client --audience ledger-api'),
+        'openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout app.key -subj /CN=app -out app.csr 2>/dev/null',
+        'echo "a PKCS#12 password" > pw.txt',
+        `SERIAL=$(npx portcullis cert issue --client-id $CLIENT_ID --csr app.csr --json | node -pe 'JSON.parse(require("fs").readFileSync(0)).serial')`,
+      ].join(' && '),
+    },
+  },
 ];
 
 const DEFAULT_PORTS = { identity: 8080, gateway: 8443, admin: 8081, upstream: 9000, receiver: 9001 } as const;
@@ -97,6 +170,7 @@ portcullis_start() {
 portcullis_stop() {
   kill -TERM "$__docs_pid" && wait "$__docs_pid" || { printf '\n\036fatal the node did not stop cleanly\036\n'; cat "$__docs_log"; exit 1; }
 }
+portcullis() { npx portcullis "$@"; }
 npx() {
   if [ "$1" = portcullis ]; then shift; node "$__docs_root/$DOCS_BIN" "$@"; else echo "docs test: npx $1 is not provided" >&2; return 127; fi
 }
@@ -259,15 +333,18 @@ function parseSh(block: Block, file: string): Item[] {
 function readPage(page: Page, ports: Ports): Item[] {
   const md = readFileSync(join(ROOT, page.file), 'utf8');
   const items: Item[] = [];
+  const fill = (text: string) => (page.placeholders?.length ? text.replace(new RegExp(`(?<![\\w$])(${page.placeholders.join('|')})(?!\\w)`, 'g'), '"$$$1"') : text);
   for (const heading of page.sections) {
     let lastRun: Command | undefined;
+    const glue = page.glue?.[heading];
+    if (glue !== undefined) items.push({ kind: 'command', text: withPorts(glue, ports, `${page.file}: glue of "${heading}"`), where: `${page.file}: the test's glue of "${heading}"`, expects: [] });
     for (const block of sectionBlocks(md, heading, page.file)) {
       if (block.lang === 'sh') {
         if (page.notRun?.[block.text.trim()] !== undefined) {
           lastRun = undefined;
           continue;
         }
-        const text = withPorts(block.text, ports, `${page.file}:${block.line}`);
+        const text = fill(withPorts(block.text, ports, `${page.file}:${block.line}`));
         const parsed = parseSh({ ...block, text }, page.file);
         items.push(...parsed);
         lastRun = parsed.filter((x): x is Command => x.kind === 'command').at(-1);
