@@ -20,6 +20,8 @@ export class SoftAuthenticator {
   counter = 0;
   /** The user handle (base64url) the site gave at registration, which a discoverable credential returns with each assertion. */
   userHandle: string | null = null;
+  /** Members merged into every clientDataJSON (e.g. `crossOrigin: true`, `topOrigin`, as a browser sets them in a cross-origin iframe). */
+  clientDataFields: Record<string, unknown> = {};
 
   constructor(
     public origin: string,
@@ -31,7 +33,7 @@ export class SoftAuthenticator {
   /** A copy holding the same private key and credential (a cloned authenticator). */
   clone(): SoftAuthenticator {
     const c = Object.create(SoftAuthenticator.prototype) as SoftAuthenticator;
-    Object.assign(c, { credentialId: this.credentialId, key: this.key, counter: this.counter, userHandle: this.userHandle, origin: this.origin, rpId: this.rpId });
+    Object.assign(c, { credentialId: this.credentialId, key: this.key, counter: this.counter, userHandle: this.userHandle, clientDataFields: { ...this.clientDataFields }, origin: this.origin, rpId: this.rpId });
     return c;
   }
 
@@ -42,7 +44,7 @@ export class SoftAuthenticator {
   }
 
   private clientData(type: string, challenge: string): Buffer {
-    return Buffer.from(JSON.stringify({ type, challenge, origin: this.origin, crossOrigin: false }));
+    return Buffer.from(JSON.stringify({ type, challenge, origin: this.origin, crossOrigin: false, ...this.clientDataFields }));
   }
 
   /** navigator.credentials.create() answered with `none` attestation, serialised as the page script sends it. */

@@ -7,6 +7,7 @@
  * store); the signature counter is updated by compare-and-set. A counter that does not
  * grow, in an assertion whose signature verifies, is a cloned authenticator (§6.1.1): the
  * assertion is refused and the credential suspended, as either copy may be the clone.
+ * Neither ceremony is accepted from a cross-origin frame (§7.1 step 10, §7.2 step 13).
  */
 import {
   generateAuthenticationOptions,
@@ -74,6 +75,30 @@ function checkUserHandle(response: Record<string, unknown>, owner: string, disco
   if (!Buffer.from(handle, 'base64url').equals(Buffer.from(owner, 'utf8'))) throw new PortcullisError('webauthn.user-handle-mismatch', 'the userHandle is not the user the credential belongs to');
 }
 
+/**
+ * WebAuthn L3 §7.1 step 10 and §7.2 step 13 leave `crossOrigin` and `topOrigin` to the
+ * Relying Party, and @simplewebauthn/server reads neither. Portcullis is never meant to be
+ * framed by another site, so a ceremony run in a cross-origin iframe (`crossOrigin` true, or a
+ * `topOrigin` at all) is refused, as is a `crossOrigin` that is not a boolean. A client that
+ * omits the member (older browsers) is taken as same-origin. Called once the library has
+ * verified the response (origin, challenge; for an assertion, the signature over it).
+ */
+function checkNotFramed(response: Record<string, unknown>): void {
+  const inner = response.response;
+  const raw = inner !== null && typeof inner === 'object' ? (inner as Record<string, unknown>).clientDataJSON : undefined;
+  let clientData: unknown;
+  try {
+    clientData = JSON.parse(Buffer.from(String(raw), 'base64url').toString('utf8'));
+  } catch (e) {
+    throw new PortcullisError('webauthn.invalid-response', 'malformed clientDataJSON', { status: 400, cause: e });
+  }
+  if (clientData === null || typeof clientData !== 'object') throw new PortcullisError('webauthn.invalid-response', 'malformed clientDataJSON', { status: 400 });
+  const { crossOrigin, topOrigin } = clientData as Record<string, unknown>;
+  if (crossOrigin === undefined && topOrigin === undefined) return;
+  if (crossOrigin === false && topOrigin === undefined) return;
+  throw new PortcullisError('webauthn.invalid-response', 'the WebAuthn ceremony ran in a cross-origin frame (clientDataJSON crossOrigin/topOrigin): use this site\'s own page, not one embedded in another site', { status: 400 });
+}
+
 export class WebAuthnCeremonies {
   constructor(
     private readonly store: WebAuthnStore,
@@ -136,6 +161,7 @@ export class WebAuthnCeremonies {
         throw invalid('the registration did not verify', e);
       }
       if (!v.verified || !v.registrationInfo) throw invalid('the registration did not verify');
+      checkNotFramed(response);
       const { credential, credentialBackedUp, credentialDeviceType, userVerified } = v.registrationInfo;
       if (Buffer.from(credential.id, 'base64url').length > MAX_CREDENTIAL_ID_BYTES) throw new PortcullisError('webauthn.invalid-response', 'the credential id is longer than 1023 bytes', { status: 400 });
       credentialId = credential.id;
@@ -204,6 +230,7 @@ export class WebAuthnCeremonies {
       throw invalid('the assertion did not verify', e);
     }
     if (!v.verified) throw invalid('the assertion did not verify');
+    checkNotFramed(response);
     if (cred.suspendedAt !== null) throw new PortcullisError('webauthn.credential-suspended', 'this key was suspended: its signature counter went back, so it may have been copied');
     const next = v.authenticationInfo.newCounter;
     // §6.1.1: counters of 0 on both sides mean the authenticator keeps none (passkeys synced across devices).
