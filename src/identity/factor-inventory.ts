@@ -3,7 +3,10 @@
  * and the admin user view, so they cannot disagree on what counts:
  * - the configured factors with an enrolment (recovery codes among them: a fallback,
  *   never a factor of their own);
- * - the user's passkeys and security keys;
+ * - the user's passkeys and security keys; a suspended one (a suspected clone, its
+ *   signature counter went back) still counts as the account's second factor, so the
+ *   password alone never stands in for it, but it is not usable: it is not offered at
+ *   sign-in and does not keep an account with required MFA usable;
  * - confirmed enrolments of factors this deployment no longer offers (an
  *   `identity.otp.channel` switch): "stranded". They still count as the account's second
  *   factor, so the password alone never stands in for one, but they cannot be used: the
@@ -45,7 +48,12 @@ export function hasSecondFactor(inv: FactorInventory): boolean {
   return inv.enrolled.some((f) => f.id !== 'recovery-code') || inv.passkeys.length > 0 || inv.stranded.length > 0;
 }
 
-/** The second factors the user can sign in with, as the account page's remove form names them (`totp`, `webauthn:<id>`, …). */
+/** The passkeys and security keys the user can sign in with: those not suspended. */
+export function usablePasskeys(inv: Pick<FactorInventory, 'passkeys'>): WebAuthnCredentialRecord[] {
+  return inv.passkeys.filter((k) => k.suspendedAt === null);
+}
+
+/** The second factors the user can sign in with, as the account page's remove form names them (`totp`, `webauthn:<id>`, …): never a suspended key. */
 export function usableSecondFactors(inv: FactorInventory): string[] {
-  return [...inv.enrolled.filter((f) => f.id !== 'recovery-code').map((f) => f.id), ...inv.passkeys.map((k) => `webauthn:${k.id}`)];
+  return [...inv.enrolled.filter((f) => f.id !== 'recovery-code').map((f) => f.id), ...usablePasskeys(inv).map((k) => `webauthn:${k.id}`)];
 }

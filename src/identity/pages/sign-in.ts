@@ -17,7 +17,7 @@ import { PortcullisError } from '../../core/errors.js';
 import type { Factor } from '../../mfa/factor.js';
 import { unavailableCodeFactor } from '../../mfa/guarded-factor.js';
 import type { EnrollmentStore } from '../../mfa/store.js';
-import { factorInventory, hasSecondFactor, type FactorInventory } from '../factor-inventory.js';
+import { factorInventory, hasSecondFactor, usablePasskeys, type FactorInventory } from '../factor-inventory.js';
 import type { Lockout } from '../lockout.js';
 import type { PasswordHashers } from '../passwords/hasher.js';
 import type { PasswordStore } from '../passwords/store.js';
@@ -94,6 +94,17 @@ function messageOf(e: unknown): string {
       if (e.expose) return e.message;
       throw e;
   }
+}
+
+/**
+ * Says which of the user's keys were suspended (a suspected clone), so the user knows why
+ * they are not offered; shown only after the password step, so it tells no one else.
+ */
+function suspendedNotice(inv: FactorInventory): string {
+  const names = inv.passkeys.filter((k) => k.suspendedAt !== null).map((k) => `“${escapeHtml(k.name)}”`);
+  if (names.length === 0) return '';
+  const which = names.length === 1 ? `Your security key ${names[0]} was` : `Your security keys ${names.join(', ')} were`;
+  return `<p id="webauthn-suspended" role="status">${which} suspended: its signature counter went back, so it may have been copied, and it can no longer be used to sign in. Use another way below, then remove it on your account page and register a new key.</p>`;
 }
 
 export class SignInPages {
@@ -177,8 +188,10 @@ export class SignInPages {
 
   private async mfaPage(uid: string, st: SignInState, csrf: string, error?: string, status?: number, known?: FactorInventory): Promise<Page> {
     const b = this.base(uid);
-    const { enrolled: factors, passkeys: keys } = known ?? (await this.inventory(st.userId));
-    let body = '';
+    const inv = known ?? (await this.inventory(st.userId));
+    const factors = inv.enrolled;
+    const keys = usablePasskeys(inv);
+    let body = suspendedNotice(inv);
     for (const f of factors) {
       const send = f.id === 'email' || f.id === 'sms' ? form(`${b}/send-code`, csrf, `<input type="hidden" name="factor" value="${f.id}"><button type="submit">Send a code</button>`) : '';
       body += `<section><h2>${escapeHtml(FACTOR_LABEL[f.id] ?? f.id)}</h2>${send}${form(`${b}/mfa`, csrf, `<input type="hidden" name="factor" value="${f.id}">${field(`code-${f.id}`, 'Code', 'text', `name="code" inputmode="${f.id === 'recovery-code' ? 'text' : 'numeric'}" autocomplete="one-time-code" required`).replace(`name="code-${f.id}" `, '')}<p><button type="submit">Verify</button></p>`)}</section>`;
@@ -381,11 +394,18 @@ export class SignInPages {
     const amr = ['pwd'];
     const browser = bindBrowser(res, uid, this.secure);
     const inv = await this.inventory(user.id);
-    const { enrolled, passkeys: keys, stranded } = inv;
+    const { enrolled, stranded } = inv;
+    const keys = usablePasskeys(inv);
+    const suspended = inv.passkeys.length - keys.length;
+    // a suspended key still counts: the password alone never stands in for it (factor-inventory.ts)
     const hasFactor = hasSecondFactor(inv);
     if (stranded.length > 0) this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-unavailable', actor: `user:${user.id}`, reason: 'mfa.factor-unavailable', data: { factors: stranded, usable: enrolled.length + keys.length > 0 } });
+    if (suspended > 0) this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-unavailable', actor: `user:${user.id}`, reason: 'webauthn.credential-suspended', data: { suspendedKeys: suspended, usable: enrolled.length + keys.length > 0 } });
     if (hasFactor && enrolled.length === 0 && keys.length === 0) {
-      const e = new PortcullisError('mfa.factor-unavailable', 'your second factor is not available on this service now: ask an administrator', { expose: true });
+      const e =
+        stranded.length === 0
+          ? new PortcullisError('webauthn.credential-suspended', 'your security key was suspended, as it may have been copied, and your account has no other second factor or recovery code: ask an administrator to reset your second factors', { expose: true })
+          : new PortcullisError('mfa.factor-unavailable', 'your second factor is not available on this service now: ask an administrator', { expose: true });
       return { page: this.loginPage(uid, csrf, `${e.message[0]!.toUpperCase()}${e.message.slice(1)}.`, e.status) };
     }
     if (hasFactor) {

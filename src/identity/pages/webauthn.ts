@@ -195,9 +195,15 @@ export class WebAuthnCeremonies {
     }
   }
 
-  /** With `userId`: a second factor among the user's credentials; without: a passwordless passkey (UV required). */
+  /**
+   * With `userId`: a second factor among the user's credentials that are not suspended
+   * (`webauthn.credential-suspended` when every one is: an empty `allowCredentials` would
+   * let the browser offer any passkey); without: a passwordless passkey (UV required).
+   */
   async authenticationOptions(slot: string, userId: string | undefined): Promise<unknown> {
-    const creds = userId ? await this.store.listWebAuthnCredentials(userId) : [];
+    const all = userId ? await this.store.listWebAuthnCredentials(userId) : [];
+    const creds = all.filter((c) => c.suspendedAt === null);
+    if (all.length > 0 && creds.length === 0) throw new PortcullisError('webauthn.credential-suspended', 'every security key of this account was suspended: its signature counter went back, so it may have been copied');
     const options = await generateAuthenticationOptions({
       rpID: this.cfg.rpId,
       allowCredentials: creds.map((c) => ({ id: c.id, transports: c.transports as AuthenticatorTransportFuture[] })),
