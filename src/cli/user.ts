@@ -70,6 +70,11 @@ function readHidden(input: PasswordInput, prompt: NodeJS.WritableStream): Promis
   });
 }
 
+/** A name the user chose, quoted with its control characters escaped (none reaches the terminal). */
+function quoted(name: string): string {
+  return JSON.stringify(name).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function printUser(u: UserView): void {
   printTable([
     ['id:', u.id],
@@ -79,6 +84,7 @@ function printUser(u: UserView): void {
     ['factors:', u.factors.join(' ') || '-'],
     ...(u.unusable_factors.length > 0 ? [['not usable:', `${u.unusable_factors.join(' ')} (not configured on this node; reset-mfa removes it)`]] : []),
     ['passkeys:', String(u.passkeys)],
+    ...u.webauthn_credentials.map((k) => ['key:', `${k.id}  ${quoted(k.name)}  created ${k.created_at}  last used ${k.last_used_at ?? 'never'}${k.suspended_at ? `  SUSPENDED ${k.suspended_at} (counter went back: a suspected clone)` : ''}`]),
     ['tokens revoked before:', u.tokens_revoked_before ?? '-'],
     ['created:', u.created_at],
     ['updated:', u.updated_at],

@@ -49,10 +49,23 @@ export interface UserView {
   /** Confirmed enrolments of factors this node does not offer (an `identity.otp.channel` switch): they block the sign-in until reset-mfa. */
   unusable_factors: string[];
   passkeys: number;
+  /** The security keys and passkeys (never a public key or counter); `suspended_at` when one was suspended as a suspected clone. */
+  webauthn_credentials: WebAuthnCredentialView[];
   tokens_revoked_before: string | null;
   created_at: string;
   updated_at: string;
 }
+
+export interface WebAuthnCredentialView {
+  id: string;
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+  /** When its signature counter went back (a suspected clone): it no longer signs in. */
+  suspended_at: string | null;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
 
@@ -79,6 +92,7 @@ export class UserService {
       factors,
       unusable_factors: unusable,
       passkeys,
+      webauthn_credentials: inv.passkeys.map((k) => ({ id: k.id, name: k.name, created_at: new Date(k.createdAt).toISOString(), last_used_at: iso(k.lastUsedAt), suspended_at: iso(k.suspendedAt) })),
       tokens_revoked_before: u.tokensRevokedBefore ? new Date(u.tokensRevokedBefore).toISOString() : null,
       created_at: new Date(u.createdAt).toISOString(),
       updated_at: new Date(u.updatedAt).toISOString(),

@@ -145,6 +145,29 @@ describe('admin API: users', () => {
     assert.deepEqual(reset.unusable_factors, []);
   });
 
+  test('a user\'s security keys and passkeys are listed, by the API and `user show`: id, name, created, last used and when suspended (a suspected clone); never the public key or counter', async () => {
+    const u = UserCreated.parse((await api('/v1/users', { body: { email: 'keys@example.test', password: PASSWORD } })).body).user;
+    const t0 = Date.parse('2026-03-01T10:00:00.000Z');
+    const key = (id: string, name: string, extra: { lastUsedAt: number | null; suspendedAt: number | null }) =>
+      node.services.store.addWebAuthnCredential({ id, userId: u.id, name, publicKey: 'pQECAyYgASFYIPUBLICKEY', counter: 41, transports: ['usb'], backedUp: false, deviceType: 'singleDevice', createdAt: t0, ...extra });
+    await key('Y3JlZC1vaw', 'Office key', { lastUsedAt: t0 + 60_000, suspendedAt: null });
+    await key('Y3JlZC1jbG9uZWQ', 'Copied \u001b[2Jkey', { lastUsedAt: t0 + 120_000, suspendedAt: t0 + 180_000 });
+    const r = await api(`/v1/users/${u.id}`);
+    const shown = UserResponse.parse(r.body).user;
+    assert.equal(shown.passkeys, 2);
+    assert.deepEqual(shown.webauthn_credentials, [
+      { id: 'Y3JlZC1vaw', name: 'Office key', created_at: '2026-03-01T10:00:00.000Z', last_used_at: '2026-03-01T10:01:00.000Z', suspended_at: null },
+      { id: 'Y3JlZC1jbG9uZWQ', name: 'Copied \u001b[2Jkey', created_at: '2026-03-01T10:00:00.000Z', last_used_at: '2026-03-01T10:02:00.000Z', suspended_at: '2026-03-01T10:03:00.000Z' },
+    ]);
+    assert.ok(!r.text.includes('PUBLICKEY') && !/"counter"|public_key/.test(r.text), 'no public key or counter in the view');
+    assert.ok(UserList.parse((await api('/v1/users')).body).users.find((x) => x.id === u.id)!.webauthn_credentials.length === 2);
+    const show = await cli(['user', 'show', u.id]);
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, /^key:\s+Y3JlZC1vaw\s+"Office key"\s+created 2026-03-01T10:00:00.000Z\s+last used 2026-03-01T10:01:00.000Z$/m);
+    assert.match(show.stdout, /^key:\s+Y3JlZC1jbG9uZWQ\s+"Copied \\u001b\[2Jkey"\s+created 2026-03-01T10:00:00.000Z\s+last used 2026-03-01T10:02:00.000Z\s+SUSPENDED 2026-03-01T10:03:00.000Z/m);
+    assert.ok(!show.stdout.includes('\u001b'), 'no terminal escape from a key name');
+  });
+
   test('OpenAPI lists the user operations', async () => {
     const doc = (await api('/openapi.json', { token: null })).body as { paths: Record<string, Record<string, { operationId: string }>> };
     assert.equal(doc.paths['/v1/users']?.['post']?.operationId, 'createUser');

@@ -27,6 +27,19 @@ export const User = z.strictObject({
   factors: z.array(z.string()).describe('Enrolled second factors: totp, email, sms, recovery-code, webauthn.'),
   unusable_factors: z.array(z.string()).describe('Confirmed enrolments of a factor this node does not offer (e.g. sms after `identity.otp.channel` became email): not usable, and they make the sign-in fail with mfa.factor-unavailable until `reset-mfa` removes them.'),
   passkeys: z.number().int().describe('Registered WebAuthn credentials.'),
+  webauthn_credentials: z
+    .array(
+      z.strictObject({
+        id: z.string().describe('Credential id (base64url).'),
+        name: z.string().describe('The name the user gave the key.'),
+        created_at: isoTime,
+        last_used_at: isoTime.nullable().describe('Last sign-in with the key; null when never used.'),
+        suspended_at: isoTime
+          .nullable()
+          .describe('When the key was suspended: an assertion whose signature verified carried a signature counter that went back (a suspected clone, `webauthn.credential-suspended`). It no longer signs in and is not offered; the user removes it and registers a new one, or `reset-mfa` removes it. Null when not suspended.'),
+      }),
+    )
+    .describe('The user\'s security keys and passkeys, oldest first (never a public key or counter).'),
   tokens_revoked_before: isoTime.nullable().describe('Tokens of the user issued before this time are revoked.'),
   created_at: isoTime,
   updated_at: isoTime,
