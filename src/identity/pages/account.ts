@@ -21,7 +21,7 @@ import { PortcullisError } from '../../core/errors.js';
 import type { Factor } from '../../mfa/factor.js';
 import { unavailableCodeFactor } from '../../mfa/guarded-factor.js';
 import type { EnrollmentStore } from '../../mfa/store.js';
-import { factorInventory, usableSecondFactors, type FactorInventory } from '../factor-inventory.js';
+import { factorInventory, hasSecondFactor, usableSecondFactors, type FactorInventory } from '../factor-inventory.js';
 import type { Invites } from '../invites.js';
 import { storageId } from '../oidc/adapter.js';
 import { ACR_MFA, escapeHtml, sessionHandle, type OidcService } from '../oidc/provider.js';
@@ -110,7 +110,8 @@ export class AccountPages {
 
   private async render(s: BrowserSession, notice?: string, error?: string, status?: number, errorCode?: string): Promise<Page> {
     const csrf = await this.d.csrf.tokenFor(this.csrfKey(s));
-    const need = this.reauthenticationNeed(s, await this.hasFactor(s.user.id));
+    const hasFactor = await this.hasFactor(s.user.id);
+    const need = this.reauthenticationNeed(s, hasFactor);
     const userId = s.user.id;
     const sessions = await this.d.oidc.listSessions(userId);
     const rows = sessions
@@ -132,7 +133,8 @@ export class AccountPages {
       const address = f.id === 'email' ? field(`address-${f.id}`, 'E-mail address', 'email', 'name="address" required') : f.id === 'sms' ? field(`address-${f.id}`, 'Phone number (international form, +15551234567)', 'tel', 'name="address" autocomplete="tel" required') : '';
       addRows += `<h3>${escapeHtml(FACTOR_LABEL[f.id] ?? f.id)}</h3>${form(`${ACCOUNT_PATH}/factors/enroll`, csrf, `<input type="hidden" name="factor" value="${escapeHtml(f.id)}">${address.replace(/name="address-[a-z]+" /, '')}<p><button type="submit">Set up</button></p>`)}`;
     }
-    if (factorRows) addRows += `<h3>Recovery codes</h3>${form(`${ACCOUNT_PATH}/factors/recovery-codes`, csrf, '<p><button type="submit">Generate new recovery codes (the old ones stop working)</button></p>')}`;
+    // a fallback for a second factor, passkeys among them; with none they would let nobody in
+    if (hasFactor) addRows += `<h3>Recovery codes</h3>${form(`${ACCOUNT_PATH}/factors/recovery-codes`, csrf, '<p><button type="submit">Generate new recovery codes (the old ones stop working)</button></p>')}`;
     for (const k of await this.d.identity.listWebAuthnCredentials(userId)) {
       factorRows += `<tr><td>Passkey or security key: ${escapeHtml(k.name)} (added ${when(k.createdAt)})${k.suspendedAt !== null ? ` — suspended ${when(k.suspendedAt)}: its counter went back, so it may have been copied; remove it and add a new one` : ''}</td><td>${form(`${ACCOUNT_PATH}/factors/remove`, csrf, `<input type="hidden" name="factor" value="webauthn:${escapeHtml(k.id)}"><button type="submit">Remove</button>`)}</td></tr>`;
     }
@@ -185,7 +187,12 @@ export class AccountPages {
           if (!f || !(await f.isEnrolled(userId))) return this.render(s, undefined, 'No such second factor.', 404);
           await f.remove(userId);
         }
-        this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-removed', actor, data: { userId, factor: which.startsWith('webauthn:') ? 'webauthn' : which } });
+        // Recovery codes stand in for a second factor: with none left they would let nobody in
+        // (the sign-in asks for no second step), and would come back to life unseen with the next one.
+        const rc = this.d.factors.find((x) => x.id === 'recovery-code');
+        const codesVoided = rc !== undefined && which !== rc.id && !(await this.hasFactor(userId)) && (await rc.isEnrolled(userId));
+        if (codesVoided) await rc.remove(userId);
+        this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-removed', actor, data: { userId, factor: which.startsWith('webauthn:') ? 'webauthn' : which, ...(codesVoided ? { recoveryCodesRemoved: true } : {}) } });
         await this.stored();
         return this.render(s, 'The second factor was removed.');
       }
@@ -341,14 +348,14 @@ export class AccountPages {
   }
 
   /**
-   * Whether the user has anything a sign-in could be asked for beside the password: then
-   * adding a factor needs a sign-in that used one (an account without any gains protection
-   * from its first). Recovery codes count here, and so does a confirmed factor the
-   * deployment no longer offers.
+   * Whether a sign-in of the user asks for a second factor (`hasSecondFactor`, as the
+   * sign-in pages judge it): then adding a factor needs a sign-in that used one (an account
+   * without any gains protection from its first). A confirmed factor the deployment no
+   * longer offers counts; recovery codes alone do not, as no sign-in asks for them, so a
+   * sign-in "with the second factor" could never be had.
    */
   private async hasFactor(userId: string): Promise<boolean> {
-    const inv = await this.inventory(userId);
-    return inv.enrolled.length > 0 || inv.passkeys.length > 0 || inv.stranded.length > 0;
+    return hasSecondFactor(await this.inventory(userId));
   }
 
   private inviteCsrf(token: string): string {
