@@ -16,6 +16,13 @@ export const FROM_AUDIT: Readonly<Record<string, string>> = Object.freeze({
   // Ending every session of a user moves the user's watermark: every token of the user is revoked.
   'user.sessions-ended': 'user.tokens-revoked',
   'user.locked': 'user.locked',
+  // How the account is protected changed: a deployment tells the user, who may not have made
+  // the change (NIST SP 800-63B §6.1.2, OWASP: notify of a factor bound or removed).
+  'user.factor-added': 'user.factor-added',
+  'user.factor-removed': 'user.factor-removed',
+  'user.recovery-codes-generated': 'user.recovery-codes-generated',
+  'user.password-set': 'user.password-set',
+  'user.mfa-reset': 'user.mfa-reset',
   'certificate.revoked': 'certificate.revoked',
 });
 
