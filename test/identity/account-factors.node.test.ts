@@ -50,6 +50,7 @@ test('account page: a user adds an authenticator app (recovery codes come with t
   const wrongCode = totpCode(seed) === '000000' ? '000001' : '000000';
   const wrong = await submit(browser, started.body, 'factors/confirm', { factor: 'totp', code: wrongCode });
   assert.equal(wrong.status, 401);
+  assert.match(wrong.body, /<p role="alert" id="error" data-code="mfa\.invalid-code">/, 'the page names the typed error');
   assert.equal((await node.services.identity.lockout.state('account', u.id)).failures, 1);
   const confirmed = await submit(browser, started.body, 'factors/confirm', { factor: 'totp', code: totpCode(seed, Date.now() - 30_000) });
   assert.equal(confirmed.status, 200, confirmed.body.slice(0, 300));

@@ -206,7 +206,7 @@ export class AccountPages {
           out = await f.enroll({ userId, address: f.id === 'totp' ? s.user.email : String(body['address'] ?? '') });
         } catch (e) {
           if (!(e instanceof PortcullisError) || !e.expose) throw e;
-          return this.render(s, undefined, e.message, e.status);
+          return this.render(s, undefined, e.message, e.status, e.code);
         }
         return this.confirmPage(s, f.id, out);
       }
@@ -219,7 +219,7 @@ export class AccountPages {
           await f.confirm({ userId }, String(body['code'] ?? '').trim());
         } catch (e) {
           if (!(e instanceof PortcullisError) || !e.expose) throw e;
-          return this.render(s, undefined, e.message, e.status);
+          return this.render(s, undefined, e.message, e.status, e.code);
         }
         this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-added', actor, data: { userId, factor: f.id } });
         await this.stored();
