@@ -273,7 +273,7 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     app.get(ACCOUNT_PATH, async (req, reply) => show(reply, () => account.show(req.raw, reply.raw)));
     app.post(`${ACCOUNT_PATH}/*`, async (req, reply) => {
       try {
-        const out = await account.post(req.raw, reply.raw, (req.params as Record<string, string>)['*'] ?? '', formOf(req));
+        const out = await account.post(req.raw, reply.raw, (req.params as Record<string, string>)['*'] ?? '', formOf(req), clientAddress(req));
         if ('json' in out) await reply.code(out.status ?? 200).headers({ 'cache-control': 'no-store' }).send(out.json);
         else await reply.code(out.status).headers(PAGE_HEADERS).send(out.html);
       } catch (e) {

@@ -169,6 +169,6 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   const csrf = new CsrfTokens(ephemeral);
   const signIn = new SignInPages({ oidc, identity: store, passwords: store, hashers, lockout, factors, enrollments: store, webauthn, ephemeral, csrf, audit: d.audit, clock });
   const invites = new Invites(ephemeral, clock);
-  const account = new AccountPages({ oidc, users, identity: store, factors, enrollments: store, invites, csrf, webauthn, audit: d.audit, clock, reauthenticateAfterMs: id.account.reauthenticateAfter });
+  const account = new AccountPages({ oidc, users, identity: store, factors, enrollments: store, invites, passwords: store, hashers, lockout, csrf, webauthn, audit: d.audit, clock, reauthenticateAfterMs: id.account.reauthenticateAfter });
   return { users, oidc, signIn, account, lockout, invites, factors, webauthn };
 }

@@ -88,6 +88,7 @@ test(name('account page in Chromium: a TOTP-signed-in user adds a passkey with t
   await page.goto(`${issuer}/account`);
   await page.getByRole('heading', { name: 'Your account' }).waitFor();
   await page.getByLabel('Name for this key').fill('Laptop');
+  await page.locator('#passkey-password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Add a passkey' }).click();
   await page.getByText('Passkey or security key: Laptop').waitFor({ timeout: 10_000 }).catch(async (e) => {
     throw new Error(`${page.url()} ${(await page.content()).slice(0, 800)}`, { cause: e });

@@ -41,7 +41,7 @@ test('account page: a user adds an authenticator app (recovery codes come with t
   assert.match(page.body, /Authenticator app \(TOTP\)/);
   assert.doesNotMatch(page.body, /Generate new recovery codes/, 'no recovery codes without a factor');
 
-  const started = await submit(browser, page.body, 'factors/enroll', { factor: 'totp' });
+  const started = await submit(browser, page.body, 'factors/enroll', { 'current-password': PASSWORD, factor: 'totp' });
   assert.equal(started.status, 200, started.body.slice(0, 300));
   assert.match(started.body, /<svg/);
   const seed = /id="totp-secret">([A-Z2-7]+)</.exec(started.body)![1]!;
@@ -63,12 +63,12 @@ test('account page: a user adds an authenticator app (recovery codes come with t
   assert.match(page.body, /<td>Recovery codes<\/td>/);
   // E-mail codes, from the same session (the account had no factor when it signed in, and
   // now has one: adding another needs a second-factor session, so sign in again with TOTP).
-  const refused = await submit(browser, page.body, 'factors/enroll', { factor: 'email', address: 'self@example.test' });
+  const refused = await submit(browser, page.body, 'factors/enroll', { 'current-password': PASSWORD, factor: 'email', address: 'self@example.test' });
   assert.equal(refused.status, 403);
   const strong = await signIn(node, app, AUD, 'self@example.test', PASSWORD, { totpSecret: seed });
   assert.deepEqual(decodeJwt(strong.tokens.access_token)['amr'], ['pwd', 'otp']);
   page = await strong.browser.request(account);
-  const sent = await submit(strong.browser, page.body, 'factors/enroll', { factor: 'email', address: 'self@example.test' });
+  const sent = await submit(strong.browser, page.body, 'factors/enroll', { 'current-password': PASSWORD, factor: 'email', address: 'self@example.test' });
   assert.match(sent.body, /A code was sent to s\*\*\*@example\.test/);
   const code = (await readOutbox(join(node.dir, 'otp-outbox.jsonl'))).findLast((m) => m.to === 'self@example.test')!.code;
   const ok = await submit(strong.browser, sent.body, 'factors/confirm', { factor: 'email', code });
@@ -87,13 +87,13 @@ test('recovery codes renewed from an MFA session: the old set stops working; att
   const old = (await rc.enroll({ userId: u.id })).codes!;
 
   let page = await weak.browser.request(account);
-  assert.equal((await submit(weak.browser, page.body, 'factors/recovery-codes', {})).status, 403);
-  assert.equal((await submit(weak.browser, page.body, 'factors/enroll', { factor: 'email', address: 'attacker@example.test' })).status, 403);
+  assert.equal((await submit(weak.browser, page.body, 'factors/recovery-codes', { 'current-password': PASSWORD })).status, 403);
+  assert.equal((await submit(weak.browser, page.body, 'factors/enroll', { 'current-password': PASSWORD, factor: 'email', address: 'attacker@example.test' })).status, 403);
   assert.deepEqual((await node.services.identity.users.view(u)).factors.sort(), ['recovery-code', 'totp']);
 
   const strong = await signIn(node, app, AUD, 'renew@example.test', PASSWORD, { totpSecret: seed });
   page = await strong.browser.request(account);
-  const renewed = await submit(strong.browser, page.body, 'factors/recovery-codes', {});
+  const renewed = await submit(strong.browser, page.body, 'factors/recovery-codes', { 'current-password': PASSWORD });
   assert.equal(renewed.status, 200);
   const fresh = recoveryCodesOf(renewed.body);
   assert.equal(fresh.length, 10);

@@ -77,14 +77,14 @@ test('attack: a password-only session cannot remove a second factor; a session s
   const secret2 = await enrolTotp(node, u2);
   assert.ok(secret2);
   const weakPage = await pwdBrowser.request(account);
-  const refused = await pwdBrowser.request(`${account}/factors/remove`, { form: { csrf: csrfOf(weakPage.body), factor: 'totp' } });
+  const refused = await pwdBrowser.request(`${account}/factors/remove`, { form: { 'current-password': PASSWORD, csrf: csrfOf(weakPage.body), factor: 'totp' } });
   assert.equal(refused.status, 403);
   assert.equal(await totp.isEnrolled(u2), true);
 
   const strong = await signIn(node, app, AUD, 'factors@example.test', PASSWORD, { totpSecret: secret });
   const page = await strong.browser.request(account);
   assert.match(page.body, /Authenticator app \(TOTP\)/);
-  const r = await strong.browser.request(`${account}/factors/remove`, { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  const r = await strong.browser.request(`${account}/factors/remove`, { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: 'totp' } });
   assert.equal(r.status, 200, r.body.slice(0, 300));
   assert.equal(await totp.isEnrolled(u.id), false);
 });
@@ -95,13 +95,13 @@ test('attack: a user for whom MFA is required cannot remove their last second fa
   const totp = node.services.identity.factors.find((f) => f.id === 'totp')!;
   const strong = await signIn(node, app, AUD, 'last-factor@example.test', PASSWORD, { totpSecret: secret });
   const page = await strong.browser.request(account);
-  const r = await strong.browser.request(`${account}/factors/remove`, { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  const r = await strong.browser.request(`${account}/factors/remove`, { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: 'totp' } });
   assert.equal(r.status, 409, r.body.slice(0, 300));
   assert.match(r.body, /MFA is required for your account/);
   assert.equal(await totp.isEnrolled(u.id), true);
   // with MFA no longer required for the user, the same removal goes through
   await node.services.identity.users.setMfaRequired(u.id, false, 'test');
-  const ok = await strong.browser.request(`${account}/factors/remove`, { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  const ok = await strong.browser.request(`${account}/factors/remove`, { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: 'totp' } });
   assert.equal(ok.status, 200, ok.body.slice(0, 300));
   assert.equal(await totp.isEnrolled(u.id), false);
 });
@@ -114,7 +114,7 @@ test('the last usable factor stays even beside a confirmed enrolment of a factor
   await node.services.store.putEnrollment({ userId: u.id, factorId: gone, status: 'confirmed', data: { address: gone === 'sms' ? '+15551234567' : 'old@example.test' }, createdAt: Date.now(), confirmedAt: Date.now() });
   const strong = await signIn(node, app, AUD, 'last-usable@example.test', PASSWORD, { totpSecret: secret });
   const page = await strong.browser.request(account);
-  const r = await strong.browser.request(`${account}/factors/remove`, { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  const r = await strong.browser.request(`${account}/factors/remove`, { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: 'totp' } });
   assert.equal(r.status, 409, r.body.slice(0, 300));
 });
 

@@ -37,7 +37,7 @@ async function addPasskey(browser: Browser, key: SoftAuthenticator, name: string
   assert.equal(page.status, 200);
   assert.match(page.body, /data-options="\/account\/webauthn\/register-options"/);
   const csrf = dataCsrf(page.body);
-  const opts = await browser.request(`${account}/webauthn/register-options`, { form: { csrf } });
+  const opts = await browser.request(`${account}/webauthn/register-options`, { form: { 'current-password': PASSWORD, csrf } });
   if (opts.status !== 200) return { status: opts.status, body: JSON.parse(opts.body) as Record<string, unknown>, options: undefined };
   const options = JSON.parse(opts.body) as { challenge: string; rp: { id: string }; excludeCredentials: Array<{ id: string }> };
   const r = await browser.request(`${account}/webauthn/register`, { form: { csrf, name, response: key.register(options) } });
@@ -63,7 +63,7 @@ test('account page: several passkeys per user, each named; one removed; the othe
   assert.equal((await node.services.identity.users.view(u)).passkeys, 2);
 
   const laptopId = Buffer.from(laptop.credentialId).toString('base64url');
-  const removed = await browser.request(actionOf(page.body, 'factors/remove', node.urls.identity!), { form: { csrf: csrfOf(page.body), factor: `webauthn:${laptopId}` } });
+  const removed = await browser.request(actionOf(page.body, 'factors/remove', node.urls.identity!), { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: `webauthn:${laptopId}` } });
   assert.equal(removed.status, 200, removed.body.slice(0, 300));
   page = await browser.request(account);
   assert.doesNotMatch(page.body, /Laptop/);

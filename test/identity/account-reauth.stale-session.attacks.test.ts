@@ -57,7 +57,7 @@ async function addPasskey(browser: Browser, key: SoftAuthenticator, name: string
   const page = await browser.request(account);
   assert.equal(page.status, 200, page.body.slice(0, 300));
   const csrf = dataCsrf(page.body);
-  const opts = await browser.request(`${account}/webauthn/register-options`, { form: { csrf } });
+  const opts = await browser.request(`${account}/webauthn/register-options`, { form: { 'current-password': PASSWORD, csrf } });
   if (opts.status !== 200) return { status: opts.status, body: JSON.parse(opts.body) as Record<string, unknown> };
   const r = await browser.request(`${account}/webauthn/register`, { form: { csrf, name, response: key.register(JSON.parse(opts.body) as { challenge: string }) } });
   return { status: r.status, body: JSON.parse(r.body) as Record<string, unknown> };
@@ -118,7 +118,7 @@ test('attack: a passkey registration begun in the window and finished after it i
   const { browser } = await signIn(node, app, AUD, 'slow-key@example.test', PASSWORD);
   const page = await browser.request(account);
   const csrf = dataCsrf(page.body);
-  const opts = await browser.request(`${account}/webauthn/register-options`, { form: { csrf } });
+  const opts = await browser.request(`${account}/webauthn/register-options`, { form: { 'current-password': PASSWORD, csrf } });
   assert.equal(opts.status, 200, opts.body);
   clock.advance(WINDOW_MS + 1000);
   const r = await browser.request(`${account}/webauthn/register`, { form: { csrf, name: 'Late', response: newKey().register(JSON.parse(opts.body) as { challenge: string }) } });
@@ -133,7 +133,7 @@ test('a user with no factor adds an authenticator app from a recent sign-in; pas
   const totp = node.services.identity.factors.find((f) => f.id === 'totp')!;
   let page = await browser.request(account);
   assert.doesNotMatch(page.body, /id="sign-in-again"/, 'a recent sign-in needs no new one');
-  const started = await browser.request(actionOf(page.body, 'factors/enroll', issuer), { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  const started = await browser.request(actionOf(page.body, 'factors/enroll', issuer), { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: 'totp' } });
   assert.equal(started.status, 200, started.body.slice(0, 300));
   assert.match(started.body, /id="totp-secret"/);
 
@@ -144,7 +144,7 @@ test('a user with no factor adds an authenticator app from a recent sign-in; pas
   assert.equal(errorCodeOf(late.body), CODE);
   assert.equal(await totp.isEnrolled(u.id), false, 'not confirmed');
   page = await browser.request(account);
-  const refused = await browser.request(actionOf(page.body, 'factors/enroll', issuer), { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  const refused = await browser.request(actionOf(page.body, 'factors/enroll', issuer), { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: 'totp' } });
   assert.equal(refused.status, 403);
   assert.equal(errorCodeOf(refused.body), CODE);
   assert.match(refused.body, /<a id="sign-in-again" href="\/oauth2\/authorize\?/);
@@ -154,7 +154,7 @@ test('a user with no factor adds an authenticator app from a recent sign-in; pas
   ]);
 
   page = await signInAgain(browser, refused.body, 'first-totp@example.test');
-  const again = await browser.request(actionOf(page.body, 'factors/enroll', issuer), { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  const again = await browser.request(actionOf(page.body, 'factors/enroll', issuer), { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: 'totp' } });
   assert.equal(again.status, 200, again.body.slice(0, 300));
   const seed2 = /id="totp-secret">([A-Z2-7]+)</.exec(again.body)![1]!;
   const ok = await browser.request(actionOf(again.body, 'factors/confirm', issuer), { form: { csrf: csrfOf(again.body), factor: 'totp', code: totpCode(seed2, clock.now()) } });
@@ -170,7 +170,7 @@ test("attack: removing the user's only TOTP needs a recent sign-in that used it:
   const totp = node.services.identity.factors.find((f) => f.id === 'totp')!;
   let page = await weak.browser.request(account);
   assert.match(page.body, /id="sign-in-again"/, 'the page says a sign-in with the second factor is needed');
-  const r1 = await weak.browser.request(actionOf(page.body, 'factors/remove', issuer), { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  const r1 = await weak.browser.request(actionOf(page.body, 'factors/remove', issuer), { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: 'totp' } });
   assert.equal(r1.status, 403);
   assert.equal(errorCodeOf(r1.body), CODE);
   assert.equal(await totp.isEnrolled(u.id), true);
@@ -178,10 +178,10 @@ test("attack: removing the user's only TOTP needs a recent sign-in that used it:
   const strong = await signIn(node, app, AUD, 'only-totp@example.test', PASSWORD, { totpSecret: secret, nowMs: clock.now() });
   clock.advance(WINDOW_MS + 1000);
   page = await strong.browser.request(account);
-  const r2 = await strong.browser.request(actionOf(page.body, 'factors/remove', issuer), { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  const r2 = await strong.browser.request(actionOf(page.body, 'factors/remove', issuer), { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: 'totp' } });
   assert.equal(r2.status, 403);
   assert.equal(errorCodeOf(r2.body), CODE);
-  const rc = await strong.browser.request(actionOf(page.body, 'factors/recovery-codes', issuer), { form: { csrf: csrfOf(page.body) } });
+  const rc = await strong.browser.request(actionOf(page.body, 'factors/recovery-codes', issuer), { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body) } });
   assert.equal(rc.status, 403, 'renewing recovery codes too');
   assert.equal(errorCodeOf(rc.body), CODE);
   assert.equal(await totp.isEnrolled(u.id), true);
@@ -193,7 +193,7 @@ test("attack: removing the user's only TOTP needs a recent sign-in that used it:
 
   // signing in again with the password and TOTP, in the weak browser too
   page = await signInAgain(weak.browser, r1.body, 'only-totp@example.test', secret);
-  const ok = await weak.browser.request(actionOf(page.body, 'factors/remove', issuer), { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  const ok = await weak.browser.request(actionOf(page.body, 'factors/remove', issuer), { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: 'totp' } });
   assert.equal(ok.status, 200, ok.body.slice(0, 300));
   assert.equal(await totp.isEnrolled(u.id), false);
 });

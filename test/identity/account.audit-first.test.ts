@@ -56,7 +56,7 @@ test('ending a session on the account page answers only once user.session-ended 
 test('removing a second factor on the account page answers only once user.factor-removed is stored', async () => {
   const { user, browser } = await strongUser('remove-factor@example.test');
   const page = await browser.request(account);
-  const r = await browser.request(`${account}/factors/remove`, { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+  const r = await browser.request(`${account}/factors/remove`, { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: 'totp' } });
   assert.equal(r.status, 200, r.body.slice(0, 300));
   assert.ok(await stored('user.factor-removed', user.id), 'the event is in the store when the answer arrives');
 });
@@ -66,13 +66,13 @@ test('adding a passkey and removing it on the account page: each answers only on
   const key = new SoftAuthenticator(new URL(node.urls.identity!).origin, new URL(node.urls.identity!).hostname);
   let page = await browser.request(account);
   const csrf = /data-csrf="([^"]+)"/.exec(page.body)![1]!;
-  const opts = await browser.request(`${account}/webauthn/register-options`, { form: { csrf } });
+  const opts = await browser.request(`${account}/webauthn/register-options`, { form: { 'current-password': PASSWORD, csrf } });
   assert.equal(opts.status, 200, opts.body.slice(0, 300));
   const added = await browser.request(`${account}/webauthn/register`, { form: { csrf, name: 'Laptop', response: key.register(JSON.parse(opts.body)) } });
   assert.equal(added.status, 200, added.body.slice(0, 300));
   assert.ok(await stored('user.factor-added', user.id, 'webauthn'), 'the event of the added key is in the store when the answer arrives');
   page = await browser.request(account);
-  const removed = await browser.request(`${account}/factors/remove`, { form: { csrf: csrfOf(page.body), factor: `webauthn:${Buffer.from(key.credentialId).toString('base64url')}` } });
+  const removed = await browser.request(`${account}/factors/remove`, { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: `webauthn:${Buffer.from(key.credentialId).toString('base64url')}` } });
   assert.equal(removed.status, 200, removed.body.slice(0, 300));
   assert.equal((await node.services.identity.users.view(user)).passkeys, 0);
   assert.ok(await stored('user.factor-removed', user.id, 'webauthn'), 'the event of the removed key is in the store when the answer arrives');
@@ -106,7 +106,7 @@ test('attack: account changes while the audit table cannot be written â†’ 503 au
   other.exec('alter table audit_log rename to audit_log_away');
   try {
     const page = await browser.request(account);
-    const removed = await browser.request(`${account}/factors/remove`, { form: { csrf: csrfOf(page.body), factor: 'totp' } });
+    const removed = await browser.request(`${account}/factors/remove`, { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body), factor: 'totp' } });
     assert.equal(removed.status, 503, removed.body.slice(0, 300));
     assert.match(removed.body, /could not be recorded/);
     assert.equal(await totp.isEnrolled(user.id), false, 'the factor is removed all the same');
@@ -131,7 +131,7 @@ test('attack: renewing recovery codes while the audit table cannot be written â†
   other.exec('alter table audit_log rename to audit_log_away');
   try {
     const page = await browser.request(account);
-    const r = await browser.request(`${account}/factors/recovery-codes`, { form: { csrf: csrfOf(page.body) } });
+    const r = await browser.request(`${account}/factors/recovery-codes`, { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body) } });
     assert.equal(r.status, 503, r.body.slice(0, 300));
     assert.doesNotMatch(r.body, /id="recovery-codes"/, 'no codes are shown');
     await rc.verify({ userId: user.id }, old[0]!); // resolves: the set the user holds still signs in
@@ -156,7 +156,7 @@ test('renewing recovery codes answers the new set once user.recovery-codes-gener
   const rc = node.services.identity.factors.find((f) => f.id === 'recovery-code')!;
   const old = (await rc.enroll({ userId: user.id })).codes!;
   const page = await browser.request(account);
-  const r = await browser.request(`${account}/factors/recovery-codes`, { form: { csrf: csrfOf(page.body) } });
+  const r = await browser.request(`${account}/factors/recovery-codes`, { form: { 'current-password': PASSWORD, csrf: csrfOf(page.body) } });
   assert.equal(r.status, 200, r.body.slice(0, 300));
   const shown = [...r.body.matchAll(/<li><code>([0-9A-Z-]{19})<\/code><\/li>/g)].map((m) => m[1]!);
   assert.equal(shown.length, 10);

@@ -61,16 +61,16 @@ test('factor added, factor removed, recovery codes renewed on the account page: 
   const secret = await enrolTotp(node, u.id);
   const { browser } = await signIn(node, app, AUD, 'notify@example.test', PASSWORD, { totpSecret: secret });
   let page = await browser.request(account);
-  const renewed = await submit(browser, page.body, 'factors/recovery-codes', {});
+  const renewed = await submit(browser, page.body, 'factors/recovery-codes', { 'current-password': PASSWORD });
   assert.equal(renewed.status, 200, renewed.body.slice(0, 300));
   const codes = [...renewed.body.matchAll(/<li><code>([^<]+)<\/code><\/li>/g)].map((m) => m[1]!);
   assert.equal(codes.length, 10);
 
   page = await browser.request(account);
-  const removed = await submit(browser, page.body, 'factors/remove', { factor: 'totp' });
+  const removed = await submit(browser, page.body, 'factors/remove', { 'current-password': PASSWORD, factor: 'totp' });
   assert.equal(removed.status, 200, removed.body.slice(0, 300));
   page = await browser.request(account);
-  const started = await submit(browser, page.body, 'factors/enroll', { factor: 'totp' });
+  const started = await submit(browser, page.body, 'factors/enroll', { 'current-password': PASSWORD, factor: 'totp' });
   const seed = /id="totp-secret">([A-Z2-7]+)</.exec(started.body)![1]!;
   const added = await submit(browser, started.body, 'factors/confirm', { factor: 'totp', code: totpCode(seed, Date.now() + 30_000) });
   assert.equal(added.status, 200, added.body.slice(0, 300));

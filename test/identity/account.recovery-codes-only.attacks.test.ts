@@ -44,7 +44,7 @@ test('a user with recovery codes but no second factor signs in with the password
   const page = await weak.browser.request(account);
   assert.doesNotMatch(page.body, /needs a sign-in with your second factor/, 'no sign-in could satisfy that');
   assert.doesNotMatch(page.body, /Generate new recovery codes/, 'no recovery codes without a factor');
-  const started = await submit(weak.browser, page.body, 'factors/enroll', { factor: 'totp' });
+  const started = await submit(weak.browser, page.body, 'factors/enroll', { 'current-password': PASSWORD, factor: 'totp' });
   assert.equal(errorCodeOf(started.body), undefined, started.body.slice(0, 400));
   assert.equal(started.status, 200);
   const seed = /id="totp-secret">([A-Z2-7]+)</.exec(started.body)![1]!;
@@ -60,7 +60,7 @@ test('removing the last second factor voids the recovery codes (audited); the ne
   await rc.enroll({ userId: u.id });
   const strong = await signIn(node, app, AUD, 'last-factor@example.test', PASSWORD, { totpSecret: secret });
   let page = await strong.browser.request(account);
-  const removed = await submit(strong.browser, page.body, 'factors/remove', { factor: 'totp' });
+  const removed = await submit(strong.browser, page.body, 'factors/remove', { 'current-password': PASSWORD, factor: 'totp' });
   assert.equal(removed.status, 200, removed.body.slice(0, 300));
   assert.equal(await factor('totp').isEnrolled(u.id), false);
   assert.equal(await rc.isEnrolled(u.id), false, 'the codes went with the last factor');
@@ -69,7 +69,7 @@ test('removing the last second factor voids the recovery codes (audited); the ne
   assert.deepEqual(ev?.data, { userId: u.id, factor: 'totp', recoveryCodesRemoved: true });
 
   page = await strong.browser.request(account);
-  const started = await submit(strong.browser, page.body, 'factors/enroll', { factor: 'totp' });
+  const started = await submit(strong.browser, page.body, 'factors/enroll', { 'current-password': PASSWORD, factor: 'totp' });
   assert.equal(started.status, 200, started.body.slice(0, 300));
   const seed = /id="totp-secret">([A-Z2-7]+)</.exec(started.body)![1]!;
   const ok = await submit(strong.browser, started.body, 'factors/confirm', { factor: 'totp', code: totpCode(seed, Date.now() + 30_000) });
@@ -85,7 +85,7 @@ test('a second factor that stays keeps the recovery codes', async () => {
   await node.services.store.addWebAuthnCredential({ id: 'a2V5LW9uZQ', userId: u.id, name: 'Key', publicKey: 'AA', counter: 0, transports: [], backedUp: false, deviceType: 'singleDevice', createdAt: Date.now(), lastUsedAt: null, suspendedAt: null });
   const strong = await signIn(node, app, AUD, 'two-factors@example.test', PASSWORD, { totpSecret: secret });
   const page = await strong.browser.request(account);
-  const removed = await submit(strong.browser, page.body, 'factors/remove', { factor: 'totp' });
+  const removed = await submit(strong.browser, page.body, 'factors/remove', { 'current-password': PASSWORD, factor: 'totp' });
   assert.equal(removed.status, 200, removed.body.slice(0, 300));
   assert.equal(await rc.isEnrolled(u.id), true);
   assert.match(removed.body, /Generate new recovery codes/, 'a passkey is a second factor the codes stand in for');

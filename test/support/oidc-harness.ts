@@ -164,6 +164,13 @@ export class Browser {
     return this.cookies.get(name);
   }
 
+  /** Another client holding every cookie of this one: what an attacker who stole them has. */
+  copy(): Browser {
+    const b = new Browser();
+    for (const [k, v] of this.cookies) b.plant(k, v);
+    return b;
+  }
+
   /** Plants a cookie, as a sibling subdomain can (cookie tossing) or an attacker at the keyboard. */
   plant(name: string, value: string): void {
     this.cookies.set(name, value);

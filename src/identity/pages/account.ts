@@ -10,8 +10,12 @@
  * factor, renew recovery codes or add a factor to an account that has one, used a second
  * factor. A stolen or unattended session can then neither strip MFA nor plant a factor
  * of its own; it is refused `account.reauthentication-required` and offered to sign in
- * again (`OidcService.accountSignInUrl`, a fixed way back to this page). Ending sessions
- * needs no recent sign-in: it only takes access away.
+ * again (`OidcService.accountSignInUrl`, a fixed way back to this page). The same changes
+ * also need the current password, typed in the same form when the account has one
+ * (account-password.ts, through the sign-in's limits): a session cookie alone, however
+ * recent, plants or strips no factor. The password itself is changed with the current one,
+ * which ends every session of the user, this one too. Ending sessions needs neither: it
+ * only takes access away.
  * Also the invite page, where a user added without a password chooses one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -23,10 +27,14 @@ import { unavailableCodeFactor } from '../../mfa/guarded-factor.js';
 import type { EnrollmentStore } from '../../mfa/store.js';
 import { factorInventory, hasSecondFactor, usableSecondFactors, type FactorInventory } from '../factor-inventory.js';
 import type { Invites } from '../invites.js';
+import type { Lockout } from '../lockout.js';
+import type { PasswordHashers } from '../passwords/hasher.js';
+import type { PasswordStore } from '../passwords/store.js';
 import { storageId } from '../oidc/adapter.js';
 import { ACR_MFA, escapeHtml, sessionHandle, type OidcService } from '../oidc/provider.js';
 import type { IdentityStore, UserRecord } from '../store.js';
 import type { UserService } from '../users.js';
+import { changePassword, CURRENT_PASSWORD, hasPassword, isPasswordRefusal, passwordInput, passwordSection, proveCurrentPassword, refusalText } from './account-password.js';
 import type { CsrfTokens } from './csrf.js';
 import { field, form, page, type Page } from './html.js';
 import { renewRecoveryCodes } from './recovery-codes.js';
@@ -40,6 +48,10 @@ export interface AccountDeps {
   /** Every enrolment of a user, whatever the configured factors (a confirmed one always counts). */
   enrollments: Pick<EnrollmentStore, 'listEnrollments'>;
   invites: Invites;
+  /** The current password a sensitive change asks for is checked as at sign-in. */
+  passwords: PasswordStore;
+  hashers: PasswordHashers;
+  lockout: Lockout;
   csrf: CsrfTokens;
   webauthn: WebAuthnCeremonies;
   /** Refusals are recorded in the background; a change waits for its event to be stored. */
@@ -113,6 +125,10 @@ export class AccountPages {
     const hasFactor = await this.hasFactor(s.user.id);
     const need = this.reauthenticationNeed(s, hasFactor);
     const userId = s.user.id;
+    // the current password in every form that changes the factors (when the account has one)
+    const withPassword = await hasPassword(this.d, userId);
+    let fields = 0;
+    const pw = (): string => (withPassword ? passwordInput(`current-password-${++fields}`, CURRENT_PASSWORD, 'Your current password', 'current-password') : '');
     const sessions = await this.d.oidc.listSessions(userId);
     const rows = sessions
       .map((x) => {
@@ -125,32 +141,32 @@ export class AccountPages {
     let factorRows = '';
     for (const f of this.d.factors) {
       if (!(await f.isEnrolled(userId))) continue;
-      factorRows += `<tr><td>${escapeHtml(FACTOR_LABEL[f.id] ?? f.id)}</td><td>${form(`${ACCOUNT_PATH}/factors/remove`, csrf, `<input type="hidden" name="factor" value="${escapeHtml(f.id)}"><button type="submit">Remove</button>`)}</td></tr>`;
+      factorRows += `<tr><td>${escapeHtml(FACTOR_LABEL[f.id] ?? f.id)}</td><td>${form(`${ACCOUNT_PATH}/factors/remove`, csrf, `<input type="hidden" name="factor" value="${escapeHtml(f.id)}">${pw()}<button type="submit">Remove</button>`)}</td></tr>`;
     }
     let addRows = '';
     for (const f of this.d.factors) {
       if (f.id === 'recovery-code' || (await f.isEnrolled(userId))) continue;
       const address = f.id === 'email' ? field(`address-${f.id}`, 'E-mail address', 'email', 'name="address" required') : f.id === 'sms' ? field(`address-${f.id}`, 'Phone number (international form, +15551234567)', 'tel', 'name="address" autocomplete="tel" required') : '';
-      addRows += `<h3>${escapeHtml(FACTOR_LABEL[f.id] ?? f.id)}</h3>${form(`${ACCOUNT_PATH}/factors/enroll`, csrf, `<input type="hidden" name="factor" value="${escapeHtml(f.id)}">${address.replace(/name="address-[a-z]+" /, '')}<p><button type="submit">Set up</button></p>`)}`;
+      addRows += `<h3>${escapeHtml(FACTOR_LABEL[f.id] ?? f.id)}</h3>${form(`${ACCOUNT_PATH}/factors/enroll`, csrf, `<input type="hidden" name="factor" value="${escapeHtml(f.id)}">${address.replace(/name="address-[a-z]+" /, '')}${pw()}<p><button type="submit">Set up</button></p>`)}`;
     }
     // a fallback for a second factor, passkeys among them; with none they would let nobody in
-    if (hasFactor) addRows += `<h3>Recovery codes</h3>${form(`${ACCOUNT_PATH}/factors/recovery-codes`, csrf, '<p><button type="submit">Generate new recovery codes (the old ones stop working)</button></p>')}`;
+    if (hasFactor) addRows += `<h3>Recovery codes</h3>${form(`${ACCOUNT_PATH}/factors/recovery-codes`, csrf, `${pw()}<p><button type="submit">Generate new recovery codes (the old ones stop working)</button></p>`)}`;
     for (const k of await this.d.identity.listWebAuthnCredentials(userId)) {
-      factorRows += `<tr><td>Passkey or security key: ${escapeHtml(k.name)} (added ${when(k.createdAt)})${k.suspendedAt !== null ? ` — suspended ${when(k.suspendedAt)}: its counter went back, so it may have been copied; remove it and add a new one` : ''}</td><td>${form(`${ACCOUNT_PATH}/factors/remove`, csrf, `<input type="hidden" name="factor" value="webauthn:${escapeHtml(k.id)}"><button type="submit">Remove</button>`)}</td></tr>`;
+      factorRows += `<tr><td>Passkey or security key: ${escapeHtml(k.name)} (added ${when(k.createdAt)})${k.suspendedAt !== null ? ` — suspended ${when(k.suspendedAt)}: its counter went back, so it may have been copied; remove it and add a new one` : ''}</td><td>${form(`${ACCOUNT_PATH}/factors/remove`, csrf, `<input type="hidden" name="factor" value="webauthn:${escapeHtml(k.id)}">${pw()}<button type="submit">Remove</button>`)}</td></tr>`;
     }
     const body =
       (notice ? `<p role="status" id="notice">${escapeHtml(notice)}</p>` : '') +
       `<p>Signed in as <strong id="account-email">${escapeHtml(s.user.email)}</strong>.</p>` +
       `<section><h2>Sessions</h2><table id="sessions"><thead><tr><th scope="col">Signed in</th><th scope="col">Apps</th><th scope="col">Methods</th><th scope="col"></th></tr></thead><tbody>${rows}</tbody></table>` +
       form(`${ACCOUNT_PATH}/sessions/end-all`, csrf, '<button type="submit">End every session (all devices and apps)</button>') +
-      `</section><section><h2>Second factors</h2>${need ? this.signInAgain(need) : ''}${factorRows ? `<table id="factors"><tbody>${factorRows}</tbody></table>` : '<p id="factors">No second factor is set up.</p>'}` +
+      `</section>${passwordSection(`${ACCOUNT_PATH}/password/change`, csrf, withPassword)}<section><h2>Second factors</h2>${need ? this.signInAgain(need) : ''}${factorRows ? `<table id="factors"><tbody>${factorRows}</tbody></table>` : '<p id="factors">No second factor is set up.</p>'}` +
       addRows +
-      `<h3>Add a passkey or security key</h3>${field('passkey-name', 'Name for this key', 'text', 'value="My passkey" maxlength="64"')}<p><button type="button" hidden data-mode="register" data-csrf="${escapeHtml(csrf)}" data-options="${ACCOUNT_PATH}/webauthn/register-options" data-verify="${ACCOUNT_PATH}/webauthn/register">Add a passkey</button></p><p id="webauthn-status" role="status"></p></section>`;
+      `<h3>Add a passkey or security key</h3>${field('passkey-name', 'Name for this key', 'text', 'value="My passkey" maxlength="64"')}${withPassword ? passwordInput('passkey-password', CURRENT_PASSWORD, 'Your current password', 'current-password') : ''}<p><button type="button" hidden data-mode="register" data-csrf="${escapeHtml(csrf)}" data-options="${ACCOUNT_PATH}/webauthn/register-options" data-verify="${ACCOUNT_PATH}/webauthn/register">Add a passkey</button></p><p id="webauthn-status" role="status"></p></section>`;
     return page('Your account', body, { script: true, ...(error ? { error } : {}), ...(errorCode ? { errorCode } : {}), ...(status ? { status } : {}) });
   }
 
-  /** POST /account/:action */
-  async post(req: IncomingMessage, res: ServerResponse, action: string, body: Record<string, string>): Promise<AccountOutcome> {
+  /** POST /account/:action; `ip`: the client address, counted by the limits of the current password. */
+  async post(req: IncomingMessage, res: ServerResponse, action: string, body: Record<string, string>, ip?: string): Promise<AccountOutcome> {
     const s = await this.session(req, res);
     await this.d.csrf.check(this.csrfKey(s), body['csrf']);
     const userId = s.user.id;
@@ -169,9 +185,22 @@ export class AccountPages {
         await this.d.users.endAllSessions(userId, actor);
         await this.stored();
         return page('Signed out', '<p id="notice">Every session has ended: you are signed out everywhere, and every token issued to you has stopped working.</p>');
+      case 'password/change': {
+        try {
+          await changePassword(this.d, userId, { current: body[CURRENT_PASSWORD], next: String(body['new-password'] ?? ''), confirm: String(body['confirm-password'] ?? '') }, ip);
+        } catch (e) {
+          if (!isPasswordRefusal(e)) throw e;
+          this.d.audit.record({ time: this.d.clock.now(), type: 'user.password-change-refused', actor, reason: e.code, data: { userId, ip: ip ?? null } });
+          return this.render(s, undefined, refusalText(e), e.status, e.code);
+        }
+        await this.stored();
+        return page('Password changed', '<p id="notice" role="status">Your password was changed. Every session has ended, in this browser too: sign in again with your new password.</p>');
+      }
       case 'factors/remove': {
         const need = this.reauthenticationNeed(s, true);
         if (need) return this.reauthenticate(s, action, need);
+        const denied = await this.passwordDenied(s, action, body, ip);
+        if (denied) return denied;
         const which = String(body['factor'] ?? '');
         if (s.user.mfaRequired || this.d.oidc.mfaForEveryone) {
           const held = await this.usableFactorsOf(userId);
@@ -201,6 +230,9 @@ export class AccountPages {
         if (need) return this.reauthenticate(s, action, need);
         const f = this.d.factors.find((x) => x.id === body['factor'] && x.id !== 'recovery-code');
         if (!f) return this.noSuchFactor(s, body['factor']);
+        // the confirmation needs no password: only who started the enrolment holds its seed or code
+        const denied = await this.passwordDenied(s, action, body, ip);
+        if (denied) return denied;
         let out;
         try {
           out = await f.enroll({ userId, address: f.id === 'totp' ? s.user.email : String(body['address'] ?? '') });
@@ -231,6 +263,8 @@ export class AccountPages {
         // New codes are a way in: only after a recent sign-in with the second factor.
         const need = this.reauthenticationNeed(s, true);
         if (need) return this.reauthenticate(s, action, need);
+        const denied = await this.passwordDenied(s, action, body, ip);
+        if (denied) return denied;
         const rc = this.d.factors.find((x) => x.id === 'recovery-code');
         if (!rc) return this.render(s, undefined, 'No such second factor.', 404);
         return this.recoveryCodesPage(s, rc, actor);
@@ -238,6 +272,9 @@ export class AccountPages {
       case 'webauthn/register-options': {
         const need = this.reauthenticationNeed(s, await this.hasFactor(userId));
         if (need) return this.reauthenticate(s, action, need, true);
+        // the finish needs no password: it answers the challenge issued here, to this browser only
+        const denied = await this.passwordDenied(s, action, body, ip, true);
+        if (denied) return denied;
         return { json: await this.d.webauthn.registrationOptions(this.webauthnSlot(s), s.user) };
       }
       case 'webauthn/register': {
@@ -325,6 +362,25 @@ export class AccountPages {
     this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-change-refused', actor: `user:${s.user.id}`, reason: e.code, data: { userId: s.user.id, action, need, signedInSecondsAgo: age } });
     if (json) return Promise.resolve({ json: { error: e.message, code: e.code, signInAgain: this.d.oidc.accountSignInUrl }, status: e.status });
     return this.render(s, undefined, `${e.message[0]!.toUpperCase()}${e.message.slice(1)}.`, e.status, e.code);
+  }
+
+  /**
+   * Refuses a change of the factors whose form lacks the right current password (when the
+   * account has one): `account.password-required`, or the sign-in's `auth.invalid-credentials`
+   * (a failed attempt of the account), `auth.throttled`, `auth.locked`; audited as
+   * `user.factor-change-refused`, never with what was typed. Undefined when the change may go on.
+   */
+  private async passwordDenied(s: BrowserSession, action: string, body: Record<string, string>, ip: string | undefined, json = false): Promise<AccountOutcome | undefined> {
+    if (!(await hasPassword(this.d, s.user.id))) return undefined;
+    try {
+      await proveCurrentPassword(this.d, s.user.id, body[CURRENT_PASSWORD], ip);
+      return undefined;
+    } catch (e) {
+      if (!isPasswordRefusal(e)) throw e;
+      this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-change-refused', actor: `user:${s.user.id}`, reason: e.code, data: { userId: s.user.id, action, ip: ip ?? null } });
+      if (json) return { json: { error: refusalText(e), code: e.code }, status: e.status };
+      return this.render(s, undefined, refusalText(e), e.status, e.code);
+    }
   }
 
   /** The offer to sign in again, back to this page. */

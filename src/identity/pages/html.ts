@@ -56,7 +56,8 @@ export const WEBAUTHN_SCRIPT = `'use strict';
     const csrf = btn.dataset.csrf, optionsUrl = btn.dataset.options, verifyUrl = btn.dataset.verify, mode = btn.dataset.mode;
     const out = document.getElementById('webauthn-status');
     try {
-      const r = await fetch(optionsUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=' + encodeURIComponent(csrf) });
+      const pw = mode === 'register' ? document.getElementById('passkey-password') : null;
+      const r = await fetch(optionsUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=' + encodeURIComponent(csrf) + (pw ? '&current-password=' + encodeURIComponent(pw.value) : '') });
       if (!r.ok) { let j = {}; try { j = await r.json(); } catch (e) { /* not JSON */ } throw new Error(j.error || ('options ' + r.status)); }
       const o = await r.json();
       let cred;
