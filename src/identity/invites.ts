@@ -3,7 +3,7 @@
  * SHA-256, in the ephemeral store so every node sees it) that lets them choose a
  * password once, within the invite's lifetime; only the user's newest invite works.
  * Redeeming consumes the token with `consumeOnce`: two concurrent redemptions cannot
- * both set a password.
+ * both set a password. Disabling or deleting the user voids every invite of theirs (`revoke`).
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
@@ -36,6 +36,14 @@ export class Invites {
     await this.ephemeral.set(keyOf(token), userId, this.ttlMs);
     await this.ephemeral.set(currentOf(userId), keyOf(token), this.ttlMs);
     return { token, expiresAt: this.clock.now() + this.ttlMs };
+  }
+
+  /**
+   * Voids every invite of the user (disabled or deleted): none sets a password, also after
+   * the user is enabled again; a later `create` makes one that works.
+   */
+  async revoke(userId: string): Promise<void> {
+    await this.ephemeral.set(currentOf(userId), 'revoked', this.ttlMs);
   }
 
   /** The user the invite is for; throws `user.invite-invalid` (also for an invite replaced by a newer one). Does not consume it. */

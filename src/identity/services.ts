@@ -151,6 +151,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
     { issuer, apps: d.apps, keys: d.keys, identity: store, ephemeral, settings: store, envelope: d.envelope, revokedTokens: store, events: d.events, audit: d.audit, clock, logger: d.logger, ...(d.mtls ? { mtls: d.mtls } : {}) },
     { cookieKeys: await loadCookieKeys(store, d.envelope), mfaForEveryone: id.mfa.everyone, behindProxy: config.gateway.trustedProxies.length > 0, accessTokenTtl: Math.floor(config.tokens.accessTokenTtl / 1000), leewayMs: config.tokens.leeway },
   );
+  const invites = new Invites(ephemeral, clock);
   const users = new UserService({
     store,
     passwords: store,
@@ -163,12 +164,12 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
     clock,
     serviceName: 'Portcullis',
     endSessions: (userId) => oidc.endAllSessions(userId),
+    invites,
   });
   const url = new URL(issuer);
   const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: id.webauthn.rpId ?? url.hostname, rpName: id.webauthn.rpName, origin: url.origin }, d.audit);
   const csrf = new CsrfTokens(ephemeral);
   const signIn = new SignInPages({ oidc, identity: store, passwords: store, hashers, lockout, factors, enrollments: store, webauthn, ephemeral, csrf, audit: d.audit, clock });
-  const invites = new Invites(ephemeral, clock);
   const account = new AccountPages({ oidc, users, identity: store, factors, enrollments: store, invites, passwords: store, hashers, lockout, csrf, webauthn, audit: d.audit, clock, reauthenticateAfterMs: id.account.reauthenticateAfter });
   return { users, oidc, signIn, account, lockout, invites, factors, webauthn };
 }

@@ -17,6 +17,7 @@ import type { EnrollmentStore } from '../mfa/store.js';
 import type { PasswordBlocklist } from './passwords/common-passwords.js';
 import type { PasswordHashers } from './passwords/hasher.js';
 import { factorInventory } from './factor-inventory.js';
+import type { Invites } from './invites.js';
 import { checkNewPassword } from './passwords/password-policy.js';
 import type { PasswordStore } from './passwords/store.js';
 import type { UserRecord, UserStore, WebAuthnStore } from './store.js';
@@ -37,6 +38,8 @@ export interface UserServiceDeps {
   serviceName?: string;
   /** Called when every session of a user ends (oidc-provider sessions and grants). */
   endSessions?: (userId: string) => Promise<void>;
+  /** The invite links, voided when the user is disabled or deleted. */
+  invites?: Pick<Invites, 'revoke'>;
 }
 
 /** What the API shows of a user: never a hash or a secret. */
@@ -182,11 +185,15 @@ export class UserService {
     return this.d.store.getUserByEmail(normalizeEmail(email));
   }
 
-  /** Disables the user: sign-in is refused and every token and session ends. */
+  /**
+   * Disables the user: sign-in is refused, every token and session ends, and every invite
+   * link (a password reset) of the user is void, also once the user is enabled again.
+   */
   async disable(id: string, actor: string): Promise<UserRecord> {
     const now = this.d.clock.now();
     const u = await this.d.store.updateUser(id, { status: 'disabled', tokensRevokedBefore: now }, now);
     if (!u) throw new PortcullisError('not-found', 'no such user');
+    await this.d.invites?.revoke(id);
     await this.d.endSessions?.(id);
     this.d.audit.record({ time: now, type: 'user.disabled', actor, data: { userId: id } });
     await this.d.events.emit({ type: 'user.tokens-revoked', userId: id, before: now });
@@ -247,6 +254,7 @@ export class UserService {
 
   async delete(id: string, actor: string): Promise<void> {
     const now = this.d.clock.now();
+    await this.d.invites?.revoke(id);
     await this.d.endSessions?.(id);
     if (!(await this.d.store.deleteUser(id))) throw new PortcullisError('not-found', 'no such user');
     this.d.audit.record({ time: now, type: 'user.deleted', actor, data: { userId: id } });

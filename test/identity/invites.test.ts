@@ -57,3 +57,19 @@ test('an invite made before only the newest counted still works once, and its re
     await ephemeral.close();
   }
 });
+
+test('attack: revoke (the user disabled or deleted) voids every invite of the user, a later one works (user.invite-invalid)', async () => {
+  const { ephemeral, invites } = setup();
+  try {
+    const a = await invites.create('usr_4');
+    const other = await invites.create('usr_5');
+    await invites.revoke('usr_4');
+    await rejectsWith(invites.peek(a.token), 'user.invite-invalid');
+    await rejectsWith(invites.redeem(a.token), 'user.invite-invalid');
+    assert.equal(await invites.peek(other.token), 'usr_5');
+    const b = await invites.create('usr_4');
+    assert.equal(await invites.redeem(b.token), 'usr_4');
+  } finally {
+    await ephemeral.close();
+  }
+});

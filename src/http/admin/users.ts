@@ -164,9 +164,11 @@ export function userRoutes(s: Services): AdminRoute[] {
       tag: 'users',
       auth: true,
       responses: { 200: { description: 'The invite.', schema: UserInvite } },
-      errors: [404],
+      errors: [403, 404],
       async handler({ params }) {
         const u = await users.find(params.id!);
+        // a disabled user's links are void (UserService.disable), and so would this one be
+        if (u.status !== 'active') throw new PortcullisError('user.disabled', 'the user is disabled: enable the user first, then create the invite');
         const invite = await invites.create(u.id);
         s.audit.record({ time: s.clock.now(), type: 'user.invited', actor: ACTOR, data: { userId: u.id } });
         return durable({ body: { user: await view(u), invite_url: inviteUrl(invite.token), invite_expires_at: new Date(invite.expiresAt).toISOString() } });

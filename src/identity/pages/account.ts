@@ -418,10 +418,19 @@ export class AccountPages {
     return `invite:${token.slice(0, 16)}`;
   }
 
+  /**
+   * The active user an invite is for; `user.invite-invalid` also for a user disabled or
+   * deleted since (the link holder learns nothing of the account's state).
+   */
+  private async invitedUser(token: string): Promise<UserRecord> {
+    const user = await this.d.identity.getUser(await this.d.invites.peek(token));
+    if (!user || user.status !== 'active') throw new PortcullisError('user.invite-invalid', 'this invite link is unknown, expired or already used');
+    return user;
+  }
+
   /** GET /account/invite/:token */
   async invite(token: string, error?: string, status?: number): Promise<Page> {
-    const userId = await this.d.invites.peek(token);
-    const user = await this.d.users.get(userId);
+    const user = await this.invitedUser(token);
     const csrf = await this.d.csrf.tokenFor(this.inviteCsrf(token));
     return page(
       'Choose your password',
@@ -437,7 +446,7 @@ export class AccountPages {
 
   /** POST /account/invite/:token */
   async redeemInvite(token: string, body: Record<string, string>): Promise<Page> {
-    const userId = await this.d.invites.peek(token);
+    const userId = (await this.invitedUser(token)).id;
     await this.d.csrf.check(this.inviteCsrf(token), body['csrf']);
     const password = String(body['password'] ?? '');
     try {
