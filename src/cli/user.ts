@@ -3,6 +3,7 @@
  * `user add EMAIL` reads the password from stdin (first line; never from an argument,
  * which would land in the shell history and the process list; typed at a terminal, it
  * is not echoed), or with `--invite` prints an invite link with which the user chooses one.
+ * `user invite USER` prints a new link for an existing user (the administrator's password reset).
  */
 import type { Command } from 'commander';
 import type { UserView } from '../identity/users.js';
@@ -112,6 +113,17 @@ export function registerUser(program: Command): void {
           process.stdout.write(`invite: ${r.invite_url}\n`);
           process.stderr.write('Send the invite link to the user: it is not shown again.\n');
         }
+      }),
+    );
+
+  cmd('invite <user>')
+    .description("print a new invite link with which the user chooses a password (for a user who has one: a password reset); the user's link before stops working")
+    .action(
+      action(async (id: string, o: JsonOpt) => {
+        const r = await adminClient(o).call<{ user: UserView; invite_url: string; invite_expires_at: string }>('POST', `/v1/users/${enc(id)}/invite`);
+        if (o.json) return printJson(r);
+        process.stdout.write(`invite:  ${r.invite_url}\nexpires: ${r.invite_expires_at}\n`);
+        process.stderr.write('Send the invite link to the user: it is not shown again.\n');
       }),
     );
 

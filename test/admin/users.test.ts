@@ -221,6 +221,25 @@ describe('CLI: portcullis user', () => {
     assert.match(gone.stderr, /error: not-found/);
   });
 
+  test('user invite: a new link for an existing user (the password reset), as POST /v1/users/{id}/invite; the link before stops working; a disabled user gets none (user.disabled)', async () => {
+    const u = UserCreated.parse((await api('/v1/users', { body: { email: 'cli-reset@example.test', invite: true } })).body);
+    const inv = await cli(['user', 'invite', 'cli-reset@example.test']);
+    assert.equal(inv.code, 0, inv.stderr);
+    const url = new RegExp(`^invite:\\s+(${node.urls.identity}/account/invite/\\S+)$`, 'm').exec(inv.stdout)?.[1];
+    assert.ok(url, inv.stdout);
+    assert.match(inv.stdout, /^expires:\s+\d{4}-\d\d-\d\dT/m);
+    assert.match(inv.stderr, /not shown again/);
+    assert.equal((await new Browser().request(u.invite_url!)).status, 400, 'the link before is void');
+    assert.equal((await new Browser().request(url)).status, 200);
+    const json = await cli(['user', 'invite', u.user.id, '--json']);
+    assert.equal(JSON.parse(json.stdout).user.id, u.user.id);
+
+    assert.equal((await cli(['user', 'disable', u.user.id])).code, 0);
+    const refused = await cli(['user', 'invite', u.user.id]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /error: user.disabled/);
+  });
+
   test('app create --redirect-uri --type public registers a public app for sign-in, without a secret', async () => {
     const r = await cli(['app', 'create', 'spa', '--audience', AUD, '--redirect-uri', 'http://127.0.0.1:9/spa', '--type', 'public', '--json']);
     assert.equal(r.code, 0, r.stderr);
