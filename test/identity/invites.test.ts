@@ -73,3 +73,15 @@ test('attack: revoke (the user disabled or deleted) voids every invite of the us
     await ephemeral.close();
   }
 });
+
+test('attack: two concurrent redemptions of one invite → exactly one wins, the other user.invite-invalid', async () => {
+  const { ephemeral, invites } = setup();
+  try {
+    const a = await invites.create('usr_6');
+    const results = await Promise.allSettled([invites.redeem(a.token), invites.redeem(a.token), invites.redeem(a.token)]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { code?: string }).code, 'user.invite-invalid');
+  } finally {
+    await ephemeral.close();
+  }
+});
