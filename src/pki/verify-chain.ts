@@ -150,6 +150,20 @@ export function validitySecond(at: number): number {
   return Math.floor(at / 1000) * 1000;
 }
 
+/**
+ * Where the instant `at` (ms) falls in a certificate's validity period (RFC 5280 §4.1.2.5),
+ * compared in whole seconds (validitySecond). The only check a self-signed client
+ * certificate (RFC 8705 §2.2) gets besides its registration.
+ *
+ * @example if (validityAt(parseCertificate(der), clock.now()) === 'expired') refuse();
+ */
+export function validityAt(c: { notBefore: number; notAfter: number }, at: number): 'current' | 'not-yet-valid' | 'expired' {
+  const second = validitySecond(at);
+  if (second < c.notBefore) return 'not-yet-valid';
+  if (second > c.notAfter) return 'expired';
+  return 'current';
+}
+
 /** Checks one certificate on its own: encoding rules, keys, time, critical extensions. */
 function checkCertificate(c: ParsedCertificate, at: number, isAnchor: boolean, isLeaf: boolean): void {
   if (!isAnchor) {
@@ -179,9 +193,9 @@ function checkCertificate(c: ParsedCertificate, at: number, isAnchor: boolean, i
   for (const e of c.extensions.values()) {
     if (e.critical && !KNOWN_EXTENSIONS.has(e.oid)) throw fail('cert.unsupported', `unsupported critical extension ${e.oid}`);
   }
-  const second = validitySecond(at);
-  if (second < c.notBefore) throw fail('cert.not-yet-valid', 'a certificate in the chain is not valid yet');
-  if (second > c.notAfter) throw fail('cert.expired', 'a certificate in the chain has expired');
+  const validity = validityAt(c, at);
+  if (validity === 'not-yet-valid') throw fail('cert.not-yet-valid', 'a certificate in the chain is not valid yet');
+  if (validity === 'expired') throw fail('cert.expired', 'a certificate in the chain has expired');
 }
 
 function checkIssuerRole(ca: ParsedCertificate, belowNonSelfIssued: number, isAnchor: boolean): void {

@@ -4,11 +4,14 @@
  * `private_key_jwt` (RFC 7523 §2.2, OIDC Core §9), and mutual TLS (RFC 8705 §2):
  * `tls_client_auth` (a certificate from the Portcullis CA bound to the app by its
  * SPIFFE URI SAN, the app's `tls_client_auth_san_uri`) and
- * `self_signed_tls_client_auth` (a certificate registered in the app's JWKS).
+ * `self_signed_tls_client_auth` (a certificate registered in the app's JWKS, within its
+ * own validity period).
  */
 import { X509Certificate, createPublicKey } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, errors as joseErrors } from 'jose';
 import { PortcullisError } from '../core/errors.js';
+import { parseCertificate } from '../pki/parse.js';
+import { validityAt } from '../pki/verify-chain.js';
 import type { Clock } from '../core/clock.js';
 import type { EphemeralStore } from '../core/ephemeral.js';
 import type { AuditEventInput } from '../audit/store.js';
@@ -155,6 +158,15 @@ async function authenticateMtls(app: AppRecord, chain: readonly Uint8Array[], ct
     return requireActive(app);
   }
   if (!registeredCertificateMatches(app, chain[0]!)) throw invalidClient('the client certificate is not registered for this app');
+  // No CA vouches for a self-signed certificate: its own validity period is checked here, as at sign-in.
+  let validity: ReturnType<typeof validityAt>;
+  try {
+    validity = validityAt(parseCertificate(chain[0]!), ctx.clock.now());
+  } catch {
+    throw invalidClient('the client certificate cannot be read');
+  }
+  if (validity === 'expired') throw invalidClient('the client certificate has expired');
+  if (validity === 'not-yet-valid') throw invalidClient('the client certificate is not valid yet');
   return requireActive(app);
 }
 

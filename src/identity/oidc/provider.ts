@@ -48,6 +48,7 @@ import { ACR_MFA, ACR_SINGLE_FACTOR } from '../../gateway/assurance-policy.js';
 import type { IdentityStore, OidcModelRecord, UserRecord } from '../store.js';
 import { spiffeId } from '../../pki/profiles.js';
 import { parseCertificate } from '../../pki/parse.js';
+import { validityAt } from '../../pki/verify-chain.js';
 import { PortcullisError } from '../../core/errors.js';
 import { grantRevoked, markGrantRevoked, oidcAdapter } from './adapter.js';
 import { cookieGrip } from './cookie-grip.js';
@@ -218,8 +219,7 @@ async function presentedCertificate(mtls: OidcMtls, req: IncomingMessage, now: n
   let current: boolean;
   try {
     leaf = new X509Certificate(chain[0]!);
-    const { notBefore, notAfter } = parseCertificate(chain[0]!);
-    current = notBefore <= now && now <= notAfter;
+    current = validityAt(parseCertificate(chain[0]!), now) === 'current';
   } catch {
     return undefined;
   }
