@@ -131,12 +131,12 @@ export function registerApp(program: Command): void {
     );
 
   cmd('set-jwks <clientId> <file>')
-    .description('replace the public keys of an app (it then authenticates with private_key_jwt)')
+    .description('replace the public keys of an app: a self_signed_tls_client_auth app keeps its method (the keys are its certificates); any other then authenticates with private_key_jwt')
     .action(
       action(async (id: string, file: string, o: JsonOpt) => {
         const { app: a } = await adminClient(o).call<{ app: AppView }>('PUT', `/v1/apps/${encodeURIComponent(id)}/jwks`, readJwksFile(file, `FILE ${file}`));
         if (o.json) printJson(a);
-        else process.stdout.write(`${a.client_id}: ${a.jwks_keys} public key(s); authenticates with private_key_jwt\n`);
+        else process.stdout.write(`${a.client_id}: ${a.jwks_keys} public key(s); authenticates with ${a.token_endpoint_auth_method}\n`);
       }),
     );
 

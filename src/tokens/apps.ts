@@ -182,6 +182,11 @@ function checkX5c(k: JWK, key: KeyObject, at: string, required: boolean): void {
   if (!cert.publicKey.equals(key)) throw new PortcullisError('request.invalid', `${at}.x5c: x5c[0] is the certificate of another key`);
 }
 
+/** Sign-in (oidc-provider) matches a self-signed certificate by its registered x5c only. */
+function signsInWithCertificate(appType: AppType, grantTypes: readonly AppGrantType[]): boolean {
+  return appType !== 'public' && grantTypes.some((g) => g !== 'client_credentials');
+}
+
 export class AppService {
   private readonly apps = new Map<string, AppRecord>();
   /**
@@ -274,9 +279,7 @@ export class AppService {
         : ['client_credentials']);
     if (grantTypes.includes('authorization_code') && redirectUris.length === 0) throw new PortcullisError('request.invalid', 'redirect_uris: the authorization code flow needs at least one redirect URI');
     if (appType === 'public' && grantTypes.includes('client_credentials')) throw new PortcullisError('request.invalid', 'grant_types: a public app cannot use client_credentials');
-    // Sign-in (oidc-provider) matches a self-signed certificate by its registered x5c only.
-    const signIn = appType !== 'public' && grantTypes.some((g) => g !== 'client_credentials');
-    if (method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') await checkJwks(input.jwks ?? [], method, signIn);
+    if (method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') await checkJwks(input.jwks ?? [], method, signsInWithCertificate(appType, grantTypes));
     // RFC 8705 §2.1: the certificate is the app's by its URI SAN, which the CA writes under the trust domain.
     if (method === 'tls_client_auth' && this.options.trustDomain === undefined) {
       throw new PortcullisError('request.invalid', 'token_endpoint_auth_method: tls_client_auth needs pki.trustDomain set on this node (the app\'s certificate names it as spiffe://<trustDomain>/app/<client_id>); without it no client certificate can be issued and the app could never authenticate');
@@ -393,11 +396,18 @@ export class AppService {
     return updated;
   }
 
-  /** Replaces the public keys of a private_key_jwt app. */
+  /**
+   * Replaces the public keys of an app. A `self_signed_tls_client_auth` app keeps its method
+   * (the keys are its client certificates, with x5c when it signs users in); any other app
+   * authenticates with `private_key_jwt` from then on, and its secret stops working.
+   */
   async setJwks(clientId: string, jwks: JWK[], actor: string): Promise<AppRecord> {
-    await checkJwks(jwks);
-    const updated = await this.patch(clientId, { jwks, tokenEndpointAuthMethod: 'private_key_jwt', secretVerifier: null });
-    this.audit.record({ time: this.clock.now(), type: 'app.jwks-set', actor, clientId, data: { keys: jwks.length } });
+    const app = await this.store.getApp(clientId);
+    if (!app) throw new PortcullisError('not-found', `no app with client_id ${clientId}`);
+    const method = app.tokenEndpointAuthMethod === 'self_signed_tls_client_auth' ? 'self_signed_tls_client_auth' : 'private_key_jwt';
+    await checkJwks(jwks, method, signsInWithCertificate(app.appType ?? 'confidential', app.grantTypes ?? ['client_credentials']));
+    const updated = await this.patch(clientId, { jwks, tokenEndpointAuthMethod: method, secretVerifier: null });
+    this.audit.record({ time: this.clock.now(), type: 'app.jwks-set', actor, clientId, data: { keys: jwks.length, method } });
     await this.events.emit({ type: 'app.changed', clientId });
     return updated;
   }

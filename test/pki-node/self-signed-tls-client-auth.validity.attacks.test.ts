@@ -3,13 +3,15 @@
  * plane's real TLS: a registered self-signed certificate that has expired, or is not valid
  * yet, authenticates the app at none of TokenService's endpoints (token, revocation,
  * introspection) — 401 invalid_client, audited as each endpoint's client-authentication
- * denial — while the app's current certificate does.
+ * denial — while the app's current certificate does. And `PUT /v1/apps/{id}/jwks` (what
+ * `portcullis app set-jwks` calls) keeps such an app's method, checking the new keys for it.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import type { TestNode } from '../support/portcullis.js';
+import { REDIRECT } from '../support/oidc-node.js';
 import { jwkOf, selfSigned, type SelfSigned } from '../support/self-signed-certificate.js';
 import { admin, echoUpstream, https, startTlsNode } from './helpers.js';
 
@@ -87,3 +89,43 @@ for (const [path, type] of [
     assert.equal(ok.status, 200, ok.text);
   });
 }
+
+test('PUT jwks on a self_signed_tls_client_auth app keeps its method: the new certificate authenticates (token bound to it), the replaced one no longer does', async () => {
+  const now = Date.now();
+  const before = await selfSigned('ss-rotate', now - HOUR, now + 24 * HOUR);
+  const next = await selfSigned('ss-rotate', now - HOUR, now + 48 * HOUR);
+  const created = await admin(node, 'POST', '/v1/apps', { name: 'ss-rotate', audiences: ['orders-api'], token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [jwkOf(before)] } });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const id: string = created.json.app.client_id;
+  assert.equal((await token(id, before)).status, 200);
+
+  const r = await admin(node, 'PUT', `/v1/apps/${id}/jwks`, { keys: [jwkOf(next)] });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(r.json.app.token_endpoint_auth_method, 'self_signed_tls_client_auth');
+  assert.equal(r.json.app.jwks_keys, 1);
+  const t = await token(id, next);
+  assert.equal(t.status, 200, t.text);
+  assert.equal((decodeJwt(t.json.access_token) as { cnf?: Record<string, string> }).cnf?.['x5t#S256'], thumb(next));
+  const old = await token(id, before);
+  assert.equal(old.status, 401, old.text);
+  assert.equal(old.json.error, 'invalid_client');
+});
+
+test('attack: PUT jwks on a self_signed_tls_client_auth sign-in app with a key without its certificate, or with another key’s certificate → 400 request.invalid naming the key, nothing changed', async () => {
+  const now = Date.now();
+  const mine = await selfSigned('ss-web', now - HOUR, now + 24 * HOUR);
+  const other = await selfSigned('ss-web', now - HOUR, now + 24 * HOUR);
+  const created = await admin(node, 'POST', '/v1/apps', { name: 'ss-web', audiences: ['orders-api'], redirect_uris: [REDIRECT], token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [jwkOf(mine)] } });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const id: string = created.json.app.client_id;
+  const { x5c: _x5c, ...bare } = jwkOf(other);
+  for (const [name, key] of [['no x5c', bare], ['x5c of another key', { ...jwkOf(other), x5c: jwkOf(mine).x5c }]] as const) {
+    const r = await admin(node, 'PUT', `/v1/apps/${id}/jwks`, { keys: [key] });
+    assert.equal(r.status, 400, `${name}: ${JSON.stringify(r.json)}`);
+    assert.equal(r.json.code, 'request.invalid', name);
+    assert.match(r.json.detail, /^jwks\[0\]\.x5c: /, name);
+    const app = (await admin(node, 'GET', `/v1/apps/${id}`)).json.app;
+    assert.equal(app.token_endpoint_auth_method, 'self_signed_tls_client_auth', name);
+    assert.equal(app.updated_at, created.json.app.updated_at, `${name}: the app was changed`);
+  }
+});
