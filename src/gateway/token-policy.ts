@@ -27,6 +27,7 @@ import { PortcullisError } from '../core/errors.js';
 import { refusedName } from '../core/json-names.js';
 import type { Logger } from '../core/logger.js';
 import type { VerificationKeys } from '../crypto/verification-keys.js';
+import { isAccessTokenType } from '../tokens/access-token-type.js';
 import type { RevocationSet } from '../tokens/revocation-set.js';
 import { bearerCandidate, checkB64token } from './bearer.js';
 import { peerCertificate } from './client-certificate-policy.js';
@@ -261,7 +262,7 @@ export class TokenVerifier {
     const header = decodeJson(parts[0]!, 'JWS header') as Partial<JWTHeaderParameters>;
     const alg = header.alg;
     if (typeof alg !== 'string' || !ASYMMETRIC.has(alg)) throw deny('token.alg-not-allowed', 'algorithm not allowed');
-    if (typeof header.typ !== 'string' || !/^(application\/)?at\+jwt$/i.test(header.typ)) throw deny('token.wrong-type', 'typ is not at+jwt');
+    if (!isAccessTokenType(header.typ)) throw deny('token.wrong-type', 'typ is not at+jwt');
     if (header.b64 !== undefined) throw deny('token.malformed', 'unencoded payloads are not accepted');
     // RFC 7515 §4.1.11: "If any of the listed extension Header Parameters are not understood and supported by the
     // recipient, then the JWS is invalid"; this resource understands none

@@ -1,10 +1,11 @@
 /**
  * Verifies an access token this issuer signed (for revocation and introspection):
- * signature against the key ring, `typ: at+jwt`, `iss`, and the claims RFC 9068 requires.
+ * signature against the key ring, `typ: at+jwt` (in any case, as the gateway: access-token-type.ts), `iss`, and the claims RFC 9068 requires.
  * Expiry is reported, not thrown, so callers decide (revocation accepts expired tokens).
  */
 import { compactVerify, decodeProtectedHeader } from 'jose';
 import type { VerificationKeys } from '../crypto/verification-keys.js';
+import { isAccessTokenType } from './access-token-type.js';
 
 export interface AccessTokenClaims {
   iss: string;
@@ -26,7 +27,7 @@ export async function verifyOwnToken(token: string, keys: VerificationKeys, issu
   } catch {
     return undefined;
   }
-  if (header.typ !== 'at+jwt' && header.typ !== 'application/at+jwt') return undefined;
+  if (!isAccessTokenType(header.typ)) return undefined;
   if (typeof header.kid !== 'string') return undefined;
   const key = keys.getVerificationKey(header.kid);
   if (!key || header.alg !== key.alg) return undefined;
