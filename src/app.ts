@@ -288,6 +288,7 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
       clock,
       accessTokenTtlMs: config.tokens.accessTokenTtl,
       leewayMs: config.tokens.leeway,
+      maxTokenLifetimeMs: config.tokens.maxTokenLifetime,
       cacheSize: config.gateway.tokenCacheSize,
       verifyTlsClient: async (chain) => (await pki.verifyPeer(chain, { mapToApp: true })).clientId,
     });
@@ -569,6 +570,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         audit: s.audit,
         clock: s.clock,
         leewayMs: config.tokens.leeway,
+        maxTokenLifetimeMs: config.tokens.maxTokenLifetime,
         logger,
         metrics: s.metrics,
         ...(opts.gatewayThread?.gate ? { gate: opts.gatewayThread.gate } : localGate ? { gate: localGate } : {}),

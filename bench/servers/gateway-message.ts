@@ -106,6 +106,7 @@ const gw = createGateway({
   audit: { record: (_e: AuditEventInput) => undefined },
   clock: systemClock,
   leewayMs: cfg.tokens.leeway,
+  maxTokenLifetimeMs: cfg.tokens.maxTokenLifetime,
   logger: silentLogger,
   metrics: new Registry(),
   steps: messagePolicySteps({

@@ -42,6 +42,7 @@ const gw = createGateway({
   audit: { record: (_e: AuditEventInput) => void audited++ },
   clock: systemClock,
   leewayMs: cfg.tokens.leeway,
+  maxTokenLifetimeMs: cfg.tokens.maxTokenLifetime,
   logger: silentLogger,
   metrics: new Registry(),
 });

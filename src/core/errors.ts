@@ -96,6 +96,7 @@ export const ERRORS = {
   'token.unknown-key': { status: 401, meaning: 'The token `kid` names no key of a trusted issuer.', fix: 'Get a new token; the signing key may have been retired.' },
   'token.wrong-type': { status: 401, meaning: 'The JWT is not an access token (`typ` must be `at+jwt`, RFC 9068).', fix: 'Send an access token, not an ID token or another JWT.' },
   'token.expired': { status: 401, meaning: 'The token has expired.', fix: 'Get a new token.' },
+  'token.lifetime-too-long': { status: 401, meaning: 'The token lives longer than its issuer may issue tokens for: `exp - iat` (or `exp` - now, when the token has no `iat`) exceeds the issuer\'s `maxTokenLifetime` (`tokens.maxTokenLifetime` for this Portcullis\'s own tokens; 24 h by default).', fix: 'Get a token with a shorter lifetime from the issuer, or raise the issuer\'s `maxTokenLifetime` if its tokens legitimately live longer.' },
   'token.not-yet-valid': { status: 401, meaning: 'The token is not valid yet (`nbf`/`iat` in the future).', fix: 'Check clocks; get a new token.' },
   'token.claim-missing': { status: 401, meaning: 'A required claim (exp, iat, jti, aud, iss, client_id, sub) is missing.', fix: 'Use a token from a conforming issuer.' },
   'token.wrong-audience': { status: 401, meaning: 'The token audience does not include the route audience.', fix: 'Request a token for this API audience.' },

@@ -47,6 +47,8 @@ export interface GatewayDeps {
   audit: AuditSink;
   clock: Clock;
   leewayMs: number;
+  /** `tokens.maxTokenLifetime`: the longest `exp - iat` accepted for this Portcullis's own tokens. */
+  maxTokenLifetimeMs: number;
   logger: Logger;
   metrics?: Registry;
   /** Source of randomness for audit sampling (tests pass a fixed one). */
@@ -207,7 +209,7 @@ export function attachGateway(server: Server, gw: Gateway): void {
 /**
  * Builds the gateway request path.
  * @example
- * const gw = createGateway({ routes: cfg.routes, gateway: cfg.gateway, issuer: cfg.issuer, keys, revocations, audit, clock, leewayMs: cfg.tokens.leeway, logger });
+ * const gw = createGateway({ routes: cfg.routes, gateway: cfg.gateway, issuer: cfg.issuer, keys, revocations, audit, clock, leewayMs: cfg.tokens.leeway, maxTokenLifetimeMs: cfg.tokens.maxTokenLifetime, logger });
  * attachGateway(http.createServer(gatewayServerOptions(cfg.gateway), gw.handle), gw);
  */
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -233,6 +235,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     revocations: deps.revocations,
     clock,
     leewayMs: deps.leewayMs,
+    maxTokenLifetimeMs: deps.maxTokenLifetimeMs,
     cacheSize: deps.gateway.tokenCacheSize,
     logger,
   });

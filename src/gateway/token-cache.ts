@@ -3,7 +3,9 @@
  * lifetime were checked once is remembered by the SHA-256 of its text, so a repeat
  * costs a hash and a map lookup instead of a signature verification.
  *
- * Bounded, never used past the token's `exp`, and purged on revocation events (the token's `jti`, or every token of an app). Route
+ * Bounded, never used past the token's `exp` nor longer than TOKEN_CACHE_MAX_AGE_MS after the
+ * verification (so a key withdrawn from the key ring or an issuer's JWKS stops being honoured
+ * then, even for a token that expires later), and purged on revocation events (the token's `jti`, or every token of an app). Route
  * checks (issuer trust, audience, scopes) and the revocation check still run on every
  * hit; only the signature and the parse are skipped.
  *
@@ -14,6 +16,9 @@
  */
 import { hash } from 'node:crypto';
 import type { RevocationEvent, RevocationSet } from '../tokens/revocation-set.js';
+
+/** How long a verification is reused: about the JWKS cache age, so a key withdrawn is honoured at most twice this. */
+export const TOKEN_CACHE_MAX_AGE_MS = 5 * 60_000;
 
 /** The route-independent facts established by verifying a token. */
 export interface VerifiedToken {
@@ -32,6 +37,13 @@ export interface VerifiedToken {
   readonly iatMs: number;
   /** Expiry in epoch ms. */
   readonly expMs: number;
+  /** When the signature was verified, epoch ms. */
+  readonly verifiedAtMs: number;
+  /**
+   * The lifetime the issuer gave the token, for its `maxTokenLifetime`: `exp - iat`, or when
+   * there is no `iat`, `exp` - (verification time + leeway).
+   */
+  readonly lifetimeMs: number;
   /** RFC 8705 `cnf.x5t#S256`: the client certificate thumbprint the token is bound to, if any. */
   readonly x5t: string | undefined;
   /** The whole verified claims set, for later policy steps. */
@@ -47,6 +59,8 @@ export function tokenKey(token: string): string {
 
 interface Slot {
   readonly v: VerifiedToken;
+  /** Not used at or past this epoch ms: the earlier of `exp` and the verification + the maximum age. */
+  readonly until: number;
   /** Hit since the slot was last queued. */
   used: boolean;
 }
@@ -56,16 +70,19 @@ export class TokenCache {
   private readonly byJti = new Map<string, string>();
   private readonly byClient = new Map<string, Set<string>>();
 
-  constructor(readonly maxEntries: number) {}
+  constructor(
+    readonly maxEntries: number,
+    readonly maxAgeMs = TOKEN_CACHE_MAX_AGE_MS,
+  ) {}
 
   /**
-   * The verified token for a key, unless absent or expired at `now` (epoch ms).
+   * The verified token for a key, unless absent, expired or verified too long ago at `now` (epoch ms).
    * @example const v = cache.get(tokenKey(token), clock.now())
    */
   get(key: string, now: number): VerifiedToken | undefined {
     const s = this.entries.get(key);
     if (s === undefined) return undefined;
-    if (now >= s.v.expMs) {
+    if (now >= s.until) {
       this.delete(key, s.v);
       return undefined;
     }
@@ -78,7 +95,7 @@ export class TokenCache {
     const old = this.entries.get(key);
     if (old !== undefined) this.delete(key, old.v);
     while (this.entries.size >= this.maxEntries) this.evictOne();
-    this.entries.set(key, { v, used: false });
+    this.entries.set(key, { v, until: Math.min(v.expMs, v.verifiedAtMs + this.maxAgeMs), used: false });
     if (v.jti !== undefined) this.byJti.set(v.jti, key);
     if (v.clientId !== undefined) {
       let s = this.byClient.get(v.clientId);

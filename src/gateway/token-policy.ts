@@ -7,7 +7,8 @@
  * (RFC 9068 §4: "Resource servers MUST verify that the typ header value is at+jwt or
  * application/at+jwt"), `exp` present and in the future, `nbf`/`iat` not in the future
  * beyond the leeway, `iss` trusted by the route, `aud` includes the route's audience,
- * the required scopes present, and for this issuer's own tokens the revocation set.
+ * the required scopes present, the lifetime within the issuer's `maxTokenLifetime`, and for
+ * this issuer's own tokens the revocation set.
  * A token bound to a client certificate (RFC 8705 `cnf.x5t#S256`) is accepted only on a
  * connection with that certificate, on every resource that uses this verifier (the
  * gateway, the transit plane); any other confirmation method fails closed.
@@ -43,6 +44,7 @@ type RemoteJwks = ReturnType<typeof createRemoteJWKSet>;
 interface SelfSource {
   readonly kind: 'self';
   readonly source: 'self';
+  readonly maxLifetimeMs: number;
 }
 interface RemoteSource {
   readonly kind: 'remote';
@@ -51,6 +53,7 @@ interface RemoteSource {
   readonly algorithms: ReadonlySet<string>;
   readonly algorithmList: string[];
   readonly jwks: RemoteJwks;
+  readonly maxLifetimeMs: number;
 }
 type KeySource = SelfSource | RemoteSource;
 
@@ -73,6 +76,8 @@ export interface TokenVerifierDeps {
   leewayMs: number;
   cacheSize: number;
   logger: Logger;
+  /** `tokens.maxTokenLifetime`: the longest `exp - iat` of this Portcullis's own tokens. */
+  maxTokenLifetimeMs: number;
 }
 
 function deny(code: ConstructorParameters<typeof PortcullisError>[0], message: string): PortcullisError {
@@ -177,7 +182,7 @@ export class TokenVerifier {
   compile(req: TokenRequirement): TokenPolicy {
     const issuers = new Map<string, KeySource>();
     for (const i of req.issuers) {
-      if (i === 'self') issuers.set(this.deps.issuer, { kind: 'self', source: 'self' });
+      if (i === 'self') issuers.set(this.deps.issuer, { kind: 'self', source: 'self', maxLifetimeMs: this.deps.maxTokenLifetimeMs });
       else issuers.set(i.issuer, this.remoteSource(i));
     }
     return { audience: req.audience, scopes: [...req.scopes], scope: req.scopes.join(' '), issuers };
@@ -190,7 +195,7 @@ export class TokenVerifier {
       this.remotes.set(i.jwksUri, jwks);
       jwks.reload().catch((err: unknown) => this.deps.logger.warn({ jwksUri: i.jwksUri, err: String(err) }, 'JWKS prefetch failed'));
     }
-    return { kind: 'remote', source: i.jwksUri, algorithms: new Set(i.algorithms), algorithmList: [...i.algorithms], jwks };
+    return { kind: 'remote', source: i.jwksUri, algorithms: new Set(i.algorithms), algorithmList: [...i.algorithms], jwks, maxLifetimeMs: i.maxTokenLifetime };
   }
 
   /**
@@ -239,6 +244,8 @@ export class TokenVerifier {
     const src = policy.issuers.get(v.iss);
     if (src === undefined || src.source !== v.source) throw deny('token.wrong-issuer', 'issuer not trusted by this route');
     if (src.kind === 'remote' && !src.algorithms.has(v.alg)) throw deny('token.alg-not-allowed', 'algorithm not allowed for this issuer');
+    // per route: two routes may bound one issuer differently, and the cached token serves both
+    if (v.lifetimeMs > src.maxLifetimeMs) throw deny('token.lifetime-too-long', 'the token lives longer than this issuer\'s maximum token lifetime');
     if (v.source === 'self') {
       const revoked = this.deps.revocations.check(v.jti!, v.clientId!, v.iatMs, v.sub);
       if (revoked !== undefined) throw deny(revoked, revoked === 'token.app-disabled' ? 'the app is disabled' : 'token revoked');
@@ -314,6 +321,8 @@ export class TokenVerifier {
     if (nbfMs !== undefined && nbfMs > now + leeway) throw deny('token.not-yet-valid', 'nbf is in the future');
     const iatMs = numericDate(claims, 'iat');
     if (iatMs !== undefined && iatMs > now + leeway) throw deny('token.not-yet-valid', 'iat is in the future');
+    // with iat no later than now + leeway, exp - iat bounded keeps exp within now + leeway + the bound
+    const lifetimeMs = iatMs !== undefined ? expMs - iatMs : expMs - now - leeway;
 
     const audClaim = claims['aud'];
     let aud: string[];
@@ -353,6 +362,8 @@ export class TokenVerifier {
       jti,
       iatMs: iatMs ?? 0,
       expMs,
+      verifiedAtMs: now,
+      lifetimeMs,
       x5t,
       claims,
     };

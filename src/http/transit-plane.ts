@@ -54,6 +54,7 @@ export function registerTransitPlane(app: FastifyInstance, s: Services, verifier
       revocations: s.revocations,
       clock: s.clock,
       leewayMs: s.config.tokens.leeway,
+      maxTokenLifetimeMs: s.config.tokens.maxTokenLifetime,
       cacheSize: s.config.gateway.tokenCacheSize,
       logger: s.logger,
     });

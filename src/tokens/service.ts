@@ -35,6 +35,8 @@ export interface TokenServiceDeps {
    * `exp` + this, so a revocation must hold that long too.
    */
   leewayMs?: number;
+  /** `tokens.maxTokenLifetime`: a longer-lived token of ours is not active, as the gateway refuses it. */
+  maxTokenLifetimeMs?: number;
   /** Verified tokens kept for introspection (0 disables). */
   cacheSize?: number;
   /** RFC 8705 tls_client_auth: verifies a client certificate chain and returns its app (pki/authority.ts). */
@@ -165,6 +167,7 @@ export class TokenService {
     if (!claims) {
       claims = await verifyOwnToken(token, this.d.keys, this.d.issuer);
       if (!claims) return undefined;
+      if ((claims.exp - claims.iat) * 1000 > (this.d.maxTokenLifetimeMs ?? Infinity)) return undefined;
       if (cacheKey) {
         if (this.cache.size >= (this.d.cacheSize ?? 10_000)) this.cache.delete(this.cache.keys().next().value!);
         this.cache.set(cacheKey, claims);

@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import { MemoryAuditSink } from '../../src/audit/sink.js';
 import { FrozenClock } from '../../src/core/clock.js';
 import { configSchema, routeSchema, type RouteConfig } from '../../src/core/config/schema.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../src/core/logger.js';
 import type { VerificationKey, VerificationKeys } from '../../src/crypto/verification-keys.js';
 import { attachGateway, createGateway, gatewayServerOptions, type Gateway, type PolicyStep } from '../../src/gateway/gateway.js';
 import { signatureStep } from '../../src/gateway/signature-policy.js';
@@ -153,9 +153,9 @@ export interface TestGateway {
 
 export async function startGateway(
   routes: RouteConfig[],
-  o: { keys?: TestKeys; gateway?: Record<string, unknown>; leewayMs?: number; steps?: (r: RouteConfig) => PolicyStep[] } = {},
+  o: { keys?: TestKeys; gateway?: Record<string, unknown>; tokens?: Record<string, unknown>; leewayMs?: number; logger?: Logger; steps?: (r: RouteConfig) => PolicyStep[] } = {},
 ): Promise<TestGateway> {
-  const cfg = configSchema.parse({ gateway: o.gateway ?? {} });
+  const cfg = configSchema.parse({ gateway: o.gateway ?? {}, tokens: o.tokens ?? {} });
   const audit = new MemoryAuditSink();
   const clock = new FrozenClock(NOW);
   const revocations = new RevocationSet();
@@ -169,7 +169,8 @@ export async function startGateway(
     audit,
     clock,
     leewayMs: o.leewayMs ?? 30_000,
-    logger: silentLogger,
+    maxTokenLifetimeMs: cfg.tokens.maxTokenLifetime,
+    logger: o.logger ?? silentLogger,
     metrics,
     random: () => 0,
     ...(o.steps !== undefined ? { steps: o.steps } : {}),

@@ -17,6 +17,8 @@ function entry(jti: string, clientId: string, expMs = NOW + 60_000): VerifiedTok
     jti,
     iatMs: NOW - 1000,
     expMs,
+    verifiedAtMs: NOW,
+    lifetimeMs: expMs - (NOW - 1000),
     claims: {},
     identityHeaders: [],
     x5t: undefined,

@@ -205,12 +205,11 @@ describe('token policy: JOSE-layer attacks', () => {
       }
     });
 
-    it('exp as a float or a huge number is a NumericDate: accepted (never a 500), and a float just past the leeway is expired', async () => {
-      for (const exp of [NOW_S + 600.5, 1e15, 1e300, Number.MAX_VALUE]) {
-        const r = await get(await mint(keys, baseClaims({ exp })));
-        assert.equal(r.status, 200, `exp ${exp}: ${r.body}`);
-      }
+    it('exp as a float or a huge number is a NumericDate: a float is accepted, a huge one is past the maximum lifetime (never a 500), and a float just past the leeway is expired', async () => {
+      const r = await get(await mint(keys, baseClaims({ exp: NOW_S + 600.5 })));
+      assert.equal(r.status, 200, r.body);
       seenBefore = upstream.seen.length;
+      for (const exp of [1e15, 1e300, Number.MAX_VALUE]) await denied(await get(await mint(keys, baseClaims({ exp }))), 401, 'token.lifetime-too-long');
       await denied(await get(await mint(keys, baseClaims({ exp: NOW_S - 30.001, iat: NOW_S - 700 }))), 401, 'token.expired');
     });
 

@@ -41,7 +41,7 @@ const revoke = (t: string) => postForm(`${node.urls.identity}/oauth2/revoke`, { 
 /** What the gateway's verifier says of a token: 'ok' or the denial code. */
 async function gatewaySays(t: string): Promise<string> {
   const s = node.services;
-  const v = new TokenVerifier({ issuer: s.config.issuer, keys: s.keys, revocations: s.revocations, clock: s.clock, leewayMs: s.config.tokens.leeway, cacheSize: 0, logger: silentLogger });
+  const v = new TokenVerifier({ issuer: s.config.issuer, keys: s.keys, revocations: s.revocations, clock: s.clock, leewayMs: s.config.tokens.leeway, cacheSize: 0, logger: silentLogger, maxTokenLifetimeMs: s.config.tokens.maxTokenLifetime });
   try {
     await v.verify(v.compile({ audience: 'orders-api', scopes: [], issuers: ['self'] }), t);
     return 'ok';

@@ -141,6 +141,9 @@ export const externalIssuerSchema = z.strictObject({
   issuer: z.string().min(1).describe('The `iss` value tokens of this issuer carry.'),
   jwksUri: httpUrl.describe('Where the issuer publishes its JWKS; fetched in the background, refreshed on unknown `kid`.'),
   algorithms: z.array(z.enum(['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'])).default(['ES256', 'EdDSA', 'RS256', 'PS256']).describe('Accepted signing algorithms.'),
+  maxTokenLifetime: duration('24h', { min: 1000 }).describe(
+    'Longest lifetime accepted for a token of this issuer: `exp - iat`, or `exp` - now when the token has no `iat` (plus `tokens.leeway`). A longer-lived token is refused (`token.lifetime-too-long`), so a token minted for years cannot be replayed for years.',
+  ),
 });
 
 export const tokenRequirementSchema = z.strictObject({
@@ -149,7 +152,8 @@ export const tokenRequirementSchema = z.strictObject({
   issuers: z
     .array(z.union([z.literal('self'), externalIssuerSchema]))
     .min(1)
-    .default(['self'])
+    // a prefault (parsed like a value given): an issuer's maxTokenLifetime is a transform, and the input's JSON Schema drops a plain default of a transforming schema
+    .prefault(['self'])
     .describe('Trusted issuers: `self` (this Portcullis) and/or external issuers with their JWKS URL. The upstream gets the token\'s `iss` in `x-portcullis-issuer` beside `sub` in `x-portcullis-subject`: a `sub` is unique only within its issuer.'),
 });
 
@@ -315,7 +319,11 @@ export const configSchema = z.strictObject({
       accessTokenTtl: duration('10m', { min: 1000 }).describe('Lifetime of access tokens.'),
       signingAlg: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256').describe('Algorithm of new signing keys.'),
       leeway: duration('30s', { min: 0, max: 3_600_000 }).describe('Clock-skew leeway when checking exp/nbf/iat.'),
+      maxTokenLifetime: duration('24h', { min: 1000 }).describe(
+        'Longest lifetime (`exp - iat`) the gateway, the transit plane and introspection accept for an access token of this Portcullis (`token.lifetime-too-long` beyond; introspection answers `active: false`). At least `accessTokenTtl`. External issuers have their own `maxTokenLifetime`.',
+      ),
     })
+    .refine((t) => t.accessTokenTtl <= t.maxTokenLifetime, { message: 'accessTokenTtl must not exceed maxTokenLifetime (tokens this Portcullis issues would be refused)', path: ['maxTokenLifetime'] })
     .prefault({})
     .describe('Access tokens.'),
   keys: z
