@@ -6,7 +6,9 @@
  * `maxBytes` and gives up beyond, and checks the body is a JSON object with a `keys` array. After a failed retrieval it does not try again for
  * `retryAfterMs`: without that, every request bearing a token of an issuer whose JWKS
  * endpoint fails would make one more outbound request (jose's cooldown only counts
- * successful retrievals).
+ * successful retrievals). A key set that holds two signing keys of one type under one `kid`
+ * (RFC 7517 §4.5: "different keys within the JWK Set SHOULD use distinct kid values") is
+ * reported once per retrieval through `onDuplicateKids`; tokens naming such a kid are refused.
  */
 import type { FetchImplementation } from 'jose';
 
@@ -16,12 +18,27 @@ export const JWKS_RETRY_AFTER_MS = 5_000;
 
 export class JwksFetchError extends Error {}
 
+/** The `kid`s (each cut to 64 characters, at most 10) under which a key set holds more than one signing key of one `kty`. */
+export function duplicateKids(keys: readonly unknown[]): string[] {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const k of keys) {
+    if (typeof k !== 'object' || k === null) continue;
+    const { kid, kty, use } = k as { kid?: unknown; kty?: unknown; use?: unknown };
+    if (typeof kid !== 'string' || use === 'enc') continue;
+    const id = `${String(kty)}\n${kid}`;
+    if (seen.has(id)) dup.add(kid.slice(0, 64));
+    else seen.add(id);
+  }
+  return [...dup].slice(0, 10);
+}
+
 /**
  * A fetch for jose's `createRemoteJWKSet` (its `customFetch` option) that bounds the body
  * and backs off after a failure.
  * @example createRemoteJWKSet(url, { [customFetch]: boundedJwksFetch() })
  */
-export function boundedJwksFetch(o: { maxBytes?: number; retryAfterMs?: number; now?: () => number } = {}): FetchImplementation {
+export function boundedJwksFetch(o: { maxBytes?: number; retryAfterMs?: number; now?: () => number; onDuplicateKids?: (kids: string[]) => void } = {}): FetchImplementation {
   const maxBytes = o.maxBytes ?? JWKS_MAX_BYTES;
   const retryAfterMs = o.retryAfterMs ?? JWKS_RETRY_AFTER_MS;
   const now = o.now ?? Date.now;
@@ -61,7 +78,10 @@ export function boundedJwksFetch(o: { maxBytes?: number; retryAfterMs?: number; 
       } catch {
         throw new JwksFetchError('the JWKS response is not JSON');
       }
-      if (typeof jwks !== 'object' || jwks === null || !Array.isArray((jwks as { keys?: unknown }).keys)) throw new JwksFetchError('the JWKS response has no keys array');
+      const keys = typeof jwks === 'object' && jwks !== null ? (jwks as { keys?: unknown }).keys : undefined;
+      if (!Array.isArray(keys)) throw new JwksFetchError('the JWKS response has no keys array');
+      const dup = o.onDuplicateKids !== undefined ? duplicateKids(keys) : [];
+      if (dup.length > 0) o.onDuplicateKids!(dup);
       return new Response(text, { status: 200, headers: { 'content-type': 'application/json' } });
     } catch (e) {
       failedAt = now();

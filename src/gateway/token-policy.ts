@@ -157,7 +157,8 @@ function mapJoseError(e: unknown): unknown {
   if (e instanceof PortcullisError) return e;
   if (e instanceof joseErrors.JOSEAlgNotAllowed || e instanceof joseErrors.JOSENotSupported) return deny('token.alg-not-allowed', 'algorithm not allowed');
   if (e instanceof joseErrors.JWSSignatureVerificationFailed) return deny('token.invalid-signature', 'signature does not verify');
-  if (e instanceof joseErrors.JWKSNoMatchingKey || e instanceof joseErrors.JWKSMultipleMatchingKeys) return deny('token.unknown-key', 'no key of the issuer matches the token');
+  if (e instanceof joseErrors.JWKSNoMatchingKey) return deny('token.unknown-key', 'no key of the issuer matches the token');
+  if (e instanceof joseErrors.JWKSMultipleMatchingKeys) return deny('token.unknown-key', 'more than one key of the issuer matches the token');
   if (e instanceof joseErrors.JWSInvalid) return deny('token.malformed', 'not a valid JWS');
   // jose raises TypeError when a key cannot be used with the token's algorithm
   if (e instanceof TypeError) return deny('token.invalid-signature', 'the key cannot verify this token');
@@ -191,7 +192,11 @@ export class TokenVerifier {
   private remoteSource(i: ExternalIssuer): RemoteSource {
     let jwks = this.remotes.get(i.jwksUri);
     if (jwks === undefined) {
-      jwks = createRemoteJWKSet(new URL(i.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 5_000, [customFetch]: boundedJwksFetch() });
+      const logger = this.deps.logger;
+      const jwksUri = i.jwksUri;
+      // once per retrieval, not per request: every token naming such a kid is refused until the issuer fixes its key set
+      const onDuplicateKids = (kids: string[]): void => logger.warn({ jwksUri, kids }, 'JWKS holds more than one key under one kid; tokens naming it are refused');
+      jwks = createRemoteJWKSet(new URL(i.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 5_000, [customFetch]: boundedJwksFetch({ onDuplicateKids }) });
       this.remotes.set(i.jwksUri, jwks);
       jwks.reload().catch((err: unknown) => this.deps.logger.warn({ jwksUri: i.jwksUri, err: String(err) }, 'JWKS prefetch failed'));
     }
@@ -298,6 +303,8 @@ export class TokenVerifier {
             try {
               return await jwks(h, t);
             } catch (e) {
+              // RFC 7515 §4.1.4 "kid": a key set with two keys under one kid cannot say which one the issuer meant
+              if (e instanceof joseErrors.JWKSMultipleMatchingKeys && typeof h.kid === 'string') throw deny('token.unknown-key', 'the issuer\'s key set holds more than one key with this kid');
               const mapped = mapJoseError(e);
               if (mapped instanceof PortcullisError) throw mapped;
               logger.warn({ jwksUri: src.source, err: String(e) }, 'JWKS unavailable');

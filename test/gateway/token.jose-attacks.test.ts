@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { CompactEncrypt, exportJWK, FlattenedSign, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
+import { pino } from 'pino';
 import { baseClaims, bearer, ISSUER, mint, NOW_S, problem, rawRequest, route, send, startGateway, startUpstream, TestKeys, type Reply, type TestGateway, type Upstream } from './helpers.js';
 
 const EXT = 'https://partner.example';
@@ -27,6 +28,8 @@ describe('token policy: JOSE-layer attacks', () => {
   let privateHits = 0;
   let privateServer: http.Server;
   let seenBefore = 0;
+  const logged: { level: number; msg: string; jwksUri?: string; kids?: string[] }[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
 
   /** ES256 over exactly the header and payload text given (for duplicate member names jose would not produce). */
   const signRaw = (header: string, payload: string, kid = 'k1'): string => {
@@ -106,7 +109,7 @@ describe('token policy: JOSE-layer attacks', () => {
           require: { token: { audience: 'orders-api', issuers: ['self', ext('good'), ext('twins'), ext('redirect'), ext('huge'), ext('endless')] } },
         }),
       ],
-      { keys },
+      { keys, logger },
     );
   });
   after(async () => {
@@ -173,10 +176,20 @@ describe('token policy: JOSE-layer attacks', () => {
       }
     });
 
-    it('two keys with the same kid in an external issuer\'s JWKS: the token is refused (401 token.unknown-key), whichever key signed it', async () => {
-      for (const key of [extKey.privateKey, twinKey.privateKey]) {
-        await denied(await get(await mintExt({}, 'twin', key, 'twins'), '/partner/x'), 401, 'token.unknown-key');
+    it('two keys with the same kid in an external issuer\'s JWKS: the token is refused (401 token.unknown-key), whichever key signed it, saying why; logged once per JWKS retrieval, not per request', async () => {
+      for (let i = 0; i < 3; i++) {
+        for (const key of [extKey.privateKey, twinKey.privateKey]) {
+          const r = await get(await mintExt({}, 'twin', key, 'twins'), '/partner/x');
+          await denied(r, 401, 'token.unknown-key');
+          assert.match(problem(r).detail ?? '', /more than one key with this kid/);
+          assert.match(String(r.headers['www-authenticate']), /more than one key with this kid/);
+        }
       }
+      const warnings = logged.filter((l) => l.jwksUri?.endsWith('/twins') && /kid/.test(l.msg));
+      assert.ok((jwksHits['twins'] ?? 0) >= 1);
+      assert.equal(warnings.length, jwksHits['twins'], JSON.stringify(logged));
+      assert.deepEqual(warnings[0]!.kids, ['twin']);
+      assert.equal(warnings[0]!.level, 40);
     });
 
     it('duplicate member names in the header ({"typ":"JWT","typ":"at+jwt"}): 401 token.malformed', async () => {
