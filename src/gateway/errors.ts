@@ -4,7 +4,10 @@
  * Token failures carry `WWW-Authenticate: Bearer` (RFC 6750 §3): no token → no
  * `error` attribute (§3.1: "the resource server SHOULD NOT include an error code");
  * a bad token → `error="invalid_token"`; missing scope → 403 `error="insufficient_scope"`
- * with the `scope` needed. Every body is RFC 9457 problem+json `{type, title, status,
+ * with the `scope` needed. A 503 (an issuer's key set that cannot be retrieved, a store down)
+ * carries no challenge: the token was never judged, and RFC 6750 §3 challenges a request whose
+ * token "does not enable access"; an `invalid_token` there would send a client holding a good
+ * token back to the authorization server for nothing. Every body is RFC 9457 problem+json `{type, title, status,
  * detail, code}`. Unexpected failures are 500 `internal` with no detail.
  */
 import type { ServerResponse } from 'node:http';

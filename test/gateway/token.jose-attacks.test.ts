@@ -127,6 +127,7 @@ describe('token policy: JOSE-layer attacks', () => {
     assert.equal(r.status, status, r.body);
     assert.equal(problem(r).code, code);
     if (code.startsWith('token.')) assert.match(String(r.headers['www-authenticate']), /^Bearer realm="portcullis", error="invalid_token", error_description="[^"]*"$/);
+    else assert.equal(r.headers['www-authenticate'], undefined, 'not a token failure: no Bearer challenge');
     assert.doesNotMatch(r.body, /at .*\.[jt]s:\d+/);
     assert.equal(upstream.seen.length, seenBefore, 'the upstream must see nothing');
     const ev = gw.audit.events.at(-1)!;
@@ -296,6 +297,13 @@ describe('token policy: JOSE-layer attacks', () => {
       const r = await get(await mintExt({}, 'ext-1', extKey.privateKey, 'redirect'), '/partner/x');
       await denied(r, 503, 'unavailable');
       assert.equal(privateHits, 0);
+    });
+
+    it('a key set that cannot be retrieved is not an authentication failure: 503 unavailable without a Bearer challenge (RFC 6750 §3 challenges a request whose token does not enable access; this one was never judged)', async () => {
+      const r = await get(await mintExt({}, 'ext-1', extKey.privateKey, 'redirect'), '/partner/x');
+      await denied(r, 503, 'unavailable');
+      assert.equal(r.headers['www-authenticate'], undefined);
+      assert.doesNotMatch(r.body, /invalid_token/);
     });
 
     it('a 50 MB JWKS response is cut off at the size limit: 503 unavailable, quickly', async () => {
