@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { AppEncryptionKeyView } from '../tokens/app-encryption-keys.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { CliError, action, printJson, printTable } from './output.js';
+import { CliError, action, jsonText, printJson, printLine, printTable } from './output.js';
 
 type JsonOpt = NodeOptions & { json?: boolean };
 
@@ -46,9 +46,10 @@ export function registerAppEncKeys(app: Command): void {
       action(async (clientId: string, o: JsonOpt & { symmetric?: boolean; jwk?: string; kid?: string; alg?: string }) => {
         const r = await adminClient(o).call<{ key: AppEncryptionKeyView; secret: Record<string, string> | null }>('POST', `/v1/apps/${encodeURIComponent(clientId)}/encryption-keys`, addEncKeyBody(o));
         if (o.json) return printJson(r);
-        process.stdout.write(`kid:    ${r.key.kid}\nalg:    ${r.key.alg}\n`);
+        printLine`kid:    ${r.key.kid}`;
+        printLine`alg:    ${r.key.alg}`;
         if (r.secret) {
-          process.stdout.write(`jwk:    ${JSON.stringify(r.secret)}\n`);
+          process.stdout.write(`jwk:    ${jsonText(r.secret)}\n`);
           process.stderr.write('Store the key now: it is not shown again.\n');
         }
       }),
@@ -71,7 +72,7 @@ export function registerAppEncKeys(app: Command): void {
       action(async (clientId: string, kid: string, o: JsonOpt) => {
         const { key } = await adminClient(o).call<{ key: AppEncryptionKeyView }>('POST', `/v1/apps/${encodeURIComponent(clientId)}/encryption-keys/${encodeURIComponent(kid)}/revoke`);
         if (o.json) return printJson(key);
-        process.stdout.write(`${key.kid} revoked at ${key.revoked_at}\n`);
+        printLine`${key.kid} revoked at ${key.revoked_at}`;
       }),
     );
 }

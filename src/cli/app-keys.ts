@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { AppKeyView } from '../tokens/app-keys.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { CliError, action, printJson, printTable } from './output.js';
+import { CliError, action, printJson, printLine, printTable } from './output.js';
 
 type JsonOpt = NodeOptions & { json?: boolean };
 
@@ -57,9 +57,10 @@ export function registerAppKeys(app: Command): void {
         const body = addKeyBody(o);
         const r = await adminClient(o).call<{ key: AppKeyView; secret: string | null }>('POST', `/v1/apps/${encodeURIComponent(clientId)}/keys`, body);
         if (o.json) return printJson(r);
-        process.stdout.write(`keyid:  ${r.key.keyid}\nalg:    ${r.key.alg}\n`);
+        printLine`keyid:  ${r.key.keyid}`;
+        printLine`alg:    ${r.key.alg}`;
         if (r.secret) {
-          process.stdout.write(`secret: ${r.secret}\n`);
+          printLine`secret: ${r.secret}`;
           process.stderr.write('Store the secret now: it is not shown again.\n');
         }
       }),
@@ -82,7 +83,7 @@ export function registerAppKeys(app: Command): void {
       action(async (clientId: string, keyid: string, o: JsonOpt) => {
         const { key } = await adminClient(o).call<{ key: AppKeyView }>('POST', `/v1/apps/${encodeURIComponent(clientId)}/keys/${encodeURIComponent(keyid)}/revoke`);
         if (o.json) return printJson(key);
-        process.stdout.write(`${key.keyid} revoked at ${key.revoked_at}\n`);
+        printLine`${key.keyid} revoked at ${key.revoked_at}`;
       }),
     );
 }

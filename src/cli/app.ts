@@ -5,7 +5,7 @@ import type { AppView } from '../tokens/apps.js';
 import { registerAppKeys } from './app-keys.js';
 import { registerAppEncKeys } from './app-enc-keys.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { CliError, action, printJson, printTable } from './output.js';
+import { CliError, action, printJson, printLine, printTable } from './output.js';
 
 type JsonOpt = NodeOptions & { json?: boolean };
 
@@ -51,11 +51,11 @@ function printApp(a: AppView): void {
 
 function printCredentials(r: { app: AppView; client_id: string; client_secret: string | null }, json: boolean | undefined): void {
   if (json) return printJson({ client_id: r.client_id, client_secret: r.client_secret, app: r.app });
-  process.stdout.write(`client_id:     ${r.client_id}\n`);
+  printLine`client_id:     ${r.client_id}`;
   if (r.client_secret) {
-    process.stdout.write(`client_secret: ${r.client_secret}\n`);
+    printLine`client_secret: ${r.client_secret}`;
     process.stderr.write('Store the client secret now: it is not shown again.\n');
-  } else process.stdout.write(`client_secret: (none: ${r.app.type === 'public' ? 'a public app uses PKCE only' : `the app authenticates with ${r.app.token_endpoint_auth_method}`})\n`);
+  } else printLine`client_secret: (none: ${r.app.type === 'public' ? 'a public app uses PKCE only' : `the app authenticates with ${r.app.token_endpoint_auth_method}`})`;
 }
 
 export function registerApp(program: Command): void {
@@ -115,7 +115,7 @@ export function registerApp(program: Command): void {
         action(async (id: string, o: JsonOpt) => {
           const { app: a } = await adminClient(o).call<{ app: AppView }>('POST', `/v1/apps/${encodeURIComponent(id)}/${name}`);
           if (o.json) printJson(a);
-          else process.stdout.write(`${done(a)}\n`);
+          else printLine`${done(a)}`;
         }),
       );
   change('disable', 'disable an app: its tokens stop working at once', (a) => `${a.client_id} disabled; its tokens no longer work`);
@@ -136,7 +136,7 @@ export function registerApp(program: Command): void {
       action(async (id: string, file: string, o: JsonOpt) => {
         const { app: a } = await adminClient(o).call<{ app: AppView }>('PUT', `/v1/apps/${encodeURIComponent(id)}/jwks`, readJwksFile(file, `FILE ${file}`));
         if (o.json) printJson(a);
-        else process.stdout.write(`${a.client_id}: ${a.jwks_keys} public key(s); authenticates with ${a.token_endpoint_auth_method}\n`);
+        else printLine`${a.client_id}: ${a.jwks_keys} public key(s); authenticates with ${a.token_endpoint_auth_method}`;
       }),
     );
 
@@ -146,7 +146,7 @@ export function registerApp(program: Command): void {
       action(async (id: string, audiences: string[], o: JsonOpt) => {
         const { app: a } = await adminClient(o).call<{ app: AppView }>('PUT', `/v1/apps/${encodeURIComponent(id)}/served-audiences`, { served_audiences: audiences });
         if (o.json) printJson(a);
-        else process.stdout.write(`${a.client_id} serves: ${a.served_audiences.join(' ') || '(none)'}\n`);
+        else printLine`${a.client_id} serves: ${a.served_audiences.join(' ') || '(none)'}`;
       }),
     );
 }

@@ -2,16 +2,16 @@
 import type { Command } from 'commander';
 import type { AuditRow } from '../audit/store.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { CliError, action } from './output.js';
+import { CliError, action, escapeControls, jsonText, printLine } from './output.js';
 
 function line(r: AuditRow, json: boolean | undefined): string {
-  if (json) return JSON.stringify(r);
+  if (json) return jsonText(r);
   const parts = [`#${r.seq}`, new Date(r.time).toISOString(), r.type, r.actor];
   if (r.clientId) parts.push(`app=${r.clientId}`);
   if (r.route) parts.push(`route=${r.route}`);
   if (r.reason) parts.push(`reason=${r.reason}`);
-  if (r.data) parts.push(JSON.stringify(r.data));
-  return parts.join(' ');
+  if (r.data) parts.push(jsonText(r.data));
+  return escapeControls(parts.join(' '));
 }
 
 const positive = (v: string) => {
@@ -54,10 +54,10 @@ export function registerAudit(program: Command): void {
     .action(
       action(async (o: NodeOptions & { json?: boolean }) => {
         const r = await adminClient(o).call<{ ok: boolean; rows: number; code?: 'audit.chain-broken' | 'audit.trail-missing' | 'audit.head-forged' | 'audit.rolled-back' | 'audit.anchor-invalid'; brokenAt?: number; reason?: string; head?: { seq: number; hash: string } }>('GET', '/v1/audit/verify');
-        if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+        if (o.json) process.stdout.write(`${jsonText(r)}\n`);
         if (!r.ok && (r.code === 'audit.rolled-back' || r.code === 'audit.anchor-invalid')) throw new CliError(r.code, `${r.reason ?? 'the trail is not what this node saw'} (the chain itself verifies: ${r.rows} rows)`);
         if (!r.ok) throw new CliError(r.code ?? 'audit.chain-broken', `${r.reason ?? 'the chain does not verify'} (first broken row: ${r.brokenAt}; ${r.rows} rows before it verify)`);
-        if (!o.json) process.stdout.write(`ok: ${r.rows} rows verified${r.head ? `; head: row ${r.head.seq}, hash ${r.head.hash}` : ''}\n`);
+        if (!o.json) printLine`ok: ${r.rows} rows verified${r.head ? `; head: row ${r.head.seq}, hash ${r.head.hash}` : ''}`;
       }),
     );
 }

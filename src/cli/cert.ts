@@ -6,7 +6,7 @@ import { fsErrorText } from '../core/errors.js';
 import { makeDirectorySync, MakeDirectoryError } from '../core/files.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
 import { collect } from './options.js';
-import { CliError, action, printJson, printTable, readOptionFile } from './output.js';
+import { CliError, action, printJson, printLine, printTable, readOptionFile } from './output.js';
 
 interface Summary {
   serial: string;
@@ -54,8 +54,8 @@ function report(c: Issued, o: { outDir?: string; json?: boolean }): void {
     const { private_key: _k, pkcs12: _p, ...shown } = c;
     return printJson({ ...shown, files });
   }
-  for (const f of files) process.stdout.write(`wrote ${f}\n`);
-  process.stdout.write(`serial ${c.serial}, valid until ${c.not_after}\n`);
+  for (const f of files) printLine`wrote ${f}`;
+  printLine`serial ${c.serial}, valid until ${c.not_after}`;
 }
 
 /** Makes the output directory (0700) before anything is issued, so a key is never issued and then lost. */
@@ -119,7 +119,7 @@ export function registerCert(program: Command): void {
     .action(
       action(async (serial: string, o: NodeOptions & { reason: string }) => {
         const r = await adminClient(o).call<{ certificate: Summary }>('POST', `/v1/certificates/${encodeURIComponent(serial)}/revoke`, { reason: o.reason });
-        process.stdout.write(`revoked ${r.certificate.serial} (${r.certificate.subject || r.certificate.owner || r.certificate.profile})\n`);
+        printLine`revoked ${r.certificate.serial} (${r.certificate.subject || r.certificate.owner || r.certificate.profile})`;
       }),
     );
   withNodeOptions(cert.command('list'))

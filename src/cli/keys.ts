@@ -1,7 +1,7 @@
 /** `portcullis keys …`: the signing key ring of the running node. */
 import type { Command } from 'commander';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { action, printJson, printTable } from './output.js';
+import { action, printJson, printLine, printTable } from './output.js';
 import { registerRotateMaster } from './rotate-master.js';
 
 interface KeyView {
@@ -36,7 +36,7 @@ export function registerKeys(program: Command): void {
       action(async (o: NodeOptions & { json?: boolean }) => {
         const r = await adminClient(o).call<{ activated: string; next: string; keys: KeyView[] }>('POST', '/v1/keys/rotate');
         if (o.json) printJson(r);
-        else process.stdout.write(`signing key is now ${r.activated} (next: ${r.next})\n`);
+        else printLine`signing key is now ${r.activated} (next: ${r.next})`;
       }),
     );
 }

@@ -17,6 +17,7 @@ import { registerCert } from './cert.js';
 import { registerCa } from './ca.js';
 import { registerTransit } from './transit.js';
 import { refuseRepeatedOptions } from './options.js';
+import { escapeControls } from './output.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -27,7 +28,8 @@ export function buildProgram(): Command {
     // program options only before the command: `transit encrypt … --version 2` is the command's own option
     .enablePositionalOptions()
     .showHelpAfterError('(add --help for usage)')
-    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'error: usage: ')) });
+    // a usage error echoes the argument it refuses: with its control characters escaped
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'error: usage: ').split('\n').map(escapeControls).join('\n')) });
   registerInit(program);
   registerStart(program);
   registerConfig(program);

@@ -1,9 +1,16 @@
 /**
  * CLI output conventions: results on stdout, diagnostics on stderr, failures as
- * `error: <code>: <message>` and exit status 1, never a stack trace.
+ * `error: <code>: <message>` and exit status 1, never a stack trace. Text that people or
+ * apps chose (names, e-mail addresses, URLs, certificate subjects, audit data, error
+ * messages that echo input) reaches the terminal with its control characters escaped
+ * (`escapeControls`): through printTable, printLine and reportError in plain output, and
+ * as `\uXXXX` escapes in JSON output, which stays JSON with the same values.
  */
 import { readFileSync, writeFileSync, type WriteFileOptions } from 'node:fs';
+import { escapeControls } from '../core/control-chars.js';
 import { fsErrorText, PortcullisError } from '../core/errors.js';
+
+export { escapeControls };
 
 /** A failure to report: a Portcullis error code (local or from the admin API) and a message. */
 export class CliError extends Error {
@@ -45,7 +52,8 @@ export function reportError(e: unknown): void {
   } else {
     message = String(e);
   }
-  process.stderr.write(`error: ${code}: ${message}\n`);
+  // a message may have several lines (one per field); a value in it may not break one
+  process.stderr.write(`error: ${escapeControls(code)}: ${message.split('\n').map(escapeControls).join('\n')}\n`);
 }
 
 /** Wraps a command action: any error is printed the CLI way and sets exit status 1. */
@@ -60,13 +68,40 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
   };
 }
 
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+/** What JSON.stringify leaves raw and a terminal would act on: DEL, C1 controls, line separators, bidirectional controls. */
+const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/**
+ * JSON text of `value` that is safe on a terminal: what JSON.stringify leaves raw (DEL, C1
+ * and bidirectional controls) as `\uXXXX` escapes, so the JSON parses to the same value.
+ *
+ * @example
+ * jsonText({ name: 'a\u009b2J' }); // '{"name":"a\\u009b2J"}'
+ */
+export function jsonText(value: unknown, indent?: number): string {
+  return String(JSON.stringify(value, null, indent)).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** Left-aligned columns. */
-export function printTable(rows: string[][]): void {
-  if (rows.length === 0) return;
+export function printJson(value: unknown): void {
+  process.stdout.write(`${jsonText(value, 2)}\n`);
+}
+
+/**
+ * Prints one line on stdout: the template's own text as written, each interpolated value
+ * with its control characters escaped (a value can neither send a terminal sequence nor
+ * start a line of its own).
+ *
+ * @example
+ * printLine`${app.client_id}: ${app.name}`;
+ */
+export function printLine(strings: TemplateStringsArray, ...values: unknown[]): void {
+  process.stdout.write(`${strings.reduce((out, s, i) => out + escapeControls(String(values[i - 1])) + s)}\n`);
+}
+
+/** Left-aligned columns; every cell with its control characters escaped. */
+export function printTable(table: string[][]): void {
+  if (table.length === 0) return;
+  const rows = table.map((r) => r.map(escapeControls));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   for (const r of rows) process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);
 }

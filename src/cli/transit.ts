@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { CliError, action, printJson, printTable } from './output.js';
+import { CliError, action, escapeControls, printJson, printLine, printTable } from './output.js';
 
 type Opt = NodeOptions & { json?: boolean; context?: string; text?: boolean; version?: string };
 
@@ -50,9 +50,9 @@ function flag(v: string): boolean {
 
 function printKey(k: KeyView, o: Opt): void {
   if (o.json) return printJson(k);
-  process.stdout.write(`${k.name}  ${k.type}  latest v${k.latest_version}  min decryption v${k.min_decryption_version}  min encryption v${k.min_encryption_version}\n`);
+  printLine`${k.name}  ${k.type}  latest v${k.latest_version}  min decryption v${k.min_decryption_version}  min encryption v${k.min_encryption_version}`;
   if (k.type !== 'aes256-gcm') return;
-  process.stdout.write(`auto-rotate ${k.auto_rotate ? 'on' : 'off'}  limit ${k.encryption_limit} encryptions per version\n`);
+  printLine`auto-rotate ${k.auto_rotate ? 'on' : 'off'}  limit ${k.encryption_limit} encryptions per version`;
   printTable([['VERSION', 'ENCRYPTIONS'], ...k.versions.map((v) => [`v${v.version}`, String(v.encryptions ?? 0)])]);
 }
 
@@ -61,7 +61,7 @@ export function registerTransit(program: Command): void {
   const cmd = (spec: string) =>
     withNodeOptions(transit.command(spec))
       .option('--json', 'print JSON')
-      .option('--text', 'inputs are UTF-8 text instead of base64 (decrypt prints text too)');
+      .option('--text', 'inputs are UTF-8 text instead of base64 (decrypt prints text too: on a terminal, with its control characters escaped)');
 
   cmd('create <name>')
     .description('create a key')
@@ -127,7 +127,11 @@ export function registerTransit(program: Command): void {
           // a plaintext data key is printed with its wrapped form, or it would be lost
           if (o.json || (field === 'ciphertext' && r.plaintext !== undefined)) return printJson(r);
           let out = r[field];
-          if (field === 'plaintext' && o.text && typeof out === 'string') out = Buffer.from(out, 'base64').toString('utf8');
+          if (field === 'plaintext' && o.text && typeof out === 'string') {
+            const text = Buffer.from(out, 'base64').toString('utf8');
+            // the data as it is for a pipe; on a terminal, line by line with its control characters escaped
+            out = process.stdout.isTTY ? text.split('\n').map(escapeControls).join('\n') : text;
+          }
           process.stdout.write(`${String(out)}\n`);
         }),
       );

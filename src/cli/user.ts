@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import type { UserView } from '../identity/users.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { CliError, action, printJson, printTable } from './output.js';
+import { CliError, action, escapeControls, printJson, printLine, printTable } from './output.js';
 
 type JsonOpt = NodeOptions & { json?: boolean };
 
@@ -71,9 +71,9 @@ function readHidden(input: PasswordInput, prompt: NodeJS.WritableStream): Promis
   });
 }
 
-/** A name the user chose, quoted with its control characters escaped (none reaches the terminal). */
+/** A name the user chose, quoted (it may hold spaces), its quotes and control characters escaped. */
 function quoted(name: string): string {
-  return JSON.stringify(name).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `"${escapeControls(name).replace(/"/g, '\\"')}"`;
 }
 
 function printUser(u: UserView): void {
@@ -108,9 +108,10 @@ export function registerUser(program: Command): void {
         if (!o.invite) body.password = await readPassword();
         const r = await adminClient(o).call<{ user: UserView; invite_url: string | null }>('POST', '/v1/users', body);
         if (o.json) return printJson(r);
-        process.stdout.write(`id:     ${r.user.id}\nemail:  ${r.user.email}\n`);
+        printLine`id:     ${r.user.id}`;
+        printLine`email:  ${r.user.email}`;
         if (r.invite_url) {
-          process.stdout.write(`invite: ${r.invite_url}\n`);
+          printLine`invite: ${r.invite_url}`;
           process.stderr.write('Send the invite link to the user: it is not shown again.\n');
         }
       }),
@@ -155,7 +156,7 @@ export function registerUser(program: Command): void {
         action(async (id: string, o: JsonOpt) => {
           const { user: u } = await adminClient(o).call<{ user: UserView }>('POST', `/v1/users/${enc(id)}/${path}`);
           if (o.json) return printJson(u);
-          process.stdout.write(`${done}: ${u.id} (${u.email})\n`);
+          printLine`${done}: ${u.id} (${u.email})`;
         }),
       );
   change('disable', 'disable', 'disable a user: sign-in refused, every session and token ends', 'disabled');
@@ -170,7 +171,7 @@ export function registerUser(program: Command): void {
       action(async (id: string, o: JsonOpt) => {
         const r = await adminClient(o).call<{ id: string }>('DELETE', `/v1/users/${enc(id)}`);
         if (o.json) return printJson(r);
-        process.stdout.write(`deleted: ${r.id}\n`);
+        printLine`deleted: ${r.id}`;
       }),
     );
 
@@ -183,7 +184,7 @@ export function registerUser(program: Command): void {
         if (o.end) {
           const r = await client.call<{ id: string }>('DELETE', `/v1/users/${enc(id)}/sessions/${enc(o.end)}`);
           if (o.json) return printJson(r);
-          return void process.stdout.write(`ended: ${r.id}\n`);
+          return printLine`ended: ${r.id}`;
         }
         const sessions = await client.listAll<SessionView>(`/v1/users/${enc(id)}/sessions`, 'sessions');
         if (o.json) return printJson(sessions);
@@ -230,7 +231,7 @@ export function registerLockout(program: Command): void {
       action(async (address: string, o: JsonOpt) => {
         const l = await adminClient(o).call<AddressLockoutView>('POST', `/v1/lockouts/addresses/${enc(address)}/unlock`);
         if (o.json) return printJson(l);
-        process.stdout.write(`unlocked: ${l.address}\n`);
+        printLine`unlocked: ${l.address}`;
       }),
     );
 }

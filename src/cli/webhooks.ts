@@ -1,7 +1,7 @@
 /** `portcullis webhooks …`: subscriptions to Portcullis events and their delivery log, through the admin API. */
 import type { Command } from 'commander';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { action, printJson, printTable } from './output.js';
+import { action, printJson, printLine, printTable } from './output.js';
 
 type JsonOpt = NodeOptions & { json?: boolean };
 
@@ -35,7 +35,7 @@ export function registerWebhooks(program: Command): void {
       action(async (url: string, o: JsonOpt & { event: string[]; description?: string }) => {
         const { webhook } = await adminClient(o).call<{ webhook: WebhookView }>('POST', '/v1/webhooks', { url, events: o.event, ...(o.description ? { description: o.description } : {}) });
         if (o.json) return printJson(webhook);
-        process.stdout.write(`${webhook.id}  ${webhook.url}  ${webhook.events.join(' ')}\n`);
+        printLine`${webhook.id}  ${webhook.url}  ${webhook.events.join(' ')}`;
       }),
     );
 
@@ -56,7 +56,7 @@ export function registerWebhooks(program: Command): void {
       action(async (id: string, o: JsonOpt) => {
         const r = await adminClient(o).call('DELETE', `/v1/webhooks/${encodeURIComponent(id)}`);
         if (o.json) return printJson(r);
-        process.stdout.write(`${id} removed\n`);
+        printLine`${id} removed`;
       }),
     );
 
@@ -71,7 +71,7 @@ export function registerWebhooks(program: Command): void {
         if (o.json) return printJson(deliveries);
         if (deliveries.length === 0) return void process.stdout.write('no deliveries\n');
         printTable([['ID', 'EVENT', 'STATUS', 'ATTEMPTS', 'LAST', 'NEXT'], ...deliveries.map((d) => [d.id, d.event_type, d.status, String(d.attempts), d.last_error ?? String(d.last_status ?? '-'), d.next_attempt_at ?? '-'])]);
-        if (next_after !== null) process.stdout.write(`older: --after ${next_after}\n`);
+        if (next_after !== null) printLine`older: --after ${next_after}`;
       }),
     );
 }

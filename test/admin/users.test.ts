@@ -164,7 +164,7 @@ describe('admin API: users', () => {
     const show = await cli(['user', 'show', u.id]);
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /^key:\s+Y3JlZC1vaw\s+"Office key"\s+created 2026-03-01T10:00:00.000Z\s+last used 2026-03-01T10:01:00.000Z$/m);
-    assert.match(show.stdout, /^key:\s+Y3JlZC1jbG9uZWQ\s+"Copied \\u001b\[2Jkey"\s+created 2026-03-01T10:00:00.000Z\s+last used 2026-03-01T10:02:00.000Z\s+SUSPENDED 2026-03-01T10:03:00.000Z/m);
+    assert.match(show.stdout, /^key:\s+Y3JlZC1jbG9uZWQ\s+"Copied \\x1b\[2Jkey"\s+created 2026-03-01T10:00:00.000Z\s+last used 2026-03-01T10:02:00.000Z\s+SUSPENDED 2026-03-01T10:03:00.000Z/m);
     assert.ok(!show.stdout.includes('\u001b'), 'no terminal escape from a key name');
   });
 
