@@ -9,6 +9,7 @@
 import { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DurableAuditSink } from '../audit/sink.js';
+import { textControlCharacter } from '../core/control-chars.js';
 import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { OidcService } from '../identity/oidc/provider.js';
@@ -134,6 +135,21 @@ function subjectOf(jwt: string | undefined): string | undefined {
 function formOf(req: FastifyRequest): Record<string, string> {
   const body = typeof req.body === 'string' ? req.body : '';
   return Object.fromEntries(new URLSearchParams(body));
+}
+
+/**
+ * The form of a sign-in or account page; a field with a control character other than TAB,
+ * LF or CR (DEL and C1 included) is refused, 400 `request.invalid` naming the field, as
+ * the admin API refuses one in its JSON bodies.
+ */
+function pageFormOf(req: FastifyRequest): Record<string, string> {
+  const form = formOf(req);
+  for (const [name, value] of Object.entries(form)) {
+    const badName = textControlCharacter(name);
+    const why = badName ?? textControlCharacter(value);
+    if (why !== undefined) throw new PortcullisError('request.invalid', `${badName !== undefined ? 'a field name' : name}: ${why}`);
+  }
+  return form;
 }
 
 /**
@@ -273,7 +289,7 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     app.get(ACCOUNT_PATH, async (req, reply) => show(reply, () => account.show(req.raw, reply.raw)));
     app.post(`${ACCOUNT_PATH}/*`, async (req, reply) => {
       try {
-        const out = await account.post(req.raw, reply.raw, (req.params as Record<string, string>)['*'] ?? '', formOf(req), clientAddress(req));
+        const out = await account.post(req.raw, reply.raw, (req.params as Record<string, string>)['*'] ?? '', pageFormOf(req), clientAddress(req));
         if ('json' in out) await reply.code(out.status ?? 200).headers({ 'cache-control': 'no-store' }).send(out.json);
         else await reply.code(out.status).headers(PAGE_HEADERS).send(out.html);
       } catch (e) {
@@ -284,7 +300,7 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     // the account page, whatever the query says (an error, a state: nothing is read from it).
     app.get(ACCOUNT_SIGNED_IN_PATH, async (_req, reply) => reply.code(303).headers({ location: ACCOUNT_PATH, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).send());
     app.get(`${ACCOUNT_PATH}/invite/:token`, async (req, reply) => show(reply, () => account.invite((req.params as Record<string, string>)['token'] ?? '')));
-    app.post(`${ACCOUNT_PATH}/invite/:token`, async (req, reply) => show(reply, () => account.redeemInvite((req.params as Record<string, string>)['token'] ?? '', formOf(req))));
+    app.post(`${ACCOUNT_PATH}/invite/:token`, async (req, reply) => show(reply, () => account.redeemInvite((req.params as Record<string, string>)['token'] ?? '', pageFormOf(req))));
   }
 
   app.get(ASSET_PATH, async (_req, reply) =>
@@ -307,7 +323,7 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
   app.post('/interaction/:uid/*', async (req, reply) => {
     try {
       const action = (req.params as Record<string, string>)['*'] ?? '';
-      await send(reply, await pages.post(req.raw, reply.raw, action, formOf(req), clientAddress(req)));
+      await send(reply, await pages.post(req.raw, reply.raw, action, pageFormOf(req), clientAddress(req)));
     } catch (e) {
       await fail(reply, e);
     }

@@ -1,5 +1,5 @@
 /**
- * Text input with NUL, other C0 control characters (TAB, LF and CR aside) or unpaired
+ * Text input with NUL, other C0 control characters (TAB, LF and CR aside), DEL, C1 controls or unpaired
  * UTF-16 surrogates is refused at validation with a typed 400 `request.invalid` naming
  * the field, whatever the store: SQLite used to store it, PostgreSQL answered 503.
  */
@@ -31,6 +31,18 @@ describe('admin API: control characters in text input', () => {
     assert.equal(r.body.code, 'request.invalid');
     assert.match(r.body.detail, /name: control character U\+0001 is not allowed/);
     assert.match(r.body.detail, /audiences\[1\]: unpaired UTF-16 surrogate is not allowed/);
+  });
+
+  test('attack: DEL or a C1 control (U+009B is CSI on a terminal) in an e-mail or a webhook description → 400 request.invalid naming the field, nothing created', async () => {
+    const user = await t.api('/v1/users', { body: { email: 'x\u009b2J@b.example', invite: true } });
+    assert.equal(user.status, 400);
+    assert.equal(user.body.code, 'request.invalid');
+    assert.deepEqual(user.body.errors ?? user.body.details?.errors, [{ path: 'email', message: 'control character U+009B is not allowed' }]);
+    const hook = await t.api('/v1/webhooks', { body: { url: 'https://hooks.example.test/in', events: ['*'], description: 'note\u007f' } });
+    assert.equal(hook.status, 400);
+    assert.equal(hook.body.code, 'request.invalid');
+    assert.match(hook.body.detail, /description: control character U\+007F is not allowed/);
+    assert.deepEqual((await t.api('/v1/users')).body.users, []);
   });
 
   test('a control character in an object key is refused too; TAB, LF and CR in text are not control characters here', async () => {

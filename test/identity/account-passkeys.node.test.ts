@@ -183,3 +183,27 @@ test('attack: a 1 MB WebAuthn response (a huge clientDataJSON) is refused with 4
   const v = await b.request(`${pkBase}/passkey/verify`, { form: { csrf: csrfOf(start.body), response: huge } });
   assert.equal(v.status, 413, v.body.slice(0, 200));
 });
+
+test('attack: a key name with a terminal escape (ESC, BEL), a C1 control, a line break or a right-to-left override is refused with 400 request.invalid naming the field; nothing is stored; a plain name then registers', async () => {
+  const u = await node.services.identity.users.add({ email: 'escape-name@example.test', password: PASSWORD }, 'test');
+  const { browser } = await signIn(node, app, AUD, 'escape-name@example.test', PASSWORD);
+  const key = newKey();
+  for (const [name, char] of [
+    ['Key\u001b]0;pwned\u0007', 'U+001B'],
+    ['Key\u001b[2J', 'U+001B'],
+    ['Key\u009b2J', 'U+009B'],
+    ['Key\u007f', 'U+007F'],
+    ['Key\r\nSecond line', 'U+000D'],
+    ['Key\tTab', 'U+0009'],
+    ['Key\u202etxt.exe', 'U+202E'],
+  ] as const) {
+    const r = await addPasskey(browser, key, name);
+    assert.equal(r.status, 400, `${JSON.stringify(name)}: ${JSON.stringify(r.body)}`);
+    assert.equal(r.body['code'], 'request.invalid', JSON.stringify(name));
+    assert.equal(r.body['error'], `name: control character ${char} is not allowed`);
+  }
+  assert.equal((await node.services.store.listWebAuthnCredentials(u.id)).length, 0);
+  const ok = await addPasskey(browser, key, '  Zoë’s key 🔑  ');
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  assert.deepEqual((await node.services.store.listWebAuthnCredentials(u.id)).map((k) => k.name), ['Zoë’s key 🔑']);
+});

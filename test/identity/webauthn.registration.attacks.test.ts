@@ -145,3 +145,20 @@ test('attack: an assertion from http://, for the parent domain\'s rpId, or answe
   // The genuine key still works: none of these moved its counter or suspended it.
   assert.equal((await assertWith((o) => key.assert(o))).userId, user.id);
 });
+
+test('attack: a key name with a control character (ESC, a line break, a right-to-left override) is refused (request.invalid, 400) and audited; a long name is cut at 64 UTF-16 units, never inside a surrogate pair', async () => {
+  const user = await newUser();
+  for (const name of ['Key\u001b[2J', 'two\nlines', 'a\u202eb']) {
+    const auth = new SoftAuthenticator(ORIGIN, RP_ID);
+    const slot = `reg-${randomBytes(4).toString('hex')}`;
+    const options = (await ceremonies.registrationOptions(slot, user)) as { challenge: string };
+    await assert.rejects(ceremonies.verifyRegistration(slot, user.id, auth.register(options), name), (e: { code?: string; status?: number }) => e.code === 'request.invalid' && e.status === 400);
+  }
+  assert.equal((await store.listWebAuthnCredentials(user.id)).length, 0);
+  assert.deepEqual(refusals(user.id).map((e) => e.reason), ['request.invalid', 'request.invalid', 'request.invalid']);
+  const auth = new SoftAuthenticator(ORIGIN, RP_ID);
+  const slot = `reg-${randomBytes(4).toString('hex')}`;
+  const options = (await ceremonies.registrationOptions(slot, user)) as { challenge: string };
+  const { id } = await ceremonies.verifyRegistration(slot, user.id, auth.register(options), `${'k'.repeat(63)}🔑`);
+  assert.equal((await store.getWebAuthnCredential(id))!.name, 'k'.repeat(63));
+});

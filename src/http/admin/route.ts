@@ -7,6 +7,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { PortcullisError } from '../../core/errors.js';
+import { textControlCharacter } from '../../core/control-chars.js';
 import { issuePath } from '../../core/config/load.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -65,14 +66,12 @@ export function defineRoute<B = undefined, Q = undefined>(route: AdminRoute<B, Q
   return route as unknown as AdminRoute;
 }
 
-/** C0 controls other than TAB, LF and CR; unpaired UTF-16 surrogates (not text, and not storable as UTF-8). */
-const NOT_TEXT = /[\x00-\x08\x0B\x0C\x0E-\x1F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** Unpaired UTF-16 surrogates (not text, and not storable as UTF-8). */
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** C0 controls other than TAB, LF and CR, DEL and C1 controls (textControlCharacter); unpaired surrogates. */
 function notText(s: string): string | undefined {
-  const m = NOT_TEXT.exec(s);
-  if (m === null) return undefined;
-  const c = m[0].charCodeAt(0);
-  return c < 0x20 ? `control character U+${c.toString(16).toUpperCase().padStart(4, '0')} is not allowed` : 'unpaired UTF-16 surrogate is not allowed';
+  return textControlCharacter(s) ?? (UNPAIRED_SURROGATE.test(s) ? 'unpaired UTF-16 surrogate is not allowed' : undefined);
 }
 
 /** Deepest nesting of arrays and objects a request body may have; no schema comes near it. */
@@ -103,7 +102,7 @@ export function controlCharacterIssues(value: unknown, path: Array<string | numb
 
 /**
  * Parses with zod; a failure is `request.invalid` naming every field path. Text with
- * NUL, other C0 controls (TAB, LF, CR aside) or unpaired surrogates is refused first,
+ * NUL, other C0 controls (TAB, LF, CR aside), DEL, C1 controls or unpaired surrogates is refused first,
  * the same on every store (PostgreSQL cannot store NUL; SQLite would).
  */
 export function validate<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query'): T {

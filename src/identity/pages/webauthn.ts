@@ -19,6 +19,7 @@ import {
 import type { Clock } from '../../core/clock.js';
 import type { EphemeralStore } from '../../core/ephemeral.js';
 import { PortcullisError } from '../../core/errors.js';
+import { nameControlCharacter } from '../../core/control-chars.js';
 import type { AuditSink } from '../../audit/sink.js';
 import type { UserRecord, WebAuthnStore } from '../store.js';
 
@@ -152,6 +153,9 @@ export class WebAuthnCeremonies {
   async verifyRegistration(slot: string, userId: string, responseJson: string, name: string): Promise<{ id: string; userVerified: boolean }> {
     let credentialId: string | undefined;
     try {
+      // the name is shown to the user and to operators (`portcullis user show`): one line of text
+      const badName = nameControlCharacter(name);
+      if (badName !== undefined) throw new PortcullisError('request.invalid', `name: ${badName}`);
       const expectedChallenge = await this.takeChallenge(`reg:${slot}`);
       const response = parseResponse(responseJson);
       let v;
@@ -172,7 +176,8 @@ export class WebAuthnCeremonies {
         await this.store.addWebAuthnCredential({
           id: credential.id,
           userId,
-          name: (name.trim() || 'Security key').slice(0, 64),
+          // at most 64 UTF-16 units, a surrogate pair never cut in half
+          name: (name.trim() || 'Security key').slice(0, 64).replace(/[\uD800-\uDBFF]$/, ''),
           publicKey: Buffer.from(credential.publicKey).toString('base64url'),
           counter: credential.counter,
           transports: knownTransports(credential.transports),
