@@ -131,7 +131,7 @@ export function registerApp(program: Command): void {
     );
 
   cmd('set-jwks <clientId> <file>')
-    .description('replace the public keys of an app: a self_signed_tls_client_auth app keeps its method (the keys are its certificates); any other then authenticates with private_key_jwt')
+    .description('replace the public keys of an app: a self_signed_tls_client_auth app keeps its method (the keys are its certificates); an app with a client secret then authenticates with private_key_jwt; refused for tls_client_auth and public apps')
     .action(
       action(async (id: string, file: string, o: JsonOpt) => {
         const { app: a } = await adminClient(o).call<{ app: AppView }>('PUT', `/v1/apps/${encodeURIComponent(id)}/jwks`, readJwksFile(file, `FILE ${file}`));

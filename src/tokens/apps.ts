@@ -398,12 +398,20 @@ export class AppService {
 
   /**
    * Replaces the public keys of an app. A `self_signed_tls_client_auth` app keeps its method
-   * (the keys are its client certificates, with x5c when it signs users in); any other app
-   * authenticates with `private_key_jwt` from then on, and its secret stops working.
+   * (the keys are its client certificates, with x5c when it signs users in); an app with a
+   * secret authenticates with `private_key_jwt` from then on, and its secret stops working.
+   * A `tls_client_auth` app (its tokens bound to its Portcullis certificate, RFC 8705 §3) and
+   * a public app (no client authentication) are refused: the method is chosen at registration.
    */
   async setJwks(clientId: string, jwks: JWK[], actor: string): Promise<AppRecord> {
     const app = await this.store.getApp(clientId);
     if (!app) throw new PortcullisError('not-found', `no app with client_id ${clientId}`);
+    if (app.appType === 'public') {
+      throw new PortcullisError('request.invalid', 'token_endpoint_auth_method: this app is public (no client authentication), so it has no keys to set; an app that authenticates with private_key_jwt is a new app (register one with jwks)');
+    }
+    if (app.tokenEndpointAuthMethod === 'tls_client_auth') {
+      throw new PortcullisError('request.invalid', 'token_endpoint_auth_method: this app authenticates with tls_client_auth (its Portcullis client certificate, to which its tokens are bound) and registers no keys; setting keys would switch it to private_key_jwt. The method of an app cannot be changed: to use private_key_jwt or self_signed_tls_client_auth, register a new app');
+    }
     const method = app.tokenEndpointAuthMethod === 'self_signed_tls_client_auth' ? 'self_signed_tls_client_auth' : 'private_key_jwt';
     await checkJwks(jwks, method, signsInWithCertificate(app.appType ?? 'confidential', app.grantTypes ?? ['client_credentials']));
     const updated = await this.patch(clientId, { jwks, tokenEndpointAuthMethod: method, secretVerifier: null });

@@ -114,7 +114,7 @@ export function appRoutes(s: Services): AdminRoute[] {
       method: 'PUT',
       path: '/v1/apps/:clientId/jwks',
       operationId: 'setAppJwks',
-      summary: 'Replace the public keys of an app. A self_signed_tls_client_auth app keeps its method (the keys are its client certificates, with x5c when it signs users in); any other app then authenticates with private_key_jwt only.',
+      summary: 'Replace the public keys of an app. A self_signed_tls_client_auth app keeps its method (the keys are its client certificates, with x5c when it signs users in); an app with a client secret then authenticates with private_key_jwt only. Refused (400) for a tls_client_auth app and a public app: their method is fixed at registration.',
       tag: 'apps',
       auth: true,
       body: JwkSet,
