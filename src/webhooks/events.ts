@@ -20,7 +20,8 @@ export const FROM_AUDIT: Readonly<Record<string, string>> = Object.freeze({
   // the change (NIST SP 800-63B §6.1.2, OWASP: notify of a factor bound or removed).
   'user.factor-added': 'user.factor-added',
   'user.factor-removed': 'user.factor-removed',
-  'user.recovery-codes-generated': 'user.recovery-codes-generated',
+  // Recorded once the new set is stored (user.recovery-codes-generated is recorded before, audit first).
+  'user.recovery-codes-replaced': 'user.recovery-codes-generated',
   'user.password-set': 'user.password-set',
   'user.mfa-reset': 'user.mfa-reset',
   'certificate.revoked': 'certificate.revoked',
