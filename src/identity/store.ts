@@ -103,7 +103,25 @@ export interface WebAuthnStore {
   suspendWebAuthnCredential(id: string, now: number): Promise<boolean>;
 }
 
-export interface IdentityStore extends UserStore, OidcModelStore, WebAuthnStore {}
+/** One second factor of a user: a factor's enrolment (`totp`, `email`, `sms`) or a passkey by id. */
+export type SecondFactorRef = { enrollment: string } | { passkey: string };
+
+/** `last`: the removal would leave the user without a usable second factor, and nothing was removed. */
+export type SecondFactorRemoval = 'removed' | 'absent' | 'last';
+
+export interface SecondFactorStore {
+  /**
+   * Deletes one second factor of the user. With `keepOneOf` (the ids of the factors this
+   * deployment offers, recovery codes not among them), refuses with `last`, deleting nothing,
+   * when the factor is usable (a confirmed enrolment of one of those factors, or a passkey not
+   * suspended) and is the user's only usable one. The check and the delete are one step: of
+   * concurrent removals for one user on any node, each judges what the ones before it left, so
+   * two cannot each remove "the other one".
+   */
+  removeSecondFactor(userId: string, which: SecondFactorRef, keepOneOf?: readonly string[]): Promise<SecondFactorRemoval>;
+}
+
+export interface IdentityStore extends UserStore, OidcModelStore, WebAuthnStore, SecondFactorStore {}
 
 /**
  * One sign-in limit counter as it stands after a failure (identity/lockout.ts), kept in

@@ -25,7 +25,7 @@ import { PortcullisError } from '../../core/errors.js';
 import type { Factor } from '../../mfa/factor.js';
 import { unavailableCodeFactor } from '../../mfa/guarded-factor.js';
 import type { EnrollmentStore } from '../../mfa/store.js';
-import { factorInventory, hasSecondFactor, usableSecondFactors, type FactorInventory } from '../factor-inventory.js';
+import { factorInventory, hasSecondFactor, type FactorInventory } from '../factor-inventory.js';
 import type { Invites } from '../invites.js';
 import type { Lockout } from '../lockout.js';
 import type { PasswordHashers } from '../passwords/hasher.js';
@@ -202,19 +202,22 @@ export class AccountPages {
         const denied = await this.passwordDenied(s, action, body, ip);
         if (denied) return denied;
         const which = String(body['factor'] ?? '');
-        if (s.user.mfaRequired || this.d.oidc.mfaForEveryone) {
-          const held = await this.usableFactorsOf(userId);
-          if (held.includes(which) && held.every((x) => x === which)) {
+        const passkey = which.startsWith('webauthn:');
+        const f = passkey ? undefined : this.d.factors.find((x) => x.id === which);
+        if (!passkey && (!f || !(await f.isEnrolled(userId)))) return this.render(s, undefined, 'No such second factor.', 404);
+        if (f?.id === 'recovery-code') await f.remove(userId);
+        else {
+          // MFA required: the last usable factor stays, judged in the store's step that removes
+          // it, so two removals at once cannot each remove "the other one".
+          const keepOneOf = s.user.mfaRequired || this.d.oidc.mfaForEveryone ? this.d.factors.filter((x) => x.id !== 'recovery-code').map((x) => x.id) : undefined;
+          const removal = await this.d.identity.removeSecondFactor(userId, passkey ? { passkey: which.slice('webauthn:'.length) } : { enrollment: which }, keepOneOf);
+          if (removal === 'last') {
             const e = new PortcullisError('mfa.last-factor', 'MFA is required for your account: add another second factor before removing this one');
             return this.refused(s, action, () => this.render(s, undefined, `${e.message}.`, e.status, e.code), e.code);
           }
-        }
-        if (which.startsWith('webauthn:')) {
-          if (!(await this.d.identity.deleteWebAuthnCredential(userId, which.slice('webauthn:'.length)))) return this.render(s, undefined, 'No such key.', 404);
-        } else {
-          const f = this.d.factors.find((x) => x.id === which);
-          if (!f || !(await f.isEnrolled(userId))) return this.render(s, undefined, 'No such second factor.', 404);
-          await f.remove(userId);
+          if (removal === 'absent') return this.render(s, undefined, passkey ? 'No such key.' : 'No such second factor.', 404);
+          // what else the factor keeps (an e-mail or SMS factor's pending codes); its enrolment is gone
+          if (f) await f.remove(userId);
         }
         // Recovery codes stand in for a second factor: with none left they would let nobody in
         // (the sign-in asks for no second step), and would come back to life unseen with the next one.
@@ -395,10 +398,6 @@ export class AccountPages {
    * of a factor the deployment no longer offers cannot be used (sign-in refuses with
    * mfa.factor-unavailable), so neither keeps an account with required MFA usable.
    */
-  private async usableFactorsOf(userId: string): Promise<string[]> {
-    return usableSecondFactors(await this.inventory(userId));
-  }
-
   private inventory(userId: string): Promise<FactorInventory> {
     return factorInventory({ factors: this.d.factors, passkeys: this.d.identity, enrollments: this.d.enrollments }, userId);
   }

@@ -5,11 +5,12 @@
  */
 import type { Kysely } from 'kysely';
 import type { PageRequest } from '../../core/page.js';
-import type { IdentityStore, OidcModelRecord, UserPatch, UserRecord, WebAuthnCredentialRecord } from '../../identity/store.js';
+import type { IdentityStore, OidcModelRecord, SecondFactorRef, UserPatch, UserRecord, WebAuthnCredentialRecord } from '../../identity/store.js';
 import { storeError } from './store-error.js';
 import * as users from './users.js';
 import * as oidc from './oidc-models.js';
 import * as webauthn from './webauthn.js';
+import * as secondFactors from './second-factors.js';
 
 export class KyselyIdentityStore implements IdentityStore {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -89,6 +90,9 @@ export class KyselyIdentityStore implements IdentityStore {
   }
   deleteWebAuthnCredential(userId: string, id: string) {
     return this.run('deleteWebAuthnCredential', () => webauthn.deleteWebAuthnCredential(this.db, userId, id));
+  }
+  removeSecondFactor(userId: string, which: SecondFactorRef, keepOneOf?: readonly string[]) {
+    return this.run('removeSecondFactor', () => secondFactors.removeSecondFactor(this.db, userId, which, keepOneOf));
   }
   updateWebAuthnCounter(id: string, expected: number, next: number, now: number) {
     return this.run('updateWebAuthnCounter', () => webauthn.updateWebAuthnCounter(this.db, id, expected, next, now));

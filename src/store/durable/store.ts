@@ -36,7 +36,7 @@ import type { SqliteCommitStats } from './sqlite-driver.js';
 import { storeError } from './store-error.js';
 import { WriteFaults } from './write-faults.js';
 import type { Logger } from '../../core/logger.js';
-import type { LockoutRecord, OidcModelRecord, UserPatch, UserRecord, WebAuthnCredentialRecord } from '../../identity/store.js';
+import type { LockoutRecord, OidcModelRecord, SecondFactorRef, UserPatch, UserRecord, WebAuthnCredentialRecord } from '../../identity/store.js';
 import * as appKeys from './app-signing-keys.js';
 import * as webhooks from './webhooks.js';
 import * as appEncKeys from './app-encryption-keys.js';
@@ -150,6 +150,7 @@ export class KyselyDurableStore implements DurableStore {
   listWebAuthnCredentials(u: string) { return this.ident('listWebAuthnCredentials', (i) => i.listWebAuthnCredentials(u)); }
   renameWebAuthnCredential(u: string, id: string, n: string) { return this.ident('renameWebAuthnCredential', (i) => i.renameWebAuthnCredential(u, id, n)); }
   deleteWebAuthnCredential(u: string, id: string) { return this.ident('deleteWebAuthnCredential', (i) => i.deleteWebAuthnCredential(u, id)); }
+  removeSecondFactor(u: string, w: SecondFactorRef, keep?: readonly string[]) { return this.ident('removeSecondFactor', (i) => i.removeSecondFactor(u, w, keep)); }
   updateWebAuthnCounter(id: string, e: number, n: number, now: number) { return this.ident('updateWebAuthnCounter', (i) => i.updateWebAuthnCounter(id, e, n, now)); }
   suspendWebAuthnCredential(id: string, now: number) { return this.ident('suspendWebAuthnCredential', (i) => i.suspendWebAuthnCredential(id, now)); }
 
