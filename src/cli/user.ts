@@ -76,6 +76,12 @@ function quoted(name: string): string {
   return `"${escapeControls(name).replace(/"/g, '\\"')}"`;
 }
 
+/** One entry of `unusable_factors` with what it means. */
+function unusableText(f: string): string {
+  if (f === 'webauthn_suspended') return `${f} (a key suspended as a suspected clone signs in no more; the user removes it, or reset-mfa does)`;
+  return `${f} (not configured on this node; reset-mfa removes it)`;
+}
+
 function printUser(u: UserView): void {
   printTable([
     ['id:', u.id],
@@ -83,7 +89,7 @@ function printUser(u: UserView): void {
     ['status:', u.status],
     ['mfa required:', u.mfa_required ? 'yes' : 'no'],
     ['factors:', u.factors.join(' ') || '-'],
-    ...(u.unusable_factors.length > 0 ? [['not usable:', `${u.unusable_factors.join(' ')} (not configured on this node; reset-mfa removes it)`]] : []),
+    ...(u.unusable_factors.length > 0 ? [['not usable:', u.unusable_factors.map(unusableText).join('; ')]] : []),
     ['passkeys:', String(u.passkeys)],
     ...u.webauthn_credentials.map((k) => ['key:', `${k.id}  ${quoted(k.name)}  created ${k.created_at}  last used ${k.last_used_at ?? 'never'}${k.suspended_at ? `  SUSPENDED ${k.suspended_at} (counter went back: a suspected clone)` : ''}`]),
     ['tokens revoked before:', u.tokens_revoked_before ?? '-'],

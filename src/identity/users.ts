@@ -16,7 +16,7 @@ import type { Factor } from '../mfa/factor.js';
 import type { EnrollmentStore } from '../mfa/store.js';
 import type { PasswordBlocklist } from './passwords/common-passwords.js';
 import type { PasswordHashers } from './passwords/hasher.js';
-import { factorInventory } from './factor-inventory.js';
+import { factorInventory, usablePasskeys } from './factor-inventory.js';
 import type { Invites } from './invites.js';
 import { checkNewPassword } from './passwords/password-policy.js';
 import type { PasswordStore } from './passwords/store.js';
@@ -48,8 +48,13 @@ export interface UserView {
   email: string;
   status: 'active' | 'disabled';
   mfa_required: boolean;
+  /** The second factors the user can sign in with (recovery codes included); `webauthn` only with a key that is not suspended. */
   factors: string[];
-  /** Confirmed enrolments of factors this node does not offer (an `identity.otp.channel` switch): they block the sign-in until reset-mfa. */
+  /**
+   * What the user holds and cannot use: confirmed enrolments of factors this node does not offer
+   * (an `identity.otp.channel` switch; they block the sign-in until reset-mfa), and
+   * `webauthn_suspended` when a key is suspended (a suspected clone).
+   */
   unusable_factors: string[];
   passkeys: number;
   /** The security keys and passkeys (never a public key or counter); `suspended_at` when one was suspended as a suspected clone. */
@@ -84,9 +89,10 @@ export class UserService {
     const inv = await factorInventory({ factors: this.d.factors, passkeys: this.d.store, enrollments: this.d.enrollments }, u.id);
     const factors = inv.enrolled.map((f) => f.id);
     const passkeys = inv.passkeys.length;
-    if (passkeys > 0) factors.push('webauthn');
+    // a suspended key (a suspected clone) signs in no more: webauthn is usable only with a key that is not
+    if (usablePasskeys(inv).length > 0) factors.push('webauthn');
     // stranded: what the sign-in refuses with mfa.factor-unavailable
-    const unusable = inv.stranded;
+    const unusable = [...inv.stranded, ...(inv.passkeys.some((k) => k.suspendedAt !== null) ? ['webauthn_suspended'] : [])];
     return {
       id: u.id,
       email: u.email,

@@ -24,9 +24,13 @@ export const User = z.strictObject({
   email: z.string(),
   status: z.enum(['active', 'disabled']),
   mfa_required: z.boolean(),
-  factors: z.array(z.string()).describe('Enrolled second factors: totp, email, sms, recovery-code, webauthn.'),
-  unusable_factors: z.array(z.string()).describe('Confirmed enrolments of a factor this node does not offer (e.g. sms after `identity.otp.channel` became email): not usable, and they make the sign-in fail with mfa.factor-unavailable until `reset-mfa` removes them.'),
-  passkeys: z.number().int().describe('Registered WebAuthn credentials.'),
+  factors: z.array(z.string()).describe('The second factors the user can sign in with: totp, email, sms, recovery-code, webauthn (only when a key is not suspended).'),
+  unusable_factors: z
+    .array(z.string())
+    .describe(
+      'What the user holds and cannot sign in with. A confirmed enrolment of a factor this node does not offer (e.g. sms after `identity.otp.channel` became email): it makes the sign-in fail with mfa.factor-unavailable until `reset-mfa` removes it. `webauthn_suspended`: a key is suspended (a suspected clone, see `webauthn_credentials[].suspended_at`); it signs in no more but still counts as the account\'s second factor (the password never stands alone); the user removes it, or `reset-mfa` does. With every key suspended, `webauthn` is not in `factors`.',
+    ),
+  passkeys: z.number().int().describe('Registered WebAuthn credentials, suspended ones included.'),
   webauthn_credentials: z
     .array(
       z.strictObject({
