@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { loadConfig, resolveIn } from './core/config/load.js';
 import { fsyncDirectoryOf, makeDirectorySync, MakeDirectoryError, writeNewFileSync } from './core/files.js';
 import { silentLogger, type Logger } from './core/logger.js';
@@ -55,6 +55,7 @@ function writeSecretFileOnce(file: string, content: string): void {
 export interface InitResult {
   dir: string;
   configFile: string;
+  /** The files init made, by absolute path. */
   created: string[];
 }
 
@@ -77,7 +78,7 @@ export async function initPortcullis(dir: string, opts: { logger?: Logger; confi
     } catch (cause) {
       throw new PortcullisError('request.invalid', `configuration file ${configFile} cannot be written: ${fsErrorText(cause)}`, { cause });
     }
-    created.push(configFile);
+    created.push(resolve(configFile));
   }
   const loaded = loadConfig(configFile);
   const masterKeyFile = resolveIn(loaded.dir, loaded.config.masterKeyFile);
@@ -103,7 +104,7 @@ export async function initPortcullis(dir: string, opts: { logger?: Logger; confi
         ...(loaded.config.pki.permittedDns ? { permittedDns: loaded.config.pki.permittedDns } : {}),
         ...(offlineFile ? { rootKeyOffline: true, saveRootKey: (pem: string) => writeSecretFileOnce(offlineFile, pem) } : {}),
       });
-      if (offlineFile) created.push(offlineFile);
+      if (offlineFile) created.push(resolve(offlineFile));
     } else if (offlineFile) {
       throw new PortcullisError('conflict', 'this directory already has a CA: --root-key-offline applies only when init creates the root; no key file was written');
     }

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { tempDir } from '../admin/node.js';
 import { runCli } from './run.js';
@@ -67,4 +68,19 @@ test('init --dir A/B/C under a fresh directory still creates every level (0700)'
   const r = await runCli(['init', '--dir', dir]);
   assert.equal(r.code, 0, r.stderr);
   for (const d of [join(root, 'x'), join(root, 'x', 'y'), dir]) assert.equal(statSync(d).mode & 0o777, 0o700, d);
+});
+
+/**
+ * `init --dir` with a relative path listed the config file as that relative path
+ * (`created .portcullis/portcullis.yaml`) and every other file it made as an absolute one.
+ * Every file is now listed by its absolute path, the offline root key's too.
+ */
+test('init --dir RELATIVE --root-key-offline RELATIVE lists every created file by its absolute path', async () => {
+  const cwd = fileURLToPath(new URL('../..', import.meta.url)); // runCli's working directory
+  const dir = join(root, 'relative');
+  const rootKey = join(root, 'root-ca.key');
+  const r = await runCli(['init', '--dir', relative(cwd, dir), '--root-key-offline', relative(cwd, rootKey)]);
+  assert.equal(r.code, 0, r.stderr);
+  const files = ['portcullis.yaml', 'master.key', 'admin.token', 'portcullis.db'].map((f) => join(dir, f));
+  assert.deepEqual(r.stdout.split('\n').filter(Boolean).sort(), [...files, rootKey, join(dir, 'ca.pem')].map((f) => `created ${f}`).sort());
 });
