@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { AppEncryptionKeyView } from '../tokens/app-encryption-keys.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { CliError, action, jsonText, printJson, printLine, printTable } from './output.js';
+import { CliError, action, jsonText, printJson, printLine, printList } from './output.js';
 
 type JsonOpt = NodeOptions & { json?: boolean };
 
@@ -61,8 +61,7 @@ export function registerAppEncKeys(app: Command): void {
       action(async (clientId: string, o: JsonOpt) => {
         const list = await adminClient(o).listAll<AppEncryptionKeyView>(`/v1/apps/${encodeURIComponent(clientId)}/encryption-keys`, 'keys');
         if (o.json) return printJson(list);
-        if (list.length === 0) return void process.stdout.write('no encryption keys\n');
-        printTable([['KID', 'STATUS', 'TYPE', 'ALG', 'CREATED', 'REVOKED'], ...list.map((k) => [k.kid, k.status, k.type, k.alg, k.created_at, k.revoked_at ?? '-'])]);
+        printList('no encryption keys', ['KID', 'STATUS', 'TYPE', 'ALG', 'CREATED', 'REVOKED'], list.map((k) => [k.kid, k.status, k.type, k.alg, k.created_at, k.revoked_at ?? '-']));
       }),
     );
 

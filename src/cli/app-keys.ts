@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { AppKeyView } from '../tokens/app-keys.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { CliError, action, printJson, printLine, printTable } from './output.js';
+import { CliError, action, printJson, printLine, printList } from './output.js';
 
 type JsonOpt = NodeOptions & { json?: boolean };
 
@@ -72,8 +72,7 @@ export function registerAppKeys(app: Command): void {
       action(async (clientId: string, o: JsonOpt) => {
         const list = await adminClient(o).listAll<AppKeyView>(`/v1/apps/${encodeURIComponent(clientId)}/keys`, 'keys');
         if (o.json) return printJson(list);
-        if (list.length === 0) return void process.stdout.write('no signing keys\n');
-        printTable([['KEYID', 'STATUS', 'TYPE', 'ALG', 'CREATED', 'REVOKED'], ...list.map((k) => [k.keyid, k.status, k.type, k.alg, k.created_at, k.revoked_at ?? '-'])]);
+        printList('no signing keys', ['KEYID', 'STATUS', 'TYPE', 'ALG', 'CREATED', 'REVOKED'], list.map((k) => [k.keyid, k.status, k.type, k.alg, k.created_at, k.revoked_at ?? '-']));
       }),
     );
 

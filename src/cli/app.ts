@@ -5,7 +5,7 @@ import type { AppView } from '../tokens/apps.js';
 import { registerAppKeys } from './app-keys.js';
 import { registerAppEncKeys } from './app-enc-keys.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { CliError, action, printJson, printLine, printTable } from './output.js';
+import { CliError, action, printJson, printLine, printList, printTable } from './output.js';
 
 type JsonOpt = NodeOptions & { json?: boolean };
 
@@ -93,8 +93,7 @@ export function registerApp(program: Command): void {
       action(async (o: JsonOpt) => {
         const apps = await adminClient(o).listAll<AppView>('/v1/apps', 'apps');
         if (o.json) return printJson(apps);
-        if (apps.length === 0) return void process.stdout.write('no apps\n');
-        printTable([['CLIENT_ID', 'STATUS', 'NAME', 'AUDIENCES', 'SCOPES'], ...apps.map((a) => [a.client_id, a.status, a.name, a.audiences.join(' '), a.scopes.join(' ')])]);
+        printList('no apps', ['CLIENT_ID', 'STATUS', 'NAME', 'AUDIENCES', 'SCOPES'], apps.map((a) => [a.client_id, a.status, a.name, a.audiences.join(' '), a.scopes.join(' ')]));
       }),
     );
 

@@ -6,7 +6,7 @@ import { fsErrorText } from '../core/errors.js';
 import { makeDirectorySync, MakeDirectoryError } from '../core/files.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
 import { collect } from './options.js';
-import { CliError, action, printJson, printLine, printTable, readOptionFile } from './output.js';
+import { CliError, action, printJson, printLine, printList, readOptionFile } from './output.js';
 
 interface Summary {
   serial: string;
@@ -137,10 +137,11 @@ export function registerCert(program: Command): void {
         const certificates = await adminClient(o).listAll<Summary>(`/v1/certificates${q.size ? `?${q}` : ''}`, 'certificates');
         const r = { certificates };
         if (o.json) return printJson(r);
-        printTable([
+        printList(
+          'no certificates',
           ['SERIAL', 'PROFILE', 'OWNER', 'STATUS', 'NOT AFTER', 'SUBJECT'],
-          ...r.certificates.map((c) => [c.serial, c.profile, c.owner ?? '-', c.status === 'active' && c.expired ? 'expired' : c.status, c.not_after, c.subject]),
-        ]);
+          r.certificates.map((c) => [c.serial, c.profile, c.owner ?? '-', c.status === 'active' && c.expired ? 'expired' : c.status, c.not_after, c.subject]),
+        );
       }),
     );
   withNodeOptions(cert.command('show <serial>'))

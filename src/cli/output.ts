@@ -105,3 +105,15 @@ export function printTable(table: string[][]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   for (const r of rows) process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);
 }
+
+/**
+ * A list command's plain output: the table under its header row, or `none` on a line of its
+ * own when there are no rows (never a bare header).
+ *
+ * @example
+ * printList('no apps', ['CLIENT_ID', 'NAME'], apps.map((a) => [a.client_id, a.name]));
+ */
+export function printList(none: string, header: string[], rows: string[][]): void {
+  if (rows.length === 0) process.stdout.write(`${none}\n`);
+  else printTable([header, ...rows]);
+}

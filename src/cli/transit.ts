@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { CliError, action, escapeControls, printJson, printLine, printTable } from './output.js';
+import { CliError, action, escapeControls, printJson, printLine, printList, printTable } from './output.js';
 
 type Opt = NodeOptions & { json?: boolean; context?: string; text?: boolean; version?: string };
 
@@ -86,7 +86,7 @@ export function registerTransit(program: Command): void {
       action(async (o: Opt) => {
         const keys = await adminClient(o).listAll<string>('/v1/transit/keys', 'keys');
         if (o.json) return printJson(keys);
-        printTable([['NAME'], ...keys.map((k) => [k])]);
+        printList('no transit keys', ['NAME'], keys.map((k) => [k]));
       }),
     );
   cmd('rotate <name>')

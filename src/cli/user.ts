@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import type { UserView } from '../identity/users.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { CliError, action, escapeControls, printJson, printLine, printTable } from './output.js';
+import { CliError, action, escapeControls, printJson, printLine, printList, printTable } from './output.js';
 
 type JsonOpt = NodeOptions & { json?: boolean };
 
@@ -140,8 +140,7 @@ export function registerUser(program: Command): void {
       action(async (o: JsonOpt) => {
         const users = await adminClient(o).listAll<UserView>('/v1/users', 'users');
         if (o.json) return printJson(users);
-        if (users.length === 0) return void process.stdout.write('no users\n');
-        printTable([['ID', 'STATUS', 'EMAIL', 'FACTORS'], ...users.map((u) => [u.id, u.status, u.email, u.factors.join(' ') || '-'])]);
+        printList('no users', ['ID', 'STATUS', 'EMAIL', 'FACTORS'], users.map((u) => [u.id, u.status, u.email, u.factors.join(' ') || '-']));
       }),
     );
 
@@ -194,8 +193,7 @@ export function registerUser(program: Command): void {
         }
         const sessions = await client.listAll<SessionView>(`/v1/users/${enc(id)}/sessions`, 'sessions');
         if (o.json) return printJson(sessions);
-        if (sessions.length === 0) return void process.stdout.write('no sessions\n');
-        printTable([['SESSION', 'SIGNED IN', 'METHODS', 'APPS'], ...sessions.map((x) => [x.id, x.created_at, x.amr.join(' ') || '-', x.apps.join(' ') || '-'])]);
+        printList('no sessions', ['SESSION', 'SIGNED IN', 'METHODS', 'APPS'], sessions.map((x) => [x.id, x.created_at, x.amr.join(' ') || '-', x.apps.join(' ') || '-']));
       }),
     );
 }

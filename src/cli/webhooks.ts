@@ -1,7 +1,7 @@
 /** `portcullis webhooks …`: subscriptions to Portcullis events and their delivery log, through the admin API. */
 import type { Command } from 'commander';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { action, printJson, printLine, printTable } from './output.js';
+import { action, printJson, printLine, printList } from './output.js';
 
 type JsonOpt = NodeOptions & { json?: boolean };
 
@@ -45,8 +45,7 @@ export function registerWebhooks(program: Command): void {
       action(async (o: JsonOpt) => {
         const webhooks = await adminClient(o).listAll<WebhookView>('/v1/webhooks', 'webhooks');
         if (o.json) return printJson(webhooks);
-        if (webhooks.length === 0) return void process.stdout.write('no webhooks\n');
-        printTable([['ID', 'URL', 'EVENTS'], ...webhooks.map((w) => [w.id, w.url, w.events.join(' ')])]);
+        printList('no webhooks', ['ID', 'URL', 'EVENTS'], webhooks.map((w) => [w.id, w.url, w.events.join(' ')]));
       }),
     );
 
@@ -69,8 +68,7 @@ export function registerWebhooks(program: Command): void {
         const after = o.after !== undefined ? `&after=${encodeURIComponent(o.after)}` : '';
         const { deliveries, next_after } = await adminClient(o).call<{ deliveries: DeliveryView[]; next_after: string | null }>('GET', `/v1/webhooks/${encodeURIComponent(id)}/deliveries?limit=${encodeURIComponent(o.limit)}${after}`);
         if (o.json) return printJson(deliveries);
-        if (deliveries.length === 0) return void process.stdout.write('no deliveries\n');
-        printTable([['ID', 'EVENT', 'STATUS', 'ATTEMPTS', 'LAST', 'NEXT'], ...deliveries.map((d) => [d.id, d.event_type, d.status, String(d.attempts), d.last_error ?? String(d.last_status ?? '-'), d.next_attempt_at ?? '-'])]);
+        printList('no deliveries', ['ID', 'EVENT', 'STATUS', 'ATTEMPTS', 'LAST', 'NEXT'], deliveries.map((d) => [d.id, d.event_type, d.status, String(d.attempts), d.last_error ?? String(d.last_status ?? '-'), d.next_attempt_at ?? '-']));
         if (next_after !== null) printLine`older: --after ${next_after}`;
       }),
     );

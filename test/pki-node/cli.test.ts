@@ -52,6 +52,14 @@ test('cert issue/list/show/revoke and ca export through the CLI; the files pass 
   assert.match(again.stderr, /^error: conflict: /);
 });
 
+test('cert list with no match prints "no certificates", as the other list commands print "no …", not a bare header', async () => {
+  const id = await createApp(node, 'cli-app-without-certs');
+  const list = await runCli(['cert', 'list', '--owner', id, ...base]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.equal(list.stdout, 'no certificates\n');
+  assert.deepEqual(JSON.parse((await runCli(['cert', 'list', '--owner', id, '--json', ...base])).stdout), { certificates: [] });
+});
+
 test('cert issue with a generated key refuses to print the key to the terminal (usage error, nothing issued)', async () => {
   const r = await runCli(['cert', 'issue', '--dns', 'api.example.org', ...base]);
   assert.equal(r.code, 1);

@@ -18,6 +18,12 @@ before(async () => {
 });
 after(() => t.close());
 
+test('transit list before any key is created prints "no transit keys", as the other list commands print "no …"', async () => {
+  const list = await cli('transit', 'list');
+  assert.equal(list.code, 0, list.stderr);
+  assert.equal(list.stdout, 'no transit keys\n');
+});
+
 test('transit CLI: create, encrypt/decrypt text with a context, rotate, rewrap, config retires v1, sign/verify and hmac/verify', async () => {
   assert.equal((await cli('transit', 'create', 'pii')).code, 0);
   const enc = await cli('transit', 'encrypt', 'pii', 'jane@example.org', '--text', '--context', 'user:9');
