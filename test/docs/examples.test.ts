@@ -20,7 +20,8 @@
  *   ```sh block is the output of its last command, line by line (`  # …` remarks removed).
  *   A command that states no output must exit 0.
  * - A `# …` line after a blank line (or first in a block) is a step header; when it says
- *   "restart", the node is restarted at the end of that step.
+ *   "restart", the node is restarted at the end of that step; when it says "stop every node",
+ *   the node is stopped at its start (a later `portcullis start` starts it again).
  *
  * Glue (PRELUDE): the directory is laid out as this checkout after `npm install`: `dist/` is
  * src/ compiled once per run by esbuild (the transform tsx applies on the fly, done once in
@@ -29,7 +30,9 @@
  * `npx portcullis …` (and `portcullis …`, as the reference sections write it) runs
  * package.json's `bin.portcullis`, `npm start` runs its
  * `scripts.start` in the background and prints the node's output so far, `npm install` does
- * nothing. README's `npm test` block is not run (it is this suite).
+ * nothing. README's `npm test` block is not run (it is this suite). `portcullis start …` runs
+ * in the background too, as the page's node, once it serves; when it exits instead (it
+ * refused to start), it prints its output and exits with the node's status.
  *
  * Ports: the suite runs two files at a time (scripts/test.mjs), and the pages here run two at
  * a time too, so the docs' fixed ports (8080, 8443, 8081, 9000 and 9001) cannot be used as
@@ -44,11 +47,12 @@
  * test runner that started it is gone; and a watchdog in the group kills the group when this
  * process is gone (SIGKILL), so no node is left holding ports and files.
  *
- * Needs bash, curl and openssl, as the pki-node tests do (`.ci/run` installs them).
+ * Needs bash, curl and openssl, as the pki-node tests do (`.ci/run` installs them). A page
+ * that needs another tool (`needs`) is skipped when it is not installed, saying so in its name.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,7 +65,7 @@ const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as 
 
 interface Page {
   file: string;
-  /** Headings (prefixes) of the sections whose blocks run, in order. */
+  /** Headings (prefixes) of the sections whose blocks run, in order; a section ends at the next heading of its level or above. */
   sections: string[];
   /** Blocks not run, by their exact text, and why. */
   notRun?: Record<string, string>;
@@ -76,12 +80,17 @@ interface Page {
    * values. It states no output and must exit 0.
    */
   glue?: Record<string, string>;
+  /** Programs the page's commands run besides bash, curl, openssl and node: the page is skipped without them. */
+  needs?: string[];
 }
 
 /** The glue's way to an app: `VAR_ID` and `VAR_SECRET` of a new app created with these arguments. */
 const gluedApp = (prefix: string, args: string) =>
   `__glue=$(npx portcullis app create ${args} --json) && ${prefix}_ID=$(echo "$__glue" | node -pe 'JSON.parse(require("fs").readFileSync(0)).client_id') && ${prefix}_SECRET=$(echo "$__glue" | node -pe 'JSON.parse(require("fs").readFileSync(0)).client_secret')`;
 const CLIENT = (args: string) => gluedApp('CLIENT', args);
+
+/** Glue of operations.md: the directory `npm start` made, as its commands' `DIR`. */
+const OPERATIONS_DIR = 'DIR=.portcullis';
 
 const PAGES: Page[] = [
   { file: 'README.md', sections: ['## Quick start', '## Protect an API in four steps'], notRun: { 'npm test': 'the test suite itself' } },
@@ -143,6 +152,16 @@ const PAGES: Page[] = [
       ].join(' && '),
     },
   },
+  // Operations: one node's probes and master key rotation; a backup, a restore and the start that accepts its rollback.
+  { file: 'docs/operations.md', sections: ['## Health and metrics', '## Rotating the master key'], placeholders: ['DIR'], glue: { '## Health and metrics': OPERATIONS_DIR } },
+  {
+    file: 'docs/operations.md',
+    sections: ['### Backing up', '### Restoring'],
+    placeholders: ['DIR'],
+    needs: ['sqlite3'],
+    // what happened since the backup: an app made, whose audit event the copy lacks and the node saw
+    glue: { '### Backing up': OPERATIONS_DIR, '### Restoring': CLIENT('made-after-the-backup --audience orders-api') },
+  },
 ];
 
 const DEFAULT_PORTS = { identity: 8080, gateway: 8443, admin: 8081, upstream: 9000, receiver: 9001 } as const;
@@ -156,15 +175,22 @@ __docs_root=$PWD
 ( while kill -0 "$DOCS_TEST_PID" 2>/dev/null; do sleep 1; done
   trap '' TERM; kill -TERM 0; sleep 1; cd / && rm -rf "$__docs_root" "$DOCS_BUILD_DIR"; kill -KILL 0 ) </dev/null >/dev/null 2>&1 &
 __docs_n=0
-portcullis_start() {
+# starts the page's node in the background with the command $1; 0 once it serves, else 1 and
+# the node's exit status in __docs_status (its output is in $__docs_log)
+__docs_serve() {
   __docs_n=$((__docs_n + 1)); __docs_log=node.$__docs_n.log
-  ( eval "exec $DOCS_START" ) >"$__docs_log" 2>&1 &
+  ( eval "exec $1" ) >"$__docs_log" 2>&1 &
   __docs_pid=$!
   for _ in $(seq 1 1800); do
     grep -q '^portcullis: serving' "$__docs_log" && return 0
-    kill -0 "$__docs_pid" 2>/dev/null || break
+    kill -0 "$__docs_pid" 2>/dev/null || { wait "$__docs_pid"; __docs_status=$?; return 1; }
     sleep 0.1
   done
+  __docs_status=1
+  return 1
+}
+portcullis_start() {
+  __docs_serve "$DOCS_START" && return 0
   printf '\n\036fatal the node did not start\036\n'; cat "$__docs_log"; exit 1
 }
 portcullis_stop() {
@@ -172,6 +198,11 @@ portcullis_stop() {
 }
 portcullis() { npx portcullis "$@"; }
 npx() {
+  if [ "$1" = portcullis ] && [ "$2" = start ]; then
+    shift 2
+    __docs_serve "node $(printf '%q ' "$__docs_root/$DOCS_BIN" start "$@")" && { cat "$__docs_log"; return 0; }
+    cat "$__docs_log"; return "$__docs_status"
+  fi
   if [ "$1" = portcullis ]; then shift; node "$__docs_root/$DOCS_BIN" "$@"; else echo "docs test: npx $1 is not provided" >&2; return 127; fi
 }
 npm() {
@@ -211,6 +242,7 @@ function sectionBlocks(md: string, heading: string, file: string): Block[] {
   const blocks: Block[] = [];
   let fence: { lang: string; from: number; body: string[] } | undefined;
   let between = '';
+  const end = new RegExp(`^#{1,${/^#+/.exec(heading)![0].length}} `);
   for (let i = start + 1; i < lines.length; i++) {
     const l = lines[i]!;
     if (fence) {
@@ -221,7 +253,7 @@ function sectionBlocks(md: string, heading: string, file: string): Block[] {
       } else fence.body.push(l);
       continue;
     }
-    if (l.startsWith('## ')) break;
+    if (end.test(l)) break;
     const m = /^```(\w*)\s*$/.exec(l);
     if (m) fence = { lang: m[1]!, from: i, body: [] };
     else between += `${l}\n`;
@@ -246,7 +278,7 @@ interface Command {
   assigns?: string;
 }
 
-type Item = Command | { kind: 'restart' };
+type Item = Command | { kind: 'restart' } | { kind: 'stop' };
 
 /** Splits a shell line into code and a trailing comment (a `#` that starts a word outside quotes). */
 function splitComment(line: string): { code: string; comment?: string } {
@@ -292,6 +324,7 @@ function parseSh(block: Block, file: string): Item[] {
         if (e) above.expects.push(e);
       } else {
         endStep();
+        if (/\bstop every node\b/i.test(text)) items.push({ kind: 'stop' });
         restartAtEndOfStep = /\brestart\b/i.test(text);
       }
       i++;
@@ -378,6 +411,7 @@ function script(items: Item[], startFirst: boolean, settle: boolean): string {
   let s = PRELUDE + (startFirst ? 'portcullis_start\n' : '');
   items.forEach((item, k) => {
     if (item.kind === 'restart') s += 'portcullis_stop\nportcullis_start\n';
+    else if (item.kind === 'stop') s += 'portcullis_stop\n';
     else {
       s += `__docs_begin ${k}\n${item.text}\n__docs_end ${k} $?\n`;
       if (item.assigns && item.expects.length) s += `__docs_value ${k} "$${item.assigns}"\n`;
@@ -653,10 +687,14 @@ async function runPage(page: Page): Promise<void> {
 /** The page's section titles, as the test's name. */
 function titles(page: Page): string {
   const md = readFileSync(join(ROOT, page.file), 'utf8').split('\n');
-  return page.sections.map((h) => `"${(md.find((l) => l.startsWith(h)) ?? h).replace(/^## /, '')}"`).join(' and ');
+  return page.sections.map((h) => `"${(md.find((l) => l.startsWith(h)) ?? h).replace(/^#+ /, '')}"`).join(' and ');
 }
 
 // Two pages at a time: each has its own directory, node and ports.
 describe('the docs\' runnable examples (bash, curl, openssl)', { concurrency: 2 }, () => {
-  for (const page of PAGES) test(`${page.file}: ${titles(page)} runs and prints what the page says`, { timeout: 300_000 }, () => runPage(page));
+  for (const page of PAGES) {
+    const missing = (page.needs ?? []).filter((p) => spawnSync('sh', ['-c', `command -v ${p}`]).status !== 0);
+    const skip = missing.length ? ` (skipped: ${missing.join(', ')} not installed)` : '';
+    test(`${page.file}: ${titles(page)} runs and prints what the page says${skip}`, { timeout: 300_000, skip: missing.length > 0 }, () => runPage(page));
+  }
 });
