@@ -536,6 +536,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         baseMetadata: discoveryDocument(config.issuer),
         logger,
         account: s.identity.account,
+        invitePages: s.identity.invitePages,
         isOidcClient: (id) => s.apps.isSignInApp(id),
         audit: s.audit,
       });

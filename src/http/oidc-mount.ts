@@ -18,6 +18,7 @@ import { OIDC_ROUTES, ACCOUNT_SIGNED_IN_PATH, ACR_MFA, ACR_SINGLE_FACTOR, record
 import { ASSET_PATH, PAGE_HEADERS, WEBAUTHN_SCRIPT, page } from '../identity/pages/html.js';
 import type { Outcome, SignInPages } from '../identity/pages/sign-in.js';
 import { ACCOUNT_PATH, type AccountPages } from '../identity/pages/account.js';
+import { INVITE_PATH, type InvitePages } from '../identity/pages/invite-pages.js';
 import type { Page } from '../identity/pages/html.js';
 import { clientAddress } from './client-address.js';
 import { problem } from './wire-errors.js';
@@ -27,8 +28,10 @@ export interface MountOidcOptions {
   baseMetadata: Record<string, unknown>;
   /** Where unexpected page failures are logged (never with secrets). */
   logger?: Logger;
-  /** The account pages (`/account`, invite links); not served when absent. */
+  /** The account pages (`/account`); not served when absent. */
   account?: AccountPages;
+  /** The invite page (`/account/invite/:token`); not served when absent. */
+  invitePages?: InvitePages;
   /**
    * Whether a client id names an app that signs users in (authorization code or refresh
    * token grants). Only such apps' non-JWT tokens are revoked or introspected by
@@ -276,16 +279,16 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     await reply.code(status).headers(PAGE_HEADERS).send(p.html);
   };
 
+  const show = async (reply: FastifyReply, run: () => Promise<Page>): Promise<void> => {
+    try {
+      const p = await run();
+      await reply.code(p.status).headers(PAGE_HEADERS).send(p.html);
+    } catch (e) {
+      await fail(reply, e);
+    }
+  };
   const account = opts.account;
   if (account) {
-    const show = async (reply: FastifyReply, run: () => Promise<Page>): Promise<void> => {
-      try {
-        const p = await run();
-        await reply.code(p.status).headers(PAGE_HEADERS).send(p.html);
-      } catch (e) {
-        await fail(reply, e);
-      }
-    };
     app.get(ACCOUNT_PATH, async (req, reply) => show(reply, () => account.show(req.raw, reply.raw)));
     app.post(`${ACCOUNT_PATH}/*`, async (req, reply) => {
       try {
@@ -299,8 +302,11 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     // The end of the account page's own sign-in (OidcService.accountSignInUrl): always back to
     // the account page, whatever the query says (an error, a state: nothing is read from it).
     app.get(ACCOUNT_SIGNED_IN_PATH, async (_req, reply) => reply.code(303).headers({ location: ACCOUNT_PATH, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).send());
-    app.get(`${ACCOUNT_PATH}/invite/:token`, async (req, reply) => show(reply, () => account.invite((req.params as Record<string, string>)['token'] ?? '')));
-    app.post(`${ACCOUNT_PATH}/invite/:token`, async (req, reply) => show(reply, () => account.redeemInvite((req.params as Record<string, string>)['token'] ?? '', pageFormOf(req))));
+  }
+  const invitePages = opts.invitePages;
+  if (invitePages) {
+    app.get(`${INVITE_PATH}/:token`, async (req, reply) => show(reply, () => invitePages.show((req.params as Record<string, string>)['token'] ?? '')));
+    app.post(`${INVITE_PATH}/:token`, async (req, reply) => show(reply, () => invitePages.redeem((req.params as Record<string, string>)['token'] ?? '', pageFormOf(req))));
   }
 
   app.get(ASSET_PATH, async (_req, reply) =>

@@ -37,6 +37,7 @@ import { Invites } from './invites.js';
 import { DEFAULT_LOCKOUT_POLICY, Lockout } from './lockout.js';
 import { createOidcProvider, loadCookieKeys, type OidcMtls, type OidcService } from './oidc/provider.js';
 import { AccountPages } from './pages/account.js';
+import { InvitePages } from './pages/invite-pages.js';
 import { CsrfTokens } from './pages/csrf.js';
 import { SignInPages } from './pages/sign-in.js';
 import { WebAuthnCeremonies } from './pages/webauthn.js';
@@ -74,6 +75,8 @@ export interface IdentityServices {
   oidc: OidcService;
   signIn: SignInPages;
   account: AccountPages;
+  /** The invite page, where a user added without a password chooses one. */
+  invitePages: InvitePages;
   lockout: Lockout;
   /** Invite links for users added without a password. */
   invites: Invites;
@@ -170,6 +173,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: id.webauthn.rpId ?? url.hostname, rpName: id.webauthn.rpName, origin: url.origin }, d.audit);
   const csrf = new CsrfTokens(ephemeral);
   const signIn = new SignInPages({ oidc, identity: store, passwords: store, hashers, lockout, factors, enrollments: store, webauthn, ephemeral, csrf, audit: d.audit, clock });
-  const account = new AccountPages({ oidc, users, identity: store, factors, enrollments: store, invites, passwords: store, hashers, lockout, csrf, webauthn, audit: d.audit, clock, reauthenticateAfterMs: id.account.reauthenticateAfter });
-  return { users, oidc, signIn, account, lockout, invites, factors, webauthn };
+  const account = new AccountPages({ oidc, users, identity: store, factors, enrollments: store, passwords: store, hashers, lockout, csrf, webauthn, audit: d.audit, clock, reauthenticateAfterMs: id.account.reauthenticateAfter });
+  const invitePages = new InvitePages({ users, identity: store, invites, csrf, audit: d.audit });
+  return { users, oidc, signIn, account, invitePages, lockout, invites, factors, webauthn };
 }

@@ -15,8 +15,8 @@
  * (account-password.ts, through the sign-in's limits): a session cookie alone, however
  * recent, plants or strips no factor. The password itself is changed with the current one,
  * which ends every session of the user, this one too. Ending sessions needs neither: it
- * only takes access away.
- * Also the invite page, where a user added without a password chooses one.
+ * only takes access away. The invite page, where a user added without a password chooses
+ * one, is invite-pages.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { storedOrTell, type DurableAuditSink } from '../../audit/sink.js';
@@ -26,7 +26,6 @@ import type { Factor } from '../../mfa/factor.js';
 import { unavailableCodeFactor } from '../../mfa/guarded-factor.js';
 import type { EnrollmentStore } from '../../mfa/store.js';
 import { factorInventory, hasSecondFactor, type FactorInventory } from '../factor-inventory.js';
-import type { Invites } from '../invites.js';
 import type { Lockout } from '../lockout.js';
 import type { PasswordHashers } from '../passwords/hasher.js';
 import type { PasswordStore } from '../passwords/store.js';
@@ -47,7 +46,6 @@ export interface AccountDeps {
   factors: readonly Factor[];
   /** Every enrolment of a user, whatever the configured factors (a confirmed one always counts). */
   enrollments: Pick<EnrollmentStore, 'listEnrollments'>;
-  invites: Invites;
   /** The current password a sensitive change asks for is checked as at sign-in. */
   passwords: PasswordStore;
   hashers: PasswordHashers;
@@ -411,52 +409,5 @@ export class AccountPages {
    */
   private async hasFactor(userId: string): Promise<boolean> {
     return hasSecondFactor(await this.inventory(userId));
-  }
-
-  private inviteCsrf(token: string): string {
-    return `invite:${token.slice(0, 16)}`;
-  }
-
-  /**
-   * The active user an invite is for; `user.invite-invalid` also for a user disabled or
-   * deleted since (the link holder learns nothing of the account's state).
-   */
-  private async invitedUser(token: string): Promise<UserRecord> {
-    const user = await this.d.identity.getUser(await this.d.invites.peek(token));
-    if (!user || user.status !== 'active') throw new PortcullisError('user.invite-invalid', 'this invite link is unknown, expired or already used');
-    return user;
-  }
-
-  /** GET /account/invite/:token */
-  async invite(token: string, error?: string, status?: number): Promise<Page> {
-    const user = await this.invitedUser(token);
-    const csrf = await this.d.csrf.tokenFor(this.inviteCsrf(token));
-    return page(
-      'Choose your password',
-      `<p>Welcome, <strong>${escapeHtml(user.email)}</strong>. Choose a password of at least 8 characters; a phrase of several unrelated words works well.</p>` +
-        form(
-          `${ACCOUNT_PATH}/invite/${encodeURIComponent(token)}`,
-          csrf,
-          `${field('password', 'New password', 'password', 'autocomplete="new-password" minlength="8" required')}<p><button type="submit">Set password</button></p>`,
-        ),
-      { ...(error ? { error } : {}), ...(status ? { status } : {}) },
-    );
-  }
-
-  /** POST /account/invite/:token */
-  async redeemInvite(token: string, body: Record<string, string>): Promise<Page> {
-    const userId = (await this.invitedUser(token)).id;
-    await this.d.csrf.check(this.inviteCsrf(token), body['csrf']);
-    const password = String(body['password'] ?? '');
-    try {
-      await this.d.users.checkPassword(userId, password);
-    } catch (e) {
-      if (e instanceof PortcullisError && e.code.startsWith('password.')) return this.invite(token, e.message, e.status);
-      throw e;
-    }
-    await this.d.invites.redeem(token);
-    await this.d.users.setPassword(userId, password, `user:${userId}`);
-    await this.stored();
-    return page('Password set', '<p id="notice">Your password is set. Go back to the app and sign in.</p>');
   }
 }
