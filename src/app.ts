@@ -85,7 +85,7 @@ export interface StartOptions {
     gate?: GatewayGate;
     eventsOf?: string;
     faults?: (what: 'apply' | 'reconcile' | 'reconcile-read') => void | Promise<void>;
-    /** After each periodic re-read of the store: its failure, or undefined (for the main thread's /readyz). */
+    /** After each periodic re-read of the store: its failure (the store's `downReason` when it is taken for down), or undefined (for the main thread's /readyz). */
     reconciled?: (err: unknown) => void;
   };
 }
@@ -499,7 +499,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
             reconcile().then(
               () => reconciled(undefined),
               (err: unknown) => {
-                reconciled(err);
+                // a store taken for down says why (a refused password is not a partition)
+                reconciled(s.store.downReason() ?? err);
                 throw err;
               },
             ),

@@ -9,7 +9,8 @@
  * the gate as well: every request is refused until a re-read that began after the last
  * failure succeeds (one is tried every second); the main thread is told, so `/readyz`
  * answers 503 meanwhile. So it is when the thread's own store connection cannot read (its
- * periodic re-read failed) or write (write-faults.ts): the main thread's `/readyz` says so.
+ * periodic re-read failed) or write (write-faults.ts): the main thread's `/readyz` says so,
+ * naming the cause when the store was taken for down (`reason` PG_AUTH_FAILED…, breaker.ts).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -58,6 +59,17 @@ function testFaults(): ((what: 'apply' | 'reconcile' | 'reconcile-read' | 'liste
   };
 }
 
+const READ_FAILED = 'the gateway thread cannot read apps, revocations and keys from the store';
+
+/**
+ * What `/readyz` says of a failed re-read: the cause when the store names one that may be
+ * shown (a store taken for down: `reason` PG_AUTH_FAILED…, `driverCode`), else only that it failed.
+ */
+function readFailure(err: unknown): { code: string; message: string; details?: Record<string, unknown> } {
+  if (!(err instanceof PortcullisError) || !err.expose || err.details?.['reason'] === undefined) return { code: 'store.unavailable', message: READ_FAILED };
+  return { code: err.code, message: `${READ_FAILED}: ${err.message}`, details: { ...err.details } };
+}
+
 try {
   const NOT_CONFIRMED = 'the main thread has not confirmed that it has every change stored since it started';
   const gate = new GatewayGate(NOT_CONFIRMED);
@@ -84,7 +96,7 @@ try {
       ...(data.ephemeral !== undefined ? { ephemeral: new BridgedEphemeralStore(data.ephemeral as never) } : {}),
       ...(faults !== undefined ? { faults } : {}),
       reconciled: (err) => {
-        readProblem = err === undefined ? undefined : { code: 'store.unavailable', message: 'the gateway thread cannot read apps, revocations and keys from the store' };
+        readProblem = err === undefined ? undefined : readFailure(err);
         tellStore();
       },
     },

@@ -38,6 +38,13 @@ export interface DurableStore
    * when the store does not answer. Never writes.
    */
   ping(): Promise<void>;
+  /**
+   * While the store is taken for down (PostgreSQL refuses or does not answer this node),
+   * why, as `ping` would fail (`store.unavailable`, `details.reason`; its message may be
+   * shown): for a caller that met a failure of its own and must name the cause. Undefined
+   * otherwise (and always on SQLite).
+   */
+  downReason(): PortcullisError | undefined;
   /** Calls `fn` when the store stops taking writes (`store.not-writable`) and when it takes them again (undefined). */
   onWriteFault(fn: (fault: PortcullisError | undefined) => void): void;
   close(): Promise<void>;

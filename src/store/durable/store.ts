@@ -472,6 +472,10 @@ export class KyselyDurableStore implements DurableStore {
     this.writeFaults.check();
   }
 
+  downReason(): PortcullisError | undefined {
+    return this.dialect.downReason?.();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
