@@ -1,6 +1,7 @@
 /**
  * CLI output conventions: results on stdout, diagnostics on stderr, failures as
- * `error: <code>: <message>` and exit status 1, never a stack trace. Text that people or
+ * `error: <code>: <message>` (the cause an error names, `(reason …, driverCode …)`, after
+ * its first line) and exit status 1, never a stack trace. Text that people or
  * apps chose (names, e-mail addresses, URLs, certificate subjects, audit data, error
  * messages that echo input) reaches the terminal with its control characters escaped
  * (`escapeControls`): through printTable, printLine and reportError in plain output, and
@@ -41,12 +42,26 @@ export function writeOptionFile(flag: string, file: string, data: string | Buffe
   }
 }
 
+/**
+ * The cause an error names in its details (`reason`, and the driver's `driverCode`: PostgreSQL
+ * refusing the node is `PG_AUTH_FAILED` / `28P01`), as ` (reason …, driverCode …)`; '' when none.
+ */
+function causeOf(e: PortcullisError): string {
+  const parts = (['reason', 'driverCode'] as const).flatMap((k) => {
+    const v = e.details?.[k];
+    return typeof v === 'string' || typeof v === 'number' ? [`${k} ${escapeControls(String(v))}`] : [];
+  });
+  return parts.length === 0 ? '' : ` (${parts.join(', ')})`;
+}
+
+/** Prints `error: <code>: <message>` on stderr, the cause the error names (`reason`, `driverCode`) at the end of its first line; never a stack. */
 export function reportError(e: unknown): void {
   let code = 'internal';
   let message: string;
   if (e instanceof CliError || e instanceof PortcullisError) {
     code = e.code;
-    message = e.message;
+    const [first = '', ...rest] = e.message.split('\n');
+    message = e instanceof PortcullisError ? [first + causeOf(e), ...rest].join('\n') : e.message;
   } else if (e instanceof Error) {
     message = (e as NodeJS.ErrnoException).code ? `${(e as NodeJS.ErrnoException).code}: ${e.message}` : e.message;
   } else {
