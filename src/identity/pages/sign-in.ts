@@ -21,7 +21,7 @@ import { factorInventory, hasSecondFactor, usablePasskeys, type FactorInventory 
 import type { Lockout } from '../lockout.js';
 import type { PasswordHashers } from '../passwords/hasher.js';
 import type { PasswordStore } from '../passwords/store.js';
-import { verifyPassword } from '../passwords/verify-password.js';
+import { matchedInactiveAccount, verifyPassword } from '../passwords/verify-password.js';
 import { ACR_MFA, escapeHtml, type OidcService } from '../oidc/provider.js';
 import type { IdentityStore, UserRecord } from '../store.js';
 import { normalizeEmail } from '../users.js';
@@ -381,13 +381,15 @@ export class SignInPages {
       // Unknown users cost one hash too and count against the typed name (no enumeration).
       await verifyPassword(
         { hashers: this.d.hashers, store: this.d.passwords, lockout: this.d.lockout },
-        { userId: user?.id, account: user?.id ?? `email:${email}`, ...(ip ? { ip } : {}), password: String(body['password'] ?? '') },
+        { userId: user?.id, account: user?.id ?? `email:${email}`, ...(ip ? { ip } : {}), password: String(body['password'] ?? ''), inactive: user !== undefined && user.status !== 'active' },
       );
       if (!user || user.status !== 'active') throw new PortcullisError('auth.invalid-credentials', 'invalid user name or password');
     } catch (e) {
       // The account aimed at, so a per-account attack can be traced before any lock; for a
       // name matching no user only that fact (the typed text may be a misplaced password).
-      this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: 'anonymous', reason: e instanceof PortcullisError ? e.code : 'internal', data: { ip: ip ?? null, ...(user ? { userId: user.id } : { unknownAccount: true }) } });
+      // `inactive`: the right password of an account that may not sign in (its holder is
+      // answered as for a wrong one): someone holds it.
+      this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: 'anonymous', reason: e instanceof PortcullisError ? e.code : 'internal', data: { ip: ip ?? null, ...(user ? { userId: user.id } : { unknownAccount: true }), ...(matchedInactiveAccount(e) ? { inactive: true } : {}) } });
       const status = e instanceof PortcullisError ? e.status : 500;
       return { page: this.loginPage(uid, csrf, messageOf(e), status) };
     }

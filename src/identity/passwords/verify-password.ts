@@ -21,6 +21,13 @@ export interface VerifyPasswordInput {
   account: string;
   ip?: string;
   password: string;
+  /**
+   * The account may not sign in (disabled). Its password is checked all the same, and the
+   * attempt fails `auth.invalid-credentials` whether the password is right or wrong, at the
+   * same cost: counted as a failure, no rehash. `matchedInactiveAccount` tells the two apart
+   * for the audit trail.
+   */
+  inactive?: boolean;
 }
 
 export interface VerifyPasswordResult {
@@ -28,9 +35,25 @@ export interface VerifyPasswordResult {
   rehashed: boolean;
 }
 
+/** The refusals of an inactive account's right password: known here only, never in the error's fields. */
+const MATCHED_INACTIVE = new WeakSet<PortcullisError>();
+
 /**
- * Throws `auth.invalid-credentials` (unknown user and wrong password alike),
- * `auth.throttled` or `auth.locked`.
+ * Whether `e` refused the right password of an inactive account (`inactive`), for the
+ * operator's audit event only: the error itself is the one a wrong password gets.
+ *
+ * @example
+ * audit.record({ …, data: { userId, ...(matchedInactiveAccount(e) ? { inactive: true } : {}) } });
+ */
+export function matchedInactiveAccount(e: unknown): boolean {
+  return e instanceof PortcullisError && MATCHED_INACTIVE.has(e);
+}
+
+const invalid = (): PortcullisError => new PortcullisError('auth.invalid-credentials', 'invalid user name or password');
+
+/**
+ * Throws `auth.invalid-credentials` (unknown user, wrong password, and any password of an
+ * `inactive` account alike), `auth.throttled` or `auth.locked`.
  *
  * @example
  * await verifyPassword({ hashers, store, lockout }, { userId: user?.id, account: user?.id ?? login, ip, password });
@@ -39,7 +62,12 @@ export async function verifyPassword(deps: VerifyPasswordDeps, input: VerifyPass
   return deps.lockout.guard({ account: input.account, ip: input.ip }, async () => {
     const stored = input.userId === undefined ? undefined : await deps.store.getPasswordHash(input.userId);
     const check = await deps.hashers.verify(stored, input.password);
-    if (!check.ok) throw new PortcullisError('auth.invalid-credentials', 'invalid user name or password');
+    if (!check.ok) throw invalid();
+    if (input.inactive === true) {
+      const e = invalid();
+      MATCHED_INACTIVE.add(e);
+      throw e;
+    }
     if (check.rehash !== undefined && stored !== undefined && input.userId !== undefined) {
       return { rehashed: await deps.store.replacePasswordHash(input.userId, stored, check.rehash) };
     }
