@@ -406,6 +406,14 @@ export class Lockout {
   }
 
   /**
+   * Forgets an account whose user was deleted: every count, delay and lock of both steps,
+   * in the ephemeral store and the durable one (the rows are data about a deleted person).
+   */
+  forgetAccount(account: string): Promise<void> {
+    return this.unlockAccount(account);
+  }
+
+  /**
    * Admin unlock of a client address (any spelling of it: `::ffff:10.0.0.1` is `10.0.0.1`);
    * for IPv6, of the prefix it is counted by (any address in the /64 unlocks the /64).
    */

@@ -168,6 +168,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
     serviceName: 'Portcullis',
     endSessions: (userId) => oidc.endAllSessions(userId),
     invites,
+    lockout,
   });
   const url = new URL(issuer);
   const webauthn = new WebAuthnCeremonies(store, ephemeral, clock, { rpId: id.webauthn.rpId ?? url.hostname, rpName: id.webauthn.rpName, origin: url.origin }, d.audit);

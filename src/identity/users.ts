@@ -18,6 +18,7 @@ import type { PasswordBlocklist } from './passwords/common-passwords.js';
 import type { PasswordHashers } from './passwords/hasher.js';
 import { factorInventory, usablePasskeys } from './factor-inventory.js';
 import type { Invites } from './invites.js';
+import type { Lockout } from './lockout.js';
 import { checkNewPassword } from './passwords/password-policy.js';
 import type { PasswordStore } from './passwords/store.js';
 import type { UserRecord, UserStore, WebAuthnStore } from './store.js';
@@ -40,6 +41,8 @@ export interface UserServiceDeps {
   endSessions?: (userId: string) => Promise<void>;
   /** The invite links, voided when the user is disabled or deleted. */
   invites?: Pick<Invites, 'revoke'>;
+  /** The sign-in counters, forgotten when the user is deleted. */
+  lockout?: Pick<Lockout, 'forgetAccount'>;
 }
 
 /** What the API shows of a user: never a hash or a secret. */
@@ -263,7 +266,13 @@ export class UserService {
     await this.d.invites?.revoke(id);
     await this.d.endSessions?.(id);
     if (!(await this.d.store.deleteUser(id))) throw new PortcullisError('not-found', 'no such user');
-    this.d.audit.record({ time: now, type: 'user.deleted', actor, data: { userId: id } });
+    // The deletion stands if the counters cannot be cleared now (they expire with their
+    // window and lock, the durable rows are purged then): the event says they are left.
+    const lockoutCleared = await (this.d.lockout?.forgetAccount(id) ?? Promise.resolve()).then(
+      () => true,
+      () => false,
+    );
+    this.d.audit.record({ time: now, type: 'user.deleted', actor, data: { userId: id, ...(lockoutCleared ? {} : { lockoutLeft: true }) } });
     await this.d.events.emit({ type: 'user.tokens-revoked', userId: id, before: now });
   }
 }
