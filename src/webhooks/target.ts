@@ -9,7 +9,9 @@
  * (100.64/10), link-local (169.254/16 with the cloud metadata address, fe80::/10),
  * unique-local (fc00::/7), site-local, multicast, broadcast, documentation and
  * benchmarking ranges, IETF protocol assignments, and IPv6 forms that embed an IPv4
- * address (mapped, NAT64, 6to4, Teredo) unless the embedded address is itself public.
+ * address (mapped, NAT64, 6to4, Teredo) unless the embedded address is itself public,
+ * however the IPv6 address is written (compressed or not, any case), and the RFC 2765
+ * translated form ::ffff:0:0:0/96.
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
@@ -37,6 +39,7 @@ for (const [net, bits] of [
   ['::', 128],
   ['::1', 128],
   ['::', 96],
+  ['::ffff:0:0:0', 96],
   ['64:ff9b:1::', 48],
   ['100::', 64],
   ['2001::', 23],
@@ -49,7 +52,12 @@ for (const [net, bits] of [
 ] as const)
   SPECIAL.addSubnet(net, bits, 'ipv6');
 
-/** The IPv4 address an IPv6 address embeds in its last 32 bits, for ::ffff:0:0/96 and 64:ff9b::/96. */
+/** An IPv6 address in its canonical text (RFC 5952: lower case, longest zero run compressed), as the URL parser writes it. */
+function canonicalIpv6(ip: string): string {
+  return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+}
+
+/** The IPv4 address an IPv6 address (canonical text) embeds in its last 32 bits, for ::ffff:0:0/96 and 64:ff9b::/96. */
 function embeddedIpv4(ip: string): string | undefined {
   const m = /^(?:::ffff:|64:ff9b::)(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/i.exec(ip);
   if (!m) return undefined;
@@ -69,7 +77,7 @@ export function isPublicAddress(ip: string): boolean {
   const family = isIP(ip);
   if (family === 4) return !SPECIAL.check(ip, 'ipv4');
   if (family !== 6) return false;
-  const v4 = embeddedIpv4(ip);
+  const v4 = embeddedIpv4(canonicalIpv6(ip));
   if (v4 !== undefined) return isPublicAddress(v4);
   return !SPECIAL.check(ip, 'ipv6');
 }
@@ -115,7 +123,7 @@ export function addressClass(ip: string): AddressClass | undefined {
   if (isPublicAddress(ip)) return undefined;
   const family = isIP(ip);
   if (family === 6) {
-    const v4 = embeddedIpv4(ip);
+    const v4 = embeddedIpv4(canonicalIpv6(ip));
     if (v4 !== undefined) return addressClass(v4);
   }
   if (family === 0) return 'reserved';
@@ -153,16 +161,27 @@ export function forbiddenHost(hostname: string): boolean {
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
+/** A resolver asked for every address of a name (`dns.lookup` with `all: true`). */
+export type ResolveAll = (hostname: string, options: LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
 /**
- * A `net.connect` lookup that resolves as usual and refuses when any resolved address is
- * not public (every address, so a round-robin name cannot slip one through).
+ * A `net.connect` lookup over `resolve` that refuses when any resolved address is not
+ * public (every address, so a round-robin name cannot slip one through). The connection
+ * goes to an address this one lookup returned: the address checked is the one connected to.
+ *
+ * @example new Agent({ connect: { lookup: publicOnlyLookupWith(dns.lookup) } })
  */
-export function publicOnlyLookup(hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-    if (err) return callback(err, []);
-    const bad = addresses.find((a) => !isPublicAddress(a.address));
-    if (bad !== undefined || addresses.length === 0) return callback(new ForbiddenTargetError(hostname, bad === undefined ? 'none' : addressClass(bad.address)!) as unknown as NodeJS.ErrnoException, []);
-    if ((options as LookupAllOptions).all) return callback(null, addresses);
-    callback(null, addresses[0]!.address, addresses[0]!.family);
-  });
+export function publicOnlyLookupWith(resolve: ResolveAll) {
+  return (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void => {
+    resolve(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, []);
+      const bad = addresses.find((a) => !isPublicAddress(a.address));
+      if (bad !== undefined || addresses.length === 0) return callback(new ForbiddenTargetError(hostname, bad === undefined ? 'none' : addressClass(bad.address)!) as unknown as NodeJS.ErrnoException, []);
+      if ((options as LookupAllOptions).all) return callback(null, addresses);
+      callback(null, addresses[0]!.address, addresses[0]!.family);
+    });
+  };
 }
+
+/** {@link publicOnlyLookupWith} over the system resolver (`dns.lookup`). */
+export const publicOnlyLookup = publicOnlyLookupWith(dnsLookup);
