@@ -142,6 +142,26 @@ test('webhook sender: a non-2xx answer is mfa.delivery-failed naming the status,
   }
 });
 
+test('attack: SSRF by redirect — a webhook provider answering 302 to another (internal) address is mfa.delivery-failed; the redirect is not followed', async () => {
+  let internalHits = 0;
+  const internal = await httpServer((_req, _body, res) => {
+    internalHits++;
+    res.writeHead(200).end();
+  });
+  const srv = await httpServer((_req, _body, res) => res.writeHead(302, { location: internal.url }).end());
+  try {
+    await assert.rejects(new WebhookSender({ url: srv.url }).send(message()), (e: { code?: string; message: string }) => {
+      assert.equal(e.code, 'mfa.delivery-failed');
+      assert.ok(!e.message.includes(internal.url), e.message);
+      return true;
+    });
+    assert.equal(internalHits, 0);
+  } finally {
+    await srv.close();
+    await internal.close();
+  }
+});
+
 test('webhook sender: a provider that does not answer in time is mfa.delivery-failed (timeout)', async () => {
   const srv = await httpServer((_req, _body, res) => setTimeout(() => res.writeHead(200).end(), 1_000));
   try {
