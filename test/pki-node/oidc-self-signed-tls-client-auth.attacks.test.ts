@@ -9,28 +9,18 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import * as client from 'openid-client';
-import { EKU, EXT, basicConstraintsValue, ekuValue, encodeName, encodeTbs, extension, randomSerial, signStructure } from '../../src/pki/certificate.js';
-import { toPem } from '../../src/pki/pem.js';
-import { fileSignerKind } from '../../src/pki/signer.js';
-import { testSecretBox } from '../pki/helpers.js';
 import type { TestNode } from '../support/portcullis.js';
-import { Browser, actionOf, consentAndReturnTo, csrfOf } from '../support/oidc-harness.js';
+import { jwkOf, selfSigned, type SelfSigned } from '../support/self-signed-certificate.js';
 import { REDIRECT, startOidcNode } from '../support/oidc-node.js';
+import { authorizationCode as codeOf, exchangeCode, postForm, type FlowTarget } from './oidc-mtls-flow.js';
 import { admin, echoUpstream, https } from './helpers.js';
 
 const AUD = 'https://orders.example.test';
 const EMAIL = 'ss-mtls-user@example.test';
 const PASSWORD = 'amber lantern quiet harbor';
 const HOUR = 3_600_000;
-
-interface SelfSigned {
-  cert: string;
-  key: string;
-  der: Buffer;
-}
 
 let node: TestNode;
 let up: Awaited<ReturnType<typeof echoUpstream>>;
@@ -40,53 +30,6 @@ let appId: string;
 let mine: SelfSigned;
 let expired: SelfSigned;
 let stranger: SelfSigned;
-
-/** A self-signed P-256 certificate valid from `notBefore` to `notAfter` (ms). */
-async function selfSigned(cn: string, notBefore: number, notAfter: number): Promise<SelfSigned> {
-  const { signer, pkcs8 } = await fileSignerKind(testSecretBox()).generate('P-256', `ss-${cn}`);
-  const name = encodeName([['CN', cn]]);
-  const tbs = encodeTbs({
-    serial: randomSerial(),
-    signatureAlgorithm: signer.signatureAlgorithm,
-    issuer: name,
-    subject: name,
-    notBefore: Math.floor(notBefore / 1000) * 1000,
-    notAfter: Math.floor(notAfter / 1000) * 1000,
-    spki: signer.spki,
-    extensions: [extension(EXT.basicConstraints, true, basicConstraintsValue(false)), extension(EXT.extKeyUsage, false, ekuValue([EKU.clientAuth]))],
-  });
-  const der = Buffer.from(await signStructure(tbs, signer));
-  const key = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }) as string;
-  return { cert: toPem(der, 'CERTIFICATE'), key, der };
-}
-
-/** The JWK of a certificate's key with the certificate as `x5c` (RFC 7517 §4.7). */
-const jwkOf = (c: SelfSigned) => ({ ...new X509Certificate(c.der).publicKey.export({ format: 'jwk' }), x5c: [c.der.toString('base64')] });
-
-/** The no-JavaScript browser of oidc-harness.ts over HTTPS, trusting the node's CA. */
-class TlsBrowser extends Browser {
-  private readonly jar = new Map<string, string>();
-
-  override async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}) {
-    const headers: Record<string, string> = { ...(init.headers ?? {}) };
-    if (this.jar.size) headers['cookie'] = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const body = init.form ? new URLSearchParams(init.form).toString() : undefined;
-    if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const r = await https(url, { ca, method: init.method ?? (body !== undefined ? 'POST' : 'GET'), headers, ...(body !== undefined ? { body } : {}) });
-    const setCookie = r.headers['set-cookie'];
-    for (const c of Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []) {
-      const [pair] = c.split(';');
-      const i = pair!.indexOf('=');
-      const value = pair!.slice(i + 1);
-      if (/expires=Thu, 01 Jan 1970/i.test(c) || value === '') this.jar.delete(pair!.slice(0, i));
-      else this.jar.set(pair!.slice(0, i), value);
-    }
-    const loc = typeof r.headers['location'] === 'string' ? new URL(r.headers['location'], url).toString() : undefined;
-    const h = new Headers();
-    for (const [k, v] of Object.entries(r.headers)) if (typeof v === 'string') h.set(k, v);
-    return { status: r.status, location: loc, body: r.text, headers: h, url };
-  }
-}
 
 before(async () => {
   up = await echoUpstream();
@@ -116,43 +59,12 @@ after(async () => {
   up?.server.close();
 });
 
-const form = (o: Record<string, string>) => new URLSearchParams(o).toString();
 const thumb = (c: SelfSigned) => createHash('sha256').update(c.der).digest('base64url');
 
-async function authorizationCode(): Promise<{ code: string; verifier: string }> {
-  const verifier = client.randomPKCECodeVerifier();
-  const url = new URL(`${issuer}/oauth2/authorize`);
-  url.search = new URLSearchParams({
-    client_id: appId,
-    response_type: 'code',
-    redirect_uri: REDIRECT,
-    scope: 'openid offline_access',
-    resource: AUD,
-    prompt: 'login consent',
-    state: client.randomState(),
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  }).toString();
-  const browser = new TlsBrowser();
-  let r = await browser.follow(url.toString(), issuer);
-  assert.match(r.body, /Sign in/, `expected the sign-in page, got ${r.status} ${r.body.slice(0, 300)}`);
-  r = await browser.request(actionOf(r.body, 'login', issuer), { form: { csrf: csrfOf(r.body), email: EMAIL, password: PASSWORD } });
-  const cb = await consentAndReturnTo(browser, r, issuer, REDIRECT);
-  return { code: cb.searchParams.get('code')!, verifier };
-}
-
-function post(path: string, fields: Record<string, string>, cert?: { cert: string; key: string }) {
-  return https(`${issuer}${path}`, {
-    ca,
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: form(fields),
-    ...(cert ? { cert: cert.cert, key: cert.key } : {}),
-  });
-}
-
-const exchange = (c: { code: string; verifier: string }, cert?: { cert: string; key: string }) =>
-  post('/oauth2/token', { grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: REDIRECT, client_id: appId, resource: AUD }, cert);
+const target = (): FlowTarget => ({ issuer, ca, clientId: appId, audience: AUD, email: EMAIL, password: PASSWORD });
+const authorizationCode = () => codeOf(target());
+const post = (path: string, fields: Record<string, string>, cert?: { cert: string; key: string }) => postForm(target(), path, fields, cert);
+const exchange = (c: { code: string; verifier: string }, cert?: { cert: string; key: string }) => exchangeCode(target(), c, cert);
 
 async function deniedRows() {
   await node.services.audit.flush();

@@ -9,12 +9,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import * as client from 'openid-client';
 import { FrozenClock } from '../../src/core/clock.js';
 import { issueCertificate } from '../../src/pki/issue.js';
 import type { TestNode } from '../support/portcullis.js';
-import { Browser, actionOf, consentAndReturnTo, csrfOf } from '../support/oidc-harness.js';
 import { REDIRECT, startOidcNode } from '../support/oidc-node.js';
+import { authorizationCode as codeOf, exchangeCode, postForm, type FlowTarget } from './oidc-mtls-flow.js';
 import { admin, clientCert, echoUpstream, https, TRUST_DOMAIN } from './helpers.js';
 
 const AUD = 'https://orders.example.test';
@@ -29,31 +28,6 @@ let appId: string;
 let otherId: string;
 let mine: { cert: string; key: string; serial: string };
 let theirs: { cert: string; key: string };
-
-/** The no-JavaScript browser of oidc-harness.ts over HTTPS, trusting the node's CA. */
-class TlsBrowser extends Browser {
-  private readonly jar = new Map<string, string>();
-
-  override async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}) {
-    const headers: Record<string, string> = { ...(init.headers ?? {}) };
-    if (this.jar.size) headers['cookie'] = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const body = init.form ? new URLSearchParams(init.form).toString() : undefined;
-    if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const r = await https(url, { ca, method: init.method ?? (body !== undefined ? 'POST' : 'GET'), headers, ...(body !== undefined ? { body } : {}) });
-    const setCookie = r.headers['set-cookie'];
-    for (const c of Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []) {
-      const [pair] = c.split(';');
-      const i = pair!.indexOf('=');
-      const value = pair!.slice(i + 1);
-      if (/expires=Thu, 01 Jan 1970/i.test(c) || value === '') this.jar.delete(pair!.slice(0, i));
-      else this.jar.set(pair!.slice(0, i), value);
-    }
-    const loc = typeof r.headers['location'] === 'string' ? new URL(r.headers['location'], url).toString() : undefined;
-    const h = new Headers();
-    for (const [k, v] of Object.entries(r.headers)) if (typeof v === 'string') h.set(k, v);
-    return { status: r.status, location: loc, body: r.text, headers: h, url };
-  }
-}
 
 before(async () => {
   up = await echoUpstream();
@@ -82,44 +56,12 @@ after(async () => {
   up?.server.close();
 });
 
-const form = (o: Record<string, string>) => new URLSearchParams(o).toString();
 const thumb = (pem: string) => createHash('sha256').update(new X509Certificate(pem).raw).digest('base64url');
 
-/** Signs the user in through the pages and returns the authorization code and its PKCE verifier. */
-async function authorizationCode(): Promise<{ code: string; verifier: string }> {
-  const verifier = client.randomPKCECodeVerifier();
-  const url = new URL(`${issuer}/oauth2/authorize`);
-  url.search = new URLSearchParams({
-    client_id: appId,
-    response_type: 'code',
-    redirect_uri: REDIRECT,
-    scope: 'openid offline_access',
-    resource: AUD,
-    prompt: 'login consent',
-    state: client.randomState(),
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  }).toString();
-  const browser = new TlsBrowser();
-  let r = await browser.follow(url.toString(), issuer);
-  assert.match(r.body, /Sign in/, `expected the sign-in page, got ${r.status} ${r.body.slice(0, 300)}`);
-  r = await browser.request(actionOf(r.body, 'login', issuer), { form: { csrf: csrfOf(r.body), email: EMAIL, password: PASSWORD } });
-  const cb = await consentAndReturnTo(browser, r, issuer, REDIRECT);
-  return { code: cb.searchParams.get('code')!, verifier };
-}
-
-function post(path: string, fields: Record<string, string>, cert?: { cert: string; key: string }) {
-  return https(`${issuer}${path}`, {
-    ca,
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: form(fields),
-    ...(cert ? { cert: cert.cert, key: cert.key } : {}),
-  });
-}
-
-const exchange = (c: { code: string; verifier: string }, cert?: { cert: string; key: string }) =>
-  post('/oauth2/token', { grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: REDIRECT, client_id: appId, resource: AUD }, cert);
+const target = (): FlowTarget => ({ issuer, ca, clientId: appId, audience: AUD, email: EMAIL, password: PASSWORD });
+const authorizationCode = () => codeOf(target());
+const post = (path: string, fields: Record<string, string>, cert?: { cert: string; key: string }) => postForm(target(), path, fields, cert);
+const exchange = (c: { code: string; verifier: string }, cert?: { cert: string; key: string }) => exchangeCode(target(), c, cert);
 
 async function deniedRows() {
   await node.services.audit.flush();
