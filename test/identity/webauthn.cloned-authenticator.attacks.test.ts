@@ -7,63 +7,31 @@
  * response: it neither raises the alarm nor suspends anything. Authenticators that keep
  * no counter (always 0) keep working. Real SQLite store, software authenticator.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { MemoryAuditSink } from '../../src/audit/sink.js';
-import { systemClock } from '../../src/core/clock.js';
-import { WebAuthnCeremonies } from '../../src/identity/pages/webauthn.js';
 import type { UserRecord } from '../../src/identity/store.js';
-import { openDurableStore, type DurableStore } from '../../src/store/index.js';
-import { MemoryEphemeralStore } from '../../src/store/memory/ephemeral.js';
 import { SoftAuthenticator, b64u } from './soft-authenticator.js';
+import { ceremoniesFixture, ORIGIN, RP_ID } from './webauthn-ceremonies-fixture.js';
 
-const RP_ID = 'login.example.test';
-const ORIGIN = `https://${RP_ID}`;
-const dir = mkdtempSync(join(tmpdir(), 'pc-webauthn-clone-'));
-let store: DurableStore;
-let ephemeral: MemoryEphemeralStore;
-let audit: MemoryAuditSink;
-let ceremonies: WebAuthnCeremonies;
-
-before(async () => {
-  store = await openDurableStore(`sqlite:${join(dir, 'p.db')}`);
-  ephemeral = new MemoryEphemeralStore();
-  audit = new MemoryAuditSink();
-  ceremonies = new WebAuthnCeremonies(store, ephemeral, systemClock, { rpId: RP_ID, rpName: 'Portcullis', origin: ORIGIN }, audit);
-});
-after(async () => {
-  await ephemeral.close();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-let n = 0;
-async function newUser(): Promise<UserRecord> {
-  const now = Date.now();
-  const u: UserRecord = { id: `usr_clone${++n}`, email: `clone${n}@example.test`, emailNormalized: `clone${n}@example.test`, status: 'active', mfaRequired: false, tokensRevokedBefore: 0, createdAt: now, updatedAt: now };
-  await store.createUser(u);
-  return u;
-}
+const fx = ceremoniesFixture('clone');
+const newUser = () => fx.newUser();
 
 async function registered(user: UserRecord) {
   const auth = new SoftAuthenticator(ORIGIN, RP_ID);
   const slot = `reg-${randomBytes(4).toString('hex')}`;
-  const options = (await ceremonies.registrationOptions(slot, user)) as { challenge: string };
-  const r = await ceremonies.verifyRegistration(slot, user.id, auth.register(options), 'Key');
+  const options = (await fx.ceremonies.registrationOptions(slot, user)) as { challenge: string };
+  const r = await fx.ceremonies.verifyRegistration(slot, user.id, auth.register(options), 'Key');
   return { auth, id: r.id };
 }
 
 function authenticate(userId: string | undefined, make: (o: { challenge: string }) => string): Promise<{ userId: string; userVerified: boolean }> {
   const slot = `auth-${randomBytes(4).toString('hex')}`;
-  return ceremonies.authenticationOptions(slot, userId).then((o) => ceremonies.verifyAuthentication(slot, userId, make(o as { challenge: string })));
+  return fx.ceremonies.authenticationOptions(slot, userId).then((o) => fx.ceremonies.verifyAuthentication(slot, userId, make(o as { challenge: string })));
 }
 
 const rejectsWith = (p: Promise<unknown>, code: string) => assert.rejects(p, (e: { code?: string }) => e.code === code);
-const suspensions = (id: string) => audit.events.filter((e) => e.type === 'webauthn.credential-suspended' && (e.data as { credential?: string } | null)?.credential === id);
+const suspensions = (id: string) => fx.audit.events.filter((e) => e.type === 'webauthn.credential-suspended' && (e.data as { credential?: string } | null)?.credential === id);
 
 test('attack: a clone used first (its counter ahead) — once the genuine key shows the counter went back, the credential is suspended: the clone is refused from then on, audited once', async () => {
   const user = await newUser();
@@ -74,7 +42,7 @@ test('attack: a clone used first (its counter ahead) — once the genuine key sh
   await authenticate(user.id, (o) => clone.assert(o, { counter: 50 }));
   // The genuine key comes next with a counter behind the stored one: a clone exists.
   await rejectsWith(authenticate(user.id, (o) => auth.assert(o, { counter: 6 })), 'webauthn.counter-regressed');
-  assert.ok((await store.getWebAuthnCredential(id))!.suspendedAt, 'the credential is flagged');
+  assert.ok((await fx.store.getWebAuthnCredential(id))!.suspendedAt, 'the credential is flagged');
   assert.equal(suspensions(id).length, 1);
   const ev = suspensions(id)[0]!;
   assert.equal(ev.reason, 'webauthn.counter-regressed');
@@ -83,7 +51,7 @@ test('attack: a clone used first (its counter ahead) — once the genuine key sh
   await rejectsWith(authenticate(user.id, (o) => clone.assert(o, { counter: 51 })), 'webauthn.credential-suspended');
   await rejectsWith(authenticate(undefined, (o) => clone.assert(o, { counter: 52, uv: true })), 'webauthn.credential-suspended');
   await rejectsWith(authenticate(user.id, (o) => auth.assert(o, { counter: 100 })), 'webauthn.credential-suspended');
-  assert.equal((await store.getWebAuthnCredential(id))!.counter, 50, 'no counter moved after the suspension');
+  assert.equal((await fx.store.getWebAuthnCredential(id))!.counter, 50, 'no counter moved after the suspension');
   assert.equal(suspensions(id).length, 1, 'suspended once');
 });
 
@@ -98,7 +66,7 @@ test('attack: a forged assertion (signature does not verify) with a counter behi
   };
   await rejectsWith(authenticate(user.id, forged), 'webauthn.invalid-response');
   await rejectsWith(authenticate(undefined, forged), 'webauthn.invalid-response');
-  assert.equal((await store.getWebAuthnCredential(id))!.suspendedAt, null);
+  assert.equal((await fx.store.getWebAuthnCredential(id))!.suspendedAt, null);
   assert.equal(suspensions(id).length, 0);
   assert.deepEqual(await authenticate(user.id, (o) => auth.assert(o, { counter: 10 })), { userId: user.id, userVerified: false });
 });
@@ -120,6 +88,6 @@ test('authenticators that keep no counter (always 0, synced passkeys) keep worki
   const user = await newUser();
   const { auth, id } = await registered(user);
   for (let i = 0; i < 3; i++) await authenticate(i % 2 ? undefined : user.id, (o) => auth.assert(o, { counter: 0, uv: true }));
-  assert.equal((await store.getWebAuthnCredential(id))!.suspendedAt, null);
+  assert.equal((await fx.store.getWebAuthnCredential(id))!.suspendedAt, null);
   assert.equal(suspensions(id).length, 0);
 });

@@ -8,63 +8,31 @@
  * such an assertion itself: `webauthn.invalid-response`, 400, audited as the other refusals.
  * Real SQLite store and sign-in pages, software authenticator.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as client from 'openid-client';
-import { MemoryAuditSink } from '../../src/audit/sink.js';
-import { systemClock } from '../../src/core/clock.js';
 import { PortcullisError } from '../../src/core/errors.js';
-import { WebAuthnCeremonies } from '../../src/identity/pages/webauthn.js';
 import type { UserRecord } from '../../src/identity/store.js';
-import { openDurableStore, type DurableStore } from '../../src/store/index.js';
-import { MemoryEphemeralStore } from '../../src/store/memory/ephemeral.js';
 import { Browser, csrfOf, startIdentity, submitForm, type Identity } from '../support/oidc-harness.js';
 import { authorizationRequest } from '../support/oidc-node.js';
 import { SoftAuthenticator } from './soft-authenticator.js';
+import { ceremoniesFixture, ORIGIN, RP_ID } from './webauthn-ceremonies-fixture.js';
 
-const RP_ID = 'login.example.test';
-const ORIGIN = `https://${RP_ID}`;
 const FRAMED = [{ crossOrigin: true }, { crossOrigin: true, topOrigin: 'https://evil.example' }, { topOrigin: 'https://evil.example' }, { crossOrigin: 'true' }];
-const dir = mkdtempSync(join(tmpdir(), 'pc-webauthn-xo-'));
-let store: DurableStore;
-let ephemeral: MemoryEphemeralStore;
-let audit: MemoryAuditSink;
-let ceremonies: WebAuthnCeremonies;
-
-before(async () => {
-  store = await openDurableStore(`sqlite:${join(dir, 'p.db')}`);
-  ephemeral = new MemoryEphemeralStore();
-  audit = new MemoryAuditSink();
-  ceremonies = new WebAuthnCeremonies(store, ephemeral, systemClock, { rpId: RP_ID, rpName: 'Portcullis', origin: ORIGIN }, audit);
-});
-after(async () => {
-  await ephemeral.close();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-let n = 0;
-async function newUser(): Promise<UserRecord> {
-  const now = Date.now();
-  const u: UserRecord = { id: `usr_xo${++n}`, email: `xo${n}@example.test`, emailNormalized: `xo${n}@example.test`, status: 'active', mfaRequired: false, tokensRevokedBefore: 0, createdAt: now, updatedAt: now };
-  await store.createUser(u);
-  return u;
-}
+const fx = ceremoniesFixture('xo');
+const newUser = () => fx.newUser();
 
 async function register(user: UserRecord, auth: SoftAuthenticator) {
   const slot = `reg-${randomBytes(4).toString('hex')}`;
-  const options = (await ceremonies.registrationOptions(slot, user)) as { challenge: string };
-  return ceremonies.verifyRegistration(slot, user.id, auth.register(options), 'Key');
+  const options = (await fx.ceremonies.registrationOptions(slot, user)) as { challenge: string };
+  return fx.ceremonies.verifyRegistration(slot, user.id, auth.register(options), 'Key');
 }
 
 async function authenticate(userId: string | undefined, auth: SoftAuthenticator) {
   const slot = `auth-${randomBytes(4).toString('hex')}`;
-  const options = (await ceremonies.authenticationOptions(slot, userId)) as { challenge: string };
-  return ceremonies.verifyAuthentication(slot, userId, auth.assert(options, { uv: true }));
+  const options = (await fx.ceremonies.authenticationOptions(slot, userId)) as { challenge: string };
+  return fx.ceremonies.verifyAuthentication(slot, userId, auth.assert(options, { uv: true }));
 }
 
 const crossOriginRefusal = (e: unknown) => e instanceof PortcullisError && e.code === 'webauthn.invalid-response' && e.status === 400 && /cross-origin/.test(e.message);
@@ -75,8 +43,8 @@ test('attack: a registration made in a cross-origin iframe (crossOrigin true, a 
     const auth = new SoftAuthenticator(ORIGIN, RP_ID);
     auth.clientDataFields = fields;
     await assert.rejects(register(user, auth), crossOriginRefusal, JSON.stringify(fields));
-    assert.deepEqual(await store.listWebAuthnCredentials(user.id), []);
-    const refused = audit.events.filter((e) => e.type === 'webauthn.registration-refused' && e.data?.['userId'] === user.id);
+    assert.deepEqual(await fx.store.listWebAuthnCredentials(user.id), []);
+    const refused = fx.audit.events.filter((e) => e.type === 'webauthn.registration-refused' && e.data?.['userId'] === user.id);
     assert.deepEqual(refused.map((e) => e.reason), ['webauthn.invalid-response']);
   }
 });
@@ -86,13 +54,13 @@ test('attack: an assertion made in a cross-origin iframe is refused, as a second
   const auth = new SoftAuthenticator(ORIGIN, RP_ID);
   const { id } = await register(user, auth);
   await authenticate(user.id, auth);
-  const counter = (await store.getWebAuthnCredential(id))!.counter;
+  const counter = (await fx.store.getWebAuthnCredential(id))!.counter;
   for (const fields of FRAMED) {
     auth.clientDataFields = fields;
     await assert.rejects(authenticate(user.id, auth), crossOriginRefusal, JSON.stringify(fields));
     await assert.rejects(authenticate(undefined, auth), crossOriginRefusal, JSON.stringify(fields));
   }
-  const after = (await store.getWebAuthnCredential(id))!;
+  const after = (await fx.store.getWebAuthnCredential(id))!;
   assert.equal(after.counter, counter);
   assert.equal(after.suspendedAt, null);
   auth.clientDataFields = {};
