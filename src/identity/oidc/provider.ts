@@ -273,49 +273,33 @@ function clientMetadata(app: AppRecord, mtls: OidcMtls | undefined): Record<stri
   const grants = (app.grantTypes ?? []).filter((g) => g === 'authorization_code' || g === 'refresh_token');
   if (!grants.includes('authorization_code') || !(app.redirectUris?.length)) return undefined;
   const isPublic = app.appType === 'public';
-  if (!isPublic && app.tokenEndpointAuthMethod === 'self_signed_tls_client_auth') {
-    // RFC 8705 §2.2.2: oidc-provider matches the certificate by the x5t#S256 of the keys' x5c; a key without one matches nothing
-    const keys = (app.jwks ?? []).filter((k) => Array.isArray(k.x5c) && k.x5c.length > 0);
-    if (mtls === undefined || keys.length === 0) return undefined;
-    return {
-      client_id: app.clientId,
-      client_name: app.name,
-      redirect_uris: app.redirectUris,
-      post_logout_redirect_uris: app.postLogoutRedirectUris ?? [],
-      grant_types: grants,
-      response_types: ['code'],
-      token_endpoint_auth_method: 'self_signed_tls_client_auth',
-      jwks: { keys },
-      // RFC 8705 §3: access tokens bound to the certificate the app authenticated with.
-      tls_client_certificate_bound_access_tokens: true,
-    };
-  }
-  if (!isPublic && app.tokenEndpointAuthMethod === 'tls_client_auth') {
-    const mtlsTrustDomain = mtls?.verifyTlsClient ? mtls.trustDomain : undefined;
-    if (mtlsTrustDomain === undefined) return undefined;
-    return {
-      client_id: app.clientId,
-      client_name: app.name,
-      redirect_uris: app.redirectUris,
-      post_logout_redirect_uris: app.postLogoutRedirectUris ?? [],
-      grant_types: grants,
-      response_types: ['code'],
-      token_endpoint_auth_method: 'tls_client_auth',
-      // RFC 8705 §2.1.2: the certificate's URI SAN, as the Portcullis CA writes it for this app.
-      tls_client_auth_san_uri: spiffeId(mtlsTrustDomain, app.clientId),
-      // RFC 8705 §3: access tokens bound to the certificate the app authenticated with.
-      tls_client_certificate_bound_access_tokens: true,
-    };
-  }
-  const m: Record<string, unknown> = {
+  const common = {
     client_id: app.clientId,
     client_name: app.name,
     redirect_uris: app.redirectUris,
     post_logout_redirect_uris: app.postLogoutRedirectUris ?? [],
     grant_types: grants,
     response_types: ['code'],
-    token_endpoint_auth_method: isPublic ? 'none' : app.tokenEndpointAuthMethod,
   };
+  if (!isPublic && app.tokenEndpointAuthMethod === 'self_signed_tls_client_auth') {
+    // RFC 8705 §2.2.2: oidc-provider matches the certificate by the x5t#S256 of the keys' x5c; a key without one matches nothing
+    const keys = (app.jwks ?? []).filter((k) => Array.isArray(k.x5c) && k.x5c.length > 0);
+    if (mtls === undefined || keys.length === 0) return undefined;
+    // RFC 8705 §3: access tokens bound to the certificate the app authenticated with.
+    return { ...common, token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys }, tls_client_certificate_bound_access_tokens: true };
+  }
+  if (!isPublic && app.tokenEndpointAuthMethod === 'tls_client_auth') {
+    const mtlsTrustDomain = mtls?.verifyTlsClient ? mtls.trustDomain : undefined;
+    if (mtlsTrustDomain === undefined) return undefined;
+    return {
+      ...common,
+      token_endpoint_auth_method: 'tls_client_auth',
+      // RFC 8705 §2.1.2: the certificate's URI SAN, as the Portcullis CA writes it for this app.
+      tls_client_auth_san_uri: spiffeId(mtlsTrustDomain, app.clientId),
+      tls_client_certificate_bound_access_tokens: true,
+    };
+  }
+  const m: Record<string, unknown> = { ...common, token_endpoint_auth_method: isPublic ? 'none' : app.tokenEndpointAuthMethod };
   // Not the secret: its verifier, compared by compareClientSecret below. Symmetric
   // (HS*, client_secret_jwt) uses of it are disabled in the configuration.
   if (!isPublic && app.tokenEndpointAuthMethod !== 'private_key_jwt') m['client_secret'] = app.secretVerifier ?? `none:${randomId(16)}`;
