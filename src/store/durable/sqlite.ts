@@ -162,6 +162,28 @@ const open = new Map<string, Shared>();
  * one must share: checked before SQLite opens anything (it would create a -wal of its own),
  * and by every commit after.
  */
+/**
+ * `PRAGMA journal_mode = WAL`, retried while another process holds the file: two processes
+ * switching a fresh (rollback-journal) file at once both read it under a shared lock and
+ * both ask for the exclusive one, and SQLite answers the second SQLITE_BUSY at once, without
+ * its busy handler (which would deadlock there). At open nothing else runs yet, so the wait
+ * is a plain sleep, up to SQLITE_BUSY_TIMEOUT_MS in all.
+ */
+function switchToWal(conn: BetterSqlite3.Database): boolean {
+  const deadline = Date.now() + SQLITE_BUSY_TIMEOUT_MS;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      return conn.pragma('journal_mode = WAL', { simple: true }) === 'wal';
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() + pause > deadline) throw e;
+      Atomics.wait(SLEEP, 0, 0, pause);
+    }
+  }
+}
+
+/** A cell nothing ever notifies: `Atomics.wait` on it is a synchronous sleep. */
+const SLEEP = new Int32Array(new SharedArrayBuffer(4));
+
 function connect(path: string, first: Opened | undefined): Omit<Shared, 'refs' | 'registered'> & { opened: Opened | undefined } {
   if (first !== undefined) fileCheck(path, first)();
   if (path !== ':memory:') {
@@ -178,7 +200,7 @@ function connect(path: string, first: Opened | undefined): Omit<Shared, 'refs' |
     const db = path === ':memory:' ? undefined : fileId(path);
     // at open, waiting inside SQLite is fine (nothing else runs yet; another node may be switching the file to WAL)
     conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-    const wal = conn.pragma('journal_mode = WAL', { simple: true }) === 'wal';
+    const wal = switchToWal(conn);
     conn.pragma('synchronous = FULL');
     conn.pragma('foreign_keys = ON');
     if (db !== undefined) {
