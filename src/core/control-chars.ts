@@ -27,8 +27,8 @@ export function escapeControls(text: string): string {
   });
 }
 
-/** Any control character, DEL, or a Unicode line separator or bidirectional control: none belongs in a one-line name. */
-const NOT_IN_NAME = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+/** Any control character, DEL, or a Unicode line separator or bidirectional control (what a terminal acts on): none belongs in a one-line name. */
+const NOT_IN_NAME = new RegExp(TERMINAL_UNSAFE.source);
 
 /**
  * Why `name` is no one-line name (the first control character in it, as `U+XXXX`), or
