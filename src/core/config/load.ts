@@ -4,11 +4,13 @@
  *
  * Environment overrides name a path with `__` between segments and UPPER_SNAKE for
  * camelCase keys: `PORTCULLIS_TOKENS__ACCESS_TOKEN_TTL=5m` sets `tokens.accessTokenTtl`.
- * Values are parsed as YAML scalars/flow collections, so `PORTCULLIS_PLANES=[gateway]` works.
+ * A string key takes the value as written (a password `!Passw0rd` or `s3cret #2` is no YAML
+ * tag or comment), unless it is quoted; other values are parsed as YAML scalars/flow
+ * collections, so `PORTCULLIS_PLANES=[gateway]` works.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, parse as parseYamlValue, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { fsErrorText, PortcullisError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
@@ -56,6 +58,7 @@ export const NOT_CONFIG = new Set(['PORTCULLIS_CONFIG', 'PORTCULLIS_DIR', 'PORTC
 const snakeToCamel = (s: string) => s.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 
 interface KeyNode {
+  type?: string | string[];
   properties?: Record<string, KeyNode>;
   additionalProperties?: KeyNode | boolean;
   anyOf?: KeyNode[];
@@ -85,6 +88,24 @@ function schemaKey(node: KeyNode | undefined, segment: string): { key: string; n
     if (alt.additionalProperties && typeof alt.additionalProperties === 'object') return { key: snakeToCamel(segment), node: alt.additionalProperties };
   }
   return undefined;
+}
+
+/**
+ * The value of an override: as written for a key that takes a string only (unless quoted:
+ * `""` is the empty string), else as YAML reads it. A value YAML reads only with an error or
+ * a warning (an unknown tag `!x`, a directive) is taken as written too, for the schema to
+ * refuse with its location; YAML never prints it (a warning would carry a secret to stderr).
+ */
+function envValue(value: string, node: KeyNode | undefined): unknown {
+  const quoted = /^\s*(["']).*\1\s*$/s.test(value);
+  if (node?.type === 'string' && !quoted) return value;
+  const doc = parseDocument(value, { logLevel: 'silent', prettyErrors: false });
+  if (doc.errors.length > 0 || doc.warnings.length > 0) return value;
+  try {
+    return doc.toJS({ maxAliasCount: 0 }) ?? value;
+  } catch {
+    return value;
+  }
 }
 
 /**
@@ -121,13 +142,7 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
       if (!node[seg] || typeof node[seg] !== 'object') node[seg] = {};
       node = node[seg] as Record<string, unknown>;
     }
-    let parsed: unknown = value;
-    try {
-      parsed = parseYamlValue(value);
-    } catch {
-      parsed = value;
-    }
-    node[segments[segments.length - 1]!] = parsed ?? value;
+    node[segments[segments.length - 1]!] = envValue(value, schema);
     setBy?.set(segments.join('.'), name);
   }
   return out;
