@@ -434,10 +434,18 @@ export const configSchema = z.strictObject({
         .enum(['auto', 'files', 'off'])
         .default('auto')
         .describe('`auto`: the identity plane and the gateway serve HTTPS with a certificate from the built-in CA for their listen hosts, renewed without a restart; `files`: use certFile/keyFile (re-read when they change); `off`: plain HTTP (behind a TLS-terminating proxy only). The admin plane always stays plain HTTP: keep it on loopback.'),
-      certFile: z.string().optional().describe('mode files: PEM certificate chain (leaf first), relative to the config directory.'),
-      keyFile: z.string().optional().describe('mode files: PEM private key.'),
+      certFile: z.string().optional().describe('mode files (and only there): PEM certificate chain (leaf first), relative to the config directory.'),
+      keyFile: z.string().optional().describe('mode files (and only there): PEM private key.'),
       minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version accepted.'),
-      hosts: z.array(z.string().min(1)).default([]).describe('mode auto: extra DNS names or IP addresses for the server certificate (the listen hosts, the issuer host, localhost and 127.0.0.1 are always included).'),
+      hosts: z.array(z.string().min(1)).default([]).describe('mode auto (and only there): extra DNS names or IP addresses for the server certificate (the listen hosts, the issuer host, localhost and 127.0.0.1 are always included).'),
+    })
+    .superRefine((t, ctx) => {
+      // a setting of another mode would be accepted and never applied
+      for (const k of ['certFile', 'keyFile'] as const) {
+        if (t.mode === 'files' && t[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'tls.mode files needs tls.certFile and tls.keyFile' });
+        if (t.mode !== 'files' && t[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `applies to tls.mode files only (the mode is ${t.mode}): set mode: files to serve this certificate, or remove it` });
+      }
+      if (t.mode !== 'auto' && t.hosts.length > 0) ctx.addIssue({ code: 'custom', path: ['hosts'], message: `applies to tls.mode auto only (the mode is ${t.mode}): the names come from the certificate in tls.certFile` });
     })
     .prefault({})
     .describe('TLS of the listeners.'),
