@@ -17,7 +17,9 @@
  * encrypted to the app's newest registered public encryption key or symmetric key,
  * bound to the same `aud`/`pc_app` and to the request (`pc_rid` = its X-Request-Id, or
  * one the gateway makes and returns in X-Request-Id), so a recorded response replayed
- * for another request fails the client's check, and sent as `application/jose`. What is encrypted is
+ * for another request fails the client's check, and marked as a response (`pc_dir:
+ * "response"`, which a request body may not carry: one made with the app's symmetric key is
+ * not taken back as a request), and sent as `application/jose`. What is encrypted is
  * the representation itself (RFC 9110 §8.4): the upstream is asked for `identity`
  * (the client's Accept-Encoding and Range are not passed on), a gzip/deflate/br body it
  * sends anyway is decoded first, any other coding is refused (502
@@ -172,7 +174,7 @@ export function encryptionSteps(route: RouteConfig, req: EncryptionRequirement, 
         throw new PortcullisError('jwe.unknown-key', `the route encrypts responses to the app's ${mode === 'app-public-key' ? 'registered public' : 'symmetric'} encryption key and the app has none`);
       }
       const requestId = requestIdOf(ctx);
-      const context: JweContext = { aud, app, requestId };
+      const context: JweContext = { aud, app, requestId, response: true };
       // ask for the whole identity representation: what is encrypted is the plaintext itself
       ctx.headers.forward = askForIdentity(ctx.headers.forward, true);
       const hook: ResponseHook = async (coded: UpstreamResponse) => {

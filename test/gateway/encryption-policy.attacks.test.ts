@@ -310,6 +310,14 @@ describe('encrypted responses', () => {
     assert.equal(headerOf(await none.text())['pc_rid'], rid);
   });
 
+  test("attack: an encrypted response (app's symmetric key, same aud and pc_app) reflected back as a request body is refused as jwe.context-mismatch, the upstream sees nothing", async () => {
+    const res = await fetch(`${p.gateway}/encsym/x`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200);
+    const recorded = await res.text();
+    assert.equal(headerOf(recorded)['pc_dir'], 'response', 'a response says it is one');
+    await refused(() => send('/enc/orders', recorded), 'jwe.context-mismatch');
+  });
+
   test('an X-Request-Id that cannot be bound (control characters, over 200 characters, sent twice) on a response-encrypting route: 400 request.invalid', async () => {
     const seen = p.upstream.seen.length;
     for (const headers of [{ 'x-request-id': 'a'.repeat(201) }, { 'x-request-id': 'ré' }, { 'x-request-id': 'a, b' }]) {

@@ -15,7 +15,7 @@ import { flattenedDecrypt, errors as joseErrors, type FlattenedJWE, type General
 import { PortcullisError } from '../../core/errors.js';
 import { assertDecryptionUse, assertKeyFitsAlg, joseKey, keyFacts, type JweKeyMaterial, type KeyFacts } from './key-check.js';
 import { decodeB64url, decryptSymmetric } from './symmetric.js';
-import { CONTEXT_HEADERS, DEFAULT_MAX_JWE_BYTES, JWE_ALGS, MAX_RECIPIENTS, type JweAlg, type JweContext } from './policy.js';
+import { CONTEXT_HEADERS, DEFAULT_MAX_JWE_BYTES, JWE_ALGS, MAX_RECIPIENTS, RESPONSE_DIRECTION, type JweAlg, type JweContext } from './policy.js';
 
 /** A key that may decrypt, as the lookup returns it. */
 export interface JweDecryptionKey {
@@ -231,6 +231,11 @@ function checkContext(h: Header, ctx: JweContext): void {
     if (h[name] !== want) {
       throw new PortcullisError('jwe.context-mismatch', `the protected header ${name} does not name this ${name === 'aud' ? 'route' : name === 'pc_app' ? 'app' : 'request'}`);
     }
+  }
+  // the direction is always checked: a response is not a request, whatever else it binds
+  const dir = h[CONTEXT_HEADERS.response];
+  if (ctx.response === true ? dir !== RESPONSE_DIRECTION : dir !== undefined) {
+    throw new PortcullisError('jwe.context-mismatch', ctx.response === true ? 'the JWE is not a response' : 'the JWE is a response, not a request');
   }
 }
 

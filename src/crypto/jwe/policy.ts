@@ -49,14 +49,24 @@ export interface JweContext {
   app?: string;
   /** Request id, e.g. to bind a response to its request: protected header `pc_rid`. */
   requestId?: string;
+  /**
+   * A response of the gateway: protected header `pc_dir: "response"`. A request carries no
+   * `pc_dir`, so a response made with an app's symmetric key (same `aud` and `pc_app`) is
+   * not taken back as a request body (reflection).
+   */
+  response?: boolean;
 }
 
-export const CONTEXT_HEADERS = { aud: 'aud', app: 'pc_app', requestId: 'pc_rid' } as const satisfies Record<keyof JweContext, string>;
+export const CONTEXT_HEADERS = { aud: 'aud', app: 'pc_app', requestId: 'pc_rid', response: 'pc_dir' } as const satisfies Record<keyof JweContext, string>;
+
+/** The value of the direction member (`pc_dir`) of a response. */
+export const RESPONSE_DIRECTION = 'response';
 
 /** The protected header members that carry `ctx`. */
 export function contextHeader(ctx: JweContext): Record<string, string> {
   const h: Record<string, string> = { [CONTEXT_HEADERS.aud]: ctx.aud };
   if (ctx.app !== undefined) h[CONTEXT_HEADERS.app] = ctx.app;
   if (ctx.requestId !== undefined) h[CONTEXT_HEADERS.requestId] = ctx.requestId;
+  if (ctx.response === true) h[CONTEXT_HEADERS.response] = RESPONSE_DIRECTION;
   return h;
 }
