@@ -24,6 +24,9 @@
  * (the client's Accept-Encoding and Range are not passed on), a gzip/deflate/br body it
  * sends anyway is decoded first, any other coding is refused (502
  * `upstream.content-coding`, content-coding.ts), and the answer carries no Content-Encoding.
+ * Neither it nor an answer without content (HEAD, 204, 304) carries a field of the
+ * plaintext (ETag, digests, length), and a GET's If-None-Match is not passed on: each would
+ * confirm a guessed plaintext to any hop.
  *
  * A response encrypted with the app's `dir` key is one AES-GCM invocation with a random
  * IV under that long-lived key, so it is counted against the key's limit (NIST SP 800-38D
@@ -90,8 +93,11 @@ function headerOf(flat: readonly string[], lowerName: string): string | undefine
   return undefined;
 }
 
-/** Response fields that describe the plaintext and are wrong for the ciphertext. */
-const PLAINTEXT_FIELDS = new Set(['content-type', 'content-length', 'content-digest', 'repr-digest', 'etag', 'content-md5', 'content-encoding', 'content-range', 'accept-ranges']);
+/**
+ * Response fields that describe the plaintext and are wrong for the ciphertext; a validator
+ * or a digest (RFC 3230 `Digest` too) would also confirm a guessed plaintext to any hop.
+ */
+const PLAINTEXT_FIELDS = new Set(['content-type', 'content-length', 'content-digest', 'repr-digest', 'digest', 'etag', 'content-md5', 'content-encoding', 'content-range', 'accept-ranges']);
 
 /** A request id that can be bound: 1 to 200 visible ASCII characters. */
 const REQUEST_ID = /^[\x21-\x7E]{1,200}$/;
@@ -111,6 +117,17 @@ function requestIdOf(ctx: RequestContext): string {
 }
 
 const PLAINTEXT_FIELDS_AND_ID = new Set([...PLAINTEXT_FIELDS, 'x-request-id']);
+
+/**
+ * The forwarded fields without `If-None-Match` on GET and HEAD: the client is never shown
+ * the plaintext's ETag, so one it sends is a guess, and a 304 would confirm it.
+ */
+function withoutValidatorGuess(forward: string[], method: string | undefined): string[] {
+  if (method !== 'GET' && method !== 'HEAD') return forward;
+  const out: string[] = [];
+  for (let i = 0; i < forward.length; i += 2) if (forward[i]!.toLowerCase() !== 'if-none-match') out.push(forward[i]!, forward[i + 1]!);
+  return out;
+}
 
 /**
  * Builds the `require.encryption` steps of a route: request decryption and/or the
@@ -176,11 +193,12 @@ export function encryptionSteps(route: RouteConfig, req: EncryptionRequirement, 
       const requestId = requestIdOf(ctx);
       const context: JweContext = { aud, app, requestId, response: true };
       // ask for the whole identity representation: what is encrypted is the plaintext itself
-      ctx.headers.forward = askForIdentity(ctx.headers.forward, true);
+      ctx.headers.forward = withoutValidatorGuess(askForIdentity(ctx.headers.forward, true), ctx.req.method);
       const hook: ResponseHook = async (coded: UpstreamResponse) => {
-        if (coded.body.length === 0) return coded;
         const r = await withoutContentCoding(coded);
         const plain = r.body;
+        // no content (HEAD, 204, 304): nothing to encrypt, but its fields describe the same plaintext
+        if (plain.length === 0) return { ...r, headers: setHeader(r.headers, 'x-request-id', requestId, PLAINTEXT_FIELDS_AND_ID) };
         const cty = headerOf(r.headers, 'content-type');
         const jwe = await encryptBody(plain, { key: key.key, alg: key.alg, kid: key.kid, context, ...(cty !== undefined ? { cty } : {}) });
         const body = Buffer.from(jwe, 'latin1');
