@@ -295,25 +295,43 @@ function target(req: HttpRequestLike): Target {
 
 const HEX = '0123456789ABCDEF';
 
-/** URL Standard application/x-www-form-urlencoded parsing of one name or value (`+` is a space, `%XX` a byte, UTF-8 decoded). */
-function formDecode(raw: string): string {
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/** The bytes of one application/x-www-form-urlencoded name or value (URL Standard): `+` is a space, `%XX` a byte. */
+function formBytes(raw: string): Uint8Array {
   const bytes: number[] = [];
-  const enc = new TextEncoder();
   for (let i = 0; i < raw.length; i++) {
     const ch = raw[i]!;
     if (ch === '+') bytes.push(0x20);
     else if (ch === '%' && /^[0-9a-fA-F]{2}$/.test(raw.slice(i + 1, i + 3))) {
       bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));
       i += 2;
-    } else bytes.push(...enc.encode(ch));
+    } else bytes.push(...utf8.encode(ch));
   }
-  return new TextDecoder().decode(new Uint8Array(bytes));
+  return new Uint8Array(bytes);
 }
+
+/**
+ * One form-urlencoded name or value, UTF-8 decoded; undefined when its bytes are not
+ * UTF-8. The URL Standard puts U+FFFD for those, so `%FF`, `%FE` and `%EF%BF%BD` would
+ * be one component value: covered bytes a MITM could change without breaking the signature.
+ */
+function formDecode(raw: string): string | undefined {
+  if (!raw.includes('%') && !raw.includes('+')) return raw;
+  try {
+    return utf8Strict.decode(formBytes(raw));
+  } catch {
+    return undefined;
+  }
+}
+
+const notUtf8 = (name: string): PortcullisError => malformed(`query parameter "${name}" is not UTF-8 once decoded, so its value is ambiguous (RFC 9421 §2.2.8 would replace the bytes)`);
 
 /** "Percent-encode after encoding" with the application/x-www-form-urlencoded set; a space is %20 (RFC 9421 §2.2.8 example). */
 export function formEncode(s: string): string {
   let out = '';
-  for (const b of new TextEncoder().encode(s)) {
+  for (const b of utf8.encode(s)) {
     if ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2a || b === 0x2d || b === 0x2e || b === 0x5f) out += String.fromCharCode(b);
     else out += '%' + HEX[b >> 4] + HEX[b & 15];
   }
@@ -325,11 +343,19 @@ function queryParam(query: string | undefined, name: string): string {
   for (const pair of (query ?? '').split('&')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
-    const n = formEncode(formDecode(eq < 0 ? pair : pair.slice(0, eq)));
-    if (n !== name) continue;
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    const decoded = formDecode(rawName);
+    // a name that is not UTF-8 is no covered name, but one U+FFFD would make it the same as one is ambiguous
+    if (decoded === undefined) {
+      if (name.includes('%EF%BF%BD') && formEncode(new TextDecoder().decode(formBytes(rawName))) === name) throw notUtf8(name);
+      continue;
+    }
+    if (formEncode(decoded) !== name) continue;
     // §2.2.8: "If a parameter name occurs multiple times in a request, the named query parameter MUST NOT be included."
     if (found !== undefined) throw missing(`query parameter "${name}" occurs more than once and cannot be covered`);
-    found = formEncode(formDecode(eq < 0 ? '' : pair.slice(eq + 1)));
+    const value = formDecode(eq < 0 ? '' : pair.slice(eq + 1));
+    if (value === undefined) throw notUtf8(name);
+    found = formEncode(value);
   }
   // §2.2.8: a named parameter that does not occur "MUST cause an error in the signature base generation"
   if (found === undefined) throw missing(`query parameter "${name}" is absent`);

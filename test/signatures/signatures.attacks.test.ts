@@ -207,6 +207,36 @@ describe('signature attacks', () => {
     await rejects(verify(req), 'signature.component-missing');
   });
 
+  it('query parameter malleability: a covered @query-param whose bytes are not UTF-8 (?to=%FF, a MITM sends %FE: both decode to U+FFFD) → signature.malformed', async () => {
+    const components = ['@method', '@path', '@query-param;name="to"'];
+    // the signer cannot produce the value unambiguously either
+    await rejects(
+      signMessage({ method: 'GET', url: 'https://api.example.com/pay?to=%FF', headers: new Headers() }, { key: hmacKey, alg: 'hmac-sha256', keyid: 'app-hmac', components, clock }),
+      'signature.malformed',
+    );
+    // a signature made over the lossy value (as an RFC-literal signer would) never verifies for another byte
+    const headers = new Headers();
+    const lossy = { method: 'GET', url: 'https://api.example.com/pay?to=%EF%BF%BD', headers };
+    const s = await signMessage(lossy, { key: hmacKey, alg: 'hmac-sha256', keyid: 'app-hmac', components, clock });
+    headers.append('signature-input', s.signatureInput);
+    headers.append('signature', s.signature);
+    await verify(lossy, { requiredComponents: components });
+    for (const bytes of ['%FE', '%C3', '%ED%A0%80']) {
+      await rejects(verify({ ...lossy, url: `https://api.example.com/pay?to=${bytes}` }, { requiredComponents: components }), 'signature.malformed');
+    }
+    // a parameter that is not covered may carry any bytes
+    await verify({ ...lossy, url: 'https://api.example.com/pay?junk=%FF&%FE=1&to=%EF%BF%BD' }, { requiredComponents: components });
+    // names too: "%FF" is not the covered name "%EF%BF%BD", though it decodes to it
+    const byName = ['@method', '@path', '@query-param;name="%EF%BF%BD"'];
+    const h2 = new Headers();
+    const named = { method: 'GET', url: 'https://api.example.com/pay?%EF%BF%BD=1', headers: h2 };
+    const s2 = await signMessage(named, { key: hmacKey, alg: 'hmac-sha256', keyid: 'app-hmac', components: byName, clock });
+    h2.append('signature-input', s2.signatureInput);
+    h2.append('signature', s2.signature);
+    await verify(named, { requiredComponents: byName });
+    await rejects(verify({ ...named, url: 'https://api.example.com/pay?%FF=1' }, { requiredComponents: byName }), 'signature.malformed');
+  });
+
   it('line break smuggled into a covered field value → signature.malformed', async () => {
     const headers: Record<string, string> = { 'content-type': 'application/json\n"@method": GET', 'content-digest': await contentDigest(body) };
     await rejects(
