@@ -6,9 +6,11 @@
  * tokens (the SDK's `verifyResponse`).
  *
  * Covered: `@status`, `content-digest` (RFC 9530 sha-256 over the body as sent, the
- * response being buffered on such routes) and, when the request was signed, the
- * request's signature through `"signature";req;key="<label>"`, which binds the
- * response to that request. Parameters `created` and `keyid`. The gateway is the
+ * response being buffered on such routes) and the request it answers (RFC 9421 §2.4):
+ * when the request was signed, its signature through `"signature";req;key="<label>"`;
+ * otherwise its `@method`, `@authority`, `@path` and `@query` with `;req`, so a response
+ * cannot be passed off as the answer to another request (the scheme is left out: behind
+ * a TLS-terminating proxy the gateway does not see the client's). Parameters `created` and `keyid`. The gateway is the
  * signer of record: the upstream's own Content-Digest, Signature and Signature-Input
  * are replaced.
  *
@@ -26,11 +28,11 @@ import type { Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import { signatureBase } from '../signatures/signature-base.js';
 import { parseComponentId, serializeSignatureParams, type ComponentId } from '../signatures/signature-input.js';
-import type { SignatureAlgorithm } from '../signatures/types.js';
+import type { HttpRequestLike, SignatureAlgorithm } from '../signatures/types.js';
 import { askForIdentity, withoutContentCoding } from './content-coding.js';
 import type { PolicyStep, RequestContext } from './context.js';
 import type { ResponseHook, UpstreamResponse } from './proxy.js';
-import { requestSignatureOf } from './signature-policy.js';
+import { requestSignatureOf, targetUri } from './signature-policy.js';
 
 /** The key ring's current signing key (`KeyRing.signingKey()`). */
 export interface ResponseSigningKeys {
@@ -49,6 +51,8 @@ export const RESPONSE_LABEL = 'sig1';
 const STATUS: ComponentId = parseComponentId('@status');
 const DIGEST: ComponentId = parseComponentId('content-digest');
 const REPLACED = new Set(['content-digest', 'signature', 'signature-input']);
+/** The unsigned request a response answers: what `verifyResponse` checks against the request it sent. */
+export const REQUEST_BINDING: readonly ComponentId[] = ['@method', '@authority', '@path', '@query'].map((c) => ({ name: c, params: new Map([['req', true]]) }));
 
 function signAsync(alg: SignatureAlgorithm, key: KeyObject, data: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -72,9 +76,16 @@ export async function signResponse(coded: UpstreamResponse, ctx: RequestContext,
   const digest = `sha-256=:${createHash('sha256').update(r.body).digest('base64')}:`;
   const covered: ComponentId[] = [STATUS, DIGEST];
   const reqSig = requestSignatureOf(ctx);
-  if (reqSig !== undefined) covered.push({ name: 'signature', params: new Map<string, string | boolean>([['req', true], ['key', reqSig.label]]) });
+  let request: HttpRequestLike;
+  if (reqSig !== undefined) {
+    covered.push({ name: 'signature', params: new Map<string, string | boolean>([['req', true], ['key', reqSig.label]]) });
+    request = reqSig.request;
+  } else {
+    covered.push(...REQUEST_BINDING);
+    request = { method: ctx.method, url: targetUri(ctx, false), headers: {} };
+  }
   const params = serializeSignatureParams(covered, { created: Math.floor(deps.clock.now() / 1000), keyid: k.kid });
-  const base = signatureBase({ status: r.status, headers: { 'content-digest': digest } }, covered, params, reqSig?.request);
+  const base = signatureBase({ status: r.status, headers: { 'content-digest': digest } }, covered, params, request);
   const sig = await signAsync(alg, k.privateKey, Buffer.from(base));
   const headers: string[] = [];
   for (let i = 0; i < r.headers.length; i += 2) if (!REPLACED.has(r.headers[i]!.toLowerCase())) headers.push(r.headers[i]!, r.headers[i + 1]!);

@@ -15,6 +15,7 @@ import { SignatureVerifier, readSignatures, type VerifiedSignature } from '../si
 import type { HttpRequestLike } from '../signatures/types.js';
 import { resolverFor, type KeySource } from './keys.js';
 import { requestOf } from './signed-fetch.js';
+import { sentTargetUri } from '../signatures/target-uri.js';
 import { MemoryReplayStore, type ReplayStore } from './replay.js';
 import { OTP_TAG, TAG_PURPOSE, WEBHOOK_TAG } from '../webhooks/tags.js';
 
@@ -68,15 +69,19 @@ function coversRequestSignature(component: string, labels: ReadonlySet<string>):
   return c.name === 'signature' && c.params.get('req') === true && typeof key === 'string' && labels.has(key);
 }
 
+/** What a response to an unsigned request covers of it (the gateway's `REQUEST_BINDING`). */
+const UNSIGNED_REQUEST_BINDING = ['"@method";req', '"@authority";req', '"@path";req', '"@query";req'];
+
 function requestLike(r: Request | HttpRequestLike): HttpRequestLike {
-  return r instanceof Request ? { method: r.method, url: r.url, headers: r.headers } : r;
+  // the URL as fetch sent it: no fragment, no empty query (target-uri.ts)
+  return r instanceof Request ? { method: r.method, url: sentTargetUri(r.url), headers: r.headers } : r;
 }
 
 /**
  * Verifies a signed response and its Content-Digest; returns the signature facts and
  * the body. With the request (given, or remembered by `createSignedFetch`), the
- * signature must also cover a component of that request (`;req`), binding the
- * response to it.
+ * signature must also bind the response to it (`;req`): cover its signature, or for an
+ * unsigned request its `@method`, `@authority`, `@path` and `@query`.
  *
  * @example
  * const res = await signedFetch(url, init);
@@ -95,6 +100,11 @@ export async function verifyResponse(response: Response, options: VerifyOptions 
   // RFC 9421 §2.4: bound only by covering the request's own signature ("signature";req;key="<label>"), not any ;req component
   if (requestLabels !== undefined && !v.components.some((c) => coversRequestSignature(c, requestLabels))) {
     throw new PortcullisError('signature.component-missing', 'the response signature is not bound to the request (it does not cover "signature";req;key=<the request signature label>)');
+  }
+  // an unsigned request: the response must cover what identifies it, or any signed response would pass as its answer
+  if (req !== undefined && requestLabels === undefined) {
+    const unbound = UNSIGNED_REQUEST_BINDING.find((c) => !v.components.includes(c));
+    if (unbound !== undefined) throw new PortcullisError('signature.component-missing', `the response signature is not bound to the request (it does not cover ${unbound})`);
   }
   return { ...v, body };
 }

@@ -285,7 +285,7 @@ describe('encrypted responses', () => {
     const res = await fetch(`${p.gateway}/encsym/x`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 200);
     const text = await res.text();
-    assert.ok(res.headers.get('signature-input')?.startsWith('sig1=("@status" "content-digest")'));
+    assert.ok(res.headers.get('signature-input')?.startsWith('sig1=("@status" "content-digest" "@method";req "@authority";req "@path";req "@query";req)'));
     const h = headerOf(text);
     assert.ok(h.kid === dirKey.kid || h.kid === kwKey.kid, 'one of the app symmetric keys');
     const { plaintext: pt } = await compactDecrypt(text, h.kid === dirKey.kid ? dirKey.key : kwKey.key);
