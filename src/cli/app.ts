@@ -71,7 +71,7 @@ export function registerApp(program: Command): void {
     .option('--jwks <file>', 'public keys (JWK Set file): the app authenticates with private_key_jwt')
     .option('--auth-method <method>', 'client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth (a Portcullis client certificate; needs pki.trustDomain) or self_signed_tls_client_auth (the certificate in --jwks as x5c)')
     .option('--redirect-uri <uri...>', 'exact redirect URI for user sign-in (authorization code + PKCE); repeatable')
-    .option('--type <type>', 'confidential (default) or public (browser/native app: no secret, PKCE only)')
+    .option('--type <type>', 'confidential (default) or public (browser/native app: no secret, PKCE only, no --jwks)')
     .option('--mfa-required', 'users signing in to this app must complete a second factor')
     .option('--serves <audience...>', 'audience the app serves as a resource server: it may introspect tokens issued for it (repeatable; default none)')
     .action(

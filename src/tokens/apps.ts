@@ -102,6 +102,16 @@ function servedAudiences(list: readonly string[]): string[] {
 }
 const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
+/**
+ * A public app (no secret, PKCE only) does not authenticate to the token endpoint, so it holds
+ * no keys for client authentication (`private_key_jwt`, `self_signed_tls_client_auth`): none
+ * at registration and none set later. `field` names what the request gave; `instead`, what to do.
+ */
+function refusePublicAppKeys(appType: AppType | undefined, field: 'jwks' | 'token_endpoint_auth_method', instead: string): void {
+  if (appType !== 'public') return;
+  throw new PortcullisError('request.invalid', `${field}: a public app (no client authentication, PKCE only) has no keys for private_key_jwt or self_signed_tls_client_auth; ${instead}`);
+}
+
 /** What each key type of an app JWKS may sign client assertions with (the token endpoint's algorithms, client-auth.ts). */
 const ASSERTION_ALGS: Record<string, readonly string[]> = { rsa: ['RS256', 'PS256'], 'P-256': ['ES256'], 'P-384': ['ES384'], ed25519: ['EdDSA'] };
 const CURVE_NAMES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521', secp256k1: 'secp256k1' };
@@ -279,6 +289,9 @@ export class AppService {
         : ['client_credentials']);
     if (grantTypes.includes('authorization_code') && redirectUris.length === 0) throw new PortcullisError('request.invalid', 'redirect_uris: the authorization code flow needs at least one redirect URI');
     if (appType === 'public' && grantTypes.includes('client_credentials')) throw new PortcullisError('request.invalid', 'grant_types: a public app cannot use client_credentials');
+    if (input.jwks !== undefined || method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') {
+      refusePublicAppKeys(appType, input.jwks !== undefined ? 'jwks' : 'token_endpoint_auth_method', 'an app that authenticates with keys is a confidential app (register it without type public)');
+    }
     if (method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') await checkJwks(input.jwks ?? [], method, signsInWithCertificate(appType, grantTypes));
     // RFC 8705 §2.1: the certificate is the app's by its URI SAN, which the CA writes under the trust domain.
     if (method === 'tls_client_auth' && this.options.trustDomain === undefined) {
@@ -406,9 +419,7 @@ export class AppService {
   async setJwks(clientId: string, jwks: JWK[], actor: string): Promise<AppRecord> {
     const app = await this.store.getApp(clientId);
     if (!app) throw new PortcullisError('not-found', `no app with client_id ${clientId}`);
-    if (app.appType === 'public') {
-      throw new PortcullisError('request.invalid', 'token_endpoint_auth_method: this app is public (no client authentication), so it has no keys to set; an app that authenticates with private_key_jwt is a new app (register one with jwks)');
-    }
+    refusePublicAppKeys(app.appType, 'token_endpoint_auth_method', 'an app that authenticates with keys is a new app (register a confidential one with jwks)');
     if (app.tokenEndpointAuthMethod === 'tls_client_auth') {
       throw new PortcullisError('request.invalid', 'token_endpoint_auth_method: this app authenticates with tls_client_auth (its Portcullis client certificate, to which its tokens are bound) and registers no keys; setting keys would switch it to private_key_jwt. The method of an app cannot be changed: to use private_key_jwt or self_signed_tls_client_auth, register a new app');
     }
