@@ -230,6 +230,19 @@ export function isPortcullisError(e: unknown): e is PortcullisError {
   return e instanceof PortcullisError;
 }
 
+/**
+ * The `Retry-After` value (RFC 9110 §10.2.3, whole seconds, at least 1) of a 503 whose
+ * details say when the dependency may be tried again (`retryAfterMs`); undefined otherwise.
+ *
+ * @example
+ * retryAfterSeconds(new PortcullisError('unavailable', 'x', { details: { retryAfterMs: 2500 } })); // '3'
+ */
+export function retryAfterSeconds(err: PortcullisError): string | undefined {
+  const ms = err.details?.['retryAfterMs'];
+  if (err.status !== 503 || typeof ms !== 'number' || !Number.isFinite(ms)) return undefined;
+  return String(Math.max(1, Math.ceil(ms / 1000)));
+}
+
 const FS_ERRORS: Record<string, string> = {
   ENOENT: 'no such file or directory',
   EISDIR: 'is a directory',

@@ -7,11 +7,12 @@
  * with the `scope` needed. A 503 (an issuer's key set that cannot be retrieved, a store down)
  * carries no challenge: the token was never judged, and RFC 6750 §3 challenges a request whose
  * token "does not enable access"; an `invalid_token` there would send a client holding a good
- * token back to the authorization server for nothing. Every body is RFC 9457 problem+json `{type, title, status,
+ * token back to the authorization server for nothing; it carries `Retry-After` when the error
+ * says when the dependency may be tried again. Every body is RFC 9457 problem+json `{type, title, status,
  * detail, code}`. Unexpected failures are 500 `internal` with no detail.
  */
 import type { ServerResponse } from 'node:http';
-import { ERRORS, type ErrorCode, type PortcullisError } from '../core/errors.js';
+import { ERRORS, retryAfterSeconds, type ErrorCode, type PortcullisError } from '../core/errors.js';
 import { stepUpChallenge } from './assurance-policy.js';
 
 export const REALM = 'portcullis';
@@ -70,6 +71,9 @@ export function writeError(res: ServerResponse, err: PortcullisError, closeConne
   };
   const challenge = wwwAuthenticate(err);
   if (challenge !== undefined) headers['www-authenticate'] = challenge;
+  // a 503 whose dependency is not tried again for a while (an issuer's JWKS after a failed retrieval) says when to come back
+  const retryAfter = retryAfterSeconds(err);
+  if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
   if (closeConnection) headers['connection'] = 'close';
   res.writeHead(err.status, headers);
   res.end(body);

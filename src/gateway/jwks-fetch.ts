@@ -18,6 +18,12 @@ export const JWKS_RETRY_AFTER_MS = 5_000;
 
 export class JwksFetchError extends Error {}
 
+/** A JWKS fetch that also says how long it will not try again after a failed retrieval. */
+export interface JwksFetch extends FetchImplementation {
+  /** Milliseconds until the next retrieval may be tried: 0 when it may be now. */
+  retryAfterMs(): number;
+}
+
 /** The `kid`s (each cut to 64 characters, at most 10) under which a key set holds more than one signing key of one `kty`. */
 export function duplicateKids(keys: readonly unknown[]): string[] {
   const seen = new Set<string>();
@@ -35,15 +41,15 @@ export function duplicateKids(keys: readonly unknown[]): string[] {
 
 /**
  * A fetch for jose's `createRemoteJWKSet` (its `customFetch` option) that bounds the body
- * and backs off after a failure.
+ * and backs off after a failure; `retryAfterMs()` is what is left of the back-off.
  * @example createRemoteJWKSet(url, { [customFetch]: boundedJwksFetch() })
  */
-export function boundedJwksFetch(o: { maxBytes?: number; retryAfterMs?: number; now?: () => number; onDuplicateKids?: (kids: string[]) => void } = {}): FetchImplementation {
+export function boundedJwksFetch(o: { maxBytes?: number; retryAfterMs?: number; now?: () => number; onDuplicateKids?: (kids: string[]) => void } = {}): JwksFetch {
   const maxBytes = o.maxBytes ?? JWKS_MAX_BYTES;
   const retryAfterMs = o.retryAfterMs ?? JWKS_RETRY_AFTER_MS;
   const now = o.now ?? Date.now;
   let failedAt = -Infinity;
-  return async (url, init) => {
+  const fetchJwks: FetchImplementation = async (url, init) => {
     if (now() - failedAt < retryAfterMs) throw new JwksFetchError('the JWKS retrieval failed moments ago; not retried yet');
     try {
       const res = await fetch(url, init);
@@ -88,4 +94,5 @@ export function boundedJwksFetch(o: { maxBytes?: number; retryAfterMs?: number; 
       throw e;
     }
   };
+  return Object.assign(fetchJwks, { retryAfterMs: () => Math.max(0, failedAt + retryAfterMs - now()) });
 }

@@ -53,6 +53,8 @@ interface RemoteSource {
   readonly algorithms: ReadonlySet<string>;
   readonly algorithmList: string[];
   readonly jwks: RemoteJwks;
+  /** What is left of the back-off after a failed retrieval of the JWKS (jwks-fetch.ts). */
+  readonly retryAfterMs: () => number;
   readonly maxLifetimeMs: number;
 }
 type KeySource = SelfSource | RemoteSource;
@@ -167,7 +169,7 @@ function mapJoseError(e: unknown): unknown {
 
 export class TokenVerifier {
   readonly cache: TokenCache;
-  private readonly remotes = new Map<string, RemoteJwks>();
+  private readonly remotes = new Map<string, { jwks: RemoteJwks; retryAfterMs: () => number }>();
   /** Verifications under way, so concurrent requests with one new token verify it once. */
   private readonly inflight = new Map<string, { policy: TokenPolicy; pending: Promise<VerifiedToken> }>();
 
@@ -190,17 +192,19 @@ export class TokenVerifier {
   }
 
   private remoteSource(i: ExternalIssuer): RemoteSource {
-    let jwks = this.remotes.get(i.jwksUri);
-    if (jwks === undefined) {
-      const logger = this.deps.logger;
+    let remote = this.remotes.get(i.jwksUri);
+    if (remote === undefined) {
+      const { logger, clock } = this.deps;
       const jwksUri = i.jwksUri;
       // once per retrieval, not per request: every token naming such a kid is refused until the issuer fixes its key set
       const onDuplicateKids = (kids: string[]): void => logger.warn({ jwksUri, kids }, 'JWKS holds more than one key under one kid; tokens naming it are refused');
-      jwks = createRemoteJWKSet(new URL(i.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 5_000, [customFetch]: boundedJwksFetch({ onDuplicateKids }) });
-      this.remotes.set(i.jwksUri, jwks);
-      jwks.reload().catch((err: unknown) => this.deps.logger.warn({ jwksUri: i.jwksUri, err: String(err) }, 'JWKS prefetch failed'));
+      const fetchJwks = boundedJwksFetch({ onDuplicateKids, now: () => clock.now() });
+      const jwks = createRemoteJWKSet(new URL(i.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 5_000, [customFetch]: fetchJwks });
+      remote = { jwks, retryAfterMs: fetchJwks.retryAfterMs };
+      this.remotes.set(i.jwksUri, remote);
+      jwks.reload().catch((err: unknown) => logger.warn({ jwksUri, err: String(err) }, 'JWKS prefetch failed'));
     }
-    return { kind: 'remote', source: i.jwksUri, algorithms: new Set(i.algorithms), algorithmList: [...i.algorithms], jwks, maxLifetimeMs: i.maxTokenLifetime };
+    return { kind: 'remote', source: i.jwksUri, algorithms: new Set(i.algorithms), algorithmList: [...i.algorithms], jwks: remote.jwks, retryAfterMs: remote.retryAfterMs, maxLifetimeMs: i.maxTokenLifetime };
   }
 
   /**
@@ -308,7 +312,8 @@ export class TokenVerifier {
               const mapped = mapJoseError(e);
               if (mapped instanceof PortcullisError) throw mapped;
               logger.warn({ jwksUri: src.source, err: String(e) }, 'JWKS unavailable');
-              throw new PortcullisError('unavailable', 'the issuer keys could not be fetched', { cause: e });
+              // the key set is not fetched again before the back-off ends: a retry sooner gets this same answer
+              throw new PortcullisError('unavailable', 'the issuer keys could not be fetched', { cause: e, details: { retryAfterMs: Math.max(1000, src.retryAfterMs()) } });
             }
           },
           { algorithms: src.algorithmList },

@@ -3,7 +3,7 @@
  * for the token endpoints, RFC 9457 problem+json for everything else. A 5xx never
  * carries the internal message.
  */
-import { ERRORS, PortcullisError, toPortcullisError, type ErrorCode } from '../core/errors.js';
+import { ERRORS, PortcullisError, retryAfterSeconds, toPortcullisError, type ErrorCode } from '../core/errors.js';
 
 const OAUTH_ERROR: Partial<Record<ErrorCode, string>> = {
   'oauth.invalid-request': 'invalid_request',
@@ -59,8 +59,8 @@ export function problem(e: unknown, instance?: string): WireError {
   }
   const headers: Record<string, string> = { 'content-type': 'application/problem+json', 'cache-control': 'no-store' };
   // a dependency refused at once while it is taken for down (store/durable/breaker.ts) says when to come back
-  const retryAfterMs = err.details?.['retryAfterMs'];
-  if (err.status === 503 && typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs)) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+  const retryAfter = retryAfterSeconds(err);
+  if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
   return { status: err.status, headers, body };
 }
 
