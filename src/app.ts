@@ -72,6 +72,8 @@ export interface StartOptions {
   acceptAuditRollback?: boolean;
   /** How often the audit anchor follows the head (tests; audit/anchor.ts `ANCHOR_INTERVAL_MS`). */
   auditAnchorIntervalMs?: number;
+  /** How often the stored rows that are over (revoked tokens, webhook deliveries, sign-in limits) are purged (tests; an hour by default). */
+  purgeIntervalMs?: number;
   /**
    * Set only by the gateway thread (gateway/thread-entry.ts): serve the gateway plane
    * alone, on `listen` when given, with the main thread's ephemeral store when given,
@@ -470,6 +472,12 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       // subscriptions stored before their URLs were sealed (a URL often carries the receiver's credential)
       const sealed = await sealStoredUrls(s.store, s.envelope);
       if (sealed > 0) logger.info({ webhooks: sealed }, 'sealed the stored URLs of webhook subscriptions');
+      if (config.ephemeral !== 'memory') {
+        // the sign-in limits are in Redis (identity/lockout.ts): rows kept while the node ran on
+        // `ephemeral: memory` (user ids, addresses, digests of typed names) are never read again
+        const left = await s.store.deleteAllLockoutStates();
+        if (left > 0) logger.info({ rows: left }, 'deleted the sign-in limits kept in the durable store while this node ran on ephemeral: memory');
+      }
       const signingChanged = await s.keys.maintain();
       if ((await s.encryptionKeys.maintain()) || signingChanged) await s.events.emit({ type: 'keys.changed' });
     }
@@ -512,10 +520,12 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         if (signing || encryption) await s.events.emit({ type: 'keys.changed' });
       });
       webhookWorker.start();
-      every(3_600_000, 'revocation purge', () => s.store.purgeRevokedTokens(s.clock.now() - config.tokens.leeway));
-      every(3_600_000, 'webhook delivery purge', () => s.store.purgeDeliveries(s.clock.now() - config.webhooks.deliveryRetention));
-      // the sign-in limits' rows a node on `ephemeral: memory` keeps (identity/lockout.ts)
-      if (planes.includes('identity') || planes.includes('admin')) every(3_600_000, 'lockout purge', () => s.identity.lockout.purgeStored());
+      const purgeEvery = opts.purgeIntervalMs ?? 3_600_000;
+      every(purgeEvery, 'revocation purge', () => s.store.purgeRevokedTokens(s.clock.now() - config.tokens.leeway));
+      every(purgeEvery, 'webhook delivery purge', () => s.store.purgeDeliveries(s.clock.now() - config.webhooks.deliveryRetention));
+      // the sign-in limits' rows a node on `ephemeral: memory` keeps (identity/lockout.ts): every node
+      // purges them, whatever its ephemeral store or planes, so a row that is over never outlives the hour
+      every(purgeEvery, 'lockout purge', () => s.store.purgeLockoutStates(s.clock.now()));
     }
     if (serverTls) every(serverTls.checkIntervalMs, 'server certificate renewal', () => serverTls.check());
 

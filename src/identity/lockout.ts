@@ -28,7 +28,8 @@
  * ephemeral store that is down does), a success or an admin unlock clears the row, and a
  * new `Lockout` loads the rows still in force into the memory counters before it checks
  * any attempt. Attempts in flight are not kept. Redis needs none of this: it outlives a
- * node, and every node shares it.
+ * node, and every node shares it. The rows that are over are purged by the node (app.ts),
+ * and a node on Redis deletes every row at start (none is read there).
  */
 import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -195,11 +196,6 @@ export class Lockout {
     } catch (e) {
       throw new PortcullisError('unavailable', 'the sign-in limits could not be stored in the durable store', { cause: e });
     }
-  }
-
-  /** Deletes the durable rows no longer in force (a node calls it periodically); 0 without a durable store. */
-  async purgeStored(): Promise<number> {
-    return this.durable === undefined ? 0 : this.durable.store.purgeLockoutStates(this.clock.now());
   }
 
   /** Calls `listener` each time a subject becomes locked (for the audit trail and the `user.locked` webhook). */

@@ -159,4 +159,6 @@ export interface LockoutStore {
   listLockoutStates(now: number): Promise<LockoutRecord[]>;
   /** Deletes the rows no longer in force at `now`; returns how many. */
   purgeLockoutStates(now: number): Promise<number>;
+  /** Deletes every row, in force or not (a node whose counters are in Redis never reads them); returns how many. */
+  deleteAllLockoutStates(): Promise<number>;
 }

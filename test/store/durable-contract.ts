@@ -555,6 +555,16 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.deepEqual(await s.listLockoutStates(0), []);
   });
 
+  t('lockout state: deleting every row (a node on Redis at start) takes the rows in force too, and reports how many', async (open) => {
+    const s = await open();
+    await s.putLockoutState({ counter: 'auth:account', subject: 'usr_1', failures: 10, windowEndsAt: T0 + 900_000, delayedUntil: 0, lockedUntil: T0 + 900_000 }, T0);
+    await s.putLockoutState({ counter: 'auth:account', subject: 'email:hmac-sha256:AAAA', failures: 2, windowEndsAt: T0 + 900_000, delayedUntil: 0, lockedUntil: 0 }, T0);
+    await s.putLockoutState({ counter: 'auth:ip', subject: '192.0.2.1', failures: 1, windowEndsAt: T0 + 10, delayedUntil: 0, lockedUntil: 0 }, T0);
+    assert.equal(await s.deleteAllLockoutStates(), 3);
+    assert.deepEqual(await s.listLockoutStates(0), []);
+    assert.equal(await s.deleteAllLockoutStates(), 0);
+  });
+
   t('ping answers while open; a closed store rejects with store.unavailable', async (open) => {
     const s = await open();
     await s.ping();

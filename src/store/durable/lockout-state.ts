@@ -54,3 +54,8 @@ export async function purgeLockoutStates(db: Kysely<Database>, now: number): Pro
   const r = await db.deleteFrom('lockout_state').where('window_ends_at', '<=', now).where('delayed_until', '<=', now).where('locked_until', '<=', now).executeTakeFirst();
   return Number(r.numDeletedRows);
 }
+
+export async function deleteAllLockoutStates(db: Kysely<Database>): Promise<number> {
+  const r = await db.deleteFrom('lockout_state').executeTakeFirst();
+  return Number(r.numDeletedRows);
+}

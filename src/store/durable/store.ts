@@ -446,6 +446,9 @@ export class KyselyDurableStore implements DurableStore {
   purgeLockoutStates(now: number): Promise<number> {
     return this.run('purgeLockoutStates', (db) => lockoutState.purgeLockoutStates(db, now));
   }
+  deleteAllLockoutStates(): Promise<number> {
+    return this.run('deleteAllLockoutStates', (db) => lockoutState.deleteAllLockoutStates(db));
+  }
 
   /** Applies pending schema migrations; returns their names. Called by openDurableStore. */
   migrate(): Promise<string[]> {
