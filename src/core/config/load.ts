@@ -1,6 +1,6 @@
 /**
  * Loads `portcullis.yaml`: YAML → `${env:NAME}` / `${file:PATH}` interpolation →
- * `PORTCULLIS_…` environment overrides → schema validation → frozen Config.
+ * `PORTCULLIS_…` environment overrides (interpolated alike) → schema validation → frozen Config.
  *
  * Environment overrides name a path with `__` between segments and UPPER_SNAKE for
  * camelCase keys: `PORTCULLIS_TOKENS__ACCESS_TOKEN_TTL=5m` sets `tokens.accessTokenTtl`.
@@ -26,27 +26,35 @@ export interface LoadedConfig {
 
 const INTERPOLATION = /\$\{(env|file):([^}]+)\}/g;
 
-function interpolate(value: unknown, path: string, baseDir: string, env: NodeJS.ProcessEnv): unknown {
+/**
+ * Expands `${env:NAME}` and `${file:PATH}` in every string of `value` (a relative PATH
+ * against `baseDir`, the file's content trimmed); the expanded text is not read again.
+ * An error names the key and, for an environment override, the variable (`variable`),
+ * never the value around the reference.
+ */
+function interpolate(value: unknown, path: string, baseDir: string, env: NodeJS.ProcessEnv, variable?: string): unknown {
   if (typeof value === 'string') {
+    const where = variable === undefined ? '' : ` (${variable})`;
+    const details = variable === undefined ? {} : { details: { variable } };
     return value.replace(INTERPOLATION, (_m, kind: string, ref: string) => {
       if (kind === 'env') {
         const v = env[ref];
-        if (v === undefined) throw new PortcullisError('config.invalid', `${path}: environment variable ${ref} is not set`);
+        if (v === undefined) throw new PortcullisError('config.invalid', `${path}: environment variable ${ref} is not set${where}`, details);
         return v;
       }
       const p = isAbsolute(ref) ? ref : resolve(baseDir, ref);
-      if (!existsSync(p)) throw new PortcullisError('config.not-found', `${path}: secret file ${ref} does not exist`);
+      if (!existsSync(p)) throw new PortcullisError('config.not-found', `${path}: secret file ${ref} does not exist${where}`, details);
       try {
         return readFileSync(p, 'utf8').trim();
       } catch (e) {
-        throw new PortcullisError('config.invalid', `${path}: secret file ${ref} cannot be read: ${fsErrorText(e)}`, { cause: e });
+        throw new PortcullisError('config.invalid', `${path}: secret file ${ref} cannot be read: ${fsErrorText(e)}${where}`, { cause: e, ...details });
       }
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, `${path}[${i}]`, baseDir, env));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, `${path}[${i}]`, baseDir, env, variable));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, path ? `${path}.${k}` : k, baseDir, env);
+    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, path ? `${path}.${k}` : k, baseDir, env, variable);
     return out;
   }
   return value;
@@ -114,8 +122,10 @@ function envValue(value: string, node: KeyNode | undefined): unknown {
  * or the error names the variable. Other `PORTCULLIS_*` variables are not configuration
  * (Kubernetes injects `PORTCULLIS_SERVICE_HOST`, `PORTCULLIS_PORT_8080_TCP`… for a
  * Service named portcullis) and are left alone; their names are pushed to `ignored`.
+ * `${env:…}` and `${file:…}` in a value are expanded as in the file (a relative path
+ * against `dir`, the config directory).
  */
-export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, ignored: string[] = [], setBy?: Map<string, string>): Record<string, unknown> {
+export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, ignored: string[] = [], setBy?: Map<string, string>, dir: string = process.cwd()): Record<string, unknown> {
   const out = structuredClone(raw);
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('PORTCULLIS_') || value === undefined) continue;
@@ -142,8 +152,9 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
       if (!node[seg] || typeof node[seg] !== 'object') node[seg] = {};
       node = node[seg] as Record<string, unknown>;
     }
-    node[segments[segments.length - 1]!] = envValue(value, schema);
-    setBy?.set(segments.join('.'), name);
+    const path = segments.join('.');
+    node[segments[segments.length - 1]!] = interpolate(envValue(value, schema), path, dir, env, name);
+    setBy?.set(path, name);
   }
   return out;
 }
@@ -264,7 +275,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const { value: raw, doc, lines } = parseConfigDocument(text, file);
   const ignoredEnv: string[] = [];
   const setBy = new Map<string, string>();
-  const withEnv = applyEnvOverrides(interpolate(raw, '', dir, env) as Record<string, unknown>, env, ignoredEnv, setBy);
+  const withEnv = applyEnvOverrides(interpolate(raw, '', dir, env) as Record<string, unknown>, env, ignoredEnv, setBy, dir);
   return { config: validateConfig(withEnv, configLocator(doc, lines, setBy)), ignoredEnv, dir, file: abs };
 }
 
