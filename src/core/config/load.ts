@@ -71,6 +71,8 @@ interface KeyNode {
   additionalProperties?: KeyNode | boolean;
   anyOf?: KeyNode[];
   oneOf?: KeyNode[];
+  /** A map whose keys are HTTP header names (schema meta `keyNames`). */
+  keyNames?: 'http-header';
 }
 
 let keyTree: KeyNode | undefined;
@@ -81,19 +83,32 @@ function configKeys(): KeyNode {
   return keyTree;
 }
 
+/** Where an override's last segment lands: a schema key, or a name in a map with free keys. */
+interface FoundKey {
+  key: string;
+  node: KeyNode | undefined;
+  /** The map holds HTTP header names: a key written in another case is the same header. */
+  headerName?: boolean;
+}
+
 /**
  * The schema key an UPPER_SNAKE segment names, compared without underscores and case
- * (`REQUIRE_TLS` → `requireTLS`, `ACCESS_TOKEN_TTL` → `accessTokenTtl`); inside a map
- * with free keys, the camelCase of the segment.
+ * (`REQUIRE_TLS` → `requireTLS`, `ACCESS_TOKEN_TTL` → `accessTokenTtl`). Inside a map
+ * with free keys the segment is a name, not a schema key: in a map of HTTP header names
+ * lower case with `-` for `_` (`X_API_KEY` → `x-api-key`: a variable name cannot hold
+ * `-`, and header names are case-insensitive, RFC 9110 §5.1); in any other, as written.
  */
-function schemaKey(node: KeyNode | undefined, segment: string): { key: string; node: KeyNode | undefined } | undefined {
+function schemaKey(node: KeyNode | undefined, segment: string): FoundKey | undefined {
   if (node === undefined) return undefined;
   const norm = segment.replace(/_/g, '').toLowerCase();
   for (const alt of [node, ...(node.anyOf ?? []), ...(node.oneOf ?? [])]) {
     for (const [k, child] of Object.entries(alt.properties ?? {})) if (k.toLowerCase() === norm) return { key: k, node: child };
   }
   for (const alt of [node, ...(node.anyOf ?? []), ...(node.oneOf ?? [])]) {
-    if (alt.additionalProperties && typeof alt.additionalProperties === 'object') return { key: snakeToCamel(segment), node: alt.additionalProperties };
+    if (alt.additionalProperties && typeof alt.additionalProperties === 'object') {
+      if (alt.keyNames === 'http-header') return { key: segment.toLowerCase().replace(/_/g, '-'), node: alt.additionalProperties, headerName: true };
+      return { key: segment, node: alt.additionalProperties };
+    }
   }
   return undefined;
 }
@@ -133,6 +148,7 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
     const parts = name.slice('PORTCULLIS_'.length).split('__');
     let schema: KeyNode | undefined = configKeys();
     const segments: string[] = [];
+    let last: FoundKey | undefined;
     for (const part of parts) {
       const found = schemaKey(schema, part);
       if (found === undefined) {
@@ -145,6 +161,7 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
       }
       segments.push(found.key);
       schema = found.node;
+      last = found;
     }
     if (segments.length !== parts.length) continue;
     let node: Record<string, unknown> = out;
@@ -152,8 +169,11 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
       if (!node[seg] || typeof node[seg] !== 'object') node[seg] = {};
       node = node[seg] as Record<string, unknown>;
     }
+    const key = segments[segments.length - 1]!;
+    // the file's `Authorization` and the override's `authorization` are one header: the override replaces it
+    if (last?.headerName) for (const k of Object.keys(node)) if (k.toLowerCase() === key) delete node[k];
     const path = segments.join('.');
-    node[segments[segments.length - 1]!] = interpolate(envValue(value, schema), path, dir, env, name);
+    node[key] = interpolate(envValue(value, schema), path, dir, env, name);
     setBy?.set(path, name);
   }
   return out;

@@ -501,7 +501,14 @@ export const configSchema = z.strictObject({
           webhook: z
             .strictObject({
               url: httpUrl.describe('Where the JSON message is POSTed.'),
-              headers: z.record(z.string(), z.string()).default({}).describe('Extra headers (e.g. Authorization for the provider); secret: use ${file:PATH} or ${env:NAME}.'),
+              headers: z
+                .record(z.string(), z.string())
+                // environment overrides name a header, not a schema key (load.ts)
+                .meta({ keyNames: 'http-header' })
+                .default({})
+                .describe(
+                  'Extra headers (e.g. Authorization for the provider); secret: use ${file:PATH} or ${env:NAME}. An environment override names the header in lower case with `-` for `_` (`PORTCULLIS_IDENTITY__OTP__WEBHOOK__HEADERS__X_API_KEY` sets `x-api-key`) and replaces a header of that name written here in any case.',
+                ),
             })
             .optional()
             .describe('webhook sender settings. Each POST is signed like an event webhook (RFC 9421, with Content-Digest and a fresh nonce) with the identity plane\'s current key, but with its own tag `portcullis-otp`, so the receiver verifies it against `/jwks` with that tag (docs/mfa.md) and an event receiver refuses it.'),
