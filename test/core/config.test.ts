@@ -168,17 +168,17 @@ test('config: Kubernetes service-link variables (PORTCULLIS_SERVICE_HOST, PORTCU
 });
 
 test('config: an environment override reaches camelCase keys with acronyms (requireTLS) and top-level keys', () => {
-  const c = validateConfig(applyEnvOverrides({ identity: { otp: { smtp: { host: 'mail.example', from: 'id@example.com' } } } }, { PORTCULLIS_IDENTITY__OTP__SMTP__REQUIRE_TLS: 'false', PORTCULLIS_ISSUER: 'https://x.example' }));
+  const c = validateConfig(applyEnvOverrides({ identity: { otp: { sender: 'smtp', smtp: { host: 'mail.example', from: 'id@example.com' } } } }, { PORTCULLIS_IDENTITY__OTP__SMTP__REQUIRE_TLS: 'false', PORTCULLIS_ISSUER: 'https://x.example' }));
   assert.equal(c.identity.otp.smtp?.requireTLS, false);
   assert.equal(c.issuer, 'https://x.example');
 });
 
 test('config: identity.otp.smtp.timeout (the SMTP send deadline) defaults to 10s, takes a duration, and refuses 0 and values past 2m', () => {
   const smtp = { host: 'mail.example', from: 'id@example.com' };
-  assert.equal(validateConfig({ identity: { otp: { smtp } } }).identity.otp.smtp?.timeout, 10_000);
-  assert.equal(validateConfig({ identity: { otp: { smtp: { ...smtp, timeout: '3s' } } } }).identity.otp.smtp?.timeout, 3_000);
-  assert.match(configError(() => validateConfig({ identity: { otp: { smtp: { ...smtp, timeout: 0 } } } })), /identity\.otp\.smtp\.timeout: expected a duration of at least 100ms, got 0/);
-  assert.match(configError(() => validateConfig({ identity: { otp: { smtp: { ...smtp, timeout: '5m' } } } })), /identity\.otp\.smtp\.timeout: expected a duration of at most 2m/);
+  assert.equal(validateConfig({ identity: { otp: { sender: 'smtp', smtp } } }).identity.otp.smtp?.timeout, 10_000);
+  assert.equal(validateConfig({ identity: { otp: { sender: 'smtp', smtp: { ...smtp, timeout: '3s' } } } }).identity.otp.smtp?.timeout, 3_000);
+  assert.match(configError(() => validateConfig({ identity: { otp: { sender: 'smtp', smtp: { ...smtp, timeout: 0 } } } })), /identity\.otp\.smtp\.timeout: expected a duration of at least 100ms, got 0/);
+  assert.match(configError(() => validateConfig({ identity: { otp: { sender: 'smtp', smtp: { ...smtp, timeout: '5m' } } } })), /identity\.otp\.smtp\.timeout: expected a duration of at most 2m/);
 });
 
 test('config: postgres.statementTimeout defaults to 10s, takes a duration, and refuses values out of its bounds (no way to turn it off)', () => {

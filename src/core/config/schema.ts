@@ -497,7 +497,7 @@ export const configSchema = z.strictObject({
               ),
             })
             .optional()
-            .describe('smtp sender settings.'),
+            .describe('smtp sender settings (with sender smtp only).'),
           webhook: z
             .strictObject({
               url: httpUrl.describe('Where the JSON message is POSTed.'),
@@ -511,10 +511,16 @@ export const configSchema = z.strictObject({
                 ),
             })
             .optional()
-            .describe('webhook sender settings. Each POST is signed like an event webhook (RFC 9421, with Content-Digest and a fresh nonce) with the identity plane\'s current key, but with its own tag `portcullis-otp`, so the receiver verifies it against `/jwks` with that tag (docs/mfa.md) and an event receiver refuses it.'),
+            .describe('webhook sender settings (with sender webhook only). Each POST is signed like an event webhook (RFC 9421, with Content-Digest and a fresh nonce) with the identity plane\'s current key, but with its own tag `portcullis-otp`, so the receiver verifies it against `/jwks` with that tag (docs/mfa.md) and an event receiver refuses it.'),
         })
         .refine((o) => o.sender !== 'smtp' || (o.smtp !== undefined && o.channel === 'email'), { message: 'sender smtp needs identity.otp.smtp and channel email' })
         .refine((o) => o.sender !== 'webhook' || o.webhook !== undefined, { message: 'sender webhook needs identity.otp.webhook' })
+        .superRefine((o, ctx) => {
+          // the settings of another sender would be accepted and never used
+          for (const k of ['smtp', 'webhook'] as const) {
+            if (o[k] !== undefined && o.sender !== k) ctx.addIssue({ code: 'custom', path: [k], message: `applies to sender ${k} only (the sender is ${o.sender}): set sender: ${k} to send codes through it, or remove it` });
+          }
+        })
         .prefault({})
         .describe('One-time codes by e-mail or text message (6 digits, 5 minutes, single use).'),
       lockout: z
