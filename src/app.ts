@@ -51,7 +51,7 @@ import { buildIdentityPlane } from './http/identity-plane.js';
 import { buildAdminPlane } from './http/admin-plane.js';
 import { discoveryDocument } from './http/identity-plane.js';
 import type { IdentityServices } from './identity/services.js';
-import { readAdminToken } from './http/admin-auth.js';
+import { AdminTokenFile } from './http/admin-token-file.js';
 import { KyselyDurableStore } from './store/durable/store.js';
 import { openDurableStore, openEphemeralStore, type DurableStore } from './store/index.js';
 import { MemoryEphemeralStore } from './store/memory/ephemeral.js';
@@ -70,6 +70,8 @@ export interface StartOptions {
    * rewritten at the trail's head (`start --accept-audit-rollback`, after a legitimate restore).
    */
   acceptAuditRollback?: boolean;
+  /** How often the admin plane looks for a replaced admin token file (tests; http/admin-token-file.ts `ADMIN_TOKEN_CHECK_MS`). */
+  adminTokenCheckIntervalMs?: number;
   /** How often the audit anchor follows the head (tests; audit/anchor.ts `ANCHOR_INTERVAL_MS`). */
   auditAnchorIntervalMs?: number;
   /** How often the stored rows that are over (revoked tokens, webhook deliveries, sign-in limits) are purged (tests; an hour by default). */
@@ -599,7 +601,14 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       urls.gateway = await listen(server, at ?? config.listen.gateway, at === undefined && (opts.ephemeralPorts ?? false));
     }
     if (planes.includes('admin')) {
-      const adminToken = readAdminToken(resolveIn(s.dir, config.adminTokenFile));
+      const adminToken = new AdminTokenFile({
+        path: resolveIn(s.dir, config.adminTokenFile),
+        shown: config.adminTokenFile,
+        audit: s.audit,
+        clock: s.clock,
+        logger,
+        ...(opts.adminTokenCheckIntervalMs !== undefined ? { checkIntervalMs: opts.adminTokenCheckIntervalMs } : {}),
+      });
       const thread = gatewayThread;
       const fastify = buildAdminPlane({ services: s, adminToken, health, ...(thread ? { moreMetrics: () => thread.metrics() } : {}) });
       await fastify.ready();

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { Services } from '../app.js';
 import { PortcullisError } from '../core/errors.js';
 import { adminTokenChecker } from './admin-auth.js';
+import type { AdminTokenFile } from './admin-token-file.js';
 import { adminHostCheck, rawRequestCheck } from './host-header.js';
 import { AdminAuthFailures } from './admin-auth-failures.js';
 import { appRoutes } from './admin/apps.js';
@@ -36,7 +37,8 @@ import { notReady } from './readiness.js';
 
 export interface AdminPlaneDeps {
   services: Services;
-  adminToken: string;
+  /** The admin token, or its file, re-read while the plane runs when it changes (a node's). */
+  adminToken: string | AdminTokenFile;
   health: { ready(): Promise<void> };
   /** Metrics kept elsewhere in this node (the gateway thread's), merged into /metrics. */
   moreMetrics?: () => Promise<object[]>;
@@ -207,7 +209,7 @@ const ADMIN_BODY_LIMIT = 256 * 1024;
  * Builds the admin plane (not yet listening).
  *
  * @example
- * const admin = buildAdminPlane({ services, adminToken: readAdminToken(file), health });
+ * const admin = buildAdminPlane({ services, adminToken: new AdminTokenFile({ path, shown, audit, clock, logger }), health });
  * await admin.listen({ host: '127.0.0.1', port: 8081 });
  */
 export function buildAdminPlane({ services, adminToken, health, moreMetrics }: AdminPlaneDeps): FastifyInstance {
@@ -231,11 +233,16 @@ export function buildAdminPlane({ services, adminToken, health, moreMetrics }: A
   const checkHost = adminHostCheck([...services.config.admin.allowedHosts, services.config.listen.admin]);
   app.addHook('onRequest', rawRequestCheck(checkHost));
 
-  const isAdmin = adminTokenChecker(adminToken);
+  const tokenFile = typeof adminToken === 'string' ? undefined : adminToken;
+  const isAdmin = tokenFile === undefined ? adminTokenChecker(adminToken as string) : (authorization: string | undefined) => tokenFile.accepts(authorization);
+  // a replaced token file revokes the old token within one interval (admin-token-file.ts)
+  const tokenCheck = tokenFile && setInterval(() => tokenFile.check(), tokenFile.checkIntervalMs);
+  tokenCheck?.unref();
   const failures = new AdminAuthFailures(services.audit, services.clock, services.config.admin.failedAuth);
   const sweep = setInterval(() => failures.sweep(), Math.max(250, Math.floor(failures.limits.window / 4)));
   sweep.unref();
   app.addHook('onClose', async () => {
+    clearInterval(tokenCheck);
     clearInterval(sweep);
     failures.closeAll();
   });
