@@ -172,6 +172,28 @@ export class UserService {
     throw new PortcullisError('conflict', 'the password changed meanwhile; try again');
   }
 
+  /**
+   * Replaces a password its user just proved (the account page's change), only if the stored
+   * hash is still `verifiedHash`, the one the current password was proven against: one
+   * compare-and-set in the store. Of two changes sent together, or a change racing a reset
+   * or an invite, the first write stands and a later one throws `password.changed-meanwhile`,
+   * changing nothing and ending no session. The one that writes ends every session, as
+   * `setPassword` does.
+   *
+   * @example
+   * const { verifiedHash } = await verifyPassword(deps, { userId, account: userId, password: current });
+   * await users.changePassword(userId, next, verifiedHash, `user:${userId}`);
+   */
+  async changePassword(id: string, password: string, verifiedHash: string, actor: string): Promise<void> {
+    const user = await this.get(id);
+    const hash = await this.hashNew(password, user.email);
+    if (!(await this.d.passwords.replacePasswordHash(id, verifiedHash, hash))) {
+      throw new PortcullisError('password.changed-meanwhile', 'your password was replaced while this change was made, so it was not changed: reload the page and try again', { expose: true });
+    }
+    this.d.audit.record({ time: this.d.clock.now(), type: 'user.password-set', actor, data: { userId: id } });
+    await this.endAllSessions(id, actor);
+  }
+
   /** Oldest first; one page of them when `page` is given. */
   list(page?: PageRequest): Promise<UserRecord[]> {
     return this.d.store.listUsers(page);

@@ -133,3 +133,43 @@ test('attack: a change without the page\'s anti-CSRF token is refused', async ()
   assert.equal(r.status, 403, r.body.slice(0, 300));
   assert.equal(await node.services.store.getPasswordHash(u.id), before);
 });
+
+test('attack: two changes sent together with the right current password → one 200, one 409 password.changed-meanwhile, audited; the winner\'s password stands', async () => {
+  const u = await node.services.identity.users.add({ email: 'race-change@example.test', password: PASSWORD }, 'test');
+  const { browser } = await signIn(node, app, AUD, 'race-change@example.test', PASSWORD);
+  const page = await browser.request(account);
+  const change = (next: string) => browser.request(actionOf(page.body, 'password/change', issuer), { form: { csrf: csrfOf(page.body), 'current-password': PASSWORD, 'new-password': next, 'confirm-password': next } });
+  // both changes read (and verify against) the current hash before either writes
+  const store = node.services.store;
+  const read = store.getPasswordHash.bind(store);
+  const waiting: Array<() => void> = [];
+  store.getPasswordHash = async (id: string) => {
+    const hash = await read(id);
+    if (id === u.id && waiting.length < 2) {
+      await new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        if (waiting.length === 2) for (const go of waiting) go();
+        else setTimeout(resolve, 2000);
+      });
+    }
+    return hash;
+  };
+  const SECOND = 'copper willow harbor jigsaw';
+  let answers;
+  try {
+    answers = await Promise.all([change(NEW_PASSWORD), change(SECOND)]);
+  } finally {
+    store.getPasswordHash = read;
+  }
+  assert.deepEqual(answers.map((r) => r.status).sort(), [200, 409], answers.map((r) => r.body.slice(0, 300)).join('\n'));
+  const lost = answers.findIndex((r) => r.status === 409);
+  assert.equal(errorCodeOf(answers[lost]!.body), 'password.changed-meanwhile');
+  await signIn(node, app, AUD, 'race-change@example.test', lost === 0 ? SECOND : NEW_PASSWORD);
+  await assert.rejects(signIn(node, app, AUD, 'race-change@example.test', lost === 0 ? NEW_PASSWORD : SECOND));
+  const events = await auditOf(u.id);
+  assert.equal(events.filter((e) => e.type === 'user.password-set').length, 1);
+  const refused = events.filter((e) => e.type === 'user.password-change-refused');
+  assert.equal(refused.length, 1);
+  assert.equal(refused[0]!.reason, 'password.changed-meanwhile');
+  assert.ok(!JSON.stringify(refused).includes(SECOND) && !JSON.stringify(refused).includes(NEW_PASSWORD));
+});

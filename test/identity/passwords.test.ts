@@ -68,9 +68,11 @@ test('sign-in upgrades a legacy hash in the store once the password is proven', 
   s.store.hashes.set('u1', old);
   await rejectsWith(verifyPassword(s.deps, { userId: 'u1', account: 'u1', password: 'wrong password' }), 'auth.invalid-credentials');
   assert.equal(s.store.hashes.get('u1'), old);
-  assert.deepEqual(await verifyPassword(s.deps, { userId: 'u1', account: 'u1', password: 'correct horse battery staple' }), { rehashed: true });
+  // the hash proven against is the one now stored: a change of the password writes over it
+  const upgraded = await verifyPassword(s.deps, { userId: 'u1', account: 'u1', password: 'correct horse battery staple' });
   assert.match(s.store.hashes.get('u1')!, /^\$argon2id\$/);
-  assert.deepEqual(await verifyPassword(s.deps, { userId: 'u1', account: 'u1', password: 'correct horse battery staple' }), { rehashed: false });
+  assert.deepEqual(upgraded, { rehashed: true, verifiedHash: s.store.hashes.get('u1') });
+  assert.deepEqual(await verifyPassword(s.deps, { userId: 'u1', account: 'u1', password: 'correct horse battery staple' }), { rehashed: false, verifiedHash: s.store.hashes.get('u1') });
 });
 
 test('a rehash never overwrites a password changed meanwhile (compare-and-set)', async () => {
@@ -84,7 +86,8 @@ test('a rehash never overwrites a password changed meanwhile (compare-and-set)',
     s.store.hashes.set('u1', changed); // the password changes while sign-in is verifying
     return h;
   };
-  assert.deepEqual(await verifyPassword(s.deps, { userId: 'u1', account: 'u1', password: 'correct horse battery staple' }), { rehashed: false });
+  // proven against the old hash, which no longer stands: a change written over it is refused
+  assert.deepEqual(await verifyPassword(s.deps, { userId: 'u1', account: 'u1', password: 'correct horse battery staple' }), { rehashed: false, verifiedHash: old });
   assert.equal(s.store.hashes.get('u1'), changed);
 });
 

@@ -20,7 +20,7 @@ export interface AccountPasswordDeps {
   hashers: PasswordHashers;
   passwords: PasswordStore;
   lockout: Lockout;
-  users: Pick<UserService, 'checkPassword' | 'setPassword'>;
+  users: Pick<UserService, 'checkPassword' | 'changePassword'>;
 }
 
 /** The form field that carries the current password. */
@@ -66,16 +66,17 @@ export async function hasPassword(d: Pick<AccountPasswordDeps, 'passwords'>, use
 }
 
 /**
- * Proves the current password typed in a form, as a sign-in does. Throws
- * `account.password-required` when none was typed (not counted), `auth.invalid-credentials`
- * (counted against the account and the address), `auth.throttled` or `auth.locked`.
+ * Proves the current password typed in a form, as a sign-in does, and returns the stored
+ * hash it was proven against. Throws `account.password-required` when none was typed (not
+ * counted), `auth.invalid-credentials` (counted against the account and the address),
+ * `auth.throttled` or `auth.locked`.
  *
  * @example
  * await proveCurrentPassword(deps, user.id, body['current-password'], ip);
  */
-export async function proveCurrentPassword(d: AccountPasswordDeps, userId: string, typed: string | undefined, ip: string | undefined): Promise<void> {
+export async function proveCurrentPassword(d: AccountPasswordDeps, userId: string, typed: string | undefined, ip: string | undefined): Promise<string> {
   if (typed === undefined || typed === '') throw new PortcullisError('account.password-required', 'type your current password to make this change', { expose: true });
-  await verifyPassword({ hashers: d.hashers, store: d.passwords, lockout: d.lockout }, { userId, account: userId, ...(ip ? { ip } : {}), password: typed });
+  return (await verifyPassword({ hashers: d.hashers, store: d.passwords, lockout: d.lockout }, { userId, account: userId, ...(ip ? { ip } : {}), password: typed })).verifiedHash;
 }
 
 /**
@@ -83,8 +84,10 @@ export async function proveCurrentPassword(d: AccountPasswordDeps, userId: strin
  * new one pass the policy (cheap checks, no attempt counted), then the current one is proven
  * (an account without a password has none to prove and is refused: it sets one from an
  * invite), and only then is a new one equal to it refused (`password.unchanged`, which would
- * otherwise confirm a guess without the limits). `setPassword` ends every session of the
- * user, this one too, and records `user.password-set` (a webhook event).
+ * otherwise confirm a guess without the limits). The new one is written only over the hash
+ * the current one was proven against (`UserService.changePassword`): of two changes sent
+ * together, or one racing a reset, the later is `password.changed-meanwhile`. The change
+ * ends every session of the user, this one too, and records `user.password-set` (a webhook event).
  *
  * @example
  * await changePassword(deps, user.id, { current, next, confirm }, ip);
@@ -92,7 +95,7 @@ export async function proveCurrentPassword(d: AccountPasswordDeps, userId: strin
 export async function changePassword(d: AccountPasswordDeps, userId: string, input: { current: string | undefined; next: string; confirm: string }, ip: string | undefined): Promise<void> {
   if (input.next !== input.confirm) throw new PortcullisError('password.mismatch', 'the new password and its confirmation differ', { expose: true });
   await d.users.checkPassword(userId, input.next);
-  await proveCurrentPassword(d, userId, input.current, ip);
+  const verifiedHash = await proveCurrentPassword(d, userId, input.current, ip);
   if (normalizePassword(input.next) === normalizePassword(input.current ?? '')) throw new PortcullisError('password.unchanged', 'the new password is your current one: choose another', { expose: true });
-  await d.users.setPassword(userId, input.next, `user:${userId}`);
+  await d.users.changePassword(userId, input.next, verifiedHash, `user:${userId}`);
 }

@@ -33,6 +33,11 @@ export interface VerifyPasswordInput {
 export interface VerifyPasswordResult {
   /** True when the stored hash was replaced by a preferred-hasher hash. */
   rehashed: boolean;
+  /**
+   * The stored hash the password was proven against (its preferred-hasher replacement when
+   * `rehashed`): a change of the password writes only over this one (compare-and-set).
+   */
+  verifiedHash: string;
 }
 
 /** The refusals of an inactive account's right password: known here only, never in the error's fields. */
@@ -68,9 +73,11 @@ export async function verifyPassword(deps: VerifyPasswordDeps, input: VerifyPass
       MATCHED_INACTIVE.add(e);
       throw e;
     }
-    if (check.rehash !== undefined && stored !== undefined && input.userId !== undefined) {
-      return { rehashed: await deps.store.replacePasswordHash(input.userId, stored, check.rehash) };
+    // a verified check had a stored hash to verify against
+    if (stored === undefined) throw invalid();
+    if (check.rehash !== undefined && input.userId !== undefined && (await deps.store.replacePasswordHash(input.userId, stored, check.rehash))) {
+      return { rehashed: true, verifiedHash: check.rehash };
     }
-    return { rehashed: false };
+    return { rehashed: false, verifiedHash: stored };
   });
 }
