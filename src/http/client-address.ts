@@ -47,7 +47,7 @@ export function proxyTrust(trustedProxies: readonly string[]): (hop: string) => 
  * The request's client address: the last hop fastify's `req.ips` keeps (with `proxyTrust`),
  * or when that entry is no address, the trusted hop before it.
  *
- * @example await pages.post(req.raw, reply.raw, action, form, clientAddress(req));
+ * @example await pages.post(req.raw, reply.raw, uid, action, form, clientAddress(req));
  */
 export function clientAddress(req: FastifyRequest): string | undefined {
   const hops = req.ips ?? [req.ip];

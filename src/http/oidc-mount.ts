@@ -314,22 +314,22 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
   );
   app.get('/interaction/:uid', async (req, reply) => {
     try {
-      await send(reply, await pages.show(req.raw, reply.raw));
+      await send(reply, await pages.show(req.raw, reply.raw, (req.params as Record<string, string>)['uid'] ?? '', clientAddress(req)));
     } catch (e) {
       await fail(reply, e);
     }
   });
   app.get('/interaction/:uid/recovery', async (req, reply) => {
     try {
-      await send(reply, await pages.recovery(req.raw, reply.raw));
+      await send(reply, await pages.recovery(req.raw, reply.raw, (req.params as Record<string, string>)['uid'] ?? '', clientAddress(req)));
     } catch (e) {
       await fail(reply, e);
     }
   });
   app.post('/interaction/:uid/*', async (req, reply) => {
     try {
-      const action = (req.params as Record<string, string>)['*'] ?? '';
-      await send(reply, await pages.post(req.raw, reply.raw, action, pageFormOf(req), clientAddress(req)));
+      const params = req.params as Record<string, string>;
+      await send(reply, await pages.post(req.raw, reply.raw, params['uid'] ?? '', params['*'] ?? '', pageFormOf(req), clientAddress(req)));
     } catch (e) {
       await fail(reply, e);
     }

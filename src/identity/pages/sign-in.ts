@@ -6,7 +6,9 @@
  * and an unknown user get the same answer after the same work (one password hash),
  * and every attempt goes through the brute-force limits (identity/lockout.ts). The step
  * that proves the user binds the sign-in to that browser (signin-browser.ts): every later
- * step, and the resume of the authorization request, needs its cookie.
+ * step, and the resume of the authorization request, needs its cookie. oidc-provider finds
+ * the interaction by its `_interaction` cookie, not by the URL: a page or step whose URL
+ * names another interaction than the cookie is refused (`auth.interaction-mismatch`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InteractionDetails } from 'oidc-provider';
@@ -160,13 +162,26 @@ export class SignInPages {
     this.refuseOtherBrowser(String(login.accountId), 'resume', ip);
   }
 
+  /**
+   * The interaction oidc-provider reads from the browser's `_interaction` cookie, which must
+   * be the one the URL names (`urlUid`): else throws `auth.interaction-mismatch`, audited as
+   * `signin.interaction-mismatch`, before anything acts on either interaction.
+   */
+  private async interaction(req: IncomingMessage, res: ServerResponse, urlUid: string, step: string, ip: string | undefined): Promise<InteractionDetails> {
+    const details = await this.d.oidc.provider.interactionDetails(req, res);
+    if (details.uid === urlUid) return details;
+    const e = new PortcullisError('auth.interaction-mismatch', 'this page belongs to another sign-in than the one this browser is in: start again from the app', { expose: true });
+    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.interaction-mismatch', actor: 'anonymous', reason: e.code, data: { step, ip: ip ?? null } });
+    throw e;
+  }
+
   private base(uid: string): string {
     return `/interaction/${encodeURIComponent(uid)}`;
   }
 
-  /** GET /interaction/:uid */
-  async show(req: IncomingMessage, res: ServerResponse): Promise<Outcome> {
-    const details = await this.d.oidc.provider.interactionDetails(req, res);
+  /** GET /interaction/:uid (`uid` from the URL) */
+  async show(req: IncomingMessage, res: ServerResponse, uid: string, ip?: string): Promise<Outcome> {
+    const details = await this.interaction(req, res, uid, 'show', ip);
     const csrf = await this.d.csrf.tokenFor(details.uid);
     if (details.prompt.name === 'consent') return { page: this.consentPage(details, csrf) };
     const st = await this.state(details.uid);
@@ -232,10 +247,10 @@ export class SignInPages {
     );
   }
 
-  /** POST /interaction/:uid/:action with a parsed form body. */
-  async post(req: IncomingMessage, res: ServerResponse, action: string, body: Record<string, string>, ip: string | undefined): Promise<Outcome> {
+  /** POST /interaction/:uid/:action (`urlUid` from the URL) with a parsed form body. */
+  async post(req: IncomingMessage, res: ServerResponse, urlUid: string, action: string, body: Record<string, string>, ip: string | undefined): Promise<Outcome> {
     const provider = this.d.oidc.provider;
-    const details = await provider.interactionDetails(req, res);
+    const details = await this.interaction(req, res, urlUid, action, ip);
     const uid = details.uid;
     // Every form and every WebAuthn call carries the interaction's CSRF token.
     await this.d.csrf.check(uid, body['csrf']);
@@ -349,8 +364,8 @@ export class SignInPages {
   }
 
   /** GET /interaction/:uid/recovery (after a passkey enrolment, where JS navigates). */
-  async recovery(req: IncomingMessage, res: ServerResponse): Promise<Outcome> {
-    const details = await this.d.oidc.provider.interactionDetails(req, res);
+  async recovery(req: IncomingMessage, res: ServerResponse, uid: string, ip?: string): Promise<Outcome> {
+    const details = await this.interaction(req, res, uid, 'recovery', ip);
     const st = await this.state(details.uid);
     if (st) this.sameBrowser(req, st, 'recovery');
     const csrf = await this.d.csrf.tokenFor(details.uid);
