@@ -8,7 +8,7 @@
  */
 import { compactDecrypt, CompactEncrypt, flattenedDecrypt, importJWK, type CompactJWEHeaderParameters, type FlattenedJWE, type JWK, type JWEHeaderParameters } from 'jose';
 import { PortcullisError } from '../core/errors.js';
-import { ALGS_FOR_KIND, DECRYPT_OPS, JWE_ALGS, type JweAlg } from '../crypto/jwe/policy.js';
+import { ALGS_FOR_KIND, contextHeader, CONTEXT_HEADERS, DECRYPT_OPS, JWE_ALGS, RESPONSE_DIRECTION, type JweAlg } from '../crypto/jwe/policy.js';
 import { base64urlDecode } from './base64url.js';
 import { fetchJwks } from './jwks.js';
 
@@ -80,10 +80,10 @@ export async function encryptForPortcullis(plaintext: Uint8Array | string, opts:
   const jwk = selectEncryptionKey(await discover(opts), alg, opts.crv);
   const { kid, alg: _a, use: _u, key_ops: _o, ...material } = jwk;
   const key = await importJWK(material, alg);
-  const header: CompactJWEHeaderParameters = { alg, enc: 'A256GCM', aud: opts.context.aud } as CompactJWEHeaderParameters;
+  const { aud, app, requestId } = opts.context;
+  // a request never carries pc_dir (the gateway refuses one that does), whatever else the context object holds
+  const header: CompactJWEHeaderParameters = { alg, enc: 'A256GCM', ...contextHeader({ aud, ...(app !== undefined ? { app } : {}), ...(requestId !== undefined ? { requestId } : {}) }) };
   if (kid !== undefined) header.kid = kid;
-  if (opts.context.app !== undefined) (header as Record<string, unknown>).pc_app = opts.context.app;
-  if (opts.context.requestId !== undefined) (header as Record<string, unknown>).pc_rid = opts.context.requestId;
   if (opts.cty !== undefined) header.cty = opts.cty;
   const data = typeof plaintext === 'string' ? new TextEncoder().encode(plaintext) : plaintext;
   return new CompactEncrypt(data).setProtectedHeader(header).encrypt(key);
@@ -167,7 +167,9 @@ export interface DecryptedFromPortcullis {
 /**
  * Decrypts a JWE Portcullis encrypted to the app: `key` is the app's AES key (the JWK shown
  * once, or its bytes) or the private key matching its registered public key (JWK or CryptoKey).
- * With `context`, the protected header must bind the same audience / app / request id.
+ * The protected header must mark it as a response (`pc_dir: "response"`, which the gateway
+ * sets and a request never carries), else `jwe.context-mismatch`; with `context` it must also
+ * bind the same audience / app / request id.
  * The gateway binds each encrypted response to its request's `X-Request-Id` (`pc_rid`):
  * send a fresh, unpredictable one and pass it as `requestId`, so that a recorded
  * response replayed for another request is refused (`jwe.context-mismatch`).
@@ -197,8 +199,11 @@ export async function decryptFromPortcullis(jwe: string, key: JWK | CryptoKey | 
     throw new PortcullisError('jwe.decrypt-failed', 'the JWE did not decrypt with this key', { cause });
   }
   const h = protectedHeader as Record<string, unknown>;
+  // only a response of the gateway says so: a request body made with the app's own key (same
+  // aud, pc_app, even pc_rid) and reflected back to it is not taken as the answer
+  if (h[CONTEXT_HEADERS.response] !== RESPONSE_DIRECTION) throw new PortcullisError('jwe.context-mismatch', 'the JWE is not a response (no pc_dir: "response")');
   const c = opts.context;
-  if (c && ((c.aud !== undefined && h.aud !== c.aud) || (c.app !== undefined && h.pc_app !== c.app) || (c.requestId !== undefined && h.pc_rid !== c.requestId))) {
+  if (c && ((c.aud !== undefined && h[CONTEXT_HEADERS.aud] !== c.aud) || (c.app !== undefined && h[CONTEXT_HEADERS.app] !== c.app) || (c.requestId !== undefined && h[CONTEXT_HEADERS.requestId] !== c.requestId))) {
     throw new PortcullisError('jwe.context-mismatch', 'the JWE was made for another audience, app or request');
   }
   return { plaintext, contentType: typeof h.cty === 'string' ? h.cty : undefined, protectedHeader, text: () => new TextDecoder().decode(plaintext) };

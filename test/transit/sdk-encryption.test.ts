@@ -8,7 +8,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTransitClient, decryptFromPortcullis, encryptForPortcullis } from '../../src/sdk/index.js';
+import { CompactEncrypt, type CompactJWEHeaderParameters } from 'jose';
+import { createTransitClient, decryptFromPortcullis, encryptForPortcullis, type JweContext } from '../../src/sdk/index.js';
 import { decryptBody } from '../../src/crypto/jwe/decrypt.js';
 import { encryptBody } from '../../src/crypto/jwe/encrypt.js';
 import { PortcullisError } from '../../src/core/errors.js';
@@ -35,11 +36,21 @@ for (const [alg, crv] of [['ECDH-ES+A256KW', 'P-256'], ['ECDH-ES+A256KW', 'X2551
   });
 }
 
+test('encryptForPortcullis never marks a request as a response: no pc_dir, even from a context object that carries response: true, so the node takes it as a request', async () => {
+  const context = { aud: 'orders-api', app: 'app_1', requestId: 'req-1', response: true } as JweContext;
+  const jwe = await encryptForPortcullis('{}', { jwksUrl: `${node.urls.identity}/jwks`, fetch: localFetch, context });
+  const header = JSON.parse(Buffer.from(jwe.split('.')[0]!, 'base64url').toString()) as Record<string, unknown>;
+  assert.equal(header.pc_rid, 'req-1');
+  assert.equal('pc_dir' in header, false);
+  const out = await decryptBody(jwe, { getKey: node.services.encryptionKeys.getKey, context: { aud: 'orders-api', app: 'app_1', requestId: 'req-1' } });
+  assert.equal(new TextDecoder().decode(out.plaintext), '{}');
+});
+
 test('decryptFromPortcullis opens a response encrypted to the app AES key; another request id is jwe.context-mismatch; a changed tag is jwe.decrypt-failed', async () => {
   const { app } = await node.services.apps.create({ name: 'sdk', audiences: ['orders-api'], scopes: [] }, 'test');
   const { secret } = await node.services.appEncryptionKeys.add(app.clientId, { type: 'symmetric' }, 'test');
   const k = node.services.appEncryptionKeys.symmetric(app.clientId)!;
-  const jwe = await encryptBody('{"ok":true}', { key: k.key, alg: 'dir', kid: k.kid, cty: 'application/json', context: { aud: 'orders-api', app: app.clientId, requestId: 'req-1' } });
+  const jwe = await encryptBody('{"ok":true}', { key: k.key, alg: 'dir', kid: k.kid, cty: 'application/json', context: { aud: 'orders-api', app: app.clientId, requestId: 'req-1', response: true } });
   const r = await decryptFromPortcullis(jwe, secret!, { context: { aud: 'orders-api', requestId: 'req-1' } });
   assert.equal(r.text(), '{"ok":true}');
   assert.equal(r.contentType, 'application/json');
@@ -47,6 +58,23 @@ test('decryptFromPortcullis opens a response encrypted to the app AES key; anoth
   const parts = jwe.split('.');
   parts[4] = (parts[4]![0] === 'A' ? 'B' : 'A') + parts[4]!.slice(1);
   await rejectsCode(decryptFromPortcullis(parts.join('.'), secret!), 'jwe.decrypt-failed');
+});
+
+test("attack: an app's own dir request body, bound to its request id (pc_rid), reflected back to it as that request's response is refused: a response must say it is one (pc_dir), jwe.context-mismatch", async () => {
+  const { app } = await node.services.apps.create({ name: 'sdk-reflect', audiences: ['orders-api'], scopes: [] }, 'test');
+  const { secret } = await node.services.appEncryptionKeys.add(app.clientId, { type: 'symmetric' }, 'test');
+  const k = node.services.appEncryptionKeys.symmetric(app.clientId)!;
+  const context = { aud: 'orders-api', app: app.clientId, requestId: 'req-reflect-1' };
+  // what the app sends: a request body with its own key, bound to the X-Request-Id it sends
+  const request = await encryptBody('{"transfer":1000}', { key: k.key, alg: 'dir', kid: k.kid, cty: 'application/json', context });
+  await rejectsCode(decryptFromPortcullis(request, secret!, { context }), 'jwe.context-mismatch');
+  await rejectsCode(decryptFromPortcullis(request, secret!), 'jwe.context-mismatch');
+  // what the gateway answers with the same binding opens
+  const response = await encryptBody('{"ok":true}', { key: k.key, alg: 'dir', kid: k.kid, cty: 'application/json', context: { ...context, response: true } });
+  assert.equal((await decryptFromPortcullis(response, secret!, { context })).text(), '{"ok":true}');
+  // a pc_dir of another value is no response either
+  const sideways = await new CompactEncrypt(new TextEncoder().encode('{}')).setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: k.kid, aud: 'orders-api', pc_app: app.clientId, pc_rid: 'req-reflect-1', pc_dir: 'request' } as CompactJWEHeaderParameters).encrypt(k.key);
+  await rejectsCode(decryptFromPortcullis(sideways, secret!, { context }), 'jwe.context-mismatch');
 });
 
 test('attack: a failing JWKS is not fetched by every encryptForPortcullis call: after a failure calls fail fast with unavailable for a back-off, then one new request', async () => {
@@ -70,8 +98,9 @@ test('decryptFromPortcullis checks the key metadata: a JWK whose use is not enc,
   const raw = crypto.getRandomValues(new Uint8Array(32));
   const k = Buffer.from(raw).toString('base64url');
   const context = { aud: 'orders-api' };
-  const dir = await encryptBody('{"ok":true}', { key: raw, alg: 'dir', kid: 'k1', context });
-  const kw = await encryptBody('{"ok":true}', { key: raw, alg: 'A256KW', kid: 'k1', context });
+  // responses, as the gateway makes them
+  const dir = await encryptBody('{"ok":true}', { key: raw, alg: 'dir', kid: 'k1', context: { ...context, response: true } });
+  const kw = await encryptBody('{"ok":true}', { key: raw, alg: 'A256KW', kid: 'k1', context: { ...context, response: true } });
   const jwk = { kty: 'oct', k, kid: 'k1' };
   // the key as the node shows it once opens what it was made for
   assert.equal((await decryptFromPortcullis(dir, { ...jwk, alg: 'dir', use: 'enc' }, { context })).text(), '{"ok":true}');
@@ -95,7 +124,7 @@ test('decryptFromPortcullis checks the key metadata: a JWK whose use is not enc,
 test('decryptFromPortcullis reads the protected header first: zip is jwe.zip-not-allowed, crit jwe.crit-unsupported, another enc or alg jwe.alg-not-allowed, a broken header jwe.malformed', async () => {
   const raw = crypto.getRandomValues(new Uint8Array(32));
   const jwk = { kty: 'oct', k: Buffer.from(raw).toString('base64url'), alg: 'dir', use: 'enc' };
-  const jwe = await encryptBody('x', { key: raw, alg: 'dir', kid: 'k1', context: { aud: 'a' } });
+  const jwe = await encryptBody('x', { key: raw, alg: 'dir', kid: 'k1', context: { aud: 'a', response: true } });
   const parts = jwe.split('.');
   const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString()) as Record<string, unknown>;
   const withHeader = (h: Record<string, unknown>) => [Buffer.from(JSON.stringify(h)).toString('base64url'), ...parts.slice(1)].join('.');
