@@ -8,7 +8,8 @@
  * A256KW), always A256GCM. Its protected header binds it to this route and app:
  * `aud` = the route's token audience (the route name without a token), `pc_app` =
  * the token's client_id (or the request signature's app), so a ciphertext made for
- * another route or app is refused (`jwe.context-mismatch`). Everything the JWE policy
+ * another route or app is refused (`jwe.context-mismatch`); one that also binds a request id
+ * (`pc_rid`) is refused unless the request's X-Request-Id is that id. Everything the JWE policy
  * refuses (RSA1_5, PBES2, zip, crit, wrong-use keys, invalid points, wrong key,
  * tampering) is refused here with its own code, before anything reaches the upstream.
  * The plaintext is forwarded with the protected `cty` as its Content-Type.
@@ -39,7 +40,7 @@ import type { EncryptionRequirement, RouteConfig } from '../core/config/schema.j
 import { PortcullisError } from '../core/errors.js';
 import { decryptBody, type JweDecryptionKey } from '../crypto/jwe/decrypt.js';
 import { encryptBody } from '../crypto/jwe/encrypt.js';
-import type { JweAlg, JweContext } from '../crypto/jwe/policy.js';
+import { CONTEXT_HEADERS, type JweAlg, type JweContext } from '../crypto/jwe/policy.js';
 import type { GcmKeyUsage, GcmMeter } from '../crypto/gcm-usage.js';
 import { appEncryptionKeyContext } from '../tokens/app-encryption-keys.js';
 import { hasBody, readBody, replaceBody, requestHeader } from './body.js';
@@ -102,8 +103,8 @@ const PLAINTEXT_FIELDS = new Set(['content-type', 'content-length', 'content-dig
 /** A request id that can be bound: 1 to 200 visible ASCII characters. */
 const REQUEST_ID = /^[\x21-\x7E]{1,200}$/;
 
-/** The request's X-Request-Id (one, bindable) or a new random one. */
-function requestIdOf(ctx: RequestContext): string {
+/** The request's X-Request-Id as sent (from the raw header lines), undefined when there is none. */
+function sentRequestId(ctx: RequestContext): string | undefined {
   const raw = ctx.req.rawHeaders;
   let id: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -111,6 +112,12 @@ function requestIdOf(ctx: RequestContext): string {
     if (id !== undefined) throw new PortcullisError('request.invalid', 'X-Request-Id is sent more than once');
     id = raw[i + 1]!;
   }
+  return id;
+}
+
+/** The request's X-Request-Id (one, bindable) or a new random one. */
+function requestIdOf(ctx: RequestContext): string {
+  const id = sentRequestId(ctx);
   if (id === undefined) return randomBytes(16).toString('base64url');
   if (!REQUEST_ID.test(id)) throw new PortcullisError('request.invalid', 'X-Request-Id must be 1 to 200 visible ASCII characters to bind the encrypted response to it');
   return id;
@@ -172,6 +179,9 @@ export function encryptionSteps(route: RouteConfig, req: EncryptionRequirement, 
       const app = appOf(ctx);
       const context: JweContext = app === undefined ? { aud } : { aud, app };
       const out = await decryptBody(body, { getKey: keyLookup(app), context, maxBytes: maxBody, ...(algorithms !== undefined ? { algorithms } : {}) });
+      // a body bound to its request (pc_rid, authenticated now) is that request's only
+      const rid = out.protectedHeader[CONTEXT_HEADERS.requestId];
+      if (rid !== undefined && rid !== sentRequestId(ctx)) throw new PortcullisError('jwe.context-mismatch', 'the protected header pc_rid does not name this request (its X-Request-Id)');
       const p = out.plaintext;
       replaceBody(ctx, Buffer.from(p.buffer, p.byteOffset, p.byteLength), out.contentType ?? 'application/octet-stream');
     });

@@ -1,7 +1,8 @@
 /**
  * `require.encryption` through a whole node: JWE bodies made with `jose` for every
  * accepted algorithm reach the upstream as plaintext with their `cty`; every refusal
- * of issue 5 is answered with its exact code, audited, and the upstream sees nothing;
+ * of issue 5 (and a body bound by `pc_rid` to another X-Request-Id) is answered with its
+ * exact code, audited, and the upstream sees nothing;
  * encrypted responses decrypt with the app's key.
  */
 import { after, before, describe, test } from 'node:test';
@@ -80,8 +81,8 @@ async function jwe(h: Partial<CompactJWEHeaderParameters> & { alg: string }, key
   return new CompactEncrypt(new TextEncoder().encode(data)).setProtectedHeader({ enc: 'A256GCM', cty: 'application/json', aud: AUDIENCE, pc_app: app.clientId, ...h } as CompactJWEHeaderParameters).encrypt(key);
 }
 
-async function send(path: string, body: string, type = 'application/jose', tok = token): Promise<Answer> {
-  const res = await fetch(p.gateway + path, { method: 'POST', headers: { authorization: `Bearer ${tok}`, 'content-type': type }, body });
+async function send(path: string, body: string, type = 'application/jose', tok = token, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await fetch(p.gateway + path, { method: 'POST', headers: { authorization: `Bearer ${tok}`, 'content-type': type, ...headers }, body });
   const text = await res.text();
   let json: unknown;
   try {
@@ -252,6 +253,22 @@ describe('attacks on encrypted bodies, each refused before the upstream', () => 
 
   test('ciphertext made for another app (pc_app of another client): jwe.context-mismatch', async () => {
     await refused(async () => send('/enc/a', await jwe({ alg: 'ECDH-ES+A256KW', kid: p256().kid, pc_app: other.clientId }, p256().publicKey)), 'jwe.context-mismatch');
+  });
+
+  test('attack: a request JWE bound to its request (pc_rid) replayed under another X-Request-Id, or none: jwe.context-mismatch; under its own it passes, and a JWE without pc_rid takes any', async () => {
+    for (const make of [() => jwe({ alg: 'dir', kid: dirKey.kid, pc_rid: 'req-enc-1' }, dirKey.key), () => jwe({ alg: 'ECDH-ES+A256KW', kid: p256().kid, pc_rid: 'req-enc-1' }, p256().publicKey)]) {
+      const bound = await make();
+      await refused(() => send('/enc/orders', bound, 'application/jose', token, { 'x-request-id': 'req-enc-2' }), 'jwe.context-mismatch');
+      await refused(() => send('/enc/orders', bound), 'jwe.context-mismatch');
+      await refused(() => send('/enc/orders', bound, 'application/jose', token, { 'x-request-id': 'req-enc-1, req-enc-1' }), 'jwe.context-mismatch');
+      const r = await send('/enc/orders', bound, 'application/jose', token, { 'x-request-id': 'req-enc-1' });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(p.upstream.seen.at(-1)!.body, plaintext);
+    }
+    // a pc_rid that is not a string names no request
+    await refused(async () => send('/enc/orders', await jwe({ alg: 'dir', kid: dirKey.kid, pc_rid: 1 }, dirKey.key), 'application/jose', token, { 'x-request-id': '1' }), 'jwe.context-mismatch');
+    const unbound = await jwe({ alg: 'dir', kid: dirKey.kid }, dirKey.key);
+    assert.equal((await send('/enc/orders', unbound, 'application/jose', token, { 'x-request-id': 'anything' })).status, 200);
   });
 
   test("dir with another app's symmetric key: jwe.unknown-key", async () => {
