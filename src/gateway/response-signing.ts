@@ -7,10 +7,16 @@
  *
  * Covered: `@status`, `content-digest` (RFC 9530 sha-256 over the body as sent, the
  * response being buffered on such routes) and the request it answers (RFC 9421 §2.4):
- * when the request was signed, its signature through `"signature";req;key="<label>"`;
- * otherwise its `@method`, `@authority`, `@path` and `@query` with `;req`, so a response
- * cannot be passed off as the answer to another request (the scheme is left out: behind
- * a TLS-terminating proxy the gateway does not see the client's). Parameters `created` and `keyid`. The gateway is the
+ * when the route verified the request's signature (`require.signature`), that signature
+ * through `"signature";req;key="<label>"`; otherwise its `@method`, `@authority`, `@path`
+ * and `@query` with `;req`, so a response cannot be passed off as the answer to another
+ * request (the scheme is left out: behind a TLS-terminating proxy the gateway does not
+ * see the client's). A request that carries a Signature the route did not verify gets
+ * both: its first Signature member too, since an SDK checks that a response to a signed
+ * request covers that request's signature. Unverified, the member proves only that the
+ * request answered carried those bytes (this request, not an earlier one to the same URL);
+ * the four components still say which request it was, since anyone may copy a Signature
+ * onto another request. Parameters `created` and `keyid`. The gateway is the
  * signer of record: the upstream's own Content-Digest, Signature and Signature-Input
  * are replaced.
  *
@@ -23,7 +29,7 @@
  * `upstream.content-coding`, never a signature over bytes the client will not see.
  */
 import { createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { serializeByteSequence } from 'structured-headers';
+import { parseDictionary, serializeByteSequence } from 'structured-headers';
 import type { Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import { signatureBase } from '../signatures/signature-base.js';
@@ -64,6 +70,23 @@ function signAsync(alg: SignatureAlgorithm, key: KeyObject, data: Buffer): Promi
 }
 
 /**
+ * The first member of a Signature the gateway did not verify, with the field lines it
+ * came in; undefined without one, or when the field is not a structured dictionary
+ * (the response is then bound through the four components alone, never refused for it).
+ */
+function unverifiedSignature(raw: readonly string[]): { label: string; lines: string[] } | undefined {
+  let lines: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'signature') (lines ??= []).push(raw[i + 1]!);
+  if (lines === undefined) return undefined;
+  try {
+    const label = parseDictionary(lines.join(', ')).keys().next().value;
+    return label === undefined ? undefined : { label, lines };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Signs one buffered response; `ctx` gives the request signature to bind.
  *
  * @example const signed = await signResponse(upstreamResponse, ctx, { keys, clock });
@@ -82,7 +105,9 @@ export async function signResponse(coded: UpstreamResponse, ctx: RequestContext,
     request = reqSig.request;
   } else {
     covered.push(...REQUEST_BINDING);
-    request = { method: ctx.method, url: targetUri(ctx, false), headers: {} };
+    const signature = unverifiedSignature(ctx.req.rawHeaders);
+    if (signature !== undefined) covered.push({ name: 'signature', params: new Map<string, string | boolean>([['req', true], ['key', signature.label]]) });
+    request = { method: ctx.method, url: targetUri(ctx, false), headers: signature === undefined ? {} : { signature: signature.lines } };
   }
   const params = serializeSignatureParams(covered, { created: Math.floor(deps.clock.now() / 1000), keyid: k.kid });
   const base = signatureBase({ status: r.status, headers: { 'content-digest': digest } }, covered, params, request);
