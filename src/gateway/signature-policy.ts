@@ -193,7 +193,7 @@ function checkDigest(lines: readonly string[] | undefined, body: Buffer): void {
 }
 
 /** Request fields straight from node's `rawHeaders` (no header object is built), one string per field line. */
-class RawFieldLines implements FieldLineSource {
+export class RawFieldLines implements FieldLineSource {
   constructor(private readonly raw: readonly string[]) {}
 
   fieldLines(name: string): string[] | undefined {

@@ -10,7 +10,7 @@
 import { parseDictionary, parseItem, parseList, serializeDictionary, serializeInnerList, serializeItem, serializeList, type InnerList, type Item } from 'structured-headers';
 import { PortcullisError } from '../core/errors.js';
 import type { ComponentId } from './signature-input.js';
-import { isRequestLike, type FieldLineSource, type HttpMessageLike, type HttpRequestLike, type MessageHeaders } from './types.js';
+import { isRequestLike, type FieldLineSource, type HeaderGetter, type HttpMessageLike, type HttpRequestLike, type MessageHeaders } from './types.js';
 
 const malformed = (m: string, cause?: unknown): PortcullisError => new PortcullisError('signature.malformed', m, cause === undefined ? {} : { cause });
 const missing = (m: string): PortcullisError => new PortcullisError('signature.component-missing', m);
@@ -39,6 +39,30 @@ export function fieldLines(headers: MessageHeaders | undefined, name: string): r
   if (v === undefined) return undefined;
   if (typeof v === 'number') return [String(v)];
   return typeof v === 'string' ? [v] : [...v];
+}
+
+/**
+ * The field lines of `name` one by one, for `bs` (§2.1.3 wraps "each field line"). A web
+ * `Headers` object keeps no line boundaries: `get` joins repeated lines with ", " (only
+ * Set-Cookie is kept line by line, `getSetCookie`). A joined value without ", " is one
+ * line; one with it may be several, and is refused rather than wrapped as one.
+ */
+function fieldLinesAsSent(headers: MessageHeaders | undefined, name: string): readonly string[] | undefined {
+  if (!headers || typeof (headers as { fieldLines?: unknown }).fieldLines === 'function' || typeof (headers as { get?: unknown }).get !== 'function') return fieldLines(headers, name);
+  const h = headers as HeaderGetter & { getSetCookie?: () => string[] };
+  if (name === 'set-cookie' && typeof h.getSetCookie === 'function') {
+    const cookies = h.getSetCookie();
+    return cookies.length === 0 ? undefined : cookies;
+  }
+  const v = h.get(name);
+  if (v === null) return undefined;
+  if (v.includes(', ')) {
+    throw new PortcullisError(
+      'signature.field-lines-unknown',
+      `field "${name}" is covered with bs but comes from a Headers object, whose value ("a, b") may be one field line or several; give the headers line by line (a record of arrays) or cover it without bs`,
+    );
+  }
+  return [v];
 }
 
 /** §2.1: strip leading and trailing whitespace; replace obsolete line folding with a single space. */
@@ -136,9 +160,9 @@ function canonicalStructured(value: string, field: string): string {
 }
 
 function fieldValue(c: ComponentId, headers: MessageHeaders | undefined): string {
-  const lines = fieldLines(headers, c.name);
-  if (lines === undefined) throw missing(`covered field "${c.name}" is absent from the message`);
   const p = c.params;
+  const lines = p.has('bs') ? fieldLinesAsSent(headers, c.name) : fieldLines(headers, c.name);
+  if (lines === undefined) throw missing(`covered field "${c.name}" is absent from the message`);
   if (p.has('bs')) {
     // §2.1.3: each field line wrapped as a byte sequence, then joined
     return lines.map((l) => `:${toBase64(cleanLine(l))}:`).join(', ');
