@@ -298,7 +298,43 @@ function badAuthority(authority: string): PortcullisError {
   return targetInvalid(authority.includes('@') ? 'the target URI has userinfo in its authority' : 'the target URI authority is not a valid host[:port]');
 }
 
-const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443' };
+const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
+
+/** RFC 3986 §2.3 unreserved characters, by character code. */
+const UNRESERVED = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~') UNRESERVED[c.charCodeAt(0)] = 1;
+
+/**
+ * A valid `host[:port]` normalised as RFC 9421 §2.2.3 asks ("normalized according to the
+ * rules provided in [HTTP], Section 4.2.3", i.e. RFC 3986 §6.2.2–6.2.3): the host
+ * lowercased, but "the hexadecimal digits within a percent-encoding triplet … should be
+ * normalized to use uppercase letters" and an encoded unreserved character decoded; a
+ * port that is empty or the scheme's default (`:0443` is 443) omitted, another port
+ * written as its decimal number.
+ */
+function normalizeAuthority(raw: string, scheme: string): string {
+  const colon = raw.lastIndexOf(':');
+  const hasPort = colon >= 0 && colon > raw.lastIndexOf(']');
+  const host = hasPort ? raw.slice(0, colon) : raw;
+  let out = '';
+  if (!host.includes('%')) out = host.toLowerCase();
+  else {
+    for (let i = 0; i < host.length; i++) {
+      const ch = host[i]!;
+      if (ch !== '%') {
+        out += ch.toLowerCase();
+        continue;
+      }
+      // hostPortEnd admits "%" only before two hex digits
+      const byte = parseInt(host.slice(i + 1, i + 3), 16);
+      out += byte < 128 && UNRESERVED[byte] === 1 ? String.fromCharCode(byte).toLowerCase() : `%${host.slice(i + 1, i + 3).toUpperCase()}`;
+      i += 2;
+    }
+  }
+  if (!hasPort || colon === raw.length - 1) return out;
+  const port = Number(raw.slice(colon + 1));
+  return port === DEFAULT_PORTS[scheme] ? out : `${out}:${port}`;
+}
 
 function target(req: HttpRequestLike): Target {
   let t = targets.get(req);
@@ -309,9 +345,7 @@ function target(req: HttpRequestLike): Target {
   if (!m) throw malformed('the request URL must be the absolute target URI');
   if (!isHostPort(m[2]!)) throw badAuthority(m[2]!);
   const scheme = m[1]!.toLowerCase();
-  let authority = m[2]!.toLowerCase();
-  const port = /:(\d*)$/.exec(authority);
-  if (port && (port[1] === '' || port[1] === DEFAULT_PORTS[scheme])) authority = authority.slice(0, port.index);
+  const authority = normalizeAuthority(m[2]!, scheme);
   t = { url: req.url, scheme, authority, path: m[3] || '/', query: m[4], targetUri: req.url };
   targets.set(req, t);
   return t;
