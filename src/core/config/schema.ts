@@ -246,7 +246,7 @@ export const routeSchema = z.strictObject({
   signResponses: z
     .boolean()
     .default(false)
-    .describe('Sign responses (RFC 9421) with the current key-ring key published at `/jwks`: `@status`, `content-digest`, and the request it answers (`;req`): its signature when it was signed, else its `@method`, `@authority`, `@path` and `@query`. Responses on such routes are buffered.'),
+    .describe('Sign responses (RFC 9421) with the current key-ring key published at `/jwks`: `@status`, `content-digest`, and the request it answers (`;req`): its signature when the route verified it (`require.signature`), else its `@method`, `@authority`, `@path` and `@query` (and a signature it carries but the route did not verify). Responses on such routes are buffered.'),
   require: z
     .strictObject({
       token: tokenRequirementSchema.optional().describe('Require a valid access token.'),
