@@ -133,13 +133,26 @@ const upstreamUrl = httpUrl.refine((v) => {
   }
 }, 'expected a base URL without user:password, a query or a fragment (the gateway sends none of them upstream)');
 
+/**
+ * fetch refuses a URL that holds credentials, and its error quotes the whole URL: a
+ * `user:password@` in a JWKS URL was never sent, and reached the log on every retrieval.
+ */
+const jwksUrl = httpUrl.refine((v) => {
+  try {
+    const u = new URL(v);
+    return u.username === '' && u.password === '';
+  } catch {
+    return true; // not a URL: httpUrl says so
+  }
+}, 'expected a JWKS URL without user:password (a key set is fetched without credentials)');
+
 const method = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected a scope token (RFC 6749 §3.3)');
 
 export const externalIssuerSchema = z.strictObject({
   issuer: z.string().min(1).describe('The `iss` value tokens of this issuer carry.'),
-  jwksUri: httpUrl.describe('Where the issuer publishes its JWKS; fetched in the background, refreshed on unknown `kid`.'),
+  jwksUri: jwksUrl.describe('Where the issuer publishes its JWKS (no user:password); fetched in the background, refreshed on unknown `kid`.'),
   algorithms: z.array(z.enum(['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'])).default(['ES256', 'EdDSA', 'RS256', 'PS256']).describe('Accepted signing algorithms.'),
   maxTokenLifetime: duration('24h', { min: 1000 }).describe(
     'Longest lifetime accepted for a token of this issuer: `exp - iat`, or `exp` - now when the token has no `iat` (plus `tokens.leeway`). A longer-lived token is refused (`token.lifetime-too-long`), so a token minted for years cannot be replayed for years.',
