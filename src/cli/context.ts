@@ -56,7 +56,9 @@ export function checkAdminUrl(text: string, from = '--admin-url'): string {
   try {
     u = new URL(text);
   } catch {
-    throw new CliError('request.invalid', `${from}: expected an http(s) URL such as http://127.0.0.1:8081, got ${JSON.stringify(text)}`);
+    // not a URL, so no telling where its password ends (`http://u:pa/ss@h`): a value with an @ is not echoed
+    const got = text.includes('@') ? 'a value with an @ (not shown: it may hold a password)' : JSON.stringify(text);
+    throw new CliError('request.invalid', `${from}: expected an http(s) URL such as http://127.0.0.1:8081, got ${got}`);
   }
   if (u.username !== '' || u.password !== '') throw new CliError('request.invalid', `${from}: must not carry user:password (the admin token is read from adminTokenFile)`);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CliError('request.invalid', `${from}: expected http or https, got ${u.protocol.slice(0, -1)}`);

@@ -33,4 +33,17 @@ describe('CLI: --admin-url', () => {
     assert.match(r.stderr, /^error: request\.invalid: --admin-url: /);
     assert.ok(!r.stderr.includes('hunter2'), r.stderr);
   });
+
+  test('attack: user:password in an --admin-url or PORTCULLIS_ADMIN_URL that is not a URL (bad port, unclosed [) → request.invalid, the password not echoed', async () => {
+    for (const [args, env, from] of [
+      [['--admin-url', 'http://admin:hunter2@127.0.0.1:99999'], {}, '--admin-url'],
+      [['--admin-url', 'http://admin:hun/ter2@127.0.0.1:9'], {}, '--admin-url'],
+      [[], { PORTCULLIS_ADMIN_URL: 'http://admin:hunter2@[::1' }, 'PORTCULLIS_ADMIN_URL'],
+    ] as const) {
+      const r = await runCli(['keys', 'list', '--dir', dir, ...args], env);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^error: request\\.invalid: ${from}: expected an http\\(s\\) URL`), r.stderr);
+      assert.ok(!r.stderr.includes('hunter2') && !r.stderr.includes('ter2'), r.stderr);
+    }
+  });
 });
