@@ -1,0 +1,103 @@
+/**
+ * Secrets inside URLs never reach a log line: the password of a URL's userinfo and the
+ * value of a secret-named query parameter are removed wherever they appear (a field, an
+ * error's message, stack or own properties, the message), while the line still names the
+ * host and path. A node logged an external issuer's `jwksUri` whole, query API key
+ * included, on every failed retrieval of its key set.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { generateKeyPair, SignJWT } from 'jose';
+import { createLogger } from '../../src/core/logger.js';
+import { withoutUrlSecrets } from '../../src/core/url-secrets.js';
+import { startTestNode, testConfig } from '../support/portcullis.js';
+
+function capture(): { sink: Writable; text: () => string } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { sink, text: () => lines.join('') };
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+test('attack: a jwksUri carrying an API key in its query → the key is in no log line; the failed retrieval is still logged with host and path', async () => {
+  const port = await closedPort();
+  const { sink, text } = capture();
+  const node = await startTestNode({
+    logger: createLogger('trace', sink),
+    config: testConfig(`gateway: { thread: false }
+routes:
+  - name: partner
+    match: { pathPrefix: /partner }
+    upstream: http://127.0.0.1:9
+    require:
+      token:
+        audience: orders-api
+        issuers:
+          - issuer: https://partner.example
+            jwksUri: http://127.0.0.1:${port}/jwks.json?tenant=a&api_key=QUERYSECRET
+`),
+  });
+  try {
+    const { privateKey } = await generateKeyPair('ES256');
+    const token = await new SignJWT({ iss: 'https://partner.example', sub: 'u', aud: 'orders-api', exp: Math.floor(Date.now() / 1000) + 300 }).setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' }).sign(privateKey);
+    const r = await fetch(`${node.urls.gateway}/partner/x`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 503);
+    const logs = text();
+    assert.match(logs, /JWKS prefetch failed/);
+    assert.match(logs, /JWKS unavailable/);
+    assert.ok(logs.includes(`http://127.0.0.1:${port}/jwks.json?tenant=a&api_key=[redacted]`), logs);
+    assert.ok(!logs.includes('QUERYSECRET'), 'the API key of the jwksUri was logged');
+  } finally {
+    await node.stop();
+  }
+});
+
+test('attack: an error carrying a store URL with its password (message, stack, own properties, cause) → the password is in no log line', () => {
+  const { sink, text } = capture();
+  const logger = createLogger('info', sink);
+  const url = 'postgres://portcullis:s3cretPW@127.0.0.1:99999/portcullis';
+  let invalid: unknown;
+  try {
+    new URL(url);
+  } catch (e) {
+    invalid = e; // Node's ERR_INVALID_URL: its own `input` holds the whole URL
+  }
+  const wrapped = new Error(`cannot use ${url}`, { cause: invalid });
+  logger.error({ err: invalid, store: url }, `store ${url} failed`);
+  logger.error({ err: wrapped, nested: { url: 'redis://:s3cretPW@127.0.0.1:6379/0' } }, 'wrapped');
+  const logs = text();
+  assert.ok(!logs.includes('s3cretPW'), logs);
+  assert.ok(logs.includes('postgres://portcullis:[redacted]@127.0.0.1:99999/portcullis'), logs);
+  assert.ok(logs.includes('redis://:[redacted]@127.0.0.1:6379/0'), logs);
+  assert.match(logs, /"input":"postgres:\/\/portcullis:\[redacted\]@/);
+});
+
+test('withoutUrlSecrets: the password of a userinfo (an @ in it too) and secret-named query values; everything else as it was', () => {
+  const cases: Array<[string, string]> = [
+    ['postgres://u:p%40ss@db:5432/x', 'postgres://u:[redacted]@db:5432/x'],
+    ['postgres://u:p@ss@db/x and redis://:pw@r:6379', 'postgres://u:[redacted]@db/x and redis://:[redacted]@r:6379'],
+    ['"rediss://default:pw@r"', '"rediss://default:[redacted]@r"'],
+    ['https://user@host/x', 'https://user@host/x'],
+    ['https://host/cb?code=abc&state=s1', 'https://host/cb?code=[redacted]&state=s1'],
+    ['https://host/j?client_secret=a&Access_Token=b&sig=c&tenant=d', 'https://host/j?client_secret=[redacted]&Access_Token=[redacted]&sig=[redacted]&tenant=d'],
+    ['mailto:a@b.example', 'mailto:a@b.example'],
+    ['connect ECONNREFUSED 127.0.0.1:5432', 'connect ECONNREFUSED 127.0.0.1:5432'],
+    ['http://host:80/x?to=a@b', 'http://host:80/x?to=a@b'],
+  ];
+  for (const [given, want] of cases) assert.equal(withoutUrlSecrets(given), want, given);
+});
