@@ -14,8 +14,9 @@
  * gateway, the transit plane); any other confirmation method fails closed.
  * `jku`, `x5u`, `jwk` and `x5c` header parameters are never fetched nor used; a `crit`
  * header, an unencoded payload (`b64`), or a member name twice in the header or the claims
- * set is refused. An external issuer's JWKS is fetched without redirects, bounded in size,
- * and not refetched per request while its endpoint fails (jwks-fetch.ts).
+ * set is refused. An external issuer's JWKS is fetched without redirects, bounded in size and
+ * key count, its keys imported on retrieval, and not refetched per request while its endpoint
+ * fails or serves no usable key (jwks-fetch.ts).
  *
  * Verified tokens are cached (token-cache.ts); a hit re-runs the route and revocation
  * checks synchronously and skips the signature.
@@ -198,7 +199,8 @@ export class TokenVerifier {
       const jwksUri = i.jwksUri;
       // once per retrieval, not per request: every token naming such a kid is refused until the issuer fixes its key set
       const onDuplicateKids = (kids: string[]): void => logger.warn({ jwksUri, kids }, 'JWKS holds more than one key under one kid; tokens naming it are refused');
-      const fetchJwks = boundedJwksFetch({ onDuplicateKids, now: () => clock.now() });
+      const onSkippedKeys = (skipped: string[]): void => logger.warn({ jwksUri, skipped }, 'JWKS keys that cannot verify a token were skipped');
+      const fetchJwks = boundedJwksFetch({ onDuplicateKids, onSkippedKeys, now: () => clock.now() });
       const jwks = createRemoteJWKSet(new URL(i.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 5_000, [customFetch]: fetchJwks });
       remote = { jwks, retryAfterMs: fetchJwks.retryAfterMs };
       this.remotes.set(i.jwksUri, remote);
