@@ -69,9 +69,9 @@ export function registerApp(program: Command): void {
     .requiredOption('--audience <audience...>', 'API audience the app may request tokens for (repeatable)')
     .option('--scope <scope...>', 'scope the app may request (repeatable)')
     .option('--jwks <file>', 'public keys (JWK Set file): the app authenticates with private_key_jwt')
-    .option('--auth-method <method>', 'client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth (a Portcullis client certificate; needs pki.trustDomain) or self_signed_tls_client_auth (the certificate in --jwks as x5c)')
+    .option('--auth-method <method>', 'client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth (a Portcullis client certificate; needs pki.trustDomain), self_signed_tls_client_auth (the certificate in --jwks as x5c), or none (a public app, its default and only method)')
     .option('--redirect-uri <uri...>', 'exact redirect URI for user sign-in (authorization code + PKCE); repeatable')
-    .option('--type <type>', 'confidential (default) or public (browser/native app: no secret, PKCE only, no --jwks)')
+    .option('--type <type>', 'confidential (default) or public (browser/native app: no secret, PKCE only, no --jwks, --auth-method none)')
     .option('--mfa-required', 'users signing in to this app must complete a second factor')
     .option('--serves <audience...>', 'audience the app serves as a resource server: it may introspect tokens issued for it (repeatable; default none)')
     .action(

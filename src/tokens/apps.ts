@@ -76,7 +76,8 @@ export function viewApp(a: AppRecord): AppView {
     name: a.name,
     audiences: a.audiences,
     scopes: a.scopes,
-    token_endpoint_auth_method: a.tokenEndpointAuthMethod,
+    // a public app stored before `none` was one (as client_secret_basic, its default then) has no client authentication all the same
+    token_endpoint_auth_method: a.appType === 'public' ? 'none' : a.tokenEndpointAuthMethod,
     status: a.status,
     tokens_revoked_before: a.tokensRevokedBefore ? new Date(a.tokensRevokedBefore).toISOString() : null,
     jwks_keys: a.jwks?.length ?? 0,
@@ -110,6 +111,21 @@ const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 function refusePublicAppKeys(appType: AppType | undefined, field: 'jwks' | 'token_endpoint_auth_method', instead: string): void {
   if (appType !== 'public') return;
   throw new PortcullisError('request.invalid', `${field}: a public app (no client authentication, PKCE only) has no keys for private_key_jwt or self_signed_tls_client_auth; ${instead}`);
+}
+
+/**
+ * A public app has no client authentication, and only a public app: RFC 7591 §2, "none": "The
+ * client is a public client as defined in OAuth 2.0, Section 2.1, and does not have a client
+ * secret". A public app registered with a method would be treated as having none, whatever the
+ * registration says; a confidential app with `none` could not authenticate at all.
+ */
+function checkPublicAppMethod(appType: AppType, method: ClientAuthMethod): void {
+  if (appType === 'public' && method !== 'none') {
+    throw new PortcullisError('request.invalid', `token_endpoint_auth_method: a public app (no client authentication, PKCE only) uses none; ${method} is client authentication, for a confidential app (register it without type public)`);
+  }
+  if (appType !== 'public' && method === 'none') {
+    throw new PortcullisError('request.invalid', 'token_endpoint_auth_method: none (no client authentication) is for a public app (type public, PKCE only); a confidential app authenticates');
+  }
 }
 
 /** What each key type of an app JWKS may sign client assertions with (the token endpoint's algorithms, client-auth.ts). */
@@ -276,8 +292,8 @@ export class AppService {
     if (!NAME.test(input.name)) throw new PortcullisError('request.invalid', 'name: 1-100 letters, digits, spaces or . @ : - _');
     if (input.audiences.length === 0) throw new PortcullisError('request.invalid', 'audiences: at least one audience is required');
     for (const s of input.scopes) if (!SCOPE.test(s)) throw new PortcullisError('request.invalid', `scopes: "${s}" is not a valid scope token`);
-    const method = input.tokenEndpointAuthMethod ?? (input.jwks ? 'private_key_jwt' : 'client_secret_basic');
     const appType: AppType = input.type ?? 'confidential';
+    const method = input.tokenEndpointAuthMethod ?? (appType === 'public' ? 'none' : input.jwks ? 'private_key_jwt' : 'client_secret_basic');
     const redirectUris = [...new Set(input.redirectUris ?? [])];
     redirectUris.forEach((u, i) => checkRedirectUri(u, `redirect_uris[${i}]`));
     const postLogoutRedirectUris = [...new Set(input.postLogoutRedirectUris ?? [])];
@@ -292,6 +308,7 @@ export class AppService {
     if (input.jwks !== undefined || method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') {
       refusePublicAppKeys(appType, input.jwks !== undefined ? 'jwks' : 'token_endpoint_auth_method', 'an app that authenticates with keys is a confidential app (register it without type public)');
     }
+    checkPublicAppMethod(appType, method);
     if (method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') await checkJwks(input.jwks ?? [], method, signsInWithCertificate(appType, grantTypes));
     // RFC 8705 §2.1: the certificate is the app's by its URI SAN, which the CA writes under the trust domain.
     if (method === 'tls_client_auth' && this.options.trustDomain === undefined) {

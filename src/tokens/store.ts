@@ -2,7 +2,8 @@
 import type { JWK } from 'jose';
 import type { PageRequest } from '../core/page.js';
 
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth';
+/** `none`: a public app, which does not authenticate to the token endpoint (RFC 7591 §2); the only method of one. */
+export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth';
 
 export interface AppRecord {
   /** Public identifier (OAuth client_id). */
