@@ -73,6 +73,19 @@ describe('admin API: paged lists of apps and users', () => {
     }
   });
 
+  test('a cursor whose time is past Number.MAX_SAFE_INTEGER (16 digits, read as another number) → 400 request.invalid naming after; 2^53-1 itself is a cursor', async () => {
+    for (const list of ['/v1/apps', '/v1/users']) {
+      for (const time of ['9007199254740992', '9007199254740993', '9999999999999999']) {
+        const r = await t.api(`${list}?after=${time}.app_x`);
+        assert.equal(r.status, 400, `${list}?after=${time}.app_x`);
+        assert.equal(r.body.code, 'request.invalid');
+        assert.deepEqual(r.body.errors.map((e: { path: string }) => e.path), ['after'], `${list}?after=${time}.app_x`);
+      }
+      const r = await t.api(`${list}?after=9007199254740991.app_x`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
+  });
+
   test('a page of apps or users reads that page from the store (one row more, after the cursor), never every row', async () => {
     const store = t.node.services.store;
     const asked: Array<[string, unknown]> = [];

@@ -382,9 +382,15 @@ export const configSchema = z.strictObject({
     .strictObject({
       maxHeaderSize: size('16kb', { min: 1024, max: 1 << 20 }).describe('Largest request header block accepted (431 beyond): 1kb to 1mb.'),
       requestTimeout: duration('60s', timer()).describe('Time a client has to send a whole request.'),
-      tokenCacheSize: z.number().int().min(0).default(10_000).describe('Verified tokens kept in memory (0 disables the cache).'),
+      tokenCacheSize: z
+        .number()
+        .int()
+        .min(0)
+        .max(1_000_000)
+        .default(10_000)
+        .describe('Verified tokens kept in memory (0 disables the cache), by the gateway, the transit plane and the token service each: an entry holds the token\'s claims, about a kilobyte, so at most 1000000.'),
       auditSampleRate: z.number().min(0).max(1).default(0.01).describe('Fraction of allowed requests recorded in the audit trail.'),
-      connectionsPerUpstream: z.number().int().min(1).default(64).describe('Keep-alive connection pool size per upstream.'),
+      connectionsPerUpstream: z.number().int().min(1).max(4096).default(64).describe('Keep-alive connection pool size per upstream: each connection is a socket (a file descriptor) the pool opens as load demands, so at most 4096.'),
       trustedProxies: z
         .array(ipOrCidr)
         .default([])

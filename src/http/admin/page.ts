@@ -27,8 +27,15 @@ export function queryInteger(min: number, max: number) {
     .meta({ type: 'integer', minimum: min, maximum: max });
 }
 
-/** The cursor `<time>.<id>` of lists ordered by time, then id. */
-export const createdCursor = z.string().regex(/^\d{1,16}\.[\x21-\x7E]{1,200}$/, 'expected the next_after of the previous page');
+/**
+ * The cursor `<time>.<id>` of lists ordered by time, then id. A time past
+ * Number.MAX_SAFE_INTEGER (16 digits allow it) would be read as another number, so a page
+ * after another position: refused.
+ */
+export const createdCursor = z
+  .string()
+  .regex(/^\d{1,16}\.[\x21-\x7E]{1,200}$/, { message: 'expected the next_after of the previous page', abort: true })
+  .refine((c) => Number.isSafeInteger(Number(c.slice(0, c.indexOf('.')))), 'expected the next_after of the previous page: its time is past 2^53-1');
 
 /**
  * The query of a paged list whose cursor `after` matches `cursor`; unknown parameters are refused.
