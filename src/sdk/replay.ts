@@ -2,7 +2,7 @@
  * Remembering the signature nonces a webhook receiver accepted, so the same request
  * sent again within its signature's window is refused (`signature.replayed`). Each
  * nonce is kept until `expiresAt` (the end of the window `verifyWebhook` accepts the
- * signature in: `created` + `maxAge` + `clockSkew`); after that the signature itself
+ * signature in: to the end of second `created` + `maxAge` + `clockSkew`); after that the signature itself
  * is too old to verify, so the nonce can be forgotten.
  *
  * The built-in store is per process. A receiver that runs as several instances (behind

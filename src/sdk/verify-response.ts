@@ -144,7 +144,7 @@ function describeTag(tag: string): string {
  * `portcullis-webhook`; key from the JWKS) over method, target URI, Content-Digest and
  * Content-Type, and the body against its digest; then that its `nonce` was not seen
  * before (`signature.replayed`), recording it until the signature's window closes
- * (`created` + `maxAge` + `clockSkew`). Returns the parsed body. Behind a proxy that
+ * (the end of second `created` + `maxAge` + `clockSkew`). Returns the parsed body. Behind a proxy that
  * rewrites the URL, pass the URL Portcullis posted to as `url`.
  *
  * Errors: `signature.wrong-tag` for a message signed for another purpose (an OTP
@@ -187,7 +187,8 @@ export async function verifyWebhook<E = { id: string; type: string; time: string
   const v = await verifier.verify(message, undefined, parsed);
   // only a verified signature reaches the store: a forger can neither burn a nonce nor fill the store
   const store = options.replayStore ?? (defaultReplayStore ??= new MemoryReplayStore());
-  if (await store.seen(v.params.nonce!, (v.params.created! + maxAge + clockSkew) * 1000)) {
+  // the verifier compares whole seconds: the signature verifies until the end of second created + maxAge + clockSkew
+  if (await store.seen(v.params.nonce!, (v.params.created! + maxAge + clockSkew + 1) * 1000)) {
     throw new PortcullisError('signature.replayed', 'the message was already received (its signature nonce was seen before): a replay');
   }
   let event: E;

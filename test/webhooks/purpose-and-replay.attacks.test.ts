@@ -131,8 +131,8 @@ describe('webhook purpose (tag) and replay', () => {
     assert.equal(v.params.tag, 'portcullis-otp');
     assert.equal(v.event.code, '493817');
     assert.equal(v.event.to, '+15551234567');
-    // the store is told to remember the nonce until the signature's window closes: created + maxAge (300) + skew (30)
-    assert.deepEqual(store.calls, [[v.params.nonce, (v.params.created! + 330) * 1000]]);
+    // the store is told to remember the nonce until the signature's window closes: the end of second created + maxAge (300) + skew (30)
+    assert.deepEqual(store.calls, [[v.params.nonce, (v.params.created! + 331) * 1000]]);
     await rejectsWith(verifyWebhook(sms.asRequest(otp), { keys: jwks(), tag: sdk.OTP_TAG, replayStore: store }), 'signature.replayed', 'the message was already received (its signature nonce was seen before): a replay');
   });
 
