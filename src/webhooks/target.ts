@@ -57,14 +57,26 @@ function canonicalIpv6(ip: string): string {
   return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
 }
 
-/** The IPv4 address an IPv6 address (canonical text) embeds in its last 32 bits, for ::ffff:0:0/96 and 64:ff9b::/96. */
+/** The eight 16-bit groups of an IPv6 address in canonical text (hex groups, at most one `::`). */
+function ipv6Groups(ip: string): number[] {
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const parse = (part: string | undefined): number[] => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const hi = parse(head);
+  const lo = parse(tail);
+  return [...hi, ...new Array<number>(8 - hi.length - lo.length).fill(0), ...lo];
+}
+
+/**
+ * The IPv4 address an IPv6 address (canonical text) embeds in its last 32 bits, for
+ * ::ffff:0:0/96 and 64:ff9b::/96: read from the groups, not the text, since an embedded
+ * 0.0.x.x joins the zero run (`64:ff9b::1` is 0.0.0.1).
+ */
 function embeddedIpv4(ip: string): string | undefined {
-  const m = /^(?:::ffff:|64:ff9b::)(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/i.exec(ip);
-  if (!m) return undefined;
-  if (m[1] !== undefined) return m[1];
-  const hi = parseInt(m[2]!, 16);
-  const lo = parseInt(m[3]!, 16);
-  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  const g = ipv6Groups(ip);
+  const mapped = g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff;
+  const nat64 = g[0] === 0x64 && g[1] === 0xff9b && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0;
+  if (!mapped && !nat64) return undefined;
+  return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
 }
 
 /**

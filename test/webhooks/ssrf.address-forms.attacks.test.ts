@@ -8,7 +8,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
-import { addressClass, isPublicAddress, publicOnlyLookupWith } from '../../src/webhooks/target.js';
+import { addressClass, forbiddenHostClass, isPublicAddress, publicOnlyLookupWith } from '../../src/webhooks/target.js';
 
 describe('webhook target address forms', () => {
   test('uncompressed and upper-case IPv6 forms embedding a non-public IPv4 address are not public, and take its class', () => {
@@ -24,6 +24,16 @@ describe('webhook target address forms', () => {
       assert.equal(addressClass(ip), cls, ip);
     }
     for (const ip of ['64:ff9b:0:0:0:0:808:808', '0:0:0:0:0:ffff:808:808']) assert.equal(isPublicAddress(ip), true, ip);
+  });
+
+  test('attack: a NAT64 address (64:ff9b::/96) embedding 0.0.x.x, whose canonical text compresses into one group, is not public (unspecified)', () => {
+    for (const ip of ['64:ff9b::', '64:ff9b::1', '64:ff9b::0.0.0.1', '64:ff9b::ffff', '64:ff9b:0:0:0:0:0:a', '64:FF9B::0.0.0.0']) {
+      assert.equal(isPublicAddress(ip), false, ip);
+      assert.equal(addressClass(ip), 'unspecified', ip);
+    }
+    assert.equal(forbiddenHostClass(new URL('http://[64:ff9b::1]/').hostname), 'unspecified');
+    // an embedded public address whose high half is not zero stays public
+    assert.equal(isPublicAddress('64:ff9b::100:1'), true);
   });
 
   test('a name answering a public and a private address is refused (target-forbidden, class of the private one), whichever comes first', async () => {
