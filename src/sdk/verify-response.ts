@@ -125,7 +125,45 @@ export type VerifyWebhookOptions = VerifyOptions & {
    * process, shared by every call). Several instances of one receiver must share one.
    */
   replayStore?: ReplayStore;
+  /**
+   * Most body bytes read (default 1 MiB; events and one-time-code messages are a few
+   * kilobytes). The body is read before the signature is checked, so a larger one, with
+   * or without a Content-Length, is `request.body-too-large` once the limit is passed.
+   */
+  maxBodyBytes?: number;
 };
+
+const DEFAULT_MAX_WEBHOOK_BODY = 1024 * 1024;
+
+/** The body of `request` (a clone's: the request stays readable), read up to `max` bytes; `request.body-too-large` beyond. */
+async function readBounded(request: Request, max: number): Promise<Uint8Array> {
+  const tooLarge = () => new PortcullisError('request.body-too-large', `the webhook body is larger than ${max} bytes`);
+  const length = Number(request.headers.get('content-length') ?? NaN);
+  if (length > max) throw tooLarge();
+  const stream = request.clone().body;
+  if (stream === null) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      // not awaited: a tee branch's cancel settles only once the other branch (the caller's request) is cancelled too
+      void reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.byteLength;
+  }
+  return body;
+}
 
 let defaultReplayStore: MemoryReplayStore | undefined;
 
@@ -147,7 +185,8 @@ function describeTag(tag: string): string {
  * (the end of second `created` + `maxAge` + `clockSkew`). Returns the parsed body. Behind a proxy that
  * rewrites the URL, pass the URL Portcullis posted to as `url`.
  *
- * Errors: `signature.wrong-tag` for a message signed for another purpose (an OTP
+ * Errors: `request.body-too-large` for a body over `maxBodyBytes` (read before anything
+ * is verified, so bounded); `signature.wrong-tag` for a message signed for another purpose (an OTP
  * message at an event receiver, or the reverse); `signature.parameter-missing` for a
  * signature without `nonce`; `signature.replayed` for a nonce already accepted.
  *
@@ -172,7 +211,7 @@ export async function verifyWebhook<E = { id: string; type: string; time: string
     const found = inputs[0]!.params.tag;
     throw new PortcullisError('signature.wrong-tag', `the message is signed ${typeof found === 'string' ? `with tag ${describeTag(found)}` : 'without a tag'}, not ${describeTag(tag)}`);
   }
-  const body = new Uint8Array(await request.clone().arrayBuffer());
+  const body = await readBounded(request, options.maxBodyBytes ?? DEFAULT_MAX_WEBHOOK_BODY);
   if (request.headers.get('content-digest') === null) throw new PortcullisError('digest.missing', 'the webhook has no Content-Digest');
   await checkDigest(request.headers, body);
   const resolver = resolverFor(options);
