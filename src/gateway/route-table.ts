@@ -1,7 +1,11 @@
 /**
  * The gateway route table: host (exact, case-insensitive, port and trailing dot ignored), path prefix
- * on segment boundaries, methods (GET includes HEAD). The longest matching prefix wins; at equal length a
- * route that names a host beats one that matches any host.
+ * on segment boundaries and ignoring ASCII case, methods (GET includes HEAD). The longest matching prefix
+ * wins; at equal length a route that names a host beats one that matches any host.
+ *
+ * Express (by default), ASP.NET Core, IIS and Windows route `/ADMIN` to their `/admin` handler: a prefix
+ * compared case-exactly would send that request to a broader route, and its upstream would run the
+ * protected handler without the route's policy.
  */
 import type { RouteConfig } from '../core/config/schema.js';
 
@@ -12,6 +16,8 @@ export interface CompiledRoute {
   readonly host: string | undefined;
   /** The prefix as configured. */
   readonly prefix: string;
+  /** The prefix with ASCII letters lower-cased, what paths are matched against (`prefixMatches`). */
+  readonly matchPrefix: string;
   /** The prefix without a trailing slash ('' for '/'), what stripPrefix removes. */
   readonly stripLength: number;
   readonly methods: ReadonlySet<string> | undefined;
@@ -33,6 +39,7 @@ export function compileRoute(config: RouteConfig): CompiledRoute {
     name: config.name,
     host: config.match.host === undefined ? undefined : hostKey(config.match.host),
     prefix,
+    matchPrefix: asciiLower(prefix),
     stripLength: trimmed.length,
     methods: config.match.methods === undefined ? undefined : methodSet(config.match.methods),
     origin: url.origin,
@@ -84,11 +91,24 @@ function ipLiteralKey(literal: string): string {
   }
 }
 
-/** Whether `path` (no query) starts with `prefix` on a segment boundary. */
+function asciiLower(s: string): string {
+  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+}
+
+/**
+ * Whether `path` (no query) starts with `prefix` (ASCII lower-case) on a segment boundary,
+ * ignoring the case of ASCII letters in `path`.
+ * @example prefixMatches('/admin', '/ADMIN/users') // true
+ */
 export function prefixMatches(prefix: string, path: string): boolean {
-  if (!path.startsWith(prefix)) return false;
-  if (path.length === prefix.length) return true;
-  return prefix.charCodeAt(prefix.length - 1) === 47 /* / */ || path.charCodeAt(prefix.length) === 47;
+  const n = prefix.length;
+  if (path.length < n) return false;
+  for (let i = 0; i < n; i++) {
+    const c = path.charCodeAt(i);
+    if (c !== prefix.charCodeAt(i) && (c < 65 || c > 90 || c + 32 !== prefix.charCodeAt(i))) return false;
+  }
+  if (path.length === n) return true;
+  return prefix.charCodeAt(n - 1) === 47 /* / */ || path.charCodeAt(n) === 47;
 }
 
 export class RouteTable<R extends CompiledRoute = CompiledRoute> {
@@ -112,7 +132,7 @@ export class RouteTable<R extends CompiledRoute = CompiledRoute> {
         if (h !== r.host) continue;
       }
       if (r.methods !== undefined && !r.methods.has(method)) continue;
-      if (prefixMatches(r.prefix, path)) return r;
+      if (prefixMatches(r.matchPrefix, path)) return r;
     }
     return undefined;
   }

@@ -249,7 +249,7 @@ export const routeSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a route name of lowercase letters, digits, - and _'),
   match: z.strictObject({
     host: z.string().min(1).optional().describe('Host header to match (exact, case-insensitive, port and the trailing dot of the absolute form ignored, an IPv6 literal in any spelling). A Host with percent-encoding or a legacy IPv4 form (`127.1`) is refused before routing (`request.malformed`).'),
-    pathPrefix: z.string().startsWith('/', 'expected a path starting with /').default('/').describe('Path prefix, matched on segment boundaries.'),
+    pathPrefix: z.string().startsWith('/', 'expected a path starting with /').default('/').describe('Path prefix, matched on segment boundaries and ignoring the case of ASCII letters (Express, ASP.NET Core and IIS route `/ADMIN` to their `/admin` handler); the upstream gets the path as sent.'),
     methods: z.array(method).optional().describe('Methods to match (`GET` matches `HEAD` too: RFC 9110 §9.3.2, upstreams answer HEAD with their GET handler); all when omitted.'),
   }),
   upstream: upstreamUrl.describe('Base URL requests are proxied to: scheme, host, port and an optional base path; no user:password, query or fragment.'),
