@@ -24,6 +24,8 @@
  * (Express `method-override`, Rack::MethodOverride, Spring filters, ASP.NET) run the method
  * named in `X-HTTP-Method-Override`, `X-HTTP-Method` or `X-Method-Override` instead: a
  * request carrying one, in any spelling, is refused with `request.method-override`.
+ * Likewise some take the path from IIS URL Rewrite's `X-Original-URL` or `X-Rewrite-URL`
+ * rather than the request line; a client's copy of these, in any spelling, is dropped.
  */
 import { PortcullisError } from '../core/errors.js';
 
@@ -65,6 +67,9 @@ const REQUEST_KINDS = new Map<string, Kind>([
   ['x-http-method-override', Kind.MethodOverride],
   ['x-http-method', Kind.MethodOverride],
   ['x-method-override', Kind.MethodOverride],
+  // Zend Framework 1, Yii 2 and Symfony < 4.1.3 (CVE-2018-14773) route by these instead of the request line
+  ['x-original-url', Kind.Drop],
+  ['x-rewrite-url', Kind.Drop],
 ]);
 
 /**
