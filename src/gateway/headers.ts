@@ -18,7 +18,9 @@
  * 9700 §4.13), the `_` spellings of all of these, Host (set from the upstream URL) and
  * Expect. Other names with `_` are forwarded but flagged, so the gateway can refuse one
  * that reads as a signed field to CGI-style upstreams (gateway.ts). X-Forwarded-For/-Proto/-Host and Forwarded are taken out here; the gateway
- * states them itself (gateway.ts), keeping the received values only from a trusted proxy.
+ * states them itself (gateway.ts), keeping the received values only from a trusted proxy;
+ * so are the client-IP fields of CDNs and proxies (X-Real-IP, True-Client-IP, …), which
+ * upstreams read before X-Forwarded-For: passed on from a trusted proxy only.
  *
  * The gateway routes and checks a request by its method, but common upstream frameworks
  * (Express `method-override`, Rack::MethodOverride, Spring filters, ASP.NET) run the method
@@ -43,6 +45,8 @@ const enum Kind {
   XForwardedProto,
   XForwardedHost,
   Forwarded,
+  /** A single-address client-IP field of a CDN or proxy (X-Real-IP, True-Client-IP, …): kept from a trusted proxy only. */
+  ClientIp,
   /** A method-override field: refused (`request.method-override`). */
   MethodOverride,
 }
@@ -64,6 +68,15 @@ const REQUEST_KINDS = new Map<string, Kind>([
   ['x-forwarded-proto', Kind.XForwardedProto],
   ['x-forwarded-host', Kind.XForwardedHost],
   ['forwarded', Kind.Forwarded],
+  // go-chi's RealIP reads True-Client-IP, then X-Real-IP; Rails Client-IP; Gin and Echo X-Real-IP
+  ['x-real-ip', Kind.ClientIp],
+  ['true-client-ip', Kind.ClientIp],
+  ['x-client-ip', Kind.ClientIp],
+  ['client-ip', Kind.ClientIp],
+  ['cf-connecting-ip', Kind.ClientIp],
+  ['fastly-client-ip', Kind.ClientIp],
+  ['x-cluster-client-ip', Kind.ClientIp],
+  ['x-original-forwarded-for', Kind.ClientIp],
   ['x-http-method-override', Kind.MethodOverride],
   ['x-http-method', Kind.MethodOverride],
   ['x-method-override', Kind.MethodOverride],
@@ -132,6 +145,8 @@ export interface ScannedRequest {
   xForwardedHost: string | undefined;
   /** RFC 7239 Forwarded, every line joined. */
   forwarded: string | undefined;
+  /** Client-IP fields (X-Real-IP, True-Client-IP, …), flat `[name, value, …]`, forwarded only from a trusted proxy; undefined when none. */
+  clientIp: string[] | undefined;
   /** Whether a forwarded field name has `_` (which CGI, WSGI and Rack read as `-`). */
   underscore: boolean;
 }
@@ -183,6 +198,7 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
     xForwardedProto: undefined,
     xForwardedHost: undefined,
     forwarded: undefined,
+    clientIp: undefined,
     underscore: false,
   };
   let connection: string[] | undefined;
@@ -233,6 +249,9 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
         break;
       case Kind.Forwarded:
         s.forwarded = appendList(s.forwarded, value);
+        break;
+      case Kind.ClientIp:
+        (s.clientIp ??= []).push(name, value);
         break;
       case Kind.MethodOverride:
         throw new PortcullisError('request.method-override', `${name} would have the upstream run another method than the one the gateway routed and checked`);

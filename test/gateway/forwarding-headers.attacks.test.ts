@@ -10,6 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import { configSchema } from '../../src/core/config/schema.js';
 import { rawRequest, route, startGateway, startUpstream, type TestGateway, type Upstream } from './helpers.js';
 
+/**
+ * Single-address client-IP headers of CDNs and proxies. Upstream frameworks read them
+ * before X-Forwarded-For (go-chi's RealIP takes True-Client-IP, then X-Real-IP; Rails
+ * reads Client-IP; Gin and Echo X-Real-IP), so from a client each is a claim about itself.
+ */
+const CLIENT_IP = ['X-Real-IP', 'True-Client-IP', 'X-Client-IP', 'Client-IP', 'CF-Connecting-IP', 'Fastly-Client-IP', 'X-Cluster-Client-IP', 'X-Original-Forwarded-For'];
+
 const SPOOF =
   'X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-For: 10.0.0.1\r\nForwarded: for=10.0.0.1;proto=https;host=evil.example\r\n';
 
@@ -42,6 +49,13 @@ describe('forwarding headers from an untrusted client', () => {
     assert.equal(h['forwarded'], undefined);
   });
 
+  it('attack: client-IP headers (X-Real-IP, True-Client-IP, …, and their _ spellings) never reach the upstream', async () => {
+    const h = await through(gw, upstream, [...CLIENT_IP, 'X_Real_IP'].map((n) => `${n}: 10.0.0.1\r\n`).join('') + 'X-Kept: 1\r\n');
+    for (const n of [...CLIENT_IP, 'x_real_ip']) assert.equal(h[n.toLowerCase()], undefined, `${n} reached the upstream`);
+    assert.equal(h['x-forwarded-for'], '127.0.0.1');
+    assert.equal(h['x-kept'], '1');
+  });
+
   it('sets them when the client sent none', async () => {
     const h = await through(gw, upstream, '');
     assert.equal(h['x-forwarded-proto'], 'http');
@@ -69,6 +83,11 @@ describe('forwarding headers from a trusted proxy (gateway.trustedProxies)', () 
     assert.equal(h['x-forwarded-host'], 'evil.example, api.example');
     assert.equal(h['x-forwarded-for'], '10.0.0.1, 127.0.0.1');
     assert.equal(h['forwarded'], 'for=10.0.0.1;proto=https;host=evil.example');
+  });
+
+  it("keeps the proxy's client-IP headers", async () => {
+    const h = await through(gw, upstream, CLIENT_IP.map((n) => `${n}: 10.0.0.1\r\n`).join(''));
+    for (const n of CLIENT_IP) assert.equal(h[n.toLowerCase()], '10.0.0.1', `${n} was dropped`);
   });
 
   it('a trustedProxies entry that is not an address or CIDR is a config error naming its path', () => {
