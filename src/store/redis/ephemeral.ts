@@ -22,6 +22,8 @@
  *   connection only listens: a PING every `heartbeatMs` (allowed in subscribe mode) that
  *   gets no answer within the command timeout counts as the connection lost: the loss is
  *   reported and the connection dropped, so it reconnects and resubscribes as above.
+ * - A Redis error is kept as a cause only sanitized (redisCause): ioredis's errors carry
+ *   the command's arguments, the AUTH password among them.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { PortcullisError } from '../../core/errors.js';
@@ -78,6 +80,29 @@ type WithIncrement = Redis & {
   portcullisAdvance(key: string, next: string, to: string, ttlMs: number): Promise<number>;
   portcullisTakeInWindow(key: string, windowMs: number, limit: number, id: string): Promise<[number, number]>;
 };
+
+/**
+ * An ioredis error as a cause may keep it: a plain Error with its message and code only.
+ * ioredis puts the command it failed on into the error (`command: { name: 'auth', args:
+ * [user, password] }`, a transaction's `previousErrors`), which anyone who logs or
+ * inspects the wrapping error would print. `secret` (the URL's password) is removed
+ * from the message should Redis ever repeat it.
+ */
+export function redisCause(e: unknown, secret = ''): Error {
+  const message = e instanceof Error ? e.message : String(e);
+  const out = new Error(secret === '' ? message : message.replaceAll(secret, '[redacted]'));
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') Object.assign(out, { code });
+  return out;
+}
+
+function passwordOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
+}
 
 /** How often the subscription connection is checked when the store is given no `heartbeatMs`. */
 export const DEFAULT_HEARTBEAT_MS = 5000;
@@ -193,7 +218,7 @@ export class RedisEphemeralStore implements EphemeralStore {
       return await fn();
     } catch (e) {
       if (e instanceof PortcullisError) throw e;
-      throw new PortcullisError('unavailable', `ephemeral store (Redis) ${op} failed`, { cause: e });
+      throw new PortcullisError('unavailable', `ephemeral store (Redis) ${op} failed`, { cause: redisCause(e) });
     }
   }
 
@@ -218,7 +243,7 @@ export class RedisEphemeralStore implements EphemeralStore {
         return (await this.cmd.portcullisAdvance(this.prefix + key, String(above), String(target), ttl)) === 1;
       } catch (e) {
         if (e instanceof Error && e.message.includes('advance over a value that is not an integer')) {
-          throw new PortcullisError('internal', 'ephemeral store: advance over a value that is not an integer', { cause: e });
+          throw new PortcullisError('internal', 'ephemeral store: advance over a value that is not an integer', { cause: redisCause(e) });
         }
         throw e;
       }
@@ -239,7 +264,7 @@ export class RedisEphemeralStore implements EphemeralStore {
         r = await this.cmd.portcullisTakeInWindow(this.prefix + key, window, max, id);
       } catch (e) {
         if (e instanceof Error && e.message.includes('takeInWindow over a value that is not a window')) {
-          throw new PortcullisError('internal', 'ephemeral store: takeInWindow over a value that is not a window', { cause: e });
+          throw new PortcullisError('internal', 'ephemeral store: takeInWindow over a value that is not a window', { cause: redisCause(e) });
         }
         throw e;
       }
@@ -329,7 +354,7 @@ export async function openRedisEphemeralStore(url: string, opts: RedisStoreOptio
   } catch (e) {
     cmd.disconnect();
     sub.disconnect();
-    throw new PortcullisError('unavailable', 'ephemeral store: Redis is not reachable', { cause: connectError ?? e });
+    throw new PortcullisError('unavailable', 'ephemeral store: Redis is not reachable', { cause: redisCause(connectError ?? e, passwordOf(url)) });
   }
   cmd.off('error', keep).on('error', () => undefined);
   sub.off('error', keep).on('error', () => undefined);
