@@ -29,7 +29,7 @@ export interface EncryptForPortcullisOptions {
   jwksUrl?: string;
   /** Or the JWKS itself. */
   jwks?: { keys: JWK[] };
-  /** Default: ECDH-ES+A256KW. ECDH-ES uses the same (EC/OKP) keys. */
+  /** Default: ECDH-ES+A256KW. Only a key published with this `alg` is used (RFC 7517 §4.4): Portcullis publishes its EC/OKP keys for ECDH-ES+A256KW only. */
   alg?: PortcullisJweAlg;
   /** For ECDH: the curve to use when several are published (default: the first published). */
   crv?: 'P-256' | 'X25519';
@@ -58,9 +58,9 @@ async function discover(opts: EncryptForPortcullisOptions): Promise<{ keys: JWK[
   return jwks;
 }
 
-/** The published encryption key for `alg` (and `crv`): `use: enc`, public members only. */
+/** The published encryption key for `alg` (and `crv`): `use: enc`, published with that `alg`. */
 export function selectEncryptionKey(jwks: { keys: JWK[] }, alg: PortcullisJweAlg = 'ECDH-ES+A256KW', crv?: string): JWK {
-  const fits = (k: JWK) => (alg === 'RSA-OAEP-256' ? k.kty === 'RSA' && k.alg === 'RSA-OAEP-256' : (k.kty === 'EC' || k.kty === 'OKP') && k.alg === 'ECDH-ES+A256KW' && (crv === undefined || k.crv === crv));
+  const fits = (k: JWK) => (alg === 'RSA-OAEP-256' ? k.kty === 'RSA' && k.alg === 'RSA-OAEP-256' : (k.kty === 'EC' || k.kty === 'OKP') && k.alg === alg && (crv === undefined || k.crv === crv));
   const key = jwks.keys.find((k) => k.use === 'enc' && fits(k));
   if (!key) throw new PortcullisError('jwe.unknown-key', `the JWKS publishes no use:enc key for ${alg}${crv ? ` on ${crv}` : ''}`);
   return key;

@@ -110,7 +110,7 @@ const withHeader = (c: string, h: Record<string, unknown>) => [b64(h), ...c.spli
 describe('encrypted request bodies that must pass', () => {
   const cases: Array<[string, () => Promise<string>]> = [
     ['ECDH-ES+A256KW to the published P-256 key', () => jwe({ alg: 'ECDH-ES+A256KW', kid: deployment('P-256').kid }, deployment('P-256').publicKey)],
-    ['ECDH-ES to the published X25519 key', () => jwe({ alg: 'ECDH-ES', kid: deployment('X25519').kid }, deployment('X25519').publicKey)],
+    ['ECDH-ES+A256KW to the published X25519 key', () => jwe({ alg: 'ECDH-ES+A256KW', kid: deployment('X25519').kid }, deployment('X25519').publicKey)],
     ['RSA-OAEP-256 to the published RSA key', () => jwe({ alg: 'RSA-OAEP-256', kid: deployment('RSA-3072').kid }, deployment('RSA-3072').publicKey)],
     ['dir with the app symmetric key', () => jwe({ alg: 'dir', kid: dirKey.kid }, dirKey.key)],
     ['A256KW with the app symmetric key', () => jwe({ alg: 'A256KW', kid: kwKey.kid }, kwKey.key)],
@@ -245,6 +245,12 @@ describe('attacks on encrypted bodies, each refused before the upstream', () => 
   test("key confusion: an app symmetric key registered for dir used with A256KW, and one registered for A256KW used with dir: jwe.alg-not-allowed (RFC 7517 §4.4)", async () => {
     await refused(async () => send('/enc/orders', await jwe({ alg: 'A256KW', kid: dirKey.kid }, dirKey.key)), 'jwe.alg-not-allowed');
     await refused(async () => send('/enc/orders', await jwe({ alg: 'dir', kid: kwKey.kid }, kwKey.key)), 'jwe.alg-not-allowed');
+  });
+
+  test('key confusion: ECDH-ES (direct key agreement) to a published key whose alg is ECDH-ES+A256KW, P-256 and X25519: jwe.alg-not-allowed (RFC 7517 §4.4)', async () => {
+    for (const type of ['P-256', 'X25519'] as const) {
+      await refused(async () => send('/enc/a', await jwe({ alg: 'ECDH-ES', kid: deployment(type).kid }, deployment(type).publicKey)), 'jwe.alg-not-allowed');
+    }
   });
 
   test('ciphertext made for another route (aud billing-api): jwe.context-mismatch', async () => {

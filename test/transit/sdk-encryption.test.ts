@@ -25,7 +25,7 @@ after(() => node.stop());
 
 const rejectsCode = async (p: Promise<unknown>, code: string) => assert.rejects(p, (e: unknown) => e instanceof PortcullisError && e.code === code);
 
-for (const [alg, crv] of [['ECDH-ES+A256KW', 'P-256'], ['ECDH-ES+A256KW', 'X25519'], ['ECDH-ES', 'P-256'], ['RSA-OAEP-256', undefined]] as const) {
+for (const [alg, crv] of [['ECDH-ES+A256KW', 'P-256'], ['ECDH-ES+A256KW', 'X25519'], ['RSA-OAEP-256', undefined]] as const) {
   test(`encryptForPortcullis ${alg}${crv ? ` on ${crv}` : ''}: the node decrypts with its published key; another audience is jwe.context-mismatch`, async () => {
     const jwe = await encryptForPortcullis('{"amount":42}', { jwksUrl: `${node.urls.identity}/jwks`, fetch: localFetch, alg, ...(crv ? { crv } : {}), context: { aud: 'orders-api', app: 'app_1' }, cty: 'application/json' });
     const out = await decryptBody(jwe, { getKey: node.services.encryptionKeys.getKey, context: { aud: 'orders-api', app: 'app_1' } });
@@ -35,6 +35,10 @@ for (const [alg, crv] of [['ECDH-ES+A256KW', 'P-256'], ['ECDH-ES+A256KW', 'X2551
     await rejectsCode(decryptBody(jwe, { getKey: node.services.encryptionKeys.getKey, context: { aud: 'billing-api', app: 'app_1' } }), 'jwe.context-mismatch');
   });
 }
+
+test('encryptForPortcullis ECDH-ES: the node publishes its EC/OKP keys for ECDH-ES+A256KW only (RFC 7517 §4.4), so no key is used for it: jwe.unknown-key', async () => {
+  await rejectsCode(encryptForPortcullis('{}', { jwksUrl: `${node.urls.identity}/jwks`, fetch: localFetch, alg: 'ECDH-ES', crv: 'P-256', context: { aud: 'orders-api' } }), 'jwe.unknown-key');
+});
 
 test('encryptForPortcullis never marks a request as a response: no pc_dir, even from a context object that carries response: true, so the node takes it as a request', async () => {
   const context = { aud: 'orders-api', app: 'app_1', requestId: 'req-1', response: true } as JweContext;

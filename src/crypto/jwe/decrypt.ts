@@ -5,10 +5,10 @@
  * (`application/jose+json`, flattened or general). Before any key is used it refuses
  * what the policy forbids, each with its own code: oversize input, malformed structure,
  * an `alg`/`enc` outside the allow-list, `zip`, `crit`, a protected header that does not
- * bind the expected context, an unknown `kid`, a key of the wrong use, an ephemeral key
- * that is not a valid point of the recipient's curve. jose then decrypts; every failure
- * there (wrong key, changed tag, ciphertext, IV, encrypted key or header) is one code,
- * `jwe.decrypt-failed`, so the answer is no oracle.
+ * bind the expected context, an unknown `kid`, a key of the wrong use or bound to another
+ * `alg`, an ephemeral key that is not a valid point of the recipient's curve. jose then
+ * decrypts; every failure there (wrong key, changed tag, ciphertext, IV, encrypted key or
+ * header) is one code, `jwe.decrypt-failed`, so the answer is no oracle.
  */
 import { createPublicKey, diffieHellman, KeyObject, webcrypto } from 'node:crypto';
 import { flattenedDecrypt, errors as joseErrors, type FlattenedJWE, type GeneralJWE, type JWEHeaderParameters } from 'jose';
@@ -25,6 +25,8 @@ export interface JweDecryptionKey {
   use?: string;
   /** The key's JWK `key_ops`; must allow decryption when present. */
   keyOps?: readonly string[];
+  /** The one algorithm the key is for (its published JWK `alg`); a JWE naming another is refused. */
+  alg?: JweAlg;
 }
 
 /**
@@ -323,6 +325,8 @@ export async function decryptBody(input: string | Uint8Array | Flat | GeneralJWE
     // From here on the recipient is ours: no fallback to another recipient.
     const { alg } = checked;
     assertDecryptionUse(alg, found.use, found.keyOps);
+    // RFC 7517 §4.4: `alg` identifies the algorithm intended for use with the key
+    if (found.alg !== undefined && found.alg !== alg) throw new PortcullisError('jwe.alg-not-allowed', `the key is for ${found.alg}, not ${alg}`);
     const facts = keyFacts(found.key);
     assertKeyFitsAlg(facts, alg);
     if (facts.type === 'public') throw new PortcullisError('jwe.wrong-key-use', 'decryption needs the private key');

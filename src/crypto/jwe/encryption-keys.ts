@@ -6,7 +6,9 @@
  * published in the JWKS with `use: enc`, so clients encrypt to it. Rotation makes a new
  * key current and retires the old one: it leaves the JWKS at once but keeps decrypting
  * for `decryptOverlapMs` (clients cache the JWKS), then it is deleted. Private keys are
- * stored encrypted (envelope.ts) and imported once as KeyObjects.
+ * stored encrypted (envelope.ts) and imported once as KeyObjects. A key decrypts only
+ * under the `alg` it is published with (RFC 7517 §4.4): a P-256 key published for
+ * ECDH-ES+A256KW does not open an ECDH-ES JWE.
  */
 import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
@@ -80,7 +82,8 @@ export class EncryptionKeys {
         privateKey,
         publicKey: createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' }),
         publicJwk,
-        decryption: { key: privateKey, use: 'enc' },
+        // RFC 7517 §4.4: the key decrypts only under the alg it is published with
+        decryption: { key: privateKey, use: 'enc', alg: s.alg as JweAlg },
       });
     }
     this.keys = next;

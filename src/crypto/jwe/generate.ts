@@ -15,7 +15,7 @@ export type EncryptionKeyType = 'P-256' | 'X25519' | 'RSA-3072';
 export interface EncryptionKeyPair {
   kid: string;
   type: EncryptionKeyType;
-  /** The `alg` published with the key. ECDH keys also decrypt plain `ECDH-ES`. */
+  /** The `alg` published with the key, and the only one it decrypts (RFC 7517 §4.4). */
   alg: JweAlg;
   publicKey: KeyObject;
   privateKey: KeyObject;
