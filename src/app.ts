@@ -108,7 +108,7 @@ export interface CoreServices {
   keys: KeyRing;
   /** Encryption key pairs (JWE recipients, `use: enc` in the JWKS), rotated with the signing keys. */
   encryptionKeys: EncryptionKeys;
-  /** Per-app encryption keys; `symmetric(clientId, kid?)` / `public(clientId)` are in memory. */
+  /** Per-app encryption keys; `symmetric(clientId, kid?, alg?)` / `public(clientId)` are in memory. */
   appEncryptionKeys: AppEncryptionKeys;
   /** Encryption as a service over the durable store. */
   transit: Transit;

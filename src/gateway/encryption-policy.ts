@@ -60,7 +60,7 @@ export interface EncryptionStepDeps {
   /** Deployment keys (`EncryptionKeys.decryptionKey`): current, or retired within the overlap. */
   encryptionKeys: { decryptionKey(kid: string | undefined): JweDecryptionKey | undefined };
   /** Per-app keys, in memory (`AppEncryptionKeys`). */
-  appEncryptionKeys: { symmetric(clientId: string, kid?: string): AppKey | undefined; public(clientId: string): AppKey | undefined };
+  appEncryptionKeys: { symmetric(clientId: string, kid?: string, alg?: string): AppKey | undefined; public(clientId: string): AppKey | undefined };
   /** The signing key ring, so a JWE naming a signing key is told so (`jwe.wrong-key-use`). */
   signingKeys?: { getVerificationKey(kid: string): { key: KeyObject } | undefined };
   /** AES-GCM invocation counts (the node's one meter, shared with transit and the envelope). */
@@ -153,7 +153,8 @@ export function encryptionSteps(route: RouteConfig, req: EncryptionRequirement, 
     return (kid: string | undefined, header: Readonly<JWEHeaderParameters>): JweDecryptionKey | undefined => {
       if (SYMMETRIC_ALGS.has(header.alg ?? '')) {
         if (app === undefined) return undefined;
-        const k = deps.appEncryptionKeys.symmetric(app, kid);
+        // without a kid, the newest key registered for the JWE's alg (an app may hold dir and A256KW keys)
+        const k = deps.appEncryptionKeys.symmetric(app, kid, header.alg);
         // RFC 7517 §4.4: a key registered for one algorithm is not used with another
         if (k !== undefined && k.alg !== header.alg) throw new PortcullisError('jwe.alg-not-allowed', `the app key ${k.kid} is registered for ${k.alg}, not ${header.alg}`);
         return k && { key: k.key, use: 'enc' };

@@ -145,10 +145,10 @@ export class AppEncryptionKeys {
     return this.apps.find(clientId)?.status === 'active';
   }
 
-  private newest(clientId: string, type: 'symmetric' | 'public'): Loaded | undefined {
+  private newest(clientId: string, type: 'symmetric' | 'public', alg?: string): Loaded | undefined {
     let best: Loaded | undefined;
     for (const k of this.active.values()) {
-      if (k.clientId !== clientId || k.record.type !== type) continue;
+      if (k.clientId !== clientId || k.record.type !== type || (alg !== undefined && k.alg !== alg)) continue;
       const r = k.record;
       if (!best || r.createdAt > best.record.createdAt || (r.createdAt === best.record.createdAt && r.kid > best.kid)) best = k;
     }
@@ -160,15 +160,16 @@ export class AppEncryptionKeys {
   }
 
   /**
-   * The app's active symmetric key named `kid` (or, without a kid, its newest one), from
+   * The app's active symmetric key named `kid` (or, without a kid, its newest one, of
+   * `alg` when given: a kid-less JWE takes the newest key registered for its own alg), from
    * memory; undefined when there is none, it belongs to another app, or the app is disabled.
    *
    * @example
-   * const body = await decryptBody(jwe, { getKey: (kid) => appEncryptionKeys.symmetric(token.clientId, kid), context: { aud, app: token.clientId } });
+   * const body = await decryptBody(jwe, { getKey: (kid, h) => appEncryptionKeys.symmetric(token.clientId, kid, h.alg), context: { aud, app: token.clientId } });
    */
-  symmetric(clientId: string, kid?: string): AppEncryptionKey | undefined {
+  symmetric(clientId: string, kid?: string, alg?: string): AppEncryptionKey | undefined {
     if (!this.appActive(clientId)) return undefined;
-    const k = kid === undefined ? this.newest(clientId, 'symmetric') : this.active.get(kid);
+    const k = kid === undefined ? this.newest(clientId, 'symmetric', alg) : this.active.get(kid);
     if (!k || k.clientId !== clientId || k.record.type !== 'symmetric') return undefined;
     return AppEncryptionKeys.out(k);
   }

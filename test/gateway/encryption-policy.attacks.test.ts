@@ -126,6 +126,24 @@ describe('encrypted request bodies that must pass', () => {
     });
   }
 
+  test('no kid: a dir and an A256KW JWE each open with the app\'s newest key of their alg, whichever kind was made last', async () => {
+    // `app` made its dir key first and its A256KW key last; `reversed` the other way round
+    const reversed = await createApp(p.node, 'kw-then-dir');
+    const kwFirst = await symmetric(reversed.clientId, 'A256KW');
+    const dirLast = await symmetric(reversed.clientId, 'dir');
+    const cases: Array<[TestApp, 'dir' | 'A256KW', { key: KeyObject }]> = [
+      [app, 'dir', dirKey],
+      [app, 'A256KW', kwKey],
+      [reversed, 'dir', dirLast],
+      [reversed, 'A256KW', kwFirst],
+    ];
+    for (const [who, alg, k] of cases) {
+      const r = await send('/enc/orders', await jwe({ alg, pc_app: who.clientId }, k.key), 'application/jose', await who.token());
+      assert.equal(r.status, 200, `${who === app ? 'dir then A256KW' : 'A256KW then dir'}, ${alg} without kid: ${r.text}`);
+      assert.equal(p.upstream.seen.at(-1)!.body, plaintext);
+    }
+  });
+
   test('the JSON serialization (application/jose+json) is accepted too', async () => {
     const k = deployment('P-256');
     const flat = await new FlattenedEncrypt(new TextEncoder().encode(plaintext))
