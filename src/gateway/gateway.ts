@@ -331,7 +331,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       out.push('x-forwarded-for', h.xForwardedFor === undefined ? ip : h.xForwardedFor + ', ' + ip, 'x-forwarded-proto', h.xForwardedProto === undefined ? proto : h.xForwardedProto + ', ' + proto);
       if (h.host !== undefined) out.push('x-forwarded-host', h.xForwardedHost === undefined ? h.host : h.xForwardedHost + ', ' + h.host);
       if (h.forwarded !== undefined) out.push('forwarded', h.forwarded);
-      if (h.clientIp !== undefined) out.push(...h.clientIp);
+      if (h.proxyStated !== undefined) out.push(...h.proxyStated);
     } else {
       out.push('x-forwarded-for', ip, 'x-forwarded-proto', proto);
       if (h.host !== undefined) out.push('x-forwarded-host', h.host);

@@ -19,8 +19,11 @@
  * Expect. Other names with `_` are forwarded but flagged, so the gateway can refuse one
  * that reads as a signed field to CGI-style upstreams (gateway.ts). X-Forwarded-For/-Proto/-Host and Forwarded are taken out here; the gateway
  * states them itself (gateway.ts), keeping the received values only from a trusted proxy;
- * so are the client-IP fields of CDNs and proxies (X-Real-IP, True-Client-IP, …), which
- * upstreams read before X-Forwarded-For: passed on from a trusted proxy only.
+ * so are the other fields only a proxy in front may state, passed on from a trusted proxy
+ * only: the client-IP fields of CDNs and proxies (X-Real-IP, True-Client-IP, …), which
+ * upstreams read before X-Forwarded-For, and the scheme, port and path fields
+ * (X-Forwarded-Ssl/-Scheme/-Port/-Prefix/-Uri, Front-End-Https, X-Original-URI, …) from
+ * which Rack and Spring's ForwardedHeaderFilter rebuild the URL the client used.
  *
  * The gateway routes and checks a request by its method, but common upstream frameworks
  * (Express `method-override`, Rack::MethodOverride, Spring filters, ASP.NET) run the method
@@ -45,8 +48,8 @@ const enum Kind {
   XForwardedProto,
   XForwardedHost,
   Forwarded,
-  /** A single-address client-IP field of a CDN or proxy (X-Real-IP, True-Client-IP, …): kept from a trusted proxy only. */
-  ClientIp,
+  /** A field only a proxy in front may state (X-Real-IP, X-Forwarded-Prefix, Front-End-Https, …): kept from a trusted proxy only. */
+  ProxyStated,
   /** A method-override field: refused (`request.method-override`). */
   MethodOverride,
 }
@@ -69,14 +72,24 @@ const REQUEST_KINDS = new Map<string, Kind>([
   ['x-forwarded-host', Kind.XForwardedHost],
   ['forwarded', Kind.Forwarded],
   // go-chi's RealIP reads True-Client-IP, then X-Real-IP; Rails Client-IP; Gin and Echo X-Real-IP
-  ['x-real-ip', Kind.ClientIp],
-  ['true-client-ip', Kind.ClientIp],
-  ['x-client-ip', Kind.ClientIp],
-  ['client-ip', Kind.ClientIp],
-  ['cf-connecting-ip', Kind.ClientIp],
-  ['fastly-client-ip', Kind.ClientIp],
-  ['x-cluster-client-ip', Kind.ClientIp],
-  ['x-original-forwarded-for', Kind.ClientIp],
+  ['x-real-ip', Kind.ProxyStated],
+  ['true-client-ip', Kind.ProxyStated],
+  ['x-client-ip', Kind.ProxyStated],
+  ['client-ip', Kind.ProxyStated],
+  ['cf-connecting-ip', Kind.ProxyStated],
+  ['fastly-client-ip', Kind.ProxyStated],
+  ['x-cluster-client-ip', Kind.ProxyStated],
+  ['x-original-forwarded-for', Kind.ProxyStated],
+  // Rack takes the scheme from X-Forwarded-Ssl, -Scheme and Front-End-Https and the port from
+  // X-Forwarded-Port; Spring's ForwardedHeaderFilter builds URLs from X-Forwarded-Prefix and -Port
+  ['x-forwarded-prefix', Kind.ProxyStated],
+  ['x-forwarded-port', Kind.ProxyStated],
+  ['x-forwarded-ssl', Kind.ProxyStated],
+  ['x-forwarded-scheme', Kind.ProxyStated],
+  ['x-url-scheme', Kind.ProxyStated],
+  ['front-end-https', Kind.ProxyStated],
+  ['x-forwarded-uri', Kind.ProxyStated],
+  ['x-original-uri', Kind.ProxyStated],
   ['x-http-method-override', Kind.MethodOverride],
   ['x-http-method', Kind.MethodOverride],
   ['x-method-override', Kind.MethodOverride],
@@ -145,8 +158,8 @@ export interface ScannedRequest {
   xForwardedHost: string | undefined;
   /** RFC 7239 Forwarded, every line joined. */
   forwarded: string | undefined;
-  /** Client-IP fields (X-Real-IP, True-Client-IP, …), flat `[name, value, …]`, forwarded only from a trusted proxy; undefined when none. */
-  clientIp: string[] | undefined;
+  /** Fields only a proxy in front may state (X-Real-IP, X-Forwarded-Prefix, …), flat `[name, value, …]`, forwarded only from a trusted proxy; undefined when none. */
+  proxyStated: string[] | undefined;
   /** Whether a forwarded field name has `_` (which CGI, WSGI and Rack read as `-`). */
   underscore: boolean;
 }
@@ -198,7 +211,7 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
     xForwardedProto: undefined,
     xForwardedHost: undefined,
     forwarded: undefined,
-    clientIp: undefined,
+    proxyStated: undefined,
     underscore: false,
   };
   let connection: string[] | undefined;
@@ -250,8 +263,8 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
       case Kind.Forwarded:
         s.forwarded = appendList(s.forwarded, value);
         break;
-      case Kind.ClientIp:
-        (s.clientIp ??= []).push(name, value);
+      case Kind.ProxyStated:
+        (s.proxyStated ??= []).push(name, value);
         break;
       case Kind.MethodOverride:
         throw new PortcullisError('request.method-override', `${name} would have the upstream run another method than the one the gateway routed and checked`);

@@ -17,6 +17,15 @@ import { rawRequest, route, startGateway, startUpstream, type TestGateway, type 
  */
 const CLIENT_IP = ['X-Real-IP', 'True-Client-IP', 'X-Client-IP', 'Client-IP', 'CF-Connecting-IP', 'Fastly-Client-IP', 'X-Cluster-Client-IP', 'X-Original-Forwarded-For'];
 
+/**
+ * Proxy-set headers that tell the upstream the scheme, port and path prefix the client
+ * used. Rack decides the scheme from X-Forwarded-Ssl, X-Forwarded-Scheme and
+ * Front-End-Https (and the port from X-Forwarded-Port); Spring's ForwardedHeaderFilter
+ * builds links and redirects from X-Forwarded-Prefix and -Port; nginx setups pass the
+ * original path in X-Forwarded-Uri / X-Original-URI. From a client each is a claim.
+ */
+const PROXY_STATED = ['X-Forwarded-Prefix', 'X-Forwarded-Port', 'X-Forwarded-Ssl', 'X-Forwarded-Uri', 'X-Original-URI', 'Front-End-Https', 'X-Forwarded-Scheme', 'X-Url-Scheme'];
+
 const SPOOF =
   'X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-For: 10.0.0.1\r\nForwarded: for=10.0.0.1;proto=https;host=evil.example\r\n';
 
@@ -56,6 +65,13 @@ describe('forwarding headers from an untrusted client', () => {
     assert.equal(h['x-kept'], '1');
   });
 
+  it('attack: scheme, port and prefix headers (X-Forwarded-Ssl, -Port, -Prefix, Front-End-Https, …, and their _ spellings) never reach the upstream', async () => {
+    const h = await through(gw, upstream, [...PROXY_STATED, 'X_Forwarded_Prefix', 'Front_End_Https'].map((n) => `${n}: on\r\n`).join('') + 'X-Kept: 1\r\n');
+    for (const n of [...PROXY_STATED, 'x_forwarded_prefix', 'front_end_https']) assert.equal(h[n.toLowerCase()], undefined, `${n} reached the upstream`);
+    assert.equal(h['x-forwarded-proto'], 'http');
+    assert.equal(h['x-kept'], '1');
+  });
+
   it('sets them when the client sent none', async () => {
     const h = await through(gw, upstream, '');
     assert.equal(h['x-forwarded-proto'], 'http');
@@ -88,6 +104,12 @@ describe('forwarding headers from a trusted proxy (gateway.trustedProxies)', () 
   it("keeps the proxy's client-IP headers", async () => {
     const h = await through(gw, upstream, CLIENT_IP.map((n) => `${n}: 10.0.0.1\r\n`).join(''));
     for (const n of CLIENT_IP) assert.equal(h[n.toLowerCase()], '10.0.0.1', `${n} was dropped`);
+  });
+
+  it("keeps the proxy's scheme, port and prefix headers; their _ spellings are still dropped", async () => {
+    const h = await through(gw, upstream, [...PROXY_STATED, 'X_Forwarded_Port'].map((n) => `${n}: on\r\n`).join(''));
+    for (const n of PROXY_STATED) assert.equal(h[n.toLowerCase()], 'on', `${n} was dropped`);
+    assert.equal(h['x_forwarded_port'], undefined);
   });
 
   it('a trustedProxies entry that is not an address or CIDR is a config error naming its path', () => {
