@@ -97,12 +97,44 @@ export function parseRequestTarget(url: string): RequestTarget {
   if (query.length > 1 && MAYBE_OVERRIDE.test(query) && hasMethodOverrideParam(query)) {
     throw new PortcullisError('request.method-override', 'a `_method` query parameter would have the upstream run another method than the one the gateway routed and checked');
   }
-  if (path.includes('\\')) throw malformed('has a backslash');
-  if (path.includes('%')) path = decodeUnreserved(path);
-  if (path.length > 1) checkSegments(path);
+  path = normalisePath(path);
   const matchPath = path.includes(';') ? withoutParameters(path) : path;
   if (matchPath !== path) checkSegments(matchPath);
   return { path, matchPath, query };
+}
+
+/**
+ * An absolute path (no query) normalised as a request's is: percent-encoded unreserved
+ * characters decoded and hex upper-cased; `request.malformed` for a backslash, broken
+ * percent-encoding, an encoded `/`, `\\`, `;` or NUL, or a dot or empty segment.
+ * @example normalisePath('/%7Ebob/%c3%a9') // '/~bob/%C3%A9'
+ */
+export function normalisePath(path: string): string {
+  if (path.includes('\\')) throw malformed('has a backslash');
+  if (path.includes('%')) path = decodeUnreserved(path);
+  if (path.length > 1) checkSegments(path);
+  return path;
+}
+
+/** RFC 3986 §3.3 pchar and `/`, with `%` but without `;`: what a request's matched path is made of. */
+const PREFIX_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,=:@/%]*$/;
+
+/**
+ * A route's configured path prefix in the form request paths are matched in
+ * (`normalisePath`), so `/%7Euser` matches the `/~user` requests are normalised to.
+ * A prefix that no normalised request path could start with (one `normalisePath`
+ * refuses, or with a `;` parameter, a space, `?`, `#` or a character outside ASCII) is
+ * `config.invalid`: its route would silently never match.
+ * @example normalisePathPrefix('/%7euser/') // '/~user/'
+ */
+export function normalisePathPrefix(prefix: string): string {
+  if (prefix.includes(';')) throw new PortcullisError('config.invalid', 'no request can match this prefix: routes are matched on the path without its `;` parameters');
+  if (!PREFIX_CHARS.test(prefix)) throw new PortcullisError('config.invalid', 'no request can match this prefix: it has a character a request path does not carry as is (percent-encode it)');
+  try {
+    return normalisePath(prefix);
+  } catch (e) {
+    throw new PortcullisError('config.invalid', `no request can match this prefix: the gateway refuses a request whose ${(e as Error).message}`);
+  }
 }
 
 /** A query that could name `_method`: only these are scanned (the `_` is there, or encoded). */

@@ -26,6 +26,7 @@ describe('the case of a path cannot move a request to another route', () => {
       [
         route({ name: 'admin', match: { pathPrefix: '/admin' }, upstream: upstream.url, require: { token: { audience: 'orders-api' } } }),
         route({ name: 'cafe', match: { pathPrefix: '/caf%c3%a9' }, upstream: upstream.url, require: { token: { audience: 'orders-api' } } }),
+        route({ name: 'home', match: { pathPrefix: '/%7Euser' }, upstream: upstream.url, require: { token: { audience: 'orders-api' } } }),
         route({ name: 'svc', match: { pathPrefix: '/svc' }, upstream: `${upstream.url}/base`, stripPrefix: true }),
         route({ name: 'public', match: { pathPrefix: '/' }, upstream: upstream.url }),
       ],
@@ -39,6 +40,16 @@ describe('the case of a path cannot move a request to another route', () => {
 
   for (const path of ['/ADMIN/users', '/Admin', '/aDmIn;x/users?q=1', '/%41dmin/users', '/caf%C3%A9/menu', '/CAF%c3%a9']) {
     it(`${path} gets the ${path.toLowerCase().startsWith('/caf') ? '/caf%c3%a9' : '/admin'} route's policy (401 token.missing), not the public route; the upstream sees nothing`, async () => {
+      const seen = upstream.seen.length;
+      const r = await send(gw.url, { path });
+      assert.equal(r.status, 401);
+      assert.equal(problem(r).code, 'token.missing');
+      assert.equal(upstream.seen.length, seen);
+    });
+  }
+
+  for (const path of ['/~user/files', '/%7Euser', '/%7eUSER/files']) {
+    it(`${path} gets the route configured as /%7Euser (401 token.missing): its prefix is normalised like request paths`, async () => {
       const seen = upstream.seen.length;
       const r = await send(gw.url, { path });
       assert.equal(r.status, 401);

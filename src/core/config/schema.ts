@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { formatDuration, parseDuration, parseSize } from '../duration.js';
+import { normalisePathPrefix } from '../../gateway/request-target.js';
 
 /** Node's largest timer delay: a longer (or zero) delay makes setTimeout/setInterval fire after 1 ms. */
 export const TIMER_MAX_MS = 2 ** 31 - 1;
@@ -249,7 +250,19 @@ export const routeSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a route name of lowercase letters, digits, - and _'),
   match: z.strictObject({
     host: z.string().min(1).optional().describe('Host header to match (exact, case-insensitive, port and the trailing dot of the absolute form ignored, an IPv6 literal in any spelling). A Host with percent-encoding or a legacy IPv4 form (`127.1`) is refused before routing (`request.malformed`).'),
-    pathPrefix: z.string().startsWith('/', 'expected a path starting with /').default('/').describe('Path prefix, matched on segment boundaries and ignoring the case of ASCII letters (Express, ASP.NET Core and IIS route `/ADMIN` to their `/admin` handler); the upstream gets the path as sent.'),
+    pathPrefix: z
+      .string()
+      .startsWith('/', 'expected a path starting with /')
+      .transform((v, ctx) => {
+        try {
+          return normalisePathPrefix(v);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+          return z.NEVER;
+        }
+      })
+      .prefault('/')
+      .describe('Path prefix, matched on segment boundaries and ignoring the case of ASCII letters (Express, ASP.NET Core and IIS route `/ADMIN` to their `/admin` handler); the upstream gets the path as sent. It is normalised as request paths are (`%7E` is `~`, percent-encoding hex upper-cased); a prefix no request path can start with (a `.`, `..` or empty segment, a `;` parameter, a backslash, an encoded `/`, `\\`, `;` or NUL, broken percent-encoding, a space, `?`, `#` or a character outside ASCII) is refused.'),
     methods: z.array(method).optional().describe('Methods to match (`GET` matches `HEAD` too: RFC 9110 §9.3.2, upstreams answer HEAD with their GET handler); all when omitted.'),
   }),
   upstream: upstreamUrl.describe('Base URL requests are proxied to: scheme, host, port and an optional base path; no user:password, query or fragment.'),
