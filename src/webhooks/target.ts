@@ -7,8 +7,9 @@
  *
  * Refused: loopback, unspecified, "this network", RFC 1918 private, shared CGNAT
  * (100.64/10), link-local (169.254/16 with the cloud metadata address, fe80::/10),
- * unique-local (fc00::/7), site-local, multicast, broadcast, documentation and
- * benchmarking ranges, IETF protocol assignments, and IPv6 forms that embed an IPv4
+ * unique-local (fc00::/7), site-local, multicast, broadcast, documentation (with
+ * 3fff::/20, RFC 9637) and benchmarking ranges, IETF protocol assignments, SRv6 SIDs
+ * (5f00::/16, RFC 9602), and IPv6 forms that embed an IPv4
  * address (mapped, NAT64, 6to4, Teredo) unless the embedded address is itself public,
  * however the IPv6 address is written (compressed or not, any case), and the RFC 2765
  * translated form ::ffff:0:0:0/96.
@@ -45,6 +46,8 @@ for (const [net, bits] of [
   ['2001::', 23],
   ['2001:db8::', 32],
   ['2002::', 16],
+  ['3fff::', 20],
+  ['5f00::', 16],
   ['fc00::', 7],
   ['fe80::', 10],
   ['fec0::', 10],
@@ -121,7 +124,7 @@ const CLASSES: ReadonlyArray<readonly [AddressClass, BlockList]> = [
   ['private', blockList([['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16]], [['fc00::', 7], ['fec0::', 10]])],
   ['shared', blockList([['100.64.0.0', 10]], [])],
   ['multicast', blockList([['224.0.0.0', 4]], [['ff00::', 8]])],
-  ['documentation', blockList([['192.0.2.0', 24], ['198.51.100.0', 24], ['203.0.113.0', 24]], [['2001:db8::', 32]])],
+  ['documentation', blockList([['192.0.2.0', 24], ['198.51.100.0', 24], ['203.0.113.0', 24]], [['2001:db8::', 32], ['3fff::', 20]])],
 ];
 
 /**
