@@ -82,8 +82,14 @@ function embeddedIpv4(ip: string): string | undefined {
   return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
 }
 
+/** Where the zone id of an IPv6 address (`fe80::1%eth0`, RFC 4007 §11) starts, or -1. */
+function zoneStart(ip: string): number {
+  return ip.indexOf('%');
+}
+
 /**
- * Whether `ip` is a public unicast address a webhook may be sent to.
+ * Whether `ip` is a public unicast address a webhook may be sent to; never one with
+ * a zone id, which names an interface-scoped destination.
  *
  * @example isPublicAddress('169.254.169.254'); // false
  * isPublicAddress('93.184.215.14'); // true
@@ -91,7 +97,7 @@ function embeddedIpv4(ip: string): string | undefined {
 export function isPublicAddress(ip: string): boolean {
   const family = isIP(ip);
   if (family === 4) return !SPECIAL.check(ip, 'ipv4');
-  if (family !== 6) return false;
+  if (family !== 6 || zoneStart(ip) !== -1) return false;
   const v4 = embeddedIpv4(canonicalIpv6(ip));
   if (v4 !== undefined) return isPublicAddress(v4);
   return !SPECIAL.check(ip, 'ipv6');
@@ -129,7 +135,8 @@ const CLASSES: ReadonlyArray<readonly [AddressClass, BlockList]> = [
 
 /**
  * The class of a non-public address (undefined for a public one); an IPv6 form that
- * embeds an IPv4 address takes the class of that address.
+ * embeds an IPv4 address takes the class of that address, and one with a zone id the
+ * class of the address without it (`reserved` if that is public).
  *
  * @example addressClass('169.254.169.254'); // 'metadata'
  * addressClass('::ffff:10.0.0.1'); // 'private'
@@ -137,6 +144,8 @@ const CLASSES: ReadonlyArray<readonly [AddressClass, BlockList]> = [
 export function addressClass(ip: string): AddressClass | undefined {
   if (isPublicAddress(ip)) return undefined;
   const family = isIP(ip);
+  const zone = family === 6 ? zoneStart(ip) : -1;
+  if (zone !== -1) return addressClass(ip.slice(0, zone)) ?? 'reserved';
   if (family === 6) {
     const v4 = embeddedIpv4(canonicalIpv6(ip));
     if (v4 !== undefined) return addressClass(v4);
