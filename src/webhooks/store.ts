@@ -24,7 +24,7 @@ export interface DeliveryRecord {
   /** The JSON body sent (the same bytes on every attempt). */
   payload: string;
   status: DeliveryStatus;
-  /** Attempts made so far. */
+  /** Attempts claimed so far (one counts when claimed, whether its outcome is recorded or not). */
   attempts: number;
   /** When the next attempt is due (epoch ms); meaningful while pending. */
   nextAttemptAt: number;
@@ -70,7 +70,8 @@ export interface WebhookStore {
   insertDeliveries(deliveries: DeliveryRecord[]): Promise<void>;
   /**
    * Claims up to `limit` pending deliveries due at `now` whose lease has lapsed, for
-   * `owner` until `now + leaseMs`. Race-safe: under concurrent callers on any node, a
+   * `owner` until `now + leaseMs`, each counted as an attempt (`attempts` + 1) in the same
+   * write, so one whose outcome is never recorded still counts. Race-safe: under concurrent callers on any node, a
    * row is claimed by exactly one of them (compare-and-set on the lease). The
    * returned records carry the new lease. With `cap`, at most `cap.perWebhook` minus
    * `cap.held` of a subscription are claimed: a subscription at its cap is passed over for
@@ -79,7 +80,7 @@ export interface WebhookStore {
    */
   claimDueDeliveries(now: number, limit: number, owner: string, leaseMs: number, cap?: DeliveryCap): Promise<DeliveryRecord[]>;
   /**
-   * Records an attempt (attempts + 1) and releases the lease; applies only while
+   * Records the outcome of a claimed attempt (counted when claimed) and releases the lease; applies only while
    * `owner` still holds the claim it got (`leaseUntil`). Returns false otherwise.
    */
   recordAttempt(id: string, owner: string, leaseUntil: number, result: AttemptResult): Promise<boolean>;

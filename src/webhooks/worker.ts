@@ -4,6 +4,10 @@
  * and records the outcome. A 2xx answer delivers; anything else is retried with
  * exponential backoff (base · 2^(attempt−1), capped) until `maxAttempts`, then the
  * delivery is `failed`. Redirects are not followed (the signature covers the URL).
+ * An attempt counts when it is claimed: one that outlives its lease (another claim
+ * took the row, so its outcome is never recorded) still counts, and a delivery claimed
+ * past `maxAttempts` is `failed` with `lease-lapsed`, not sent again. The lease must
+ * be at least the attempt timeout plus {@link LEASE_MARGIN_MS} (else `config.invalid`).
  * A delivery whose subscription is gone (queued while it was being removed) is
  * `failed` at once with `webhook-removed`, never sent nor retried.
  *
@@ -38,7 +42,7 @@ export interface DeliveryWorkerOptions {
    * receiver that answers only at the timeout cannot take every place in an event storm to it.
    */
   perWebhook?: number;
-  /** How long a claim holds before another node may retry the delivery (default 60 s; must exceed `timeoutMs`). */
+  /** How long a claim holds before another node may retry the delivery (default 60 s; at least `timeoutMs` + {@link LEASE_MARGIN_MS}). */
   leaseMs?: number;
   /** Per-attempt request timeout (default 10 s). */
   timeoutMs?: number;
@@ -60,6 +64,9 @@ export interface DeliveryWorkerOptions {
 }
 
 const MAX_ERROR = 200;
+
+/** How much longer than the attempt timeout a lease must be: the subscription read, signing and recording the outcome. */
+export const LEASE_MARGIN_MS = 5000;
 
 export class DeliveryWorker {
   private readonly o: Required<Omit<DeliveryWorkerOptions, 'fetch' | 'audit'>>;
@@ -97,6 +104,8 @@ export class DeliveryWorker {
       owner: opts.owner ?? randomId(8),
       allowPrivateTargets: opts.allowPrivateTargets ?? false,
     };
+    if (!(this.o.leaseMs >= this.o.timeoutMs + LEASE_MARGIN_MS))
+      throw new PortcullisError('config.invalid', `webhook delivery worker: leaseMs (${this.o.leaseMs}) must be at least timeoutMs (${this.o.timeoutMs}) + ${LEASE_MARGIN_MS}, so an attempt ends before its lease lapses`);
     this.dispatcher = this.o.allowPrivateTargets ? undefined : new Agent({ connect: { lookup: publicOnlyLookup } });
     const audit = opts.audit;
     this.refusals =
@@ -206,25 +215,29 @@ export class DeliveryWorker {
 
   /** One attempt, recorded; true when the receiver took it (2xx) and that was recorded. */
   private async attempt(d: DeliveryRecord): Promise<boolean> {
-    const attempt = d.attempts + 1;
+    // counted when claimed: past the maximum, the earlier attempts outlived their leases unrecorded
+    const attempt = d.attempts;
     let status: number | null = null;
     let error: string | null = null;
     let hook: WebhookRecord | undefined;
     let removed = false;
-    try {
-      hook = await this.store.getWebhook(d.webhookId);
-      // queued while its subscription was being removed: never sent, and ended now rather
-      // than left pending to be claimed again each time its lease lapses
-      if (!hook) {
-        removed = true;
-        error = 'webhook-removed';
+    if (attempt > this.o.maxAttempts) error = 'lease-lapsed';
+    else {
+      try {
+        hook = await this.store.getWebhook(d.webhookId);
+        // queued while its subscription was being removed: never sent, and ended now rather
+        // than left pending to be claimed again each time its lease lapses
+        if (!hook) {
+          removed = true;
+          error = 'webhook-removed';
+        }
+      } catch (e) {
+        // The stored URL does not open (another master key, a tampered or moved row): nothing
+        // is sent, and the attempt counts as failed, so the delivery backs off and ends as
+        // `failed` instead of poisoning every tick. Any other error fails the tick as before.
+        if (!(e instanceof PortcullisError && e.code === 'crypto.decrypt-failed')) throw e;
+        error = e.code;
       }
-    } catch (e) {
-      // The stored URL does not open (another master key, a tampered or moved row): nothing
-      // is sent, and the attempt counts as failed, so the delivery backs off and ends as
-      // `failed` instead of poisoning every tick. Any other error fails the tick as before.
-      if (!(e instanceof PortcullisError && e.code === 'crypto.decrypt-failed')) throw e;
-      error = e.code;
     }
     if (hook) ({ status, error } = await this.send(hook, d));
     const at = this.clock.now();

@@ -402,6 +402,7 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.equal(ids.length, 30, 'every due delivery claimed, the two not yet due left alone');
     assert.deepEqual(await a.claimDueDeliveries(T0 + 2, 50, 'late', 30_000), []);
     const one = claims.flat()[0]!;
+    assert.ok(claims.flat().every((x) => x.attempts === 1), 'a claim counts the attempt');
     assert.equal(await a.recordAttempt(one.id, 'someone-else', one.leaseUntil, { status: 'delivered', nextAttemptAt: T0, lastStatus: 200, lastError: null, at: T0 + 3 }), false);
     assert.equal(await a.recordAttempt(one.id, one.leaseOwner!, one.leaseUntil, { status: 'pending', nextAttemptAt: T0 + 1000, lastStatus: 500, lastError: 'HTTP 500', at: T0 + 3 }), true);
     assert.deepEqual(

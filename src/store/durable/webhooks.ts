@@ -123,11 +123,15 @@ export async function claimDueDeliveries(db: Kysely<Database>, now: number, limi
   return claimed;
 }
 
-/** The compare-and-set on one row's lease; undefined when it is no longer due and free. */
+/**
+ * The compare-and-set on one row's lease, counting the attempt in the same statement (so an
+ * attempt that outlives its lease and is never recorded still counts toward the maximum);
+ * undefined when it is no longer due and free.
+ */
 async function claimOne(db: Kysely<Database>, id: string, now: number, leaseUntil: number, owner: string): Promise<DeliveryRecord | undefined> {
   const r = await db
     .updateTable('webhook_deliveries')
-    .set({ lease_until: leaseUntil, lease_owner: owner })
+    .set((eb) => ({ lease_until: leaseUntil, lease_owner: owner, attempts: eb('attempts', '+', 1) }))
     .where('id', '=', id)
     .where('status', '=', 'pending')
     .where('next_attempt_at', '<=', now)
@@ -219,8 +223,7 @@ async function queuedWebhookIds(db: Kysely<Database>): Promise<string[]> {
 export async function recordAttempt(db: Kysely<Database>, id: string, owner: string, leaseUntil: number, result: AttemptResult): Promise<boolean> {
   const r = await db
     .updateTable('webhook_deliveries')
-    .set((eb) => ({
-      attempts: eb('attempts', '+', 1),
+    .set({
       status: result.status,
       next_attempt_at: result.nextAttemptAt,
       last_status: result.lastStatus,
@@ -229,7 +232,7 @@ export async function recordAttempt(db: Kysely<Database>, id: string, owner: str
       delivered_at: result.status === 'delivered' ? result.at : null,
       lease_until: 0,
       lease_owner: null,
-    }))
+    })
     .where('id', '=', id)
     .where('lease_owner', '=', owner)
     .where('lease_until', '=', leaseUntil)
