@@ -8,42 +8,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
-import { PortcullisError } from '../../src/core/errors.js';
-import { responseSigningStep } from '../../src/gateway/response-signing.js';
-import { verifyResponse, type PublicJwk } from '../../src/sdk/index.js';
-import { route, startGateway, startUpstream, type TestGateway, type Upstream } from './helpers.js';
+import { verifyResponse } from '../../src/sdk/index.js';
+import { code, startAccountGateway, type AccountGateway } from './response-signing-fixture.js';
 
-const rsKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const keys = { keys: [{ ...rsKey.publicKey.export({ format: 'jwk' }), kid: 'gw-transplant', alg: 'ES256', use: 'sig' } as PublicJwk] };
-
-let upstream: Upstream;
-let gw: TestGateway;
+let gw: AccountGateway;
+let keys: AccountGateway['keys'];
 
 before(async () => {
-  upstream = await startUpstream((req, res) =>
-    req
-      .on('end', () => {
-        const body = JSON.stringify({ account: req.url, balance: req.url!.includes('alice') ? 10 : 1_000_000 });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-      })
-      .resume(),
-  );
-  gw = await startGateway([route({ name: 'acct', match: { pathPrefix: '/acct' }, upstream: upstream.url, signResponses: true })], {
-    steps: (r) => (r.signResponses ? [responseSigningStep({ keys: { signingKey: () => ({ kid: 'gw-transplant', alg: 'ES256', privateKey: rsKey.privateKey }) }, clock: { now: () => Date.now() } })] : []),
-  });
+  gw = await startAccountGateway('gw-transplant');
+  keys = gw.keys;
 });
-after(async () => {
-  await gw.close();
-  await upstream.close();
-});
-
-const code = (c: string) => (e: unknown) => {
-  assert.ok(e instanceof PortcullisError, String(e));
-  assert.equal(e.code, c, e.message);
-  return true;
-};
+after(() => gw.close());
 
 describe('a signed response answers its own request (unsigned requests too)', () => {
   test('the response to an unsigned request verifies against that request', async () => {
@@ -70,7 +45,7 @@ describe('a signed response answers its own request (unsigned requests too)', ()
     const { signMessage } = await import('../../src/signatures/sign.js');
     const { importParams } = await import('../../src/signatures/algorithms.js');
     const { contentDigest } = await import('../../src/signatures/content-digest.js');
-    const key = await crypto.subtle.importKey('jwk', rsKey.privateKey.export({ format: 'jwk' }) as JsonWebKey, importParams('ecdsa-p256-sha256'), false, ['sign']);
+    const key = await crypto.subtle.importKey('jwk', gw.privateKey.export({ format: 'jwk' }) as JsonWebKey, importParams('ecdsa-p256-sha256'), false, ['sign']);
     const body = new TextEncoder().encode('{"balance":1000000}');
     const headers = new Headers({ 'content-digest': await contentDigest(body) });
     const s = await signMessage({ status: 200, headers }, { key, alg: 'ecdsa-p256-sha256', keyid: 'gw-transplant', components: ['@status', 'content-digest'] });

@@ -10,43 +10,19 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { PortcullisError } from '../../src/core/errors.js';
-import { responseSigningStep } from '../../src/gateway/response-signing.js';
-import { createSignedFetch, verifyResponse, type PublicJwk } from '../../src/sdk/index.js';
-import { route, startGateway, startUpstream, type TestGateway, type Upstream } from './helpers.js';
+import { randomBytes } from 'node:crypto';
+import { createSignedFetch, verifyResponse } from '../../src/sdk/index.js';
+import { code, startAccountGateway, type AccountGateway } from './response-signing-fixture.js';
 
-const rsKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const keys = { keys: [{ ...rsKey.publicKey.export({ format: 'jwk' }), kid: 'gw-unverified', alg: 'ES256', use: 'sig' } as PublicJwk] };
 const signedFetch = createSignedFetch({ keyid: 'app1.k1', hmacSecret: randomBytes(32).toString('base64url') });
-
-let upstream: Upstream;
-let gw: TestGateway;
+let gw: AccountGateway;
+let keys: AccountGateway['keys'];
 
 before(async () => {
-  upstream = await startUpstream((req, res) =>
-    req
-      .on('end', () => {
-        const body = JSON.stringify({ account: req.url, balance: req.url!.includes('alice') ? 10 : 1_000_000 });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-      })
-      .resume(),
-  );
-  gw = await startGateway([route({ name: 'acct', match: { pathPrefix: '/acct' }, upstream: upstream.url, signResponses: true })], {
-    steps: (r) => (r.signResponses ? [responseSigningStep({ keys: { signingKey: () => ({ kid: 'gw-unverified', alg: 'ES256', privateKey: rsKey.privateKey }) }, clock: { now: () => Date.now() } })] : []),
-  });
+  gw = await startAccountGateway('gw-unverified');
+  keys = gw.keys;
 });
-after(async () => {
-  await gw.close();
-  await upstream.close();
-});
-
-const code = (c: string) => (e: unknown) => {
-  assert.ok(e instanceof PortcullisError, String(e));
-  assert.equal(e.code, c, e.message);
-  return true;
-};
+after(() => gw.close());
 
 describe('a route that signs responses but does not verify request signatures', () => {
   test('the SDK verifies the response to its own signed request (createSignedFetch → verifyResponse)', async () => {
