@@ -64,9 +64,23 @@ describe('route table', () => {
     assert.equal(name('a', 'HEAD', '/write'), 'root');
   });
 
-  it('a prefix with a trailing slash matches below it, not the bare name', () => {
+  // Express (non-strict routing) and most frameworks serve `/docs` as the index of `/docs/`: were the bare
+  // name left to the broader route, it would reach that handler without the `/docs/` route's policy.
+  it('attack: a prefix with a trailing slash matches below it and its bare name, not a name that only starts like it', () => {
     assert.equal(name('a', 'GET', '/docs/x'), 'slash');
-    assert.equal(name('a', 'GET', '/docs'), 'root');
+    assert.equal(name('a', 'GET', '/docs/'), 'slash');
+    assert.equal(name('a', 'GET', '/docs'), 'slash');
+    assert.equal(name('a', 'GET', '/DOCS'), 'slash');
+    assert.equal(name('a', 'GET', '/docsx'), 'root');
+    assert.equal(name('a', 'GET', '/doc'), 'root');
+  });
+
+  it('the longer prefix wins the bare name too: /admin/ beats /admin, as it does below it', () => {
+    const t = new RouteTable(
+      [route({ name: 'bare', match: { pathPrefix: '/admin' }, upstream: up }), route({ name: 'slash', match: { pathPrefix: '/admin/' }, upstream: up })].map(compileRoute),
+    );
+    assert.equal(t.match('a', 'GET', '/admin')?.name, 'slash');
+    assert.equal(t.match('a', 'GET', '/admin/x')?.name, 'slash');
   });
 
   it('parses IPv6 hosts with ports', () => {
