@@ -1,7 +1,8 @@
 /**
  * The gateway route table: host (exact, case-insensitive, port and trailing dot ignored), path prefix
- * on segment boundaries and ignoring ASCII case, methods (GET includes HEAD). The longest matching prefix
- * wins; at equal length a route that names a host beats one that matches any host.
+ * on segment boundaries and ignoring ASCII case (`/admin/` matching `/admin` too), methods (GET includes
+ * HEAD). The longest matching prefix as configured wins (`/admin/` beats `/admin` and `/`, for `/admin`
+ * too); at equal length a route that names a host beats one that matches any host.
  *
  * Express (by default), ASP.NET Core, IIS and Windows route `/ADMIN` to their `/admin` handler: a prefix
  * compared case-exactly would send that request to a broader route, and its upstream would run the
@@ -18,7 +19,7 @@ export interface CompiledRoute {
   readonly prefix: string;
   /** The prefix with ASCII letters lower-cased, what paths are matched against (`prefixMatches`). */
   readonly matchPrefix: string;
-  /** The prefix without a trailing slash ('' for '/'), what stripPrefix removes. */
+  /** The length of the prefix without a trailing slash (0 for '/'), what stripPrefix removes (the bare name becomes '/'). */
   readonly stripLength: number;
   readonly methods: ReadonlySet<string> | undefined;
   /** Upstream origin (`http://host:port`). */
@@ -97,17 +98,22 @@ function asciiLower(s: string): string {
 
 /**
  * Whether `path` (no query) starts with `prefix` (ASCII lower-case) on a segment boundary,
- * ignoring the case of ASCII letters in `path`.
+ * ignoring the case of ASCII letters in `path`. A prefix with a trailing slash also matches
+ * its bare name: Express (non-strict routing) and most frameworks serve `/admin` as the index
+ * of `/admin/`, which a broader route would otherwise reach without this route's policy.
  * @example prefixMatches('/admin', '/ADMIN/users') // true
+ * @example prefixMatches('/admin/', '/admin') // true
  */
 export function prefixMatches(prefix: string, path: string): boolean {
   const n = prefix.length;
-  if (path.length < n) return false;
-  for (let i = 0; i < n; i++) {
+  const m = path.length;
+  if (m < n && (m !== n - 1 || prefix.charCodeAt(m) !== 47 /* / */)) return false;
+  const k = m < n ? m : n;
+  for (let i = 0; i < k; i++) {
     const c = path.charCodeAt(i);
     if (c !== prefix.charCodeAt(i) && (c < 65 || c > 90 || c + 32 !== prefix.charCodeAt(i))) return false;
   }
-  if (path.length === n) return true;
+  if (m <= n) return true;
   return prefix.charCodeAt(n - 1) === 47 /* / */ || path.charCodeAt(n) === 47;
 }
 

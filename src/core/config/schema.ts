@@ -262,7 +262,7 @@ export const routeSchema = z.strictObject({
         }
       })
       .prefault('/')
-      .describe('Path prefix, matched on segment boundaries and ignoring the case of ASCII letters (Express, ASP.NET Core and IIS route `/ADMIN` to their `/admin` handler); the upstream gets the path as sent. It is normalised as request paths are (`%7E` is `~`, percent-encoding hex upper-cased); a prefix no request path can start with (a `.`, `..` or empty segment, a `;` parameter, a backslash, an encoded `/`, `\\`, `;` or NUL, broken percent-encoding, a space, `?`, `#` or a character outside ASCII) is refused.'),
+      .describe('Path prefix, matched on segment boundaries and ignoring the case of ASCII letters (Express, ASP.NET Core and IIS route `/ADMIN` to their `/admin` handler); a prefix with a trailing slash (`/admin/`) also matches its bare name `/admin` (Express and most frameworks serve it as the index), which `stripPrefix` turns into `/`; the upstream gets the path as sent. It is normalised as request paths are (`%7E` is `~`, percent-encoding hex upper-cased); a prefix no request path can start with (a `.`, `..` or empty segment, a `;` parameter, a backslash, an encoded `/`, `\\`, `;` or NUL, broken percent-encoding, a space, `?`, `#` or a character outside ASCII) is refused.'),
     methods: z.array(method).optional().describe('Methods to match (`GET` matches `HEAD` too: RFC 9110 §9.3.2, upstreams answer HEAD with their GET handler); all when omitted.'),
   }),
   upstream: upstreamUrl.describe('Base URL requests are proxied to: scheme, host, port and an optional base path; no user:password, query or fragment.'),
