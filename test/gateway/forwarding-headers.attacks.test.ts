@@ -26,6 +26,13 @@ const CLIENT_IP = ['X-Real-IP', 'True-Client-IP', 'X-Client-IP', 'Client-IP', 'C
  */
 const PROXY_STATED = ['X-Forwarded-Prefix', 'X-Forwarded-Port', 'X-Forwarded-Ssl', 'X-Forwarded-Uri', 'X-Original-URI', 'Front-End-Https', 'X-Forwarded-Scheme', 'X-Url-Scheme'];
 
+/**
+ * Proxy-set headers naming the scheme and host the client addressed, beside X-Forwarded-Proto
+ * and -Host: Apache's mod_proxy sets X-Forwarded-Server, and some frameworks build URLs and
+ * redirects from X-Forwarded-Protocol and X-Host. From a client each is a claim.
+ */
+const SCHEME_HOST = ['X-Forwarded-Protocol', 'X-Forwarded-Server', 'X-Host'];
+
 const SPOOF =
   'X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-For: 10.0.0.1\r\nForwarded: for=10.0.0.1;proto=https;host=evil.example\r\n';
 
@@ -72,6 +79,14 @@ describe('forwarding headers from an untrusted client', () => {
     assert.equal(h['x-kept'], '1');
   });
 
+  it('attack: scheme and host headers (X-Forwarded-Protocol, X-Forwarded-Server, X-Host, and their _ spellings) never reach the upstream', async () => {
+    const h = await through(gw, upstream, [...SCHEME_HOST, 'X_Host'].map((n) => `${n}: ${n.endsWith('Protocol') ? 'https' : 'evil.example'}\r\n`).join('') + 'X-Kept: 1\r\n');
+    for (const n of [...SCHEME_HOST, 'x_host']) assert.equal(h[n.toLowerCase()], undefined, `${n} reached the upstream`);
+    assert.equal(h['x-forwarded-proto'], 'http');
+    assert.equal(h['x-forwarded-host'], 'api.example');
+    assert.equal(h['x-kept'], '1');
+  });
+
   it('sets them when the client sent none', async () => {
     const h = await through(gw, upstream, '');
     assert.equal(h['x-forwarded-proto'], 'http');
@@ -110,6 +125,11 @@ describe('forwarding headers from a trusted proxy (gateway.trustedProxies)', () 
     const h = await through(gw, upstream, [...PROXY_STATED, 'X_Forwarded_Port'].map((n) => `${n}: on\r\n`).join(''));
     for (const n of PROXY_STATED) assert.equal(h[n.toLowerCase()], 'on', `${n} was dropped`);
     assert.equal(h['x_forwarded_port'], undefined);
+  });
+
+  it("keeps the proxy's X-Forwarded-Protocol, X-Forwarded-Server and X-Host", async () => {
+    const h = await through(gw, upstream, SCHEME_HOST.map((n) => `${n}: proxy.example\r\n`).join(''));
+    for (const n of SCHEME_HOST) assert.equal(h[n.toLowerCase()], 'proxy.example', `${n} was dropped`);
   });
 
   it('a trustedProxies entry that is not an address or CIDR is a config error naming its path', () => {
