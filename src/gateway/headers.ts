@@ -23,7 +23,9 @@
  * only: the client-IP fields of CDNs and proxies (X-Real-IP, True-Client-IP, …), which
  * upstreams read before X-Forwarded-For, and the scheme, port and path fields
  * (X-Forwarded-Ssl/-Scheme/-Port/-Prefix/-Uri, Front-End-Https, X-Original-URI, …) from
- * which Rack and Spring's ForwardedHeaderFilter rebuild the URL the client used.
+ * which Rack and Spring's ForwardedHeaderFilter rebuild the URL the client used, and the
+ * scheme and host fields some frameworks read beside them (X-Forwarded-Protocol,
+ * X-Forwarded-Server, X-Host).
  *
  * The gateway routes and checks a request by its method, but common upstream frameworks
  * (Express `method-override`, Rack::MethodOverride, Spring filters, ASP.NET) run the method
@@ -90,6 +92,11 @@ const REQUEST_KINDS = new Map<string, Kind>([
   ['front-end-https', Kind.ProxyStated],
   ['x-forwarded-uri', Kind.ProxyStated],
   ['x-original-uri', Kind.ProxyStated],
+  // Apache's mod_proxy sets X-Forwarded-Server; some frameworks take the scheme from
+  // X-Forwarded-Protocol and the host from X-Host or X-Forwarded-Server
+  ['x-forwarded-protocol', Kind.ProxyStated],
+  ['x-forwarded-server', Kind.ProxyStated],
+  ['x-host', Kind.ProxyStated],
   ['x-http-method-override', Kind.MethodOverride],
   ['x-http-method', Kind.MethodOverride],
   ['x-method-override', Kind.MethodOverride],
