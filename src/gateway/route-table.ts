@@ -131,16 +131,22 @@ export class RouteTable<R extends CompiledRoute = CompiledRoute> {
    */
   match(host: string | undefined, method: string, path: string): R | undefined {
     let h: string | undefined;
+    // a route matched by its bare name (`/admin/` for `/admin`) yields to a route whose prefix is that name
+    let bare: R | undefined;
     for (const r of this.routes) {
+      if (bare !== undefined && r.matchPrefix.length < path.length) return bare;
       if (r.host !== undefined) {
         if (host === undefined) continue;
         h ??= hostKey(host);
         if (h !== r.host) continue;
       }
       if (r.methods !== undefined && !r.methods.has(method)) continue;
-      if (prefixMatches(r.matchPrefix, path)) return r;
+      if (prefixMatches(r.matchPrefix, path)) {
+        if (path.length >= r.matchPrefix.length) return r;
+        bare ??= r;
+      }
     }
-    return undefined;
+    return bare;
   }
 
   get size(): number {

@@ -75,12 +75,24 @@ describe('route table', () => {
     assert.equal(name('a', 'GET', '/doc'), 'root');
   });
 
-  it('the longer prefix wins the bare name too: /admin/ beats /admin, as it does below it', () => {
+  it('a route whose prefix is the bare name keeps it: /admin goes to an /admin route, /admin/x to an /admin/ route', () => {
     const t = new RouteTable(
-      [route({ name: 'bare', match: { pathPrefix: '/admin' }, upstream: up }), route({ name: 'slash', match: { pathPrefix: '/admin/' }, upstream: up })].map(compileRoute),
+      [route({ name: 'bare', match: { pathPrefix: '/admin' }, upstream: up }), route({ name: 'slash', match: { pathPrefix: '/admin/' }, upstream: up }), route({ name: 'root', match: { pathPrefix: '/' }, upstream: up })].map(compileRoute),
     );
-    assert.equal(t.match('a', 'GET', '/admin')?.name, 'slash');
+    assert.equal(t.match('a', 'GET', '/admin')?.name, 'bare');
+    assert.equal(t.match('a', 'GET', '/ADMIN')?.name, 'bare');
     assert.equal(t.match('a', 'GET', '/admin/x')?.name, 'slash');
+    // a host route for the bare name beats an any-host /admin/ too; without either, /admin/ takes it, never /
+    const hosted = new RouteTable(
+      [route({ name: 'slash', match: { pathPrefix: '/admin/' }, upstream: up }), route({ name: 'host-bare', match: { host: 'a', pathPrefix: '/admin' }, upstream: up }), route({ name: 'root', match: { pathPrefix: '/' }, upstream: up })].map(compileRoute),
+    );
+    assert.equal(hosted.match('a', 'GET', '/admin')?.name, 'host-bare');
+    assert.equal(hosted.match('b', 'GET', '/admin')?.name, 'slash');
+    // a method the bare-name route does not serve falls to the /admin/ route, not to /
+    const methods = new RouteTable(
+      [route({ name: 'bare-get', match: { pathPrefix: '/admin', methods: ['GET'] }, upstream: up }), route({ name: 'slash', match: { pathPrefix: '/admin/' }, upstream: up }), route({ name: 'root', match: { pathPrefix: '/' }, upstream: up })].map(compileRoute),
+    );
+    assert.equal(methods.match('a', 'POST', '/admin')?.name, 'slash');
   });
 
   it('parses IPv6 hosts with ports', () => {
