@@ -28,6 +28,7 @@ import { appServedAudiences } from './0017-app-served-audiences.js';
 import { lockoutState } from './0018-lockout-state.js';
 import { publishedCrls } from './0019-published-crls.js';
 import { webauthnSuspended } from './0020-webauthn-suspended.js';
+import { publicAppAuthNone } from './0021-public-app-auth-none.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -51,6 +52,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0018-lockout-state': lockoutState,
   '0019-published-crls': publishedCrls,
   '0020-webauthn-suspended': webauthnSuspended,
+  '0021-public-app-auth-none': publicAppAuthNone,
 };
 
 /**
