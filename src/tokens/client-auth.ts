@@ -137,7 +137,8 @@ export async function authenticateClient(req: ClientAuthRequest, ctx: ClientAuth
   }
   if (hasAssertion) return authenticateAssertion(params, ctx);
   const mtlsApp = params.client_id !== undefined ? ctx.findApp(params.client_id) : undefined;
-  if (mtlsApp && MTLS_METHODS.has(mtlsApp.tokenEndpointAuthMethod)) return authenticateMtls(mtlsApp, req.clientCertificate ?? [], ctx);
+  // a public app has no client authentication, whatever method a row of an older version holds (migration 0021)
+  if (mtlsApp && mtlsApp.appType !== 'public' && MTLS_METHODS.has(mtlsApp.tokenEndpointAuthMethod)) return authenticateMtls(mtlsApp, req.clientCertificate ?? [], ctx);
   throw invalidClient('client authentication is required');
 }
 

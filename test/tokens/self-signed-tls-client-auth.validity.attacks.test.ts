@@ -78,3 +78,10 @@ for (const [how, jwks] of [
     }
   });
 }
+
+test('attack: a public app whose row still names a certificate method (an older version) is not authenticated by its certificate → oauth.invalid-client', async () => {
+  const app: AppRecord = { ...appWith([jwkOf(cert)] as AppRecord['jwks']), appType: 'public' };
+  await assert.rejects(authenticate(app, NOT_BEFORE + 1000), refused(/client authentication is required/));
+  // the same row as a confidential app authenticates: the refusal is the app type's
+  assert.equal((await authenticate({ ...app, appType: 'confidential' }, NOT_BEFORE + 1000)).clientId, app.clientId);
+});
