@@ -3,6 +3,12 @@
  * Content-Digest (RFC 9530, sha-256) for bodies. Default coverage is what the
  * gateway requires by default: `@method`, `@target-uri`, and `content-digest` when
  * there is a body; parameters `created`, `nonce` (fresh per request) and `keyid`.
+ *
+ * Redirects are not followed: the signature covers one target URI, and fetch would
+ * re-send it (with Content-Digest, and on the same origin the bearer token and a 307's
+ * body) to the Location, where it can only fail or be captured. The 3xx comes back to
+ * the app (in a browser as an `opaqueredirect`); to go on, call the signed fetch again
+ * with the Location, which signs afresh for it. `redirect: 'error'` is kept.
  */
 import { importParams } from '../signatures/algorithms.js';
 import { contentDigest } from '../signatures/content-digest.js';
@@ -86,7 +92,8 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
       method: original.method,
       headers,
       ...(body !== undefined ? { body } : {}),
-      redirect: original.redirect,
+      // a signature made for this URI is never re-sent to another one
+      redirect: original.redirect === 'error' ? 'error' : 'manual',
       signal: original.signal,
       credentials: original.credentials,
     });
