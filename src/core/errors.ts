@@ -23,6 +23,7 @@ export const ERRORS = {
   // requests (generic)
   'request.malformed': { status: 400, meaning: 'The request could not be parsed.', fix: 'Send a well-formed HTTP request.' },
   'request.body-too-large': { status: 413, meaning: 'The request body is larger than the configured limit.', fix: 'Send a smaller body or raise the route/gateway body limit.' },
+  'response.body-too-large': { status: 502, meaning: 'A signed response\'s body is larger than `maxBodyBytes` of the SDK\'s `verifyResponse` (default 32 MiB, above anything the gateway signs): it is refused once that much has been read, never buffered whole.', fix: 'Check that the URL is a route that signs its responses; for larger signed bodies raise `maxBodyBytes`.' },
   'request.headers-too-large': { status: 431, meaning: 'The request headers are larger than the configured limit.', fix: 'Send fewer or smaller headers.' },
   'request.timeout': { status: 408, meaning: 'The client did not send the request in time.', fix: 'Send the request body faster.' },
   'request.unsupported-media-type': { status: 415, meaning: 'The request body has a content type this endpoint does not accept, or a JSON body declares a `charset` other than UTF-8 (RFC 8259 §8.1), which is refused rather than read as UTF-8.', fix: 'Use the content type the endpoint documents; send JSON in UTF-8, with no charset or `charset=utf-8`.' },

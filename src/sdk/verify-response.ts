@@ -77,21 +77,29 @@ function requestLike(r: Request | HttpRequestLike): HttpRequestLike {
   return r instanceof Request ? { method: r.method, url: sentTargetUri(r.url), headers: r.headers } : r;
 }
 
+/** Most body bytes `verifyResponse` reads by default: above the 16 MiB the gateway buffers to sign, once encrypted (4/3) too. */
+const DEFAULT_MAX_RESPONSE_BODY = 32 * 1024 * 1024;
+
 /**
  * Verifies a signed response and its Content-Digest; returns the signature facts and
  * the body. With the request (given, or remembered by `createSignedFetch`), the
  * signature must also bind the response to it (`;req`): cover its signature, or for an
  * unsigned request its `@method`, `@authority`, `@path` and `@query`.
  *
+ * The signature (over the Content-Digest field) is checked before the body is read, so
+ * an unsigned or forged response is refused without reading it; the body is then read
+ * up to `maxBodyBytes` (default 32 MiB; `response.body-too-large` beyond) and checked
+ * against the digest.
+ *
  * @example
  * const res = await signedFetch(url, init);
  * const { body } = await verifyResponse(res, { jwksUrl: 'https://id.example/jwks' });
  */
-export async function verifyResponse(response: Response, options: VerifyOptions & { request?: Request | HttpRequestLike }): Promise<VerifiedBody> {
-  const body = new Uint8Array(await response.clone().arrayBuffer());
-  const hasDigest = await checkDigest(response.headers, body);
+export async function verifyResponse(response: Response, options: VerifyOptions & { request?: Request | HttpRequestLike; maxBodyBytes?: number }): Promise<VerifiedBody> {
   const request = options.request ?? requestOf(response);
-  const required = ['@status', ...(hasDigest || body.byteLength > 0 ? ['content-digest'] : []), ...(options.requiredComponents ?? [])];
+  // a response without the field may have no body (checked once it is read); one with it must cover it
+  const hasDigest = response.headers.get('content-digest') !== null;
+  const required = ['@status', ...(hasDigest ? ['content-digest'] : []), ...(options.requiredComponents ?? [])];
   const resolver = resolverFor(options);
   const verifier = new SignatureVerifier({ keyLookup: (kid) => resolver.get(kid), requiredComponents: required, maxAge: options.maxAge ?? 300, clockSkew: options.clockSkew ?? 30 });
   const req = request ? requestLike(request) : undefined;
@@ -106,6 +114,9 @@ export async function verifyResponse(response: Response, options: VerifyOptions 
     const unbound = UNSIGNED_REQUEST_BINDING.find((c) => !v.components.includes(c));
     if (unbound !== undefined) throw new PortcullisError('signature.component-missing', `the response signature is not bound to the request (it does not cover ${unbound})`);
   }
+  const max = options.maxBodyBytes ?? DEFAULT_MAX_RESPONSE_BODY;
+  const body = await readBounded(response, max, () => new PortcullisError('response.body-too-large', `the response body is larger than ${max} bytes`));
+  await checkDigest(response.headers, body);
   return { ...v, body };
 }
 
@@ -135,12 +146,11 @@ export type VerifyWebhookOptions = VerifyOptions & {
 
 const DEFAULT_MAX_WEBHOOK_BODY = 1024 * 1024;
 
-/** The body of `request` (a clone's: the request stays readable), read up to `max` bytes; `request.body-too-large` beyond. */
-async function readBounded(request: Request, max: number): Promise<Uint8Array> {
-  const tooLarge = () => new PortcullisError('request.body-too-large', `the webhook body is larger than ${max} bytes`);
-  const length = Number(request.headers.get('content-length') ?? NaN);
+/** The body of `message` (a clone's: the message stays readable), read up to `max` bytes; `tooLarge()` beyond. */
+async function readBounded(message: Request | Response, max: number, tooLarge: () => PortcullisError): Promise<Uint8Array> {
+  const length = Number(message.headers.get('content-length') ?? NaN);
   if (length > max) throw tooLarge();
-  const stream = request.clone().body;
+  const stream = message.clone().body;
   if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
@@ -211,7 +221,8 @@ export async function verifyWebhook<E = { id: string; type: string; time: string
     const found = inputs[0]!.params.tag;
     throw new PortcullisError('signature.wrong-tag', `the message is signed ${typeof found === 'string' ? `with tag ${describeTag(found)}` : 'without a tag'}, not ${describeTag(tag)}`);
   }
-  const body = await readBounded(request, options.maxBodyBytes ?? DEFAULT_MAX_WEBHOOK_BODY);
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_WEBHOOK_BODY;
+  const body = await readBounded(request, maxBody, () => new PortcullisError('request.body-too-large', `the webhook body is larger than ${maxBody} bytes`));
   if (request.headers.get('content-digest') === null) throw new PortcullisError('digest.missing', 'the webhook has no Content-Digest');
   await checkDigest(request.headers, body);
   const resolver = resolverFor(options);
