@@ -2,13 +2,15 @@
  * The gateway route table: host (exact, case-insensitive, port and trailing dot ignored), path prefix
  * on segment boundaries and ignoring ASCII case (`/admin/` matching `/admin` too), methods (GET includes
  * HEAD). The longest matching prefix as configured wins (`/admin/` beats `/admin` and `/`, for `/admin`
- * too); at equal length a route that names a host beats one that matches any host.
+ * too); at equal length a route that names a host beats one that matches any host. Two routes that
+ * could match the same request at the same rank (`/Admin/` and `/admin/`) are refused at load.
  *
  * Express (by default), ASP.NET Core, IIS and Windows route `/ADMIN` to their `/admin` handler: a prefix
  * compared case-exactly would send that request to a broader route, and its upstream would run the
  * protected handler without the route's policy.
  */
 import type { RouteConfig } from '../core/config/schema.js';
+import { PortcullisError } from '../core/errors.js';
 
 export interface CompiledRoute {
   readonly config: RouteConfig;
@@ -47,6 +49,42 @@ export function compileRoute(config: RouteConfig): CompiledRoute {
     basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, ''),
     upstreamHost: url.host,
   };
+}
+
+type MatchKey = Pick<CompiledRoute, 'matchPrefix' | 'host' | 'methods'>;
+
+/**
+ * The first pair of routes `[earlier, later]` that could match the same request at the same rank,
+ * so that only their order would decide and the later one would never match it: prefixes equal once
+ * ASCII case is folded (`/Admin/` and `/admin/`), the same host or both any host, and a method in
+ * common (all when omitted, HEAD on a GET route). A host route beside an any-host route with the
+ * same prefix is no such pair: the host route wins for its host.
+ * @example ambiguousRoutes(configs.map(compileRoute)) // [0, 2]
+ */
+export function ambiguousRoutes(routes: readonly MatchKey[]): [number, number] | undefined {
+  const seen = new Map<string, number[]>();
+  for (const [j, b] of routes.entries()) {
+    const key = `${b.host ?? ''} ${b.matchPrefix}`;
+    const same = seen.get(key);
+    if (same === undefined) {
+      seen.set(key, [j]);
+      continue;
+    }
+    for (const i of same) if (shareMethod(routes[i]!.methods, b.methods)) return [i, j];
+    same.push(j);
+  }
+  return undefined;
+}
+
+function shareMethod(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): boolean {
+  if (a === undefined || b === undefined) return true;
+  for (const m of a) if (b.has(m)) return true;
+  return false;
+}
+
+/** The message of `config.invalid` for an ambiguous pair (`ambiguousRoutes`), naming both routes. */
+export function ambiguousRoutesMessage(earlier: RouteConfig, later: RouteConfig): string {
+  return `routes "${later.name}" (${later.match.pathPrefix}) and "${earlier.name}" (${earlier.match.pathPrefix}) match the same requests (paths are matched ignoring ASCII case, on the same host and methods): only their order would decide, and one would never match; merge them, or give them other hosts or methods`;
 }
 
 /**
@@ -120,7 +158,10 @@ export function prefixMatches(prefix: string, path: string): boolean {
 export class RouteTable<R extends CompiledRoute = CompiledRoute> {
   private readonly routes: readonly R[];
 
+  /** `config.invalid` for two routes only their order would decide between (`ambiguousRoutes`). */
   constructor(routes: readonly R[]) {
+    const pair = ambiguousRoutes(routes);
+    if (pair !== undefined) throw new PortcullisError('config.invalid', ambiguousRoutesMessage(routes[pair[0]]!.config, routes[pair[1]]!.config));
     this.routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length || (a.host === undefined ? 1 : 0) - (b.host === undefined ? 1 : 0));
   }
 

@@ -86,6 +86,18 @@ test('bad config: unknown nested keys, duplicate route names and YAML syntax err
   assert.match(configError(() => parseConfigText('a: 1\na: 2\n')), /^config\.parse/);
 });
 
+test('attack: bad config: two routes whose prefixes differ only in ASCII case, on the same host and methods, are refused naming both', () => {
+  const r = (name: string, match: Record<string, unknown>) => ({ name, match, upstream: 'http://x' });
+  assert.equal(
+    configError(() => validateConfig({ routes: [r('admin', { pathPrefix: '/admin/' }), r('public', { pathPrefix: '/' }), r('admin-upper', { pathPrefix: '/Admin/' })] })),
+    'config.invalid: invalid configuration:\n  routes[2].match.pathPrefix: routes "admin-upper" (/Admin/) and "admin" (/admin/) match the same requests (paths are matched ignoring ASCII case, on the same host and methods): only their order would decide, and one would never match; merge them, or give them other hosts or methods',
+  );
+  assert.match(configError(() => validateConfig({ routes: [r('a', { host: 'x.example', pathPrefix: '/A', methods: ['GET'] }), r('b', { host: 'X.example', pathPrefix: '/a' })] })), /routes\[1\]\.match\.pathPrefix: routes "b" \(\/a\) and "a" \(\/A\)/);
+  // disjoint hosts or methods keep both
+  assert.equal(validateConfig({ routes: [r('a', { host: 'x.example', pathPrefix: '/A' }), r('b', { host: 'y.example', pathPrefix: '/a' })] }).routes.length, 2);
+  assert.equal(validateConfig({ routes: [r('a', { pathPrefix: '/A', methods: ['GET'] }), r('b', { pathPrefix: '/a', methods: ['POST'] })] }).routes.length, 2);
+});
+
 test('config: PORTCULLIS_ environment variables override by path', () => {
   const raw = applyEnvOverrides({ tokens: { accessTokenTtl: '10m' } }, { PORTCULLIS_TOKENS__ACCESS_TOKEN_TTL: '5m', PORTCULLIS_STORE: 'postgres://u@127.0.0.1:5432/db', PORTCULLIS_PLANES: '[gateway]' });
   const c = validateConfig(raw);

@@ -95,6 +95,35 @@ describe('route table', () => {
     assert.equal(methods.match('a', 'POST', '/admin')?.name, 'slash');
   });
 
+  // Matching ignores ASCII case, so `/Admin/` and `/admin/` are one prefix: only the order of the table
+  // would pick between the two routes, and the other one would silently never match.
+  it('attack: two routes whose prefixes are one prefix once ASCII case is folded are refused (config.invalid naming both)', () => {
+    const refused = (routes: Record<string, unknown>[], names: [string, string]) =>
+      assert.throws(
+        () => new RouteTable(routes.map((r) => compileRoute(route({ upstream: up, ...r })))),
+        (e: unknown) => e instanceof PortcullisError && e.code === 'config.invalid' && e.message.includes(`"${names[0]}"`) && e.message.includes(`"${names[1]}"`),
+      );
+    refused([{ name: 'upper', match: { pathPrefix: '/Admin/' } }, { name: 'lower', match: { pathPrefix: '/admin/' } }], ['upper', 'lower']);
+    refused([{ name: 'a', match: { pathPrefix: '/ADMIN' } }, { name: 'root', match: { pathPrefix: '/' } }, { name: 'b', match: { pathPrefix: '/admin' } }], ['a', 'b']);
+    refused([{ name: 'same', match: { pathPrefix: '/admin' } }, { name: 'again', match: { pathPrefix: '/admin' } }], ['same', 'again']);
+    refused([{ name: 'h1', match: { host: 'API.example.com', pathPrefix: '/Admin' } }, { name: 'h2', match: { host: 'api.example.com.:443', pathPrefix: '/admin' } }], ['h1', 'h2']);
+    refused([{ name: 'gets', match: { pathPrefix: '/Admin', methods: ['GET', 'POST'] } }, { name: 'posts', match: { pathPrefix: '/admin', methods: ['POST'] } }], ['gets', 'posts']);
+    refused([{ name: 'all', match: { pathPrefix: '/Admin' } }, { name: 'del', match: { pathPrefix: '/admin', methods: ['DELETE'] } }], ['all', 'del']);
+    // HEAD is on every GET route
+    refused([{ name: 'get', match: { pathPrefix: '/Admin', methods: ['GET'] } }, { name: 'head', match: { pathPrefix: '/admin', methods: ['HEAD'] } }], ['get', 'head']);
+  });
+
+  it('routes that cannot match the same request keep one prefix: other hosts, other methods, a host route over an any-host one', () => {
+    const kept = (routes: Record<string, unknown>[]) => new RouteTable(routes.map((r) => compileRoute(route({ upstream: up, ...r }))));
+    assert.equal(kept([{ name: 'a', match: { host: 'a.example', pathPrefix: '/Admin' } }, { name: 'b', match: { host: 'b.example', pathPrefix: '/admin' } }]).match('B.example', 'GET', '/ADMIN')?.name, 'b');
+    assert.equal(kept([{ name: 'r', match: { pathPrefix: '/Admin', methods: ['GET'] } }, { name: 'w', match: { pathPrefix: '/admin', methods: ['POST', 'DELETE'] } }]).match('a', 'DELETE', '/admin')?.name, 'w');
+    const hosted = kept([{ name: 'any', match: { pathPrefix: '/admin' } }, { name: 'host', match: { host: 'a.example', pathPrefix: '/Admin' } }]);
+    assert.equal(hosted.match('a.example', 'GET', '/admin')?.name, 'host');
+    assert.equal(hosted.match('b.example', 'GET', '/admin')?.name, 'any');
+    // /admin and /admin/ are two prefixes, ranked by the bare-name rule
+    assert.equal(kept([{ name: 'slash', match: { pathPrefix: '/Admin/' } }, { name: 'bare', match: { pathPrefix: '/admin' } }]).size, 2);
+  });
+
   it('parses IPv6 hosts with ports', () => {
     const t = new RouteTable([route({ name: 'v6', match: { host: '[::1]', pathPrefix: '/' }, upstream: up })].map(compileRoute));
     assert.equal(t.match('[::1]:8443', 'GET', '/')?.name, 'v6');

@@ -14,6 +14,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } fro
 import { z } from 'zod';
 import { fsErrorText, PortcullisError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
+import { ambiguousRoutes, ambiguousRoutesMessage, compileRoute } from '../../gateway/route-table.js';
 
 export interface LoadedConfig {
   config: Config;
@@ -252,6 +253,11 @@ export function validateConfig(raw: unknown, where: ConfigLocator = () => ''): C
   for (const [i, r] of cfg.routes.entries()) {
     if (names.has(r.name)) throw new PortcullisError('config.invalid', `invalid configuration:\n  routes[${i}].name: duplicate route name "${r.name}"${where(['routes', i, 'name'])}`);
     names.add(r.name);
+  }
+  const pair = ambiguousRoutes(cfg.routes.map(compileRoute));
+  if (pair !== undefined) {
+    const [i, j] = pair;
+    throw new PortcullisError('config.invalid', `invalid configuration:\n  routes[${j}].match.pathPrefix: ${ambiguousRoutesMessage(cfg.routes[i]!, cfg.routes[j]!)}${where(['routes', j, 'match', 'pathPrefix'])}`);
   }
   return deepFreeze(cfg);
 }

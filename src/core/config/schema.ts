@@ -618,7 +618,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Structured JSON logs (pino).'),
-  routes: z.array(routeSchema).default([]).describe('Gateway routes, matched most specific first.'),
+  routes: z.array(routeSchema).default([]).describe('Gateway routes, matched most specific first. Two routes whose prefixes are one once ASCII case is folded (`/Admin/` and `/admin/`), on the same host (or both any host) with a method in common, are refused: only their order would decide between them.'),
 })
   .superRefine((c, ctx) => {
     if (c.gateway.trustedProxies.length !== 0) return;
