@@ -343,6 +343,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       // (the prefix was matched on the path without parameters)
       path = path.slice(ctx.matchPath === path ? route.stripLength : afterMatched(path, route.stripLength));
       if (path === '') path = '/';
+      // a format suffix (`/svc.json`) stays on the name it was on: the base path, else `/`
+      else if (path.charCodeAt(0) === 46 /* . */ && route.basePath === '') path = '/' + path;
     }
     forward(
       route.upstream,

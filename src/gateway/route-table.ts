@@ -1,9 +1,12 @@
 /**
  * The gateway route table: host (exact, case-insensitive, port and trailing dot ignored), path prefix
- * on segment boundaries and ignoring ASCII case (`/admin/` matching `/admin` too), methods (GET includes
- * HEAD). The longest matching prefix as configured wins (`/admin/` beats `/admin` and `/`, for `/admin`
- * too); at equal length a route that names a host beats one that matches any host. Two routes that
- * could match the same request at the same rank (`/Admin/` and `/admin/`) are refused at load.
+ * on segment boundaries and ignoring ASCII case (`/admin/` matching `/admin` too, and both matching
+ * `/admin.json`), methods (GET includes HEAD). The longest matching prefix as configured wins (`/admin/`
+ * beats `/admin` and `/`), except that a bare name or a format suffix matched through a trailing slash
+ * yields to a route whose prefix is the name without it (`/admin` and `/admin.json` go to an `/admin`
+ * route before an `/admin/` one); at equal length a route that names a host beats one that matches any
+ * host. Two routes that could match the same request at the same rank (`/Admin/` and `/admin/`) are
+ * refused at load.
  *
  * Express (by default), ASP.NET Core, IIS and Windows route `/ADMIN` to their `/admin` handler: a prefix
  * compared case-exactly would send that request to a broader route, and its upstream would run the
@@ -19,9 +22,9 @@ export interface CompiledRoute {
   readonly host: string | undefined;
   /** The prefix as configured. */
   readonly prefix: string;
-  /** The prefix with ASCII letters lower-cased, what paths are matched against (`prefixMatches`). */
+  /** The prefix with ASCII letters lower-cased, what paths are matched against (`matchOf`). */
   readonly matchPrefix: string;
-  /** The length of the prefix without a trailing slash (0 for '/'), what stripPrefix removes (the bare name becomes '/'). */
+  /** The length of the prefix without a trailing slash (0 for '/'), what stripPrefix removes (the bare name becomes '/', `/svc.json` the base path with `.json`). */
   readonly stripLength: number;
   readonly methods: ReadonlySet<string> | undefined;
   /** Upstream origin (`http://host:port`). */
@@ -134,25 +137,47 @@ function asciiLower(s: string): string {
   return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 }
 
+/** How a route's prefix matches a path (`matchOf`). */
+const NONE = 0;
+/** On a segment boundary: `/admin` or `/admin/` for `/admin/users`, `/admin` for `/admin`. */
+const PREFIX = 1;
+/** The bare name of a prefix with a trailing slash: `/admin/` for `/admin`. */
+const BARE = 2;
+/** A format suffix on the prefix's last segment: `/admin` or `/admin/` for `/admin.json`. */
+const SUFFIX = 3;
+
 /**
- * Whether `path` (no query) starts with `prefix` (ASCII lower-case) on a segment boundary,
- * ignoring the case of ASCII letters in `path`. A prefix with a trailing slash also matches
- * its bare name: Express (non-strict routing) and most frameworks serve `/admin` as the index
- * of `/admin/`, which a broader route would otherwise reach without this route's policy.
- * @example prefixMatches('/admin', '/ADMIN/users') // true
- * @example prefixMatches('/admin/', '/admin') // true
+ * How `prefix` (ASCII lower-case) matches `path` (no query), ignoring the case of ASCII letters in
+ * `path`: on a segment boundary (`PREFIX`); as the bare name of a prefix with a trailing slash
+ * (`BARE`: Express, non-strict, and most frameworks serve `/admin` as the index of `/admin/`); or
+ * as its last segment with a format suffix (`SUFFIX`: `/admin.json`, `/admin.tar.gz`, `/admin.` and
+ * `/admin.json/`, as Rails' `(.:format)`, Spring MVC's suffix pattern `/admin.*` and Django REST
+ * framework's format suffixes serve them with the `/admin` handler). Each of these would otherwise
+ * reach that handler through a broader route, without this route's policy.
+ * @example matchOf('/admin', '/ADMIN/users') // PREFIX
+ * @example matchOf('/admin/', '/admin') // BARE
+ * @example matchOf('/admin/', '/admin.json') // SUFFIX
  */
-export function prefixMatches(prefix: string, path: string): boolean {
+function matchOf(prefix: string, path: string): number {
   const n = prefix.length;
   const m = path.length;
-  if (m < n && (m !== n - 1 || prefix.charCodeAt(m) !== 47 /* / */)) return false;
-  const k = m < n ? m : n;
-  for (let i = 0; i < k; i++) {
+  const slash = prefix.charCodeAt(n - 1) === 47; /* / */
+  // the prefix without its trailing slash: what a bare name or a suffixed name starts with
+  const t = slash ? n - 1 : n;
+  if (m < t) return NONE;
+  for (let i = 0; i < t; i++) {
     const c = path.charCodeAt(i);
-    if (c !== prefix.charCodeAt(i) && (c < 65 || c > 90 || c + 32 !== prefix.charCodeAt(i))) return false;
+    if (c !== prefix.charCodeAt(i) && (c < 65 || c > 90 || c + 32 !== prefix.charCodeAt(i))) return NONE;
   }
-  if (m <= n) return true;
-  return prefix.charCodeAt(n - 1) === 47 /* / */ || path.charCodeAt(n) === 47;
+  if (m === t) return slash ? BARE : PREFIX;
+  return path.charCodeAt(t) === 47 /* / */ ? PREFIX : suffixAt(path, t);
+}
+
+/** `SUFFIX` when `path` goes on from `t` with `.` and the rest of its last segment (a trailing `/` allowed), else `NONE`. */
+function suffixAt(path: string, t: number): number {
+  if (path.charCodeAt(t) !== 46 /* . */) return NONE;
+  const end = path.indexOf('/', t);
+  return end === -1 || end === path.length - 1 ? SUFFIX : NONE;
 }
 
 export class RouteTable<R extends CompiledRoute = CompiledRoute> {
@@ -172,22 +197,29 @@ export class RouteTable<R extends CompiledRoute = CompiledRoute> {
    */
   match(host: string | undefined, method: string, path: string): R | undefined {
     let h: string | undefined;
-    // a route matched by its bare name (`/admin/` for `/admin`) yields to a route whose prefix is that name
-    let bare: R | undefined;
+    // a match through a prefix with a trailing slash (`/admin/` for `/admin` or `/admin.json`) yields to a
+    // route whose prefix is the same name without it; a bare name also to one whose prefix is the path
+    let weak: R | undefined;
+    let weakUntil = 0;
     for (const r of this.routes) {
-      if (bare !== undefined && r.matchPrefix.length < path.length) return bare;
+      const n = r.matchPrefix.length;
+      if (weak !== undefined && n < weakUntil) return weak;
       if (r.host !== undefined) {
         if (host === undefined) continue;
         h ??= hostKey(host);
         if (h !== r.host) continue;
       }
       if (r.methods !== undefined && !r.methods.has(method)) continue;
-      if (prefixMatches(r.matchPrefix, path)) {
-        if (path.length >= r.matchPrefix.length) return r;
-        bare ??= r;
+      const kind = matchOf(r.matchPrefix, path);
+      if (kind === PREFIX) return r;
+      if (kind === NONE) continue;
+      if (kind === SUFFIX && r.matchPrefix.charCodeAt(n - 1) !== 47 /* / */) return r;
+      if (weak === undefined) {
+        weak = r;
+        weakUntil = n - 1;
       }
     }
-    return bare;
+    return weak;
   }
 
   get size(): number {

@@ -95,6 +95,44 @@ describe('route table', () => {
     assert.equal(methods.match('a', 'POST', '/admin')?.name, 'slash');
   });
 
+  // Rails (`/admin(.:format)`), Spring MVC's suffix pattern match (`/admin.*`) and Django REST framework's
+  // format suffixes serve `/admin.json` with the `/admin` handler: left to a broader route, it would reach
+  // that handler without the route's policy.
+  it('attack: a format suffix on the last segment of a prefix (/admin.json) is that route, not the broader one', () => {
+    for (const prefix of ['/admin', '/admin/', '/Admin']) {
+      const t = new RouteTable([route({ name: 'admin', match: { pathPrefix: prefix }, upstream: up }), route({ name: 'root', match: { pathPrefix: '/' }, upstream: up })].map(compileRoute));
+      for (const path of ['/admin.json', '/admin.xml', '/ADMIN.Json', '/admin.json/', '/admin.tar.gz', '/admin.', '/admin.~x']) assert.equal(t.match('a', 'GET', path)?.name, 'admin', `${prefix} ${path}`);
+      for (const path of ['/adminx.json', '/admin.json/x', '/admi.json', '/x/admin.json']) assert.equal(t.match('a', 'GET', path)?.name, 'root', `${prefix} ${path}`);
+    }
+    const deep = new RouteTable([route({ name: 'users', match: { pathPrefix: '/api/users/' }, upstream: up }), route({ name: 'api', match: { pathPrefix: '/api' }, upstream: up })].map(compileRoute));
+    assert.equal(deep.match('a', 'GET', '/api/users.json')?.name, 'users');
+    assert.equal(deep.match('a', 'GET', '/api/users.json/1')?.name, 'api');
+    assert.equal(deep.match('a', 'GET', '/api.json')?.name, 'api');
+  });
+
+  it('a format suffix yields to a route whose prefix is that path, and to the bare-name route over the /admin/ one', () => {
+    const t = new RouteTable(
+      [
+        route({ name: 'slash', match: { pathPrefix: '/admin/' }, upstream: up }),
+        route({ name: 'bare', match: { pathPrefix: '/admin' }, upstream: up }),
+        route({ name: 'json', match: { pathPrefix: '/admin.json' }, upstream: up }),
+        route({ name: 'tar', match: { pathPrefix: '/admin.tar/' }, upstream: up }),
+        route({ name: 'root', match: { pathPrefix: '/' }, upstream: up }),
+      ].map(compileRoute),
+    );
+    assert.equal(t.match('a', 'GET', '/admin.json')?.name, 'json');
+    assert.equal(t.match('a', 'GET', '/admin.xml')?.name, 'bare');
+    assert.equal(t.match('a', 'GET', '/admin.tar')?.name, 'tar');
+    assert.equal(t.match('a', 'GET', '/admin.tar.gz')?.name, 'tar');
+    assert.equal(t.match('a', 'GET', '/admin/x.json')?.name, 'slash');
+    // without the bare-name route, the /admin/ route takes /admin.xml; a method the bare route does not serve falls to /admin/, not to /
+    const methods = new RouteTable(
+      [route({ name: 'bare-get', match: { pathPrefix: '/admin', methods: ['GET'] }, upstream: up }), route({ name: 'slash', match: { pathPrefix: '/admin/' }, upstream: up }), route({ name: 'root', match: { pathPrefix: '/' }, upstream: up })].map(compileRoute),
+    );
+    assert.equal(methods.match('a', 'GET', '/admin.xml')?.name, 'bare-get');
+    assert.equal(methods.match('a', 'POST', '/admin.xml')?.name, 'slash');
+  });
+
   // Matching ignores ASCII case, so `/Admin/` and `/admin/` are one prefix: only the order of the table
   // would pick between the two routes, and the other one would silently never match.
   it('attack: two routes whose prefixes are one prefix once ASCII case is folded are refused (config.invalid naming both)', () => {
