@@ -3,6 +3,8 @@
  * decimal codes (6+ digits), stored only as an HMAC under a server key (a 6-digit code
  * hashed without a key is reversed by trying a million values), expiring after 5
  * minutes, accepted once (`consumeOnce`), and burnt after `maxAttempts` wrong guesses.
+ * A code may be bound to what it was sent for (`boundTo`: an enrolment's address), and
+ * is then accepted only while the caller still names the same.
  */
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
@@ -23,6 +25,8 @@ interface StoredCode {
   id: string;
   /** HMAC-SHA256(key, slot ‖ id ‖ code), base64url. */
   mac: string;
+  /** HMAC-SHA256(key, "bound" ‖ slot ‖ boundTo), base64url: what the code was sent for, never in clear. Absent in a code stored before: refused. */
+  bound?: string;
   expiresAt: number;
 }
 
@@ -66,12 +70,20 @@ export class OneTimeCodes {
     return createHmac('sha256', this.hmacKey).update(`${slot}\0${id}\0${code}`).digest();
   }
 
-  /** Issues a new code for `slot` (e.g. `email:sign-in:<userId>`); the previous one stops working. */
-  async issue(slot: string): Promise<IssuedCode> {
+  private bound(slot: string, boundTo: string): Buffer {
+    return createHmac('sha256', this.hmacKey).update(`bound\0${slot}\0${boundTo}`).digest();
+  }
+
+  /**
+   * Issues a new code for `slot` (e.g. `email:sign-in:<userId>`); the previous one stops
+   * working. `boundTo` names what the code is sent for (the address and its enrolment):
+   * `verify` accepts it only with the same.
+   */
+  async issue(slot: string, boundTo = ''): Promise<IssuedCode> {
     const code = String(randomInt(0, 10 ** this.digits)).padStart(this.digits, '0');
     const id = randomId(12);
     const expiresAt = this.clock.now() + this.ttlMs;
-    const stored: StoredCode = { id, mac: this.mac(slot, id, code).toString('base64url'), expiresAt };
+    const stored: StoredCode = { id, mac: this.mac(slot, id, code).toString('base64url'), bound: this.bound(slot, boundTo).toString('base64url'), expiresAt };
     await this.ephemeral.set(this.key(slot), JSON.stringify(stored), this.ttlMs);
     return { code, expiresAt };
   }
@@ -81,11 +93,16 @@ export class OneTimeCodes {
     return this.ephemeral.delete(this.key(slot));
   }
 
-  /** Resolves when `input` is the live, unused code of `slot`; throws `mfa.code-expired`, `mfa.invalid-code` or `mfa.code-replayed`. */
-  async verify(slot: string, input: string): Promise<void> {
+  /**
+   * Resolves when `input` is the live, unused code of `slot`, issued for `boundTo`; throws
+   * `mfa.code-expired` (also for a code issued for something else: an address since
+   * replaced or removed), `mfa.invalid-code` or `mfa.code-replayed`.
+   */
+  async verify(slot: string, input: string, boundTo = ''): Promise<void> {
     const raw = await this.ephemeral.get(this.key(slot));
     const stored = raw === undefined ? undefined : (JSON.parse(raw) as StoredCode);
-    if (!stored || stored.expiresAt <= this.clock.now()) {
+    const bound = Buffer.from(stored?.bound ?? '', 'base64url');
+    if (!stored || stored.expiresAt <= this.clock.now() || bound.length !== 32 || !timingSafeEqual(bound, this.bound(slot, boundTo))) {
       throw new PortcullisError('mfa.code-expired', 'the code has expired; request a new one');
     }
     // The attempt is counted before the comparison (one atomic increment), so concurrent

@@ -2,7 +2,8 @@
  * One-time codes by e-mail or SMS as a second factor. Enrolment sends a code to the
  * new address, which the user confirms; sign-in sends a code to the confirmed
  * address. Enrolment and sign-in codes are kept apart (and a sign-in code is good only
- * in the sign-in it was sent for, `FactorSubject.attempt`). Sends are throttled so the
+ * in the sign-in it was sent for, `FactorSubject.attempt`), and a code is good only while
+ * the enrolment it was sent to is the one on file (`boundTo`). Sends are throttled so the
  * factor cannot be used to flood a phone or pump SMS: per user, one per
  * `resendIntervalMs` and `maxSendsPerHour` in any 60 minutes (a sliding window, so no
  * burst either side of a clock hour doubles it); and, for enrolment (an address nobody has
@@ -49,6 +50,13 @@ interface SendTicket {
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 
+/**
+ * What a code is sent for: the enrolment's address as it stood then (its `createdAt` tells
+ * a re-enrolment apart). A code is accepted only while the enrolment is the same, so one
+ * sent to an address since replaced or removed proves nothing about the one on file.
+ */
+const boundTo = (e: FactorEnrollment): string => `${e.createdAt}\0${String(e.data.address)}`;
+
 export class OtpFactor implements Factor {
   readonly id: OtpChannel;
   readonly amr: readonly string[];
@@ -72,15 +80,9 @@ export class OtpFactor implements Factor {
     // Throttled before the pending address is replaced: a refused send must leave the
     // code already sent bound to the address it was sent to, never to one never proven.
     const ticket = await this.takeSendSlot(input.userId, address);
-    await this.deps.store.putEnrollment({
-      userId: input.userId,
-      factorId: this.id,
-      status: 'pending',
-      data: { address },
-      createdAt: this.deps.clock.now(),
-      confirmedAt: null,
-    });
-    const sent = await this.send(ticket, this.slot(input.userId, 'enroll'), address, 'enroll');
+    const pending: FactorEnrollment = { userId: input.userId, factorId: this.id, status: 'pending', data: { address }, createdAt: this.deps.clock.now(), confirmedAt: null };
+    await this.deps.store.putEnrollment(pending);
+    const sent = await this.send(ticket, this.slot(input.userId, 'enroll'), pending, 'enroll');
     return { factorId: this.id, pendingConfirmation: true, sentTo: sent.sentTo, expiresAt: sent.expiresAt };
   }
 
@@ -88,20 +90,20 @@ export class OtpFactor implements Factor {
     const e = await this.deps.store.getEnrollment(subject.userId, this.id);
     if (!e) throw new PortcullisError('mfa.not-enrolled', `start a ${this.id} enrolment first`);
     if (e.status === 'confirmed') throw new PortcullisError('mfa.already-enrolled', `${this.id} codes are already set up for this user`);
-    await this.deps.codes.verify(this.slot(subject.userId, 'enroll'), code);
+    await this.deps.codes.verify(this.slot(subject.userId, 'enroll'), code, boundTo(e));
     await this.deps.store.putEnrollment({ ...e, status: 'confirmed', confirmedAt: this.deps.clock.now() });
   }
 
   async challenge(subject: FactorSubject): Promise<ChallengeOutput> {
     const e = await this.confirmed(subject.userId);
     const ticket = await this.takeSendSlot(subject.userId);
-    const sent = await this.send(ticket, this.slot(subject.userId, 'sign-in', subject.attempt), String(e.data.address), 'sign-in');
+    const sent = await this.send(ticket, this.slot(subject.userId, 'sign-in', subject.attempt), e, 'sign-in');
     return { sent: true, sentTo: sent.sentTo, expiresAt: sent.expiresAt };
   }
 
   async verify(subject: FactorSubject, code: string): Promise<void> {
-    await this.confirmed(subject.userId);
-    await this.deps.codes.verify(this.slot(subject.userId, 'sign-in', subject.attempt), code);
+    const e = await this.confirmed(subject.userId);
+    await this.deps.codes.verify(this.slot(subject.userId, 'sign-in', subject.attempt), code, boundTo(e));
   }
 
   async isEnrolled(userId: string): Promise<boolean> {
@@ -164,9 +166,10 @@ export class OtpFactor implements Factor {
     ]);
   }
 
-  /** Sends a fresh code for `slot` (the send slot is already taken). */
-  private async send(ticket: SendTicket, slot: string, address: string, purpose: 'enroll' | 'sign-in'): Promise<{ sentTo: string; expiresAt: number }> {
-    const { code, expiresAt } = await this.deps.codes.issue(slot);
+  /** Sends a fresh code for `slot` to the enrolment's address, bound to it (the send slot is already taken). */
+  private async send(ticket: SendTicket, slot: string, e: FactorEnrollment, purpose: 'enroll' | 'sign-in'): Promise<{ sentTo: string; expiresAt: number }> {
+    const address = String(e.data.address);
+    const { code, expiresAt } = await this.deps.codes.issue(slot, boundTo(e));
     const minutes = Math.round(this.deps.codes.ttlMs / 60_000);
     const text = `${code} is your ${this.options.issuer} verification code. It expires in ${minutes} minutes. Do not share it.`;
     try {
