@@ -5,6 +5,8 @@
  * Every method throws a PortcullisError (`mfa.*`); none returns a secret except where
  * the user must see it once (the TOTP seed and QR code, recovery codes).
  */
+import { PortcullisError } from '../core/errors.js';
+import type { EnrollmentStore, FactorEnrollment } from './store.js';
 
 /** Who the call is for. */
 export interface FactorSubject {
@@ -62,6 +64,21 @@ export interface Factor {
   isEnrolled(userId: string): Promise<boolean>;
   /** Removes the enrolment (and, for recovery codes, the set). */
   remove(userId: string): Promise<void>;
+}
+
+/**
+ * The error for a confirmation whose pending enrolment changed after it was read (the
+ * store's `confirmEnrollment` refused): `mfa.already-enrolled` when a concurrent
+ * confirmation won, else `mfa.not-enrolled` (removed, or started again with a new seed or
+ * address, which the code was not for).
+ *
+ * @example
+ * if (!(await store.confirmEnrollment(e, now))) throw await changedMeanwhile(store, e, 'TOTP is already set up for this user');
+ */
+export async function changedMeanwhile(store: Pick<EnrollmentStore, 'getEnrollment'>, e: FactorEnrollment, alreadyEnrolled: string): Promise<PortcullisError> {
+  const now = await store.getEnrollment(e.userId, e.factorId);
+  if (now?.status === 'confirmed') return new PortcullisError('mfa.already-enrolled', alreadyEnrolled);
+  return new PortcullisError('mfa.not-enrolled', 'this enrolment was removed or started again meanwhile: start it again');
 }
 
 /** Masks an e-mail address or phone number for display. */

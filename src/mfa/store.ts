@@ -28,7 +28,7 @@ export interface EnrollmentStore {
   getEnrollment(userId: string, factorId: string): Promise<FactorEnrollment | undefined>;
   /**
    * Inserts or replaces the user's enrolment for that factor. A replacement keeps the
-   * last accepted step (`advanceLastStep`) when `data` is unchanged (a confirmation) and
+   * last accepted step (`advanceLastStep`) when `data` is unchanged and
    * clears it otherwise (a new seed has no used steps).
    */
   putEnrollment(enrollment: FactorEnrollment): Promise<void>;
@@ -40,6 +40,13 @@ export interface EnrollmentStore {
    * exactly one wins, and the step never moves back. Deleting the enrolment deletes it.
    */
   advanceLastStep(userId: string, factorId: string, next: number, to: number): Promise<boolean>;
+  /**
+   * Confirms `pending` (status `confirmed`, `confirmedAt`) if the user's enrolment of that
+   * factor is still exactly it: pending, with the same `data` and `createdAt`; keeps its last
+   * step. One conditional write: an enrolment removed, started again or confirmed since it
+   * was read is left as it is (never brought back) and the answer is false.
+   */
+  confirmEnrollment(pending: FactorEnrollment, confirmedAt: number): Promise<boolean>;
   deleteEnrollment(userId: string, factorId: string): Promise<void>;
   listEnrollments(userId: string): Promise<FactorEnrollment[]>;
 }

@@ -90,6 +90,42 @@ export function runMfaStoreSuite(name: string, make: () => Promise<StoreHarness<
     assert.equal(await s.advanceLastStep('u1', 'email', 50, 50), false);
   });
 
+  t('confirm: only the pending enrolment given, unchanged, is confirmed (keeping its last step); removed, started again or confirmed meanwhile is false and changes nothing', async (open) => {
+    const s = await open();
+    const pending = enrollment('u1', 'totp');
+    assert.equal(await s.confirmEnrollment(pending, T0 + 5), false, 'no enrolment');
+    await s.putEnrollment(pending);
+    assert.equal(await s.advanceLastStep('u1', 'totp', 100, 100), true);
+    // started again with a new seed: the old one is not confirmed over it
+    const again = { ...pending, data: { ...pending.data, sealedSecret: 'v1.iv.again' } };
+    await s.putEnrollment(again);
+    assert.equal(await s.confirmEnrollment(pending, T0 + 5), false);
+    assert.equal(await s.confirmEnrollment({ ...again, createdAt: T0 + 1 }, T0 + 5), false, 'another enrolment with the same data');
+    assert.deepEqual(await s.getEnrollment('u1', 'totp'), again);
+    assert.equal(await s.advanceLastStep('u1', 'totp', 100, 100), true);
+    assert.equal(await s.confirmEnrollment(again, T0 + 5), true);
+    assert.deepEqual(await s.getEnrollment('u1', 'totp'), { ...again, status: 'confirmed', confirmedAt: T0 + 5 });
+    assert.equal(await s.advanceLastStep('u1', 'totp', 100, 100), false, 'the confirming step stays spent');
+    assert.equal(await s.confirmEnrollment(again, T0 + 6), false, 'already confirmed');
+    assert.equal((await s.getEnrollment('u1', 'totp'))!.confirmedAt, T0 + 5);
+    // removed meanwhile: not brought back
+    const email = enrollment('u1', 'email');
+    await s.putEnrollment(email);
+    await s.deleteEnrollment('u1', 'email');
+    assert.equal(await s.confirmEnrollment(email, T0 + 7), false);
+    assert.equal(await s.getEnrollment('u1', 'email'), undefined);
+  });
+
+  t('confirm racing a delete (two nodes when supported): the enrolment is either confirmed then deleted, or not confirmed; never there afterwards', async (open, hn) => {
+    const [a, b] = await twoNodes(open, hn);
+    for (let i = 0; i < 8; i++) {
+      const e = enrollment(`u${i}`, 'sms', { data: { address: `+1555010${i}` } });
+      await a.putEnrollment(e);
+      await Promise.all([a.confirmEnrollment(e, T0 + 1), b.deleteEnrollment(e.userId, 'sms')]);
+      assert.equal(await a.getEnrollment(e.userId, 'sms'), undefined);
+    }
+  });
+
   t('last-step replay race — 24 concurrent advances with one step (two nodes when supported): exactly one wins', async (open, hn) => {
     const [a, b] = await twoNodes(open, hn);
     await a.putEnrollment(enrollment('u1', 'totp', { status: 'confirmed', confirmedAt: T0 }));

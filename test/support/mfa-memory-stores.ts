@@ -33,6 +33,13 @@ export class MemoryMfaStore implements MfaStore {
     this.lastSteps.set(k, to);
     return true;
   }
+  async confirmEnrollment(pending: FactorEnrollment, confirmedAt: number) {
+    const k = `${pending.userId}\0${pending.factorId}`;
+    const e = this.enrollments.get(k);
+    if (e?.status !== 'pending' || e.createdAt !== pending.createdAt || JSON.stringify(e.data) !== JSON.stringify(pending.data)) return false;
+    this.enrollments.set(k, { ...e, status: 'confirmed', confirmedAt });
+    return true;
+  }
   async deleteEnrollment(userId: string, factorId: string) {
     this.enrollments.delete(`${userId}\0${factorId}`);
     this.lastSteps.delete(`${userId}\0${factorId}`);

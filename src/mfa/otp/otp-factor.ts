@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 import type { EphemeralStore } from '../../core/ephemeral.js';
 import { PortcullisError } from '../../core/errors.js';
-import { maskAddress, type ChallengeOutput, type EnrollInput, type EnrollOutput, type Factor, type FactorSubject } from '../factor.js';
+import { changedMeanwhile, maskAddress, type ChallengeOutput, type EnrollInput, type EnrollOutput, type Factor, type FactorSubject } from '../factor.js';
 import type { EnrollmentStore, FactorEnrollment } from '../store.js';
 import type { OneTimeCodes } from './codes.js';
 import { isEmailAddress, type OtpChannel, type OtpSender } from './senders/sender.js';
@@ -91,7 +91,8 @@ export class OtpFactor implements Factor {
     if (!e) throw new PortcullisError('mfa.not-enrolled', `start a ${this.id} enrolment first`);
     if (e.status === 'confirmed') throw new PortcullisError('mfa.already-enrolled', `${this.id} codes are already set up for this user`);
     await this.deps.codes.verify(this.slot(subject.userId, 'enroll'), code, boundTo(e));
-    await this.deps.store.putEnrollment({ ...e, status: 'confirmed', confirmedAt: this.deps.clock.now() });
+    // the enrolment the code was sent for, unless removed or started again meanwhile
+    if (!(await this.deps.store.confirmEnrollment(e, this.deps.clock.now()))) throw await changedMeanwhile(this.deps.store, e, `${this.id} codes are already set up for this user`);
   }
 
   async challenge(subject: FactorSubject): Promise<ChallengeOutput> {

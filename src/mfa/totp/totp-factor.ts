@@ -11,7 +11,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import QRCode from 'qrcode';
 import type { Clock } from '../../core/clock.js';
 import { PortcullisError } from '../../core/errors.js';
-import type { EnrollInput, EnrollOutput, ChallengeOutput, Factor, FactorSubject } from '../factor.js';
+import { changedMeanwhile, type EnrollInput, type EnrollOutput, type ChallengeOutput, type Factor, type FactorSubject } from '../factor.js';
 import type { SecretBox } from '../secret-box.js';
 import type { EnrollmentStore, FactorEnrollment } from '../store.js';
 import { base32, hotp, otpauthUri, SEED_BYTES, timeStep, type OtpAlgorithm } from './hotp.js';
@@ -77,7 +77,8 @@ export class TotpFactor implements Factor {
     if (!e) throw new PortcullisError('mfa.not-enrolled', 'start a TOTP enrolment first');
     if (e.status === 'confirmed') throw new PortcullisError('mfa.already-enrolled', 'TOTP is already set up for this user');
     await this.check(e, code);
-    await this.deps.store.putEnrollment({ ...e, status: 'confirmed', confirmedAt: this.deps.clock.now() });
+    // the enrolment the code was checked against, unless removed or started again meanwhile
+    if (!(await this.deps.store.confirmEnrollment(e, this.deps.clock.now()))) throw await changedMeanwhile(this.deps.store, e, 'TOTP is already set up for this user');
   }
 
   async challenge(subject: FactorSubject): Promise<ChallengeOutput> {

@@ -1,8 +1,8 @@
 /**
  * Queries on the `mfa_enrollments` and `mfa_recovery_codes` tables (MfaStore).
- * Using a recovery code, and moving a TOTP enrolment's last accepted step, are each one
- * conditional UPDATE (compare-and-set), so under concurrent calls on any node exactly
- * one succeeds.
+ * Using a recovery code, moving a TOTP enrolment's last accepted step, and confirming a
+ * pending enrolment are each one conditional UPDATE (compare-and-set), so under
+ * concurrent calls on any node exactly one succeeds.
  */
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { EnrollmentStatus, FactorEnrollment, RecoveryCodeRecord } from '../../mfa/store.js';
@@ -47,6 +47,20 @@ export async function advanceLastStep(db: Kysely<Database>, userId: string, fact
     .where('user_id', '=', userId)
     .where('factor_id', '=', factorId)
     .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', next)]))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** One conditional UPDATE: the row is confirmed only while it is the pending one read (same data and creation time). */
+export async function confirmEnrollment(db: Kysely<Database>, e: FactorEnrollment, confirmedAt: number): Promise<boolean> {
+  const r = await db
+    .updateTable('mfa_enrollments')
+    .set({ status: 'confirmed', confirmed_at: confirmedAt })
+    .where('user_id', '=', e.userId)
+    .where('factor_id', '=', e.factorId)
+    .where('status', '=', 'pending')
+    .where('data', '=', JSON.stringify(e.data))
+    .where('created_at', '=', e.createdAt)
     .executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }

@@ -315,6 +315,9 @@ export class KyselyDurableStore implements DurableStore {
   advanceLastStep(userId: string, factorId: string, next: number, to: number): Promise<boolean> {
     return this.run('advanceLastStep', (db) => mfa.advanceLastStep(db, userId, factorId, next, to));
   }
+  confirmEnrollment(pending: FactorEnrollment, confirmedAt: number): Promise<boolean> {
+    return this.run('confirmEnrollment', (db) => mfa.confirmEnrollment(db, pending, confirmedAt));
+  }
   deleteEnrollment(userId: string, factorId: string): Promise<void> {
     return this.run('deleteEnrollment', (db) => mfa.deleteEnrollment(db, userId, factorId));
   }
