@@ -265,7 +265,7 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
     const apps = new AppService(store, events, audit, clock, config.pki.trustDomain !== undefined ? { trustDomain: config.pki.trustDomain } : {});
     const appSigningKeys = new AppSigningKeys(store, envelope, events, audit, clock, apps);
     const appEncryptionKeys = new AppEncryptionKeys(store, envelope, events, audit, clock, apps);
-    const webhooks = new WebhookService(sealedWebhookStore(store, envelope), audit, clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets });
+    const webhooks = new WebhookService(sealedWebhookStore(store, envelope), audit, clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets, allowInsecureHttp: config.webhooks.allowInsecureHttp });
     webhooks.attach(audit);
     const pki = new CertificateAuthority({
       store,
@@ -453,7 +453,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     await faults?.('reconcile');
     await reconcileFrom(s, faults && (() => faults('reconcile-read')));
   };
-  const webhookWorker = new DeliveryWorker(sealedWebhookStore(s.store, s.envelope), new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets, audit: s.audit });
+  const webhookWorker = new DeliveryWorker(sealedWebhookStore(s.store, s.envelope), new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets, allowInsecureHttp: config.webhooks.allowInsecureHttp, audit: s.audit });
   // a gateway served by this thread keeps every event in force or refuses requests (gateway/in-force.ts)
   const localGate = !inThread && !threaded && planes.includes('gateway') ? new GatewayGate() : undefined;
   const apply = applyEvent(s);

@@ -13,6 +13,7 @@ import type { AuditSink } from '../audit/sink.js';
 import type { AuditEventInput } from '../audit/store.js';
 import { WEBHOOK_EVENT_TYPES, toWebhookEvent, webhookTypeOf } from './events.js';
 import type { DeliveryRecord, WebhookRecord, WebhookStore } from './store.js';
+import { refusedPlainHttp } from './plain-http.js';
 import { forbiddenHost } from './target.js';
 
 export interface SubscribeInput {
@@ -22,7 +23,14 @@ export interface SubscribeInput {
   description?: string;
 }
 
-function checkUrl(raw: string, allowPrivateTargets: boolean): string {
+export interface TargetPolicy {
+  /** Loopback, private and other special-use addresses (config `webhooks.allowPrivateTargets`). */
+  allowPrivateTargets?: boolean;
+  /** Plain `http:` beyond loopback IP literals (config `webhooks.allowInsecureHttp`). */
+  allowInsecureHttp?: boolean;
+}
+
+function checkUrl(raw: string, { allowPrivateTargets = false, allowInsecureHttp = false }: TargetPolicy): string {
   let u: URL;
   try {
     u = new URL(raw);
@@ -34,6 +42,7 @@ function checkUrl(raw: string, allowPrivateTargets: boolean): string {
   if (u.hash) throw new PortcullisError('request.invalid', 'url: must not have a fragment');
   // SSRF: names are checked again on every delivery, on the addresses they resolve to
   if (!allowPrivateTargets && forbiddenHost(u.hostname)) throw new PortcullisError('webhook.target-forbidden', 'url: not a public address (loopback, private, link-local and other special-use addresses need webhooks.allowPrivateTargets)');
+  if (refusedPlainHttp(u, allowInsecureHttp)) throw new PortcullisError('webhook.insecure-url', 'url: must be https (plain http only to a loopback IP literal, unless webhooks.allowInsecureHttp)');
   return u.href;
 }
 
@@ -54,7 +63,7 @@ export class WebhookService {
     private readonly audit: AuditSink,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly opts: { allowPrivateTargets?: boolean } = {},
+    private readonly opts: TargetPolicy = {},
   ) {}
 
   /**
@@ -120,7 +129,7 @@ export class WebhookService {
   async subscribe(input: SubscribeInput, actor: string): Promise<WebhookRecord> {
     const description = input.description ?? null;
     if (description !== null && description.length > 200) throw new PortcullisError('request.invalid', 'description: at most 200 characters');
-    const w: WebhookRecord = { id: `wh_${randomId(12)}`, url: checkUrl(input.url, this.opts.allowPrivateTargets ?? false), events: checkEvents(input.events), description, createdAt: this.clock.now() };
+    const w: WebhookRecord = { id: `wh_${randomId(12)}`, url: checkUrl(input.url, this.opts), events: checkEvents(input.events), description, createdAt: this.clock.now() };
     await this.store.insertWebhook(w);
     // the origin only: a receiver's credential is often in the URL's path or query (sealed-urls.ts)
     this.audit.record({ time: w.createdAt, type: 'webhook.created', actor, data: { id: w.id, origin: new URL(w.url).origin, events: w.events } });

@@ -18,6 +18,11 @@
  * too (`webhook.target-forbidden`, the webhook id and the class of the refused address,
  * never the URL), at most once per webhook and minute with the number of refusals, so a
  * host name rebinding to a private address cannot flood the trail (audit/event-window.ts).
+ *
+ * Plain http: unless `allowInsecureHttp`, a subscription whose URL is `http:` to anything
+ * but a loopback IP literal (plain-http.ts; stored before that rule, or while it was
+ * allowed) is neither signed nor sent: the attempt fails with `insecure-url` and backs
+ * off, so it goes out if the deployment allows it again before the attempts run out.
  */
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { CountedEvents } from '../audit/event-window.js';
@@ -28,6 +33,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { sentTargetUri } from '../signatures/target-uri.js';
 import type { WebhookSigner } from './sign.js';
+import { refusedPlainHttp } from './plain-http.js';
 import { WEBHOOK_TAG } from './tags.js';
 import type { DeliveryRecord, WebhookRecord, WebhookStore } from './store.js';
 import { ForbiddenTargetError, forbiddenHostClass, publicOnlyLookup, type AddressClass } from './target.js';
@@ -58,6 +64,8 @@ export interface DeliveryWorkerOptions {
   owner?: string;
   /** Deliver to loopback, private, link-local and other non-public addresses too (config `webhooks.allowPrivateTargets`; default false). */
   allowPrivateTargets?: boolean;
+  /** Deliver to plain `http:` URLs other than loopback IP literals (config `webhooks.allowInsecureHttp`; default false). */
+  allowInsecureHttp?: boolean;
   /** Where refused destinations are audited (`webhook.target-forbidden`). */
   audit?: AuditSink;
   fetch?: typeof fetch;
@@ -103,6 +111,7 @@ export class DeliveryWorker {
       jitter: opts.jitter ?? 0.1,
       owner: opts.owner ?? randomId(8),
       allowPrivateTargets: opts.allowPrivateTargets ?? false,
+      allowInsecureHttp: opts.allowInsecureHttp ?? false,
     };
     if (!(this.o.leaseMs >= this.o.timeoutMs + LEASE_MARGIN_MS))
       throw new PortcullisError('config.invalid', `webhook delivery worker: leaseMs (${this.o.leaseMs}) must be at least timeoutMs (${this.o.timeoutMs}) + ${LEASE_MARGIN_MS}, so an attempt ends before its lease lapses`);
@@ -263,11 +272,14 @@ export class DeliveryWorker {
       const body = new TextEncoder().encode(d.payload);
       // signed as sent: every fetch sends "…/in?" as "…/in" once the empty query is dropped
       const url = sentTargetUri(hook.url);
+      const target = new URL(url);
+      // an IP literal never reaches the lookup: checked here; a name is checked on the addresses it resolves to when connecting
+      const literal = this.o.allowPrivateTargets ? undefined : forbiddenHostClass(target.hostname);
+      if (literal !== undefined) throw new ForbiddenTargetError(target.hostname, literal);
+      // a row stored before the rule, or under another configuration: never signed nor sent in clear
+      if (refusedPlainHttp(target, this.o.allowInsecureHttp)) return { status, error: 'insecure-url' };
       const headers = await this.signer.signedHeaders(url, body, WEBHOOK_TAG);
       headers.set('portcullis-delivery', d.id);
-      // an IP literal never reaches the lookup: checked here; a name is checked on the addresses it resolves to when connecting
-      const literal = this.o.allowPrivateTargets ? undefined : forbiddenHostClass(new URL(url).hostname);
-      if (literal !== undefined) throw new ForbiddenTargetError(new URL(url).hostname, literal);
       const init = { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.o.timeoutMs), ...(this.dispatcher !== undefined ? { dispatcher: this.dispatcher } : {}) };
       const res = await this.fetch(url, init as RequestInit);
       status = res.status;

@@ -81,15 +81,16 @@ export interface Deps {
 /**
  * Opens the store at `url` with `masterKey`, a key ring (ES256 unless given) and a webhook
  * service; the receivers here listen on 127.0.0.1, so the service opts in to private targets
- * unless told otherwise.
+ * unless told otherwise (plain http to that loopback literal needs nothing more; to a name,
+ * `allowInsecureHttp`).
  */
-export async function openDeps(url: string, masterKey: Buffer, clock: Clock, alg: 'ES256' | 'EdDSA' | 'RS256' = 'ES256', baseDir?: string, allowPrivateTargets = true): Promise<Deps> {
+export async function openDeps(url: string, masterKey: Buffer, clock: Clock, alg: 'ES256' | 'EdDSA' | 'RS256' = 'ES256', baseDir?: string, allowPrivateTargets = true, allowInsecureHttp = false): Promise<Deps> {
   const store = await openDurableStore(url, baseDir ? { baseDir } : {});
   const envelope = await Envelope.open(store, Buffer.from(masterKey));
   const keys = new KeyRing(store, envelope, clock, { alg, rotationIntervalMs: 86_400_000, prepublishMs: 3_600_000, maxTokenLifetimeMs: 3_600_000 });
   await keys.maintain();
   const hooks = sealedWebhookStore(store, envelope);
-  return { store, hooks, envelope, keys, signer: new KeyRingWebhookSigner(keys, clock), webhooks: new WebhookService(hooks, new MemoryAuditSink(), clock, silentLogger, { allowPrivateTargets }) };
+  return { store, hooks, envelope, keys, signer: new KeyRingWebhookSigner(keys, clock), webhooks: new WebhookService(hooks, new MemoryAuditSink(), clock, silentLogger, { allowPrivateTargets, allowInsecureHttp }) };
 }
 
 export const newMasterKey = (): Buffer => randomBytes(32);

@@ -17,7 +17,7 @@ import { FrozenClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { addressClass, isPublicAddress } from '../../src/webhooks/target.js';
 import { DeliveryWorker } from '../../src/webhooks/worker.js';
-import { startTestNode } from '../support/portcullis.js';
+import { startTestNode, testConfig } from '../support/portcullis.js';
 import { newMasterKey, openDeps, startReceiver } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-ssrf-audit-'));
@@ -62,7 +62,8 @@ describe('addressClass', () => {
 describe('attack: SSRF attempts at webhook delivery are audited, rate-limited per webhook', () => {
   test('deliveries to loopback (a secret in the URL query), metadata and private literals: one webhook.target-forbidden event per webhook with its address class, never the URL', async () => {
     const clock = new FrozenClock(Date.now());
-    const deps = await openDeps(`sqlite:${join(dir, 'literal.db')}`, newMasterKey(), clock);
+    // plain http to the metadata and private literals needs allowInsecureHttp too (plain-http.ts)
+    const deps = await openDeps(`sqlite:${join(dir, 'literal.db')}`, newMasterKey(), clock, 'ES256', undefined, true, true);
     const rx = await startReceiver();
     try {
       const port = new URL(rx.url).port;
@@ -135,12 +136,13 @@ describe('attack: SSRF attempts at webhook delivery are audited, rate-limited pe
     const addrs = await lookup(name, { all: true });
     assert.ok(addrs.length > 0 && addrs.every((a) => !isPublicAddress(a.address)), `${name} resolves to ${JSON.stringify(addrs)}`);
     const clock = new FrozenClock(Date.now());
-    const deps = await openDeps(`sqlite:${join(dir, 'rebind.db')}`, newMasterKey(), clock, 'ES256', undefined, false);
+    // plain http to a name needs allowInsecureHttp (plain-http.ts): allowed here, so the address check is what refuses
+    const deps = await openDeps(`sqlite:${join(dir, 'rebind.db')}`, newMasterKey(), clock, 'ES256', undefined, false, true);
     try {
       const hook = await deps.webhooks.subscribe({ url: `http://${name}:59999/hooks/in`, events: ['*'] }, 'admin');
       await deps.webhooks.enqueue('app.disabled', { time: clock.now(), type: 'app.disabled', actor: 'admin', clientId: 'app-1' });
       const audit = new MemoryAuditSink();
-      const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { ...W, audit });
+      const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { ...W, audit, allowInsecureHttp: true });
       await worker.runOnce();
       await worker.stop();
       const [d] = await deps.webhooks.deliveries(hook.id);
@@ -157,7 +159,7 @@ describe('attack: SSRF attempts at webhook delivery are audited, rate-limited pe
 });
 
 test('a node audits refused deliveries in its stored trail', async () => {
-  const node = await startTestNode();
+  const node = await startTestNode({ config: testConfig('webhooks: { allowInsecureHttp: true }') });
   try {
     const hook = await node.services.webhooks.subscribe({ url: `http://${hostname()}:59999/hooks/in`, events: ['*'] }, 'admin');
     await node.services.webhooks.enqueue('app.disabled', { time: Date.now(), type: 'app.disabled', actor: 'admin', clientId: 'app-1' });

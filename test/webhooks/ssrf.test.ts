@@ -80,14 +80,15 @@ describe('delivery: the address is checked when connecting, and the log says onl
     const addrs = await lookup(name, { all: true });
     assert.ok(addrs.length > 0 && addrs.every((a) => !isPublicAddress(a.address)), `${name} resolves to ${JSON.stringify(addrs)}`);
     const clock = new FrozenClock(Date.now());
-    const deps = await openDeps(`sqlite:${join(dir, 'rebind.db')}`, newMasterKey(), clock, 'ES256', undefined, false);
+    // plain http to a name needs allowInsecureHttp (plain-http.ts): allowed here, so the address check is what refuses
+    const deps = await openDeps(`sqlite:${join(dir, 'rebind.db')}`, newMasterKey(), clock, 'ES256', undefined, false, true);
     const rx = await startReceiver();
     try {
       const port = new URL(rx.url).port;
       // the name is not a literal, so registration accepts it, as it would a name that resolved to a public address then
       const hook = await deps.webhooks.subscribe({ url: `http://${name}:${port}/hooks/in`, events: ['*'] }, 'admin');
       await deps.webhooks.enqueue('app.disabled', { time: clock.now(), type: 'app.disabled', actor: 'admin', clientId: 'app-1' });
-      const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, W);
+      const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { ...W, allowInsecureHttp: true });
       await worker.runOnce();
       await worker.stop();
       assert.equal(rx.received.length, 0);
@@ -95,7 +96,7 @@ describe('delivery: the address is checked when connecting, and the log says onl
       assert.deepEqual([d!.lastStatus, d!.lastError], [null, 'target-forbidden']);
       // the same delivery with the opt-in goes through
       clock.advance(60_000);
-      const allowed = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { ...W, allowPrivateTargets: true, owner: randomId(4) });
+      const allowed = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { ...W, allowPrivateTargets: true, allowInsecureHttp: true, owner: randomId(4) });
       await allowed.runOnce();
       await allowed.stop();
       assert.equal(rx.received.length, 1);

@@ -602,6 +602,10 @@ export const configSchema = z.strictObject({
         .boolean()
         .default(false)
         .describe('Let webhooks go to loopback, private (RFC 1918, fc00::/7), link-local (169.254.0.0/16, fe80::/10), unspecified and other special-use addresses. Off by default: a subscription to such a URL is refused (`webhook.target-forbidden`) and every delivery checks the address its host name resolves to.'),
+      allowInsecureHttp: z
+        .boolean()
+        .default(false)
+        .describe('Let webhooks go to plain `http:` URLs, where anyone on the path reads each event and its signature and can delay or drop it. Off by default: a subscription to an `http:` URL is refused (`webhook.insecure-url`), and a delivery to one stored earlier is not sent (`lastError` `insecure-url`), except to a loopback IP literal (127.0.0.0/8, `::1`; which also needs `allowPrivateTargets`), whose traffic never leaves the host. A `localhost` name is not such a literal.'),
       deliveryRetention: duration('30d', { min: 3_600_000 }).describe('How long the delivery log keeps a delivery after it was delivered or failed for good (with its payload); older ones are deleted hourly. Pending deliveries are kept until they end.'),
     })
     .prefault({})
