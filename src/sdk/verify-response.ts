@@ -3,7 +3,8 @@
  * `content-digest`, and the request's signature through `req`), and what it POSTs to
  * receivers (`@method`, `@target-uri`, `content-digest`, `content-type`, a `nonce`,
  * and the tag of its purpose: `portcullis-webhook` for event webhooks,
- * `portcullis-otp` for one-time codes to the SMS gateway). The body is read once and
+ * `portcullis-otp` for one-time codes to the SMS gateway; and an event's
+ * `portcullis-delivery` id). The body is read once and
  * checked against its Content-Digest (RFC 9530); keys come from the identity plane's
  * JWKS or are given.
  */
@@ -17,7 +18,7 @@ import { resolverFor, type KeySource } from './keys.js';
 import { requestOf } from './signed-fetch.js';
 import { sentTargetUri } from '../signatures/target-uri.js';
 import { MemoryReplayStore, type ReplayStore } from './replay.js';
-import { OTP_TAG, TAG_PURPOSE, WEBHOOK_TAG } from '../webhooks/tags.js';
+import { DELIVERY_HEADER, OTP_TAG, TAG_PURPOSE, WEBHOOK_TAG } from '../webhooks/tags.js';
 
 export type VerifyOptions = KeySource & {
   /** Maximum age of `created` in seconds (default 300). */
@@ -120,7 +121,7 @@ export async function verifyResponse(response: Response, options: VerifyOptions 
   return { ...v, body };
 }
 
-export { OTP_TAG, WEBHOOK_TAG };
+export { DELIVERY_HEADER, OTP_TAG, WEBHOOK_TAG };
 
 export type VerifyWebhookOptions = VerifyOptions & {
   /** The URL Portcullis posted to, when a proxy in front rewrote it (default `request.url`). */
@@ -190,7 +191,8 @@ function describeTag(tag: string): string {
 /**
  * Verifies a webhook from Portcullis: the signature (the expected tag, default
  * `portcullis-webhook`; key from the JWKS) over method, target URI, Content-Digest and
- * Content-Type, and the body against its digest; then that its `nonce` was not seen
+ * Content-Type (and, for an event webhook, the `Portcullis-Delivery` id), and the body
+ * against its digest; then that its `nonce` was not seen
  * before (`signature.replayed`), recording it until the signature's window closes
  * (the end of second `created` + `maxAge` + `clockSkew`). Returns the parsed body. Behind a proxy that
  * rewrites the URL, pass the URL Portcullis posted to as `url`.
@@ -198,18 +200,22 @@ function describeTag(tag: string): string {
  * Errors: `request.body-too-large` for a body over `maxBodyBytes` (read before anything
  * is verified, so bounded); `signature.wrong-tag` for a message signed for another purpose (an OTP
  * message at an event receiver, or the reverse); `signature.parameter-missing` for a
- * signature without `nonce`; `signature.replayed` for a nonce already accepted.
+ * signature without `nonce`; `signature.replayed` for a nonce already accepted;
+ * `signature.component-missing` for an event webhook whose signature does not cover its
+ * `Portcullis-Delivery` id (or any message that carries that header uncovered: an id
+ * added or changed outside the signature), `signature.invalid` for one whose id changed.
  *
  * @example
  * const { event } = await verifyWebhook(request, { jwksUrl: 'https://id.example/jwks' });
  * if (seen.has(event.id)) return new Response(null, { status: 200 }); // retries resend the same id (with a new signature)
+ * // or de-duplicate on `deliveryId` (one event, one id per subscription; signed like the body)
  * // the SMS bridge: one-time codes carry their own tag
  * const { event: sms } = await verifyWebhook<{ to: string; text: string }>(request, { jwksUrl, tag: OTP_TAG });
  */
 export async function verifyWebhook<E = { id: string; type: string; time: string; client_id: string | null; data: Record<string, unknown> }>(
   request: Request,
   options: VerifyWebhookOptions,
-): Promise<VerifiedBody & { event: E }> {
+): Promise<VerifiedBody & { event: E; deliveryId: string | undefined }> {
   const tag = options.tag ?? WEBHOOK_TAG;
   const maxAge = options.maxAge ?? 300;
   const clockSkew = options.clockSkew ?? 30;
@@ -229,7 +235,8 @@ export async function verifyWebhook<E = { id: string; type: string; time: string
   const verifier = new SignatureVerifier({
     keyLookup: (kid) => resolver.get(kid),
     tag,
-    requiredComponents: ['@method', '@target-uri', 'content-digest', 'content-type', ...(options.requiredComponents ?? [])],
+    // Portcullis covers the delivery id of every event it sends: a receiver that de-duplicates on it can trust it
+    requiredComponents: ['@method', '@target-uri', 'content-digest', 'content-type', ...(tag === WEBHOOK_TAG || request.headers.has(DELIVERY_HEADER) ? [DELIVERY_HEADER] : []), ...(options.requiredComponents ?? [])],
     requireNonce: true,
     maxAge,
     clockSkew,
@@ -247,5 +254,5 @@ export async function verifyWebhook<E = { id: string; type: string; time: string
   } catch (e) {
     throw new PortcullisError('request.malformed', 'the webhook body is not JSON', { cause: e });
   }
-  return { ...v, body, event };
+  return { ...v, body, event, deliveryId: request.headers.get(DELIVERY_HEADER) ?? undefined };
 }

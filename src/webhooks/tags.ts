@@ -10,6 +10,14 @@ export const WEBHOOK_TAG = 'portcullis-webhook';
 /** One-time codes POSTed to the SMS (or other) gateway by the OTP `webhook` sender. */
 export const OTP_TAG = 'portcullis-otp';
 
+/**
+ * The header that carries an event delivery's id (`dlv_…`), the same on every retry. The
+ * event signature covers it (after the components every message covers), so a receiver
+ * may de-duplicate on it; the SDK requires that coverage on every event webhook, and on
+ * any other message that carries the header.
+ */
+export const DELIVERY_HEADER = 'portcullis-delivery';
+
 export type WebhookTag = typeof WEBHOOK_TAG | typeof OTP_TAG;
 
 /** What a tag's messages are, for error messages. */

@@ -4,6 +4,7 @@
  * and records the outcome. A 2xx answer delivers; anything else is retried with
  * exponential backoff (base · 2^(attempt−1), capped) until `maxAttempts`, then the
  * delivery is `failed`. Redirects are not followed (the signature covers the URL).
+ * Each attempt is signed afresh and covers its `Portcullis-Delivery` id (sign.ts).
  * An attempt counts when it is claimed: one that outlives its lease (another claim
  * took the row, so its outcome is never recorded) still counts, and a delivery claimed
  * past `maxAttempts` is `failed` with `lease-lapsed`, not sent again. The lease must
@@ -34,7 +35,7 @@ import type { Logger } from '../core/logger.js';
 import { sentTargetUri } from '../signatures/target-uri.js';
 import type { WebhookSigner } from './sign.js';
 import { refusedPlainHttp } from './plain-http.js';
-import { WEBHOOK_TAG } from './tags.js';
+import { DELIVERY_HEADER, WEBHOOK_TAG } from './tags.js';
 import type { DeliveryRecord, WebhookRecord, WebhookStore } from './store.js';
 import { ForbiddenTargetError, forbiddenHostClass, publicOnlyLookup, type AddressClass } from './target.js';
 
@@ -278,8 +279,8 @@ export class DeliveryWorker {
       if (literal !== undefined) throw new ForbiddenTargetError(target.hostname, literal);
       // a row stored before the rule, or under another configuration: never signed nor sent in clear
       if (refusedPlainHttp(target, this.o.allowInsecureHttp)) return { status, error: 'insecure-url' };
-      const headers = await this.signer.signedHeaders(url, body, WEBHOOK_TAG);
-      headers.set('portcullis-delivery', d.id);
+      // the id receivers de-duplicate on: covered by the signature, never added after it
+      const headers = await this.signer.signedHeaders(url, body, WEBHOOK_TAG, { [DELIVERY_HEADER]: d.id });
       const init = { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.o.timeoutMs), ...(this.dispatcher !== undefined ? { dispatcher: this.dispatcher } : {}) };
       const res = await this.fetch(url, init as RequestInit);
       status = res.status;

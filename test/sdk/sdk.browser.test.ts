@@ -18,7 +18,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { importParams } from '../../src/signatures/algorithms.js';
 import { contentDigest } from '../../src/signatures/content-digest.js';
 import { signMessage } from '../../src/signatures/sign.js';
-import { KeyRingWebhookSigner, WEBHOOK_TAG } from '../../src/webhooks/sign.js';
+import { DELIVERY_HEADER, KeyRingWebhookSigner, WEBHOOK_TAG } from '../../src/webhooks/sign.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE = existsSync(CHROMIUM);
@@ -69,7 +69,7 @@ describe('the SDK in a browser (no Buffer, no process)', () => {
     const event = JSON.stringify({ id: 'evt_1', type: 'app.disabled', time: new Date().toISOString(), client_id: 'app_1', data: {} });
     const signer = new KeyRingWebhookSigner({ signingKey: () => ({ kid: 'pc1', alg: 'ES256', privateKey: pair.privateKey }) }, systemClock);
     const hookHeaders: Record<string, string> = {};
-    (await signer.signedHeaders(hookUrl, new TextEncoder().encode(event), WEBHOOK_TAG)).forEach((v, k) => (hookHeaders[k] = v));
+    (await signer.signedHeaders(hookUrl, new TextEncoder().encode(event), WEBHOOK_TAG, { [DELIVERY_HEADER]: 'dlv_1' })).forEach((v, k) => (hookHeaders[k] = v));
 
     const page = await ctx.newPage();
     await page.goto(origin);

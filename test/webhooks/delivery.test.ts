@@ -61,7 +61,7 @@ describe('webhook delivery', () => {
       const got = rx.received[0]!;
       assert.equal(got.method, 'POST');
       assert.equal(got.headers['content-type'], 'application/json');
-      assert.match(String(got.headers['signature-input']), /^sig1=\("@method" "@target-uri" "content-digest" "content-type"\);created=\d+;keyid="[^"]+";nonce="[A-Za-z0-9_-]{22}";tag="portcullis-webhook"$/);
+      assert.match(String(got.headers['signature-input']), /^sig1=\("@method" "@target-uri" "content-digest" "content-type" "portcullis-delivery"\);created=\d+;keyid="[^"]+";nonce="[A-Za-z0-9_-]{22}";tag="portcullis-webhook"$/);
 
       const v = await verifyWebhook(rx.asRequest(got), { keys: jwks() });
       assert.equal(v.keyid, deps.keys.signingKey().kid);

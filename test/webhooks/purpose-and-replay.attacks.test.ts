@@ -90,9 +90,10 @@ describe('webhook purpose (tag) and replay', () => {
   test('the SDK exports both tags; the OTP message and the event webhook carry their own tag and a fresh 128-bit nonce', () => {
     assert.equal(sdk.WEBHOOK_TAG, 'portcullis-webhook');
     assert.equal(sdk.OTP_TAG, 'portcullis-otp');
-    const shape = (tag: string) => new RegExp(`^sig1=\\("@method" "@target-uri" "content-digest" "content-type"\\);created=\\d+;keyid="[^"]+";nonce="([A-Za-z0-9_-]{22})";tag="${tag}"$`);
+    // an event also covers its delivery id; a one-time-code message has none
+    const shape = (tag: string, extra = '') => new RegExp(`^sig1=\\("@method" "@target-uri" "content-digest" "content-type"${extra}\\);created=\\d+;keyid="[^"]+";nonce="([A-Za-z0-9_-]{22})";tag="${tag}"$`);
     const otpNonce = shape('portcullis-otp').exec(String(otp.headers['signature-input']))?.[1];
-    const eventNonce = shape('portcullis-webhook').exec(String(event.headers['signature-input']))?.[1];
+    const eventNonce = shape('portcullis-webhook', ' "portcullis-delivery"').exec(String(event.headers['signature-input']))?.[1];
     assert.ok(otpNonce, String(otp.headers['signature-input']));
     assert.ok(eventNonce, String(event.headers['signature-input']));
     assert.notEqual(otpNonce, eventNonce);

@@ -13,7 +13,7 @@ import { PortcullisError } from '../../src/core/errors.js';
 import { contentDigest } from '../../src/signatures/content-digest.js';
 import { signMessage } from '../../src/signatures/sign.js';
 import type { VerificationKey } from '../../src/signatures/verify.js';
-import { MemoryReplayStore, verifyWebhook, WEBHOOK_TAG } from '../../src/sdk/index.js';
+import { DELIVERY_HEADER, MemoryReplayStore, verifyWebhook, WEBHOOK_TAG } from '../../src/sdk/index.js';
 import { WEBHOOK_COMPONENTS } from '../../src/webhooks/sign.js';
 
 const URL_IN = 'https://hooks.example/in';
@@ -21,8 +21,8 @@ const URL_IN = 'https://hooks.example/in';
 async function signedAt(createdSec: number): Promise<{ keys: ReadonlyMap<string, VerificationKey>; request: () => Request }> {
   const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify'])) as CryptoKeyPair;
   const body = new TextEncoder().encode(JSON.stringify({ id: 'evt_1', type: 'app.disabled', time: new Date().toISOString(), client_id: 'app-1', actor: 'admin', data: {} }));
-  const headers = new Headers({ 'content-type': 'application/json', 'content-digest': await contentDigest(body, ['sha-256']) });
-  const s = await signMessage({ method: 'POST', url: URL_IN, headers }, { key: pair.privateKey, alg: 'ed25519', keyid: 'k1', components: WEBHOOK_COMPONENTS, nonce: randomBytes(16).toString('base64url'), tag: WEBHOOK_TAG, clock: new FrozenClock(createdSec * 1000) });
+  const headers = new Headers({ 'content-type': 'application/json', 'content-digest': await contentDigest(body, ['sha-256']), [DELIVERY_HEADER]: 'dlv_1' });
+  const s = await signMessage({ method: 'POST', url: URL_IN, headers }, { key: pair.privateKey, alg: 'ed25519', keyid: 'k1', components: [...WEBHOOK_COMPONENTS, DELIVERY_HEADER], nonce: randomBytes(16).toString('base64url'), tag: WEBHOOK_TAG, clock: new FrozenClock(createdSec * 1000) });
   headers.set('signature-input', s.signatureInput);
   headers.set('signature', s.signature);
   return { keys: new Map([['k1', { alg: 'ed25519', key: pair.publicKey }]]), request: () => new Request(URL_IN, { method: 'POST', headers, body }) };

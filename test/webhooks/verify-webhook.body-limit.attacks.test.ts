@@ -13,7 +13,7 @@ import { PortcullisError } from '../../src/core/errors.js';
 import { contentDigest } from '../../src/signatures/content-digest.js';
 import { signMessage } from '../../src/signatures/sign.js';
 import type { VerificationKey } from '../../src/signatures/verify.js';
-import { MemoryReplayStore, verifyWebhook, WEBHOOK_TAG } from '../../src/sdk/index.js';
+import { DELIVERY_HEADER, MemoryReplayStore, verifyWebhook, WEBHOOK_TAG } from '../../src/sdk/index.js';
 import { WEBHOOK_COMPONENTS } from '../../src/webhooks/sign.js';
 
 const URL_IN = 'https://hooks.example/in';
@@ -21,8 +21,8 @@ const tooLarge = (e: unknown) => e instanceof PortcullisError && e.code === 'req
 
 async function signed(body: Uint8Array): Promise<{ keys: ReadonlyMap<string, VerificationKey>; headers: Headers }> {
   const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify'])) as CryptoKeyPair;
-  const headers = new Headers({ 'content-type': 'application/json', 'content-digest': await contentDigest(body, ['sha-256']) });
-  const s = await signMessage({ method: 'POST', url: URL_IN, headers }, { key: pair.privateKey, alg: 'ed25519', keyid: 'k1', components: WEBHOOK_COMPONENTS, nonce: randomBytes(16).toString('base64url'), tag: WEBHOOK_TAG });
+  const headers = new Headers({ 'content-type': 'application/json', 'content-digest': await contentDigest(body, ['sha-256']), [DELIVERY_HEADER]: 'dlv_1' });
+  const s = await signMessage({ method: 'POST', url: URL_IN, headers }, { key: pair.privateKey, alg: 'ed25519', keyid: 'k1', components: [...WEBHOOK_COMPONENTS, DELIVERY_HEADER], nonce: randomBytes(16).toString('base64url'), tag: WEBHOOK_TAG });
   headers.set('signature-input', s.signatureInput);
   headers.set('signature', s.signature);
   return { keys: new Map([['k1', { alg: 'ed25519', key: pair.publicKey }]]), headers };
