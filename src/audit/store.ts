@@ -54,4 +54,10 @@ export interface AuditStore {
    * empty when it holds none: an empty trail beside any of them was deleted, not new.
    */
   auditedObjects(): Promise<string[]>;
+  /**
+   * How many rows lie before the chain's first row (their seq zero, negative, or null where
+   * the database lets a key be null): none that Portcullis wrote, and no walk from row 1
+   * reaches them, though a listing of the newest rows shows them.
+   */
+  auditRowsBeforeChain(): Promise<number>;
 }

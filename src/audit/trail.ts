@@ -82,7 +82,8 @@ function forged(rows: number, head: RecordedHead): VerifyResult {
  * The head is read first; rows appended while the walk runs are verified against the head
  * read again after it, so rows added past the head without the key are detected as well.
  * An empty trail verifies only with the head a store starts with (seq 0) and no object in
- * the store whose creation is audited: else its rows (and head) were deleted.
+ * the store whose creation is audited: else its rows (and head) were deleted. A row before
+ * row 1 (seq zero, negative or null), which the walk never reaches, was inserted (`brokenAt` 0).
  *
  * What it cannot detect: the whole trail set back to an earlier state that Portcullis
  * itself wrote (rows and head restored from an older copy). A node's audit anchor
@@ -140,7 +141,7 @@ export async function verifyAuditChain(store: AuditStore, headKey: AuditHeadKey,
     if (head === null) return broken(0, 1, `the trail has no row and no recorded head (audit_head)${beside}: both were deleted`, 'audit.trail-missing');
     if (held.length) return broken(0, 1, `the trail is empty${beside}: its rows were deleted`, 'audit.trail-missing');
     if (!headKey.authenticates(head)) return forged(rows, head);
-    return { ok: true, rows };
+    return (await rowsBeforeChain(store, rows)) ?? { ok: true, rows };
   }
   if (head === null) return broken(rows, rows, 'the recorded head of the chain (audit_head) is missing, so removed rows cannot be ruled out');
   if (rows < head.seq) return broken(rows, rows + 1, `rows ${rows + 1} to ${head.seq} were removed (the recorded head is row ${head.seq})`);
@@ -160,7 +161,14 @@ export async function verifyAuditChain(store: AuditStore, headKey: AuditHeadKey,
       if (rows < later.seq) return broken(rows, rows + 1, `rows ${rows + 1} to ${later.seq} were removed (the recorded head is row ${later.seq})`);
     }
   }
-  return { ok: true, rows, head: { seq: rows, hash: prev } };
+  return (await rowsBeforeChain(store, rows)) ?? { ok: true, rows, head: { seq: rows, hash: prev } };
+}
+
+/** Rows that lie before row 1, where the walk never looks but a listing of the newest rows shows them. */
+async function rowsBeforeChain(store: AuditStore, rows: number): Promise<VerifyResult | undefined> {
+  const n = await store.auditRowsBeforeChain();
+  if (n === 0) return undefined;
+  return broken(rows, 0, n === 1 ? '1 row lies outside the chain (its seq is not 1 or more): it was inserted' : `${n} rows lie outside the chain (their seq is not 1 or more): they were inserted`);
 }
 
 /** A row the store could not read back because it was altered (`audit.chain-broken` naming its seq and column). */

@@ -105,6 +105,7 @@ test('a transient write failure keeps the order: the failed batch is written bef
     tailAudit: async () => [],
     auditHead: async () => null,
     auditedObjects: async () => [],
+    auditRowsBeforeChain: async () => 0,
     useAuditHeadKey: () => undefined,
   } satisfies AuditStore;
   const trail = new AuditTrail(store, silentLogger);

@@ -61,6 +61,23 @@ function suite(name: string, make: () => Promise<Fixture>): void {
     assert.equal((await f.store.listAudit(0, 1)).length, 1);
   });
 
+  withStore('attack: a forged row inserted before row 1 (seq 0 or negative), where listings show it and the walk from row 1 never looks → verify reports it', async (f) => {
+    await f.store.appendAudit([1, 2, 3].map(ev), chainHash);
+    await f.exec(`insert into audit_log (seq, time, type, actor, prev_hash, hash) values (0, 1764000000000, 'user.deleted', 'admin', '${'0'.repeat(64)}', '${'1'.repeat(64)}')`);
+    await f.exec(`insert into audit_log (seq, time, type, actor, prev_hash, hash) values (-5, 1764000000000, 'app.deleted', 'admin', '${'0'.repeat(64)}', '${'2'.repeat(64)}')`);
+    assert.deepEqual((await f.store.tailAudit(20)).map((row) => row.seq), [-5, 0, 1, 2, 3]);
+    const r = await verifyAuditChain(f.store, f.headKey);
+    assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt, code: r.code }, { ok: false, rows: 3, brokenAt: 0, code: 'audit.chain-broken' });
+    assert.equal(r.reason, '2 rows lie outside the chain (their seq is not 1 or more): they were inserted');
+  });
+
+  withStore('attack: a forged row inserted before row 1 of an empty trail → verify reports it', async (f) => {
+    await f.exec(`insert into audit_log (seq, time, type, actor, prev_hash, hash) values (0, 1764000000000, 'user.deleted', 'admin', '${'0'.repeat(64)}', '${'1'.repeat(64)}')`);
+    const r = await verifyAuditChain(f.store, f.headKey);
+    assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt, code: r.code }, { ok: false, rows: 0, brokenAt: 0, code: 'audit.chain-broken' });
+    assert.equal(r.reason, '1 row lies outside the chain (its seq is not 1 or more): it was inserted');
+  });
+
   withStore('the recorded head (audit_head) edited to a seq beyond 2^53 → verify reports the head altered, and appends go on without moving it', async (f) => {
     await f.store.appendAudit([1, 2, 3].map(ev), chainHash);
     await f.exec('update audit_head set seq = 9007199254740993');
@@ -77,6 +94,15 @@ function suite(name: string, make: () => Promise<Fixture>): void {
 }
 
 suite('sqlite', () => sqliteStoreFixture('portcullis-tamper-'));
+
+// SQLite lets a non-INTEGER primary key hold NULL: such a row sorts before every other one and no `seq >` reaches it
+storeTests('sqlite', () => sqliteStoreFixture('portcullis-tamper-'))('attack: a forged row with a NULL seq (SQLite) → verify reports it', async (f) => {
+  await f.store.appendAudit([1, 2].map(ev), chainHash);
+  await f.exec(`insert into audit_log (seq, time, type, actor, prev_hash, hash) values (null, 1764000000000, 'user.deleted', 'admin', '${'0'.repeat(64)}', '${'1'.repeat(64)}')`);
+  const r = await verifyAuditChain(f.store, f.headKey);
+  assert.deepEqual({ ok: r.ok, rows: r.rows, brokenAt: r.brokenAt, code: r.code }, { ok: false, rows: 2, brokenAt: 0, code: 'audit.chain-broken' });
+  assert.equal(r.reason, '1 row lies outside the chain (its seq is not 1 or more): it was inserted');
+});
 
 await serviceDescribe('postgres', 'audit verify against tampering on PostgreSQL', () => {
   describe('postgres', () => {

@@ -154,7 +154,7 @@ export const AuditVerify = z.strictObject({
     .describe(
       'When not ok: audit.trail-missing when the whole trail was deleted, audit.head-forged when the recorded head is not authenticated by the audit key (the chain up to it may have been rewritten), audit.chain-broken for any other break; for a chain that verifies, audit.rolled-back when it no longer holds the newest event this node saw (its audit anchor: the database was set back), audit.anchor-invalid when that anchor cannot be trusted.',
     ),
-  brokenAt: z.number().int().optional().describe('The first row whose link or hash does not verify; for audit.head-forged, the row the recorded head names; for audit.rolled-back, the first row that is not as this node saw it.'),
+  brokenAt: z.number().int().optional().describe('The first row whose link or hash does not verify; for audit.head-forged, the row the recorded head names; for audit.rolled-back, the first row that is not as this node saw it; 0 for rows that lie before row 1 (inserted).'),
   reason: z.string().optional(),
   head: z
     .strictObject({ seq: z.number().int(), hash: z.string() })

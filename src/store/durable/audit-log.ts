@@ -225,6 +225,19 @@ export async function auditedObjects(db: Kysely<Database>): Promise<string[]> {
   return held;
 }
 
+/**
+ * Rows before row 1 (AuditStore.auditRowsBeforeChain). SQLite lets a primary key that is not
+ * `INTEGER PRIMARY KEY` hold NULL, which no `seq >` comparison reaches.
+ */
+export async function auditRowsBeforeChain(db: Kysely<Database>): Promise<number> {
+  const { n } = await db
+    .selectFrom('audit_log')
+    .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+    .where((eb) => eb.or([eb('seq', 'is', null), eb('seq', '<', 1)]))
+    .executeTakeFirstOrThrow();
+  return Number(n);
+}
+
 /** The recorded head of the chain, or null when none is; `audit.chain-broken` when its seq was edited beyond 2^53. */
 export async function auditHead(db: Kysely<Database>): Promise<RecordedHead | null> {
   const head = await readHead(db);

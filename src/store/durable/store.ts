@@ -237,6 +237,9 @@ export class KyselyDurableStore implements DurableStore {
   auditedObjects(): Promise<string[]> {
     return this.run('auditedObjects', (db) => audit.auditedObjects(db));
   }
+  auditRowsBeforeChain(): Promise<number> {
+    return this.run('auditRowsBeforeChain', (db) => audit.auditRowsBeforeChain(db));
+  }
 
   insertCertificate(rec: CertificateRecord): Promise<void> {
     return this.run('insertCertificate', (db) => certs.insertCertificate(db, rec));
