@@ -56,14 +56,28 @@ export const CLIENT_AUTH_DENIALS = {
 export type ClientAuthEndpoint = keyof typeof CLIENT_AUTH_DENIALS;
 
 /**
+ * The longest unverified client id audited as it was named. Portcullis's ids are about 20
+ * characters (`app_` and 12 random bytes); anything longer than this names no app, and an
+ * anonymous caller could otherwise store up to a whole request body per request.
+ */
+const MAX_AUDITED_CLIENT_ID = 256;
+/** How much of a longer one is kept, in `data.clientIdStart`, beside its length. */
+const CLIENT_ID_START = 64;
+
+/**
  * The audit event of a failed client authentication (`oauth.invalid-client`) at `endpoint`,
  * whichever server answered it (TokenService, or oidc-provider for a sign-in app): the
  * client id the caller named (unverified; null when none), never its secret or assertion.
+ * An id longer than any client id is not stored: its length and first characters are.
  *
  * @example audit.record(clientAuthDenied('/oauth2/revoke', namedClientId(req.authorization, req.params), clock.now()));
  */
 export function clientAuthDenied(endpoint: ClientAuthEndpoint, clientId: string | undefined, time: number): AuditEventInput {
-  return { time, type: CLIENT_AUTH_DENIALS[endpoint], actor: 'anonymous', clientId: clientId ?? null, reason: 'oauth.invalid-client', data: { endpoint } };
+  const event = { time, type: CLIENT_AUTH_DENIALS[endpoint], actor: 'anonymous', reason: 'oauth.invalid-client' };
+  if (clientId !== undefined && clientId.length > MAX_AUDITED_CLIENT_ID) {
+    return { ...event, clientId: null, data: { endpoint, clientIdLength: clientId.length, clientIdStart: clientId.slice(0, CLIENT_ID_START) } };
+  }
+  return { ...event, clientId: clientId ?? null, data: { endpoint } };
 }
 
 export interface ClientAuthContext {

@@ -48,3 +48,22 @@ test('attack: a wrong Basic secret at /oauth2/introspect is audited too', async 
   assert.equal(rows.at(-1)!.clientId, appId, 'the client id of the Basic credentials is audited');
   assert.ok(!JSON.stringify(rows.at(-1)).includes('guess'), 'the presented secret is not audited');
 });
+
+for (const [path, type] of [
+  ['/oauth2/token', 'token.denied'],
+  ['/oauth2/revoke', 'token.revoke-refused'],
+  ['/oauth2/introspect', 'token.introspect-refused'],
+] as const) {
+  test(`attack: a 60 KB client_id at ${path} → 401 invalid_client, audited without storing the id verbatim`, async () => {
+    const before = (await deniedRows(type)).length;
+    const named = `app_${'A'.repeat(60_000)}`;
+    const r = await postForm(`${node.urls.identity}${path}`, { grant_type: 'client_credentials', token: 'x', client_id: named, client_secret: 'guess' });
+    assert.equal(r.status, 401);
+    assert.equal(r.body.error, 'invalid_client');
+    const rows = await deniedRows(type);
+    assert.equal(rows.length, before + 1);
+    const row = rows.at(-1)!;
+    assert.equal(row.clientId, null, 'an id longer than any client id names no app');
+    assert.deepEqual(row.data, { endpoint: path, clientIdLength: 60_004, clientIdStart: named.slice(0, 64) });
+  });
+}
