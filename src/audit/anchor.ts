@@ -18,7 +18,9 @@
  * (and which `keys rotate-master` leaves as it is, so the anchor survives a rotation);
  * `key` names that derived key. Someone who can write the config directory but does not
  * hold the master key cannot make an anchor that verifies. Deleting the file is not
- * detected: a missing anchor is made anew (a new node, the first start after an upgrade).
+ * detected at start: a missing anchor is made anew (a new node, the first start after an
+ * upgrade). A running node's verify also checks the newest head it anchored, which neither
+ * deleting the file nor putting back an older copy of it sets back.
  *
  * The node writes it atomically (temp file, fsync, rename, fsync of the directory) at
  * start, every few seconds while the head has moved (never per event), and at a clean
@@ -279,16 +281,20 @@ export class AuditAnchor {
   }
 
   /**
-   * Whether the trail holds what the anchor file states (for `audit verify`): the file is
-   * read again, so what a restart would find is reported.
+   * Whether the trail holds what this node saw (for `audit verify`): the newest head the
+   * node anchored while it runs, which a file deleted or put back as an older copy of its
+   * own does not set back, then what the file states, read again, so what a restart would
+   * find is reported.
    */
   async verify(): Promise<{ ok: true } | { ok: false; code: 'audit.rolled-back' | 'audit.anchor-invalid'; brokenAt?: number; reason: string }> {
     const read = readAnchor(this.file, this.key);
-    if (read.kind === 'missing') return { ok: true };
     if (read.kind === 'invalid') return { ok: false, code: 'audit.anchor-invalid', reason: read.message };
-    const check = await anchorHolds(this.store, read.head);
-    if (check.ok) return { ok: true };
-    return { ok: false, code: 'audit.rolled-back', brokenAt: check.brokenAt, reason: check.message };
+    for (const saw of [this.last, read.kind === 'valid' ? read.head : null]) {
+      if (saw === null) continue;
+      const check = await anchorHolds(this.store, saw);
+      if (!check.ok) return { ok: false, code: 'audit.rolled-back', brokenAt: check.brokenAt, reason: check.message };
+    }
+    return { ok: true };
   }
 
   /** The recorded head when the audit key authenticates it, else null (verify reports such a head). */

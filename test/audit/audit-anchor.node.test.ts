@@ -311,6 +311,41 @@ test('attack: the database set back under a running node → GET /v1/audit/verif
   assert.ok(anchorJson(d).seq > before.seq);
 });
 
+test('attack: the database set back under a running node and its anchor file put back as an older copy, or deleted → GET /v1/audit/verify still answers audit.rolled-back', async () => {
+  const d = await newDir();
+  let node = await start(d);
+  await changes(node, d, 1, 'first');
+  await node.close();
+  const copy = backup(d);
+  const before = newest(d);
+  // an anchor the node itself wrote, at the head the copy holds: its MAC verifies
+  const olderAnchor = readFileSync(d.anchor, 'utf8');
+  assert.equal(anchorJson(d).seq, before.seq);
+  node = await start(d, { auditAnchorIntervalMs: 100 });
+  try {
+    await changes(node, d, 2, 'later');
+    const saw = AuditVerify.parse((await api(node, d, '/v1/audit/verify')).body).head!;
+    const deadline = Date.now() + 5000;
+    while (anchorJson(d).seq !== saw.seq && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(anchorJson(d).seq, saw.seq);
+    const db = new Database(d.db);
+    try {
+      db.exec(`attach '${copy}' as old; delete from audit_log; insert into audit_log select * from old.audit_log; delete from audit_head; insert into audit_head select * from old.audit_head; detach old`);
+    } finally {
+      db.close();
+    }
+    writeFileSync(d.anchor, olderAnchor);
+    const r = AuditVerify.parse((await api(node, d, '/v1/audit/verify')).body);
+    assert.deepEqual({ ok: r.ok, code: r.code, rows: r.rows, brokenAt: r.brokenAt }, { ok: false, code: 'audit.rolled-back', rows: before.seq, brokenAt: before.seq + 1 });
+    assert.equal(r.reason, rolledBack(before.seq, saw));
+    rmSync(d.anchor);
+    const gone = AuditVerify.parse((await api(node, d, '/v1/audit/verify')).body);
+    assert.deepEqual({ ok: gone.ok, code: gone.code, reason: gone.reason }, { ok: false, code: 'audit.rolled-back', reason: rolledBack(before.seq, saw) });
+  } finally {
+    await node.close();
+  }
+});
+
 test('`keys rotate-master` leaves the anchor valid: the node starts with the new master key', async () => {
   const { d } = await withHistory(1);
   const rotated = await runCli(['keys', 'rotate-master', '--dir', d.dir], {}, 60_000);
