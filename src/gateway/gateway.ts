@@ -102,6 +102,17 @@ interface GatewayRoute extends CompiledRoute {
 
 const NO_ROUTE = '(none)';
 
+/**
+ * The longest path an audit event holds as it is. The path is the client's, and
+ * `gateway.maxHeaderSize` lets it run up to 1 MiB: every denied request would store that.
+ */
+const MAX_AUDITED_PATH = 1024;
+
+/** `path` for an audit event: as it is, or its first MAX_AUDITED_PATH characters and its length (`pathLength`). */
+function auditedPath(path: string): { path: string; pathLength?: number } {
+  return path.length <= MAX_AUDITED_PATH ? { path } : { path: path.slice(0, MAX_AUDITED_PATH), pathLength: path.length };
+}
+
 /** The context of a request that matched a route. */
 interface GatewayContext extends RequestContext {
   /** Whether the request still holds its route's upstream (released once, when it ends: `release`). */
@@ -314,7 +325,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       clientId,
       route: route?.name ?? null,
       reason: err.code,
-      data: { method: req.method, path: ctx?.path ?? null, status: err.status, ip: req.socket.remoteAddress ?? null },
+      data: { method: req.method, ...(ctx === undefined ? { path: null } : auditedPath(ctx.path)), status: err.status, ip: req.socket.remoteAddress ?? null },
     });
   }
 
@@ -376,7 +387,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
             clientId,
             route: route.name,
             reason: null,
-            data: { method: ctx.method, path: ctx.path, status: res.statusCode },
+            data: { method: ctx.method, ...auditedPath(ctx.path), status: res.statusCode },
           });
         }
       },
