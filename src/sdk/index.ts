@@ -5,7 +5,7 @@
  * tokens with the client-credentials grant.
  */
 export { createSignedFetch, requestOf, type SignedFetchOptions } from './signed-fetch.js';
-export { verifyResponse, verifyWebhook, WEBHOOK_TAG, OTP_TAG, DELIVERY_HEADER, type VerifyOptions, type VerifyWebhookOptions, type VerifiedBody } from './verify-response.js';
+export { verifyResponse, verifyWebhook, WEBHOOK_TAG, OTP_TAG, DELIVERY_HEADER, type VerifyOptions, type VerifyResponseOptions, type VerifyWebhookOptions, type VerifiedBody } from './verify-response.js';
 export { MemoryReplayStore, type ReplayStore, type MemoryReplayStoreOptions } from './replay.js';
 export { getToken, clearTokenCache, TokenError, type GetTokenOptions } from './token.js';
 export { importJwks, algorithmOfJwk, KeyResolver, type KeySource, type PublicJwk } from './keys.js';

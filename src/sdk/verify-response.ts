@@ -29,6 +29,22 @@ export type VerifyOptions = KeySource & {
   requiredComponents?: readonly string[];
 };
 
+export type VerifyResponseOptions = VerifyOptions & {
+  /** The request the response answers (default: the one `createSignedFetch` remembers for this Response). */
+  request?: Request | HttpRequestLike;
+  /**
+   * `false` accepts a response when its request is unknown (none given, none remembered),
+   * checking only its signature and digest: WEAKER, such a response may be a signed answer
+   * to another request, replayed. Only for responses that no request can be known for; a
+   * signature that covers request components still needs the request. A request that is
+   * known is checked all the same. Default: a response whose request is unknown is
+   * `signature.request-unknown`.
+   */
+  requestBinding?: false;
+  /** Most body bytes read (default 32 MiB); `response.body-too-large` beyond. */
+  maxBodyBytes?: number;
+};
+
 export interface VerifiedBody extends VerifiedSignature {
   /** The body bytes that were verified. */
   body: Uint8Array;
@@ -83,9 +99,12 @@ const DEFAULT_MAX_RESPONSE_BODY = 32 * 1024 * 1024;
 
 /**
  * Verifies a signed response and its Content-Digest; returns the signature facts and
- * the body. With the request (given, or remembered by `createSignedFetch`), the
- * signature must also bind the response to it (`;req`): cover its signature, or for an
- * unsigned request its `@method`, `@authority`, `@path` and `@query`.
+ * the body. The signature must bind the response to its request (`;req`): cover its
+ * signature, or for an unsigned request its `@method`, `@authority`, `@path` and `@query`.
+ * The request is `request`, or the one `createSignedFetch` remembers for this Response
+ * object (not for a clone: pass `request: requestOf(original)`). With neither, the
+ * binding cannot be checked, and the call is refused (`signature.request-unknown`)
+ * before anything is fetched or read, unless `requestBinding: false` (weaker, below).
  *
  * The signature (over the Content-Digest field) is checked before the body is read, so
  * an unsigned or forged response is refused without reading it; the body is then read
@@ -95,9 +114,18 @@ const DEFAULT_MAX_RESPONSE_BODY = 32 * 1024 * 1024;
  * @example
  * const res = await signedFetch(url, init);
  * const { body } = await verifyResponse(res, { jwksUrl: 'https://id.example/jwks' });
+ * // a clone is not remembered: name its request
+ * const copy = res.clone();
+ * await verifyResponse(copy, { jwksUrl: 'https://id.example/jwks', request: requestOf(res) });
  */
-export async function verifyResponse(response: Response, options: VerifyOptions & { request?: Request | HttpRequestLike; maxBodyBytes?: number }): Promise<VerifiedBody> {
+export async function verifyResponse(response: Response, options: VerifyResponseOptions): Promise<VerifiedBody> {
   const request = options.request ?? requestOf(response);
+  if (request === undefined && options.requestBinding !== false) {
+    throw new PortcullisError(
+      'signature.request-unknown',
+      'the request this response answers is unknown (none given as request, none remembered by createSignedFetch for this Response), so its binding to it cannot be checked; pass request, or requestBinding: false to accept a response bound to no request',
+    );
+  }
   // a response without the field may have no body (checked once it is read); one with it must cover it
   const hasDigest = response.headers.get('content-digest') !== null;
   const required = ['@status', ...(hasDigest ? ['content-digest'] : []), ...(options.requiredComponents ?? [])];

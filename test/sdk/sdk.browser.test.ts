@@ -86,8 +86,10 @@ describe('the SDK in a browser (no Buffer, no process)', () => {
         }
       }
       const keys = { keys: [jwk] };
-      result.response = await outcome(() => sdk.verifyResponse(new Response(response.body, { status: 200, headers: response.headers }), keys));
-      result.tamperedResponse = await outcome(() => sdk.verifyResponse(new Response(response.body.replace('1', '9'), { status: 200, headers: response.headers }), keys));
+      // built here, the response answers no request: without the explicit opt-out it is refused
+      result.responseWithoutRequest = await outcome(() => sdk.verifyResponse(new Response(response.body, { status: 200, headers: response.headers }), keys));
+      result.response = await outcome(() => sdk.verifyResponse(new Response(response.body, { status: 200, headers: response.headers }), { ...keys, requestBinding: false }));
+      result.tamperedResponse = await outcome(() => sdk.verifyResponse(new Response(response.body.replace('1', '9'), { status: 200, headers: response.headers }), { ...keys, requestBinding: false }));
       result.webhook = await outcome(() => sdk.verifyWebhook(new Request(hookUrl, { method: 'POST', headers: hookHeaders, body: event }), keys));
       result.tamperedWebhook = await outcome(() => sdk.verifyWebhook(new Request(hookUrl, { method: 'POST', headers: hookHeaders, body: event.replace('app_1', 'app_2') }), keys));
       result.replayedWebhook = await outcome(() => sdk.verifyWebhook(new Request(hookUrl, { method: 'POST', headers: hookHeaders, body: event }), keys));
@@ -99,6 +101,7 @@ describe('the SDK in a browser (no Buffer, no process)', () => {
       buffer: 'undefined',
       process: 'undefined',
       secure: true,
+      responseWithoutRequest: 'PortcullisError: signature.request-unknown',
       response: 'ok sig1 pc1',
       tamperedResponse: 'PortcullisError: digest.mismatch',
       webhook: 'ok sig1 pc1',
