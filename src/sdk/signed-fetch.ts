@@ -9,6 +9,12 @@
  * body) to the Location, where it can only fail or be captured. The 3xx comes back to
  * the app (in a browser as an `opaqueredirect`); to go on, call the signed fetch again
  * with the Location, which signs afresh for it. `redirect: 'error'` is kept.
+ *
+ * The caller's other fetch options, which the signature does not cover, are kept as
+ * given: `signal`, `credentials`, `cache`, `integrity`, `keepalive`, `mode`, `referrer`,
+ * `referrerPolicy` (on the init or on a Request given as input), and an init's `priority`.
+ * `mode: 'no-cors'` is a TypeError: a browser sends such a request without its Signature,
+ * Signature-Input, Content-Digest and Authorization headers.
  */
 import { importParams } from '../signatures/algorithms.js';
 import { contentDigest } from '../signatures/content-digest.js';
@@ -63,6 +69,8 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
 
   const signedFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const original = new Request(input, init);
+    // browsers drop a no-cors request's non-safelisted headers (the signature with them) and fail its manual redirect mode
+    if (original.mode === 'no-cors') throw new TypeError("createSignedFetch: mode 'no-cors' cannot carry a signature (its Signature headers would be dropped)");
     const headers = new Headers(original.headers);
     const body = original.body === null ? undefined : new Uint8Array(await original.arrayBuffer());
     const components = [...base];
@@ -94,8 +102,18 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
       ...(body !== undefined ? { body } : {}),
       // a signature made for this URI is never re-sent to another one
       redirect: original.redirect === 'error' ? 'error' : 'manual',
+      // what the caller asked of fetch and the signature does not cover, kept as asked
       signal: original.signal,
       credentials: original.credentials,
+      cache: original.cache,
+      integrity: original.integrity,
+      keepalive: original.keepalive,
+      // a navigation (a service worker's FetchEvent.request) cannot be made by a constructor: same-origin, as the Fetch standard's Request constructor does
+      mode: original.mode === 'navigate' ? 'same-origin' : original.mode,
+      referrer: original.referrer,
+      referrerPolicy: original.referrerPolicy,
+      // an init member a Request does not expose
+      ...(init?.priority !== undefined ? { priority: init.priority } : {}),
     });
     const response = await doFetch(request.clone());
     sent.set(response, request);
