@@ -11,6 +11,7 @@ import { PortcullisError } from '../core/errors.js';
 import { ALGS_FOR_KIND, contextHeader, CONTEXT_HEADERS, DECRYPT_OPS, JWE_ALGS, RESPONSE_DIRECTION, type JweAlg } from '../crypto/jwe/policy.js';
 import { base64urlDecode } from './base64url.js';
 import { fetchJwks } from './jwks.js';
+import { verifiedResponseBody, type VerifiedBody } from './verify-response.js';
 
 export type PortcullisJweAlg = 'ECDH-ES+A256KW' | 'ECDH-ES' | 'RSA-OAEP-256';
 
@@ -155,6 +156,17 @@ async function jwkFor(jwk: JWK, alg: JweAlg): Promise<CryptoKey | Uint8Array> {
   }
 }
 
+/** The JWE text `verifyResponse` verified, from its result and nothing else. */
+function verifiedText(v: VerifiedBody): string {
+  const body = typeof v === 'object' && v !== null ? verifiedResponseBody(v) : undefined;
+  if (body === undefined) throw new TypeError('decryptFromPortcullis: give the JWE text, or the very object verifyResponse returned (not a copy, a look-alike or a verified webhook)');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw malformed('the verified response body is not UTF-8 text');
+  }
+}
+
 export interface DecryptedFromPortcullis {
   plaintext: Uint8Array;
   /** The protected `cty`. */
@@ -174,14 +186,26 @@ export interface DecryptedFromPortcullis {
  * send a fresh, unpredictable one and pass it as `requestId`, so that a recorded
  * response replayed for another request is refused (`jwe.context-mismatch`).
  *
+ * Who sent it: with the app's AES key (`dir`, `A256KW`) only Portcullis and the app can
+ * make the JWE. With a public-key algorithm (`ECDH-ES+A256KW`, `ECDH-ES`, `RSA-OAEP-256`)
+ * ANYONE can: the app's key is public, and the context headers are values anyone may
+ * write. Decrypting then proves nothing about the sender. To know the response is
+ * Portcullis's, have the route sign its responses (`signResponses: true`; the gateway signs
+ * the JWE as sent) and pass `verifyResponse`'s result here instead of text: only that
+ * object is accepted (a copy or look-alike is a TypeError), and its verified body is decrypted.
+ *
  * @example
  * const requestId = crypto.randomUUID();
  * const res = await fetch(url, { headers: { authorization, 'x-request-id': requestId } });
  * const { text } = await decryptFromPortcullis(await res.text(), appAesJwk, { context: { aud: 'orders-api', app: clientId, requestId } });
+ * // to the app's public key: verify Portcullis's signature first
+ * const signedRes = await signedFetch(url, { headers: { 'x-request-id': requestId } });
+ * const verified = await verifyResponse(signedRes, { jwksUrl: 'https://id.example/jwks' });
+ * const { plaintext } = await decryptFromPortcullis(verified, appPrivateJwk, { context: { aud: 'orders-api', app: clientId, requestId } });
  */
-export async function decryptFromPortcullis(jwe: string, key: JWK | CryptoKey | Uint8Array, opts: { context?: Partial<JweContext> } = {}): Promise<DecryptedFromPortcullis> {
+export async function decryptFromPortcullis(jwe: string | VerifiedBody, key: JWK | CryptoKey | Uint8Array, opts: { context?: Partial<JweContext> } = {}): Promise<DecryptedFromPortcullis> {
   // the header first, so each refusal has its code (jose would refuse zip and crit as a failed decryption)
-  const { input, header } = parseJwe(jwe);
+  const { input, header } = parseJwe(typeof jwe === 'string' ? jwe : verifiedText(jwe));
   const alg = header.alg;
   if (typeof alg !== 'string') throw malformed('the JWE header has no alg');
   if (!(JWE_ALGS as readonly string[]).includes(alg)) throw new PortcullisError('jwe.alg-not-allowed', `alg ${alg.slice(0, 40)} is not accepted`);

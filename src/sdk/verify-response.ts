@@ -94,6 +94,14 @@ function requestLike(r: Request | HttpRequestLike): HttpRequestLike {
   return r instanceof Request ? { method: r.method, url: sentTargetUri(r.url), headers: r.headers } : r;
 }
 
+/** The results of `verifyResponse` and the body each checked, so `decryptFromPortcullis` can tell one from a look-alike. */
+const verifiedResponses = new WeakMap<VerifiedBody, Uint8Array>();
+
+/** The body `verifyResponse` checked, when `v` is a result of it (not a copy, a look-alike, or `verifyWebhook`'s); else undefined. */
+export function verifiedResponseBody(v: object): Uint8Array | undefined {
+  return verifiedResponses.get(v as VerifiedBody);
+}
+
 /** Most body bytes `verifyResponse` reads by default: above the 16 MiB the gateway buffers to sign, once encrypted (4/3) too. */
 const DEFAULT_MAX_RESPONSE_BODY = 32 * 1024 * 1024;
 
@@ -146,7 +154,9 @@ export async function verifyResponse(response: Response, options: VerifyResponse
   const max = options.maxBodyBytes ?? DEFAULT_MAX_RESPONSE_BODY;
   const body = await readBounded(response, max, () => new PortcullisError('response.body-too-large', `the response body is larger than ${max} bytes`));
   await checkDigest(response.headers, body);
-  return { ...v, body };
+  const verified: VerifiedBody = { ...v, body };
+  verifiedResponses.set(verified, body);
+  return verified;
 }
 
 export { DELIVERY_HEADER, OTP_TAG, WEBHOOK_TAG };
