@@ -133,6 +133,34 @@ describe('transit on the admin plane (admin token)', () => {
     assert.equal(Buffer.from((await admin('/v1/transit/decrypt/rotating', { ciphertext: rewrapped.body.ciphertext })).body.plaintext, 'base64').toString(), 'old');
   });
 
+  test('attack: lowering min_decryption_version brings retired versions back; the change is audited as transit.key-configured with reason min-decryption-version-lowered, the previous floors and the versions it reactivated', async () => {
+    await admin('/v1/transit/keys', { name: 'lowered' });
+    const v1 = (await admin('/v1/transit/encrypt/lowered', { plaintext: b64('retired') })).body.ciphertext;
+    await admin('/v1/transit/keys/lowered/rotate', {});
+    await admin('/v1/transit/keys/lowered/rotate', {});
+    const configured = async (body: unknown) => {
+      await node.services.audit.flush();
+      const before = (await node.services.store.tailAudit(1))[0]?.seq ?? 0;
+      const r = await admin('/v1/transit/keys/lowered/config', body);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      await node.services.audit.flush();
+      const rows = (await node.services.store.tailAudit(50)).filter((e) => e.seq > before && e.type === 'transit.key-configured');
+      assert.equal(rows.length, 1);
+      return { reason: rows[0]!.reason, data: rows[0]!.data };
+    };
+    assert.deepEqual(await configured({ min_decryption_version: 3 }), {
+      reason: null,
+      data: { key: 'lowered', minDecryptionVersion: 3, minEncryptionVersion: 0, autoRotate: true, previous: { minDecryptionVersion: 1, minEncryptionVersion: 0, autoRotate: true } },
+    });
+    assert.equal((await admin('/v1/transit/decrypt/lowered', { ciphertext: v1 })).body.code, 'transit.version-retired');
+    // allowed, as Vault allows it (the versions were retired, not destroyed), but never silently
+    assert.deepEqual(await configured({ min_decryption_version: 1 }), {
+      reason: 'min-decryption-version-lowered',
+      data: { key: 'lowered', minDecryptionVersion: 1, minEncryptionVersion: 0, autoRotate: true, previous: { minDecryptionVersion: 3, minEncryptionVersion: 0, autoRotate: true }, reactivatedVersions: { from: 1, to: 2 } },
+    });
+    assert.equal(Buffer.from((await admin('/v1/transit/decrypt/lowered', { ciphertext: v1 })).body.plaintext, 'base64').toString(), 'retired');
+  });
+
   test('a 3 MiB plaintext (over the admin plane\'s 256 KiB, within the transit 8 MiB) encrypts and decrypts', async () => {
     const big = Buffer.alloc(3 * 1024 * 1024, 0x61);
     const enc = await admin('/v1/transit/encrypt/orders-db', { plaintext: big.toString('base64') });

@@ -47,6 +47,9 @@ export interface TransitOptions {
 /** One result of a batch operation: the value, or the error of that item alone. */
 export type BatchResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
 
+/** The settings of a key that `configure` changes. */
+export type TransitKeySettings = Pick<TransitKeyRecord, 'minDecryptionVersion' | 'minEncryptionVersion' | 'autoRotate'>;
+
 export interface TransitKeyInfo {
   name: string;
   type: TransitKeyType;
@@ -144,8 +147,13 @@ export class Transit {
     throw new PortcullisError('conflict', `transit key ${name} is being rotated concurrently; retry`);
   }
 
-  /** Sets minDecryptionVersion (1..latest), minEncryptionVersion (0 = no floor, else minDecryptionVersion..latest) and autoRotate. */
-  async configure(name: string, patch: { minDecryptionVersion?: number; minEncryptionVersion?: number; autoRotate?: boolean }): Promise<TransitKeyInfo> {
+  /**
+   * Sets minDecryptionVersion (1..latest), minEncryptionVersion (0 = no floor, else
+   * minDecryptionVersion..latest) and autoRotate; answers the key after the change and the
+   * settings it had before. Versions are never destroyed, so a lower minDecryptionVersion
+   * makes retired versions decrypt again (as Vault allows); the caller audits that.
+   */
+  async configure(name: string, patch: { minDecryptionVersion?: number; minEncryptionVersion?: number; autoRotate?: boolean }): Promise<TransitKeyInfo & { previous: TransitKeySettings }> {
     const k = await this.fresh(name);
     const minDec = patch.minDecryptionVersion ?? k.record.minDecryptionVersion;
     const minEnc = patch.minEncryptionVersion ?? k.record.minEncryptionVersion;
@@ -159,8 +167,9 @@ export class Transit {
     if (patch.minDecryptionVersion !== undefined) write.minDecryptionVersion = minDec;
     if (patch.minEncryptionVersion !== undefined) write.minEncryptionVersion = minEnc;
     if (patch.autoRotate !== undefined) write.autoRotate = autoRotate;
+    const previous: TransitKeySettings = { minDecryptionVersion: k.record.minDecryptionVersion, minEncryptionVersion: k.record.minEncryptionVersion, autoRotate: k.record.autoRotate };
     await this.store.updateTransitKeyConfig(name, write);
-    return this.info(await this.fresh(name));
+    return { ...(await this.info(await this.fresh(name))), previous };
   }
 
   /** Drops cached keys (one, or all) so the next operation re-reads the store: wire to change events. */

@@ -88,7 +88,7 @@ export const CreateTransitKeyRequest = z
   .describe('Creates a named transit key with version 1.');
 export const TransitKeyConfigRequest = z
   .strictObject({
-    min_decryption_version: z.number().int().min(1).optional().describe('Values made with older versions are refused.'),
+    min_decryption_version: z.number().int().min(1).optional().describe('Values made with older versions are refused. Versions are kept, so a lower value makes them decrypt again (audited with reason min-decryption-version-lowered).'),
     min_encryption_version: z.number().int().min(0).optional().describe('0: no floor; else new values may not ask for an older version.'),
     auto_rotate: z.boolean().optional().describe('aes256-gcm: add a version by itself when the latest reaches the AES-GCM invocation limit; false: refuse encryption (transit.key-exhausted) until rotated.'),
   })

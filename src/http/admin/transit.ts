@@ -97,8 +97,23 @@ export function transitRoutes(s: Services): AdminRoute[] {
         if (body.min_decryption_version !== undefined) patch.minDecryptionVersion = body.min_decryption_version;
         if (body.min_encryption_version !== undefined) patch.minEncryptionVersion = body.min_encryption_version;
         if (body.auto_rotate !== undefined) patch.autoRotate = body.auto_rotate;
-        const key = await s.transit.configure(params.name!, patch);
-        s.audit.record({ time: s.clock.now(), type: 'transit.key-configured', actor: ACTOR, data: { key: key.name, minDecryptionVersion: key.minDecryptionVersion, minEncryptionVersion: key.minEncryptionVersion, autoRotate: key.autoRotate } });
+        const { previous, ...key } = await s.transit.configure(params.name!, patch);
+        // a lower floor makes retired versions decrypt again: allowed (they were kept), never silently
+        const lowered = key.minDecryptionVersion < previous.minDecryptionVersion;
+        s.audit.record({
+          time: s.clock.now(),
+          type: 'transit.key-configured',
+          actor: ACTOR,
+          reason: lowered ? 'min-decryption-version-lowered' : null,
+          data: {
+            key: key.name,
+            minDecryptionVersion: key.minDecryptionVersion,
+            minEncryptionVersion: key.minEncryptionVersion,
+            autoRotate: key.autoRotate,
+            previous,
+            ...(lowered ? { reactivatedVersions: { from: key.minDecryptionVersion, to: previous.minDecryptionVersion - 1 } } : {}),
+          },
+        });
         await changed(key.name);
         return { body: { key: viewTransitKey(key) } };
       },
