@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { formatDuration, parseDuration, parseSize } from '../duration.js';
 import { normalisePathPrefix } from '../../gateway/request-target.js';
+import { refusedPlainHttp } from '../../webhooks/plain-http.js';
 
 /** Node's largest timer delay: a longer (or zero) delay makes setTimeout/setInterval fire after 1 ms. */
 export const TIMER_MAX_MS = 2 ** 31 - 1;
@@ -541,6 +542,23 @@ export const configSchema = z.strictObject({
                 .describe(
                   'Extra headers (e.g. Authorization for the provider); secret: use ${file:PATH} or ${env:NAME}. An environment override names the header in lower case with `-` for `_` (`PORTCULLIS_IDENTITY__OTP__WEBHOOK__HEADERS__X_API_KEY` sets `x-api-key`) and replaces a header of that name written here in any case.',
                 ),
+              allowInsecureHttp: z
+                .boolean()
+                .default(false)
+                .describe(
+                  'Let `url` be plain `http:` to a host other than a loopback IP literal, for an SMS bridge reachable only over plain http on a network you trust. Over plain http anyone on the path reads every one-time code, the number it goes to, the provider credentials and the signature (and can hold a request back or replay it to a bridge that does not refuse replays). Off by default: such a URL is `config.invalid`. A loopback IP literal (127.0.0.0/8, `::1`) needs no opt-in (its traffic never leaves the host); a `localhost` name does. With the opt-in, the sender still logs a warning at start.',
+                ),
+            })
+            .superRefine((w, ctx) => {
+              // the URL is not quoted: it may hold the provider's credentials
+              if (URL.canParse(w.url) && refusedPlainHttp(new URL(w.url), w.allowInsecureHttp)) {
+                ctx.addIssue({
+                  code: 'custom',
+                  path: ['url'],
+                  message:
+                    'a plain http: URL sends every one-time code, its signature and the provider credentials across the network in clear; use https:, or set identity.otp.webhook.allowInsecureHttp: true if the SMS bridge is reachable only over plain http on a network you trust (a loopback IP literal such as 127.0.0.1 needs neither)',
+                });
+              }
             })
             .optional()
             .describe('webhook sender settings (with sender webhook only). Each POST is signed like an event webhook (RFC 9421, with Content-Digest and a fresh nonce) with the identity plane\'s current key, but with its own tag `portcullis-otp`, so the receiver verifies it against `/jwks` with that tag (docs/mfa.md) and an event receiver refuses it.'),

@@ -16,9 +16,11 @@
  *
  * Credentials in the URL (`https://user:pass@host/…`) are sent as `Authorization: Basic`
  * (RFC 7617) unless an Authorization header is configured: fetch refuses a URL that holds
- * them, and its error quotes the whole URL, password included. An `http:` URL to a host
- * that is not loopback is logged as a warning when the sender is built: codes and
- * provider credentials would cross the network in clear.
+ * them, and its error quotes the whole URL, password included. Configuration refuses an
+ * `http:` URL unless its host is a loopback IP literal or `identity.otp.webhook.allowInsecureHttp`
+ * is set (core/config/schema.ts, with the event webhooks' rule, webhooks/plain-http.ts); one
+ * to a host that is not loopback is still logged as a warning when the sender is built:
+ * codes and provider credentials cross the network in clear.
  */
 import { PortcullisError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
