@@ -163,7 +163,7 @@ export class AccountPages {
     return page('Your account', body, { script: true, ...(error ? { error } : {}), ...(errorCode ? { errorCode } : {}), ...(status ? { status } : {}) });
   }
 
-  /** POST /account/:action; `ip`: the client address, counted by the limits of the current password. */
+  /** POST /account/:action; `ip`: the client address, counted by the limits of the current password and of a new factor's confirmation code. */
   async post(req: IncomingMessage, res: ServerResponse, action: string, body: Record<string, string>, ip?: string): Promise<AccountOutcome> {
     const s = await this.session(req, res);
     await this.d.csrf.check(this.csrfKey(s), body['csrf']);
@@ -249,7 +249,7 @@ export class AccountPages {
         const f = this.d.factors.find((x) => x.id === body['factor'] && x.id !== 'recovery-code');
         if (!f) return this.noSuchFactor(s, body['factor']);
         try {
-          await f.confirm({ userId }, String(body['code'] ?? '').trim());
+          await f.confirm({ userId, ...(ip ? { ip } : {}) }, String(body['code'] ?? '').trim());
         } catch (e) {
           if (!(e instanceof PortcullisError) || !e.expose) throw e;
           return this.render(s, undefined, e.message, e.status, e.code);
