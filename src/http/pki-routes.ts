@@ -20,7 +20,7 @@ import { parseCertificate } from '../pki/parse.js';
 import type { CertificateRecord } from '../pki/store.js';
 import { peerCertificate } from '../gateway/client-certificate-policy.js';
 import type { CertificateAuthority } from '../pki/authority.js';
-import { OCSP_STATUS, decodeOcspGet, ocspError, ocspResponseStatus } from '../pki/ocsp.js';
+import { OCSP_STATUS, decodeOcspGet, ocspError, ocspResponseStatus, ocspValidity } from '../pki/ocsp.js';
 import { toPem } from '../pki/pem.js';
 import { jsonBodyParser } from './json-body.js';
 import type { IssuedCertificate } from '../pki/issue.js';
@@ -60,9 +60,21 @@ function serialOf(der: Uint8Array): string | null {
   }
 }
 
-function sendOcsp(reply: FastifyReply, der: Uint8Array, cacheable: boolean): FastifyReply {
+/**
+ * Sends an OCSP answer; `cacheableAt` (the time now, ms) makes a signed one cacheable: RFC
+ * 5019 §6.2, max-age "is a time value later than thisUpdate but earlier than nextUpdate"
+ * (a shared cache must not serve an answer its clients would refuse as out of date).
+ */
+function sendOcsp(reply: FastifyReply, der: Uint8Array, cacheableAt?: number): FastifyReply {
   reply.header('content-type', 'application/ocsp-response');
-  reply.header('cache-control', cacheable ? `public, max-age=${OCSP_MAX_AGE_S}, no-transform` : 'no-store');
+  const v = cacheableAt === undefined ? undefined : ocspValidity(der);
+  const maxAge = v === undefined ? 0 : Math.min(OCSP_MAX_AGE_S, Math.ceil((v.nextUpdate - cacheableAt!) / 1000) - 1);
+  if (v !== undefined && maxAge > 0) {
+    reply
+      .header('cache-control', `public, max-age=${maxAge}, no-transform`)
+      .header('last-modified', new Date(v.thisUpdate).toUTCString())
+      .header('expires', new Date(v.nextUpdate).toUTCString());
+  } else reply.header('cache-control', 'no-store');
   return reply.send(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
 }
 
@@ -74,7 +86,7 @@ function sendOcsp(reply: FastifyReply, der: Uint8Array, cacheable: boolean): Fas
  */
 export function ocspBadUrl(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
   if ((req.method !== 'GET' && req.method !== 'HEAD') || !req.url.startsWith('/pki/ocsp/')) return undefined;
-  return sendOcsp(reply, ocspError(OCSP_STATUS.malformedRequest), false);
+  return sendOcsp(reply, ocspError(OCSP_STATUS.malformedRequest));
 }
 
 /**
@@ -83,6 +95,7 @@ export function ocspBadUrl(req: FastifyRequest, reply: FastifyReply): FastifyRep
  */
 export async function pkiRoutes(app: FastifyInstance, o: PkiRoutesOptions): Promise<void> {
   const { pki } = o;
+  const now = (): number => (o.clock ? o.clock.now() : Date.now());
   app.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer', bodyLimit: 16 * 1024 }, (_req, body, done) => done(null, body));
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 64 * 1024 }, jsonBodyParser({ empty: {} }));
 
@@ -125,15 +138,14 @@ export async function pkiRoutes(app: FastifyInstance, o: PkiRoutesOptions): Prom
     }
     const res = await pki.ocspRespond(der);
     // only a signed answer may be kept by shared caches: an error status (tryLater…) is of the moment
-    return sendOcsp(reply, res, ocspResponseStatus(res) === OCSP_STATUS.successful);
+    return sendOcsp(reply, res, ocspResponseStatus(res) === OCSP_STATUS.successful ? now() : undefined);
   });
   app.post('/pki/ocsp', async (req, reply) => {
     if (!Buffer.isBuffer(req.body)) throw new PortcullisError('request.unsupported-media-type', 'send the OCSP request as application/ocsp-request');
     const res = await pki.ocspRespond(new Uint8Array(req.body));
-    return sendOcsp(reply, res, false);
+    return sendOcsp(reply, res);
   });
 
-  const now = (): number => (o.clock ? o.clock.now() : Date.now());
   app.post('/pki/renew', async (req: FastifyRequest<{ Body: { csr?: unknown; pkcs12_password?: unknown } | undefined }>, reply) => {
     const peer = peerCertificate(req.raw.socket);
     if (peer.leaf === null) throw new PortcullisError('pki.renewal-denied', 'renewal needs the current certificate presented over mutual TLS');

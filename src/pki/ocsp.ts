@@ -110,6 +110,17 @@ export function ocspResponseStatus(der: Uint8Array): number {
   return der[0] === 0x30 && der[at] === 0x0a && der[at + 1] === 0x01 && at + 2 < der.length ? der[at + 2]! : OCSP_STATUS.internalError;
 }
 
+/** thisUpdate and nextUpdate (ms) of the answers this process signed, by their bytes: HTTP caching must end before nextUpdate. */
+const validities = new WeakMap<Uint8Array, { thisUpdate: number; nextUpdate: number }>();
+
+/**
+ * The thisUpdate and earliest nextUpdate (ms) of a successful answer `respond` returned; undefined for any other bytes.
+ * @example const v = ocspValidity(der); if (v) maxAge = Math.min(maxAge, (v.nextUpdate - now) / 1000);
+ */
+export function ocspValidity(der: Uint8Array): { thisUpdate: number; nextUpdate: number } | undefined {
+  return validities.get(der);
+}
+
 /** Decodes the GET form (RFC 6960 Appendix A.1): the URL-encoded base64 of the DER request. */
 export function decodeOcspGet(pathSegment: string): Uint8Array {
   return new Uint8Array(Buffer.from(decodeURIComponent(pathSegment), 'base64'));
@@ -294,6 +305,7 @@ export class OcspResponder {
         responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) }),
       }),
     );
+    validities.set(der, { thisUpdate: thisUpdate.getTime(), nextUpdate: nextUpdate.getTime() });
     return { der, allKnown };
   }
 }
