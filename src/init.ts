@@ -3,11 +3,10 @@
  * master key and admin token files (mode 0600), the SQLite database with its schema,
  * and the first signing keys. Never overwrites anything that exists.
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadConfig, resolveIn } from './core/config/load.js';
-import { fsyncDirectoryOf, makeDirectorySync, MakeDirectoryError, writeNewFileSync } from './core/files.js';
+import { createFileOnceSync, makeDirectorySync, MakeDirectoryError } from './core/files.js';
 import { silentLogger, type Logger } from './core/logger.js';
 import { createMasterKeyFile } from './crypto/master-key.js';
 import { createAdminTokenFile } from './http/admin-auth.js';
@@ -25,31 +24,16 @@ export { DEFAULT_CONFIG };
 export const CONFIG_FILE = 'portcullis.yaml';
 
 
-/**
- * Writes a secret file atomically and durably, never over an existing one: a temporary
- * file (0600, exclusive) in the same directory, fsync, then a hard link to the final
- * name (fails if it exists) and an fsync of the directory. Typed errors.
- */
-function writeSecretFileOnce(file: string, content: string): void {
-  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
+/** Writes the offline root key (0600) whole, never over an existing file; typed errors. */
+function writeRootKeyFileOnce(file: string, pem: string): void {
+  let created: boolean;
   try {
-    writeNewFileSync(tmp, content);
+    created = createFileOnceSync(file, pem, 0o600);
   } catch (cause) {
-    rmSync(tmp, { force: true });
     const code = (cause as { code?: string }).code;
     throw new PortcullisError(code === 'ENOENT' ? 'config.not-found' : 'internal', `the offline root key file cannot be written in ${dirname(file)}${code === 'ENOENT' ? ' (no such directory)' : ''}`, { cause });
   }
-  try {
-    try {
-      linkSync(tmp, file);
-    } catch (cause) {
-      if ((cause as { code?: string }).code === 'EEXIST') throw new PortcullisError('conflict', 'the offline root key file already exists; choose a new path', { cause });
-      throw cause;
-    }
-    fsyncDirectoryOf(file);
-  } finally {
-    unlinkSync(tmp);
-  }
+  if (!created) throw new PortcullisError('conflict', 'the offline root key file already exists; choose a new path');
 }
 
 export interface InitResult {
@@ -74,11 +58,10 @@ export async function initPortcullis(dir: string, opts: { logger?: Logger; confi
   const configFile = join(dir, CONFIG_FILE);
   if (!existsSync(configFile)) {
     try {
-      writeFileSync(configFile, opts.config ?? DEFAULT_CONFIG, { flag: 'wx', mode: 0o644 });
+      if (createFileOnceSync(configFile, opts.config ?? DEFAULT_CONFIG, 0o644)) created.push(resolve(configFile));
     } catch (cause) {
       throw new PortcullisError('request.invalid', `configuration file ${configFile} cannot be written: ${fsErrorText(cause)}`, { cause });
     }
-    created.push(resolve(configFile));
   }
   const loaded = loadConfig(configFile);
   const masterKeyFile = resolveIn(loaded.dir, loaded.config.masterKeyFile);
@@ -102,17 +85,14 @@ export async function initPortcullis(dir: string, opts: { logger?: Logger; confi
       await s.pki.create(fileSignerKind(envelopeSecretBox(s.envelope)), {
         organization: loaded.config.pki.organization,
         ...(loaded.config.pki.permittedDns ? { permittedDns: loaded.config.pki.permittedDns } : {}),
-        ...(offlineFile ? { rootKeyOffline: true, saveRootKey: (pem: string) => writeSecretFileOnce(offlineFile, pem) } : {}),
+        ...(offlineFile ? { rootKeyOffline: true, saveRootKey: (pem: string) => writeRootKeyFileOnce(offlineFile, pem) } : {}),
       });
       if (offlineFile) created.push(resolve(offlineFile));
     } else if (offlineFile) {
       throw new PortcullisError('conflict', 'this directory already has a CA: --root-key-offline applies only when init creates the root; no key file was written');
     }
     const caFile = join(loaded.dir, CA_FILE);
-    if (!existsSync(caFile)) {
-      writeFileSync(caFile, s.pki.rootPem(), { flag: 'wx', mode: 0o644 });
-      created.push(caFile);
-    }
+    if (!existsSync(caFile) && createFileOnceSync(caFile, s.pki.rootPem(), 0o644)) created.push(caFile);
     s.audit.record({ time: s.clock.now(), type: 'portcullis.initialised', actor: 'system', data: { created: created.length } });
     await s.audit.flush();
   } finally {

@@ -257,6 +257,7 @@ const FS_ERRORS: Record<string, string> = {
   EPERM: 'operation not permitted',
   EEXIST: 'already exists',
   ENOSPC: 'no space left on the device',
+  EFBIG: 'file size limit exceeded',
   EROFS: 'read-only file system',
 };
 

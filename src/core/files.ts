@@ -2,7 +2,8 @@
  * Durable file writes for secrets (keys, tokens): created exclusively with mode 0600,
  * written and fsynced before anyone relies on them.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, statSync, writeSync, type Stats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { fsErrorText } from './errors.js';
 
@@ -12,14 +13,44 @@ import { fsErrorText } from './errors.js';
  *
  * @example writeNewFileSync(`${file}.tmp`, pem)
  */
-export function writeNewFileSync(path: string, content: string): void {
-  const fd = openSync(path, 'wx', 0o600);
+export function writeNewFileSync(path: string, content: string, mode = 0o600): void {
+  const fd = openSync(path, 'wx', mode);
   try {
     writeSync(fd, content);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Creates `path` with `content` whole or not at all, never over an existing file (nor
+ * through a symlink planted there): a temporary file beside it (exclusive, `mode` from its
+ * creation), written and fsynced, then hard-linked to `path` and the directory fsynced.
+ * A write that fails or a crash leaves no `path`, so a later run creates it again; only
+ * a crash can leave a `path.tmp-…` file. Returns false, writing nothing, when `path`
+ * exists. Throws the file system's error otherwise.
+ *
+ * @example if (createFileOnceSync(keyFile, key, 0o600)) created.push(keyFile);
+ */
+export function createFileOnceSync(path: string, content: string, mode = 0o600): boolean {
+  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  try {
+    writeNewFileSync(tmp, content, mode);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  try {
+    linkSync(tmp, path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    unlinkSync(tmp);
+  }
+  fsyncDirectoryOf(path);
+  return true;
 }
 
 /**

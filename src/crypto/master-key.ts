@@ -3,16 +3,23 @@
  * database. It only wraps data keys (see envelope.ts).
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fsErrorText, PortcullisError } from '../core/errors.js';
+import { createFileOnceSync } from '../core/files.js';
 
 export const MASTER_KEY_BYTES = 32;
 
-/** Creates the master key file when it does not exist; never overwrites. Returns true when created. */
+/**
+ * Creates the master key file (mode 0600) when it does not exist, whole or not at all
+ * (a failed write leaves no empty key file behind); never overwrites. Returns true when created.
+ */
 export function createMasterKeyFile(path: string): boolean {
   if (existsSync(path)) return false;
-  writeFileSync(path, randomBytes(MASTER_KEY_BYTES).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-  return true;
+  try {
+    return createFileOnceSync(path, randomBytes(MASTER_KEY_BYTES).toString('base64') + '\n', 0o600);
+  } catch (e) {
+    throw new PortcullisError('crypto.master-key', `master key file ${path} cannot be written: ${fsErrorText(e)}`, { cause: e });
+  }
 }
 
 /** Reads and checks the master key file (32 bytes base64, not readable by group or others). */

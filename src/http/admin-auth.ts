@@ -4,15 +4,20 @@
  * it is compared in constant time against its SHA-256, never logged.
  */
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fsErrorText, PortcullisError } from '../core/errors.js';
+import { createFileOnceSync } from '../core/files.js';
 
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
+/** Creates the admin token file (mode 0600) when it does not exist, whole or not at all; never overwrites. Returns true when created. */
 export function createAdminTokenFile(path: string): boolean {
   if (existsSync(path)) return false;
-  writeFileSync(path, `pca_${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
-  return true;
+  try {
+    return createFileOnceSync(path, `pca_${randomBytes(32).toString('base64url')}\n`, 0o600);
+  } catch (e) {
+    throw new PortcullisError('config.invalid', `admin token file ${path} cannot be written: ${fsErrorText(e)}`, { cause: e });
+  }
 }
 
 export function readAdminToken(path: string): string {
