@@ -2,12 +2,24 @@
  * `portcullis transit …`: encryption as a service through the admin API of the running
  * node. Inputs and outputs are base64 (`--input`), or text with `--text`; values
  * (ciphertexts, signatures, HMACs) are `pc:v<n>:<base64>` as the API returns them.
+ * The data a command works on (a plaintext, an input to sign or HMAC) given as `-` is
+ * read from stdin as raw bytes: on the command line it would be in every user's `ps`
+ * listing and in the shell history.
  */
 import type { Command } from 'commander';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
 import { CliError, action, escapeControls, printJson, printLine, printList, printTable } from './output.js';
 
 type Opt = NodeOptions & { json?: boolean; context?: string; text?: boolean; version?: string };
+
+/** The data argument as base64: `-` is stdin, whole, as raw bytes (`transit encrypt pii - < secret`). */
+type DataArg = (value: string, what: string) => string;
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks);
+}
 
 interface KeyView {
   name: string;
@@ -111,8 +123,10 @@ export function registerTransit(program: Command): void {
       }),
     );
 
-  const op = (spec: string, description: string, build: (args: string[], o: Opt) => Record<string, unknown>, field: string) =>
-    cmd(spec)
+  const op = (spec: string, description: string, build: (args: string[], o: Opt, data: DataArg) => Record<string, unknown>, field: string) => {
+    // the commands whose second argument is data (not a ciphertext or a type): `-` is stdin
+    const takesData = /^\S+ <name> <(plaintext|input)>/.test(spec);
+    return cmd(spec)
       .description(description)
       .option('--context <bytes>', 'associated data (base64, or text with --text)')
       .option('--version <n>', 'key version to use (default: latest)')
@@ -121,7 +135,9 @@ export function registerTransit(program: Command): void {
           const o = args.find((a) => a !== null && typeof a === 'object' && !Array.isArray(a) && !('parent' in (a as object))) as Opt;
           const positional = args.filter((a): a is string => typeof a === 'string');
           const name = positional[0]!;
-          const r = await adminClient(o).call<Record<string, unknown>>('POST', path(spec.split(' ')[0]!, name), build(positional.slice(1), o));
+          const stdin = takesData && positional[1] === '-' ? (await readStdin()).toString('base64') : undefined;
+          const data: DataArg = (value, what) => (stdin !== undefined && value === '-' ? stdin : bytesArg(value, o, what));
+          const r = await adminClient(o).call<Record<string, unknown>>('POST', path(spec.split(' ')[0]!, name), build(positional.slice(1), o, data));
           // a value that does not verify exits 1, so `verify … && next` stops
           if (field === 'valid' && r.valid !== true) process.exitCode = 1;
           // a plaintext data key is printed with its wrapped form, or it would be lost
@@ -135,12 +151,13 @@ export function registerTransit(program: Command): void {
           process.stdout.write(`${String(out)}\n`);
         }),
       );
+  };
 
-  op('encrypt <name> <plaintext>', 'encrypt (prints pc:v<n>:…)', ([p], o) => ({ plaintext: bytesArg(p!, o, 'plaintext'), ...common(o) }), 'ciphertext');
+  op('encrypt <name> <plaintext>', 'encrypt (prints pc:v<n>:…); a plaintext of - is read from stdin as raw bytes (kept off the command line)', ([p], o, data) => ({ plaintext: data(p!, 'plaintext'), ...common(o) }), 'ciphertext');
   op('decrypt <name> <ciphertext>', 'decrypt (prints base64, or text with --text)', ([c], o) => ({ ciphertext: c, ...(o.context !== undefined ? { context: bytesArg(o.context, o, '--context') } : {}) }), 'plaintext');
   op('rewrap <name> <ciphertext>', 're-encrypt with the latest version, without the plaintext', ([c], o) => ({ ciphertext: c, ...common(o) }), 'ciphertext');
   op('datakey <name> [type]', 'a data key: type plaintext (default; prints JSON: the key and its wrapped form) or wrapped (prints the wrapped form)', ([t], o) => ({ ...(t ? { type: t } : {}), ...(o.context !== undefined ? { context: bytesArg(o.context, o, '--context') } : {}) }), 'ciphertext');
-  op('sign <name> <input>', 'sign (ed25519 / ecdsa-p256 keys)', ([i], o) => ({ input: bytesArg(i!, o, 'input'), ...keyVersion(o) }), 'signature');
-  op('verify <name> <input> <value>', 'verify a signature, or an HMAC with --hmac; prints true (exit 0) or false (exit 1)', ([i, v], o) => ({ input: bytesArg(i!, o, 'input'), [(o as { hmac?: boolean }).hmac ? 'hmac' : 'signature']: v }), 'valid').option('--hmac', 'the value is an HMAC');
-  op('hmac <name> <input>', 'HMAC-SHA-256 with the key version HMAC subkey', ([i], o) => ({ input: bytesArg(i!, o, 'input'), ...keyVersion(o) }), 'hmac');
+  op('sign <name> <input>', 'sign (ed25519 / ecdsa-p256 keys); an input of - is read from stdin as raw bytes', ([i], o, data) => ({ input: data(i!, 'input'), ...keyVersion(o) }), 'signature');
+  op('verify <name> <input> <value>', 'verify a signature, or an HMAC with --hmac; prints true (exit 0) or false (exit 1); an input of - is read from stdin as raw bytes', ([i, v], o, data) => ({ input: data(i!, 'input'), [(o as { hmac?: boolean }).hmac ? 'hmac' : 'signature']: v }), 'valid').option('--hmac', 'the value is an HMAC');
+  op('hmac <name> <input>', 'HMAC-SHA-256 with the key version HMAC subkey; an input of - is read from stdin as raw bytes', ([i], o, data) => ({ input: data(i!, 'input'), ...keyVersion(o) }), 'hmac');
 }
