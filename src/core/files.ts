@@ -49,7 +49,12 @@ export function createFileOnceSync(path: string, content: string, mode = 0o600):
   } finally {
     unlinkSync(tmp);
   }
-  fsyncDirectoryOf(path);
+  try {
+    fsyncDirectoryOf(path);
+  } catch (e) {
+    // not supported on every platform (Windows); the link itself is atomic
+    if (process.platform !== 'win32') throw e;
+  }
   return true;
 }
 

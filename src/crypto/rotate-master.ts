@@ -10,7 +10,7 @@
  * leaked master key file).
  *
  * Steps, each safe to interrupt (a re-run resumes):
- *  1. the new key is written to `<file>.new` (0600); the old one is copied to `<file>.old`;
+ *  1. the new key is written to `<file>.new`, the old one to `<file>.old` (each 0600, whole and fsynced);
  *  2. before any change: every sealed value in the store names a DEK this rotation knows
  *     (a scan of every text column), and every DEK unwraps under the old key;
  *  3. each DEK is rewrapped under the new key and read back (a DEK already under the new
@@ -25,12 +25,12 @@
  * its completion after step 5, before the run answers; a roll-back or a failure is recorded too.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { HEAD_KEY_CONTEXT, HEAD_KEY_SETTING } from '../audit/head-key.js';
 import { storedOrTell, type DurableAuditSink } from '../audit/sink.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
-import { fsyncDirectoryOf, writeNewFileSync } from '../core/files.js';
+import { createFileOnceSync, fsyncDirectoryOf } from '../core/files.js';
 import type { AppSigningKeyStore } from '../tokens/app-keys-store.js';
 import type { AppEncryptionKeyStore } from '../tokens/app-encryption-keys-store.js';
 import { appEncryptionKeyContext } from '../tokens/app-encryption-keys.js';
@@ -82,8 +82,9 @@ function unwrap(master: Buffer, id: string, wrapped: string): Buffer | undefined
   }
 }
 
+/** A key file (0600) created whole and fsynced, or not at all: a crash leaves no partial key for a resumed run to find. */
 function writeKeyFile(path: string, key: Buffer): void {
-  writeNewFileSync(path, key.toString('base64') + '\n');
+  if (!createFileOnceSync(path, key.toString('base64') + '\n', 0o600)) throw new PortcullisError('crypto.master-key', `${path} appeared during the rotation; run it again`);
 }
 
 function fsyncDir(path: string): void {
@@ -221,10 +222,7 @@ export async function rotateMasterKey(store: RotateMasterStore, masterKeyFile: s
 
     // 1. the new key to <file>.new, the current one copied to <file>.old
     if (!resumed) writeKeyFile(newFile, newKey);
-    if (!existsSync(oldFile)) {
-      copyFileSync(masterKeyFile, oldFile);
-      fsyncDir(oldFile);
-    }
+    if (!existsSync(oldFile)) writeKeyFile(oldFile, oldKey);
 
     const counts = { rewrapped: 0, alreadyRewrapped: 0, successors: 0 };
     let sealedValues: number;
