@@ -339,9 +339,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
     // a client's own forwarding headers are claims about itself: kept only from a trusted proxy
     if (ctx.trustedPeer) {
-      out.push('x-forwarded-for', h.xForwardedFor === undefined ? ip : h.xForwardedFor + ', ' + ip, 'x-forwarded-proto', h.xForwardedProto === undefined ? proto : h.xForwardedProto + ', ' + proto);
-      if (h.host !== undefined) out.push('x-forwarded-host', h.xForwardedHost === undefined ? h.host : h.xForwardedHost + ', ' + h.host);
-      if (h.forwarded !== undefined) out.push('forwarded', h.forwarded);
+      // RFC 9110 §7.6.1: a field the proxy named in Connection was for this hop only
+      const hop = h.connectionNamed;
+      const xff = hop?.has('x-forwarded-for') ? undefined : h.xForwardedFor;
+      const xfp = hop?.has('x-forwarded-proto') ? undefined : h.xForwardedProto;
+      const xfh = hop?.has('x-forwarded-host') ? undefined : h.xForwardedHost;
+      out.push('x-forwarded-for', xff === undefined ? ip : xff + ', ' + ip, 'x-forwarded-proto', xfp === undefined ? proto : xfp + ', ' + proto);
+      if (h.host !== undefined) out.push('x-forwarded-host', xfh === undefined ? h.host : xfh + ', ' + h.host);
+      if (h.forwarded !== undefined && !hop?.has('forwarded')) out.push('forwarded', h.forwarded);
       if (h.proxyStated !== undefined) out.push(...h.proxyStated);
     } else {
       out.push('x-forwarded-for', ip, 'x-forwarded-proto', proto);

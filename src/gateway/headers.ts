@@ -25,7 +25,8 @@
  * (X-Forwarded-Ssl/-Scheme/-Port/-Prefix/-Uri, Front-End-Https, X-Original-URI, …) from
  * which Rack and Spring's ForwardedHeaderFilter rebuild the URL the client used, and the
  * scheme and host fields some frameworks read beside them (X-Forwarded-Protocol,
- * X-Forwarded-Server, X-Host).
+ * X-Forwarded-Server, X-Host). A trusted proxy that names one of these in Connection has
+ * declared it for this hop only: the received value is not passed on.
  *
  * The gateway routes and checks a request by its method, but common upstream frameworks
  * (Express `method-override`, Rack::MethodOverride, Spring filters, ASP.NET) run the method
@@ -159,7 +160,11 @@ export interface ScannedRequest {
   contentLengthCount: number;
   transferEncoding: boolean;
   xForwardedFor: string | undefined;
-  /** Field names (lower-case) the Connection header named, removed from `forward`; undefined when none. */
+  /**
+   * Field names (lower-case) the Connection header named, removed from `forward` and
+   * `proxyStated`; undefined when none. X-Forwarded-For/-Proto/-Host and Forwarded so named
+   * are still read for this hop, but their received values are not passed on (gateway.ts).
+   */
   connectionNamed: ReadonlySet<string> | undefined;
   xForwardedProto: string | undefined;
   xForwardedHost: string | undefined;
@@ -283,6 +288,10 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
       for (const n of named) if (END_TO_END.has(n) || n.startsWith('content-')) throw new PortcullisError('request.malformed', 'the Connection header names a field the request relies on end to end');
       s.connectionNamed = named;
       s.forward = removeNamed(forward, named);
+      if (s.proxyStated !== undefined) {
+        const kept = removeNamed(s.proxyStated, named);
+        s.proxyStated = kept.length === 0 ? undefined : kept;
+      }
     }
   }
   return s;

@@ -132,6 +132,30 @@ describe('forwarding headers from a trusted proxy (gateway.trustedProxies)', () 
     for (const n of SCHEME_HOST) assert.equal(h[n.toLowerCase()], 'proxy.example', `${n} was dropped`);
   });
 
+  it('attack: a proxy-stated header the trusted proxy names in Connection (hop-by-hop, RFC 9110 §7.6.1) is not passed on', async () => {
+    const before = upstream.seen.length;
+    const raw = await rawRequest(gw.port, `GET /x HTTP/1.1\r\nHost: api.example\r\nX-Real-IP: 10.0.0.1\r\nX-Forwarded-Prefix: /evil\r\nTrue-Client-IP: 10.0.0.2\r\nX-Kept: 1\r\nConnection: close, X-Real-IP, x-forwarded-prefix\r\n\r\n`);
+    assert.match(raw, /^HTTP\/1\.1 200 /, raw);
+    assert.equal(upstream.seen.length, before + 1);
+    const h = upstream.seen.at(-1)!.headers;
+    assert.equal(h['x-real-ip'], undefined);
+    assert.equal(h['x-forwarded-prefix'], undefined);
+    assert.equal(h['true-client-ip'], '10.0.0.2');
+    assert.equal(h['x-kept'], '1');
+  });
+
+  it("attack: X-Forwarded-For/-Proto/-Host and Forwarded named in Connection carry only the gateway's own values upstream", async () => {
+    const before = upstream.seen.length;
+    const raw = await rawRequest(gw.port, `GET /x HTTP/1.1\r\nHost: api.example\r\n${SPOOF}Connection: close, x-forwarded-for, X-Forwarded-Proto, x-forwarded-host, forwarded\r\n\r\n`);
+    assert.match(raw, /^HTTP\/1\.1 200 /, raw);
+    assert.equal(upstream.seen.length, before + 1);
+    const h = upstream.seen.at(-1)!.headers;
+    assert.equal(h['x-forwarded-for'], '127.0.0.1');
+    assert.equal(h['x-forwarded-proto'], 'http');
+    assert.equal(h['x-forwarded-host'], 'api.example');
+    assert.equal(h['forwarded'], undefined);
+  });
+
   it('a trustedProxies entry that is not an address or CIDR is a config error naming its path', () => {
     const r = configSchema.safeParse({ gateway: { trustedProxies: ['10.0.0.0/99'] } });
     assert.equal(r.success, false);
