@@ -75,7 +75,11 @@ export function parseOcspRequest(der: Uint8Array): OcspRequestInfo {
   // DER only, nothing trailing: the request must be exactly what its fields encode to.
   if (!bytesEqual(serialize(req), der)) throw new OcspRequestError('OCSPRequest is not DER');
   let nonce: Uint8Array | null = null;
-  for (const ext of req.tbsRequest.requestExtensions ?? []) {
+  const exts = req.tbsRequest.requestExtensions ?? [];
+  // RFC 5280 §4.2: "A certificate MUST NOT include more than one instance of a particular
+  // extension" (the Extensions of RFC 6960): a second nonce would leave which one binds the answer open.
+  if (new Set(exts.map((e) => e.extnID)).size !== exts.length) throw new OcspRequestError('duplicate request extension');
+  for (const ext of exts) {
     if (ext.extnID !== id_pkix_ocsp_nonce) continue;
     const inner = u8(ext.extnValue.buffer);
     let n: Nonce;
