@@ -5,7 +5,7 @@
  */
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Name } from '@peculiar/asn1-x509';
-import { equalBytes, parseDer, type NameConstraints, type ParsedGeneralName } from './parse.js';
+import { parseDer, type NameConstraints, type ParsedGeneralName } from './parse.js';
 
 function dnsMatches(name: string, base: string): boolean {
   const n = name.toLowerCase().replace(/\.$/, '');
@@ -63,9 +63,30 @@ function ipMatches(ip: Uint8Array, base: Uint8Array): boolean {
   return true;
 }
 
-/** The DER of each RDN of a Name. */
-function rdns(name: Uint8Array): Uint8Array[] {
-  return parseDer(name, Name, 'Name').value.map((rdn) => new Uint8Array(AsnConvert.serialize(rdn)));
+/** Attribute values compared as text (DirectoryString, and IA5String for domainComponent and emailAddress). */
+const TEXT_KINDS = ['printableString', 'utf8String', 'teletexString', 'universalString', 'bmpString', 'ia5String'] as const;
+
+/**
+ * RFC 5280 §7.1 (after RFC 4518): "case-insensitive" and "insignificant whitespace"
+ * — compatibility-normalised, case-folded, leading and trailing whitespace removed and
+ * internal runs collapsed to one space. The string type does not take part.
+ */
+const normalisedText = (s: string): string => s.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
+
+/** Each RDN of a Name as a comparable key: its attributes (type and normalised value) as a set. */
+function rdns(name: Uint8Array): string[] {
+  return parseDer(name, Name, 'Name').value.map((rdn) =>
+    JSON.stringify(
+      rdn
+        .map((atv) => {
+          const v = atv.value as unknown as Record<string, unknown>;
+          const kind = TEXT_KINDS.find((k) => typeof v[k] === 'string');
+          // any other value type is compared by its encoding
+          return `${atv.type}=${kind !== undefined ? `t:${normalisedText(v[kind] as string)}` : `b:${Buffer.from(AsnConvert.serialize(atv.value)).toString('hex')}`}`;
+        })
+        .sort(),
+    ),
+  );
 }
 
 const EMAIL_ADDRESS = '1.2.840.113549.1.9.1';
@@ -85,13 +106,17 @@ export function subjectEmailAddresses(subject: Uint8Array): string[] {
   return out;
 }
 
-/** DN subtree: the base's RDNs are a prefix of the name's RDNs (byte comparison of each RDN). */
+/**
+ * DN subtree: the base's RDNs are a prefix of the name's RDNs, each compared as RFC 5280
+ * §7.1 asks (normalised text, not bytes), for permitted and excluded subtrees alike: a
+ * name re-encoded in another case or string type must not slip past an excluded one.
+ */
 function dnMatches(name: Uint8Array, base: Uint8Array): boolean {
   const b = rdns(base);
   if (b.length === 0) return true;
   const n = rdns(name);
   if (b.length > n.length) return false;
-  return b.every((r, i) => equalBytes(r, n[i]!));
+  return b.every((r, i) => r === n[i]);
 }
 
 function matches(name: ParsedGeneralName, base: ParsedGeneralName): boolean | null {
