@@ -9,7 +9,7 @@ import { fsErrorText, PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { basicConstraintsOf } from '../pki/parse.js';
 import { fromPemAll } from '../pki/pem.js';
-import { crlRevocationLookup, isCrl } from '../pki/revocation-lookup.js';
+import { crlRevocationLookup, crlUnusable, isCrl } from '../pki/revocation-lookup.js';
 import type { RevocationLookup } from '../pki/verify-chain.js';
 
 /** How often the files' modification times are compared, at most (on new connections only). */
@@ -48,7 +48,16 @@ function stamp(f: CrlFile): string {
  * @example crlFilesRevocationLookup([{ name: 'partner.crl', path: '/etc/portcullis/partner.crl' }], 'chain', () => clock.now())
  */
 export function crlFilesRevocationLookup(files: readonly CrlFile[], mode: 'chain' | 'leaf', now: () => number, logger?: Logger, where = 'require.clientCertificate.crls'): RevocationLookup {
-  const load = (): RevocationLookup => crlRevocationLookup(files.flatMap((f) => readCrls(f, where)), now);
+  const load = (): RevocationLookup =>
+    crlRevocationLookup(
+      files.flatMap((f) => {
+        const crls = readCrls(f, where);
+        // a CRL that vouches for nothing leaves its issuer's certificates `unknown` (refused): the operator is told which and why
+        for (const reason of crls.map(crlUnusable)) if (reason !== null) logger?.warn({ file: f.name, reason }, `${where}: a CRL in ${f.name} cannot be used (${reason}); its issuer's certificates are refused`);
+        return crls;
+      }),
+      now,
+    );
   let stamps: string;
   try {
     stamps = files.map(stamp).join('|');

@@ -3,6 +3,7 @@
  * certificates it issued) and CRLs (RFC 5280 §6.3, complete CRLs only).
  */
 import { CertificateList } from '@peculiar/asn1-x509';
+import * as asn1js from 'asn1js';
 import { equalBytes, isInteger, keyUsageOf, kids, parseDer, raw, toHex, type ParsedCertificate } from './parse.js';
 import type { CertificateStore } from './store.js';
 import type { RevocationLookup, RevocationStatus } from './verify-chain.js';
@@ -34,7 +35,7 @@ interface ParsedCrl {
   signature: Uint8Array;
   issuer: Uint8Array;
   thisUpdate: number;
-  nextUpdate: number | null;
+  nextUpdate: number;
   revoked: Set<string>;
   /** Why the CRL cannot be used (RFC 5280 §5.2, §5.3), or null. */
   unusable: string | null;
@@ -53,8 +54,32 @@ function minimalInteger(b: Uint8Array): Uint8Array {
   return b.subarray(i);
 }
 
+/** A CRL that names no end of its validity: used for nothing. */
+interface EndlessCrl {
+  unusable: 'no nextUpdate';
+}
+
+const isTime = (n: asn1js.AsnType | undefined): boolean => n instanceof asn1js.UTCTime || n instanceof asn1js.GeneralizedTime;
+
+/**
+ * Whether a CertificateList lacks nextUpdate, read from its encoding (the typed parser
+ * misreads the fields that follow an absent one); null when it is not shaped as one.
+ */
+function lacksNextUpdate(der: Uint8Array): boolean | null {
+  const r = asn1js.fromBER(der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength) as ArrayBuffer);
+  if (r.offset !== der.byteLength || !(r.result instanceof asn1js.Sequence)) return null;
+  const [tbs, alg, sig] = r.result.valueBlock.value;
+  if (!(tbs instanceof asn1js.Sequence) || !(alg instanceof asn1js.Sequence) || !(sig instanceof asn1js.BitString) || r.result.valueBlock.value.length !== 3) return null;
+  // version (an optional INTEGER), signature, issuer, thisUpdate, nextUpdate OPTIONAL, ...
+  const f = tbs.valueBlock.value.slice(tbs.valueBlock.value[0] instanceof asn1js.Integer ? 1 : 0);
+  if (!(f[0] instanceof asn1js.Sequence) || !(f[1] instanceof asn1js.Sequence) || !isTime(f[2])) return null;
+  return !isTime(f[3]);
+}
+
 /** A CRL (RFC 5280 §5.1) on @peculiar/asn1-x509; null when it is not DER (such a CRL is ignored). */
-function parseCrl(der: Uint8Array): ParsedCrl | null {
+function parseCrl(der: Uint8Array): ParsedCrl | EndlessCrl | null {
+  // §5.1.2.5: "Conforming CRL issuers MUST include the nextUpdate field in all CRLs."
+  if (lacksNextUpdate(der) === true) return { unusable: 'no nextUpdate' };
   try {
     const { value: crl, tree } = parseDer(der, CertificateList, 'CertificateList');
     const tbsNode = kids(tree, 'CertificateList')[0];
@@ -66,7 +91,8 @@ function parseCrl(der: Uint8Array): ParsedCrl | null {
     const number = exts.find((e) => e.extnID === CRL_NUMBER);
     let unusable: string | null = null;
     // §5.2.3: conforming CRL issuers MUST include the CRL number and MUST mark it non-critical.
-    if (!number) unusable = 'no CRL number';
+    if (!t.nextUpdate) unusable = 'no nextUpdate';
+    else if (!number) unusable = 'no CRL number';
     else if (number.critical) unusable = 'critical CRL number';
     // §5.2, §5.3: a critical (entry) extension the application cannot process (issuing
     // distribution point, delta CRL indicator, certificate issuer of an indirect CRL) makes the CRL unusable.
@@ -79,7 +105,7 @@ function parseCrl(der: Uint8Array): ParsedCrl | null {
       signature: new Uint8Array(crl.signature),
       issuer,
       thisUpdate: t.thisUpdate.getTime().getTime(),
-      nextUpdate: t.nextUpdate ? t.nextUpdate.getTime().getTime() : null,
+      nextUpdate: t.nextUpdate ? t.nextUpdate.getTime().getTime() : 0,
       revoked: new Set((t.revokedCertificates ?? []).map((r) => toHex(minimalInteger(new Uint8Array(r.userCertificate))))),
     };
   } catch {
@@ -93,27 +119,38 @@ export function isCrl(der: Uint8Array): boolean {
 }
 
 /**
+ * Why a CRL can vouch for nothing whoever issued it (RFC 5280 §5.1.2.5, §5.2, §5.3: no
+ * nextUpdate, no or a critical CRL number, a critical extension), or null when it can.
+ * Not a CRL at all: `'not a CRL'`.
+ * @example crlUnusable(der) // 'no nextUpdate'
+ */
+export function crlUnusable(der: Uint8Array): string | null {
+  const crl = parseCrl(der);
+  return crl === null ? 'not a CRL' : crl.unusable;
+}
+
+/**
  * Status from CRLs signed by the certificate's issuer; `unknown` when no valid,
  * current CRL of that issuer is at hand. A CRL that names the issuer but cannot be
- * used (the issuer lacks cRLSign, no or a critical CRL number, a critical extension
+ * used (the issuer lacks cRLSign, no nextUpdate, no or a critical CRL number, a critical extension
  * Portcullis does not process, a bad signature, out of date) does not vouch for anything.
  * @example crlRevocationLookup([crlDer], () => clock.now())
  */
 export function crlRevocationLookup(crls: ReadonlyArray<Uint8Array>, now: () => number): RevocationLookup {
-  const parsed = crls.map(parseCrl).filter((c): c is ParsedCrl => c !== null);
+  const parsed = crls.map(parseCrl).filter((c): c is ParsedCrl => c !== null && c.unusable === null);
   // whether an issuer signed a CRL is a fact about bytes: verified once per pair, as the gateway asks on every request
   const signedBy = parsed.map(() => new WeakMap<ParsedCertificate, boolean>());
   return (cert: ParsedCertificate, issuer: ParsedCertificate): RevocationStatus => {
     let status: RevocationStatus = 'unknown';
     for (const [i, crl] of parsed.entries()) {
-      if (!equalBytes(crl.issuer, cert.issuer) || crl.unusable !== null) continue;
+      if (!equalBytes(crl.issuer, cert.issuer)) continue;
       const ku = keyUsageOf(issuer);
       if (ku && !ku.has(KU.cRLSign)) continue;
       let signed = signedBy[i]!.get(issuer);
       if (signed === undefined) signedBy[i]!.set(issuer, (signed = verifySignature(issuer.spki, crl.sigOid, crl.tbs, crl.signature)));
       if (!signed) continue;
       const t = now();
-      if (crl.thisUpdate > t || (crl.nextUpdate !== null && crl.nextUpdate < t)) continue;
+      if (crl.thisUpdate > t || crl.nextUpdate < t) continue;
       if (crl.revoked.has(cert.serial)) return 'revoked';
       status = 'good';
     }
