@@ -128,6 +128,9 @@ function checkPublicAppMethod(appType: AppType, method: ClientAuthMethod): void 
   }
 }
 
+/** JWK members of private or symmetric keys (RFC 7518 §6.2.2, §6.3.2, §6.4.1). */
+const PRIVATE_JWK_MEMBERS = ['d', 'k', 'p', 'q', 'dp', 'dq', 'qi', 'oth'];
+
 /** What each key type of an app JWKS may sign client assertions with (the token endpoint's algorithms, client-auth.ts). */
 const ASSERTION_ALGS: Record<string, readonly string[]> = { rsa: ['RS256', 'PS256'], 'P-256': ['ES256'], 'P-384': ['ES384'], ed25519: ['EdDSA'] };
 const CURVE_NAMES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521', secp256k1: 'secp256k1' };
@@ -143,7 +146,8 @@ async function checkJwks(jwks: JWK[], method: 'private_key_jwt' | 'self_signed_t
   if (jwks.length === 0) throw new PortcullisError('request.invalid', `jwks: ${method} needs at least one public key`);
   for (const [i, k] of jwks.entries()) {
     const at = `jwks[${i}]`;
-    if ('d' in k || 'k' in k) throw new PortcullisError('request.invalid', `${at}: only public keys may be registered`);
+    // RFC 7518 §6.3.2: an RSA key without `d` still carries its primes in p, q, dp, dq, qi, oth, and the JWKS is stored as given
+    if (PRIVATE_JWK_MEMBERS.some((m) => m in k)) throw new PortcullisError('request.invalid', `${at}: only public keys may be registered`);
     if (k.use !== undefined && k.use !== 'sig') throw new PortcullisError('request.invalid', `${at}: use must be "sig" (it is ${JSON.stringify(k.use)})`);
     let key: KeyObject;
     try {
