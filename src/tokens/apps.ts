@@ -313,6 +313,9 @@ export class AppService {
       refusePublicAppKeys(appType, input.jwks !== undefined ? 'jwks' : 'token_endpoint_auth_method', 'an app that authenticates with keys is a confidential app (register it without type public)');
     }
     checkPublicAppMethod(appType, method);
+    if (input.jwks !== undefined && method !== 'private_key_jwt' && method !== 'self_signed_tls_client_auth') {
+      throw new PortcullisError('request.invalid', `jwks: an app that authenticates with ${method} registers no keys; give jwks with private_key_jwt or self_signed_tls_client_auth, or leave it out`);
+    }
     if (method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') await checkJwks(input.jwks ?? [], method, signsInWithCertificate(appType, grantTypes));
     // RFC 8705 §2.1: the certificate is the app's by its URI SAN, which the CA writes under the trust domain.
     if (method === 'tls_client_auth' && this.options.trustDomain === undefined) {
