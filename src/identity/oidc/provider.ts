@@ -9,6 +9,8 @@
  *   challenge refused), exact redirect_uri matching (oidc-provider compares strings);
  * - RFC 9207 `iss` in every authorization response;
  * - refresh tokens rotate on every use; a reused one revokes the whole grant (RFC 9700 §4.14.2);
+ * - RP-initiated logout always asks; "Stay signed in" ends the sign-in to the app the request
+ *   names only when its `id_token_hint` is of the signed-in user (logoutAskedByApp);
  * - access tokens for a resource (RFC 8707 `resource` = an app audience) are RFC 9068
  *   JWTs the gateway verifies (`typ: at+jwt`, iss, sub = user id, aud, client_id,
  *   scope, jti, iat, exp, amr, acr, auth_time); their ids are kept per grant so that
@@ -201,6 +203,18 @@ export function postLogoutFormAction(uri: unknown): string | undefined {
   if (!/^[a-z][a-z0-9+.-]*:$/.test(u.protocol)) return undefined;
   if ((u.protocol === 'https:' || u.protocol === 'http:') && /^[A-Za-z0-9.-]+$/.test(u.hostname)) return u.origin;
   return u.protocol;
+}
+
+/**
+ * Whether an RP-initiated logout is the app's request to end this user's sign-in to it
+ * (OIDC RP-Initiated Logout 1.0 §2, `id_token_hint`): an ID token it holds of the user
+ * signed in here (`sub` is the user id). oidc-provider validated the token's signature.
+ *
+ * @example logoutAskedByApp(ctx.oidc.entities.IdTokenHint, ctx.oidc.session.accountId)
+ */
+export function logoutAskedByApp(idTokenHint: { payload?: { sub?: unknown } } | undefined, accountId: unknown): boolean {
+  const sub = idTokenHint?.payload?.sub;
+  return typeof sub === 'string' && typeof accountId === 'string' && sub === accountId;
 }
 
 /** The endpoints where oidc-provider authenticates clients. */
@@ -526,6 +540,10 @@ export class OidcService {
         rpInitiatedLogout: {
           enabled: true,
           logoutSource: async (ctx: any, form: string) => {
+            // "Stay signed in" still ends the sign-in to the app the request names (oidc-provider
+            // keeps it as state.clientId): only an ID token of the signed-in user is that app
+            // asking for it. A client_id alone, or another user's ID token, is anyone's link.
+            if (!logoutAskedByApp(ctx.oidc?.entities?.IdTokenHint, ctx.oidc?.session?.accountId)) ctx.oidc.session.state.clientId = undefined;
             const onward = postLogoutFormAction(ctx.oidc?.params?.post_logout_redirect_uri);
             ctx.set({ ...PROVIDER_PAGE_HEADERS, 'content-security-policy': `default-src 'none'; frame-ancestors 'none'; form-action 'self'${onward ? ` ${onward}` : ''}` });
             ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign out</title></head><body><main><h1>Sign out?</h1>${form}<button form="op.logoutForm" type="submit" name="logout" value="yes">Sign out</button> <button form="op.logoutForm" type="submit">Stay signed in</button></main></body></html>`;
