@@ -426,10 +426,16 @@ export class OidcService {
     return user !== undefined && iatMs < user.tokensRevokedBefore;
   }
 
-  /** Revokes one grant: its codes, refresh tokens and JWT access tokens. */
+  /**
+   * Revokes one grant: its codes, refresh tokens and JWT access tokens, and the grant itself.
+   * A refresh under way may store its rotated refresh token after the grant's rows were
+   * deleted: with the grant gone, oidc-provider refuses that token (invalid_grant).
+   */
   async revokeGrant(grantId: string): Promise<void> {
     await markGrantRevoked(this.d.ephemeral, grantId);
-    await this.revokeIssuedJwts(await this.d.identity.revokeOidcGrant(grantId));
+    const removed = await this.d.identity.revokeOidcGrant(grantId);
+    await this.d.identity.destroyOidcModel('Grant', grantId);
+    await this.revokeIssuedJwts(removed);
   }
 
   /**
