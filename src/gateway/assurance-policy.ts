@@ -67,12 +67,13 @@ export function provesMfa(claims: Readonly<Record<string, unknown>>): boolean {
 
 /**
  * Throws `token.insufficient-user-authentication` when the claims do not meet the
- * requirement; its `details` are a StepUpChallenge.
+ * requirement; its `details` are a StepUpChallenge. `leewayMs` is the gateway's clock
+ * leeway: an `auth_time` later than now + leeway proves no age at all.
  *
  * @example
- * checkAssurance(verified.claims, { mfa: true, maxAge: 15 * 60_000 }, clock.now());
+ * checkAssurance(verified.claims, { mfa: true, maxAge: 15 * 60_000 }, clock.now(), cfg.tokens.leeway);
  */
-export function checkAssurance(claims: Readonly<Record<string, unknown>>, req: AssuranceRequirement, nowMs: number): void {
+export function checkAssurance(claims: Readonly<Record<string, unknown>>, req: AssuranceRequirement, nowMs: number, leewayMs = 0): void {
   const acrValues = req.acr?.length ? req.acr : req.mfa ? [ACR_MFA] : undefined;
   const maxAgeS = req.maxAge === undefined ? undefined : Math.floor(req.maxAge / 1000);
   const deny = (why: string): never => {
@@ -90,6 +91,7 @@ export function checkAssurance(claims: Readonly<Record<string, unknown>>, req: A
     const authTime = claims['auth_time'];
     // RFC 9470 §4: without auth_time the age of the authentication cannot be known.
     if (typeof authTime !== 'number' || !Number.isFinite(authTime)) deny('the token carries no auth_time');
+    else if ((authTime as number) * 1000 > nowMs + leewayMs) deny('the token auth_time is in the future');
     else if (nowMs / 1000 - (authTime as number) > maxAgeS) deny('the authentication is older than the route allows');
   }
 }

@@ -279,7 +279,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (r.mfa !== undefined) assurance.mfa = r.mfa;
       if (r.acr !== undefined) assurance.acr = r.acr;
       if (r.maxAge !== undefined) assurance.maxAge = r.maxAge;
-      steps.push((ctx) => checkAssurance(ctx.token!.claims, assurance, clock.now()));
+      steps.push((ctx) => checkAssurance(ctx.token!.claims, assurance, clock.now(), deps.leewayMs));
     }
     if (deps.steps !== undefined) steps.push(...deps.steps(config));
     return {

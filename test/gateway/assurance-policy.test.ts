@@ -84,3 +84,15 @@ test('mfa: amr "mfa" (RFC 8176: multiple-factor authentication) passes on its ow
   checkAssurance({ amr: ['mfa'], auth_time: nowS }, { mfa: true }, NOW);
   checkAssurance({ amr: ['pwd', 'mfa'], auth_time: nowS }, { mfa: true }, NOW);
 });
+
+test('attack: an auth_time in the future (beyond the leeway) does not satisfy maxAge and asks for a fresh sign-in', () => {
+  const claims = { amr: ['pwd', 'otp'], acr: ACR_MFA, auth_time: nowS + 3600 };
+  const e = denial(() => checkAssurance(claims, { maxAge: 15 * 60_000 }, NOW, 30_000));
+  assert.equal(e.code, 'token.insufficient-user-authentication');
+  assert.equal(e.status, 401);
+  assert.deepEqual(e.details, { maxAge: 900 });
+  assert.match(stepUpChallenge(e, 'r'), /error="insufficient_user_authentication", .*, max_age=900$/);
+  // within the clock leeway it passes, as an unskewed one would
+  checkAssurance({ ...claims, auth_time: nowS + 20 }, { maxAge: 15 * 60_000 }, NOW, 30_000);
+  assert.equal(denial(() => checkAssurance({ ...claims, auth_time: nowS + 20 }, { maxAge: 15 * 60_000 }, NOW)).code, 'token.insufficient-user-authentication');
+});
