@@ -308,6 +308,10 @@ export class AppService {
         ? [...(appType === 'public' ? [] : (['client_credentials'] as const)), 'authorization_code', 'refresh_token']
         : ['client_credentials']);
     if (grantTypes.includes('authorization_code') && redirectUris.length === 0) throw new PortcullisError('request.invalid', 'redirect_uris: the authorization code flow needs at least one redirect URI');
+    // RFC 6749 §1.5, §4.4.3: a refresh token comes with an authorization code's tokens, never with client credentials.
+    if (grantTypes.includes('refresh_token') && !grantTypes.includes('authorization_code')) {
+      throw new PortcullisError('request.invalid', 'grant_types: refresh_token only renews tokens an authorization code obtained; give authorization_code beside it');
+    }
     if (appType === 'public' && grantTypes.includes('client_credentials')) throw new PortcullisError('request.invalid', 'grant_types: a public app cannot use client_credentials');
     if (input.jwks !== undefined || method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') {
       refusePublicAppKeys(appType, input.jwks !== undefined ? 'jwks' : 'token_endpoint_auth_method', 'an app that authenticates with keys is a confidential app (register it without type public)');

@@ -40,7 +40,7 @@ export const CreateAppRequest = z
     type: z.enum(['confidential', 'public']).optional().describe('`public` (browser or native app): no secret, PKCE only, no client_credentials, no jwks, token_endpoint_auth_method none (no client authentication). Default confidential.'),
     redirect_uris: z.array(z.string().min(1).max(2000)).max(20).optional().describe('Exact redirect URIs for the authorization code flow (https, or http on loopback; no fragment).'),
     post_logout_redirect_uris: z.array(z.string().min(1).max(2000)).max(20).optional().describe('Where RP-initiated logout may return to.'),
-    grant_types: z.array(z.enum(['client_credentials', 'authorization_code', 'refresh_token'])).min(1).optional().describe('Default: client_credentials, plus authorization_code and refresh_token when redirect_uris are given (public apps: no client_credentials).'),
+    grant_types: z.array(z.enum(['client_credentials', 'authorization_code', 'refresh_token'])).min(1).optional().describe('Default: client_credentials, plus authorization_code and refresh_token when redirect_uris are given (public apps: no client_credentials). refresh_token needs authorization_code beside it.'),
     mfa_required: z.boolean().optional().describe('Users signing in to this app must complete a second factor.'),
     served_audiences: servedAudiences.optional(),
   })
