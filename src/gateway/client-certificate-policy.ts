@@ -23,6 +23,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Clock } from '../core/clock.js';
 import type { ClientCertificateRequirement, RouteConfig } from '../core/config/schema.js';
 import { fsErrorText, PortcullisError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import type { CertificateAuthority, VerifiedPeer, VerifyPeerOptions } from '../pki/authority.js';
 import { fromPemAll } from '../pki/pem.js';
 import type { ParsedCertificate } from '../pki/parse.js';
@@ -204,6 +205,8 @@ export function clientCertificateStep(req: ClientCertificateRequirement, d: Clie
 export interface CertificateStepsDeps extends Omit<ClientCertificateDeps, 'anchors' | 'anchorsKey'> {
   /** Resolves a config-relative file name (a route's caBundle). */
   resolve(file: string): string;
+  /** Where a CRL file the route cannot use is reported (which file and why), so the refusals it causes are explained. */
+  logger?: Logger;
 }
 
 /**
@@ -211,14 +214,15 @@ export interface CertificateStepsDeps extends Omit<ClientCertificateDeps, 'ancho
  * The RFC 8705 binding of tokens is checked by the token verifier itself (token-policy.ts
  * `check`); forged client-certificate headers are dropped on every route by the header
  * scan (headers.ts).
- * @example createGateway({ ..., steps: (route) => certificateSteps(route, { pki, clock, findApp, resolve }) })
+ * @example createGateway({ ..., steps: (route) => certificateSteps(route, { pki, clock, findApp, resolve, logger }) })
  */
 export function certificateSteps(route: RouteConfig, d: CertificateStepsDeps): PolicyStep[] {
   const steps: PolicyStep[] = [];
   const cc = route.require.clientCertificate;
   if (cc !== undefined) {
-    const { anchors, revocation } = clientCertificateFiles(route.name, cc, d.resolve, () => d.clock.now());
-    steps.push(clientCertificateStep(cc, { ...d, ...(anchors ? { anchors, anchorsKey: `bundle:${cc.caBundle}` } : {}), ...(revocation ? { revocation } : {}) }));
+    const { logger, resolve, ...deps } = d;
+    const { anchors, revocation } = clientCertificateFiles(route.name, cc, resolve, () => d.clock.now(), logger);
+    steps.push(clientCertificateStep(cc, { ...deps, ...(anchors ? { anchors, anchorsKey: `bundle:${cc.caBundle}` } : {}), ...(revocation ? { revocation } : {}) }));
   }
   return steps;
 }
@@ -227,15 +231,17 @@ export function certificateSteps(route: RouteConfig, d: CertificateStepsDeps): P
  * What a route's `require.clientCertificate` reads from files: the anchors of its
  * `caBundle` and the lookup over its `crls`. Each error names the route, the setting and
  * the file (unreadable: `config.not-found`; no certificate or no CRL in it:
- * `config.invalid`), so start and `config check` refuse the same files alike.
+ * `config.invalid`), so start and `config check` refuse the same files alike. A CRL file
+ * that cannot be used (no nextUpdate, unreadable later, …) is reported to `logger`.
  *
- * @example const { anchors, revocation } = clientCertificateFiles(route.name, cc, (f) => resolveIn(dir, f), () => clock.now());
+ * @example const { anchors, revocation } = clientCertificateFiles(route.name, cc, (f) => resolveIn(dir, f), () => clock.now(), logger);
  */
 export function clientCertificateFiles(
   routeName: string,
   cc: ClientCertificateRequirement,
   resolve: (file: string) => string,
   now: () => number,
+  logger?: Logger,
 ): { anchors?: Uint8Array[]; revocation?: RevocationLookup } {
   let anchors: Uint8Array[] | undefined;
   if (cc.caBundle !== undefined) {
@@ -256,7 +262,7 @@ export function clientCertificateFiles(
       cc.crls.map((name) => ({ name, path: resolve(name) })),
       cc.revocation,
       now,
-      undefined,
+      logger,
       `routes ${routeName}: require.clientCertificate.crls`,
     );
   }
