@@ -18,7 +18,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { systemClock, type Clock } from './core/clock.js';
 import { PortcullisError } from './core/errors.js';
 import { loadConfig, resolveIn, type LoadedConfig } from './core/config/load.js';
-import type { Config } from './core/config/schema.js';
+import { isLoopbackListenHost, type Config } from './core/config/schema.js';
 import { EventBus, type ClusterEvent } from './core/events.js';
 import type { EphemeralStore } from './core/ephemeral.js';
 import { createLogger, type Logger } from './core/logger.js';
@@ -614,6 +614,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       await fastify.ready();
       servers.push({ name: 'admin', server: fastify.server, stop: () => fastify.close() });
       urls.admin = await listen(fastify.server, config.listen.admin, opts.ephemeralPorts ?? false);
+      if (!isLoopbackListenHost(config.listen.admin)) logger.warn({ listen: config.listen.admin }, 'admin plane listens beyond loopback in plain HTTP (admin.allowInsecureHttp): the admin token crosses the network in clear');
     }
     // (the main thread announces the gateway thread's listener with its own)
     if (!inThread) for (const [name, url] of Object.entries(urls)) logger.info({ plane: name, url }, `${name} plane listening on ${url}`);

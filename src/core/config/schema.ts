@@ -108,6 +108,21 @@ const ipOrCidr = z.string().refine((v) => {
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
 }, 'expected an IP address or CIDR block, e.g. 10.0.0.0/8');
 
+/**
+ * Whether a `host:port` listen address is `localhost`, 127.0.0.0/8 or ::1 (bracketed or not,
+ * IPv4-mapped too): a listener there is reached from this machine only.
+ *
+ * @example
+ * isLoopbackListenHost('[::1]:8081'); // true
+ * isLoopbackListenHost('0.0.0.0:8081'); // false
+ */
+export function isLoopbackListenHost(hostPort: string): boolean {
+  const h = hostPort.slice(0, hostPort.lastIndexOf(':')).replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return isIP(v4) === 4 && v4.startsWith('127.');
+}
+
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
 /**
@@ -295,7 +310,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       identity: hostPort.default('127.0.0.1:8080').describe('Identity plane: discovery, JWKS, token, revocation, introspection.'),
       gateway: hostPort.default('127.0.0.1:8443').describe('Gateway plane: the routes.'),
-      admin: hostPort.default('127.0.0.1:8081').describe('Admin plane: admin API, OpenAPI, metrics, health. Keep it on loopback.'),
+      admin: hostPort.default('127.0.0.1:8081').describe('Admin plane: admin API, OpenAPI, metrics, health, in plain HTTP. An address other than loopback (127.0.0.0/8, `::1`, `localhost`) is refused unless `admin.allowInsecureHttp` is set: the admin token would cross the network in clear.'),
     })
     .prefault({})
     .describe('Where each plane listens.'),
@@ -442,6 +457,12 @@ export const configSchema = z.strictObject({
         .array(hostName)
         .default([])
         .describe('Host names (without port) the admin plane answers to, besides IP addresses, `localhost` and the host of `listen.admin`: a request whose `Host` names anything else is refused with 400 `admin.host-not-allowed`, so a web page that points its own DNS name at this address (DNS rebinding) cannot read the admin plane, `/metrics` and the OpenAPI document included, from a visitor\'s browser. List the name a proxy, a scraper or you call it by (`admin.internal.example`).'),
+      allowInsecureHttp: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Let `listen.admin` be an address other than loopback (`0.0.0.0`, `[::]`, a network address or host name) although the admin plane speaks plain HTTP only. Every admin request carries the admin token, which gives full control of the deployment: on a network anyone on the path reads it. Off by default: such a `listen.admin` is `config.invalid`. Loopback (127.0.0.0/8, `::1`, `localhost`) needs no opt-in. Set it only where the path to the admin listener is private (a pod network with a policy, a host-only network) or wrapped in TLS by something else (a sidecar, a tunnel); otherwise keep the admin plane on loopback and reach it through an SSH tunnel or a TLS-terminating proxy on the same host.',
+        ),
     })
     .prefault({})
     .describe('Admin plane.'),
@@ -643,6 +664,14 @@ export const configSchema = z.strictObject({
   routes: z.array(routeSchema).default([]).describe('Gateway routes, matched most specific first. Two routes whose prefixes are one once ASCII case is folded (`/Admin/` and `/admin/`), on the same host (or both any host) with a method in common, are refused: only their order would decide between them.'),
 })
   .superRefine((c, ctx) => {
+    if (!c.admin.allowInsecureHttp && !isLoopbackListenHost(c.listen.admin)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listen', 'admin'],
+        message:
+          'not a loopback address, and the admin plane speaks plain HTTP only: the admin token (full control of the deployment) would cross the network in clear. Listen on loopback (127.0.0.1:8081) and reach it through an SSH tunnel or a TLS-terminating proxy on this host, or set admin.allowInsecureHttp: true if the path to it is private or already encrypted',
+      });
+    }
     if (c.gateway.trustedProxies.length !== 0) return;
     // X-Forwarded-Proto is believed from a trusted proxy only: without one the setting could never apply
     for (const [i, r] of c.routes.entries()) {
