@@ -1,9 +1,9 @@
 /** `portcullis cert issue|renew|revoke|list|show`: the CA's certificates through the admin API of the running node. */
-import { accessSync, constants, writeFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { fsErrorText } from '../core/errors.js';
-import { makeDirectorySync, MakeDirectoryError } from '../core/files.js';
+import { createFileOnceSync, makeDirectorySync, MakeDirectoryError } from '../core/files.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
 import { collect } from './options.js';
 import { CliError, action, printJson, printLine, printList, readOptionFile } from './output.js';
@@ -26,12 +26,22 @@ interface Issued {
   pkcs12?: string;
 }
 
-/** Writes cert.pem, chain.pem and (a generated key) key.pem 0600 / bundle.p12 0600 into `dir`. */
+/**
+ * Writes <serial>.pem and .chain.pem (0644) and, for a generated key, .key and .p12 (0600)
+ * into `dir`, each whole or not at all and fsynced, never over a file already there. The
+ * certificate is issued by then: a failure names the file and the serial to revoke.
+ */
 function writeIssued(dir: string, c: Issued): string[] {
   const out: string[] = [];
   const w = (name: string, data: string | Buffer, mode = 0o644) => {
     const f = join(dir, name);
-    writeFileSync(f, data, { mode, flag: 'wx' });
+    let why: string | undefined;
+    try {
+      if (!createFileOnceSync(f, data, mode)) why = fsErrorText({ code: 'EEXIST' });
+    } catch (e) {
+      why = fsErrorText(e);
+    }
+    if (why !== undefined) throw new CliError('request.invalid', `--out-dir ${f}: ${why}; certificate ${c.serial} was issued: revoke it (portcullis cert revoke ${c.serial}) and issue again`);
     out.push(f);
   };
   w(`${c.serial}.pem`, c.certificate);

@@ -13,10 +13,12 @@ import { fsErrorText } from './errors.js';
  *
  * @example writeNewFileSync(`${file}.tmp`, pem)
  */
-export function writeNewFileSync(path: string, content: string, mode = 0o600): void {
+export function writeNewFileSync(path: string, content: string | Uint8Array, mode = 0o600): void {
   const fd = openSync(path, 'wx', mode);
   try {
-    writeSync(fd, content);
+    const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+    // a short write (a disk filling up) is continued, so its ENOSPC is thrown rather than a truncated file kept
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -33,7 +35,7 @@ export function writeNewFileSync(path: string, content: string, mode = 0o600): v
  *
  * @example if (createFileOnceSync(keyFile, key, 0o600)) created.push(keyFile);
  */
-export function createFileOnceSync(path: string, content: string, mode = 0o600): boolean {
+export function createFileOnceSync(path: string, content: string | Uint8Array, mode = 0o600): boolean {
   const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
   try {
     writeNewFileSync(tmp, content, mode);
