@@ -5,37 +5,30 @@
  * is bounded; its full length is recorded beside it.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { rawRequest, route, startGateway, startUpstream, statusOf, codeOf, TestKeys, type TestGateway, type Upstream } from './helpers.js';
+import { describe, it } from 'node:test';
+import { codeOf, gatewaySuite, rawRequest, route, statusOf } from './helpers.js';
 
 describe('attack: a 900 KB request path on a gateway that accepts 1 MiB of headers', () => {
-  let upstream: Upstream;
-  let gw: TestGateway;
-
-  before(async () => {
-    upstream = await startUpstream();
-    const keys = new TestKeys();
-    keys.add('k1');
-    gw = await startGateway([route({ name: 'api', match: { pathPrefix: '/api' }, upstream: upstream.url, require: { token: { audience: 'orders-api' } } })], { keys, gateway: { maxHeaderSize: '1mb' } });
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  const fx = gatewaySuite(
+    (up) => [
+      route({ name: 'api', match: { pathPrefix: '/api' }, upstream: up, require: { token: { audience: 'orders-api' } } }),
+    ],
+    { gateway: { maxHeaderSize: '1mb' } },
+  );
 
   it('a path within the bound is audited whole, without a length', async () => {
-    const raw = await rawRequest(gw.port, `GET /api/orders HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`);
+    const raw = await rawRequest(fx.gw.port, `GET /api/orders HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`);
     assert.equal(statusOf(raw), 401);
-    const event = gw.audit.events.findLast((e) => e.type === 'gateway.denied');
+    const event = fx.gw.audit.events.findLast((e) => e.type === 'gateway.denied');
     assert.deepEqual(event?.data, { method: 'GET', path: '/api/orders', status: 401, ip: '127.0.0.1' });
   });
 
   it('denied without a token: 401 token.missing, audited with the first 1024 characters of the path and its length', async () => {
     const path = `/api/${'a'.repeat(900_000)}`;
-    const raw = await rawRequest(gw.port, `GET ${path} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`, 10_000);
+    const raw = await rawRequest(fx.gw.port, `GET ${path} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`, 10_000);
     assert.equal(statusOf(raw), 401, raw.slice(0, 300));
     assert.equal(codeOf(raw), 'token.missing');
-    const event = gw.audit.events.findLast((e) => e.type === 'gateway.denied');
+    const event = fx.gw.audit.events.findLast((e) => e.type === 'gateway.denied');
     assert.equal(event?.reason, 'token.missing');
     const audited = String(event?.data?.['path']);
     assert.equal(audited.length, 1024);

@@ -7,44 +7,31 @@
  * is refused with 400 request.malformed.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { codeOf, rawRequest, route, startGateway, startUpstream, statusOf, TestKeys, type TestGateway, type Upstream } from './helpers.js';
+import { describe, it } from 'node:test';
+import { codeOf, gatewaySuite, rawRequest, route, statusOf } from './helpers.js';
 
 describe('a fragment in the request-target', () => {
-  let upstream: Upstream;
-  let gw: TestGateway;
-
-  before(async () => {
-    upstream = await startUpstream();
-    const keys = new TestKeys();
-    keys.add('k1');
-    gw = await startGateway(
-      [
-        route({ name: 'admin', match: { pathPrefix: '/admin' }, upstream: upstream.url, require: { token: { audience: 'orders-api' } } }),
-        route({ name: 'public', match: { pathPrefix: '/' }, upstream: upstream.url }),
-      ],
-      { keys },
-    );
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  const fx = gatewaySuite(
+    (up) => [
+      route({ name: 'admin', match: { pathPrefix: '/admin' }, upstream: up, require: { token: { audience: 'orders-api' } } }),
+      route({ name: 'public', match: { pathPrefix: '/' }, upstream: up }),
+    ],
+  );
 
   for (const target of ['/admin#x', '/admin#/users', '/public?a=1#/admin', '/admin/users#']) {
     it(`GET ${target}: 400 request.malformed, audited, nothing upstream (not the public route)`, async () => {
-      const seen = upstream.seen.length;
-      const raw = await rawRequest(gw.port, `GET ${target} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`);
+      const seen = fx.upstream.seen.length;
+      const raw = await rawRequest(fx.gw.port, `GET ${target} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`);
       assert.equal(statusOf(raw), 400, raw);
       assert.equal(codeOf(raw), 'request.malformed');
-      assert.equal(upstream.seen.length, seen);
-      assert.ok(gw.audit.events.some((e) => e.type === 'gateway.denied' && e.reason === 'request.malformed' && e.data?.['path'] === null));
+      assert.equal(fx.upstream.seen.length, seen);
+      assert.ok(fx.gw.audit.events.some((e) => e.type === 'gateway.denied' && e.reason === 'request.malformed' && e.data?.['path'] === null));
     });
   }
 
   it('an encoded # (%23) is an ordinary character of the path: /admin%23x goes to the public route as before', async () => {
-    const raw = await rawRequest(gw.port, `GET /admin%23x HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`);
+    const raw = await rawRequest(fx.gw.port, `GET /admin%23x HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`);
     assert.equal(statusOf(raw), 200, raw);
-    assert.equal(upstream.seen.at(-1)!.url, '/admin%23x');
+    assert.equal(fx.upstream.seen.at(-1)!.url, '/admin%23x');
   });
 });

@@ -4,6 +4,7 @@
  * token minter (jose).
  */
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { after, before } from 'node:test';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -192,6 +193,44 @@ export async function startGateway(
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await gw.close();
+    },
+  };
+}
+
+/** A gateway and its echoing upstream, started before a suite's tests and closed after them (`gatewaySuite`). */
+export interface GatewaySuite {
+  readonly upstream: Upstream;
+  readonly gw: TestGateway;
+}
+
+/**
+ * Registers, in the calling `describe`, the start of an echoing upstream and of a gateway
+ * with `routes(upstreamUrl)` (token key `k1`, more options as `startGateway` takes them)
+ * before its tests, and their close after them.
+ *
+ * @example
+ * const fx = gatewaySuite((up) => [route({ name: 'public', match: { pathPrefix: '/' }, upstream: up })]);
+ * it('…', async () => assert.equal((await send(fx.gw.url, { path: '/' })).status, 200));
+ */
+export function gatewaySuite(routes: (upstreamUrl: string) => RouteConfig[], o: Omit<NonNullable<Parameters<typeof startGateway>[1]>, 'keys'> = {}): GatewaySuite {
+  let upstream: Upstream | undefined;
+  let gw: TestGateway | undefined;
+  before(async () => {
+    upstream = await startUpstream();
+    const keys = new TestKeys();
+    keys.add('k1');
+    gw = await startGateway(routes(upstream.url), { keys, ...o });
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+  return {
+    get upstream() {
+      return upstream!;
+    },
+    get gw() {
+      return gw!;
     },
   };
 }

@@ -7,37 +7,26 @@
  * which path it routed; a client's copy, in any spelling, never reaches the upstream.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { rawRequest, route, startGateway, startUpstream, TestKeys, type TestGateway, type Upstream } from './helpers.js';
+import { describe, it } from 'node:test';
+import { gatewaySuite, rawRequest, route } from './helpers.js';
 
 describe('path-override headers', () => {
-  let upstream: Upstream;
-  let gw: TestGateway;
-
-  before(async () => {
-    upstream = await startUpstream();
-    const keys = new TestKeys();
-    keys.add('k1');
-    gw = await startGateway(
-      [
-        route({ name: 'admin', match: { pathPrefix: '/admin' }, upstream: upstream.url, require: { token: { audience: 'orders-api' } } }),
-        route({ name: 'public', match: { pathPrefix: '/' }, upstream: upstream.url }),
-      ],
-      { keys, gateway: { trustedProxies: ['127.0.0.1'] } },
-    );
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  const fx = gatewaySuite(
+    (up) => [
+      route({ name: 'admin', match: { pathPrefix: '/admin' }, upstream: up, require: { token: { audience: 'orders-api' } } }),
+      route({ name: 'public', match: { pathPrefix: '/' }, upstream: up }),
+      ], { gateway: { trustedProxies: ['127.0.0.1',
+    ],
+    } },
+  );
 
   for (const name of ['X-Original-URL', 'X-Rewrite-URL', 'x-original-url', 'X_Original_URL', 'X_REWRITE_URL']) {
     it(`GET /public with ${name}: /admin reaches the upstream as /public, without ${name} (even from a trusted proxy)`, async () => {
-      const before = upstream.seen.length;
-      const raw = await rawRequest(gw.port, `GET /public HTTP/1.1\r\nHost: api.example\r\n${name}: /admin/users\r\nX-Kept: 1\r\nConnection: close\r\n\r\n`);
+      const before = fx.upstream.seen.length;
+      const raw = await rawRequest(fx.gw.port, `GET /public HTTP/1.1\r\nHost: api.example\r\n${name}: /admin/users\r\nX-Kept: 1\r\nConnection: close\r\n\r\n`);
       assert.match(raw, /^HTTP\/1\.1 200 /, raw);
-      assert.equal(upstream.seen.length, before + 1);
-      const seen = upstream.seen.at(-1)!;
+      assert.equal(fx.upstream.seen.length, before + 1);
+      const seen = fx.upstream.seen.at(-1)!;
       assert.equal(seen.url, '/public');
       const names = seen.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase().replaceAll('_', '-'));
       assert.ok(!names.includes('x-original-url') && !names.includes('x-rewrite-url'), `${name} reached the upstream`);
@@ -46,9 +35,9 @@ describe('path-override headers', () => {
   }
 
   it('control: look-alike names are forwarded', async () => {
-    const raw = await rawRequest(gw.port, `GET /public HTTP/1.1\r\nHost: api.example\r\nX-Original-URLs: a\r\nX-Url: b\r\nConnection: close\r\n\r\n`);
+    const raw = await rawRequest(fx.gw.port, `GET /public HTTP/1.1\r\nHost: api.example\r\nX-Original-URLs: a\r\nX-Url: b\r\nConnection: close\r\n\r\n`);
     assert.match(raw, /^HTTP\/1\.1 200 /, raw);
-    const h = upstream.seen.at(-1)!.headers;
+    const h = fx.upstream.seen.at(-1)!.headers;
     assert.equal(h['x-original-urls'], 'a');
     assert.equal(h['x-url'], 'b');
   });
