@@ -10,7 +10,9 @@
  * - RFC 9207 `iss` in every authorization response;
  * - refresh tokens rotate on every use; a reused one revokes the whole grant (RFC 9700 §4.14.2);
  * - RP-initiated logout always asks; "Stay signed in" ends the sign-in to the app the request
- *   names only when its `id_token_hint` is of the signed-in user (logoutAskedByApp);
+ *   names only when its `id_token_hint` is of the signed-in user (logoutAskedByApp); a
+ *   logout ends the grants made without offline_access, and keeps those made with it
+ *   (oidc-provider's persistsLogout; OIDC Core 1.0 §11: access while the user is signed out);
  * - access tokens for a resource (RFC 8707 `resource` = an app audience) are RFC 9068
  *   JWTs the gateway verifies (`typ: at+jwt`, iss, sub = user id, aud, client_id,
  *   scope, jti, iat, exp, amr, acr, auth_time); their ids are kept per grant so that
