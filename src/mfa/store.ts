@@ -33,6 +33,14 @@ export interface EnrollmentStore {
    */
   putEnrollment(enrollment: FactorEnrollment): Promise<void>;
   /**
+   * Starts an enrolment: inserts `pending` (status `pending`), or replaces the user's
+   * pending enrolment of that factor with it (the last step as `putEnrollment` keeps it),
+   * and returns true. A confirmed enrolment is left as it is and the answer is false. One
+   * conditional write: an enrolment confirmed since the caller read it (another tab, another
+   * node) is never turned back into a pending one with a seed or address nobody proved.
+   */
+  putPendingEnrollment(pending: FactorEnrollment): Promise<boolean>;
+  /**
    * Compare-and-advance of the enrolment's last accepted time step (TOTP's replay guard):
    * when the enrolment exists and its last step is unset or less than `next`, sets it to
    * `to` (never less than `next`) and returns true; otherwise changes nothing and returns

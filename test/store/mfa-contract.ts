@@ -116,6 +116,43 @@ export function runMfaStoreSuite(name: string, make: () => Promise<StoreHarness<
     assert.equal(await s.getEnrollment('u1', 'email'), undefined);
   });
 
+  t('start: a pending enrolment is put or replaces a pending one (a new seed clears the last step); a confirmed one is never replaced (false, unchanged)', async (open) => {
+    const s = await open();
+    const pending = enrollment('u1', 'totp');
+    assert.equal(await s.putPendingEnrollment(pending), true);
+    assert.deepEqual(await s.getEnrollment('u1', 'totp'), pending);
+    assert.equal(await s.advanceLastStep('u1', 'totp', 100, 100), true);
+    const again = { ...pending, data: { ...pending.data, sealedSecret: 'v1.iv.again' }, createdAt: T0 + 1 };
+    assert.equal(await s.putPendingEnrollment(again), true);
+    assert.deepEqual(await s.getEnrollment('u1', 'totp'), again);
+    assert.equal(await s.advanceLastStep('u1', 'totp', 90, 90), true, 'a new seed has no used step');
+    assert.equal(await s.confirmEnrollment(again, T0 + 5), true);
+    const confirmed = await s.getEnrollment('u1', 'totp');
+    assert.equal(await s.putPendingEnrollment({ ...pending, data: { ...pending.data, sealedSecret: 'v1.iv.third' }, createdAt: T0 + 9 }), false);
+    assert.deepEqual(await s.getEnrollment('u1', 'totp'), confirmed);
+    assert.equal(await s.advanceLastStep('u1', 'totp', 90, 90), false, 'the confirmed enrolment keeps its last step');
+  });
+
+  t('start racing a confirmation (two nodes when supported): the enrolment ends confirmed with the seed confirmed, or pending with the new seed, never the new seed confirmed', async (open, hn) => {
+    const [a, b] = await twoNodes(open, hn);
+    for (let i = 0; i < 8; i++) {
+      const first = enrollment(`u${i}`, 'totp');
+      const second = { ...first, data: { ...first.data, sealedSecret: `v1.iv.second${i}` }, createdAt: T0 + 1 };
+      await a.putPendingEnrollment(first);
+      const [confirmed, started] = await Promise.all([a.confirmEnrollment(first, T0 + 2), b.putPendingEnrollment(second)]);
+      const e = await a.getEnrollment(first.userId, 'totp');
+      if (e?.status === 'confirmed') {
+        assert.deepEqual(e.data, first.data);
+        assert.equal(confirmed, true);
+        assert.equal(started, false, 'a confirmed enrolment is not replaced');
+      } else {
+        assert.deepEqual(e, second);
+        assert.equal(confirmed, false);
+        assert.equal(started, true);
+      }
+    }
+  });
+
   t('confirm racing a delete (two nodes when supported): the enrolment is either confirmed then deleted, or not confirmed; never there afterwards', async (open, hn) => {
     const [a, b] = await twoNodes(open, hn);
     for (let i = 0; i < 8; i++) {

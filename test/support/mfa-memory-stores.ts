@@ -26,6 +26,14 @@ export class MemoryMfaStore implements MfaStore {
     if (before === undefined || JSON.stringify(before.data) !== JSON.stringify(e.data)) this.lastSteps.delete(k);
     this.enrollments.set(k, structuredClone(e));
   }
+  async putPendingEnrollment(e: FactorEnrollment) {
+    const k = `${e.userId}\0${e.factorId}`;
+    const before = this.enrollments.get(k);
+    if (before?.status === 'confirmed') return false;
+    if (before === undefined || JSON.stringify(before.data) !== JSON.stringify(e.data)) this.lastSteps.delete(k);
+    this.enrollments.set(k, structuredClone({ ...e, status: 'pending' as const, confirmedAt: null }));
+    return true;
+  }
   async advanceLastStep(userId: string, factorId: string, next: number, to: number) {
     const k = `${userId}\0${factorId}`;
     const last = this.lastSteps.get(k);

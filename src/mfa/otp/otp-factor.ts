@@ -81,7 +81,11 @@ export class OtpFactor implements Factor {
     // code already sent bound to the address it was sent to, never to one never proven.
     const ticket = await this.takeSendSlot(input.userId, address);
     const pending: FactorEnrollment = { userId: input.userId, factorId: this.id, status: 'pending', data: { address }, createdAt: this.deps.clock.now(), confirmedAt: null };
-    await this.deps.store.putEnrollment(pending);
+    if (!(await this.deps.store.putPendingEnrollment(pending))) {
+      // confirmed since it was read above (another tab or node): that address stays, and the new one gets no code
+      await this.giveBack(ticket);
+      throw new PortcullisError('mfa.already-enrolled', `${this.id} codes are already set up for this user`);
+    }
     const sent = await this.send(ticket, this.slot(input.userId, 'enroll'), pending, 'enroll');
     return { factorId: this.id, pendingConfirmation: true, sentTo: sent.sentTo, expiresAt: sent.expiresAt };
   }

@@ -58,7 +58,7 @@ export class TotpFactor implements Factor {
     if (existing?.status === 'confirmed') throw new PortcullisError('mfa.already-enrolled', 'TOTP is already set up for this user');
     const seed = randomBytes(SEED_BYTES[this.algorithm]);
     const now = this.deps.clock.now();
-    await this.deps.store.putEnrollment({
+    const started = await this.deps.store.putPendingEnrollment({
       userId: input.userId,
       factorId: this.id,
       status: 'pending',
@@ -66,6 +66,8 @@ export class TotpFactor implements Factor {
       createdAt: now,
       confirmedAt: null,
     });
+    // confirmed since it was read above (another tab or node): that factor stays, never turned back into a pending one
+    if (!started) throw new PortcullisError('mfa.already-enrolled', 'TOTP is already set up for this user');
     const params = { algorithm: this.algorithm, digits: this.digits, period: this.period };
     const uri = otpauthUri(seed, this.options.issuer, input.address ?? input.userId, params);
     const qrSvg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });

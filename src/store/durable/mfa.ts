@@ -2,7 +2,8 @@
  * Queries on the `mfa_enrollments` and `mfa_recovery_codes` tables (MfaStore).
  * Using a recovery code, moving a TOTP enrolment's last accepted step, and confirming a
  * pending enrolment are each one conditional UPDATE (compare-and-set), so under
- * concurrent calls on any node exactly one succeeds.
+ * concurrent calls on any node exactly one succeeds; starting an enrolment is one
+ * conditional upsert that never replaces a confirmed row.
  */
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { EnrollmentStatus, FactorEnrollment, RecoveryCodeRecord } from '../../mfa/store.js';
@@ -37,6 +38,25 @@ export async function putEnrollment(db: Kysely<Database>, e: FactorEnrollment): 
       }),
     )
     .execute();
+}
+
+/** As putEnrollment for a pending enrolment, except that a confirmed row is left as it is (false): one conditional upsert. */
+export async function putPendingEnrollment(db: Kysely<Database>, e: FactorEnrollment): Promise<boolean> {
+  const row = { status: 'pending', data: JSON.stringify(e.data), created_at: e.createdAt, confirmed_at: null };
+  const r = await db
+    .insertInto('mfa_enrollments')
+    .values({ user_id: e.userId, factor_id: e.factorId, ...row })
+    .onConflict((oc) =>
+      oc
+        .columns(['user_id', 'factor_id'])
+        .doUpdateSet({
+          ...row,
+          last_step: sql<number | null>`case when mfa_enrollments.data = excluded.data then mfa_enrollments.last_step end`,
+        })
+        .where('mfa_enrollments.status', '<>', 'confirmed'),
+    )
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
 /** One conditional UPDATE: a compare-and-set on last_step, so of concurrent calls on any node one wins. */

@@ -315,6 +315,9 @@ export class KyselyDurableStore implements DurableStore {
   putEnrollment(enrollment: FactorEnrollment): Promise<void> {
     return this.run('putEnrollment', (db) => mfa.putEnrollment(db, enrollment));
   }
+  putPendingEnrollment(pending: FactorEnrollment): Promise<boolean> {
+    return this.run('putPendingEnrollment', (db) => mfa.putPendingEnrollment(db, pending));
+  }
   advanceLastStep(userId: string, factorId: string, next: number, to: number): Promise<boolean> {
     return this.run('advanceLastStep', (db) => mfa.advanceLastStep(db, userId, factorId, next, to));
   }
