@@ -116,6 +116,13 @@ test('account page: several passkeys per user, each named; one removed; the othe
   const t3 = await finish(pk, (JSON.parse(v3.body) as { redirect: string }).redirect);
   assert.equal(decodeJwt(t3.access_token).sub, u.id);
   assert.deepEqual(decodeJwt(t3.access_token)['amr'], ['hwk', 'user']);
+  // the audit trail names the step each sign-in ended with: the key as second factor, then as passkey alone
+  await node.services.audit.flush();
+  const signIns = (await node.services.store.tailAudit(50)).filter((e) => e.type === 'signin.succeeded' && e.actor === `user:${u.id}`).map((e) => e.data);
+  assert.deepEqual(signIns.slice(-2), [
+    { amr: ['pwd', 'hwk'], factor: 'webauthn' },
+    { amr: ['hwk', 'user'], factor: 'passkey' },
+  ]);
 
   // attack: a cloned key replaying a counter already seen is refused, and the key is suspended: the genuine copy no longer signs in either.
   const again = await flow();

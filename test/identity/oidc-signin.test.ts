@@ -192,11 +192,15 @@ test('e-mail code via the file outbox as second factor; attack: recovery code re
   assert.notEqual(code2, code1);
   const ok = await postForm(second.browser, asked.body, 'mfa', { factor: 'email', code: code2 });
   await consentAndReturn(second.browser, ok);
+  const lastSignIn = () => idp.audit.events.findLast((e) => e.type === 'signin.succeeded' && e.actor === `user:${user.id}`)?.data;
+  assert.deepEqual(lastSignIn(), { amr: ['pwd', 'otp'], factor: 'email' });
 
   // Recovery code: once, then never again.
   const third = await signInWithPassword('mail@example.test');
   const rc = await postForm(third.browser, third.r.body, 'mfa', { factor: 'recovery-code', code: recoveryCodes[0]! });
   await consentAndReturn(third.browser, rc);
+  // the same amr as a code by e-mail: only the factor tells the audit trail a recovery code was spent
+  assert.deepEqual(lastSignIn(), { amr: ['pwd', 'otp'], factor: 'recovery-code' });
   const fourth = await signInWithPassword('mail@example.test');
   const reuse = await postForm(fourth.browser, fourth.r.body, 'mfa', { factor: 'recovery-code', code: recoveryCodes[0]! });
   assert.equal(reuse.status, 401);

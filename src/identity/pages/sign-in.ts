@@ -297,7 +297,7 @@ export class SignInPages {
           this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-failed', actor: `user:${st.userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { factor: f.id } });
           return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
         }
-        return this.finish(req, res, uid, st, [...st.amr, ...f.amr], true);
+        return this.finish(req, res, uid, st, [...st.amr, ...f.amr], true, f.id);
       }
       case 'enroll':
         return this.enroll(uid, st, body, ip, csrf);
@@ -328,7 +328,7 @@ export class SignInPages {
         }
         if (!r.userVerified) return { json: { error: 'this passkey did not verify you (PIN or biometric)' }, status: 401 };
         // A user-verifying passkey is two factors in one (possession and PIN or biometric).
-        return this.finishJson(req, res, { userId: r.userId, at: this.d.clock.now() }, ['hwk', 'user'], true);
+        return this.finishJson(req, res, { userId: r.userId, at: this.d.clock.now() }, ['hwk', 'user'], true, 'passkey');
       }
       case 'webauthn/options':
         if (st?.stage !== 'mfa') return { json: { error: 'sign in first' }, status: 400 };
@@ -343,7 +343,7 @@ export class SignInPages {
           this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-failed', actor: `user:${st.userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { factor: 'webauthn' } });
           throw e;
         }
-        return this.finishJson(req, res, st, [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])], true);
+        return this.finishJson(req, res, st, [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])], true, 'webauthn');
       }
       case 'webauthn/register-options': {
         if (st?.stage !== 'enroll') return { json: { error: 'sign in first' }, status: 400 };
@@ -569,7 +569,13 @@ export class SignInPages {
     throw e;
   }
 
-  private async finish(req: IncomingMessage, res: ServerResponse, uid: string, st: Pick<SignInState, 'userId' | 'at' | 'browser'>, amr: string[], mfa: boolean): Promise<Outcome> {
+  /**
+   * Ends the sign-in as `user` with these `amr`. `factor` names the second step used
+   * (`totp`, `email`, `sms`, `recovery-code`, `webauthn`, or `passkey` when it was the only
+   * step), recorded in `signin.succeeded`: `amr` alone does not tell a recovery code from a
+   * TOTP code (both `otp`).
+   */
+  private async finish(req: IncomingMessage, res: ServerResponse, uid: string, st: Pick<SignInState, 'userId' | 'at' | 'browser'>, amr: string[], mfa: boolean, factor?: string): Promise<Outcome> {
     let user: UserRecord;
     try {
       user = await this.stillAllowed(st);
@@ -578,13 +584,13 @@ export class SignInPages {
       return { page: this.loginPage(uid, await this.d.csrf.tokenFor(uid), messageOf(e), e instanceof PortcullisError ? e.status : 500) };
     }
     await this.d.ephemeral.delete(this.stateKey(uid));
-    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${user.id}`, data: { amr } });
+    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${user.id}`, data: { amr, ...(factor ? { factor } : {}) } });
     await this.d.oidc.provider.interactionFinished(req, res, { ...this.d.oidc.loginResult(user, [...new Set(amr)], mfa), browser: st.browser }, { mergeWithLastSubmission: false });
     return { done: true };
   }
 
   /** As finish, for WebAuthn (JSON); a passkey alone proves the user here, so binds this browser. */
-  private async finishJson(req: IncomingMessage, res: ServerResponse, st: Pick<SignInState, 'userId' | 'at' | 'browser'>, amr: string[], mfa: boolean): Promise<Outcome> {
+  private async finishJson(req: IncomingMessage, res: ServerResponse, st: Pick<SignInState, 'userId' | 'at' | 'browser'>, amr: string[], mfa: boolean, factor: string): Promise<Outcome> {
     let user: UserRecord;
     try {
       user = await this.stillAllowed(st);
@@ -595,7 +601,7 @@ export class SignInPages {
     }
     const details = await this.d.oidc.provider.interactionDetails(req, res);
     await this.d.ephemeral.delete(this.stateKey(details.uid));
-    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${user.id}`, data: { amr } });
+    this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${user.id}`, data: { amr, ...(factor ? { factor } : {}) } });
     const browser = st.browser ?? bindBrowser(res, details.uid, this.secure);
     const redirect = await this.d.oidc.provider.interactionResult(req, res, { ...this.d.oidc.loginResult(user, [...new Set(amr)], mfa), browser }, { mergeWithLastSubmission: false });
     return { json: { redirect } };
