@@ -588,7 +588,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
         logger,
         metrics: s.metrics,
         ...(opts.gatewayThread?.gate ? { gate: opts.gatewayThread.gate } : localGate ? { gate: localGate } : {}),
-        connectionSteps: (route) => certificateSteps(route, { pki: s.pki, clock: s.clock, findApp: (id) => s.apps.find(id), resolve: (f) => resolveIn(s.dir, f), logger }),
+        connectionSteps: (route) => certificateSteps(route, { pki: s.pki, clock: s.clock, findApp: (id) => s.apps.find(id), resolve: (f) => resolveIn(s.dir, f), logger, audit: s.audit }),
         steps: (route) => messageSteps(route),
       });
       const server = serverTls

@@ -20,6 +20,7 @@ import { createHash, type X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import type { AuditSink } from '../audit/sink.js';
 import type { Clock } from '../core/clock.js';
 import type { ClientCertificateRequirement, RouteConfig } from '../core/config/schema.js';
 import { fsErrorText, PortcullisError } from '../core/errors.js';
@@ -207,6 +208,8 @@ export interface CertificateStepsDeps extends Omit<ClientCertificateDeps, 'ancho
   resolve(file: string): string;
   /** Where a CRL file the route cannot use is reported (which file and why), so the refusals it causes are explained. */
   logger?: Logger;
+  /** Where a partner CRL gone stale is recorded (`cert.partner-crl-stale`, once per CRL). */
+  audit?: AuditSink;
 }
 
 /**
@@ -220,8 +223,13 @@ export function certificateSteps(route: RouteConfig, d: CertificateStepsDeps): P
   const steps: PolicyStep[] = [];
   const cc = route.require.clientCertificate;
   if (cc !== undefined) {
-    const { logger, resolve, ...deps } = d;
-    const { anchors, revocation } = clientCertificateFiles(route.name, cc, resolve, () => d.clock.now(), logger);
+    const { logger, resolve, audit, ...deps } = d;
+    const onStale =
+      audit === undefined
+        ? undefined
+        : (file: string, nextUpdate: number): void =>
+            audit.record({ time: d.clock.now(), type: 'cert.partner-crl-stale', actor: 'system', clientId: null, route: route.name, reason: 'cert.revocation-unknown', data: { file, nextUpdate } });
+    const { anchors, revocation } = clientCertificateFiles(route.name, cc, resolve, () => d.clock.now(), logger, onStale);
     steps.push(clientCertificateStep(cc, { ...deps, ...(anchors ? { anchors, anchorsKey: `bundle:${cc.caBundle}` } : {}), ...(revocation ? { revocation } : {}) }));
   }
   return steps;
@@ -232,7 +240,8 @@ export function certificateSteps(route: RouteConfig, d: CertificateStepsDeps): P
  * `caBundle` and the lookup over its `crls`. Each error names the route, the setting and
  * the file (unreadable: `config.not-found`; no certificate or no CRL in it:
  * `config.invalid`), so start and `config check` refuse the same files alike. A CRL file
- * that cannot be used (no nextUpdate, unreadable later, …) is reported to `logger`.
+ * that cannot be used (no nextUpdate, unreadable later, …) is reported to `logger`; a CRL
+ * gone stale to `logger` and `onStale`, once per CRL.
  *
  * @example const { anchors, revocation } = clientCertificateFiles(route.name, cc, (f) => resolveIn(dir, f), () => clock.now(), logger);
  */
@@ -242,6 +251,7 @@ export function clientCertificateFiles(
   resolve: (file: string) => string,
   now: () => number,
   logger?: Logger,
+  onStale?: (file: string, nextUpdate: number) => void,
 ): { anchors?: Uint8Array[]; revocation?: RevocationLookup } {
   let anchors: Uint8Array[] | undefined;
   if (cc.caBundle !== undefined) {
@@ -264,6 +274,7 @@ export function clientCertificateFiles(
       now,
       logger,
       `routes ${routeName}: require.clientCertificate.crls`,
+      onStale,
     );
   }
   return { ...(anchors ? { anchors } : {}), ...(revocation ? { revocation } : {}) };

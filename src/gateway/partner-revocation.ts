@@ -4,6 +4,7 @@
  * CRLs only (revocation-lookup.ts); a certificate whose issuer has no current, valid
  * CRL is `unknown`, which the verifier refuses (fail closed).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { fsErrorText, PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -45,19 +46,42 @@ function stamp(f: CrlFile): string {
  * the anchor, `leaf` only the end-entity certificate. At start, a file that cannot be read
  * throws `config.not-found` and one that holds no CRL `config.invalid`, naming `where`
  * (the setting) and the file; a file that becomes so later makes every status `unknown`.
+ * A CRL past its nextUpdate leaves its issuer's certificates `unknown` (refused); the
+ * first lookup that meets it logs a warning and calls `onStale` with the file's name,
+ * once per CRL (by its bytes), however many requests it refuses.
  * @example crlFilesRevocationLookup([{ name: 'partner.crl', path: '/etc/portcullis/partner.crl' }], 'chain', () => clock.now())
  */
-export function crlFilesRevocationLookup(files: readonly CrlFile[], mode: 'chain' | 'leaf', now: () => number, logger?: Logger, where = 'require.clientCertificate.crls'): RevocationLookup {
-  const load = (): RevocationLookup =>
-    crlRevocationLookup(
-      files.flatMap((f) => {
-        const crls = readCrls(f, where);
-        // a CRL that vouches for nothing leaves its issuer's certificates `unknown` (refused): the operator is told which and why
-        for (const reason of crls.map(crlUnusable)) if (reason !== null) logger?.warn({ file: f.name, reason }, `${where}: a CRL in ${f.name} cannot be used (${reason}); its issuer's certificates are refused`);
-        return crls;
-      }),
+export function crlFilesRevocationLookup(
+  files: readonly CrlFile[],
+  mode: 'chain' | 'leaf',
+  now: () => number,
+  logger?: Logger,
+  where = 'require.clientCertificate.crls',
+  onStale?: (file: string, nextUpdate: number) => void,
+): RevocationLookup {
+  // SHA-256 of every stale CRL reported (a file re-read with the same CRL is not reported again)
+  const reported = new Set<string>();
+  const load = (): RevocationLookup => {
+    const read = files.flatMap((f) => {
+      const crls = readCrls(f, where);
+      // a CRL that vouches for nothing leaves its issuer's certificates `unknown` (refused): the operator is told which and why
+      for (const reason of crls.map(crlUnusable)) if (reason !== null) logger?.warn({ file: f.name, reason }, `${where}: a CRL in ${f.name} cannot be used (${reason}); its issuer's certificates are refused`);
+      return crls.map((der) => ({ file: f.name, der }));
+    });
+    return crlRevocationLookup(
+      read.map((c) => c.der),
       now,
+      (i, nextUpdate) => {
+        const { file, der } = read[i]!;
+        const id = createHash('sha256').update(der).digest('hex');
+        if (reported.has(id)) return;
+        reported.add(id);
+        const at = new Date(nextUpdate).toISOString();
+        logger?.warn({ file, nextUpdate: at }, `${where}: a CRL in ${file} is past its nextUpdate (${at}); its issuer's certificates are refused until the file holds a current CRL`);
+        onStale?.(file, nextUpdate);
+      },
     );
+  };
   let stamps: string;
   try {
     stamps = files.map(stamp).join('|');

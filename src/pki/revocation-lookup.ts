@@ -134,10 +134,16 @@ export function crlUnusable(der: Uint8Array): string | null {
  * current CRL of that issuer is at hand. A CRL that names the issuer but cannot be
  * used (the issuer lacks cRLSign, no nextUpdate, no or a critical CRL number, a critical extension
  * Portcullis does not process, a bad signature, out of date) does not vouch for anything.
- * @example crlRevocationLookup([crlDer], () => clock.now())
+ * `onStale` is told of a CRL of the certificate's issuer, correctly signed, that is past
+ * its nextUpdate (by its index in `crls`), on every lookup that meets it: the caller says
+ * so once.
+ * @example crlRevocationLookup([crlDer], () => clock.now(), (i) => warnOnce(i))
  */
-export function crlRevocationLookup(crls: ReadonlyArray<Uint8Array>, now: () => number): RevocationLookup {
-  const parsed = crls.map(parseCrl).filter((c): c is ParsedCrl => c !== null && c.unusable === null);
+export function crlRevocationLookup(crls: ReadonlyArray<Uint8Array>, now: () => number, onStale?: (index: number, nextUpdate: number) => void): RevocationLookup {
+  const parsed = crls.flatMap((der, index) => {
+    const c = parseCrl(der);
+    return c !== null && c.unusable === null ? [{ ...c, index }] : [];
+  });
   // whether an issuer signed a CRL is a fact about bytes: verified once per pair, as the gateway asks on every request
   const signedBy = parsed.map(() => new WeakMap<ParsedCertificate, boolean>());
   return (cert: ParsedCertificate, issuer: ParsedCertificate): RevocationStatus => {
@@ -150,7 +156,11 @@ export function crlRevocationLookup(crls: ReadonlyArray<Uint8Array>, now: () => 
       if (signed === undefined) signedBy[i]!.set(issuer, (signed = verifySignature(issuer.spki, crl.sigOid, crl.tbs, crl.signature)));
       if (!signed) continue;
       const t = now();
-      if (crl.thisUpdate > t || crl.nextUpdate < t) continue;
+      if (crl.thisUpdate > t) continue;
+      if (crl.nextUpdate < t) {
+        onStale?.(crl.index, crl.nextUpdate);
+        continue;
+      }
       if (crl.revoked.has(cert.serial)) return 'revoked';
       status = 'good';
     }
