@@ -284,9 +284,11 @@ function validatePath(path: ParsedCertificate[], o: VerifyChainOptions): void {
     if (!leafEku || !leafEku.includes(o.eku)) throw fail('cert.wrong-usage', `the certificate is not valid for ${o.eku === EKU.clientAuth ? 'client' : 'this'} authentication`);
     // CA/B BR 7.1.2.7.10: an end-entity certificate names its purposes, never "any purpose"
     if (leafEku.includes(EKU.any)) throw fail('cert.wrong-usage', 'the certificate allows any extended key usage');
-    for (const ca of path.slice(1, anchorIdx)) {
+    // the anchor too: its EKU restricts what it vouches for, as its name constraints, path length and keyUsage do
+    // (a partner CA for TLS servers only must not admit client certificates; openssl verify -purpose refuses it alike)
+    for (const [k, ca] of path.slice(1).entries()) {
       const e = decode(() => extKeyUsageOf(ca));
-      if (e && !e.includes(o.eku) && !e.includes(EKU.any)) throw fail('cert.wrong-usage', 'an intermediate does not allow this usage');
+      if (e && !e.includes(o.eku) && !e.includes(EKU.any)) throw fail('cert.wrong-usage', k + 1 === anchorIdx ? 'the trust anchor does not allow this usage' : 'an intermediate does not allow this usage');
     }
   }
   if (o.expectedName) {
