@@ -12,7 +12,7 @@ export function registerCa(program: Command): void {
   const ca = program.command('ca').description('the built-in certificate authority');
   withDirOptions(ca.command('export'))
     .description('print the root CA certificate (PEM), the trust anchor for clients')
-    .option('--out <file>', 'write it to a file instead')
+    .option('--out <file>', 'write it to this new file instead (never over an existing file or a symlink)')
     .option('--chain', 'the issuing intermediate followed by the root')
     .action(
       action(async (o: NodeOptions & { out?: string; chain?: boolean }) => {
@@ -21,7 +21,7 @@ export function registerCa(program: Command): void {
         const s = await openCoreServices(loadFor(o), { logger: silentLogger });
         try {
           const pem = o.chain ? s.pki.issuing().chainPem : s.pki.rootPem();
-          if (o.out) writeOptionFile('--out', o.out, pem, { mode: 0o644 });
+          if (o.out) writeOptionFile('--out', o.out, pem, 0o644);
           else process.stdout.write(pem);
         } finally {
           await s.ephemeral.close();

@@ -7,9 +7,10 @@
  * (`escapeControls`): through printTable, printLine and reportError in plain output, and
  * as `\uXXXX` escapes in JSON output, which stays JSON with the same values.
  */
-import { readFileSync, writeFileSync, type WriteFileOptions } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { escapeControls } from '../core/control-chars.js';
 import { fsErrorText, PortcullisError } from '../core/errors.js';
+import { createFileOnceSync } from '../core/files.js';
 
 export { escapeControls };
 
@@ -33,12 +34,28 @@ export function readOptionFile(flag: string, file: string): string {
   }
 }
 
-/** Writes the file a command-line option names; a failure is `request.invalid` naming the option. */
-export function writeOptionFile(flag: string, file: string, data: string | Buffer, options: WriteFileOptions): void {
+/**
+ * Creates the file a command-line option names (`mode`), whole and fsynced, never over an
+ * existing file nor through a symlink planted at its name (as `cert … --out-dir` and `init`);
+ * either, or a failure to write, is `request.invalid` naming the option and the file.
+ */
+export function writeOptionFile(flag: string, file: string, data: string | Buffer, mode: number): void {
+  let created: boolean;
   try {
-    writeFileSync(file, data, options);
+    created = createFileOnceSync(file, data, mode);
   } catch (e) {
     throw new CliError('request.invalid', `${flag} ${file}: ${fsErrorText(e)}`);
+  }
+  if (created) return;
+  if (isSymlink(file)) throw new CliError('request.invalid', `${flag} ${file}: is a symbolic link (not followed); remove it or choose another file`);
+  throw new CliError('request.invalid', `${flag} ${file}: ${fsErrorText({ code: 'EEXIST' })}`);
+}
+
+function isSymlink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
   }
 }
 
