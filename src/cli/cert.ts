@@ -27,11 +27,24 @@ interface Issued {
 }
 
 /**
+ * The serial the admin API answered, checked before it names a file: 2 to 40 hex digits
+ * (RFC 5280: at most 20 octets), as the node itself accepts them. Anything else (`../x`,
+ * a `/`, a non-string) from a broken or hostile node would put a file outside --out-dir:
+ * `internal` (an answer the node never gives), naming the answer, before anything is written.
+ */
+function checkedSerial(serial: unknown): string {
+  if (typeof serial === 'string' && /^[0-9a-fA-F]{2,40}$/.test(serial)) return serial;
+  const shown = typeof serial !== 'string' ? typeof serial : serial.length > 50 ? `${JSON.stringify(serial.slice(0, 50))}…` : JSON.stringify(serial);
+  throw new CliError('internal', `the admin API answered serial ${shown}, not 2 to 40 hex digits: no file was written to --out-dir; find the certificate with portcullis cert list`);
+}
+
+/**
  * Writes <serial>.pem and .chain.pem (0644) and, for a generated key, .key and .p12 (0600)
  * into `dir`, each whole or not at all and fsynced, never over a file already there. The
  * certificate is issued by then: a failure names the file and the serial to revoke.
  */
 function writeIssued(dir: string, c: Issued): string[] {
+  const serial = checkedSerial(c.serial);
   const out: string[] = [];
   const w = (name: string, data: string | Buffer, mode = 0o644) => {
     const f = join(dir, name);
@@ -41,13 +54,13 @@ function writeIssued(dir: string, c: Issued): string[] {
     } catch (e) {
       why = fsErrorText(e);
     }
-    if (why !== undefined) throw new CliError('request.invalid', `--out-dir ${f}: ${why}; certificate ${c.serial} was issued: revoke it (portcullis cert revoke ${c.serial}) and issue again`);
+    if (why !== undefined) throw new CliError('request.invalid', `--out-dir ${f}: ${why}; certificate ${serial} was issued: revoke it (portcullis cert revoke ${serial}) and issue again`);
     out.push(f);
   };
-  w(`${c.serial}.pem`, c.certificate);
-  w(`${c.serial}.chain.pem`, c.chain);
-  if (c.private_key) w(`${c.serial}.key`, c.private_key, 0o600);
-  if (c.pkcs12) w(`${c.serial}.p12`, Buffer.from(c.pkcs12, 'base64'), 0o600);
+  w(`${serial}.pem`, c.certificate);
+  w(`${serial}.chain.pem`, c.chain);
+  if (c.private_key) w(`${serial}.key`, c.private_key, 0o600);
+  if (c.pkcs12) w(`${serial}.p12`, Buffer.from(c.pkcs12, 'base64'), 0o600);
   return out;
 }
 

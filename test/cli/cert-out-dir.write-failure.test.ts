@@ -30,13 +30,15 @@ describe('CLI: cert issue --out-dir when writing the files fails', () => {
   let adminUrl: string;
   /** runs while the CLI waits for the admin API's answer */
   let onIssue: () => void = () => undefined;
+  /** what the stand-in admin API answers */
+  let answer: Record<string, unknown> = ISSUED;
   before(async () => {
     dir = (await initDir(join(root, 'node'))).dir;
     server = createServer((req, res) => {
       req.resume();
       req.on('end', () => {
         onIssue();
-        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(ISSUED));
+        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -82,5 +84,42 @@ describe('CLI: cert issue --out-dir when writing the files fails', () => {
     assert.equal(statSync(join(out, `${ISSUED.serial}.pem`)).mode & 0o777, 0o644);
     assert.equal(statSync(join(out, `${ISSUED.serial}.key`)).mode & 0o777, 0o600);
     assert.deepEqual(readdirSync(out).sort(), [`${ISSUED.serial}.chain.pem`, `${ISSUED.serial}.key`, `${ISSUED.serial}.pem`]);
+  });
+
+  // Attack: the file names are built from the serial the admin API answers. A broken or
+  // hostile node (or whatever answers at --admin-url) answering `../../x` had the CLI write
+  // the certificate and the generated private key outside --out-dir. The serial must be
+  // 2 to 40 hex digits (RFC 5280: at most 20 octets), as the node itself requires, before
+  // it names a file; nothing is written otherwise.
+  let n = 0;
+  for (const serial of ['../../x', 'ab/cd', '..', '', 'a'.repeat(41), 'ABCD\n', 42]) {
+    test(`attack: the admin API answers serial ${JSON.stringify(serial)} → error: internal naming the answer, exit 1, no file written anywhere`, async () => {
+      const base = join(root, `serial-${n++}`);
+      const out = join(base, 'a', 'out');
+      onIssue = () => undefined;
+      answer = { ...ISSUED, serial };
+      try {
+        const r = await issue(out);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stdout, '');
+        assert.equal(r.stderr, `error: internal: the admin API answered serial ${typeof serial === 'string' ? JSON.stringify(serial) : typeof serial}, not 2 to 40 hex digits: no file was written to --out-dir; find the certificate with portcullis cert list\n`);
+        assert.deepEqual(readdirSync(base, { recursive: true }).sort(), ['a', join('a', 'out')]);
+      } finally {
+        answer = ISSUED;
+      }
+    });
+  }
+
+  test('attack: cert renew --out-dir checks the serial the admin API answers the same way', async () => {
+    const out = join(root, 'renew', 'out');
+    answer = { ...ISSUED, serial: '../../renewed' };
+    try {
+      const r = await runCli(['cert', 'renew', '0a1b', '--out-dir', out, '--dir', dir, '--admin-url', adminUrl], {}, 60_000);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, 'error: internal: the admin API answered serial "../../renewed", not 2 to 40 hex digits: no file was written to --out-dir; find the certificate with portcullis cert list\n');
+      assert.deepEqual(readdirSync(join(root, 'renew'), { recursive: true }), ['out']);
+    } finally {
+      answer = ISSUED;
+    }
   });
 });
