@@ -5,13 +5,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { decodeJwt } from 'jose';
 import { UserCreated, UserList, UserResponse, UserSessionList } from '../../src/http/admin/user-schemas.js';
 import { Browser, csrfOf } from '../support/oidc-harness.js';
 import { enrolTotp, registerOidcApp, signIn, startOidcNode, type OidcApp } from '../support/oidc-node.js';
 import type { TestNode } from '../support/portcullis.js';
-import { CLI, cliEnv } from '../cli/run.js';
+import { runCli, type CliResult } from '../cli/run.js';
 
 const AUD = 'https://api.example.test';
 const PASSWORD = 'plum tractor velvet orbit';
@@ -177,17 +176,8 @@ describe('admin API: users', () => {
   });
 });
 
-function cli(args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args, '--dir', node.dir, '--admin-url', node.urls.admin!], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
-  });
+function cli(args: string[], stdin?: string): Promise<CliResult> {
+  return runCli([...args, '--dir', node.dir, '--admin-url', node.urls.admin!], {}, { stdin: stdin ?? '' });
 }
 
 describe('CLI: portcullis user', () => {

@@ -10,12 +10,11 @@
  * SIGXFSZ, so the first write of a byte fails with EFBIG after the file was created.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { tempDir } from '../admin/node.js';
-import { CLI, cliEnv, runCli, type CliResult } from './run.js';
+import { runCli, type CliResult } from './run.js';
 import { DEFAULT_CONFIG } from '../../src/init.js';
 
 const root = tempDir('portcullis-init-interrupted-');
@@ -23,15 +22,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 /** `portcullis init --dir DIR` with a file size limit of 0 bytes. */
 function initWithoutDiskSpace(dir: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', 'ulimit -f 0 && exec "$@"', 'sh', process.execPath, '--import', 'tsx', CLI, 'init', '--dir', dir], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(['init', '--dir', dir], {}, { shellSetup: 'ulimit -f 0' });
 }
 
 const MASTER_KEY = `${Buffer.alloc(32, 7).toString('base64')}\n`;

@@ -21,10 +21,25 @@ export interface CliResult {
   stderr: string;
 }
 
-/** @param timeoutMs kill the CLI and fail after this long (a command that hangs fails instead of blocking the run) */
-export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs?: number): Promise<CliResult> {
+export interface RunCliOptions {
+  /** kill the CLI and fail after this long (a command that hangs fails instead of blocking the run) */
+  timeoutMs?: number;
+  /** written to the CLI's stdin, which then ends; without it stdin is /dev/null */
+  stdin?: string | Buffer;
+  /** a shell command run first in a `sh` that then execs the CLI, which inherits what it set: `ulimit -f 0` */
+  shellSetup?: string;
+}
+
+/**
+ * @param options the options, or (as most callers give it) just `timeoutMs`
+ * @example await runCli(['user', 'add', 'a@example.test', ...opts], {}, { stdin: `${password}\n` })
+ */
+export function runCli(args: string[], env: Record<string, string> = {}, options: number | RunCliOptions = {}): Promise<CliResult> {
+  const { timeoutMs, stdin, shellSetup } = typeof options === 'number' ? { timeoutMs: options } : options;
   return new Promise((resolve, reject) => {
-    const child = spawnCli(args, env);
+    const argv = [process.execPath, '--import', 'tsx', CLI, ...args];
+    const [command, ...rest] = shellSetup === undefined ? argv : ['sh', '-c', `${shellSetup} && exec "$@"`, 'sh', ...argv];
+    const child = spawn(command!, rest, { cwd: ROOT, env: cliEnv(env), stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const timer =
@@ -41,6 +56,9 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // a CLI that ends before reading all of it closes the pipe: that is its answer, not a test failure
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(stdin);
   });
 }
 

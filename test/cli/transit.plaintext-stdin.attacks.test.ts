@@ -6,10 +6,9 @@
  * puts nothing of it on the command line.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { startTestNode, type TestNode } from '../admin/node.js';
-import { CLI, cliEnv, type CliResult } from './run.js';
+import { runCli, type CliResult } from './run.js';
 
 let t: TestNode;
 before(async () => {
@@ -18,16 +17,7 @@ before(async () => {
 after(() => t.close());
 
 function cli(args: string[], stdin: string | Buffer = ''): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args, '--dir', t.dir, '--admin-url', t.admin], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+  return runCli([...args, '--dir', t.dir, '--admin-url', t.admin], {}, { stdin });
 }
 
 // bytes that are not UTF-8 and end in a newline: taken as they are, nothing trimmed
