@@ -12,7 +12,7 @@ export function registerCa(program: Command): void {
   const ca = program.command('ca').description('the built-in certificate authority');
   withDirOptions(ca.command('export'))
     .description('print the root CA certificate (PEM), the trust anchor for clients')
-    .option('--out <file>', 'write it to this new file instead (never over an existing file or a symlink)')
+    .option('--out <file>', 'write it to this file instead (replaced whole; never through a symlink)')
     .option('--chain', 'the issuing intermediate followed by the root')
     .action(
       action(async (o: NodeOptions & { out?: string; chain?: boolean }) => {

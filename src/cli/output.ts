@@ -7,10 +7,10 @@
  * (`escapeControls`): through printTable, printLine and reportError in plain output, and
  * as `\uXXXX` escapes in JSON output, which stays JSON with the same values.
  */
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { escapeControls } from '../core/control-chars.js';
 import { fsErrorText, PortcullisError } from '../core/errors.js';
-import { createFileOnceSync } from '../core/files.js';
+import { replaceFileSync } from '../core/files.js';
 
 export { escapeControls };
 
@@ -35,27 +35,24 @@ export function readOptionFile(flag: string, file: string): string {
 }
 
 /**
- * Creates the file a command-line option names (`mode`), whole and fsynced, never over an
- * existing file nor through a symlink planted at its name (as `cert … --out-dir` and `init`);
- * either, or a failure to write, is `request.invalid` naming the option and the file.
+ * Writes the file a command-line option names (`mode`), whole and fsynced, replacing a
+ * regular file there at once (a reader sees the old or the new one), never through a
+ * symlink planted at its name nor over a directory; either, or a failure to write, is
+ * `request.invalid` naming the option and the file.
  */
 export function writeOptionFile(flag: string, file: string, data: string | Buffer, mode: number): void {
-  let created: boolean;
+  let existing: Stats | undefined;
   try {
-    created = createFileOnceSync(file, data, mode);
+    existing = lstatSync(file);
+  } catch {
+    existing = undefined;
+  }
+  if (existing?.isSymbolicLink()) throw new CliError('request.invalid', `${flag} ${file}: is a symbolic link (not followed); remove it or choose another file`);
+  if (existing && !existing.isFile()) throw new CliError('request.invalid', `${flag} ${file}: exists and is not a regular file`);
+  try {
+    replaceFileSync(file, data, mode);
   } catch (e) {
     throw new CliError('request.invalid', `${flag} ${file}: ${fsErrorText(e)}`);
-  }
-  if (created) return;
-  if (isSymlink(file)) throw new CliError('request.invalid', `${flag} ${file}: is a symbolic link (not followed); remove it or choose another file`);
-  throw new CliError('request.invalid', `${flag} ${file}: ${fsErrorText({ code: 'EEXIST' })}`);
-}
-
-function isSymlink(file: string): boolean {
-  try {
-    return lstatSync(file).isSymbolicLink();
-  } catch {
-    return false;
   }
 }
 

@@ -3,7 +3,7 @@
  * written and fsynced before anyone relies on them.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { fsErrorText } from './errors.js';
 
@@ -58,6 +58,31 @@ export function createFileOnceSync(path: string, content: string | Uint8Array, m
     if (process.platform !== 'win32') throw e;
   }
   return true;
+}
+
+/**
+ * Writes `path` whole or not at all, replacing a regular file there: a temporary file
+ * beside it (exclusive, `mode`), written and fsynced, renamed over `path`, the directory
+ * fsynced. A reader sees the old file or the new one, never a part. Never writes through
+ * a symlink at `path` (rename replaces names, not what they point to), but callers that
+ * must not replace a link either check it first (`writeOptionFile`).
+ *
+ * @example replaceFileSync(out, pem, 0o644)
+ */
+export function replaceFileSync(path: string, content: string | Uint8Array, mode = 0o600): void {
+  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  try {
+    writeNewFileSync(tmp, content, mode);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  try {
+    fsyncDirectoryOf(path);
+  } catch (e) {
+    if (process.platform !== 'win32') throw e;
+  }
 }
 
 /**

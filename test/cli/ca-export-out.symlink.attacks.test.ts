@@ -2,9 +2,10 @@
  * Attack: `portcullis ca export --out PATH` wrote with writeFileSync, which follows a
  * symlink at PATH and truncates what is there: whoever can plant `PATH -> ~/.ssh/authorized_keys`
  * (a shared or world-writable directory, a file name an operator's script uses) had the
- * operator (or root) overwrite the target with the CA certificate. The file is now created
- * like the other files the CLI writes (`cert … --out-dir`, `init`): whole, fsynced, never over
- * an existing file nor through a symlink; either is one typed line naming the file.
+ * operator (or root) overwrite the target with the CA certificate. The file is now written
+ * whole and fsynced under a temporary name, then renamed into place (an existing regular file
+ * is replaced; a re-run after a renewal is normal), never through a symlink; a symlink or a
+ * directory there is one typed line naming the file.
  */
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -47,13 +48,24 @@ describe('CLI: ca export --out', () => {
     assert.throws(() => lstatSync(target), { code: 'ENOENT' });
   });
 
-  test('--out names an existing file → error: request.invalid: already exists (EEXIST), the file unchanged (as cert --out-dir and init: never overwritten)', async () => {
-    const file = join(root, 'existing.pem');
-    writeFileSync(file, 'keep me\n');
-    const r = await exportTo(file);
+  test('--out names an existing file → replaced whole by the export (a re-run after a renewal), 0644, no temporary file left', async () => {
+    mkdirSync(join(root, 'again'));
+    const file = join(root, 'again', 'chain.pem');
+    writeFileSync(file, 'the old chain\n', { mode: 0o600 });
+    const r = await exportTo(file, '--chain');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(readFileSync(file, 'utf8'), /^-----BEGIN CERTIFICATE-----\n[^]*-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\n[^]*-----END CERTIFICATE-----\n$/);
+    assert.equal(statSync(file).mode & 0o777, 0o644);
+    assert.deepEqual(readdirSync(join(root, 'again')), ['chain.pem']);
+  });
+
+  test('--out names a directory → error: request.invalid: exists and is not a regular file; the directory left as it was', async () => {
+    const d = join(root, 'a-directory');
+    mkdirSync(d);
+    const r = await exportTo(d);
     assert.equal(r.code, 1, r.stderr);
-    assert.equal(r.stderr, `error: request.invalid: --out ${file}: already exists (EEXIST)\n`);
-    assert.equal(readFileSync(file, 'utf8'), 'keep me\n');
+    assert.equal(r.stderr, `error: request.invalid: --out ${d}: exists and is not a regular file\n`);
+    assert.deepEqual(readdirSync(d), []);
   });
 
   test('a new file: the root PEM (what DIR/ca.pem holds), 0644, no temporary file left', async () => {
