@@ -18,7 +18,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { systemClock, type Clock } from './core/clock.js';
 import { PortcullisError } from './core/errors.js';
 import { loadConfig, resolveIn, type LoadedConfig } from './core/config/load.js';
-import { isLoopbackListenHost, type Config } from './core/config/schema.js';
+import { isLoopbackAddress, type Config } from './core/config/schema.js';
 import { EventBus, type ClusterEvent } from './core/events.js';
 import type { EphemeralStore } from './core/ephemeral.js';
 import { createLogger, type Logger } from './core/logger.js';
@@ -158,7 +158,12 @@ function splitHostPort(hp: string): { host: string; port: number } {
   return { host: hp.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hp.slice(i + 1)) };
 }
 
-function listen(server: Server, hp: string, ephemeral: boolean): Promise<string> {
+/**
+ * Listens on `hp`; with `loopbackOnly` (the config key that asked for it) a listener whose
+ * bound address is not loopback is closed at once and start fails: a name such as
+ * `localhost` is the resolver's to answer (a hosts file may say 0.0.0.0), the bound address is not.
+ */
+function listen(server: Server, hp: string, ephemeral: boolean, loopbackOnly?: string): Promise<string> {
   const { host, port } = splitHostPort(hp);
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
@@ -169,6 +174,17 @@ function listen(server: Server, hp: string, ephemeral: boolean): Promise<string>
     server.listen(ephemeral ? 0 : port, host, () => {
       server.off('error', onError);
       const a = server.address() as AddressInfo;
+      // checked before the loop turns, so no connection is taken on that address
+      if (loopbackOnly !== undefined && !isLoopbackAddress(a.address)) {
+        server.close();
+        reject(
+          new PortcullisError(
+            'listen.failed',
+            `cannot listen on ${hp} (${loopbackOnly}): ${host} resolved to ${a.address}, which is not loopback, and this plane speaks plain HTTP only. Listen on a loopback IP address (127.0.0.1 or [::1]), fix what ${host} resolves to, or set admin.allowInsecureHttp: true if the path to it is private or already encrypted`,
+          ),
+        );
+        return;
+      }
       resolve(`${server instanceof TlsServer ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
     });
   });
@@ -613,8 +629,8 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
       const fastify = buildAdminPlane({ services: s, adminToken, health, ...(thread ? { moreMetrics: () => thread.metrics() } : {}) });
       await fastify.ready();
       servers.push({ name: 'admin', server: fastify.server, stop: () => fastify.close() });
-      urls.admin = await listen(fastify.server, config.listen.admin, opts.ephemeralPorts ?? false);
-      if (!isLoopbackListenHost(config.listen.admin)) logger.warn({ listen: config.listen.admin }, 'admin plane listens beyond loopback in plain HTTP (admin.allowInsecureHttp): the admin token crosses the network in clear');
+      urls.admin = await listen(fastify.server, config.listen.admin, opts.ephemeralPorts ?? false, config.admin.allowInsecureHttp ? undefined : 'listen.admin');
+      if (!isLoopbackAddress((fastify.server.address() as AddressInfo).address)) logger.warn({ listen: config.listen.admin }, 'admin plane listens beyond loopback in plain HTTP (admin.allowInsecureHttp): the admin token crosses the network in clear');
     }
     // (the main thread announces the gateway thread's listener with its own)
     if (!inThread) for (const [name, url] of Object.entries(urls)) logger.info({ plane: name, url }, `${name} plane listening on ${url}`);

@@ -3,7 +3,7 @@
  * generated reference (`docs/configuration.md`, `npm run docs`). Unknown keys are
  * rejected everywhere (strict objects); durations and sizes are parsed into numbers.
  */
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { formatDuration, parseDuration, parseSize } from '../duration.js';
 import { normalisePathPrefix } from '../../gateway/request-target.js';
@@ -107,6 +107,23 @@ const ipOrCidr = z.string().refine((v) => {
   const bits = v.slice(slash + 1);
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
 }, 'expected an IP address or CIDR block, e.g. 10.0.0.0/8');
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * Whether an IP address is loopback: 127.0.0.0/8 or ::1, in any spelling (`0:0:0:0:0:0:0:1`),
+ * IPv4-mapped too (`::ffff:127.0.0.1`, `::ffff:7f00:1`). A name (`localhost`) is not an address: false.
+ *
+ * @example
+ * isLoopbackAddress('::ffff:127.0.0.1'); // true
+ * isLoopbackAddress('0.0.0.0'); // false
+ */
+export function isLoopbackAddress(address: string): boolean {
+  const version = isIP(address);
+  return version !== 0 && LOOPBACK.check(address, version === 4 ? 'ipv4' : 'ipv6');
+}
 
 /**
  * Whether a `host:port` listen address is `localhost`, 127.0.0.0/8 or ::1 (bracketed or not,
@@ -310,7 +327,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       identity: hostPort.default('127.0.0.1:8080').describe('Identity plane: discovery, JWKS, token, revocation, introspection.'),
       gateway: hostPort.default('127.0.0.1:8443').describe('Gateway plane: the routes.'),
-      admin: hostPort.default('127.0.0.1:8081').describe('Admin plane: admin API, OpenAPI, metrics, health, in plain HTTP. An address other than loopback (127.0.0.0/8, `::1`, `localhost`) is refused unless `admin.allowInsecureHttp` is set: the admin token would cross the network in clear.'),
+      admin: hostPort.default('127.0.0.1:8081').describe('Admin plane: admin API, OpenAPI, metrics, health, in plain HTTP. An address other than loopback (127.0.0.0/8, `::1`, `localhost`) is refused unless `admin.allowInsecureHttp` is set: the admin token would cross the network in clear. For `localhost` the address it resolves to is checked when the plane starts: one beyond loopback stops the start with `listen.failed`.'),
     })
     .prefault({})
     .describe('Where each plane listens.'),
