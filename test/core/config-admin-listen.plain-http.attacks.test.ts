@@ -29,6 +29,15 @@ for (const admin of ['0.0.0.0:8081', '[::]:8081', '10.0.0.5:8081', '192.168.1.20
   });
 }
 
+// only loopback IP literals and the name localhost are loopback: a name that merely starts or
+// ends like one, a short or octal IPv4 form (which the resolver, not the config, would read),
+// an IPv4-compatible or NAT64 IPv6 form, and the unspecified address in any form are not
+for (const admin of ['localhost.:8081', 'localhost.evil.example:8081', 'evil-localhost:8081', '127.0.0.1.nip.io:8081', '127.1:8081', '0177.0.0.1:8081', '0x7f.0.0.1:8081', '2130706433:8081', '0:8081', '[::127.0.0.1]:8081', '[64:ff9b::7f00:1]:8081', '[::ffff:0.0.0.0]:8081', '[0:0:0:0:0:0:0:0]:8081', '[::2]:8081']) {
+  test(`attack: listen.admin ${admin} is not loopback → config.invalid naming listen.admin`, () => {
+    assert.match(configError({ listen: { admin } }), /^invalid configuration:\n {2}listen\.admin: /);
+  });
+}
+
 test('attack: a non-loopback listen.admin set through the environment is refused too', () => {
   assert.throws(
     () => validateConfig(applyEnvOverrides({}, { PORTCULLIS_LISTEN__ADMIN: '0.0.0.0:8081' })),
@@ -36,7 +45,7 @@ test('attack: a non-loopback listen.admin set through the environment is refused
   );
 });
 
-for (const admin of ['127.0.0.1:8081', '127.1.2.3:0', '[::1]:8081', 'localhost:8081', 'LOCALHOST:8081', '[::ffff:127.0.0.1]:8081']) {
+for (const admin of ['127.0.0.1:8081', '127.1.2.3:0', '127.255.255.255:8081', '[::1]:8081', 'localhost:8081', 'LOCALHOST:8081', '[::ffff:127.0.0.1]:8081', '[0:0:0:0:0:0:0:1]:8081', '[0::1]:8081', '[::FFFF:7f00:1]:8081', '[0:0:0:0:0:ffff:127.0.0.1]:8081']) {
   test(`loopback listen.admin ${admin} needs no opt-in`, () => {
     assert.equal(validateConfig({ listen: { admin } }).listen.admin, admin);
   });

@@ -126,8 +126,10 @@ export function isLoopbackAddress(address: string): boolean {
 }
 
 /**
- * Whether a `host:port` listen address is `localhost`, 127.0.0.0/8 or ::1 (bracketed or not,
- * IPv4-mapped too): a listener there is reached from this machine only.
+ * Whether a `host:port` listen address is `localhost` (any case, no trailing dot) or a loopback
+ * IP literal (`isLoopbackAddress`): a listener there is reached from this machine only. Any other
+ * name, and forms only a resolver reads as loopback (`127.1`, `0177.0.0.1`), are not. What
+ * `localhost` resolves to is checked against the bound address when the plane starts (app.ts).
  *
  * @example
  * isLoopbackListenHost('[::1]:8081'); // true
@@ -135,9 +137,7 @@ export function isLoopbackAddress(address: string): boolean {
  */
 export function isLoopbackListenHost(hostPort: string): boolean {
   const h = hostPort.slice(0, hostPort.lastIndexOf(':')).replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h === '::1') return true;
-  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
-  return isIP(v4) === 4 && v4.startsWith('127.');
+  return h === 'localhost' || isLoopbackAddress(h);
 }
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
