@@ -12,14 +12,18 @@
  * to propose one for DEK `<id>` wins the setting `envelope.successor.<id>`. The master
  * key is not kept in memory after `open` (an online `keys rotate-master` would otherwise
  * leave a running node wrapping new DEKs under the old one), so a successor is wrapped
- * under its predecessor DEK (`envelope.dek.<id>` = `<parentId>.<iv>.<ct>`); any node that
- * holds the predecessor unwraps it when it first meets it. The switch is audited
+ * under a key derived from its predecessor DEK for that successor alone (HKDF-SHA-256, the
+ * successor's id in `info`; `envelope.dek.<id>` = `<parentId>.h1.<iv>.<ct>`): the spent DEK
+ * itself does no AES-GCM encryption past its limit, and every proposal (a losing one too)
+ * is the one use of its own key. Any node that holds the predecessor unwraps the successor
+ * when it first meets it; a successor stored before this rule (`<parentId>.<iv>.<ct>`,
+ * wrapped under the predecessor itself) still opens. The switch is audited
  * (`keys.data-key-rotated`, the two data key ids) once in the cluster, by the node whose
  * proposal won, in the transaction that records the switch: a crash leaves both or
  * neither, and a switch whose audit event cannot be written is not made (the seal that
  * needed it fails closed).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { chainHash } from '../audit/trail.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
@@ -59,17 +63,49 @@ function open(key: Buffer, iv: Buffer, ct: Buffer, aad: string): Buffer {
   }
 }
 
-/** A wrapped data key: `<iv>.<ct>` under the master key, or `<parentId>.<iv>.<ct>` under its predecessor DEK. */
-export function parseWrappedDek(wrapped: string): { parent?: string; iv: Buffer; ct: Buffer } | undefined {
+/** The tag of a successor wrapped under a key derived from its predecessor (`successorWrapKey`). */
+const DERIVED = 'h1';
+
+export interface WrappedDek {
+  /** The predecessor DEK's id, for a successor; absent for a DEK under the master key. */
+  parent?: string;
+  /** Wrapped under `successorWrapKey(predecessor, id)`, not under the predecessor itself (a successor stored before that rule). */
+  derived?: true;
+  iv: Buffer;
+  ct: Buffer;
+}
+
+/**
+ * A wrapped data key: `<iv>.<ct>` under the master key, `<parentId>.h1.<iv>.<ct>` under a key
+ * derived from its predecessor DEK, or `<parentId>.<iv>.<ct>` under the predecessor itself (stored before).
+ */
+export function parseWrappedDek(wrapped: string): WrappedDek | undefined {
   const parts = wrapped.split('.');
   if (parts.length === 2 && parts[0] && parts[1]) return { iv: Buffer.from(parts[0], 'base64url'), ct: Buffer.from(parts[1], 'base64url') };
   if (parts.length === 3 && DEK_ID.test(parts[0]!) && parts[1] && parts[2]) return { parent: parts[0]!, iv: Buffer.from(parts[1], 'base64url'), ct: Buffer.from(parts[2], 'base64url') };
+  if (parts.length === 4 && DEK_ID.test(parts[0]!) && parts[1] === DERIVED && parts[2] && parts[3]) return { parent: parts[0]!, derived: true, iv: Buffer.from(parts[2], 'base64url'), ct: Buffer.from(parts[3], 'base64url') };
   return undefined;
 }
 
+/**
+ * The key that wraps successor `id` of a data key: HKDF-SHA-256 of the predecessor, for this
+ * successor id only. The predecessor has sealed its limit of values when a successor is made,
+ * so the wrap must not be one more AES-GCM encryption under it (NIST SP 800-38D §8.3 counts
+ * every invocation); each derived key encrypts one thing.
+ */
+function successorWrapKey(predecessor: Buffer, id: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', predecessor, Buffer.alloc(0), `portcullis envelope successor ${id}`, 32));
+}
+
 /** Unwraps data key `id` with `key` (the master key, or its predecessor DEK for a chained one). */
-export function unwrapDek(key: Buffer, id: string, w: { iv: Buffer; ct: Buffer }): Buffer {
-  return open(key, w.iv, w.ct, dekSetting(id));
+export function unwrapDek(key: Buffer, id: string, w: WrappedDek): Buffer {
+  if (!w.derived) return open(key, w.iv, w.ct, dekSetting(id));
+  const wrapKey = successorWrapKey(key, id);
+  try {
+    return open(wrapKey, w.iv, w.ct, dekSetting(id));
+  } finally {
+    wrapKey.fill(0);
+  }
 }
 
 interface DataKey {
@@ -183,8 +219,11 @@ export class Envelope {
     if ((await this.store.getSetting(successorSetting(from.id))) === undefined) {
       const id = randomId(6);
       const dek = randomBytes(32);
-      const w = seal(from.key, dek, dekSetting(id));
-      await this.store.setSettingIfAbsent(dekSetting(id), `${from.id}.${w.iv.toString('base64url')}.${w.ct.toString('base64url')}`);
+      // not under from.key: it has sealed its limit (successorWrapKey)
+      const wrapKey = successorWrapKey(from.key, id);
+      const w = seal(wrapKey, dek, dekSetting(id));
+      wrapKey.fill(0);
+      await this.store.setSettingIfAbsent(dekSetting(id), `${from.id}.${DERIVED}.${w.iv.toString('base64url')}.${w.ct.toString('base64url')}`);
       // the first proposal wins on every node; a losing one stays behind, wrapped and unused.
       // The winner's audit event is stored with its claim, so once in the cluster; ids only, never key material
       const event = { time: this.clock.now(), type: 'keys.data-key-rotated', actor: 'system', reason: 'gcm-limit', data: { from: from.id, to: id, limit: this.meter.limit } };
