@@ -245,13 +245,36 @@ async function authenticateAssertion(params: Record<string, string>, ctx: Client
     const why = e instanceof joseErrors.JOSEError ? e.code : 'invalid';
     throw invalidClient(`client_assertion rejected (${why})`);
   }
+  await spendAssertion(payload, clientId, ctx);
+  return requireActive(app);
+}
+
+/**
+ * The checks of a client assertion whose signature, `iss` and `aud` were verified, which
+ * every server behind /oauth2/* runs (TokenService here, oidc-provider for sign-in apps through
+ * its `assertJwtClientAuthClaimsAndHeader`): `sub` is the client (RFC 7523 §3 item 2), `iat`
+ * at most ASSERTION_MAX_AGE_S old whatever `exp` says, and the `jti` used once (§3 item 7) in
+ * the ephemeral store every node shares, under one key, so an assertion spent at one server
+ * is spent at the other. Throws `oauth.invalid-client`.
+ *
+ * @example await spendAssertion(payload, clientId, { ephemeral, clock });
+ */
+export async function spendAssertion(payload: { sub?: unknown; iat?: unknown; exp?: unknown; jti?: unknown }, clientId: string, ctx: Pick<ClientAuthContext, 'ephemeral' | 'clock'>): Promise<void> {
+  const { sub, iat, exp, jti } = payload;
+  if (sub !== clientId) throw invalidClient('the sub of client_assertion is not the client');
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) throw invalidClient('client_assertion has no iat');
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw invalidClient('client_assertion has no exp');
+  if (typeof jti !== 'string' || jti === '') throw invalidClient('client_assertion has no jti');
+  const nowS = ctx.clock.now() / 1000;
+  if (iat > nowS + ASSERTION_TOLERANCE_S) throw invalidClient('client_assertion was issued in the future (iat)');
+  if (nowS - iat > ASSERTION_MAX_AGE_S + ASSERTION_TOLERANCE_S) throw invalidClient(`client_assertion is too old (iat more than ${ASSERTION_MAX_AGE_S} s ago)`);
+  if (exp + ASSERTION_TOLERANCE_S <= nowS) throw invalidClient('client_assertion has expired');
   // RFC 7523 §3 item 7: the assertion's jti may be used only once. It is remembered while the
   // assertion could be accepted: until exp, or until its iat is too old, whichever comes first.
-  const acceptedUntil = Math.min(payload.exp!, payload.iat! + ASSERTION_MAX_AGE_S) + ASSERTION_TOLERANCE_S;
+  const acceptedUntil = Math.min(exp, iat + ASSERTION_MAX_AGE_S) + ASSERTION_TOLERANCE_S;
   const ttl = Math.max(1000, acceptedUntil * 1000 - ctx.clock.now());
   // A store that started empty after iat (a restart) may have forgotten a use: refused too.
-  const use = await ctx.ephemeral.consumeOnceMadeAt(`assertion:${clientId}:${payload.jti}`, ttl, payload.iat! * 1000);
+  const use = await ctx.ephemeral.consumeOnceMadeAt(`assertion:${clientId}:${jti}`, ttl, iat * 1000);
   if (use === 'used') throw invalidClient('client_assertion was already used (replay)');
   if (use === 'unknown') throw invalidClient('client_assertion was made before the replay store started (a restart), so a replay cannot be ruled out; make a new one');
-  return requireActive(app);
 }

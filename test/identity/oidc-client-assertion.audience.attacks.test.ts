@@ -11,6 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { REDIRECT, startOidcNode } from '../support/oidc-node.js';
 import type { TestNode } from '../support/portcullis.js';
@@ -25,6 +26,8 @@ before(async () => {
   privateKey = kp.privateKey;
   const jwk = { ...(await exportJWK(kp.publicKey)), kid: 'k1', alg: 'ES256' };
   clientId = (await node.services.apps.create({ name: 'pkjwt-web', audiences: ['https://api.example.test'], scopes: ['read'], redirectUris: [REDIRECT], jwks: [jwk] }, 'test')).app.clientId;
+  // an iat (whole seconds) in the second the replay store started reads as made before it (client-auth.ts spendAssertion)
+  await sleep(1000 - (Date.now() % 1000) + 5);
 });
 after(() => node.stop());
 

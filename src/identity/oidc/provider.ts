@@ -43,7 +43,7 @@ import type { Envelope } from '../../crypto/envelope.js';
 import type { KeyRing } from '../../crypto/keyring.js';
 import type { SettingsStore } from '../../crypto/store.js';
 import type { AppService } from '../../tokens/apps.js';
-import { assertionAudiences, clientAuthDenied, type ClientAuthEndpoint } from '../../tokens/client-auth.js';
+import { assertionAudiences, clientAuthDenied, spendAssertion, type ClientAuthEndpoint } from '../../tokens/client-auth.js';
 import { namedClientId } from '../../tokens/client-id.js';
 import { mayIntrospect } from '../../tokens/may-introspect.js';
 import { verifySecret } from '../../tokens/secrets.js';
@@ -539,6 +539,20 @@ export class OidcService {
       enabledJWA: {
         idTokenSigningAlgValues: ['ES256', 'EdDSA', 'RS256'],
         clientAuthSigningAlgValues: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
+      },
+      // A client assertion whose signature, iss and aud oidc-provider verified is checked as
+      // TokenService checks it (tokens/client-auth.ts): sub is the client, iat at most 10 minutes
+      // old whatever exp says (oidc-provider reads exp alone), and its jti spent in the ephemeral
+      // store every node shares, under TokenService's key: one assertion authenticates once,
+      // at whichever server behind /oauth2/* gets it first (oidc-provider's own ReplayDetection
+      // reads, then writes, and keeps a set apart from TokenService's).
+      assertJwtClientAuthClaimsAndHeader: async (_ctx: unknown, claims: Record<string, unknown>, _header: unknown, client: { clientId: string }) => {
+        try {
+          await spendAssertion(claims, client.clientId, { ephemeral: d.ephemeral, clock: d.clock });
+        } catch (e) {
+          if (e instanceof PortcullisError && e.code === 'oauth.invalid-client') throw new errors.InvalidClientAuth!(e.message);
+          throw e;
+        }
       },
       clientDefaults: { id_token_signed_response_alg: alg, grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic' },
       // PKCE for every client; oidc-provider 9 knows only S256, so `plain` is refused.
