@@ -10,6 +10,13 @@
  * fails with invalid_grant. A revoked grant is also marked in the ephemeral store, so a code
  * of it not yet redeemed is dead too.
  *
+ * A session ended (destroyed: a logout, a new sign-in's new id, "End", "End every session") is
+ * marked in the ephemeral store too. oidc-provider saves a browser's existing session at the
+ * end of every request that carries its cookie: a request under way while the session ends
+ * would write it back and keep that browser signed in. A Session stored after its end is
+ * removed again (the mark is set before the row is deleted and read after a row is written,
+ * so one of the two sees the other) and is found no more.
+ *
  * For opaque tokens, codes and sessions the model id IS the secret (the refresh token,
  * the code, the session cookie's value): those are kept under a SHA-256 of the id, and
  * the id (oidc-provider's `jti`) is left out of the stored payload, so storage and its
@@ -25,6 +32,8 @@ import type { OidcModelRecord, OidcModelStore } from '../store.js';
 export interface AdapterHooks {
   /** Called with every record deleted with a grant (the IssuedJwt rows carry JWT access token ids to revoke). */
   onGrantRevoked(grantId: string, removed: OidcModelRecord[]): Promise<void>;
+  /** Called when a Session written after its end was removed again (`accountId`: its user, if signed in). */
+  onSessionRefused?(accountId: string | undefined): void;
 }
 
 /** oidc-provider models revoked with their grant (`revokeByGrantId`). */
@@ -76,6 +85,20 @@ const grantRevokedKey = (grantId: string): string => `oidc:grant-revoked:${grant
  */
 export function markGrantRevoked(ephemeral: EphemeralStore, grantId: string): Promise<void> {
   return ephemeral.set(grantRevokedKey(grantId), '1', MARKER_TTL_MS);
+}
+
+const sessionEndedKey = (sessionStorageId: string): string => `oidc:session-ended:${sessionStorageId}`;
+
+/**
+ * Marks a session ended (by the key it is stored under, `storageId('Session', id)`), before
+ * its row is deleted: a request under way that writes it back removes it again, and no
+ * request finds it (within the marker's two hours, longer than any request takes).
+ *
+ * @example
+ * await markSessionEnded(ephemeral, storageId('Session', session.jti));
+ */
+export function markSessionEnded(ephemeral: EphemeralStore, sessionStorageId: string): Promise<void> {
+  return ephemeral.set(sessionEndedKey(sessionStorageId), '1', MARKER_TTL_MS);
 }
 
 /**
@@ -130,6 +153,12 @@ export function oidcAdapter(store: OidcModelStore, ephemeral: EphemeralStore, cl
         accountId: typeof payload.accountId === 'string' ? payload.accountId : null,
         consumedAt: null,
       });
+      // A session ended while the request that saves it was under way: written back after its
+      // row was deleted, it is removed again (the end marks before it deletes).
+      if (this.model === 'Session' && (await ephemeral.get(sessionEndedKey(storageId(this.model, id)))) !== undefined) {
+        await store.destroyOidcModel(this.model, storageId(this.model, id));
+        hooks.onSessionRefused?.(typeof payload.accountId === 'string' ? payload.accountId : undefined);
+      }
     }
 
     live(r: OidcModelRecord | undefined): Payload | undefined {
@@ -140,11 +169,18 @@ export function oidcAdapter(store: OidcModelStore, ephemeral: EphemeralStore, cl
 
     async find(id: string): Promise<Payload | undefined> {
       if (this.transient) return withId(this.model, id, await findEphemeral(this.model, id));
-      return withId(this.model, id, this.live(await store.findOidcModel(this.model, storageId(this.model, id))));
+      const key = storageId(this.model, id);
+      if (this.model === 'Session') {
+        const [r, ended] = await Promise.all([store.findOidcModel(this.model, key), ephemeral.get(sessionEndedKey(key))]);
+        return ended === undefined ? withId(this.model, id, this.live(r)) : undefined;
+      }
+      return withId(this.model, id, this.live(await store.findOidcModel(this.model, key)));
     }
 
     async findByUid(uid: string): Promise<Payload | undefined> {
-      return this.live(await store.findOidcModelBy(this.model, 'uid', uid));
+      const r = await store.findOidcModelBy(this.model, 'uid', uid);
+      if (r && this.model === 'Session' && (await ephemeral.get(sessionEndedKey(r.id))) !== undefined) return undefined;
+      return this.live(r);
     }
 
     async findByUserCode(userCode: string): Promise<Payload | undefined> {
@@ -184,6 +220,7 @@ export function oidcAdapter(store: OidcModelStore, ephemeral: EphemeralStore, cl
         await ephemeral.delete(keyOf(this.model, id));
         return;
       }
+      if (this.model === 'Session') await markSessionEnded(ephemeral, storageId(this.model, id));
       await store.destroyOidcModel(this.model, storageId(this.model, id));
     }
 

@@ -54,7 +54,7 @@ import { spiffeId } from '../../pki/profiles.js';
 import { parseCertificate } from '../../pki/parse.js';
 import { validityAt } from '../../pki/verify-chain.js';
 import { PortcullisError } from '../../core/errors.js';
-import { grantRevoked, markGrantRevoked, oidcAdapter } from './adapter.js';
+import { grantRevoked, markGrantRevoked, markSessionEnded, oidcAdapter } from './adapter.js';
 import { cookieGrip } from './cookie-grip.js';
 
 export { ACR_MFA, ACR_SINGLE_FACTOR };
@@ -429,6 +429,25 @@ export class OidcService {
   }
 
   /**
+   * Whether a stored session was signed in before its user's "revoked before" watermark (end
+   * every session, an MFA reset, disabling), or belongs to a user who is gone. Such a session
+   * was ended, or was first stored after the end listed the user's sessions (a sign-in that
+   * finished before it): it is found no more, on every node. Compared as tokens are
+   * (`loginTs` in seconds against the watermark in ms).
+   */
+  private async signedInBeforeWatermark(p: Record<string, unknown>): Promise<boolean> {
+    if (typeof p['accountId'] !== 'string') return false;
+    const user = await this.d.identity.getUser(p['accountId']);
+    return user === undefined || Number(p['loginTs'] ?? 0) * 1000 < user.tokensRevokedBefore;
+  }
+
+  /** Audits a session refused after its end (written back by a request under way, or signed in before its user's cut-off). */
+  private sessionRefused(userId: string | undefined, cause: 'session-ended' | 'sessions-ended'): void {
+    this.d.logger.info({ cause }, 'ended session refused');
+    this.d.audit?.record({ time: this.d.clock.now(), type: 'oidc.session-refused', actor: 'system', data: { cause, ...(userId ? { userId } : {}) } });
+  }
+
+  /**
    * Revokes one grant: its codes, refresh tokens and JWT access tokens, and the grant itself.
    * A refresh under way may store its rotated refresh token after the grant's rows were
    * deleted: with the grant gone, oidc-provider refuses that token (invalid_grant).
@@ -448,8 +467,9 @@ export class OidcService {
   async listSessions(userId: string): Promise<Array<{ id: string; handle: string; createdAt: number; expiresAt: number | null; clients: string[]; amr: string[] }>> {
     const rows = await this.d.identity.listOidcModelsByAccount('Session', userId);
     const now = this.d.clock.now();
+    const cutoff = (await this.d.identity.getUser(userId))?.tokensRevokedBefore ?? Infinity;
     return rows
-      .filter((r) => r.expiresAt === null || r.expiresAt > now)
+      .filter((r) => (r.expiresAt === null || r.expiresAt > now) && Number(r.payload['loginTs'] ?? 0) * 1000 >= cutoff)
       .map((r) => ({
         id: r.id,
         handle: sessionHandle(r.id),
@@ -467,6 +487,8 @@ export class OidcService {
     if (!r || r.accountId !== userId) return false;
     const auths = (r.payload['authorizations'] as Record<string, { grantId?: string }> | undefined) ?? {};
     for (const a of Object.values(auths)) if (a.grantId) await this.revokeGrant(a.grantId);
+    // marked before it is deleted: a request under way that writes the session back removes it again (adapter.ts)
+    await markSessionEnded(this.d.ephemeral, sessionId);
     await this.d.identity.destroyOidcModel('Session', sessionId);
     return true;
   }
@@ -490,9 +512,19 @@ export class OidcService {
     const appFor = (clientId: string | undefined): AppRecord | undefined => (clientId ? d.apps.find(clientId) : undefined);
     const base = d.issuer.replace(/\/$/, '');
 
-    const Adapter = oidcAdapter(d.identity, d.ephemeral, d.clock, { onGrantRevoked: (_g, removed) => self.revokeIssuedJwts(removed) });
+    const Adapter = oidcAdapter(d.identity, d.ephemeral, d.clock, {
+      onGrantRevoked: (_g, removed) => self.revokeIssuedJwts(removed),
+      onSessionRefused: (accountId) => self.sessionRefused(accountId, 'session-ended'),
+    });
     class ClientAwareAdapter extends Adapter {
       override async find(id: string) {
+        if (this.model === 'Session') {
+          const p = await super.find(id);
+          if (p === undefined || !(await self.signedInBeforeWatermark(p))) return p;
+          await this.destroy(id);
+          self.sessionRefused(typeof p['accountId'] === 'string' ? p['accountId'] : undefined, 'sessions-ended');
+          return undefined;
+        }
         if (this.model !== 'Client') {
           const p = await super.find(id);
           return p !== undefined && WATERMARKED_MODELS.has(this.model) && (await self.issuedBeforeWatermark(p)) ? undefined : p;
@@ -501,6 +533,11 @@ export class OidcService {
         const app = d.apps.find(id);
         if (!app || app.status !== 'active') return undefined;
         return clientMetadata(app, d.mtls);
+      }
+
+      override async findByUid(uid: string) {
+        const p = await super.findByUid(uid);
+        return p !== undefined && this.model === 'Session' && (await self.signedInBeforeWatermark(p)) ? undefined : p;
       }
     }
 
