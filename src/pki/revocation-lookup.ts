@@ -42,6 +42,8 @@ interface ParsedCrl {
 }
 
 const CRL_NUMBER = '2.5.29.20';
+const DELTA_CRL_INDICATOR = '2.5.29.27';
+const ISSUING_DISTRIBUTION_POINT = '2.5.29.28';
 
 /**
  * The minimal content octets of an INTEGER: a serial written with redundant leading 00 (or
@@ -97,6 +99,11 @@ function parseCrl(der: Uint8Array): ParsedCrl | EndlessCrl | null {
     // §5.2, §5.3: a critical (entry) extension the application cannot process (issuing
     // distribution point, delta CRL indicator, certificate issuer of an indirect CRL) makes the CRL unusable.
     else if (exts.some((e) => e.critical)) unusable = 'critical CRL extension';
+    // §5.2.5, §5.2.4: each says the CRL is not complete (a part of the certificates or reasons,
+    // or the changes since a base CRL) and MUST be critical; one marked non-critical is no
+    // less partial (OpenSSL reads it either way), so it is refused as a critical one is.
+    else if (exts.some((e) => e.extnID === ISSUING_DISTRIBUTION_POINT)) unusable = 'non-critical issuing distribution point';
+    else if (exts.some((e) => e.extnID === DELTA_CRL_INDICATOR)) unusable = 'non-critical delta CRL indicator';
     else if ((t.revokedCertificates ?? []).some((r) => (r.crlEntryExtensions ?? []).some((e) => e.critical))) unusable = 'critical CRL entry extension';
     return {
       unusable,
@@ -120,7 +127,8 @@ export function isCrl(der: Uint8Array): boolean {
 
 /**
  * Why a CRL can vouch for nothing whoever issued it (RFC 5280 §5.1.2.5, §5.2, §5.3: no
- * nextUpdate, no or a critical CRL number, a critical extension), or null when it can.
+ * nextUpdate, no or a critical CRL number, a critical extension, an issuing distribution
+ * point or delta CRL indicator even non-critical), or null when it can.
  * Not a CRL at all: `'not a CRL'`.
  * @example crlUnusable(der) // 'no nextUpdate'
  */
@@ -133,7 +141,8 @@ export function crlUnusable(der: Uint8Array): string | null {
  * Status from CRLs signed by the certificate's issuer; `unknown` when no valid,
  * current CRL of that issuer is at hand. A CRL that names the issuer but cannot be
  * used (the issuer lacks cRLSign, no nextUpdate, no or a critical CRL number, a critical extension
- * Portcullis does not process, a bad signature, out of date) does not vouch for anything.
+ * Portcullis does not process, an issuing distribution point or delta CRL indicator however
+ * marked, a bad signature, out of date) does not vouch for anything.
  * `onStale` is told of a CRL of the certificate's issuer, correctly signed, that is past
  * its nextUpdate (by its index in `crls`), on every lookup that meets it: the caller says
  * so once.
