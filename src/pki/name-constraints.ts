@@ -40,6 +40,7 @@ function uriHost(uri: string): string | null {
 
 function uriMatches(uri: string, base: string): boolean {
   const host = uriHost(uri);
+  // no host, no match: outside every permitted subtree (refused), and refused by an excluded one in satisfiesNameConstraints
   if (host === null) return false;
   const b = base.toLowerCase();
   // "When the constraint begins with a period, it MAY be expanded with one or more
@@ -148,6 +149,8 @@ export function satisfiesNameConstraints(names: ParsedGeneralName[], nc: NameCon
       if (name.type === 'dns' && ex.name.type === 'dns' && wildcardCovers(name.value, ex.name.value)) return false;
       // a form Portcullis cannot compare (otherName, x400Address, ediPartyName) that the constraint names: RFC 5280 §4.2.1.10 says process or reject
       if (name.type === 'other' && ex.name.type === 'other' && ex.name.tag === name.tag) return false;
+      // a URI constraint applies to the host: a URI without one (urn:, spiffe:x) cannot be processed against it, so it is rejected (as OpenSSL and Go do)
+      if (name.type === 'uri' && ex.name.type === 'uri' && uriHost(name.value) === null) return false;
     }
     if (nc.permitted) {
       const sameType = nc.permitted.filter((p) => p.name.type === name.type);
