@@ -174,3 +174,31 @@ test('transit attack: a value respelled with non-zero base64 pad bits (non-canon
   assert.equal(await transit.verify('ec', 'pay 10', sig), true);
   assert.equal(await transit.verifyHmac('k', 'pay 10', mac), true);
 });
+
+test('transit attack: a store read that began before an invalidation is not cached, so a version retired on another node is refused (transit.version-retired), not decrypted until the cache TTL', async () => {
+  const { transit, store, node } = await transitFixture();
+  await transit.createKey('k', 'aes256-gcm');
+  const v1 = await transit.encrypt('k', 'old');
+  await transit.rotate('k');
+  const b = node();
+  // node B starts a decrypt with a cold cache: its store read sees v1 still live, and its answer is slow
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const get = store.getTransitKey.bind(store);
+  let calls = 0;
+  store.getTransitKey = async (n) => {
+    const snapshot = await get(n);
+    if (calls++ === 0) await held;
+    return snapshot;
+  };
+  const inFlight = b.decrypt('k', v1);
+  await new Promise((r) => setImmediate(r));
+  // node A retires v1 (a compromised version, say); its transit.changed event reaches node B
+  await transit.configure('k', { minDecryptionVersion: 2 });
+  b.invalidate('k');
+  release();
+  // the decrypt that began before the retirement may finish as it began
+  assert.equal(new TextDecoder().decode(await inFlight), 'old');
+  // but what it read is not kept: the next decrypt on node B sees the retirement
+  await assert.rejects(b.decrypt('k', v1), { code: 'transit.version-retired' });
+});

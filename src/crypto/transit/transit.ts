@@ -91,6 +91,12 @@ const invalid = (msg: string) => new PortcullisError('transit.invalid-input', ms
 
 export class Transit {
   private readonly cache = new Map<string, LoadedKey>();
+  /**
+   * Bumped by every `invalidate`: a key read from the store before one may predate the change
+   * the invalidation announces (a store answer can arrive after it), so it serves the
+   * operation that read it but is not cached.
+   */
+  private generation = 0;
   private readonly ttl: number;
   private readonly usage: GcmMeter;
   /** Versions whose exhaustion was audited by this process (once each). */
@@ -174,11 +180,13 @@ export class Transit {
 
   /** Drops cached keys (one, or all) so the next operation re-reads the store: wire to change events. */
   invalidate(name?: string): void {
+    this.generation++;
     if (name === undefined) this.cache.clear();
     else this.cache.delete(name);
   }
 
-  private async remember(record: TransitKeyRecord): Promise<LoadedKey> {
+  /** Loads `record` into KeyObjects; caches it unless an invalidation came after `generation` (when the record was read). */
+  private async remember(record: TransitKeyRecord, generation = this.generation): Promise<LoadedKey> {
     const prior = this.cache.get(record.name);
     const versions: LoadedVersion[] = [];
     for (const v of record.versions) {
@@ -186,18 +194,19 @@ export class Transit {
       versions[v.version] = cached && cached.createdAt === v.createdAt ? cached : await loadVersion(this.envelope, record.name, v, this.usage);
     }
     const k: LoadedKey = { record, type: record.type, versions, latest: record.versions.length, loadedAt: this.clock.now() };
-    this.cache.set(record.name, k);
+    if (generation === this.generation) this.cache.set(record.name, k);
     return k;
   }
 
   private async fresh(name: string): Promise<LoadedKey> {
     if (typeof name !== 'string' || !NAME.test(name)) throw invalid('invalid key name');
+    const generation = this.generation;
     const record = await this.store.getTransitKey(name);
     if (!record) {
       this.cache.delete(name);
       throw new PortcullisError('transit.key-not-found', `no transit key named ${name}`);
     }
-    return this.remember(record);
+    return this.remember(record, generation);
   }
 
   private async key(name: string): Promise<LoadedKey> {
