@@ -48,6 +48,13 @@ function keyVersion(o: Opt): { key_version?: number } {
   return { key_version: v };
 }
 
+/** A version floor option: decimal digits only, since Number() reads '' and ' ' as 0 (for --min-encryption-version, no floor), '0x10' as 16 and '1e1' as 10. */
+function wholeNumber(value: string, option: string): number {
+  const v = /^[0-9]{1,10}$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(v)) throw new CliError('transit.invalid-input', `${option} must be a whole number`);
+  return v;
+}
+
 function common(o: Opt): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (o.context !== undefined) out.context = bytesArg(o.context, o, '--context');
@@ -117,8 +124,8 @@ export function registerTransit(program: Command): void {
       action(async (name: string, o: Opt & { minDecryptionVersion?: string; minEncryptionVersion?: string; autoRotate?: string }) => {
         const body: Record<string, number | boolean> = {};
         if (o.autoRotate !== undefined) body.auto_rotate = flag(o.autoRotate);
-        if (o.minDecryptionVersion !== undefined) body.min_decryption_version = Number(o.minDecryptionVersion);
-        if (o.minEncryptionVersion !== undefined) body.min_encryption_version = Number(o.minEncryptionVersion);
+        if (o.minDecryptionVersion !== undefined) body.min_decryption_version = wholeNumber(o.minDecryptionVersion, '--min-decryption-version');
+        if (o.minEncryptionVersion !== undefined) body.min_encryption_version = wholeNumber(o.minEncryptionVersion, '--min-encryption-version');
         printKey((await adminClient(o).call<{ key: KeyView }>('POST', `/v1/transit/keys/${encodeURIComponent(name)}/config`, body)).key, o);
       }),
     );

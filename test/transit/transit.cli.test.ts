@@ -100,3 +100,27 @@ test('attack: app enc-keys add --jwk with an RSA key of public exponent 1 or an 
   assert.equal(list.code, 0, list.stderr);
   assert.deepEqual(JSON.parse(list.stdout), []);
 });
+
+test('attack: transit config with an empty or non-decimal version (an unset shell variable, 0x2, 1e0, " 2", 2.0) is refused as transit.invalid-input naming the option, nothing changed, since Number() made "" the floor 0 (no floor) and 0x2 the version 2', async () => {
+  assert.equal((await cli('transit', 'create', 'floors')).code, 0);
+  await cli('transit', 'rotate', 'floors');
+  await cli('transit', 'rotate', 'floors');
+  assert.equal((await cli('transit', 'config', 'floors', '--min-encryption-version', '2')).code, 0);
+  for (const [option, value] of [
+    ['--min-encryption-version', ''],
+    ['--min-encryption-version', ' '],
+    ['--min-decryption-version', '0x2'],
+    ['--min-decryption-version', '1e0'],
+    ['--min-decryption-version', ' 2'],
+    ['--min-decryption-version', '2.0'],
+  ] as const) {
+    const r = await cli('transit', 'config', 'floors', option, value);
+    assert.equal(r.code, 1, `${option} ${JSON.stringify(value)}`);
+    assert.equal(r.stderr, `error: transit.invalid-input: ${option} must be a whole number\n`, `${option} ${JSON.stringify(value)}`);
+  }
+  const k = await t.node.services.transit.readKey('floors');
+  assert.equal(k.minEncryptionVersion, 2, 'the floor stands');
+  assert.equal(k.minDecryptionVersion, 1);
+  assert.equal((await cli('transit', 'config', 'floors', '--min-encryption-version', '0')).code, 0, '0 is still "no floor", when said');
+  assert.equal((await t.node.services.transit.readKey('floors')).minEncryptionVersion, 0);
+});
