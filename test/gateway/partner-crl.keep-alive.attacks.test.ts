@@ -8,51 +8,27 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CertificateAuthority } from '../../src/pki/authority.js';
 import { CrlPublisher } from '../../src/pki/crl.js';
-import { issueCertificate } from '../../src/pki/issue.js';
 import { signingView } from '../../src/pki/issuing-ca.js';
-import { fromPem } from '../../src/pki/pem.js';
 import { revokeCertificate } from '../../src/pki/revoke.js';
 import { clientCertificateStep } from '../../src/gateway/client-certificate-policy.js';
 import { crlFilesRevocationLookup } from '../../src/gateway/partner-revocation.js';
-import type { RequestContext } from '../../src/gateway/context.js';
-import { makeCa, tmp } from '../pki/helpers.js';
-
-const TD = 'example.org';
+import { tmp } from '../pki/helpers.js';
+import { nodeAndPartner, partnerSocket, requestOn } from './partner-crl-fixture.js';
 
 async function setup() {
-  const node = await makeCa({ trustDomain: TD });
-  const pki = new CertificateAuthority({ store: node.store, signers: node.signers, clock: node.clock, urlBase: 'https://id.example', trustDomain: TD, serverLifetimeMs: 864e5, clientLifetimeMs: 864e5, crlLifetimeMs: 864e5, ocspLifetimeMs: 36e5 });
-  assert.ok(await pki.load());
-  const partner = await makeCa({ trustDomain: TD });
-  // the node and the partner share one frozen time
-  const clock = partner.clock;
+  const { pki, partner, clock, leaf, anchors } = await nodeAndPartner();
   const crl = new CrlPublisher(partner.store, clock, signingView(partner.ca), 2 * 3_600_000);
   const file = join(tmp(), 'partner.crl');
   writeFileSync(file, (await crl.get()).pem);
-  const leaf = await issueCertificate(partner.ctx, { profile: 'client', clientId: 'partner-app' });
-  const intDer = fromPem(partner.intPem, 'CERTIFICATE');
-  // one TLS connection: the peer sent its leaf and the partner intermediate
-  const socket = {
-    encrypted: true,
-    getPeerCertificate: () => ({ raw: Buffer.from(leaf.der) }),
-    getPeerX509Certificate: () => ({ raw: Buffer.from(leaf.der), issuerCertificate: { raw: Buffer.from(intDer), issuerCertificate: undefined } }),
-  };
+  // one TLS connection for every request
+  const socket = partnerSocket(partner, leaf);
   const step = clientCertificateStep(
     { mapToApp: false, caBundle: 'partner.pem', crls: [file], revocation: 'leaf' },
-    {
-      pki,
-      clock,
-      findApp: () => undefined,
-      anchors: [fromPem(partner.rootPem, 'CERTIFICATE')],
-      anchorsKey: 'bundle:partner.pem',
-      revocation: crlFilesRevocationLookup([{ name: 'partner.crl', path: file }], 'leaf', () => clock.now()),
-    },
+    { pki, clock, findApp: () => undefined, anchors, anchorsKey: 'bundle:partner.pem', revocation: crlFilesRevocationLookup([{ name: 'partner.crl', path: file }], 'leaf', () => clock.now()) },
   );
   const request = async (): Promise<void> => {
-    const ctx = { req: { socket }, headers: { forward: [] as string[] } } as unknown as RequestContext;
-    await step(ctx);
+    await step(requestOn(socket));
   };
   return { partner, clock, crl, file, leaf, request };
 }

@@ -11,30 +11,20 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryAuditSink } from '../../src/audit/sink.js';
 import type { RouteConfig } from '../../src/core/config/schema.js';
-import { CertificateAuthority } from '../../src/pki/authority.js';
 import { CrlPublisher } from '../../src/pki/crl.js';
-import { issueCertificate } from '../../src/pki/issue.js';
 import { signingView } from '../../src/pki/issuing-ca.js';
-import { fromPem } from '../../src/pki/pem.js';
 import { certificateSteps, type CertificateStepsDeps } from '../../src/gateway/client-certificate-policy.js';
-import type { RequestContext } from '../../src/gateway/context.js';
-import { makeCa, tmp } from '../pki/helpers.js';
+import { tmp } from '../pki/helpers.js';
+import { nodeAndPartner, partnerSocket, requestOn } from './partner-crl-fixture.js';
 
-const TD = 'example.org';
 const CRL_LIFETIME = 2 * 3_600_000;
 
 test('attack: a stale partner CRL refuses its certificates (cert.revocation-unknown) and is logged and audited once per CRL, not per request', async () => {
-  const node = await makeCa({ trustDomain: TD });
-  const pki = new CertificateAuthority({ store: node.store, signers: node.signers, clock: node.clock, urlBase: 'https://id.example', trustDomain: TD, serverLifetimeMs: 864e5, clientLifetimeMs: 864e5, crlLifetimeMs: 864e5, ocspLifetimeMs: 36e5 });
-  assert.ok(await pki.load());
-  const partner = await makeCa({ trustDomain: TD });
-  const clock = partner.clock;
+  const { pki, partner, clock, leaf } = await nodeAndPartner();
   const crl = new CrlPublisher(partner.store, clock, signingView(partner.ca), CRL_LIFETIME);
   const dir = tmp();
   writeFileSync(join(dir, 'partner.pem'), partner.rootPem);
   writeFileSync(join(dir, 'partner.crl'), (await crl.get()).pem);
-  const leaf = await issueCertificate(partner.ctx, { profile: 'client', clientId: 'partner-app' });
-  const intDer = fromPem(partner.intPem, 'CERTIFICATE');
   const warnings: Array<[unknown, string]> = [];
   const logger = { warn: (o: unknown, m: string) => void warnings.push([o, m]), info() {}, error() {}, debug() {} } as unknown as NonNullable<CertificateStepsDeps['logger']>;
   const audit = new MemoryAuditSink();
@@ -42,12 +32,8 @@ test('attack: a stale partner CRL refuses its certificates (cert.revocation-unkn
   const [step] = certificateSteps(route, { pki, clock, findApp: () => undefined, resolve: (f) => join(dir, f), logger, audit });
   // every request on its own connection (verified anew) and a second one on the same connection
   const request = async (): Promise<void> => {
-    const socket = {
-      encrypted: true,
-      getPeerCertificate: () => ({ raw: Buffer.from(leaf.der) }),
-      getPeerX509Certificate: () => ({ raw: Buffer.from(leaf.der), issuerCertificate: { raw: Buffer.from(intDer), issuerCertificate: undefined } }),
-    };
-    for (let i = 0; i < 2; i++) await step!({ req: { socket }, headers: { forward: [] as string[] } } as unknown as RequestContext);
+    const socket = partnerSocket(partner, leaf);
+    for (let i = 0; i < 2; i++) await step!(requestOn(socket));
   };
   await request();
   assert.equal(audit.events.length, 0);
