@@ -33,9 +33,27 @@ function wildcardCovers(name: string, base: string): boolean {
   return b.endsWith(parent) && b.length > parent.length && !b.slice(0, -parent.length).includes('.');
 }
 
+/**
+ * The host of a URI as a domain name a URI constraint can be compared with: lower case,
+ * the absolute form (`a.example.`) read as the same name (as dnsMatches reads it), port and
+ * userinfo set aside. Null when there is none, or when it is no domain name the check can
+ * compare: an IP literal (`[::1]`, `10.0.0.1`), percent-encoding, an empty label, a
+ * character no host name has, a port that is not digits. RFC 5280 §4.2.1.10 applies the
+ * constraint to the host, so such a name is refused under any URI constraint (Go refuses IP
+ * hosts and ASCII percent-escapes too).
+ */
 function uriHost(uri: string): string | null {
-  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)/.exec(uri);
-  return m && m[1] ? m[1].toLowerCase() : null;
+  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(uri);
+  if (!m) return null;
+  const authority = m[1]!.slice(m[1]!.lastIndexOf('@') + 1);
+  const hp = /^([^:]*)(?::\d*)?$/.exec(authority);
+  if (!hp || hp[1] === '') return null;
+  const host = hp[1]!.toLowerCase().replace(/\.$/, '');
+  const labels = host.split('.');
+  if (!labels.every((l) => /^[a-z0-9_-]+$/.test(l))) return null;
+  // a numeric last label is an IPv4 address (as URL parsers read it: 10.0.0.1, 0x0a.1), never a domain
+  if (/^(?:\d+|0x[0-9a-f]*)$/.test(labels[labels.length - 1]!)) return null;
+  return host;
 }
 
 function uriMatches(uri: string, base: string): boolean {
@@ -149,7 +167,7 @@ export function satisfiesNameConstraints(names: ParsedGeneralName[], nc: NameCon
       if (name.type === 'dns' && ex.name.type === 'dns' && wildcardCovers(name.value, ex.name.value)) return false;
       // a form Portcullis cannot compare (otherName, x400Address, ediPartyName) that the constraint names: RFC 5280 §4.2.1.10 says process or reject
       if (name.type === 'other' && ex.name.type === 'other' && ex.name.tag === name.tag) return false;
-      // a URI constraint applies to the host: a URI without one (urn:, spiffe:x) cannot be processed against it, so it is rejected (as OpenSSL and Go do)
+      // a URI constraint applies to the host: a URI without one (urn:, spiffe:x), or with one that is no domain name (an IP literal, percent-encoded), cannot be processed against it, so it is rejected (as Go does)
       if (name.type === 'uri' && ex.name.type === 'uri' && uriHost(name.value) === null) return false;
     }
     if (nc.permitted) {
