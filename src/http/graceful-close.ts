@@ -1,6 +1,7 @@
 /**
- * Graceful stop of a plain Node HTTP(S) listener (the gateway's; fastify drains its own
- * planes with `return503OnClosing`). `server.close()` stops accepting and closes the
+ * Graceful stop of a plain Node HTTP(S) listener (the gateway's; the fastify planes refuse
+ * a request that arrives on a busy kept-alive connection once the stop began with 503
+ * `node.stopping` and `Connection: close`, see createHttpServer). `server.close()` stops accepting and closes the
  * connections idle at that moment, but a kept-alive connection busy then stays open, and
  * a client that sends its next request as soon as a response ends (a load balancer, a
  * pool) is served on it for as long as it keeps doing so: the node never stops.

@@ -78,7 +78,8 @@ export function createHttpServer(logger: Logger, options: FastifyServerOptions =
     logger: false,
     bodyLimit: 1 << 20,
     routerOptions: { maxParamLength: 200 },
-    return503OnClosing: true,
+    // answered by the onRequest hook below, as problem+json like every other error, not fastify's own JSON
+    return503OnClosing: false,
     clientErrorHandler: onClientError,
     // raised before routing, so no hook runs: the security headers are set here too
     frameworkErrors: (err, req, reply) => {
@@ -89,6 +90,21 @@ export function createHttpServer(logger: Logger, options: FastifyServerOptions =
       return sendWire(reply, req.url.startsWith('/oauth2/') ? oauthError(typed) : problem(typed));
     },
     ...options,
+  });
+  // fastify.close() marks the instance closing (and makes the router add Connection: close) before preClose
+  let stopping = false;
+  app.addHook('preClose', (done) => {
+    stopping = true;
+    done();
+  });
+  // a request on a connection kept alive past the start of the stop is not run: it is refused as the
+  // last one on that connection, so the stop is not held up and a load balancer sends it elsewhere
+  app.addHook('onRequest', (req, reply, done) => {
+    if (!stopping) return done();
+    const w = problem(new PortcullisError('node.stopping', 'this node is stopping; send the request again on a new connection', { expose: true }));
+    if (req.raw.httpVersionMajor !== 2) w.headers.connection = 'close';
+    // (the onSend hook below adds the security headers)
+    sendWire(reply, w);
   });
   // a callback hook, not an async one: it runs on every response, and an async hook costs a promise and a microtask turn
   app.addHook('onSend', (_req, reply, payload, done) => {
