@@ -66,10 +66,24 @@ function uriMatches(uri: string, base: string): boolean {
   return b.startsWith('.') ? host.endsWith(b) : host === b;
 }
 
-function emailMatches(email: string, base: string): boolean {
+/**
+ * The domain of a mailbox, as a mail system reads it: lower-cased, one trailing dot
+ * removed (`x@a.evil.example.` is delivered to `a.evil.example`). null when there is none
+ * or it is no domain name the check can compare: an address literal (`[10.0.0.1]`), an
+ * empty label, a character no host name has.
+ */
+function emailHost(email: string): string | null {
   const at = email.lastIndexOf('@');
-  if (at < 0) return false;
-  const host = email.slice(at + 1).toLowerCase();
+  if (at < 0) return null;
+  const host = email.slice(at + 1).toLowerCase().replace(/\.$/, '');
+  return host.split('.').every((l) => /^[a-z0-9_-]+$/.test(l)) ? host : null;
+}
+
+function emailMatches(email: string, base: string): boolean {
+  const host = emailHost(email);
+  // no comparable domain, no match: outside every permitted subtree, and refused by an excluded one in satisfiesNameConstraints
+  if (host === null) return false;
+  const at = email.lastIndexOf('@');
   const b = base.toLowerCase();
   if (b.includes('@')) return email.slice(0, at) === b.slice(0, b.lastIndexOf('@')) && host === b.slice(b.lastIndexOf('@') + 1);
   if (b.startsWith('.')) return host.endsWith(b);
@@ -169,6 +183,8 @@ export function satisfiesNameConstraints(names: ParsedGeneralName[], nc: NameCon
       if (name.type === 'other' && ex.name.type === 'other' && ex.name.tag === name.tag) return false;
       // a URI constraint applies to the host: a URI without one (urn:, spiffe:x), or with one that is no domain name (an IP literal, percent-encoded), cannot be processed against it, so it is rejected (as Go does)
       if (name.type === 'uri' && ex.name.type === 'uri' && uriHost(name.value) === null) return false;
+      // the same for a mailbox whose domain cannot be compared (an address literal, an empty label)
+      if (name.type === 'email' && ex.name.type === 'email' && emailHost(name.value) === null) return false;
     }
     if (nc.permitted) {
       const sameType = nc.permitted.filter((p) => p.name.type === name.type);

@@ -1,10 +1,10 @@
 /** Shared fixtures for the CA tests: a SecretBox, a CA on a frozen clock, openssl runners. */
 import assert from 'node:assert/strict';
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, X509Certificate } from 'node:crypto';
 import { BasicOCSPResponse, OCSPResponse } from '@peculiar/asn1-ocsp';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrozenClock } from '../../src/core/clock.js';
@@ -139,5 +139,32 @@ export function ocspCertStatus(der: Uint8Array): 'good' | 'revoked' | 'unknown' 
 }
 
 export const attime = (ms: number): string => String(Math.floor(ms / 1000));
+
+/**
+ * A root CA made by openssl with name constraints `constraints` (openssl syntax), and leaves
+ * under it with subject alternative names `sans` (openssl syntax: `URI:…`, `email:…`).
+ *
+ * @example constrainedCa('excluded;email:.evil.example').leaf(['email:x@a.evil.example.'])
+ */
+export function constrainedCa(constraints: string): { anchors: Uint8Array[]; leaf: (sans: string[]) => Uint8Array } {
+  const dir = tmp();
+  const f = (n: string) => join(dir, n);
+  const ok = (args: string[]) => {
+    const r = openssl(args);
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.out}`);
+  };
+  ok(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=Constrained CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', `nameConstraints=critical,${constraints}`]);
+  let n = 0;
+  return {
+    anchors: [new Uint8Array(new X509Certificate(readFileSync(f('ca.pem'))).raw)],
+    leaf: (sans) => {
+      const name = `leaf${n++}`;
+      writeFiles(dir, { [`${name}.ext`]: `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=${sans.join(',')}\n` });
+      ok(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`]);
+      ok(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`)]);
+      return new Uint8Array(new X509Certificate(readFileSync(f(`${name}.pem`))).raw);
+    },
+  };
+}
 
 export { execFileSync };

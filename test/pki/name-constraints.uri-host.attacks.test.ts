@@ -10,29 +10,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { verifyCertificateChain } from '../../src/pki/verify-chain.js';
-import { openssl, tmp, writeFiles } from './helpers.js';
+import { constrainedCa } from './helpers.js';
 
-/** A CA with name constraints `constraints` (openssl syntax) and a leaf under it for each URI SAN list. */
-function caWith(constraints: string): { anchors: Uint8Array[]; leaf: (uris: string[]) => Uint8Array } {
-  const dir = tmp();
-  const f = (n: string) => join(dir, n);
-  const ok = (args: string[]) => assert.equal(openssl(args).status, 0, args.join(' '));
-  ok(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=URI CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', `nameConstraints=critical,${constraints}`]);
-  let n = 0;
-  return {
-    anchors: [new Uint8Array(new X509Certificate(readFileSync(f('ca.pem'))).raw)],
-    leaf: (uris) => {
-      const name = `leaf${n++}`;
-      writeFiles(dir, { [`${name}.ext`]: `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=${uris.map((u) => `URI:${u}`).join(',')}\n` });
-      ok(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`]);
-      ok(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`)]);
-      return new Uint8Array(new X509Certificate(readFileSync(f(`${name}.pem`))).raw);
-    },
-  };
+/** A CA with name constraints `constraints` (openssl syntax) and a leaf under it per URI. */
+function caWith(constraints: string) {
+  const ca = constrainedCa(constraints);
+  return { anchors: ca.anchors, leaf: (uris: string[]) => ca.leaf(uris.map((u) => `URI:${u}`)) };
 }
 
 const accepted = async (ca: ReturnType<typeof caWith>, uri: string) =>
