@@ -310,6 +310,7 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
       leewayMs: config.tokens.leeway,
       maxTokenLifetimeMs: config.tokens.maxTokenLifetime,
       cacheSize: config.gateway.tokenCacheSize,
+      assertionIssuerAudienceOnly: config.tokens.clientAssertions.issuerAudienceOnly,
       verifyTlsClient: async (chain) => (await pki.verifyPeer(chain, { mapToApp: true })).clientId,
     });
     const metrics = new Registry();

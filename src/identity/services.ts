@@ -152,7 +152,7 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
   const factors = [totp, ...(otp ? [otp] : []), recovery].map((f) => guardFactor(f, lockout));
   const oidc = createOidcProvider(
     { issuer, apps: d.apps, keys: d.keys, identity: store, ephemeral, settings: store, envelope: d.envelope, revokedTokens: store, events: d.events, audit: d.audit, clock, logger: d.logger, ...(d.mtls ? { mtls: d.mtls } : {}) },
-    { cookieKeys: await loadCookieKeys(store, d.envelope), mfaForEveryone: id.mfa.everyone, behindProxy: config.gateway.trustedProxies.length > 0, accessTokenTtl: Math.floor(config.tokens.accessTokenTtl / 1000), leewayMs: config.tokens.leeway },
+    { cookieKeys: await loadCookieKeys(store, d.envelope), mfaForEveryone: id.mfa.everyone, behindProxy: config.gateway.trustedProxies.length > 0, accessTokenTtl: Math.floor(config.tokens.accessTokenTtl / 1000), leewayMs: config.tokens.leeway, assertionIssuerAudienceOnly: config.tokens.clientAssertions.issuerAudienceOnly },
   );
   const invites = new Invites(ephemeral, clock);
   const users = new UserService({

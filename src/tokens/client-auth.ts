@@ -46,6 +46,47 @@ export function assertionAudiences(issuer: string, endpoint: string): string[] {
   return [...new Set([issuer, `${issuer.replace(/\/$/, '')}/oauth2/token`, endpoint])];
 }
 
+/** The explicit type of a client authentication JWT (draft-ietf-oauth-rfc7523bis §3.2), the media type `application/client-authentication+jwt`. */
+export const CLIENT_AUTHENTICATION_JWT_TYPE = 'client-authentication+jwt';
+
+/**
+ * Whether a JOSE `typ` marks a client authentication JWT: `client-authentication+jwt`, or the
+ * full media type `application/client-authentication+jwt` (RFC 7515 §4.1.9: the `application/`
+ * prefix may be left out; media types compare case-insensitively).
+ */
+export function isClientAuthenticationJwt(typ: unknown): boolean {
+  if (typeof typ !== 'string') return false;
+  const t = typ.toLowerCase();
+  return t === CLIENT_AUTHENTICATION_JWT_TYPE || t === `application/${CLIENT_AUTHENTICATION_JWT_TYPE}`;
+}
+
+/**
+ * The audience rule of draft-ietf-oauth-rfc7523bis, against the audience injection attack: a
+ * client that signs assertions for whatever endpoint URL an authorization server advertises
+ * can be led by a malicious one to sign an assertion whose `aud` is an endpoint of this server,
+ * which the attacker then presents here as that client. So an assertion must name this
+ * server's issuer identifier as its sole audience (a string, or an array of that one value,
+ * which the draft allows since -03; never an endpoint URL, never beside another value) when it
+ * is typed `client-authentication+jwt` (the client declares it follows the draft), and every
+ * assertion when `issuerAudienceOnly` (`tokens.clientAssertions.issuerAudienceOnly`). Other
+ * assertions keep assertionAudiences (OIDC Core §9). Run after the signature and the audience
+ * of assertionAudiences were verified, by TokenService and by oidc-provider's
+ * `assertJwtClientAuthClaimsAndHeader`. Throws `oauth.invalid-client`.
+ *
+ * @example requireIssuerAudience(protectedHeader, payload.aud, { issuer, issuerAudienceOnly: false });
+ */
+export function requireIssuerAudience(header: { typ?: unknown }, aud: unknown, opts: { issuer: string; issuerAudienceOnly?: boolean }): void {
+  const typed = isClientAuthenticationJwt(header.typ);
+  if (!typed && opts.issuerAudienceOnly !== true) return;
+  const sole = typeof aud === 'string' ? aud : Array.isArray(aud) && aud.length === 1 ? aud[0] : undefined;
+  if (sole === opts.issuer) return;
+  throw invalidClient(
+    typed
+      ? `client_assertion typed ${CLIENT_AUTHENTICATION_JWT_TYPE} must have the issuer identifier (${opts.issuer}) as its sole aud`
+      : `this server accepts only its issuer identifier (${opts.issuer}) as the sole aud of client_assertion`,
+  );
+}
+
 /** The endpoints that authenticate clients, by path, and the audit event type of a failed client authentication at each. */
 export const CLIENT_AUTH_DENIALS = {
   '/oauth2/token': 'token.denied',
@@ -86,6 +127,10 @@ export interface ClientAuthContext {
   clock: Clock;
   /** Accepted `aud` values of a client assertion: the issuer and the endpoint URL. */
   assertionAudiences: string[];
+  /** This server's issuer identifier: the sole `aud` of a typed assertion (requireIssuerAudience). */
+  issuer: string;
+  /** `tokens.clientAssertions.issuerAudienceOnly`: the issuer as sole `aud` of every assertion. */
+  issuerAudienceOnly?: boolean;
   /**
    * `tls_client_auth`: verifies the chain against the Portcullis CA (valid now, clientAuth,
    * not revoked) and returns the app it is bound to; throws `cert.*` otherwise.
@@ -230,8 +275,9 @@ async function authenticateAssertion(params: Record<string, string>, ctx: Client
   const app = ctx.findApp(clientId);
   if (!app || app.tokenEndpointAuthMethod !== 'private_key_jwt' || !app.jwks) throw invalidClient('client authentication failed');
   let payload;
+  let protectedHeader;
   try {
-    ({ payload } = await jwtVerify(assertion, createLocalJWKSet({ keys: app.jwks }), {
+    ({ payload, protectedHeader } = await jwtVerify(assertion, createLocalJWKSet({ keys: app.jwks }), {
       algorithms: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
       issuer: clientId,
       subject: clientId,
@@ -245,6 +291,7 @@ async function authenticateAssertion(params: Record<string, string>, ctx: Client
     const why = e instanceof joseErrors.JOSEError ? e.code : 'invalid';
     throw invalidClient(`client_assertion rejected (${why})`);
   }
+  requireIssuerAudience(protectedHeader, payload.aud, ctx);
   await spendAssertion(payload, clientId, ctx);
   return requireActive(app);
 }

@@ -39,6 +39,8 @@ export interface TokenServiceDeps {
   maxTokenLifetimeMs?: number;
   /** Verified tokens kept for introspection (0 disables). */
   cacheSize?: number;
+  /** `tokens.clientAssertions.issuerAudienceOnly`: every client assertion must name the issuer alone as its `aud`. */
+  assertionIssuerAudienceOnly?: boolean;
   /** RFC 8705 tls_client_auth: verifies a client certificate chain and returns its app (pki/authority.ts). */
   verifyTlsClient?: ClientAuthContext['verifyTlsClient'];
 }
@@ -71,6 +73,8 @@ export class TokenService {
         ephemeral: this.d.ephemeral,
         clock: this.d.clock,
         assertionAudiences: assertionAudiences(this.d.issuer, req.endpoint),
+        issuer: this.d.issuer,
+        issuerAudienceOnly: this.d.assertionIssuerAudienceOnly === true,
         ...(this.d.verifyTlsClient ? { verifyTlsClient: this.d.verifyTlsClient } : {}),
       });
     } catch (e) {

@@ -44,7 +44,7 @@ async function revokeWithBoundCertificate(app: AppRecord): Promise<AppRecord> {
   try {
     return await authenticateClient(
       { authorization: undefined, params: { token: 'a.b.c', client_id: app.clientId }, clientCertificate: [new Uint8Array([0x30, 0x00])] },
-      { findApp: (id) => (id === app.clientId ? app : undefined), ephemeral, clock, assertionAudiences: ['https://id.example'], verifyTlsClient: async () => app.clientId },
+      { findApp: (id) => (id === app.clientId ? app : undefined), ephemeral, clock, assertionAudiences: ['https://id.example'], issuer: 'https://id.example', verifyTlsClient: async () => app.clientId },
     );
   } finally {
     await ephemeral.close();

@@ -28,7 +28,7 @@ test('attack: an assertion with a far exp keeps its replay marker only for the a
       return store.consumeOnceMadeAt(key, ttl, madeAt);
     },
   });
-  const ctx: ClientAuthContext = { findApp: (id) => (id === app.clientId ? app : undefined), ephemeral, clock, assertionAudiences: ['https://issuer.example'] };
+  const ctx: ClientAuthContext = { findApp: (id) => (id === app.clientId ? app : undefined), ephemeral, clock, assertionAudiences: ['https://issuer.example'], issuer: 'https://issuer.example' };
   const iat = Math.floor(clock.now() / 1000);
   const assertion = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(app.clientId).setSubject(app.clientId).setAudience('https://issuer.example')
     .setJti('one').setIssuedAt(iat).setExpirationTime(iat + 365 * 86400).sign(privateKey);

@@ -28,7 +28,7 @@ test('attack: an assertion used before the replay store restarted is refused aft
       .setJti(jti).setIssuedAt(iat).setExpirationTime(iat + 300).sign(privateKey);
   };
   const request = (assertion: string) => ({ authorization: undefined, params: { client_assertion_type: JWT_BEARER_ASSERTION, client_assertion: assertion } });
-  const ctxWith = (ephemeral: MemoryEphemeralStore): ClientAuthContext => ({ findApp: (id) => (id === app.clientId ? app : undefined), ephemeral, clock, assertionAudiences: ['https://issuer.example'] });
+  const ctxWith = (ephemeral: MemoryEphemeralStore): ClientAuthContext => ({ findApp: (id) => (id === app.clientId ? app : undefined), ephemeral, clock, assertionAudiences: ['https://issuer.example'], issuer: 'https://issuer.example' });
 
   const before = new MemoryEphemeralStore({ clock });
   const captured = request(await assertionMadeNow('one'));

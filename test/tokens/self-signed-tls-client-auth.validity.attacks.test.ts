@@ -49,7 +49,7 @@ function authenticate(app: AppRecord, at: number) {
   clock.set(at);
   return authenticateClient(
     { authorization: undefined, params: { grant_type: 'client_credentials', client_id: app.clientId }, clientCertificate: [cert.der] },
-    { findApp: (id) => (id === app.clientId ? app : undefined), ephemeral, clock, assertionAudiences: ['https://id.example'] },
+    { findApp: (id) => (id === app.clientId ? app : undefined), ephemeral, clock, assertionAudiences: ['https://id.example'], issuer: 'https://id.example' },
   );
 }
 

@@ -381,6 +381,17 @@ export const configSchema = z.strictObject({
       maxTokenLifetime: duration('24h', { min: 1000 }).describe(
         'Longest lifetime (`exp - iat`) the gateway, the transit plane and introspection accept for an access token of this Portcullis (`token.lifetime-too-long` beyond; introspection answers `active: false`). At least `accessTokenTtl`. External issuers have their own `maxTokenLifetime`.',
       ),
+      clientAssertions: z
+        .strictObject({
+          issuerAudienceOnly: z
+            .boolean()
+            .default(false)
+            .describe(
+              'Accept a `private_key_jwt` client assertion only when its `aud` is the issuer identifier (`issuer`) as its sole value, at the token, revocation and introspection endpoints of every app (draft-ietf-oauth-rfc7523bis, against the audience injection attack: a client made to sign an assertion for an endpoint URL a malicious authorization server advertises as its own). Otherwise (the default) only an assertion typed `client-authentication+jwt` is held to that; others may also name the token endpoint or the endpoint called (OIDC Core §9). A refused assertion is `oauth.invalid-client`.',
+            ),
+        })
+        .prefault({})
+        .describe('Client assertions (`private_key_jwt`, RFC 7523).'),
     })
     .refine((t) => t.accessTokenTtl <= t.maxTokenLifetime, { message: 'accessTokenTtl must not exceed maxTokenLifetime (tokens this Portcullis issues would be refused)', path: ['maxTokenLifetime'] })
     .prefault({})

@@ -43,7 +43,7 @@ import type { Envelope } from '../../crypto/envelope.js';
 import type { KeyRing } from '../../crypto/keyring.js';
 import type { SettingsStore } from '../../crypto/store.js';
 import type { AppService } from '../../tokens/apps.js';
-import { assertionAudiences, clientAuthDenied, spendAssertion, type ClientAuthEndpoint } from '../../tokens/client-auth.js';
+import { assertionAudiences, clientAuthDenied, requireIssuerAudience, spendAssertion, type ClientAuthEndpoint } from '../../tokens/client-auth.js';
 import { namedClientId } from '../../tokens/client-id.js';
 import { mayIntrospect } from '../../tokens/may-introspect.js';
 import { verifySecret } from '../../tokens/secrets.js';
@@ -132,6 +132,8 @@ export interface OidcOptions {
    * plane removes those headers from every other peer (http/forwarded-headers.ts).
    */
   behindProxy?: boolean;
+  /** `tokens.clientAssertions.issuerAudienceOnly`: every client assertion must name the issuer alone as its `aud` (tokens/client-auth.ts requireIssuerAudience). */
+  assertionIssuerAudienceOnly?: boolean;
 }
 
 /** Endpoint paths; the token endpoint is the same `/oauth2/token` the client-credentials grant uses. */
@@ -582,9 +584,12 @@ export class OidcService {
       // old whatever exp says (oidc-provider reads exp alone), and its jti spent in the ephemeral
       // store every node shares, under TokenService's key: one assertion authenticates once,
       // at whichever server behind /oauth2/* gets it first (oidc-provider's own ReplayDetection
-      // reads, then writes, and keeps a set apart from TokenService's).
-      assertJwtClientAuthClaimsAndHeader: async (_ctx: unknown, claims: Record<string, unknown>, _header: unknown, client: { clientId: string }) => {
+      // reads, then writes, and keeps a set apart from TokenService's). An assertion typed
+      // client-authentication+jwt (or any, with tokens.clientAssertions.issuerAudienceOnly) must
+      // name the issuer alone as its aud (draft-ietf-oauth-rfc7523bis), checked before its jti is spent.
+      assertJwtClientAuthClaimsAndHeader: async (_ctx: unknown, claims: Record<string, unknown>, header: { typ?: unknown }, client: { clientId: string }) => {
         try {
+          requireIssuerAudience(header, claims.aud, { issuer: d.issuer, issuerAudienceOnly: this.opts.assertionIssuerAudienceOnly === true });
           await spendAssertion(claims, client.clientId, { ephemeral: d.ephemeral, clock: d.clock });
         } catch (e) {
           if (e instanceof PortcullisError && e.code === 'oauth.invalid-client') throw new errors.InvalidClientAuth!(e.message);
