@@ -10,7 +10,7 @@
 import type { z } from 'zod';
 import type { AuditSink } from '../audit/sink.js';
 import { PortcullisError } from '../core/errors.js';
-import type { BatchResult, Transit, TransitKeyInfo } from '../crypto/transit/index.js';
+import type { BatchResult, Transit, TransitKeyInfo, TransitOperation } from '../crypto/transit/index.js';
 import {
   TransitCiphertextResult,
   TransitDataKeyRequest,
@@ -147,11 +147,21 @@ function dataKeyOut(d: { ciphertext: string; keyVersion: number; plaintext?: Uin
 }
 
 /**
- * A batch: each item is prepared on its own (a base64 error inside a batch is that item's
- * error, as any other input error is), the prepared ones run as one batch call, and the
- * answers are put back in order.
+ * A batch: the key is checked first (an unknown key or one of the wrong type fails the
+ * whole call, even when no item would reach the operation), then each item is prepared on
+ * its own (a base64 error inside a batch is that item's error, as any other input error
+ * is), the prepared ones run as one batch call, and the answers are put back in order.
  */
-async function batchOf<P, T>(items: Item[], prepare: (i: Item) => P, run: (prepared: P[]) => Promise<BatchResult<T>[]>, map: (v: T) => Out): Promise<Out[]> {
+async function batchOf<P, T>(
+  transit: Transit,
+  name: string,
+  op: TransitOperation,
+  items: Item[],
+  prepare: (i: Item) => P,
+  run: (prepared: P[]) => Promise<BatchResult<T>[]>,
+  map: (v: T) => Out,
+): Promise<Out[]> {
+  await transit.checkKey(name, op);
   const prepared: Array<P | ItemError> = items.map((i) => {
     try {
       return prepare(i);
@@ -196,17 +206,17 @@ async function single(transit: Transit, op: TransitOp, name: string, i: Item): P
 async function many(transit: Transit, op: TransitOp, name: string, items: Item[]): Promise<Out[]> {
   switch (op) {
     case 'encrypt':
-      return batchOf(items, (i) => ({ plaintext: need(i, 'plaintext'), ...cryptOpts(i) }), (p) => transit.encryptBatch(name, p), ciphertextOut);
+      return batchOf(transit, name, 'encrypt', items, (i) => ({ plaintext: need(i, 'plaintext'), ...cryptOpts(i) }), (p) => transit.encryptBatch(name, p), ciphertextOut);
     case 'decrypt':
-      return batchOf(items, withCiphertext, (p) => transit.decryptBatch(name, p), plaintextOut);
+      return batchOf(transit, name, 'decrypt', items, withCiphertext, (p) => transit.decryptBatch(name, p), plaintextOut);
     case 'rewrap':
-      return batchOf(items, withCiphertext, (p) => transit.rewrapBatch(name, p), ciphertextOut);
+      return batchOf(transit, name, 'rewrap', items, withCiphertext, (p) => transit.rewrapBatch(name, p), ciphertextOut);
     case 'datakey':
-      return batchOf(items, dataKeyOpts, (p) => transit.generateDataKeyBatch(name, p), dataKeyOut);
+      return batchOf(transit, name, 'generateDataKey', items, dataKeyOpts, (p) => transit.generateDataKeyBatch(name, p), dataKeyOut);
     case 'sign':
-      return batchOf(items, signOpts, (p) => transit.signBatch(name, p), signatureOut);
+      return batchOf(transit, name, 'sign', items, signOpts, (p) => transit.signBatch(name, p), signatureOut);
     case 'hmac':
-      return batchOf(items, hmacOpts, (p) => transit.hmacBatch(name, p), hmacOut);
+      return batchOf(transit, name, 'hmac', items, hmacOpts, (p) => transit.hmacBatch(name, p), hmacOut);
     case 'verify': {
       const sigs = items.filter(isSignatureItem);
       if (sigs.length === items.length) return verifySignatures(transit, name, items);
@@ -224,11 +234,14 @@ async function many(transit: Transit, op: TransitOp, name: string, items: Item[]
 const isSignatureItem = (i: Item): boolean => typeof i.signature === 'string';
 
 function verifySignatures(transit: Transit, name: string, items: Item[]): Promise<Out[]> {
-  return batchOf(items, (i) => ({ input: need(i, 'input'), signature: i.signature as string }), (p) => transit.verifyBatch(name, p), validOut);
+  return batchOf(transit, name, 'verify', items, (i) => ({ input: need(i, 'input'), signature: i.signature as string }), (p) => transit.verifyBatch(name, p), validOut);
 }
 
 function verifyHmacs(transit: Transit, name: string, items: Item[]): Promise<Out[]> {
   return batchOf(
+    transit,
+    name,
+    'verifyHmac',
     items,
     (i) => (i.algorithm === undefined ? { input: need(i, 'input'), hmac: i.hmac as string } : { input: need(i, 'input'), hmac: i.hmac as string, algorithm: i.algorithm as 'sha2-256' | 'sha2-512' }),
     (p) => transit.verifyHmacBatch(name, p),

@@ -119,6 +119,27 @@ describe('transit on the admin plane (admin token)', () => {
     assert.equal(aes.body.code, 'transit.wrong-key-type');
   });
 
+  test('attack: a batch whose every item fails its input checks still fails as a whole on an unknown key (404 transit.key-not-found) or a key of the wrong type (400 transit.wrong-key-type), never 200 with per-item errors', async () => {
+    const bad = 'not base64!';
+    const cases: Array<[string, string, unknown[], number, string]> = [
+      ['encrypt', 'nope', [{ plaintext: bad }], 404, 'transit.key-not-found'],
+      ['encrypt', 'docs-sign', [{ plaintext: bad }, { plaintext: b64('a'), context: bad }], 400, 'transit.wrong-key-type'],
+      ['decrypt', 'docs-sign', [{ ciphertext: 'pc:v1:AAAA', context: bad }], 400, 'transit.wrong-key-type'],
+      ['rewrap', 'nope', [{ ciphertext: 'pc:v1:AAAA', context: bad }], 404, 'transit.key-not-found'],
+      ['datakey', 'docs-sign', [{ context: bad }], 400, 'transit.wrong-key-type'],
+      ['sign', 'orders-db', [{ input: bad }], 400, 'transit.wrong-key-type'],
+      ['hmac', 'nope', [{ input: bad }], 404, 'transit.key-not-found'],
+      ['verify', 'nope', [{ input: bad, hmac: 'pc:v1:AAAA' }], 404, 'transit.key-not-found'],
+      // a verify batch mixing both: its signature items (all with bad input) against an AES key fail the call, as valid ones do
+      ['verify', 'orders-db', [{ input: b64('row'), hmac: 'pc:v1:AAAA' }, { input: bad, signature: 'pc:v1:AAAA' }], 400, 'transit.wrong-key-type'],
+    ];
+    for (const [op, key, items, status, code] of cases) {
+      const r = await admin(`/v1/transit/${op}/${key}`, { batch_input: items });
+      assert.equal(r.status, status, `${op} ${key}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.code, code, `${op} ${key}`);
+    }
+  });
+
   test('rotate, rewrap to v2, then min_decryption_version=2 retires v1 ciphertexts (transit.version-retired)', async () => {
     await admin('/v1/transit/keys', { name: 'rotating' });
     const v1 = (await admin('/v1/transit/encrypt/rotating', { plaintext: b64('old') })).body.ciphertext;

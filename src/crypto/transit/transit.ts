@@ -73,6 +73,21 @@ interface LoadedKey {
   loadedAt: number;
 }
 
+/** An operation on a key, as `checkKey` names it. */
+export type TransitOperation = 'encrypt' | 'decrypt' | 'rewrap' | 'generateDataKey' | 'sign' | 'verify' | 'hmac' | 'verifyHmac';
+
+/** The key type each operation needs: aes256-gcm (true), a signing key (false), any (undefined). */
+const KEY_KIND: Record<TransitOperation, boolean | undefined> = {
+  encrypt: true,
+  decrypt: true,
+  rewrap: true,
+  generateDataKey: true,
+  sign: false,
+  verify: false,
+  hmac: undefined,
+  verifyHmac: undefined,
+};
+
 const RELOAD_INTERVAL_MS = 1000;
 export const MAX_BATCH = 1000;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -415,10 +430,21 @@ export class Transit {
   // Each item succeeds or fails on its own (Vault's batch_input/batch_results); an unknown
   // key, a key of the wrong type or an oversize batch fails the whole call.
 
-  private async batch<I, T>(name: string, aes: boolean | undefined, op: string, items: readonly I[], fn: (item: I) => Promise<T>): Promise<BatchResult<T>[]> {
-    if (!Array.isArray(items) || items.length === 0 || items.length > MAX_BATCH) throw invalid(`a batch has 1 to ${MAX_BATCH} items`);
+  /**
+   * Fails as a batch of `op` on `name` fails as a whole: an unknown key
+   * (`transit.key-not-found`) or one whose type does not fit the operation
+   * (`transit.wrong-key-type`). For a caller that checks items before the batch call
+   * (the HTTP layer's base64), so a batch whose every item it refused fails the same way.
+   */
+  async checkKey(name: string, op: TransitOperation): Promise<void> {
     const k = await this.key(name);
+    const aes = KEY_KIND[op];
     if (aes !== undefined) Transit.expect(k, aes, op);
+  }
+
+  private async batch<I, T>(name: string, op: TransitOperation, items: readonly I[], fn: (item: I) => Promise<T>): Promise<BatchResult<T>[]> {
+    if (!Array.isArray(items) || items.length === 0 || items.length > MAX_BATCH) throw invalid(`a batch has 1 to ${MAX_BATCH} items`);
+    await this.checkKey(name, op);
     const out: BatchResult<T>[] = [];
     for (const item of items) {
       try {
@@ -432,35 +458,35 @@ export class Transit {
   }
 
   encryptBatch(name: string, items: ReadonlyArray<{ plaintext: Bytes; context?: Bytes; version?: number }>): Promise<BatchResult<string>[]> {
-    return this.batch(name, true, 'encrypt', items, (i) => this.encrypt(name, i.plaintext, i));
+    return this.batch(name, 'encrypt', items, (i) => this.encrypt(name, i.plaintext, i));
   }
 
   decryptBatch(name: string, items: ReadonlyArray<{ ciphertext: string; context?: Bytes }>): Promise<BatchResult<Uint8Array>[]> {
-    return this.batch(name, true, 'decrypt', items, (i) => this.decrypt(name, i.ciphertext, i));
+    return this.batch(name, 'decrypt', items, (i) => this.decrypt(name, i.ciphertext, i));
   }
 
   rewrapBatch(name: string, items: ReadonlyArray<{ ciphertext: string; context?: Bytes; version?: number }>): Promise<BatchResult<string>[]> {
-    return this.batch(name, true, 'rewrap', items, (i) => this.rewrap(name, i.ciphertext, i));
+    return this.batch(name, 'rewrap', items, (i) => this.rewrap(name, i.ciphertext, i));
   }
 
   generateDataKeyBatch(name: string, items: ReadonlyArray<{ bits?: 128 | 256 | 512; context?: Bytes; plaintext?: boolean }>) {
-    return this.batch(name, true, 'generateDataKey', items, (i) => this.generateDataKey(name, i));
+    return this.batch(name, 'generateDataKey', items, (i) => this.generateDataKey(name, i));
   }
 
   signBatch(name: string, items: ReadonlyArray<{ input: Bytes; version?: number }>): Promise<BatchResult<string>[]> {
-    return this.batch(name, false, 'sign', items, (i) => this.sign(name, i.input, i));
+    return this.batch(name, 'sign', items, (i) => this.sign(name, i.input, i));
   }
 
   verifyBatch(name: string, items: ReadonlyArray<{ input: Bytes; signature: string }>): Promise<BatchResult<boolean>[]> {
-    return this.batch(name, false, 'verify', items, (i) => this.verify(name, i.input, i.signature));
+    return this.batch(name, 'verify', items, (i) => this.verify(name, i.input, i.signature));
   }
 
   hmacBatch(name: string, items: ReadonlyArray<{ input: Bytes; version?: number; algorithm?: HmacAlgorithm }>): Promise<BatchResult<string>[]> {
-    return this.batch(name, undefined, 'hmac', items, (i) => this.hmac(name, i.input, i));
+    return this.batch(name, 'hmac', items, (i) => this.hmac(name, i.input, i));
   }
 
   verifyHmacBatch(name: string, items: ReadonlyArray<{ input: Bytes; hmac: string; algorithm?: HmacAlgorithm }>): Promise<BatchResult<boolean>[]> {
-    return this.batch(name, undefined, 'verifyHmac', items, (i) => this.verifyHmac(name, i.input, i.hmac, i));
+    return this.batch(name, 'verifyHmac', items, (i) => this.verifyHmac(name, i.input, i.hmac, i));
   }
 }
 
