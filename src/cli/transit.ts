@@ -77,10 +77,9 @@ function printKey(k: KeyView, o: Opt): void {
 
 export function registerTransit(program: Command): void {
   const transit = program.command('transit').description('encryption as a service: named, versioned keys and their operations (base64 in and out)');
-  const cmd = (spec: string) =>
-    withNodeOptions(transit.command(spec))
-      .option('--json', 'print JSON')
-      .option('--text', 'inputs are UTF-8 text instead of base64 (decrypt prints text too: on a terminal, with its control characters escaped)');
+  // Each command takes only the options it uses: one it has no use for (decrypt --version,
+  // sign --context, rotate --text) is an unknown option, a usage error naming it, never ignored.
+  const cmd = (spec: string) => withNodeOptions(transit.command(spec)).option('--json', 'print JSON');
 
   cmd('create <name>')
     .description('create a key')
@@ -130,41 +129,48 @@ export function registerTransit(program: Command): void {
       }),
     );
 
-  const op = (spec: string, description: string, build: (args: string[], o: Opt, data: DataArg) => Record<string, unknown>, field: string) => {
+  /** `context`: takes --context (associated data); `version`: takes --version (the key version to make the value with). */
+  const op = (spec: string, description: string, uses: { context?: true; version?: true }, build: (args: string[], o: Opt, data: DataArg) => Record<string, unknown>, field: string) => {
     // the commands whose second argument is data (not a ciphertext or a type): `-` is stdin
     const takesData = /^\S+ <name> <(plaintext|input)>/.test(spec);
-    return cmd(spec)
+    const c = cmd(spec)
       .description(description)
-      .option('--context <bytes>', 'associated data (base64, or text with --text)')
-      .option('--version <n>', 'key version to use (default: latest)')
-      .action(
-        action(async (...args: unknown[]) => {
-          const o = args.find((a) => a !== null && typeof a === 'object' && !Array.isArray(a) && !('parent' in (a as object))) as Opt;
-          const positional = args.filter((a): a is string => typeof a === 'string');
-          const name = positional[0]!;
-          const stdin = takesData && positional[1] === '-' ? (await readStdin()).toString('base64') : undefined;
-          const data: DataArg = (value, what) => (stdin !== undefined && value === '-' ? stdin : bytesArg(value, o, what));
-          const r = await adminClient(o).call<Record<string, unknown>>('POST', path(spec.split(' ')[0]!, name), build(positional.slice(1), o, data));
-          // a value that does not verify exits 1, so `verify … && next` stops
-          if (field === 'valid' && r.valid !== true) process.exitCode = 1;
-          // a plaintext data key is printed with its wrapped form, or it would be lost
-          if (o.json || (field === 'ciphertext' && r.plaintext !== undefined)) return printJson(r);
-          let out = r[field];
-          if (field === 'plaintext' && o.text && typeof out === 'string') {
-            const text = Buffer.from(out, 'base64').toString('utf8');
-            // the data as it is for a pipe; on a terminal, line by line with its control characters escaped
-            out = process.stdout.isTTY ? text.split('\n').map(escapeControls).join('\n') : text;
-          }
-          process.stdout.write(`${String(out)}\n`);
-        }),
-      );
+      .option('--text', 'inputs are UTF-8 text instead of base64 (decrypt prints text too: on a terminal, with its control characters escaped)');
+    if (uses.context) c.option('--context <bytes>', 'associated data (base64, or text with --text)');
+    if (uses.version) c.option('--version <n>', 'key version to use (default: latest)');
+    return c.action(
+      action(async (...args: unknown[]) => {
+        const o = args.find((a) => a !== null && typeof a === 'object' && !Array.isArray(a) && !('parent' in (a as object))) as Opt;
+        const positional = args.filter((a): a is string => typeof a === 'string');
+        const name = positional[0]!;
+        // --text with nothing to read or print as text would be ignored: no --context, and the data (if any) from stdin, raw bytes
+        if (o.text && field !== 'plaintext' && o.context === undefined && !(takesData && positional[1] !== '-')) {
+          const applies = [...(takesData ? ['a data argument other than - (stdin is raw bytes)'] : []), ...(uses.context ? ['--context'] : [])];
+          c.error(`error: --text has no effect here: it applies to ${applies.join(' or ')}, and none is given`, { code: 'portcullis.optionUnused' });
+        }
+        const stdin = takesData && positional[1] === '-' ? (await readStdin()).toString('base64') : undefined;
+        const data: DataArg = (value, what) => (stdin !== undefined && value === '-' ? stdin : bytesArg(value, o, what));
+        const r = await adminClient(o).call<Record<string, unknown>>('POST', path(spec.split(' ')[0]!, name), build(positional.slice(1), o, data));
+        // a value that does not verify exits 1, so `verify … && next` stops
+        if (field === 'valid' && r.valid !== true) process.exitCode = 1;
+        // a plaintext data key is printed with its wrapped form, or it would be lost
+        if (o.json || (field === 'ciphertext' && r.plaintext !== undefined)) return printJson(r);
+        let out = r[field];
+        if (field === 'plaintext' && o.text && typeof out === 'string') {
+          const text = Buffer.from(out, 'base64').toString('utf8');
+          // the data as it is for a pipe; on a terminal, line by line with its control characters escaped
+          out = process.stdout.isTTY ? text.split('\n').map(escapeControls).join('\n') : text;
+        }
+        process.stdout.write(`${String(out)}\n`);
+      }),
+    );
   };
 
-  op('encrypt <name> <plaintext>', 'encrypt (prints pc:v<n>:…); a plaintext of - is read from stdin as raw bytes (kept off the command line)', ([p], o, data) => ({ plaintext: data(p!, 'plaintext'), ...common(o) }), 'ciphertext');
-  op('decrypt <name> <ciphertext>', 'decrypt (prints base64, or text with --text)', ([c], o) => ({ ciphertext: c, ...(o.context !== undefined ? { context: bytesArg(o.context, o, '--context') } : {}) }), 'plaintext');
-  op('rewrap <name> <ciphertext>', 're-encrypt with the latest version, without the plaintext', ([c], o) => ({ ciphertext: c, ...common(o) }), 'ciphertext');
-  op('datakey <name> [type]', 'a data key: type plaintext (default; prints JSON: the key and its wrapped form) or wrapped (prints the wrapped form)', ([t], o) => ({ ...(t ? { type: t } : {}), ...(o.context !== undefined ? { context: bytesArg(o.context, o, '--context') } : {}) }), 'ciphertext');
-  op('sign <name> <input>', 'sign (ed25519 / ecdsa-p256 keys); an input of - is read from stdin as raw bytes', ([i], o, data) => ({ input: data(i!, 'input'), ...keyVersion(o) }), 'signature');
-  op('verify <name> <input> <value>', 'verify a signature, or an HMAC with --hmac; prints true (exit 0) or false (exit 1); an input of - is read from stdin as raw bytes', ([i, v], o, data) => ({ input: data(i!, 'input'), [(o as { hmac?: boolean }).hmac ? 'hmac' : 'signature']: v }), 'valid').option('--hmac', 'the value is an HMAC');
-  op('hmac <name> <input>', 'HMAC-SHA-256 with the key version HMAC subkey; an input of - is read from stdin as raw bytes', ([i], o, data) => ({ input: data(i!, 'input'), ...keyVersion(o) }), 'hmac');
+  op('encrypt <name> <plaintext>', 'encrypt (prints pc:v<n>:…); a plaintext of - is read from stdin as raw bytes (kept off the command line)', { context: true, version: true }, ([p], o, data) => ({ plaintext: data(p!, 'plaintext'), ...common(o) }), 'ciphertext');
+  op('decrypt <name> <ciphertext>', 'decrypt (prints base64, or text with --text)', { context: true }, ([c], o) => ({ ciphertext: c, ...common(o) }), 'plaintext');
+  op('rewrap <name> <ciphertext>', 're-encrypt with the latest version, without the plaintext', { context: true, version: true }, ([c], o) => ({ ciphertext: c, ...common(o) }), 'ciphertext');
+  op('datakey <name> [type]', 'a data key: type plaintext (default; prints JSON: the key and its wrapped form) or wrapped (prints the wrapped form)', { context: true }, ([t], o) => ({ ...(t ? { type: t } : {}), ...common(o) }), 'ciphertext');
+  op('sign <name> <input>', 'sign (ed25519 / ecdsa-p256 keys); an input of - is read from stdin as raw bytes', { version: true }, ([i], o, data) => ({ input: data(i!, 'input'), ...keyVersion(o) }), 'signature');
+  op('verify <name> <input> <value>', 'verify a signature, or an HMAC with --hmac; prints true (exit 0) or false (exit 1); an input of - is read from stdin as raw bytes', {}, ([i, v], o, data) => ({ input: data(i!, 'input'), [(o as { hmac?: boolean }).hmac ? 'hmac' : 'signature']: v }), 'valid').option('--hmac', 'the value is an HMAC');
+  op('hmac <name> <input>', 'HMAC-SHA-256 with the key version HMAC subkey; an input of - is read from stdin as raw bytes', { version: true }, ([i], o, data) => ({ input: data(i!, 'input'), ...keyVersion(o) }), 'hmac');
 }

@@ -124,3 +124,53 @@ test('attack: transit config with an empty or non-decimal version (an unset shel
   assert.equal((await cli('transit', 'config', 'floors', '--min-encryption-version', '0')).code, 0, '0 is still "no floor", when said');
   assert.equal((await t.node.services.transit.readKey('floors')).minEncryptionVersion, 0);
 });
+
+test('attack: an option a transit command has no use for (decrypt/datakey --version, sign/hmac/verify --context, verify --version, --text on key management) is refused as a usage error naming it, exit 1, nothing run', async () => {
+  assert.equal((await cli('transit', 'create', 'opts-aes')).code, 0);
+  assert.equal((await cli('transit', 'create', 'opts-sign', '--type', 'ed25519')).code, 0);
+  const ct = (await cli('transit', 'encrypt', 'opts-aes', 'aGVsbG8=')).stdout.trim();
+  const sig = (await cli('transit', 'sign', 'opts-sign', 'aGVsbG8=')).stdout.trim();
+  const mac = (await cli('transit', 'hmac', 'opts-aes', 'aGVsbG8=')).stdout.trim();
+  for (const [option, args] of [
+    ['--version', ['decrypt', 'opts-aes', ct, '--version', '1']],
+    ['--version', ['datakey', 'opts-aes', '--version', '1']],
+    ['--version', ['datakey', 'opts-aes', 'wrapped', '--version', '1']],
+    ['--version', ['verify', 'opts-sign', 'aGVsbG8=', sig, '--version', '1']],
+    ['--version', ['verify', 'opts-aes', 'aGVsbG8=', mac, '--hmac', '--version', '1']],
+    ['--context', ['sign', 'opts-sign', 'aGVsbG8=', '--context', 'eA==']],
+    ['--context', ['hmac', 'opts-aes', 'aGVsbG8=', '--context', 'eA==']],
+    ['--context', ['verify', 'opts-sign', 'aGVsbG8=', sig, '--context', 'eA==']],
+    ['--text', ['create', 'opts-never', '--text']],
+    ['--text', ['read', 'opts-aes', '--text']],
+    ['--text', ['list', '--text']],
+    ['--text', ['rotate', 'opts-aes', '--text']],
+    ['--text', ['config', 'opts-aes', '--auto-rotate', 'false', '--text']],
+  ] as const) {
+    const r = await cli('transit', ...args);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '', args.join(' '));
+    assert.match(r.stderr, new RegExp(`^error: usage: unknown option '${option}'\\n`), args.join(' '));
+  }
+  // --text where nothing it applies to is given (no --context, no text argument, nothing printed as text)
+  for (const args of [
+    ['rewrap', 'opts-aes', ct, '--text'],
+    ['datakey', 'opts-aes', '--text'],
+    ['datakey', 'opts-aes', 'wrapped', '--text'],
+    ['encrypt', 'opts-aes', '-', '--text'],
+    ['hmac', 'opts-aes', '-', '--text'],
+  ]) {
+    const r = await cli('transit', ...args);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '', args.join(' '));
+    assert.match(r.stderr, /^error: usage: --text has no effect here: /, args.join(' '));
+  }
+  const k = await t.node.services.transit.readKey('opts-aes');
+  assert.equal(k.latestVersion, 1, 'rotate --text did not rotate');
+  assert.equal(k.autoRotate, true, 'config --text changed nothing');
+  await assert.rejects(t.node.services.transit.readKey('opts-never'), { code: 'transit.key-not-found' });
+  // where it does apply, --text still works: rewrap with a text --context, datakey with one
+  const ctx = (await cli('transit', 'encrypt', 'opts-aes', 'aGVsbG8=', '--text', '--context', 'row-1')).stdout.trim();
+  const re = await cli('transit', 'rewrap', 'opts-aes', ctx, '--text', '--context', 'row-1');
+  assert.equal(re.code, 0, re.stderr);
+  assert.equal((await cli('transit', 'datakey', 'opts-aes', 'wrapped', '--text', '--context', 'row-1')).code, 0);
+});
