@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
 import { CliError, action, escapeControls, printJson, printLine, printList, printTable } from './output.js';
 
-type Opt = NodeOptions & { json?: boolean; context?: string; text?: boolean; version?: string };
+type Opt = NodeOptions & { json?: boolean; context?: string; text?: boolean; version?: string; algorithm?: string; hmac?: boolean };
 
 /** The data argument as base64: `-` is stdin, whole, as raw bytes (`transit encrypt pii - < secret`). */
 type DataArg = (value: string, what: string) => string;
@@ -46,6 +46,13 @@ function keyVersion(o: Opt): { key_version?: number } {
   const v = /^[0-9]+$/.test(o.version) ? Number(o.version) : Number.NaN;
   if (!Number.isSafeInteger(v) || v < 1) throw new CliError('transit.invalid-input', '--version must be a positive integer');
   return { key_version: v };
+}
+
+/** `--algorithm` as the body's `algorithm` (HMAC), or nothing when not given (sha2-256). */
+function hmacAlgorithm(o: Opt): { algorithm?: string } {
+  if (o.algorithm === undefined) return {};
+  if (o.algorithm !== 'sha2-256' && o.algorithm !== 'sha2-512') throw new CliError('transit.invalid-input', '--algorithm must be sha2-256 or sha2-512');
+  return { algorithm: o.algorithm };
 }
 
 /** A version floor option: decimal digits only, since Number() reads '' and ' ' as 0 (for --min-encryption-version, no floor), '0x10' as 16 and '1e1' as 10. */
@@ -129,8 +136,8 @@ export function registerTransit(program: Command): void {
       }),
     );
 
-  /** `context`: takes --context (associated data); `version`: takes --version (the key version to make the value with). */
-  const op = (spec: string, description: string, uses: { context?: true; version?: true }, build: (args: string[], o: Opt, data: DataArg) => Record<string, unknown>, field: string) => {
+  /** `context`: takes --context (associated data); `version`: takes --version (the key version to make the value with); `algorithm`: takes --algorithm (HMAC). */
+  const op = (spec: string, description: string, uses: { context?: true; version?: true; algorithm?: true }, build: (args: string[], o: Opt, data: DataArg) => Record<string, unknown>, field: string) => {
     // the commands whose second argument is data (not a ciphertext or a type): `-` is stdin
     const takesData = /^\S+ <name> <(plaintext|input)>/.test(spec);
     const c = cmd(spec)
@@ -138,6 +145,7 @@ export function registerTransit(program: Command): void {
       .option('--text', 'inputs are UTF-8 text instead of base64 (decrypt prints text too: on a terminal, with its control characters escaped)');
     if (uses.context) c.option('--context <bytes>', 'associated data (base64, or text with --text)');
     if (uses.version) c.option('--version <n>', 'key version to use (default: latest)');
+    if (uses.algorithm) c.option('--algorithm <alg>', `HMAC hash: sha2-256 (default) or sha2-512${field === 'valid' ? ' (with --hmac)' : ''}`);
     return c.action(
       action(async (...args: unknown[]) => {
         const o = args.find((a) => a !== null && typeof a === 'object' && !Array.isArray(a) && !('parent' in (a as object))) as Opt;
@@ -148,6 +156,7 @@ export function registerTransit(program: Command): void {
           const applies = [...(takesData ? ['a data argument other than - (stdin is raw bytes)'] : []), ...(uses.context ? ['--context'] : [])];
           c.error(`error: --text has no effect here: it applies to ${applies.join(' or ')}, and none is given`, { code: 'portcullis.optionUnused' });
         }
+        if (o.algorithm !== undefined && field === 'valid' && !o.hmac) c.error('error: --algorithm has no effect without --hmac (a signature is checked with its key type\'s algorithm)', { code: 'portcullis.optionUnused' });
         const stdin = takesData && positional[1] === '-' ? (await readStdin()).toString('base64') : undefined;
         const data: DataArg = (value, what) => (stdin !== undefined && value === '-' ? stdin : bytesArg(value, o, what));
         const r = await adminClient(o).call<Record<string, unknown>>('POST', path(spec.split(' ')[0]!, name), build(positional.slice(1), o, data));
@@ -171,6 +180,6 @@ export function registerTransit(program: Command): void {
   op('rewrap <name> <ciphertext>', 're-encrypt with the latest version, without the plaintext', { context: true, version: true }, ([c], o) => ({ ciphertext: c, ...common(o) }), 'ciphertext');
   op('datakey <name> [type]', 'a data key: type plaintext (default; prints JSON: the key and its wrapped form) or wrapped (prints the wrapped form)', { context: true }, ([t], o) => ({ ...(t ? { type: t } : {}), ...common(o) }), 'ciphertext');
   op('sign <name> <input>', 'sign (ed25519 / ecdsa-p256 keys); an input of - is read from stdin as raw bytes', { version: true }, ([i], o, data) => ({ input: data(i!, 'input'), ...keyVersion(o) }), 'signature');
-  op('verify <name> <input> <value>', 'verify a signature, or an HMAC with --hmac; prints true (exit 0) or false (exit 1); an input of - is read from stdin as raw bytes', {}, ([i, v], o, data) => ({ input: data(i!, 'input'), [(o as { hmac?: boolean }).hmac ? 'hmac' : 'signature']: v }), 'valid').option('--hmac', 'the value is an HMAC');
-  op('hmac <name> <input>', 'HMAC-SHA-256 with the key version HMAC subkey; an input of - is read from stdin as raw bytes', { version: true }, ([i], o, data) => ({ input: data(i!, 'input'), ...keyVersion(o) }), 'hmac');
+  op('verify <name> <input> <value>', 'verify a signature, or an HMAC with --hmac; prints true (exit 0) or false (exit 1); an input of - is read from stdin as raw bytes', { algorithm: true }, ([i, v], o, data) => (o.hmac ? { input: data(i!, 'input'), hmac: v, ...hmacAlgorithm(o) } : { input: data(i!, 'input'), signature: v }), 'valid').option('--hmac', 'the value is an HMAC');
+  op('hmac <name> <input>', 'HMAC (SHA-256, or SHA-512 with --algorithm sha2-512) with the key version HMAC subkey, any key type; an input of - is read from stdin as raw bytes', { version: true, algorithm: true }, ([i], o, data) => ({ input: data(i!, 'input'), ...keyVersion(o), ...hmacAlgorithm(o) }), 'hmac');
 }

@@ -174,3 +174,34 @@ test('attack: an option a transit command has no use for (decrypt/datakey --vers
   assert.equal(re.code, 0, re.stderr);
   assert.equal((await cli('transit', 'datakey', 'opts-aes', 'wrapped', '--text', '--context', 'row-1')).code, 0);
 });
+
+test('transit hmac and verify --hmac take --algorithm (sha2-256, the default, or sha2-512) as the API does; hmac works on every key type; another algorithm is transit.invalid-input; --algorithm on a signature verify is a usage error', async () => {
+  assert.equal((await cli('transit', 'create', 'mac-aes')).code, 0);
+  assert.equal((await cli('transit', 'create', 'mac-sign', '--type', 'ecdsa-p256')).code, 0);
+  for (const key of ['mac-aes', 'mac-sign']) {
+    const h512 = await cli('transit', 'hmac', key, 'aGVsbG8=', '--algorithm', 'sha2-512');
+    assert.equal(h512.code, 0, h512.stderr);
+    const mac = h512.stdout.trim();
+    assert.equal(Buffer.from(mac.slice('pc:v1:'.length), 'base64').length, 64, key);
+    assert.equal(Buffer.from((await cli('transit', 'hmac', key, 'aGVsbG8=')).stdout.trim().slice('pc:v1:'.length), 'base64').length, 32, key);
+    assert.equal((await cli('transit', 'verify', key, 'aGVsbG8=', mac, '--hmac', '--algorithm', 'sha2-512')).stdout, 'true\n', key);
+    const as256 = await cli('transit', 'verify', key, 'aGVsbG8=', mac, '--hmac');
+    assert.equal(as256.stdout, 'false\n', key);
+    assert.equal(as256.code, 1, key);
+  }
+  for (const args of [
+    ['hmac', 'mac-aes', 'aGVsbG8=', '--algorithm', 'md5'],
+    ['hmac', 'mac-aes', 'aGVsbG8=', '--algorithm', 'SHA2-512'],
+    ['verify', 'mac-aes', 'aGVsbG8=', 'pc:v1:AAAA', '--hmac', '--algorithm', 'sha256'],
+  ]) {
+    const r = await cli('transit', ...args);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.equal(r.stdout, '', args.join(' '));
+    assert.equal(r.stderr, 'error: transit.invalid-input: --algorithm must be sha2-256 or sha2-512\n', args.join(' '));
+  }
+  const sig = (await cli('transit', 'sign', 'mac-sign', 'aGVsbG8=')).stdout.trim();
+  const r = await cli('transit', 'verify', 'mac-sign', 'aGVsbG8=', sig, '--algorithm', 'sha2-512');
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^error: usage: --algorithm has no effect without --hmac/);
+});
