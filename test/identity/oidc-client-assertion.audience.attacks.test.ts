@@ -8,35 +8,19 @@
  * authorization server (http://other-as.example/oauth2/token) must not authenticate here
  * because the request says `Host: other-as.example`.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
-import { REDIRECT, startOidcNode } from '../support/oidc-node.js';
-import type { TestNode } from '../support/portcullis.js';
+import { JWT_BEARER_ASSERTION as JWT_BEARER } from '../../src/tokens/client-auth.js';
+import { clientAssertion, signInAppNode } from './client-assertion-fixture.js';
 
-let node: TestNode;
-let clientId: string;
-let privateKey: CryptoKey;
+const s = signInAppNode();
 
-before(async () => {
-  node = await startOidcNode();
-  const kp = await generateKeyPair('ES256');
-  privateKey = kp.privateKey;
-  const jwk = { ...(await exportJWK(kp.publicKey)), kid: 'k1', alg: 'ES256' };
-  clientId = (await node.services.apps.create({ name: 'pkjwt-web', audiences: ['https://api.example.test'], scopes: ['read'], redirectUris: [REDIRECT], jwks: [jwk] }, 'test')).app.clientId;
-  // an iat (whole seconds) in the second the replay store started reads as made before it (client-auth.ts spendAssertion)
-  await sleep(1000 - (Date.now() % 1000) + 5);
-});
-after(() => node.stop());
-
-const assertion = (aud: string) =>
-  new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(clientId).setSubject(clientId).setAudience(aud).setJti(crypto.randomUUID()).setIssuedAt().setExpirationTime('2m').sign(privateKey);
+const assertion = (aud: string) => clientAssertion(s.privateKey, s.clientId, aud);
 
 /** POSTs a form to the identity plane naming `host` in the Host header. */
 function postAs(host: string, path: string, form: Record<string, string>): Promise<{ status: number; body: { error?: string } }> {
-  const url = new URL(node.urls.identity!);
+  const url = new URL(s.node.urls.identity!);
   const body = new URLSearchParams(form).toString();
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, path, method: 'POST', setHost: false, headers: { host, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (res) => {
@@ -49,9 +33,8 @@ function postAs(host: string, path: string, form: Record<string, string>): Promi
   });
 }
 
-const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-const refresh = async (host: string, aud: string) => postAs(host, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: 'not-a-refresh-token', client_id: clientId, client_assertion_type: JWT_BEARER, client_assertion: await assertion(aud) });
-const revoke = async (host: string, aud: string) => postAs(host, '/oauth2/revoke', { token: 'not-a-token', client_id: clientId, client_assertion_type: JWT_BEARER, client_assertion: await assertion(aud) });
+const refresh = async (host: string, aud: string) => postAs(host, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: 'not-a-refresh-token', client_id: s.clientId, client_assertion_type: JWT_BEARER, client_assertion: await assertion(aud) });
+const revoke = async (host: string, aud: string) => postAs(host, '/oauth2/revoke', { token: 'not-a-token', client_id: s.clientId, client_assertion_type: JWT_BEARER, client_assertion: await assertion(aud) });
 
 test('attack: an assertion made for another server’s token endpoint does not authenticate at the token endpoint, whatever the Host says (401 invalid_client)', async () => {
   const r = await refresh('other-as.example', 'http://other-as.example/oauth2/token');
@@ -66,7 +49,7 @@ test('attack: nor at the revocation endpoint, for its own URL on the other serve
 });
 
 test('the issuer’s token endpoint URL is an audience whatever the Host names (a proxy’s name for this server): the client authenticates', async () => {
-  const issuer = node.urls.identity!;
+  const issuer = s.node.urls.identity!;
   for (const host of [new URL(issuer).host, 'login.example']) {
     const r = await refresh(host, `${issuer}/oauth2/token`);
     assert.equal(r.status, 400, `${host}: ${JSON.stringify(r.body)}`);

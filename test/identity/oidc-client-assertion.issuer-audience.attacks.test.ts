@@ -8,47 +8,32 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
-import { REDIRECT, startOidcNode } from '../support/oidc-node.js';
+import { startOidcNode } from '../support/oidc-node.js';
 import { postForm, type TestNode } from '../support/portcullis.js';
 import { JWT_BEARER_ASSERTION } from '../../src/tokens/client-auth.js';
+import { clientAssertion, clientKey, pastReplayStoreStart, registerSignInApp, type ClientKey } from './client-assertion-fixture.js';
 
 let lenient: TestNode;
 let strict: TestNode;
-let privateKey: CryptoKey;
-let publicKey: CryptoKey;
+let key: ClientKey;
 const clientIds = new Map<TestNode, string>();
 
 async function register(node: TestNode): Promise<void> {
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
-  clientIds.set(node, (await node.services.apps.create({ name: 'pkjwt-web', audiences: ['https://api.example.test'], scopes: ['read'], redirectUris: [REDIRECT], jwks: [jwk] }, 'test')).app.clientId);
+  clientIds.set(node, await registerSignInApp(node, key.jwk));
 }
 
 before(async () => {
-  ({ privateKey, publicKey } = await generateKeyPair('ES256'));
+  key = await clientKey();
   lenient = await startOidcNode();
   strict = await startOidcNode('tokens: { clientAssertions: { issuerAudienceOnly: true } }');
   await register(lenient);
   await register(strict);
-  // an iat (whole seconds) in the second the replay store started reads as made before it (client-auth.ts spendAssertion)
-  await sleep(1000 - (Date.now() % 1000) + 5);
+  await pastReplayStoreStart();
 });
 after(async () => {
   await lenient?.stop();
   await strict?.stop();
 });
-
-const assertion = (clientId: string, aud: string | string[], typ?: string) =>
-  new SignJWT({})
-    .setProtectedHeader({ alg: 'ES256', kid: 'k1', ...(typ !== undefined ? { typ } : {}) })
-    .setIssuer(clientId)
-    .setSubject(clientId)
-    .setAudience(aud)
-    .setJti(crypto.randomUUID())
-    .setIssuedAt()
-    .setExpirationTime('2m')
-    .sign(privateKey);
 
 /** aud values are built from the issuer (node.urls.identity), `endpoint` being a path under it. */
 const audOf = (node: TestNode, aud: string | string[]) => (Array.isArray(aud) ? aud.map((a) => `${node.urls.identity}${a}`) : `${node.urls.identity}${aud}`);
@@ -56,7 +41,7 @@ const audOf = (node: TestNode, aud: string | string[]) => (Array.isArray(aud) ? 
 async function call(node: TestNode, path: '/oauth2/revoke' | '/oauth2/token', aud: string | string[], typ?: string) {
   const clientId = clientIds.get(node)!;
   const grant: Record<string, string> = path === '/oauth2/token' ? { grant_type: 'refresh_token', refresh_token: 'not-a-refresh-token' } : { token: 'not-a-token' };
-  return postForm(`${node.urls.identity}${path}`, { ...grant, client_id: clientId, client_assertion_type: JWT_BEARER_ASSERTION, client_assertion: await assertion(clientId, audOf(node, aud), typ) });
+  return postForm(`${node.urls.identity}${path}`, { ...grant, client_id: clientId, client_assertion_type: JWT_BEARER_ASSERTION, client_assertion: await clientAssertion(key.privateKey, clientId, audOf(node, aud), typ) });
 }
 
 async function deniedRows(node: TestNode, type: string) {

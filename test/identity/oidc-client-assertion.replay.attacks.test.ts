@@ -14,28 +14,12 @@
  *   check reads, then writes; across nodes, or with PostgreSQL's latency, both may read
  *   "unused").
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
-import { REDIRECT, startOidcNode } from '../support/oidc-node.js';
-import type { TestNode } from '../support/portcullis.js';
+import { JWT_BEARER_ASSERTION as JWT_BEARER } from '../../src/tokens/client-auth.js';
+import { signInAppNode, unsignedAssertion } from './client-assertion-fixture.js';
 
-const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-let node: TestNode;
-let clientId: string;
-let privateKey: CryptoKey;
-
-before(async () => {
-  node = await startOidcNode();
-  const kp = await generateKeyPair('ES256');
-  privateKey = kp.privateKey;
-  const jwk = { ...(await exportJWK(kp.publicKey)), kid: 'k1', alg: 'ES256' };
-  clientId = (await node.services.apps.create({ name: 'pkjwt-web', audiences: ['https://api.example.test'], scopes: ['read'], redirectUris: [REDIRECT], jwks: [jwk] }, 'test')).app.clientId;
-  // an iat (whole seconds) in the second the replay store started reads as made before it
-  await sleep(1000 - (Date.now() % 1000) + 5);
-});
-after(() => node.stop());
+const s = signInAppNode();
 
 interface Claims {
   iat?: number | 'none';
@@ -45,21 +29,21 @@ interface Claims {
 const now = () => Math.floor(Date.now() / 1000);
 
 function assertion(c: Claims = {}): Promise<string> {
-  const jwt = new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(clientId).setSubject(clientId).setAudience(node.urls.identity!).setJti(crypto.randomUUID()).setExpirationTime(c.exp ?? now() + 120);
+  const jwt = unsignedAssertion(s.clientId, s.node.urls.identity!).setExpirationTime(c.exp ?? now() + 120);
   if (c.iat !== 'none') jwt.setIssuedAt(c.iat ?? now());
-  return jwt.sign(privateKey);
+  return jwt.sign(s.privateKey);
 }
 
 async function post(path: string, form: Record<string, string>): Promise<{ status: number; body: { error?: string; active?: boolean } }> {
-  const res = await fetch(`${node.urls.identity}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+  const res = await fetch(`${s.node.urls.identity}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as { error?: string }) : {} };
 }
 
 /** RFC 7009 at oidc-provider (an opaque token of a sign-in app): 200 once the client authenticated. */
-const revokeOpaque = (a: string) => post('/oauth2/revoke', { token: 'not-a-refresh-token', client_id: clientId, client_assertion_type: JWT_BEARER, client_assertion: a });
+const revokeOpaque = (a: string) => post('/oauth2/revoke', { token: 'not-a-refresh-token', client_id: s.clientId, client_assertion_type: JWT_BEARER, client_assertion: a });
 /** RFC 7662 at TokenService (a JWT): 200 active false once the client authenticated. */
-const introspectJwt = (a: string) => post('/oauth2/introspect', { token: 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln', client_id: clientId, client_assertion_type: JWT_BEARER, client_assertion: a });
+const introspectJwt = (a: string) => post('/oauth2/introspect', { token: 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln', client_id: s.clientId, client_assertion_type: JWT_BEARER, client_assertion: a });
 
 function refused(r: { status: number; body: { error?: string } }, what: string): void {
   assert.equal(r.status, 401, `${what}: ${JSON.stringify(r.body)}`);

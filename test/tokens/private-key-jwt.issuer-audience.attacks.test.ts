@@ -11,53 +11,37 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { startTestNode, testConfig, postForm, type TestNode } from '../support/portcullis.js';
 import { JWT_BEARER_ASSERTION } from '../../src/tokens/client-auth.js';
+import { clientAssertion, clientKey, pastReplayStoreStart, type ClientKey } from '../identity/client-assertion-fixture.js';
 
 const ISSUER = 'http://127.0.0.1:8080';
 const TOKEN_ENDPOINT = `${ISSUER}/oauth2/token`;
 let lenient: TestNode;
 let strict: TestNode;
-let privateKey: CryptoKey;
-let publicKey: CryptoKey;
+let key: ClientKey;
 const clientIds = new Map<TestNode, string>();
 
 async function register(node: TestNode): Promise<void> {
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
-  clientIds.set(node, (await node.services.apps.create({ name: 'pkjwt-cc', audiences: ['orders-api'], scopes: ['read'], jwks: [jwk] }, 'test')).app.clientId);
+  clientIds.set(node, (await node.services.apps.create({ name: 'pkjwt-cc', audiences: ['orders-api'], scopes: ['read'], jwks: [key.jwk] }, 'test')).app.clientId);
 }
 
 before(async () => {
-  const kp = await generateKeyPair('ES256');
-  privateKey = kp.privateKey;
-  publicKey = kp.publicKey;
+  key = await clientKey();
   lenient = await startTestNode();
   strict = await startTestNode({ config: testConfig('tokens: { clientAssertions: { issuerAudienceOnly: true } }') });
   await register(lenient);
   await register(strict);
-  // an iat (whole seconds) in the second the replay store started reads as made before it (client-auth.ts spendAssertion)
-  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+  await pastReplayStoreStart();
 });
 after(async () => {
   await lenient?.stop();
   await strict?.stop();
 });
 
-const assertion = (clientId: string, aud: string | string[], typ?: string) =>
-  new SignJWT({})
-    .setProtectedHeader({ alg: 'ES256', kid: 'k1', ...(typ !== undefined ? { typ } : {}) })
-    .setIssuer(clientId)
-    .setSubject(clientId)
-    .setAudience(aud)
-    .setJti(crypto.randomUUID())
-    .setIssuedAt()
-    .setExpirationTime('2m')
-    .sign(privateKey);
-
 async function token(node: TestNode, aud: string | string[], typ?: string) {
   const clientId = clientIds.get(node)!;
-  return postForm(`${node.urls.identity}/oauth2/token`, { grant_type: 'client_credentials', scope: 'read', resource: 'orders-api', client_assertion_type: JWT_BEARER_ASSERTION, client_assertion: await assertion(clientId, aud, typ) });
+  return postForm(`${node.urls.identity}/oauth2/token`, { grant_type: 'client_credentials', scope: 'read', resource: 'orders-api', client_assertion_type: JWT_BEARER_ASSERTION, client_assertion: await clientAssertion(key.privateKey, clientId, aud, typ) });
 }
 
 async function deniedRows(node: TestNode) {

@@ -7,11 +7,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
-import { REDIRECT, signIn, startOidcNode, type OidcApp } from '../support/oidc-node.js';
+import type { CryptoKey } from 'jose';
+import { signIn, startOidcNode, type OidcApp } from '../support/oidc-node.js';
 import type { TestNode } from '../support/portcullis.js';
+import { SIGNIN_APP_AUDIENCE, clientAssertion, clientKey, registerSignInApp } from '../identity/client-assertion-fixture.js';
 
-const AUD = 'https://api.example.test';
+const AUD = SIGNIN_APP_AUDIENCE;
 const PASSWORD = 'plum tractor velvet orbit';
 let node: TestNode;
 let app: OidcApp;
@@ -19,18 +20,16 @@ let privateKey: CryptoKey;
 
 before(async () => {
   node = await startOidcNode();
-  const kp = await generateKeyPair('ES256');
-  privateKey = kp.privateKey;
-  const jwk = { ...(await exportJWK(kp.publicKey)), kid: 'k1', alg: 'ES256' };
-  const { app: created } = await node.services.apps.create({ name: 'pkjwt-web', audiences: [AUD], scopes: ['read'], redirectUris: [REDIRECT], jwks: [jwk] }, 'test');
-  const config = await client.discovery(new URL(node.urls.identity!), created.clientId, { token_endpoint_auth_method: 'private_key_jwt' }, client.PrivateKeyJwt({ key: privateKey, kid: 'k1' }), { execute: [client.allowInsecureRequests] });
-  app = { clientId: created.clientId, config };
+  const key = await clientKey();
+  privateKey = key.privateKey;
+  const clientId = await registerSignInApp(node, key.jwk);
+  const config = await client.discovery(new URL(node.urls.identity!), clientId, { token_endpoint_auth_method: 'private_key_jwt' }, client.PrivateKeyJwt({ key: privateKey, kid: 'k1' }), { execute: [client.allowInsecureRequests] });
+  app = { clientId, config };
   await node.services.identity.users.add({ email: 'pk@example.test', password: PASSWORD }, 'test');
 });
 after(() => node.stop());
 
-const assertion = () =>
-  new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(app.clientId).setSubject(app.clientId).setAudience(node.urls.identity!).setJti(crypto.randomUUID()).setIssuedAt().setExpirationTime('2m').sign(privateKey);
+const assertion = () => clientAssertion(privateKey, app.clientId, node.urls.identity!);
 
 test('attack: a refresh token revoked with private_key_jwt and no client_id no longer redeems', async () => {
   const { tokens } = await signIn(node, app, AUD, 'pk@example.test', PASSWORD);
