@@ -6,27 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { Secret } from 'otpauth';
-import { FrozenClock } from '../../src/core/clock.js';
-import { OneTimeCodes } from '../../src/mfa/otp/codes.js';
-import { OtpFactor } from '../../src/mfa/otp/otp-factor.js';
-import { hotp, timeStep } from '../../src/mfa/totp/hotp.js';
-import { TotpFactor } from '../../src/mfa/totp/totp-factor.js';
-import { TestEphemeralStore } from '../support/mfa-memory-ephemeral.js';
-import { CapturingSender, MemoryMfaStore, TestSecretBox } from '../support/mfa-memory-stores.js';
-
-const T0 = Date.UTC(2030, 0, 1, 12, 0, 15);
-const rejectsWith = (p: Promise<unknown>, code: string) => assert.rejects(p, (e: { code?: string }) => e.code === code);
-
-function totpSetup() {
-  const clock = new FrozenClock(T0);
-  const store = new MemoryMfaStore();
-  const factor = new TotpFactor({ store, box: new TestSecretBox(), clock }, { issuer: 'Portcullis Test' });
-  return { clock, store, factor };
-}
-
-const codeFor = (secretBase32: string, ms: number) => hotp(Secret.fromBase32(secretBase32).bytes, timeStep(ms, 30), 'SHA1', 6);
+import { codeFor, rejectsWith, smsSetup, totpSetup } from './factor-race-fixture.js';
 
 test('attack: a TOTP confirmation racing reset-mfa brings the removed enrolment back, confirmed — mfa.not-enrolled, nothing left', async () => {
   const s = totpSetup();
@@ -63,11 +43,7 @@ test('attack: a TOTP confirmation racing a new enrolment puts the old seed back,
 });
 
 test('attack: an SMS confirmation racing reset-mfa brings the removed number back, confirmed — mfa.not-enrolled, nothing left', async () => {
-  const clock = new FrozenClock(T0);
-  const ephemeral = new TestEphemeralStore(clock);
-  const store = new MemoryMfaStore();
-  const sender = new CapturingSender();
-  const factor = new OtpFactor({ store, ephemeral, codes: new OneTimeCodes(ephemeral, clock, randomBytes(32)), sender, clock }, { channel: 'sms', issuer: 'Portcullis' });
+  const { ephemeral, store, sender, factor } = smsSetup();
   await factor.enroll({ userId: 'u1', address: '+33612345689' });
   // reset-mfa removes the enrolment (and its codes) once the code was taken, before the confirmation is written
   const consume = ephemeral.consumeOnce.bind(ephemeral);

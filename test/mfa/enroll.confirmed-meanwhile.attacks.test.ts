@@ -9,25 +9,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { Secret } from 'otpauth';
-import { FrozenClock } from '../../src/core/clock.js';
-import { OneTimeCodes } from '../../src/mfa/otp/codes.js';
-import { OtpFactor } from '../../src/mfa/otp/otp-factor.js';
-import { hotp, timeStep } from '../../src/mfa/totp/hotp.js';
-import { TotpFactor } from '../../src/mfa/totp/totp-factor.js';
-import { TestEphemeralStore } from '../support/mfa-memory-ephemeral.js';
-import { CapturingSender, MemoryMfaStore, TestSecretBox } from '../support/mfa-memory-stores.js';
-
-const T0 = Date.UTC(2030, 0, 1, 12, 0, 15);
-const rejectsWith = (p: Promise<unknown>, code: string) => assert.rejects(p, (e: { code?: string }) => e.code === code);
-const codeFor = (secretBase32: string, ms: number) => hotp(Secret.fromBase32(secretBase32).bytes, timeStep(ms, 30), 'SHA1', 6);
+import { codeFor, rejectsWith, smsSetup, totpSetup } from './factor-race-fixture.js';
 
 test('attack: a TOTP enrolment racing the confirmation of the previous one turns the confirmed factor back into a pending one — mfa.already-enrolled, the confirmed seed stays', async () => {
-  const clock = new FrozenClock(T0);
-  const store = new MemoryMfaStore();
-  const box = new TestSecretBox();
-  const factor = new TotpFactor({ store, box, clock }, { issuer: 'Portcullis Test' });
+  const { clock, store, box, factor } = totpSetup();
   const first = await factor.enroll({ userId: 'u1', address: 'alice@example.com' });
   // The second enrolment has read the pending enrolment (not confirmed) and is sealing its
   // new seed when the first one's code is confirmed (another tab, another node).
@@ -51,11 +36,7 @@ test('attack: a TOTP enrolment racing the confirmation of the previous one turns
 });
 
 test('attack: an SMS enrolment racing the confirmation of the previous number turns it back into a pending, unproven number — mfa.already-enrolled, the confirmed number stays', async () => {
-  const clock = new FrozenClock(T0);
-  const ephemeral = new TestEphemeralStore(clock);
-  const store = new MemoryMfaStore();
-  const sender = new CapturingSender();
-  const factor = new OtpFactor({ store, ephemeral, codes: new OneTimeCodes(ephemeral, clock, randomBytes(32)), sender, clock }, { channel: 'sms', issuer: 'Portcullis' });
+  const { clock, ephemeral, store, sender, factor } = smsSetup();
   await factor.enroll({ userId: 'u1', address: '+33612345689' });
   const toFirst = sender.last().code;
   clock.advance(31_000);
