@@ -13,29 +13,22 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { CertificateAuthority } from '../../src/pki/authority.js';
 import { fromPem } from '../../src/pki/pem.js';
-import { hasOpenssl, makeCa, openssl, tmp, writeFiles } from './helpers.js';
+import { hasOpenssl, makeCa, openssl, opensslCerts, tmp } from './helpers.js';
 
 const dir = tmp();
 const f = (name: string) => join(dir, name);
 const der = (name: string) => fromPem(readFileSync(f(name), 'utf8'), 'CERTIFICATE');
 const skip = !hasOpenssl() && 'openssl is not installed';
 
-function run(args: string[]): void {
-  const r = openssl(args);
-  assert.equal(r.status, 0, `openssl ${args.join(' ')}: ${r.out}`);
-}
-
 /** Partner roots with EKU serverAuth, clientAuth and anyExtendedKeyUsage, each with a clientAuth leaf under it. */
 before(() => {
   if (!hasOpenssl()) return;
-  writeFiles(dir, {
-    'leaf.ext': 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n',
-  });
+  const o = opensslCerts(dir);
+  const ext = 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n';
   for (const [name, eku] of [['server', 'serverAuth'], ['client', 'clientAuth'], ['any', 'anyExtendedKeyUsage']] as const) {
-    for (const k of [`${name}-root`, `${name}-leaf`]) run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', f(`${k}.key`)]);
-    run(['req', '-x509', '-new', '-key', f(`${name}-root.key`), '-sha256', '-days', '30', '-subj', `/O=Partner/CN=${name} CA`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash', '-addext', `extendedKeyUsage=${eku}`, '-out', f(`${name}-root.pem`)]);
-    run(['req', '-new', '-key', f(`${name}-leaf.key`), '-subj', `/O=Partner/CN=${name} client`, '-out', f(`${name}-leaf.csr`)]);
-    run(['x509', '-req', '-in', f(`${name}-leaf.csr`), '-CA', f(`${name}-root.pem`), '-CAkey', f(`${name}-root.key`), '-CAcreateserial', '-days', '10', '-sha256', '-extfile', f('leaf.ext'), '-out', f(`${name}-leaf.pem`)]);
+    for (const k of [`${name}-root`, `${name}-leaf`]) o.key(k);
+    o.root(`${name}-root`, { subj: `/O=Partner/CN=${name} CA`, days: 30, digest: 'sha256', addext: [`extendedKeyUsage=${eku}`] });
+    o.issue(`${name}-leaf`, { ca: `${name}-root`, subj: `/O=Partner/CN=${name} client`, days: 10, digest: 'sha256', ext });
   }
 });
 

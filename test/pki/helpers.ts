@@ -103,6 +103,38 @@ export function openssl(args: string[], input?: Uint8Array): { status: number; o
   return { status: r.status ?? -1, out: `${r.stdout.toString()}${r.stderr.toString()}` };
 }
 
+/** Runs openssl and asserts it succeeded (the message names the command and its output). */
+export function opensslOk(args: string[]): void {
+  const r = openssl(args);
+  assert.equal(r.status, 0, `openssl ${args.join(' ')}: ${r.out}`);
+}
+
+/**
+ * Makes keys and certificates with openssl in `dir`, each named `<name>.key` / `<name>.pem`:
+ * an EC key, a self-signed CA certificate for it (CA:TRUE, keyCertSign and cRLSign, a subject
+ * key identifier, and `addext`), and a certificate a CA issues for a key through a CSR, with
+ * the extensions `ext` (an extfile's text).
+ *
+ * @example const o = opensslCerts(dir); o.key('root'); o.root('root', { subj: '/CN=Root', days: 30, digest: 'sha256' });
+ */
+export function opensslCerts(dir: string) {
+  const f = (n: string) => join(dir, n);
+  return {
+    key(name: string, curve = 'prime256v1'): void {
+      opensslOk(['genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-out', f(`${name}.key`)]);
+    },
+    root(name: string, o: { subj: string; days: number; digest: string; addext?: string[] }): void {
+      const extra = (o.addext ?? []).flatMap((e) => ['-addext', e]);
+      opensslOk(['req', '-x509', '-new', '-key', f(`${name}.key`), `-${o.digest}`, '-days', String(o.days), '-subj', o.subj, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash', ...extra, '-out', f(`${name}.pem`)]);
+    },
+    issue(name: string, o: { ca: string; subj: string; days: number; digest: string; ext: string }): void {
+      writeFiles(dir, { [`${name}.ext`]: o.ext });
+      opensslOk(['req', '-new', '-key', f(`${name}.key`), '-subj', o.subj, '-out', f(`${name}.csr`)]);
+      opensslOk(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${o.ca}.pem`), '-CAkey', f(`${o.ca}.key`), '-CAcreateserial', '-days', String(o.days), `-${o.digest}`, '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`)]);
+    },
+  };
+}
+
 /** The `-attime` value for openssl verify at the frozen clock's time. */
 /**
  * A client certificate (CN billing, clientAuth, valid for an hour) for `spki` with the URI
@@ -149,19 +181,15 @@ export const attime = (ms: number): string => String(Math.floor(ms / 1000));
 export function constrainedCa(constraints: string): { anchors: Uint8Array[]; leaf: (sans: string[]) => Uint8Array } {
   const dir = tmp();
   const f = (n: string) => join(dir, n);
-  const ok = (args: string[]) => {
-    const r = openssl(args);
-    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.out}`);
-  };
-  ok(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=Constrained CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', `nameConstraints=critical,${constraints}`]);
+  opensslOk(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=Constrained CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', `nameConstraints=critical,${constraints}`]);
   let n = 0;
   return {
     anchors: [new Uint8Array(new X509Certificate(readFileSync(f('ca.pem'))).raw)],
     leaf: (sans) => {
       const name = `leaf${n++}`;
       writeFiles(dir, { [`${name}.ext`]: `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=${sans.join(',')}\n` });
-      ok(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`]);
-      ok(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`)]);
+      opensslOk(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`]);
+      opensslOk(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`)]);
       return new Uint8Array(new X509Certificate(readFileSync(f(`${name}.pem`))).raw);
     },
   };

@@ -15,33 +15,23 @@ import { issueCertificate } from '../../src/pki/issue.js';
 import { openIssuingCa } from '../../src/pki/issuing-ca.js';
 import { MemoryCertificateStore } from '../../src/pki/memory-store.js';
 import { fileSignerKind, SignerRegistry } from '../../src/pki/signer.js';
-import { attime, hasOpenssl, openssl, testSecretBox, tmp, URL_BASE, writeFiles } from './helpers.js';
+import { attime, hasOpenssl, openssl, opensslCerts, opensslOk as run, testSecretBox, tmp, URL_BASE, writeFiles } from './helpers.js';
 
 const dir = tmp();
 const f = (name: string) => join(dir, name);
 const read = (name: string) => readFileSync(f(name), 'utf8');
 
-function run(args: string[]): void {
-  const r = openssl(args);
-  assert.equal(r.status, 0, `openssl ${args.join(' ')}: ${r.out}`);
-}
-
 /** A P-384 root and a P-256 intermediate under it, made with openssl (keys in PKCS#8); a second, unrelated root; a leaf (not a CA). */
 before(() => {
   if (!hasOpenssl()) return;
-  writeFiles(dir, {
-    'int.ext': 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n',
-    'leaf.ext': 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:leaf.example.org\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n',
-  });
-  for (const [name, curve] of [['root', 'secp384r1'], ['other', 'secp384r1'], ['int', 'prime256v1'], ['leaf', 'prime256v1']] as const) {
-    run(['genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-out', f(`${name}.key`)]);
-  }
-  for (const name of ['root', 'other']) {
-    run(['req', '-x509', '-new', '-key', f(`${name}.key`), '-sha384', '-days', '3650', '-subj', `/O=Elsewhere/CN=${name} CA`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash', '-out', f(`${name}.pem`)]);
-  }
-  for (const [name, ext] of [['int', 'int.ext'], ['leaf', 'leaf.ext']] as const) {
-    run(['req', '-new', '-key', f(`${name}.key`), '-subj', `/O=Elsewhere/CN=${name}`, '-out', f(`${name}.csr`)]);
-    run(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('root.pem'), '-CAkey', f('root.key'), '-CAcreateserial', '-days', '365', '-sha384', '-extfile', f(ext), '-out', f(`${name}.pem`)]);
+  const o = opensslCerts(dir);
+  for (const [name, curve] of [['root', 'secp384r1'], ['other', 'secp384r1'], ['int', 'prime256v1'], ['leaf', 'prime256v1']] as const) o.key(name, curve);
+  for (const name of ['root', 'other']) o.root(name, { subj: `/O=Elsewhere/CN=${name} CA`, days: 3650, digest: 'sha384' });
+  for (const [name, ext] of [
+    ['int', 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n'],
+    ['leaf', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:leaf.example.org\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n'],
+  ] as const) {
+    o.issue(name, { ca: 'root', subj: `/O=Elsewhere/CN=${name}`, days: 365, digest: 'sha384', ext });
   }
 });
 
