@@ -135,7 +135,6 @@ export function opensslCerts(dir: string) {
   };
 }
 
-/** The `-attime` value for openssl verify at the frozen clock's time. */
 /**
  * A client certificate (CN billing, clientAuth, valid for an hour) for `spki` with the URI
  * SANs `uris`, signed by the test CA's intermediate directly: what a compromised or buggy
@@ -170,6 +169,7 @@ export function ocspCertStatus(der: Uint8Array): 'good' | 'revoked' | 'unknown' 
   return s.good !== undefined ? 'good' : s.revoked !== undefined ? 'revoked' : 'unknown';
 }
 
+/** The `-attime` value for openssl verify at the frozen clock's time. */
 export const attime = (ms: number): string => String(Math.floor(ms / 1000));
 
 /**
