@@ -91,6 +91,31 @@ export function dictionaryKeys(value: string): string[] {
   return keys;
 }
 
+/**
+ * How many parameters a serialized structured field has: its `;` outside strings (no
+ * other bare item can hold one). Assumes `value` already parsed.
+ */
+export function parameterMarks(value: string): number {
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x3b) n++;
+    else if (c === 0x22) {
+      // string (or display string): skip to the closing quote, honouring backslash escapes
+      i++;
+      while (i < value.length && value.charCodeAt(i) !== 0x22) i += value.charCodeAt(i) === 0x5c ? 2 : 1;
+    }
+  }
+  return n;
+}
+
+/** The parameters a parsed member holds: its own, and each inner-list item's. */
+export function parsedParameters(member: Item | InnerList): number {
+  let n = member[1].size;
+  if (isInnerList(member)) for (const item of member[0]) n += item[1].size;
+  return n;
+}
+
 function parseDict(value: string, what: string): Map<string, Item | InnerList> {
   let dict: Map<string, Item | InnerList>;
   try {
@@ -100,6 +125,11 @@ function parseDict(value: string, what: string): Map<string, Item | InnerList> {
   }
   const keys = dictionaryKeys(value);
   if (keys.length !== dict.size) throw malformed(`${what} repeats a label`);
+  // RFC 8941 keeps the last of a repeated parameter, and the signature base holds that one alone:
+  // `keyid="evil";keyid="k"` would verify as k while the field, forwarded as received, reads evil to a first-wins parser
+  let params = 0;
+  for (const member of dict.values()) params += parsedParameters(member);
+  if (parameterMarks(value) !== params) throw malformed(`${what} repeats a parameter`);
   return dict;
 }
 

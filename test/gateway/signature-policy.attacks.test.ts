@@ -337,6 +337,9 @@ describe('attacks, each refused with its code before the upstream', () => {
   test('duplicate labels in Signature-Input: signature.malformed', () =>
     refused(() => sendSigned(p.gateway, { path: '/sig/a', token, sign: h(), tamper: (r) => (r.headers['signature-input'] = `${r.headers['signature-input']}, ${r.headers['signature-input']}`) }), 'signature.malformed', 400));
 
+  test('a repeated signature parameter (keyid of another app before the signed one, which RFC 8941 parsing keeps): signature.malformed, not forwarded with a Signature-Input naming the other app first', () =>
+    refused(() => sendSigned(p.gateway, { path: '/sig/a', token, sign: h(), tamper: (r) => (r.headers['signature-input'] = r.headers['signature-input']!.replace(`keyid="${hmac.keyid}"`, `keyid="${otherKey.keyid}";keyid="${hmac.keyid}"`)) }), 'signature.malformed', 400));
+
   test('malformed Signature-Input: signature.malformed', () =>
     refused(() => sendSigned(p.gateway, { path: '/sig/a', token, sign: h(), tamper: (r) => (r.headers['signature-input'] = 'sig1=("@method" "@target-uri";created=1') }), 'signature.malformed', 400));
 

@@ -174,6 +174,28 @@ describe('signature attacks', () => {
     await rejects(verify(req), 'signature.malformed');
   });
 
+  it('a repeated signature parameter (keyid="evil" before the signed keyid="app-hmac"; RFC 8941 keeps the last) → signature.malformed, not a verified request whose Signature-Input reads keyid="evil" to a first-wins parser', async () => {
+    const req = await signed();
+    const input = req.headers.get('signature-input')!;
+    for (const edit of [input.replace('keyid="app-hmac"', 'keyid="evil";keyid="app-hmac"'), input.replace('nonce="n-1"', 'nonce="n-0";nonce="n-1"'), input.replace(/created=(\d+)/, 'created=1;created=$1')]) {
+      req.headers.set('signature-input', edit);
+      await rejects(verify(req), 'signature.malformed');
+    }
+  });
+
+  it('a repeated component parameter ("@query-param";name="amount";name="to" where "to" was signed) → signature.malformed', async () => {
+    const req = await signed({ components: [...REQUIRED, '@query-param;name="to"'] });
+    await verify(req);
+    req.headers.set('signature-input', req.headers.get('signature-input')!.replace('name="to"', 'name="amount";name="to"'));
+    await rejects(verify(req), 'signature.malformed');
+  });
+
+  it('a repeated parameter on a Signature member → signature.malformed', async () => {
+    const req = await signed();
+    req.headers.set('signature', `${req.headers.get('signature')!};x;x`);
+    await rejects(verify(req), 'signature.malformed');
+  });
+
   it('unsigned request → signature.missing', async () => {
     await rejects(verify({ method: 'GET', url: 'https://api.example.com/', headers: new Headers() }), 'signature.missing');
   });
