@@ -9,7 +9,7 @@
  */
 import { parseDictionary, parseItem, parseList, serializeDictionary, serializeInnerList, serializeItem, serializeList, type InnerList, type Item } from 'structured-headers';
 import { PortcullisError } from '../core/errors.js';
-import type { ComponentId } from './signature-input.js';
+import { dictionaryKeys, parameterMarks, parsedParameters, type ComponentId } from './signature-input.js';
 import { isRequestLike, type FieldLineSource, type HeaderGetter, type HttpMessageLike, type HttpRequestLike, type MessageHeaders } from './types.js';
 
 const malformed = (m: string, cause?: unknown): PortcullisError => new PortcullisError('signature.malformed', m, cause === undefined ? {} : { cause });
@@ -147,13 +147,36 @@ function structuredType(field: string, param: string): StructuredFieldType {
   return t;
 }
 
+/**
+ * Refuses a parsed field value that repeats a Dictionary key or a parameter: RFC 8941
+ * keeps the last, so the covered value would hold one of them alone, and `u=1, u=5`
+ * would verify where `u=5` was signed while an upstream taking the first reads `u=1`.
+ */
+function checkNoRepeats(value: string, members: Iterable<Item | InnerList>, keys: number | undefined, field: string, param: string): void {
+  if (keys !== undefined && dictionaryKeys(value).length !== keys) throw malformed(`field "${field}" is covered with ${param} but repeats a dictionary key`);
+  let params = 0;
+  for (const m of members) params += parsedParameters(m);
+  if (parameterMarks(value) !== params) throw malformed(`field "${field}" is covered with ${param} but repeats a parameter`);
+}
+
 function canonicalStructured(value: string, field: string): string {
   const type = structuredType(field, 'sf');
   try {
-    if (type === 'dictionary') return serializeDictionary(parseDictionary(value));
-    if (type === 'list') return serializeList(parseList(value));
-    return serializeItem(parseItem(value));
+    if (type === 'dictionary') {
+      const dict = parseDictionary(value);
+      checkNoRepeats(value, dict.values(), dict.size, field, 'sf');
+      return serializeDictionary(dict);
+    }
+    if (type === 'list') {
+      const list = parseList(value);
+      checkNoRepeats(value, list, undefined, field, 'sf');
+      return serializeList(list);
+    }
+    const item = parseItem(value);
+    checkNoRepeats(value, [item], undefined, field, 'sf');
+    return serializeItem(item);
   } catch (e) {
+    if (e instanceof PortcullisError) throw e;
     // §2.1.1: a value that does not parse as its field's type is an error, not a value
     throw malformed(`field "${field}" is covered with sf but is not a structured ${type}`, e);
   }
@@ -178,6 +201,7 @@ function fieldValue(c: ComponentId, headers: MessageHeaders | undefined): string
     } catch (e) {
       throw malformed(`field "${c.name}" is covered with key but is not a structured dictionary`, e);
     }
+    checkNoRepeats(value, dict.values(), dict.size, c.name, 'key');
     const member = dict.get(key);
     if (member === undefined) throw missing(`field "${c.name}" has no dictionary member "${key}"`);
     return Array.isArray(member[0]) ? serializeInnerList(member as InnerList) : serializeItem(member as Item);

@@ -168,6 +168,29 @@ describe('sf needs the field\'s known structured type (review #8, RFC 9421 §2.1
     assert.equal(value('"priority";sf', req({ priority: 'u=1,  i' })), 'u=1, i');
     assert.throws(() => value('"client-cert";sf', req({ 'client-cert': 'a, b' })), code('signature.malformed'));
   });
+  it('a Dictionary member or a parameter repeated in a field covered with sf or key is signature.malformed (RFC 8941 keeps the last, a first-wins upstream reads the first)', () => {
+    assert.throws(() => value('"priority";sf', req({ priority: 'u=1, u=5' })), code('signature.malformed'));
+    assert.throws(() => value('"priority";sf', req({ priority: 'u=1, i, u=5' })), code('signature.malformed'));
+    assert.throws(() => value('"priority";key="u"', req({ priority: 'u=1, u=5' })), code('signature.malformed'));
+    assert.throws(() => value('"example-dict";key="a"', req({ 'example-dict': 'a=1;p=0;p=1' })), code('signature.malformed'));
+    assert.throws(() => value('"example-dict";key="a"', req({ 'example-dict': 'a=(1;p=0;p=1 2)' })), code('signature.malformed'));
+    assert.throws(() => value('"cache-status";sf', req({ 'cache-status': 'a;detail=1;detail=2, b' })), code('signature.malformed'));
+    assert.throws(() => value('"client-cert";sf', req({ 'client-cert': ':AQID:;x;x' })), code('signature.malformed'));
+    // not repeats: a ";" in a string, a List naming one member twice, one key per member
+    assert.equal(value('"example-dict";sf', req({ 'example-dict': 'a="x;y";p=1, b;p=2' })), 'a="x;y";p=1, b;p=2');
+    assert.equal(value('"cache-status";sf', req({ 'cache-status': 'a;x=1, a;x=2' })), 'a;x=1, a;x=2');
+  });
+  it('attack: a Dictionary signed as "u=5" sent as "u=1, u=5" is signature.malformed (it verified: the repeat collapsed to the signed value)', async () => {
+    const key = await crypto.subtle.importKey('raw', new Uint8Array(32).fill(3), importParams('hmac-sha256'), false, ['sign', 'verify']);
+    const clock = new FrozenClock(1_700_000_000_000);
+    const v = new SignatureVerifier({ clock, keyLookup: () => ({ key, alg: 'hmac-sha256' }) });
+    for (const id of ['"priority";sf', '"priority";key="u"']) {
+      const signed = await signMessage(req({ priority: 'u=5' }), { key, alg: 'hmac-sha256', keyid: 'k', clock, components: [id] });
+      const send = (p: string) => v.verify(req({ priority: p, 'signature-input': signed.signatureInput, signature: signed.signature }));
+      assert.equal((await send('u=5')).label, 'sig1');
+      await assert.rejects(send('u=1, u=5'), code('signature.malformed'));
+    }
+  });
   it('attack: a List signed as "a, b" sent as "a;admin, a, b" no longer verifies (it did when sf guessed Dictionary first)', async () => {
     const key = await crypto.subtle.importKey('raw', new Uint8Array(32).fill(3), importParams('hmac-sha256'), false, ['sign', 'verify']);
     const clock = new FrozenClock(1_700_000_000_000);
