@@ -118,7 +118,9 @@ export class MakeDirectoryError extends Error {
 /**
  * `mkdir -p`: makes `dir` and each missing ancestor (with `mode`, like
  * `mkdirSync(dir, { recursive: true, mode })`), one directory at a time from the nearest
- * one that exists. Never Node's recursive mkdir: where a pseudo-file system such as /proc
+ * one that exists, fsyncing the parent of each one made (its entry is there: a file
+ * created and fsynced in a new directory is otherwise lost with it on a power loss).
+ * A directory that exists costs a `stat` only. Never Node's recursive mkdir: where a pseudo-file system such as /proc
  * answers ENOENT for a new name under a directory that exists, it retries for ever.
  * Throws MakeDirectoryError naming the first path that cannot be used.
  *
@@ -153,6 +155,14 @@ export function makeDirectorySync(dir: string, mode = 0o777): void {
       // ENOENT although its parent exists (it was found or just made): a file system that refuses new names
       const reason = code === 'ENOENT' ? `the file system of ${dirname(d)} refuses it (ENOENT)` : fsErrorText(cause);
       throw new MakeDirectoryError(d, code, `${d} cannot be created: ${reason}`, { cause });
+    }
+    // the new directory's entry is in its parent: fsynced, or a power loss may drop it with the files put in it
+    try {
+      fsyncDirectoryOf(d);
+    } catch (cause) {
+      if (process.platform === 'win32') continue;
+      const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
+      throw new MakeDirectoryError(dirname(d), code, `${dirname(d)} cannot be synced to disk after creating ${d} in it: ${fsErrorText(cause)}`, { cause });
     }
   }
 }
