@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { startPortcullis } from '../../src/app.js';
@@ -93,4 +94,22 @@ await serviceTest('redis', 'ephemeral store: a command Redis refuses at run time
     raw.disconnect();
     await store.close();
   }
+});
+
+/** A password with a `/` or `#` not percent-encoded: the URL parser refuses the URL, and its TypeError keeps the whole URL as `input`. */
+const UNPARSEABLE_PASSWORD = 'Sekr/et-redis-pw-7d2a';
+
+test('attack: a Redis URL whose password holds an unencoded / → unavailable, and neither the error nor its causes (util.inspect, depth 10) carry the password', async () => {
+  let caught: unknown;
+  try {
+    await openEphemeralStore(`redis://:${UNPARSEABLE_PASSWORD}@127.0.0.1:6379`, { prefix: randomRedisPrefix() });
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof PortcullisError, String(caught));
+  assert.equal(caught.code, 'unavailable');
+  assert.match(caught.message, /^ephemeral: cannot use \(unparseable URL\): Invalid URL$/);
+  const shown = inspect(caught, { depth: 10 });
+  for (const part of [UNPARSEABLE_PASSWORD, 'Sekr', 'et-redis-pw']) assert.ok(!shown.includes(part), `the password leaked:\n${shown}`);
+  for (let c: unknown = caught; c !== undefined; c = (c as { cause?: unknown }).cause) assert.ok(!('input' in (c as object)), `a cause keeps the URL as input:\n${shown}`);
 });

@@ -23,7 +23,8 @@
  *   gets no answer within the command timeout counts as the connection lost: the loss is
  *   reported and the connection dropped, so it reconnects and resubscribes as above.
  * - A Redis error is kept as a cause only sanitized (redisCause): ioredis's errors carry
- *   the command's arguments, the AUTH password among them.
+ *   the command's arguments, the AUTH password among them, and the URL parser's error
+ *   (a password with an unencoded `/` or `#`) the whole URL as its `input`.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { PortcullisError } from '../../core/errors.js';
@@ -335,8 +336,15 @@ export class RedisEphemeralStore implements EphemeralStore {
 
 /** Connects both connections; rejects with `unavailable` when Redis cannot be reached. */
 export async function openRedisEphemeralStore(url: string, opts: RedisStoreOptions): Promise<RedisEphemeralStore> {
-  const cmd = new Redis(url, OPTIONS) as WithIncrement;
-  const sub = new Redis(url, OPTIONS);
+  let cmd: WithIncrement;
+  let sub: Redis;
+  try {
+    cmd = new Redis(url, OPTIONS) as WithIncrement;
+    sub = new Redis(url, OPTIONS);
+  } catch (e) {
+    // a URL the parser refuses (a password with an unencoded / or #): its TypeError keeps the whole URL, password included, as `input`
+    throw new PortcullisError('unavailable', 'ephemeral store: the Redis URL cannot be parsed', { cause: redisCause(e) });
+  }
   // Connection errors reach callers as rejected commands; without listeners ioredis prints them.
   // The first one is kept: connect() itself rejects with only "Connection is closed."
   let connectError: unknown;
