@@ -98,6 +98,7 @@ class Forward implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.settled = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (err !== undefined) this.closeIfBodyPending();
     this.onDone(err, clientClosed);
   }
 
@@ -119,6 +120,17 @@ class Forward implements Dispatcher.DispatchHandler {
     // queued requests have no abort yet: answered now, aborted in onConnect when a connection frees up
     if (this.abortFn !== undefined) this.abortFn(this.expired);
     else this.done(this.expired);
+  }
+
+  /**
+   * A streamed body that has not all arrived when the answer starts (an upstream that
+   * answered early or failed mid-body): undici read part of it and stops, so Node neither
+   * discards the rest nor closes, and the connection would stall under a keep-alive answer.
+   * The answer says `Connection: close` and the connection ends with it (Node's `_last`).
+   */
+  private closeIfBodyPending(): void {
+    const p = this.p;
+    if (p.body === undefined && p.hasBody && !p.req.complete && !p.res.headersSent) p.res.shouldKeepAlive = false;
   }
 
   /** Stops the upstream request when the client has gone away. */
@@ -153,6 +165,7 @@ class Forward implements Dispatcher.DispatchHandler {
     this.resumeFn = resume;
     if (this.clientGone()) return false;
     const res = this.p.res;
+    this.closeIfBodyPending();
     if (this.p.respond !== undefined) {
       this.held = { status: statusCode, statusText, headers: filterResponseHeaders(rawHeaders), body: EMPTY };
       this.heldChunks = [];
