@@ -12,7 +12,9 @@
  * (5f00::/16, RFC 9602), and IPv6 forms that embed an IPv4
  * address (mapped, NAT64, 6to4, Teredo) unless the embedded address is itself public,
  * however the IPv6 address is written (compressed or not, any case), and the RFC 2765
- * translated form ::ffff:0:0:0/96.
+ * translated form ::ffff:0:0:0/96. Also Azure's WireServer, 168.63.129.16: a public
+ * address, but one only Azure VMs reach, where the platform answers for the VM (goal
+ * state, extension settings, health, DNS), so a cloud metadata endpoint like 169.254.169.254.
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
@@ -34,6 +36,8 @@ for (const [net, bits] of [
   ['203.0.113.0', 24],
   ['224.0.0.0', 4],
   ['240.0.0.0', 4],
+  // Azure WireServer: public, yet a platform endpoint inside every Azure VM's network (the metadata class below)
+  ['168.63.129.16', 32],
 ] as const)
   SPECIAL.addSubnet(net, bits, 'ipv4');
 for (const [net, bits] of [
@@ -122,8 +126,8 @@ function blockList(v4: ReadonlyArray<readonly [string, number]>, v6: ReadonlyArr
 
 /** Checked in this order; a special-use address in none of them is `reserved`. */
 const CLASSES: ReadonlyArray<readonly [AddressClass, BlockList]> = [
-  // AWS/GCP/Azure/OpenStack, ECS task metadata, Alibaba Cloud, AWS over IPv6
-  ['metadata', blockList([['169.254.169.254', 32], ['169.254.170.2', 32], ['100.100.100.200', 32]], [['fd00:ec2::254', 128]])],
+  // AWS/GCP/Azure/OpenStack, ECS task metadata, Alibaba Cloud, Azure WireServer; AWS and GCP over IPv6
+  ['metadata', blockList([['169.254.169.254', 32], ['169.254.170.2', 32], ['100.100.100.200', 32], ['168.63.129.16', 32]], [['fd00:ec2::254', 128], ['fd20:ce::254', 128]])],
   ['loopback', blockList([['127.0.0.0', 8]], [['::1', 128]])],
   ['unspecified', blockList([['0.0.0.0', 8]], [['::', 128]])],
   ['link-local', blockList([['169.254.0.0', 16]], [['fe80::', 10]])],

@@ -668,7 +668,7 @@ export const configSchema = z.strictObject({
       allowPrivateTargets: z
         .boolean()
         .default(false)
-        .describe('Let webhooks go to loopback, private (RFC 1918, fc00::/7), link-local (169.254.0.0/16, fe80::/10), unspecified and other special-use addresses. Off by default: a subscription to such a URL is refused (`webhook.target-forbidden`) and every delivery checks the address its host name resolves to.'),
+        .describe('Let webhooks go to loopback, private (RFC 1918, fc00::/7), link-local (169.254.0.0/16, fe80::/10), unspecified and other special-use addresses, and Azure\'s platform address 168.63.129.16. Off by default: a subscription to such a URL is refused (`webhook.target-forbidden`) and every delivery checks the address its host name resolves to.'),
       allowInsecureHttp: z
         .boolean()
         .default(false)
