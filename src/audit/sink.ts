@@ -12,7 +12,7 @@ export interface AuditSink {
  * change waits for its audit event first (the audit trail, trail.ts).
  */
 export interface DurableAuditSink extends AuditSink {
-  /** Resolves once every event recorded so far is stored; rejects with `audit.unavailable` when they could not be. */
+  /** Resolves once every event recorded so far is stored; rejects with `audit.unavailable` when they could not be (or one was dropped, the queue full). */
   flush(): Promise<void>;
 }
 

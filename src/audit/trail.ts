@@ -5,7 +5,9 @@
  * head carries an HMAC under the audit key (head-key.ts), so a chain rewritten and
  * recomputed by someone without that key does not verify either. Events are queued and written in
  * batches in the background: no request waits on a database write. `flush()` waits
- * for everything queued so far (admin changes flush before they answer).
+ * for everything queued so far (admin changes flush before they answer), and rejects when
+ * an event recorded before it was dropped because the queue was full, so a change whose
+ * own event may be that one is not acknowledged as stored.
  */
 import { hash } from 'node:crypto';
 import { PortcullisError } from '../core/errors.js';
@@ -223,6 +225,12 @@ export class AuditTrail implements AuditSink {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryMs = RETRY_MIN_MS;
   private dropped = 0;
+  /**
+   * Drops (counted as `stats.dropped`) that a finished `flush()` has answered for: a
+   * flush rejects for the drops after this up to its start, as one of them may be the
+   * event of the change waiting on it. Only flushes pay for it; `record` just counts.
+   */
+  private dropsAnswered = 0;
   readonly stats: AuditTrailStats = { written: 0, unstorable: 0, failedWrites: 0, dropped: 0 };
 
   constructor(
@@ -278,10 +286,28 @@ export class AuditTrail implements AuditSink {
   /**
    * Writes everything queued so far (here and on the peers); resolves when it is
    * stored, rejects with `audit.unavailable` when this node's events could not be
-   * (they stay queued, in order, and are written when the store is back).
+   * (they stay queued, in order, and are written when the store is back), or when an
+   * event recorded here was dropped (queue full) since the last flush to finish began:
+   * the dropped one may be the event of the change that waits on this flush, so that
+   * change is not acknowledged (the others are written all the same, after an
+   * `audit.dropped` marker with the count).
    */
   flush(): Promise<void> {
-    const own = this.flushOwn();
+    const since = this.dropsAnswered;
+    const upTo = this.stats.dropped;
+    const own = this.flushOwn().then(
+      () => {
+        this.dropsAnswered = Math.max(this.dropsAnswered, upTo);
+        if (upTo > since) {
+          const n = upTo - since;
+          throw new PortcullisError('audit.unavailable', `${n} audit event${n === 1 ? ' was' : 's were'} dropped before this flush because the audit queue was full (the durable store was unreachable for long), so an event recorded before it may not be stored`, { details: { dropped: n } });
+        }
+      },
+      (err: unknown) => {
+        this.dropsAnswered = Math.max(this.dropsAnswered, upTo);
+        throw err;
+      },
+    );
     if (this.peers.length === 0) return own;
     return Promise.all([own, ...this.peers.map((p) => p().catch((err: unknown) => this.logger.warn({ err }, 'a peer could not flush its audit events')))]).then(() => undefined);
   }

@@ -85,3 +85,27 @@ test('app revoke-tokens answered change.not-in-force has its app.tokens-revoked 
   const rows = await node.node.services.store.tailAudit(10);
   assert.ok(rows.some((x) => x.type === 'app.tokens-revoked' && x.clientId === created.body.client_id), 'stored when the answer arrives');
 });
+
+test('admin change whose audit event was dropped (queue full) → 503 audit.unavailable once the store is back, not 201', async (t) => {
+  const node = await startTestNode();
+  const other = new BetterSqlite3(join(node.dir, 'portcullis.db'));
+  t.after(async () => {
+    other.close();
+    await node.close();
+  });
+  const audit = node.node.services.audit;
+  (audit as unknown as { opts: { maxQueue?: number } }).opts.maxQueue = audit.pending + 3;
+  other.exec('alter table audit_log rename to audit_log_away');
+  for (let i = 0; i < 3; i++) audit.record({ time: Date.now(), type: 'test.filler', actor: 'system' });
+  await assert.rejects(audit.flush(), (e) => e instanceof PortcullisError && e.code === 'audit.unavailable');
+  other.exec('alter table audit_log_away rename to audit_log');
+  // the store is back, the held events not yet written (their retry is a second away): the change's event is dropped
+  const res = await node.api('/v1/apps', { body: { name: 'dropped-event', audiences: ['orders-api'], scopes: ['orders:read'] } });
+  assert.equal(res.status, 503);
+  assert.equal(res.body.code, 'audit.unavailable');
+  assert.ok(audit.stats.dropped >= 1);
+  const rows = other.prepare("select type from audit_log where type in ('audit.dropped', 'app.created')").all() as Array<{ type: string }>;
+  assert.deepEqual(rows.map((r) => r.type), ['audit.dropped'], 'the drop is stored, the change event is not');
+  const ok = await node.api('/v1/apps', { body: { name: 'after-drain', audiences: ['orders-api'], scopes: ['orders:read'] } });
+  assert.equal(ok.status, 201);
+});
