@@ -15,6 +15,13 @@
  * Only routes whose steps need them pay for buffering: a body a step read is sent as
  * one buffer, and a response hook (signing, encryption) gets the whole response,
  * bounded by MAX_BUFFERED_RESPONSE, before anything is written to the client.
+ *
+ * A 304 may state the Content-Length its 200 would have had (RFC 9110 §8.6, §15.4.5) and
+ * never has content; undici 7 exempts only HEAD from its response length check and fails
+ * the exchange with `UND_ERR_RES_CONTENT_LENGTH_MISMATCH` after the head. For a 304 or 204
+ * that error means the response is complete: it is relayed as such (a 204's Content-Length,
+ * which §8.6 forbids, is left out). undici has dropped that upstream connection, so anything
+ * the upstream sent after the head is never read as the next response.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
@@ -62,6 +69,9 @@ export type ProxyDone = (err: PortcullisError | undefined, clientClosed?: boolea
 
 const UPSTREAM_TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
+/** undici's error for a response whose content does not match its Content-Length. */
+const LENGTH_MISMATCH = 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH';
+
 function ignore(): void {}
 
 const EMPTY = Buffer.alloc(0);
@@ -85,6 +95,8 @@ class Forward implements Dispatcher.DispatchHandler {
   /** What the timer answered, when it fired. */
   private expired: PortcullisError | undefined;
   private settled = false;
+  /** The response is a 204 or 304: it ends at its head, whatever its Content-Length says. */
+  private noContent = false;
 
   constructor(
     private readonly p: ProxyRequest,
@@ -166,13 +178,16 @@ class Forward implements Dispatcher.DispatchHandler {
     if (this.clientGone()) return false;
     const res = this.p.res;
     this.closeIfBodyPending();
+    this.noContent = statusCode === 204 || statusCode === 304;
+    let headers = filterResponseHeaders(rawHeaders);
+    if (statusCode === 204) headers = withoutContentLength(headers);
     if (this.p.respond !== undefined) {
-      this.held = { status: statusCode, statusText, headers: filterResponseHeaders(rawHeaders), body: EMPTY };
+      this.held = { status: statusCode, statusText, headers, body: EMPTY };
       this.heldChunks = [];
       return true;
     }
     // undici aborts the request with what this throws, and onError answers it
-    writeHead(res, statusCode, filterResponseHeaders(rawHeaders));
+    writeHead(res, statusCode, headers);
     return true;
   }
 
@@ -244,6 +259,8 @@ class Forward implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
+    // a 204 or 304 with a Content-Length: undici's length check, not a broken response
+    if (this.noContent && !this.finished && (err as { code?: string }).code === LENGTH_MISMATCH) return this.onComplete();
     this.finished = true;
     const res = this.p.res;
     if (err === CLIENT_CLOSED) {
@@ -277,6 +294,13 @@ function writeHead(res: ServerResponse, status: number, headers: string[]): void
     }
     throw new PortcullisError('upstream.unavailable', 'the upstream response head cannot be relayed', { cause });
   }
+}
+
+/** Flat `[name, value, …]` headers without Content-Length. */
+function withoutContentLength(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() !== 'content-length') out.push(headers[i]!, headers[i + 1]!);
+  return out;
 }
 
 function expire(f: Forward): void {
