@@ -14,7 +14,7 @@ import type { AuditEventInput } from '../audit/store.js';
 import { WEBHOOK_EVENT_TYPES, toWebhookEvent, webhookTypeOf } from './events.js';
 import type { DeliveryRecord, WebhookRecord, WebhookStore } from './store.js';
 import { refusedPlainHttp } from './plain-http.js';
-import { forbiddenHost } from './target.js';
+import { forbiddenHost, forbiddenHostClass } from './target.js';
 
 export interface SubscribeInput {
   url: string;
@@ -24,7 +24,7 @@ export interface SubscribeInput {
 }
 
 export interface TargetPolicy {
-  /** Loopback, private and other special-use addresses (config `webhooks.allowPrivateTargets`). */
+  /** Loopback, private and other special-use addresses, never cloud metadata ones (config `webhooks.allowPrivateTargets`). */
   allowPrivateTargets?: boolean;
   /** Plain `http:` beyond loopback IP literals (config `webhooks.allowInsecureHttp`). */
   allowInsecureHttp?: boolean;
@@ -42,6 +42,8 @@ function checkUrl(raw: string, { allowPrivateTargets = false, allowInsecureHttp 
   if (u.hash) throw new PortcullisError('request.invalid', 'url: must not have a fragment');
   // SSRF: names are checked again on every delivery, on the addresses they resolve to
   if (!allowPrivateTargets && forbiddenHost(u.hostname)) throw new PortcullisError('webhook.target-forbidden', 'url: not a public address (loopback, private, link-local and other special-use addresses need webhooks.allowPrivateTargets)');
+  // the opt-in is for internal receivers: a cloud metadata endpoint stays refused
+  if (allowPrivateTargets && forbiddenHostClass(u.hostname) === 'metadata') throw new PortcullisError('webhook.target-forbidden', 'url: a cloud metadata address, refused even with webhooks.allowPrivateTargets');
   if (refusedPlainHttp(u, allowInsecureHttp)) throw new PortcullisError('webhook.insecure-url', 'url: must be https (plain http only to a loopback IP literal, unless webhooks.allowInsecureHttp)');
   return u.href;
 }

@@ -1,6 +1,8 @@
 /**
  * Where webhooks may go (SSRF): only to public unicast addresses, unless the operator
- * opts in with `webhooks.allowPrivateTargets`. Checked on the URL when a subscription
+ * opts in with `webhooks.allowPrivateTargets`, which lets them reach internal receivers
+ * (loopback, private, link-local…) but never a cloud metadata address (class `metadata`
+ * below, in any form). Checked on the URL when a subscription
  * is made (IP literals and `localhost` names), and again on every address a host name
  * resolves to when a delivery connects (the DNS lookup of the connection itself, so a
  * name that rebinds to 127.0.0.1 after registration is still refused).
@@ -193,23 +195,51 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
 export type ResolveAll = (hostname: string, options: LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
 
 /**
- * A `net.connect` lookup over `resolve` that refuses when any resolved address is not
- * public (every address, so a round-robin name cannot slip one through). The connection
- * goes to an address this one lookup returned: the address checked is the one connected to.
- *
- * @example new Agent({ connect: { lookup: publicOnlyLookupWith(dns.lookup) } })
+ * A `net.connect` lookup over `resolve` that refuses (ForbiddenTargetError) when `refused`
+ * names a class for any resolved address, or when there is none (every address, so a
+ * round-robin name cannot slip one through). The connection goes to an address this one
+ * lookup returned: the address checked is the one connected to.
  */
-export function publicOnlyLookupWith(resolve: ResolveAll) {
+function checkedLookupWith(resolve: ResolveAll, refused: (ip: string) => AddressClass | undefined) {
   return (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback): void => {
     resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, []);
-      const bad = addresses.find((a) => !isPublicAddress(a.address));
-      if (bad !== undefined || addresses.length === 0) return callback(new ForbiddenTargetError(hostname, bad === undefined ? 'none' : addressClass(bad.address)!) as unknown as NodeJS.ErrnoException, []);
+      let cls: AddressClass | undefined = addresses.length === 0 ? 'none' : undefined;
+      for (const a of addresses) cls ??= refused(a.address);
+      if (cls !== undefined) return callback(new ForbiddenTargetError(hostname, cls) as unknown as NodeJS.ErrnoException, []);
       if ((options as LookupAllOptions).all) return callback(null, addresses);
       callback(null, addresses[0]!.address, addresses[0]!.family);
     });
   };
 }
 
+/**
+ * A `net.connect` lookup over `resolve` that refuses when any resolved address is not
+ * public.
+ *
+ * @example new Agent({ connect: { lookup: publicOnlyLookupWith(dns.lookup) } })
+ */
+export function publicOnlyLookupWith(resolve: ResolveAll) {
+  return checkedLookupWith(resolve, addressClass);
+}
+
 /** {@link publicOnlyLookupWith} over the system resolver (`dns.lookup`). */
 export const publicOnlyLookup = publicOnlyLookupWith(dnsLookup);
+
+/**
+ * The class an address is refused as under `webhooks.allowPrivateTargets`: `metadata`
+ * for a cloud metadata endpoint (in any form), else undefined. The opt-in is for internal
+ * receivers, never for the instance's credentials.
+ */
+export function metadataClass(ip: string): 'metadata' | undefined {
+  return addressClass(ip) === 'metadata' ? 'metadata' : undefined;
+}
+
+/**
+ * The lookup under `webhooks.allowPrivateTargets`: like {@link publicOnlyLookupWith}, but
+ * refuses only cloud metadata addresses (and a name that resolved to none); loopback,
+ * private and other link-local ones pass.
+ */
+export function noMetadataLookupWith(resolve: ResolveAll) {
+  return checkedLookupWith(resolve, metadataClass);
+}

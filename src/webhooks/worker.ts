@@ -14,7 +14,9 @@
  *
  * SSRF: unless `allowPrivateTargets`, each attempt connects only to public addresses
  * (target.ts), checked on the address the connection resolves, not only when the
- * subscription was made; a refused destination is logged as `target-forbidden`
+ * subscription was made; with it, the same check still refuses cloud metadata addresses
+ * (class `metadata`), so the opt-in reaches internal receivers, never the instance's
+ * credentials. A refused destination is logged as `target-forbidden`
  * alone, so the delivery log says nothing about what listens behind it. It is audited
  * too (`webhook.target-forbidden`, the webhook id and the class of the refused address,
  * never the URL), at most once per webhook and minute with the number of refusals, so a
@@ -25,6 +27,7 @@
  * allowed) is neither signed nor sent: the attempt fails with `insecure-url` and backs
  * off, so it goes out if the deployment allows it again before the attempts run out.
  */
+import { lookup as dnsLookup } from 'node:dns';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { CountedEvents } from '../audit/event-window.js';
 import type { AuditSink } from '../audit/sink.js';
@@ -37,7 +40,7 @@ import type { WebhookSigner } from './sign.js';
 import { refusedPlainHttp } from './plain-http.js';
 import { DELIVERY_HEADER, WEBHOOK_TAG } from './tags.js';
 import type { DeliveryRecord, WebhookRecord, WebhookStore } from './store.js';
-import { ForbiddenTargetError, forbiddenHostClass, publicOnlyLookup, type AddressClass } from './target.js';
+import { ForbiddenTargetError, forbiddenHostClass, noMetadataLookupWith, publicOnlyLookupWith, type AddressClass, type ResolveAll } from './target.js';
 
 export interface DeliveryWorkerOptions {
   /** How often to look for due deliveries (default 1 s). */
@@ -63,12 +66,14 @@ export interface DeliveryWorkerOptions {
   jitter?: number;
   /** Identifies this worker's claims (default random). */
   owner?: string;
-  /** Deliver to loopback, private, link-local and other non-public addresses too (config `webhooks.allowPrivateTargets`; default false). */
+  /** Deliver to loopback, private, link-local and other non-public addresses too, never cloud metadata ones (config `webhooks.allowPrivateTargets`; default false). */
   allowPrivateTargets?: boolean;
   /** Deliver to plain `http:` URLs other than loopback IP literals (config `webhooks.allowInsecureHttp`; default false). */
   allowInsecureHttp?: boolean;
   /** Where refused destinations are audited (`webhook.target-forbidden`). */
   audit?: AuditSink;
+  /** The resolver the connect-time address check asks (default `dns.lookup`; a stub in tests). */
+  resolve?: ResolveAll;
   fetch?: typeof fetch;
 }
 
@@ -78,10 +83,10 @@ const MAX_ERROR = 200;
 export const LEASE_MARGIN_MS = 5000;
 
 export class DeliveryWorker {
-  private readonly o: Required<Omit<DeliveryWorkerOptions, 'fetch' | 'audit'>>;
+  private readonly o: Required<Omit<DeliveryWorkerOptions, 'fetch' | 'audit' | 'resolve'>>;
   private readonly fetch: typeof fetch;
-  /** Connects only to public addresses (undefined with `allowPrivateTargets`). */
-  private readonly dispatcher: Dispatcher | undefined;
+  /** Connects only to public addresses (with `allowPrivateTargets`: to any but cloud metadata ones). */
+  private readonly dispatcher: Dispatcher;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   /** The interval's claim in progress. */
@@ -116,14 +121,15 @@ export class DeliveryWorker {
     };
     if (!(this.o.leaseMs >= this.o.timeoutMs + LEASE_MARGIN_MS))
       throw new PortcullisError('config.invalid', `webhook delivery worker: leaseMs (${this.o.leaseMs}) must be at least timeoutMs (${this.o.timeoutMs}) + ${LEASE_MARGIN_MS}, so an attempt ends before its lease lapses`);
-    this.dispatcher = this.o.allowPrivateTargets ? undefined : new Agent({ connect: { lookup: publicOnlyLookup } });
+    const resolve = opts.resolve ?? dnsLookup;
+    this.dispatcher = new Agent({ connect: { lookup: this.o.allowPrivateTargets ? noMetadataLookupWith(resolve) : publicOnlyLookupWith(resolve) } });
     const audit = opts.audit;
     this.refusals =
       audit &&
       new CountedEvents((webhookId, r, now) =>
         audit.record({ time: now, type: 'webhook.target-forbidden', actor: 'system', clientId: null, reason: 'webhook.target-forbidden', data: { webhookId, addressClass: r.detail, count: r.count, since: r.since } }),
       );
-    this.fetch = opts.fetch ?? (this.dispatcher !== undefined ? (undiciFetch as unknown as typeof fetch) : fetch);
+    this.fetch = opts.fetch ?? (undiciFetch as unknown as typeof fetch);
   }
 
   /** The delay after attempt number `attempt` (1-based) failed. */
@@ -171,7 +177,7 @@ export class DeliveryWorker {
     await this.claiming;
     await this.running?.catch(() => undefined);
     await Promise.all([...this.inFlight.keys()]);
-    await this.dispatcher?.close().catch(() => undefined);
+    await this.dispatcher.close().catch(() => undefined);
   }
 
   /** One tick: claims due deliveries and attempts each once; returns how many were attempted. */
@@ -275,13 +281,13 @@ export class DeliveryWorker {
       const url = sentTargetUri(hook.url);
       const target = new URL(url);
       // an IP literal never reaches the lookup: checked here; a name is checked on the addresses it resolves to when connecting
-      const literal = this.o.allowPrivateTargets ? undefined : forbiddenHostClass(target.hostname);
-      if (literal !== undefined) throw new ForbiddenTargetError(target.hostname, literal);
+      const literal = forbiddenHostClass(target.hostname);
+      if (literal !== undefined && (!this.o.allowPrivateTargets || literal === 'metadata')) throw new ForbiddenTargetError(target.hostname, literal);
       // a row stored before the rule, or under another configuration: never signed nor sent in clear
       if (refusedPlainHttp(target, this.o.allowInsecureHttp)) return { status, error: 'insecure-url' };
       // the id receivers de-duplicate on: covered by the signature, never added after it
       const headers = await this.signer.signedHeaders(url, body, WEBHOOK_TAG, { [DELIVERY_HEADER]: d.id });
-      const init = { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.o.timeoutMs), ...(this.dispatcher !== undefined ? { dispatcher: this.dispatcher } : {}) };
+      const init = { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.o.timeoutMs), dispatcher: this.dispatcher };
       const res = await this.fetch(url, init as RequestInit);
       status = res.status;
       await res.body?.cancel().catch(() => undefined);

@@ -69,7 +69,9 @@ describe('attack: SSRF attempts at webhook delivery are audited, rate-limited pe
       const port = new URL(rx.url).port;
       // registered while private targets were allowed; the default worker refuses them
       const loop = await deps.webhooks.subscribe({ url: `http://127.0.0.1:${port}/hooks/in?token=q-secret`, events: ['*'] }, 'admin');
-      const meta = await deps.webhooks.subscribe({ url: 'http://169.254.169.254/latest/meta-data/', events: ['*'] }, 'admin');
+      // a metadata address is refused even with the opt-in (ssrf.metadata-opt-in): stored before that rule
+      const meta = { id: 'wh_metadata', url: 'http://169.254.169.254/latest/meta-data/', events: ['*'], description: null, createdAt: clock.now() };
+      await deps.hooks.insertWebhook(meta);
       const priv = await deps.webhooks.subscribe({ url: 'http://10.0.0.5/hook', events: ['*'] }, 'admin');
       for (let i = 0; i < 3; i++) await deps.webhooks.enqueue('app.disabled', { time: clock.now(), type: 'app.disabled', actor: 'admin', clientId: `app-${i}` });
       const audit = new MemoryAuditSink();

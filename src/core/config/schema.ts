@@ -668,7 +668,7 @@ export const configSchema = z.strictObject({
       allowPrivateTargets: z
         .boolean()
         .default(false)
-        .describe('Let webhooks go to loopback, private (RFC 1918, fc00::/7), link-local (169.254.0.0/16, fe80::/10), unspecified and other special-use addresses, and Azure\'s platform address 168.63.129.16. Off by default: a subscription to such a URL is refused (`webhook.target-forbidden`) and every delivery checks the address its host name resolves to.'),
+        .describe('Let webhooks go to loopback, private (RFC 1918, fc00::/7), link-local (169.254.0.0/16, fe80::/10), unspecified and other special-use addresses, to reach a receiver inside your own network. Off by default: a subscription to such a URL is refused (`webhook.target-forbidden`) and every delivery checks the address its host name resolves to. Cloud metadata endpoints stay refused even when on (169.254.169.254, 169.254.170.2, 100.100.100.200, fd00:ec2::254, fd20:ce::254 and Azure\'s 168.63.129.16, in any spelling): a subscription naming one is `webhook.target-forbidden`, and every delivery still checks the addresses its host name resolves to, refusing and auditing one that resolves to a metadata address (`addressClass` `metadata`).'),
       allowInsecureHttp: z
         .boolean()
         .default(false)
