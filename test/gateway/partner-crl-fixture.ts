@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificateList, type TBSCertList } from '@peculiar/asn1-x509';
+import { clientCertificateStep } from '../../src/gateway/client-certificate-policy.js';
 import type { RequestContext } from '../../src/gateway/context.js';
+import { crlFilesRevocationLookup } from '../../src/gateway/partner-revocation.js';
 import { CertificateAuthority } from '../../src/pki/authority.js';
 import { buildCrl } from '../../src/pki/crl.js';
 import { issueCertificate } from '../../src/pki/issue.js';
@@ -54,4 +56,19 @@ export async function resignedCrl(partner: Partner, edit: (tbs: TBSCertList) => 
   const der = new Uint8Array(AsnConvert.serialize(new CertificateList({ tbsCertList: tbs, signatureAlgorithm: usual.signatureAlgorithm, signature: new Uint8Array(signature).buffer })));
   assert.equal(isCrl(der), true, 'it is a CRL (the file is not "no CRL")');
   return der;
+}
+
+/**
+ * The client-certificate step of a `caBundle` route that trusts the partner and checks the
+ * leaf against the CRL file `file`, and the warnings its CRL lookup logs.
+ */
+export function partnerCrlStep(setup: Awaited<ReturnType<typeof nodeAndPartner>>, file: string) {
+  const { pki, clock, anchors } = setup;
+  const warnings: unknown[] = [];
+  const logger = { warn: (o: unknown, m: string) => void warnings.push([o, m]) } as unknown as Parameters<typeof crlFilesRevocationLookup>[3];
+  const step = clientCertificateStep(
+    { mapToApp: false, caBundle: 'partner.pem', crls: [file], revocation: 'leaf' },
+    { pki, clock, findApp: () => undefined, anchors, anchorsKey: 'bundle:partner.pem', revocation: crlFilesRevocationLookup([{ name: 'partner.crl', path: file }], 'leaf', () => clock.now(), logger) },
+  );
+  return { step, warnings };
 }

@@ -11,13 +11,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toPem } from '../../src/pki/pem.js';
 import { crlUnusable } from '../../src/pki/revocation-lookup.js';
-import { clientCertificateStep } from '../../src/gateway/client-certificate-policy.js';
-import { crlFilesRevocationLookup } from '../../src/gateway/partner-revocation.js';
 import { tmp } from '../pki/helpers.js';
-import { nodeAndPartner, partnerSocket, requestOn, resignedCrl } from './partner-crl-fixture.js';
+import { nodeAndPartner, partnerCrlStep, partnerSocket, requestOn, resignedCrl } from './partner-crl-fixture.js';
 
 test('attack: a partner CRL without nextUpdate (valid forever) is refused by name → cert.revocation-unknown', async () => {
-  const { pki, partner, clock, leaf, anchors } = await nodeAndPartner();
+  const setup = await nodeAndPartner();
+  const { partner, leaf } = setup;
   // the partner CA signs a CRL like its usual one, but without nextUpdate
   const der = await resignedCrl(partner, (tbs) => {
     delete tbs.nextUpdate;
@@ -25,12 +24,7 @@ test('attack: a partner CRL without nextUpdate (valid forever) is refused by nam
   assert.equal(crlUnusable(der), 'no nextUpdate');
   const file = join(tmp(), 'partner.crl');
   writeFileSync(file, toPem(der, 'X509 CRL'));
-  const warnings: unknown[] = [];
-  const logger = { warn: (o: unknown, m: string) => void warnings.push([o, m]) } as unknown as Parameters<typeof crlFilesRevocationLookup>[3];
-  const step = clientCertificateStep(
-    { mapToApp: false, caBundle: 'partner.pem', crls: [file], revocation: 'leaf' },
-    { pki, clock, findApp: () => undefined, anchors, anchorsKey: 'bundle:partner.pem', revocation: crlFilesRevocationLookup([{ name: 'partner.crl', path: file }], 'leaf', () => clock.now(), logger) },
-  );
+  const { step, warnings } = partnerCrlStep(setup, file);
   await assert.rejects(Promise.resolve().then(() => step(requestOn(partnerSocket(partner, leaf)))), { code: 'cert.revocation-unknown' });
   assert.match(JSON.stringify(warnings), /partner\.crl.*no nextUpdate/, 'the operator is told which file and why');
 });

@@ -17,10 +17,8 @@ import { BaseCRLNumber, IssuingDistributionPoint, id_ce_deltaCRLIndicator, id_ce
 import { extensionOf, serialize } from '../../src/pki/certificate.js';
 import { toPem } from '../../src/pki/pem.js';
 import { crlUnusable } from '../../src/pki/revocation-lookup.js';
-import { clientCertificateStep } from '../../src/gateway/client-certificate-policy.js';
-import { crlFilesRevocationLookup } from '../../src/gateway/partner-revocation.js';
 import { tmp } from '../pki/helpers.js';
-import { nodeAndPartner, partnerSocket, requestOn, resignedCrl } from './partner-crl-fixture.js';
+import { nodeAndPartner, partnerCrlStep, partnerSocket, requestOn, resignedCrl } from './partner-crl-fixture.js';
 
 /**
  * A partner leaf, revoked by its CA after the CRL in the file was built, and a CRL the CA
@@ -28,7 +26,8 @@ import { nodeAndPartner, partnerSocket, requestOn, resignedCrl } from './partner
  * asked with that CRL must refuse the leaf.
  */
 async function refusedWith([id, value]: [string, Uint8Array], reason: string): Promise<void> {
-  const { pki, partner, clock, leaf, anchors } = await nodeAndPartner();
+  const setup = await nodeAndPartner();
+  const { partner, clock, leaf } = setup;
   await partner.store.revokeCertificate(leaf.serial, clock.now(), 'keyCompromise');
   const der = await resignedCrl(partner, (tbs) => {
     assert.equal(tbs.revokedCertificates?.length, 1, 'the complete CRL lists the leaf');
@@ -37,12 +36,7 @@ async function refusedWith([id, value]: [string, Uint8Array], reason: string): P
   });
   const file = join(tmp(), 'partner.crl');
   writeFileSync(file, toPem(der, 'X509 CRL'));
-  const warnings: unknown[] = [];
-  const logger = { warn: (o: unknown, m: string) => void warnings.push([o, m]) } as unknown as Parameters<typeof crlFilesRevocationLookup>[3];
-  const step = clientCertificateStep(
-    { mapToApp: false, caBundle: 'partner.pem', crls: [file], revocation: 'leaf' },
-    { pki, clock, findApp: () => undefined, anchors, anchorsKey: 'bundle:partner.pem', revocation: crlFilesRevocationLookup([{ name: 'partner.crl', path: file }], 'leaf', () => clock.now(), logger) },
-  );
+  const { step, warnings } = partnerCrlStep(setup, file);
   await assert.rejects(Promise.resolve().then(() => step(requestOn(partnerSocket(partner, leaf)))), { code: 'cert.revocation-unknown' });
   assert.equal(crlUnusable(der), reason);
   assert.match(JSON.stringify(warnings), new RegExp(`partner\\.crl.*${reason}`), 'the operator is told which file and why');
