@@ -6,12 +6,13 @@
  * recomputed by someone without that key does not verify either. Events are queued and written in
  * batches in the background: no request waits on a database write. `flush()` waits
  * for everything queued so far (admin changes flush before they answer), and rejects when
- * an event recorded before it was dropped because the queue was full, so a change whose
- * own event may be that one is not acknowledged as stored.
+ * an event of the change that flushes was dropped because the queue was full, so such a
+ * change is not acknowledged as stored (change.ts says which events are a change's).
  */
 import { hash } from 'node:crypto';
 import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { currentChange, type Change } from './change.js';
 import type { AuditHeadKey, RecordedHead } from './head-key.js';
 import type { AuditSink } from './sink.js';
 import type { AuditEventInput, AuditRow, AuditStore } from './store.js';
@@ -226,9 +227,10 @@ export class AuditTrail implements AuditSink {
   private retryMs = RETRY_MIN_MS;
   private dropped = 0;
   /**
-   * Drops (counted as `stats.dropped`) that a finished `flush()` has answered for: a
-   * flush rejects for the drops after this up to its start, as one of them may be the
-   * event of the change waiting on it. Only flushes pay for it; `record` just counts.
+   * Drops (counted as `stats.dropped`) that a finished `flush()` outside any change has
+   * answered for: such a flush rejects for the drops after this up to its start, as one of
+   * them may be the event of its caller. A flush inside a change (change.ts) answers for
+   * that change's own drops instead. Only flushes pay for it; `record` just counts.
    */
   private dropsAnswered = 0;
   readonly stats: AuditTrailStats = { written: 0, unstorable: 0, failedWrites: 0, dropped: 0 };
@@ -262,6 +264,8 @@ export class AuditTrail implements AuditSink {
     if (this.pending >= (this.opts.maxQueue ?? 100_000)) {
       this.dropped++;
       this.stats.dropped++;
+      const change = currentChange();
+      change?.set(this, (change.get(this) ?? 0) + 1);
       return;
     }
     this.queue.push(event);
@@ -287,15 +291,29 @@ export class AuditTrail implements AuditSink {
    * Writes everything queued so far (here and on the peers); resolves when it is
    * stored, rejects with `audit.unavailable` when this node's events could not be
    * (they stay queued, in order, and are written when the store is back), or when an
-   * event recorded here was dropped (queue full) since the last flush to finish began:
-   * the dropped one may be the event of the change that waits on this flush, so that
-   * change is not acknowledged (the others are written all the same, after an
-   * `audit.dropped` marker with the count).
+   * event the waiting change recorded was dropped (queue full), so that change is not
+   * acknowledged (the others are written all the same, after an `audit.dropped` marker
+   * with the count). Inside a change (change.ts) that is any of its own events, up to
+   * this flush's end, whatever other flushes ran meanwhile; outside one, any event dropped
+   * since the last flush outside a change to finish began, as its caller's may be among them.
    */
   flush(): Promise<void> {
+    const change = currentChange();
+    const own = change !== undefined ? this.flushOwn().then(() => this.answerChange(change)) : this.flushUnscoped();
+    if (this.peers.length === 0) return own;
+    return Promise.all([own, ...this.peers.map((p) => p().catch((err: unknown) => this.logger.warn({ err }, 'a peer could not flush its audit events')))]).then(() => undefined);
+  }
+
+  /** Rejects when `change` had an event dropped here (queue full); read once the write is done, so a drop of its own made meanwhile counts too. */
+  private answerChange(change: Change): void {
+    const n = change.get(this) ?? 0;
+    if (n > 0) throw new PortcullisError('audit.unavailable', `${n} audit event${n === 1 ? ' of this change was' : 's of this change were'} dropped because the audit queue was full (the durable store was unreachable for long), so the change is not recorded as stored`, { details: { dropped: n } });
+  }
+
+  private flushUnscoped(): Promise<void> {
     const since = this.dropsAnswered;
     const upTo = this.stats.dropped;
-    const own = this.flushOwn().then(
+    return this.flushOwn().then(
       () => {
         this.dropsAnswered = Math.max(this.dropsAnswered, upTo);
         if (upTo > since) {
@@ -308,8 +326,6 @@ export class AuditTrail implements AuditSink {
         throw err;
       },
     );
-    if (this.peers.length === 0) return own;
-    return Promise.all([own, ...this.peers.map((p) => p().catch((err: unknown) => this.logger.warn({ err }, 'a peer could not flush its audit events')))]).then(() => undefined);
   }
 
   private flushInBackground(): void {

@@ -6,6 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { auditedChange } from '../audit/change.js';
 import { PortcullisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { oauthError, problem, type WireError } from './wire-errors.js';
@@ -90,6 +91,13 @@ export function createHttpServer(logger: Logger, options: FastifyServerOptions =
       return sendWire(reply, req.url.startsWith('/oauth2/') ? oauthError(typed) : problem(typed));
     },
     ...options,
+  });
+  // each request's handler is one change: a flush it awaits answers for the drops of its own audit events (audit/change.ts)
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler;
+    route.handler = function (this: FastifyInstance, req: FastifyRequest, reply: FastifyReply) {
+      return auditedChange(() => handler.call(this, req, reply));
+    };
   });
   // fastify.close() marks the instance closing (and makes the router add Connection: close) before preClose
   let stopping = false;

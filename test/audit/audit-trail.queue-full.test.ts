@@ -12,6 +12,7 @@ import { AuditTrail } from '../../src/audit/trail.js';
 import type { AuditEventInput, AuditStore } from '../../src/audit/store.js';
 import { isPortcullisError, PortcullisError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { createHttpServer } from '../../src/http/server.js';
 
 const ev = (type: string): AuditEventInput => ({ time: 1_764_000_000_000, type, actor: 'admin' });
 
@@ -73,6 +74,44 @@ test('every flush already under way or started before one of them finished answe
   await assert.rejects(other, droppedRejection);
   await assert.rejects(own, droppedRejection);
   await trail.flush();
+});
+
+test('a change whose own event was dropped is refused even when another flush, begun after the drop, finished before its own began', async () => {
+  const s = switchableStore();
+  const trail = new AuditTrail(s.store, silentLogger, { maxQueue: 2, flushIntervalMs: 60_000 });
+  s.setDown(true);
+  trail.record(ev('a'));
+  trail.record(ev('b'));
+  await assert.rejects(trail.flush());
+  s.setDown(false);
+  // a plane's change as the admin routes make it: record, more awaited work (a read for the answer), then flush
+  let release!: () => void;
+  const more = new Promise<void>((r) => (release = r));
+  const app = createHttpServer(silentLogger);
+  app.post('/change/:type', async (req) => {
+    const { type } = req.params as { type: string };
+    trail.record(ev(type));
+    if (type === 'app.created') await more;
+    await trail.flush();
+    return { ok: true };
+  });
+  try {
+    const dropping = app.inject({ method: 'POST', url: '/change/app.created' });
+    while (trail.stats.dropped === 0) await new Promise((r) => setImmediate(r));
+    // another caller's flush starts after the drop and finishes before the dropping change flushes
+    await assert.rejects(trail.flush(), droppedRejection);
+    release();
+    const res = await dropping;
+    assert.equal(res.statusCode, 503, 'the change whose event was dropped is not acknowledged');
+    assert.equal((res.json() as { code: string }).code, 'audit.unavailable');
+    assert.deepEqual(s.stored, ['audit.dropped', 'a', 'b'], 'its event was never stored');
+    // a change whose own event is stored is acknowledged, the earlier drop being another's
+    const stored = await app.inject({ method: 'POST', url: '/change/app.updated' });
+    assert.equal(stored.statusCode, 200);
+    assert.deepEqual(s.stored.slice(-1), ['app.updated']);
+  } finally {
+    await app.close();
+  }
 });
 
 test('record never throws when the queue is full (the gateway records refusals without waiting)', () => {
