@@ -140,6 +140,9 @@ export async function buildIdentityServices(d: IdentityServiceDeps): Promise<Ide
     const lockedUntil = new Date(e.until).toISOString();
     if (user) d.audit.record({ time: clock.now(), type: 'user.locked', actor: 'system', data: { userId: user.id, lockedUntil, failures: e.failures, ...(e.step ? { step: e.step } : {}) } });
     else d.audit.record({ time: clock.now(), type: 'signin.locked', actor: 'system', data: { subject: e.kind === 'ip' ? 'address' : 'unknown-account', ...(e.kind === 'ip' ? { ip: e.id } : {}), lockedUntil } });
+    // stored, with the user.locked deliveries it raises, before the failure that set the lock is answered: no flush
+    // of a change waits for it, so a crash right after that answer would keep the lock and lose the event
+    await d.audit.flush().catch((err: unknown) => d.logger.warn({ err }, 'the lock is set, but its audit event is not stored yet'));
   });
   const hashers = new PasswordHashers(new Argon2idHasher(id.passwords.argon2id), [new Pbkdf2Hasher()]);
   const otpKey = await sharedSecret(store, d.envelope, 'otp.hmac-key');

@@ -44,8 +44,9 @@ export async function initDir(dir = tempDir(), config = TEST_CONFIG): Promise<{ 
   return { dir, configFile: join(dir, CONFIG_FILE), adminToken: readFileSync(join(dir, 'admin.token'), 'utf8').trim() };
 }
 
-export async function startTestNode(opts: { clock?: Clock; config?: string } = {}): Promise<TestNode> {
-  const { dir, configFile, adminToken } = await initDir(tempDir(), TEST_CONFIG + (opts.config ?? ''));
+/** A node on `base` (TEST_CONFIG unless given) plus `config`. */
+export async function startTestNode(opts: { clock?: Clock; config?: string; base?: string } = {}): Promise<TestNode> {
+  const { dir, configFile, adminToken } = await initDir(tempDir(), (opts.base ?? TEST_CONFIG) + (opts.config ?? ''));
   const node = await startPortcullis({ configFile, ephemeralPorts: true, logger: silentLogger, ...(opts.clock ? { clock: opts.clock } : {}) });
   const admin = node.urls.admin!;
   const t: TestNode = {
