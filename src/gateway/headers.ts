@@ -328,6 +328,7 @@ const enum NameKind {
   SharedValue,
   Hop,
   Connection,
+  TransferEncoding,
 }
 
 /** What each response field name (as received, any case) is, computed once per name. */
@@ -337,7 +338,7 @@ function kindOf(name: string): NameKind {
   let k = NAME_KINDS.get(name);
   if (k === undefined) {
     const lower = name.toLowerCase();
-    k = lower === 'connection' ? NameKind.Connection : RESPONSE_HOP.has(lower) ? NameKind.Hop : SHARED_VALUES.has(lower) ? NameKind.SharedValue : NameKind.Other;
+    k = lower === 'connection' ? NameKind.Connection : lower === 'transfer-encoding' ? NameKind.TransferEncoding : RESPONSE_HOP.has(lower) ? NameKind.Hop : SHARED_VALUES.has(lower) ? NameKind.SharedValue : NameKind.Other;
     // an upstream that invents names cannot grow this without bound
     if (NAME_KINDS.size >= 1024) NAME_KINDS.clear();
     NAME_KINDS.set(name, k);
@@ -348,16 +349,28 @@ function kindOf(name: string): NameKind {
 /**
  * The upstream's response headers as a flat string array for `res.writeHead`, without
  * hop-by-hop fields nor those its Connection header names.
+ *
+ * Transfer-Encoding goes too and Node frames the relayed body itself, so a coding other
+ * than `chunked` (the only one llhttp undoes) would reach the client still applied, with
+ * nothing saying so: any other coding, alone or stacked, and `chunked` twice, is 502
+ * `upstream.transfer-coding-unsupported`, as a request's is 501 (RFC 9112 §6.1).
  */
 export function filterResponseHeaders(raw: Buffer[] | string[]): string[] {
   const out: string[] = [];
   let named: Set<string> | undefined;
+  let chunked = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = decode(raw[i]!);
     const kind = kindOf(name);
     if (kind === NameKind.Other) out.push(name, raw[i + 1]!.toString('latin1'));
     else if (kind === NameKind.SharedValue) out.push(name, decode(raw[i + 1]!));
-    else if (kind === NameKind.Connection) {
+    else if (kind === NameKind.TransferEncoding) {
+      const v = decode(raw[i + 1]!);
+      if (chunked || (v !== 'chunked' && v.trim().toLowerCase() !== 'chunked')) {
+        throw new PortcullisError('upstream.transfer-coding-unsupported', 'the upstream answered with a transfer coding other than chunked');
+      }
+      chunked = true;
+    } else if (kind === NameKind.Connection) {
       const v = decode(raw[i + 1]!);
       if (v.length > 10 || !/^(keep-alive|close)$/i.test(v)) {
         const more = connectionOptions([v]);

@@ -16,6 +16,9 @@
  * one buffer, and a response hook (signing, encryption) gets the whole response,
  * bounded by MAX_BUFFERED_RESPONSE, before anything is written to the client.
  *
+ * An upstream transfer coding other than `chunked` alone is 502
+ * `upstream.transfer-coding-unsupported` at the head (headers.ts), before anything is relayed.
+ *
  * A 304 may state the Content-Length its 200 would have had (RFC 9110 §8.6, §15.4.5) and
  * never has content; undici 7 exempts only HEAD from its response length check and fails
  * the exchange with `UND_ERR_RES_CONTENT_LENGTH_MISMATCH` after the head. For a 304 or 204
