@@ -41,6 +41,20 @@ export function hasBody(ctx: RequestContext): boolean {
   return h.contentLength !== undefined && h.contentLength !== '0';
 }
 
+/**
+ * Whether the request announces a body that has not all been received (Content-Length
+ * or chunked, not yet at its end). Before the policy steps ran `ctx` may not exist yet
+ * (no route): the fields are then read from the request itself.
+ *
+ * @example if (bodyArriving(req, ctx)) res.shouldKeepAlive = false
+ */
+export function bodyArriving(req: IncomingMessage, ctx: RequestContext | undefined): boolean {
+  if (req.complete) return false;
+  if (ctx !== undefined) return hasBody(ctx);
+  const h = req.headers;
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+}
+
 /** A body being read: its chunks so far and how the read ends. */
 interface Reading {
   ctx: RequestContext;

@@ -21,7 +21,7 @@ import type { Logger } from '../core/logger.js';
 import type { VerificationKeys } from '../crypto/verification-keys.js';
 import type { RevocationSet } from '../tokens/revocation-set.js';
 import { checkAssurance, type AssuranceRequirement } from './assurance-policy.js';
-import { expectContinue, readBody, sendContinue } from './body.js';
+import { bodyArriving, expectContinue, readBody, sendContinue } from './body.js';
 import type { GatewayGate } from './gate.js';
 import { runSteps, type PolicyStep, type RequestContext } from './context.js';
 import { rawErrorResponse, writeError } from './errors.js';
@@ -144,6 +144,19 @@ function checkConnectionNamed(named: ReadonlySet<string>, route: GatewayRoute, c
   if (route.covered !== undefined) for (const n of named) if (route.covered.has(n)) refuse();
   const components = ctx?.signature?.components;
   if (components !== undefined) for (const c of components) if (c.charCodeAt(1) !== 64 /* @ */ && named.has(c.slice(1, c.indexOf('"', 1)))) refuse();
+}
+
+/**
+ * Writes a denial whose request body had not all arrived when it was decided, once the
+ * bytes that came with the head are parsed (a denial decided in the request listener runs
+ * before them): `Connection: close` and the connection ends with the answer when the body
+ * is still incomplete, so a client trickling it cannot hold the connection until
+ * requestTimeout after its refusal; kept alive when it had all come. RFC 9110 §10.1.1: "A
+ * server that responds with a final status code before reading the entire request content
+ * SHOULD indicate whether it intends to close the connection".
+ */
+function answerRefused(req: IncomingMessage, res: ServerResponse, err: PortcullisError): void {
+  writeError(res, err, !req.complete);
 }
 
 /** A field name as CGI, WSGI and Rack read it: lower-case, `_` as `-`. */
@@ -311,7 +324,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (err.code === 'internal') logger.error({ err: e, route: route?.name }, 'gateway request failed');
     else if (upstream) logger.warn({ code: err.code, route: route?.name, cause: String(err.cause) }, 'upstream failed');
     // the rest of the body is not read: the connection cannot carry another request
-    writeError(res, err, err.code === 'request.body-too-large' || err.code === 'request.timeout' || err.code === 'request.transfer-coding-unsupported' || err.code === 'request.expectation-failed');
+    const close = err.code === 'request.body-too-large' || err.code === 'request.timeout' || err.code === 'request.transfer-coding-unsupported' || err.code === 'request.expectation-failed';
+    if (close || !bodyArriving(req, ctx)) writeError(res, err, close);
+    // a body still arriving when the request is refused would be read to its end, or to
+    // requestTimeout, by Node on a keep-alive answer: the answer closes instead (answerRefused)
+    else setImmediate(answerRefused, req, res, err);
     (route?.metrics ?? noRouteMetrics).count(upstream ? 'upstream_error' : err.status >= 500 ? 'error' : 'denied');
     if (upstream) {
       route?.health.failure(err);
