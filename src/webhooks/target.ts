@@ -13,10 +13,14 @@
  * 3fff::/20, RFC 9637) and benchmarking ranges, IETF protocol assignments, SRv6 SIDs
  * (5f00::/16, RFC 9602), and IPv6 forms that embed an IPv4
  * address (mapped, NAT64, 6to4, Teredo) unless the embedded address is itself public,
- * however the IPv6 address is written (compressed or not, any case), and the RFC 2765
- * translated form ::ffff:0:0:0/96. Also Azure's WireServer, 168.63.129.16: a public
- * address, but one only Azure VMs reach, where the platform answers for the VM (goal
- * state, extension settings, health, DNS), so a cloud metadata endpoint like 169.254.169.254.
+ * however the IPv6 address is written (compressed or not, any case), and the rest of
+ * ::/8, which IANA's special-purpose registry marks reserved by the IETF (RFC 4291 §2.4):
+ * the deprecated IPv4-compatible ::a.b.c.d (never public, whatever it embeds) and the
+ * RFC 2765 translated form ::ffff:0:0:0/96 among them; an IPv4-compatible form of a
+ * metadata address is `metadata`, as its IPv4-mapped form is. Also Azure's WireServer,
+ * 168.63.129.16: a public address, but one only Azure VMs reach, where the platform
+ * answers for the VM (goal state, extension settings, health, DNS), so a cloud metadata
+ * endpoint like 169.254.169.254.
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
@@ -88,6 +92,16 @@ function embeddedIpv4(ip: string): string | undefined {
   return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
 }
 
+/**
+ * The IPv4 address a deprecated IPv4-compatible address (::a.b.c.d, RFC 4291 §2.5.5.1)
+ * embeds, for any address in ::/96 but :: and ::1.
+ */
+function compatibleIpv4(ip: string): string | undefined {
+  const g = ipv6Groups(ip);
+  if (g.slice(0, 6).some((x) => x !== 0) || (g[6] === 0 && g[7]! <= 1)) return undefined;
+  return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
+}
+
 /** Where the zone id of an IPv6 address (`fe80::1%eth0`, RFC 4007 §11) starts, or -1. */
 function zoneStart(ip: string): number {
   return ip.indexOf('%');
@@ -104,8 +118,11 @@ export function isPublicAddress(ip: string): boolean {
   const family = isIP(ip);
   if (family === 4) return !SPECIAL.check(ip, 'ipv4');
   if (family !== 6 || zoneStart(ip) !== -1) return false;
-  const v4 = embeddedIpv4(canonicalIpv6(ip));
+  const canonical = canonicalIpv6(ip);
+  const v4 = embeddedIpv4(canonical);
   if (v4 !== undefined) return isPublicAddress(v4);
+  // ::/8 is reserved by the IETF (RFC 4291 §2.4); not in SPECIAL, since BlockList checks an IPv4 address against IPv6 rules as ::ffff:a.b.c.d
+  if (ipv6Groups(canonical)[0]! < 0x100) return false;
   return !SPECIAL.check(ip, 'ipv6');
 }
 
@@ -141,11 +158,14 @@ const CLASSES: ReadonlyArray<readonly [AddressClass, BlockList]> = [
 
 /**
  * The class of a non-public address (undefined for a public one); an IPv6 form that
- * embeds an IPv4 address takes the class of that address, and one with a zone id the
- * class of the address without it (`reserved` if that is public).
+ * embeds an IPv4 address takes the class of that address, except an IPv4-compatible one,
+ * which is `metadata` if it embeds a metadata address and `reserved` otherwise (it does
+ * not reach the embedded host, so it is not that host's loopback); one with a zone id
+ * takes the class of the address without it (`reserved` if that is public).
  *
  * @example addressClass('169.254.169.254'); // 'metadata'
  * addressClass('::ffff:10.0.0.1'); // 'private'
+ * addressClass('::a9fe:a9fe'); // 'metadata' (IPv4-compatible 169.254.169.254)
  */
 export function addressClass(ip: string): AddressClass | undefined {
   if (isPublicAddress(ip)) return undefined;
@@ -153,8 +173,11 @@ export function addressClass(ip: string): AddressClass | undefined {
   const zone = family === 6 ? zoneStart(ip) : -1;
   if (zone !== -1) return addressClass(ip.slice(0, zone)) ?? 'reserved';
   if (family === 6) {
-    const v4 = embeddedIpv4(canonicalIpv6(ip));
+    const canonical = canonicalIpv6(ip);
+    const v4 = embeddedIpv4(canonical);
     if (v4 !== undefined) return addressClass(v4);
+    const compatible = compatibleIpv4(canonical);
+    if (compatible !== undefined) return addressClass(compatible) === 'metadata' ? 'metadata' : 'reserved';
   }
   if (family === 0) return 'reserved';
   const type = family === 4 ? 'ipv4' : 'ipv6';
