@@ -4,7 +4,11 @@
  * `unavailable` (no request) for a back-off of 1 s doubling to 30 s; a success resets it.
  * So a failing or slow identity plane gets at most one JWKS request per back-off from a
  * client, not one per API call. Each request has a deadline (`timeoutMs`, default 10 s),
- * so a plane that accepts and then stalls fails like one that refuses.
+ * so a plane that accepts and then stalls fails like one that refuses. A redirect is not
+ * followed: a 3xx (or, in a browser, an opaque redirect) is a failed fetch, as is an answer
+ * a caller's own `fetch` reached by following one, since whoever controls a redirect would
+ * otherwise choose the keys that verify responses and webhooks and that requests are
+ * encrypted to.
  */
 import { PortcullisError } from '../core/errors.js';
 import { DeadlineExceeded, withDeadline } from './deadline.js';
@@ -29,9 +33,16 @@ interface State {
 
 const states = new Map<string, State>();
 
+/** The JWKS URL answered a redirect, which is not followed. */
+class JwksRedirected extends Error {}
+
 function request(url: string, doFetch: typeof fetch, timeoutMs: number | undefined): Promise<{ keys: unknown[] }> {
   return withDeadline(timeoutMs, async (signal) => {
-    const res = await doFetch(url, { headers: { accept: 'application/jwk-set+json, application/json' }, signal });
+    const res = await doFetch(url, { headers: { accept: 'application/jwk-set+json, application/json' }, redirect: 'manual', signal });
+    if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400) || res.redirected) {
+      await res.body?.cancel();
+      throw new JwksRedirected(`JWKS ${url} answered a redirect${res.status !== 0 ? ` (${res.status})` : ''}, which is not followed`);
+    }
     if (!res.ok) throw new Error(`JWKS ${url} answered ${res.status}`);
     const jwks = (await res.json()) as { keys: unknown[] };
     if (!Array.isArray(jwks?.keys)) throw new Error(`JWKS ${url} is not a JWK Set`);
@@ -62,7 +73,7 @@ export function fetchJwks<K>(url: string, opts: JwksFetchOptions = {}): Promise<
       state.retryAt = now() + Math.min(JWKS_BACKOFF_MIN_MS * 2 ** (state.failures - 1), JWKS_BACKOFF_MAX_MS);
       state.lastError = e;
       // fail closed, with the SDK's typed error: nothing verifies or encrypts without the keys
-      const why = e instanceof DeadlineExceeded ? ` (${e.message})` : '';
+      const why = e instanceof DeadlineExceeded ? ` (${e.message})` : e instanceof JwksRedirected ? ': it answered a redirect, which is not followed' : '';
       throw new PortcullisError('unavailable', `the JWKS at ${url} could not be fetched${why}`, { cause: e });
     },
   ).finally(() => (state.inflight = undefined));
