@@ -333,6 +333,15 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
         ['portcullis_sqlite_committed_statements_total', 'Statements run in those commits (writes, and reads queued behind them).', 'statements'],
       ]);
     }
+    if (store instanceof KyselyDurableStore && store.synchronousCommit() !== undefined) {
+      // off: acknowledged writes do not survive a crash of the PostgreSQL server (logged at start)
+      new Gauge({
+        name: 'portcullis_postgres_synchronous_commit',
+        help: 'synchronous_commit of this node’s PostgreSQL sessions as read at start (label setting; always 1). off: writes are acknowledged before they are flushed, and a server crash loses them.',
+        labelNames: ['setting'],
+        registers: [metrics],
+      }).set({ setting: store.synchronousCommit()! }, 1);
+    }
     // the audit trail must not stop silently: alert on unstorable events, failed writes and a growing backlog
     countersReading(metrics, (field) => audit.stats[field], [
       ['portcullis_audit_unstorable_events_total', 'Audit events the store refused on their own; each was stored as an audit.unstorable marker instead.', 'unstorable'],

@@ -61,6 +61,8 @@ export async function openDurableStore(url: string, opts: { baseDir?: string; lo
     }
     const applied = await store.migrate();
     if (applied.length > 0) opts.logger?.info({ migrations: applied, kind: store.kind }, 'store schema migrated');
+    // PostgreSQL: a warning when synchronous_commit = off, under which an acknowledged write does not survive a server crash
+    await store.checkCommitDurability();
   } catch (e) {
     await store.close().catch(() => undefined);
     throw e;

@@ -255,6 +255,10 @@ export function openPostgres(connectionString: string, logger?: Logger, opts: { 
         return fn(trx);
       });
     },
+    async synchronousCommit() {
+      const { rows } = await sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(db);
+      return rows[0]!.synchronous_commit;
+    },
     async unbounded(fn) {
       const own = newPool({ connectionString, types, max: 1, connectionTimeoutMillis: CONNECT_TIMEOUT_MS }, logger);
       const unboundedDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: own }) });

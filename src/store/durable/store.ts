@@ -66,7 +66,17 @@ export interface Dialect {
   onReachable?(fn: () => void): void;
   /** PostgreSQL: while the store is taken for down, why, as an error `/readyz` may show (`details.reason`; breaker.ts). */
   downReason?(): PortcullisError | undefined;
+  /** PostgreSQL: `synchronous_commit` of a runtime session (server, database, role or connection options decide it). */
+  synchronousCommit?(): Promise<string>;
 }
+
+/**
+ * What a node logs at start when PostgreSQL acknowledges commits before flushing them
+ * (`synchronous_commit = off`): every other value, `local` included, flushes the commit's
+ * WAL on the server before it is acknowledged.
+ */
+export const SYNCHRONOUS_COMMIT_OFF_WARNING =
+  "PostgreSQL synchronous_commit is off for the store's sessions (set on the server, the database, the role or in the connection's options): commits are acknowledged before they are flushed, so a crash of the PostgreSQL server loses writes Portcullis already acknowledged (revocations, audit events, key rotations, sign-in state); set synchronous_commit to on (or local) for Portcullis's role or database";
 
 /** The row the write probe updates while the store is not writable (a setting no code reads). */
 export const WRITE_PROBE_SETTING = 'store.write-probe';
@@ -107,6 +117,25 @@ export class KyselyDurableStore implements DurableStore {
   /** Calls `fn` when the store stops or starts again taking writes (`store.not-writable`, then undefined). */
   onWriteFault(fn: (fault: PortcullisError | undefined) => void): void {
     this.writeFaults.onChange(fn);
+  }
+
+  private synchronousCommitSetting: string | undefined;
+
+  /**
+   * PostgreSQL: reads `synchronous_commit` (kept for {@link synchronousCommit}) and warns
+   * when it is `off`, as writes are then acknowledged before they are durable. Nothing on SQLite.
+   */
+  async checkCommitDurability(): Promise<void> {
+    const read = this.dialect.synchronousCommit;
+    if (read === undefined) return;
+    const setting = await this.run('synchronousCommit', () => read.call(this.dialect));
+    this.synchronousCommitSetting = setting;
+    if (setting === 'off') this.opts.logger?.warn({ synchronousCommit: setting }, SYNCHRONOUS_COMMIT_OFF_WARNING);
+  }
+
+  /** PostgreSQL only: `synchronous_commit` as read at start (for metrics); undefined on SQLite or before it was read. */
+  synchronousCommit(): string | undefined {
+    return this.synchronousCommitSetting;
   }
 
   /** SQLite only: the connection's group commits so far (for metrics); undefined on PostgreSQL. */
