@@ -176,7 +176,16 @@ async function batchOf<P, T>(
   return prepared.map((p) => (isItemError(p) ? p : itemOut(results[next++]!, map)));
 }
 
+/** The operation a single call of `op` runs on its key (verify: a signature, else an HMAC). */
+function operationOf(op: TransitOp, i: Item): TransitOperation {
+  if (op === 'datakey') return 'generateDataKey';
+  if (op === 'verify') return typeof i.signature === 'string' ? 'verify' : 'verifyHmac';
+  return op;
+}
+
 async function single(transit: Transit, op: TransitOp, name: string, i: Item): Promise<Out> {
+  // the key first, as a batch does: an unknown key or one of the wrong type is the answer whatever the input
+  await transit.checkKey(name, operationOf(op, i));
   switch (op) {
     case 'encrypt':
       return ciphertextOut(await transit.encrypt(name, need(i, 'plaintext'), cryptOpts(i)));

@@ -140,6 +140,32 @@ describe('transit on the admin plane (admin token)', () => {
     }
   });
 
+  test('attack: a single call checks its key before its input, as a batch does: bad base64 on an unknown key is 404 transit.key-not-found and on a key of the wrong type 400 transit.wrong-key-type, so the error a caller gets never depends on which input it sent', async () => {
+    const bad = 'not base64!';
+    const cases: Array<[string, string, Record<string, unknown>, number, string]> = [
+      ['encrypt', 'nope', { plaintext: bad }, 404, 'transit.key-not-found'],
+      ['encrypt', 'docs-sign', { plaintext: bad }, 400, 'transit.wrong-key-type'],
+      ['decrypt', 'nope', { ciphertext: 'pc:v1:AAAA', context: bad }, 404, 'transit.key-not-found'],
+      ['decrypt', 'docs-sign', { ciphertext: 'pc:v1:AAAA', context: bad }, 400, 'transit.wrong-key-type'],
+      ['rewrap', 'nope', { ciphertext: 'pc:v1:AAAA', context: bad }, 404, 'transit.key-not-found'],
+      ['datakey', 'docs-sign', { context: bad }, 400, 'transit.wrong-key-type'],
+      ['sign', 'orders-db', { input: bad }, 400, 'transit.wrong-key-type'],
+      ['sign', 'nope', { input: bad }, 404, 'transit.key-not-found'],
+      ['hmac', 'nope', { input: bad }, 404, 'transit.key-not-found'],
+      ['verify', 'nope', { input: bad, hmac: 'pc:v1:AAAA' }, 404, 'transit.key-not-found'],
+      ['verify', 'orders-db', { input: bad, signature: 'pc:v1:AAAA' }, 400, 'transit.wrong-key-type'],
+    ];
+    for (const [op, key, item, status, code] of cases) {
+      const single = await admin(`/v1/transit/${op}/${key}`, item);
+      assert.equal(single.status, status, `${op} ${key}: ${JSON.stringify(single.body)}`);
+      assert.equal(single.body.code, code, `${op} ${key}`);
+      const batch = await admin(`/v1/transit/${op}/${key}`, { batch_input: [item] });
+      assert.equal(batch.body.code, code, `${op} ${key} as a batch of one`);
+    }
+    // on a key that exists and fits, the input error is the answer
+    assert.equal((await admin('/v1/transit/encrypt/orders-db', { plaintext: bad })).body.code, 'transit.invalid-input');
+  });
+
   test('rotate, rewrap to v2, then min_decryption_version=2 retires v1 ciphertexts (transit.version-retired)', async () => {
     await admin('/v1/transit/keys', { name: 'rotating' });
     const v1 = (await admin('/v1/transit/encrypt/rotating', { plaintext: b64('old') })).body.ciphertext;

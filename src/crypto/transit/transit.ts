@@ -373,10 +373,10 @@ export class Transit {
     name: string,
     opts: { bits?: 128 | 256 | 512; context?: Bytes; plaintext?: boolean } = {},
   ): Promise<{ ciphertext: string; keyVersion: number; plaintext?: Uint8Array }> {
-    const bits = opts.bits ?? 256;
-    if (bits !== 128 && bits !== 256 && bits !== 512) throw invalid('bits must be 128, 256 or 512');
     const k = await this.key(name);
     Transit.expect(k, true, 'generateDataKey');
+    const bits = opts.bits ?? 256;
+    if (bits !== 128 && bits !== 256 && bits !== 512) throw invalid('bits must be 128, 256 or 512');
     const v = await this.counted(k, undefined);
     const dataKey = randomBytes(bits / 8);
     const ciphertext = this.seal(v, dataKey, bytes(opts.context, 'context'));
@@ -433,8 +433,8 @@ export class Transit {
   /**
    * Fails as a batch of `op` on `name` fails as a whole: an unknown key
    * (`transit.key-not-found`) or one whose type does not fit the operation
-   * (`transit.wrong-key-type`). For a caller that checks items before the batch call
-   * (the HTTP layer's base64), so a batch whose every item it refused fails the same way.
+   * (`transit.wrong-key-type`). For a caller that checks input before the call (the HTTP
+   * layer's base64), so a single call or a batch whose every item it refused fails the same way.
    */
   async checkKey(name: string, op: TransitOperation): Promise<void> {
     const k = await this.key(name);
