@@ -124,19 +124,69 @@ test('transit attack: a tampered signature or HMAC does not verify', async () =>
   assert.equal(await transit.verifyHmac('ec', 'pay 10', 'pc:v1:AAAA'), false, 'a short HMAC is false, not an exception');
 });
 
-test('transit attack: forged high versions cannot flood the store with reloads (at most one read per key per second)', async () => {
-  const { transit, store, clock } = await transitFixture();
+test('transit attack: forged high versions cannot flood the store with reloads (concurrent values and a batch share one read; reads of a key never overlap)', async () => {
+  const { transit, store } = await transitFixture();
   await transit.createKey('k', 'aes256-gcm');
   const body = (await transit.encrypt('k', 'x')).slice('pc:v1:'.length);
   let reads = 0;
+  let inFlight = 0;
+  let most = 0;
   const get = store.getTransitKey.bind(store);
   store.getTransitKey = async (n) => {
     reads++;
+    most = Math.max(most, ++inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight--;
     return get(n);
   };
-  clock.advance(1000);
-  for (let i = 0; i < 50; i++) await assert.rejects(transit.decrypt('k', `pc:v${2 + i}:${body}`), { code: 'transit.malformed-ciphertext' });
+  // 50 at once: one read, every value malformed
+  const all = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => transit.decrypt('k', `pc:v${2 + i}:${body}`)));
+  assert.ok(all.every((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'transit.malformed-ciphertext'));
   assert.equal(reads, 1);
+  // a batch of 50: one read
+  const batch = await transit.decryptBatch('k', Array.from({ length: 50 }, (_, i) => ({ ciphertext: `pc:v${2 + i}:${body}` })));
+  assert.ok(batch.every((r) => !r.ok && r.code === 'transit.malformed-ciphertext'));
+  assert.equal(reads, 2);
+  // values that arrive while a read is in flight wait for one read after it, shared: never a read each, never two at once
+  reads = 0;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const read = store.getTransitKey;
+  let first = true;
+  store.getTransitKey = async (n) => {
+    if (first) {
+      first = false;
+      most = Math.max(most, ++inFlight);
+      await held;
+      inFlight--;
+      reads++;
+      return get(n);
+    }
+    return read(n);
+  };
+  const early = transit.verifyHmac('k', 'x', `pc:v9:${body}`).catch((e: { code: string }) => e.code);
+  await new Promise((r) => setImmediate(r));
+  const late = Array.from({ length: 20 }, (_, i) => transit.verifyHmac('k', 'x', `pc:v${10 + i}:${body}`).catch((e: { code: string }) => e.code));
+  await new Promise((r) => setImmediate(r));
+  release();
+  assert.deepEqual(new Set([await early, ...(await Promise.all(late))]), new Set(['transit.malformed-ciphertext']));
+  assert.equal(reads, 2, 'the read in flight, then one for all that came during it');
+  assert.equal(most, 1);
+});
+
+test('transit attack: a version a value names is looked for in a read begun after the call, even one read a moment ago (rotation on another node), never in an older read alone', async () => {
+  const { transit, node } = await transitFixture();
+  await transit.createKey('k', 'aes256-gcm');
+  await transit.encrypt('k', 'warm the cache'); // frozen clock: no time passes
+  const other = node();
+  await other.rotate('k');
+  const v2 = await other.encrypt('k', 'from v2');
+  assert.equal(new TextDecoder().decode(await transit.decrypt('k', v2)), 'from v2');
+  await other.rotate('k');
+  const v3 = await other.encrypt('k', 'from v3');
+  const [r] = await transit.decryptBatch('k', [{ ciphertext: v3 }]);
+  assert.ok(r!.ok);
+  await assert.rejects(transit.decrypt('k', v3.replace('pc:v3:', 'pc:v4:')), { code: 'transit.malformed-ciphertext' });
 });
 
 /** The same bytes spelled with non-zero pad bits in the last base64 character (RFC 4648 §3.5). */

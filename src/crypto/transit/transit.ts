@@ -11,7 +11,10 @@
  * a store write per block. At the limit the key rotates by itself (`autoRotate`) or
  * refuses new encryptions (`transit.key-exhausted`); decryption goes on. Other nodes' rotations and
  * configuration changes arrive through `invalidate(name)` (wired to events) and, as a
- * backstop, after `cacheTtlMs`.
+ * backstop, after `cacheTtlMs`; a value naming a version newer than the cached key makes
+ * the key be read again unless a read that began after the operation did has already
+ * answered, so a version made a moment ago on another node is used, not called malformed.
+ * Such reads of one key run one at a time, and callers that arrive together share one.
  */
 import { createHmac, randomBytes, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import { randomGcmIv } from '../iv.js';
@@ -71,6 +74,8 @@ interface LoadedKey {
   versions: LoadedVersion[];
   latest: number;
   loadedAt: number;
+  /** The number of the store read it came from (`Transit.reads` when that read began). */
+  read: number;
 }
 
 /** An operation on a key, as `checkKey` names it. */
@@ -88,7 +93,6 @@ const KEY_KIND: Record<TransitOperation, boolean | undefined> = {
   verifyHmac: undefined,
 };
 
-const RELOAD_INTERVAL_MS = 1000;
 export const MAX_BATCH = 1000;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const TYPES: readonly TransitKeyType[] = ['aes256-gcm', 'ed25519', 'ecdsa-p256'];
@@ -112,6 +116,14 @@ export class Transit {
    * operation that read it but is not cached.
    */
   private generation = 0;
+  /**
+   * Store reads of keys begun so far. An operation notes it when it starts: a key whose
+   * `read` is above that was read after the operation began, so a version it lacks did
+   * not exist when the value reached this node.
+   */
+  private reads = 0;
+  /** The re-read of each key in flight for a value naming a newer version, and the one queued behind it. */
+  private readonly rereads = new Map<string, { read: number; done: Promise<LoadedKey>; next?: Promise<LoadedKey> }>();
   private readonly ttl: number;
   private readonly usage: GcmMeter;
   /** Versions whose exhaustion was audited by this process (once each). */
@@ -145,7 +157,7 @@ export class Transit {
     };
     if (typeof record.autoRotate !== 'boolean') throw invalid('autoRotate must be true or false');
     await this.store.createTransitKey(record);
-    return this.info(await this.remember(record));
+    return this.info(await this.remember(record, this.generation, ++this.reads));
   }
 
   /** The key's versions, floors and, for aes256-gcm, the encryptions counted per version. */
@@ -201,14 +213,14 @@ export class Transit {
   }
 
   /** Loads `record` into KeyObjects; caches it unless an invalidation came after `generation` (when the record was read). */
-  private async remember(record: TransitKeyRecord, generation = this.generation): Promise<LoadedKey> {
+  private async remember(record: TransitKeyRecord, generation: number, read: number): Promise<LoadedKey> {
     const prior = this.cache.get(record.name);
     const versions: LoadedVersion[] = [];
     for (const v of record.versions) {
       const cached = prior?.versions[v.version];
       versions[v.version] = cached && cached.createdAt === v.createdAt ? cached : await loadVersion(this.envelope, record.name, v, this.usage);
     }
-    const k: LoadedKey = { record, type: record.type, versions, latest: record.versions.length, loadedAt: this.clock.now() };
+    const k: LoadedKey = { record, type: record.type, versions, latest: record.versions.length, loadedAt: this.clock.now(), read };
     if (generation === this.generation) this.cache.set(record.name, k);
     return k;
   }
@@ -216,12 +228,13 @@ export class Transit {
   private async fresh(name: string): Promise<LoadedKey> {
     if (typeof name !== 'string' || !NAME.test(name)) throw invalid('invalid key name');
     const generation = this.generation;
+    const read = ++this.reads;
     const record = await this.store.getTransitKey(name);
     if (!record) {
       this.cache.delete(name);
       throw new PortcullisError('transit.key-not-found', `no transit key named ${name}`);
     }
-    return this.remember(record, generation);
+    return this.remember(record, generation, read);
   }
 
   private async key(name: string): Promise<LoadedKey> {
@@ -230,16 +243,44 @@ export class Transit {
     return this.fresh(name);
   }
 
-  /** The version a value names, re-reading the store once if it is newer than the cache (rotation on another node). */
-  private async versionFor(k: LoadedKey, version: number, what: string): Promise<LoadedVersion> {
-    // At most one store read per second per key, so forged high versions cannot flood the store.
-    if (version > k.latest && this.clock.now() - k.loadedAt >= RELOAD_INTERVAL_MS) k = await this.fresh(k.record.name);
+  /**
+   * The version a value names, for an operation that began when `asOf` reads had begun: a
+   * version newer than `k` is looked for in a read that began after that (a rotation on
+   * another node whose event has not come, or was lost), and only then is it malformed.
+   */
+  private async versionFor(k: LoadedKey, version: number, what: string, asOf: number): Promise<LoadedVersion> {
+    if (version > k.latest && k.read <= asOf) k = await this.reread(k.record.name, asOf);
     const v = k.versions[version];
     if (!v) throw new PortcullisError('transit.malformed-ciphertext', `the ${what} names key version ${version}, which does not exist`);
     if (version < k.record.minDecryptionVersion) {
       throw new PortcullisError('transit.version-retired', `key version ${version} is below minDecryptionVersion ${k.record.minDecryptionVersion}`);
     }
     return v;
+  }
+
+  /**
+   * The key as a read that began after `asOf` has it. One such read per key at a time: a
+   * caller joins the read in flight when it began after the caller's operation, else the
+   * one queued behind it (shared by every caller waiting), so forged versions cost at most
+   * one read in flight per key, and callers arriving together (a batch, concurrent
+   * requests) share one read.
+   */
+  private reread(name: string, asOf: number): Promise<LoadedKey> {
+    const pending = this.rereads.get(name);
+    if (pending !== undefined) {
+      if (pending.read > asOf) return pending.done;
+      return (pending.next ??= pending.done.then(
+        () => this.reread(name, asOf),
+        () => this.reread(name, asOf),
+      ));
+    }
+    const entry: { read: number; done: Promise<LoadedKey>; next?: Promise<LoadedKey> } = { read: this.reads + 1, done: this.fresh(name) };
+    const clear = () => {
+      if (this.rereads.get(name) === entry) this.rereads.delete(name);
+    };
+    entry.done.then(clear, clear);
+    this.rereads.set(name, entry);
+    return entry.done;
   }
 
   private encryptionVersion(k: LoadedKey, requested: number | undefined): LoadedVersion {
@@ -321,9 +362,9 @@ export class Transit {
     return new PortcullisError('transit.key-exhausted', `version ${version} of transit key ${name} has reached its limit of ${this.usage.limit} encryptions and ${why}; rotate the key`);
   }
 
-  private async open(k: LoadedKey, ciphertext: string, aad: Uint8Array): Promise<Buffer> {
+  private async open(k: LoadedKey, ciphertext: string, aad: Uint8Array, asOf: number): Promise<Buffer> {
     const { version, bytes: raw } = parseValue(ciphertext);
-    const v = await this.versionFor(k, version, 'ciphertext');
+    const v = await this.versionFor(k, version, 'ciphertext', asOf);
     if (raw.length < GCM_IV_BYTES + 16) throw new PortcullisError('transit.malformed-ciphertext', 'the ciphertext is too short');
     return gcmOpen(v.aes!, raw.subarray(0, GCM_IV_BYTES), raw.subarray(GCM_IV_BYTES), aad);
   }
@@ -346,17 +387,25 @@ export class Transit {
 
   /** Decrypts a `pc:v<n>:` ciphertext made with the same context. */
   async decrypt(name: string, ciphertext: string, opts: { context?: Bytes } = {}): Promise<Uint8Array> {
+    return this.decryptAt(name, ciphertext, opts, this.reads);
+  }
+
+  private async decryptAt(name: string, ciphertext: string, opts: { context?: Bytes }, asOf: number): Promise<Uint8Array> {
     const k = await this.key(name);
     Transit.expect(k, true, 'decrypt');
-    return this.open(k, ciphertext, bytes(opts.context, 'context'));
+    return this.open(k, ciphertext, bytes(opts.context, 'context'), asOf);
   }
 
   /** Re-encrypts a ciphertext with the latest version without returning the plaintext. */
   async rewrap(name: string, ciphertext: string, opts: { context?: Bytes; version?: number } = {}): Promise<string> {
+    return this.rewrapAt(name, ciphertext, opts, this.reads);
+  }
+
+  private async rewrapAt(name: string, ciphertext: string, opts: { context?: Bytes; version?: number }, asOf: number): Promise<string> {
     const k = await this.key(name);
     Transit.expect(k, true, 'rewrap');
     const aad = bytes(opts.context, 'context');
-    const plain = await this.open(k, ciphertext, aad);
+    const plain = await this.open(k, ciphertext, aad, asOf);
     try {
       return this.seal(await this.counted(await this.key(name), opts.version), plain, aad);
     } finally {
@@ -401,10 +450,14 @@ export class Transit {
 
   /** True when `signature` is valid over `input`; false when it does not verify. Malformed or retired values throw. */
   async verify(name: string, input: Bytes, signature: string): Promise<boolean> {
+    return this.verifyAt(name, input, signature, this.reads);
+  }
+
+  private async verifyAt(name: string, input: Bytes, signature: string, asOf: number): Promise<boolean> {
     const k = await this.key(name);
     Transit.expect(k, false, 'verify');
     const { version, bytes: sig } = parseValue(signature, 'signature');
-    const v = await this.versionFor(k, version, 'signature');
+    const v = await this.versionFor(k, version, 'signature', asOf);
     const data = bytes(input, 'input');
     return k.type === 'ed25519' ? cryptoVerify(null, data, v.publicKey!, sig) : cryptoVerify('sha256', data, { key: v.publicKey!, dsaEncoding: 'ieee-p1363' }, sig);
   }
@@ -418,9 +471,13 @@ export class Transit {
 
   /** Constant-time check of an HMAC made by `hmac`. */
   async verifyHmac(name: string, input: Bytes, value: string, opts: { algorithm?: HmacAlgorithm } = {}): Promise<boolean> {
+    return this.verifyHmacAt(name, input, value, opts, this.reads);
+  }
+
+  private async verifyHmacAt(name: string, input: Bytes, value: string, opts: { algorithm?: HmacAlgorithm }, asOf: number): Promise<boolean> {
     const k = await this.key(name);
     const { version, bytes: given } = parseValue(value, 'hmac');
-    const v = await this.versionFor(k, version, 'hmac');
+    const v = await this.versionFor(k, version, 'hmac', asOf);
     const expected = mac(v, opts.algorithm, bytes(input, 'input'));
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
@@ -442,13 +499,15 @@ export class Transit {
     if (aes !== undefined) Transit.expect(k, aes, op);
   }
 
-  private async batch<I, T>(name: string, op: TransitOperation, items: readonly I[], fn: (item: I) => Promise<T>): Promise<BatchResult<T>[]> {
+  /** Runs `fn` on each item; every item's operation counts as begun with the batch (one re-read serves them all). */
+  private async batch<I, T>(name: string, op: TransitOperation, items: readonly I[], fn: (item: I, asOf: number) => Promise<T>): Promise<BatchResult<T>[]> {
     if (!Array.isArray(items) || items.length === 0 || items.length > MAX_BATCH) throw invalid(`a batch has 1 to ${MAX_BATCH} items`);
+    const asOf = this.reads;
     await this.checkKey(name, op);
     const out: BatchResult<T>[] = [];
     for (const item of items) {
       try {
-        out.push({ ok: true, value: await fn(item) });
+        out.push({ ok: true, value: await fn(item, asOf) });
       } catch (e) {
         if (!(e instanceof PortcullisError) || e.status >= 500) throw e;
         out.push({ ok: false, code: e.code, message: e.message });
@@ -462,11 +521,11 @@ export class Transit {
   }
 
   decryptBatch(name: string, items: ReadonlyArray<{ ciphertext: string; context?: Bytes }>): Promise<BatchResult<Uint8Array>[]> {
-    return this.batch(name, 'decrypt', items, (i) => this.decrypt(name, i.ciphertext, i));
+    return this.batch(name, 'decrypt', items, (i, asOf) => this.decryptAt(name, i.ciphertext, i, asOf));
   }
 
   rewrapBatch(name: string, items: ReadonlyArray<{ ciphertext: string; context?: Bytes; version?: number }>): Promise<BatchResult<string>[]> {
-    return this.batch(name, 'rewrap', items, (i) => this.rewrap(name, i.ciphertext, i));
+    return this.batch(name, 'rewrap', items, (i, asOf) => this.rewrapAt(name, i.ciphertext, i, asOf));
   }
 
   generateDataKeyBatch(name: string, items: ReadonlyArray<{ bits?: 128 | 256 | 512; context?: Bytes; plaintext?: boolean }>) {
@@ -478,7 +537,7 @@ export class Transit {
   }
 
   verifyBatch(name: string, items: ReadonlyArray<{ input: Bytes; signature: string }>): Promise<BatchResult<boolean>[]> {
-    return this.batch(name, 'verify', items, (i) => this.verify(name, i.input, i.signature));
+    return this.batch(name, 'verify', items, (i, asOf) => this.verifyAt(name, i.input, i.signature, asOf));
   }
 
   hmacBatch(name: string, items: ReadonlyArray<{ input: Bytes; version?: number; algorithm?: HmacAlgorithm }>): Promise<BatchResult<string>[]> {
@@ -486,7 +545,7 @@ export class Transit {
   }
 
   verifyHmacBatch(name: string, items: ReadonlyArray<{ input: Bytes; hmac: string; algorithm?: HmacAlgorithm }>): Promise<BatchResult<boolean>[]> {
-    return this.batch(name, 'verifyHmac', items, (i) => this.verifyHmac(name, i.input, i.hmac, i));
+    return this.batch(name, 'verifyHmac', items, (i, asOf) => this.verifyHmacAt(name, i.input, i.hmac, i, asOf));
   }
 }
 
