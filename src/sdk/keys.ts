@@ -3,7 +3,9 @@
  * algorithms and imported once, either given or fetched from a JWKS URL (cached,
  * refetched at most every `minRefreshMs` when a keyid is unknown, so rotation is
  * picked up without letting a stranger's keyid trigger a fetch per message; after a
- * failed fetch, calls fail fast with `unavailable` for a back-off, see `jwks.ts`).
+ * failed fetch, calls fail fast with `unavailable` for a back-off, see `jwks.ts`). A fetched
+ * set is used for `cacheMaxAgeMs` at most, so a key the identity plane stops publishing
+ * stops verifying here too.
  */
 import { importParams } from '../signatures/algorithms.js';
 import type { VerificationKey } from '../signatures/verify.js';
@@ -20,7 +22,24 @@ export interface PublicJwk {
 }
 
 /** Where verification keys come from: a JWKS URL, a JWK Set / JWK array, or keys already imported by keyid. */
-export type KeySource = { jwksUrl: string; fetch?: typeof fetch; minRefreshMs?: number; now?: () => number; timeoutMs?: number } | { keys: { keys: PublicJwk[] } | PublicJwk[] | ReadonlyMap<string, VerificationKey> };
+export type KeySource =
+  | {
+      jwksUrl: string;
+      fetch?: typeof fetch;
+      /** An unknown keyid refetches the set at most this often (default 30 s). */
+      minRefreshMs?: number;
+      /**
+       * The fetched set is fetched again before use once it is this old (default 10 min), so a
+       * key no longer published (rotated out) stops verifying; a failed fetch is `unavailable`.
+       */
+      cacheMaxAgeMs?: number;
+      now?: () => number;
+      timeoutMs?: number;
+    }
+  | { keys: { keys: PublicJwk[] } | PublicJwk[] | ReadonlyMap<string, VerificationKey> };
+
+/** How long a fetched JWK Set is used before it is fetched again (jose's `cacheMaxAge`). */
+export const JWKS_CACHE_MAX_AGE_MS = 600_000;
 
 const JOSE: Readonly<Record<string, SignatureAlgorithm>> = { ES256: 'ecdsa-p256-sha256', ES384: 'ecdsa-p384-sha384', EdDSA: 'ed25519', Ed25519: 'ed25519', RS256: 'rsa-v1_5-sha256', PS512: 'rsa-pss-sha512' };
 
@@ -59,6 +78,8 @@ export class KeyResolver {
   private keys: Map<string, VerificationKey> | undefined;
   private loading: Promise<void> | undefined;
   private lastFetch = -Infinity;
+  /** When the fetch that gave `keys` began. */
+  private loadedAt = -Infinity;
 
   constructor(private readonly source: KeySource) {}
 
@@ -68,9 +89,10 @@ export class KeyResolver {
       this.keys = src.keys instanceof Map ? new Map(src.keys) : await importJwks(src.keys as { keys: PublicJwk[] } | PublicJwk[]);
       return;
     }
-    this.lastFetch = (src.now ?? Date.now)();
+    const started = (this.lastFetch = (src.now ?? Date.now)());
     const jwks = await fetchJwks<PublicJwk>(src.jwksUrl, src);
     this.keys = await importJwks(jwks);
+    this.loadedAt = started;
   }
 
   private refresh(): Promise<void> {
@@ -79,7 +101,8 @@ export class KeyResolver {
 
   async get(keyid: string | undefined): Promise<VerificationKey | undefined> {
     if (keyid === undefined) return undefined;
-    if (!this.keys) await this.refresh();
+    // a stale set is not used, even for a keyid it holds: that key may have been rotated out
+    if (!this.keys || this.stale()) await this.refresh();
     let k = this.keys!.get(keyid);
     if (!k && 'jwksUrl' in this.source && (this.source.now ?? Date.now)() - this.lastFetch >= (this.source.minRefreshMs ?? 30_000)) {
       await this.refresh();
@@ -87,15 +110,23 @@ export class KeyResolver {
     }
     return k;
   }
+
+  private stale(): boolean {
+    const src = this.source;
+    if (!('jwksUrl' in src)) return false;
+    const maxAge = src.cacheMaxAgeMs ?? JWKS_CACHE_MAX_AGE_MS;
+    if (!(maxAge >= 0)) throw new RangeError(`cacheMaxAgeMs must be a number of milliseconds, not ${String(src.cacheMaxAgeMs)}`);
+    return (src.now ?? Date.now)() - this.loadedAt >= maxAge;
+  }
 }
 
 const byUrl = new Map<string, KeyResolver>();
 const byKeys = new WeakMap<object, KeyResolver>();
 
-/** One resolver per JWKS URL (or per keys object), so every call shares the imported keys and the fetch (the first call's `fetch` and `now` are used). */
+/** One resolver per JWKS URL and refresh settings (or per keys object), so every call shares the imported keys and the fetch (the first call's `fetch` and `now` are used). */
 export function resolverFor(source: KeySource): KeyResolver {
   if ('jwksUrl' in source) {
-    const id = `${source.minRefreshMs ?? ''} ${source.jwksUrl}`;
+    const id = `${source.minRefreshMs ?? ''} ${source.cacheMaxAgeMs ?? ''} ${source.jwksUrl}`;
     let r = byUrl.get(id);
     if (!r) byUrl.set(id, (r = new KeyResolver(source)));
     return r;
