@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { formatDuration, parseDuration, parseSize } from '../duration.js';
 import { normalisePathPrefix } from '../../gateway/request-target.js';
 import { refusedPlainHttp } from '../../webhooks/plain-http.js';
+import { httpHeaders } from './http-headers.js';
 
 /** Node's largest timer delay: a longer (or zero) delay makes setTimeout/setInterval fire after 1 ms. */
 export const TIMER_MAX_MS = 2 ** 31 - 1;
@@ -583,13 +584,11 @@ export const configSchema = z.strictObject({
           webhook: z
             .strictObject({
               url: httpUrl.describe('Where the JSON message is POSTed.'),
-              headers: z
-                .record(z.string(), z.string())
-                // environment overrides name a header, not a schema key (load.ts)
-                .meta({ keyNames: 'http-header' })
-                .default({})
+              headers: httpHeaders()
+                // a prefault: the input's JSON Schema drops a plain default of a transforming schema
+                .prefault({})
                 .describe(
-                  'Extra headers (e.g. Authorization for the provider); secret: use ${file:PATH} or ${env:NAME}. An environment override names the header in lower case with `-` for `_` (`PORTCULLIS_IDENTITY__OTP__WEBHOOK__HEADERS__X_API_KEY` sets `x-api-key`) and replaces a header of that name written here in any case.',
+                  'Extra headers (e.g. Authorization for the provider); secret: use ${file:PATH} or ${env:NAME}. A name must be an HTTP token and a value visible ASCII, spaces and tabs (RFC 9110 §5.1, §5.5): a control character (CR, LF, NUL…) or a character outside ASCII is `config.invalid` at load, naming the header but not the value; whitespace around a value is dropped. An environment override names the header in lower case with `-` for `_` (`PORTCULLIS_IDENTITY__OTP__WEBHOOK__HEADERS__X_API_KEY` sets `x-api-key`) and replaces a header of that name written here in any case.',
                 ),
               allowInsecureHttp: z
                 .boolean()

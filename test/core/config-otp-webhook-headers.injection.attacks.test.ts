@@ -1,0 +1,105 @@
+/**
+ * `identity.otp.webhook.headers` took any name and any value: a value holding CR, LF or NUL
+ * (a secret file or variable with a line break inside, or `Bearer k\r\nX-Other: 1`) loaded
+ * and `config check` said ok, and the first code sent failed in `new Headers()` with a
+ * TypeError that quoted the value (the provider credential) outside any typed error; other
+ * control characters reached undici, which refused the request. Names and values are now
+ * checked at load (RFC 9110 §5.1 token names, §5.5 field values): `config.invalid` naming the
+ * header's path, never the value. Whitespace around a value is dropped, as fetch drops it.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { applyEnvOverrides, loadConfig, validateConfig } from '../../src/core/config/load.js';
+import { isPortcullisError } from '../../src/core/errors.js';
+import { runCli } from '../cli/run.js';
+
+const SECRET = 'k3y-S3CRET-value';
+const PATH = 'identity.otp.webhook.headers';
+
+function withHeaders(headers: Record<string, string>, env: Record<string, string> = {}) {
+  const raw = { identity: { otp: { channel: 'sms', sender: 'webhook', webhook: { url: 'https://sms.example/send', headers } } } };
+  return validateConfig(applyEnvOverrides(raw, env)).identity.otp.webhook!.headers;
+}
+
+function refused(headers: Record<string, string>, env: Record<string, string> = {}): string {
+  try {
+    withHeaders(headers, env);
+  } catch (e) {
+    assert.ok(isPortcullisError(e) && e.code === 'config.invalid', String(e));
+    assert.ok(!e.message.includes(SECRET) && !JSON.stringify(e.details).includes(SECRET), `the value is quoted: ${e.message}`);
+    return e.message;
+  }
+  assert.fail(`accepted: ${JSON.stringify(headers)}`);
+}
+
+test('attack: a header value with CR LF (a second header smuggled in) → config.invalid naming the header, the value not quoted', () => {
+  assert.equal(
+    refused({ Authorization: `Bearer ${SECRET}\r\nX-Injected: 1` }),
+    `invalid configuration:\n  ${PATH}.Authorization: the value holds a control character (carriage return, U+000D); a header value may hold visible ASCII characters, spaces and tabs only (RFC 9110 §5.5)`,
+  );
+});
+
+test('attack: a lone LF, a NUL, DEL or another control character inside a value → config.invalid naming it', () => {
+  assert.match(refused({ 'X-Api-Key': `${SECRET}\nX-Injected: 1` }), /\.X-Api-Key: the value holds a control character \(line feed, U\+000A\)/);
+  assert.match(refused({ 'X-Api-Key': `${SECRET}\0` }), /\.X-Api-Key: the value holds a control character \(NUL, U\+0000\)/);
+  assert.match(refused({ 'X-Api-Key': `${SECRET}\x1b[2J` }), /\.X-Api-Key: the value holds a control character \(U\+001B\)/);
+  assert.match(refused({ 'X-Api-Key': `${SECRET}\x7f` }), /\.X-Api-Key: the value holds a control character \(U\+007F\)/);
+  assert.match(refused({ 'X-Api-Key': `${SECRET}€` }), /\.X-Api-Key: the value holds a character outside ASCII;/);
+});
+
+test('attack: a header name that is no HTTP token (space, colon, CR LF, empty) → config.invalid naming the map, the name shown up to the bad character only', () => {
+  assert.equal(
+    refused({ [`Authorization: Bearer ${SECRET}`]: '' }),
+    `invalid configuration:\n  ${PATH}: the header name starting "Authorization" holds ":" (U+003A); a header name is a token of letters, digits and !#$%&'*+-.^_\`|~ (RFC 9110 §5.1)`,
+  );
+  assert.match(refused({ 'X Api': 'v' }), /^invalid configuration:\n {2}identity\.otp\.webhook\.headers: the header name starting "X" holds " " \(U\+0020\)/);
+  assert.match(refused({ 'X-A\r\nX-B': 'v' }), /the header name starting "X-A" holds a control character \(carriage return, U\+000D\)/);
+  assert.match(refused({ '': 'v' }), /^invalid configuration:\n {2}identity\.otp\.webhook\.headers: a header name is empty/);
+});
+
+test('attack: a value set through the environment with a line break inside → config.invalid naming the variable, not the value', () => {
+  const variable = 'PORTCULLIS_IDENTITY__OTP__WEBHOOK__HEADERS__X_API_KEY';
+  const dir = mkdtempSync(join(tmpdir(), 'pc-otp-headers-'));
+  try {
+    const file = join(dir, 'portcullis.yaml');
+    writeFileSync(file, 'identity:\n  otp: { channel: sms, sender: webhook, webhook: { url: "https://sms.example/send" } }\n');
+    assert.throws(
+      () => loadConfig(file, { [variable]: `${SECRET}\r\nX-Injected: 1` }),
+      (e: unknown) =>
+        isPortcullisError(e) &&
+        e.code === 'config.invalid' &&
+        e.message.endsWith(`${PATH}.x-api-key: the value holds a control character (carriage return, U+000D); a header value may hold visible ASCII characters, spaces and tabs only (RFC 9110 §5.5) (${variable})`) &&
+        !e.message.includes(SECRET),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('whitespace around a value is dropped (as fetch drops it: a secret read with its final newline still works); tabs and spaces inside stay', () => {
+  assert.deepEqual(withHeaders({ Authorization: `Bearer ${SECRET}` }), { Authorization: `Bearer ${SECRET}` });
+  assert.deepEqual(withHeaders({}, { PORTCULLIS_IDENTITY__OTP__WEBHOOK__HEADERS__AUTHORIZATION: `Bearer ${SECRET}\n` }), { authorization: `Bearer ${SECRET}` });
+  assert.deepEqual(withHeaders({ 'X-List': ' a,\tb c ', "!#$%&'*+-.^_`|~09az": '' }), { 'X-List': 'a,\tb c', "!#$%&'*+-.^_`|~09az": '' });
+});
+
+test('attack: config check on a file whose webhook header holds CR LF → exit 1, config.invalid with the path and line, the value on neither stream', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pc-otp-headers-'));
+  try {
+    writeFileSync(join(dir, 'key'), `${SECRET}\r\nX-Injected: 1`);
+    const file = join(dir, 'portcullis.yaml');
+    writeFileSync(file, 'identity:\n  otp:\n    channel: sms\n    sender: webhook\n    webhook:\n      url: https://sms.example/send\n      headers:\n        X-Api-Key: "${file:./key}"\n');
+    assert.throws(() => loadConfig(file, {}), (e: unknown) => isPortcullisError(e) && e.code === 'config.invalid' && e.message.includes(`${PATH}.X-Api-Key: the value holds a control character`) && !e.message.includes(SECRET));
+    const r = await runCli(['config', 'check', '--config', file]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `error: config.invalid: invalid configuration:\n  ${PATH}.X-Api-Key: the value holds a control character (carriage return, U+000D); a header value may hold visible ASCII characters, spaces and tabs only (RFC 9110 §5.5) (line 8)\n`,
+    );
+    assert.ok(!r.stdout.includes(SECRET) && !r.stderr.includes(SECRET));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
