@@ -9,6 +9,7 @@ import { formatDuration, parseDuration, parseSize } from '../duration.js';
 import { normalisePathPrefix } from '../../gateway/request-target.js';
 import { refusedPlainHttp } from '../../webhooks/plain-http.js';
 import { httpHeaders } from './http-headers.js';
+import { postgresUrlProblem, redisUrlProblem } from './service-urls.js';
 
 /** Node's largest timer delay: a longer (or zero) delay makes setTimeout/setInterval fire after 1 ms. */
 export const TIMER_MAX_MS = 2 ** 31 - 1;
@@ -339,14 +340,24 @@ export const configSchema = z.strictObject({
     .describe('Which planes this node serves.'),
   store: z
     .string()
-    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'expected sqlite:<path> or postgres://user@host:port/db')
+    .superRefine((v, ctx) => {
+      const problem = !/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(v) ? 'expected sqlite:<path> or postgres://user@host:port/db' : v.startsWith('sqlite:') ? undefined : postgresUrlProblem(v);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .default('sqlite:./portcullis.db')
-    .describe('Durable store: `sqlite:<path>` (relative to the config directory) or a PostgreSQL URL.'),
+    .describe(
+      'Durable store: `sqlite:<path>` (relative to the config directory) or a PostgreSQL URL, parsed at load as `pg` parses it: a port that is no number from 1 to 65535, or a `/`, `?`, `#` in the user name or password that is not percent-encoded, is `config.invalid` (the error never quotes the URL).',
+    ),
   ephemeral: z
     .string()
-    .regex(/^(memory|rediss?:\/\/.+)$/, 'expected memory or redis://host:port')
+    .superRefine((v, ctx) => {
+      const problem = !/^(memory|rediss?:\/\/.+)$/.test(v) ? 'expected memory or redis://host:port' : v === 'memory' ? undefined : redisUrlProblem(v);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .default('memory')
-    .describe('Ephemeral store (nonces, counters, revocation fan-out): `memory` or a Redis URL.'),
+    .describe(
+      'Ephemeral store (nonces, counters, revocation fan-out): `memory` or a Redis URL, parsed at load as `ioredis` parses it: a bad port, an unencoded `/`, `?`, `#` in the user name or password, a `%` that encodes nothing, or a database path that is no number is `config.invalid` (the error never quotes the URL).',
+    ),
   ephemeralPrefix: z
     .string()
     .regex(/^[\w:.-]{1,64}$/, 'expected a key prefix of letters, digits and : . - _')

@@ -1,0 +1,91 @@
+/**
+ * `store` and `ephemeral` were checked for their scheme only: a PostgreSQL or Redis URL with a
+ * port out of range, a password holding an unencoded `/` or `#`, a Redis database that is no
+ * number, loaded, and `config check` said ok; the node failed only at start, as
+ * `store.unavailable` or `unavailable` ("cannot be parsed", or an unknown host made of half the
+ * password). Both URLs are now parsed as their drivers parse them when the configuration
+ * loads (`config.invalid` naming the setting and what is wrong), and no error quotes the URL:
+ * its password never reaches the terminal or a log.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { validateConfig } from '../../src/core/config/load.js';
+import { isPortcullisError } from '../../src/core/errors.js';
+import { runCli } from '../cli/run.js';
+
+const PW = 'Sekr3tPW';
+
+function refused(setting: 'store' | 'ephemeral', url: string, secrets: string[] = [PW]): string {
+  try {
+    validateConfig({ [setting]: url });
+  } catch (e) {
+    assert.ok(isPortcullisError(e) && e.code === 'config.invalid', String(e));
+    const shown = `${e.message}\n${JSON.stringify(e.details)}`;
+    for (const s of secrets) assert.ok(!shown.includes(s), `${s} is in the error:\n${shown}`);
+    assert.ok(e.message.startsWith(`invalid configuration:\n  ${setting}: `), e.message);
+    return e.message.slice(`invalid configuration:\n  ${setting}: `.length);
+  }
+  assert.fail(`accepted: ${url}`);
+}
+
+test('attack: a store URL with its password and a port out of range, not a number, or 0 → config.invalid naming store and the port, the password not shown', () => {
+  const PORT = 'not a usable PostgreSQL URL (postgres://user:password@host:port/database): the port is not a number from 1 to 65535';
+  assert.equal(refused('store', `postgres://portcullis:${PW}@127.0.0.1:99999/portcullis`), PORT);
+  assert.equal(refused('store', `postgresql://portcullis:${PW}@db.internal:54x2/portcullis`), PORT);
+  assert.equal(refused('store', `postgres://portcullis:${PW}@127.0.0.1:0/portcullis`), PORT);
+});
+
+test('attack: a store URL whose password holds an unencoded / or # → config.invalid saying to percent-encode, no part of the password shown', () => {
+  const ENCODE = /^not a usable PostgreSQL URL \(postgres:\/\/user:password@host:port\/database\): .*a \/, \? or # in the user name or password must be percent-encoded \(%2F, %3F, %23\)/;
+  assert.match(refused('store', 'postgres://portcullis:Sekr/3tPW@db:5432/portcullis', ['Sekr', '3tPW']), ENCODE);
+  assert.match(refused('store', 'postgres://portcullis:Sekr#3tPW@db:5432/portcullis', ['Sekr', '3tPW']), ENCODE);
+  // parses, as host "portcullis", port 1234 and database "3tPW@db/portcullis": start would look up the host and name the database
+  assert.match(refused('store', 'postgres://portcullis:1234/3tPW@db/portcullis', ['1234', '3tPW']), /^not a usable PostgreSQL URL [^]*: an @ after the host/);
+  assert.match(refused('store', `postgres://portcullis:${PW}@db host/portcullis`), /the host name holds a space or a control character$/);
+});
+
+test('attack: a Redis URL with its password and a bad port, an unencoded / in the password, a % that encodes nothing, a database that is no number → config.invalid naming ephemeral', () => {
+  assert.equal(refused('ephemeral', `redis://:${PW}@127.0.0.1:99999`), 'not a usable Redis URL (redis://user:password@host:port/db): the port is not a number from 1 to 65535');
+  assert.match(refused('ephemeral', 'rediss://default:Sekr/3tPW@cache:6379', ['Sekr', '3tPW']), /^not a usable Redis URL [^]*a \/, \? or # in the user name or password must be percent-encoded/);
+  assert.equal(refused('ephemeral', `redis://:${PW}%zz@cache:6379`), 'not a usable Redis URL (redis://user:password@host:port/db): the user name or password holds a % that starts no percent-encoding (write % as %25)');
+  assert.equal(refused('ephemeral', `redis://:${PW}@cache:6379/sessions`), 'not a usable Redis URL (redis://user:password@host:port/db): the database (the path) must be a number, e.g. redis://cache:6379/0');
+});
+
+test('a bad scheme is still refused as before; the URLs drivers take are accepted', () => {
+  assert.equal(refused('store', 'mysql://u@db/x'), 'expected sqlite:<path> or postgres://user@host:port/db');
+  assert.equal(refused('ephemeral', 'memcached://cache:11211'), 'expected memory or redis://host:port');
+  for (const store of [
+    'sqlite:./portcullis.db',
+    'postgres://portcullis:pa ss@db:5432/portcullis',
+    'postgres://portcullis:p@ss@db/portcullis',
+    'postgres://portcullis:50%off@db/portcullis',
+    'postgres://portcullis:p%2Fss@[::1]:5432/portcullis',
+    'postgres:///portcullis',
+    'postgres://portcullis@/portcullis',
+    'postgres://%2Fvar%2Frun%2Fpostgresql/portcullis',
+    'postgresql://portcullis@db/portcullis?host=/tmp&sslmode=require',
+    'postgres://db:5432',
+  ]) {
+    assert.equal(validateConfig({ store }).store, store);
+  }
+  for (const ephemeral of ['memory', 'redis://127.0.0.1:6379', 'rediss://default:pa ss@cache:6380/2', 'redis://:p%2Fss@cache/', 'redis://cache']) {
+    assert.equal(validateConfig({ ephemeral }).ephemeral, ephemeral);
+  }
+});
+
+test('attack: config check on a malformed store URL (file) and Redis URL (environment) with passwords → exit 1, config.invalid naming each, no password on stdout or stderr', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pc-store-url-'));
+  try {
+    const file = join(dir, 'portcullis.yaml');
+    writeFileSync(file, `store: "postgres://portcullis:Sekr/${PW}@db:5432/portcullis"\n`);
+    const r = await runCli(['config', 'check', '--config', file], { PORTCULLIS_EPHEMERAL: `redis://:${PW}@cache:65536` });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: config\.invalid: invalid configuration:\n {2}store: not a usable PostgreSQL URL [^\n]*percent-encoded[^\n]* \(line 1\)\n {2}ephemeral: not a usable Redis URL \(redis:\/\/user:password@host:port\/db\): the port is not a number from 1 to 65535 \(PORTCULLIS_EPHEMERAL\)\n$/);
+    for (const s of [PW, 'Sekr']) assert.ok(!r.stdout.includes(s) && !r.stderr.includes(s), `${s} shown:\n${r.stdout}${r.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
