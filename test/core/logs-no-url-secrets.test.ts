@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import { Redis } from 'ioredis';
 import { generateKeyPair, SignJWT } from 'jose';
 import { createLogger } from '../../src/core/logger.js';
 import { withoutUrlSecrets } from '../../src/core/url-secrets.js';
@@ -100,4 +101,61 @@ test('withoutUrlSecrets: the password of a userinfo (an @ in it too) and secret-
     ['http://host:80/x?to=a@b', 'http://host:80/x?to=a@b'],
   ];
   for (const [given, want] of cases) assert.equal(withoutUrlSecrets(given), want, given);
+});
+
+/** Every string a logged error carries (message, own `input`, its cause's), as the err serializer takes them. */
+async function errorOf(run: () => unknown): Promise<Error> {
+  try {
+    await run();
+  } catch (e) {
+    return e as Error;
+  }
+  assert.fail('no error');
+}
+
+test('attack: a password with a space (and a / or #) in a URL that fetch or ioredis quote in their errors → no part of it in a log line', async () => {
+  const errors = [
+    // "Request cannot be constructed from a URL that includes credentials: https://svc:Sekr 3t@…"
+    await errorOf(() => fetch('https://svc:Sekr 3t@127.0.0.1:1/send')),
+    // "Failed to parse URL from https://svc:Sekr 3t/x@…", its cause's `input` the URL alone
+    await errorOf(() => fetch('https://svc:Sekr 3t/x@127.0.0.1:1/send')),
+    // the password holds an @ too: the first @ is not the end of the userinfo
+    await errorOf(() => fetch('https://svc:Sekr@3t x@127.0.0.1:1/send')),
+    // new Redis(): TypeError "Invalid URL" with the URL as `input`
+    await errorOf(() => new Redis('redis://:Sekr 3t/x@127.0.0.1:6379', { lazyConnect: true })),
+    await errorOf(() => new Redis('redis://:Sekr 3t#x@127.0.0.1:6379/0', { lazyConnect: true })),
+  ];
+  const { sink, text } = capture();
+  const logger = createLogger('info', sink);
+  for (const err of errors) logger.error({ err }, err.message);
+  const logs = text();
+  for (const part of ['Sekr', '3t']) assert.ok(!logs.includes(part), `${part} logged:\n${logs}`);
+  assert.ok(logs.includes('https://svc:[redacted]@127.0.0.1:1/send'), logs);
+  assert.ok(logs.includes('redis://:[redacted]@127.0.0.1:6379'), logs);
+});
+
+test('withoutUrlSecrets: a password holding spaces, / ? # @ or quotes (as written, or percent-decoded) is removed to the @ before the host', () => {
+  const cases: Array<[string, string]> = [
+    ['cannot use postgres://user:pa ss@host/db', 'cannot use postgres://user:[redacted]@host/db'],
+    ['postgres://user:pa ss@host:5432/db failed for admin@example.com', 'postgres://user:[redacted]@host:5432/db failed for admin@example.com'],
+    ['Failed to parse URL from https://u:pa ss/w?x#y@127.0.0.1:1/x', 'Failed to parse URL from https://u:[redacted]@127.0.0.1:1/x'],
+    ['redis://:p@ss w/rd@cache:6379/0', 'redis://:[redacted]@cache:6379/0'],
+    ['redis://:pa ss@cache', 'redis://:[redacted]@cache'],
+    ['postgres://a@b.example:pa ss@db/x', 'postgres://a@b.example:[redacted]@db/x'],
+    ['url "postgres://u:pa ss@db/x" and "redis://:q w@r:6379"', 'url "postgres://u:[redacted]@db/x" and "redis://:[redacted]@r:6379"'],
+    ['{"store":"postgres://u:pw@db","contact":"a@b.example"}', '{"store":"postgres://u:[redacted]@db","contact":"a@b.example"}'],
+  ];
+  for (const [given, want] of cases) assert.equal(withoutUrlSecrets(given), want, given);
+});
+
+test('withoutUrlSecrets: prose beside a URL stays (a host:port, a user without password, a colon followed by a space)', () => {
+  for (const text of [
+    'connect to redis://127.0.0.1:6379 failed for ops@example.com',
+    'redis://cache.internal: connection refused; page oncall@example.com',
+    'https://registry.example:443/@scope/pkg by a@b.example',
+    'see https://medium.example/@user and write to me@example.com',
+    'https://user@host.example:8443/x then admin@example.com',
+  ]) {
+    assert.equal(withoutUrlSecrets(text), text, text);
+  }
 });
