@@ -1,7 +1,8 @@
 /**
  * A small client for the admin REST API (the same API the console uses): JSON over
  * `fetch` with the admin bearer token. Problem+json answers become CliErrors with the
- * server's code; an unreachable node gets a message that says what to do.
+ * server's code; an unreachable node gets a message that says what to do. A redirect is
+ * not followed (`request.invalid`): the admin API never sends one.
  */
 import { CliError } from './output.js';
 
@@ -30,10 +31,20 @@ export class AdminClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+      // the admin API never redirects: a redirect comes from something else at the URL, and
+      // following it would send the token (same origin) or the body (any origin) there
+      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual', signal: AbortSignal.timeout(30_000) });
     } catch (e) {
       const why = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
       throw new CliError('unavailable', `cannot reach the admin API at ${this.baseUrl} (${why}): is \`portcullis start\` running?`);
+    }
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel();
+      const location = res.headers.get('location');
+      throw new CliError(
+        'request.invalid',
+        `the admin API URL answered ${res.status} with a redirect${location === null ? '' : ` to ${location.slice(0, 200)}`}: not followed (the admin API never redirects), so nothing was sent there; give the admin plane's own URL (--admin-url, PORTCULLIS_ADMIN_URL or listen.admin)`,
+      );
     }
     const text = await res.text();
     let json: any;
