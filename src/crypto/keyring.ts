@@ -60,6 +60,8 @@ const keyContext = (kid: string) => `signing-key:${kid}`;
 export class KeyRing implements VerificationKeys {
   private keys = new Map<string, LoadedKey>();
   private verification = new Map<string, VerificationKey>();
+  /** The last rotate or maintain: each reads the ring and writes from what it read, so they run one at a time. */
+  private changing: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly store: KeyStore,
@@ -173,7 +175,18 @@ export class KeyRing implements VerificationKeys {
    * next key is published `prepublish` before it takes over, and drops keys past
    * their expiry. Returns true when anything changed (callers then publish `keys.changed`).
    */
-  async maintain(): Promise<boolean> {
+  maintain(): Promise<boolean> {
+    return this.oneAtATime(() => this.maintainNow());
+  }
+
+  /** Runs `change` after every rotate or maintain begun before it has ended. */
+  private oneAtATime<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.changing.then(change);
+    this.changing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async maintainNow(): Promise<boolean> {
     await this.load();
     const now = this.clock.now();
     let changed = false;
@@ -228,9 +241,15 @@ export class KeyRing implements VerificationKeys {
   /**
    * Rotates now: the published next key (or, when there is none, a new key) starts
    * signing; the old key retires and stays published until its tokens have expired; a
-   * new next key is published for the following rotation.
+   * new next key is published for the following rotation. Rotations (and `maintain`) on
+   * one ring run one after the other: two at once would each activate a key of their own
+   * and publish a next key each.
    */
-  async rotate(): Promise<{ activated: string; next: string }> {
+  rotate(): Promise<{ activated: string; next: string }> {
+    return this.oneAtATime(() => this.rotateNow());
+  }
+
+  private async rotateNow(): Promise<{ activated: string; next: string }> {
     await this.load();
     const now = this.clock.now();
     const current = this.safeSigningKid();
