@@ -22,7 +22,13 @@ interface Seen {
   body: string;
 }
 
-async function listen(handler: (req: IncomingMessage, body: string) => { status: number; headers?: Record<string, string>; body?: string }): Promise<{ server: Server; port: number }> {
+interface Answer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+async function listen(handler: (req: IncomingMessage, body: string) => Answer): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
@@ -52,7 +58,7 @@ describe('CLI: a redirect at the admin URL', () => {
       seen.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization, body });
       return { status: 201, headers: { 'content-type': 'application/json' }, body: fakeUser };
     });
-    redirector = await listen((req, body) => {
+    redirector = await listen((req, body): Answer => {
       if (req.url!.startsWith('/collect')) {
         seen.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization, body });
         return { status: 201, headers: { 'content-type': 'application/json' }, body: fakeUser };
