@@ -41,6 +41,8 @@ export interface EncryptForPortcullisOptions {
   cacheMs?: number;
   /** The deadline of the JWKS request, body included, in milliseconds (default 10 s). */
   timeoutMs?: number;
+  /** Most bytes of the JWKS answer read (default 1 MiB); a larger one is `unavailable`. */
+  maxJwksBytes?: number;
   /** The clock (milliseconds), for tests. */
   now?: () => number;
 }

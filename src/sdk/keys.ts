@@ -35,6 +35,8 @@ export type KeySource =
       cacheMaxAgeMs?: number;
       now?: () => number;
       timeoutMs?: number;
+      /** Most bytes of the JWKS answer read (default 1 MiB); a larger one is `unavailable`. */
+      maxJwksBytes?: number;
     }
   | { keys: { keys: PublicJwk[] } | PublicJwk[] | ReadonlyMap<string, VerificationKey> };
 

@@ -3,6 +3,7 @@
  * with `client_secret_basic` and the token cached until shortly before it expires.
  * Concurrent callers share one request, which has a deadline (`timeoutMs`).
  */
+import { byteLimit, readJson } from './body.js';
 import { DeadlineExceeded, withDeadline } from './deadline.js';
 
 export interface GetTokenOptions {
@@ -23,7 +24,15 @@ export interface GetTokenOptions {
    * A miss is a `TokenError` with status 0 and error `timeout`.
    */
   timeoutMs?: number;
+  /**
+   * Most bytes of the token endpoint's answer read (default 1 MiB); a larger answer is a
+   * `TokenError` with error `response_too_large`, its body cancelled.
+   */
+  maxResponseBytes?: number;
 }
+
+/** The default of `maxResponseBytes`. */
+export const TOKEN_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 export class TokenError extends Error {
   constructor(
@@ -62,6 +71,7 @@ async function request(o: GetTokenOptions, now: () => number): Promise<Cached> {
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (o.scope) form.set('scope', o.scope);
   if (o.resource) form.set('resource', o.resource);
+  const maxBytes = byteLimit('maxResponseBytes', o.maxResponseBytes, TOKEN_MAX_RESPONSE_BYTES);
   const started = now();
   type Answer = { access_token?: string; expires_in?: number; error?: string; error_description?: string };
   const { res, json } = await withDeadline(o.timeoutMs, async (signal) => {
@@ -72,10 +82,9 @@ async function request(o: GetTokenOptions, now: () => number): Promise<Cached> {
       signal,
     });
     // a body that stalls past the deadline is a timeout, not an empty answer
-    const json = (await res.json().catch((e: unknown) => {
-      if (e instanceof DeadlineExceeded || signal.aborted) throw e;
-      return {};
-    })) as Answer;
+    const tooLarge = () => new TokenError(res.status, 'response_too_large', `the token endpoint answered ${res.status} with a body larger than ${maxBytes} bytes`);
+    const answer = await readJson(res, maxBytes, tooLarge, signal);
+    const json = (typeof answer === 'object' && answer !== null ? answer : {}) as Answer;
     return { res, json };
   }).catch((e: unknown) => {
     if (e instanceof DeadlineExceeded) throw new TokenError(0, 'timeout', `the token endpoint gave no complete answer within ${e.ms} ms`);

@@ -5,6 +5,7 @@
  * Uint8Array or text; values (`pc:v<n>:…`) are strings to store as they are.
  */
 import { ERRORS, PortcullisError, type ErrorCode } from '../core/errors.js';
+import { byteLimit, readJson } from './body.js';
 import { DeadlineExceeded, withDeadline } from './deadline.js';
 
 export interface TransitClientOptions {
@@ -17,7 +18,15 @@ export interface TransitClientOptions {
   fetch?: typeof fetch;
   /** The deadline of each operation's request, answer included, in milliseconds (default 10 s); a miss is `unavailable`. */
   timeoutMs?: number;
+  /**
+   * Most bytes of an operation's answer read (default 16 MiB, above a batch's answer to
+   * the largest request a node takes); a larger answer is `unavailable`, its body cancelled.
+   */
+  maxResponseBytes?: number;
 }
+
+/** The default of `maxResponseBytes`. */
+export const TRANSIT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 type Bytes = Uint8Array | string;
 
@@ -73,6 +82,7 @@ export interface TransitClient {
 export function createTransitClient(opts: TransitClientOptions): TransitClient {
   const base = opts.baseUrl.replace(/\/$/, '') + (opts.prefix ?? '/transit/v1');
   const doFetch = opts.fetch ?? fetch;
+  const maxBytes = byteLimit('maxResponseBytes', opts.maxResponseBytes, TRANSIT_MAX_RESPONSE_BYTES);
   const call = async (op: string, name: string, body: Record<string, unknown>): Promise<Record<string, any>> => {
     const authorization = `Bearer ${await opts.getToken()}`;
     const { res, json } = await withDeadline(opts.timeoutMs, async (signal) => {
@@ -82,10 +92,9 @@ export function createTransitClient(opts: TransitClientOptions): TransitClient {
         body: JSON.stringify(body),
         signal,
       });
-      const json = (await res.json().catch((e: unknown) => {
-        if (e instanceof DeadlineExceeded || signal.aborted) throw e;
-        return undefined;
-      })) as Record<string, any> | undefined;
+      // fail closed: an answer too large to read is no answer, whatever its status
+      const tooLarge = () => new PortcullisError('unavailable', `transit ${op} answered a body larger than ${maxBytes} bytes`);
+      const json = (await readJson(res, maxBytes, tooLarge, signal)) as Record<string, any> | undefined;
       return { res, json };
     }).catch((e: unknown) => {
       // fail closed with the SDK's typed error: the operation's outcome is unknown

@@ -14,6 +14,7 @@ import { fieldLines } from '../signatures/components.js';
 import { parseComponentId, parseSignatureInput } from '../signatures/signature-input.js';
 import { SignatureVerifier, readSignatures, type VerifiedSignature } from '../signatures/verify.js';
 import type { HttpRequestLike } from '../signatures/types.js';
+import { readBounded } from './body.js';
 import { resolverFor, type KeySource } from './keys.js';
 import { requestOf } from './signed-fetch.js';
 import { sentTargetUri } from '../signatures/target-uri.js';
@@ -152,7 +153,7 @@ export async function verifyResponse(response: Response, options: VerifyResponse
     if (unbound !== undefined) throw new PortcullisError('signature.component-missing', `the response signature is not bound to the request (it does not cover ${unbound})`);
   }
   const max = options.maxBodyBytes ?? DEFAULT_MAX_RESPONSE_BODY;
-  const body = await readBounded(response, max, () => new PortcullisError('response.body-too-large', `the response body is larger than ${max} bytes`));
+  const body = await readBounded(response, max, () => new PortcullisError('response.body-too-large', `the response body is larger than ${max} bytes`), { keep: true });
   await checkDigest(response.headers, body);
   const verified: VerifiedBody = { ...v, body };
   verifiedResponses.set(verified, body);
@@ -184,35 +185,6 @@ export type VerifyWebhookOptions = VerifyOptions & {
 };
 
 const DEFAULT_MAX_WEBHOOK_BODY = 1024 * 1024;
-
-/** The body of `message` (a clone's: the message stays readable), read up to `max` bytes; `tooLarge()` beyond. */
-async function readBounded(message: Request | Response, max: number, tooLarge: () => PortcullisError): Promise<Uint8Array> {
-  const length = Number(message.headers.get('content-length') ?? NaN);
-  if (length > max) throw tooLarge();
-  const stream = message.clone().body;
-  if (stream === null) return new Uint8Array(0);
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      // not awaited: a tee branch's cancel settles only once the other branch (the caller's request) is cancelled too
-      void reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    body.set(c, at);
-    at += c.byteLength;
-  }
-  return body;
-}
 
 let defaultReplayStore: MemoryReplayStore | undefined;
 
@@ -266,7 +238,7 @@ export async function verifyWebhook<E = { id: string; type: string; time: string
     throw new PortcullisError('signature.wrong-tag', `the message is signed ${typeof found === 'string' ? `with tag ${describeTag(found)}` : 'without a tag'}, not ${describeTag(tag)}`);
   }
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_WEBHOOK_BODY;
-  const body = await readBounded(request, maxBody, () => new PortcullisError('request.body-too-large', `the webhook body is larger than ${maxBody} bytes`));
+  const body = await readBounded(request, maxBody, () => new PortcullisError('request.body-too-large', `the webhook body is larger than ${maxBody} bytes`), { keep: true });
   if (request.headers.get('content-digest') === null) throw new PortcullisError('digest.missing', 'the webhook has no Content-Digest');
   await checkDigest(request.headers, body);
   const resolver = resolverFor(options);
