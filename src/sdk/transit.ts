@@ -102,7 +102,7 @@ export function createTransitClient(opts: TransitClientOptions): TransitClient {
       throw e;
     });
     if (!res.ok) {
-      const code = (json && typeof json.code === 'string' && json.code in ERRORS ? json.code : 'internal') as ErrorCode;
+      const code = (json && typeof json.code === 'string' && Object.hasOwn(ERRORS, json.code) ? json.code : 'internal') as ErrorCode;
       throw new PortcullisError(code, json?.detail ?? `transit ${op} answered ${res.status}`, { status: res.status });
     }
     if (json === undefined || json === null || typeof json !== 'object' || Array.isArray(json)) throw invalidAnswer(op, 'JSON object');
