@@ -53,6 +53,8 @@ interface Cached {
 
 const cache = new Map<string, Cached>();
 const inflight = new Map<string, Promise<Cached>>();
+/** Counts clearTokenCache() calls, so a request begun before one is not cached after it. */
+let generation = 0;
 
 function cacheKey(o: GetTokenOptions): string {
   return JSON.stringify([o.tokenUrl, o.clientId, o.clientSecret, o.scope ?? '', o.resource ?? '']);
@@ -111,15 +113,28 @@ export async function getToken(o: GetTokenOptions): Promise<string> {
   if (hit && now() < hit.renewAt) return hit.token;
   let p = inflight.get(key);
   if (!p) {
-    p = request(o, now).finally(() => inflight.delete(key));
-    inflight.set(key, p);
+    const asked = generation;
+    const fresh: Promise<Cached> = request(o, now)
+      .then((t) => {
+        // asked for before a clearTokenCache(): answers its callers, never a later one
+        if (asked === generation) cache.set(key, t);
+        return t;
+      })
+      .finally(() => {
+        if (inflight.get(key) === fresh) inflight.delete(key);
+      });
+    inflight.set(key, (p = fresh));
   }
-  const fresh = await p;
-  cache.set(key, fresh);
-  return fresh.token;
+  return (await p).token;
 }
 
-/** Forgets cached tokens (after a 401, or on sign-out). */
+/**
+ * Forgets cached tokens (after a 401, a revocation, a changed secret, or on sign-out). A
+ * token request in flight is forgotten too: what it brings back is not cached, and the
+ * next call asks again.
+ */
 export function clearTokenCache(): void {
+  generation++;
   cache.clear();
+  inflight.clear();
 }
