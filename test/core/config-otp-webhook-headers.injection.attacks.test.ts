@@ -6,6 +6,11 @@
  * control characters reached undici, which refused the request. Names and values are now
  * checked at load (RFC 9110 §5.1 token names, §5.5 field values): `config.invalid` naming the
  * header's path, never the value. Whitespace around a value is dropped, as fetch drops it.
+ *
+ * The names the HTTP client or the sender sets were taken too: a configured `Host` or
+ * `Content-Length` went out with the request (to another virtual host, or with a length that
+ * is not the body's), and `Content-Type`, `Content-Digest` or the signature fields were
+ * silently replaced at send time. They are `config.invalid` at load, naming the header.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -102,4 +107,56 @@ test('attack: config check on a file whose webhook header holds CR LF → exit 1
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+const CONNECTION = 'set by the HTTP client (the target host, the message framing or the connection): configured, it would redirect or break the request';
+const SENDER = 'set by the OTP webhook sender (the JSON body\'s type, its RFC 9421 signature and Content-Digest, Accept and User-Agent): a configured value would be replaced';
+
+test('attack: a configured Host or Content-Length (the request sent to another host, or framed wrong) → config.invalid naming the header, the value not quoted', () => {
+  assert.equal(refused({ Host: `internal-admin.example ${SECRET}` }), `invalid configuration:\n  ${PATH}.Host: ${CONNECTION}`);
+  assert.equal(refused({ 'content-length': `0${SECRET}` }), `invalid configuration:\n  ${PATH}.content-length: ${CONNECTION}`);
+  for (const name of ['HOST', 'Transfer-Encoding', 'connection', 'TE', 'Upgrade', 'Keep-Alive', 'Expect', 'Trailer', 'Proxy-Connection']) {
+    assert.equal(refused({ Authorization: `Bearer ${SECRET}`, [name]: SECRET }), `invalid configuration:\n  ${PATH}.${name}: ${CONNECTION}`, name);
+  }
+});
+
+test('attack: a configured signature field or Content-Type (silently replaced by the signed one) → config.invalid naming the header', () => {
+  for (const name of ['Content-Type', 'content-digest', 'Signature', 'Signature-Input', 'Accept', 'User-Agent']) {
+    assert.equal(refused({ [name]: SECRET }), `invalid configuration:\n  ${PATH}.${name}: ${SENDER}`, name);
+  }
+});
+
+test('attack: Content-Length set through the environment → config.invalid naming the variable, not the value', () => {
+  const variable = 'PORTCULLIS_IDENTITY__OTP__WEBHOOK__HEADERS__CONTENT_LENGTH';
+  const dir = mkdtempSync(join(tmpdir(), 'pc-otp-headers-'));
+  try {
+    const file = join(dir, 'portcullis.yaml');
+    writeFileSync(file, 'identity:\n  otp: { channel: sms, sender: webhook, webhook: { url: "https://sms.example/send" } }\n');
+    assert.throws(
+      () => loadConfig(file, { [variable]: `7${SECRET}` }),
+      (e: unknown) => isPortcullisError(e) && e.code === 'config.invalid' && e.message.endsWith(`\n  ${PATH}.content-length: ${CONNECTION} (${variable})`) && !e.message.includes(SECRET),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('attack: config check on a file that sets Host → exit 1, config.invalid with the header and line, the value on neither stream', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pc-otp-headers-'));
+  try {
+    const file = join(dir, 'portcullis.yaml');
+    writeFileSync(file, `identity:\n  otp:\n    channel: sms\n    sender: webhook\n    webhook:\n      url: https://sms.example/send\n      headers:\n        Authorization: Bearer ${SECRET}\n        Host: ${SECRET}.internal\n`);
+    assert.throws(() => loadConfig(file, {}), (e: unknown) => isPortcullisError(e) && e.code === 'config.invalid' && e.message.includes(`${PATH}.Host: ${CONNECTION}`) && !e.message.includes(SECRET));
+    const r = await runCli(['config', 'check', '--config', file]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `error: config.invalid: invalid configuration:\n  ${PATH}.Host: ${CONNECTION} (line 9)\n`);
+    assert.ok(!r.stdout.includes(SECRET) && !r.stderr.includes(SECRET));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('other names a provider uses still load (Authorization, X-Api-Key, Cookie, a name that only starts like a reserved one)', () => {
+  const headers = { Authorization: `Bearer ${SECRET}`, 'X-Api-Key': SECRET, Cookie: `s=${SECRET}`, 'Host-Id': '7', 'X-Signature': 'v' };
+  assert.deepEqual(withHeaders(headers), headers);
 });

@@ -7,6 +7,7 @@ import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { formatDuration, parseDuration, parseSize } from '../duration.js';
 import { normalisePathPrefix } from '../../gateway/request-target.js';
+import { OTP_WEBHOOK_OWN_FIELDS } from '../../mfa/otp/senders/webhook.js';
 import { refusedPlainHttp } from '../../webhooks/plain-http.js';
 import { httpHeaders } from './http-headers.js';
 import { postgresUrlProblem, redisUrlProblem } from './service-urls.js';
@@ -595,11 +596,11 @@ export const configSchema = z.strictObject({
           webhook: z
             .strictObject({
               url: httpUrl.describe('Where the JSON message is POSTed.'),
-              headers: httpHeaders()
+              headers: httpHeaders(OTP_WEBHOOK_OWN_FIELDS)
                 // a prefault: the input's JSON Schema drops a plain default of a transforming schema
                 .prefault({})
                 .describe(
-                  'Extra headers (e.g. Authorization for the provider); secret: use ${file:PATH} or ${env:NAME}. A name must be an HTTP token and a value visible ASCII, spaces and tabs (RFC 9110 §5.1, §5.5): a control character (CR, LF, NUL…) or a character outside ASCII is `config.invalid` at load, naming the header but not the value; whitespace around a value is dropped. An environment override names the header in lower case with `-` for `_` (`PORTCULLIS_IDENTITY__OTP__WEBHOOK__HEADERS__X_API_KEY` sets `x-api-key`) and replaces a header of that name written here in any case.',
+                  'Extra headers (e.g. Authorization for the provider); secret: use ${file:PATH} or ${env:NAME}. A name must be an HTTP token and a value visible ASCII, spaces and tabs (RFC 9110 §5.1, §5.5): a control character (CR, LF, NUL…) or a character outside ASCII is `config.invalid` at load, naming the header but not the value; whitespace around a value is dropped. Names the HTTP client sets (Host, Content-Length, Transfer-Encoding, Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, Expect) and those the sender sets itself (Content-Type, Content-Digest, Signature, Signature-Input, Accept, User-Agent) are `config.invalid` too, in any case. An environment override names the header in lower case with `-` for `_` (`PORTCULLIS_IDENTITY__OTP__WEBHOOK__HEADERS__X_API_KEY` sets `x-api-key`) and replaces a header of that name written here in any case.',
                 ),
               allowInsecureHttp: z
                 .boolean()

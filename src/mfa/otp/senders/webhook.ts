@@ -22,6 +22,7 @@
  * to a host that is not loopback is still logged as a warning when the sender is built:
  * codes and provider credentials cross the network in clear.
  */
+import type { OwnFields } from '../../../core/config/http-headers.js';
 import { PortcullisError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { sentTargetUri } from '../../../signatures/target-uri.js';
@@ -29,6 +30,12 @@ import type { WebhookSigner } from '../../../webhooks/sign.js';
 import { OTP_TAG } from '../../../webhooks/tags.js';
 import { isLoopbackHost } from './loopback.js';
 import type { OtpMessage, OtpSender } from './sender.js';
+
+/** What the sender sets on every POST (the signer's fields, webhooks/sign.ts, and Accept): never taken from `headers`. */
+export const OTP_WEBHOOK_OWN_FIELDS: OwnFields = {
+  names: ['content-type', 'content-digest', 'signature', 'signature-input', 'accept', 'user-agent'],
+  reason: "set by the OTP webhook sender (the JSON body's type, its RFC 9421 signature and Content-Digest, Accept and User-Agent): a configured value would be replaced",
+};
 
 export interface WebhookSenderOptions {
   url: string;
