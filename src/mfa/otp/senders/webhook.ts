@@ -20,9 +20,11 @@
  * `http:` URL unless its host is a loopback IP literal or `identity.otp.webhook.allowInsecureHttp`
  * is set (core/config/schema.ts, with the event webhooks' rule, webhooks/plain-http.ts); one
  * to a host that is not loopback is still logged as a warning when the sender is built:
- * codes and provider credentials cross the network in clear.
+ * codes and provider credentials cross the network in clear. Extra headers are checked as
+ * the configuration checks them (core/config/http-headers.ts), also for a sender built in
+ * code: `config.invalid` naming the header, never its value.
  */
-import type { OwnFields } from '../../../core/config/http-headers.js';
+import { headerProblems, type OwnFields } from '../../../core/config/http-headers.js';
 import { PortcullisError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { sentTargetUri } from '../../../signatures/target-uri.js';
@@ -66,6 +68,9 @@ export class WebhookSender implements OtpSender {
       if (options.logger) options.logger.warn({ target: this.target }, msg);
       else process.emitWarning(`${msg} (${this.target})`, { code: 'PORTCULLIS_WEBHOOK_PLAINTEXT' });
     }
+    // checked here too for a sender built in code: new Headers() throws a TypeError quoting the value
+    const [problem] = headerProblems(options.headers ?? {}, OTP_WEBHOOK_OWN_FIELDS);
+    if (problem !== undefined) throw new PortcullisError('config.invalid', problem.name === undefined ? `the OTP webhook headers: ${problem.message}` : `the OTP webhook header ${problem.name}: ${problem.message}`);
     this.headers = { ...options.headers };
     if (u.username !== '' || u.password !== '') {
       const basic = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
