@@ -6,6 +6,8 @@
  * loopback IP literal (traffic never leaves the machine) or the operator sets
  * `identity.otp.webhook.allowInsecureHttp: true` (an SMS bridge reachable only over plain
  * http on a network they trust), as event webhooks do with `webhooks.allowInsecureHttp`.
+ * A NAT64 address embedding a loopback one (`64:ff9b::7f00:1`) is not a loopback literal:
+ * its traffic goes through a NAT64 translator, off the host.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -34,6 +36,10 @@ test('attack: OTP webhook over plain http to a network host → config.invalid n
   assert.equal(configError({ url: 'http://10.0.0.7:8080/send' }), `invalid configuration:\n  ${REFUSED}`);
 });
 
+test('attack: OTP webhook over plain http to a NAT64 address embedding 127.0.0.1 (leaves the host through the translator) → config.invalid naming identity.otp.webhook.url', () => {
+  for (const url of ['http://[64:ff9b::7f00:1]/', 'http://[64:ff9b::127.0.0.1]:9000/send']) assert.equal(configError({ url }), `invalid configuration:\n  ${REFUSED}`, url);
+});
+
 test('a localhost name is not a loopback literal (the resolver decides where it goes) → refused too', () => {
   assert.equal(configError({ url: 'http://localhost:8080/send' }), `invalid configuration:\n  ${REFUSED}`);
 });
@@ -43,7 +49,7 @@ test('the error never quotes the URL (it may hold provider credentials)', () => 
 });
 
 test('loopback IP literals, https, and an explicit opt-in still load', () => {
-  for (const url of ['http://127.0.0.1:9000/send', 'http://127.8.0.1/send', 'http://[::1]:9000/send', 'https://sms.example.com/send']) {
+  for (const url of ['http://127.0.0.1:9000/send', 'http://127.8.0.1/send', 'http://[::1]:9000/send', 'http://[::ffff:127.0.0.1]:9000/send', 'https://sms.example.com/send']) {
     assert.equal(load({ url }).identity.otp.webhook?.url, url);
   }
   const optedIn = load({ url: 'http://sms-bridge.internal/send', allowInsecureHttp: true }).identity.otp.webhook;

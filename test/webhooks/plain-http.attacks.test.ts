@@ -4,6 +4,10 @@
  * opts in with `webhooks.allowInsecureHttp`, or the host is a loopback IP literal; the
  * worker checks again before every delivery, so a row stored before the rule (or under
  * another configuration) is never sent in clear.
+ *
+ * A NAT64 address embedding a loopback one (`64:ff9b::7f00:1`, RFC 6052) counted as a loopback
+ * literal, since it takes the embedded address's class for the SSRF guard; but it is routed
+ * to a NAT64 translator, off the host, so it is refused as plain http like any other host.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +17,7 @@ import { join } from 'node:path';
 import { FrozenClock } from '../../src/core/clock.js';
 import { PortcullisError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { refusedPlainHttp } from '../../src/webhooks/plain-http.js';
 import { DeliveryWorker } from '../../src/webhooks/worker.js';
 import { startTestNode, testConfig } from '../support/portcullis.js';
 import { newMasterKey, openDeps, startReceiver } from './helpers.js';
@@ -47,6 +52,18 @@ describe('subscriptions: plain http is refused unless allowed', () => {
     }
   });
 
+  test('attack: http to a NAT64 address embedding 127.0.0.1 (routed off the host to the translator) → webhook.insecure-url, even with private targets allowed', async () => {
+    const nat64 = ['http://[64:ff9b::7f00:1]/', 'http://[64:ff9b::127.0.0.1]:9001/in', 'http://[64:ff9b::7f01:203]/in', 'http://[64:ff9b:0:0:0:0:7f00:1]/in'];
+    for (const url of nat64) assert.equal(refusedPlainHttp(new URL(url), false), true, url);
+    const deps = await openDeps(`sqlite:${join(dir, 'nat64.db')}`, newMasterKey(), new FrozenClock(Date.now()), 'ES256', undefined, true);
+    try {
+      for (const url of nat64) await assert.rejects(deps.webhooks.subscribe({ url, events: ['*'] }, 'admin'), insecure(url), url);
+      assert.deepEqual(await deps.webhooks.list(), []);
+    } finally {
+      await deps.store.close();
+    }
+  });
+
   test('webhooks.allowInsecureHttp admits plain http to a public name', async () => {
     const deps = await openDeps(`sqlite:${join(dir, 'allowed.db')}`, newMasterKey(), new FrozenClock(Date.now()), 'ES256', undefined, false, true);
     try {
@@ -73,6 +90,22 @@ describe('subscriptions: plain http is refused unless allowed', () => {
 });
 
 describe('delivery: the worker checks again before sending', () => {
+  test('attack: an http row to a NAT64 address embedding 127.0.0.1 is not sent: insecure-url in the log', async () => {
+    const clock = new FrozenClock(Date.now());
+    const deps = await openDeps(`sqlite:${join(dir, 'legacy-nat64.db')}`, newMasterKey(), clock);
+    try {
+      await deps.hooks.insertWebhook({ id: 'wh_nat64', url: 'http://[64:ff9b::7f00:1]/', events: ['*'], description: null, createdAt: clock.now() });
+      await deps.webhooks.enqueue('app.disabled', { time: clock.now(), type: 'app.disabled', actor: 'admin', clientId: 'app-1' });
+      const worker = new DeliveryWorker(deps.hooks, deps.signer, clock, silentLogger, { ...W, timeoutMs: 500 });
+      assert.equal(await worker.runOnce(), 1);
+      await worker.stop();
+      const [d] = await deps.webhooks.deliveries('wh_nat64');
+      assert.deepEqual([d!.status, d!.attempts, d!.lastStatus, d!.lastError], ['pending', 1, null, 'insecure-url']);
+    } finally {
+      await deps.store.close();
+    }
+  });
+
   test('an http row stored before the rule is not sent: insecure-url in the log, nothing at the receiver; sent once the deployment allows it', async () => {
     const clock = new FrozenClock(Date.now());
     const deps = await openDeps(`sqlite:${join(dir, 'legacy.db')}`, newMasterKey(), clock);

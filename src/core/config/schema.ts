@@ -3,9 +3,10 @@
  * generated reference (`docs/configuration.md`, `npm run docs`). Unknown keys are
  * rejected everywhere (strict objects); durations and sizes are parsed into numbers.
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { formatDuration, parseDuration, parseSize } from '../duration.js';
+import { isLoopbackAddress } from '../loopback.js';
 import { normalisePathPrefix } from '../../gateway/request-target.js';
 import { OTP_WEBHOOK_OWN_FIELDS } from '../../mfa/otp/senders/webhook.js';
 import { refusedPlainHttp } from '../../webhooks/plain-http.js';
@@ -110,23 +111,6 @@ const ipOrCidr = z.string().refine((v) => {
   const bits = v.slice(slash + 1);
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
 }, 'expected an IP address or CIDR block, e.g. 10.0.0.0/8');
-
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
-/**
- * Whether an IP address is loopback: 127.0.0.0/8 or ::1, in any spelling (`0:0:0:0:0:0:0:1`),
- * IPv4-mapped too (`::ffff:127.0.0.1`, `::ffff:7f00:1`). A name (`localhost`) is not an address: false.
- *
- * @example
- * isLoopbackAddress('::ffff:127.0.0.1'); // true
- * isLoopbackAddress('0.0.0.0'); // false
- */
-export function isLoopbackAddress(address: string): boolean {
-  const version = isIP(address);
-  return version !== 0 && LOOPBACK.check(address, version === 4 ? 'ipv4' : 'ipv6');
-}
 
 /**
  * Whether a `host:port` listen address is `localhost` (any case, no trailing dot) or a loopback
