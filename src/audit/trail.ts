@@ -288,8 +288,8 @@ export class AuditTrail implements AuditSink {
   }
 
   /**
-   * Writes everything queued so far (here and on the peers); resolves when it is
-   * stored, rejects with `audit.unavailable` when this node's events could not be
+   * Writes everything queued so far (here and on the peers, then what the peers recorded
+   * here meanwhile); resolves when it is stored, rejects with `audit.unavailable` when this node's events could not be
    * (they stay queued, in order, and are written when the store is back), or when an
    * event the waiting change recorded was dropped (queue full), so that change is not
    * acknowledged (the others are written all the same, after an `audit.dropped` marker
@@ -299,9 +299,19 @@ export class AuditTrail implements AuditSink {
    */
   flush(): Promise<void> {
     const change = currentChange();
-    const own = change !== undefined ? this.flushOwn().then(() => this.answerChange(change)) : this.flushUnscoped();
-    if (this.peers.length === 0) return own;
-    return Promise.all([own, ...this.peers.map((p) => p().catch((err: unknown) => this.logger.warn({ err }, 'a peer could not flush its audit events')))]).then(() => undefined);
+    return change !== undefined ? this.flushAll().then(() => this.answerChange(change)) : this.flushUnscoped();
+  }
+
+  /**
+   * This node's events and the peers'. What a peer records here while it flushes (the
+   * webhook service's `webhook.enqueue-failed` for deliveries it could not write) is
+   * written before this resolves: an acknowledged change has the record that its
+   * subscribers missed the event, not only the event.
+   */
+  private async flushAll(): Promise<void> {
+    if (this.peers.length === 0) return this.flushOwn();
+    await Promise.all([this.flushOwn(), ...this.peers.map((p) => p().catch((err: unknown) => this.logger.warn({ err }, 'a peer could not flush its audit events')))]);
+    await this.flushOwn();
   }
 
   /** Rejects when `change` had an event dropped here (queue full); read once the write is done, so a drop of its own made meanwhile counts too. */
@@ -313,7 +323,7 @@ export class AuditTrail implements AuditSink {
   private flushUnscoped(): Promise<void> {
     const since = this.dropsAnswered;
     const upTo = this.stats.dropped;
-    return this.flushOwn().then(
+    return this.flushAll().then(
       () => {
         this.dropsAnswered = Math.max(this.dropsAnswered, upTo);
         if (upTo > since) {

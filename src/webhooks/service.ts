@@ -71,7 +71,9 @@ export class WebhookService {
   /**
    * Follows an audit trail: every record that raises a webhook event is queued. The
    * trail's `flush` waits for those queued so far too, so a change acknowledged after a
-   * flush has its deliveries in the durable queue (a crash right after loses none).
+   * flush has its deliveries in the durable queue (a crash right after loses none), or,
+   * when they could not be written, its `webhook.enqueue-failed` record stored (the trail
+   * writes what its peers record while it waits for them).
    */
   attach(trail: { onRecord(listener: (e: AuditEventInput) => void): void; addPeer?(flush: () => Promise<void>): void }): void {
     trail.addPeer?.(() => Promise.all([...this.pending]).then(() => undefined));
