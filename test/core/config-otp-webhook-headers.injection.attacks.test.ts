@@ -160,3 +160,51 @@ test('other names a provider uses still load (Authorization, X-Api-Key, Cookie, 
   const headers = { Authorization: `Bearer ${SECRET}`, 'X-Api-Key': SECRET, Cookie: `s=${SECRET}`, 'Host-Id': '7', 'X-Signature': 'v' };
   assert.deepEqual(withHeaders(headers), headers);
 });
+
+/*
+ * The URL beside the headers: its user name and password are sent as Basic authorization,
+ * decoded with decodeURIComponent when the sender is built. A % that starts no escape, or
+ * escapes that are no UTF-8 (%E9, é in Latin-1), loaded and `config check` said ok; the node
+ * then failed at start with the raw `URIError: URI malformed` of the decoder.
+ */
+const URL_PATH = 'identity.otp.webhook.url';
+const UNDECODABLE = 'the user name or password holds a % that encodes no UTF-8 text: write % itself as %25, and a character outside ASCII as its UTF-8 bytes (é as %C3%A9)';
+
+function urlRefused(url: string): string {
+  try {
+    validateConfig({ identity: { otp: { channel: 'sms', sender: 'webhook', webhook: { url } } } });
+  } catch (e) {
+    assert.ok(isPortcullisError(e) && e.code === 'config.invalid', String(e));
+    const shown = `${e.message}\n${JSON.stringify(e.details)}`;
+    for (const s of [SECRET, 's3cr', 'AC1']) assert.ok(!shown.includes(s), `${s} is in the error:\n${shown}`);
+    return e.message;
+  }
+  assert.fail(`accepted: ${url}`);
+}
+
+test('attack: a webhook URL whose password holds a % that encodes nothing, or no UTF-8 → config.invalid naming the URL setting, neither URL nor password quoted', () => {
+  assert.equal(urlRefused('https://AC1:s3cr%zzet@sms.example/send'), `invalid configuration:\n  ${URL_PATH}: ${UNDECODABLE}`);
+  assert.equal(urlRefused(`https://AC1:s3cr%E9t${SECRET}@sms.example/send`), `invalid configuration:\n  ${URL_PATH}: ${UNDECODABLE}`);
+  assert.equal(urlRefused(`https://AC1%C3:${SECRET}@sms.example/send`), `invalid configuration:\n  ${URL_PATH}: ${UNDECODABLE}`);
+  assert.equal(urlRefused(`https://AC1:${SECRET}%@sms.example/send`), `invalid configuration:\n  ${URL_PATH}: ${UNDECODABLE}`);
+});
+
+test('a webhook URL whose credentials are percent-encoded UTF-8 still loads', () => {
+  for (const url of ['https://AC1:p%40ss%C3%A9%25@sms.example/send', 'https://AC1:s3cr%2Fet@sms.example/send?k=%zz', 'https://sms.example/send']) {
+    assert.equal(validateConfig({ identity: { otp: { channel: 'sms', sender: 'webhook', webhook: { url } } } }).identity.otp.webhook!.url, url);
+  }
+});
+
+test('attack: config check on a file whose webhook URL password holds %zz → exit 1, config.invalid naming the setting and line, the password on neither stream', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pc-otp-url-'));
+  try {
+    const file = join(dir, 'portcullis.yaml');
+    writeFileSync(file, `identity:\n  otp:\n    channel: sms\n    sender: webhook\n    webhook:\n      url: "https://AC1:s3cr%zzet${SECRET}@sms.example/send"\n`);
+    const r = await runCli(['config', 'check', '--config', file]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `error: config.invalid: invalid configuration:\n  ${URL_PATH}: ${UNDECODABLE} (line 6)\n`);
+    for (const s of [SECRET, 's3cr']) assert.ok(!r.stdout.includes(s) && !r.stderr.includes(s));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -50,8 +50,19 @@ test('attack: a store URL whose password holds an unencoded / or # → config.in
 test('attack: a Redis URL with its password and a bad port, an unencoded / in the password, a % that encodes nothing, a database that is no number → config.invalid naming ephemeral', () => {
   assert.equal(refused('ephemeral', `redis://:${PW}@127.0.0.1:99999`), 'not a usable Redis URL (redis://user:password@host:port/db): the port is not a number from 1 to 65535');
   assert.match(refused('ephemeral', 'rediss://default:Sekr/3tPW@cache:6379', ['Sekr', '3tPW']), /^not a usable Redis URL [^]*a \/, \? or # in the user name or password must be percent-encoded/);
-  assert.equal(refused('ephemeral', `redis://:${PW}%zz@cache:6379`), 'not a usable Redis URL (redis://user:password@host:port/db): the user name or password holds a % that starts no percent-encoding (write % as %25)');
+  assert.equal(refused('ephemeral', `redis://:${PW}%zz@cache:6379`), 'not a usable Redis URL (redis://user:password@host:port/db): the user name or password holds a % that encodes no UTF-8 text: write % itself as %25, and a character outside ASCII as its UTF-8 bytes (é as %C3%A9)');
   assert.equal(refused('ephemeral', `redis://:${PW}@cache:6379/sessions`), 'not a usable Redis URL (redis://user:password@host:port/db): the database (the path) must be a number, e.g. redis://cache:6379/0');
+});
+
+test('attack: a store URL whose user name, password, host or database holds escapes that are no UTF-8 (%E9) → config.invalid naming store, not the raw URIError pg throws at start', () => {
+  const UNDECODABLE = 'a % that encodes no UTF-8 text: write % itself as %25, and a character outside ASCII as its UTF-8 bytes (é as %C3%A9)';
+  const FORM = 'not a usable PostgreSQL URL (postgres://user:password@host:port/database)';
+  assert.equal(refused('store', `postgres://portcullis:${PW}%E9@db:5432/portcullis`), `${FORM}: the user name or password holds ${UNDECODABLE}`);
+  assert.equal(refused('store', `postgres://portcullis%C3:${PW}@db/portcullis`), `${FORM}: the user name or password holds ${UNDECODABLE}`);
+  assert.equal(refused('store', `postgres://portcullis:${PW}@db/portcullis%E0%80`), `${FORM}: the database name holds ${UNDECODABLE}`);
+  assert.equal(refused('store', `postgres://portcullis:${PW}@d%E0%80b/portcullis`), `${FORM}: the host name holds ${UNDECODABLE}`);
+  // the same words for Redis, whose % that encodes nothing was refused already
+  assert.equal(refused('ephemeral', `redis://:${PW}%E9@cache:6379`), `not a usable Redis URL (redis://user:password@host:port/db): the user name or password holds ${UNDECODABLE}`);
 });
 
 test('a bad scheme is still refused as before; the URLs drivers take are accepted', () => {
@@ -62,6 +73,7 @@ test('a bad scheme is still refused as before; the URLs drivers take are accepte
     'postgres://portcullis:pa ss@db:5432/portcullis',
     'postgres://portcullis:p@ss@db/portcullis',
     'postgres://portcullis:50%off@db/portcullis',
+    'postgres://portcullis:p%C3%A9ss@db/portcullis%C3%A9',
     'postgres://portcullis:p%2Fss@[::1]:5432/portcullis',
     'postgres:///portcullis',
     'postgres://portcullis@/portcullis',

@@ -200,6 +200,26 @@ test('webhook sender: credentials in the URL (https://user:pass@host/…) are se
   });
 });
 
+test('attack: a sender built in code with a URL that does not parse, or whose password holds a % that encodes no UTF-8 → config.invalid, never the raw URIError or TypeError, the URL quoted nowhere', () => {
+  for (const [url, expected] of [
+    ['https://AC1:s3cr%zzet@sms.example/send', 'the OTP webhook URL: the user name or password holds a % that encodes no UTF-8 text: write % itself as %25, and a character outside ASCII as its UTF-8 bytes (é as %C3%A9)'],
+    ['https://AC1:s3cr%E9t@sms.example/send', 'the OTP webhook URL: the user name or password holds a % that encodes no UTF-8 text: write % itself as %25, and a character outside ASCII as its UTF-8 bytes (é as %C3%A9)'],
+    ['https://AC1:s3cret@sms.example:99999/send', 'the OTP webhook URL cannot be parsed'],
+    ['sms.example/AC1:s3cret', 'the OTP webhook URL cannot be parsed'],
+  ] as const) {
+    assert.throws(
+      () => new WebhookSender({ url }),
+      (e: Error & { code?: string; input?: unknown }) => {
+        assert.equal(e.code, 'config.invalid', String(e));
+        assert.equal(e.message, expected);
+        for (let x: unknown = e; x instanceof Error; x = x.cause) assert.ok(!x.message.includes('s3cr') && !String(x.stack).includes('s3cr') && !JSON.stringify(x).includes('s3cr'), x.message);
+        return true;
+      },
+      url,
+    );
+  }
+});
+
 test('webhook sender: a closed port is mfa.delivery-failed', async () => {
   const srv = await httpServer((_q, _b, res) => res.end());
   const url = srv.url;

@@ -11,7 +11,7 @@ import { normalisePathPrefix } from '../../gateway/request-target.js';
 import { OTP_WEBHOOK_OWN_FIELDS } from '../../mfa/otp/senders/webhook.js';
 import { refusedPlainHttp } from '../../webhooks/plain-http.js';
 import { httpHeaders } from './http-headers.js';
-import { postgresUrlProblem, redisUrlProblem } from './service-urls.js';
+import { postgresUrlProblem, redisUrlProblem, userinfoProblem } from './service-urls.js';
 
 /** Node's largest timer delay: a longer (or zero) delay makes setTimeout/setInterval fire after 1 ms. */
 export const TIMER_MAX_MS = 2 ** 31 - 1;
@@ -331,7 +331,7 @@ export const configSchema = z.strictObject({
     })
     .default('sqlite:./portcullis.db')
     .describe(
-      'Durable store: `sqlite:<path>` (relative to the config directory) or a PostgreSQL URL, parsed at load as `pg` parses it: a port that is no number from 1 to 65535, or a `/`, `?`, `#` in the user name or password that is not percent-encoded, is `config.invalid` (the error never quotes the URL).',
+      'Durable store: `sqlite:<path>` (relative to the config directory) or a PostgreSQL URL, parsed at load as `pg` parses it: a port that is no number from 1 to 65535, a `/`, `?`, `#` in the user name or password that is not percent-encoded, or a percent-encoding that is no UTF-8 (`%E9` for é, which is `%C3%A9`) in the user name, password, host or database, is `config.invalid` (the error never quotes the URL).',
     ),
   ephemeral: z
     .string()
@@ -341,7 +341,7 @@ export const configSchema = z.strictObject({
     })
     .default('memory')
     .describe(
-      'Ephemeral store (nonces, counters, revocation fan-out): `memory` or a Redis URL, parsed at load as `ioredis` parses it: a bad port, an unencoded `/`, `?`, `#` in the user name or password, a `%` that encodes nothing, or a database path that is no number is `config.invalid` (the error never quotes the URL).',
+      'Ephemeral store (nonces, counters, revocation fan-out): `memory` or a Redis URL, parsed at load as `ioredis` parses it: a bad port, an unencoded `/`, `?`, `#` in the user name or password, a `%` there that encodes no UTF-8 text (`%zz`, or `%E9` for é, which is `%C3%A9`), or a database path that is no number is `config.invalid` (the error never quotes the URL).',
     ),
   ephemeralPrefix: z
     .string()
@@ -579,7 +579,7 @@ export const configSchema = z.strictObject({
             .describe('smtp sender settings (with sender smtp only).'),
           webhook: z
             .strictObject({
-              url: httpUrl.describe('Where the JSON message is POSTed.'),
+              url: httpUrl.describe('Where the JSON message is POSTed. A `user:password@` in it is sent as `Authorization: Basic` (unless `headers` has an Authorization), decoded as percent-encoded UTF-8: a `%` that encodes no UTF-8 text (`%zz`, or `%E9` for é, which is `%C3%A9`) is `config.invalid` (the error never quotes the URL).'),
               headers: httpHeaders(OTP_WEBHOOK_OWN_FIELDS)
                 // a prefault: the input's JSON Schema drops a plain default of a transforming schema
                 .prefault({})
@@ -595,6 +595,8 @@ export const configSchema = z.strictObject({
             })
             .superRefine((w, ctx) => {
               // the URL is not quoted: it may hold the provider's credentials
+              const userinfo = URL.canParse(w.url) ? userinfoProblem(new URL(w.url)) : undefined;
+              if (userinfo !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: userinfo });
               if (URL.canParse(w.url) && refusedPlainHttp(new URL(w.url), w.allowInsecureHttp)) {
                 ctx.addIssue({
                   code: 'custom',

@@ -2,7 +2,8 @@
  * The PostgreSQL (`store`) and Redis (`ephemeral`) URLs, parsed when the configuration loads
  * as their drivers parse them at start (pg-connection-string, ioredis's parseURL: the WHATWG
  * URL parser, RFC 3986 authority), so a URL start would refuse is refused by `config check`
- * too. A problem is described, never quoted: the URL holds the store's password.
+ * too; the OTP webhook URL's credentials are decoded the same way (`userinfoProblem`). A
+ * problem is described, never quoted: the URL holds the store's password.
  */
 
 const PG_FORM = 'not a usable PostgreSQL URL (postgres://user:password@host:port/database)';
@@ -10,6 +11,28 @@ const REDIS_FORM = 'not a usable Redis URL (redis://user:password@host:port/db)'
 
 const BAD_PORT = 'the port is not a number from 1 to 65535';
 const ENCODE = 'a /, ? or # in the user name or password must be percent-encoded (%2F, %3F, %23)';
+/** decodeURIComponent throws a raw `URIError: URI malformed` for a % that starts no escape, or escapes that are no UTF-8. */
+const UNDECODABLE = 'a % that encodes no UTF-8 text: write % itself as %25, and a character outside ASCII as its UTF-8 bytes (é as %C3%A9)';
+
+function decodes(text: string, decode: (s: string) => string = decodeURIComponent): boolean {
+  try {
+    decode(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why the user name or password of `u` cannot be decoded as pg, ioredis and the OTP webhook
+ * sender decode them (decodeURIComponent), or undefined.
+ *
+ * @example
+ * userinfoProblem(new URL('https://AC1:s3cr%E9t@sms.example/')); // 'the user name or password holds a % that encodes no UTF-8 text: …'
+ */
+export function userinfoProblem(u: URL): string | undefined {
+  return decodes(u.username) && decodes(u.password) ? undefined : `the user name or password holds ${UNDECODABLE}`;
+}
 
 /**
  * Why `url` cannot be parsed, from its authority: a port that is no number from 1 to 65535,
@@ -51,15 +74,12 @@ export function postgresUrlProblem(url: string): string | undefined {
   } catch {
     return `${PG_FORM}: ${unparsable(url)}`;
   }
-  const problem = parsedProblem(url, u);
+  const problem = parsedProblem(url, u) ?? userinfoProblem(u);
   if (problem !== undefined) return `${PG_FORM}: ${problem}`;
-  let host: string;
-  try {
-    host = decodeURIComponent(u.hostname);
-  } catch {
-    host = u.hostname;
-  }
-  if (/[\s\x00-\x1f\x7f]/.test(host)) return `${PG_FORM}: the host name holds a space or a control character`;
+  // pg decodes the host with decodeURIComponent and the database with decodeURI, both throwing URIError
+  if (!decodes(u.hostname)) return `${PG_FORM}: the host name holds ${UNDECODABLE}`;
+  if (!decodes(u.pathname, decodeURI)) return `${PG_FORM}: the database name holds ${UNDECODABLE}`;
+  if (/[\s\x00-\x1f\x7f]/.test(decodeURIComponent(u.hostname))) return `${PG_FORM}: the host name holds a space or a control character`;
   return undefined;
 }
 
@@ -76,14 +96,8 @@ export function redisUrlProblem(url: string): string | undefined {
   } catch {
     return `${REDIS_FORM}: ${unparsable(url)}`;
   }
-  const problem = parsedProblem(url, u);
+  const problem = parsedProblem(url, u) ?? userinfoProblem(u);
   if (problem !== undefined) return `${REDIS_FORM}: ${problem}`;
-  try {
-    decodeURIComponent(u.username);
-    decodeURIComponent(u.password);
-  } catch {
-    return `${REDIS_FORM}: the user name or password holds a % that starts no percent-encoding (write % as %25)`;
-  }
   if (!/^(?:\/\d*)?$/.test(u.pathname)) return `${REDIS_FORM}: the database (the path) must be a number, e.g. redis://cache:6379/0`;
   return undefined;
 }

@@ -22,9 +22,11 @@
  * to a host that is not loopback is still logged as a warning when the sender is built:
  * codes and provider credentials cross the network in clear. Extra headers are checked as
  * the configuration checks them (core/config/http-headers.ts), also for a sender built in
- * code: `config.invalid` naming the header, never its value.
+ * code: `config.invalid` naming the header, never its value; so are the URL's credentials
+ * (percent-encoded UTF-8, core/config/service-urls.ts), never quoting the URL.
  */
 import { headerProblems, type OwnFields } from '../../../core/config/http-headers.js';
+import { userinfoProblem } from '../../../core/config/service-urls.js';
 import { PortcullisError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { sentTargetUri } from '../../../signatures/target-uri.js';
@@ -60,8 +62,13 @@ export class WebhookSender implements OtpSender {
   private readonly headers: Record<string, string>;
 
   constructor(private readonly options: WebhookSenderOptions) {
+    // never new URL() alone: its TypeError carries the URL, credentials included, as `input`
+    if (!URL.canParse(options.url)) throw new PortcullisError('config.invalid', 'the OTP webhook URL cannot be parsed');
     const u = new URL(options.url);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new PortcullisError('config.invalid', 'the OTP webhook URL must be http(s)');
+    // checked here too for a sender built in code: decodeURIComponent below throws a raw URIError
+    const userinfo = userinfoProblem(u);
+    if (userinfo !== undefined) throw new PortcullisError('config.invalid', `the OTP webhook URL: ${userinfo}`);
     this.target = u.origin;
     if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
       const msg = 'OTP webhook over http: one-time codes and the provider credentials go in clear';
