@@ -208,3 +208,10 @@ test('attack: config check on a file whose webhook URL password holds %zz → ex
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a webhook URL with an upper-case scheme (RFC 3986 §3.1) loads as fetch takes it, and HTTP:// to a host that is not loopback is refused as http: is', () => {
+  const otp = (url: string) => ({ identity: { otp: { channel: 'sms', sender: 'webhook', webhook: { url } } } });
+  assert.equal(validateConfig(otp('HTTPS://sms.example/send')).identity.otp.webhook!.url, 'HTTPS://sms.example/send');
+  assert.equal(validateConfig(otp('Http://127.0.0.1:8080/send')).identity.otp.webhook!.url, 'Http://127.0.0.1:8080/send');
+  assert.throws(() => validateConfig(otp('HTTP://sms.example/send')), (e: unknown) => isPortcullisError(e) && e.code === 'config.invalid' && e.message.startsWith(`invalid configuration:\n  ${URL_PATH}: a plain http: URL sends every one-time code`));
+});

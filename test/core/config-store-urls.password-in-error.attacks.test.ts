@@ -14,7 +14,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { validateConfig } from '../../src/core/config/load.js';
 import { isPortcullisError } from '../../src/core/errors.js';
+import { Redis } from 'ioredis';
+import { openDurableStore, openEphemeralStore } from '../../src/store/index.js';
 import { runCli } from '../cli/run.js';
+import { createTempPostgresDatabase, randomRedisPrefix, redisUrl, serviceTest } from '../support/services.js';
 
 const PW = 'Sekr3tPW';
 
@@ -85,6 +88,36 @@ test('a bad scheme is still refused as before; the URLs drivers take are accepte
   }
   for (const ephemeral of ['memory', 'redis://127.0.0.1:6379', 'rediss://default:pa ss@cache:6380/2', 'redis://:p%2Fss@cache/', 'redis://cache']) {
     assert.equal(validateConfig({ ephemeral }).ephemeral, ephemeral);
+  }
+});
+
+test('a scheme in upper or mixed case (RFC 3986 §3.1: case-insensitive) loads, lower-cased and the rest kept as written, since pg and ioredis take it but ioredis turns TLS on for a lower-case rediss:// only', () => {
+  assert.equal(validateConfig({ store: `POSTGRES://portcullis:${PW}@db:5432/portcullis` }).store, `postgres://portcullis:${PW}@db:5432/portcullis`);
+  assert.equal(validateConfig({ store: 'PostgreSQL://Portcullis@DB/Portcullis?sslmode=require' }).store, 'postgresql://Portcullis@DB/Portcullis?sslmode=require');
+  assert.equal(validateConfig({ store: 'SQLite:./Portcullis.db' }).store, 'sqlite:./Portcullis.db');
+  assert.equal(validateConfig({ ephemeral: `Redis://:${PW}@cache:6379/2` }).ephemeral, `redis://:${PW}@cache:6379/2`);
+  // as written, ioredis would parse REDISS:// and connect in clear: its TLS switch is arg.startsWith('rediss://')
+  const ephemeral = validateConfig({ ephemeral: `REDISS://default:${PW}@cache:6380` }).ephemeral;
+  assert.equal(ephemeral, `rediss://default:${PW}@cache:6380`);
+  const redis = new Redis(ephemeral, { lazyConnect: true });
+  assert.equal(redis.options.tls !== undefined, true, 'TLS on');
+  redis.disconnect();
+  // still checked as the drivers parse them, in any case
+  assert.equal(refused('store', `POSTGRES://portcullis:${PW}@db:99999/portcullis`), 'not a usable PostgreSQL URL (postgres://user:password@host:port/database): the port is not a number from 1 to 65535');
+  assert.equal(refused('ephemeral', `REDIS://:${PW}@cache/sessions`), 'not a usable Redis URL (redis://user:password@host:port/db): the database (the path) must be a number, e.g. redis://cache:6379/0');
+  assert.equal(refused('ephemeral', 'MEMORY'), 'expected memory or redis://host:port');
+});
+
+await serviceTest(['postgres', 'redis'], 'a node opens the store and the ephemeral store from URLs whose scheme is upper-case', async () => {
+  const db = await createTempPostgresDatabase();
+  try {
+    const config = validateConfig({ store: db.url.replace(/^postgres(ql)?:/, 'POSTGRES:'), ephemeral: redisUrl().replace(/^redis:/, 'REDIS:') });
+    const store = await openDurableStore(config.store);
+    await store.close();
+    const ephemeral = await openEphemeralStore(config.ephemeral, { prefix: randomRedisPrefix() });
+    await ephemeral.close();
+  } finally {
+    await db.drop();
   }
 });
 

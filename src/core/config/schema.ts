@@ -11,7 +11,7 @@ import { normalisePathPrefix } from '../../gateway/request-target.js';
 import { OTP_WEBHOOK_OWN_FIELDS } from '../../mfa/otp/senders/webhook.js';
 import { refusedPlainHttp } from '../../webhooks/plain-http.js';
 import { httpHeaders } from './http-headers.js';
-import { postgresUrlProblem, redisUrlProblem, userinfoProblem } from './service-urls.js';
+import { lowerScheme, postgresUrlProblem, redisUrlProblem, userinfoProblem } from './service-urls.js';
 
 /** Node's largest timer delay: a longer (or zero) delay makes setTimeout/setInterval fire after 1 ms. */
 export const TIMER_MAX_MS = 2 ** 31 - 1;
@@ -325,23 +325,26 @@ export const configSchema = z.strictObject({
     .describe('Which planes this node serves.'),
   store: z
     .string()
+    .transform(lowerScheme)
     .superRefine((v, ctx) => {
       const problem = !/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(v) ? 'expected sqlite:<path> or postgres://user@host:port/db' : v.startsWith('sqlite:') ? undefined : postgresUrlProblem(v);
       if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
     })
-    .default('sqlite:./portcullis.db')
+    // a prefault: the input's JSON Schema drops a plain default of a transforming schema
+    .prefault('sqlite:./portcullis.db')
     .describe(
-      'Durable store: `sqlite:<path>` (relative to the config directory) or a PostgreSQL URL, parsed at load as `pg` parses it: a port that is no number from 1 to 65535, a `/`, `?`, `#` in the user name or password that is not percent-encoded, or a percent-encoding that is no UTF-8 (`%E9` for é, which is `%C3%A9`) in the user name, password, host or database, is `config.invalid` (the error never quotes the URL).',
+      'Durable store: `sqlite:<path>` (relative to the config directory) or a PostgreSQL URL, its scheme in any case (lower-cased at load), parsed at load as `pg` parses it: a port that is no number from 1 to 65535, a `/`, `?`, `#` in the user name or password that is not percent-encoded, or a percent-encoding that is no UTF-8 (`%E9` for é, which is `%C3%A9`) in the user name, password, host or database, is `config.invalid` (the error never quotes the URL).',
     ),
   ephemeral: z
     .string()
+    .transform(lowerScheme)
     .superRefine((v, ctx) => {
       const problem = !/^(memory|rediss?:\/\/.+)$/.test(v) ? 'expected memory or redis://host:port' : v === 'memory' ? undefined : redisUrlProblem(v);
       if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
     })
-    .default('memory')
+    .prefault('memory')
     .describe(
-      'Ephemeral store (nonces, counters, revocation fan-out): `memory` or a Redis URL, parsed at load as `ioredis` parses it: a bad port, an unencoded `/`, `?`, `#` in the user name or password, a `%` there that encodes no UTF-8 text (`%zz`, or `%E9` for é, which is `%C3%A9`), or a database path that is no number is `config.invalid` (the error never quotes the URL).',
+      'Ephemeral store (nonces, counters, revocation fan-out): `memory` or a Redis URL, its scheme in any case (lower-cased at load: `ioredis` connects over TLS only for a lower-case `rediss://`), parsed at load as `ioredis` parses it: a bad port, an unencoded `/`, `?`, `#` in the user name or password, a `%` there that encodes no UTF-8 text (`%zz`, or `%E9` for é, which is `%C3%A9`), or a database path that is no number is `config.invalid` (the error never quotes the URL).',
     ),
   ephemeralPrefix: z
     .string()

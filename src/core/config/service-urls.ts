@@ -35,6 +35,18 @@ export function userinfoProblem(u: URL): string | undefined {
 }
 
 /**
+ * `url` with its scheme in lower case, the rest as written. A scheme is case-insensitive
+ * (RFC 3986 §3.1) and pg and ioredis parse any case, but ioredis turns TLS on only for a URL
+ * that starts with a lower-case `rediss://`: `REDISS://` would connect in clear.
+ *
+ * @example
+ * lowerScheme('REDISS://cache:6380'); // 'rediss://cache:6380'
+ */
+export function lowerScheme(url: string): string {
+  return url.replace(/^[a-z][a-z\d+.-]*:/i, (scheme) => scheme.toLowerCase());
+}
+
+/**
  * Why `url` cannot be parsed, from its authority: a port that is no number from 1 to 65535,
  * else what most often breaks a URL written by hand, an unencoded `/`, `?` or `#` in the password.
  */
