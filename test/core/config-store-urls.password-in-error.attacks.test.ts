@@ -121,6 +121,91 @@ await serviceTest(['postgres', 'redis'], 'a node opens the store and the ephemer
   }
 });
 
+/*
+ * The query of a store URL was not looked at: pg takes every option in it, reads sslcert,
+ * sslkey and sslrootcert with readFileSync when it connects (a raw ENOENT at start), throws
+ * for an unknown sslnegotiation, takes an unknown sslmode (or ssl=false) for TLS with full
+ * verification, connects to port NaN for port=abc, and lets statement_timeout replace
+ * postgres.statementTimeout (statement_timeout=0 turned the bound off, silently).
+ */
+const FORM = 'not a usable PostgreSQL URL (postgres://user:password@host:port/database)';
+
+test('attack: a store URL whose query holds an sslmode or ssl pg misreads, a port that is no number, a host with a space, an sslnegotiation pg throws for → config.invalid naming the option, no value or password shown', () => {
+  const store = (query: string) => `postgres://portcullis:${PW}@db:5432/portcullis?${query}`;
+  const SSLMODE = `${FORM}: the sslmode option is none of disable, allow, prefer, require, verify-ca, verify-full, no-verify`;
+  assert.equal(refused('store', store('sslmode=verifyfull')), SSLMODE);
+  assert.equal(refused('store', store('sslmode=Require')), SSLMODE);
+  assert.equal(refused('store', `postgres://portcullis@db/portcullis?password=${PW}&sslmode=${PW}`), SSLMODE);
+  assert.equal(refused('store', store('ssl=false')), `${FORM}: the ssl option is none of true, 1, 0, no-verify (pg turns TLS on for any other value, false included: write ssl=0 or sslmode=disable to turn it off)`);
+  const PORT = `${FORM}: the port option is not a number from 1 to 65535`;
+  assert.equal(refused('store', store('port=abc')), PORT);
+  assert.equal(refused('store', store('port=5432x')), PORT);
+  assert.equal(refused('store', store('port=0')), PORT);
+  assert.equal(refused('store', store('port=65536')), PORT);
+  assert.equal(refused('store', store('host=db%20internal')), `${FORM}: the host option holds a space or a control character`);
+  assert.equal(refused('store', store('sslnegotiation=tls')), `${FORM}: the sslnegotiation option is none of postgres, direct`);
+  assert.equal(refused('store', store('sslnegotiation=direct&sslmode=disable')), `${FORM}: sslnegotiation=direct needs TLS, which sslmode=disable or ssl=0 turns off`);
+  assert.equal(refused('store', store('uselibpqcompat=true&sslmode=verify-ca')), `${FORM}: sslmode=verify-ca with uselibpqcompat=true needs sslrootcert, the CA that signed the server's certificate`);
+  assert.equal(refused('store', store('statement_timeout=0')), `${FORM}: the statement_timeout option would replace postgres.statementTimeout: set that instead`);
+  // empty, it is no bound at all in pg (false), not the configured one
+  assert.equal(refused('store', store('statement_timeout=')), `${FORM}: the statement_timeout option would replace postgres.statementTimeout: set that instead`);
+});
+
+test('attack: a store URL whose sslcert, sslkey or sslrootcert names no readable file (pg reads it with readFileSync at connect: a raw ENOENT at start) → config.invalid naming the option', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pc-store-tls-'));
+  try {
+    const store = (query: string) => `postgres://portcullis:${PW}@db:5432/portcullis?sslmode=verify-full&${query}`;
+    const missing = (option: string, code: string) => `${FORM}: the ${option} option names no file this process can read (${code}; a relative path is read from the working directory)`;
+    assert.equal(refused('store', store(`sslrootcert=${join(dir, 'ca.pem')}`)), missing('sslrootcert', 'ENOENT'));
+    assert.equal(refused('store', store(`sslcert=${join(dir, 'nope', 'client.pem')}`)), missing('sslcert', 'ENOENT'));
+    assert.equal(refused('store', store(`sslkey=${dir}`)), missing('sslkey', 'EISDIR'));
+    writeFileSync(join(dir, 'file'), 'x');
+    assert.equal(refused('store', store(`sslkey=${join(dir, 'file', 'key.pem')}`)), missing('sslkey', 'ENOTDIR'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the options pg takes as meant still load: each sslmode, ssl flags, readable TLS files, a numeric port, a socket host, sslnegotiation, libpq compatibility with its CA, other options', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pc-store-tls-'));
+  try {
+    for (const f of ['ca.pem', 'client.pem', 'client.key']) writeFileSync(join(dir, f), '-----BEGIN X-----\n');
+    const files = `sslrootcert=${join(dir, 'ca.pem')}&sslcert=${join(dir, 'client.pem')}&sslkey=${join(dir, 'client.key')}`;
+    for (const query of [
+      ...['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify', ''].map((m) => `sslmode=${m}`),
+      ...['true', '1', '0', 'no-verify'].map((v) => `ssl=${v}`),
+      `sslmode=verify-full&${files}`,
+      `uselibpqcompat=true&sslmode=verify-ca&sslrootcert=${join(dir, 'ca.pem')}`,
+      'sslcert=&sslkey=&sslrootcert=',
+      'port=5433',
+      'port=',
+      'host=/var/run/postgresql',
+      'sslnegotiation=direct',
+      'sslnegotiation=postgres&sslmode=disable',
+      'application_name=portcullis&options=-c%20search_path%3Dportcullis&lock_timeout=5000',
+    ]) {
+      const store = `postgres://portcullis:${PW}@db:5432/portcullis?${query}`;
+      assert.equal(validateConfig({ store }).store, store, query);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('attack: config check on a store URL whose sslrootcert does not exist → exit 1, config.invalid naming store and the option, no password on either stream', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pc-store-tls-'));
+  try {
+    const file = join(dir, 'portcullis.yaml');
+    writeFileSync(file, `store: "postgres://portcullis:${PW}@db:5432/portcullis?sslmode=verify-full&sslrootcert=${join(dir, 'ca.pem')}"\n`);
+    const r = await runCli(['config', 'check', '--config', file]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `error: config.invalid: invalid configuration:\n  store: ${FORM}: the sslrootcert option names no file this process can read (ENOENT; a relative path is read from the working directory) (line 1)\n`);
+    assert.ok(!r.stdout.includes(PW) && !r.stderr.includes(PW));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('attack: config check on a malformed store URL (file) and Redis URL (environment) with passwords → exit 1, config.invalid naming each, no password on stdout or stderr', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pc-store-url-'));
   try {

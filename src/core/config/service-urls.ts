@@ -2,9 +2,11 @@
  * The PostgreSQL (`store`) and Redis (`ephemeral`) URLs, parsed when the configuration loads
  * as their drivers parse them at start (pg-connection-string, ioredis's parseURL: the WHATWG
  * URL parser, RFC 3986 authority), so a URL start would refuse is refused by `config check`
- * too; the OTP webhook URL's credentials are decoded the same way (`userinfoProblem`). A
+ * too, with the options of a PostgreSQL URL's query pg would throw for or misread; the OTP
+ * webhook URL's credentials are decoded the same way (`userinfoProblem`). A
  * problem is described, never quoted: the URL holds the store's password.
  */
+import { closeSync, openSync, statSync } from 'node:fs';
 
 const PG_FORM = 'not a usable PostgreSQL URL (postgres://user:password@host:port/database)';
 const REDIS_FORM = 'not a usable Redis URL (redis://user:password@host:port/db)';
@@ -71,6 +73,54 @@ function parsedProblem(url: string, u: URL): string | undefined {
   return undefined;
 }
 
+const SSLMODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'];
+const SSL_FLAGS = ['true', '1', '0', 'no-verify'];
+
+/** Why the file pg reads with readFileSync when it connects cannot be read: an error code, or undefined. */
+function unreadableFile(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) return 'EISDIR';
+    // a FIFO or a device may block an open: only a regular file is opened here
+    if (st.isFile()) closeSync(openSync(path, 'r'));
+    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? 'unreadable';
+  }
+}
+
+/**
+ * Why the query of a PostgreSQL URL would make pg throw at start (sslnegotiation, a TLS file
+ * it cannot read) or misread what was meant (an sslmode or ssl value it takes for TLS with
+ * full verification, a port that is no number, statement_timeout replacing
+ * `postgres.statementTimeout`), or undefined. A value is never quoted: one may be the password.
+ */
+function postgresOptionsProblem(params: URLSearchParams): string | undefined {
+  // as pg-connection-string: the last of a repeated option wins, an empty one is absent
+  const o = new Map<string, string>();
+  for (const [k, v] of params) o.set(k, v);
+  const set = (k: string): string | undefined => (o.get(k) ? o.get(k) : undefined);
+  const sslmode = set('sslmode');
+  if (sslmode !== undefined && !SSLMODES.includes(sslmode)) return `the sslmode option is none of ${SSLMODES.join(', ')}`;
+  const ssl = set('ssl');
+  if (ssl !== undefined && !SSL_FLAGS.includes(ssl)) return `the ssl option is none of ${SSL_FLAGS.join(', ')} (pg turns TLS on for any other value, false included: write ssl=0 or sslmode=disable to turn it off)`;
+  const port = set('port');
+  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) return 'the port option is not a number from 1 to 65535';
+  if (/[\s\x00-\x1f\x7f]/.test(set('host') ?? '')) return 'the host option holds a space or a control character';
+  const negotiation = set('sslnegotiation');
+  if (negotiation !== undefined && negotiation !== 'postgres' && negotiation !== 'direct') return 'the sslnegotiation option is none of postgres, direct';
+  if (negotiation === 'direct' && (sslmode === 'disable' || ssl === '0')) return 'sslnegotiation=direct needs TLS, which sslmode=disable or ssl=0 turns off';
+  for (const option of ['sslcert', 'sslkey', 'sslrootcert']) {
+    const path = set(option);
+    const code = path === undefined ? undefined : unreadableFile(path);
+    if (code !== undefined) return `the ${option} option names no file this process can read (${code}; a relative path is read from the working directory)`;
+  }
+  if (set('uselibpqcompat') === 'true' && sslmode === 'verify-ca' && set('sslrootcert') === undefined) return "sslmode=verify-ca with uselibpqcompat=true needs sslrootcert, the CA that signed the server's certificate";
+  // even empty: pg then sets no statement_timeout at all
+  if (o.has('statement_timeout')) return 'the statement_timeout option would replace postgres.statementTimeout: set that instead';
+  return undefined;
+}
+
 /**
  * Why `url` (postgres:// or postgresql://) is no PostgreSQL URL pg can use, or undefined.
  *
@@ -92,7 +142,8 @@ export function postgresUrlProblem(url: string): string | undefined {
   if (!decodes(u.hostname)) return `${PG_FORM}: the host name holds ${UNDECODABLE}`;
   if (!decodes(u.pathname, decodeURI)) return `${PG_FORM}: the database name holds ${UNDECODABLE}`;
   if (/[\s\x00-\x1f\x7f]/.test(decodeURIComponent(u.hostname))) return `${PG_FORM}: the host name holds a space or a control character`;
-  return undefined;
+  const option = postgresOptionsProblem(u.searchParams);
+  return option === undefined ? undefined : `${PG_FORM}: ${option}`;
 }
 
 /**
