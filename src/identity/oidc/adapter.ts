@@ -21,7 +21,7 @@
  * the code, the session cookie's value): those are kept under a SHA-256 of the id, and
  * the id (oidc-provider's `jti`) is left out of the stored payload, so storage and its
  * backups hold no live credential. (The ids are 256-bit random values: a fast hash is
- * beyond guessing.)
+ * beyond guessing.) An Interaction is stored without the session id oidc-provider puts in it.
  */
 import { createHash } from 'node:crypto';
 import { errors } from 'oidc-provider';
@@ -57,12 +57,22 @@ export function storageId(model: string, id: string): string {
   return createHash('sha256').update(`portcullis/oidc-model-id/v1\0${model}\0${id}`).digest('base64url');
 }
 
-/** The payload as stored: without the id when the id is a secret. */
+/**
+ * The payload as stored: without the id when the id is a secret, and an Interaction without
+ * the id of the browser's session, which oidc-provider copies into it (`session.cookie`, the
+ * session cookie's value) and never reads back: it finds the session from the cookie.
+ */
 function storable(model: string, payload: Payload): Payload {
+  if (model === 'Interaction' && isRecord(payload.session) && 'cookie' in payload.session) {
+    const { cookie: _secret, ...session } = payload.session;
+    return { ...payload, session };
+  }
   if (!SECRET_ID_MODELS.has(model) || !('jti' in payload)) return payload;
   const { jti: _secret, ...rest } = payload;
   return rest;
 }
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The payload as oidc-provider expects it back: with its id. */
 function withId(model: string, id: string, payload: Payload | undefined): Payload | undefined {
