@@ -39,8 +39,13 @@
  * At open, a -wal next to a missing or empty database file is refused: it is what is left
  * of a database file deleted (while the node ran, then died, or while it was stopped),
  * and SQLite would delete it and start a new, empty database without a word.
+ *
+ * The database holds sealed secrets, password hashes and the audit trail: it is created
+ * 0600, and a file (or -wal, -shm) found readable or writable by group or others (put back
+ * by `cp` under umask 022, made by another tool) is narrowed to owner-only before SQLite
+ * opens it, since SQLite gives the -wal and -shm it creates the database file's mode.
  */
-import { closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
@@ -181,6 +186,21 @@ function switchToWal(conn: BetterSqlite3.Database): boolean {
   }
 }
 
+/**
+ * Takes group and other permissions off `file` when it is a regular file that has some. Best
+ * effort: a file this process may not change (another owner, a read-only mount) is left to
+ * the operator, as before.
+ */
+function ownerOnly(file: string): void {
+  if (process.platform === 'win32') return;
+  try {
+    const st = statSync(file);
+    if (st.isFile() && (st.mode & 0o077) !== 0) chmodSync(file, st.mode & 0o700);
+  } catch {
+    /* missing (no -wal yet), or not ours to change */
+  }
+}
+
 /** A cell nothing ever notifies: `Atomics.wait` on it is a synchronous sleep. */
 const SLEEP = new Int32Array(new SharedArrayBuffer(4));
 
@@ -192,6 +212,7 @@ function connect(path: string, first: Opened | undefined): Omit<Shared, 'refs' |
     // Sealed secrets, password hashes and the audit log live in it: created owner-only, like the key files
     // (SQLite gives the -wal and -shm files the database file's mode)
     if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+    else for (const file of [path, `${path}-wal`, `${path}-shm`]) ownerOnly(file);
   }
   const conn = new BetterSqlite3(path);
   let checkFile = (): void => undefined;
