@@ -64,6 +64,8 @@ export interface Factor {
   isEnrolled(userId: string): Promise<boolean>;
   /** Removes the enrolment (and, for recovery codes, the set). */
   remove(userId: string): Promise<void>;
+  /** Recovery codes: how many unused codes the user holds (shown on the account page, sent with `user.recovery-code-used`). */
+  remaining?(userId: string): Promise<number>;
 }
 
 /**

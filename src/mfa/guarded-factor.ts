@@ -28,6 +28,7 @@ export function guardFactor(factor: Factor, lockout: Lockout): Factor {
     verify: (s: FactorSubject, code: string) => lockout.guard(who(s), () => factor.verify(s, code)),
     isEnrolled: (userId: string) => factor.isEnrolled(userId),
     remove: (userId: string) => factor.remove(userId),
+    ...(factor.remaining ? { remaining: (userId: string) => factor.remaining!(userId) } : {}),
   };
 }
 

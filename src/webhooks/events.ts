@@ -22,6 +22,8 @@ export const FROM_AUDIT: Readonly<Record<string, string>> = Object.freeze({
   'user.factor-removed': 'user.factor-removed',
   // Recorded once the new set is stored (user.recovery-codes-generated is recorded before, audit first).
   'user.recovery-codes-replaced': 'user.recovery-codes-generated',
+  // A recovery code signed someone in: the user learns of it (and of the codes left) even when it was not them.
+  'user.recovery-code-used': 'user.recovery-code-used',
   'user.password-set': 'user.password-set',
   'user.mfa-reset': 'user.mfa-reset',
   'certificate.revoked': 'certificate.revoked',

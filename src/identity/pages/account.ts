@@ -24,6 +24,7 @@ import type { Clock } from '../../core/clock.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { Factor } from '../../mfa/factor.js';
 import { unavailableCodeFactor } from '../../mfa/guarded-factor.js';
+import { RECOVERY_CODE_COUNT } from '../../mfa/recovery-codes.js';
 import type { EnrollmentStore } from '../../mfa/store.js';
 import { factorInventory, hasSecondFactor, type FactorInventory } from '../factor-inventory.js';
 import type { Lockout } from '../lockout.js';
@@ -139,7 +140,9 @@ export class AccountPages {
     let factorRows = '';
     for (const f of this.d.factors) {
       if (!(await f.isEnrolled(userId))) continue;
-      factorRows += `<tr><td>${escapeHtml(FACTOR_LABEL[f.id] ?? f.id)}</td><td>${form(`${ACCOUNT_PATH}/factors/remove`, csrf, `<input type="hidden" name="factor" value="${escapeHtml(f.id)}">${pw()}<button type="submit">Remove</button>`)}</td></tr>`;
+      // how many recovery codes are left, so a spent one (perhaps not by the user) is seen
+      const left = f.remaining ? ` <span id="recovery-codes-left">${await f.remaining(userId)} of ${RECOVERY_CODE_COUNT} recovery codes left</span>` : '';
+      factorRows += `<tr><td>${escapeHtml(FACTOR_LABEL[f.id] ?? f.id)}${left}</td><td>${form(`${ACCOUNT_PATH}/factors/remove`, csrf, `<input type="hidden" name="factor" value="${escapeHtml(f.id)}">${pw()}<button type="submit">Remove</button>`)}</td></tr>`;
     }
     let addRows = '';
     for (const f of this.d.factors) {

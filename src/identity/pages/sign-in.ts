@@ -297,6 +297,7 @@ export class SignInPages {
           this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-failed', actor: `user:${st.userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { factor: f.id } });
           return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
         }
+        if (f.id === 'recovery-code') await this.recoveryCodeUsed(st.userId, f);
         return this.finish(req, res, uid, st, [...st.amr, ...f.amr], true, f.id);
       }
       case 'enroll':
@@ -446,12 +447,6 @@ export class SignInPages {
   }
 
   /**
-   * The enrolment step stands on the password alone, which is enough only while the user
-   * has no second factor: one set up since (another sign-in, the account page) must be
-   * proven instead (each enrolment call checks). Returns the user; throws
-   * `auth.invalid-credentials` for one disabled or deleted meanwhile, `mfa.already-enrolled`.
-   */
-  /**
    * A code the provider did not take (`mfa.delivery-failed`) is shown to the user as a
    * plain sentence, so the operator's record is this event: the factor and purpose, never
    * the address, the provider's URL or the error text (a webhook URL may carry a token).
@@ -461,6 +456,23 @@ export class SignInPages {
     this.d.audit.record({ time: this.d.clock.now(), type: 'mfa.delivery-failed', actor: `user:${userId}`, reason: e.code, data: { factor, purpose } });
   }
 
+  /**
+   * A recovery code stands in for the lost second factor, so its use is told to the user
+   * (NIST SP 800-63B-4 on account recovery: notify the subscriber): `user.recovery-code-used`, raising the webhook of that name,
+   * with the codes left (never the code). Recorded once the code is spent, whatever the rest
+   * of the sign-in does.
+   */
+  private async recoveryCodeUsed(userId: string, rc: Factor): Promise<void> {
+    const remaining = rc.remaining ? await rc.remaining(userId).catch(() => undefined) : undefined;
+    this.d.audit.record({ time: this.d.clock.now(), type: 'user.recovery-code-used', actor: `user:${userId}`, data: { userId, ...(remaining === undefined ? {} : { remaining }) } });
+  }
+
+  /**
+   * The enrolment step stands on the password alone, which is enough only while the user
+   * has no second factor: one set up since (another sign-in, the account page) must be
+   * proven instead (each enrolment call checks). Returns the user; throws
+   * `auth.invalid-credentials` for one disabled or deleted meanwhile, `mfa.already-enrolled`.
+   */
   private async stillWithoutFactor(st: SignInState): Promise<UserRecord> {
     // disabled, deleted or its sessions ended since the password step: as at the end of a sign-in, it cannot go on
     const user = await this.stillAllowed(st);
