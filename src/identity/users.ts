@@ -270,15 +270,25 @@ export class UserService {
    * Removes every second factor (TOTP, codes, recovery codes, passkeys): the user enrols
    * again at next sign-in. A reset follows a lost or compromised factor, so it also ends
    * every session and token of the user: a session signed in with the old factor could
-   * otherwise enrol a new one at once.
+   * otherwise enrol a new one at once. The sessions end after the factors are gone, so no
+   * sign-in with the old factor can finish in between. A reset that fails part-way (some
+   * factors removed) ends them all the same, records `user.mfa-reset-incomplete` with the
+   * error's code, and throws: the administrator repeats it.
    */
   async resetMfa(id: string, actor: string): Promise<void> {
     await this.get(id);
-    for (const f of this.d.factors) await f.remove(id);
-    // An enrolment of a factor no longer configured (an identity.otp.channel switch) still
-    // blocks the sign-in (mfa.factor-unavailable): the reset is what lifts that.
-    for (const e of await this.d.enrollments.listEnrollments(id)) await this.d.enrollments.deleteEnrollment(id, e.factorId);
-    for (const c of await this.d.store.listWebAuthnCredentials(id)) await this.d.store.deleteWebAuthnCredential(id, c.id);
+    try {
+      for (const f of this.d.factors) await f.remove(id);
+      // An enrolment of a factor no longer configured (an identity.otp.channel switch) still
+      // blocks the sign-in (mfa.factor-unavailable): the reset is what lifts that.
+      for (const e of await this.d.enrollments.listEnrollments(id)) await this.d.enrollments.deleteEnrollment(id, e.factorId);
+      for (const c of await this.d.store.listWebAuthnCredentials(id)) await this.d.store.deleteWebAuthnCredential(id, c.id);
+    } catch (e) {
+      this.d.audit.record({ time: this.d.clock.now(), type: 'user.mfa-reset-incomplete', actor, reason: e instanceof PortcullisError ? e.code : 'internal', data: { userId: id } });
+      // the error that stopped the reset is the answer, not one of ending the sessions
+      await this.endAllSessions(id, actor).catch(() => undefined);
+      throw e;
+    }
     this.d.audit.record({ time: this.d.clock.now(), type: 'user.mfa-reset', actor, data: { userId: id } });
     await this.endAllSessions(id, actor);
   }
