@@ -7,7 +7,7 @@
  * of at most `JWKS_MAX_KEYS` JWKs, each an object with a `kty` (RFC 7517 §4.1: "This member
  * MUST be present in a JWK"). Each signing key is imported once here; one that cannot be (a
  * key type or curve this gateway does not verify, a private key, a broken value, an RSA
- * modulus under 2048 bits) is left out of the set jose sees and reported once per retrieval
+ * modulus under 2048 bits or over the 16384 OpenSSL verifies with) is left out of the set jose sees and reported once per retrieval
  * through `onSkippedKeys` (RFC 7517 §5: "Implementations SHOULD ignore JWKs within a JWK Set
  * that use "kty" (key type) values that are not understood by them, that are missing
  * required members, or for which values are out of the supported ranges"). A set left with
@@ -59,6 +59,8 @@ const SIGNING = new Map<string, readonly string[]>([
 ]);
 /** jose's own floor for RSA verification keys. */
 const MIN_RSA_BITS = 2048;
+/** OPENSSL_RSA_MAX_MODULUS_BITS: no signature verifies with a larger modulus. */
+const MAX_RSA_BITS = 16384;
 
 /**
  * The members of a key set that can verify a token, and a note (index, `kid`, why; never key
@@ -100,6 +102,7 @@ async function unusable(jwk: Record<string, unknown>): Promise<string | undefine
   if (key instanceof Uint8Array || key.type !== 'public') return 'not a public key';
   const bits = (key.algorithm as { modulusLength?: number }).modulusLength;
   if (bits !== undefined && bits < MIN_RSA_BITS) return `an RSA modulus of ${bits} bits, under ${MIN_RSA_BITS}`;
+  if (bits !== undefined && bits > MAX_RSA_BITS) return `an RSA modulus of ${bits} bits, over ${MAX_RSA_BITS}`;
   return undefined;
 }
 

@@ -3,7 +3,7 @@ import { createPublicKey } from 'node:crypto';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { PortcullisError } from '../core/errors.js';
-import { MIN_RSA_BITS } from '../crypto/key-strength.js';
+import { MAX_RSA_BITS, MIN_RSA_BITS } from '../crypto/key-strength.js';
 import { Asn1Error, kids, parseDer, raw } from './parse.js';
 import { fromPem } from './pem.js';
 import { verifySignature } from './verify-signature.js';
@@ -57,9 +57,9 @@ function assertAcceptedKey(spki: Uint8Array): void {
   const d = key.asymmetricKeyDetails;
   const ok =
     (key.asymmetricKeyType === 'ec' && (d?.namedCurve === 'prime256v1' || d?.namedCurve === 'secp384r1')) ||
-    (key.asymmetricKeyType === 'rsa' && (d?.modulusLength ?? 0) >= MIN_RSA_BITS) ||
+    (key.asymmetricKeyType === 'rsa' && (d?.modulusLength ?? 0) >= MIN_RSA_BITS && (d?.modulusLength ?? 0) <= MAX_RSA_BITS) ||
     key.asymmetricKeyType === 'ed25519';
-  if (!ok) throw new PortcullisError('pki.csr-invalid', `the CSR key must be EC P-256/P-384, RSA of ${MIN_RSA_BITS} bits or more, or Ed25519`);
+  if (!ok) throw new PortcullisError('pki.csr-invalid', `the CSR key must be EC P-256/P-384, RSA of ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits, or Ed25519`);
   // RFC 5480 §2.1.1: the parameters of an EC key are the namedCurve OID; specifiedCurve (explicit parameters) MUST NOT be used
   if (key.asymmetricKeyType === 'ec' && spkiParameters(spki)?.[0] !== 0x06) {
     throw new PortcullisError('pki.csr-invalid', 'the CSR EC key must name its curve (explicit curve parameters are not accepted)');

@@ -8,6 +8,7 @@
 import { createPublicKey } from 'node:crypto';
 import { getPublicSuffix } from 'tldts';
 import { PortcullisError, type ErrorCode } from '../core/errors.js';
+import { MAX_RSA_BITS, MIN_RSA_BITS } from '../crypto/key-strength.js';
 import { EKU, EXT, KU, ipBytes } from './certificate.js';
 import { satisfiesNameConstraints, subjectEmailAddresses } from './name-constraints.js';
 import {
@@ -97,9 +98,9 @@ function decode<T>(f: () => T): T {
 const isSelfIssued = (c: ParsedCertificate): boolean => equalBytes(c.issuer, c.subject);
 
 /**
- * Keys accepted anywhere in a path: EC P-256/P-384/P-521 (named curves), RSA >= 2048 bits
- * in whole bytes with an odd public exponent of at least 3 (CA/B BR §6.1.6; with e = 1
- * anyone can make a signature), Ed25519.
+ * Keys accepted anywhere in a path: EC P-256/P-384/P-521 (named curves), RSA of 2048 to
+ * 16384 bits (OpenSSL verifies with no larger modulus) in whole bytes with an odd public
+ * exponent of at least 3 (CA/B BR §6.1.6; with e = 1 anyone can make a signature), Ed25519.
  */
 function keyAcceptableUncached(c: ParsedCertificate): boolean {
   try {
@@ -108,7 +109,8 @@ function keyAcceptableUncached(c: ParsedCertificate): boolean {
     if (k.asymmetricKeyType === 'ec') return c.keyParameters?.[0] === 0x06 && ['prime256v1', 'secp384r1', 'secp521r1'].includes(d?.namedCurve ?? '');
     if (k.asymmetricKeyType === 'rsa') {
       const e = d?.publicExponent ?? 0n;
-      return (d?.modulusLength ?? 0) >= 2048 && (d?.modulusLength ?? 0) % 8 === 0 && e >= 3n && e % 2n === 1n;
+      const bits = d?.modulusLength ?? 0;
+      return bits >= MIN_RSA_BITS && bits <= MAX_RSA_BITS && bits % 8 === 0 && e >= 3n && e % 2n === 1n;
     }
     return k.asymmetricKeyType === 'ed25519';
   } catch {

@@ -137,8 +137,8 @@ const CURVE_NAMES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P
 
 /**
  * An app's registered public keys: for `private_key_jwt`, keys the token endpoint can verify an
- * assertion with (EC P-256/P-384, Ed25519, RSA of 2048 bits or more with an odd exponent of 3 or
- * more; an `alg`, when given, one of those the key fits); for `self_signed_tls_client_auth`, the
+ * assertion with (EC P-256/P-384, Ed25519, RSA of 2048 to 16384 bits with an odd exponent of 3
+ * or more; an `alg`, when given, one of those the key fits); for `self_signed_tls_client_auth`, the
  * keys a client certificate may hold (P-521 too). Anything else is refused when registered, not
  * left to fail at every sign-in, and a weak key is never stored.
  */

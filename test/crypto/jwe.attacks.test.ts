@@ -121,6 +121,14 @@ test('jwe attack: an RSA key with public exponent 1 (the "ciphertext" is the pad
   await assert.rejects(encryptBody('x', { key: weak.publicKey, alg: 'RSA-OAEP-256', context: ctx }), { code: 'jwe.alg-not-allowed', message: 'RSA keys must have at least 2048 bits (this one has 1024)' });
 });
 
+test('jwe attack: an RSA key over 16,384 bits (OpenSSL encrypts with none, OPENSSL_RSA_MAX_MODULUS_BITS) is refused (jwe.alg-not-allowed naming its size), as KeyObject and CryptoKey', async () => {
+  const jwk = { kty: 'RSA', n: Buffer.alloc(30000 / 8, 0xff).toString('base64url'), e: 'AQAB' };
+  const refused = { code: 'jwe.alg-not-allowed', message: 'RSA keys must have at most 16384 bits (this one has 30000)' };
+  await assert.rejects(encryptBody('x', { key: createPublicKey({ key: jwk, format: 'jwk' }), alg: 'RSA-OAEP-256', context: ctx }), refused);
+  const cryptoKey = await webcrypto.subtle.importKey('jwk', { ...jwk, alg: 'RSA-OAEP-256' }, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt']);
+  await assert.rejects(encryptBody('x', { key: cryptoKey, alg: 'RSA-OAEP-256', context: ctx }), refused);
+});
+
 test('jwe attack: invalid-curve ECDH — an epk that is not on P-256 is refused as jwe.invalid-point', async () => {
   const jwe = await valid();
   const h = header(jwe) as { epk: { x: string; y: string } };

@@ -23,3 +23,12 @@ for (const e of [1, 2]) {
     await assert.rejects(verifyClientCertificate([leaf, fromPem(t.intPem, 'CERTIFICATE')], o), { code: 'cert.unsupported' });
   });
 }
+
+test('attack: a client certificate for an RSA key of 30,000 bits (over the 16,384 OpenSSL verifies with, so no handshake signature of it ever verifies), signed by the CA → cert.unsupported', async () => {
+  const t = await makeCa({ trustDomain: TD });
+  const jwk = { kty: 'RSA', n: Buffer.alloc(30000 / 8, 0xff).toString('base64url'), e: 'AQAB' };
+  const spki = new Uint8Array(createPublicKey({ key: jwk, format: 'jwk' }).export({ format: 'der', type: 'spki' }));
+  const leaf = await signedClientLeaf(t, spki, [`spiffe://${TD}/app/billing`]);
+  const o = { anchors: [fromPem(t.rootPem, 'CERTIFICATE')], at: t.clock.now(), trustDomain: TD, revocation: () => 'good' as const };
+  await assert.rejects(verifyClientCertificate([leaf, fromPem(t.intPem, 'CERTIFICATE')], o), { code: 'cert.unsupported' });
+});
