@@ -48,6 +48,23 @@ describe('admin API: certificate inventory pages', () => {
     assert.deepEqual(r.body.errors.map((e: { path: string }) => e.path), ['after']);
   });
 
+  test('attack: a cursor whose time is past Number.MAX_SAFE_INTEGER (16 digits, read as another number, so a page after another position) → 400 request.invalid naming after, as on the other lists; 2^53-1 itself is a cursor', async () => {
+    for (const time of ['9007199254740992', '9007199254740993', '9999999999999999']) {
+      const r = await t.api(`/v1/certificates?after=${time}.ab`);
+      assert.equal(r.status, 400, `${time}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.code, 'request.invalid');
+      assert.deepEqual(r.body.errors.map((e: { path: string }) => e.path), ['after'], time);
+    }
+    for (const cursor of ['1.5.ab', '1,5.ab', '-1.ab', '1e3.ab']) {
+      const r = await t.api(`/v1/certificates?after=${encodeURIComponent(cursor)}`);
+      assert.equal(r.status, 400, `${cursor}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.code, 'request.invalid');
+    }
+    const r = await t.api('/v1/certificates?after=9007199254740991.ab');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body.certificates, []);
+  });
+
   test('the CLI client follows the pages of a filtered list', async () => {
     const client = new AdminClient(t.admin, t.adminToken);
     assert.deepEqual((await client.listAll<{ serial: string }>('/v1/certificates?status=active', 'certificates', 2)).map((c) => c.serial), serials);

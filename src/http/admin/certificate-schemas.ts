@@ -1,7 +1,7 @@
 /** Request and response schemas of the certificate admin API (issue, inventory, renew, revoke, CA). */
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
-import { queryInteger } from './page.js';
+import { queryInteger, timeIdCursor } from './page.js';
 
 const isoTime = z.string().describe('RFC 3339 time');
 const pem = z.string().min(1).max(64 * 1024);
@@ -46,9 +46,7 @@ export const CertificateListQuery = z.strictObject({
     .refine((v) => parseDuration(v)! <= MAX_EXPIRING_WITHIN_MS, 'expected a duration of at most 3650d')
     .optional()
     .describe('Only certificates that expire within this time (at most 3650d).'),
-  after: z
-    .string()
-    .regex(/^\d{1,16}\.[0-9a-f]{1,64}$/, 'expected the next_after of the previous page')
+  after: timeIdCursor('[0-9a-f]{1,64}')
     .optional()
     .describe('The `next_after` of the previous page; absent for the first page.'),
   limit: queryInteger(1, 1000).default(100).describe('At most this many certificates.'),

@@ -28,14 +28,22 @@ export function queryInteger(min: number, max: number) {
 }
 
 /**
- * The cursor `<time>.<id>` of lists ordered by time, then id. A time past
+ * A cursor `<time>.<id>` whose id matches `id` (a regex source, no anchors). A time past
  * Number.MAX_SAFE_INTEGER (16 digits allow it) would be read as another number, so a page
  * after another position: refused.
+ *
+ * @example
+ * const serialCursor = timeIdCursor('[0-9a-f]{1,64}');
  */
-export const createdCursor = z
-  .string()
-  .regex(/^\d{1,16}\.[\x21-\x7E]{1,200}$/, { message: 'expected the next_after of the previous page', abort: true })
-  .refine((c) => Number.isSafeInteger(Number(c.slice(0, c.indexOf('.')))), 'expected the next_after of the previous page: its time is past 2^53-1');
+export function timeIdCursor(id: string) {
+  return z
+    .string()
+    .regex(new RegExp(`^\\d{1,16}\\.${id}$`), { message: 'expected the next_after of the previous page', abort: true })
+    .refine((c) => Number.isSafeInteger(Number(c.slice(0, c.indexOf('.')))), 'expected the next_after of the previous page: its time is past 2^53-1');
+}
+
+/** The cursor `<time>.<id>` of lists ordered by time, then id. */
+export const createdCursor = timeIdCursor('[\\x21-\\x7E]{1,200}');
 
 /**
  * The query of a paged list whose cursor `after` matches `cursor`; unknown parameters are refused.
