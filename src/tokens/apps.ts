@@ -363,7 +363,12 @@ export class AppService {
     return updated;
   }
 
-  /** Issues a new secret (returned once); the old one stops working at once. */
+  /**
+   * Issues a new secret (returned once); the old one stops working at once. The new verifier
+   * is written only over the one read here, so of rotations sent at once (on any nodes) one
+   * answers with the secret that works and the others are refused (`conflict`), never
+   * answered with a secret a later write already replaced.
+   */
   async rotateSecret(clientId: string, actor: string): Promise<{ app: AppRecord; clientSecret: string }> {
     const app = await this.store.getApp(clientId);
     if (!app) throw new PortcullisError('not-found', `no app with client_id ${clientId}`);
@@ -374,7 +379,10 @@ export class AppService {
       throw new PortcullisError('conflict', `this app authenticates with ${app.tokenEndpointAuthMethod}; it has no secret`);
     }
     const clientSecret = generateClientSecret();
-    const updated = await this.patch(clientId, { secretVerifier: secretVerifier(clientSecret) });
+    const updated = await this.store.replaceAppSecret(clientId, app.secretVerifier, secretVerifier(clientSecret), this.clock.now());
+    if (updated === undefined) throw new PortcullisError('not-found', `no app with client_id ${clientId}`);
+    if (updated === 'changed') throw new PortcullisError('conflict', 'the app\'s secret changed while this rotation ran (another rotation came first); no new secret was issued');
+    this.install(clientId, updated, ++this.sequence);
     this.audit.record({ time: this.clock.now(), type: 'app.secret-rotated', actor, clientId });
     await this.events.emit({ type: 'app.changed', clientId });
     return { app: updated, clientSecret };

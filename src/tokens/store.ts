@@ -64,6 +64,13 @@ export interface AppStore {
   listApps(page?: PageRequest): Promise<AppRecord[]>;
   /** Returns the updated record, or undefined when there is no such app. */
   updateApp(clientId: string, patch: AppPatch, now: number): Promise<AppRecord | undefined>;
+  /**
+   * Sets the app's secret verifier to `next` only while it is still `expected` (null: the
+   * app has none): the updated record, 'changed' when another write replaced the verifier
+   * first, undefined when there is no such app. Under concurrent calls with the same
+   * `expected`, on one node or several, exactly one succeeds.
+   */
+  replaceAppSecret(clientId: string, expected: string | null, next: string, now: number): Promise<AppRecord | 'changed' | undefined>;
 }
 
 export interface TokenRevocationStore {

@@ -174,6 +174,28 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.deepEqual(await s.listApps(), []);
   });
 
+  t('apps: replaceAppSecret race — 20 concurrent callers (two nodes when supported) replacing the same verifier: exactly one wins and its verifier is stored', async (open, h) => {
+    const a = await open();
+    const b = h.multiNode ? await open() : a;
+    const first = app('app-rot');
+    await a.createApp(first);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).replaceAppSecret('app-rot', first.secretVerifier, `sha256$candidate-${i}`, T0 + 1 + i)));
+    const won = results.filter((r): r is AppRecord => typeof r === 'object');
+    assert.equal(won.length, 1, JSON.stringify(results));
+    assert.equal(results.filter((r) => r === 'changed').length, 19);
+    const stored = await a.getApp('app-rot');
+    assert.deepEqual(stored, won[0]);
+    assert.deepEqual(stored, { ...first, secretVerifier: won[0]!.secretVerifier, updatedAt: won[0]!.updatedAt });
+    // the stale verifier no longer matches; the stored one does; an app without a verifier matches null
+    assert.equal(await a.replaceAppSecret('app-rot', first.secretVerifier, 'sha256$late', T0 + 50), 'changed');
+    assert.equal((await a.replaceAppSecret('app-rot', stored!.secretVerifier, 'sha256$next', T0 + 60) as AppRecord).secretVerifier, 'sha256$next');
+    await a.createApp(app('app-none', { secretVerifier: null }));
+    assert.equal(await a.replaceAppSecret('app-none', 'sha256$x', 'sha256$y', T0 + 70), 'changed');
+    assert.equal((await a.replaceAppSecret('app-none', null, 'sha256$y', T0 + 80) as AppRecord).secretVerifier, 'sha256$y');
+    assert.equal(await a.replaceAppSecret('ghost', null, 'sha256$z', T0), undefined);
+    assert.equal(await a.getApp('ghost'), undefined);
+  });
+
   t('revocations: revoke is idempotent, list returns only unexpired, purge deletes expired and counts', async (open) => {
     const s = await open();
     const live = { jti: 'j-live', clientId: 'c1', expiresAt: T0 + 10_000, revokedAt: T0 };

@@ -116,3 +116,15 @@ export async function updateApp(db: Kysely<Database>, clientId: string, patch: A
     .executeTakeFirst();
   return r && fromRow(r);
 }
+
+export async function replaceAppSecret(db: Kysely<Database>, clientId: string, expected: string | null, next: string, now: number): Promise<AppRecord | 'changed' | undefined> {
+  const r = await db
+    .updateTable('apps')
+    .set({ secret_verifier: next, updated_at: now })
+    .where('client_id', '=', clientId)
+    .where('secret_verifier', expected === null ? 'is' : '=', expected)
+    .returningAll()
+    .executeTakeFirst();
+  if (r) return fromRow(r);
+  return (await getApp(db, clientId)) ? 'changed' : undefined;
+}

@@ -195,6 +195,9 @@ export class KyselyDurableStore implements DurableStore {
   updateApp(clientId: string, patch: AppPatch, now: number): Promise<AppRecord | undefined> {
     return this.run('updateApp', (db) => apps.updateApp(db, clientId, patch, now));
   }
+  replaceAppSecret(clientId: string, expected: string | null, next: string, now: number): Promise<AppRecord | 'changed' | undefined> {
+    return this.run('replaceAppSecret', (db) => apps.replaceAppSecret(db, clientId, expected, next, now));
+  }
 
   revokeToken(token: RevokedToken): Promise<void> {
     return this.run('revokeToken', (db) => revoked.revokeToken(db, token));
