@@ -10,6 +10,12 @@
  * `#`, `@` and quotes. So the password runs from `scheme://user:` to the `@` before the host,
  * on one line: the first `@host` followed by a path, query, fragment or port, else the last
  * `@host` the text, a space or a quote ends. A `host:port` (digits) is no password.
+ *
+ * A secret query value is quoted as written too (`Failed to parse URL from
+ * https://h:99999/x?api_key=ab cd`), so it runs past spaces and quotes to the next `&` or
+ * `#`, the end of a URL written in quotes or `<…>`, the start of another URL, or the end of
+ * the line: prose after an unquoted URL on the same line goes with it, since nothing tells
+ * it from the rest of a value with a space. A parameter that is no secret is left as it is.
  */
 
 const REDACTED = '[redacted]';
@@ -66,10 +72,107 @@ function withoutPasswords(text: string): string {
   return out + text.slice(from);
 }
 
-/** A query parameter (after `?` or `&`) and its value. */
-const PARAM = /([?&])([^=&#\s"'<>]+)=([^&#\s"'<>]*)/g;
+/** A query parameter (after `?` or `&`) up to its `=`. */
+const PARAM = /[?&]([^=&#?\s"'<>]+)=/g;
 
 const SECRET_PARAM = /^(?:.*(?:password|passwd|secret|token|signature|credential)|pass|pwd|key|api[-_]?key|code|sig|auth|authorization)$/i;
+
+/** The quote or bracket a URL may be written in, and what closes it. */
+const CLOSING: Readonly<Record<string, string>> = { '"': '"', "'": "'", '`': '`', '<': '>' };
+
+/** What ends a secret value as written: the next parameter, the fragment, the line (and the closing quote of a quoted URL). */
+const VALUE_END = /[&#\r\n]/g;
+const VALUE_END_IN: Readonly<Record<string, RegExp>> = Object.fromEntries(Object.values(CLOSING).map((c) => [c, new RegExp(`[&#\\r\\n${c}]`, 'g')]));
+
+/** The start of another URL (after the spaces that end the one before). */
+const NEXT_URL = /(?<!\s)\s+[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * The start of the last match of a global `re` in `text` before a position, for positions
+ * asked in increasing order: one pass over the text however many are asked.
+ */
+class LastBefore {
+  private last = -1;
+  /** The next match not yet passed: undefined when not looked for, null when there is none. */
+  private next: number | null | undefined;
+
+  constructor(
+    private readonly re: RegExp,
+    private readonly text: string,
+  ) {}
+
+  at(position: number): number {
+    for (;;) {
+      if (this.next === undefined) this.next = this.re.exec(this.text)?.index ?? null;
+      if (this.next === null || this.next >= position) return this.last;
+      this.last = this.next;
+      this.next = undefined;
+    }
+  }
+}
+
+/** Where URLs, lines and quoted or spaced words begin, to find how the URL around a query is written. */
+class UrlStarts {
+  private readonly lines: LastBefore;
+  private readonly schemes: LastBefore;
+  private readonly edges: LastBefore;
+
+  constructor(private readonly text: string) {
+    this.lines = new LastBefore(/[\r\n]/g, text);
+    this.schemes = new LastBefore(/\b[a-z][a-z0-9+.-]*:\/\//gi, text);
+    this.edges = new LastBefore(/[\s"'`<]/g, text);
+  }
+
+  /** What closes the URL holding the query at `at`, when it is written in quotes or angle brackets. */
+  closingOf(at: number): string | undefined {
+    const line = this.lines.at(at);
+    // the URL begins at its scheme, else (a path and query) after the last space or quote
+    const scheme = this.schemes.at(at);
+    if (scheme > line) return CLOSING[this.text[scheme - 1] ?? ''];
+    const edge = this.edges.at(at);
+    return edge > line ? CLOSING[this.text[edge]!] : undefined;
+  }
+}
+
+/**
+ * Where the value of a secret query parameter starting at `from` ends: a value as written
+ * (quoted by fetch or the URL parser) may hold spaces, quotes, `?`, `/`, `=` and `@`, so it
+ * runs to the next `&` or `#`, the quote or bracket closing a quoted URL, the start of
+ * another URL, or the end of the line.
+ */
+function secretValueEnd(text: string, from: number, closing: string | undefined): number {
+  const stops = closing === undefined ? VALUE_END : VALUE_END_IN[closing]!;
+  stops.lastIndex = from;
+  const end = stops.exec(text)?.index ?? text.length;
+  const next = text.slice(from, end).search(NEXT_URL);
+  return next === -1 ? end : from + next;
+}
+
+/** `text` with the value of every secret-named query parameter replaced. */
+function withoutSecretParams(text: string): string {
+  const starts = new UrlStarts(text);
+  let out = '';
+  let from = 0;
+  PARAM.lastIndex = 0;
+  for (let m = PARAM.exec(text); m !== null; m = PARAM.exec(text)) {
+    let name = m[1]!;
+    try {
+      name = decodeURIComponent(name);
+    } catch {
+      // a broken escape: the name as written
+    }
+    if (!SECRET_PARAM.test(name)) continue;
+    const start = m.index + m[0].length;
+    const closing = starts.closingOf(m.index);
+    // nothing before a space or the closing quote: an empty value, and the prose after it stays
+    if (start === text.length || /[\s&#]/.test(text[start]!) || text[start] === closing) continue;
+    const end = secretValueEnd(text, start, closing);
+    out += text.slice(from, start) + REDACTED;
+    from = end;
+    PARAM.lastIndex = end;
+  }
+  return out + text.slice(from);
+}
 
 /**
  * `text` with the password of every URL in it, and the value of every secret-named query
@@ -80,20 +183,11 @@ const SECRET_PARAM = /^(?:.*(?:password|passwd|secret|token|signature|credential
  * // 'cannot use postgres://portcullis:[redacted]@db:5432/portcullis'
  * withoutUrlSecrets('Failed to parse URL from redis://:pa ss/w@cache:6379'); // 'Failed to parse URL from redis://:[redacted]@cache:6379'
  * withoutUrlSecrets('https://idp.example/jwks?tenant=a&api_key=k1'); // 'https://idp.example/jwks?tenant=a&api_key=[redacted]'
+ * withoutUrlSecrets('url "https://idp.example/jwks?api_key=k 1" refused'); // 'url "https://idp.example/jwks?api_key=[redacted]" refused'
  */
 export function withoutUrlSecrets(text: string): string {
   let out = text;
   if (out.includes('@')) out = withoutPasswords(out);
-  if (out.includes('=')) {
-    out = out.replace(PARAM, (all, sep: string, name: string, value: string) => {
-      let decoded = name;
-      try {
-        decoded = decodeURIComponent(name);
-      } catch {
-        // a broken escape: the name as written
-      }
-      return value !== '' && SECRET_PARAM.test(decoded) ? `${sep}${name}=${REDACTED}` : all;
-    });
-  }
+  if (out.includes('=')) out = withoutSecretParams(out);
   return out;
 }

@@ -159,3 +159,46 @@ test('withoutUrlSecrets: prose beside a URL stays (a host:port, a user without p
     assert.equal(withoutUrlSecrets(text), text, text);
   }
 });
+
+test('attack: a secret query value with a space in a URL that fetch or the URL parser quote as written → no part of it in a log line', async () => {
+  const errors = [
+    // "Failed to parse URL from https://h:99999/x?api_key=Sekr 3tQ&t=1", its cause's `input` the URL alone
+    await errorOf(() => fetch('https://h:99999/x?api_key=Sekr 3tQ&t=1')),
+    // ERR_INVALID_URL: `input` is the URL, the value at its end
+    await errorOf(() => new URL('https://h:99999/cb?code=Sekr 3tQ')),
+  ];
+  const { sink, text } = capture();
+  const logger = createLogger('info', sink);
+  for (const err of errors) logger.error({ err }, err.message);
+  logger.warn({ jwksUri: 'https://idp.example/jwks?access_token=Sekr 3tQ' }, 'JWKS unavailable');
+  const logs = text();
+  for (const part of ['Sekr', '3tQ']) assert.ok(!logs.includes(part), `${part} logged:\n${logs}`);
+  assert.ok(logs.includes('https://h:99999/x?api_key=[redacted]&t=1'), logs);
+  assert.ok(logs.includes('https://idp.example/jwks?access_token=[redacted]'), logs);
+});
+
+test('withoutUrlSecrets: a secret query value as written (spaces, quotes, ? / = @ in it) is removed to the next & or #, the closing quote of a quoted URL, or the end of the line', () => {
+  const cases: Array<[string, string]> = [
+    ['https://h/x?api_key=ab cd', 'https://h/x?api_key=[redacted]'],
+    ['Failed to parse URL from https://h:99999/x?api_key=ab cd&tenant=t', 'Failed to parse URL from https://h:99999/x?api_key=[redacted]&tenant=t'],
+    ['https://h/cb?code=ab cd#frag', 'https://h/cb?code=[redacted]#frag'],
+    ['https://h/x?token=a"b\'c<d>e f', 'https://h/x?token=[redacted]'],
+    ['https://h/x?token=a?b/c=d@e f&x=1', 'https://h/x?token=[redacted]&x=1'],
+    // quoted: the value ends at the closing quote, the prose after it stays
+    ['jwksUri "https://h/j?token=ab cd" is unreachable', 'jwksUri "https://h/j?token=[redacted]" is unreachable'],
+    ["url 'https://h/j?client_secret=ab cd' refused", "url 'https://h/j?client_secret=[redacted]' refused"],
+    ['see <https://h/j?sig=ab cd> for it', 'see <https://h/j?sig=[redacted]> for it'],
+    ['{"url":"https://h/j?api_key=ab cd","status":503}', '{"url":"https://h/j?api_key=[redacted]","status":503}'],
+    // the next line, and another URL on the line, stay
+    ['GET https://h/?token=ab cd\n    at next (file.js:1:2)', 'GET https://h/?token=[redacted]\n    at next (file.js:1:2)'],
+    ['https://a.example/?token=ab cd then https://b.example/x', 'https://a.example/?token=[redacted] https://b.example/x'],
+    // a parameter that is no secret still ends at a space
+    ['https://h/?tenant=a b and more', 'https://h/?tenant=a b and more'],
+    // an empty value leaves the prose after it; a secret in the value of another parameter goes
+    ['https://h/?token= was empty', 'https://h/?token= was empty'],
+    ['"https://h/?token=" was empty', '"https://h/?token=" was empty'],
+    ['https://h/?api_key="k1 2"', 'https://h/?api_key=[redacted]'],
+    ['https://h/?redirect_uri=https://app/cb?code=abc', 'https://h/?redirect_uri=https://app/cb?code=[redacted]'],
+  ];
+  for (const [given, want] of cases) assert.equal(withoutUrlSecrets(given), want, given);
+});
