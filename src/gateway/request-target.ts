@@ -251,6 +251,9 @@ function endsInNumber(name: string): boolean {
   return true;
 }
 
+/** RFC 3986 §3.2.2 sub-delims, which a reg-name may hold and no DNS name does. */
+const SUB_DELIMS = /[!$&'()*+,;=]/;
+
 /**
  * Whether a Host field value is `uri-host [":" port]` (RFC 9110 §7.2, RFC 3986 §3.2.2)
  * that names its host one way only: by the same check the signature library makes before
@@ -259,6 +262,9 @@ function endsInNumber(name: string): boolean {
  * - no percent-encoding: RFC 3986 allows it in a reg-name, but the route table compares
  *   the name as sent while URL parsers decode it (`api%2eexample.com` is `api.example.com`
  *   to the WHATWG parser), so it would miss its host route and reach a broader one;
+ * - no sub-delims (`,` `;` `=` …): the Host is passed on in X-Forwarded-Host, a list whose
+ *   first name Express's `req.hostname` takes and whose last Rack and Rails take, so
+ *   `api.example.com,x` would miss its host route and still be served as `api.example.com`;
  * - a name that a URL parser reads as an IPv4 address is the dotted-decimal IPv4address
  *   (`127.1`, `0x7f.0.0.1`, `2130706433` are 127.0.0.1 to it);
  * - an IP-literal is an IPv6 address (no IPvFuture, no zone id); its other spellings are
@@ -272,7 +278,7 @@ function endsInNumber(name: string): boolean {
  */
 export function isValidHost(host: string): boolean {
   if (host === lastValidHost) return true;
-  if (!isHostPort(host) || host.includes('%')) return false;
+  if (!isHostPort(host) || host.includes('%') || SUB_DELIMS.test(host)) return false;
   const name = stripPort(host);
   if (host.length - name.length === 6 && host.slice(name.length + 1) > '65535') return false;
   if (name.charCodeAt(0) === 91 /* [ */) {

@@ -180,6 +180,25 @@ describe('Host spellings that name a host route’s host otherwise (gateway revi
     });
   }
 
+  // X-Forwarded-Host is a list: Express's req.hostname takes its first name, Rack and Rails its last,
+  // so an upstream behind the gateway would serve the any-host route's request as api.example.com
+  const lists: Array<[string, string]> = [
+    ['the host route\'s host first in a comma list', 'api.example.com,other.example'],
+    ['the host route\'s host last in a comma list', 'other.example, api.example.com'],
+    ['a comma list with a port', 'api.example.com,:8443'],
+    ['a sub-delimiter in the name', 'api.example.com;x'],
+    ['another sub-delimiter', "api.example.com'"],
+  ];
+  for (const [what, host] of lists) {
+    it(`refuses ${what} (${host}) with 400 request.malformed instead of routing it to the any-host route`, async () => {
+      const seen = hosted.seen.length + open.seen.length;
+      const raw = await get(host);
+      assert.equal(statusOf(raw), 400, raw);
+      assert.equal(codeOf(raw), 'request.malformed');
+      assert.equal(hosted.seen.length + open.seen.length, seen, 'no upstream saw it');
+    });
+  }
+
   it('another spelling of the IPv6 literal ([0:0::1]) matches its host route, whose policy answers', async () => {
     const raw = await get('[0:0::1]:8080');
     assert.equal(statusOf(raw), 401, raw);
