@@ -420,10 +420,31 @@ export function formEncode(s: string): string {
   return out;
 }
 
+/** The name of a form-urlencoded pair, decoded and re-encoded as a covered name is written; undefined when it is not UTF-8. */
+function pairName(pair: string): string | undefined {
+  const eq = pair.indexOf('=');
+  const decoded = formDecode(eq < 0 ? pair : pair.slice(0, eq));
+  return decoded === undefined ? undefined : formEncode(decoded);
+}
+
+/**
+ * Refuses a query in which a parser that splits on `;` as well as `&` (Rack 2, Go before 1.17,
+ * Perl's CGI, Python before 3.9.2) finds `name` where §2.2.8's parser does not: in a `;` piece
+ * of a pair, or as a pair whose value a `;` cuts short. To such an upstream the covered value
+ * is not the one signed, or not the only one.
+ */
+function checkSemicolons(pair: string, name: string): void {
+  const pieces = pair.split(';');
+  for (let i = 0; i < pieces.length; i++) {
+    if (pairName(pieces[i]!) === name) throw missing(`query parameter "${name}" is next to a ";", which some upstreams read as a separator, so its value is ambiguous and cannot be covered`);
+  }
+}
+
 function queryParam(query: string | undefined, name: string): string {
   let found: string | undefined;
   for (const pair of (query ?? '').split('&')) {
     if (pair === '') continue;
+    if (pair.includes(';')) checkSemicolons(pair, name);
     const eq = pair.indexOf('=');
     const rawName = eq < 0 ? pair : pair.slice(0, eq);
     const decoded = formDecode(rawName);

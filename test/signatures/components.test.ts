@@ -46,6 +46,14 @@ describe('derived components (RFC 9421 §2.2)', () => {
     assert.equal(value('@query-param;name="qux"', q2), '');
     assert.throws(() => value('@query-param;name="nope"', q2), code('signature.component-missing'));
   });
+  it('@query-param: a covered name a `;` would split otherwise (Rack 2, Go < 1.17, Python < 3.9.2) is refused', () => {
+    const at = (query: string): HttpRequestLike => ({ ...req, url: `https://example.com/p?${query}` });
+    for (const query of ['amount=1&note=x;amount=9', 'note=x;amount=9&amount=1', 'amount=1&note=x;%61mount=9', 'amount=1;x=2', 'amount;x=2']) {
+      assert.throws(() => value('@query-param;name="amount"', at(query)), code('signature.component-missing'), query);
+    }
+    assert.equal(value('@query-param;name="amount"', at('amount=1&note=x;y=2')), '1');
+    assert.equal(value('@query-param;name="amount"', at('amount=1%3Bx&note=y')), '1%3Bx');
+  });
   it('@status only on responses; request components not on responses', () => {
     assert.equal(value('@status', { status: 200, headers: new Headers() }), '200');
     assert.throws(() => value('@status', req), code('signature.malformed'));
