@@ -141,7 +141,9 @@ const issuerUrl = httpUrl.refine((v) => {
   } catch {
     return false;
   }
-}, 'expected an issuer URL without a query, a fragment or user:password (RFC 8414 §2)');
+}, 'expected an issuer URL without a query, a fragment or user:password (RFC 8414 §2)')
+  // RFC 3986 §3.1: the scheme is case-insensitive, but the identity plane's cookies are Secure for an issuer starting with `https:`
+  .transform(lowerScheme);
 
 /** The gateway proxies to the origin and path of `routes[].upstream`: userinfo, query and fragment would be dropped unseen. */
 const upstreamUrl = httpUrl.refine((v) => {
@@ -152,7 +154,8 @@ const upstreamUrl = httpUrl.refine((v) => {
   } catch {
     return true; // not a URL: httpUrl says so
   }
-}, 'expected a base URL without user:password, a query or a fragment (the gateway sends none of them upstream)');
+}, 'expected a base URL without user:password, a query or a fragment (the gateway sends none of them upstream)')
+  .transform(lowerScheme);
 
 /**
  * fetch refuses a URL that holds credentials, and its error quotes the whole URL: a
@@ -165,15 +168,21 @@ const jwksUrl = httpUrl.refine((v) => {
   } catch {
     return true; // not a URL: httpUrl says so
   }
-}, 'expected a JWKS URL without user:password (a key set is fetched without credentials)');
+}, 'expected a JWKS URL without user:password (a key set is fetched without credentials)')
+  .transform(lowerScheme);
 
 const method = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected a scope token (RFC 6749 §3.3)');
 
 export const externalIssuerSchema = z.strictObject({
-  issuer: z.string().min(1).describe('The `iss` value tokens of this issuer carry.'),
-  jwksUri: jwksUrl.describe('Where the issuer publishes its JWKS (no user:password); fetched in the background, refreshed on unknown `kid`.'),
+  issuer: z
+    .string()
+    .min(1)
+    // RFC 9068 §4: the `iss` must match exactly, and issuers write their scheme in lower case
+    .refine((v) => !/^https?:/i.test(v) || /^https?:/.test(v), 'expected the scheme in lower case (https://…), as the issuer writes it in its tokens\' iss, which must match this value exactly')
+    .describe('The `iss` value tokens of this issuer carry, compared exactly; an http(s) URL with its scheme in lower case.'),
+  jwksUri: jwksUrl.describe('Where the issuer publishes its JWKS (no user:password; the scheme is lower-cased at load); fetched in the background, refreshed on unknown `kid`.'),
   algorithms: z.array(z.enum(['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'])).default(['ES256', 'EdDSA', 'RS256', 'PS256']).describe('Accepted signing algorithms.'),
   maxTokenLifetime: duration('24h', { min: 1000 }).describe(
     'Longest lifetime accepted for a token of this issuer: `exp - iat`, or `exp` - now when the token has no `iat` (plus `tokens.leeway`). A longer-lived token is refused (`token.lifetime-too-long`), so a token minted for years cannot be replayed for years.',
@@ -285,7 +294,7 @@ export const routeSchema = z.strictObject({
       .describe('Path prefix, matched on segment boundaries and ignoring the case of ASCII letters (Express, ASP.NET Core and IIS route `/ADMIN` to their `/admin` handler); a prefix with a trailing slash (`/admin/`) also matches its bare name `/admin` (Express and most frameworks serve it as the index), which `stripPrefix` turns into `/`, unless a route has that bare name as its prefix. A prefix also matches its last segment with a format suffix, `/admin.json`, `/admin.tar.gz`, `/admin.json/` (Rails, Spring MVC suffix patterns and Django REST framework serve them with the `/admin` handler), preferring a route without the trailing slash and yielding to a route whose prefix is that path (give `/app.js` its own route to keep it public beside a protected `/app`); `stripPrefix` keeps the suffix on the upstream base path (`/base.json`, or `/.json` without one). The upstream gets the path as sent. It is normalised as request paths are (`%7E` is `~`, percent-encoding hex upper-cased); a prefix no request path can start with (a `.`, `..` or empty segment, a `;` parameter, a backslash, an encoded `/`, `\\`, `;` or NUL, broken percent-encoding, a space, `?`, `#` or a character outside ASCII) is refused.'),
     methods: z.array(method).optional().describe('Methods to match (`GET` matches `HEAD` too: RFC 9110 §9.3.2, upstreams answer HEAD with their GET handler); all when omitted.'),
   }),
-  upstream: upstreamUrl.describe('Base URL requests are proxied to: scheme, host, port and an optional base path; no user:password, query or fragment.'),
+  upstream: upstreamUrl.describe('Base URL requests are proxied to: scheme, host, port and an optional base path; no user:password, query or fragment. The scheme is lower-cased at load.'),
   stripPrefix: z.boolean().default(false).describe('Remove the matched path prefix before proxying.'),
   timeout: duration('30s', timer()).describe('Time from handing the request to the upstream pool until the response head: a free pooled connection, the request body (408 `request.timeout` when the client is still sending it) and the upstream answer (504 `upstream.timeout`).'),
   maxBodySize: size('1mb').describe('Largest request body accepted (413 beyond).'),
@@ -309,7 +318,7 @@ export const routeSchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  issuer: issuerUrl.default('https://127.0.0.1:8080').describe('The issuer URL of the identity plane (`iss` of every token): no query, fragment or user:password (RFC 8414 §2).'),
+  issuer: issuerUrl.prefault('https://127.0.0.1:8080').describe('The issuer URL of the identity plane (`iss` of every token): no query, fragment or user:password (RFC 8414 §2). The scheme is lower-cased at load (`HTTPS://` is `https://`): tokens carry it so, and sign-in cookies are `Secure` for an `https:` issuer.'),
   listen: z
     .strictObject({
       identity: hostPort.default('127.0.0.1:8080').describe('Identity plane: discovery, JWKS, token, revocation, introspection.'),
