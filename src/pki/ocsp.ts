@@ -88,6 +88,9 @@ export function parseOcspRequest(der: Uint8Array): OcspRequestInfo {
     } catch (e) {
       throw new OcspRequestError('nonce', { cause: e });
     }
+    // The extnValue is echoed whole: it must be exactly the DER of the Nonce whose length is
+    // checked, not a short Nonce followed by bytes the responder would sign for the sender.
+    if (!bytesEqual(serialize(n), inner)) throw new OcspRequestError('nonce is not DER');
     // RFC 8954 §2.1: the nonce is 1 to 32 octets.
     if (n.byteLength < 1 || n.byteLength > 32) throw new OcspRequestError('nonce length');
     nonce = inner;
