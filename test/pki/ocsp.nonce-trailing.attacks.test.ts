@@ -61,7 +61,7 @@ function withNonceValue(der: Uint8Array, extnValue: (old: Buffer) => Buffer): Bu
 }
 
 const post = async (body: Uint8Array): Promise<Buffer> => {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body });
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: new Uint8Array(body) });
   assert.equal(r.status, 200);
   assert.equal(r.headers.get('content-type'), 'application/ocsp-response');
   return Buffer.from(await r.arrayBuffer());
