@@ -4,18 +4,22 @@
  * certificate whose key the TLS handshake proved) and gets a new certificate for
  * the same profile and names, with a new key (CSR or generated), from the active
  * intermediate (also for a certificate of a previous, rotated one under the same
- * root). The new certificate records the one it renewed (`renewedFrom`), so that
- * revoking a certificate for keyCompromise also revokes every certificate renewed
- * from it (authority.ts).
+ * root). It lives no longer than the certificate it renews was granted (nor than the
+ * profile's configured lifetime): the lifetime an admin chose at issuance binds every
+ * renewal, as step-ca renews for the old certificate's duration. The new certificate
+ * records the one it renewed (`renewedFrom`), so that revoking a certificate for
+ * keyCompromise also revokes every certificate renewed from it (authority.ts).
  */
 import { PortcullisError } from '../core/errors.js';
 import { EKU } from './certificate.js';
+import { BACKDATE_MS } from './hierarchy.js';
 import { issueCertificate, type IssueContext, type IssuedCertificate } from './issue.js';
 import { storeRevocationLookup } from './revocation-lookup.js';
 import { verifyCertificateChain } from './verify-chain.js';
 import { ipToText } from './renew-names.js';
 import { subjectAltNamesOf } from './extensions.js';
 import { parseCertificate } from './parse.js';
+import { DEFAULT_PROFILES, type ProfileName } from './profiles.js';
 import type { CertificateRecord } from './store.js';
 
 export interface RenewRequest {
@@ -48,7 +52,7 @@ export async function renewCertificate(ctx: IssueContext, req: RenewRequest): Pr
   }
   req.admit?.(rec);
   const sans = subjectAltNamesOf(parseCertificate(req.current)) ?? [];
-  const base = { renewedFrom: rec.serial, ...(req.csrPem !== undefined ? { csrPem: req.csrPem } : {}), ...(req.pkcs12Password !== undefined ? { pkcs12Password: req.pkcs12Password } : {}) };
+  const base = { renewedFrom: rec.serial, lifetimeMs: renewalLifetime(ctx, rec, parseCertificate(issuer.certDer).notAfter), ...(req.csrPem !== undefined ? { csrPem: req.csrPem } : {}), ...(req.pkcs12Password !== undefined ? { pkcs12Password: req.pkcs12Password } : {}) };
   let next: IssuedCertificate;
   if (rec.profile === 'client') {
     if (!rec.owner) throw new PortcullisError('pki.renewal-denied', 'the client certificate has no owner');
@@ -66,6 +70,19 @@ export async function renewCertificate(ctx: IssueContext, req: RenewRequest): Pr
     throw new PortcullisError('pki.renewal-denied', 'the presented certificate was revoked during the renewal');
   }
   return next;
+}
+
+/**
+ * The lifetime of a renewal of `rec`: what it was granted at issuance (its validity less
+ * the back-dating), at most the profile's configured lifetime. A certificate cut short at
+ * its issuer's notAfter does not show what it was granted: its renewal gets the configured
+ * lifetime (the issuer was about to expire, so the cut was not the admin's choice).
+ */
+function renewalLifetime(ctx: IssueContext, rec: CertificateRecord, issuerNotAfter: number): number {
+  const configured = (ctx.profiles?.[rec.profile as ProfileName] ?? DEFAULT_PROFILES[rec.profile as ProfileName])?.defaultLifetimeMs;
+  if (configured === undefined) throw new PortcullisError('pki.renewal-denied', `the certificate has an unknown profile ${JSON.stringify(rec.profile)}`);
+  if (rec.notAfter >= issuerNotAfter) return configured;
+  return Math.min(configured, Math.max(1000, rec.notAfter - rec.notBefore - BACKDATE_MS));
 }
 
 function parseSerial(der: Uint8Array): string {
