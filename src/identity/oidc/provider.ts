@@ -419,10 +419,14 @@ export class OidcService {
    * Whether a code, refresh token or opaque access token was issued before its app's or
    * its user's "revoked before" watermark (app revoke-tokens or disable, user end-sessions
    * or disable): such a token is found no more, on every node, even after the app or
-   * the user is enabled again. Compared as the gateway compares JWTs (`iat` in seconds).
+   * the user is enabled again. Compared as the gateway compares JWTs (`iat` in seconds). A
+   * refresh token is compared by when its family began (`iiat`, which every rotation keeps):
+   * one rotated after the watermark (by a refresh under way at that moment, or on a node that
+   * had not heard of it yet) is still a token the app or user held then.
    */
   private async issuedBeforeWatermark(p: Record<string, unknown>): Promise<boolean> {
-    const iatMs = Number(p['iat'] ?? 0) * 1000;
+    const issued = typeof p['iiat'] === 'number' ? Math.min(p['iiat'], Number(p['iat'] ?? 0)) : Number(p['iat'] ?? 0);
+    const iatMs = issued * 1000;
     const app = typeof p['clientId'] === 'string' ? this.d.apps.find(p['clientId']) : undefined;
     if (app && iatMs < app.tokensRevokedBefore) return true;
     if (typeof p['accountId'] !== 'string') return false;
