@@ -200,12 +200,18 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     // (here, in oidc-provider, or in TokenService, which checks the form's again).
     checkClientIds(req.headers.authorization, {});
     if (path === OIDC_ROUTES.token) {
-      // oidc-provider serves the grants of users' sign-ins; every other grant (and a missing
-      // or unknown one, answered invalid_request / unsupported_grant_type) stays with TokenService.
+      // oidc-provider serves the grants of users' sign-ins to the apps that sign users in; every
+      // other grant (a missing or unknown one: invalid_request / unsupported_grant_type), and
+      // those grants asked for by any other caller, stay with TokenService, which authenticates
+      // the caller and answers unauthorized_client (RFC 6749 §5.2) to an app without them.
       const form = formOf(req);
       const grant = form['grant_type'];
       if (grant === 'authorization_code' || grant === 'refresh_token') {
         checkClientId(form['client_id'], 'client_id');
+        const assertionSub = form['client_id'] === undefined ? subjectOf(form['client_assertion']) : undefined;
+        checkClientId(assertionSub, 'the sub of client_assertion');
+        const caller = callerId(req, form) ?? assertionSub;
+        if (caller !== undefined && opts.isOidcClient !== undefined && !opts.isOidcClient(caller)) return;
         handOver(req, reply);
         return reply;
       }

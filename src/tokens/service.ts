@@ -90,7 +90,14 @@ export class TokenService {
     const grantType = req.params.grant_type;
     if (!grantType) throw new PortcullisError('oauth.invalid-request', 'grant_type is required');
     const app = await this.auth(req, '/oauth2/token');
-    if (grantType !== 'client_credentials') throw new PortcullisError('oauth.unsupported-grant-type', `grant_type ${grantType} is not supported`);
+    if (grantType !== 'client_credentials') {
+      // RFC 6749 §5.2: a grant this server serves to apps that sign users in, asked for by an app without it
+      if ((grantType === 'authorization_code' || grantType === 'refresh_token') && !(app.grantTypes ?? ['client_credentials']).includes(grantType)) {
+        this.d.audit.record({ time: this.d.clock.now(), type: 'token.denied', actor: `client:${app.clientId}`, clientId: app.clientId, reason: 'oauth.unauthorized-client' });
+        throw new PortcullisError('oauth.unauthorized-client', `this app is not registered for the ${grantType} grant`);
+      }
+      throw new PortcullisError('oauth.unsupported-grant-type', `grant_type ${grantType} is not supported`);
+    }
     // Records from before grant types existed have none: client credentials was their only grant.
     if (app.grantTypes !== undefined && !app.grantTypes.includes('client_credentials')) {
       this.d.audit.record({ time: this.d.clock.now(), type: 'token.denied', actor: `client:${app.clientId}`, clientId: app.clientId, reason: 'oauth.unauthorized-client' });
