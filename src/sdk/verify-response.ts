@@ -22,9 +22,9 @@ import { MemoryReplayStore, type ReplayStore } from './replay.js';
 import { DELIVERY_HEADER, OTP_TAG, TAG_PURPOSE, WEBHOOK_TAG } from '../webhooks/tags.js';
 
 export type VerifyOptions = KeySource & {
-  /** Maximum age of `created` in seconds (default 300). */
+  /** Maximum age of `created` in seconds (default 300); a finite number, 0 or more (else RangeError). */
   maxAge?: number;
-  /** Allowed clock difference in seconds (default 30). */
+  /** Allowed clock difference in seconds (default 30); a finite number, 0 or more (else RangeError). */
   clockSkew?: number;
   /** Components the signature must cover besides the defaults. */
   requiredComponents?: readonly string[];
@@ -49,6 +49,17 @@ export type VerifyResponseOptions = VerifyOptions & {
 export interface VerifiedBody extends VerifiedSignature {
   /** The body bytes that were verified. */
   body: Uint8Array;
+}
+
+/**
+ * A window option in seconds: a finite number, 0 or more, or `fallback` when not given. Every
+ * comparison with NaN is false, so a NaN window (a missing environment variable through
+ * Number()) would pass any age and, as the replay store's expiry, forget each nonce at once.
+ */
+function windowSeconds(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a finite number of seconds, 0 or more, not ${String(value)}`);
+  return value;
 }
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
@@ -128,6 +139,8 @@ const DEFAULT_MAX_RESPONSE_BODY = 32 * 1024 * 1024;
  * await verifyResponse(copy, { jwksUrl: 'https://id.example/jwks', request: requestOf(res) });
  */
 export async function verifyResponse(response: Response, options: VerifyResponseOptions): Promise<VerifiedBody> {
+  const maxAge = windowSeconds('maxAge', options.maxAge, 300);
+  const clockSkew = windowSeconds('clockSkew', options.clockSkew, 30);
   const request = options.request ?? requestOf(response);
   if (request === undefined && options.requestBinding !== false) {
     throw new PortcullisError(
@@ -139,7 +152,7 @@ export async function verifyResponse(response: Response, options: VerifyResponse
   const hasDigest = response.headers.get('content-digest') !== null;
   const required = ['@status', ...(hasDigest ? ['content-digest'] : []), ...(options.requiredComponents ?? [])];
   const resolver = resolverFor(options);
-  const verifier = new SignatureVerifier({ keyLookup: (kid) => resolver.get(kid), requiredComponents: required, maxAge: options.maxAge ?? 300, clockSkew: options.clockSkew ?? 30 });
+  const verifier = new SignatureVerifier({ keyLookup: (kid) => resolver.get(kid), requiredComponents: required, maxAge, clockSkew });
   const req = request ? requestLike(request) : undefined;
   const v = await verifier.verify({ status: response.status, headers: response.headers }, req);
   const requestLabels = req === undefined ? undefined : signatureLabels(req);
@@ -207,7 +220,8 @@ function describeTag(tag: string): string {
  * (the end of second `created` + `maxAge` + `clockSkew`). Returns the parsed body. Behind a proxy that
  * rewrites the URL, pass the URL Portcullis posted to as `url`.
  *
- * Errors: `request.body-too-large` for a body over `maxBodyBytes` (read before anything
+ * Errors: a RangeError for a `maxAge` or `clockSkew` that is not a finite number of seconds,
+ * 0 or more (before anything is read); `request.body-too-large` for a body over `maxBodyBytes` (read before anything
  * is verified, so bounded); `signature.wrong-tag` for a message signed for another purpose (an OTP
  * message at an event receiver, or the reverse); `signature.parameter-missing` for a
  * signature without `nonce`; `signature.replayed` for a nonce already accepted;
@@ -227,8 +241,8 @@ export async function verifyWebhook<E = { id: string; type: string; time: string
   options: VerifyWebhookOptions,
 ): Promise<VerifiedBody & { event: E; deliveryId: string | undefined }> {
   const tag = options.tag ?? WEBHOOK_TAG;
-  const maxAge = options.maxAge ?? 300;
-  const clockSkew = options.clockSkew ?? 30;
+  const maxAge = windowSeconds('maxAge', options.maxAge, 300);
+  const clockSkew = windowSeconds('clockSkew', options.clockSkew, 30);
   const message = { method: request.method, url: options.url ?? request.url, headers: request.headers };
   const parsed = readSignatures(message);
   // the same key signs every purpose: a message signed for another one is refused by name, before anything is verified
