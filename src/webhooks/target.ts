@@ -17,7 +17,8 @@
  * ::/8, which IANA's special-purpose registry marks reserved by the IETF (RFC 4291 §2.4):
  * the deprecated IPv4-compatible ::a.b.c.d (never public, whatever it embeds) and the
  * RFC 2765 translated form ::ffff:0:0:0/96 among them; an IPv4-compatible form of a
- * metadata address is `metadata`, as its IPv4-mapped form is. Also Azure's WireServer,
+ * metadata address is `metadata`, as its IPv4-mapped form is, and so is one in the
+ * local-use NAT64 prefix 64:ff9b:1::/48 (RFC 8215) at any place RFC 6052 puts it. Also Azure's WireServer,
  * 168.63.129.16: a public address, but one only Azure VMs reach, where the platform
  * answers for the VM (goal state, extension settings, health, DNS), so a cloud metadata
  * endpoint like 169.254.169.254.
@@ -93,6 +94,24 @@ function embeddedIpv4(ip: string): string | undefined {
 }
 
 /**
+ * The IPv4 addresses an address in the local-use NAT64 prefix 64:ff9b:1::/48 (RFC 8215)
+ * may embed: the translator's prefix is /48, /56, /64 or /96 within it, each placing the
+ * IPv4 address elsewhere (RFC 6052 §2.2, skipping bits 64–71), and which one is configured
+ * is the network's to say, so every place is read.
+ */
+function localUseNat64Ipv4s(ip: string): string[] {
+  const g = ipv6Groups(ip);
+  if (g[0] !== 0x64 || g[1] !== 0xff9b || g[2] !== 1) return [];
+  const b = g.flatMap((x) => [x >> 8, x & 255]);
+  return [
+    [b[6], b[7], b[9], b[10]],
+    [b[7], b[9], b[10], b[11]],
+    [b[9], b[10], b[11], b[12]],
+    [b[12], b[13], b[14], b[15]],
+  ].map((o) => o.join('.'));
+}
+
+/**
  * The IPv4 address a deprecated IPv4-compatible address (::a.b.c.d, RFC 4291 §2.5.5.1)
  * embeds, for any address in ::/96 but :: and ::1.
  */
@@ -160,7 +179,9 @@ const CLASSES: ReadonlyArray<readonly [AddressClass, BlockList]> = [
  * The class of a non-public address (undefined for a public one); an IPv6 form that
  * embeds an IPv4 address takes the class of that address, except an IPv4-compatible one,
  * which is `metadata` if it embeds a metadata address and `reserved` otherwise (it does
- * not reach the embedded host, so it is not that host's loopback); one with a zone id
+ * not reach the embedded host, so it is not that host's loopback); one in the local-use
+ * NAT64 prefix 64:ff9b:1::/48 likewise, reading every place RFC 6052 may put the IPv4
+ * address (the translator's prefix length is not known here); one with a zone id
  * takes the class of the address without it (`reserved` if that is public).
  *
  * @example addressClass('169.254.169.254'); // 'metadata'
@@ -178,6 +199,8 @@ export function addressClass(ip: string): AddressClass | undefined {
     if (v4 !== undefined) return addressClass(v4);
     const compatible = compatibleIpv4(canonical);
     if (compatible !== undefined) return addressClass(compatible) === 'metadata' ? 'metadata' : 'reserved';
+    // behind a local-use translator (its prefix length unknown here): metadata in any place is metadata
+    if (localUseNat64Ipv4s(canonical).some((v4) => addressClass(v4) === 'metadata')) return 'metadata';
   }
   if (family === 0) return 'reserved';
   const type = family === 4 ? 'ipv4' : 'ipv6';
