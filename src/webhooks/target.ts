@@ -241,6 +241,35 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
 export type ResolveAll = (hostname: string, options: LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
 
 /**
+ * `resolve` with concurrent lookups of one name (and the same options) sharing one call,
+ * each caller getting its answer. `dns.lookup` is getaddrinfo on libuv's thread pool (four
+ * threads by default, also hashing passwords and reading files), held until the system
+ * resolver gives up on a name server that never answers, however soon the attempt timed
+ * out: each attempt to one receiver asking on its own let that receiver hold the pool.
+ *
+ * @example new Agent({ connect: { lookup: publicOnlyLookupWith(sharedLookups(dns.lookup)) } })
+ */
+export function sharedLookups(resolve: ResolveAll): ResolveAll {
+  const pending = new Map<string, Array<(err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void>>();
+  return (hostname, options, callback) => {
+    const key = JSON.stringify([hostname, options.family ?? 0, options.hints ?? 0, options.order ?? null, options.verbatim ?? null]);
+    const waiting = pending.get(key);
+    if (waiting !== undefined) return void waiting.push(callback);
+    const callers = [callback];
+    pending.set(key, callers);
+    try {
+      resolve(hostname, options, (err, addresses) => {
+        pending.delete(key);
+        for (const cb of callers) cb(err, addresses);
+      });
+    } catch (e) {
+      pending.delete(key);
+      throw e;
+    }
+  };
+}
+
+/**
  * A `net.connect` lookup over `resolve` that refuses (ForbiddenTargetError) when `refused`
  * names a class for any resolved address, or when there is none (every address, so a
  * round-robin name cannot slip one through). The connection goes to an address this one

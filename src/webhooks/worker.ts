@@ -21,6 +21,9 @@
  * too (`webhook.target-forbidden`, the webhook id and the class of the refused address,
  * never the URL), at most once per webhook and minute with the number of refusals, so a
  * host name rebinding to a private address cannot flood the trail (audit/event-window.ts).
+ * Lookups of one name under way at once share one `dns.lookup` (target.ts `sharedLookups`),
+ * so a receiver whose name server never answers holds one thread of libuv's pool, not one
+ * per attempt.
  *
  * Plain http: unless `allowInsecureHttp`, a subscription whose URL is `http:` to anything
  * but a loopback IP literal (plain-http.ts; stored before that rule, or while it was
@@ -40,7 +43,7 @@ import type { WebhookSigner } from './sign.js';
 import { refusedPlainHttp } from './plain-http.js';
 import { DELIVERY_HEADER, WEBHOOK_TAG } from './tags.js';
 import type { DeliveryRecord, WebhookRecord, WebhookStore } from './store.js';
-import { ForbiddenTargetError, forbiddenHostClass, noMetadataLookupWith, publicOnlyLookupWith, type AddressClass, type ResolveAll } from './target.js';
+import { ForbiddenTargetError, forbiddenHostClass, noMetadataLookupWith, publicOnlyLookupWith, sharedLookups, type AddressClass, type ResolveAll } from './target.js';
 
 export interface DeliveryWorkerOptions {
   /** How often to look for due deliveries (default 1 s). */
@@ -121,7 +124,8 @@ export class DeliveryWorker {
     };
     if (!(this.o.leaseMs >= this.o.timeoutMs + LEASE_MARGIN_MS))
       throw new PortcullisError('config.invalid', `webhook delivery worker: leaseMs (${this.o.leaseMs}) must be at least timeoutMs (${this.o.timeoutMs}) + ${LEASE_MARGIN_MS}, so an attempt ends before its lease lapses`);
-    const resolve = opts.resolve ?? dnsLookup;
+    // one hanging name server holds one pool thread, not one per attempt under way to it
+    const resolve = sharedLookups(opts.resolve ?? dnsLookup);
     this.dispatcher = new Agent({ connect: { lookup: this.o.allowPrivateTargets ? noMetadataLookupWith(resolve) : publicOnlyLookupWith(resolve) } });
     const audit = opts.audit;
     this.refusals =
