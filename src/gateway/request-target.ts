@@ -265,6 +265,9 @@ const SUB_DELIMS = /[!$&'()*+,;=]/;
  * - no sub-delims (`,` `;` `=` …): the Host is passed on in X-Forwarded-Host, a list whose
  *   first name Express's `req.hostname` takes and whose last Rack and Rails take, so
  *   `api.example.com,x` would miss its host route and still be served as `api.example.com`;
+ * - no empty label (`.a.example`, `a..example`, `a.example..`, `.`): no DNS name has one, and
+ *   routes compare the name as sent, so `api.example.com..` would miss its host route; the one
+ *   trailing dot of the absolute form (`api.example.com.`) is the same name, which routes ignore;
  * - a name that a URL parser reads as an IPv4 address is the dotted-decimal IPv4address
  *   (`127.1`, `0x7f.0.0.1`, `2130706433` are 127.0.0.1 to it);
  * - an IP-literal is an IPv6 address (no IPvFuture, no zone id); its other spellings are
@@ -283,7 +286,7 @@ export function isValidHost(host: string): boolean {
   if (host.length - name.length === 6 && host.slice(name.length + 1) > '65535') return false;
   if (name.charCodeAt(0) === 91 /* [ */) {
     if (!isIPv6(name.slice(1, -1))) return false;
-  } else if (endsInNumber(name) && !IPV4.test(name)) return false;
+  } else if (name.charCodeAt(0) === 46 /* . */ || name.includes('..') || (endsInNumber(name) && !IPV4.test(name))) return false;
   lastValidHost = host;
   return true;
 }

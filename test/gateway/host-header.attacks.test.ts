@@ -199,6 +199,29 @@ describe('Host spellings that name a host route’s host otherwise (gateway revi
     });
   }
 
+  // a trailing dot is the absolute form of the same name, which routes ignore; a second one, or a dot that
+  // starts the name or follows another, is an empty label: no DNS name, and routes compare it as written, so
+  // api.example.com.. missed the api.example.com route and went through the any-host route without its policy
+  const emptyLabels: Array<[string, string]> = [
+    ['two trailing dots', 'api.example.com..'],
+    ['two trailing dots, with a port', 'API.example.com..:8443'],
+    ['a leading dot', '.api.example.com'],
+    ['two dots inside the name', 'api..example.com'],
+    ['a dot alone', '.'],
+    ['two dots alone', '..'],
+    ['an IPv4 address with two trailing dots', '127.0.0.1..'],
+  ];
+  for (const [what, host] of emptyLabels) {
+    it(`refuses an empty label: ${what} (${host}) with 400 request.malformed instead of routing it to the any-host route`, async () => {
+      const seen = hosted.seen.length + open.seen.length;
+      const raw = await get(host);
+      assert.equal(statusOf(raw), 400, raw);
+      assert.equal(codeOf(raw), 'request.malformed');
+      assert.equal(hosted.seen.length + open.seen.length, seen, 'no upstream saw it');
+      assert.ok(gw.audit.events.some((e) => e.type === 'gateway.denied' && e.reason === 'request.malformed' && e.route === null));
+    });
+  }
+
   it('another spelling of the IPv6 literal ([0:0::1]) matches its host route, whose policy answers', async () => {
     const raw = await get('[0:0::1]:8080');
     assert.equal(statusOf(raw), 401, raw);

@@ -209,7 +209,7 @@ describe('request target (path confusion bypasses)', () => {
 
   it('isValidHost: uri-host [":" port] only, naming its host one way only', () => {
     for (const h of ['a.example', 'A.Example:8443', '127.0.0.1', '127.0.0.1.', '[::1]:80', '[fe80::1]', '[::ffff:127.0.0.1]', 'a.example:', 'a.example:65535', 'xn--bcher-kva.example', 'a1.example.com', '1a', 'api.v2']) assert.equal(isValidHost(h), true, h);
-    for (const h of ['', ':80', 'a/b', 'a@b', 'a b', 'a#', 'a?', '[::1', '[x]', '[::1]x', 'a:8x', 'a:123456', 'a:65536', 'a:99999', 'a%4', 'a\tb', 'a%41.example', '127.1', '0x7f.0.0.1', '0X7F.1', '0177.0.0.1', '2130706433', '2130706433.', '256.0.0.1', 'a.example.123', 'a.0x1f', 'x.0x', '[::1::]', '[v1.x]', '[fe80::1%25eth0]', 'a.example,b.example', 'a,b', 'a;b', 'a=b', "a'", 'a!', 'a$', 'a&', 'a(b)', 'a*', 'a+b']) assert.equal(isValidHost(h), false, h);
+    for (const h of ['', ':80', 'a/b', 'a@b', 'a b', 'a#', 'a?', '[::1', '[x]', '[::1]x', 'a:8x', 'a:123456', 'a:65536', 'a:99999', 'a%4', 'a\tb', 'a%41.example', '127.1', '0x7f.0.0.1', '0X7F.1', '0177.0.0.1', '2130706433', '2130706433.', '256.0.0.1', 'a.example.123', 'a.0x1f', 'x.0x', '[::1::]', '[v1.x]', '[fe80::1%25eth0]', 'a.example,b.example', 'a,b', 'a;b', 'a=b', "a'", 'a!', 'a$', 'a&', 'a(b)', 'a*', 'a+b', 'a.example..', '.a.example', 'a..example', '.', '..', '.:80', 'a.example..:80', '127.0.0.1..']) assert.equal(isValidHost(h), false, h);
   });
 
   it('hostKey: one key for every spelling of an IPv6 literal, so a host route cannot be missed with another', () => {

@@ -278,7 +278,7 @@ export const encryptionRequirementSchema = z.strictObject({
 export const routeSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a route name of lowercase letters, digits, - and _'),
   match: z.strictObject({
-    host: z.string().min(1).optional().describe('Host header to match (exact, case-insensitive, port and the trailing dot of the absolute form ignored, an IPv6 literal in any spelling). A Host with percent-encoding, a sub-delimiter (`,` `;` `=` `!` `$` `&` `\'` `(` `)` `*` `+`) or a legacy IPv4 form (`127.1`) is refused before routing (`request.malformed`).'),
+    host: z.string().min(1).optional().describe('Host header to match (exact, case-insensitive, port and the trailing dot of the absolute form ignored, an IPv6 literal in any spelling). A Host with percent-encoding, a sub-delimiter (`,` `;` `=` `!` `$` `&` `\'` `(` `)` `*` `+`), an empty label (`a..example`, `a.example..`) or a legacy IPv4 form (`127.1`) is refused before routing (`request.malformed`).'),
     pathPrefix: z
       .string()
       .startsWith('/', 'expected a path starting with /')
