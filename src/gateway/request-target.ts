@@ -290,3 +290,33 @@ export function isValidHost(host: string): boolean {
   lastValidHost = host;
   return true;
 }
+
+const PORT_PROBLEM = 'a route matches its host on every port (the client writes the port in Host): remove the port';
+
+/**
+ * Why a route's configured `match.host` is wrong, or undefined when a request can match it:
+ * routes compare a Host `isValidHost` accepts, without its port and its one trailing dot
+ * (`hostKey`), so a host that is no such Host would silently never match (its requests
+ * going through a broader route), and a port would be ignored (the route matching the host
+ * on every port). Upper case is fine: hosts are compared lower-cased.
+ * @example routeHostProblem('api.example.com') // undefined
+ * @example routeHostProblem('*.example.com') // 'no request can match this host: it has the sub-delimiter `*` …'
+ */
+export function routeHostProblem(host: string): string | undefined {
+  const never = 'no request can match this host: ';
+  if (host.charCodeAt(0) === 91 /* [ */) {
+    const close = host.indexOf(']');
+    if (close !== -1 && close < host.length - 1 && host.charCodeAt(close + 1) === 58 /* : */) return PORT_PROBLEM;
+    return isValidHost(host) ? undefined : never + 'an IP literal must be an IPv6 address in brackets ([2001:db8::1]), without a zone id';
+  }
+  if (isIPv6(host)) return never + 'an IPv6 address is written in brackets ([::1])';
+  if (/[\u0080-\uffff]/.test(host)) return never + 'a request Host is ASCII: write an internationalised name in its ASCII form (xn--…)';
+  const sub = SUB_DELIMS.exec(host);
+  if (sub !== null) return never + `it has the sub-delimiter \`${sub[0]}\`, which the gateway refuses in a request Host${sub[0] === '*' ? ' (a route matches one host: there is no wildcard; give each name its own route)' : ''}`;
+  if (host.includes('%')) return never + 'it has percent-encoding, which the gateway refuses in a request Host: write the name decoded';
+  if (host.includes(':') && isHostPort(host)) return PORT_PROBLEM;
+  if (!isHostPort(host)) return never + 'it has a character no host name has (a space, `/`, `@`, `:`, `?`, `#`, `\\` …): write the name alone';
+  if (host.charCodeAt(0) === 46 /* . */ || host.includes('..')) return never + 'it has an empty label (a leading dot, or two dots in a row), which the gateway refuses in a request Host';
+  if (endsInNumber(host) && !IPV4.test(host)) return never + 'a URL parser reads it as a legacy form of an IPv4 address (127.1, 0x7f.0.0.1, 2130706433), which the gateway refuses in a request Host: write the dotted-decimal address';
+  return isValidHost(host) ? undefined : never + 'the gateway refuses it in a request Host';
+}

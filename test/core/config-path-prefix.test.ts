@@ -6,6 +6,13 @@
  * matched: `/%7Euser` missed every `/%7Euser/…` request, which fell through to a broader,
  * less protected route. A prefix is now normalised the same way at load, or refused with
  * `config.invalid` naming the route's key when no request could ever match it.
+ *
+ * `routes[].match.host` is compared with a request Host the gateway accepts (request-target.ts
+ * `isValidHost`): lower-cased, without its port and its one trailing dot. A host written with a
+ * character no accepted Host has (a sub-delimiter such as `*` or `,`, percent-encoding, a space),
+ * an empty label, a legacy IPv4 form or an IP literal that is no IPv6 address loaded and silently
+ * never matched, so its requests went through a broader route; a port loaded and was ignored, so
+ * the route matched the host on every port. Each is `config.invalid` naming the key and the fault.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -15,6 +22,8 @@ import { join } from 'node:path';
 import { configSchema } from '../../src/core/config/schema.js';
 import { loadConfig, validateConfig } from '../../src/core/config/load.js';
 import { isPortcullisError } from '../../src/core/errors.js';
+import { initDir } from '../admin/node.js';
+import { runCli } from '../cli/run.js';
 
 const UPSTREAM = 'http://127.0.0.1:9000';
 
@@ -48,6 +57,66 @@ test('the error of a file names the line of the prefix', () => {
     const file = join(dir, 'portcullis.yaml');
     writeFileSync(file, 'routes:\n  - name: admin\n    upstream: http://127.0.0.1:9000\n    match:\n      pathPrefix: /public/../admin\n');
     assert.throws(() => loadConfig(file, {}), (e: unknown) => isPortcullisError(e) && e.code === 'config.invalid' && /^invalid configuration:\n {2}routes\[0\]\.match\.pathPrefix: .* \(line 5\)$/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function hostOf(host: string): string | undefined {
+  return validateConfig({ routes: [{ name: 'r', match: { host }, upstream: UPSTREAM }] }).routes[0]!.match.host;
+}
+
+test('a host a request can carry loads: any case, the trailing dot of the absolute form, an IPv4 address, an IPv6 literal in any spelling', () => {
+  for (const host of ['api.example.com', 'API.Example.com', 'api.example.com.', 'my_host-1.example', 'xn--bcher-kva.example', 'localhost', '127.0.0.1', '[::1]', '[0:0::1]', '[::ffff:127.0.0.1]']) assert.equal(hostOf(host), host);
+});
+
+test('attack: a host no request can match, or one with a port → config.invalid naming routes[i].match.host and the fault', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['*.example.com', /sub-delimiter `\*`.*wildcard/],
+    ['api.example.com,other.example', /sub-delimiter `,`/],
+    ['api.example.com;x', /sub-delimiter `;`/],
+    ["o'hara.example", /sub-delimiter `'`/],
+    ['a+b.example', /sub-delimiter `\+`/],
+    ['api%2eexample.com', /percent-encoding/],
+    ['api..example.com', /empty label/],
+    ['.api.example.com', /empty label/],
+    ['api.example.com..', /empty label/],
+    ['.', /empty label/],
+    ['api.example.com:8443', /port/],
+    ['api.example.com:', /port/],
+    ['[::1]:8443', /port/],
+    ['127.0.0.1:80', /port/],
+    ['::1', /brackets/],
+    ['127.1', /legacy form of an IPv4 address/],
+    ['0x7f.0.0.1', /legacy form of an IPv4 address/],
+    ['2130706433', /legacy form of an IPv4 address/],
+    ['[fe80::1%25eth0]', /IPv6 address/],
+    ['[v1.x]', /IPv6 address/],
+    ['[::1::]', /IPv6 address/],
+    ['bücher.example', /ASCII.*xn--/],
+    ['api example.com', /character/],
+    ['api.example.com/orders', /character/],
+    ['user@api.example.com', /character/],
+    ['https://api.example.com', /character|port/],
+  ];
+  for (const [host, why] of cases) {
+    assert.throws(
+      () => validateConfig({ routes: [{ name: 'ok', match: { host: 'ok.example' }, upstream: UPSTREAM }, { name: 'admin', match: { host, pathPrefix: '/admin' }, upstream: UPSTREAM }] }),
+      (e: unknown) => isPortcullisError(e) && e.code === 'config.invalid' && e.message.startsWith('invalid configuration:\n  routes[1].match.host: ') && why.test(e.message),
+      JSON.stringify(host),
+    );
+    assert.equal(configSchema.safeParse({ routes: [{ name: 'admin', match: { host }, upstream: UPSTREAM }] }).success, false, JSON.stringify(host));
+  }
+});
+
+test('attack: `portcullis config check` on a wildcard route host → exit 1, config.invalid naming routes[0].match.host with its line', async () => {
+  const { dir } = await initDir();
+  try {
+    const config = join(dir, 'host.yaml');
+    writeFileSync(config, 'routes:\n  - name: admin\n    upstream: http://127.0.0.1:9000\n    match:\n      host: "*.example.com"\n      pathPrefix: /admin\n  - name: any\n    upstream: http://127.0.0.1:9001\n    match: {}\n');
+    const r = await runCli(['config', 'check', '--config', config], {}, 60_000);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^error: config\.invalid: invalid configuration:\n {2}routes\[0\]\.match\.host: .*sub-delimiter `\*`.* \(line 5\)\n$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -144,7 +144,7 @@ describe('route table', () => {
     refused([{ name: 'upper', match: { pathPrefix: '/Admin/' } }, { name: 'lower', match: { pathPrefix: '/admin/' } }], ['upper', 'lower']);
     refused([{ name: 'a', match: { pathPrefix: '/ADMIN' } }, { name: 'root', match: { pathPrefix: '/' } }, { name: 'b', match: { pathPrefix: '/admin' } }], ['a', 'b']);
     refused([{ name: 'same', match: { pathPrefix: '/admin' } }, { name: 'again', match: { pathPrefix: '/admin' } }], ['same', 'again']);
-    refused([{ name: 'h1', match: { host: 'API.example.com', pathPrefix: '/Admin' } }, { name: 'h2', match: { host: 'api.example.com.:443', pathPrefix: '/admin' } }], ['h1', 'h2']);
+    refused([{ name: 'h1', match: { host: 'API.example.com', pathPrefix: '/Admin' } }, { name: 'h2', match: { host: 'api.example.com.', pathPrefix: '/admin' } }], ['h1', 'h2']);
     refused([{ name: 'gets', match: { pathPrefix: '/Admin', methods: ['GET', 'POST'] } }, { name: 'posts', match: { pathPrefix: '/admin', methods: ['POST'] } }], ['gets', 'posts']);
     refused([{ name: 'all', match: { pathPrefix: '/Admin' } }, { name: 'del', match: { pathPrefix: '/admin', methods: ['DELETE'] } }], ['all', 'del']);
     // HEAD is on every GET route

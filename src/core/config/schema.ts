@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { formatDuration, parseDuration, parseSize } from '../duration.js';
 import { isLoopbackAddress } from '../loopback.js';
-import { normalisePathPrefix } from '../../gateway/request-target.js';
+import { normalisePathPrefix, routeHostProblem } from '../../gateway/request-target.js';
 import { OTP_WEBHOOK_OWN_FIELDS } from '../../mfa/otp/senders/webhook.js';
 import { refusedPlainHttp } from '../../webhooks/plain-http.js';
 import { httpHeaders } from './http-headers.js';
@@ -278,7 +278,15 @@ export const encryptionRequirementSchema = z.strictObject({
 export const routeSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a route name of lowercase letters, digits, - and _'),
   match: z.strictObject({
-    host: z.string().min(1).optional().describe('Host header to match (exact, case-insensitive, port and the trailing dot of the absolute form ignored, an IPv6 literal in any spelling). A Host with percent-encoding, a sub-delimiter (`,` `;` `=` `!` `$` `&` `\'` `(` `)` `*` `+`), an empty label (`a..example`, `a.example..`) or a legacy IPv4 form (`127.1`) is refused before routing (`request.malformed`).'),
+    host: z
+      .string()
+      .min(1)
+      .superRefine((v, ctx) => {
+        const problem = routeHostProblem(v);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .describe('Host header to match: a name, an IPv4 address or a bracketed IPv6 address, without a port (exact, case-insensitive, the request\'s port and the trailing dot of the absolute form ignored, an IPv6 literal in any spelling). A host no request can match (a sub-delimiter such as the `*` of a wildcard, which routes do not have, percent-encoding, an empty label, a legacy IPv4 form, a character outside ASCII: write `xn--` names) or with a port is refused. A Host with percent-encoding, a sub-delimiter (`,` `;` `=` `!` `$` `&` `\'` `(` `)` `*` `+`), an empty label (`a..example`, `a.example..`) or a legacy IPv4 form (`127.1`) is refused before routing (`request.malformed`).'),
     pathPrefix: z
       .string()
       .startsWith('/', 'expected a path starting with /')
