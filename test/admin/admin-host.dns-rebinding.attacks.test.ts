@@ -64,7 +64,7 @@ test('attack: a request without Host (HTTP/1.0) is refused: which name it was se
 });
 
 test('attack: a malformed Host or two Host lines are refused with 400 request.malformed', async () => {
-  for (const lines of ['Host: 127.1\r\n', 'Host: [\r\n', 'Host: localhost%2e\r\n', 'Host: 127.0.0.1\r\nHost: 127.0.0.1\r\n']) {
+  for (const lines of ['Host: 127.1\r\n', 'Host: [\r\n', 'Host: localhost%2e\r\n', 'Host: localhost..\r\n', 'Host: .localhost\r\n', 'Host: 127.0.0.1\r\nHost: 127.0.0.1\r\n']) {
     const r = await get(node, '/metrics', lines);
     assert.equal(r.status, 400, lines);
     assert.equal(codeOf(r.body), 'request.malformed', lines);

@@ -41,6 +41,10 @@ const BAD_HOSTS: Array<[string, string]> = [
   ['a legacy IPv4 spelling', '127.1'],
   ['userinfo', 'evil.example@login.example'],
   ['an empty value', ''],
+  ['a sub-delimiter (a list)', 'login.example,evil.example'],
+  ['an empty label at the end', 'login.example..'],
+  ['an empty label at the start', '.login.example'],
+  ['an empty label inside', 'login..example'],
 ];
 
 for (const [what, host] of BAD_HOSTS) {
@@ -64,6 +68,8 @@ test('attack: two Host lines are refused with 400 request.malformed, even when t
 for (const [what, value] of [
   ['an X-Forwarded-Host with an unclosed IP literal', 'X-Forwarded-Host: [\r\n'],
   ['an X-Forwarded-Host listing a percent-encoded name', 'X-Forwarded-Host: login%2eexample, login.example\r\n'],
+  ['an X-Forwarded-Host with an empty label', 'X-Forwarded-Host: login.example..\r\n'],
+  ['a Forwarded host= with an empty label', 'Forwarded: for=192.0.2.5;host="login..example";proto=https\r\n'],
   ['an X-Forwarded-Proto that is no scheme of this plane', 'X-Forwarded-Proto: a b\r\n'],
 ] as const) {
   test(`attack: from a trusted proxy, ${what} is refused with 400 request.malformed`, async () => {
