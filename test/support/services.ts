@@ -36,7 +36,7 @@ function where(url: string): string {
 }
 
 async function probePostgres(): Promise<void> {
-  const c = new pg.Client({ connectionString: postgresUrl(), connectionTimeoutMillis: 2000 });
+  const c = new pg.Client({ connectionString: postgresUrl(), connectionTimeoutMillis: 10_000 });
   try {
     await c.connect();
     await c.query('select 1');
@@ -46,7 +46,7 @@ async function probePostgres(): Promise<void> {
 }
 
 async function probeRedis(): Promise<void> {
-  const r = new Redis(redisUrl(), { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const r = new Redis(redisUrl(), { lazyConnect: true, connectTimeout: 10_000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   r.on('error', () => undefined);
   try {
     await r.connect();
