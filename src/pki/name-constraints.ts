@@ -90,10 +90,44 @@ function emailMatches(email: string, base: string): boolean {
   return host === b;
 }
 
-function ipMatches(ip: Uint8Array, base: Uint8Array): boolean {
+function ipInRange(ip: Uint8Array, base: Uint8Array): boolean {
   if (base.length !== ip.length * 2) return false;
   for (let i = 0; i < ip.length; i++) if ((ip[i]! & base[ip.length + i]!) !== (base[i]! & base[ip.length + i]!)) return false;
   return true;
+}
+
+/** The RFC 4291 §2.5.5.2 prefix of an IPv4-mapped IPv6 address, ::ffff:0:0/96. */
+const MAPPED = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+
+const isMapped = (addr: Uint8Array): boolean => addr.length === 16 && MAPPED.every((b, i) => addr[i] === b);
+
+/** The IPv4 address an iPAddress name stands for: itself, or the address an IPv4-mapped IPv6 one carries. */
+function ipv4Of(ip: Uint8Array): Uint8Array | null {
+  if (ip.length === 4) return ip;
+  return isMapped(ip) ? ip.subarray(12) : null;
+}
+
+/** The IPv4 subtree an iPAddress constraint stands for: itself, or an IPv6 one inside ::ffff:0:0/96 (mask of at least 96 bits). */
+function ipv4SubtreeOf(base: Uint8Array): Uint8Array | null {
+  if (base.length === 8) return base;
+  if (base.length !== 32 || !isMapped(base.subarray(0, 16)) || !base.subarray(16, 28).every((b) => b === 0xff)) return null;
+  return Uint8Array.from([...base.subarray(12, 16), ...base.subarray(28)]);
+}
+
+/**
+ * Whether an iPAddress name lies in a subtree. An IPv4-mapped address (`::ffff:10.0.0.1`) is
+ * compared as its IPv4 address with IPv4 subtrees, since Go's crypto/tls (net.IP.Equal) and
+ * others accept a certificate naming it for 10.0.0.1: compared by length, it passed a CA that
+ * excludes 10.0.0.0/8. Against a permitted subtree it is that IPv4 address only (an IPv6 range
+ * such as ::/0 does not permit it); an excluded IPv6 subtree that holds it as written still
+ * excludes it.
+ */
+function ipMatches(ip: Uint8Array, base: Uint8Array, excluded: boolean): boolean {
+  const v4 = ipv4Of(ip);
+  const base4 = ipv4SubtreeOf(base);
+  if (v4 !== null && base4 !== null && ipInRange(v4, base4)) return true;
+  if (isMapped(ip) && !excluded) return false;
+  return ipInRange(ip, base);
 }
 
 /** Attribute values compared as text (DirectoryString, and IA5String for domainComponent and emailAddress). */
@@ -152,7 +186,7 @@ function dnMatches(name: Uint8Array, base: Uint8Array): boolean {
   return b.every((r, i) => r === n[i]);
 }
 
-function matches(name: ParsedGeneralName, base: ParsedGeneralName): boolean | null {
+function matches(name: ParsedGeneralName, base: ParsedGeneralName, excluded: boolean): boolean | null {
   if (name.type !== base.type) return null;
   switch (name.type) {
     case 'dns':
@@ -162,7 +196,7 @@ function matches(name: ParsedGeneralName, base: ParsedGeneralName): boolean | nu
     case 'email':
       return emailMatches(name.value, (base as { value: string }).value);
     case 'ip':
-      return ipMatches(name.value, (base as { value: Uint8Array }).value);
+      return ipMatches(name.value, (base as { value: Uint8Array }).value, excluded);
     case 'dn':
       return dnMatches(name.value, (base as { value: Uint8Array }).value);
     default:
@@ -177,7 +211,7 @@ function matches(name: ParsedGeneralName, base: ParsedGeneralName): boolean | nu
 export function satisfiesNameConstraints(names: ParsedGeneralName[], nc: NameConstraints): boolean {
   for (const name of names) {
     for (const ex of nc.excluded) {
-      if (matches(name, ex.name) === true) return false;
+      if (matches(name, ex.name, true) === true) return false;
       if (name.type === 'dns' && ex.name.type === 'dns' && wildcardCovers(name.value, ex.name.value)) return false;
       // a form Portcullis cannot compare (otherName, x400Address, ediPartyName) that the constraint names: RFC 5280 §4.2.1.10 says process or reject
       if (name.type === 'other' && ex.name.type === 'other' && ex.name.tag === name.tag) return false;
@@ -188,7 +222,7 @@ export function satisfiesNameConstraints(names: ParsedGeneralName[], nc: NameCon
     }
     if (nc.permitted) {
       const sameType = nc.permitted.filter((p) => p.name.type === name.type);
-      if (sameType.length > 0 && !sameType.some((p) => matches(name, p.name) === true)) return false;
+      if (sameType.length > 0 && !sameType.some((p) => matches(name, p.name, false) === true)) return false;
       if (name.type === 'other' && nc.permitted.some((p) => p.name.type === 'other')) return false;
     }
   }
