@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { fsErrorText } from '../core/errors.js';
 import { createFileOnceSync, makeDirectorySync, MakeDirectoryError } from '../core/files.js';
+import { LEAF_REVOCATION_REASONS } from '../pki/store.js';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
 import { collect } from './options.js';
 import { CliError, action, printJson, printLine, printList, readOptionFile } from './output.js';
@@ -138,9 +139,10 @@ export function registerCert(program: Command): void {
     );
   withNodeOptions(cert.command('revoke <serial>'))
     .description('revoke a certificate on every node at once (CRL and OCSP follow)')
-    .option('--reason <reason>', 'RFC 5280 reason, e.g. keyCompromise, superseded', 'unspecified')
+    .option('--reason <reason>', `RFC 5280 reason: ${LEAF_REVOCATION_REASONS.join(', ')}`, 'unspecified')
     .action(
       action(async (serial: string, o: NodeOptions & { reason: string }) => {
+        if (!(LEAF_REVOCATION_REASONS as readonly string[]).includes(o.reason)) throw new CliError('request.invalid', `--reason must be one of ${LEAF_REVOCATION_REASONS.join(', ')}`);
         const r = await adminClient(o).call<{ certificate: Summary }>('POST', `/v1/certificates/${encodeURIComponent(serial)}/revoke`, { reason: o.reason });
         printLine`revoked ${r.certificate.serial} (${r.certificate.subject || r.certificate.owner || r.certificate.profile})`;
       }),

@@ -23,7 +23,7 @@ import { DEFAULT_PROFILES, type Profile, type ProfileName } from './profiles.js'
 import { renewCertificate, type RenewRequest } from './renew.js';
 import { revokeCertificate } from './revoke.js';
 import type { SignerKind, SignerRegistry } from './signer.js';
-import type { CaRecord, CertificateRecord, CertificateStore, RevocationReason } from './store.js';
+import type { CaRecord, CertificateRecord, CertificateStore, LeafRevocationReason } from './store.js';
 import { verifyCertificateChain, type RevocationLookup } from './verify-chain.js';
 import { EKU } from './certificate.js';
 import { clientIdFromSpiffe } from './profiles.js';
@@ -224,7 +224,7 @@ export class CertificateAuthority {
    * caller must not answer as if it were in force everywhere.
    * @example const { descendants } = await pki.revoke(serial, 'keyCompromise');
    */
-  async revoke(serial: string, reason: RevocationReason = 'unspecified'): Promise<CertificateRecord & { descendants: string[]; unconfirmed?: unknown }> {
+  async revoke(serial: string, reason: LeafRevocationReason = 'unspecified'): Promise<CertificateRecord & { descendants: string[]; unconfirmed?: unknown }> {
     // every revocation of the lineage is stored before a failure to confirm one is reported
     const unconfirmed: { error?: unknown } = {};
     const rec = await this.revokeOne(serial, reason, unconfirmed);
@@ -253,7 +253,7 @@ export class CertificateAuthority {
   }
 
   /** Revokes one certificate; a failure of `onRevoked` (the event) is kept in `unconfirmed`, not thrown. */
-  private revokeOne(serial: string, reason: RevocationReason, unconfirmed: { error?: unknown }): Promise<CertificateRecord> {
+  private revokeOne(serial: string, reason: LeafRevocationReason, unconfirmed: { error?: unknown }): Promise<CertificateRecord> {
     return revokeCertificate(
       {
         store: this.o.store,

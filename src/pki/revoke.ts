@@ -8,7 +8,7 @@ import type { Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import type { CrlPublisher } from './crl.js';
 import type { OcspResponder } from './ocsp.js';
-import { REVOCATION_REASONS, type CertificateRecord, type CertificateStore, type RevocationReason } from './store.js';
+import { LEAF_REVOCATION_REASONS, type CertificateRecord, type CertificateStore, type LeafRevocationReason } from './store.js';
 
 export interface RevokeContext {
   store: CertificateStore;
@@ -22,8 +22,10 @@ export interface RevokeContext {
 /**
  * @example await revokeCertificate(ctx, serial, 'keyCompromise');
  */
-export async function revokeCertificate(ctx: RevokeContext, serial: string, reason: RevocationReason = 'unspecified'): Promise<CertificateRecord> {
-  if (!(reason in REVOCATION_REASONS) || reason === 'removeFromCRL') throw new PortcullisError('request.invalid', `unknown revocation reason ${JSON.stringify(reason)}`);
+export async function revokeCertificate(ctx: RevokeContext, serial: string, reason: LeafRevocationReason = 'unspecified'): Promise<CertificateRecord> {
+  if (!(LEAF_REVOCATION_REASONS as readonly string[]).includes(reason)) {
+    throw new PortcullisError('request.invalid', `revocation reason ${JSON.stringify(reason)} is not allowed for a certificate: use one of ${LEAF_REVOCATION_REASONS.join(', ')}`);
+  }
   const s = serial.toLowerCase();
   if (!/^[0-9a-f]{2,40}$/.test(s)) throw new PortcullisError('request.invalid', 'serial must be hex');
   const rec = await ctx.store.revokeCertificate(s, Math.floor(ctx.clock.now() / 1000) * 1000, reason);

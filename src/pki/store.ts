@@ -20,6 +20,17 @@ export const REVOCATION_REASONS = {
 } as const;
 export type RevocationReason = keyof typeof REVOCATION_REASONS;
 
+/**
+ * The reasons a certificate of this CA (a leaf) may be revoked for. RFC 5280 §5.3.1:
+ * removeFromCRL "is for use with delta CRLs" only; cACompromise and aACompromise are the
+ * compromise of a CA's or an attribute authority's key; certificateHold suspends a
+ * certificate until the hold is lifted, which nothing here does (and the CA/Browser Forum
+ * baseline requirements §7.2.2 forbid). A stored record may still carry one of those, and
+ * the CRL and OCSP answers render it.
+ */
+export const LEAF_REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn'] as const satisfies readonly RevocationReason[];
+export type LeafRevocationReason = (typeof LEAF_REVOCATION_REASONS)[number];
+
 export type CertificateStatus = 'active' | 'revoked';
 
 export interface CertificateRecord {

@@ -1,6 +1,7 @@
 /** Request and response schemas of the certificate admin API (issue, inventory, renew, revoke, CA). */
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
+import { LEAF_REVOCATION_REASONS } from '../../pki/store.js';
 import { queryInteger, timeIdCursor } from './page.js';
 
 const isoTime = z.string().describe('RFC 3339 time');
@@ -28,9 +29,9 @@ export const RenewCertificateRequest = z
 export const RevokeCertificateRequest = z
   .strictObject({
     reason: z
-      .enum(['unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold', 'privilegeWithdrawn', 'aACompromise'])
+      .enum(LEAF_REVOCATION_REASONS)
       .default('unspecified')
-      .describe('RFC 5280 §5.3.1 reason code.'),
+      .describe('RFC 5280 §5.3.1 reason code. Not certificateHold (a hold is never lifted here), removeFromCRL (delta CRLs only), cACompromise or aACompromise (a CA or attribute authority key).'),
   })
   .describe('Revoke a certificate.');
 

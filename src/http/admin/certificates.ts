@@ -8,7 +8,7 @@ import type { Services } from '../../app.js';
 import { PortcullisError } from '../../core/errors.js';
 import { parseDuration } from '../../core/duration.js';
 import { toPem } from '../../pki/pem.js';
-import type { CertificateRecord, RevocationReason } from '../../pki/store.js';
+import type { CertificateRecord } from '../../pki/store.js';
 import { issuedView } from '../pki-routes.js';
 import { createdPage } from './page.js';
 import { defineRoute, type AdminRoute } from './route.js';
@@ -173,7 +173,7 @@ export function certificateRoutes(s: Services): AdminRoute[] {
       responses: { 200: { description: 'The certificate after the change.', schema: CertificateResponse } },
       errors: [400, 404, 409],
       async handler({ params, body }) {
-        const r = await s.pki.revoke(serialParam(params.serial), body.reason as RevocationReason);
+        const r = await s.pki.revoke(serialParam(params.serial), body.reason);
         s.audit.record({ time: s.clock.now(), type: 'certificate.revoked', actor: ACTOR, clientId: r.owner, data: { serial: r.serial, reason: body.reason } });
         // certificates renewed from a compromised one are revoked with it (pki/authority.ts)
         for (const d of r.descendants) s.audit.record({ time: s.clock.now(), type: 'certificate.revoked', actor: ACTOR, clientId: r.owner, data: { serial: d, reason: 'keyCompromise', renewedFrom: r.serial } });
