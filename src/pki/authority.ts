@@ -336,7 +336,10 @@ export class CertificateAuthority {
     const active = this.ca ? this.ocsp.get(this.ca.record.id) : undefined;
     if (!active) return ocspError(OCSP_STATUS.internalError);
     if (this.ocsp.size > 1) {
-      // routed by the issuer hashes of the first CertID (RFC 6960 §4.1.1)
+      // routed by the issuer hashes of the first CertID (RFC 6960 §4.1.1); a CertID of another issuer
+      // makes it unauthorized there: §4.2.2 "The response MUST include a SingleResponse for each
+      // certificate in the request", under one signature, which §2.2 says "MUST belong to ... the CA
+      // who issued the certificate in question"
       let first;
       try {
         first = parseOcspRequest(der).certIds[0];

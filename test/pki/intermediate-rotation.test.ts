@@ -12,6 +12,7 @@ import { FrozenClock } from '../../src/core/clock.js';
 import { CertificateAuthority } from '../../src/pki/authority.js';
 import { importCa } from '../../src/pki/hierarchy.js';
 import { MemoryCertificateStore } from '../../src/pki/memory-store.js';
+import { OCSP_STATUS, ocspResponseStatus } from '../../src/pki/ocsp.js';
 import { toPem } from '../../src/pki/pem.js';
 import { fileSignerKind, SignerRegistry } from '../../src/pki/signer.js';
 import { openssl, testSecretBox, tmp, writeFiles } from './helpers.js';
@@ -117,5 +118,45 @@ test('after a rotation a certificate of the previous intermediate still renews (
   assert.equal((await pki.verifyPeer([next.der], { mapToApp: true })).clientId, 'app1');
   await pki.revoke(stolen.serial, 'keyCompromise');
   await assert.rejects(pki.renew({ current: stolen.der }), { code: 'pki.renewal-denied' });
+  assert.notEqual(int1.id, int2.id);
+});
+
+test('OCSP after a rotation: several CertIDs of one intermediate (either) are answered in one response signed by it; CertIDs of both intermediates in one request are unauthorized, in either order', async () => {
+  const { dir, f, store, mk, int1, rotate } = await rotationSetup();
+  let pki = mk();
+  await pki.load();
+  const oldA = await pki.issue({ profile: 'client', clientId: 'app1' });
+  const oldB = await pki.issue({ profile: 'client', clientId: 'app1' });
+  const int2 = await rotate();
+  pki = mk();
+  await pki.load();
+  const newA = await pki.issue({ profile: 'client', clientId: 'app1' });
+  const newB = await pki.issue({ profile: 'client', clientId: 'app1' });
+  await pki.revoke(oldB.serial, 'keyCompromise');
+  await pki.revoke(newB.serial, 'superseded');
+  writeFiles(dir, { 'oldA.pem': oldA.certPem, 'oldB.pem': oldB.certPem, 'newA.pem': newA.certPem, 'newB.pem': newB.certPem, 'int2.pem': toPem((await store.getCa(int2.id))!.certDer, 'CERTIFICATE') });
+  /** openssl's request for `pairs` (issuer file, certificate file), its answer from the node, and openssl's reading of it. */
+  const ask = async (pairs: [string, string][]) => {
+    const args = pairs.flatMap(([issuer, cert]) => ['-issuer', f(issuer), '-cert', f(cert)]);
+    assert.equal(openssl(['ocsp', ...args, '-no_nonce', '-reqout', f('req.der')]).status, 0);
+    const res = await pki.ocspRespond(new Uint8Array(readFileSync(f('req.der'))));
+    writeFiles(dir, { 'resp.der': res });
+    return { res, out: openssl(['ocsp', '-no_nonce', '-respin', f('resp.der'), '-CAfile', f('root.pem'), ...args]).out };
+  };
+
+  for (const [issuer, a, b, reason] of [['int1.pem', 'oldA.pem', 'oldB.pem', 'keyCompromise'], ['int2.pem', 'newA.pem', 'newB.pem', 'superseded']] as const) {
+    const { res, out } = await ask([[issuer, a], [issuer, b]]);
+    assert.equal(ocspResponseStatus(res), OCSP_STATUS.successful, out);
+    assert.match(out, /Response verify OK/);
+    assert.match(out, new RegExp(`${a.replace('.', '\\.')}: good`));
+    assert.match(out, new RegExp(`${b.replace('.', '\\.')}: revoked[\\s\\S]*Reason: ${reason}`));
+  }
+  // RFC 6960 §4.2.2: a SingleResponse for each certificate of the request, under the one signature, which
+  // §2.2 says must be the key of "the CA who issued the certificate in question": no key here is that for both
+  for (const pairs of [[['int1.pem', 'oldA.pem'], ['int2.pem', 'newA.pem']], [['int2.pem', 'newB.pem'], ['int1.pem', 'oldB.pem']]] as [string, string][][]) {
+    const { res, out } = await ask(pairs);
+    assert.equal(ocspResponseStatus(res), OCSP_STATUS.unauthorized, out);
+    assert.match(out, /Responder Error: unauthorized \(6\)/);
+  }
   assert.notEqual(int1.id, int2.id);
 });
