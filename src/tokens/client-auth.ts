@@ -136,6 +136,11 @@ export interface ClientAuthContext {
    * not revoked) and returns the app it is bound to; throws `cert.*` otherwise.
    */
   verifyTlsClient?(chain: readonly Uint8Array[]): Promise<string | null>;
+  /**
+   * RFC 7009 §2.1 (revocation only): a caller that presents no credentials and names a public
+   * app by `client_id` is that app, identified, not authenticated (it has nothing to prove).
+   */
+  identifyPublicClient?: boolean;
 }
 
 /**
@@ -195,9 +200,12 @@ export async function authenticateClient(req: ClientAuthRequest, ctx: ClientAuth
     return requireActive(app);
   }
   if (hasAssertion) return authenticateAssertion(params, ctx);
-  const mtlsApp = params.client_id !== undefined ? ctx.findApp(params.client_id) : undefined;
+  const named = params.client_id !== undefined ? ctx.findApp(params.client_id) : undefined;
   // a public app has no client authentication, whatever method a row of an older version holds (migration 0021)
-  if (mtlsApp && mtlsApp.appType !== 'public' && MTLS_METHODS.has(mtlsApp.tokenEndpointAuthMethod)) return authenticateMtls(mtlsApp, req.clientCertificate ?? [], ctx);
+  if (named && named.appType !== 'public' && MTLS_METHODS.has(named.tokenEndpointAuthMethod)) return authenticateMtls(named, req.clientCertificate ?? [], ctx);
+  // RFC 7009 §2.1: the server "first validates the client credentials (in case of a confidential
+  // client)"; a public client is only identified, by its client_id
+  if (named?.appType === 'public' && ctx.identifyPublicClient === true) return requireActive(named);
   throw invalidClient('client authentication is required');
 }
 

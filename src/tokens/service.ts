@@ -69,6 +69,7 @@ export class TokenService {
   private async auth(req: EndpointRequest, endpoint: ClientAuthEndpoint) {
     try {
       return await authenticateClient(req, {
+        identifyPublicClient: endpoint === '/oauth2/revoke',
         findApp: (id) => this.d.apps.find(id),
         ephemeral: this.d.ephemeral,
         clock: this.d.clock,
@@ -130,7 +131,8 @@ export class TokenService {
   /**
    * POST /oauth2/revoke (RFC 7009). Unknown, foreign and expired tokens are a successful
    * no-op (§2.2). A revocation resolves once its audit event is stored; the revocation
-   * itself holds even when that fails.
+   * itself holds even when that fails. A public app (no credentials) is identified by its
+   * `client_id` (§2.1) and revokes only its own tokens, as every other caller.
    */
   async revoke(req: EndpointRequest): Promise<void> {
     const app = await this.auth(req, '/oauth2/revoke');
@@ -143,12 +145,14 @@ export class TokenService {
     const claims = await verifyOwnToken(token, this.d.keys, this.d.issuer);
     if (!claims) return;
     // RFC 7009 §2.1: the server verifies that the token was issued to the client making the request.
+    // a public app is named, not proven: whoever holds its token may revoke it, as the app may
+    const identified = app.appType === 'public' ? { clientAuthentication: 'none' } : undefined;
     if (claims.client_id !== app.clientId) {
-      this.d.audit.record({ time: this.d.clock.now(), type: 'token.revoke-refused', actor: `client:${app.clientId}`, clientId: app.clientId, reason: 'oauth.unauthorized-client' });
+      this.d.audit.record({ time: this.d.clock.now(), type: 'token.revoke-refused', actor: `client:${app.clientId}`, clientId: app.clientId, reason: 'oauth.unauthorized-client', ...(identified ? { data: identified } : {}) });
       throw new PortcullisError('oauth.unauthorized-client', 'the token was not issued to this client');
     }
     try {
-      await this.revokeClaims(claims, `client:${app.clientId}`);
+      await this.revokeClaims(claims, `client:${app.clientId}`, identified);
     } catch (e) {
       // stored but not confirmed in force (change.not-in-force): its event is stored before that answer too
       await this.d.audit.flush().catch(() => undefined);
@@ -159,14 +163,15 @@ export class TokenService {
   }
 
   /**
-   * Revokes a token of ours by its claims (admin API and RFC 7009 share this). False when
-   * there was nothing to revoke: the token is past exp + leeway, refused everywhere anyway.
+   * Revokes a token of ours by its claims (admin API and RFC 7009 share this); `data` is added
+   * to its audit event. False when there was nothing to revoke: the token is past exp + leeway,
+   * refused everywhere anyway.
    */
-  async revokeClaims(claims: AccessTokenClaims, actor: string): Promise<boolean> {
+  async revokeClaims(claims: AccessTokenClaims, actor: string, data?: Record<string, string>): Promise<boolean> {
     const expiresAt = claims.exp * 1000;
     if (expiresAt + (this.d.leewayMs ?? 0) <= this.d.clock.now()) return false;
     await this.d.revokedTokens.revokeToken({ jti: claims.jti, clientId: claims.client_id, expiresAt, revokedAt: this.d.clock.now() });
-    this.d.audit.record({ time: this.d.clock.now(), type: 'token.revoked', actor, clientId: claims.client_id, data: { jti: claims.jti } });
+    this.d.audit.record({ time: this.d.clock.now(), type: 'token.revoked', actor, clientId: claims.client_id, data: { jti: claims.jti, ...data } });
     await this.d.events.emit({ type: 'token.revoked', jti: claims.jti, clientId: claims.client_id, expiresAt });
     return true;
   }
