@@ -84,7 +84,7 @@ export function buildIdentityPlane(d: IdentityPlaneDeps): FastifyInstance {
 
   const base = d.issuer.replace(/\/$/, '');
   const endpointRequest = (req: FastifyRequest, path: string): EndpointRequest => {
-    const params = typeof req.body === 'string' ? parseForm(req.body) : parseForm('');
+    const params = parseForm(typeof req.body === 'string' ? req.body : '', { oneTarget: path === '/oauth2/token' });
     const socket = req.raw.socket;
     return {
       authorization: req.headers.authorization,

@@ -24,6 +24,9 @@ export interface IssueContext {
   accessTokenTtlMs: number;
 }
 
+/** The `error_description` end of a request for a token for several resources (RFC 8707 §2 lets `resource` repeat). */
+export const ONE_RESOURCE = 'one resource per token is supported; ask for a token for each resource';
+
 const SCOPE_LIST = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
 
 /** Resolves the granted scopes: all requested must be allowed; none requested → all allowed. */
@@ -36,13 +39,20 @@ export function grantScopes(app: AppRecord, requested: string | undefined): stri
   return asked;
 }
 
-/** Resolves the audience from `resource` (RFC 8707) or `audience`; none → every registered audience. */
+/**
+ * Resolves the audience from `resource` (RFC 8707) or `audience`; none → every registered
+ * audience. Both given must name the same resource: a token is issued for one (a token for
+ * several would carry the scopes granted for each to the others).
+ * @example grantAudience(app, ['orders-api']) // ['orders-api']
+ */
 export function grantAudience(app: AppRecord, resources: string[]): string[] {
   if (resources.length === 0) return app.audiences;
   const denied = resources.filter((r) => !app.audiences.includes(r));
   // RFC 8707 §2: "invalid_target: The requested resource is invalid, missing, unknown, or malformed."
   if (denied.length) throw new PortcullisError('oauth.invalid-target', `audience not allowed for this app: ${denied.join(' ')}`);
-  return [...new Set(resources)];
+  const asked = [...new Set(resources)];
+  if (asked.length > 1) throw new PortcullisError('oauth.invalid-target', `resource and audience name different resources: ${ONE_RESOURCE}`);
+  return asked;
 }
 
 /**

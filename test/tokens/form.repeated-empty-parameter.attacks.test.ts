@@ -27,7 +27,6 @@ async function raw(path: string, body: string) {
 
 for (const [path, body] of [
   ['/oauth2/token', 'grant_type=client_credentials&scope=&scope=write'],
-  ['/oauth2/token', 'grant_type=client_credentials&resource=&resource=payroll-api'],
   ['/oauth2/token', 'grant_type=&grant_type=client_credentials'],
   ['/oauth2/revoke', 'token=&token=abc'],
   ['/oauth2/introspect', 'token=&token=abc'],
@@ -39,6 +38,13 @@ for (const [path, body] of [
     assert.match(r.body.error_description ?? '', /included more than once/);
   });
 }
+
+test('attack: /oauth2/token with resource repeated after an empty value → 400 invalid_target (one resource per token)', async () => {
+  const r = await raw('/oauth2/token', 'grant_type=client_credentials&resource=&resource=payroll-api');
+  assert.equal(r.status, 400, JSON.stringify(r.body));
+  assert.equal(r.body.error, 'invalid_target');
+  assert.match(r.body.error_description ?? '', /included more than once/);
+});
 
 test('a parameter sent once without a value is still taken as omitted (RFC 6749 §3.1)', async () => {
   const r = await raw('/oauth2/token', 'grant_type=client_credentials&scope=');
