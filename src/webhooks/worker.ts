@@ -25,6 +25,14 @@
  * so a receiver whose name server never answers holds one thread of libuv's pool, not one
  * per attempt.
  *
+ * Giving up: a delivery `failed` after its last attempt (or claimed past it, `lease-lapsed`, or
+ * whose stored URL does not open) is audited as `webhook.delivery-abandoned` (the webhook and
+ * delivery ids, the event type, the attempts, the last error code and the URL's origin, never
+ * the URL nor anything the receiver sent) and counted in `stats.abandoned` (/metrics). Only the
+ * worker whose write of `failed` applied records it (the write is conditional on its claim),
+ * so a delivery two nodes raced over is recorded once. One ended because its subscription is
+ * gone is not: the removal is audited, and no subscriber is left to miss it.
+ *
  * Plain http: unless `allowInsecureHttp`, a subscription whose URL is `http:` to anything
  * but a loopback IP literal (plain-http.ts; stored before that rule, or while it was
  * allowed) is neither signed nor sent: the attempt fails with `insecure-url` and backs
@@ -73,7 +81,7 @@ export interface DeliveryWorkerOptions {
   allowPrivateTargets?: boolean;
   /** Deliver to plain `http:` URLs other than loopback IP literals (config `webhooks.allowInsecureHttp`; default false). */
   allowInsecureHttp?: boolean;
-  /** Where refused destinations are audited (`webhook.target-forbidden`). */
+  /** Where refused destinations (`webhook.target-forbidden`) and deliveries given up (`webhook.delivery-abandoned`) are audited. */
   audit?: AuditSink;
   /** The resolver the connect-time address check asks (default `dns.lookup`; a stub in tests). */
   resolve?: ResolveAll;
@@ -81,6 +89,15 @@ export interface DeliveryWorkerOptions {
 }
 
 const MAX_ERROR = 200;
+
+/** A last error the audit may carry: a status (`HTTP 500`) or a code (`timeout`, `ECONNREFUSED`); anything else (an error's message) is `error`. */
+const ERROR_CODE = /^(?:HTTP \d{3}|[A-Za-z][A-Za-z0-9_.-]{0,63})$/;
+
+/** What a worker has done since it started, read at scrape time (/metrics). */
+export interface DeliveryWorkerStats {
+  /** Deliveries this worker gave up (`failed` after the last attempt), each counted by one worker only. */
+  abandoned: number;
+}
 
 /** How much longer than the attempt timeout a lease must be: the subscription read, signing and recording the outcome. */
 export const LEASE_MARGIN_MS = 5000;
@@ -100,6 +117,8 @@ export class DeliveryWorker {
   private readonly inFlight = new Map<Promise<void>, string>();
   /** Refused destinations per webhook, audited at most once a window each. */
   private readonly refusals: CountedEvents<string, AddressClass> | undefined;
+  private readonly audit: AuditSink | undefined;
+  readonly stats: DeliveryWorkerStats = { abandoned: 0 };
 
   constructor(
     private readonly store: WebhookStore,
@@ -127,7 +146,7 @@ export class DeliveryWorker {
     // one hanging name server holds one pool thread, not one per attempt under way to it
     const resolve = sharedLookups(opts.resolve ?? dnsLookup);
     this.dispatcher = new Agent({ connect: { lookup: this.o.allowPrivateTargets ? noMetadataLookupWith(resolve) : publicOnlyLookupWith(resolve) } });
-    const audit = opts.audit;
+    const audit = (this.audit = opts.audit);
     this.refusals =
       audit &&
       new CountedEvents((webhookId, r, now) =>
@@ -271,8 +290,27 @@ export class DeliveryWorker {
       at,
     });
     if (!recorded) this.logger.warn({ delivery: d.id }, 'webhook delivery lease lapsed before the attempt was recorded');
-    else if (!ok && !removed) this.logger.info({ delivery: d.id, attempt, error }, final ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
+    else if (!ok && !removed) {
+      this.logger.info({ delivery: d.id, attempt, error }, final ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
+      if (final) this.abandoned(d, hook, error, at);
+    }
     return ok && recorded;
+  }
+
+  /** Records a delivery given up; called only by the worker whose write of `failed` applied. */
+  private abandoned(d: DeliveryRecord, hook: WebhookRecord | undefined, error: string | null, at: number): void {
+    this.stats.abandoned++;
+    // the origin only: a receiver's credential is often in the URL's path or query (sealed-urls.ts)
+    const origin = hook && URL.canParse(hook.url) ? new URL(hook.url).origin : null;
+    const lastError = error !== null && ERROR_CODE.test(error) ? error : 'error';
+    this.audit?.record({
+      time: at,
+      type: 'webhook.delivery-abandoned',
+      actor: 'system',
+      clientId: null,
+      reason: 'webhook.delivery-abandoned',
+      data: { webhookId: d.webhookId, deliveryId: d.id, event: d.eventType, attempts: d.attempts, lastError, origin },
+    });
   }
 
   /** One POST of the delivery's payload to the subscription's URL; `error` null when the receiver answered 2xx. */

@@ -7,6 +7,7 @@ import { DeliveryWorker } from '../../src/webhooks/worker.js';
 import { createTempPostgresDatabase, serviceTest } from '../support/services.js';
 import { newMasterKey, openDeps, startReceiver } from './helpers.js';
 import { sealedWebhookStore } from '../../src/webhooks/sealed-urls.js';
+import { MemoryAuditSink } from '../../src/audit/sink.js';
 
 await serviceTest('postgres', 'webhooks on PostgreSQL: two workers on two connections racing over 40 due deliveries send each exactly once', async () => {
   const db = await createTempPostgresDatabase();
@@ -32,6 +33,39 @@ await serviceTest('postgres', 'webhooks on PostgreSQL: two workers on two connec
     assert.equal(log.length, 40);
     assert.ok(log.every((d) => d.status === 'delivered' && d.attempts === 1));
     assert.equal(attempted, 40);
+  } finally {
+    await rx.close();
+    await storeB.close();
+    await a.store.close();
+    await db.drop();
+  }
+});
+
+await serviceTest('postgres', 'webhooks on PostgreSQL: two workers racing over 20 deliveries to a receiver that always answers 500 give each up once: one webhook.delivery-abandoned per delivery across both nodes', async () => {
+  const db = await createTempPostgresDatabase();
+  const rx = await startReceiver('/in', Array(200).fill(500));
+  const clock = new FrozenClock(Date.now());
+  const a = await openDeps(db.url, newMasterKey(), clock);
+  const storeB = await openDurableStore(db.url);
+  try {
+    const hook = await a.webhooks.subscribe({ url: rx.url, events: ['*'] }, 'admin');
+    for (let i = 0; i < 20; i++) await a.webhooks.enqueue('token.revoked', { time: clock.now(), type: 'token.revoked', actor: 'admin', clientId: `c${i}`, data: { jti: `j${i}` } });
+    const opts = { batch: 7, jitter: 0, baseDelayMs: 1000, maxAttempts: 2, allowPrivateTargets: true };
+    const auditA = new MemoryAuditSink();
+    const auditB = new MemoryAuditSink();
+    const w1 = new DeliveryWorker(a.hooks, a.signer, clock, silentLogger, { ...opts, owner: 'node-1', audit: auditA });
+    const w2 = new DeliveryWorker(sealedWebhookStore(storeB, a.envelope), a.signer, clock, silentLogger, { ...opts, owner: 'node-2', audit: auditB });
+    for (let round = 0; round < 20; round++) {
+      await Promise.all([w1.runOnce(), w2.runOnce()]);
+      clock.advance(5000);
+    }
+    assert.equal(rx.received.length, 40, 'each delivery sent maxAttempts times');
+    const log = await a.webhooks.deliveries(hook.id, { limit: 100 });
+    assert.ok(log.every((d) => d.status === 'failed' && d.attempts === 2));
+    const given = [...auditA.events, ...auditB.events].filter((e) => e.type === 'webhook.delivery-abandoned');
+    assert.deepEqual(given.map((e) => e.data!.deliveryId).sort(), log.map((d) => d.id).sort());
+    assert.ok(given.every((e) => e.data!.lastError === 'HTTP 500' && e.data!.attempts === 2));
+    assert.equal(w1.stats.abandoned + w2.stats.abandoned, 20);
   } finally {
     await rx.close();
     await storeB.close();
