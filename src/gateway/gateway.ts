@@ -360,9 +360,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const hop = h.connectionNamed;
       const xff = hop?.has('x-forwarded-for') ? undefined : h.xForwardedFor;
       const xfp = hop?.has('x-forwarded-proto') ? undefined : h.xForwardedProto;
-      const xfh = hop?.has('x-forwarded-host') ? undefined : h.xForwardedHost;
       out.push('x-forwarded-for', xff === undefined ? ip : xff + ', ' + ip, 'x-forwarded-proto', xfp === undefined ? proto : xfp + ', ' + proto);
-      if (h.host !== undefined) out.push('x-forwarded-host', xfh === undefined ? h.host : xfh + ', ' + h.host);
+      // the host is the one routed on, alone: a proxy that appends to what its client sent
+      // leaves the client's host first, where Express's req.hostname and others read it
+      if (h.host !== undefined) out.push('x-forwarded-host', h.host);
       if (h.forwarded !== undefined && !hop?.has('forwarded')) out.push('forwarded', h.forwarded);
       if (h.proxyStated !== undefined) out.push(...h.proxyStated);
     } else {

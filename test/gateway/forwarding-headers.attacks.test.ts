@@ -108,12 +108,38 @@ describe('forwarding headers from a trusted proxy (gateway.trustedProxies)', () 
     await upstream.close();
   });
 
-  it("keeps the proxy's values first and appends the gateway's; Forwarded is passed on", async () => {
+  it("keeps the proxy's X-Forwarded-Proto/-For first and appends the gateway's; Forwarded is passed on", async () => {
     const h = await through(gw, upstream, SPOOF);
     assert.equal(h['x-forwarded-proto'], 'https, http');
-    assert.equal(h['x-forwarded-host'], 'evil.example, api.example');
+    assert.equal(h['x-forwarded-host'], 'api.example');
     assert.equal(h['x-forwarded-for'], '10.0.0.1, 127.0.0.1');
     assert.equal(h['forwarded'], 'for=10.0.0.1;proto=https;host=evil.example');
+  });
+
+  it("attack: a client's X-Forwarded-Host that the trusted proxy appended to (evil, proxy's) reaches the upstream only as the Host the gateway routed on", async () => {
+    // Express's req.hostname (trust proxy) and others read the first value: the client's
+    for (const xfh of ['evil.example, api.example', 'evil.example,api.example', 'api.example, evil.example']) {
+      const h = await through(gw, upstream, `X-Forwarded-Host: ${xfh}\r\n`);
+      assert.equal(h['x-forwarded-host'], 'api.example', xfh);
+    }
+    const h = await through(gw, upstream, 'X-Forwarded-Host: evil.example\r\nX-Forwarded-Host: api.example\r\n');
+    assert.equal(h['x-forwarded-host'], 'api.example');
+  });
+
+  it("attack: a route chosen for one host is not served upstream as the client's forged host", async () => {
+    const other = await startUpstream();
+    const g = await startGateway(
+      [route({ name: 'api', match: { host: 'api.example', pathPrefix: '/' }, upstream: other.url }), route({ name: 'admin', match: { host: 'admin.example', pathPrefix: '/' }, upstream: upstream.url })],
+      { gateway: { trustedProxies: ['127.0.0.1'] } },
+    );
+    try {
+      const raw = await rawRequest(g.port, 'GET /x HTTP/1.1\r\nHost: api.example\r\nX-Forwarded-Host: admin.example, api.example\r\nConnection: close\r\n\r\n');
+      assert.match(raw, /^HTTP\/1\.1 200 /, raw);
+      assert.equal(other.seen.at(-1)!.headers['x-forwarded-host'], 'api.example');
+    } finally {
+      await g.close();
+      await other.close();
+    }
   });
 
   it("keeps the proxy's client-IP headers", async () => {
