@@ -339,7 +339,8 @@ export class CertificateAuthority {
       // routed by the issuer hashes of the first CertID (RFC 6960 §4.1.1); a CertID of another issuer
       // makes it unauthorized there: §4.2.2 "The response MUST include a SingleResponse for each
       // certificate in the request", under one signature, which §2.2 says "MUST belong to ... the CA
-      // who issued the certificate in question"
+      // who issued the certificate in question". An intermediate re-certified with the same subject and
+      // key matches both records' responders: the first answers for the certificates of both (ocsp.ts)
       let first;
       try {
         first = parseOcspRequest(der).certIds[0];

@@ -31,7 +31,7 @@ import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, CRLReason, Certificate } from '@peculiar/asn1-x509';
 import type { Clock } from '../core/clock.js';
 import { bufferOf, bytesEqual, extensionOf, keyIdentifier, preEncoded, serialize } from './certificate.js';
-import { toHex } from './parse.js';
+import { parseCertificate, toHex } from './parse.js';
 import type { CaSigner } from './signer.js';
 import { REVOCATION_REASONS, type CertificateStore } from './store.js';
 
@@ -179,6 +179,8 @@ export class OcspResponder {
   private readonly responderId: ResponderID;
   private readonly signatureAlgorithm: AlgorithmIdentifier;
   private readonly certs: Certificate[];
+  /** Whether a CA record (by id) is this CA re-certified: the same subject and key. CA records never change. */
+  private readonly sameIssuer = new Map<string, boolean>();
 
   constructor(
     private readonly store: CertificateStore,
@@ -205,6 +207,26 @@ export class OcspResponder {
     const n = this.nameHashes.get(id.hashOid);
     const k = this.keyHashes.get(id.hashOid);
     return n !== undefined && k !== undefined && bytesEqual(n, id.issuerNameHash) && bytesEqual(k, id.issuerKeyHash);
+  }
+
+  /**
+   * Whether the CA record `issuerId` is this CA: this one, or its subject and key certified
+   * again and imported as another record. CertIDs name an issuer by the hashes of its name and
+   * key only (RFC 6960 §4.1.1), so a request for a certificate of either record is routed to
+   * whichever responder comes first, and this key signed it either way: answered `unknown`, a
+   * revoked certificate of the other record would not read revoked.
+   */
+  private async isSameIssuer(issuerId: string): Promise<boolean> {
+    if (issuerId === this.ca.id) return true;
+    let same = this.sameIssuer.get(issuerId);
+    if (same === undefined) {
+      const rec = await this.store.getCa(issuerId);
+      if (rec === undefined) return false;
+      const c = parseCertificate(rec.certDer);
+      same = bytesEqual(c.subject, this.ca.subject) && bytesEqual(c.publicKeyBits, this.ca.publicKeyBits);
+      this.sameIssuer.set(issuerId, same);
+    }
+    return same;
   }
 
   /** Drops cached answers for a serial (call after it is revoked). */
@@ -281,7 +303,7 @@ export class OcspResponder {
     for (const id of info.certIds) {
       const rec = await this.store.getCertificate(id.serial);
       let certStatus: CertStatus;
-      if (!rec || rec.issuerId !== this.ca.id) {
+      if (!rec || !(await this.isSameIssuer(rec.issuerId))) {
         certStatus = new CertStatus({ unknown: null });
         allKnown = false;
       } else if (rec.status === 'revoked') {

@@ -2,7 +2,8 @@
  * After an intermediate rotation (`ca import --role intermediate`), the certificates of
  * the previous intermediate stay valid until they expire, so their revocation must stay
  * visible: the node keeps serving the previous intermediate's CRL and answering OCSP for
- * it (routed by issuer hashes), checked with openssl.
+ * it (routed by issuer hashes), checked with openssl. An intermediate re-certified with the
+ * same subject and key is one issuer to OCSP: either record's revoked leaves read revoked.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -159,4 +160,60 @@ test('OCSP after a rotation: several CertIDs of one intermediate (either) are an
     assert.match(out, /Responder Error: unauthorized \(6\)/);
   }
   assert.notEqual(int1.id, int2.id);
+});
+
+test('OCSP after the same intermediate key is re-certified (same subject) and imported as a new CA record: a revoked leaf of either record reads revoked, on a node loaded before the re-import and on one started after, though the CertIDs of both match either record', async () => {
+  const dir = tmp();
+  const f = (n: string) => join(dir, n);
+  const run = (args: string[]) => assert.equal(openssl(args).status, 0, args.join(' '));
+  writeFiles(dir, { 'int.ext': 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' });
+  run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:secp384r1', '-out', f('root.key')]);
+  run(['req', '-x509', '-new', '-key', f('root.key'), '-sha384', '-days', '3650', '-subj', '/CN=Recertified Root', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash', '-out', f('root.pem')]);
+  run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', f('int.key')]);
+  run(['req', '-new', '-key', f('int.key'), '-subj', '/CN=Issuing', '-out', f('int.csr')]);
+  // the same key and subject certified twice (a renewal of the intermediate's certificate): two serials, two validities
+  run(['x509', '-req', '-in', f('int.csr'), '-CA', f('root.pem'), '-CAkey', f('root.key'), '-CAcreateserial', '-days', '365', '-sha384', '-extfile', f('int.ext'), '-out', f('int1.pem')]);
+  run(['x509', '-req', '-in', f('int.csr'), '-CA', f('root.pem'), '-CAkey', f('root.key'), '-CAcreateserial', '-days', '730', '-sha384', '-extfile', f('int.ext'), '-out', f('int2.pem')]);
+  const kind = fileSignerKind(testSecretBox());
+  const store = new MemoryCertificateStore();
+  const clock = new FrozenClock(Date.now());
+  const mk = () => new CertificateAuthority({ store, signers: new SignerRegistry([kind]), clock, urlBase: 'https://id.example', trustDomain: 'example.org', serverLifetimeMs: 864e5, clientLifetimeMs: 864e5, crlLifetimeMs: 864e5, ocspLifetimeMs: 36e5 });
+  const key = readFileSync(f('int.key'), 'utf8');
+  await importCa({ store, signerKind: kind, clock, role: 'root', certPem: readFileSync(f('root.pem'), 'utf8') });
+  const int1 = await importCa({ store, signerKind: kind, clock, role: 'intermediate', certPem: readFileSync(f('int1.pem'), 'utf8'), keyPem: key });
+  const before = mk();
+  await before.load();
+  const old = await before.issue({ profile: 'client', clientId: 'app1' });
+  const oldKept = await before.issue({ profile: 'client', clientId: 'app1' });
+  clock.advance(1000);
+  const int2 = await importCa({ store, signerKind: kind, clock, role: 'intermediate', certPem: readFileSync(f('int2.pem'), 'utf8'), keyPem: key });
+  assert.notEqual(int1.id, int2.id, 'the re-certified intermediate is a second CA record');
+  await before.load(); // the running node picks up the new active intermediate
+  const after = mk();
+  await after.load();
+  const fresh = await after.issue({ profile: 'client', clientId: 'app1' });
+  const freshKept = await after.issue({ profile: 'client', clientId: 'app1' });
+  assert.equal((await store.getCertificate(fresh.serial))?.issuerId, int2.id);
+  await after.revoke(old.serial, 'keyCompromise');
+  await after.revoke(fresh.serial, 'superseded');
+  await before.applyRevoked(old.serial, int1.id);
+  await before.applyRevoked(fresh.serial, int2.id);
+  writeFiles(dir, { 'old.pem': old.certPem, 'oldKept.pem': oldKept.certPem, 'fresh.pem': fresh.certPem, 'freshKept.pem': freshKept.certPem });
+
+  for (const [node, pki] of [['before', before], ['after', after]] as const) {
+    for (const [issuer, leaf, status] of [
+      ['int1.pem', 'old.pem', 'revoked[\\s\\S]*Reason: keyCompromise'],
+      ['int1.pem', 'oldKept.pem', 'good'],
+      ['int2.pem', 'fresh.pem', 'revoked[\\s\\S]*Reason: superseded'],
+      ['int2.pem', 'freshKept.pem', 'good'],
+    ] as const) {
+      const args = ['-issuer', f(issuer), '-cert', f(leaf)];
+      assert.equal(openssl(['ocsp', ...args, '-no_nonce', '-reqout', f('req.der')]).status, 0);
+      const res = await pki.ocspRespond(new Uint8Array(readFileSync(f('req.der'))));
+      writeFiles(dir, { 'resp.der': res });
+      const out = openssl(['ocsp', '-no_nonce', '-respin', f('resp.der'), '-CAfile', f('root.pem'), ...args]).out;
+      assert.match(out, /Response verify OK/, `${node} ${leaf}: ${out}`);
+      assert.match(out, new RegExp(`${leaf.replace('.', '\\.')}: ${status}`), `${node} ${leaf}: ${out}`);
+    }
+  }
 });
