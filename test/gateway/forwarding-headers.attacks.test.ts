@@ -2,13 +2,14 @@
  * X-Forwarded-For/-Proto/-Host and Forwarded (RFC 7239) tell the upstream who the client
  * is and what it addressed; Express, Django and Rails read the first value. By default
  * the gateway states them itself (the client's values are replaced, Forwarded removed);
- * only a peer listed in `gateway.trustedProxies` has its values kept, with the gateway's
- * appended.
+ * only a peer listed in `gateway.trustedProxies` has its X-Forwarded-For kept, with the
+ * gateway's appended, and its scheme believed. The host and scheme reach the upstream as
+ * one value each, the ones the gateway routed on and decided.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { configSchema } from '../../src/core/config/schema.js';
-import { rawRequest, route, startGateway, startUpstream, type TestGateway, type Upstream } from './helpers.js';
+import { codeOf, rawRequest, route, startGateway, startUpstream, type TestGateway, type Upstream } from './helpers.js';
 
 /**
  * Single-address client-IP headers of CDNs and proxies. Upstream frameworks read them
@@ -108,12 +109,46 @@ describe('forwarding headers from a trusted proxy (gateway.trustedProxies)', () 
     await upstream.close();
   });
 
-  it("keeps the proxy's X-Forwarded-Proto/-For first and appends the gateway's; Forwarded is passed on", async () => {
+  it("keeps the proxy's X-Forwarded-For first and appends the gateway's; the proxy's scheme is passed on alone; Forwarded is passed on", async () => {
     const h = await through(gw, upstream, SPOOF);
-    assert.equal(h['x-forwarded-proto'], 'https, http');
+    assert.equal(h['x-forwarded-proto'], 'https');
     assert.equal(h['x-forwarded-host'], 'api.example');
     assert.equal(h['x-forwarded-for'], '10.0.0.1, 127.0.0.1');
     assert.equal(h['forwarded'], 'for=10.0.0.1;proto=https;host=evil.example');
+  });
+
+  it("attack: a client's X-Forwarded-Proto that the trusted proxy appended to (https, http) reaches the upstream only as the proxy's scheme", async () => {
+    // Express's req.protocol (trust proxy) and others read the first value: the client's
+    for (const [xfp, want] of [
+      ['https, http', 'http'],
+      ['https,http', 'http'],
+      ['http, https', 'https'],
+      ['https, HTTP', 'http'],
+    ] as const) {
+      const h = await through(gw, upstream, `X-Forwarded-Proto: ${xfp}\r\n`);
+      assert.equal(h['x-forwarded-proto'], want, xfp);
+    }
+    const h = await through(gw, upstream, 'X-Forwarded-Proto: https\r\nX-Forwarded-Proto: http\r\n');
+    assert.equal(h['x-forwarded-proto'], 'http');
+  });
+
+  it('attack: an X-Forwarded-Proto from a trusted proxy listing anything but http or https is refused with 400 request.malformed', async () => {
+    for (const xfp of ['ftp', 'https, ftp', 'javascript, http', 'https, ', ', http', 'https;x', 'https http', 'wss']) {
+      const before = upstream.seen.length;
+      const raw = await rawRequest(gw.port, `GET /x HTTP/1.1\r\nHost: api.example\r\nX-Forwarded-Proto: ${xfp}\r\nConnection: close\r\n\r\n`);
+      assert.match(raw, /^HTTP\/1\.1 400 /, xfp);
+      assert.equal(codeOf(raw), 'request.malformed', xfp);
+      assert.equal(upstream.seen.length, before, xfp);
+    }
+  });
+
+  it("an X-Forwarded-Proto from a peer that is not a trusted proxy is replaced by the gateway's own scheme, never refused", async () => {
+    const raw = await rawRequest(gw.port, 'GET /x HTTP/1.1\r\nHost: api.example\r\nX-Forwarded-Proto: https, ftp\r\nForwarded: host=evil.example;proto=\r\nConnection: close\r\n\r\n', 2000, '127.0.0.2');
+    assert.match(raw, /^HTTP\/1\.1 200 /, raw);
+    const h = upstream.seen.at(-1)!.headers;
+    assert.equal(h['x-forwarded-proto'], 'http');
+    assert.equal(h['x-forwarded-for'], '127.0.0.2');
+    assert.equal(h['forwarded'], undefined);
   });
 
   it("attack: a client's X-Forwarded-Host that the trusted proxy appended to (evil, proxy's) reaches the upstream only as the Host the gateway routed on", async () => {
