@@ -25,7 +25,7 @@ import { bodyArriving, expectContinue, readBody, sendContinue } from './body.js'
 import type { GatewayGate } from './gate.js';
 import { runSteps, type PolicyStep, type RequestContext } from './context.js';
 import { rawErrorResponse, writeError } from './errors.js';
-import { forwardedScheme } from './forwarded.js';
+import { forwardedField, proxyForwarding, type ProxyForwarding } from './forwarded.js';
 import { scanRequestHeaders } from './headers.js';
 import { createGatewayMetrics, type RouteMetrics } from './metrics.js';
 import { forward } from './proxy.js';
@@ -118,8 +118,8 @@ function auditedPath(path: string): { path: string; pathLength?: number } {
 interface GatewayContext extends RequestContext {
   /** Whether the request still holds its route's upstream (released once, when it ends: `release`). */
   held: boolean;
-  /** The scheme a trusted proxy stated (forwarded.ts), checked on arrival; undefined when it stated none. */
-  proxyScheme: string | undefined;
+  /** What a trusted proxy stated in X-Forwarded-Proto and Forwarded (forwarded.ts), checked on arrival; undefined when it sent neither. */
+  proxyForwarding: ProxyForwarding | undefined;
 }
 
 /** The request has ended: its route's upstream may close, if a reload retired it. */
@@ -364,9 +364,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const xff = hop?.has('x-forwarded-for') ? undefined : h.xForwardedFor;
       // the scheme and the host, alone: a proxy that appends to what its client sent leaves
       // the client's value first, where Express's req.protocol and req.hostname read it
-      out.push('x-forwarded-for', xff === undefined ? ip : xff + ', ' + ip, 'x-forwarded-proto', ctx.proxyScheme ?? proto);
+      const stated = ctx.proxyForwarding;
+      const scheme = stated?.scheme ?? proto;
+      out.push('x-forwarded-for', xff === undefined ? ip : xff + ', ' + ip, 'x-forwarded-proto', scheme);
       if (h.host !== undefined) out.push('x-forwarded-host', h.host);
-      if (h.forwarded !== undefined && !hop?.has('forwarded')) out.push('forwarded', h.forwarded);
+      // the hop list goes on; the host and scheme only in the gateway's own element, as above
+      if (stated?.elements !== undefined) out.push('forwarded', forwardedField(stated.elements, ip, h.host, scheme));
       if (h.proxyStated !== undefined) out.push(...h.proxyStated);
     } else {
       out.push('x-forwarded-for', ip, 'x-forwarded-proto', proto);
@@ -456,10 +459,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const method = req.method ?? 'GET';
       const route = table.match(headers.host, method, target.matchPath);
       if (route === undefined) throw new PortcullisError('route.not-found', 'no route matches this request');
-      ctx = { req, res, route, method, path: target.path, matchPath: target.matchPath, query: target.query, headers, start, trustedPeer: trustsPeer(trustedProxies, req.socket.remoteAddress), token: undefined, body: undefined, respond: undefined, signature: undefined, held: true, proxyScheme: undefined };
+      ctx = { req, res, route, method, path: target.path, matchPath: target.matchPath, query: target.query, headers, start, trustedPeer: trustsPeer(trustedProxies, req.socket.remoteAddress), token: undefined, body: undefined, respond: undefined, signature: undefined, held: true, proxyForwarding: undefined };
       route.upstream.hold();
-      // (a field the proxy named in Connection was for its hop only: not believed, not checked)
-      if (ctx.trustedPeer && headers.xForwardedProto !== undefined && !headers.connectionNamed?.has('x-forwarded-proto')) ctx.proxyScheme = forwardedScheme(headers.xForwardedProto);
+      if (ctx.trustedPeer && (headers.xForwardedProto !== undefined || headers.forwarded !== undefined)) ctx.proxyForwarding = proxyForwarding(headers);
       if (headers.connectionNamed !== undefined) checkConnectionNamed(headers.connectionNamed, route, undefined);
       if (headers.contentLength !== undefined) {
         const n = Number(headers.contentLength);

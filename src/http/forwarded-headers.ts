@@ -10,7 +10,7 @@
  * last value (`lastForwardedValues`, once every value is checked).
  */
 import type { IncomingMessage } from 'node:http';
-import { PortcullisError } from '../core/errors.js';
+import { parseForwarded } from '../gateway/forwarded.js';
 import { proxyList, trustsPeer } from '../gateway/trusted-proxies.js';
 
 const isForwarding = (name: string): boolean => name === 'forwarded' || name.startsWith('x-forwarded-');
@@ -65,74 +65,6 @@ function lastValueOnly(req: IncomingMessage, name: string): void {
     }
   }
   req.rawHeaders = raw;
-}
-
-const TCHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
-
-function malformedForwarded(why: string): PortcullisError {
-  return new PortcullisError('request.malformed', `invalid Forwarded header: ${why}`);
-}
-
-/**
- * The elements of an RFC 7239 Forwarded field, each a map of its parameters (names in lower
- * case, quoted values unquoted); throws `request.malformed` for anything else: a pair without
- * `=`, a name that is no token, a value that is neither token nor quoted-string, a parameter
- * twice in one element (§4). OWS is allowed around the commas only.
- *
- * @example parseForwarded('for=192.0.2.60;proto=http, for="[2001:db8::1]:4711"')
- * // [Map { 'for' => '192.0.2.60', 'proto' => 'http' }, Map { 'for' => '[2001:db8::1]:4711' }]
- */
-export function parseForwarded(field: string): Array<Map<string, string>> {
-  const elements: Array<Map<string, string>> = [];
-  let el = new Map<string, string>();
-  let i = 0;
-  const n = field.length;
-  const ows = () => {
-    while (i < n && (field[i] === ' ' || field[i] === '\t')) i++;
-  };
-  ows();
-  while (i <= n) {
-    if (i === n || field[i] === ',') {
-      elements.push(el);
-      el = new Map();
-      if (i === n) break;
-      i++;
-      ows();
-      continue;
-    }
-    if (field[i] === ';') {
-      i++;
-      continue;
-    }
-    const start = i;
-    while (i < n && TCHAR.test(field[i]!)) i++;
-    const name = field.slice(start, i).toLowerCase();
-    if (name === '' || field[i] !== '=') throw malformedForwarded('a parameter is not name=value');
-    i++;
-    let value = '';
-    if (field[i] === '"') {
-      i++;
-      for (;;) {
-        if (i >= n) throw malformedForwarded('an unterminated quoted string');
-        const c = field[i++]!;
-        if (c === '"') break;
-        if (c === '\\') {
-          if (i >= n) throw malformedForwarded('an unterminated quoted string');
-          value += field[i++];
-        } else value += c;
-      }
-    } else {
-      const v = i;
-      while (i < n && TCHAR.test(field[i]!)) i++;
-      value = field.slice(v, i);
-      if (value === '') throw malformedForwarded(`${name} has no value`);
-    }
-    if (el.has(name)) throw malformedForwarded(`${name} appears twice in one element`);
-    el.set(name, value);
-    ows();
-    if (i < n && field[i] !== ';' && field[i] !== ',') throw malformedForwarded('a value is followed by something else');
-  }
-  return elements.filter((e) => e.size > 0);
 }
 
 /**

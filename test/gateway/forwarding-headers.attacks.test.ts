@@ -2,9 +2,9 @@
  * X-Forwarded-For/-Proto/-Host and Forwarded (RFC 7239) tell the upstream who the client
  * is and what it addressed; Express, Django and Rails read the first value. By default
  * the gateway states them itself (the client's values are replaced, Forwarded removed);
- * only a peer listed in `gateway.trustedProxies` has its X-Forwarded-For kept, with the
- * gateway's appended, and its scheme believed. The host and scheme reach the upstream as
- * one value each, the ones the gateway routed on and decided.
+ * only a peer listed in `gateway.trustedProxies` has its X-Forwarded-For and Forwarded
+ * `for=` chain kept, with the gateway's appended, and its scheme believed. The host and
+ * scheme reach the upstream as one value each, the ones the gateway routed on and decided.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -109,12 +109,12 @@ describe('forwarding headers from a trusted proxy (gateway.trustedProxies)', () 
     await upstream.close();
   });
 
-  it("keeps the proxy's X-Forwarded-For first and appends the gateway's; the proxy's scheme is passed on alone; Forwarded is passed on", async () => {
+  it("keeps the proxy's X-Forwarded-For and Forwarded for= first and appends the gateway's; the proxy's scheme is passed on alone", async () => {
     const h = await through(gw, upstream, SPOOF);
     assert.equal(h['x-forwarded-proto'], 'https');
     assert.equal(h['x-forwarded-host'], 'api.example');
     assert.equal(h['x-forwarded-for'], '10.0.0.1, 127.0.0.1');
-    assert.equal(h['forwarded'], 'for=10.0.0.1;proto=https;host=evil.example');
+    assert.equal(h['forwarded'], 'for=10.0.0.1, for=127.0.0.1;host=api.example;proto=https');
   });
 
   it("attack: a client's X-Forwarded-Proto that the trusted proxy appended to (https, http) reaches the upstream only as the proxy's scheme", async () => {
@@ -149,6 +149,48 @@ describe('forwarding headers from a trusted proxy (gateway.trustedProxies)', () 
     assert.equal(h['x-forwarded-proto'], 'http');
     assert.equal(h['x-forwarded-for'], '127.0.0.2');
     assert.equal(h['forwarded'], undefined);
+  });
+
+  it("attack: a client's Forwarded host= and proto= that the trusted proxy appended to reach the upstream only as the gateway's host and scheme, the for= chain kept", async () => {
+    // Spring's ForwardedHeaderFilter and others read host= and proto= from the first element: the client's
+    let h = await through(gw, upstream, 'Forwarded: for=10.0.0.1;host=admin.example;proto=https, for=10.9.0.1;proto=http\r\n');
+    assert.equal(h['forwarded'], 'for=10.0.0.1, for=10.9.0.1, for=127.0.0.1;host=api.example;proto=http');
+    assert.equal(h['x-forwarded-proto'], 'http');
+    assert.equal(h['x-forwarded-host'], 'api.example');
+    // on two lines, with quoted values, by= and an element of host= alone
+    h = await through(gw, upstream, 'Forwarded: host="admin.example:443"\r\nForwarded: for="[2001:db8::1]:4711";by=10.9.0.1;proto=https;Host=api.example\r\n');
+    assert.equal(h['forwarded'], 'for="[2001:db8::1]:4711";by=10.9.0.1, for=127.0.0.1;host=api.example;proto=https');
+    assert.equal(h['x-forwarded-proto'], 'https');
+    // X-Forwarded-Proto, when the proxy sent one, decides the scheme of both
+    h = await through(gw, upstream, 'X-Forwarded-Proto: https, http\r\nForwarded: for=10.0.0.1;proto=https\r\n');
+    assert.equal(h['x-forwarded-proto'], 'http');
+    assert.equal(h['forwarded'], 'for=10.0.0.1, for=127.0.0.1;host=api.example;proto=http');
+  });
+
+  it("attack: a route chosen for one host is not served upstream as the client's Forwarded host=", async () => {
+    const other = await startUpstream();
+    const g = await startGateway(
+      [route({ name: 'api', match: { host: 'api.example', pathPrefix: '/' }, upstream: other.url }), route({ name: 'admin', match: { host: 'admin.example', pathPrefix: '/' }, upstream: upstream.url })],
+      { gateway: { trustedProxies: ['127.0.0.1'] } },
+    );
+    try {
+      const raw = await rawRequest(g.port, 'GET /x HTTP/1.1\r\nHost: api.example:8080\r\nForwarded: host=admin.example, for=10.9.0.1;host=api.example\r\nConnection: close\r\n\r\n');
+      assert.match(raw, /^HTTP\/1\.1 200 /, raw);
+      assert.equal(other.seen.at(-1)!.headers['forwarded'], 'for=10.9.0.1, for=127.0.0.1;host="api.example:8080";proto=http');
+    } finally {
+      await g.close();
+      await other.close();
+    }
+  });
+
+  it('attack: a Forwarded field from a trusted proxy that is not RFC 7239 syntax, or whose last proto= is not http or https, is refused with 400 request.malformed', async () => {
+    for (const fwd of ['for', 'for=10.0.0.1;for=10.0.0.2', 'host="admin.example', 'for=10.0.0.1 x', 'proto=ftp', 'for=10.0.0.1, proto=javascript', 'proto=""']) {
+      const before = upstream.seen.length;
+      const raw = await rawRequest(gw.port, `GET /x HTTP/1.1\r\nHost: api.example\r\nForwarded: ${fwd}\r\nConnection: close\r\n\r\n`);
+      assert.match(raw, /^HTTP\/1\.1 400 /, fwd);
+      assert.equal(codeOf(raw), 'request.malformed', fwd);
+      assert.equal(upstream.seen.length, before, fwd);
+    }
   });
 
   it("attack: a client's X-Forwarded-Host that the trusted proxy appended to (evil, proxy's) reaches the upstream only as the Host the gateway routed on", async () => {
