@@ -60,7 +60,8 @@ test('account page: a user adds an authenticator app (recovery codes come with t
 
   page = await browser.request(account);
   assert.match(page.body, /<td>Authenticator app \(TOTP\)<\/td>/);
-  assert.match(page.body, /<td>Recovery codes<\/td>/);
+  // the row names the factor and how many of the fresh set are left
+  assert.match(page.body, /<td>Recovery codes <span id="recovery-codes-left">10 of 10 recovery codes left<\/span><\/td>/);
   // E-mail codes, from the same session (the account had no factor when it signed in, and
   // now has one: adding another needs a second-factor session, so sign in again with TOTP).
   const refused = await submit(browser, page.body, 'factors/enroll', { 'current-password': PASSWORD, factor: 'email', address: 'self@example.test' });
