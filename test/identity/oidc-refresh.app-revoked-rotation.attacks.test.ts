@@ -12,7 +12,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as client from 'openid-client';
-import { registerOidcApp, signIn, startOidcNode } from '../support/oidc-node.js';
+import { registerOidcApp, saveRotatedRefreshToken, signIn, startOidcNode } from '../support/oidc-node.js';
 import { basic, postForm, startTestNode, tempDir, testConfig } from '../support/portcullis.js';
 
 const AUD = 'https://api.example.test';
@@ -33,23 +33,7 @@ test('attack: a refresh racing revoke-tokens stores a rotated refresh token afte
   assert.ok(found, 'the refresh token is live');
   await node.services.apps.revokeTokens(app.clientId, 'test');
   // ... and stores its rotated token (a new iat, the family's iiat) after the watermark.
-  const rotated = new provider.RefreshToken({
-    accountId: found.accountId,
-    acr: found.acr,
-    amr: found.amr,
-    authTime: found.authTime,
-    client: await provider.Client.find(app.clientId),
-    expiresWithSession: found.expiresWithSession,
-    iiat: found.iiat,
-    grantId: found.grantId,
-    gty: found.gty,
-    resource: found.resource,
-    rotations: 1,
-    scope: found.scope,
-    sessionUid: found.sessionUid,
-    sid: found.sid,
-  });
-  const value: string = await rotated.save();
+  const value = await saveRotatedRefreshToken(provider, app.clientId, found);
 
   await assert.rejects(client.refreshTokenGrant(app.config, value, { resource: AUD }), (e: client.ResponseBodyError) => e.error === 'invalid_grant');
   const still = await client.refreshTokenGrant(other.config, kept.tokens.refresh_token!, { resource: AUD });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as client from 'openid-client';
-import { registerOidcApp, signIn, startOidcNode } from '../support/oidc-node.js';
+import { registerOidcApp, saveRotatedRefreshToken, signIn, startOidcNode } from '../support/oidc-node.js';
 
 const AUD = 'https://api.example.test';
 const PASSWORD = 'plum tractor velvet orbit';
@@ -27,23 +27,7 @@ test('attack: a refresh racing the end of its session stores a rotated refresh t
   const [session] = await oidc.listSessions(user.id);
   assert.ok(await oidc.endSession(user.id, session!.id));
   // ... and stores its rotated token after the grant's rows were revoked.
-  const rotated = new provider.RefreshToken({
-    accountId: found.accountId,
-    acr: found.acr,
-    amr: found.amr,
-    authTime: found.authTime,
-    client: await provider.Client.find(app.clientId),
-    expiresWithSession: found.expiresWithSession,
-    iiat: found.iiat,
-    grantId: found.grantId,
-    gty: found.gty,
-    resource: found.resource,
-    rotations: 1,
-    scope: found.scope,
-    sessionUid: found.sessionUid,
-    sid: found.sid,
-  });
-  const value: string = await rotated.save();
+  const value = await saveRotatedRefreshToken(provider, app.clientId, found);
 
   await assert.rejects(client.refreshTokenGrant(app.config, value, { resource: AUD }), (e: client.ResponseBodyError) => e.error === 'invalid_grant');
 });

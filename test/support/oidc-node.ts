@@ -185,3 +185,30 @@ export async function enrolTotp(node: Portcullis, userId: string, nowMs = Date.n
   await f.confirm({ userId }, totpCode(out.secretBase32!, nowMs));
   return out.secretBase32!;
 }
+
+/**
+ * Stores the refresh token a refresh under way would rotate `found` into (oidc-provider's own
+ * fields, `rotations: 1`, the family's `iiat` kept), as if that refresh saved it now: for races
+ * between a refresh and a revocation. Returns the new token's value.
+ *
+ * @example const value = await saveRotatedRefreshToken(provider, app.clientId, await provider.RefreshToken.find(rt));
+ */
+export async function saveRotatedRefreshToken(provider: any, clientId: string, found: any): Promise<string> {
+  const rotated = new provider.RefreshToken({
+    accountId: found.accountId,
+    acr: found.acr,
+    amr: found.amr,
+    authTime: found.authTime,
+    client: await provider.Client.find(clientId),
+    expiresWithSession: found.expiresWithSession,
+    iiat: found.iiat,
+    grantId: found.grantId,
+    gty: found.gty,
+    resource: found.resource,
+    rotations: 1,
+    scope: found.scope,
+    sessionUid: found.sessionUid,
+    sid: found.sid,
+  });
+  return rotated.save();
+}
