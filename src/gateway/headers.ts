@@ -162,12 +162,11 @@ export interface ScannedRequest {
   xForwardedFor: string | undefined;
   /**
    * Field names (lower-case) the Connection header named, removed from `forward` and
-   * `proxyStated`; undefined when none. X-Forwarded-For/-Proto/-Host and Forwarded so named
+   * `proxyStated`; undefined when none. X-Forwarded-For/-Proto and Forwarded so named
    * are still read for this hop, but their received values are not passed on (gateway.ts).
    */
   connectionNamed: ReadonlySet<string> | undefined;
   xForwardedProto: string | undefined;
-  xForwardedHost: string | undefined;
   /** RFC 7239 Forwarded, every line joined. */
   forwarded: string | undefined;
   /** Fields only a proxy in front may state (X-Real-IP, X-Forwarded-Prefix, …), flat `[name, value, …]`, forwarded only from a trusted proxy; undefined when none. */
@@ -221,7 +220,6 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
     xForwardedFor: undefined,
     connectionNamed: undefined,
     xForwardedProto: undefined,
-    xForwardedHost: undefined,
     forwarded: undefined,
     proxyStated: undefined,
     underscore: false,
@@ -270,7 +268,7 @@ export function scanRequestHeaders(raw: string[]): ScannedRequest {
         s.xForwardedProto = appendList(s.xForwardedProto, value);
         break;
       case Kind.XForwardedHost:
-        s.xForwardedHost = appendList(s.xForwardedHost, value);
+        // never passed on: the gateway states the Host it routed on (gateway.ts)
         break;
       case Kind.Forwarded:
         s.forwarded = appendList(s.forwarded, value);
