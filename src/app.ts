@@ -574,7 +574,7 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     };
 
     if (planes.includes('identity')) {
-      const fastify = buildIdentityPlane({ issuer: config.issuer, keys: s.keys, encryptionKeys: s.encryptionKeys, tokens: s.tokens, logger, health, pki: s.pki, pkiRenewal: { findApp: (id) => s.apps.find(id), audit: s.audit, clock: s.clock }, trustedProxies: config.gateway.trustedProxies, ...(serverTls ? { https: serverTls.serverOptions() } : {}) });
+      const fastify = buildIdentityPlane({ issuer: config.issuer, keys: s.keys, encryptionKeys: s.encryptionKeys, tokens: s.tokens, logger, health, pki: s.pki, pkiRenewal: { findApp: (id) => s.apps.find(id), audit: s.audit, clock: s.clock, minIntervalMs: config.pki.renewMinInterval }, trustedProxies: config.gateway.trustedProxies, ...(serverTls ? { https: serverTls.serverOptions() } : {}) });
       registerTransitPlane(fastify, s);
       const { mountOidc } = await import('./http/oidc-mount.js');
       mountOidc(fastify, s.identity.oidc, s.identity.signIn, {

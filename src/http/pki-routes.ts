@@ -8,6 +8,7 @@
  *   GET  /pki/ocsp/<base64 request>        OCSP, GET form (RFC 6960 Appendix A.1)
  *   POST /pki/ocsp                         OCSP, application/ocsp-request
  *   POST /pki/renew                        renewal authenticated by the current certificate over mTLS
+ *                                          (201; 200 with the same certificate for a retry with the same CSR)
  *
  * CRLs and signed OCSP answers to GET are cacheable (RFC 5019 §6.2); OCSP error statuses
  * and renewal answers are not.
@@ -24,6 +25,7 @@ import { OCSP_STATUS, decodeOcspGet, ocspError, ocspResponseStatus, ocspValidity
 import { toPem } from '../pki/pem.js';
 import { jsonBodyParser } from './json-body.js';
 import type { IssuedCertificate } from '../pki/issue.js';
+import type { RenewedCertificate } from '../pki/renew.js';
 
 export interface PkiRoutesOptions {
   pki: CertificateAuthority;
@@ -32,6 +34,8 @@ export interface PkiRoutesOptions {
   /** Self-renewals and their denials are recorded here. */
   audit?: DurableAuditSink;
   clock?: Clock;
+  /** A certificate self-renews once it has lived this long (`pki.renewMinInterval`); absent, at any time. */
+  minIntervalMs?: number;
 }
 
 const CA_ID = /^[A-Za-z0-9._-]{1,100}$/;
@@ -49,6 +53,15 @@ export function issuedView(c: IssuedCertificate): Record<string, unknown> {
     ...(c.privateKeyPem ? { private_key: c.privateKeyPem } : {}),
     ...(c.pkcs12 ? { pkcs12: Buffer.from(c.pkcs12).toString('base64') } : {}),
   };
+}
+
+/**
+ * Audits a renewal: `certificate.renewed` and the revocation of the certificate it
+ * superseded (`certificate.revoked`, reason superseded), each naming both serials.
+ */
+export function recordRenewal(audit: DurableAuditSink | undefined, time: number, actor: string, clientId: string | null, next: RenewedCertificate & { supersedeUnconfirmed?: unknown }): void {
+  audit?.record({ time, type: 'certificate.renewed', actor, clientId, data: { serial: next.serial, previous: next.previous } });
+  audit?.record({ time, type: 'certificate.revoked', actor, clientId, data: { serial: next.previous, reason: 'superseded', supersededBy: next.serial, ...(next.supersedeUnconfirmed !== undefined ? { unconfirmed: true } : {}) } });
 }
 
 /** The serial of a presented certificate for the audit trail, or null when it does not parse. */
@@ -165,6 +178,7 @@ export async function pkiRoutes(app: FastifyInstance, o: PkiRoutesOptions): Prom
         },
         ...(typeof body.csr === 'string' ? { csrPem: body.csr } : {}),
         ...(typeof body.pkcs12_password === 'string' ? { pkcs12Password: body.pkcs12_password } : {}),
+        ...(o.minIntervalMs ? { minIntervalMs: o.minIntervalMs } : {}),
       });
     } catch (e) {
       const err = toPortcullisError(e);
@@ -175,7 +189,14 @@ export async function pkiRoutes(app: FastifyInstance, o: PkiRoutesOptions): Prom
       }
       throw err;
     }
-    o.audit?.record({ time: now(), type: 'certificate.renewed', actor: `certificate:${current!.serial}`, clientId: current!.owner, data: { serial: next.serial, previous: current!.serial } });
+    const actor = `certificate:${current!.serial}`;
+    if (next.replayed) {
+      // a retry whose answer was lost: the successor again, nothing issued
+      o.audit?.record({ time: now(), type: 'certificate.renewal-replayed', actor, clientId: current!.owner, data: { serial: next.serial, previous: next.previous } });
+      await o.audit?.flush();
+      return reply.header('cache-control', 'no-store').code(200).send(issuedView(next));
+    }
+    recordRenewal(o.audit, now(), actor, current!.owner, next);
     await o.audit?.flush();
     return reply.header('cache-control', 'no-store').code(201).send(issuedView(next));
   });

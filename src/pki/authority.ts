@@ -20,7 +20,7 @@ import { openIssuingCa, signingView, type IssuingCa } from './issuing-ca.js';
 import { OcspResponder, ocspError, OCSP_STATUS, parseOcspRequest } from './ocsp.js';
 import { toPem } from './pem.js';
 import { DEFAULT_PROFILES, type Profile, type ProfileName } from './profiles.js';
-import { renewCertificate, type RenewRequest } from './renew.js';
+import { renewCertificate, type RenewedCertificate, type RenewRequest } from './renew.js';
 import { revokeCertificate } from './revoke.js';
 import type { SignerKind, SignerRegistry } from './signer.js';
 import type { CaRecord, CertificateRecord, CertificateStore, LeafRevocationReason } from './store.js';
@@ -209,9 +209,38 @@ export class CertificateAuthority {
     return issueCertificate(this.issueContext(), req);
   }
 
-  /** Renewal authenticated by the current certificate (DER, proven by the TLS handshake or taken from the inventory by an admin). */
-  renew(req: RenewRequest): Promise<IssuedCertificate> {
-    return renewCertificate(this.issueContext(), req);
+  /**
+   * Renewal authenticated by the current certificate (DER, proven by the TLS handshake or
+   * taken from the inventory by an admin). The certificate renewed is revoked `superseded`
+   * before the new one is returned: a stolen key does not keep a working credential next
+   * to the holder's new one. Fail closed: when that revocation cannot be stored, or a
+   * concurrent renewal of the same certificate stored it first (`pki.already-renewed`),
+   * the new certificate is revoked and never handed out, and the old one stays as it was.
+   * A revocation stored but not confirmed on every node (`onRevoked` threw) is in force
+   * at the next reconcile; the renewal stands (`supersedeUnconfirmed`), since undoing it
+   * would leave the holder with neither certificate.
+   * @example const next = await pki.renew({ current: peerDer, csrPem });
+   */
+  async renew(req: RenewRequest): Promise<RenewedCertificate & { supersedeUnconfirmed?: unknown }> {
+    const next = await renewCertificate(this.issueContext(), req);
+    if (next.replayed) return next;
+    const unconfirmed: { error?: unknown } = {};
+    try {
+      await this.revokeOne(next.previous, 'superseded', unconfirmed);
+    } catch (e) {
+      // the new certificate goes nowhere: revoked, so no copy of it (a CSR holder's key) is a credential
+      await this.revokeOne(next.serial, 'superseded', {}).catch(() => undefined);
+      const old = await this.o.store.getCertificate(next.previous).catch(() => undefined);
+      if (e instanceof PortcullisError && e.code === 'conflict' && old?.status === 'revoked') {
+        if (old.reason === 'superseded') {
+          const won = (await this.o.store.listCertificates({ renewedFrom: next.previous })).find((c) => c.status === 'active');
+          throw new PortcullisError('pki.already-renewed', 'the presented certificate was renewed by a concurrent request; a certificate renews once', { details: { successor: won?.serial ?? null } });
+        }
+        throw new PortcullisError('pki.renewal-denied', 'the presented certificate was revoked during the renewal');
+      }
+      throw e;
+    }
+    return 'error' in unconfirmed ? { ...next, supersedeUnconfirmed: unconfirmed.error } : next;
   }
 
   /**
@@ -219,15 +248,29 @@ export class CertificateAuthority {
    * revocation for keyCompromise also revokes (for keyCompromise) every certificate
    * renewed from this one, at any depth: whoever held the key could have renewed it, so
    * its renewals are as compromised as it is. `descendants` lists the serials revoked so.
+   * A keyCompromise of a certificate already revoked (superseded by its renewal) revokes
+   * its active descendants and keeps its own record and reason (`alreadyRevoked`); with
+   * none left to revoke it is a `conflict`, as any second revocation.
    * `unconfirmed` is set when telling the nodes failed for one of them (`onRevoked`
    * threw, e.g. `change.not-in-force`): every revocation is stored all the same, and the
    * caller must not answer as if it were in force everywhere.
    * @example const { descendants } = await pki.revoke(serial, 'keyCompromise');
    */
-  async revoke(serial: string, reason: LeafRevocationReason = 'unspecified'): Promise<CertificateRecord & { descendants: string[]; unconfirmed?: unknown }> {
+  async revoke(serial: string, reason: LeafRevocationReason = 'unspecified'): Promise<CertificateRecord & { descendants: string[]; unconfirmed?: unknown; alreadyRevoked?: true }> {
     // every revocation of the lineage is stored before a failure to confirm one is reported
     const unconfirmed: { error?: unknown } = {};
-    const rec = await this.revokeOne(serial, reason, unconfirmed);
+    let rec: CertificateRecord;
+    let already: PortcullisError | undefined;
+    try {
+      rec = await this.revokeOne(serial, reason, unconfirmed);
+    } catch (e) {
+      // already revoked (e.g. superseded by its renewal): its key may still have renewed it, so a
+      // keyCompromise revokes its lineage all the same; conflict only when nothing was left to revoke
+      const existing = reason === 'keyCompromise' && e instanceof PortcullisError && e.code === 'conflict' ? await this.o.store.getCertificate(serial.toLowerCase()) : undefined;
+      if (existing === undefined) throw e;
+      rec = existing;
+      already = e as PortcullisError;
+    }
     const descendants: string[] = [];
     if (reason === 'keyCompromise') {
       const queue = [rec.serial];
@@ -249,7 +292,8 @@ export class CertificateAuthority {
         }
       }
     }
-    return { ...rec, descendants, ...('error' in unconfirmed ? { unconfirmed: unconfirmed.error } : {}) };
+    if (already !== undefined && descendants.length === 0) throw already;
+    return { ...rec, descendants, ...('error' in unconfirmed ? { unconfirmed: unconfirmed.error } : {}), ...(already !== undefined ? { alreadyRevoked: true as const } : {}) };
   }
 
   /** Revokes one certificate; a failure of `onRevoked` (the event) is kept in `unconfirmed`, not thrown. */

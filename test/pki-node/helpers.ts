@@ -29,9 +29,9 @@ export async function echoUpstream(): Promise<{ server: Server; url: string; las
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, last: () => last };
 }
 
-export function tlsNodeConfig(upstream: string, extra = ''): string {
+export function tlsNodeConfig(upstream: string, extra = '', pki = ''): string {
   return testConfig(
-    `pki: { trustDomain: ${TRUST_DOMAIN} }
+    `pki: { trustDomain: ${TRUST_DOMAIN}${pki ? `, ${pki}` : ''} }
 tls: { mode: auto }
 ${extra}
 routes:
@@ -59,8 +59,9 @@ routes:
   );
 }
 
-export async function startTlsNode(upstream: string, extra = '', opts: { dir?: string; keepDir?: boolean } = {}): Promise<TestNode> {
-  return startTestNode({ config: tlsNodeConfig(upstream, extra), ...opts });
+export async function startTlsNode(upstream: string, extra = '', opts: { dir?: string; keepDir?: boolean; pki?: string } = {}): Promise<TestNode> {
+  const { pki, ...rest } = opts;
+  return startTestNode({ config: tlsNodeConfig(upstream, extra, pki), ...rest });
 }
 
 export interface Reply {

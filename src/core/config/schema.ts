@@ -522,6 +522,7 @@ export const configSchema = z.strictObject({
       organization: z.string().min(1).max(64).default('Portcullis').describe('O= of the CA certificates created at init.'),
       serverCertLifetime: duration('24h', { min: 1000 }).describe('Lifetime of server certificates (the listeners’ own are renewed after two thirds of it).'),
       clientCertLifetime: duration('24h', { min: 1000 }).describe('Lifetime of client certificates unless a request asks for less.'),
+      renewMinInterval: duration('5m', { min: 0, max: 86_400_000 }).describe('Self-renewal (`POST /pki/renew`) of a certificate is refused (`429 pki.renewal-too-early`) until it has lived this long (or half its lifetime, if shorter): each renewal revokes the certificate it renews, which stays on the CRL until it expires, so this holds a client renewing in a loop to one CRL entry per interval. `0s` turns it off. Renewal by an admin is not limited.'),
       crlLifetime: duration('24h', { min: 1000 }).describe('nextUpdate − thisUpdate of the CRL; it is regenerated after half of it and on every revocation.'),
       ocspLifetime: duration('1h', { min: 1000 }).describe('Validity of OCSP responses; cached answers are re-signed after half of it.'),
     })

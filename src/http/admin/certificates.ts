@@ -9,7 +9,7 @@ import { PortcullisError } from '../../core/errors.js';
 import { parseDuration } from '../../core/duration.js';
 import { toPem } from '../../pki/pem.js';
 import type { CertificateRecord } from '../../pki/store.js';
-import { issuedView } from '../pki-routes.js';
+import { issuedView, recordRenewal } from '../pki-routes.js';
 import { createdPage } from './page.js';
 import { defineRoute, type AdminRoute } from './route.js';
 import {
@@ -152,12 +152,16 @@ export function certificateRoutes(s: Services): AdminRoute[] {
       tag: 'certificates',
       auth: true,
       body: RenewCertificateRequest,
-      responses: { 201: { description: 'The new certificate; the old one stays valid until it expires or is revoked.', schema: IssuedCertificate } },
-      errors: [400, 401, 404],
+      responses: {
+        201: { description: 'The new certificate; the old one is revoked (reason superseded). A certificate renews once.', schema: IssuedCertificate },
+        200: { description: 'A retry with the same CSR of a renewal already made: the certificate it issued, again.', schema: IssuedCertificate },
+      },
+      errors: [400, 401, 404, 409],
       async handler({ params, body }) {
         const r = await record(serialParam(params.serial));
         const c = await s.pki.renew({ current: r.der, ...(body.csr !== undefined ? { csrPem: body.csr } : {}) });
-        s.audit.record({ time: s.clock.now(), type: 'certificate.renewed', actor: ACTOR, clientId: r.owner, data: { serial: c.serial, previous: r.serial } });
+        if (c.replayed) return { status: 200, body: issuedView(c) };
+        recordRenewal(s.audit, s.clock.now(), ACTOR, r.owner, c);
         await s.audit.flush();
         return { status: 201, body: issuedView(c) };
       },
@@ -174,7 +178,8 @@ export function certificateRoutes(s: Services): AdminRoute[] {
       errors: [400, 404, 409],
       async handler({ params, body }) {
         const r = await s.pki.revoke(serialParam(params.serial), body.reason);
-        s.audit.record({ time: s.clock.now(), type: 'certificate.revoked', actor: ACTOR, clientId: r.owner, data: { serial: r.serial, reason: body.reason } });
+        // a certificate already revoked (superseded) keeps its reason: only its descendants are revoked now
+        if (!r.alreadyRevoked) s.audit.record({ time: s.clock.now(), type: 'certificate.revoked', actor: ACTOR, clientId: r.owner, data: { serial: r.serial, reason: body.reason } });
         // certificates renewed from a compromised one are revoked with it (pki/authority.ts)
         for (const d of r.descendants) s.audit.record({ time: s.clock.now(), type: 'certificate.revoked', actor: ACTOR, clientId: r.owner, data: { serial: d, reason: 'keyCompromise', renewedFrom: r.serial } });
         // stored and audited, but not confirmed in force everywhere (change.not-in-force)
