@@ -4,6 +4,7 @@
  * PortcullisError that denies the request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ProxyForwarding } from './forwarded.js';
 import type { ScannedRequest } from './headers.js';
 import type { ResponseHook } from './proxy.js';
 import type { RequestSignature } from './signature-policy.js';
@@ -26,6 +27,12 @@ export interface RequestContext {
   readonly start: number;
   /** Whether the direct peer is listed in `gateway.trustedProxies`: only then are its forwarding headers believed. */
   readonly trustedPeer: boolean;
+  /**
+   * What a trusted proxy stated in X-Forwarded-Proto and Forwarded (forwarded.ts
+   * `proxyForwarding`), checked on arrival, before any step; undefined from any other peer
+   * and when it sent neither.
+   */
+  proxyForwarding: ProxyForwarding | undefined;
   /** Set by the token step. */
   token: VerifiedToken | undefined;
   /**

@@ -25,7 +25,7 @@ import { bodyArriving, expectContinue, readBody, sendContinue } from './body.js'
 import type { GatewayGate } from './gate.js';
 import { runSteps, type PolicyStep, type RequestContext } from './context.js';
 import { rawErrorResponse, writeError } from './errors.js';
-import { forwardedField, proxyForwarding, type ProxyForwarding } from './forwarded.js';
+import { forwardedField, proxyForwarding } from './forwarded.js';
 import { scanRequestHeaders } from './headers.js';
 import { createGatewayMetrics, type RouteMetrics } from './metrics.js';
 import { forward } from './proxy.js';
@@ -118,8 +118,6 @@ function auditedPath(path: string): { path: string; pathLength?: number } {
 interface GatewayContext extends RequestContext {
   /** Whether the request still holds its route's upstream (released once, when it ends: `release`). */
   held: boolean;
-  /** What a trusted proxy stated in X-Forwarded-Proto and Forwarded (forwarded.ts), checked on arrival; undefined when it sent neither. */
-  proxyForwarding: ProxyForwarding | undefined;
 }
 
 /** The request has ended: its route's upstream may close, if a reload retired it. */

@@ -11,10 +11,12 @@
  *   listener (https when the socket is TLS), the Host header (refused with
  *   `signature.target-invalid` unless it is a valid `host[:port]`), and the request-target
  *   exactly as received (before normalisation). Behind a TLS-terminating proxy the
- *   route may set `trustForwardedProto`, and the last X-Forwarded-Proto (the one the
- *   nearest proxy appended) gives the scheme instead, but only when the direct peer is
- *   in `gateway.trustedProxies`: a client can send any X-Forwarded-Proto, so from any
- *   other peer the scheme stays the connection's own (and the default ignores it).
+ *   route may set `trustForwardedProto`, and the scheme the proxy stated gives the scheme
+ *   instead: the last X-Forwarded-Proto (the one the nearest proxy appended), else the
+ *   `proto=` of the last RFC 7239 Forwarded element (forwarded.ts `proxyForwarding`, the
+ *   scheme the gateway states upstream too), but only when the direct peer is in
+ *   `gateway.trustedProxies`: a client can send either field, so from any other peer the
+ *   scheme stays the connection's own (and the default ignores them).
  * - `created` within `maxAge` (+ `clockSkew`), `expires` not passed, and the nonce
  *   consumed once through the ephemeral store (`sig-nonce:<keyid length>:<keyid>:<nonce>`, kept for
  *   as long as the signature could still be accepted, its last whole second included), so a replay fails on every
@@ -157,12 +159,9 @@ export function nodeVerifySignature(found: NodeVerificationKey, signature: Uint8
 
 /** The absolute target URI the client addressed (see the module comment for the scheme). */
 export function targetUri(ctx: RequestContext, trustForwardedProto: boolean): string {
-  let scheme = (ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-  const fwd = ctx.headers.xForwardedProto;
-  if (trustForwardedProto && fwd !== undefined && ctx.trustedPeer) {
-    const last = fwd.slice(fwd.lastIndexOf(',') + 1).trim().toLowerCase();
-    if (last === 'https' || last === 'http') scheme = last;
-  }
+  // (checked on arrival: http or https, in lower case)
+  const stated = trustForwardedProto && ctx.trustedPeer ? ctx.proxyForwarding?.scheme : undefined;
+  const scheme = stated ?? ((ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
   const host = ctx.headers.host;
   // never a URI from an unchecked Host: "/", "?", "#" or "@" in it would shift what the signature covers
   if (host === undefined || !isHostPort(host)) throw new PortcullisError('signature.target-invalid', 'the Host header is not a valid host[:port]');

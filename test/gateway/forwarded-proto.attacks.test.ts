@@ -1,6 +1,7 @@
 /**
  * `require.signature.trustForwardedProto` takes the scheme of `@target-uri` from
- * X-Forwarded-Proto, which any client can send. It is believed only from a direct peer
+ * X-Forwarded-Proto, else from the `proto=` of the last RFC 7239 Forwarded element (the one
+ * the proxy added), which any client can send. They are believed only from a direct peer
  * listed in `gateway.trustedProxies`; from any other peer the scheme is the connection's
  * own, so a client cannot replay at the gateway's plain listener a signature made for
  * the https one (or the other way round). A route that sets it while no proxy is trusted
@@ -34,10 +35,10 @@ describe('trustForwardedProto only from a trusted proxy', () => {
     await ephemeral.close();
   });
 
-  /** A GET of /fwd signed for `scheme://host/fwd`, sent with `X-Forwarded-Proto: https` from `from`. */
-  async function send(scheme: 'http' | 'https', from: string): Promise<string> {
+  /** A GET of /fwd signed for `scheme://host/fwd`, sent with `forwarding` (by default `X-Forwarded-Proto: https`) from `from`. */
+  async function send(scheme: 'http' | 'https', from: string, forwarding = 'X-Forwarded-Proto: https\r\n'): Promise<string> {
     const s = await signMessage({ method: 'GET', url: `${scheme}://${host}/fwd`, headers: {} }, { key: signKey, alg: 'hmac-sha256', keyid: 'app1-key', components: ['@method', '@target-uri'], created: NOW / 1000, nonce: randomBytes(12).toString('base64url') });
-    return rawRequest(gw.port, `GET /fwd HTTP/1.1\r\nHost: ${host}\r\nX-Forwarded-Proto: https\r\nSignature-Input: ${s.signatureInput}\r\nSignature: ${s.signature}\r\nConnection: close\r\n\r\n`, 2000, from);
+    return rawRequest(gw.port, `GET /fwd HTTP/1.1\r\nHost: ${host}\r\n${forwarding}Signature-Input: ${s.signatureInput}\r\nSignature: ${s.signature}\r\nConnection: close\r\n\r\n`, 2000, from);
   }
 
   it('a client (not a trusted proxy) claiming X-Forwarded-Proto: https for a signature over https://…: 401 signature.invalid, nothing upstream', async () => {
@@ -57,6 +58,49 @@ describe('trustForwardedProto only from a trusted proxy', () => {
   it('from the trusted proxy, X-Forwarded-Proto: https gives the scheme', async () => {
     const raw = await send('https', PROXY);
     assert.equal(statusOf(raw), 200, raw);
+  });
+
+  it('from a trusted proxy that writes only RFC 7239 Forwarded, the proto= of its (last) element gives the scheme', async () => {
+    const only = 'Forwarded: for=198.51.100.1;proto=http, for=192.0.2.5;proto=https\r\n';
+    assert.equal(statusOf(await send('https', PROXY, only)), 200);
+    const http = await send('https', PROXY, 'Forwarded: for=198.51.100.1;proto=https, for=192.0.2.5;proto=HTTP\r\n');
+    assert.equal(statusOf(http), 401, http);
+    assert.equal(codeOf(http), 'signature.invalid');
+    // on two lines, the last line's last element
+    assert.equal(statusOf(await send('https', PROXY, 'Forwarded: for=198.51.100.1;proto=http\r\nForwarded: for=192.0.2.5;proto=https\r\n')), 200);
+    // a last element without proto=: the connection's own scheme, never an earlier (the client's) element's
+    const none = await send('https', PROXY, 'Forwarded: for=198.51.100.1;proto=https, for=192.0.2.5\r\n');
+    assert.equal(statusOf(none), 401, none);
+    assert.equal(statusOf(await send('http', PROXY, 'Forwarded: for=198.51.100.1;proto=https, for=192.0.2.5\r\n')), 200);
+  });
+
+  it("attack: a client's Forwarded: proto=https is not believed: the scheme stays the connection's own", async () => {
+    const raw = await send('https', '127.0.0.1', 'Forwarded: for=192.0.2.5;proto=https\r\n');
+    assert.equal(statusOf(raw), 401, raw);
+    assert.equal(codeOf(raw), 'signature.invalid');
+    assert.equal(statusOf(await send('http', '127.0.0.1', 'Forwarded: for=192.0.2.5;proto=https\r\n')), 200);
+  });
+
+  it("from a trusted proxy that sends both, X-Forwarded-Proto decides, as for the scheme the gateway states upstream (forwarding-headers.attacks)", async () => {
+    const both = 'X-Forwarded-Proto: http\r\nForwarded: for=192.0.2.5;proto=https\r\n';
+    assert.equal(statusOf(await send('http', PROXY, both)), 200);
+    const raw = await send('https', PROXY, both);
+    assert.equal(statusOf(raw), 401, raw);
+    assert.equal(codeOf(raw), 'signature.invalid');
+  });
+
+  it('from a trusted proxy, a Forwarded proto= other than http or https, or a malformed Forwarded, is refused with 400 request.malformed', async () => {
+    for (const f of ['for=192.0.2.5;proto=ftp', 'for=192.0.2.5;proto=', 'proto="https, http"']) {
+      const raw = await send('https', PROXY, `Forwarded: ${f}\r\n`);
+      assert.equal(statusOf(raw), 400, f);
+      assert.equal(codeOf(raw), 'request.malformed', f);
+    }
+  });
+
+  it('from a trusted proxy, a scheme field it named in Connection (for its hop only) is not used', async () => {
+    const raw = await send('https', PROXY, 'X-Forwarded-Proto: https\r\nConnection: X-Forwarded-Proto\r\n');
+    assert.equal(statusOf(raw), 401, raw);
+    assert.equal(statusOf(await send('http', PROXY, 'Forwarded: for=192.0.2.5;proto=https\r\nConnection: forwarded\r\n')), 200);
   });
 });
 
