@@ -16,7 +16,7 @@ const SCHEME = /^https?$/i;
 /**
  * The scheme a trusted proxy stated in X-Forwarded-Proto (every line joined): its last
  * value, in lower case; throws `request.malformed` unless every value is `http` or `https`
- * (any case), as the identity plane refuses them.
+ * (any case). The gateway's and the identity plane's (http/host-header.ts) one rule.
  *
  * @example forwardedScheme('https, http') // 'http'
  */

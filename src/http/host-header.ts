@@ -18,10 +18,9 @@ import type { IncomingMessage } from 'node:http';
 import type { onRequestHookHandler } from 'fastify';
 import { PortcullisError } from '../core/errors.js';
 import { isIPv4 } from 'node:net';
+import { forwardedScheme } from '../gateway/forwarded.js';
 import { isValidHost } from '../gateway/request-target.js';
 import { hostKey } from '../gateway/route-table.js';
-
-const SCHEME = /^https?$/i;
 
 /** The values of a comma-separated list field, however many lines carried it. */
 const valuesOf = (field: string | string[]): string[] => (Array.isArray(field) ? field.join(',') : field).split(',').map((v) => v.trim());
@@ -58,7 +57,9 @@ function oneAuthorization(req: IncomingMessage): void {
  * Throws `request.malformed` for a request with more than one Host line or more than one
  * Authorization line, a Host that is not `uri-host [":" port]` naming its host one way only, or (kept only from a trusted proxy) an
  * X-Forwarded-Host listing such a value or an X-Forwarded-Proto listing anything but http
- * and https. Run after the forwarding headers of untrusted peers are removed.
+ * and https (`forwardedScheme`, the gateway's check; a Forwarded `proto=` is checked as
+ * one, `forwardedAsXForwarded` having copied it there). Run after the forwarding headers
+ * of untrusted peers are removed.
  *
  * @example app.addHook('onRequest', rawRequestCheck(checkHostHeaders));
  */
@@ -67,8 +68,9 @@ export function checkHostHeaders(req: IncomingMessage): void {
   oneAuthorization(req);
   const forwardedHost = req.headers['x-forwarded-host'];
   if (forwardedHost !== undefined) for (const v of valuesOf(forwardedHost)) if (!isValidHost(v)) throw invalid('X-Forwarded-Host');
+  // the gateway's rule for a trusted proxy's X-Forwarded-Proto (forwarded.ts), over every line joined
   const forwardedProto = req.headers['x-forwarded-proto'];
-  if (forwardedProto !== undefined) for (const v of valuesOf(forwardedProto)) if (!SCHEME.test(v)) throw invalid('X-Forwarded-Proto');
+  if (forwardedProto !== undefined) forwardedScheme(Array.isArray(forwardedProto) ? forwardedProto.join(',') : forwardedProto);
 }
 
 /**

@@ -71,6 +71,9 @@ for (const [what, value] of [
   ['an X-Forwarded-Host with an empty label', 'X-Forwarded-Host: login.example..\r\n'],
   ['a Forwarded host= with an empty label', 'Forwarded: for=192.0.2.5;host="login..example";proto=https\r\n'],
   ['an X-Forwarded-Proto that is no scheme of this plane', 'X-Forwarded-Proto: a b\r\n'],
+  ['an X-Forwarded-Proto listing an empty value', 'X-Forwarded-Proto: https,\r\n'],
+  ['an X-Forwarded-Proto listing another scheme before its own', 'X-Forwarded-Proto: javascript\r\nX-Forwarded-Proto: https\r\n'],
+  ['a Forwarded proto= that is no scheme of this plane', 'Forwarded: for=192.0.2.5;proto=ftp\r\n'],
 ] as const) {
   test(`attack: from a trusted proxy, ${what} is refused with 400 request.malformed`, async () => {
     const host = new URL(proxied.urls.identity!).host;
