@@ -10,6 +10,7 @@
  */
 import type { ScannedRequest } from './headers.js';
 import { PortcullisError } from '../core/errors.js';
+import { TCHAR, TOKEN } from '../core/http-token.js';
 
 const SCHEME = /^https?$/i;
 
@@ -30,9 +31,6 @@ export function forwardedScheme(field: string): string {
     from = comma + 1;
   }
 }
-
-const TCHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function malformedForwarded(why: string): PortcullisError {
   return new PortcullisError('request.malformed', `invalid Forwarded header: ${why}`);

@@ -8,8 +8,7 @@
  * never quoted in an error: these maps hold provider credentials.
  */
 import { z } from 'zod';
-
-const TCHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/;
+import { TCHAR } from '../http-token.js';
 
 /** The first character of a value that is not field-vchar, SP or HTAB. */
 const NOT_FIELD_CONTENT = /[^\t\x20-\x7e]/;

@@ -13,6 +13,7 @@
 import { createPublicKey, diffieHellman, KeyObject, webcrypto } from 'node:crypto';
 import { flattenedDecrypt, errors as joseErrors, type FlattenedJWE, type GeneralJWE, type JWEHeaderParameters } from 'jose';
 import { PortcullisError } from '../../core/errors.js';
+import { TCHAR_CLASS } from '../../core/http-token.js';
 import { assertDecryptionUse, assertKeyFitsAlg, joseKey, keyFacts, type JweKeyMaterial, type KeyFacts } from './key-check.js';
 import { decodeB64url, decryptSymmetric } from './symmetric.js';
 import { CONTEXT_HEADERS, DEFAULT_MAX_JWE_BYTES, JWE_ALGS, MAX_RECIPIENTS, RESPONSE_DIRECTION, type JweAlg, type JweContext } from './policy.js';
@@ -73,7 +74,7 @@ const HEADER_CACHE_SIZE = 1024;
 const malformed = (msg: string) => new PortcullisError('jwe.malformed', msg);
 
 /** RFC 9110 §8.3.1 media type: `type "/" subtype *( OWS ";" OWS parameter )`, visible ASCII only. */
-const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const TOKEN = `${TCHAR_CLASS}+`;
 const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|"(?:[\\t \\x21\\x23-\\x5B\\x5D-\\x7E]|\\\\[\\t \\x21-\\x7E])*"))*$`);
 const CTY_SHORT = new RegExp(`^${TOKEN}$`);
 
