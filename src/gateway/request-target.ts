@@ -8,7 +8,14 @@
  * percent-encoding hex upper-cased) and anything that still means different things
  * to different parsers (dot segments, empty segments, backslashes, encoded `/`, `\`
  * or NUL, broken percent-encoding, a `#` fragment) is refused with `request.malformed`; the route is
- * matched against, and the upstream is sent, exactly the normalised path.
+ * matched against, and the upstream is sent, exactly the normalised path. So are
+ * encodings some upstreams read as another path: an encoded C0 control or DEL
+ * (`%09`, `%0D%0A`, `%7F`: stripped or rejected, and header material to an upstream that
+ * logs or redirects), a segment that begins or ends with an encoded space (`/admin%20`:
+ * Spring's AntPathMatcher with trimTokens routes it as `/admin`, CVE-2016-5007; a space
+ * inside a segment, `my%20report.pdf`, is kept), and percent-encoded bytes that are not
+ * well-formed UTF-8 (RFC 3629: `%C0%AE` is an overlong `.`, a dot segment to a lenient
+ * decoder; surrogates, stray or cut sequences). Only paths with a `%` pay for these checks.
  *
  * Path parameters (RFC 3986 §3.3, `;` in a segment) are dropped from every segment by
  * servlet containers before they route, so `/admin;x/users` is their `/admin/users`.
@@ -65,19 +72,65 @@ function checkSegments(path: string): void {
   }
 }
 
+/**
+ * The least and greatest continuation byte allowed right after a UTF-8 lead byte
+ * (RFC 3629 §4: no overlong forms, no surrogates, nothing above U+10FFFF), packed as
+ * `count << 16 | min << 8 | max`; 0 for a byte that cannot start a sequence.
+ */
+function utf8Lead(b: number): number {
+  if (b >= 0xc2 && b <= 0xdf) return (1 << 16) | (0x80 << 8) | 0xbf;
+  if (b === 0xe0) return (2 << 16) | (0xa0 << 8) | 0xbf;
+  if (b === 0xed) return (2 << 16) | (0x80 << 8) | 0x9f;
+  if (b >= 0xe1 && b <= 0xef) return (2 << 16) | (0x80 << 8) | 0xbf;
+  if (b === 0xf0) return (3 << 16) | (0x90 << 8) | 0xbf;
+  if (b === 0xf4) return (3 << 16) | (0x80 << 8) | 0x8f;
+  if (b >= 0xf1 && b <= 0xf3) return (3 << 16) | (0x80 << 8) | 0xbf;
+  return 0;
+}
+
+/** Whether the character at `i` ends a segment: the path's end, `/` or a `;` parameter. */
+function endsSegment(path: string, i: number): boolean {
+  return i === path.length || path.charCodeAt(i) === 47 || path.charCodeAt(i) === 59;
+}
+
 function decodeUnreserved(path: string): string {
   let out = '';
   let last = 0;
+  // continuation bytes still owed by the UTF-8 sequence being read, and where the next must be
+  let owed = 0;
+  let nextAt = -1;
+  let min = 0x80;
+  let max = 0xbf;
   for (let i = path.indexOf('%'); i !== -1; i = path.indexOf('%', i + 1)) {
     const hi = hexValue(path.charCodeAt(i + 1));
     const lo = hexValue(path.charCodeAt(i + 2));
     if (hi < 0 || lo < 0) throw malformed('has broken percent-encoding');
     const c = hi * 16 + lo;
-    if (c === 47 || c === 92 || c === 0 || c === 59) throw malformed('has an encoded slash, backslash, semicolon or NUL');
+    if (owed > 0) {
+      if (i !== nextAt || c < min || c > max) throw malformed('has percent-encoded bytes that are not UTF-8');
+      owed--;
+      min = 0x80;
+      max = 0xbf;
+      nextAt = i + 3;
+    } else if (c >= 0x80) {
+      const lead = utf8Lead(c);
+      if (lead === 0) throw malformed('has percent-encoded bytes that are not UTF-8');
+      owed = lead >>> 16;
+      min = (lead >>> 8) & 0xff;
+      max = lead & 0xff;
+      nextAt = i + 3;
+    } else if (c === 47 || c === 92 || c === 0 || c === 59) {
+      throw malformed('has an encoded slash, backslash, semicolon or NUL');
+    } else if (c < 0x20 || c === 0x7f) {
+      throw malformed('has an encoded control character');
+    } else if (c === 0x20 && (path.charCodeAt(i - 1) === 47 || endsSegment(path, i + 3))) {
+      throw malformed('has a segment that begins or ends with an encoded space');
+    }
     out += path.slice(last, i) + (isUnreserved(c) ? String.fromCharCode(c) : '%' + HEX[hi]! + HEX[lo]!);
     last = i + 3;
     i += 2;
   }
+  if (owed > 0) throw malformed('has percent-encoded bytes that are not UTF-8');
   return out + path.slice(last);
 }
 
@@ -106,7 +159,8 @@ export function parseRequestTarget(url: string): RequestTarget {
 /**
  * An absolute path (no query) normalised as a request's is: percent-encoded unreserved
  * characters decoded and hex upper-cased; `request.malformed` for a backslash, broken
- * percent-encoding, an encoded `/`, `\\`, `;` or NUL, or a dot or empty segment.
+ * percent-encoding, an encoded `/`, `\\`, `;`, NUL or other control character, an encoded
+ * space at a segment's edge, percent-encoded bytes that are not UTF-8, or a dot or empty segment.
  * @example normalisePath('/%7Ebob/%c3%a9') // '/~bob/%C3%A9'
  */
 export function normalisePath(path: string): string {

@@ -232,6 +232,35 @@ describe('request target (path confusion bypasses)', () => {
     for (const u of ['//admin', '/public//admin', '/public\\..\\admin', '/public%2fadmin', '/public%5Cadmin', '/a%00b']) malformed(u);
   });
 
+  it('refuses encoded C0 controls and DEL anywhere in the path (upstreams strip or reject them)', () => {
+    for (const u of ['/a%01b', '/admin%09', '/a%0Ab', '/a%0d%0aSet-Cookie:x', '/a%1Fb', '/admin%7F', '/a%7fb']) malformed(u);
+  });
+
+  it('refuses a segment that begins or ends with an encoded space (/admin%20: token-trimming upstreams route it as /admin)', () => {
+    for (const u of ['/admin%20', '/admin%20/users', '/%20admin', '/a/%20/b', '/admin%20%20', '/admin%20;x/users', '/%20']) malformed(u);
+    assert.equal(parseRequestTarget('/files/my%20report.pdf').path, '/files/my%20report.pdf');
+    assert.equal(parseRequestTarget('/a%20b/c%20d%20e').path, '/a%20b/c%20d%20e');
+  });
+
+  it('refuses percent-encoded bytes that are not well-formed UTF-8 (overlong, surrogate, stray or cut sequences)', () => {
+    for (const u of [
+      '/public/%C0%AE%C0%AE/admin', // overlong '.'
+      '/a%C1%BF', // overlong
+      '/a%E0%80%AE', // overlong 3-byte '.'
+      '/a%F0%80%80%AE', // overlong 4-byte
+      '/a%ED%A0%80', // UTF-16 surrogate
+      '/a%80', // lone continuation byte
+      '/a%C3', // cut sequence at the end
+      '/a%C3/b', // cut by a raw character
+      '/a%C3%41', // a lead byte followed by an unreserved byte
+      '/a%F4%90%80%80', // above U+10FFFF
+      '/a%F5%80%80%80',
+      '/a%FF',
+    ]) malformed(u);
+    assert.equal(parseRequestTarget('/%c3%a9t%c3%a9').path, '/%C3%A9t%C3%A9');
+    assert.equal(parseRequestTarget('/%E2%82%AC/%F0%9F%98%80/%ED%9F%BF/%EE%80%80/%F4%8F%BF%BF').path, '/%E2%82%AC/%F0%9F%98%80/%ED%9F%BF/%EE%80%80/%F4%8F%BF%BF');
+  });
+
   it('refuses broken percent-encoding and targets that are not origin-form', () => {
     for (const u of ['/a%zz', '/a%4', 'http://evil.example/admin', '*', '']) malformed(u);
     // RFC 9112 §3.2: no fragment in a request-target (upstreams would cut the path at "#")
