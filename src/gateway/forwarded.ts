@@ -100,7 +100,7 @@ export function parseForwarded(field: string): Array<Map<string, string>> {
 
 /** What a trusted proxy stated, checked on arrival: the scheme, and the Forwarded elements to pass on. */
 export interface ProxyForwarding {
-  /** Its last X-Forwarded-Proto entry, else its last Forwarded element's `proto=`, in lower case; undefined when it stated none. */
+  /** Its last X-Forwarded-Proto entry and/or its last Forwarded element's `proto=` (equal when both), in lower case; undefined when it stated none. */
   scheme: string | undefined;
   /** The Forwarded elements it sent, without `host=` and `proto=` (an element left empty dropped); undefined when it sent none. */
   elements: Array<Map<string, string>> | undefined;
@@ -108,10 +108,12 @@ export interface ProxyForwarding {
 
 /**
  * Reads a trusted proxy's X-Forwarded-Proto and Forwarded (every line of each joined),
- * leaving out a field it named in Connection (for its hop only). X-Forwarded-Proto, when
- * there, decides the scheme (`forwardedScheme`); else the `proto=` of the last Forwarded
- * element (the one the proxy added), which must be `http` or `https`. Throws
- * `request.malformed` for either field malformed. Call only when one of them is present.
+ * leaving out a field it named in Connection (for its hop only). The scheme is the last
+ * X-Forwarded-Proto entry (`forwardedScheme`) or the `proto=` of the last Forwarded
+ * element (the one the proxy added), which must be `http` or `https`; when both are there
+ * they must agree (any case), since a proxy that writes one form may pass its client's
+ * other form on unchanged. Throws `request.malformed` for either field malformed or for
+ * the two disagreeing. Call only when one of them is present.
  *
  * @example proxyForwarding(scanRequestHeaders(['Forwarded', 'host=evil, for=10.0.0.1;proto=https'])) // { scheme: 'https', elements: [Map { 'for' => '10.0.0.1' }] }
  */
@@ -121,12 +123,12 @@ export function proxyForwarding(h: ScannedRequest): ProxyForwarding {
   let scheme = xfp === undefined ? undefined : forwardedScheme(xfp);
   if (h.forwarded === undefined || hop?.has('forwarded')) return { scheme, elements: undefined };
   const received = parseForwarded(h.forwarded);
-  if (scheme === undefined) {
-    const proto = received.at(-1)?.get('proto');
-    if (proto !== undefined) {
-      if (!SCHEME.test(proto)) throw malformedForwarded('proto is neither http nor https');
-      scheme = proto.toLowerCase();
-    }
+  const proto = received.at(-1)?.get('proto');
+  if (proto !== undefined) {
+    if (!SCHEME.test(proto)) throw malformedForwarded('proto is neither http nor https');
+    // a proxy that writes one form may pass its client's other form on: two statements, no choice
+    if (scheme !== undefined && scheme !== proto.toLowerCase()) throw malformedForwarded('proto= disagrees with X-Forwarded-Proto');
+    scheme = proto.toLowerCase();
   }
   const elements: Array<Map<string, string>> = [];
   for (const e of received) {

@@ -10,6 +10,7 @@
  * last value (`lastForwardedValues`, once every value is checked).
  */
 import type { IncomingMessage } from 'node:http';
+import { PortcullisError } from '../core/errors.js';
 import { parseForwarded } from '../gateway/forwarded.js';
 import { proxyList, trustsPeer } from '../gateway/trusted-proxies.js';
 
@@ -71,24 +72,37 @@ function lastValueOnly(req: IncomingMessage, name: string): void {
  * A trusted proxy that writes only RFC 7239 `Forwarded`: the `for=` of its elements become
  * X-Forwarded-For, and the `host=` and `proto=` of its last element (the one the trusted
  * peer added) X-Forwarded-Host and -Proto, where the request has no field of that name, so
- * the client address, host and scheme are read from either form alike. Throws
- * `request.malformed` for a Forwarded field that is not RFC 7239 syntax. Run after
+ * the client address, host and scheme are read from either form alike. Where the request
+ * has both forms, the last X-Forwarded-Host and -Proto must equal (any case) that element's
+ * `host=` and `proto=`: a proxy that writes one form may pass its client's other form on,
+ * so a disagreement is refused rather than one form chosen. Throws `request.malformed`
+ * for a Forwarded field that is not RFC 7239 syntax and for such a disagreement. Run after
  * `forwardedHeaderGuard` (which removes Forwarded from any other peer).
  */
 export function forwardedAsXForwarded(req: IncomingMessage): void {
   const field = req.headers['forwarded'];
   if (field === undefined) return;
   const elements = parseForwarded(Array.isArray(field) ? field.join(',') : field);
-  const set = (name: string, value: string | undefined) => {
-    if (value === undefined || req.headers[name] !== undefined) return;
-    req.headers[name] = value;
-    req.rawHeaders.push(name, value);
+  const set = (name: string, value: string | undefined, mustAgree: boolean) => {
+    if (value === undefined) return;
+    const present = req.headers[name];
+    if (present === undefined) {
+      req.headers[name] = value;
+      req.rawHeaders.push(name, value);
+      return;
+    }
+    if (!mustAgree) return;
+    // a proxy that writes one form may pass its client's other form on: two statements, no choice
+    const joined = Array.isArray(present) ? present.join(',') : present;
+    if (joined.slice(joined.lastIndexOf(',') + 1).trim().toLowerCase() !== value.toLowerCase()) {
+      throw new PortcullisError('request.malformed', `the trusted proxy's ${name} disagrees with its Forwarded element`);
+    }
   };
   const fors = elements.flatMap((e) => (e.has('for') ? [e.get('for')!] : []));
-  if (fors.length !== 0) set('x-forwarded-for', fors.join(', '));
+  if (fors.length !== 0) set('x-forwarded-for', fors.join(', '), false);
   // host and scheme only from the element the trusted peer added (the last): the ones before
   // it may be the client's own
   const last = elements.at(-1);
-  set('x-forwarded-host', last?.get('host'));
-  set('x-forwarded-proto', last?.get('proto'));
+  set('x-forwarded-host', last?.get('host'), true);
+  set('x-forwarded-proto', last?.get('proto'), true);
 }

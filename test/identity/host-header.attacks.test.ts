@@ -74,6 +74,9 @@ for (const [what, value] of [
   ['an X-Forwarded-Proto listing an empty value', 'X-Forwarded-Proto: https,\r\n'],
   ['an X-Forwarded-Proto listing another scheme before its own', 'X-Forwarded-Proto: javascript\r\nX-Forwarded-Proto: https\r\n'],
   ['a Forwarded proto= that is no scheme of this plane', 'Forwarded: for=192.0.2.5;proto=ftp\r\n'],
+  // a proxy that writes only Forwarded and passes its client's X-Forwarded-* on would otherwise let the client choose
+  ['an X-Forwarded-Proto that disagrees with the last Forwarded proto=', 'X-Forwarded-Proto: http\r\nForwarded: for=192.0.2.5;proto=https\r\n'],
+  ['an X-Forwarded-Host that disagrees with the last Forwarded host=', 'X-Forwarded-Host: evil.example\r\nForwarded: for=192.0.2.5;host=login.example;proto=https\r\n'],
 ] as const) {
   test(`attack: from a trusted proxy, ${what} is refused with 400 request.malformed`, async () => {
     const host = new URL(proxied.urls.identity!).host;
@@ -91,6 +94,13 @@ test('valid Hosts are served: the issuer’s, another name, an IPv6 literal, a t
   const r = await get(proxied, '/oauth2/logout', `Host: ${new URL(proxied.urls.identity!).host}\r\nX-Forwarded-Host: login.example\r\nX-Forwarded-Proto: HTTPS\r\n`);
   assert.equal(r.status, 200, r.body.slice(0, 200));
   assert.match(r.body, /action="https:\/\/login\.example\/oauth2\/logout\/confirm"/);
+});
+
+test('from a trusted proxy that sends both forms and they agree (any case), pages use them', async () => {
+  const host = new URL(proxied.urls.identity!).host;
+  const r = await get(proxied, '/oauth2/logout', `Host: ${host}\r\nX-Forwarded-Host: evil.example, Login.Example\r\nX-Forwarded-Proto: http, HTTPS\r\nForwarded: for=192.0.2.5;host=login.example;proto=https\r\n`);
+  assert.equal(r.status, 200, r.body.slice(0, 200));
+  assert.match(r.body, /action="https:\/\/login\.example\/oauth2\/logout\/confirm"/i);
 });
 
 test('attack: from a trusted proxy that appends, the client’s own X-Forwarded-Host and -Proto (leftmost) are not used: pages name the proxy’s (rightmost)', async () => {
