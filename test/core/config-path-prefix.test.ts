@@ -13,6 +13,8 @@
  * an empty label, a legacy IPv4 form or an IP literal that is no IPv6 address loaded and silently
  * never matched, so its requests went through a broader route; a port loaded and was ignored, so
  * the route matched the host on every port. Each is `config.invalid` naming the key and the fault.
+ * `admin.allowedHosts` names are held to the same rule (`127.1` or `admin.example.123` loaded
+ * and the admin plane never answered to them).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -120,4 +122,15 @@ test('attack: `portcullis config check` on a wildcard route host → exit 1, con
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('admin.allowedHosts: a name no request Host can carry → config.invalid naming admin.allowedHosts[i]; the names a Host can carry load', () => {
+  for (const name of ['127.1', 'admin.example.123', '0x7f.0.0.1', '2130706433']) {
+    assert.throws(
+      () => validateConfig({ admin: { allowedHosts: ['ok.example', name] } }),
+      (e: unknown) => isPortcullisError(e) && e.code === 'config.invalid' && e.message.includes('admin.allowedHosts[1]: ') && /legacy form of an IPv4 address|refuses it in a request Host/.test(e.message),
+      name,
+    );
+  }
+  assert.deepEqual(validateConfig({ admin: { allowedHosts: ['Admin.Internal.Example', 'admin.internal.example.', 'a_b.example'] } }).admin.allowedHosts, ['Admin.Internal.Example', 'admin.internal.example.', 'a_b.example']);
 });

@@ -499,7 +499,13 @@ export const configSchema = z.strictObject({
         .prefault({})
         .describe('Requests to the admin API without a valid admin token, counted per client address in memory.'),
       allowedHosts: z
-        .array(hostName)
+        .array(
+          hostName.superRefine((v, ctx) => {
+            // a name the regex admits but no accepted Host carries (127.1, a numeric top label) would silently never match
+            const problem = routeHostProblem(v);
+            if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+          }),
+        )
         .default([])
         .describe('Host names (without port) the admin plane answers to, besides IP addresses, `localhost` and the host of `listen.admin`: a request whose `Host` names anything else is refused with 400 `admin.host-not-allowed`, so a web page that points its own DNS name at this address (DNS rebinding) cannot read the admin plane, `/metrics` and the OpenAPI document included, from a visitor\'s browser. List the name a proxy, a scraper or you call it by (`admin.internal.example`).'),
       allowInsecureHttp: z
