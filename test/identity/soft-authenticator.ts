@@ -11,6 +11,8 @@ export const b64u = (b: Uint8Array | Buffer) => Buffer.from(b).toString('base64u
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest();
 const FLAG_UP = 0x01;
 const FLAG_UV = 0x04;
+const FLAG_BE = 0x08;
+const FLAG_BS = 0x10;
 const FLAG_AT = 0x40;
 
 /** A security key in software: one P-256 credential, a signature counter the test controls. */
@@ -20,6 +22,8 @@ export class SoftAuthenticator {
   counter = 0;
   /** The user handle (base64url) the site gave at registration, which a discoverable credential returns with each assertion. */
   userHandle: string | null = null;
+  /** A synced passkey (a cloud keychain's): backup eligible and backed up (BE and BS flags), so its key is not bound to one device's hardware. */
+  synced = false;
   /** Members merged into every clientDataJSON (e.g. `crossOrigin: true`, `topOrigin`, as a browser sets them in a cross-origin iframe). */
   clientDataFields: Record<string, unknown> = {};
 
@@ -33,14 +37,14 @@ export class SoftAuthenticator {
   /** A copy holding the same private key and credential (a cloned authenticator). */
   clone(): SoftAuthenticator {
     const c = Object.create(SoftAuthenticator.prototype) as SoftAuthenticator;
-    Object.assign(c, { credentialId: this.credentialId, key: this.key, counter: this.counter, userHandle: this.userHandle, clientDataFields: { ...this.clientDataFields }, origin: this.origin, rpId: this.rpId });
+    Object.assign(c, { credentialId: this.credentialId, key: this.key, counter: this.counter, userHandle: this.userHandle, synced: this.synced, clientDataFields: { ...this.clientDataFields }, origin: this.origin, rpId: this.rpId });
     return c;
   }
 
   private authData(flags: number, counter: number, attested?: Buffer): Buffer {
     const c = Buffer.alloc(4);
     c.writeUInt32BE(counter);
-    return Buffer.concat([sha256(this.rpId), Buffer.from([flags]), c, ...(attested ? [attested] : [])]);
+    return Buffer.concat([sha256(this.rpId), Buffer.from([flags | (this.synced ? FLAG_BE | FLAG_BS : 0)]), c, ...(attested ? [attested] : [])]);
   }
 
   private clientData(type: string, challenge: string): Buffer {

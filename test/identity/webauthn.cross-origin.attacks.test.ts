@@ -64,7 +64,7 @@ test('attack: an assertion made in a cross-origin iframe is refused, as a second
   assert.equal(after.counter, counter);
   assert.equal(after.suspendedAt, null);
   auth.clientDataFields = {};
-  assert.deepEqual(await authenticate(user.id, auth), { userId: user.id, userVerified: true });
+  assert.deepEqual(await authenticate(user.id, auth), { userId: user.id, userVerified: true, method: 'hwk' });
 });
 
 test('a same-origin response without a crossOrigin member (older browsers) is accepted', async () => {
@@ -72,7 +72,7 @@ test('a same-origin response without a crossOrigin member (older browsers) is ac
   const auth = new SoftAuthenticator(ORIGIN, RP_ID);
   auth.clientDataFields = { crossOrigin: undefined };
   await register(user, auth);
-  assert.deepEqual(await authenticate(user.id, auth), { userId: user.id, userVerified: true });
+  assert.deepEqual(await authenticate(user.id, auth), { userId: user.id, userVerified: true, method: 'hwk' });
 });
 
 test('attack: at the sign-in pages a framed assertion is a typed 400, audited as signin.mfa-failed (second step) and signin.failed (passkey)', async (t) => {

@@ -72,7 +72,7 @@ test('a registered key signs in as a second factor; each use stores its counter 
   const { auth, id } = await registered(user);
   assert.equal((await store.getWebAuthnCredential(id))!.counter, 0);
   const { result } = await authenticate(user.id, (o) => auth.assert(o, { counter: 7 }));
-  assert.deepEqual(await result, { userId: user.id, userVerified: false });
+  assert.deepEqual(await result, { userId: user.id, userVerified: false, method: 'hwk' });
   const stored = (await store.getWebAuthnCredential(id))!;
   assert.equal(stored.counter, 7);
   assert.ok(stored.lastUsedAt !== null);
@@ -112,7 +112,7 @@ test('user verification honoured: a passwordless passkey sign-in asks for UV and
   assert.equal(noUv.options.userVerification, 'required');
   await rejectsWith(noUv.result, 'webauthn.user-verification-required');
   const withUv = await authenticate(undefined, (o) => auth.assert(o, { uv: true }));
-  assert.deepEqual(await withUv.result, { userId: user.id, userVerified: true });
+  assert.deepEqual(await withUv.result, { userId: user.id, userVerified: true, method: 'hwk' });
   // As a second factor UV is preferred, not required, and reported as it was (the sign-in page adds amr "user" only when true).
   const second = await authenticate(user.id, (o) => auth.assert(o, { uv: true }));
   assert.equal(second.options.userVerification, 'preferred');
@@ -148,7 +148,7 @@ test('attack: a passwordless passkey assertion whose userHandle names another us
   await rejectsWith(other.result, 'webauthn.user-handle-mismatch');
   assert.equal((await store.getWebAuthnCredential(id))!.counter, 0, 'the stored counter did not move');
   // the credential's own user handle signs alice in
-  assert.deepEqual(await (await authenticate(undefined, (o) => auth.assert(o, { uv: true, counter: 4 }))).result, { userId: alice.id, userVerified: true });
+  assert.deepEqual(await (await authenticate(undefined, (o) => auth.assert(o, { uv: true, counter: 4 }))).result, { userId: alice.id, userVerified: true, method: 'hwk' });
 });
 
 test('attack: a passwordless passkey assertion without a userHandle is refused (webauthn.user-handle-mismatch): a discoverable credential must name its user', async () => {
@@ -178,4 +178,17 @@ test('registration: several keys per user, the user’s existing keys excluded i
   assert.deepEqual(creds.map((c) => c.name).sort(), ['Backup key', 'Key']);
   // attack: a registration answered twice (the challenge is single use).
   await rejectsWith(ceremonies.verifyRegistration('reg-more', user.id, new SoftAuthenticator().register(options), 'Third'), 'webauthn.invalid-response');
+});
+
+test('a synced passkey (backup eligible: its key lives in a cloud keychain, not one device) is reported as swk, a device-bound key as hwk (RFC 8176)', async () => {
+  const user = await newUser();
+  const synced = new SoftAuthenticator();
+  synced.synced = true;
+  const reg = await registered(user, synced);
+  assert.equal((await store.getWebAuthnCredential(reg.id))!.deviceType, 'multiDevice');
+  const { result } = await authenticate(undefined, (o) => synced.assert(o, { uv: true }));
+  assert.deepEqual(await result, { userId: user.id, userVerified: true, method: 'swk' });
+  const bound = await registered(user);
+  const second = await authenticate(user.id, (o) => bound.auth.assert(o));
+  assert.equal((await second.result).method, 'hwk');
 });

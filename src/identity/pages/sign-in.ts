@@ -329,7 +329,7 @@ export class SignInPages {
         }
         if (!r.userVerified) return { json: { error: 'this passkey did not verify you (PIN or biometric)' }, status: 401 };
         // A user-verifying passkey is two factors in one (possession and PIN or biometric).
-        return this.finishJson(req, res, { userId: r.userId, at: this.d.clock.now() }, ['hwk', 'user'], true, 'passkey');
+        return this.finishJson(req, res, { userId: r.userId, at: this.d.clock.now() }, [r.method, 'user'], true, 'passkey');
       }
       case 'webauthn/options':
         if (st?.stage !== 'mfa') return { json: { error: 'sign in first' }, status: 400 };
@@ -344,7 +344,7 @@ export class SignInPages {
           this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-failed', actor: `user:${st.userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { factor: 'webauthn' } });
           throw e;
         }
-        return this.finishJson(req, res, st, [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])], true, 'webauthn');
+        return this.finishJson(req, res, st, [...st.amr, r.method, ...(r.userVerified ? ['user'] : [])], true, 'webauthn');
       }
       case 'webauthn/register-options': {
         if (st?.stage !== 'enroll') return { json: { error: 'sign in first' }, status: 400 };
@@ -356,7 +356,7 @@ export class SignInPages {
         await this.stillWithoutFactor(st);
         const r = await this.d.webauthn.verifyRegistration(uid, st.userId, body['response'] ?? '', body['name'] ?? '');
         await this.factorAdded(st.userId, { factor: 'webauthn', credential: r.id });
-        await this.setState(uid, { ...st, stage: 'recovery', mfa: true, amr: [...st.amr, 'hwk', ...(r.userVerified ? ['user'] : [])] });
+        await this.setState(uid, { ...st, stage: 'recovery', mfa: true, amr: [...st.amr, r.method, ...(r.userVerified ? ['user'] : [])] });
         return { json: { redirect: this.base(uid) + '/recovery' } };
       }
       default:

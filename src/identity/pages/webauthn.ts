@@ -100,6 +100,17 @@ function checkNotFramed(response: Record<string, unknown>): void {
   throw new PortcullisError('webauthn.invalid-response', 'the WebAuthn ceremony ran in a cross-origin frame (clientDataJSON crossOrigin/topOrigin): use this site\'s own page, not one embedded in another site', { status: 400 });
 }
 
+/** RFC 8176 method of a WebAuthn key: `hwk` (hardware-secured) or `swk` (software-secured). */
+export type KeyMethod = 'hwk' | 'swk';
+
+/**
+ * A synced passkey (`multiDevice`: backup eligible) has its private key copied through a
+ * cloud keychain, so it is not a hardware-secured key (RFC 8176 `hwk`) but `swk`.
+ */
+function keyMethod(deviceType: 'singleDevice' | 'multiDevice'): KeyMethod {
+  return deviceType === 'multiDevice' ? 'swk' : 'hwk';
+}
+
 export class WebAuthnCeremonies {
   constructor(
     private readonly store: WebAuthnStore,
@@ -150,7 +161,7 @@ export class WebAuthnCeremonies {
     return options;
   }
 
-  async verifyRegistration(slot: string, userId: string, responseJson: string, name: string): Promise<{ id: string; userVerified: boolean }> {
+  async verifyRegistration(slot: string, userId: string, responseJson: string, name: string): Promise<{ id: string; userVerified: boolean; method: KeyMethod }> {
     let credentialId: string | undefined;
     try {
       // the name is shown to the user and to operators (`portcullis user show`): one line of text
@@ -192,7 +203,7 @@ export class WebAuthnCeremonies {
         if (e instanceof PortcullisError && e.code === 'conflict') throw exists();
         throw e;
       }
-      return { id: credential.id, userVerified };
+      return { id: credential.id, userVerified, method: keyMethod(credentialDeviceType) };
     } catch (e) {
       // roomFor audited its own refusal
       if (e instanceof PortcullisError && e.code === 'webauthn.too-many-credentials') throw e;
@@ -218,7 +229,12 @@ export class WebAuthnCeremonies {
     return options;
   }
 
-  async verifyAuthentication(slot: string, userId: string | undefined, responseJson: string): Promise<{ userId: string; userVerified: boolean }> {
+  /**
+   * `method` is the key's RFC 8176 method: `swk` for a synced passkey (backup eligible, its
+   * key kept in a cloud keychain and copied to the user's devices), `hwk` for a key bound to
+   * one device, as the authenticator data signed with this assertion says (WebAuthn §6.1 BE).
+   */
+  async verifyAuthentication(slot: string, userId: string | undefined, responseJson: string): Promise<{ userId: string; userVerified: boolean; method: KeyMethod }> {
     const expectedChallenge = await this.takeChallenge(`auth:${slot}`);
     const response = parseResponse(responseJson);
     const cred = typeof response.id === 'string' ? await this.store.getWebAuthnCredential(response.id) : undefined;
@@ -253,6 +269,6 @@ export class WebAuthnCeremonies {
     }
     if (userId === undefined && !v.authenticationInfo.userVerified) throw new PortcullisError('webauthn.user-verification-required', 'the authenticator did not verify the user');
     if (!(await this.store.updateWebAuthnCounter(cred.id, cred.counter, next, this.clock.now()))) throw new PortcullisError('webauthn.counter-regressed', 'the credential was used concurrently');
-    return { userId: cred.userId, userVerified: v.authenticationInfo.userVerified };
+    return { userId: cred.userId, userVerified: v.authenticationInfo.userVerified, method: keyMethod(v.authenticationInfo.credentialDeviceType) };
   }
 }
