@@ -2,9 +2,51 @@
  * A small client for the admin REST API (the same API the console uses): JSON over
  * `fetch` with the admin bearer token. Problem+json answers become CliErrors with the
  * server's code; an unreachable node gets a message that says what to do. A redirect is
- * not followed (`request.invalid`): the admin API never sends one.
+ * not followed (`request.invalid`): the admin API never sends one. Plain `http:` beyond
+ * loopback is refused before connecting (`request.invalid`) unless `admin.allowInsecureHttp`.
  */
+import { lookup } from 'node:dns/promises';
+import { isLoopbackAddress } from '../core/loopback.js';
 import { CliError } from './output.js';
+
+export interface AdminClientOptions {
+  /** Where the base URL came from, for messages: `--admin-url`, `PORTCULLIS_ADMIN_URL`, `listen.admin` (default `the admin URL`). */
+  from?: string;
+  /** Send the token over plain `http:` beyond loopback too (config `admin.allowInsecureHttp`; default false). */
+  allowInsecureHttp?: boolean;
+}
+
+/**
+ * The admin token gives full control of the deployment, so it goes over plain `http:` only
+ * to loopback: an IP literal (core/loopback.ts: 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104; the
+ * WHATWG parser has already read `0x7f.1` as 127.0.0.1) or `localhost` when every address
+ * it resolves to is one (as `listen.admin: localhost:…` is checked when the plane starts).
+ * Anything else is refused before a connection is made.
+ */
+async function refusePlainHttpBeyondLoopback(baseUrl: string, from: string): Promise<void> {
+  let u: URL;
+  try {
+    u = new URL(baseUrl);
+  } catch {
+    throw new CliError('request.invalid', `${from}: not a URL`);
+  }
+  if (u.protocol !== 'http:') return;
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (isLoopbackAddress(host)) return;
+  if (host === 'localhost') {
+    let addresses: { address: string }[];
+    try {
+      addresses = await lookup(host, { all: true });
+    } catch (e) {
+      throw new CliError('unavailable', `cannot resolve localhost (${(e as { code?: string }).code ?? 'lookup failed'}) for the admin API at ${u.origin}`);
+    }
+    if (addresses.length > 0 && addresses.every((a) => isLoopbackAddress(a.address))) return;
+  }
+  throw new CliError(
+    'request.invalid',
+    `${from}: ${u.origin} is plain http to an address beyond loopback, where the admin token would cross the network in clear; nothing was sent. Use https (a TLS-terminating proxy), a loopback address (an SSH tunnel such as ssh -L 8081:127.0.0.1:8081), or set admin.allowInsecureHttp: true if the path to the admin plane is private`,
+  );
+}
 
 /**
  * An identifier of `.` or `..` (`%2e` counts as a dot, as the WHATWG URL parser reads it)
@@ -19,13 +61,18 @@ function refuseDotSegments(path: string): void {
 }
 
 export class AdminClient {
+  /** The transport check, made once (before the first call sends anything). */
+  private transportChecked: Promise<void> | undefined;
+
   constructor(
     readonly baseUrl: string,
     private readonly token: string,
+    private readonly options: AdminClientOptions = {},
   ) {}
 
   async call<T = any>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
     refuseDotSegments(path);
+    if (this.options.allowInsecureHttp !== true) await (this.transportChecked ??= refusePlainHttpBeyondLoopback(this.baseUrl, this.options.from ?? 'the admin URL'));
     const url = this.baseUrl.replace(/\/$/, '') + path;
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';

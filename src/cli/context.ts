@@ -2,7 +2,8 @@
  * Where a CLI command finds its node: the directory (`--dir`, else `$PORTCULLIS_DIR`,
  * else `./.portcullis`), the config file in it (or `--config`, or `$PORTCULLIS_CONFIG`
  * when no `--dir` is given), the admin URL (`--admin-url`, else `$PORTCULLIS_ADMIN_URL`,
- * else the config's `listen.admin`) and the admin token (`adminTokenFile`).
+ * else the config's `listen.admin`; plain http only to loopback unless `admin.allowInsecureHttp`)
+ * and the admin token (`adminTokenFile`).
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -36,7 +37,7 @@ export function withDirOptions(cmd: Command): Command {
 
 /** Adds --dir/--config/--admin-url to a management command. */
 export function withNodeOptions(cmd: Command): Command {
-  return withDirOptions(cmd).option('--admin-url <url>', 'admin API base URL (default: $PORTCULLIS_ADMIN_URL, else http://<listen.admin>)');
+  return withDirOptions(cmd).option('--admin-url <url>', 'admin API base URL, https or a loopback http URL (default: $PORTCULLIS_ADMIN_URL, else http://<listen.admin>)');
 }
 
 /** The admin URL a CLI reaches for a `listen.admin` value: wildcard addresses mean this host. */
@@ -74,6 +75,7 @@ export function adminClient(o: NodeOptions): AdminClient {
   const loaded = loadFor(o);
   const token = readAdminToken(resolveIn(loaded.dir, loaded.config.adminTokenFile));
   const env = process.env.PORTCULLIS_ADMIN_URL || undefined;
-  const base = o.adminUrl !== undefined ? checkAdminUrl(o.adminUrl) : env !== undefined ? checkAdminUrl(env, 'PORTCULLIS_ADMIN_URL') : adminUrlFromListen(loaded.config.listen.admin);
-  return new AdminClient(base, token);
+  const [base, from] = o.adminUrl !== undefined ? [checkAdminUrl(o.adminUrl), '--admin-url'] : env !== undefined ? [checkAdminUrl(env, 'PORTCULLIS_ADMIN_URL'), 'PORTCULLIS_ADMIN_URL'] : [adminUrlFromListen(loaded.config.listen.admin), 'listen.admin'];
+  // plain http beyond loopback only with the opt-in that lets listen.admin be there (client.ts)
+  return new AdminClient(base, token, { from, allowInsecureHttp: loaded.config.admin.allowInsecureHttp });
 }

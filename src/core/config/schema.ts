@@ -512,7 +512,7 @@ export const configSchema = z.strictObject({
         .boolean()
         .default(false)
         .describe(
-          'Let `listen.admin` be an address other than loopback (`0.0.0.0`, `[::]`, a network address or host name) although the admin plane speaks plain HTTP only. Every admin request carries the admin token, which gives full control of the deployment: on a network anyone on the path reads it. Off by default: such a `listen.admin` is `config.invalid`. Loopback (127.0.0.0/8, `::1`, `localhost`) needs no opt-in. Set it only where the path to the admin listener is private (a pod network with a policy, a host-only network) or wrapped in TLS by something else (a sidecar, a tunnel); otherwise keep the admin plane on loopback and reach it through an SSH tunnel or a TLS-terminating proxy on the same host.',
+          'Let `listen.admin` be an address other than loopback (`0.0.0.0`, `[::]`, a network address or host name) although the admin plane speaks plain HTTP only. Every admin request carries the admin token, which gives full control of the deployment: on a network anyone on the path reads it. Off by default: such a `listen.admin` is `config.invalid`. Loopback (127.0.0.0/8, `::1`, `localhost`) needs no opt-in. Set it only where the path to the admin listener is private (a pod network with a policy, a host-only network) or wrapped in TLS by something else (a sidecar, a tunnel); otherwise keep the admin plane on loopback and reach it through an SSH tunnel or a TLS-terminating proxy on the same host. The CLI reads it too: without it, it sends the admin token over plain HTTP only to a loopback admin URL and refuses any other (`request.invalid`) before connecting.',
         ),
     })
     .prefault({})
