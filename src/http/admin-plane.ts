@@ -8,6 +8,7 @@
  * Request bodies are never logged; no response carries a secret except the one-time
  * client secret of `POST /v1/apps` and `rotate-secret`.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
 import { AggregatorRegistry } from 'prom-client';
 import { z } from 'zod';
@@ -205,6 +206,12 @@ export function methodsOf(routes: readonly AdminRoute[]): (path: string) => stri
 /** Request bodies of admin routes, unless a route sets its own (the transit operations). */
 const ADMIN_BODY_LIMIT = 256 * 1024;
 
+/** Whether the request announces a Content-Length above its route's body limit (refused 413 without reading it). */
+function tooLarge(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return length !== undefined && Number(length) > (request.routeOptions.bodyLimit ?? ADMIN_BODY_LIMIT);
+}
+
 /**
  * Builds the admin plane (not yet listening).
  *
@@ -228,6 +235,29 @@ export function buildAdminPlane({ services, adminToken, health, moreMetrics }: A
   const app = createHttpServer(services.logger, { bodyLimit: ADMIN_BODY_LIMIT }, { otherMethods: methodsOf(routes.filter((r) => !r.auth)) });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser());
+
+  // Expect: 100-continue (RFC 9110 §10.1.1). Without a checkContinue listener Node sends
+  // `100 Continue` itself before any hook ran, inviting a client without the admin token to
+  // upload its body. It is sent here once the onRequest checks (host, stopping, admin token)
+  // passed and the announced body fits the route; a request refused before that gets its
+  // final answer instead, with Connection: close, since the body it may still send cannot
+  // be told from a next request.
+  const awaitingContinue = new WeakSet<IncomingMessage>();
+  app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    awaitingContinue.add(req);
+    app.server.emit('request', req, res);
+  });
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    if (awaitingContinue.has(request.raw) && !reply.raw.headersSent && !tooLarge(request)) {
+      awaitingContinue.delete(request.raw);
+      reply.raw.writeContinue();
+    }
+    done(null, payload);
+  });
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (awaitingContinue.delete(request.raw) && !request.raw.complete) reply.header('connection', 'close');
+    done(null, payload);
+  });
 
   // DNS rebinding: every route, the open ones first, answers only the names it is called by.
   const checkHost = adminHostCheck([...services.config.admin.allowedHosts, services.config.listen.admin]);
