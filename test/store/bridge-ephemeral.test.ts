@@ -98,4 +98,26 @@ describe('bridged ephemeral store', () => {
     await sleep(10);
     await assert.rejects(remote.consumeOnce('x', 1000), (e: unknown) => e instanceof PortcullisError && e.code === 'unavailable');
   });
+
+  it('an error code that is not one of ours, an inherited property name (constructor, toString, __proto__) too, arrives as internal', async () => {
+    const { port1, port2 } = new MessageChannel();
+    const remote = new BridgedEphemeralStore(port2);
+    // the serving side answers each call with the code under test
+    const codes = ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'no.such-code'];
+    try {
+      port1.on('message', (r: { id: number }) => port1.postMessage({ id: r.id, error: { code: codes[r.id - 1], message: 'x' } }));
+      for (const code of codes) {
+        await assert.rejects(remote.get('k'), (e: unknown) => e instanceof PortcullisError && e.code === 'internal' && e.status === 500, code);
+      }
+      await assert.rejects(
+        (async () => {
+          codes.push('unavailable');
+          await remote.get('k');
+        })(),
+        (e: unknown) => e instanceof PortcullisError && e.code === 'unavailable',
+      );
+    } finally {
+      port1.close();
+    }
+  });
 });

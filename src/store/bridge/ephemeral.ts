@@ -140,7 +140,8 @@ export class BridgedEphemeralStore implements EphemeralStore {
       if (this.pending.size === 0) port.unref();
       if (r.error === undefined) p.resolve(r.value);
       else {
-        const code = (r.error.code in ERRORS ? r.error.code : 'internal') as ErrorCode;
+        // own names only: `in` takes an inherited one (`constructor`, `toString`) for a code
+        const code = (Object.hasOwn(ERRORS, r.error.code) ? r.error.code : 'internal') as ErrorCode;
         p.reject(new PortcullisError(code, r.error.message));
       }
     });
