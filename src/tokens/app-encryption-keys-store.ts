@@ -26,6 +26,11 @@ export interface AppEncryptionKeyStore {
   getAppEncryptionKey(kid: string): Promise<AppEncryptionKeyRecord | undefined>;
   /** Every key (of one app when `clientId` is given), oldest first (createdAt, then kid); one page of them when `page` is given (cursor id: the kid). */
   listAppEncryptionKeys(clientId?: string, page?: PageRequest): Promise<AppEncryptionKeyRecord[]>;
-  /** Marks an active key revoked; returns the record after the change, or undefined when there is no such key. Idempotent: a revoked key keeps its first revokedAt. */
-  revokeAppEncryptionKey(kid: string, at: number): Promise<AppEncryptionKeyRecord | undefined>;
+  /**
+   * Marks an active key revoked, in one conditional update; returns the record after it and
+   * whether this call changed it (`revoked`: false when the key was revoked already, by an
+   * earlier or a concurrent call), or undefined when there is no such key. Idempotent: a
+   * revoked key keeps its first revokedAt.
+   */
+  revokeAppEncryptionKey(kid: string, at: number): Promise<{ key: AppEncryptionKeyRecord; revoked: boolean } | undefined>;
 }

@@ -265,10 +265,12 @@ export class AppEncryptionKeys {
     const existing = await this.store.getAppEncryptionKey(kid);
     if (!existing || existing.clientId !== clientId) throw new PortcullisError('not-found', `app ${clientId} has no encryption key ${kid}`);
     const now = this.clock.now();
-    const updated = (await this.store.revokeAppEncryptionKey(kid, now)) ?? existing;
+    const result = await this.store.revokeAppEncryptionKey(kid, now);
     this.active.set(kid, undefined, this.active.stamp());
-    if (existing.status === 'active') this.audit.record({ time: now, type: 'app.encryption-key-revoked', actor, clientId, data: { kid } });
+    // only the call whose conditional update changed the key audits: one that read it active
+    // beside a concurrent revocation gets the answer a revoked key gets, without a second event
+    if (result?.revoked === true) this.audit.record({ time: now, type: 'app.encryption-key-revoked', actor, clientId, data: { kid } });
     await this.events.emit({ type: 'app-enc-keys.changed', clientId, kid });
-    return updated;
+    return result?.key ?? existing;
   }
 }

@@ -25,6 +25,11 @@ export interface AppSigningKeyStore {
   getAppSigningKey(keyid: string): Promise<AppSigningKeyRecord | undefined>;
   /** Every key (of one app when `clientId` is given), oldest first (createdAt, then keyid); one page of them when `page` is given (cursor id: the keyid). */
   listAppSigningKeys(clientId?: string, page?: PageRequest): Promise<AppSigningKeyRecord[]>;
-  /** Marks an active key revoked; returns the record after the change, or undefined when there is no such key. Idempotent: a revoked key keeps its first revokedAt. */
-  revokeAppSigningKey(keyid: string, at: number): Promise<AppSigningKeyRecord | undefined>;
+  /**
+   * Marks an active key revoked, in one conditional update; returns the record after it and
+   * whether this call changed it (`revoked`: false when the key was revoked already, by an
+   * earlier or a concurrent call), or undefined when there is no such key. Idempotent: a
+   * revoked key keeps its first revokedAt.
+   */
+  revokeAppSigningKey(keyid: string, at: number): Promise<{ key: AppSigningKeyRecord; revoked: boolean } | undefined>;
 }

@@ -231,10 +231,12 @@ export class AppSigningKeys {
     const existing = await this.store.getAppSigningKey(keyid);
     if (!existing || existing.clientId !== clientId) throw new PortcullisError('not-found', `app ${clientId} has no signing key ${keyid}`);
     const now = this.clock.now();
-    const updated = (await this.store.revokeAppSigningKey(keyid, now)) ?? existing;
+    const result = await this.store.revokeAppSigningKey(keyid, now);
     this.active.set(keyid, undefined, this.active.stamp());
-    if (existing.status === 'active') this.audit.record({ time: now, type: 'app.signing-key-revoked', actor, clientId, data: { keyid } });
+    // only the call whose conditional update changed the key audits: one that read it active
+    // beside a concurrent revocation gets the answer a revoked key gets, without a second event
+    if (result?.revoked === true) this.audit.record({ time: now, type: 'app.signing-key-revoked', actor, clientId, data: { keyid } });
     await this.events.emit({ type: 'app-keys.changed', clientId, keyid });
-    return updated;
+    return result?.key ?? existing;
   }
 }

@@ -371,8 +371,12 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.deepEqual((await s.listAppSigningKeys()).map((x) => x.keyid), ['b1', 'a2', 'a1']);
     await rejectsWith(s.insertAppSigningKey(k('a1', 'app-b', T0 + 9)), 'conflict');
     assert.equal((await s.getAppSigningKey('a1'))!.clientId, 'app-a');
-    assert.deepEqual(await s.revokeAppSigningKey('a1', T0 + 50), { ...a1, status: 'revoked', revokedAt: T0 + 50 });
-    assert.deepEqual(await s.revokeAppSigningKey('a1', T0 + 99), { ...a1, status: 'revoked', revokedAt: T0 + 50 });
+    assert.deepEqual(await s.revokeAppSigningKey('a1', T0 + 50), { key: { ...a1, status: 'revoked', revokedAt: T0 + 50 }, revoked: true });
+    assert.deepEqual(await s.revokeAppSigningKey('a1', T0 + 99), { key: { ...a1, status: 'revoked', revokedAt: T0 + 50 }, revoked: false });
+    // two at once: one changes the key
+    const both = await Promise.all([s.revokeAppSigningKey('a2', T0 + 60), s.revokeAppSigningKey('a2', T0 + 61)]);
+    assert.deepEqual(both.map((r) => r!.revoked).sort(), [false, true]);
+    assert.equal(both[0]!.key.revokedAt, both[1]!.key.revokedAt);
     assert.equal(await s.revokeAppSigningKey('ghost', T0), undefined);
   });
 

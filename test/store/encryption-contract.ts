@@ -63,8 +63,10 @@ export function runAppEncryptionKeyStoreSuite(name: string, make: () => Promise<
     const s = await open();
     await s.insertAppEncryptionKey(encKey('k1', 'app-a'));
     const r = await s.revokeAppEncryptionKey('k1', T0 + 10);
-    assert.deepEqual(r, encKey('k1', 'app-a', { status: 'revoked', revokedAt: T0 + 10 }));
-    assert.equal((await s.revokeAppEncryptionKey('k1', T0 + 99))!.revokedAt, T0 + 10);
+    assert.deepEqual(r, { key: encKey('k1', 'app-a', { status: 'revoked', revokedAt: T0 + 10 }), revoked: true });
+    const again = await s.revokeAppEncryptionKey('k1', T0 + 99);
+    assert.equal(again!.key.revokedAt, T0 + 10);
+    assert.equal(again!.revoked, false);
     assert.equal(await s.revokeAppEncryptionKey('ghost', T0), undefined);
   });
 }

@@ -73,7 +73,8 @@ export async function listAppEncryptionKeys(db: Kysely<Database>, clientId?: str
   return (await q.execute()).map(fromRow);
 }
 
-export async function revokeAppEncryptionKey(db: Kysely<Database>, kid: string, at: number): Promise<AppEncryptionKeyRecord | undefined> {
-  await tables(db).updateTable('app_encryption_keys').set({ status: 'revoked', revoked_at: at }).where('kid', '=', kid).where('status', '=', 'active').execute();
-  return getAppEncryptionKey(db, kid);
+export async function revokeAppEncryptionKey(db: Kysely<Database>, kid: string, at: number): Promise<{ key: AppEncryptionKeyRecord; revoked: boolean } | undefined> {
+  const r = await tables(db).updateTable('app_encryption_keys').set({ status: 'revoked', revoked_at: at }).where('kid', '=', kid).where('status', '=', 'active').executeTakeFirst();
+  const key = await getAppEncryptionKey(db, kid);
+  return key === undefined ? undefined : { key, revoked: Number(r.numUpdatedRows) > 0 };
 }

@@ -57,7 +57,8 @@ export async function listAppSigningKeys(db: Kysely<Database>, clientId?: string
   return (await q.execute()).map(fromRow);
 }
 
-export async function revokeAppSigningKey(db: Kysely<Database>, keyid: string, at: number): Promise<AppSigningKeyRecord | undefined> {
-  await db.updateTable('app_signing_keys').set({ status: 'revoked', revoked_at: at }).where('keyid', '=', keyid).where('status', '=', 'active').execute();
-  return getAppSigningKey(db, keyid);
+export async function revokeAppSigningKey(db: Kysely<Database>, keyid: string, at: number): Promise<{ key: AppSigningKeyRecord; revoked: boolean } | undefined> {
+  const r = await db.updateTable('app_signing_keys').set({ status: 'revoked', revoked_at: at }).where('keyid', '=', keyid).where('status', '=', 'active').executeTakeFirst();
+  const key = await getAppSigningKey(db, keyid);
+  return key === undefined ? undefined : { key, revoked: Number(r.numUpdatedRows) > 0 };
 }

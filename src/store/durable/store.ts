@@ -391,7 +391,7 @@ export class KyselyDurableStore implements DurableStore {
   listAppSigningKeys(clientId?: string, page?: PageRequest): Promise<AppSigningKeyRecord[]> {
     return this.run('listAppSigningKeys', (db) => appKeys.listAppSigningKeys(db, clientId, page));
   }
-  revokeAppSigningKey(keyid: string, at: number): Promise<AppSigningKeyRecord | undefined> {
+  revokeAppSigningKey(keyid: string, at: number): Promise<{ key: AppSigningKeyRecord; revoked: boolean } | undefined> {
     return this.run('revokeAppSigningKey', (db) => appKeys.revokeAppSigningKey(db, keyid, at));
   }
 
@@ -442,7 +442,7 @@ export class KyselyDurableStore implements DurableStore {
   listAppEncryptionKeys(clientId?: string, page?: PageRequest): Promise<AppEncryptionKeyRecord[]> {
     return this.run('listAppEncryptionKeys', (db) => appEncKeys.listAppEncryptionKeys(db, clientId, page));
   }
-  revokeAppEncryptionKey(kid: string, at: number): Promise<AppEncryptionKeyRecord | undefined> {
+  revokeAppEncryptionKey(kid: string, at: number): Promise<{ key: AppEncryptionKeyRecord; revoked: boolean } | undefined> {
     return this.run('revokeAppEncryptionKey', (db) => appEncKeys.revokeAppEncryptionKey(db, kid, at));
   }
   createTransitKey(key: TransitKeyRecord): Promise<void> {
