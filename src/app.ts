@@ -271,6 +271,7 @@ export async function openCoreServices(loaded: LoadedConfig, opts: OpenOptions =
       types: config.encryption.keyTypes.map((t): EncryptionKeyType => (t === 'RSA' ? 'RSA-3072' : t)),
       rotationIntervalMs: config.encryption.rotationInterval,
       decryptOverlapMs: config.encryption.decryptOverlap,
+      prepublishMs: config.encryption.prepublish,
     });
     const events = new EventBus(ephemeral, logger, opts.eventsOf !== undefined ? { peerOf: opts.eventsOf } : {});
     const transit = new Transit(store, envelope, clock, {

@@ -18,7 +18,7 @@ async function waitUntil(what: string, fn: () => boolean, limitMs: number): Prom
 await serviceTest('redis', 'app keys across nodes: a key added on node A is usable on node B, and revoked on A it is gone from B within 1 s', async () => {
   const shared = tempDir('portcullis-appkeys-cluster-');
   // reconcile far away, so only the pub/sub event can explain the change on node B
-  const cfg = testConfig(`store: sqlite:${join(shared, 'shared.db')}\nephemeral: ${redisUrl()}\nephemeralPrefix: "${randomRedisPrefix()}"\nrevocation: { reconcileInterval: 1h }`);
+  const cfg = testConfig(`store: sqlite:${join(shared, 'shared.db')}\nephemeral: ${redisUrl()}\nephemeralPrefix: "${randomRedisPrefix()}"\nrevocation: { reconcileInterval: 30m }`);
   let a: TestNode | undefined;
   let b: TestNode | undefined;
   after(async () => {

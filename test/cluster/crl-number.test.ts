@@ -27,7 +27,7 @@ await serviceTest(['postgres', 'redis'], name, async () => {
 ephemeral: ${redisUrl()}
 ephemeralPrefix: "${randomRedisPrefix()}"
 pki: { trustDomain: example.org }
-revocation: { reconcileInterval: 1h }
+revocation: { reconcileInterval: 30m }
 `);
   const nodes: TestNode[] = [];
   after(async () => {

@@ -157,6 +157,16 @@ test('bad config: a zero interval or one above the timer maximum (24.8 days) is 
   assert.equal(validateConfig({ revocation: { reconcileInterval: '500ms' } }).revocation.reconcileInterval, 500);
 });
 
+test('bad config: encryption.prepublish not longer than revocation.reconcileInterval is refused (a node that missed keys.changed would refuse JWEs to the next key at its handover)', () => {
+  assert.equal(validateConfig({}).encryption.prepublish, 3_600_000);
+  assert.equal(
+    configError(() => validateConfig({ revocation: { reconcileInterval: '1h' } })),
+    'config.invalid: invalid configuration:\n  encryption.prepublish: must be longer than revocation.reconcileInterval (1h): a node that missed the keys.changed event would not have loaded the next encryption key at its handover, and would refuse what clients encrypt to it (jwe.unknown-key)',
+  );
+  assert.equal(validateConfig({ revocation: { reconcileInterval: '1h' }, encryption: { prepublish: '2h' } }).encryption.prepublish, 7_200_000);
+  assert.match(configError(() => validateConfig({ encryption: { prepublish: '5s' } })), /encryption\.prepublish: must be longer than revocation\.reconcileInterval \(5s\)/);
+});
+
 test('config: Kubernetes service-link variables (PORTCULLIS_SERVICE_HOST, PORTCULLIS_PORT_8080_TCP…) are not configuration: left alone, named as ignored', () => {
   const env = {
     PORTCULLIS_SERVICE_HOST: '10.0.0.7',

@@ -15,7 +15,7 @@ async function setup(types: Array<'P-256' | 'X25519' | 'RSA-3072'> = ['P-256']) 
   const store = await openDurableStore('sqlite::memory:');
   const clock = new FrozenClock(Date.UTC(2026, 0, 1));
   const env = await Envelope.open(store, randomBytes(32));
-  const keys = new EncryptionKeys(store, env, clock, { types, rotationIntervalMs: 30 * DAY, decryptOverlapMs: 60 * MIN });
+  const keys = new EncryptionKeys(store, env, clock, { types, rotationIntervalMs: 30 * DAY, decryptOverlapMs: 60 * MIN, prepublishMs: 60 * MIN });
   return { store, clock, env, keys };
 }
 
@@ -49,7 +49,7 @@ test('encryption keys: private keys are stored encrypted, and another node loads
   assert.equal(stored.length, 1);
   assert.ok(stored[0]!.privateJwk.startsWith('pc1.'), 'envelope ciphertext');
   assert.equal(stored[0]!.privateJwk.includes('"d"'), false);
-  const other = new EncryptionKeys(store, env, clock, { types: ['RSA-3072'], rotationIntervalMs: 30 * DAY, decryptOverlapMs: 60 * MIN });
+  const other = new EncryptionKeys(store, env, clock, { types: ['RSA-3072'], rotationIntervalMs: 30 * DAY, decryptOverlapMs: 60 * MIN, prepublishMs: 60 * MIN });
   await other.load();
   const r = await decryptBody(await encryptToCurrent(keys, 'RSA-3072'), { getKey: other.getKey, context: ctx });
   assert.equal(new TextDecoder().decode(r.plaintext), 'secret order');
@@ -77,12 +77,15 @@ test('encryption keys: maintain rotates on schedule; keys made concurrently by t
   const { keys, clock, store, env } = await setup();
   await keys.maintain();
   const first = keys.current().kid;
-  clock.advance(30 * DAY);
-  assert.equal(await keys.maintain(), true);
+  clock.advance(30 * DAY - 60 * MIN);
+  assert.equal(await keys.maintain(), true, 'the next key is stored an hour ahead');
+  assert.equal(keys.current().kid, first);
+  clock.advance(60 * MIN);
   assert.notEqual(keys.current().kid, first);
+  assert.equal(await keys.maintain(), true, 'the superseded key is retired');
   assert.ok(keys.decryptionKey(first), 'the previous key still decrypts');
   // Another node, not having seen the rotation, creates its own key at the same moment.
-  const racer = new EncryptionKeys(store, env, clock, { types: ['P-256'], rotationIntervalMs: 30 * DAY, decryptOverlapMs: 60 * MIN });
+  const racer = new EncryptionKeys(store, env, clock, { types: ['P-256'], rotationIntervalMs: 30 * DAY, decryptOverlapMs: 60 * MIN, prepublishMs: 60 * MIN });
   await racer.rotate();
   await keys.maintain();
   await racer.load();

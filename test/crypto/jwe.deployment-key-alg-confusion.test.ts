@@ -21,7 +21,7 @@ async function setup(types: Array<'P-256' | 'X25519'>) {
   const store = await openDurableStore('sqlite::memory:');
   const clock = new FrozenClock(Date.UTC(2026, 0, 1));
   const env = await Envelope.open(store, randomBytes(32));
-  const keys = new EncryptionKeys(store, env, clock, { types, rotationIntervalMs: 30 * DAY, decryptOverlapMs: DAY });
+  const keys = new EncryptionKeys(store, env, clock, { types, rotationIntervalMs: 30 * DAY, decryptOverlapMs: DAY, prepublishMs: 3_600_000 });
   await keys.maintain();
   return { store, keys };
 }

@@ -17,7 +17,7 @@ type Store = Record<string, (...args: unknown[]) => Promise<unknown>>;
 before(async () => {
   p = await startPolicyNode(
     `  - name: orders\n    match: { pathPrefix: /orders }\n    upstream: UPSTREAM\n    require: { token: { audience: ${AUDIENCE}, scopes: [orders:write] } }\n`,
-    'gateway: { thread: false }\nrevocation: { reconcileInterval: 1h }\n',
+    'gateway: { thread: false }\nrevocation: { reconcileInterval: 30m }\n',
   );
   assert.equal(p.node.gatewayThread, undefined, 'the gateway runs on the main thread');
 });

@@ -221,7 +221,7 @@ export function faultyGatewayThread<F extends object>(started: (p: PolicyNode) =
     faults({} as F);
     p = await startPolicyNode(
       `  - name: orders\n    match: { pathPrefix: /orders }\n    upstream: UPSTREAM\n    require: { token: { audience: ${AUDIENCE}, scopes: [orders:write] } }\n`,
-      `gateway: { thread: true }\nrevocation: { reconcileInterval: 1h }\n${extra}`,
+      `gateway: { thread: true }\nrevocation: { reconcileInterval: 30m }\n${extra}`,
       { env: { PORTCULLIS_TEST_GATEWAY_THREAD_FAULTS: file } },
     );
     assert.ok(p.node.gatewayThread, 'the node runs its gateway on a thread');

@@ -13,7 +13,7 @@ let p: PolicyNode;
 before(async () => {
   p = await startPolicyNode(
     `  - name: sig\n    match: { pathPrefix: /sig }\n    upstream: UPSTREAM\n    require:\n      token: { audience: orders-api, scopes: [orders:write] }\n      signature: {}\n`,
-    'gateway: { thread: false }\nrevocation: { reconcileInterval: 1h }\n',
+    'gateway: { thread: false }\nrevocation: { reconcileInterval: 30m }\n',
   );
 });
 

@@ -32,7 +32,7 @@ const admin = (path: string, init: RequestInit = {}) =>
 before(async () => {
   p = await startPolicyNode(
     `  - name: orders\n    match: { pathPrefix: /orders }\n    upstream: UPSTREAM\n    require: { token: { audience: ${AUDIENCE}, scopes: [orders:write] } }\n  - name: signed\n    match: { pathPrefix: /signed }\n    upstream: UPSTREAM\n    require: { signature: { maxAge: 5m } }\n`,
-    'gateway: { thread: true }\nrevocation: { reconcileInterval: 1h }\n',
+    'gateway: { thread: true }\nrevocation: { reconcileInterval: 30m }\n',
   );
   app = await createApp(p.node, 'thread-app');
 });

@@ -123,7 +123,7 @@ async function startTlsNodeWithLifetime(lifetime: string): Promise<TestNode> {
 const redis = await serviceProblem('redis');
 test(`revoked on node A, refused at once on node B through the cert.revoked event (reconcile set to 1 h)${redis ? ` [skipped: ${redis}]` : ''}`, { skip: redis ?? false }, async () => {
   const prefix = randomRedisPrefix();
-  const extra = `ephemeral: ${redisUrl()}\nephemeralPrefix: "${prefix}"\nrevocation: { reconcileInterval: 1h }`;
+  const extra = `ephemeral: ${redisUrl()}\nephemeralPrefix: "${prefix}"\nrevocation: { reconcileInterval: 30m }`;
   const a = await startTlsNode(up.url, extra, { keepDir: true });
   nodes.push(a);
   const b = await startTlsNode(up.url, extra, { dir: a.dir, keepDir: true });

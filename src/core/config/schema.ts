@@ -430,6 +430,9 @@ export const configSchema = z.strictObject({
         .describe('Encryption key pairs kept current and published in the JWKS with `use: enc`: ECDH-ES on P-256 and X25519, RSA-OAEP-256 (RSA-3072). The first is the default for responses.'),
       rotationInterval: duration('90d', { min: 60_000 }).describe('How long an encryption key stays current before a new one replaces it in the JWKS.'),
       decryptOverlap: duration('7d', { min: 0 }).describe('How long a replaced encryption key keeps decrypting (clients cache the JWKS); it is deleted after.'),
+      prepublish: duration('1h', { min: 0 }).describe(
+        'How long the next encryption key is stored before it replaces the current one in the JWKS. Every node decrypts with it as soon as it has loaded it (at once on the `keys.changed` event, at the latest on its next reconcile), so clients that fetch the JWKS from any node after the handover encrypt to a key every node has. Must be longer than `revocation.reconcileInterval`.',
+      ),
       aesGcm: z
         .strictObject({
           invocationLimit: z
@@ -722,6 +725,14 @@ export const configSchema = z.strictObject({
         path: ['listen', 'admin'],
         message:
           'not a loopback address, and the admin plane speaks plain HTTP only: the admin token (full control of the deployment) would cross the network in clear. Listen on loopback (127.0.0.1:8081) and reach it through an SSH tunnel or a TLS-terminating proxy on this host, or set admin.allowInsecureHttp: true if the path to it is private or already encrypted',
+      });
+    }
+    if (c.encryption.prepublish <= c.revocation.reconcileInterval) {
+      // a node that missed the keys.changed event loads the next key on its next reconcile: before the handover only if this is longer
+      ctx.addIssue({
+        code: 'custom',
+        path: ['encryption', 'prepublish'],
+        message: `must be longer than revocation.reconcileInterval (${formatDuration(c.revocation.reconcileInterval)}): a node that missed the keys.changed event would not have loaded the next encryption key at its handover, and would refuse what clients encrypt to it (jwe.unknown-key)`,
       });
     }
     if (c.gateway.trustedProxies.length !== 0) return;

@@ -2,13 +2,18 @@
  * Portcullis's own encryption keys (JWE recipients), kept in the key ring store with
  * `use: enc` beside the signing keys.
  *
- * Per key type (P-256, X25519, RSA-3072) one key is current: the newest one activated,
- * published in the JWKS with `use: enc`, so clients encrypt to it. Rotation makes a new
- * key current and retires the old one: it leaves the JWKS at once but keeps decrypting
- * for `decryptOverlapMs` (clients cache the JWKS), then it is deleted. Private keys are
- * stored encrypted (envelope.ts) and imported once as KeyObjects. A key decrypts only
- * under the `alg` it is published with (RFC 7517 §4.4): a P-256 key published for
- * ECDH-ES+A256KW does not open an ECDH-ES JWE.
+ * Per key type (P-256, X25519, RSA-3072) one key is current: the one with the latest
+ * `activatesAt` that is not in the future, published in the JWKS with `use: enc`, so
+ * clients encrypt to it. As with the signing keys (keyring.ts), which key is current is
+ * derived from time, so every node agrees at a handover without coordination. The next
+ * key is stored `prepublishMs` before it becomes current; every node loads it (on
+ * `keys.changed` or its next reconcile) and decrypts with it from then on, while it is
+ * not yet published: no client encrypts to it before the handover, and by then every
+ * node can open what they send. The key it replaces leaves the JWKS at the handover but
+ * keeps decrypting for `decryptOverlapMs` (clients cache the JWKS), then it is deleted.
+ * Private keys are stored encrypted (envelope.ts) and imported once as KeyObjects. A key
+ * decrypts only under the `alg` it is published with (RFC 7517 §4.4): a P-256 key
+ * published for ECDH-ES+A256KW does not open an ECDH-ES JWE.
  */
 import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
@@ -27,6 +32,12 @@ export interface EncryptionKeysOptions {
   rotationIntervalMs: number;
   /** How long a retired key keeps decrypting (at least the JWKS cache lifetime of clients). */
   decryptOverlapMs: number;
+  /**
+   * How long the next key is stored (and decrypts on every node that has loaded it) before
+   * it becomes current and is published: longer than the nodes take to load it (the
+   * reconcile interval), so none refuses a JWE encrypted to it after the handover.
+   */
+  prepublishMs: number;
 }
 
 interface Loaded {
@@ -50,6 +61,8 @@ const keyContext = (kid: string) => `encryption-key:${kid}`;
 
 export class EncryptionKeys {
   private keys = new Map<string, Loaded>();
+  /** The last rotate or maintain: they run one at a time on a node. */
+  private changing: Promise<unknown> = Promise.resolve();
   private readonly types: readonly EncryptionKeyType[];
 
   constructor(
@@ -89,8 +102,16 @@ export class EncryptionKeys {
     this.keys = next;
   }
 
+  /** A stored key decrypts until it expires, the next key too before its handover: it is ours, and not published yet. */
   private decrypts(s: StoredKey, now: number): boolean {
-    return s.activatesAt <= now && (s.expiresAt === null || s.expiresAt > now);
+    return s.expiresAt === null || s.expiresAt > now;
+  }
+
+  /** The stored keys of `type` not current yet (and not withdrawn), earliest handover first. */
+  private pendingOf(type: EncryptionKeyType, now: number): Loaded[] {
+    return [...this.keys.values()]
+      .filter((k) => k.type === type && k.stored.activatesAt > now && k.stored.status !== 'retired')
+      .sort((a, b) => a.stored.activatesAt - b.stored.activatesAt || (a.stored.kid < b.stored.kid ? 1 : -1));
   }
 
   private currentOf(type: EncryptionKeyType, now: number): Loaded | undefined {
@@ -103,7 +124,7 @@ export class EncryptionKeys {
     return best;
   }
 
-  /** The key a JWE names by `kid`, while it may decrypt (current, or retired within the overlap). */
+  /** The key a JWE names by `kid`, while it may decrypt (next, current, or retired within the overlap). */
   decryptionKey(kid: string | undefined): JweDecryptionKey | undefined {
     if (kid === undefined) return undefined;
     const k = this.keys.get(kid);
@@ -142,16 +163,18 @@ export class EncryptionKeys {
     return { keys };
   }
 
-  /** Every encryption key with its state (no key material). */
-  list(): Array<{ kid: string; type: EncryptionKeyType; alg: string; state: 'current' | 'retired' | 'expired'; activatesAt: number; retiresAt: number | null; expiresAt: number | null }> {
+  /** Every encryption key with its state (no key material): `next` decrypts but is not published until `activatesAt`. */
+  list(): Array<{ kid: string; type: EncryptionKeyType; alg: string; state: 'next' | 'current' | 'retired' | 'expired'; activatesAt: number; retiresAt: number | null; expiresAt: number | null }> {
     const now = this.clock.now();
     const current = new Set(this.types.map((t) => this.currentOf(t, now)?.stored.kid));
+    const state = (s: StoredKey) =>
+      current.has(s.kid) ? ('current' as const) : !this.decrypts(s, now) ? ('expired' as const) : s.activatesAt > now && s.status !== 'retired' ? ('next' as const) : ('retired' as const);
     return [...this.keys.values()]
       .map(({ stored: s, type }) => ({
         kid: s.kid,
         type,
         alg: s.alg,
-        state: current.has(s.kid) ? ('current' as const) : this.decrypts(s, now) ? ('retired' as const) : ('expired' as const),
+        state: state(s),
         activatesAt: s.activatesAt,
         retiresAt: s.retiresAt,
         expiresAt: s.expiresAt,
@@ -159,7 +182,7 @@ export class EncryptionKeys {
       .sort((a, b) => a.activatesAt - b.activatesAt);
   }
 
-  private async create(type: EncryptionKeyType, now: number): Promise<string> {
+  private async create(type: EncryptionKeyType, now: number, activatesAt = now): Promise<string> {
     const k = await generateEncryptionKey(type);
     const { kid: _k, alg: _a, use: _u, ...privateJwk } = k.privateJwk;
     const { kid: _k2, alg: _a2, use: _u2, ...publicJwk } = k.publicJwk;
@@ -169,55 +192,106 @@ export class EncryptionKeys {
       alg: k.alg,
       publicJwk: JSON.stringify(publicJwk),
       privateJwk: await this.envelope.encrypt(JSON.stringify(privateJwk), keyContext(k.kid)),
-      status: 'active',
+      status: activatesAt <= now ? 'active' : 'next',
       createdAt: now,
-      activatesAt: now,
+      activatesAt,
       retiresAt: null,
       expiresAt: null,
     });
     return k.kid;
   }
 
-  private async retire(kid: string, now: number): Promise<void> {
-    await this.store.updateKey(kid, { status: 'retired', retiresAt: now, expiresAt: now + this.opts.decryptOverlapMs });
-  }
-
-  /** Makes a new key of `type` current now; the old one keeps decrypting for the overlap. */
-  async rotate(type: EncryptionKeyType = this.types[0]!): Promise<{ activated: string; retired: string | undefined }> {
-    await this.load();
-    const now = this.clock.now();
-    const old = this.currentOf(type, now);
-    const activated = await this.create(type, now);
-    if (old) await this.retire(old.stored.kid, now);
-    await this.load();
-    return { activated, retired: old?.stored.kid };
+  /** Retires `kid` as of `at` (its successor's handover): it leaves the JWKS then and decrypts for the overlap after. */
+  private async retire(kid: string, at: number): Promise<void> {
+    await this.store.updateKey(kid, { status: 'retired', retiresAt: at, expiresAt: at + this.opts.decryptOverlapMs });
   }
 
   /**
-   * Keeps the schedule: a current key for each type (rotated after `rotationIntervalMs`),
-   * one current key per type when several nodes created one at once, and retired keys
-   * deleted once their overlap has passed. Returns true when anything changed.
+   * Rotates `type` now: the next key, when one is stored, becomes current (every node has
+   * it, so none refuses what clients encrypt to it), else a new key does (a node that has
+   * not loaded it yet refuses a JWE to it, `jwe.unknown-key`, until its next reload). The
+   * old key keeps decrypting for the overlap; a new next key is stored for the following
+   * rotation, a rotation interval ahead.
    */
-  async maintain(): Promise<boolean> {
+  rotate(type: EncryptionKeyType = this.types[0]!): Promise<{ activated: string; retired: string | undefined; next: string }> {
+    return this.oneAtATime(() => this.rotateNow(type));
+  }
+
+  /** Runs `change` after every rotate or maintain begun before it has ended (each reads the keys and writes from what it read). */
+  private oneAtATime<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.changing.then(change);
+    this.changing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async rotateNow(type: EncryptionKeyType): Promise<{ activated: string; retired: string | undefined; next: string }> {
+    await this.load();
+    const now = this.clock.now();
+    const old = this.currentOf(type, now);
+    const [pending, ...others] = this.pendingOf(type, now);
+    let activated: string;
+    if (pending) {
+      await this.store.updateKey(pending.stored.kid, { status: 'active', activatesAt: now });
+      activated = pending.stored.kid;
+    } else {
+      activated = await this.create(type, now);
+    }
+    if (old) await this.retire(old.stored.kid, now);
+    for (const k of others) await this.store.deleteKey(k.stored.kid);
+    const next = await this.create(type, now, now + this.opts.rotationIntervalMs);
+    await this.load();
+    return { activated, retired: old?.stored.kid, next };
+  }
+
+  /**
+   * Keeps the schedule: a current key for each type, its successor stored `prepublishMs`
+   * before the handover (`rotationIntervalMs` after the current key's), one next key per
+   * type when several nodes stored one at once, the key a newer one superseded retired as
+   * of that handover, and retired keys deleted once their overlap has passed. Returns true
+   * when anything changed (callers then publish `keys.changed`).
+   */
+  maintain(): Promise<boolean> {
+    return this.oneAtATime(() => this.maintainNow());
+  }
+
+  private async maintainNow(): Promise<boolean> {
     await this.load();
     const now = this.clock.now();
     let changed = false;
     for (const type of this.types) {
       const current = this.currentOf(type, now);
-      if (!current || now >= current.stored.activatesAt + this.opts.rotationIntervalMs) {
-        await this.create(type, now);
-        if (current) await this.retire(current.stored.kid, now);
+      const [pending, ...others] = this.pendingOf(type, now);
+      // nodes that stored a next key at once: the later handovers go (no client encrypts to a key before its handover)
+      for (const k of others) {
+        await this.store.deleteKey(k.stored.kid);
         changed = true;
+      }
+      if (!current) {
+        // none to hand over from (a new deployment): current at once
+        await this.create(type, now);
+        changed = true;
+      } else if (!pending) {
+        const handover = current.stored.activatesAt + this.opts.rotationIntervalMs;
+        if (now >= handover - this.opts.prepublishMs) {
+          await this.create(type, now, Math.max(handover, now + this.opts.prepublishMs));
+          changed = true;
+        }
       }
     }
     if (changed) await this.load();
-    for (const k of this.keys.values()) {
+    const byHandover = [...this.keys.values()].sort((a, b) => a.stored.activatesAt - b.stored.activatesAt || (a.stored.kid < b.stored.kid ? -1 : 1));
+    for (const k of byHandover) {
       const s = k.stored;
       if (s.expiresAt !== null && s.expiresAt <= now) {
         await this.store.deleteKey(s.kid);
         changed = true;
       } else if (s.status !== 'retired' && s.activatesAt <= now && this.currentOf(k.type, now)?.stored.kid !== s.kid) {
-        await this.retire(s.kid, now);
+        // superseded: by the key that took over after it (or one two nodes made current at once)
+        const successor = byHandover.find((o) => o !== k && o.type === k.type && o.stored.activatesAt >= s.activatesAt && o.stored.activatesAt <= now && o.stored.status !== 'retired');
+        await this.retire(s.kid, Math.min(successor?.stored.activatesAt ?? now, now));
+        changed = true;
+      } else if (s.status === 'next' && s.activatesAt <= now) {
+        await this.store.updateKey(s.kid, { status: 'active' });
         changed = true;
       }
     }
