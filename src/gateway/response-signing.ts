@@ -11,7 +11,10 @@
  * through `"signature";req;key="<label>"`; otherwise its `@method`, `@authority`, `@path`
  * and `@query` with `;req`, so a response cannot be passed off as the answer to another
  * request (the scheme is left out: behind a TLS-terminating proxy the gateway does not
- * see the client's). A request that carries a Signature the route did not verify gets
+ * see the client's). `@authority` leaves out a port that is the scheme's default, so it is
+ * normalised with the scheme the gateway states upstream: a trusted proxy's (its last
+ * X-Forwarded-Proto or last Forwarded element's `proto=`, `forwarded.ts`), else the
+ * listener's, as the client's `Host: api.example:443` over https is `api.example`. A request that carries a Signature the route did not verify gets
  * both: its first Signature member too, since an SDK checks that a response to a signed
  * request covers that request's signature. Unverified, the member proves only that the
  * request answered carried those bytes (this request, not an earlier one to the same URL);
@@ -107,7 +110,9 @@ export async function signResponse(coded: UpstreamResponse, ctx: RequestContext,
     covered.push(...REQUEST_BINDING);
     const signature = unverifiedSignature(ctx.req.rawHeaders);
     if (signature !== undefined) covered.push({ name: 'signature', params: new Map<string, string | boolean>([['req', true], ['key', signature.label]]) });
-    request = { method: ctx.method, url: targetUri(ctx, false), headers: signature === undefined ? {} : { signature: signature.lines } };
+    // the scheme the gateway states upstream (a trusted proxy's, checked on arrival): it decides
+    // whether a default port in Host is part of @authority, as it is in the client's own URL
+    request = { method: ctx.method, url: targetUri(ctx, true), headers: signature === undefined ? {} : { signature: signature.lines } };
   }
   const params = serializeSignatureParams(covered, { created: Math.floor(deps.clock.now() / 1000), keyid: k.kid });
   const base = signatureBase({ status: r.status, headers: { 'content-digest': digest } }, covered, params, request);

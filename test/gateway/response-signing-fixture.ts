@@ -13,6 +13,7 @@ import { route, startGateway, startUpstream } from './helpers.js';
 
 export interface AccountGateway {
   url: string;
+  port: number;
   /** The gateway's response-signing key (for tests that forge with it). */
   privateKey: KeyObject;
   /** The public JWKS `verifyResponse` takes. */
@@ -20,8 +21,8 @@ export interface AccountGateway {
   close(): Promise<void>;
 }
 
-/** Starts the upstream and the gateway; `kid` names the signing key. */
-export async function startAccountGateway(kid: string): Promise<AccountGateway> {
+/** Starts the upstream and the gateway; `kid` names the signing key, `gateway` the gateway section (e.g. `trustedProxies`). */
+export async function startAccountGateway(kid: string, gateway?: Record<string, unknown>): Promise<AccountGateway> {
   const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const upstream = await startUpstream((req, res) =>
     req
@@ -34,9 +35,11 @@ export async function startAccountGateway(kid: string): Promise<AccountGateway> 
   );
   const gw = await startGateway([route({ name: 'acct', match: { pathPrefix: '/acct' }, upstream: upstream.url, signResponses: true })], {
     steps: (r) => (r.signResponses ? [responseSigningStep({ keys: { signingKey: () => ({ kid, alg: 'ES256', privateKey: pair.privateKey }) }, clock: { now: () => Date.now() } })] : []),
+    ...(gateway !== undefined ? { gateway } : {}),
   });
   return {
     url: gw.url,
+    port: gw.port,
     privateKey: pair.privateKey,
     keys: { keys: [{ ...pair.publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' } as PublicJwk] },
     close: async () => {
