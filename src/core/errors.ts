@@ -43,8 +43,8 @@ export const ERRORS = {
   'admin.host-not-allowed': { status: 400, meaning: 'The request\'s Host is not a name the admin plane answers to: only an IP address, `localhost`, the host of `listen.admin` and the names in `admin.allowedHosts` are, so a web page cannot read the admin plane from a browser by pointing its own DNS name at it (DNS rebinding). A request without Host is refused too.', fix: 'Call the admin plane by its IP address or `localhost`, or list the name you call it by in `admin.allowedHosts`.' },
   // sign-in: passwords and brute-force limits (identity/)
   'auth.invalid-credentials': { status: 401, meaning: 'The user name or password is wrong (which one is not said).', fix: 'Check the credentials; repeated failures slow down and then lock the account.' },
-  'auth.throttled': { status: 429, meaning: 'Too many failed sign-in attempts for this account or client address: the next attempt must wait (`retryAfterMs` in details).', fix: 'Wait the time given, then try again.' },
-  'auth.locked': { status: 429, meaning: 'The account or client address is temporarily locked after repeated failed attempts.', fix: 'Wait until the lock expires (`retryAfterMs`), or ask an administrator to unlock it.' },
+  'auth.throttled': { status: 429, meaning: 'Too many failed sign-in attempts for this account or client address: the next attempt must wait (`Retry-After`, `retryAfterMs` in details).', fix: 'Wait the time given, then try again.' },
+  'auth.locked': { status: 429, meaning: 'The account or client address is temporarily locked after repeated failed attempts.', fix: 'Wait until the lock expires (`Retry-After`, `retryAfterMs`), or ask an administrator to unlock it.' },
   'auth.signin-outdated': { status: 401, meaning: 'The sign-in began (its password step) before every session of the user was ended (end every session, an MFA reset, disabling the user): it cannot finish, as a session it made would outlive that cut-off.', fix: 'Start the sign-in again from the app.' },
   'auth.signin-other-browser': { status: 403, meaning: 'A step of a sign-in after the one that proved the user (the password, or a passkey alone), or the resume of its authorization request, came from a browser other than the one that took that step: it lacks the secret cookie set then (`__Host-portcullis-signin-<interaction>` over https). This is what an attacker who started the request and planted its interaction cookie in the user\'s browser (session fixation, cookie tossing) gets; refused and audited as `signin.other-browser`.', fix: 'Start the sign-in again from the app, in one browser. An operator seeing `signin.other-browser` events for a user looks for a cookie-setting sibling subdomain or a shared link to a sign-in page.' },
   'auth.interaction-mismatch': { status: 403, meaning: 'A sign-in page or step (`/interaction/<uid>`) was asked for with an interaction cookie (`_interaction`) that names another sign-in than the one in the URL: two sign-ins in one browser, or a cookie planted with a narrower Path by a sibling subdomain. The pages act on the interaction the cookie names, so they refuse rather than show or continue another sign-in than the page asked for; nothing was checked or changed on either. Audited as `signin.interaction-mismatch`.', fix: 'Start the sign-in again from the app. An operator seeing `signin.interaction-mismatch` events looks for a cookie-setting sibling subdomain.' },
@@ -184,7 +184,7 @@ export const ERRORS = {
   'pki.name-not-permitted': { status: 400, meaning: 'A requested certificate name is malformed or outside what the profile or the CA name constraints permit.', fix: 'Request names inside the trust domain; client certificates are bound to an existing app id.' },
   'pki.renewal-denied': { status: 401, meaning: 'Renewal must be authenticated by a current, unexpired, unrevoked certificate of this CA for the same subject.', fix: 'Renew before the certificate expires, presenting it (and its key); otherwise request a new certificate.' },
   'pki.already-renewed': { status: 409, meaning: 'The presented certificate was already renewed: a certificate has one successor, and a renewal revokes the certificate it renews (reason `superseded`). The answer names the successor (`successor`). A retry of a renewal whose answer was lost, presenting the old certificate and the same CSR (the same new key), gets the successor back instead; a renewal with a generated key cannot be repeated (the key was never stored).', fix: 'Use the successor certificate. If its answer (or its generated key) was lost, retry with the same CSR, or have an administrator renew the successor (`POST /v1/certificates/{serial}/renew`) or issue a new certificate. If you did not renew it, its key was stolen: revoke the successor for keyCompromise.' },
-  'pki.renewal-too-early': { status: 429, meaning: 'Self-renewal (`POST /pki/renew`) of a certificate younger than `pki.renewMinInterval` (or half its lifetime, if shorter) is refused: each renewal adds an entry to the CRL and signs a certificate, so a client renewing in a loop is held to one renewal per interval. `retryAfterMs` in details says when the certificate may renew.', fix: 'Renew later in the certificate\'s life (e.g. after two thirds of it); an administrator may renew at any time.' },
+  'pki.renewal-too-early': { status: 429, meaning: 'Self-renewal (`POST /pki/renew`) of a certificate younger than `pki.renewMinInterval` (or half its lifetime, if shorter) is refused: each renewal adds an entry to the CRL and signs a certificate, so a client renewing in a loop is held to one renewal per interval. `Retry-After` (and `retryAfterMs` in details) says when the certificate may renew.', fix: 'Renew later in the certificate\'s life (e.g. after two thirds of it); an administrator may renew at any time.' },
   'pki.crl-contended': { status: 503, meaning: 'A new CRL of a CA could not be published: it is built and signed holding no store lock and published only if nothing changed meanwhile, and on each of 5 tries a certificate of the CA was revoked or a CRL number taken (by this or another node) while it was signed. Nothing was published; a request for the CRL that needed a new one is answered with this error (a revocation itself stands).', fix: 'Retry shortly; it passes once revocations of that CA pause for the time a CRL takes to sign. If it persists, look for a job revoking certificates of that CA without pause.' },
   // certificate verification (client certificates, chains)
   'cert.missing': { status: 401, meaning: 'The route requires a client certificate (mutual TLS) and the TLS handshake presented none.', fix: 'Connect with the app client certificate and key (e.g. `curl --cert app.pem --key app.key`).' },
@@ -241,15 +241,17 @@ export function isPortcullisError(e: unknown): e is PortcullisError {
 }
 
 /**
- * The `Retry-After` value (RFC 9110 §10.2.3, whole seconds, at least 1) of a 503 whose
- * details say when the dependency may be tried again (`retryAfterMs`); undefined otherwise.
+ * The `Retry-After` value (RFC 9110 §10.2.3, whole seconds rounded up, at least 1) of a
+ * refusal whose details say when to come back (`retryAfterMs`): a 503 (a dependency backed
+ * off) or a 429 (RFC 6585 §4: `auth.throttled`, `auth.locked`, `pki.renewal-too-early`,
+ * `admin.throttled`); undefined otherwise.
  *
  * @example
  * retryAfterSeconds(new PortcullisError('unavailable', 'x', { details: { retryAfterMs: 2500 } })); // '3'
  */
 export function retryAfterSeconds(err: PortcullisError): string | undefined {
   const ms = err.details?.['retryAfterMs'];
-  if (err.status !== 503 || typeof ms !== 'number' || !Number.isFinite(ms)) return undefined;
+  if ((err.status !== 503 && err.status !== 429) || typeof ms !== 'number' || !Number.isFinite(ms)) return undefined;
   return String(Math.max(1, Math.ceil(ms / 1000)));
 }
 

@@ -8,7 +8,7 @@
  * carries no challenge: the token was never judged, and RFC 6750 §3 challenges a request whose
  * token "does not enable access"; an `invalid_token` there would send a client holding a good
  * token back to the authorization server for nothing; it carries `Retry-After` when the error
- * says when the dependency may be tried again. Every body is RFC 9457 problem+json `{type, title, status,
+ * says when the dependency may be tried again, as a 429 does. Every body is RFC 9457 problem+json `{type, title, status,
  * detail, code}`. Unexpected failures are 500 `internal` with no detail.
  */
 import type { ServerResponse } from 'node:http';
@@ -71,7 +71,7 @@ export function writeError(res: ServerResponse, err: PortcullisError, closeConne
   };
   const challenge = wwwAuthenticate(err);
   if (challenge !== undefined) headers['www-authenticate'] = challenge;
-  // a 503 whose dependency is not tried again for a while (an issuer's JWKS after a failed retrieval) says when to come back
+  // a 503 whose dependency is not tried again for a while (an issuer's JWKS after a failed retrieval), or a 429, says when to come back
   const retryAfter = retryAfterSeconds(err);
   if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
   if (closeConnection) headers['connection'] = 'close';

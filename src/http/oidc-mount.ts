@@ -10,7 +10,7 @@ import { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DurableAuditSink } from '../audit/sink.js';
 import { textControlCharacter } from '../core/control-chars.js';
-import { PortcullisError } from '../core/errors.js';
+import { PortcullisError, retryAfterSeconds } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { OidcService } from '../identity/oidc/provider.js';
 import { checkClientId, checkClientIds } from '../tokens/client-id.js';
@@ -160,6 +160,11 @@ function pageFormOf(req: FastifyRequest): Record<string, string> {
  * const app = buildIdentityPlane(deps);
  * mountOidc(app, oidc, pages, { baseMetadata: discoveryDocument(config.issuer) });
  */
+/** `headers` with the `Retry-After` of a page or JSON answering a refusal that says when to come back (html.ts `refusal`). */
+function withRetryAfter(headers: Readonly<Record<string, string>>, retryAfter: string | undefined): Record<string, string> {
+  return retryAfter === undefined ? { ...headers } : { ...headers, 'retry-after': retryAfter };
+}
+
 export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignInPages, opts: MountOidcOptions): void {
   if (opts.audit) oidc.use(auditedFirst(opts.audit));
   const handOver = (req: FastifyRequest, reply: FastifyReply): void => {
@@ -263,10 +268,10 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
   const send = async (reply: FastifyReply, out: Outcome): Promise<void> => {
     if ('done' in out) return;
     if ('json' in out) {
-      await reply.code(out.status ?? 200).headers({ 'cache-control': 'no-store' }).send(out.json);
+      await reply.code(out.status ?? 200).headers(withRetryAfter({ 'cache-control': 'no-store' }, out.retryAfter)).send(out.json);
       return;
     }
-    await reply.code(out.page.status).headers(PAGE_HEADERS).send(out.page.html);
+    await reply.code(out.page.status).headers(withRetryAfter(PAGE_HEADERS, out.page.retryAfter)).send(out.page.html);
   };
   const fail = async (reply: FastifyReply, e: unknown): Promise<void> => {
     if (reply.sent || reply.raw.headersSent) return;
@@ -276,6 +281,8 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     const status = known ? e.status : name === 'SessionNotFound' ? 400 : 500;
     const message = known && e.expose ? e.message : name === 'SessionNotFound' ? 'This sign-in has expired or was started in another browser; go back to the app and start again.' : 'Something went wrong.';
     if (status >= 500) opts.logger?.error({ err: e }, 'sign-in page failed');
+    const retryAfter = known ? retryAfterSeconds(e) : undefined;
+    if (retryAfter !== undefined) reply.header('retry-after', retryAfter);
     const accept = String(reply.request.headers['accept'] ?? '');
     if (accept.includes('application/json') || reply.request.url.includes('/webauthn/') || reply.request.url.includes('/passkey/')) {
       await reply.code(status).headers({ 'cache-control': 'no-store' }).send({ error: message, code: known ? e.code : 'internal' });
@@ -288,7 +295,7 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
   const show = async (reply: FastifyReply, run: () => Promise<Page>): Promise<void> => {
     try {
       const p = await run();
-      await reply.code(p.status).headers(PAGE_HEADERS).send(p.html);
+      await reply.code(p.status).headers(withRetryAfter(PAGE_HEADERS, p.retryAfter)).send(p.html);
     } catch (e) {
       await fail(reply, e);
     }
@@ -299,8 +306,8 @@ export function mountOidc(app: FastifyInstance, oidc: OidcService, pages: SignIn
     app.post(`${ACCOUNT_PATH}/*`, async (req, reply) => {
       try {
         const out = await account.post(req.raw, reply.raw, (req.params as Record<string, string>)['*'] ?? '', pageFormOf(req), clientAddress(req));
-        if ('json' in out) await reply.code(out.status ?? 200).headers({ 'cache-control': 'no-store' }).send(out.json);
-        else await reply.code(out.status).headers(PAGE_HEADERS).send(out.html);
+        if ('json' in out) await reply.code(out.status ?? 200).headers(withRetryAfter({ 'cache-control': 'no-store' }, out.retryAfter)).send(out.json);
+        else await reply.code(out.status).headers(withRetryAfter(PAGE_HEADERS, out.retryAfter)).send(out.html);
       } catch (e) {
         await fail(reply, e);
       }

@@ -58,7 +58,8 @@ export function problem(e: unknown, instance?: string): WireError {
     for (const [k, v] of Object.entries(err.details)) if (k !== 'wwwAuthenticate') body[k] = v;
   }
   const headers: Record<string, string> = { 'content-type': 'application/problem+json', 'cache-control': 'no-store' };
-  // a dependency refused at once while it is taken for down (store/durable/breaker.ts) says when to come back
+  // a dependency refused at once while it is taken for down (store/durable/breaker.ts), or a
+  // 429 (a sign-in throttle, a renewal too early), says when to come back
   const retryAfter = retryAfterSeconds(err);
   if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
   return { status: err.status, headers, body };

@@ -98,6 +98,8 @@ test('attack: guessing the current password through the account page meets the s
   const r = await changePassword(browser, { 'current-password': PASSWORD, 'new-password': NEW_PASSWORD, 'confirm-password': NEW_PASSWORD });
   assert.equal(r.status, 429, r.body.slice(0, 300));
   assert.equal(errorCodeOf(r.body), 'auth.throttled');
+  // RFC 6585 §4: the page says when to retry, in whole seconds
+  assert.match(r.headers.get('retry-after') ?? '', /^[12]$/);
   assert.equal(await node.services.store.getPasswordHash(u.id), before, 'unchanged');
   await node.services.identity.lockout.unlockAccount(u.id);
 });

@@ -239,9 +239,12 @@ test('attack: password guessing hits the attempt cap with a clear message', asyn
   for (let i = 0; i < 7; i++) last = await postForm(a.browser, a.page.body, 'login', { email: 'guess@example.test', password: `wrong guess number ${i}` });
   assert.equal(last!.status, 429);
   assert.match(last!.body, /Too many failed attempts/);
+  // RFC 6585 §4: the 429 says when to retry, in whole seconds (the first delay, 1 s, rounded up)
+  assert.match(last!.headers.get('retry-after') ?? '', /^[12]$/);
   // Even the right password is refused while throttled.
   const right = await postForm(a.browser, a.page.body, 'login', { email: 'guess@example.test', password: PASSWORD });
   assert.equal(right.status, 429);
+  assert.match(right.headers.get('retry-after') ?? '', /^[12]$/);
 });
 
 test('attack: TOTP guessing hits the attempt cap', async () => {
@@ -253,6 +256,7 @@ test('attack: TOTP guessing hits the attempt cap', async () => {
   for (let i = 0; i < 7; i++) last = await postForm(browser, r.body, 'mfa', { factor: 'totp', code: String(100000 + i) });
   assert.equal(last!.status, 429);
   assert.match(last!.body, /Too many failed attempts/);
+  assert.match(last!.headers.get('retry-after') ?? '', /^[12]$/);
 });
 
 test('attack: CSRF — every form POST without the interaction token, or with another one, is refused', async () => {

@@ -30,6 +30,8 @@ test('attack: a certificate renews itself at once after issuance (a renewal loop
   assert.equal(r.status, 429, r.text);
   assert.equal(r.json.code, 'pki.renewal-too-early');
   assert.ok(r.json.retryAfterMs > 200_000 && r.json.retryAfterMs <= 300_000, String(r.json.retryAfterMs));
+  // RFC 6585 §4: and so does Retry-After, in whole seconds rounded up
+  assert.equal(r.headers['retry-after'], String(Math.ceil(r.json.retryAfterMs / 1000)));
   const inventory = await admin(node, 'GET', `/v1/certificates?owner=${appId}`);
   assert.deepEqual(inventory.json.certificates.map((x: { serial: string; status: string }) => [x.serial, x.status]), [[c.serial, 'active']]);
   const ok = await https(`${node.urls.gateway}/mtls/x`, { ca, cert: c.cert, key: c.key });

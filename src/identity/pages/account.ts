@@ -36,7 +36,7 @@ import type { IdentityStore, UserRecord } from '../store.js';
 import type { UserService } from '../users.js';
 import { changePassword, CURRENT_PASSWORD, hasPassword, isPasswordRefusal, passwordInput, passwordSection, proveCurrentPassword, refusalText } from './account-password.js';
 import type { CsrfTokens } from './csrf.js';
-import { field, form, page, type Page } from './html.js';
+import { field, form, page, refusal, type Page } from './html.js';
 import { renewRecoveryCodes } from './recovery-codes.js';
 import type { WebAuthnCeremonies } from './webauthn.js';
 
@@ -61,7 +61,7 @@ export interface AccountDeps {
 }
 
 /** What an account POST answers: a page, or JSON for the WebAuthn script. */
-export type AccountOutcome = Page | { json: unknown; status?: number };
+export type AccountOutcome = Page | { json: unknown; status?: number; retryAfter?: string };
 
 export const ACCOUNT_PATH = '/account';
 
@@ -192,7 +192,7 @@ export class AccountPages {
         } catch (e) {
           if (!isPasswordRefusal(e)) throw e;
           this.d.audit.record({ time: this.d.clock.now(), type: 'user.password-change-refused', actor, reason: e.code, data: { userId, ip: ip ?? null } });
-          return this.render(s, undefined, refusalText(e), e.status, e.code);
+          return refusal(await this.render(s, undefined, refusalText(e), e.status, e.code), e);
         }
         await this.stored();
         return page('Password changed', '<p id="notice" role="status">Your password was changed. Every session has ended, in this browser too: sign in again with your new password.</p>');
@@ -242,7 +242,7 @@ export class AccountPages {
           out = await f.enroll({ userId, address: f.id === 'totp' ? s.user.email : String(body['address'] ?? '') });
         } catch (e) {
           if (!(e instanceof PortcullisError) || !e.expose) throw e;
-          return this.render(s, undefined, e.message, e.status, e.code);
+          return refusal(await this.render(s, undefined, e.message, e.status, e.code), e);
         }
         return this.confirmPage(s, f.id, out);
       }
@@ -255,7 +255,7 @@ export class AccountPages {
           await f.confirm({ userId, ...(ip ? { ip } : {}) }, String(body['code'] ?? '').trim());
         } catch (e) {
           if (!(e instanceof PortcullisError) || !e.expose) throw e;
-          return this.render(s, undefined, e.message, e.status, e.code);
+          return refusal(await this.render(s, undefined, e.message, e.status, e.code), e);
         }
         this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-added', actor, data: { userId, factor: f.id } });
         await this.stored();
@@ -382,8 +382,8 @@ export class AccountPages {
     } catch (e) {
       if (!isPasswordRefusal(e)) throw e;
       this.d.audit.record({ time: this.d.clock.now(), type: 'user.factor-change-refused', actor: `user:${s.user.id}`, reason: e.code, data: { userId: s.user.id, action, ip: ip ?? null } });
-      if (json) return { json: { error: refusalText(e), code: e.code }, status: e.status };
-      return this.render(s, undefined, refusalText(e), e.status, e.code);
+      if (json) return refusal({ json: { error: refusalText(e), code: e.code }, status: e.status }, e);
+      return refusal(await this.render(s, undefined, refusalText(e), e.status, e.code), e);
     }
   }
 

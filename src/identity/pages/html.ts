@@ -4,6 +4,7 @@
  * and the security headers every page carries: a CSP with `frame-ancestors 'none'`
  * (and X-Frame-Options for older browsers), no caching, no referrer.
  */
+import { PortcullisError, retryAfterSeconds } from '../../core/errors.js';
 import { escapeHtml } from '../oidc/provider.js';
 
 export { escapeHtml };
@@ -22,6 +23,20 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 export interface Page {
   status: number;
   html: string;
+  /** `Retry-After` (whole seconds) of a page answering a refusal that says when to come back (`refusal`). */
+  retryAfter?: string;
+}
+
+/**
+ * `answer` (a page, or the JSON of a script's call) as the answer to the refusal `e`: with
+ * the `Retry-After` of a 429 or 503 that says when to come back (`retryAfterSeconds`: a
+ * sign-in throttle or lock, a code sent a moment ago), RFC 6585 §4.
+ *
+ * @example return { page: refusal(this.loginPage(uid, csrf, messageOf(e), 429), e) };
+ */
+export function refusal<T extends object>(answer: T, e: unknown): T & { retryAfter?: string } {
+  const retryAfter = e instanceof PortcullisError ? retryAfterSeconds(e) : undefined;
+  return retryAfter === undefined ? answer : { ...answer, retryAfter };
 }
 
 /** A full page; `body` is trusted HTML (callers escape what they interpolate). */

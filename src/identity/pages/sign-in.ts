@@ -28,7 +28,7 @@ import { ACR_MFA, escapeHtml, type OidcService } from '../oidc/provider.js';
 import type { IdentityStore, UserRecord } from '../store.js';
 import { normalizeEmail } from '../users.js';
 import type { CsrfTokens } from './csrf.js';
-import { field, form, page, type Page } from './html.js';
+import { field, form, page, refusal, type Page } from './html.js';
 import { renewRecoveryCodes } from './recovery-codes.js';
 import { bindBrowser, holdsBinding, type BrowserBinding } from './signin-browser.js';
 import type { WebAuthnCeremonies } from './webauthn.js';
@@ -69,7 +69,7 @@ interface SignInState {
 const UNBOUND_STEPS: ReadonlySet<string> = new Set(['login', 'consent', 'abort', 'passkey/options', 'passkey/verify']);
 
 /** What a handler answers: a page, JSON (WebAuthn), or nothing (oidc-provider already redirected). */
-export type Outcome = { page: Page } | { json: unknown; status?: number } | { done: true };
+export type Outcome = { page: Page } | { json: unknown; status?: number; retryAfter?: string } | { done: true };
 
 const STATE_TTL_MS = 10 * 60_000;
 const FACTOR_LABEL: Record<string, string> = { totp: 'Authenticator app (TOTP)', email: 'Code by e-mail', sms: 'Code by text message', 'recovery-code': 'Recovery code' };
@@ -279,7 +279,7 @@ export class SignInPages {
           return { page: await this.mfaPage(uid, st, csrf, out.sentTo ? `A code was sent to ${out.sentTo}.` : undefined) };
         } catch (e) {
           if (f) this.auditDeliveryFailure(e, st.userId, f.id, 'sign-in');
-          return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
+          return { page: refusal(await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500), e) };
         }
       }
       case 'mfa': {
@@ -289,13 +289,13 @@ export class SignInPages {
           f = this.factor(body['factor']);
         } catch (e) {
           // a factor this deployment does not offer: no code was tried, so nothing is counted or audited as a failed one
-          return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
+          return { page: refusal(await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500), e) };
         }
         try {
           await f.verify({ userId: st.userId, attempt: uid, ...(ip ? { ip } : {}) }, String(body['code'] ?? '').trim());
         } catch (e) {
           this.d.audit.record({ time: this.d.clock.now(), type: 'signin.mfa-failed', actor: `user:${st.userId}`, reason: e instanceof PortcullisError ? e.code : 'internal', data: { factor: f.id } });
-          return { page: await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
+          return { page: refusal(await this.mfaPage(uid, st, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500), e) };
         }
         if (f.id === 'recovery-code') await this.recoveryCodeUsed(st.userId, f);
         return this.finish(req, res, uid, st, [...st.amr, ...f.amr], true, f.id);
@@ -311,7 +311,7 @@ export class SignInPages {
           await this.factorAdded(st.userId, { factor: f.id });
           return this.showRecoveryCodes(uid, { ...st, mfa: true }, csrf, [...st.amr, ...f.amr]);
         } catch (e) {
-          return { page: this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
+          return { page: refusal(this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500), e) };
         }
       }
       case 'continue':
@@ -407,7 +407,7 @@ export class SignInPages {
       // answered as for a wrong one): someone holds it.
       this.d.audit.record({ time: this.d.clock.now(), type: 'signin.failed', actor: 'anonymous', reason: e instanceof PortcullisError ? e.code : 'internal', data: { ip: ip ?? null, ...(user ? { userId: user.id } : { unknownAccount: true }), ...(matchedInactiveAccount(e) ? { inactive: true } : {}) } });
       const status = e instanceof PortcullisError ? e.status : 500;
-      return { page: this.loginPage(uid, csrf, messageOf(e), status) };
+      return { page: refusal(this.loginPage(uid, csrf, messageOf(e), status), e) };
     }
     const amr = ['pwd'];
     const browser = bindBrowser(res, uid, this.secure);
@@ -504,14 +504,14 @@ export class SignInPages {
       user = await this.stillWithoutFactor(st);
       f = this.enrollable(body['factor']);
     } catch (e) {
-      return { page: this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
+      return { page: refusal(this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500), e) };
     }
     let out;
     try {
       out = await f.enroll({ userId: st.userId, ...(ip ? { ip } : {}), address: f.id === 'totp' ? user.email : String(body['address'] ?? '') });
     } catch (e) {
       this.auditDeliveryFailure(e, st.userId, f.id, 'enroll');
-      return { page: this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500) };
+      return { page: refusal(this.enrollPage(uid, csrf, messageOf(e), e instanceof PortcullisError ? e.status : 500), e) };
     }
     const b = this.base(uid);
     const confirm = form(`${b}/enroll-confirm`, csrf, `<input type="hidden" name="factor" value="${f.id}">${field('code', 'Code', 'text', 'inputmode="numeric" autocomplete="one-time-code" required')}<p><button type="submit">Confirm</button></p>`);
@@ -593,7 +593,7 @@ export class SignInPages {
       user = await this.stillAllowed(st);
     } catch (e) {
       await this.d.ephemeral.delete(this.stateKey(uid));
-      return { page: this.loginPage(uid, await this.d.csrf.tokenFor(uid), messageOf(e), e instanceof PortcullisError ? e.status : 500) };
+      return { page: refusal(this.loginPage(uid, await this.d.csrf.tokenFor(uid), messageOf(e), e instanceof PortcullisError ? e.status : 500), e) };
     }
     await this.d.ephemeral.delete(this.stateKey(uid));
     this.d.audit.record({ time: this.d.clock.now(), type: 'signin.succeeded', actor: `user:${user.id}`, data: { amr, ...(factor ? { factor } : {}) } });
@@ -609,7 +609,7 @@ export class SignInPages {
     } catch (e) {
       if (!(e instanceof PortcullisError)) throw e;
       const message = e.code === 'auth.invalid-credentials' ? 'this account cannot sign in' : e.message;
-      return { json: { error: message, code: e.code }, status: e.status };
+      return refusal({ json: { error: message, code: e.code }, status: e.status }, e);
     }
     const details = await this.d.oidc.provider.interactionDetails(req, res);
     await this.d.ephemeral.delete(this.stateKey(details.uid));
