@@ -481,11 +481,17 @@ export async function startPortcullis(opts: StartOptions): Promise<Portcullis> {
     await faults?.('reconcile');
     await reconcileFrom(s, faults && (() => faults('reconcile-read')));
   };
-  const webhookWorker = new DeliveryWorker(sealedWebhookStore(s.store, s.envelope), new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger, { allowPrivateTargets: config.webhooks.allowPrivateTargets, allowInsecureHttp: config.webhooks.allowInsecureHttp, audit: s.audit });
+  const webhookWorker = new DeliveryWorker(sealedWebhookStore(s.store, s.envelope), new KeyRingWebhookSigner(s.keys, s.clock), s.clock, logger, {
+    allowPrivateTargets: config.webhooks.allowPrivateTargets,
+    allowInsecureHttp: config.webhooks.allowInsecureHttp,
+    disableAfterAbandoned: config.webhooks.disableAfterAbandoned,
+    audit: s.audit,
+  });
   // events a subscriber will never get: alert on any increase (each is audited, webhook.delivery-abandoned)
   if (!inThread)
     countersReading(s.metrics, (field) => webhookWorker.stats[field], [
       ['portcullis_webhook_deliveries_abandoned_total', 'Webhook deliveries this node gave up after their last attempt (each audited as webhook.delivery-abandoned); the subscriber never got the event.', 'abandoned'],
+      ['portcullis_webhook_subscriptions_disabled_total', 'Webhook subscriptions this node disabled after webhooks.disableAfterAbandoned abandoned deliveries in a row (each audited as webhook.subscription-disabled); no event is queued for them until enabled again.', 'disabled'],
     ]);
   // a gateway served by this thread keeps every event in force or refuses requests (gateway/in-force.ts)
   const localGate = !inThread && !threaded && planes.includes('gateway') ? new GatewayGate() : undefined;

@@ -1,7 +1,7 @@
 /** `portcullis webhooks …`: subscriptions to Portcullis events and their delivery log, through the admin API. */
 import type { Command } from 'commander';
 import { adminClient, withNodeOptions, type NodeOptions } from './context.js';
-import { action, printJson, printLine, printList } from './output.js';
+import { action, printJson, printLine, printList, printTable } from './output.js';
 
 type JsonOpt = NodeOptions & { json?: boolean };
 
@@ -11,6 +11,24 @@ interface WebhookView {
   events: string[];
   description: string | null;
   created_at: string;
+  status: 'active' | 'disabled';
+  disabled_at: string | null;
+  disabled_reason: string | null;
+  consecutive_abandoned: number;
+}
+
+function printWebhook(w: WebhookView): void {
+  printTable([
+    ['id:', w.id],
+    ['url:', w.url],
+    ['events:', w.events.join(' ')],
+    ['description:', w.description ?? '-'],
+    ['status:', w.status],
+    ['disabled at:', w.disabled_at ?? '-'],
+    ['disabled because:', w.disabled_reason ?? '-'],
+    ['abandoned in a row:', String(w.consecutive_abandoned)],
+    ['created:', w.created_at],
+  ]);
 }
 
 interface DeliveryView {
@@ -45,7 +63,27 @@ export function registerWebhooks(program: Command): void {
       action(async (o: JsonOpt) => {
         const webhooks = await adminClient(o).listAll<WebhookView>('/v1/webhooks', 'webhooks');
         if (o.json) return printJson(webhooks);
-        printList('no webhooks', ['ID', 'URL', 'EVENTS'], webhooks.map((w) => [w.id, w.url, w.events.join(' ')]));
+        printList('no webhooks', ['ID', 'URL', 'EVENTS', 'STATUS'], webhooks.map((w) => [w.id, w.url, w.events.join(' '), w.status]));
+      }),
+    );
+
+  cmd('show <id>')
+    .description('show a subscription: whether it is disabled (after abandoned deliveries in a row) and why')
+    .action(
+      action(async (id: string, o: JsonOpt) => {
+        const { webhook } = await adminClient(o).call<{ webhook: WebhookView }>('GET', `/v1/webhooks/${encodeURIComponent(id)}`);
+        if (o.json) return printJson(webhook);
+        printWebhook(webhook);
+      }),
+    );
+
+  cmd('enable <id>')
+    .description('enable a subscription disabled after abandoned deliveries; events from now on are delivered to it')
+    .action(
+      action(async (id: string, o: JsonOpt) => {
+        const { webhook } = await adminClient(o).call<{ webhook: WebhookView }>('POST', `/v1/webhooks/${encodeURIComponent(id)}/enable`);
+        if (o.json) return printJson(webhook);
+        printLine`${webhook.id} enabled`;
       }),
     );
 

@@ -2,7 +2,9 @@
  * Webhook subscriptions and the enqueueing of events. Each audit record that raises
  * a webhook event (see events.ts) becomes one pending delivery per matching
  * subscription, written to the durable queue; the delivery worker sends them. An
- * event that cannot be queued is audited as `webhook.enqueue-failed`.
+ * event that cannot be queued is audited as `webhook.enqueue-failed`. A subscription
+ * disabled after abandoned deliveries (worker.ts) is queued nothing: the events raised
+ * while it is disabled are dropped for it (the audit trail keeps them).
  */
 import { PortcullisError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
@@ -133,7 +135,16 @@ export class WebhookService {
   async subscribe(input: SubscribeInput, actor: string): Promise<WebhookRecord> {
     const description = input.description ?? null;
     if (description !== null && description.length > 200) throw new PortcullisError('request.invalid', 'description: at most 200 characters');
-    const w: WebhookRecord = { id: `wh_${randomId(12)}`, url: checkUrl(input.url, this.opts), events: checkEvents(input.events), description, createdAt: this.clock.now() };
+    const w: WebhookRecord = {
+      id: `wh_${randomId(12)}`,
+      url: checkUrl(input.url, this.opts),
+      events: checkEvents(input.events),
+      description,
+      createdAt: this.clock.now(),
+      consecutiveAbandoned: 0,
+      disabledAt: null,
+      disabledReason: null,
+    };
     await this.store.insertWebhook(w);
     // the origin only: a receiver's credential is often in the URL's path or query (sealed-urls.ts)
     this.audit.record({ time: w.createdAt, type: 'webhook.created', actor, data: { id: w.id, origin: new URL(w.url).origin, events: w.events } });
@@ -148,6 +159,18 @@ export class WebhookService {
   async get(id: string): Promise<WebhookRecord> {
     const w = await this.store.getWebhook(id);
     if (!w) throw new PortcullisError('not-found', `no webhook ${id}`);
+    return w;
+  }
+
+  /**
+   * Enables a subscription disabled after abandoned deliveries (worker.ts), its count back
+   * to 0, audited as `webhook.subscription-enabled`; events from now on are queued for it
+   * (those raised while it was disabled are not). One that is active is returned as it is.
+   */
+  async enable(id: string, actor: string): Promise<WebhookRecord> {
+    const enabled = await this.store.enableWebhook(id);
+    const w = await this.get(id);
+    if (enabled) this.audit.record({ time: this.clock.now(), type: 'webhook.subscription-enabled', actor, data: { id } });
     return w;
   }
 

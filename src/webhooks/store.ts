@@ -1,7 +1,8 @@
 /** What webhooks need from durable storage: subscriptions and a delivery queue that is also the delivery log. */
 import type { CreatedCursor, PageRequest } from '../core/page.js';
 
-export interface WebhookRecord {
+/** A subscription as it is created. */
+export interface NewWebhook {
   id: string;
   /** http(s) URL the events are POSTed to. */
   url: string;
@@ -9,6 +10,24 @@ export interface WebhookRecord {
   events: string[];
   description: string | null;
   createdAt: number;
+}
+
+/** A subscription as stored: what it was created with, and whether it is disabled. */
+export interface WebhookRecord extends NewWebhook {
+  /** Deliveries abandoned in a row since the last one delivered (or since it was enabled). */
+  consecutiveAbandoned: number;
+  /** When it was disabled for abandoned deliveries (epoch ms), null while active: no event is queued for it. */
+  disabledAt: number | null;
+  /** Why it was disabled (a sentence for operators, no URL), null while active. */
+  disabledReason: string | null;
+}
+
+/** What counting an abandoned delivery did (WebhookStore.recordAbandoned). */
+export interface AbandonedCount {
+  /** The count after this one (0 when the subscription is gone). */
+  consecutive: number;
+  /** This call disabled the subscription; true for exactly one caller, on any node. */
+  disabled: boolean;
 }
 
 /** A subscription as the queueing of events sees it. */
@@ -57,14 +76,25 @@ export interface DeliveryCap {
 }
 
 export interface WebhookStore {
-  insertWebhook(w: WebhookRecord): Promise<void>;
+  insertWebhook(w: NewWebhook): Promise<void>;
   getWebhook(id: string): Promise<WebhookRecord | undefined>;
   /** Oldest first (createdAt, then id); one page of them when `page` is given. */
   listWebhooks(page?: PageRequest): Promise<WebhookRecord[]>;
-  /** Each subscription's id and event types, oldest first: what queueing an event needs, without the (sealed) URL. */
+  /** Each active (not disabled) subscription's id and event types, oldest first: what queueing an event needs, without the (sealed) URL. */
   listWebhookEvents(): Promise<WebhookEvents[]>;
   /** Deletes the subscription and its deliveries (pending ones are never sent); false when there was none. */
   deleteWebhook(id: string): Promise<boolean>;
+  /**
+   * Counts one more abandoned delivery of the subscription; when the count reaches `limit`
+   * and it is not disabled yet, disables it (`disabledAt` = `at`, `disabledReason` = `reason`)
+   * and ends its pending deliveries (`failed`, `webhook-disabled`). Race-safe: of concurrent
+   * callers on any node, exactly one gets `disabled: true`.
+   */
+  recordAbandoned(id: string, limit: number, at: number, reason: string): Promise<AbandonedCount>;
+  /** A delivery to the subscription succeeded: its count of abandoned deliveries goes back to 0. */
+  recordDelivered(id: string): Promise<void>;
+  /** Enables a disabled subscription (count back to 0); false when it was not disabled or does not exist. */
+  enableWebhook(id: string): Promise<boolean>;
 
   /** Queues deliveries (status pending, attempts 0). */
   insertDeliveries(deliveries: DeliveryRecord[]): Promise<void>;

@@ -33,6 +33,15 @@
  * so a delivery two nodes raced over is recorded once. One ended because its subscription is
  * gone is not: the removal is audited, and no subscriber is left to miss it.
  *
+ * Disabling: each subscription counts its deliveries abandoned in a row (a delivered one
+ * resets the count). The abandonment that brings the count to `disableAfterAbandoned`
+ * disables the subscription (store `recordAbandoned`, exactly once across nodes): it is
+ * audited as `webhook.subscription-disabled` (the webhook id, the count, the limit, the last
+ * error code and the URL's origin, never the URL) and counted in `stats.disabled`. No event
+ * is queued for a disabled subscription (service.ts), its pending deliveries end `failed`
+ * with `webhook-disabled`, and one claimed while it is disabled (queued as it was being
+ * disabled, or under way then) ends so too, never sent; neither counts as abandoned.
+ *
  * Plain http: unless `allowInsecureHttp`, a subscription whose URL is `http:` to anything
  * but a loopback IP literal (plain-http.ts; stored before that rule, or while it was
  * allowed) is neither signed nor sent: the attempt fails with `insecure-url` and backs
@@ -81,7 +90,9 @@ export interface DeliveryWorkerOptions {
   allowPrivateTargets?: boolean;
   /** Deliver to plain `http:` URLs other than loopback IP literals (config `webhooks.allowInsecureHttp`; default false). */
   allowInsecureHttp?: boolean;
-  /** Where refused destinations (`webhook.target-forbidden`) and deliveries given up (`webhook.delivery-abandoned`) are audited. */
+  /** Abandoned deliveries in a row (none delivered between) that disable a subscription (config `webhooks.disableAfterAbandoned`; default 5). */
+  disableAfterAbandoned?: number;
+  /** Where refused destinations (`webhook.target-forbidden`), deliveries given up (`webhook.delivery-abandoned`) and subscriptions disabled (`webhook.subscription-disabled`) are audited. */
   audit?: AuditSink;
   /** The resolver the connect-time address check asks (default `dns.lookup`; a stub in tests). */
   resolve?: ResolveAll;
@@ -97,6 +108,8 @@ const ERROR_CODE = /^(?:HTTP \d{3}|[A-Za-z][A-Za-z0-9_.-]{0,63})$/;
 export interface DeliveryWorkerStats {
   /** Deliveries this worker gave up (`failed` after the last attempt), each counted by one worker only. */
   abandoned: number;
+  /** Subscriptions this worker disabled after `disableAfterAbandoned` abandoned deliveries in a row, each counted by one worker only. */
+  disabled: number;
 }
 
 /** How much longer than the attempt timeout a lease must be: the subscription read, signing and recording the outcome. */
@@ -118,7 +131,7 @@ export class DeliveryWorker {
   /** Refused destinations per webhook, audited at most once a window each. */
   private readonly refusals: CountedEvents<string, AddressClass> | undefined;
   private readonly audit: AuditSink | undefined;
-  readonly stats: DeliveryWorkerStats = { abandoned: 0 };
+  readonly stats: DeliveryWorkerStats = { abandoned: 0, disabled: 0 };
 
   constructor(
     private readonly store: WebhookStore,
@@ -140,7 +153,10 @@ export class DeliveryWorker {
       owner: opts.owner ?? randomId(8),
       allowPrivateTargets: opts.allowPrivateTargets ?? false,
       allowInsecureHttp: opts.allowInsecureHttp ?? false,
+      disableAfterAbandoned: opts.disableAfterAbandoned ?? 5,
     };
+    if (!(Number.isInteger(this.o.disableAfterAbandoned) && this.o.disableAfterAbandoned >= 1))
+      throw new PortcullisError('config.invalid', `webhook delivery worker: disableAfterAbandoned (${this.o.disableAfterAbandoned}) must be a positive integer`);
     if (!(this.o.leaseMs >= this.o.timeoutMs + LEASE_MARGIN_MS))
       throw new PortcullisError('config.invalid', `webhook delivery worker: leaseMs (${this.o.leaseMs}) must be at least timeoutMs (${this.o.timeoutMs}) + ${LEASE_MARGIN_MS}, so an attempt ends before its lease lapses`);
     // one hanging name server holds one pool thread, not one per attempt under way to it
@@ -260,6 +276,7 @@ export class DeliveryWorker {
     let error: string | null = null;
     let hook: WebhookRecord | undefined;
     let removed = false;
+    let disabled = false;
     if (attempt > this.o.maxAttempts) error = 'lease-lapsed';
     else {
       try {
@@ -269,6 +286,11 @@ export class DeliveryWorker {
         if (!hook) {
           removed = true;
           error = 'webhook-removed';
+        } else if (hook.disabledAt !== null) {
+          // queued as it was being disabled, or under way then: ended, never sent
+          disabled = true;
+          hook = undefined;
+          error = 'webhook-disabled';
         }
       } catch (e) {
         // The stored URL does not open (another master key, a tampered or moved row): nothing
@@ -281,7 +303,8 @@ export class DeliveryWorker {
     if (hook) ({ status, error } = await this.send(hook, d));
     const at = this.clock.now();
     const ok = error === null;
-    const final = !ok && (removed || attempt >= this.o.maxAttempts);
+    const ended = removed || disabled;
+    const final = !ok && (ended || attempt >= this.o.maxAttempts);
     const recorded = await this.store.recordAttempt(d.id, this.o.owner, d.leaseUntil, {
       status: ok ? 'delivered' : final ? 'failed' : 'pending',
       nextAttemptAt: ok || final ? at : at + this.delayAfter(attempt),
@@ -290,15 +313,16 @@ export class DeliveryWorker {
       at,
     });
     if (!recorded) this.logger.warn({ delivery: d.id }, 'webhook delivery lease lapsed before the attempt was recorded');
-    else if (!ok && !removed) {
+    else if (ok) await this.store.recordDelivered(d.webhookId).catch((err: unknown) => this.logger.warn({ err, webhook: d.webhookId }, 'could not reset the count of abandoned webhook deliveries'));
+    else if (!ended) {
       this.logger.info({ delivery: d.id, attempt, error }, final ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
-      if (final) this.abandoned(d, hook, error, at);
+      if (final) await this.abandoned(d, hook, error, at);
     }
     return ok && recorded;
   }
 
   /** Records a delivery given up; called only by the worker whose write of `failed` applied. */
-  private abandoned(d: DeliveryRecord, hook: WebhookRecord | undefined, error: string | null, at: number): void {
+  private async abandoned(d: DeliveryRecord, hook: WebhookRecord | undefined, error: string | null, at: number): Promise<void> {
     this.stats.abandoned++;
     // the origin only: a receiver's credential is often in the URL's path or query (sealed-urls.ts)
     const origin = hook && URL.canParse(hook.url) ? new URL(hook.url).origin : null;
@@ -310,6 +334,26 @@ export class DeliveryWorker {
       clientId: null,
       reason: 'webhook.delivery-abandoned',
       data: { webhookId: d.webhookId, deliveryId: d.id, event: d.eventType, attempts: d.attempts, lastError, origin },
+    });
+    const limit = this.o.disableAfterAbandoned;
+    let count;
+    try {
+      count = await this.store.recordAbandoned(d.webhookId, limit, at, `${limit} consecutive deliveries abandoned (last error ${lastError})`);
+    } catch (err) {
+      // the delivery's outcome is recorded; only this count is missed (the next abandoned one counts again)
+      this.logger.warn({ err, webhook: d.webhookId }, 'could not count the abandoned webhook delivery');
+      return;
+    }
+    if (!count.disabled) return;
+    this.stats.disabled++;
+    this.logger.warn({ webhook: d.webhookId, abandoned: count.consecutive, lastError }, 'webhook subscription disabled after consecutive abandoned deliveries');
+    this.audit?.record({
+      time: at,
+      type: 'webhook.subscription-disabled',
+      actor: 'system',
+      clientId: null,
+      reason: 'webhook.subscription-disabled',
+      data: { webhookId: d.webhookId, consecutiveAbandoned: count.consecutive, limit, lastError, origin },
     });
   }
 

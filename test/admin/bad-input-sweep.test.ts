@@ -54,6 +54,8 @@ const ROUTES: Record<string, RouteCase> = {
   'POST /v1/apps/{clientId}/keys/{keyid}/revoke': { params: (ids) => ({ clientId: ids.app!, keyid: ids.appKey! }) },
   'POST /v1/webhooks': {},
   'GET /v1/webhooks': { paged: true },
+  'GET /v1/webhooks/{id}': { params: (ids) => ({ id: ids.webhook! }) },
+  'POST /v1/webhooks/{id}/enable': { params: (ids) => ({ id: ids.webhook! }) },
   'DELETE /v1/webhooks/{id}': { params: (ids) => ({ id: ids.webhook! }) },
   'GET /v1/webhooks/{id}/deliveries': { params: (ids) => ({ id: ids.webhook! }), paged: true },
   'POST /v1/apps/{clientId}/encryption-keys': { params: app },

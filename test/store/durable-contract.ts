@@ -477,6 +477,40 @@ export function runDurableStoreSuite(name: string, makeStore: () => Promise<Dura
     assert.equal(all.filter((x) => x.startsWith('o') || x === 'c0').length, 5, 'every due delivery of the small subscriptions claimed');
   });
 
+  t('webhooks: consecutive abandoned deliveries are counted per subscription; the one that reaches the limit disables it, once, across nodes; a delivery resets the count; enabling clears it', async (open, h) => {
+    const a = await open();
+    const b = h.multiNode ? await open() : a;
+    for (const id of ['wh_dead', 'wh_ok']) await a.insertWebhook({ id, url: `https://hooks.example/${id}`, events: ['*'], description: null, createdAt: T0 });
+    const fresh = await a.getWebhook('wh_dead');
+    assert.deepEqual([fresh!.consecutiveAbandoned, fresh!.disabledAt, fresh!.disabledReason], [0, null, null]);
+
+    assert.deepEqual(await a.recordAbandoned('wh_dead', 3, T0 + 1, 'r'), { consecutive: 1, disabled: false });
+    assert.deepEqual(await b.recordAbandoned('wh_dead', 3, T0 + 2, 'r'), { consecutive: 2, disabled: false });
+    await b.recordDelivered('wh_dead');
+    assert.equal((await a.getWebhook('wh_dead'))!.consecutiveAbandoned, 0, 'a delivery resets the count');
+    await a.recordDelivered('wh_ok');
+    assert.equal((await a.getWebhook('wh_ok'))!.consecutiveAbandoned, 0);
+
+    // six abandoned at once on two nodes against a limit of 3: exactly one of them disables it
+    const got = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).recordAbandoned('wh_dead', 3, T0 + 10, '3 consecutive deliveries abandoned')));
+    assert.equal(got.filter((r) => r.disabled).length, 1, 'disabled once');
+    assert.deepEqual(got.map((r) => r.consecutive).sort((x, y) => x - y), [1, 2, 3, 4, 5, 6]);
+    const off = (await b.getWebhook('wh_dead'))!;
+    assert.deepEqual([off.consecutiveAbandoned, off.disabledAt, off.disabledReason], [6, T0 + 10, '3 consecutive deliveries abandoned']);
+    assert.deepEqual((await a.recordAbandoned('wh_dead', 3, T0 + 11, 'r')).disabled, false, 'already disabled');
+    assert.deepEqual((await b.listWebhookEvents()).map((w) => w.id), ['wh_ok'], 'a disabled subscription is not queued for');
+    assert.deepEqual((await a.listWebhooks()).map((w) => [w.id, w.disabledAt]), [['wh_dead', T0 + 10], ['wh_ok', null]], 'but it is listed');
+    assert.equal((await a.getWebhook('wh_ok'))!.disabledAt, null, 'the other subscription is untouched');
+
+    assert.equal(await b.enableWebhook('wh_dead'), true);
+    assert.equal(await a.enableWebhook('wh_dead'), false, 'enabled already');
+    assert.equal(await a.enableWebhook('wh_none'), false);
+    const on = (await a.getWebhook('wh_dead'))!;
+    assert.deepEqual([on.consecutiveAbandoned, on.disabledAt, on.disabledReason], [0, null, null]);
+    assert.deepEqual((await b.listWebhookEvents()).map((w) => w.id), ['wh_dead', 'wh_ok']);
+    assert.deepEqual(await a.recordAbandoned('wh_gone', 3, T0, 'r'), { consecutive: 0, disabled: false }, 'a removed subscription');
+  });
+
   t('webhooks: a capped claim also takes a delivery whose subscription was removed while it was queued', async (open) => {
     const a = await open();
     await a.insertWebhook({ id: 'wh_live', url: 'https://hooks.example/live', events: ['*'], description: null, createdAt: T0 });

@@ -50,7 +50,8 @@ await serviceTest('postgres', 'webhooks on PostgreSQL: two workers racing over 2
   try {
     const hook = await a.webhooks.subscribe({ url: rx.url, events: ['*'] }, 'admin');
     for (let i = 0; i < 20; i++) await a.webhooks.enqueue('token.revoked', { time: clock.now(), type: 'token.revoked', actor: 'admin', clientId: `c${i}`, data: { jti: `j${i}` } });
-    const opts = { batch: 7, jitter: 0, baseDelayMs: 1000, maxAttempts: 2, allowPrivateTargets: true };
+    // never disabled here (subscription-disabled below): every delivery runs to its last attempt
+    const opts = { batch: 7, jitter: 0, baseDelayMs: 1000, maxAttempts: 2, allowPrivateTargets: true, disableAfterAbandoned: 1000 };
     const auditA = new MemoryAuditSink();
     const auditB = new MemoryAuditSink();
     const w1 = new DeliveryWorker(a.hooks, a.signer, clock, silentLogger, { ...opts, owner: 'node-1', audit: auditA });
@@ -66,6 +67,42 @@ await serviceTest('postgres', 'webhooks on PostgreSQL: two workers racing over 2
     assert.deepEqual(given.map((e) => e.data!.deliveryId).sort(), log.map((d) => d.id).sort());
     assert.ok(given.every((e) => e.data!.lastError === 'HTTP 500' && e.data!.attempts === 2));
     assert.equal(w1.stats.abandoned + w2.stats.abandoned, 20);
+  } finally {
+    await rx.close();
+    await storeB.close();
+    await a.store.close();
+    await db.drop();
+  }
+});
+
+await serviceTest('postgres', 'webhooks on PostgreSQL: two workers abandoning deliveries of one subscription at once disable it once: one webhook.subscription-disabled across both nodes, and its other deliveries end unsent', async () => {
+  const db = await createTempPostgresDatabase();
+  const rx = await startReceiver('/in', Array(200).fill(500));
+  const clock = new FrozenClock(Date.now());
+  const a = await openDeps(db.url, newMasterKey(), clock);
+  const storeB = await openDurableStore(db.url);
+  try {
+    const hook = await a.webhooks.subscribe({ url: rx.url, events: ['*'] }, 'admin');
+    for (let i = 0; i < 20; i++) await a.webhooks.enqueue('token.revoked', { time: clock.now(), type: 'token.revoked', actor: 'admin', clientId: `c${i}`, data: { jti: `j${i}` } });
+    const opts = { batch: 7, jitter: 0, baseDelayMs: 1000, maxAttempts: 1, allowPrivateTargets: true, disableAfterAbandoned: 5 };
+    const auditA = new MemoryAuditSink();
+    const auditB = new MemoryAuditSink();
+    const w1 = new DeliveryWorker(a.hooks, a.signer, clock, silentLogger, { ...opts, owner: 'node-1', audit: auditA });
+    const w2 = new DeliveryWorker(sealedWebhookStore(storeB, a.envelope), a.signer, clock, silentLogger, { ...opts, owner: 'node-2', audit: auditB });
+    for (let round = 0; round < 10; round++) {
+      await Promise.all([w1.runOnce(), w2.runOnce()]);
+      clock.advance(5000);
+    }
+    const all = [...auditA.events, ...auditB.events];
+    assert.equal(all.filter((e) => e.type === 'webhook.subscription-disabled').length, 1, 'disabled once');
+    assert.equal(w1.stats.disabled + w2.stats.disabled, 1);
+    assert.ok((await a.webhooks.get(hook.id)).disabledAt !== null);
+    const log = await a.webhooks.deliveries(hook.id, { limit: 100 });
+    assert.ok(log.every((d) => d.status === 'failed'), 'nothing left pending');
+    const abandoned = all.filter((e) => e.type === 'webhook.delivery-abandoned').length;
+    assert.ok(abandoned >= 5 && abandoned < 20, `abandoned ${abandoned}: the first claims, not every delivery`);
+    assert.equal(rx.received.length, abandoned, 'the ended ones were never sent');
+    assert.equal(log.filter((d) => d.lastError === 'webhook-disabled').length, 20 - abandoned);
   } finally {
     await rx.close();
     await storeB.close();

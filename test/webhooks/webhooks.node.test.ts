@@ -140,3 +140,51 @@ test('cli: webhooks add, list, deliveries and remove', async () => {
   assert.equal(again.code, 1);
   assert.match(again.stderr, /^error: not-found: /m);
 });
+
+test('a disabled subscription: list and show (admin API and CLI) say so and why; enable (admin API and CLI) re-enables it, audited; /metrics has the counter', async () => {
+  const node = ['--dir', t.dir, '--admin-url', t.admin];
+  const hook = (await t.api('/v1/webhooks', { body: { url: rx.url, events: ['user.locked'] } })).body.webhook as { id: string; status: string; disabled_at: string | null };
+  assert.equal(hook.status, 'active');
+  assert.equal(hook.disabled_at, null);
+  const store = t.node.services.store;
+  const at = Date.now();
+  // what the worker does when a delivery is abandoned (subscription-disabled.test.ts runs the worker)
+  assert.deepEqual(await store.recordAbandoned(hook.id, 1, at, '1 consecutive deliveries abandoned (last error HTTP 500)'), { consecutive: 1, disabled: true });
+
+  const shown = await t.api(`/v1/webhooks/${hook.id}`);
+  assert.equal(shown.status, 200);
+  assert.deepEqual(
+    { ...shown.body.webhook, created_at: undefined },
+    { id: hook.id, url: rx.url, events: ['user.locked'], description: null, created_at: undefined, status: 'disabled', disabled_at: new Date(at).toISOString(), disabled_reason: '1 consecutive deliveries abandoned (last error HTTP 500)', consecutive_abandoned: 1 },
+  );
+  assert.equal((await t.api('/v1/webhooks/wh_none')).status, 404);
+  const listed = (await t.api('/v1/webhooks?limit=100')).body.webhooks.find((w: { id: string }) => w.id === hook.id);
+  assert.equal(listed.status, 'disabled');
+
+  const list = await runCli(['webhooks', 'list', ...node]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, new RegExp(`${hook.id}\\s.*\\sdisabled`));
+  const show = await runCli(['webhooks', 'show', hook.id, ...node]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /status:\s+disabled/);
+  assert.match(show.stdout, /1 consecutive deliveries abandoned \(last error HTTP 500\)/);
+
+  const on = await t.api(`/v1/webhooks/${hook.id}/enable`, { method: 'POST' });
+  assert.equal(on.status, 200);
+  assert.equal(on.body.webhook.status, 'active');
+  assert.equal(on.body.webhook.consecutive_abandoned, 0);
+  const rows = (await t.api('/v1/audit/tail?limit=50')).body.rows.filter((e: { type: string }) => e.type === 'webhook.subscription-enabled');
+  assert.equal(rows.length, 1);
+  assert.deepEqual(rows[0].data, { id: hook.id });
+  assert.equal((await t.api('/v1/webhooks/wh_none/enable', { method: 'POST' })).status, 404);
+
+  await store.recordAbandoned(hook.id, 1, at, 'again');
+  const enable = await runCli(['webhooks', 'enable', hook.id, ...node]);
+  assert.equal(enable.code, 0, enable.stderr);
+  assert.match(enable.stdout, new RegExp(`${hook.id} enabled`));
+  assert.equal((await t.api(`/v1/webhooks/${hook.id}`)).body.webhook.status, 'active');
+
+  const metrics = String((await t.api('/metrics', { token: null })).body);
+  assert.match(metrics, /^portcullis_webhook_subscriptions_disabled_total 0$/m);
+  await t.api(`/v1/webhooks/${hook.id}`, { method: 'DELETE' });
+});

@@ -700,6 +700,12 @@ export const configSchema = z.strictObject({
         .boolean()
         .default(false)
         .describe('Let webhooks go to plain `http:` URLs, where anyone on the path reads each event and its signature and can delay or drop it. Off by default: a subscription to an `http:` URL is refused (`webhook.insecure-url`), and a delivery to one stored earlier is not sent (`lastError` `insecure-url`), except to a loopback IP literal (127.0.0.0/8, `::1`; which also needs `allowPrivateTargets`), whose traffic never leaves the host. A `localhost` name is not such a literal.'),
+      disableAfterAbandoned: z
+        .number()
+        .int()
+        .positive()
+        .default(5)
+        .describe('Disable a subscription after this many of its deliveries in a row were abandoned (each failed after its last attempt, `webhook.delivery-abandoned`); a delivery that succeeds resets the count. A disabled subscription is audited (`webhook.subscription-disabled`), counted in `portcullis_webhook_subscriptions_disabled_total`, and queued no events: those raised while it is disabled are dropped for it, and its pending deliveries end (`lastError` `webhook-disabled`). `portcullis webhooks enable <id>` (admin API `POST /v1/webhooks/{id}/enable`) enables it again.'),
       deliveryRetention: duration('30d', { min: 3_600_000 }).describe('How long the delivery log keeps a delivery after it was delivered or failed for good (with its payload); older ones are deleted hourly. Pending deliveries are kept until they end.'),
     })
     .prefault({})

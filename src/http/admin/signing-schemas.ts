@@ -59,6 +59,10 @@ export const Webhook = z.strictObject({
   events: z.array(z.string()),
   description: z.string().nullable(),
   created_at: isoTime,
+  status: z.enum(['active', 'disabled']).describe('`disabled` after `webhooks.disableAfterAbandoned` abandoned deliveries in a row: no event is queued for it until it is enabled (`POST /v1/webhooks/{id}/enable`).'),
+  disabled_at: isoTime.nullable().describe('When it was disabled; null while active.'),
+  disabled_reason: z.string().nullable().describe('Why it was disabled; null while active.'),
+  consecutive_abandoned: z.number().int().describe('Deliveries abandoned in a row since the last one delivered (or since it was enabled).'),
 });
 export const WebhookResponse = z.strictObject({ webhook: Webhook });
 export const WebhookList = z.strictObject({ webhooks: z.array(Webhook), next_after: nextAfter });

@@ -1,4 +1,4 @@
-/** Admin routes for webhooks: subscribe, list, remove, and the delivery log of one subscription. */
+/** Admin routes for webhooks: subscribe, list, show, enable (after it was disabled), remove, and the delivery log of one subscription. */
 import type { Services } from '../../app.js';
 import type { DeliveryRecord, WebhookRecord } from '../../webhooks/store.js';
 import { createdPage, PageQuery } from './page.js';
@@ -9,7 +9,17 @@ const ACTOR = 'admin';
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
 export function viewWebhook(w: WebhookRecord) {
-  return { id: w.id, url: w.url, events: w.events, description: w.description, created_at: iso(w.createdAt)! };
+  return {
+    id: w.id,
+    url: w.url,
+    events: w.events,
+    description: w.description,
+    created_at: iso(w.createdAt)!,
+    status: w.disabledAt === null ? ('active' as const) : ('disabled' as const),
+    disabled_at: iso(w.disabledAt),
+    disabled_reason: w.disabledReason,
+    consecutive_abandoned: w.consecutiveAbandoned,
+  };
 }
 
 export function viewDelivery(d: DeliveryRecord) {
@@ -58,6 +68,34 @@ export function webhookRoutes(s: Services): AdminRoute[] {
       async handler({ query }) {
         const { rows, next_after } = await createdPage(query, (p) => s.webhooks.list(p), (w) => [w.createdAt, w.id]);
         return { body: { webhooks: rows.map(viewWebhook), next_after } };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/v1/webhooks/:id',
+      operationId: 'getWebhook',
+      summary: 'One webhook subscription, with whether it is disabled and why.',
+      tag: 'webhooks',
+      auth: true,
+      responses: { 200: { description: 'The subscription.', schema: WebhookResponse } },
+      errors: [404],
+      async handler({ params }) {
+        return { body: { webhook: viewWebhook(await s.webhooks.get(params.id!)) } };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/v1/webhooks/:id/enable',
+      operationId: 'enableWebhook',
+      summary: 'Enable a subscription disabled after abandoned deliveries (its count back to 0); events from now on are queued for it. An active one is left as it is.',
+      tag: 'webhooks',
+      auth: true,
+      responses: { 200: { description: 'The subscription, active.', schema: WebhookResponse } },
+      errors: [404],
+      async handler({ params }) {
+        const w = await s.webhooks.enable(params.id!, ACTOR);
+        await s.audit.flush();
+        return { body: { webhook: viewWebhook(w) } };
       },
     }),
     defineRoute({

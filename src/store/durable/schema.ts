@@ -166,6 +166,11 @@ export interface WebhooksTable {
   events: string;
   description: string | null;
   created_at: number;
+  /** Deliveries abandoned in a row (migration 0022). */
+  consecutive_abandoned: number;
+  /** Epoch ms it was disabled, null while active (migration 0022). */
+  disabled_at: number | null;
+  disabled_reason: string | null;
 }
 
 export interface WebhookDeliveriesTable {

@@ -16,7 +16,7 @@ import type { AppPatch, AppRecord, RevokedToken } from '../../tokens/store.js';
 import type { CaRecord, CertificateFilter, CertificateRecord, CrlPublication, PublishedCrl, RevocationReason } from '../../pki/store.js';
 import type { FactorEnrollment, RecoveryCodeRecord } from '../../mfa/store.js';
 import type { AppSigningKeyRecord } from '../../tokens/app-keys-store.js';
-import type { AttemptResult, DeliveryCap, DeliveryRecord, WebhookEvents, WebhookRecord } from '../../webhooks/store.js';
+import type { AbandonedCount, AttemptResult, DeliveryCap, DeliveryRecord, NewWebhook, WebhookEvents, WebhookRecord } from '../../webhooks/store.js';
 import type { DurableStore } from '../types.js';
 import type { Database } from './schema.js';
 import * as apps from './apps.js';
@@ -395,7 +395,7 @@ export class KyselyDurableStore implements DurableStore {
     return this.run('revokeAppSigningKey', (db) => appKeys.revokeAppSigningKey(db, keyid, at));
   }
 
-  insertWebhook(w: WebhookRecord): Promise<void> {
+  insertWebhook(w: NewWebhook): Promise<void> {
     return this.run('insertWebhook', (db) => webhooks.insertWebhook(db, w));
   }
   getWebhook(id: string): Promise<WebhookRecord | undefined> {
@@ -412,6 +412,15 @@ export class KyselyDurableStore implements DurableStore {
   }
   deleteWebhook(id: string): Promise<boolean> {
     return this.run('deleteWebhook', (db) => webhooks.deleteWebhook(db, id));
+  }
+  recordAbandoned(id: string, limit: number, at: number, reason: string): Promise<AbandonedCount> {
+    return this.run('recordAbandoned', (db) => webhooks.recordAbandoned(db, id, limit, at, reason));
+  }
+  recordDelivered(id: string): Promise<void> {
+    return this.run('recordDelivered', (db) => webhooks.recordDelivered(db, id));
+  }
+  enableWebhook(id: string): Promise<boolean> {
+    return this.run('enableWebhook', (db) => webhooks.enableWebhook(db, id));
   }
   insertDeliveries(deliveries: DeliveryRecord[]): Promise<void> {
     return this.run('insertDeliveries', (db) => webhooks.insertDeliveries(db, deliveries));

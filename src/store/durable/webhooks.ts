@@ -2,12 +2,21 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { PortcullisError } from '../../core/errors.js';
 import type { CreatedCursor, PageRequest } from '../../core/page.js';
-import type { AttemptResult, DeliveryCap, DeliveryRecord, WebhookEvents, WebhookRecord } from '../../webhooks/store.js';
+import type { AbandonedCount, AttemptResult, DeliveryCap, DeliveryRecord, NewWebhook, WebhookEvents, WebhookRecord } from '../../webhooks/store.js';
 import { after, before } from './keyset.js';
 import type { Database, WebhookDeliveriesTable, WebhooksTable } from './schema.js';
 
 function webhookFromRow(r: Selectable<WebhooksTable>): WebhookRecord {
-  return { id: r.id, url: r.url, events: JSON.parse(r.events) as string[], description: r.description, createdAt: r.created_at };
+  return {
+    id: r.id,
+    url: r.url,
+    events: JSON.parse(r.events) as string[],
+    description: r.description,
+    createdAt: Number(r.created_at),
+    consecutiveAbandoned: Number(r.consecutive_abandoned),
+    disabledAt: r.disabled_at === null ? null : Number(r.disabled_at),
+    disabledReason: r.disabled_reason,
+  };
 }
 
 function deliveryFromRow(r: Selectable<WebhookDeliveriesTable>): DeliveryRecord {
@@ -50,10 +59,10 @@ function deliveryToRow(d: DeliveryRecord): WebhookDeliveriesTable {
   };
 }
 
-export async function insertWebhook(db: Kysely<Database>, w: WebhookRecord): Promise<void> {
+export async function insertWebhook(db: Kysely<Database>, w: NewWebhook): Promise<void> {
   const r = await db
     .insertInto('webhooks')
-    .values({ id: w.id, url: w.url, events: JSON.stringify(w.events), description: w.description, created_at: w.createdAt })
+    .values({ id: w.id, url: w.url, events: JSON.stringify(w.events), description: w.description, created_at: w.createdAt, consecutive_abandoned: 0, disabled_at: null, disabled_reason: null })
     .onConflict((oc) => oc.column('id').doNothing())
     .executeTakeFirst();
   if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new PortcullisError('conflict', `a webhook with id ${w.id} exists`);
@@ -78,7 +87,7 @@ export async function listWebhooks(db: Kysely<Database>, page?: PageRequest): Pr
 }
 
 export async function listWebhookEvents(db: Kysely<Database>): Promise<WebhookEvents[]> {
-  const rows = await db.selectFrom('webhooks').select(['id', 'events']).orderBy('created_at').orderBy('id').execute();
+  const rows = await db.selectFrom('webhooks').select(['id', 'events']).where('disabled_at', 'is', null).orderBy('created_at').orderBy('id').execute();
   return rows.map((r) => ({ id: r.id, events: JSON.parse(r.events) as string[] }));
 }
 
@@ -88,6 +97,49 @@ export async function deleteWebhook(db: Kysely<Database>, id: string): Promise<b
     await trx.deleteFrom('webhook_deliveries').where('webhook_id', '=', id).execute();
     return Number(r.numDeletedRows) > 0;
   });
+}
+
+/**
+ * One statement counts the abandoned delivery (each caller gets its own count); a second,
+ * conditional on the subscription being still active and at the limit, disables it: of
+ * concurrent callers only one such update applies (SQLite serialises writers; PostgreSQL
+ * re-checks the WHERE once the other commits), so the disable is reported once. Its pending
+ * deliveries end with it, in the same transaction; one under way is recorded by its worker,
+ * which ends it too if it is claimed again (worker.ts).
+ */
+export async function recordAbandoned(db: Kysely<Database>, id: string, limit: number, at: number, reason: string): Promise<AbandonedCount> {
+  return db.transaction().execute(async (trx) => {
+    const counted = await trx
+      .updateTable('webhooks')
+      .set((eb) => ({ consecutive_abandoned: eb('consecutive_abandoned', '+', 1) }))
+      .where('id', '=', id)
+      .returning('consecutive_abandoned')
+      .executeTakeFirst();
+    if (!counted) return { consecutive: 0, disabled: false };
+    const consecutive = Number(counted.consecutive_abandoned);
+    if (consecutive < limit) return { consecutive, disabled: false };
+    const r = await trx.updateTable('webhooks').set({ disabled_at: at, disabled_reason: reason }).where('id', '=', id).where('disabled_at', 'is', null).executeTakeFirst();
+    const disabled = Number(r.numUpdatedRows) > 0;
+    if (disabled) {
+      await trx
+        .updateTable('webhook_deliveries')
+        .set({ status: 'failed', next_attempt_at: at, last_error: 'webhook-disabled', updated_at: at })
+        .where('webhook_id', '=', id)
+        .where('status', '=', 'pending')
+        .where('lease_until', '<=', at)
+        .execute();
+    }
+    return { consecutive, disabled };
+  });
+}
+
+export async function recordDelivered(db: Kysely<Database>, id: string): Promise<void> {
+  await db.updateTable('webhooks').set({ consecutive_abandoned: 0 }).where('id', '=', id).where('consecutive_abandoned', '<>', 0).execute();
+}
+
+export async function enableWebhook(db: Kysely<Database>, id: string): Promise<boolean> {
+  const r = await db.updateTable('webhooks').set({ disabled_at: null, disabled_reason: null, consecutive_abandoned: 0 }).where('id', '=', id).where('disabled_at', 'is not', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }
 
 export async function insertDeliveries(db: Kysely<Database>, deliveries: DeliveryRecord[]): Promise<void> {

@@ -29,6 +29,7 @@ import { lockoutState } from './0018-lockout-state.js';
 import { publishedCrls } from './0019-published-crls.js';
 import { webauthnSuspended } from './0020-webauthn-suspended.js';
 import { publicAppAuthNone } from './0021-public-app-auth-none.js';
+import { webhookDisabled } from './0022-webhook-disabled.js';
 
 /** Names sort in the order they apply; never rename or edit one that shipped. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -53,6 +54,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0019-published-crls': publishedCrls,
   '0020-webauthn-suspended': webauthnSuspended,
   '0021-public-app-auth-none': publicAppAuthNone,
+  '0022-webhook-disabled': webhookDisabled,
 };
 
 /**
